@@ -1,0 +1,3 @@
+//! Configuration: lexer → directive tree (with `include`) → directive table → typed settings.
+pub mod settings;
+pub use settings::*;

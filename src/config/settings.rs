@@ -1,0 +1,345 @@
+//! Typed settings: what the directive setters fill in and what the master and workers read.
+//!
+//! nginx keeps three layers per setting: a value that starts *unset* in every context, a merge
+//! of child ← parent, and a default applied at the end. Here each inheritable block of settings
+//! is declared once with the `settings!` macro, which produces two structs:
+//! - `XxxRaw`: every field an `Option`, filled by the directive setters at http, server and
+//!   location level;
+//! - `Xxx`: the merged, concrete values the worker reads, produced by `finish()` after
+//!   `inherit()` has pulled unset fields from the enclosing context.
+//!
+//! Each field's default appears exactly once, as a named constant next to its directive.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::log::{AccessLogTarget, LogLevel};
+use crate::vars::Template;
+
+/// Declares a block of inheritable settings: `Raw` (all `Option`) and the merged struct.
+macro_rules! settings {
+    ($(#[$meta:meta])* $name:ident / $raw:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty = $default:expr,)* }) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug)]
+        pub struct $name { $($(#[$fmeta])* pub $field: $ty,)* }
+
+        /// Unmerged form of the settings: `None` means "not set in this context".
+        #[derive(Clone, Debug, Default)]
+        pub struct $raw { $(pub $field: Option<$ty>,)* }
+
+        impl $raw {
+            /// Takes every field still unset here from `parent` (nginx's merge).
+            pub fn inherit(&mut self, parent: &$raw) {
+                $(if self.$field.is_none() { self.$field = parent.$field.clone(); })*
+            }
+            /// Applies the defaults to what is still unset.
+            pub fn finish(&self) -> $name {
+                $name { $($field: self.$field.clone().unwrap_or_else(|| $default),)* }
+            }
+        }
+    };
+}
+
+// ---- Defaults, with their units (nginx's values) ----
+/// `worker_connections 512;`
+pub const DEFAULT_WORKER_CONNECTIONS: usize = 512;
+/// `keepalive_timeout 75s;`
+pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(75);
+/// `keepalive_requests 1000;`
+pub const DEFAULT_KEEPALIVE_REQUESTS: u64 = 1000;
+/// `client_header_timeout 60s;`
+pub const DEFAULT_CLIENT_HEADER_TIMEOUT: Duration = Duration::from_secs(60);
+/// `client_body_timeout 60s;`
+pub const DEFAULT_CLIENT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
+/// `send_timeout 60s;`
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
+/// `client_header_buffer_size 1k;`
+pub const DEFAULT_CLIENT_HEADER_BUFFER_SIZE: usize = 1024;
+/// `large_client_header_buffers 4 8k;`
+pub const DEFAULT_LARGE_CLIENT_HEADER_BUFFERS: (usize, usize) = (4, 8192);
+/// `client_max_body_size 1m;` (0 disables the check)
+pub const DEFAULT_CLIENT_MAX_BODY_SIZE: u64 = 1024 * 1024;
+/// `sendfile_max_chunk 2m;` (0 = unlimited)
+pub const DEFAULT_SENDFILE_MAX_CHUNK: u64 = 2 * 1024 * 1024;
+/// `worker_shutdown_timeout` is unset by default in nginx (wait forever); we bound it.
+pub const DEFAULT_WORKER_SHUTDOWN_TIMEOUT: Option<Duration> = None;
+/// `lingering_time 30s;`
+pub const DEFAULT_LINGERING_TIME: Duration = Duration::from_secs(30);
+/// `lingering_timeout 5s;`
+pub const DEFAULT_LINGERING_TIMEOUT: Duration = Duration::from_secs(5);
+/// `listen ... backlog=N` default on Linux (`NGX_LISTEN_BACKLOG`).
+pub const DEFAULT_LISTEN_BACKLOG: i32 = 511;
+/// `listen` default when a server has none: `*:80` as root, `*:8000` otherwise.
+pub const DEFAULT_LISTEN_PORT_ROOT: u16 = 80;
+/// See [`DEFAULT_LISTEN_PORT_ROOT`].
+pub const DEFAULT_LISTEN_PORT_USER: u16 = 8000;
+
+/// The whole parsed configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// The configuration file as given (`-c`), resolved against the prefix.
+    pub file: PathBuf,
+    /// The prefix (`-p`), against which relative paths resolve.
+    pub prefix: PathBuf,
+    /// Top-level directives.
+    pub main: MainConf,
+    /// The `events {}` block.
+    pub events: EventsConf,
+    /// The `http {}` block, if any.
+    pub http: Option<HttpConf>,
+}
+
+/// Whether to pin workers to CPUs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum CpuAffinity {
+    /// No pinning (nginx's default).
+    #[default]
+    None,
+    /// `worker_cpu_affinity auto [mask]`: worker N on the Nth allowed CPU.
+    Auto(Option<u64>),
+    /// One bitmask per worker (the last repeats), as written in the config.
+    Masks(Vec<u64>),
+}
+
+/// One `error_log FILE [LEVEL];`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ErrorLogConf {
+    /// Absolute path, `stderr`, or `/dev/null`-like files.
+    pub target: ErrorLogTarget,
+    /// Lowest level written.
+    pub level: LogLevel,
+}
+
+/// Where an error log goes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ErrorLogTarget {
+    /// `stderr`
+    Stderr,
+    /// A file, opened in append mode.
+    File(PathBuf),
+}
+
+/// Top-level (`main` context) settings.
+#[derive(Clone, Debug)]
+pub struct MainConf {
+    /// `daemon on|off;` (default on)
+    pub daemon: bool,
+    /// `master_process on|off;` (default on)
+    pub master_process: bool,
+    /// `worker_processes N|auto;` resolved to a count (default 1).
+    pub worker_processes: usize,
+    /// `worker_rlimit_nofile N;`
+    pub worker_rlimit_nofile: Option<u64>,
+    /// `worker_cpu_affinity ...;`
+    pub worker_cpu_affinity: CpuAffinity,
+    /// `worker_shutdown_timeout T;`
+    pub worker_shutdown_timeout: Option<Duration>,
+    /// `user USER [GROUP];` as given; `None` means nginx's default (`nobody`, group = user's group)
+    /// when the master runs as root.
+    pub user: Option<(String, Option<String>)>,
+    /// `error_log` directives at main level (default `logs/error.log error`).
+    pub error_log: Vec<ErrorLogConf>,
+    /// `pid FILE;` (default `logs/nginx.pid`... `logs/portico.pid` unless set)
+    pub pid: PathBuf,
+}
+
+/// `events {}` settings.
+#[derive(Clone, Debug)]
+pub struct EventsConf {
+    /// `worker_connections N;`
+    pub worker_connections: usize,
+    /// `use epoll;` (only epoll exists here; kept so configs parse).
+    pub method: Option<String>,
+    /// `multi_accept on|off;`
+    pub multi_accept: bool,
+    /// `accept_mutex on|off;` (accepted; Portico uses EPOLLEXCLUSIVE instead).
+    pub accept_mutex: bool,
+}
+
+/// A `log_format NAME [escape=default|json|none] STRING...;`.
+#[derive(Clone, Debug)]
+pub struct LogFormat {
+    /// The format's name.
+    pub name: String,
+    /// How variable values are escaped.
+    pub escape: LogEscape,
+    /// The compiled format.
+    pub template: Template,
+}
+
+/// `log_format ... escape=`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogEscape {
+    /// `\xHH` for `"`, `\`, and bytes < 32 or > 126.
+    Default,
+    /// JSON string escaping.
+    Json,
+    /// No escaping.
+    None,
+}
+
+/// One `access_log PATH [FORMAT]` (or `off`, which is an empty list).
+#[derive(Clone, Debug)]
+pub struct AccessLogConf {
+    /// Where to write.
+    pub target: AccessLogTarget,
+    /// The resolved format (default `combined`).
+    pub format: Rc<LogFormat>,
+}
+
+/// File-extension → MIME type map (`types {}`).
+pub type MimeTypes = Rc<HashMap<String, String>>;
+
+/// The `http {}` block after merging.
+#[derive(Debug)]
+pub struct HttpConf {
+    /// Virtual servers in config order.
+    pub servers: Vec<ServerConf>,
+    /// Every distinct listen address across servers, in first-seen order, with its options.
+    pub listens: Vec<ListenConf>,
+}
+
+/// `listen [addr:]port [default_server] [backlog=N] [reuseport] [ipv6only=on|off];`
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListenConf {
+    /// Address to bind (`*:80` becomes `0.0.0.0:80`).
+    pub addr: SocketAddr,
+    /// `default_server` (or `default`).
+    pub default_server: bool,
+    /// `backlog=N`
+    pub backlog: i32,
+    /// `reuseport`: one socket per worker.
+    pub reuseport: bool,
+    /// `ipv6only=on|off` (default on).
+    pub ipv6only: bool,
+}
+
+/// A `server_name` entry.
+#[derive(Clone, Debug)]
+pub enum ServerName {
+    /// `example.com` (stored lowercase), or `""` for requests without Host.
+    Exact(String),
+    /// `*.example.com` stored as `.example.com`; `.example.com` also matches `example.com`.
+    WildcardFront(String, bool),
+    /// `www.example.*` stored as `www.example.`.
+    WildcardBack(String),
+    /// `~regex`
+    Regex(regex::Regex),
+}
+
+/// A `server {}` block, merged.
+#[derive(Debug)]
+pub struct ServerConf {
+    /// Its `listen` directives (default `*:80`/`*:8000`).
+    pub listens: Vec<ListenConf>,
+    /// `server_name` entries; the first is `$server_name`.
+    pub names: Vec<ServerName>,
+    /// Server-level settings (header buffers and timeouts).
+    pub srv: SrvSettings,
+    /// Settings for a request that matches no location.
+    pub loc: Rc<LocSettings>,
+    /// Locations in config order.
+    pub locations: Vec<LocationConf>,
+}
+
+/// How a `location` matches.
+#[derive(Clone, Debug)]
+pub enum LocationMatch {
+    /// `location = /uri`
+    Exact(String),
+    /// `location /prefix`
+    Prefix(String),
+    /// `location ^~ /prefix`: a match stops the regex search.
+    PrefixNoRegex(String),
+    /// `location ~ re` / `location ~* re`
+    Regex(regex::Regex, /* case_insensitive */ bool),
+    /// `location @name`
+    Named(String),
+}
+
+/// A `location {}` block, merged with its parents.
+#[derive(Debug)]
+pub struct LocationConf {
+    /// Its match.
+    pub matcher: LocationMatch,
+    /// Settings after merging server ← location.
+    pub loc: Rc<LocSettings>,
+    /// Nested locations.
+    pub nested: Vec<LocationConf>,
+}
+
+settings! {
+    /// Server-level settings (`http` and `server` contexts).
+    SrvSettings / SrvRaw {
+        /// `client_header_timeout`
+        client_header_timeout: Duration = DEFAULT_CLIENT_HEADER_TIMEOUT,
+        /// `client_header_buffer_size`
+        client_header_buffer_size: usize = DEFAULT_CLIENT_HEADER_BUFFER_SIZE,
+        /// `large_client_header_buffers NUMBER SIZE`
+        large_client_header_buffers: (usize, usize) = DEFAULT_LARGE_CLIENT_HEADER_BUFFERS,
+        /// `ignore_invalid_headers`
+        ignore_invalid_headers: bool = true,
+        /// `underscores_in_headers`
+        underscores_in_headers: bool = false,
+        /// `merge_slashes`
+        merge_slashes: bool = true,
+    }
+}
+
+settings! {
+    /// Location-level settings (`http`, `server` and `location` contexts).
+    LocSettings / LocRaw {
+        /// `root PATH` (resolved against the prefix; default `html`)
+        root: PathBuf = PathBuf::from("html"),
+        /// `index FILE...`
+        index: Vec<String> = vec!["index.html".to_string()],
+        /// `sendfile on|off` (nginx default off)
+        sendfile: bool = false,
+        /// `sendfile_max_chunk SIZE` (0 = unlimited)
+        sendfile_max_chunk: u64 = DEFAULT_SENDFILE_MAX_CHUNK,
+        /// `tcp_nopush on|off`
+        tcp_nopush: bool = false,
+        /// `tcp_nodelay on|off`
+        tcp_nodelay: bool = true,
+        /// `keepalive_timeout TIMEOUT [HEADER_TIMEOUT]` (zero disables keep-alive)
+        keepalive_timeout: (Duration, Option<Duration>) = (DEFAULT_KEEPALIVE_TIMEOUT, None),
+        /// `keepalive_requests N`
+        keepalive_requests: u64 = DEFAULT_KEEPALIVE_REQUESTS,
+        /// `client_body_timeout`
+        client_body_timeout: Duration = DEFAULT_CLIENT_BODY_TIMEOUT,
+        /// `send_timeout`
+        send_timeout: Duration = DEFAULT_SEND_TIMEOUT,
+        /// `client_max_body_size` (0 = unlimited)
+        client_max_body_size: u64 = DEFAULT_CLIENT_MAX_BODY_SIZE,
+        /// `server_tokens on|off|build`
+        server_tokens: bool = true,
+        /// `access_log` (empty = off); default `logs/access.log combined`, filled in by the loader
+        access_log: Vec<AccessLogConf> = Vec::new(),
+        /// `types {}`
+        types: MimeTypes = MimeTypes::default(),
+        /// `default_type`
+        default_type: String = "text/plain".to_string(),
+        /// `log_not_found on|off`
+        log_not_found: bool = true,
+        /// `lingering_close off|on|always`
+        lingering_close: LingeringClose = LingeringClose::On,
+        /// `lingering_time`
+        lingering_time: Duration = DEFAULT_LINGERING_TIME,
+        /// `lingering_timeout`
+        lingering_timeout: Duration = DEFAULT_LINGERING_TIMEOUT,
+    }
+}
+
+/// `lingering_close`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LingeringClose {
+    /// Close at once.
+    Off,
+    /// Drain the client's remaining input when it may still be sending (nginx's default).
+    On,
+    /// Always drain.
+    Always,
+}

@@ -1,0 +1,1 @@
+//! HTTP/1.x: request heads, bodies, URIs, response heads, dates, error pages.

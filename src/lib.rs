@@ -1,0 +1,31 @@
+//! Portico: an nginx-compatible web server and reverse proxy.
+//!
+//! The path of a request, in the order the code runs:
+//! - [`cli`] reads nginx's command-line flags; `main.rs` dispatches `-t`, `-s`, `-v`…
+//! - [`config`] turns `nginx.conf` into typed [`config::Config`]: a lexer, a generic directive
+//!   tree with `include`, one directive table, and settings merged http → server → location.
+//! - [`master`] binds every `listen` socket, writes the pid file, forks the workers, and then
+//!   only handles signals (reload, stop, reopen) and respawns workers.
+//! - [`worker`] is one process's single-threaded `mio` event loop: it accepts connections and
+//!   drives each [`worker::conn`] state machine, with every timeout in one timer heap.
+//! - [`http`] parses request heads (httparse, offsets into the connection's buffer), decodes
+//!   bodies, normalises URIs, and builds response heads and nginx's error pages.
+//! - [`static_files`] maps a URI to a file under `root` and answers it with `sendfile(2)`.
+//! - [`log`] writes the error log in nginx's format and the access log per `log_format`;
+//!   [`vars`] compiles `$variables` once at config load.
+//! - [`sys`] holds the little `unsafe` there is (sendfile, rlimits, affinity, epoll flags).
+
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod log;
+pub mod master;
+pub mod static_files;
+pub mod sys;
+pub mod vars;
+pub mod worker;
+
+/// Name reported in `Server:` and error pages.
+pub const NAME: &str = "portico";
+/// Version reported by `-v` and `Server:` (with `server_tokens on`).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,1 @@
+//! The unsafe there is.
