@@ -1,5 +1,287 @@
-//! Command line: nginx's flags.
-/// Entry point; returns the exit code.
+//! The command line: nginx's flags, parsed the way nginx parses them (`-c file` or `-cfile`,
+//! single-letter flags bundled as in `-tq`).
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{self, LoadOptions};
+use crate::{NAME, VERSION};
+
+/// The default configuration file, relative to the prefix.
+pub const DEFAULT_CONF_FILE: &str = "conf/portico.conf";
+
+/// nginx modules Portico does not implement, listed by `-V` as `--without-*` so that tools which
+/// read `nginx -V` to detect features see them as absent.
+const WITHOUT_MODULES: &[&str] = &[
+    "http_charset_module",
+    "http_gzip_module",
+    "http_ssi_module",
+    "http_userid_module",
+    "http_access_module",
+    "http_auth_basic_module",
+    "http_mirror_module",
+    "http_geo_module",
+    "http_map_module",
+    "http_split_clients_module",
+    "http_referer_module",
+    "http_fastcgi_module",
+    "http_uwsgi_module",
+    "http_scgi_module",
+    "http_grpc_module",
+    "http_memcached_module",
+    "http_limit_conn_module",
+    "http_limit_req_module",
+    "http_empty_gif_module",
+    "http_browser_module",
+    "http_upstream_zone_module",
+    "http-cache",
+    "mail_pop3_module",
+    "mail_imap_module",
+    "mail_smtp_module",
+    "stream_limit_conn_module",
+    "pcre-jit",
+];
+
+/// What the command line asks for.
+#[derive(Debug, Default, PartialEq)]
+pub struct Args {
+    /// `-?`/`-h`
+    pub help: bool,
+    /// `-v`
+    pub version: bool,
+    /// `-V`
+    pub version_configure: bool,
+    /// `-t`
+    pub test: bool,
+    /// `-T`
+    pub dump: bool,
+    /// `-q`
+    pub quiet: bool,
+    /// `-s SIGNAL`
+    pub signal: Option<String>,
+    /// `-p PREFIX`
+    pub prefix: Option<PathBuf>,
+    /// `-e FILE`
+    pub error_log: Option<PathBuf>,
+    /// `-c FILE`
+    pub conf: Option<PathBuf>,
+    /// `-g DIRECTIVES`
+    pub globals: Option<String>,
+}
+
+/// Parses the arguments after the program name. Errors are nginx's messages.
+pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Args, String> {
+    let mut out = Args::default();
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        let Some(flags) = arg.strip_prefix('-') else {
+            return Err(format!("invalid option: \"{arg}\""));
+        };
+        let mut chars = flags.char_indices();
+        while let Some((i, c)) = chars.next() {
+            // Options with a value take the rest of this word or the next word.
+            let mut value = |name: &str| -> Result<String, String> {
+                let rest = &flags[i + c.len_utf8()..];
+                if !rest.is_empty() {
+                    return Ok(rest.to_string());
+                }
+                it.next().ok_or_else(|| format!("option \"-{name}\" requires {}", requires(name)))
+            };
+            match c {
+                '?' | 'h' => out.help = true,
+                'v' => out.version = true,
+                'V' => out.version_configure = true,
+                't' => out.test = true,
+                'T' => {
+                    out.test = true;
+                    out.dump = true
+                }
+                'q' => out.quiet = true,
+                's' => {
+                    let v = value("s")?;
+                    if !matches!(v.as_str(), "stop" | "quit" | "reopen" | "reload") {
+                        return Err(format!("invalid option: \"-s\" \"{v}\""));
+                    }
+                    out.signal = Some(v);
+                    break;
+                }
+                'p' => {
+                    out.prefix = Some(PathBuf::from(value("p")?));
+                    break;
+                }
+                'e' => {
+                    out.error_log = Some(PathBuf::from(value("e")?));
+                    break;
+                }
+                'c' => {
+                    out.conf = Some(PathBuf::from(value("c")?));
+                    break;
+                }
+                'g' => {
+                    out.globals = Some(value("g")?);
+                    break;
+                }
+                _ => return Err(format!("invalid option: \"{}\"", &flags[i..])),
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn requires(flag: &str) -> &'static str {
+    match flag {
+        "s" => "signal name",
+        "p" => "prefix path",
+        "e" => "file name",
+        "c" => "file name",
+        _ => "parameter",
+    }
+}
+
+fn usage() -> String {
+    format!(
+        "{NAME} version: {NAME}/{VERSION}\n\
+Usage: {NAME} [-?hvVtTq] [-s signal] [-p prefix]\n\
+{pad}[-e filename] [-c filename] [-g directives]\n\n\
+Options:\n\
+  -?,-h         : this help\n\
+  -v            : show version and exit\n\
+  -V            : show version and configure options then exit\n\
+  -t            : test configuration and exit\n\
+  -T            : test configuration, dump it and exit\n\
+  -q            : suppress non-error messages during configuration testing\n\
+  -s signal     : send signal to a master process: stop, quit, reopen, reload\n\
+  -p prefix     : set prefix path (default: current directory)\n\
+  -e filename   : set error log file (default: logs/error.log)\n\
+  -c filename   : set configuration file (default: {DEFAULT_CONF_FILE})\n\
+  -g directives : set global directives out of configuration file\n",
+        pad = " ".repeat(NAME.len() + 8),
+    )
+}
+
+fn configure_arguments(prefix: &Path) -> String {
+    let mut s = format!("configure arguments: --prefix={}/ --conf-path={DEFAULT_CONF_FILE}", prefix.display());
+    s.push_str(" --with-http_realip_module --with-threads");
+    for m in WITHOUT_MODULES {
+        s.push_str(" --without-");
+        s.push_str(m);
+    }
+    s
+}
+
+/// Resolves `path` against `base` unless it is absolute (nginx's `ngx_get_full_name`).
+pub fn full_path(base: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() { path.to_path_buf() } else { base.join(path) }
+}
+
+/// The load options the command line describes.
+pub fn load_options(args: &Args) -> LoadOptions {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let prefix = args.prefix.as_ref().map(|p| full_path(&cwd, p)).unwrap_or(cwd);
+    let conf = args.conf.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONF_FILE));
+    LoadOptions { file: full_path(&prefix, &conf), prefix, globals: args.globals.clone() }
+}
+
+/// Entry point of the `portico` binary; returns the process exit code.
 pub fn main() -> i32 {
-    0
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{NAME}: {e}");
+            return 1;
+        }
+    };
+    if args.help || args.version || args.version_configure {
+        eprintln!("{NAME} version: {NAME}/{VERSION}");
+        if args.help {
+            eprint!("{}", usage().split_once('\n').map(|x| x.1).unwrap_or(""));
+        }
+        if args.version_configure {
+            eprintln!("built with Rust (mio event loop, epoll)");
+            eprintln!("{}", configure_arguments(&load_options(&args).prefix));
+        }
+        return 0;
+    }
+    let opts = load_options(&args);
+    if let Some(e) = &args.error_log {
+        crate::log::set_startup_error_log(&full_path(&opts.prefix, e));
+    }
+    if args.test {
+        return test_config(&args, &opts);
+    }
+    if let Some(sig) = &args.signal {
+        return crate::master::signal_master(&opts, sig);
+    }
+    crate::master::run(opts, args.error_log.clone())
+}
+
+fn test_config(args: &Args, opts: &LoadOptions) -> i32 {
+    let file = opts.file.display();
+    match config::load(opts) {
+        Ok(_) => {
+            if !args.quiet {
+                eprintln!("{NAME}: the configuration file {file} syntax is ok");
+                eprintln!("{NAME}: configuration file {file} test is successful");
+            }
+            if args.dump {
+                match config::dump(opts) {
+                    Ok(text) => print!("{text}"),
+                    Err(e) => {
+                        eprintln!("{NAME}: [emerg] {e}");
+                        return 1;
+                    }
+                }
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("{NAME}: [emerg] {e}");
+            eprintln!("{NAME}: configuration file {file} test failed");
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(v: &[&str]) -> Result<Args, String> {
+        parse_args(v.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn flags_bundle_and_take_values_like_nginx() {
+        let a = p(&["-tq", "-c", "x.conf", "-pfoo", "-g", "daemon off;"]).unwrap();
+        assert!(a.test && a.quiet && !a.dump);
+        assert_eq!(a.conf, Some(PathBuf::from("x.conf")));
+        assert_eq!(a.prefix, Some(PathBuf::from("foo")));
+        assert_eq!(a.globals.as_deref(), Some("daemon off;"));
+        let a = p(&["-T"]).unwrap();
+        assert!(a.test && a.dump);
+        assert_eq!(p(&["-s", "reload"]).unwrap().signal.as_deref(), Some("reload"));
+    }
+
+    #[test]
+    fn bad_options_are_refused_in_nginx_words() {
+        assert_eq!(p(&["-x"]).unwrap_err(), "invalid option: \"x\"");
+        assert_eq!(p(&["-s", "bogus"]).unwrap_err(), "invalid option: \"-s\" \"bogus\"");
+        assert_eq!(p(&["-c"]).unwrap_err(), "option \"-c\" requires file name");
+        assert_eq!(p(&["foo"]).unwrap_err(), "invalid option: \"foo\"");
+    }
+
+    #[test]
+    fn relative_conf_resolves_against_prefix() {
+        let a = p(&["-p", "/srv/p", "-c", "conf/a.conf"]).unwrap();
+        let o = load_options(&a);
+        assert_eq!(o.file, PathBuf::from("/srv/p/conf/a.conf"));
+        let a = p(&["-p", "/srv/p", "-c", "/etc/a.conf"]).unwrap();
+        assert_eq!(load_options(&a).file, PathBuf::from("/etc/a.conf"));
+    }
+
+    #[test]
+    fn dash_v_capital_lists_missing_modules() {
+        let s = configure_arguments(Path::new("/x"));
+        assert!(s.starts_with("configure arguments: --prefix=/x/"));
+        assert!(s.contains("--without-http_gzip_module"));
+    }
 }

@@ -1,1 +1,290 @@
-//! The unsafe there is.
+//! The little `unsafe` Portico needs: syscalls that neither std nor mio expose.
+//!
+//! Every function here is a thin, checked wrapper: it returns `io::Result` and never panics.
+
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// `sendfile(2)` from `file_fd` at `*offset` into `sock_fd`; advances `offset`.
+pub fn sendfile(sock_fd: RawFd, file_fd: RawFd, offset: &mut u64, count: usize) -> io::Result<usize> {
+    let mut off = *offset as libc::off_t;
+    // SAFETY: both fds are owned by the caller; `off` is a valid pointer for the call.
+    let n = unsafe { libc::sendfile(sock_fd, file_fd, &mut off, count) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    *offset = off as u64;
+    Ok(n as usize)
+}
+
+/// `pread(2)` into `buf` at `offset`.
+pub fn pread(fd: RawFd, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    // SAFETY: `buf` is a valid writable region of `buf.len()` bytes.
+    let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), offset as libc::off_t) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// `writev(2)` of two slices (response head and a small body) in one call.
+pub fn writev2(fd: RawFd, a: &[u8], b: &[u8]) -> io::Result<usize> {
+    let iov = [
+        libc::iovec { iov_base: a.as_ptr() as *mut _, iov_len: a.len() },
+        libc::iovec { iov_base: b.as_ptr() as *mut _, iov_len: b.len() },
+    ];
+    // SAFETY: the iovecs point at live slices for the duration of the call.
+    let n = unsafe { libc::writev(fd, iov.as_ptr(), 2) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+fn setsockopt_int(fd: RawFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+    // SAFETY: passes a pointer to a local c_int with its exact size.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })
+    .map(drop)
+}
+
+/// `TCP_CORK` on or off (nginx's `tcp_nopush`).
+pub fn set_tcp_cork(fd: RawFd, on: bool) -> io::Result<()> {
+    setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_CORK, on as libc::c_int)
+}
+
+/// `TCP_NODELAY` on or off.
+pub fn set_tcp_nodelay(fd: RawFd, on: bool) -> io::Result<()> {
+    setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, on as libc::c_int)
+}
+
+/// `SO_LINGER` with a zero timeout: the next close sends RST (for a timed-out client, as nginx's
+/// `reset_timedout_connection`).
+pub fn set_linger_zero(fd: RawFd) -> io::Result<()> {
+    let l = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: pointer to a local `linger` with its exact size.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&l as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    })
+    .map(drop)
+}
+
+/// Registers a listening socket with `EPOLLIN | EPOLLEXCLUSIVE` (level-triggered), so that one
+/// worker wakes per incoming connection. mio cannot express this flag.
+pub fn epoll_add_exclusive(epoll_fd: RawFd, fd: RawFd, token: usize) -> io::Result<()> {
+    let mut ev = libc::epoll_event {
+        events: (libc::EPOLLIN | libc::EPOLLEXCLUSIVE) as u32,
+        u64: token as u64,
+    };
+    // SAFETY: `ev` is a valid epoll_event for the duration of the call.
+    cvt(unsafe { libc::epoll_ctl(epoll_fd, libc::EPOLL_CTL_ADD, fd, &mut ev) }).map(drop)
+}
+
+/// Removes `fd` from the epoll set (a listener, at graceful shutdown).
+pub fn epoll_del(epoll_fd: RawFd, fd: RawFd) -> io::Result<()> {
+    let mut ev = libc::epoll_event { events: 0, u64: 0 };
+    // SAFETY: `ev` is ignored by EPOLL_CTL_DEL but must be non-null on old kernels.
+    cvt(unsafe { libc::epoll_ctl(epoll_fd, libc::EPOLL_CTL_DEL, fd, &mut ev) }).map(drop)
+}
+
+/// Raises `RLIMIT_NOFILE` (both limits) to `n` (`worker_rlimit_nofile`).
+pub fn set_nofile_limit(n: u64) -> io::Result<()> {
+    let lim = libc::rlimit { rlim_cur: n as libc::rlim_t, rlim_max: n as libc::rlim_t };
+    // SAFETY: pointer to a local rlimit.
+    cvt(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }).map(drop)
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit (used when no `worker_rlimit_nofile` is set,
+/// so `worker_connections` is not capped by a small default soft limit).
+pub fn raise_nofile_soft_limit() -> io::Result<u64> {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: pointer to a local rlimit.
+    cvt(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
+    lim.rlim_cur = lim.rlim_max;
+    // SAFETY: as above.
+    cvt(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) })?;
+    Ok(lim.rlim_cur as u64)
+}
+
+/// Pins the calling process to the CPUs set in `mask` (bit N = CPU N).
+pub fn set_cpu_affinity(mask: u64) -> io::Result<()> {
+    // SAFETY: cpu_set_t is plain data; CPU_SET writes within it for cpu < 64.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for cpu in 0..64 {
+            if mask & (1 << cpu) != 0 {
+                libc::CPU_SET(cpu, &mut set);
+            }
+        }
+        cvt(libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)).map(drop)
+    }
+}
+
+/// The CPUs this process may run on, as a list of CPU numbers.
+pub fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: cpu_set_t is plain data filled by the kernel.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Vec::new();
+        }
+        (0..libc::CPU_SETSIZE as usize).filter(|&c| libc::CPU_ISSET(c, &set)).collect()
+    }
+}
+
+/// The signals a Portico process reacts to, in the order of [`take_signal`]'s flags.
+pub const HANDLED_SIGNALS: [libc::c_int; 8] = [
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+    libc::SIGCHLD,
+];
+
+static SIGNAL_PIPE_WR: AtomicI32 = AtomicI32::new(-1);
+static PENDING: [AtomicBool; 8] = [const { AtomicBool::new(false) }; 8];
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    // Async-signal-safe only: set a flag and write one byte to the self-pipe.
+    if let Some(i) = HANDLED_SIGNALS.iter().position(|&s| s == sig) {
+        PENDING[i].store(true, Ordering::SeqCst);
+    }
+    let fd = SIGNAL_PIPE_WR.load(Ordering::SeqCst);
+    if fd >= 0 {
+        let saved = io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        let byte = 1u8;
+        // SAFETY: write(2) is async-signal-safe; a full pipe just drops the wake-up byte,
+        // which is fine because the flag above is already set.
+        unsafe {
+            libc::write(fd, (&byte as *const u8).cast(), 1);
+            *libc::__errno_location() = saved;
+        }
+    }
+}
+
+/// Creates a non-blocking self-pipe and installs handlers for [`HANDLED_SIGNALS`] that set a flag
+/// and write a byte to it. Returns the read end, to be registered in the event loop.
+pub fn install_signal_pipe() -> io::Result<RawFd> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for two descriptors.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) })?;
+    let old = SIGNAL_PIPE_WR.swap(fds[1], Ordering::SeqCst);
+    if old >= 0 {
+        // SAFETY: closing our own previous pipe end (the master's, inherited by a worker).
+        unsafe { libc::close(old) };
+    }
+    for &sig in &HANDLED_SIGNALS {
+        // SAFETY: installs a handler that only does async-signal-safe work.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as *const () as libc::sighandler_t;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            cvt(libc::sigaction(sig, &sa, std::ptr::null_mut()))?;
+        }
+    }
+    for i in &PENDING {
+        i.store(false, Ordering::SeqCst);
+    }
+    Ok(fds[0])
+}
+
+/// Empties the self-pipe (after a wake-up).
+pub fn drain_pipe(fd: RawFd) {
+    let mut buf = [0u8; 64];
+    // SAFETY: reads into a local buffer; the fd is non-blocking.
+    while unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+}
+
+/// Returns and clears whether `sig` arrived since the last call.
+pub fn take_signal(sig: libc::c_int) -> bool {
+    HANDLED_SIGNALS
+        .iter()
+        .position(|&s| s == sig)
+        .is_some_and(|i| PENDING[i].swap(false, Ordering::SeqCst))
+}
+
+/// Restores default dispositions for the handled signals (in a freshly forked child before it
+/// installs its own) and unblocks all signals.
+pub fn reset_signals() {
+    for &sig in &HANDLED_SIGNALS {
+        // SAFETY: resetting a disposition to SIG_DFL is always valid.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+    // SAFETY: an empty set passed to sigprocmask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+    // A SIGPIPE from a closed client socket must not kill a worker.
+    // SAFETY: ignoring SIGPIPE is always valid.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
+/// Sends `sig` to `pid`.
+pub fn kill(pid: i32, sig: libc::c_int) -> io::Result<()> {
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    cvt(unsafe { libc::kill(pid, sig) }).map(drop)
+}
+
+/// Sets the process name shown by `ps`/`top` (`prctl(PR_SET_NAME)`, 15 bytes).
+pub fn set_process_name(name: &str) {
+    let mut buf = [0u8; 16];
+    let n = name.len().min(15);
+    buf[..n].copy_from_slice(&name.as_bytes()[..n]);
+    // SAFETY: buf is NUL-terminated and outlives the call.
+    unsafe { libc::prctl(libc::PR_SET_NAME, buf.as_ptr()) };
+}
+
+/// Whether the process runs as root (decides `user` and the default listen port).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid never fails.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// nginx's rendering of an OS error: `98: Address already in use`.
+pub fn errno_text(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => {
+            let mut buf = [0 as libc::c_char; 128];
+            // SAFETY: the XSI strerror_r writes a NUL-terminated string into `buf`.
+            let text = unsafe {
+                if libc::strerror_r(code, buf.as_mut_ptr(), buf.len()) == 0 {
+                    std::ffi::CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned()
+                } else {
+                    format!("Unknown error {code}")
+                }
+            };
+            format!("{code}: {text}")
+        }
+        None => e.to_string(),
+    }
+}

@@ -1,1 +1,369 @@
-//! master
+//! The master process: owns the configuration, the listening sockets, the pid file and the
+//! workers. It never touches a client connection; after start-up it only sleeps until a signal
+//! arrives or a respawn is due.
+//!
+//! Signals, as nginx: `HUP` reload, `QUIT` graceful stop, `TERM`/`INT` fast stop, `USR1`
+//! reopen logs, `CHLD` reap (and respawn) workers.
+
+mod listen;
+mod process;
+
+pub use listen::Listener;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::config::{self, Config, LoadOptions};
+use crate::elog;
+use crate::log::LogLevel;
+use crate::sys;
+use process::{User, WorkerProc};
+
+/// A worker that dies sooner than this after its start is respawned with a growing delay.
+const RESPAWN_FAST_DEATH: Duration = Duration::from_secs(1);
+/// Longest delay between respawns of a worker that keeps dying at once.
+const RESPAWN_MAX_DELAY: Duration = Duration::from_secs(10);
+/// After a fast stop (`TERM`), workers still alive after this get `SIGKILL`.
+const FAST_STOP_KILL_AFTER: Duration = Duration::from_secs(5);
+
+/// What the master is doing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Phase {
+    Running,
+    /// `QUIT`: workers finish their requests; the master exits when they are gone.
+    Quitting,
+    /// `TERM`/`INT`: workers exit at once; stragglers are killed after a deadline.
+    Terminating(Instant),
+}
+
+struct Master {
+    opts: LoadOptions,
+    config: Config,
+    listeners: Vec<Listener>,
+    workers: Vec<WorkerProc>,
+    /// Bumped at every successful reload; workers of older generations are on their way out.
+    generation: u64,
+    user: Option<User>,
+    pid_file: PathBuf,
+    signal_fd: i32,
+    phase: Phase,
+}
+
+/// Loads the configuration, binds sockets, starts the workers and runs the master loop.
+/// Returns the exit code.
+pub fn run(opts: LoadOptions, _startup_error_log: Option<PathBuf>) -> i32 {
+    let config = match config::load(&opts) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}: [emerg] {e}", crate::NAME);
+            return 1;
+        }
+    };
+    if let Err(e) = crate::log::init_error_log(&config.main.error_log) {
+        eprintln!("{}: [emerg] could not open error log: {}", crate::NAME, sys::errno_text(&e));
+        return 1;
+    }
+    if let Err(e) = open_access_logs(&config) {
+        elog!(LogLevel::Emerg, "{e}");
+        eprintln!("{}: [emerg] {e}", crate::NAME);
+        return 1;
+    }
+    crate::log::install_log_facade();
+    let user = if sys::is_root() {
+        match User::resolve(config.main.user.as_ref()) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                eprintln!("{}: [emerg] {e}", crate::NAME);
+                return 1;
+            }
+        }
+    } else {
+        None
+    };
+    let workers = config.main.worker_processes;
+    let wanted = config.http.as_ref().map(|h| h.listens.clone()).unwrap_or_default();
+    let listeners = match listen::bind_all(&wanted, &mut Vec::new(), workers) {
+        Ok(l) => l,
+        Err(e) => {
+            elog!(LogLevel::Emerg, "{e}");
+            eprintln!("{}: [emerg] {e}", crate::NAME);
+            return 1;
+        }
+    };
+    if config.main.daemon
+        && let Err(e) = process::daemonize()
+    {
+        eprintln!("{}: [emerg] daemon() failed ({})", crate::NAME, sys::errno_text(&e));
+        return 1;
+    }
+    let pid_file = config.main.pid.clone();
+    if let Err(e) = write_pid_file(&pid_file) {
+        elog!(LogLevel::Emerg, "open() \"{}\" failed ({})", pid_file.display(), sys::errno_text(&e));
+        eprintln!("{}: [emerg] open() \"{}\" failed ({})", crate::NAME, pid_file.display(), sys::errno_text(&e));
+        return 1;
+    }
+    if let Some(u) = &user {
+        crate::log::chown_logs(u.uid, u.gid);
+    }
+    if !config.main.master_process {
+        // nginx's single-process mode: this process is the only worker.
+        let code = crate::worker::run(&config, &listeners, 0, None);
+        remove_pid_file(&pid_file);
+        return code;
+    }
+    let signal_fd = match sys::install_signal_pipe() {
+        Ok(fd) => fd,
+        Err(e) => {
+            elog!(LogLevel::Emerg, "signal setup failed ({})", sys::errno_text(&e));
+            return 1;
+        }
+    };
+    sys::set_process_name("portico: master");
+    let mut m = Master { opts, config, listeners, workers: Vec::new(), generation: 0, user, pid_file, signal_fd, phase: Phase::Running };
+    for slot in 0..workers {
+        m.spawn(slot);
+    }
+    m.run_loop();
+    remove_pid_file(&m.pid_file);
+    elog!(LogLevel::Notice, "exit");
+    0
+}
+
+impl Master {
+    fn spawn(&mut self, slot: usize) {
+        match process::spawn_worker(&self.config, &self.listeners, slot, self.user.as_ref(), self.signal_fd) {
+            Ok(pid) => {
+                elog!(LogLevel::Notice, "start worker process {pid}");
+                self.workers.push(WorkerProc { pid, slot, generation: self.generation, started: Instant::now(), exiting: false, respawn_delay: Duration::ZERO });
+            }
+            Err(e) => elog!(LogLevel::Alert, "fork() failed while spawning \"worker process\" ({})", sys::errno_text(&e)),
+        }
+    }
+
+    fn run_loop(&mut self) {
+        let mut pending_respawns: Vec<(usize, Instant, Duration)> = Vec::new();
+        loop {
+            let now = Instant::now();
+            let mut timeout = Duration::from_secs(3600);
+            for &(_, at, _) in &pending_respawns {
+                timeout = timeout.min(at.saturating_duration_since(now));
+            }
+            if let Phase::Terminating(deadline) = self.phase {
+                timeout = timeout.min(deadline.saturating_duration_since(now)).max(Duration::from_millis(10));
+            }
+            process::wait_readable(self.signal_fd, timeout);
+            sys::drain_pipe(self.signal_fd);
+
+            if sys::take_signal(libc::SIGCHLD) {
+                for (slot, delay) in self.reap() {
+                    pending_respawns.push((slot, Instant::now() + delay, delay));
+                }
+            }
+            if sys::take_signal(libc::SIGTERM) | sys::take_signal(libc::SIGINT) {
+                if !matches!(self.phase, Phase::Terminating(_)) {
+                    elog!(LogLevel::Notice, "signal {} received, exiting", "TERM/INT");
+                    self.phase = Phase::Terminating(Instant::now() + FAST_STOP_KILL_AFTER);
+                    self.signal_workers(libc::SIGTERM, |_| true);
+                    self.listeners.clear();
+                }
+            }
+            if sys::take_signal(libc::SIGQUIT) && self.phase == Phase::Running {
+                elog!(LogLevel::Notice, "signal 3 (SIGQUIT) received, shutting down");
+                self.phase = Phase::Quitting;
+                self.signal_workers(libc::SIGQUIT, |_| true);
+                self.listeners.clear();
+            }
+            if sys::take_signal(libc::SIGHUP) && self.phase == Phase::Running {
+                elog!(LogLevel::Notice, "signal 1 (SIGHUP) received, reconfiguring");
+                self.reload();
+            }
+            if sys::take_signal(libc::SIGUSR1) {
+                elog!(LogLevel::Notice, "signal 10 (SIGUSR1) received, reopening logs");
+                if let Err(e) = crate::log::reopen_logs() {
+                    elog!(LogLevel::Alert, "reopening logs failed ({})", sys::errno_text(&e));
+                }
+                if let Some(u) = &self.user {
+                    crate::log::chown_logs(u.uid, u.gid);
+                }
+                self.signal_workers(libc::SIGUSR1, |_| true);
+            }
+            match self.phase {
+                Phase::Running => {
+                    let now = Instant::now();
+                    let (due, later): (Vec<_>, Vec<_>) = pending_respawns.into_iter().partition(|&(_, at, _)| at <= now);
+                    pending_respawns = later;
+                    for (slot, _, delay) in due {
+                        self.spawn(slot);
+                        if let Some(w) = self.workers.last_mut() {
+                            w.respawn_delay = delay;
+                        }
+                    }
+                }
+                Phase::Quitting | Phase::Terminating(_) if self.workers.is_empty() => return,
+                Phase::Terminating(deadline) if Instant::now() >= deadline => {
+                    self.signal_workers(libc::SIGKILL, |_| true);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Collects exited workers; returns the slots to respawn with their delays.
+    fn reap(&mut self) -> Vec<(usize, Duration)> {
+        let mut respawn = Vec::new();
+        while let Some((pid, status)) = process::reap_one() {
+            let Some(i) = self.workers.iter().position(|w| w.pid == pid) else { continue };
+            let w = self.workers.swap_remove(i);
+            let abnormal = match status {
+                process::Exit::Code(0) => {
+                    elog!(LogLevel::Notice, "worker process {pid} exited with code 0");
+                    false
+                }
+                process::Exit::Code(c) => {
+                    elog!(LogLevel::Alert, "worker process {pid} exited with fatal code {c} and cannot be respawned");
+                    false
+                }
+                process::Exit::Signal(s) => {
+                    elog!(LogLevel::Alert, "worker process {pid} exited on signal {s}");
+                    true
+                }
+            };
+            if abnormal && !w.exiting && w.generation == self.generation && self.phase == Phase::Running {
+                let delay = if w.started.elapsed() < RESPAWN_FAST_DEATH {
+                    (w.respawn_delay * 2).clamp(Duration::from_millis(100), RESPAWN_MAX_DELAY)
+                } else {
+                    Duration::ZERO
+                };
+                if !delay.is_zero() {
+                    elog!(LogLevel::Alert, "worker process {pid} died right after start, respawning in {}ms", delay.as_millis());
+                }
+                respawn.push((w.slot, delay));
+            }
+        }
+        respawn
+    }
+
+    fn signal_workers(&mut self, sig: libc::c_int, which: impl Fn(&WorkerProc) -> bool) {
+        for w in self.workers.iter_mut().filter(|w| which(w)) {
+            if sig == libc::SIGQUIT || sig == libc::SIGTERM {
+                w.exiting = true;
+            }
+            if let Err(e) = sys::kill(w.pid, sig) {
+                elog!(LogLevel::Alert, "kill({}, {sig}) failed ({})", w.pid, sys::errno_text(&e));
+            }
+        }
+    }
+
+    /// `HUP`: parse the new configuration; if valid, bind what it adds, start new workers on it
+    /// and gracefully stop the old ones. If invalid, log why and change nothing.
+    fn reload(&mut self) {
+        let config = match config::load(&self.opts) {
+            Ok(c) => c,
+            Err(e) => {
+                elog!(LogLevel::Emerg, "{e}");
+                return;
+            }
+        };
+        if let Err(e) = open_access_logs(&config) {
+            elog!(LogLevel::Emerg, "{e}");
+            return;
+        }
+        let wanted = config.http.as_ref().map(|h| h.listens.clone()).unwrap_or_default();
+        let listeners = match listen::bind_all(&wanted, &mut self.listeners, config.main.worker_processes) {
+            Ok(l) => l,
+            Err(e) => {
+                elog!(LogLevel::Emerg, "{e}");
+                return;
+            }
+        };
+        if let Err(e) = crate::log::init_error_log(&config.main.error_log) {
+            elog!(LogLevel::Alert, "could not open error log ({}), keeping the old one", sys::errno_text(&e));
+        }
+        if let Some(u) = &self.user {
+            crate::log::chown_logs(u.uid, u.gid);
+        }
+        // Sockets left in `self.listeners` are no longer configured: closing the master's copy
+        // here is safe because old workers keep theirs until they exit.
+        self.listeners = listeners;
+        self.config = config;
+        let old = self.generation;
+        self.generation += 1;
+        for slot in 0..self.config.main.worker_processes {
+            self.spawn(slot);
+        }
+        self.signal_workers(libc::SIGQUIT, |w| w.generation <= old && !w.exiting);
+    }
+}
+
+fn open_access_logs(config: &Config) -> Result<(), String> {
+    let Some(http) = &config.http else { return Ok(()) };
+    let mut paths = Vec::new();
+    for s in &http.servers {
+        collect_access_logs(&s.loc, &s.locations, &mut paths);
+    }
+    for p in paths {
+        crate::log::open_access_log(&p).map_err(|e| format!("open() \"{}\" failed ({})", p.display(), sys::errno_text(&e)))?;
+    }
+    Ok(())
+}
+
+fn collect_access_logs(loc: &config::LocSettings, nested: &[config::LocationConf], out: &mut Vec<PathBuf>) {
+    for a in &loc.access_log {
+        if !out.contains(&a.target.path) {
+            out.push(a.target.path.clone());
+        }
+    }
+    for l in nested {
+        collect_access_logs(&l.loc, &l.nested, out);
+    }
+}
+
+fn write_pid_file(path: &Path) -> io::Result<()> {
+    std::fs::write(path, format!("{}\n", std::process::id()))
+}
+
+fn remove_pid_file(path: &Path) {
+    // Only remove a pid file that is still ours (a new master may have replaced it).
+    if std::fs::read_to_string(path).is_ok_and(|s| s.trim() == std::process::id().to_string()) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// `-s stop|quit|reopen|reload`: reads the pid file named by the configuration and signals the
+/// master. Returns the exit code.
+pub fn signal_master(opts: &LoadOptions, signal: &str) -> i32 {
+    let name = crate::NAME;
+    let config = match config::load(opts) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{name}: [emerg] {e}");
+            return 1;
+        }
+    };
+    let pid_file = &config.main.pid;
+    let text = match std::fs::read_to_string(pid_file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{name}: [error] open() \"{}\" failed ({})", pid_file.display(), sys::errno_text(&e));
+            return 1;
+        }
+    };
+    let Ok(pid) = text.trim().parse::<i32>() else {
+        eprintln!("{name}: [error] invalid PID number \"{}\" in \"{}\"", text.trim(), pid_file.display());
+        return 1;
+    };
+    let sig = match signal {
+        "stop" => libc::SIGTERM,
+        "quit" => libc::SIGQUIT,
+        "reopen" => libc::SIGUSR1,
+        _ => libc::SIGHUP,
+    };
+    match sys::kill(pid, sig) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{name}: [alert] kill({pid}, {sig}) failed ({})", sys::errno_text(&e));
+            1
+        }
+    }
+}

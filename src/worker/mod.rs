@@ -1,1 +1,417 @@
-//! worker
+//! A worker process: one single-threaded `mio` event loop serving client connections.
+//!
+//! Set-up after fork: drop privileges, raise `RLIMIT_NOFILE`, pin to a CPU, create the epoll
+//! instance (never before fork: it would be shared), register the inherited listeners with
+//! `EPOLLEXCLUSIVE` so one worker wakes per connection, and a self-pipe for signals.
+//!
+//! Each loop iteration reads the clock once, polls with the nearest timer as timeout, accepts,
+//! drives the connections that have events, then fires due timers.
+
+mod conn;
+mod handler;
+mod request_vars;
+mod slab;
+mod timers;
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::time::{Duration, Instant, SystemTime};
+
+use mio::{Events, Interest, Poll, Token};
+
+use crate::config::{Config, HttpConf};
+use crate::elog;
+use crate::http::date::DateCache;
+use crate::log::LogLevel;
+use crate::master::Listener;
+use crate::router::{self, AddrServers};
+use crate::sys;
+use conn::{Conn, Drive};
+use slab::{Key, Slab};
+use timers::Timers;
+
+/// Token of the signal self-pipe.
+const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+/// Listener tokens count down from here (listener i = `LISTENER_BASE - i`).
+const LISTENER_BASE: usize = usize::MAX - 2;
+/// Connections accepted per listener wake-up before other work gets a turn.
+const ACCEPT_BUDGET: usize = 64;
+/// How long accepting pauses after `EMFILE`/`ENFILE`.
+const ACCEPT_PAUSE_ON_EMFILE: Duration = Duration::from_millis(500);
+/// Longest poll timeout (also the Date header's update bound when idle).
+const MAX_POLL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A listening socket as a worker sees it.
+struct WorkerListener {
+    fd: RawFd,
+    servers: AddrServers,
+    registered: bool,
+}
+
+/// What every connection may read: configuration, clock, date cache and worker identity.
+pub struct Shared<'c> {
+    /// The whole configuration.
+    pub config: &'c Config,
+    /// Its `http` block.
+    pub http: &'c HttpConf,
+    /// The loop's clock reading for this iteration.
+    pub now: Instant,
+    /// Formatted dates, refreshed once a second.
+    pub date: DateCache,
+    /// Whether the worker is shutting down (every response then says `Connection: close`).
+    pub shutting_down: bool,
+    /// This process's pid (`$pid`).
+    pub pid: u32,
+    /// Reusable buffer for building access-log lines and paths.
+    pub scratch: Vec<u8>,
+    /// Pool of per-request buffers, so idle connections hold none.
+    pub pool: conn::Pool<'c>,
+}
+
+struct Worker<'c> {
+    poll: Poll,
+    events: Events,
+    listeners: Vec<WorkerListener>,
+    conns: Slab<Conn<'c>>,
+    timers: Timers,
+    shared: Shared<'c>,
+    signal_fd: RawFd,
+    worker_connections: usize,
+    next_conn_id: u64,
+    conn_id_step: u64,
+    accept_paused_until: Option<Instant>,
+    shutdown_deadline: Option<Instant>,
+    /// Connections that have more work but yielded (e.g. `sendfile_max_chunk` reached).
+    deferred: Vec<Key>,
+}
+
+/// Runs a worker until it is told to stop; returns its exit code.
+pub fn run(config: &Config, listeners: &[Listener], slot: usize, user: Option<&crate::master::User>) -> i32 {
+    sys::set_process_name("portico: worker");
+    if let Err(e) = setup_process(config, slot, user) {
+        elog!(LogLevel::Emerg, "{e}");
+        return 2;
+    }
+    let Some(http) = config.http.as_ref() else {
+        // Without an http block there is nothing to serve; idle until told to stop.
+        return idle_until_signal();
+    };
+    match Worker::new(config, http, listeners, slot) {
+        Ok(mut w) => w.run(),
+        Err(e) => {
+            elog!(LogLevel::Emerg, "worker start-up failed ({})", sys::errno_text(&e));
+            2
+        }
+    }
+}
+
+fn setup_process(config: &Config, slot: usize, user: Option<&crate::master::User>) -> Result<(), String> {
+    let wanted_files = config.main.worker_rlimit_nofile;
+    match wanted_files {
+        Some(n) => sys::set_nofile_limit(n).map_err(|e| format!("setrlimit(RLIMIT_NOFILE, {n}) failed ({})", sys::errno_text(&e)))?,
+        None => {
+            let _ = sys::raise_nofile_soft_limit();
+        }
+    }
+    if let Some(u) = user {
+        u.switch()?;
+    }
+    let mask = match &config.main.worker_cpu_affinity {
+        crate::config::CpuAffinity::None => None,
+        crate::config::CpuAffinity::Masks(m) => m.get(slot).or(m.last()).copied(),
+        crate::config::CpuAffinity::Auto(limit) => {
+            let cpus: Vec<usize> = sys::allowed_cpus().into_iter().filter(|c| limit.is_none_or(|m| m & (1 << c) != 0)).collect();
+            cpus.get(slot % cpus.len().max(1)).map(|c| 1u64 << c)
+        }
+    };
+    if let Some(mask) = mask
+        && let Err(e) = sys::set_cpu_affinity(mask)
+    {
+        elog!(LogLevel::Alert, "sched_setaffinity() failed ({})", sys::errno_text(&e));
+    }
+    Ok(())
+}
+
+fn idle_until_signal() -> i32 {
+    let Ok(fd) = sys::install_signal_pipe() else { return 2 };
+    loop {
+        let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut pfd, 1, -1) };
+        sys::drain_pipe(fd);
+        if sys::take_signal(libc::SIGQUIT) || sys::take_signal(libc::SIGTERM) || sys::take_signal(libc::SIGINT) {
+            return 0;
+        }
+    }
+}
+
+impl<'c> Worker<'c> {
+    fn new(config: &'c Config, http: &'c HttpConf, listeners: &[Listener], slot: usize) -> io::Result<Worker<'c>> {
+        let poll = Poll::new()?;
+        let signal_fd = sys::install_signal_pipe()?;
+        poll.registry().register(&mut mio::unix::SourceFd(&signal_fd), SIGNAL_TOKEN, Interest::READABLE)?;
+        let by_addr = router::servers_by_listen(http);
+        let mut ls = Vec::new();
+        for (i, servers) in by_addr.into_iter().enumerate() {
+            let Some(l) = listeners.iter().find(|l| l.conf.addr == http.listens[i].addr) else { continue };
+            let fd = l.fd_for(slot);
+            sys::epoll_add_exclusive(poll.as_raw_fd(), fd, LISTENER_BASE - i)?;
+            ls.push(WorkerListener { fd, servers, registered: true });
+        }
+        let workers = config.main.worker_processes.max(1) as u64;
+        let now = Instant::now();
+        let mut date = DateCache::default();
+        date.update(SystemTime::now());
+        Ok(Worker {
+            poll,
+            events: Events::with_capacity(1024),
+            listeners: ls,
+            conns: Slab::default(),
+            timers: Timers::default(),
+            shared: Shared {
+                config,
+                http,
+                now,
+                date,
+                shutting_down: false,
+                pid: std::process::id(),
+                scratch: Vec::with_capacity(4096),
+                pool: conn::Pool::default(),
+            },
+            signal_fd,
+            worker_connections: config.events.worker_connections,
+            next_conn_id: slot as u64 + 1,
+            conn_id_step: workers,
+            accept_paused_until: None,
+            shutdown_deadline: None,
+            deferred: Vec::new(),
+        })
+    }
+
+    fn run(&mut self) -> i32 {
+        loop {
+            let timeout = if self.deferred.is_empty() {
+                self.timers.next_timeout(self.shared.now, MAX_POLL_TIMEOUT)
+            } else {
+                Duration::ZERO
+            };
+            if let Err(e) = self.poll.poll(&mut self.events, Some(timeout))
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                elog!(LogLevel::Alert, "epoll_wait() failed ({})", sys::errno_text(&e));
+                return 2;
+            }
+            self.shared.now = Instant::now();
+            self.shared.date.update(SystemTime::now());
+
+            let mut ready: Vec<(Token, bool, bool, bool)> = Vec::with_capacity(self.events.iter().count());
+            for ev in self.events.iter() {
+                ready.push((ev.token(), ev.is_readable(), ev.is_writable(), ev.is_read_closed() || ev.is_error()));
+            }
+            for (token, readable, writable, closed) in ready {
+                match token {
+                    SIGNAL_TOKEN => {
+                        if self.handle_signals() {
+                            return 0;
+                        }
+                    }
+                    Token(t) if t <= LISTENER_BASE && t > LISTENER_BASE - self.listeners.len() => self.accept(LISTENER_BASE - t),
+                    Token(t) => {
+                        let key = Key(t);
+                        if let Some(c) = self.conns.get_mut(key) {
+                            c.on_event(readable || closed, writable);
+                            self.drive(key);
+                        }
+                    }
+                }
+            }
+            for key in std::mem::take(&mut self.deferred) {
+                self.drive(key);
+            }
+            self.fire_timers();
+            if self.shared.shutting_down {
+                if self.conns.is_empty() {
+                    return 0;
+                }
+                if self.shutdown_deadline.is_some_and(|d| self.shared.now >= d) {
+                    elog!(LogLevel::Warn, "worker_shutdown_timeout expired, closing {} connections", self.conns.len());
+                    return 0;
+                }
+            }
+        }
+    }
+
+    /// Returns true when the worker must exit now.
+    fn handle_signals(&mut self) -> bool {
+        sys::drain_pipe(self.signal_fd);
+        if sys::take_signal(libc::SIGTERM) || sys::take_signal(libc::SIGINT) {
+            return true;
+        }
+        if sys::take_signal(libc::SIGQUIT) && !self.shared.shutting_down {
+            self.begin_shutdown();
+        }
+        if sys::take_signal(libc::SIGUSR1)
+            && let Err(e) = crate::log::reopen_logs()
+        {
+            elog!(LogLevel::Alert, "reopening logs failed ({})", sys::errno_text(&e));
+        }
+        false
+    }
+
+    /// Graceful stop: stop accepting (the shared queue is drained by the other or new workers),
+    /// finish what is in flight, and let every connection close after its current response.
+    fn begin_shutdown(&mut self) {
+        self.shared.shutting_down = true;
+        self.shutdown_deadline = self.shared.config.main.worker_shutdown_timeout.map(|t| self.shared.now + t);
+        for l in &mut self.listeners {
+            if l.registered {
+                let _ = sys::epoll_del(self.poll.as_raw_fd(), l.fd);
+                l.registered = false;
+            }
+        }
+        for key in self.conns.keys() {
+            if let Some(c) = self.conns.get_mut(key) {
+                c.on_shutdown(&self.shared);
+            }
+            self.drive(key);
+        }
+    }
+
+    fn accept(&mut self, idx: usize) {
+        let Some(listener) = self.listeners.get(idx) else { return };
+        let fd = listener.fd;
+        for _ in 0..ACCEPT_BUDGET {
+            let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+            let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            // SAFETY: `addr`/`len` describe a valid buffer for the peer address.
+            let s = unsafe {
+                libc::accept4(fd, (&mut addr as *mut libc::sockaddr_storage).cast(), &mut len, libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
+            };
+            if s < 0 {
+                let e = io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EAGAIN) | Some(libc::ECONNABORTED) | Some(libc::EINTR) => return,
+                    Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM) => {
+                        elog!(LogLevel::Crit, "accept4() failed ({})", sys::errno_text(&e));
+                        self.pause_accepting();
+                        return;
+                    }
+                    _ => {
+                        elog!(LogLevel::Alert, "accept4() failed ({})", sys::errno_text(&e));
+                        return;
+                    }
+                }
+            }
+            // SAFETY: accept4 returned a new descriptor that we now own.
+            let stream = unsafe { std::net::TcpStream::from_raw_fd(s) };
+            if self.conns.len() >= self.worker_connections {
+                elog!(LogLevel::Alert, "{} worker_connections are not enough", self.worker_connections);
+                drop(stream);
+                continue;
+            }
+            let peer = sockaddr_to_std(&addr).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+            let id = self.next_conn_id;
+            self.next_conn_id += self.conn_id_step;
+            let mut stream = mio::net::TcpStream::from_std(stream);
+            let srv_default = &self.shared.http.servers[self.listeners[idx].servers.default];
+            let header_timeout = srv_default.srv.client_header_timeout;
+            let key = self.conns.insert_with(|_| Conn::new(id, peer, idx));
+            let Some(c) = self.conns.get_mut(key) else { continue };
+            if let Err(e) = self.poll.registry().register(&mut stream, Token(key.0), Interest::READABLE | Interest::WRITABLE) {
+                elog!(LogLevel::Alert, "epoll_ctl() failed ({})", sys::errno_text(&e));
+                self.conns.remove(key);
+                continue;
+            }
+            c.attach(stream);
+            let at = self.shared.now + header_timeout;
+            if c.set_deadline(at) {
+                self.timers.push(at, key);
+            }
+        }
+    }
+
+    fn pause_accepting(&mut self) {
+        self.accept_paused_until = Some(self.shared.now + ACCEPT_PAUSE_ON_EMFILE);
+        for l in &mut self.listeners {
+            if l.registered {
+                let _ = sys::epoll_del(self.poll.as_raw_fd(), l.fd);
+                l.registered = false;
+            }
+        }
+    }
+
+    fn resume_accepting(&mut self) {
+        self.accept_paused_until = None;
+        if self.shared.shutting_down {
+            return;
+        }
+        for (i, l) in self.listeners.iter_mut().enumerate() {
+            if !l.registered && sys::epoll_add_exclusive(self.poll.as_raw_fd(), l.fd, LISTENER_BASE - i).is_ok() {
+                l.registered = true;
+            }
+        }
+    }
+
+    /// Runs a connection's state machine and applies what it asks for.
+    fn drive(&mut self, key: Key) {
+        let Some(c) = self.conns.get_mut(key) else { return };
+        let servers = &self.listeners[c.listen_idx()].servers;
+        match c.drive(&mut self.shared, servers) {
+            Drive::Wait { deadline } => {
+                if let Some(at) = deadline
+                    && c.set_deadline(at)
+                {
+                    self.timers.push(at, key);
+                }
+            }
+            Drive::Yield => self.deferred.push(key),
+            Drive::Close => self.close(key),
+        }
+    }
+
+    fn close(&mut self, key: Key) {
+        if let Some(mut c) = self.conns.remove(key) {
+            c.release(&mut self.shared, self.poll.registry());
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        let now = self.shared.now;
+        if self.accept_paused_until.is_some_and(|t| now >= t) {
+            self.resume_accepting();
+        }
+        while let Some((at, key)) = self.timers.pop_due(now) {
+            let Some(c) = self.conns.get_mut(key) else { continue };
+            match c.timer_fired(at, now) {
+                conn::TimerCheck::Stale => {}
+                conn::TimerCheck::Rearm(next) => self.timers.push(next, key),
+                conn::TimerCheck::Expired => {
+                    c.on_timeout(&mut self.shared);
+                    self.drive(key);
+                }
+            }
+        }
+        if let Some(t) = self.accept_paused_until
+            && !self.timers.is_empty()
+        {
+            let _ = t;
+        }
+    }
+}
+
+fn sockaddr_to_std(addr: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match addr.ss_family as libc::c_int {
+        libc::AF_INET => {
+            // SAFETY: the family says this storage holds a sockaddr_in.
+            let a: &libc::sockaddr_in = unsafe { &*(addr as *const libc::sockaddr_storage).cast() };
+            Some(SocketAddr::from((u32::from_be(a.sin_addr.s_addr).to_be_bytes(), u16::from_be(a.sin_port))))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says this storage holds a sockaddr_in6.
+            let a: &libc::sockaddr_in6 = unsafe { &*(addr as *const libc::sockaddr_storage).cast() };
+            Some(SocketAddr::from((a.sin6_addr.s6_addr, u16::from_be(a.sin6_port))))
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,135 @@
+//! Listening sockets: bound once by the master (before any fork, so port 80 needs root only
+//! there), kept across reloads while their address stays in the config, inherited by workers.
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use crate::config::ListenConf;
+
+/// A bound, listening socket and the `listen` options it was made with.
+#[derive(Debug)]
+pub struct Listener {
+    /// The options of the first `listen` naming this address.
+    pub conf: ListenConf,
+    /// The shared socket, or with `reuseport` one socket per worker slot.
+    pub fds: Vec<OwnedFd>,
+}
+
+impl Listener {
+    /// The socket worker `slot` accepts on.
+    pub fn fd_for(&self, slot: usize) -> RawFd {
+        let i = if self.conf.reuseport { slot % self.fds.len().max(1) } else { 0 };
+        self.fds.get(i).map_or(-1, |f| f.as_raw_fd())
+    }
+}
+
+fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain data large enough for either family.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr { s_addr: u32::from(*a.ip()).to_be() },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_in fits in sockaddr_storage.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin) };
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: sockaddr_in6 fits in sockaddr_storage.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin6) };
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
+fn set_int(fd: RawFd, level: libc::c_int, name: libc::c_int, v: libc::c_int) -> io::Result<()> {
+    // SAFETY: pointer to a local c_int with its size.
+    let r = unsafe {
+        libc::setsockopt(fd, level, name, (&v as *const libc::c_int).cast(), std::mem::size_of::<libc::c_int>() as _)
+    };
+    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+/// Binds one socket for `conf` (SO_REUSEADDR, IPV6_V6ONLY per `ipv6only`, SO_REUSEPORT with
+/// `reuseport`, TCP_NODELAY set once here so accepted sockets inherit it) and listens.
+fn bind_one(conf: &ListenConf) -> io::Result<OwnedFd> {
+    let family = if conf.addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    // SAFETY: socket(2) returns a new descriptor we immediately own.
+    let raw = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a fresh, valid descriptor owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    set_int(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    if conf.reuseport {
+        set_int(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+    }
+    if family == libc::AF_INET6 {
+        set_int(raw, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, conf.ipv6only as libc::c_int)?;
+    }
+    set_int(raw, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)?;
+    let (sa, len) = sockaddr(&conf.addr);
+    // SAFETY: `sa` holds a valid address of length `len`.
+    if unsafe { libc::bind(raw, (&sa as *const libc::sockaddr_storage).cast(), len) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: listen(2) on our own socket.
+    if unsafe { libc::listen(raw, conf.backlog) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(fd)
+}
+
+/// Binds every address in `wanted`, reusing a socket from `old` when its address is unchanged
+/// (so a reload never closes a socket that still has queued connections). `workers` is the number
+/// of sockets a `reuseport` address needs. Errors name the address as nginx does:
+/// `bind() to 0.0.0.0:80 failed (98: Address already in use)`.
+pub fn bind_all(wanted: &[ListenConf], old: &mut Vec<Listener>, workers: usize) -> Result<Vec<Listener>, String> {
+    let same = |a: &ListenConf, b: &ListenConf| a.addr == b.addr && a.reuseport == b.reuseport && a.ipv6only == b.ipv6only;
+    // Bind everything new first: a failure must leave the running sockets untouched.
+    let mut fresh: Vec<Vec<OwnedFd>> = Vec::with_capacity(wanted.len());
+    for conf in wanted {
+        let have = old.iter().find(|l| same(&l.conf, conf)).map_or(0, |l| l.fds.len());
+        let need = if conf.reuseport { workers.max(1) } else { 1 };
+        let mut fds = Vec::new();
+        for _ in have..need {
+            fds.push(bind_one(conf).map_err(|e| format!("bind() to {} failed ({})", conf.addr, crate::sys::errno_text(&e)))?);
+        }
+        fresh.push(fds);
+    }
+    let mut out = Vec::with_capacity(wanted.len());
+    for (conf, new_fds) in wanted.iter().zip(fresh) {
+        let mut fds = match old.iter().position(|l| same(&l.conf, conf)) {
+            Some(i) => {
+                let l = old.swap_remove(i);
+                if l.conf.backlog != conf.backlog {
+                    for fd in &l.fds {
+                        // Changing the backlog of a listening socket is a second listen(2).
+                        // SAFETY: listen(2) on our own socket.
+                        unsafe { libc::listen(fd.as_raw_fd(), conf.backlog) };
+                    }
+                }
+                l.fds
+            }
+            None => Vec::new(),
+        };
+        fds.extend(new_fds);
+        fds.truncate(if conf.reuseport { workers.max(1) } else { 1 });
+        out.push(Listener { conf: conf.clone(), fds });
+    }
+    Ok(out)
+}

@@ -1,0 +1,136 @@
+//! Process plumbing for the master: daemonizing, forking workers, reaping them, and the
+//! credentials workers drop to.
+
+use std::ffi::CString;
+use std::io;
+use std::time::{Duration, Instant};
+
+use super::Listener;
+use crate::config::Config;
+
+/// A worker process the master started.
+#[derive(Debug)]
+pub struct WorkerProc {
+    /// Its pid.
+    pub pid: i32,
+    /// Its slot (0..worker_processes): decides CPU affinity and its `reuseport` socket.
+    pub slot: usize,
+    /// The configuration generation it runs.
+    pub generation: u64,
+    /// When it was started.
+    pub started: Instant,
+    /// Whether it was told to stop (it is then not respawned).
+    pub exiting: bool,
+    /// The respawn delay that preceded it (grows while workers keep dying at once).
+    pub respawn_delay: Duration,
+}
+
+/// The user and group workers run as when the master runs as root.
+#[derive(Clone, Debug)]
+pub struct User {
+    /// The user's name, for `initgroups`.
+    pub name: String,
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+}
+
+impl User {
+    /// Resolves `user USER [GROUP]` (default `nobody`). Without GROUP, nginx uses the group of
+    /// the same name; where none exists (Debian has no `nobody` group) the user's primary group.
+    pub fn resolve(conf: Option<&(String, Option<String>)>) -> Result<User, String> {
+        let (name, group) = conf.map_or(("nobody", None), |(u, g)| (u.as_str(), g.as_deref()));
+        let pw = nix::unistd::User::from_name(name)
+            .ok()
+            .flatten()
+            .ok_or_else(|| format!("getpwnam(\"{name}\") failed"))?;
+        let gid = match group {
+            Some(g) => nix::unistd::Group::from_name(g).ok().flatten().ok_or_else(|| format!("getgrnam(\"{g}\") failed"))?.gid,
+            None => nix::unistd::Group::from_name(name).ok().flatten().map_or(pw.gid, |g| g.gid),
+        };
+        Ok(User { name: name.to_string(), uid: pw.uid.as_raw(), gid: gid.as_raw() })
+    }
+
+    /// Drops to this user: `setgid`, `initgroups`, `setuid`, in that order.
+    pub fn switch(&self) -> Result<(), String> {
+        let gid = nix::unistd::Gid::from_raw(self.gid);
+        nix::unistd::setgid(gid).map_err(|e| format!("setgid({}) failed ({e})", self.gid))?;
+        let cname = CString::new(self.name.as_str()).map_err(|_| "bad user name".to_string())?;
+        nix::unistd::initgroups(&cname, gid).map_err(|e| format!("initgroups({}, {}) failed ({e})", self.name, self.gid))?;
+        nix::unistd::setuid(nix::unistd::Uid::from_raw(self.uid)).map_err(|e| format!("setuid({}) failed ({e})", self.uid))?;
+        Ok(())
+    }
+}
+
+/// Forks a worker. The child closes the master's signal pipe, runs the worker loop and exits;
+/// the parent gets the child's pid.
+pub fn spawn_worker(config: &Config, listeners: &[Listener], slot: usize, user: Option<&User>, master_signal_fd: i32) -> io::Result<i32> {
+    // SAFETY: the master is single-threaded, so the child may run arbitrary code after fork.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid > 0 {
+        return Ok(pid);
+    }
+    // SAFETY: closing the master's end of its self-pipe in the child.
+    unsafe { libc::close(master_signal_fd) };
+    crate::sys::reset_signals();
+    let code = crate::worker::run(config, listeners, slot, user);
+    // Skip the master's destructors (they would close shared state twice) but flush stdio.
+    std::process::exit(code)
+}
+
+/// How a child ended.
+pub enum Exit {
+    /// `exit(code)`
+    Code(i32),
+    /// Killed by a signal.
+    Signal(i32),
+}
+
+/// Reaps one exited child without blocking.
+pub fn reap_one() -> Option<(i32, Exit)> {
+    let mut status = 0;
+    // SAFETY: waitpid with a valid status pointer.
+    let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+    if pid <= 0 {
+        return None;
+    }
+    let exit = if libc::WIFSIGNALED(status) { Exit::Signal(libc::WTERMSIG(status)) } else { Exit::Code(libc::WEXITSTATUS(status)) };
+    Some((pid, exit))
+}
+
+/// Sleeps until `fd` is readable or `timeout` passes.
+pub fn wait_readable(fd: i32, timeout: Duration) {
+    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: one valid pollfd.
+    unsafe { libc::poll(&mut pfd, 1, ms) };
+}
+
+/// nginx's `daemon on`: fork, let the parent exit, start a new session, and point stdin and
+/// stdout at /dev/null (stderr stays, for messages before the error log is reopened).
+pub fn daemonize() -> io::Result<()> {
+    // SAFETY: still single-threaded; the parent exits immediately.
+    match unsafe { libc::fork() } {
+        -1 => return Err(io::Error::last_os_error()),
+        0 => {}
+        _ => std::process::exit(0),
+    }
+    // SAFETY: setsid in the child, which is not a group leader.
+    if unsafe { libc::setsid() } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: umask always succeeds.
+    unsafe { libc::umask(0o022) };
+    let null = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null")?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: dup2 onto the standard descriptors.
+    unsafe {
+        libc::dup2(null.as_raw_fd(), 0);
+        libc::dup2(null.as_raw_fd(), 1);
+    }
+    Ok(())
+}

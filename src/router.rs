@@ -1,0 +1,145 @@
+//! Routing: which `server` a request belongs to (by listen address and `Host`), and which
+//! `location` inside it (nginx's algorithm).
+
+use crate::config::{HttpConf, LocationConf, LocationMatch, ServerConf, ServerName};
+
+/// The servers that share one listening address, and the default among them.
+#[derive(Debug, Clone)]
+pub struct AddrServers {
+    /// Indices into `HttpConf::servers`, in config order.
+    pub servers: Vec<usize>,
+    /// The `default_server`, or the first server listed for the address.
+    pub default: usize,
+}
+
+/// For each entry of `HttpConf::listens`, the servers on that address.
+pub fn servers_by_listen(http: &HttpConf) -> Vec<AddrServers> {
+    http.listens
+        .iter()
+        .map(|l| {
+            let mut servers = Vec::new();
+            let mut default = None;
+            for (i, s) in http.servers.iter().enumerate() {
+                if let Some(sl) = s.listens.iter().find(|sl| sl.addr == l.addr) {
+                    servers.push(i);
+                    if sl.default_server && default.is_none() {
+                        default = Some(i);
+                    }
+                }
+            }
+            let default = default.or_else(|| servers.first().copied()).unwrap_or(0);
+            AddrServers { servers, default }
+        })
+        .collect()
+}
+
+/// nginx's virtual-server choice: exact name, then the longest leading wildcard, then the
+/// longest trailing wildcard, then the first matching regex, else the default server.
+/// `host` is the request's host, already validated and lowercased by the parser.
+pub fn select_server(http: &HttpConf, addr: &AddrServers, host: Option<&[u8]>) -> usize {
+    let Some(host) = host else { return addr.default };
+    let mut front: Option<(usize, usize)> = None;
+    let mut back: Option<(usize, usize)> = None;
+    let mut regex: Option<usize> = None;
+    for &i in &addr.servers {
+        for name in &http.servers[i].names {
+            match name {
+                ServerName::Exact(n) if eq_ignore_case(n.as_bytes(), host) => return i,
+                ServerName::WildcardFront(suffix, also_bare) => {
+                    let s = suffix.as_bytes();
+                    let hit = ends_with_ignore_case(host, s) && host.len() > s.len()
+                        || (*also_bare && eq_ignore_case(&s[1..], host));
+                    if hit && front.is_none_or(|(_, len)| s.len() > len) {
+                        front = Some((i, s.len()));
+                    }
+                }
+                ServerName::WildcardBack(prefix) => {
+                    let p = prefix.as_bytes();
+                    if host.len() > p.len()
+                        && eq_ignore_case(&host[..p.len()], p)
+                        && back.is_none_or(|(_, len)| p.len() > len)
+                    {
+                        back = Some((i, p.len()));
+                    }
+                }
+                ServerName::Regex(re) if regex.is_none() => {
+                    if std::str::from_utf8(host).is_ok_and(|h| re.is_match(h)) {
+                        regex = Some(i);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    front.map(|f| f.0).or(back.map(|b| b.0)).or(regex).unwrap_or(addr.default)
+}
+
+fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+fn ends_with_ignore_case(s: &[u8], suffix: &[u8]) -> bool {
+    s.len() >= suffix.len() && s[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+}
+
+enum Found<'a> {
+    /// An exact or regex match: the search is over.
+    Final(&'a LocationConf),
+    /// The longest prefix so far, and whether it was `^~`.
+    Prefix(&'a LocationConf, bool),
+    None,
+}
+
+fn find<'a>(locations: &'a [LocationConf], uri: &[u8]) -> Found<'a> {
+    let mut best: Option<(&LocationConf, usize, bool)> = None;
+    for l in locations {
+        match &l.matcher {
+            LocationMatch::Exact(s) if s.as_bytes() == uri => return Found::Final(l),
+            LocationMatch::Prefix(s) | LocationMatch::PrefixNoRegex(s) => {
+                if uri.starts_with(s.as_bytes()) && best.is_none_or(|b| s.len() > b.1) {
+                    best = Some((l, s.len(), matches!(l.matcher, LocationMatch::PrefixNoRegex(_))));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut prefix = best.map(|(l, _, noregex)| (l, noregex));
+    if let Some((l, _)) = prefix
+        && !l.nested.is_empty()
+    {
+        match find(&l.nested, uri) {
+            Found::Final(f) => return Found::Final(f),
+            Found::Prefix(p, noregex) => prefix = Some((p, noregex)),
+            Found::None => {}
+        }
+    }
+    if let Some((l, true)) = prefix {
+        return Found::Prefix(l, true);
+    }
+    for l in locations {
+        if let LocationMatch::Regex(re, _) = &l.matcher
+            && re.is_match(uri)
+        {
+            return Found::Final(l);
+        }
+    }
+    match prefix {
+        Some((l, noregex)) => Found::Prefix(l, noregex),
+        None => Found::None,
+    }
+}
+
+/// nginx's location search for a normalised URI: `=` exact match wins; else the longest
+/// prefix (searching its nested locations); a `^~` prefix stops there; else regexes in config
+/// order (nested ones first); else the longest prefix. `None`: no location matched.
+pub fn find_location<'a>(server: &'a ServerConf, uri: &[u8]) -> Option<&'a LocationConf> {
+    match find(&server.locations, uri) {
+        Found::Final(l) | Found::Prefix(l, _) => Some(l),
+        Found::None => None,
+    }
+}
+
+/// Finds `location @name` in a server.
+pub fn find_named<'a>(server: &'a ServerConf, name: &str) -> Option<&'a LocationConf> {
+    server.locations.iter().find(|l| matches!(&l.matcher, LocationMatch::Named(n) if n == name))
+}

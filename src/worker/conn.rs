@@ -1,0 +1,762 @@
+//! A client connection: an explicit state machine driven by readiness.
+//!
+//! States are named by what the connection waits for. Buffers live in [`Active`], taken from
+//! the worker's pool when a request starts and returned when the connection goes idle, so an
+//! idle keep-alive connection holds no buffer at all.
+//!
+//! Epoll is edge-triggered under mio: every read and write loops until `WouldBlock`, and the
+//! connection remembers which side is ready (`readable`/`writable`) between events.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::time::Instant;
+
+use mio::net::TcpStream;
+
+use super::Shared;
+use super::handler::{self, Body};
+use crate::config::{LingeringClose, LocSettings, ServerConf};
+use crate::elog;
+use crate::http::chunked::{Chunk, ChunkedDecoder};
+use crate::http::request::{self, HttpError, ParseOptions, RequestHead};
+use crate::log::LogLevel;
+use crate::router::AddrServers;
+use crate::sys;
+
+/// Safety valve: a connection that loops this many times in one drive is closed with an alert
+/// instead of spinning the worker.
+const MAX_ITERATIONS_PER_DRIVE: usize = 10_000;
+/// Coalesced pipelined responses are flushed once this much output is queued.
+const OUTPUT_FLUSH_THRESHOLD: usize = 64 * 1024;
+/// Bytes read per call while discarding a body or lingering.
+const DISCARD_CHUNK: usize = 16 * 1024;
+
+/// What the worker should do after driving a connection.
+pub enum Drive {
+    /// Wait for readiness; arm this deadline if given.
+    Wait {
+        /// New deadline for the connection's timer.
+        deadline: Option<Instant>,
+    },
+    /// More work is ready but the connection used its turn (`sendfile_max_chunk`).
+    Yield,
+    /// Close and forget the connection.
+    Close,
+}
+
+/// Result of a popped timer entry.
+pub enum TimerCheck {
+    /// The entry is outdated.
+    Stale,
+    /// The deadline moved later: push this one.
+    Rearm(Instant),
+    /// The deadline passed.
+    Expired,
+}
+
+/// What the connection is waiting for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum State {
+    /// (The rest of) a request head.
+    ReadingHead,
+    /// The socket to take the response (and, meanwhile, the end of an unread request body).
+    Responding,
+    /// The next request on a kept-alive connection; holds no buffers.
+    KeepAliveIdle,
+    /// The client to stop sending after our last response: our side is shut down and input
+    /// is discarded until EOF or `lingering_time`.
+    LingeringClose { until: Instant },
+}
+
+/// How the rest of a request body is consumed (read and dropped, as nginx discards bodies a
+/// handler does not use).
+pub enum BodyReader {
+    /// Bytes still to come.
+    Length(u64),
+    /// A chunked body being decoded.
+    Chunked(ChunkedDecoder),
+}
+
+/// The request being answered.
+pub struct Req<'c> {
+    /// When its first byte was parsed.
+    pub started: Instant,
+    /// Its virtual server.
+    pub server: &'c ServerConf,
+    /// The settings of its location.
+    pub loc: &'c LocSettings,
+    /// Response status.
+    pub status: u16,
+    /// Whether the connection stays open after it.
+    pub keepalive: bool,
+    /// Bytes of the request head (`$request_length` minus the body).
+    pub head_len: usize,
+    /// Request body bytes consumed from the head buffer (they follow the head there).
+    pub body_in_buf: usize,
+    /// Request body bytes consumed in all.
+    pub body_read: u64,
+    /// Bytes of the response head.
+    pub header_bytes: u64,
+    /// Total response bytes handed to the kernel.
+    pub bytes_sent: u64,
+    /// Close with lingering (client may still be sending).
+    pub lingering: bool,
+}
+
+/// The per-request buffers; pooled.
+pub struct Active<'c> {
+    /// Head buffer; `buf[start..filled]` holds unparsed input.
+    pub buf: Vec<u8>,
+    /// Start of the current request in `buf`.
+    pub start: usize,
+    /// End of the received bytes in `buf`.
+    pub filled: usize,
+    /// The parsed head (offsets into `buf[start..]`).
+    pub head: RequestHead,
+    /// The normalised URI path.
+    pub uri: Vec<u8>,
+    /// Queued response bytes.
+    pub out: Vec<u8>,
+    /// How much of `out` was written.
+    pub out_pos: usize,
+    /// A file body still to send after `out`.
+    pub body: Body,
+    /// An unread request body to discard.
+    pub discard: Option<BodyReader>,
+    /// The request in progress.
+    pub req: Option<Req<'c>>,
+    /// Cork the socket before writing this response (`tcp_nopush` with a file body).
+    pub cork_wanted: bool,
+}
+
+/// A worker's free [`Active`] buffers.
+#[derive(Default)]
+pub struct Pool<'c> {
+    free: Vec<Box<Active<'c>>>,
+}
+
+impl<'c> Pool<'c> {
+    fn take(&mut self, size: usize) -> Box<Active<'c>> {
+        let mut a = self.free.pop().unwrap_or_else(|| {
+            Box::new(Active {
+                buf: Vec::new(),
+                start: 0,
+                filled: 0,
+                head: RequestHead::default(),
+                uri: Vec::new(),
+                out: Vec::new(),
+                out_pos: 0,
+                body: Body::None,
+                discard: None,
+                req: None,
+                cork_wanted: false,
+            })
+        });
+        if a.buf.len() < size {
+            a.buf.resize(size, 0);
+        }
+        a
+    }
+
+    fn give(&mut self, mut a: Box<Active<'c>>, keep_size: usize) {
+        a.start = 0;
+        a.filled = 0;
+        a.out.clear();
+        a.out_pos = 0;
+        a.body = Body::None;
+        a.discard = None;
+        a.req = None;
+        // A buffer grown for a large head is not kept large.
+        if a.buf.len() > keep_size {
+            a.buf.truncate(keep_size);
+            a.buf.shrink_to_fit();
+        }
+        if a.out.capacity() > OUTPUT_FLUSH_THRESHOLD * 2 {
+            a.out.shrink_to(OUTPUT_FLUSH_THRESHOLD);
+        }
+        if self.free.len() < 1024 {
+            self.free.push(a);
+        }
+    }
+}
+
+/// A client connection.
+pub struct Conn<'c> {
+    sock: Option<TcpStream>,
+    /// Connection serial number (`$connection`, the `*N` in the error log).
+    pub id: u64,
+    /// Client address.
+    pub peer: SocketAddr,
+    listen: usize,
+    state: State,
+    active: Option<Box<Active<'c>>>,
+    /// Requests served on this connection (`$connection_requests`).
+    pub requests: u64,
+    readable: bool,
+    writable: bool,
+    deadline: Option<Instant>,
+    armed: Option<Instant>,
+    timed_out: bool,
+    corked: bool,
+    /// `lingering_timeout` of the request that started the lingering close.
+    linger_timeout: std::time::Duration,
+    /// `send_timeout` of the response being written.
+    send_timeout: std::time::Duration,
+    /// Set when only coalesced output is left: go idle with this keep-alive timeout after it.
+    idle_after_flush: Option<std::time::Duration>,
+    idle_buffer_size: usize,
+}
+
+/// One turn of the state machine.
+pub(super) enum Step {
+    Again,
+    Wait(Option<Instant>),
+    Yield,
+    Close,
+}
+
+impl<'c> Conn<'c> {
+    /// A new connection, before its socket is attached.
+    pub fn new(id: u64, peer: SocketAddr, listen: usize) -> Conn<'c> {
+        Conn {
+            sock: None,
+            id,
+            peer,
+            listen,
+            state: State::ReadingHead,
+            active: None,
+            requests: 0,
+            readable: false,
+            writable: true,
+            deadline: None,
+            armed: None,
+            timed_out: false,
+            corked: false,
+            linger_timeout: crate::config::DEFAULT_LINGERING_TIMEOUT,
+            send_timeout: crate::config::DEFAULT_SEND_TIMEOUT,
+            idle_after_flush: None,
+            idle_buffer_size: crate::config::DEFAULT_CLIENT_HEADER_BUFFER_SIZE,
+        }
+    }
+
+    /// Gives the connection its (registered) socket.
+    pub fn attach(&mut self, sock: TcpStream) {
+        self.sock = Some(sock);
+    }
+
+    /// Index of the listener that accepted it.
+    pub fn listen_idx(&self) -> usize {
+        self.listen
+    }
+
+    /// Records readiness from an event.
+    pub fn on_event(&mut self, readable: bool, writable: bool) {
+        self.readable |= readable;
+        self.writable |= writable;
+    }
+
+    /// Sets the connection's deadline; true if the timer heap needs a new entry for it.
+    pub fn set_deadline(&mut self, at: Instant) -> bool {
+        self.deadline = Some(at);
+        if self.armed.is_none_or(|a| at < a) {
+            self.armed = Some(at);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Checks a popped timer entry against the connection's current deadline.
+    pub fn timer_fired(&mut self, at: Instant, now: Instant) -> TimerCheck {
+        if self.armed != Some(at) {
+            return TimerCheck::Stale;
+        }
+        self.armed = None;
+        match self.deadline {
+            Some(d) if d <= now => {
+                self.deadline = None;
+                TimerCheck::Expired
+            }
+            Some(d) => {
+                self.armed = Some(d);
+                TimerCheck::Rearm(d)
+            }
+            None => TimerCheck::Stale,
+        }
+    }
+
+    /// The deadline passed: the next drive closes the connection (nginx closes on every
+    /// client timeout; `reset_timedout_connection` is off by default).
+    pub fn on_timeout(&mut self, _shared: &mut Shared<'c>) {
+        let what = match self.state {
+            State::ReadingHead if self.active.as_ref().is_some_and(|a| a.filled > a.start) => Some("reading client request headers"),
+            State::Responding if self.active.as_ref().is_some_and(|a| a.discard.is_some() && a.out_pos >= a.out.len()) => {
+                Some("reading client request body")
+            }
+            State::Responding => Some("sending response to client"),
+            _ => None,
+        };
+        if let Some(what) = what {
+            elog!(LogLevel::Info, "*{} client timed out (110: Connection timed out) while {what}, client: {}", self.id, self.peer.ip());
+        }
+        self.timed_out = true;
+    }
+
+    /// The worker begins a graceful stop. An idle keep-alive connection is left alone: the
+    /// client may be sending its next request right now. It is answered with
+    /// `Connection: close` or closed when its keep-alive timer expires.
+    pub fn on_shutdown(&mut self, _shared: &Shared<'c>) {}
+
+    /// Returns the connection's buffers to the pool (the socket closes when dropped).
+    pub fn release(&mut self, shared: &mut Shared<'c>, _registry: &mio::Registry) {
+        if let Some(a) = self.active.take() {
+            shared.pool.give(a, 1024);
+        }
+        self.sock = None;
+    }
+
+    /// Runs the state machine until it must wait.
+    pub fn drive(&mut self, shared: &mut Shared<'c>, servers: &AddrServers) -> Drive {
+        if self.timed_out {
+            return Drive::Close;
+        }
+        for _ in 0..MAX_ITERATIONS_PER_DRIVE {
+            let step = match self.state {
+                State::KeepAliveIdle | State::ReadingHead => self.read_head(shared, servers),
+                State::Responding => self.respond(shared),
+                State::LingeringClose { until } => self.linger(shared, until),
+            };
+            match step {
+                Step::Again => continue,
+                Step::Wait(deadline) => return Drive::Wait { deadline },
+                Step::Yield => return Drive::Yield,
+                Step::Close => return Drive::Close,
+            }
+        }
+        elog!(LogLevel::Alert, "*{} connection state machine looped {MAX_ITERATIONS_PER_DRIVE} times, closing", self.id);
+        Drive::Close
+    }
+
+    fn read_head(&mut self, shared: &mut Shared<'c>, servers: &AddrServers) -> Step {
+        let srv = &shared.http.servers[servers.default].srv;
+        let (small, (large_n, large_size)) = (srv.client_header_buffer_size, srv.large_client_header_buffers);
+        let opts = ParseOptions { underscores_in_headers: srv.underscores_in_headers, ignore_invalid_headers: srv.ignore_invalid_headers };
+        if self.state == State::KeepAliveIdle && !self.readable {
+            return Step::Wait(None);
+        }
+        let Some(sock) = self.sock.as_mut() else { return Step::Close };
+        let a = self.active.get_or_insert_with(|| shared.pool.take(small));
+        loop {
+            if a.filled > a.start {
+                a.head.clear();
+                match request::parse_head(&a.buf[a.start..a.filled], &mut a.head, &opts) {
+                    Ok(Some(n)) => {
+                        self.state = State::Responding;
+                        return handler::start_request(self, shared, servers, n);
+                    }
+                    Ok(None) => {}
+                    Err(e) => return self.reject(shared, servers, e),
+                }
+            }
+            if a.filled == a.buf.len() {
+                if a.start > 0 {
+                    a.buf.copy_within(a.start..a.filled, 0);
+                    a.filled -= a.start;
+                    a.start = 0;
+                } else if a.buf.len() < large_n * large_size {
+                    let grown = if a.buf.len() < large_size { large_size } else { (a.buf.len() + large_size).min(large_n * large_size) };
+                    a.buf.resize(grown, 0);
+                } else {
+                    let e = request::overflow_error(&a.buf[..a.filled]);
+                    return self.reject(shared, servers, e);
+                }
+            }
+            // A request line longer than one large buffer is 414 even if more buffers remain.
+            if a.filled - a.start > large_size && memchr::memchr(b'\n', &a.buf[a.start..a.start + large_size]).is_none() {
+                return self.reject(shared, servers, HttpError::UriTooLong);
+            }
+            if !self.readable {
+                return Step::Wait(self.deadline);
+            }
+            match sock.read(&mut a.buf[a.filled..]) {
+                Ok(0) => {
+                    if a.filled > a.start {
+                        elog!(LogLevel::Info, "*{} client prematurely closed connection while reading client request headers, client: {}", self.id, self.peer.ip());
+                    }
+                    return Step::Close;
+                }
+                Ok(n) => {
+                    if self.state == State::KeepAliveIdle {
+                        // The next request has begun: its head must arrive within the timeout.
+                        self.state = State::ReadingHead;
+                        self.deadline = Some(shared.now + shared.http.servers[servers.default].srv.client_header_timeout);
+                    }
+                    a.filled += n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    if self.state == State::KeepAliveIdle {
+                        // Nothing arrived after all: an idle connection holds no buffer.
+                        if let Some(a) = self.active.take() {
+                            shared.pool.give(a, small);
+                        }
+                        return Step::Wait(None);
+                    }
+                    return Step::Wait(self.deadline);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    elog!(LogLevel::Info, "*{} recv() failed ({}) while reading client request headers, client: {}", self.id, sys::errno_text(&e), self.peer.ip());
+                    return Step::Close;
+                }
+            }
+        }
+    }
+
+    /// Answers a head that cannot be parsed with nginx's status, then closes.
+    fn reject(&mut self, shared: &mut Shared<'c>, servers: &AddrServers, e: HttpError) -> Step {
+        self.state = State::Responding;
+        handler::reject_request(self, shared, servers, e)
+    }
+
+    fn respond(&mut self, shared: &mut Shared<'c>) -> Step {
+        // Consume what we can of an unread request body first: it may unblock the client.
+        if let Err(step) = self.discard_body(shared) {
+            return step;
+        }
+        let Some(a) = self.active.as_mut() else { return Step::Close };
+        // Coalesce pipelined responses: a fixed response already queued, a body fully read and
+        // more input waiting means the next request can be answered before we write.
+        if let Some(r) = a.req.as_ref()
+            && r.keepalive
+            && matches!(a.body, Body::None)
+            && a.discard.is_none()
+            && a.out.len() < OUTPUT_FLUSH_THRESHOLD
+            && a.filled > a.start + r.head_len + r.body_in_buf
+        {
+            return self.finish_request(shared);
+        }
+        match self.flush() {
+            Flush::Done => {}
+            Flush::Blocked => {
+                let send_timeout = self.active.as_ref().and_then(|a| a.req.as_ref()).map_or(self.send_timeout, |r| r.loc.send_timeout);
+                self.send_timeout = send_timeout;
+                return Step::Wait(Some(shared.now + send_timeout));
+            }
+            Flush::Yield => return Step::Yield,
+            Flush::Error => return Step::Close,
+        }
+        let Some(a) = self.active.as_mut() else { return Step::Close };
+        match a.req.as_ref() {
+            // Response sent; the request body is still being discarded.
+            Some(r) if a.discard.is_some() => Step::Wait(Some(shared.now + r.loc.client_body_timeout)),
+            Some(_) => self.finish_request(shared),
+            // Only coalesced output of finished requests was left.
+            None => match self.idle_after_flush.take() {
+                Some(t) => {
+                    let size = self.idle_buffer_size;
+                    self.go_idle(shared, size, t)
+                }
+                None => Step::Close,
+            },
+        }
+    }
+
+    /// Ends the current request: access log, then keep-alive, pipelining or close.
+    fn finish_request(&mut self, shared: &mut Shared<'c>) -> Step {
+        let Some(a) = self.active.as_mut() else { return Step::Close };
+        let Some(req) = a.req.take() else { return Step::Close };
+        handler::log_request(self, shared, &req);
+        let Some(a) = self.active.as_mut() else { return Step::Close };
+        a.start = (a.start + req.head_len + req.body_in_buf).min(a.filled);
+        if !req.keepalive {
+            let linger = match req.loc.lingering_close {
+                LingeringClose::Off => false,
+                LingeringClose::Always => true,
+                LingeringClose::On => req.lingering || a.discard.is_some() || a.filled > a.start,
+            };
+            if linger && let Some(sock) = self.sock.as_ref() {
+                let _ = sock.shutdown(std::net::Shutdown::Write);
+                self.state = State::LingeringClose { until: shared.now + req.loc.lingering_time };
+                self.linger_timeout = req.loc.lingering_timeout;
+                return Step::Again;
+            }
+            return Step::Close;
+        }
+        if a.start >= a.filled {
+            a.start = 0;
+            a.filled = 0;
+        }
+        if a.filled > a.start {
+            // A pipelined request is waiting in the buffer.
+            self.state = State::ReadingHead;
+            self.deadline = Some(shared.now + req.server.srv.client_header_timeout);
+            return Step::Again;
+        }
+        if a.out_pos < a.out.len() {
+            // Coalesced responses are still queued: write them before going idle.
+            a.req = None;
+            self.state = State::Responding;
+            self.idle_after_flush = Some(req.loc.keepalive_timeout.0);
+            self.idle_buffer_size = req.server.srv.client_header_buffer_size;
+            return Step::Again;
+        }
+        self.go_idle(shared, req.server.srv.client_header_buffer_size, req.loc.keepalive_timeout.0)
+    }
+
+    fn go_idle(&mut self, shared: &mut Shared<'c>, buffer_size: usize, keepalive_timeout: std::time::Duration) -> Step {
+        self.state = State::KeepAliveIdle;
+        if let Some(a) = self.active.take() {
+            shared.pool.give(a, buffer_size);
+        }
+        if self.corked {
+            if let Some(s) = self.sock.as_ref() {
+                let _ = sys::set_tcp_cork(s.as_raw_fd(), false);
+            }
+            self.corked = false;
+        }
+        let at = shared.now + keepalive_timeout;
+        self.deadline = Some(at);
+        // Data may already be waiting (the client pipelined right after our last write).
+        if self.readable { Step::Again } else { Step::Wait(Some(at)) }
+    }
+
+    /// Reads and drops request-body bytes. `Err(step)` means the connection must stop here.
+    /// Body bytes already in the head buffer are consumed in place; the rest is read into a
+    /// stack scratch area and dropped, and bytes past the body's end (a pipelined request)
+    /// are appended to the head buffer.
+    fn discard_body(&mut self, _shared: &mut Shared<'c>) -> Result<(), Step> {
+        let Some(a) = self.active.as_mut() else { return Err(Step::Close) };
+        let (Some(reader), Some(req)) = (a.discard.as_mut(), a.req.as_mut()) else { return Ok(()) };
+        let body_start = a.start + req.head_len + req.body_in_buf;
+        if body_start < a.filled {
+            match consume_body(reader, &a.buf[body_start..a.filled]) {
+                Ok((used, done)) => {
+                    req.body_in_buf += used;
+                    req.body_read += used as u64;
+                    if done {
+                        a.discard = None;
+                        return Ok(());
+                    }
+                }
+                Err(_) => {
+                    req.keepalive = false;
+                    a.discard = None;
+                    return Ok(());
+                }
+            }
+        }
+        let Some(sock) = self.sock.as_mut() else { return Err(Step::Close) };
+        let mut scratch = [0u8; DISCARD_CHUNK];
+        while self.readable {
+            match sock.read(&mut scratch) {
+                Ok(0) => {
+                    req.keepalive = false;
+                    a.discard = None;
+                    return Ok(());
+                }
+                Ok(n) => match consume_body(reader, &scratch[..n]) {
+                    Ok((used, done)) => {
+                        req.body_read += used as u64;
+                        if done {
+                            a.discard = None;
+                            let extra = &scratch[used..n];
+                            if a.buf.len() < a.filled + extra.len() {
+                                a.buf.resize(a.filled + extra.len(), 0);
+                            }
+                            a.buf[a.filled..a.filled + extra.len()].copy_from_slice(extra);
+                            a.filled += extra.len();
+                            return Ok(());
+                        }
+                    }
+                    Err(_) => {
+                        req.keepalive = false;
+                        a.discard = None;
+                        return Ok(());
+                    }
+                },
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(Step::Close),
+            }
+        }
+        Ok(())
+    }
+
+    fn linger(&mut self, shared: &mut Shared<'c>, until: Instant) -> Step {
+        if shared.now >= until {
+            return Step::Close;
+        }
+        let Some(sock) = self.sock.as_mut() else { return Step::Close };
+        let mut scratch = [0u8; DISCARD_CHUNK];
+        loop {
+            match sock.read(&mut scratch) {
+                Ok(0) => return Step::Close,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    return Step::Wait(Some((shared.now + self.linger_timeout).min(until)));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Step::Close,
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Flush {
+        let Some(sock) = self.sock.as_mut() else { return Flush::Error };
+        let Some(a) = self.active.as_mut() else { return Flush::Error };
+        let mut sent_file_bytes: u64 = 0;
+        if a.cork_wanted {
+            a.cork_wanted = false;
+            if !self.corked && sys::set_tcp_cork(sock.as_raw_fd(), true).is_ok() {
+                self.corked = true;
+            }
+        }
+        loop {
+            if a.out_pos < a.out.len() {
+                if !self.writable {
+                    return Flush::Blocked;
+                }
+                match sock.write(&a.out[a.out_pos..]) {
+                    Ok(n) => {
+                        a.out_pos += n;
+                        if let Some(r) = a.req.as_mut() {
+                            r.bytes_sent += n as u64;
+                        }
+                        if a.out_pos == a.out.len() {
+                            a.out.clear();
+                            a.out_pos = 0;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.writable = false;
+                        return Flush::Blocked;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        log_send_error(self.id, &self.peer, &e);
+                        return Flush::Error;
+                    }
+                }
+                continue;
+            }
+            let Body::File { file, pos, end, sendfile, max_chunk } = &mut a.body else { return Flush::Done };
+            if *pos >= *end {
+                a.body = Body::None;
+                if self.corked {
+                    let _ = sys::set_tcp_cork(sock.as_raw_fd(), false);
+                    self.corked = false;
+                }
+                return Flush::Done;
+            }
+            if *max_chunk > 0 && sent_file_bytes >= *max_chunk {
+                return Flush::Yield;
+            }
+            if !self.writable {
+                return Flush::Blocked;
+            }
+            let want = (*end - *pos).min(if *max_chunk > 0 { *max_chunk } else { u64::MAX }).min(1 << 30) as usize;
+            if *sendfile {
+                match sys::sendfile(sock.as_raw_fd(), file.as_raw_fd(), pos, want) {
+                    Ok(0) => {
+                        elog!(LogLevel::Alert, "*{} sendfile() reported that file was truncated at {}, client: {}", self.id, pos, self.peer.ip());
+                        return Flush::Error;
+                    }
+                    Ok(n) => {
+                        sent_file_bytes += n as u64;
+                        if let Some(r) = a.req.as_mut() {
+                            r.bytes_sent += n as u64;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.writable = false;
+                        return Flush::Blocked;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        log_send_error(self.id, &self.peer, &e);
+                        return Flush::Error;
+                    }
+                }
+            } else {
+                // sendfile off: read a chunk into the output buffer and write it.
+                let chunk = want.min(32 * 1024);
+                a.out.resize(chunk, 0);
+                match sys::pread(file.as_raw_fd(), &mut a.out[..chunk], *pos) {
+                    Ok(0) => {
+                        elog!(LogLevel::Alert, "*{} file was truncated while being sent, client: {}", self.id, self.peer.ip());
+                        a.out.clear();
+                        return Flush::Error;
+                    }
+                    Ok(n) => {
+                        a.out.truncate(n);
+                        a.out_pos = 0;
+                        *pos += n as u64;
+                        sent_file_bytes += n as u64;
+                    }
+                    Err(e) => {
+                        elog!(LogLevel::Crit, "*{} pread() failed ({})", self.id, sys::errno_text(&e));
+                        a.out.clear();
+                        return Flush::Error;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Mutable access for the request handler.
+    pub fn parts(&mut self) -> (Option<&mut Box<Active<'c>>>, &mut u64, SocketAddr, u64) {
+        (self.active.as_mut(), &mut self.requests, self.peer, self.id)
+    }
+
+    /// The connection's buffers (while a request is active).
+    pub fn active(&self) -> Option<&Active<'c>> {
+        self.active.as_deref()
+    }
+
+    /// The socket's local address (`$server_addr`, `$server_port`).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.sock.as_ref().and_then(|s| s.local_addr().ok())
+    }
+}
+
+enum Flush {
+    Done,
+    Blocked,
+    Yield,
+    Error,
+}
+
+fn log_send_error(id: u64, peer: &SocketAddr, e: &io::Error) {
+    let level = match e.raw_os_error() {
+        Some(libc::EPIPE) | Some(libc::ECONNRESET) => LogLevel::Info,
+        _ => LogLevel::Error,
+    };
+    elog!(level, "*{id} writev() failed ({}) while sending to client, client: {}", sys::errno_text(e), peer.ip());
+}
+
+/// Feeds `input` to a body reader; returns (bytes used, body finished).
+fn consume_body(reader: &mut BodyReader, input: &[u8]) -> Result<(usize, bool), HttpError> {
+    match reader {
+        BodyReader::Length(left) => {
+            let n = (*left).min(input.len() as u64);
+            *left -= n;
+            Ok((n as usize, *left == 0))
+        }
+        BodyReader::Chunked(dec) => {
+            let mut used = 0;
+            loop {
+                match dec.step(&input[used..])? {
+                    Chunk::Data { consumed, .. } => used += consumed,
+                    Chunk::NeedMore { consumed } => return Ok((used + consumed, false)),
+                    Chunk::Done { consumed } => return Ok((used + consumed, true)),
+                }
+                if used >= input.len() {
+                    return Ok((used, false));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Every deadline of a worker in one binary heap with lazy cancellation.
+//!
+//! A connection keeps its current deadline itself; the heap may hold older entries for it.
+//! When an entry pops, the owner compares it with its current deadline: an earlier entry is
+//! stale, a later current deadline is re-armed. So moving a deadline later (every keep-alive
+//! request does) costs nothing, and the heap holds about one entry per connection.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::{Duration, Instant};
+
+use super::slab::Key;
+
+/// The timer heap.
+#[derive(Default)]
+pub struct Timers {
+    heap: BinaryHeap<Reverse<(Instant, Key)>>,
+}
+
+impl Timers {
+    /// Adds a deadline for `key`.
+    pub fn push(&mut self, at: Instant, key: Key) {
+        self.heap.push(Reverse((at, key)));
+    }
+
+    /// Time until the nearest deadline (the poll timeout), capped at `max`.
+    pub fn next_timeout(&self, now: Instant, max: Duration) -> Duration {
+        self.heap.peek().map_or(max, |Reverse((at, _))| at.saturating_duration_since(now).min(max))
+    }
+
+    /// Pops one entry that is due at `now`.
+    pub fn pop_due(&mut self, now: Instant) -> Option<(Instant, Key)> {
+        match self.heap.peek() {
+            Some(Reverse((at, _))) if *at <= now => self.heap.pop().map(|Reverse(e)| e),
+            _ => None,
+        }
+    }
+
+    /// Number of entries (including stale ones).
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// Whether the heap is empty.
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pops_in_deadline_order_and_only_when_due() {
+        let mut t = Timers::default();
+        let now = Instant::now();
+        t.push(now + Duration::from_secs(2), Key(2));
+        t.push(now + Duration::from_secs(1), Key(1));
+        assert_eq!(t.next_timeout(now, Duration::from_secs(60)), Duration::from_secs(1));
+        assert!(t.pop_due(now).is_none());
+        let later = now + Duration::from_secs(3);
+        assert_eq!(t.pop_due(later).map(|e| e.1), Some(Key(1)));
+        assert_eq!(t.pop_due(later).map(|e| e.1), Some(Key(2)));
+        assert!(t.is_empty());
+    }
+}
