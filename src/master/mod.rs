@@ -18,7 +18,8 @@ use crate::config::{self, Config, LoadOptions};
 use crate::elog;
 use crate::log::LogLevel;
 use crate::sys;
-use process::{User, WorkerProc};
+pub use process::User;
+use process::WorkerProc;
 
 /// A worker that dies sooner than this after its start is respawned with a growing delay.
 const RESPAWN_FAST_DEATH: Duration = Duration::from_secs(1);

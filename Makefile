@@ -1,0 +1,30 @@
+# Portico — the two commands a newcomer needs are `make run` and `make test`.
+CARGO ?= cargo
+BIN   := target/release/portico
+
+.PHONY: all build run test check fmt clippy clean
+
+all: build
+
+build:
+	$(CARGO) build --release
+
+# Foreground, on the shipped default config (port 8080), with this checkout as prefix.
+run: build
+	mkdir -p logs
+	$(BIN) -p $(CURDIR) -c conf/portico.conf -g 'daemon off;'
+
+# Every test: unit tests next to the code, integration tests driving the real binary.
+test: build
+	$(CARGO) test --release -- --test-threads=2
+
+check: fmt clippy test
+
+fmt:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean
