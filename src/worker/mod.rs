@@ -63,6 +63,8 @@ pub struct Shared<'c> {
     pub shutting_down: bool,
     /// This process's pid (`$pid`).
     pub pid: u32,
+    /// The machine's host name (`$hostname`).
+    pub hostname: String,
     /// Reusable buffer for building access-log lines and paths.
     pub scratch: Vec<u8>,
     /// Pool of per-request buffers, so idle connections hold none.
@@ -176,6 +178,7 @@ impl<'c> Worker<'c> {
                 date,
                 shutting_down: false,
                 pid: std::process::id(),
+                hostname: nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),
                 scratch: Vec::with_capacity(4096),
                 pool: conn::Pool::default(),
             },
