@@ -328,6 +328,11 @@ impl Template {
     }
 }
 
+/// Same as [`Template::compile`].
+pub fn compile(text: &str) -> Result<Template, String> {
+    Template::compile(text)
+}
+
 /// Whether a `$http_NAME` / `$sent_http_NAME` name matches a header: ASCII case-insensitive,
 /// a `-` in the header matching `_` in the name (`user_agent` matches `User-Agent`).
 pub fn header_matches(var_name: &str, header_name: &[u8]) -> bool {

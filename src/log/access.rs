@@ -91,45 +91,24 @@ enum Failure {
 /// one). Failures are reported to the error log at most once per
 /// [`ACCESS_LOG_ERROR_INTERVAL_SECS`] per file and never stop the caller.
 pub fn write_access(target: &AccessLogTarget, line: &[u8]) {
-    let tail: &[u8] = if line.ends_with(b"\n") { b"" } else { b"\n" };
-    let opened = FILES.with(|f| find(&f.borrow(), &target.path).is_some());
-    if !opened {
-        // Not opened at config load (e.g. a target built by hand): open it now.
-        if let Err(e) = open_access_log(&target.path) {
-            let now = time::now_secs();
-            if now.saturating_sub(OPEN_ERROR_SEC.with(|c| c.get()))
-                >= ACCESS_LOG_ERROR_INTERVAL_SECS
-            {
-                OPEN_ERROR_SEC.with(|c| c.set(now));
-                crate::elog!(LogLevel::Crit, "{e}");
+    let outcome = match append(target, line) {
+        Some(outcome) => outcome,
+        None => {
+            // Not opened at config load (e.g. a target built by hand): open it now.
+            if let Err(e) = open_access_log(&target.path) {
+                let now = time::now_secs();
+                let last = OPEN_ERROR_SEC.with(|c| c.get());
+                if now.saturating_sub(last) >= ACCESS_LOG_ERROR_INTERVAL_SECS {
+                    OPEN_ERROR_SEC.with(|c| c.set(now));
+                    crate::elog!(LogLevel::Crit, "{e}");
+                }
+                return;
             }
-            return;
+            append(target, line).flatten()
         }
-    }
-    let failure = FILES.with(|f| {
-        let mut files = f.borrow_mut();
-        let i = find(&files, &target.path)?;
-        let file = &mut files[i];
-        if file.disk_full_sec >= 0 && time::now_secs() == file.disk_full_sec {
-            return None;
-        }
-        let failure = match write_once(&file.fd, line, tail) {
-            Ok(n) if n == line.len() + tail.len() => return None,
-            Ok(n) => Failure::Incomplete(n, line.len() + tail.len()),
-            Err(e) => Failure::Write(e),
-        };
-        let now = time::now_secs();
-        if matches!(failure, Failure::Write(Errno::ENOSPC)) {
-            file.disk_full_sec = now;
-        }
-        if now.saturating_sub(file.error_reported_sec) < ACCESS_LOG_ERROR_INTERVAL_SECS {
-            return None;
-        }
-        file.error_reported_sec = now;
-        Some(failure)
-    });
+    };
     let path = target.path.display();
-    match failure {
+    match outcome {
         None => {}
         Some(Failure::Write(e)) => {
             let err = io::Error::from_raw_os_error(e as i32);
@@ -146,6 +125,34 @@ pub fn write_access(target: &AccessLogTarget, line: &[u8]) {
             );
         }
     }
+}
+
+/// Writes the line if the file is open here (`None` if not); the inner value is a failure
+/// due for a report to the error log.
+fn append(target: &AccessLogTarget, line: &[u8]) -> Option<Option<Failure>> {
+    let tail: &[u8] = if line.ends_with(b"\n") { b"" } else { b"\n" };
+    FILES.with(|f| {
+        let mut files = f.borrow_mut();
+        let i = find(&files, &target.path)?;
+        let file = &mut files[i];
+        if file.disk_full_sec >= 0 && time::now_secs() == file.disk_full_sec {
+            return Some(None);
+        }
+        let failure = match write_once(&file.fd, line, tail) {
+            Ok(n) if n == line.len() + tail.len() => return Some(None),
+            Ok(n) => Failure::Incomplete(n, line.len() + tail.len()),
+            Err(e) => Failure::Write(e),
+        };
+        let now = time::now_secs();
+        if matches!(failure, Failure::Write(Errno::ENOSPC)) {
+            file.disk_full_sec = now;
+        }
+        if now.saturating_sub(file.error_reported_sec) < ACCESS_LOG_ERROR_INTERVAL_SECS {
+            return Some(None);
+        }
+        file.error_reported_sec = now;
+        Some(Some(failure))
+    })
 }
 
 /// Reopens every access-log file by path, keeping the fd numbers.

@@ -106,11 +106,13 @@ pub fn init_error_log(confs: &[ErrorLogConf]) -> io::Result<()> {
 
 /// Points fd 2 at the first error-log file, as nginx's `ngx_log_redirect_stderr` does, so a
 /// panic message or stray library output lands in the error log. Done again after every
-/// reopen; a no-op when no `error_log` is a file.
+/// reopen; a no-op when no `error_log` is a file. Ends the stderr echo (see
+/// [`set_stderr_echo`]), which would now write into the log itself.
 pub fn redirect_stderr() -> io::Result<()> {
     ERROR_LOG.with(|log| {
         let mut log = log.borrow_mut();
         log.stderr_redirected = true;
+        log.echo_stderr = false;
         for t in &log.targets {
             if let Dest::File { fd, .. } = &t.dest {
                 return nix::unistd::dup2_stderr(fd).map_err(io::Error::from);

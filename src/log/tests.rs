@@ -288,3 +288,26 @@ fn chown_to_ourselves_and_reopen_keep_working() {
     assert_eq!(read(&access_path), "x\n");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn full_disk_is_reported_once_not_per_line() {
+    if !Path::new("/dev/full").exists() {
+        return;
+    }
+    let dir = temp_dir("full");
+    let error_path = dir.join("error.log");
+    init_file(&error_path, LogLevel::Error);
+    let target = open_access_log(Path::new("/dev/full")).unwrap();
+    for _ in 0..3 {
+        write_access(&target, b"GET / 200\n");
+    }
+    let text = read(&error_path);
+    // One report per second: two only if the clock ticked between the writes.
+    assert!(text.lines().count() <= 2, "{text}");
+    assert!(
+        text.contains(" [alert] ")
+            && text.ends_with("write() to \"/dev/full\" failed (28: No space left on device)\n"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
