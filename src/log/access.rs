@@ -1,0 +1,178 @@
+//! Access-log files: the process's table of open files, one `write(2)` per line.
+//!
+//! The master opens every `access_log` file while loading the configuration (so `-t` and a
+//! reload fail on an unwritable path, as in nginx) and the workers inherit the fds. A
+//! [`AccessLogTarget`] names its file by path; the table maps it to the open fd.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+
+use super::file::{chown_fd, open_append, reopen_onto, write_once};
+use super::{AccessLogTarget, LogLevel, OsErr, time};
+
+/// Seconds between two error-log reports about the same failing access log, so a full disk
+/// does not turn every request into an error-log line.
+pub const ACCESS_LOG_ERROR_INTERVAL_SECS: i64 = 1;
+
+struct AccessFile {
+    path: PathBuf,
+    fd: OwnedFd,
+    /// When a failure was last reported to the error log.
+    error_reported_sec: i64,
+    /// The second a write failed with `ENOSPC`: the file is skipped for the rest of it.
+    disk_full_sec: i64,
+}
+
+thread_local! {
+    static FILES: RefCell<Vec<AccessFile>> = const { RefCell::new(Vec::new()) };
+    /// Index of the last file written: most workers log to one file.
+    static LAST: Cell<usize> = const { Cell::new(0) };
+    /// When a failure to open a log lazily was last reported.
+    static OPEN_ERROR_SEC: Cell<i64> = const { Cell::new(i64::MIN) };
+}
+
+fn find(files: &[AccessFile], path: &Path) -> Option<usize> {
+    let key = path.as_os_str().as_bytes();
+    let last = LAST.with(|l| l.get());
+    if files
+        .get(last)
+        .is_some_and(|f| f.path.as_os_str().as_bytes() == key)
+    {
+        return Some(last);
+    }
+    let i = files
+        .iter()
+        .position(|f| f.path.as_os_str().as_bytes() == key)?;
+    LAST.with(|l| l.set(i));
+    Some(i)
+}
+
+/// Opens `path` for appending (`O_APPEND|O_CREAT`, mode 0644) unless this process already
+/// has it open, and returns the target that names it. The error's text is nginx's
+/// (`open() "/path" failed (13: Permission denied)`).
+pub fn open_access_log(path: &Path) -> io::Result<AccessLogTarget> {
+    let target = AccessLogTarget {
+        path: path.to_path_buf(),
+    };
+    if FILES.with(|f| find(&f.borrow(), path).is_some()) {
+        return Ok(target);
+    }
+    let fd = open_append(path)?;
+    FILES.with(|f| {
+        f.borrow_mut().push(AccessFile {
+            path: path.to_path_buf(),
+            fd,
+            error_reported_sec: i64::MIN,
+            disk_full_sec: -1,
+        })
+    });
+    Ok(target)
+}
+
+/// Closes the access logs for which `keep` says false (after a reload in the master, the
+/// files only the old configuration used).
+pub fn retain_access_logs(mut keep: impl FnMut(&Path) -> bool) {
+    FILES.with(|f| f.borrow_mut().retain(|file| keep(&file.path)));
+    LAST.with(|l| l.set(0));
+}
+
+/// What went wrong with one write, reported once the table is no longer borrowed.
+enum Failure {
+    Write(Errno),
+    Incomplete(usize, usize),
+}
+
+/// Appends `line` to the target's file in one `write(2)` (a newline is added if `line` lacks
+/// one). Failures are reported to the error log at most once per
+/// [`ACCESS_LOG_ERROR_INTERVAL_SECS`] per file and never stop the caller.
+pub fn write_access(target: &AccessLogTarget, line: &[u8]) {
+    let outcome = match append(target, line) {
+        Some(outcome) => outcome,
+        None => {
+            // Not opened at config load (e.g. a target built by hand): open it now.
+            if let Err(e) = open_access_log(&target.path) {
+                let now = time::now_secs();
+                let last = OPEN_ERROR_SEC.with(|c| c.get());
+                if now.saturating_sub(last) >= ACCESS_LOG_ERROR_INTERVAL_SECS {
+                    OPEN_ERROR_SEC.with(|c| c.set(now));
+                    crate::elog!(LogLevel::Crit, "{e}");
+                }
+                return;
+            }
+            append(target, line).flatten()
+        }
+    };
+    let path = target.path.display();
+    match outcome {
+        None => {}
+        Some(Failure::Write(e)) => {
+            let err = io::Error::from_raw_os_error(e as i32);
+            crate::elog!(
+                LogLevel::Alert,
+                "write() to \"{path}\" failed ({})",
+                OsErr(&err)
+            );
+        }
+        Some(Failure::Incomplete(n, len)) => {
+            crate::elog!(
+                LogLevel::Alert,
+                "write() to \"{path}\" was incomplete: {n} of {len}"
+            );
+        }
+    }
+}
+
+/// Writes the line if the file is open here (`None` if not); the inner value is a failure
+/// due for a report to the error log.
+fn append(target: &AccessLogTarget, line: &[u8]) -> Option<Option<Failure>> {
+    let tail: &[u8] = if line.ends_with(b"\n") { b"" } else { b"\n" };
+    FILES.with(|f| {
+        let mut files = f.borrow_mut();
+        let i = find(&files, &target.path)?;
+        let file = &mut files[i];
+        if file.disk_full_sec >= 0 && time::now_secs() == file.disk_full_sec {
+            return Some(None);
+        }
+        let failure = match write_once(&file.fd, line, tail) {
+            Ok(n) if n == line.len() + tail.len() => return Some(None),
+            Ok(n) => Failure::Incomplete(n, line.len() + tail.len()),
+            Err(e) => Failure::Write(e),
+        };
+        let now = time::now_secs();
+        if matches!(failure, Failure::Write(Errno::ENOSPC)) {
+            file.disk_full_sec = now;
+        }
+        if now.saturating_sub(file.error_reported_sec) < ACCESS_LOG_ERROR_INTERVAL_SECS {
+            return Some(None);
+        }
+        file.error_reported_sec = now;
+        Some(Some(failure))
+    })
+}
+
+/// Reopens every access-log file by path, keeping the fd numbers.
+pub(super) fn reopen(owner: Option<(u32, Option<u32>)>) -> Vec<io::Error> {
+    FILES.with(|f| {
+        let mut files = f.borrow_mut();
+        files
+            .iter_mut()
+            .filter_map(|file| reopen_onto(&file.path, &mut file.fd, owner).err())
+            .collect()
+    })
+}
+
+/// `fchown`s every access-log file.
+pub(super) fn chown(uid: u32, gid: Option<u32>) -> Vec<io::Error> {
+    FILES.with(|f| {
+        let files = f.borrow();
+        files
+            .iter()
+            .filter_map(|file| chown_fd(&file.fd, &file.path, uid, gid).err())
+            .collect()
+    })
+}
