@@ -12,6 +12,7 @@
 //! - [`date`]: the once-a-second cache of `Date:` and log timestamps; HTTP-date parsing.
 //! - [`error`]: [`HttpError`], and the one function that maps it to a status.
 
+pub mod chunked;
 pub mod error;
 pub mod request;
 mod request_line;
