@@ -16,5 +16,6 @@ pub mod chunked;
 pub mod error;
 pub mod request;
 mod request_line;
+pub mod uri;
 
 pub use error::HttpError;
