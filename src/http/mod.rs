@@ -16,6 +16,7 @@ pub mod chunked;
 pub mod error;
 pub mod request;
 mod request_line;
+pub mod response;
 pub mod uri;
 
 pub use error::HttpError;
