@@ -13,6 +13,7 @@
 //! - [`error`]: [`HttpError`], and the one function that maps it to a status.
 
 pub mod chunked;
+pub mod date;
 pub mod error;
 pub mod request;
 mod request_line;
