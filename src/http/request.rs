@@ -214,6 +214,9 @@ impl RequestHead {
 /// `Ok(None)`: incomplete, read more (or answer [`overflow_error`] if the buffers are
 /// full). `Ok(Some(n))`: the head is the first `n` bytes; the body or the next pipelined
 /// request starts at `n`. Leading empty lines are skipped, as nginx does.
+///
+/// On error, the request-line fields (`request_line`, `method`, `path`…) are filled when
+/// the request line itself was read, for the access log; the rest is unspecified.
 pub fn parse_head(
     buf: &[u8],
     head: &mut RequestHead,
@@ -226,6 +229,18 @@ pub fn parse_head(
     let Some(line) = request_line::parse(buf)? else {
         return Ok(None);
     };
+    // Filled before the headers are read so that an error answer can still log `$request`.
+    head.method_span = line.method_span;
+    head.method = Method::from_bytes(line.method_span.get(buf));
+    head.request_line = line.line;
+    head.target = line.target;
+    head.request_uri = line.request_uri;
+    head.version = line.version;
+    split_uri(buf, &line, head);
+    if let Some(host) = line.host {
+        head.host = Some(request_line::validate_host(buf, host)?);
+    }
+
     let rest = buf.get(line.end..).unwrap_or_default();
     let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let (headers_len, parsed) = match httparse::parse_headers(rest, &mut raw) {
@@ -234,18 +249,7 @@ pub fn parse_head(
         Err(httparse::Error::TooManyHeaders) => return Err(HttpError::HeaderTooLarge),
         Err(_) => return Err(HttpError::BadRequest),
     };
-
-    head.method_span = line.method_span;
-    head.method = Method::from_bytes(line.method_span.get(buf));
-    head.request_line = line.line;
-    head.target = line.target;
-    head.request_uri = line.request_uri;
-    head.version = line.version;
     head.head_len = line.end + headers_len;
-    split_uri(buf, &line, head);
-    if let Some(host) = line.host {
-        head.host = Some(request_line::validate_host(buf, host)?);
-    }
 
     let mut seen = Seen::default();
     for h in parsed {

@@ -436,3 +436,17 @@ fn no_panics_on_arbitrary_prefixes() {
         }
     }
 }
+
+#[test]
+fn request_line_is_kept_for_the_log_on_header_errors() {
+    let raw = b"GET /x HTTP/1.1\r\nBad Header: 1\r\n\r\n";
+    let mut head = RequestHead::new();
+    let err = parse_head(raw, &mut head, &ParseOptions::default());
+    assert_eq!(err, Err(HttpError::BadRequest));
+    assert_eq!(head.request_line.get(raw), b"GET /x HTTP/1.1");
+}
+
+#[test]
+fn absolute_host_is_checked_before_headers_complete() {
+    assert_eq!(status(b"GET http://a..b/ HTTP/1.1\r\nHo"), 400);
+}
