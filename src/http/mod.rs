@@ -1,1 +1,23 @@
 //! HTTP/1.x: request heads, bodies, URIs, response heads, dates, error pages.
+//!
+//! Everything here is pure code over byte slices, no I/O: the worker owns the sockets and
+//! buffers and calls in. Parsers return offsets ([`request::Span`]) into the caller's
+//! buffer rather than borrowing it, and allocate nothing per request.
+//!
+//! - [`request`]: the request head (`parse_head`), nginx's checks on it.
+//! - [`chunked`]: the chunked body decoder, a small state machine.
+//! - [`uri`]: percent-decoding and dot-segment removal of the path; escaping for
+//!   `Location`.
+//! - [`response`]: status lines and nginx's built-in error pages, all `&'static`.
+//! - [`date`]: the once-a-second cache of `Date:` and log timestamps; HTTP-date parsing.
+//! - [`error`]: [`HttpError`], and the one function that maps it to a status.
+
+pub mod chunked;
+pub mod date;
+pub mod error;
+pub mod request;
+mod request_line;
+pub mod response;
+pub mod uri;
+
+pub use error::HttpError;

@@ -1,0 +1,467 @@
+//! Request heads: the request line and header lines, kept as offsets into the connection's
+//! buffer, with nginx's checks (`ngx_http_process_request_header` and friends).
+//!
+//! [`parse_head`] is called with the whole unparsed head every time bytes arrive; it fills
+//! a reusable [`RequestHead`] without allocating (the header `Vec` keeps its capacity) and
+//! never borrows the buffer, so the connection can keep reading into it.
+//!
+//! Where this differs from nginx 1.22 (all stricter, all answered 400):
+//! - header lines go through `httparse::parse_headers`, which rejects names with
+//!   non-token bytes (`@`, `/`, `(`…), control bytes in values and obsolete line folding;
+//!   nginx ignores such names under `ignore_invalid_headers` and takes such values;
+//! - more than [`MAX_HEADERS`] header lines is answered like a head too large for the
+//!   buffers (nginx's 494, sent as 400), nginx's own answer when headers do not fit;
+//! - HTTP/0.9 requests (no version) are refused instead of served.
+
+pub use super::error::HttpError;
+use super::request_line;
+
+/// Most header lines a head may carry; more is [`HttpError::HeaderTooLarge`].
+pub const MAX_HEADERS: usize = 100;
+
+/// A `(start, end)` byte range in the connection's buffer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Span {
+    /// Offset of the first byte.
+    pub start: u32,
+    /// Offset just past the last byte.
+    pub end: u32,
+}
+
+impl Span {
+    /// The empty span at offset 0.
+    pub const EMPTY: Span = Span { start: 0, end: 0 };
+
+    /// The bytes this span covers in `buf` (empty if `buf` is too short, never a panic).
+    pub fn get<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        buf.get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.end.saturating_sub(self.start) as usize
+    }
+
+    /// Whether the span covers no byte.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The request method. Methods nginx does not single out are [`Method::Other`]; their
+/// name is in [`RequestHead::method_span`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Method {
+    /// `GET`
+    #[default]
+    Get,
+    /// `HEAD`
+    Head,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+    /// `DELETE`
+    Delete,
+    /// `OPTIONS`
+    Options,
+    /// `PATCH`
+    Patch,
+    /// `TRACE` (refused with 405 by [`parse_head`], as nginx does)
+    Trace,
+    /// `CONNECT` (refused with 405 by [`parse_head`], as nginx does)
+    Connect,
+    /// Any other name of `A`–`Z`, `_` and `-` (WebDAV's, custom ones).
+    Other,
+}
+
+impl Method {
+    /// The method named by `name` (case-sensitive, as HTTP says).
+    pub fn from_bytes(name: &[u8]) -> Method {
+        match name {
+            b"GET" => Method::Get,
+            b"HEAD" => Method::Head,
+            b"POST" => Method::Post,
+            b"PUT" => Method::Put,
+            b"DELETE" => Method::Delete,
+            b"OPTIONS" => Method::Options,
+            b"PATCH" => Method::Patch,
+            b"TRACE" => Method::Trace,
+            b"CONNECT" => Method::Connect,
+            _ => Method::Other,
+        }
+    }
+}
+
+/// The protocol version. Any `HTTP/1.x` with x > 1 behaves as 1.1, as in nginx.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Version {
+    /// `HTTP/1.0`
+    Http10,
+    /// `HTTP/1.1` (and later 1.x)
+    #[default]
+    Http11,
+}
+
+impl Version {
+    /// `HTTP/1.0` or `HTTP/1.1`, for status lines and `$server_protocol`.
+    pub fn as_bytes(&self) -> &'static [u8] {
+        match self {
+            Version::Http10 => b"HTTP/1.0",
+            Version::Http11 => b"HTTP/1.1",
+        }
+    }
+}
+
+/// One header line: where its name and value are (value trimmed of surrounding blanks).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HeaderSpan {
+    /// The name, as sent (compare case-insensitively).
+    pub name: Span,
+    /// The value.
+    pub value: Span,
+}
+
+/// nginx's settings that change how a head is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// `underscores_in_headers` (default off): a name with `_` is otherwise invalid.
+    pub underscores_in_headers: bool,
+    /// `ignore_invalid_headers` (default on): drop lines whose name has bytes other than
+    /// letters, digits and `-` (and `_` when allowed). Off keeps them, as nginx does.
+    pub ignore_invalid_headers: bool,
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        ParseOptions {
+            underscores_in_headers: false,
+            ignore_invalid_headers: true,
+        }
+    }
+}
+
+/// A parsed request head. Reused from one request to the next: [`RequestHead::clear`]
+/// keeps the capacity of `headers`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestHead {
+    /// The method.
+    pub method: Method,
+    /// The method's name as sent.
+    pub method_span: Span,
+    /// The request line without its CRLF (`$request`).
+    pub request_line: Span,
+    /// The raw request-target as sent, e.g. `http://host/a?b` or `/a?b`.
+    pub target: Span,
+    /// nginx's `$request_uri`: the target from its path on (`/a?b` in both cases above).
+    pub request_uri: Span,
+    /// The path, before any `?` or `#`, still percent-encoded; always starts with `/`
+    /// (for `http://host` it is the `/` of `://`, nginx's trick). See [`super::uri`].
+    pub path: Span,
+    /// The query after `?` (without it), up to any `#`; `None` when absent or empty,
+    /// like nginx's `$args`.
+    pub query: Option<Span>,
+    /// The version.
+    pub version: Version,
+    /// Header lines in order, without the ones dropped as invalid.
+    pub headers: Vec<HeaderSpan>,
+    /// The validated host without port or trailing dot, from an absolute-form target if
+    /// there is one, else from `Host`. Not lowercased: compare case-insensitively.
+    pub host: Option<Span>,
+    /// `Content-Length`, when sent.
+    pub content_length: Option<u64>,
+    /// `Transfer-Encoding: chunked`.
+    pub chunked: bool,
+    /// Whether the connection may stay open after this request, from the version and
+    /// `Connection` (a substring `close` wins over `keep-alive`, as in nginx).
+    pub keep_alive: bool,
+    /// `Expect: 100-continue` on HTTP/1.1.
+    pub expect_continue: bool,
+    /// The first `Upgrade` header's value.
+    pub upgrade: Option<Span>,
+    /// Bytes of the head, from the buffer's start through the empty line.
+    pub head_len: usize,
+}
+
+impl RequestHead {
+    /// An empty head.
+    pub fn new() -> RequestHead {
+        RequestHead::default()
+    }
+
+    /// Forgets the last request, keeping the header vector's capacity.
+    pub fn clear(&mut self) {
+        let mut headers = std::mem::take(&mut self.headers);
+        headers.clear();
+        *self = RequestHead {
+            headers,
+            ..RequestHead::default()
+        };
+    }
+
+    /// The value of the first header called `name` (ASCII case-insensitive).
+    pub fn header<'a>(&self, buf: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+        self.headers
+            .iter()
+            .find(|h| h.name.get(buf).eq_ignore_ascii_case(name))
+            .map(|h| h.value.get(buf))
+    }
+}
+
+/// Parses the head at the start of `buf` into `head`.
+///
+/// `Ok(None)`: incomplete, read more (or answer [`overflow_error`] if the buffers are
+/// full). `Ok(Some(n))`: the head is the first `n` bytes; the body or the next pipelined
+/// request starts at `n`. Leading empty lines are skipped, as nginx does.
+///
+/// On error, the request-line fields (`request_line`, `method`, `path`…) are filled when
+/// the request line itself was read, for the access log; the rest is unspecified.
+pub fn parse_head(
+    buf: &[u8],
+    head: &mut RequestHead,
+    opts: &ParseOptions,
+) -> Result<Option<usize>, HttpError> {
+    head.clear();
+    // Spans are u32; a head is a few KB, so this cap never bites in practice.
+    let buf = buf.get(..u32::MAX as usize).unwrap_or(buf);
+
+    let Some(line) = request_line::parse(buf)? else {
+        return Ok(None);
+    };
+    // Filled before the headers are read so that an error answer can still log `$request`.
+    head.method_span = line.method_span;
+    head.method = Method::from_bytes(line.method_span.get(buf));
+    head.request_line = line.line;
+    head.target = line.target;
+    head.request_uri = line.request_uri;
+    head.version = line.version;
+    split_uri(buf, &line, head);
+    if let Some(host) = line.host {
+        head.host = Some(request_line::validate_host(buf, host)?);
+    }
+
+    let rest = buf.get(line.end..).unwrap_or_default();
+    let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let (headers_len, parsed) = match httparse::parse_headers(rest, &mut raw) {
+        Ok(httparse::Status::Complete(done)) => done,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(HttpError::HeaderTooLarge),
+        Err(_) => return Err(HttpError::BadRequest),
+    };
+    head.head_len = line.end + headers_len;
+
+    let mut seen = Seen::default();
+    for h in parsed {
+        let name = h.name.as_bytes();
+        if opts.ignore_invalid_headers && !is_valid_name(name, opts.underscores_in_headers) {
+            continue;
+        }
+        let span = HeaderSpan {
+            name: offset_of(buf, name),
+            value: offset_of(buf, h.value),
+        };
+        head.headers.push(span);
+        seen.process(buf, name, span.value, head)?;
+    }
+    seen.finish(buf, head)?;
+    Ok(Some(head.head_len))
+}
+
+/// The error to answer when the head did not complete within the header buffers.
+///
+/// 414 while the request line itself is incomplete (nginx: "client sent too long URI"),
+/// otherwise nginx's 494 "Request Header Or Cookie Too Large".
+pub fn overflow_error(buf: &[u8]) -> HttpError {
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
+    match memchr::memchr(b'\n', buf.get(start..).unwrap_or_default()) {
+        None => HttpError::UriTooLong,
+        Some(_) => HttpError::HeaderTooLarge,
+    }
+}
+
+/// What the header lines said, checked once all are read (nginx's order of checks).
+#[derive(Default)]
+struct Seen {
+    host: bool,
+    content_length: Option<Span>,
+    transfer_encoding: Option<Span>,
+    /// `Some(true)`: close, `Some(false)`: keep-alive; the last `Connection` that says
+    /// either wins.
+    connection_close: Option<bool>,
+    expect: Option<Span>,
+    unique: u8,
+}
+
+/// Headers nginx takes once only (`ngx_http_process_unique_header_line`), besides
+/// `Host`, `Content-Length` and `Transfer-Encoding` which are handled by name.
+const UNIQUE: [&[u8]; 7] = [
+    b"if-modified-since",
+    b"if-unmodified-since",
+    b"if-match",
+    b"if-none-match",
+    b"content-range",
+    b"if-range",
+    b"authorization",
+];
+
+impl Seen {
+    fn process(
+        &mut self,
+        buf: &[u8],
+        name: &[u8],
+        value: Span,
+        head: &mut RequestHead,
+    ) -> Result<(), HttpError> {
+        let is = |known: &[u8]| name.eq_ignore_ascii_case(known);
+        if is(b"host") {
+            if self.host {
+                return Err(HttpError::DuplicateHeader);
+            }
+            self.host = true;
+            let host = request_line::validate_host(buf, value)?;
+            // The host of an absolute-form target wins.
+            head.host.get_or_insert(host);
+        } else if is(b"content-length") {
+            once(&mut self.content_length, value)?;
+        } else if is(b"transfer-encoding") {
+            once(&mut self.transfer_encoding, value)?;
+        } else if is(b"expect") {
+            once(&mut self.expect, value)?;
+        } else if is(b"connection") {
+            let v = value.get(buf);
+            if contains_ignore_case(v, b"close") {
+                self.connection_close = Some(true);
+            } else if contains_ignore_case(v, b"keep-alive") {
+                self.connection_close = Some(false);
+            }
+        } else if is(b"upgrade") {
+            head.upgrade.get_or_insert(value);
+        } else if let Some(i) = UNIQUE.iter().position(|u| is(u)) {
+            let bit = 1 << i;
+            if self.unique & bit != 0 {
+                return Err(HttpError::DuplicateHeader);
+            }
+            self.unique |= bit;
+        }
+        Ok(())
+    }
+
+    fn finish(&self, buf: &[u8], head: &mut RequestHead) -> Result<(), HttpError> {
+        let http11 = head.version == Version::Http11;
+        if !self.host && http11 {
+            return Err(HttpError::MissingHost);
+        }
+        if let Some(length) = self.content_length {
+            if self.transfer_encoding.is_some() {
+                return Err(HttpError::LengthAndTransferEncoding);
+            }
+            head.content_length = Some(parse_content_length(length.get(buf))?);
+        }
+        if let Some(encoding) = self.transfer_encoding {
+            if !http11 {
+                return Err(HttpError::TransferEncodingHttp10);
+            }
+            if !encoding.get(buf).eq_ignore_ascii_case(b"chunked") {
+                return Err(HttpError::NotImplemented);
+            }
+            head.chunked = true;
+        }
+        head.keep_alive = match self.connection_close {
+            Some(close) => !close,
+            None => http11,
+        };
+        head.expect_continue = http11
+            && self
+                .expect
+                .is_some_and(|e| e.get(buf).eq_ignore_ascii_case(b"100-continue"));
+        if matches!(head.method, Method::Trace | Method::Connect) {
+            return Err(HttpError::MethodNotAllowed);
+        }
+        Ok(())
+    }
+}
+
+fn once(slot: &mut Option<Span>, value: Span) -> Result<(), HttpError> {
+    if slot.is_some() {
+        return Err(HttpError::DuplicateHeader);
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+/// Splits `$request_uri` into path and query. nginx ends the path at the first `?` or
+/// `#` and the query at the first `#` after it (the fragment is dropped).
+fn split_uri(buf: &[u8], line: &request_line::RequestLine, head: &mut RequestHead) {
+    let uri = line.request_uri;
+    let bytes = uri.get(buf);
+    let path_len = memchr::memchr2(b'?', b'#', bytes).unwrap_or(bytes.len());
+    let path_end = uri.start + path_len as u32;
+    head.path = match (path_len, line.root_slash) {
+        (0, Some(slash)) => Span {
+            start: slash,
+            end: slash + 1,
+        },
+        _ => Span {
+            start: uri.start,
+            end: path_end,
+        },
+    };
+    if bytes.get(path_len) == Some(&b'?') {
+        let query = bytes.get(path_len + 1..).unwrap_or_default();
+        let query_len = memchr::memchr(b'#', query).unwrap_or(query.len());
+        if query_len > 0 {
+            let start = path_end + 1;
+            head.query = Some(Span {
+                start,
+                end: start + query_len as u32,
+            });
+        }
+    }
+}
+
+/// The span of `part`, a subslice of `buf`, as offsets.
+fn offset_of(buf: &[u8], part: &[u8]) -> Span {
+    let start = (part.as_ptr() as usize).saturating_sub(buf.as_ptr() as usize);
+    Span {
+        start: start as u32,
+        end: (start + part.len()) as u32,
+    }
+}
+
+/// nginx's valid header name bytes: letters, digits, `-`, and `_` when allowed.
+fn is_valid_name(name: &[u8], underscores: bool) -> bool {
+    name.iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || (underscores && b == b'_'))
+}
+
+fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// `ngx_atoof`: decimal digits only, at least one, at most `i64::MAX`.
+fn parse_content_length(value: &[u8]) -> Result<u64, HttpError> {
+    if value.is_empty() {
+        return Err(HttpError::InvalidContentLength);
+    }
+    let mut n: u64 = 0;
+    for &b in value {
+        if !b.is_ascii_digit() {
+            return Err(HttpError::InvalidContentLength);
+        }
+        n = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(b - b'0')))
+            .filter(|&n| n <= i64::MAX as u64)
+            .ok_or(HttpError::InvalidContentLength)?;
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests;
