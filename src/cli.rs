@@ -202,9 +202,6 @@ pub fn main() -> i32 {
         return 0;
     }
     let opts = load_options(&args);
-    if let Some(e) = &args.error_log {
-        crate::log::set_startup_error_log(&full_path(&opts.prefix, e));
-    }
     if args.test {
         return test_config(&args, &opts);
     }

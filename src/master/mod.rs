@@ -105,7 +105,7 @@ pub fn run(opts: LoadOptions, _startup_error_log: Option<PathBuf>) -> i32 {
         return 1;
     }
     if let Some(u) = &user {
-        crate::log::chown_logs(u.uid, u.gid);
+        let _ = crate::log::chown_logs(u.uid, Some(u.gid));
     }
     if !config.main.master_process {
         // nginx's single-process mode: this process is the only worker.
@@ -185,7 +185,7 @@ impl Master {
                     elog!(LogLevel::Alert, "reopening logs failed ({})", sys::errno_text(&e));
                 }
                 if let Some(u) = &self.user {
-                    crate::log::chown_logs(u.uid, u.gid);
+                    let _ = crate::log::chown_logs(u.uid, Some(u.gid));
                 }
                 self.signal_workers(libc::SIGUSR1, |_| true);
             }
@@ -282,7 +282,7 @@ impl Master {
             elog!(LogLevel::Alert, "could not open error log ({}), keeping the old one", sys::errno_text(&e));
         }
         if let Some(u) = &self.user {
-            crate::log::chown_logs(u.uid, u.gid);
+            let _ = crate::log::chown_logs(u.uid, Some(u.gid));
         }
         // Sockets left in `self.listeners` are no longer configured: closing the master's copy
         // here is safe because old workers keep theirs until they exit.

@@ -119,7 +119,7 @@ pub(super) fn reject_request<'c>(c: &mut Conn<'c>, shared: &mut Shared<'c>, serv
     let (Some(a), ..) = c.parts() else { return Step::Close };
     let server = &shared.http.servers[servers.default];
     let status = e.status();
-    elog!(LogLevel::Info, "*{conn_id} client sent invalid request ({status}), client: {}, server: {}", peer.ip(), server_name(server));
+    elog!(LogLevel::Info, "*{conn_id} {}, client: {}, server: {}", e.log_message(), peer.ip(), server_name(server));
     let mut req = Req {
         started: shared.now,
         server,
@@ -135,7 +135,7 @@ pub(super) fn reject_request<'c>(c: &mut Conn<'c>, shared: &mut Shared<'c>, serv
     };
     a.head.clear();
     a.discard = None;
-    let page = response::error_page_for(&e, server.loc.server_tokens);
+    let page = response::error_page(status, server.loc.server_tokens).unwrap_or(b"");
     queue_head(a, shared, &mut req, status, Some("text/html"), Some(page.len() as u64), &[], &[]);
     a.out.extend_from_slice(page);
     a.req = Some(req);
@@ -261,7 +261,7 @@ fn queue_head<'c>(
         push_header(out, name, value);
     }
     out.extend_from_slice(b"\r\n");
-    req.status = status;
+    req.status = response::wire_status(status);
     req.header_bytes = (a.out.len() - start) as u64;
 }
 
