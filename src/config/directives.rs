@@ -10,7 +10,7 @@
 use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
-use super::{listen, set_core, set_http, set_log};
+use super::{listen, set_block, set_core, set_http, set_log};
 
 /// A set of contexts, as nginx's `NGX_*_CONF` bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,7 +147,7 @@ table! {
     "log_format", C::HTTP, AtLeast(2), false, set_log::log_format, "`log_format NAME [escape=..] STRING...`.";
     "root", HSL.or(C::IF_IN_LOCATION), Exact(1), false, set_http::root, "Document root, relative to the prefix (default html).";
     "index", HSL, AtLeast(1), false, set_http::index, "Index files tried for a directory URI (default index.html).";
-    "types", HSL, NoArgs, true, set_http::types, "Extension → MIME type map; replaces the inherited one.";
+    "types", HSL, NoArgs, true, set_block::types, "Extension → MIME type map; replaces the inherited one.";
     "default_type", HSL, Exact(1), false, set_http::default_type, "MIME type for unknown extensions (default text/plain).";
     "log_not_found", HSL, Flag, false, set_http::log_not_found, "Log missing files to the error log (default on).";
     "lingering_close", HSL, Exact(1), false, set_http::lingering_close, "Drain client input before closing: off|on|always.";
@@ -160,29 +160,29 @@ table! {
     "ignore_invalid_headers", HS, Flag, false, set_http::ignore_invalid_headers, "Drop header fields with invalid names (default on).";
     "underscores_in_headers", HS, Flag, false, set_http::underscores_in_headers, "Allow `_` in header names (default off).";
     "merge_slashes", HS, Flag, false, set_http::merge_slashes, "Collapse `//` in URIs (default on).";
-    "server", C::HTTP, NoArgs, true, set_http::server, "A virtual server.";
+    "server", C::HTTP, NoArgs, true, set_block::server, "A virtual server.";
     // ---- server ----
     "listen", C::SERVER, AtLeast(1), false, listen::listen, "`[addr:]port [default_server] [backlog=N] [reuseport] [ipv6only=on|off]`.";
     "server_name", C::SERVER, AtLeast(1), false, listen::server_name, "Names: exact, `*.x`, `.x`, `x.*`, `~regex`, `\"\"`.";
-    "location", C::SERVER.or(C::LOCATION), Range(1, 2), true, set_http::location, "`location [=|~|~*|^~] URI {}` or `location @name {}`.";
+    "location", C::SERVER.or(C::LOCATION), Range(1, 2), true, set_block::location, "`location [=|~|~*|^~] URI {}` or `location @name {}`.";
     // ---- later work: kept raw ----
-    "upstream", C::HTTP, Exact(1), true, set_http::upstream, "A group of upstream servers (kept raw).";
-    "server", C::UPSTREAM, AtLeast(1), false, set_http::deferred, "An upstream server (kept raw).";
-    "keepalive", C::UPSTREAM, Exact(1), false, set_http::deferred, "Idle upstream connections cached per worker (kept raw).";
-    "proxy_pass", C::LOCATION.or(C::IF_IN_LOCATION), Exact(1), false, set_http::deferred, "Proxy to an upstream (kept raw).";
-    "proxy_pass_header", HSL, Exact(1), false, set_http::deferred, "Pass an upstream header that is hidden by default (kept raw).";
-    "proxy_set_header", HSL, Exact(2), false, set_http::deferred, "Set a request header sent upstream (kept raw).";
-    "proxy_redirect", HSL, Range(1, 2), false, set_http::deferred, "Rewrite upstream Location headers (kept raw).";
-    "proxy_http_version", HSL, Exact(1), false, set_http::deferred, "HTTP version spoken upstream (kept raw).";
-    "proxy_connect_timeout", HSL, Exact(1), false, set_http::deferred_time, "Upstream connect timeout (kept raw).";
-    "proxy_read_timeout", HSL, Exact(1), false, set_http::deferred_time, "Upstream read timeout (kept raw).";
-    "proxy_send_timeout", HSL, Exact(1), false, set_http::deferred_time, "Upstream send timeout (kept raw).";
-    "rewrite", REWRITE, Range(2, 3), false, set_http::deferred, "`rewrite REGEX REPLACEMENT [FLAG]` (kept raw).";
-    "return", REWRITE, Range(1, 2), false, set_http::deferred, "`return CODE [TEXT|URL]` or `return URL` (kept raw).";
-    "set", REWRITE, Exact(2), false, set_http::deferred, "`set $variable VALUE` (kept raw).";
-    "break", REWRITE, NoArgs, false, set_http::deferred, "Stop processing rewrite directives (kept raw).";
-    "if", C::SERVER.or(C::LOCATION), AtLeast(1), true, set_http::if_block, "`if (CONDITION) { ... }`; the block is kept raw.";
-    "expires", HSL.or(C::IF_IN_LOCATION), Range(1, 2), false, set_http::deferred, "Expires and Cache-Control headers (kept raw).";
+    "upstream", C::HTTP, Exact(1), true, set_block::upstream, "A group of upstream servers (kept raw).";
+    "server", C::UPSTREAM, AtLeast(1), false, set_block::deferred, "An upstream server (kept raw).";
+    "keepalive", C::UPSTREAM, Exact(1), false, set_block::deferred, "Idle upstream connections cached per worker (kept raw).";
+    "proxy_pass", C::LOCATION.or(C::IF_IN_LOCATION), Exact(1), false, set_block::deferred, "Proxy to an upstream (kept raw).";
+    "proxy_pass_header", HSL, Exact(1), false, set_block::deferred, "Pass an upstream header that is hidden by default (kept raw).";
+    "proxy_set_header", HSL, Exact(2), false, set_block::deferred, "Set a request header sent upstream (kept raw).";
+    "proxy_redirect", HSL, Range(1, 2), false, set_block::deferred, "Rewrite upstream Location headers (kept raw).";
+    "proxy_http_version", HSL, Exact(1), false, set_block::deferred, "HTTP version spoken upstream (kept raw).";
+    "proxy_connect_timeout", HSL, Exact(1), false, set_block::deferred_time, "Upstream connect timeout (kept raw).";
+    "proxy_read_timeout", HSL, Exact(1), false, set_block::deferred_time, "Upstream read timeout (kept raw).";
+    "proxy_send_timeout", HSL, Exact(1), false, set_block::deferred_time, "Upstream send timeout (kept raw).";
+    "rewrite", REWRITE, Range(2, 3), false, set_block::deferred, "`rewrite REGEX REPLACEMENT [FLAG]` (kept raw).";
+    "return", REWRITE, Range(1, 2), false, set_block::deferred, "`return CODE [TEXT|URL]` or `return URL` (kept raw).";
+    "set", REWRITE, Exact(2), false, set_block::deferred, "`set $variable VALUE` (kept raw).";
+    "break", REWRITE, NoArgs, false, set_block::deferred, "Stop processing rewrite directives (kept raw).";
+    "if", C::SERVER.or(C::LOCATION), AtLeast(1), true, set_block::if_block, "`if (CONDITION) { ... }`; the block is kept raw.";
+    "expires", HSL.or(C::IF_IN_LOCATION), Range(1, 2), false, set_block::deferred, "Expires and Cache-Control headers (kept raw).";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

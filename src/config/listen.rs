@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, ListenSlot, ServerRaw, Shared};
-use super::set_http::compile_regex;
+use super::set_block::compile_regex;
 use super::settings::{
     DEFAULT_LISTEN_BACKLOG, DEFAULT_LISTEN_PORT_ROOT, DEFAULT_LISTEN_PORT_USER, ListenConf,
     ServerName,
@@ -356,5 +356,134 @@ mod tests {
         assert_eq!(addrs("[zz]:80"), Err("invalid IPv6 address"));
         assert_eq!(addrs("1.2.3.4:80/x"), Err("invalid host"));
         assert!(addrs("unix:/tmp/s").is_err());
+    }
+}
+
+#[cfg(test)]
+mod load_tests {
+    use crate::config::testutil::{http, load_err, load_ok};
+    use crate::config::{HttpConf, ServerName};
+
+    fn http_conf(body: &str) -> HttpConf {
+        load_ok(&http(body)).http.expect("http block")
+    }
+
+    #[test]
+    fn listen_options_and_registry() {
+        let conf = http_conf(
+            "server { listen 127.0.0.1:8080 default_server backlog=64 reuseport; listen [::]:8080 ipv6only=off; }\n\
+             server { listen 127.0.0.1:8080; listen 8081 default; }",
+        );
+        let first = &conf.servers[0].listens[0];
+        assert_eq!(first.addr.to_string(), "127.0.0.1:8080");
+        assert!(first.default_server && first.reuseport);
+        assert_eq!(first.backlog, 64);
+        assert!(!conf.servers[0].listens[1].ipv6only);
+        let addrs: Vec<String> = conf.listens.iter().map(|l| l.addr.to_string()).collect();
+        assert_eq!(addrs, ["127.0.0.1:8080", "[::]:8080", "0.0.0.0:8081"]);
+        assert!(conf.listens[0].default_server && conf.listens[2].default_server);
+        assert_eq!(
+            conf.server_default_for("127.0.0.1:8080".parse().unwrap()),
+            Some(0)
+        );
+        assert_eq!(
+            conf.server_default_for("0.0.0.0:8081".parse().unwrap()),
+            Some(1)
+        );
+        // A specific local address falls back to the wildcard listen on its port.
+        assert_eq!(
+            conf.server_default_for("10.0.0.1:8081".parse().unwrap()),
+            Some(1)
+        );
+        assert_eq!(conf.server_default_for("10.0.0.1:9".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn listen_errors() {
+        assert_eq!(
+            load_err(&http("server { listen 8080; listen *:8080; }")),
+            "a duplicate listen 0.0.0.0:8080"
+        );
+        assert_eq!(
+            load_err(&http(
+                "server { listen 8080 default_server; }\nserver { listen 8080 default_server; }"
+            )),
+            "a duplicate default server for 0.0.0.0:8080"
+        );
+        assert_eq!(
+            load_err(&http(
+                "server { listen 8080 backlog=10; }\nserver { listen 8080 reuseport; }"
+            )),
+            "duplicate listen options for 0.0.0.0:8080"
+        );
+        assert_eq!(
+            load_err(&http("server { listen 99999; }")),
+            "invalid port in \"99999\" of the \"listen\" directive"
+        );
+        assert_eq!(
+            load_err(&http("server { listen 80 fast; }")),
+            "invalid parameter \"fast\""
+        );
+        assert_eq!(
+            load_err(&http("server { listen 80 backlog=0; }")),
+            "invalid backlog \"backlog=0\""
+        );
+        assert_eq!(
+            load_err(&http("server { listen 80 ipv6only=maybe; }")),
+            "invalid parameter \"ipv6only=maybe\""
+        );
+        assert_eq!(
+            load_err(&http("server { listen 80 ipv6only=oops; }")),
+            "invalid ipv6only flags \"oops\""
+        );
+    }
+
+    #[test]
+    fn default_listen_depends_on_euid() {
+        let conf = http_conf("server { }");
+        let port = if nix::unistd::geteuid().is_root() {
+            80
+        } else {
+            8000
+        };
+        assert_eq!(
+            conf.servers[0].listens[0].addr.to_string(),
+            format!("0.0.0.0:{port}")
+        );
+        assert_eq!(conf.listens.len(), 1);
+    }
+
+    #[test]
+    fn server_names() {
+        let conf = http_conf(
+            "server { server_name Example.COM *.example.org .example.net www.example.* ~^(www)\\.x$ \"\"; }",
+        );
+        let names = &conf.servers[0].names;
+        assert!(matches!(&names[0], ServerName::Exact(n) if n == "example.com"));
+        assert!(matches!(&names[1], ServerName::WildcardFront(n, false) if n == ".example.org"));
+        assert!(matches!(&names[2], ServerName::WildcardFront(n, true) if n == ".example.net"));
+        assert!(matches!(&names[3], ServerName::WildcardBack(n) if n == "www.example."));
+        assert!(matches!(&names[4], ServerName::Regex(r) if r.is_match("www.x")));
+        assert!(matches!(&names[5], ServerName::Exact(n) if n.is_empty()));
+        assert_eq!(
+            load_err(&http("server { server_name *x; }")),
+            "server name \"*x\" is invalid"
+        );
+        assert_eq!(
+            load_err(&http("server { server_name ~; }")),
+            "empty regex in server name \"~\""
+        );
+        assert!(
+            load_err(&http("server { server_name ~(x; }")).starts_with("pcre2_compile() failed: ")
+        );
+        let port = if nix::unistd::geteuid().is_root() {
+            80
+        } else {
+            8000
+        };
+        assert_eq!(
+            load_err(&http("server { server_name www.*.com; }")),
+            format!("invalid server name or wildcard \"www.*.com\" on 0.0.0.0:{port}")
+        );
     }
 }

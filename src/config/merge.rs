@@ -137,3 +137,37 @@ pub(crate) fn build(
         sources,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::testutil::{http, load_in};
+
+    #[test]
+    fn http_level_defaults_reach_every_context() {
+        let (result, prefix) = load_in(
+            &http("server { location / { location /a { } } } server { root /srv; }"),
+            None,
+        );
+        let config = result.unwrap_or_else(|e| panic!("{e}"));
+        let servers = &config.http.as_ref().unwrap().servers;
+        let nested = &servers[0].locations[0].nested[0].loc;
+        assert_eq!(nested.root, prefix.join("html"));
+        assert_eq!(nested.index, ["index.html"]);
+        assert_eq!(
+            nested.access_log[0].target.path,
+            prefix.join("logs/access.log")
+        );
+        assert_eq!(nested.default_type, "text/plain");
+        assert_eq!(nested.client_max_body_size, DEFAULT_CLIENT_MAX_BODY_SIZE);
+        assert_eq!(servers[1].loc.root, PathBuf::from("/srv"));
+        assert_eq!(
+            servers[0].srv.large_client_header_buffers,
+            DEFAULT_LARGE_CLIENT_HEADER_BUFFERS
+        );
+        assert_eq!(
+            config.main.error_log[0].target,
+            ErrorLogTarget::File(prefix.join("logs/error.log"))
+        );
+    }
+}

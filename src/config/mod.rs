@@ -17,6 +17,7 @@ mod listen;
 mod merge;
 pub mod parser;
 mod raw;
+mod set_block;
 mod set_core;
 mod set_http;
 mod set_log;

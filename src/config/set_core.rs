@@ -219,3 +219,69 @@ pub(crate) fn accept_mutex(
 ) -> Result<(), ConfError> {
     set_once(&mut l.events(d)?.accept_mutex, d, flag_arg)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::testutil::{load_err, load_ok};
+
+    #[test]
+    fn worker_processes_auto_is_cpu_count() {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(
+            load_ok("worker_processes auto; events {}")
+                .main
+                .worker_processes,
+            cpus
+        );
+        assert_eq!(
+            load_ok("worker_processes 4; events {}")
+                .main
+                .worker_processes,
+            4
+        );
+    }
+
+    #[test]
+    fn once_only_and_value_errors() {
+        assert_eq!(
+            load_err("pid a; pid b; events {}"),
+            "\"pid\" directive is duplicate"
+        );
+        assert_eq!(
+            load_err("user root; user root; events {}"),
+            "\"user\" directive is duplicate"
+        );
+        assert_eq!(
+            load_err("worker_rlimit_nofile lots; events {}"),
+            "\"worker_rlimit_nofile\" directive invalid number"
+        );
+        assert_eq!(
+            load_err("worker_cpu_affinity auto 01 10; events {}"),
+            "invalid number of arguments in \"worker_cpu_affinity\" directive"
+        );
+        assert_eq!(
+            load_err("events { use epoll; use epoll; }"),
+            "\"use\" directive is duplicate"
+        );
+        assert_eq!(
+            load_err("events { worker_connections 1; worker_connections 2; }"),
+            "\"worker_connections\" directive is duplicate"
+        );
+        assert_eq!(
+            load_err("events { sendfile on; }"),
+            "\"sendfile\" directive is not allowed here"
+        );
+    }
+
+    #[test]
+    fn user_is_kept_as_given() {
+        let config = load_ok("user root; events {}");
+        assert_eq!(config.main.user, Some(("root".to_string(), None)));
+        if nix::unistd::geteuid().is_root() {
+            assert_eq!(
+                load_err("user no-such-user-here; events {}"),
+                "getpwnam(\"no-such-user-here\") failed"
+            );
+        }
+    }
+}

@@ -1,15 +1,10 @@
-//! Setters for `http`, `server` and `location` settings (nginx's `ngx_http_core_module.c`),
-//! the `server`, `location` and `types` blocks, and the raw keeping of later work's directives.
+//! Setters for the values of `http`, `server` and `location` settings (nginx's
+//! `ngx_http_core_module.c`); the block directives are in `set_block`.
 
-use std::collections::HashMap;
-use std::rc::Rc;
-
-use super::directives::{Ctx, block, walk};
 use super::error::ConfError;
-use super::listen;
 use super::parser::Directive;
-use super::raw::{Level, LocationRaw, ServerRaw, Shared};
-use super::settings::{LingeringClose, LocRaw, LocationMatch};
+use super::raw::{Level, Shared};
+use super::settings::LingeringClose;
 use super::values::{
     flag_arg, full_name, msec_arg, number_arg, offset_arg, parse_number, parse_size, sec_arg,
     set_once, size_arg,
@@ -182,226 +177,119 @@ pub(crate) fn index(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<
     Ok(())
 }
 
-/// `types { MIME EXT...; ... }`: this level's map starts empty, replacing the inherited one.
-pub(crate) fn types(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<(), ConfError> {
-    let slot = l
-        .loc(d)?
-        .types
-        .get_or_insert_with(|| Rc::new(HashMap::new()));
-    let map = Rc::make_mut(slot);
-    for line in block(d) {
-        if line.block.is_some() {
-            return Err(ConfError::at(line, "unexpected \"{\""));
-        }
-        for ext in &line.args {
-            map.insert(ext.text.to_ascii_lowercase(), line.name.clone());
-        }
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use crate::config::testutil::{http, load_err, load_in, load_ok};
+    use crate::config::{HttpConf, LingeringClose};
+
+    fn http_conf(body: &str) -> HttpConf {
+        load_ok(&http(body)).http.expect("http block")
     }
-    Ok(())
-}
 
-/// `server { ... }`
-pub(crate) fn server(
-    l: &mut Level<'_>,
-    d: &Directive,
-    shared: &mut Shared,
-) -> Result<(), ConfError> {
-    let Level::Http(http) = l else {
-        return Err(ConfError::at(d, "\"server\" directive is not allowed here"));
-    };
-    let mut server = ServerRaw {
-        index: http.servers.len(),
-        ..ServerRaw::default()
-    };
-    walk(&mut Level::Server(&mut server), block(d), shared)?;
-    listen::finish_server(&mut server, shared)?;
-    http.servers.push(server);
-    Ok(())
-}
-
-/// Compiles a location or server-name regex, with nginx's PCRE-style error.
-pub(crate) fn compile_regex(
-    d: &Directive,
-    pattern: &str,
-    caseless: bool,
-) -> Result<regex::Regex, ConfError> {
-    regex::RegexBuilder::new(pattern)
-        .case_insensitive(caseless)
-        .build()
-        .map_err(|e| {
-            let text = e.to_string();
-            let reason = text
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid regex");
-            let reason = reason.trim().trim_start_matches("error: ");
-            ConfError::at(
-                d,
-                format!("pcre2_compile() failed: {reason} in \"{pattern}\""),
-            )
-        })
-}
-
-fn location_match(d: &Directive) -> Result<(LocationMatch, String), ConfError> {
-    let (modifier, name) = match d.args.len() {
-        2 => (d.arg(0), d.arg(1)),
-        _ => {
-            let arg = d.arg(0);
-            match arg.as_bytes() {
-                [b'=', ..] => ("=", &arg[1..]),
-                [b'^', b'~', ..] => ("^~", &arg[2..]),
-                [b'~', b'*', ..] => ("~*", &arg[2..]),
-                [b'~', ..] => ("~", &arg[1..]),
-                _ => ("", arg),
-            }
-        }
-    };
-    let matcher = match modifier {
-        "=" => LocationMatch::Exact(name.into()),
-        "^~" => LocationMatch::PrefixNoRegex(name.into()),
-        "~" | "~*" => {
-            let caseless = modifier == "~*";
-            LocationMatch::Regex(compile_regex(d, name, caseless)?, caseless)
-        }
-        "" if d.args.len() == 1 && name.starts_with('@') => LocationMatch::Named(name.into()),
-        "" if d.args.len() == 1 => LocationMatch::Prefix(name.into()),
-        _ => {
-            return Err(ConfError::at(
-                d,
-                format!("invalid location modifier \"{modifier}\""),
-            ));
-        }
-    };
-    Ok((matcher, name.to_string()))
-}
-
-/// Exact and prefix locations may not repeat a name among siblings (regexes may).
-fn same_literal(a: &LocationMatch, b: &LocationMatch) -> bool {
-    use LocationMatch::{Exact, Prefix, PrefixNoRegex};
-    match (a, b) {
-        (Exact(x), Exact(y)) => x == y,
-        (Prefix(x) | PrefixNoRegex(x), Prefix(y) | PrefixNoRegex(y)) => x == y,
-        _ => false,
+    #[test]
+    fn inheritance_http_server_location_nested() {
+        let conf = http_conf(
+            "sendfile on; keepalive_timeout 10s 5; client_header_timeout 7s;\n\
+             server { tcp_nopush on; client_header_timeout 8s;\n\
+               location / { sendfile off; location /x { send_timeout 3s; } }\n\
+               location /y { }\n}",
+        );
+        let server = &conf.servers[0];
+        assert!(server.loc.sendfile && server.loc.tcp_nopush);
+        assert_eq!(server.srv.client_header_timeout, Duration::from_secs(8));
+        assert_eq!(
+            server.loc.keepalive_timeout,
+            (Duration::from_secs(10), Some(Duration::from_secs(5)))
+        );
+        let root = &server.locations[0];
+        assert!(!root.loc.sendfile && root.loc.tcp_nopush);
+        let nested = &root.nested[0];
+        assert!(!nested.loc.sendfile && nested.loc.tcp_nopush);
+        assert_eq!(nested.loc.send_timeout, Duration::from_secs(3));
+        assert!(server.locations[1].loc.sendfile);
     }
-}
 
-/// `location [=|~|~*|^~] URI { ... }`, `location @name { ... }`, nested or not.
-pub(crate) fn location(
-    l: &mut Level<'_>,
-    d: &Directive,
-    shared: &mut Shared,
-) -> Result<(), ConfError> {
-    let (matcher, name) = location_match(d)?;
-    let siblings = match l {
-        Level::Server(s) => &mut s.locations,
-        Level::Location(parent) => {
-            let inside = |what: &str| {
-                let message = format!(
-                    "location \"{name}\" cannot be inside the {what} location \"{}\"",
-                    parent.name
-                );
-                Err(ConfError::at(d, message))
-            };
-            match parent.matcher {
-                LocationMatch::Exact(_) => return inside("exact"),
-                LocationMatch::Named(_) => return inside("named"),
-                _ => {}
-            }
-            if let LocationMatch::Named(_) = matcher {
-                let message = format!("named location \"{name}\" can be on the server level only");
-                return Err(ConfError::at(d, message));
-            }
-            if !matches!(matcher, LocationMatch::Regex(..))
-                && !name.starts_with(parent.name.as_str())
-            {
-                let message = format!(
-                    "location \"{name}\" is outside location \"{}\"",
-                    parent.name
-                );
-                return Err(ConfError::at(d, message));
-            }
-            &mut parent.nested
-        }
-        _ => {
-            return Err(ConfError::at(
-                d,
-                "\"location\" directive is not allowed here",
-            ));
-        }
-    };
-    if siblings.iter().any(|s| same_literal(&s.matcher, &matcher)) {
-        return Err(ConfError::at(d, format!("duplicate location \"{name}\"")));
+    #[test]
+    fn value_directives() {
+        let (result, prefix) = load_in(
+            &http(
+                "server { root www/; index a.html /abs.html; index b.html;\n\
+                 client_max_body_size 10m; sendfile_max_chunk 512k; keepalive_requests 5;\n\
+                 server_tokens build; lingering_close always; lingering_time 1m; lingering_timeout 2s;\n\
+                 large_client_header_buffers 8 16k; client_header_buffer_size 2k; default_type application/x;\n\
+                 log_not_found off; tcp_nodelay off; underscores_in_headers on; ignore_invalid_headers off;\n\
+                 merge_slashes off; client_body_timeout 9s; }",
+            ),
+            None,
+        );
+        let config = result.unwrap_or_else(|e| panic!("{e}"));
+        let server = &config.http.as_ref().unwrap().servers[0];
+        let loc = &server.loc;
+        assert_eq!(loc.root, prefix.join("www"));
+        assert_eq!(loc.index, ["a.html", "/abs.html", "b.html"]);
+        assert_eq!(loc.client_max_body_size, 10 << 20);
+        assert_eq!(loc.sendfile_max_chunk, 512 << 10);
+        assert_eq!(loc.keepalive_requests, 5);
+        assert!(loc.server_tokens && !loc.log_not_found && !loc.tcp_nodelay);
+        assert_eq!(loc.lingering_close, LingeringClose::Always);
+        assert_eq!(
+            (loc.lingering_time, loc.lingering_timeout),
+            (Duration::from_secs(60), Duration::from_secs(2))
+        );
+        assert_eq!(loc.default_type, "application/x");
+        assert_eq!(loc.client_body_timeout, Duration::from_secs(9));
+        let srv = &server.srv;
+        assert_eq!(srv.large_client_header_buffers, (8, 16 << 10));
+        assert_eq!(srv.client_header_buffer_size, 2048);
+        assert!(srv.underscores_in_headers && !srv.ignore_invalid_headers && !srv.merge_slashes);
+        let conf = http_conf("root /; server { root $host; }");
+        assert_eq!(conf.servers[0].loc.root, PathBuf::from("$host"));
     }
-    let mut location = LocationRaw {
-        matcher,
-        name,
-        loc: LocRaw::default(),
-        access_log_off: false,
-        nested: Vec::new(),
-        deferred: Vec::new(),
-    };
-    walk(&mut Level::Location(&mut location), block(d), shared)?;
-    siblings.push(location);
-    Ok(())
-}
 
-/// Keeps a directive of later work, raw, in the enclosing context.
-pub(crate) fn deferred(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<(), ConfError> {
-    if let Some(list) = l.deferred() {
-        list.push(d.clone());
+    #[test]
+    fn value_errors() {
+        assert_eq!(
+            load_err(&http("root a; root b;")),
+            "\"root\" directive is duplicate"
+        );
+        assert_eq!(
+            load_err(&http("index a \"\";")),
+            "index \"\" in \"index\" directive is invalid"
+        );
+        assert_eq!(
+            load_err(&http("index /a b;")),
+            "only the last index in \"index\" directive should be absolute"
+        );
+        assert_eq!(
+            load_err(&http("server_tokens maybe;")),
+            "invalid value \"maybe\""
+        );
+        assert_eq!(
+            load_err(&http("lingering_close sometimes;")),
+            "invalid value \"sometimes\""
+        );
+        assert_eq!(
+            load_err(&http("large_client_header_buffers 0 8k;")),
+            "\"large_client_header_buffers\" directive invalid value"
+        );
+        assert_eq!(
+            load_err(&http("client_max_body_size 1x;")),
+            "\"client_max_body_size\" directive invalid value"
+        );
+        assert_eq!(
+            load_err(&http("sendfile on off;")),
+            "invalid number of arguments in \"sendfile\" directive"
+        );
+        assert_eq!(
+            load_err(&http("root $document_root/x;")),
+            "the $document_root variable cannot be used in the \"root\" directive"
+        );
+        assert_eq!(
+            load_err(&http("server { location / { client_header_timeout 1s; } }")),
+            "\"client_header_timeout\" directive is not allowed here"
+        );
     }
-    Ok(())
-}
-
-/// Like [`deferred`], after checking that the argument is a valid time.
-pub(crate) fn deferred_time(
-    l: &mut Level<'_>,
-    d: &Directive,
-    s: &mut Shared,
-) -> Result<(), ConfError> {
-    msec_arg(d, 0)?;
-    deferred(l, d, s)
-}
-
-/// `if (CONDITION) { ... }`: the condition's parentheses and the block's directives are
-/// checked; the whole block is kept raw.
-pub(crate) fn if_block(
-    l: &mut Level<'_>,
-    d: &Directive,
-    shared: &mut Shared,
-) -> Result<(), ConfError> {
-    let first = d.arg(0);
-    let last = d.args.last().map_or("", |w| w.text.as_str());
-    if !first.starts_with('(') {
-        return Err(ConfError::at(d, format!("invalid condition \"{first}\"")));
-    }
-    if !last.ends_with(')') {
-        return Err(ConfError::at(d, format!("invalid condition \"{last}\"")));
-    }
-    let ctx = if l.ctx() == Ctx::SERVER {
-        Ctx::IF_IN_SERVER
-    } else {
-        Ctx::IF_IN_LOCATION
-    };
-    walk(&mut Level::Check(ctx), block(d), shared)?;
-    deferred(l, d, shared)
-}
-
-/// `upstream NAME { ... }`: names must be unique; the block is checked and kept raw.
-pub(crate) fn upstream(
-    l: &mut Level<'_>,
-    d: &Directive,
-    shared: &mut Shared,
-) -> Result<(), ConfError> {
-    let name = d.arg(0).to_ascii_lowercase();
-    if shared.upstreams.contains(&name) {
-        return Err(ConfError::at(
-            d,
-            format!("duplicate upstream \"{}\"", d.arg(0)),
-        ));
-    }
-    shared.upstreams.push(name);
-    walk(&mut Level::Check(Ctx::UPSTREAM), block(d), shared)?;
-    deferred(l, d, shared)
 }

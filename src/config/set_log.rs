@@ -188,3 +188,116 @@ pub(crate) fn log_format(
     }));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::testutil::{http, load_err, load_in, load_ok};
+
+    #[test]
+    fn access_logs_and_formats() {
+        let (result, prefix) = load_in(
+            &http(
+                "log_format main escape=json '$remote_addr ' \"$status\";\n\
+                 access_log logs/a.log main buffer=32k flush=5s; access_log /var/b.log;\n\
+                 server { access_log off; location / { access_log c.log MAIN; } location /q { } }\n\
+                 server { access_log x.log; access_log off; }",
+            ),
+            None,
+        );
+        let config = result.unwrap_or_else(|e| panic!("{e}"));
+        let conf = config.http.as_ref().unwrap();
+        let server = &conf.servers[0];
+        assert!(server.loc.access_log.is_empty());
+        let root = &server.locations[0].loc.access_log;
+        assert_eq!(root.len(), 1);
+        assert_eq!(root[0].target.path, prefix.join("c.log"));
+        assert_eq!(
+            (root[0].format.name.as_str(), root[0].format.escape),
+            ("main", LogEscape::Json)
+        );
+        assert!(server.locations[1].loc.access_log.is_empty());
+        // `off` wins at its level even when it comes last.
+        assert!(conf.servers[1].loc.access_log.is_empty());
+
+        let config = load_ok(&http(
+            "access_log logs/a.log; access_log /var/b.log combined; server {}",
+        ));
+        let logs = &config.http.as_ref().unwrap().servers[0].loc.access_log;
+        assert_eq!(logs.len(), 2);
+        assert_eq!(logs[1].target.path, std::path::PathBuf::from("/var/b.log"));
+    }
+
+    #[test]
+    fn access_log_errors() {
+        assert_eq!(
+            load_err(&http("access_log a.log nope;")),
+            "unknown log format \"nope\""
+        );
+        assert_eq!(
+            load_err(&http("access_log a.log combined huge;")),
+            "invalid parameter \"huge\""
+        );
+        assert_eq!(
+            load_err(&http("access_log off now;")),
+            "invalid parameter \"now\""
+        );
+        assert_eq!(
+            load_err(&http("log_format combined x;")),
+            "duplicate \"log_format\" name \"combined\""
+        );
+        assert_eq!(
+            load_err(&http("log_format a escape=xml x;")),
+            "unknown log format escaping \"xml\""
+        );
+        assert_eq!(
+            load_err(&http("server { log_format a x; }")),
+            "\"log_format\" directive is not allowed here"
+        );
+        // A format must be defined before it is used.
+        assert_eq!(
+            load_err(&http("access_log a.log late; log_format late x;")),
+            "unknown log format \"late\""
+        );
+    }
+
+    #[test]
+    fn error_logs_per_level() {
+        let (result, prefix) = load_in(
+            "error_log stderr warn; error_log logs/main.log;\nevents {}\n\
+             http { server { error_log logs/s.log debug; location / { } } server { } }",
+            None,
+        );
+        let config = result.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            config.main.error_log[0],
+            ErrorLogConf {
+                target: ErrorLogTarget::Stderr,
+                level: LogLevel::Warn
+            }
+        );
+        assert_eq!(config.main.error_log[1].level, LogLevel::Error);
+        let conf = config.http.as_ref().unwrap();
+        let s0 = &conf.servers[0];
+        assert_eq!(s0.loc.error_log.len(), 1);
+        assert_eq!(
+            s0.loc.error_log[0].target,
+            ErrorLogTarget::File(prefix.join("logs/s.log"))
+        );
+        assert_eq!(s0.locations[0].loc.error_log, s0.loc.error_log);
+        assert_eq!(conf.servers[1].loc.error_log, config.main.error_log);
+        assert_eq!(
+            load_ok("error_log x debug_http; events {}").main.error_log[0].level,
+            LogLevel::Debug
+        );
+        assert_eq!(
+            load_err("error_log x loud; events {}"),
+            "invalid log level \"loud\""
+        );
+        assert_eq!(
+            load_err("error_log x warn info; events {}"),
+            "duplicate log level \"info\""
+        );
+        assert!(load_err("error_log syslog:server=x; events {}").contains("not supported"));
+    }
+}
