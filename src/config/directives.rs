@@ -1,7 +1,7 @@
 //! The one directive table: every directive Portico knows, where it may appear, how many
 //! arguments it takes, the setter that stores it, and a line of documentation.
 //!
-//! [`dispatch`] applies an entry exactly as `ngx_conf_handler` does: unknown names, wrong
+//! `dispatch` applies an entry exactly as `ngx_conf_handler` does: unknown names, wrong
 //! contexts, a missing `{` or `;`, and the wrong argument count each get nginx's message.
 //! Directives that belong to later work (proxying, rewrites, `if`, `upstream`) are in the
 //! table with their real contexts and arity; their setter keeps the raw [`Directive`] in the

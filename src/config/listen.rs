@@ -48,7 +48,10 @@ fn port_only(text: &str) -> bool {
 
 /// Parses a listen address into socket addresses; errors are nginx's `u.err` texts.
 fn parse_listen_addr(url: &str) -> Result<Vec<SocketAddr>, &'static str> {
-    if url.len() >= 5 && url[..5].eq_ignore_ascii_case("unix:") {
+    if url
+        .get(..5)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("unix:"))
+    {
         return Err("the unix domain sockets are not supported on this platform");
     }
     if let Some(rest) = url.strip_prefix('[') {
@@ -356,6 +359,7 @@ mod tests {
         assert_eq!(addrs("[zz]:80"), Err("invalid IPv6 address"));
         assert_eq!(addrs("1.2.3.4:80/x"), Err("invalid host"));
         assert!(addrs("unix:/tmp/s").is_err());
+        assert_eq!(addrs("ab\u{20ac}x:80"), Err("host not found"));
     }
 }
 

@@ -266,7 +266,8 @@ pub struct ListenConf {
 pub enum ServerName {
     /// `example.com` (stored lowercase), or `""` for requests without Host.
     Exact(String),
-    /// `*.example.com` stored as `.example.com`; `.example.com` also matches `example.com`.
+    /// `*.example.com` stored as (`.example.com`, false); `.example.com` stored as
+    /// (`.example.com`, true): the `true` means it also matches `example.com` itself.
     WildcardFront(String, bool),
     /// `www.example.*` stored as `www.example.`.
     WildcardBack(String),
