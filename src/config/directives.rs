@@ -183,6 +183,7 @@ table! {
     "break", REWRITE, NoArgs, false, set_block::deferred, "Stop processing rewrite directives (kept raw).";
     "if", C::SERVER.or(C::LOCATION), AtLeast(1), true, set_block::if_block, "`if (CONDITION) { ... }`; the block is kept raw.";
     "expires", HSL.or(C::IF_IN_LOCATION), Range(1, 2), false, set_block::deferred, "Expires and Cache-Control headers (kept raw).";
+    "error_page", HSL.or(C::IF_IN_LOCATION), AtLeast(2), false, set_block::deferred, "`error_page CODE... [=[RESPONSE]] URI` (kept raw).";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

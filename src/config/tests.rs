@@ -343,3 +343,43 @@ fn missing_main_file() {
         "open() \"/nonexistent/portico.conf\" failed (2: No such file or directory)"
     );
 }
+
+/// nginx's stock `nginx.conf` (comments trimmed) with a small `mime.types`.
+#[test]
+fn stock_nginx_conf_parses() {
+    let prefix = temp_dir();
+    let conf = prefix.join("conf");
+    std::fs::write(
+        conf.join("mime.types"),
+        "\ntypes {\n    text/html                                        html htm shtml;\n    \
+         application/vnd.openxmlformats-officedocument.wordprocessingml.document    docx;\n}\n",
+    )
+    .unwrap();
+    let text = "worker_processes  1;\n#error_log  logs/error.log  notice;\n#pid        logs/nginx.pid;\n\n\
+        events {\n    worker_connections  1024;\n}\n\nhttp {\n    include       mime.types;\n    \
+        default_type  application/octet-stream;\n    #log_format  main  '$remote_addr - $remote_user [$time_local] \"$request\" '\n    \
+        sendfile        on;\n    #tcp_nopush     on;\n    keepalive_timeout  65;\n    #gzip  on;\n\n    \
+        server {\n        listen       80;\n        server_name  localhost;\n\n        \
+        location / {\n            root   html;\n            index  index.html index.htm;\n        }\n\n        \
+        error_page   500 502 503 504  /50x.html;\n        location = /50x.html {\n            root   html;\n        }\n    }\n}\n";
+    std::fs::write(conf.join("nginx.conf"), text).unwrap();
+    let opts = LoadOptions {
+        file: "conf/nginx.conf".into(),
+        prefix: prefix.clone(),
+        globals: None,
+    };
+    let config = load(&opts).unwrap_or_else(|e| panic!("{e}"));
+    let server = &config.http.as_ref().unwrap().servers[0];
+    assert!(matches!(&server.names[..], [ServerName::Exact(n)] if n == "localhost"));
+    let root = &server.locations[0].loc;
+    assert_eq!(
+        root.types.get("shtml").map(String::as_str),
+        Some("text/html")
+    );
+    assert_eq!(root.types.get("docx").map(|s| s.len()), Some(71));
+    assert_eq!(root.default_type, "application/octet-stream");
+    assert_eq!(root.keepalive_timeout.0, Duration::from_secs(65));
+    assert_eq!(root.index, ["index.html", "index.htm"]);
+    assert_eq!(names(&server.deferred), ["error_page"]);
+    assert_eq!(config.sources.len(), 2);
+}
