@@ -1,3 +1,145 @@
 //! Configuration: lexer → directive tree (with `include`) → directive table → typed settings.
+//!
+//! - [`lexer`] splits text into directives the way `ngx_conf_read_token` does;
+//! - [`parser`] nests them into a [`parser::Directive`] tree, expanding `include` and
+//!   recording every file read (for `-T`);
+//! - [`directives`] is the one table of known directives: contexts, arity, setter, doc;
+//!   the setters live in `set_core`, `set_http`, `set_log` and `listen`;
+//! - [`settings`] holds the typed result, merged http → server → location by `merge`.
+//!
+//! Every error is a [`ConfError`] worded as nginx words it, ending `in FILE:LINE`.
+
+pub mod directives;
+pub mod error;
+pub mod glob;
+pub mod lexer;
+mod listen;
+mod merge;
+pub mod parser;
+mod raw;
+mod set_block;
+mod set_core;
+mod set_http;
+mod set_log;
 pub mod settings;
+pub mod values;
+
+use std::path::{Path, PathBuf};
+
+pub use error::ConfError;
+pub use parser::{Directive, SourceFile, Word};
 pub use settings::*;
+
+use directives::walk;
+use raw::{Level, MainRaw, Shared};
+
+/// What to load: nginx's `-c`, `-p` and `-g`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// The configuration file (`-c`); a relative path is taken from `prefix`.
+    pub file: PathBuf,
+    /// The prefix (`-p`) that relative paths in the configuration resolve against.
+    pub prefix: PathBuf,
+    /// Extra main-context directives (`-g`), applied before the file; errors in them read
+    /// `... in command line`.
+    pub globals: Option<String>,
+}
+
+impl LoadOptions {
+    /// The configuration file's full name, as nginx prints it.
+    pub fn full_file(&self) -> PathBuf {
+        if self.file.is_absolute() {
+            self.file.clone()
+        } else {
+            self.prefix.join(&self.file)
+        }
+    }
+}
+
+/// Reads, checks and merges the configuration.
+pub fn load(opts: &LoadOptions) -> Result<Config, ConfError> {
+    let file = opts.full_file();
+    let conf_prefix = file.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let mut parser = parser::Parser::new(&conf_prefix);
+    let mut shared = Shared::new(opts.prefix.clone())?;
+    let mut main = MainRaw::default();
+    // nginx applies -g before it opens the file, so its errors come first.
+    if let Some(globals) = &opts.globals {
+        let tree = parser.parse_param(globals)?;
+        walk(&mut Level::Main(&mut main), &tree, &mut shared)?;
+    }
+    let tree = parser.parse_main(&file)?;
+    walk(&mut Level::Main(&mut main), &tree, &mut shared)?;
+    merge::build(main, shared, file, parser.into_sources())
+}
+
+/// What `nginx -T` prints after its test lines: each file read, once, as
+/// `# configuration file /abs/path:\n<contents>\n`.
+pub fn render_dump(sources: &[SourceFile]) -> String {
+    let mut out = String::new();
+    for source in sources {
+        out.push_str(&format!(
+            "# configuration file {}:\n",
+            source.path.display()
+        ));
+        out.push_str(&source.contents);
+        out.push('\n');
+    }
+    out
+}
+
+/// Loads the configuration (so errors are reported as for `-t`) and renders [`render_dump`].
+pub fn dump(opts: &LoadOptions) -> Result<String, ConfError> {
+    load(opts).map(|config| render_dump(&config.sources))
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+    /// A fresh, empty folder for one test.
+    pub fn temp_dir() -> PathBuf {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("portico-conf-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("conf")).unwrap_or_else(|e| panic!("{dir:?}: {e}"));
+        dir
+    }
+
+    /// Loads `text` as `PREFIX/conf/nginx.conf`; returns the prefix too.
+    pub fn load_in(text: &str, globals: Option<&str>) -> (Result<Config, ConfError>, PathBuf) {
+        let prefix = temp_dir();
+        std::fs::write(prefix.join("conf/nginx.conf"), text).unwrap_or_else(|e| panic!("{e}"));
+        let opts = LoadOptions {
+            file: "conf/nginx.conf".into(),
+            prefix: prefix.clone(),
+            globals: globals.map(str::to_string),
+        };
+        (load(&opts), prefix)
+    }
+
+    /// Loads `text` and panics on error.
+    pub fn load_ok(text: &str) -> Config {
+        let (result, _) = load_in(text, None);
+        result.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Loads `text` and returns the error's message (without location).
+    pub fn load_err(text: &str) -> String {
+        match load_in(text, None).0 {
+            Ok(_) => panic!("no error for:\n{text}"),
+            Err(e) => e.message,
+        }
+    }
+
+    /// `events {}` plus an http block with `body`.
+    pub fn http(body: &str) -> String {
+        format!("events {{}}\nhttp {{\n{body}\n}}\n")
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::parser::{Directive, SourceFile};
 use crate::log::{AccessLogTarget, LogLevel};
 use crate::vars::Template;
 
@@ -72,6 +73,16 @@ pub const DEFAULT_LINGERING_TIME: Duration = Duration::from_secs(30);
 pub const DEFAULT_LINGERING_TIMEOUT: Duration = Duration::from_secs(5);
 /// `listen ... backlog=N` default on Linux (`NGX_LISTEN_BACKLOG`).
 pub const DEFAULT_LISTEN_BACKLOG: i32 = 511;
+/// `pid` default, relative to the prefix.
+pub const DEFAULT_PID_PATH: &str = "logs/portico.pid";
+/// `error_log` default, relative to the prefix (level `error`).
+pub const DEFAULT_ERROR_LOG_PATH: &str = "logs/error.log";
+/// `access_log` default, relative to the prefix (format `combined`).
+pub const DEFAULT_ACCESS_LOG_PATH: &str = "logs/access.log";
+/// `root` default, relative to the prefix.
+pub const DEFAULT_ROOT: &str = "html";
+/// `worker_processes` default.
+pub const DEFAULT_WORKER_PROCESSES: usize = 1;
 /// `listen` default when a server has none: `*:80` as root, `*:8000` otherwise.
 pub const DEFAULT_LISTEN_PORT_ROOT: u16 = 80;
 /// See [`DEFAULT_LISTEN_PORT_ROOT`].
@@ -90,6 +101,8 @@ pub struct Config {
     pub events: EventsConf,
     /// The `http {}` block, if any.
     pub http: Option<HttpConf>,
+    /// Every file read (main file and includes), for `-T`.
+    pub sources: Vec<SourceFile>,
 }
 
 /// Whether to pin workers to CPUs.
@@ -142,7 +155,8 @@ pub struct MainConf {
     pub user: Option<(String, Option<String>)>,
     /// `error_log` directives at main level (default `logs/error.log error`).
     pub error_log: Vec<ErrorLogConf>,
-    /// `pid FILE;` (default `logs/nginx.pid`... `logs/portico.pid` unless set)
+    /// `pid FILE;` resolved against the prefix (default `logs/portico.pid`); `pid off;` gives an
+    /// empty path, meaning no pid file.
     pub pid: PathBuf,
 }
 
@@ -199,7 +213,37 @@ pub struct HttpConf {
     /// Virtual servers in config order.
     pub servers: Vec<ServerConf>,
     /// Every distinct listen address across servers, in first-seen order, with its options.
+    /// `default_server` is set on an entry when any server claimed it for that address.
+    /// Note: like nginx, a wildcard (`*:80`) and a specific address (`127.0.0.1:80`) on the same
+    /// port are both listed; nginx binds only the wildcard unless the specific one has options.
     pub listens: Vec<ListenConf>,
+    /// http-level directives of later work, kept raw (in config order): `upstream` blocks and
+    /// `proxy_*` settings. Servers and locations keep their own; inheritance is the
+    /// consumer's job.
+    pub deferred: Vec<Directive>,
+}
+
+impl HttpConf {
+    /// The index in [`HttpConf::servers`] of the default server for a connection accepted on
+    /// `addr`: the server marked `default_server` for that address, else the first server
+    /// listening on it. A specific local address falls back to a wildcard listen on its port.
+    pub fn server_default_for(&self, addr: SocketAddr) -> Option<usize> {
+        let pick = |want: &dyn Fn(&ListenConf) -> bool| {
+            let listening = |s: &ServerConf| s.listens.iter().any(want);
+            let default = self
+                .servers
+                .iter()
+                .position(|s| s.listens.iter().any(|l| l.default_server && want(l)));
+            default.or_else(|| self.servers.iter().position(listening))
+        };
+        pick(&|l: &ListenConf| l.addr == addr).or_else(|| {
+            pick(&|l: &ListenConf| {
+                l.addr.port() == addr.port()
+                    && l.addr.is_ipv4() == addr.is_ipv4()
+                    && l.addr.ip().is_unspecified()
+            })
+        })
+    }
 }
 
 /// `listen [addr:]port [default_server] [backlog=N] [reuseport] [ipv6only=on|off];`
@@ -222,7 +266,8 @@ pub struct ListenConf {
 pub enum ServerName {
     /// `example.com` (stored lowercase), or `""` for requests without Host.
     Exact(String),
-    /// `*.example.com` stored as `.example.com`; `.example.com` also matches `example.com`.
+    /// `*.example.com` stored as (`.example.com`, false); `.example.com` stored as
+    /// (`.example.com`, true): the `true` means it also matches `example.com` itself.
     WildcardFront(String, bool),
     /// `www.example.*` stored as `www.example.`.
     WildcardBack(String),
@@ -243,6 +288,9 @@ pub struct ServerConf {
     pub loc: Rc<LocSettings>,
     /// Locations in config order.
     pub locations: Vec<LocationConf>,
+    /// Server-level directives of later work (`rewrite`, `return`, `set`, `if`, `proxy_*`…),
+    /// kept raw in config order so nothing is lost before they are implemented.
+    pub deferred: Vec<Directive>,
 }
 
 /// How a `location` matches.
@@ -269,6 +317,9 @@ pub struct LocationConf {
     pub loc: Rc<LocSettings>,
     /// Nested locations.
     pub nested: Vec<LocationConf>,
+    /// Location-level directives of later work (`proxy_pass`, `proxy_set_header`, `rewrite`,
+    /// `if (...) {}` with its block, `expires`, `return`, `set`…), kept raw in config order.
+    pub deferred: Vec<Directive>,
 }
 
 settings! {
@@ -293,7 +344,7 @@ settings! {
     /// Location-level settings (`http`, `server` and `location` contexts).
     LocSettings / LocRaw {
         /// `root PATH` (resolved against the prefix; default `html`)
-        root: PathBuf = PathBuf::from("html"),
+        root: PathBuf = PathBuf::from(DEFAULT_ROOT),
         /// `index FILE...`
         index: Vec<String> = vec!["index.html".to_string()],
         /// `sendfile on|off` (nginx default off)
@@ -314,12 +365,12 @@ settings! {
         send_timeout: Duration = DEFAULT_SEND_TIMEOUT,
         /// `client_max_body_size` (0 = unlimited)
         client_max_body_size: u64 = DEFAULT_CLIENT_MAX_BODY_SIZE,
-        /// `server_tokens on|off|build`
+        /// `server_tokens on|off|build` (`build` is `on`: Portico has no build name)
         server_tokens: bool = true,
         /// `access_log` (empty = off); default `logs/access.log combined`, filled in by the loader
         access_log: Vec<AccessLogConf> = Vec::new(),
-        /// `types {}`
-        types: MimeTypes = MimeTypes::default(),
+        /// `types {}` (default: nginx's built-in html, gif, jpg)
+        types: MimeTypes = default_mime_types(),
         /// `default_type`
         default_type: String = "text/plain".to_string(),
         /// `log_not_found on|off`
@@ -330,7 +381,25 @@ settings! {
         lingering_time: Duration = DEFAULT_LINGERING_TIME,
         /// `lingering_timeout`
         lingering_timeout: Duration = DEFAULT_LINGERING_TIMEOUT,
+        /// `error_log` at http/server/location level; the loader seeds the http level with the
+        /// main-level logs, as nginx does.
+        error_log: Vec<ErrorLogConf> = Vec::new(),
     }
+}
+
+/// The types nginx knows without a `types {}` block.
+pub fn default_mime_types() -> MimeTypes {
+    let types = [
+        ("html", "text/html"),
+        ("gif", "image/gif"),
+        ("jpg", "image/jpeg"),
+    ];
+    Rc::new(
+        types
+            .iter()
+            .map(|(ext, mime)| (ext.to_string(), mime.to_string()))
+            .collect(),
+    )
 }
 
 /// `lingering_close`.

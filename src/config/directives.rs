@@ -1,0 +1,283 @@
+//! The one directive table: every directive Portico knows, where it may appear, how many
+//! arguments it takes, the setter that stores it, and a line of documentation.
+//!
+//! `dispatch` applies an entry exactly as `ngx_conf_handler` does: unknown names, wrong
+//! contexts, a missing `{` or `;`, and the wrong argument count each get nginx's message.
+//! Directives that belong to later work (proxying, rewrites, `if`, `upstream`) are in the
+//! table with their real contexts and arity; their setter keeps the raw [`Directive`] in the
+//! enclosing context's `deferred` list so nothing in the configuration is lost.
+
+use super::error::ConfError;
+use super::parser::Directive;
+use super::raw::{Level, Shared};
+use super::{listen, set_block, set_core, set_http, set_log};
+
+/// A set of contexts, as nginx's `NGX_*_CONF` bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ctx(u16);
+
+impl Ctx {
+    /// Top level.
+    pub const MAIN: Ctx = Ctx(1);
+    /// `events {}`.
+    pub const EVENTS: Ctx = Ctx(1 << 1);
+    /// `http {}`.
+    pub const HTTP: Ctx = Ctx(1 << 2);
+    /// `server {}` inside http.
+    pub const SERVER: Ctx = Ctx(1 << 3);
+    /// `location {}`, nested or not.
+    pub const LOCATION: Ctx = Ctx(1 << 4);
+    /// `if () {}` inside a server.
+    pub const IF_IN_SERVER: Ctx = Ctx(1 << 5);
+    /// `if () {}` inside a location.
+    pub const IF_IN_LOCATION: Ctx = Ctx(1 << 6);
+    /// `upstream {}`.
+    pub const UPSTREAM: Ctx = Ctx(1 << 7);
+
+    /// The union of two sets (usable in constants).
+    pub const fn or(self, other: Ctx) -> Ctx {
+        Ctx(self.0 | other.0)
+    }
+
+    /// Whether the two sets share a context.
+    pub fn intersects(self, other: Ctx) -> bool {
+        self.0 & other.0 != 0
+    }
+}
+
+/// http, server and location: where most HTTP settings may go.
+const HSL: Ctx = Ctx::HTTP.or(Ctx::SERVER).or(Ctx::LOCATION);
+/// http and server.
+const HS: Ctx = Ctx::HTTP.or(Ctx::SERVER);
+/// Where the rewrite module's directives may go.
+const REWRITE: Ctx = Ctx::SERVER
+    .or(Ctx::IF_IN_SERVER)
+    .or(Ctx::LOCATION)
+    .or(Ctx::IF_IN_LOCATION);
+
+/// How many arguments a directive takes (not counting its name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arity {
+    /// None (`NGX_CONF_NOARGS`).
+    NoArgs,
+    /// Exactly N.
+    Exact(usize),
+    /// From N to M inclusive (`NGX_CONF_TAKE12` is `Range(1, 2)`).
+    Range(usize, usize),
+    /// N or more (`NGX_CONF_1MORE` is `AtLeast(1)`).
+    AtLeast(usize),
+    /// One argument, `on` or `off` (`NGX_CONF_FLAG`).
+    Flag,
+}
+
+impl Arity {
+    /// Whether `n` arguments are acceptable.
+    pub fn accepts(self, n: usize) -> bool {
+        match self {
+            Arity::NoArgs => n == 0,
+            Arity::Exact(k) => n == k,
+            Arity::Range(lo, hi) => (lo..=hi).contains(&n),
+            Arity::AtLeast(k) => n >= k,
+            Arity::Flag => n == 1,
+        }
+    }
+}
+
+/// A setter: stores directive `d` into the settings of `level`.
+pub(crate) type Setter = fn(&mut Level<'_>, &Directive, &mut Shared) -> Result<(), ConfError>;
+
+/// One row of the table.
+pub(crate) struct Spec {
+    /// The directive's name.
+    pub name: &'static str,
+    /// Where it may appear.
+    pub contexts: Ctx,
+    /// Its argument count.
+    pub arity: Arity,
+    /// Whether it takes a `{ ... }` block.
+    pub block: bool,
+    /// What it does.
+    pub set: Setter,
+    /// One line for humans.
+    pub doc: &'static str,
+}
+
+macro_rules! table {
+    ($($name:literal, $ctx:expr, $arity:expr, $block:literal, $set:expr, $doc:literal;)*) => {
+        /// Every known directive. A name may appear twice with disjoint contexts (`server`).
+        pub(crate) static DIRECTIVES: &[Spec] = &[
+            $(Spec { name: $name, contexts: $ctx, arity: $arity, block: $block, set: $set, doc: $doc },)*
+        ];
+    };
+}
+
+use Arity::{AtLeast, Exact, Flag, NoArgs, Range};
+use Ctx as C;
+
+table! {
+    // ---- main ----
+    "daemon", C::MAIN, Flag, false, set_core::daemon, "Run in the background (default on).";
+    "master_process", C::MAIN, Flag, false, set_core::master_process, "Run a master that forks workers (default on).";
+    "worker_processes", C::MAIN, Exact(1), false, set_core::worker_processes, "Number of workers, or `auto` for one per CPU (default 1).";
+    "worker_rlimit_nofile", C::MAIN, Exact(1), false, set_core::worker_rlimit_nofile, "RLIMIT_NOFILE for workers.";
+    "worker_cpu_affinity", C::MAIN, AtLeast(1), false, set_core::worker_cpu_affinity, "Pin workers to CPUs: `auto [mask]` or one bitmask per worker.";
+    "worker_shutdown_timeout", C::MAIN, Exact(1), false, set_core::worker_shutdown_timeout, "Limit on graceful worker shutdown.";
+    "user", C::MAIN, Range(1, 2), false, set_core::user, "User and group the workers run as (when started as root).";
+    "pid", C::MAIN, Exact(1), false, set_core::pid, "Pid file, relative to the prefix, or `off` (default logs/portico.pid).";
+    "error_log", C::MAIN.or(HSL), AtLeast(1), false, set_log::error_log, "`error_log FILE|stderr [LEVEL]` (default logs/error.log error).";
+    "events", C::MAIN, NoArgs, true, set_core::events, "Connection-processing settings.";
+    "http", C::MAIN, NoArgs, true, set_core::http, "HTTP server settings.";
+    // ---- events ----
+    "worker_connections", C::EVENTS, Exact(1), false, set_core::worker_connections, "Connections per worker (default 512).";
+    "use", C::EVENTS, Exact(1), false, set_core::use_method, "Event method; only epoll is implemented.";
+    "multi_accept", C::EVENTS, Flag, false, set_core::multi_accept, "Accept all pending connections at once (default off).";
+    "accept_mutex", C::EVENTS, Flag, false, set_core::accept_mutex, "Accepted for compatibility (default off).";
+    // ---- http, server, location ----
+    "sendfile", HSL.or(C::IF_IN_LOCATION), Exact(1), false, set_http::sendfile, "Send files with sendfile(2) (default off).";
+    "sendfile_max_chunk", HSL, Exact(1), false, set_http::sendfile_max_chunk, "Largest single sendfile(2) call (default 2m, 0 = unlimited).";
+    "tcp_nopush", HSL, Flag, false, set_http::tcp_nopush, "TCP_CORK while sending files (default off).";
+    "tcp_nodelay", HSL, Flag, false, set_http::tcp_nodelay, "TCP_NODELAY on keep-alive connections (default on).";
+    "keepalive_timeout", HSL, Range(1, 2), false, set_http::keepalive_timeout, "Idle keep-alive timeout [and Keep-Alive header value] (default 75s).";
+    "keepalive_requests", HSL, Exact(1), false, set_http::keepalive_requests, "Requests per keep-alive connection (default 1000).";
+    "client_body_timeout", HSL, Exact(1), false, set_http::client_body_timeout, "Timeout between two body reads (default 60s).";
+    "send_timeout", HSL, Exact(1), false, set_http::send_timeout, "Timeout between two response writes (default 60s).";
+    "client_max_body_size", HSL, Exact(1), false, set_http::client_max_body_size, "Largest request body, 0 = unlimited (default 1m).";
+    "server_tokens", HSL, Exact(1), false, set_http::server_tokens, "Show the version in `Server:` and error pages: on|off|build.";
+    "access_log", HSL.or(C::IF_IN_LOCATION), AtLeast(1), false, set_log::access_log, "`access_log PATH [FORMAT [buffer=..]]` or `off`.";
+    "log_format", C::HTTP, AtLeast(2), false, set_log::log_format, "`log_format NAME [escape=..] STRING...`.";
+    "root", HSL.or(C::IF_IN_LOCATION), Exact(1), false, set_http::root, "Document root, relative to the prefix (default html).";
+    "index", HSL, AtLeast(1), false, set_http::index, "Index files tried for a directory URI (default index.html).";
+    "types", HSL, NoArgs, true, set_block::types, "Extension → MIME type map; replaces the inherited one.";
+    "default_type", HSL, Exact(1), false, set_http::default_type, "MIME type for unknown extensions (default text/plain).";
+    "log_not_found", HSL, Flag, false, set_http::log_not_found, "Log missing files to the error log (default on).";
+    "lingering_close", HSL, Exact(1), false, set_http::lingering_close, "Drain client input before closing: off|on|always.";
+    "lingering_time", HSL, Exact(1), false, set_http::lingering_time, "Longest lingering close (default 30s).";
+    "lingering_timeout", HSL, Exact(1), false, set_http::lingering_timeout, "Wait for more client data while lingering (default 5s).";
+    // ---- http, server ----
+    "client_header_timeout", HS, Exact(1), false, set_http::client_header_timeout, "Timeout for reading the request head (default 60s).";
+    "client_header_buffer_size", HS, Exact(1), false, set_http::client_header_buffer_size, "First buffer for the request head (default 1k).";
+    "large_client_header_buffers", HS, Exact(2), false, set_http::large_client_header_buffers, "`NUMBER SIZE` for long request heads (default 4 8k).";
+    "ignore_invalid_headers", HS, Flag, false, set_http::ignore_invalid_headers, "Drop header fields with invalid names (default on).";
+    "underscores_in_headers", HS, Flag, false, set_http::underscores_in_headers, "Allow `_` in header names (default off).";
+    "merge_slashes", HS, Flag, false, set_http::merge_slashes, "Collapse `//` in URIs (default on).";
+    "server", C::HTTP, NoArgs, true, set_block::server, "A virtual server.";
+    // ---- server ----
+    "listen", C::SERVER, AtLeast(1), false, listen::listen, "`[addr:]port [default_server] [backlog=N] [reuseport] [ipv6only=on|off]`.";
+    "server_name", C::SERVER, AtLeast(1), false, listen::server_name, "Names: exact, `*.x`, `.x`, `x.*`, `~regex`, `\"\"`.";
+    "location", C::SERVER.or(C::LOCATION), Range(1, 2), true, set_block::location, "`location [=|~|~*|^~] URI {}` or `location @name {}`.";
+    // ---- later work: kept raw ----
+    "upstream", C::HTTP, Exact(1), true, set_block::upstream, "A group of upstream servers (kept raw).";
+    "server", C::UPSTREAM, AtLeast(1), false, set_block::deferred, "An upstream server (kept raw).";
+    "keepalive", C::UPSTREAM, Exact(1), false, set_block::deferred, "Idle upstream connections cached per worker (kept raw).";
+    "proxy_pass", C::LOCATION.or(C::IF_IN_LOCATION), Exact(1), false, set_block::deferred, "Proxy to an upstream (kept raw).";
+    "proxy_pass_header", HSL, Exact(1), false, set_block::deferred, "Pass an upstream header that is hidden by default (kept raw).";
+    "proxy_set_header", HSL, Exact(2), false, set_block::deferred, "Set a request header sent upstream (kept raw).";
+    "proxy_redirect", HSL, Range(1, 2), false, set_block::deferred, "Rewrite upstream Location headers (kept raw).";
+    "proxy_http_version", HSL, Exact(1), false, set_block::deferred, "HTTP version spoken upstream (kept raw).";
+    "proxy_connect_timeout", HSL, Exact(1), false, set_block::deferred_time, "Upstream connect timeout (kept raw).";
+    "proxy_read_timeout", HSL, Exact(1), false, set_block::deferred_time, "Upstream read timeout (kept raw).";
+    "proxy_send_timeout", HSL, Exact(1), false, set_block::deferred_time, "Upstream send timeout (kept raw).";
+    "rewrite", REWRITE, Range(2, 3), false, set_block::deferred, "`rewrite REGEX REPLACEMENT [FLAG]` (kept raw).";
+    "return", REWRITE, Range(1, 2), false, set_block::deferred, "`return CODE [TEXT|URL]` or `return URL` (kept raw).";
+    "set", REWRITE, Exact(2), false, set_block::deferred, "`set $variable VALUE` (kept raw).";
+    "break", REWRITE, NoArgs, false, set_block::deferred, "Stop processing rewrite directives (kept raw).";
+    "if", C::SERVER.or(C::LOCATION), AtLeast(1), true, set_block::if_block, "`if (CONDITION) { ... }`; the block is kept raw.";
+    "expires", HSL.or(C::IF_IN_LOCATION), Range(1, 2), false, set_block::deferred, "Expires and Cache-Control headers (kept raw).";
+    "error_page", HSL.or(C::IF_IN_LOCATION), AtLeast(2), false, set_block::deferred, "`error_page CODE... [=[RESPONSE]] URI` (kept raw).";
+}
+
+/// Applies one directive in `level`, as `ngx_conf_handler` does.
+pub(crate) fn dispatch(
+    level: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
+    let ctx = level.ctx();
+    let mut known = false;
+    for spec in DIRECTIVES.iter().filter(|s| s.name == d.name) {
+        known = true;
+        if !spec.contexts.intersects(ctx) {
+            continue;
+        }
+        if !spec.block && d.block.is_some() {
+            let message = format!("directive \"{}\" is not terminated by \";\"", d.name);
+            return Err(ConfError::at(d, message));
+        }
+        if spec.block && d.block.is_none() {
+            return Err(ConfError::at(
+                d,
+                format!("directive \"{}\" has no opening \"{{\"", d.name),
+            ));
+        }
+        if !spec.arity.accepts(d.args.len()) {
+            let message = format!("invalid number of arguments in \"{}\" directive", d.name);
+            return Err(ConfError::at(d, message));
+        }
+        if let Level::Check(_) = level {
+            return Ok(());
+        }
+        return (spec.set)(level, d, shared);
+    }
+    if known {
+        Err(ConfError::at(
+            d,
+            format!("\"{}\" directive is not allowed here", d.name),
+        ))
+    } else {
+        Err(ConfError::at(
+            d,
+            format!("unknown directive \"{}\"", d.name),
+        ))
+    }
+}
+
+/// Applies a block's directives in order.
+pub(crate) fn walk(
+    level: &mut Level<'_>,
+    children: &[Directive],
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
+    children.iter().try_for_each(|d| dispatch(level, d, shared))
+}
+
+/// The children of a block directive (empty for a simple one).
+pub(crate) fn block(d: &Directive) -> &[Directive] {
+    d.block.as_deref().unwrap_or(&[])
+}
+
+/// The one-line documentation of a directive, for `--help`-style listings.
+pub fn doc(name: &str) -> Option<&'static str> {
+    DIRECTIVES.iter().find(|s| s.name == name).map(|s| s.doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_consistent() {
+        for (i, a) in DIRECTIVES.iter().enumerate() {
+            assert!(!a.doc.is_empty(), "{} has no doc", a.name);
+            for b in &DIRECTIVES[i + 1..] {
+                if a.name == b.name {
+                    assert!(
+                        !a.contexts.intersects(b.contexts),
+                        "{} twice in one context",
+                        a.name
+                    );
+                }
+            }
+        }
+        assert!(doc("listen").is_some());
+        assert!(doc("lsten").is_none());
+    }
+
+    #[test]
+    fn arity() {
+        assert!(Arity::Range(1, 2).accepts(2));
+        assert!(!Arity::Range(1, 2).accepts(3));
+        assert!(Arity::AtLeast(1).accepts(5));
+        assert!(!Arity::NoArgs.accepts(1));
+        assert!(Arity::Flag.accepts(1));
+    }
+}

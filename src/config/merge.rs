@@ -1,0 +1,173 @@
+//! Merging: each context's unset settings come from its parent (http → server → location →
+//! nested location), then defaults fill the rest, as nginx's `merge_*_conf` callbacks do.
+//! Defaults that depend on the prefix or on other directives (root, logs) are seeded at http
+//! level, so every server and location inherits them like any other setting.
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use super::error::ConfError;
+use super::parser::SourceFile;
+use super::raw::{HttpRaw, LocationRaw, MainRaw, Shared};
+use super::settings::*;
+use super::values::full_name;
+use crate::log::{AccessLogTarget, LogLevel};
+
+/// `access_log off;` at a level means "no logs here", whatever else that level said.
+fn apply_off(loc: &mut LocRaw, off: bool) {
+    if off {
+        loc.access_log = Some(Vec::new());
+    }
+}
+
+fn merge_location(mut raw: LocationRaw, parent: &LocRaw) -> LocationConf {
+    apply_off(&mut raw.loc, raw.access_log_off);
+    raw.loc.inherit(parent);
+    let nested = raw
+        .nested
+        .into_iter()
+        .map(|n| merge_location(n, &raw.loc))
+        .collect();
+    LocationConf {
+        matcher: raw.matcher,
+        loc: Rc::new(raw.loc.finish()),
+        nested,
+        deferred: raw.deferred,
+    }
+}
+
+fn merge_http(http: HttpRaw, shared: &Shared, main_error_log: &[ErrorLogConf]) -> HttpConf {
+    let mut top = http.loc;
+    apply_off(&mut top, http.access_log_off);
+    if top.access_log.is_none() {
+        let target = AccessLogTarget {
+            path: shared.prefix.join(DEFAULT_ACCESS_LOG_PATH),
+        };
+        let format = shared.formats[0].clone();
+        top.access_log = Some(vec![AccessLogConf { target, format }]);
+    }
+    if top.error_log.is_none() {
+        top.error_log = Some(main_error_log.to_vec());
+    }
+    if top.root.is_none() {
+        top.root = Some(shared.prefix.join(DEFAULT_ROOT));
+    }
+    let servers = http
+        .servers
+        .into_iter()
+        .map(|mut s| {
+            s.srv.inherit(&http.srv);
+            apply_off(&mut s.loc, s.access_log_off);
+            s.loc.inherit(&top);
+            let locations = s
+                .locations
+                .into_iter()
+                .map(|l| merge_location(l, &s.loc))
+                .collect();
+            ServerConf {
+                listens: s.listens,
+                names: s.names,
+                srv: s.srv.finish(),
+                loc: Rc::new(s.loc.finish()),
+                locations,
+                deferred: s.deferred,
+            }
+        })
+        .collect();
+    let listens = shared
+        .listens
+        .iter()
+        .map(|slot| slot.conf.clone())
+        .collect();
+    HttpConf {
+        servers,
+        listens,
+        deferred: http.deferred,
+    }
+}
+
+/// Turns the filled contexts into the final [`Config`].
+pub(crate) fn build(
+    main: MainRaw,
+    shared: Shared,
+    file: PathBuf,
+    sources: Vec<SourceFile>,
+) -> Result<Config, ConfError> {
+    let Some(events) = main.events else {
+        return Err(ConfError::bare("no \"events\" section in configuration"));
+    };
+    let prefix: &Path = &shared.prefix;
+    let error_log = if main.error_log.is_empty() {
+        let path = full_name(prefix, DEFAULT_ERROR_LOG_PATH);
+        vec![ErrorLogConf {
+            target: ErrorLogTarget::File(path),
+            level: LogLevel::Error,
+        }]
+    } else {
+        main.error_log
+    };
+    let http = main.http.map(|h| merge_http(h, &shared, &error_log));
+    Ok(Config {
+        file,
+        prefix: shared.prefix.clone(),
+        main: MainConf {
+            daemon: main.daemon.unwrap_or(true),
+            master_process: main.master_process.unwrap_or(true),
+            worker_processes: main.worker_processes.unwrap_or(DEFAULT_WORKER_PROCESSES),
+            worker_rlimit_nofile: main.worker_rlimit_nofile,
+            worker_cpu_affinity: main.worker_cpu_affinity.unwrap_or_default(),
+            worker_shutdown_timeout: main
+                .worker_shutdown_timeout
+                .or(DEFAULT_WORKER_SHUTDOWN_TIMEOUT),
+            user: main.user,
+            error_log,
+            pid: main
+                .pid
+                .unwrap_or_else(|| full_name(prefix, DEFAULT_PID_PATH)),
+        },
+        events: EventsConf {
+            worker_connections: events
+                .worker_connections
+                .unwrap_or(DEFAULT_WORKER_CONNECTIONS),
+            method: events.method,
+            multi_accept: events.multi_accept.unwrap_or(false),
+            accept_mutex: events.accept_mutex.unwrap_or(false),
+        },
+        http,
+        sources,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::testutil::{http, load_in};
+
+    #[test]
+    fn http_level_defaults_reach_every_context() {
+        let (result, prefix) = load_in(
+            &http("server { location / { location /a { } } } server { root /srv; }"),
+            None,
+        );
+        let config = result.unwrap_or_else(|e| panic!("{e}"));
+        let servers = &config.http.as_ref().unwrap().servers;
+        let nested = &servers[0].locations[0].nested[0].loc;
+        assert_eq!(nested.root, prefix.join("html"));
+        assert_eq!(nested.index, ["index.html"]);
+        assert_eq!(
+            nested.access_log[0].target.path,
+            prefix.join("logs/access.log")
+        );
+        assert_eq!(nested.default_type, "text/plain");
+        assert_eq!(nested.client_max_body_size, DEFAULT_CLIENT_MAX_BODY_SIZE);
+        assert_eq!(servers[1].loc.root, PathBuf::from("/srv"));
+        assert_eq!(
+            servers[0].srv.large_client_header_buffers,
+            DEFAULT_LARGE_CLIENT_HEADER_BUFFERS
+        );
+        assert_eq!(
+            config.main.error_log[0].target,
+            ErrorLogTarget::File(prefix.join("logs/error.log"))
+        );
+    }
+}

@@ -1,0 +1,215 @@
+//! What the directive setters fill: one unmerged struct per context, plus the state shared
+//! across contexts (log formats, the listen registry). [`super::merge`] turns it into the
+//! typed [`super::Config`].
+
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::directives::Ctx;
+use super::error::ConfError;
+use super::parser::Directive;
+use super::settings::{
+    CpuAffinity, ErrorLogConf, ListenConf, LocRaw, LocationMatch, LogEscape, LogFormat, ServerName,
+    SrvRaw,
+};
+use crate::vars::Template;
+
+/// nginx's predefined `combined` access-log format.
+pub const COMBINED_FORMAT: &str = "$remote_addr - $remote_user [$time_local] \"$request\" \
+                                   $status $body_bytes_sent \"$http_referer\" \"$http_user_agent\"";
+
+/// Top-level directives, unset until given.
+#[derive(Debug, Default)]
+pub(crate) struct MainRaw {
+    pub daemon: Option<bool>,
+    pub master_process: Option<bool>,
+    pub worker_processes: Option<usize>,
+    pub worker_rlimit_nofile: Option<u64>,
+    pub worker_cpu_affinity: Option<CpuAffinity>,
+    pub worker_shutdown_timeout: Option<Duration>,
+    pub user: Option<(String, Option<String>)>,
+    pub error_log: Vec<ErrorLogConf>,
+    pub pid: Option<PathBuf>,
+    pub events: Option<EventsRaw>,
+    pub http: Option<HttpRaw>,
+}
+
+/// `events {}`, unset until given.
+#[derive(Debug, Default)]
+pub(crate) struct EventsRaw {
+    pub worker_connections: Option<usize>,
+    pub method: Option<String>,
+    pub multi_accept: Option<bool>,
+    pub accept_mutex: Option<bool>,
+}
+
+/// `http {}` before merging.
+#[derive(Debug, Default)]
+pub(crate) struct HttpRaw {
+    pub srv: SrvRaw,
+    pub loc: LocRaw,
+    pub access_log_off: bool,
+    pub servers: Vec<ServerRaw>,
+    pub deferred: Vec<Directive>,
+}
+
+/// One `server {}` before merging.
+#[derive(Debug, Default)]
+pub(crate) struct ServerRaw {
+    /// Position among the http block's servers (the listen registry refers to it).
+    pub index: usize,
+    pub listens: Vec<ListenConf>,
+    pub names: Vec<ServerName>,
+    /// A name nginx's hash would refuse (`www.*.com`), reported once listens are known.
+    pub bad_wildcard: Option<String>,
+    pub srv: SrvRaw,
+    pub loc: LocRaw,
+    pub access_log_off: bool,
+    pub locations: Vec<LocationRaw>,
+    pub deferred: Vec<Directive>,
+}
+
+/// One `location {}` before merging.
+#[derive(Debug)]
+pub(crate) struct LocationRaw {
+    pub matcher: LocationMatch,
+    /// The location's name as nginx keeps it (`/x` for `= /x`, the regex source for `~`).
+    pub name: String,
+    pub loc: LocRaw,
+    pub access_log_off: bool,
+    pub nested: Vec<LocationRaw>,
+    pub deferred: Vec<Directive>,
+}
+
+/// One distinct listen address and who uses it (nginx's `ngx_http_conf_addr_t`).
+#[derive(Debug)]
+pub(crate) struct ListenSlot {
+    pub conf: ListenConf,
+    /// Indexes of the servers listening here.
+    pub servers: Vec<usize>,
+    /// Whether some `listen` gave socket options (backlog, reuseport, ipv6only).
+    pub options_set: bool,
+    /// The server that claimed `default_server`.
+    pub default_server: Option<usize>,
+}
+
+/// State that outlives one context while the table is applied.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// `-p`: relative paths (root, logs, pid) resolve against it.
+    pub prefix: PathBuf,
+    /// `log_format`s in definition order, `combined` first.
+    pub formats: Vec<Rc<LogFormat>>,
+    /// Listen addresses in first-seen order.
+    pub listens: Vec<ListenSlot>,
+    /// `upstream` names seen so far.
+    pub upstreams: Vec<String>,
+    /// Whether we run as root (decides the default listen port and `user` checks).
+    pub is_root: bool,
+}
+
+impl Shared {
+    /// Fresh state with nginx's predefined `combined` format.
+    pub fn new(prefix: PathBuf) -> Result<Shared, ConfError> {
+        let template = Template::compile(COMBINED_FORMAT).map_err(ConfError::bare)?;
+        let combined = LogFormat {
+            name: "combined".into(),
+            escape: LogEscape::Default,
+            template,
+        };
+        Ok(Shared {
+            prefix,
+            formats: vec![Rc::new(combined)],
+            listens: Vec::new(),
+            upstreams: Vec::new(),
+            is_root: nix::unistd::geteuid().is_root(),
+        })
+    }
+}
+
+/// The context a setter runs in, holding the settings it may fill.
+pub(crate) enum Level<'a> {
+    Main(&'a mut MainRaw),
+    Events(&'a mut EventsRaw),
+    Http(&'a mut HttpRaw),
+    Server(&'a mut ServerRaw),
+    Location(&'a mut LocationRaw),
+    /// Contents kept raw (inside `if`, `upstream`): names, contexts and arity are checked,
+    /// nothing is set.
+    Check(Ctx),
+}
+
+/// An error for a setter reached in a context its table entry should have excluded.
+fn misplaced(d: &Directive) -> ConfError {
+    ConfError::at(d, format!("\"{}\" directive is not allowed here", d.name))
+}
+
+impl Level<'_> {
+    /// The context flag the table checks against.
+    pub fn ctx(&self) -> Ctx {
+        match self {
+            Level::Main(_) => Ctx::MAIN,
+            Level::Events(_) => Ctx::EVENTS,
+            Level::Http(_) => Ctx::HTTP,
+            Level::Server(_) => Ctx::SERVER,
+            Level::Location(_) => Ctx::LOCATION,
+            Level::Check(ctx) => *ctx,
+        }
+    }
+
+    /// Location-level settings of this context (http, server or location).
+    pub fn loc(&mut self, d: &Directive) -> Result<&mut LocRaw, ConfError> {
+        match self {
+            Level::Http(h) => Ok(&mut h.loc),
+            Level::Server(s) => Ok(&mut s.loc),
+            Level::Location(l) => Ok(&mut l.loc),
+            _ => Err(misplaced(d)),
+        }
+    }
+
+    /// Server-level settings of this context (http or server).
+    pub fn srv(&mut self, d: &Directive) -> Result<&mut SrvRaw, ConfError> {
+        match self {
+            Level::Http(h) => Ok(&mut h.srv),
+            Level::Server(s) => Ok(&mut s.srv),
+            _ => Err(misplaced(d)),
+        }
+    }
+
+    /// The `access_log off;` marker of this context.
+    pub fn access_log_off(&mut self, d: &Directive) -> Result<&mut bool, ConfError> {
+        match self {
+            Level::Http(h) => Ok(&mut h.access_log_off),
+            Level::Server(s) => Ok(&mut s.access_log_off),
+            Level::Location(l) => Ok(&mut l.access_log_off),
+            _ => Err(misplaced(d)),
+        }
+    }
+
+    /// Where raw directives of later work are kept; `None` inside checked-only blocks.
+    pub fn deferred(&mut self) -> Option<&mut Vec<Directive>> {
+        match self {
+            Level::Http(h) => Some(&mut h.deferred),
+            Level::Server(s) => Some(&mut s.deferred),
+            Level::Location(l) => Some(&mut l.deferred),
+            _ => None,
+        }
+    }
+
+    /// The main context's settings.
+    pub fn main(&mut self, d: &Directive) -> Result<&mut MainRaw, ConfError> {
+        match self {
+            Level::Main(m) => Ok(m),
+            _ => Err(misplaced(d)),
+        }
+    }
+
+    /// The events block's settings.
+    pub fn events(&mut self, d: &Directive) -> Result<&mut EventsRaw, ConfError> {
+        match self {
+            Level::Events(e) => Ok(e),
+            _ => Err(misplaced(d)),
+        }
+    }
+}

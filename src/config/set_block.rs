@@ -1,0 +1,382 @@
+//! Setters for block directives inside `http` (`server`, `location`, `types`) and the raw
+//! keeping of later work's directives (`if`, `upstream`, `proxy_*`, rewrites).
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::directives::{Ctx, block, walk};
+use super::error::ConfError;
+use super::listen;
+use super::parser::Directive;
+use super::raw::{Level, LocationRaw, ServerRaw, Shared};
+use super::settings::{LocRaw, LocationMatch};
+use super::values::msec_arg;
+
+/// `types { MIME EXT...; ... }`: this level's map starts empty, replacing the inherited one.
+pub(crate) fn types(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<(), ConfError> {
+    let slot = l
+        .loc(d)?
+        .types
+        .get_or_insert_with(|| Rc::new(HashMap::new()));
+    let map = Rc::make_mut(slot);
+    for line in block(d) {
+        if line.block.is_some() {
+            return Err(ConfError::at(line, "unexpected \"{\""));
+        }
+        for ext in &line.args {
+            map.insert(ext.text.to_ascii_lowercase(), line.name.clone());
+        }
+    }
+    Ok(())
+}
+
+/// `server { ... }`
+pub(crate) fn server(
+    l: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
+    let Level::Http(http) = l else {
+        return Err(ConfError::at(d, "\"server\" directive is not allowed here"));
+    };
+    let mut server = ServerRaw {
+        index: http.servers.len(),
+        ..ServerRaw::default()
+    };
+    walk(&mut Level::Server(&mut server), block(d), shared)?;
+    listen::finish_server(&mut server, shared)?;
+    http.servers.push(server);
+    Ok(())
+}
+
+/// Compiles a location or server-name regex, with nginx's PCRE-style error.
+pub(crate) fn compile_regex(
+    d: &Directive,
+    pattern: &str,
+    caseless: bool,
+) -> Result<regex::Regex, ConfError> {
+    regex::RegexBuilder::new(pattern)
+        .case_insensitive(caseless)
+        .build()
+        .map_err(|e| {
+            let text = e.to_string();
+            let reason = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid regex");
+            let reason = reason.trim().trim_start_matches("error: ");
+            ConfError::at(
+                d,
+                format!("pcre2_compile() failed: {reason} in \"{pattern}\""),
+            )
+        })
+}
+
+fn location_match(d: &Directive) -> Result<(LocationMatch, String), ConfError> {
+    let (modifier, name) = match d.args.len() {
+        2 => (d.arg(0), d.arg(1)),
+        _ => {
+            let arg = d.arg(0);
+            match arg.as_bytes() {
+                [b'=', ..] => ("=", &arg[1..]),
+                [b'^', b'~', ..] => ("^~", &arg[2..]),
+                [b'~', b'*', ..] => ("~*", &arg[2..]),
+                [b'~', ..] => ("~", &arg[1..]),
+                _ => ("", arg),
+            }
+        }
+    };
+    let matcher = match modifier {
+        "=" => LocationMatch::Exact(name.into()),
+        "^~" => LocationMatch::PrefixNoRegex(name.into()),
+        "~" | "~*" => {
+            let caseless = modifier == "~*";
+            LocationMatch::Regex(compile_regex(d, name, caseless)?, caseless)
+        }
+        "" if d.args.len() == 1 && name.starts_with('@') => LocationMatch::Named(name.into()),
+        "" if d.args.len() == 1 => LocationMatch::Prefix(name.into()),
+        _ => {
+            return Err(ConfError::at(
+                d,
+                format!("invalid location modifier \"{modifier}\""),
+            ));
+        }
+    };
+    Ok((matcher, name.to_string()))
+}
+
+/// Exact and prefix locations may not repeat a name among siblings (regexes may).
+fn same_literal(a: &LocationMatch, b: &LocationMatch) -> bool {
+    use LocationMatch::{Exact, Prefix, PrefixNoRegex};
+    match (a, b) {
+        (Exact(x), Exact(y)) => x == y,
+        (Prefix(x) | PrefixNoRegex(x), Prefix(y) | PrefixNoRegex(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// `location [=|~|~*|^~] URI { ... }`, `location @name { ... }`, nested or not.
+pub(crate) fn location(
+    l: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
+    let (matcher, name) = location_match(d)?;
+    let siblings = match l {
+        Level::Server(s) => &mut s.locations,
+        Level::Location(parent) => {
+            let inside = |what: &str| {
+                let message = format!(
+                    "location \"{name}\" cannot be inside the {what} location \"{}\"",
+                    parent.name
+                );
+                Err(ConfError::at(d, message))
+            };
+            match parent.matcher {
+                LocationMatch::Exact(_) => return inside("exact"),
+                LocationMatch::Named(_) => return inside("named"),
+                _ => {}
+            }
+            if let LocationMatch::Named(_) = matcher {
+                let message = format!("named location \"{name}\" can be on the server level only");
+                return Err(ConfError::at(d, message));
+            }
+            if !matches!(matcher, LocationMatch::Regex(..))
+                && !name.starts_with(parent.name.as_str())
+            {
+                let message = format!(
+                    "location \"{name}\" is outside location \"{}\"",
+                    parent.name
+                );
+                return Err(ConfError::at(d, message));
+            }
+            &mut parent.nested
+        }
+        _ => {
+            return Err(ConfError::at(
+                d,
+                "\"location\" directive is not allowed here",
+            ));
+        }
+    };
+    if siblings.iter().any(|s| same_literal(&s.matcher, &matcher)) {
+        return Err(ConfError::at(d, format!("duplicate location \"{name}\"")));
+    }
+    let mut location = LocationRaw {
+        matcher,
+        name,
+        loc: LocRaw::default(),
+        access_log_off: false,
+        nested: Vec::new(),
+        deferred: Vec::new(),
+    };
+    walk(&mut Level::Location(&mut location), block(d), shared)?;
+    siblings.push(location);
+    Ok(())
+}
+
+/// Keeps a directive of later work, raw, in the enclosing context.
+pub(crate) fn deferred(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<(), ConfError> {
+    if let Some(list) = l.deferred() {
+        list.push(d.clone());
+    }
+    Ok(())
+}
+
+/// Like [`deferred`], after checking that the argument is a valid time.
+pub(crate) fn deferred_time(
+    l: &mut Level<'_>,
+    d: &Directive,
+    s: &mut Shared,
+) -> Result<(), ConfError> {
+    msec_arg(d, 0)?;
+    deferred(l, d, s)
+}
+
+/// `if (CONDITION) { ... }`: the condition's parentheses and the block's directives are
+/// checked; the whole block is kept raw.
+pub(crate) fn if_block(
+    l: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
+    let first = d.arg(0);
+    let last = d.args.last().map_or("", |w| w.text.as_str());
+    if !first.starts_with('(') {
+        return Err(ConfError::at(d, format!("invalid condition \"{first}\"")));
+    }
+    if !last.ends_with(')') {
+        return Err(ConfError::at(d, format!("invalid condition \"{last}\"")));
+    }
+    let ctx = if l.ctx() == Ctx::SERVER {
+        Ctx::IF_IN_SERVER
+    } else {
+        Ctx::IF_IN_LOCATION
+    };
+    walk(&mut Level::Check(ctx), block(d), shared)?;
+    deferred(l, d, shared)
+}
+
+/// `upstream NAME { ... }`: names must be unique; the block is checked and kept raw.
+pub(crate) fn upstream(
+    l: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
+    let name = d.arg(0).to_ascii_lowercase();
+    if shared.upstreams.contains(&name) {
+        return Err(ConfError::at(
+            d,
+            format!("duplicate upstream \"{}\"", d.arg(0)),
+        ));
+    }
+    shared.upstreams.push(name);
+    walk(&mut Level::Check(Ctx::UPSTREAM), block(d), shared)?;
+    deferred(l, d, shared)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::testutil::{http, load_err, load_ok};
+    use crate::config::{HttpConf, LocationMatch};
+
+    fn http_conf(body: &str) -> HttpConf {
+        load_ok(&http(body)).http.expect("http block")
+    }
+
+    #[test]
+    fn location_forms() {
+        let conf = http_conf(
+            "server {\n location = /exact {}\n location =/exact2 {}\n location ^~ /static/ {}\n\
+             location ~ \\.php$ {}\n location ~* \\.PNG$ {}\n location @fallback {}\n\
+             location /a/ { location /a/b/ { location ~ x {} } }\n}",
+        );
+        let locs = &conf.servers[0].locations;
+        assert!(matches!(&locs[0].matcher, LocationMatch::Exact(n) if n == "/exact"));
+        assert!(matches!(&locs[1].matcher, LocationMatch::Exact(n) if n == "/exact2"));
+        assert!(matches!(&locs[2].matcher, LocationMatch::PrefixNoRegex(n) if n == "/static/"));
+        assert!(matches!(&locs[3].matcher, LocationMatch::Regex(r, false) if r.is_match("/i.php")));
+        assert!(matches!(&locs[4].matcher, LocationMatch::Regex(r, true) if r.is_match("/a.png")));
+        assert!(matches!(&locs[5].matcher, LocationMatch::Named(n) if n == "@fallback"));
+        let nested = &locs[6].nested[0];
+        assert!(matches!(&nested.matcher, LocationMatch::Prefix(n) if n == "/a/b/"));
+        assert!(matches!(nested.nested[0].matcher, LocationMatch::Regex(..)));
+    }
+
+    #[test]
+    fn location_errors() {
+        let srv = |body: &str| load_err(&http(&format!("server {{ {body} }}")));
+        assert_eq!(
+            srv("location /a/ { location /b/ {} }"),
+            "location \"/b/\" is outside location \"/a/\""
+        );
+        assert_eq!(
+            srv("location = /a { location /a/b {} }"),
+            "location \"/a/b\" cannot be inside the exact location \"/a\""
+        );
+        assert_eq!(
+            srv("location @n { location /x {} }"),
+            "location \"/x\" cannot be inside the named location \"@n\""
+        );
+        assert_eq!(
+            srv("location / { location @n {} }"),
+            "named location \"@n\" can be on the server level only"
+        );
+        assert_eq!(
+            srv("location /a {} location ^~ /a {}"),
+            "duplicate location \"/a\""
+        );
+        assert_eq!(
+            srv("location = /a {} location = /a {}"),
+            "duplicate location \"/a\""
+        );
+        assert_eq!(srv("location !! /a {}"), "invalid location modifier \"!!\"");
+        assert_eq!(
+            srv("location ~ ( {}"),
+            "pcre2_compile() failed: unclosed group in \"(\""
+        );
+        assert_eq!(
+            srv("location /a;"),
+            "directive \"location\" has no opening \"{\""
+        );
+        assert_eq!(
+            load_err(&http("location / {}")),
+            "\"location\" directive is not allowed here"
+        );
+    }
+
+    #[test]
+    fn types_replace_inherited_map() {
+        let conf = http_conf(
+            "types { text/html html HTM; image/png png; }\n\
+             server { location /a { types { text/plain txt; } } location /b { } }",
+        );
+        let server = &conf.servers[0];
+        let get = |t: &crate::config::MimeTypes, e: &str| t.get(e).cloned();
+        assert_eq!(get(&server.loc.types, "htm").as_deref(), Some("text/html"));
+        assert_eq!(get(&server.loc.types, "png").as_deref(), Some("image/png"));
+        assert_eq!(get(&server.loc.types, "gif"), None);
+        let a = &server.locations[0].loc.types;
+        assert_eq!(
+            (get(a, "txt").as_deref(), get(a, "html")),
+            (Some("text/plain"), None)
+        );
+        assert_eq!(
+            get(&server.locations[1].loc.types, "png").as_deref(),
+            Some("image/png")
+        );
+        assert_eq!(
+            load_err(&http("types { text/html { } }")),
+            "unexpected \"{\""
+        );
+    }
+
+    #[test]
+    fn deferred_directives_are_kept_and_checked() {
+        let conf = http_conf(
+            "proxy_set_header A b; upstream u { server 127.0.0.1:1; keepalive 4; }\n\
+             server { if ($host = x) { return 404; } rewrite ^ /x last; set $a b;\n\
+               location / { proxy_connect_timeout 5s; break; } }",
+        );
+        let names = |list: &[crate::config::Directive]| {
+            list.iter().map(|d| d.name.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(names(&conf.deferred), ["proxy_set_header", "upstream"]);
+        assert_eq!(names(&conf.servers[0].deferred), ["if", "rewrite", "set"]);
+        assert_eq!(
+            names(&conf.servers[0].locations[0].deferred),
+            ["proxy_connect_timeout", "break"]
+        );
+        assert_eq!(
+            load_err(&http("upstream u { } upstream U { }")),
+            "duplicate upstream \"U\""
+        );
+        assert_eq!(
+            load_err(&http("upstream u { listen 80; }")),
+            "\"listen\" directive is not allowed here"
+        );
+        assert_eq!(
+            load_err(&http(
+                "server { location / { if ($a) { location /x {} } } }"
+            )),
+            "\"location\" directive is not allowed here"
+        );
+        assert_eq!(
+            load_err(&http("server { if $a { } }")),
+            "invalid condition \"$a\""
+        );
+        assert_eq!(
+            load_err(&http("server { if ($a { } }")),
+            "invalid condition \"($a\""
+        );
+        assert_eq!(
+            load_err(&http("proxy_read_timeout forever;")),
+            "\"proxy_read_timeout\" directive invalid value"
+        );
+        assert_eq!(
+            load_err(&http("proxy_pass http://x;")),
+            "\"proxy_pass\" directive is not allowed here"
+        );
+    }
+}

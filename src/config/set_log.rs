@@ -1,0 +1,303 @@
+//! Setters for `error_log` (nginx's `ngx_log.c`), `access_log` and `log_format`
+//! (`ngx_http_log_module.c`).
+
+use std::rc::Rc;
+
+use super::error::ConfError;
+use super::parser::Directive;
+use super::raw::{Level, Shared};
+use super::settings::{AccessLogConf, ErrorLogConf, ErrorLogTarget, LogEscape, LogFormat};
+use super::values::full_name;
+use crate::log::{AccessLogTarget, LogLevel};
+use crate::vars::Template;
+
+/// Level names in nginx's order.
+const LEVELS: &[(&str, LogLevel)] = &[
+    ("emerg", LogLevel::Emerg),
+    ("alert", LogLevel::Alert),
+    ("crit", LogLevel::Crit),
+    ("error", LogLevel::Error),
+    ("warn", LogLevel::Warn),
+    ("notice", LogLevel::Notice),
+    ("info", LogLevel::Info),
+    ("debug", LogLevel::Debug),
+];
+
+/// nginx's debug subsystems; any of them means level `debug` here.
+const DEBUG_LEVELS: &[&str] = &[
+    "debug_core",
+    "debug_alloc",
+    "debug_mutex",
+    "debug_event",
+    "debug_http",
+    "debug_mail",
+    "debug_stream",
+];
+
+fn unsupported_target(d: &Directive, target: &str) -> Option<ConfError> {
+    ["syslog:", "memory:"]
+        .iter()
+        .find(|p| target.starts_with(*p))
+        .map(|p| {
+            ConfError::at(
+                d,
+                format!(
+                    "\"{p}\" log targets are not supported in \"{}\" directive",
+                    d.name
+                ),
+            )
+        })
+}
+
+/// Parses `error_log FILE|stderr [LEVEL...]` (level defaults to `error`).
+fn parse_error_log(d: &Directive, shared: &Shared) -> Result<ErrorLogConf, ConfError> {
+    let file = d.arg(0);
+    if let Some(err) = unsupported_target(d, file) {
+        return Err(err);
+    }
+    let target = if file == "stderr" {
+        ErrorLogTarget::Stderr
+    } else {
+        ErrorLogTarget::File(full_name(&shared.prefix, file))
+    };
+    let mut level: Option<LogLevel> = None;
+    for word in &d.args[1..] {
+        let name = word.text.as_str();
+        if let Some(&(_, found)) = LEVELS.iter().find(|(n, _)| *n == name) {
+            if level.is_some() {
+                return Err(ConfError::at(d, format!("duplicate log level \"{name}\"")));
+            }
+            level = Some(found);
+        } else if DEBUG_LEVELS.contains(&name) && level.is_none_or(|l| l == LogLevel::Debug) {
+            level = Some(LogLevel::Debug);
+        } else {
+            return Err(ConfError::at(d, format!("invalid log level \"{name}\"")));
+        }
+    }
+    Ok(ErrorLogConf {
+        target,
+        level: level.unwrap_or(LogLevel::Error),
+    })
+}
+
+/// `error_log FILE [LEVEL];` at main, http, server or location level (repeatable).
+pub(crate) fn error_log(
+    l: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
+    let log = parse_error_log(d, shared)?;
+    match l {
+        Level::Main(main) => main.error_log.push(log),
+        other => other
+            .loc(d)?
+            .error_log
+            .get_or_insert_with(Vec::new)
+            .push(log),
+    }
+    Ok(())
+}
+
+/// `access_log off;` or `access_log PATH [FORMAT [buffer=SIZE] [flush=TIME] [gzip] [if=..]];`
+/// (the buffering parameters are accepted and ignored). `off` wins over any other
+/// `access_log` at the same level, as in nginx.
+pub(crate) fn access_log(
+    l: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
+    let path = d.arg(0);
+    if path == "off" {
+        if d.args.len() > 1 {
+            return Err(ConfError::at(
+                d,
+                format!("invalid parameter \"{}\"", d.arg(1)),
+            ));
+        }
+        *l.access_log_off(d)? = true;
+        return Ok(());
+    }
+    if let Some(err) = unsupported_target(d, path) {
+        return Err(err);
+    }
+    let format_name = if d.args.len() > 1 {
+        d.arg(1)
+    } else {
+        "combined"
+    };
+    let format = shared
+        .formats
+        .iter()
+        .find(|f| f.name.eq_ignore_ascii_case(format_name))
+        .cloned()
+        .ok_or_else(|| ConfError::at(d, format!("unknown log format \"{format_name}\"")))?;
+    for word in d.args.iter().skip(2) {
+        let param = word.text.as_str();
+        let known = ["buffer=", "flush=", "gzip", "if="]
+            .iter()
+            .any(|p| param.starts_with(p));
+        if !known {
+            return Err(ConfError::at(d, format!("invalid parameter \"{param}\"")));
+        }
+    }
+    let target = AccessLogTarget {
+        path: full_name(&shared.prefix, path),
+    };
+    l.loc(d)?
+        .access_log
+        .get_or_insert_with(Vec::new)
+        .push(AccessLogConf { target, format });
+    Ok(())
+}
+
+/// `log_format NAME [escape=default|json|none] STRING...;` (the strings are concatenated).
+pub(crate) fn log_format(
+    _: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
+    let name = d.arg(0);
+    if shared.formats.iter().any(|f| f.name == name) {
+        return Err(ConfError::at(
+            d,
+            format!("duplicate \"log_format\" name \"{name}\""),
+        ));
+    }
+    let mut parts = &d.args[1..];
+    let mut escape = LogEscape::Default;
+    if let Some(value) = d.arg(1).strip_prefix("escape=") {
+        escape = match value {
+            "default" => LogEscape::Default,
+            "json" => LogEscape::Json,
+            "none" => LogEscape::None,
+            _ => {
+                return Err(ConfError::at(
+                    d,
+                    format!("unknown log format escaping \"{value}\""),
+                ));
+            }
+        };
+        parts = &d.args[2..];
+    }
+    let text: String = parts.iter().map(|w| w.text.as_str()).collect();
+    let template = Template::compile(&text).map_err(|message| ConfError::at(d, message))?;
+    shared.formats.push(Rc::new(LogFormat {
+        name: name.to_string(),
+        escape,
+        template,
+    }));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::testutil::{http, load_err, load_in, load_ok};
+
+    #[test]
+    fn access_logs_and_formats() {
+        let (result, prefix) = load_in(
+            &http(
+                "log_format main escape=json '$remote_addr ' \"$status\";\n\
+                 access_log logs/a.log main buffer=32k flush=5s; access_log /var/b.log;\n\
+                 server { access_log off; location / { access_log c.log MAIN; } location /q { } }\n\
+                 server { access_log x.log; access_log off; }",
+            ),
+            None,
+        );
+        let config = result.unwrap_or_else(|e| panic!("{e}"));
+        let conf = config.http.as_ref().unwrap();
+        let server = &conf.servers[0];
+        assert!(server.loc.access_log.is_empty());
+        let root = &server.locations[0].loc.access_log;
+        assert_eq!(root.len(), 1);
+        assert_eq!(root[0].target.path, prefix.join("c.log"));
+        assert_eq!(
+            (root[0].format.name.as_str(), root[0].format.escape),
+            ("main", LogEscape::Json)
+        );
+        assert!(server.locations[1].loc.access_log.is_empty());
+        // `off` wins at its level even when it comes last.
+        assert!(conf.servers[1].loc.access_log.is_empty());
+
+        let config = load_ok(&http(
+            "access_log logs/a.log; access_log /var/b.log combined; server {}",
+        ));
+        let logs = &config.http.as_ref().unwrap().servers[0].loc.access_log;
+        assert_eq!(logs.len(), 2);
+        assert_eq!(logs[1].target.path, std::path::PathBuf::from("/var/b.log"));
+    }
+
+    #[test]
+    fn access_log_errors() {
+        assert_eq!(
+            load_err(&http("access_log a.log nope;")),
+            "unknown log format \"nope\""
+        );
+        assert_eq!(
+            load_err(&http("access_log a.log combined huge;")),
+            "invalid parameter \"huge\""
+        );
+        assert_eq!(
+            load_err(&http("access_log off now;")),
+            "invalid parameter \"now\""
+        );
+        assert_eq!(
+            load_err(&http("log_format combined x;")),
+            "duplicate \"log_format\" name \"combined\""
+        );
+        assert_eq!(
+            load_err(&http("log_format a escape=xml x;")),
+            "unknown log format escaping \"xml\""
+        );
+        assert_eq!(
+            load_err(&http("server { log_format a x; }")),
+            "\"log_format\" directive is not allowed here"
+        );
+        // A format must be defined before it is used.
+        assert_eq!(
+            load_err(&http("access_log a.log late; log_format late x;")),
+            "unknown log format \"late\""
+        );
+    }
+
+    #[test]
+    fn error_logs_per_level() {
+        let (result, prefix) = load_in(
+            "error_log stderr warn; error_log logs/main.log;\nevents {}\n\
+             http { server { error_log logs/s.log debug; location / { } } server { } }",
+            None,
+        );
+        let config = result.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            config.main.error_log[0],
+            ErrorLogConf {
+                target: ErrorLogTarget::Stderr,
+                level: LogLevel::Warn
+            }
+        );
+        assert_eq!(config.main.error_log[1].level, LogLevel::Error);
+        let conf = config.http.as_ref().unwrap();
+        let s0 = &conf.servers[0];
+        assert_eq!(s0.loc.error_log.len(), 1);
+        assert_eq!(
+            s0.loc.error_log[0].target,
+            ErrorLogTarget::File(prefix.join("logs/s.log"))
+        );
+        assert_eq!(s0.locations[0].loc.error_log, s0.loc.error_log);
+        assert_eq!(conf.servers[1].loc.error_log, config.main.error_log);
+        assert_eq!(
+            load_ok("error_log x debug_http; events {}").main.error_log[0].level,
+            LogLevel::Debug
+        );
+        assert_eq!(
+            load_err("error_log x loud; events {}"),
+            "invalid log level \"loud\""
+        );
+        assert_eq!(
+            load_err("error_log x warn info; events {}"),
+            "duplicate log level \"info\""
+        );
+        assert!(load_err("error_log syslog:server=x; events {}").contains("not supported"));
+    }
+}
