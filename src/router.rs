@@ -63,7 +63,7 @@ pub fn select_server(http: &HttpConf, addr: &AddrServers, host: Option<&[u8]>) -
                     }
                 }
                 ServerName::Regex(re) if regex.is_none() => {
-                    if std::str::from_utf8(host).is_ok_and(|h| re.is_match(h)) {
+                    if re.is_match(host) {
                         regex = Some(i);
                     }
                 }

@@ -54,8 +54,8 @@ pub(crate) fn compile_regex(
     d: &Directive,
     pattern: &str,
     caseless: bool,
-) -> Result<regex::Regex, ConfError> {
-    regex::RegexBuilder::new(pattern)
+) -> Result<regex::bytes::Regex, ConfError> {
+    regex::bytes::RegexBuilder::new(pattern)
         .case_insensitive(caseless)
         .build()
         .map_err(|e| {

@@ -272,7 +272,7 @@ pub enum ServerName {
     /// `www.example.*` stored as `www.example.`.
     WildcardBack(String),
     /// `~regex`
-    Regex(regex::Regex),
+    Regex(regex::bytes::Regex),
 }
 
 /// A `server {}` block, merged.
@@ -303,7 +303,7 @@ pub enum LocationMatch {
     /// `location ^~ /prefix`: a match stops the regex search.
     PrefixNoRegex(String),
     /// `location ~ re` / `location ~* re`
-    Regex(regex::Regex, /* case_insensitive */ bool),
+    Regex(regex::bytes::Regex, /* case_insensitive */ bool),
     /// `location @name`
     Named(String),
 }

@@ -98,6 +98,8 @@ pub fn run(opts: LoadOptions, _startup_error_log: Option<PathBuf>) -> i32 {
         eprintln!("{}: [emerg] daemon() failed ({})", crate::NAME, sys::errno_text(&e));
         return 1;
     }
+    // From here on the error log is the place for messages, as with nginx.
+    crate::log::set_stderr_echo(false);
     let pid_file = config.main.pid.clone();
     if let Err(e) = write_pid_file(&pid_file) {
         elog!(LogLevel::Emerg, "open() \"{}\" failed ({})", pid_file.display(), sys::errno_text(&e));

@@ -36,10 +36,6 @@ impl Timers {
         }
     }
 
-    /// Number of entries (including stale ones).
-    pub fn len(&self) -> usize {
-        self.heap.len()
-    }
 
     /// Whether the heap is empty.
     pub fn is_empty(&self) -> bool {
