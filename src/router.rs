@@ -143,3 +143,79 @@ pub fn find_location<'a>(server: &'a ServerConf, uri: &[u8]) -> Option<&'a Locat
 pub fn find_named<'a>(server: &'a ServerConf, name: &str) -> Option<&'a LocationConf> {
     server.locations.iter().find(|l| matches!(&l.matcher, LocationMatch::Named(n) if n == name))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::testutil::{http, load_ok};
+
+    fn which(server: &ServerConf, uri: &str) -> String {
+        match find_location(server, uri.as_bytes()) {
+            Some(l) => match &l.matcher {
+                LocationMatch::Exact(s) => format!("= {s}"),
+                LocationMatch::Prefix(s) => s.clone(),
+                LocationMatch::PrefixNoRegex(s) => format!("^~ {s}"),
+                LocationMatch::Regex(r, _) => format!("~ {}", r.as_str()),
+                LocationMatch::Named(n) => n.clone(),
+            },
+            None => "none".to_string(),
+        }
+    }
+
+    /// The example from nginx's documentation of `location`.
+    #[test]
+    fn nginx_documented_example() {
+        let c = load_ok(&http(
+            "server { listen 8000;
+               location = / { }
+               location / { }
+               location /documents/ { }
+               location ^~ /images/ { }
+               location ~* \\.(gif|jpg|jpeg)$ { } }",
+        ));
+        let s = &c.http.as_ref().unwrap().servers[0];
+        assert_eq!(which(s, "/"), "= /");
+        assert_eq!(which(s, "/index.html"), "/");
+        assert_eq!(which(s, "/documents/document.html"), "/documents/");
+        assert_eq!(which(s, "/images/1.gif"), "^~ /images/");
+        assert_eq!(which(s, "/documents/1.jpg"), "~ \\.(gif|jpg|jpeg)$");
+        assert_eq!(which(s, "/DOCUMENTS/1.JPG"), "~ \\.(gif|jpg|jpeg)$");
+    }
+
+    #[test]
+    fn nested_regex_wins_over_outer_regex_and_longest_prefix_is_kept() {
+        let c = load_ok(&http(
+            "server { listen 8000;
+               location /a/ { location ~ \\.php$ { } }
+               location ~ \\.(php|txt)$ { }
+               location /a/b/ { } }",
+        ));
+        let s = &c.http.as_ref().unwrap().servers[0];
+        assert_eq!(which(s, "/a/x.php"), "~ \\.php$");
+        assert_eq!(which(s, "/a/x.txt"), "~ \\.(php|txt)$");
+        assert_eq!(which(s, "/a/b/c.html"), "/a/b/");
+        assert_eq!(which(s, "/zzz"), "none");
+    }
+
+    #[test]
+    fn server_names_exact_then_wildcards_then_regex_then_default() {
+        let c = load_ok(&http(
+            "server { listen 8000; server_name a.example.com; }
+             server { listen 8000; server_name *.example.com; }
+             server { listen 8000; server_name www.example.*; }
+             server { listen 8000 default_server; server_name ~^(\\w+)\\.org$; }
+             server { listen 8000; server_name .example.org; }",
+        ));
+        let h = c.http.as_ref().unwrap();
+        let addrs = servers_by_listen(h);
+        let pick = |host: &str| select_server(h, &addrs[0], Some(host.as_bytes()));
+        assert_eq!(pick("A.Example.com"), 0);
+        assert_eq!(pick("b.example.com"), 1);
+        assert_eq!(pick("www.example.net"), 2);
+        assert_eq!(pick("foo.org"), 3);
+        assert_eq!(pick("example.org"), 4);
+        assert_eq!(pick("x.example.org"), 4);
+        assert_eq!(pick("unknown.test"), 3);
+        assert_eq!(select_server(h, &addrs[0], None), 3);
+    }
+}

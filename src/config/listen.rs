@@ -467,7 +467,7 @@ mod load_tests {
         assert!(matches!(&names[1], ServerName::WildcardFront(n, false) if n == ".example.org"));
         assert!(matches!(&names[2], ServerName::WildcardFront(n, true) if n == ".example.net"));
         assert!(matches!(&names[3], ServerName::WildcardBack(n) if n == "www.example."));
-        assert!(matches!(&names[4], ServerName::Regex(r) if r.is_match("www.x")));
+        assert!(matches!(&names[4], ServerName::Regex(r) if r.is_match(b"www.x")));
         assert!(matches!(&names[5], ServerName::Exact(n) if n.is_empty()));
         assert_eq!(
             load_err(&http("server { server_name *x; }")),

@@ -256,8 +256,8 @@ mod tests {
         assert!(matches!(&locs[0].matcher, LocationMatch::Exact(n) if n == "/exact"));
         assert!(matches!(&locs[1].matcher, LocationMatch::Exact(n) if n == "/exact2"));
         assert!(matches!(&locs[2].matcher, LocationMatch::PrefixNoRegex(n) if n == "/static/"));
-        assert!(matches!(&locs[3].matcher, LocationMatch::Regex(r, false) if r.is_match("/i.php")));
-        assert!(matches!(&locs[4].matcher, LocationMatch::Regex(r, true) if r.is_match("/a.png")));
+        assert!(matches!(&locs[3].matcher, LocationMatch::Regex(r, false) if r.is_match(b"/i.php")));
+        assert!(matches!(&locs[4].matcher, LocationMatch::Regex(r, true) if r.is_match(b"/a.png")));
         assert!(matches!(&locs[5].matcher, LocationMatch::Named(n) if n == "@fallback"));
         let nested = &locs[6].nested[0];
         assert!(matches!(&nested.matcher, LocationMatch::Prefix(n) if n == "/a/b/"));
