@@ -178,7 +178,7 @@ pub fn load_options(args: &Args) -> LoadOptions {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let prefix = args.prefix.as_ref().map(|p| full_path(&cwd, p)).unwrap_or(cwd);
     let conf = args.conf.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONF_FILE));
-    LoadOptions { file: full_path(&prefix, &conf), prefix, globals: args.globals.clone() }
+    LoadOptions { file: full_path(&prefix, &conf), prefix, globals: args.globals.clone(), error_log: args.error_log.clone() }
 }
 
 /// Entry point of the `portico` binary; returns the process exit code.
@@ -208,7 +208,7 @@ pub fn main() -> i32 {
     if let Some(sig) = &args.signal {
         return crate::master::signal_master(&opts, sig);
     }
-    crate::master::run(opts, args.error_log.clone())
+    crate::master::run(opts)
 }
 
 fn test_config(args: &Args, opts: &LoadOptions) -> i32 {

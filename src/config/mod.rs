@@ -43,6 +43,8 @@ pub struct LoadOptions {
     /// Extra main-context directives (`-g`), applied before the file; errors in them read
     /// `... in command line`.
     pub globals: Option<String>,
+    /// `-e`: the error log used when the configuration names none (`stderr` or a path).
+    pub error_log: Option<PathBuf>,
 }
 
 impl LoadOptions {
@@ -70,6 +72,16 @@ pub fn load(opts: &LoadOptions) -> Result<Config, ConfError> {
     }
     let tree = parser.parse_main(&file)?;
     walk(&mut Level::Main(&mut main), &tree, &mut shared)?;
+    if main.error_log.is_empty()
+        && let Some(path) = &opts.error_log
+    {
+        let target = if path.as_os_str() == "stderr" {
+            ErrorLogTarget::Stderr
+        } else {
+            ErrorLogTarget::File(values::full_name(&opts.prefix, &path.to_string_lossy()))
+        };
+        main.error_log.push(ErrorLogConf { target, level: crate::log::LogLevel::Error });
+    }
     merge::build(main, shared, file, parser.into_sources())
 }
 
@@ -117,6 +129,7 @@ pub(crate) mod testutil {
             file: "conf/nginx.conf".into(),
             prefix: prefix.clone(),
             globals: globals.map(str::to_string),
+            error_log: None,
         };
         (load(&opts), prefix)
     }

@@ -148,6 +148,7 @@ fn shipped_conf_files_parse() {
                 file: path.clone(),
                 prefix: temp_dir(),
                 globals: None,
+                error_log: None,
             };
             if let Err(e) = load(&opts) {
                 panic!("{}: {e}", path.display());
@@ -318,6 +319,7 @@ fn dump_lists_every_file_once() {
         file: "conf/nginx.conf".into(),
         prefix: prefix.clone(),
         globals: None,
+        error_log: None,
     };
     let text = dump(&opts).unwrap();
     let want = format!(
@@ -337,6 +339,7 @@ fn missing_main_file() {
         file: "/nonexistent/portico.conf".into(),
         prefix: temp_dir(),
         globals: None,
+        error_log: None,
     };
     assert_eq!(
         load(&opts).unwrap_err().to_string(),
@@ -367,6 +370,7 @@ fn stock_nginx_conf_parses() {
         file: "conf/nginx.conf".into(),
         prefix: prefix.clone(),
         globals: None,
+        error_log: None,
     };
     let config = load(&opts).unwrap_or_else(|e| panic!("{e}"));
     let server = &config.http.as_ref().unwrap().servers[0];

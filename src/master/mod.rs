@@ -53,7 +53,7 @@ struct Master {
 
 /// Loads the configuration, binds sockets, starts the workers and runs the master loop.
 /// Returns the exit code.
-pub fn run(opts: LoadOptions, _startup_error_log: Option<PathBuf>) -> i32 {
+pub fn run(opts: LoadOptions) -> i32 {
     let config = match config::load(&opts) {
         Ok(c) => c,
         Err(e) => {

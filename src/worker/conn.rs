@@ -622,9 +622,6 @@ impl<'c> Conn<'c> {
                 match sock.write(&a.out[a.out_pos..]) {
                     Ok(n) => {
                         a.out_pos += n;
-                        if let Some(r) = a.req.as_mut() {
-                            r.bytes_sent += n as u64;
-                        }
                         if a.out_pos == a.out.len() {
                             a.out.clear();
                             a.out_pos = 0;
@@ -695,6 +692,9 @@ impl<'c> Conn<'c> {
                         a.out_pos = 0;
                         *pos += n as u64;
                         sent_file_bytes += n as u64;
+                        if let Some(r) = a.req.as_mut() {
+                            r.bytes_sent += n as u64;
+                        }
                     }
                     Err(e) => {
                         elog!(LogLevel::Crit, "*{} pread() failed ({})", self.id, sys::errno_text(&e));

@@ -47,6 +47,7 @@ pub(super) fn start_request<'c>(c: &mut Conn<'c>, shared: &mut Shared<'c>, serve
     c.requests += 1;
     let requests = c.requests;
     let (Some(a), ..) = c.parts() else { return Step::Close };
+    let out_before = a.out.len();
     let http = shared.http;
     let buf = &a.buf[a.start..a.filled];
     let host = a.head.host.map(|h| h.get(buf));
@@ -70,8 +71,7 @@ pub(super) fn start_request<'c>(c: &mut Conn<'c>, shared: &mut Shared<'c>, serve
     if let Err(e) = uri::normalize(a.head.path.get(buf), server.srv.merge_slashes, &mut a.uri) {
         elog!(LogLevel::Info, "*{conn_id} client sent invalid request while reading client request line, client: {}, server: {}", peer.ip(), server_name(server));
         queue_error(a, shared, &mut req, e.status());
-        a.req = Some(req);
-        return Step::Again;
+        return queued(a, req, out_before);
     }
     if let Some(l) = router::find_location(server, &a.uri) {
         loc = &l.loc;
@@ -93,8 +93,7 @@ pub(super) fn start_request<'c>(c: &mut Conn<'c>, shared: &mut Shared<'c>, serve
             );
             req.lingering = true;
             queue_error(a, shared, &mut req, 413);
-            a.req = Some(req);
-            return Step::Again;
+            return queued(a, req, out_before);
         }
         if len > 0 {
             a.discard = Some(BodyReader::Length(len));
@@ -107,6 +106,13 @@ pub(super) fn start_request<'c>(c: &mut Conn<'c>, shared: &mut Shared<'c>, serve
         Method::Get | Method::Head => serve_static(a, shared, &mut req, conn_id, peer),
         _ => queue_error(a, shared, &mut req, 405),
     }
+    queued(a, req, out_before)
+}
+
+/// Hands the request to the connection. Bytes queued in the output buffer count as sent
+/// (they leave in order with the next write); file bytes are counted as they go out.
+fn queued<'c>(a: &mut Active<'c>, mut req: Req<'c>, out_before: usize) -> Step {
+    req.bytes_sent = (a.out.len() - out_before) as u64;
     a.req = Some(req);
     Step::Again
 }
@@ -117,6 +123,7 @@ pub(super) fn reject_request<'c>(c: &mut Conn<'c>, shared: &mut Shared<'c>, serv
     let conn_id = c.id;
     c.requests += 1;
     let (Some(a), ..) = c.parts() else { return Step::Close };
+    let out_before = a.out.len();
     let server = &shared.http.servers[servers.default];
     let status = e.status();
     elog!(LogLevel::Info, "*{conn_id} {}, client: {}, server: {}", e.log_message(), peer.ip(), server_name(server));
@@ -138,8 +145,7 @@ pub(super) fn reject_request<'c>(c: &mut Conn<'c>, shared: &mut Shared<'c>, serv
     let page = response::error_page(status, server.loc.server_tokens).unwrap_or(b"");
     queue_head(a, shared, &mut req, status, Some("text/html"), Some(page.len() as u64), &[], &[]);
     a.out.extend_from_slice(page);
-    a.req = Some(req);
-    Step::Again
+    queued(a, req, out_before)
 }
 
 fn serve_static<'c>(a: &mut Active<'c>, shared: &mut Shared<'c>, req: &mut Req<'c>, conn_id: u64, peer: std::net::SocketAddr) {
