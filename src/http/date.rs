@@ -91,7 +91,13 @@ fn put<const N: usize>(out: &mut [u8], value: i64) {
 
 /// Formats `t` as an IMF-fixdate (`Wed, 25 Nov 2026 21:52:17 GMT`) into `out`.
 pub fn format_http_date(t: SystemTime, out: &mut [u8; 29]) {
-    let c = civil_from_secs(unix_secs(t));
+    format_http_date_secs(unix_secs(t), out);
+}
+
+/// Formats `secs` since the epoch as an IMF-fixdate into `out`, clamped to years
+/// 1970–9999 (computed `Expires` times can fall outside).
+pub fn format_http_date_secs(secs: i64, out: &mut [u8; 29]) {
+    let c = civil_from_secs(secs.clamp(0, MAX_SECS));
     out.copy_from_slice(b"Thu, 01 Jan 1970 00:00:00 GMT");
     out[..3].copy_from_slice(DAY_NAMES[c.weekday % 7]);
     put::<2>(&mut out[5..], i64::from(c.day));
@@ -103,7 +109,7 @@ pub fn format_http_date(t: SystemTime, out: &mut [u8; 29]) {
 }
 
 /// Seconds east of UTC of the local time zone at `secs` (0 if the C library cannot tell).
-fn local_offset_secs(secs: i64) -> i64 {
+pub(crate) fn local_offset_secs(secs: i64) -> i64 {
     let time = secs as libc::time_t;
     // SAFETY: an all-zero `tm` is a valid value (integers and a null zone pointer), and
     // `localtime_r` — the reentrant form — only reads `time` and writes `tm`, both live
@@ -285,6 +291,12 @@ pub fn parse_http_date(s: &[u8]) -> Option<SystemTime> {
     let secs =
         days_from_civil(year, month, day as u32) * 86_400 + hour * 3600 + minute * 60 + second;
     Some(UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).ok()?))
+}
+
+/// [`parse_http_date`] as seconds since the epoch, the form `Last-Modified` comparisons use.
+pub fn parse_http_date_secs(s: &[u8]) -> Option<i64> {
+    let t = parse_http_date(s)?;
+    i64::try_from(t.duration_since(UNIX_EPOCH).ok()?.as_secs()).ok()
 }
 
 /// A read position in a date string; every read checks the bounds.

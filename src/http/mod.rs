@@ -10,11 +10,19 @@
 //!   `Location`.
 //! - [`response`]: status lines and nginx's built-in error pages, all `&'static`.
 //! - [`date`]: the once-a-second cache of `Date:` and log timestamps; HTTP-date parsing.
+//! - [`conditional`]: `If-Match`/`If-None-Match`/`If-(Un)Modified-Since` → 304/412;
+//!   nginx's `ETag`.
+//! - [`range`]: `Range` and `If-Range` → 206/416, and `Content-Range` values.
+//! - [`expires`]: the `expires` directive and the `Expires`/`Cache-Control` it writes.
 //! - [`error`]: [`HttpError`], and the one function that maps it to a status.
 
 pub mod chunked;
+pub mod conditional;
 pub mod date;
 pub mod error;
+pub mod expires;
+mod num;
+pub mod range;
 pub mod request;
 mod request_line;
 pub mod response;
