@@ -155,8 +155,8 @@ fn serve_static<'c>(a: &mut Active<'c>, shared: &mut Shared<'c>, req: &mut Req<'
         Lookup::File(f) => {
             let mut last_modified = [0u8; 29];
             format_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(f.mtime.max(0) as u64), &mut last_modified);
-            let mut etag = [0u8; 40];
-            let etag_len = format_etag(f.mtime, f.size, &mut etag);
+            let mut etag = [0u8; crate::http::conditional::ETAG_MAX_LEN];
+            let etag_len = crate::http::conditional::format_etag(f.mtime, f.size, &mut etag);
             let early: [(&[u8], &[u8]); 1] = [(b"Last-Modified", &last_modified)];
             let late: [(&[u8], &[u8]); 2] = [(b"ETag", &etag[..etag_len]), (b"Accept-Ranges", b"bytes")];
             queue_head(a, shared, req, 200, Some(f.content_type), Some(f.size), &early, &late);
@@ -291,14 +291,6 @@ pub fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
             return &buf[i..];
         }
     }
-}
-
-/// nginx's ETag: `"<mtime hex>-<size hex>"`.
-fn format_etag(mtime: i64, size: u64, out: &mut [u8; 40]) -> usize {
-    use std::io::Write;
-    let mut cur = std::io::Cursor::new(&mut out[..]);
-    let _ = write!(cur, "\"{:x}-{:x}\"", mtime.max(0), size);
-    cur.position() as usize
 }
 
 /// The request line (for logs): the head's first line without its CRLF.
