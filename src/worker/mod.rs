@@ -73,7 +73,6 @@ pub struct Shared<'c> {
 
 struct Worker<'c> {
     poll: Poll,
-    events: Events,
     listeners: Vec<WorkerListener>,
     conns: Slab<Conn<'c>>,
     timers: Timers,
@@ -167,7 +166,6 @@ impl<'c> Worker<'c> {
         date.update(SystemTime::now());
         Ok(Worker {
             poll,
-            events: Events::with_capacity(1024),
             listeners: ls,
             conns: Slab::default(),
             timers: Timers::default(),
@@ -193,13 +191,16 @@ impl<'c> Worker<'c> {
     }
 
     fn run(&mut self) -> i32 {
+        // Outside `self`, so connections can be driven while iterating the events.
+        let mut events = Events::with_capacity(1024);
         loop {
             let timeout = if self.deferred.is_empty() {
-                self.timers.next_timeout(self.shared.now, MAX_POLL_TIMEOUT)
+                let t = self.timers.next_timeout(self.shared.now, MAX_POLL_TIMEOUT);
+                self.accept_paused_until.map_or(t, |at| t.min(at.saturating_duration_since(self.shared.now)))
             } else {
                 Duration::ZERO
             };
-            if let Err(e) = self.poll.poll(&mut self.events, Some(timeout))
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout))
                 && e.kind() != io::ErrorKind::Interrupted
             {
                 elog!(LogLevel::Alert, "epoll_wait() failed ({})", sys::errno_text(&e));
@@ -208,12 +209,9 @@ impl<'c> Worker<'c> {
             self.shared.now = Instant::now();
             self.shared.date.update(SystemTime::now());
 
-            let mut ready: Vec<(Token, bool, bool, bool)> = Vec::with_capacity(self.events.iter().count());
-            for ev in self.events.iter() {
-                ready.push((ev.token(), ev.is_readable(), ev.is_writable(), ev.is_read_closed() || ev.is_error()));
-            }
-            for (token, readable, writable, closed) in ready {
-                match token {
+            for ev in events.iter() {
+                let (readable, writable) = (ev.is_readable() || ev.is_read_closed() || ev.is_error(), ev.is_writable());
+                match ev.token() {
                     SIGNAL_TOKEN => {
                         if self.handle_signals() {
                             return 0;
@@ -223,7 +221,7 @@ impl<'c> Worker<'c> {
                     Token(t) => {
                         let key = Key(t);
                         if let Some(c) = self.conns.get_mut(key) {
-                            c.on_event(readable || closed, writable);
+                            c.on_event(readable, writable);
                             self.drive(key);
                         }
                     }
@@ -394,11 +392,6 @@ impl<'c> Worker<'c> {
                     self.drive(key);
                 }
             }
-        }
-        if let Some(t) = self.accept_paused_until
-            && !self.timers.is_empty()
-        {
-            let _ = t;
         }
     }
 }

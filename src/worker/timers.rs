@@ -37,10 +37,6 @@ impl Timers {
     }
 
 
-    /// Whether the heap is empty.
-    pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
-    }
 }
 
 #[cfg(test)]
