@@ -14,6 +14,8 @@
 //! a true condition runs its block and then carries on after it.
 
 mod engine;
+#[cfg(test)]
+mod tests;
 
 use std::rc::Rc;
 
