@@ -20,6 +20,7 @@ pub mod config;
 pub mod http;
 pub mod log;
 pub mod master;
+pub mod rewrite;
 pub mod router;
 pub mod static_files;
 pub mod sys;

@@ -6,6 +6,11 @@
 //! Names follow nginx: case-insensitive, `[A-Za-z0-9_]`, `${name}` to end one before a letter,
 //! `$1`..`$9` for regex captures, and the prefixed families `$http_*`, `$sent_http_*`,
 //! `$cookie_*`, `$arg_*`, plus `$upstream_*`/`$proxy_*` for the proxy.
+//!
+//! Variables declared by `set $name` anywhere in the configuration are known everywhere, as
+//! in nginx: the loader collects them into a [`UserVars`] registry before it compiles any
+//! template, and [`Template::compile_with`] resolves `$name` to [`Var::User`] by index. Their
+//! values (and regex captures) live in the request's [`crate::rewrite::RewriteCtx`].
 
 use std::fmt;
 
@@ -125,6 +130,8 @@ vars! {
     SentHttp(String),
     /// `$1`..`$9`: a capture of the last matched regex.
     Capture(u8),
+    /// A variable declared by `set`, by its index in the configuration's [`UserVars`].
+    User(usize),
     /// Any `$upstream_*` or `$proxy_*` variable, by its whole lowercase name
     /// (`upstream_addr`), answered by the proxy.
     Upstream(String),
@@ -169,6 +176,7 @@ impl fmt::Display for Var {
             Var::SentHttp(n) => write!(f, "$sent_http_{n}"),
             Var::Upstream(n) => write!(f, "${n}"),
             Var::Capture(n) => write!(f, "${n}"),
+            Var::User(i) => write!(f, "$<set variable #{i}>"),
             other => {
                 let name = NAMED
                     .iter()
@@ -204,9 +212,15 @@ pub struct Template {
 const INVALID_NAME: &str = "invalid variable name";
 
 impl Template {
-    /// Compiles `text` (e.g. a `log_format` string); unknown variables are an error whose
-    /// message is nginx's: `unknown "foo" variable`.
+    /// Compiles `text` (e.g. a `log_format` string) knowing only built-in variables; unknown
+    /// variables are an error whose message is nginx's: `unknown "foo" variable`.
     pub fn compile(text: &str) -> Result<Template, String> {
+        Template::compile_with(text, &UserVars::default())
+    }
+
+    /// Compiles `text`, resolving names declared by `set` (in `user`) before built-in ones,
+    /// as nginx's variable table does (`set $http_x` shadows the `$http_*` family).
+    pub fn compile_with(text: &str, user: &UserVars) -> Result<Template, String> {
         let src = text.as_bytes();
         let mut parts = Vec::new();
         let mut literal = Vec::new();
@@ -252,8 +266,7 @@ impl Template {
                     if name.is_empty() {
                         return Err(INVALID_NAME.to_string());
                     }
-                    let name = name.to_ascii_lowercase();
-                    Var::from_name(&name).ok_or_else(|| format!("unknown \"{name}\" variable"))?
+                    resolve(&name.to_ascii_lowercase(), user)?
                 }
             };
             if !literal.is_empty() {
@@ -333,6 +346,63 @@ pub fn compile(text: &str) -> Result<Template, String> {
     Template::compile(text)
 }
 
+/// Resolves a lowercase name (without `$`): a `set` variable first, then a built-in one;
+/// nginx's `unknown "name" variable` otherwise.
+pub fn resolve(name: &str, user: &UserVars) -> Result<Var, String> {
+    user.index(name)
+        .map(Var::User)
+        .or_else(|| Var::from_name(name))
+        .ok_or_else(|| format!("unknown \"{name}\" variable"))
+}
+
+/// Whether `name` (lowercase, without `$`) is a built-in variable with a fixed name, such as
+/// `uri` (not a family such as `http_*`): `set` may not redeclare one.
+pub fn is_builtin_name(name: &str) -> bool {
+    NAMED.iter().any(|(n, _)| *n == name)
+}
+
+/// The variables declared by `set $name` anywhere in the configuration, in first-seen order;
+/// [`Var::User`]`(i)` is the i-th. Names are stored lowercase, as nginx compares them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserVars {
+    names: Vec<String>,
+}
+
+impl UserVars {
+    /// Declares `name` (any case) and returns its index; a name declared twice keeps its
+    /// first index.
+    pub fn declare(&mut self, name: &str) -> usize {
+        let name = name.to_ascii_lowercase();
+        match self.index(&name) {
+            Some(i) => i,
+            None => {
+                self.names.push(name);
+                self.names.len() - 1
+            }
+        }
+    }
+
+    /// The index of a lowercase name, if declared.
+    pub fn index(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+
+    /// The name of variable `i` (for messages such as `using uninitialized "x" variable`).
+    pub fn name(&self, i: usize) -> Option<&str> {
+        self.names.get(i).map(String::as_str)
+    }
+
+    /// How many variables are declared: the size of a request's value table.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether no `set` appears in the configuration.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
 /// Whether a `$http_NAME` / `$sent_http_NAME` name matches a header: ASCII case-insensitive,
 /// a `-` in the header matching `_` in the name (`user_agent` matches `User-Agent`).
 pub fn header_matches(var_name: &str, header_name: &[u8]) -> bool {
@@ -399,174 +469,4 @@ pub fn find_cookie<'a>(cookie_header: &'a [u8], name: &str) -> Option<&'a [u8]> 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    /// Values by variable; absent ones have no value.
-    struct Vals(HashMap<Var, &'static [u8]>);
-
-    impl VarSource for Vals {
-        fn var(&self, var: &Var, out: &mut Vec<u8>) -> bool {
-            self.0.get(var).map(|v| out.extend_from_slice(v)).is_some()
-        }
-    }
-
-    fn one(text: &str) -> Var {
-        let t = Template::compile(text).unwrap();
-        assert_eq!(t.parts.len(), 1, "{text}");
-        t.vars().next().unwrap().clone()
-    }
-
-    #[test]
-    fn every_listed_variable_compiles_and_prints_back() {
-        let names = "uri document_uri request_uri args query_string arg_page http_user_agent \
-            cookie_sid sent_http_content_type host hostname remote_addr remote_port remote_user \
-            server_addr server_port server_name server_protocol scheme request request_method \
-            request_length request_time status body_bytes_sent bytes_sent time_local \
-            time_iso8601 msec pid connection connection_requests document_root realpath_root \
-            request_filename content_type content_length is_args nginx_version request_body \
-            https pipe request_id request_completion binary_remote_addr upstream_addr \
-            upstream_response_time proxy_host proxy_add_x_forwarded_for 1 9";
-        for name in names.split_whitespace() {
-            let var = one(&format!("${name}"));
-            assert_eq!(var.to_string(), format!("${name}"));
-            assert_eq!(one(&format!("${{{name}}}")), var);
-        }
-    }
-
-    #[test]
-    fn names_resolve_like_nginx() {
-        assert_eq!(one("$http_user_agent"), Var::Http("user_agent".into()));
-        assert_eq!(one("$HTTP_X_Real_IP"), Var::Http("x_real_ip".into()));
-        assert_eq!(one("$sent_http_location"), Var::SentHttp("location".into()));
-        assert_eq!(one("$Cookie_SID"), Var::Cookie("sid".into()));
-        assert_eq!(one("$arg_Page"), Var::Arg("page".into()));
-        assert_eq!(
-            one("$upstream_status"),
-            Var::Upstream("upstream_status".into())
-        );
-        assert_eq!(one("$URI"), Var::Uri);
-        assert_eq!(one("$3"), Var::Capture(3));
-    }
-
-    #[test]
-    fn bad_names_get_nginx_messages() {
-        let err = |t: &str| Template::compile(t).unwrap_err();
-        assert_eq!(err("$foo"), "unknown \"foo\" variable");
-        assert_eq!(err("a ${Foo} b"), "unknown \"foo\" variable");
-        assert_eq!(err("$0"), "unknown \"0\" variable");
-        assert_eq!(err("price: 5$"), "invalid variable name");
-        assert_eq!(err("${"), "invalid variable name");
-        assert_eq!(err("$-x"), "invalid variable name");
-        assert_eq!(err("${}"), "invalid variable name");
-        assert_eq!(
-            err("${host"),
-            "the closing bracket in \"host\" variable is missing"
-        );
-        assert_eq!(
-            err("${ho-st}"),
-            "the closing bracket in \"ho\" variable is missing"
-        );
-    }
-
-    #[test]
-    fn splits_literals_variables_and_captures() {
-        let t = Template::compile("/a$1x$12${host}name$uri.").unwrap();
-        let lit = |s: &str| Part::Literal(s.as_bytes().into());
-        let expected = vec![
-            lit("/a"),
-            Part::Var(Var::Capture(1)),
-            lit("x"),
-            Part::Var(Var::Capture(1)),
-            lit("2"),
-            Part::Var(Var::Host),
-            lit("name"),
-            Part::Var(Var::Uri),
-            lit("."),
-        ];
-        assert_eq!(t.parts, expected);
-        assert_eq!(
-            Template::compile("plain é").unwrap().is_literal(),
-            Some("plain é".as_bytes())
-        );
-        assert_eq!(Template::compile("").unwrap().is_literal(), Some(&b""[..]));
-        assert_eq!(t.is_literal(), None);
-    }
-
-    fn source() -> Vals {
-        Vals(HashMap::from([
-            (Var::RemoteAddr, &b"127.0.0.1"[..]),
-            (Var::Request, b"GET /q?a=\"1\" HTTP/1.1"),
-            (Var::Status, b"200"),
-            (Var::Http("user_agent".into()), b"curl\\8\n"),
-            (Var::RemoteUser, b""),
-        ]))
-    }
-
-    #[test]
-    fn eval_appends_values_and_skips_missing_ones() {
-        let t = Template::compile("$remote_addr [$http_referer] $status").unwrap();
-        let mut out = b"> ".to_vec();
-        t.eval(&source(), &mut out);
-        assert_eq!(out, b"> 127.0.0.1 [] 200");
-    }
-
-    #[test]
-    fn eval_log_escapes_per_mode() {
-        let t = Template::compile(
-            "$remote_addr \"$request\" $remote_user $http_referer \"$http_user_agent\"",
-        )
-        .unwrap();
-        let line = |escape| {
-            let mut out = Vec::new();
-            t.eval_log(&source(), escape, &mut out);
-            String::from_utf8(out).unwrap()
-        };
-        assert_eq!(
-            line(LogEscape::Default),
-            r#"127.0.0.1 "GET /q?a=\x221\x22 HTTP/1.1"  - "curl\x5C8\x0A""#
-        );
-        assert_eq!(
-            line(LogEscape::Json),
-            r#"127.0.0.1 "GET /q?a=\"1\" HTTP/1.1"   "curl\\8\n""#
-        );
-        assert_eq!(
-            line(LogEscape::None),
-            "127.0.0.1 \"GET /q?a=\"1\" HTTP/1.1\"   \"curl\\8\n\""
-        );
-    }
-
-    #[test]
-    fn header_names_match_variable_names() {
-        assert!(header_matches("user_agent", b"User-Agent"));
-        assert!(header_matches("x_forwarded_for", b"X-FORWARDED-FOR"));
-        assert!(header_matches("x_a", b"x_a"));
-        assert!(!header_matches("user_agent", b"User-Agents"));
-        assert!(!header_matches("host", b"Hosts"));
-        assert!(!header_matches("", b"X"));
-    }
-
-    #[test]
-    fn args_are_found_like_ngx_http_arg() {
-        let q = b"a=1&Page=2&flag&b=&page=3&xa=4";
-        assert_eq!(find_arg(q, "a"), Some(&b"1"[..]));
-        assert_eq!(find_arg(q, "page"), Some(&b"2"[..]));
-        assert_eq!(find_arg(q, "b"), Some(&b""[..]));
-        assert_eq!(find_arg(q, "flag"), None);
-        assert_eq!(find_arg(q, "x"), None);
-        assert_eq!(find_arg(b"", "a"), None);
-    }
-
-    #[test]
-    fn cookies_are_found_like_nginx() {
-        let h = b"sid=abc; Theme = dark ;lang=en, x=1; sidx=9";
-        assert_eq!(find_cookie(h, "sid"), Some(&b"abc"[..]));
-        assert_eq!(find_cookie(h, "theme"), Some(&b"dark "[..]));
-        assert_eq!(find_cookie(h, "lang"), Some(&b"en, x=1"[..]));
-        assert_eq!(find_cookie(h, "x"), Some(&b"1"[..]));
-        assert_eq!(find_cookie(h, "sidx"), Some(&b"9"[..]));
-        assert_eq!(find_cookie(h, "si"), None);
-        assert_eq!(find_cookie(b"a", "abc"), None);
-    }
-}
+mod tests;

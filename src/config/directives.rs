@@ -3,14 +3,14 @@
 //!
 //! `dispatch` applies an entry exactly as `ngx_conf_handler` does: unknown names, wrong
 //! contexts, a missing `{` or `;`, and the wrong argument count each get nginx's message.
-//! Directives that belong to later work (proxying, rewrites, `if`, `upstream`) are in the
-//! table with their real contexts and arity; their setter keeps the raw [`Directive`] in the
-//! enclosing context's `deferred` list so nothing in the configuration is lost.
+//! Directives that belong to later work (proxying, `upstream`) are in the table with their
+//! real contexts and arity; their setter keeps the raw [`Directive`] in the enclosing
+//! context's `deferred` list so nothing in the configuration is lost.
 
 use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
-use super::{listen, set_block, set_core, set_http, set_log};
+use super::{listen, set_block, set_core, set_http, set_loc, set_log, set_rewrite};
 
 /// A set of contexts, as nginx's `NGX_*_CONF` bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,6 +165,39 @@ table! {
     "listen", C::SERVER, AtLeast(1), false, listen::listen, "`[addr:]port [default_server] [backlog=N] [reuseport] [ipv6only=on|off]`.";
     "server_name", C::SERVER, AtLeast(1), false, listen::server_name, "Names: exact, `*.x`, `.x`, `x.*`, `~regex`, `\"\"`.";
     "location", C::SERVER.or(C::LOCATION), Range(1, 2), true, set_block::location, "`location [=|~|~*|^~] URI {}` or `location @name {}`.";
+    // ---- rewrite module ----
+    "rewrite", REWRITE, Range(2, 3), false, set_rewrite::rewrite, "`rewrite REGEX REPLACEMENT [last|break|redirect|permanent]`.";
+    "return", REWRITE, Range(1, 2), false, set_rewrite::return_code, "`return CODE [TEXT|URL]` or `return URL` (302); 444 closes the connection.";
+    "set", REWRITE, Exact(2), false, set_rewrite::set, "`set $variable VALUE`.";
+    "break", REWRITE, NoArgs, false, set_rewrite::break_op, "Stop processing rewrite directives.";
+    "if", C::SERVER.or(C::LOCATION), AtLeast(1), true, set_rewrite::if_block, "`if (CONDITION) { ... }`: rewrite directives and, in a location, location settings.";
+    "rewrite_log", C::HTTP.or(REWRITE), Flag, false, set_rewrite::rewrite_flag, "Log rewrite results at notice level (default off).";
+    "uninitialized_variable_warn", C::HTTP.or(REWRITE), Flag, false, set_rewrite::rewrite_flag, "Warn when an unset `set` variable is used (default on).";
+    // ---- serving files and shaping responses ----
+    "alias", C::LOCATION, Exact(1), false, set_loc::alias, "Path replacing the location's prefix (or the whole path, in a regex location).";
+    "try_files", C::SERVER.or(C::LOCATION), AtLeast(2), false, set_loc::try_files, "`try_files FILE... URI|=CODE|@name` (not inherited).";
+    "error_page", HSL.or(C::IF_IN_LOCATION), AtLeast(2), false, set_loc::error_page, "`error_page CODE... [=[RESPONSE]] URI|@name`.";
+    "recursive_error_pages", HSL, Flag, false, set_loc::recursive_error_pages, "Let an error page's location use error_page again (default off).";
+    "internal", C::LOCATION, NoArgs, false, set_loc::internal, "Only internal redirects may use the location.";
+    "autoindex", HSL, Flag, false, set_loc::autoindex, "List directories without an index file (default off).";
+    "autoindex_exact_size", HSL, Flag, false, set_loc::autoindex_exact_size, "Exact file sizes in listings (default on).";
+    "autoindex_localtime", HSL, Flag, false, set_loc::autoindex_localtime, "Local rather than UTC times in listings (default off).";
+    "autoindex_format", HSL, Exact(1), false, set_loc::autoindex_format, "Listing format: html (the only one implemented).";
+    "expires", HSL.or(C::IF_IN_LOCATION), Range(1, 2), false, set_loc::expires, "`expires [modified] TIME|@TIME|epoch|max|off` (default off).";
+    "add_header", HSL.or(C::IF_IN_LOCATION), Range(2, 3), false, set_loc::add_header, "`add_header NAME VALUE [always]`; a level's list replaces its parent's.";
+    "etag", HSL, Flag, false, set_loc::etag, "ETag on static responses (default on).";
+    "if_modified_since", HSL, Exact(1), false, set_loc::if_modified_since, "off|exact|before (default exact).";
+    "server_name_in_redirect", HSL, Flag, false, set_loc::server_name_in_redirect, "Primary server name in redirects (default off).";
+    "port_in_redirect", HSL, Flag, false, set_loc::port_in_redirect, "Port in absolute redirects (default on).";
+    "absolute_redirect", HSL, Flag, false, set_loc::absolute_redirect, "Absolute Location in redirects (default on).";
+    "disable_symlinks", HSL, Range(1, 2), false, set_loc::disable_symlinks, "Only `off` is implemented.";
+    "open_file_cache", HSL, Range(1, 2), false, set_loc::open_file_cache, "`off` or `max=N [inactive=TIME]` (default off).";
+    "open_file_cache_valid", HSL, Exact(1), false, set_loc::open_file_cache_valid, "Revalidate cached file information after (default 60s).";
+    "open_file_cache_min_uses", HSL, Exact(1), false, set_loc::open_file_cache_min_uses, "Uses within `inactive` to keep a descriptor open (default 1).";
+    "open_file_cache_errors", HSL, Flag, false, set_loc::open_file_cache_errors, "Cache lookup errors (default off).";
+    "open_file_cache_events", HSL, Flag, false, set_loc::open_file_cache_events, "Accepted (default off).";
+    "msie_padding", HSL, Flag, false, set_loc::msie_padding, "Pad error pages for MSIE (default on).";
+    "msie_refresh", HSL, Flag, false, set_loc::msie_refresh, "Refresh instead of redirect for MSIE (default off).";
     // ---- later work: kept raw ----
     "upstream", C::HTTP, Exact(1), true, set_block::upstream, "A group of upstream servers (kept raw).";
     "server", C::UPSTREAM, AtLeast(1), false, set_block::deferred, "An upstream server (kept raw).";
@@ -177,13 +210,6 @@ table! {
     "proxy_connect_timeout", HSL, Exact(1), false, set_block::deferred_time, "Upstream connect timeout (kept raw).";
     "proxy_read_timeout", HSL, Exact(1), false, set_block::deferred_time, "Upstream read timeout (kept raw).";
     "proxy_send_timeout", HSL, Exact(1), false, set_block::deferred_time, "Upstream send timeout (kept raw).";
-    "rewrite", REWRITE, Range(2, 3), false, set_block::deferred, "`rewrite REGEX REPLACEMENT [FLAG]` (kept raw).";
-    "return", REWRITE, Range(1, 2), false, set_block::deferred, "`return CODE [TEXT|URL]` or `return URL` (kept raw).";
-    "set", REWRITE, Exact(2), false, set_block::deferred, "`set $variable VALUE` (kept raw).";
-    "break", REWRITE, NoArgs, false, set_block::deferred, "Stop processing rewrite directives (kept raw).";
-    "if", C::SERVER.or(C::LOCATION), AtLeast(1), true, set_block::if_block, "`if (CONDITION) { ... }`; the block is kept raw.";
-    "expires", HSL.or(C::IF_IN_LOCATION), Range(1, 2), false, set_block::deferred, "Expires and Cache-Control headers (kept raw).";
-    "error_page", HSL.or(C::IF_IN_LOCATION), AtLeast(2), false, set_block::deferred, "`error_page CODE... [=[RESPONSE]] URI` (kept raw).";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

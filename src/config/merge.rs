@@ -12,6 +12,7 @@ use super::raw::{HttpRaw, LocationRaw, MainRaw, Shared};
 use super::settings::*;
 use super::values::full_name;
 use crate::log::{AccessLogTarget, LogLevel};
+use crate::rewrite::Op;
 
 /// `access_log off;` at a level means "no logs here", whatever else that level said.
 fn apply_off(loc: &mut LocRaw, off: bool) {
@@ -20,9 +21,33 @@ fn apply_off(loc: &mut LocRaw, off: bool) {
     }
 }
 
+/// nginx's merge for one level, with the core module's exceptions: `try_files` is never
+/// inherited (`add_header` and `error_page` lists, being `Option`s, are replaced whole by
+/// a level that has any; `root` and `alias` are tied by their setters).
+fn inherit_loc(child: &mut LocRaw, parent: &LocRaw) {
+    let try_files = child.try_files.take();
+    child.inherit(parent);
+    child.try_files = try_files;
+}
+
+/// Gives each top-level `if` of a location its settings, merged with the location's: nginx
+/// makes the block a nested location of the one it is in.
+fn attach_if_settings(ops: &mut [Op], if_locs: Vec<LocRaw>, location: &LocRaw) {
+    let mut settings = if_locs.into_iter().map(|mut raw| {
+        inherit_loc(&mut raw, location);
+        Rc::new(raw.finish())
+    });
+    for op in ops {
+        if let Op::If { loc, .. } = op {
+            *loc = settings.next();
+        }
+    }
+}
+
 fn merge_location(mut raw: LocationRaw, parent: &LocRaw) -> LocationConf {
     apply_off(&mut raw.loc, raw.access_log_off);
-    raw.loc.inherit(parent);
+    inherit_loc(&mut raw.loc, parent);
+    attach_if_settings(&mut raw.rewrite, raw.if_locs, &raw.loc);
     let nested = raw
         .nested
         .into_iter()
@@ -32,11 +57,12 @@ fn merge_location(mut raw: LocationRaw, parent: &LocRaw) -> LocationConf {
         matcher: raw.matcher,
         loc: Rc::new(raw.loc.finish()),
         nested,
+        rewrite: raw.rewrite,
         deferred: raw.deferred,
     }
 }
 
-fn merge_http(http: HttpRaw, shared: &Shared, main_error_log: &[ErrorLogConf]) -> HttpConf {
+fn merge_http(http: HttpRaw, shared: &mut Shared, main_error_log: &[ErrorLogConf]) -> HttpConf {
     let mut top = http.loc;
     apply_off(&mut top, http.access_log_off);
     if top.access_log.is_none() {
@@ -58,7 +84,7 @@ fn merge_http(http: HttpRaw, shared: &Shared, main_error_log: &[ErrorLogConf]) -
         .map(|mut s| {
             s.srv.inherit(&http.srv);
             apply_off(&mut s.loc, s.access_log_off);
-            s.loc.inherit(&top);
+            inherit_loc(&mut s.loc, &top);
             let locations = s
                 .locations
                 .into_iter()
@@ -70,6 +96,7 @@ fn merge_http(http: HttpRaw, shared: &Shared, main_error_log: &[ErrorLogConf]) -
                 srv: s.srv.finish(),
                 loc: Rc::new(s.loc.finish()),
                 locations,
+                rewrite: s.rewrite,
                 deferred: s.deferred,
             }
         })
@@ -82,6 +109,7 @@ fn merge_http(http: HttpRaw, shared: &Shared, main_error_log: &[ErrorLogConf]) -
     HttpConf {
         servers,
         listens,
+        user_vars: std::mem::take(&mut shared.user_vars),
         deferred: http.deferred,
     }
 }
@@ -89,14 +117,15 @@ fn merge_http(http: HttpRaw, shared: &Shared, main_error_log: &[ErrorLogConf]) -
 /// Turns the filled contexts into the final [`Config`].
 pub(crate) fn build(
     main: MainRaw,
-    shared: Shared,
+    mut shared: Shared,
     file: PathBuf,
     sources: Vec<SourceFile>,
 ) -> Result<Config, ConfError> {
     let Some(events) = main.events else {
         return Err(ConfError::bare("no \"events\" section in configuration"));
     };
-    let prefix: &Path = &shared.prefix;
+    let prefix_buf = shared.prefix.clone();
+    let prefix: &Path = &prefix_buf;
     let error_log = if main.error_log.is_empty() {
         let path = full_name(prefix, DEFAULT_ERROR_LOG_PATH);
         vec![ErrorLogConf {
@@ -106,7 +135,7 @@ pub(crate) fn build(
     } else {
         main.error_log
     };
-    let http = main.http.map(|h| merge_http(h, &shared, &error_log));
+    let http = main.http.map(|h| merge_http(h, &mut shared, &error_log));
     Ok(Config {
         file,
         prefix: shared.prefix.clone(),

@@ -4,7 +4,9 @@
 //! - [`parser`] nests them into a [`parser::Directive`] tree, expanding `include` and
 //!   recording every file read (for `-T`);
 //! - [`directives`] is the one table of known directives: contexts, arity, setter, doc;
-//!   the setters live in `set_core`, `set_http`, `set_log` and `listen`;
+//!   the setters live in `set_core`, `set_http`, `set_loc`, `set_log`, `set_rewrite`
+//!   (which compiles the rewrite module's directives into [`crate::rewrite::Op`]s) and
+//!   `listen`;
 //! - [`settings`] holds the typed result, merged http → server → location by `merge`.
 //!
 //! Every error is a [`ConfError`] worded as nginx words it, ending `in FILE:LINE`.
@@ -14,19 +16,23 @@ pub mod error;
 pub mod glob;
 pub mod lexer;
 mod listen;
+pub mod loc_values;
 mod merge;
 pub mod parser;
 mod raw;
 mod set_block;
 mod set_core;
 mod set_http;
+mod set_loc;
 mod set_log;
+mod set_rewrite;
 pub mod settings;
 pub mod values;
 
 use std::path::{Path, PathBuf};
 
 pub use error::ConfError;
+pub use loc_values::*;
 pub use parser::{Directive, SourceFile, Word};
 pub use settings::*;
 
@@ -71,6 +77,8 @@ pub fn load(opts: &LoadOptions) -> Result<Config, ConfError> {
         walk(&mut Level::Main(&mut main), &tree, &mut shared)?;
     }
     let tree = parser.parse_main(&file)?;
+    // nginx knows every `set` variable before it compiles any string that uses one.
+    set_rewrite::declare_user_vars(&tree, &mut shared.user_vars);
     walk(&mut Level::Main(&mut main), &tree, &mut shared)?;
     if main.error_log.is_empty()
         && let Some(path) = &opts.error_log
@@ -80,7 +88,10 @@ pub fn load(opts: &LoadOptions) -> Result<Config, ConfError> {
         } else {
             ErrorLogTarget::File(values::full_name(&opts.prefix, &path.to_string_lossy()))
         };
-        main.error_log.push(ErrorLogConf { target, level: crate::log::LogLevel::Error });
+        main.error_log.push(ErrorLogConf {
+            target,
+            level: crate::log::LogLevel::Error,
+        });
     }
     merge::build(main, shared, file, parser.into_sources())
 }

@@ -13,7 +13,8 @@ use super::settings::{
     CpuAffinity, ErrorLogConf, ListenConf, LocRaw, LocationMatch, LogEscape, LogFormat, ServerName,
     SrvRaw,
 };
-use crate::vars::Template;
+use crate::rewrite::Op;
+use crate::vars::{Template, UserVars};
 
 /// nginx's predefined `combined` access-log format.
 pub const COMBINED_FORMAT: &str = "$remote_addr - $remote_user [$time_local] \"$request\" \
@@ -67,6 +68,8 @@ pub(crate) struct ServerRaw {
     pub loc: LocRaw,
     pub access_log_off: bool,
     pub locations: Vec<LocationRaw>,
+    /// Server-level rewrite directives, compiled.
+    pub rewrite: Vec<Op>,
     pub deferred: Vec<Directive>,
 }
 
@@ -79,6 +82,41 @@ pub(crate) struct LocationRaw {
     pub loc: LocRaw,
     pub access_log_off: bool,
     pub nested: Vec<LocationRaw>,
+    /// Location-level rewrite directives, compiled; each top-level [`Op::If`] gets its
+    /// settings from `if_locs` (in the same order) when the location is merged.
+    pub rewrite: Vec<Op>,
+    /// The settings of each `if` block, unmerged.
+    pub if_locs: Vec<LocRaw>,
+    pub deferred: Vec<Directive>,
+}
+
+impl LocationRaw {
+    /// An empty location with this match.
+    pub fn new(matcher: LocationMatch, name: String) -> LocationRaw {
+        LocationRaw {
+            matcher,
+            name,
+            loc: LocRaw::default(),
+            access_log_off: false,
+            nested: Vec::new(),
+            rewrite: Vec::new(),
+            if_locs: Vec::new(),
+            deferred: Vec::new(),
+        }
+    }
+}
+
+/// One `if () {}` block while its directives are applied.
+#[derive(Debug)]
+pub(crate) struct IfRaw {
+    /// [`Ctx::IF_IN_SERVER`] or [`Ctx::IF_IN_LOCATION`].
+    pub ctx: Ctx,
+    /// Its rewrite directives.
+    pub ops: Vec<Op>,
+    /// Its location-level settings (inside a location only).
+    pub loc: LocRaw,
+    pub access_log_off: bool,
+    /// Directives of later work inside the block (`proxy_pass`).
     pub deferred: Vec<Directive>,
 }
 
@@ -107,6 +145,8 @@ pub(crate) struct Shared {
     pub upstreams: Vec<String>,
     /// Whether we run as root (decides the default listen port and `user` checks).
     pub is_root: bool,
+    /// Every `set $name` of the configuration, collected before any template is compiled.
+    pub user_vars: UserVars,
 }
 
 impl Shared {
@@ -124,6 +164,7 @@ impl Shared {
             listens: Vec::new(),
             upstreams: Vec::new(),
             is_root: nix::unistd::geteuid().is_root(),
+            user_vars: UserVars::default(),
         })
     }
 }
@@ -135,6 +176,8 @@ pub(crate) enum Level<'a> {
     Http(&'a mut HttpRaw),
     Server(&'a mut ServerRaw),
     Location(&'a mut LocationRaw),
+    /// Inside `if () {}` in a server or a location.
+    If(&'a mut IfRaw),
     /// Contents kept raw (inside `if`, `upstream`): names, contexts and arity are checked,
     /// nothing is set.
     Check(Ctx),
@@ -154,6 +197,7 @@ impl Level<'_> {
             Level::Http(_) => Ctx::HTTP,
             Level::Server(_) => Ctx::SERVER,
             Level::Location(_) => Ctx::LOCATION,
+            Level::If(i) => i.ctx,
             Level::Check(ctx) => *ctx,
         }
     }
@@ -164,6 +208,17 @@ impl Level<'_> {
             Level::Http(h) => Ok(&mut h.loc),
             Level::Server(s) => Ok(&mut s.loc),
             Level::Location(l) => Ok(&mut l.loc),
+            Level::If(i) if i.ctx == Ctx::IF_IN_LOCATION => Ok(&mut i.loc),
+            _ => Err(misplaced(d)),
+        }
+    }
+
+    /// The rewrite directives of this context (server, location or `if`).
+    pub fn ops(&mut self, d: &Directive) -> Result<&mut Vec<Op>, ConfError> {
+        match self {
+            Level::Server(s) => Ok(&mut s.rewrite),
+            Level::Location(l) => Ok(&mut l.rewrite),
+            Level::If(i) => Ok(&mut i.ops),
             _ => Err(misplaced(d)),
         }
     }
@@ -183,6 +238,7 @@ impl Level<'_> {
             Level::Http(h) => Ok(&mut h.access_log_off),
             Level::Server(s) => Ok(&mut s.access_log_off),
             Level::Location(l) => Ok(&mut l.access_log_off),
+            Level::If(i) => Ok(&mut i.access_log_off),
             _ => Err(misplaced(d)),
         }
     }
@@ -193,6 +249,7 @@ impl Level<'_> {
             Level::Http(h) => Some(&mut h.deferred),
             Level::Server(s) => Some(&mut s.deferred),
             Level::Location(l) => Some(&mut l.deferred),
+            Level::If(i) => Some(&mut i.deferred),
             _ => None,
         }
     }

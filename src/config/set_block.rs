@@ -1,5 +1,5 @@
 //! Setters for block directives inside `http` (`server`, `location`, `types`) and the raw
-//! keeping of later work's directives (`if`, `upstream`, `proxy_*`, rewrites).
+//! keeping of later work's directives (`upstream`, `proxy_*`); `if` is in `set_rewrite`.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -9,7 +9,7 @@ use super::error::ConfError;
 use super::listen;
 use super::parser::Directive;
 use super::raw::{Level, LocationRaw, ServerRaw, Shared};
-use super::settings::{LocRaw, LocationMatch};
+use super::settings::LocationMatch;
 use super::values::msec_arg;
 
 /// `types { MIME EXT...; ... }`: this level's map starts empty, replacing the inherited one.
@@ -163,14 +163,7 @@ pub(crate) fn location(
     if siblings.iter().any(|s| same_literal(&s.matcher, &matcher)) {
         return Err(ConfError::at(d, format!("duplicate location \"{name}\"")));
     }
-    let mut location = LocationRaw {
-        matcher,
-        name,
-        loc: LocRaw::default(),
-        access_log_off: false,
-        nested: Vec::new(),
-        deferred: Vec::new(),
-    };
+    let mut location = LocationRaw::new(matcher, name);
     walk(&mut Level::Location(&mut location), block(d), shared)?;
     siblings.push(location);
     Ok(())
@@ -192,30 +185,6 @@ pub(crate) fn deferred_time(
 ) -> Result<(), ConfError> {
     msec_arg(d, 0)?;
     deferred(l, d, s)
-}
-
-/// `if (CONDITION) { ... }`: the condition's parentheses and the block's directives are
-/// checked; the whole block is kept raw.
-pub(crate) fn if_block(
-    l: &mut Level<'_>,
-    d: &Directive,
-    shared: &mut Shared,
-) -> Result<(), ConfError> {
-    let first = d.arg(0);
-    let last = d.args.last().map_or("", |w| w.text.as_str());
-    if !first.starts_with('(') {
-        return Err(ConfError::at(d, format!("invalid condition \"{first}\"")));
-    }
-    if !last.ends_with(')') {
-        return Err(ConfError::at(d, format!("invalid condition \"{last}\"")));
-    }
-    let ctx = if l.ctx() == Ctx::SERVER {
-        Ctx::IF_IN_SERVER
-    } else {
-        Ctx::IF_IN_LOCATION
-    };
-    walk(&mut Level::Check(ctx), block(d), shared)?;
-    deferred(l, d, shared)
 }
 
 /// `upstream NAME { ... }`: names must be unique; the block is checked and kept raw.
@@ -256,7 +225,9 @@ mod tests {
         assert!(matches!(&locs[0].matcher, LocationMatch::Exact(n) if n == "/exact"));
         assert!(matches!(&locs[1].matcher, LocationMatch::Exact(n) if n == "/exact2"));
         assert!(matches!(&locs[2].matcher, LocationMatch::PrefixNoRegex(n) if n == "/static/"));
-        assert!(matches!(&locs[3].matcher, LocationMatch::Regex(r, false) if r.is_match(b"/i.php")));
+        assert!(
+            matches!(&locs[3].matcher, LocationMatch::Regex(r, false) if r.is_match(b"/i.php"))
+        );
         assert!(matches!(&locs[4].matcher, LocationMatch::Regex(r, true) if r.is_match(b"/a.png")));
         assert!(matches!(&locs[5].matcher, LocationMatch::Named(n) if n == "@fallback"));
         let nested = &locs[6].nested[0];
@@ -337,16 +308,22 @@ mod tests {
         let conf = http_conf(
             "proxy_set_header A b; upstream u { server 127.0.0.1:1; keepalive 4; }\n\
              server { if ($host = x) { return 404; } rewrite ^ /x last; set $a b;\n\
-               location / { proxy_connect_timeout 5s; break; } }",
+               location / { proxy_connect_timeout 5s; break;\n\
+                 if ($a) { expires 1h; proxy_pass http://u; set $a c; } } }",
         );
         let names = |list: &[crate::config::Directive]| {
             list.iter().map(|d| d.name.clone()).collect::<Vec<_>>()
         };
         assert_eq!(names(&conf.deferred), ["proxy_set_header", "upstream"]);
-        assert_eq!(names(&conf.servers[0].deferred), ["if", "rewrite", "set"]);
+        assert!(conf.servers[0].deferred.is_empty());
+        assert_eq!(conf.servers[0].rewrite.len(), 3);
+        let location = &conf.servers[0].locations[0];
+        assert_eq!(names(&location.deferred), ["proxy_connect_timeout", "if"]);
+        // An `if` keeps, raw, only the directives of later work.
+        let kept = location.deferred[1].block.as_deref().unwrap_or(&[]);
         assert_eq!(
-            names(&conf.servers[0].locations[0].deferred),
-            ["proxy_connect_timeout", "break"]
+            (names(kept), location.deferred[1].arg(0)),
+            (vec!["proxy_pass".to_string()], "($a)")
         );
         assert_eq!(
             load_err(&http("upstream u { } upstream U { }")),
@@ -358,7 +335,7 @@ mod tests {
         );
         assert_eq!(
             load_err(&http(
-                "server { location / { if ($a) { location /x {} } } }"
+                "server { location / { if ($host) { location /x {} } } }"
             )),
             "\"location\" directive is not allowed here"
         );
@@ -368,7 +345,7 @@ mod tests {
         );
         assert_eq!(
             load_err(&http("server { if ($a { } }")),
-            "invalid condition \"($a\""
+            "invalid condition \"$a\""
         );
         assert_eq!(
             load_err(&http("proxy_read_timeout forever;")),

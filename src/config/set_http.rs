@@ -128,11 +128,18 @@ pub(crate) fn large_client_header_buffers(
     })
 }
 
-/// `root PATH;`: a trailing slash is dropped; relative paths resolve against the prefix
+/// `root PATH;` (exclusive with `alias` at the same level): a trailing slash is dropped; relative paths resolve against the prefix
 /// (paths starting with a variable are kept as written).
 pub(crate) fn root(l: &mut Level<'_>, d: &Directive, shared: &mut Shared) -> Result<(), ConfError> {
     let prefix = shared.prefix.clone();
-    set_once(&mut l.loc(d)?.root, d, |d| {
+    let loc = l.loc(d)?;
+    if matches!(loc.alias, Some(Some(_))) {
+        let message = "\"root\" directive is duplicate, \"alias\" directive was specified earlier";
+        return Err(ConfError::at(d, message));
+    }
+    // `root` here means no inherited `alias` (nginx keeps both in one field).
+    loc.alias = Some(None);
+    set_once(&mut loc.root, d, |d| {
         let mut value = d.arg(0);
         for var in [
             "$document_root",

@@ -180,7 +180,8 @@ pub(crate) fn log_format(
         parts = &d.args[2..];
     }
     let text: String = parts.iter().map(|w| w.text.as_str()).collect();
-    let template = Template::compile(&text).map_err(|message| ConfError::at(d, message))?;
+    let template = Template::compile_with(&text, &shared.user_vars)
+        .map_err(|message| ConfError::at(d, message))?;
     shared.formats.push(Rc::new(LogFormat {
         name: name.to_string(),
         escape,

@@ -16,9 +16,13 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::loc_values::*;
 use super::parser::{Directive, SourceFile};
+use crate::http::conditional::IfModifiedSince;
+use crate::http::expires::Expires;
 use crate::log::{AccessLogTarget, LogLevel};
-use crate::vars::Template;
+use crate::rewrite::Op;
+use crate::vars::{Template, UserVars};
 
 /// Declares a block of inheritable settings: `Raw` (all `Option`) and the merged struct.
 macro_rules! settings {
@@ -217,6 +221,9 @@ pub struct HttpConf {
     /// Note: like nginx, a wildcard (`*:80`) and a specific address (`127.0.0.1:80`) on the same
     /// port are both listed; nginx binds only the wildcard unless the specific one has options.
     pub listens: Vec<ListenConf>,
+    /// Every variable declared by `set` anywhere: a request's
+    /// [`crate::rewrite::RewriteCtx`] holds [`UserVars::len`] values.
+    pub user_vars: UserVars,
     /// http-level directives of later work, kept raw (in config order): `upstream` blocks and
     /// `proxy_*` settings. Servers and locations keep their own; inheritance is the
     /// consumer's job.
@@ -288,8 +295,10 @@ pub struct ServerConf {
     pub loc: Rc<LocSettings>,
     /// Locations in config order.
     pub locations: Vec<LocationConf>,
-    /// Server-level directives of later work (`rewrite`, `return`, `set`, `if`, `proxy_*`…),
-    /// kept raw in config order so nothing is lost before they are implemented.
+    /// Server-level `rewrite`, `return`, `set`, `if`, `break`: run once per request before
+    /// the location search (nginx's server rewrite phase).
+    pub rewrite: Vec<Op>,
+    /// Server-level directives of later work (`proxy_*`), kept raw in config order.
     pub deferred: Vec<Directive>,
 }
 
@@ -317,8 +326,11 @@ pub struct LocationConf {
     pub loc: Rc<LocSettings>,
     /// Nested locations.
     pub nested: Vec<LocationConf>,
-    /// Location-level directives of later work (`proxy_pass`, `proxy_set_header`, `rewrite`,
-    /// `if (...) {}` with its block, `expires`, `return`, `set`…), kept raw in config order.
+    /// The location's own `rewrite`, `return`, `set`, `if`, `break` (not inherited, as in
+    /// nginx): run after each location search that selects this location.
+    pub rewrite: Vec<Op>,
+    /// Location-level directives of later work (`proxy_pass`, `proxy_set_header`…), kept
+    /// raw in config order; an `if` block holding some is kept as an `if` with only those.
     pub deferred: Vec<Directive>,
 }
 
@@ -384,6 +396,65 @@ settings! {
         /// `error_log` at http/server/location level; the loader seeds the http level with the
         /// main-level logs, as nginx does.
         error_log: Vec<ErrorLogConf> = Vec::new(),
+        /// `alias PATH` (location only): replaces the matched prefix of the URI; in a regex
+        /// location the evaluated alias (captures allowed) is the whole path. `None` where
+        /// `root` applies. A level with `root` or `alias` inherits neither from its parent.
+        alias: Option<Template> = None,
+        /// `try_files FILE... URI|=CODE|@name` (server or location; not inherited, as in nginx)
+        try_files: Option<TryFiles> = None,
+        /// `error_page` entries in order; a level with any replaces its parent's list
+        error_page: Vec<ErrorPage> = Vec::new(),
+        /// `recursive_error_pages on|off`
+        recursive_error_pages: bool = false,
+        /// `autoindex on|off`
+        autoindex: bool = false,
+        /// `autoindex_exact_size on|off`
+        autoindex_exact_size: bool = true,
+        /// `autoindex_localtime on|off`
+        autoindex_localtime: bool = false,
+        /// `autoindex_format html`
+        autoindex_format: AutoindexFormat = AutoindexFormat::Html,
+        /// `expires ...`
+        expires: Expires = Expires::Off,
+        /// `add_header` entries in order; a level with any replaces its parent's list
+        add_header: Vec<AddHeader> = Vec::new(),
+        /// `etag on|off`
+        etag: bool = true,
+        /// `if_modified_since off|exact|before`
+        if_modified_since: IfModifiedSince = IfModifiedSince::Exact,
+        /// `server_name_in_redirect on|off`
+        server_name_in_redirect: bool = false,
+        /// `port_in_redirect on|off`
+        port_in_redirect: bool = true,
+        /// `absolute_redirect on|off`
+        absolute_redirect: bool = true,
+        /// `internal` (location only; nested locations inherit it, as in nginx)
+        internal: bool = false,
+        /// `open_file_cache off|max=N [inactive=TIME]`
+        open_file_cache: Option<OpenFileCache> = None,
+        /// `open_file_cache_valid TIME`
+        open_file_cache_valid: Duration = DEFAULT_OPEN_FILE_CACHE_VALID,
+        /// `open_file_cache_min_uses N`
+        open_file_cache_min_uses: u64 = DEFAULT_OPEN_FILE_CACHE_MIN_USES,
+        /// `open_file_cache_errors on|off`
+        open_file_cache_errors: bool = false,
+        /// `open_file_cache_events on|off`
+        open_file_cache_events: bool = false,
+        /// `msie_padding on|off`
+        msie_padding: bool = true,
+        /// `msie_refresh on|off`
+        msie_refresh: bool = false,
+        /// `rewrite_log on|off`: rewrite results at notice level in the error log
+        rewrite_log: bool = false,
+        /// `uninitialized_variable_warn on|off`
+        uninitialized_variable_warn: bool = true,
+    }
+}
+
+impl LocSettings {
+    /// The first `error_page` entry for `status`, as nginx searches its list.
+    pub fn error_page_for(&self, status: u16) -> Option<&ErrorPage> {
+        self.error_page.iter().find(|e| e.status == status)
     }
 }
 

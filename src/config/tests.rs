@@ -92,17 +92,42 @@ fn seed_config_parses_with_key_values() {
     let statics = &server.locations[0];
     assert!(matches!(&statics.matcher, LocationMatch::PrefixNoRegex(p) if p == "/static/"));
     assert_eq!(statics.loc.root, PathBuf::from("/var/www"));
-    assert_eq!(names(&statics.deferred), ["if"]);
-    assert_eq!(statics.deferred[0].arg(0), "($query_string)");
-    let inside_if = statics.deferred[0].block.as_ref().expect("if block");
-    assert_eq!(
-        (inside_if[0].name.as_str(), inside_if[0].arg(0)),
-        ("expires", "max")
-    );
+    assert!(statics.deferred.is_empty());
+    // `if ($query_string) { expires max; }`: a nested location inheriting `root`.
+    let [
+        crate::rewrite::Op::If {
+            cond,
+            ops,
+            loc: Some(if_loc),
+        },
+    ] = &statics.rewrite[..]
+    else {
+        panic!("{:?}", statics.rewrite);
+    };
+    assert!(matches!(
+        cond,
+        crate::rewrite::Condition::Value(crate::vars::Var::QueryString)
+    ));
+    assert!(ops.is_empty());
+    assert_eq!(if_loc.root, PathBuf::from("/var/www"));
+    assert_eq!(if_loc.expires, crate::http::expires::Expires::Max);
+    assert_eq!(statics.loc.expires, crate::http::expires::Expires::Off);
 
     assert!(matches!(&server.locations[1].matcher, LocationMatch::Exact(p) if p == "/favicon.ico"));
-    assert_eq!(names(&server.locations[1].deferred), ["rewrite"]);
-    assert_eq!(server.locations[2].deferred[0].arg(1), "/static/robots.txt");
+    assert!(server.locations[1].deferred.is_empty());
+    let [
+        crate::rewrite::Op::Rewrite {
+            replacement,
+            flag,
+            redirect: None,
+            ..
+        },
+    ] = &server.locations[2].rewrite[..]
+    else {
+        panic!("{:?}", server.locations[2].rewrite);
+    };
+    assert_eq!(replacement.is_literal(), Some(&b"/static/robots.txt"[..]));
+    assert_eq!(*flag, crate::rewrite::Flag::None);
 
     let root = &server.locations[3];
     assert!(matches!(&root.matcher, LocationMatch::Prefix(p) if p == "/"));
@@ -384,6 +409,15 @@ fn stock_nginx_conf_parses() {
     assert_eq!(root.default_type, "application/octet-stream");
     assert_eq!(root.keepalive_timeout.0, Duration::from_secs(65));
     assert_eq!(root.index, ["index.html", "index.htm"]);
-    assert_eq!(names(&server.deferred), ["error_page"]);
+    assert!(server.deferred.is_empty());
+    let pages: Vec<u16> = server.loc.error_page.iter().map(|p| p.status).collect();
+    assert_eq!(pages, [500, 502, 503, 504]);
+    assert_eq!(
+        server.locations[0]
+            .loc
+            .error_page_for(502)
+            .map(|p| p.uri.is_literal()),
+        Some(Some(&b"/50x.html"[..]))
+    );
     assert_eq!(config.sources.len(), 2);
 }

@@ -1,0 +1,318 @@
+//! Setters of location-level settings that serve files and shape responses: `alias`,
+//! `try_files`, `error_page`, `internal` and the file cache (`ngx_http_core_module.c`),
+//! `autoindex*` (`ngx_http_autoindex_module.c`), `expires` and `add_header`
+//! (`ngx_http_headers_filter_module.c`), `etag`, `if_modified_since` and the redirect flags.
+
+use super::error::ConfError;
+use super::loc_values::{
+    AddHeader, AutoindexFormat, DEFAULT_OPEN_FILE_CACHE_INACTIVE, ErrorPage, ErrorPageStatus,
+    OpenFileCache, TryFallback, TryFile, TryFiles,
+};
+use super::parser::Directive;
+use super::raw::{Level, Shared};
+use super::set_rewrite::template;
+use super::settings::LocationMatch;
+use super::values::{flag_arg, full_name, number_arg, parse_number, parse_time, sec_arg, set_once};
+use crate::http::conditional::IfModifiedSince;
+
+/// Generates setters that parse one value into a once-only field of `LocRaw`.
+macro_rules! loc_setters {
+    ($($(#[$meta:meta])* $name:ident: $field:ident = $parse:expr;)*) => {$(
+        $(#[$meta])*
+        pub(crate) fn $name(
+            l: &mut Level<'_>,
+            d: &Directive,
+            _: &mut Shared,
+        ) -> Result<(), ConfError> {
+            set_once(&mut l.loc(d)?.$field, d, $parse)
+        }
+    )*};
+}
+
+loc_setters! {
+    /// `recursive_error_pages on|off;`
+    recursive_error_pages: recursive_error_pages = flag_arg;
+    /// `autoindex on|off;`
+    autoindex: autoindex = flag_arg;
+    /// `autoindex_exact_size on|off;`
+    autoindex_exact_size: autoindex_exact_size = flag_arg;
+    /// `autoindex_localtime on|off;`
+    autoindex_localtime: autoindex_localtime = flag_arg;
+    /// `autoindex_format html;` (nginx's `xml`, `json` and `jsonp` are not implemented)
+    autoindex_format: autoindex_format = autoindex_format_arg;
+    /// `etag on|off;`
+    etag: etag = flag_arg;
+    /// `if_modified_since off|exact|before;`
+    if_modified_since: if_modified_since = if_modified_since_arg;
+    /// `server_name_in_redirect on|off;`
+    server_name_in_redirect: server_name_in_redirect = flag_arg;
+    /// `port_in_redirect on|off;`
+    port_in_redirect: port_in_redirect = flag_arg;
+    /// `absolute_redirect on|off;`
+    absolute_redirect: absolute_redirect = flag_arg;
+    /// `msie_padding on|off;`
+    msie_padding: msie_padding = flag_arg;
+    /// `msie_refresh on|off;`
+    msie_refresh: msie_refresh = flag_arg;
+    /// `internal;`
+    internal: internal = |_| Ok(true);
+    /// `expires [modified] TIME|epoch|max|off;`
+    expires: expires = expires_arg;
+    /// `open_file_cache off|max=N [inactive=TIME];`
+    open_file_cache: open_file_cache = open_file_cache_arg;
+    /// `open_file_cache_valid TIME;`
+    open_file_cache_valid: open_file_cache_valid = |d| sec_arg(d, 0);
+    /// `open_file_cache_min_uses N;`
+    open_file_cache_min_uses: open_file_cache_min_uses = |d| number_arg(d, 0);
+    /// `open_file_cache_errors on|off;`
+    open_file_cache_errors: open_file_cache_errors = flag_arg;
+    /// `open_file_cache_events on|off;`
+    open_file_cache_events: open_file_cache_events = flag_arg;
+}
+
+/// nginx's `ngx_conf_set_enum_slot` complaint.
+fn invalid_value(d: &Directive) -> ConfError {
+    ConfError::at(d, format!("invalid value \"{}\"", d.arg(0)))
+}
+
+fn autoindex_format_arg(d: &Directive) -> Result<AutoindexFormat, ConfError> {
+    match d.arg(0).to_ascii_lowercase().as_str() {
+        "html" => Ok(AutoindexFormat::Html),
+        "xml" | "json" | "jsonp" => Err(ConfError::at(
+            d,
+            format!(
+                "\"autoindex_format\" directive \"{}\" is not supported",
+                d.arg(0)
+            ),
+        )),
+        _ => Err(invalid_value(d)),
+    }
+}
+
+fn if_modified_since_arg(d: &Directive) -> Result<IfModifiedSince, ConfError> {
+    match d.arg(0).to_ascii_lowercase().as_str() {
+        "off" => Ok(IfModifiedSince::Off),
+        "exact" => Ok(IfModifiedSince::Exact),
+        "before" => Ok(IfModifiedSince::Before),
+        _ => Err(invalid_value(d)),
+    }
+}
+
+fn expires_arg(d: &Directive) -> Result<crate::http::expires::Expires, ConfError> {
+    let args: Vec<&str> = d.args.iter().map(|w| w.text.as_str()).collect();
+    crate::http::expires::parse(&args).map_err(|message| ConfError::directive(d, &message))
+}
+
+fn open_file_cache_arg(d: &Directive) -> Result<Option<OpenFileCache>, ConfError> {
+    let (mut max, mut inactive, mut off) = (0, DEFAULT_OPEN_FILE_CACHE_INACTIVE, false);
+    for word in &d.args {
+        let param = word.text.as_str();
+        let ok = if let Some(n) = param.strip_prefix("max=") {
+            max = parse_number(n).unwrap_or(0) as usize;
+            max > 0
+        } else if let Some(t) = param.strip_prefix("inactive=") {
+            parse_time(t, true).map(|t| inactive = t).is_some()
+        } else {
+            off |= param == "off";
+            param == "off"
+        };
+        if !ok {
+            let message = format!("invalid \"open_file_cache\" parameter \"{param}\"");
+            return Err(ConfError::at(d, message));
+        }
+    }
+    if off {
+        return Ok(None);
+    }
+    if max == 0 {
+        let message = "\"open_file_cache\" must have the \"max\" parameter";
+        return Err(ConfError::at(d, message));
+    }
+    Ok(Some(OpenFileCache { max, inactive }))
+}
+
+/// `disable_symlinks off;`: the only form Portico implements (symbolic links are followed).
+pub(crate) fn disable_symlinks(
+    _: &mut Level<'_>,
+    d: &Directive,
+    _: &mut Shared,
+) -> Result<(), ConfError> {
+    match d.args.iter().find(|w| w.text != "off") {
+        None => Ok(()),
+        Some(w) => Err(ConfError::at(
+            d,
+            format!(
+                "\"disable_symlinks\" directive \"{}\" is not supported",
+                w.text
+            ),
+        )),
+    }
+}
+
+/// `alias PATH;` (locations only; exclusive with `root` at the same level). A relative path
+/// resolves against the prefix; in a regex location the path may use the captures.
+pub(crate) fn alias(
+    l: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
+    let Level::Location(location) = l else {
+        return Err(ConfError::at(d, "\"alias\" directive is not allowed here"));
+    };
+    if matches!(location.loc.alias, Some(Some(_))) {
+        return Err(ConfError::directive(d, "is duplicate"));
+    }
+    if location.loc.root.is_some() {
+        let message = "\"alias\" directive is duplicate, \"root\" directive was specified earlier";
+        return Err(ConfError::at(d, message));
+    }
+    if let LocationMatch::Named(_) = location.matcher {
+        let message = "the \"alias\" directive cannot be used inside the named location";
+        return Err(ConfError::at(d, message));
+    }
+    let value = d.arg(0);
+    for name in ["document_root", "realpath_root"] {
+        if value.contains(&format!("${name}")) || value.contains(&format!("${{{name}}}")) {
+            let message = format!("the ${name} variable cannot be used in the \"alias\" directive");
+            return Err(ConfError::at(d, message));
+        }
+    }
+    let path = if value.starts_with('$') {
+        value.to_string()
+    } else {
+        full_name(&shared.prefix, value)
+            .to_string_lossy()
+            .into_owned()
+    };
+    let compiled = template(d, &path, shared)?;
+    location.loc.alias = Some(Some(compiled));
+    Ok(())
+}
+
+/// `try_files FILE... URI|=CODE|@name;` (server or location).
+pub(crate) fn try_files(
+    l: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
+    let loc = l.loc(d)?;
+    if loc.try_files.is_some() {
+        return Err(ConfError::directive(d, "is duplicate"));
+    }
+    let Some((last, paths)) = d.args.split_last() else {
+        return Err(ConfError::at(
+            d,
+            "invalid number of arguments in \"try_files\" directive",
+        ));
+    };
+    let mut files = Vec::with_capacity(paths.len());
+    for word in paths {
+        let (text, dir) = match word.text.strip_suffix('/') {
+            Some(rest) => (rest, true),
+            None => (word.text.as_str(), false),
+        };
+        files.push(TryFile {
+            path: template(d, text, shared)?,
+            dir,
+        });
+    }
+    let last = last.text.as_str();
+    let fallback = if let Some(code) = last.strip_prefix('=') {
+        match parse_number(code).filter(|&c| c <= 999) {
+            Some(code) => TryFallback::Code(code as u16),
+            None => return Err(ConfError::at(d, format!("invalid code \"{last}\""))),
+        }
+    } else if last.starts_with('@') && !last.contains('$') {
+        TryFallback::Named(last.to_string())
+    } else {
+        TryFallback::Uri(template(d, last, shared)?)
+    };
+    l.loc(d)?.try_files = Some(Some(TryFiles { files, fallback }));
+    Ok(())
+}
+
+/// `error_page CODE... [=[RESPONSE]] URI;` (repeatable; a level's list replaces its
+/// parent's).
+pub(crate) fn error_page(
+    l: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
+    let invalid = |w: &str| ConfError::at(d, format!("invalid value \"{w}\""));
+    let n = d.args.len();
+    let maybe_response = d.arg(n.saturating_sub(2));
+    let (response, codes) = match maybe_response.strip_prefix('=') {
+        Some(_) if n == 2 => return Err(invalid(maybe_response)),
+        Some("") => (ErrorPageStatus::FromTarget, &d.args[..n - 2]),
+        Some(code) => match parse_number(code).and_then(|c| u16::try_from(c).ok()) {
+            Some(code) => (ErrorPageStatus::Code(code), &d.args[..n - 2]),
+            None => return Err(invalid(maybe_response)),
+        },
+        None => (ErrorPageStatus::Original, &d.args[..n.saturating_sub(1)]),
+    };
+    let target = d.arg(n.saturating_sub(1));
+    let mut uri = template(d, target, shared)?;
+    let mut args = None;
+    if uri.is_literal().is_some()
+        && target.starts_with('/')
+        && let Some((path, query)) = target.split_once('?')
+    {
+        uri = template(d, path, shared)?;
+        args = Some(query.to_string());
+    }
+    let mut pages = Vec::with_capacity(codes.len());
+    for word in codes {
+        let status = parse_number(&word.text)
+            .filter(|&c| c != 499)
+            .ok_or_else(|| invalid(&word.text))?;
+        if !(300..=599).contains(&status) {
+            let message = format!("value \"{}\" must be between 300 and 599", word.text);
+            return Err(ConfError::at(d, message));
+        }
+        let status = status as u16;
+        // nginx answers its internal TLS codes as 400 unless told otherwise.
+        let response = match (response, status) {
+            (ErrorPageStatus::Original, 495..=497) => ErrorPageStatus::Code(400),
+            (response, _) => response,
+        };
+        pages.push(ErrorPage {
+            status,
+            response,
+            uri: uri.clone(),
+            args: args.clone(),
+        });
+    }
+    l.loc(d)?
+        .error_page
+        .get_or_insert_with(Vec::new)
+        .extend(pages);
+    Ok(())
+}
+
+/// `add_header NAME VALUE [always];` (repeatable; a level's list replaces its parent's).
+pub(crate) fn add_header(
+    l: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
+    let value = template(d, d.arg(1), shared)?;
+    let always = match d.args.get(2).map(|w| w.text.as_str()) {
+        None => false,
+        Some("always") => true,
+        Some(other) => {
+            return Err(ConfError::at(d, format!("invalid parameter \"{other}\"")));
+        }
+    };
+    l.loc(d)?
+        .add_header
+        .get_or_insert_with(Vec::new)
+        .push(AddHeader {
+            name: d.arg(0).to_string(),
+            value,
+            always,
+        });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,328 @@
+//! The script engine: runs compiled [`Op`]s against a [`RewriteCtx`], as
+//! `ngx_http_rewrite_handler` runs its code array.
+
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use super::{Condition, FileTest, Flag, Op, Outcome, RewriteCtx, script_var};
+use crate::log::LogLevel;
+use crate::vars::{Template, Var, VarSource};
+
+/// Runs `ops` (a server's or a location's list) and says what the worker does next.
+pub fn run(ops: &[Op], ctx: &mut RewriteCtx<'_>, src: &dyn VarSource) -> Outcome {
+    match block(ops, ctx, src) {
+        Some(Outcome::Relocate) => relocate(ctx),
+        Some(outcome) => outcome,
+        None if ctx.uri_changed => relocate(ctx),
+        None => Outcome::Continue,
+    }
+}
+
+fn relocate(ctx: &mut RewriteCtx<'_>) -> Outcome {
+    ctx.uri_changed = false;
+    ctx.loc = None;
+    Outcome::Relocate
+}
+
+/// Runs one block; `None` when its directives ran out.
+fn block(ops: &[Op], ctx: &mut RewriteCtx<'_>, src: &dyn VarSource) -> Option<Outcome> {
+    for op in ops {
+        let stop = match op {
+            Op::Rewrite { .. } => rewrite(op, ctx, src),
+            Op::Return { code, body_or_url } => {
+                Some(respond(*code, body_or_url.as_ref(), ctx, src))
+            }
+            Op::Set { var, value } => {
+                let value = eval(value, ctx, src, false);
+                if let Some(slot) = ctx.user.get_mut(*var) {
+                    *slot = Some(value);
+                }
+                None
+            }
+            Op::SetArgs { value } => {
+                let value = eval(value, ctx, src, false);
+                ctx.args = Some(value).filter(|a| !a.is_empty());
+                None
+            }
+            Op::If { cond, ops, loc } => {
+                if test(cond, ctx, src) {
+                    if let Some(loc) = loc {
+                        ctx.loc = Some(loc.clone());
+                    }
+                    block(ops, ctx, src)
+                } else {
+                    None
+                }
+            }
+            Op::Break => Some(break_here(ctx)),
+        };
+        if stop.is_some() {
+            return stop;
+        }
+    }
+    None
+}
+
+/// nginx's `ngx_http_script_break_code`.
+fn break_here(ctx: &mut RewriteCtx<'_>) -> Outcome {
+    if ctx.uri_changed {
+        ctx.valid_location = false;
+        ctx.uri_changed = false;
+    }
+    Outcome::Break
+}
+
+fn eval(t: &Template, ctx: &RewriteCtx<'_>, src: &dyn VarSource, escape: bool) -> Vec<u8> {
+    struct Script<'a, 'b> {
+        ctx: &'a RewriteCtx<'b>,
+        inner: &'a dyn VarSource,
+        escape: bool,
+    }
+    impl VarSource for Script<'_, '_> {
+        fn var(&self, var: &Var, out: &mut Vec<u8>) -> bool {
+            script_var(self.ctx, self.inner, var, out, self.escape)
+        }
+    }
+    let mut out = Vec::new();
+    t.eval(
+        &Script {
+            ctx,
+            inner: src,
+            escape,
+        },
+        &mut out,
+    );
+    out
+}
+
+fn value_of(var: &Var, ctx: &RewriteCtx<'_>, src: &dyn VarSource) -> Vec<u8> {
+    let mut out = Vec::new();
+    if !script_var(ctx, src, var, &mut out, false) {
+        out.clear();
+    }
+    out
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `rewrite`: `ngx_http_script_regex_start_code` and `..._regex_end_code`.
+fn rewrite(op: &Op, ctx: &mut RewriteCtx<'_>, src: &dyn VarSource) -> Option<Outcome> {
+    let Op::Rewrite {
+        regex,
+        replacement,
+        args,
+        keep_args,
+        query_in_replacement,
+        flag,
+        redirect,
+    } = op
+    else {
+        return None;
+    };
+    let Some(caps) = regex.captures(&ctx.uri) else {
+        ctx.captures.clear();
+        let (re, uri) = (regex.as_str().to_string(), lossy(&ctx.uri));
+        ctx.log(LogLevel::Notice, || {
+            format!("\"{re}\" does not match \"{uri}\"")
+        });
+        return None;
+    };
+    ctx.captures = super::Captures::from_match(&ctx.uri, &caps);
+    let (re, uri) = (regex.as_str().to_string(), lossy(&ctx.uri));
+    ctx.log(LogLevel::Notice, || format!("\"{re}\" matches \"{uri}\""));
+    let request_args = ctx.args.clone().filter(|_| *keep_args);
+
+    if let Some(code) = redirect {
+        let raw = eval(replacement, ctx, src, ctx.quoted_uri);
+        let mut location = unescape_redirect(&raw);
+        if let Some(request_args) = request_args {
+            location.push(if *query_in_replacement { b'&' } else { b'?' });
+            location.extend_from_slice(&request_args);
+        }
+        let shown = lossy(&location);
+        ctx.log(LogLevel::Notice, || {
+            format!("rewritten redirect: \"{shown}\"")
+        });
+        return Some(Outcome::Redirect {
+            code: *code,
+            location,
+        });
+    }
+
+    let uri = eval(replacement, ctx, src, false);
+    let new_args = match args {
+        Some(t) => {
+            let mut a = eval(t, ctx, src, ctx.quoted_uri);
+            if let Some(request_args) = request_args {
+                a.push(b'&');
+                a.extend_from_slice(&request_args);
+            }
+            Some(a)
+        }
+        None => request_args,
+    };
+    ctx.args = new_args.filter(|a| !a.is_empty());
+    let (shown_uri, shown_args) = (lossy(&uri), lossy(ctx.args.as_deref().unwrap_or(b"")));
+    ctx.log(LogLevel::Notice, || {
+        format!("rewritten data: \"{shown_uri}\", args: \"{shown_args}\"")
+    });
+    if uri.is_empty() {
+        ctx.log(LogLevel::Error, || {
+            "the rewritten URI has a zero length".to_string()
+        });
+        return Some(Outcome::Return {
+            code: 500,
+            body: None,
+        });
+    }
+    ctx.uri = uri;
+    match flag {
+        Flag::Break => {
+            ctx.valid_location = false;
+            ctx.uri_changed = false;
+            Some(Outcome::Break)
+        }
+        Flag::Last => Some(Outcome::Relocate),
+        _ => {
+            ctx.uri_changed = true;
+            None
+        }
+    }
+}
+
+/// `return`: `ngx_http_script_return_code` and `ngx_http_send_response`.
+fn respond(
+    code: u16,
+    text: Option<&Template>,
+    ctx: &RewriteCtx<'_>,
+    src: &dyn VarSource,
+) -> Outcome {
+    let text = text.map(|t| eval(t, ctx, src, false));
+    if matches!(code, 301 | 302 | 303 | 307 | 308) {
+        return Outcome::Redirect {
+            code,
+            location: text.unwrap_or_default(),
+        };
+    }
+    let body = match text {
+        Some(text) => Some(text),
+        None if code < 400 => Some(Vec::new()),
+        None => None,
+    };
+    Outcome::Return { code, body }
+}
+
+/// An `if` condition; a regex test sets or clears the captures.
+fn test(cond: &Condition, ctx: &mut RewriteCtx<'_>, src: &dyn VarSource) -> bool {
+    match cond {
+        Condition::Value(var) => {
+            let value = value_of(var, ctx, src);
+            !value.is_empty() && value != b"0"
+        }
+        Condition::Equal { var, value, negate } => {
+            let left = value_of(var, ctx, src);
+            (left == eval(value, ctx, src, false)) != *negate
+        }
+        Condition::Match { var, regex, negate } => {
+            let subject = value_of(var, ctx, src);
+            let (re, shown) = (regex.as_str().to_string(), lossy(&subject));
+            match regex.captures(&subject) {
+                Some(caps) => {
+                    ctx.captures = super::Captures::from_match(&subject, &caps);
+                    ctx.log(LogLevel::Notice, || format!("\"{re}\" matches \"{shown}\""));
+                    !negate
+                }
+                None => {
+                    ctx.captures.clear();
+                    ctx.log(LogLevel::Notice, || {
+                        format!("\"{re}\" does not match \"{shown}\"")
+                    });
+                    *negate
+                }
+            }
+        }
+        Condition::File { path, test, negate } => {
+            let path = eval(path, ctx, src, false);
+            file_test(Path::new(std::ffi::OsStr::from_bytes(&path)), *test) != *negate
+        }
+    }
+}
+
+/// `-f`, `-d`, `-e`, `-x` with `stat(2)` (symbolic links followed, as `ngx_open_cached_file`
+/// does); a path that cannot be examined fails every positive test.
+fn file_test(path: &Path, test: FileTest) -> bool {
+    if path.as_os_str().is_empty() {
+        return false;
+    }
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    match test {
+        FileTest::File => meta.is_file(),
+        FileTest::Dir => meta.is_dir(),
+        FileTest::Exists => true,
+        FileTest::Executable => meta.permissions().mode() & 0o100 != 0,
+    }
+}
+
+/// `ngx_unescape_uri(..., NGX_UNESCAPE_REDIRECT)`: decodes `%XX` into bytes between `&`
+/// and `~` (keeping the escape otherwise), stops decoding after a `?` (plain or `%3F`).
+/// As in nginx, a `%` followed by a non-hex byte is dropped, and a `%` with one hex digit
+/// and a non-hex byte loses all three.
+pub(crate) fn unescape_redirect(src: &[u8]) -> Vec<u8> {
+    enum State {
+        Usual,
+        Quoted,
+        QuotedSecond(u8),
+    }
+    let hex = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        _ => match c | 0x20 {
+            c @ b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        },
+    };
+    let mut out = Vec::with_capacity(src.len());
+    let mut state = State::Usual;
+    for (i, &ch) in src.iter().enumerate() {
+        match state {
+            State::Usual => {
+                if ch == b'?' {
+                    out.extend_from_slice(&src[i..]);
+                    return out;
+                }
+                if ch == b'%' {
+                    state = State::Quoted;
+                } else {
+                    out.push(ch);
+                }
+            }
+            State::Quoted => match hex(ch) {
+                Some(high) => state = State::QuotedSecond(high),
+                None => {
+                    state = State::Usual;
+                    out.push(ch);
+                }
+            },
+            State::QuotedSecond(high) => {
+                state = State::Usual;
+                let Some(low) = hex(ch) else { continue };
+                let decoded = (high << 4) + low;
+                if decoded == b'?' {
+                    out.push(decoded);
+                    out.extend_from_slice(&src[i + 1..]);
+                    return out;
+                }
+                if decoded > b'%' && decoded < 0x7f {
+                    out.push(decoded);
+                } else {
+                    out.extend_from_slice(&src[i - 2..=i]);
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,338 @@
+//! The rewrite module (`ngx_http_rewrite_module` with the script engine of
+//! `ngx_http_script.c`): `rewrite`, `return`, `set`, `if` and `break`, compiled once at config
+//! load into [`Op`]s and run per request by the pure engine [`run`].
+//!
+//! The engine touches no socket and no request: it reads variables through a [`VarSource`],
+//! changes the [`RewriteCtx`] (URI, arguments, captures, `set` values, the settings of a
+//! matched `if`) and says what the worker must do next with an [`Outcome`]. The worker runs the
+//! server's list ([`crate::config::ServerConf::rewrite`]) once before the location search and
+//! the location's list ([`crate::config::LocationConf::rewrite`]) after each search; it
+//! enforces nginx's limit of [`MAX_URI_CHANGES`] location searches per request.
+//!
+//! nginx compiles a block's directives into one flat code array in which an `if` is a
+//! conditional jump; here an `if` owns its directives ([`Op::If`]), which reads the same:
+//! a true condition runs its block and then carries on after it.
+
+mod engine;
+#[cfg(test)]
+mod tests;
+
+use std::rc::Rc;
+
+use crate::config::LocSettings;
+use crate::log::LogLevel;
+use crate::vars::{Template, Var, VarSource, find_arg};
+
+pub use engine::run;
+
+/// nginx's `NGX_HTTP_MAX_URI_CHANGES`: location searches after a rewrite (or internal
+/// redirect) allowed per request; one more is "rewrite or internal redirection cycle" (500).
+pub const MAX_URI_CHANGES: usize = 10;
+
+/// The last parameter of `rewrite`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flag {
+    /// No flag: carry on with the next directives; search the locations again afterwards.
+    None,
+    /// `last`: stop here and search the locations again with the new URI.
+    Last,
+    /// `break`: stop here and serve the new URI from the current location.
+    Break,
+    /// `redirect`: answer 302 with the replacement as `Location`.
+    Redirect,
+    /// `permanent`: answer 301 with the replacement as `Location`.
+    Permanent,
+}
+
+/// A file test of `if (-f path)` and its kin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileTest {
+    /// `-f`: a regular file.
+    File,
+    /// `-d`: a directory.
+    Dir,
+    /// `-e`: a file, directory or symbolic link.
+    Exists,
+    /// `-x`: executable by its owner.
+    Executable,
+}
+
+/// The condition of an `if`.
+#[derive(Clone, Debug)]
+pub enum Condition {
+    /// `($var)`: true unless empty or `0`.
+    Value(Var),
+    /// `($var = value)`, or `!=` with `negate`.
+    Equal {
+        /// The variable compared.
+        var: Var,
+        /// What it is compared with.
+        value: Template,
+        /// `!=`.
+        negate: bool,
+    },
+    /// `($var ~ regex)`, `~*` (compiled caseless), `!~`, `!~*` (with `negate`); a match sets
+    /// the captures `$1`..`$9`, a miss clears them.
+    Match {
+        /// The variable matched.
+        var: Var,
+        /// The compiled pattern.
+        regex: regex::bytes::Regex,
+        /// `!~` or `!~*`.
+        negate: bool,
+    },
+    /// `(-f path)`, `(!-f path)`, and `-d`, `-e`, `-x`.
+    File {
+        /// The path tested.
+        path: Template,
+        /// What is tested.
+        test: FileTest,
+        /// The `!` form.
+        negate: bool,
+    },
+}
+
+/// One compiled rewrite-module directive.
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// `rewrite REGEX REPLACEMENT [FLAG]`, matched against the current URI.
+    Rewrite {
+        /// The pattern.
+        regex: regex::bytes::Regex,
+        /// The replacement's path part; for a redirect, the whole replacement.
+        replacement: Template,
+        /// The replacement's query, after its first literal `?` (internal rewrites only).
+        args: Option<Template>,
+        /// Whether the request's arguments are appended (the replacement does not end in `?`).
+        keep_args: bool,
+        /// Whether the replacement holds a literal `?`: a redirect then appends the request's
+        /// arguments with `&` rather than `?`.
+        query_in_replacement: bool,
+        /// The flag as written.
+        flag: Flag,
+        /// The redirect status when the rewrite answers with a redirect: 301 for `permanent`,
+        /// 302 for `redirect` or a replacement starting with `http://`, `https://`, `$scheme`.
+        redirect: Option<u16>,
+    },
+    /// `return CODE [TEXT|URL]` or `return URL` (302).
+    Return {
+        /// The status; 444 means "close the connection without a response".
+        code: u16,
+        /// The body, or the `Location` for 301, 302, 303, 307 and 308.
+        body_or_url: Option<Template>,
+    },
+    /// `set $name VALUE` for a variable of the configuration's [`crate::vars::UserVars`].
+    Set {
+        /// The variable's index.
+        var: usize,
+        /// Its new value.
+        value: Template,
+    },
+    /// `set $args VALUE`: `$args` is the one built-in variable nginx lets `set` change.
+    SetArgs {
+        /// The new query string.
+        value: Template,
+    },
+    /// `if (CONDITION) { ... }`.
+    If {
+        /// The condition.
+        cond: Condition,
+        /// The block's rewrite directives.
+        ops: Vec<Op>,
+        /// Inside a location: the block's settings, merged with the location's (nginx makes
+        /// the block a nested location); a true condition makes them the request's settings.
+        /// `None` inside a server.
+        loc: Option<Rc<LocSettings>>,
+    },
+    /// `break`: stop processing rewrite directives.
+    Break,
+}
+
+/// What the worker does after [`run`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The directives ran out and the URI did not change: carry on in the current location.
+    Continue,
+    /// `break` (directive or flag): stop rewriting and serve [`RewriteCtx::uri`] from the
+    /// current location; [`RewriteCtx::valid_location`] is false if the URI changed.
+    Break,
+    /// The URI changed (a rewrite with `last` or without a flag): search the locations again
+    /// (after the server's list the search happens anyway), counting one URI change.
+    Relocate,
+    /// Answer `code` (301 or 302 from `rewrite`, any code from `return`) with this
+    /// `Location`, still relative if written so, and nginx's standard page as the body.
+    Redirect {
+        /// The status.
+        code: u16,
+        /// The `Location` value.
+        location: Vec<u8>,
+    },
+    /// Answer `code`: with `body` as the response body (served with `default_type`), or with
+    /// nginx's standard page for the code when `None`. 444 closes the connection instead; a
+    /// rewrite to an empty URI gives 500.
+    Return {
+        /// The status.
+        code: u16,
+        /// The body, if the directive gave one (an empty one for codes below 400).
+        body: Option<Vec<u8>>,
+    },
+}
+
+/// Captures of the last regex match: the matched subject and the group spans.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Captures {
+    subject: Vec<u8>,
+    spans: Vec<Option<(usize, usize)>>,
+}
+
+impl Captures {
+    /// The captures of `caps`, a match of some regex against `subject` (also used by the
+    /// worker for a regex location's match).
+    pub fn from_match(subject: &[u8], caps: &regex::bytes::Captures<'_>) -> Captures {
+        Captures {
+            subject: subject.to_vec(),
+            spans: caps
+                .iter()
+                .map(|m| m.map(|m| (m.start(), m.end())))
+                .collect(),
+        }
+    }
+
+    /// Capture `n` (0 is the whole match): `None` when the regex had no such group or no
+    /// match is recorded; empty for a group that did not take part in the match.
+    pub fn get(&self, n: usize) -> Option<&[u8]> {
+        match self.spans.get(n)? {
+            Some((start, end)) => self.subject.get(*start..*end),
+            None => Some(b""),
+        }
+    }
+
+    /// Forgets the captures (a regex that did not match, as nginx's `r->ncaptures = 0`).
+    pub fn clear(&mut self) {
+        self.subject.clear();
+        self.spans.clear();
+    }
+
+    /// Whether no match is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+}
+
+/// Receives the engine's log lines: `rewrite_log` notices and errors.
+pub type LogSink<'a> = &'a mut dyn FnMut(LogLevel, &str);
+
+/// The request state the rewrite directives read and change.
+pub struct RewriteCtx<'a> {
+    /// The current URI: decoded, normalised path without arguments.
+    pub uri: Vec<u8>,
+    /// The current arguments (`None` when empty).
+    pub args: Option<Vec<u8>>,
+    /// Whether the request's URI held `%` escapes or `+` (nginx's `quoted_uri`,
+    /// `plus_in_uri`): captures copied into arguments or a redirect are then escaped.
+    pub quoted_uri: bool,
+    /// Captures of the last regex match (a regex location's, then the rewrite module's).
+    pub captures: Captures,
+    /// Values of the `set` variables, indexed by [`Var::User`]; `None` until set.
+    pub user: Vec<Option<Vec<u8>>>,
+    /// The settings of the last `if` whose condition held, inside a location; the worker
+    /// serves with them instead of the location's. Cleared on [`Outcome::Relocate`].
+    pub loc: Option<Rc<LocSettings>>,
+    /// A rewrite without `break` changed the URI (nginx's `uri_changed`).
+    pub uri_changed: bool,
+    /// False once the URI was changed while keeping the location (`break`); nginx then
+    /// refuses to map the URI through `alias` (nginx's `valid_location`).
+    pub valid_location: bool,
+    /// `rewrite_log on`: report matches and results to `log` at notice level.
+    pub rewrite_log: bool,
+    /// Where log lines go; none are written without one.
+    pub log: Option<LogSink<'a>>,
+}
+
+impl<'a> RewriteCtx<'a> {
+    /// A context for a request's `uri` and `args`, with room for `user_vars` `set` values
+    /// (the configuration's [`crate::vars::UserVars::len`]).
+    pub fn new(uri: Vec<u8>, args: Option<Vec<u8>>, user_vars: usize) -> RewriteCtx<'a> {
+        RewriteCtx {
+            uri,
+            args: args.filter(|a| !a.is_empty()),
+            quoted_uri: false,
+            captures: Captures::default(),
+            user: vec![None; user_vars],
+            loc: None,
+            uri_changed: false,
+            valid_location: true,
+            rewrite_log: false,
+            log: None,
+        }
+    }
+
+    /// The value of `set` variable `i`: `Some(b"")` when declared but not set in this
+    /// request (nginx warns "using uninitialized variable" and uses an empty value).
+    pub fn user_value(&self, i: usize) -> Option<&[u8]> {
+        self.user.get(i).map(|v| v.as_deref().unwrap_or(b""))
+    }
+
+    fn log(&mut self, level: LogLevel, message: impl FnOnce() -> String) {
+        if level == LogLevel::Notice && !self.rewrite_log {
+            return;
+        }
+        if let Some(sink) = self.log.as_mut() {
+            sink(level, &message());
+        }
+    }
+}
+
+/// A [`VarSource`] for templates evaluated during and after rewriting: answers `$1`..`$9`,
+/// `set` variables, and `$uri`, `$document_uri`, `$args`, `$query_string`, `$is_args`,
+/// `$arg_*` (which rewrites change) from the [`RewriteCtx`]; defers everything else to
+/// `inner`, the request's own source.
+pub struct WithScript<'a, 'b> {
+    /// The script state.
+    pub ctx: &'a RewriteCtx<'b>,
+    /// The request's variables.
+    pub inner: &'a dyn VarSource,
+}
+
+impl VarSource for WithScript<'_, '_> {
+    fn var(&self, var: &Var, out: &mut Vec<u8>) -> bool {
+        script_var(self.ctx, self.inner, var, out, false)
+    }
+}
+
+/// [`WithScript`], optionally escaping captures as nginx does in arguments and redirects.
+pub(crate) fn script_var(
+    ctx: &RewriteCtx<'_>,
+    inner: &dyn VarSource,
+    var: &Var,
+    out: &mut Vec<u8>,
+    escape_captures: bool,
+) -> bool {
+    let put = |out: &mut Vec<u8>, value: Option<&[u8]>| match value {
+        Some(v) => {
+            out.extend_from_slice(v);
+            true
+        }
+        None => false,
+    };
+    match var {
+        Var::User(i) => put(out, ctx.user_value(*i)),
+        Var::Capture(n) => match ctx.captures.get(usize::from(*n)) {
+            Some(v) if escape_captures => {
+                crate::http::uri::escape_args(v, out);
+                true
+            }
+            v => put(out, v),
+        },
+        Var::Uri | Var::DocumentUri => put(out, Some(&ctx.uri)),
+        Var::Args | Var::QueryString => put(out, ctx.args.as_deref()),
+        Var::IsArgs => {
+            if ctx.args.is_some() {
+                out.push(b'?');
+            }
+            true
+        }
+        Var::Arg(name) => put(out, ctx.args.as_deref().and_then(|a| find_arg(a, name))),
+        _ => inner.var(var, out),
+    }
+}
