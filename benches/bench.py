@@ -316,6 +316,8 @@ def point_result(scenario, used, requested, contenders, rounds):
 def _progress(scenario, conns, label, r, result):
     if "rps" in result:
         what = f"{result['rps']:,.0f} req/s, p99 {result.get('p99_ms', 0):.2f} ms"
+        if "cpu_invalid" in result:
+            what += f" (CPU not counted: {result['cpu_invalid']})"
     else:
         what = result.get("error", "?")[:100]
     print(f"  {scenario.name:8} c={conns:<6} {label:8} round {r + 1}: {what}", flush=True)
