@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN   := target/release/portico
 
-.PHONY: all build run test check fmt clippy clean
+.PHONY: all build run test check fmt clippy clean bench
 
 all: build
 
@@ -19,6 +19,9 @@ test: build
 	$(CARGO) test --release -- --test-threads=2
 
 check: fmt clippy test
+
+bench: build
+	python3 benches/bench.py $(BENCH_ARGS)
 
 fmt:
 	$(CARGO) fmt --all -- --check

@@ -1,0 +1,453 @@
+#!/usr/bin/env python3
+"""Portico against nginx: throughput, server CPU, latency. Run by `make bench`.
+
+For every scenario both servers start on the same generated nginx.conf (own temporary
+prefixes, one shared document root), then wrk drives them in turn (A/B/A/B...) at each
+connection count. The table and benches/results/latest.json give medians over rounds and
+Portico/nginx ratios. See benches/README.md for what every number means.
+
+Python 3 standard library only; needs wrk, nginx and taskset on PATH (installs nothing).
+"""
+
+import argparse
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import config, procs, report, wrk  # noqa: E402
+
+BENCHES = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(BENCHES)
+ALL_SCENARIOS = ("return", "small", "big", "proxy", "tornado")
+SERVERS = ("portico", "nginx")       # the A/B order of every round
+INSTALL_HINT = "Install it (Debian/Ubuntu: apt-get install -y nginx wrk) and run again."
+
+
+# ---------------------------------------------------------------- command line
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: 3 s runs, 1 round, 100 connections (about 1-2 minutes)")
+    p.add_argument("--scenarios", help=f"comma list from {','.join(ALL_SCENARIOS)} "
+                   "(default: all; tornado only when `import tornado` works)")
+    p.add_argument("--conns", help="comma list of connection counts (default 100,1000,10000)")
+    p.add_argument("--rounds", type=int, help="A/B rounds per point (default 3, quick 1)")
+    p.add_argument("--duration", type=int, help="seconds per wrk run (default 4, quick 3)")
+    p.add_argument("--warmup", type=int, default=1, help="seconds of unrecorded wrk per "
+                   "server before each point's rounds (default 1, 0 for none)")
+    p.add_argument("--workers", type=int, default=1, help="worker_processes; above 1 "
+                   "nothing is pinned to a CPU and wrk gets more threads")
+    p.add_argument("--wrk-threads", type=int, help="wrk -t (default 1; with --workers N: "
+                   "min(N, CPUs))")
+    p.add_argument("--wrk-timeout", type=int, default=10,
+                   help="wrk --timeout in seconds, the same for both servers (default 10)")
+    p.add_argument("--server-bin", default=os.path.join(REPO, "target/release/portico"),
+                   help="binary benchmarked as Portico (default target/release/portico); "
+                   "pass an nginx to test the harness itself")
+    p.add_argument("--nginx-bin", default="nginx", help="nginx binary (default: from PATH)")
+    p.add_argument("--wrk-bin", default="wrk", help="wrk binary (default: from PATH)")
+    p.add_argument("--results", default=os.path.join(BENCHES, "results"),
+                   help="directory for latest.json and timestamped copies")
+    p.add_argument("--keep-temp", action="store_true",
+                   help="keep the temporary prefixes (configs, logs) and print where")
+    return p.parse_args(argv)
+
+
+def _int_list(text):
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+# ---------------------------------------------------------------- the plan
+
+@dataclass
+class Plan:
+    """Everything a run needs, resolved from the arguments and the machine."""
+    scenarios: list
+    conns: list                  # (used, requested) pairs
+    rounds: int
+    duration: int
+    warmup: int
+    workers: int
+    wrk_threads: int
+    wrk_timeout: int
+    server_cpu: object           # CPU of the server and backends, None when unpinned
+    wrk_cpu: object              # CPU of wrk, None when unpinned
+    bins: dict
+    nofile: int
+    worker_connections: int
+    backlog: int
+    notes: list = field(default_factory=list)
+
+
+def tornado_available():
+    """Whether `python3 -c 'import tornado'` works (the same interpreter as this script)."""
+    return subprocess.run([sys.executable, "-c", "import tornado"],
+                          capture_output=True).returncode == 0
+
+
+def choose_scenarios(args, notes):
+    wanted = args.scenarios.split(",") if args.scenarios else list(ALL_SCENARIOS)
+    unknown = [s for s in wanted if s not in ALL_SCENARIOS]
+    if unknown:
+        raise SystemExit(f"error: unknown scenario(s) {','.join(unknown)}; "
+                         f"choose from {','.join(ALL_SCENARIOS)}")
+    if "tornado" in wanted and not tornado_available():
+        wanted.remove("tornado")
+        notes.append("tornado scenario skipped: `import tornado` fails "
+                     "(pip install tornado to enable it)")
+    return wanted
+
+
+def choose_conns(args, nofile, notes):
+    """Connection counts, each capped by what one process can hold under the fd limit."""
+    requested = _int_list(args.conns) if args.conns else ([100] if args.quick
+                                                           else [100, 1000, 10000])
+    cap = procs.conn_cap(nofile)
+    pairs = []
+    for n in requested:
+        used = min(n, cap)
+        if used < n:
+            notes.append(f"{n} connections capped to {used} by the open-file limit ({nofile})")
+        pairs.append((used, n))
+    return pairs
+
+
+def choose_cpus(workers, notes):
+    """Pinning: server (and backends) on the first CPU, wrk on the second, when possible."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if workers > 1:
+        notes.append(f"--workers {workers}: nothing pinned, wrk uses several threads")
+        return None, None
+    if len(cpus) < 2:
+        notes.append("only one CPU: nothing pinned, wrk competes with the server")
+        return None, None
+    return cpus[0], cpus[1]
+
+
+def make_plan(args):
+    notes = []
+    bins = {
+        "wrk": procs.require_tool(args.wrk_bin, INSTALL_HINT),
+        "nginx": procs.require_tool(args.nginx_bin, INSTALL_HINT),
+        "portico": procs.require_tool(args.server_bin, "Build Portico first (`make build`) "
+                                      "or name a binary with --server-bin."),
+    }
+    workers = max(1, args.workers)
+    server_cpu, wrk_cpu = choose_cpus(workers, notes)
+    if server_cpu is not None:
+        procs.require_tool("taskset", "Install util-linux (it provides taskset).")
+    nofile = procs.raise_nofile()[0]
+    conns = choose_conns(args, nofile, notes)
+    most = max(used for used, _ in conns)
+    threads = args.wrk_threads or (1 if workers == 1 else min(workers, procs.cpu_count()))
+    return Plan(
+        scenarios=choose_scenarios(args, notes), conns=conns,
+        rounds=args.rounds or (1 if args.quick else 3),
+        duration=args.duration or (3 if args.quick else 4), warmup=max(0, args.warmup),
+        workers=workers, wrk_threads=max(1, min(threads, min(used for used, _ in conns))),
+        wrk_timeout=args.wrk_timeout, server_cpu=server_cpu, wrk_cpu=wrk_cpu, bins=bins,
+        nofile=nofile,
+        # Proxying may hold a client and an upstream connection per request.
+        worker_connections=min(procs.conn_cap(nofile), 2 * most + 1024),
+        backlog=procs.somaxconn(), notes=notes)
+
+
+def estimate_seconds(plan):
+    """A rough wall-clock estimate: wrk time plus ~0.7 s of overhead per run."""
+    runs = len(plan.scenarios) * len(plan.conns) * len(SERVERS)
+    warmup = plan.warmup + 0.7 if plan.warmup else 0
+    return runs * (plan.rounds * (plan.duration + 0.7) + warmup) + 2 * len(plan.scenarios)
+
+
+# ---------------------------------------------------------------- servers
+
+@dataclass
+class Contender:
+    """One server under test for one scenario, and how it is doing."""
+    label: str
+    server: procs.Server
+    status: str = "ok"
+    reason: str = ""
+
+
+def start_backends(plan, root, ports):
+    """Starts the backends the chosen scenarios need; returns {name: (server, error)}."""
+    backends = {}
+    if "proxy" in plan.scenarios:
+        conf = config.upstream_conf(ports["upstream"], plan.worker_connections, plan.backlog)
+        prefix = procs.write_prefix(root, "upstream", "nginx.conf", conf)
+        server = procs.Server("upstream", plan.bins["nginx"], prefix, "nginx.conf",
+                              ports["upstream"], cpu=plan.server_cpu)
+        backends["upstream"] = _start_backend(server, config.RET_BODY)
+    if "tornado" in plan.scenarios:
+        prefix = procs.write_prefix(root, "tornado", "unused", "")
+        argv = [sys.executable, os.path.join(BENCHES, "tornado_app.py"),
+                "--port", str(ports["tornado"]), "--backlog", str(plan.backlog)]
+        server = procs.Backend("tornado", argv, prefix, ports["tornado"], cpu=plan.server_cpu)
+        backends["tornado"] = _start_backend(server, config.TORNADO_BODY)
+    return backends
+
+
+def _start_backend(server, body):
+    server.start()
+    status, reason = server.wait_ready("/", lambda s, b: None if (s, b) == (200, body)
+                                       else f"status {s}, body {b[:40]!r}")
+    if status != "ok":
+        server.stop()
+        return server, f"backend {server.label} failed: {reason}"
+    return server, None
+
+
+def start_contenders(plan, root, docroot, scenario, ports):
+    """Writes both configs for the scenario and starts both servers; never raises."""
+    contenders = []
+    for label in SERVERS:
+        conf_name = f"{label}.conf"
+        text = config.server_conf(scenario, ports[label], docroot, ports,
+                                  plan.workers, plan.worker_connections, plan.backlog)
+        prefix = procs.write_prefix(root, f"{scenario.name}-{label}", conf_name, text)
+        server = procs.Server(label, plan.bins[label], prefix, conf_name, ports[label],
+                              cpu=plan.server_cpu, workers=plan.workers)
+        contenders.append(_start_contender(label, server, scenario))
+    return contenders
+
+
+def _start_contender(label, server, scenario):
+    try:
+        server.start()
+    except OSError as e:
+        return Contender(label, server, "unsupported", f"cannot start: {e}")
+    status, reason = server.wait_ready(scenario.path, scenario.check)
+    if status != "ok":
+        server.stop()
+    return Contender(label, server, status, reason)
+
+
+# ---------------------------------------------------------------- measuring
+
+def settle(pids, limit=5.0):
+    """Waits (at most `limit` s) until the processes are idle, so a run never starts while
+    the previous one's backlog (closing sockets, a slow backend) still burns CPU."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = procs.cpu_seconds(pids)
+        time.sleep(0.2)
+        if procs.cpu_seconds(pids) - before <= 0.01:
+            return
+
+
+def run_wrk(plan, contender, scenario, conns, duration):
+    """One wrk run against one server: wrk's numbers plus the worker CPU it cost."""
+    server = contender.server
+    url = f"http://127.0.0.1:{server.port}{scenario.path}"
+    cmd = wrk.argv(url, conns, duration, plan.wrk_threads, plan.wrk_timeout,
+                   cpu=plan.wrk_cpu, binary=plan.bins["wrk"])
+    pids = list(server.worker_pids)
+    cpu_before = procs.cpu_seconds(pids)
+    rc, output, wrk_cpu = wrk.run(cmd, duration)
+    cpu = procs.cpu_seconds(pids) - cpu_before
+    result = wrk.parse(output) or {"error": f"wrk exit {rc}: {output.strip()[-300:]}"}
+    _check_health(contender, pids, result)
+    if "rps" not in result:
+        return result
+    # wrk busy ~100% of the run means the client, not the server, set the pace.
+    result["wrk_cpu_pct"] = 100.0 * wrk_cpu / result["seconds"] / plan.wrk_threads \
+        if wrk_cpu is not None and result["seconds"] else None
+    if "cpu_invalid" not in result:
+        result["cpu_s"] = cpu
+        result["req_per_cpu_s"] = result["requests"] / cpu if cpu > 0 else None
+    return result
+
+
+def _check_health(contender, pids, result):
+    """Marks a server that died, and a run whose workers changed (its CPU is unknown)."""
+    server = contender.server
+    if not server.alive():
+        contender.status, contender.reason = "crashed", server.log_tail()
+        return
+    now = procs.children(server.proc.pid) or [server.proc.pid]
+    if sorted(now) != sorted(pids):
+        result["cpu_invalid"] = "worker processes changed during the run"
+        server.worker_pids = now
+
+
+def run_point(plan, scenario, contenders, used, requested, watch):
+    """Warm-up, then `rounds` alternating runs of every live server at one connection count."""
+    live = [c for c in contenders if c.status == "ok"]
+    if plan.warmup:
+        for c in live:
+            settle(watch)
+            run_wrk(plan, c, scenario, used, plan.warmup)
+    rounds = {c.label: [] for c in contenders}
+    for r in range(plan.rounds):
+        for c in live:
+            if c.status == "ok":
+                settle(watch)
+                rounds[c.label].append(run_wrk(plan, c, scenario, used, plan.duration))
+                _progress(scenario, used, c.label, r, rounds[c.label][-1])
+    return point_result(scenario, used, requested, contenders, rounds)
+
+
+def point_result(scenario, used, requested, contenders, rounds):
+    sides = {}
+    for c in contenders:
+        summary = report.summarize(rounds[c.label])
+        status, reason = c.status, c.reason
+        if status == "ok" and not summary["rounds_ok"]:
+            errors = [r.get("error", "") for r in rounds[c.label]]
+            status, reason = "failed", (errors[-1] if errors else "no rounds ran")
+        sides[c.label] = {"status": status, "reason": reason, "median": summary,
+                          "rounds": rounds[c.label]}
+    ok = {k: v["median"] for k, v in sides.items() if v["status"] == "ok"}
+    return {"scenario": scenario.name, "path": scenario.path, "conns": used,
+            "conns_requested": requested, "servers": sides,
+            "ratios": report.ratios(ok.get("portico"), ok.get("nginx"))}
+
+
+def _progress(scenario, conns, label, r, result):
+    if "rps" in result:
+        what = f"{result['rps']:,.0f} req/s, p99 {result.get('p99_ms', 0):.2f} ms"
+        if "cpu_invalid" in result:
+            what += f" (CPU not counted: {result['cpu_invalid']})"
+    else:
+        what = result.get("error", "?")[:100]
+    print(f"  {scenario.name:8} c={conns:<6} {label:8} round {r + 1}: {what}", flush=True)
+
+
+def skipped_point(scenario, used, requested, status, reason):
+    """A point that could not run for either server (its backend failed)."""
+    side = {"status": status, "reason": reason, "median": None, "rounds": []}
+    return {"scenario": scenario.name, "path": scenario.path, "conns": used,
+            "conns_requested": requested, "servers": {s: dict(side) for s in SERVERS},
+            "ratios": report.ratios(None, None)}
+
+
+def run_scenario(plan, root, docroot, scenario, ports, backends):
+    """Every connection count of one scenario, both servers up for its duration."""
+    backend, error = backends.get(scenario.backend, (None, None))
+    if error:
+        return [skipped_point(scenario, u, r, "skipped", error) for u, r in plan.conns]
+    contenders = start_contenders(plan, root, docroot, scenario, ports)
+    for c in contenders:
+        if c.status != "ok":
+            print(f"  {scenario.name:8} {c.label}: {c.status.upper()}: {c.reason[:200]}")
+    watch = [pid for c in contenders for pid in c.server.worker_pids if c.status == "ok"]
+    if backend:
+        watch += backend.worker_pids
+    try:
+        return [run_point(plan, scenario, contenders, u, r, watch) for u, r in plan.conns]
+    finally:
+        for c in contenders:
+            c.server.stop()
+
+
+# ---------------------------------------------------------------- main
+
+def version_of(argv):
+    """First line a tool prints for its version flag (nginx and wrk print to stderr)."""
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"unknown ({e})"
+    text = (out.stdout + out.stderr).strip()
+    return text.splitlines()[0] if text else "unknown"
+
+
+def meta(plan, args, started):
+    return {
+        "started": started, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "host": platform.node(), "kernel": platform.release(), "cpus": procs.cpu_count(),
+        "portico_bin": plan.bins["portico"], "portico_version": version_of(
+            [plan.bins["portico"], "-v"]),
+        "nginx_bin": plan.bins["nginx"], "nginx_version": version_of([plan.bins["nginx"], "-v"]),
+        "wrk_version": version_of([plan.bins["wrk"], "-v"]),
+        "scenarios": plan.scenarios, "conns": [u for u, _ in plan.conns],
+        "rounds": plan.rounds, "duration_s": plan.duration, "warmup_s": plan.warmup,
+        "workers": plan.workers, "wrk_threads": plan.wrk_threads,
+        "wrk_timeout_s": plan.wrk_timeout, "server_cpu": plan.server_cpu,
+        "wrk_cpu": plan.wrk_cpu, "nofile": plan.nofile,
+        "worker_connections": plan.worker_connections, "backlog": plan.backlog,
+        "notes": plan.notes, "argv": sys.argv[1:], "quick": args.quick,
+    }
+
+
+def allocate_ports():
+    names = ("portico", "nginx", "upstream", "tornado")
+    return dict(zip(names, procs.free_ports(len(names))))
+
+
+def print_header(plan):
+    pin = (f"server+backends on CPU {plan.server_cpu}, wrk on CPU {plan.wrk_cpu}"
+           if plan.server_cpu is not None else "no CPU pinning")
+    print(f"Portico: {plan.bins['portico']}\nnginx:   {plan.bins['nginx']}")
+    print(f"scenarios {','.join(plan.scenarios)}; connections "
+          f"{','.join(str(u) for u, _ in plan.conns)}; {plan.rounds} round(s) of "
+          f"{plan.duration}s, warm-up {plan.warmup}s; worker_processes {plan.workers}; "
+          f"wrk -t{plan.wrk_threads}; {pin}")
+    for note in plan.notes:
+        print(f"note: {note}")
+    print(f"estimated time: about {estimate_seconds(plan) / 60:.1f} min\n", flush=True)
+
+
+def run_all(plan, root):
+    docroot = os.path.join(root, "html")
+    config.make_docroot(docroot)
+    ports = allocate_ports()
+    scenarios = config.scenarios(docroot)
+    backends = start_backends(plan, root, ports)
+    points = []
+    try:
+        for name in plan.scenarios:
+            points += run_scenario(plan, root, docroot, scenarios[name], ports, backends)
+    finally:
+        for server, _ in backends.values():
+            server.stop()
+    return points
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)     # so `finally` stops every server
+    plan = make_plan(args)
+    print_header(plan)
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    t0 = time.monotonic()
+    root = tempfile.mkdtemp(prefix="portico-bench-")
+    os.chmod(root, 0o755)
+    try:
+        points = run_all(plan, root)
+    finally:
+        if args.keep_temp:
+            print(f"temporary prefixes kept in {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    print("\n" + report.table(points))
+    for line in report.reasons(points):
+        print(line)
+    print("\n(medians over rounds; errors summed over rounds; P/N = Portico / nginx; "
+          "* = connection count capped)")
+    doc = {"meta": meta(plan, args, started), "points": points}
+    latest, stamped = report.write_json(doc, args.results)
+    print(f"wrote {latest} and {stamped} in {time.monotonic() - t0:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\ninterrupted: servers stopped, no results written", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,1 @@
+"""Shared pieces of the Portico benchmarks: configs, processes, wrk, reporting."""

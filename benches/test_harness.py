@@ -1,0 +1,142 @@
+"""Unit tests of the harness's pure parts: wrk parsing, configs, summaries, table.
+
+    python3 -m unittest discover -s benches
+"""
+
+import os
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import config, report, wrk  # noqa: E402
+
+WRK_OUTPUT = """\
+Running 4s test @ http://127.0.0.1:18000/ret
+  1 threads and 10000 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   210.50ms   80.10ms   1.50s    70.00%
+    Req/Sec    45.12k     3.01k   50.00k    80.00%
+  Latency Distribution
+     50%  850.00us
+     75%    1.20ms
+     90%  300.00ms
+     99%    1.50s
+  180000 requests in 4.01s, 26.27MB read
+  Socket errors: connect 12, read 3, write 0, timeout 7
+  Non-2xx or 3xx responses: 42
+Requests/sec:  44887.78
+Transfer/sec:      6.55MB
+"""
+
+
+class WrkParse(unittest.TestCase):
+    def test_full_report(self):
+        r = wrk.parse(WRK_OUTPUT)
+        self.assertEqual(r["requests"], 180000)
+        self.assertAlmostEqual(r["seconds"], 4.01)
+        self.assertAlmostEqual(r["rps"], 44887.78)
+        self.assertEqual(r["read_bytes"], int(26.27 * (1 << 20)))
+        self.assertAlmostEqual(r["p50_ms"], 0.85)
+        self.assertAlmostEqual(r["p75_ms"], 1.2)
+        self.assertAlmostEqual(r["p99_ms"], 1500.0)
+        self.assertEqual(r["errors"], {"connect": 12, "read": 3, "write": 0, "timeout": 7})
+        self.assertEqual(r["socket_errors"], 22)
+        self.assertEqual(r["non_2xx_3xx"], 42)
+
+    def test_clean_run_has_zero_errors(self):
+        text = "\n".join(line for line in WRK_OUTPUT.splitlines()
+                         if "errors" not in line and "Non-2xx" not in line)
+        r = wrk.parse(text)
+        self.assertEqual((r["socket_errors"], r["non_2xx_3xx"]), (0, 0))
+
+    def test_failed_run(self):
+        self.assertIsNone(wrk.parse("unable to connect to 127.0.0.1:1 Connection refused"))
+
+    def test_argv_is_pinned(self):
+        cmd = wrk.argv("http://127.0.0.1:1/", 100, 3, 1, 10, cpu=1)
+        self.assertEqual(cmd[:3], ["taskset", "-c", "1"])
+        self.assertIn("--latency", cmd)
+        self.assertIn("-c100", cmd)
+
+
+class Configs(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.docroot = os.path.join(self.tmp.name, "html")
+        config.make_docroot(self.docroot)
+        self.scenarios = config.scenarios(self.docroot)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def conf(self, name):
+        return config.server_conf(self.scenarios[name], 18001, self.docroot,
+                                  {"upstream": 18002, "tornado": 18003}, 1, 4096, 4096)
+
+    def test_docroot_files(self):
+        self.assertLess(abs(os.path.getsize(os.path.join(self.docroot, "small.html")) - 600), 20)
+        self.assertEqual(os.path.getsize(os.path.join(self.docroot, "big.bin")), 1 << 20)
+
+    def test_common_settings(self):
+        text = self.conf("small")
+        for directive in ("user root;", "worker_processes 1;", "access_log off;",
+                          "error_log logs/error.log error;", "keepalive_requests 10000;",
+                          "keepalive_timeout 65;", "sendfile on;", "tcp_nopush on;",
+                          "listen 127.0.0.1:18001 backlog=4096;", f"root {self.docroot};"):
+            self.assertIn(directive, text)
+        self.assertNotIn("return", text)          # only the scenario's own directives
+        self.assertNotIn("proxy_pass", text)
+
+    def test_proxy_has_keepalive_upstream(self):
+        text = self.conf("proxy")
+        for directive in ("server 127.0.0.1:18002;", "keepalive 32;",
+                          "proxy_pass http://bench_upstream/;", "proxy_http_version 1.1;",
+                          'proxy_set_header Connection "";'):
+            self.assertIn(directive, text)
+
+    def test_balanced_braces(self):
+        for name in self.scenarios:
+            text = self.conf(name)
+            self.assertEqual(text.count("{"), text.count("}"), name)
+
+    def test_check(self):
+        ret = self.scenarios["return"]
+        self.assertIsNone(ret.check(200, b"hello\n"))
+        self.assertIn("404", ret.check(404, b""))
+        self.assertIn("wrong body", ret.check(200, b"nope"))
+
+
+class Report(unittest.TestCase):
+    ROUNDS = [{"rps": 100.0, "cpu_s": 1.0, "req_per_cpu_s": 400.0, "p50_ms": 1.0,
+               "p99_ms": 4.0, "wrk_cpu_pct": 50.0, "socket_errors": 1, "non_2xx_3xx": 0},
+              {"rps": 300.0, "cpu_s": 3.0, "req_per_cpu_s": 800.0, "p50_ms": 3.0,
+               "p99_ms": 8.0, "wrk_cpu_pct": 70.0, "socket_errors": 2, "non_2xx_3xx": 5},
+              {"error": "wrk exit 1"}]
+
+    def test_summarize_medians_and_totals(self):
+        s = report.summarize(self.ROUNDS)
+        self.assertEqual((s["rounds_ok"], s["rounds"]), (2, 3))
+        self.assertEqual(s["rps"], 200.0)
+        self.assertEqual(s["socket_errors"], 3)
+        self.assertEqual(s["non_2xx_3xx"], 5)
+
+    def test_ratios(self):
+        r = report.ratios({"rps": 50, "req_per_cpu_s": 10, "p99_ms": 2},
+                          {"rps": 100, "req_per_cpu_s": 10, "p99_ms": 1})
+        self.assertEqual(r, {"rps": 0.5, "req_per_cpu_s": 1.0, "p99_ms": 2.0})
+        self.assertEqual(report.ratios(None, {"rps": 1})["rps"], None)
+
+    def test_table_shows_unsupported(self):
+        ok = {"status": "ok", "reason": "", "median": report.summarize(self.ROUNDS)}
+        bad = {"status": "unsupported", "reason": "unknown directive \"return\""}
+        point = {"scenario": "return", "conns": 100, "conns_requested": 100,
+                 "servers": {"portico": bad, "nginx": ok}, "ratios": report.ratios(None, None)}
+        text = report.table([point])
+        self.assertIn("UNSUPPORTED", text)
+        self.assertIn("200", text)
+        self.assertIn("unknown directive", "\n".join(report.reasons([point])))
+
+
+if __name__ == "__main__":
+    unittest.main()
