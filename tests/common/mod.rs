@@ -378,3 +378,39 @@ pub fn run_cli(prefix: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(bin()).arg("-p").arg(prefix).args(args).output().expect("run portico");
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
+
+/// `secs` since the epoch as an RFC 1123 HTTP-date, as nginx writes `Date` and
+/// `Last-Modified`: `Sun, 13 Sep 2020 12:26:40 GMT`.
+pub fn http_date(secs: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let (days, rem) = (secs / 86400, secs % 86400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+        DAYS[(days % 7) as usize],
+        MONTHS[(month - 1) as usize],
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// nginx's built-in error page (`ngx_http_special_response.c`, CRLF line ends) for
+/// `title` such as `404 Not Found`, with `server` (`portico/0.1.0`, or `portico` under
+/// `server_tokens off`) in the footer.
+pub fn error_page(title: &str, server: &str) -> String {
+    format!(
+        "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n\
+         <hr><center>{server}</center>\r\n</body>\r\n</html>\r\n"
+    )
+}
