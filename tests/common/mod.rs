@@ -413,4 +413,58 @@ pub fn error_page(title: &str, server: &str) -> String {
         "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n\
          <hr><center>{server}</center>\r\n</body>\r\n</html>\r\n"
     )
+impl Server {
+    /// Starts portico on a prepared prefix with exactly `args` (no `-p`/`-c` added), run from
+    /// `cwd`: for tests of the command line itself (`-p`, `-c`, `-g`). Waits until it accepts.
+    pub fn spawn_args(prefix: Prefix, port: u16, cwd: &Path, args: &[&str]) -> Server {
+        let child = Command::new(bin())
+            .current_dir(cwd)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn portico");
+        let mut s = Server { prefix, port, child: Some(child) };
+        s.wait_ready();
+        s
+    }
+
+    /// Like `assert_clean_log`, but lines holding one of `expected` (an alert or emerg the test
+    /// provoked on purpose) are allowed.
+    pub fn assert_clean_log_except(&self, expected: &[&str]) {
+        let log = self.error_log();
+        for line in log.lines() {
+            let bad = ["[alert]", "[emerg]", "panicked"].iter().any(|b| line.contains(b));
+            assert!(!bad || expected.iter().any(|e| line.contains(e)), "unexpected error log line: {line}\n{log}");
+        }
+    }
+}
+
+/// A `Server` whose workers are killed with it even when the test fails half-way: `Server`'s
+/// drop kills only the master, and orphaned workers would keep serving (and holding the port).
+pub struct Running(pub Server);
+
+impl std::ops::Deref for Running {
+    type Target = Server;
+    fn deref(&self) -> &Server {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Server {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_none()) {
+            for pid in self.0.worker_pids() {
+                // SAFETY: kill(2) on a child of our own master.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
 }
