@@ -54,6 +54,6 @@ mod tests {
         let later = now + Duration::from_secs(3);
         assert_eq!(t.pop_due(later).map(|e| e.1), Some(Key(1)));
         assert_eq!(t.pop_due(later).map(|e| e.1), Some(Key(2)));
-        assert!(t.is_empty());
+        assert!(t.pop_due(later).is_none());
     }
 }

@@ -413,6 +413,8 @@ pub fn error_page(title: &str, server: &str) -> String {
         "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n\
          <hr><center>{server}</center>\r\n</body>\r\n</html>\r\n"
     )
+}
+
 impl Server {
     /// Starts portico on a prepared prefix with exactly `args` (no `-p`/`-c` added), run from
     /// `cwd`: for tests of the command line itself (`-p`, `-c`, `-g`). Waits until it accepts.
