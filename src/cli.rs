@@ -76,15 +76,15 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Args, Strin
         let Some(flags) = arg.strip_prefix('-') else {
             return Err(format!("invalid option: \"{arg}\""));
         };
-        let mut chars = flags.char_indices();
-        while let Some((i, c)) = chars.next() {
+        for (i, c) in flags.char_indices() {
             // Options with a value take the rest of this word or the next word.
             let mut value = |name: &str| -> Result<String, String> {
                 let rest = &flags[i + c.len_utf8()..];
                 if !rest.is_empty() {
                     return Ok(rest.to_string());
                 }
-                it.next().ok_or_else(|| format!("option \"-{name}\" requires {}", requires(name)))
+                it.next()
+                    .ok_or_else(|| format!("option \"-{name}\" requires {}", requires(name)))
             };
             match c {
                 '?' | 'h' => out.help = true,
@@ -159,7 +159,10 @@ Options:\n\
 }
 
 fn configure_arguments(prefix: &Path) -> String {
-    let mut s = format!("configure arguments: --prefix={}/ --conf-path={DEFAULT_CONF_FILE}", prefix.display());
+    let mut s = format!(
+        "configure arguments: --prefix={}/ --conf-path={DEFAULT_CONF_FILE}",
+        prefix.display()
+    );
     s.push_str(" --with-http_realip_module --with-threads");
     for m in WITHOUT_MODULES {
         s.push_str(" --without-");
@@ -170,15 +173,31 @@ fn configure_arguments(prefix: &Path) -> String {
 
 /// Resolves `path` against `base` unless it is absolute (nginx's `ngx_get_full_name`).
 pub fn full_path(base: &Path, path: &Path) -> PathBuf {
-    if path.is_absolute() { path.to_path_buf() } else { base.join(path) }
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
 }
 
 /// The load options the command line describes.
 pub fn load_options(args: &Args) -> LoadOptions {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let prefix = args.prefix.as_ref().map(|p| full_path(&cwd, p)).unwrap_or(cwd);
-    let conf = args.conf.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONF_FILE));
-    LoadOptions { file: full_path(&prefix, &conf), prefix, globals: args.globals.clone(), error_log: args.error_log.clone() }
+    let prefix = args
+        .prefix
+        .as_ref()
+        .map(|p| full_path(&cwd, p))
+        .unwrap_or(cwd);
+    let conf = args
+        .conf
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONF_FILE));
+    LoadOptions {
+        file: full_path(&prefix, &conf),
+        prefix,
+        globals: args.globals.clone(),
+        error_log: args.error_log.clone(),
+    }
 }
 
 /// Entry point of the `portico` binary; returns the process exit code.
@@ -255,13 +274,19 @@ mod tests {
         assert_eq!(a.globals.as_deref(), Some("daemon off;"));
         let a = p(&["-T"]).unwrap();
         assert!(a.test && a.dump);
-        assert_eq!(p(&["-s", "reload"]).unwrap().signal.as_deref(), Some("reload"));
+        assert_eq!(
+            p(&["-s", "reload"]).unwrap().signal.as_deref(),
+            Some("reload")
+        );
     }
 
     #[test]
     fn bad_options_are_refused_in_nginx_words() {
         assert_eq!(p(&["-x"]).unwrap_err(), "invalid option: \"x\"");
-        assert_eq!(p(&["-s", "bogus"]).unwrap_err(), "invalid option: \"-s\" \"bogus\"");
+        assert_eq!(
+            p(&["-s", "bogus"]).unwrap_err(),
+            "invalid option: \"-s\" \"bogus\""
+        );
         assert_eq!(p(&["-c"]).unwrap_err(), "option \"-c\" requires file name");
         assert_eq!(p(&["foo"]).unwrap_err(), "invalid option: \"foo\"");
     }

@@ -37,7 +37,9 @@ pub fn servers_by_listen(http: &HttpConf) -> Vec<AddrServers> {
 /// longest trailing wildcard, then the first matching regex, else the default server.
 /// `host` is the request's host, already validated and lowercased by the parser.
 pub fn select_server(http: &HttpConf, addr: &AddrServers, host: Option<&[u8]>) -> usize {
-    let Some(host) = host else { return addr.default };
+    let Some(host) = host else {
+        return addr.default;
+    };
     let mut front: Option<(usize, usize)> = None;
     let mut back: Option<(usize, usize)> = None;
     let mut regex: Option<usize> = None;
@@ -62,16 +64,16 @@ pub fn select_server(http: &HttpConf, addr: &AddrServers, host: Option<&[u8]>) -
                         back = Some((i, p.len()));
                     }
                 }
-                ServerName::Regex(re) if regex.is_none() => {
-                    if re.is_match(host) {
-                        regex = Some(i);
-                    }
-                }
+                ServerName::Regex(re) if regex.is_none() && re.is_match(host) => regex = Some(i),
                 _ => {}
             }
         }
     }
-    front.map(|f| f.0).or(back.map(|b| b.0)).or(regex).unwrap_or(addr.default)
+    front
+        .map(|f| f.0)
+        .or(back.map(|b| b.0))
+        .or(regex)
+        .unwrap_or(addr.default)
 }
 
 fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
@@ -95,10 +97,11 @@ fn find<'a>(locations: &'a [LocationConf], uri: &[u8]) -> Found<'a> {
     for l in locations {
         match &l.matcher {
             LocationMatch::Exact(s) if s.as_bytes() == uri => return Found::Final(l),
-            LocationMatch::Prefix(s) | LocationMatch::PrefixNoRegex(s) => {
-                if uri.starts_with(s.as_bytes()) && best.is_none_or(|b| s.len() > b.1) {
-                    best = Some((l, s.len(), matches!(l.matcher, LocationMatch::PrefixNoRegex(_))));
-                }
+            LocationMatch::Prefix(s) | LocationMatch::PrefixNoRegex(s)
+                if uri.starts_with(s.as_bytes()) && best.is_none_or(|b| s.len() > b.1) =>
+            {
+                let noregex = matches!(l.matcher, LocationMatch::PrefixNoRegex(_));
+                best = Some((l, s.len(), noregex));
             }
             _ => {}
         }
@@ -141,7 +144,10 @@ pub fn find_location<'a>(server: &'a ServerConf, uri: &[u8]) -> Option<&'a Locat
 
 /// Finds `location @name` in a server.
 pub fn find_named<'a>(server: &'a ServerConf, name: &str) -> Option<&'a LocationConf> {
-    server.locations.iter().find(|l| matches!(&l.matcher, LocationMatch::Named(n) if n == name))
+    server
+        .locations
+        .iter()
+        .find(|l| matches!(&l.matcher, LocationMatch::Named(n) if n == name))
 }
 
 #[cfg(test)]

@@ -49,10 +49,18 @@ pub fn lookup<'a>(loc: &'a LocSettings, uri: &[u8], path: &mut Vec<u8>) -> Looku
                 return Lookup::DirectoryRedirect;
             }
             if !meta.is_file() {
-                return Lookup::Error(404, Some(format!("\"{}\" is not a regular file", show(path))));
+                return Lookup::Error(
+                    404,
+                    Some(format!("\"{}\" is not a regular file", show(path))),
+                );
             }
             let content_type = content_type(loc, uri);
-            Lookup::File(StaticFile { file, size: meta.len(), mtime: meta.mtime(), content_type })
+            Lookup::File(StaticFile {
+                file,
+                size: meta.len(),
+                mtime: meta.mtime(),
+                content_type,
+            })
         }
         Err(e) => open_error(loc, path, &e),
     }
@@ -68,21 +76,37 @@ fn lookup_index<'a>(loc: &'a LocSettings, path: &mut Vec<u8>) -> Lookup<'a> {
         match open_file(path) {
             Ok((file, meta)) if meta.is_file() => {
                 let content_type = content_type(loc, index.as_bytes());
-                return Lookup::File(StaticFile { file, size: meta.len(), mtime: meta.mtime(), content_type });
+                return Lookup::File(StaticFile {
+                    file,
+                    size: meta.len(),
+                    mtime: meta.mtime(),
+                    content_type,
+                });
             }
             Ok(_) => continue,
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR)) => continue,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR)) => {
+                continue;
+            }
             Err(e) => return open_error(loc, path, &e),
         }
     }
     path.truncate(dir_len);
     match std::fs::metadata(OsStr::from_bytes(path)) {
-        Ok(m) if m.is_dir() => Lookup::Error(403, Some(format!("directory index of \"{}\" is forbidden", show(path)))),
+        Ok(m) if m.is_dir() => Lookup::Error(
+            403,
+            Some(format!(
+                "directory index of \"{}\" is forbidden",
+                show(path)
+            )),
+        ),
         Ok(_) | Err(_) => {
             if let Some(first) = loc.index.first() {
                 path.extend_from_slice(first.as_bytes());
             }
-            let msg = format!("\"{}\" is not found (2: No such file or directory)", show(path));
+            let msg = format!(
+                "\"{}\" is not found (2: No such file or directory)",
+                show(path)
+            );
             Lookup::Error(404, loc.log_not_found.then_some(msg))
         }
     }
@@ -98,9 +122,15 @@ fn open_file(path: &[u8]) -> io::Result<(File, std::fs::Metadata)> {
 }
 
 fn open_error<'a>(loc: &LocSettings, path: &[u8], e: &io::Error) -> Lookup<'a> {
-    let msg = format!("open() \"{}\" failed ({})", show(path), crate::sys::errno_text(e));
+    let msg = format!(
+        "open() \"{}\" failed ({})",
+        show(path),
+        crate::sys::errno_text(e)
+    );
     match e.raw_os_error() {
-        Some(libc::ENOENT) | Some(libc::ENOTDIR) | Some(libc::ENAMETOOLONG) => Lookup::Error(404, loc.log_not_found.then_some(msg)),
+        Some(libc::ENOENT) | Some(libc::ENOTDIR) | Some(libc::ENAMETOOLONG) => {
+            Lookup::Error(404, loc.log_not_found.then_some(msg))
+        }
         Some(libc::EACCES) | Some(libc::EPERM) => Lookup::Error(403, Some(msg)),
         _ => Lookup::Error(500, Some(msg)),
     }
@@ -114,7 +144,9 @@ fn show(path: &[u8]) -> std::borrow::Cow<'_, str> {
 /// lowercased) looked up in `types`, else `default_type`.
 pub fn content_type<'a>(loc: &'a LocSettings, path: &[u8]) -> &'a str {
     let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
-    let Some(dot) = memchr::memrchr(b'.', name) else { return &loc.default_type };
+    let Some(dot) = memchr::memrchr(b'.', name) else {
+        return &loc.default_type;
+    };
     let ext = &name[dot + 1..];
     let mut lower = [0u8; 32];
     if ext.is_empty() || ext.len() > lower.len() {

@@ -15,7 +15,12 @@ fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
 }
 
 /// `sendfile(2)` from `file_fd` at `*offset` into `sock_fd`; advances `offset`.
-pub fn sendfile(sock_fd: RawFd, file_fd: RawFd, offset: &mut u64, count: usize) -> io::Result<usize> {
+pub fn sendfile(
+    sock_fd: RawFd,
+    file_fd: RawFd,
+    offset: &mut u64,
+    count: usize,
+) -> io::Result<usize> {
     let mut off = *offset as libc::off_t;
     // SAFETY: both fds are owned by the caller; `off` is a valid pointer for the call.
     let n = unsafe { libc::sendfile(sock_fd, file_fd, &mut off, count) };
@@ -29,7 +34,14 @@ pub fn sendfile(sock_fd: RawFd, file_fd: RawFd, offset: &mut u64, count: usize) 
 /// `pread(2)` into `buf` at `offset`.
 pub fn pread(fd: RawFd, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     // SAFETY: `buf` is a valid writable region of `buf.len()` bytes.
-    let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), offset as libc::off_t) };
+    let n = unsafe {
+        libc::pread(
+            fd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            offset as libc::off_t,
+        )
+    };
     if n < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -40,8 +52,14 @@ pub fn pread(fd: RawFd, buf: &mut [u8], offset: u64) -> io::Result<usize> {
 /// `writev(2)` of two slices (response head and a small body) in one call.
 pub fn writev2(fd: RawFd, a: &[u8], b: &[u8]) -> io::Result<usize> {
     let iov = [
-        libc::iovec { iov_base: a.as_ptr() as *mut _, iov_len: a.len() },
-        libc::iovec { iov_base: b.as_ptr() as *mut _, iov_len: b.len() },
+        libc::iovec {
+            iov_base: a.as_ptr() as *mut _,
+            iov_len: a.len(),
+        },
+        libc::iovec {
+            iov_base: b.as_ptr() as *mut _,
+            iov_len: b.len(),
+        },
     ];
     // SAFETY: the iovecs point at live slices for the duration of the call.
     let n = unsafe { libc::writev(fd, iov.as_ptr(), 2) };
@@ -52,7 +70,12 @@ pub fn writev2(fd: RawFd, a: &[u8], b: &[u8]) -> io::Result<usize> {
     }
 }
 
-fn setsockopt_int(fd: RawFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+fn setsockopt_int(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
     // SAFETY: passes a pointer to a local c_int with its exact size.
     cvt(unsafe {
         libc::setsockopt(
@@ -79,7 +102,10 @@ pub fn set_tcp_nodelay(fd: RawFd, on: bool) -> io::Result<()> {
 /// `SO_LINGER` with a zero timeout: the next close sends RST (for a timed-out client, as nginx's
 /// `reset_timedout_connection`).
 pub fn set_linger_zero(fd: RawFd) -> io::Result<()> {
-    let l = libc::linger { l_onoff: 1, l_linger: 0 };
+    let l = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
     // SAFETY: pointer to a local `linger` with its exact size.
     cvt(unsafe {
         libc::setsockopt(
@@ -113,7 +139,10 @@ pub fn epoll_del(epoll_fd: RawFd, fd: RawFd) -> io::Result<()> {
 
 /// Raises `RLIMIT_NOFILE` (both limits) to `n` (`worker_rlimit_nofile`).
 pub fn set_nofile_limit(n: u64) -> io::Result<()> {
-    let lim = libc::rlimit { rlim_cur: n as libc::rlim_t, rlim_max: n as libc::rlim_t };
+    let lim = libc::rlimit {
+        rlim_cur: n as libc::rlim_t,
+        rlim_max: n as libc::rlim_t,
+    };
     // SAFETY: pointer to a local rlimit.
     cvt(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }).map(drop)
 }
@@ -121,13 +150,16 @@ pub fn set_nofile_limit(n: u64) -> io::Result<()> {
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit (used when no `worker_rlimit_nofile` is set,
 /// so `worker_connections` is not capped by a small default soft limit).
 pub fn raise_nofile_soft_limit() -> io::Result<u64> {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: pointer to a local rlimit.
     cvt(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
     lim.rlim_cur = lim.rlim_max;
     // SAFETY: as above.
     cvt(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) })?;
-    Ok(lim.rlim_cur as u64)
+    Ok(lim.rlim_cur)
 }
 
 /// Pins the calling process to the CPUs set in `mask` (bit N = CPU N).
@@ -140,7 +172,12 @@ pub fn set_cpu_affinity(mask: u64) -> io::Result<()> {
                 libc::CPU_SET(cpu, &mut set);
             }
         }
-        cvt(libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)).map(drop)
+        cvt(libc::sched_setaffinity(
+            0,
+            std::mem::size_of::<libc::cpu_set_t>(),
+            &set,
+        ))
+        .map(drop)
     }
 }
 
@@ -152,7 +189,9 @@ pub fn allowed_cpus() -> Vec<usize> {
         if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
             return Vec::new();
         }
-        (0..libc::CPU_SETSIZE as usize).filter(|&c| libc::CPU_ISSET(c, &set)).collect()
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &set))
+            .collect()
     }
 }
 
@@ -278,7 +317,9 @@ pub fn errno_text(e: &io::Error) -> String {
             // SAFETY: the XSI strerror_r writes a NUL-terminated string into `buf`.
             let text = unsafe {
                 if libc::strerror_r(code, buf.as_mut_ptr(), buf.len()) == 0 {
-                    std::ffi::CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned()
+                    std::ffi::CStr::from_ptr(buf.as_ptr())
+                        .to_string_lossy()
+                        .into_owned()
                 } else {
                     format!("Unknown error {code}")
                 }

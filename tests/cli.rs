@@ -10,8 +10,16 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Runs portico from the prefix with `args` (nothing added); (exit code, stdout, stderr).
 fn run_raw(cwd: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(bin()).current_dir(cwd).args(args).output().expect("run portico");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = std::process::Command::new(bin())
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .expect("run portico");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// A prefix whose `conf/t.conf` is `text`; returns it with the file's full path.
@@ -22,7 +30,8 @@ fn prefix_with_conf(text: &str) -> (Prefix, String) {
     (prefix, file)
 }
 
-const GOOD_CONF: &str = "events {}\nhttp {\n    server {\n        listen 127.0.0.1:8080;\n    }\n}\n";
+const GOOD_CONF: &str =
+    "events {}\nhttp {\n    server {\n        listen 127.0.0.1:8080;\n    }\n}\n";
 const BAD_CONF: &str = "events {}\nhttp {\n    server {\n        lsten 8080;\n    }\n}\n";
 
 #[test]
@@ -38,9 +47,20 @@ fn dash_capital_v_lists_configure_arguments() {
     let (code, out, err) = run_raw(&std::env::temp_dir(), &["-V"]);
     assert_eq!(code, 0);
     assert_eq!(out, "");
-    assert!(err.starts_with(&format!("portico version: portico/{VERSION}\n")), "{err}");
-    let configure = err.lines().find(|l| l.starts_with("configure arguments:")).unwrap_or_else(|| panic!("no configure line: {err}"));
-    assert!(configure.split(' ').any(|a| a == "--without-http_gzip_module"), "{configure}");
+    assert!(
+        err.starts_with(&format!("portico version: portico/{VERSION}\n")),
+        "{err}"
+    );
+    let configure = err
+        .lines()
+        .find(|l| l.starts_with("configure arguments:"))
+        .unwrap_or_else(|| panic!("no configure line: {err}"));
+    assert!(
+        configure
+            .split(' ')
+            .any(|a| a == "--without-http_gzip_module"),
+        "{configure}"
+    );
 }
 
 #[test]
@@ -51,9 +71,18 @@ fn dash_h_and_question_mark_print_usage() {
         assert_eq!(code, 0, "{flag}");
         assert_eq!(out, "", "{flag}");
         let mut lines = err.lines();
-        assert_eq!(lines.next(), Some(format!("portico version: portico/{VERSION}").as_str()));
-        assert_eq!(lines.next(), Some("Usage: portico [-?hvVtTq] [-s signal] [-p prefix]"));
-        assert_eq!(lines.next(), Some("               [-e filename] [-c filename] [-g directives]"));
+        assert_eq!(
+            lines.next(),
+            Some(format!("portico version: portico/{VERSION}").as_str())
+        );
+        assert_eq!(
+            lines.next(),
+            Some("Usage: portico [-?hvVtTq] [-s signal] [-p prefix]")
+        );
+        assert_eq!(
+            lines.next(),
+            Some("               [-e filename] [-c filename] [-g directives]")
+        );
         // nginx indents the option lines by two spaces.
         for want in [
             "  -?,-h         : this help",
@@ -61,7 +90,10 @@ fn dash_h_and_question_mark_print_usage() {
             "  -s signal     : send signal to a master process: stop, quit, reopen, reload",
             "  -g directives : set global directives out of configuration file",
         ] {
-            assert!(err.lines().any(|l| l == want), "{flag}: missing line {want:?} in:\n{err}");
+            assert!(
+                err.lines().any(|l| l == want),
+                "{flag}: missing line {want:?} in:\n{err}"
+            );
         }
     }
 }
@@ -78,7 +110,11 @@ fn unknown_flag_is_refused() {
         (&["foo"][..], "portico: invalid option: \"foo\"\n"),
     ] {
         let (code, out, err) = run_raw(&dir, args);
-        assert_eq!((code, out.as_str(), err.as_str()), (1, "", want), "{args:?}");
+        assert_eq!(
+            (code, out.as_str(), err.as_str()),
+            (1, "", want),
+            "{args:?}"
+        );
     }
 }
 
@@ -89,10 +125,16 @@ fn missing_or_bad_option_values_are_refused_in_nginx_words() {
     for (args, want) in [
         (&["-c"][..], "portico: option \"-c\" requires file name\n"),
         (&["-e"][..], "portico: option \"-e\" requires file name\n"),
-        (&["-p"][..], "portico: option \"-p\" requires directory name\n"),
+        (
+            &["-p"][..],
+            "portico: option \"-p\" requires directory name\n",
+        ),
         (&["-g"][..], "portico: option \"-g\" requires parameter\n"),
         (&["-s"][..], "portico: option \"-s\" requires parameter\n"),
-        (&["-s", "bogus"][..], "portico: invalid option: \"-s bogus\"\n"),
+        (
+            &["-s", "bogus"][..],
+            "portico: invalid option: \"-s bogus\"\n",
+        ),
     ] {
         let (code, _, err) = run_raw(&dir, args);
         assert_eq!((code, err.as_str()), (1, want), "{args:?}");
@@ -105,7 +147,12 @@ fn dash_t_on_a_good_config() {
     let (code, out, err) = run_cli(&prefix.dir, &["-t", "-c", "conf/t.conf"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "");
-    assert_eq!(err, format!("portico: the configuration file {file} syntax is ok\nportico: configuration file {file} test is successful\n"));
+    assert_eq!(
+        err,
+        format!(
+            "portico: the configuration file {file} syntax is ok\nportico: configuration file {file} test is successful\n"
+        )
+    );
 }
 
 #[test]
@@ -114,7 +161,12 @@ fn dash_t_on_a_bad_config() {
     let (code, out, err) = run_cli(&prefix.dir, &["-t", "-c", "conf/t.conf"]);
     assert_eq!(code, 1);
     assert_eq!(out, "");
-    assert_eq!(err, format!("portico: [emerg] unknown directive \"lsten\" in {file}:4\nportico: configuration file {file} test failed\n"));
+    assert_eq!(
+        err,
+        format!(
+            "portico: [emerg] unknown directive \"lsten\" in {file}:4\nportico: configuration file {file} test failed\n"
+        )
+    );
 }
 
 #[test]
@@ -128,7 +180,12 @@ fn dash_q_silences_only_the_success_lines() {
     prefix.write("conf/t.conf", BAD_CONF);
     let (code, _, err) = run_cli(&prefix.dir, &["-t", "-q", "-c", "conf/t.conf"]);
     assert_eq!(code, 1);
-    assert_eq!(err, format!("portico: [emerg] unknown directive \"lsten\" in {file}:4\nportico: configuration file {file} test failed\n"));
+    assert_eq!(
+        err,
+        format!(
+            "portico: [emerg] unknown directive \"lsten\" in {file}:4\nportico: configuration file {file} test failed\n"
+        )
+    );
 }
 
 #[test]
@@ -140,8 +197,16 @@ fn dash_capital_t_dumps_every_file_read() {
     let inc_file = prefix.path("conf/inc/site.conf").display().to_string();
     let (code, out, err) = run_cli(&prefix.dir, &["-T", "-c", "conf/t.conf"]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains(&format!("configuration file {file} test is successful")), "{err}");
-    assert_eq!(out, format!("# configuration file {file}:\n{main_text}\n# configuration file {inc_file}:\n{inc_text}\n"));
+    assert!(
+        err.contains(&format!("configuration file {file} test is successful")),
+        "{err}"
+    );
+    assert_eq!(
+        out,
+        format!(
+            "# configuration file {file}:\n{main_text}\n# configuration file {inc_file}:\n{inc_text}\n"
+        )
+    );
 }
 
 #[test]
@@ -161,9 +226,20 @@ fn dash_g_sets_main_directives() {
         prefix,
         port,
         &dir,
-        &["-p", dir.to_str().unwrap(), "-c", "conf/portico.conf", "-g", "daemon off; worker_processes 2;"],
+        &[
+            "-p",
+            dir.to_str().unwrap(),
+            "-c",
+            "conf/portico.conf",
+            "-g",
+            "daemon off; worker_processes 2;",
+        ],
     ));
-    assert!(s.wait_for(5, || s.worker_pids().len() == 2), "workers: {:?}", s.worker_pids());
+    assert!(
+        s.wait_for(5, || s.worker_pids().len() == 2),
+        "workers: {:?}",
+        s.worker_pids()
+    );
     assert_eq!(s.get("/").text(), "hello\n");
     s.assert_clean_log();
 }
@@ -171,9 +247,17 @@ fn dash_g_sets_main_directives() {
 #[test]
 fn dash_g_duplicating_the_file_is_an_error() {
     let (prefix, file) = prefix_with_conf("events {}\nworker_processes 1;\n");
-    let (code, _, err) = run_cli(&prefix.dir, &["-t", "-c", "conf/t.conf", "-g", "worker_processes 2;"]);
+    let (code, _, err) = run_cli(
+        &prefix.dir,
+        &["-t", "-c", "conf/t.conf", "-g", "worker_processes 2;"],
+    );
     assert_eq!(code, 1);
-    assert_eq!(err, format!("portico: [emerg] \"worker_processes\" directive is duplicate in {file}:2\nportico: configuration file {file} test failed\n"));
+    assert_eq!(
+        err,
+        format!(
+            "portico: [emerg] \"worker_processes\" directive is duplicate in {file}:2\nportico: configuration file {file} test failed\n"
+        )
+    );
 }
 
 #[test]
@@ -181,7 +265,12 @@ fn dash_g_errors_are_located_in_the_command_line() {
     let (prefix, file) = prefix_with_conf("events {}\n");
     let (code, _, err) = run_cli(&prefix.dir, &["-t", "-c", "conf/t.conf", "-g", "bogus on;"]);
     assert_eq!(code, 1);
-    assert_eq!(err, format!("portico: [emerg] unknown directive \"bogus\" in command line\nportico: configuration file {file} test failed\n"));
+    assert_eq!(
+        err,
+        format!(
+            "portico: [emerg] unknown directive \"bogus\" in command line\nportico: configuration file {file} test failed\n"
+        )
+    );
 }
 
 #[test]
@@ -198,18 +287,48 @@ fn dash_p_resolves_relative_paths_against_the_prefix() {
     prefix.write("conf/sub/site.inc", format!("server {{\n    listen 127.0.0.1:{port};\n    root www;\n    access_log logs/site-access.log;\n}}\n"));
     prefix.write("www/index.html", "from www\n");
     let parent = prefix.dir.parent().unwrap().to_path_buf();
-    let rel = prefix.dir.file_name().unwrap().to_str().unwrap().to_string();
-    let s = Running(Server::spawn_args(prefix, port, &parent, &["-p", &rel, "-c", "conf/sub/site.conf"]));
+    let rel = prefix
+        .dir
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let s = Running(Server::spawn_args(
+        prefix,
+        port,
+        &parent,
+        &["-p", &rel, "-c", "conf/sub/site.conf"],
+    ));
 
     let r = s.get("/");
     assert_eq!((r.status, r.text().as_str()), (200, "from www\n"));
-    assert_eq!(s.prefix.read("logs/site.pid").trim(), s.master_pid().to_string());
-    assert!(s.wait_for(5, || s.prefix.read("logs/site-access.log").contains("\"GET / HTTP/1.1\" 200")), "access log: {:?}", s.prefix.read("logs/site-access.log"));
-    assert!(s.prefix.read("logs/main-error.log").contains("start worker process"), "{}", s.prefix.read("logs/main-error.log"));
+    assert_eq!(
+        s.prefix.read("logs/site.pid").trim(),
+        s.master_pid().to_string()
+    );
+    assert!(
+        s.wait_for(5, || s
+            .prefix
+            .read("logs/site-access.log")
+            .contains("\"GET / HTTP/1.1\" 200")),
+        "access log: {:?}",
+        s.prefix.read("logs/site-access.log")
+    );
+    assert!(
+        s.prefix
+            .read("logs/main-error.log")
+            .contains("start worker process"),
+        "{}",
+        s.prefix.read("logs/main-error.log")
+    );
     assert!(!parent.join("logs/site.pid").exists() && !parent.join("www").exists());
 
     let log = s.prefix.read("logs/main-error.log");
-    assert!(!log.contains("[alert]") && !log.contains("[emerg]"), "{log}");
+    assert!(
+        !log.contains("[alert]") && !log.contains("[emerg]"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -219,23 +338,41 @@ fn dash_t_names_the_file_as_the_prefix_spells_it() {
     let prefix = Prefix::new();
     prefix.write("conf/t.conf", GOOD_CONF);
     let parent = prefix.dir.parent().unwrap().to_path_buf();
-    let rel = prefix.dir.file_name().unwrap().to_str().unwrap().to_string();
+    let rel = prefix
+        .dir
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     let (code, _, err) = run_raw(&parent, &["-p", &rel, "-t", "-c", "conf/t.conf"]);
     assert_eq!(code, 0, "{err}");
     let file = format!("{rel}/conf/t.conf");
-    assert_eq!(err, format!("portico: the configuration file {file} syntax is ok\nportico: configuration file {file} test is successful\n"));
+    assert_eq!(
+        err,
+        format!(
+            "portico: the configuration file {file} syntax is ok\nportico: configuration file {file} test is successful\n"
+        )
+    );
 }
 
 #[test]
 #[ignore = "known server gap, listed in the issue 2 notes"]
 fn dash_e_names_the_startup_error_log() {
     let (prefix, file) = prefix_with_conf(BAD_CONF);
-    let (code, _, err) = run_cli(&prefix.dir, &["-e", "logs/startup.log", "-t", "-c", "conf/t.conf"]);
+    let (code, _, err) = run_cli(
+        &prefix.dir,
+        &["-e", "logs/startup.log", "-t", "-c", "conf/t.conf"],
+    );
     assert_eq!(code, 1);
-    assert!(err.contains(&format!("[emerg] unknown directive \"lsten\" in {file}:4")), "{err}");
+    assert!(
+        err.contains(&format!("[emerg] unknown directive \"lsten\" in {file}:4")),
+        "{err}"
+    );
     let startup = prefix.read("logs/startup.log");
     assert!(
-        startup.contains("[emerg] ") && startup.contains(&format!("unknown directive \"lsten\" in {file}:4")),
+        startup.contains("[emerg] ")
+            && startup.contains(&format!("unknown directive \"lsten\" in {file}:4")),
         "-e logs/startup.log should receive the start-up error; it holds {startup:?}"
     );
 }
@@ -243,7 +380,11 @@ fn dash_e_names_the_startup_error_log() {
 /// Runs `-s SIGNAL` against a running test server.
 fn dash_s(s: &Server, signal: &str) {
     let (code, out, err) = run_cli(&s.prefix.dir, &["-c", "conf/portico.conf", "-s", signal]);
-    assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""), "-s {signal}");
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (0, "", ""),
+        "-s {signal}"
+    );
 }
 
 fn wait_master_exit(s: &mut Server, secs: u64) -> Option<std::process::ExitStatus> {
@@ -259,38 +400,75 @@ fn wait_master_exit(s: &mut Server, secs: u64) -> Option<std::process::ExitStatu
 
 #[test]
 fn dash_s_reload_rereads_the_config() {
-    let s = Running(Server::start_with(1, "server { listen 127.0.0.1:PORT; root html; }", |p| {
-        p.write("html/index.html", "one\n");
-        p.write("html2/index.html", "two\n");
-    }));
+    let s = Running(Server::start_with(
+        1,
+        "server { listen 127.0.0.1:PORT; root html; }",
+        |p| {
+            p.write("html/index.html", "one\n");
+            p.write("html2/index.html", "two\n");
+        },
+    ));
     let before = s.worker_pids();
-    let conf = s.prefix.read("conf/portico.conf").replace("root html;", "root html2;");
+    let conf = s
+        .prefix
+        .read("conf/portico.conf")
+        .replace("root html;", "root html2;");
     s.prefix.write("conf/portico.conf", conf);
     dash_s(&s, "reload");
-    assert!(s.wait_for(5, || s.get("/").text() == "two\n"), "reload not applied");
-    assert!(s.wait_for(5, || s.worker_pids().iter().all(|p| !before.contains(p))), "old workers remain: {:?} vs {before:?}", s.worker_pids());
-    assert!(s.error_log().contains("signal 1 (SIGHUP) received"), "{}", s.error_log());
+    assert!(
+        s.wait_for(5, || s.get("/").text() == "two\n"),
+        "reload not applied"
+    );
+    assert!(
+        s.wait_for(5, || s.worker_pids().iter().all(|p| !before.contains(p))),
+        "old workers remain: {:?} vs {before:?}",
+        s.worker_pids()
+    );
+    assert!(
+        s.error_log().contains("signal 1 (SIGHUP) received"),
+        "{}",
+        s.error_log()
+    );
     s.assert_clean_log();
 }
 
 #[test]
 fn dash_s_reopen_reopens_logs() {
-    let s = Running(Server::start("server { listen 127.0.0.1:PORT; root html; }"));
-    std::fs::rename(s.prefix.path("logs/access.log"), s.prefix.path("logs/access.log.1")).expect("rename");
+    let s = Running(Server::start(
+        "server { listen 127.0.0.1:PORT; root html; }",
+    ));
+    std::fs::rename(
+        s.prefix.path("logs/access.log"),
+        s.prefix.path("logs/access.log.1"),
+    )
+    .expect("rename");
     dash_s(&s, "reopen");
-    assert!(s.wait_for(5, || s.prefix.path("logs/access.log").exists()), "access.log not recreated");
-    assert!(s.wait_for(5, || s.error_log().contains("reopening logs")), "{}", s.error_log());
+    assert!(
+        s.wait_for(5, || s.prefix.path("logs/access.log").exists()),
+        "access.log not recreated"
+    );
+    assert!(
+        s.wait_for(5, || s.error_log().contains("reopening logs")),
+        "{}",
+        s.error_log()
+    );
     s.assert_clean_log();
 }
 
 #[test]
 fn dash_s_quit_and_stop_end_the_master() {
     for signal in ["quit", "stop"] {
-        let mut s = Running(Server::start("server { listen 127.0.0.1:PORT; root html; }"));
+        let mut s = Running(Server::start(
+            "server { listen 127.0.0.1:PORT; root html; }",
+        ));
         dash_s(&s, signal);
-        let status = wait_master_exit(&mut s, 5).unwrap_or_else(|| panic!("-s {signal}: master still running"));
+        let status = wait_master_exit(&mut s, 5)
+            .unwrap_or_else(|| panic!("-s {signal}: master still running"));
         assert!(status.success(), "-s {signal}: {status}");
-        assert!(!s.prefix.path("logs/portico.pid").exists(), "-s {signal}: pid file left behind");
+        assert!(
+            !s.prefix.path("logs/portico.pid").exists(),
+            "-s {signal}: pid file left behind"
+        );
         s.assert_clean_log();
     }
 }
@@ -302,17 +480,32 @@ fn dash_s_without_a_pid_file() {
     for signal in ["reload", "quit", "stop", "reopen"] {
         let (code, _, err) = run_cli(&prefix.dir, &["-c", "conf/t.conf", "-s", signal]);
         assert_eq!(code, 1, "{signal}");
-        assert_eq!(err, format!("portico: [error] open() \"{pid_file}\" failed (2: No such file or directory)\n"), "{signal}");
+        assert_eq!(
+            err,
+            format!(
+                "portico: [error] open() \"{pid_file}\" failed (2: No such file or directory)\n"
+            ),
+            "{signal}"
+        );
     }
 }
 
 #[test]
 fn dash_s_with_a_stale_pid_file() {
     let (prefix, _) = prefix_with_conf(&format!("pid logs/portico.pid;\n{GOOD_CONF}"));
-    let pid_max: i32 = std::fs::read_to_string("/proc/sys/kernel/pid_max").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(32768);
-    let dead = (2..pid_max).rev().find(|p| !std::path::Path::new(&format!("/proc/{p}")).exists()).expect("a free pid");
+    let pid_max: i32 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(32768);
+    let dead = (2..pid_max)
+        .rev()
+        .find(|p| !std::path::Path::new(&format!("/proc/{p}")).exists())
+        .expect("a free pid");
     prefix.write("logs/portico.pid", format!("{dead}\n"));
     let (code, _, err) = run_cli(&prefix.dir, &["-c", "conf/t.conf", "-s", "reload"]);
     assert_eq!(code, 1);
-    assert_eq!(err, format!("portico: [alert] kill({dead}, 1) failed (3: No such process)\n"));
+    assert_eq!(
+        err,
+        format!("portico: [alert] kill({dead}, 1) failed (3: No such process)\n")
+    );
 }

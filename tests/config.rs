@@ -23,32 +23,66 @@ fn test_config(text: &str, extra: &[(&str, &str)]) -> (i32, String, String, Pref
 fn expect_emerg(text: &str, message: &str, line: usize) {
     let (code, err, file, _prefix) = test_config(text, &[]);
     assert_eq!(code, 1, "{err}");
-    assert_eq!(err, format!("portico: [emerg] {message} in {file}:{line}\nportico: configuration file {file} test failed\n"), "config:\n{text}");
+    assert_eq!(
+        err,
+        format!(
+            "portico: [emerg] {message} in {file}:{line}\nportico: configuration file {file} test failed\n"
+        ),
+        "config:\n{text}"
+    );
 }
 
 #[test]
 fn unknown_directive() {
-    expect_emerg("events {}\nhttp {\n    server {\n        lsten 80;\n    }\n}\n", "unknown directive \"lsten\"", 4);
+    expect_emerg(
+        "events {}\nhttp {\n    server {\n        lsten 80;\n    }\n}\n",
+        "unknown directive \"lsten\"",
+        4,
+    );
 }
 
 #[test]
 fn directive_in_the_wrong_context() {
-    expect_emerg("events {}\nlisten 80;\n", "\"listen\" directive is not allowed here", 2);
-    expect_emerg("events {}\nhttp {\n    listen 80;\n}\n", "\"listen\" directive is not allowed here", 3);
-    expect_emerg("events {}\nserver {\n}\n", "\"server\" directive is not allowed here", 2);
+    expect_emerg(
+        "events {}\nlisten 80;\n",
+        "\"listen\" directive is not allowed here",
+        2,
+    );
+    expect_emerg(
+        "events {}\nhttp {\n    listen 80;\n}\n",
+        "\"listen\" directive is not allowed here",
+        3,
+    );
+    expect_emerg(
+        "events {}\nserver {\n}\n",
+        "\"server\" directive is not allowed here",
+        2,
+    );
 }
 
 #[test]
 fn wrong_number_of_arguments() {
-    expect_emerg("events {}\nhttp {\n    server {\n        root;\n    }\n}\n", "invalid number of arguments in \"root\" directive", 4);
-    expect_emerg("events {}\nhttp {\n    server {\n        root a b;\n    }\n}\n", "invalid number of arguments in \"root\" directive", 4);
+    expect_emerg(
+        "events {}\nhttp {\n    server {\n        root;\n    }\n}\n",
+        "invalid number of arguments in \"root\" directive",
+        4,
+    );
+    expect_emerg(
+        "events {}\nhttp {\n    server {\n        root a b;\n    }\n}\n",
+        "invalid number of arguments in \"root\" directive",
+        4,
+    );
 }
 
 #[test]
 fn stray_closing_brace() {
     expect_emerg("events {}\n}\n", "unexpected \"}\"", 2);
     // A "}" that ends a directive before its ";".
-    expect_emerg("events {}\nhttp {\n    server {\n        listen 80 }\n}\n", "unexpected \"}\"", 4);
+    expect_emerg(
+        "events {}\nhttp {\n    server {\n        listen 80 }\n}\n",
+        "unexpected \"}\"",
+        4,
+    );
 }
 
 #[test]
@@ -60,38 +94,82 @@ fn stray_semicolon_or_opening_brace() {
 #[test]
 fn end_of_file_inside_a_directive() {
     // nginx counts the line after the last newline: EOF of a three-line file is on line 4.
-    expect_emerg("events {}\nhttp {\n    server {\n        listen 80", "unexpected end of file, expecting \";\" or \"}\"", 4);
-    expect_emerg("events {}\nhttp {\n    root \"html;\n}\n", "unexpected end of file, expecting \";\" or \"}\"", 5);
+    expect_emerg(
+        "events {}\nhttp {\n    server {\n        listen 80",
+        "unexpected end of file, expecting \";\" or \"}\"",
+        4,
+    );
+    expect_emerg(
+        "events {}\nhttp {\n    root \"html;\n}\n",
+        "unexpected end of file, expecting \";\" or \"}\"",
+        5,
+    );
 }
 
 #[test]
 fn end_of_file_inside_a_block() {
-    expect_emerg("events {}\nhttp {\n    server {\n    }\n", "unexpected end of file, expecting \"}\"", 5);
+    expect_emerg(
+        "events {}\nhttp {\n    server {\n    }\n",
+        "unexpected end of file, expecting \"}\"",
+        5,
+    );
 }
 
 #[test]
 fn block_and_simple_directives_used_the_wrong_way() {
-    expect_emerg("events {}\nhttp {\n    server;\n}\n", "directive \"server\" has no opening \"{\"", 3);
-    expect_emerg("events {}\nhttp {\n    root html {\n    }\n}\n", "directive \"root\" is not terminated by \";\"", 3);
+    expect_emerg(
+        "events {}\nhttp {\n    server;\n}\n",
+        "directive \"server\" has no opening \"{\"",
+        3,
+    );
+    expect_emerg(
+        "events {}\nhttp {\n    root html {\n    }\n}\n",
+        "directive \"root\" is not terminated by \";\"",
+        3,
+    );
 }
 
 #[test]
 fn duplicate_directives() {
-    expect_emerg("events {}\nevents {}\n", "\"events\" directive is duplicate", 2);
-    expect_emerg("worker_processes 1;\nworker_processes 2;\nevents {}\n", "\"worker_processes\" directive is duplicate", 2);
-    expect_emerg("events {}\nhttp {\n    server {\n        root a;\n        root b;\n    }\n}\n", "\"root\" directive is duplicate", 5);
+    expect_emerg(
+        "events {}\nevents {}\n",
+        "\"events\" directive is duplicate",
+        2,
+    );
+    expect_emerg(
+        "worker_processes 1;\nworker_processes 2;\nevents {}\n",
+        "\"worker_processes\" directive is duplicate",
+        2,
+    );
+    expect_emerg(
+        "events {}\nhttp {\n    server {\n        root a;\n        root b;\n    }\n}\n",
+        "\"root\" directive is duplicate",
+        5,
+    );
 }
 
 #[test]
 fn invalid_values() {
-    expect_emerg("worker_processes many;\nevents {}\n", "\"worker_processes\" directive invalid value", 1);
+    expect_emerg(
+        "worker_processes many;\nevents {}\n",
+        "\"worker_processes\" directive invalid value",
+        1,
+    );
     expect_emerg(
         "events {}\nhttp {\n    sendfile maybe;\n}\n",
         "invalid value \"maybe\" in \"sendfile\" directive, it must be \"on\" or \"off\"",
         3,
     );
-    expect_emerg("events {}\nhttp {\n    keepalive_timeout soon;\n}\n", "\"keepalive_timeout\" directive invalid value", 3);
-    expect_emerg("events {}\nhttp {\n    access_log logs/a.log nosuchformat;\n}\n", "unknown log format \"nosuchformat\"", 3);
+    expect_emerg(
+        "events {}\nhttp {\n    keepalive_timeout soon;\n}\n",
+        "\"keepalive_timeout\" directive invalid value",
+        3,
+    );
+    expect_emerg(
+        "events {}\nhttp {\n    access_log logs/a.log nosuchformat;\n}\n",
+        "unknown log format \"nosuchformat\"",
+        3,
+    );
 }
 
 #[test]
@@ -112,36 +190,56 @@ fn duplicate_listen() {
 fn missing_events_section() {
     let (code, err, file, _p) = test_config("http {\n}\n", &[]);
     assert_eq!(code, 1);
-    assert_eq!(err, format!("portico: [emerg] no \"events\" section in configuration\nportico: configuration file {file} test failed\n"));
+    assert_eq!(
+        err,
+        format!(
+            "portico: [emerg] no \"events\" section in configuration\nportico: configuration file {file} test failed\n"
+        )
+    );
 }
 
 #[test]
 fn error_inside_an_included_file_names_that_file() {
     let (code, err, file, prefix) = test_config(
         "events {}\nhttp {\n    include site.conf;\n}\n",
-        &[("conf/site.conf", "server {\n    listen 127.0.0.1:8080;\n    bogus on;\n}\n")],
+        &[(
+            "conf/site.conf",
+            "server {\n    listen 127.0.0.1:8080;\n    bogus on;\n}\n",
+        )],
     );
     let inc = prefix.path("conf/site.conf").display().to_string();
     assert_eq!(code, 1);
-    assert_eq!(err, format!("portico: [emerg] unknown directive \"bogus\" in {inc}:3\nportico: configuration file {file} test failed\n"));
+    assert_eq!(
+        err,
+        format!(
+            "portico: [emerg] unknown directive \"bogus\" in {inc}:3\nportico: configuration file {file} test failed\n"
+        )
+    );
 }
 
 #[test]
 fn missing_include_file() {
-    let (code, err, file, prefix) = test_config("events {}\nhttp {\n    include missing.conf;\n}\n", &[]);
+    let (code, err, file, prefix) =
+        test_config("events {}\nhttp {\n    include missing.conf;\n}\n", &[]);
     let missing = prefix.path("conf/missing.conf").display().to_string();
     assert_eq!(code, 1);
     assert_eq!(
         err,
-        format!("portico: [emerg] open() \"{missing}\" failed (2: No such file or directory) in {file}:3\nportico: configuration file {file} test failed\n")
+        format!(
+            "portico: [emerg] open() \"{missing}\" failed (2: No such file or directory) in {file}:3\nportico: configuration file {file} test failed\n"
+        )
     );
 }
 
 #[test]
 fn include_glob_matching_nothing_is_fine() {
-    let (code, err, file, _p) = test_config("events {}\nhttp {\n    include sites/*.conf;\n}\n", &[]);
+    let (code, err, file, _p) =
+        test_config("events {}\nhttp {\n    include sites/*.conf;\n}\n", &[]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.ends_with(&format!("configuration file {file} test is successful\n")), "{err}");
+    assert!(
+        err.ends_with(&format!("configuration file {file} test is successful\n")),
+        "{err}"
+    );
 }
 
 /// Copies the repository's `conf/` into a fresh prefix.
@@ -150,7 +248,10 @@ fn prefix_with_shipped_conf() -> Prefix {
     let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("conf");
     for e in std::fs::read_dir(&shipped).expect("conf/").flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        prefix.write(&format!("conf/{name}"), std::fs::read(e.path()).expect("read shipped conf"));
+        prefix.write(
+            &format!("conf/{name}"),
+            std::fs::read(e.path()).expect("read shipped conf"),
+        );
     }
     prefix
 }
@@ -163,12 +264,23 @@ fn shipped_configs_pass_dash_t() {
         let (code, out, err) = run_cli(&prefix.dir, &["-t", "-c", &format!("conf/{name}")]);
         assert_eq!(code, 0, "{name}: {err}");
         assert_eq!(out, "");
-        assert_eq!(err, format!("portico: the configuration file {file} syntax is ok\nportico: configuration file {file} test is successful\n"));
+        assert_eq!(
+            err,
+            format!(
+                "portico: the configuration file {file} syntax is ok\nportico: configuration file {file} test is successful\n"
+            )
+        );
     }
     // Without -c the default is conf/portico.conf.
     let (code, _, err) = run_cli(&prefix.dir, &["-t"]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains(&format!("configuration file {} test is successful", prefix.path("conf/portico.conf").display())), "{err}");
+    assert!(
+        err.contains(&format!(
+            "configuration file {} test is successful",
+            prefix.path("conf/portico.conf").display()
+        )),
+        "{err}"
+    );
 }
 
 #[test]
@@ -176,6 +288,18 @@ fn shipped_portico_conf_dumps_with_mime_types() {
     let prefix = prefix_with_shipped_conf();
     let (code, out, err) = run_cli(&prefix.dir, &["-T"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.starts_with(&format!("# configuration file {}:\n", prefix.path("conf/portico.conf").display())), "{out}");
-    assert!(out.contains(&format!("\n# configuration file {}:\n", prefix.path("conf/mime.types").display())), "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "# configuration file {}:\n",
+            prefix.path("conf/portico.conf").display()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "\n# configuration file {}:\n",
+            prefix.path("conf/mime.types").display()
+        )),
+        "{out}"
+    );
 }

@@ -37,7 +37,11 @@ fn start(http_directives: &str) -> Server {
         p.write("html/c.txt", CHARLIE);
     });
     // The master listens before its worker is forked; tests compare worker pids later.
-    assert!(server.wait_for(5, || server.worker_pids().len() == 1), "no worker: {:?}", server.worker_pids());
+    assert!(
+        server.wait_for(5, || server.worker_pids().len() == 1),
+        "no worker: {:?}",
+        server.worker_pids()
+    );
     server
 }
 
@@ -59,14 +63,27 @@ fn next_response(s: &mut TcpStream) -> Response {
 
 /// A readable dump of a response for failure messages.
 fn show(resp: &Response) -> String {
-    let head: Vec<String> = resp.headers.iter().map(|(n, v)| format!("{n}: {v}")).collect();
-    format!("{} {}\n{}\n\n{}", resp.status, resp.reason, head.join("\n"), resp.text())
+    let head: Vec<String> = resp
+        .headers
+        .iter()
+        .map(|(n, v)| format!("{n}: {v}"))
+        .collect();
+    format!(
+        "{} {}\n{}\n\n{}",
+        resp.status,
+        resp.reason,
+        head.join("\n"),
+        resp.text()
+    )
 }
 
 fn assert_ok(resp: &Response, body: &str) {
     assert_eq!(resp.status, 200, "{}", show(resp));
     assert_eq!(resp.text(), body);
-    assert_eq!(resp.header("Content-Length"), Some(body.len().to_string().as_str()));
+    assert_eq!(
+        resp.header("Content-Length"),
+        Some(body.len().to_string().as_str())
+    );
 }
 
 /// Waits for the server to close `s` and returns how long that took. Fails if the server
@@ -78,7 +95,10 @@ fn expect_closed(s: &mut TcpStream, limit: Duration) -> Duration {
     match s.read(&mut buf) {
         Ok(0) => started.elapsed(),
         Err(e) if e.kind() == ErrorKind::ConnectionReset => started.elapsed(),
-        Ok(n) => panic!("expected close, got {n} bytes: {:?}", String::from_utf8_lossy(&buf[..n])),
+        Ok(n) => panic!(
+            "expected close, got {n} bytes: {:?}",
+            String::from_utf8_lossy(&buf[..n])
+        ),
         Err(e) => panic!("connection still open after {:?} ({e})", started.elapsed()),
     }
 }
@@ -97,7 +117,12 @@ fn raw_exchange(server: &Server, raw: &[u8]) -> String {
 fn keepalive_serves_several_requests_on_one_connection() {
     let server = start("");
     let mut s = server.connect();
-    for (path, body) in [("/a.txt", ALPHA), ("/b.txt", BRAVO), ("/c.txt", CHARLIE), ("/", INDEX)] {
+    for (path, body) in [
+        ("/a.txt", ALPHA),
+        ("/b.txt", BRAVO),
+        ("/c.txt", CHARLIE),
+        ("/", INDEX),
+    ] {
         send(&mut s, &get(path));
         let resp = next_response(&mut s);
         assert_ok(&resp, body);
@@ -110,7 +135,10 @@ fn keepalive_serves_several_requests_on_one_connection() {
 fn connection_close_is_answered_and_honoured() {
     let server = start("");
     let mut s = server.connect();
-    send(&mut s, b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    send(
+        &mut s,
+        b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
     let resp = next_response(&mut s);
     assert_ok(&resp, ALPHA);
     assert_eq!(resp.header("Connection"), Some("close"));
@@ -134,7 +162,10 @@ fn http10_keep_alive_on_request() {
     let server = start("");
     let mut s = server.connect();
     for (path, body) in [("/a.txt", ALPHA), ("/b.txt", BRAVO)] {
-        send(&mut s, format!("GET {path} HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").as_bytes());
+        send(
+            &mut s,
+            format!("GET {path} HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").as_bytes(),
+        );
         let resp = next_response(&mut s);
         assert_ok(&resp, body);
         assert_eq!(resp.header("Connection"), Some("keep-alive"));
@@ -201,16 +232,31 @@ fn split_responses(mut raw: &[u8]) -> Vec<Response> {
         let status = parts.next().and_then(|c| c.parse().ok()).unwrap_or(0);
         let reason = parts.next().unwrap_or_default().to_string();
         let headers: Vec<(String, String)> = lines
-            .filter_map(|l| l.split_once(':').map(|(n, v)| (n.trim().to_string(), v.trim().to_string())))
+            .filter_map(|l| {
+                l.split_once(':')
+                    .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+            })
             .collect();
-        let mut resp = Response { status, reason, headers, body: Vec::new() };
-        let len: usize = resp.header("Content-Length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let mut resp = Response {
+            status,
+            reason,
+            headers,
+            body: Vec::new(),
+        };
+        let len: usize = resp
+            .header("Content-Length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         let body_end = (end + 4 + len).min(raw.len());
         resp.body = raw[end + 4..body_end].to_vec();
         out.push(resp);
         raw = &raw[body_end..];
     }
-    assert!(raw.is_empty(), "trailing bytes after the responses: {:?}", String::from_utf8_lossy(raw));
+    assert!(
+        raw.is_empty(),
+        "trailing bytes after the responses: {:?}",
+        String::from_utf8_lossy(raw)
+    );
     out
 }
 
@@ -260,7 +306,10 @@ fn keepalive_timeout_closes_idle_connection() {
     // No `Keep-Alive:` header: nginx sends one only with keepalive_timeout's second argument.
     assert_eq!(resp.header("Keep-Alive"), None);
     let idle = expect_closed(&mut s, Duration::from_secs(5));
-    assert!(idle >= Duration::from_millis(800), "closed too early: {idle:?}");
+    assert!(
+        idle >= Duration::from_millis(800),
+        "closed too early: {idle:?}"
+    );
     assert!(idle <= Duration::from_secs(3), "closed too late: {idle:?}");
     server.assert_clean_log();
 }
@@ -277,7 +326,10 @@ fn keepalive_timeout_header_argument_adds_keep_alive_header() {
     assert_ok(&resp, ALPHA);
     assert_eq!(resp.header("Keep-Alive"), Some("timeout=7"));
     let names = resp.header_names();
-    let connection = names.iter().position(|n| *n == "Connection").expect("Connection");
+    let connection = names
+        .iter()
+        .position(|n| *n == "Connection")
+        .expect("Connection");
     assert_eq!(names.get(connection + 1), Some(&"Keep-Alive"), "{names:?}");
     server.assert_clean_log();
 }
@@ -300,14 +352,24 @@ fn keepalive_timeout_zero_disables_keepalive() {
 #[test]
 fn date_header_is_current_rfc1123() {
     let server = start("");
-    let now = || SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs();
+    let now = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_secs()
+    };
     let before = now();
     let resp = server.get("/a.txt");
     let after = now();
     let date = resp.header("Date").expect("Date header").to_string();
     // nginx caches the time once per event-loop turn: allow a second either side.
-    let candidates: Vec<String> = (before.saturating_sub(1)..=after + 1).map(http_date).collect();
-    assert!(candidates.contains(&date), "Date {date:?} is not one of {candidates:?}");
+    let candidates: Vec<String> = (before.saturating_sub(1)..=after + 1)
+        .map(http_date)
+        .collect();
+    assert!(
+        candidates.contains(&date),
+        "Date {date:?} is not one of {candidates:?}"
+    );
     server.assert_clean_log();
 }
 
@@ -342,10 +404,22 @@ fn error_response_head_matches_nginx() {
     let resp = next_response(&mut s);
     assert_eq!((resp.status, resp.reason.as_str()), (404, "Not Found"));
     // ngx_http_header_filter order; a 404 keeps the connection alive.
-    assert_eq!(resp.header_names(), ["Server", "Date", "Content-Type", "Content-Length", "Connection"]);
+    assert_eq!(
+        resp.header_names(),
+        [
+            "Server",
+            "Date",
+            "Content-Type",
+            "Content-Length",
+            "Connection"
+        ]
+    );
     assert_eq!(resp.header("Content-Type"), Some("text/html"));
     assert_eq!(resp.header("Connection"), Some("keep-alive"));
-    assert_eq!(resp.header("Content-Length"), Some(resp.body.len().to_string().as_str()));
+    assert_eq!(
+        resp.header("Content-Length"),
+        Some(resp.body.len().to_string().as_str())
+    );
     send(&mut s, &get("/a.txt"));
     assert_ok(&next_response(&mut s), ALPHA);
     server.assert_clean_log();
@@ -358,7 +432,10 @@ fn error_response_head_matches_nginx() {
 fn content_length_body_on_get_is_discarded() {
     let server = start("");
     let mut s = server.connect();
-    send(&mut s, b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 11\r\n\r\nhello world");
+    send(
+        &mut s,
+        b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 11\r\n\r\nhello world",
+    );
     assert_ok(&next_response(&mut s), ALPHA);
     send(&mut s, &get("/b.txt"));
     assert_ok(&next_response(&mut s), BRAVO);
@@ -371,7 +448,10 @@ fn body_sent_after_the_response_is_still_discarded() {
     // returns at once), then reads and drops the body before the next request.
     let server = start("");
     let mut s = server.connect();
-    send(&mut s, b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 11\r\n\r\nhello");
+    send(
+        &mut s,
+        b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 11\r\n\r\nhello",
+    );
     assert_ok(&next_response(&mut s), ALPHA);
     let mut rest = b" world".to_vec();
     rest.extend_from_slice(&get("/b.txt"));
@@ -399,7 +479,10 @@ fn chunked_body_on_get_is_discarded() {
 fn body_within_client_max_body_size_is_accepted() {
     let server = start("client_max_body_size 10;");
     let mut s = server.connect();
-    send(&mut s, b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\n0123456789");
+    send(
+        &mut s,
+        b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\n0123456789",
+    );
     assert_ok(&next_response(&mut s), ALPHA);
     server.assert_clean_log();
 }
@@ -415,18 +498,28 @@ fn assert_rejected(server: &Server, raw: &[u8], status: u16, title: &str, log: &
     assert_rejected_at(server, raw, status, title, ("info", log));
 }
 
-fn assert_rejected_at(server: &Server, raw: &[u8], status: u16, title: &str, (level, message): (&str, &str)) {
+fn assert_rejected_at(
+    server: &Server,
+    raw: &[u8],
+    status: u16,
+    title: &str,
+    (level, message): (&str, &str),
+) {
     let workers = server.worker_pids();
     let mut s = server.connect();
     send(&mut s, raw);
-    let resp = read_response(&mut s, false).unwrap_or_else(|| panic!("no response to {:?}", short(raw)));
+    let resp =
+        read_response(&mut s, false).unwrap_or_else(|| panic!("no response to {:?}", short(raw)));
     assert_eq!(resp.status, status, "{:?}:\n{}", short(raw), show(&resp));
     assert_eq!(resp.header("Server"), Some(server_token().as_str()));
     assert_eq!(resp.header("Content-Type"), Some("text/html"));
     // Errors found while reading the head come before ngx_http_handler sets r->keepalive;
     // 400/413/414/500/501 clear it in ngx_http_special_response_handler.
     assert_eq!(resp.header("Connection"), Some("close"), "{:?}", short(raw));
-    assert_eq!(resp.header("Content-Length"), Some(resp.body.len().to_string().as_str()));
+    assert_eq!(
+        resp.header("Content-Length"),
+        Some(resp.body.len().to_string().as_str())
+    );
     assert_eq!(resp.text(), error_page(title, &server_token()));
     expect_closed(&mut s, Duration::from_secs(5));
     assert_still_serving(server, &workers);
@@ -436,10 +529,23 @@ fn assert_rejected_at(server: &Server, raw: &[u8], status: u16, title: &str, (le
 
 /// Waits for an error-log line holding `message` and checks it is at `[level]`.
 fn assert_log_line(server: &Server, level: &str, message: &str) {
-    let found = || server.error_log().lines().find(|l| l.contains(message)).map(str::to_string);
-    assert!(server.wait_for(3, || found().is_some()), "error log lacks {message:?}:\n{}", server.error_log());
+    let found = || {
+        server
+            .error_log()
+            .lines()
+            .find(|l| l.contains(message))
+            .map(str::to_string)
+    };
+    assert!(
+        server.wait_for(3, || found().is_some()),
+        "error log lacks {message:?}:\n{}",
+        server.error_log()
+    );
     let line = found().unwrap_or_default();
-    assert!(line.contains(&format!(" [{level}] ")), "expected [{level}]: {line}");
+    assert!(
+        line.contains(&format!(" [{level}] ")),
+        "expected [{level}]: {line}"
+    );
 }
 
 fn assert_still_serving(server: &Server, workers: &[i32]) {
@@ -597,8 +703,17 @@ fn http2_version_is_505() {
 #[ignore = "known server gap, listed in the issue 2 notes"]
 fn uri_longer_than_large_buffer_is_414() {
     let server = start("large_client_header_buffers 4 8k;");
-    let raw = format!("GET /{} HTTP/1.1\r\nHost: localhost\r\n\r\n", "a".repeat(10 * 1024));
-    assert_rejected(&server, raw.as_bytes(), 414, "414 Request-URI Too Large", "client sent too long URI");
+    let raw = format!(
+        "GET /{} HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "a".repeat(10 * 1024)
+    );
+    assert_rejected(
+        &server,
+        raw.as_bytes(),
+        414,
+        "414 Request-URI Too Large",
+        "client sent too long URI",
+    );
 }
 
 #[test]
@@ -607,7 +722,14 @@ fn uri_within_large_buffer_is_served() {
     // buffer: nginx moves it there and goes on.
     let server = start("client_header_buffer_size 1k;\nlarge_client_header_buffers 4 8k;");
     let mut s = server.connect();
-    send(&mut s, format!("GET /a.txt?q={} HTTP/1.1\r\nHost: localhost\r\n\r\n", "a".repeat(6 * 1024)).as_bytes());
+    send(
+        &mut s,
+        format!(
+            "GET /a.txt?q={} HTTP/1.1\r\nHost: localhost\r\n\r\n",
+            "a".repeat(6 * 1024)
+        )
+        .as_bytes(),
+    );
     let resp = next_response(&mut s);
     assert_ok(&resp, ALPHA);
     assert_eq!(resp.header("Connection"), Some("keep-alive"));
@@ -621,7 +743,10 @@ fn uri_within_large_buffer_is_served() {
 fn header_longer_than_large_buffer_is_400_too_large() {
     let server = start("large_client_header_buffers 4 8k;");
     let workers = server.worker_pids();
-    let raw = format!("GET /a.txt HTTP/1.1\r\nHost: localhost\r\nX-Long: {}\r\n\r\n", "a".repeat(9000));
+    let raw = format!(
+        "GET /a.txt HTTP/1.1\r\nHost: localhost\r\nX-Long: {}\r\n\r\n",
+        "a".repeat(9000)
+    );
     let mut s = server.connect();
     send(&mut s, raw.as_bytes());
     let resp = read_response(&mut s, false).expect("response");
@@ -637,7 +762,11 @@ fn header_longer_than_large_buffer_is_400_too_large() {
     assert_eq!(resp.text(), page);
     expect_closed(&mut s, Duration::from_secs(5));
     assert_still_serving(&server, &workers);
-    assert_log_line(&server, "info", "client sent too long header line: \"X-Long: aaaa");
+    assert_log_line(
+        &server,
+        "info",
+        "client sent too long header line: \"X-Long: aaaa",
+    );
     server.assert_clean_log();
 }
 
@@ -655,7 +784,12 @@ fn too_many_large_header_buffers_is_400_too_large() {
     send(&mut s, raw.as_bytes());
     let resp = read_response(&mut s, false).expect("response");
     assert_eq!(resp.status, 400);
-    assert!(resp.text().contains("<title>400 Request Header Or Cookie Too Large</title>"), "{}", resp.text());
+    assert!(
+        resp.text()
+            .contains("<title>400 Request Header Or Cookie Too Large</title>"),
+        "{}",
+        resp.text()
+    );
     assert_still_serving(&server, &workers);
     server.assert_clean_log();
 }
@@ -664,7 +798,8 @@ fn too_many_large_header_buffers_is_400_too_large() {
 fn body_over_client_max_body_size_is_413() {
     let server = start("client_max_body_size 10;");
     let body = "x".repeat(100);
-    let raw = format!("GET /a.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{body}");
+    let raw =
+        format!("GET /a.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{body}");
     // ngx_http_core_find_config_handler checks the declared length against the location's
     // limit for every method; the message is [error] level.
     assert_rejected_at(
@@ -711,10 +846,17 @@ fn client_header_timeout_closes_without_response() {
     let mut s = server.connect();
     send(&mut s, b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\n");
     let waited = expect_closed(&mut s, Duration::from_secs(5));
-    assert!(waited >= Duration::from_millis(800), "closed too early: {waited:?}");
-    assert!(waited <= Duration::from_secs(3), "closed too late: {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(800),
+        "closed too early: {waited:?}"
+    );
+    assert!(
+        waited <= Duration::from_secs(3),
+        "closed too late: {waited:?}"
+    );
     assert_still_serving(&server, &workers);
-    let message = "client timed out (110: Connection timed out) while reading client request headers";
+    let message =
+        "client timed out (110: Connection timed out) while reading client request headers";
     assert_log_line(&server, "info", message);
     server.assert_clean_log();
 }
@@ -728,10 +870,16 @@ fn client_header_timeout_is_access_logged_as_408() {
     let mut s = server.connect();
     send(&mut s, b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\n");
     expect_closed(&mut s, Duration::from_secs(5));
-    assert!(server.wait_for(3, || !server.access_log().is_empty()), "no access-log line");
+    assert!(
+        server.wait_for(3, || !server.access_log().is_empty()),
+        "no access-log line"
+    );
     let log = server.access_log();
     assert!(log.starts_with("127.0.0.1 - - ["), "{log}");
-    assert!(log.ends_with("] \"GET /a.txt HTTP/1.1\" 408 0 \"-\" \"-\"\n"), "{log}");
+    assert!(
+        log.ends_with("] \"GET /a.txt HTTP/1.1\" 408 0 \"-\" \"-\"\n"),
+        "{log}"
+    );
     server.assert_clean_log();
 }
 

@@ -15,30 +15,50 @@ use std::time::{Duration, Instant};
 /// (`index.html` = "new\n") on PORT with `root html`.
 /// Waits until all workers have been forked (the port accepts as soon as the master listens).
 fn start(workers: usize) -> Running {
-    let s = Running(Server::start_with(workers, "server {\n    listen 127.0.0.1:PORT;\n    root html;\n}\n", |p| {
-        p.write("html/index.html", "old\n");
-        p.write("html2/index.html", "new\n");
-    }));
-    assert!(s.wait_for(5, || s.worker_pids().len() == workers), "workers: {:?}", s.worker_pids());
+    let s = Running(Server::start_with(
+        workers,
+        "server {\n    listen 127.0.0.1:PORT;\n    root html;\n}\n",
+        |p| {
+            p.write("html/index.html", "old\n");
+            p.write("html2/index.html", "new\n");
+        },
+    ));
+    assert!(
+        s.wait_for(5, || s.worker_pids().len() == workers),
+        "workers: {:?}",
+        s.worker_pids()
+    );
     s
 }
 
 /// Rewrites `conf/portico.conf` with `http_block` (PORT is the server's port).
 fn rewrite_conf(s: &Server, workers: usize, http_block: &str) {
-    let conf = format!("{}http {{\n{}\n}}\n", main_preamble(workers), http_block.replace("PORT", &s.port.to_string()));
+    let conf = format!(
+        "{}http {{\n{}\n}}\n",
+        main_preamble(workers),
+        http_block.replace("PORT", &s.port.to_string())
+    );
     s.prefix.write("conf/portico.conf", conf);
 }
 
 /// `portico -s SIGNAL` against the test server, which must succeed silently.
 fn dash_s(s: &Server, signal: &str) {
     let (code, out, err) = run_cli(&s.prefix.dir, &["-c", "conf/portico.conf", "-s", signal]);
-    assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""), "-s {signal}");
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (0, "", ""),
+        "-s {signal}"
+    );
 }
 
 /// Whether `pid` is a live (not zombie) process.
 fn alive(pid: i32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
-    stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()).is_some_and(|state| state != "Z")
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .is_some_and(|state| state != "Z")
 }
 
 /// Waits up to `secs` for the master to exit on its own.
@@ -56,33 +76,59 @@ fn wait_master_exit(s: &mut Server, secs: u64) -> Option<std::process::ExitStatu
 /// `(uid, ...)` of a process, from the `Uid:` line of /proc/PID/status.
 fn uids(pid: i32) -> Vec<u32> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status.lines().find_map(|l| l.strip_prefix("Uid:")).map(|l| l.split_whitespace().filter_map(|u| u.parse().ok()).collect()).unwrap_or_default()
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .map(|l| {
+            l.split_whitespace()
+                .filter_map(|u| u.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn nobody_uid() -> u32 {
     let passwd = std::fs::read_to_string("/etc/passwd").expect("/etc/passwd");
-    passwd.lines().find_map(|l| l.strip_prefix("nobody:")).and_then(|l| l.split(':').nth(1)).and_then(|u| u.parse().ok()).expect("nobody in /etc/passwd")
+    passwd
+        .lines()
+        .find_map(|l| l.strip_prefix("nobody:"))
+        .and_then(|l| l.split(':').nth(1))
+        .and_then(|u| u.parse().ok())
+        .expect("nobody in /etc/passwd")
 }
 
 fn get_on(port: u16, path: &str) -> Option<Response> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes()).ok()?;
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .ok()?;
     read_response(&mut s, false)
 }
 
 fn body_on(port: u16, path: &str) -> Option<String> {
-    get_on(port, path).filter(|r| r.status == 200).map(|r| r.text())
+    get_on(port, path)
+        .filter(|r| r.status == 200)
+        .map(|r| r.text())
 }
 
 #[test]
 fn master_runs_the_configured_number_of_workers() {
     let s = start(2);
-    assert!(s.wait_for(5, || s.worker_pids().len() == 2), "workers: {:?}", s.worker_pids());
+    assert!(
+        s.wait_for(5, || s.worker_pids().len() == 2),
+        "workers: {:?}",
+        s.worker_pids()
+    );
     assert_eq!(uids(s.master_pid())[0], 0, "the master keeps root");
     let nobody = nobody_uid();
     for pid in s.worker_pids() {
-        assert!(uids(pid).iter().all(|&u| u == nobody), "worker {pid} runs as {:?}, not nobody ({nobody})", uids(pid));
+        assert!(
+            uids(pid).iter().all(|&u| u == nobody),
+            "worker {pid} runs as {:?}, not nobody ({nobody})",
+            uids(pid)
+        );
     }
     assert_eq!(s.get("/").text(), "old\n");
     s.assert_clean_log();
@@ -101,7 +147,11 @@ fn worker_processes_auto_means_one_per_cpu() {
     );
     let s = Running(Server::spawn(prefix, port));
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    assert!(s.wait_for(5, || s.worker_pids().len() == cpus), "workers {:?}, cpus {cpus}", s.worker_pids());
+    assert!(
+        s.wait_for(5, || s.worker_pids().len() == cpus),
+        "workers {:?}, cpus {cpus}",
+        s.worker_pids()
+    );
     s.assert_clean_log();
 }
 
@@ -110,30 +160,51 @@ fn worker_processes_auto_means_one_per_cpu() {
 fn process_titles_read_like_nginx() {
     // Monitoring scripts look for "nginx: master process" / "nginx: worker process" in ps.
     let s = start(1);
-    let cmdline = |pid: i32| String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default()).replace('\0', " ");
+    let cmdline = |pid: i32| {
+        String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default())
+            .replace('\0', " ")
+    };
     let master = cmdline(s.master_pid());
-    assert!(master.starts_with("portico: master process "), "master cmdline {master:?}");
+    assert!(
+        master.starts_with("portico: master process "),
+        "master cmdline {master:?}"
+    );
     for pid in s.worker_pids() {
         let worker = cmdline(pid);
-        assert!(worker.starts_with("portico: worker process"), "worker cmdline {worker:?}");
+        assert!(
+            worker.starts_with("portico: worker process"),
+            "worker cmdline {worker:?}"
+        );
     }
 }
 
 #[test]
 fn pid_file_holds_the_master_pid_and_goes_away_on_quit() {
     let mut s = start(2);
-    assert_eq!(s.prefix.read("logs/portico.pid"), format!("{}\n", s.master_pid()));
+    assert_eq!(
+        s.prefix.read("logs/portico.pid"),
+        format!("{}\n", s.master_pid())
+    );
     assert!(s.wait_for(5, || s.worker_pids().len() == 2));
     let workers = s.worker_pids();
     dash_s(&s, "quit");
     let status = wait_master_exit(&mut s, 10).expect("master still running 10s after -s quit");
     assert!(status.success(), "{status}");
-    assert!(!s.prefix.path("logs/portico.pid").exists(), "pid file left behind");
-    assert!(workers.iter().all(|&p| !alive(p)), "workers outlived the master: {workers:?}");
+    assert!(
+        !s.prefix.path("logs/portico.pid").exists(),
+        "pid file left behind"
+    );
+    assert!(
+        workers.iter().all(|&p| !alive(p)),
+        "workers outlived the master: {workers:?}"
+    );
     let log = s.error_log();
     assert!(log.contains("signal 3 (SIGQUIT) received"), "{log}");
     for pid in &workers {
-        assert!(log.contains(&format!("worker process {pid} exited with code 0")), "{log}");
+        assert!(
+            log.contains(&format!("worker process {pid} exited with code 0")),
+            "{log}"
+        );
     }
     s.assert_clean_log();
 }
@@ -144,8 +215,12 @@ fn term_stops_at_once() {
     let mut s = start(2);
     // An idle keep-alive connection must not hold the stop up.
     let mut idle = s.connect();
-    idle.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
-    assert_eq!(read_response(&mut idle, false).expect("response").status, 200);
+    idle.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    assert_eq!(
+        read_response(&mut idle, false).expect("response").status,
+        200
+    );
     let workers = s.worker_pids();
     let sent = Instant::now();
     s.signal(libc::SIGTERM);
@@ -153,13 +228,28 @@ fn term_stops_at_once() {
     let took = sent.elapsed();
     assert!(status.success(), "{status}");
     assert!(took < Duration::from_secs(2), "TERM took {took:?}");
-    assert!(workers.iter().all(|&p| !alive(p)), "workers outlived the master: {workers:?}");
-    assert!(!s.prefix.path("logs/portico.pid").exists(), "pid file left behind");
-    assert!(read_to_end(&mut idle).is_empty(), "the idle connection is closed");
-    assert!(TcpStream::connect(("127.0.0.1", s.port)).is_err(), "still listening after TERM");
+    assert!(
+        workers.iter().all(|&p| !alive(p)),
+        "workers outlived the master: {workers:?}"
+    );
+    assert!(
+        !s.prefix.path("logs/portico.pid").exists(),
+        "pid file left behind"
+    );
+    assert!(
+        read_to_end(&mut idle).is_empty(),
+        "the idle connection is closed"
+    );
+    assert!(
+        TcpStream::connect(("127.0.0.1", s.port)).is_err(),
+        "still listening after TERM"
+    );
     s.assert_clean_log();
     let log = s.error_log();
-    assert!(log.contains("signal 15 (SIGTERM) received"), "nginx logs the signal by number and name:\n{log}");
+    assert!(
+        log.contains("signal 15 (SIGTERM) received"),
+        "nginx logs the signal by number and name:\n{log}"
+    );
 }
 
 #[test]
@@ -172,11 +262,25 @@ fn killed_worker_is_respawned() {
     std::thread::sleep(Duration::from_millis(1500));
     // SAFETY: kill(2) on the master's worker.
     unsafe { libc::kill(old[0], libc::SIGKILL) };
-    assert!(s.wait_for(5, || { let now = s.worker_pids(); now.len() == 1 && now[0] != old[0] }), "no respawn: {:?}", s.worker_pids());
+    assert!(
+        s.wait_for(5, || {
+            let now = s.worker_pids();
+            now.len() == 1 && now[0] != old[0]
+        }),
+        "no respawn: {:?}",
+        s.worker_pids()
+    );
     assert_eq!(s.get("/").text(), "old\n");
     let log = s.error_log();
-    assert!(log.lines().any(|l| l.contains("[alert]") && l.contains(&format!("worker process {} exited on signal 9", old[0]))), "{log}");
-    assert!(log.contains(&format!("start worker process {}", s.worker_pids()[0])), "{log}");
+    assert!(
+        log.lines().any(|l| l.contains("[alert]")
+            && l.contains(&format!("worker process {} exited on signal 9", old[0]))),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("start worker process {}", s.worker_pids()[0])),
+        "{log}"
+    );
     s.assert_clean_log_except(&[&format!("worker process {} exited on signal 9", old[0])]);
 }
 
@@ -189,7 +293,14 @@ fn worker_killed_right_after_start_is_respawned_at_once() {
     assert_eq!(old.len(), 1);
     // SAFETY: kill(2) on the master's worker.
     unsafe { libc::kill(old[0], libc::SIGKILL) };
-    assert!(s.wait_for(5, || { let now = s.worker_pids(); now.len() == 1 && now[0] != old[0] }), "no respawn: {:?}", s.worker_pids());
+    assert!(
+        s.wait_for(5, || {
+            let now = s.worker_pids();
+            now.len() == 1 && now[0] != old[0]
+        }),
+        "no respawn: {:?}",
+        s.worker_pids()
+    );
     assert_eq!(s.get("/").text(), "old\n");
     s.assert_clean_log_except(&[&format!("worker process {} exited on signal 9", old[0])]);
 }
@@ -201,11 +312,21 @@ fn hup_reload_serves_the_new_config_from_new_workers() {
     let old = s.worker_pids();
     assert_eq!(s.get("/").text(), "old\n");
     s.prefix.write("extra/added/page.txt", "added\n");
-    rewrite_conf(&s, 2, "server {\n    listen 127.0.0.1:PORT;\n    root html2;\n    location /added/ {\n        root extra;\n    }\n}\n");
+    rewrite_conf(
+        &s,
+        2,
+        "server {\n    listen 127.0.0.1:PORT;\n    root html2;\n    location /added/ {\n        root extra;\n    }\n}\n",
+    );
     s.signal(libc::SIGHUP);
-    assert!(s.wait_for(5, || body_on(s.port, "/").as_deref() == Some("new\n")), "new root not served");
+    assert!(
+        s.wait_for(5, || body_on(s.port, "/").as_deref() == Some("new\n")),
+        "new root not served"
+    );
     // Until they get the QUIT, old workers may still take a connection or two, as with nginx.
-    assert!(s.wait_for(5, || old.iter().all(|&p| !alive(p))), "old workers still alive: {old:?}");
+    assert!(
+        s.wait_for(5, || old.iter().all(|&p| !alive(p))),
+        "old workers still alive: {old:?}"
+    );
     for _ in 0..10 {
         assert_eq!(body_on(s.port, "/").as_deref(), Some("new\n"));
         let added = get_on(s.port, "/added/page.txt").expect("response");
@@ -213,9 +334,15 @@ fn hup_reload_serves_the_new_config_from_new_workers() {
     }
     let new = s.worker_pids();
     assert_eq!(new.len(), 2, "{new:?}");
-    assert!(new.iter().all(|p| !old.contains(p)), "old {old:?} new {new:?}");
+    assert!(
+        new.iter().all(|p| !old.contains(p)),
+        "old {old:?} new {new:?}"
+    );
     let log = s.error_log();
-    assert!(log.contains("signal 1 (SIGHUP) received") && log.contains("reconfiguring"), "{log}");
+    assert!(
+        log.contains("signal 1 (SIGHUP) received") && log.contains("reconfiguring"),
+        "{log}"
+    );
     s.assert_clean_log();
 }
 
@@ -224,14 +351,29 @@ fn hup_with_a_broken_config_keeps_the_old_workers() {
     let s = start(2);
     assert!(s.wait_for(5, || s.worker_pids().len() == 2));
     let old = s.worker_pids();
-    rewrite_conf(&s, 2, "server {\n    listen 127.0.0.1:PORT;\n    root html2;\n    lsten 80;\n}\n");
+    rewrite_conf(
+        &s,
+        2,
+        "server {\n    listen 127.0.0.1:PORT;\n    root html2;\n    lsten 80;\n}\n",
+    );
     // main_preamble is 5 lines, then "http {", "server {", listen, root, lsten: line 10.
     let file = s.prefix.path("conf/portico.conf").display().to_string();
     let want = format!("unknown directive \"lsten\" in {file}:10");
     s.signal(libc::SIGHUP);
-    assert!(s.wait_for(5, || s.error_log().lines().any(|l| l.contains("[emerg]") && l.contains(&want))), "no emerg {want:?}:\n{}", s.error_log());
+    assert!(
+        s.wait_for(5, || s
+            .error_log()
+            .lines()
+            .any(|l| l.contains("[emerg]") && l.contains(&want))),
+        "no emerg {want:?}:\n{}",
+        s.error_log()
+    );
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(s.worker_pids(), old, "workers changed after a failed reload");
+    assert_eq!(
+        s.worker_pids(),
+        old,
+        "workers changed after a failed reload"
+    );
     for _ in 0..10 {
         assert_eq!(body_on(s.port, "/").as_deref(), Some("old\n"));
     }
@@ -245,10 +387,16 @@ fn reload_adding_a_listen_port_serves_it() {
     rewrite_conf(
         &s,
         1,
-        &format!("server {{\n    listen 127.0.0.1:PORT;\n    root html;\n}}\nserver {{\n    listen 127.0.0.1:{port2};\n    root html2;\n}}\n"),
+        &format!(
+            "server {{\n    listen 127.0.0.1:PORT;\n    root html;\n}}\nserver {{\n    listen 127.0.0.1:{port2};\n    root html2;\n}}\n"
+        ),
     );
     s.signal(libc::SIGHUP);
-    assert!(s.wait_for(5, || body_on(port2, "/").as_deref() == Some("new\n")), "port {port2} not served after reload:\n{}", s.error_log());
+    assert!(
+        s.wait_for(5, || body_on(port2, "/").as_deref() == Some("new\n")),
+        "port {port2} not served after reload:\n{}",
+        s.error_log()
+    );
     assert_eq!(body_on(s.port, "/").as_deref(), Some("old\n"));
     s.assert_clean_log();
 }
@@ -258,16 +406,25 @@ fn reload_removing_a_listen_port_closes_it() {
     let port2 = free_port();
     let s = Running(Server::start_with(
         1,
-        &format!("server {{\n    listen 127.0.0.1:PORT;\n    root html;\n}}\nserver {{\n    listen 127.0.0.1:{port2};\n    root html2;\n}}\n"),
+        &format!(
+            "server {{\n    listen 127.0.0.1:PORT;\n    root html;\n}}\nserver {{\n    listen 127.0.0.1:{port2};\n    root html2;\n}}\n"
+        ),
         |p| {
             p.write("html/index.html", "old\n");
             p.write("html2/index.html", "new\n");
         },
     ));
     assert_eq!(body_on(port2, "/").as_deref(), Some("new\n"));
-    rewrite_conf(&s, 1, "server {\n    listen 127.0.0.1:PORT;\n    root html;\n}\n");
+    rewrite_conf(
+        &s,
+        1,
+        "server {\n    listen 127.0.0.1:PORT;\n    root html;\n}\n",
+    );
     s.signal(libc::SIGHUP);
-    assert!(s.wait_for(5, || TcpStream::connect(("127.0.0.1", port2)).is_err()), "port {port2} still accepts after its removal");
+    assert!(
+        s.wait_for(5, || TcpStream::connect(("127.0.0.1", port2)).is_err()),
+        "port {port2} still accepts after its removal"
+    );
     assert_eq!(body_on(s.port, "/").as_deref(), Some("old\n"));
     s.assert_clean_log();
 }
@@ -277,10 +434,22 @@ fn usr1_reopens_the_logs() {
     let s = start(1);
     assert_eq!(s.get("/before-reopen").status, 404);
     assert!(s.wait_for(5, || s.access_log().contains("/before-reopen")));
-    std::fs::rename(s.prefix.path("logs/access.log"), s.prefix.path("logs/access.log.1")).unwrap();
-    std::fs::rename(s.prefix.path("logs/error.log"), s.prefix.path("logs/error.log.1")).unwrap();
+    std::fs::rename(
+        s.prefix.path("logs/access.log"),
+        s.prefix.path("logs/access.log.1"),
+    )
+    .unwrap();
+    std::fs::rename(
+        s.prefix.path("logs/error.log"),
+        s.prefix.path("logs/error.log.1"),
+    )
+    .unwrap();
     dash_s(&s, "reopen");
-    assert!(s.wait_for(5, || s.prefix.path("logs/access.log").exists() && s.prefix.path("logs/error.log").exists()), "logs not recreated");
+    assert!(
+        s.wait_for(5, || s.prefix.path("logs/access.log").exists()
+            && s.prefix.path("logs/error.log").exists()),
+        "logs not recreated"
+    );
     // The workers reopen after the master: retry until the request lands in the new file.
     assert!(
         s.wait_for(5, || {
@@ -291,15 +460,29 @@ fn usr1_reopens_the_logs() {
         s.access_log()
     );
     assert!(!s.access_log().contains("/before-reopen"));
-    assert!(s.error_log().contains("/html/after-reopen\" failed"), "the new error.log receives new errors:\n{}", s.error_log());
+    assert!(
+        s.error_log().contains("/html/after-reopen\" failed"),
+        "the new error.log receives new errors:\n{}",
+        s.error_log()
+    );
     let rotated = s.prefix.read("logs/access.log.1");
     assert!(rotated.contains("/before-reopen"), "{rotated}");
     // nginx logs the signal and "reopening logs" before reopening: into the renamed file.
     let old_error_log = s.prefix.read("logs/error.log.1");
-    assert!(old_error_log.contains("signal 10 (SIGUSR1) received") && old_error_log.contains("reopening logs"), "{old_error_log}");
+    assert!(
+        old_error_log.contains("signal 10 (SIGUSR1) received")
+            && old_error_log.contains("reopening logs"),
+        "{old_error_log}"
+    );
     // As nginx does, the master hands the new files to the worker user.
-    let owner = |rel: &str| std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(s.prefix.path(rel)).unwrap());
-    assert_eq!(owner("logs/access.log"), nobody_uid(), "new access.log owner");
+    let owner = |rel: &str| {
+        std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(s.prefix.path(rel)).unwrap())
+    };
+    assert_eq!(
+        owner("logs/access.log"),
+        nobody_uid(),
+        "new access.log owner"
+    );
     s.assert_clean_log();
 }
 
@@ -314,9 +497,14 @@ fn big_file() -> Vec<u8> {
 /// bytes, leaving the rest in flight. Returns the server, the connection, the Content-Length
 /// and what was read of the body.
 fn start_slow_download() -> (Running, TcpStream, usize, Vec<u8>) {
-    let s = Running(Server::start_with(1, "server {\n    listen 127.0.0.1:PORT;\n    root html;\n}\n", |p| p.write("html/big.bin", big_file())));
+    let s = Running(Server::start_with(
+        1,
+        "server {\n    listen 127.0.0.1:PORT;\n    root html;\n}\n",
+        |p| p.write("html/big.bin", big_file()),
+    ));
     let mut c = s.connect();
-    c.write_all(b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    c.write_all(b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let mut buf = Vec::new();
     let mut tmp = [0u8; 16384];
     let head_end = loop {
@@ -346,7 +534,10 @@ fn quit_finishes_an_in_flight_response() {
     let workers = s.worker_pids();
     dash_s(&s, "quit");
     std::thread::sleep(Duration::from_millis(500));
-    assert!(s.child.as_mut().unwrap().try_wait().unwrap().is_none(), "master exited before its worker finished the response");
+    assert!(
+        s.child.as_mut().unwrap().try_wait().unwrap().is_none(),
+        "master exited before its worker finished the response"
+    );
     // Read the rest slowly.
     let mut tmp = [0u8; 65536];
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -359,14 +550,23 @@ fn quit_finishes_an_in_flight_response() {
             std::thread::sleep(Duration::from_millis(2));
         }
     }
-    assert_eq!(body.len(), length, "response cut short by the graceful stop");
+    assert_eq!(
+        body.len(),
+        length,
+        "response cut short by the graceful stop"
+    );
     assert!(body == big_file(), "body differs");
-    let status = wait_master_exit(&mut s, 10).expect("master still running 10s after the response ended");
+    let status =
+        wait_master_exit(&mut s, 10).expect("master still running 10s after the response ended");
     assert!(status.success(), "{status}");
     assert!(workers.iter().all(|&p| !alive(p)));
     assert!(!s.prefix.path("logs/portico.pid").exists());
     s.assert_clean_log();
-    assert!(s.error_log().contains("gracefully shutting down"), "nginx's worker logs \"gracefully shutting down\":\n{}", s.error_log());
+    assert!(
+        s.error_log().contains("gracefully shutting down"),
+        "nginx's worker logs \"gracefully shutting down\":\n{}",
+        s.error_log()
+    );
 }
 
 #[test]
@@ -376,7 +576,11 @@ fn quit_stops_accepting_at_once() {
     // while a response is still in flight: new connections are refused, not left queued.
     let (s, _c, _length, _body) = start_slow_download();
     s.signal(libc::SIGQUIT);
-    assert!(s.wait_for(2, || TcpStream::connect(("127.0.0.1", s.port)).is_err()), "port {} still accepts connections during a graceful stop", s.port);
+    assert!(
+        s.wait_for(2, || TcpStream::connect(("127.0.0.1", s.port)).is_err()),
+        "port {} still accepts connections during a graceful stop",
+        s.port
+    );
 }
 
 #[test]
@@ -384,7 +588,8 @@ fn term_cuts_an_in_flight_response() {
     let (mut s, mut c, length, mut body) = start_slow_download();
     std::thread::sleep(Duration::from_millis(100));
     s.signal(libc::SIGTERM);
-    let status = wait_master_exit(&mut s, 3).expect("master still running 3s after TERM with a response in flight");
+    let status = wait_master_exit(&mut s, 3)
+        .expect("master still running 3s after TERM with a response in flight");
     assert!(status.success(), "{status}");
     body.extend(read_to_end(&mut c));
     assert!(body.len() < length, "TERM should not wait for the response");
@@ -445,14 +650,33 @@ fn reloads_under_load_fail_no_request() {
     }
     std::thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::Relaxed);
-    let failures: Vec<String> = clients.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let failures: Vec<String> = clients
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
     let served = served.load(Ordering::Relaxed);
     eprintln!("{served} requests served across 5 reloads");
-    assert!(failures.is_empty(), "{} failures ({served} served): {failures:#?}", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} failures ({served} served): {failures:#?}",
+        failures.len()
+    );
     assert!(served > 100, "only {served} requests in 3s");
-    assert!(s.wait_for(10, || s.worker_pids().len() == 2), "old workers linger: {:?}", s.worker_pids());
-    assert!(first_workers.iter().all(|&p| !alive(p)), "the reloads did not replace the workers");
-    assert_eq!(s.error_log().matches("signal 1 (SIGHUP) received").count(), 5, "{}", s.error_log());
+    assert!(
+        s.wait_for(10, || s.worker_pids().len() == 2),
+        "old workers linger: {:?}",
+        s.worker_pids()
+    );
+    assert!(
+        first_workers.iter().all(|&p| !alive(p)),
+        "the reloads did not replace the workers"
+    );
+    assert_eq!(
+        s.error_log().matches("signal 1 (SIGHUP) received").count(),
+        5,
+        "{}",
+        s.error_log()
+    );
     s.assert_clean_log();
 }
 
@@ -460,9 +684,17 @@ fn reloads_under_load_fail_no_request() {
 fn reload_changes_the_worker_count() {
     let s = start(1);
     let old = s.worker_pids();
-    rewrite_conf(&s, 3, "server {\n    listen 127.0.0.1:PORT;\n    root html;\n}\n");
+    rewrite_conf(
+        &s,
+        3,
+        "server {\n    listen 127.0.0.1:PORT;\n    root html;\n}\n",
+    );
     s.signal(libc::SIGHUP);
-    assert!(s.wait_for(5, || !alive(old[0]) && s.worker_pids().len() == 3), "workers after reload: {:?}", s.worker_pids());
+    assert!(
+        s.wait_for(5, || !alive(old[0]) && s.worker_pids().len() == 3),
+        "workers after reload: {:?}",
+        s.worker_pids()
+    );
     assert_eq!(s.get("/").text(), "old\n");
     s.assert_clean_log();
 }
@@ -476,14 +708,27 @@ fn reload_onto_a_busy_port_keeps_the_old_config() {
     rewrite_conf(
         &s,
         1,
-        &format!("server {{\n    listen 127.0.0.1:PORT;\n    root html2;\n}}\nserver {{\n    listen 127.0.0.1:{busy_port};\n}}\n"),
+        &format!(
+            "server {{\n    listen 127.0.0.1:PORT;\n    root html2;\n}}\nserver {{\n    listen 127.0.0.1:{busy_port};\n}}\n"
+        ),
     );
     s.signal(libc::SIGHUP);
     let want = format!("bind() to 127.0.0.1:{busy_port} failed (98: Address already in use)");
     // nginx retries bind() for a few seconds before giving up.
-    assert!(s.wait_for(8, || s.error_log().lines().any(|l| l.contains("[emerg]") && l.contains(&want))), "no {want:?}:\n{}", s.error_log());
+    assert!(
+        s.wait_for(8, || s
+            .error_log()
+            .lines()
+            .any(|l| l.contains("[emerg]") && l.contains(&want))),
+        "no {want:?}:\n{}",
+        s.error_log()
+    );
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(s.worker_pids(), old, "workers replaced by a reload that failed");
+    assert_eq!(
+        s.worker_pids(),
+        old,
+        "workers replaced by a reload that failed"
+    );
     assert_eq!(body_on(s.port, "/").as_deref(), Some("old\n"));
     s.assert_clean_log_except(&[&want, "still could not bind()"]);
 }
@@ -493,16 +738,35 @@ fn start_on_a_busy_port_fails() {
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port();
     let prefix = Prefix::new();
-    prefix.write("conf/portico.conf", format!("{}http {{\n    server {{\n        listen 127.0.0.1:{port};\n    }}\n}}\n", main_preamble(1)));
+    prefix.write(
+        "conf/portico.conf",
+        format!(
+            "{}http {{\n    server {{\n        listen 127.0.0.1:{port};\n    }}\n}}\n",
+            main_preamble(1)
+        ),
+    );
     let out = std::process::Command::new(bin())
-        .args(["-p", prefix.dir.to_str().unwrap(), "-c", "conf/portico.conf"])
+        .args([
+            "-p",
+            prefix.dir.to_str().unwrap(),
+            "-c",
+            "conf/portico.conf",
+        ])
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run portico");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains(&format!("portico: [emerg] bind() to 127.0.0.1:{port} failed (98: Address already in use)\n")), "{err}");
-    assert!(!prefix.path("logs/portico.pid").exists(), "pid file written by a master that could not start");
+    assert!(
+        err.contains(&format!(
+            "portico: [emerg] bind() to 127.0.0.1:{port} failed (98: Address already in use)\n"
+        )),
+        "{err}"
+    );
+    assert!(
+        !prefix.path("logs/portico.pid").exists(),
+        "pid file written by a master that could not start"
+    );
 }
 
 #[test]
@@ -519,14 +783,22 @@ fn daemon_on_detaches_and_writes_the_pid_file() {
     prefix.write("html/index.html", "daemon\n");
     let started = Instant::now();
     let out = std::process::Command::new(bin())
-        .args(["-p", prefix.dir.to_str().unwrap(), "-c", "conf/portico.conf"])
+        .args([
+            "-p",
+            prefix.dir.to_str().unwrap(),
+            "-c",
+            "conf/portico.conf",
+        ])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
         .expect("run portico");
     assert!(out.success(), "{out}");
-    assert!(started.elapsed() < Duration::from_secs(5), "the launcher did not return");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the launcher did not return"
+    );
     let read_pid = || prefix.read("logs/portico.pid").trim().parse::<i32>().ok();
     let deadline = Instant::now() + Duration::from_secs(5);
     while read_pid().is_none() && Instant::now() < deadline {
@@ -545,9 +817,16 @@ fn daemon_on_detaches_and_writes_the_pid_file() {
     assert!(alive(pid), "daemon {pid} not running");
     let ppid_of = |p: i32| -> i32 {
         let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
-        stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0)
+        stat.rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
     };
-    assert_ne!(ppid_of(pid), std::process::id() as i32, "the master is still our child");
+    assert_ne!(
+        ppid_of(pid),
+        std::process::id() as i32,
+        "the master is still our child"
+    );
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut body = None;
     while body.is_none() && Instant::now() < deadline {
@@ -565,5 +844,8 @@ fn daemon_on_detaches_and_writes_the_pid_file() {
     assert!(!prefix.path("logs/portico.pid").exists());
     std::mem::forget(daemon);
     let log = prefix.read("logs/error.log");
-    assert!(!log.contains("[alert]") && !log.contains("[emerg]"), "{log}");
+    assert!(
+        !log.contains("[alert]") && !log.contains("[emerg]"),
+        "{log}"
+    );
 }

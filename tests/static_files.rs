@@ -35,7 +35,8 @@ fn start_with(http_directives: &str, setup: impl FnOnce(&Prefix)) -> Server {
          }}\n"
     );
     Server::start_with(1, &block, |p| {
-        let mime = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/conf/mime.types")).expect("conf/mime.types");
+        let mime = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/conf/mime.types"))
+            .expect("conf/mime.types");
         p.write("conf/mime.types", mime);
         p.write("html/index.html", INDEX);
         p.write("html/a.txt", ALPHA);
@@ -67,37 +68,81 @@ fn next_response(s: &mut TcpStream) -> Response {
 
 /// A readable dump of a response (bodies cut short) for failure messages.
 fn show(resp: &Response) -> String {
-    let head: Vec<String> = resp.headers.iter().map(|(n, v)| format!("{n}: {v}")).collect();
+    let head: Vec<String> = resp
+        .headers
+        .iter()
+        .map(|(n, v)| format!("{n}: {v}"))
+        .collect();
     let text = resp.text();
-    format!("{} {}\n{}\n\n{}", resp.status, resp.reason, head.join("\n"), &text[..text.len().min(400)])
+    format!(
+        "{} {}\n{}\n\n{}",
+        resp.status,
+        resp.reason,
+        head.join("\n"),
+        &text[..text.len().min(400)]
+    )
 }
 
 fn assert_ok(resp: &Response, body: &[u8]) {
     assert_eq!(resp.status, 200, "{}", show(resp));
-    assert!(resp.body == body, "body differs: got {} bytes, want {}\n{}", resp.body.len(), body.len(), show(resp));
-    assert_eq!(resp.header("Content-Length"), Some(body.len().to_string().as_str()));
+    assert!(
+        resp.body == body,
+        "body differs: got {} bytes, want {}\n{}",
+        resp.body.len(),
+        body.len(),
+        show(resp)
+    );
+    assert_eq!(
+        resp.header("Content-Length"),
+        Some(body.len().to_string().as_str())
+    );
 }
 
 fn assert_error(resp: &Response, status: u16, title: &str) {
     assert_eq!(resp.status, status, "{}", show(resp));
-    assert_eq!(resp.header("Content-Type"), Some("text/html"), "{}", show(resp));
+    assert_eq!(
+        resp.header("Content-Type"),
+        Some("text/html"),
+        "{}",
+        show(resp)
+    );
     assert_eq!(resp.text(), error_page(title, &server_token()));
-    assert_eq!(resp.header("Content-Length"), Some(resp.body.len().to_string().as_str()));
+    assert_eq!(
+        resp.header("Content-Length"),
+        Some(resp.body.len().to_string().as_str())
+    );
 }
 
 fn mtime_secs(path: &std::path::Path) -> u64 {
-    let modified = std::fs::metadata(path).expect("stat").modified().expect("mtime");
-    modified.duration_since(UNIX_EPOCH).expect("mtime after epoch").as_secs()
+    let modified = std::fs::metadata(path)
+        .expect("stat")
+        .modified()
+        .expect("mtime");
+    modified
+        .duration_since(UNIX_EPOCH)
+        .expect("mtime after epoch")
+        .as_secs()
 }
 
 fn set_mtime(path: &std::path::Path, secs: u64) {
-    let f = std::fs::File::options().write(true).open(path).expect("open for mtime");
-    f.set_modified(UNIX_EPOCH + Duration::from_secs(secs)).expect("set mtime");
+    let f = std::fs::File::options()
+        .write(true)
+        .open(path)
+        .expect("open for mtime");
+    f.set_modified(UNIX_EPOCH + Duration::from_secs(secs))
+        .expect("set mtime");
 }
 
 /// Waits for the access log at `rel` to hold `lines` lines and returns them.
 fn log_lines(server: &Server, rel: &str, lines: usize) -> Vec<String> {
-    let read = || server.prefix.read(rel).lines().map(str::to_string).collect::<Vec<_>>();
+    let read = || {
+        server
+            .prefix
+            .read(rel)
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
     server.wait_for(3, || read().len() >= lines);
     read()
 }
@@ -117,7 +162,16 @@ fn index_is_served_for_the_root() {
     // filters added (ETag by the static handler, Accept-Ranges by the range filter).
     assert_eq!(
         resp.header_names(),
-        ["Server", "Date", "Content-Type", "Content-Length", "Last-Modified", "Connection", "ETag", "Accept-Ranges"]
+        [
+            "Server",
+            "Date",
+            "Content-Type",
+            "Content-Length",
+            "Last-Modified",
+            "Connection",
+            "ETag",
+            "Accept-Ranges"
+        ]
     );
     assert_eq!(resp.header("Accept-Ranges"), Some("bytes"));
     assert_eq!(resp.header("Connection"), Some("keep-alive"));
@@ -132,18 +186,36 @@ fn head_sends_the_headers_of_get_without_a_body() {
     let server = start("");
     let get_resp = server.get("/a.txt");
     let mut s = server.connect();
-    send(&mut s, b"HEAD /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    send(
+        &mut s,
+        b"HEAD /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
     let raw = String::from_utf8_lossy(&read_to_end(&mut s)).into_owned();
     assert!(raw.starts_with("HTTP/1.1 200 OK\r\n"), "{raw}");
-    assert!(raw.ends_with("\r\n\r\n"), "HEAD response carries a body: {raw:?}");
-    assert!(raw.contains(&format!("\r\nContent-Length: {}\r\n", ALPHA.len())), "{raw}");
+    assert!(
+        raw.ends_with("\r\n\r\n"),
+        "HEAD response carries a body: {raw:?}"
+    );
+    assert!(
+        raw.contains(&format!("\r\nContent-Length: {}\r\n", ALPHA.len())),
+        "{raw}"
+    );
     assert!(raw.contains("\r\nContent-Type: text/plain\r\n"), "{raw}");
-    assert!(raw.contains(&format!("\r\nETag: {}\r\n", get_resp.header("ETag").expect("ETag"))), "{raw}");
+    assert!(
+        raw.contains(&format!(
+            "\r\nETag: {}\r\n",
+            get_resp.header("ETag").expect("ETag")
+        )),
+        "{raw}"
+    );
     // HEAD on a keep-alive connection: the next response must start right after the head.
     let mut s = server.connect();
     send(&mut s, b"HEAD /b.txt HTTP/1.1\r\nHost: localhost\r\n\r\n");
     let head = read_response(&mut s, true).expect("HEAD response");
-    assert_eq!(head.header("Content-Length"), Some(BRAVO.len().to_string().as_str()));
+    assert_eq!(
+        head.header("Content-Length"),
+        Some(BRAVO.len().to_string().as_str())
+    );
     send(&mut s, &get("/a.txt"));
     assert_ok(&next_response(&mut s), ALPHA.as_bytes());
     server.assert_clean_log();
@@ -152,7 +224,16 @@ fn head_sends_the_headers_of_get_without_a_body() {
 #[test]
 fn content_type_comes_from_mime_types() {
     let server = start_with("default_type application/octet-stream;", |p| {
-        for name in ["s.css", "s.js", "s.png", "s.json", "s.htm", "UPPER.TXT", "blob.unknownext", "noextension"] {
+        for name in [
+            "s.css",
+            "s.js",
+            "s.png",
+            "s.json",
+            "s.htm",
+            "UPPER.TXT",
+            "blob.unknownext",
+            "noextension",
+        ] {
             p.write(&format!("html/{name}"), "x");
         }
     });
@@ -178,7 +259,10 @@ fn content_type_comes_from_mime_types() {
 #[test]
 fn default_type_defaults_to_text_plain() {
     let server = start_with("", |p| p.write("html/blob.unknownext", "x"));
-    assert_eq!(server.get("/blob.unknownext").header("Content-Type"), Some("text/plain"));
+    assert_eq!(
+        server.get("/blob.unknownext").header("Content-Type"),
+        Some("text/plain")
+    );
     server.assert_clean_log();
 }
 
@@ -189,15 +273,24 @@ fn last_modified_and_etag_follow_the_file() {
         set_mtime(&p.path("html/fixed.txt"), FIXED_MTIME);
     });
     let fixed = server.get("/fixed.txt");
-    assert_eq!(fixed.header("Last-Modified"), Some("Sun, 13 Sep 2020 12:26:40 GMT"));
+    assert_eq!(
+        fixed.header("Last-Modified"),
+        Some("Sun, 13 Sep 2020 12:26:40 GMT")
+    );
     assert_eq!(http_date(FIXED_MTIME), "Sun, 13 Sep 2020 12:26:40 GMT");
     // ngx_http_set_etag: "%xT-%xO", mtime and size in lowercase hex.
     assert_eq!(fixed.header("ETag"), Some("\"5f5e1000-14\""));
 
     let mtime = mtime_secs(&server.prefix.path("html/a.txt"));
     let resp = server.get("/a.txt");
-    assert_eq!(resp.header("Last-Modified"), Some(http_date(mtime).as_str()));
-    assert_eq!(resp.header("ETag"), Some(format!("\"{mtime:x}-{:x}\"", ALPHA.len()).as_str()));
+    assert_eq!(
+        resp.header("Last-Modified"),
+        Some(http_date(mtime).as_str())
+    );
+    assert_eq!(
+        resp.header("ETag"),
+        Some(format!("\"{mtime:x}-{:x}\"", ALPHA.len()).as_str())
+    );
     server.assert_clean_log();
 }
 
@@ -220,8 +313,17 @@ fn missing_file_is_404_and_logged() {
          request: \"GET /missing.txt HTTP/1.1\", host: \"localhost\"",
         path.display()
     );
-    assert!(server.wait_for(3, || server.error_log().contains(&want)), "want {want:?} in:\n{}", server.error_log());
-    let line = server.error_log().lines().find(|l| l.contains(&want)).unwrap_or_default().to_string();
+    assert!(
+        server.wait_for(3, || server.error_log().contains(&want)),
+        "want {want:?} in:\n{}",
+        server.error_log()
+    );
+    let line = server
+        .error_log()
+        .lines()
+        .find(|l| l.contains(&want))
+        .unwrap_or_default()
+        .to_string();
     assert!(line.contains(" [error] "), "{line}");
     server.assert_clean_log();
 }
@@ -231,12 +333,23 @@ fn unreadable_file_is_403_and_logged() {
     // Workers run as nobody, so a mode-000 file owned by root cannot be opened.
     let server = start_with("", |p| {
         p.write("html/secret.txt", "secret\n");
-        std::fs::set_permissions(p.path("html/secret.txt"), std::fs::Permissions::from_mode(0o000)).expect("chmod");
+        std::fs::set_permissions(
+            p.path("html/secret.txt"),
+            std::fs::Permissions::from_mode(0o000),
+        )
+        .expect("chmod");
     });
     let resp = server.get("/secret.txt");
     assert_error(&resp, 403, "403 Forbidden");
-    let want = format!("open() \"{}\" failed (13: Permission denied)", server.prefix.path("html/secret.txt").display());
-    assert!(server.wait_for(3, || server.error_log().contains(&want)), "want {want:?} in:\n{}", server.error_log());
+    let want = format!(
+        "open() \"{}\" failed (13: Permission denied)",
+        server.prefix.path("html/secret.txt").display()
+    );
+    assert!(
+        server.wait_for(3, || server.error_log().contains(&want)),
+        "want {want:?} in:\n{}",
+        server.error_log()
+    );
     assert_eq!(server.get("/a.txt").status, 200);
     server.assert_clean_log();
 }
@@ -250,14 +363,30 @@ fn directory_without_slash_is_redirected() {
     assert_error(&resp, 301, "301 Moved Permanently");
     // absolute_redirect on, server_name_in_redirect off: the host from Host, and
     // port_in_redirect adds the port because it is not 80.
-    assert_eq!(resp.header("Location"), Some(format!("http://localhost:{}/dir/", server.port).as_str()));
-    assert_eq!(resp.header_names(), ["Server", "Date", "Content-Type", "Content-Length", "Location", "Connection"]);
+    assert_eq!(
+        resp.header("Location"),
+        Some(format!("http://localhost:{}/dir/", server.port).as_str())
+    );
+    assert_eq!(
+        resp.header_names(),
+        [
+            "Server",
+            "Date",
+            "Content-Type",
+            "Content-Length",
+            "Location",
+            "Connection"
+        ]
+    );
     assert_eq!(resp.header("Connection"), Some("keep-alive"));
     // The query string is kept on the redirect (ngx_http_static_handler appends r->args).
     send(&mut s, &get("/dir?x=1"));
     let resp = next_response(&mut s);
     assert_eq!(resp.status, 301);
-    assert_eq!(resp.header("Location"), Some(format!("http://localhost:{}/dir/?x=1", server.port).as_str()));
+    assert_eq!(
+        resp.header("Location"),
+        Some(format!("http://localhost:{}/dir/?x=1", server.port).as_str())
+    );
     server.assert_clean_log();
 }
 
@@ -265,7 +394,10 @@ fn directory_without_slash_is_redirected() {
 fn post_to_a_static_file_is_405() {
     let server = start("");
     let mut s = server.connect();
-    send(&mut s, b"POST /a.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello");
+    send(
+        &mut s,
+        b"POST /a.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello",
+    );
     let resp = next_response(&mut s);
     assert_error(&resp, 405, "405 Not Allowed");
     assert_eq!(resp.reason, "Not Allowed");
@@ -280,23 +412,33 @@ fn post_to_a_static_file_is_405() {
 // Large files
 
 fn large_payload() -> Vec<u8> {
-    (0..5 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect()
+    (0..5 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect()
 }
 
 fn large_file_is_byte_exact(sendfile: &str) {
     let data = large_payload();
-    let server = start_with(&format!("sendfile {sendfile};"), |p| p.write("html/big.bin", &data));
+    let server = start_with(&format!("sendfile {sendfile};"), |p| {
+        p.write("html/big.bin", &data)
+    });
     let mut s = server.connect();
     // Twice on one connection: the connection must be reusable after a large send.
     for _ in 0..2 {
         send(&mut s, &get("/big.bin"));
         let resp = next_response(&mut s);
         assert_ok(&resp, &data);
-        assert_eq!(resp.header("Content-Type"), Some("application/octet-stream"));
+        assert_eq!(
+            resp.header("Content-Type"),
+            Some("application/octet-stream")
+        );
     }
     send(&mut s, b"HEAD /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n");
     let head = read_response(&mut s, true).expect("HEAD response");
-    assert_eq!(head.header("Content-Length"), Some(data.len().to_string().as_str()));
+    assert_eq!(
+        head.header("Content-Length"),
+        Some(data.len().to_string().as_str())
+    );
     send(&mut s, &get("/a.txt"));
     assert_ok(&next_response(&mut s), ALPHA.as_bytes());
     server.assert_clean_log();
@@ -318,11 +460,19 @@ fn large_file_read_slowly_is_byte_exact() {
     let data = large_payload();
     let server = start_with("sendfile on;", |p| p.write("html/big.bin", &data));
     let mut s = server.connect();
-    send(&mut s, b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    send(
+        &mut s,
+        b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
     std::thread::sleep(Duration::from_millis(300));
     let raw = read_to_end(&mut s);
     let head_end = common::find(&raw, b"\r\n\r\n").expect("head") + 4;
-    assert!(raw[head_end..] == data[..], "got {} body bytes, want {}", raw.len() - head_end, data.len());
+    assert!(
+        raw[head_end..] == data[..],
+        "got {} body bytes, want {}",
+        raw.len() - head_end,
+        data.len()
+    );
     server.assert_clean_log();
 }
 
@@ -332,7 +482,15 @@ fn large_file_read_slowly_is_byte_exact() {
 #[test]
 fn dot_segments_and_escapes_are_resolved() {
     let server = start("");
-    for path in ["/a/../b.txt", "/%62.txt", "/./b.txt", "//b.txt", "/dir/../b.txt", "/%2E/b.txt", "/b%2etxt"] {
+    for path in [
+        "/a/../b.txt",
+        "/%62.txt",
+        "/./b.txt",
+        "//b.txt",
+        "/dir/../b.txt",
+        "/%2E/b.txt",
+        "/b%2etxt",
+    ] {
         let resp = server.get(path);
         assert_ok(&resp, BRAVO.as_bytes());
         assert_eq!(resp.header("Content-Type"), Some("text/plain"), "{path}");
@@ -343,7 +501,11 @@ fn dot_segments_and_escapes_are_resolved() {
 #[test]
 fn escaping_above_the_root_is_400() {
     let server = start("");
-    for path in ["/../etc/passwd", "/a/../../etc/passwd", "/%2E%2E/etc/passwd"] {
+    for path in [
+        "/../etc/passwd",
+        "/a/../../etc/passwd",
+        "/%2E%2E/etc/passwd",
+    ] {
         let resp = server.get(path);
         assert_error(&resp, 400, "400 Bad Request");
         assert_eq!(resp.header("Connection"), Some("close"), "{path}");
@@ -367,13 +529,25 @@ fn encoded_nul_is_400() {
 
 /// Checks `[10/Oct/2000:13:55:36 +0000]`-shaped `$time_local` text (without brackets).
 fn assert_time_local_shape(t: &str) {
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let b = t.as_bytes();
-    let digits = |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
+    let digits =
+        |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
     assert_eq!(b.len(), 26, "{t:?}");
-    assert!(digits(0..2) && b[2] == b'/' && MONTHS.contains(&&t[3..6]) && b[6] == b'/', "{t:?}");
-    assert!(digits(7..11) && b[11] == b':' && digits(12..14) && b[14] == b':', "{t:?}");
-    assert!(digits(15..17) && b[17] == b':' && digits(18..20) && b[20] == b' ', "{t:?}");
+    assert!(
+        digits(0..2) && b[2] == b'/' && MONTHS.contains(&&t[3..6]) && b[6] == b'/',
+        "{t:?}"
+    );
+    assert!(
+        digits(7..11) && b[11] == b':' && digits(12..14) && b[14] == b':',
+        "{t:?}"
+    );
+    assert!(
+        digits(15..17) && b[17] == b':' && digits(18..20) && b[20] == b' ',
+        "{t:?}"
+    );
     assert!((b[21] == b'+' || b[21] == b'-') && digits(22..26), "{t:?}");
 }
 
@@ -392,14 +566,27 @@ fn access_log_defaults_to_combined() {
     let lines = log_lines(&server, "logs/access.log", 2);
     assert_eq!(lines.len(), 2, "{lines:?}");
     let check = |line: &str, rest: &str| {
-        let (before, after) = line.split_once(" [").unwrap_or_else(|| panic!("no [time]: {line}"));
+        let (before, after) = line
+            .split_once(" [")
+            .unwrap_or_else(|| panic!("no [time]: {line}"));
         assert_eq!(before, "127.0.0.1 - -");
-        let (time, tail) = after.split_once("] ").unwrap_or_else(|| panic!("no ] : {line}"));
+        let (time, tail) = after
+            .split_once("] ")
+            .unwrap_or_else(|| panic!("no ] : {line}"));
         assert_time_local_shape(time);
         assert_eq!(tail, rest);
     };
-    check(&lines[0], "\"GET /a.txt?x=1 HTTP/1.1\" 200 6 \"http://ref.example/p\" \"test-agent/1.0\"");
-    check(&lines[1], &format!("\"GET /missing.txt HTTP/1.1\" 404 {} \"-\" \"-\"", missing.body.len()));
+    check(
+        &lines[0],
+        "\"GET /a.txt?x=1 HTTP/1.1\" 200 6 \"http://ref.example/p\" \"test-agent/1.0\"",
+    );
+    check(
+        &lines[1],
+        &format!(
+            "\"GET /missing.txt HTTP/1.1\" 404 {} \"-\" \"-\"",
+            missing.body.len()
+        ),
+    );
     server.assert_clean_log();
 }
 
@@ -421,7 +608,11 @@ fn custom_log_format_with_several_variables() {
     assert_eq!(
         lines,
         [
-            format!("GET /b.txt x=1&y=2 200 {} {} ua/2", BRAVO.len(), first.len()),
+            format!(
+                "GET /b.txt x=1&y=2 200 {} {} ua/2",
+                BRAVO.len(),
+                first.len()
+            ),
             format!("HEAD /a.txt - 200 0 {} -", second.len()),
             format!("GET /nope - 404 {} {third_len} -", missing.body.len()),
         ]
@@ -435,7 +626,10 @@ fn custom_log_format_with_several_variables() {
 fn request_time_and_date_variables_are_sane() {
     // Sanity for time variables in a custom format: $msec is seconds.millis near now.
     let server = start("log_format t '$msec $status';\naccess_log logs/t.log t;");
-    let before = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs_f64();
+    let before = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
     assert_eq!(server.get("/a.txt").status, 200);
     let lines = log_lines(&server, "logs/t.log", 1);
     let (msec, status) = lines[0].split_once(' ').expect("two fields");

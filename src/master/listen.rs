@@ -19,7 +19,11 @@ pub struct Listener {
 impl Listener {
     /// The socket worker `slot` accepts on.
     pub fn fd_for(&self, slot: usize) -> RawFd {
-        let i = if self.conf.reuseport { slot % self.fds.len().max(1) } else { 0 };
+        let i = if self.conf.reuseport {
+            slot % self.fds.len().max(1)
+        } else {
+            0
+        };
         self.fds.get(i).map_or(-1, |f| f.as_raw_fd())
     }
 }
@@ -32,7 +36,9 @@ fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
             let sin = libc::sockaddr_in {
                 sin_family: libc::AF_INET as libc::sa_family_t,
                 sin_port: a.port().to_be(),
-                sin_addr: libc::in_addr { s_addr: u32::from(*a.ip()).to_be() },
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(*a.ip()).to_be(),
+                },
                 sin_zero: [0; 8],
             };
             // SAFETY: sockaddr_in fits in sockaddr_storage.
@@ -44,7 +50,9 @@ fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
                 sin6_family: libc::AF_INET6 as libc::sa_family_t,
                 sin6_port: a.port().to_be(),
                 sin6_flowinfo: a.flowinfo(),
-                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
                 sin6_scope_id: a.scope_id(),
             };
             // SAFETY: sockaddr_in6 fits in sockaddr_storage.
@@ -58,17 +66,37 @@ fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
 fn set_int(fd: RawFd, level: libc::c_int, name: libc::c_int, v: libc::c_int) -> io::Result<()> {
     // SAFETY: pointer to a local c_int with its size.
     let r = unsafe {
-        libc::setsockopt(fd, level, name, (&v as *const libc::c_int).cast(), std::mem::size_of::<libc::c_int>() as _)
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&v as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as _,
+        )
     };
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// Binds one socket for `conf` (SO_REUSEADDR, IPV6_V6ONLY per `ipv6only`, SO_REUSEPORT with
 /// `reuseport`, TCP_NODELAY set once here so accepted sockets inherit it) and listens.
 fn bind_one(conf: &ListenConf) -> io::Result<OwnedFd> {
-    let family = if conf.addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    let family = if conf.addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
     // SAFETY: socket(2) returns a new descriptor we immediately own.
-    let raw = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
+    let raw = unsafe {
+        libc::socket(
+            family,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    };
     if raw < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -79,7 +107,12 @@ fn bind_one(conf: &ListenConf) -> io::Result<OwnedFd> {
         set_int(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
     }
     if family == libc::AF_INET6 {
-        set_int(raw, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, conf.ipv6only as libc::c_int)?;
+        set_int(
+            raw,
+            libc::IPPROTO_IPV6,
+            libc::IPV6_V6ONLY,
+            conf.ipv6only as libc::c_int,
+        )?;
     }
     set_int(raw, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)?;
     let (sa, len) = sockaddr(&conf.addr);
@@ -98,16 +131,31 @@ fn bind_one(conf: &ListenConf) -> io::Result<OwnedFd> {
 /// (so a reload never closes a socket that still has queued connections). `workers` is the number
 /// of sockets a `reuseport` address needs. Errors name the address as nginx does:
 /// `bind() to 0.0.0.0:80 failed (98: Address already in use)`.
-pub fn bind_all(wanted: &[ListenConf], old: &mut Vec<Listener>, workers: usize) -> Result<Vec<Listener>, String> {
-    let same = |a: &ListenConf, b: &ListenConf| a.addr == b.addr && a.reuseport == b.reuseport && a.ipv6only == b.ipv6only;
+pub fn bind_all(
+    wanted: &[ListenConf],
+    old: &mut Vec<Listener>,
+    workers: usize,
+) -> Result<Vec<Listener>, String> {
+    let same = |a: &ListenConf, b: &ListenConf| {
+        a.addr == b.addr && a.reuseport == b.reuseport && a.ipv6only == b.ipv6only
+    };
     // Bind everything new first: a failure must leave the running sockets untouched.
     let mut fresh: Vec<Vec<OwnedFd>> = Vec::with_capacity(wanted.len());
     for conf in wanted {
-        let have = old.iter().find(|l| same(&l.conf, conf)).map_or(0, |l| l.fds.len());
+        let have = old
+            .iter()
+            .find(|l| same(&l.conf, conf))
+            .map_or(0, |l| l.fds.len());
         let need = if conf.reuseport { workers.max(1) } else { 1 };
         let mut fds = Vec::new();
         for _ in have..need {
-            fds.push(bind_one(conf).map_err(|e| format!("bind() to {} failed ({})", conf.addr, crate::sys::errno_text(&e)))?);
+            fds.push(bind_one(conf).map_err(|e| {
+                format!(
+                    "bind() to {} failed ({})",
+                    conf.addr,
+                    crate::sys::errno_text(&e)
+                )
+            })?);
         }
         fresh.push(fds);
     }
@@ -129,7 +177,10 @@ pub fn bind_all(wanted: &[ListenConf], old: &mut Vec<Listener>, workers: usize) 
         };
         fds.extend(new_fds);
         fds.truncate(if conf.reuseport { workers.max(1) } else { 1 });
-        out.push(Listener { conf: conf.clone(), fds });
+        out.push(Listener {
+            conf: conf.clone(),
+            fds,
+        });
     }
     Ok(out)
 }

@@ -62,7 +62,11 @@ pub fn run(opts: LoadOptions) -> i32 {
         }
     };
     if let Err(e) = crate::log::init_error_log(&config.main.error_log) {
-        eprintln!("{}: [emerg] could not open error log: {}", crate::NAME, sys::errno_text(&e));
+        eprintln!(
+            "{}: [emerg] could not open error log: {}",
+            crate::NAME,
+            sys::errno_text(&e)
+        );
         return 1;
     }
     if let Err(e) = open_access_logs(&config) {
@@ -83,7 +87,11 @@ pub fn run(opts: LoadOptions) -> i32 {
         None
     };
     let workers = config.main.worker_processes;
-    let wanted = config.http.as_ref().map(|h| h.listens.clone()).unwrap_or_default();
+    let wanted = config
+        .http
+        .as_ref()
+        .map(|h| h.listens.clone())
+        .unwrap_or_default();
     let listeners = match listen::bind_all(&wanted, &mut Vec::new(), workers) {
         Ok(l) => l,
         Err(e) => {
@@ -95,15 +103,29 @@ pub fn run(opts: LoadOptions) -> i32 {
     if config.main.daemon
         && let Err(e) = process::daemonize()
     {
-        eprintln!("{}: [emerg] daemon() failed ({})", crate::NAME, sys::errno_text(&e));
+        eprintln!(
+            "{}: [emerg] daemon() failed ({})",
+            crate::NAME,
+            sys::errno_text(&e)
+        );
         return 1;
     }
     // From here on the error log is the place for messages, as with nginx.
     crate::log::set_stderr_echo(false);
     let pid_file = config.main.pid.clone();
     if let Err(e) = write_pid_file(&pid_file) {
-        elog!(LogLevel::Emerg, "open() \"{}\" failed ({})", pid_file.display(), sys::errno_text(&e));
-        eprintln!("{}: [emerg] open() \"{}\" failed ({})", crate::NAME, pid_file.display(), sys::errno_text(&e));
+        elog!(
+            LogLevel::Emerg,
+            "open() \"{}\" failed ({})",
+            pid_file.display(),
+            sys::errno_text(&e)
+        );
+        eprintln!(
+            "{}: [emerg] open() \"{}\" failed ({})",
+            crate::NAME,
+            pid_file.display(),
+            sys::errno_text(&e)
+        );
         return 1;
     }
     if let Some(u) = &user {
@@ -118,12 +140,26 @@ pub fn run(opts: LoadOptions) -> i32 {
     let signal_fd = match sys::install_signal_pipe() {
         Ok(fd) => fd,
         Err(e) => {
-            elog!(LogLevel::Emerg, "signal setup failed ({})", sys::errno_text(&e));
+            elog!(
+                LogLevel::Emerg,
+                "signal setup failed ({})",
+                sys::errno_text(&e)
+            );
             return 1;
         }
     };
     sys::set_process_name("portico: master");
-    let mut m = Master { opts, config, listeners, workers: Vec::new(), generation: 0, user, pid_file, signal_fd, phase: Phase::Running };
+    let mut m = Master {
+        opts,
+        config,
+        listeners,
+        workers: Vec::new(),
+        generation: 0,
+        user,
+        pid_file,
+        signal_fd,
+        phase: Phase::Running,
+    };
     for slot in 0..workers {
         m.spawn(slot);
     }
@@ -135,12 +171,29 @@ pub fn run(opts: LoadOptions) -> i32 {
 
 impl Master {
     fn spawn(&mut self, slot: usize) {
-        match process::spawn_worker(&self.config, &self.listeners, slot, self.user.as_ref(), self.signal_fd) {
+        match process::spawn_worker(
+            &self.config,
+            &self.listeners,
+            slot,
+            self.user.as_ref(),
+            self.signal_fd,
+        ) {
             Ok(pid) => {
                 elog!(LogLevel::Notice, "start worker process {pid}");
-                self.workers.push(WorkerProc { pid, slot, generation: self.generation, started: Instant::now(), exiting: false, respawn_delay: Duration::ZERO });
+                self.workers.push(WorkerProc {
+                    pid,
+                    slot,
+                    generation: self.generation,
+                    started: Instant::now(),
+                    exiting: false,
+                    respawn_delay: Duration::ZERO,
+                });
             }
-            Err(e) => elog!(LogLevel::Alert, "fork() failed while spawning \"worker process\" ({})", sys::errno_text(&e)),
+            Err(e) => elog!(
+                LogLevel::Alert,
+                "fork() failed while spawning \"worker process\" ({})",
+                sys::errno_text(&e)
+            ),
         }
     }
 
@@ -153,7 +206,9 @@ impl Master {
                 timeout = timeout.min(at.saturating_duration_since(now));
             }
             if let Phase::Terminating(deadline) = self.phase {
-                timeout = timeout.min(deadline.saturating_duration_since(now)).max(Duration::from_millis(10));
+                timeout = timeout
+                    .min(deadline.saturating_duration_since(now))
+                    .max(Duration::from_millis(10));
             }
             process::wait_readable(self.signal_fd, timeout);
             sys::drain_pipe(self.signal_fd);
@@ -163,8 +218,10 @@ impl Master {
                     pending_respawns.push((slot, Instant::now() + delay, delay));
                 }
             }
-            if sys::take_signal(libc::SIGTERM) | sys::take_signal(libc::SIGINT) {
-                if !matches!(self.phase, Phase::Terminating(_)) {
+            if (sys::take_signal(libc::SIGTERM) | sys::take_signal(libc::SIGINT))
+                && !matches!(self.phase, Phase::Terminating(_))
+            {
+                {
                     elog!(LogLevel::Notice, "signal {} received, exiting", "TERM/INT");
                     self.phase = Phase::Terminating(Instant::now() + FAST_STOP_KILL_AFTER);
                     self.signal_workers(libc::SIGTERM, |_| true);
@@ -172,19 +229,32 @@ impl Master {
                 }
             }
             if sys::take_signal(libc::SIGQUIT) && self.phase == Phase::Running {
-                elog!(LogLevel::Notice, "signal 3 (SIGQUIT) received, shutting down");
+                elog!(
+                    LogLevel::Notice,
+                    "signal 3 (SIGQUIT) received, shutting down"
+                );
                 self.phase = Phase::Quitting;
                 self.signal_workers(libc::SIGQUIT, |_| true);
                 self.listeners.clear();
             }
             if sys::take_signal(libc::SIGHUP) && self.phase == Phase::Running {
-                elog!(LogLevel::Notice, "signal 1 (SIGHUP) received, reconfiguring");
+                elog!(
+                    LogLevel::Notice,
+                    "signal 1 (SIGHUP) received, reconfiguring"
+                );
                 self.reload();
             }
             if sys::take_signal(libc::SIGUSR1) {
-                elog!(LogLevel::Notice, "signal 10 (SIGUSR1) received, reopening logs");
+                elog!(
+                    LogLevel::Notice,
+                    "signal 10 (SIGUSR1) received, reopening logs"
+                );
                 if let Err(e) = crate::log::reopen_logs() {
-                    elog!(LogLevel::Alert, "reopening logs failed ({})", sys::errno_text(&e));
+                    elog!(
+                        LogLevel::Alert,
+                        "reopening logs failed ({})",
+                        sys::errno_text(&e)
+                    );
                 }
                 if let Some(u) = &self.user {
                     let _ = crate::log::chown_logs(u.uid, Some(u.gid));
@@ -194,7 +264,9 @@ impl Master {
             match self.phase {
                 Phase::Running => {
                     let now = Instant::now();
-                    let (due, later): (Vec<_>, Vec<_>) = pending_respawns.into_iter().partition(|&(_, at, _)| at <= now);
+                    let (due, later): (Vec<_>, Vec<_>) = pending_respawns
+                        .into_iter()
+                        .partition(|&(_, at, _)| at <= now);
                     pending_respawns = later;
                     for (slot, _, delay) in due {
                         self.spawn(slot);
@@ -216,7 +288,9 @@ impl Master {
     fn reap(&mut self) -> Vec<(usize, Duration)> {
         let mut respawn = Vec::new();
         while let Some((pid, status)) = process::reap_one() {
-            let Some(i) = self.workers.iter().position(|w| w.pid == pid) else { continue };
+            let Some(i) = self.workers.iter().position(|w| w.pid == pid) else {
+                continue;
+            };
             let w = self.workers.swap_remove(i);
             let abnormal = match status {
                 process::Exit::Code(0) => {
@@ -224,7 +298,10 @@ impl Master {
                     false
                 }
                 process::Exit::Code(c) => {
-                    elog!(LogLevel::Alert, "worker process {pid} exited with fatal code {c} and cannot be respawned");
+                    elog!(
+                        LogLevel::Alert,
+                        "worker process {pid} exited with fatal code {c} and cannot be respawned"
+                    );
                     false
                 }
                 process::Exit::Signal(s) => {
@@ -232,14 +309,22 @@ impl Master {
                     true
                 }
             };
-            if abnormal && !w.exiting && w.generation == self.generation && self.phase == Phase::Running {
+            if abnormal
+                && !w.exiting
+                && w.generation == self.generation
+                && self.phase == Phase::Running
+            {
                 let delay = if w.started.elapsed() < RESPAWN_FAST_DEATH {
                     (w.respawn_delay * 2).clamp(Duration::from_millis(100), RESPAWN_MAX_DELAY)
                 } else {
                     Duration::ZERO
                 };
                 if !delay.is_zero() {
-                    elog!(LogLevel::Alert, "worker process {pid} died right after start, respawning in {}ms", delay.as_millis());
+                    elog!(
+                        LogLevel::Alert,
+                        "worker process {pid} died right after start, respawning in {}ms",
+                        delay.as_millis()
+                    );
                 }
                 respawn.push((w.slot, delay));
             }
@@ -253,7 +338,12 @@ impl Master {
                 w.exiting = true;
             }
             if let Err(e) = sys::kill(w.pid, sig) {
-                elog!(LogLevel::Alert, "kill({}, {sig}) failed ({})", w.pid, sys::errno_text(&e));
+                elog!(
+                    LogLevel::Alert,
+                    "kill({}, {sig}) failed ({})",
+                    w.pid,
+                    sys::errno_text(&e)
+                );
             }
         }
     }
@@ -272,16 +362,25 @@ impl Master {
             elog!(LogLevel::Emerg, "{e}");
             return;
         }
-        let wanted = config.http.as_ref().map(|h| h.listens.clone()).unwrap_or_default();
-        let listeners = match listen::bind_all(&wanted, &mut self.listeners, config.main.worker_processes) {
-            Ok(l) => l,
-            Err(e) => {
-                elog!(LogLevel::Emerg, "{e}");
-                return;
-            }
-        };
+        let wanted = config
+            .http
+            .as_ref()
+            .map(|h| h.listens.clone())
+            .unwrap_or_default();
+        let listeners =
+            match listen::bind_all(&wanted, &mut self.listeners, config.main.worker_processes) {
+                Ok(l) => l,
+                Err(e) => {
+                    elog!(LogLevel::Emerg, "{e}");
+                    return;
+                }
+            };
         if let Err(e) = crate::log::init_error_log(&config.main.error_log) {
-            elog!(LogLevel::Alert, "could not open error log ({}), keeping the old one", sys::errno_text(&e));
+            elog!(
+                LogLevel::Alert,
+                "could not open error log ({}), keeping the old one",
+                sys::errno_text(&e)
+            );
         }
         if let Some(u) = &self.user {
             let _ = crate::log::chown_logs(u.uid, Some(u.gid));
@@ -300,18 +399,30 @@ impl Master {
 }
 
 fn open_access_logs(config: &Config) -> Result<(), String> {
-    let Some(http) = &config.http else { return Ok(()) };
+    let Some(http) = &config.http else {
+        return Ok(());
+    };
     let mut paths = Vec::new();
     for s in &http.servers {
         collect_access_logs(&s.loc, &s.locations, &mut paths);
     }
     for p in paths {
-        crate::log::open_access_log(&p).map_err(|e| format!("open() \"{}\" failed ({})", p.display(), sys::errno_text(&e)))?;
+        crate::log::open_access_log(&p).map_err(|e| {
+            format!(
+                "open() \"{}\" failed ({})",
+                p.display(),
+                sys::errno_text(&e)
+            )
+        })?;
     }
     Ok(())
 }
 
-fn collect_access_logs(loc: &config::LocSettings, nested: &[config::LocationConf], out: &mut Vec<PathBuf>) {
+fn collect_access_logs(
+    loc: &config::LocSettings,
+    nested: &[config::LocationConf],
+    out: &mut Vec<PathBuf>,
+) {
     for a in &loc.access_log {
         if !out.contains(&a.target.path) {
             out.push(a.target.path.clone());
@@ -348,12 +459,20 @@ pub fn signal_master(opts: &LoadOptions, signal: &str) -> i32 {
     let text = match std::fs::read_to_string(pid_file) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("{name}: [error] open() \"{}\" failed ({})", pid_file.display(), sys::errno_text(&e));
+            eprintln!(
+                "{name}: [error] open() \"{}\" failed ({})",
+                pid_file.display(),
+                sys::errno_text(&e)
+            );
             return 1;
         }
     };
     let Ok(pid) = text.trim().parse::<i32>() else {
-        eprintln!("{name}: [error] invalid PID number \"{}\" in \"{}\"", text.trim(), pid_file.display());
+        eprintln!(
+            "{name}: [error] invalid PID number \"{}\" in \"{}\"",
+            text.trim(),
+            pid_file.display()
+        );
         return 1;
     };
     let sig = match signal {
@@ -365,7 +484,10 @@ pub fn signal_master(opts: &LoadOptions, signal: &str) -> i32 {
     match sys::kill(pid, sig) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("{name}: [alert] kill({pid}, {sig}) failed ({})", sys::errno_text(&e));
+            eprintln!(
+                "{name}: [alert] kill({pid}, {sig}) failed ({})",
+                sys::errno_text(&e)
+            );
             1
         }
     }

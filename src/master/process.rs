@@ -46,10 +46,23 @@ impl User {
             .flatten()
             .ok_or_else(|| format!("getpwnam(\"{name}\") failed"))?;
         let gid = match group {
-            Some(g) => nix::unistd::Group::from_name(g).ok().flatten().ok_or_else(|| format!("getgrnam(\"{g}\") failed"))?.gid,
-            None => nix::unistd::Group::from_name(name).ok().flatten().map_or(pw.gid, |g| g.gid),
+            Some(g) => {
+                nix::unistd::Group::from_name(g)
+                    .ok()
+                    .flatten()
+                    .ok_or_else(|| format!("getgrnam(\"{g}\") failed"))?
+                    .gid
+            }
+            None => nix::unistd::Group::from_name(name)
+                .ok()
+                .flatten()
+                .map_or(pw.gid, |g| g.gid),
         };
-        Ok(User { name: name.to_string(), uid: pw.uid.as_raw(), gid: gid.as_raw() })
+        Ok(User {
+            name: name.to_string(),
+            uid: pw.uid.as_raw(),
+            gid: gid.as_raw(),
+        })
     }
 
     /// Drops to this user: `setgid`, `initgroups`, `setuid`, in that order.
@@ -57,15 +70,23 @@ impl User {
         let gid = nix::unistd::Gid::from_raw(self.gid);
         nix::unistd::setgid(gid).map_err(|e| format!("setgid({}) failed ({e})", self.gid))?;
         let cname = CString::new(self.name.as_str()).map_err(|_| "bad user name".to_string())?;
-        nix::unistd::initgroups(&cname, gid).map_err(|e| format!("initgroups({}, {}) failed ({e})", self.name, self.gid))?;
-        nix::unistd::setuid(nix::unistd::Uid::from_raw(self.uid)).map_err(|e| format!("setuid({}) failed ({e})", self.uid))?;
+        nix::unistd::initgroups(&cname, gid)
+            .map_err(|e| format!("initgroups({}, {}) failed ({e})", self.name, self.gid))?;
+        nix::unistd::setuid(nix::unistd::Uid::from_raw(self.uid))
+            .map_err(|e| format!("setuid({}) failed ({e})", self.uid))?;
         Ok(())
     }
 }
 
 /// Forks a worker. The child closes the master's signal pipe, runs the worker loop and exits;
 /// the parent gets the child's pid.
-pub fn spawn_worker(config: &Config, listeners: &[Listener], slot: usize, user: Option<&User>, master_signal_fd: i32) -> io::Result<i32> {
+pub fn spawn_worker(
+    config: &Config,
+    listeners: &[Listener],
+    slot: usize,
+    user: Option<&User>,
+    master_signal_fd: i32,
+) -> io::Result<i32> {
     // SAFETY: the master is single-threaded, so the child may run arbitrary code after fork.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
@@ -98,13 +119,21 @@ pub fn reap_one() -> Option<(i32, Exit)> {
     if pid <= 0 {
         return None;
     }
-    let exit = if libc::WIFSIGNALED(status) { Exit::Signal(libc::WTERMSIG(status)) } else { Exit::Code(libc::WEXITSTATUS(status)) };
+    let exit = if libc::WIFSIGNALED(status) {
+        Exit::Signal(libc::WTERMSIG(status))
+    } else {
+        Exit::Code(libc::WEXITSTATUS(status))
+    };
     Some((pid, exit))
 }
 
 /// Sleeps until `fd` is readable or `timeout` passes.
 pub fn wait_readable(fd: i32, timeout: Duration) {
-    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
     let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
     // SAFETY: one valid pollfd.
     unsafe { libc::poll(&mut pfd, 1, ms) };
@@ -125,7 +154,10 @@ pub fn daemonize() -> io::Result<()> {
     }
     // SAFETY: umask always succeeds.
     unsafe { libc::umask(0o022) };
-    let null = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null")?;
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
     use std::os::fd::AsRawFd;
     // SAFETY: dup2 onto the standard descriptors.
     unsafe {

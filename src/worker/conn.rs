@@ -132,6 +132,9 @@ pub struct Active<'c> {
 
 /// A worker's free [`Active`] buffers.
 #[derive(Default)]
+// Boxed on purpose: a connection holds `Option<Box<Active>>`, one pointer while idle, and
+// handing a box between the pool and a connection moves a pointer, not the whole struct.
+#[allow(clippy::vec_box)]
 pub struct Pool<'c> {
     free: Vec<Box<Active<'c>>>,
 }
@@ -290,15 +293,27 @@ impl<'c> Conn<'c> {
     /// client timeout; `reset_timedout_connection` is off by default).
     pub fn on_timeout(&mut self, _shared: &mut Shared<'c>) {
         let what = match self.state {
-            State::ReadingHead if self.active.as_ref().is_some_and(|a| a.filled > a.start) => Some("reading client request headers"),
-            State::Responding if self.active.as_ref().is_some_and(|a| a.discard.is_some() && a.out_pos >= a.out.len()) => {
+            State::ReadingHead if self.active.as_ref().is_some_and(|a| a.filled > a.start) => {
+                Some("reading client request headers")
+            }
+            State::Responding
+                if self
+                    .active
+                    .as_ref()
+                    .is_some_and(|a| a.discard.is_some() && a.out_pos >= a.out.len()) =>
+            {
                 Some("reading client request body")
             }
             State::Responding => Some("sending response to client"),
             _ => None,
         };
         if let Some(what) = what {
-            elog!(LogLevel::Info, "*{} client timed out (110: Connection timed out) while {what}, client: {}", self.id, self.peer.ip());
+            elog!(
+                LogLevel::Info,
+                "*{} client timed out (110: Connection timed out) while {what}, client: {}",
+                self.id,
+                self.peer.ip()
+            );
         }
         self.timed_out = true;
     }
@@ -309,7 +324,7 @@ impl<'c> Conn<'c> {
     pub fn on_shutdown(&mut self, _shared: &Shared<'c>) {}
 
     /// Returns the connection's buffers to the pool (the socket closes when dropped).
-    pub fn release(&mut self, shared: &mut Shared<'c>, _registry: &mio::Registry) {
+    pub fn release(&mut self, shared: &mut Shared<'c>) {
         if let Some(a) = self.active.take() {
             shared.pool.give(a, 1024);
         }
@@ -334,18 +349,30 @@ impl<'c> Conn<'c> {
                 Step::Close => return Drive::Close,
             }
         }
-        elog!(LogLevel::Alert, "*{} connection state machine looped {MAX_ITERATIONS_PER_DRIVE} times, closing", self.id);
+        elog!(
+            LogLevel::Alert,
+            "*{} connection state machine looped {MAX_ITERATIONS_PER_DRIVE} times, closing",
+            self.id
+        );
         Drive::Close
     }
 
     fn read_head(&mut self, shared: &mut Shared<'c>, servers: &AddrServers) -> Step {
         let srv = &shared.http.servers[servers.default].srv;
-        let (small, (large_n, large_size)) = (srv.client_header_buffer_size, srv.large_client_header_buffers);
-        let opts = ParseOptions { underscores_in_headers: srv.underscores_in_headers, ignore_invalid_headers: srv.ignore_invalid_headers };
+        let (small, (large_n, large_size)) = (
+            srv.client_header_buffer_size,
+            srv.large_client_header_buffers,
+        );
+        let opts = ParseOptions {
+            underscores_in_headers: srv.underscores_in_headers,
+            ignore_invalid_headers: srv.ignore_invalid_headers,
+        };
         if self.state == State::KeepAliveIdle && !self.readable {
             return Step::Wait(None);
         }
-        let Some(sock) = self.sock.as_mut() else { return Step::Close };
+        let Some(sock) = self.sock.as_mut() else {
+            return Step::Close;
+        };
         let a = self.active.get_or_insert_with(|| shared.pool.take(small));
         loop {
             if a.filled > a.start {
@@ -365,7 +392,11 @@ impl<'c> Conn<'c> {
                     a.filled -= a.start;
                     a.start = 0;
                 } else if a.buf.len() < large_n * large_size {
-                    let grown = if a.buf.len() < large_size { large_size } else { (a.buf.len() + large_size).min(large_n * large_size) };
+                    let grown = if a.buf.len() < large_size {
+                        large_size
+                    } else {
+                        (a.buf.len() + large_size).min(large_n * large_size)
+                    };
                     a.buf.resize(grown, 0);
                 } else {
                     let e = request::overflow_error(&a.buf[..a.filled]);
@@ -373,7 +404,9 @@ impl<'c> Conn<'c> {
                 }
             }
             // A request line longer than one large buffer is 414 even if more buffers remain.
-            if a.filled - a.start > large_size && memchr::memchr(b'\n', &a.buf[a.start..a.start + large_size]).is_none() {
+            if a.filled - a.start > large_size
+                && memchr::memchr(b'\n', &a.buf[a.start..a.start + large_size]).is_none()
+            {
                 return self.reject(shared, servers, HttpError::UriTooLong);
             }
             if !self.readable {
@@ -382,7 +415,12 @@ impl<'c> Conn<'c> {
             match sock.read(&mut a.buf[a.filled..]) {
                 Ok(0) => {
                     if a.filled > a.start {
-                        elog!(LogLevel::Info, "*{} client prematurely closed connection while reading client request headers, client: {}", self.id, self.peer.ip());
+                        elog!(
+                            LogLevel::Info,
+                            "*{} client prematurely closed connection while reading client request headers, client: {}",
+                            self.id,
+                            self.peer.ip()
+                        );
                     }
                     return Step::Close;
                 }
@@ -390,7 +428,12 @@ impl<'c> Conn<'c> {
                     if self.state == State::KeepAliveIdle {
                         // The next request has begun: its head must arrive within the timeout.
                         self.state = State::ReadingHead;
-                        self.deadline = Some(shared.now + shared.http.servers[servers.default].srv.client_header_timeout);
+                        self.deadline = Some(
+                            shared.now
+                                + shared.http.servers[servers.default]
+                                    .srv
+                                    .client_header_timeout,
+                        );
                     }
                     a.filled += n;
                 }
@@ -407,7 +450,13 @@ impl<'c> Conn<'c> {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    elog!(LogLevel::Info, "*{} recv() failed ({}) while reading client request headers, client: {}", self.id, sys::errno_text(&e), self.peer.ip());
+                    elog!(
+                        LogLevel::Info,
+                        "*{} recv() failed ({}) while reading client request headers, client: {}",
+                        self.id,
+                        sys::errno_text(&e),
+                        self.peer.ip()
+                    );
                     return Step::Close;
                 }
             }
@@ -425,7 +474,9 @@ impl<'c> Conn<'c> {
         if let Err(step) = self.discard_body(shared) {
             return step;
         }
-        let Some(a) = self.active.as_mut() else { return Step::Close };
+        let Some(a) = self.active.as_mut() else {
+            return Step::Close;
+        };
         // Coalesce pipelined responses: a fixed response already queued, a body fully read and
         // more input waiting means the next request can be answered before we write.
         if let Some(r) = a.req.as_ref()
@@ -440,17 +491,25 @@ impl<'c> Conn<'c> {
         match self.flush() {
             Flush::Done => {}
             Flush::Blocked => {
-                let send_timeout = self.active.as_ref().and_then(|a| a.req.as_ref()).map_or(self.send_timeout, |r| r.loc.send_timeout);
+                let send_timeout = self
+                    .active
+                    .as_ref()
+                    .and_then(|a| a.req.as_ref())
+                    .map_or(self.send_timeout, |r| r.loc.send_timeout);
                 self.send_timeout = send_timeout;
                 return Step::Wait(Some(shared.now + send_timeout));
             }
             Flush::Yield => return Step::Yield,
             Flush::Error => return Step::Close,
         }
-        let Some(a) = self.active.as_mut() else { return Step::Close };
+        let Some(a) = self.active.as_mut() else {
+            return Step::Close;
+        };
         match a.req.as_ref() {
             // Response sent; the request body is still being discarded.
-            Some(r) if a.discard.is_some() => Step::Wait(Some(shared.now + r.loc.client_body_timeout)),
+            Some(r) if a.discard.is_some() => {
+                Step::Wait(Some(shared.now + r.loc.client_body_timeout))
+            }
             Some(_) => self.finish_request(shared),
             // Only coalesced output of finished requests was left.
             None => match self.idle_after_flush.take() {
@@ -465,10 +524,16 @@ impl<'c> Conn<'c> {
 
     /// Ends the current request: access log, then keep-alive, pipelining or close.
     fn finish_request(&mut self, shared: &mut Shared<'c>) -> Step {
-        let Some(a) = self.active.as_mut() else { return Step::Close };
-        let Some(req) = a.req.take() else { return Step::Close };
+        let Some(a) = self.active.as_mut() else {
+            return Step::Close;
+        };
+        let Some(req) = a.req.take() else {
+            return Step::Close;
+        };
         handler::log_request(self, shared, &req);
-        let Some(a) = self.active.as_mut() else { return Step::Close };
+        let Some(a) = self.active.as_mut() else {
+            return Step::Close;
+        };
         a.start = (a.start + req.head_len + req.body_in_buf).min(a.filled);
         if !req.keepalive {
             let linger = match req.loc.lingering_close {
@@ -478,7 +543,9 @@ impl<'c> Conn<'c> {
             };
             if linger && let Some(sock) = self.sock.as_ref() {
                 let _ = sock.shutdown(std::net::Shutdown::Write);
-                self.state = State::LingeringClose { until: shared.now + req.loc.lingering_time };
+                self.state = State::LingeringClose {
+                    until: shared.now + req.loc.lingering_time,
+                };
                 self.linger_timeout = req.loc.lingering_timeout;
                 return Step::Again;
             }
@@ -502,10 +569,19 @@ impl<'c> Conn<'c> {
             self.idle_buffer_size = req.server.srv.client_header_buffer_size;
             return Step::Again;
         }
-        self.go_idle(shared, req.server.srv.client_header_buffer_size, req.loc.keepalive_timeout.0)
+        self.go_idle(
+            shared,
+            req.server.srv.client_header_buffer_size,
+            req.loc.keepalive_timeout.0,
+        )
     }
 
-    fn go_idle(&mut self, shared: &mut Shared<'c>, buffer_size: usize, keepalive_timeout: std::time::Duration) -> Step {
+    fn go_idle(
+        &mut self,
+        shared: &mut Shared<'c>,
+        buffer_size: usize,
+        keepalive_timeout: std::time::Duration,
+    ) -> Step {
         self.state = State::KeepAliveIdle;
         if let Some(a) = self.active.take() {
             shared.pool.give(a, buffer_size);
@@ -519,7 +595,11 @@ impl<'c> Conn<'c> {
         let at = shared.now + keepalive_timeout;
         self.deadline = Some(at);
         // Data may already be waiting (the client pipelined right after our last write).
-        if self.readable { Step::Again } else { Step::Wait(Some(at)) }
+        if self.readable {
+            Step::Again
+        } else {
+            Step::Wait(Some(at))
+        }
     }
 
     /// Reads and drops request-body bytes. `Err(step)` means the connection must stop here.
@@ -527,8 +607,12 @@ impl<'c> Conn<'c> {
     /// stack scratch area and dropped, and bytes past the body's end (a pipelined request)
     /// are appended to the head buffer.
     fn discard_body(&mut self, _shared: &mut Shared<'c>) -> Result<(), Step> {
-        let Some(a) = self.active.as_mut() else { return Err(Step::Close) };
-        let (Some(reader), Some(req)) = (a.discard.as_mut(), a.req.as_mut()) else { return Ok(()) };
+        let Some(a) = self.active.as_mut() else {
+            return Err(Step::Close);
+        };
+        let (Some(reader), Some(req)) = (a.discard.as_mut(), a.req.as_mut()) else {
+            return Ok(());
+        };
         let body_start = a.start + req.head_len + req.body_in_buf;
         if body_start < a.filled {
             match consume_body(reader, &a.buf[body_start..a.filled]) {
@@ -547,7 +631,9 @@ impl<'c> Conn<'c> {
                 }
             }
         }
-        let Some(sock) = self.sock.as_mut() else { return Err(Step::Close) };
+        let Some(sock) = self.sock.as_mut() else {
+            return Err(Step::Close);
+        };
         let mut scratch = [0u8; DISCARD_CHUNK];
         while self.readable {
             match sock.read(&mut scratch) {
@@ -588,7 +674,9 @@ impl<'c> Conn<'c> {
         if shared.now >= until {
             return Step::Close;
         }
-        let Some(sock) = self.sock.as_mut() else { return Step::Close };
+        let Some(sock) = self.sock.as_mut() else {
+            return Step::Close;
+        };
         let mut scratch = [0u8; DISCARD_CHUNK];
         loop {
             match sock.read(&mut scratch) {
@@ -605,8 +693,12 @@ impl<'c> Conn<'c> {
     }
 
     fn flush(&mut self) -> Flush {
-        let Some(sock) = self.sock.as_mut() else { return Flush::Error };
-        let Some(a) = self.active.as_mut() else { return Flush::Error };
+        let Some(sock) = self.sock.as_mut() else {
+            return Flush::Error;
+        };
+        let Some(a) = self.active.as_mut() else {
+            return Flush::Error;
+        };
         let mut sent_file_bytes: u64 = 0;
         if a.cork_wanted {
             a.cork_wanted = false;
@@ -639,7 +731,16 @@ impl<'c> Conn<'c> {
                 }
                 continue;
             }
-            let Body::File { file, pos, end, sendfile, max_chunk } = &mut a.body else { return Flush::Done };
+            let Body::File {
+                file,
+                pos,
+                end,
+                sendfile,
+                max_chunk,
+            } = &mut a.body
+            else {
+                return Flush::Done;
+            };
             if *pos >= *end {
                 a.body = Body::None;
                 if self.corked {
@@ -654,11 +755,19 @@ impl<'c> Conn<'c> {
             if !self.writable {
                 return Flush::Blocked;
             }
-            let want = (*end - *pos).min(if *max_chunk > 0 { *max_chunk } else { u64::MAX }).min(1 << 30) as usize;
+            let want = (*end - *pos)
+                .min(if *max_chunk > 0 { *max_chunk } else { u64::MAX })
+                .min(1 << 30) as usize;
             if *sendfile {
                 match sys::sendfile(sock.as_raw_fd(), file.as_raw_fd(), pos, want) {
                     Ok(0) => {
-                        elog!(LogLevel::Alert, "*{} sendfile() reported that file was truncated at {}, client: {}", self.id, pos, self.peer.ip());
+                        elog!(
+                            LogLevel::Alert,
+                            "*{} sendfile() reported that file was truncated at {}, client: {}",
+                            self.id,
+                            pos,
+                            self.peer.ip()
+                        );
                         return Flush::Error;
                     }
                     Ok(n) => {
@@ -683,7 +792,12 @@ impl<'c> Conn<'c> {
                 a.out.resize(chunk, 0);
                 match sys::pread(file.as_raw_fd(), &mut a.out[..chunk], *pos) {
                     Ok(0) => {
-                        elog!(LogLevel::Alert, "*{} file was truncated while being sent, client: {}", self.id, self.peer.ip());
+                        elog!(
+                            LogLevel::Alert,
+                            "*{} file was truncated while being sent, client: {}",
+                            self.id,
+                            self.peer.ip()
+                        );
                         a.out.clear();
                         return Flush::Error;
                     }
@@ -697,7 +811,12 @@ impl<'c> Conn<'c> {
                         }
                     }
                     Err(e) => {
-                        elog!(LogLevel::Crit, "*{} pread() failed ({})", self.id, sys::errno_text(&e));
+                        elog!(
+                            LogLevel::Crit,
+                            "*{} pread() failed ({})",
+                            self.id,
+                            sys::errno_text(&e)
+                        );
                         a.out.clear();
                         return Flush::Error;
                     }
@@ -734,7 +853,12 @@ fn log_send_error(id: u64, peer: &SocketAddr, e: &io::Error) {
         Some(libc::EPIPE) | Some(libc::ECONNRESET) => LogLevel::Info,
         _ => LogLevel::Error,
     };
-    elog!(level, "*{id} writev() failed ({}) while sending to client, client: {}", sys::errno_text(e), peer.ip());
+    elog!(
+        level,
+        "*{id} writev() failed ({}) while sending to client, client: {}",
+        sys::errno_text(e),
+        peer.ip()
+    );
 }
 
 /// Feeds `input` to a body reader; returns (bytes used, body finished).

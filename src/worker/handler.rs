@@ -41,12 +41,19 @@ fn closes_connection(status: u16) -> bool {
 }
 
 /// A head was parsed (`head_len` bytes): route it and queue the response.
-pub(super) fn start_request<'c>(c: &mut Conn<'c>, shared: &mut Shared<'c>, servers: &AddrServers, head_len: usize) -> Step {
+pub(super) fn start_request<'c>(
+    c: &mut Conn<'c>,
+    shared: &mut Shared<'c>,
+    servers: &AddrServers,
+    head_len: usize,
+) -> Step {
     let peer = c.peer;
     let conn_id = c.id;
     c.requests += 1;
     let requests = c.requests;
-    let (Some(a), ..) = c.parts() else { return Step::Close };
+    let (Some(a), ..) = c.parts() else {
+        return Step::Close;
+    };
     let out_before = a.out.len();
     let http = shared.http;
     let buf = &a.buf[a.start..a.filled];
@@ -69,7 +76,12 @@ pub(super) fn start_request<'c>(c: &mut Conn<'c>, shared: &mut Shared<'c>, serve
     };
     a.uri.clear();
     if let Err(e) = uri::normalize(a.head.path.get(buf), server.srv.merge_slashes, &mut a.uri) {
-        elog!(LogLevel::Info, "*{conn_id} client sent invalid request while reading client request line, client: {}, server: {}", peer.ip(), server_name(server));
+        elog!(
+            LogLevel::Info,
+            "*{conn_id} client sent invalid request while reading client request line, client: {}, server: {}",
+            peer.ip(),
+            server_name(server)
+        );
         queue_error(a, shared, &mut req, e.status());
         return queued(a, req, out_before);
     }
@@ -118,15 +130,28 @@ fn queued<'c>(a: &mut Active<'c>, mut req: Req<'c>, out_before: usize) -> Step {
 }
 
 /// The head could not be parsed: answer with nginx's status and close.
-pub(super) fn reject_request<'c>(c: &mut Conn<'c>, shared: &mut Shared<'c>, servers: &AddrServers, e: HttpError) -> Step {
+pub(super) fn reject_request<'c>(
+    c: &mut Conn<'c>,
+    shared: &mut Shared<'c>,
+    servers: &AddrServers,
+    e: HttpError,
+) -> Step {
     let peer = c.peer;
     let conn_id = c.id;
     c.requests += 1;
-    let (Some(a), ..) = c.parts() else { return Step::Close };
+    let (Some(a), ..) = c.parts() else {
+        return Step::Close;
+    };
     let out_before = a.out.len();
     let server = &shared.http.servers[servers.default];
     let status = e.status();
-    elog!(LogLevel::Info, "*{conn_id} {}, client: {}, server: {}", e.log_message(), peer.ip(), server_name(server));
+    elog!(
+        LogLevel::Info,
+        "*{conn_id} {}, client: {}, server: {}",
+        e.log_message(),
+        peer.ip(),
+        server_name(server)
+    );
     let mut req = Req {
         started: shared.now,
         server,
@@ -143,29 +168,63 @@ pub(super) fn reject_request<'c>(c: &mut Conn<'c>, shared: &mut Shared<'c>, serv
     a.head.clear();
     a.discard = None;
     let page = response::error_page(status, server.loc.server_tokens).unwrap_or(b"");
-    queue_head(a, shared, &mut req, status, Some("text/html"), Some(page.len() as u64), &[], &[]);
+    queue_head(
+        a,
+        shared,
+        &mut req,
+        status,
+        Some("text/html"),
+        Some(page.len() as u64),
+        &[],
+        &[],
+    );
     a.out.extend_from_slice(page);
     queued(a, req, out_before)
 }
 
-fn serve_static<'c>(a: &mut Active<'c>, shared: &mut Shared<'c>, req: &mut Req<'c>, conn_id: u64, peer: std::net::SocketAddr) {
+fn serve_static<'c>(
+    a: &mut Active<'c>,
+    shared: &mut Shared<'c>,
+    req: &mut Req<'c>,
+    conn_id: u64,
+    peer: std::net::SocketAddr,
+) {
     let loc = req.loc;
     let mut path = std::mem::take(&mut shared.scratch);
     match static_files::lookup(loc, &a.uri, &mut path) {
         Lookup::File(f) => {
             let mut last_modified = [0u8; 29];
-            format_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(f.mtime.max(0) as u64), &mut last_modified);
+            format_http_date(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(f.mtime.max(0) as u64),
+                &mut last_modified,
+            );
             let mut etag = [0u8; crate::http::conditional::ETAG_MAX_LEN];
             let etag_len = crate::http::conditional::format_etag(f.mtime, f.size, &mut etag);
             let early: [(&[u8], &[u8]); 1] = [(b"Last-Modified", &last_modified)];
-            let late: [(&[u8], &[u8]); 2] = [(b"ETag", &etag[..etag_len]), (b"Accept-Ranges", b"bytes")];
-            queue_head(a, shared, req, 200, Some(f.content_type), Some(f.size), &early, &late);
+            let late: [(&[u8], &[u8]); 2] =
+                [(b"ETag", &etag[..etag_len]), (b"Accept-Ranges", b"bytes")];
+            queue_head(
+                a,
+                shared,
+                req,
+                200,
+                Some(f.content_type),
+                Some(f.size),
+                &early,
+                &late,
+            );
             if a.head.method != Method::Head && f.size > 0 {
                 if loc.sendfile && loc.tcp_nopush {
                     // Header and first file bytes leave in full segments.
                     a.cork_wanted = true;
                 }
-                a.body = Body::File { file: f.file, pos: 0, end: f.size, sendfile: loc.sendfile, max_chunk: loc.sendfile_max_chunk };
+                a.body = Body::File {
+                    file: f.file,
+                    pos: 0,
+                    end: f.size,
+                    sendfile: loc.sendfile,
+                    max_chunk: loc.sendfile_max_chunk,
+                };
             }
         }
         Lookup::DirectoryRedirect => {
@@ -176,7 +235,7 @@ fn serve_static<'c>(a: &mut Active<'c>, shared: &mut Shared<'c>, req: &mut Req<'
                 Some(h) => location.extend_from_slice(h.get(buf)),
                 None => location.extend_from_slice(server_name(req.server).as_bytes()),
             }
-            if let Some(port) = shared_local_port(shared, req) {
+            if let Some(port) = redirect_port(req) {
                 location.extend_from_slice(format!(":{port}").as_bytes());
             }
             uri::escape_uri(&a.uri, &mut location);
@@ -186,7 +245,16 @@ fn serve_static<'c>(a: &mut Active<'c>, shared: &mut Shared<'c>, req: &mut Req<'
                 location.extend_from_slice(q.get(buf));
             }
             let page = response::error_page(301, loc.server_tokens).unwrap_or(b"");
-            queue_head(a, shared, req, 301, Some("text/html"), Some(page.len() as u64), &[(b"Location", &location)], &[]);
+            queue_head(
+                a,
+                shared,
+                req,
+                301,
+                Some("text/html"),
+                Some(page.len() as u64),
+                &[(b"Location", &location)],
+                &[],
+            );
             if a.head.method != Method::Head {
                 a.out.extend_from_slice(page);
             }
@@ -194,7 +262,11 @@ fn serve_static<'c>(a: &mut Active<'c>, shared: &mut Shared<'c>, req: &mut Req<'
         Lookup::Error(status, msg) => {
             if let Some(msg) = msg {
                 let buf = &a.buf[a.start..a.filled];
-                let level = if status == 404 || status == 403 { LogLevel::Error } else { LogLevel::Crit };
+                let level = if status == 404 || status == 403 {
+                    LogLevel::Error
+                } else {
+                    LogLevel::Crit
+                };
                 elog!(
                     level,
                     "*{conn_id} {msg}, client: {}, server: {}, request: \"{}\", host: \"{}\"",
@@ -212,9 +284,12 @@ fn serve_static<'c>(a: &mut Active<'c>, shared: &mut Shared<'c>, req: &mut Req<'
 }
 
 /// The port to put in a redirect (`port_in_redirect on`): the listener's, unless 80.
-fn shared_local_port(shared: &Shared<'_>, req: &Req<'_>) -> Option<u16> {
-    let _ = shared;
-    req.server.listens.first().map(|l| l.addr.port()).filter(|&p| p != 80)
+fn redirect_port(req: &Req<'_>) -> Option<u16> {
+    req.server
+        .listens
+        .first()
+        .map(|l| l.addr.port())
+        .filter(|&p| p != 80)
 }
 
 /// Queues nginx's error page for `status`.
@@ -226,7 +301,16 @@ fn queue_error<'c>(a: &mut Active<'c>, shared: &mut Shared<'c>, req: &mut Req<'c
             req.lingering = true;
         }
     }
-    queue_head(a, shared, req, status, Some("text/html"), Some(page.len() as u64), &[], &[]);
+    queue_head(
+        a,
+        shared,
+        req,
+        status,
+        Some("text/html"),
+        Some(page.len() as u64),
+        &[],
+        &[],
+    );
     if a.head.method != Method::Head {
         a.out.extend_from_slice(page);
     }
@@ -248,7 +332,11 @@ fn queue_head<'c>(
     let start = a.out.len();
     let out = &mut a.out;
     out.extend_from_slice(response::status_line(status));
-    out.extend_from_slice(if req.loc.server_tokens { SERVER_WITH_VERSION.as_bytes() } else { b"Server: portico\r\n" });
+    out.extend_from_slice(if req.loc.server_tokens {
+        SERVER_WITH_VERSION.as_bytes()
+    } else {
+        b"Server: portico\r\n"
+    });
     out.extend_from_slice(b"Date: ");
     out.extend_from_slice(shared.date.http_date());
     out.extend_from_slice(b"\r\n");
@@ -262,7 +350,11 @@ fn queue_head<'c>(
     for (name, value) in early {
         push_header(out, name, value);
     }
-    out.extend_from_slice(if req.keepalive { b"Connection: keep-alive\r\n" } else { b"Connection: close\r\n" });
+    out.extend_from_slice(if req.keepalive {
+        b"Connection: keep-alive\r\n"
+    } else {
+        b"Connection: close\r\n"
+    });
     for (name, value) in late {
         push_header(out, name, value);
     }
@@ -320,10 +412,17 @@ pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'
     }
     let Some(a) = c.active() else { return };
     let mut line = std::mem::take(&mut shared.scratch);
-    let vars = RequestVars { conn: c, active: a, req, shared };
+    let vars = RequestVars {
+        conn: c,
+        active: a,
+        req,
+        shared,
+    };
     for log in &req.loc.access_log {
         line.clear();
-        log.format.template.eval_log(&vars, log.format.escape, &mut line);
+        log.format
+            .template
+            .eval_log(&vars, log.format.escape, &mut line);
         line.push(b'\n');
         crate::log::write_access(&log.target, &line);
     }

@@ -88,7 +88,12 @@ struct Worker<'c> {
 }
 
 /// Runs a worker until it is told to stop; returns its exit code.
-pub fn run(config: &Config, listeners: &[Listener], slot: usize, user: Option<&crate::master::User>) -> i32 {
+pub fn run(
+    config: &Config,
+    listeners: &[Listener],
+    slot: usize,
+    user: Option<&crate::master::User>,
+) -> i32 {
     sys::set_process_name("portico: worker");
     if let Err(e) = setup_process(config, slot, user) {
         elog!(LogLevel::Emerg, "{e}");
@@ -101,16 +106,29 @@ pub fn run(config: &Config, listeners: &[Listener], slot: usize, user: Option<&c
     match Worker::new(config, http, listeners, slot) {
         Ok(mut w) => w.run(),
         Err(e) => {
-            elog!(LogLevel::Emerg, "worker start-up failed ({})", sys::errno_text(&e));
+            elog!(
+                LogLevel::Emerg,
+                "worker start-up failed ({})",
+                sys::errno_text(&e)
+            );
             2
         }
     }
 }
 
-fn setup_process(config: &Config, slot: usize, user: Option<&crate::master::User>) -> Result<(), String> {
+fn setup_process(
+    config: &Config,
+    slot: usize,
+    user: Option<&crate::master::User>,
+) -> Result<(), String> {
     let wanted_files = config.main.worker_rlimit_nofile;
     match wanted_files {
-        Some(n) => sys::set_nofile_limit(n).map_err(|e| format!("setrlimit(RLIMIT_NOFILE, {n}) failed ({})", sys::errno_text(&e)))?,
+        Some(n) => sys::set_nofile_limit(n).map_err(|e| {
+            format!(
+                "setrlimit(RLIMIT_NOFILE, {n}) failed ({})",
+                sys::errno_text(&e)
+            )
+        })?,
         None => {
             let _ = sys::raise_nofile_soft_limit();
         }
@@ -122,43 +140,77 @@ fn setup_process(config: &Config, slot: usize, user: Option<&crate::master::User
         crate::config::CpuAffinity::None => None,
         crate::config::CpuAffinity::Masks(m) => m.get(slot).or(m.last()).copied(),
         crate::config::CpuAffinity::Auto(limit) => {
-            let cpus: Vec<usize> = sys::allowed_cpus().into_iter().filter(|c| limit.is_none_or(|m| m & (1 << c) != 0)).collect();
+            let cpus: Vec<usize> = sys::allowed_cpus()
+                .into_iter()
+                .filter(|c| limit.is_none_or(|m| m & (1 << c) != 0))
+                .collect();
             cpus.get(slot % cpus.len().max(1)).map(|c| 1u64 << c)
         }
     };
     if let Some(mask) = mask
         && let Err(e) = sys::set_cpu_affinity(mask)
     {
-        elog!(LogLevel::Alert, "sched_setaffinity() failed ({})", sys::errno_text(&e));
+        elog!(
+            LogLevel::Alert,
+            "sched_setaffinity() failed ({})",
+            sys::errno_text(&e)
+        );
     }
     Ok(())
 }
 
 fn idle_until_signal() -> i32 {
-    let Ok(fd) = sys::install_signal_pipe() else { return 2 };
+    let Ok(fd) = sys::install_signal_pipe() else {
+        return 2;
+    };
     loop {
-        let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd.
         unsafe { libc::poll(&mut pfd, 1, -1) };
         sys::drain_pipe(fd);
-        if sys::take_signal(libc::SIGQUIT) || sys::take_signal(libc::SIGTERM) || sys::take_signal(libc::SIGINT) {
+        if sys::take_signal(libc::SIGQUIT)
+            || sys::take_signal(libc::SIGTERM)
+            || sys::take_signal(libc::SIGINT)
+        {
             return 0;
         }
     }
 }
 
 impl<'c> Worker<'c> {
-    fn new(config: &'c Config, http: &'c HttpConf, listeners: &[Listener], slot: usize) -> io::Result<Worker<'c>> {
+    fn new(
+        config: &'c Config,
+        http: &'c HttpConf,
+        listeners: &[Listener],
+        slot: usize,
+    ) -> io::Result<Worker<'c>> {
         let poll = Poll::new()?;
         let signal_fd = sys::install_signal_pipe()?;
-        poll.registry().register(&mut mio::unix::SourceFd(&signal_fd), SIGNAL_TOKEN, Interest::READABLE)?;
+        poll.registry().register(
+            &mut mio::unix::SourceFd(&signal_fd),
+            SIGNAL_TOKEN,
+            Interest::READABLE,
+        )?;
         let by_addr = router::servers_by_listen(http);
         let mut ls = Vec::new();
         for (i, servers) in by_addr.into_iter().enumerate() {
-            let Some(l) = listeners.iter().find(|l| l.conf.addr == http.listens[i].addr) else { continue };
+            let Some(l) = listeners
+                .iter()
+                .find(|l| l.conf.addr == http.listens[i].addr)
+            else {
+                continue;
+            };
             let fd = l.fd_for(slot);
             sys::epoll_add_exclusive(poll.as_raw_fd(), fd, LISTENER_BASE - i)?;
-            ls.push(WorkerListener { fd, servers, registered: true });
+            ls.push(WorkerListener {
+                fd,
+                servers,
+                registered: true,
+            });
         }
         let workers = config.main.worker_processes.max(1) as u64;
         let now = Instant::now();
@@ -176,7 +228,9 @@ impl<'c> Worker<'c> {
                 date,
                 shutting_down: false,
                 pid: std::process::id(),
-                hostname: nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),
+                hostname: nix::unistd::gethostname()
+                    .map(|h| h.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
                 scratch: Vec::with_capacity(4096),
                 pool: conn::Pool::default(),
             },
@@ -196,28 +250,38 @@ impl<'c> Worker<'c> {
         loop {
             let timeout = if self.deferred.is_empty() {
                 let t = self.timers.next_timeout(self.shared.now, MAX_POLL_TIMEOUT);
-                self.accept_paused_until.map_or(t, |at| t.min(at.saturating_duration_since(self.shared.now)))
+                self.accept_paused_until
+                    .map_or(t, |at| t.min(at.saturating_duration_since(self.shared.now)))
             } else {
                 Duration::ZERO
             };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout))
                 && e.kind() != io::ErrorKind::Interrupted
             {
-                elog!(LogLevel::Alert, "epoll_wait() failed ({})", sys::errno_text(&e));
+                elog!(
+                    LogLevel::Alert,
+                    "epoll_wait() failed ({})",
+                    sys::errno_text(&e)
+                );
                 return 2;
             }
             self.shared.now = Instant::now();
             self.shared.date.update(SystemTime::now());
 
             for ev in events.iter() {
-                let (readable, writable) = (ev.is_readable() || ev.is_read_closed() || ev.is_error(), ev.is_writable());
+                let (readable, writable) = (
+                    ev.is_readable() || ev.is_read_closed() || ev.is_error(),
+                    ev.is_writable(),
+                );
                 match ev.token() {
                     SIGNAL_TOKEN => {
                         if self.handle_signals() {
                             return 0;
                         }
                     }
-                    Token(t) if t <= LISTENER_BASE && t > LISTENER_BASE - self.listeners.len() => self.accept(LISTENER_BASE - t),
+                    Token(t) if t <= LISTENER_BASE && t > LISTENER_BASE - self.listeners.len() => {
+                        self.accept(LISTENER_BASE - t)
+                    }
                     Token(t) => {
                         let key = Key(t);
                         if let Some(c) = self.conns.get_mut(key) {
@@ -236,7 +300,11 @@ impl<'c> Worker<'c> {
                     return 0;
                 }
                 if self.shutdown_deadline.is_some_and(|d| self.shared.now >= d) {
-                    elog!(LogLevel::Warn, "worker_shutdown_timeout expired, closing {} connections", self.conns.len());
+                    elog!(
+                        LogLevel::Warn,
+                        "worker_shutdown_timeout expired, closing {} connections",
+                        self.conns.len()
+                    );
                     return 0;
                 }
             }
@@ -255,7 +323,11 @@ impl<'c> Worker<'c> {
         if sys::take_signal(libc::SIGUSR1)
             && let Err(e) = crate::log::reopen_logs()
         {
-            elog!(LogLevel::Alert, "reopening logs failed ({})", sys::errno_text(&e));
+            elog!(
+                LogLevel::Alert,
+                "reopening logs failed ({})",
+                sys::errno_text(&e)
+            );
         }
         false
     }
@@ -264,7 +336,12 @@ impl<'c> Worker<'c> {
     /// finish what is in flight, and let every connection close after its current response.
     fn begin_shutdown(&mut self) {
         self.shared.shutting_down = true;
-        self.shutdown_deadline = self.shared.config.main.worker_shutdown_timeout.map(|t| self.shared.now + t);
+        self.shutdown_deadline = self
+            .shared
+            .config
+            .main
+            .worker_shutdown_timeout
+            .map(|t| self.shared.now + t);
         for l in &mut self.listeners {
             if l.registered {
                 let _ = sys::epoll_del(self.poll.as_raw_fd(), l.fd);
@@ -280,26 +357,38 @@ impl<'c> Worker<'c> {
     }
 
     fn accept(&mut self, idx: usize) {
-        let Some(listener) = self.listeners.get(idx) else { return };
+        let Some(listener) = self.listeners.get(idx) else {
+            return;
+        };
         let fd = listener.fd;
         for _ in 0..ACCEPT_BUDGET {
             let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
             let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
             // SAFETY: `addr`/`len` describe a valid buffer for the peer address.
             let s = unsafe {
-                libc::accept4(fd, (&mut addr as *mut libc::sockaddr_storage).cast(), &mut len, libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
+                libc::accept4(
+                    fd,
+                    (&mut addr as *mut libc::sockaddr_storage).cast(),
+                    &mut len,
+                    libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                )
             };
             if s < 0 {
                 let e = io::Error::last_os_error();
                 match e.raw_os_error() {
                     Some(libc::EAGAIN) | Some(libc::ECONNABORTED) | Some(libc::EINTR) => return,
-                    Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM) => {
+                    Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS)
+                    | Some(libc::ENOMEM) => {
                         elog!(LogLevel::Crit, "accept4() failed ({})", sys::errno_text(&e));
                         self.pause_accepting();
                         return;
                     }
                     _ => {
-                        elog!(LogLevel::Alert, "accept4() failed ({})", sys::errno_text(&e));
+                        elog!(
+                            LogLevel::Alert,
+                            "accept4() failed ({})",
+                            sys::errno_text(&e)
+                        );
                         return;
                     }
                 }
@@ -307,20 +396,35 @@ impl<'c> Worker<'c> {
             // SAFETY: accept4 returned a new descriptor that we now own.
             let stream = unsafe { std::net::TcpStream::from_raw_fd(s) };
             if self.conns.len() >= self.worker_connections {
-                elog!(LogLevel::Alert, "{} worker_connections are not enough", self.worker_connections);
+                elog!(
+                    LogLevel::Alert,
+                    "{} worker_connections are not enough",
+                    self.worker_connections
+                );
                 drop(stream);
                 continue;
             }
-            let peer = sockaddr_to_std(&addr).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+            let peer =
+                sockaddr_to_std(&addr).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
             let id = self.next_conn_id;
             self.next_conn_id += self.conn_id_step;
             let mut stream = mio::net::TcpStream::from_std(stream);
             let srv_default = &self.shared.http.servers[self.listeners[idx].servers.default];
             let header_timeout = srv_default.srv.client_header_timeout;
             let key = self.conns.insert_with(|_| Conn::new(id, peer, idx));
-            let Some(c) = self.conns.get_mut(key) else { continue };
-            if let Err(e) = self.poll.registry().register(&mut stream, Token(key.0), Interest::READABLE | Interest::WRITABLE) {
-                elog!(LogLevel::Alert, "epoll_ctl() failed ({})", sys::errno_text(&e));
+            let Some(c) = self.conns.get_mut(key) else {
+                continue;
+            };
+            if let Err(e) = self.poll.registry().register(
+                &mut stream,
+                Token(key.0),
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                elog!(
+                    LogLevel::Alert,
+                    "epoll_ctl() failed ({})",
+                    sys::errno_text(&e)
+                );
                 self.conns.remove(key);
                 continue;
             }
@@ -348,7 +452,9 @@ impl<'c> Worker<'c> {
             return;
         }
         for (i, l) in self.listeners.iter_mut().enumerate() {
-            if !l.registered && sys::epoll_add_exclusive(self.poll.as_raw_fd(), l.fd, LISTENER_BASE - i).is_ok() {
+            if !l.registered
+                && sys::epoll_add_exclusive(self.poll.as_raw_fd(), l.fd, LISTENER_BASE - i).is_ok()
+            {
                 l.registered = true;
             }
         }
@@ -356,7 +462,9 @@ impl<'c> Worker<'c> {
 
     /// Runs a connection's state machine and applies what it asks for.
     fn drive(&mut self, key: Key) {
-        let Some(c) = self.conns.get_mut(key) else { return };
+        let Some(c) = self.conns.get_mut(key) else {
+            return;
+        };
         let servers = &self.listeners[c.listen_idx()].servers;
         match c.drive(&mut self.shared, servers) {
             Drive::Wait { deadline } => {
@@ -373,7 +481,7 @@ impl<'c> Worker<'c> {
 
     fn close(&mut self, key: Key) {
         if let Some(mut c) = self.conns.remove(key) {
-            c.release(&mut self.shared, self.poll.registry());
+            c.release(&mut self.shared);
         }
     }
 
@@ -383,7 +491,9 @@ impl<'c> Worker<'c> {
             self.resume_accepting();
         }
         while let Some((at, key)) = self.timers.pop_due(now) {
-            let Some(c) = self.conns.get_mut(key) else { continue };
+            let Some(c) = self.conns.get_mut(key) else {
+                continue;
+            };
             match c.timer_fired(at, now) {
                 conn::TimerCheck::Stale => {}
                 conn::TimerCheck::Rearm(next) => self.timers.push(next, key),
@@ -401,12 +511,19 @@ fn sockaddr_to_std(addr: &libc::sockaddr_storage) -> Option<SocketAddr> {
         libc::AF_INET => {
             // SAFETY: the family says this storage holds a sockaddr_in.
             let a: &libc::sockaddr_in = unsafe { &*(addr as *const libc::sockaddr_storage).cast() };
-            Some(SocketAddr::from((u32::from_be(a.sin_addr.s_addr).to_be_bytes(), u16::from_be(a.sin_port))))
+            Some(SocketAddr::from((
+                u32::from_be(a.sin_addr.s_addr).to_be_bytes(),
+                u16::from_be(a.sin_port),
+            )))
         }
         libc::AF_INET6 => {
             // SAFETY: the family says this storage holds a sockaddr_in6.
-            let a: &libc::sockaddr_in6 = unsafe { &*(addr as *const libc::sockaddr_storage).cast() };
-            Some(SocketAddr::from((a.sin6_addr.s6_addr, u16::from_be(a.sin6_port))))
+            let a: &libc::sockaddr_in6 =
+                unsafe { &*(addr as *const libc::sockaddr_storage).cast() };
+            Some(SocketAddr::from((
+                a.sin6_addr.s6_addr,
+                u16::from_be(a.sin6_port),
+            )))
         }
         _ => None,
     }

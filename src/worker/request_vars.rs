@@ -33,7 +33,12 @@ impl RequestVars<'_, '_> {
 
     fn header(&self, name: &str) -> Option<&[u8]> {
         let buf = self.buf();
-        self.active.head.headers.iter().find(|h| header_matches(name, h.name.get(buf))).map(|h| h.value.get(buf))
+        self.active
+            .head
+            .headers
+            .iter()
+            .find(|h| header_matches(name, h.name.get(buf)))
+            .map(|h| h.value.get(buf))
     }
 }
 
@@ -54,7 +59,11 @@ impl VarSource for RequestVars<'_, '_> {
                     out.push(b'?')
                 }
             }
-            Var::Arg(name) => match head.query.filter(|_| parsed).and_then(|q| find_arg(q.get(buf), name)) {
+            Var::Arg(name) => match head
+                .query
+                .filter(|_| parsed)
+                .and_then(|q| find_arg(q.get(buf), name))
+            {
                 Some(v) => out.extend_from_slice(v),
                 None => return false,
             },
@@ -62,7 +71,11 @@ impl VarSource for RequestVars<'_, '_> {
                 Some(v) => out.extend_from_slice(v),
                 None => return false,
             },
-            Var::Cookie(name) => match self.header("cookie").filter(|_| parsed).and_then(|c| find_cookie(c, name)) {
+            Var::Cookie(name) => match self
+                .header("cookie")
+                .filter(|_| parsed)
+                .and_then(|c| find_cookie(c, name))
+            {
                 Some(v) => out.extend_from_slice(v),
                 None => return false,
             },
@@ -114,7 +127,11 @@ impl VarSource for RequestVars<'_, '_> {
                 let _ = write!(out, "{:03}", self.req.status);
             }
             Var::BodyBytesSent => {
-                let _ = write!(out, "{}", self.req.bytes_sent.saturating_sub(self.req.header_bytes));
+                let _ = write!(
+                    out,
+                    "{}",
+                    self.req.bytes_sent.saturating_sub(self.req.header_bytes)
+                );
             }
             Var::BytesSent => {
                 let _ = write!(out, "{}", self.req.bytes_sent);
@@ -122,7 +139,9 @@ impl VarSource for RequestVars<'_, '_> {
             Var::TimeLocal => out.extend_from_slice(self.shared.date.log_local()),
             Var::TimeIso8601 => out.extend_from_slice(self.shared.date.iso8601()),
             Var::Msec => {
-                let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                let t = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
                 let _ = write!(out, "{}.{:03}", t.as_secs(), t.subsec_millis());
             }
             Var::Pid => {

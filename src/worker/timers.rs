@@ -25,7 +25,9 @@ impl Timers {
 
     /// Time until the nearest deadline (the poll timeout), capped at `max`.
     pub fn next_timeout(&self, now: Instant, max: Duration) -> Duration {
-        self.heap.peek().map_or(max, |Reverse((at, _))| at.saturating_duration_since(now).min(max))
+        self.heap.peek().map_or(max, |Reverse((at, _))| {
+            at.saturating_duration_since(now).min(max)
+        })
     }
 
     /// Pops one entry that is due at `now`.
@@ -35,8 +37,6 @@ impl Timers {
             _ => None,
         }
     }
-
-
 }
 
 #[cfg(test)]
@@ -49,7 +49,10 @@ mod tests {
         let now = Instant::now();
         t.push(now + Duration::from_secs(2), Key(2));
         t.push(now + Duration::from_secs(1), Key(1));
-        assert_eq!(t.next_timeout(now, Duration::from_secs(60)), Duration::from_secs(1));
+        assert_eq!(
+            t.next_timeout(now, Duration::from_secs(60)),
+            Duration::from_secs(1)
+        );
         assert!(t.pop_due(now).is_none());
         let later = now + Duration::from_secs(3);
         assert_eq!(t.pop_due(later).map(|e| e.1), Some(Key(1)));

@@ -30,7 +30,8 @@ impl Prefix {
         let _ = std::fs::remove_dir_all(&dir);
         for sub in ["", "conf", "logs", "html"] {
             std::fs::create_dir_all(dir.join(sub)).expect("create prefix");
-            std::fs::set_permissions(dir.join(sub), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+            std::fs::set_permissions(dir.join(sub), std::fs::Permissions::from_mode(0o777))
+                .expect("chmod");
         }
         Prefix { dir }
     }
@@ -67,7 +68,11 @@ impl Drop for Prefix {
 
 /// A free TCP port on loopback (bound then released; the OS does not hand it out again soon).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// The main-context lines every test config starts with.
@@ -95,7 +100,11 @@ impl Server {
     pub fn start_with(workers: usize, http_block: &str, setup: impl FnOnce(&Prefix)) -> Server {
         let prefix = Prefix::new();
         let port = free_port();
-        let conf = format!("{}http {{\n{}\n}}\n", main_preamble(workers), http_block.replace("PORT", &port.to_string()));
+        let conf = format!(
+            "{}http {{\n{}\n}}\n",
+            main_preamble(workers),
+            http_block.replace("PORT", &port.to_string())
+        );
         prefix.write("conf/portico.conf", conf);
         setup(&prefix);
         Self::spawn(prefix, port)
@@ -113,7 +122,11 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn portico");
-        let mut s = Server { prefix, port, child: Some(child) };
+        let mut s = Server {
+            prefix,
+            port,
+            child: Some(child),
+        };
         s.wait_ready();
         s
     }
@@ -131,7 +144,10 @@ impl Server {
                 if let Some(mut e) = c.stderr.take() {
                     let _ = e.read_to_string(&mut err);
                 }
-                panic!("portico exited early ({status}): {err}\n{}", self.error_log());
+                panic!(
+                    "portico exited early ({status}): {err}\n{}",
+                    self.error_log()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -161,10 +177,16 @@ impl Server {
         let mut out = Vec::new();
         if let Ok(rd) = std::fs::read_dir("/proc") {
             for e in rd.flatten() {
-                let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
-                let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+                let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                    continue;
+                };
+                let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                    continue;
+                };
                 // Fields after the ")" of the command: state, ppid, ...
-                let Some(rest) = stat.rsplit_once(')').map(|x| x.1) else { continue };
+                let Some(rest) = stat.rsplit_once(')').map(|x| x.1) else {
+                    continue;
+                };
                 let mut f = rest.split_whitespace();
                 let state = f.next().unwrap_or("");
                 let ppid: i32 = f.next().and_then(|p| p.parse().ok()).unwrap_or(0);
@@ -227,7 +249,10 @@ impl Server {
     }
 
     pub fn get(&self, path: &str) -> Response {
-        self.request(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
+        self.request(
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
     }
 }
 
@@ -244,7 +269,8 @@ impl Drop for Server {
 
 pub fn connect(port: u16) -> TcpStream {
     let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     s
 }
 
@@ -259,7 +285,10 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn header_names(&self) -> Vec<&str> {
@@ -295,14 +324,25 @@ pub fn read_response(s: &mut TcpStream, head_only: bool) -> Option<Response> {
     let reason = parts.next().unwrap_or("").to_string();
     let headers: Vec<(String, String)> = lines
         .filter(|l| !l.is_empty())
-        .filter_map(|l| l.split_once(':').map(|(n, v)| (n.trim().to_string(), v.trim().to_string())))
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        })
         .collect();
-    let mut resp = Response { status, reason, headers, body: Vec::new() };
+    let mut resp = Response {
+        status,
+        reason,
+        headers,
+        body: Vec::new(),
+    };
     let mut rest = buf[head_end..].to_vec();
     if head_only || status == 304 || status == 204 || (100..200).contains(&status) {
         return Some(resp);
     }
-    if let Some(len) = resp.header("Content-Length").and_then(|v| v.parse::<usize>().ok()) {
+    if let Some(len) = resp
+        .header("Content-Length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         while rest.len() < len {
             let n = s.read(&mut tmp).ok()?;
             if n == 0 {
@@ -312,7 +352,10 @@ pub fn read_response(s: &mut TcpStream, head_only: bool) -> Option<Response> {
         }
         rest.truncate(len);
         resp.body = rest;
-    } else if resp.header("Transfer-Encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+    } else if resp
+        .header("Transfer-Encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
         resp.body = read_chunked(s, rest)?;
     } else {
         loop {
@@ -375,15 +418,26 @@ pub fn read_to_end(s: &mut TcpStream) -> Vec<u8> {
 
 /// Runs `portico` with `args` against `prefix`, returning (exit code, stdout, stderr).
 pub fn run_cli(prefix: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(bin()).arg("-p").arg(prefix).args(args).output().expect("run portico");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(bin())
+        .arg("-p")
+        .arg(prefix)
+        .args(args)
+        .output()
+        .expect("run portico");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// `secs` since the epoch as an RFC 1123 HTTP-date, as nginx writes `Date` and
 /// `Last-Modified`: `Sun, 13 Sep 2020 12:26:40 GMT`.
 pub fn http_date(secs: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let (days, rem) = (secs / 86400, secs % 86400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;
@@ -427,7 +481,11 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn portico");
-        let mut s = Server { prefix, port, child: Some(child) };
+        let mut s = Server {
+            prefix,
+            port,
+            child: Some(child),
+        };
         s.wait_ready();
         s
     }
@@ -437,8 +495,13 @@ impl Server {
     pub fn assert_clean_log_except(&self, expected: &[&str]) {
         let log = self.error_log();
         for line in log.lines() {
-            let bad = ["[alert]", "[emerg]", "panicked"].iter().any(|b| line.contains(b));
-            assert!(!bad || expected.iter().any(|e| line.contains(e)), "unexpected error log line: {line}\n{log}");
+            let bad = ["[alert]", "[emerg]", "panicked"]
+                .iter()
+                .any(|b| line.contains(b));
+            assert!(
+                !bad || expected.iter().any(|e| line.contains(e)),
+                "unexpected error log line: {line}\n{log}"
+            );
         }
     }
 }
@@ -462,7 +525,12 @@ impl std::ops::DerefMut for Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        if self.0.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_none()) {
+        if self
+            .0
+            .child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
+        {
             for pid in self.0.worker_pids() {
                 // SAFETY: kill(2) on a child of our own master.
                 unsafe { libc::kill(pid, libc::SIGKILL) };
