@@ -84,70 +84,180 @@ fn ends_with_ignore_case(s: &[u8], suffix: &[u8]) -> bool {
     s.len() >= suffix.len() && s[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
 }
 
-enum Found<'a> {
-    /// An exact or regex match: the search is over.
-    Final(&'a LocationConf),
-    /// The longest prefix so far, and whether it was `^~`.
-    Prefix(&'a LocationConf, bool),
+/// A level's locations (a server's, or a location's nested ones) precomputed at config load,
+/// in the spirit of nginx's static location tree: exact and prefix strings live in a byte
+/// trie, so a search walks the URI once instead of comparing every string; regexes keep
+/// their config order; named locations (server level only) are listed apart.
+#[derive(Debug, Default)]
+pub struct LocationTree {
+    /// Trie nodes; node 0 is the root (the empty string).
+    nodes: Vec<TrieNode>,
+    /// Indices of the regex locations, in config order.
+    regexes: Vec<usize>,
+    /// `@name` locations and their indices.
+    named: Vec<(String, usize)>,
+}
+
+#[derive(Debug, Default)]
+struct TrieNode {
+    /// Children by next byte, sorted for binary search.
+    children: Vec<(u8, u32)>,
+    /// `location = STRING` ending here.
+    exact: Option<usize>,
+    /// `location STRING` or `location ^~ STRING` ending here, and whether it is `^~`.
+    prefix: Option<(usize, bool)>,
+}
+
+impl LocationTree {
+    /// Indexes one level of locations (nested levels carry their own tree). As in nginx, a
+    /// second location with the same string is ignored by the search (the loader refuses
+    /// duplicates anyway).
+    pub fn build(locations: &[LocationConf]) -> LocationTree {
+        let mut tree = LocationTree {
+            nodes: vec![TrieNode::default()],
+            ..LocationTree::default()
+        };
+        for (i, l) in locations.iter().enumerate() {
+            match &l.matcher {
+                LocationMatch::Exact(s) => {
+                    let n = tree.insert(s.as_bytes());
+                    tree.nodes[n].exact.get_or_insert(i);
+                }
+                LocationMatch::Prefix(s) | LocationMatch::PrefixNoRegex(s) => {
+                    let noregex = matches!(l.matcher, LocationMatch::PrefixNoRegex(_));
+                    let n = tree.insert(s.as_bytes());
+                    tree.nodes[n].prefix.get_or_insert((i, noregex));
+                }
+                LocationMatch::Regex(..) => tree.regexes.push(i),
+                LocationMatch::Named(name) => tree.named.push((name.clone(), i)),
+            }
+        }
+        tree
+    }
+
+    fn insert(&mut self, key: &[u8]) -> usize {
+        let mut node = 0;
+        for &b in key {
+            node = match self.nodes[node].children.binary_search_by_key(&b, |c| c.0) {
+                Ok(at) => self.nodes[node].children[at].1 as usize,
+                Err(at) => {
+                    let next = self.nodes.len();
+                    self.nodes.push(TrieNode::default());
+                    self.nodes[node].children.insert(at, (b, next as u32));
+                    next
+                }
+            };
+        }
+        node
+    }
+
+    /// One walk down the trie: the exact location equal to `uri`, else the longest prefix.
+    fn static_match(&self, uri: &[u8]) -> StaticMatch {
+        let Some(root) = self.nodes.first() else {
+            return StaticMatch::None;
+        };
+        let mut best = root.prefix;
+        let mut node = root;
+        for &b in uri {
+            match node.children.binary_search_by_key(&b, |c| c.0) {
+                Ok(at) => node = &self.nodes[node.children[at].1 as usize],
+                Err(_) => return best.map_or(StaticMatch::None, StaticMatch::Prefix),
+            }
+            if node.prefix.is_some() {
+                best = node.prefix;
+            }
+        }
+        match node.exact {
+            Some(i) => StaticMatch::Exact(i),
+            None => best.map_or(StaticMatch::None, StaticMatch::Prefix),
+        }
+    }
+}
+
+enum StaticMatch {
+    Exact(usize),
+    Prefix((usize, bool)),
     None,
 }
 
-fn find<'a>(locations: &'a [LocationConf], uri: &[u8]) -> Found<'a> {
-    let mut best: Option<(&LocationConf, usize, bool)> = None;
-    for l in locations {
-        match &l.matcher {
-            LocationMatch::Exact(s) if s.as_bytes() == uri => return Found::Final(l),
-            LocationMatch::Prefix(s) | LocationMatch::PrefixNoRegex(s)
-                if uri.starts_with(s.as_bytes()) && best.is_none_or(|b| s.len() > b.1) =>
-            {
-                let noregex = matches!(l.matcher, LocationMatch::PrefixNoRegex(_));
-                best = Some((l, s.len(), noregex));
+/// The result of a location search.
+#[derive(Debug)]
+pub struct Found<'a> {
+    /// The location chosen.
+    pub location: &'a LocationConf,
+    /// For a regex location: the captures of its match (`$1`..`$9` inside it).
+    pub captures: Option<crate::rewrite::Captures>,
+}
+
+/// nginx's `ngx_http_core_find_location` for one level: `Ok` ends the search (exact or
+/// regex match), `Err(Some)` is the longest prefix (a nested level's if it had one),
+/// `Err(None)` is no match.
+fn find_in<'a>(
+    locations: &'a [LocationConf],
+    tree: &LocationTree,
+    uri: &[u8],
+) -> Result<Found<'a>, Option<&'a LocationConf>> {
+    let mut noregex = false;
+    let mut prefix = None;
+    match tree.static_match(uri) {
+        StaticMatch::Exact(i) => {
+            return Ok(Found {
+                location: &locations[i],
+                captures: None,
+            });
+        }
+        StaticMatch::Prefix((i, nr)) => {
+            let l = &locations[i];
+            noregex = nr;
+            prefix = Some(l);
+            if !l.nested.is_empty() {
+                match find_in(&l.nested, &l.tree, uri) {
+                    Ok(found) => return Ok(found),
+                    Err(Some(nested)) => prefix = Some(nested),
+                    Err(None) => {}
+                }
             }
-            _ => {}
+        }
+        StaticMatch::None => {}
+    }
+    if !noregex {
+        for &i in &tree.regexes {
+            let l = &locations[i];
+            if let LocationMatch::Regex(re, _) = &l.matcher
+                && let Some(caps) = re.captures(uri)
+            {
+                return Ok(Found {
+                    location: l,
+                    captures: Some(crate::rewrite::Captures::from_match(uri, &caps)),
+                });
+            }
         }
     }
-    let mut prefix = best.map(|(l, _, noregex)| (l, noregex));
-    if let Some((l, _)) = prefix
-        && !l.nested.is_empty()
-    {
-        match find(&l.nested, uri) {
-            Found::Final(f) => return Found::Final(f),
-            Found::Prefix(p, noregex) => prefix = Some((p, noregex)),
-            Found::None => {}
-        }
-    }
-    if let Some((l, true)) = prefix {
-        return Found::Prefix(l, true);
-    }
-    for l in locations {
-        if let LocationMatch::Regex(re, _) = &l.matcher
-            && re.is_match(uri)
-        {
-            return Found::Final(l);
-        }
-    }
-    match prefix {
-        Some((l, noregex)) => Found::Prefix(l, noregex),
-        None => Found::None,
-    }
+    Err(prefix)
 }
 
 /// nginx's location search for a normalised URI: `=` exact match wins; else the longest
 /// prefix (searching its nested locations); a `^~` prefix stops there; else regexes in config
 /// order (nested ones first); else the longest prefix. `None`: no location matched.
-pub fn find_location<'a>(server: &'a ServerConf, uri: &[u8]) -> Option<&'a LocationConf> {
-    match find(&server.locations, uri) {
-        Found::Final(l) | Found::Prefix(l, _) => Some(l),
-        Found::None => None,
+pub fn find_location<'a>(server: &'a ServerConf, uri: &[u8]) -> Option<Found<'a>> {
+    match find_in(&server.locations, &server.tree, uri) {
+        Ok(found) => Some(found),
+        Err(Some(location)) => Some(Found {
+            location,
+            captures: None,
+        }),
+        Err(None) => None,
     }
 }
 
 /// Finds `location @name` in a server.
 pub fn find_named<'a>(server: &'a ServerConf, name: &str) -> Option<&'a LocationConf> {
     server
-        .locations
+        .tree
+        .named
         .iter()
-        .find(|l| matches!(&l.matcher, LocationMatch::Named(n) if n == name))
+        .find(|(n, _)| n == name)
+        .and_then(|(_, i)| server.locations.get(*i))
 }
 
 #[cfg(test)]
@@ -157,7 +267,7 @@ mod tests {
 
     fn which(server: &ServerConf, uri: &str) -> String {
         match find_location(server, uri.as_bytes()) {
-            Some(l) => match &l.matcher {
+            Some(f) => match &f.location.matcher {
                 LocationMatch::Exact(s) => format!("= {s}"),
                 LocationMatch::Prefix(s) => s.clone(),
                 LocationMatch::PrefixNoRegex(s) => format!("^~ {s}"),

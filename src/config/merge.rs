@@ -48,7 +48,7 @@ fn merge_location(mut raw: LocationRaw, parent: &LocRaw) -> LocationConf {
     apply_off(&mut raw.loc, raw.access_log_off);
     inherit_loc(&mut raw.loc, parent);
     attach_if_settings(&mut raw.rewrite, raw.if_locs, &raw.loc);
-    let nested = raw
+    let nested: Vec<LocationConf> = raw
         .nested
         .into_iter()
         .map(|n| merge_location(n, &raw.loc))
@@ -56,6 +56,7 @@ fn merge_location(mut raw: LocationRaw, parent: &LocRaw) -> LocationConf {
     LocationConf {
         matcher: raw.matcher,
         loc: Rc::new(raw.loc.finish()),
+        tree: crate::router::LocationTree::build(&nested),
         nested,
         rewrite: raw.rewrite,
         deferred: raw.deferred,
@@ -85,12 +86,13 @@ fn merge_http(http: HttpRaw, shared: &mut Shared, main_error_log: &[ErrorLogConf
             s.srv.inherit(&http.srv);
             apply_off(&mut s.loc, s.access_log_off);
             inherit_loc(&mut s.loc, &top);
-            let locations = s
+            let locations: Vec<LocationConf> = s
                 .locations
                 .into_iter()
                 .map(|l| merge_location(l, &s.loc))
                 .collect();
             ServerConf {
+                tree: crate::router::LocationTree::build(&locations),
                 listens: s.listens,
                 names: s.names,
                 srv: s.srv.finish(),

@@ -295,6 +295,8 @@ pub struct ServerConf {
     pub loc: Rc<LocSettings>,
     /// Locations in config order.
     pub locations: Vec<LocationConf>,
+    /// `locations` indexed for the search (built once at load).
+    pub tree: crate::router::LocationTree,
     /// Server-level `rewrite`, `return`, `set`, `if`, `break`: run once per request before
     /// the location search (nginx's server rewrite phase).
     pub rewrite: Vec<Op>,
@@ -326,6 +328,8 @@ pub struct LocationConf {
     pub loc: Rc<LocSettings>,
     /// Nested locations.
     pub nested: Vec<LocationConf>,
+    /// `nested` indexed for the search (built once at load).
+    pub tree: crate::router::LocationTree,
     /// The location's own `rewrite`, `return`, `set`, `if`, `break` (not inherited, as in
     /// nginx): run after each location search that selects this location.
     pub rewrite: Vec<Op>,

@@ -10,7 +10,7 @@ use crate::log::LogLevel;
 use crate::vars::{Template, Var, VarSource};
 
 /// Runs `ops` (a server's or a location's list) and says what the worker does next.
-pub fn run(ops: &[Op], ctx: &mut RewriteCtx<'_>, src: &dyn VarSource) -> Outcome {
+pub fn run<'a>(ops: &'a [Op], ctx: &mut RewriteCtx<'a>, src: &dyn VarSource) -> Outcome {
     match block(ops, ctx, src) {
         Some(Outcome::Relocate) => relocate(ctx),
         Some(outcome) => outcome,
@@ -26,7 +26,7 @@ fn relocate(ctx: &mut RewriteCtx<'_>) -> Outcome {
 }
 
 /// Runs one block; `None` when its directives ran out.
-fn block(ops: &[Op], ctx: &mut RewriteCtx<'_>, src: &dyn VarSource) -> Option<Outcome> {
+fn block<'a>(ops: &'a [Op], ctx: &mut RewriteCtx<'a>, src: &dyn VarSource) -> Option<Outcome> {
     for op in ops {
         let stop = match op {
             Op::Rewrite { .. } => rewrite(op, ctx, src),
@@ -48,7 +48,7 @@ fn block(ops: &[Op], ctx: &mut RewriteCtx<'_>, src: &dyn VarSource) -> Option<Ou
             Op::If { cond, ops, loc } => {
                 if test(cond, ctx, src) {
                     if let Some(loc) = loc {
-                        ctx.loc = Some(loc.clone());
+                        ctx.loc = Some(loc);
                     }
                     block(ops, ctx, src)
                 } else {

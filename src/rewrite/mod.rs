@@ -17,8 +17,6 @@ mod engine;
 #[cfg(test)]
 mod tests;
 
-use std::rc::Rc;
-
 use crate::config::LocSettings;
 use crate::log::LogLevel;
 use crate::vars::{Template, Var, VarSource, find_arg};
@@ -142,7 +140,7 @@ pub enum Op {
         /// Inside a location: the block's settings, merged with the location's (nginx makes
         /// the block a nested location); a true condition makes them the request's settings.
         /// `None` inside a server.
-        loc: Option<Rc<LocSettings>>,
+        loc: Option<std::rc::Rc<LocSettings>>,
     },
     /// `break`: stop processing rewrite directives.
     Break,
@@ -219,9 +217,6 @@ impl Captures {
     }
 }
 
-/// Receives the engine's log lines: `rewrite_log` notices and errors.
-pub type LogSink<'a> = &'a mut dyn FnMut(LogLevel, &str);
-
 /// The request state the rewrite directives read and change.
 pub struct RewriteCtx<'a> {
     /// The current URI: decoded, normalised path without arguments.
@@ -237,16 +232,17 @@ pub struct RewriteCtx<'a> {
     pub user: Vec<Option<Vec<u8>>>,
     /// The settings of the last `if` whose condition held, inside a location; the worker
     /// serves with them instead of the location's. Cleared on [`Outcome::Relocate`].
-    pub loc: Option<Rc<LocSettings>>,
+    pub loc: Option<&'a LocSettings>,
     /// A rewrite without `break` changed the URI (nginx's `uri_changed`).
     pub uri_changed: bool,
     /// False once the URI was changed while keeping the location (`break`); nginx then
     /// refuses to map the URI through `alias` (nginx's `valid_location`).
     pub valid_location: bool,
-    /// `rewrite_log on`: report matches and results to `log` at notice level.
+    /// `rewrite_log on`: report matches and results to `logs` at notice level.
     pub rewrite_log: bool,
-    /// Where log lines go; none are written without one.
-    pub log: Option<LogSink<'a>>,
+    /// Log lines of the last [`run`] (notices with `rewrite_log`, errors): the worker writes
+    /// them with the request's context and clears the list.
+    pub logs: Vec<(LogLevel, String)>,
 }
 
 impl<'a> RewriteCtx<'a> {
@@ -263,7 +259,7 @@ impl<'a> RewriteCtx<'a> {
             uri_changed: false,
             valid_location: true,
             rewrite_log: false,
-            log: None,
+            logs: Vec::new(),
         }
     }
 
@@ -277,9 +273,7 @@ impl<'a> RewriteCtx<'a> {
         if level == LogLevel::Notice && !self.rewrite_log {
             return;
         }
-        if let Some(sink) = self.log.as_mut() {
-            sink(level, &message());
-        }
+        self.logs.push((level, message()));
     }
 }
 

@@ -302,7 +302,7 @@ fn matched_if_selects_its_settings() {
     let http =
         conf("location / { root /www; if ($arg_a) { expires max; } if ($arg_b) { root /b; } }");
     let location = &http.servers[0].locations[0];
-    let settings = |args: &str| -> Option<Rc<LocSettings>> {
+    let settings = |args: &str| -> Option<&LocSettings> {
         let mut ctx = RewriteCtx::new(b"/".to_vec(), Some(args.as_bytes().to_vec()), 0);
         assert_eq!(
             run(&location.rewrite, &mut ctx, &vals(&[])),
@@ -328,15 +328,11 @@ fn matched_if_selects_its_settings() {
 fn relocate_forgets_if_settings_and_empty_uri_is_an_error() {
     let http = conf("location / { if ($args) { expires 1h; rewrite ^ /next last; } }");
     let mut ctx = RewriteCtx::new(b"/".to_vec(), Some(b"x".to_vec()), 0);
-    let mut lines = Vec::new();
-    let mut sink = |level: crate::log::LogLevel, line: &str| lines.push((level, line.to_string()));
-    ctx.log = Some(&mut sink);
     ctx.rewrite_log = true;
     let outcome = run(&http.servers[0].locations[0].rewrite, &mut ctx, &vals(&[]));
     assert_eq!((outcome, ctx.loc.is_none()), (Outcome::Relocate, true));
-    drop(ctx);
     assert_eq!(
-        lines.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>(),
+        ctx.logs.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>(),
         [
             "\"^\" matches \"/\"",
             "rewritten data: \"/next\", args: \"x\""

@@ -128,6 +128,8 @@ pub struct Active<'c> {
     pub req: Option<Req<'c>>,
     /// Cork the socket before writing this response (`tcp_nopush` with a file body).
     pub cork_wanted: bool,
+    /// Routing state (`$uri`, `$args`, `set` values) kept for the access log.
+    pub route: super::phases::Route<'c>,
 }
 
 /// A worker's free [`Active`] buffers.
@@ -154,6 +156,7 @@ impl<'c> Pool<'c> {
                 discard: None,
                 req: None,
                 cork_wanted: false,
+                route: Default::default(),
             })
         });
         if a.buf.len() < size {

@@ -1,20 +1,22 @@
-//! From a parsed request head to a queued response: virtual server and location choice, URI
-//! normalisation, body handling, the static-file handler, error pages, and the access log.
+//! From a parsed request head to a queued response: virtual server choice, URI
+//! normalisation, body handling, then nginx's phases ([`super::phases`]); the response-head
+//! writer every phase uses; and the access log.
 
 use std::fs::File;
+use std::rc::Rc;
 
 use super::Shared;
 use super::conn::{Active, BodyReader, Conn, Req, Step};
-use super::request_vars::RequestVars;
-use crate::config::{LocSettings, ServerConf};
+use super::phases::{self, Rq};
+use super::request_vars::{ConnInfo, RequestVars};
+use crate::config::ServerConf;
 use crate::elog;
 use crate::http::chunked::ChunkedDecoder;
-use crate::http::date::format_http_date;
 use crate::http::request::{HttpError, Method};
-use crate::http::{response, uri};
+use crate::http::{expires, response, uri};
 use crate::log::LogLevel;
+use crate::rewrite::WithScript;
 use crate::router::{self, AddrServers};
-use crate::static_files::{self, Lookup};
 
 /// A response body still to be sent after the queued head.
 pub enum Body {
@@ -22,8 +24,8 @@ pub enum Body {
     None,
     /// A byte range of an open file.
     File {
-        /// The file.
-        file: File,
+        /// The file (shared with the worker's open-file cache when that is on).
+        file: Rc<File>,
         /// Next offset to send.
         pos: u64,
         /// End offset (exclusive).
@@ -47,10 +49,9 @@ pub(super) fn start_request<'c>(
     servers: &AddrServers,
     head_len: usize,
 ) -> Step {
-    let peer = c.peer;
-    let conn_id = c.id;
+    let local = c.local_addr();
     c.requests += 1;
-    let requests = c.requests;
+    let conn = ConnInfo::of(c);
     let (Some(a), ..) = c.parts() else {
         return Step::Close;
     };
@@ -60,13 +61,16 @@ pub(super) fn start_request<'c>(
     let host = a.head.host.map(|h| h.get(buf));
     let server = &http.servers[router::select_server(http, servers, host)];
 
-    let mut loc: &'c LocSettings = &server.loc;
+    let loc = &*server.loc;
     let mut req = Req {
         started: shared.now,
         server,
         loc,
         status: 0,
-        keepalive: false,
+        keepalive: a.head.keep_alive
+            && !shared.shutting_down
+            && conn.requests < loc.keepalive_requests
+            && !loc.keepalive_timeout.0.is_zero(),
         head_len,
         body_in_buf: 0,
         body_read: 0,
@@ -74,39 +78,28 @@ pub(super) fn start_request<'c>(
         bytes_sent: 0,
         lingering: false,
     };
+    let mut route = std::mem::take(&mut a.route);
+    route.local = local;
     a.uri.clear();
     if let Err(e) = uri::normalize(a.head.path.get(buf), server.srv.merge_slashes, &mut a.uri) {
         elog!(
             LogLevel::Info,
-            "*{conn_id} client sent invalid request while reading client request line, client: {}, server: {}",
-            peer.ip(),
+            "*{} client sent invalid request while reading client request line, client: {}, server: {}",
+            conn.id,
+            conn.peer.ip(),
             server_name(server)
         );
-        queue_error(a, shared, &mut req, e.status());
+        route.reset(b"", None, 0);
+        a.route = route;
+        queue_standard_page(a, shared, &mut req, e.status(), b"");
         return queued(a, req, out_before);
     }
-    if let Some(l) = router::find_location(server, &a.uri) {
-        loc = &l.loc;
-        req.loc = loc;
-    }
-    req.keepalive = a.head.keep_alive
-        && !shared.shutting_down
-        && requests < loc.keepalive_requests
-        && !loc.keepalive_timeout.0.is_zero();
+    let raw_path = a.head.path.get(buf);
+    let query = a.head.query.map(|q| q.get(buf));
+    route.reset(&a.uri, query, http.user_vars.len());
+    route.script.quoted_uri = raw_path.iter().any(|&b| b == b'%' || b == b'+');
 
     if let Some(len) = a.head.content_length {
-        if loc.client_max_body_size > 0 && len > loc.client_max_body_size {
-            elog!(
-                LogLevel::Error,
-                "*{conn_id} client intended to send too large body: {len} bytes, client: {}, server: {}, request: \"{}\"",
-                peer.ip(),
-                server_name(server),
-                String::from_utf8_lossy(request_line(buf, head_len))
-            );
-            req.lingering = true;
-            queue_error(a, shared, &mut req, 413);
-            return queued(a, req, out_before);
-        }
         if len > 0 {
             a.discard = Some(BodyReader::Length(len));
         }
@@ -114,11 +107,36 @@ pub(super) fn start_request<'c>(
         a.discard = Some(BodyReader::Chunked(ChunkedDecoder::default()));
     }
 
-    match a.head.method {
-        Method::Get | Method::Head => serve_static(a, shared, &mut req, conn_id, peer),
-        _ => queue_error(a, shared, &mut req, 405),
-    }
+    phases::run(&mut Rq {
+        a: &mut **a,
+        shared,
+        req: &mut req,
+        route: &mut route,
+        conn: &conn,
+    });
+    // The final URI, for whoever reads `Active::uri` later (the proxy, the access log).
+    a.uri.clear();
+    a.uri.extend_from_slice(&route.script.uri);
+    a.route = route;
     queued(a, req, out_before)
+}
+
+/// `client_max_body_size` of the request's current settings: false (the caller answers
+/// 413) when the declared body is larger.
+pub(super) fn body_size_ok(rq: &mut Rq<'_, '_>) -> bool {
+    let limit = rq.req.loc.client_max_body_size;
+    match rq.a.head.content_length {
+        Some(len) if limit > 0 && len > limit => {
+            phases::log_error(
+                rq,
+                LogLevel::Error,
+                &format!("client intended to send too large body: {len} bytes"),
+            );
+            rq.req.lingering = true;
+            false
+        }
+        _ => true,
+    }
 }
 
 /// Hands the request to the connection. Bytes queued in the output buffer count as sent
@@ -167,187 +185,132 @@ pub(super) fn reject_request<'c>(
     };
     a.head.clear();
     a.discard = None;
-    let page = response::error_page(status, server.loc.server_tokens).unwrap_or(b"");
-    queue_head(
-        a,
-        shared,
-        &mut req,
-        status,
-        Some("text/html"),
-        Some(page.len() as u64),
-        &[],
-        &[],
-    );
-    a.out.extend_from_slice(page);
+    a.route.reset(b"", None, 0);
+    queue_standard_page(a, shared, &mut req, status, b"");
     queued(a, req, out_before)
 }
 
-fn serve_static<'c>(
+/// Queues nginx's standard page for `status`, with the `always` headers given
+/// pre-rendered in `extra`.
+pub(super) fn queue_standard_page<'c>(
     a: &mut Active<'c>,
     shared: &mut Shared<'c>,
     req: &mut Req<'c>,
-    conn_id: u64,
-    peer: std::net::SocketAddr,
+    status: u16,
+    extra: &[u8],
 ) {
-    let loc = req.loc;
-    let mut path = std::mem::take(&mut shared.scratch);
-    match static_files::lookup(loc, &a.uri, &mut path) {
-        Lookup::File(f) => {
-            let mut last_modified = [0u8; 29];
-            format_http_date(
-                std::time::UNIX_EPOCH + std::time::Duration::from_secs(f.mtime.max(0) as u64),
-                &mut last_modified,
-            );
-            let mut etag = [0u8; crate::http::conditional::ETAG_MAX_LEN];
-            let etag_len = crate::http::conditional::format_etag(f.mtime, f.size, &mut etag);
-            let early: [(&[u8], &[u8]); 1] = [(b"Last-Modified", &last_modified)];
-            let late: [(&[u8], &[u8]); 2] =
-                [(b"ETag", &etag[..etag_len]), (b"Accept-Ranges", b"bytes")];
-            queue_head(
-                a,
-                shared,
-                req,
-                200,
-                Some(f.content_type),
-                Some(f.size),
-                &early,
-                &late,
-            );
-            if a.head.method != Method::Head && f.size > 0 {
-                if loc.sendfile && loc.tcp_nopush {
-                    // Header and first file bytes leave in full segments.
-                    a.cork_wanted = true;
-                }
-                a.body = Body::File {
-                    file: f.file,
-                    pos: 0,
-                    end: f.size,
-                    sendfile: loc.sendfile,
-                    max_chunk: loc.sendfile_max_chunk,
-                };
-            }
-        }
-        Lookup::DirectoryRedirect => {
-            let buf = &a.buf[a.start..a.filled];
-            let mut location = Vec::with_capacity(64);
-            location.extend_from_slice(b"http://");
-            match a.head.host {
-                Some(h) => location.extend_from_slice(h.get(buf)),
-                None => location.extend_from_slice(server_name(req.server).as_bytes()),
-            }
-            if let Some(port) = redirect_port(req) {
-                location.extend_from_slice(format!(":{port}").as_bytes());
-            }
-            uri::escape_uri(&a.uri, &mut location);
-            location.push(b'/');
-            if let Some(q) = a.head.query {
-                location.push(b'?');
-                location.extend_from_slice(q.get(buf));
-            }
-            let page = response::error_page(301, loc.server_tokens).unwrap_or(b"");
-            queue_head(
-                a,
-                shared,
-                req,
-                301,
-                Some("text/html"),
-                Some(page.len() as u64),
-                &[(b"Location", &location)],
-                &[],
-            );
-            if a.head.method != Method::Head {
-                a.out.extend_from_slice(page);
-            }
-        }
-        Lookup::Error(status, msg) => {
-            if let Some(msg) = msg {
-                let buf = &a.buf[a.start..a.filled];
-                let level = if status == 404 || status == 403 {
-                    LogLevel::Error
-                } else {
-                    LogLevel::Crit
-                };
-                elog!(
-                    level,
-                    "*{conn_id} {msg}, client: {}, server: {}, request: \"{}\", host: \"{}\"",
-                    peer.ip(),
-                    server_name(req.server),
-                    String::from_utf8_lossy(request_line(buf, req.head_len)),
-                    String::from_utf8_lossy(a.head.host.map_or(b"" as &[u8], |h| h.get(buf)))
-                );
-            }
-            queue_error(a, shared, req, status);
-        }
-    }
-    path.clear();
-    shared.scratch = path;
-}
-
-/// The port to put in a redirect (`port_in_redirect on`): the listener's, unless 80.
-fn redirect_port(req: &Req<'_>) -> Option<u16> {
-    req.server
-        .listens
-        .first()
-        .map(|l| l.addr.port())
-        .filter(|&p| p != 80)
-}
-
-/// Queues nginx's error page for `status`.
-fn queue_error<'c>(a: &mut Active<'c>, shared: &mut Shared<'c>, req: &mut Req<'c>, status: u16) {
-    let page = response::error_page(status, req.loc.server_tokens).unwrap_or(b"");
+    let page = response::error_page(status, req.loc.server_tokens);
     if closes_connection(status) {
         req.keepalive = false;
         if a.discard.take().is_some() {
             req.lingering = true;
         }
     }
-    queue_head(
+    let body = match page {
+        Some(p) if a.head.method != Method::Head => p,
+        _ => b"",
+    };
+    queue_response(
         a,
         shared,
         req,
-        status,
-        Some("text/html"),
-        Some(page.len() as u64),
-        &[],
-        &[],
+        &Head {
+            status,
+            content_type: page.map(|_| b"text/html" as &[u8]),
+            content_length: Some(page.map_or(0, |p| p.len() as u64)),
+            extra,
+            ..Head::default()
+        },
+        body,
     );
-    if a.head.method != Method::Head {
-        a.out.extend_from_slice(page);
-    }
 }
 
-/// Appends a response head in nginx's header order to the output buffer: `early` headers
-/// (nginx's `Last-Modified`, `Location`) go before `Connection`, `late` ones after it.
-#[allow(clippy::too_many_arguments)]
-fn queue_head<'c>(
+/// Queues nginx's page for an error status of a routed request.
+pub(super) fn queue_error(rq: &mut Rq<'_, '_>, status: u16) {
+    let extra = extra_headers(rq, status, None);
+    queue_standard_page(rq.a, rq.shared, rq.req, status, &extra);
+}
+
+/// `expires` and `add_header` lines for a response with `status` (of a file changed at
+/// `mtime`), rendered as header lines in the headers filter's order.
+pub(super) fn extra_headers(rq: &Rq<'_, '_>, status: u16, mtime: Option<i64>) -> Vec<u8> {
+    let loc = rq.req.loc;
+    let mut out = Vec::new();
+    let listed = expires::applies_to_status(status);
+    if listed {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let mut date = [0u8; 29];
+        if let Some((n, cache_control)) = expires::headers(&loc.expires, now, mtime, &mut date) {
+            push_header(&mut out, b"Expires", &date[..n]);
+            let mut value = [0u8; expires::CACHE_CONTROL_MAX_LEN];
+            let n = cache_control.write(&mut value);
+            push_header(&mut out, b"Cache-Control", &value[..n]);
+        }
+    }
+    if loc.add_header.is_empty() {
+        return out;
+    }
+    let src = RequestVars {
+        conn: rq.conn,
+        active: rq.a,
+        req: rq.req,
+        shared: rq.shared,
+    };
+    let vars = WithScript {
+        ctx: &rq.route.script,
+        inner: &src,
+    };
+    let mut value = Vec::new();
+    for h in loc.add_header.iter().filter(|h| listed || h.always) {
+        value.clear();
+        h.value.eval(&vars, &mut value);
+        if !value.is_empty() {
+            push_header(&mut out, h.name.as_bytes(), &value);
+        }
+    }
+    out
+}
+
+/// A response head to queue, in nginx's header order: status line, `Server`, `Date`,
+/// `Content-Type`, `Content-Length`, `early` (`Last-Modified`, `Location`), `Connection`,
+/// `late` (`ETag`), `extra` (pre-rendered `Expires`, `Cache-Control`, `add_header` lines),
+/// `tail` (`Accept-Ranges`, `Content-Range`).
+#[derive(Default)]
+pub(super) struct Head<'h> {
+    pub status: u16,
+    pub content_type: Option<&'h [u8]>,
+    pub content_length: Option<u64>,
+    pub early: &'h [(&'h [u8], &'h [u8])],
+    pub late: &'h [(&'h [u8], &'h [u8])],
+    pub extra: &'h [u8],
+    pub tail: &'h [(&'h [u8], &'h [u8])],
+}
+
+/// Appends `head` and then `body` to the output buffer.
+pub(super) fn queue_response<'c>(
     a: &mut Active<'c>,
     shared: &Shared<'c>,
     req: &mut Req<'c>,
-    status: u16,
-    content_type: Option<&str>,
-    content_length: Option<u64>,
-    early: &[(&[u8], &[u8])],
-    late: &[(&[u8], &[u8])],
+    head: &Head<'_>,
+    body: &[u8],
 ) {
     let start = a.out.len();
     let out = &mut a.out;
-    out.extend_from_slice(response::status_line(status));
-    out.extend_from_slice(if req.loc.server_tokens {
-        SERVER_WITH_VERSION.as_bytes()
-    } else {
-        b"Server: portico\r\n"
-    });
+    out.extend_from_slice(response::status_line(head.status));
+    out.extend_from_slice(response::server_header(req.loc.server_tokens));
     out.extend_from_slice(b"Date: ");
     out.extend_from_slice(shared.date.http_date());
     out.extend_from_slice(b"\r\n");
-    if let Some(t) = content_type {
-        push_header(out, b"Content-Type", t.as_bytes());
+    if let Some(t) = head.content_type {
+        push_header(out, b"Content-Type", t);
     }
-    if let Some(len) = content_length {
+    if let Some(len) = head.content_length {
         let mut digits = [0u8; 20];
         push_header(out, b"Content-Length", format_u64(len, &mut digits));
     }
-    for (name, value) in early {
+    for (name, value) in head.early {
         push_header(out, name, value);
     }
     out.extend_from_slice(if req.keepalive {
@@ -355,12 +318,17 @@ fn queue_head<'c>(
     } else {
         b"Connection: close\r\n"
     });
-    for (name, value) in late {
+    for (name, value) in head.late {
+        push_header(out, name, value);
+    }
+    out.extend_from_slice(head.extra);
+    for (name, value) in head.tail {
         push_header(out, name, value);
     }
     out.extend_from_slice(b"\r\n");
-    req.status = response::wire_status(status);
+    req.status = response::wire_status(head.status);
     req.header_bytes = (a.out.len() - start) as u64;
+    a.out.extend_from_slice(body);
 }
 
 fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
@@ -369,8 +337,6 @@ fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
 }
-
-const SERVER_WITH_VERSION: &str = concat!("Server: portico/", env!("CARGO_PKG_VERSION"), "\r\n");
 
 /// Formats `n` in decimal into `buf`, returning the digits.
 pub fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
@@ -412,8 +378,9 @@ pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'
     }
     let Some(a) = c.active() else { return };
     let mut line = std::mem::take(&mut shared.scratch);
+    let conn = ConnInfo::of(c);
     let vars = RequestVars {
-        conn: c,
+        conn: &conn,
         active: a,
         req,
         shared,

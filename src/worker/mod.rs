@@ -8,7 +8,10 @@
 //! drives the connections that have events, then fires due timers.
 
 mod conn;
+mod content;
+mod file_response;
 mod handler;
+mod phases;
 mod request_vars;
 mod slab;
 mod timers;
@@ -69,6 +72,8 @@ pub struct Shared<'c> {
     pub scratch: Vec<u8>,
     /// Pool of per-request buffers, so idle connections hold none.
     pub pool: conn::Pool<'c>,
+    /// `open_file_cache`: open descriptors and stat results (empty unless configured).
+    pub file_cache: crate::static_files::FileCache,
 }
 
 struct Worker<'c> {
@@ -233,6 +238,7 @@ impl<'c> Worker<'c> {
                     .unwrap_or_default(),
                 scratch: Vec::with_capacity(4096),
                 pool: conn::Pool::default(),
+                file_cache: Default::default(),
             },
             signal_fd,
             worker_connections: config.events.worker_connections,

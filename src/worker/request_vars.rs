@@ -4,16 +4,39 @@
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 
+use std::net::SocketAddr;
+
 use super::Shared;
 use super::conn::{Active, Conn, Req};
 use super::handler::{request_line, server_name};
 use crate::http::request::Version;
-use crate::vars::{Var, VarSource, find_arg, find_cookie, header_matches};
+use crate::vars::{Var, VarSource, find_cookie, header_matches};
+
+/// What a request's variables read of its connection.
+pub struct ConnInfo {
+    /// `$connection`, the `*N` of error-log lines.
+    pub id: u64,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// `$connection_requests`.
+    pub requests: u64,
+}
+
+impl ConnInfo {
+    /// The connection's identity.
+    pub fn of(c: &Conn<'_>) -> ConnInfo {
+        ConnInfo {
+            id: c.id,
+            peer: c.peer,
+            requests: c.requests,
+        }
+    }
+}
 
 /// Everything a variable of a finished or running request may read.
 pub struct RequestVars<'a, 'c> {
     /// The connection.
-    pub conn: &'a Conn<'c>,
+    pub conn: &'a ConnInfo,
     /// Its buffers and parsed head.
     pub active: &'a Active<'c>,
     /// The request's bookkeeping.
@@ -22,7 +45,26 @@ pub struct RequestVars<'a, 'c> {
     pub shared: &'a Shared<'c>,
 }
 
+/// No variables at all: what the script state falls back to for the ones it owns.
+struct NoVars;
+
+impl VarSource for NoVars {
+    fn var(&self, _: &Var, _: &mut Vec<u8>) -> bool {
+        false
+    }
+}
+
 impl RequestVars<'_, '_> {
+    /// `$document_root`: the mapped root or alias, else the `root` setting.
+    fn document_root(&self) -> &[u8] {
+        let mapped = &self.active.route.document_root;
+        if mapped.is_empty() {
+            self.req.loc.root.as_os_str().as_bytes()
+        } else {
+            mapped
+        }
+    }
+
     fn buf(&self) -> &[u8] {
         &self.active.buf[self.active.start..self.active.filled]
     }
@@ -47,26 +89,15 @@ impl VarSource for RequestVars<'_, '_> {
         let buf = self.buf();
         let head = &self.active.head;
         let parsed = self.parsed();
+        let route = &self.active.route;
         match var {
-            Var::Uri | Var::DocumentUri if parsed => out.extend_from_slice(&self.active.uri),
-            Var::RequestUri if parsed => out.extend_from_slice(head.target.get(buf)),
-            Var::Args | Var::QueryString => match head.query.filter(|_| parsed) {
-                Some(q) => out.extend_from_slice(q.get(buf)),
-                None => return false,
-            },
-            Var::IsArgs => {
-                if parsed && head.query.is_some() {
-                    out.push(b'?')
-                }
+            // What rewrites change lives in the request's script state.
+            Var::Uri | Var::DocumentUri | Var::Args | Var::QueryString | Var::IsArgs
+            | Var::Arg(_) | Var::User(_) | Var::Capture(_) => {
+                return parsed
+                    && crate::rewrite::script_var(&route.script, &NoVars, var, out, false);
             }
-            Var::Arg(name) => match head
-                .query
-                .filter(|_| parsed)
-                .and_then(|q| find_arg(q.get(buf), name))
-            {
-                Some(v) => out.extend_from_slice(v),
-                None => return false,
-            },
+            Var::RequestUri if parsed => out.extend_from_slice(head.request_uri.get(buf)),
             Var::Http(name) => match self.header(name).filter(|_| parsed) {
                 Some(v) => out.extend_from_slice(v),
                 None => return false,
@@ -90,13 +121,13 @@ impl VarSource for RequestVars<'_, '_> {
             Var::RemotePort => {
                 let _ = write!(out, "{}", self.conn.peer.port());
             }
-            Var::ServerAddr => match self.conn.local_addr() {
+            Var::ServerAddr => match route.local {
                 Some(a) => {
                     let _ = write!(out, "{}", a.ip());
                 }
                 None => return false,
             },
-            Var::ServerPort => match self.conn.local_addr() {
+            Var::ServerPort => match route.local {
                 Some(a) => {
                     let _ = write!(out, "{}", a.port());
                 }
@@ -153,14 +184,21 @@ impl VarSource for RequestVars<'_, '_> {
             Var::ConnectionRequests => {
                 let _ = write!(out, "{}", self.conn.requests);
             }
-            Var::DocumentRoot => out.extend_from_slice(self.req.loc.root.as_os_str().as_bytes()),
-            Var::RealpathRoot => match std::fs::canonicalize(&self.req.loc.root) {
-                Ok(p) => out.extend_from_slice(p.as_os_str().as_bytes()),
-                Err(_) => return false,
-            },
+            Var::DocumentRoot => out.extend_from_slice(self.document_root()),
+            Var::RealpathRoot => {
+                let root = std::ffi::OsStr::from_bytes(self.document_root());
+                match std::fs::canonicalize(root) {
+                    Ok(p) => out.extend_from_slice(p.as_os_str().as_bytes()),
+                    Err(_) => return false,
+                }
+            }
             Var::RequestFilename if parsed => {
-                out.extend_from_slice(self.req.loc.root.as_os_str().as_bytes());
-                out.extend_from_slice(&self.active.uri);
+                if route.filename.is_empty() {
+                    out.extend_from_slice(self.document_root());
+                    out.extend_from_slice(&route.script.uri);
+                } else {
+                    out.extend_from_slice(&route.filename);
+                }
             }
             Var::ContentType => match self.header("content_type").filter(|_| parsed) {
                 Some(v) => out.extend_from_slice(v),
@@ -171,6 +209,21 @@ impl VarSource for RequestVars<'_, '_> {
                 None => return false,
             },
             Var::NginxVersion => out.extend_from_slice(crate::VERSION.as_bytes()),
+            Var::Https => {}
+            Var::Pipe => out.push(if self.active.filled > self.active.start + self.req.head_len {
+                b'p'
+            } else {
+                b'.'
+            }),
+            Var::BinaryRemoteAddr => match self.conn.peer.ip() {
+                std::net::IpAddr::V4(ip) => out.extend_from_slice(&ip.octets()),
+                std::net::IpAddr::V6(ip) => out.extend_from_slice(&ip.octets()),
+            },
+            Var::RequestCompletion => {
+                if self.req.status != 0 && self.req.status < 400 {
+                    out.extend_from_slice(b"OK");
+                }
+            }
             _ => return false,
         }
         true

@@ -1,0 +1,181 @@
+//! nginx's `open_file_cache`, per worker: open descriptors and stat results of hot paths.
+//!
+//! Off unless `open_file_cache max=N` is configured, as in nginx. An entry is trusted for
+//! `open_file_cache_valid` (default 60s); after that the next use `stat`s the path and
+//! reopens it when the inode, size or mtime changed, so a replaced or edited file is never
+//! served stale for longer than nginx would. Entries unused for `inactive` are dropped; a
+//! full cache drops the least recently used one. A descriptor is kept only once a path was
+//! used `open_file_cache_min_uses` times; errors (missing files) are remembered only with
+//! `open_file_cache_errors on`.
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::rc::Rc;
+use std::time::Instant;
+
+use super::{Entry, StaticFile, open_error, open_file};
+use crate::config::{LocSettings, OpenFileCache};
+
+/// The cache of one worker.
+#[derive(Debug, Default)]
+pub struct FileCache {
+    entries: HashMap<Box<[u8]>, Cached>,
+}
+
+#[derive(Debug)]
+struct Cached {
+    what: Kind,
+    /// When the entry was last checked against the file system.
+    checked: Instant,
+    /// When it was last used.
+    used: Instant,
+    /// Uses while cached.
+    uses: u64,
+}
+
+#[derive(Debug)]
+enum Kind {
+    /// A regular file; `file` is `None` until `min_uses` is reached.
+    File {
+        file: Option<Rc<std::fs::File>>,
+        size: u64,
+        mtime: i64,
+        ino: u64,
+        dev: u64,
+    },
+    Directory,
+    Error(u16, Option<String>),
+}
+
+impl FileCache {
+    /// Number of cached paths (for tests and debugging).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Opens `path` through the cache.
+    pub fn open(
+        &mut self,
+        conf: &OpenFileCache,
+        loc: &LocSettings,
+        path: &[u8],
+        now: Instant,
+    ) -> Entry {
+        if let Some(c) = self.entries.get_mut(path) {
+            if now.saturating_duration_since(c.used) < conf.inactive {
+                c.used = now;
+                c.uses += 1;
+                let fresh = now.saturating_duration_since(c.checked) < loc.open_file_cache_valid;
+                if fresh || still_same(c, path) {
+                    if !fresh {
+                        c.checked = now;
+                    }
+                    match &mut c.what {
+                        Kind::File {
+                            file: Some(file),
+                            size,
+                            mtime,
+                            ..
+                        } => {
+                            return Entry::File(StaticFile {
+                                file: file.clone(),
+                                size: *size,
+                                mtime: *mtime,
+                            });
+                        }
+                        Kind::File { file: None, .. } => {} // reopen below
+                        Kind::Directory => return Entry::Directory,
+                        Kind::Error(status, msg) => return Entry::Error(*status, msg.clone()),
+                    }
+                }
+            }
+        }
+        let uses = self.entries.get(path).map_or(1, |c| c.uses);
+        let (entry, what) = match open_file(path) {
+            Ok((file, meta)) => {
+                let file = Rc::new(file);
+                let entry = super::describe(file.clone(), &meta, path);
+                let what = match &entry {
+                    Entry::File(f) => Kind::File {
+                        file: (uses >= loc.open_file_cache_min_uses).then_some(file),
+                        size: f.size,
+                        mtime: f.mtime,
+                        ino: meta.ino(),
+                        dev: meta.dev(),
+                    },
+                    Entry::Directory => Kind::Directory,
+                    Entry::Error(s, m) => Kind::Error(*s, m.clone()),
+                };
+                (entry, Some(what))
+            }
+            Err(e) => {
+                let entry = open_error(loc, path, &e);
+                let what = match &entry {
+                    Entry::Error(s, m) if loc.open_file_cache_errors => {
+                        Some(Kind::Error(*s, m.clone()))
+                    }
+                    _ => None,
+                };
+                (entry, what)
+            }
+        };
+        match what {
+            Some(what) => self.insert(conf, path, what, uses, now),
+            None => {
+                self.entries.remove(path);
+            }
+        }
+        entry
+    }
+
+    fn insert(&mut self, conf: &OpenFileCache, path: &[u8], what: Kind, uses: u64, now: Instant) {
+        if !self.entries.contains_key(path) && self.entries.len() >= conf.max.max(1) {
+            self.entries
+                .retain(|_, c| now.saturating_duration_since(c.used) < conf.inactive);
+            if self.entries.len() >= conf.max.max(1)
+                && let Some(oldest) = self
+                    .entries
+                    .iter()
+                    .min_by_key(|(_, c)| c.used)
+                    .map(|(k, _)| k.clone())
+            {
+                self.entries.remove(&oldest);
+            }
+        }
+        self.entries.insert(
+            path.into(),
+            Cached {
+                what,
+                checked: now,
+                used: now,
+                uses,
+            },
+        );
+    }
+}
+
+/// Revalidation: does `path` still name what the entry describes?
+fn still_same(c: &Cached, path: &[u8]) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let meta = std::fs::metadata(std::ffi::OsStr::from_bytes(path));
+    match (&c.what, meta) {
+        (
+            Kind::File {
+                size,
+                mtime,
+                ino,
+                dev,
+                ..
+            },
+            Ok(m),
+        ) => m.is_file() && m.len() == *size && m.mtime() == *mtime && m.ino() == *ino && m.dev() == *dev,
+        (Kind::Directory, Ok(m)) => m.is_dir(),
+        (Kind::Error(..), Err(_)) => true,
+        _ => false,
+    }
+}

@@ -1,0 +1,181 @@
+//! Static files: open a mapped path once and describe it for the response (size, mtime),
+//! through the per-worker [`cache::FileCache`] when `open_file_cache` is on; find a
+//! directory's `index` file; list a directory for `autoindex`. The body itself is sent by
+//! the connection with `sendfile(2)` (or `pread` when `sendfile off`), never read whole
+//! into memory.
+
+pub mod autoindex;
+pub mod cache;
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::rc::Rc;
+use std::time::Instant;
+
+use crate::config::LocSettings;
+pub use cache::FileCache;
+
+/// An opened regular file, ready to be sent.
+#[derive(Debug, Clone)]
+pub struct StaticFile {
+    /// The open file (shared with the cache when `open_file_cache` is on).
+    pub file: Rc<File>,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Modification time, seconds since the epoch.
+    pub mtime: i64,
+}
+
+/// What a path is.
+#[derive(Debug)]
+pub enum Entry {
+    /// A regular file.
+    File(StaticFile),
+    /// A directory (requested without its trailing slash: 301 to `uri/`).
+    Directory,
+    /// An error status (403, 404, 500) and, when nginx logs it, the error-log message.
+    Error(u16, Option<String>),
+}
+
+/// Opens `path` for `loc`, through `cache` when `open_file_cache` is configured.
+pub fn open(cache: &mut FileCache, loc: &LocSettings, path: &[u8], now: Instant) -> Entry {
+    match &loc.open_file_cache {
+        Some(conf) => cache.open(conf, loc, path, now),
+        None => open_uncached(loc, path),
+    }
+}
+
+/// Opens `path` without any cache.
+pub fn open_uncached(loc: &LocSettings, path: &[u8]) -> Entry {
+    match open_file(path) {
+        Ok((file, meta)) => describe(Rc::new(file), &meta, path),
+        Err(e) => open_error(loc, path, &e),
+    }
+}
+
+fn describe(file: Rc<File>, meta: &std::fs::Metadata, path: &[u8]) -> Entry {
+    if meta.is_dir() {
+        return Entry::Directory;
+    }
+    if !meta.is_file() {
+        return Entry::Error(
+            404,
+            Some(format!("\"{}\" is not a regular file", show(path))),
+        );
+    }
+    Entry::File(StaticFile {
+        file,
+        size: meta.len(),
+        mtime: meta.mtime(),
+    })
+}
+
+/// What the `index` files of a directory give.
+#[derive(Debug)]
+pub enum IndexLookup<'a> {
+    /// This `index` name exists: internally redirect to the URI plus it.
+    Found(&'a str),
+    /// The directory exists but holds none of them (autoindex, or 403).
+    NoIndex,
+    /// The directory itself is missing (404) or unreadable.
+    Error(u16, Option<String>),
+}
+
+/// nginx's index module: the first `index` name that exists under `dir` (a path ending in
+/// `/`). A name starting with `/` is a URI of its own and always "exists", as in nginx when
+/// it is the last one.
+pub fn find_index<'a>(loc: &'a LocSettings, dir: &[u8]) -> IndexLookup<'a> {
+    let mut path = Vec::with_capacity(dir.len() + 16);
+    let last = loc.index.len().saturating_sub(1);
+    for (i, index) in loc.index.iter().enumerate() {
+        if index.starts_with('/') && i == last {
+            return IndexLookup::Found(index);
+        }
+        path.clear();
+        path.extend_from_slice(dir);
+        path.extend_from_slice(index.as_bytes());
+        match std::fs::metadata(OsStr::from_bytes(&path)) {
+            Ok(_) => return IndexLookup::Found(index),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR)) => {}
+            Err(e) => {
+                let msg = format!(
+                    "stat() \"{}\" failed ({})",
+                    show(&path),
+                    crate::sys::errno_text(&e)
+                );
+                return IndexLookup::Error(if is_access(&e) { 403 } else { 500 }, Some(msg));
+            }
+        }
+    }
+    match std::fs::metadata(OsStr::from_bytes(dir)) {
+        Ok(m) if m.is_dir() => IndexLookup::NoIndex,
+        _ => {
+            path.clear();
+            path.extend_from_slice(dir);
+            if let Some(first) = loc.index.first() {
+                path.extend_from_slice(first.as_bytes());
+            }
+            let msg = format!(
+                "\"{}\" is not found (2: No such file or directory)",
+                show(&path)
+            );
+            IndexLookup::Error(404, loc.log_not_found.then_some(msg))
+        }
+    }
+}
+
+fn is_access(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM))
+}
+
+fn open_file(path: &[u8]) -> io::Result<(File, std::fs::Metadata)> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(OsStr::from_bytes(path))?;
+    let meta = file.metadata()?;
+    Ok((file, meta))
+}
+
+fn open_error(loc: &LocSettings, path: &[u8], e: &io::Error) -> Entry {
+    let msg = format!(
+        "open() \"{}\" failed ({})",
+        show(path),
+        crate::sys::errno_text(e)
+    );
+    match e.raw_os_error() {
+        Some(libc::ENOENT) | Some(libc::ENOTDIR) | Some(libc::ENAMETOOLONG) => {
+            Entry::Error(404, loc.log_not_found.then_some(msg))
+        }
+        _ if is_access(e) => Entry::Error(403, Some(msg)),
+        _ => Entry::Error(500, Some(msg)),
+    }
+}
+
+fn show(path: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(path)
+}
+
+/// `Content-Type` for a URI: its extension (after the last `.` of the last segment,
+/// lowercased) looked up in `types`, else `default_type`.
+pub fn content_type<'a>(loc: &'a LocSettings, path: &[u8]) -> &'a str {
+    let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+    let Some(dot) = memchr::memrchr(b'.', name) else {
+        return &loc.default_type;
+    };
+    let ext = &name[dot + 1..];
+    let mut lower = [0u8; 32];
+    if ext.is_empty() || ext.len() > lower.len() {
+        return &loc.default_type;
+    }
+    for (d, s) in lower.iter_mut().zip(ext) {
+        *d = s.to_ascii_lowercase();
+    }
+    match std::str::from_utf8(&lower[..ext.len()]) {
+        Ok(e) => loc.types.get(e).map_or(&loc.default_type, |t| t.as_str()),
+        Err(_) => &loc.default_type,
+    }
+}

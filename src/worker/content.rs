@@ -1,0 +1,273 @@
+//! The content phase: [`run`] picks the handler of the chosen location — today the static
+//! one (`try_files`, `index`, files, `autoindex`), tomorrow the proxy — and runs it.
+
+use std::os::unix::ffi::OsStrExt;
+
+use super::file_response;
+use super::phases::{self, Next, Rq, eval, finalize, location_prefix};
+use crate::config::{LocationMatch, TryFallback};
+use crate::http::request::Method;
+use crate::log::LogLevel;
+use crate::static_files::{self, Entry, IndexLookup};
+
+/// Who answers a request once its location is final.
+pub(super) enum Handler {
+    /// Files under `root`/`alias` (nginx's try_files, index, static and autoindex modules).
+    Static,
+}
+
+/// The one place that picks the content handler for the request's final location.
+pub(super) fn handler_for(_rq: &Rq<'_, '_>) -> Handler {
+    Handler::Static
+}
+
+/// Runs the content handler of the request's location.
+pub(super) fn run<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
+    match handler_for(rq) {
+        Handler::Static => serve_static(rq),
+    }
+}
+
+/// The method the static handlers see (`error_page` makes it GET).
+fn method(rq: &Rq<'_, '_>) -> Method {
+    if rq.route.as_get {
+        Method::Get
+    } else {
+        rq.a.head.method
+    }
+}
+
+fn serve_static<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
+    if rq.req.loc.try_files.is_some() {
+        match try_files(rq) {
+            Some(next) => return next,
+            None => {} // a file was found: serve the (changed) URI here
+        }
+    }
+    let method = method(rq);
+    if !matches!(method, Method::Get | Method::Head | Method::Post) {
+        return finalize(rq, 405);
+    }
+    let Some(mut path) = map_uri(rq, None) else {
+        return finalize(rq, 500);
+    };
+    if rq.route.script.uri.ends_with(b"/") {
+        return index(rq, path);
+    }
+    let loc = rq.req.loc;
+    let now = rq.shared.now;
+    let looked = static_files::open(&mut rq.shared.file_cache, loc, &path, now);
+    match looked {
+        Entry::File(f) => {
+            if method == Method::Post {
+                return finalize(rq, 405);
+            }
+            file_response::serve(rq, f);
+            Next::Done
+        }
+        Entry::Directory => {
+            path.clear();
+            let mut location = Vec::with_capacity(64);
+            if rq.req.loc.absolute_redirect {
+                phases::absolute_prefix(rq, &mut location);
+            }
+            crate::http::uri::escape_uri(&rq.route.script.uri, &mut location);
+            location.push(b'/');
+            if let Some(args) = &rq.route.script.args {
+                location.push(b'?');
+                location.extend_from_slice(args);
+            }
+            phases::redirect(rq, 301, &location);
+            Next::Done
+        }
+        Entry::Error(status, message) => {
+            if let Some(message) = message {
+                let level = if status == 500 {
+                    LogLevel::Crit
+                } else {
+                    LogLevel::Error
+                };
+                phases::log_error(rq, level, &message);
+            }
+            finalize(rq, status)
+        }
+    }
+}
+
+/// nginx's index module for a URI ending in `/`.
+fn index<'c>(rq: &mut Rq<'_, 'c>, dir: Vec<u8>) -> Next<'c> {
+    let loc = rq.req.loc;
+    match static_files::find_index(loc, &dir) {
+        IndexLookup::Found(name) => {
+            let mut uri = rq.route.script.uri.clone();
+            if name.starts_with('/') {
+                uri.clear();
+            }
+            uri.extend_from_slice(name.as_bytes());
+            let args = rq.route.script.args.clone();
+            phases::internal_redirect(rq, uri, args)
+        }
+        IndexLookup::NoIndex if loc.autoindex => {
+            autoindex(rq, &dir);
+            Next::Done
+        }
+        IndexLookup::NoIndex => {
+            let message = format!(
+                "directory index of \"{}\" is forbidden",
+                String::from_utf8_lossy(&dir)
+            );
+            phases::log_error(rq, LogLevel::Error, &message);
+            finalize(rq, 403)
+        }
+        IndexLookup::Error(status, message) => {
+            if let Some(message) = message {
+                phases::log_error(rq, LogLevel::Error, &message);
+            }
+            finalize(rq, status)
+        }
+    }
+}
+
+/// nginx's `ngx_http_map_uri_to_path`: `root` + URI, or `alias` in place of the location's
+/// prefix (a regex location's alias, captures evaluated, is the whole path). `name` maps
+/// that name instead of the URI (`try_files`). Also sets `$document_root` and
+/// `$request_filename`. `None`: `alias` cannot map a URI rewritten with `break` (500).
+pub(super) fn map_uri(rq: &mut Rq<'_, '_>, name: Option<&[u8]>) -> Option<Vec<u8>> {
+    let loc = rq.req.loc;
+    let uri: Vec<u8> = name.map_or_else(|| rq.route.script.uri.clone(), <[u8]>::to_vec);
+    let mut path = Vec::with_capacity(uri.len() + 64);
+    match (&loc.alias, rq.route.location) {
+        (Some(alias), Some(l)) => {
+            if !rq.route.script.valid_location {
+                let message = match location_prefix(l) {
+                    Some(p) => format!(
+                        "\"alias\" cannot be used in location \"{p}\" where URI was rewritten"
+                    ),
+                    None => "\"alias\" cannot be used in location where URI was rewritten"
+                        .to_string(),
+                };
+                phases::log_error(rq, LogLevel::Error, &message);
+                return None;
+            }
+            let root = eval(rq, alias);
+            match &l.matcher {
+                LocationMatch::Regex(..) => {
+                    rq.route.document_root = root.clone();
+                    path = root;
+                    if name.is_some() {
+                        // try_files names are relative to the alias's directory.
+                        if let Some(slash) = memchr::memrchr(b'/', &path) {
+                            path.truncate(slash);
+                        }
+                        path.extend_from_slice(&uri);
+                    }
+                }
+                _ => {
+                    let prefix_len = location_prefix(l).map_or(0, str::len);
+                    rq.route.document_root = root.clone();
+                    path.extend_from_slice(&root);
+                    path.extend_from_slice(uri.get(prefix_len.min(uri.len())..).unwrap_or(b""));
+                }
+            }
+        }
+        _ => {
+            let root = loc.root.as_os_str().as_bytes();
+            rq.route.document_root.clear();
+            rq.route.document_root.extend_from_slice(root);
+            path.extend_from_slice(root);
+            path.extend_from_slice(&uri);
+        }
+    }
+    rq.route.filename.clear();
+    rq.route.filename.extend_from_slice(&path);
+    Some(path)
+}
+
+/// nginx's try-files phase. `None`: a file was found and the URI now names it.
+fn try_files<'c>(rq: &mut Rq<'_, 'c>) -> Option<Next<'c>> {
+    let loc = rq.req.loc;
+    let tf = loc.try_files.as_ref()?;
+    for file in &tf.files {
+        let mut name = eval(rq, &file.path);
+        if name.is_empty() {
+            continue;
+        }
+        let path = map_uri(rq, Some(&name))?;
+        let Ok(meta) = std::fs::metadata(std::ffi::OsStr::from_bytes(&path)) else {
+            continue;
+        };
+        if meta.is_dir() != file.dir {
+            continue;
+        }
+        if file.dir {
+            name.push(b'/');
+        }
+        // The URI becomes the name tried (its `?args`, if any, are not part of it).
+        let (uri, _) = phases::split_args(name);
+        rq.route.script.uri = uri;
+        return None;
+    }
+    Some(match &tf.fallback {
+        TryFallback::Code(code) => finalize(rq, *code),
+        TryFallback::Named(name) => phases::named_location(rq, name),
+        TryFallback::Uri(t) => {
+            let target = eval(rq, t);
+            let (uri, args) = phases::split_args(target);
+            let args = args.or_else(|| rq.route.script.args.clone());
+            phases::internal_redirect(rq, uri, args)
+        }
+    })
+}
+
+/// `autoindex on`: the HTML listing of `dir`.
+fn autoindex(rq: &mut Rq<'_, '_>, dir: &[u8]) {
+    let loc = rq.req.loc;
+    let offset = if loc.autoindex_localtime {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        crate::http::date::local_offset_secs(now)
+    } else {
+        0
+    };
+    let listing = static_files::autoindex::listing(
+        &rq.route.script.uri,
+        dir,
+        loc.autoindex_exact_size,
+        offset,
+    );
+    let body = match listing {
+        Ok(body) => body,
+        Err(e) => {
+            let message = format!(
+                "opendir() \"{}\" failed ({})",
+                String::from_utf8_lossy(dir),
+                crate::sys::errno_text(&e)
+            );
+            phases::log_error(rq, LogLevel::Error, &message);
+            let status = match e.raw_os_error() {
+                Some(libc::EACCES) | Some(libc::EPERM) => 403,
+                Some(libc::ENOENT) | Some(libc::ENOTDIR) => 404,
+                _ => 500,
+            };
+            finalize(rq, status);
+            return;
+        }
+    };
+    let status = rq.route.err_status.unwrap_or(200);
+    let extra = super::handler::extra_headers(rq, status, None);
+    let head_only = rq.a.head.method == Method::Head;
+    super::handler::queue_response(
+        rq.a,
+        rq.shared,
+        rq.req,
+        &super::handler::Head {
+            status,
+            content_type: Some(b"text/html"),
+            content_length: Some(body.len() as u64),
+            extra: &extra,
+            ..Default::default()
+        },
+        if head_only { b"" } else { &body },
+    );
+}

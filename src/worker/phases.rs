@@ -1,0 +1,474 @@
+//! nginx's request phases, from a parsed head to the content handler: server rewrite → find
+//! location → location rewrite (→ find again, at most [`MAX_URI_CHANGES`] times) → content.
+//! Internal redirects (`index`, `try_files`, `error_page`) and named locations re-enter the
+//! same loop, so location matching runs again exactly where nginx runs it.
+//!
+//! Everything here is synchronous: by the time [`run`] returns the response head (and a
+//! small body, or a file to send) is queued, or the request is marked to close (444).
+
+use super::conn::{Active, Req};
+use super::content;
+use super::handler::{self, Head, server_name};
+use super::request_vars::{ConnInfo, RequestVars};
+use super::Shared;
+use crate::config::{ErrorPageStatus, LocSettings, LocationConf, LocationMatch};
+use crate::elog;
+use crate::http::request::Method;
+use crate::log::LogLevel;
+use crate::rewrite::{self, MAX_URI_CHANGES, Outcome, RewriteCtx, WithScript};
+use crate::router;
+use crate::vars::Template;
+
+/// The routing state of a request, kept (in [`Active`]) until its access-log line is
+/// written: the rewrite module's state (`$uri`, `$args`, captures, `set` values) and where
+/// the request ended up.
+pub struct Route<'c> {
+    /// URI, arguments, captures and `set` variables.
+    pub script: RewriteCtx<'c>,
+    /// The location serving the request (`None`: the server's own settings).
+    pub location: Option<&'c LocationConf>,
+    /// The request went through an internal redirect (nginx's `r->internal`): `internal`
+    /// locations accept it.
+    pub internal: bool,
+    /// Location searches left (nginx's `r->uri_changes`).
+    pub uri_changes: usize,
+    /// Serving an `error_page` target (nginx's `r->error_page`).
+    pub in_error_page: bool,
+    /// The status an `error_page` answers with, whatever the target says (nginx's
+    /// `r->err_status`); `None` to keep the target's.
+    pub err_status: Option<u16>,
+    /// `error_page` turned the request into a GET (nginx does so for all but HEAD).
+    pub as_get: bool,
+    /// `$document_root` once the URI was mapped to a file.
+    pub document_root: Vec<u8>,
+    /// `$request_filename` once the URI was mapped to a file.
+    pub filename: Vec<u8>,
+    /// The connection's local address, read once per request for `$server_addr`,
+    /// `$server_port` and redirects.
+    pub local: Option<std::net::SocketAddr>,
+}
+
+impl Default for Route<'_> {
+    fn default() -> Self {
+        Route {
+            script: RewriteCtx::new(Vec::new(), None, 0),
+            location: None,
+            internal: false,
+            uri_changes: MAX_URI_CHANGES + 1,
+            in_error_page: false,
+            err_status: None,
+            as_get: false,
+            document_root: Vec::new(),
+            filename: Vec::new(),
+            local: None,
+        }
+    }
+}
+
+impl Route<'_> {
+    /// Starts a new request with `uri` and `args`, keeping allocations.
+    pub fn reset(&mut self, uri: &[u8], args: Option<&[u8]>, user_vars: usize) {
+        let s = &mut self.script;
+        s.uri.clear();
+        s.uri.extend_from_slice(uri);
+        s.args = args.filter(|a| !a.is_empty()).map(<[u8]>::to_vec);
+        s.quoted_uri = false;
+        s.captures.clear();
+        s.user.clear();
+        s.user.resize(user_vars, None);
+        s.loc = None;
+        s.uri_changed = false;
+        s.valid_location = true;
+        s.rewrite_log = false;
+        s.logs.clear();
+        self.location = None;
+        self.internal = false;
+        self.uri_changes = MAX_URI_CHANGES + 1;
+        self.in_error_page = false;
+        self.err_status = None;
+        self.as_get = false;
+        self.document_root.clear();
+        self.filename.clear();
+    }
+}
+
+/// Everything a phase works on. `route` is taken out of [`Active`] while the phases run, so
+/// the request's variables can read `a` while the script state changes.
+pub(super) struct Rq<'a, 'c> {
+    pub a: &'a mut Active<'c>,
+    pub shared: &'a mut Shared<'c>,
+    pub req: &'a mut Req<'c>,
+    pub route: &'a mut Route<'c>,
+    pub conn: &'a ConnInfo,
+}
+
+/// Where the phase loop goes next.
+pub(super) enum Next<'c> {
+    /// Search the locations for the current URI.
+    Find,
+    /// Run this location's rewrite directives, then its content handler.
+    Enter(&'c LocationConf),
+    /// Run the content handler of the current location.
+    Content,
+    /// The response is queued.
+    Done,
+}
+
+/// The request's variables, with the script state in front of them.
+macro_rules! vars {
+    ($rq:expr, $src:ident) => {
+        let $src = RequestVars {
+            conn: $rq.conn,
+            active: &*$rq.a,
+            req: &*$rq.req,
+            shared: &*$rq.shared,
+        };
+    };
+}
+
+/// Evaluates a template with the request's variables (captures, `set` values included).
+pub(super) fn eval(rq: &Rq<'_, '_>, t: &Template) -> Vec<u8> {
+    vars!(rq, src);
+    let mut out = Vec::new();
+    t.eval(
+        &WithScript {
+            ctx: &rq.route.script,
+            inner: &src,
+        },
+        &mut out,
+    );
+    out
+}
+
+/// Runs the phases for a request whose URI is in `rq.route`.
+pub(super) fn run(rq: &mut Rq<'_, '_>) {
+    let server = rq.req.server;
+    let mut next = if server.rewrite.is_empty() {
+        Next::Find
+    } else {
+        run_rewrite(rq, &server.rewrite, false)
+    };
+    // Every turn either ends or spends one of the `uri_changes`, so this terminates; the
+    // bound only guards against a bug.
+    for _ in 0..4 * (MAX_URI_CHANGES + 2) {
+        next = match next {
+            Next::Find => find(rq),
+            Next::Enter(l) => {
+                enter(rq, l);
+                if l.rewrite.is_empty() {
+                    Next::Content
+                } else {
+                    run_rewrite(rq, &l.rewrite, true)
+                }
+            }
+            Next::Content => content::run(rq),
+            Next::Done => return,
+        };
+    }
+    elog!(LogLevel::Alert, "*{} request phases did not finish", rq.conn.id);
+    finalize(rq, 500);
+}
+
+/// nginx's find-config phase.
+fn find<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
+    let server = rq.req.server;
+    let found = router::find_location(server, &rq.route.script.uri);
+    rq.route.script.valid_location = true;
+    match found {
+        Some(found) => {
+            if let Some(caps) = found.captures {
+                rq.route.script.captures = caps;
+            }
+            enter(rq, found.location);
+            if found.location.loc.internal && !rq.route.internal {
+                return finalize(rq, 404);
+            }
+            if !handler::body_size_ok(rq) {
+                return finalize(rq, 413);
+            }
+            Next::Enter(found.location)
+        }
+        None => {
+            rq.route.location = None;
+            set_settings(rq, &server.loc);
+            if !handler::body_size_ok(rq) {
+                return finalize(rq, 413);
+            }
+            Next::Content
+        }
+    }
+}
+
+/// Makes `l` the request's location.
+fn enter<'c>(rq: &mut Rq<'_, 'c>, l: &'c LocationConf) {
+    rq.route.location = Some(l);
+    set_settings(rq, &l.loc);
+}
+
+/// The settings the rest of the request uses (a location's, or a matched `if`'s).
+fn set_settings<'c>(rq: &mut Rq<'_, 'c>, loc: &'c LocSettings) {
+    rq.req.loc = loc;
+    rq.req.keepalive = rq.req.keepalive && rq.conn.requests < loc.keepalive_requests;
+    if loc.keepalive_timeout.0.is_zero() {
+        rq.req.keepalive = false;
+    }
+}
+
+/// Runs a server's (`in_location` false) or a location's rewrite directives.
+fn run_rewrite<'c>(rq: &mut Rq<'_, 'c>, ops: &'c [rewrite::Op], in_location: bool) -> Next<'c> {
+    rq.route.script.rewrite_log = rq.req.loc.rewrite_log;
+    rq.route.script.loc = None;
+    let outcome = {
+        vars!(rq, src);
+        rewrite::run(ops, &mut rq.route.script, &src)
+    };
+    write_script_logs(rq);
+    if let Some(loc) = rq.route.script.loc {
+        set_settings(rq, loc);
+    }
+    match outcome {
+        Outcome::Continue | Outcome::Break if in_location => Next::Content,
+        Outcome::Continue | Outcome::Break | Outcome::Relocate if !in_location => Next::Find,
+        Outcome::Relocate => {
+            let uri = String::from_utf8_lossy(&rq.route.script.uri).into_owned();
+            if spend_uri_change(rq, &format!("processing \"{uri}\"")) {
+                Next::Find
+            } else {
+                finalize(rq, 500)
+            }
+        }
+        Outcome::Redirect { code, location } => {
+            redirect(rq, code, &location);
+            Next::Done
+        }
+        Outcome::Return { code, body } => match body {
+            Some(body) => {
+                answer_text(rq, code, &body);
+                Next::Done
+            }
+            None => finalize(rq, code),
+        },
+        Outcome::Continue | Outcome::Break => Next::Content,
+    }
+}
+
+/// Writes the rewrite module's log lines with the request's context.
+fn write_script_logs(rq: &mut Rq<'_, '_>) {
+    if rq.route.script.logs.is_empty() {
+        return;
+    }
+    let logs = std::mem::take(&mut rq.route.script.logs);
+    for (level, line) in &logs {
+        log_error(rq, *level, line);
+    }
+}
+
+/// An error-log line about this request, with nginx's trailer.
+pub(super) fn log_error(rq: &Rq<'_, '_>, level: LogLevel, message: &str) {
+    let buf = &rq.a.buf[rq.a.start..rq.a.filled];
+    elog!(
+        level,
+        "*{} {message}, client: {}, server: {}, request: \"{}\", host: \"{}\"",
+        rq.conn.id,
+        rq.conn.peer.ip(),
+        server_name(rq.req.server),
+        String::from_utf8_lossy(handler::request_line(buf, rq.req.head_len)),
+        String::from_utf8_lossy(rq.a.head.host.map_or(b"" as &[u8], |h| h.get(buf)))
+    );
+}
+
+/// Counts one URI change; false (after logging nginx's line) when none is left.
+fn spend_uri_change(rq: &mut Rq<'_, '_>, what: &str) -> bool {
+    rq.route.uri_changes = rq.route.uri_changes.saturating_sub(1);
+    if rq.route.uri_changes == 0 {
+        log_error(
+            rq,
+            LogLevel::Error,
+            &format!("rewrite or internal redirection cycle while {what}"),
+        );
+        return false;
+    }
+    true
+}
+
+/// nginx's `ngx_http_internal_redirect`: serve `uri` (and `args`) as if requested, from
+/// the location search on.
+pub(super) fn internal_redirect<'c>(
+    rq: &mut Rq<'_, 'c>,
+    uri: Vec<u8>,
+    args: Option<Vec<u8>>,
+) -> Next<'c> {
+    let shown = String::from_utf8_lossy(&uri).into_owned();
+    if !spend_uri_change(rq, &format!("internally redirecting to \"{shown}\"")) {
+        return finalize(rq, 500);
+    }
+    rq.route.script.uri = uri;
+    rq.route.script.args = args.filter(|a| !a.is_empty());
+    rq.route.script.captures.clear();
+    rq.route.internal = true;
+    Next::Find
+}
+
+/// nginx's `ngx_http_named_location`.
+pub(super) fn named_location<'c>(rq: &mut Rq<'_, 'c>, name: &str) -> Next<'c> {
+    let Some(l) = router::find_named(rq.req.server, name) else {
+        log_error(
+            rq,
+            LogLevel::Error,
+            &format!("could not find named location \"@{name}\""),
+        );
+        return finalize(rq, 500);
+    };
+    if !spend_uri_change(rq, &format!("redirect to named location \"@{name}\"")) {
+        return finalize(rq, 500);
+    }
+    rq.route.internal = true;
+    Next::Enter(l)
+}
+
+/// Ends the request with `status` and no body of its own: an `error_page` target when one
+/// is configured, else nginx's standard page (444: close without answering).
+pub(super) fn finalize<'c>(rq: &mut Rq<'_, 'c>, status: u16) -> Next<'c> {
+    if status == 444 {
+        rq.req.status = 444;
+        rq.req.keepalive = false;
+        return Next::Done;
+    }
+    let loc = rq.req.loc;
+    if (!rq.route.in_error_page || loc.recursive_error_pages)
+        && rq.route.uri_changes > 1
+        && let Some(page) = loc.error_page_for(status)
+    {
+        return error_page(rq, status, page);
+    }
+    handler::queue_error(rq, status);
+    Next::Done
+}
+
+/// nginx's `ngx_http_send_error_page`.
+fn error_page<'c>(rq: &mut Rq<'_, 'c>, status: u16, page: &'c crate::config::ErrorPage) -> Next<'c> {
+    rq.route.in_error_page = true;
+    let overwrite = match page.response {
+        ErrorPageStatus::Original => Some(status),
+        ErrorPageStatus::FromTarget => None,
+        ErrorPageStatus::Code(code) => Some(code),
+    };
+    let target = eval(rq, &page.uri);
+    if let Some(name) = target.strip_prefix(b"@") {
+        rq.route.err_status = overwrite;
+        if rq.a.head.method != Method::Head {
+            rq.route.as_get = true;
+        }
+        let name = String::from_utf8_lossy(name).into_owned();
+        return named_location(rq, &name);
+    }
+    if target.starts_with(b"/") {
+        rq.route.err_status = overwrite;
+        if rq.a.head.method != Method::Head {
+            rq.route.as_get = true;
+        }
+        let (uri, args) = match &page.args {
+            Some(args) => (target, Some(args.as_bytes().to_vec())),
+            None => split_args(target),
+        };
+        // A discarded body must not be read as the next request's head.
+        return internal_redirect(rq, uri, args);
+    }
+    let code = match overwrite {
+        Some(code @ (301 | 302 | 303 | 307 | 308)) => code,
+        _ => 302,
+    };
+    redirect(rq, code, &target);
+    Next::Done
+}
+
+/// Splits `uri?args`.
+pub(super) fn split_args(mut uri: Vec<u8>) -> (Vec<u8>, Option<Vec<u8>>) {
+    match memchr::memchr(b'?', &uri) {
+        Some(q) => {
+            let args = uri[q + 1..].to_vec();
+            uri.truncate(q);
+            (uri, Some(args))
+        }
+        None => (uri, None),
+    }
+}
+
+/// Answers `code` with `Location` (made absolute when it starts with `/` and
+/// `absolute_redirect` is on) and nginx's page for the code as the body.
+pub(super) fn redirect(rq: &mut Rq<'_, '_>, code: u16, location: &[u8]) {
+    let mut value = Vec::with_capacity(location.len() + 32);
+    if location.starts_with(b"/") && rq.req.loc.absolute_redirect {
+        absolute_prefix(rq, &mut value);
+    }
+    value.extend_from_slice(location);
+    let page = crate::http::response::error_page(code, rq.req.loc.server_tokens);
+    let extra = handler::extra_headers(rq, code, None);
+    let body = if rq.a.head.method == Method::Head {
+        b"" as &[u8]
+    } else {
+        page.unwrap_or(b"")
+    };
+    handler::queue_response(
+        rq.a,
+        rq.shared,
+        rq.req,
+        &Head {
+            status: code,
+            content_type: page.map(|_| b"text/html" as &[u8]),
+            content_length: page.map(|p| p.len() as u64),
+            early: &[(b"Location", &value)],
+            extra: &extra,
+            ..Head::default()
+        },
+        body,
+    );
+}
+
+/// `http://host[:port]` for a redirect, as nginx's header filter builds it.
+pub(super) fn absolute_prefix(rq: &Rq<'_, '_>, out: &mut Vec<u8>) {
+    let loc = rq.req.loc;
+    out.extend_from_slice(b"http://");
+    let buf = &rq.a.buf[rq.a.start..rq.a.filled];
+    match rq.a.head.host {
+        Some(h) if !loc.server_name_in_redirect => out.extend_from_slice(h.get(buf)),
+        _ => out.extend_from_slice(server_name(rq.req.server).as_bytes()),
+    }
+    if loc.port_in_redirect
+        && let Some(port) = rq.route.local.map(|l| l.port()).filter(|&p| p != 80)
+    {
+        out.push(b':');
+        let mut digits = [0u8; 20];
+        out.extend_from_slice(handler::format_u64(u64::from(port), &mut digits));
+    }
+}
+
+/// `return CODE TEXT`: the text as the body, typed with `default_type`.
+fn answer_text(rq: &mut Rq<'_, '_>, code: u16, body: &[u8]) {
+    let extra = handler::extra_headers(rq, code, None);
+    let head_only = rq.a.head.method == Method::Head;
+    let content_type = rq.req.loc.default_type.as_bytes();
+    handler::queue_response(
+        rq.a,
+        rq.shared,
+        rq.req,
+        &Head {
+            status: code,
+            content_type: Some(content_type),
+            content_length: Some(body.len() as u64),
+            extra: &extra,
+            ..Head::default()
+        },
+        if head_only { b"" } else { body },
+    );
+}
+
+/// The prefix string of a prefix or exact location (for `alias`).
+pub(super) fn location_prefix(l: &LocationConf) -> Option<&str> {
+    match &l.matcher {
+        LocationMatch::Exact(s) | LocationMatch::Prefix(s) | LocationMatch::PrefixNoRegex(s) => {
+            Some(s)
+        }
+        _ => None,
+    }
+}
