@@ -327,6 +327,18 @@ pub(crate) fn script_var(
             true
         }
         Var::Arg(name) => put(out, ctx.args.as_deref().and_then(|a| find_arg(a, name))),
+        // The file the current URI maps to under `root` (the worker knows `alias` mappings
+        // only once the content phase made one; it answers itself then).
+        Var::RequestFilename => {
+            if inner.var(var, out) {
+                return true;
+            }
+            if !inner.var(&Var::DocumentRoot, out) {
+                return false;
+            }
+            out.extend_from_slice(&ctx.uri);
+            true
+        }
         _ => inner.var(var, out),
     }
 }

@@ -51,7 +51,8 @@ pub(super) fn start_request<'c>(
 ) -> Step {
     let local = c.local_addr();
     c.requests += 1;
-    let conn = ConnInfo::of(c);
+    let mut conn = ConnInfo::of(c);
+    conn.local = local;
     let (Some(a), ..) = c.parts() else {
         return Step::Close;
     };
@@ -297,16 +298,18 @@ pub(super) fn queue_response<'c>(
     body: &[u8],
 ) {
     let start = a.out.len();
+    // nginx's header filter: a 204 has no body and no Content-Type or Content-Length.
+    let no_content = head.status == 204;
     let out = &mut a.out;
     out.extend_from_slice(response::status_line(head.status));
     out.extend_from_slice(response::server_header(req.loc.server_tokens));
     out.extend_from_slice(b"Date: ");
     out.extend_from_slice(shared.date.http_date());
     out.extend_from_slice(b"\r\n");
-    if let Some(t) = head.content_type {
+    if let Some(t) = head.content_type.filter(|_| !no_content) {
         push_header(out, b"Content-Type", t);
     }
-    if let Some(len) = head.content_length {
+    if let Some(len) = head.content_length.filter(|_| !no_content) {
         let mut digits = [0u8; 20];
         push_header(out, b"Content-Length", format_u64(len, &mut digits));
     }
@@ -328,7 +331,9 @@ pub(super) fn queue_response<'c>(
     out.extend_from_slice(b"\r\n");
     req.status = response::wire_status(head.status);
     req.header_bytes = (a.out.len() - start) as u64;
-    a.out.extend_from_slice(body);
+    if !no_content {
+        a.out.extend_from_slice(body);
+    }
 }
 
 fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {

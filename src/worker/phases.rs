@@ -435,7 +435,7 @@ pub(super) fn absolute_prefix(rq: &Rq<'_, '_>, out: &mut Vec<u8>) {
         _ => out.extend_from_slice(server_name(rq.req.server).as_bytes()),
     }
     if loc.port_in_redirect
-        && let Some(port) = rq.route.local.map(|l| l.port()).filter(|&p| p != 80)
+        && let Some(port) = rq.conn.local.map(|l| l.port()).filter(|&p| p != 80)
     {
         out.push(b':');
         let mut digits = [0u8; 20];

@@ -20,6 +20,8 @@ pub struct ConnInfo {
     pub peer: SocketAddr,
     /// `$connection_requests`.
     pub requests: u64,
+    /// The local address (`$server_addr`, `$server_port`), when read.
+    pub local: Option<SocketAddr>,
 }
 
 impl ConnInfo {
@@ -29,6 +31,7 @@ impl ConnInfo {
             id: c.id,
             peer: c.peer,
             requests: c.requests,
+            local: c.active().and_then(|a| a.route.local),
         }
     }
 }
@@ -70,7 +73,7 @@ impl RequestVars<'_, '_> {
     }
 
     fn parsed(&self) -> bool {
-        self.req.status != 0 && self.active.head.head_len > 0
+        self.active.head.head_len > 0
     }
 
     fn header(&self, name: &str) -> Option<&[u8]> {
@@ -111,7 +114,7 @@ impl VarSource for RequestVars<'_, '_> {
                 None => return false,
             },
             Var::Host => match head.host.filter(|_| parsed) {
-                Some(h) => out.extend_from_slice(h.get(buf)),
+                Some(h) => out.extend(h.get(buf).iter().map(u8::to_ascii_lowercase)),
                 None => out.extend_from_slice(server_name(self.req.server).as_bytes()),
             },
             Var::Hostname => out.extend_from_slice(self.shared.hostname.as_bytes()),
@@ -121,13 +124,13 @@ impl VarSource for RequestVars<'_, '_> {
             Var::RemotePort => {
                 let _ = write!(out, "{}", self.conn.peer.port());
             }
-            Var::ServerAddr => match route.local {
+            Var::ServerAddr => match self.conn.local {
                 Some(a) => {
                     let _ = write!(out, "{}", a.ip());
                 }
                 None => return false,
             },
-            Var::ServerPort => match route.local {
+            Var::ServerPort => match self.conn.local {
                 Some(a) => {
                     let _ = write!(out, "{}", a.port());
                 }
@@ -192,12 +195,16 @@ impl VarSource for RequestVars<'_, '_> {
                     Err(_) => return false,
                 }
             }
+            // While the phases run the routing state is out of `active` (empty here): the
+            // script state in front of these variables answers with root + URI.
             Var::RequestFilename if parsed => {
-                if route.filename.is_empty() {
+                if !route.filename.is_empty() {
+                    out.extend_from_slice(&route.filename);
+                } else if !route.script.uri.is_empty() {
                     out.extend_from_slice(self.document_root());
                     out.extend_from_slice(&route.script.uri);
                 } else {
-                    out.extend_from_slice(&route.filename);
+                    return false;
                 }
             }
             Var::ContentType => match self.header("content_type").filter(|_| parsed) {
