@@ -315,11 +315,11 @@ pub(super) fn named_location<'c>(rq: &mut Rq<'_, 'c>, name: &str) -> Next<'c> {
         log_error(
             rq,
             LogLevel::Error,
-            &format!("could not find named location \"@{name}\""),
+            &format!("could not find named location \"{name}\""),
         );
         return finalize(rq, 500);
     };
-    if !spend_uri_change(rq, &format!("redirect to named location \"@{name}\"")) {
+    if !spend_uri_change(rq, &format!("redirect to named location \"{name}\"")) {
         return finalize(rq, 500);
     }
     rq.route.internal = true;
@@ -354,12 +354,12 @@ fn error_page<'c>(rq: &mut Rq<'_, 'c>, status: u16, page: &'c crate::config::Err
         ErrorPageStatus::Code(code) => Some(code),
     };
     let target = eval(rq, &page.uri);
-    if let Some(name) = target.strip_prefix(b"@") {
+    if target.starts_with(b"@") {
         rq.route.err_status = overwrite;
         if rq.a.head.method != Method::Head {
             rq.route.as_get = true;
         }
-        let name = String::from_utf8_lossy(name).into_owned();
+        let name = String::from_utf8_lossy(&target).into_owned();
         return named_location(rq, &name);
     }
     if target.starts_with(b"/") {
