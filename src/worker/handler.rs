@@ -368,11 +368,18 @@ pub fn request_line(buf: &[u8], head_len: usize) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// The first `server_name`, as `$server_name` and error-log lines show it.
-pub fn server_name(server: &ServerConf) -> &str {
+/// The first `server_name` as written, as `$server_name` and error-log lines show it
+/// (`*.example.com`, `~^re$`); empty when the server has none.
+pub fn server_name(server: &ServerConf) -> std::borrow::Cow<'_, str> {
+    use crate::config::ServerName;
+    use std::borrow::Cow;
     match server.names.first() {
-        Some(crate::config::ServerName::Exact(n)) => n,
-        _ => "",
+        Some(ServerName::Exact(n)) => Cow::Borrowed(n),
+        Some(ServerName::WildcardFront(s, true)) => Cow::Borrowed(s),
+        Some(ServerName::WildcardFront(s, false)) => Cow::Owned(format!("*{s}")),
+        Some(ServerName::WildcardBack(p)) => Cow::Owned(format!("{p}*")),
+        Some(ServerName::Regex(re)) => Cow::Owned(format!("~{}", re.as_str())),
+        None => Cow::Borrowed(""),
     }
 }
 
