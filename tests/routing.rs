@@ -80,7 +80,10 @@ fn rewrite_flags_and_captures() {
            location /flagless/ { rewrite ^/flagless/(.*) /new/$1; return 200 "not reached"; }
            location /args/ { rewrite ^ /new/x?b=2 last; }"#,
     );
-    assert_eq!(body_of(&s, "/old/a/b?q=1"), (200, "new:/new/a/b:q=1".into()));
+    assert_eq!(
+        body_of(&s, "/old/a/b?q=1"),
+        (200, "new:/new/a/b:q=1".into())
+    );
     // `break` stops the rewrite directives: the `return` after it does not run, the file
     // is looked up for the new URI in this location.
     assert_eq!(body_of(&s, "/brk/x").0, 404);
@@ -116,9 +119,9 @@ fn rewrite_cycle_is_500_with_nginx_log_line() {
     let r = s.get("/loop");
     assert_eq!(r.status, 500);
     assert_eq!(r.header("Connection"), Some("close"));
-    assert!(s.wait_for(2, || s
-        .error_log()
-        .contains("rewrite or internal redirection cycle while processing \"/loop2\"")));
+    assert!(s.wait_for(2, || s.error_log().contains(
+        "rewrite or internal redirection cycle while processing \"/loop2\""
+    )));
     assert!(
         s.error_log()
             .contains("request: \"GET /loop HTTP/1.1\", host: \"localhost\"")
@@ -144,7 +147,11 @@ fn return_codes_text_and_redirects() {
     let r = s.get("/empty");
     // nginx drops Content-Type and Content-Length from a 204.
     assert_eq!(
-        (r.status, r.header("Content-Length"), r.header("Content-Type")),
+        (
+            r.status,
+            r.header("Content-Length"),
+            r.header("Content-Type")
+        ),
         (204, None, None)
     );
     let r = s.get("/nf");
@@ -206,7 +213,9 @@ fn if_operators_set_and_captures() {
     assert_eq!(body_of(&s, "/eq?a=y").1, "ne");
     assert_eq!(body_of(&s, "/neq?a=y").1, "not-x");
     assert_eq!(body_of(&s, "/neq?a=x").1, "x");
-    let r = s.request(b"GET /re HTTP/1.1\r\nHost: localhost\r\nUser-Agent: CURL/7.1\r\nConnection: close\r\n\r\n");
+    let r = s.request(
+        b"GET /re HTTP/1.1\r\nHost: localhost\r\nUser-Agent: CURL/7.1\r\nConnection: close\r\n\r\n",
+    );
     assert_eq!(r.text(), "CURL-7");
     assert_eq!(body_of(&s, "/re").1, "none");
     assert_eq!(body_of(&s, "/nre/ok").1, "ok");
@@ -234,7 +243,10 @@ fn if_block_inherits_location_settings() {
     assert_eq!(r.header("Cache-Control"), Some("max-age=3600"));
     assert_eq!(r.header("X-If"), Some("yes"));
     let r = s.get("/s/a.txt");
-    assert_eq!((r.status, r.header("Cache-Control"), r.header("X-If")), (200, None, None));
+    assert_eq!(
+        (r.status, r.header("Cache-Control"), r.header("X-If")),
+        (200, None, None)
+    );
 }
 
 #[test]
@@ -246,7 +258,9 @@ fn server_level_rewrite_runs_before_the_location_search() {
            location /legacy/ { return 200 "legacy"; }"#,
     );
     assert_eq!(body_of(&s, "/legacy/page").1, "modern /modern/page");
-    let r = s.request(b"GET /modern/ HTTP/1.1\r\nHost: localhost\r\nX-Block: 1\r\nConnection: close\r\n\r\n");
+    let r = s.request(
+        b"GET /modern/ HTTP/1.1\r\nHost: localhost\r\nX-Block: 1\r\nConnection: close\r\n\r\n",
+    );
     assert_eq!(r.status, 403);
 }
 
@@ -288,7 +302,10 @@ fn unknown_variable_is_refused_at_test_time() {
         "conf/bad.conf",
         "events {}\nhttp { server { listen 127.0.0.1:1; location / { return 200 \"$foo\"; } } }\n",
     );
-    let (code, _out, err) = run_cli(&dir.dir, &["-p", dir.dir.to_str().unwrap(), "-t", "-c", "conf/bad.conf"]);
+    let (code, _out, err) = run_cli(
+        &dir.dir,
+        &["-p", dir.dir.to_str().unwrap(), "-t", "-c", "conf/bad.conf"],
+    );
     assert_ne!(code, 0);
     assert!(err.contains("unknown \"foo\" variable"), "{err}");
     let _ = VERSION;

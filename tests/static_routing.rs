@@ -43,7 +43,11 @@ fn alias_in_prefix_and_regex_locations() {
     assert_eq!(s.get("/pics/cat.jpg").text(), "CAT");
     assert_eq!(s.get("/photos/cat.jpg").text(), "CAT");
     assert_eq!(s.get("/pics/dog.jpg").status, 404);
-    assert!(s.wait_for(2, || s.error_log().contains("images/dog.jpg\" failed (2: No such file or directory)")));
+    assert!(
+        s.wait_for(2, || s
+            .error_log()
+            .contains("images/dog.jpg\" failed (2: No such file or directory)"))
+    );
 }
 
 #[test]
@@ -104,7 +108,10 @@ fn error_page_variants() {
     let r = s.get("/ep/x");
     assert_eq!((r.status, r.text().as_str()), (404, "<b>custom 404</b>\n"));
     // nginx sends the target's ETag but no Last-Modified with the error status.
-    assert_eq!(r.header("ETag"), Some(etag_of(&s, "html/404.html").as_str()));
+    assert_eq!(
+        r.header("ETag"),
+        Some(etag_of(&s, "html/404.html").as_str())
+    );
     assert_eq!(r.header("Last-Modified"), None);
     assert_eq!(r.header("Content-Type"), Some("text/html"));
     let r = s.get("/ok/x");
@@ -112,11 +119,19 @@ fn error_page_variants() {
     let r = s.get("/nm/x");
     assert_eq!((r.status, r.text().as_str()), (202, "named"));
     let r = s.get("/ext/x");
-    assert_eq!((r.status, r.header("Location")), (302, Some("http://example.com/nf")));
+    assert_eq!(
+        (r.status, r.header("Location")),
+        (302, Some("http://example.com/nf"))
+    );
     let r = s.get("/ext301/x");
-    assert_eq!((r.status, r.header("Location")), (301, Some("http://example.com/moved")));
+    assert_eq!(
+        (r.status, r.header("Location")),
+        (301, Some("http://example.com/moved"))
+    );
     // The redirected request is a GET: a POST to a missing file gets the page, not 405.
-    let r = s.request(b"POST /ep/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let r = s.request(
+        b"POST /ep/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
     assert_eq!((r.status, r.text().as_str()), (404, "<b>custom 404</b>\n"));
 }
 
@@ -177,7 +192,10 @@ fn expires_values_set_expires_and_cache_control() {
     let m = mtime(&s, "html/a.txt") as u64;
     assert_eq!(r.header("Expires"), Some(http_date(m + 86400).as_str()));
     let r = s.get("/off/a.txt");
-    assert_eq!((r.header("Expires"), r.header("Cache-Control")), (None, None));
+    assert_eq!(
+        (r.header("Expires"), r.header("Cache-Control")),
+        (None, None)
+    );
     // nginx's header order: ETag, Expires, Cache-Control, then Accept-Ranges.
     let r = s.get("/hour/a.txt");
     let names = r.header_names();
@@ -201,7 +219,10 @@ fn add_header_inheritance_and_always() {
     assert_eq!(r.header("X-Server"), Some("s"));
     // On a 404 only `always` headers are added.
     let r = s.get("/own/missing");
-    assert_eq!((r.status, r.header("X-Loc"), r.header("X-Always")), (404, None, Some("a")));
+    assert_eq!(
+        (r.status, r.header("X-Loc"), r.header("X-Always")),
+        (404, None, Some("a"))
+    );
 }
 
 #[test]
@@ -213,14 +234,23 @@ fn conditional_requests() {
     assert_eq!(r.status, 304);
     assert_eq!(r.header("ETag"), Some(etag.as_str()));
     assert_eq!(r.header("Last-Modified"), Some(lm.as_str()));
-    assert_eq!((r.header("Content-Length"), r.header("Content-Type")), (None, None));
-    let r = raw(&s, &format!("GET /a.txt HTTP/1.1\r\nIf-Modified-Since: {lm}"));
+    assert_eq!(
+        (r.header("Content-Length"), r.header("Content-Type")),
+        (None, None)
+    );
+    let r = raw(
+        &s,
+        &format!("GET /a.txt HTTP/1.1\r\nIf-Modified-Since: {lm}"),
+    );
     assert_eq!(r.status, 304);
     let r = raw(&s, "GET /a.txt HTTP/1.1\r\nIf-None-Match: \"other\"");
     assert_eq!(r.status, 200);
     let r = raw(&s, "GET /a.txt HTTP/1.1\r\nIf-Match: \"other\"");
     assert_eq!(r.status, 412);
-    let r = raw(&s, "GET /a.txt HTTP/1.1\r\nIf-Unmodified-Since: Thu, 01 Jan 1970 00:00:01 GMT");
+    let r = raw(
+        &s,
+        "GET /a.txt HTTP/1.1\r\nIf-Unmodified-Since: Thu, 01 Jan 1970 00:00:01 GMT",
+    );
     assert_eq!(r.status, 412);
     let r = s.get("/nt/a.txt");
     assert_eq!((r.status, r.header("ETag")), (200, None));
@@ -242,10 +272,16 @@ fn byte_ranges() {
     // sends multipart/byteranges).
     let r = raw(&s, "GET /a.txt HTTP/1.1\r\nRange: bytes=0-0,2-3");
     assert_eq!((r.status, r.text().as_str()), (200, "alpha\n"));
-    let r = raw(&s, "GET /a.txt HTTP/1.1\r\nRange: bytes=1-2\r\nIf-Range: \"nope\"");
+    let r = raw(
+        &s,
+        "GET /a.txt HTTP/1.1\r\nRange: bytes=1-2\r\nIf-Range: \"nope\"",
+    );
     assert_eq!((r.status, r.text().as_str()), (200, "alpha\n"));
     let etag = etag_of(&s, "html/a.txt");
-    let r = raw(&s, &format!("GET /a.txt HTTP/1.1\r\nRange: bytes=1-2\r\nIf-Range: {etag}"));
+    let r = raw(
+        &s,
+        &format!("GET /a.txt HTTP/1.1\r\nRange: bytes=1-2\r\nIf-Range: {etag}"),
+    );
     assert_eq!(r.status, 206);
     let r = raw(&s, "HEAD /a.txt HTTP/1.1\r\nRange: bytes=1-2");
     assert_eq!((r.status, r.header("Content-Length")), (206, Some("2")));
@@ -254,11 +290,23 @@ fn byte_ranges() {
 #[test]
 fn methods_a_static_file_does_not_take() {
     let s = start_with("", |_| {});
-    assert_eq!(raw(&s, "PUT /a.txt HTTP/1.1\r\nContent-Length: 0").status, 405);
+    assert_eq!(
+        raw(&s, "PUT /a.txt HTTP/1.1\r\nContent-Length: 0").status,
+        405
+    );
     assert_eq!(raw(&s, "DELETE /missing HTTP/1.1").status, 405);
-    assert_eq!(raw(&s, "POST /a.txt HTTP/1.1\r\nContent-Length: 0").status, 405);
+    assert_eq!(
+        raw(&s, "POST /a.txt HTTP/1.1\r\nContent-Length: 0").status,
+        405
+    );
     // nginx opens the file before refusing POST: a missing one is 404.
-    assert_eq!(raw(&s, "POST /missing HTTP/1.1\r\nContent-Length: 0").status, 404);
+    assert_eq!(
+        raw(&s, "POST /missing HTTP/1.1\r\nContent-Length: 0").status,
+        404
+    );
     let r = raw(&s, "HEAD /a.txt HTTP/1.1");
-    assert_eq!((r.status, r.header("Content-Length"), r.body.len()), (200, Some("6"), 0));
+    assert_eq!(
+        (r.status, r.header("Content-Length"), r.body.len()),
+        (200, Some("6"), 0)
+    );
 }

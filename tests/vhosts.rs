@@ -11,8 +11,10 @@ fn get_host(port: u16, host: Option<&str>, path: &str) -> (u16, String) {
     let mut s = connect(port);
     let host_line = host.map(|h| format!("Host: {h}\r\n")).unwrap_or_default();
     let version = if host.is_some() { "1.1" } else { "1.0" };
-    s.write_all(format!("GET {path} HTTP/{version}\r\n{host_line}Connection: close\r\n\r\n").as_bytes())
-        .expect("write");
+    s.write_all(
+        format!("GET {path} HTTP/{version}\r\n{host_line}Connection: close\r\n\r\n").as_bytes(),
+    )
+    .expect("write");
     let r = read_response(&mut s, false).expect("response");
     (r.status, r.text())
 }
@@ -32,10 +34,22 @@ fn server_chosen_by_host_then_default() {
     let s = Server::start(&block);
     let p = s.port;
     assert_eq!(get_host(p, Some("exact.test"), "/"), (200, "exact".into()));
-    assert_eq!(get_host(p, Some("WWW.Exact.Test"), "/"), (200, "exact".into()));
-    assert_eq!(get_host(p, Some("exact.test:8080"), "/"), (200, "exact".into()));
-    assert_eq!(get_host(p, Some("a.b.wild.test"), "/"), (200, "front-wildcard".into()));
-    assert_eq!(get_host(p, Some("mail.example.org"), "/"), (200, "back-wildcard".into()));
+    assert_eq!(
+        get_host(p, Some("WWW.Exact.Test"), "/"),
+        (200, "exact".into())
+    );
+    assert_eq!(
+        get_host(p, Some("exact.test:8080"), "/"),
+        (200, "exact".into())
+    );
+    assert_eq!(
+        get_host(p, Some("a.b.wild.test"), "/"),
+        (200, "front-wildcard".into())
+    );
+    assert_eq!(
+        get_host(p, Some("mail.example.org"), "/"),
+        (200, "back-wildcard".into())
+    );
     // `$server_name` is the first name as written, the regex included (as nginx).
     let regex = r"regex ~^(?<sub>[a-z]+)\.re\.test$";
     assert_eq!(get_host(p, Some("abc.re.test"), "/").1, regex);

@@ -2,7 +2,6 @@
 //! [`VarSource`].
 
 use std::collections::HashMap;
-use std::rc::Rc;
 
 use super::engine::unescape_redirect;
 use super::*;

@@ -66,34 +66,8 @@ impl FileCache {
         path: &[u8],
         now: Instant,
     ) -> Entry {
-        if let Some(c) = self.entries.get_mut(path) {
-            if now.saturating_duration_since(c.used) < conf.inactive {
-                c.used = now;
-                c.uses += 1;
-                let fresh = now.saturating_duration_since(c.checked) < loc.open_file_cache_valid;
-                if fresh || still_same(c, path) {
-                    if !fresh {
-                        c.checked = now;
-                    }
-                    match &mut c.what {
-                        Kind::File {
-                            file: Some(file),
-                            size,
-                            mtime,
-                            ..
-                        } => {
-                            return Entry::File(StaticFile {
-                                file: file.clone(),
-                                size: *size,
-                                mtime: *mtime,
-                            });
-                        }
-                        Kind::File { file: None, .. } => {} // reopen below
-                        Kind::Directory => return Entry::Directory,
-                        Kind::Error(status, msg) => return Entry::Error(*status, msg.clone()),
-                    }
-                }
-            }
+        if let Some(entry) = self.hit(conf, loc, path, now) {
+            return entry;
         }
         let uses = self.entries.get(path).map_or(1, |c| c.uses);
         let (entry, what) = match open_file(path) {
@@ -131,6 +105,45 @@ impl FileCache {
             }
         }
         entry
+    }
+
+    /// A usable cached answer for `path`, revalidated by `stat` once it is older than
+    /// `open_file_cache_valid`.
+    fn hit(
+        &mut self,
+        conf: &OpenFileCache,
+        loc: &LocSettings,
+        path: &[u8],
+        now: Instant,
+    ) -> Option<Entry> {
+        let c = self.entries.get_mut(path)?;
+        if now.saturating_duration_since(c.used) >= conf.inactive {
+            return None;
+        }
+        c.used = now;
+        c.uses += 1;
+        if now.saturating_duration_since(c.checked) >= loc.open_file_cache_valid {
+            if !still_same(c, path) {
+                return None;
+            }
+            c.checked = now;
+        }
+        match &c.what {
+            Kind::File {
+                file: Some(file),
+                size,
+                mtime,
+                ..
+            } => Some(Entry::File(StaticFile {
+                file: file.clone(),
+                size: *size,
+                mtime: *mtime,
+            })),
+            // Not used often enough yet to keep a descriptor: open again.
+            Kind::File { file: None, .. } => None,
+            Kind::Directory => Some(Entry::Directory),
+            Kind::Error(status, msg) => Some(Entry::Error(*status, msg.clone())),
+        }
     }
 
     fn insert(&mut self, conf: &OpenFileCache, path: &[u8], what: Kind, uses: u64, now: Instant) {
@@ -173,7 +186,13 @@ fn still_same(c: &Cached, path: &[u8]) -> bool {
                 ..
             },
             Ok(m),
-        ) => m.is_file() && m.len() == *size && m.mtime() == *mtime && m.ino() == *ino && m.dev() == *dev,
+        ) => {
+            m.is_file()
+                && m.len() == *size
+                && m.mtime() == *mtime
+                && m.ino() == *ino
+                && m.dev() == *dev
+        }
         (Kind::Directory, Ok(m)) => m.is_dir(),
         (Kind::Error(..), Err(_)) => true,
         _ => false,

@@ -39,9 +39,9 @@ fn method(rq: &Rq<'_, '_>) -> Method {
 
 fn serve_static<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
     if rq.req.loc.try_files.is_some() {
-        match try_files(rq) {
-            Some(next) => return next,
-            None => {} // a file was found: serve the (changed) URI here
+        // `None`: a file was found and the (changed) URI is served here.
+        if let Some(next) = try_files(rq) {
+            return next;
         }
     }
     let method = method(rq);
@@ -143,8 +143,9 @@ pub(super) fn map_uri(rq: &mut Rq<'_, '_>, name: Option<&[u8]>) -> Option<Vec<u8
                     Some(p) => format!(
                         "\"alias\" cannot be used in location \"{p}\" where URI was rewritten"
                     ),
-                    None => "\"alias\" cannot be used in location where URI was rewritten"
-                        .to_string(),
+                    None => {
+                        "\"alias\" cannot be used in location where URI was rewritten".to_string()
+                    }
                 };
                 phases::log_error(rq, LogLevel::Error, &message);
                 return None;

@@ -37,7 +37,11 @@ pub(super) fn serve(rq: &mut Rq<'_, '_>, f: StaticFile) {
             if_none_match: head.header(buf, b"if-none-match"),
             if_match: head.header(buf, b"if-match"),
         };
-        let method = if rq.route.as_get { Method::Get } else { head.method };
+        let method = if rq.route.as_get {
+            Method::Get
+        } else {
+            head.method
+        };
         match conditional::evaluate(
             &conditions,
             method,

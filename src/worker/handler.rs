@@ -109,7 +109,7 @@ pub(super) fn start_request<'c>(
     }
 
     phases::run(&mut Rq {
-        a: &mut **a,
+        a,
         shared,
         req: &mut req,
         route: &mut route,

@@ -6,11 +6,11 @@
 //! Everything here is synchronous: by the time [`run`] returns the response head (and a
 //! small body, or a file to send) is queued, or the request is marked to close (444).
 
+use super::Shared;
 use super::conn::{Active, Req};
 use super::content;
 use super::handler::{self, Head, server_name};
 use super::request_vars::{ConnInfo, RequestVars};
-use super::Shared;
 use crate::config::{ErrorPageStatus, LocSettings, LocationConf, LocationMatch};
 use crate::elog;
 use crate::http::request::Method;
@@ -165,7 +165,11 @@ pub(super) fn run(rq: &mut Rq<'_, '_>) {
             Next::Done => return,
         };
     }
-    elog!(LogLevel::Alert, "*{} request phases did not finish", rq.conn.id);
+    elog!(
+        LogLevel::Alert,
+        "*{} request phases did not finish",
+        rq.conn.id
+    );
     finalize(rq, 500);
 }
 
@@ -346,7 +350,11 @@ pub(super) fn finalize<'c>(rq: &mut Rq<'_, 'c>, status: u16) -> Next<'c> {
 }
 
 /// nginx's `ngx_http_send_error_page`.
-fn error_page<'c>(rq: &mut Rq<'_, 'c>, status: u16, page: &'c crate::config::ErrorPage) -> Next<'c> {
+fn error_page<'c>(
+    rq: &mut Rq<'_, 'c>,
+    status: u16,
+    page: &'c crate::config::ErrorPage,
+) -> Next<'c> {
     rq.route.in_error_page = true;
     let overwrite = match page.response {
         ErrorPageStatus::Original => Some(status),
@@ -374,10 +382,9 @@ fn error_page<'c>(rq: &mut Rq<'_, 'c>, status: u16, page: &'c crate::config::Err
         // A discarded body must not be read as the next request's head.
         return internal_redirect(rq, uri, args);
     }
-    let code = match overwrite {
-        Some(code @ (301 | 302 | 303 | 307 | 308)) => code,
-        _ => 302,
-    };
+    let code = overwrite
+        .filter(|c| matches!(c, 301 | 302 | 303 | 307 | 308))
+        .unwrap_or(302);
     redirect(rq, code, &target);
     Next::Done
 }

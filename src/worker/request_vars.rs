@@ -95,8 +95,14 @@ impl VarSource for RequestVars<'_, '_> {
         let route = &self.active.route;
         match var {
             // What rewrites change lives in the request's script state.
-            Var::Uri | Var::DocumentUri | Var::Args | Var::QueryString | Var::IsArgs
-            | Var::Arg(_) | Var::User(_) | Var::Capture(_) => {
+            Var::Uri
+            | Var::DocumentUri
+            | Var::Args
+            | Var::QueryString
+            | Var::IsArgs
+            | Var::Arg(_)
+            | Var::User(_)
+            | Var::Capture(_) => {
                 return parsed
                     && crate::rewrite::script_var(&route.script, &NoVars, var, out, false);
             }
@@ -217,11 +223,13 @@ impl VarSource for RequestVars<'_, '_> {
             },
             Var::NginxVersion => out.extend_from_slice(crate::VERSION.as_bytes()),
             Var::Https => {}
-            Var::Pipe => out.push(if self.active.filled > self.active.start + self.req.head_len {
-                b'p'
-            } else {
-                b'.'
-            }),
+            Var::Pipe => out.push(
+                if self.active.filled > self.active.start + self.req.head_len {
+                    b'p'
+                } else {
+                    b'.'
+                },
+            ),
             Var::BinaryRemoteAddr => match self.conn.peer.ip() {
                 std::net::IpAddr::V4(ip) => out.extend_from_slice(&ip.octets()),
                 std::net::IpAddr::V6(ip) => out.extend_from_slice(&ip.octets()),
