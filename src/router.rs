@@ -10,6 +10,8 @@ pub struct AddrServers {
     pub servers: Vec<usize>,
     /// The `default_server`, or the first server listed for the address.
     pub default: usize,
+    /// The listen address: a connection's local address unless it is a wildcard.
+    pub addr: std::net::SocketAddr,
 }
 
 /// For each entry of `HttpConf::listens`, the servers on that address.
@@ -28,7 +30,11 @@ pub fn servers_by_listen(http: &HttpConf) -> Vec<AddrServers> {
                 }
             }
             let default = default.or_else(|| servers.first().copied()).unwrap_or(0);
-            AddrServers { servers, default }
+            AddrServers {
+                servers,
+                default,
+                addr: l.addr,
+            }
         })
         .collect()
 }

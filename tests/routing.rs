@@ -310,3 +310,29 @@ fn unknown_variable_is_refused_at_test_time() {
     assert!(err.contains("unknown \"foo\" variable"), "{err}");
     let _ = VERSION;
 }
+
+/// Variables the access log reads after the response: the rewritten `$uri` and `$args`,
+/// `set` values, `$sent_http_*`, `$remote_user`, `$request_id`, `$request_filename`.
+#[test]
+fn access_log_sees_the_routed_request() {
+    let block = r#"log_format t '$uri|$args|$who|$sent_http_content_type|$sent_http_x_a|$remote_user|$request_id|$request_filename|$status';
+        server { listen 127.0.0.1:PORT; server_name localhost; root html;
+                 access_log logs/t.log t;
+                 location /r/ { set $who me; rewrite ^/r/(.*)$ /s/$1?z=1 last; }
+                 location /s/ { add_header X-A $arg_z; } }"#;
+    let s = common::Server::start_with(1, block, |p| p.write("html/s/f.txt", "f"));
+    let r = s.request(
+        b"GET /r/f.txt?q=2 HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic dXNlcjpwYXNz\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!((r.status, r.header("X-A")), (200, Some("1")));
+    assert!(s.wait_for(2, || s.prefix.read("logs/t.log").ends_with('\n')));
+    let line = s.prefix.read("logs/t.log");
+    let f: Vec<&str> = line.trim_end().split('|').collect();
+    assert_eq!(
+        &f[..6],
+        ["/s/f.txt", "z=1&q=2", "me", "text/plain", "1", "user"]
+    );
+    assert!(f[6].len() == 32 && f[6].bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(f[7], s.prefix.path("html/s/f.txt").display().to_string());
+    assert_eq!(f[8], "200");
+}

@@ -49,10 +49,16 @@ pub(super) fn start_request<'c>(
     servers: &AddrServers,
     head_len: usize,
 ) -> Step {
-    let local = c.local_addr();
+    // getsockname(2) only where the listen address does not say it.
+    let local = if servers.addr.ip().is_unspecified() {
+        c.local_addr()
+    } else {
+        Some(servers.addr)
+    };
     c.requests += 1;
     let mut conn = ConnInfo::of(c);
     conn.local = local;
+    conn.request_id = super::request_vars::new_request_id();
     let (Some(a), ..) = c.parts() else {
         return Step::Close;
     };
@@ -81,6 +87,7 @@ pub(super) fn start_request<'c>(
     };
     let mut route = std::mem::take(&mut a.route);
     route.local = local;
+    route.request_id = conn.request_id;
     a.uri.clear();
     if let Err(e) = uri::normalize(a.head.path.get(buf), server.srv.merge_slashes, &mut a.uri) {
         elog!(
@@ -118,6 +125,12 @@ pub(super) fn start_request<'c>(
     // The final URI, for whoever reads `Active::uri` later (the proxy, the access log).
     a.uri.clear();
     a.uri.extend_from_slice(&route.script.uri);
+    // The response head, for `$sent_http_*` once it has left the output buffer.
+    route.sent_head.clear();
+    let head_end = (out_before + req.header_bytes as usize).min(a.out.len());
+    route
+        .sent_head
+        .extend_from_slice(&a.out[out_before.min(head_end)..head_end]);
     a.route = route;
     queued(a, req, out_before)
 }

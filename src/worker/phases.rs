@@ -46,6 +46,10 @@ pub struct Route<'c> {
     /// The connection's local address, read once per request for `$server_addr`,
     /// `$server_port` and redirects.
     pub local: Option<std::net::SocketAddr>,
+    /// The response head as queued (`$sent_http_*`).
+    pub sent_head: Vec<u8>,
+    /// `$request_id`: 16 random bytes as 32 hex digits.
+    pub request_id: [u8; 32],
 }
 
 impl Default for Route<'_> {
@@ -61,6 +65,8 @@ impl Default for Route<'_> {
             document_root: Vec::new(),
             filename: Vec::new(),
             local: None,
+            sent_head: Vec::new(),
+            request_id: [b'0'; 32],
         }
     }
 }
@@ -89,6 +95,7 @@ impl Route<'_> {
         self.as_get = false;
         self.document_root.clear();
         self.filename.clear();
+        self.sent_head.clear();
     }
 }
 

@@ -22,6 +22,39 @@ pub struct ConnInfo {
     pub requests: u64,
     /// The local address (`$server_addr`, `$server_port`), when read.
     pub local: Option<SocketAddr>,
+    /// `$request_id` of the current request.
+    pub request_id: [u8; 32],
+}
+
+/// 16 random bytes as 32 lowercase hex digits for `$request_id` (splitmix64 seeded from the
+/// clock and pid: unique enough for tracing, not for secrets, like nginx's use of it).
+pub fn new_request_id() -> [u8; 32] {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new({
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            (t.as_nanos() as u64) ^ (u64::from(std::process::id()) << 32)
+        });
+    }
+    let next = || {
+        STATE.with(|s| {
+            let mut z = s.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+            s.set(z);
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        })
+    };
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 32];
+    let words = [next(), next()];
+    for (i, byte) in words.iter().flat_map(|w| w.to_be_bytes()).enumerate() {
+        out[2 * i] = HEX[usize::from(byte >> 4)];
+        out[2 * i + 1] = HEX[usize::from(byte & 0xf)];
+    }
+    out
 }
 
 impl ConnInfo {
@@ -32,6 +65,7 @@ impl ConnInfo {
             peer: c.peer,
             requests: c.requests,
             local: c.active().and_then(|a| a.route.local),
+            request_id: c.active().map_or([b'0'; 32], |a| a.route.request_id),
         }
     }
 }
@@ -222,6 +256,19 @@ impl VarSource for RequestVars<'_, '_> {
                 None => return false,
             },
             Var::NginxVersion => out.extend_from_slice(crate::VERSION.as_bytes()),
+            Var::RequestId => out.extend_from_slice(&self.conn.request_id),
+            Var::SentHttp(name) => match sent_header(&route.sent_head, name) {
+                Some(v) => out.extend_from_slice(v),
+                None => return false,
+            },
+            Var::RemoteUser => match self
+                .header("authorization")
+                .filter(|_| parsed)
+                .and_then(basic_user)
+            {
+                Some(user) => out.extend_from_slice(&user),
+                None => return false,
+            },
             Var::Https => {}
             Var::Pipe => out.push(
                 if self.active.filled > self.active.start + self.req.head_len {
@@ -242,5 +289,76 @@ impl VarSource for RequestVars<'_, '_> {
             _ => return false,
         }
         true
+    }
+}
+
+/// A header of a queued response head (`$sent_http_NAME`); the status line is skipped.
+fn sent_header<'h>(head: &'h [u8], name: &str) -> Option<&'h [u8]> {
+    head.split(|&b| b == b'\n').skip(1).find_map(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let colon = memchr::memchr(b':', line)?;
+        header_matches(name, &line[..colon]).then(|| {
+            let value = &line[colon + 1..];
+            value.strip_prefix(b" ").unwrap_or(value)
+        })
+    })
+}
+
+/// The user name of `Authorization: Basic BASE64(user:password)` (`$remote_user`).
+fn basic_user(value: &[u8]) -> Option<Vec<u8>> {
+    let value = value.trim_ascii();
+    let (scheme, rest) = value.split_at_checked(6)?;
+    if !scheme.eq_ignore_ascii_case(b"basic ") {
+        return None;
+    }
+    let decoded = base64_decode(rest.trim_ascii())?;
+    let colon = memchr::memchr(b':', &decoded)?;
+    Some(decoded[..colon].to_vec())
+}
+
+/// Standard base64 with optional padding; `None` on any other byte.
+fn base64_decode(src: &[u8]) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let src = src
+        .strip_suffix(b"==")
+        .or_else(|| src.strip_suffix(b"="))
+        .unwrap_or(src);
+    let mut out = Vec::with_capacity(src.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &c in src {
+        acc = (acc << 6) | value(c)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_auth_user_and_sent_headers() {
+        assert_eq!(basic_user(b"Basic dXNlcjpwYXNz"), Some(b"user".to_vec()));
+        assert_eq!(basic_user(b"basic YWxpY2U6"), Some(b"alice".to_vec()));
+        assert_eq!(basic_user(b"Bearer x"), None);
+        let head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-A: b\r\n\r\n";
+        assert_eq!(sent_header(head, "content_type"), Some(&b"text/html"[..]));
+        assert_eq!(sent_header(head, "x_a"), Some(&b"b"[..]));
+        assert_eq!(sent_header(head, "x_b"), None);
+        let id = new_request_id();
+        assert!(id.iter().all(u8::is_ascii_hexdigit) && id != new_request_id());
     }
 }
