@@ -320,6 +320,43 @@ mod tests {
     }
 
     #[test]
+    fn trie_keeps_exact_and_prefix_of_one_string_apart() {
+        let c = load_ok(&http(
+            "server { listen 8000;
+               location = /a { }
+               location /a { }
+               location /ab { }
+               location /abc/def { }
+               location /b/ { }
+               location @named { } }",
+        ));
+        let s = &c.http.as_ref().unwrap().servers[0];
+        assert_eq!(which(s, "/a"), "= /a");
+        assert_eq!(which(s, "/a/"), "/a");
+        assert_eq!(which(s, "/ab"), "/ab");
+        assert_eq!(which(s, "/abc/de"), "/ab");
+        assert_eq!(which(s, "/abc/def/g"), "/abc/def");
+        assert_eq!(which(s, "/b"), "none");
+        assert_eq!(which(s, ""), "none");
+        // Named locations are not found by URI, only by name.
+        assert_eq!(which(s, "@named"), "none");
+        assert!(find_named(s, "@named").is_some());
+        assert!(find_named(s, "@other").is_none());
+    }
+
+    #[test]
+    fn regex_location_captures_are_returned() {
+        let c = load_ok(&http(
+            "server { listen 8000; location ~ ^/u/(\\d+)/(.*)$ { } }",
+        ));
+        let s = &c.http.as_ref().unwrap().servers[0];
+        let found = find_location(s, b"/u/42/x.png").expect("match");
+        let caps = found.captures.expect("captures");
+        assert_eq!(caps.get(1), Some(&b"42"[..]));
+        assert_eq!(caps.get(2), Some(&b"x.png"[..]));
+    }
+
+    #[test]
     fn server_names_exact_then_wildcards_then_regex_then_default() {
         let c = load_ok(&http(
             "server { listen 8000; server_name a.example.com; }
