@@ -198,3 +198,71 @@ fn still_same(c: &Cached, path: &[u8]) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::testutil::{http, load_ok, temp_dir};
+    use std::os::unix::ffi::OsStrExt;
+    use std::time::Duration;
+
+    fn settings(directives: &str) -> LocSettings {
+        let c = load_ok(&http(&format!("server {{ {directives} }}")));
+        (*c.http.expect("http").servers[0].loc).clone()
+    }
+
+    fn size_of(e: Entry) -> Option<u64> {
+        match e {
+            Entry::File(f) => Some(f.size),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn min_uses_errors_and_eviction() {
+        let dir = temp_dir();
+        let path = |name: &str| dir.join(name).as_os_str().as_bytes().to_vec();
+        for name in ["a", "b", "c"] {
+            std::fs::write(dir.join(name), name).expect("write");
+        }
+        let loc = settings(
+            "open_file_cache max=2 inactive=20s; open_file_cache_min_uses 2; \
+             open_file_cache_valid 30s; open_file_cache_errors on;",
+        );
+        let conf = loc.open_file_cache.expect("configured");
+        let mut cache = FileCache::default();
+        let t0 = Instant::now();
+        assert_eq!(size_of(cache.open(&conf, &loc, &path("a"), t0)), Some(1));
+        // Used once: remembered, but no descriptor kept yet.
+        assert!(matches!(
+            cache.entries.get(&path("a")[..]).map(|c| &c.what),
+            Some(Kind::File { file: None, .. })
+        ));
+        assert_eq!(size_of(cache.open(&conf, &loc, &path("a"), t0)), Some(1));
+        assert!(matches!(
+            cache.entries.get(&path("a")[..]).map(|c| &c.what),
+            Some(Kind::File { file: Some(_), .. })
+        ));
+        // Errors are cached with open_file_cache_errors: a file created later stays 404
+        // until the entry is revalidated.
+        assert!(matches!(
+            cache.open(&conf, &loc, &path("new"), t0),
+            Entry::Error(404, _)
+        ));
+        std::fs::write(dir.join("new"), "n").expect("write");
+        assert!(matches!(
+            cache.open(&conf, &loc, &path("new"), t0),
+            Entry::Error(404, _)
+        ));
+        let later = t0 + Duration::from_secs(31);
+        assert_eq!(
+            size_of(cache.open(&conf, &loc, &path("new"), later)),
+            Some(1)
+        );
+        // max=2: a third path pushes out the least recently used one.
+        cache.open(&conf, &loc, &path("b"), later + Duration::from_secs(1));
+        assert_eq!(cache.len(), 2);
+        assert!(!cache.entries.contains_key(&path("a")[..]));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
