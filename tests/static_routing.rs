@@ -87,7 +87,17 @@ fn try_files_files_dirs_codes_and_named() {
         },
     );
     assert_eq!(s.get("/t/file.txt").text(), "file\n");
-    assert_eq!(s.get("/t/dir").text(), "dir index\n");
+    // `$uri/` matches the directory; nginx then redirects to the slashed URI (301), whose
+    // index is served.
+    let r = s.get("/t/dir");
+    assert_eq!(
+        (r.status, r.header("Location")),
+        (
+            301,
+            Some(format!("http://localhost:{}/t/dir/", s.port).as_str())
+        )
+    );
+    assert_eq!(s.get("/t/dir/").text(), "dir index\n");
     assert_eq!(s.get("/t/nothing").text(), "fallback\n");
     assert_eq!(s.get("/c/here.txt").text(), "here\n");
     assert_eq!(s.get("/c/none").status, 418);

@@ -68,9 +68,6 @@ fn serve_static<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
         Entry::Directory => {
             path.clear();
             let mut location = Vec::with_capacity(64);
-            if rq.req.loc.absolute_redirect {
-                phases::absolute_prefix(rq, &mut location);
-            }
             crate::http::uri::escape_uri(&rq.route.script.uri, &mut location);
             location.push(b'/');
             if let Some(args) = &rq.route.script.args {
@@ -189,7 +186,7 @@ fn try_files<'c>(rq: &mut Rq<'_, 'c>) -> Option<Next<'c>> {
     let loc = rq.req.loc;
     let tf = loc.try_files.as_ref()?;
     for file in &tf.files {
-        let mut name = eval(rq, &file.path);
+        let name = eval(rq, &file.path);
         if name.is_empty() {
             continue;
         }
@@ -200,10 +197,9 @@ fn try_files<'c>(rq: &mut Rq<'_, 'c>) -> Option<Next<'c>> {
         if meta.is_dir() != file.dir {
             continue;
         }
-        if file.dir {
-            name.push(b'/');
-        }
-        // The URI becomes the name tried (its `?args`, if any, are not part of it).
+        // The URI becomes the name tried, without the `/` of a directory entry (nginx then
+        // answers a directory named without its slash with a 301 to `uri/`); its `?args`,
+        // if any, are not part of it.
         let (uri, _) = phases::split_args(name);
         rq.route.script.uri = uri;
         return None;

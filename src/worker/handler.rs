@@ -92,10 +92,11 @@ pub(super) fn start_request<'c>(
     if let Err(e) = uri::normalize(a.head.path.get(buf), server.srv.merge_slashes, &mut a.uri) {
         elog!(
             LogLevel::Info,
-            "*{} client sent invalid request while reading client request line, client: {}, server: {}",
+            "*{} client sent invalid request while reading client request line, client: {}, server: {}, request: \"{}\"",
             conn.id,
             conn.peer.ip(),
-            server_name(server)
+            server_name(server),
+            String::from_utf8_lossy(request_line(buf, head_len))
         );
         route.reset(b"", None, 0);
         a.route = route;

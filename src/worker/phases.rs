@@ -412,10 +412,14 @@ pub(super) fn split_args(mut uri: Vec<u8>) -> (Vec<u8>, Option<Vec<u8>>) {
 /// `absolute_redirect` is on) and nginx's page for the code as the body.
 pub(super) fn redirect(rq: &mut Rq<'_, '_>, code: u16, location: &[u8]) {
     let mut value = Vec::with_capacity(location.len() + 32);
-    if location.starts_with(b"/") && rq.req.loc.absolute_redirect {
+    // nginx's header filter writes a relative Location it completes itself before
+    // `Connection`; one that was absolute already stays in the header list, after it.
+    let completed = location.starts_with(b"/") && rq.req.loc.absolute_redirect;
+    if completed {
         absolute_prefix(rq, &mut value);
     }
     value.extend_from_slice(location);
+    let header: [(&[u8], &[u8]); 1] = [(b"Location", &value)];
     let page = crate::http::response::error_page(code, rq.req.loc.server_tokens);
     let extra = handler::extra_headers(rq, code, None);
     let body = if rq.a.head.method == Method::Head {
@@ -431,7 +435,8 @@ pub(super) fn redirect(rq: &mut Rq<'_, '_>, code: u16, location: &[u8]) {
             status: code,
             content_type: page.map(|_| b"text/html" as &[u8]),
             content_length: page.map(|p| p.len() as u64),
-            early: &[(b"Location", &value)],
+            early: if completed { &header } else { &[] },
+            late: if completed { &[] } else { &header },
             extra: &extra,
             ..Head::default()
         },
@@ -440,7 +445,7 @@ pub(super) fn redirect(rq: &mut Rq<'_, '_>, code: u16, location: &[u8]) {
 }
 
 /// `http://host[:port]` for a redirect, as nginx's header filter builds it.
-pub(super) fn absolute_prefix(rq: &Rq<'_, '_>, out: &mut Vec<u8>) {
+fn absolute_prefix(rq: &Rq<'_, '_>, out: &mut Vec<u8>) {
     let loc = rq.req.loc;
     out.extend_from_slice(b"http://");
     let buf = &rq.a.buf[rq.a.start..rq.a.filled];
