@@ -1,6 +1,6 @@
 //! `autoindex on`: nginx's HTML directory listing (`ngx_http_autoindex_module.c`, format
 //! `html`), byte for byte: directories first, then files, each group in byte order of the
-//! name; names starting with `.` hidden; names over 50 characters cut to 47 and `..>`.
+//! name; names starting with `.` hidden; names over 50 characters cut to 47 and `..&gt;`.
 
 use std::ffi::OsStr;
 use std::io;
@@ -72,7 +72,7 @@ fn line(item: &Item, exact_size: bool, utc_offset_secs: i64, out: &mut Vec<u8>) 
     if len > NAME_COLUMN {
         let cut: String = text.chars().take(NAME_COLUMN - 3).collect();
         escape_html(cut.as_bytes(), out);
-        out.extend_from_slice(b"..></a>");
+        out.extend_from_slice(b"..&gt;</a>");
     } else {
         escape_html(&item.name, out);
         if item.dir && len < NAME_COLUMN {
@@ -169,7 +169,7 @@ mod tests {
         let mut out = Vec::new();
         line(&item, true, 0, &mut out);
         let text = String::from_utf8(out).unwrap();
-        assert!(text.contains(&format!(">{}..></a> 01-Jan-1970 00:00 ", "a".repeat(47))));
+        assert!(text.contains(&format!(">{}..&gt;</a> 01-Jan-1970 00:00 ", "a".repeat(47))));
         assert!(text.ends_with("                  1\r\n"));
     }
 }
