@@ -295,7 +295,6 @@ fn keepalive_requests_limit_closes_after_last() {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn keepalive_timeout_closes_idle_connection() {
     let server = start("keepalive_timeout 1s;");
     let mut s = server.connect();
@@ -315,7 +314,6 @@ fn keepalive_timeout_closes_idle_connection() {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn keepalive_timeout_header_argument_adds_keep_alive_header() {
     // The second argument of keepalive_timeout is sent as `Keep-Alive: timeout=N`, right
     // after `Connection: keep-alive` in ngx_http_header_filter.
@@ -558,7 +556,6 @@ fn short(raw: &[u8]) -> String {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn lowercase_method_is_400() {
     let server = start("");
     // ngx_http_parse_request_line accepts only A-Z, '_' and '-' in a method.
@@ -584,7 +581,6 @@ fn junk_after_version_is_400() {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn tls_handshake_on_plain_port_is_400() {
     let server = start("");
     // The first bytes of a TLS ClientHello: not a method character.
@@ -610,7 +606,6 @@ fn missing_host_on_http11_is_400() {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn duplicate_host_is_400() {
     let server = start("");
     assert_rejected(
@@ -623,7 +618,6 @@ fn duplicate_host_is_400() {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn duplicate_content_length_is_400() {
     let server = start("");
     assert_rejected(
@@ -673,7 +667,6 @@ fn transfer_encoding_with_content_length_is_400() {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn unknown_transfer_encoding_is_501() {
     let server = start("");
     assert_rejected(
@@ -700,7 +693,6 @@ fn http2_version_is_505() {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn uri_longer_than_large_buffer_is_414() {
     let server = start("large_client_header_buffers 4 8k;");
     let raw = format!(
@@ -739,7 +731,6 @@ fn uri_within_large_buffer_is_served() {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn header_longer_than_large_buffer_is_400_too_large() {
     let server = start("large_client_header_buffers 4 8k;");
     let workers = server.worker_pids();
@@ -812,7 +803,6 @@ fn body_over_client_max_body_size_is_413() {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn invalid_chunk_size_is_400() {
     let server = start("");
     // Found by the discard filter in the static handler: [error] level.
@@ -862,7 +852,6 @@ fn client_header_timeout_closes_without_response() {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn client_header_timeout_is_access_logged_as_408() {
     // ngx_http_close_request(r, NGX_HTTP_REQUEST_TIME_OUT) still runs the log phase: the
     // request gets an access-log line with status 408 and no bytes sent.

@@ -290,32 +290,57 @@ impl<'c> Conn<'c> {
     }
 
     /// The deadline passed: the next drive closes the connection (nginx closes on every
-    /// client timeout; `reset_timedout_connection` is off by default).
-    pub fn on_timeout(&mut self, _shared: &mut Shared<'c>) {
-        let what = match self.state {
-            State::ReadingHead if self.active.as_ref().is_some_and(|a| a.filled > a.start) => {
-                Some("reading client request headers")
-            }
-            State::Responding
-                if self
-                    .active
-                    .as_ref()
-                    .is_some_and(|a| a.discard.is_some() && a.out_pos >= a.out.len()) =>
-            {
-                Some("reading client request body")
-            }
-            State::Responding => Some("sending response to client"),
-            _ => None,
-        };
-        if let Some(what) = what {
-            elog!(
-                LogLevel::Info,
-                "*{} client timed out (110: Connection timed out) while {what}, client: {}",
-                self.id,
-                self.peer.ip()
-            );
-        }
+    /// client timeout; `reset_timedout_connection` is off by default). A request that was
+    /// under way is access-logged when the connection is released: a head cut short by
+    /// `client_header_timeout` as 408, like nginx.
+    pub fn on_timeout(&mut self, shared: &mut Shared<'c>, servers: &AddrServers) {
         self.timed_out = true;
+        let Some(a) = self.active.as_mut() else {
+            return;
+        };
+        let buf = &a.buf[a.start..a.filled];
+        let what = match self.state {
+            State::ReadingHead if !buf.is_empty() => {
+                if a.head.request_line.is_empty() {
+                    "reading client request line"
+                } else {
+                    "reading client request headers"
+                }
+            }
+            State::Responding if a.discard.is_some() && a.out_pos >= a.out.len() => {
+                "reading client request body"
+            }
+            State::Responding => "sending response to client",
+            _ => return,
+        };
+        let server = match a.req.as_ref() {
+            Some(r) => r.server,
+            None => &shared.http.servers[servers.default],
+        };
+        elog!(
+            LogLevel::Info,
+            "*{} client timed out (110: Connection timed out) while {what}, client: {}, server: {}{}",
+            self.id,
+            self.peer.ip(),
+            handler::server_name(server),
+            handler::RequestContext::of(buf, &a.head)
+        );
+        if a.req.is_none() {
+            self.requests += 1;
+            a.req = Some(Req {
+                started: shared.now,
+                server,
+                loc: &server.loc,
+                status: 408,
+                keepalive: false,
+                head_len: buf.len(),
+                body_in_buf: 0,
+                body_read: 0,
+                header_bytes: 0,
+                bytes_sent: 0,
+                lingering: false,
+            });
+        }
     }
 
     /// The worker begins a graceful stop. An idle keep-alive connection is left alone: the
@@ -325,6 +350,10 @@ impl<'c> Conn<'c> {
 
     /// Returns the connection's buffers to the pool (the socket closes when dropped).
     pub fn release(&mut self, shared: &mut Shared<'c>) {
+        // A request cut short (timeout, client gone, write error) still gets its log line.
+        if let Some(req) = self.active.as_mut().and_then(|a| a.req.take()) {
+            handler::log_request(self, shared, &req);
+        }
         if let Some(a) = self.active.take() {
             shared.pool.give(a, 1024);
         }
@@ -368,7 +397,7 @@ impl<'c> Conn<'c> {
             ignore_invalid_headers: srv.ignore_invalid_headers,
         };
         if self.state == State::KeepAliveIdle && !self.readable {
-            return Step::Wait(None);
+            return Step::Wait(self.deadline);
         }
         let Some(sock) = self.sock.as_mut() else {
             return Step::Close;
@@ -377,7 +406,20 @@ impl<'c> Conn<'c> {
         loop {
             if a.filled > a.start {
                 a.head.clear();
-                match request::parse_head(&a.buf[a.start..a.filled], &mut a.head, &opts) {
+                let head = &a.buf[a.start..a.filled];
+                let parsed = request::parse_head(head, &mut a.head, &opts);
+                // A head that outgrew the small buffer lives in large ones, and each of
+                // its lines must fit one of those (nginx moves line by line).
+                if head.len() > small
+                    && parsed.is_ok()
+                    && let Err(e) = request::check_line_lengths(
+                        &head[..parsed.ok().flatten().unwrap_or(head.len())],
+                        large_size,
+                    )
+                {
+                    return self.reject(shared, servers, e);
+                }
+                match parsed {
                     Ok(Some(n)) => {
                         self.state = State::Responding;
                         return handler::start_request(self, shared, servers, n);
@@ -402,12 +444,6 @@ impl<'c> Conn<'c> {
                     let e = request::overflow_error(&a.buf[..a.filled]);
                     return self.reject(shared, servers, e);
                 }
-            }
-            // A request line longer than one large buffer is 414 even if more buffers remain.
-            if a.filled - a.start > large_size
-                && memchr::memchr(b'\n', &a.buf[a.start..a.start + large_size]).is_none()
-            {
-                return self.reject(shared, servers, HttpError::UriTooLong);
             }
             if !self.readable {
                 return Step::Wait(self.deadline);
@@ -444,7 +480,8 @@ impl<'c> Conn<'c> {
                         if let Some(a) = self.active.take() {
                             shared.pool.give(a, small);
                         }
-                        return Step::Wait(None);
+                        // The keep-alive deadline set by `go_idle` must reach the timers.
+                        return Step::Wait(self.deadline);
                     }
                     return Step::Wait(self.deadline);
                 }
@@ -862,7 +899,10 @@ fn log_send_error(id: u64, peer: &SocketAddr, e: &io::Error) {
 }
 
 /// Feeds `input` to a body reader; returns (bytes used, body finished).
-fn consume_body(reader: &mut BodyReader, input: &[u8]) -> Result<(usize, bool), HttpError> {
+pub(super) fn consume_body(
+    reader: &mut BodyReader,
+    input: &[u8],
+) -> Result<(usize, bool), HttpError> {
     match reader {
         BodyReader::Length(left) => {
             let n = (*left).min(input.len() as u64);

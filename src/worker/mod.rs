@@ -498,7 +498,8 @@ impl<'c> Worker<'c> {
                 conn::TimerCheck::Stale => {}
                 conn::TimerCheck::Rearm(next) => self.timers.push(next, key),
                 conn::TimerCheck::Expired => {
-                    c.on_timeout(&mut self.shared);
+                    let servers = &self.listeners[c.listen_idx()].servers;
+                    c.on_timeout(&mut self.shared, servers);
                     self.drive(key);
                 }
             }
