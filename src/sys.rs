@@ -89,9 +89,23 @@ fn setsockopt_int(
     .map(drop)
 }
 
-/// `TCP_CORK` on or off (nginx's `tcp_nopush`).
-pub fn set_tcp_cork(fd: RawFd, on: bool) -> io::Result<()> {
-    setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_CORK, on as libc::c_int)
+/// `send(2)` with `MSG_MORE`: the kernel keeps these bytes back until more follow (the
+/// next `sendfile`), so a response head and its file body share segments.
+pub fn send_more(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: the pointer and length describe a live slice for the duration of the call.
+    let n = unsafe {
+        libc::send(
+            fd,
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_MORE | libc::MSG_NOSIGNAL,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
 }
 
 /// `TCP_NODELAY` on or off.

@@ -126,8 +126,6 @@ pub struct Active<'c> {
     pub discard: Option<BodyReader>,
     /// The request in progress.
     pub req: Option<Req<'c>>,
-    /// Cork the socket before writing this response (`tcp_nopush` with a file body).
-    pub cork_wanted: bool,
 }
 
 /// A worker's free [`Active`] buffers.
@@ -153,7 +151,6 @@ impl<'c> Pool<'c> {
                 body: Body::None,
                 discard: None,
                 req: None,
-                cork_wanted: false,
             })
         });
         if a.buf.len() < size {
@@ -198,10 +195,10 @@ pub struct Conn<'c> {
     pub requests: u64,
     readable: bool,
     writable: bool,
+    read_closed: bool,
     deadline: Option<Instant>,
     armed: Option<Instant>,
     timed_out: bool,
-    corked: bool,
     /// `lingering_timeout` of the request that started the lingering close.
     linger_timeout: std::time::Duration,
     /// `send_timeout` of the response being written.
@@ -232,10 +229,10 @@ impl<'c> Conn<'c> {
             requests: 0,
             readable: false,
             writable: true,
+            read_closed: false,
             deadline: None,
             armed: None,
             timed_out: false,
-            corked: false,
             linger_timeout: crate::config::DEFAULT_LINGERING_TIMEOUT,
             send_timeout: crate::config::DEFAULT_SEND_TIMEOUT,
             idle_after_flush: None,
@@ -253,10 +250,12 @@ impl<'c> Conn<'c> {
         self.listen
     }
 
-    /// Records readiness from an event.
-    pub fn on_event(&mut self, readable: bool, writable: bool) {
+    /// Records readiness from an event. `read_closed`: the peer's FIN (or an error) is
+    /// queued behind whatever data there is, so reads must go on until they see it.
+    pub fn on_event(&mut self, readable: bool, writable: bool, read_closed: bool) {
         self.readable |= readable;
         self.writable |= writable;
+        self.read_closed |= read_closed;
     }
 
     /// Sets the connection's deadline; true if the timer heap needs a new entry for it.
@@ -472,6 +471,13 @@ impl<'c> Conn<'c> {
                         );
                     }
                     a.filled += n;
+                    // A short read drained the socket (nginx's `rev->ready = 0`): under
+                    // edge-triggered epoll, more data brings a new event, so the recv()
+                    // that would only say EAGAIN is skipped. Not once the FIN is queued:
+                    // that needs a read of its own and brings no further event.
+                    if a.filled < a.buf.len() && !self.read_closed {
+                        self.readable = false;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.readable = false;
@@ -623,12 +629,6 @@ impl<'c> Conn<'c> {
         if let Some(a) = self.active.take() {
             shared.pool.give(a, buffer_size);
         }
-        if self.corked {
-            if let Some(s) = self.sock.as_ref() {
-                let _ = sys::set_tcp_cork(s.as_raw_fd(), false);
-            }
-            self.corked = false;
-        }
         let at = shared.now + keepalive_timeout;
         self.deadline = Some(at);
         // Data may already be waiting (the client pipelined right after our last write).
@@ -737,18 +737,25 @@ impl<'c> Conn<'c> {
             return Flush::Error;
         };
         let mut sent_file_bytes: u64 = 0;
-        if a.cork_wanted {
-            a.cork_wanted = false;
-            if !self.corked && sys::set_tcp_cork(sock.as_raw_fd(), true).is_ok() {
-                self.corked = true;
-            }
-        }
         loop {
             if a.out_pos < a.out.len() {
                 if !self.writable {
                     return Flush::Blocked;
                 }
-                match sock.write(&a.out[a.out_pos..]) {
+                // A head followed by sendfile goes with MSG_MORE: the kernel holds it and
+                // sends it in the same segments as the file's first bytes, which is what
+                // nginx gets from TCP_CORK (`tcp_nopush`) at the price of two setsockopt
+                // calls per response.
+                let file_follows = matches!(
+                    a.body,
+                    Body::File { sendfile: true, pos, end, .. } if pos < end
+                );
+                let written = if file_follows {
+                    sys::send_more(sock.as_raw_fd(), &a.out[a.out_pos..])
+                } else {
+                    sock.write(&a.out[a.out_pos..])
+                };
+                match written {
                     Ok(n) => {
                         a.out_pos += n;
                         if a.out_pos == a.out.len() {
@@ -780,10 +787,6 @@ impl<'c> Conn<'c> {
             };
             if *pos >= *end {
                 a.body = Body::None;
-                if self.corked {
-                    let _ = sys::set_tcp_cork(sock.as_raw_fd(), false);
-                    self.corked = false;
-                }
                 return Flush::Done;
             }
             if *max_chunk > 0 && sent_file_bytes >= *max_chunk {

@@ -256,10 +256,6 @@ fn serve_static<'c>(
                 &late,
             );
             if a.head.method != Method::Head && f.size > 0 {
-                if loc.sendfile && loc.tcp_nopush {
-                    // Header and first file bytes leave in full segments.
-                    a.cork_wanted = true;
-                }
                 a.body = Body::File {
                     file: f.file,
                     pos: 0,

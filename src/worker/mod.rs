@@ -269,9 +269,10 @@ impl<'c> Worker<'c> {
             self.shared.date.update(SystemTime::now());
 
             for ev in events.iter() {
-                let (readable, writable) = (
+                let (readable, writable, read_closed) = (
                     ev.is_readable() || ev.is_read_closed() || ev.is_error(),
                     ev.is_writable(),
+                    ev.is_read_closed() || ev.is_error(),
                 );
                 match ev.token() {
                     SIGNAL_TOKEN => {
@@ -285,7 +286,7 @@ impl<'c> Worker<'c> {
                     Token(t) => {
                         let key = Key(t);
                         if let Some(c) = self.conns.get_mut(key) {
-                            c.on_event(readable, writable);
+                            c.on_event(readable, writable, read_closed);
                             self.drive(key);
                         }
                     }
