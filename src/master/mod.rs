@@ -343,7 +343,16 @@ impl Master {
                 } else {
                     0
                 };
-                respawn.push((w.slot, respawn_delay(fast_deaths), fast_deaths));
+                let delay = respawn_delay(fast_deaths);
+                if !delay.is_zero() {
+                    // Portico's own guard (nginx has none), so it says why the slot waits.
+                    elog!(
+                        LogLevel::Warn,
+                        "worker process {pid} exited right after start {fast_deaths} times in a row, respawning in {}ms",
+                        delay.as_millis()
+                    );
+                }
+                respawn.push((w.slot, delay, fast_deaths));
             }
         }
         respawn
@@ -536,5 +545,19 @@ pub fn signal_master(opts: &LoadOptions, signal: &str) -> i32 {
             );
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_fast_death_is_respawned_at_once_a_crash_loop_waits() {
+        assert_eq!(respawn_delay(0), Duration::ZERO);
+        assert_eq!(respawn_delay(1), Duration::ZERO);
+        assert_eq!(respawn_delay(2), RESPAWN_FIRST_DELAY);
+        assert_eq!(respawn_delay(3), RESPAWN_FIRST_DELAY * 2);
+        assert_eq!(respawn_delay(40), RESPAWN_MAX_DELAY);
     }
 }

@@ -271,12 +271,16 @@ impl Drop for Server {
     /// would keep serving (and holding the port) after the test. The workers are listed while
     /// they are still the master's children.
     fn drop(&mut self) {
+        let running = self
+            .child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none());
+        let workers = if running {
+            self.worker_pids()
+        } else {
+            Vec::new()
+        };
         if let Some(mut c) = self.child.take() {
-            let workers = if c.try_wait().ok().flatten().is_none() {
-                self.worker_pids()
-            } else {
-                Vec::new()
-            };
             // SAFETY: kill(2) on our child and on its children.
             unsafe { libc::kill(c.id() as i32, libc::SIGKILL) };
             for pid in workers {
