@@ -7,7 +7,9 @@
 
 mod common;
 
-use common::{Response, Server, error_page, http_date, read_response, read_to_end};
+use common::{
+    Prefix, Response, Server, error_page, free_port, http_date, read_response, read_to_end,
+};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -893,4 +895,39 @@ fn many_bad_requests_in_a_row_leave_the_worker_alive() {
     }
     assert_still_serving(&server, &workers);
     server.assert_clean_log();
+}
+
+#[test]
+fn worker_connections_limit_sheds_and_recovers() {
+    // Five slots, one taken by the listener (as in nginx): four clients fit.
+    let prefix = Prefix::new();
+    let port = free_port();
+    prefix.write(
+        "conf/portico.conf",
+        format!(
+            "daemon off;\nworker_processes 1;\nerror_log logs/error.log info;\npid logs/portico.pid;\n\
+             events {{ worker_connections 5; }}\n\
+             http {{ server {{ listen 127.0.0.1:{port}; root html; }} }}\n"
+        ),
+    );
+    prefix.write("html/a.txt", ALPHA);
+    let server = Server::spawn(prefix, port);
+    let workers = server.worker_pids();
+    // The start-up probe's connection is closed by now; hold four.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut held: Vec<TcpStream> = (0..4).map(|_| server.connect()).collect();
+    for s in &mut held {
+        send(s, b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        assert_ok(&next_response(s), ALPHA);
+    }
+    // The fifth is accepted and closed at once.
+    let mut extra = server.connect();
+    let _ = extra.write_all(&get("/a.txt"));
+    expect_closed(&mut extra, Duration::from_secs(5));
+    assert_log_line(&server, "alert", "5 worker_connections are not enough");
+    // A freed slot is usable again, by the same worker.
+    drop(held.pop());
+    std::thread::sleep(Duration::from_millis(200));
+    assert_still_serving(&server, &workers);
+    server.assert_clean_log_except(&["worker_connections are not enough"]);
 }

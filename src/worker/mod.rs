@@ -414,7 +414,8 @@ impl<'c> Worker<'c> {
             }
             // SAFETY: accept4 returned a new descriptor that we now own.
             let stream = unsafe { std::net::TcpStream::from_raw_fd(s) };
-            if self.conns.len() >= self.worker_connections {
+            // Like nginx, the listening sockets take connection slots too.
+            if self.conns.len() + self.listeners.len() >= self.worker_connections {
                 elog!(
                     LogLevel::Alert,
                     "{} worker_connections are not enough",
