@@ -458,3 +458,80 @@ pub fn errno_text(e: &io::Error) -> String {
         None => e.to_string(),
     }
 }
+
+/// What tells one version of a file from another: when none of these changed, neither did
+/// the bytes a path leads to (a rename onto the path changes `ino`; a write changes `mtime`
+/// and `ctime`, a chmod `ctime` and `mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FileStamp {
+    /// Device.
+    pub dev: u64,
+    /// Inode.
+    pub ino: u64,
+    /// `st_mode` (type and permissions).
+    pub mode: u32,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time: seconds, nanoseconds.
+    pub mtime: (i64, u32),
+    /// Status-change time: seconds, nanoseconds.
+    pub ctime: (i64, u32),
+}
+
+impl FileStamp {
+    /// A regular file.
+    pub fn is_file(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFREG
+    }
+
+    /// A directory.
+    pub fn is_dir(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFDIR
+    }
+
+    fn from_statx(s: &libc::statx) -> FileStamp {
+        FileStamp {
+            dev: (u64::from(s.stx_dev_major) << 32) | u64::from(s.stx_dev_minor),
+            ino: s.stx_ino,
+            mode: u32::from(s.stx_mode),
+            size: s.stx_size,
+            mtime: (s.stx_mtime.tv_sec, s.stx_mtime.tv_nsec),
+            ctime: (s.stx_ctime.tv_sec, s.stx_ctime.tv_nsec),
+        }
+    }
+}
+
+/// `statx(2)` of a path (following symlinks, as `open` does). Paths longer than
+/// `PATH_MAX` fail with `ENAMETOOLONG`, as the kernel would.
+pub fn stat_path(path: &[u8]) -> io::Result<FileStamp> {
+    let mut c_path = [0u8; libc::PATH_MAX as usize];
+    if path.len() >= c_path.len() {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
+    if memchr::memchr(0, path).is_some() {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    c_path[..path.len()].copy_from_slice(path);
+    statx(libc::AT_FDCWD, c_path.as_ptr().cast(), 0)
+}
+
+/// `statx(2)` of an open file.
+pub fn stat_fd(fd: RawFd) -> io::Result<FileStamp> {
+    statx(fd, c"".as_ptr(), libc::AT_EMPTY_PATH)
+}
+
+fn statx(dirfd: RawFd, path: *const libc::c_char, flags: libc::c_int) -> io::Result<FileStamp> {
+    // SAFETY: statx is plain data; all-zero is a valid value that the kernel overwrites.
+    let mut buf: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated and outlives the call; `buf` is a live statx.
+    cvt(unsafe {
+        libc::statx(
+            dirfd,
+            path,
+            flags | libc::AT_STATX_SYNC_AS_STAT,
+            libc::STATX_BASIC_STATS,
+            &mut buf,
+        )
+    })?;
+    Ok(FileStamp::from_statx(&buf))
+}
