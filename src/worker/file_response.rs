@@ -121,10 +121,6 @@ pub(super) fn serve(rq: &mut Rq<'_, '_>, f: StaticFile) {
         b"",
     );
     if rq.a.head.method != Method::Head && !not_modified && end > start {
-        if loc.sendfile && loc.tcp_nopush {
-            // Header and first file bytes leave in full segments.
-            rq.a.cork_wanted = true;
-        }
         rq.a.body = Body::File {
             file: f.file,
             pos: start,

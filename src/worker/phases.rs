@@ -279,12 +279,11 @@ pub(super) fn log_error(rq: &Rq<'_, '_>, level: LogLevel, message: &str) {
     let buf = &rq.a.buf[rq.a.start..rq.a.filled];
     elog!(
         level,
-        "*{} {message}, client: {}, server: {}, request: \"{}\", host: \"{}\"",
+        "*{} {message}, client: {}, server: {}{}",
         rq.conn.id,
         rq.conn.peer.ip(),
         server_name(rq.req.server),
-        String::from_utf8_lossy(handler::request_line(buf, rq.req.head_len)),
-        String::from_utf8_lossy(rq.a.head.host.map_or(b"" as &[u8], |h| h.get(buf)))
+        handler::RequestContext::of(buf, &rq.a.head)
     );
 }
 
