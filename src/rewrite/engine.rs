@@ -1,6 +1,7 @@
 //! The script engine: runs compiled [`Op`]s against a [`RewriteCtx`], as
 //! `ngx_http_rewrite_handler` runs its code array.
 
+use std::borrow::Cow;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -10,7 +11,7 @@ use crate::log::LogLevel;
 use crate::vars::{Template, Var, VarSource};
 
 /// Runs `ops` (a server's or a location's list) and says what the worker does next.
-pub fn run<'a>(ops: &'a [Op], ctx: &mut RewriteCtx<'a>, src: &dyn VarSource) -> Outcome {
+pub fn run<'a>(ops: &'a [Op], ctx: &mut RewriteCtx<'a>, src: &dyn VarSource) -> Outcome<'a> {
     match block(ops, ctx, src) {
         Some(Outcome::Relocate) => relocate(ctx),
         Some(outcome) => outcome,
@@ -19,14 +20,14 @@ pub fn run<'a>(ops: &'a [Op], ctx: &mut RewriteCtx<'a>, src: &dyn VarSource) -> 
     }
 }
 
-fn relocate(ctx: &mut RewriteCtx<'_>) -> Outcome {
+fn relocate(ctx: &mut RewriteCtx<'_>) -> Outcome<'static> {
     ctx.uri_changed = false;
     ctx.loc = None;
     Outcome::Relocate
 }
 
 /// Runs one block; `None` when its directives ran out.
-fn block<'a>(ops: &'a [Op], ctx: &mut RewriteCtx<'a>, src: &dyn VarSource) -> Option<Outcome> {
+fn block<'a>(ops: &'a [Op], ctx: &mut RewriteCtx<'a>, src: &dyn VarSource) -> Option<Outcome<'a>> {
     for op in ops {
         let stop = match op {
             Op::Rewrite { .. } => rewrite(op, ctx, src),
@@ -65,7 +66,7 @@ fn block<'a>(ops: &'a [Op], ctx: &mut RewriteCtx<'a>, src: &dyn VarSource) -> Op
 }
 
 /// nginx's `ngx_http_script_break_code`.
-fn break_here(ctx: &mut RewriteCtx<'_>) -> Outcome {
+fn break_here(ctx: &mut RewriteCtx<'_>) -> Outcome<'static> {
     if ctx.uri_changed {
         ctx.valid_location = false;
         ctx.uri_changed = false;
@@ -109,7 +110,7 @@ fn lossy(bytes: &[u8]) -> String {
 }
 
 /// `rewrite`: `ngx_http_script_regex_start_code` and `..._regex_end_code`.
-fn rewrite(op: &Op, ctx: &mut RewriteCtx<'_>, src: &dyn VarSource) -> Option<Outcome> {
+fn rewrite<'a>(op: &Op, ctx: &mut RewriteCtx<'_>, src: &dyn VarSource) -> Option<Outcome<'a>> {
     let Op::Rewrite {
         regex,
         replacement,
@@ -148,7 +149,7 @@ fn rewrite(op: &Op, ctx: &mut RewriteCtx<'_>, src: &dyn VarSource) -> Option<Out
         });
         return Some(Outcome::Redirect {
             code: *code,
-            location,
+            location: Cow::Owned(location),
         });
     }
 
@@ -194,13 +195,16 @@ fn rewrite(op: &Op, ctx: &mut RewriteCtx<'_>, src: &dyn VarSource) -> Option<Out
 }
 
 /// `return`: `ngx_http_script_return_code` and `ngx_http_send_response`.
-fn respond(
+fn respond<'a>(
     code: u16,
-    text: Option<&Template>,
+    text: Option<&'a Template>,
     ctx: &RewriteCtx<'_>,
     src: &dyn VarSource,
-) -> Outcome {
-    let text = text.map(|t| eval(t, ctx, src, false));
+) -> Outcome<'a> {
+    let text = text.map(|t| match t.is_literal() {
+        Some(literal) => Cow::Borrowed(literal),
+        None => Cow::Owned(eval(t, ctx, src, false)),
+    });
     if matches!(code, 301 | 302 | 303 | 307 | 308) {
         return Outcome::Redirect {
             code,
@@ -209,7 +213,7 @@ fn respond(
     }
     let body = match text {
         Some(text) => Some(text),
-        None if code < 400 => Some(Vec::new()),
+        None if code < 400 => Some(Cow::Borrowed(&b""[..])),
         None => None,
     };
     Outcome::Return { code, body }

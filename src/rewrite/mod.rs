@@ -146,9 +146,10 @@ pub enum Op {
     Break,
 }
 
-/// What the worker does after [`run`].
+/// What the worker does after [`run`]. Texts written without variables are borrowed from
+/// the configuration, so a literal `return` costs no allocation.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Outcome<'a> {
     /// The directives ran out and the URI did not change: carry on in the current location.
     Continue,
     /// `break` (directive or flag): stop rewriting and serve [`RewriteCtx::uri`] from the
@@ -163,7 +164,7 @@ pub enum Outcome {
         /// The status.
         code: u16,
         /// The `Location` value.
-        location: Vec<u8>,
+        location: std::borrow::Cow<'a, [u8]>,
     },
     /// Answer `code`: with `body` as the response body (served with `default_type`), or with
     /// nginx's standard page for the code when `None`. 444 closes the connection instead; a
@@ -172,8 +173,28 @@ pub enum Outcome {
         /// The status.
         code: u16,
         /// The body, if the directive gave one (an empty one for codes below 400).
-        body: Option<Vec<u8>>,
+        body: Option<std::borrow::Cow<'a, [u8]>>,
     },
+}
+
+impl Outcome<'_> {
+    /// The same outcome owning its texts.
+    pub fn into_owned(self) -> Outcome<'static> {
+        use std::borrow::Cow;
+        match self {
+            Outcome::Continue => Outcome::Continue,
+            Outcome::Break => Outcome::Break,
+            Outcome::Relocate => Outcome::Relocate,
+            Outcome::Redirect { code, location } => Outcome::Redirect {
+                code,
+                location: Cow::Owned(location.into_owned()),
+            },
+            Outcome::Return { code, body } => Outcome::Return {
+                code,
+                body: body.map(|b| Cow::Owned(b.into_owned())),
+            },
+        }
+    }
 }
 
 /// Captures of the last regex match: the matched subject and the group spans.

@@ -34,7 +34,11 @@ fn conf(body: &str) -> HttpConf {
 }
 
 /// Runs the first location's ops for `uri?args`.
-fn run_location(body: &str, uri: &str, args: Option<&str>) -> (Outcome, String, Option<String>) {
+fn run_location(
+    body: &str,
+    uri: &str,
+    args: Option<&str>,
+) -> (Outcome<'static>, String, Option<String>) {
     let http = conf(body);
     let ops = &http.servers[0].locations[0].rewrite;
     let mut ctx = RewriteCtx::new(
@@ -42,22 +46,22 @@ fn run_location(body: &str, uri: &str, args: Option<&str>) -> (Outcome, String, 
         args.map(|a| a.as_bytes().to_vec()),
         http.user_vars.len(),
     );
-    let outcome = run(ops, &mut ctx, &vals(&[(Var::Host, "example.com")]));
+    let outcome = run(ops, &mut ctx, &vals(&[(Var::Host, "example.com")])).into_owned();
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     (outcome, text(&ctx.uri), ctx.args.as_deref().map(text))
 }
 
-fn redirect(code: u16, location: &str) -> Outcome {
+fn redirect(code: u16, location: &str) -> Outcome<'static> {
     Outcome::Redirect {
         code,
-        location: location.into(),
+        location: location.as_bytes().to_vec().into(),
     }
 }
 
-fn ret(code: u16, body: Option<&str>) -> Outcome {
+fn ret(code: u16, body: Option<&str>) -> Outcome<'static> {
     Outcome::Return {
         code,
-        body: body.map(|b| b.into()),
+        body: body.map(|b| b.as_bytes().to_vec().into()),
     }
 }
 
@@ -247,7 +251,9 @@ fn if_conditions() {
     let check = |cond: &str, uri: &str, args: Option<&str>| {
         let body = format!("location / {{ if ({cond}) {{ return 200 \"$1\"; }} return 404; }}");
         match run_location(&body, uri, args).0 {
-            Outcome::Return { code: 200, body } => Some(String::from_utf8(body.unwrap()).unwrap()),
+            Outcome::Return { code: 200, body } => {
+                Some(String::from_utf8(body.unwrap().into_owned()).unwrap())
+            }
             _ => None,
         }
     };

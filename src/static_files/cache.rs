@@ -13,7 +13,7 @@ use std::os::unix::fs::MetadataExt;
 use std::rc::Rc;
 use std::time::Instant;
 
-use super::{Entry, StaticFile, open_error, open_file};
+use super::{Entry, OpenFile, StaticFile, open_error, open_file};
 use crate::config::{LocSettings, OpenFileCache};
 
 /// The cache of one worker.
@@ -72,11 +72,17 @@ impl FileCache {
         let uses = self.entries.get(path).map_or(1, |c| c.uses);
         let (entry, what) = match open_file(path) {
             Ok((file, meta)) => {
-                let file = Rc::new(file);
-                let entry = super::describe(file.clone(), &meta, path);
+                let keep = uses >= loc.open_file_cache_min_uses && meta.is_file();
+                let (file, kept) = if keep {
+                    let shared = Rc::new(file);
+                    (OpenFile::Shared(shared.clone()), Some(shared))
+                } else {
+                    (OpenFile::Own(file), None)
+                };
+                let entry = super::describe(file, &meta, path);
                 let what = match &entry {
                     Entry::File(f) => Kind::File {
-                        file: (uses >= loc.open_file_cache_min_uses).then_some(file),
+                        file: kept,
                         size: f.size,
                         mtime: f.mtime,
                         ino: meta.ino(),
@@ -135,7 +141,7 @@ impl FileCache {
                 mtime,
                 ..
             } => Some(Entry::File(StaticFile {
-                file: file.clone(),
+                file: OpenFile::Shared(file.clone()),
                 size: *size,
                 mtime: *mtime,
             })),

@@ -10,6 +10,7 @@ pub mod cache;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::rc::Rc;
@@ -18,11 +19,29 @@ use std::time::Instant;
 use crate::config::LocSettings;
 pub use cache::FileCache;
 
+/// An open file: the request's own, or shared with the open-file cache.
+#[derive(Debug)]
+pub enum OpenFile {
+    /// Opened for this request; closed when sent.
+    Own(File),
+    /// Kept by `open_file_cache` (a response may outlive the cache entry).
+    Shared(Rc<File>),
+}
+
+impl AsRawFd for OpenFile {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            OpenFile::Own(f) => f.as_raw_fd(),
+            OpenFile::Shared(f) => f.as_raw_fd(),
+        }
+    }
+}
+
 /// An opened regular file, ready to be sent.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct StaticFile {
-    /// The open file (shared with the cache when `open_file_cache` is on).
-    pub file: Rc<File>,
+    /// The open file.
+    pub file: OpenFile,
     /// Its size in bytes.
     pub size: u64,
     /// Modification time, seconds since the epoch.
@@ -51,12 +70,12 @@ pub fn open(cache: &mut FileCache, loc: &LocSettings, path: &[u8], now: Instant)
 /// Opens `path` without any cache.
 pub fn open_uncached(loc: &LocSettings, path: &[u8]) -> Entry {
     match open_file(path) {
-        Ok((file, meta)) => describe(Rc::new(file), &meta, path),
+        Ok((file, meta)) => describe(OpenFile::Own(file), &meta, path),
         Err(e) => open_error(loc, path, &e),
     }
 }
 
-fn describe(file: Rc<File>, meta: &std::fs::Metadata, path: &[u8]) -> Entry {
+fn describe(file: OpenFile, meta: &std::fs::Metadata, path: &[u8]) -> Entry {
     if meta.is_dir() {
         return Entry::Directory;
     }

@@ -48,15 +48,19 @@ fn serve_static<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
     if !matches!(method, Method::Get | Method::Head | Method::Post) {
         return finalize(rq, 405);
     }
-    let Some(mut path) = map_uri(rq, None) else {
+    if !map_uri(rq, None) {
         return finalize(rq, 500);
-    };
+    }
+    let path = take_path(rq);
     if rq.route.script.uri.ends_with(b"/") {
-        return index(rq, path);
+        let next = index(rq, &path);
+        restore_path(rq, path);
+        return next;
     }
     let loc = rq.req.loc;
     let now = rq.shared.now;
     let looked = static_files::open(&mut rq.shared.file_cache, loc, &path, now);
+    restore_path(rq, path);
     match looked {
         Entry::File(f) => {
             if method == Method::Post {
@@ -66,7 +70,6 @@ fn serve_static<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
             Next::Done
         }
         Entry::Directory => {
-            path.clear();
             let mut location = Vec::with_capacity(64);
             crate::http::uri::escape_uri(&rq.route.script.uri, &mut location);
             location.push(b'/');
@@ -92,9 +95,9 @@ fn serve_static<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
 }
 
 /// nginx's index module for a URI ending in `/`.
-fn index<'c>(rq: &mut Rq<'_, 'c>, dir: Vec<u8>) -> Next<'c> {
+fn index<'c>(rq: &mut Rq<'_, 'c>, dir: &[u8]) -> Next<'c> {
     let loc = rq.req.loc;
-    match static_files::find_index(loc, &dir) {
+    match static_files::find_index(loc, dir) {
         IndexLookup::Found(name) => {
             let mut uri = rq.route.script.uri.clone();
             if name.starts_with('/') {
@@ -105,13 +108,13 @@ fn index<'c>(rq: &mut Rq<'_, 'c>, dir: Vec<u8>) -> Next<'c> {
             phases::internal_redirect(rq, uri, args)
         }
         IndexLookup::NoIndex if loc.autoindex => {
-            autoindex(rq, &dir);
+            autoindex(rq, dir);
             Next::Done
         }
         IndexLookup::NoIndex => {
             let message = format!(
                 "directory index of \"{}\" is forbidden",
-                String::from_utf8_lossy(&dir)
+                String::from_utf8_lossy(dir)
             );
             phases::log_error(rq, LogLevel::Error, &message);
             finalize(rq, 403)
@@ -127,58 +130,78 @@ fn index<'c>(rq: &mut Rq<'_, 'c>, dir: Vec<u8>) -> Next<'c> {
 
 /// nginx's `ngx_http_map_uri_to_path`: `root` + URI, or `alias` in place of the location's
 /// prefix (a regex location's alias, captures evaluated, is the whole path). `name` maps
-/// that name instead of the URI (`try_files`). Also sets `$document_root` and
-/// `$request_filename`. `None`: `alias` cannot map a URI rewritten with `break` (500).
-pub(super) fn map_uri(rq: &mut Rq<'_, '_>, name: Option<&[u8]>) -> Option<Vec<u8>> {
+/// that name instead of the URI (`try_files`). The path is left in the request's
+/// `$request_filename` buffer (taken out with [`take_path`]); `$document_root` is set too.
+/// False: `alias` cannot map a URI rewritten with `break` (500).
+pub(super) fn map_uri(rq: &mut Rq<'_, '_>, name: Option<&[u8]>) -> bool {
     let loc = rq.req.loc;
-    let uri: Vec<u8> = name.map_or_else(|| rq.route.script.uri.clone(), <[u8]>::to_vec);
-    let mut path = Vec::with_capacity(uri.len() + 64);
-    match (&loc.alias, rq.route.location) {
-        (Some(alias), Some(l)) => {
-            if !rq.route.script.valid_location {
-                let message = match location_prefix(l) {
-                    Some(p) => format!(
-                        "\"alias\" cannot be used in location \"{p}\" where URI was rewritten"
-                    ),
-                    None => {
-                        "\"alias\" cannot be used in location where URI was rewritten".to_string()
-                    }
-                };
-                phases::log_error(rq, LogLevel::Error, &message);
-                return None;
+    let (alias, location) = match (&loc.alias, rq.route.location) {
+        (Some(alias), Some(l)) => (alias, l),
+        _ => {
+            let root = loc.root.as_os_str().as_bytes();
+            let route = &mut *rq.route;
+            route.document_root.clear();
+            route.document_root.extend_from_slice(root);
+            route.filename.clear();
+            route.filename.extend_from_slice(root);
+            route
+                .filename
+                .extend_from_slice(name.unwrap_or(&route.script.uri));
+            return true;
+        }
+    };
+    if !rq.route.script.valid_location {
+        let message = match location_prefix(location) {
+            Some(p) => {
+                format!("\"alias\" cannot be used in location \"{p}\" where URI was rewritten")
             }
-            let root = eval(rq, alias);
-            match &l.matcher {
-                LocationMatch::Regex(..) => {
-                    rq.route.document_root = root.clone();
-                    path = root;
-                    if name.is_some() {
-                        // try_files names are relative to the alias's directory.
-                        if let Some(slash) = memchr::memrchr(b'/', &path) {
-                            path.truncate(slash);
-                        }
-                        path.extend_from_slice(&uri);
-                    }
+            None => "\"alias\" cannot be used in location where URI was rewritten".to_string(),
+        };
+        phases::log_error(rq, LogLevel::Error, &message);
+        return false;
+    }
+    let evaluated;
+    let root: &[u8] = match alias.is_literal() {
+        Some(literal) => literal,
+        None => {
+            evaluated = eval(rq, alias);
+            &evaluated
+        }
+    };
+    let route = &mut *rq.route;
+    route.document_root.clear();
+    route.document_root.extend_from_slice(root);
+    route.filename.clear();
+    route.filename.extend_from_slice(root);
+    let uri = name.unwrap_or(&route.script.uri);
+    match &location.matcher {
+        LocationMatch::Regex(..) => {
+            if name.is_some() {
+                // try_files names are relative to the alias's directory.
+                if let Some(slash) = memchr::memrchr(b'/', &route.filename) {
+                    route.filename.truncate(slash);
                 }
-                _ => {
-                    let prefix_len = location_prefix(l).map_or(0, str::len);
-                    rq.route.document_root = root.clone();
-                    path.extend_from_slice(&root);
-                    path.extend_from_slice(uri.get(prefix_len.min(uri.len())..).unwrap_or(b""));
-                }
+                route.filename.extend_from_slice(uri);
             }
         }
         _ => {
-            let root = loc.root.as_os_str().as_bytes();
-            rq.route.document_root.clear();
-            rq.route.document_root.extend_from_slice(root);
-            path.extend_from_slice(root);
-            path.extend_from_slice(&uri);
+            let prefix_len = location_prefix(location).map_or(0, str::len);
+            route
+                .filename
+                .extend_from_slice(uri.get(prefix_len.min(uri.len())..).unwrap_or(b""));
         }
     }
-    rq.route.filename.clear();
-    rq.route.filename.extend_from_slice(&path);
-    Some(path)
+    true
+}
+
+/// Takes the mapped path out of the request (give it back with [`restore_path`], so the
+/// buffer is reused and `$request_filename` shows it).
+fn take_path(rq: &mut Rq<'_, '_>) -> Vec<u8> {
+    std::mem::take(&mut rq.route.filename)
+}
+
+fn restore_path(rq: &mut Rq<'_, '_>, path: Vec<u8>) {
+    rq.route.filename = path;
 }
 
 /// nginx's try-files phase. `None`: a file was found and the URI now names it.
@@ -190,8 +213,10 @@ fn try_files<'c>(rq: &mut Rq<'_, 'c>) -> Option<Next<'c>> {
         if name.is_empty() {
             continue;
         }
-        let path = map_uri(rq, Some(&name))?;
-        let Ok(meta) = std::fs::metadata(std::ffi::OsStr::from_bytes(&path)) else {
+        if !map_uri(rq, Some(&name)) {
+            return Some(finalize(rq, 500));
+        }
+        let Ok(meta) = std::fs::metadata(std::ffi::OsStr::from_bytes(&rq.route.filename)) else {
             continue;
         };
         if meta.is_dir() != file.dir {

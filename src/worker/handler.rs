@@ -2,9 +2,6 @@
 //! normalisation, body handling, then nginx's phases ([`super::phases`]); the response-head
 //! writer every phase uses; and the access log.
 
-use std::fs::File;
-use std::rc::Rc;
-
 use super::Shared;
 use super::conn::{self, Active, BodyReader, Conn, Req, Step};
 use super::phases::{self, Rq};
@@ -25,7 +22,7 @@ pub enum Body {
     /// A byte range of an open file.
     File {
         /// The file (shared with the worker's open-file cache when that is on).
-        file: Rc<File>,
+        file: crate::static_files::OpenFile,
         /// Next offset to send.
         pos: u64,
         /// End offset (exclusive).
