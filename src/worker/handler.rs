@@ -157,12 +157,15 @@ pub(super) fn start_request<'c>(
     // The final URI, for whoever reads `Active::uri` later (the proxy, the access log).
     a.uri.clear();
     a.uri.extend_from_slice(&route.script.uri);
-    // The response head, for `$sent_http_*` once it has left the output buffer.
+    // The response head, for `$sent_http_*` in the access log once it has left the output
+    // buffer (not copied when nothing is logged).
     route.sent_head.clear();
-    let head_end = (out_before + req.header_bytes as usize).min(a.out.len());
-    route
-        .sent_head
-        .extend_from_slice(&a.out[out_before.min(head_end)..head_end]);
+    if !req.loc.access_log.is_empty() {
+        let head_end = (out_before + req.header_bytes as usize).min(a.out.len());
+        route
+            .sent_head
+            .extend_from_slice(&a.out[out_before.min(head_end)..head_end]);
+    }
     a.route = route;
     queued(a, req, out_before)
 }
