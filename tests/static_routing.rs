@@ -36,13 +36,16 @@ fn etag_of(s: &Server, rel: &str) -> String {
 fn alias_in_prefix_and_regex_locations() {
     let s = start_with(
         r#"location /pics/ { alias images/; }
-           location ~ ^/photos/(.+\.jpg)$ { alias images/$1; }"#,
+           location ~ ^/photos/(.+\.jpg)$ { alias images/$1; }
+           location /tf/ { alias images/; try_files $uri =404; }"#,
         |p| p.write("images/cat.jpg", "CAT"),
     );
     // A relative alias resolves against the prefix, like nginx's.
     assert_eq!(s.get("/pics/cat.jpg").text(), "CAT");
     assert_eq!(s.get("/photos/cat.jpg").text(), "CAT");
     assert_eq!(s.get("/pics/dog.jpg").status, 404);
+    assert_eq!(s.get("/tf/cat.jpg").text(), "CAT");
+    assert_eq!(s.get("/tf/dog.jpg").status, 404);
     assert!(
         s.wait_for(2, || s
             .error_log()
