@@ -193,6 +193,20 @@ pub trait VarSource {
     /// Appends the value of `var` to `out`; returns false (appending nothing) when the
     /// variable has no value for this request (nginx's "not found").
     fn var(&self, var: &Var, out: &mut Vec<u8>) -> bool;
+
+    /// Appends the file `uri` maps to (`root` + URI, or `alias` for the location's prefix)
+    /// for `$request_filename`, or with `root_only` the root or evaluated alias for
+    /// `$document_root`, while rewrites change the URI and captures; `script` evaluates an
+    /// alias's variables. False when the source cannot map it.
+    fn map_uri(
+        &self,
+        _uri: &[u8],
+        _script: &dyn VarSource,
+        _root_only: bool,
+        _out: &mut Vec<u8>,
+    ) -> bool {
+        false
+    }
 }
 
 /// One piece of a compiled string.

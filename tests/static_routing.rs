@@ -323,3 +323,23 @@ fn methods_a_static_file_does_not_take() {
         (200, Some("6"), 0)
     );
 }
+
+/// `$request_filename` and `$document_root` follow `alias` in the rewrite phase too.
+#[test]
+fn request_filename_under_alias_in_if() {
+    let s = start_with(
+        r#"location /al/ { alias images/; if (-f $request_filename) { add_header X-Found yes; } }
+           location /v/ { alias images/; return 200 "$document_root|$request_filename"; }
+           location ~ ^/rv/(.*)$ { alias images/$1; return 200 "$document_root|$request_filename"; }"#,
+        |p| p.write("images/cat.jpg", "CAT"),
+    );
+    let r = s.get("/al/cat.jpg");
+    assert_eq!((r.status, r.header("X-Found")), (200, Some("yes")));
+    let images = s.prefix.path("images/");
+    let want = format!("{}|{}x.jpg", images.display(), images.display());
+    assert_eq!(s.get("/v/x.jpg").text(), want);
+    // A regex location's alias, captures evaluated, is the whole path (nginx 1.22).
+    let file = s.prefix.path("images/x.jpg");
+    let want = format!("{}|{}", file.display(), file.display());
+    assert_eq!(s.get("/rv/x.jpg").text(), want);
+}

@@ -350,8 +350,13 @@ pub(crate) fn script_var(
         Var::Arg(name) => put(out, ctx.args.as_deref().and_then(|a| find_arg(a, name))),
         // The file the current URI maps to under `root` (the worker knows `alias` mappings
         // only once the content phase made one; it answers itself then).
+        Var::DocumentRoot => {
+            let script = WithScript { ctx, inner };
+            inner.map_uri(&ctx.uri, &script, true, out) || inner.var(var, out)
+        }
         Var::RequestFilename => {
-            if inner.var(var, out) {
+            let script = WithScript { ctx, inner };
+            if inner.var(var, out) || inner.map_uri(&ctx.uri, &script, false, out) {
                 return true;
             }
             if !inner.var(&Var::DocumentRoot, out) {

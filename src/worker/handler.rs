@@ -316,6 +316,7 @@ pub(super) fn extra_headers(rq: &Rq<'_, '_>, status: u16, mtime: Option<i64>) ->
         active: rq.a,
         req: rq.req,
         shared: rq.shared,
+        location: rq.route.location,
     };
     let vars = WithScript {
         ctx: &rq.route.script,
@@ -520,6 +521,7 @@ pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'
         active: a,
         req,
         shared,
+        location: a.route.location,
     };
     for log in &req.loc.access_log {
         line.clear();

@@ -129,6 +129,7 @@ macro_rules! vars {
             active: &*$rq.a,
             req: &*$rq.req,
             shared: &*$rq.shared,
+            location: $rq.route.location,
         };
     };
 }

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use super::Shared;
 use super::conn::{Active, Conn, Req};
 use super::handler::{request_line, server_name};
+use crate::config::{LocationConf, LocationMatch};
 use crate::http::request::Version;
 use crate::vars::{Var, VarSource, find_cookie, header_matches};
 
@@ -80,6 +81,8 @@ pub struct RequestVars<'a, 'c> {
     pub req: &'a Req<'c>,
     /// Worker-wide state (clock, dates, pid).
     pub shared: &'a Shared<'c>,
+    /// The location chosen so far (for `alias` in `$document_root`, `$request_filename`).
+    pub location: Option<&'c LocationConf>,
 }
 
 /// No variables at all: what the script state falls back to for the ones it owns.
@@ -92,13 +95,16 @@ impl VarSource for NoVars {
 }
 
 impl RequestVars<'_, '_> {
-    /// `$document_root`: the mapped root or alias, else the `root` setting.
+    /// `$document_root`: the mapped root or alias, else the literal `alias` of the
+    /// location, else the `root` setting.
     fn document_root(&self) -> &[u8] {
         let mapped = &self.active.route.document_root;
-        if mapped.is_empty() {
-            self.req.loc.root.as_os_str().as_bytes()
-        } else {
-            mapped
+        if !mapped.is_empty() {
+            return mapped;
+        }
+        match self.req.loc.alias.as_ref().and_then(|a| a.is_literal()) {
+            Some(alias) if self.location.is_some() => alias,
+            _ => self.req.loc.root.as_os_str().as_bytes(),
         }
     }
 
@@ -122,6 +128,38 @@ impl RequestVars<'_, '_> {
 }
 
 impl VarSource for RequestVars<'_, '_> {
+    fn map_uri(
+        &self,
+        uri: &[u8],
+        script: &dyn VarSource,
+        root_only: bool,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        if !self.active.route.document_root.is_empty() {
+            return false; // mapped by the content phase: `var` answers
+        }
+        let Some(alias) = &self.req.loc.alias else {
+            out.extend_from_slice(self.req.loc.root.as_os_str().as_bytes());
+            if !root_only {
+                out.extend_from_slice(uri);
+            }
+            return true;
+        };
+        let Some(location) = self.location else {
+            return false;
+        };
+        match alias.is_literal() {
+            Some(literal) => out.extend_from_slice(literal),
+            // An alias naming $request_filename would evaluate itself.
+            None if alias.vars().any(|v| *v == Var::RequestFilename) => return false,
+            None => alias.eval(script, out),
+        }
+        if !root_only && let Some(prefix) = location_prefix_len(location) {
+            out.extend_from_slice(uri.get(prefix.min(uri.len())..).unwrap_or(b""));
+        }
+        true
+    }
+
     fn var(&self, var: &Var, out: &mut Vec<u8>) -> bool {
         let buf = self.buf();
         let head = &self.active.head;
@@ -241,8 +279,10 @@ impl VarSource for RequestVars<'_, '_> {
                 if !route.filename.is_empty() {
                     out.extend_from_slice(&route.filename);
                 } else if !route.script.uri.is_empty() {
-                    out.extend_from_slice(self.document_root());
-                    out.extend_from_slice(&route.script.uri);
+                    if !self.map_uri(&route.script.uri, self, false, out) {
+                        out.extend_from_slice(self.document_root());
+                        out.extend_from_slice(&route.script.uri);
+                    }
                 } else {
                     return false;
                 }
@@ -289,6 +329,17 @@ impl VarSource for RequestVars<'_, '_> {
             _ => return false,
         }
         true
+    }
+}
+
+/// The length of the prefix an `alias` replaces (`None` for a regex location, whose alias
+/// is the whole path).
+fn location_prefix_len(location: &LocationConf) -> Option<usize> {
+    match &location.matcher {
+        LocationMatch::Exact(s) | LocationMatch::Prefix(s) | LocationMatch::PrefixNoRegex(s) => {
+            Some(s.len())
+        }
+        _ => None,
     }
 }
 
