@@ -77,7 +77,7 @@ fn serve_static<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
                 location.push(b'?');
                 location.extend_from_slice(args);
             }
-            phases::redirect(rq, 301, &location);
+            super::answer::redirect(rq, 301, &location);
             Next::Done
         }
         Entry::Error(status, message) => {

@@ -7,12 +7,15 @@
 //! Each loop iteration reads the clock once, polls with the nearest timer as timeout, accepts,
 //! drives the connections that have events, then fires due timers.
 
+mod answer;
 mod conn;
 mod content;
 mod file_response;
 mod handler;
 mod phases;
 mod request_vars;
+mod response_head;
+mod route;
 mod slab;
 mod timers;
 

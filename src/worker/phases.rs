@@ -7,97 +7,19 @@
 //! small body, or a file to send) is queued, or the request is marked to close (444).
 
 use super::Shared;
+use super::answer;
 use super::conn::{Active, Req};
 use super::content;
-use super::handler::{self, Head, server_name};
+use super::handler::{self, server_name};
 use super::request_vars::{ConnInfo, RequestVars};
+pub use super::route::Route;
 use crate::config::{ErrorPageStatus, LocSettings, LocationConf, LocationMatch};
 use crate::elog;
 use crate::http::request::Method;
 use crate::log::LogLevel;
-use crate::rewrite::{self, MAX_URI_CHANGES, Outcome, RewriteCtx, WithScript};
+use crate::rewrite::{self, MAX_URI_CHANGES, Outcome, WithScript};
 use crate::router;
 use crate::vars::Template;
-
-/// The routing state of a request, kept (in [`Active`]) until its access-log line is
-/// written: the rewrite module's state (`$uri`, `$args`, captures, `set` values) and where
-/// the request ended up.
-pub struct Route<'c> {
-    /// URI, arguments, captures and `set` variables.
-    pub script: RewriteCtx<'c>,
-    /// The location serving the request (`None`: the server's own settings).
-    pub location: Option<&'c LocationConf>,
-    /// The request went through an internal redirect (nginx's `r->internal`): `internal`
-    /// locations accept it.
-    pub internal: bool,
-    /// Location searches left (nginx's `r->uri_changes`).
-    pub uri_changes: usize,
-    /// Serving an `error_page` target (nginx's `r->error_page`).
-    pub in_error_page: bool,
-    /// The status an `error_page` answers with, whatever the target says (nginx's
-    /// `r->err_status`); `None` to keep the target's.
-    pub err_status: Option<u16>,
-    /// `error_page` turned the request into a GET (nginx does so for all but HEAD).
-    pub as_get: bool,
-    /// `$document_root` once the URI was mapped to a file.
-    pub document_root: Vec<u8>,
-    /// `$request_filename` once the URI was mapped to a file.
-    pub filename: Vec<u8>,
-    /// The connection's local address, read once per request for `$server_addr`,
-    /// `$server_port` and redirects.
-    pub local: Option<std::net::SocketAddr>,
-    /// The response head as queued (`$sent_http_*`).
-    pub sent_head: Vec<u8>,
-    /// `$request_id`: 16 random bytes as 32 hex digits.
-    pub request_id: [u8; 32],
-}
-
-impl Default for Route<'_> {
-    fn default() -> Self {
-        Route {
-            script: RewriteCtx::new(Vec::new(), None, 0),
-            location: None,
-            internal: false,
-            uri_changes: MAX_URI_CHANGES + 1,
-            in_error_page: false,
-            err_status: None,
-            as_get: false,
-            document_root: Vec::new(),
-            filename: Vec::new(),
-            local: None,
-            sent_head: Vec::new(),
-            request_id: [b'0'; 32],
-        }
-    }
-}
-
-impl Route<'_> {
-    /// Starts a new request with `uri` and `args`, keeping allocations.
-    pub fn reset(&mut self, uri: &[u8], args: Option<&[u8]>, user_vars: usize) {
-        let s = &mut self.script;
-        s.uri.clear();
-        s.uri.extend_from_slice(uri);
-        s.args = args.filter(|a| !a.is_empty()).map(<[u8]>::to_vec);
-        s.quoted_uri = false;
-        s.captures.clear();
-        s.user.clear();
-        s.user.resize(user_vars, None);
-        s.loc = None;
-        s.uri_changed = false;
-        s.valid_location = true;
-        s.rewrite_log = false;
-        s.logs.clear();
-        self.location = None;
-        self.internal = false;
-        self.uri_changes = MAX_URI_CHANGES + 1;
-        self.in_error_page = false;
-        self.err_status = None;
-        self.as_get = false;
-        self.document_root.clear();
-        self.filename.clear();
-        self.sent_head.clear();
-    }
-}
 
 /// Everything a phase works on. `route` is taken out of [`Active`] while the phases run, so
 /// the request's variables can read `a` while the script state changes.
@@ -250,12 +172,12 @@ fn run_rewrite<'c>(rq: &mut Rq<'_, 'c>, ops: &'c [rewrite::Op], in_location: boo
             }
         }
         Outcome::Redirect { code, location } => {
-            redirect(rq, code, &location);
+            answer::redirect(rq, code, &location);
             Next::Done
         }
         Outcome::Return { code, body } => match body {
             Some(body) => {
-                answer_text(rq, code, &body);
+                answer::answer_text(rq, code, &body);
                 Next::Done
             }
             None => finalize(rq, code),
@@ -392,7 +314,7 @@ fn error_page<'c>(
     let code = overwrite
         .filter(|c| matches!(c, 301 | 302 | 303 | 307 | 308))
         .unwrap_or(302);
-    redirect(rq, code, &target);
+    answer::redirect(rq, code, &target);
     Next::Done
 }
 
@@ -406,80 +328,6 @@ pub(super) fn split_args(mut uri: Vec<u8>) -> (Vec<u8>, Option<Vec<u8>>) {
         }
         None => (uri, None),
     }
-}
-
-/// Answers `code` with `Location` (made absolute when it starts with `/` and
-/// `absolute_redirect` is on) and nginx's page for the code as the body.
-pub(super) fn redirect(rq: &mut Rq<'_, '_>, code: u16, location: &[u8]) {
-    let mut value = Vec::with_capacity(location.len() + 32);
-    // nginx's header filter writes a relative Location it completes itself before
-    // `Connection`; one that was absolute already stays in the header list, after it.
-    let completed = location.starts_with(b"/") && rq.req.loc.absolute_redirect;
-    if completed {
-        absolute_prefix(rq, &mut value);
-    }
-    value.extend_from_slice(location);
-    let header: [(&[u8], &[u8]); 1] = [(b"Location", &value)];
-    let page = crate::http::response::error_page(code, rq.req.loc.server_tokens);
-    let extra = handler::extra_headers(rq, code, None);
-    let body = if rq.a.head.method == Method::Head {
-        b"" as &[u8]
-    } else {
-        page.unwrap_or(b"")
-    };
-    handler::queue_response(
-        rq.a,
-        rq.shared,
-        rq.req,
-        &Head {
-            status: code,
-            content_type: page.map(|_| b"text/html" as &[u8]),
-            content_length: page.map(|p| p.len() as u64),
-            early: if completed { &header } else { &[] },
-            late: if completed { &[] } else { &header },
-            extra: &extra,
-            ..Head::default()
-        },
-        body,
-    );
-}
-
-/// `http://host[:port]` for a redirect, as nginx's header filter builds it.
-fn absolute_prefix(rq: &Rq<'_, '_>, out: &mut Vec<u8>) {
-    let loc = rq.req.loc;
-    out.extend_from_slice(b"http://");
-    let buf = &rq.a.buf[rq.a.start..rq.a.filled];
-    match rq.a.head.host {
-        Some(h) if !loc.server_name_in_redirect => out.extend_from_slice(h.get(buf)),
-        _ => out.extend_from_slice(server_name(rq.req.server).as_bytes()),
-    }
-    if loc.port_in_redirect
-        && let Some(port) = rq.conn.local.map(|l| l.port()).filter(|&p| p != 80)
-    {
-        out.push(b':');
-        let mut digits = [0u8; 20];
-        out.extend_from_slice(handler::format_u64(u64::from(port), &mut digits));
-    }
-}
-
-/// `return CODE TEXT`: the text as the body, typed with `default_type`.
-fn answer_text(rq: &mut Rq<'_, '_>, code: u16, body: &[u8]) {
-    let extra = handler::extra_headers(rq, code, None);
-    let head_only = rq.a.head.method == Method::Head;
-    let content_type = rq.req.loc.default_type.as_bytes();
-    handler::queue_response(
-        rq.a,
-        rq.shared,
-        rq.req,
-        &Head {
-            status: code,
-            content_type: Some(content_type),
-            content_length: Some(body.len() as u64),
-            extra: &extra,
-            ..Head::default()
-        },
-        if head_only { b"" } else { body },
-    );
 }
 
 /// The prefix string of a prefix or exact location (for `alias`).

@@ -1,0 +1,81 @@
+//! Answers the phases give without a content handler: `return CODE TEXT`, redirects
+//! (`return 3xx`, `rewrite ... redirect|permanent`, a directory without its slash), with
+//! nginx's `Location` completion.
+
+use super::handler::{self, Head, server_name};
+use super::phases::Rq;
+use crate::http::request::Method;
+
+/// Answers `code` with `Location` (made absolute when it starts with `/` and
+/// `absolute_redirect` is on) and nginx's page for the code as the body.
+pub(super) fn redirect(rq: &mut Rq<'_, '_>, code: u16, location: &[u8]) {
+    let mut value = Vec::with_capacity(location.len() + 32);
+    // nginx's header filter writes a relative Location it completes itself before
+    // `Connection`; one that was absolute already stays in the header list, after it.
+    let completed = location.starts_with(b"/") && rq.req.loc.absolute_redirect;
+    if completed {
+        absolute_prefix(rq, &mut value);
+    }
+    value.extend_from_slice(location);
+    let header: [(&[u8], &[u8]); 1] = [(b"Location", &value)];
+    let page = crate::http::response::error_page(code, rq.req.loc.server_tokens);
+    let extra = handler::extra_headers(rq, code, None);
+    let body = if rq.a.head.method == Method::Head {
+        b"" as &[u8]
+    } else {
+        page.unwrap_or(b"")
+    };
+    handler::queue_response(
+        rq.a,
+        rq.shared,
+        rq.req,
+        &Head {
+            status: code,
+            content_type: page.map(|_| b"text/html" as &[u8]),
+            content_length: page.map(|p| p.len() as u64),
+            early: if completed { &header } else { &[] },
+            late: if completed { &[] } else { &header },
+            extra: &extra,
+            ..Head::default()
+        },
+        body,
+    );
+}
+
+/// `http://host[:port]` for a redirect, as nginx's header filter builds it.
+fn absolute_prefix(rq: &Rq<'_, '_>, out: &mut Vec<u8>) {
+    let loc = rq.req.loc;
+    out.extend_from_slice(b"http://");
+    let buf = &rq.a.buf[rq.a.start..rq.a.filled];
+    match rq.a.head.host {
+        Some(h) if !loc.server_name_in_redirect => out.extend_from_slice(h.get(buf)),
+        _ => out.extend_from_slice(server_name(rq.req.server).as_bytes()),
+    }
+    if loc.port_in_redirect
+        && let Some(port) = rq.conn.local.map(|l| l.port()).filter(|&p| p != 80)
+    {
+        out.push(b':');
+        let mut digits = [0u8; 20];
+        out.extend_from_slice(handler::format_u64(u64::from(port), &mut digits));
+    }
+}
+
+/// `return CODE TEXT`: the text as the body, typed with `default_type`.
+pub(super) fn answer_text(rq: &mut Rq<'_, '_>, code: u16, body: &[u8]) {
+    let extra = handler::extra_headers(rq, code, None);
+    let head_only = rq.a.head.method == Method::Head;
+    let content_type = rq.req.loc.default_type.as_bytes();
+    handler::queue_response(
+        rq.a,
+        rq.shared,
+        rq.req,
+        &Head {
+            status: code,
+            content_type: Some(content_type),
+            content_length: Some(body.len() as u64),
+            extra: &extra,
+            ..Head::default()
+        },
+        if head_only { b"" } else { body },
+    );
+}

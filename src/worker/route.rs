@@ -1,0 +1,85 @@
+//! A request's routing state: what the rewrite module and the location search leave for
+//! the content handler and the access log.
+
+use crate::config::LocationConf;
+use crate::rewrite::{MAX_URI_CHANGES, RewriteCtx};
+
+/// The routing state of a request, kept (in [`super::conn::Active`]) until its access-log line is
+/// written: the rewrite module's state (`$uri`, `$args`, captures, `set` values) and where
+/// the request ended up.
+pub struct Route<'c> {
+    /// URI, arguments, captures and `set` variables.
+    pub script: RewriteCtx<'c>,
+    /// The location serving the request (`None`: the server's own settings).
+    pub location: Option<&'c LocationConf>,
+    /// The request went through an internal redirect (nginx's `r->internal`): `internal`
+    /// locations accept it.
+    pub internal: bool,
+    /// Location searches left (nginx's `r->uri_changes`).
+    pub uri_changes: usize,
+    /// Serving an `error_page` target (nginx's `r->error_page`).
+    pub in_error_page: bool,
+    /// The status an `error_page` answers with, whatever the target says (nginx's
+    /// `r->err_status`); `None` to keep the target's.
+    pub err_status: Option<u16>,
+    /// `error_page` turned the request into a GET (nginx does so for all but HEAD).
+    pub as_get: bool,
+    /// `$document_root` once the URI was mapped to a file.
+    pub document_root: Vec<u8>,
+    /// `$request_filename` once the URI was mapped to a file.
+    pub filename: Vec<u8>,
+    /// The connection's local address, read once per request for `$server_addr`,
+    /// `$server_port` and redirects.
+    pub local: Option<std::net::SocketAddr>,
+    /// The response head as queued (`$sent_http_*`).
+    pub sent_head: Vec<u8>,
+    /// `$request_id`: 16 random bytes as 32 hex digits.
+    pub request_id: [u8; 32],
+}
+
+impl Default for Route<'_> {
+    fn default() -> Self {
+        Route {
+            script: RewriteCtx::new(Vec::new(), None, 0),
+            location: None,
+            internal: false,
+            uri_changes: MAX_URI_CHANGES + 1,
+            in_error_page: false,
+            err_status: None,
+            as_get: false,
+            document_root: Vec::new(),
+            filename: Vec::new(),
+            local: None,
+            sent_head: Vec::new(),
+            request_id: [b'0'; 32],
+        }
+    }
+}
+
+impl Route<'_> {
+    /// Starts a new request with `uri` and `args`, keeping allocations.
+    pub fn reset(&mut self, uri: &[u8], args: Option<&[u8]>, user_vars: usize) {
+        let s = &mut self.script;
+        s.uri.clear();
+        s.uri.extend_from_slice(uri);
+        s.args = args.filter(|a| !a.is_empty()).map(<[u8]>::to_vec);
+        s.quoted_uri = false;
+        s.captures.clear();
+        s.user.clear();
+        s.user.resize(user_vars, None);
+        s.loc = None;
+        s.uri_changed = false;
+        s.valid_location = true;
+        s.rewrite_log = false;
+        s.logs.clear();
+        self.location = None;
+        self.internal = false;
+        self.uri_changes = MAX_URI_CHANGES + 1;
+        self.in_error_page = false;
+        self.err_status = None;
+        self.as_get = false;
+        self.document_root.clear();
+        self.filename.clear();
+        self.sent_head.clear();
+    }
+}
