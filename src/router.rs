@@ -345,6 +345,20 @@ mod tests {
     }
 
     #[test]
+    fn regexes_match_bytes_like_pcre() {
+        let c = load_ok(&http(
+            "server { listen 8000; location ~ ^/b/(.*)$ { } location ~* é$ { } }",
+        ));
+        let s = &c.http.as_ref().unwrap().servers[0];
+        let found = find_location(s, b"/b/\xff\xfe").expect("invalid UTF-8 still matches");
+        assert_eq!(
+            found.captures.expect("captures").get(1),
+            Some(&b"\xff\xfe"[..])
+        );
+        assert_eq!(which(s, "/x/caf\u{e9}"), "~ é$");
+    }
+
+    #[test]
     fn regex_location_captures_are_returned() {
         let c = load_ok(&http(
             "server { listen 8000; location ~ ^/u/(\\d+)/(.*)$ { } }",

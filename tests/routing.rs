@@ -369,3 +369,34 @@ fn https_redirect_idioms() {
     );
     assert_eq!(r.header_names()[4..6], ["Location", "Connection"]);
 }
+
+/// nginx's not-modified filter runs on every 200, not only on files: a `return 200` has no
+/// validators, so `If-Match` (not `*`) and `If-Unmodified-Since` fail with 412 and
+/// `If-None-Match: *` gives 304, whatever the method (checked against nginx 1.22).
+#[test]
+fn preconditions_apply_to_return_texts() {
+    let s = start(r#"location /t { add_header X-T t; return 200 "text"; }"#);
+    let req = |method: &str, header: &str| {
+        s.request(
+            format!(
+                "{method} /t HTTP/1.1\r\nHost: localhost\r\n{header}\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+    };
+    assert_eq!(req("GET", "If-Match: \"x\"").status, 412);
+    assert_eq!(req("GET", "If-Match: *").status, 200);
+    assert_eq!(
+        req("GET", "If-Unmodified-Since: Thu, 01 Jan 2037 00:00:01 GMT").status,
+        412
+    );
+    assert_eq!(
+        req("GET", "If-Modified-Since: Thu, 01 Jan 2037 00:00:01 GMT").status,
+        200
+    );
+    let r = req("DELETE", "If-None-Match: *");
+    assert_eq!(
+        (r.status, r.header("Content-Type"), r.header("X-T")),
+        (304, None, Some("t"))
+    );
+}

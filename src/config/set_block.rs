@@ -55,8 +55,12 @@ pub(crate) fn compile_regex(
     pattern: &str,
     caseless: bool,
 ) -> Result<regex::bytes::Regex, ConfError> {
+    // PCRE without its UTF flag, as nginx compiles location and rewrite regexes: `.`
+    // matches any byte (a URI may decode to invalid UTF-8), `\w`/`\d` and case folding
+    // are ASCII.
     regex::bytes::RegexBuilder::new(pattern)
         .case_insensitive(caseless)
+        .unicode(false)
         .build()
         .map_err(|e| {
             let text = e.to_string();

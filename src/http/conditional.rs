@@ -48,31 +48,29 @@ pub struct Conditions<'a> {
     pub if_match: Option<&'a [u8]>,
 }
 
-/// Decides a request's preconditions against a 200 response's validators.
+/// Decides a request's preconditions against a 200 response's validators, as nginx 1.22's
+/// not-modified filter does for every 200 response (a file, a `return 200` text, an
+/// autoindex listing), whatever the method.
 ///
 /// `last_modified` is seconds since the epoch; `etag` is the `ETag` value as sent
-/// (`"5f1e2a3b-264"`, or `W/"..."`). Without `last_modified` nginx does not evaluate any
-/// precondition, and neither does this. An unparsable date counts as nginx's `-1`: it
-/// fails `If-Unmodified-Since` and never matches `If-Modified-Since` exactly.
-///
-/// One departure from nginx, after RFC 9110 §13.1.2: for methods other than GET and HEAD,
-/// `If-Modified-Since` is ignored and a matching `If-None-Match` answers 412, not 304.
-/// (nginx's static handler refuses those methods with 405 before this point anyway.)
+/// (`"5f1e2a3b-264"`, or `W/"..."`). A response without `Last-Modified` fails
+/// `If-Unmodified-Since` and counts as modified for `If-Modified-Since`; one without an
+/// `ETag` matches only `*`. An unparsable date counts as nginx's `-1`: it fails
+/// `If-Unmodified-Since` and never matches `If-Modified-Since` exactly. (Checked against
+/// nginx 1.22: `return 200` answers `If-Match: "x"` with 412 and `If-None-Match: *` with
+/// 304, for POST and DELETE too.)
 pub fn evaluate(
     conditions: &Conditions<'_>,
-    method: Method,
+    _method: Method,
     last_modified: Option<i64>,
     etag: Option<&[u8]>,
     mode: IfModifiedSince,
 ) -> Precondition {
-    let Some(last_modified) = last_modified else {
-        return Precondition::Proceed;
-    };
-
-    if let Some(value) = conditions.if_unmodified_since
-        && parse_http_date_secs(trim(value)).unwrap_or(-1) < last_modified
-    {
-        return Precondition::Failed;
+    if let Some(value) = conditions.if_unmodified_since {
+        match last_modified {
+            Some(lm) if parse_http_date_secs(trim(value)).unwrap_or(-1) >= lm => {}
+            _ => return Precondition::Failed,
+        }
     }
     if let Some(list) = conditions.if_match
         && !list_matches(list, etag, false)
@@ -80,20 +78,14 @@ pub fn evaluate(
         return Precondition::Failed;
     }
 
-    if !matches!(method, Method::Get | Method::Head) {
-        return match conditions.if_none_match {
-            Some(list) if list_matches(list, etag, true) => Precondition::Failed,
-            _ => Precondition::Proceed,
-        };
-    }
-
     if conditions.if_modified_since.is_none() && conditions.if_none_match.is_none() {
         return Precondition::Proceed;
     }
-    if let Some(value) = conditions.if_modified_since
-        && modified_since(value, last_modified, mode)
-    {
-        return Precondition::Proceed;
+    if let Some(value) = conditions.if_modified_since {
+        match last_modified {
+            Some(lm) if !modified_since(value, lm, mode) => {}
+            _ => return Precondition::Proceed,
+        }
     }
     if let Some(list) = conditions.if_none_match
         && !list_matches(list, etag, true)

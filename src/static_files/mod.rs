@@ -116,16 +116,39 @@ pub fn find_index<'a>(loc: &'a LocSettings, dir: &[u8]) -> IndexLookup<'a> {
         path.clear();
         path.extend_from_slice(dir);
         path.extend_from_slice(index.as_bytes());
+        // nginx's ngx_http_index_error: a missing name tries the next one; a path that
+        // cannot exist is 404, one we may not read 403.
         match std::fs::metadata(OsStr::from_bytes(&path)) {
             Ok(_) => return IndexLookup::Found(index),
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR)) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOTDIR) | Some(libc::ENAMETOOLONG)
+                ) =>
+            {
+                let msg = format!(
+                    "\"{}\" is not found ({})",
+                    show(&path),
+                    crate::sys::errno_text(&e)
+                );
+                return IndexLookup::Error(404, loc.log_not_found.then_some(msg));
+            }
+            Err(e) if is_access(&e) => {
+                let msg = format!(
+                    "\"{}\" is forbidden ({})",
+                    show(&path),
+                    crate::sys::errno_text(&e)
+                );
+                return IndexLookup::Error(403, Some(msg));
+            }
             Err(e) => {
                 let msg = format!(
                     "stat() \"{}\" failed ({})",
                     show(&path),
                     crate::sys::errno_text(&e)
                 );
-                return IndexLookup::Error(if is_access(&e) { 403 } else { 500 }, Some(msg));
+                return IndexLookup::Error(500, Some(msg));
             }
         }
     }

@@ -3,7 +3,7 @@
 //! nginx's `Location` completion.
 
 use super::handler::{self, Head, server_name};
-use super::phases::Rq;
+use super::phases::{Next, Rq};
 use crate::http::request::Method;
 
 /// Answers `code` with `Location` (made absolute when it starts with `/` and
@@ -61,7 +61,12 @@ fn absolute_prefix(rq: &Rq<'_, '_>, out: &mut Vec<u8>) {
 }
 
 /// `return CODE TEXT`: the text as the body, typed with `default_type`.
-pub(super) fn answer_text(rq: &mut Rq<'_, '_>, code: u16, body: &[u8]) {
+pub(super) fn answer_text<'c>(rq: &mut Rq<'_, 'c>, code: u16, body: &[u8]) -> Next<'c> {
+    if code == 200
+        && let Some(next) = super::response_head::generated_preconditions(rq)
+    {
+        return next;
+    }
     let extra = handler::extra_headers(rq, code, None);
     let head_only = rq.a.head.method == Method::Head;
     let content_type = rq.req.loc.default_type.as_bytes();
@@ -78,4 +83,5 @@ pub(super) fn answer_text(rq: &mut Rq<'_, '_>, code: u16, body: &[u8]) {
         },
         if head_only { b"" } else { body },
     );
+    Next::Done
 }

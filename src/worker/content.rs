@@ -66,8 +66,7 @@ fn serve_static<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
             if method == Method::Post {
                 return finalize(rq, 405);
             }
-            file_response::serve(rq, f);
-            Next::Done
+            file_response::serve(rq, f)
         }
         Entry::Directory => {
             let mut location = Vec::with_capacity(64);
@@ -107,9 +106,11 @@ fn index<'c>(rq: &mut Rq<'_, 'c>, dir: &[u8]) -> Next<'c> {
             let args = rq.route.script.args.clone();
             phases::internal_redirect(rq, uri, args)
         }
-        IndexLookup::NoIndex if loc.autoindex => {
-            autoindex(rq, dir);
-            Next::Done
+        // nginx's autoindex takes GET and HEAD only; a POST falls through to the 403.
+        IndexLookup::NoIndex
+            if loc.autoindex && matches!(method(rq), Method::Get | Method::Head) =>
+        {
+            autoindex(rq, dir)
         }
         IndexLookup::NoIndex => {
             let message = format!(
@@ -242,7 +243,7 @@ fn try_files<'c>(rq: &mut Rq<'_, 'c>) -> Option<Next<'c>> {
 }
 
 /// `autoindex on`: the HTML listing of `dir`.
-fn autoindex(rq: &mut Rq<'_, '_>, dir: &[u8]) {
+fn autoindex<'c>(rq: &mut Rq<'_, 'c>, dir: &[u8]) -> Next<'c> {
     let loc = rq.req.loc;
     let offset = if loc.autoindex_localtime {
         let now = std::time::SystemTime::now()
@@ -272,11 +273,15 @@ fn autoindex(rq: &mut Rq<'_, '_>, dir: &[u8]) {
                 Some(libc::ENOENT) | Some(libc::ENOTDIR) => 404,
                 _ => 500,
             };
-            finalize(rq, status);
-            return;
+            return finalize(rq, status);
         }
     };
     let status = rq.route.err_status.unwrap_or(200);
+    if status == 200
+        && let Some(next) = super::response_head::generated_preconditions(rq)
+    {
+        return next;
+    }
     let extra = super::handler::extra_headers(rq, status, None);
     let head_only = rq.a.head.method == Method::Head;
     super::handler::queue_response(
@@ -292,4 +297,5 @@ fn autoindex(rq: &mut Rq<'_, '_>, dir: &[u8]) {
         },
         if head_only { b"" } else { &body },
     );
+    Next::Done
 }

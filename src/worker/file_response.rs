@@ -3,18 +3,17 @@
 //! `expires` and `add_header` headers, in nginx's header order.
 
 use super::handler::{self, Body, Head};
-use super::phases::{Rq, finalize};
-use crate::http::conditional::{self, Conditions, Precondition};
+use super::phases::{Next, Rq, finalize};
+use super::response_head::preconditions;
+use crate::http::conditional::{self, Precondition};
 use crate::http::date::format_http_date_secs;
 use crate::http::range::{self, CONTENT_RANGE_MAX_LEN, RangeOutcome};
 use crate::http::request::Method;
 use crate::static_files::{self, StaticFile};
 
 /// Queues the response for `f`, the file the request's URI maps to.
-pub(super) fn serve(rq: &mut Rq<'_, '_>, f: StaticFile) {
+pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile) -> Next<'c> {
     let loc = rq.req.loc;
-    let buf = &rq.a.buf[rq.a.start..rq.a.filled];
-    let head = &rq.a.head;
     // Under `error_page` the target is sent with the error's status and no validators.
     let status = rq.route.err_status.unwrap_or(200);
     let plain_ok = status == 200;
@@ -31,31 +30,13 @@ pub(super) fn serve(rq: &mut Rq<'_, '_>, f: StaticFile) {
 
     let (mut status, mut range) = (status, None);
     if plain_ok && !rq.route.in_error_page {
-        let conditions = Conditions {
-            if_modified_since: head.header(buf, b"if-modified-since"),
-            if_unmodified_since: head.header(buf, b"if-unmodified-since"),
-            if_none_match: head.header(buf, b"if-none-match"),
-            if_match: head.header(buf, b"if-match"),
-        };
-        let method = if rq.route.as_get {
-            Method::Get
-        } else {
-            head.method
-        };
-        match conditional::evaluate(
-            &conditions,
-            method,
-            Some(f.mtime),
-            etag,
-            loc.if_modified_since,
-        ) {
+        match preconditions(rq, Some(f.mtime), etag) {
             Precondition::Proceed => {}
             Precondition::NotModified => status = 304,
-            Precondition::Failed => {
-                finalize(rq, 412);
-                return;
-            }
+            Precondition::Failed => return finalize(rq, 412),
         }
+        let buf = &rq.a.buf[rq.a.start..rq.a.filled];
+        let head = &rq.a.head;
         if status == 200
             && let Some(value) = head.header(buf, b"range")
         {
@@ -73,7 +54,7 @@ pub(super) fn serve(rq: &mut Rq<'_, '_>, f: StaticFile) {
                     }
                     RangeOutcome::Unsatisfiable => {
                         unsatisfiable(rq, f.size);
-                        return;
+                        return Next::Done;
                     }
                     RangeOutcome::Full | RangeOutcome::Multi => {}
                 }
@@ -129,6 +110,7 @@ pub(super) fn serve(rq: &mut Rq<'_, '_>, f: StaticFile) {
             max_chunk: loc.sendfile_max_chunk,
         };
     }
+    Next::Done
 }
 
 /// 416 with `Content-Range: bytes */SIZE` and nginx's page.

@@ -239,7 +239,10 @@ pub(super) fn reject_request<'c>(
         bytes_sent: 0,
         lingering: true,
     };
+    // nginx answers a HEAD without the page even when the rest of the head was bad.
+    let method = a.head.method;
     a.head.clear();
+    a.head.method = method;
     a.discard = None;
     a.route.reset(b"", None, 0);
     queue_standard_page(a, shared, &mut req, status, b"");

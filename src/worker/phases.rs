@@ -176,10 +176,7 @@ fn run_rewrite<'c>(rq: &mut Rq<'_, 'c>, ops: &'c [rewrite::Op], in_location: boo
             Next::Done
         }
         Outcome::Return { code, body } => match body {
-            Some(body) => {
-                answer::answer_text(rq, code, &body);
-                Next::Done
-            }
+            Some(body) => answer::answer_text(rq, code, &body),
             None => finalize(rq, code),
         },
         Outcome::Continue | Outcome::Break => Next::Content,

@@ -4,8 +4,9 @@
 use super::Shared;
 use super::conn::{Active, Req};
 use super::handler::format_u64;
-use super::phases::Rq;
+use super::phases::{self, Next, Rq};
 use super::request_vars::RequestVars;
+use crate::http::conditional::{self, Conditions, Precondition};
 use crate::http::request::Method;
 use crate::http::{expires, response};
 use crate::rewrite::WithScript;
@@ -173,4 +174,60 @@ fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
+}
+
+/// nginx's not-modified filter, which runs on every 200 response: the request's
+/// `If-*` headers against the response's validators.
+pub(super) fn preconditions(
+    rq: &Rq<'_, '_>,
+    last_modified: Option<i64>,
+    etag: Option<&[u8]>,
+) -> Precondition {
+    let buf = &rq.a.buf[rq.a.start..rq.a.filled];
+    let head = &rq.a.head;
+    let conditions = Conditions {
+        if_modified_since: head.header(buf, b"if-modified-since"),
+        if_unmodified_since: head.header(buf, b"if-unmodified-since"),
+        if_none_match: head.header(buf, b"if-none-match"),
+        if_match: head.header(buf, b"if-match"),
+    };
+    let method = if rq.route.as_get {
+        Method::Get
+    } else {
+        head.method
+    };
+    conditional::evaluate(
+        &conditions,
+        method,
+        last_modified,
+        etag,
+        rq.req.loc.if_modified_since,
+    )
+}
+
+/// Applies [`preconditions`] to a generated 200 response (no validators): `None` to go on,
+/// else the request is answered (304 queued, or 412 through [`phases::finalize`]).
+pub(super) fn generated_preconditions<'c>(rq: &mut Rq<'_, 'c>) -> Option<Next<'c>> {
+    if rq.route.in_error_page {
+        return None;
+    }
+    match preconditions(rq, None, None) {
+        Precondition::Proceed => None,
+        Precondition::Failed => Some(phases::finalize(rq, 412)),
+        Precondition::NotModified => {
+            let extra = extra_headers(rq, 304, None);
+            queue_response(
+                rq.a,
+                rq.shared,
+                rq.req,
+                &Head {
+                    status: 304,
+                    extra: &extra,
+                    ..Head::default()
+                },
+                b"",
+            );
+            Some(Next::Done)
+        }
+    }
 }
