@@ -114,6 +114,9 @@ fn error_page_variants() {
            location /ok/ { error_page 404 =200 /404.html; }
            location /nm/ { error_page 404 = @nf; }
            location @nf { return 202 "named"; }
+           location /nm2/ { error_page 404 @nf2; }
+           location @nf2 { return 200 "named body"; }
+           location /ok2/ { error_page 404 =200 /a.txt; }
            location /ext/ { error_page 404 http://example.com/nf; }
            location /ext301/ { error_page 404 =301 http://example.com/moved; }"#,
         |_| {},
@@ -131,6 +134,18 @@ fn error_page_variants() {
     assert_eq!((r.status, r.text().as_str()), (200, "<b>custom 404</b>\n"));
     let r = s.get("/nm/x");
     assert_eq!((r.status, r.text().as_str()), (202, "named"));
+    // Without `=`, the error's status replaces the named location's 200.
+    let r = s.get("/nm2/x");
+    assert_eq!((r.status, r.text().as_str()), (404, "named body"));
+    // With `=200` the target is an ordinary 200: preconditions and ranges apply.
+    let r = s.request(
+        b"GET /ok2/x HTTP/1.1\r\nHost: localhost\r\nIf-Match: \"zz\"\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 412);
+    let r = s.request(
+        b"GET /ok2/x HTTP/1.1\r\nHost: localhost\r\nRange: bytes=0-1\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!((r.status, r.text().as_str()), (206, "al"));
     let r = s.get("/ext/x");
     assert_eq!(
         (r.status, r.header("Location")),

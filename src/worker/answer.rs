@@ -62,6 +62,9 @@ fn absolute_prefix(rq: &Rq<'_, '_>, out: &mut Vec<u8>) {
 
 /// `return CODE TEXT`: the text as the body, typed with `default_type`.
 pub(super) fn answer_text<'c>(rq: &mut Rq<'_, 'c>, code: u16, body: &[u8]) -> Next<'c> {
+    // Under `error_page CODE URI` the error's status replaces the target's (nginx's
+    // `r->err_status` in ngx_http_send_header).
+    let code = rq.route.err_status.unwrap_or(code);
     if code == 200
         && let Some(next) = super::response_head::generated_preconditions(rq)
     {

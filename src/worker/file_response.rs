@@ -29,7 +29,8 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile) -> Next<'c> {
     format_http_date_secs(f.mtime, &mut last_modified);
 
     let (mut status, mut range) = (status, None);
-    if plain_ok && !rq.route.in_error_page {
+    // The not-modified and range filters see any 200, an `error_page ... =200` target too.
+    if plain_ok {
         match preconditions(rq, Some(f.mtime), etag) {
             Precondition::Proceed => {}
             Precondition::NotModified => status = 304,

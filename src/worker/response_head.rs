@@ -208,9 +208,6 @@ pub(super) fn preconditions(
 /// Applies [`preconditions`] to a generated 200 response (no validators): `None` to go on,
 /// else the request is answered (304 queued, or 412 through [`phases::finalize`]).
 pub(super) fn generated_preconditions<'c>(rq: &mut Rq<'_, 'c>) -> Option<Next<'c>> {
-    if rq.route.in_error_page {
-        return None;
-    }
     match preconditions(rq, None, None) {
         Precondition::Proceed => None,
         Precondition::Failed => Some(phases::finalize(rq, 412)),
