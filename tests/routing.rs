@@ -400,3 +400,21 @@ fn preconditions_apply_to_return_texts() {
         (304, None, Some("t"))
     );
 }
+
+#[test]
+fn uninitialized_set_variable_warns_like_nginx() {
+    let s = start(
+        r#"location /u { return 200 "[$xx]"; }
+           location /s { set $xx 1; return 200 "$xx"; }
+           location /q { uninitialized_variable_warn off; return 200 "[$xx]"; }"#,
+    );
+    assert_eq!(s.get("/u").text(), "[]");
+    assert_eq!(s.get("/s").text(), "1");
+    assert_eq!(s.get("/q").text(), "[]");
+    assert!(s.wait_for(2, || s.error_log().contains(
+        "[warn]"
+    ) && s.error_log().contains(
+        "using uninitialized \"xx\" variable, client: 127.0.0.1, server: localhost, request: \"GET /u HTTP/1.1\""
+    )));
+    assert_eq!(s.error_log().matches("using uninitialized").count(), 1);
+}

@@ -264,6 +264,9 @@ pub struct RewriteCtx<'a> {
     /// Log lines of the last [`run`] (notices with `rewrite_log`, errors): the worker writes
     /// them with the request's context and clears the list.
     pub logs: Vec<(LogLevel, String)>,
+    /// A `set` variable read before any value was set (the last one), for nginx's
+    /// `using uninitialized "name" variable` warning; the worker takes it.
+    pub uninitialized: std::cell::Cell<Option<usize>>,
 }
 
 impl<'a> RewriteCtx<'a> {
@@ -281,13 +284,19 @@ impl<'a> RewriteCtx<'a> {
             valid_location: true,
             rewrite_log: false,
             logs: Vec::new(),
+            uninitialized: std::cell::Cell::new(None),
         }
     }
 
     /// The value of `set` variable `i`: `Some(b"")` when declared but not set in this
-    /// request (nginx warns "using uninitialized variable" and uses an empty value).
+    /// request (nginx warns "using uninitialized variable" and uses an empty value; the
+    /// variable is remembered in [`RewriteCtx::uninitialized`] for the worker to warn).
     pub fn user_value(&self, i: usize) -> Option<&[u8]> {
-        self.user.get(i).map(|v| v.as_deref().unwrap_or(b""))
+        let value = self.user.get(i)?;
+        if value.is_none() {
+            self.uninitialized.set(Some(i));
+        }
+        Some(value.as_deref().unwrap_or(b""))
     }
 
     fn log(&mut self, level: LogLevel, message: impl FnOnce() -> String) {

@@ -92,7 +92,10 @@ pub(super) fn run(rq: &mut Rq<'_, '_>) {
                 }
             }
             Next::Content => content::run(rq),
-            Next::Done => return,
+            Next::Done => {
+                write_script_logs(rq);
+                return;
+            }
         };
     }
     elog!(
@@ -183,8 +186,19 @@ fn run_rewrite<'c>(rq: &mut Rq<'_, 'c>, ops: &'c [rewrite::Op], in_location: boo
     }
 }
 
-/// Writes the rewrite module's log lines with the request's context.
-fn write_script_logs(rq: &mut Rq<'_, '_>) {
+/// Writes the rewrite module's log lines with the request's context, and nginx's warning
+/// for a `set` variable used before it was set.
+pub(super) fn write_script_logs(rq: &mut Rq<'_, '_>) {
+    if let Some(i) = rq.route.script.uninitialized.take()
+        && rq.req.loc.uninitialized_variable_warn
+    {
+        let name = rq.shared.http.user_vars.name(i).unwrap_or("");
+        log_error(
+            rq,
+            LogLevel::Warn,
+            &format!("using uninitialized \"{name}\" variable"),
+        );
+    }
     if rq.route.script.logs.is_empty() {
         return;
     }

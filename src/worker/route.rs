@@ -72,6 +72,7 @@ impl Route<'_> {
         s.valid_location = true;
         s.rewrite_log = false;
         s.logs.clear();
+        s.uninitialized.set(None);
         self.location = None;
         self.internal = false;
         self.uri_changes = MAX_URI_CHANGES + 1;
