@@ -181,6 +181,9 @@ fn return_codes_text_and_redirects() {
     assert_eq!(read_to_end(&mut c), b"");
     let r = s.get("/custom");
     assert_eq!((r.status, r.text().as_str()), (599, "odd"));
+    // The text is typed like a file of the URI (nginx's ngx_http_set_content_type).
+    let r = s.get("/text/x.html");
+    assert_eq!(r.header("Content-Type"), Some("text/html"));
 }
 
 #[test]

@@ -60,7 +60,7 @@ fn absolute_prefix(rq: &Rq<'_, '_>, out: &mut Vec<u8>) {
     }
 }
 
-/// `return CODE TEXT`: the text as the body, typed with `default_type`.
+/// `return CODE TEXT`: the text as the body, typed by the URI's extension.
 pub(super) fn answer_text<'c>(rq: &mut Rq<'_, 'c>, code: u16, body: &[u8]) -> Next<'c> {
     // Under `error_page CODE URI` the error's status replaces the target's (nginx's
     // `r->err_status` in ngx_http_send_header).
@@ -72,7 +72,10 @@ pub(super) fn answer_text<'c>(rq: &mut Rq<'_, 'c>, code: u16, body: &[u8]) -> Ne
     }
     let extra = handler::extra_headers(rq, code, None);
     let head_only = rq.a.head.method == Method::Head;
-    let content_type = rq.req.loc.default_type.as_bytes();
+    // ngx_http_send_response types the text like a file of the URI: by its extension, else
+    // `default_type`.
+    let content_type =
+        crate::static_files::content_type(rq.req.loc, &rq.route.script.uri).as_bytes();
     handler::queue_response(
         rq.a,
         rq.shared,
