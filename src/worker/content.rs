@@ -16,7 +16,10 @@ pub(super) enum Handler {
     Static,
 }
 
-/// The one place that picks the content handler for the request's final location.
+/// The one place that picks the content handler once the location is final (after every
+/// rewrite, `if` and internal redirect), from `rq.req.loc` — the location's settings, or a
+/// matched `if`'s. The proxy plugs in here: a `Handler::Proxy` for a location with
+/// `proxy_pass`, which [`run`] answers by handing the request to the proxy.
 pub(super) fn handler_for(_rq: &Rq<'_, '_>) -> Handler {
     Handler::Static
 }

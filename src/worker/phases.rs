@@ -78,8 +78,8 @@ pub(super) fn run(rq: &mut Rq<'_, '_>) {
     } else {
         run_rewrite(rq, &server.rewrite, false)
     };
-    // Every turn either ends or spends one of the `uri_changes`, so this terminates; the
-    // bound only guards against a bug.
+    // A way back to `Find` or `Enter` spends one of the `uri_changes`, so this ends within
+    // about three turns per change; the bound only guards against a bug.
     for _ in 0..4 * (MAX_URI_CHANGES + 2) {
         next = match next {
             Next::Find => find(rq),
@@ -103,7 +103,7 @@ pub(super) fn run(rq: &mut Rq<'_, '_>) {
         "*{} request phases did not finish",
         rq.conn.id
     );
-    finalize(rq, 500);
+    handler::queue_error(rq, 500);
 }
 
 /// nginx's find-config phase.
@@ -278,6 +278,14 @@ pub(super) fn finalize<'c>(rq: &mut Rq<'_, 'c>, status: u16) -> Next<'c> {
         rq.req.keepalive = false;
         return Next::Done;
     }
+    if super::response_head::closes_connection(status) {
+        // As nginx's special response handler: no keep-alive after these, even when an
+        // error_page answers them.
+        rq.req.keepalive = false;
+        if rq.a.discard.take().is_some() {
+            rq.req.lingering = true;
+        }
+    }
     let loc = rq.req.loc;
     if (!rq.route.in_error_page || loc.recursive_error_pages)
         && rq.route.uri_changes > 1
@@ -319,7 +327,6 @@ fn error_page<'c>(
             Some(args) => (target, Some(args.as_bytes().to_vec())),
             None => split_args(target),
         };
-        // A discarded body must not be read as the next request's head.
         return internal_redirect(rq, uri, args);
     }
     let code = overwrite

@@ -12,7 +12,7 @@ use crate::http::{expires, response};
 use crate::rewrite::WithScript;
 
 /// Statuses after which nginx does not keep the connection alive.
-fn closes_connection(status: u16) -> bool {
+pub(super) fn closes_connection(status: u16) -> bool {
     matches!(status, 400 | 408 | 413 | 414 | 500 | 501 | 505)
 }
 
