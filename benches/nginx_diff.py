@@ -73,6 +73,27 @@ http {
     location /v/ { alias images/; return 200 "$document_root|$request_filename"; }
   }
   server { listen 127.0.0.1:PORT; server_name *.w.test; return 200 "wild $host $server_name"; }
+  server {
+    listen 127.0.0.1:PORT;
+    server_name x.test;
+    root html;
+    absolute_redirect off;
+    location = / { index a.txt; }
+    location = /a.txt { add_header X-Exact 1; }
+    location ^~ /nr/ { location ~ \.txt$ { return 200 "nested txt"; } return 200 "nr"; }
+    location /ib/ { if ($arg_b) { break; } return 200 "no break"; }
+    location ~ ^/cap/(\w+)/(.*)$ { rewrite ^ /new/$1-$2 last; }
+    location ~ ^/cap2/(\w+)$ { rewrite ^/cap2/(.*)$ /new/$1 last; }
+    location /new/ { return 200 "new $uri"; }
+    location /tfh/ { try_files $uri $uri.html =404; }
+    location /ipx/ { index /a.txt; }
+    location /rel { return 302 /x; }
+    location /dir2 { alias html/dir; }
+    location /exat/ { alias html/; expires @15h30m; add_header X-V "$sent_http_content_type|$request_method"; }
+    location /emod/ { alias html/; expires modified +1h; }
+    location /fe/ { error_page 404 /int404.html; }
+    location = /int404.html { internal; return 200 "internal page"; }
+  }
 }
 """
 
@@ -80,6 +101,7 @@ FILES = {
     "html/a.txt": "hello\n", "html/404.html": "<p>404</p>\n", "html/s/app.js": "js\n",
     "html/dir/b.txt": "12345", "html/dir/sub/x": "sub\n", "html/t/d/index.html": "idx\n",
     "images/cat.jpg": "CAT\n", "html/m/home.htm": "M\n", "html/q/f.txt": "Q\n",
+    "html/tfh/x.html": "X html\n", "html/ib/index.html": "ib index\n",
 }
 
 REQUESTS = [
@@ -94,6 +116,12 @@ REQUESTS = [
     "GET /", "GET /nonexistent/", "GET /m/", "GET /q/f.txt", "GET /q/none?x=1",
     "GET /srv/f.txt", "GET /args/?x=9", "GET /nest/in/a", "GET /nest/a.x", "GET /top.x",
     "GET /v/x.jpg", "GET /h|Host: a.w.test", "POST /ep/x|Content-Length: 0",
+    "GET /|Host: x.test", "GET /nr/a.txt|Host: x.test", "GET /nr/b|Host: x.test",
+    "GET /ib/|Host: x.test", "GET /ib/?b=1|Host: x.test", "GET /cap/ab/cd|Host: x.test",
+    "GET /cap2/zz|Host: x.test", "GET /tfh/x|Host: x.test", "GET /ipx/|Host: x.test",
+    "GET /rel|Host: x.test", "GET /dir2|Host: x.test", "GET /exat/a.txt|Host: x.test",
+    "GET /emod/a.txt|Host: x.test", "GET /emod/a.txt|Host: x.test|If-None-Match: *",
+    "GET /fe/x|Host: x.test", "GET /int404.html|Host: x.test", "HEAD /rel|Host: x.test",
 ]
 
 
