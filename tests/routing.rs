@@ -421,3 +421,27 @@ fn uninitialized_set_variable_warns_like_nginx() {
     )));
     assert_eq!(s.error_log().matches("using uninitialized").count(), 1);
 }
+
+/// Kept-alive requests start from a clean routing state: `set` values, captures,
+/// rewritten arguments and error-page flags of one request do not leak into the next.
+#[test]
+fn routing_state_does_not_leak_between_requests() {
+    let s = start(
+        r#"location /s { set $xx 1; rewrite ^ /show?from=s last; }
+           location ~ ^/cap/(\w+)$ { return 200 "cap $1"; }
+           location /show { return 200 "[$xx|$1|$args]"; }
+           location /ep { error_page 404 /show; return 404; }"#,
+    );
+    let mut c = s.connect();
+    let mut ask = |target: &str| {
+        c.write_all(format!("GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
+            .expect("write");
+        let r = common::read_response(&mut c, false).expect("response");
+        (r.status, r.text())
+    };
+    assert_eq!(ask("/s"), (200, "[1||from=s]".into()));
+    assert_eq!(ask("/cap/abc"), (200, "cap abc".into()));
+    assert_eq!(ask("/show"), (200, "[||]".into()));
+    assert_eq!(ask("/ep"), (404, "[||]".into()));
+    assert_eq!(ask("/show?q=1"), (200, "[||q=1]".into()));
+}
