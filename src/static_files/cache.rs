@@ -20,7 +20,14 @@ use crate::config::{LocSettings, OpenFileCache};
 #[derive(Debug, Default)]
 pub struct FileCache {
     entries: HashMap<Box<[u8]>, Cached>,
+    /// When entries unused for `inactive` were last closed.
+    swept: Option<Instant>,
 }
+
+/// How often unused entries are looked for (nginx expires a few on every lookup; a scan a
+/// second does the same work in bulk and keeps a deleted file's descriptor at most
+/// `inactive` + 1s).
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Debug)]
 struct Cached {
@@ -66,6 +73,14 @@ impl FileCache {
         path: &[u8],
         now: Instant,
     ) -> Entry {
+        if self
+            .swept
+            .is_none_or(|t| now.saturating_duration_since(t) >= SWEEP_EVERY)
+        {
+            self.swept = Some(now);
+            self.entries
+                .retain(|_, c| now.saturating_duration_since(c.used) < conf.inactive);
+        }
         if let Some(entry) = self.hit(conf, loc, path, now) {
             return entry;
         }
@@ -265,10 +280,15 @@ mod tests {
             size_of(cache.open(&conf, &loc, &path("new"), later)),
             Some(1)
         );
-        // max=2: a third path pushes out the least recently used one.
-        cache.open(&conf, &loc, &path("b"), later + Duration::from_secs(1));
-        assert_eq!(cache.len(), 2);
+        // Entries unused for `inactive` (20s) were closed by the sweep.
         assert!(!cache.entries.contains_key(&path("a")[..]));
+        // max=2: a third path pushes out the least recently used one.
+        let t = later + Duration::from_secs(1);
+        cache.open(&conf, &loc, &path("b"), t);
+        cache.open(&conf, &loc, &path("c"), t + Duration::from_millis(10));
+        assert_eq!(cache.len(), 2);
+        assert!(!cache.entries.contains_key(&path("new")[..]));
+        assert!(cache.entries.contains_key(&path("c")[..]));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
