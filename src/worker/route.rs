@@ -33,6 +33,8 @@ pub struct Route<'c> {
     pub local: Option<std::net::SocketAddr>,
     /// The response head as queued (`$sent_http_*`).
     pub sent_head: Vec<u8>,
+    /// An arguments buffer kept for the next request while this one has none.
+    spare_args: Vec<u8>,
     /// `$request_id`: 16 random bytes as 32 hex digits.
     pub request_id: [u8; 32],
 }
@@ -51,6 +53,7 @@ impl Default for Route<'_> {
             filename: Vec::new(),
             local: None,
             sent_head: Vec::new(),
+            spare_args: Vec::new(),
             request_id: [b'0'; 32],
         }
     }
@@ -62,7 +65,19 @@ impl Route<'_> {
         let s = &mut self.script;
         s.uri.clear();
         s.uri.extend_from_slice(uri);
-        s.args = args.filter(|a| !a.is_empty()).map(<[u8]>::to_vec);
+        // The arguments' buffer is kept from request to request, like the URI's.
+        let mut kept = match s.args.take() {
+            Some(buf) => buf,
+            None => std::mem::take(&mut self.spare_args),
+        };
+        match args.filter(|a| !a.is_empty()) {
+            Some(a) => {
+                kept.clear();
+                kept.extend_from_slice(a);
+                s.args = Some(kept);
+            }
+            None => self.spare_args = kept,
+        }
         s.quoted_uri = false;
         s.captures.clear();
         s.user.clear();
