@@ -27,6 +27,10 @@ pub struct ConnInfo {
     pub request_id: [u8; 32],
 }
 
+fn routed<'a, 'c>(c: &'a Conn<'c>) -> Option<&'a Active<'c>> {
+    c.active().filter(|a| a.head.head_len > 0)
+}
+
 /// 16 random bytes as 32 lowercase hex digits for `$request_id` (splitmix64 seeded from the
 /// clock and pid: unique enough for tracing, not for secrets, like nginx's use of it).
 pub fn new_request_id() -> [u8; 32] {
@@ -65,8 +69,10 @@ impl ConnInfo {
             id: c.id,
             peer: c.peer,
             requests: c.requests,
-            local: c.active().and_then(|a| a.route.local),
-            request_id: c.active().map_or([b'0'; 32], |a| a.route.request_id),
+            // The routing state of a request whose head was parsed (not an older one left
+            // in a pooled buffer).
+            local: routed(c).and_then(|a| a.route.local),
+            request_id: routed(c).map_or([b'0'; 32], |a| a.route.request_id),
         }
     }
 }
@@ -98,8 +104,10 @@ impl RequestVars<'_, '_> {
     /// `$document_root`: the mapped root or alias, else the literal `alias` of the
     /// location, else the `root` setting.
     fn document_root(&self) -> &[u8] {
+        // The routing state belongs to the parsed request (a pooled buffer may still hold
+        // an older one while a head is cut short).
         let mapped = &self.active.route.document_root;
-        if !mapped.is_empty() {
+        if !mapped.is_empty() && self.parsed() {
             return mapped;
         }
         match self.req.loc.alias.as_ref().and_then(|a| a.is_literal()) {
@@ -297,7 +305,7 @@ impl VarSource for RequestVars<'_, '_> {
             },
             Var::NginxVersion => out.extend_from_slice(crate::VERSION.as_bytes()),
             Var::RequestId => out.extend_from_slice(&self.conn.request_id),
-            Var::SentHttp(name) => match sent_header(&route.sent_head, name) {
+            Var::SentHttp(name) => match sent_header(&route.sent_head, name).filter(|_| parsed) {
                 Some(v) => out.extend_from_slice(v),
                 None => return false,
             },
