@@ -19,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod log;
+pub mod proxy;
 pub mod master;
 pub mod rewrite;
 pub mod router;

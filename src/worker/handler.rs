@@ -114,6 +114,12 @@ pub(super) fn start_request<'c>(
         a.discard = Some(BodyReader::Chunked(ChunkedDecoder::default()));
     }
 
+    if loc.proxy_pass.is_some() {
+        // The proxy reads the body itself and answers when the upstream does.
+        a.discard = None;
+        a.req = Some(req);
+        return Step::Proxy;
+    }
     match a.head.method {
         Method::Get | Method::Head => serve_static(a, shared, &mut req, conn_id, peer),
         _ => queue_error(a, shared, &mut req, 405),

@@ -7,10 +7,10 @@
 //! Each loop iteration reads the clock once, polls with the nearest timer as timeout, accepts,
 //! drives the connections that have events, then fires due timers.
 
-mod conn;
+pub(crate) mod conn;
 mod handler;
-mod request_vars;
-mod slab;
+pub(crate) mod request_vars;
+pub(crate) mod slab;
 mod timers;
 
 use std::io;
@@ -69,6 +69,20 @@ pub struct Shared<'c> {
     pub scratch: Vec<u8>,
     /// Pool of per-request buffers, so idle connections hold none.
     pub pool: conn::Pool<'c>,
+    /// For registering upstream sockets (a clone of the poll's registry).
+    pub registry: mio::Registry,
+    /// Upstream groups' counters and the idle upstream connections.
+    pub upstreams: crate::proxy::Upstreams,
+}
+
+/// The request line of a head (for log lines).
+pub(crate) fn request_line_of(buf: &[u8], head_len: usize) -> &[u8] {
+    handler::request_line(buf, head_len)
+}
+
+/// The first `server_name` of a server (for log lines).
+pub(crate) fn server_name_of(server: &crate::config::ServerConf) -> &str {
+    handler::server_name(server)
 }
 
 struct Worker<'c> {
@@ -216,6 +230,7 @@ impl<'c> Worker<'c> {
         let now = Instant::now();
         let mut date = DateCache::default();
         date.update(SystemTime::now());
+        let registry = poll.registry().try_clone()?;
         Ok(Worker {
             poll,
             listeners: ls,
@@ -233,6 +248,8 @@ impl<'c> Worker<'c> {
                     .unwrap_or_default(),
                 scratch: Vec::with_capacity(4096),
                 pool: conn::Pool::default(),
+                registry,
+                upstreams: crate::proxy::Upstreams::new(http),
             },
             signal_fd,
             worker_connections: config.events.worker_connections,
@@ -249,7 +266,10 @@ impl<'c> Worker<'c> {
         let mut events = Events::with_capacity(1024);
         loop {
             let timeout = if self.deferred.is_empty() {
-                let t = self.timers.next_timeout(self.shared.now, MAX_POLL_TIMEOUT);
+                let mut t = self.timers.next_timeout(self.shared.now, MAX_POLL_TIMEOUT);
+                if let Some(at) = self.shared.upstreams.pool.next_expiry() {
+                    t = t.min(at.saturating_duration_since(self.shared.now));
+                }
                 self.accept_paused_until
                     .map_or(t, |at| t.min(at.saturating_duration_since(self.shared.now)))
             } else {
@@ -282,6 +302,16 @@ impl<'c> Worker<'c> {
                     Token(t) if t <= LISTENER_BASE && t > LISTENER_BASE - self.listeners.len() => {
                         self.accept(LISTENER_BASE - t)
                     }
+                    Token(t) if t & crate::proxy::UPSTREAM_TOKEN_BIT != 0 => {
+                        let key = Key(t & !crate::proxy::UPSTREAM_TOKEN_BIT);
+                        if let Some(c) = self.conns.get_mut(key) {
+                            c.on_upstream_event(readable, writable);
+                            self.drive(key);
+                        }
+                    }
+                    Token(t) if t & crate::proxy::POOL_TOKEN_BIT != 0 => {
+                        self.shared.upstreams.pool.on_event(t);
+                    }
                     Token(t) => {
                         let key = Key(t);
                         if let Some(c) = self.conns.get_mut(key) {
@@ -295,6 +325,7 @@ impl<'c> Worker<'c> {
                 self.drive(key);
             }
             self.fire_timers();
+            self.shared.upstreams.pool.expire(self.shared.now);
             if self.shared.shutting_down {
                 if self.conns.is_empty() {
                     return 0;
@@ -411,7 +442,7 @@ impl<'c> Worker<'c> {
             let mut stream = mio::net::TcpStream::from_std(stream);
             let srv_default = &self.shared.http.servers[self.listeners[idx].servers.default];
             let header_timeout = srv_default.srv.client_header_timeout;
-            let key = self.conns.insert_with(|_| Conn::new(id, peer, idx));
+            let key = self.conns.insert_with(|key| Conn::new(id, peer, idx).with_key(key));
             let Some(c) = self.conns.get_mut(key) else {
                 continue;
             };
