@@ -15,7 +15,9 @@ use super::proxy_values::*;
 use super::raw::{Level, Shared};
 use super::set_rewrite::template;
 use super::settings::LocationMatch;
-use super::values::{flag_arg, msec_arg, number_arg, parse_number, parse_size, parse_time, set_once, size_arg};
+use super::values::{
+    flag_arg, msec_arg, number_arg, parse_number, parse_size, parse_time, set_once, size_arg,
+};
 
 fn upstream_conf<'a>(
     l: &'a mut Level<'_>,
@@ -70,7 +72,11 @@ pub(crate) fn upstream(
     shared: &mut Shared,
 ) -> Result<(), ConfError> {
     let name = d.arg(0).to_ascii_lowercase();
-    if shared.upstreams.iter().any(|u| u.explicit && u.name == name) {
+    if shared
+        .upstreams
+        .iter()
+        .any(|u| u.explicit && u.name == name)
+    {
         return Err(ConfError::at(
             d,
             format!("duplicate upstream \"{}\"", d.arg(0)),
@@ -84,7 +90,9 @@ pub(crate) fn upstream(
     if let Some(p) = shared
         .upstreams
         .iter()
-        .find(|u| !u.explicit && u.name == name && u.pending.as_ref().is_some_and(|p| p.port.is_some()))
+        .find(|u| {
+            !u.explicit && u.name == name && u.pending.as_ref().is_some_and(|p| p.port.is_some())
+        })
         .and_then(|u| u.pending.as_ref())
     {
         let message = format!(
@@ -221,7 +229,10 @@ pub(crate) fn upstream_server(
         ));
     };
     for addr in addrs {
-        u.servers.push(UpstreamServer { addr, ..server.clone() });
+        u.servers.push(UpstreamServer {
+            addr,
+            ..server.clone()
+        });
     }
     Ok(())
 }
@@ -305,9 +316,9 @@ pub(crate) fn proxy_pass(
 ) -> Result<(), ConfError> {
     let (location, uri_allowed) = match l {
         Level::Location(loc) => match &loc.matcher {
-            LocationMatch::Prefix(n) | LocationMatch::PrefixNoRegex(n) | LocationMatch::Exact(n) => {
-                (n.as_bytes().to_vec(), true)
-            }
+            LocationMatch::Prefix(n)
+            | LocationMatch::PrefixNoRegex(n)
+            | LocationMatch::Exact(n) => (n.as_bytes().to_vec(), true),
             _ => (Vec::new(), false),
         },
         _ => (Vec::new(), false),
@@ -462,14 +473,13 @@ pub(crate) fn proxy_next_upstream(
             "non_idempotent" => NextUpstream::NON_IDEMPOTENT,
             "off" => 0,
             other => {
-                return Err(ConfError::at(
-                    d,
-                    format!("invalid value \"{other}\""),
-                ));
+                return Err(ConfError::at(d, format!("invalid value \"{other}\"")));
             }
         };
     }
-    set_once(&mut l.loc(d)?.proxy_next_upstream, d, |_| Ok(NextUpstream(bits)))
+    set_once(&mut l.loc(d)?.proxy_next_upstream, d, |_| {
+        Ok(NextUpstream(bits))
+    })
 }
 
 /// `proxy_buffers NUMBER SIZE;`

@@ -307,7 +307,9 @@ impl Group {
             }
         } else if p.accessed.is_some_and(|a| p.checked.is_some_and(|c| a < c)) || p.fails > 0 {
             // A success after the failure window began: the server is back.
-            if p.checked.is_some_and(|c| now.saturating_duration_since(c) > p.fail_timeout) {
+            if p.checked
+                .is_some_and(|c| now.saturating_duration_since(c) > p.fail_timeout)
+            {
                 p.fails = 0;
             }
         }

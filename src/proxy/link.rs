@@ -373,10 +373,17 @@ impl<'c> Link<'c> {
 
     // ---- connecting ----
 
-    fn connect(&mut self, cx: &mut ClientSide<'_, 'c>, shared: &mut Shared<'c>) -> Result<(), LinkStep> {
+    fn connect(
+        &mut self,
+        cx: &mut ClientSide<'_, 'c>,
+        shared: &mut Shared<'c>,
+    ) -> Result<(), LinkStep> {
         let now = shared.now;
         let limit = self.loc.proxy_next_upstream_timeout;
-        if self.tries > 0 && !limit.is_zero() && now.saturating_duration_since(self.started) >= limit {
+        if self.tries > 0
+            && !limit.is_zero()
+            && now.saturating_duration_since(self.started) >= limit
+        {
             return Err(self.respond_error(cx, shared, 502));
         }
         let (peer, addr) = if self.setup.group == DIRECT {
@@ -397,7 +404,13 @@ impl<'c> Link<'c> {
                     let Some(group) = shared.upstreams.groups.get_mut(self.setup.group) else {
                         return Err(self.respond_error(cx, shared, 502));
                     };
-                    match group.pick(&conf.balance, &self.tried, self.client_ip, &self.setup.hash_key, now) {
+                    match group.pick(
+                        &conf.balance,
+                        &self.tried,
+                        self.client_ip,
+                        &self.setup.hash_key,
+                        now,
+                    ) {
                         Ok(p) => p,
                         Err(_) => {
                             if self.tries == 0 {
@@ -479,7 +492,11 @@ impl<'c> Link<'c> {
                     cx.token,
                     Interest::READABLE | Interest::WRITABLE,
                 ) {
-                    elog!(LogLevel::Alert, "epoll_ctl() failed ({})", sys::errno_text(&e));
+                    elog!(
+                        LogLevel::Alert,
+                        "epoll_ctl() failed ({})",
+                        sys::errno_text(&e)
+                    );
                     return Err(self.respond_error(cx, shared, 502));
                 }
                 self.sock = Some(sock);
@@ -501,7 +518,11 @@ impl<'c> Link<'c> {
         }
     }
 
-    fn finish_connect(&mut self, cx: &mut ClientSide<'_, 'c>, shared: &mut Shared<'c>) -> Result<(), LinkStep> {
+    fn finish_connect(
+        &mut self,
+        cx: &mut ClientSide<'_, 'c>,
+        shared: &mut Shared<'c>,
+    ) -> Result<(), LinkStep> {
         let Some(sock) = self.sock.as_ref() else {
             return Ok(());
         };
@@ -541,7 +562,13 @@ impl<'c> Link<'c> {
     // ---- failures ----
 
     /// Writes an error-log line in nginx's format for this request.
-    fn log_line(&self, cx: &ClientSide<'_, 'c>, level: LogLevel, what: &str, upstream_name: Option<&str>) {
+    fn log_line(
+        &self,
+        cx: &ClientSide<'_, 'c>,
+        level: LogLevel,
+        what: &str,
+        upstream_name: Option<&str>,
+    ) {
         let a = &*cx.a;
         let Some(req) = a.req.as_ref() else {
             return;
@@ -654,7 +681,12 @@ impl<'c> Link<'c> {
     }
 
     /// Queues nginx's error page as the response and ends the upstream side.
-    fn respond_error(&mut self, cx: &mut ClientSide<'_, 'c>, shared: &mut Shared<'c>, status: u16) -> LinkStep {
+    fn respond_error(
+        &mut self,
+        cx: &mut ClientSide<'_, 'c>,
+        shared: &mut Shared<'c>,
+        status: u16,
+    ) -> LinkStep {
         self.drop_upstream(shared, false);
         let a = &mut *cx.a;
         let Some(req) = a.req.as_mut() else {
@@ -668,7 +700,8 @@ impl<'c> Link<'c> {
         let page = http_response::error_page(status, self.loc.server_tokens).unwrap_or(b"");
         let start = a.out.len();
         a.out.extend_from_slice(http_response::status_line(status));
-        a.out.extend_from_slice(http_response::server_header(self.loc.server_tokens));
+        a.out
+            .extend_from_slice(http_response::server_header(self.loc.server_tokens));
         a.out.extend_from_slice(b"Date: ");
         a.out.extend_from_slice(shared.date.http_date());
         a.out.extend_from_slice(b"\r\nContent-Type: text/html\r\n");
@@ -739,7 +772,8 @@ impl<'c> Link<'c> {
                 Ok(0) => {
                     self.out.truncate(old);
                     self.body_to_client_eof = true;
-                    let what = "client prematurely closed connection while sending request to upstream";
+                    let what =
+                        "client prematurely closed connection while sending request to upstream";
                     self.log_line(cx, LogLevel::Info, what, None);
                     return Err(self.client_gone(cx, shared, 400));
                 }
@@ -787,7 +821,11 @@ impl<'c> Link<'c> {
         }
     }
 
-    fn client_body_error(&mut self, cx: &mut ClientSide<'_, 'c>, shared: &mut Shared<'c>) -> LinkStep {
+    fn client_body_error(
+        &mut self,
+        cx: &mut ClientSide<'_, 'c>,
+        shared: &mut Shared<'c>,
+    ) -> LinkStep {
         self.log_line(cx, LogLevel::Info, "client sent invalid chunked body", None);
         self.drop_upstream(shared, false);
         self.body = BodyIn::Done;
@@ -801,7 +839,12 @@ impl<'c> Link<'c> {
     }
 
     /// The client went away: 499 (or `status`), upstream closed, not pooled.
-    fn client_gone(&mut self, cx: &mut ClientSide<'_, 'c>, shared: &mut Shared<'c>, status: u16) -> LinkStep {
+    fn client_gone(
+        &mut self,
+        cx: &mut ClientSide<'_, 'c>,
+        shared: &mut Shared<'c>,
+        status: u16,
+    ) -> LinkStep {
         self.drop_upstream(shared, false);
         if let Some(req) = cx.a.req.as_mut() {
             if !self.head_done {
@@ -862,7 +905,13 @@ impl<'c> Link<'c> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     let what = format!("writev() failed ({})", sys::errno_text(&e));
-                    self.fail(cx, shared, Failure::Error, &what, "sending request to upstream")?;
+                    self.fail(
+                        cx,
+                        shared,
+                        Failure::Error,
+                        &what,
+                        "sending request to upstream",
+                    )?;
                     return Ok(true);
                 }
             }
@@ -945,7 +994,11 @@ impl<'c> Link<'c> {
         Ok(progress)
     }
 
-    fn upstream_eof(&mut self, cx: &mut ClientSide<'_, 'c>, shared: &mut Shared<'c>) -> Result<(), LinkStep> {
+    fn upstream_eof(
+        &mut self,
+        cx: &mut ClientSide<'_, 'c>,
+        shared: &mut Shared<'c>,
+    ) -> Result<(), LinkStep> {
         if !self.head_done {
             return self.fail(
                 cx,
@@ -980,8 +1033,13 @@ impl<'c> Link<'c> {
     }
 
     /// Parses the response head once it is complete.
-    fn try_head(&mut self, cx: &mut ClientSide<'_, 'c>, shared: &mut Shared<'c>) -> Result<(), LinkStep> {
-        let parsed = response::parse_head(&self.resp[self.resp_start..self.resp_end], &mut self.head);
+    fn try_head(
+        &mut self,
+        cx: &mut ClientSide<'_, 'c>,
+        shared: &mut Shared<'c>,
+    ) -> Result<(), LinkStep> {
+        let parsed =
+            response::parse_head(&self.resp[self.resp_start..self.resp_end], &mut self.head);
         match parsed {
             Ok(None) => Ok(()),
             Err(HeadError::TooBig) => self.fail(
@@ -1010,7 +1068,11 @@ impl<'c> Link<'c> {
         }
     }
 
-    fn process_head(&mut self, cx: &mut ClientSide<'_, 'c>, shared: &mut Shared<'c>) -> Result<(), LinkStep> {
+    fn process_head(
+        &mut self,
+        cx: &mut ClientSide<'_, 'c>,
+        shared: &mut Shared<'c>,
+    ) -> Result<(), LinkStep> {
         let now = shared.now;
         let status = self.head.status;
         if (100..200).contains(&status) && status != 101 {
@@ -1111,7 +1173,12 @@ impl<'c> Link<'c> {
 
     /// Frames new body bytes `resp[from..resp_end]`: counts them, finds the end, drops what
     /// follows it, and removes chunk framing for an HTTP/1.0 client.
-    fn account(&mut self, from: usize, cx: &mut ClientSide<'_, 'c>, shared: &mut Shared<'c>) -> Result<(), LinkStep> {
+    fn account(
+        &mut self,
+        from: usize,
+        cx: &mut ClientSide<'_, 'c>,
+        shared: &mut Shared<'c>,
+    ) -> Result<(), LinkStep> {
         match self.framing {
             Framing::Empty => {
                 self.resp_end = from;
@@ -1136,7 +1203,11 @@ impl<'c> Link<'c> {
                 while pos < self.resp_end {
                     let step = self.chunk.step(&self.resp[pos..self.resp_end]);
                     match step {
-                        Ok(Chunk::Data { start, end, consumed }) => {
+                        Ok(Chunk::Data {
+                            start,
+                            end,
+                            consumed,
+                        }) => {
                             if self.dechunk {
                                 self.resp.copy_within(pos + start..pos + end, write);
                                 write += end - start;
@@ -1363,7 +1434,8 @@ impl<'c> Link<'c> {
         let request_sent = matches!(self.body, BodyIn::Done) && self.out_pos >= self.out.len();
         let conf = self.group_conf(shared);
         let keepalive_requests = conf.map_or(0, |c| c.keepalive_requests);
-        let (max, timeout) = conf.map_or((0, Duration::ZERO), |c| (c.keepalive, c.keepalive_timeout));
+        let (max, timeout) =
+            conf.map_or((0, Duration::ZERO), |c| (c.keepalive, c.keepalive_timeout));
         let requests = self.conn_requests + 1;
         if self.reusable && request_sent && requests < keepalive_requests && self.sock.is_some() {
             if let (Some(sock), Some(p)) = (self.sock.take(), self.peer.take()) {
@@ -1391,7 +1463,11 @@ impl<'c> Link<'c> {
     }
 
     /// Upstream or client deadlines that passed.
-    fn check_deadlines(&mut self, cx: &mut ClientSide<'_, 'c>, shared: &mut Shared<'c>) -> Result<(), LinkStep> {
+    fn check_deadlines(
+        &mut self,
+        cx: &mut ClientSide<'_, 'c>,
+        shared: &mut Shared<'c>,
+    ) -> Result<(), LinkStep> {
         let now = shared.now;
         if let Some(at) = self.client_deadline(cx)
             && now >= at
@@ -1463,11 +1539,15 @@ impl<'c> Link<'c> {
     }
 
     fn client_deadline(&self, cx: &ClientSide<'_, 'c>) -> Option<Instant> {
-        let pending = cx.a.out_pos < cx.a.out.len() || (self.head_done && self.resp_start < self.resp_end);
+        let pending =
+            cx.a.out_pos < cx.a.out.len() || (self.head_done && self.resp_start < self.resp_end);
         if pending && !*cx.writable {
             return Some(self.client_progress + self.loc.send_timeout);
         }
-        if !matches!(self.body, BodyIn::Done) && !*cx.readable && self.out.len() - self.out_pos < BODY_WINDOW {
+        if !matches!(self.body, BodyIn::Done)
+            && !*cx.readable
+            && self.out.len() - self.out_pos < BODY_WINDOW
+        {
             return Some(self.client_progress + self.loc.client_body_timeout);
         }
         None

@@ -22,9 +22,7 @@ use std::net::{IpAddr, SocketAddr};
 pub use link::{ClientSide, Link, LinkSetup, LinkStep, UPSTREAM_TOKEN_BIT, UpstreamLog};
 pub use pool::POOL_TOKEN_BIT;
 
-use crate::config::proxy_values::{
-    Balance, ProxyPass, ProxyRedirect, ProxyTarget, RedirectRule,
-};
+use crate::config::proxy_values::{Balance, ProxyPass, ProxyRedirect, ProxyTarget, RedirectRule};
 use crate::config::{HttpConf, LocSettings};
 use crate::elog;
 use crate::log::LogLevel;

@@ -102,18 +102,19 @@ pub fn parse_url(url: &[u8]) -> Option<EvaluatedUrl> {
     let (hostport, uri) = rest.split_at(split);
     let hostport = std::str::from_utf8(hostport).ok()?;
     let (host, port, port_given) = match hostport.rfind(':') {
-        Some(i) if !hostport.ends_with(']') => (
-            &hostport[..i],
-            hostport[i + 1..].parse::<u16>().ok()?,
-            true,
-        ),
+        Some(i) if !hostport.ends_with(']') => {
+            (&hostport[..i], hostport[i + 1..].parse::<u16>().ok()?, true)
+        }
         _ => (hostport, 80, false),
     };
     if host.is_empty() {
         return None;
     }
     Some(EvaluatedUrl {
-        host: host.trim_start_matches('[').trim_end_matches(']').to_string(),
+        host: host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
         port,
         port_given,
         uri: (!uri.is_empty()).then(|| uri.to_vec()),
@@ -285,15 +286,35 @@ mod tests {
     #[test]
     fn nginx_uri_rules() {
         // No URI part: the request URI as the client sent it.
-        assert_eq!(uri(None, "/", "/a b", "/a%20b?x=1", Some("x=1")), "/a%20b?x=1");
+        assert_eq!(
+            uri(None, "/", "/a b", "/a%20b?x=1", Some("x=1")),
+            "/a%20b?x=1"
+        );
         assert_eq!(uri(None, "/app/", "/app//x", "/app//x", None), "/app//x");
         // A URI part replaces the matched prefix.
-        assert_eq!(uri(Some("/"), "/app/", "/app/x/y", "", Some("q=1")), "/x/y?q=1");
-        assert_eq!(uri(Some("/v2/"), "/api/", "/api/users", "", None), "/v2/users");
-        assert_eq!(uri(Some("/base"), "/api", "/api/a b", "", None), "/base/a%20b");
+        assert_eq!(
+            uri(Some("/"), "/app/", "/app/x/y", "", Some("q=1")),
+            "/x/y?q=1"
+        );
+        assert_eq!(
+            uri(Some("/v2/"), "/api/", "/api/users", "", None),
+            "/v2/users"
+        );
+        assert_eq!(
+            uri(Some("/base"), "/api", "/api/a b", "", None),
+            "/base/a%20b"
+        );
         assert_eq!(uri(Some("/exact"), "/e", "/e", "", None), "/exact");
         let mut out = Vec::new();
-        upstream_uri(Some(b"/v2/"), b"/api/", b"/new", b"/api/x", None, true, &mut out);
+        upstream_uri(
+            Some(b"/v2/"),
+            b"/api/",
+            b"/new",
+            b"/api/x",
+            None,
+            true,
+            &mut out,
+        );
         assert_eq!(out, b"/new");
     }
 
@@ -308,7 +329,10 @@ mod tests {
                 uri: Some(b"/a?b".to_vec())
             })
         );
-        assert_eq!(parse_url(b"http://up").map(|u| (u.port, u.uri)), Some((80, None)));
+        assert_eq!(
+            parse_url(b"http://up").map(|u| (u.port, u.uri)),
+            Some((80, None))
+        );
         assert_eq!(parse_url(b"ftp://x"), None);
         assert_eq!(parse_url(b"http://:80/"), None);
     }
@@ -329,8 +353,14 @@ mod tests {
     fn header_list_follows_nginx() {
         let set = vec![
             ("Host".to_string(), Template::compile("$http_host").unwrap()),
-            ("X-Real-IP".to_string(), Template::compile("$remote_addr").unwrap()),
-            ("Accept-Encoding".to_string(), Template::compile("").unwrap()),
+            (
+                "X-Real-IP".to_string(),
+                Template::compile("$remote_addr").unwrap(),
+            ),
+            (
+                "Accept-Encoding".to_string(),
+                Template::compile("").unwrap(),
+            ),
         ];
         let client: Vec<(&[u8], &[u8])> = vec![
             (b"Host", b"example.com"),

@@ -194,8 +194,9 @@ fn rewrite_location(value: &[u8], redirects: &[(Vec<u8>, Vec<u8>)], out: &mut Ve
 }
 
 /// Appends the client's response head, in nginx's header-filter order: status line,
-/// `Server`, `Date`, `Content-Type`, `Content-Length`, `Last-Modified`, `Location`,
-/// `Transfer-Encoding`, `Connection`, then the other upstream headers in their order.
+/// `Server`, `Date`, `Content-Type`, `Content-Length`, `Last-Modified`, `Transfer-Encoding`,
+/// `Connection`, then the other upstream headers in their order (`Location` and `Refresh`
+/// rewritten by `proxy_redirect`).
 pub fn build_client_head(
     head: &ResponseHead,
     buf: &[u8],
@@ -214,7 +215,7 @@ pub fn build_client_head(
         out.extend_from_slice(input.date);
         out.extend_from_slice(b"\r\n");
     }
-    const EARLY: [&str; 4] = ["content-type", "content-length", "last-modified", "location"];
+    const EARLY: [&str; 3] = ["content-type", "content-length", "last-modified"];
     for name in EARLY {
         if name == "content-length" && head.chunked {
             continue;
@@ -229,11 +230,7 @@ pub fn build_client_head(
             }
             out.extend_from_slice(&buf[n.0..n.1]);
             out.extend_from_slice(b": ");
-            if name == "location" {
-                rewrite_location(&buf[v.0..v.1], input.redirects, out);
-            } else {
-                out.extend_from_slice(&buf[v.0..v.1]);
-            }
+            out.extend_from_slice(&buf[v.0..v.1]);
             out.extend_from_slice(b"\r\n");
         }
     }
@@ -254,7 +251,7 @@ pub fn build_client_head(
             b"Connection: close\r\n"
         });
     }
-    let mut early_seen = [false; 4];
+    let mut early_seen = [false; 3];
     for (n, v) in &head.headers {
         let name = &buf[n.0..n.1];
         if let Some(i) = EARLY
@@ -276,8 +273,8 @@ pub fn build_client_head(
         }
         out.extend_from_slice(name);
         out.extend_from_slice(b": ");
-        if name.eq_ignore_ascii_case(b"refresh") {
-            out.extend_from_slice(&buf[v.0..v.1]);
+        if name.eq_ignore_ascii_case(b"location") || name.eq_ignore_ascii_case(b"refresh") {
+            rewrite_location(&buf[v.0..v.1], input.redirects, out);
         } else {
             out.extend_from_slice(&buf[v.0..v.1]);
         }
@@ -303,9 +300,10 @@ mod tests {
         assert_eq!(h.framing(false), Framing::Length(5));
         assert_eq!(h.framing(true), Framing::Empty);
         assert!(!h.close);
-        let h = parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n")
-            .unwrap()
-            .unwrap();
+        let h =
+            parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n")
+                .unwrap()
+                .unwrap();
         assert_eq!(h.framing(false), Framing::Chunked);
         let h = parse(b"HTTP/1.0 200 OK\r\n\r\n").unwrap().unwrap();
         assert!(h.close);
@@ -348,8 +346,8 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "HTTP/1.1 302 Found\r\nDate: D\r\nContent-Type: text/html\r\n\
-             Content-Length: 0\r\nLocation: /next\r\nConnection: keep-alive\r\n\
-             Server: TornadoServer/6.4\r\n\r\n"
+             Content-Length: 0\r\nConnection: keep-alive\r\n\
+             Server: TornadoServer/6.4\r\nLocation: /next\r\n\r\n"
         );
     }
 }

@@ -442,7 +442,9 @@ impl<'c> Worker<'c> {
             let mut stream = mio::net::TcpStream::from_std(stream);
             let srv_default = &self.shared.http.servers[self.listeners[idx].servers.default];
             let header_timeout = srv_default.srv.client_header_timeout;
-            let key = self.conns.insert_with(|key| Conn::new(id, peer, idx).with_key(key));
+            let key = self
+                .conns
+                .insert_with(|key| Conn::new(id, peer, idx).with_key(key));
             let Some(c) = self.conns.get_mut(key) else {
                 continue;
             };
