@@ -346,6 +346,9 @@ impl<'c> Link<'c> {
                 return self.watch_client(cx, shared).map(|_| false);
             }
             self.finish_connect(cx, shared)?;
+            if self.sock.is_none() {
+                return Ok(true);
+            }
         }
         if self.tunnel.is_some() {
             return self.tunnel_round(cx, shared);
@@ -364,7 +367,8 @@ impl<'c> Link<'c> {
             self.drop_upstream(shared, false);
             return Err(LinkStep::Close);
         }
-        Ok(progress)
+        // A failed try left no socket: the next round connects to the next server.
+        Ok(progress || (self.sock.is_none() && !self.response_done && !self.aborting))
     }
 
     fn out_drained_to_client(&self, cx: &ClientSide<'_, 'c>) -> bool {
