@@ -52,10 +52,6 @@ http {
 }
 "#;
 
-fn names(list: &[Directive]) -> Vec<&str> {
-    list.iter().map(|d| d.name.as_str()).collect()
-}
-
 #[test]
 fn seed_config_parses_with_key_values() {
     let (result, prefix) = load_in(SEED, None);

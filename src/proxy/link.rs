@@ -470,21 +470,19 @@ impl<'c> Link<'c> {
             && self.setup.keepalive
             && let Some(p) = peer
             && let Some((mut sock, requests)) = shared.upstreams.pool.take(self.setup.group, p)
-        {
-            if shared
+            && shared
                 .registry
                 .reregister(&mut sock, cx.token, Interest::READABLE | Interest::WRITABLE)
                 .is_ok()
-            {
-                self.sock = Some(sock);
-                self.reused = true;
-                self.conn_requests = requests;
-                self.connecting = false;
-                self.up_readable = true;
-                self.up_writable = true;
-                self.mark_connected(now);
-                return Ok(());
-            }
+        {
+            self.sock = Some(sock);
+            self.reused = true;
+            self.conn_requests = requests;
+            self.connecting = false;
+            self.up_readable = true;
+            self.up_writable = true;
+            self.mark_connected(now);
+            return Ok(());
         }
         self.reused = false;
         self.conn_requests = 0;
