@@ -215,6 +215,8 @@ pub struct Link<'c> {
     client_http11: bool,
     idempotent: bool,
     client_ip: IpAddr,
+    /// The client sent its next request while this one waits: stop watching for EOF.
+    client_pipelined: bool,
     /// The status for the client when tries run out (502, or 504 after a timeout).
     fail_status: u16,
     /// The tries so far.
@@ -301,6 +303,7 @@ impl<'c> Link<'c> {
             ),
             client_ip,
             fail_status: 502,
+            client_pipelined: false,
             log: UpstreamLog::default(),
         }
     }
@@ -861,7 +864,7 @@ impl<'c> Link<'c> {
     /// While waiting for the response head, a client that closes its connection aborts the
     /// request (nginx's `proxy_ignore_client_abort off`).
     fn watch_client(&mut self, cx: &mut ClientSide<'_, 'c>, shared: &mut Shared<'c>) -> Flow {
-        if !matches!(self.body, BodyIn::Done) || !*cx.readable {
+        if !matches!(self.body, BodyIn::Done) || !*cx.readable || self.client_pipelined {
             return Ok(false);
         }
         let mut probe = [0u8; 1];
@@ -881,11 +884,16 @@ impl<'c> Link<'c> {
                 }
                 Err(self.client_gone(cx, shared, 499))
             }
-            // Pipelined bytes or nothing: look again on the next edge.
-            _ => {
+            // The next pipelined request: leave it (and the readiness) to the connection.
+            Ok(_) => {
+                self.client_pipelined = true;
+                Ok(false)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 *cx.readable = false;
                 Ok(false)
             }
+            Err(_) => Err(self.client_gone(cx, shared, 499)),
         }
     }
 
