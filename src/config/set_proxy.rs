@@ -532,3 +532,205 @@ proxy_setters! {
     /// `proxy_buffer_size SIZE;`
     proxy_buffer_size: proxy_buffer_size = |d| size_arg(d, 0).map(|n| n as usize);
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::config::proxy_values::*;
+    use crate::config::testutil::{http, load_err, load_ok};
+    use crate::config::{HttpConf, LocSettings};
+
+    fn http_conf(body: &str) -> HttpConf {
+        load_ok(&http(body)).http.expect("http block")
+    }
+
+    fn first_location(conf: &HttpConf) -> &LocSettings {
+        &conf.servers[0].locations[0].loc
+    }
+
+    #[test]
+    fn upstream_servers_and_methods() {
+        let conf = http_conf(
+            "upstream a { least_conn; server 127.0.0.1:81 weight=3 max_fails=2 fail_timeout=5s \
+             max_conns=7; server 127.0.0.1:82 backup; server 127.0.0.1 down; keepalive 8;\n\
+             keepalive_timeout 5s; keepalive_requests 10; }\n\
+             upstream b { hash $request_uri consistent; server 127.0.0.1:83; }\n\
+             upstream c { ip_hash; server localhost:84; }",
+        );
+        let a = &conf.upstreams[0];
+        assert!(matches!(a.balance, Balance::LeastConn));
+        let s = &a.servers[0];
+        assert_eq!(s.addr.to_string(), "127.0.0.1:81");
+        assert_eq!(
+            (s.weight, s.max_fails, s.fail_timeout, s.max_conns),
+            (3, 2, Duration::from_secs(5), 7)
+        );
+        assert!(a.servers[1].backup && a.servers[2].down);
+        assert_eq!(a.servers[2].addr.port(), 80);
+        assert_eq!(
+            (a.keepalive, a.keepalive_timeout, a.keepalive_requests),
+            (8, Duration::from_secs(5), 10)
+        );
+        assert!(matches!(
+            conf.upstreams[1].balance,
+            Balance::Hash {
+                consistent: true,
+                ..
+            }
+        ));
+        assert!(matches!(conf.upstreams[2].balance, Balance::IpHash));
+        // localhost resolves to one entry per address.
+        assert!(!conf.upstreams[2].servers.is_empty());
+        let d = UpstreamConf::new("d".into(), true);
+        assert_eq!(d.keepalive, DEFAULT_UPSTREAM_KEEPALIVE);
+    }
+
+    #[test]
+    fn proxy_pass_forms_and_groups() {
+        let conf = http_conf(
+            "server { location /a/ { proxy_pass http://127.0.0.1:8080/x/; }\n\
+             location /b/ { proxy_pass http://127.0.0.1:8080; }\n\
+             location /c/ { proxy_pass http://later; }\n\
+             location ~ d { proxy_pass http://$host:1; } }\n\
+             upstream later { server 127.0.0.1:9; }",
+        );
+        let locs = &conf.servers[0].locations;
+        let target = |i: usize| locs[i].loc.proxy_pass.as_ref().map(|p| &p.target);
+        match target(0) {
+            Some(ProxyTarget::Fixed {
+                group,
+                host,
+                port,
+                uri,
+            }) => {
+                assert_eq!((host.as_str(), *port), ("127.0.0.1:8080", 8080));
+                assert_eq!(uri.as_deref(), Some(&b"/x/"[..]));
+                assert_eq!(conf.upstreams[*group].servers[0].addr.port(), 8080);
+            }
+            other => panic!("{other:?}"),
+        }
+        // The same host:port shares one implicit group.
+        assert!(matches!(
+            (target(0), target(1)),
+            (Some(ProxyTarget::Fixed { group: g0, .. }), Some(ProxyTarget::Fixed { group: g1, uri: None, .. })) if g0 == g1
+        ));
+        // A group defined after its use is the same group.
+        match target(2) {
+            Some(ProxyTarget::Fixed { group, host, .. }) => {
+                assert_eq!(host, "later");
+                assert!(conf.upstreams[*group].explicit);
+                assert_eq!(conf.upstreams[*group].servers[0].addr.port(), 9);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(target(3), Some(ProxyTarget::Dynamic(_))));
+        assert_eq!(
+            locs[0].loc.proxy_pass.as_ref().map(|p| &p.location[..]),
+            Some(&b"/a/"[..])
+        );
+    }
+
+    #[test]
+    fn proxy_settings_inherit_and_default() {
+        let conf = http_conf(
+            "proxy_read_timeout 5s; proxy_set_header X-A a; proxy_buffers 4 8k;\n\
+             server { proxy_next_upstream error timeout http_502; proxy_redirect off;\n\
+             location / { proxy_set_header X-B b; proxy_set_header X-C c;\n\
+               proxy_pass http://127.0.0.1:1; location /n/ { } }\n\
+             location /s/ { proxy_http_version 1.0; proxy_buffering off; } }",
+        );
+        let root = first_location(&conf);
+        assert_eq!(root.proxy_read_timeout, Duration::from_secs(5));
+        assert_eq!(root.proxy_connect_timeout, DEFAULT_PROXY_CONNECT_TIMEOUT);
+        assert_eq!(root.proxy_buffers, (4, 8192));
+        let names: Vec<&str> = root
+            .proxy_set_header
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            ["X-B", "X-C"],
+            "a level's list replaces its parent's"
+        );
+        assert!(root.proxy_next_upstream.has(NextUpstream::HTTP_502));
+        assert!(matches!(root.proxy_redirect, ProxyRedirect::Off));
+        assert_eq!(root.proxy_http_version, 1);
+        // Nested locations do not inherit proxy_pass.
+        assert!(
+            conf.servers[0].locations[0].nested[0]
+                .loc
+                .proxy_pass
+                .is_none()
+        );
+        let s = &conf.servers[0].locations[1].loc;
+        assert_eq!((s.proxy_http_version, s.proxy_buffering), (0, false));
+        assert_eq!(s.proxy_set_header.len(), 1);
+    }
+
+    #[test]
+    fn errors_are_nginx_words() {
+        let e = |body: &str| load_err(&http(body));
+        assert_eq!(
+            e("server { location / { proxy_pass http://a; proxy_pass http://b; } }"),
+            "\"proxy_pass\" directive is duplicate"
+        );
+        assert_eq!(
+            e("server { location / { proxy_pass https://a; } }"),
+            "https protocol requires SSL support"
+        );
+        assert_eq!(
+            e("server { location / { proxy_pass http://a:x; } }"),
+            "invalid port in upstream \"a:x\""
+        );
+        assert_eq!(
+            e(
+                "upstream u { server 127.0.0.1:1; } server { location / { proxy_pass http://u:81; } }"
+            ),
+            "upstream \"u\" may not have port 81"
+        );
+        assert_eq!(
+            e(
+                "server { location / { proxy_pass http://u:81; } } upstream u { server 127.0.0.1:1; }"
+            ),
+            "upstream \"u\" may not have port 81"
+        );
+        assert_eq!(
+            e("upstream u { server 127.0.0.1:1; } upstream u { server 127.0.0.1:2; }"),
+            "duplicate upstream \"u\""
+        );
+        assert_eq!(
+            e("upstream u { server 127.0.0.1:1 bogus; }"),
+            "invalid parameter \"bogus\""
+        );
+        assert_eq!(
+            e("upstream u { ip_hash; server 127.0.0.1:1 backup; }"),
+            "invalid parameter \"backup\""
+        );
+        assert_eq!(
+            e("upstream u { server 127.0.0.1:1; hash $host x; }"),
+            "invalid parameter \"x\""
+        );
+        assert_eq!(
+            e("proxy_next_upstream sometimes;"),
+            "invalid value \"sometimes\""
+        );
+        assert_eq!(
+            e("proxy_http_version 2.0;"),
+            "invalid value \"2.0\" in \"proxy_http_version\" directive"
+        );
+        assert_eq!(
+            e("server { location / { proxy_pass http://nosuchhost.invalid:81; } }"),
+            "host not found in upstream \"nosuchhost.invalid:81\""
+        );
+        assert_eq!(
+            e("proxy_pass http://x;"),
+            "\"proxy_pass\" directive is not allowed here"
+        );
+        assert_eq!(
+            e("upstream u { listen 80; }"),
+            "\"listen\" directive is not allowed here"
+        );
+    }
+}
