@@ -626,3 +626,95 @@ fn config_errors_name_file_and_line() {
         assert!(err.contains("t.conf:3"), "{http}: {err}");
     }
 }
+
+#[test]
+fn http10_upstream_read_until_close_and_idle_pool_expiry() {
+    let up = RawUpstream::start(|mut s, _| {
+        if let Some(h) = read_head(&mut s) {
+            if h.starts_with("GET /old") {
+                let _ =
+                    s.write_all(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close");
+                return;
+            }
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            // Keep the connection open for reuse until the proxy drops it.
+            while read_head(&mut s).is_some() {
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            }
+        }
+    });
+    let server = start(
+        &format!(
+            "upstream raw {{ server 127.0.0.1:{}; keepalive_timeout 300ms; }}",
+            up.port
+        ),
+        "location / { proxy_pass http://raw; }",
+    );
+    let mut s = server.connect();
+    s.write_all(b"GET /old HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    let r = read_response(&mut s, false).expect("response");
+    assert_eq!((r.status, r.text().as_str()), (200, "until close"));
+    assert_eq!(r.header("Connection"), Some("close"));
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 1);
+
+    assert_eq!(get(server.port, "/a").text(), "ok");
+    assert_eq!(get(server.port, "/b").text(), "ok");
+    assert_eq!(
+        up.accepted.load(Ordering::SeqCst),
+        2,
+        "second request reused the first"
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(get(server.port, "/c").text(), "ok");
+    assert_eq!(
+        up.accepted.load(Ordering::SeqCst),
+        3,
+        "an idle connection is closed after keepalive_timeout"
+    );
+    server.assert_clean_log();
+}
+
+#[test]
+fn backup_server_takes_over_and_next_upstream_on_status() {
+    let primary = RawUpstream::start(|mut s, _| {
+        while read_head(&mut s).is_some() {
+            let _ =
+                s.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy");
+        }
+    });
+    let backup = RawUpstream::start(|mut s, _| {
+        while read_head(&mut s).is_some() {
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nbackup");
+        }
+    });
+    let dead = free_port();
+    let server = start(
+        &format!(
+            "upstream a {{ server 127.0.0.1:{dead}; server 127.0.0.1:{} backup; }}\n\
+             upstream b {{ server 127.0.0.1:{}; server 127.0.0.1:{} backup; }}
+             upstream c {{ server 127.0.0.1:{}; server 127.0.0.1:{} backup; }}",
+            backup.port, primary.port, backup.port, primary.port, backup.port
+        ),
+        "location /a { proxy_pass http://a; }\n\
+         location /b { proxy_next_upstream error timeout http_503; proxy_pass http://b; }\n\
+         location /c { proxy_pass http://c; }",
+    );
+    assert_eq!(get(server.port, "/a").text(), "backup");
+    assert_eq!(get(server.port, "/b").text(), "backup");
+    // Without http_503 in proxy_next_upstream, the 503 is the answer (group c; in group b
+    // the 503 counted as a failure, so its primary is skipped for fail_timeout).
+    assert_eq!(get(server.port, "/b").text(), "backup");
+    let r = get(server.port, "/c");
+    assert_eq!((r.status, r.text().as_str()), (503, "busy"));
+    let want = format!(
+        "200 127.0.0.1:{}, 127.0.0.1:{} 503, 200",
+        primary.port, backup.port
+    );
+    assert!(
+        server.wait_for(5, || server.access_log().contains(&want)),
+        "{}",
+        server.access_log()
+    );
+    server.assert_clean_log();
+}
