@@ -85,7 +85,7 @@ fn send(s: &mut TcpStream, raw: &[u8]) -> common::Response {
 
 fn start(upstream: &str, locations: &str) -> Server {
     Server::start(&format!(
-        "log_format up '$status $upstream_addr $upstream_status \"$request\"';\n\
+        "log_format up '$status $upstream_addr $upstream_status \"$request\" $proxy_host:$proxy_port';\n\
          access_log logs/access.log up;\n{upstream}\nserver {{ listen 127.0.0.1:PORT;\n{locations}\n}}"
     ))
 }
@@ -580,6 +580,12 @@ fn uri_replacement_and_proxy_redirect() {
     assert!(r.header("Server").is_some_and(|s| s.starts_with("portico")));
     let r = get(server.port, "/plain/a?b");
     assert_eq!(r.header("Location"), Some("/elsewhere/next"));
+    let want = "\"GET /plain/a?b HTTP/1.1\" backend:80";
+    assert!(
+        server.wait_for(5, || server.access_log().contains(want)),
+        "{}",
+        server.access_log()
+    );
     let lines = heads.lock().unwrap().clone();
     assert_eq!(
         lines,

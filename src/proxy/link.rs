@@ -44,6 +44,8 @@ const BODY_WINDOW: usize = 64 * 1024;
 const CLIENT_READ_CHUNK: usize = 16 * 1024;
 /// Safety valve for one drive.
 const MAX_PUMP_ROUNDS: usize = 10_000;
+/// Response buffers kept per worker for reuse.
+const MAX_SPARE_BUFFERS: usize = 64;
 /// Group index meaning "an address from a `proxy_pass` with variables".
 pub const DIRECT: usize = usize::MAX;
 
@@ -97,11 +99,30 @@ pub struct Try {
 pub struct UpstreamLog {
     /// Every try, in order.
     pub tries: Vec<Try>,
+    /// `$proxy_host`
+    pub proxy_host: String,
+    /// `$proxy_port`
+    pub proxy_port: u16,
 }
 
 impl UpstreamLog {
-    /// Writes `$upstream_NAME` (`name` without `upstream_`); false if unknown or empty.
+    /// Writes `$upstream_*`, `$proxy_host` or `$proxy_port` (by the variable's whole name);
+    /// false if unknown or empty.
     pub fn var(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        match name {
+            "proxy_host" => {
+                out.extend_from_slice(self.proxy_host.as_bytes());
+                return true;
+            }
+            "proxy_port" => {
+                let _ = write!(out, "{}", self.proxy_port);
+                return true;
+            }
+            _ => {}
+        }
+        let Some(name) = name.strip_prefix("upstream_") else {
+            return false;
+        };
         if self.tries.is_empty() {
             return false;
         }
@@ -166,6 +187,10 @@ pub struct LinkSetup {
     pub hash_key: Vec<u8>,
     /// `proxy_redirect` rules, evaluated.
     pub redirects: Vec<(Vec<u8>, Vec<u8>)>,
+    /// `$proxy_host`
+    pub proxy_host: String,
+    /// `$proxy_port`
+    pub proxy_port: u16,
 }
 
 /// A proxied request in flight.
@@ -235,10 +260,11 @@ impl<'c> Link<'c> {
     /// A link for the request in `a` (its head parsed, `a.req` set).
     pub fn new(
         loc: &'c LocSettings,
-        setup: LinkSetup,
+        mut setup: LinkSetup,
         a: &Active<'c>,
         client_ip: IpAddr,
         now: Instant,
+        buffers: &mut Vec<Vec<u8>>,
     ) -> Link<'c> {
         use crate::http::request::{Method, Version};
         let body = if a.head.chunked {
@@ -249,13 +275,15 @@ impl<'c> Link<'c> {
                 _ => BodyIn::Done,
             }
         };
-        let buffers = if loc.proxy_buffering {
+        let read_ahead = if loc.proxy_buffering {
             loc.proxy_buffers.0.saturating_mul(loc.proxy_buffers.1)
         } else {
             0
         };
-        let cap = loc.proxy_buffer_size.max(1024) + buffers;
-        let out = setup.head.clone();
+        let cap = loc.proxy_buffer_size.max(1024) + read_ahead;
+        let out = std::mem::take(&mut setup.head);
+        let mut resp = buffers.pop().unwrap_or_default();
+        resp.resize(cap, 0);
         Link {
             loc,
             setup,
@@ -283,7 +311,7 @@ impl<'c> Link<'c> {
             head: ResponseHead::default(),
             head_done: false,
             got_bytes: false,
-            resp: vec![0; cap],
+            resp,
             resp_start: 0,
             resp_end: 0,
             framing: Framing::Empty,
@@ -1573,6 +1601,30 @@ impl<'c> Link<'c> {
     /// Closes the upstream side when the client connection goes away mid-request.
     pub fn abandon(&mut self, shared: &mut Shared<'c>) {
         self.drop_upstream(shared, false);
+    }
+
+    /// Ends the link: its tries (for the access log); the response buffer goes back to
+    /// `buffers` for the next proxied request.
+    pub fn into_log(mut self, buffers: &mut Vec<Vec<u8>>) -> UpstreamLog {
+        if buffers.len() < MAX_SPARE_BUFFERS {
+            buffers.push(std::mem::take(&mut self.resp));
+        }
+        let mut log = self.log;
+        log.proxy_host = self.setup.proxy_host;
+        log.proxy_port = self.setup.proxy_port;
+        log
+    }
+
+    /// `$proxy_host`, `$proxy_port` and `$upstream_*` while the request runs.
+    pub fn var(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        match name {
+            "proxy_host" => out.extend_from_slice(self.setup.proxy_host.as_bytes()),
+            "proxy_port" => {
+                let _ = write!(out, "{}", self.setup.proxy_port);
+            }
+            _ => return self.log.var(name, out),
+        }
+        true
     }
 }
 

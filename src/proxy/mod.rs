@@ -38,6 +38,8 @@ pub struct Upstreams {
     pub groups: Vec<Group>,
     /// Idle connections.
     pub pool: Pool,
+    /// Spare response buffers.
+    pub buffers: Vec<Vec<u8>>,
 }
 
 impl Upstreams {
@@ -46,6 +48,7 @@ impl Upstreams {
         Upstreams {
             groups: http.upstreams.iter().map(Group::new).collect(),
             pool: Pool::default(),
+            buffers: Vec::new(),
         }
     }
 }
@@ -69,6 +72,8 @@ pub fn prepare(
         upgrade: false,
         hash_key: Vec::new(),
         redirects: Vec::new(),
+        proxy_host: String::new(),
+        proxy_port: 80,
     };
     let Some(pass) = loc.proxy_pass.as_ref() else {
         return setup;
@@ -190,6 +195,8 @@ pub fn prepare(
     setup.upgrade = facts.upgrade;
     setup.redirects = redirects(loc, pass, &proxy_host, pass_uri.as_deref(), &pvars);
     setup.uri = uri;
+    setup.proxy_host = proxy_host;
+    setup.proxy_port = proxy_port;
     setup
 }
 

@@ -270,10 +270,11 @@ impl<'c> Conn<'c> {
         }
     }
 
-    /// `$upstream_NAME` of the current or last proxied request.
+    /// `$upstream_*`, `$proxy_host`, `$proxy_port` of the current or last proxied request
+    /// (by the variable's whole name).
     pub fn upstream_var(&self, name: &str, out: &mut Vec<u8>) -> bool {
         match (self.proxy.as_ref(), self.upstream_log.as_ref()) {
-            (Some(l), _) => l.log.var(name, out),
+            (Some(l), _) => l.var(name, out),
             (None, Some(log)) => log.var(name, out),
             _ => false,
         }
@@ -591,7 +592,14 @@ impl<'c> Conn<'c> {
             };
             crate::proxy::prepare(&vars, a, loc, shared.http, self.peer.ip(), self.id)
         };
-        let link = crate::proxy::Link::new(loc, setup, a, self.peer.ip(), shared.now);
+        let link = crate::proxy::Link::new(
+            loc,
+            setup,
+            a,
+            self.peer.ip(),
+            shared.now,
+            &mut shared.upstreams.buffers,
+        );
         self.upstream_log = None;
         self.proxy = Some(Box::new(link));
         self.state = State::Proxying;
@@ -626,12 +634,12 @@ impl<'c> Conn<'c> {
         match link.drive(&mut cx, shared) {
             crate::proxy::LinkStep::Wait(deadline) => Step::Wait(deadline),
             crate::proxy::LinkStep::Finished => {
-                self.end_proxy();
+                self.end_proxy(shared);
                 self.state = State::Responding;
                 Step::Again
             }
             crate::proxy::LinkStep::Close => {
-                self.end_proxy();
+                self.end_proxy(shared);
                 self.state = State::Responding;
                 if let Some(r) = self.active.as_mut().and_then(|a| a.req.as_mut()) {
                     r.keepalive = false;
@@ -649,9 +657,9 @@ impl<'c> Conn<'c> {
         }
     }
 
-    fn end_proxy(&mut self) {
+    fn end_proxy(&mut self, shared: &mut Shared<'c>) {
         if let Some(link) = self.proxy.take() {
-            self.upstream_log = Some(link.log);
+            self.upstream_log = Some(link.into_log(&mut shared.upstreams.buffers));
         }
     }
 

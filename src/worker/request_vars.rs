@@ -171,10 +171,7 @@ impl VarSource for RequestVars<'_, '_> {
                 None => return false,
             },
             Var::NginxVersion => out.extend_from_slice(crate::VERSION.as_bytes()),
-            Var::Upstream(name) => match name.strip_prefix("upstream_") {
-                Some(rest) => return self.conn.upstream_var(rest, out),
-                None => return false,
-            },
+            Var::Upstream(name) => return self.conn.upstream_var(name, out),
             _ => return false,
         }
         true
