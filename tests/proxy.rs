@@ -724,3 +724,40 @@ fn backup_server_takes_over_and_next_upstream_on_status() {
     );
     server.assert_clean_log();
 }
+
+#[test]
+fn proxy_pass_with_variables() {
+    let app = Tornado::start("vars");
+    let server = start(
+        &format!("upstream named {{ server 127.0.0.1:{}; }}", app.port),
+        "location / { proxy_pass http://$http_x_backend; }\n\
+         location /fixed/ { proxy_pass http://$http_x_backend/headers; }",
+    );
+    let ask = |backend: &str, path: &str| {
+        let mut s = server.connect();
+        s.write_all(
+            format!(
+                "GET {path} HTTP/1.1\r\nHost: h\r\nX-Backend: {backend}\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .expect("write");
+        read_response(&mut s, false).expect("response")
+    };
+    let r = ask(&format!("127.0.0.1:{}", app.port), "/");
+    assert_eq!(r.text(), "Hello, world from vars\n");
+    let r = ask("named", "/");
+    assert_eq!(r.text(), "Hello, world from vars\n");
+    // A URI in a URL with variables replaces the request's URI whole.
+    let r = ask(&format!("127.0.0.1:{}", app.port), "/fixed/ignored?x=1");
+    assert!(r.text().contains("\"_uri\": \"/headers\""), "{}", r.text());
+    // A name that is neither an upstream nor an address: no resolver, 502.
+    let r = ask("nosuch.invalid", "/");
+    assert_eq!(r.status, 502);
+    assert!(server.wait_for(5, || {
+        server
+            .error_log()
+            .contains("no resolver defined to resolve nosuch.invalid")
+    }));
+    server.assert_clean_log();
+}
