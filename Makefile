@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN   := target/release/portico
 
-.PHONY: all build run test check fmt clippy clean bench demo
+.PHONY: all build run test check fmt clippy clean bench allocs microbench demo
 
 all: build
 
@@ -26,6 +26,14 @@ check: fmt clippy test
 
 bench: build
 	python3 benches/bench.py $(BENCH_ARGS)
+
+# Heap allocations per request (builds with --features count-alloc into target/count-alloc).
+allocs:
+	python3 benches/allocs.py $(ALLOCS_ARGS)
+
+# Criterion micro-benchmarks of the per-request path: parse, route, response head.
+microbench:
+	$(CARGO) bench --bench request_path
 
 fmt:
 	$(CARGO) fmt --all -- --check

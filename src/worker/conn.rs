@@ -129,8 +129,6 @@ pub struct Active<'c> {
     pub discard: Option<BodyReader>,
     /// The request in progress.
     pub req: Option<Req<'c>>,
-    /// Cork the socket before writing this response (`tcp_nopush` with a file body).
-    pub cork_wanted: bool,
 }
 
 /// A worker's free [`Active`] buffers.
@@ -156,7 +154,6 @@ impl<'c> Pool<'c> {
                 body: Body::None,
                 discard: None,
                 req: None,
-                cork_wanted: false,
             })
         });
         if a.buf.len() < size {
@@ -201,10 +198,10 @@ pub struct Conn<'c> {
     pub requests: u64,
     readable: bool,
     writable: bool,
+    read_closed: bool,
     deadline: Option<Instant>,
     armed: Option<Instant>,
     timed_out: bool,
-    corked: bool,
     /// `lingering_timeout` of the request that started the lingering close.
     linger_timeout: std::time::Duration,
     /// `send_timeout` of the response being written.
@@ -243,10 +240,10 @@ impl<'c> Conn<'c> {
             requests: 0,
             readable: false,
             writable: true,
+            read_closed: false,
             deadline: None,
             armed: None,
             timed_out: false,
-            corked: false,
             linger_timeout: crate::config::DEFAULT_LINGERING_TIMEOUT,
             send_timeout: crate::config::DEFAULT_SEND_TIMEOUT,
             idle_after_flush: None,
@@ -290,10 +287,12 @@ impl<'c> Conn<'c> {
         self.listen
     }
 
-    /// Records readiness from an event.
-    pub fn on_event(&mut self, readable: bool, writable: bool) {
+    /// Records readiness from an event. `read_closed`: the peer's FIN (or an error) is
+    /// queued behind whatever data there is, so reads must go on until they see it.
+    pub fn on_event(&mut self, readable: bool, writable: bool, read_closed: bool) {
         self.readable |= readable;
         self.writable |= writable;
+        self.read_closed |= read_closed;
     }
 
     /// Sets the connection's deadline; true if the timer heap needs a new entry for it.
@@ -327,36 +326,61 @@ impl<'c> Conn<'c> {
     }
 
     /// The deadline passed: the next drive closes the connection (nginx closes on every
-    /// client timeout; `reset_timedout_connection` is off by default).
-    pub fn on_timeout(&mut self, _shared: &mut Shared<'c>) {
+    /// client timeout; `reset_timedout_connection` is off by default). A request that was
+    /// under way is access-logged when the connection is released: a head cut short by
+    /// `client_header_timeout` as 408, like nginx.
+    pub fn on_timeout(&mut self, shared: &mut Shared<'c>, servers: &AddrServers) {
         if self.state == State::Proxying {
             // The link compares its own deadlines on the next drive.
             return;
         }
-        let what = match self.state {
-            State::ReadingHead if self.active.as_ref().is_some_and(|a| a.filled > a.start) => {
-                Some("reading client request headers")
-            }
-            State::Responding
-                if self
-                    .active
-                    .as_ref()
-                    .is_some_and(|a| a.discard.is_some() && a.out_pos >= a.out.len()) =>
-            {
-                Some("reading client request body")
-            }
-            State::Responding => Some("sending response to client"),
-            _ => None,
-        };
-        if let Some(what) = what {
-            elog!(
-                LogLevel::Info,
-                "*{} client timed out (110: Connection timed out) while {what}, client: {}",
-                self.id,
-                self.peer.ip()
-            );
-        }
         self.timed_out = true;
+        let Some(a) = self.active.as_mut() else {
+            return;
+        };
+        let buf = &a.buf[a.start..a.filled];
+        let what = match self.state {
+            State::ReadingHead if !buf.is_empty() => {
+                if a.head.request_line.is_empty() {
+                    "reading client request line"
+                } else {
+                    "reading client request headers"
+                }
+            }
+            State::Responding if a.discard.is_some() && a.out_pos >= a.out.len() => {
+                "reading client request body"
+            }
+            State::Responding => "sending response to client",
+            _ => return,
+        };
+        let server = match a.req.as_ref() {
+            Some(r) => r.server,
+            None => &shared.http.servers[servers.default],
+        };
+        elog!(
+            LogLevel::Info,
+            "*{} client timed out (110: Connection timed out) while {what}, client: {}, server: {}{}",
+            self.id,
+            self.peer.ip(),
+            handler::server_name(server),
+            handler::RequestContext::of(buf, &a.head)
+        );
+        if a.req.is_none() {
+            self.requests += 1;
+            a.req = Some(Req {
+                started: shared.now,
+                server,
+                loc: &server.loc,
+                status: 408,
+                keepalive: false,
+                head_len: buf.len(),
+                body_in_buf: 0,
+                body_read: 0,
+                header_bytes: 0,
+                bytes_sent: 0,
+                lingering: false,
+            });
+        }
     }
 
     /// The worker begins a graceful stop. An idle keep-alive connection is left alone: the
@@ -368,6 +392,11 @@ impl<'c> Conn<'c> {
     pub fn release(&mut self, shared: &mut Shared<'c>) {
         if let Some(mut link) = self.proxy.take() {
             link.abandon(shared);
+            self.upstream_log = Some(link.into_log(&mut shared.upstreams.buffers));
+        }
+        // A request cut short (timeout, client gone, write error) still gets its log line.
+        if let Some(req) = self.active.as_mut().and_then(|a| a.req.take()) {
+            handler::log_request(self, shared, &req);
         }
         if let Some(a) = self.active.take() {
             shared.pool.give(a, 1024);
@@ -420,7 +449,7 @@ impl<'c> Conn<'c> {
             ignore_invalid_headers: srv.ignore_invalid_headers,
         };
         if self.state == State::KeepAliveIdle && !self.readable {
-            return Step::Wait(None);
+            return Step::Wait(self.deadline);
         }
         let Some(sock) = self.sock.as_mut() else {
             return Step::Close;
@@ -429,7 +458,20 @@ impl<'c> Conn<'c> {
         loop {
             if a.filled > a.start {
                 a.head.clear();
-                match request::parse_head(&a.buf[a.start..a.filled], &mut a.head, &opts) {
+                let head = &a.buf[a.start..a.filled];
+                let parsed = request::parse_head(head, &mut a.head, &opts);
+                // A head that outgrew the small buffer lives in large ones, and each of
+                // its lines must fit one of those (nginx moves line by line).
+                if head.len() > small
+                    && parsed.is_ok()
+                    && let Err(e) = request::check_line_lengths(
+                        &head[..parsed.ok().flatten().unwrap_or(head.len())],
+                        large_size,
+                    )
+                {
+                    return self.reject(shared, servers, e);
+                }
+                match parsed {
                     Ok(Some(n)) => {
                         self.state = State::Responding;
                         return handler::start_request(self, shared, servers, n);
@@ -454,12 +496,6 @@ impl<'c> Conn<'c> {
                     let e = request::overflow_error(&a.buf[..a.filled]);
                     return self.reject(shared, servers, e);
                 }
-            }
-            // A request line longer than one large buffer is 414 even if more buffers remain.
-            if a.filled - a.start > large_size
-                && memchr::memchr(b'\n', &a.buf[a.start..a.start + large_size]).is_none()
-            {
-                return self.reject(shared, servers, HttpError::UriTooLong);
             }
             if !self.readable {
                 return Step::Wait(self.deadline);
@@ -488,6 +524,13 @@ impl<'c> Conn<'c> {
                         );
                     }
                     a.filled += n;
+                    // A short read drained the socket (nginx's `rev->ready = 0`): under
+                    // edge-triggered epoll, more data brings a new event, so the recv()
+                    // that would only say EAGAIN is skipped. Not once the FIN is queued:
+                    // that needs a read of its own and brings no further event.
+                    if a.filled < a.buf.len() && !self.read_closed {
+                        self.readable = false;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.readable = false;
@@ -496,7 +539,8 @@ impl<'c> Conn<'c> {
                         if let Some(a) = self.active.take() {
                             shared.pool.give(a, small);
                         }
-                        return Step::Wait(None);
+                        // The keep-alive deadline set by `go_idle` must reach the timers.
+                        return Step::Wait(self.deadline);
                     }
                     return Step::Wait(self.deadline);
                 }
@@ -728,12 +772,6 @@ impl<'c> Conn<'c> {
         if let Some(a) = self.active.take() {
             shared.pool.give(a, buffer_size);
         }
-        if self.corked {
-            if let Some(s) = self.sock.as_ref() {
-                let _ = sys::set_tcp_cork(s.as_raw_fd(), false);
-            }
-            self.corked = false;
-        }
         let at = shared.now + keepalive_timeout;
         self.deadline = Some(at);
         // Data may already be waiting (the client pipelined right after our last write).
@@ -842,18 +880,25 @@ impl<'c> Conn<'c> {
             return Flush::Error;
         };
         let mut sent_file_bytes: u64 = 0;
-        if a.cork_wanted {
-            a.cork_wanted = false;
-            if !self.corked && sys::set_tcp_cork(sock.as_raw_fd(), true).is_ok() {
-                self.corked = true;
-            }
-        }
         loop {
             if a.out_pos < a.out.len() {
                 if !self.writable {
                     return Flush::Blocked;
                 }
-                match sock.write(&a.out[a.out_pos..]) {
+                // A head followed by sendfile goes with MSG_MORE: the kernel holds it and
+                // sends it in the same segments as the file's first bytes, which is what
+                // nginx gets from TCP_CORK (`tcp_nopush`) at the price of two setsockopt
+                // calls per response.
+                let file_follows = matches!(
+                    a.body,
+                    Body::File { sendfile: true, pos, end, .. } if pos < end
+                );
+                let written = if file_follows {
+                    sys::send_more(sock.as_raw_fd(), &a.out[a.out_pos..])
+                } else {
+                    sock.write(&a.out[a.out_pos..])
+                };
+                match written {
                     Ok(n) => {
                         a.out_pos += n;
                         if a.out_pos == a.out.len() {
@@ -885,10 +930,6 @@ impl<'c> Conn<'c> {
             };
             if *pos >= *end {
                 a.body = Body::None;
-                if self.corked {
-                    let _ = sys::set_tcp_cork(sock.as_raw_fd(), false);
-                    self.corked = false;
-                }
                 return Flush::Done;
             }
             if *max_chunk > 0 && sent_file_bytes >= *max_chunk {
@@ -1004,7 +1045,10 @@ fn log_send_error(id: u64, peer: &SocketAddr, e: &io::Error) {
 }
 
 /// Feeds `input` to a body reader; returns (bytes used, body finished).
-fn consume_body(reader: &mut BodyReader, input: &[u8]) -> Result<(usize, bool), HttpError> {
+pub(super) fn consume_body(
+    reader: &mut BodyReader,
+    input: &[u8],
+) -> Result<(usize, bool), HttpError> {
     match reader {
         BodyReader::Length(left) => {
             let n = (*left).min(input.len() as u64);

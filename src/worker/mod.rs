@@ -97,6 +97,9 @@ struct Worker<'c> {
     conn_id_step: u64,
     accept_paused_until: Option<Instant>,
     shutdown_deadline: Option<Instant>,
+    /// The listening sockets this worker holds (its share of the master's), closed at a
+    /// graceful stop so new connections are refused once every process has closed them.
+    sockets: Vec<Listener>,
     /// Connections that have more work but yielded (e.g. `sendfile_max_chunk` reached).
     deferred: Vec<Key>,
 }
@@ -104,11 +107,10 @@ struct Worker<'c> {
 /// Runs a worker until it is told to stop; returns its exit code.
 pub fn run(
     config: &Config,
-    listeners: &[Listener],
+    listeners: Vec<Listener>,
     slot: usize,
     user: Option<&crate::master::User>,
 ) -> i32 {
-    sys::set_process_name("portico: worker");
     if let Err(e) = setup_process(config, slot, user) {
         elog!(LogLevel::Emerg, "{e}");
         return 2;
@@ -118,7 +120,14 @@ pub fn run(
         return idle_until_signal();
     };
     match Worker::new(config, http, listeners, slot) {
-        Ok(mut w) => w.run(),
+        Ok(mut w) => {
+            let code = w.run();
+            // nginx's last two lines from a worker.
+            elog!(LogLevel::Notice, "exiting");
+            drop(w);
+            elog!(LogLevel::Notice, "exit");
+            code
+        }
         Err(e) => {
             elog!(
                 LogLevel::Emerg,
@@ -199,7 +208,7 @@ impl<'c> Worker<'c> {
     fn new(
         config: &'c Config,
         http: &'c HttpConf,
-        listeners: &[Listener],
+        listeners: Vec<Listener>,
         slot: usize,
     ) -> io::Result<Worker<'c>> {
         let poll = Poll::new()?;
@@ -257,6 +266,7 @@ impl<'c> Worker<'c> {
             conn_id_step: workers,
             accept_paused_until: None,
             shutdown_deadline: None,
+            sockets: listeners,
             deferred: Vec::new(),
         })
     }
@@ -289,9 +299,10 @@ impl<'c> Worker<'c> {
             self.shared.date.update(SystemTime::now());
 
             for ev in events.iter() {
-                let (readable, writable) = (
+                let (readable, writable, read_closed) = (
                     ev.is_readable() || ev.is_read_closed() || ev.is_error(),
                     ev.is_writable(),
+                    ev.is_read_closed() || ev.is_error(),
                 );
                 match ev.token() {
                     SIGNAL_TOKEN => {
@@ -315,7 +326,7 @@ impl<'c> Worker<'c> {
                     Token(t) => {
                         let key = Key(t);
                         if let Some(c) = self.conns.get_mut(key) {
-                            c.on_event(readable, writable);
+                            c.on_event(readable, writable, read_closed);
                             self.drive(key);
                         }
                     }
@@ -351,14 +362,15 @@ impl<'c> Worker<'c> {
         if sys::take_signal(libc::SIGQUIT) && !self.shared.shutting_down {
             self.begin_shutdown();
         }
-        if sys::take_signal(libc::SIGUSR1)
-            && let Err(e) = crate::log::reopen_logs()
-        {
-            elog!(
-                LogLevel::Alert,
-                "reopening logs failed ({})",
-                sys::errno_text(&e)
-            );
+        if sys::take_signal(libc::SIGUSR1) {
+            elog!(LogLevel::Notice, "reopening logs");
+            if let Err(e) = crate::log::reopen_logs() {
+                elog!(
+                    LogLevel::Alert,
+                    "reopening logs failed ({})",
+                    sys::errno_text(&e)
+                );
+            }
         }
         false
     }
@@ -366,6 +378,8 @@ impl<'c> Worker<'c> {
     /// Graceful stop: stop accepting (the shared queue is drained by the other or new workers),
     /// finish what is in flight, and let every connection close after its current response.
     fn begin_shutdown(&mut self) {
+        elog!(LogLevel::Notice, "gracefully shutting down");
+        sys::set_proc_title(&format!("{}: worker process is shutting down", crate::NAME));
         self.shared.shutting_down = true;
         self.shutdown_deadline = self
             .shared
@@ -379,6 +393,9 @@ impl<'c> Worker<'c> {
                 l.registered = false;
             }
         }
+        // Closed, not only removed from epoll (which must come first: a registration lives as
+        // long as the socket, which the master and other workers may still hold).
+        self.sockets.clear();
         for key in self.conns.keys() {
             if let Some(c) = self.conns.get_mut(key) {
                 c.on_shutdown(&self.shared);
@@ -388,7 +405,9 @@ impl<'c> Worker<'c> {
     }
 
     fn accept(&mut self, idx: usize) {
-        let Some(listener) = self.listeners.get(idx) else {
+        // Not registered: accepting is paused, or the socket was closed at a graceful stop
+        // while an event for it was still queued in this batch.
+        let Some(listener) = self.listeners.get(idx).filter(|l| l.registered) else {
             return;
         };
         let fd = listener.fd;
@@ -426,7 +445,8 @@ impl<'c> Worker<'c> {
             }
             // SAFETY: accept4 returned a new descriptor that we now own.
             let stream = unsafe { std::net::TcpStream::from_raw_fd(s) };
-            if self.conns.len() >= self.worker_connections {
+            // Like nginx, the listening sockets take connection slots too.
+            if self.conns.len() + self.listeners.len() >= self.worker_connections {
                 elog!(
                     LogLevel::Alert,
                     "{} worker_connections are not enough",
@@ -531,7 +551,8 @@ impl<'c> Worker<'c> {
                 conn::TimerCheck::Stale => {}
                 conn::TimerCheck::Rearm(next) => self.timers.push(next, key),
                 conn::TimerCheck::Expired => {
-                    c.on_timeout(&mut self.shared);
+                    let servers = &self.listeners[c.listen_idx()].servers;
+                    c.on_timeout(&mut self.shared, servers);
                     self.drive(key);
                 }
             }
