@@ -384,6 +384,13 @@ fn a_backend_killed_mid_test_is_skipped_without_client_errors() {
         )),
         "{log}"
     );
+    assert!(log.contains(&format!(
+        "[warn] {}",
+        ""
+    )) && log.contains(&format!(
+        "upstream server temporarily disabled while connecting to upstream, client: 127.0.0.1, server: , request: \"GET / HTTP/1.1\", upstream: \"http://127.0.0.1:{}/\"",
+        b.port
+    )), "{log}");
     // After one failure the server is skipped for fail_timeout: one refused connect only.
     assert_eq!(log.matches("connect() failed").count(), 1, "{log}");
     let want = format!("200 127.0.0.1:{}, 127.0.0.1:{} 502, 200", b.port, a.port);

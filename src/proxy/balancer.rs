@@ -137,7 +137,14 @@ impl Group {
             }
         }
         let b = best?;
-        self.peers[b].current_weight -= total;
+        let p = &mut self.peers[b];
+        p.current_weight -= total;
+        // A new failure window starts when a server is picked after the last one ended.
+        if p.checked
+            .is_none_or(|c| now.saturating_duration_since(c) > p.fail_timeout)
+        {
+            p.checked = Some(now);
+        }
         Some(b)
     }
 
@@ -283,19 +290,19 @@ impl Group {
     }
 
     /// A request stops using server `i`; `failed` counts a failure against it
-    /// (`ngx_http_upstream_free_round_robin_peer`).
-    pub fn release(&mut self, i: usize, failed: bool, now: Instant) {
+    /// (`ngx_http_upstream_free_round_robin_peer`). Returns true when this failure disables
+    /// the server for `fail_timeout` (nginx then warns "upstream server temporarily
+    /// disabled"). The only server of a group is never counted.
+    pub fn release(&mut self, i: usize, failed: bool, now: Instant) -> bool {
+        let single = self.single();
         let Some(p) = self.peers.get_mut(i) else {
-            return;
+            return false;
         };
         p.conns = p.conns.saturating_sub(1);
+        if single {
+            return false;
+        }
         if failed {
-            let window_over = p
-                .checked
-                .is_none_or(|c| now.saturating_duration_since(c) > p.fail_timeout);
-            if window_over {
-                p.fails = 0;
-            }
             p.fails += 1;
             p.accessed = Some(now);
             p.checked = Some(now);
@@ -304,15 +311,13 @@ impl Group {
                 if p.effective_weight < 0 {
                     p.effective_weight = 0;
                 }
+                return p.fails >= p.max_fails;
             }
-        } else if p.accessed.is_some_and(|a| p.checked.is_some_and(|c| a < c)) || p.fails > 0 {
-            // A success after the failure window began: the server is back.
-            if p.checked
-                .is_some_and(|c| now.saturating_duration_since(c) > p.fail_timeout)
-            {
-                p.fails = 0;
-            }
+        } else if p.accessed.is_some_and(|a| p.checked.is_some_and(|c| a < c)) {
+            // Picked again after its failure window and answered: the server is back.
+            p.fails = 0;
         }
+        false
     }
 }
 

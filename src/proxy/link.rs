@@ -670,7 +670,14 @@ impl<'c> Link<'c> {
             t.status = status;
             t.time = now.saturating_duration_since(self.try_started);
         }
-        self.drop_upstream(shared, true);
+        if let (Some(p), Some(g)) = (self.peer, shared.upstreams.groups.get_mut(self.setup.group))
+            && g.release(p, true, now)
+        {
+            let message = format!("upstream server temporarily disabled while {during}");
+            self.log_line(cx, LogLevel::Warn, &message, None);
+        }
+        self.peer = None;
+        self.drop_upstream(shared, false);
         if self.head_done {
             // The client already has part of the response: all we can do is close.
             self.aborting = true;
@@ -898,10 +905,11 @@ impl<'c> Link<'c> {
         let mut probe = [0u8; 1];
         match cx.sock.peek(&mut probe) {
             Ok(0) => {
-                let during = if self.out_pos < self.out.len() || self.connecting {
-                    "sending request to upstream"
-                } else {
+                // nginx's log action changes only when the upstream first becomes readable.
+                let during = if self.got_bytes {
                     "reading response header from upstream"
+                } else {
+                    "sending request to upstream"
                 };
                 let what = format!(
                     "epoll_wait() reported that client prematurely closed connection, so upstream connection is closed too while {during}"
