@@ -768,3 +768,27 @@ fn proxy_pass_with_variables() {
     }));
     server.assert_clean_log();
 }
+
+#[test]
+fn intercepted_errors_are_answered_by_the_server() {
+    let app = Tornado::start("errors");
+    let server = start(
+        &format!("upstream app {{ server 127.0.0.1:{}; }}", app.port),
+        "error_page 404 /404.html;\n\
+         location /on/ { proxy_intercept_errors on; proxy_pass http://app/; }\n\
+         location /off/ { proxy_pass http://app/; }",
+    );
+    let r = get(server.port, "/on/status?code=404");
+    assert_eq!(r.status, 404);
+    assert!(
+        r.text().contains("<title>404 Not Found</title>"),
+        "{}",
+        r.text()
+    );
+    // A status without an error_page is relayed, as is everything with interception off.
+    let r = get(server.port, "/on/status?code=403");
+    assert_eq!((r.status, r.text().as_str()), (403, "status from errors\n"));
+    let r = get(server.port, "/off/status?code=404");
+    assert_eq!((r.status, r.text().as_str()), (404, "status from errors\n"));
+    server.assert_clean_log();
+}

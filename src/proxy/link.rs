@@ -1153,8 +1153,19 @@ impl<'c> Link<'c> {
                 "reading response header from upstream",
             );
         }
-        // proxy_intercept_errors: the hook where error_page takes over once the routing
-        // engine exposes internal redirects; until then the upstream's page is relayed.
+        // proxy_intercept_errors: a status that has an error_page is answered by the server,
+        // not relayed. This is the hook for the routing engine's internal redirect to the
+        // error_page URI; until it lands, the server's own page for the status is sent.
+        if self.loc.proxy_intercept_errors
+            && status >= 300
+            && self.loc.error_page_for(status).is_some()
+        {
+            if let Some(t) = self.log.tries.last_mut() {
+                t.time = now.saturating_duration_since(self.try_started);
+            }
+            self.drop_upstream(shared, false);
+            return Err(self.respond_error(cx, shared, status));
+        }
         self.framing = if upgrade {
             Framing::Empty
         } else {
