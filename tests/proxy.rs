@@ -792,3 +792,63 @@ fn intercepted_errors_are_answered_by_the_server() {
     assert_eq!((r.status, r.text().as_str()), (404, "status from errors\n"));
     server.assert_clean_log();
 }
+
+fn rss_kb(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_stalled_client_stops_the_upstream_instead_of_growing_the_worker() {
+    const SIZE: usize = 64 * 1024 * 1024;
+    let sent = Arc::new(AtomicUsize::new(0));
+    let progress = sent.clone();
+    let up = RawUpstream::start(move |mut s, _| {
+        if read_head(&mut s).is_none() {
+            return;
+        }
+        let _ =
+            s.write_all(format!("HTTP/1.1 200 OK\r\nContent-Length: {SIZE}\r\n\r\n").as_bytes());
+        let block = vec![b'z'; 64 * 1024];
+        let mut left = SIZE;
+        while left > 0 {
+            let n = left.min(block.len());
+            if s.write_all(&block[..n]).is_err() {
+                return;
+            }
+            left -= n;
+            progress.fetch_add(n, Ordering::SeqCst);
+        }
+    });
+    let server = start(
+        &format!("upstream raw {{ server 127.0.0.1:{}; }}", up.port),
+        "location / { proxy_pass http://raw; }",
+    );
+    let worker = *server.worker_pids().first().expect("worker");
+    let before = rss_kb(worker);
+    let mut s = server.connect();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    std::thread::sleep(Duration::from_millis(1500));
+    // Socket buffers hold a few MB at most; the proxy holds its bounded buffers.
+    let stalled = sent.load(Ordering::SeqCst);
+    assert!(
+        stalled < SIZE / 4,
+        "upstream was read ahead of the client: {stalled} bytes"
+    );
+    let during = rss_kb(worker);
+    eprintln!("stalled client: upstream wrote {stalled} bytes; worker RSS {before} kB -> {during} kB");
+    assert!(
+        during < before + 8 * 1024,
+        "worker grew from {before} kB to {during} kB"
+    );
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let r = read_response(&mut s, false).expect("response");
+    assert_eq!(r.body.len(), SIZE);
+    server.assert_clean_log();
+}
