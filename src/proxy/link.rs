@@ -225,6 +225,8 @@ pub struct Link<'c> {
     head_done: bool,
     got_bytes: bool,
     resp: Vec<u8>,
+    /// Most bytes `resp` may hold: `proxy_buffer_size`, plus `proxy_buffers` when buffering.
+    resp_cap: usize,
     resp_start: usize,
     resp_end: usize,
     framing: Framing,
@@ -280,10 +282,15 @@ impl<'c> Link<'c> {
         } else {
             0
         };
-        let cap = loc.proxy_buffer_size.max(1024) + read_ahead;
+        let head_size = loc.proxy_buffer_size.max(1024);
+        let resp_cap = head_size.saturating_add(read_ahead);
         let out = std::mem::take(&mut setup.head);
+        // Memory grows with what the response needs, up to `resp_cap`, as nginx allocates
+        // its proxy_buffers one by one.
         let mut resp = buffers.pop().unwrap_or_default();
-        resp.resize(cap, 0);
+        if resp.len() < head_size {
+            resp.resize(head_size, 0);
+        }
         Link {
             loc,
             setup,
@@ -312,6 +319,7 @@ impl<'c> Link<'c> {
             head_done: false,
             got_bytes: false,
             resp,
+            resp_cap,
             resp_start: 0,
             resp_end: 0,
             framing: Framing::Empty,
@@ -979,9 +987,9 @@ impl<'c> Link<'c> {
                 self.resp_end = 0;
             }
             let limit = if self.head_done {
-                self.resp.len()
+                self.resp_cap
             } else {
-                self.loc.proxy_buffer_size.max(1024).min(self.resp.len())
+                self.loc.proxy_buffer_size.max(1024).min(self.resp_cap)
             };
             if self.resp_end >= limit {
                 if self.head_done && self.resp_start > 0 {
@@ -1003,10 +1011,15 @@ impl<'c> Link<'c> {
                 // Full: the client must drain it first (back-pressure).
                 return Ok(progress);
             }
+            if self.resp_end >= self.resp.len() {
+                let grown = self.resp.len().saturating_mul(2).clamp(1024, limit);
+                self.resp.resize(grown, 0);
+            }
+            let end = self.resp.len().min(limit);
             let Some(sock) = self.sock.as_mut() else {
                 return Ok(progress);
             };
-            match sock.read(&mut self.resp[self.resp_end..limit]) {
+            match sock.read(&mut self.resp[self.resp_end..end]) {
                 Ok(0) => {
                     self.up_readable = false;
                     return self.upstream_eof(cx, shared).map(|_| true);
@@ -1585,7 +1598,7 @@ impl<'c> Link<'c> {
         if self.out_pos < self.out.len() && !self.up_writable {
             return Some(self.up_progress + self.loc.proxy_send_timeout);
         }
-        if self.response_done || (self.head_done && self.resp_end >= self.resp.len()) {
+        if self.response_done || (self.head_done && self.resp_end >= self.resp_cap) {
             // Back-pressure: the client, not the upstream, is what we wait for.
             return None;
         }
