@@ -841,7 +841,9 @@ fn a_stalled_client_stops_the_upstream_instead_of_growing_the_worker() {
         "upstream was read ahead of the client: {stalled} bytes"
     );
     let during = rss_kb(worker);
-    eprintln!("stalled client: upstream wrote {stalled} bytes; worker RSS {before} kB -> {during} kB");
+    eprintln!(
+        "stalled client: upstream wrote {stalled} bytes; worker RSS {before} kB -> {during} kB"
+    );
     assert!(
         during < before + 8 * 1024,
         "worker grew from {before} kB to {during} kB"

@@ -5,8 +5,11 @@
 //! - [`pool`]: idle upstream connections, per group, registered so a close is noticed;
 //! - [`request`]: the upstream URI (nginx's replacement rules) and request head;
 //! - [`response`]: the upstream response head, its framing, the client's head;
-//! - [`link`]: one proxied request, its upstream socket state machine and body relays
-//!   (and the WebSocket tunnel after a 101).
+//! - [`link`]: one proxied request, its upstream socket state machine (`link/relay.rs`:
+//!   request out, response in, body framing, client writes; `link/request_body.rs`;
+//!   `link/failure.rs`: log lines, retries, 502/504; `link/deadlines.rs`; `link/tunnel.rs`:
+//!   the WebSocket tunnel after a 101);
+//! - [`upstream_log`]: the tries, for `$upstream_*` variables.
 //!
 //! The worker calls [`prepare`] when a request's location has `proxy_pass`, then drives the
 //! [`Link`] on events of either socket.
@@ -16,6 +19,7 @@ pub mod link;
 pub mod pool;
 pub mod request;
 pub mod response;
+pub mod upstream_log;
 
 use std::net::{IpAddr, SocketAddr};
 
