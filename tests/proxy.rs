@@ -854,3 +854,28 @@ fn a_stalled_client_stops_the_upstream_instead_of_growing_the_worker() {
     assert_eq!(r.body.len(), SIZE);
     server.assert_clean_log();
 }
+
+#[test]
+fn graceful_stop_finishes_a_proxied_request_in_flight() {
+    let app = Tornado::start("slow");
+    let mut server = start(
+        &format!("upstream app {{ server 127.0.0.1:{}; }}", app.port),
+        "location / { proxy_pass http://app; }",
+    );
+    assert_eq!(get(server.port, "/").status, 200); // leaves a pooled connection
+    let mut s = server.connect();
+    s.write_all(b"GET /slow?s=0.8 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    std::thread::sleep(Duration::from_millis(200));
+    server.signal(libc::SIGQUIT);
+    let r = read_response(&mut s, false).expect("response");
+    assert_eq!((r.status, r.text().as_str()), (200, "slow\n"));
+    assert_eq!(r.header("Connection"), Some("close"));
+    // The worker exits although an idle upstream connection is still cached.
+    let mut child = server.child.take().expect("child");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().ok().flatten().is_none() {
+        assert!(Instant::now() < deadline, "portico did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

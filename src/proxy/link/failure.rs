@@ -147,7 +147,7 @@ impl<'c> Link<'c> {
         // nginx answers at once, with the rest of the body unread: it cannot keep the
         // connection unless the body was fully read.
         let body_done = matches!(self.body, BodyIn::Done);
-        req.keepalive &= body_done;
+        req.keepalive &= body_done && !shared.shutting_down;
         req.lingering |= !body_done;
         let page = http_response::error_page(status, self.loc.server_tokens).unwrap_or(b"");
         let start = a.out.len();

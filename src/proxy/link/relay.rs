@@ -270,6 +270,7 @@ impl<'c> Link<'c> {
             return Err(LinkStep::Close);
         };
         self.client_keepalive = req.keepalive
+            && !shared.shutting_down
             && self.framing != Framing::UntilClose
             && !self.dechunk
             && body_done
