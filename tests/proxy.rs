@@ -176,12 +176,13 @@ fn weights_three_to_one_give_exactly_thirty_and_ten_of_forty() {
             "upstream app {{ server 127.0.0.1:{} weight=3; server 127.0.0.1:{}; }}",
             a.port, b.port
         ),
-        "location / { proxy_pass http://app; }",
+        "keepalive_timeout 65 60; location / { proxy_pass http://app; }",
     );
     let mut s = server.connect();
     let (mut from_a, mut from_b) = (0, 0);
     for _ in 0..40 {
         let r = send(&mut s, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(r.header("Keep-Alive"), Some("timeout=60"));
         match r.text().as_str() {
             "Hello, world from a\n" => from_a += 1,
             "Hello, world from b\n" => from_b += 1,

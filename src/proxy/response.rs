@@ -167,6 +167,9 @@ pub struct ClientHeadInput<'a> {
     pub chunked_to_client: bool,
     /// `Connection: keep-alive` (else `close`); ignored for 101.
     pub keepalive: bool,
+    /// `Keep-Alive: timeout=N` after `Connection: keep-alive` (`keepalive_timeout`'s second
+    /// argument).
+    pub keepalive_header: Option<u64>,
     /// `proxy_redirect` rules, resolved to (from, to) pairs.
     pub redirects: &'a [(Vec<u8>, Vec<u8>)],
 }
@@ -245,11 +248,14 @@ pub fn build_client_head(
         if input.chunked_to_client {
             out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
         }
-        out.extend_from_slice(if input.keepalive {
-            b"Connection: keep-alive\r\n"
+        if input.keepalive {
+            out.extend_from_slice(b"Connection: keep-alive\r\n");
+            if let Some(t) = input.keepalive_header {
+                let _ = write!(out, "Keep-Alive: timeout={t}\r\n");
+            }
         } else {
-            b"Connection: close\r\n"
-        });
+            out.extend_from_slice(b"Connection: close\r\n");
+        }
     }
     let mut early_seen = [false; 3];
     for (n, v) in &head.headers {
@@ -339,6 +345,7 @@ mod tests {
             date: b"D",
             chunked_to_client: false,
             keepalive: true,
+            keepalive_header: None,
             redirects: &redirects,
         };
         let mut out = Vec::new();

@@ -158,11 +158,15 @@ impl<'c> Link<'c> {
         a.out.extend_from_slice(shared.date.http_date());
         a.out.extend_from_slice(b"\r\nContent-Type: text/html\r\n");
         let _ = write!(a.out, "Content-Length: {}\r\n", page.len());
-        a.out.extend_from_slice(if req.keepalive {
-            b"Connection: keep-alive\r\n\r\n"
+        if req.keepalive {
+            a.out.extend_from_slice(b"Connection: keep-alive\r\n");
+            if let Some(t) = self.loc.keepalive_timeout.1 {
+                let _ = write!(a.out, "Keep-Alive: timeout={}\r\n", t.as_secs());
+            }
+            a.out.extend_from_slice(b"\r\n");
         } else {
-            b"Connection: close\r\n\r\n"
-        });
+            a.out.extend_from_slice(b"Connection: close\r\n\r\n");
+        }
         req.header_bytes = (a.out.len() - start) as u64;
         if !self.head_request {
             a.out.extend_from_slice(page);

@@ -283,6 +283,7 @@ impl<'c> Link<'c> {
             date: shared.date.http_date(),
             chunked_to_client: self.framing == Framing::Chunked && !self.dechunk,
             keepalive: self.client_keepalive,
+            keepalive_header: self.loc.keepalive_timeout.1.map(|t| t.as_secs()),
             redirects: &self.setup.redirects,
         };
         let start = a.out.len();
