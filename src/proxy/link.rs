@@ -447,6 +447,7 @@ impl<'c> Link<'c> {
                 .is_ok()
         {
             self.sock = Some(sock);
+            shared.upstreams.open += 1;
             self.reused = true;
             self.conn_requests = requests;
             self.connecting = false;
@@ -473,6 +474,7 @@ impl<'c> Link<'c> {
                     return Err(self.respond_error(cx, shared, 502));
                 }
                 self.sock = Some(sock);
+                shared.upstreams.open += 1;
                 self.connecting = true;
                 self.up_readable = false;
                 self.up_writable = false;
@@ -547,8 +549,14 @@ impl<'c> Link<'c> {
         let (max, timeout) =
             conf.map_or((0, Duration::ZERO), |c| (c.keepalive, c.keepalive_timeout));
         let requests = self.conn_requests + 1;
-        if self.reusable && request_sent && requests < keepalive_requests && self.sock.is_some() {
+        if self.reusable
+            && request_sent
+            && requests < keepalive_requests
+            && self.sock.is_some()
+            && self.peer.is_some()
+        {
             if let (Some(sock), Some(p)) = (self.sock.take(), self.peer.take()) {
+                shared.upstreams.open = shared.upstreams.open.saturating_sub(1);
                 if let Some(g) = shared.upstreams.groups.get_mut(self.setup.group) {
                     g.release(p, false, now);
                 }
@@ -578,10 +586,13 @@ impl<'c> Link<'c> {
     }
 
     /// Ends the link: its tries (for the access log); the response buffer goes back to
-    /// `buffers` for the next proxied request.
-    pub fn into_log(mut self, buffers: &mut Vec<Vec<u8>>) -> UpstreamLog {
-        if buffers.len() < MAX_SPARE_BUFFERS {
-            buffers.push(std::mem::take(&mut self.resp));
+    /// the worker's spares for the next proxied request.
+    pub fn into_log(mut self, upstreams: &mut super::Upstreams) -> UpstreamLog {
+        if self.sock.take().is_some() {
+            upstreams.open = upstreams.open.saturating_sub(1);
+        }
+        if upstreams.buffers.len() < MAX_SPARE_BUFFERS {
+            upstreams.buffers.push(std::mem::take(&mut self.resp));
         }
         let mut log = self.log;
         log.proxy_host = self.setup.proxy_host;

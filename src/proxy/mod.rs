@@ -44,6 +44,8 @@ pub struct Upstreams {
     pub pool: Pool,
     /// Spare response buffers.
     pub buffers: Vec<Vec<u8>>,
+    /// Upstream sockets held by requests in flight.
+    pub open: usize,
 }
 
 impl Upstreams {
@@ -53,7 +55,14 @@ impl Upstreams {
             groups: http.upstreams.iter().map(Group::new).collect(),
             pool: Pool::default(),
             buffers: Vec::new(),
+            open: 0,
         }
+    }
+
+    /// Upstream connections of this worker, in use or cached: they take
+    /// `worker_connections` slots as in nginx.
+    pub fn connections(&self) -> usize {
+        self.open + self.pool.len()
     }
 }
 

@@ -392,7 +392,7 @@ impl<'c> Conn<'c> {
     pub fn release(&mut self, shared: &mut Shared<'c>) {
         if let Some(mut link) = self.proxy.take() {
             link.abandon(shared);
-            self.upstream_log = Some(Box::new(link.into_log(&mut shared.upstreams.buffers)));
+            self.upstream_log = Some(Box::new(link.into_log(&mut shared.upstreams)));
         }
         // A request cut short (timeout, client gone, write error) still gets its log line.
         if let Some(req) = self.active.as_mut().and_then(|a| a.req.take()) {
@@ -703,7 +703,7 @@ impl<'c> Conn<'c> {
 
     fn end_proxy(&mut self, shared: &mut Shared<'c>) {
         if let Some(link) = self.proxy.take() {
-            self.upstream_log = Some(Box::new(link.into_log(&mut shared.upstreams.buffers)));
+            self.upstream_log = Some(Box::new(link.into_log(&mut shared.upstreams)));
         }
     }
 

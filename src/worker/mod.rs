@@ -446,7 +446,9 @@ impl<'c> Worker<'c> {
             // SAFETY: accept4 returned a new descriptor that we now own.
             let stream = unsafe { std::net::TcpStream::from_raw_fd(s) };
             // Like nginx, the listening sockets take connection slots too.
-            if self.conns.len() + self.listeners.len() >= self.worker_connections {
+            if self.conns.len() + self.listeners.len() + self.shared.upstreams.connections()
+                >= self.worker_connections
+            {
                 elog!(
                     LogLevel::Alert,
                     "{} worker_connections are not enough",

@@ -123,6 +123,7 @@ impl<'c> Link<'c> {
     pub(super) fn drop_upstream(&mut self, shared: &mut Shared<'c>, failed: bool) {
         if let Some(mut s) = self.sock.take() {
             let _ = shared.registry.deregister(&mut s);
+            shared.upstreams.open = shared.upstreams.open.saturating_sub(1);
         }
         if let Some(p) = self.peer.take()
             && let Some(g) = shared.upstreams.groups.get_mut(self.setup.group)
