@@ -315,7 +315,9 @@ fn websocket_echo_through_the_tunnel() {
     let server = start(
         &format!("upstream app {{ server 127.0.0.1:{}; }}", app.port),
         "location /ws { proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade;\n\
-         proxy_set_header Connection \"upgrade\"; proxy_pass http://app; }",
+         proxy_set_header Connection \"upgrade\"; proxy_pass http://app; }\n\
+         location /idle/ { proxy_read_timeout 500ms; proxy_set_header Upgrade $http_upgrade;\n\
+         proxy_set_header Connection \"upgrade\"; proxy_pass http://app/; }",
     );
     let mut s = server.connect();
     s.write_all(
@@ -348,6 +350,25 @@ fn websocket_echo_through_the_tunnel() {
     }
     drop(s);
     assert!(server.wait_for(5, || server.access_log().contains("101 ")));
+
+    // An idle tunnel ends after proxy_read_timeout.
+    let mut s = server.connect();
+    s.write_all(
+        b"GET /idle/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .expect("write");
+    let started = Instant::now();
+    let all = common::read_to_end(&mut s);
+    assert!(String::from_utf8_lossy(&all).starts_with("HTTP/1.1 101 "));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(400) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    assert!(server.wait_for(5, || server.error_log().contains(
+        "upstream timed out (110: Connection timed out) while proxying upgraded connection"
+    )));
     server.assert_clean_log();
 }
 
@@ -659,7 +680,7 @@ fn http10_upstream_read_until_close_and_idle_pool_expiry() {
     });
     let server = start(
         &format!(
-            "upstream raw {{ server 127.0.0.1:{}; keepalive_timeout 300ms; }}",
+            "upstream raw {{ server 127.0.0.1:{}; keepalive_timeout 300ms; keepalive_requests 3; }}",
             up.port
         ),
         "location / { proxy_pass http://raw; }",
@@ -686,6 +707,12 @@ fn http10_upstream_read_until_close_and_idle_pool_expiry() {
         3,
         "an idle connection is closed after keepalive_timeout"
     );
+    // keepalive_requests 3: a connection serves three requests, then a new one is opened.
+    assert_eq!(get(server.port, "/d").text(), "ok");
+    assert_eq!(get(server.port, "/e").text(), "ok");
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 3);
+    assert_eq!(get(server.port, "/f").text(), "ok");
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 4);
     server.assert_clean_log();
 }
 
