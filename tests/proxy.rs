@@ -907,3 +907,20 @@ fn graceful_stop_finishes_a_proxied_request_in_flight() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn chunked_body_to_an_http10_upstream_is_refused_with_411() {
+    let up = RawUpstream::start(|mut s, _| {
+        let _ = read_head(&mut s);
+    });
+    let server = start(
+        &format!("upstream raw {{ server 127.0.0.1:{}; }}", up.port),
+        "location / { proxy_http_version 1.0; proxy_pass http://raw; }",
+    );
+    let r = server.request(
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    );
+    assert_eq!(r.status, 411);
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 0);
+    server.assert_clean_log();
+}

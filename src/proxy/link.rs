@@ -123,6 +123,8 @@ pub struct LinkSetup {
     pub proxy_host: String,
     /// `$proxy_port`
     pub proxy_port: u16,
+    /// Answer with this status instead of proxying (a request the upstream cannot take).
+    pub refuse: Option<u16>,
 }
 
 /// A proxied request in flight.
@@ -354,6 +356,9 @@ impl<'c> Link<'c> {
         shared: &mut Shared<'c>,
     ) -> Result<(), LinkStep> {
         let now = shared.now;
+        if let Some(status) = self.setup.refuse {
+            return Err(self.respond_error(cx, shared, status));
+        }
         let limit = self.loc.proxy_next_upstream_timeout;
         if self.tries > 0
             && !limit.is_zero()

@@ -87,6 +87,7 @@ pub fn prepare(
         redirects: Vec::new(),
         proxy_host: String::new(),
         proxy_port: 80,
+        refuse: None,
     };
     let Some(pass) = loc.proxy_pass.as_ref() else {
         return setup;
@@ -204,6 +205,15 @@ pub fn prepare(
         client_headers: &client_headers,
     };
     let facts = request::build_head(&input, &pvars, &mut setup.head);
+    if a.head.chunked && loc.proxy_http_version == 0 {
+        // nginx would buffer the whole body to learn its length; Portico streams bodies,
+        // and an HTTP/1.0 server cannot take a chunked one.
+        elog!(
+            LogLevel::Error,
+            "*{conn_id} chunked request body cannot be passed to an HTTP/1.0 upstream              (proxy_http_version 1.0), client: {client}"
+        );
+        setup.refuse = Some(411);
+    }
     setup.keepalive = pool_on && !facts.connection_close && !facts.upgrade;
     setup.upgrade = facts.upgrade;
     setup.redirects = redirects(loc, pass, &proxy_host, pass_uri.as_deref(), &pvars);
