@@ -5,7 +5,7 @@
 
 Routes: `/` hello (names the process), `/echo` (POST: the body back; streams request bodies),
 `/headers` (the request's headers as JSON), `/stream?n=N` (N chunks, flushed one by one),
-`/big?size=N` (N bytes), `/slow?s=SECONDS`, `/redirect`, `/status?code=N`, `/ws` (WebSocket
+`/big?size=N` (N bytes), `/slow?s=SECONDS`, `/redirect`, `/relative`, `/status?code=N`, `/ws` (WebSocket
 echo) and `/stats` (connections accepted so far: proves keep-alive reuse).
 """
 import asyncio
@@ -79,6 +79,11 @@ class Redirect(tornado.web.RequestHandler):
         self.redirect(f"http://{self.request.host}/next")
 
 
+class Relative(tornado.web.RequestHandler):
+    def get(self):
+        self.redirect("/next")
+
+
 class Status(tornado.web.RequestHandler):
     def get(self):
         self.set_status(int(self.get_argument("code", "200")))
@@ -106,7 +111,8 @@ def main():
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 8888
     app = tornado.web.Application([
         (r"/", Hello), (r"/echo", Echo), (r"/headers", Headers), (r"/stream", Stream),
-        (r"/big", Big), (r"/slow", Slow), (r"/redirect", Redirect), (r"/status", Status),
+        (r"/big", Big), (r"/slow", Slow), (r"/redirect", Redirect), (r"/relative", Relative),
+        (r"/status", Status),
         (r"/stats", Stats), (r"/ws", Ws),
     ])
     server = CountingServer(app, max_body_size=64 * 1024 * 1024)

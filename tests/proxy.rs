@@ -20,6 +20,14 @@ struct Tornado {
 
 impl Tornado {
     fn start(name: &str) -> Tornado {
+        let tornado = Command::new("python3")
+            .args(["-c", "import tornado"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            tornado,
+            "these tests need Tornado: pip install tornado (.ci/run does)"
+        );
         let port = free_port();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/hello.py");
         let child = Command::new("python3")
