@@ -932,3 +932,34 @@ fn chunked_body_to_an_http10_upstream_is_refused_with_411() {
     assert_eq!(up.accepted.load(Ordering::SeqCst), 0);
     server.assert_clean_log();
 }
+
+#[test]
+fn a_cut_response_is_not_requested_again_while_a_slow_client_drains_it() {
+    let up = RawUpstream::start(|mut s, _| {
+        if read_head(&mut s).is_some() {
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n");
+            let _ = s.write_all(&vec![b'c'; 30_000_000]);
+        }
+    });
+    let server = start(
+        &format!("upstream raw {{ server 127.0.0.1:{}; }}", up.port),
+        "location / { proxy_pass http://raw; }",
+    );
+    let mut s = server.connect();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    // Read slowly, so that the upstream's EOF arrives while data still waits for the client.
+    let mut all = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        std::thread::sleep(Duration::from_micros(200));
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => all.extend_from_slice(&buf[..n]),
+        }
+    }
+    let head_end = common::find(&all, b"\r\n\r\n").expect("head") + 4;
+    assert_eq!(all.len() - head_end, 30_000_000);
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 1);
+    server.assert_clean_log();
+}

@@ -310,7 +310,7 @@ impl<'c> Link<'c> {
     }
 
     fn round(&mut self, cx: &mut ClientSide<'_, 'c>, shared: &mut Shared<'c>) -> Flow {
-        if self.sock.is_none() && !self.response_done {
+        if self.sock.is_none() && !self.response_done && !self.head_done && !self.aborting {
             self.connect(cx, shared)?;
             return Ok(true);
         }
@@ -341,7 +341,7 @@ impl<'c> Link<'c> {
             return Err(LinkStep::Close);
         }
         // A failed try left no socket: the next round connects to the next server.
-        Ok(progress || (self.sock.is_none() && !self.response_done && !self.aborting))
+        Ok(progress || (self.sock.is_none() && !self.response_done && !self.head_done))
     }
 
     fn out_drained_to_client(&self, cx: &ClientSide<'_, 'c>) -> bool {
