@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN   := target/release/portico
 
-.PHONY: all build run test check fmt clippy clean bench allocs microbench
+.PHONY: all build run test check fmt clippy clean bench allocs microbench demo
 
 all: build
 
@@ -13,6 +13,10 @@ build:
 run: build
 	mkdir -p logs
 	$(BIN) -p $(CURDIR) -c conf/portico.conf -g 'daemon off;'
+
+# The seed's scenario: two Tornado apps behind Portico on conf/nginx.conf (port 8080).
+demo: build
+	./examples/demo.sh
 
 # Every test: unit tests next to the code, integration tests driving the real binary.
 test: build

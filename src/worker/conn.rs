@@ -16,6 +16,7 @@ use mio::net::TcpStream;
 
 use super::Shared;
 use super::handler::{self, Body};
+use super::slab::Key;
 use crate::config::{LingeringClose, LocSettings, ServerConf};
 use crate::elog;
 use crate::http::chunked::{Chunk, ChunkedDecoder};
@@ -67,6 +68,8 @@ enum State {
     /// The client to stop sending after our last response: our side is shut down and input
     /// is discarded until EOF or `lingering_time`.
     LingeringClose { until: Instant },
+    /// Either socket of a proxied request (its [`crate::proxy::Link`] is in `Conn::proxy`).
+    Proxying,
 }
 
 /// How the rest of a request body is consumed (read and dropped, as nginx discards bodies a
@@ -209,11 +212,19 @@ pub struct Conn<'c> {
     /// Set when only coalesced output is left: go idle with this keep-alive timeout after it.
     idle_after_flush: Option<std::time::Duration>,
     idle_buffer_size: usize,
+    /// The connection's slab key (its upstream socket's token derives from it).
+    key: Key,
+    /// The proxied request in flight.
+    proxy: Option<Box<crate::proxy::Link<'c>>>,
+    /// The tries of the last proxied request, for `$upstream_*` in its access log.
+    upstream_log: Option<Box<crate::proxy::UpstreamLog>>,
 }
 
 /// One turn of the state machine.
 pub(super) enum Step {
     Again,
+    /// The location proxies: start the upstream side.
+    Proxy,
     Wait(Option<Instant>),
     Yield,
     Close,
@@ -240,6 +251,32 @@ impl<'c> Conn<'c> {
             send_timeout: crate::config::DEFAULT_SEND_TIMEOUT,
             idle_after_flush: None,
             idle_buffer_size: crate::config::DEFAULT_CLIENT_HEADER_BUFFER_SIZE,
+            key: Key(0),
+            proxy: None,
+            upstream_log: None,
+        }
+    }
+
+    /// Sets the connection's slab key.
+    pub fn with_key(mut self, key: Key) -> Conn<'c> {
+        self.key = key;
+        self
+    }
+
+    /// Records readiness of the upstream socket of a proxied request.
+    pub fn on_upstream_event(&mut self, readable: bool, writable: bool) {
+        if let Some(l) = self.proxy.as_mut() {
+            l.on_event(readable, writable);
+        }
+    }
+
+    /// `$upstream_*`, `$proxy_host`, `$proxy_port` of the current or last proxied request
+    /// (by the variable's whole name).
+    pub fn upstream_var(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        match (self.proxy.as_ref(), self.upstream_log.as_ref()) {
+            (Some(l), _) => l.var(name, out),
+            (None, Some(log)) => log.var(name, out),
+            _ => false,
         }
     }
 
@@ -296,6 +333,10 @@ impl<'c> Conn<'c> {
     /// under way is access-logged when the connection is released: a head cut short by
     /// `client_header_timeout` as 408, like nginx.
     pub fn on_timeout(&mut self, shared: &mut Shared<'c>, servers: &AddrServers) {
+        if self.state == State::Proxying {
+            // The link compares its own deadlines on the next drive.
+            return;
+        }
         self.timed_out = true;
         let Some(a) = self.active.as_mut() else {
             return;
@@ -352,6 +393,10 @@ impl<'c> Conn<'c> {
 
     /// Returns the connection's buffers to the pool (the socket closes when dropped).
     pub fn release(&mut self, shared: &mut Shared<'c>) {
+        if let Some(mut link) = self.proxy.take() {
+            link.abandon(shared);
+            self.upstream_log = Some(Box::new(link.into_log(&mut shared.upstreams)));
+        }
         // A request cut short (timeout, client gone, write error) still gets its log line.
         if let Some(req) = self.active.as_mut().and_then(|a| a.req.take()) {
             handler::log_request(self, shared, &req);
@@ -372,9 +417,17 @@ impl<'c> Conn<'c> {
                 State::KeepAliveIdle | State::ReadingHead => self.read_head(shared, servers),
                 State::Responding => self.respond(shared),
                 State::LingeringClose { until } => self.linger(shared, until),
+                State::Proxying => self.drive_proxy(shared),
             };
             match step {
                 Step::Again => continue,
+                Step::Proxy => match self.start_proxy(shared) {
+                    Step::Proxy => return Drive::Close,
+                    Step::Again => continue,
+                    Step::Wait(deadline) => return Drive::Wait { deadline },
+                    Step::Yield => return Drive::Yield,
+                    Step::Close => return Drive::Close,
+                },
                 Step::Wait(deadline) => return Drive::Wait { deadline },
                 Step::Yield => return Drive::Yield,
                 Step::Close => return Drive::Close,
@@ -568,6 +621,98 @@ impl<'c> Conn<'c> {
         }
     }
 
+    /// The location proxies: build the upstream request and start its link.
+    fn start_proxy(&mut self, shared: &mut Shared<'c>) -> Step {
+        let Some(a) = self.active.as_deref() else {
+            return Step::Close;
+        };
+        let Some(req) = a.req.as_ref() else {
+            return Step::Close;
+        };
+        let loc = req.loc;
+        let setup = {
+            let conn = super::request_vars::ConnInfo::of(self);
+            let vars = super::request_vars::RequestVars {
+                conn: &conn,
+                active: a,
+                req,
+                shared,
+                location: a.route.location,
+                upstream: Some(self),
+            };
+            crate::proxy::prepare(&vars, a, loc, shared.http, self.peer.ip(), self.id)
+        };
+        let link = crate::proxy::Link::new(
+            loc,
+            setup,
+            a,
+            self.peer.ip(),
+            shared.now,
+            &mut shared.upstreams.buffers,
+        );
+        self.upstream_log = None;
+        self.proxy = Some(Box::new(link));
+        self.state = State::Proxying;
+        if let Some(a) = self.active.as_mut()
+            && a.head.expect_continue
+            && (a.head.content_length.is_some_and(|n| n > 0) || a.head.chunked)
+            && a.filled <= a.start + a.head.head_len
+        {
+            // The client waits for this before it sends the body.
+            a.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        Step::Again
+    }
+
+    fn drive_proxy(&mut self, shared: &mut Shared<'c>) -> Step {
+        let (Some(link), Some(sock), Some(a)) = (
+            self.proxy.as_mut(),
+            self.sock.as_mut(),
+            self.active.as_deref_mut(),
+        ) else {
+            return Step::Close;
+        };
+        let mut cx = crate::proxy::ClientSide {
+            sock,
+            readable: &mut self.readable,
+            writable: &mut self.writable,
+            a,
+            id: self.id,
+            peer: self.peer,
+            token: mio::Token(crate::proxy::UPSTREAM_TOKEN_BIT | self.key.0),
+        };
+        match link.drive(&mut cx, shared) {
+            crate::proxy::LinkStep::Wait(deadline) => Step::Wait(deadline),
+            crate::proxy::LinkStep::Finished => {
+                self.end_proxy(shared);
+                self.state = State::Responding;
+                Step::Again
+            }
+            crate::proxy::LinkStep::Close => {
+                self.end_proxy(shared);
+                self.state = State::Responding;
+                if let Some(r) = self.active.as_mut().and_then(|a| a.req.as_mut()) {
+                    r.keepalive = false;
+                }
+                if let Some(a) = self.active.as_mut() {
+                    // Whatever was not written is dropped with the connection.
+                    a.out.clear();
+                    a.out_pos = 0;
+                }
+                match self.finish_request(shared) {
+                    Step::Again => Step::Close,
+                    other => other,
+                }
+            }
+        }
+    }
+
+    fn end_proxy(&mut self, shared: &mut Shared<'c>) {
+        if let Some(link) = self.proxy.take() {
+            self.upstream_log = Some(Box::new(link.into_log(&mut shared.upstreams)));
+        }
+    }
+
     /// Ends the current request: access log, then keep-alive, pipelining or close.
     fn finish_request(&mut self, shared: &mut Shared<'c>) -> Step {
         let Some(a) = self.active.as_mut() else {
@@ -577,6 +722,7 @@ impl<'c> Conn<'c> {
             return Step::Close;
         };
         handler::log_request(self, shared, &req);
+        self.upstream_log = None;
         let Some(a) = self.active.as_mut() else {
             return Step::Close;
         };

@@ -14,20 +14,26 @@ use crate::static_files::{self, Entry, IndexLookup};
 pub(super) enum Handler {
     /// Files under `root`/`alias` (nginx's try_files, index, static and autoindex modules).
     Static,
+    /// `proxy_pass`: the upstream answers (see [`crate::proxy`]).
+    Proxy,
 }
 
 /// The one place that picks the content handler once the location is final (after every
 /// rewrite, `if` and internal redirect), from `rq.req.loc` — the location's settings, or a
-/// matched `if`'s. The proxy plugs in here: a `Handler::Proxy` for a location with
-/// `proxy_pass`, which [`run`] answers by handing the request to the proxy.
-pub(super) fn handler_for(_rq: &Rq<'_, '_>) -> Handler {
-    Handler::Static
+/// matched `if`'s (`proxy_pass` is allowed in `if in location`, as in nginx).
+pub(super) fn handler_for(rq: &Rq<'_, '_>) -> Handler {
+    if rq.req.loc.proxy_pass.is_some() {
+        Handler::Proxy
+    } else {
+        Handler::Static
+    }
 }
 
 /// Runs the content handler of the request's location.
 pub(super) fn run<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
     match handler_for(rq) {
         Handler::Static => serve_static(rq),
+        Handler::Proxy => Next::Proxy,
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::Shared;
 use super::conn::{self, Active, BodyReader, Conn, Req, Step};
-use super::phases::{self, Rq};
+use super::phases::{self, Handled, Rq};
 use super::request_vars::{ConnInfo, RequestVars};
 pub(super) use super::response_head::{
     Head, extra_headers, queue_error, queue_response, queue_standard_page,
@@ -144,7 +144,7 @@ pub(super) fn start_request<'c>(
         }
     }
 
-    phases::run(&mut Rq {
+    let handled = phases::run(&mut Rq {
         a,
         shared,
         req: &mut req,
@@ -152,6 +152,7 @@ pub(super) fn start_request<'c>(
         conn: &conn,
     });
     // The final URI, for whoever reads `Active::uri` later (the proxy, the access log).
+    route.uri_rewritten = route.script.uri != a.uri;
     a.uri.clear();
     a.uri.extend_from_slice(&route.script.uri);
     // The response head, for `$sent_http_*` in the access log once it has left the output
@@ -164,6 +165,15 @@ pub(super) fn start_request<'c>(
             .extend_from_slice(&a.out[out_before.min(head_end)..head_end]);
     }
     a.route = route;
+    if handled == Handled::Proxy {
+        // The proxy forwards the body itself (from its first byte) and answers when the
+        // upstream does.
+        a.discard = None;
+        req.body_in_buf = 0;
+        req.body_read = 0;
+        a.req = Some(req);
+        return Step::Proxy;
+    }
     queued(a, req, out_before)
 }
 
@@ -362,6 +372,7 @@ pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'
         req,
         shared,
         location: a.route.location,
+        upstream: Some(c),
     };
     for log in &req.loc.access_log {
         line.clear();

@@ -8,15 +8,15 @@
 //! drives the connections that have events, then fires due timers.
 
 mod answer;
-mod conn;
+pub(crate) mod conn;
 mod content;
 mod file_response;
 mod handler;
 mod phases;
-mod request_vars;
+pub(crate) mod request_vars;
 mod response_head;
-mod route;
-mod slab;
+pub(crate) mod route;
+pub(crate) mod slab;
 mod timers;
 
 use std::io;
@@ -77,6 +77,20 @@ pub struct Shared<'c> {
     pub pool: conn::Pool<'c>,
     /// `open_file_cache`: open descriptors and stat results (empty unless configured).
     pub file_cache: crate::static_files::FileCache,
+    /// For registering upstream sockets (a clone of the poll's registry).
+    pub registry: mio::Registry,
+    /// Upstream groups' counters and the idle upstream connections.
+    pub upstreams: crate::proxy::Upstreams,
+}
+
+/// The request line of a head (for log lines).
+pub(crate) fn request_line_of(buf: &[u8], head_len: usize) -> &[u8] {
+    handler::request_line(buf, head_len)
+}
+
+/// The first `server_name` of a server as written (for log lines).
+pub(crate) fn server_name_of(server: &crate::config::ServerConf) -> std::borrow::Cow<'_, str> {
+    handler::server_name(server)
 }
 
 struct Worker<'c> {
@@ -233,6 +247,7 @@ impl<'c> Worker<'c> {
         let now = Instant::now();
         let mut date = DateCache::default();
         date.update(SystemTime::now());
+        let registry = poll.registry().try_clone()?;
         Ok(Worker {
             poll,
             listeners: ls,
@@ -251,6 +266,8 @@ impl<'c> Worker<'c> {
                 scratch: Vec::with_capacity(4096),
                 pool: conn::Pool::default(),
                 file_cache: Default::default(),
+                registry,
+                upstreams: crate::proxy::Upstreams::new(http),
             },
             signal_fd,
             worker_connections: config.events.worker_connections,
@@ -268,7 +285,10 @@ impl<'c> Worker<'c> {
         let mut events = Events::with_capacity(1024);
         loop {
             let timeout = if self.deferred.is_empty() {
-                let t = self.timers.next_timeout(self.shared.now, MAX_POLL_TIMEOUT);
+                let mut t = self.timers.next_timeout(self.shared.now, MAX_POLL_TIMEOUT);
+                if let Some(at) = self.shared.upstreams.pool.next_expiry() {
+                    t = t.min(at.saturating_duration_since(self.shared.now));
+                }
                 self.accept_paused_until
                     .map_or(t, |at| t.min(at.saturating_duration_since(self.shared.now)))
             } else {
@@ -302,6 +322,16 @@ impl<'c> Worker<'c> {
                     Token(t) if t <= LISTENER_BASE && t > LISTENER_BASE - self.listeners.len() => {
                         self.accept(LISTENER_BASE - t)
                     }
+                    Token(t) if t & crate::proxy::UPSTREAM_TOKEN_BIT != 0 => {
+                        let key = Key(t & !crate::proxy::UPSTREAM_TOKEN_BIT);
+                        if let Some(c) = self.conns.get_mut(key) {
+                            c.on_upstream_event(readable, writable);
+                            self.drive(key);
+                        }
+                    }
+                    Token(t) if t & crate::proxy::POOL_TOKEN_BIT != 0 => {
+                        self.shared.upstreams.pool.on_event(t);
+                    }
                     Token(t) => {
                         let key = Key(t);
                         if let Some(c) = self.conns.get_mut(key) {
@@ -315,6 +345,7 @@ impl<'c> Worker<'c> {
                 self.drive(key);
             }
             self.fire_timers();
+            self.shared.upstreams.pool.expire(self.shared.now);
             if self.shared.shutting_down {
                 if self.conns.is_empty() {
                     return 0;
@@ -424,7 +455,9 @@ impl<'c> Worker<'c> {
             // SAFETY: accept4 returned a new descriptor that we now own.
             let stream = unsafe { std::net::TcpStream::from_raw_fd(s) };
             // Like nginx, the listening sockets take connection slots too.
-            if self.conns.len() + self.listeners.len() >= self.worker_connections {
+            if self.conns.len() + self.listeners.len() + self.shared.upstreams.connections()
+                >= self.worker_connections
+            {
                 elog!(
                     LogLevel::Alert,
                     "{} worker_connections are not enough",
@@ -440,7 +473,9 @@ impl<'c> Worker<'c> {
             let mut stream = mio::net::TcpStream::from_std(stream);
             let srv_default = &self.shared.http.servers[self.listeners[idx].servers.default];
             let header_timeout = srv_default.srv.client_header_timeout;
-            let key = self.conns.insert_with(|_| Conn::new(id, peer, idx));
+            let key = self
+                .conns
+                .insert_with(|key| Conn::new(id, peer, idx).with_key(key));
             let Some(c) = self.conns.get_mut(key) else {
                 continue;
             };

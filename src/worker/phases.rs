@@ -41,6 +41,17 @@ pub(super) enum Next<'c> {
     Content,
     /// The response is queued.
     Done,
+    /// The content handler is the proxy: the connection hands the request over.
+    Proxy,
+}
+
+/// How [`run`] leaves the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Handled {
+    /// The response (or the decision to close, for 444) is queued.
+    Answered,
+    /// The proxy answers: [`super::handler::start_request`] hands the request over.
+    Proxy,
 }
 
 /// The request's variables, with the script state in front of them.
@@ -52,6 +63,7 @@ macro_rules! vars {
             req: &*$rq.req,
             shared: &*$rq.shared,
             location: $rq.route.location,
+            upstream: None,
         };
     };
 }
@@ -71,7 +83,7 @@ pub(super) fn eval(rq: &Rq<'_, '_>, t: &Template) -> Vec<u8> {
 }
 
 /// Runs the phases for a request whose URI is in `rq.route`.
-pub(super) fn run(rq: &mut Rq<'_, '_>) {
+pub(super) fn run(rq: &mut Rq<'_, '_>) -> Handled {
     let server = rq.req.server;
     let mut next = if server.rewrite.is_empty() {
         Next::Find
@@ -94,7 +106,11 @@ pub(super) fn run(rq: &mut Rq<'_, '_>) {
             Next::Content => content::run(rq),
             Next::Done => {
                 write_script_logs(rq);
-                return;
+                return Handled::Answered;
+            }
+            Next::Proxy => {
+                write_script_logs(rq);
+                return Handled::Proxy;
             }
         };
     }
@@ -104,6 +120,7 @@ pub(super) fn run(rq: &mut Rq<'_, '_>) {
         rq.conn.id
     );
     handler::queue_error(rq, 500);
+    Handled::Answered
 }
 
 /// nginx's find-config phase.

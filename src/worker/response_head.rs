@@ -84,6 +84,7 @@ pub(super) fn extra_headers(rq: &Rq<'_, '_>, status: u16, mtime: Option<i64>) ->
         req: rq.req,
         shared: rq.shared,
         location: rq.route.location,
+        upstream: None,
     };
     let vars = WithScript {
         ctx: &rq.route.script,

@@ -31,6 +31,9 @@ pub struct Route<'c> {
     /// The connection's local address, read once per request for `$server_addr`,
     /// `$server_port` and redirects.
     pub local: Option<std::net::SocketAddr>,
+    /// The URI differs from the request's (nginx's `!r->valid_unparsed_uri`): the proxy
+    /// then sends the current URI and arguments instead of the request line's target.
+    pub uri_rewritten: bool,
     /// The response head as queued (`$sent_http_*`).
     pub sent_head: Vec<u8>,
     /// An arguments buffer kept for the next request while this one has none.
@@ -52,6 +55,7 @@ impl Default for Route<'_> {
             document_root: Vec::new(),
             filename: Vec::new(),
             local: None,
+            uri_rewritten: false,
             sent_head: Vec::new(),
             spare_args: Vec::new(),
             request_id: [b'0'; 32],
@@ -97,5 +101,6 @@ impl Route<'_> {
         self.document_root.clear();
         self.filename.clear();
         self.sent_head.clear();
+        self.uri_rewritten = false;
     }
 }
