@@ -152,7 +152,10 @@ pub(super) fn start_request<'c>(
         conn: &conn,
     });
     // The final URI, for whoever reads `Active::uri` later (the proxy, the access log).
-    route.uri_rewritten = route.script.uri != a.uri;
+    // `set $args` counts too (nginx then sends the new arguments upstream).
+    let buf = &a.buf[a.start..a.filled];
+    let query = a.head.query.map(|q| q.get(buf)).filter(|q| !q.is_empty());
+    route.uri_rewritten = route.script.uri != a.uri || route.script.args.as_deref() != query;
     a.uri.clear();
     a.uri.extend_from_slice(&route.script.uri);
     // The response head, for `$sent_http_*` in the access log once it has left the output

@@ -31,8 +31,9 @@ pub struct Route<'c> {
     /// The connection's local address, read once per request for `$server_addr`,
     /// `$server_port` and redirects.
     pub local: Option<std::net::SocketAddr>,
-    /// The URI differs from the request's (nginx's `!r->valid_unparsed_uri`): the proxy
-    /// then sends the current URI and arguments instead of the request line's target.
+    /// The URI or the arguments differ from the request's (nginx's
+    /// `!r->valid_unparsed_uri`): the proxy then sends the current URI and arguments
+    /// instead of the request line's target.
     pub uri_rewritten: bool,
     /// The response head as queued (`$sent_http_*`).
     pub sent_head: Vec<u8>,
