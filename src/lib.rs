@@ -19,7 +19,6 @@
 pub mod alloc_count;
 pub mod cli;
 pub mod config;
-pub mod file_cache;
 pub mod http;
 pub mod log;
 pub mod master;

@@ -1,8 +1,8 @@
-//! Static files: open a mapped path once and describe it for the response (size, mtime),
-//! through the per-worker [`cache::FileCache`] when `open_file_cache` is on; find a
-//! directory's `index` file; list a directory for `autoindex`. The body itself is sent by
-//! the connection with `sendfile(2)` (or `pread` when `sendfile off`), never read whole
-//! into memory.
+//! Static files: open a mapped path and describe it for the response (size, mtime), through
+//! the per-worker [`cache::FileCache`]; find a directory's `index` file; list a directory
+//! for `autoindex`. The body is sent by the connection with `sendfile(2)` (or `pread` when
+//! `sendfile off`); only small files the cache holds in memory go out with the head in one
+//! write.
 
 pub mod autoindex;
 pub mod cache;
@@ -10,7 +10,6 @@ pub mod cache;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::rc::Rc;
@@ -19,33 +18,18 @@ use std::time::Instant;
 use crate::config::LocSettings;
 pub use cache::FileCache;
 
-/// An open file: the request's own, or shared with the open-file cache.
-#[derive(Debug)]
-pub enum OpenFile {
-    /// Opened for this request; closed when sent.
-    Own(File),
-    /// Kept by `open_file_cache` (a response may outlive the cache entry).
-    Shared(Rc<File>),
-}
-
-impl AsRawFd for OpenFile {
-    fn as_raw_fd(&self) -> RawFd {
-        match self {
-            OpenFile::Own(f) => f.as_raw_fd(),
-            OpenFile::Shared(f) => f.as_raw_fd(),
-        }
-    }
-}
-
 /// An opened regular file, ready to be sent.
 #[derive(Debug)]
 pub struct StaticFile {
-    /// The open file.
-    pub file: OpenFile,
+    /// The open file, shared with the worker's [`FileCache`] (a response may outlive the
+    /// cache entry).
+    pub file: Rc<File>,
     /// Its size in bytes.
     pub size: u64,
     /// Modification time, seconds since the epoch.
     pub mtime: i64,
+    /// Its bytes, when the cache holds them (small files that have settled).
+    pub content: Option<Rc<[u8]>>,
 }
 
 /// What a path is.
@@ -59,23 +43,17 @@ pub enum Entry {
     Error(u16, Option<String>),
 }
 
-/// Opens `path` for `loc`, through `cache` when `open_file_cache` is configured.
+/// Opens `path` for `loc` through the worker's cache (see [`cache`] for its two policies).
 pub fn open(cache: &mut FileCache, loc: &LocSettings, path: &[u8], now: Instant) -> Entry {
-    match &loc.open_file_cache {
-        Some(conf) => cache.open(conf, loc, path, now),
-        None => open_uncached(loc, path),
-    }
+    cache.open(&cache::Policy::of(loc), loc, path, now)
 }
 
-/// Opens `path` without any cache.
-pub fn open_uncached(loc: &LocSettings, path: &[u8]) -> Entry {
-    match open_file(path) {
-        Ok((file, meta)) => describe(OpenFile::Own(file), &meta, path),
-        Err(e) => open_error(loc, path, &e),
-    }
-}
-
-fn describe(file: OpenFile, meta: &std::fs::Metadata, path: &[u8]) -> Entry {
+fn describe(
+    file: Rc<File>,
+    meta: &std::fs::Metadata,
+    path: &[u8],
+    content: Option<Rc<[u8]>>,
+) -> Entry {
     if meta.is_dir() {
         return Entry::Directory;
     }
@@ -89,6 +67,7 @@ fn describe(file: OpenFile, meta: &std::fs::Metadata, path: &[u8]) -> Entry {
         file,
         size: meta.len(),
         mtime: meta.mtime(),
+        content,
     })
 }
 

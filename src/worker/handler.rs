@@ -24,7 +24,7 @@ pub enum Body {
     /// A byte range of an open file.
     File {
         /// The file (shared with the worker's open-file cache when that is on).
-        file: crate::static_files::OpenFile,
+        file: std::rc::Rc<std::fs::File>,
         /// Next offset to send.
         pos: u64,
         /// End offset (exclusive).

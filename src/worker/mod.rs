@@ -45,6 +45,8 @@ const LISTENER_BASE: usize = usize::MAX - 2;
 const ACCEPT_BUDGET: usize = 64;
 /// How long accepting pauses after `EMFILE`/`ENFILE`.
 const ACCEPT_PAUSE_ON_EMFILE: Duration = Duration::from_millis(500);
+/// How often the open-file cache drops inactive entries.
+const FILE_CACHE_SWEEP: Duration = Duration::from_secs(1);
 /// Longest poll timeout (also the Date header's update bound when idle).
 const MAX_POLL_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -75,7 +77,7 @@ pub struct Shared<'c> {
     pub scratch: Vec<u8>,
     /// Pool of per-request buffers, so idle connections hold none.
     pub pool: conn::Pool<'c>,
-    /// `open_file_cache`: open descriptors and stat results (empty unless configured).
+    /// Open static files, stat results and small files' bytes (see `static_files::cache`).
     pub file_cache: crate::static_files::FileCache,
     /// For registering upstream sockets (a clone of the poll's registry).
     pub registry: mio::Registry,
@@ -104,6 +106,8 @@ struct Worker<'c> {
     next_conn_id: u64,
     conn_id_step: u64,
     accept_paused_until: Option<Instant>,
+    /// When the open-file cache was last swept of inactive entries.
+    file_cache_swept: Instant,
     shutdown_deadline: Option<Instant>,
     /// The listening sockets this worker holds (its share of the master's), closed at a
     /// graceful stop so new connections are refused once every process has closed them.
@@ -274,6 +278,7 @@ impl<'c> Worker<'c> {
             next_conn_id: slot as u64 + 1,
             conn_id_step: workers,
             accept_paused_until: None,
+            file_cache_swept: Instant::now(),
             shutdown_deadline: None,
             sockets: listeners,
             deferred: Vec::new(),
@@ -553,6 +558,12 @@ impl<'c> Worker<'c> {
         let now = self.shared.now;
         if self.accept_paused_until.is_some_and(|t| now >= t) {
             self.resume_accepting();
+        }
+        // Once a second: close files nobody asked for within their `inactive` time, so a
+        // removed file's descriptor does not pin its blocks for long.
+        if now.saturating_duration_since(self.file_cache_swept) >= FILE_CACHE_SWEEP {
+            self.file_cache_swept = now;
+            self.shared.file_cache.sweep(now);
         }
         while let Some((at, key)) = self.timers.pop_due(now) {
             let Some(c) = self.conns.get_mut(key) else {
