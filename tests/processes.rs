@@ -600,14 +600,19 @@ fn reloads_under_load_fail_no_request() {
     let first_workers = s.worker_pids();
     let stop = Arc::new(AtomicBool::new(false));
     let served = Arc::new(AtomicUsize::new(0));
+    // Two clients send back to back; two pause between requests, so that their keep-alive
+    // connections are idle when a reload stops the old workers: a worker that closed idle
+    // connections at once would race their next request (nginx's loss).
     let clients: Vec<_> = (0..4)
-        .map(|_| {
+        .map(|i| {
+            let pause = Duration::from_millis(if i % 2 == 0 { 0 } else { 20 });
             let stop = stop.clone();
             let served = served.clone();
             std::thread::spawn(move || -> Vec<String> {
                 let mut failures = Vec::new();
                 let mut conn: Option<(TcpStream, usize)> = None;
                 while !stop.load(Ordering::Relaxed) && failures.len() < 5 {
+                    std::thread::sleep(pause);
                     let (mut c, used) = match conn.take() {
                         Some(x) => x,
                         None => match TcpStream::connect(("127.0.0.1", port)) {
