@@ -203,6 +203,9 @@ pub struct Conn<'c> {
     linger_timeout: std::time::Duration,
     /// `send_timeout` of the response being written.
     send_timeout: std::time::Duration,
+    /// While the rest of an unused request body is discarded after the response: the end of
+    /// its `lingering_time`.
+    discard_until: Option<Instant>,
     /// Set when only coalesced output is left: go idle with this keep-alive timeout after it.
     idle_after_flush: Option<std::time::Duration>,
     idle_buffer_size: usize,
@@ -235,6 +238,7 @@ impl<'c> Conn<'c> {
             timed_out: false,
             linger_timeout: crate::config::DEFAULT_LINGERING_TIMEOUT,
             send_timeout: crate::config::DEFAULT_SEND_TIMEOUT,
+            discard_until: None,
             idle_after_flush: None,
             idle_buffer_size: crate::config::DEFAULT_CLIENT_HEADER_BUFFER_SIZE,
         }
@@ -306,9 +310,8 @@ impl<'c> Conn<'c> {
                     "reading client request headers"
                 }
             }
-            State::Responding if a.discard.is_some() && a.out_pos >= a.out.len() => {
-                "reading client request body"
-            }
+            // nginx closes a connection whose discarded body stalls without a word.
+            State::Responding if a.discard.is_some() && a.out_pos >= a.out.len() => return,
             State::Responding => "sending response to client",
             _ => return,
         };
@@ -549,9 +552,18 @@ impl<'c> Conn<'c> {
             return Step::Close;
         };
         match a.req.as_ref() {
-            // Response sent; the request body is still being discarded.
+            // Response sent; the request body is still being discarded. As nginx's
+            // `ngx_http_finalize_connection`: each read may wait `lingering_timeout`, all of
+            // them together `lingering_time` (not `client_body_timeout`, which is for bodies
+            // a handler reads).
             Some(r) if a.discard.is_some() => {
-                Step::Wait(Some(shared.now + r.loc.client_body_timeout))
+                let until = *self
+                    .discard_until
+                    .get_or_insert(shared.now + r.loc.lingering_time);
+                if shared.now >= until {
+                    return Step::Close;
+                }
+                Step::Wait(Some((shared.now + r.loc.lingering_timeout).min(until)))
             }
             Some(_) => self.finish_request(shared),
             // Only coalesced output of finished requests was left.
@@ -567,6 +579,7 @@ impl<'c> Conn<'c> {
 
     /// Ends the current request: access log, then keep-alive, pipelining or close.
     fn finish_request(&mut self, shared: &mut Shared<'c>) -> Step {
+        self.discard_until = None;
         let Some(a) = self.active.as_mut() else {
             return Step::Close;
         };
