@@ -132,12 +132,17 @@ fn setup_process(
 ) -> Result<(), String> {
     let wanted_files = config.main.worker_rlimit_nofile;
     match wanted_files {
-        Some(n) => sys::set_nofile_limit(n).map_err(|e| {
-            format!(
-                "setrlimit(RLIMIT_NOFILE, {n}) failed ({})",
-                sys::errno_text(&e)
-            )
-        })?,
+        // As nginx's `ngx_worker_process_init`: a refused limit is an alert, not a reason to
+        // stop (the worker runs with the limit it has).
+        Some(n) => {
+            if let Err(e) = sys::set_nofile_limit(n) {
+                elog!(
+                    LogLevel::Alert,
+                    "setrlimit(RLIMIT_NOFILE, {n}) failed ({})",
+                    sys::errno_text(&e)
+                );
+            }
+        }
         None => {
             let _ = sys::raise_nofile_soft_limit();
         }
