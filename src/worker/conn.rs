@@ -814,12 +814,13 @@ impl<'c> Conn<'c> {
             if *sendfile {
                 match sys::sendfile(sock.as_raw_fd(), file.as_raw_fd(), pos, want) {
                     Ok(0) => {
+                        // nginx's ngx_linux_sendfile_chain: the file shrank under us.
+                        let (path, at) = (fd_path(file.as_raw_fd()), *pos);
                         elog!(
                             LogLevel::Alert,
-                            "*{} sendfile() reported that file was truncated at {}, client: {}",
+                            "*{} sendfile() reported that \"{path}\" was truncated at {at}{}",
                             self.id,
-                            pos,
-                            self.peer.ip()
+                            error_context(&self.peer, a)
                         );
                         return Flush::Error;
                     }
@@ -845,11 +846,14 @@ impl<'c> Conn<'c> {
                 a.out.resize(chunk, 0);
                 match sys::pread(file.as_raw_fd(), &mut a.out[..chunk], *pos) {
                     Ok(0) => {
+                        // nginx's ngx_output_chain_copy_buf on a short read.
                         elog!(
                             LogLevel::Alert,
-                            "*{} file was truncated while being sent, client: {}",
+                            "*{} pread() read only 0 of {} from \"{}\"{}",
                             self.id,
-                            self.peer.ip()
+                            chunk,
+                            fd_path(file.as_raw_fd()),
+                            error_context(&self.peer, a)
                         );
                         a.out.clear();
                         return Flush::Error;
@@ -892,6 +896,28 @@ impl<'c> Conn<'c> {
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.sock.as_ref().and_then(|s| s.local_addr().ok())
     }
+}
+
+/// The name of an open file, for an error line (the kernel's, from `/proc/self/fd`): kept
+/// out of the per-request state since only a file that shrank while being sent needs it.
+fn fd_path(fd: std::os::fd::RawFd) -> String {
+    std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .map_or_else(|_| format!("fd {fd}"), |p| p.display().to_string())
+}
+
+/// nginx's `, client: ..., server: ..., request: "...", host: "..."` tail for an error
+/// while a request is answered.
+fn error_context(peer: &SocketAddr, a: &Active<'_>) -> String {
+    let buf = &a.buf[a.start.min(a.filled)..a.filled];
+    let server = a
+        .req
+        .as_ref()
+        .map_or("", |r| handler::server_name(r.server));
+    format!(
+        ", client: {}, server: {server}{}",
+        peer.ip(),
+        handler::RequestContext::of(buf, &a.head)
+    )
 }
 
 enum Flush {

@@ -1,0 +1,307 @@
+//! Faults the server must survive and report in nginx's words: a file truncated or removed
+//! while it is being sent, an access log on a full disk; and what is served at all: a
+//! symbolic link leaving the root is followed (`disable_symlinks off`, nginx's default), and
+//! error pages under `server_tokens off` name neither a version nor a path.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+const BIG_FILE_BYTES: usize = 32 << 20;
+
+fn is_root() -> bool {
+    // SAFETY: geteuid never fails.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A one-worker server with `http` settings and files written by `setup`. As root, workers
+/// run as root too (`user root;`), so that logs on special files are not chowned to nobody.
+fn start(http: &str, setup: impl FnOnce(&Prefix)) -> Server {
+    let prefix = Prefix::new();
+    let port = free_port();
+    let user = if is_root() { "user root;\n" } else { "" };
+    prefix.write(
+        "conf/portico.conf",
+        format!(
+            "{}{user}http {{\n{}\n}}\n",
+            main_preamble(1),
+            http.replace("PORT", &port.to_string())
+        ),
+    );
+    setup(&prefix);
+    Server::spawn(prefix, port)
+}
+
+/// Sends a GET for `path` and reads the head and the first bytes; returns the connection,
+/// the Content-Length and the body bytes read so far.
+fn begin_download(s: &Server, path: &str) -> (TcpStream, usize, Vec<u8>) {
+    let mut c = s.connect();
+    c.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
+        .expect("write");
+    let mut buf = Vec::new();
+    let mut tmp = [0u8; 16384];
+    let head_end = loop {
+        if let Some(i) = find(&buf, b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = c.read(&mut tmp).expect("read head");
+        assert!(n > 0, "EOF before the head");
+        buf.extend_from_slice(&tmp[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    (c, length, buf[head_end..].to_vec())
+}
+
+fn truncated_mid_send(sendfile: &str, expected: &str) {
+    let s = start(
+        &format!("sendfile {sendfile};\nserver {{\n    listen 127.0.0.1:PORT;\n    root html;\n}}"),
+        |p| {
+            p.write("html/big.bin", vec![b'x'; BIG_FILE_BYTES]);
+            p.write("html/index.html", "hello\n");
+        },
+    );
+    let worker = s.worker_pids();
+    let (mut c, length, body) = begin_download(&s, "/big.bin");
+    assert_eq!(length, BIG_FILE_BYTES);
+    // The kernel buffers hold a few megabytes: the rest is still to be read from the file.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(s.prefix.path("html/big.bin"))
+        .and_then(|f| f.set_len(0))
+        .expect("truncate");
+    let rest = read_to_end(&mut c);
+    assert!(
+        body.len() + rest.len() < length,
+        "the connection must be closed short of Content-Length"
+    );
+    let path = s.prefix.path("html/big.bin");
+    let wanted = expected.replace("PATH", &path.display().to_string());
+    assert!(
+        s.wait_for(3, || s.error_log().contains(&wanted)),
+        "expected {wanted:?}:\n{}",
+        s.error_log()
+    );
+    let log = s.error_log();
+    let line = log.lines().find(|l| l.contains(&wanted)).unwrap_or("");
+    assert!(
+        line.contains("[alert]")
+            && line.contains(", client: 127.0.0.1, server: , request: \"GET /big.bin HTTP/1.1\", host: \"localhost\""),
+        "{line}"
+    );
+    // The worker lives and serves.
+    assert_eq!(s.get("/index.html").status, 200);
+    assert_eq!(s.worker_pids(), worker);
+    s.assert_clean_log_except(&[&wanted]);
+}
+
+#[test]
+fn file_truncated_while_sent_closes_the_connection_and_logs_it() {
+    truncated_mid_send("on", "sendfile() reported that \"PATH\" was truncated at ");
+}
+
+#[test]
+fn file_truncated_while_read_without_sendfile_closes_and_logs() {
+    // nginx: `ngx_read_file` in ngx_output_chain_copy_buf, with its 32k output buffer.
+    truncated_mid_send("off", "pread() read only 0 of 32768 from \"PATH\"");
+}
+
+#[test]
+fn file_removed_while_sent_is_sent_in_full() {
+    // The open descriptor keeps the data: nginx sends all of it, and so do we.
+    let s = start(
+        "server {\n    listen 127.0.0.1:PORT;\n    root html;\n}",
+        |p| p.write("html/big.bin", vec![b'y'; BIG_FILE_BYTES]),
+    );
+    let (mut c, length, mut body) = begin_download(&s, "/big.bin");
+    std::fs::remove_file(s.prefix.path("html/big.bin")).expect("unlink");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut tmp = [0u8; 65536];
+    while body.len() < length && Instant::now() < deadline {
+        match c.read(&mut tmp) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => body.extend_from_slice(&tmp[..n]),
+        }
+    }
+    assert_eq!(body.len(), length);
+    assert!(body.iter().all(|&b| b == b'y'));
+    assert_eq!(s.get("/big.bin").status, 404);
+    s.assert_clean_log();
+}
+
+#[test]
+fn access_log_on_a_full_device_leaves_the_server_serving() {
+    let s = start(
+        "server {\n    listen 127.0.0.1:PORT;\n    root html;\n    access_log /dev/full;\n}",
+        |p| p.write("html/index.html", "hello\n"),
+    );
+    for _ in 0..30 {
+        assert_eq!(s.get("/index.html").status, 200);
+    }
+    let wanted = "write() to \"/dev/full\" failed (28: No space left on device)";
+    assert!(
+        s.wait_for(2, || s.error_log().contains(wanted)),
+        "{}",
+        s.error_log()
+    );
+    // Reported, not repeated for every request.
+    assert_eq!(
+        s.error_log().matches(wanted).count(),
+        1,
+        "{}",
+        s.error_log()
+    );
+    s.assert_clean_log_except(&[wanted]);
+}
+
+/// A small tmpfs mounted for one test, unmounted on drop.
+struct Tmpfs(std::path::PathBuf);
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn access_log_on_a_full_disk_resumes_when_space_is_freed() {
+    let s = start(
+        "server {\n    listen 127.0.0.1:PORT;\n    root html;\n    access_log full/access.log;\n}",
+        |p| {
+            p.write("html/index.html", "hello\n");
+            p.write("full/access.log", "");
+        },
+    );
+    // Mounted after start (the log file must exist at config load); the worker's descriptor
+    // still points at the old file, so reopen (USR1) onto the tmpfs.
+    let dir = s.prefix.path("full");
+    let mounted = is_root()
+        && std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|st| st.success());
+    if !mounted {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    }
+    let _guard = Tmpfs(dir.clone());
+    s.signal(libc::SIGUSR1);
+    assert!(s.wait_for(5, || dir.join("access.log").exists()));
+    std::thread::sleep(Duration::from_millis(300));
+    // Fill the disk.
+    let filler = dir.join("filler");
+    let _ = std::fs::write(&filler, vec![0u8; 128 << 10]);
+    for _ in 0..20 {
+        assert_eq!(s.get("/index.html").status, 200);
+    }
+    let wanted = "failed (28: No space left on device)";
+    assert!(
+        s.wait_for(2, || s.error_log().contains(wanted)),
+        "{}",
+        s.error_log()
+    );
+    // Free space: lines are written again (after the second in which the disk was full).
+    std::fs::remove_file(&filler).expect("remove filler");
+    std::thread::sleep(Duration::from_millis(1100));
+    let before = std::fs::read_to_string(dir.join("access.log"))
+        .unwrap_or_default()
+        .lines()
+        .count();
+    for _ in 0..5 {
+        assert_eq!(s.get("/index.html").status, 200);
+    }
+    assert!(
+        s.wait_for(2, || std::fs::read_to_string(dir.join("access.log"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+            >= before + 5),
+        "access log did not resume"
+    );
+    s.assert_clean_log_except(&[wanted]);
+}
+
+#[test]
+fn symlink_out_of_the_root_is_followed_by_default() {
+    // nginx's default is `disable_symlinks off`: a link inside the root to a file outside it
+    // is served (nginx 1.22 answers 200 here too).
+    let s = start(
+        "server {\n    listen 127.0.0.1:PORT;\n    root html;\n}",
+        |p| {
+            p.write("outside/secret.txt", "outside\n");
+            std::os::unix::fs::symlink(p.path("outside/secret.txt"), p.path("html/link.txt"))
+                .expect("symlink");
+            std::os::unix::fs::symlink(p.path("outside"), p.path("html/dirlink")).expect("symlink");
+        },
+    );
+    let r = s.get("/link.txt");
+    assert_eq!((r.status, r.text().as_str()), (200, "outside\n"));
+    let r = s.get("/dirlink/secret.txt");
+    assert_eq!((r.status, r.text().as_str()), (200, "outside\n"));
+    // `..` never climbs out of the root, link or not.
+    for raw in [
+        &b"GET /../outside/secret.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"[..],
+        b"GET /%2e%2e/outside/secret.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ] {
+        let r = s.request(raw);
+        assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(raw));
+    }
+    s.assert_clean_log();
+}
+
+#[test]
+fn error_pages_under_server_tokens_off_leak_no_version_or_path() {
+    let s = start(
+        "server_tokens off;\nclient_max_body_size 10;\n\
+         server {\n    listen 127.0.0.1:PORT;\n    root html;\n}",
+        |p| {
+            p.write("html/dir/file.txt", "x\n");
+            p.write("html/private.txt", "x\n");
+            std::fs::set_permissions(
+                p.path("html/private.txt"),
+                std::os::unix::fs::PermissionsExt::from_mode(0o000),
+            )
+            .expect("chmod");
+        },
+    );
+    let root = s.prefix.dir.display().to_string();
+    let requests: [&[u8]; 5] = [
+        b"GET /missing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET /dir/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"POST /dir/file.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\nConnection: close\r\n\r\n",
+        b"BREW /\x01 HTTP/1.1\r\n\r\n",
+    ];
+    for raw in requests {
+        let r = s.request(raw);
+        assert!(r.status >= 400, "{}", String::from_utf8_lossy(raw));
+        assert_eq!(r.header("Server"), Some("portico"), "{}", r.status);
+        let page = r.text();
+        assert!(
+            !page.contains("0.1") && !page.contains(env!("CARGO_PKG_VERSION")),
+            "{page}"
+        );
+        assert!(!page.contains(&root) && !page.contains("html/"), "{page}");
+        if !page.is_empty() {
+            assert!(page.contains("<hr><center>portico</center>"), "{page}");
+        }
+    }
+    // A file the workers cannot read: 403, and the page does not say where it is.
+    if !is_root() {
+        let r = s.get("/private.txt");
+        assert_eq!(r.status, 403);
+        assert!(!r.text().contains(&root));
+    }
+}
