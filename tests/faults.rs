@@ -305,3 +305,60 @@ fn error_pages_under_server_tokens_off_leak_no_version_or_path() {
         assert!(!r.text().contains(&root));
     }
 }
+
+#[test]
+fn disable_symlinks_on_refuses_links_as_nginx() {
+    // Checked against nginx 1.22: a link to a file is 403 (openat() ... (40: Too many levels
+    // of symbolic links)), a link to a directory on the way is 404 (20: Not a directory);
+    // `from=$document_root` trusts the root's own path, links and all.
+    let s = start(
+        "server {\n    listen 127.0.0.1:PORT;\n    root html;\n\
+         location /on/ { disable_symlinks on; }\n\
+         location /from/ { root rootlink; disable_symlinks on from=$document_root; }\n\
+         location /strict/ { root rootlink; disable_symlinks on; }\n}",
+        |p| {
+            p.write("outside/secret.txt", "outside\n");
+            for dir in ["html/on", "html/from", "html/strict"] {
+                p.write(&format!("{dir}/real.txt"), "real\n");
+                let link = |target: &str, name: &str| {
+                    std::os::unix::fs::symlink(p.path(target), p.path(&format!("{dir}/{name}")))
+                        .expect("symlink")
+                };
+                link("outside/secret.txt", "link.txt");
+                link("outside", "dirlink");
+                link(&format!("{dir}/real.txt"), "inlink.txt");
+            }
+            std::os::unix::fs::symlink(p.path("html"), p.path("rootlink")).expect("symlink");
+        },
+    );
+    let html = s.prefix.path("html").display().to_string();
+    let rootlink = s.prefix.path("rootlink").display().to_string();
+    let cases = [
+        ("/on/real.txt", 200),
+        ("/on/link.txt", 403),
+        ("/on/inlink.txt", 403),
+        ("/on/dirlink/secret.txt", 404),
+        ("/from/real.txt", 200),
+        ("/from/link.txt", 403),
+        ("/from/dirlink/secret.txt", 404),
+        ("/strict/real.txt", 404),
+    ];
+    for (uri, status) in cases {
+        let r = s.get(uri);
+        assert_eq!(r.status, status, "{uri}");
+        if status == 200 {
+            assert_eq!(r.text(), "real\n");
+        }
+    }
+    let log = s.error_log();
+    for line in [
+        format!("openat() \"{html}/on/link.txt\" failed (40: Too many levels of symbolic links)"),
+        format!("openat() \"{html}/on/dirlink/secret.txt\" failed (20: Not a directory)"),
+        format!(
+            "openat() \"{rootlink}/from/link.txt\" failed (40: Too many levels of symbolic links)"
+        ),
+    ] {
+        assert!(log.contains(&line), "missing {line:?}:\n{log}");
+    }
+    s.assert_clean_log();
+}

@@ -432,6 +432,8 @@ settings! {
         internal: bool = false,
         /// `open_file_cache off|max=N [inactive=TIME]`
         open_file_cache: Option<OpenFileCache> = None,
+        /// `disable_symlinks off|on [from=$document_root]`
+        disable_symlinks: DisableSymlinks = DisableSymlinks::Off,
         /// `open_file_cache_valid TIME`
         open_file_cache_valid: Duration = DEFAULT_OPEN_FILE_CACHE_VALID,
         /// `open_file_cache_min_uses N`
