@@ -30,7 +30,7 @@ fn start(main: &str) -> Server {
     prefix.write(
         "conf/portico.conf",
         format!(
-            "{}{main}\nhttp {{\n    server {{\n        listen 127.0.0.1:{port};\n        root html;\n    }}\n}}\n",
+            "{}{main}\nhttp {{\n    access_log logs/access.log;\n    server {{\n        listen 127.0.0.1:{port};\n        root html;\n    }}\n}}\n",
             main_preamble(1)
         ),
     );
@@ -155,6 +155,15 @@ fn worker_shutdown_timeout_bounds_a_slow_download() {
     );
     let rest = read_to_end(&mut c);
     assert!(body.len() + rest.len() < length, "the download was not cut");
+    // The request cut short is still logged, with what was sent of it.
+    assert!(
+        s.wait_for(2, || s
+            .prefix
+            .read("logs/access.log")
+            .contains("\"GET /big.bin HTTP/1.1\" 200 ")),
+        "{}",
+        s.prefix.read("logs/access.log")
+    );
     s.assert_clean_log();
 }
 

@@ -171,6 +171,11 @@ fn start() -> Server {
 
 /// Sends `USR2` and waits for the new master and its two workers; returns its pid.
 fn upgrade(s: &Server) -> NewMaster {
+    upgrade_to(s, 2)
+}
+
+/// Sends `USR2` and waits for the new master and its `workers` workers.
+fn upgrade_to(s: &Server, workers: usize) -> NewMaster {
     let old = s.master_pid();
     assert_eq!(pid_in(s, "logs/portico.pid"), Some(old));
     s.signal(libc::SIGUSR2);
@@ -184,7 +189,7 @@ fn upgrade(s: &Server) -> NewMaster {
     );
     let new = NewMaster(pid_in(s, "logs/portico.pid").unwrap_or(0));
     assert!(
-        s.wait_for(10, || children(new.0).len() == 2),
+        s.wait_for(10, || children(new.0).len() == workers),
         "new master's workers: {:?}\n{}",
         children(new.0),
         s.error_log()
@@ -331,4 +336,86 @@ fn a_second_usr2_is_refused_while_the_new_binary_runs() {
     assert_eq!(children(new.0).len(), 2, "no third master");
     assert_eq!(s.worker_pids().len(), 3);
     s.assert_clean_log();
+}
+
+/// The inode of a file or of a process's executable.
+fn inode(path: &str) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).map_or(0, |m| m.ino())
+}
+
+#[test]
+fn usr2_runs_the_binary_now_at_the_path_the_master_was_started_from() {
+    // The usual upgrade: the new binary is moved over the old one's path, then USR2.
+    let prefix = Prefix::new();
+    let port = free_port();
+    prefix.write(
+        "conf/portico.conf",
+        format!(
+            "{}http {{\n    server {{\n        listen 127.0.0.1:{port};\n        root html;\n    }}\n}}\n",
+            main_preamble(1)
+        ),
+    );
+    prefix.write("html/index.html", "hello\n");
+    let exe = prefix.path("sbin/portico");
+    std::fs::create_dir_all(prefix.path("sbin")).expect("mkdir");
+    std::fs::copy(bin(), &exe).expect("copy binary");
+    let child = std::process::Command::new(&exe)
+        .arg("-p")
+        .arg(&prefix.dir)
+        .args(["-c", "conf/portico.conf"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let s = Server {
+        prefix,
+        port,
+        child: Some(child),
+    };
+    assert!(
+        s.wait_for(10, || s.worker_pids().len() == 1),
+        "{}",
+        s.error_log()
+    );
+    let old = s.master_pid();
+    // A new file (a new inode) at the same path, as `install` or `mv` leave it.
+    let staged = s.prefix.path("sbin/portico.new");
+    std::fs::copy(bin(), &staged).expect("copy binary");
+    std::fs::rename(&staged, &exe).expect("replace binary");
+    let replaced = inode(&exe.display().to_string());
+    assert_ne!(inode(&format!("/proc/{old}/exe")), replaced);
+
+    let new = upgrade_to(&s, 1);
+    assert_eq!(
+        inode(&format!("/proc/{}/exe", new.0)),
+        replaced,
+        "the new master does not run the replaced binary"
+    );
+    assert_eq!(s.get("/index.html").status, 200);
+    s.assert_clean_log();
+}
+
+#[test]
+fn a_new_binary_that_cannot_start_hands_the_pid_file_back() {
+    let s = start();
+    let old = s.master_pid();
+    // The new master reads the configuration anew: a broken one makes it exit at once.
+    s.prefix.write("conf/portico.conf", "events { bogus; }\n");
+    s.signal(libc::SIGUSR2);
+    assert!(
+        s.wait_for(10, || s.error_log().contains("new binary process")
+            && s.error_log().contains("exited with code 1")),
+        "{}",
+        s.error_log()
+    );
+    assert!(
+        s.wait_for(5, || pid_in(&s, "logs/portico.pid") == Some(old)
+            && !s.prefix.path("logs/portico.pid.oldbin").exists()),
+        "pid file not taken back"
+    );
+    assert_eq!(s.worker_pids().len(), 2);
+    assert_eq!(s.get("/").status, 200);
+    s.assert_clean_log_except(&["unknown directive \"bogus\""]);
 }

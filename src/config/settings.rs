@@ -69,7 +69,8 @@ pub const DEFAULT_LARGE_CLIENT_HEADER_BUFFERS: (usize, usize) = (4, 8192);
 pub const DEFAULT_CLIENT_MAX_BODY_SIZE: u64 = 1024 * 1024;
 /// `sendfile_max_chunk 2m;` (0 = unlimited)
 pub const DEFAULT_SENDFILE_MAX_CHUNK: u64 = 2 * 1024 * 1024;
-/// `worker_shutdown_timeout` is unset by default in nginx (wait forever); we bound it.
+/// `worker_shutdown_timeout` is unset by default, as in nginx: an old worker waits for its
+/// connections however long they take.
 pub const DEFAULT_WORKER_SHUTDOWN_TIMEOUT: Option<Duration> = None;
 /// `lingering_time 30s;`
 pub const DEFAULT_LINGERING_TIME: Duration = Duration::from_secs(30);

@@ -321,6 +321,11 @@ impl<'c> Worker<'c> {
                         "worker_shutdown_timeout expired, closing {} connections",
                         self.conns.len()
                     );
+                    // Closed one by one, so that a request cut short still gets its
+                    // access-log line (as nginx's shutdown timer finalizes each one).
+                    for key in self.conns.keys() {
+                        self.close(key);
+                    }
                     return 0;
                 }
             }
