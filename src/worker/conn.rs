@@ -273,6 +273,12 @@ impl<'c> Conn<'c> {
         }
     }
 
+    /// Whether a timer entry for `at` is the one this connection is armed with (any other
+    /// entry for it is stale).
+    pub fn is_armed_at(&self, at: Instant) -> bool {
+        self.armed == Some(at)
+    }
+
     /// Checks a popped timer entry against the connection's current deadline.
     pub fn timer_fired(&mut self, at: Instant, now: Instant) -> TimerCheck {
         if self.armed != Some(at) {

@@ -39,6 +39,9 @@ const LISTENER_BASE: usize = usize::MAX - 2;
 const ACCEPT_BUDGET: usize = 64;
 /// How long accepting pauses after `EMFILE`/`ENFILE`.
 const ACCEPT_PAUSE_ON_EMFILE: Duration = Duration::from_millis(500);
+/// Stale timer entries are swept once the heap holds more than four per live connection plus
+/// this many (so a sweep, O(heap), comes at most once per this many pushes).
+const TIMER_SWEEP_SLACK: usize = 1024;
 /// Longest poll timeout (also the Date header's update bound when idle).
 const MAX_POLL_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -516,6 +519,12 @@ impl<'c> Worker<'c> {
     }
 
     fn fire_timers(&mut self) {
+        if self.timers.len() > 4 * self.conns.len() + TIMER_SWEEP_SLACK {
+            // Every entry belongs to a client connection; only its armed one is current.
+            let conns = &self.conns;
+            self.timers
+                .retain(|at, key| conns.get(key).is_some_and(|c| c.is_armed_at(at)));
+        }
         let now = self.shared.now;
         if self.accept_paused_until.is_some_and(|t| now >= t) {
             self.resume_accepting();
