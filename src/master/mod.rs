@@ -515,11 +515,11 @@ impl Master {
         if let Err(e) = std::fs::rename(&self.pid_file, &oldbin) {
             elog!(
                 LogLevel::Alert,
-                "rename() {} to {} failed ({}) before executing new binary process \"{}\"",
+                "rename() {} to {} failed before executing new binary process \"{}\" ({})",
                 self.pid_file.display(),
                 oldbin.display(),
-                sys::errno_text(&e),
-                exe.display()
+                exe.display(),
+                sys::errno_text(&e)
             );
             return;
         }
@@ -534,7 +534,10 @@ impl Master {
                     "fork() failed while spawning \"new binary process\" ({})",
                     sys::errno_text(&e)
                 );
-                self.take_back_pid_file(&exe);
+                self.take_back_pid_file(&format!(
+                    "an attempt to execute new binary process \"{}\"",
+                    exe.display()
+                ));
             }
         }
     }
@@ -554,22 +557,26 @@ impl Master {
         }
         self.new_binary = None;
         let exe = self.exe.clone().unwrap_or_default();
-        self.take_back_pid_file(&exe);
+        self.take_back_pid_file(&format!(
+            "the new binary process \"{}\" exited",
+            exe.display()
+        ));
         if self.phase == Phase::Running && self.noaccepting {
             self.restart_workers();
         }
     }
 
-    fn take_back_pid_file(&self, exe: &Path) {
+    /// Renames `PID.oldbin` back to the pid file; `after` completes nginx's alert if that
+    /// fails ("rename() A back to B failed after ...").
+    fn take_back_pid_file(&self, after: &str) {
         let oldbin = oldbin_path(&self.pid_file);
         if let Err(e) = std::fs::rename(&oldbin, &self.pid_file) {
             elog!(
                 LogLevel::Alert,
-                "rename() {} back to {} failed ({}) after the new binary process \"{}\" exited",
+                "rename() {} back to {} failed after {after} ({})",
                 oldbin.display(),
                 self.pid_file.display(),
-                sys::errno_text(&e),
-                exe.display()
+                sys::errno_text(&e)
             );
         }
     }
