@@ -362,3 +362,96 @@ fn disable_symlinks_on_refuses_links_as_nginx() {
     }
     s.assert_clean_log();
 }
+
+/// The socket inode of the server side of the connection from local port `client_port` to
+/// `server_port`, from /proc/net/tcp.
+fn server_side_inode(server_port: u16, client_port: u16) -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    for line in table.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let port = |field: &str| {
+            field
+                .rsplit_once(':')
+                .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
+        };
+        if f.len() > 9 && port(f[1]) == Some(server_port) && port(f[2]) == Some(client_port) {
+            return f[9].parse().ok();
+        }
+    }
+    None
+}
+
+/// The worker among `workers` that holds the socket with `inode`.
+fn owner(workers: &[i32], inode: u64) -> Option<i32> {
+    let wanted = format!("socket:[{inode}]");
+    workers.iter().copied().find(|w| {
+        std::fs::read_dir(format!("/proc/{w}/fd")).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy() == wanted))
+        })
+    })
+}
+
+fn keepalive_get(c: &mut TcpStream) -> Option<u16> {
+    c.write_all(b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .ok()?;
+    read_response(c, false).map(|r| r.status)
+}
+
+#[test]
+fn a_worker_killed_under_load_is_respawned_and_the_others_clients_see_no_error() {
+    let prefix = Prefix::new();
+    let port = free_port();
+    prefix.write(
+        "conf/portico.conf",
+        format!(
+            "{}http {{\n    server {{\n        listen 127.0.0.1:{port} reuseport;\n        root html;\n    }}\n}}\n",
+            main_preamble(2)
+        ),
+    );
+    prefix.write("html/index.html", "hello\n");
+    let s = Server::spawn(prefix, port);
+    let workers = s.worker_pids();
+    assert_eq!(workers.len(), 2);
+    // Keep-alive connections, each served once so a worker holds it, until both have some.
+    // (`reuseport` spreads them by address; on the shared socket an idle machine wakes the
+    // same worker for every connection.)
+    let mut conns: Vec<(TcpStream, i32)> = Vec::new();
+    for _ in 0..200 {
+        let mut c = s.connect();
+        assert_eq!(keepalive_get(&mut c), Some(200));
+        let local = c.local_addr().map(|a| a.port()).unwrap_or(0);
+        if let Some(w) = server_side_inode(port, local).and_then(|i| owner(&workers, i)) {
+            conns.push((c, w));
+        }
+        let on = |w: i32| conns.iter().filter(|(_, o)| *o == w).count();
+        if on(workers[0]) >= 4 && on(workers[1]) >= 4 {
+            break;
+        }
+    }
+    let (victim, survivor) = (workers[0], workers[1]);
+    assert!(
+        conns.iter().any(|(_, o)| *o == survivor) && conns.iter().any(|(_, o)| *o == victim),
+        "connections did not spread over both workers: {:?}",
+        conns.iter().map(|(_, o)| *o).collect::<Vec<_>>()
+    );
+    // SAFETY: kill(2) on a worker of the server this test started.
+    unsafe { libc::kill(victim, libc::SIGKILL) };
+    // The survivor's clients go on as if nothing happened, many times over.
+    for round in 0..50 {
+        for (c, o) in conns.iter_mut().filter(|(_, o)| *o == survivor) {
+            assert_eq!(keepalive_get(c), Some(200), "round {round}, worker {o}");
+        }
+    }
+    // New connections are served throughout, and the slot is refilled.
+    for _ in 0..50 {
+        assert_eq!(s.get("/index.html").status, 200);
+    }
+    assert!(
+        s.wait_for(5, || s.worker_pids().len() == 2
+            && !s.worker_pids().contains(&victim)),
+        "not respawned: {:?}",
+        s.worker_pids()
+    );
+    s.assert_clean_log_except(&[&format!("worker process {victim} exited on signal 9")]);
+}
