@@ -179,3 +179,37 @@ fn without_worker_shutdown_timeout_a_stalled_download_keeps_the_old_worker() {
     assert!(alive(old), "old worker exited with a response in flight");
     s.assert_clean_log();
 }
+
+#[test]
+fn an_idle_keepalive_connection_keeps_the_old_worker_until_keepalive_timeout() {
+    let prefix = Prefix::new();
+    let port = free_port();
+    prefix.write(
+        "conf/portico.conf",
+        format!(
+            "{}http {{\n    keepalive_timeout 2s;\n    server {{\n        listen 127.0.0.1:{port};\n        root html;\n    }}\n}}\n",
+            main_preamble(1)
+        ),
+    );
+    prefix.write("html/index.html", "hello\n");
+    let s = Server::spawn(prefix, port);
+    let old = s.worker_pids()[0];
+    let mut c = s.connect();
+    c.write_all(b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .expect("write");
+    assert_eq!(read_response(&mut c, false).map(|r| r.status), Some(200));
+    let idle_since = Instant::now();
+    reload(&s, old);
+    assert!(
+        s.wait_for(5, || !alive(old)),
+        "old worker outlived keepalive_timeout"
+    );
+    let lived = idle_since.elapsed();
+    assert!(
+        lived >= Duration::from_millis(1800),
+        "the old worker closed the idle connection after {lived:?}, before keepalive_timeout"
+    );
+    // The client sees a plain close, as at any keep-alive timeout.
+    assert!(read_to_end(&mut c).is_empty());
+    s.assert_clean_log();
+}
