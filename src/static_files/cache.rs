@@ -135,7 +135,7 @@ impl FileCache {
         }
         let uses = self.entries.get(path).map_or(1, |c| c.uses);
         self.remove(path);
-        let (entry, what) = match open_file(path) {
+        let (entry, what) = match open_file(path, loc) {
             Ok((file, meta)) => {
                 let stamp = sys::stat_fd(file.as_raw_fd()).unwrap_or_default();
                 let file = Rc::new(file);

@@ -209,6 +209,9 @@ pub struct Conn<'c> {
     linger_timeout: std::time::Duration,
     /// `send_timeout` of the response being written.
     send_timeout: std::time::Duration,
+    /// While the rest of an unused request body is discarded after the response: the end of
+    /// its `lingering_time`.
+    discard_until: Option<Instant>,
     /// Set when only coalesced output is left: go idle with this keep-alive timeout after it.
     idle_after_flush: Option<std::time::Duration>,
     idle_buffer_size: usize,
@@ -249,6 +252,7 @@ impl<'c> Conn<'c> {
             timed_out: false,
             linger_timeout: crate::config::DEFAULT_LINGERING_TIMEOUT,
             send_timeout: crate::config::DEFAULT_SEND_TIMEOUT,
+            discard_until: None,
             idle_after_flush: None,
             idle_buffer_size: crate::config::DEFAULT_CLIENT_HEADER_BUFFER_SIZE,
             key: Key(0),
@@ -309,6 +313,12 @@ impl<'c> Conn<'c> {
         }
     }
 
+    /// Whether a timer entry for `at` is the one this connection is armed with (any other
+    /// entry for it is stale).
+    pub fn is_armed_at(&self, at: Instant) -> bool {
+        self.armed == Some(at)
+    }
+
     /// Checks a popped timer entry against the connection's current deadline.
     pub fn timer_fired(&mut self, at: Instant, now: Instant) -> TimerCheck {
         if self.armed != Some(at) {
@@ -350,9 +360,8 @@ impl<'c> Conn<'c> {
                     "reading client request headers"
                 }
             }
-            State::Responding if a.discard.is_some() && a.out_pos >= a.out.len() => {
-                "reading client request body"
-            }
+            // nginx closes a connection whose discarded body stalls without a word.
+            State::Responding if a.discard.is_some() && a.out_pos >= a.out.len() => return,
             State::Responding => "sending response to client",
             _ => return,
         };
@@ -605,9 +614,18 @@ impl<'c> Conn<'c> {
             return Step::Close;
         };
         match a.req.as_ref() {
-            // Response sent; the request body is still being discarded.
+            // Response sent; the request body is still being discarded. As nginx's
+            // `ngx_http_finalize_connection`: each read may wait `lingering_timeout`, all of
+            // them together `lingering_time` (not `client_body_timeout`, which is for bodies
+            // a handler reads).
             Some(r) if a.discard.is_some() => {
-                Step::Wait(Some(shared.now + r.loc.client_body_timeout))
+                let until = *self
+                    .discard_until
+                    .get_or_insert(shared.now + r.loc.lingering_time);
+                if shared.now >= until {
+                    return Step::Close;
+                }
+                Step::Wait(Some((shared.now + r.loc.lingering_timeout).min(until)))
             }
             Some(_) => self.finish_request(shared),
             // Only coalesced output of finished requests was left.
@@ -715,6 +733,7 @@ impl<'c> Conn<'c> {
 
     /// Ends the current request: access log, then keep-alive, pipelining or close.
     fn finish_request(&mut self, shared: &mut Shared<'c>) -> Step {
+        self.discard_until = None;
         let Some(a) = self.active.as_mut() else {
             return Step::Close;
         };
@@ -950,12 +969,13 @@ impl<'c> Conn<'c> {
             if *sendfile {
                 match sys::sendfile(sock.as_raw_fd(), file.as_raw_fd(), pos, want) {
                     Ok(0) => {
+                        // nginx's ngx_linux_sendfile_chain: the file shrank under us.
+                        let (path, at) = (fd_path(file.as_raw_fd()), *pos);
                         elog!(
                             LogLevel::Alert,
-                            "*{} sendfile() reported that file was truncated at {}, client: {}",
+                            "*{} sendfile() reported that \"{path}\" was truncated at {at}{}",
                             self.id,
-                            pos,
-                            self.peer.ip()
+                            error_context(&self.peer, a)
                         );
                         return Flush::Error;
                     }
@@ -981,11 +1001,14 @@ impl<'c> Conn<'c> {
                 a.out.resize(chunk, 0);
                 match sys::pread(file.as_raw_fd(), &mut a.out[..chunk], *pos) {
                     Ok(0) => {
+                        // nginx's ngx_output_chain_copy_buf on a short read.
                         elog!(
                             LogLevel::Alert,
-                            "*{} file was truncated while being sent, client: {}",
+                            "*{} pread() read only 0 of {} from \"{}\"{}",
                             self.id,
-                            self.peer.ip()
+                            chunk,
+                            fd_path(file.as_raw_fd()),
+                            error_context(&self.peer, a)
                         );
                         a.out.clear();
                         return Flush::Error;
@@ -1028,6 +1051,27 @@ impl<'c> Conn<'c> {
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.sock.as_ref().and_then(|s| s.local_addr().ok())
     }
+}
+
+/// The name of an open file, for an error line (the kernel's, from `/proc/self/fd`): kept
+/// out of the per-request state since only a file that shrank while being sent needs it.
+fn fd_path(fd: std::os::fd::RawFd) -> String {
+    std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .map_or_else(|_| format!("fd {fd}"), |p| p.display().to_string())
+}
+
+/// nginx's `, client: ..., server: ..., request: "...", host: "..."` tail for an error
+/// while a request is answered.
+fn error_context(peer: &SocketAddr, a: &Active<'_>) -> String {
+    let buf = &a.buf[a.start.min(a.filled)..a.filled];
+    let server = a.req.as_ref().map_or(std::borrow::Cow::Borrowed(""), |r| {
+        handler::server_name(r.server)
+    });
+    format!(
+        ", client: {}, server: {server}{}",
+        peer.ip(),
+        handler::RequestContext::of(buf, &a.head)
+    )
 }
 
 enum Flush {

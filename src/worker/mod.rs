@@ -47,6 +47,9 @@ const ACCEPT_BUDGET: usize = 64;
 const ACCEPT_PAUSE_ON_EMFILE: Duration = Duration::from_millis(500);
 /// How often the open-file cache drops inactive entries.
 const FILE_CACHE_SWEEP: Duration = Duration::from_secs(1);
+/// Stale timer entries are swept once the heap holds more than four per live connection plus
+/// this many (so a sweep, O(heap), comes at most once per this many pushes).
+const TIMER_SWEEP_SLACK: usize = 1024;
 /// Longest poll timeout (also the Date header's update bound when idle).
 const MAX_POLL_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -158,12 +161,17 @@ fn setup_process(
 ) -> Result<(), String> {
     let wanted_files = config.main.worker_rlimit_nofile;
     match wanted_files {
-        Some(n) => sys::set_nofile_limit(n).map_err(|e| {
-            format!(
-                "setrlimit(RLIMIT_NOFILE, {n}) failed ({})",
-                sys::errno_text(&e)
-            )
-        })?,
+        // As nginx's `ngx_worker_process_init`: a refused limit is an alert, not a reason to
+        // stop (the worker runs with the limit it has).
+        Some(n) => {
+            if let Err(e) = sys::set_nofile_limit(n) {
+                elog!(
+                    LogLevel::Alert,
+                    "setrlimit(RLIMIT_NOFILE, {n}) failed ({})",
+                    sys::errno_text(&e)
+                );
+            }
+        }
         None => {
             let _ = sys::raise_nofile_soft_limit();
         }
@@ -361,6 +369,11 @@ impl<'c> Worker<'c> {
                         "worker_shutdown_timeout expired, closing {} connections",
                         self.conns.len()
                     );
+                    // Closed one by one, so that a request cut short still gets its
+                    // access-log line (as nginx's shutdown timer finalizes each one).
+                    for key in self.conns.keys() {
+                        self.close(key);
+                    }
                     return 0;
                 }
             }
@@ -555,6 +568,12 @@ impl<'c> Worker<'c> {
     }
 
     fn fire_timers(&mut self) {
+        if self.timers.len() > 4 * self.conns.len() + TIMER_SWEEP_SLACK {
+            // Every entry belongs to a client connection; only its armed one is current.
+            let conns = &self.conns;
+            self.timers
+                .retain(|at, key| conns.get(key).is_some_and(|c| c.is_armed_at(at)));
+        }
         let now = self.shared.now;
         if self.accept_paused_until.is_some_and(|t| now >= t) {
             self.resume_accepting();
