@@ -259,7 +259,7 @@ pub fn parse_head(
         }
         let span = HeaderSpan {
             name: offset_of(buf, name),
-            value: offset_of(buf, h.value),
+            value: nginx_value(buf, offset_of(buf, h.value)),
         };
         head.headers.push(span);
         seen.process(buf, name, span.value, head)?;
@@ -429,6 +429,31 @@ fn offset_of(buf: &[u8], part: &[u8]) -> Span {
     Span {
         start: start as u32,
         end: (start + part.len()) as u32,
+    }
+}
+
+/// The value as nginx delimits it: httparse trims spaces and tabs around a value, nginx
+/// (`ngx_http_parse_header_line`) spaces only, so a tab next to the value is part of it
+/// (`Transfer-Encoding:\tchunked` is then unknown, 501, as in nginx).
+fn nginx_value(buf: &[u8], value: Span) -> Span {
+    let blank = |i: usize| matches!(buf.get(i), Some(b' ' | b'\t'));
+    let (mut start, mut end) = (value.start as usize, value.end as usize);
+    // Out to the colon and the line end: only blanks lie between them and the value.
+    while start > 0 && blank(start - 1) {
+        start -= 1;
+    }
+    while blank(end) {
+        end += 1;
+    }
+    while start < end && buf.get(start) == Some(&b' ') {
+        start += 1;
+    }
+    while end > start && buf.get(end - 1) == Some(&b' ') {
+        end -= 1;
+    }
+    Span {
+        start: start as u32,
+        end: end as u32,
     }
 }
 

@@ -388,6 +388,23 @@ fn header_values_are_trimmed() {
 }
 
 #[test]
+fn tabs_around_values_are_kept_as_nginx_keeps_them() {
+    let raw = b"GET / HTTP/1.1\r\nHost: a\r\nX: \t v\t \r\nY:\t\r\nZ:  \r\n\r\n";
+    let h = ok(raw);
+    assert_eq!(h.header(raw, b"x"), Some(&b"\t v\t"[..]));
+    assert_eq!(h.header(raw, b"y"), Some(&b"\t"[..]));
+    assert_eq!(h.header(raw, b"z"), Some(&b""[..]));
+    // nginx: unknown coding (501); a tab is not a blank of the host (400).
+    let te = b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\tchunked\r\n\r\n";
+    assert_eq!(status(te), 501);
+    let te = b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\t\r\n\r\n";
+    assert_eq!(status(te), 501);
+    assert_eq!(status(b"GET / HTTP/1.1\r\nHost:\ta\r\n\r\n"), 400);
+    let cl = b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\t\r\n\r\n";
+    assert_eq!(status(cl), 400);
+}
+
+#[test]
 fn too_many_headers() {
     let mut raw = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
     for i in 0..MAX_HEADERS {
