@@ -291,6 +291,31 @@ fn agreed_cases() -> Vec<Case> {
             closes(&[400]), // nginx 1.22: 400
         ),
         case(
+            "control byte in header name",
+            &b"GET / HTTP/1.1\r\nHost: localhost\r\nX-\x01A: b\r\n\r\n"[..],
+            closes(&[400]), // nginx 1.22: 400
+        ),
+        case(
+            "space inside header name",
+            &b"GET / HTTP/1.1\r\nHost: localhost\r\nX A: b\r\n\r\n"[..],
+            closes(&[400]), // nginx 1.22: 400
+        ),
+        case(
+            "empty header name",
+            &b"GET / HTTP/1.1\r\nHost: localhost\r\n: b\r\n\r\n"[..],
+            closes(&[400]), // nginx 1.22: 400
+        ),
+        case(
+            "tab before colon",
+            &b"GET / HTTP/1.1\r\nHost\t: localhost\r\n\r\n"[..],
+            closes(&[400]), // nginx 1.22: 400
+        ),
+        case(
+            "obs-fold on the first header line",
+            &b"GET / HTTP/1.1\r\n Host: localhost\r\n\r\n"[..],
+            closes(&[400]), // nginx 1.22: 400
+        ),
+        case(
             "obs-text in header value",
             &b"GET / HTTP/1.1\r\nHost: localhost\r\nX-A: caf\xc3\xa9 \xff\r\n\r\n"[..],
             keeps(&[200]), // nginx 1.22: 200, keep-alive
@@ -397,6 +422,11 @@ fn agreed_cases() -> Vec<Case> {
             closes(&[400]), // nginx 1.22: 400
         ),
         case(
+            "1000 header lines",
+            many_headers(1000),
+            closes(&[400]), // nginx 1.22: 400
+        ),
+        case(
             "100 header lines",
             many_headers(98),
             keeps(&[200]), // nginx 1.22: 200, keep-alive
@@ -436,6 +466,71 @@ fn agreed_cases() -> Vec<Case> {
             "absolute-form target with a bad host",
             &b"GET http://a..b/ HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
             closes(&[400]), // nginx 1.22: 400
+        ),
+        case(
+            "absolute-form target with a garbage port",
+            &b"GET http://localhost:abc/ HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            closes(&[400]), // nginx 1.22: 400
+        ),
+        case(
+            "absolute-form target with an IPv6 host",
+            &b"GET http://[::1]:80/ HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            keeps(&[200]), // nginx 1.22: 200, keep-alive
+        ),
+        case(
+            "absolute-form target with only a query",
+            &b"GET http://localhost?a=b HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            keeps(&[200]), // nginx 1.22: 200, keep-alive
+        ),
+        case(
+            "scheme without slashes",
+            &b"GET http:localhost/ HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            closes(&[400]), // nginx 1.22: 400
+        ),
+        case(
+            "space inside the target",
+            &b"GET /a b HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            closes(&[400]), // nginx 1.22: 400
+        ),
+        case(
+            "method only",
+            &b"GET\r\n\r\n"[..],
+            closes(&[400]), // nginx 1.22: 400
+        ),
+        case(
+            "/.. at the end",
+            &b"GET /.. HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            closes(&[400]), // nginx 1.22: 400
+        ),
+        case(
+            "/.%2e/ above the root",
+            &b"GET /.%2e/index.html HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            closes(&[400]), // nginx 1.22: 400
+        ),
+        case(
+            "%2f%2e%2e above the root",
+            &b"GET /a%2f%2e%2e%2f%2e%2e%2findex.html HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            closes(&[400]), // nginx 1.22: 400
+        ),
+        case(
+            "backslash dot dot",
+            &b"GET /..\\index.html HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            keeps(&[404]), // nginx 1.22: 404, keep-alive
+        ),
+        case(
+            "% at the end",
+            &b"GET /index.html% HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            closes(&[400]), // nginx 1.22: 400
+        ),
+        case(
+            "%00 in the query",
+            &b"GET /index.html?a=%00 HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            keeps(&[200]), // nginx 1.22: 200, keep-alive
+        ),
+        case(
+            "encoded NUL high nibble (%c0%80)",
+            &b"GET /%c0%80 HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            keeps(&[404]), // nginx 1.22: 404, keep-alive
         ),
         case(
             "asterisk target",
@@ -574,6 +669,41 @@ fn agreed_cases() -> Vec<Case> {
             closes(&[400]), // nginx 1.22: 400
         ),
         case(
+            "Host with high bytes",
+            &b"GET / HTTP/1.1\r\nHost: \xc3\xa9x\r\n\r\n"[..],
+            keeps(&[200]), // nginx 1.22: 200, keep-alive
+        ),
+        case(
+            "Host with a backslash",
+            &b"GET / HTTP/1.1\r\nHost: a\\b\r\n\r\n"[..],
+            keeps(&[200]), // nginx 1.22: 200, keep-alive
+        ),
+        case(
+            "Host only a port",
+            &b"GET / HTTP/1.1\r\nHost: :80\r\n\r\n"[..],
+            closes(&[400]), // nginx 1.22: 400
+        ),
+        case(
+            "Host only a dot",
+            &b"GET / HTTP/1.1\r\nHost: .\r\n\r\n"[..],
+            closes(&[400]), // nginx 1.22: 400
+        ),
+        case(
+            "Host an unclosed IPv6 literal",
+            &b"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n"[..],
+            keeps(&[200]), // nginx 1.22: 200, keep-alive
+        ),
+        case(
+            "Connection: close then a pipelined request",
+            &b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\nGET /nope HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            closes(&[200]), // nginx 1.22: 200
+        ),
+        case(
+            "POST to a static file",
+            &b"POST /index.html HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\nabc"[..],
+            keeps(&[405]), // nginx 1.22: 405, keep-alive
+        ),
+        case(
             "duplicate Host",
             &b"GET / HTTP/1.1\r\nHost: localhost\r\nHost: other.example\r\n\r\n"[..],
             closes(&[400]), // nginx 1.22: 400
@@ -629,8 +759,54 @@ fn divergent_cases() -> Vec<Case> {
             long("GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: ", 9000, "\r\n\r\n"),
             closes(&[400]), // nginx 1.22: 400
         ),
-        // nginx takes a header line without a colon as a name with an empty value;
-        // httparse refuses it.
+        // httparse's header parser is stricter than nginx's (src/http/request.rs says so):
+        // nginx takes control bytes but NUL in a value, takes a line without a colon as a
+        // name with an empty value, and drops names with bytes other than letters, digits,
+        // `-` (and `_`) under ignore_invalid_headers; Portico answers 400 to all of these.
+        case(
+            "control byte in header value",
+            &b"GET / HTTP/1.1\r\nHost: localhost\r\nX-A: a\x01b\r\n\r\n"[..],
+            keeps(&[200]), // nginx 1.22: 200, keep-alive
+        ),
+        case(
+            "DEL in header value",
+            &b"GET / HTTP/1.1\r\nHost: localhost\r\nX-A: a\x7fb\r\n\r\n"[..],
+            keeps(&[200]), // nginx 1.22: 200, keep-alive
+        ),
+        case(
+            "ESC in header value",
+            &b"GET / HTTP/1.1\r\nHost: localhost\r\nX-A: \x1b[31m\r\n\r\n"[..],
+            keeps(&[200]), // nginx 1.22: 200, keep-alive
+        ),
+        case(
+            "@ in header name",
+            &b"GET / HTTP/1.1\r\nHost: localhost\r\nX@A: b\r\n\r\n"[..],
+            keeps(&[200]), // nginx 1.22: 200, keep-alive
+        ),
+        case(
+            "high byte in header name",
+            &b"GET / HTTP/1.1\r\nHost: localhost\r\nX\xffA: b\r\n\r\n"[..],
+            keeps(&[200]), // nginx 1.22: 200, keep-alive
+        ),
+        // Portico parses at most MAX_HEADERS (100) header lines; nginx has no count limit,
+        // only the bytes of large_client_header_buffers.
+        case(
+            "101 header lines",
+            many_headers(100),
+            keeps(&[200]), // nginx 1.22: 200, keep-alive
+        ),
+        // Portico does not serve HTTP/0.9 (documented in src/http/request.rs).
+        case(
+            "HTTP/0.9 simple request",
+            &b"GET /\r\n"[..],
+            closes(&[0]), // nginx 1.22: an HTTP/0.9 answer (no status line), then close
+        ),
+        // The worker never sends `100 Continue`; nginx does when it discards a body.
+        case(
+            "Expect 100-continue on GET",
+            &b"GET / HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n\r\n"[..],
+            keeps(&[100, 200]), // nginx 1.22: 100 200, keep-alive
+        ),
         case(
             "header line without colon",
             &b"GET / HTTP/1.1\r\nHost: localhost\r\nX-No-Colon\r\n\r\n"[..],
@@ -657,10 +833,16 @@ fn observe(port: u16, raw: &[u8], expect: &Outcome) -> Outcome {
     for _ in 0..expect.statuses.len() {
         match conn.next_status() {
             Next::Status(status) => statuses.push(status),
-            Next::Eof | Next::Silent => {
+            Next::Eof => {
                 return Outcome {
                     statuses,
                     end: End::Closed,
+                };
+            }
+            Next::Silent => {
+                return Outcome {
+                    statuses,
+                    end: End::Other,
                 };
             }
         }
