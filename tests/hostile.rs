@@ -823,12 +823,37 @@ const READ_TIMEOUT: Duration = Duration::from_secs(3);
 /// `lingering_timeout` (5 s) for the rest of the body.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(8);
 
+/// How a case's bytes are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Delivery {
+    /// In one write.
+    Whole,
+    /// One byte per write (and per TCP segment), until the server answers: every parser
+    /// state is resumed from a partial buffer.
+    ByteByByte,
+}
+
+/// Requests up to this long are also sent byte by byte.
+const BYTE_BY_BYTE_MAX: usize = 1024;
+
 /// Sends `raw` on a fresh connection to `port` and observes the answer: up to
 /// `expect.statuses.len()` responses, then whether the connection closes or serves a probe.
-fn observe(port: u16, raw: &[u8], expect: &Outcome) -> Outcome {
+fn observe(port: u16, raw: &[u8], expect: &Outcome, delivery: Delivery) -> Outcome {
     let mut conn = Conn::open(port);
-    // A server may answer and close before all of a long request is written.
-    let _ = conn.stream.write_all(raw);
+    match delivery {
+        // A server may answer and close before all of a long request is written.
+        Delivery::Whole => {
+            let _ = conn.stream.write_all(raw);
+        }
+        Delivery::ByteByByte => {
+            conn.stream.set_nodelay(true).expect("nodelay");
+            for byte in raw {
+                if conn.stream.write_all(&[*byte]).is_err() || conn.server_closed() {
+                    break;
+                }
+            }
+        }
+    }
     let mut statuses = Vec::new();
     for _ in 0..expect.statuses.len() {
         match conn.next_status() {
@@ -900,6 +925,21 @@ impl Conn {
             stream,
             buf: Vec::new(),
         }
+    }
+
+    /// Whether the server has closed the connection; what it sent before is kept to read.
+    fn server_closed(&mut self) -> bool {
+        self.stream.set_nonblocking(true).expect("nonblocking");
+        let mut tmp = [0u8; 65536];
+        let closed = loop {
+            match self.stream.read(&mut tmp) {
+                Ok(0) => break true,
+                Ok(n) => self.buf.extend_from_slice(&tmp[..n]),
+                Err(e) => break e.kind() != ErrorKind::WouldBlock,
+            }
+        };
+        self.stream.set_nonblocking(false).expect("blocking");
+        closed
     }
 
     /// [`Conn::next_status`] with another read timeout.
@@ -991,15 +1031,15 @@ fn start_portico() -> common::Running {
 
 /// Runs `cases` against Portico: each must give nginx's outcome, the worker must live on
 /// and serve a fresh connection, and the log must stay free of alerts and panics.
-fn check_portico(cases: &[Case]) {
+fn check_portico(cases: &[Case], delivery: Delivery) {
     let server = start_portico();
     let workers = server.worker_pids();
     let mut failures = Vec::new();
     for c in cases {
-        let got = observe(server.port, &c.request, &c.expect);
+        let got = observe(server.port, &c.request, &c.expect, delivery);
         if got != c.expect {
             failures.push(format!(
-                "{}: nginx {:?}, portico {:?}\n    {}",
+                "{} ({delivery:?}): nginx {:?}, portico {:?}\n    {}",
                 c.name,
                 c.expect,
                 got,
@@ -1027,15 +1067,28 @@ fn check_portico(cases: &[Case]) {
     );
 }
 
+/// The cases short enough to send byte by byte.
+fn short_cases(cases: Vec<Case>) -> Vec<Case> {
+    cases
+        .into_iter()
+        .filter(|c| c.request.len() <= BYTE_BY_BYTE_MAX)
+        .collect()
+}
+
 #[test]
 fn hostile_requests_get_nginx_answers_and_the_worker_lives() {
-    check_portico(&agreed_cases());
+    check_portico(&agreed_cases(), Delivery::Whole);
+}
+
+#[test]
+fn hostile_requests_sent_byte_by_byte_get_the_same_answers() {
+    check_portico(&short_cases(agreed_cases()), Delivery::ByteByByte);
 }
 
 #[test]
 #[ignore = "Portico differs from nginx 1.22 here; see divergent_cases and issue 6"]
 fn differs_from_nginx() {
-    check_portico(&divergent_cases());
+    check_portico(&divergent_cases(), Delivery::Whole);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1098,11 +1151,23 @@ impl Drop for Nginx {
 fn nginx_1_22_agrees() {
     let nginx = Nginx::start();
     let mut failures = Vec::new();
-    let cases = agreed_cases().into_iter().chain(divergent_cases());
-    for c in cases {
-        let got = observe(nginx.port, &c.request, &c.expect);
+    let cases: Vec<Case> = agreed_cases()
+        .into_iter()
+        .chain(divergent_cases())
+        .collect();
+    for c in &cases {
+        let got = observe(nginx.port, &c.request, &c.expect, Delivery::Whole);
         if got != c.expect {
             failures.push(format!("{}: table {:?}, nginx {:?}", c.name, c.expect, got));
+        }
+    }
+    for c in &short_cases(agreed_cases()) {
+        let got = observe(nginx.port, &c.request, &c.expect, Delivery::ByteByByte);
+        if got != c.expect {
+            failures.push(format!(
+                "{} (byte by byte): table {:?}, nginx {:?}",
+                c.name, c.expect, got
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
