@@ -525,7 +525,7 @@ fn agreed_cases() -> Vec<Case> {
         case(
             "absolute-form target with an IPv6 host",
             &b"GET http://[::1]:80/ HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
-            keeps(&[200]), // nginx 1.22: 200, keep-alive
+            keeps(&[403]), // nginx 1.22: 403 (the default server), keep-alive
         ),
         case(
             "absolute-form target with only a query",
@@ -701,7 +701,7 @@ fn agreed_cases() -> Vec<Case> {
         case(
             "Host an IPv6 literal",
             &b"GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n"[..],
-            keeps(&[200]), // nginx 1.22: 200, keep-alive
+            keeps(&[403]), // nginx 1.22: 403 (the default server), keep-alive
         ),
         case(
             "empty Host on HTTP/1.1",
@@ -721,12 +721,12 @@ fn agreed_cases() -> Vec<Case> {
         case(
             "Host with high bytes",
             &b"GET / HTTP/1.1\r\nHost: \xc3\xa9x\r\n\r\n"[..],
-            keeps(&[200]), // nginx 1.22: 200, keep-alive
+            keeps(&[403]), // nginx 1.22: 403 (the default server), keep-alive
         ),
         case(
             "Host with a backslash",
             &b"GET / HTTP/1.1\r\nHost: a\\b\r\n\r\n"[..],
-            keeps(&[200]), // nginx 1.22: 200, keep-alive
+            keeps(&[403]), // nginx 1.22: 403 (the default server), keep-alive
         ),
         case(
             "Host only a port",
@@ -741,7 +741,7 @@ fn agreed_cases() -> Vec<Case> {
         case(
             "Host an unclosed IPv6 literal",
             &b"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n"[..],
-            keeps(&[200]), // nginx 1.22: 200, keep-alive
+            keeps(&[403]), // nginx 1.22: 403 (the default server), keep-alive
         ),
         case(
             "Connection: close then a pipelined request",
@@ -813,7 +813,7 @@ fn divergent_cases() -> Vec<Case> {
         case(
             "HTTP/0.9 simple request",
             &b"GET /\r\n"[..],
-            closes(&[0]), // nginx 1.22: an HTTP/0.9 answer (no status line), then close
+            closes(&[0]), // nginx 1.22: the default server's 403 page as HTTP/0.9: no status line
         ),
         // The worker never sends `100 Continue`; nginx does when it discards a body.
         case(
@@ -1020,8 +1020,16 @@ fn show(raw: &[u8]) -> String {
     }
 }
 
-/// The one site both servers run: `/index.html` under `root html`, defaults elsewhere.
+/// The site both servers run: `localhost` serves `/index.html` under `root html`, with
+/// nginx's defaults elsewhere.
+/// A request that reaches the default server instead (its host is not `localhost`) gets 403
+/// (a folder without an index), so the table shows which host each request was given.
 const SITE: &str = "server {\n\
+        listen 127.0.0.1:PORT default_server;\n\
+        server_name _;\n\
+        root no-index;\n\
+    }\n\
+    server {\n\
         listen 127.0.0.1:PORT;\n\
         server_name localhost;\n\
         root html;\n\
@@ -1029,7 +1037,10 @@ const SITE: &str = "server {\n\
     }\n";
 
 fn start_portico() -> common::Running {
-    let server = Server::start_with(1, SITE, |p| p.write("html/index.html", INDEX));
+    let server = Server::start_with(1, SITE, |p| {
+        p.write("html/index.html", INDEX);
+        p.write("no-index/.keep", "");
+    });
     assert!(
         server.wait_for(5, || server.worker_pids().len() == 1),
         "no worker: {:?}",
@@ -1115,6 +1126,7 @@ impl Nginx {
         let prefix = Prefix::new();
         let port = free_port();
         prefix.write("html/index.html", INDEX);
+        prefix.write("no-index/.keep", "");
         let conf = format!(
             "daemon off;\nworker_processes 1;\nerror_log logs/error.log info;\npid logs/nginx.pid;\n\
              events {{ worker_connections 1024; }}\n\
