@@ -163,6 +163,46 @@ fn agreed_cases() -> Vec<Case> {
             keeps(&[200, 404]), // nginx 1.22: 200 404, keep-alive
         ),
         case(
+            "CL with leading zeros",
+            &b"GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0005\r\n\r\nhelloGET /nope HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            keeps(&[200, 404]), // nginx 1.22: 200 404, keep-alive
+        ),
+        case(
+            "CL 0 then garbage",
+            &b"GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\nGARBAGE\r\n\r\n"[..],
+            closes(&[200, 400]), // nginx 1.22: 200 400
+        ),
+        case(
+            "CL folded onto a second line",
+            &b"GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n 6\r\n\r\nhello"[..],
+            closes(&[400]), // nginx 1.22: 400
+        ),
+        case(
+            "TE folded onto a second line",
+            &b"GET / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n"[..],
+            closes(&[400]), // nginx 1.22: 400
+        ),
+        case(
+            "CL in the chunked trailer",
+            &b"GET / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nContent-Length: 100\r\n\r\nGET /nope HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            keeps(&[200, 404]), // nginx 1.22: 200 404, keep-alive
+        ),
+        case(
+            "TE chunked twice in one value",
+            &b"GET / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n"[..],
+            closes(&[501]), // nginx 1.22: 501
+        ),
+        case(
+            "TE with a NUL",
+            &b"GET / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\0\r\n\r\n0\r\n\r\n"[..],
+            closes(&[400]), // nginx 1.22: 400
+        ),
+        case(
+            "CL name with a trailing underscore",
+            &b"GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length_: 5\r\n\r\nGET /nope HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            keeps(&[200, 404]), // nginx 1.22: 200 404, keep-alive
+        ),
+        case(
             "TE chunked, gzip",
             &b"POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n"[..],
             closes(&[501]), // nginx 1.22: 501
@@ -583,6 +623,51 @@ fn agreed_cases() -> Vec<Case> {
             keeps(&[404]), // nginx 1.22: 404, keep-alive
         ),
         case(
+            "encoded slash",
+            &b"GET /a%2Fb HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            keeps(&[404]), // nginx 1.22: 404, keep-alive
+        ),
+        case(
+            "path parameters",
+            &b"GET /index.html;x=1 HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            keeps(&[404]), // nginx 1.22: 404, keep-alive
+        ),
+        case(
+            "overlong UTF-8 dots",
+            &b"GET /%c0%ae%c0%ae/index.html HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            keeps(&[404]), // nginx 1.22: 404, keep-alive
+        ),
+        case(
+            "fullwidth dots",
+            &b"GET /%ef%bc%8e%ef%bc%8e/index.html HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            keeps(&[404]), // nginx 1.22: 404, keep-alive
+        ),
+        case(
+            "encoded backslashes",
+            &b"GET /%5c..%5cindex.html HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            keeps(&[404]), // nginx 1.22: 404, keep-alive
+        ),
+        case(
+            "trailing /. after a file",
+            &b"GET /index.html/. HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            keeps(&[404]), // nginx 1.22: 404, keep-alive
+        ),
+        case(
+            "trailing /.. after a file",
+            &b"GET /index.html/.. HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            keeps(&[200]), // nginx 1.22: 200, keep-alive
+        ),
+        case(
+            "merged slashes before ..",
+            &b"GET //../index.html HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            closes(&[400]), // nginx 1.22: 400
+        ),
+        case(
+            "dot segment in the query only",
+            &b"GET /index.html?/../../etc/passwd HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            keeps(&[200]), // nginx 1.22: 200, keep-alive
+        ),
+        case(
             "asterisk target",
             &b"OPTIONS * HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
             closes(&[400]), // nginx 1.22: 400
@@ -752,6 +837,31 @@ fn agreed_cases() -> Vec<Case> {
             "POST to a static file",
             &b"POST /index.html HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\nabc"[..],
             keeps(&[405]), // nginx 1.22: 405, keep-alive
+        ),
+        case(
+            "Host with userinfo",
+            &b"GET / HTTP/1.1\r\nHost: user@localhost\r\n\r\n"[..],
+            keeps(&[403]), // nginx 1.22: 403, keep-alive
+        ),
+        case(
+            "Host with two ports",
+            &b"GET / HTTP/1.1\r\nHost: localhost:80:80\r\n\r\n"[..],
+            keeps(&[200]), // nginx 1.22: 200, keep-alive
+        ),
+        case(
+            "Host in capitals",
+            &b"GET / HTTP/1.1\r\nHost: LOCALHOST\r\n\r\n"[..],
+            keeps(&[200]), // nginx 1.22: 200, keep-alive
+        ),
+        case(
+            "Host with a bracket after the literal",
+            &b"GET / HTTP/1.1\r\nHost: [::1]]\r\n\r\n"[..],
+            keeps(&[403]), // nginx 1.22: 403, keep-alive
+        ),
+        case(
+            "Host a single dot then port",
+            &b"GET / HTTP/1.1\r\nHost: .:80\r\n\r\n"[..],
+            closes(&[400]), // nginx 1.22: 400
         ),
         case(
             "duplicate Host",
