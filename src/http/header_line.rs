@@ -59,30 +59,29 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Option<HeaderLine>, HttpError> {
         }
     };
 
-    // The value: spaces (not tabs) around it are not part of it.
-    let (mut value_start, mut value_end) = (None, i);
+    // The value: spaces (not tabs) around it are not part of it; a NUL is refused as soon
+    // as it arrives, like any byte nginx refuses.
     if buf.get(i) == Some(&b':') {
         i += 1;
     }
-    let line_end = loop {
-        let Some(&ch) = buf.get(i) else {
-            return Ok(None);
-        };
-        match ch {
-            b'\r' | b'\n' => break i,
-            0 => return Err(BadRequest),
-            b' ' => {}
-            _ => {
-                value_start.get_or_insert(i);
-                value_end = i + 1;
-            }
-        }
-        i += 1;
+    let rest = buf.get(i..).unwrap_or_default();
+    let eol = memchr::memchr2(b'\r', b'\n', rest);
+    let raw_value = rest.get(..eol.unwrap_or(rest.len())).unwrap_or_default();
+    if memchr::memchr(0, raw_value).is_some() {
+        return Err(BadRequest);
+    }
+    let Some(eol) = eol else {
+        return Ok(None);
     };
-    let value = match value_start {
-        Some(start) => (start, value_end),
+    let line_end = i + eol;
+    let value = match raw_value.iter().position(|&b| b != b' ') {
+        Some(first) => {
+            let last = raw_value.iter().rposition(|&b| b != b' ').unwrap_or(first);
+            (i + first, i + last + 1)
+        }
         None => (line_end, line_end),
     };
+    i = line_end;
 
     // CR* LF
     while buf.get(i) == Some(&b'\r') {
