@@ -1,6 +1,7 @@
 //! The request head parser (`parse_head`) on arbitrary bytes, under both settings of
 //! `ignore_invalid_headers` and `underscores_in_headers`; checks that every span it returns
-//! lies inside the buffer and that a complete head parses the same with a body after it.
+//! lies inside the buffer, that the prefixes of a complete head are only incomplete, and
+//! that a complete head parses the same with a body after it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -45,8 +46,19 @@ fuzz_target!(|data: &[u8]| {
             assert!(inside(span, n), "{span:?} outside the head of {n} bytes");
         }
         assert_eq!(head.path.get(data).first(), Some(&b'/'));
-        // What follows the head is the body or the next request: it changes nothing.
         let first = head.clone();
+        // The worker parses again as bytes arrive: every prefix of a good head must be
+        // merely incomplete, never an error (a client that sends slowly is not refused).
+        let step = (n / 64).max(1);
+        for end in (0..n).step_by(step).chain([n - 1]) {
+            let prefix = &data[..end];
+            assert_eq!(
+                parse_head(prefix, &mut head, &opts),
+                Ok(None),
+                "prefix {end} of {n}"
+            );
+        }
+        // What follows the head is the body or the next request: it changes nothing.
         let mut longer = data[..n].to_vec();
         longer.extend_from_slice(b"GET / HTTP/1.1\r\n");
         assert_eq!(parse_head(&longer, &mut head, &opts), Ok(Some(n)));
