@@ -445,6 +445,26 @@ fn agreed_cases() -> Vec<Case> {
             keeps(&[200]), // nginx 1.22: 200, keep-alive
         ),
         case(
+            "method with underscore",
+            &b"M_SEARCH / HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            keeps(&[405]), // nginx 1.22: 405, keep-alive
+        ),
+        case(
+            "very long method",
+            &b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA / HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            keeps(&[405]), // nginx 1.22: 405, keep-alive
+        ),
+        case(
+            "HTTP/1.01",
+            &b"GET / HTTP/1.01\r\nHost: localhost\r\n\r\n"[..],
+            keeps(&[200]), // nginx 1.22: 200, keep-alive
+        ),
+        case(
+            "HTTP/01.1",
+            &b"GET / HTTP/01.1\r\nHost: localhost\r\n\r\n"[..],
+            closes(&[400]), // nginx 1.22: 400
+        ),
+        case(
             "HTTP/2.0",
             &b"GET / HTTP/2.0\r\nHost: localhost\r\n\r\n"[..],
             closes(&[505]), // nginx 1.22: 505
@@ -669,6 +689,31 @@ fn agreed_cases() -> Vec<Case> {
             "dot segment in the query only",
             &b"GET /index.html?/../../etc/passwd HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
             keeps(&[200]), // nginx 1.22: 200, keep-alive
+        ),
+        case(
+            "absolute-form target, uppercase scheme",
+            &b"GET HTTP://localhost/ HTTP/1.1\r\nHost: other.example\r\n\r\n"[..],
+            keeps(&[200]), // nginx 1.22: 200, keep-alive
+        ),
+        case(
+            "absolute-form target, odd scheme",
+            &b"GET h2+x.y://localhost/ HTTP/1.1\r\nHost: other.example\r\n\r\n"[..],
+            keeps(&[200]), // nginx 1.22: 200, keep-alive
+        ),
+        case(
+            "absolute-form target, underscore in host",
+            &b"GET http://local_host/ HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            closes(&[400]), // nginx 1.22: 400
+        ),
+        case(
+            "absolute-form target, empty host",
+            &b"GET http:///index.html HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            closes(&[400]), // nginx 1.22: 400
+        ),
+        case(
+            "absolute-form target, port only",
+            &b"GET http://:80/ HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+            closes(&[400]), // nginx 1.22: 400
         ),
         case(
             "asterisk target",
@@ -942,7 +987,7 @@ fn divergent_cases() -> Vec<Case> {
 // ---------------------------------------------------------------------------------------
 // Driving a server
 
-const READ_TIMEOUT: Duration = Duration::from_secs(3);
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a server may take to close: nginx's lingering close after 413 waits out
 /// `lingering_timeout` (5 s) for the rest of the body.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(8);
