@@ -15,8 +15,9 @@ use super::header_line::{self, HeaderLine};
 use super::request_line;
 
 /// Most header lines a head may carry, not counting those dropped as invalid; more is
-/// [`HttpError::HeaderTooLarge`]. nginx 1.22 as Debian ships it refuses the 1001st with 494
-/// ("client sent too many header lines").
+/// [`HttpError::HeaderTooLarge`]. This is nginx's `max_headers` default: newer nginx, and
+/// nginx 1.22 as Debian ships it, refuse the 1001st line with 494 ("client sent too many
+/// header lines").
 pub const MAX_HEADERS: usize = 1000;
 
 /// A `(start, end)` byte range in the connection's buffer.
