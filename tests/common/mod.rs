@@ -171,32 +171,12 @@ impl Server {
         unsafe { libc::kill(self.master_pid(), sig) };
     }
 
-    /// Worker pids (children of the master), from /proc.
+    /// Worker pids (children of the master), from /proc; none once the master is gone.
     pub fn worker_pids(&self) -> Vec<i32> {
-        let master = self.master_pid();
-        let mut out = Vec::new();
-        if let Ok(rd) = std::fs::read_dir("/proc") {
-            for e in rd.flatten() {
-                let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-                    continue;
-                };
-                let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                    continue;
-                };
-                // Fields after the ")" of the command: state, ppid, ...
-                let Some(rest) = stat.rsplit_once(')').map(|x| x.1) else {
-                    continue;
-                };
-                let mut f = rest.split_whitespace();
-                let state = f.next().unwrap_or("");
-                let ppid: i32 = f.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-                if ppid == master && state != "Z" {
-                    out.push(pid);
-                }
-            }
+        match &self.child {
+            Some(c) => worker_pids_of(c.id() as i32),
+            None => Vec::new(),
         }
-        out.sort();
-        out
     }
 
     /// Waits until `cond` holds, up to `secs`.
@@ -258,13 +238,54 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            // SAFETY: kill(2) on our child.
-            unsafe { libc::kill(c.id() as i32, libc::SIGKILL) };
-            let _ = c.wait();
-            // Workers die with the master's process group only on TERM; make sure.
+        // Workers outlive a killed master (and would keep serving, holding the port): find
+        // them first, kill the master so that it respawns none, then kill them.
+        let Some(mut c) = self.child.take() else {
+            return;
+        };
+        let workers = worker_pids_of(c.id() as i32);
+        // SAFETY: kill(2) on our child.
+        unsafe { libc::kill(c.id() as i32, libc::SIGKILL) };
+        let _ = c.wait();
+        for pid in workers {
+            // Still our binary: the pid was not freed and reused in between.
+            if std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == bin()) {
+                // SAFETY: kill(2) on a worker of our own (now dead) master.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
         }
     }
+}
+
+/// The live children of `master` (its workers), from /proc. `master` must be a real pid:
+/// 0 would name the kernel's own children.
+fn worker_pids_of(master: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    if master <= 0 {
+        return out;
+    }
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            // Fields after the ")" of the command: state, ppid, ...
+            let Some(rest) = stat.rsplit_once(')').map(|x| x.1) else {
+                continue;
+            };
+            let mut f = rest.split_whitespace();
+            let state = f.next().unwrap_or("");
+            let ppid: i32 = f.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+            if ppid == master && state != "Z" {
+                out.push(pid);
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 pub fn connect(port: u16) -> TcpStream {
@@ -506,8 +527,8 @@ impl Server {
     }
 }
 
-/// A `Server` whose workers are killed with it even when the test fails half-way: `Server`'s
-/// drop kills only the master, and orphaned workers would keep serving (and holding the port).
+/// A `Server`, kept for the tests written against it: `Server`'s own drop now kills the
+/// workers with the master, even when a test fails half-way.
 pub struct Running(pub Server);
 
 impl std::ops::Deref for Running {
@@ -520,21 +541,5 @@ impl std::ops::Deref for Running {
 impl std::ops::DerefMut for Running {
     fn deref_mut(&mut self) -> &mut Server {
         &mut self.0
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if self
-            .0
-            .child
-            .as_mut()
-            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
-        {
-            for pid in self.0.worker_pids() {
-                // SAFETY: kill(2) on a child of our own master.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-        }
     }
 }
