@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN   := target/release/portico
 
-.PHONY: all build run test check fmt clippy clean bench fuzz
+.PHONY: all build run test check fmt clippy clean bench allocs microbench demo fuzz
 
 all: build
 
@@ -14,6 +14,10 @@ run: build
 	mkdir -p logs
 	$(BIN) -p $(CURDIR) -c conf/portico.conf -g 'daemon off;'
 
+# The seed's scenario: two Tornado apps behind Portico on conf/nginx.conf (port 8080).
+demo: build
+	./examples/demo.sh
+
 # Every test: unit tests next to the code, integration tests driving the real binary.
 test: build
 	$(CARGO) test --release -- --test-threads=2
@@ -22,6 +26,14 @@ check: fmt clippy test
 
 bench: build
 	python3 benches/bench.py $(BENCH_ARGS)
+
+# Heap allocations per request (builds with --features count-alloc into target/count-alloc).
+allocs:
+	python3 benches/allocs.py $(ALLOCS_ARGS)
+
+# Criterion micro-benchmarks of the per-request path: parse, route, response head.
+microbench:
+	$(CARGO) bench --bench request_path
 
 fmt:
 	$(CARGO) fmt --all -- --check

@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{self, LoadOptions};
-use crate::{NAME, VERSION};
+use crate::config::{self, ErrorLogConf, ErrorLogTarget, LoadOptions};
+use crate::log::LogLevel;
+use crate::{NAME, VERSION, elog};
 
 /// The default configuration file, relative to the prefix.
 pub const DEFAULT_CONF_FILE: &str = "conf/portico.conf";
@@ -99,7 +100,7 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Args, Strin
                 's' => {
                     let v = value("s")?;
                     if !matches!(v.as_str(), "stop" | "quit" | "reopen" | "reload") {
-                        return Err(format!("invalid option: \"-s\" \"{v}\""));
+                        return Err(format!("invalid option: \"-s {v}\""));
                     }
                     out.signal = Some(v);
                     break;
@@ -120,42 +121,48 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Args, Strin
                     out.globals = Some(value("g")?);
                     break;
                 }
-                _ => return Err(format!("invalid option: \"{}\"", &flags[i..])),
+                // nginx names only the offending letter, even inside a bundle (`-tx`).
+                _ => return Err(format!("invalid option: \"{c}\"")),
             }
         }
     }
     Ok(out)
 }
 
+/// What nginx says an option without its value lacks (`ngx_get_options`).
 fn requires(flag: &str) -> &'static str {
     match flag {
-        "s" => "signal name",
-        "p" => "prefix path",
-        "e" => "file name",
-        "c" => "file name",
+        "p" => "directory name",
+        "e" | "c" => "file name",
         _ => "parameter",
     }
 }
 
+/// `-h`: nginx's usage text with Portico's name, after the version line. The option lines'
+/// two-space indent is part of nginx's layout, so each line is its own literal (a `\`
+/// continuation would eat the indent); nginx ends the text with a blank line.
 fn usage() -> String {
-    format!(
-        "{NAME} version: {NAME}/{VERSION}\n\
-Usage: {NAME} [-?hvVtTq] [-s signal] [-p prefix]\n\
-{pad}[-e filename] [-c filename] [-g directives]\n\n\
-Options:\n\
-  -?,-h         : this help\n\
-  -v            : show version and exit\n\
-  -V            : show version and configure options then exit\n\
-  -t            : test configuration and exit\n\
-  -T            : test configuration, dump it and exit\n\
-  -q            : suppress non-error messages during configuration testing\n\
-  -s signal     : send signal to a master process: stop, quit, reopen, reload\n\
-  -p prefix     : set prefix path (default: current directory)\n\
-  -e filename   : set error log file (default: logs/error.log)\n\
-  -c filename   : set configuration file (default: {DEFAULT_CONF_FILE})\n\
-  -g directives : set global directives out of configuration file\n",
-        pad = " ".repeat(NAME.len() + 8),
-    )
+    let pad = " ".repeat("Usage: ".len() + NAME.len() + 1);
+    [
+        format!("Usage: {NAME} [-?hvVtTq] [-s signal] [-p prefix]"),
+        format!("{pad}[-e filename] [-c filename] [-g directives]"),
+        String::new(),
+        "Options:".to_string(),
+        "  -?,-h         : this help".to_string(),
+        "  -v            : show version and exit".to_string(),
+        "  -V            : show version and configure options then exit".to_string(),
+        "  -t            : test configuration and exit".to_string(),
+        "  -T            : test configuration, dump it and exit".to_string(),
+        "  -q            : suppress non-error messages during configuration testing".to_string(),
+        "  -s signal     : send signal to a master process: stop, quit, reopen, reload".to_string(),
+        "  -p prefix     : set prefix path (default: current directory)".to_string(),
+        "  -e filename   : set error log file (default: logs/error.log)".to_string(),
+        format!("  -c filename   : set configuration file (default: {DEFAULT_CONF_FILE})"),
+        "  -g directives : set global directives out of configuration file".to_string(),
+        String::new(),
+        String::new(),
+    ]
+    .join("\n")
 }
 
 fn configure_arguments(prefix: &Path) -> String {
@@ -183,17 +190,16 @@ pub fn full_path(base: &Path, path: &Path) -> PathBuf {
 /// The load options the command line describes.
 pub fn load_options(args: &Args) -> LoadOptions {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let prefix = args
-        .prefix
-        .as_ref()
-        .map(|p| full_path(&cwd, p))
-        .unwrap_or(cwd);
+    // A `-p` is kept as spelled, as nginx keeps it: `-p rel -t` names `rel/conf/...`, and the
+    // process never changes its working directory, so relative paths stay valid.
+    let prefix = args.prefix.clone().unwrap_or(cwd);
     let conf = args
         .conf
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CONF_FILE));
     LoadOptions {
-        file: full_path(&prefix, &conf),
+        // Relative to the prefix: `LoadOptions::full_file` joins them when the file is read.
+        file: conf,
         prefix,
         globals: args.globals.clone(),
         error_log: args.error_log.clone(),
@@ -212,7 +218,7 @@ pub fn main() -> i32 {
     if args.help || args.version || args.version_configure {
         eprintln!("{NAME} version: {NAME}/{VERSION}");
         if args.help {
-            eprint!("{}", usage().split_once('\n').map(|x| x.1).unwrap_or(""));
+            eprint!("{}", usage());
         }
         if args.version_configure {
             eprintln!("built with Rust (mio event loop, epoll)");
@@ -221,6 +227,7 @@ pub fn main() -> i32 {
         return 0;
     }
     let opts = load_options(&args);
+    open_startup_log(&opts);
     if args.test {
         return test_config(&args, &opts);
     }
@@ -231,7 +238,8 @@ pub fn main() -> i32 {
 }
 
 fn test_config(args: &Args, opts: &LoadOptions) -> i32 {
-    let file = opts.file.display();
+    let full_file = opts.full_file();
+    let file = full_file.display();
     match config::load(opts) {
         Ok(_) => {
             if !args.quiet {
@@ -242,7 +250,7 @@ fn test_config(args: &Args, opts: &LoadOptions) -> i32 {
                 match config::dump(opts) {
                     Ok(text) => print!("{text}"),
                     Err(e) => {
-                        eprintln!("{NAME}: [emerg] {e}");
+                        elog!(LogLevel::Emerg, "{e}");
                         return 1;
                     }
                 }
@@ -250,10 +258,33 @@ fn test_config(args: &Args, opts: &LoadOptions) -> i32 {
             0
         }
         Err(e) => {
-            eprintln!("{NAME}: [emerg] {e}");
+            elog!(LogLevel::Emerg, "{e}");
             eprintln!("{NAME}: configuration file {file} test failed");
             1
         }
+    }
+}
+
+/// `-e FILE`: like nginx's `ngx_log_init`, opens the error log that start-up messages (a
+/// configuration error, a failed `-s`) go to until the configuration's own `error_log` takes
+/// over; `warn` and above still reach stderr as `portico: [emerg] ...`. `-e stderr` writes
+/// log-format lines to stderr instead. A file that cannot be opened is reported as nginx
+/// reports it and start-up goes on with stderr alone.
+fn open_startup_log(opts: &LoadOptions) {
+    let Some(path) = &opts.error_log else {
+        return;
+    };
+    let target = if path.as_os_str() == "stderr" {
+        ErrorLogTarget::Stderr
+    } else {
+        ErrorLogTarget::File(full_path(&opts.prefix, path))
+    };
+    let startup = ErrorLogConf {
+        target,
+        level: LogLevel::Notice,
+    };
+    if let Err(e) = crate::log::init_error_log(std::slice::from_ref(&startup)) {
+        eprintln!("{NAME}: [alert] could not open error log file: {e}");
     }
 }
 
@@ -283,9 +314,15 @@ mod tests {
     #[test]
     fn bad_options_are_refused_in_nginx_words() {
         assert_eq!(p(&["-x"]).unwrap_err(), "invalid option: \"x\"");
+        assert_eq!(p(&["-tx"]).unwrap_err(), "invalid option: \"x\"");
         assert_eq!(
             p(&["-s", "bogus"]).unwrap_err(),
-            "invalid option: \"-s\" \"bogus\""
+            "invalid option: \"-s bogus\""
+        );
+        assert_eq!(p(&["-s"]).unwrap_err(), "option \"-s\" requires parameter");
+        assert_eq!(
+            p(&["-p"]).unwrap_err(),
+            "option \"-p\" requires directory name"
         );
         assert_eq!(p(&["-c"]).unwrap_err(), "option \"-c\" requires file name");
         assert_eq!(p(&["foo"]).unwrap_err(), "invalid option: \"foo\"");
@@ -295,9 +332,14 @@ mod tests {
     fn relative_conf_resolves_against_prefix() {
         let a = p(&["-p", "/srv/p", "-c", "conf/a.conf"]).unwrap();
         let o = load_options(&a);
-        assert_eq!(o.file, PathBuf::from("/srv/p/conf/a.conf"));
+        assert_eq!(o.full_file(), PathBuf::from("/srv/p/conf/a.conf"));
         let a = p(&["-p", "/srv/p", "-c", "/etc/a.conf"]).unwrap();
-        assert_eq!(load_options(&a).file, PathBuf::from("/etc/a.conf"));
+        assert_eq!(load_options(&a).full_file(), PathBuf::from("/etc/a.conf"));
+        let a = p(&["-p", "rel", "-c", "conf/a.conf"]).unwrap();
+        assert_eq!(
+            load_options(&a).full_file(),
+            PathBuf::from("rel/conf/a.conf")
+        );
     }
 
     #[test]

@@ -15,11 +15,15 @@
 //!   [`vars`] compiles `$variables` once at config load.
 //! - [`sys`] holds the little `unsafe` there is (sendfile, rlimits, affinity, epoll flags).
 
+#[cfg(feature = "count-alloc")]
+pub mod alloc_count;
 pub mod cli;
 pub mod config;
+pub mod file_cache;
 pub mod http;
 pub mod log;
 pub mod master;
+pub mod proxy;
 pub mod rewrite;
 pub mod router;
 pub mod static_files;

@@ -4,7 +4,7 @@
 
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 
 fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
     if ret < 0 {
@@ -89,9 +89,23 @@ fn setsockopt_int(
     .map(drop)
 }
 
-/// `TCP_CORK` on or off (nginx's `tcp_nopush`).
-pub fn set_tcp_cork(fd: RawFd, on: bool) -> io::Result<()> {
-    setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_CORK, on as libc::c_int)
+/// `send(2)` with `MSG_MORE`: the kernel keeps these bytes back until more follow (the
+/// next `sendfile`), so a response head and its file body share segments.
+pub fn send_more(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: the pointer and length describe a live slice for the duration of the call.
+    let n = unsafe {
+        libc::send(
+            fd,
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_MORE | libc::MSG_NOSIGNAL,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
 }
 
 /// `TCP_NODELAY` on or off.
@@ -209,10 +223,20 @@ pub const HANDLED_SIGNALS: [libc::c_int; 8] = [
 
 static SIGNAL_PIPE_WR: AtomicI32 = AtomicI32::new(-1);
 static PENDING: [AtomicBool; 8] = [const { AtomicBool::new(false) }; 8];
+/// The pid that sent each pending signal (`si_pid`; 0 when the kernel sent it), for nginx's
+/// `signal 15 (SIGTERM) received from 1234, exiting`.
+static SENDER: [AtomicI32; 8] = [const { AtomicI32::new(0) }; 8];
 
-extern "C" fn on_signal(sig: libc::c_int) {
-    // Async-signal-safe only: set a flag and write one byte to the self-pipe.
+extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+    // Async-signal-safe only: record the sender, set a flag, write one byte to the self-pipe.
     if let Some(i) = HANDLED_SIGNALS.iter().position(|&s| s == sig) {
+        // SAFETY: with SA_SIGINFO the kernel passes a valid siginfo_t (or null, checked).
+        let from = if info.is_null() {
+            0
+        } else {
+            unsafe { (*info).si_pid() }
+        };
+        SENDER[i].store(from, Ordering::SeqCst);
         PENDING[i].store(true, Ordering::SeqCst);
     }
     let fd = SIGNAL_PIPE_WR.load(Ordering::SeqCst);
@@ -244,7 +268,7 @@ pub fn install_signal_pipe() -> io::Result<RawFd> {
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = on_signal as *const () as libc::sighandler_t;
-            sa.sa_flags = libc::SA_RESTART;
+            sa.sa_flags = libc::SA_RESTART | libc::SA_SIGINFO;
             libc::sigemptyset(&mut sa.sa_mask);
             cvt(libc::sigaction(sig, &sa, std::ptr::null_mut()))?;
         }
@@ -268,6 +292,30 @@ pub fn take_signal(sig: libc::c_int) -> bool {
         .iter()
         .position(|&s| s == sig)
         .is_some_and(|i| PENDING[i].swap(false, Ordering::SeqCst))
+}
+
+/// The pid that sent the last `sig` (0 if the kernel did, or none arrived yet).
+pub fn signal_sender(sig: libc::c_int) -> i32 {
+    HANDLED_SIGNALS
+        .iter()
+        .position(|&s| s == sig)
+        .map_or(0, |i| SENDER[i].load(Ordering::SeqCst))
+}
+
+/// A signal's name as nginx logs it (`SIGTERM`).
+pub fn signal_name(sig: libc::c_int) -> &'static str {
+    match sig {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGCHLD => "SIGCHLD",
+        libc::SIGWINCH => "SIGWINCH",
+        _ => "?",
+    }
 }
 
 /// Restores default dispositions for the handled signals (in a freshly forked child before it
@@ -294,13 +342,94 @@ pub fn kill(pid: i32, sig: libc::c_int) -> io::Result<()> {
     cvt(unsafe { libc::kill(pid, sig) }).map(drop)
 }
 
-/// Sets the process name shown by `ps`/`top` (`prctl(PR_SET_NAME)`, 15 bytes).
-pub fn set_process_name(name: &str) {
-    let mut buf = [0u8; 16];
-    let n = name.len().min(15);
-    buf[..n].copy_from_slice(&name.as_bytes()[..n]);
-    // SAFETY: buf is NUL-terminated and outlives the call.
-    unsafe { libc::prctl(libc::PR_SET_NAME, buf.as_ptr()) };
+/// The memory `ps` reads a process's command line from: the argv strings and, once the
+/// environment has been moved out of the way, the environment strings after them
+/// (`[arg_start, end)`, as addresses). Zero until [`init_proc_title`] has run.
+static TITLE_START: AtomicUsize = AtomicUsize::new(0);
+static TITLE_END: AtomicUsize = AtomicUsize::new(0);
+
+/// Prepares [`set_proc_title`], as nginx's `ngx_init_setproctitle`: finds where the kernel put
+/// the argv and environment strings (`/proc/self/stat` fields 48 to 51), copies the
+/// environment strings to the heap and points `environ` at the copies, so that a title
+/// longer than the original command line may overwrite them. Call it once, while the process
+/// is single-threaded and before anything keeps a pointer into the environment. Read
+/// `std::env::args` before the first title: the argv strings are overwritten by it.
+/// Without `/proc`, titles are silently not set.
+pub fn init_proc_title() {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
+    // Fields after the command's closing parenthesis start at field 3 (state).
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return;
+    };
+    let fields: Vec<usize> = rest
+        .split_whitespace()
+        .skip(45)
+        .take(4)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let &[arg_start, arg_end, env_start, env_end] = fields.as_slice() else {
+        return;
+    };
+    if arg_start == 0 || arg_end <= arg_start {
+        return;
+    }
+    let mut end = arg_end;
+    // The environment strings may be reused only when they follow argv directly and every
+    // one of them could be moved.
+    if env_start == arg_end && env_end > env_start && move_environment(env_start, env_end) {
+        end = env_end;
+    }
+    TITLE_START.store(arg_start, Ordering::SeqCst);
+    TITLE_END.store(end, Ordering::SeqCst);
+}
+
+/// Copies every environment string that lies in `[start, end)` to the heap (deliberately
+/// leaked: the environment lives as long as the process) and points `environ` at the copy.
+fn move_environment(start: usize, end: usize) -> bool {
+    // SAFETY: single-threaded (see `init_proc_title`); `environ` is a NULL-terminated array
+    // of NUL-terminated strings, and each pointer is replaced by a valid copy of its string.
+    unsafe {
+        let env = libc::environ;
+        if env.is_null() {
+            return true;
+        }
+        let mut i = 0;
+        while !(*env.add(i)).is_null() {
+            let var = *env.add(i);
+            if (start..end).contains(&(var as usize)) {
+                let copy = libc::strdup(var);
+                if copy.is_null() {
+                    return false;
+                }
+                *env.add(i) = copy;
+            }
+            i += 1;
+        }
+    }
+    true
+}
+
+/// Sets the command line `ps` shows (`/proc/PID/cmdline`), as nginx's `ngx_setproctitle`:
+/// the title overwrites the argv memory (and the moved-out environment after it), cut to fit,
+/// and the rest is filled with NULs. `prctl(PR_SET_NAME)` is not used: like nginx, the
+/// process keeps its executable's name in `comm` (what `pidof`/`top` match).
+pub fn set_proc_title(title: &str) {
+    let start = TITLE_START.load(Ordering::SeqCst);
+    let end = TITLE_END.load(Ordering::SeqCst);
+    if start == 0 || end <= start {
+        return;
+    }
+    let room = end - start;
+    let n = title.len().min(room - 1);
+    // SAFETY: `[start, end)` is this process's own argv/environment string memory (writable
+    // stack pages the kernel filled at exec), which nothing reads any more after
+    // `init_proc_title` moved the environment; `n < room`.
+    unsafe {
+        std::ptr::copy_nonoverlapping(title.as_ptr(), start as *mut u8, n);
+        std::ptr::write_bytes((start + n) as *mut u8, 0, room - n);
+    }
 }
 
 /// Whether the process runs as root (decides `user` and the default listen port).
@@ -328,4 +457,81 @@ pub fn errno_text(e: &io::Error) -> String {
         }
         None => e.to_string(),
     }
+}
+
+/// What tells one version of a file from another: when none of these changed, neither did
+/// the bytes a path leads to (a rename onto the path changes `ino`; a write changes `mtime`
+/// and `ctime`, a chmod `ctime` and `mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FileStamp {
+    /// Device.
+    pub dev: u64,
+    /// Inode.
+    pub ino: u64,
+    /// `st_mode` (type and permissions).
+    pub mode: u32,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time: seconds, nanoseconds.
+    pub mtime: (i64, u32),
+    /// Status-change time: seconds, nanoseconds.
+    pub ctime: (i64, u32),
+}
+
+impl FileStamp {
+    /// A regular file.
+    pub fn is_file(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFREG
+    }
+
+    /// A directory.
+    pub fn is_dir(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFDIR
+    }
+
+    fn from_statx(s: &libc::statx) -> FileStamp {
+        FileStamp {
+            dev: (u64::from(s.stx_dev_major) << 32) | u64::from(s.stx_dev_minor),
+            ino: s.stx_ino,
+            mode: u32::from(s.stx_mode),
+            size: s.stx_size,
+            mtime: (s.stx_mtime.tv_sec, s.stx_mtime.tv_nsec),
+            ctime: (s.stx_ctime.tv_sec, s.stx_ctime.tv_nsec),
+        }
+    }
+}
+
+/// `statx(2)` of a path (following symlinks, as `open` does). Paths longer than
+/// `PATH_MAX` fail with `ENAMETOOLONG`, as the kernel would.
+pub fn stat_path(path: &[u8]) -> io::Result<FileStamp> {
+    let mut c_path = [0u8; libc::PATH_MAX as usize];
+    if path.len() >= c_path.len() {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
+    if memchr::memchr(0, path).is_some() {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    c_path[..path.len()].copy_from_slice(path);
+    statx(libc::AT_FDCWD, c_path.as_ptr().cast(), 0)
+}
+
+/// `statx(2)` of an open file.
+pub fn stat_fd(fd: RawFd) -> io::Result<FileStamp> {
+    statx(fd, c"".as_ptr(), libc::AT_EMPTY_PATH)
+}
+
+fn statx(dirfd: RawFd, path: *const libc::c_char, flags: libc::c_int) -> io::Result<FileStamp> {
+    // SAFETY: statx is plain data; all-zero is a valid value that the kernel overwrites.
+    let mut buf: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated and outlives the call; `buf` is a live statx.
+    cvt(unsafe {
+        libc::statx(
+            dirfd,
+            path,
+            flags | libc::AT_STATX_SYNC_AS_STAT,
+            libc::STATX_BASIC_STATS,
+            &mut buf,
+        )
+    })?;
+    Ok(FileStamp::from_statx(&buf))
 }

@@ -64,7 +64,6 @@ fn dash_capital_v_lists_configure_arguments() {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn dash_h_and_question_mark_print_usage() {
     for flag in ["-h", "-?"] {
         let (code, out, err) = run_raw(&std::env::temp_dir(), &[flag]);
@@ -99,7 +98,6 @@ fn dash_h_and_question_mark_print_usage() {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn unknown_flag_is_refused() {
     let dir = std::env::temp_dir();
     // nginx names only the offending character, even inside a bundle.
@@ -119,7 +117,6 @@ fn unknown_flag_is_refused() {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn missing_or_bad_option_values_are_refused_in_nginx_words() {
     let dir = std::env::temp_dir();
     for (args, want) in [
@@ -332,7 +329,6 @@ fn dash_p_resolves_relative_paths_against_the_prefix() {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn dash_t_names_the_file_as_the_prefix_spells_it() {
     // nginx joins a relative -p and -c without making them absolute.
     let prefix = Prefix::new();
@@ -357,7 +353,6 @@ fn dash_t_names_the_file_as_the_prefix_spells_it() {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn dash_e_names_the_startup_error_log() {
     let (prefix, file) = prefix_with_conf(BAD_CONF);
     let (code, _, err) = run_cli(

@@ -7,7 +7,9 @@
 
 mod common;
 
-use common::{Response, Server, error_page, http_date, read_response, read_to_end};
+use common::{
+    Prefix, Response, Server, error_page, free_port, http_date, read_response, read_to_end,
+};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -295,7 +297,6 @@ fn keepalive_requests_limit_closes_after_last() {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn keepalive_timeout_closes_idle_connection() {
     let server = start("keepalive_timeout 1s;");
     let mut s = server.connect();
@@ -315,7 +316,6 @@ fn keepalive_timeout_closes_idle_connection() {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn keepalive_timeout_header_argument_adds_keep_alive_header() {
     // The second argument of keepalive_timeout is sent as `Keep-Alive: timeout=N`, right
     // after `Connection: keep-alive` in ngx_http_header_filter.
@@ -558,7 +558,6 @@ fn short(raw: &[u8]) -> String {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn lowercase_method_is_400() {
     let server = start("");
     // ngx_http_parse_request_line accepts only A-Z, '_' and '-' in a method.
@@ -584,7 +583,6 @@ fn junk_after_version_is_400() {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn tls_handshake_on_plain_port_is_400() {
     let server = start("");
     // The first bytes of a TLS ClientHello: not a method character.
@@ -610,7 +608,6 @@ fn missing_host_on_http11_is_400() {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn duplicate_host_is_400() {
     let server = start("");
     assert_rejected(
@@ -623,7 +620,6 @@ fn duplicate_host_is_400() {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn duplicate_content_length_is_400() {
     let server = start("");
     assert_rejected(
@@ -673,7 +669,6 @@ fn transfer_encoding_with_content_length_is_400() {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn unknown_transfer_encoding_is_501() {
     let server = start("");
     assert_rejected(
@@ -700,7 +695,6 @@ fn http2_version_is_505() {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn uri_longer_than_large_buffer_is_414() {
     let server = start("large_client_header_buffers 4 8k;");
     let raw = format!(
@@ -739,7 +733,6 @@ fn uri_within_large_buffer_is_served() {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn header_longer_than_large_buffer_is_400_too_large() {
     let server = start("large_client_header_buffers 4 8k;");
     let workers = server.worker_pids();
@@ -812,7 +805,6 @@ fn body_over_client_max_body_size_is_413() {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn invalid_chunk_size_is_400() {
     let server = start("");
     // Found by the discard filter in the static handler: [error] level.
@@ -862,7 +854,6 @@ fn client_header_timeout_closes_without_response() {
 }
 
 #[test]
-#[ignore = "known server gap, listed in the issue 2 notes"]
 fn client_header_timeout_is_access_logged_as_408() {
     // ngx_http_close_request(r, NGX_HTTP_REQUEST_TIME_OUT) still runs the log phase: the
     // request gets an access-log line with status 408 and no bytes sent.
@@ -904,4 +895,39 @@ fn many_bad_requests_in_a_row_leave_the_worker_alive() {
     }
     assert_still_serving(&server, &workers);
     server.assert_clean_log();
+}
+
+#[test]
+fn worker_connections_limit_sheds_and_recovers() {
+    // Five slots, one taken by the listener (as in nginx): four clients fit.
+    let prefix = Prefix::new();
+    let port = free_port();
+    prefix.write(
+        "conf/portico.conf",
+        format!(
+            "daemon off;\nworker_processes 1;\nerror_log logs/error.log info;\npid logs/portico.pid;\n\
+             events {{ worker_connections 5; }}\n\
+             http {{ server {{ listen 127.0.0.1:{port}; root html; }} }}\n"
+        ),
+    );
+    prefix.write("html/a.txt", ALPHA);
+    let server = Server::spawn(prefix, port);
+    let workers = server.worker_pids();
+    // The start-up probe's connection is closed by now; hold four.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut held: Vec<TcpStream> = (0..4).map(|_| server.connect()).collect();
+    for s in &mut held {
+        send(s, b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        assert_ok(&next_response(s), ALPHA);
+    }
+    // The fifth is accepted and closed at once.
+    let mut extra = server.connect();
+    let _ = extra.write_all(&get("/a.txt"));
+    expect_closed(&mut extra, Duration::from_secs(5));
+    assert_log_line(&server, "alert", "5 worker_connections are not enough");
+    // A freed slot is usable again, by the same worker.
+    drop(held.pop());
+    std::thread::sleep(Duration::from_millis(200));
+    assert_still_serving(&server, &workers);
+    server.assert_clean_log_except(&["worker_connections are not enough"]);
 }

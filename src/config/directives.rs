@@ -3,14 +3,13 @@
 //!
 //! `dispatch` applies an entry exactly as `ngx_conf_handler` does: unknown names, wrong
 //! contexts, a missing `{` or `;`, and the wrong argument count each get nginx's message.
-//! Directives that belong to later work (proxying, `upstream`) are in the table with their
-//! real contexts and arity; their setter keeps the raw [`Directive`] in the enclosing
-//! context's `deferred` list so nothing in the configuration is lost.
+//! A directive that shares its name with another (`server`, `keepalive_timeout`) has one
+//! entry per context set; the first entry whose contexts match applies.
 
 use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
-use super::{listen, set_block, set_core, set_http, set_loc, set_log, set_rewrite};
+use super::{listen, set_block, set_core, set_http, set_loc, set_log, set_proxy, set_rewrite};
 
 /// A set of contexts, as nginx's `NGX_*_CONF` bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,18 +197,32 @@ table! {
     "open_file_cache_events", HSL, Flag, false, set_loc::open_file_cache_events, "Accepted (default off).";
     "msie_padding", HSL, Flag, false, set_loc::msie_padding, "Pad error pages for MSIE (default on).";
     "msie_refresh", HSL, Flag, false, set_loc::msie_refresh, "Refresh instead of redirect for MSIE (default off).";
-    // ---- later work: kept raw ----
-    "upstream", C::HTTP, Exact(1), true, set_block::upstream, "A group of upstream servers (kept raw).";
-    "server", C::UPSTREAM, AtLeast(1), false, set_block::deferred, "An upstream server (kept raw).";
-    "keepalive", C::UPSTREAM, Exact(1), false, set_block::deferred, "Idle upstream connections cached per worker (kept raw).";
-    "proxy_pass", C::LOCATION.or(C::IF_IN_LOCATION), Exact(1), false, set_block::deferred, "Proxy to an upstream (kept raw).";
-    "proxy_pass_header", HSL, Exact(1), false, set_block::deferred, "Pass an upstream header that is hidden by default (kept raw).";
-    "proxy_set_header", HSL, Exact(2), false, set_block::deferred, "Set a request header sent upstream (kept raw).";
-    "proxy_redirect", HSL, Range(1, 2), false, set_block::deferred, "Rewrite upstream Location headers (kept raw).";
-    "proxy_http_version", HSL, Exact(1), false, set_block::deferred, "HTTP version spoken upstream (kept raw).";
-    "proxy_connect_timeout", HSL, Exact(1), false, set_block::deferred_time, "Upstream connect timeout (kept raw).";
-    "proxy_read_timeout", HSL, Exact(1), false, set_block::deferred_time, "Upstream read timeout (kept raw).";
-    "proxy_send_timeout", HSL, Exact(1), false, set_block::deferred_time, "Upstream send timeout (kept raw).";
+    // ---- proxy module and upstream blocks (config/set_proxy.rs) ----
+    "upstream", C::HTTP, Exact(1), true, set_proxy::upstream, "A group of upstream servers.";
+    "server", C::UPSTREAM, AtLeast(1), false, set_proxy::upstream_server, "`server ADDR [weight=N] [max_fails=N] [fail_timeout=T] [backup] [down] [max_conns=N]`.";
+    "keepalive", C::UPSTREAM, Exact(1), false, set_proxy::upstream_keepalive, "Idle upstream connections cached per worker (Portico default 32; nginx caches none).";
+    "keepalive_timeout", C::UPSTREAM, Exact(1), false, set_proxy::upstream_keepalive_timeout, "How long a cached upstream connection may idle (default 60s).";
+    "keepalive_requests", C::UPSTREAM, Exact(1), false, set_proxy::upstream_keepalive_requests, "Requests per cached upstream connection (default 1000).";
+    "least_conn", C::UPSTREAM, NoArgs, false, set_proxy::least_conn, "Pick the server with the fewest active connections.";
+    "ip_hash", C::UPSTREAM, NoArgs, false, set_proxy::ip_hash, "Pick the server by the client address.";
+    "hash", C::UPSTREAM, Range(1, 2), false, set_proxy::hash, "`hash KEY [consistent]`: pick the server by a key.";
+    "proxy_pass", C::LOCATION.or(C::IF_IN_LOCATION), Exact(1), false, set_proxy::proxy_pass, "Proxy to an upstream group or `http://host:port[/uri]`.";
+    "proxy_pass_header", HSL, Exact(1), false, set_proxy::proxy_pass_header, "Pass an upstream header that is hidden by default.";
+    "proxy_hide_header", HSL, Exact(1), false, set_proxy::proxy_hide_header, "Hide an upstream header.";
+    "proxy_set_header", HSL, Exact(2), false, set_proxy::proxy_set_header, "Set a request header sent upstream (an empty value removes it).";
+    "proxy_redirect", HSL, Range(1, 2), false, set_proxy::proxy_redirect, "Rewrite upstream Location/Refresh headers: default|off|FROM TO.";
+    "proxy_http_version", HSL, Exact(1), false, set_proxy::proxy_http_version, "HTTP version spoken upstream (Portico default 1.1, for the keep-alive pool).";
+    "proxy_connect_timeout", HSL, Exact(1), false, set_proxy::proxy_connect_timeout, "Upstream connect timeout (default 60s).";
+    "proxy_read_timeout", HSL, Exact(1), false, set_proxy::proxy_read_timeout, "Upstream read timeout between two reads (default 60s).";
+    "proxy_send_timeout", HSL, Exact(1), false, set_proxy::proxy_send_timeout, "Upstream send timeout between two writes (default 60s).";
+    "proxy_next_upstream", HSL, AtLeast(1), false, set_proxy::proxy_next_upstream, "When to try the next server (default error timeout).";
+    "proxy_next_upstream_tries", HSL, Exact(1), false, set_proxy::proxy_next_upstream_tries, "Most tries per request (default 0: unlimited).";
+    "proxy_next_upstream_timeout", HSL, Exact(1), false, set_proxy::proxy_next_upstream_timeout, "Time allowed for tries (default 0: unlimited).";
+    "proxy_buffering", HSL, Flag, false, set_proxy::proxy_buffering, "Read the response ahead of a slow client, up to proxy_buffers (default on).";
+    "proxy_buffer_size", HSL, Exact(1), false, set_proxy::proxy_buffer_size, "Buffer for the response head (default 4k).";
+    "proxy_buffers", HSL, Exact(2), false, set_proxy::proxy_buffers, "Read-ahead buffers per request (default 8 4k).";
+    "proxy_request_buffering", HSL, Flag, false, set_proxy::proxy_request_buffering, "Accepted; request bodies are always streamed (default on).";
+    "proxy_intercept_errors", HSL, Flag, false, set_proxy::proxy_intercept_errors, "Answer upstream statuses >= 300 with error_page (default off).";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.
@@ -238,9 +251,6 @@ pub(crate) fn dispatch(
         if !spec.arity.accepts(d.args.len()) {
             let message = format!("invalid number of arguments in \"{}\" directive", d.name);
             return Err(ConfError::at(d, message));
-        }
-        if let Level::Check(_) = level {
-            return Ok(());
         }
         return (spec.set)(level, d, shared);
     }

@@ -26,8 +26,10 @@ fn apply_off(loc: &mut LocRaw, off: bool) {
 /// a level that has any; `root` and `alias` are tied by their setters).
 fn inherit_loc(child: &mut LocRaw, parent: &LocRaw) {
     let try_files = child.try_files.take();
+    let proxy_pass = child.proxy_pass.take();
     child.inherit(parent);
     child.try_files = try_files;
+    child.proxy_pass = proxy_pass;
 }
 
 /// Gives each top-level `if` of a location its settings, merged with the location's: nginx
@@ -35,6 +37,10 @@ fn inherit_loc(child: &mut LocRaw, parent: &LocRaw) {
 fn attach_if_settings(ops: &mut [Op], if_locs: Vec<LocRaw>, location: &LocRaw) {
     let mut settings = if_locs.into_iter().map(|mut raw| {
         inherit_loc(&mut raw, location);
+        // An `if` block is a nameless location that keeps its location's proxy_pass.
+        if raw.proxy_pass.is_none() {
+            raw.proxy_pass = location.proxy_pass.clone();
+        }
         Rc::new(raw.finish())
     });
     for op in ops {
@@ -62,7 +68,13 @@ fn merge_location(mut raw: LocationRaw, parent: &LocRaw) -> LocationConf {
     }
 }
 
-fn merge_http(http: HttpRaw, shared: &mut Shared, main_error_log: &[ErrorLogConf]) -> HttpConf {
+fn merge_http(
+    http: HttpRaw,
+    shared: &mut Shared,
+    main_error_log: &[ErrorLogConf],
+) -> Result<HttpConf, ConfError> {
+    let mut upstreams = std::mem::take(&mut shared.upstreams);
+    super::set_proxy::resolve_pending(&mut upstreams)?;
     let mut top = http.loc;
     apply_off(&mut top, http.access_log_off);
     if top.access_log.is_none() {
@@ -106,12 +118,13 @@ fn merge_http(http: HttpRaw, shared: &mut Shared, main_error_log: &[ErrorLogConf
         .iter()
         .map(|slot| slot.conf.clone())
         .collect();
-    HttpConf {
+    Ok(HttpConf {
         servers,
         listens,
         user_vars: std::mem::take(&mut shared.user_vars),
+        upstreams,
         deferred: http.deferred,
-    }
+    })
 }
 
 /// Turns the filled contexts into the final [`Config`].
@@ -135,7 +148,10 @@ pub(crate) fn build(
     } else {
         main.error_log
     };
-    let http = main.http.map(|h| merge_http(h, &mut shared, &error_log));
+    let http = main
+        .http
+        .map(|h| merge_http(h, &mut shared, &error_log))
+        .transpose()?;
     Ok(Config {
         file,
         prefix: shared.prefix.clone(),

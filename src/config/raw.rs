@@ -141,8 +141,9 @@ pub(crate) struct Shared {
     pub formats: Vec<Rc<LogFormat>>,
     /// Listen addresses in first-seen order.
     pub listens: Vec<ListenSlot>,
-    /// `upstream` names seen so far.
-    pub upstreams: Vec<String>,
+    /// Upstream groups: `upstream {}` blocks and the placeholders `proxy_pass` URLs register
+    /// (see `set_proxy`).
+    pub upstreams: Vec<super::proxy_values::UpstreamConf>,
     /// Whether we run as root (decides the default listen port and `user` checks).
     pub is_root: bool,
     /// Every `set $name` of the configuration, collected before any template is compiled.
@@ -178,9 +179,8 @@ pub(crate) enum Level<'a> {
     Location(&'a mut LocationRaw),
     /// Inside `if () {}` in a server or a location.
     If(&'a mut IfRaw),
-    /// Contents kept raw (inside `if`, `upstream`): names, contexts and arity are checked,
-    /// nothing is set.
-    Check(Ctx),
+    /// Inside `upstream {}`.
+    Upstream(&'a mut super::proxy_values::UpstreamConf),
 }
 
 /// An error for a setter reached in a context its table entry should have excluded.
@@ -198,7 +198,7 @@ impl Level<'_> {
             Level::Server(_) => Ctx::SERVER,
             Level::Location(_) => Ctx::LOCATION,
             Level::If(i) => i.ctx,
-            Level::Check(ctx) => *ctx,
+            Level::Upstream(_) => Ctx::UPSTREAM,
         }
     }
 

@@ -1,16 +1,15 @@
-//! Setters for block directives inside `http` (`server`, `location`, `types`) and the raw
-//! keeping of later work's directives (`upstream`, `proxy_*`); `if` is in `set_rewrite`.
+//! Setters for block directives inside `http` (`server`, `location`, `types`); `if` is in
+//! `set_rewrite`, `upstream` in `set_proxy`.
 
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::directives::{Ctx, block, walk};
+use super::directives::{block, walk};
 use super::error::ConfError;
 use super::listen;
 use super::parser::Directive;
 use super::raw::{Level, LocationRaw, ServerRaw, Shared};
 use super::settings::LocationMatch;
-use super::values::msec_arg;
 
 /// `types { MIME EXT...; ... }`: this level's map starts empty, replacing the inherited one.
 pub(crate) fn types(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<(), ConfError> {
@@ -169,42 +168,6 @@ pub(crate) fn location(
     Ok(())
 }
 
-/// Keeps a directive of later work, raw, in the enclosing context.
-pub(crate) fn deferred(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<(), ConfError> {
-    if let Some(list) = l.deferred() {
-        list.push(d.clone());
-    }
-    Ok(())
-}
-
-/// Like [`deferred`], after checking that the argument is a valid time.
-pub(crate) fn deferred_time(
-    l: &mut Level<'_>,
-    d: &Directive,
-    s: &mut Shared,
-) -> Result<(), ConfError> {
-    msec_arg(d, 0)?;
-    deferred(l, d, s)
-}
-
-/// `upstream NAME { ... }`: names must be unique; the block is checked and kept raw.
-pub(crate) fn upstream(
-    l: &mut Level<'_>,
-    d: &Directive,
-    shared: &mut Shared,
-) -> Result<(), ConfError> {
-    let name = d.arg(0).to_ascii_lowercase();
-    if shared.upstreams.contains(&name) {
-        return Err(ConfError::at(
-            d,
-            format!("duplicate upstream \"{}\"", d.arg(0)),
-        ));
-    }
-    shared.upstreams.push(name);
-    walk(&mut Level::Check(Ctx::UPSTREAM), block(d), shared)?;
-    deferred(l, d, shared)
-}
-
 #[cfg(test)]
 mod tests {
     use crate::config::testutil::{http, load_err, load_ok};
@@ -300,60 +263,6 @@ mod tests {
         assert_eq!(
             load_err(&http("types { text/html { } }")),
             "unexpected \"{\""
-        );
-    }
-
-    #[test]
-    fn deferred_directives_are_kept_and_checked() {
-        let conf = http_conf(
-            "proxy_set_header A b; upstream u { server 127.0.0.1:1; keepalive 4; }\n\
-             server { if ($host = x) { return 404; } rewrite ^ /x last; set $a b;\n\
-               location / { proxy_connect_timeout 5s; break;\n\
-                 if ($a) { expires 1h; proxy_pass http://u; set $a c; } } }",
-        );
-        let names = |list: &[crate::config::Directive]| {
-            list.iter().map(|d| d.name.clone()).collect::<Vec<_>>()
-        };
-        assert_eq!(names(&conf.deferred), ["proxy_set_header", "upstream"]);
-        assert!(conf.servers[0].deferred.is_empty());
-        assert_eq!(conf.servers[0].rewrite.len(), 3);
-        let location = &conf.servers[0].locations[0];
-        assert_eq!(names(&location.deferred), ["proxy_connect_timeout", "if"]);
-        // An `if` keeps, raw, only the directives of later work.
-        let kept = location.deferred[1].block.as_deref().unwrap_or(&[]);
-        assert_eq!(
-            (names(kept), location.deferred[1].arg(0)),
-            (vec!["proxy_pass".to_string()], "($a)")
-        );
-        assert_eq!(
-            load_err(&http("upstream u { } upstream U { }")),
-            "duplicate upstream \"U\""
-        );
-        assert_eq!(
-            load_err(&http("upstream u { listen 80; }")),
-            "\"listen\" directive is not allowed here"
-        );
-        assert_eq!(
-            load_err(&http(
-                "server { location / { if ($host) { location /x {} } } }"
-            )),
-            "\"location\" directive is not allowed here"
-        );
-        assert_eq!(
-            load_err(&http("server { if $a { } }")),
-            "invalid condition \"$a\""
-        );
-        assert_eq!(
-            load_err(&http("server { if ($a { } }")),
-            "invalid condition \"$a\""
-        );
-        assert_eq!(
-            load_err(&http("proxy_read_timeout forever;")),
-            "\"proxy_read_timeout\" directive invalid value"
-        );
-        assert_eq!(
-            load_err(&http("proxy_pass http://x;")),
-            "\"proxy_pass\" directive is not allowed here"
         );
     }
 }

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use super::loc_values::*;
 use super::parser::{Directive, SourceFile};
+use super::proxy_values::*;
 use crate::http::conditional::IfModifiedSince;
 use crate::http::expires::Expires;
 use crate::log::{AccessLogTarget, LogLevel};
@@ -224,6 +225,9 @@ pub struct HttpConf {
     /// Every variable declared by `set` anywhere: a request's
     /// [`crate::rewrite::RewriteCtx`] holds [`UserVars::len`] values.
     pub user_vars: UserVars,
+    /// Upstream groups: `upstream {}` blocks and those made for `proxy_pass http://host:port`
+    /// ([`ProxyTarget::Fixed`] holds an index here).
+    pub upstreams: Vec<UpstreamConf>,
     /// http-level directives of later work, kept raw (in config order): `upstream` blocks and
     /// `proxy_*` settings. Servers and locations keep their own; inheritance is the
     /// consumer's job.
@@ -448,6 +452,40 @@ settings! {
         rewrite_log: bool = false,
         /// `uninitialized_variable_warn on|off`
         uninitialized_variable_warn: bool = true,
+        /// `proxy_pass URL` (location or `if` in a location; nested locations do not inherit it)
+        proxy_pass: Option<ProxyPass> = None,
+        /// `proxy_set_header NAME VALUE` entries in order; a level with any replaces its parent's
+        proxy_set_header: Vec<(String, Template)> = Vec::new(),
+        /// `proxy_pass_header NAME` (lowercase)
+        proxy_pass_header: Vec<String> = Vec::new(),
+        /// `proxy_hide_header NAME` (lowercase)
+        proxy_hide_header: Vec<String> = Vec::new(),
+        /// `proxy_redirect`
+        proxy_redirect: ProxyRedirect = ProxyRedirect::Default,
+        /// `proxy_http_version 1.0|1.1`, as the minor version (Portico's default 1.1)
+        proxy_http_version: u8 = 1,
+        /// `proxy_connect_timeout`
+        proxy_connect_timeout: Duration = DEFAULT_PROXY_CONNECT_TIMEOUT,
+        /// `proxy_read_timeout`
+        proxy_read_timeout: Duration = DEFAULT_PROXY_READ_TIMEOUT,
+        /// `proxy_send_timeout`
+        proxy_send_timeout: Duration = DEFAULT_PROXY_SEND_TIMEOUT,
+        /// `proxy_next_upstream`
+        proxy_next_upstream: NextUpstream = NextUpstream::DEFAULT,
+        /// `proxy_next_upstream_tries` (0 = unlimited)
+        proxy_next_upstream_tries: usize = DEFAULT_PROXY_NEXT_UPSTREAM_TRIES,
+        /// `proxy_next_upstream_timeout` (zero = unlimited)
+        proxy_next_upstream_timeout: Duration = DEFAULT_PROXY_NEXT_UPSTREAM_TIMEOUT,
+        /// `proxy_buffering on|off`
+        proxy_buffering: bool = true,
+        /// `proxy_buffer_size`
+        proxy_buffer_size: usize = DEFAULT_PROXY_BUFFER_SIZE,
+        /// `proxy_buffers NUMBER SIZE`
+        proxy_buffers: (usize, usize) = DEFAULT_PROXY_BUFFERS,
+        /// `proxy_request_buffering on|off`
+        proxy_request_buffering: bool = true,
+        /// `proxy_intercept_errors on|off`
+        proxy_intercept_errors: bool = false,
     }
 }
 

@@ -52,10 +52,6 @@ http {
 }
 "#;
 
-fn names(list: &[Directive]) -> Vec<&str> {
-    list.iter().map(|d| d.name.as_str()).collect()
-}
-
 #[test]
 fn seed_config_parses_with_key_values() {
     let (result, prefix) = load_in(SEED, None);
@@ -73,12 +69,13 @@ fn seed_config_parses_with_key_values() {
     assert_eq!(config.events.method.as_deref(), Some("epoll"));
 
     let http = config.http.as_ref().expect("http block");
-    assert_eq!(names(&http.deferred), ["upstream"]);
-    let upstream = http.deferred[0].block.as_ref().expect("upstream block");
-    assert_eq!(
-        (upstream[0].name.as_str(), upstream[0].arg(0)),
-        ("server", "127.0.0.1:8888")
-    );
+    assert!(http.deferred.is_empty());
+    assert_eq!(http.upstreams.len(), 1);
+    let upstream = &http.upstreams[0];
+    assert_eq!(upstream.name, "helloworld");
+    assert_eq!(upstream.servers.len(), 1);
+    assert_eq!(upstream.servers[0].addr.to_string(), "127.0.0.1:8888");
+    assert_eq!(upstream.servers[0].weight, 1);
     assert_eq!(http.listens.len(), 1);
     assert_eq!(http.listens[0].addr.to_string(), "0.0.0.0:80");
     assert_eq!(
@@ -131,19 +128,28 @@ fn seed_config_parses_with_key_values() {
 
     let root = &server.locations[3];
     assert!(matches!(&root.matcher, LocationMatch::Prefix(p) if p == "/"));
-    assert_eq!(
-        names(&root.deferred),
-        [
-            "proxy_pass_header",
-            "proxy_set_header",
-            "proxy_redirect",
-            "proxy_set_header",
-            "proxy_set_header",
-            "proxy_pass"
-        ]
-    );
-    assert_eq!(root.deferred[1].arg(1), "$http_host");
-    assert_eq!(root.deferred[5].arg(0), "http://helloworld");
+    assert!(root.deferred.is_empty());
+    assert_eq!(root.loc.proxy_pass_header, ["server"]);
+    let set: Vec<&str> = root
+        .loc
+        .proxy_set_header
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert_eq!(set, ["Host", "X-Real-IP", "X-Scheme"]);
+    assert!(matches!(
+        root.loc.proxy_redirect,
+        crate::config::proxy_values::ProxyRedirect::Off
+    ));
+    assert!(matches!(
+        &root.loc.proxy_pass,
+        Some(crate::config::proxy_values::ProxyPass {
+            target: crate::config::proxy_values::ProxyTarget::Fixed { group: 0, host, port: 80, uri: None },
+            ..
+        }) if host == "helloworld"
+    ));
+    // proxy_pass is not inherited by other locations.
+    assert!(server.locations[0].loc.proxy_pass.is_none());
     // Defaults reach every location.
     assert_eq!(root.loc.root, prefix.join("html"));
     assert_eq!(root.loc.keepalive_timeout.0, Duration::from_secs(75));

@@ -124,6 +124,16 @@ pub struct HeaderSpan {
     pub value: Span,
 }
 
+impl HeaderSpan {
+    /// The whole `Name: value` line (without CRLF), as nginx quotes it in logs.
+    pub fn line(&self) -> Span {
+        Span {
+            start: self.name.start,
+            end: self.value.end.max(self.name.end),
+        }
+    }
+}
+
 /// nginx's settings that change how a head is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ParseOptions {
@@ -269,7 +279,7 @@ pub fn parse_head(
             return Err(HttpError::HeaderTooLarge);
         }
         head.headers.push(span);
-        seen.process(buf, name, span.value, head)?;
+        seen.process(buf, name, span, head)?;
     }
     seen.finish(buf, head)?;
     Ok(Some(head.head_len))
@@ -277,29 +287,125 @@ pub fn parse_head(
 
 /// The error to answer when the head did not complete within the header buffers.
 ///
-/// 414 while the request line itself is incomplete (nginx: "client sent too long URI"),
-/// otherwise nginx's 494 "Request Header Or Cookie Too Large".
+/// 414 while the request line itself is incomplete (nginx: "client sent too long URI");
+/// in the headers, the line being read is "too long" (494); between two lines the whole
+/// request is "too large" (494).
 pub fn overflow_error(buf: &[u8]) -> HttpError {
-    let start = buf
-        .iter()
-        .position(|&b| b != b'\r' && b != b'\n')
-        .unwrap_or(buf.len());
-    match memchr::memchr(b'\n', buf.get(start..).unwrap_or_default()) {
-        None => HttpError::UriTooLong,
-        Some(_) => HttpError::HeaderTooLarge,
+    let mut lines = Lines::new(buf);
+    match lines.next() {
+        None
+        | Some(Line {
+            complete: false, ..
+        }) => return HttpError::UriTooLong,
+        Some(_) => {}
+    }
+    for line in lines {
+        if !line.complete {
+            return if line.span.is_empty() {
+                HttpError::HeaderTooLarge
+            } else {
+                HttpError::TooLongHeaderLine(line.span)
+            };
+        }
+    }
+    HttpError::HeaderTooLarge
+}
+
+/// Checks that every line of a head that outgrew `client_header_buffer_size` fits in one
+/// large header buffer of `limit` bytes, as nginx's buffer switching requires: a longer
+/// request line is 414, a longer header line 494. `buf` is the head so far (complete or
+/// not); a partial last line counts with what arrived of it.
+pub fn check_line_lengths(buf: &[u8], limit: usize) -> Result<(), HttpError> {
+    let mut lines = Lines::new(buf);
+    if lines.next().is_some_and(|l| l.len_with_eol > limit) {
+        return Err(HttpError::UriTooLong);
+    }
+    for line in lines {
+        if line.len_with_eol > limit {
+            return Err(HttpError::TooLongHeaderLine(line.span));
+        }
+    }
+    Ok(())
+}
+
+/// A line of a head: its span without CR LF.
+struct Line {
+    span: Span,
+    len_with_eol: usize,
+    complete: bool,
+}
+
+/// The lines of a head, from the request line (leading empty lines skipped) to the
+/// empty line that ends it.
+struct Lines<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    done: bool,
+}
+
+impl<'a> Lines<'a> {
+    fn new(buf: &'a [u8]) -> Lines<'a> {
+        let pos = buf
+            .iter()
+            .position(|&b| b != b'\r' && b != b'\n')
+            .unwrap_or(buf.len());
+        Lines {
+            buf,
+            pos,
+            done: false,
+        }
+    }
+}
+
+impl Iterator for Lines<'_> {
+    type Item = Line;
+
+    fn next(&mut self) -> Option<Line> {
+        if self.done || self.pos >= self.buf.len() && self.pos > 0 {
+            return None;
+        }
+        let rest = &self.buf[self.pos..];
+        let start = self.pos;
+        let (end, len_with_eol, complete) = match memchr::memchr(b'\n', rest) {
+            Some(i) => {
+                let end = if i > 0 && rest[i - 1] == b'\r' {
+                    i - 1
+                } else {
+                    i
+                };
+                (start + end, i + 1, true)
+            }
+            None => (self.buf.len(), rest.len(), false),
+        };
+        self.pos = start + len_with_eol;
+        if !complete || end == start {
+            // The head's last line (the empty one) or a partial one.
+            self.done = true;
+        }
+        if complete && end == start {
+            return None;
+        }
+        Some(Line {
+            span: Span {
+                start: start as u32,
+                end: end as u32,
+            },
+            len_with_eol,
+            complete,
+        })
     }
 }
 
 /// What the header lines said, checked once all are read (nginx's order of checks).
 #[derive(Default)]
 struct Seen {
-    host: bool,
-    content_length: Option<Span>,
-    transfer_encoding: Option<Span>,
+    host: Option<HeaderSpan>,
+    content_length: Option<HeaderSpan>,
+    transfer_encoding: Option<HeaderSpan>,
     /// `Some(true)`: close, `Some(false)`: keep-alive; the last `Connection` that says
     /// either wins.
     connection_close: Option<bool>,
-    expect: Option<Span>,
+    expect: Option<HeaderSpan>,
     unique: u8,
 }
 
@@ -320,24 +426,28 @@ impl Seen {
         &mut self,
         buf: &[u8],
         name: &[u8],
-        value: Span,
+        header: HeaderSpan,
         head: &mut RequestHead,
     ) -> Result<(), HttpError> {
+        let value = header.value;
         let is = |known: &[u8]| name.eq_ignore_ascii_case(known);
         if is(b"host") {
-            if self.host {
-                return Err(HttpError::DuplicateHeader);
+            if let Some(previous) = self.host {
+                return Err(HttpError::DuplicateHost {
+                    line: header.line(),
+                    previous: previous.line(),
+                });
             }
-            self.host = true;
+            self.host = Some(header);
             let host = request_line::validate_host(buf, value)?;
             // The host of an absolute-form target wins.
             head.host.get_or_insert(host);
         } else if is(b"content-length") {
-            once(&mut self.content_length, value)?;
+            once(&mut self.content_length, header)?;
         } else if is(b"transfer-encoding") {
-            once(&mut self.transfer_encoding, value)?;
+            once(&mut self.transfer_encoding, header)?;
         } else if is(b"expect") {
-            once(&mut self.expect, value)?;
+            once(&mut self.expect, header)?;
         } else if is(b"connection") {
             let v = value.get(buf);
             if contains_ignore_case(v, b"close") {
@@ -350,7 +460,16 @@ impl Seen {
         } else if let Some(i) = UNIQUE.iter().position(|u| is(u)) {
             let bit = 1 << i;
             if self.unique & bit != 0 {
-                return Err(HttpError::DuplicateHeader);
+                // The error path only: find the first line of that name again.
+                let previous = head
+                    .headers
+                    .iter()
+                    .find(|h| h.name.get(buf).eq_ignore_ascii_case(name))
+                    .map_or(Span::EMPTY, HeaderSpan::line);
+                return Err(HttpError::DuplicateHeader {
+                    line: header.line(),
+                    previous,
+                });
             }
             self.unique |= bit;
         }
@@ -359,21 +478,21 @@ impl Seen {
 
     fn finish(&self, buf: &[u8], head: &mut RequestHead) -> Result<(), HttpError> {
         let http11 = head.version == Version::Http11;
-        if !self.host && http11 {
+        if self.host.is_none() && http11 {
             return Err(HttpError::MissingHost);
         }
         if let Some(length) = self.content_length {
             if self.transfer_encoding.is_some() {
                 return Err(HttpError::LengthAndTransferEncoding);
             }
-            head.content_length = Some(parse_content_length(length.get(buf))?);
+            head.content_length = Some(parse_content_length(length.value.get(buf))?);
         }
         if let Some(encoding) = self.transfer_encoding {
             if !http11 {
                 return Err(HttpError::TransferEncodingHttp10);
             }
-            if !encoding.get(buf).eq_ignore_ascii_case(b"chunked") {
-                return Err(HttpError::NotImplemented);
+            if !encoding.value.get(buf).eq_ignore_ascii_case(b"chunked") {
+                return Err(HttpError::UnknownTransferEncoding(encoding.value));
             }
             head.chunked = true;
         }
@@ -384,7 +503,7 @@ impl Seen {
         head.expect_continue = http11
             && self
                 .expect
-                .is_some_and(|e| e.get(buf).eq_ignore_ascii_case(b"100-continue"));
+                .is_some_and(|e| e.value.get(buf).eq_ignore_ascii_case(b"100-continue"));
         if matches!(head.method, Method::Trace | Method::Connect) {
             return Err(HttpError::MethodNotAllowed);
         }
@@ -392,11 +511,14 @@ impl Seen {
     }
 }
 
-fn once(slot: &mut Option<Span>, value: Span) -> Result<(), HttpError> {
-    if slot.is_some() {
-        return Err(HttpError::DuplicateHeader);
+fn once(slot: &mut Option<HeaderSpan>, header: HeaderSpan) -> Result<(), HttpError> {
+    if let Some(previous) = slot {
+        return Err(HttpError::DuplicateHeader {
+            line: header.line(),
+            previous: previous.line(),
+        });
     }
-    *slot = Some(value);
+    *slot = Some(header);
     Ok(())
 }
 

@@ -118,7 +118,7 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Option<RequestLine>, HttpError> {
                     start = i;
                     state = State::Method;
                 }
-                _ => return Err(BadRequest),
+                _ => return Err(HttpError::InvalidMethod),
             },
             State::Method => match ch {
                 b' ' => {
@@ -126,7 +126,7 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Option<RequestLine>, HttpError> {
                     state = State::SpacesBeforeUri;
                 }
                 c if is_method_byte(c) => {}
-                _ => return Err(BadRequest),
+                _ => return Err(HttpError::InvalidMethod),
             },
             State::SpacesBeforeUri => match ch {
                 b' ' => {}

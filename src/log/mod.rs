@@ -133,6 +133,12 @@ thread_local! {
 /// that cannot be reopened keeps its old one; each failure is logged at `[emerg]` (as nginx
 /// does) and the first is returned.
 pub fn reopen_logs() -> io::Result<()> {
+    #[cfg(feature = "count-alloc")]
+    crate::elog!(
+        LogLevel::Notice,
+        "heap allocations: {}",
+        crate::alloc_count::allocations()
+    );
     let owner = OWNER.with(|o| o.get());
     let mut errors = error::reopen(owner);
     errors.extend(access::reopen(owner));

@@ -28,6 +28,23 @@ impl Listener {
     }
 }
 
+impl Listener {
+    /// Keeps only the socket worker `slot` accepts on (a `reuseport` address has one per
+    /// worker); the others are closed here, in the worker, so that only the master and the
+    /// worker owning a socket keep it open.
+    pub fn for_slot(mut self, slot: usize) -> Listener {
+        if self.conf.reuseport && !self.fds.is_empty() {
+            let keep = slot % self.fds.len();
+            self.fds = std::mem::take(&mut self.fds)
+                .into_iter()
+                .skip(keep)
+                .take(1)
+                .collect();
+        }
+        self
+    }
+}
+
 fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     // SAFETY: sockaddr_storage is plain data large enough for either family.
     let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };

@@ -3,7 +3,13 @@
 //! arrives or a respawn is due.
 //!
 //! Signals, as nginx: `HUP` reload, `QUIT` graceful stop, `TERM`/`INT` fast stop, `USR1`
-//! reopen logs, `CHLD` reap (and respawn) workers.
+//! reopen logs, `CHLD` reap (and respawn) workers; each is logged in nginx's words, with the
+//! sender's pid. On `QUIT` and `TERM` the master closes its listening sockets at once, as each
+//! worker does with its own, so new connections are refused rather than queued.
+//!
+//! A worker that dies unasked is respawned at once, as nginx does; only a slot whose workers
+//! die right after start twice in a row waits, with a doubling delay (nginx would fork flat
+//! out).
 
 mod listen;
 mod process;
@@ -21,9 +27,13 @@ use crate::sys;
 pub use process::User;
 use process::WorkerProc;
 
-/// A worker that dies sooner than this after its start is respawned with a growing delay.
+/// A worker that dies sooner than this after its start counts as dying at once.
 const RESPAWN_FAST_DEATH: Duration = Duration::from_secs(1);
-/// Longest delay between respawns of a worker that keeps dying at once.
+/// First delay before respawning a slot whose workers died at once twice in a row; it doubles
+/// with each further fast death. nginx has no such guard and respawns a crash-looping worker
+/// as fast as it can fork; one fast death (a worker killed by hand) is still respawned at once.
+const RESPAWN_FIRST_DELAY: Duration = Duration::from_millis(100);
+/// Longest delay between respawns of a slot whose workers keep dying at once.
 const RESPAWN_MAX_DELAY: Duration = Duration::from_secs(10);
 /// After a fast stop (`TERM`), workers still alive after this get `SIGKILL`.
 const FAST_STOP_KILL_AFTER: Duration = Duration::from_secs(5);
@@ -54,24 +64,23 @@ struct Master {
 /// Loads the configuration, binds sockets, starts the workers and runs the master loop.
 /// Returns the exit code.
 pub fn run(opts: LoadOptions) -> i32 {
+    // Until the configuration's error log is open, `elog!` writes to the start-up log (`-e`)
+    // and to stderr; afterwards to the configured log, echoed to stderr until the master has
+    // settled (see `set_stderr_echo` below).
     let config = match config::load(&opts) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("{}: [emerg] {e}", crate::NAME);
+            elog!(LogLevel::Emerg, "{e}");
             return 1;
         }
     };
     if let Err(e) = crate::log::init_error_log(&config.main.error_log) {
-        eprintln!(
-            "{}: [emerg] could not open error log: {}",
-            crate::NAME,
-            sys::errno_text(&e)
-        );
+        // The error's text is nginx's: `open() "/path" failed (2: No such file or directory)`.
+        elog!(LogLevel::Emerg, "{e}");
         return 1;
     }
     if let Err(e) = open_access_logs(&config) {
         elog!(LogLevel::Emerg, "{e}");
-        eprintln!("{}: [emerg] {e}", crate::NAME);
         return 1;
     }
     crate::log::install_log_facade();
@@ -79,7 +88,7 @@ pub fn run(opts: LoadOptions) -> i32 {
         match User::resolve(config.main.user.as_ref()) {
             Ok(u) => Some(u),
             Err(e) => {
-                eprintln!("{}: [emerg] {e}", crate::NAME);
+                elog!(LogLevel::Emerg, "{e}");
                 return 1;
             }
         }
@@ -96,18 +105,13 @@ pub fn run(opts: LoadOptions) -> i32 {
         Ok(l) => l,
         Err(e) => {
             elog!(LogLevel::Emerg, "{e}");
-            eprintln!("{}: [emerg] {e}", crate::NAME);
             return 1;
         }
     };
     if config.main.daemon
         && let Err(e) = process::daemonize()
     {
-        eprintln!(
-            "{}: [emerg] daemon() failed ({})",
-            crate::NAME,
-            sys::errno_text(&e)
-        );
+        elog!(LogLevel::Emerg, "daemon() failed ({})", sys::errno_text(&e));
         return 1;
     }
     // From here on the error log is the place for messages, as with nginx.
@@ -133,7 +137,7 @@ pub fn run(opts: LoadOptions) -> i32 {
     }
     if !config.main.master_process {
         // nginx's single-process mode: this process is the only worker.
-        let code = crate::worker::run(&config, &listeners, 0, None);
+        let code = crate::worker::run(&config, listeners, 0, None);
         remove_pid_file(&pid_file);
         return code;
     }
@@ -148,7 +152,16 @@ pub fn run(opts: LoadOptions) -> i32 {
             return 1;
         }
     };
-    sys::set_process_name("portico: master");
+    // nginx's title: "portico: master process" and the command line as it was typed.
+    let command_line: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    sys::init_proc_title();
+    sys::set_proc_title(&format!(
+        "{}: master process {}",
+        crate::NAME,
+        command_line.join(" ")
+    ));
     let mut m = Master {
         opts,
         config,
@@ -173,7 +186,7 @@ impl Master {
     fn spawn(&mut self, slot: usize) {
         match process::spawn_worker(
             &self.config,
-            &self.listeners,
+            &mut self.listeners,
             slot,
             self.user.as_ref(),
             self.signal_fd,
@@ -186,7 +199,7 @@ impl Master {
                     generation: self.generation,
                     started: Instant::now(),
                     exiting: false,
-                    respawn_delay: Duration::ZERO,
+                    fast_deaths: 0,
                 });
             }
             Err(e) => elog!(
@@ -198,7 +211,8 @@ impl Master {
     }
 
     fn run_loop(&mut self) {
-        let mut pending_respawns: Vec<(usize, Instant, Duration)> = Vec::new();
+        // (slot, when, fast deaths so far) of workers to start again.
+        let mut pending_respawns: Vec<(usize, Instant, u32)> = Vec::new();
         loop {
             let now = Instant::now();
             let mut timeout = Duration::from_secs(3600);
@@ -214,41 +228,43 @@ impl Master {
             sys::drain_pipe(self.signal_fd);
 
             if sys::take_signal(libc::SIGCHLD) {
-                for (slot, delay) in self.reap() {
-                    pending_respawns.push((slot, Instant::now() + delay, delay));
+                log_signal(libc::SIGCHLD, "");
+                for (slot, delay, fast_deaths) in self.reap() {
+                    pending_respawns.push((slot, Instant::now() + delay, fast_deaths));
                 }
             }
-            if (sys::take_signal(libc::SIGTERM) | sys::take_signal(libc::SIGINT))
-                && !matches!(self.phase, Phase::Terminating(_))
-            {
-                {
-                    elog!(LogLevel::Notice, "signal {} received, exiting", "TERM/INT");
+            for sig in [libc::SIGTERM, libc::SIGINT] {
+                if !sys::take_signal(sig) {
+                    continue;
+                }
+                log_signal(sig, ", exiting");
+                if !matches!(self.phase, Phase::Terminating(_)) {
                     self.phase = Phase::Terminating(Instant::now() + FAST_STOP_KILL_AFTER);
                     self.signal_workers(libc::SIGTERM, |_| true);
+                    // Closing the master's copies: once the workers have closed theirs (they
+                    // exit), connecting is refused instead of queueing on a dying socket.
                     self.listeners.clear();
                 }
             }
-            if sys::take_signal(libc::SIGQUIT) && self.phase == Phase::Running {
-                elog!(
-                    LogLevel::Notice,
-                    "signal 3 (SIGQUIT) received, shutting down"
-                );
-                self.phase = Phase::Quitting;
-                self.signal_workers(libc::SIGQUIT, |_| true);
-                self.listeners.clear();
+            if sys::take_signal(libc::SIGQUIT) {
+                log_signal(libc::SIGQUIT, ", shutting down");
+                if self.phase == Phase::Running {
+                    self.phase = Phase::Quitting;
+                    self.signal_workers(libc::SIGQUIT, |_| true);
+                    // As nginx's `ngx_close_listening_sockets`: each worker closes its copies
+                    // on QUIT too, so new connections are refused at once rather than left in
+                    // a queue nobody will accept from.
+                    self.listeners.clear();
+                }
             }
-            if sys::take_signal(libc::SIGHUP) && self.phase == Phase::Running {
-                elog!(
-                    LogLevel::Notice,
-                    "signal 1 (SIGHUP) received, reconfiguring"
-                );
-                self.reload();
+            if sys::take_signal(libc::SIGHUP) {
+                log_signal(libc::SIGHUP, ", reconfiguring");
+                if self.phase == Phase::Running {
+                    self.reload();
+                }
             }
             if sys::take_signal(libc::SIGUSR1) {
-                elog!(
-                    LogLevel::Notice,
-                    "signal 10 (SIGUSR1) received, reopening logs"
-                );
+                log_signal(libc::SIGUSR1, ", reopening logs");
                 if let Err(e) = crate::log::reopen_logs() {
                     elog!(
                         LogLevel::Alert,
@@ -268,10 +284,10 @@ impl Master {
                         .into_iter()
                         .partition(|&(_, at, _)| at <= now);
                     pending_respawns = later;
-                    for (slot, _, delay) in due {
+                    for (slot, _, fast_deaths) in due {
                         self.spawn(slot);
                         if let Some(w) = self.workers.last_mut() {
-                            w.respawn_delay = delay;
+                            w.fast_deaths = fast_deaths;
                         }
                     }
                 }
@@ -284,49 +300,59 @@ impl Master {
         }
     }
 
-    /// Collects exited workers; returns the slots to respawn with their delays.
-    fn reap(&mut self) -> Vec<(usize, Duration)> {
+    /// Collects exited workers, logging each exit in nginx's words; returns the slots to
+    /// respawn, each with its delay and its count of consecutive fast deaths.
+    ///
+    /// As nginx's `ngx_reap_children`: a worker that exits while it was not told to (any
+    /// signal, any exit code but 2) is replaced at once; exit code 2 means it could not start
+    /// (`worker start-up failed`, a `setuid` refused...), and respawning would only repeat it.
+    fn reap(&mut self) -> Vec<(usize, Duration, u32)> {
         let mut respawn = Vec::new();
         while let Some((pid, status)) = process::reap_one() {
             let Some(i) = self.workers.iter().position(|w| w.pid == pid) else {
                 continue;
             };
             let w = self.workers.swap_remove(i);
-            let abnormal = match status {
-                process::Exit::Code(0) => {
-                    elog!(LogLevel::Notice, "worker process {pid} exited with code 0");
-                    false
+            let fatal = match status {
+                process::Exit::Code(code) => {
+                    elog!(
+                        LogLevel::Notice,
+                        "worker process {pid} exited with code {code}"
+                    );
+                    code == WORKER_FATAL_EXIT_CODE
                 }
-                process::Exit::Code(c) => {
+                process::Exit::Signal(sig) => {
                     elog!(
                         LogLevel::Alert,
-                        "worker process {pid} exited with fatal code {c} and cannot be respawned"
+                        "worker process {pid} exited on signal {sig}"
                     );
                     false
                 }
-                process::Exit::Signal(s) => {
-                    elog!(LogLevel::Alert, "worker process {pid} exited on signal {s}");
-                    true
-                }
             };
-            if abnormal
-                && !w.exiting
-                && w.generation == self.generation
-                && self.phase == Phase::Running
-            {
-                let delay = if w.started.elapsed() < RESPAWN_FAST_DEATH {
-                    (w.respawn_delay * 2).clamp(Duration::from_millis(100), RESPAWN_MAX_DELAY)
+            if fatal {
+                elog!(
+                    LogLevel::Alert,
+                    "worker process {pid} exited with fatal code {WORKER_FATAL_EXIT_CODE} and cannot be respawned"
+                );
+            }
+            let wanted =
+                !w.exiting && w.generation == self.generation && self.phase == Phase::Running;
+            if wanted && !fatal {
+                let fast_deaths = if w.started.elapsed() < RESPAWN_FAST_DEATH {
+                    w.fast_deaths + 1
                 } else {
-                    Duration::ZERO
+                    0
                 };
+                let delay = respawn_delay(fast_deaths);
                 if !delay.is_zero() {
+                    // Portico's own guard (nginx has none), so it says why the slot waits.
                     elog!(
-                        LogLevel::Alert,
-                        "worker process {pid} died right after start, respawning in {}ms",
+                        LogLevel::Warn,
+                        "worker process {pid} exited right after start {fast_deaths} times in a row, respawning in {}ms",
                         delay.as_millis()
                     );
                 }
-                respawn.push((w.slot, delay));
+                respawn.push((w.slot, delay, fast_deaths));
             }
         }
         respawn
@@ -398,6 +424,33 @@ impl Master {
     }
 }
 
+/// The exit code of a worker that could not start (nginx's convention): it is not respawned.
+const WORKER_FATAL_EXIT_CODE: i32 = 2;
+
+/// How long to wait before respawning a slot whose workers died at once `fast_deaths` times in
+/// a row: nothing for the first (nginx respawns at once), then a doubling delay, so that a
+/// worker crashing at start-up does not keep the master forking flat out.
+fn respawn_delay(fast_deaths: u32) -> Duration {
+    if fast_deaths < 2 {
+        return Duration::ZERO;
+    }
+    let doublings = (fast_deaths - 2).min(16);
+    (RESPAWN_FIRST_DELAY * 2u32.pow(doublings)).min(RESPAWN_MAX_DELAY)
+}
+
+/// nginx's notice for a signal the master acts on: `signal 15 (SIGTERM) received from 1234,
+/// exiting` (without `from PID` when the kernel sent it). `action` is `", exiting"` or `""`.
+fn log_signal(sig: libc::c_int, action: &str) {
+    let name = sys::signal_name(sig);
+    match sys::signal_sender(sig) {
+        0 => elog!(LogLevel::Notice, "signal {sig} ({name}) received{action}"),
+        from => elog!(
+            LogLevel::Notice,
+            "signal {sig} ({name}) received from {from}{action}"
+        ),
+    }
+}
+
 fn open_access_logs(config: &Config) -> Result<(), String> {
     let Some(http) = &config.http else {
         return Ok(());
@@ -447,11 +500,10 @@ fn remove_pid_file(path: &Path) {
 /// `-s stop|quit|reopen|reload`: reads the pid file named by the configuration and signals the
 /// master. Returns the exit code.
 pub fn signal_master(opts: &LoadOptions, signal: &str) -> i32 {
-    let name = crate::NAME;
     let config = match config::load(opts) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("{name}: [emerg] {e}");
+            elog!(LogLevel::Emerg, "{e}");
             return 1;
         }
     };
@@ -459,8 +511,9 @@ pub fn signal_master(opts: &LoadOptions, signal: &str) -> i32 {
     let text = match std::fs::read_to_string(pid_file) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!(
-                "{name}: [error] open() \"{}\" failed ({})",
+            elog!(
+                LogLevel::Error,
+                "open() \"{}\" failed ({})",
                 pid_file.display(),
                 sys::errno_text(&e)
             );
@@ -468,8 +521,9 @@ pub fn signal_master(opts: &LoadOptions, signal: &str) -> i32 {
         }
     };
     let Ok(pid) = text.trim().parse::<i32>() else {
-        eprintln!(
-            "{name}: [error] invalid PID number \"{}\" in \"{}\"",
+        elog!(
+            LogLevel::Error,
+            "invalid PID number \"{}\" in \"{}\"",
             text.trim(),
             pid_file.display()
         );
@@ -484,11 +538,26 @@ pub fn signal_master(opts: &LoadOptions, signal: &str) -> i32 {
     match sys::kill(pid, sig) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!(
-                "{name}: [alert] kill({pid}, {sig}) failed ({})",
+            elog!(
+                LogLevel::Alert,
+                "kill({pid}, {sig}) failed ({})",
                 sys::errno_text(&e)
             );
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_fast_death_is_respawned_at_once_a_crash_loop_waits() {
+        assert_eq!(respawn_delay(0), Duration::ZERO);
+        assert_eq!(respawn_delay(1), Duration::ZERO);
+        assert_eq!(respawn_delay(2), RESPAWN_FIRST_DELAY);
+        assert_eq!(respawn_delay(3), RESPAWN_FIRST_DELAY * 2);
+        assert_eq!(respawn_delay(40), RESPAWN_MAX_DELAY);
     }
 }

@@ -21,8 +21,8 @@ pub struct WorkerProc {
     pub started: Instant,
     /// Whether it was told to stop (it is then not respawned).
     pub exiting: bool,
-    /// The respawn delay that preceded it (grows while workers keep dying at once).
-    pub respawn_delay: Duration,
+    /// How many workers of its slot died at once in a row before it was started.
+    pub fast_deaths: u32,
 }
 
 /// The user and group workers run as when the master runs as root.
@@ -78,11 +78,12 @@ impl User {
     }
 }
 
-/// Forks a worker. The child closes the master's signal pipe, runs the worker loop and exits;
-/// the parent gets the child's pid.
+/// Forks a worker. The child takes the listening sockets it serves from (closing the other
+/// workers' `reuseport` sockets, which it must not keep alive), closes the master's signal
+/// pipe, runs the worker loop and exits; the parent gets the child's pid.
 pub fn spawn_worker(
     config: &Config,
-    listeners: &[Listener],
+    listeners: &mut Vec<Listener>,
     slot: usize,
     user: Option<&User>,
     master_signal_fd: i32,
@@ -95,10 +96,18 @@ pub fn spawn_worker(
     if pid > 0 {
         return Ok(pid);
     }
+    // First, so that `ps` never shows a worker under the master's title for long.
+    crate::sys::set_proc_title(&format!("{}: worker process", crate::NAME));
     // SAFETY: closing the master's end of its self-pipe in the child.
     unsafe { libc::close(master_signal_fd) };
     crate::sys::reset_signals();
-    let code = crate::worker::run(config, listeners, slot, user);
+    // This is the child's copy of the master's list: taking it hands the worker ownership, so
+    // it can close its listening sockets at a graceful stop.
+    let own: Vec<Listener> = std::mem::take(listeners)
+        .into_iter()
+        .map(|l| l.for_slot(slot))
+        .collect();
+    let code = crate::worker::run(config, own, slot, user);
     // Skip the master's destructors (they would close shared state twice) but flush stdio.
     std::process::exit(code)
 }

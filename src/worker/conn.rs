@@ -16,6 +16,7 @@ use mio::net::TcpStream;
 
 use super::Shared;
 use super::handler::{self, Body};
+use super::slab::Key;
 use crate::config::{LingeringClose, LocSettings, ServerConf};
 use crate::elog;
 use crate::http::chunked::{Chunk, ChunkedDecoder};
@@ -67,6 +68,8 @@ enum State {
     /// The client to stop sending after our last response: our side is shut down and input
     /// is discarded until EOF or `lingering_time`.
     LingeringClose { until: Instant },
+    /// Either socket of a proxied request (its [`crate::proxy::Link`] is in `Conn::proxy`).
+    Proxying,
 }
 
 /// How the rest of a request body is consumed (read and dropped, as nginx discards bodies a
@@ -126,8 +129,6 @@ pub struct Active<'c> {
     pub discard: Option<BodyReader>,
     /// The request in progress.
     pub req: Option<Req<'c>>,
-    /// Cork the socket before writing this response (`tcp_nopush` with a file body).
-    pub cork_wanted: bool,
 }
 
 /// A worker's free [`Active`] buffers.
@@ -153,7 +154,6 @@ impl<'c> Pool<'c> {
                 body: Body::None,
                 discard: None,
                 req: None,
-                cork_wanted: false,
             })
         });
         if a.buf.len() < size {
@@ -198,10 +198,10 @@ pub struct Conn<'c> {
     pub requests: u64,
     readable: bool,
     writable: bool,
+    read_closed: bool,
     deadline: Option<Instant>,
     armed: Option<Instant>,
     timed_out: bool,
-    corked: bool,
     /// `lingering_timeout` of the request that started the lingering close.
     linger_timeout: std::time::Duration,
     /// `send_timeout` of the response being written.
@@ -209,11 +209,19 @@ pub struct Conn<'c> {
     /// Set when only coalesced output is left: go idle with this keep-alive timeout after it.
     idle_after_flush: Option<std::time::Duration>,
     idle_buffer_size: usize,
+    /// The connection's slab key (its upstream socket's token derives from it).
+    key: Key,
+    /// The proxied request in flight.
+    proxy: Option<Box<crate::proxy::Link<'c>>>,
+    /// The tries of the last proxied request, for `$upstream_*` in its access log.
+    upstream_log: Option<Box<crate::proxy::UpstreamLog>>,
 }
 
 /// One turn of the state machine.
 pub(super) enum Step {
     Again,
+    /// The location proxies: start the upstream side.
+    Proxy,
     Wait(Option<Instant>),
     Yield,
     Close,
@@ -232,14 +240,40 @@ impl<'c> Conn<'c> {
             requests: 0,
             readable: false,
             writable: true,
+            read_closed: false,
             deadline: None,
             armed: None,
             timed_out: false,
-            corked: false,
             linger_timeout: crate::config::DEFAULT_LINGERING_TIMEOUT,
             send_timeout: crate::config::DEFAULT_SEND_TIMEOUT,
             idle_after_flush: None,
             idle_buffer_size: crate::config::DEFAULT_CLIENT_HEADER_BUFFER_SIZE,
+            key: Key(0),
+            proxy: None,
+            upstream_log: None,
+        }
+    }
+
+    /// Sets the connection's slab key.
+    pub fn with_key(mut self, key: Key) -> Conn<'c> {
+        self.key = key;
+        self
+    }
+
+    /// Records readiness of the upstream socket of a proxied request.
+    pub fn on_upstream_event(&mut self, readable: bool, writable: bool) {
+        if let Some(l) = self.proxy.as_mut() {
+            l.on_event(readable, writable);
+        }
+    }
+
+    /// `$upstream_*`, `$proxy_host`, `$proxy_port` of the current or last proxied request
+    /// (by the variable's whole name).
+    pub fn upstream_var(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        match (self.proxy.as_ref(), self.upstream_log.as_ref()) {
+            (Some(l), _) => l.var(name, out),
+            (None, Some(log)) => log.var(name, out),
+            _ => false,
         }
     }
 
@@ -253,10 +287,12 @@ impl<'c> Conn<'c> {
         self.listen
     }
 
-    /// Records readiness from an event.
-    pub fn on_event(&mut self, readable: bool, writable: bool) {
+    /// Records readiness from an event. `read_closed`: the peer's FIN (or an error) is
+    /// queued behind whatever data there is, so reads must go on until they see it.
+    pub fn on_event(&mut self, readable: bool, writable: bool, read_closed: bool) {
         self.readable |= readable;
         self.writable |= writable;
+        self.read_closed |= read_closed;
     }
 
     /// Sets the connection's deadline; true if the timer heap needs a new entry for it.
@@ -290,32 +326,61 @@ impl<'c> Conn<'c> {
     }
 
     /// The deadline passed: the next drive closes the connection (nginx closes on every
-    /// client timeout; `reset_timedout_connection` is off by default).
-    pub fn on_timeout(&mut self, _shared: &mut Shared<'c>) {
-        let what = match self.state {
-            State::ReadingHead if self.active.as_ref().is_some_and(|a| a.filled > a.start) => {
-                Some("reading client request headers")
-            }
-            State::Responding
-                if self
-                    .active
-                    .as_ref()
-                    .is_some_and(|a| a.discard.is_some() && a.out_pos >= a.out.len()) =>
-            {
-                Some("reading client request body")
-            }
-            State::Responding => Some("sending response to client"),
-            _ => None,
-        };
-        if let Some(what) = what {
-            elog!(
-                LogLevel::Info,
-                "*{} client timed out (110: Connection timed out) while {what}, client: {}",
-                self.id,
-                self.peer.ip()
-            );
+    /// client timeout; `reset_timedout_connection` is off by default). A request that was
+    /// under way is access-logged when the connection is released: a head cut short by
+    /// `client_header_timeout` as 408, like nginx.
+    pub fn on_timeout(&mut self, shared: &mut Shared<'c>, servers: &AddrServers) {
+        if self.state == State::Proxying {
+            // The link compares its own deadlines on the next drive.
+            return;
         }
         self.timed_out = true;
+        let Some(a) = self.active.as_mut() else {
+            return;
+        };
+        let buf = &a.buf[a.start..a.filled];
+        let what = match self.state {
+            State::ReadingHead if !buf.is_empty() => {
+                if a.head.request_line.is_empty() {
+                    "reading client request line"
+                } else {
+                    "reading client request headers"
+                }
+            }
+            State::Responding if a.discard.is_some() && a.out_pos >= a.out.len() => {
+                "reading client request body"
+            }
+            State::Responding => "sending response to client",
+            _ => return,
+        };
+        let server = match a.req.as_ref() {
+            Some(r) => r.server,
+            None => &shared.http.servers[servers.default],
+        };
+        elog!(
+            LogLevel::Info,
+            "*{} client timed out (110: Connection timed out) while {what}, client: {}, server: {}{}",
+            self.id,
+            self.peer.ip(),
+            handler::server_name(server),
+            handler::RequestContext::of(buf, &a.head)
+        );
+        if a.req.is_none() {
+            self.requests += 1;
+            a.req = Some(Req {
+                started: shared.now,
+                server,
+                loc: &server.loc,
+                status: 408,
+                keepalive: false,
+                head_len: buf.len(),
+                body_in_buf: 0,
+                body_read: 0,
+                header_bytes: 0,
+                bytes_sent: 0,
+                lingering: false,
+            });
+        }
     }
 
     /// The worker begins a graceful stop. An idle keep-alive connection is left alone: the
@@ -325,6 +390,14 @@ impl<'c> Conn<'c> {
 
     /// Returns the connection's buffers to the pool (the socket closes when dropped).
     pub fn release(&mut self, shared: &mut Shared<'c>) {
+        if let Some(mut link) = self.proxy.take() {
+            link.abandon(shared);
+            self.upstream_log = Some(Box::new(link.into_log(&mut shared.upstreams)));
+        }
+        // A request cut short (timeout, client gone, write error) still gets its log line.
+        if let Some(req) = self.active.as_mut().and_then(|a| a.req.take()) {
+            handler::log_request(self, shared, &req);
+        }
         if let Some(a) = self.active.take() {
             shared.pool.give(a, 1024);
         }
@@ -341,9 +414,17 @@ impl<'c> Conn<'c> {
                 State::KeepAliveIdle | State::ReadingHead => self.read_head(shared, servers),
                 State::Responding => self.respond(shared),
                 State::LingeringClose { until } => self.linger(shared, until),
+                State::Proxying => self.drive_proxy(shared),
             };
             match step {
                 Step::Again => continue,
+                Step::Proxy => match self.start_proxy(shared) {
+                    Step::Proxy => return Drive::Close,
+                    Step::Again => continue,
+                    Step::Wait(deadline) => return Drive::Wait { deadline },
+                    Step::Yield => return Drive::Yield,
+                    Step::Close => return Drive::Close,
+                },
                 Step::Wait(deadline) => return Drive::Wait { deadline },
                 Step::Yield => return Drive::Yield,
                 Step::Close => return Drive::Close,
@@ -368,7 +449,7 @@ impl<'c> Conn<'c> {
             ignore_invalid_headers: srv.ignore_invalid_headers,
         };
         if self.state == State::KeepAliveIdle && !self.readable {
-            return Step::Wait(None);
+            return Step::Wait(self.deadline);
         }
         let Some(sock) = self.sock.as_mut() else {
             return Step::Close;
@@ -377,7 +458,20 @@ impl<'c> Conn<'c> {
         loop {
             if a.filled > a.start {
                 a.head.clear();
-                match request::parse_head(&a.buf[a.start..a.filled], &mut a.head, &opts) {
+                let head = &a.buf[a.start..a.filled];
+                let parsed = request::parse_head(head, &mut a.head, &opts);
+                // A head that outgrew the small buffer lives in large ones, and each of
+                // its lines must fit one of those (nginx moves line by line).
+                if head.len() > small
+                    && parsed.is_ok()
+                    && let Err(e) = request::check_line_lengths(
+                        &head[..parsed.ok().flatten().unwrap_or(head.len())],
+                        large_size,
+                    )
+                {
+                    return self.reject(shared, servers, e);
+                }
+                match parsed {
                     Ok(Some(n)) => {
                         self.state = State::Responding;
                         return handler::start_request(self, shared, servers, n);
@@ -402,12 +496,6 @@ impl<'c> Conn<'c> {
                     let e = request::overflow_error(&a.buf[..a.filled]);
                     return self.reject(shared, servers, e);
                 }
-            }
-            // A request line longer than one large buffer is 414 even if more buffers remain.
-            if a.filled - a.start > large_size
-                && memchr::memchr(b'\n', &a.buf[a.start..a.start + large_size]).is_none()
-            {
-                return self.reject(shared, servers, HttpError::UriTooLong);
             }
             if !self.readable {
                 return Step::Wait(self.deadline);
@@ -436,6 +524,13 @@ impl<'c> Conn<'c> {
                         );
                     }
                     a.filled += n;
+                    // A short read drained the socket (nginx's `rev->ready = 0`): under
+                    // edge-triggered epoll, more data brings a new event, so the recv()
+                    // that would only say EAGAIN is skipped. Not once the FIN is queued:
+                    // that needs a read of its own and brings no further event.
+                    if a.filled < a.buf.len() && !self.read_closed {
+                        self.readable = false;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.readable = false;
@@ -444,7 +539,8 @@ impl<'c> Conn<'c> {
                         if let Some(a) = self.active.take() {
                             shared.pool.give(a, small);
                         }
-                        return Step::Wait(None);
+                        // The keep-alive deadline set by `go_idle` must reach the timers.
+                        return Step::Wait(self.deadline);
                     }
                     return Step::Wait(self.deadline);
                 }
@@ -522,6 +618,95 @@ impl<'c> Conn<'c> {
         }
     }
 
+    /// The location proxies: build the upstream request and start its link.
+    fn start_proxy(&mut self, shared: &mut Shared<'c>) -> Step {
+        let Some(a) = self.active.as_deref() else {
+            return Step::Close;
+        };
+        let Some(req) = a.req.as_ref() else {
+            return Step::Close;
+        };
+        let loc = req.loc;
+        let setup = {
+            let vars = super::request_vars::RequestVars {
+                conn: self,
+                active: a,
+                req,
+                shared,
+            };
+            crate::proxy::prepare(&vars, a, loc, shared.http, self.peer.ip(), self.id)
+        };
+        let link = crate::proxy::Link::new(
+            loc,
+            setup,
+            a,
+            self.peer.ip(),
+            shared.now,
+            &mut shared.upstreams.buffers,
+        );
+        self.upstream_log = None;
+        self.proxy = Some(Box::new(link));
+        self.state = State::Proxying;
+        if let Some(a) = self.active.as_mut()
+            && a.head.expect_continue
+            && (a.head.content_length.is_some_and(|n| n > 0) || a.head.chunked)
+            && a.filled <= a.start + a.head.head_len
+        {
+            // The client waits for this before it sends the body.
+            a.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        Step::Again
+    }
+
+    fn drive_proxy(&mut self, shared: &mut Shared<'c>) -> Step {
+        let (Some(link), Some(sock), Some(a)) = (
+            self.proxy.as_mut(),
+            self.sock.as_mut(),
+            self.active.as_deref_mut(),
+        ) else {
+            return Step::Close;
+        };
+        let mut cx = crate::proxy::ClientSide {
+            sock,
+            readable: &mut self.readable,
+            writable: &mut self.writable,
+            a,
+            id: self.id,
+            peer: self.peer,
+            token: mio::Token(crate::proxy::UPSTREAM_TOKEN_BIT | self.key.0),
+        };
+        match link.drive(&mut cx, shared) {
+            crate::proxy::LinkStep::Wait(deadline) => Step::Wait(deadline),
+            crate::proxy::LinkStep::Finished => {
+                self.end_proxy(shared);
+                self.state = State::Responding;
+                Step::Again
+            }
+            crate::proxy::LinkStep::Close => {
+                self.end_proxy(shared);
+                self.state = State::Responding;
+                if let Some(r) = self.active.as_mut().and_then(|a| a.req.as_mut()) {
+                    r.keepalive = false;
+                }
+                if let Some(a) = self.active.as_mut() {
+                    // Whatever was not written is dropped with the connection.
+                    a.out.clear();
+                    a.out_pos = 0;
+                }
+                match self.finish_request(shared) {
+                    Step::Again => Step::Close,
+                    other => other,
+                }
+            }
+        }
+    }
+
+    fn end_proxy(&mut self, shared: &mut Shared<'c>) {
+        if let Some(link) = self.proxy.take() {
+            self.upstream_log = Some(Box::new(link.into_log(&mut shared.upstreams)));
+        }
+    }
+
     /// Ends the current request: access log, then keep-alive, pipelining or close.
     fn finish_request(&mut self, shared: &mut Shared<'c>) -> Step {
         let Some(a) = self.active.as_mut() else {
@@ -531,6 +716,7 @@ impl<'c> Conn<'c> {
             return Step::Close;
         };
         handler::log_request(self, shared, &req);
+        self.upstream_log = None;
         let Some(a) = self.active.as_mut() else {
             return Step::Close;
         };
@@ -585,12 +771,6 @@ impl<'c> Conn<'c> {
         self.state = State::KeepAliveIdle;
         if let Some(a) = self.active.take() {
             shared.pool.give(a, buffer_size);
-        }
-        if self.corked {
-            if let Some(s) = self.sock.as_ref() {
-                let _ = sys::set_tcp_cork(s.as_raw_fd(), false);
-            }
-            self.corked = false;
         }
         let at = shared.now + keepalive_timeout;
         self.deadline = Some(at);
@@ -700,18 +880,25 @@ impl<'c> Conn<'c> {
             return Flush::Error;
         };
         let mut sent_file_bytes: u64 = 0;
-        if a.cork_wanted {
-            a.cork_wanted = false;
-            if !self.corked && sys::set_tcp_cork(sock.as_raw_fd(), true).is_ok() {
-                self.corked = true;
-            }
-        }
         loop {
             if a.out_pos < a.out.len() {
                 if !self.writable {
                     return Flush::Blocked;
                 }
-                match sock.write(&a.out[a.out_pos..]) {
+                // A head followed by sendfile goes with MSG_MORE: the kernel holds it and
+                // sends it in the same segments as the file's first bytes, which is what
+                // nginx gets from TCP_CORK (`tcp_nopush`) at the price of two setsockopt
+                // calls per response.
+                let file_follows = matches!(
+                    a.body,
+                    Body::File { sendfile: true, pos, end, .. } if pos < end
+                );
+                let written = if file_follows {
+                    sys::send_more(sock.as_raw_fd(), &a.out[a.out_pos..])
+                } else {
+                    sock.write(&a.out[a.out_pos..])
+                };
+                match written {
                     Ok(n) => {
                         a.out_pos += n;
                         if a.out_pos == a.out.len() {
@@ -743,10 +930,6 @@ impl<'c> Conn<'c> {
             };
             if *pos >= *end {
                 a.body = Body::None;
-                if self.corked {
-                    let _ = sys::set_tcp_cork(sock.as_raw_fd(), false);
-                    self.corked = false;
-                }
                 return Flush::Done;
             }
             if *max_chunk > 0 && sent_file_bytes >= *max_chunk {
@@ -862,7 +1045,10 @@ fn log_send_error(id: u64, peer: &SocketAddr, e: &io::Error) {
 }
 
 /// Feeds `input` to a body reader; returns (bytes used, body finished).
-fn consume_body(reader: &mut BodyReader, input: &[u8]) -> Result<(usize, bool), HttpError> {
+pub(super) fn consume_body(
+    reader: &mut BodyReader,
+    input: &[u8],
+) -> Result<(usize, bool), HttpError> {
     match reader {
         BodyReader::Length(left) => {
             let n = (*left).min(input.len() as u64);

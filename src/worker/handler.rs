@@ -4,7 +4,7 @@
 use std::fs::File;
 
 use super::Shared;
-use super::conn::{Active, BodyReader, Conn, Req, Step};
+use super::conn::{self, Active, BodyReader, Conn, Req, Step};
 use super::request_vars::RequestVars;
 use crate::config::{LocSettings, ServerConf};
 use crate::elog;
@@ -78,9 +78,13 @@ pub(super) fn start_request<'c>(
     if let Err(e) = uri::normalize(a.head.path.get(buf), server.srv.merge_slashes, &mut a.uri) {
         elog!(
             LogLevel::Info,
-            "*{conn_id} client sent invalid request while reading client request line, client: {}, server: {}",
+            "*{conn_id} client sent invalid request while reading client request line, client: {}, server: {}{}",
             peer.ip(),
-            server_name(server)
+            server_name(server),
+            RequestContext {
+                request: a.head.request_line.get(buf),
+                host: None,
+            }
         );
         queue_error(a, shared, &mut req, e.status());
         return queued(a, req, out_before);
@@ -113,7 +117,44 @@ pub(super) fn start_request<'c>(
     } else if a.head.chunked {
         a.discard = Some(BodyReader::Chunked(ChunkedDecoder::default()));
     }
+    // Body bytes that came with the head are checked before answering, as nginx's
+    // discard filter does: a malformed chunked body is a 400, not a 200 and a reset.
+    if let Some(reader) = a.discard.as_mut() {
+        let body = &a.buf[a.start + head_len..a.filled];
+        match conn::consume_body(reader, body) {
+            Ok((used, done)) => {
+                req.body_in_buf = used;
+                req.body_read = used as u64;
+                if done {
+                    a.discard = None;
+                }
+            }
+            Err(e) => {
+                elog!(
+                    LogLevel::Error,
+                    "*{conn_id} {}, client: {}, server: {}{}",
+                    e.log_message(),
+                    peer.ip(),
+                    server_name(server),
+                    RequestContext::of(buf, &a.head)
+                );
+                a.discard = None;
+                req.lingering = true;
+                queue_error(a, shared, &mut req, e.status());
+                return queued(a, req, out_before);
+            }
+        }
+    }
 
+    if loc.proxy_pass.is_some() {
+        // The proxy forwards the body itself (from its first byte) and answers when the
+        // upstream does.
+        a.discard = None;
+        req.body_in_buf = 0;
+        req.body_read = 0;
+        a.req = Some(req);
+        return Step::Proxy;
+    }
     match a.head.method {
         Method::Get | Method::Head => serve_static(a, shared, &mut req, conn_id, peer),
         _ => queue_error(a, shared, &mut req, 405),
@@ -145,13 +186,23 @@ pub(super) fn reject_request<'c>(
     let out_before = a.out.len();
     let server = &shared.http.servers[servers.default];
     let status = e.status();
-    elog!(
-        LogLevel::Info,
-        "*{conn_id} {}, client: {}, server: {}",
-        e.log_message(),
-        peer.ip(),
-        server_name(server)
-    );
+    if crate::log::enabled(LogLevel::Info) {
+        let buf = &a.buf[a.start..a.filled];
+        let mut msg = String::with_capacity(128);
+        e.write_log_message(buf, &mut msg);
+        let stage = if a.head.request_line.is_empty() {
+            "request line"
+        } else {
+            "request headers"
+        };
+        elog!(
+            LogLevel::Info,
+            "*{conn_id} {msg} while reading client {stage}, client: {}, server: {}{}",
+            peer.ip(),
+            server_name(server),
+            RequestContext::of(buf, &a.head)
+        );
+    }
     let mut req = Req {
         started: shared.now,
         server,
@@ -214,10 +265,6 @@ fn serve_static<'c>(
                 &late,
             );
             if a.head.method != Method::Head && f.size > 0 {
-                if loc.sendfile && loc.tcp_nopush {
-                    // Header and first file bytes leave in full segments.
-                    a.cork_wanted = true;
-                }
                 a.body = Body::File {
                     file: f.file,
                     pos: 0,
@@ -350,11 +397,18 @@ fn queue_head<'c>(
     for (name, value) in early {
         push_header(out, name, value);
     }
-    out.extend_from_slice(if req.keepalive {
-        b"Connection: keep-alive\r\n"
+    if req.keepalive {
+        out.extend_from_slice(b"Connection: keep-alive\r\n");
+        if let Some(t) = req.loc.keepalive_timeout.1 {
+            // keepalive_timeout's second argument, right after Connection as in nginx.
+            let mut digits = [0u8; 20];
+            out.extend_from_slice(b"Keep-Alive: timeout=");
+            out.extend_from_slice(format_u64(t.as_secs(), &mut digits));
+            out.extend_from_slice(b"\r\n");
+        }
     } else {
-        b"Connection: close\r\n"
-    });
+        out.extend_from_slice(b"Connection: close\r\n");
+    }
     for (name, value) in late {
         push_header(out, name, value);
     }
@@ -395,6 +449,65 @@ pub fn request_line(buf: &[u8], head_len: usize) -> &[u8] {
     let end = memchr::memchr(b'\n', head).unwrap_or(head.len());
     let line = &head[..end];
     line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// The `, request: "…", host: "…"` tail of an error-log line about a client's request:
+/// the request line as far as it was read and the `Host` header as sent, each when known
+/// (`ngx_http_log_error_handler`). Bytes that are not printable ASCII are written `\xNN`.
+pub struct RequestContext<'a> {
+    request: &'a [u8],
+    host: Option<&'a [u8]>,
+}
+
+impl<'a> RequestContext<'a> {
+    /// The context of the request whose (possibly partial) head is at the start of `buf`.
+    pub fn of(buf: &'a [u8], head: &crate::http::request::RequestHead) -> RequestContext<'a> {
+        let request = if head.request_line.is_empty() {
+            // The line did not parse: show what arrived of it, as nginx does.
+            let from = buf
+                .iter()
+                .position(|&b| b != b'\r' && b != b'\n')
+                .unwrap_or(buf.len());
+            let rest = &buf[from..];
+            &rest[..memchr::memchr2(b'\r', b'\n', rest).unwrap_or(rest.len())]
+        } else {
+            head.request_line.get(buf)
+        };
+        let host = head
+            .headers
+            .iter()
+            .find(|h| h.name.get(buf).eq_ignore_ascii_case(b"host"))
+            .map(|h| h.value.get(buf));
+        RequestContext { request, host }
+    }
+}
+
+impl std::fmt::Display for RequestContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.request.is_empty() {
+            f.write_str(", request: \"")?;
+            write_escaped(f, self.request)?;
+            f.write_str("\"")?;
+        }
+        if let Some(host) = self.host {
+            f.write_str(", host: \"")?;
+            write_escaped(f, host)?;
+            f.write_str("\"")?;
+        }
+        Ok(())
+    }
+}
+
+fn write_escaped(f: &mut std::fmt::Formatter<'_>, bytes: &[u8]) -> std::fmt::Result {
+    use std::fmt::Write as _;
+    for &b in bytes {
+        if (0x20..0x7f).contains(&b) {
+            f.write_char(b as char)?;
+        } else {
+            write!(f, "\\x{b:02X}")?;
+        }
+    }
+    Ok(())
 }
 
 /// The first `server_name`, as `$server_name` and error-log lines show it.

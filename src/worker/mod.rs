@@ -7,10 +7,10 @@
 //! Each loop iteration reads the clock once, polls with the nearest timer as timeout, accepts,
 //! drives the connections that have events, then fires due timers.
 
-mod conn;
+pub(crate) mod conn;
 mod handler;
-mod request_vars;
-mod slab;
+pub(crate) mod request_vars;
+pub(crate) mod slab;
 mod timers;
 
 use std::io;
@@ -69,6 +69,20 @@ pub struct Shared<'c> {
     pub scratch: Vec<u8>,
     /// Pool of per-request buffers, so idle connections hold none.
     pub pool: conn::Pool<'c>,
+    /// For registering upstream sockets (a clone of the poll's registry).
+    pub registry: mio::Registry,
+    /// Upstream groups' counters and the idle upstream connections.
+    pub upstreams: crate::proxy::Upstreams,
+}
+
+/// The request line of a head (for log lines).
+pub(crate) fn request_line_of(buf: &[u8], head_len: usize) -> &[u8] {
+    handler::request_line(buf, head_len)
+}
+
+/// The first `server_name` of a server (for log lines).
+pub(crate) fn server_name_of(server: &crate::config::ServerConf) -> &str {
+    handler::server_name(server)
 }
 
 struct Worker<'c> {
@@ -83,6 +97,9 @@ struct Worker<'c> {
     conn_id_step: u64,
     accept_paused_until: Option<Instant>,
     shutdown_deadline: Option<Instant>,
+    /// The listening sockets this worker holds (its share of the master's), closed at a
+    /// graceful stop so new connections are refused once every process has closed them.
+    sockets: Vec<Listener>,
     /// Connections that have more work but yielded (e.g. `sendfile_max_chunk` reached).
     deferred: Vec<Key>,
 }
@@ -90,11 +107,10 @@ struct Worker<'c> {
 /// Runs a worker until it is told to stop; returns its exit code.
 pub fn run(
     config: &Config,
-    listeners: &[Listener],
+    listeners: Vec<Listener>,
     slot: usize,
     user: Option<&crate::master::User>,
 ) -> i32 {
-    sys::set_process_name("portico: worker");
     if let Err(e) = setup_process(config, slot, user) {
         elog!(LogLevel::Emerg, "{e}");
         return 2;
@@ -104,7 +120,14 @@ pub fn run(
         return idle_until_signal();
     };
     match Worker::new(config, http, listeners, slot) {
-        Ok(mut w) => w.run(),
+        Ok(mut w) => {
+            let code = w.run();
+            // nginx's last two lines from a worker.
+            elog!(LogLevel::Notice, "exiting");
+            drop(w);
+            elog!(LogLevel::Notice, "exit");
+            code
+        }
         Err(e) => {
             elog!(
                 LogLevel::Emerg,
@@ -185,7 +208,7 @@ impl<'c> Worker<'c> {
     fn new(
         config: &'c Config,
         http: &'c HttpConf,
-        listeners: &[Listener],
+        listeners: Vec<Listener>,
         slot: usize,
     ) -> io::Result<Worker<'c>> {
         let poll = Poll::new()?;
@@ -216,6 +239,7 @@ impl<'c> Worker<'c> {
         let now = Instant::now();
         let mut date = DateCache::default();
         date.update(SystemTime::now());
+        let registry = poll.registry().try_clone()?;
         Ok(Worker {
             poll,
             listeners: ls,
@@ -233,6 +257,8 @@ impl<'c> Worker<'c> {
                     .unwrap_or_default(),
                 scratch: Vec::with_capacity(4096),
                 pool: conn::Pool::default(),
+                registry,
+                upstreams: crate::proxy::Upstreams::new(http),
             },
             signal_fd,
             worker_connections: config.events.worker_connections,
@@ -240,6 +266,7 @@ impl<'c> Worker<'c> {
             conn_id_step: workers,
             accept_paused_until: None,
             shutdown_deadline: None,
+            sockets: listeners,
             deferred: Vec::new(),
         })
     }
@@ -249,7 +276,10 @@ impl<'c> Worker<'c> {
         let mut events = Events::with_capacity(1024);
         loop {
             let timeout = if self.deferred.is_empty() {
-                let t = self.timers.next_timeout(self.shared.now, MAX_POLL_TIMEOUT);
+                let mut t = self.timers.next_timeout(self.shared.now, MAX_POLL_TIMEOUT);
+                if let Some(at) = self.shared.upstreams.pool.next_expiry() {
+                    t = t.min(at.saturating_duration_since(self.shared.now));
+                }
                 self.accept_paused_until
                     .map_or(t, |at| t.min(at.saturating_duration_since(self.shared.now)))
             } else {
@@ -269,9 +299,10 @@ impl<'c> Worker<'c> {
             self.shared.date.update(SystemTime::now());
 
             for ev in events.iter() {
-                let (readable, writable) = (
+                let (readable, writable, read_closed) = (
                     ev.is_readable() || ev.is_read_closed() || ev.is_error(),
                     ev.is_writable(),
+                    ev.is_read_closed() || ev.is_error(),
                 );
                 match ev.token() {
                     SIGNAL_TOKEN => {
@@ -282,10 +313,20 @@ impl<'c> Worker<'c> {
                     Token(t) if t <= LISTENER_BASE && t > LISTENER_BASE - self.listeners.len() => {
                         self.accept(LISTENER_BASE - t)
                     }
+                    Token(t) if t & crate::proxy::UPSTREAM_TOKEN_BIT != 0 => {
+                        let key = Key(t & !crate::proxy::UPSTREAM_TOKEN_BIT);
+                        if let Some(c) = self.conns.get_mut(key) {
+                            c.on_upstream_event(readable, writable);
+                            self.drive(key);
+                        }
+                    }
+                    Token(t) if t & crate::proxy::POOL_TOKEN_BIT != 0 => {
+                        self.shared.upstreams.pool.on_event(t);
+                    }
                     Token(t) => {
                         let key = Key(t);
                         if let Some(c) = self.conns.get_mut(key) {
-                            c.on_event(readable, writable);
+                            c.on_event(readable, writable, read_closed);
                             self.drive(key);
                         }
                     }
@@ -295,6 +336,7 @@ impl<'c> Worker<'c> {
                 self.drive(key);
             }
             self.fire_timers();
+            self.shared.upstreams.pool.expire(self.shared.now);
             if self.shared.shutting_down {
                 if self.conns.is_empty() {
                     return 0;
@@ -320,14 +362,15 @@ impl<'c> Worker<'c> {
         if sys::take_signal(libc::SIGQUIT) && !self.shared.shutting_down {
             self.begin_shutdown();
         }
-        if sys::take_signal(libc::SIGUSR1)
-            && let Err(e) = crate::log::reopen_logs()
-        {
-            elog!(
-                LogLevel::Alert,
-                "reopening logs failed ({})",
-                sys::errno_text(&e)
-            );
+        if sys::take_signal(libc::SIGUSR1) {
+            elog!(LogLevel::Notice, "reopening logs");
+            if let Err(e) = crate::log::reopen_logs() {
+                elog!(
+                    LogLevel::Alert,
+                    "reopening logs failed ({})",
+                    sys::errno_text(&e)
+                );
+            }
         }
         false
     }
@@ -335,6 +378,8 @@ impl<'c> Worker<'c> {
     /// Graceful stop: stop accepting (the shared queue is drained by the other or new workers),
     /// finish what is in flight, and let every connection close after its current response.
     fn begin_shutdown(&mut self) {
+        elog!(LogLevel::Notice, "gracefully shutting down");
+        sys::set_proc_title(&format!("{}: worker process is shutting down", crate::NAME));
         self.shared.shutting_down = true;
         self.shutdown_deadline = self
             .shared
@@ -348,6 +393,9 @@ impl<'c> Worker<'c> {
                 l.registered = false;
             }
         }
+        // Closed, not only removed from epoll (which must come first: a registration lives as
+        // long as the socket, which the master and other workers may still hold).
+        self.sockets.clear();
         for key in self.conns.keys() {
             if let Some(c) = self.conns.get_mut(key) {
                 c.on_shutdown(&self.shared);
@@ -357,7 +405,9 @@ impl<'c> Worker<'c> {
     }
 
     fn accept(&mut self, idx: usize) {
-        let Some(listener) = self.listeners.get(idx) else {
+        // Not registered: accepting is paused, or the socket was closed at a graceful stop
+        // while an event for it was still queued in this batch.
+        let Some(listener) = self.listeners.get(idx).filter(|l| l.registered) else {
             return;
         };
         let fd = listener.fd;
@@ -395,7 +445,10 @@ impl<'c> Worker<'c> {
             }
             // SAFETY: accept4 returned a new descriptor that we now own.
             let stream = unsafe { std::net::TcpStream::from_raw_fd(s) };
-            if self.conns.len() >= self.worker_connections {
+            // Like nginx, the listening sockets take connection slots too.
+            if self.conns.len() + self.listeners.len() + self.shared.upstreams.connections()
+                >= self.worker_connections
+            {
                 elog!(
                     LogLevel::Alert,
                     "{} worker_connections are not enough",
@@ -411,7 +464,9 @@ impl<'c> Worker<'c> {
             let mut stream = mio::net::TcpStream::from_std(stream);
             let srv_default = &self.shared.http.servers[self.listeners[idx].servers.default];
             let header_timeout = srv_default.srv.client_header_timeout;
-            let key = self.conns.insert_with(|_| Conn::new(id, peer, idx));
+            let key = self
+                .conns
+                .insert_with(|key| Conn::new(id, peer, idx).with_key(key));
             let Some(c) = self.conns.get_mut(key) else {
                 continue;
             };
@@ -498,7 +553,8 @@ impl<'c> Worker<'c> {
                 conn::TimerCheck::Stale => {}
                 conn::TimerCheck::Rearm(next) => self.timers.push(next, key),
                 conn::TimerCheck::Expired => {
-                    c.on_timeout(&mut self.shared);
+                    let servers = &self.listeners[c.listen_idx()].servers;
+                    c.on_timeout(&mut self.shared, servers);
                     self.drive(key);
                 }
             }

@@ -28,7 +28,7 @@ impl RequestVars<'_, '_> {
     }
 
     fn parsed(&self) -> bool {
-        self.req.status != 0 && self.active.head.head_len > 0
+        self.active.head.head_len > 0
     }
 
     fn header(&self, name: &str) -> Option<&[u8]> {
@@ -171,6 +171,7 @@ impl VarSource for RequestVars<'_, '_> {
                 None => return false,
             },
             Var::NginxVersion => out.extend_from_slice(crate::VERSION.as_bytes()),
+            Var::Upstream(name) => return self.conn.upstream_var(name, out),
             _ => return false,
         }
         true

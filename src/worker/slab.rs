@@ -1,7 +1,9 @@
 //! A slab of connections whose keys carry a generation, so that an event or timer for a slot
 //! that was closed and reused is recognised as stale and dropped.
 
-/// A key: slot index in the low 32 bits, generation in the high bits.
+/// A key: slot index in the low 32 bits, generation in bits 32..62. The two top bits stay
+/// free for the token space: an upstream socket is its client's key with bit 63 set, an
+/// idle pooled connection a pool key with bit 62 set (see `crate::proxy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key(pub usize);
 
@@ -63,7 +65,7 @@ impl<T> Slab<T> {
             }
         };
         let s = &mut self.slots[slot];
-        s.generation = s.generation.wrapping_add(1) & 0x7fff_ffff;
+        s.generation = s.generation.wrapping_add(1) & 0x3fff_ffff;
         let key = Key::new(slot, s.generation);
         s.value = Some(make(key));
         self.len += 1;

@@ -110,8 +110,10 @@ impl Server {
         Self::spawn(prefix, port)
     }
 
-    /// Starts portico on an already prepared prefix (its `conf/portico.conf`).
+    /// Starts portico on an already prepared prefix (its `conf/portico.conf`) and waits until
+    /// it accepts connections and has forked the workers the file asks for.
     pub fn spawn(prefix: Prefix, port: u16) -> Server {
+        let workers = expected_workers(&prefix.read("conf/portico.conf"), None);
         let child = Command::new(bin())
             .arg("-p")
             .arg(&prefix.dir)
@@ -127,14 +129,18 @@ impl Server {
             port,
             child: Some(child),
         };
-        s.wait_ready();
+        s.wait_ready(workers);
         s
     }
 
-    fn wait_ready(&mut self) {
+    /// Waits until the port accepts and `workers` workers exist: the master listens before it
+    /// forks, so an accepted connection alone does not mean a test may signal or count them.
+    fn wait_ready(&mut self, workers: usize) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                && self.worker_pids().len() >= workers
+            {
                 return;
             }
             if let Some(c) = self.child.as_mut()
@@ -151,7 +157,11 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("portico did not start listening on {}", self.port);
+        panic!(
+            "portico did not start listening on {} with {workers} workers (has {:?})",
+            self.port,
+            self.worker_pids()
+        );
     }
 
     pub fn master_pid(&self) -> i32 {
@@ -171,12 +181,36 @@ impl Server {
         unsafe { libc::kill(self.master_pid(), sig) };
     }
 
-    /// Worker pids (children of the master), from /proc; none once the master is gone.
+    /// Worker pids (children of the master), from /proc.
     pub fn worker_pids(&self) -> Vec<i32> {
-        match &self.child {
-            Some(c) => worker_pids_of(c.id() as i32),
-            None => Vec::new(),
+        let master = self.master_pid();
+        let mut out = Vec::new();
+        // Once the master is gone its pid reads 0, and the children of 0 are the kernel's.
+        if master <= 0 {
+            return out;
         }
+        if let Ok(rd) = std::fs::read_dir("/proc") {
+            for e in rd.flatten() {
+                let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                    continue;
+                };
+                let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                    continue;
+                };
+                // Fields after the ")" of the command: state, ppid, ...
+                let Some(rest) = stat.rsplit_once(')').map(|x| x.1) else {
+                    continue;
+                };
+                let mut f = rest.split_whitespace();
+                let state = f.next().unwrap_or("");
+                let ppid: i32 = f.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+                if ppid == master && state != "Z" {
+                    out.push(pid);
+                }
+            }
+        }
+        out.sort();
+        out
     }
 
     /// Waits until `cond` holds, up to `secs`.
@@ -237,55 +271,47 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// Kills the master and its workers, even when the test failed half-way: orphaned workers
+    /// would keep serving (and holding the port) after the test. The workers are listed while
+    /// they are still the master's children.
     fn drop(&mut self) {
-        // Workers outlive a killed master (and would keep serving, holding the port): find
-        // them first, kill the master so that it respawns none, then kill them.
-        let Some(mut c) = self.child.take() else {
-            return;
+        let running = self
+            .child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none());
+        let workers = if running {
+            self.worker_pids()
+        } else {
+            Vec::new()
         };
-        let workers = worker_pids_of(c.id() as i32);
-        // SAFETY: kill(2) on our child.
-        unsafe { libc::kill(c.id() as i32, libc::SIGKILL) };
-        let _ = c.wait();
-        for pid in workers {
-            // Still our binary: the pid was not freed and reused in between.
-            if std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == bin()) {
-                // SAFETY: kill(2) on a worker of our own (now dead) master.
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: kill(2) on our child and on its children.
+            unsafe { libc::kill(c.id() as i32, libc::SIGKILL) };
+            for pid in workers {
                 unsafe { libc::kill(pid, libc::SIGKILL) };
             }
+            let _ = c.wait();
         }
     }
 }
 
-/// The live children of `master` (its workers), from /proc. `master` must be a real pid:
-/// 0 would name the kernel's own children.
-fn worker_pids_of(master: i32) -> Vec<i32> {
-    let mut out = Vec::new();
-    if master <= 0 {
-        return out;
-    }
-    if let Ok(rd) = std::fs::read_dir("/proc") {
-        for e in rd.flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                continue;
-            };
-            // Fields after the ")" of the command: state, ppid, ...
-            let Some(rest) = stat.rsplit_once(')').map(|x| x.1) else {
-                continue;
-            };
-            let mut f = rest.split_whitespace();
-            let state = f.next().unwrap_or("");
-            let ppid: i32 = f.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-            if ppid == master && state != "Z" {
-                out.push(pid);
+/// How many workers a configuration (and `-g` directives) asks for: `worker_processes N`,
+/// `auto` (one per CPU), 1 by default, none under `master_process off`.
+fn expected_workers(conf: &str, globals: Option<&str>) -> usize {
+    let text = format!("{}\n{conf}", globals.unwrap_or(""));
+    let mut workers = 1;
+    for directive in text.split([';', '\n']).map(str::trim) {
+        let mut words = directive.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("master_process"), Some("off")) => return 0,
+            (Some("worker_processes"), Some("auto")) => {
+                workers = std::thread::available_parallelism().map_or(1, |n| n.get())
             }
+            (Some("worker_processes"), Some(n)) => workers = n.parse().unwrap_or(1),
+            _ => {}
         }
     }
-    out.sort();
-    out
+    workers
 }
 
 pub fn connect(port: u16) -> TcpStream {
@@ -494,6 +520,16 @@ impl Server {
     /// Starts portico on a prepared prefix with exactly `args` (no `-p`/`-c` added), run from
     /// `cwd`: for tests of the command line itself (`-p`, `-c`, `-g`). Waits until it accepts.
     pub fn spawn_args(prefix: Prefix, port: u16, cwd: &Path, args: &[&str]) -> Server {
+        let arg_after = |flag: &str| {
+            args.iter()
+                .position(|a| *a == flag)
+                .and_then(|i| args.get(i + 1))
+                .copied()
+        };
+        let conf = arg_after("-c").map_or(String::new(), |c| {
+            std::fs::read_to_string(prefix.path(c)).unwrap_or_default()
+        });
+        let workers = expected_workers(&conf, arg_after("-g"));
         let child = Command::new(bin())
             .current_dir(cwd)
             .args(args)
@@ -507,7 +543,7 @@ impl Server {
             port,
             child: Some(child),
         };
-        s.wait_ready();
+        s.wait_ready(workers);
         s
     }
 
@@ -527,8 +563,8 @@ impl Server {
     }
 }
 
-/// A `Server`, kept for the tests written against it: `Server`'s own drop now kills the
-/// workers with the master, even when a test fails half-way.
+/// A running `Server`. Kept for the tests written when only this wrapper killed the workers;
+/// `Server`'s own drop now does.
 pub struct Running(pub Server);
 
 impl std::ops::Deref for Running {

@@ -270,12 +270,16 @@ fn transfer_encoding() {
     };
     assert_eq!(te("1.1", "chunked"), Ok(Some(true)));
     assert_eq!(te("1.1", "Chunked"), Ok(Some(true)));
-    assert_eq!(te("1.1", "gzip"), Err(HttpError::NotImplemented));
-    assert_eq!(te("1.1", "gzip, chunked"), Err(HttpError::NotImplemented));
-    assert_eq!(
-        te("1.1", "chunked, chunked"),
-        Err(HttpError::NotImplemented)
-    );
+    let unknown = |value: &str| {
+        let start = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ".len() as u32;
+        Err(HttpError::UnknownTransferEncoding(Span {
+            start,
+            end: start + value.len() as u32,
+        }))
+    };
+    assert_eq!(te("1.1", "gzip"), unknown("gzip"));
+    assert_eq!(te("1.1", "gzip, chunked"), unknown("gzip, chunked"));
+    assert_eq!(te("1.1", "chunked, chunked"), unknown("chunked, chunked"));
     assert_eq!(te("1.0", "chunked"), Err(HttpError::TransferEncodingHttp10));
     assert_eq!(
         parse(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"),
@@ -283,7 +287,10 @@ fn transfer_encoding() {
     );
     assert_eq!(
         parse(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"),
-        Err(HttpError::DuplicateHeader)
+        Err(HttpError::DuplicateHeader {
+            line: Span { start: 54, end: 80 },
+            previous: Span { start: 26, end: 52 },
+        })
     );
     // nginx checks Host before the body headers.
     assert_eq!(
@@ -330,7 +337,10 @@ fn expect_and_upgrade() {
 fn unique_headers() {
     assert_eq!(
         parse(b"GET / HTTP/1.1\r\nHost: a\r\nIf-None-Match: x\r\nIf-None-Match: y\r\n\r\n"),
-        Err(HttpError::DuplicateHeader)
+        Err(HttpError::DuplicateHeader {
+            line: Span { start: 43, end: 59 },
+            previous: Span { start: 25, end: 41 },
+        })
     );
     let raw = b"GET / HTTP/1.1\r\nHost: a\r\nCookie: a\r\nCookie: b\r\n\r\n";
     assert_eq!(ok(raw).headers.len(), 3);
@@ -451,9 +461,35 @@ fn overflow() {
     assert_eq!(overflow_error(b""), HttpError::UriTooLong);
     assert_eq!(
         overflow_error(b"GET / HTTP/1.1\r\nCookie: aaaa"),
+        HttpError::TooLongHeaderLine(Span { start: 16, end: 28 })
+    );
+    assert_eq!(
+        overflow_error(b"GET / HTTP/1.1\r\nA: b\r\n"),
         HttpError::HeaderTooLarge
     );
     assert_eq!(HttpError::HeaderTooLarge.status(), 494);
+}
+
+#[test]
+fn every_line_must_fit_one_large_buffer() {
+    let head = b"\r\nGET /abc HTTP/1.1\r\nHost: a\r\nX-Long: 0123456789\r\n\r\nnext";
+    // The longest line, with its CRLF, is 20 bytes ("X-Long: 0123456789\r\n").
+    assert_eq!(check_line_lengths(head, 21), Ok(()));
+    assert_eq!(check_line_lengths(head, 20), Ok(()));
+    assert_eq!(
+        check_line_lengths(head, 19),
+        Err(HttpError::TooLongHeaderLine(Span { start: 30, end: 48 }))
+    );
+    assert_eq!(check_line_lengths(head, 10), Err(HttpError::UriTooLong));
+    // A partial line counts with what arrived of it.
+    assert_eq!(
+        check_line_lengths(b"GET /aaaaaaaaaa", 10),
+        Err(HttpError::UriTooLong)
+    );
+    assert_eq!(
+        check_line_lengths(b"GET / HTTP/1.1\r\nX: aaaaaaaaaaaaaaa", 16),
+        Err(HttpError::TooLongHeaderLine(Span { start: 16, end: 34 }))
+    );
 }
 
 #[test]

@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""Heap allocations per request on Portico's hot paths (issue: zero on `return` and static).
+
+Builds Portico with `--features count-alloc` (a counting global allocator; a process logs
+`heap allocations: N` when it gets USR1), starts it with one worker, warms each path up,
+then sends USR1 to the worker before and after a batch of requests and divides the
+difference by the batch size. Two batches per scenario:
+
+- keep-alive: N requests one after another on one connection (the per-request path);
+- new connection: M connections of one request each (accept, buffers, close included).
+
+    python3 benches/allocs.py                  # build if needed, all scenarios
+    python3 benches/allocs.py --requests 20000 --scenarios small,return
+
+Standard library only; run from the repository root (as `make allocs` does).
+"""
+
+import argparse
+import http.server
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET_DIR = os.path.join(ROOT, "target", "count-alloc")
+BIN = os.path.join(TARGET_DIR, "release", "portico")
+
+SCENARIOS = {
+    # name: (location block, request path)
+    "return": ('location = /ret { return 200 "hello\\n"; }', "/ret"),
+    "small": ("", "/small.html"),
+    "big": ("", "/big.bin"),
+    "missing": ("", "/missing.html"),
+    "proxy": ("location /proxy/ { proxy_pass http://backend; "
+              "proxy_http_version 1.1; proxy_set_header Connection \"\"; }", "/proxy/"),
+}
+
+CONFIG = """\
+worker_processes 1;
+master_process on;
+user root;
+error_log logs/error.log notice;
+pid logs/portico.pid;
+events {{ worker_connections 1024; }}
+http {{
+    include {mime};
+    access_log off;
+    keepalive_requests 1000000;
+    upstream backend {{ server 127.0.0.1:{upstream_port}; keepalive 16; }}
+    server {{
+        listen 127.0.0.1:{port};
+        root html;
+        {location}
+    }}
+}}
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def build():
+    print("building Portico with --features count-alloc ...", flush=True)
+    subprocess.run(
+        ["cargo", "build", "--release", "--features", "count-alloc",
+         "--target-dir", TARGET_DIR],
+        cwd=ROOT, check=True)
+
+
+class Backend(http.server.BaseHTTPRequestHandler):
+    """A keep-alive HTTP/1.1 upstream answering `hello`."""
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        body = b"hello\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def read_response(sock, buf):
+    """Reads one response with a Content-Length body; returns (status, rest of buf)."""
+    while b"\r\n\r\n" not in buf:
+        data = sock.recv(65536)
+        if not data:
+            raise ConnectionError("closed before a response")
+        buf += data
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    m = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+    length = int(m.group(1)) if m else 0
+    while len(rest) < length:
+        data = sock.recv(1 << 20)
+        if not data:
+            raise ConnectionError("closed inside a body")
+        rest += data
+    return status, rest[length:]
+
+
+def keepalive_batch(port, path, n):
+    req = f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        buf = b""
+        for _ in range(n):
+            s.sendall(req)
+            status, buf = read_response(s, buf)
+            if status >= 500:
+                raise RuntimeError(f"{path}: status {status}")
+
+
+def connection_batch(port, path, n):
+    req = f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode()
+    for _ in range(n):
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(req)
+            read_response(s, b"")
+
+
+def worker_pid(master):
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if int(fields[1]) == master:
+                    return int(entry)
+            except (OSError, IndexError, ValueError):
+                continue
+    return None
+
+
+def allocations(log_path, pid, before_lines):
+    """Sends USR1 to `pid` and returns the count it logs."""
+    os.kill(pid, signal.SIGUSR1)
+    pattern = re.compile(rf" {pid}#\d+: heap allocations: (\d+)")
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        with open(log_path) as f:
+            lines = f.read().splitlines()[before_lines:]
+        for line in lines:
+            m = pattern.search(line)
+            if m:
+                return int(m.group(1)), before_lines + len(lines)
+        time.sleep(0.02)
+    raise RuntimeError(f"worker {pid} did not log its allocations")
+
+
+def run_scenario(name, args, upstream_port):
+    location, path = SCENARIOS[name]
+    prefix = tempfile.mkdtemp(prefix=f"portico-allocs-{name}-")
+    os.chmod(prefix, 0o755)
+    try:
+        os.makedirs(os.path.join(prefix, "logs"))
+        html = os.path.join(prefix, "html")
+        os.makedirs(html)
+        with open(os.path.join(html, "small.html"), "wb") as f:
+            f.write(b"<p>" + b"x" * 593 + b"</p>\n")
+        with open(os.path.join(html, "big.bin"), "wb") as f:
+            f.write(os.urandom(1 << 20))
+        port = free_port()
+        conf = os.path.join(prefix, "portico.conf")
+        with open(conf, "w") as f:
+            f.write(CONFIG.format(mime=os.path.join(ROOT, "conf", "mime.types"), port=port,
+                                  upstream_port=upstream_port, location=location))
+        log = os.path.join(prefix, "logs", "error.log")
+        master = subprocess.Popen([args.bin, "-p", prefix, "-c", conf, "-g", "daemon off;"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            deadline = time.time() + 10
+            while True:
+                try:
+                    keepalive_batch(port, path, 1)
+                    break
+                except (OSError, ConnectionError, RuntimeError) as e:
+                    if master.poll() is not None or time.time() > deadline:
+                        err = master.stderr.read().decode(errors="replace").strip()
+                        return f"UNSUPPORTED ({err or e})"
+                    time.sleep(0.1)
+            pid = worker_pid(master.pid)
+            if pid is None:
+                return "no worker found"
+            # Warm-up: pools, caches and buffers reach their steady size.
+            keepalive_batch(port, path, 200)
+            connection_batch(port, path, 50)
+            lines = 0
+            a, lines = allocations(log, pid, lines)
+            keepalive_batch(port, path, args.requests)
+            b, lines = allocations(log, pid, lines)
+            connection_batch(port, path, args.connections)
+            c, lines = allocations(log, pid, lines)
+            per_req = (b - a) / args.requests
+            per_conn = (c - b) / args.connections
+            return f"{per_req:8.3f} per keep-alive request   {per_conn:8.2f} per new connection"
+        finally:
+            master.send_signal(signal.SIGTERM)
+            try:
+                master.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                master.kill()
+    finally:
+        shutil.rmtree(prefix, ignore_errors=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--bin", default=BIN, help="a portico built with --features count-alloc")
+    p.add_argument("--no-build", action="store_true", help="do not run cargo build first")
+    p.add_argument("--requests", type=int, default=5000)
+    p.add_argument("--connections", type=int, default=500)
+    p.add_argument("--scenarios", default=",".join(SCENARIOS))
+    args = p.parse_args()
+    if not args.no_build and args.bin == BIN:
+        build()
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Backend)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    print(f"heap allocations ({args.requests} keep-alive requests, "
+          f"{args.connections} connections):")
+    for name in args.scenarios.split(","):
+        print(f"  {name:8} {run_scenario(name, args, upstream.server_address[1])}", flush=True)
+    upstream.shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

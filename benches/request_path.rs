@@ -1,0 +1,117 @@
+//! Micro-benchmarks of the per-request path, pieces a worker runs for every request:
+//! parsing the head, normalising the URI, choosing the server and location (on the seed
+//! configuration), and formatting the `Date` header. `make microbench` runs them.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use portico::config::{self, Config, LoadOptions};
+use portico::http::request::{ParseOptions, RequestHead, parse_head};
+use portico::http::{date, uri};
+use portico::router;
+
+/// What `wrk` sends.
+const WRK_REQUEST: &[u8] = b"GET /static/css/site.css HTTP/1.1\r\nHost: localhost:8080\r\n\r\n";
+
+/// What a browser sends.
+const BROWSER_REQUEST: &[u8] = b"GET /static/js/app.js?v=3 HTTP/1.1\r\n\
+Host: www.example.com\r\n\
+User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n\
+Accept: */*\r\n\
+Accept-Language: en-US,en;q=0.5\r\n\
+Accept-Encoding: gzip, deflate, br\r\n\
+Referer: https://www.example.com/\r\n\
+Cookie: session=0123456789abcdef0123456789abcdef; theme=dark\r\n\
+Connection: keep-alive\r\n\
+If-Modified-Since: Tue, 24 Nov 2026 10:00:00 GMT\r\n\
+\r\n";
+
+fn parsing(c: &mut Criterion) {
+    let opts = ParseOptions::default();
+    let mut head = RequestHead::new();
+    c.bench_function("parse_head/wrk", |b| {
+        b.iter(|| parse_head(black_box(WRK_REQUEST), &mut head, &opts))
+    });
+    c.bench_function("parse_head/browser", |b| {
+        b.iter(|| parse_head(black_box(BROWSER_REQUEST), &mut head, &opts))
+    });
+    let mut out = Vec::with_capacity(256);
+    c.bench_function("uri_normalize/plain", |b| {
+        b.iter(|| {
+            out.clear();
+            uri::normalize(black_box(b"/static/css/site.css"), true, &mut out)
+        })
+    });
+    c.bench_function("uri_normalize/escaped_dots", |b| {
+        b.iter(|| {
+            out.clear();
+            uri::normalize(
+                black_box(b"/a/./b/../static/%63ss//site.css"),
+                true,
+                &mut out,
+            )
+        })
+    });
+}
+
+/// The seed configuration (`conf/nginx.conf`), loaded the way the master loads it.
+fn seed_config() -> Config {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let opts = LoadOptions {
+        file: root.join("conf/nginx.conf"),
+        prefix: root,
+        globals: None,
+        error_log: Some(PathBuf::from("stderr")),
+    };
+    match config::load(&opts) {
+        Ok(c) => c,
+        Err(e) => panic!("conf/nginx.conf: {e}"),
+    }
+}
+
+fn routing(c: &mut Criterion) {
+    let config = seed_config();
+    let Some(http) = config.http.as_ref() else {
+        panic!("the seed has an http block")
+    };
+    let listens = router::servers_by_listen(http);
+    let Some(addr) = listens.first() else {
+        panic!("the seed listens")
+    };
+    c.bench_function("select_server/seed", |b| {
+        b.iter(|| router::select_server(http, addr, black_box(Some(b"localhost"))))
+    });
+    let server = &http.servers[router::select_server(http, addr, Some(b"localhost"))];
+    for (name, uri) in [
+        ("static", &b"/static/css/site.css"[..]),
+        ("exact", b"/favicon.ico"),
+        ("root", b"/some/app/path"),
+    ] {
+        c.bench_function(&format!("find_location/seed_{name}"), |b| {
+            b.iter(|| router::find_location(server, black_box(uri)).is_some())
+        });
+    }
+}
+
+fn dates(c: &mut Criterion) {
+    let mut cache = date::DateCache::new();
+    let mut now = SystemTime::now();
+    c.bench_function("date_cache/same_second", |b| {
+        b.iter(|| {
+            cache.update(black_box(now));
+            cache.http_date().len()
+        })
+    });
+    c.bench_function("date_cache/new_second", |b| {
+        b.iter(|| {
+            now += Duration::from_secs(1);
+            cache.update(black_box(now));
+            cache.http_date().len()
+        })
+    });
+}
+
+criterion_group!(benches, parsing, routing, dates);
+criterion_main!(benches);

@@ -1,0 +1,227 @@
+//! Typed values of the proxy module (`proxy_*`) and of `upstream {}` blocks, with nginx's
+//! defaults as named constants. The worker's runtime state for them lives in `crate::proxy`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::vars::Template;
+
+/// `proxy_connect_timeout 60s;`
+pub const DEFAULT_PROXY_CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+/// `proxy_read_timeout 60s;`
+pub const DEFAULT_PROXY_READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// `proxy_send_timeout 60s;`
+pub const DEFAULT_PROXY_SEND_TIMEOUT: Duration = Duration::from_secs(60);
+/// `proxy_buffer_size 4k;` (one memory page): the response head must fit in it.
+pub const DEFAULT_PROXY_BUFFER_SIZE: usize = 4096;
+/// `proxy_buffers 8 4k;`
+pub const DEFAULT_PROXY_BUFFERS: (usize, usize) = (8, 4096);
+/// `proxy_next_upstream_tries 0;` (0 = unlimited)
+pub const DEFAULT_PROXY_NEXT_UPSTREAM_TRIES: usize = 0;
+/// `proxy_next_upstream_timeout 0;` (0 = unlimited)
+pub const DEFAULT_PROXY_NEXT_UPSTREAM_TIMEOUT: Duration = Duration::ZERO;
+/// `keepalive N;` in an upstream block. nginx caches no upstream connection unless told to;
+/// Portico's design caches by default, per worker and per upstream group.
+pub const DEFAULT_UPSTREAM_KEEPALIVE: usize = 32;
+/// `keepalive_timeout 60s;` in an upstream block.
+pub const DEFAULT_UPSTREAM_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(60);
+/// `keepalive_requests 1000;` in an upstream block.
+pub const DEFAULT_UPSTREAM_KEEPALIVE_REQUESTS: u64 = 1000;
+/// `server ... weight=1`
+pub const DEFAULT_SERVER_WEIGHT: u32 = 1;
+/// `server ... max_fails=1`
+pub const DEFAULT_SERVER_MAX_FAILS: u32 = 1;
+/// `server ... fail_timeout=10s`
+pub const DEFAULT_SERVER_FAIL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Port of an upstream server or proxy_pass host written without one.
+pub const DEFAULT_UPSTREAM_PORT: u16 = 80;
+
+/// `proxy_pass URL;`
+#[derive(Clone, Debug)]
+pub struct ProxyPass {
+    /// Where requests go.
+    pub target: ProxyTarget,
+    /// The location's prefix that a URI part replaces (empty where nginx allows no URI part).
+    pub location: Vec<u8>,
+}
+
+/// What `proxy_pass` names.
+#[derive(Clone, Debug)]
+pub enum ProxyTarget {
+    /// A fixed URL: an upstream group (explicit or made for `host:port`) and an optional URI.
+    Fixed {
+        /// Index in [`crate::config::HttpConf::upstreams`].
+        group: usize,
+        /// `$proxy_host`: the URL's host, with the port unless it is 80.
+        host: String,
+        /// `$proxy_port`.
+        port: u16,
+        /// The URI part (`http://h/uri` → `/uri`); `None` when the URL has none.
+        uri: Option<Vec<u8>>,
+    },
+    /// A URL with variables, evaluated per request; its host must name an upstream group or
+    /// be an IP address (there is no run-time resolver).
+    Dynamic(Template),
+}
+
+/// `proxy_redirect`.
+#[derive(Clone, Debug)]
+pub enum ProxyRedirect {
+    /// `default` (and the default): the proxy_pass URL becomes the location.
+    Default,
+    /// `off`
+    Off,
+    /// `FROM TO` pairs (plus `default` entries), tried in order.
+    Rules(Vec<RedirectRule>),
+}
+
+/// One `proxy_redirect` entry.
+#[derive(Clone, Debug)]
+pub enum RedirectRule {
+    /// `proxy_redirect default;` among others.
+    Default,
+    /// `proxy_redirect FROM TO;`: a Location/Refresh value starting with FROM gets TO instead.
+    Replace {
+        /// Prefix to find.
+        from: Template,
+        /// Its replacement.
+        to: Template,
+    },
+}
+
+/// `proxy_next_upstream` conditions, as bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NextUpstream(pub u16);
+
+impl NextUpstream {
+    /// `error`
+    pub const ERROR: u16 = 1;
+    /// `timeout`
+    pub const TIMEOUT: u16 = 1 << 1;
+    /// `invalid_header`
+    pub const INVALID_HEADER: u16 = 1 << 2;
+    /// `http_500`
+    pub const HTTP_500: u16 = 1 << 3;
+    /// `http_502`
+    pub const HTTP_502: u16 = 1 << 4;
+    /// `http_503`
+    pub const HTTP_503: u16 = 1 << 5;
+    /// `http_504`
+    pub const HTTP_504: u16 = 1 << 6;
+    /// `http_404`
+    pub const HTTP_404: u16 = 1 << 7;
+    /// `http_403`
+    pub const HTTP_403: u16 = 1 << 8;
+    /// `http_429`
+    pub const HTTP_429: u16 = 1 << 9;
+    /// `non_idempotent`
+    pub const NON_IDEMPOTENT: u16 = 1 << 10;
+    /// nginx's default: `error timeout`.
+    pub const DEFAULT: NextUpstream = NextUpstream(Self::ERROR | Self::TIMEOUT);
+
+    /// Whether `bit` is set.
+    pub fn has(self, bit: u16) -> bool {
+        self.0 & bit != 0
+    }
+
+    /// The bit for an upstream status, if one exists.
+    pub fn for_status(status: u16) -> u16 {
+        match status {
+            500 => Self::HTTP_500,
+            502 => Self::HTTP_502,
+            503 => Self::HTTP_503,
+            504 => Self::HTTP_504,
+            404 => Self::HTTP_404,
+            403 => Self::HTTP_403,
+            429 => Self::HTTP_429,
+            _ => 0,
+        }
+    }
+}
+
+/// How an upstream group picks a server.
+#[derive(Clone, Debug)]
+pub enum Balance {
+    /// nginx's smooth weighted round robin (the default).
+    RoundRobin,
+    /// `least_conn`: fewest active connections relative to weight, round robin among ties.
+    LeastConn,
+    /// `ip_hash`: the client's /24 (IPv4) or whole IPv6 address.
+    IpHash,
+    /// `hash KEY [consistent]`
+    Hash {
+        /// The key, evaluated per request.
+        key: Template,
+        /// Ketama-style consistent hashing.
+        consistent: bool,
+    },
+}
+
+/// One `server` of an upstream group (a host name that resolves to several addresses gives
+/// one entry per address).
+#[derive(Clone, Debug)]
+pub struct UpstreamServer {
+    /// The resolved address.
+    pub addr: SocketAddr,
+    /// `weight=N`
+    pub weight: u32,
+    /// `max_fails=N` (0 = never marked failed)
+    pub max_fails: u32,
+    /// `fail_timeout=T`
+    pub fail_timeout: Duration,
+    /// `backup`
+    pub backup: bool,
+    /// `down`
+    pub down: bool,
+    /// `max_conns=N` (0 = unlimited)
+    pub max_conns: usize,
+}
+
+/// An `upstream {}` block, or the group nginx makes for `proxy_pass http://host:port`.
+#[derive(Clone, Debug)]
+pub struct UpstreamConf {
+    /// The block's name, or `host:port` for an implicit group.
+    pub name: String,
+    /// Its servers, primary and backup.
+    pub servers: Vec<UpstreamServer>,
+    /// How to choose among them.
+    pub balance: Balance,
+    /// `keepalive N`: idle connections cached per worker (0 = none).
+    pub keepalive: usize,
+    /// `keepalive_timeout T`
+    pub keepalive_timeout: Duration,
+    /// `keepalive_requests N`
+    pub keepalive_requests: u64,
+    /// Whether an `upstream {}` block defined it (else a proxy_pass URL did).
+    pub explicit: bool,
+    /// For a group made by `proxy_pass`: the port written (if any) and the directive's place,
+    /// so that resolution errors at load point at it.
+    pub pending: Option<PendingHost>,
+}
+
+/// A `proxy_pass` host awaiting resolution at the end of loading.
+#[derive(Clone, Debug)]
+pub struct PendingHost {
+    /// The port written in the URL.
+    pub port: Option<u16>,
+    /// The directive's file.
+    pub file: std::path::PathBuf,
+    /// The directive's line.
+    pub line: usize,
+}
+
+impl UpstreamConf {
+    /// A group with no servers yet and the defaults.
+    pub fn new(name: String, explicit: bool) -> UpstreamConf {
+        UpstreamConf {
+            name,
+            servers: Vec::new(),
+            balance: Balance::RoundRobin,
+            keepalive: DEFAULT_UPSTREAM_KEEPALIVE,
+            keepalive_timeout: DEFAULT_UPSTREAM_KEEPALIVE_TIMEOUT,
+            keepalive_requests: DEFAULT_UPSTREAM_KEEPALIVE_REQUESTS,
+            explicit,
+            pending: None,
+        }
+    }
+}

@@ -1,0 +1,118 @@
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::config::proxy_values::{UpstreamConf, UpstreamServer};
+
+fn group(weights: &[u32], balance: Balance) -> (Group, Balance) {
+    let mut conf = UpstreamConf::new("u".into(), true);
+    conf.balance = balance.clone();
+    for (i, w) in weights.iter().enumerate() {
+        conf.servers.push(UpstreamServer {
+            addr: format!("127.0.0.1:{}", 1000 + i).parse().unwrap(),
+            weight: *w,
+            max_fails: 1,
+            fail_timeout: Duration::from_secs(10),
+            backup: false,
+            down: false,
+            max_conns: 0,
+        });
+    }
+    (Group::new(&conf), balance)
+}
+
+const CLIENT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+#[test]
+fn smooth_round_robin_follows_weights_exactly() {
+    let (mut g, b) = group(&[3, 1], Balance::RoundRobin);
+    let now = Instant::now();
+    let picks: Vec<usize> = (0..40)
+        .map(|_| g.pick(&b, &[], CLIENT, b"", now).unwrap())
+        .collect();
+    assert_eq!(picks.iter().filter(|&&i| i == 0).count(), 30);
+    assert_eq!(picks.iter().filter(|&&i| i == 1).count(), 10);
+    // Smooth: never the light server twice in a row, and a fixed 4-pick cycle.
+    assert_eq!(&picks[..4], &[0, 0, 1, 0]);
+    // nginx's documented example, weights 5 1 1: a a b a c a a.
+    let (mut g, b) = group(&[5, 1, 1], Balance::RoundRobin);
+    let seq: Vec<usize> = (0..7)
+        .map(|_| g.pick(&b, &[], CLIENT, b"", now).unwrap())
+        .collect();
+    assert_eq!(seq, [0, 0, 1, 0, 2, 0, 0]);
+}
+
+#[test]
+fn failed_server_is_skipped_for_fail_timeout_then_tried_again() {
+    let (mut g, b) = group(&[1, 1], Balance::RoundRobin);
+    let now = Instant::now();
+    g.acquire(0);
+    g.release(0, true, now);
+    for _ in 0..5 {
+        assert_eq!(g.pick(&b, &[], CLIENT, b"", now), Ok(1));
+    }
+    let later = now + Duration::from_secs(11);
+    let picks: Vec<usize> = (0..4)
+        .map(|_| g.pick(&b, &[], CLIENT, b"", later).unwrap())
+        .collect();
+    assert!(picks.contains(&0));
+    // Both failed: no live upstreams.
+    g.release(0, true, later);
+    g.release(1, true, later);
+    assert_eq!(g.pick(&b, &[], CLIENT, b"", later), Err(NoLivePeers));
+}
+
+#[test]
+fn tried_servers_are_not_picked_again_and_single_server_ignores_failures() {
+    let (mut g, b) = group(&[1, 1], Balance::RoundRobin);
+    let now = Instant::now();
+    let first = g.pick(&b, &[], CLIENT, b"", now).unwrap();
+    let mut tried = vec![false; 2];
+    tried[first] = true;
+    assert_eq!(g.pick(&b, &tried, CLIENT, b"", now), Ok(1 - first));
+    let (mut one, b) = group(&[1], Balance::RoundRobin);
+    one.release(0, true, now);
+    assert_eq!(one.pick(&b, &[], CLIENT, b"", now), Ok(0));
+}
+
+#[test]
+fn least_conn_prefers_the_idle_server() {
+    let (mut g, b) = group(&[1, 1, 1], Balance::LeastConn);
+    let now = Instant::now();
+    g.acquire(0);
+    g.acquire(1);
+    assert_eq!(g.pick(&b, &[], CLIENT, b"", now), Ok(2));
+    g.acquire(2);
+    g.release(1, false, now);
+    assert_eq!(g.pick(&b, &[], CLIENT, b"", now), Ok(1));
+}
+
+#[test]
+fn ip_hash_and_hash_are_stable() {
+    let now = Instant::now();
+    let (mut g, b) = group(&[1, 1, 1], Balance::IpHash);
+    let a: IpAddr = "10.1.2.3".parse().unwrap();
+    let same_net: IpAddr = "10.1.2.99".parse().unwrap();
+    let first = g.pick(&b, &[], a, b"", now).unwrap();
+    for _ in 0..5 {
+        assert_eq!(g.pick(&b, &[], a, b"", now), Ok(first));
+        assert_eq!(g.pick(&b, &[], same_net, b"", now), Ok(first));
+    }
+    for consistent in [false, true] {
+        let key = crate::vars::Template::compile("$request_uri").unwrap();
+        let (mut g, b) = group(&[1, 1, 1], Balance::Hash { key, consistent });
+        let mut seen = std::collections::HashSet::new();
+        for k in 0..50 {
+            let key = format!("/k{k}");
+            let i = g.pick(&b, &[], CLIENT, key.as_bytes(), now).unwrap();
+            assert_eq!(g.pick(&b, &[], CLIENT, key.as_bytes(), now), Ok(i));
+            seen.insert(i);
+        }
+        assert_eq!(seen.len(), 3, "keys spread over every server");
+    }
+}
+
+#[test]
+fn crc32_matches_the_standard_check_value() {
+    assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
+}

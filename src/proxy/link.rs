@@ -1,0 +1,619 @@
+//! One proxied request: the upstream connection's state machine and the body relays.
+//!
+//! A [`Link`] belongs to the client connection that started it; its upstream socket is
+//! registered under the client's slab key with [`UPSTREAM_TOKEN_BIT`] set, so a stale event
+//! for a reused slot is dropped like any other. Every turn runs four pumps until none makes
+//! progress: client body → upstream buffer, buffer → upstream socket, upstream socket →
+//! response buffer, response buffer → client socket. Both buffers are bounded, so a slow
+//! client stops the reading of the upstream (back-pressure) and a slow upstream stops the
+//! reading of the client's body.
+//!
+//! Failures know their cause: an upstream error or timeout is logged at `error` in nginx's
+//! words, counted against the server (passive health), and retried on the next server when
+//! `proxy_next_upstream` allows it and the request can be replayed (its bytes sent so far
+//! are still in the buffer); otherwise the client gets 502 or 504. A failure on a connection
+//! reused from the pool before any response byte is not the server's fault (it closed an
+//! idle connection): the request is replayed once on a fresh connection, uncounted.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use mio::{Interest, Token};
+
+use super::response::{self, ClientHeadInput, Framing, HeadError, ResponseHead};
+use crate::config::LocSettings;
+use crate::config::proxy_values::{NextUpstream, UpstreamConf};
+use crate::elog;
+use crate::http::chunked::{Chunk, ChunkedDecoder};
+use crate::http::response as http_response;
+use crate::log::LogLevel;
+use crate::sys;
+use crate::worker::Shared;
+use crate::worker::conn::Active;
+
+mod deadlines;
+mod failure;
+mod relay;
+mod request_body;
+mod tunnel;
+
+pub use super::upstream_log::{Try, UpstreamLog};
+
+/// Token bit of an upstream socket (the rest is the client connection's slab key).
+pub const UPSTREAM_TOKEN_BIT: usize = 1 << 63;
+/// Request bytes kept for a replay on another connection; a longer request that fails after
+/// its start was sent cannot be retried.
+const REPLAY_LIMIT: usize = 64 * 1024;
+/// Most request-body bytes buffered towards the upstream.
+const BODY_WINDOW: usize = 64 * 1024;
+/// Bytes read from the client per call while forwarding a body or a tunnel.
+const CLIENT_READ_CHUNK: usize = 16 * 1024;
+/// Safety valve for one drive.
+const MAX_PUMP_ROUNDS: usize = 10_000;
+/// Response buffers kept per worker for reuse.
+const MAX_SPARE_BUFFERS: usize = 64;
+/// Group index meaning "an address from a `proxy_pass` with variables".
+pub const DIRECT: usize = usize::MAX;
+
+/// What the client connection should do next.
+pub enum LinkStep {
+    /// Wait for readiness of either socket, or this deadline.
+    Wait(Option<Instant>),
+    /// The response is complete and written; the request can be finished (access log,
+    /// keep-alive). `Req::keepalive` says whether the client connection stays.
+    Finished,
+    /// Close the client connection (after logging the request).
+    Close,
+}
+
+/// The client side, as the link sees it.
+pub struct ClientSide<'a, 'c> {
+    /// The client socket.
+    pub sock: &'a mut TcpStream,
+    /// Readable since the last `WouldBlock`.
+    pub readable: &'a mut bool,
+    /// Writable since the last `WouldBlock`.
+    pub writable: &'a mut bool,
+    /// The connection's buffers and request.
+    pub a: &'a mut Active<'c>,
+    /// `*N` in the error log.
+    pub id: u64,
+    /// Client address.
+    pub peer: SocketAddr,
+    /// The token to register the upstream socket with.
+    pub token: Token,
+}
+
+/// Why a try failed, as `proxy_next_upstream` names it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Failure {
+    Error,
+    Timeout,
+    InvalidHeader,
+}
+
+/// How the rest of the client's request body arrives.
+enum BodyIn {
+    Done,
+    Length(u64),
+    Chunked(ChunkedDecoder),
+}
+
+/// Settings and facts fixed when the request starts.
+pub struct LinkSetup {
+    /// Group index, or [`DIRECT`].
+    pub group: usize,
+    /// The address for [`DIRECT`].
+    pub direct: Option<SocketAddr>,
+    /// The request head for the upstream.
+    pub head: Vec<u8>,
+    /// The URI in it (for log lines).
+    pub uri: Vec<u8>,
+    /// Whether the connection may go back to the pool afterwards.
+    pub keepalive: bool,
+    /// The request asks for a protocol switch (`Connection: upgrade`).
+    pub upgrade: bool,
+    /// The evaluated `hash` key.
+    pub hash_key: Vec<u8>,
+    /// `proxy_redirect` rules, evaluated.
+    pub redirects: Vec<(Vec<u8>, Vec<u8>)>,
+    /// `$proxy_host`
+    pub proxy_host: String,
+    /// `$proxy_port`
+    pub proxy_port: u16,
+    /// Answer with this status instead of proxying (a request the upstream cannot take).
+    pub refuse: Option<u16>,
+}
+
+/// A proxied request in flight.
+pub struct Link<'c> {
+    loc: &'c LocSettings,
+    setup: LinkSetup,
+    peer: Option<usize>,
+    addr: Option<SocketAddr>,
+    sock: Option<TcpStream>,
+    up_readable: bool,
+    up_writable: bool,
+    connecting: bool,
+    reused: bool,
+    /// The next connect goes to this server on a fresh connection (stale pooled one).
+    fresh_retry: Option<usize>,
+    stale_retry_done: bool,
+    conn_requests: u64,
+    tried: Vec<bool>,
+    tries: usize,
+    started: Instant,
+    try_started: Instant,
+    up_progress: Instant,
+    client_progress: Instant,
+    // Request towards the upstream.
+    out: Vec<u8>,
+    out_pos: usize,
+    replayable: bool,
+    body: BodyIn,
+    body_to_client_eof: bool,
+    // Response.
+    head: ResponseHead,
+    head_done: bool,
+    got_bytes: bool,
+    resp: Vec<u8>,
+    /// Most bytes `resp` may hold: `proxy_buffer_size`, plus `proxy_buffers` when buffering.
+    resp_cap: usize,
+    resp_start: usize,
+    resp_end: usize,
+    framing: Framing,
+    remaining: u64,
+    chunk: ChunkedDecoder,
+    dechunk: bool,
+    response_done: bool,
+    reusable: bool,
+    aborting: bool,
+    tunnel: Option<Tunnel>,
+    client_keepalive: bool,
+    head_request: bool,
+    client_http11: bool,
+    idempotent: bool,
+    client_ip: IpAddr,
+    /// The client sent its next request while this one waits: stop watching for EOF.
+    client_pipelined: bool,
+    /// The status for the client when tries run out (502, or 504 after a timeout).
+    fail_status: u16,
+    /// The tries so far.
+    pub log: UpstreamLog,
+}
+
+#[derive(Default)]
+struct Tunnel {
+    client_eof: bool,
+    upstream_eof: bool,
+}
+
+type Flow = Result<bool, LinkStep>;
+
+impl<'c> Link<'c> {
+    /// A link for the request in `a` (its head parsed, `a.req` set).
+    pub fn new(
+        loc: &'c LocSettings,
+        mut setup: LinkSetup,
+        a: &Active<'c>,
+        client_ip: IpAddr,
+        now: Instant,
+        buffers: &mut Vec<Vec<u8>>,
+    ) -> Link<'c> {
+        use crate::http::request::{Method, Version};
+        let body = if a.head.chunked {
+            BodyIn::Chunked(ChunkedDecoder::new())
+        } else {
+            match a.head.content_length {
+                Some(n) if n > 0 => BodyIn::Length(n),
+                _ => BodyIn::Done,
+            }
+        };
+        let read_ahead = if loc.proxy_buffering {
+            loc.proxy_buffers.0.saturating_mul(loc.proxy_buffers.1)
+        } else {
+            0
+        };
+        let head_size = loc.proxy_buffer_size.max(1024);
+        let resp_cap = head_size.saturating_add(read_ahead);
+        let out = std::mem::take(&mut setup.head);
+        // Memory grows with what the response needs, up to `resp_cap`, as nginx allocates
+        // its proxy_buffers one by one.
+        let mut resp = buffers.pop().unwrap_or_default();
+        if resp.len() < head_size {
+            resp.resize(head_size, 0);
+        }
+        Link {
+            loc,
+            setup,
+            peer: None,
+            addr: None,
+            sock: None,
+            up_readable: false,
+            up_writable: false,
+            connecting: false,
+            reused: false,
+            fresh_retry: None,
+            stale_retry_done: false,
+            conn_requests: 0,
+            tried: Vec::new(),
+            tries: 0,
+            started: now,
+            try_started: now,
+            up_progress: now,
+            client_progress: now,
+            out,
+            out_pos: 0,
+            replayable: true,
+            body,
+            body_to_client_eof: false,
+            head: ResponseHead::default(),
+            head_done: false,
+            got_bytes: false,
+            resp,
+            resp_cap,
+            resp_start: 0,
+            resp_end: 0,
+            framing: Framing::Empty,
+            remaining: 0,
+            chunk: ChunkedDecoder::new(),
+            dechunk: false,
+            response_done: false,
+            reusable: false,
+            aborting: false,
+            tunnel: None,
+            client_keepalive: false,
+            head_request: a.head.method == Method::Head,
+            client_http11: a.head.version == Version::Http11,
+            idempotent: matches!(
+                a.head.method,
+                Method::Get | Method::Head | Method::Put | Method::Delete | Method::Options
+            ),
+            client_ip,
+            fail_status: 502,
+            client_pipelined: false,
+            log: UpstreamLog::default(),
+        }
+    }
+
+    /// Records readiness of the upstream socket.
+    pub fn on_event(&mut self, readable: bool, writable: bool) {
+        self.up_readable |= readable;
+        self.up_writable |= writable;
+    }
+
+    fn group_conf<'s>(&self, shared: &'s Shared<'c>) -> Option<&'s UpstreamConf> {
+        shared.http.upstreams.get(self.setup.group)
+    }
+
+    /// Runs the pumps until nothing moves.
+    pub fn drive(&mut self, cx: &mut ClientSide<'_, 'c>, shared: &mut Shared<'c>) -> LinkStep {
+        if let Err(step) = self.check_deadlines(cx, shared) {
+            return step;
+        }
+        for _ in 0..MAX_PUMP_ROUNDS {
+            match self.round(cx, shared) {
+                Ok(true) => continue,
+                Ok(false) => return LinkStep::Wait(self.deadline(cx, shared)),
+                Err(step) => return step,
+            }
+        }
+        elog!(
+            LogLevel::Alert,
+            "*{} proxy loop ran {MAX_PUMP_ROUNDS} rounds, closing",
+            cx.id
+        );
+        self.drop_upstream(shared, false);
+        LinkStep::Close
+    }
+
+    fn round(&mut self, cx: &mut ClientSide<'_, 'c>, shared: &mut Shared<'c>) -> Flow {
+        if self.sock.is_none() && !self.response_done && !self.head_done && !self.aborting {
+            self.connect(cx, shared)?;
+            return Ok(true);
+        }
+        if self.connecting {
+            if !self.up_writable {
+                return self.watch_client(cx, shared).map(|_| false);
+            }
+            self.finish_connect(cx, shared)?;
+            if self.sock.is_none() {
+                return Ok(true);
+            }
+        }
+        if self.tunnel.is_some() {
+            return self.tunnel_round(cx, shared);
+        }
+        let mut progress = self.pump_body(cx, shared)?;
+        progress |= self.send_upstream(cx, shared)?;
+        progress |= self.read_upstream(cx, shared)?;
+        progress |= self.write_client(cx, shared)?;
+        if !self.head_done {
+            progress |= self.watch_client(cx, shared)?;
+        }
+        if self.response_done && self.out_drained_to_client(cx) {
+            return Err(self.finish(cx, shared));
+        }
+        if self.aborting && self.out_drained_to_client(cx) {
+            self.drop_upstream(shared, false);
+            return Err(LinkStep::Close);
+        }
+        // A failed try left no socket: the next round connects to the next server.
+        Ok(progress || (self.sock.is_none() && !self.response_done && !self.head_done))
+    }
+
+    fn out_drained_to_client(&self, cx: &ClientSide<'_, 'c>) -> bool {
+        cx.a.out_pos >= cx.a.out.len() && self.resp_start >= self.resp_end
+    }
+
+    // ---- connecting ----
+
+    fn connect(
+        &mut self,
+        cx: &mut ClientSide<'_, 'c>,
+        shared: &mut Shared<'c>,
+    ) -> Result<(), LinkStep> {
+        let now = shared.now;
+        if let Some(status) = self.setup.refuse {
+            return Err(self.respond_error(cx, shared, status));
+        }
+        let limit = self.loc.proxy_next_upstream_timeout;
+        if self.tries > 0
+            && !limit.is_zero()
+            && now.saturating_duration_since(self.started) >= limit
+        {
+            return Err(self.respond_error(cx, shared, 502));
+        }
+        let (peer, addr) = if self.setup.group == DIRECT {
+            match self.setup.direct {
+                Some(a) if self.tries == 0 || self.fresh_retry.is_some() => (None, a),
+                _ => return Err(self.respond_error(cx, shared, 502)),
+            }
+        } else {
+            let Some(conf) = shared.http.upstreams.get(self.setup.group) else {
+                return Err(self.respond_error(cx, shared, 502));
+            };
+            let peer = match self.fresh_retry {
+                Some(p) => p,
+                None => {
+                    if self.tried.len() < conf.servers.len() {
+                        self.tried.resize(conf.servers.len(), false);
+                    }
+                    let Some(group) = shared.upstreams.groups.get_mut(self.setup.group) else {
+                        return Err(self.respond_error(cx, shared, 502));
+                    };
+                    match group.pick(
+                        &conf.balance,
+                        &self.tried,
+                        self.client_ip,
+                        &self.setup.hash_key,
+                        now,
+                    ) {
+                        Ok(p) => p,
+                        Err(_) => {
+                            if self.tries == 0 {
+                                self.log_line(
+                                    cx,
+                                    LogLevel::Error,
+                                    "no live upstreams while connecting to upstream",
+                                    Some(&conf.name),
+                                );
+                                self.log.tries.push(Try {
+                                    addr: conf.name.clone(),
+                                    status: 502,
+                                    time: Duration::ZERO,
+                                    connect_time: None,
+                                    header_time: None,
+                                });
+                            }
+                            let status = self.fail_status;
+                            return Err(self.respond_error(cx, shared, status));
+                        }
+                    }
+                }
+            };
+            let Some(server) = conf.servers.get(peer) else {
+                return Err(self.respond_error(cx, shared, 502));
+            };
+            if let Some(t) = self.tried.get_mut(peer) {
+                *t = true;
+            }
+            if let Some(g) = shared.upstreams.groups.get_mut(self.setup.group) {
+                g.acquire(peer);
+            }
+            (Some(peer), server.addr)
+        };
+        let fresh = self.fresh_retry.take().is_some();
+        if !fresh {
+            self.tries += 1;
+        }
+        self.peer = peer;
+        self.addr = Some(addr);
+        self.try_started = now;
+        self.up_progress = now;
+        self.reset_response();
+        self.log.tries.push(Try {
+            addr: addr.to_string(),
+            status: 0,
+            time: Duration::ZERO,
+            connect_time: None,
+            header_time: None,
+        });
+        // A cached connection first, unless this is the replay after a stale one.
+        if !fresh
+            && self.setup.keepalive
+            && let Some(p) = peer
+            && let Some((mut sock, requests)) = shared.upstreams.pool.take(self.setup.group, p)
+            && shared
+                .registry
+                .reregister(&mut sock, cx.token, Interest::READABLE | Interest::WRITABLE)
+                .is_ok()
+        {
+            self.sock = Some(sock);
+            shared.upstreams.open += 1;
+            self.reused = true;
+            self.conn_requests = requests;
+            self.connecting = false;
+            self.up_readable = true;
+            self.up_writable = true;
+            self.mark_connected(now);
+            return Ok(());
+        }
+        self.reused = false;
+        self.conn_requests = 0;
+        match TcpStream::connect(addr) {
+            Ok(mut sock) => {
+                let _ = sock.set_nodelay(true);
+                if let Err(e) = shared.registry.register(
+                    &mut sock,
+                    cx.token,
+                    Interest::READABLE | Interest::WRITABLE,
+                ) {
+                    elog!(
+                        LogLevel::Alert,
+                        "epoll_ctl() failed ({})",
+                        sys::errno_text(&e)
+                    );
+                    return Err(self.respond_error(cx, shared, 502));
+                }
+                self.sock = Some(sock);
+                shared.upstreams.open += 1;
+                self.connecting = true;
+                self.up_readable = false;
+                self.up_writable = false;
+                Ok(())
+            }
+            Err(e) => {
+                let what = format!("connect() failed ({})", sys::errno_text(&e));
+                self.fail(cx, shared, Failure::Error, &what, "connecting to upstream")
+            }
+        }
+    }
+
+    fn mark_connected(&mut self, now: Instant) {
+        if let Some(t) = self.log.tries.last_mut() {
+            t.connect_time = Some(now.saturating_duration_since(self.try_started));
+        }
+    }
+
+    fn finish_connect(
+        &mut self,
+        cx: &mut ClientSide<'_, 'c>,
+        shared: &mut Shared<'c>,
+    ) -> Result<(), LinkStep> {
+        let Some(sock) = self.sock.as_ref() else {
+            return Ok(());
+        };
+        let err = match sock.take_error() {
+            Ok(Some(e)) => Some(e),
+            Ok(None) => match sock.peer_addr() {
+                Ok(_) => None,
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                    // Not yet: wait for the next writable edge.
+                    self.up_writable = false;
+                    return Ok(());
+                }
+                Err(e) => Some(e),
+            },
+            Err(e) => Some(e),
+        };
+        if let Some(e) = err {
+            let what = format!("connect() failed ({})", sys::errno_text(&e));
+            return self.fail(cx, shared, Failure::Error, &what, "connecting to upstream");
+        }
+        self.connecting = false;
+        self.up_progress = shared.now;
+        self.mark_connected(shared.now);
+        Ok(())
+    }
+
+    fn reset_response(&mut self) {
+        self.out_pos = 0;
+        self.head_done = false;
+        self.got_bytes = false;
+        self.resp_start = 0;
+        self.resp_end = 0;
+        self.response_done = false;
+        self.chunk = ChunkedDecoder::new();
+    }
+
+    // ---- the end ----
+
+    fn finish(&mut self, cx: &mut ClientSide<'_, 'c>, shared: &mut Shared<'c>) -> LinkStep {
+        let now = shared.now;
+        if let Some(t) = self.log.tries.last_mut()
+            && t.time.is_zero()
+        {
+            t.time = now.saturating_duration_since(self.try_started);
+        }
+        let request_sent = matches!(self.body, BodyIn::Done) && self.out_pos >= self.out.len();
+        let conf = self.group_conf(shared);
+        let keepalive_requests = conf.map_or(0, |c| c.keepalive_requests);
+        let (max, timeout) =
+            conf.map_or((0, Duration::ZERO), |c| (c.keepalive, c.keepalive_timeout));
+        let requests = self.conn_requests + 1;
+        if self.reusable
+            && request_sent
+            && requests < keepalive_requests
+            && self.sock.is_some()
+            && self.peer.is_some()
+        {
+            if let (Some(sock), Some(p)) = (self.sock.take(), self.peer.take()) {
+                shared.upstreams.open = shared.upstreams.open.saturating_sub(1);
+                if let Some(g) = shared.upstreams.groups.get_mut(self.setup.group) {
+                    g.release(p, false, now);
+                }
+                let registry = &shared.registry;
+                shared.upstreams.pool.put(
+                    registry,
+                    sock,
+                    self.setup.group,
+                    p,
+                    requests,
+                    max,
+                    now + timeout,
+                );
+            }
+        } else {
+            self.drop_upstream(shared, false);
+        }
+        if let Some(req) = cx.a.req.as_mut() {
+            req.keepalive = self.client_keepalive && matches!(self.body, BodyIn::Done);
+        }
+        LinkStep::Finished
+    }
+
+    /// Closes the upstream side when the client connection goes away mid-request.
+    pub fn abandon(&mut self, shared: &mut Shared<'c>) {
+        self.drop_upstream(shared, false);
+    }
+
+    /// Ends the link: its tries (for the access log); the response buffer goes back to
+    /// the worker's spares for the next proxied request.
+    pub fn into_log(mut self, upstreams: &mut super::Upstreams) -> UpstreamLog {
+        if self.sock.take().is_some() {
+            upstreams.open = upstreams.open.saturating_sub(1);
+        }
+        if upstreams.buffers.len() < MAX_SPARE_BUFFERS {
+            upstreams.buffers.push(std::mem::take(&mut self.resp));
+        }
+        let mut log = self.log;
+        log.proxy_host = self.setup.proxy_host;
+        log.proxy_port = self.setup.proxy_port;
+        log
+    }
+
+    /// `$proxy_host`, `$proxy_port` and `$upstream_*` while the request runs.
+    pub fn var(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        match name {
+            "proxy_host" => out.extend_from_slice(self.setup.proxy_host.as_bytes()),
+            "proxy_port" => {
+                let _ = write!(out, "{}", self.setup.proxy_port);
+            }
+            _ => return self.log.var(name, out),
+        }
+        true
+    }
+}

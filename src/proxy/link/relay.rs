@@ -1,0 +1,449 @@
+//! The upstream socket (request out, response in, head parsing, body framing) and the
+//! response towards the client: bounded buffers, so a slow client stops the upstream reads.
+
+use super::*;
+
+impl<'c> Link<'c> {
+    // ---- upstream socket ----
+
+    pub(super) fn send_upstream(
+        &mut self,
+        cx: &mut ClientSide<'_, 'c>,
+        shared: &mut Shared<'c>,
+    ) -> Flow {
+        let mut progress = false;
+        while self.out_pos < self.out.len() && self.up_writable {
+            let Some(sock) = self.sock.as_mut() else {
+                return Ok(progress);
+            };
+            match sock.write(&self.out[self.out_pos..]) {
+                Ok(n) => {
+                    self.out_pos += n;
+                    self.up_progress = shared.now;
+                    progress = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.up_writable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let what = format!("writev() failed ({})", sys::errno_text(&e));
+                    self.fail(
+                        cx,
+                        shared,
+                        Failure::Error,
+                        &what,
+                        "sending request to upstream",
+                    )?;
+                    return Ok(true);
+                }
+            }
+        }
+        if self.out_pos == self.out.len() && self.out.len() > REPLAY_LIMIT {
+            // Too long to keep for a replay.
+            self.out.clear();
+            self.out_pos = 0;
+            self.replayable = false;
+        }
+        Ok(progress)
+    }
+
+    pub(super) fn read_upstream(
+        &mut self,
+        cx: &mut ClientSide<'_, 'c>,
+        shared: &mut Shared<'c>,
+    ) -> Flow {
+        let mut progress = false;
+        while self.up_readable && !self.response_done {
+            if self.resp_start == self.resp_end {
+                self.resp_start = 0;
+                self.resp_end = 0;
+            }
+            let limit = if self.head_done {
+                self.resp_cap
+            } else {
+                self.loc.proxy_buffer_size.max(1024).min(self.resp_cap)
+            };
+            if self.resp_end >= limit {
+                if self.head_done && self.resp_start > 0 {
+                    self.resp.copy_within(self.resp_start..self.resp_end, 0);
+                    self.resp_end -= self.resp_start;
+                    self.resp_start = 0;
+                    continue;
+                }
+                if !self.head_done {
+                    self.fail(
+                        cx,
+                        shared,
+                        Failure::InvalidHeader,
+                        "upstream sent too big header",
+                        "reading response header from upstream",
+                    )?;
+                    return Ok(true);
+                }
+                // Full: the client must drain it first (back-pressure).
+                return Ok(progress);
+            }
+            if self.resp_end >= self.resp.len() {
+                let grown = self.resp.len().saturating_mul(2).clamp(1024, limit);
+                self.resp.resize(grown, 0);
+            }
+            let end = self.resp.len().min(limit);
+            let Some(sock) = self.sock.as_mut() else {
+                return Ok(progress);
+            };
+            match sock.read(&mut self.resp[self.resp_end..end]) {
+                Ok(0) => {
+                    self.up_readable = false;
+                    return self.upstream_eof(cx, shared).map(|_| true);
+                }
+                Ok(n) => {
+                    let from = self.resp_end;
+                    self.resp_end += n;
+                    self.got_bytes = true;
+                    self.up_progress = shared.now;
+                    progress = true;
+                    if !self.head_done {
+                        self.try_head(cx, shared)?;
+                    } else {
+                        self.account(from, cx, shared)?;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.up_readable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let during = if self.head_done {
+                        "reading upstream"
+                    } else {
+                        "reading response header from upstream"
+                    };
+                    let what = format!("recv() failed ({})", sys::errno_text(&e));
+                    self.fail(cx, shared, Failure::Error, &what, during)?;
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(progress)
+    }
+
+    pub(super) fn upstream_eof(
+        &mut self,
+        cx: &mut ClientSide<'_, 'c>,
+        shared: &mut Shared<'c>,
+    ) -> Result<(), LinkStep> {
+        if !self.head_done {
+            return self.fail(
+                cx,
+                shared,
+                Failure::Error,
+                "upstream prematurely closed connection",
+                "reading response header from upstream",
+            );
+        }
+        match self.framing {
+            Framing::UntilClose => {
+                self.response_done = true;
+                self.reusable = false;
+                Ok(())
+            }
+            _ if self.response_done => Ok(()),
+            _ => {
+                self.log_line(
+                    cx,
+                    LogLevel::Error,
+                    "upstream prematurely closed connection while reading upstream",
+                    None,
+                );
+                if let Some(t) = self.log.tries.last_mut() {
+                    t.time = shared.now.saturating_duration_since(self.try_started);
+                }
+                self.drop_upstream(shared, false);
+                self.aborting = true;
+                Ok(())
+            }
+        }
+    }
+
+    /// Parses the response head once it is complete.
+    pub(super) fn try_head(
+        &mut self,
+        cx: &mut ClientSide<'_, 'c>,
+        shared: &mut Shared<'c>,
+    ) -> Result<(), LinkStep> {
+        let parsed =
+            response::parse_head(&self.resp[self.resp_start..self.resp_end], &mut self.head);
+        match parsed {
+            Ok(None) => Ok(()),
+            Err(HeadError::TooBig) => self.fail(
+                cx,
+                shared,
+                Failure::InvalidHeader,
+                "upstream sent too big header",
+                "reading response header from upstream",
+            ),
+            Err(HeadError::Invalid) => self.fail(
+                cx,
+                shared,
+                Failure::InvalidHeader,
+                "upstream sent invalid header",
+                "reading response header from upstream",
+            ),
+            Ok(Some(())) => {
+                if self.resp_start > 0 {
+                    // Offsets were relative to the head's start: normalise.
+                    self.resp.copy_within(self.resp_start..self.resp_end, 0);
+                    self.resp_end -= self.resp_start;
+                    self.resp_start = 0;
+                }
+                self.process_head(cx, shared)
+            }
+        }
+    }
+
+    pub(super) fn process_head(
+        &mut self,
+        cx: &mut ClientSide<'_, 'c>,
+        shared: &mut Shared<'c>,
+    ) -> Result<(), LinkStep> {
+        let now = shared.now;
+        let status = self.head.status;
+        if (100..200).contains(&status) && status != 101 {
+            // An interim response (100 Continue): skip it.
+            self.resp_start = self.head.len;
+            if self.resp_start < self.resp_end {
+                return self.try_head(cx, shared);
+            }
+            return Ok(());
+        }
+        if let Some(t) = self.log.tries.last_mut() {
+            t.status = status;
+            t.header_time = Some(now.saturating_duration_since(self.try_started));
+        }
+        let bit = NextUpstream::for_status(status);
+        if bit != 0 && self.may_retry(bit, now) {
+            if let Some(t) = self.log.tries.last_mut() {
+                t.time = now.saturating_duration_since(self.try_started);
+            }
+            // 403 and 404 are answers, not failures of the server.
+            let failed = !matches!(status, 403 | 404);
+            self.drop_upstream(shared, failed);
+            return Ok(());
+        }
+        let upgrade = status == 101 && self.setup.upgrade;
+        if status == 101 && !upgrade {
+            return self.fail(
+                cx,
+                shared,
+                Failure::InvalidHeader,
+                "upstream sent unexpected 101 response",
+                "reading response header from upstream",
+            );
+        }
+        // proxy_intercept_errors: a status that has an error_page is answered by the server,
+        // not relayed. This is the hook for the routing engine's internal redirect to the
+        // error_page URI; until it lands, the server's own page for the status is sent.
+        if self.loc.proxy_intercept_errors
+            && status >= 300
+            && self.loc.error_page_for(status).is_some()
+        {
+            if let Some(t) = self.log.tries.last_mut() {
+                t.time = now.saturating_duration_since(self.try_started);
+            }
+            self.drop_upstream(shared, false);
+            return Err(self.respond_error(cx, shared, status));
+        }
+        self.framing = if upgrade {
+            Framing::Empty
+        } else {
+            self.head.framing(self.head_request)
+        };
+        self.remaining = match self.framing {
+            Framing::Length(n) => n,
+            _ => 0,
+        };
+        self.dechunk = self.framing == Framing::Chunked && !self.client_http11;
+        let body_done = matches!(self.body, BodyIn::Done);
+        self.reusable = self.setup.keepalive
+            && !self.head.close
+            && self.framing != Framing::UntilClose
+            && !upgrade;
+        let a = &mut *cx.a;
+        let Some(req) = a.req.as_mut() else {
+            return Err(LinkStep::Close);
+        };
+        self.client_keepalive = req.keepalive
+            && !shared.shutting_down
+            && self.framing != Framing::UntilClose
+            && !self.dechunk
+            && body_done
+            && !upgrade;
+        req.keepalive = self.client_keepalive;
+        let input = ClientHeadInput {
+            pass: &self.loc.proxy_pass_header,
+            hide: &self.loc.proxy_hide_header,
+            server_line: http_response::server_header(self.loc.server_tokens),
+            date: shared.date.http_date(),
+            chunked_to_client: self.framing == Framing::Chunked && !self.dechunk,
+            keepalive: self.client_keepalive,
+            keepalive_header: self.loc.keepalive_timeout.1.map(|t| t.as_secs()),
+            redirects: &self.setup.redirects,
+        };
+        let start = a.out.len();
+        response::build_client_head(&self.head, &self.resp, &input, &mut a.out);
+        req.header_bytes = (a.out.len() - start) as u64;
+        req.bytes_sent += req.header_bytes;
+        req.status = status;
+        self.head_done = true;
+        self.resp_start = self.head.len;
+        if upgrade {
+            // Bytes the client sent after its head belong to the new protocol.
+            let body_start = (a.start + req.head_len + req.body_in_buf).min(a.filled);
+            self.out.extend_from_slice(&a.buf[body_start..a.filled]);
+            req.body_in_buf += a.filled - body_start;
+            self.tunnel = Some(Tunnel::default());
+            self.reusable = false;
+            return Ok(());
+        }
+        if self.framing == Framing::Empty {
+            self.response_done = true;
+            if self.resp_start < self.resp_end {
+                self.reusable = false;
+            }
+            self.resp_end = self.resp_start;
+            return Ok(());
+        }
+        let from = self.resp_start;
+        self.account(from, cx, shared)
+    }
+
+    /// Frames new body bytes `resp[from..resp_end]`: counts them, finds the end, drops what
+    /// follows it, and removes chunk framing for an HTTP/1.0 client.
+    pub(super) fn account(
+        &mut self,
+        from: usize,
+        cx: &mut ClientSide<'_, 'c>,
+        shared: &mut Shared<'c>,
+    ) -> Result<(), LinkStep> {
+        match self.framing {
+            Framing::Empty => {
+                self.resp_end = from;
+                self.response_done = true;
+            }
+            Framing::UntilClose => {}
+            Framing::Length(_) => {
+                let got = (self.resp_end - from) as u64;
+                let take = got.min(self.remaining);
+                self.remaining -= take;
+                if take < got {
+                    self.resp_end = from + take as usize;
+                    self.reusable = false;
+                }
+                if self.remaining == 0 {
+                    self.response_done = true;
+                }
+            }
+            Framing::Chunked => {
+                let mut pos = from;
+                let mut write = from;
+                while pos < self.resp_end {
+                    let step = self.chunk.step(&self.resp[pos..self.resp_end]);
+                    match step {
+                        Ok(Chunk::Data {
+                            start,
+                            end,
+                            consumed,
+                        }) => {
+                            if self.dechunk {
+                                self.resp.copy_within(pos + start..pos + end, write);
+                                write += end - start;
+                            }
+                            pos += consumed;
+                        }
+                        Ok(Chunk::NeedMore { consumed }) => {
+                            pos += consumed;
+                            break;
+                        }
+                        Ok(Chunk::Done { consumed }) => {
+                            pos += consumed;
+                            self.response_done = true;
+                            if pos < self.resp_end {
+                                self.reusable = false;
+                            }
+                            break;
+                        }
+                        Err(_) => {
+                            self.log_line(
+                                cx,
+                                LogLevel::Error,
+                                "upstream sent invalid chunked response while reading upstream",
+                                None,
+                            );
+                            self.drop_upstream(shared, false);
+                            self.aborting = true;
+                            self.resp_end = if self.dechunk { write } else { pos };
+                            return Ok(());
+                        }
+                    }
+                }
+                self.resp_end = if self.dechunk { write } else { pos };
+            }
+        }
+        Ok(())
+    }
+
+    // ---- client socket ----
+
+    pub(super) fn write_client(
+        &mut self,
+        cx: &mut ClientSide<'_, 'c>,
+        shared: &mut Shared<'c>,
+    ) -> Flow {
+        let mut progress = false;
+        loop {
+            let a = &mut *cx.a;
+            let (data, from_out) = if a.out_pos < a.out.len() {
+                (&a.out[a.out_pos..], true)
+            } else if self.head_done && self.resp_start < self.resp_end {
+                (&self.resp[self.resp_start..self.resp_end], false)
+            } else {
+                if a.out_pos > 0 {
+                    a.out.clear();
+                    a.out_pos = 0;
+                }
+                return Ok(progress);
+            };
+            if !*cx.writable {
+                return Ok(progress);
+            }
+            match cx.sock.write(data) {
+                Ok(n) => {
+                    progress = true;
+                    self.client_progress = shared.now;
+                    if from_out {
+                        a.out_pos += n;
+                    } else {
+                        self.resp_start += n;
+                        if let Some(req) = a.req.as_mut() {
+                            req.bytes_sent += n as u64;
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    *cx.writable = false;
+                    return Ok(progress);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let level = match e.raw_os_error() {
+                        Some(libc::EPIPE) | Some(libc::ECONNRESET) => LogLevel::Info,
+                        _ => LogLevel::Error,
+                    };
+                    let what = format!(
+                        "writev() failed ({}) while sending to client",
+                        sys::errno_text(&e)
+                    );
+                    self.log_line(cx, level, &what, None);
+                    return Err(self.client_gone(cx, shared, 499));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! The reverse proxy: `proxy_pass` to upstream groups over pooled keep-alive connections.
+//!
+//! - [`balancer`]: per-worker server choice (smooth weighted round robin, `least_conn`,
+//!   `ip_hash`, `hash`) and passive health;
+//! - [`pool`]: idle upstream connections, per group, registered so a close is noticed;
+//! - [`request`]: the upstream URI (nginx's replacement rules) and request head;
+//! - [`response`]: the upstream response head, its framing, the client's head;
+//! - [`link`]: one proxied request, its upstream socket state machine (`link/relay.rs`:
+//!   request out, response in, body framing, client writes; `link/request_body.rs`;
+//!   `link/failure.rs`: log lines, retries, 502/504; `link/deadlines.rs`; `link/tunnel.rs`:
+//!   the WebSocket tunnel after a 101);
+//! - [`upstream_log`]: the tries, for `$upstream_*` variables.
+//!
+//! The worker calls [`prepare`] when a request's location has `proxy_pass`, then drives the
+//! [`Link`] on events of either socket.
+
+pub mod balancer;
+pub mod link;
+pub mod pool;
+pub mod request;
+pub mod response;
+pub mod upstream_log;
+
+use std::net::{IpAddr, SocketAddr};
+
+pub use link::{ClientSide, Link, LinkSetup, LinkStep, UPSTREAM_TOKEN_BIT, UpstreamLog};
+pub use pool::POOL_TOKEN_BIT;
+
+use crate::config::proxy_values::{Balance, ProxyPass, ProxyRedirect, ProxyTarget, RedirectRule};
+use crate::config::{HttpConf, LocSettings};
+use crate::elog;
+use crate::log::LogLevel;
+use crate::vars::VarSource;
+use crate::worker::conn::Active;
+use balancer::Group;
+use pool::Pool;
+
+/// A worker's run-time upstream state.
+#[derive(Default)]
+pub struct Upstreams {
+    /// Per group (same indexes as `HttpConf::upstreams`): server counters.
+    pub groups: Vec<Group>,
+    /// Idle connections.
+    pub pool: Pool,
+    /// Spare response buffers.
+    pub buffers: Vec<Vec<u8>>,
+    /// Upstream sockets held by requests in flight.
+    pub open: usize,
+}
+
+impl Upstreams {
+    /// Fresh state for the configured groups.
+    pub fn new(http: &HttpConf) -> Upstreams {
+        Upstreams {
+            groups: http.upstreams.iter().map(Group::new).collect(),
+            pool: Pool::default(),
+            buffers: Vec::new(),
+            open: 0,
+        }
+    }
+
+    /// Upstream connections of this worker, in use or cached: they take
+    /// `worker_connections` slots as in nginx.
+    pub fn connections(&self) -> usize {
+        self.open + self.pool.len()
+    }
+}
+
+/// Where one request goes and what it sends, from the location's settings and the request.
+pub fn prepare(
+    vars: &dyn VarSource,
+    a: &Active<'_>,
+    loc: &LocSettings,
+    http: &HttpConf,
+    client: IpAddr,
+    conn_id: u64,
+) -> LinkSetup {
+    let buf = &a.buf[a.start.min(a.filled)..a.filled];
+    let mut setup = LinkSetup {
+        group: link::DIRECT,
+        direct: None,
+        head: Vec::new(),
+        uri: Vec::new(),
+        keepalive: false,
+        upgrade: false,
+        hash_key: Vec::new(),
+        redirects: Vec::new(),
+        proxy_host: String::new(),
+        proxy_port: 80,
+        refuse: None,
+    };
+    let Some(pass) = loc.proxy_pass.as_ref() else {
+        return setup;
+    };
+    let request_uri = a.head.request_uri.get(buf);
+    let args = a.head.query.map(|q| q.get(buf));
+    let (proxy_host, proxy_port, pass_uri): (String, u16, Option<Vec<u8>>);
+    let mut uri_as_is = false;
+    match &pass.target {
+        ProxyTarget::Fixed {
+            group,
+            host,
+            port,
+            uri,
+        } => {
+            setup.group = *group;
+            proxy_host = host.clone();
+            proxy_port = *port;
+            pass_uri = uri.clone();
+        }
+        ProxyTarget::Dynamic(t) => {
+            let mut url = Vec::new();
+            t.eval(vars, &mut url);
+            match request::parse_url(&url) {
+                Some(u) => {
+                    let lower = u.host.to_ascii_lowercase();
+                    if let Some(i) = http
+                        .upstreams
+                        .iter()
+                        .position(|g| g.explicit && g.name == lower && !u.port_given)
+                    {
+                        setup.group = i;
+                    } else if let Ok(ip) = u.host.parse::<IpAddr>() {
+                        setup.direct = Some(SocketAddr::new(ip, u.port));
+                    } else {
+                        elog!(
+                            LogLevel::Error,
+                            "*{conn_id} no resolver defined to resolve {}, client: {client}",
+                            u.host
+                        );
+                    }
+                    proxy_host = if u.port_given && u.port != 80 {
+                        format!("{}:{}", u.host, u.port)
+                    } else {
+                        u.host.clone()
+                    };
+                    proxy_port = u.port;
+                    uri_as_is = u.uri.is_some();
+                    pass_uri = u.uri;
+                }
+                None => {
+                    elog!(
+                        LogLevel::Error,
+                        "*{conn_id} invalid URL prefix in \"{}\", client: {client}",
+                        String::from_utf8_lossy(&url)
+                    );
+                    proxy_host = String::new();
+                    proxy_port = 80;
+                    pass_uri = None;
+                }
+            }
+        }
+    }
+    let mut uri = Vec::with_capacity(request_uri.len() + 16);
+    if uri_as_is {
+        uri.extend_from_slice(pass_uri.as_deref().unwrap_or(b"/"));
+    } else {
+        request::upstream_uri(
+            pass_uri.as_deref(),
+            &pass.location,
+            &a.uri,
+            request_uri,
+            args,
+            false,
+            &mut uri,
+        );
+    }
+    let group = http.upstreams.get(setup.group);
+    if let Some(Balance::Hash { key, .. }) = group.map(|g| &g.balance) {
+        key.eval(vars, &mut setup.hash_key);
+    }
+    let forwarded_for = a
+        .head
+        .headers
+        .iter()
+        .find(|h| h.name.get(buf).eq_ignore_ascii_case(b"x-forwarded-for"))
+        .map(|h| h.value.get(buf));
+    let pvars = request::ProxyVars {
+        inner: vars,
+        host: &proxy_host,
+        port: proxy_port,
+        forwarded_for,
+        remote_addr: client,
+    };
+    let client_headers: Vec<(&[u8], &[u8])> = a
+        .head
+        .headers
+        .iter()
+        .map(|h| (h.name.get(buf), h.value.get(buf)))
+        .collect();
+    let pool_on = group.is_some_and(|g| g.keepalive > 0) && loc.proxy_http_version == 1;
+    let input = request::HeadInput {
+        method: a.head.method_span.get(buf),
+        uri: &uri,
+        http_minor: loc.proxy_http_version,
+        set: &loc.proxy_set_header,
+        proxy_host: &proxy_host,
+        keepalive: pool_on,
+        content_length: if a.head.chunked {
+            None
+        } else {
+            a.head.content_length.filter(|&n| n > 0)
+        },
+        chunked: a.head.chunked,
+        client_headers: &client_headers,
+    };
+    let facts = request::build_head(&input, &pvars, &mut setup.head);
+    if a.head.chunked && loc.proxy_http_version == 0 {
+        // nginx would buffer the whole body to learn its length; Portico streams bodies,
+        // and an HTTP/1.0 server cannot take a chunked one.
+        elog!(
+            LogLevel::Error,
+            "*{conn_id} chunked request body cannot be passed to an HTTP/1.0 upstream              (proxy_http_version 1.0), client: {client}"
+        );
+        setup.refuse = Some(411);
+    }
+    setup.keepalive = pool_on && !facts.connection_close && !facts.upgrade;
+    setup.upgrade = facts.upgrade;
+    setup.redirects = redirects(loc, pass, &proxy_host, pass_uri.as_deref(), &pvars);
+    setup.uri = uri;
+    setup.proxy_host = proxy_host;
+    setup.proxy_port = proxy_port;
+    setup
+}
+
+fn redirects(
+    loc: &LocSettings,
+    pass: &ProxyPass,
+    host: &str,
+    pass_uri: Option<&[u8]>,
+    vars: &dyn VarSource,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let default = || -> Option<(Vec<u8>, Vec<u8>)> {
+        if pass.location.is_empty() || matches!(pass.target, ProxyTarget::Dynamic(_)) {
+            return None;
+        }
+        let mut from = format!("http://{host}").into_bytes();
+        from.extend_from_slice(pass_uri.unwrap_or(b"/"));
+        Some((from, pass.location.clone()))
+    };
+    match &loc.proxy_redirect {
+        ProxyRedirect::Off => Vec::new(),
+        ProxyRedirect::Default => default().into_iter().collect(),
+        ProxyRedirect::Rules(rules) => rules
+            .iter()
+            .filter_map(|r| match r {
+                RedirectRule::Default => default(),
+                RedirectRule::Replace { from, to } => {
+                    let (mut f, mut t) = (Vec::new(), Vec::new());
+                    from.eval(vars, &mut f);
+                    to.eval(vars, &mut t);
+                    Some((f, t))
+                }
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,360 @@
+//! The upstream's response head: parsing (httparse, offsets kept, not borrows), the body's
+//! framing, and the head sent to the client (nginx's header filter order, hidden and
+//! hop-by-hop headers dropped, `proxy_redirect` applied to `Location` and `Refresh`).
+
+use std::io::Write;
+
+/// Most header lines accepted in an upstream response head.
+pub const MAX_UPSTREAM_HEADERS: usize = 100;
+
+/// Upstream headers nginx hides unless `proxy_pass_header` names them.
+const HIDDEN_BY_DEFAULT: &[&str] = &[
+    "date",
+    "server",
+    "x-pad",
+    "x-accel-expires",
+    "x-accel-redirect",
+    "x-accel-limit-rate",
+    "x-accel-buffering",
+    "x-accel-charset",
+];
+
+/// Hop-by-hop headers: never relayed (the proxy frames the client side itself).
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "proxy-connection",
+    "upgrade",
+];
+
+/// How the response body ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body (HEAD, 1xx, 204, 304).
+    Empty,
+    /// `Content-Length`.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Until the upstream closes.
+    UntilClose,
+}
+
+/// A parsed upstream response head: offsets into the buffer it was parsed from.
+#[derive(Debug, Default)]
+pub struct ResponseHead {
+    /// Status code.
+    pub status: u16,
+    /// `HTTP/1.x` minor version.
+    pub minor: u8,
+    /// The reason phrase.
+    pub reason: (usize, usize),
+    /// Header (name, value) spans.
+    pub headers: Vec<((usize, usize), (usize, usize))>,
+    /// Head length in bytes.
+    pub len: usize,
+    /// `Content-Length`, when valid.
+    pub content_length: Option<u64>,
+    /// `Transfer-Encoding: chunked`.
+    pub chunked: bool,
+    /// `Connection: close` (or HTTP/1.0 without keep-alive).
+    pub close: bool,
+}
+
+/// Why a head is not acceptable.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HeadError {
+    /// Not HTTP (`upstream sent invalid header`).
+    Invalid,
+    /// Does not fit the buffer (`upstream sent too big header`).
+    TooBig,
+}
+
+fn span(buf: &[u8], part: &[u8]) -> (usize, usize) {
+    let start = part.as_ptr() as usize - buf.as_ptr() as usize;
+    (start, start + part.len())
+}
+
+/// Parses a response head at the start of `buf`; `Ok(None)` means more bytes are needed.
+pub fn parse_head(buf: &[u8], out: &mut ResponseHead) -> Result<Option<()>, HeadError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_UPSTREAM_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    let len = match resp.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooBig),
+        Err(_) => return Err(HeadError::Invalid),
+    };
+    let (Some(status), Some(minor)) = (resp.code, resp.version) else {
+        return Err(HeadError::Invalid);
+    };
+    out.status = status;
+    out.minor = minor;
+    out.reason = span(buf, resp.reason.unwrap_or("").as_bytes());
+    out.len = len;
+    out.headers.clear();
+    out.content_length = None;
+    out.chunked = false;
+    out.close = minor == 0;
+    for h in resp.headers.iter() {
+        let (name, value) = (h.name.as_bytes(), h.value);
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let text = std::str::from_utf8(value).map_err(|_| HeadError::Invalid)?;
+            let n = text.trim().parse::<u64>().map_err(|_| HeadError::Invalid)?;
+            if out.content_length.is_some_and(|m| m != n) {
+                return Err(HeadError::Invalid);
+            }
+            out.content_length = Some(n);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            if value.eq_ignore_ascii_case(b"chunked") {
+                out.chunked = true;
+            } else if !value.eq_ignore_ascii_case(b"identity") {
+                return Err(HeadError::Invalid);
+            }
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            let lower = value.to_ascii_lowercase();
+            if memchr::memmem::find(&lower, b"close").is_some() {
+                out.close = true;
+            } else if memchr::memmem::find(&lower, b"keep-alive").is_some() {
+                out.close = false;
+            }
+        }
+        out.headers.push((span(buf, name), span(buf, value)));
+    }
+    if out.chunked {
+        out.content_length = None;
+    }
+    Ok(Some(()))
+}
+
+impl ResponseHead {
+    /// How the body ends, for a response to `head_request`.
+    pub fn framing(&self, head_request: bool) -> Framing {
+        if head_request || self.status < 200 || self.status == 204 || self.status == 304 {
+            Framing::Empty
+        } else if self.chunked {
+            Framing::Chunked
+        } else if let Some(n) = self.content_length {
+            Framing::Length(n)
+        } else {
+            Framing::UntilClose
+        }
+    }
+
+    /// The value of header `name`, if present.
+    pub fn header<'b>(&self, buf: &'b [u8], name: &str) -> Option<&'b [u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| buf[n.0..n.1].eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| &buf[v.0..v.1])
+    }
+}
+
+/// What the client head needs beyond the upstream's.
+pub struct ClientHeadInput<'a> {
+    /// `proxy_pass_header` names (lowercase).
+    pub pass: &'a [String],
+    /// `proxy_hide_header` names (lowercase).
+    pub hide: &'a [String],
+    /// Our `Server` line (with CRLF).
+    pub server_line: &'a [u8],
+    /// Our `Date` value.
+    pub date: &'a [u8],
+    /// The body framing towards the client: chunked passes through only to HTTP/1.1 clients.
+    pub chunked_to_client: bool,
+    /// `Connection: keep-alive` (else `close`); ignored for 101.
+    pub keepalive: bool,
+    /// `Keep-Alive: timeout=N` after `Connection: keep-alive` (`keepalive_timeout`'s second
+    /// argument).
+    pub keepalive_header: Option<u64>,
+    /// `proxy_redirect` rules, resolved to (from, to) pairs.
+    pub redirects: &'a [(Vec<u8>, Vec<u8>)],
+}
+
+fn hidden(name: &[u8], input: &ClientHeadInput<'_>) -> bool {
+    let eq = |n: &String| n.as_bytes().eq_ignore_ascii_case(name);
+    if input.hide.iter().any(eq) {
+        return true;
+    }
+    HIDDEN_BY_DEFAULT
+        .iter()
+        .any(|h| h.as_bytes().eq_ignore_ascii_case(name))
+        && !input.pass.iter().any(eq)
+}
+
+fn rewrite_location(value: &[u8], redirects: &[(Vec<u8>, Vec<u8>)], out: &mut Vec<u8>) {
+    for (from, to) in redirects {
+        if value.len() >= from.len() && value[..from.len()].eq_ignore_ascii_case(from) {
+            out.extend_from_slice(to);
+            out.extend_from_slice(&value[from.len()..]);
+            return;
+        }
+    }
+    out.extend_from_slice(value);
+}
+
+/// Appends the client's response head, in nginx's header-filter order: status line,
+/// `Server`, `Date`, `Content-Type`, `Content-Length`, `Last-Modified`, `Transfer-Encoding`,
+/// `Connection`, then the other upstream headers in their order (`Location` and `Refresh`
+/// rewritten by `proxy_redirect`).
+pub fn build_client_head(
+    head: &ResponseHead,
+    buf: &[u8],
+    input: &ClientHeadInput<'_>,
+    out: &mut Vec<u8>,
+) {
+    let _ = write!(out, "HTTP/1.1 {} ", head.status);
+    out.extend_from_slice(&buf[head.reason.0..head.reason.1]);
+    out.extend_from_slice(b"\r\n");
+    let passes = |n: &str| input.pass.iter().any(|p| p == n) && head.header(buf, n).is_some();
+    if !passes("server") {
+        out.extend_from_slice(input.server_line);
+    }
+    if !passes("date") {
+        out.extend_from_slice(b"Date: ");
+        out.extend_from_slice(input.date);
+        out.extend_from_slice(b"\r\n");
+    }
+    const EARLY: [&str; 3] = ["content-type", "content-length", "last-modified"];
+    for name in EARLY {
+        if name == "content-length" && head.chunked {
+            continue;
+        }
+        if let Some((n, v)) = head
+            .headers
+            .iter()
+            .find(|(n, _)| buf[n.0..n.1].eq_ignore_ascii_case(name.as_bytes()))
+        {
+            if hidden(&buf[n.0..n.1], input) {
+                continue;
+            }
+            out.extend_from_slice(&buf[n.0..n.1]);
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(&buf[v.0..v.1]);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    if head.status == 101 {
+        out.extend_from_slice(b"Connection: upgrade\r\n");
+        if let Some(u) = head.header(buf, "upgrade") {
+            out.extend_from_slice(b"Upgrade: ");
+            out.extend_from_slice(u);
+            out.extend_from_slice(b"\r\n");
+        }
+    } else {
+        if input.chunked_to_client {
+            out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+        }
+        if input.keepalive {
+            out.extend_from_slice(b"Connection: keep-alive\r\n");
+            if let Some(t) = input.keepalive_header {
+                let _ = write!(out, "Keep-Alive: timeout={t}\r\n");
+            }
+        } else {
+            out.extend_from_slice(b"Connection: close\r\n");
+        }
+    }
+    let mut early_seen = [false; 3];
+    for (n, v) in &head.headers {
+        let name = &buf[n.0..n.1];
+        if let Some(i) = EARLY
+            .iter()
+            .position(|e| e.as_bytes().eq_ignore_ascii_case(name))
+        {
+            // Only the first of each was placed early; nginx keeps later duplicates.
+            if !early_seen[i] {
+                early_seen[i] = true;
+                continue;
+            }
+        }
+        if HOP_BY_HOP
+            .iter()
+            .any(|h| h.as_bytes().eq_ignore_ascii_case(name))
+            || hidden(name, input)
+        {
+            continue;
+        }
+        out.extend_from_slice(name);
+        out.extend_from_slice(b": ");
+        if name.eq_ignore_ascii_case(b"location") || name.eq_ignore_ascii_case(b"refresh") {
+            rewrite_location(&buf[v.0..v.1], input.redirects, out);
+        } else {
+            out.extend_from_slice(&buf[v.0..v.1]);
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &[u8]) -> Result<Option<ResponseHead>, HeadError> {
+        let mut h = ResponseHead::default();
+        parse_head(raw, &mut h).map(|o| o.map(|()| h))
+    }
+
+    #[test]
+    fn parses_heads_and_framing() {
+        let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nServer: TornadoServer/6\r\n\r\nhello";
+        let h = parse(raw).unwrap().unwrap();
+        assert_eq!((h.status, h.minor, h.len), (200, 1, raw.len() - 5));
+        assert_eq!(h.framing(false), Framing::Length(5));
+        assert_eq!(h.framing(true), Framing::Empty);
+        assert!(!h.close);
+        let h =
+            parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n")
+                .unwrap()
+                .unwrap();
+        assert_eq!(h.framing(false), Framing::Chunked);
+        let h = parse(b"HTTP/1.0 200 OK\r\n\r\n").unwrap().unwrap();
+        assert!(h.close);
+        assert_eq!(h.framing(false), Framing::UntilClose);
+        let h = parse(b"HTTP/1.1 304 Not Modified\r\nConnection: close\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert!(h.close);
+        assert_eq!(h.framing(false), Framing::Empty);
+        assert!(parse(b"HTTP/1.1 200 OK\r\nContent-Le").unwrap().is_none());
+        assert_eq!(parse(b"garbage\r\n\r\n").err(), Some(HeadError::Invalid));
+        assert_eq!(
+            parse(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n").err(),
+            Some(HeadError::Invalid)
+        );
+        assert_eq!(
+            parse(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n").err(),
+            Some(HeadError::Invalid)
+        );
+    }
+
+    #[test]
+    fn client_head_hides_and_orders_like_nginx() {
+        let raw = b"HTTP/1.1 302 Found\r\nServer: TornadoServer/6.4\r\nDate: x\r\n\
+                    X-Custom: 1\r\nLocation: http://backend/next\r\nContent-Type: text/html\r\n\
+                    Connection: keep-alive\r\nX-Accel-Redirect: /no\r\nContent-Length: 0\r\n\r\n";
+        let h = parse(raw).unwrap().unwrap();
+        let redirects = vec![(b"http://backend/".to_vec(), b"/".to_vec())];
+        let input = ClientHeadInput {
+            pass: &["server".to_string()],
+            hide: &["x-custom".to_string()],
+            server_line: b"Server: portico\r\n",
+            date: b"D",
+            chunked_to_client: false,
+            keepalive: true,
+            keepalive_header: None,
+            redirects: &redirects,
+        };
+        let mut out = Vec::new();
+        build_client_head(&h, raw, &input, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "HTTP/1.1 302 Found\r\nDate: D\r\nContent-Type: text/html\r\n\
+             Content-Length: 0\r\nConnection: keep-alive\r\n\
+             Server: TornadoServer/6.4\r\nLocation: /next\r\n\r\n"
+        );
+    }
+}

@@ -1,0 +1,82 @@
+//! The tries of a proxied request, as `$upstream_addr`, `$upstream_status`,
+//! `$upstream_response_time` (and `_connect_time`, `_header_time`), `$proxy_host` and
+//! `$proxy_port` show them in access logs.
+
+use std::io::Write;
+use std::time::Duration;
+
+/// One try of the request: what `$upstream_addr`, `$upstream_status` and
+/// `$upstream_response_time` show.
+#[derive(Debug, Clone)]
+pub struct Try {
+    /// The server's address, or the group name when no server was live.
+    pub addr: String,
+    /// Its status (502/504 for failures); 0 while unknown.
+    pub status: u16,
+    /// Time from the try's start to its end.
+    pub time: Duration,
+    /// Time until the connection was established.
+    pub connect_time: Option<Duration>,
+    /// Time until the response head was parsed.
+    pub header_time: Option<Duration>,
+}
+
+/// The tries of a request, for the access log.
+#[derive(Debug, Clone, Default)]
+pub struct UpstreamLog {
+    /// Every try, in order.
+    pub tries: Vec<Try>,
+    /// `$proxy_host`
+    pub proxy_host: String,
+    /// `$proxy_port`
+    pub proxy_port: u16,
+}
+
+impl UpstreamLog {
+    /// Writes `$upstream_*`, `$proxy_host` or `$proxy_port` (by the variable's whole name);
+    /// false if unknown or empty.
+    pub fn var(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        match name {
+            "proxy_host" => {
+                out.extend_from_slice(self.proxy_host.as_bytes());
+                return true;
+            }
+            "proxy_port" => {
+                let _ = write!(out, "{}", self.proxy_port);
+                return true;
+            }
+            _ => {}
+        }
+        let Some(name) = name.strip_prefix("upstream_") else {
+            return false;
+        };
+        if self.tries.is_empty() {
+            return false;
+        }
+        for (i, t) in self.tries.iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b", ");
+            }
+            let secs = |d: Option<Duration>, out: &mut Vec<u8>| match d {
+                Some(d) => {
+                    let _ = write!(out, "{}.{:03}", d.as_secs(), d.subsec_millis());
+                }
+                None => out.push(b'-'),
+            };
+            match name {
+                "addr" => out.extend_from_slice(t.addr.as_bytes()),
+                "status" => match t.status {
+                    0 => out.push(b'-'),
+                    s => {
+                        let _ = write!(out, "{s}");
+                    }
+                },
+                "response_time" => secs(Some(t.time), out),
+                "connect_time" => secs(t.connect_time, out),
+                "header_time" => secs(t.header_time, out),
+                _ => return false,
+            }
+        }
+        true
+    }
+}
