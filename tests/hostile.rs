@@ -293,7 +293,7 @@ fn check_portico(cases: &[Case], delivery: Delivery) {
 fn short_cases(cases: Vec<Case>) -> Vec<Case> {
     cases
         .into_iter()
-        .filter(|c| c.request.len() <= BYTE_BY_BYTE_MAX)
+        .filter(|c| c.any_split && c.request.len() <= BYTE_BY_BYTE_MAX)
         .collect()
 }
 
