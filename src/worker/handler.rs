@@ -177,6 +177,16 @@ pub(super) fn start_request<'c>(
         a.req = Some(req);
         return Step::Proxy;
     }
+    // nginx answers `Expect: 100-continue` where a handler discards the body
+    // (ngx_http_test_expect): the static, autoindex and `return` handlers on their way to a
+    // 2xx or 304, even when no body follows. Error answers go out without it (the special
+    // response handler marks the expectation tested), and 444 sends nothing at all.
+    if a.head.expect_continue && matches!(req.status, 200..=299 | 304) && a.out.len() > out_before {
+        a.out.splice(
+            out_before..out_before,
+            crate::http::response::CONTINUE.iter().copied(),
+        );
+    }
     queued(a, req, out_before)
 }
 

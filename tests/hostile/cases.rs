@@ -957,6 +957,27 @@ pub fn agreed_cases() -> Vec<Case> {
             &b"GET / HTTP/1.1\r\nHost: localhost\r\nHost: other.example\r\n\r\n"[..],
             closes(&[400]), // nginx 1.22: 400
         ),
+        // ngx_http_test_expect runs on the discard path, before the body length is looked at.
+        case(
+            "Expect 100-continue on GET",
+            &b"GET / HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n\r\n"[..],
+            keeps(&[100, 200]), // nginx 1.22: 100 200, keep-alive
+        ),
+        case(
+            "Expect 100-continue with a body",
+            &b"GET / HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello"[..],
+            keeps(&[100, 200]), // nginx 1.22: 100 200, keep-alive
+        ),
+        case(
+            "Expect 100-continue on an error",
+            &b"GET /missing HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n\r\n"[..],
+            keeps(&[404]), // nginx 1.22: 404 without 100, keep-alive
+        ),
+        case(
+            "Expect 100-continue on HTTP/1.0",
+            &b"GET / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n"[..],
+            closes(&[403]), // nginx 1.22: 403 from the default server, no 100
+        ),
     ]
 }
 
@@ -969,12 +990,6 @@ pub fn divergent_cases() -> Vec<Case> {
             "HTTP/0.9 simple request",
             &b"GET /\r\n"[..],
             closes(&[0]), // nginx 1.22: the default server's 403 page as HTTP/0.9: no status line
-        ),
-        // The worker never sends `100 Continue`; nginx does when it discards a body.
-        case(
-            "Expect 100-continue on GET",
-            &b"GET / HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n\r\n"[..],
-            keeps(&[100, 200]), // nginx 1.22: 100 200, keep-alive
         ),
     ]
 }
