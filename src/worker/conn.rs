@@ -697,7 +697,7 @@ impl<'c> Conn<'c> {
             a,
             id: self.id,
             peer: self.peer,
-            token: mio::Token(crate::proxy::UPSTREAM_TOKEN_BIT | self.key.0),
+            key: self.key,
         };
         match link.drive(&mut cx, shared) {
             crate::proxy::LinkStep::Wait(deadline) => Step::Wait(deadline),

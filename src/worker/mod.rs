@@ -31,6 +31,7 @@ use crate::elog;
 use crate::http::date::DateCache;
 use crate::log::LogLevel;
 use crate::master::Listener;
+use crate::proxy::Owner;
 use crate::router::{self, AddrServers};
 use crate::sys;
 use conn::{Conn, Drive};
@@ -336,14 +337,21 @@ impl<'c> Worker<'c> {
                         self.accept(LISTENER_BASE - t)
                     }
                     Token(t) if t & crate::proxy::UPSTREAM_TOKEN_BIT != 0 => {
-                        let key = Key(t & !crate::proxy::UPSTREAM_TOKEN_BIT);
-                        if let Some(c) = self.conns.get_mut(key) {
-                            c.on_upstream_event(readable, writable);
-                            self.drive(key);
+                        let fd = t & !crate::proxy::UPSTREAM_TOKEN_BIT;
+                        match self.shared.upstreams.owner(fd) {
+                            Owner::Client(key) => {
+                                if let Some(c) = self.conns.get_mut(key) {
+                                    c.on_upstream_event(readable, writable);
+                                    self.drive(key);
+                                }
+                            }
+                            // Data or EOF on an idle connection: the upstream closed it.
+                            // (Writable alone is the send buffer draining: nothing to do.)
+                            Owner::Pool(key) if readable => {
+                                self.shared.upstreams.pool.on_event(key);
+                            }
+                            Owner::Pool(_) | Owner::None => {}
                         }
-                    }
-                    Token(t) if t & crate::proxy::POOL_TOKEN_BIT != 0 => {
-                        self.shared.upstreams.pool.on_event(t);
                     }
                     Token(t) => {
                         let key = Key(t);
