@@ -115,6 +115,9 @@ pub struct Active<'c> {
     pub start: usize,
     /// End of the received bytes in `buf`.
     pub filled: usize,
+    /// How far `buf` had been filled at the last parse of the current head (see
+    /// [`Conn::read_head`]).
+    pub scanned: usize,
     /// The parsed head (offsets into `buf[start..]`).
     pub head: RequestHead,
     /// The normalised URI path.
@@ -149,6 +152,7 @@ impl<'c> Pool<'c> {
                 buf: Vec::new(),
                 start: 0,
                 filled: 0,
+                scanned: 0,
                 head: RequestHead::default(),
                 uri: Vec::new(),
                 out: Vec::new(),
@@ -168,6 +172,7 @@ impl<'c> Pool<'c> {
     fn give(&mut self, mut a: Box<Active<'c>>, keep_size: usize) {
         a.start = 0;
         a.filled = 0;
+        a.scanned = 0;
         a.out.clear();
         a.out_pos = 0;
         a.body = Body::None;
@@ -468,7 +473,26 @@ impl<'c> Conn<'c> {
         };
         let a = self.active.get_or_insert_with(|| shared.pool.take(small));
         loop {
-            if a.filled > a.start {
+            // A head is parsed again from its start when bytes arrive, but only once it can
+            // have changed its answer: on its first bytes (a TLS hello or a bad method is
+            // refused at once), and then when a new line ends. A client that sends its head
+            // a byte at a time so costs a line scan per byte, not a head parse per byte;
+            // an error inside a line is found when the line ends (or the buffers fill).
+            let first = a.scanned <= a.start;
+            let line_ended = a.filled > a.scanned
+                && memchr::memchr(b'\n', &a.buf[a.scanned.max(a.start)..a.filled]).is_some();
+            if a.filled > a.start && !first && !line_ended {
+                // Only the line in progress grew: it must still fit one large buffer.
+                let head = &a.buf[a.start..a.filled];
+                let line_start = memchr::memrchr(b'\n', head).map_or(0, |i| i + 1);
+                if head.len() - line_start > large_size
+                    && let Err(e) = request::check_line_lengths(head, large_size)
+                {
+                    return self.reject(shared, servers, e);
+                }
+                a.scanned = a.filled;
+            } else if a.filled > a.start {
+                a.scanned = a.filled;
                 a.head.clear();
                 let head = &a.buf[a.start..a.filled];
                 let parsed = request::parse_head(head, &mut a.head, &opts);
@@ -496,6 +520,7 @@ impl<'c> Conn<'c> {
                 if a.start > 0 {
                     a.buf.copy_within(a.start..a.filled, 0);
                     a.filled -= a.start;
+                    a.scanned = a.scanned.saturating_sub(a.start);
                     a.start = 0;
                 } else if a.buf.len() < large_n * large_size {
                     let grown = if a.buf.len() < large_size {
@@ -746,6 +771,8 @@ impl<'c> Conn<'c> {
             return Step::Close;
         };
         a.start = (a.start + req.head_len + req.body_in_buf).min(a.filled);
+        // Whatever follows is a new head: parse it from its start.
+        a.scanned = a.start;
         if !req.keepalive {
             let linger = match req.loc.lingering_close {
                 LingeringClose::Off => false,
@@ -765,6 +792,7 @@ impl<'c> Conn<'c> {
         if a.start >= a.filled {
             a.start = 0;
             a.filled = 0;
+            a.scanned = 0;
         }
         if a.filled > a.start {
             // A pipelined request is waiting in the buffer.
