@@ -46,6 +46,9 @@ def parse_args(argv=None):
                    "server before each point's rounds (default 1, 0 for none)")
     p.add_argument("--workers", type=int, default=1, help="worker_processes; above 1 "
                    "nothing is pinned to a CPU and wrk gets more threads")
+    p.add_argument("--reuseport", action="store_true", help="`listen ... reuseport` for both "
+                   "servers: one socket per worker instead of one shared socket (Portico: "
+                   "EPOLLEXCLUSIVE on it; nginx: accept_mutex off)")
     p.add_argument("--wrk-threads", type=int, help="wrk -t (default 1; with --workers N: "
                    "min(N, CPUs))")
     p.add_argument("--wrk-timeout", type=int, default=10,
@@ -77,6 +80,7 @@ class Plan:
     duration: int
     warmup: int
     workers: int
+    reuseport: bool
     wrk_threads: int
     wrk_timeout: int
     server_cpu: object           # CPU of the server and backends, None when unpinned
@@ -153,7 +157,8 @@ def make_plan(args):
         scenarios=choose_scenarios(args, notes), conns=conns,
         rounds=args.rounds or (1 if args.quick else 3),
         duration=args.duration or (3 if args.quick else 4), warmup=max(0, args.warmup),
-        workers=workers, wrk_threads=max(1, min(threads, min(used for used, _ in conns))),
+        workers=workers, reuseport=args.reuseport,
+        wrk_threads=max(1, min(threads, min(used for used, _ in conns))),
         wrk_timeout=args.wrk_timeout, server_cpu=server_cpu, wrk_cpu=wrk_cpu, bins=bins,
         nofile=nofile,
         # Proxying may hold a client and an upstream connection per request.
@@ -213,7 +218,8 @@ def start_contenders(plan, root, docroot, scenario, ports):
     for label in SERVERS:
         conf_name = f"{label}.conf"
         text = config.server_conf(scenario, ports[label], docroot, ports,
-                                  plan.workers, plan.worker_connections, plan.backlog)
+                                  plan.workers, plan.worker_connections, plan.backlog,
+                                  reuseport=plan.reuseport)
         prefix = procs.write_prefix(root, f"{scenario.name}-{label}", conf_name, text)
         server = procs.Server(label, plan.bins[label], prefix, conf_name, ports[label],
                               cpu=plan.server_cpu, workers=plan.workers)
@@ -372,7 +378,8 @@ def meta(plan, args, started):
         "wrk_version": version_of([plan.bins["wrk"], "-v"]),
         "scenarios": plan.scenarios, "conns": [u for u, _ in plan.conns],
         "rounds": plan.rounds, "duration_s": plan.duration, "warmup_s": plan.warmup,
-        "workers": plan.workers, "wrk_threads": plan.wrk_threads,
+        "workers": plan.workers, "reuseport": plan.reuseport,
+        "wrk_threads": plan.wrk_threads,
         "wrk_timeout_s": plan.wrk_timeout, "server_cpu": plan.server_cpu,
         "wrk_cpu": plan.wrk_cpu, "nofile": plan.nofile,
         "worker_connections": plan.worker_connections, "backlog": plan.backlog,

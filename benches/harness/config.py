@@ -114,10 +114,12 @@ def _http_settings():
     )
 
 
-def server_conf(scenario, port, docroot, backend_ports, workers, worker_connections, backlog):
+def server_conf(scenario, port, docroot, backend_ports, workers, worker_connections, backlog,
+                reuseport=False):
     """The configuration of a server under test for one scenario.
 
-    backend_ports maps "upstream"/"tornado" to the port of that backend.
+    backend_ports maps "upstream"/"tornado" to the port of that backend; `reuseport` gives
+    each worker its own listening socket.
     """
     upstreams = ""
     if scenario.backend == "upstream":
@@ -130,7 +132,8 @@ def server_conf(scenario, port, docroot, backend_ports, workers, worker_connecti
         + _http_settings()
         + "\n" + upstreams
         + "\n    server {\n"
-        + f"        listen 127.0.0.1:{port} backlog={backlog};\n"
+        + f"        listen 127.0.0.1:{port} backlog={backlog}"
+        + (" reuseport" if reuseport else "") + ";\n"
         + "        server_name localhost;\n"
         + f"        root {docroot};\n"
         + "\n        location / { }\n"
