@@ -66,6 +66,9 @@ pub enum LinkStep {
     Finished,
     /// Close the client connection (after logging the request).
     Close,
+    /// `proxy_intercept_errors`: the upstream answered this status, which has an
+    /// `error_page`; its response was discarded and the routing engine answers instead.
+    Intercept(u16),
 }
 
 /// The client side, as the link sees it.
@@ -203,7 +206,9 @@ impl<'c> Link<'c> {
         buffers: &mut Vec<Vec<u8>>,
     ) -> Link<'c> {
         use crate::http::request::{Method, Version};
-        let body = if a.head.chunked {
+        let body = if a.route.body_taken {
+            BodyIn::Done
+        } else if a.head.chunked {
             BodyIn::Chunked(ChunkedDecoder::new())
         } else {
             match a.head.content_length {
@@ -548,14 +553,29 @@ impl<'c> Link<'c> {
         {
             t.time = now.saturating_duration_since(self.try_started);
         }
-        let request_sent = matches!(self.body, BodyIn::Done) && self.out_pos >= self.out.len();
+        let reusable = self.reusable && self.request_sent();
+        self.release_upstream(shared, reusable);
+        if let Some(req) = cx.a.req.as_mut() {
+            req.keepalive = self.client_keepalive && matches!(self.body, BodyIn::Done);
+        }
+        LinkStep::Finished
+    }
+
+    /// The whole request (head and body) went upstream.
+    fn request_sent(&self) -> bool {
+        matches!(self.body, BodyIn::Done) && self.out_pos >= self.out.len()
+    }
+
+    /// Ends the upstream side: back to the pool when `reusable` and the connection has
+    /// requests left, else closed.
+    fn release_upstream(&mut self, shared: &mut Shared<'c>, reusable: bool) {
+        let now = shared.now;
         let conf = self.group_conf(shared);
         let keepalive_requests = conf.map_or(0, |c| c.keepalive_requests);
         let (max, timeout) =
             conf.map_or((0, Duration::ZERO), |c| (c.keepalive, c.keepalive_timeout));
         let requests = self.conn_requests + 1;
-        if self.reusable
-            && request_sent
+        if reusable
             && requests < keepalive_requests
             && self.sock.is_some()
             && self.peer.is_some()
@@ -579,10 +599,6 @@ impl<'c> Link<'c> {
         } else {
             self.drop_upstream(shared, false);
         }
-        if let Some(req) = cx.a.req.as_mut() {
-            req.keepalive = self.client_keepalive && matches!(self.body, BodyIn::Done);
-        }
-        LinkStep::Finished
     }
 
     /// Closes the upstream side when the client connection goes away mid-request.

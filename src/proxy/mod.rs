@@ -199,19 +199,27 @@ pub fn prepare(
         .map(|h| (h.name.get(buf), h.value.get(buf)))
         .collect();
     let pool_on = group.is_some_and(|g| g.keepalive > 0) && loc.proxy_http_version == 1;
+    // An error page is fetched with GET (nginx's ngx_http_send_error_page); a body an
+    // intercepted try already read is not sent again.
+    let method = if a.route.as_get {
+        &b"GET"[..]
+    } else {
+        a.head.method_span.get(buf)
+    };
+    let body_sent = !a.route.body_taken;
     let input = request::HeadInput {
-        method: a.head.method_span.get(buf),
+        method,
         uri: &uri,
         http_minor: loc.proxy_http_version,
         set: &loc.proxy_set_header,
         proxy_host: &proxy_host,
         keepalive: pool_on,
-        content_length: if a.head.chunked {
+        content_length: if a.head.chunked || !body_sent {
             None
         } else {
             a.head.content_length.filter(|&n| n > 0)
         },
-        chunked: a.head.chunked,
+        chunked: a.head.chunked && body_sent,
         client_headers: &client_headers,
     };
     let facts = request::build_head(&input, &pvars, &mut setup.head);

@@ -688,6 +688,17 @@ impl<'c> Conn<'c> {
                 self.state = State::Responding;
                 Step::Again
             }
+            crate::proxy::LinkStep::Intercept(status) => {
+                // The tries stay for `$upstream_*`, unless the error page proxies again.
+                self.end_proxy(shared);
+                self.state = State::Responding;
+                let upstream_log = self.upstream_log.take();
+                let step = handler::upstream_error_page(self, shared, status);
+                if !matches!(step, Step::Proxy) {
+                    self.upstream_log = upstream_log;
+                }
+                step
+            }
             crate::proxy::LinkStep::Close => {
                 self.end_proxy(shared);
                 self.state = State::Responding;

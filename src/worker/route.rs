@@ -35,6 +35,9 @@ pub struct Route<'c> {
     /// `!r->valid_unparsed_uri`): the proxy then sends the current URI and arguments
     /// instead of the request line's target.
     pub uri_rewritten: bool,
+    /// An earlier proxied try read the request body (its error was intercepted for an
+    /// `error_page`): a proxied error page is sent without one.
+    pub body_taken: bool,
     /// The response head as queued (`$sent_http_*`).
     pub sent_head: Vec<u8>,
     /// An arguments buffer kept for the next request while this one has none.
@@ -57,6 +60,7 @@ impl Default for Route<'_> {
             filename: Vec::new(),
             local: None,
             uri_rewritten: false,
+            body_taken: false,
             sent_head: Vec::new(),
             spare_args: Vec::new(),
             request_id: [b'0'; 32],
@@ -103,5 +107,6 @@ impl Route<'_> {
         self.filename.clear();
         self.sent_head.clear();
         self.uri_rewritten = false;
+        self.body_taken = false;
     }
 }
