@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Interest, Token};
 
+use super::body_buffer::StoredBody;
 use super::response::{self, ClientHeadInput, Framing, HeadError, ResponseHead};
 use crate::config::LocSettings;
 use crate::config::proxy_values::{NextUpstream, UpstreamConf};
@@ -128,6 +129,8 @@ pub struct LinkSetup {
     pub proxy_port: u16,
     /// Answer with this status instead of proxying (a request the upstream cannot take).
     pub refuse: Option<u16>,
+    /// Where the body's framing header starts in `head` (see `HeadFacts::framing_at`).
+    pub framing_at: Option<usize>,
 }
 
 /// A proxied request in flight.
@@ -156,6 +159,11 @@ pub struct Link<'c> {
     out_pos: usize,
     replayable: bool,
     body: BodyIn,
+    /// `proxy_request_buffering on`: the body is still being read; nothing is connected.
+    reading_body: bool,
+    /// The whole body, read before connecting: sent after `out`, from its start on each try.
+    stored: Option<Box<StoredBody>>,
+    stored_pos: u64,
     body_to_client_eof: bool,
     // Response.
     head: ResponseHead,
@@ -196,11 +204,13 @@ struct Tunnel {
 type Flow = Result<bool, LinkStep>;
 
 impl<'c> Link<'c> {
-    /// A link for the request in `a` (its head parsed, `a.req` set).
+    /// A link for the request in `a` (its head parsed, `a.req` set). `kept`: the body an
+    /// intercepted try buffered, sent again.
     pub fn new(
         loc: &'c LocSettings,
         mut setup: LinkSetup,
         a: &Active<'c>,
+        kept: Option<Box<StoredBody>>,
         client_ip: IpAddr,
         now: Instant,
         buffers: &mut Vec<Vec<u8>>,
@@ -215,6 +225,15 @@ impl<'c> Link<'c> {
                 Some(n) if n > 0 => BodyIn::Length(n),
                 _ => BodyIn::Done,
             }
+        };
+        let buffered = loc.proxy_request_buffering
+            && !matches!(body, BodyIn::Done)
+            && !setup.upgrade
+            && setup.refuse.is_none();
+        let (body, stored, reading_body) = match kept {
+            Some(kept) => (BodyIn::Done, Some(kept), false),
+            None if buffered => (body, Some(Box::default()), true),
+            None => (body, None, false),
         };
         let read_ahead = if loc.proxy_buffering {
             loc.proxy_buffers.0.saturating_mul(loc.proxy_buffers.1)
@@ -253,6 +272,9 @@ impl<'c> Link<'c> {
             out_pos: 0,
             replayable: true,
             body,
+            reading_body,
+            stored,
+            stored_pos: 0,
             body_to_client_eof: false,
             head: ResponseHead::default(),
             head_done: false,
@@ -315,6 +337,10 @@ impl<'c> Link<'c> {
     }
 
     fn round(&mut self, cx: &mut ClientSide<'_, 'c>, shared: &mut Shared<'c>) -> Flow {
+        if self.reading_body {
+            // No upstream is chosen before the whole body is here.
+            return self.buffer_body(cx, shared);
+        }
         if self.sock.is_none() && !self.response_done && !self.head_done && !self.aborting {
             self.connect(cx, shared)?;
             return Ok(true);
@@ -536,6 +562,7 @@ impl<'c> Link<'c> {
 
     fn reset_response(&mut self) {
         self.out_pos = 0;
+        self.stored_pos = 0;
         self.head_done = false;
         self.got_bytes = false;
         self.resp_start = 0;
@@ -563,7 +590,16 @@ impl<'c> Link<'c> {
 
     /// The whole request (head and body) went upstream.
     fn request_sent(&self) -> bool {
-        matches!(self.body, BodyIn::Done) && self.out_pos >= self.out.len()
+        matches!(self.body, BodyIn::Done) && !self.request_pending()
+    }
+
+    /// Request bytes (head, or a buffered body) not yet written upstream.
+    fn request_pending(&self) -> bool {
+        self.out_pos < self.out.len()
+            || self
+                .stored
+                .as_ref()
+                .is_some_and(|s| self.stored_pos < s.len())
     }
 
     /// Ends the upstream side: back to the pool when `reusable` and the connection has

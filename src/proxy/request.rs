@@ -169,6 +169,9 @@ pub struct HeadFacts {
     pub connection_close: bool,
     /// `Connection: upgrade` with a non-empty `Upgrade` header.
     pub upgrade: bool,
+    /// Where the body's `Content-Length` or `Transfer-Encoding` line starts in the head
+    /// (a buffered body's length replaces it once known).
+    pub framing_at: Option<usize>,
 }
 
 /// Everything about the request that shapes its upstream head.
@@ -233,12 +236,15 @@ pub fn build_head(input: &HeadInput<'_>, vars: &dyn VarSource, out: &mut Vec<u8>
         push(out, b"Connection", b"close");
     }
     if !is_set("content-length") && !is_set("transfer-encoding") {
+        facts.framing_at = Some(out.len());
         if let Some(len) = input.content_length {
             let mut digits = Vec::with_capacity(20);
             let _ = std::io::Write::write_fmt(&mut digits, format_args!("{len}"));
             push(out, b"Content-Length", &digits);
         } else if input.chunked {
             push(out, b"Transfer-Encoding", b"chunked");
+        } else {
+            facts.framing_at = None;
         }
     }
     for (name, v) in input.client_headers {

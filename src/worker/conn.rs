@@ -642,10 +642,16 @@ impl<'c> Conn<'c> {
             };
             crate::proxy::prepare(&vars, a, loc, shared.http, self.peer.ip(), self.id)
         };
+        // The body an intercepted try buffered goes to the error page's upstream.
+        let kept = self.active.as_mut().and_then(|a| a.route.request_body.take());
+        let Some(a) = self.active.as_deref() else {
+            return Step::Close;
+        };
         let link = crate::proxy::Link::new(
             loc,
             setup,
             a,
+            kept,
             self.peer.ip(),
             shared.now,
             &mut shared.upstreams.buffers,
@@ -655,6 +661,7 @@ impl<'c> Conn<'c> {
         self.state = State::Proxying;
         if let Some(a) = self.active.as_mut()
             && a.head.expect_continue
+            && !a.route.body_taken
             && (a.head.content_length.is_some_and(|n| n > 0) || a.head.chunked)
             && a.filled <= a.start + a.head.head_len
         {

@@ -38,6 +38,9 @@ pub struct Route<'c> {
     /// An earlier proxied try read the request body (its error was intercepted for an
     /// `error_page`): a proxied error page is sent without one.
     pub body_taken: bool,
+    /// That body, when it was buffered (`proxy_request_buffering on`): a proxied error
+    /// page sends it again, as nginx does.
+    pub request_body: Option<Box<crate::proxy::body_buffer::StoredBody>>,
     /// The response head as queued (`$sent_http_*`).
     pub sent_head: Vec<u8>,
     /// An arguments buffer kept for the next request while this one has none.
@@ -61,6 +64,7 @@ impl Default for Route<'_> {
             local: None,
             uri_rewritten: false,
             body_taken: false,
+            request_body: None,
             sent_head: Vec::new(),
             spare_args: Vec::new(),
             request_id: [b'0'; 32],
@@ -108,5 +112,6 @@ impl Route<'_> {
         self.sent_head.clear();
         self.uri_rewritten = false;
         self.body_taken = false;
+        self.request_body = None;
     }
 }

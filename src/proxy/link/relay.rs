@@ -37,6 +37,48 @@ impl<'c> Link<'c> {
                 }
             }
         }
+        // A buffered body follows the head.
+        while self.out_pos >= self.out.len() && self.up_writable {
+            let (Some(stored), Some(sock)) = (self.stored.as_mut(), self.sock.as_mut()) else {
+                break;
+            };
+            if self.stored_pos >= stored.len() {
+                break;
+            }
+            let data = match stored.bytes_at(self.stored_pos) {
+                Ok(d) if !d.is_empty() => d,
+                Ok(_) => break,
+                Err(e) => {
+                    elog!(
+                        LogLevel::Crit,
+                        "*{} pread() of the buffered client request body failed ({})",
+                        cx.id,
+                        sys::errno_text(&e)
+                    );
+                    return Err(self.respond_error(cx, shared, 500));
+                }
+            };
+            match sock.write(data) {
+                Ok(n) => {
+                    self.stored_pos += n as u64;
+                    self.up_progress = shared.now;
+                    progress = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.up_writable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let what = format!("writev() failed ({})", sys::errno_text(&e));
+                    self.fail(
+                        cx,
+                        shared,
+                        Failure::Error,
+                        &what,
+                        "sending request to upstream",
+                    )?;
+                    return Ok(true);
+                }
+            }
+        }
         if self.out_pos == self.out.len() && self.out.len() > REPLAY_LIMIT {
             // Too long to keep for a replay.
             self.out.clear();
@@ -360,6 +402,9 @@ impl<'c> Link<'c> {
             req.lingering = true;
         }
         self.body = BodyIn::Done;
+        // A buffered body goes with the request to its error page, as nginx keeps
+        // r->request_body.
+        cx.a.route.request_body = self.stored.take();
         LinkStep::Intercept(status)
     }
 
