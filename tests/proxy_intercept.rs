@@ -23,7 +23,10 @@ fn start(up: &Upstream, extra: &str) -> Server {
                location /ie/ {{ proxy_pass http://backend; proxy_intercept_errors on;\n\
                  error_page 404 /err404.html; error_page 500 = @named;\n\
                  error_page 403 =299 /err404.html; error_page 502 http://example.com/x;\n\
-                 error_page 503 = @again; {extra} }}\n\
+                 error_page 503 = @again; error_page 504 /s/202; {extra} }}\n\
+               location /s/ {{ proxy_pass http://backend; }}\n\
+               location /nf/ {{ error_page 404 = @static; }}\n\
+               location @static {{ rewrite ^ /err404.html break; }}\n\
                location /plain/ {{ proxy_pass http://backend; error_page 404 /err404.html; }}\n\
                location @named {{ return 200 \"named $uri\\n\"; }}\n\
                location @again {{ rewrite ^ /s/201 break; proxy_pass http://backend; }}\n\
@@ -94,20 +97,41 @@ fn named_location_code_override_and_external_redirect() {
 }
 
 #[test]
-fn error_page_to_a_proxied_location_fetches_it_with_get_and_no_body() {
+fn a_proxied_error_page_gets_the_buffered_body_again() {
     let up = Upstream::start();
     let server = start(&up, "");
+    // A named location keeps the method; the body nginx buffered is sent again.
     let r = server.request(
         b"POST /ie/s/503 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello",
     );
     assert_eq!(r.status, 201, "{}", r.text());
+    // A URI makes it GET, the error's status stays (504 with its own reason), and the
+    // body still goes along.
+    let r = server.request(
+        b"POST /ie/s/504 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello",
+    );
+    assert_eq!((r.status, r.reason.as_str()), (504, "Gateway Time-out"), "{}", r.text());
+    assert!(r.text().starts_with("upstream 202"), "{}", r.text());
     let seen = up.seen();
-    assert_eq!(seen.len(), 2, "{seen:?}");
-    assert_eq!(seen[0].line, "POST /ie/s/503 HTTP/1.1");
-    assert_eq!(seen[0].body, b"hello");
-    assert_eq!(seen[1].line, "GET /s/201 HTTP/1.1");
-    assert!(seen[1].body.is_empty());
-    assert_eq!(seen[1].header("content-length"), None);
+    let lines: Vec<&str> = seen.iter().map(|s| s.line.as_str()).collect();
+    assert_eq!(
+        lines,
+        [
+            "POST /ie/s/503 HTTP/1.1",
+            "POST /s/201 HTTP/1.1",
+            "POST /ie/s/504 HTTP/1.1",
+            "GET /s/202 HTTP/1.1"
+        ]
+    );
+    for s in &seen {
+        assert_eq!(s.body, b"hello", "{}", s.line);
+        assert_eq!(s.header("content-length"), Some("5"));
+    }
+    // A static named location answers POST with 405, as nginx does.
+    let r = server.request(
+        b"POST /nf/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\nabc",
+    );
+    assert_eq!(r.status, 405);
     server.assert_clean_log();
 }
 

@@ -341,10 +341,8 @@ fn error_page<'c>(
     };
     let target = eval(rq, &page.uri);
     if target.starts_with(b"@") {
+        // A named location keeps the method (only the URI form makes it GET in nginx).
         rq.route.err_status = overwrite;
-        if rq.a.head.method != Method::Head {
-            rq.route.as_get = true;
-        }
         let name = String::from_utf8_lossy(&target).into_owned();
         return named_location(rq, &name);
     }
