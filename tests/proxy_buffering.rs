@@ -97,6 +97,22 @@ fn a_body_within_client_body_buffer_size_stays_in_memory() {
 }
 
 #[test]
+fn a_chunked_body_goes_to_an_http10_upstream_with_its_length() {
+    let up = Upstream::start();
+    let server = start(
+        &format!("server 127.0.0.1:{};", up.port),
+        "proxy_http_version 1.0;",
+    );
+    let r = server.request(&post_chunked(b"hello"));
+    assert_eq!(r.status, 200);
+    let seen = up.seen();
+    assert_eq!(seen[0].line, "POST /s/200 HTTP/1.0");
+    assert_eq!(seen[0].body, b"hello");
+    assert_eq!(seen[0].header("content-length"), Some("5"));
+    server.assert_clean_log();
+}
+
+#[test]
 fn a_slow_client_occupies_no_upstream_connection_while_its_body_is_buffered() {
     let up = Upstream::start();
     let server = start(&format!("server 127.0.0.1:{};", up.port), "");
