@@ -40,7 +40,8 @@ fn post_length(data: &[u8]) -> Vec<u8> {
 }
 
 fn post_chunked(data: &[u8]) -> Vec<u8> {
-    let mut req = b"POST /s/200 HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let mut req =
+        b"POST /s/200 HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     for c in data.chunks(100_000) {
         req.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
         req.extend_from_slice(c);
@@ -113,6 +114,24 @@ fn a_chunked_body_goes_to_an_http10_upstream_with_its_length() {
 }
 
 #[test]
+fn a_chunked_body_past_client_max_body_size_is_413() {
+    let up = Upstream::start();
+    let server = start(
+        &format!("server 127.0.0.1:{};", up.port),
+        "client_max_body_size 100k;",
+    );
+    let r = server.request(&post_chunked(&body(300_000)));
+    assert_eq!(r.status, 413);
+    assert_eq!(r.header("Connection"), Some("close"));
+    assert_eq!(up.connections(), 0);
+    let log = server.error_log();
+    assert!(
+        log.contains("client intended to send too large chunked body: "),
+        "{log}"
+    );
+}
+
+#[test]
 fn a_slow_client_occupies_no_upstream_connection_while_its_body_is_buffered() {
     let up = Upstream::start();
     let server = start(&format!("server 127.0.0.1:{};", up.port), "");
@@ -121,7 +140,11 @@ fn a_slow_client_occupies_no_upstream_connection_while_its_body_is_buffered() {
     let mut s = server.connect();
     s.write_all(&raw[..100_000]).expect("write");
     std::thread::sleep(Duration::from_millis(400));
-    assert_eq!(up.connections(), 0, "an upstream connection before the body was read");
+    assert_eq!(
+        up.connections(),
+        0,
+        "an upstream connection before the body was read"
+    );
     s.write_all(&raw[100_000..]).expect("write");
     let r = read_response(&mut s, false).expect("response");
     assert_eq!(r.status, 200);
@@ -147,7 +170,8 @@ fn with_buffering_off_the_body_streams_and_stays_chunked() {
     let mut s = server.connect();
     s.write_all(&raw[..100_000]).expect("write");
     assert!(
-        server.wait_for(5, || up.connections() == 2 || up.open() >= 1 && up.connections() >= 1),
+        server.wait_for(5, || up.connections() == 2
+            || up.open() >= 1 && up.connections() >= 1),
         "no upstream connection while streaming"
     );
     s.write_all(&raw[100_000..]).expect("write");
@@ -171,7 +195,10 @@ fn the_next_upstream_gets_the_whole_buffered_body_again() {
     });
     let up = Upstream::start();
     let server = start(
-        &format!("server 127.0.0.1:{dropper_port}; server 127.0.0.1:{};", up.port),
+        &format!(
+            "server 127.0.0.1:{dropper_port}; server 127.0.0.1:{};",
+            up.port
+        ),
         "proxy_next_upstream error timeout non_idempotent;",
     );
     let data = body(BIG);
@@ -179,5 +206,9 @@ fn the_next_upstream_gets_the_whole_buffered_body_again() {
     assert_eq!(r.status, 200, "{}", r.text());
     let seen = up.seen();
     assert_eq!(seen.len(), 1);
-    assert!(seen[0].body == data, "body differs ({} bytes)", seen[0].body.len());
+    assert!(
+        seen[0].body == data,
+        "body differs ({} bytes)",
+        seen[0].body.len()
+    );
 }

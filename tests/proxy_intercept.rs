@@ -101,16 +101,19 @@ fn a_proxied_error_page_gets_the_buffered_body_again() {
     let up = Upstream::start();
     let server = start(&up, "");
     // A named location keeps the method; the body nginx buffered is sent again.
-    let r = server.request(
-        b"POST /ie/s/503 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello",
-    );
+    let r = server
+        .request(b"POST /ie/s/503 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello");
     assert_eq!(r.status, 201, "{}", r.text());
     // A URI makes it GET, the error's status stays (504 with its own reason), and the
     // body still goes along.
-    let r = server.request(
-        b"POST /ie/s/504 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello",
+    let r = server
+        .request(b"POST /ie/s/504 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello");
+    assert_eq!(
+        (r.status, r.reason.as_str()),
+        (504, "Gateway Time-out"),
+        "{}",
+        r.text()
     );
-    assert_eq!((r.status, r.reason.as_str()), (504, "Gateway Time-out"), "{}", r.text());
     assert!(r.text().starts_with("upstream 202"), "{}", r.text());
     let seen = up.seen();
     let lines: Vec<&str> = seen.iter().map(|s| s.line.as_str()).collect();
@@ -128,9 +131,8 @@ fn a_proxied_error_page_gets_the_buffered_body_again() {
         assert_eq!(s.header("content-length"), Some("5"));
     }
     // A static named location answers POST with 405, as nginx does.
-    let r = server.request(
-        b"POST /nf/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\nabc",
-    );
+    let r =
+        server.request(b"POST /nf/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\nabc");
     assert_eq!(r.status, 405);
     server.assert_clean_log();
 }

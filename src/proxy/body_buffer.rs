@@ -41,12 +41,7 @@ impl StoredBody {
 
     /// Appends `data`. Past `limit` bytes in memory, everything moves to a new temporary
     /// file under `dir`; its path is returned then (for nginx's warn line).
-    pub fn append(
-        &mut self,
-        data: &[u8],
-        limit: usize,
-        dir: &Path,
-    ) -> io::Result<Option<PathBuf>> {
+    pub fn append(&mut self, data: &[u8], limit: usize, dir: &Path) -> io::Result<Option<PathBuf>> {
         let mut spilled = None;
         if let Some(file) = &self.file {
             file.write_all_at(data, self.len)?;
@@ -145,9 +140,7 @@ pub fn create_temp_paths(config: &Config, user: Option<(u32, u32)>) -> Result<()
         if let Some((uid, _)) = user {
             use std::os::unix::fs::MetadataExt;
             let owned = std::fs::metadata(path).is_ok_and(|m| m.uid() == uid);
-            if !owned
-                && let Err(e) = std::os::unix::fs::chown(path, Some(uid), None)
-            {
+            if !owned && let Err(e) = std::os::unix::fs::chown(path, Some(uid), None) {
                 return Err(format!(
                     "chown(\"{}\", {uid}) failed ({})",
                     path.display(),

@@ -611,11 +611,7 @@ impl<'c> Link<'c> {
         let (max, timeout) =
             conf.map_or((0, Duration::ZERO), |c| (c.keepalive, c.keepalive_timeout));
         let requests = self.conn_requests + 1;
-        if reusable
-            && requests < keepalive_requests
-            && self.sock.is_some()
-            && self.peer.is_some()
-        {
+        if reusable && requests < keepalive_requests && self.sock.is_some() && self.peer.is_some() {
             if let (Some(sock), Some(p)) = (self.sock.take(), self.peer.take()) {
                 shared.upstreams.open = shared.upstreams.open.saturating_sub(1);
                 if let Some(g) = shared.upstreams.groups.get_mut(self.setup.group) {

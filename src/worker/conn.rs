@@ -643,7 +643,10 @@ impl<'c> Conn<'c> {
             crate::proxy::prepare(&vars, a, loc, shared.http, self.peer.ip(), self.id)
         };
         // The body an intercepted try buffered goes to the error page's upstream.
-        let kept = self.active.as_mut().and_then(|a| a.route.request_body.take());
+        let kept = self
+            .active
+            .as_mut()
+            .and_then(|a| a.route.request_body.take());
         let Some(a) = self.active.as_deref() else {
             return Step::Close;
         };

@@ -126,8 +126,9 @@ fn serve(mut s: TcpStream, conn: usize, seen: &Mutex<Vec<Seen>>) {
                     }
                 };
                 let size_text = String::from_utf8_lossy(&buf[..size_end]).into_owned();
-                let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-                    .unwrap_or(0);
+                let size =
+                    usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+                        .unwrap_or(0);
                 buf.drain(..size_end + 2);
                 while buf.len() < size + 2 {
                     if !fill(&mut s, &mut buf) {

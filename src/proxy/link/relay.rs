@@ -330,8 +330,10 @@ impl<'c> Link<'c> {
         let status = match a.route.err_status {
             Some(code) if code != status && !upgrade => {
                 if let Some(eol) = memchr::memchr(b'\n', &a.out[start..]) {
-                    a.out
-                        .splice(start..start + eol + 1, http_response::status_line(code).iter().copied());
+                    a.out.splice(
+                        start..start + eol + 1,
+                        http_response::status_line(code).iter().copied(),
+                    );
                 }
                 code
             }

@@ -54,6 +54,15 @@ impl<'c> Link<'c> {
                 Ok(r) => r,
                 Err(Stored::BadChunk) => return Err(self.client_body_error(cx, shared)),
                 Err(Stored::Failed) => return Err(self.respond_error(cx, shared, 500)),
+                Err(Stored::TooLarge { had, more }) => {
+                    // A Content-Length body was checked before the phases; a chunked one
+                    // is checked as it arrives (ngx_http_request_body_chunked_filter).
+                    let what = format!(
+                        "client intended to send too large chunked body: {had}+{more} bytes"
+                    );
+                    self.log_line(cx, LogLevel::Error, &what, None);
+                    return Err(self.respond_error(cx, shared, 413));
+                }
             };
             let a = &mut *cx.a;
             if from_head {
@@ -90,9 +99,16 @@ impl<'c> Link<'c> {
             return Err(Stored::Failed);
         };
         let limit = self.loc.client_body_buffer_size;
+        let max = self.loc.client_max_body_size;
         let dir = self.loc.client_body_temp_path.as_path();
         let mut spilled = None;
         let mut keep = |data: &[u8]| -> Result<(), Stored> {
+            if max > 0 && stored.len() + data.len() as u64 > max {
+                return Err(Stored::TooLarge {
+                    had: stored.len(),
+                    more: data.len() as u64,
+                });
+            }
             match stored.append(data, limit, dir) {
                 Ok(Some(path)) => spilled = Some(path),
                 Ok(None) => {}
@@ -339,6 +355,8 @@ pub(super) enum Stored {
     BadChunk,
     /// The temporary file could not be written (500).
     Failed,
+    /// A chunked body grew past `client_max_body_size` (413): bytes kept, bytes arriving.
+    TooLarge { had: u64, more: u64 },
 }
 
 /// Feeds client body bytes to the reader; returns (bytes that belong to the body, done).
