@@ -389,12 +389,20 @@ mod tests {
         };
         let mut out = Vec::new();
         let facts = build_head(&input, &NoVars, &mut out);
+        let text = String::from_utf8(out).unwrap();
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            text,
             "POST /x HTTP/1.1\r\nHost: example.com\r\nX-Real-IP: 10.0.0.1\r\n\
              Content-Length: 5\r\nUser-Agent: t\r\n\r\n"
         );
-        assert_eq!(facts, HeadFacts::default());
+        let at = text.find("Content-Length").unwrap();
+        assert_eq!(
+            facts,
+            HeadFacts {
+                framing_at: Some(at),
+                ..HeadFacts::default()
+            }
+        );
         // Without the pool (or over HTTP/1.0), nginx's default Connection: close.
         let input = HeadInput {
             keepalive: false,
