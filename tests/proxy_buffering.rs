@@ -132,6 +132,28 @@ fn a_chunked_body_past_client_max_body_size_is_413() {
 }
 
 #[test]
+fn a_body_that_stops_coming_is_408_without_an_answer() {
+    let up = Upstream::start();
+    let server = Server::start(&format!(
+        "upstream backend {{ server 127.0.0.1:{}; }}\n\
+         server {{ listen 127.0.0.1:PORT;\n\
+           location / {{ proxy_pass http://backend; client_body_timeout 1s; }}\n\
+         }}",
+        up.port
+    ));
+    let mut s = server.connect();
+    s.write_all(b"POST /s/200 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nabc")
+        .expect("write");
+    let started = std::time::Instant::now();
+    let got = common::read_to_end(&mut s);
+    assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    assert_eq!(up.connections(), 0);
+    assert!(server.wait_for(5, || server.access_log().contains("\" 408 0 ")));
+    server.assert_clean_log();
+}
+
+#[test]
 fn a_slow_client_occupies_no_upstream_connection_while_its_body_is_buffered() {
     let up = Upstream::start();
     let server = start(&format!("server 127.0.0.1:{};", up.port), "");

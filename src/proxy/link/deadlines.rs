@@ -15,13 +15,9 @@ impl<'c> Link<'c> {
             && let Some(at) = self.client_deadline(cx)
             && now >= at
         {
-            self.log_line(
-                cx,
-                LogLevel::Info,
-                "client timed out (110: Connection timed out) while reading client request body",
-                None,
-            );
-            return Err(self.respond_error(cx, shared, 408));
+            // nginx terminates the request: no answer, no error-log line, 408 in the access
+            // log (ngx_http_do_read_client_request_body → NGX_HTTP_REQUEST_TIME_OUT).
+            return Err(self.client_gone(cx, shared, 408));
         }
         if let Some(at) = self.client_deadline(cx)
             && now >= at
