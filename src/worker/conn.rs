@@ -401,7 +401,8 @@ impl<'c> Conn<'c> {
         if let Some(req) = self.active.as_mut().and_then(|a| a.req.take()) {
             handler::log_request(self, shared, &req);
         }
-        if let Some(a) = self.active.take() {
+        if let Some(mut a) = self.active.take() {
+            a.route.request_body = None;
             shared.pool.give(a, 1024);
         }
         self.sock = None;
@@ -747,6 +748,8 @@ impl<'c> Conn<'c> {
         let Some(a) = self.active.as_mut() else {
             return Step::Close;
         };
+        // A buffered body kept for an error page (its file, if any) ends with the request.
+        a.route.request_body = None;
         a.start = (a.start + req.head_len + req.body_in_buf).min(a.filled);
         if !req.keepalive {
             let linger = match req.loc.lingering_close {
