@@ -23,7 +23,7 @@ fn start(up: &Upstream, extra: &str) -> Server {
                location /ie/ {{ proxy_pass http://backend; proxy_intercept_errors on;\n\
                  error_page 404 /err404.html; error_page 500 = @named;\n\
                  error_page 403 =299 /err404.html; error_page 502 http://example.com/x;\n\
-                 error_page 503 = @again; error_page 504 /s/202; {extra} }}\n\
+                 error_page 503 = @again; error_page 504 /s/202; error_page 401 /err404.html; {extra} }}\n\
                location /s/ {{ proxy_pass http://backend; }}\n\
                location /nf/ {{ error_page 404 = @static; }}\n\
                location @static {{ rewrite ^ /err404.html break; }}\n\
@@ -89,6 +89,11 @@ fn named_location_code_override_and_external_redirect() {
     let r = server.request(&get("/ie/s/502"));
     assert_eq!(r.status, 302);
     assert_eq!(r.header("Location"), Some("http://example.com/x"));
+    // A 401's WWW-Authenticate goes with the error page.
+    let r = server.request(&get("/ie/s/401"));
+    assert_eq!(r.status, 401);
+    assert_eq!(r.text(), "custom404\n");
+    assert_eq!(r.header("WWW-Authenticate"), Some("Basic realm=\"up\""));
     // HEAD: the error page's head only.
     let r = server.request(b"HEAD /ie/s/404 HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_eq!(r.status, 404);

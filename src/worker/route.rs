@@ -38,6 +38,9 @@ pub struct Route<'c> {
     /// An earlier proxied try read the request body (its error was intercepted for an
     /// `error_page`): a proxied error page is sent without one.
     pub body_taken: bool,
+    /// An intercepted upstream 401's `WWW-Authenticate`, sent with the error page (nginx
+    /// copies it into the response headers before finalizing).
+    pub www_authenticate: Option<Vec<u8>>,
     /// That body, when it was buffered (`proxy_request_buffering on`): a proxied error
     /// page sends it again, as nginx does.
     pub request_body: Option<Box<crate::proxy::body_buffer::StoredBody>>,
@@ -64,6 +67,7 @@ impl Default for Route<'_> {
             local: None,
             uri_rewritten: false,
             body_taken: false,
+            www_authenticate: None,
             request_body: None,
             sent_head: Vec::new(),
             spare_args: Vec::new(),
@@ -112,6 +116,7 @@ impl Route<'_> {
         self.sent_head.clear();
         self.uri_rewritten = false;
         self.body_taken = false;
+        self.www_authenticate = None;
         self.request_body = None;
     }
 }

@@ -4,7 +4,8 @@
 //! upstream saw (connections, and each request's line, headers and body) is recorded so a
 //! test can prove keep-alive reuse, buffering and retries.
 //!
-//! Answers by the path's end: `.../s/CODE` → status CODE with a short body naming the request; `.../big/CODE`
+//! Answers by the path's end: `.../s/CODE` → status CODE with a short body naming the request
+//! (a 401 with `WWW-Authenticate`); `.../big/CODE`
 //! → status CODE, `Content-Length: 1000000`, and only the first 10 bytes of it (the
 //! connection stays open until the proxy closes it); anything else → 200.
 
@@ -175,8 +176,13 @@ fn serve(mut s: TcpStream, conn: usize, seen: &Mutex<Vec<Seen>>) {
         }
         let status = code("/s/").unwrap_or(200);
         let text = format!("upstream {status} {line} body={body_len} conn={conn}\n");
+        let auth = if status == 401 {
+            "WWW-Authenticate: Basic realm=\"up\"\r\n"
+        } else {
+            ""
+        };
         let answer = format!(
-            "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nX-Up: 1\r\n\r\n{text}",
+            "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nX-Up: 1\r\n{auth}\r\n{text}",
             text.len()
         );
         if s.write_all(answer.as_bytes()).is_err() {

@@ -404,6 +404,12 @@ impl<'c> Link<'c> {
             req.lingering = true;
         }
         self.body = BodyIn::Done;
+        if status == 401 {
+            cx.a.route.www_authenticate = self
+                .head
+                .header(&self.resp, "www-authenticate")
+                .map(<[u8]>::to_vec);
+        }
         // A buffered body goes with the request to its error page, as nginx keeps
         // r->request_body.
         cx.a.route.request_body = self.stored.take();
