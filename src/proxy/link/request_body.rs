@@ -102,11 +102,16 @@ impl<'c> Link<'c> {
         let max = self.loc.client_max_body_size;
         let dir = self.loc.client_body_temp_path.as_path();
         let mut spilled = None;
-        let mut keep = |data: &[u8]| -> Result<(), Stored> {
-            if max > 0 && stored.len() + data.len() as u64 > max {
+        // `chunk_rest`: for a chunked body, the bytes of the chunk still to come after
+        // `data`. Its whole size counts at its first bytes, as nginx checks at the size line.
+        let mut keep = |data: &[u8], chunk_rest: Option<u64>| -> Result<(), Stored> {
+            if let Some(rest) = chunk_rest
+                && max > 0
+                && stored.len() + data.len() as u64 + rest > max
+            {
                 return Err(Stored::TooLarge {
                     had: stored.len(),
-                    more: data.len() as u64,
+                    more: data.len() as u64 + rest,
                 });
             }
             match stored.append(data, limit, dir) {
@@ -129,7 +134,7 @@ impl<'c> Link<'c> {
             BodyIn::Done => Ok((0, true)),
             BodyIn::Length(left) => {
                 let n = (*left).min(input.len() as u64) as usize;
-                keep(&input[..n])?;
+                keep(&input[..n], None)?;
                 *left -= n as u64;
                 Ok((n, *left == 0))
             }
@@ -142,7 +147,8 @@ impl<'c> Link<'c> {
                             end,
                             consumed,
                         } => {
-                            keep(&input[used + start..used + end])?;
+                            let rest = dec.remaining();
+                            keep(&input[used + start..used + end], Some(rest))?;
                             used += consumed;
                         }
                         Chunk::NeedMore { consumed } => break Ok((used + consumed, false)),
