@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN   := target/release/portico
 
-.PHONY: all build run test check fmt clippy clean bench allocs microbench demo
+.PHONY: all build run test check fmt clippy clean bench allocs microbench demo fuzz
 
 all: build
 
@@ -43,3 +43,16 @@ clippy:
 
 clean:
 	$(CARGO) clean
+
+# Fuzz each target for FUZZ_SECONDS with cargo-fuzz (`cargo install cargo-fuzz`), on stable
+# Rust: no sanitizer. New inputs go to fuzz/target/corpus/, the committed seeds in
+# fuzz/corpus/ are only read; a crash lands in fuzz/artifacts/TARGET/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= config request_head chunked uri
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/target/corpus/$$t && \
+		$(CARGO) fuzz run $$t fuzz/target/corpus/$$t fuzz/corpus/$$t -s none -- \
+			-max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done

@@ -8,7 +8,7 @@
 //!   only handles signals (reload, stop, reopen) and respawns workers.
 //! - [`worker`] is one process's single-threaded `mio` event loop: it accepts connections and
 //!   drives each [`worker::conn`] state machine, with every timeout in one timer heap.
-//! - [`http`] parses request heads (httparse, offsets into the connection's buffer), decodes
+//! - [`http`] parses request heads (as nginx does, offsets into the connection's buffer), decodes
 //!   bodies, normalises URIs, and builds response heads and nginx's error pages.
 //! - [`static_files`] maps a URI to a file under `root` and answers it with `sendfile(2)`.
 //! - [`log`] writes the error log in nginx's format and the access log per `log_format`;
@@ -19,7 +19,6 @@
 pub mod alloc_count;
 pub mod cli;
 pub mod config;
-pub mod file_cache;
 pub mod http;
 pub mod log;
 pub mod master;

@@ -535,3 +535,24 @@ fn statx(dirfd: RawFd, path: *const libc::c_char, flags: libc::c_int) -> io::Res
     })?;
     Ok(FileStamp::from_statx(&buf))
 }
+
+/// `openat(2)`: opens `name` relative to the directory `dir` (the current directory when
+/// `None`), close-on-exec. Used to open a path one component at a time (`disable_symlinks`).
+pub fn openat(
+    dir: Option<RawFd>,
+    name: &std::ffi::CStr,
+    flags: libc::c_int,
+) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: `name` is a valid NUL-terminated string; the descriptor returned is new and
+    // owned by nobody else.
+    let fd = cvt(unsafe {
+        libc::openat(
+            dir.unwrap_or(libc::AT_FDCWD),
+            name.as_ptr(),
+            flags | libc::O_CLOEXEC,
+        )
+    })?;
+    // SAFETY: see above.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}

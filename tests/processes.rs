@@ -600,14 +600,21 @@ fn reloads_under_load_fail_no_request() {
     let first_workers = s.worker_pids();
     let stop = Arc::new(AtomicBool::new(false));
     let served = Arc::new(AtomicUsize::new(0));
+    let closed_by_server = Arc::new(AtomicUsize::new(0));
+    // Two clients send back to back; two pause between requests, so that their keep-alive
+    // connections are idle when a reload stops the old workers: a worker that closed idle
+    // connections at once would race their next request (nginx's loss).
     let clients: Vec<_> = (0..4)
-        .map(|_| {
+        .map(|i| {
+            let pause = Duration::from_millis(if i % 2 == 0 { 0 } else { 20 });
             let stop = stop.clone();
             let served = served.clone();
+            let closed_by_server = closed_by_server.clone();
             std::thread::spawn(move || -> Vec<String> {
                 let mut failures = Vec::new();
                 let mut conn: Option<(TcpStream, usize)> = None;
                 while !stop.load(Ordering::Relaxed) && failures.len() < 5 {
+                    std::thread::sleep(pause);
                     let (mut c, used) = match conn.take() {
                         Some(x) => x,
                         None => match TcpStream::connect(("127.0.0.1", port)) {
@@ -632,6 +639,8 @@ fn reloads_under_load_fail_no_request() {
                             served.fetch_add(1, Ordering::Relaxed);
                             if !r.header("Connection").is_some_and(|v| v.eq_ignore_ascii_case("close")) {
                                 conn = Some((c, used + 1));
+                            } else {
+                                closed_by_server.fetch_add(1, Ordering::Relaxed);
                             }
                         }
                     }
@@ -658,6 +667,13 @@ fn reloads_under_load_fail_no_request() {
         failures.len()
     );
     assert!(served > 100, "only {served} requests in 3s");
+    // Keep-alive connections did cross the reloads: old workers answered their next request
+    // with `Connection: close` (each of the 4 clients at each of the 5 reloads, roughly).
+    let closed_by_server = closed_by_server.load(Ordering::Relaxed);
+    assert!(
+        closed_by_server >= 5,
+        "only {closed_by_server} keep-alive connections were closed by a reload"
+    );
     assert!(
         s.wait_for(10, || s.worker_pids().len() == 2),
         "old workers linger: {:?}",

@@ -191,7 +191,7 @@ table! {
     "server_name_in_redirect", HSL, Flag, false, set_loc::server_name_in_redirect, "Primary server name in redirects (default off).";
     "port_in_redirect", HSL, Flag, false, set_loc::port_in_redirect, "Port in absolute redirects (default on).";
     "absolute_redirect", HSL, Flag, false, set_loc::absolute_redirect, "Absolute Location in redirects (default on).";
-    "disable_symlinks", HSL, Range(1, 2), false, set_loc::disable_symlinks, "Only `off` is implemented.";
+    "disable_symlinks", HSL, Range(1, 2), false, set_loc::disable_symlinks, "Refuse symbolic links in file paths: off|on [from=$document_root].";
     "open_file_cache", HSL, Range(1, 2), false, set_loc::open_file_cache, "`off` or `max=N [inactive=TIME]` (default off).";
     "open_file_cache_valid", HSL, Exact(1), false, set_loc::open_file_cache_valid, "Revalidate cached file information after (default 60s).";
     "open_file_cache_min_uses", HSL, Exact(1), false, set_loc::open_file_cache_min_uses, "Uses within `inactive` to keep a descriptor open (default 1).";

@@ -72,6 +72,19 @@ pub struct AddHeader {
     pub always: bool,
 }
 
+/// `disable_symlinks off|on [from=$document_root]`: which part of a file's path may hold
+/// symbolic links. `if_not_owner` is not implemented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DisableSymlinks {
+    /// nginx's default: links are followed.
+    #[default]
+    Off,
+    /// No component of the path may be a symbolic link.
+    On,
+    /// `on from=$document_root`: the root itself may hold links, the rest may not.
+    FromDocumentRoot,
+}
+
 /// `open_file_cache max=N [inactive=TIME]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OpenFileCache {

@@ -98,6 +98,19 @@ pub fn load(opts: &LoadOptions) -> Result<Config, ConfError> {
     merge::build(main, shared, file, parser.into_sources())
 }
 
+/// [`load`] for configuration text already in memory, read as the main file `file`, with
+/// relative paths taken from `prefix` (no `-g`, no `-e`). `include` still reads files.
+pub fn load_str(text: &[u8], file: &Path, prefix: &Path) -> Result<Config, ConfError> {
+    let conf_prefix = file.parent().unwrap_or(Path::new("/"));
+    let mut parser = parser::Parser::new(conf_prefix);
+    let mut shared = Shared::new(prefix.to_path_buf())?;
+    let mut main = MainRaw::default();
+    let tree = parser.parse_text(text, file)?;
+    set_rewrite::declare_user_vars(&tree, &mut shared.user_vars);
+    walk(&mut Level::Main(&mut main), &tree, &mut shared)?;
+    merge::build(main, shared, file.to_path_buf(), parser.into_sources())
+}
+
 /// What `nginx -T` prints after its test lines: each file read, once, as
 /// `# configuration file /abs/path:\n<contents>\n`.
 pub fn render_dump(sources: &[SourceFile]) -> String {

@@ -98,15 +98,22 @@ impl Parser {
                 None => ConfError::bare(message),
             }
         })?;
+        self.parse_text(&bytes, path)
+    }
+
+    /// Parses `bytes` as the contents of the file `path` (recorded for `-T`, named in
+    /// errors) without reading it: for configuration text already in memory. An `include`
+    /// in it still reads files.
+    pub fn parse_text(&mut self, bytes: &[u8], path: &Path) -> Result<Vec<Directive>, ConfError> {
         if !self.sources.iter().any(|s| s.path == path) {
-            let contents = String::from_utf8_lossy(&bytes).into_owned();
+            let contents = String::from_utf8_lossy(bytes).into_owned();
             self.sources.push(SourceFile {
                 path: path.to_path_buf(),
                 contents,
             });
         }
         let file = Rc::new(path.to_path_buf());
-        let mut lexer = Lexer::new(&bytes);
+        let mut lexer = Lexer::new(bytes);
         self.parse_block(&mut lexer, &file, false, false)
     }
 

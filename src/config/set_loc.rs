@@ -5,8 +5,8 @@
 
 use super::error::ConfError;
 use super::loc_values::{
-    AddHeader, AutoindexFormat, DEFAULT_OPEN_FILE_CACHE_INACTIVE, ErrorPage, ErrorPageStatus,
-    OpenFileCache, TryFallback, TryFile, TryFiles,
+    AddHeader, AutoindexFormat, DEFAULT_OPEN_FILE_CACHE_INACTIVE, DisableSymlinks, ErrorPage,
+    ErrorPageStatus, OpenFileCache, TryFallback, TryFile, TryFiles,
 };
 use super::parser::Directive;
 use super::raw::{Level, Shared};
@@ -131,21 +131,50 @@ fn open_file_cache_arg(d: &Directive) -> Result<Option<OpenFileCache>, ConfError
     Ok(Some(OpenFileCache { max, inactive }))
 }
 
-/// `disable_symlinks off;`: the only form Portico implements (symbolic links are followed).
+/// `disable_symlinks off|on [from=$document_root];` (nginx's `if_not_owner` and a `from=`
+/// other than the document root are not implemented and say so).
 pub(crate) fn disable_symlinks(
-    _: &mut Level<'_>,
+    l: &mut Level<'_>,
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
-    match d.args.iter().find(|w| w.text != "off") {
-        None => Ok(()),
-        Some(w) => Err(ConfError::at(
+    set_once(&mut l.loc(d)?.disable_symlinks, d, disable_symlinks_arg)
+}
+
+fn disable_symlinks_arg(d: &Directive) -> Result<DisableSymlinks, ConfError> {
+    let unsupported = |what: &str| {
+        ConfError::at(
             d,
-            format!(
-                "\"disable_symlinks\" directive \"{}\" is not supported",
-                w.text
-            ),
+            format!("\"disable_symlinks\" directive \"{what}\" is not supported"),
+        )
+    };
+    let mut mode = None;
+    let mut from_root = false;
+    for w in &d.args {
+        match w.text.as_str() {
+            "off" => mode = Some(DisableSymlinks::Off),
+            "on" => mode = Some(DisableSymlinks::On),
+            "if_not_owner" => return Err(unsupported("if_not_owner")),
+            "from=$document_root" | "from=${document_root}" => from_root = true,
+            other if other.starts_with("from=") => return Err(unsupported(other)),
+            other => {
+                return Err(ConfError::at(d, format!("invalid parameter \"{other}\"")));
+            }
+        }
+    }
+    match (mode, from_root) {
+        (None, _) => Err(ConfError::at(
+            d,
+            format!("invalid parameter \"{}\"", d.arg(0)),
         )),
+        (Some(DisableSymlinks::On | DisableSymlinks::FromDocumentRoot), true) => {
+            Ok(DisableSymlinks::FromDocumentRoot)
+        }
+        (Some(DisableSymlinks::Off), true) => Err(ConfError::at(
+            d,
+            "\"from=\" cannot be used with \"off\" parameter",
+        )),
+        (Some(m), false) => Ok(m),
     }
 }
 

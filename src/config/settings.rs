@@ -75,7 +75,8 @@ pub const DEFAULT_CLIENT_BODY_BUFFER_SIZE: usize = 16 * 1024;
 pub const DEFAULT_CLIENT_BODY_TEMP_PATH: &str = "client_body_temp";
 /// `sendfile_max_chunk 2m;` (0 = unlimited)
 pub const DEFAULT_SENDFILE_MAX_CHUNK: u64 = 2 * 1024 * 1024;
-/// `worker_shutdown_timeout` is unset by default in nginx (wait forever); we bound it.
+/// `worker_shutdown_timeout` is unset by default, as in nginx: an old worker waits for its
+/// connections however long they take.
 pub const DEFAULT_WORKER_SHUTDOWN_TIMEOUT: Option<Duration> = None;
 /// `lingering_time 30s;`
 pub const DEFAULT_LINGERING_TIME: Duration = Duration::from_secs(30);
@@ -451,6 +452,8 @@ settings! {
         internal: bool = false,
         /// `open_file_cache off|max=N [inactive=TIME]`
         open_file_cache: Option<OpenFileCache> = None,
+        /// `disable_symlinks off|on [from=$document_root]`
+        disable_symlinks: DisableSymlinks = DisableSymlinks::Off,
         /// `open_file_cache_valid TIME`
         open_file_cache_valid: Duration = DEFAULT_OPEN_FILE_CACHE_VALID,
         /// `open_file_cache_min_uses N`

@@ -189,6 +189,26 @@ fn shipped_conf_files_parse() {
 }
 
 #[test]
+fn load_str_reads_text_as_the_main_file() {
+    let prefix = temp_dir();
+    let file = prefix.join("conf/nginx.conf");
+    let text = b"worker_processes 3;\nevents {}\nhttp { server { listen 127.0.0.1:8081; } }\n";
+    let config = load_str(text, &file, &prefix).unwrap();
+    assert_eq!(config.main.worker_processes, 3);
+    assert_eq!(config.file, file);
+    assert_eq!(config.sources.len(), 1);
+    assert!(!file.exists(), "nothing is read or written");
+    let err = load_str(b"events {}\nhttp {", &file, &prefix).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "unexpected end of file, expecting \"}}\" in {}:2",
+            file.display()
+        )
+    );
+}
+
+#[test]
 fn defaults_without_directives() {
     let (result, prefix) = load_in("events {}", None);
     let config = result.unwrap();

@@ -4,7 +4,8 @@
 //! buffers and calls in. Parsers return offsets ([`request::Span`]) into the caller's
 //! buffer rather than borrowing it, and allocate nothing per request.
 //!
-//! - [`request`]: the request head (`parse_head`), nginx's checks on it.
+//! - [`request`]: the request head (`parse_head`), nginx's checks on it; the request line
+//!   and header lines are read byte by byte as nginx reads them.
 //! - [`chunked`]: the chunked body decoder, a small state machine.
 //! - [`uri`]: percent-decoding and dot-segment removal of the path; escaping for
 //!   `Location`.
@@ -21,6 +22,7 @@ pub mod conditional;
 pub mod date;
 pub mod error;
 pub mod expires;
+mod header_line;
 mod num;
 pub mod range;
 pub mod request;

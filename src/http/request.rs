@@ -5,19 +5,20 @@
 //! a reusable [`RequestHead`] without allocating (the header `Vec` keeps its capacity) and
 //! never borrows the buffer, so the connection can keep reading into it.
 //!
-//! Where this differs from nginx 1.22 (all stricter, all answered 400):
-//! - header lines go through `httparse::parse_headers`, which rejects names with
-//!   non-token bytes (`@`, `/`, `(`…), control bytes in values and obsolete line folding;
-//!   nginx ignores such names under `ignore_invalid_headers` and takes such values;
-//! - more than [`MAX_HEADERS`] header lines is answered like a head too large for the
-//!   buffers (nginx's 494, sent as 400), nginx's own answer when headers do not fit;
-//! - HTTP/0.9 requests (no version) are refused instead of served.
+//! Header lines are read by [`super::header_line`] as nginx reads them.
+//!
+//! Where this differs from nginx 1.22: HTTP/0.9 requests (no version) are refused (400)
+//! instead of served.
 
 pub use super::error::HttpError;
+use super::header_line::{self, HeaderLine};
 use super::request_line;
 
-/// Most header lines a head may carry; more is [`HttpError::HeaderTooLarge`].
-pub const MAX_HEADERS: usize = 100;
+/// Most header lines a head may carry, not counting those dropped as invalid; more is
+/// [`HttpError::HeaderTooLarge`]. This is nginx's `max_headers` default: newer nginx, and
+/// nginx 1.22 as Debian ships it, refuse the 1001st line with 494 ("client sent too many
+/// header lines").
+pub const MAX_HEADERS: usize = 1000;
 
 /// A `(start, end)` byte range in the connection's buffer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -251,26 +252,32 @@ pub fn parse_head(
         head.host = Some(request_line::validate_host(buf, host)?);
     }
 
-    let rest = buf.get(line.end..).unwrap_or_default();
-    let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let (headers_len, parsed) = match httparse::parse_headers(rest, &mut raw) {
-        Ok(httparse::Status::Complete(done)) => done,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => return Err(HttpError::HeaderTooLarge),
-        Err(_) => return Err(HttpError::BadRequest),
-    };
-    head.head_len = line.end + headers_len;
-
+    // Each line is checked as it is read, as nginx does: a duplicate `Host` is refused
+    // before the head is complete.
     let mut seen = Seen::default();
-    for h in parsed {
-        let name = h.name.as_bytes();
+    let mut pos = line.end;
+    loop {
+        let rest = buf.get(pos..).unwrap_or_default();
+        let (name, value, len) = match header_line::parse(rest)? {
+            None => return Ok(None),
+            Some(HeaderLine::End { len }) => {
+                head.head_len = pos + len;
+                break;
+            }
+            Some(HeaderLine::Field { name, value, len }) => (name, value, len),
+        };
+        let span = HeaderSpan {
+            name: span_at(pos, name),
+            value: span_at(pos, value),
+        };
+        pos += len;
+        let name = span.name.get(buf);
         if opts.ignore_invalid_headers && !is_valid_name(name, opts.underscores_in_headers) {
             continue;
         }
-        let span = HeaderSpan {
-            name: offset_of(buf, name),
-            value: offset_of(buf, h.value),
-        };
+        if head.headers.len() == MAX_HEADERS {
+            return Err(HttpError::HeaderTooLarge);
+        }
         head.headers.push(span);
         seen.process(buf, name, span, head)?;
     }
@@ -545,12 +552,12 @@ fn split_uri(buf: &[u8], line: &request_line::RequestLine, head: &mut RequestHea
     }
 }
 
-/// The span of `part`, a subslice of `buf`, as offsets.
-fn offset_of(buf: &[u8], part: &[u8]) -> Span {
-    let start = (part.as_ptr() as usize).saturating_sub(buf.as_ptr() as usize);
+/// The span of `(start, end)`, offsets into the part of the buffer that starts at `base`.
+fn span_at(base: usize, (start, end): (usize, usize)) -> Span {
+    // parse_head caps the buffer at u32::MAX bytes, so offsets fit.
     Span {
-        start: start as u32,
-        end: (start + part.len()) as u32,
+        start: (base + start) as u32,
+        end: (base + end) as u32,
     }
 }
 

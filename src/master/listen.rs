@@ -201,3 +201,108 @@ pub fn bind_all(
     }
     Ok(out)
 }
+
+/// The environment variable a master started by `USR2` (binary upgrade) finds its inherited
+/// listening sockets in, as nginx's `NGINX`: descriptor numbers, each followed by `;`.
+pub const INHERITED_SOCKETS_VAR: &str = "PORTICO";
+
+/// The value of [`INHERITED_SOCKETS_VAR`] that hands `listeners` to a new binary.
+pub fn inherited_sockets_value(listeners: &[Listener]) -> String {
+    let mut v = String::new();
+    for l in listeners {
+        for fd in &l.fds {
+            v.push_str(&fd.as_raw_fd().to_string());
+            v.push(';');
+        }
+    }
+    v
+}
+
+/// Takes over the listening sockets an old master passed in `value` (`"6;7;"`): each must be
+/// a listening TCP socket; its address and `SO_REUSEPORT` decide which `listen` of `wanted`
+/// it serves. The result is the "old" list for [`bind_all`], which then binds only what is
+/// missing, so an address keeps its socket (and its queue) across the binary upgrade.
+/// A socket no `listen` asks for any more is closed. As nginx, a bad number stops the
+/// parsing: `invalid socket number "x" in PORTICO environment variable, ignoring the rest
+/// of the variable` (returned as the second element, for the error log).
+pub fn adopt_inherited(value: &str, wanted: &[ListenConf]) -> (Vec<Listener>, Option<String>) {
+    let mut out: Vec<Listener> = Vec::new();
+    let mut warning = None;
+    for part in value.split([';', ':']).filter(|p| !p.is_empty()) {
+        let Some(fd) = part.parse::<RawFd>().ok().filter(|&fd| fd > 2) else {
+            warning = Some(bad_number(part));
+            break;
+        };
+        let Some((addr, reuseport)) = listening_socket(fd) else {
+            warning = Some(bad_number(part));
+            break;
+        };
+        // SAFETY: `fd` is an open listening socket this process inherited and nothing else in
+        // it owns (checked by `listening_socket`); from here on it is owned once.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        // Close-on-exec again, as every socket of ours: the next upgrade passes it explicitly.
+        // SAFETY: fcntl on an owned descriptor.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        let Some(conf) = wanted
+            .iter()
+            .find(|c| c.addr == addr && c.reuseport == reuseport)
+        else {
+            continue;
+        };
+        match out
+            .iter_mut()
+            .find(|l| l.conf.addr == addr && l.conf.reuseport == reuseport)
+        {
+            Some(l) => l.fds.push(owned),
+            None => out.push(Listener {
+                conf: conf.clone(),
+                fds: vec![owned],
+            }),
+        }
+    }
+    (out, warning)
+}
+
+fn bad_number(part: &str) -> String {
+    format!(
+        "invalid socket number \"{part}\" in {INHERITED_SOCKETS_VAR} environment variable, ignoring the rest of the variable"
+    )
+}
+
+/// The bound address and `SO_REUSEPORT` of `fd` if it is a listening TCP socket.
+fn listening_socket(fd: RawFd) -> Option<(SocketAddr, bool)> {
+    let get = |level, name| {
+        let mut v: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: getsockopt into a local c_int; fails harmlessly on a non-socket.
+        let r = unsafe {
+            libc::getsockopt(
+                fd,
+                level,
+                name,
+                (&mut v as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        (r == 0).then_some(v)
+    };
+    if get(libc::SOL_SOCKET, libc::SO_TYPE)? != libc::SOCK_STREAM
+        || get(libc::SOL_SOCKET, libc::SO_ACCEPTCONN)? == 0
+    {
+        return None;
+    }
+    let reuseport = get(libc::SOL_SOCKET, libc::SO_REUSEPORT)? != 0;
+    let addr = nix::sys::socket::getsockname::<nix::sys::socket::SockaddrStorage>(fd).ok()?;
+    let addr = if let Some(a) = addr.as_sockaddr_in() {
+        SocketAddr::from((a.ip(), a.port()))
+    } else {
+        let a = addr.as_sockaddr_in6()?;
+        SocketAddr::V6(std::net::SocketAddrV6::new(
+            a.ip(),
+            a.port(),
+            a.flowinfo(),
+            a.scope_id(),
+        ))
+    };
+    Some((addr, reuseport))
+}

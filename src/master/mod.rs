@@ -7,6 +7,14 @@
 //! sender's pid. On `QUIT` and `TERM` the master closes its listening sockets at once, as each
 //! worker does with its own, so new connections are refused rather than queued.
 //!
+//! Binary upgrade, as nginx: `USR2` renames the pid file to `PID.oldbin` and fork+execs the
+//! executable this master was started from (its path as resolved at start, so a binary
+//! replaced in place is the one that runs) with the listening sockets passed by number in
+//! `PORTICO=fd;fd;`. The new master adopts them instead of binding, so no connection is refused
+//! during the switch. `WINCH` then stops the old workers (the old master stays, holding its
+//! sockets), `HUP` starts them again (rollback) and `QUIT` ends the old master. Unlike nginx,
+//! `WINCH` is honoured in the foreground too (nginx only when daemonized).
+//!
 //! A worker that dies unasked is respawned at once, as nginx does; only a slot whose workers
 //! die right after start twice in a row waits, with a doubling delay (nginx would fork flat
 //! out).
@@ -59,6 +67,17 @@ struct Master {
     pid_file: PathBuf,
     signal_fd: i32,
     phase: Phase,
+    /// The executable and arguments this master was started with, for a binary upgrade.
+    exe: Option<PathBuf>,
+    argv: Vec<String>,
+    /// The master started by `USR2`, while it runs: this master's pid file is then
+    /// `PID.oldbin`.
+    new_binary: Option<i32>,
+    /// `WINCH`: the workers were stopped on purpose and are not respawned.
+    noaccepting: bool,
+    /// A master started by an upgrade: its parent, the old master. While that one lives,
+    /// `USR2` is refused, as nginx refuses it.
+    upgraded_from: Option<i32>,
 }
 
 /// Loads the configuration, binds sockets, starts the workers and runs the master loop.
@@ -106,14 +125,28 @@ pub fn run(opts: LoadOptions) -> i32 {
         .as_ref()
         .map(|h| h.listens.clone())
         .unwrap_or_default();
-    let listeners = match listen::bind_all(&wanted, &mut Vec::new(), workers) {
+    // A master started by `USR2` adopts the sockets of the old one (nginx's `NGINX` variable).
+    let inherited = std::env::var(listen::INHERITED_SOCKETS_VAR).ok();
+    let mut adopted = Vec::new();
+    if let Some(value) = &inherited {
+        elog!(LogLevel::Notice, "using inherited sockets from \"{value}\"");
+        let (sockets, warning) = listen::adopt_inherited(value, &wanted);
+        if let Some(w) = warning {
+            elog!(LogLevel::Emerg, "{w}");
+        }
+        adopted = sockets;
+    }
+    let listeners = match listen::bind_all(&wanted, &mut adopted, workers) {
         Ok(l) => l,
         Err(e) => {
             elog!(LogLevel::Emerg, "{e}");
             return 1;
         }
     };
+    // As nginx: a master started by an upgrade stays in the foreground of the old one, which
+    // is already a daemon if it should be (and must reap it).
     if config.main.daemon
+        && inherited.is_none()
         && let Err(e) = process::daemonize()
     {
         elog!(LogLevel::Emerg, "daemon() failed ({})", sys::errno_text(&e));
@@ -161,6 +194,7 @@ pub fn run(opts: LoadOptions) -> i32 {
     let command_line: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    let exe = std::env::current_exe().ok();
     sys::init_proc_title();
     sys::set_proc_title(&format!(
         "{}: master process {}",
@@ -177,12 +211,19 @@ pub fn run(opts: LoadOptions) -> i32 {
         pid_file,
         signal_fd,
         phase: Phase::Running,
+        exe,
+        argv: command_line,
+        new_binary: None,
+        noaccepting: false,
+        // SAFETY: getppid never fails.
+        upgraded_from: inherited.map(|_| unsafe { libc::getppid() }),
     };
     for slot in 0..workers {
         m.spawn(slot);
     }
     m.run_loop();
     remove_pid_file(&m.pid_file);
+    remove_pid_file(&oldbin_path(&m.pid_file));
     elog!(LogLevel::Notice, "exit");
     0
 }
@@ -265,7 +306,37 @@ impl Master {
             if sys::take_signal(libc::SIGHUP) {
                 log_signal(libc::SIGHUP, ", reconfiguring");
                 if self.phase == Phase::Running {
-                    self.reload();
+                    if self.new_binary.is_some() {
+                        // nginx: with a new binary running, HUP restarts this master's
+                        // workers from the configuration it has (the rollback path).
+                        self.restart_workers();
+                    } else {
+                        self.reload();
+                    }
+                }
+            }
+            if sys::take_signal(libc::SIGUSR2) {
+                let refused = self.new_binary.is_some()
+                    // SAFETY: getppid never fails.
+                    || self.upgraded_from == Some(unsafe { libc::getppid() });
+                if refused {
+                    log_signal(libc::SIGUSR2, ", ignoring");
+                    elog!(
+                        LogLevel::Info,
+                        "the changing binary signal is ignored: you should shutdown or terminate before either old or new binary's process"
+                    );
+                } else {
+                    log_signal(libc::SIGUSR2, ", changing binary");
+                    if self.phase == Phase::Running {
+                        self.exec_new_binary();
+                    }
+                }
+            }
+            if sys::take_signal(libc::SIGWINCH) {
+                log_signal(libc::SIGWINCH, ", stop accepting connections");
+                if self.phase == Phase::Running && !self.noaccepting {
+                    self.noaccepting = true;
+                    self.signal_workers(libc::SIGQUIT, |w| !w.exiting);
                 }
             }
             if sys::take_signal(libc::SIGUSR1) {
@@ -283,6 +354,7 @@ impl Master {
                 self.signal_workers(libc::SIGUSR1, |_| true);
             }
             match self.phase {
+                Phase::Running if self.noaccepting => pending_respawns.clear(),
                 Phase::Running => {
                     let now = Instant::now();
                     let (due, later): (Vec<_>, Vec<_>) = pending_respawns
@@ -314,6 +386,10 @@ impl Master {
     fn reap(&mut self) -> Vec<(usize, Duration, u32)> {
         let mut respawn = Vec::new();
         while let Some((pid, status)) = process::reap_one() {
+            if self.new_binary == Some(pid) {
+                self.new_binary_exited(pid, status);
+                continue;
+            }
             let Some(i) = self.workers.iter().position(|w| w.pid == pid) else {
                 continue;
             };
@@ -432,6 +508,107 @@ impl Master {
         }
         self.signal_workers(libc::SIGQUIT, |w| w.generation <= old && !w.exiting);
     }
+}
+
+impl Master {
+    /// `USR2`: as nginx's `ngx_exec_new_binary`, rename the pid file to `PID.oldbin` (refusing
+    /// the upgrade if that fails) and start the new binary with the listening sockets.
+    fn exec_new_binary(&mut self) {
+        let Some(exe) = self.exe.clone() else {
+            elog!(
+                LogLevel::Alert,
+                "cannot change binary: the executable's path is unknown"
+            );
+            return;
+        };
+        let oldbin = oldbin_path(&self.pid_file);
+        if let Err(e) = std::fs::rename(&self.pid_file, &oldbin) {
+            elog!(
+                LogLevel::Alert,
+                "rename() {} to {} failed before executing new binary process \"{}\" ({})",
+                self.pid_file.display(),
+                oldbin.display(),
+                exe.display(),
+                sys::errno_text(&e)
+            );
+            return;
+        }
+        match process::exec_new_binary(&exe, &self.argv, &self.listeners) {
+            Ok(pid) => {
+                elog!(LogLevel::Notice, "start new binary process {pid}");
+                self.new_binary = Some(pid);
+            }
+            Err(e) => {
+                elog!(
+                    LogLevel::Alert,
+                    "fork() failed while spawning \"new binary process\" ({})",
+                    sys::errno_text(&e)
+                );
+                self.take_back_pid_file(&format!(
+                    "an attempt to execute new binary process \"{}\"",
+                    exe.display()
+                ));
+            }
+        }
+    }
+
+    /// The new binary exited while this master runs: it owns the pid file again and, if its
+    /// workers were stopped by `WINCH`, starts them again (nginx's `ngx_reap_children`).
+    fn new_binary_exited(&mut self, pid: i32, status: process::Exit) {
+        match status {
+            process::Exit::Code(code) => elog!(
+                LogLevel::Notice,
+                "new binary process {pid} exited with code {code}"
+            ),
+            process::Exit::Signal(sig) => elog!(
+                LogLevel::Alert,
+                "new binary process {pid} exited on signal {sig}"
+            ),
+        }
+        self.new_binary = None;
+        let exe = self.exe.clone().unwrap_or_default();
+        self.take_back_pid_file(&format!(
+            "the new binary process \"{}\" exited",
+            exe.display()
+        ));
+        if self.phase == Phase::Running && self.noaccepting {
+            self.restart_workers();
+        }
+    }
+
+    /// Renames `PID.oldbin` back to the pid file; `after` completes nginx's alert if that
+    /// fails ("rename() A back to B failed after ...").
+    fn take_back_pid_file(&self, after: &str) {
+        let oldbin = oldbin_path(&self.pid_file);
+        if let Err(e) = std::fs::rename(&oldbin, &self.pid_file) {
+            elog!(
+                LogLevel::Alert,
+                "rename() {} back to {} failed after {after} ({})",
+                oldbin.display(),
+                self.pid_file.display(),
+                sys::errno_text(&e)
+            );
+        }
+    }
+
+    /// Starts a full set of workers from the current configuration, when `WINCH` stopped
+    /// them (rollback of a binary upgrade).
+    fn restart_workers(&mut self) {
+        if !self.noaccepting {
+            return;
+        }
+        self.noaccepting = false;
+        for slot in 0..self.config.main.worker_processes {
+            self.spawn(slot);
+        }
+    }
+}
+
+/// `logs/nginx.pid` → `logs/nginx.pid.oldbin`, nginx's name for the old master's pid file.
+fn oldbin_path(pid_file: &Path) -> PathBuf {
+    let mut name = pid_file.as_os_str().to_owned();
+    name.push(".oldbin");
+    PathBuf::from(name)
 }
 
 /// The exit code of a worker that could not start (nginx's convention): it is not respawned.

@@ -175,3 +175,69 @@ pub fn daemonize() -> io::Result<()> {
     }
     Ok(())
 }
+
+/// nginx's `ngx_exec_new_binary`: forks, and in the child clears close-on-exec on the
+/// listening sockets and `execve`s `exe` with the master's original arguments and environment
+/// plus `PORTICO=fd;fd;...`, which tells the new master to adopt those sockets instead of
+/// binding. Returns the new master's pid. An `execve` that fails is logged by the child
+/// (`execve() failed while executing new binary process "..."`) which then exits with 1; the
+/// old master sees that exit and takes its pid file back.
+pub fn exec_new_binary(
+    exe: &std::path::Path,
+    argv: &[String],
+    listeners: &[Listener],
+) -> io::Result<i32> {
+    use std::os::unix::ffi::OsStrExt;
+    let to_c = |b: &[u8]| CString::new(b).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput));
+    // Everything allocated before the fork: the child only calls fcntl and execve.
+    let path = to_c(exe.as_os_str().as_bytes())?;
+    let args: Vec<CString> = argv
+        .iter()
+        .map(|a| to_c(a.as_bytes()))
+        .collect::<io::Result<_>>()?;
+    let var = super::listen::INHERITED_SOCKETS_VAR;
+    let mut env: Vec<CString> = std::env::vars_os()
+        .filter(|(k, _)| k.as_bytes() != var.as_bytes())
+        .map(|(k, v)| {
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            to_c(&kv)
+        })
+        .collect::<io::Result<_>>()?;
+    let inherited = super::listen::inherited_sockets_value(listeners);
+    env.push(to_c(format!("{var}={inherited}").as_bytes())?);
+    let mut arg_ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    arg_ptrs.push(std::ptr::null());
+    let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
+    env_ptrs.push(std::ptr::null());
+    let fds: Vec<i32> = listeners
+        .iter()
+        .flat_map(|l| l.fds.iter().map(std::os::fd::AsRawFd::as_raw_fd))
+        .collect();
+
+    // SAFETY: the master is single-threaded; the child runs only async-signal-safe calls
+    // (fcntl, execve) and the error log write below before `_exit`.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid > 0 {
+        return Ok(pid);
+    }
+    for fd in fds {
+        // SAFETY: clearing FD_CLOEXEC on our own listening sockets, so they survive execve.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    }
+    // SAFETY: NULL-terminated arrays of pointers to live NUL-terminated strings.
+    unsafe { libc::execve(path.as_ptr(), arg_ptrs.as_ptr(), env_ptrs.as_ptr()) };
+    let e = io::Error::last_os_error();
+    crate::elog!(
+        crate::log::LogLevel::Alert,
+        "execve() failed while executing new binary process \"{}\" ({})",
+        exe.display(),
+        crate::sys::errno_text(&e)
+    );
+    // SAFETY: leave the forked copy of the master without running its destructors.
+    unsafe { libc::_exit(1) }
+}

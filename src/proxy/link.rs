@@ -1,8 +1,8 @@
 //! One proxied request: the upstream connection's state machine and the body relays.
 //!
 //! A [`Link`] belongs to the client connection that started it; its upstream socket is
-//! registered under the client's slab key with [`UPSTREAM_TOKEN_BIT`] set, so a stale event
-//! for a reused slot is dropped like any other. Every turn runs four pumps until none makes
+//! registered once, as `UPSTREAM_TOKEN_BIT | fd`, and [`super::Owner`] says which client
+//! connection (or the idle pool) its events are for. Every turn runs four pumps until none makes
 //! progress: client body → upstream buffer, buffer → upstream socket, upstream socket →
 //! response buffer, response buffer → client socket. Both buffers are bounded, so a slow
 //! client stops the reading of the upstream (back-pressure) and a slow upstream stops the
@@ -17,11 +17,13 @@
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::{Interest, Token};
 
+use super::Owner;
 use super::body_buffer::StoredBody;
 use super::response::{self, ClientHeadInput, Framing, HeadError, ResponseHead};
 use crate::config::LocSettings;
@@ -33,6 +35,7 @@ use crate::log::LogLevel;
 use crate::sys;
 use crate::worker::Shared;
 use crate::worker::conn::Active;
+use crate::worker::slab::Key;
 
 mod deadlines;
 mod failure;
@@ -42,7 +45,7 @@ mod tunnel;
 
 pub use super::upstream_log::{Try, UpstreamLog};
 
-/// Token bit of an upstream socket (the rest is the client connection's slab key).
+/// Token bit of an upstream socket (the rest is its descriptor; see [`super::Owner`]).
 pub const UPSTREAM_TOKEN_BIT: usize = 1 << 63;
 /// Request bytes kept for a replay on another connection; a longer request that fails after
 /// its start was sent cannot be retried.
@@ -86,8 +89,8 @@ pub struct ClientSide<'a, 'c> {
     pub id: u64,
     /// Client address.
     pub peer: SocketAddr,
-    /// The token to register the upstream socket with.
-    pub token: Token,
+    /// The client connection's slab key (an upstream socket's owner).
+    pub key: Key,
 }
 
 /// Why a try failed, as `proxy_next_upstream` names it.
@@ -476,12 +479,12 @@ impl<'c> Link<'c> {
         if !fresh
             && self.setup.keepalive
             && let Some(p) = peer
-            && let Some((mut sock, requests)) = shared.upstreams.pool.take(self.setup.group, p)
-            && shared
-                .registry
-                .reregister(&mut sock, cx.token, Interest::READABLE | Interest::WRITABLE)
-                .is_ok()
+            && let Some((sock, requests)) = shared.upstreams.pool.take(self.setup.group, p)
         {
+            // Still registered from its first connect: only its owner changes.
+            shared
+                .upstreams
+                .set_owner(sock.as_raw_fd(), Owner::Client(cx.key));
             self.sock = Some(sock);
             shared.upstreams.open += 1;
             self.reused = true;
@@ -497,9 +500,11 @@ impl<'c> Link<'c> {
         match TcpStream::connect(addr) {
             Ok(mut sock) => {
                 let _ = sock.set_nodelay(true);
+                let fd = sock.as_raw_fd();
+                shared.upstreams.set_owner(fd, Owner::Client(cx.key));
                 if let Err(e) = shared.registry.register(
                     &mut sock,
-                    cx.token,
+                    Token(UPSTREAM_TOKEN_BIT | fd as usize),
                     Interest::READABLE | Interest::WRITABLE,
                 ) {
                     elog!(
@@ -617,16 +622,17 @@ impl<'c> Link<'c> {
                 if let Some(g) = shared.upstreams.groups.get_mut(self.setup.group) {
                     g.release(p, false, now);
                 }
-                let registry = &shared.registry;
-                shared.upstreams.pool.put(
-                    registry,
+                let fd = sock.as_raw_fd();
+                if let Some(key) = shared.upstreams.pool.put(
                     sock,
                     self.setup.group,
                     p,
                     requests,
                     max,
                     now + timeout,
-                );
+                ) {
+                    shared.upstreams.set_owner(fd, Owner::Pool(key));
+                }
             }
         } else {
             self.drop_upstream(shared, false);

@@ -25,9 +25,9 @@ pub mod response;
 pub mod upstream_log;
 
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::RawFd;
 
 pub use link::{ClientSide, Link, LinkSetup, LinkStep, UPSTREAM_TOKEN_BIT, UpstreamLog};
-pub use pool::POOL_TOKEN_BIT;
 
 use crate::config::proxy_values::{Balance, ProxyPass, ProxyRedirect, ProxyTarget, RedirectRule};
 use crate::config::{HttpConf, LocSettings};
@@ -35,6 +35,7 @@ use crate::elog;
 use crate::log::LogLevel;
 use crate::vars::VarSource;
 use crate::worker::conn::Active;
+use crate::worker::slab::Key;
 use balancer::Group;
 use pool::Pool;
 
@@ -49,6 +50,26 @@ pub struct Upstreams {
     pub buffers: Vec<Vec<u8>>,
     /// Upstream sockets held by requests in flight.
     pub open: usize,
+    /// Who holds each upstream socket, by descriptor (see [`Owner`]).
+    owners: Vec<Owner>,
+}
+
+/// Who an upstream socket's events are for. An upstream socket is registered once, when it
+/// connects, with the token `UPSTREAM_TOKEN_BIT | fd`, and stays registered (for readable
+/// and writable) until it closes: moving between a request and the idle pool only changes
+/// this table, so reusing a pooled connection costs no `epoll_ctl`. An entry is never
+/// cleared: a closed descriptor has no events, and one reused for a new upstream socket is
+/// set again before it is registered. An event already fetched for a socket closed in the
+/// same loop turn can reach the new holder of its number: a spurious wake-up, which every
+/// pump tolerates (the read or write just says `WouldBlock`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// Nobody (never registered).
+    None,
+    /// The client connection (slab key) whose request uses it.
+    Client(Key),
+    /// Idle in the pool under this key.
+    Pool(Key),
 }
 
 impl Upstreams {
@@ -59,7 +80,22 @@ impl Upstreams {
             pool: Pool::default(),
             buffers: Vec::new(),
             open: 0,
+            owners: Vec::new(),
         }
+    }
+
+    /// Who holds the upstream socket `fd`.
+    pub fn owner(&self, fd: usize) -> Owner {
+        self.owners.get(fd).copied().unwrap_or(Owner::None)
+    }
+
+    /// Records who holds the upstream socket `fd`.
+    pub fn set_owner(&mut self, fd: RawFd, owner: Owner) {
+        let Ok(i) = usize::try_from(fd) else { return };
+        if self.owners.len() <= i {
+            self.owners.resize(i + 1, Owner::None);
+        }
+        self.owners[i] = owner;
     }
 
     /// Upstream connections of this worker, in use or cached: they take

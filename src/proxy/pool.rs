@@ -2,21 +2,17 @@
 //! default here).
 //!
 //! Per group, a LIFO stack bounded by `keepalive`: the most recently used connection is
-//! reused first, and when the stack is full the least recently used one is closed. Each idle
-//! connection stays registered for readable under its own pool token: data or EOF on an idle
-//! connection means the upstream closed it (or misbehaves), so it is closed at once and never
-//! reused. `keepalive_timeout` is enforced by [`Pool::expire`], run once per loop iteration.
+//! reused first, and when the stack is full the least recently used one is closed. An idle
+//! connection stays registered as it was (see [`super::Owner`]): data or EOF on it means the
+//! upstream closed it (or misbehaves), so it is closed at once and never reused.
+//! `keepalive_timeout` is enforced by [`Pool::expire`], run once per loop iteration.
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
 use mio::net::TcpStream;
-use mio::{Interest, Registry, Token};
 
 use crate::worker::slab::{Key, Slab};
-
-/// Token bit of an idle pooled connection (the rest is its pool key).
-pub const POOL_TOKEN_BIT: usize = 1 << 62;
 
 /// An idle connection waiting for reuse.
 struct Idle {
@@ -37,20 +33,19 @@ pub struct Pool {
 
 impl Pool {
     /// Caches `sock` (to `peer` of `group`, used for `requests` requests so far); closes the
-    /// least recently used connection of the group if there are more than `max`.
-    #[allow(clippy::too_many_arguments)]
+    /// least recently used connection of the group if there are more than `max`. Returns the
+    /// pool key the socket's events must now go to (`None`: not cached, closed).
     pub fn put(
         &mut self,
-        registry: &Registry,
         sock: TcpStream,
         group: usize,
         peer: usize,
         requests: u64,
         max: usize,
         expires: Instant,
-    ) {
+    ) -> Option<Key> {
         if max == 0 {
-            return;
+            return None;
         }
         if self.stacks.len() <= group {
             self.stacks.resize_with(group + 1, VecDeque::new);
@@ -62,20 +57,6 @@ impl Pool {
             requests,
             expires,
         });
-        let Some(entry) = self.idle.get_mut(key) else {
-            return;
-        };
-        if registry
-            .reregister(
-                &mut entry.sock,
-                Token(POOL_TOKEN_BIT | key.0),
-                Interest::READABLE,
-            )
-            .is_err()
-        {
-            self.idle.remove(key);
-            return;
-        }
         let stack = &mut self.stacks[group];
         stack.push_back(key);
         while stack.len() > max {
@@ -83,6 +64,7 @@ impl Pool {
                 self.idle.remove(old);
             }
         }
+        self.idle.get_mut(key).map(|_| key)
     }
 
     /// The most recently cached live connection to `peer` of `group`, with its request count.
@@ -97,9 +79,9 @@ impl Pool {
         self.idle.remove(key).map(|e| (e.sock, e.requests))
     }
 
-    /// An event on an idle connection: the upstream closed it or sent stray bytes. Close it.
-    pub fn on_event(&mut self, token: usize) {
-        let key = Key(token & !POOL_TOKEN_BIT);
+    /// An event on the idle connection `key`: the upstream closed it or sent stray bytes.
+    /// Close it.
+    pub fn on_event(&mut self, key: Key) {
         if let Some(e) = self.idle.remove(key)
             && let Some(stack) = self.stacks.get_mut(e.group)
         {

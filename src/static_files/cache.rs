@@ -1,33 +1,96 @@
-//! nginx's `open_file_cache`, per worker: open descriptors and stat results of hot paths.
+//! A worker's cache of open static files: descriptors, stat results and, for small files,
+//! their bytes. Always on, with two policies:
 //!
-//! Off unless `open_file_cache max=N` is configured, as in nginx. An entry is trusted for
-//! `open_file_cache_valid` (default 60s); after that the next use `stat`s the path and
-//! reopens it when the inode, size or mtime changed, so a replaced or edited file is never
-//! served stale for longer than nginx would. Entries unused for `inactive` are dropped; a
-//! full cache drops the least recently used one. A descriptor is kept only once a path was
-//! used `open_file_cache_min_uses` times; errors (missing files) are remembered only with
-//! `open_file_cache_errors on`.
+//! - **Default (no `open_file_cache`).** nginx opens, stats and closes a file for every
+//!   request. Portico keeps hot files open instead but checks every use with one `statx` of
+//!   the path against what it cached (device, inode, mode, size, mtime and ctime to the
+//!   nanosecond): a hit costs that one call instead of open + fstat + close, and a file
+//!   that was written, renamed over, removed or chmod'ed is never served stale. Errors are
+//!   not cached. Nothing observable differs from nginx.
+//! - **`open_file_cache max=N [inactive=T]`.** nginx's semantics: an entry is trusted for
+//!   `open_file_cache_valid` (60s) before the path is checked again, a descriptor is kept
+//!   once a path was used `open_file_cache_min_uses` times, and errors are remembered with
+//!   `open_file_cache_errors on`.
+//!
+//! Small files also keep their bytes, so their response is one write of head and body.
+//! Bytes are kept only once the file's ctime is [`RACY_WINDOW`] in the past: a write in the
+//! same clock tick as our read could leave every timestamp unchanged (the "racy clean"
+//! problem git solves the same way), while a write after a settled ctime must move it. A
+//! file changed more recently is sent from its descriptor, which always reads current bytes.
+//!
+//! Entries unused for `inactive` are closed by [`FileCache::sweep`] (the worker calls it
+//! about once a second) or when room is needed; a full cache drops the least recently used.
 
 use std::collections::HashMap;
-use std::os::unix::fs::MetadataExt;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::{Entry, OpenFile, StaticFile, open_error, open_file};
-use crate::config::{LocSettings, OpenFileCache};
+use super::{Entry, StaticFile, open_error, open_file};
+use crate::config::LocSettings;
+use crate::config::loc_values::DEFAULT_OPEN_FILE_CACHE_INACTIVE;
+use crate::sys::{self, FileStamp};
+
+/// Open files a worker keeps without `open_file_cache` (nginx's own cache is per worker too).
+pub const DEFAULT_MAX_ENTRIES: usize = 1024;
+/// Files up to this size keep their bytes.
+pub const SMALL_FILE: u64 = 16 * 1024;
+/// Bytes of small files one worker keeps at most.
+pub const CONTENT_BUDGET: usize = 8 * 1024 * 1024;
+/// A file whose ctime is more recent than this is not copied into memory.
+pub const RACY_WINDOW: Duration = Duration::from_secs(2);
+
+/// How the cache treats one location's files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Most entries.
+    pub max: usize,
+    /// Unused entries older than this are dropped.
+    pub inactive: Duration,
+    /// How long a check of a path holds (zero: every use checks).
+    pub valid: Duration,
+    /// Uses before a descriptor is kept.
+    pub min_uses: u64,
+    /// Whether lookup errors are remembered.
+    pub errors: bool,
+    /// Bytes are kept only of files whose ctime is older than this.
+    pub racy_window: Duration,
+}
+
+impl Policy {
+    /// Portico's default: keep files open, check every use.
+    pub const STRICT: Policy = Policy {
+        max: DEFAULT_MAX_ENTRIES,
+        inactive: DEFAULT_OPEN_FILE_CACHE_INACTIVE,
+        valid: Duration::ZERO,
+        min_uses: 1,
+        errors: false,
+        racy_window: RACY_WINDOW,
+    };
+
+    /// The policy of `loc`: nginx's `open_file_cache` settings when configured.
+    pub fn of(loc: &LocSettings) -> Policy {
+        match &loc.open_file_cache {
+            Some(conf) => Policy {
+                max: conf.max.max(1),
+                inactive: conf.inactive,
+                valid: loc.open_file_cache_valid,
+                min_uses: loc.open_file_cache_min_uses,
+                errors: loc.open_file_cache_errors,
+                racy_window: RACY_WINDOW,
+            },
+            None => Policy::STRICT,
+        }
+    }
+}
 
 /// The cache of one worker.
 #[derive(Debug, Default)]
 pub struct FileCache {
     entries: HashMap<Box<[u8]>, Cached>,
-    /// When entries unused for `inactive` were last closed.
-    swept: Option<Instant>,
+    /// Bytes held in `Kind::File::content`, bounded by [`CONTENT_BUDGET`].
+    content_bytes: usize,
 }
-
-/// How often unused entries are looked for (nginx expires a few on every lookup; a scan a
-/// second does the same work in bulk and keeps a deleted file's descriptor at most
-/// `inactive` + 1s).
-const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Debug)]
 struct Cached {
@@ -38,6 +101,8 @@ struct Cached {
     used: Instant,
     /// Uses while cached.
     uses: u64,
+    /// Unused entries older than this are dropped (the policy's, when cached).
+    inactive: Duration,
 }
 
 #[derive(Debug)]
@@ -45,17 +110,15 @@ enum Kind {
     /// A regular file; `file` is `None` until `min_uses` is reached.
     File {
         file: Option<Rc<std::fs::File>>,
-        size: u64,
-        mtime: i64,
-        ino: u64,
-        dev: u64,
+        stamp: FileStamp,
+        content: Option<Rc<[u8]>>,
     },
-    Directory,
+    Directory(FileStamp),
     Error(u16, Option<String>),
 }
 
 impl FileCache {
-    /// Number of cached paths (for tests and debugging).
+    /// Number of cached paths.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -66,119 +129,112 @@ impl FileCache {
     }
 
     /// Opens `path` through the cache.
-    pub fn open(
-        &mut self,
-        conf: &OpenFileCache,
-        loc: &LocSettings,
-        path: &[u8],
-        now: Instant,
-    ) -> Entry {
-        if self
-            .swept
-            .is_none_or(|t| now.saturating_duration_since(t) >= SWEEP_EVERY)
-        {
-            self.swept = Some(now);
-            self.entries
-                .retain(|_, c| now.saturating_duration_since(c.used) < conf.inactive);
-        }
-        if let Some(entry) = self.hit(conf, loc, path, now) {
+    pub fn open(&mut self, policy: &Policy, loc: &LocSettings, path: &[u8], now: Instant) -> Entry {
+        if let Some(entry) = self.hit(policy, path, now) {
             return entry;
         }
         let uses = self.entries.get(path).map_or(1, |c| c.uses);
-        let (entry, what) = match open_file(path) {
+        self.remove(path);
+        let (entry, what) = match open_file(path, loc) {
             Ok((file, meta)) => {
-                let keep = uses >= loc.open_file_cache_min_uses && meta.is_file();
-                let (file, kept) = if keep {
-                    let shared = Rc::new(file);
-                    (OpenFile::Shared(shared.clone()), Some(shared))
-                } else {
-                    (OpenFile::Own(file), None)
-                };
-                let entry = super::describe(file, &meta, path);
+                let stamp = sys::stat_fd(file.as_raw_fd()).unwrap_or_default();
+                let file = Rc::new(file);
+                let entry = super::describe(file.clone(), &meta, path, None);
                 let what = match &entry {
-                    Entry::File(f) => Kind::File {
-                        file: kept,
-                        size: f.size,
-                        mtime: f.mtime,
-                        ino: meta.ino(),
-                        dev: meta.dev(),
-                    },
-                    Entry::Directory => Kind::Directory,
-                    Entry::Error(s, m) => Kind::Error(*s, m.clone()),
+                    Entry::File(_) => Some(Kind::File {
+                        file: (uses >= policy.min_uses).then_some(file),
+                        stamp,
+                        content: None,
+                    }),
+                    Entry::Directory => Some(Kind::Directory(stamp)),
+                    Entry::Error(s, m) if policy.errors => Some(Kind::Error(*s, m.clone())),
+                    Entry::Error(..) => None,
                 };
-                (entry, Some(what))
+                (entry, what)
             }
             Err(e) => {
                 let entry = open_error(loc, path, &e);
                 let what = match &entry {
-                    Entry::Error(s, m) if loc.open_file_cache_errors => {
-                        Some(Kind::Error(*s, m.clone()))
-                    }
+                    Entry::Error(s, m) if policy.errors => Some(Kind::Error(*s, m.clone())),
                     _ => None,
                 };
                 (entry, what)
             }
         };
-        match what {
-            Some(what) => self.insert(conf, path, what, uses, now),
-            None => {
-                self.entries.remove(path);
-            }
+        if let Some(what) = what {
+            self.insert(policy, path, what, uses, now);
         }
         entry
     }
 
-    /// A usable cached answer for `path`, revalidated by `stat` once it is older than
-    /// `open_file_cache_valid`.
-    fn hit(
-        &mut self,
-        conf: &OpenFileCache,
-        loc: &LocSettings,
-        path: &[u8],
-        now: Instant,
-    ) -> Option<Entry> {
+    /// Closes entries unused for their `inactive` time.
+    pub fn sweep(&mut self, now: Instant) {
+        let mut freed = 0;
+        self.entries.retain(|_, c| {
+            let keep = now.saturating_duration_since(c.used) < c.inactive;
+            if !keep {
+                freed += content_len(&c.what);
+            }
+            keep
+        });
+        self.content_bytes -= freed;
+    }
+
+    /// A usable cached answer for `path`, checked against the file system once it is older
+    /// than the policy's `valid`.
+    fn hit(&mut self, policy: &Policy, path: &[u8], now: Instant) -> Option<Entry> {
         let c = self.entries.get_mut(path)?;
-        if now.saturating_duration_since(c.used) >= conf.inactive {
+        if now.saturating_duration_since(c.used) >= c.inactive {
             return None;
         }
-        c.used = now;
-        c.uses += 1;
-        if now.saturating_duration_since(c.checked) >= loc.open_file_cache_valid {
-            if !still_same(c, path) {
+        if now.saturating_duration_since(c.checked) >= policy.valid {
+            if !still_same(&c.what, path) {
                 return None;
             }
             c.checked = now;
         }
-        match &c.what {
+        c.used = now;
+        c.uses += 1;
+        match &mut c.what {
             Kind::File {
                 file: Some(file),
-                size,
-                mtime,
-                ..
-            } => Some(Entry::File(StaticFile {
-                file: OpenFile::Shared(file.clone()),
-                size: *size,
-                mtime: *mtime,
-            })),
+                stamp,
+                content,
+            } => {
+                if content.is_none()
+                    && stamp.size <= SMALL_FILE
+                    && self.content_bytes + stamp.size as usize <= CONTENT_BUDGET
+                    && settled(stamp, policy.racy_window)
+                    && let Some(bytes) = read_all(file, stamp.size)
+                {
+                    self.content_bytes += bytes.len();
+                    *content = Some(bytes);
+                }
+                Some(Entry::File(StaticFile {
+                    file: file.clone(),
+                    size: stamp.size,
+                    mtime: stamp.mtime.0,
+                    content: content.clone(),
+                }))
+            }
             // Not used often enough yet to keep a descriptor: open again.
             Kind::File { file: None, .. } => None,
-            Kind::Directory => Some(Entry::Directory),
+            Kind::Directory(_) => Some(Entry::Directory),
             Kind::Error(status, msg) => Some(Entry::Error(*status, msg.clone())),
         }
     }
 
-    fn insert(&mut self, conf: &OpenFileCache, path: &[u8], what: Kind, uses: u64, now: Instant) {
-        if !self.entries.contains_key(path) && self.entries.len() >= conf.max.max(1) {
-            self.entries
-                .retain(|_, c| now.saturating_duration_since(c.used) < conf.inactive);
-            if self.entries.len() >= conf.max.max(1)
+    fn insert(&mut self, policy: &Policy, path: &[u8], what: Kind, uses: u64, now: Instant) {
+        if self.entries.len() >= policy.max {
+            self.sweep(now);
+            if self.entries.len() >= policy.max
                 && let Some(oldest) = self
                     .entries
                     .iter()
                     .min_by_key(|(_, c)| c.used)
                     .map(|(k, _)| k.clone())
             {
-                self.entries.remove(&oldest);
+                self.remove(&oldest);
             }
         }
         self.entries.insert(
@@ -188,107 +244,209 @@ impl FileCache {
                 checked: now,
                 used: now,
                 uses,
+                inactive: policy.inactive,
             },
         );
     }
+
+    fn remove(&mut self, path: &[u8]) {
+        if let Some(c) = self.entries.remove(path) {
+            self.content_bytes -= content_len(&c.what);
+        }
+    }
 }
 
-/// Revalidation: does `path` still name what the entry describes?
-fn still_same(c: &Cached, path: &[u8]) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let meta = std::fs::metadata(std::ffi::OsStr::from_bytes(path));
-    match (&c.what, meta) {
-        (
-            Kind::File {
-                size,
-                mtime,
-                ino,
-                dev,
-                ..
-            },
-            Ok(m),
-        ) => {
-            m.is_file()
-                && m.len() == *size
-                && m.mtime() == *mtime
-                && m.ino() == *ino
-                && m.dev() == *dev
-        }
-        (Kind::Directory, Ok(m)) => m.is_dir(),
+fn content_len(what: &Kind) -> usize {
+    match what {
+        Kind::File {
+            content: Some(c), ..
+        } => c.len(),
+        _ => 0,
+    }
+}
+
+/// Revalidation: does `path` still lead to what the entry describes?
+fn still_same(what: &Kind, path: &[u8]) -> bool {
+    match (what, sys::stat_path(path)) {
+        (Kind::File { stamp, .. } | Kind::Directory(stamp), Ok(now)) => now == *stamp,
         (Kind::Error(..), Err(_)) => true,
         _ => false,
     }
 }
 
+/// Whether the file's last change is old enough that a later write must move its ctime
+/// (every write and chmod sets ctime to the current, coarse, clock; mtime can be set back
+/// by anyone, ctime cannot).
+fn settled(stamp: &FileStamp, window: Duration) -> bool {
+    let Ok(now) = SystemTime::now().duration_since(UNIX_EPOCH) else {
+        return false;
+    };
+    let (secs, nanos) = stamp.ctime;
+    let Ok(secs) = u64::try_from(secs) else {
+        return false;
+    };
+    now > Duration::new(secs, nanos) + window
+}
+
+/// Reads exactly `size` bytes from the start of `file`.
+fn read_all(file: &std::fs::File, size: u64) -> Option<Rc<[u8]>> {
+    let mut buf = vec![0u8; size as usize];
+    let mut got = 0;
+    while got < buf.len() {
+        match sys::pread(file.as_raw_fd(), &mut buf[got..], got as u64) {
+            Ok(0) => return None,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    Some(buf.into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::testutil::{http, load_ok, temp_dir};
     use std::os::unix::ffi::OsStrExt;
-    use std::time::Duration;
+    use std::path::{Path, PathBuf};
 
-    fn settings(directives: &str) -> LocSettings {
-        let c = load_ok(&http(&format!("server {{ {directives} }}")));
-        (*c.http.expect("http").servers[0].loc).clone()
+    /// The tests cannot back-date ctime: they shrink the racy window and sleep past it
+    /// where a file must count as settled.
+    const WINDOW: Duration = Duration::from_millis(30);
+
+    fn strict() -> Policy {
+        Policy {
+            racy_window: WINDOW,
+            ..Policy::STRICT
+        }
     }
 
-    fn size_of(e: Entry) -> Option<u64> {
-        match e {
-            Entry::File(f) => Some(f.size),
-            _ => None,
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("portico-fc-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("temp dir");
+        d
+    }
+
+    fn settle() {
+        std::thread::sleep(WINDOW * 2);
+    }
+
+    /// The bytes a request would send, and whether they came from memory.
+    fn fetch(c: &mut FileCache, policy: &Policy, p: &Path, now: Instant) -> (Vec<u8>, bool) {
+        let loc = crate::config::LocRaw::default().finish();
+        match c.open(policy, &loc, p.as_os_str().as_bytes(), now) {
+            Entry::File(f) => match f.content {
+                Some(bytes) => (bytes.to_vec(), true),
+                None => {
+                    let mut v = vec![0; f.size as usize];
+                    let n = sys::pread(f.file.as_raw_fd(), &mut v, 0).expect("pread");
+                    v.truncate(n);
+                    (v, false)
+                }
+            },
+            other => panic!("not a file: {other:?}"),
         }
     }
 
     #[test]
-    fn min_uses_errors_and_eviction() {
-        let dir = temp_dir();
-        let path = |name: &str| dir.join(name).as_os_str().as_bytes().to_vec();
-        for name in ["a", "b", "c"] {
-            std::fs::write(dir.join(name), name).expect("write");
-        }
-        let loc = settings(
-            "open_file_cache max=2 inactive=20s; open_file_cache_min_uses 2; \
-             open_file_cache_valid 30s; open_file_cache_errors on;",
-        );
-        let conf = loc.open_file_cache.expect("configured");
-        let mut cache = FileCache::default();
-        let t0 = Instant::now();
-        assert_eq!(size_of(cache.open(&conf, &loc, &path("a"), t0)), Some(1));
-        // Used once: remembered, but no descriptor kept yet.
-        assert!(matches!(
-            cache.entries.get(&path("a")[..]).map(|c| &c.what),
-            Some(Kind::File { file: None, .. })
-        ));
-        assert_eq!(size_of(cache.open(&conf, &loc, &path("a"), t0)), Some(1));
-        assert!(matches!(
-            cache.entries.get(&path("a")[..]).map(|c| &c.what),
-            Some(Kind::File { file: Some(_), .. })
-        ));
-        // Errors are cached with open_file_cache_errors: a file created later stays 404
-        // until the entry is revalidated.
-        assert!(matches!(
-            cache.open(&conf, &loc, &path("new"), t0),
-            Entry::Error(404, _)
-        ));
-        std::fs::write(dir.join("new"), "n").expect("write");
-        assert!(matches!(
-            cache.open(&conf, &loc, &path("new"), t0),
-            Entry::Error(404, _)
-        ));
-        let later = t0 + Duration::from_secs(31);
+    fn hits_come_from_memory_and_a_rewrite_is_seen_at_once() {
+        let d = dir("rewrite");
+        let p = d.join("a.html");
+        std::fs::write(&p, b"one").expect("write");
+        settle();
+        let mut c = FileCache::default();
+        let now = Instant::now();
+        assert_eq!(fetch(&mut c, &strict(), &p, now), (b"one".to_vec(), false));
+        assert_eq!(fetch(&mut c, &strict(), &p, now), (b"one".to_vec(), true));
+        // Rewritten with the same size: ctime and mtime move, the next use sees it.
+        std::fs::write(&p, b"two").expect("write");
+        assert_eq!(fetch(&mut c, &strict(), &p, now), (b"two".to_vec(), false));
+        // Just written: served from the descriptor until it settles.
+        assert_eq!(fetch(&mut c, &strict(), &p, now), (b"two".to_vec(), false));
+        settle();
+        assert_eq!(fetch(&mut c, &strict(), &p, now), (b"two".to_vec(), true));
+        assert_eq!(c.len(), 1);
+    }
+
+    #[test]
+    fn a_rename_over_the_path_is_seen_and_a_removal_is_not_cached() {
+        let d = dir("rename");
+        let p = d.join("a.html");
+        std::fs::write(&p, b"old").expect("write");
+        let mut c = FileCache::default();
+        let now = Instant::now();
+        assert_eq!(fetch(&mut c, &strict(), &p, now).0, b"old");
+        let tmp = d.join("a.tmp");
+        std::fs::write(&tmp, b"new").expect("write");
+        std::fs::rename(&tmp, &p).expect("rename");
+        assert_eq!(fetch(&mut c, &strict(), &p, now).0, b"new");
+        std::fs::remove_file(&p).expect("rm");
+        let loc = crate::config::LocRaw::default().finish();
+        let got = c.open(&strict(), &loc, p.as_os_str().as_bytes(), now);
+        assert!(matches!(got, Entry::Error(404, _)), "{got:?}");
+        assert!(c.is_empty(), "errors are not cached by default");
+    }
+
+    #[test]
+    fn with_open_file_cache_valid_a_change_waits_for_the_period() {
+        let d = dir("valid");
+        let p = d.join("a.html");
+        std::fs::write(&p, b"one").expect("write");
+        let policy = Policy {
+            valid: Duration::from_secs(60),
+            ..strict()
+        };
+        let mut c = FileCache::default();
+        let now = Instant::now();
+        assert_eq!(fetch(&mut c, &policy, &p, now).0, b"one");
+        std::fs::write(&p, b"twotwo").expect("write");
+        let size = |c: &mut FileCache, at| {
+            let loc = crate::config::LocRaw::default().finish();
+            match c.open(&policy, &loc, p.as_os_str().as_bytes(), at) {
+                Entry::File(f) => f.size,
+                other => panic!("{other:?}"),
+            }
+        };
         assert_eq!(
-            size_of(cache.open(&conf, &loc, &path("new"), later)),
-            Some(1)
+            size(&mut c, now + Duration::from_secs(1)),
+            3,
+            "nginx's semantics"
         );
-        // Entries unused for `inactive` (20s) were closed by the sweep.
-        assert!(!cache.entries.contains_key(&path("a")[..]));
-        // max=2: a third path pushes out the least recently used one.
-        let t = later + Duration::from_secs(1);
-        cache.open(&conf, &loc, &path("b"), t);
-        cache.open(&conf, &loc, &path("c"), t + Duration::from_millis(10));
-        assert_eq!(cache.len(), 2);
-        assert!(!cache.entries.contains_key(&path("new")[..]));
-        assert!(cache.entries.contains_key(&path("c")[..]));
-        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(size(&mut c, now + Duration::from_secs(61)), 6);
+    }
+
+    #[test]
+    fn bounded_by_max_and_swept_when_inactive() {
+        let d = dir("bounds");
+        let policy = Policy { max: 3, ..strict() };
+        let mut c = FileCache::default();
+        let start = Instant::now();
+        for i in 0..5u64 {
+            let p = d.join(format!("{i}.txt"));
+            std::fs::write(&p, b"x").expect("write");
+            let _ = fetch(&mut c, &policy, &p, start + Duration::from_secs(i));
+            assert!(c.len() <= 3);
+        }
+        c.sweep(start + Duration::from_secs(4) + policy.inactive);
+        assert!(c.is_empty());
+        assert_eq!(c.content_bytes, 0);
+    }
+
+    #[test]
+    fn directories_are_checked_too() {
+        let d = dir("dirs");
+        let sub = d.join("sub");
+        std::fs::create_dir(&sub).expect("mkdir");
+        let mut c = FileCache::default();
+        let loc = crate::config::LocRaw::default().finish();
+        let now = Instant::now();
+        let path = sub.as_os_str().as_bytes();
+        assert!(matches!(
+            c.open(&strict(), &loc, path, now),
+            Entry::Directory
+        ));
+        std::fs::remove_dir(&sub).expect("rmdir");
+        std::fs::write(&sub, b"now a file").expect("write");
+        assert!(matches!(c.open(&strict(), &loc, path, now), Entry::File(_)));
     }
 }

@@ -1,8 +1,8 @@
-//! Static files: open a mapped path once and describe it for the response (size, mtime),
-//! through the per-worker [`cache::FileCache`] when `open_file_cache` is on; find a
-//! directory's `index` file; list a directory for `autoindex`. The body itself is sent by
-//! the connection with `sendfile(2)` (or `pread` when `sendfile off`), never read whole
-//! into memory.
+//! Static files: open a mapped path and describe it for the response (size, mtime), through
+//! the per-worker [`cache::FileCache`]; find a directory's `index` file; list a directory
+//! for `autoindex`. The body is sent by the connection with `sendfile(2)` (or `pread` when
+//! `sendfile off`); only small files the cache holds in memory go out with the head in one
+//! write.
 
 pub mod autoindex;
 pub mod cache;
@@ -10,42 +10,26 @@ pub mod cache;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::rc::Rc;
 use std::time::Instant;
 
-use crate::config::LocSettings;
+use crate::config::{DisableSymlinks, LocSettings};
 pub use cache::FileCache;
-
-/// An open file: the request's own, or shared with the open-file cache.
-#[derive(Debug)]
-pub enum OpenFile {
-    /// Opened for this request; closed when sent.
-    Own(File),
-    /// Kept by `open_file_cache` (a response may outlive the cache entry).
-    Shared(Rc<File>),
-}
-
-impl AsRawFd for OpenFile {
-    fn as_raw_fd(&self) -> RawFd {
-        match self {
-            OpenFile::Own(f) => f.as_raw_fd(),
-            OpenFile::Shared(f) => f.as_raw_fd(),
-        }
-    }
-}
 
 /// An opened regular file, ready to be sent.
 #[derive(Debug)]
 pub struct StaticFile {
-    /// The open file.
-    pub file: OpenFile,
+    /// The open file, shared with the worker's [`FileCache`] (a response may outlive the
+    /// cache entry).
+    pub file: Rc<File>,
     /// Its size in bytes.
     pub size: u64,
     /// Modification time, seconds since the epoch.
     pub mtime: i64,
+    /// Its bytes, when the cache holds them (small files that have settled).
+    pub content: Option<Rc<[u8]>>,
 }
 
 /// What a path is.
@@ -59,23 +43,17 @@ pub enum Entry {
     Error(u16, Option<String>),
 }
 
-/// Opens `path` for `loc`, through `cache` when `open_file_cache` is configured.
+/// Opens `path` for `loc` through the worker's cache (see [`cache`] for its two policies).
 pub fn open(cache: &mut FileCache, loc: &LocSettings, path: &[u8], now: Instant) -> Entry {
-    match &loc.open_file_cache {
-        Some(conf) => cache.open(conf, loc, path, now),
-        None => open_uncached(loc, path),
-    }
+    cache.open(&cache::Policy::of(loc), loc, path, now)
 }
 
-/// Opens `path` without any cache.
-pub fn open_uncached(loc: &LocSettings, path: &[u8]) -> Entry {
-    match open_file(path) {
-        Ok((file, meta)) => describe(OpenFile::Own(file), &meta, path),
-        Err(e) => open_error(loc, path, &e),
-    }
-}
-
-fn describe(file: OpenFile, meta: &std::fs::Metadata, path: &[u8]) -> Entry {
+fn describe(
+    file: Rc<File>,
+    meta: &std::fs::Metadata,
+    path: &[u8],
+    content: Option<Rc<[u8]>>,
+) -> Entry {
     if meta.is_dir() {
         return Entry::Directory;
     }
@@ -89,6 +67,7 @@ fn describe(file: OpenFile, meta: &std::fs::Metadata, path: &[u8]) -> Entry {
         file,
         size: meta.len(),
         mtime: meta.mtime(),
+        content,
     })
 }
 
@@ -173,18 +152,78 @@ fn is_access(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM))
 }
 
-fn open_file(path: &[u8]) -> io::Result<(File, std::fs::Metadata)> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(OsStr::from_bytes(path))?;
+/// Opens `path` as `loc` allows: following symbolic links, or (`disable_symlinks`) not.
+fn open_file(path: &[u8], loc: &LocSettings) -> io::Result<(File, std::fs::Metadata)> {
+    let root_len = loc.root.as_os_str().len();
+    let file = match loc.disable_symlinks {
+        DisableSymlinks::Off => std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(OsStr::from_bytes(path))?,
+        DisableSymlinks::On => open_no_symlinks(path, 0)?,
+        DisableSymlinks::FromDocumentRoot => open_no_symlinks(path, root_len)?,
+    };
     let meta = file.metadata()?;
     Ok((file, meta))
 }
 
+/// nginx's `ngx_open_file_wrapper` under `disable_symlinks on`: the path is opened one
+/// component at a time with `openat(O_NOFOLLOW)`, so a symbolic link anywhere after the first
+/// `trusted` bytes fails: `ELOOP` for the file itself (403), `ENOTDIR` for a directory (404),
+/// as in nginx. Checking each component on the way, rather than resolving the path and
+/// comparing, leaves no window for a link swapped in between the check and the open.
+fn open_no_symlinks(path: &[u8], trusted: usize) -> io::Result<File> {
+    use std::ffi::CString;
+    use std::os::fd::AsRawFd;
+    let invalid = |_| io::Error::from_raw_os_error(libc::ENOENT);
+    let trusted = trusted.min(path.len());
+    let (start, rest): (&[u8], &[u8]) = match (trusted, path.first()) {
+        (0, Some(b'/')) => (b"/", &path[1..]),
+        (0, _) => (b".", path),
+        (n, _) => (&path[..n], &path[n..]),
+    };
+    let mut dir = crate::sys::openat(
+        None,
+        &CString::new(start).map_err(invalid)?,
+        libc::O_PATH | libc::O_DIRECTORY,
+    )?;
+    let mut parts = rest
+        .split(|&b| b == b'/')
+        .filter(|p| !p.is_empty())
+        .peekable();
+    while let Some(part) = parts.next() {
+        let name = CString::new(part).map_err(invalid)?;
+        if parts.peek().is_none() {
+            let fd = crate::sys::openat(
+                Some(dir.as_raw_fd()),
+                &name,
+                libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOFOLLOW,
+            )?;
+            return Ok(File::from(fd));
+        }
+        dir = crate::sys::openat(
+            Some(dir.as_raw_fd()),
+            &name,
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+        )?;
+    }
+    // The path is the trusted part itself.
+    crate::sys::openat(
+        Some(dir.as_raw_fd()),
+        c".",
+        libc::O_RDONLY | libc::O_NONBLOCK,
+    )
+    .map(File::from)
+}
+
 fn open_error(loc: &LocSettings, path: &[u8], e: &io::Error) -> Entry {
+    // nginx names the call it made: `openat()` when it walked the path for disable_symlinks.
+    let call = match loc.disable_symlinks {
+        DisableSymlinks::Off => "open()",
+        _ => "openat()",
+    };
     let msg = format!(
-        "open() \"{}\" failed ({})",
+        "{call} \"{}\" failed ({})",
         show(path),
         crate::sys::errno_text(e)
     );
@@ -192,6 +231,7 @@ fn open_error(loc: &LocSettings, path: &[u8], e: &io::Error) -> Entry {
         Some(libc::ENOENT) | Some(libc::ENOTDIR) | Some(libc::ENAMETOOLONG) => {
             Entry::Error(404, loc.log_not_found.then_some(msg))
         }
+        Some(libc::ELOOP) | Some(libc::EMLINK) => Entry::Error(403, Some(msg)),
         _ if is_access(e) => Entry::Error(403, Some(msg)),
         _ => Entry::Error(500, Some(msg)),
     }

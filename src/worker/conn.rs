@@ -115,6 +115,9 @@ pub struct Active<'c> {
     pub start: usize,
     /// End of the received bytes in `buf`.
     pub filled: usize,
+    /// How far `buf` had been filled at the last parse of the current head (see
+    /// [`Conn::read_head`]).
+    pub scanned: usize,
     /// The parsed head (offsets into `buf[start..]`).
     pub head: RequestHead,
     /// The normalised URI path.
@@ -149,6 +152,7 @@ impl<'c> Pool<'c> {
                 buf: Vec::new(),
                 start: 0,
                 filled: 0,
+                scanned: 0,
                 head: RequestHead::default(),
                 uri: Vec::new(),
                 out: Vec::new(),
@@ -168,6 +172,7 @@ impl<'c> Pool<'c> {
     fn give(&mut self, mut a: Box<Active<'c>>, keep_size: usize) {
         a.start = 0;
         a.filled = 0;
+        a.scanned = 0;
         a.out.clear();
         a.out_pos = 0;
         a.body = Body::None;
@@ -209,6 +214,9 @@ pub struct Conn<'c> {
     linger_timeout: std::time::Duration,
     /// `send_timeout` of the response being written.
     send_timeout: std::time::Duration,
+    /// While the rest of an unused request body is discarded after the response: the end of
+    /// its `lingering_time`.
+    discard_until: Option<Instant>,
     /// Set when only coalesced output is left: go idle with this keep-alive timeout after it.
     idle_after_flush: Option<std::time::Duration>,
     idle_buffer_size: usize,
@@ -249,6 +257,7 @@ impl<'c> Conn<'c> {
             timed_out: false,
             linger_timeout: crate::config::DEFAULT_LINGERING_TIMEOUT,
             send_timeout: crate::config::DEFAULT_SEND_TIMEOUT,
+            discard_until: None,
             idle_after_flush: None,
             idle_buffer_size: crate::config::DEFAULT_CLIENT_HEADER_BUFFER_SIZE,
             key: Key(0),
@@ -309,6 +318,12 @@ impl<'c> Conn<'c> {
         }
     }
 
+    /// Whether a timer entry for `at` is the one this connection is armed with (any other
+    /// entry for it is stale).
+    pub fn is_armed_at(&self, at: Instant) -> bool {
+        self.armed == Some(at)
+    }
+
     /// Checks a popped timer entry against the connection's current deadline.
     pub fn timer_fired(&mut self, at: Instant, now: Instant) -> TimerCheck {
         if self.armed != Some(at) {
@@ -350,9 +365,8 @@ impl<'c> Conn<'c> {
                     "reading client request headers"
                 }
             }
-            State::Responding if a.discard.is_some() && a.out_pos >= a.out.len() => {
-                "reading client request body"
-            }
+            // nginx closes a connection whose discarded body stalls without a word.
+            State::Responding if a.discard.is_some() && a.out_pos >= a.out.len() => return,
             State::Responding => "sending response to client",
             _ => return,
         };
@@ -460,7 +474,26 @@ impl<'c> Conn<'c> {
         };
         let a = self.active.get_or_insert_with(|| shared.pool.take(small));
         loop {
-            if a.filled > a.start {
+            // A head is parsed again from its start when bytes arrive, but only once it can
+            // have changed its answer: on its first bytes (a TLS hello or a bad method is
+            // refused at once), and then when a new line ends. A client that sends its head
+            // a byte at a time so costs a line scan per byte, not a head parse per byte;
+            // an error inside a line is found when the line ends (or the buffers fill).
+            let first = a.scanned <= a.start;
+            let line_ended = a.filled > a.scanned
+                && memchr::memchr(b'\n', &a.buf[a.scanned.max(a.start)..a.filled]).is_some();
+            if a.filled > a.start && !first && !line_ended {
+                // Only the line in progress grew: it must still fit one large buffer.
+                let head = &a.buf[a.start..a.filled];
+                let line_start = memchr::memrchr(b'\n', head).map_or(0, |i| i + 1);
+                if head.len() - line_start > large_size
+                    && let Err(e) = request::check_line_lengths(head, large_size)
+                {
+                    return self.reject(shared, servers, e);
+                }
+                a.scanned = a.filled;
+            } else if a.filled > a.start {
+                a.scanned = a.filled;
                 a.head.clear();
                 let head = &a.buf[a.start..a.filled];
                 let parsed = request::parse_head(head, &mut a.head, &opts);
@@ -488,6 +521,7 @@ impl<'c> Conn<'c> {
                 if a.start > 0 {
                     a.buf.copy_within(a.start..a.filled, 0);
                     a.filled -= a.start;
+                    a.scanned = a.scanned.saturating_sub(a.start);
                     a.start = 0;
                 } else if a.buf.len() < large_n * large_size {
                     let grown = if a.buf.len() < large_size {
@@ -606,9 +640,18 @@ impl<'c> Conn<'c> {
             return Step::Close;
         };
         match a.req.as_ref() {
-            // Response sent; the request body is still being discarded.
+            // Response sent; the request body is still being discarded. As nginx's
+            // `ngx_http_finalize_connection`: each read may wait `lingering_timeout`, all of
+            // them together `lingering_time` (not `client_body_timeout`, which is for bodies
+            // a handler reads).
             Some(r) if a.discard.is_some() => {
-                Step::Wait(Some(shared.now + r.loc.client_body_timeout))
+                let until = *self
+                    .discard_until
+                    .get_or_insert(shared.now + r.loc.lingering_time);
+                if shared.now >= until {
+                    return Step::Close;
+                }
+                Step::Wait(Some((shared.now + r.loc.lingering_timeout).min(until)))
             }
             Some(_) => self.finish_request(shared),
             // Only coalesced output of finished requests was left.
@@ -690,7 +733,7 @@ impl<'c> Conn<'c> {
             a,
             id: self.id,
             peer: self.peer,
-            token: mio::Token(crate::proxy::UPSTREAM_TOKEN_BIT | self.key.0),
+            key: self.key,
         };
         match link.drive(&mut cx, shared) {
             crate::proxy::LinkStep::Wait(deadline) => Step::Wait(deadline),
@@ -737,6 +780,7 @@ impl<'c> Conn<'c> {
 
     /// Ends the current request: access log, then keep-alive, pipelining or close.
     fn finish_request(&mut self, shared: &mut Shared<'c>) -> Step {
+        self.discard_until = None;
         let Some(a) = self.active.as_mut() else {
             return Step::Close;
         };
@@ -751,6 +795,8 @@ impl<'c> Conn<'c> {
         // A buffered body kept for an error page (its file, if any) ends with the request.
         a.route.request_body = None;
         a.start = (a.start + req.head_len + req.body_in_buf).min(a.filled);
+        // Whatever follows is a new head: parse it from its start.
+        a.scanned = a.start;
         if !req.keepalive {
             let linger = match req.loc.lingering_close {
                 LingeringClose::Off => false,
@@ -770,6 +816,7 @@ impl<'c> Conn<'c> {
         if a.start >= a.filled {
             a.start = 0;
             a.filled = 0;
+            a.scanned = 0;
         }
         if a.filled > a.start {
             // A pipelined request is waiting in the buffer.
@@ -974,12 +1021,13 @@ impl<'c> Conn<'c> {
             if *sendfile {
                 match sys::sendfile(sock.as_raw_fd(), file.as_raw_fd(), pos, want) {
                     Ok(0) => {
+                        // nginx's ngx_linux_sendfile_chain: the file shrank under us.
+                        let (path, at) = (fd_path(file.as_raw_fd()), *pos);
                         elog!(
                             LogLevel::Alert,
-                            "*{} sendfile() reported that file was truncated at {}, client: {}",
+                            "*{} sendfile() reported that \"{path}\" was truncated at {at}{}",
                             self.id,
-                            pos,
-                            self.peer.ip()
+                            error_context(&self.peer, a)
                         );
                         return Flush::Error;
                     }
@@ -1005,11 +1053,14 @@ impl<'c> Conn<'c> {
                 a.out.resize(chunk, 0);
                 match sys::pread(file.as_raw_fd(), &mut a.out[..chunk], *pos) {
                     Ok(0) => {
+                        // nginx's ngx_output_chain_copy_buf on a short read.
                         elog!(
                             LogLevel::Alert,
-                            "*{} file was truncated while being sent, client: {}",
+                            "*{} pread() read only 0 of {} from \"{}\"{}",
                             self.id,
-                            self.peer.ip()
+                            chunk,
+                            fd_path(file.as_raw_fd()),
+                            error_context(&self.peer, a)
                         );
                         a.out.clear();
                         return Flush::Error;
@@ -1052,6 +1103,27 @@ impl<'c> Conn<'c> {
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.sock.as_ref().and_then(|s| s.local_addr().ok())
     }
+}
+
+/// The name of an open file, for an error line (the kernel's, from `/proc/self/fd`): kept
+/// out of the per-request state since only a file that shrank while being sent needs it.
+fn fd_path(fd: std::os::fd::RawFd) -> String {
+    std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .map_or_else(|_| format!("fd {fd}"), |p| p.display().to_string())
+}
+
+/// nginx's `, client: ..., server: ..., request: "...", host: "..."` tail for an error
+/// while a request is answered.
+fn error_context(peer: &SocketAddr, a: &Active<'_>) -> String {
+    let buf = &a.buf[a.start.min(a.filled)..a.filled];
+    let server = a.req.as_ref().map_or(std::borrow::Cow::Borrowed(""), |r| {
+        handler::server_name(r.server)
+    });
+    format!(
+        ", client: {}, server: {server}{}",
+        peer.ip(),
+        handler::RequestContext::of(buf, &a.head)
+    )
 }
 
 enum Flush {

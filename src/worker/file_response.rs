@@ -83,6 +83,14 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile) -> Next<'c> {
     let etag_header: [(&[u8], &[u8]); 1] = [(b"ETag", etag.unwrap_or(b""))];
     let last_modified_header: [(&[u8], &[u8]); 1] = [(b"Last-Modified", &last_modified)];
     let not_modified = status == 304;
+    let send_body = rq.a.head.method != Method::Head && !not_modified && end > start;
+    // A small file the cache holds goes out with the head in one write; others follow it
+    // by sendfile.
+    let in_memory = f
+        .content
+        .as_deref()
+        .filter(|_| send_body)
+        .and_then(|c| c.get(start as usize..end as usize));
     handler::queue_response(
         rq.a,
         rq.shared,
@@ -100,9 +108,9 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile) -> Next<'c> {
             extra: &extra,
             tail,
         },
-        b"",
+        in_memory.unwrap_or_default(),
     );
-    if rq.a.head.method != Method::Head && !not_modified && end > start {
+    if send_body && in_memory.is_none() {
         rq.a.body = Body::File {
             file: f.file,
             pos: start,

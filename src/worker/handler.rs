@@ -24,7 +24,7 @@ pub enum Body {
     /// A byte range of an open file.
     File {
         /// The file (shared with the worker's open-file cache when that is on).
-        file: crate::static_files::OpenFile,
+        file: std::rc::Rc<std::fs::File>,
         /// Next offset to send.
         pos: u64,
         /// End offset (exclusive).
@@ -223,6 +223,16 @@ fn after_phases<'c>(
         }
         a.req = Some(req);
         return Step::Proxy;
+    }
+    // nginx answers `Expect: 100-continue` where a handler discards the body
+    // (ngx_http_test_expect): the static, autoindex and `return` handlers on their way to a
+    // 2xx or 304, even when no body follows. Error answers go out without it (the special
+    // response handler marks the expectation tested), and 444 sends nothing at all.
+    if a.head.expect_continue && matches!(req.status, 200..=299 | 304) && a.out.len() > out_before {
+        a.out.splice(
+            out_before..out_before,
+            crate::http::response::CONTINUE.iter().copied(),
+        );
     }
     queued(a, req, out_before)
 }

@@ -31,6 +31,7 @@ use crate::elog;
 use crate::http::date::DateCache;
 use crate::log::LogLevel;
 use crate::master::Listener;
+use crate::proxy::Owner;
 use crate::router::{self, AddrServers};
 use crate::sys;
 use conn::{Conn, Drive};
@@ -45,6 +46,11 @@ const LISTENER_BASE: usize = usize::MAX - 2;
 const ACCEPT_BUDGET: usize = 64;
 /// How long accepting pauses after `EMFILE`/`ENFILE`.
 const ACCEPT_PAUSE_ON_EMFILE: Duration = Duration::from_millis(500);
+/// How often the open-file cache drops inactive entries.
+const FILE_CACHE_SWEEP: Duration = Duration::from_secs(1);
+/// Stale timer entries are swept once the heap holds more than four per live connection plus
+/// this many (so a sweep, O(heap), comes at most once per this many pushes).
+const TIMER_SWEEP_SLACK: usize = 1024;
 /// Longest poll timeout (also the Date header's update bound when idle).
 const MAX_POLL_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -75,7 +81,7 @@ pub struct Shared<'c> {
     pub scratch: Vec<u8>,
     /// Pool of per-request buffers, so idle connections hold none.
     pub pool: conn::Pool<'c>,
-    /// `open_file_cache`: open descriptors and stat results (empty unless configured).
+    /// Open static files, stat results and small files' bytes (see `static_files::cache`).
     pub file_cache: crate::static_files::FileCache,
     /// For registering upstream sockets (a clone of the poll's registry).
     pub registry: mio::Registry,
@@ -104,6 +110,8 @@ struct Worker<'c> {
     next_conn_id: u64,
     conn_id_step: u64,
     accept_paused_until: Option<Instant>,
+    /// When the open-file cache was last swept of inactive entries.
+    file_cache_swept: Instant,
     shutdown_deadline: Option<Instant>,
     /// The listening sockets this worker holds (its share of the master's), closed at a
     /// graceful stop so new connections are refused once every process has closed them.
@@ -154,12 +162,17 @@ fn setup_process(
 ) -> Result<(), String> {
     let wanted_files = config.main.worker_rlimit_nofile;
     match wanted_files {
-        Some(n) => sys::set_nofile_limit(n).map_err(|e| {
-            format!(
-                "setrlimit(RLIMIT_NOFILE, {n}) failed ({})",
-                sys::errno_text(&e)
-            )
-        })?,
+        // As nginx's `ngx_worker_process_init`: a refused limit is an alert, not a reason to
+        // stop (the worker runs with the limit it has).
+        Some(n) => {
+            if let Err(e) = sys::set_nofile_limit(n) {
+                elog!(
+                    LogLevel::Alert,
+                    "setrlimit(RLIMIT_NOFILE, {n}) failed ({})",
+                    sys::errno_text(&e)
+                );
+            }
+        }
         None => {
             let _ = sys::raise_nofile_soft_limit();
         }
@@ -274,6 +287,7 @@ impl<'c> Worker<'c> {
             next_conn_id: slot as u64 + 1,
             conn_id_step: workers,
             accept_paused_until: None,
+            file_cache_swept: Instant::now(),
             shutdown_deadline: None,
             sockets: listeners,
             deferred: Vec::new(),
@@ -323,14 +337,21 @@ impl<'c> Worker<'c> {
                         self.accept(LISTENER_BASE - t)
                     }
                     Token(t) if t & crate::proxy::UPSTREAM_TOKEN_BIT != 0 => {
-                        let key = Key(t & !crate::proxy::UPSTREAM_TOKEN_BIT);
-                        if let Some(c) = self.conns.get_mut(key) {
-                            c.on_upstream_event(readable, writable);
-                            self.drive(key);
+                        let fd = t & !crate::proxy::UPSTREAM_TOKEN_BIT;
+                        match self.shared.upstreams.owner(fd) {
+                            Owner::Client(key) => {
+                                if let Some(c) = self.conns.get_mut(key) {
+                                    c.on_upstream_event(readable, writable);
+                                    self.drive(key);
+                                }
+                            }
+                            // Data or EOF on an idle connection: the upstream closed it.
+                            // (Writable alone is the send buffer draining: nothing to do.)
+                            Owner::Pool(key) if readable => {
+                                self.shared.upstreams.pool.on_event(key);
+                            }
+                            Owner::Pool(_) | Owner::None => {}
                         }
-                    }
-                    Token(t) if t & crate::proxy::POOL_TOKEN_BIT != 0 => {
-                        self.shared.upstreams.pool.on_event(t);
                     }
                     Token(t) => {
                         let key = Key(t);
@@ -356,6 +377,11 @@ impl<'c> Worker<'c> {
                         "worker_shutdown_timeout expired, closing {} connections",
                         self.conns.len()
                     );
+                    // Closed one by one, so that a request cut short still gets its
+                    // access-log line (as nginx's shutdown timer finalizes each one).
+                    for key in self.conns.keys() {
+                        self.close(key);
+                    }
                     return 0;
                 }
             }
@@ -550,9 +576,21 @@ impl<'c> Worker<'c> {
     }
 
     fn fire_timers(&mut self) {
+        if self.timers.len() > 4 * self.conns.len() + TIMER_SWEEP_SLACK {
+            // Every entry belongs to a client connection; only its armed one is current.
+            let conns = &self.conns;
+            self.timers
+                .retain(|at, key| conns.get(key).is_some_and(|c| c.is_armed_at(at)));
+        }
         let now = self.shared.now;
         if self.accept_paused_until.is_some_and(|t| now >= t) {
             self.resume_accepting();
+        }
+        // Once a second: close files nobody asked for within their `inactive` time, so a
+        // removed file's descriptor does not pin its blocks for long.
+        if now.saturating_duration_since(self.file_cache_swept) >= FILE_CACHE_SWEEP {
+            self.file_cache_swept = now;
+            self.shared.file_cache.sweep(now);
         }
         while let Some((at, key)) = self.timers.pop_due(now) {
             let Some(c) = self.conns.get_mut(key) else {

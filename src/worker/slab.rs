@@ -73,6 +73,14 @@ impl<T> Slab<T> {
     }
 
     /// The live entry for `key`, or `None` if the key is stale.
+    pub fn get(&self, key: Key) -> Option<&T> {
+        match self.slots.get(key.slot()) {
+            Some(s) if s.generation == key.generation() => s.value.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The live entry for `key`, or `None` if the key is stale.
     pub fn get_mut(&mut self, key: Key) -> Option<&mut T> {
         match self.slots.get_mut(key.slot()) {
             Some(s) if s.generation == key.generation() => s.value.as_mut(),

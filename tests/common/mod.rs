@@ -185,6 +185,10 @@ impl Server {
     pub fn worker_pids(&self) -> Vec<i32> {
         let master = self.master_pid();
         let mut out = Vec::new();
+        // Once the master is gone its pid reads 0, and the children of 0 are the kernel's.
+        if master <= 0 {
+            return out;
+        }
         if let Ok(rd) = std::fs::read_dir("/proc") {
             for e in rd.flatten() {
                 let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use crate::config::testutil::{http, load_err, load_in, load_ok};
 use crate::config::{
-    AutoindexFormat, ErrorPageStatus, HttpConf, LocSettings, OpenFileCache, TryFallback,
+    AutoindexFormat, DisableSymlinks, ErrorPageStatus, HttpConf, LocSettings, OpenFileCache,
+    TryFallback,
 };
 use crate::http::conditional::IfModifiedSince;
 use crate::http::expires::Expires;
@@ -50,6 +51,22 @@ fn defaults_are_nginx_s() {
     assert_eq!(loc.open_file_cache_valid, Duration::from_secs(60));
     assert_eq!(loc.open_file_cache_min_uses, 1);
     assert!(!loc.open_file_cache_errors && loc.msie_padding && !loc.recursive_error_pages);
+    assert_eq!(loc.disable_symlinks, DisableSymlinks::Off);
+}
+
+#[test]
+fn disable_symlinks_forms() {
+    let conf = http_conf(
+        "disable_symlinks on; server { location /a { disable_symlinks on from=$document_root; } \
+         location /b { disable_symlinks off; } location /c { } }",
+    );
+    let locs = &conf.servers[0].locations;
+    assert_eq!(
+        locs[0].loc.disable_symlinks,
+        DisableSymlinks::FromDocumentRoot
+    );
+    assert_eq!(locs[1].loc.disable_symlinks, DisableSymlinks::Off);
+    assert_eq!(locs[2].loc.disable_symlinks, DisableSymlinks::On);
 }
 
 #[test]
@@ -130,6 +147,15 @@ fn value_errors() {
             "disable_symlinks if_not_owner;",
             "\"disable_symlinks\" directive \"if_not_owner\" is not supported",
         ),
+        (
+            "disable_symlinks on from=/srv;",
+            "\"disable_symlinks\" directive \"from=/srv\" is not supported",
+        ),
+        (
+            "disable_symlinks off from=$document_root;",
+            "\"from=\" cannot be used with \"off\" parameter",
+        ),
+        ("disable_symlinks maybe;", "invalid parameter \"maybe\""),
         ("internal;", "\"internal\" directive is not allowed here"),
         (
             "server { location / { internal; internal; } }",

@@ -127,8 +127,8 @@ impl<'c> Link<'c> {
 
     /// Closes the upstream socket (never pooled) and releases the server.
     pub(super) fn drop_upstream(&mut self, shared: &mut Shared<'c>, failed: bool) {
-        if let Some(mut s) = self.sock.take() {
-            let _ = shared.registry.deregister(&mut s);
+        // Closing the descriptor takes it out of the epoll set too: no deregister call.
+        if self.sock.take().is_some() {
             shared.upstreams.open = shared.upstreams.open.saturating_sub(1);
         }
         if let Some(p) = self.peer.take()

@@ -1,6 +1,8 @@
 //! The upstream socket (request out, response in, head parsing, body framing) and the
 //! response towards the client: bounded buffers, so a slow client stops the upstream reads.
 
+use std::os::fd::AsRawFd;
+
 use super::*;
 
 impl<'c> Link<'c> {
@@ -501,31 +503,40 @@ impl<'c> Link<'c> {
         let mut progress = false;
         loop {
             let a = &mut *cx.a;
-            let (data, from_out) = if a.out_pos < a.out.len() {
-                (&a.out[a.out_pos..], true)
-            } else if self.head_done && self.resp_start < self.resp_end {
-                (&self.resp[self.resp_start..self.resp_end], false)
+            let head = &a.out[a.out_pos.min(a.out.len())..];
+            let body: &[u8] = if self.head_done && self.resp_start < self.resp_end {
+                &self.resp[self.resp_start..self.resp_end]
             } else {
+                &[]
+            };
+            if head.is_empty() && body.is_empty() {
                 if a.out_pos > 0 {
                     a.out.clear();
                     a.out_pos = 0;
                 }
                 return Ok(progress);
-            };
+            }
             if !*cx.writable {
                 return Ok(progress);
             }
-            match cx.sock.write(data) {
+            // The response head and the body bytes at hand leave in one writev.
+            let written = match (head.is_empty(), body.is_empty()) {
+                (false, false) => sys::writev2(cx.sock.as_raw_fd(), head, body),
+                (false, true) => cx.sock.write(head),
+                _ => cx.sock.write(body),
+            };
+            match written {
                 Ok(n) => {
                     progress = true;
                     self.client_progress = shared.now;
-                    if from_out {
-                        a.out_pos += n;
-                    } else {
-                        self.resp_start += n;
-                        if let Some(req) = a.req.as_mut() {
-                            req.bytes_sent += n as u64;
-                        }
+                    let from_head = n.min(head.len());
+                    a.out_pos += from_head;
+                    let from_body = n - from_head;
+                    self.resp_start += from_body;
+                    if from_body > 0
+                        && let Some(req) = a.req.as_mut()
+                    {
+                        req.bytes_sent += from_body as u64;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
