@@ -583,6 +583,31 @@ fn junk_after_version_is_400() {
 }
 
 #[test]
+fn head_with_malformed_request_line_gets_no_page() {
+    let server = start("");
+    // nginx knows the method once the space after it is read: HEAD gets the head only.
+    for raw in [
+        &b"HEAD /a.txt HTTP/1.1 junk\r\nHost: localhost\r\n\r\n"[..],
+        &b"\r\nHEAD /a.txt y z\r\n\r\n"[..],
+    ] {
+        let mut s = server.connect();
+        send(&mut s, raw);
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        let text = String::from_utf8_lossy(&got);
+        assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
+        assert!(text.contains("Content-Length: "), "{text}");
+        assert!(text.ends_with("\r\n\r\n"), "a page after the head: {text}");
+    }
+    // A method cut short by a bad byte is not HEAD: the page is sent.
+    let mut s = server.connect();
+    send(&mut s, b"HEAD\x01 /a.txt HTTP/1.1\r\n\r\n");
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    assert!(String::from_utf8_lossy(&got).contains("<center><h1>400 Bad Request</h1></center>"));
+}
+
+#[test]
 fn tls_handshake_on_plain_port_is_400() {
     let server = start("");
     // The first bytes of a TLS ClientHello: not a method character.

@@ -917,13 +917,15 @@ fn graceful_stop_finishes_a_proxied_request_in_flight() {
 }
 
 #[test]
-fn chunked_body_to_an_http10_upstream_is_refused_with_411() {
+fn unbuffered_chunked_body_to_an_http10_upstream_is_refused_with_411() {
+    // With proxy_request_buffering on (the default) the body is buffered and sent with its
+    // length (tests/proxy_buffering.rs); streamed, an HTTP/1.0 server cannot take it.
     let up = RawUpstream::start(|mut s, _| {
         let _ = read_head(&mut s);
     });
     let server = start(
         &format!("upstream raw {{ server 127.0.0.1:{}; }}", up.port),
-        "location / { proxy_http_version 1.0; proxy_pass http://raw; }",
+        "location / { proxy_http_version 1.0; proxy_request_buffering off; proxy_pass http://raw; }",
     );
     let r = server.request(
         b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",

@@ -141,6 +141,8 @@ table! {
     "client_body_timeout", HSL, Exact(1), false, set_http::client_body_timeout, "Timeout between two body reads (default 60s).";
     "send_timeout", HSL, Exact(1), false, set_http::send_timeout, "Timeout between two response writes (default 60s).";
     "client_max_body_size", HSL, Exact(1), false, set_http::client_max_body_size, "Largest request body, 0 = unlimited (default 1m).";
+    "client_body_buffer_size", HSL, Exact(1), false, set_http::client_body_buffer_size, "Request body kept in memory when buffered; beyond it, a temporary file (default 16k).";
+    "client_body_temp_path", HSL, Range(1, 4), false, set_http::client_body_temp_path, "Directory of buffered request bodies, relative to the prefix [levels accepted] (default client_body_temp).";
     "server_tokens", HSL, Exact(1), false, set_http::server_tokens, "Show the version in `Server:` and error pages: on|off|build.";
     "access_log", HSL.or(C::IF_IN_LOCATION), AtLeast(1), false, set_log::access_log, "`access_log PATH [FORMAT [buffer=..]]` or `off`.";
     "log_format", C::HTTP, AtLeast(2), false, set_log::log_format, "`log_format NAME [escape=..] STRING...`.";
@@ -221,7 +223,7 @@ table! {
     "proxy_buffering", HSL, Flag, false, set_proxy::proxy_buffering, "Read the response ahead of a slow client, up to proxy_buffers (default on).";
     "proxy_buffer_size", HSL, Exact(1), false, set_proxy::proxy_buffer_size, "Buffer for the response head (default 4k).";
     "proxy_buffers", HSL, Exact(2), false, set_proxy::proxy_buffers, "Read-ahead buffers per request (default 8 4k).";
-    "proxy_request_buffering", HSL, Flag, false, set_proxy::proxy_request_buffering, "Accepted; request bodies are always streamed (default on).";
+    "proxy_request_buffering", HSL, Flag, false, set_proxy::proxy_request_buffering, "Read the whole request body before connecting upstream (default on).";
     "proxy_intercept_errors", HSL, Flag, false, set_proxy::proxy_intercept_errors, "Answer upstream statuses >= 300 with error_page (default off).";
 }
 

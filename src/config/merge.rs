@@ -91,6 +91,9 @@ fn merge_http(
     if top.root.is_none() {
         top.root = Some(shared.prefix.join(DEFAULT_ROOT));
     }
+    if top.client_body_temp_path.is_none() {
+        top.client_body_temp_path = Some(shared.prefix.join(DEFAULT_CLIENT_BODY_TEMP_PATH));
+    }
     let servers = http
         .servers
         .into_iter()

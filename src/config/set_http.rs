@@ -45,6 +45,8 @@ simple_setters! {
     send_timeout: loc.send_timeout = first_msec;
     /// `client_max_body_size SIZE;`
     client_max_body_size: loc.client_max_body_size = |d| offset_arg(d, 0);
+    /// `client_body_buffer_size SIZE;`
+    client_body_buffer_size: loc.client_body_buffer_size = |d| size_arg(d, 0).map(|n| n as usize);
     /// `default_type MIME;`
     default_type: loc.default_type = |d| Ok(d.arg(0).to_string());
     /// `log_not_found on|off;`
@@ -162,6 +164,25 @@ pub(crate) fn root(l: &mut Level<'_>, d: &Directive, shared: &mut Shared) -> Res
         } else {
             full_name(&prefix, value)
         })
+    })
+}
+
+/// `client_body_temp_path PATH [LEVEL1 [LEVEL2 [LEVEL3]]];` relative to the prefix; levels
+/// are checked as nginx does (1 or 2 each) and not used: a body's file is unlinked at once.
+pub(crate) fn client_body_temp_path(
+    l: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
+    let prefix = shared.prefix.clone();
+    let loc = l.loc(d)?;
+    set_once(&mut loc.client_body_temp_path, d, |d| {
+        for i in 1..d.args.len() {
+            if !matches!(d.arg(i), "1" | "2") {
+                return Err(ConfError::at(d, "invalid value"));
+            }
+        }
+        Ok(full_name(&prefix, d.arg(0)))
     })
 }
 

@@ -68,6 +68,11 @@ pub const DEFAULT_CLIENT_HEADER_BUFFER_SIZE: usize = 1024;
 pub const DEFAULT_LARGE_CLIENT_HEADER_BUFFERS: (usize, usize) = (4, 8192);
 /// `client_max_body_size 1m;` (0 disables the check)
 pub const DEFAULT_CLIENT_MAX_BODY_SIZE: u64 = 1024 * 1024;
+/// `client_body_buffer_size 16k;` (nginx's two pages on 64-bit): a request body up to
+/// this size is buffered in memory, a longer one in a temporary file.
+pub const DEFAULT_CLIENT_BODY_BUFFER_SIZE: usize = 16 * 1024;
+/// `client_body_temp_path client_body_temp;` (relative to the prefix)
+pub const DEFAULT_CLIENT_BODY_TEMP_PATH: &str = "client_body_temp";
 /// `sendfile_max_chunk 2m;` (0 = unlimited)
 pub const DEFAULT_SENDFILE_MAX_CHUNK: u64 = 2 * 1024 * 1024;
 /// `worker_shutdown_timeout` is unset by default, as in nginx: an old worker waits for its
@@ -386,6 +391,12 @@ settings! {
         send_timeout: Duration = DEFAULT_SEND_TIMEOUT,
         /// `client_max_body_size` (0 = unlimited)
         client_max_body_size: u64 = DEFAULT_CLIENT_MAX_BODY_SIZE,
+        /// `client_body_buffer_size`: a buffered request body larger than this is spilled
+        /// to a file under `client_body_temp_path`
+        client_body_buffer_size: usize = DEFAULT_CLIENT_BODY_BUFFER_SIZE,
+        /// `client_body_temp_path PATH` (resolved against the prefix; levels are accepted
+        /// and not used: files are unlinked as soon as they are created)
+        client_body_temp_path: PathBuf = PathBuf::from(DEFAULT_CLIENT_BODY_TEMP_PATH),
         /// `server_tokens on|off|build` (`build` is `on`: Portico has no build name)
         server_tokens: bool = true,
         /// `access_log` (empty = off); default `logs/access.log combined`, filled in by the loader

@@ -112,6 +112,14 @@ impl ChunkedDecoder {
         }
     }
 
+    /// After a [`Chunk::Data`]: the bytes of that chunk's data still to come.
+    pub fn remaining(&self) -> u64 {
+        match self.state {
+            State::ChunkData => self.size,
+            _ => 0,
+        }
+    }
+
     /// Whether the whole body, trailer included, has been read.
     pub fn is_done(&self) -> bool {
         self.state == State::Done

@@ -114,6 +114,11 @@ pub fn run(opts: LoadOptions) -> i32 {
     } else {
         None
     };
+    let owner = user.as_ref().map(|u| (u.uid, u.gid));
+    if let Err(e) = crate::proxy::body_buffer::create_temp_paths(&config, owner) {
+        elog!(LogLevel::Emerg, "{e}");
+        return 1;
+    }
     let workers = config.main.worker_processes;
     let wanted = config
         .http
@@ -461,6 +466,11 @@ impl Master {
             }
         };
         if let Err(e) = open_access_logs(&config) {
+            elog!(LogLevel::Emerg, "{e}");
+            return;
+        }
+        let owner = self.user.as_ref().map(|u| (u.uid, u.gid));
+        if let Err(e) = crate::proxy::body_buffer::create_temp_paths(&config, owner) {
             elog!(LogLevel::Emerg, "{e}");
             return;
         }

@@ -24,6 +24,7 @@ use mio::net::TcpStream;
 use mio::{Interest, Token};
 
 use super::Owner;
+use super::body_buffer::StoredBody;
 use super::response::{self, ClientHeadInput, Framing, HeadError, ResponseHead};
 use crate::config::LocSettings;
 use crate::config::proxy_values::{NextUpstream, UpstreamConf};
@@ -69,6 +70,9 @@ pub enum LinkStep {
     Finished,
     /// Close the client connection (after logging the request).
     Close,
+    /// `proxy_intercept_errors`: the upstream answered this status, which has an
+    /// `error_page`; its response was discarded and the routing engine answers instead.
+    Intercept(u16),
 }
 
 /// The client side, as the link sees it.
@@ -128,6 +132,8 @@ pub struct LinkSetup {
     pub proxy_port: u16,
     /// Answer with this status instead of proxying (a request the upstream cannot take).
     pub refuse: Option<u16>,
+    /// Where the body's framing header starts in `head` (see `HeadFacts::framing_at`).
+    pub framing_at: Option<usize>,
 }
 
 /// A proxied request in flight.
@@ -156,6 +162,11 @@ pub struct Link<'c> {
     out_pos: usize,
     replayable: bool,
     body: BodyIn,
+    /// `proxy_request_buffering on`: the body is still being read; nothing is connected.
+    reading_body: bool,
+    /// The whole body, read before connecting: sent after `out`, from its start on each try.
+    stored: Option<Box<StoredBody>>,
+    stored_pos: u64,
     body_to_client_eof: bool,
     // Response.
     head: ResponseHead,
@@ -196,23 +207,36 @@ struct Tunnel {
 type Flow = Result<bool, LinkStep>;
 
 impl<'c> Link<'c> {
-    /// A link for the request in `a` (its head parsed, `a.req` set).
+    /// A link for the request in `a` (its head parsed, `a.req` set). `kept`: the body an
+    /// intercepted try buffered, sent again.
     pub fn new(
         loc: &'c LocSettings,
         mut setup: LinkSetup,
         a: &Active<'c>,
+        kept: Option<Box<StoredBody>>,
         client_ip: IpAddr,
         now: Instant,
         buffers: &mut Vec<Vec<u8>>,
     ) -> Link<'c> {
         use crate::http::request::{Method, Version};
-        let body = if a.head.chunked {
+        let body = if a.route.body_taken {
+            BodyIn::Done
+        } else if a.head.chunked {
             BodyIn::Chunked(ChunkedDecoder::new())
         } else {
             match a.head.content_length {
                 Some(n) if n > 0 => BodyIn::Length(n),
                 _ => BodyIn::Done,
             }
+        };
+        let buffered = loc.proxy_request_buffering
+            && !matches!(body, BodyIn::Done)
+            && !setup.upgrade
+            && setup.refuse.is_none();
+        let (body, stored, reading_body) = match kept {
+            Some(kept) => (BodyIn::Done, Some(kept), false),
+            None if buffered => (body, Some(Box::default()), true),
+            None => (body, None, false),
         };
         let read_ahead = if loc.proxy_buffering {
             loc.proxy_buffers.0.saturating_mul(loc.proxy_buffers.1)
@@ -251,6 +275,9 @@ impl<'c> Link<'c> {
             out_pos: 0,
             replayable: true,
             body,
+            reading_body,
+            stored,
+            stored_pos: 0,
             body_to_client_eof: false,
             head: ResponseHead::default(),
             head_done: false,
@@ -313,6 +340,10 @@ impl<'c> Link<'c> {
     }
 
     fn round(&mut self, cx: &mut ClientSide<'_, 'c>, shared: &mut Shared<'c>) -> Flow {
+        if self.reading_body {
+            // No upstream is chosen before the whole body is here.
+            return self.buffer_body(cx, shared);
+        }
         if self.sock.is_none() && !self.response_done && !self.head_done && !self.aborting {
             self.connect(cx, shared)?;
             return Ok(true);
@@ -536,6 +567,7 @@ impl<'c> Link<'c> {
 
     fn reset_response(&mut self) {
         self.out_pos = 0;
+        self.stored_pos = 0;
         self.head_done = false;
         self.got_bytes = false;
         self.resp_start = 0;
@@ -553,18 +585,38 @@ impl<'c> Link<'c> {
         {
             t.time = now.saturating_duration_since(self.try_started);
         }
-        let request_sent = matches!(self.body, BodyIn::Done) && self.out_pos >= self.out.len();
+        let reusable = self.reusable && self.request_sent();
+        self.release_upstream(shared, reusable);
+        if let Some(req) = cx.a.req.as_mut() {
+            req.keepalive = self.client_keepalive && matches!(self.body, BodyIn::Done);
+        }
+        LinkStep::Finished
+    }
+
+    /// The whole request (head and body) went upstream.
+    fn request_sent(&self) -> bool {
+        matches!(self.body, BodyIn::Done) && !self.request_pending()
+    }
+
+    /// Request bytes (head, or a buffered body) not yet written upstream.
+    fn request_pending(&self) -> bool {
+        self.out_pos < self.out.len()
+            || self
+                .stored
+                .as_ref()
+                .is_some_and(|s| self.stored_pos < s.len())
+    }
+
+    /// Ends the upstream side: back to the pool when `reusable` and the connection has
+    /// requests left, else closed.
+    fn release_upstream(&mut self, shared: &mut Shared<'c>, reusable: bool) {
+        let now = shared.now;
         let conf = self.group_conf(shared);
         let keepalive_requests = conf.map_or(0, |c| c.keepalive_requests);
         let (max, timeout) =
             conf.map_or((0, Duration::ZERO), |c| (c.keepalive, c.keepalive_timeout));
         let requests = self.conn_requests + 1;
-        if self.reusable
-            && request_sent
-            && requests < keepalive_requests
-            && self.sock.is_some()
-            && self.peer.is_some()
-        {
+        if reusable && requests < keepalive_requests && self.sock.is_some() && self.peer.is_some() {
             if let (Some(sock), Some(p)) = (self.sock.take(), self.peer.take()) {
                 shared.upstreams.open = shared.upstreams.open.saturating_sub(1);
                 if let Some(g) = shared.upstreams.groups.get_mut(self.setup.group) {
@@ -585,10 +637,6 @@ impl<'c> Link<'c> {
         } else {
             self.drop_upstream(shared, false);
         }
-        if let Some(req) = cx.a.req.as_mut() {
-            req.keepalive = self.client_keepalive && matches!(self.body, BodyIn::Done);
-        }
-        LinkStep::Finished
     }
 
     /// Closes the upstream side when the client connection goes away mid-request.

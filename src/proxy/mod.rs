@@ -9,12 +9,15 @@
 //!   request out, response in, body framing, client writes; `link/request_body.rs`;
 //!   `link/failure.rs`: log lines, retries, 502/504; `link/deadlines.rs`; `link/tunnel.rs`:
 //!   the WebSocket tunnel after a 101);
+//! - [`body_buffer`]: a request body read whole before connecting (`proxy_request_buffering`),
+//!   in memory or in a temporary file;
 //! - [`upstream_log`]: the tries, for `$upstream_*` variables.
 //!
 //! The worker calls [`prepare`] when a request's location has `proxy_pass`, then drives the
 //! [`Link`] on events of either socket.
 
 pub mod balancer;
+pub mod body_buffer;
 pub mod link;
 pub mod pool;
 pub mod request;
@@ -124,6 +127,7 @@ pub fn prepare(
         proxy_host: String::new(),
         proxy_port: 80,
         refuse: None,
+        framing_at: None,
     };
     let Some(pass) = loc.proxy_pass.as_ref() else {
         return setup;
@@ -235,25 +239,38 @@ pub fn prepare(
         .map(|h| (h.name.get(buf), h.value.get(buf)))
         .collect();
     let pool_on = group.is_some_and(|g| g.keepalive > 0) && loc.proxy_http_version == 1;
+    // An error page is fetched with GET (nginx's ngx_http_send_error_page); a body an
+    // intercepted try already read is not sent again.
+    let method = if a.route.as_get {
+        &b"GET"[..]
+    } else {
+        a.head.method_span.get(buf)
+    };
+    // A body an intercepted try read whole is sent again, with its length.
+    let kept_body = a.route.request_body.as_ref().map(|b| b.len());
+    let body_sent = !a.route.body_taken;
     let input = request::HeadInput {
-        method: a.head.method_span.get(buf),
+        method,
         uri: &uri,
         http_minor: loc.proxy_http_version,
         set: &loc.proxy_set_header,
         proxy_host: &proxy_host,
         keepalive: pool_on,
-        content_length: if a.head.chunked {
+        content_length: if !body_sent {
+            kept_body.filter(|&n| n > 0)
+        } else if a.head.chunked {
             None
         } else {
             a.head.content_length.filter(|&n| n > 0)
         },
-        chunked: a.head.chunked,
+        chunked: a.head.chunked && body_sent,
         client_headers: &client_headers,
     };
     let facts = request::build_head(&input, &pvars, &mut setup.head);
-    if a.head.chunked && loc.proxy_http_version == 0 {
-        // nginx would buffer the whole body to learn its length; Portico streams bodies,
-        // and an HTTP/1.0 server cannot take a chunked one.
+    setup.framing_at = facts.framing_at;
+    if a.head.chunked && body_sent && loc.proxy_http_version == 0 && !loc.proxy_request_buffering {
+        // nginx buffers the whole body to learn its length even with buffering off; here an
+        // unbuffered body is streamed, and an HTTP/1.0 server cannot take a chunked one.
         elog!(
             LogLevel::Error,
             "*{conn_id} chunked request body cannot be passed to an HTTP/1.0 upstream              (proxy_http_version 1.0), client: {client}"

@@ -169,6 +169,9 @@ pub struct HeadFacts {
     pub connection_close: bool,
     /// `Connection: upgrade` with a non-empty `Upgrade` header.
     pub upgrade: bool,
+    /// Where the body's `Content-Length` or `Transfer-Encoding` line starts in the head
+    /// (a buffered body's length replaces it once known).
+    pub framing_at: Option<usize>,
 }
 
 /// Everything about the request that shapes its upstream head.
@@ -233,12 +236,15 @@ pub fn build_head(input: &HeadInput<'_>, vars: &dyn VarSource, out: &mut Vec<u8>
         push(out, b"Connection", b"close");
     }
     if !is_set("content-length") && !is_set("transfer-encoding") {
+        facts.framing_at = Some(out.len());
         if let Some(len) = input.content_length {
             let mut digits = Vec::with_capacity(20);
             let _ = std::io::Write::write_fmt(&mut digits, format_args!("{len}"));
             push(out, b"Content-Length", &digits);
         } else if input.chunked {
             push(out, b"Transfer-Encoding", b"chunked");
+        } else {
+            facts.framing_at = None;
         }
     }
     for (name, v) in input.client_headers {
@@ -383,12 +389,20 @@ mod tests {
         };
         let mut out = Vec::new();
         let facts = build_head(&input, &NoVars, &mut out);
+        let text = String::from_utf8(out).unwrap();
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            text,
             "POST /x HTTP/1.1\r\nHost: example.com\r\nX-Real-IP: 10.0.0.1\r\n\
              Content-Length: 5\r\nUser-Agent: t\r\n\r\n"
         );
-        assert_eq!(facts, HeadFacts::default());
+        let at = text.find("Content-Length").unwrap();
+        assert_eq!(
+            facts,
+            HeadFacts {
+                framing_at: Some(at),
+                ..HeadFacts::default()
+            }
+        );
         // Without the pool (or over HTTP/1.0), nginx's default Connection: close.
         let input = HeadInput {
             keepalive: false,

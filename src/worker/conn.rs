@@ -415,7 +415,8 @@ impl<'c> Conn<'c> {
         if let Some(req) = self.active.as_mut().and_then(|a| a.req.take()) {
             handler::log_request(self, shared, &req);
         }
-        if let Some(a) = self.active.take() {
+        if let Some(mut a) = self.active.take() {
+            a.route.request_body = None;
             shared.pool.give(a, 1024);
         }
         self.sock = None;
@@ -685,10 +686,19 @@ impl<'c> Conn<'c> {
             };
             crate::proxy::prepare(&vars, a, loc, shared.http, self.peer.ip(), self.id)
         };
+        // The body an intercepted try buffered goes to the error page's upstream.
+        let kept = self
+            .active
+            .as_mut()
+            .and_then(|a| a.route.request_body.take());
+        let Some(a) = self.active.as_deref() else {
+            return Step::Close;
+        };
         let link = crate::proxy::Link::new(
             loc,
             setup,
             a,
+            kept,
             self.peer.ip(),
             shared.now,
             &mut shared.upstreams.buffers,
@@ -698,6 +708,7 @@ impl<'c> Conn<'c> {
         self.state = State::Proxying;
         if let Some(a) = self.active.as_mut()
             && a.head.expect_continue
+            && !a.route.body_taken
             && (a.head.content_length.is_some_and(|n| n > 0) || a.head.chunked)
             && a.filled <= a.start + a.head.head_len
         {
@@ -730,6 +741,17 @@ impl<'c> Conn<'c> {
                 self.end_proxy(shared);
                 self.state = State::Responding;
                 Step::Again
+            }
+            crate::proxy::LinkStep::Intercept(status) => {
+                // The tries stay for `$upstream_*`, unless the error page proxies again.
+                self.end_proxy(shared);
+                self.state = State::Responding;
+                let upstream_log = self.upstream_log.take();
+                let step = handler::upstream_error_page(self, shared, status);
+                if !matches!(step, Step::Proxy) {
+                    self.upstream_log = upstream_log;
+                }
+                step
             }
             crate::proxy::LinkStep::Close => {
                 self.end_proxy(shared);
@@ -770,6 +792,8 @@ impl<'c> Conn<'c> {
         let Some(a) = self.active.as_mut() else {
             return Step::Close;
         };
+        // A buffered body kept for an error page (its file, if any) ends with the request.
+        a.route.request_body = None;
         a.start = (a.start + req.head_len + req.body_in_buf).min(a.filled);
         // Whatever follows is a new head: parse it from its start.
         a.scanned = a.start;

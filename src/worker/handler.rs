@@ -151,11 +151,55 @@ pub(super) fn start_request<'c>(
         route: &mut route,
         conn: &conn,
     });
+    after_phases(a, req, route, handled, out_before)
+}
+
+/// `proxy_intercept_errors`: the upstream's `status` has an `error_page` here; its
+/// response was discarded. The request goes through the routing engine's error-page
+/// handling (internal redirect, named location, `=CODE`, external redirect), as nginx
+/// finalizes it with the upstream's status.
+pub(super) fn upstream_error_page<'c>(
+    c: &mut Conn<'c>,
+    shared: &mut Shared<'c>,
+    status: u16,
+) -> Step {
+    let conn = ConnInfo::of(c);
+    let (Some(a), ..) = c.parts() else {
+        return Step::Close;
+    };
+    let Some(mut req) = a.req.take() else {
+        return Step::Close;
+    };
+    let out_before = a.out.len();
+    let mut route = std::mem::take(&mut a.route);
+    route.body_taken = true;
+    let handled = phases::run_error_page(
+        &mut Rq {
+            a,
+            shared,
+            req: &mut req,
+            route: &mut route,
+            conn: &conn,
+        },
+        status,
+    );
+    after_phases(a, req, route, handled, out_before)
+}
+
+/// After the phases: the final URI and the response head kept for later readers, then the
+/// request goes to the proxy or to the connection's writer.
+fn after_phases<'c>(
+    a: &mut Active<'c>,
+    mut req: Req<'c>,
+    mut route: phases::Route<'c>,
+    handled: Handled,
+    out_before: usize,
+) -> Step {
     // The final URI, for whoever reads `Active::uri` later (the proxy, the access log).
     // `set $args` counts too (nginx then sends the new arguments upstream).
     let buf = &a.buf[a.start..a.filled];
     let query = a.head.query.map(|q| q.get(buf)).filter(|q| !q.is_empty());
-    route.uri_rewritten = route.script.uri != a.uri || route.script.args.as_deref() != query;
+    route.uri_rewritten |= route.script.uri != a.uri || route.script.args.as_deref() != query;
     a.uri.clear();
     a.uri.extend_from_slice(&route.script.uri);
     // The response head, for `$sent_http_*` in the access log once it has left the output
@@ -167,13 +211,16 @@ pub(super) fn start_request<'c>(
             .sent_head
             .extend_from_slice(&a.out[out_before.min(head_end)..head_end]);
     }
+    let route_body_taken = route.body_taken;
     a.route = route;
     if handled == Handled::Proxy {
         // The proxy forwards the body itself (from its first byte) and answers when the
-        // upstream does.
+        // upstream does; after an intercepted error the body was read already.
         a.discard = None;
-        req.body_in_buf = 0;
-        req.body_read = 0;
+        if !route_body_taken {
+            req.body_in_buf = 0;
+            req.body_read = 0;
+        }
         a.req = Some(req);
         return Step::Proxy;
     }
@@ -262,14 +309,34 @@ pub(super) fn reject_request<'c>(
         bytes_sent: 0,
         lingering: true,
     };
-    // nginx answers a HEAD without the page even when the rest of the head was bad.
-    let method = a.head.method;
+    // nginx answers a HEAD without the page even when the rest of the head was bad: it
+    // knows the method once the space after it was read, before the line fails.
+    let method = if a.head.request_line.is_empty() {
+        method_before_bad_line(&a.buf[a.start..a.filled])
+    } else {
+        a.head.method
+    };
     a.head.clear();
     a.head.method = method;
     a.discard = None;
     a.route.reset(b"", None, 0);
     queue_standard_page(a, shared, &mut req, status, b"");
     queued(a, req, out_before)
+}
+
+/// The method of a request line that failed to parse, as nginx records it: the name
+/// before the first space (leading empty lines skipped), `Other` when no space was read.
+fn method_before_bad_line(buf: &[u8]) -> crate::http::request::Method {
+    use crate::http::request::Method;
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
+    let line = &buf[start..];
+    match line.iter().position(|&b| b == b' ') {
+        Some(end) => Method::from_bytes(&line[..end]),
+        None => Method::Other,
+    }
 }
 
 /// Formats `n` in decimal into `buf`, returning the digits.

@@ -85,11 +85,24 @@ pub(super) fn eval(rq: &Rq<'_, '_>, t: &Template) -> Vec<u8> {
 /// Runs the phases for a request whose URI is in `rq.route`.
 pub(super) fn run(rq: &mut Rq<'_, '_>) -> Handled {
     let server = rq.req.server;
-    let mut next = if server.rewrite.is_empty() {
+    let next = if server.rewrite.is_empty() {
         Next::Find
     } else {
         run_rewrite(rq, &server.rewrite, false)
     };
+    run_from(rq, next)
+}
+
+/// `proxy_intercept_errors`: the upstream answered `status`, for which the location has an
+/// `error_page`. As nginx's `ngx_http_upstream_finalize_request(r, u, status)`, the request
+/// is finalized with that status: the error page's redirect runs from here (or the
+/// standard page, when error pages cannot recurse).
+pub(super) fn run_error_page(rq: &mut Rq<'_, '_>, status: u16) -> Handled {
+    let next = finalize(rq, status);
+    run_from(rq, next)
+}
+
+fn run_from<'c>(rq: &mut Rq<'_, 'c>, mut next: Next<'c>) -> Handled {
     // A way back to `Find` or `Enter` spends one of the `uri_changes`, so this ends within
     // about three turns per change; the bound only guards against a bug.
     for _ in 0..4 * (MAX_URI_CHANGES + 2) {
@@ -328,10 +341,8 @@ fn error_page<'c>(
     };
     let target = eval(rq, &page.uri);
     if target.starts_with(b"@") {
+        // A named location keeps the method (only the URI form makes it GET in nginx).
         rq.route.err_status = overwrite;
-        if rq.a.head.method != Method::Head {
-            rq.route.as_get = true;
-        }
         let name = String::from_utf8_lossy(&target).into_owned();
         return named_location(rq, &name);
     }

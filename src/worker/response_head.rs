@@ -62,6 +62,9 @@ pub(super) fn queue_error(rq: &mut Rq<'_, '_>, status: u16) {
 pub(super) fn extra_headers(rq: &Rq<'_, '_>, status: u16, mtime: Option<i64>) -> Vec<u8> {
     let loc = rq.req.loc;
     let mut out = Vec::new();
+    if let Some(value) = &rq.route.www_authenticate {
+        push_header(&mut out, b"WWW-Authenticate", value);
+    }
     let listed = expires::applies_to_status(status);
     if listed {
         let now = std::time::SystemTime::now()

@@ -35,6 +35,15 @@ pub struct Route<'c> {
     /// `!r->valid_unparsed_uri`): the proxy then sends the current URI and arguments
     /// instead of the request line's target.
     pub uri_rewritten: bool,
+    /// An earlier proxied try read the request body (its error was intercepted for an
+    /// `error_page`): a proxied error page is sent without one.
+    pub body_taken: bool,
+    /// An intercepted upstream 401's `WWW-Authenticate`, sent with the error page (nginx
+    /// copies it into the response headers before finalizing).
+    pub www_authenticate: Option<Vec<u8>>,
+    /// That body, when it was buffered (`proxy_request_buffering on`): a proxied error
+    /// page sends it again, as nginx does.
+    pub request_body: Option<Box<crate::proxy::body_buffer::StoredBody>>,
     /// The response head as queued (`$sent_http_*`).
     pub sent_head: Vec<u8>,
     /// An arguments buffer kept for the next request while this one has none.
@@ -57,6 +66,9 @@ impl Default for Route<'_> {
             filename: Vec::new(),
             local: None,
             uri_rewritten: false,
+            body_taken: false,
+            www_authenticate: None,
+            request_body: None,
             sent_head: Vec::new(),
             spare_args: Vec::new(),
             request_id: [b'0'; 32],
@@ -103,5 +115,8 @@ impl Route<'_> {
         self.filename.clear();
         self.sent_head.clear();
         self.uri_rewritten = false;
+        self.body_taken = false;
+        self.www_authenticate = None;
+        self.request_body = None;
     }
 }

@@ -11,6 +11,14 @@ impl<'c> Link<'c> {
         shared: &mut Shared<'c>,
     ) -> Result<(), LinkStep> {
         let now = shared.now;
+        if self.reading_body
+            && let Some(at) = self.client_deadline(cx)
+            && now >= at
+        {
+            // nginx terminates the request: no answer, no error-log line, 408 in the access
+            // log (ngx_http_do_read_client_request_body → NGX_HTTP_REQUEST_TIME_OUT).
+            return Err(self.client_gone(cx, shared, 408));
+        }
         if let Some(at) = self.client_deadline(cx)
             && now >= at
         {
@@ -40,7 +48,7 @@ impl<'c> Link<'c> {
             }
             let during = if self.connecting {
                 "connecting to upstream"
-            } else if self.out_pos < self.out.len() {
+            } else if self.request_pending() {
                 "sending request to upstream"
             } else if !self.head_done {
                 "reading response header from upstream"
@@ -67,14 +75,14 @@ impl<'c> Link<'c> {
             let last = self.up_progress.max(self.client_progress);
             return Some(last + self.loc.proxy_read_timeout);
         }
-        if self.out_pos < self.out.len() && !self.up_writable {
+        if self.request_pending() && !self.up_writable {
             return Some(self.up_progress + self.loc.proxy_send_timeout);
         }
         if self.response_done || (self.head_done && self.resp_end >= self.resp_cap) {
             // Back-pressure: the client, not the upstream, is what we wait for.
             return None;
         }
-        if self.out_pos >= self.out.len() && matches!(self.body, BodyIn::Done) || self.head_done {
+        if !self.request_pending() && matches!(self.body, BodyIn::Done) || self.head_done {
             return Some(self.up_progress + self.loc.proxy_read_timeout);
         }
         None

@@ -28,9 +28,16 @@ impl<'c> Link<'c> {
             .find(|h| h.name.get(buf).eq_ignore_ascii_case(b"host"))
             .map(|h| h.value.get(buf))
             .unwrap_or(host);
+        // nginx names the upstream once a peer was chosen (`u->peer.name`).
         let upstream = match (upstream_name, self.addr) {
-            (Some(n), _) => n.to_string(),
-            (None, Some(a)) => a.to_string(),
+            (Some(n), _) => format!(
+                ", upstream: \"http://{n}{}\"",
+                String::from_utf8_lossy(&self.setup.uri)
+            ),
+            (None, Some(a)) => format!(
+                ", upstream: \"http://{a}{}\"",
+                String::from_utf8_lossy(&self.setup.uri)
+            ),
             (None, None) => String::new(),
         };
         let host_part = if host_header.is_empty() {
@@ -40,12 +47,11 @@ impl<'c> Link<'c> {
         };
         elog!(
             level,
-            "*{} {what}, client: {}, server: {}, request: \"{}\", upstream: \"http://{upstream}{}\"{host_part}",
+            "*{} {what}, client: {}, server: {}, request: \"{}\"{upstream}{host_part}",
             cx.id,
             cx.peer.ip(),
             crate::worker::server_name_of(req.server),
             String::from_utf8_lossy(line),
-            String::from_utf8_lossy(&self.setup.uri),
         );
     }
 

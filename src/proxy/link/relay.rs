@@ -39,6 +39,48 @@ impl<'c> Link<'c> {
                 }
             }
         }
+        // A buffered body follows the head.
+        while self.out_pos >= self.out.len() && self.up_writable {
+            let (Some(stored), Some(sock)) = (self.stored.as_mut(), self.sock.as_mut()) else {
+                break;
+            };
+            if self.stored_pos >= stored.len() {
+                break;
+            }
+            let data = match stored.bytes_at(self.stored_pos) {
+                Ok(d) if !d.is_empty() => d,
+                Ok(_) => break,
+                Err(e) => {
+                    elog!(
+                        LogLevel::Crit,
+                        "*{} pread() of the buffered client request body failed ({})",
+                        cx.id,
+                        sys::errno_text(&e)
+                    );
+                    return Err(self.respond_error(cx, shared, 500));
+                }
+            };
+            match sock.write(data) {
+                Ok(n) => {
+                    self.stored_pos += n as u64;
+                    self.up_progress = shared.now;
+                    progress = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.up_writable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let what = format!("writev() failed ({})", sys::errno_text(&e));
+                    self.fail(
+                        cx,
+                        shared,
+                        Failure::Error,
+                        &what,
+                        "sending request to upstream",
+                    )?;
+                    return Ok(true);
+                }
+            }
+        }
         if self.out_pos == self.out.len() && self.out.len() > REPLAY_LIMIT {
             // Too long to keep for a replay.
             self.out.clear();
@@ -239,18 +281,13 @@ impl<'c> Link<'c> {
                 "reading response header from upstream",
             );
         }
-        // proxy_intercept_errors: a status that has an error_page is answered by the server,
-        // not relayed. This is the hook for the routing engine's internal redirect to the
-        // error_page URI; until it lands, the server's own page for the status is sent.
+        // proxy_intercept_errors: a status that has an error_page is answered by the routing
+        // engine (ngx_http_upstream_intercept_errors), not relayed.
         if self.loc.proxy_intercept_errors
             && status >= 300
             && self.loc.error_page_for(status).is_some()
         {
-            if let Some(t) = self.log.tries.last_mut() {
-                t.time = now.saturating_duration_since(self.try_started);
-            }
-            self.drop_upstream(shared, false);
-            return Err(self.respond_error(cx, shared, status));
+            return Err(self.intercept(cx, shared, status));
         }
         self.framing = if upgrade {
             Framing::Empty
@@ -290,6 +327,20 @@ impl<'c> Link<'c> {
         };
         let start = a.out.len();
         response::build_client_head(&self.head, &self.resp, &input, &mut a.out);
+        // `error_page CODE [=CODE] ...` to a proxied location: the error's status, with
+        // its standard reason (nginx's r->err_status in ngx_http_send_header).
+        let status = match a.route.err_status {
+            Some(code) if code != status && !upgrade => {
+                if let Some(eol) = memchr::memchr(b'\n', &a.out[start..]) {
+                    a.out.splice(
+                        start..start + eol + 1,
+                        http_response::status_line(code).iter().copied(),
+                    );
+                }
+                code
+            }
+            _ => status,
+        };
         req.header_bytes = (a.out.len() - start) as u64;
         req.bytes_sent += req.header_bytes;
         req.status = status;
@@ -314,6 +365,57 @@ impl<'c> Link<'c> {
         }
         let from = self.resp_start;
         self.account(from, cx, shared)
+    }
+
+    /// Discards an intercepted response. The connection is pooled only when the whole
+    /// response already arrived with its head (a short error page usually does); a longer
+    /// one is closed rather than drained.
+    fn intercept(
+        &mut self,
+        cx: &mut ClientSide<'_, 'c>,
+        shared: &mut Shared<'c>,
+        status: u16,
+    ) -> LinkStep {
+        if let Some(t) = self.log.tries.last_mut() {
+            t.time = shared.now.saturating_duration_since(self.try_started);
+        }
+        let body = &self.resp[self.head.len.min(self.resp_end)..self.resp_end];
+        let complete = match self.head.framing(self.head_request) {
+            Framing::Empty => body.is_empty(),
+            Framing::Length(n) => body.len() as u64 == n,
+            Framing::Chunked => {
+                let mut dec = ChunkedDecoder::new();
+                let mut pos = 0;
+                loop {
+                    match dec.step(&body[pos..]) {
+                        Ok(Chunk::Data { consumed, .. }) => pos += consumed,
+                        Ok(Chunk::Done { consumed }) => break pos + consumed == body.len(),
+                        Ok(Chunk::NeedMore { .. }) | Err(_) => break false,
+                    }
+                }
+            }
+            Framing::UntilClose => false,
+        };
+        let reusable = complete && self.setup.keepalive && !self.head.close && self.request_sent();
+        self.release_upstream(shared, reusable);
+        if let Some(req) = cx.a.req.as_mut()
+            && !matches!(self.body, BodyIn::Done)
+        {
+            // The rest of the body is still on its way: no keep-alive after the answer.
+            req.keepalive = false;
+            req.lingering = true;
+        }
+        self.body = BodyIn::Done;
+        if status == 401 {
+            cx.a.route.www_authenticate = self
+                .head
+                .header(&self.resp, "www-authenticate")
+                .map(<[u8]>::to_vec);
+        }
+        // A buffered body goes with the request to its error page, as nginx keeps
+        // r->request_body.
+        cx.a.route.request_body = self.stored.take();
+        LinkStep::Intercept(status)
     }
 
     /// Frames new body bytes `resp[from..resp_end]`: counts them, finds the end, drops what

@@ -1,0 +1,180 @@
+//! A request body read whole before the upstream is chosen (`proxy_request_buffering on`,
+//! nginx's default): kept in memory up to `client_body_buffer_size`, and beyond that in a
+//! temporary file under `client_body_temp_path`, as `ngx_http_read_client_request_body`
+//! does. It is then sent upstream with its length, and sent again from the start when
+//! `proxy_next_upstream` tries another server.
+//!
+//! The file is unlinked as soon as it is created (nginx removes it when the request ends):
+//! nothing is left behind by a worker that dies. Writes and reads are blocking, as nginx's.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::config::{Config, LocSettings};
+
+/// Bytes read from the file per upstream write.
+const FILE_CHUNK: usize = 64 * 1024;
+
+/// The body, in memory or in its file.
+#[derive(Default)]
+pub struct StoredBody {
+    mem: Vec<u8>,
+    file: Option<File>,
+    len: u64,
+    /// Bytes of the file at `chunk_at`, for the upstream writes.
+    chunk: Vec<u8>,
+    chunk_at: u64,
+}
+
+impl StoredBody {
+    /// The body's length so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Nothing stored.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends `data`. Past `limit` bytes in memory, everything moves to a new temporary
+    /// file under `dir`; its path is returned then (for nginx's warn line).
+    pub fn append(&mut self, data: &[u8], limit: usize, dir: &Path) -> io::Result<Option<PathBuf>> {
+        let mut spilled = None;
+        if let Some(file) = &self.file {
+            file.write_all_at(data, self.len)?;
+        } else if self.mem.len() + data.len() <= limit {
+            self.mem.extend_from_slice(data);
+        } else {
+            let (file, path) = create_temp_file(dir)?;
+            file.write_all_at(&self.mem, 0)?;
+            file.write_all_at(data, self.mem.len() as u64)?;
+            self.mem = Vec::new();
+            self.file = Some(file);
+            spilled = Some(path);
+        }
+        self.len += data.len() as u64;
+        Ok(spilled)
+    }
+
+    /// The bytes from `pos` on that are at hand (a window of the file, read when needed).
+    pub fn bytes_at(&mut self, pos: u64) -> io::Result<&[u8]> {
+        let Some(file) = &self.file else {
+            let from = (pos as usize).min(self.mem.len());
+            return Ok(&self.mem[from..]);
+        };
+        let cached = self.chunk_at..self.chunk_at + self.chunk.len() as u64;
+        if !cached.contains(&pos) {
+            let want = (self.len.saturating_sub(pos) as usize).min(FILE_CHUNK);
+            self.chunk.resize(want, 0);
+            file.read_exact_at(&mut self.chunk, pos)?;
+            self.chunk_at = pos;
+        }
+        let from = (pos - self.chunk_at) as usize;
+        Ok(&self.chunk[from..])
+    }
+}
+
+/// Creates `dir/NNNNNNNNNN` (O_EXCL, mode 0600, nginx's ten-digit names) and unlinks it.
+fn create_temp_file(dir: &Path) -> io::Result<(File, PathBuf)> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // One counter per worker process; the pid keeps two workers' names apart.
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let base = u64::from(std::process::id()) * 1_000_003;
+    for _ in 0..100 {
+        let n = (base + NEXT.fetch_add(1, Ordering::Relaxed)) % 10_000_000_000;
+        let path = dir.join(format!("{n:010}"));
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(file) => {
+                let _ = std::fs::remove_file(&path);
+                return Ok((file, path));
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::from(io::ErrorKind::AlreadyExists))
+}
+
+/// nginx's `ngx_create_paths`: every `client_body_temp_path` of the configuration is
+/// created (mode 0700) at startup and reload, and given to the workers' user when the
+/// master runs as root. Errors are returned as nginx's `[emerg]` text.
+pub fn create_temp_paths(config: &Config, user: Option<(u32, u32)>) -> Result<(), String> {
+    let Some(http) = &config.http else {
+        return Ok(());
+    };
+    let mut paths: Vec<&Path> = Vec::new();
+    for server in &http.servers {
+        let mut locs: Vec<&LocSettings> = vec![&server.loc];
+        let mut stack: Vec<&crate::config::LocationConf> = server.locations.iter().collect();
+        while let Some(l) = stack.pop() {
+            locs.push(&l.loc);
+            stack.extend(l.nested.iter());
+        }
+        for loc in locs {
+            let p = loc.client_body_temp_path.as_path();
+            if !paths.contains(&p) {
+                paths.push(p);
+            }
+        }
+    }
+    for path in paths {
+        use std::os::unix::fs::DirBuilderExt;
+        if let Err(e) = std::fs::DirBuilder::new().mode(0o700).create(path)
+            && e.kind() != io::ErrorKind::AlreadyExists
+        {
+            return Err(format!(
+                "mkdir() \"{}\" failed ({})",
+                path.display(),
+                crate::sys::errno_text(&e)
+            ));
+        }
+        if let Some((uid, _)) = user {
+            use std::os::unix::fs::MetadataExt;
+            let owned = std::fs::metadata(path).is_ok_and(|m| m.uid() == uid);
+            if !owned && let Err(e) = std::os::unix::fs::chown(path, Some(uid), None) {
+                return Err(format!(
+                    "chown(\"{}\", {uid}) failed ({})",
+                    path.display(),
+                    crate::sys::errno_text(&e)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_body_stays_in_memory_large_one_spills_and_reads_back() {
+        let dir = std::env::temp_dir().join(format!("portico-body-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let mut body = StoredBody::default();
+        assert_eq!(body.append(b"hello ", 16, &dir).expect("append"), None);
+        let spilled = body.append(&[b'x'; 100_000], 16, &dir).expect("append");
+        let path = spilled.expect("spilled to a file");
+        assert!(!path.exists(), "the file is unlinked at once");
+        body.append(b"end", 16, &dir).expect("append");
+        assert_eq!(body.len(), 100_009);
+        let mut all = Vec::new();
+        while (all.len() as u64) < body.len() {
+            let got = body.bytes_at(all.len() as u64).expect("read").to_vec();
+            assert!(!got.is_empty());
+            all.extend_from_slice(&got);
+        }
+        assert!(all.starts_with(b"hello xx"));
+        assert!(all.ends_with(b"xxend"));
+        let _ = std::fs::remove_dir(&dir);
+    }
+}
