@@ -965,3 +965,89 @@ fn a_cut_response_is_not_requested_again_while_a_slow_client_drains_it() {
     assert_eq!(up.accepted.load(Ordering::SeqCst), 1);
     server.assert_clean_log();
 }
+
+/// Opens a WebSocket through `path` and returns the stream and bytes read past the 101 head.
+fn open_ws(server: &Server, path: &str) -> (TcpStream, Vec<u8>) {
+    let mut s = server.connect();
+    s.write_all(
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .expect("write");
+    let mut buf = Vec::new();
+    let mut tmp = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = common::find(&buf, b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = s.read(&mut tmp).expect("read");
+        assert!(n > 0, "closed before the 101");
+        buf.extend_from_slice(&tmp[..n]);
+    };
+    assert!(buf.starts_with(b"HTTP/1.1 101 "));
+    (s, buf[head_end..].to_vec())
+}
+
+#[test]
+fn a_websocket_tunnel_survives_a_reload_on_the_old_worker_until_worker_shutdown_timeout() {
+    let app = Tornado::start("ws");
+    let prefix = common::Prefix::new();
+    let port = common::free_port();
+    prefix.write(
+        "conf/portico.conf",
+        format!(
+            "{}worker_shutdown_timeout 2s;\nhttp {{\nupstream app {{ server 127.0.0.1:{}; }}\n\
+             server {{ listen 127.0.0.1:{port};\n\
+             location /ws {{ proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade;\n\
+             proxy_set_header Connection \"upgrade\"; proxy_pass http://app; }} }}\n}}\n",
+            common::main_preamble(1),
+            app.port
+        ),
+    );
+    let server = Server::spawn(prefix, port);
+    let old_workers = server.worker_pids();
+    let (mut s, mut pending) = open_ws(&server, "/ws");
+    s.write_all(&ws_frame(b"before")).expect("frame");
+    assert_eq!(read_ws_text(&mut s, &mut pending), b"before");
+    server.signal(libc::SIGHUP);
+    assert!(
+        server.wait_for(10, || {
+            let now = server.worker_pids();
+            !now.is_empty() && now.iter().all(|p| !old_workers.contains(p))
+                || now.len() > old_workers.len()
+        }),
+        "no new workers"
+    );
+    let reloaded = Instant::now();
+    // The tunnel still works, on the old worker, which is still alive for it.
+    s.write_all(&ws_frame(b"after the reload")).expect("frame");
+    assert_eq!(read_ws_text(&mut s, &mut pending), b"after the reload");
+    assert!(old_workers.iter().all(|&p| alive(p)), "old worker gone");
+    // New requests go to the new workers meanwhile.
+    assert_eq!(get(server.port, "/ws").status, 400);
+    // worker_shutdown_timeout ends it: the old worker closes the tunnel and exits.
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let rest = common::read_to_end(&mut s);
+    let waited = reloaded.elapsed();
+    assert!(rest.is_empty(), "{rest:?}");
+    assert!(
+        waited >= Duration::from_millis(1000) && waited < Duration::from_secs(8),
+        "{waited:?}"
+    );
+    assert!(server.wait_for(5, || old_workers.iter().all(|&p| !alive(p))));
+}
+
+/// Whether `pid` is a live process (not a zombie).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, r)| r.trim_start().starts_with(['Z', 'X']))
+        })
+        .is_some_and(|dead| !dead)
+}
