@@ -276,7 +276,56 @@ pub fn install_signal_pipe() -> io::Result<RawFd> {
     for i in &PENDING {
         i.store(false, Ordering::SeqCst);
     }
+    // A worker starts with these blocked (see `block_handled_signals`): what arrived since
+    // its fork is delivered now, to the handlers just installed.
+    set_handled_blocked(false);
     Ok(fds[0])
+}
+
+/// Blocks [`HANDLED_SIGNALS`] and returns the previous mask. The master calls it around
+/// `fork()`: a signal sent to a new worker before it has installed its handlers then stays
+/// pending instead of killing it with the default action (a reload's QUIT to a worker that
+/// was just forked), and is handled once [`install_signal_pipe`] unblocks it.
+pub fn block_handled_signals() -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data; sigemptyset initialises it.
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointers to local sets.
+    unsafe {
+        let set = handled_set();
+        libc::sigprocmask(libc::SIG_BLOCK, &set, &mut old);
+    }
+    old
+}
+
+/// Restores a mask saved by [`block_handled_signals`].
+pub fn restore_signal_mask(old: &libc::sigset_t) {
+    // SAFETY: `old` is a mask sigprocmask filled in.
+    unsafe { libc::sigprocmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
+}
+
+fn set_handled_blocked(blocked: bool) {
+    let how = if blocked {
+        libc::SIG_BLOCK
+    } else {
+        libc::SIG_UNBLOCK
+    };
+    // SAFETY: a valid set, no old mask wanted.
+    unsafe {
+        let set = handled_set();
+        libc::sigprocmask(how, &set, std::ptr::null_mut());
+    }
+}
+
+fn handled_set() -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the set; sigaddset with valid signal numbers.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &sig in &HANDLED_SIGNALS {
+            libc::sigaddset(&mut set, sig);
+        }
+        set
+    }
 }
 
 /// Empties the self-pipe (after a wake-up).
@@ -318,17 +367,17 @@ pub fn signal_name(sig: libc::c_int) -> &'static str {
     }
 }
 
-/// Restores default dispositions for the handled signals (in a freshly forked child before it
-/// installs its own) and unblocks all signals.
+/// Restores default dispositions for the handled signals in a freshly forked worker, which
+/// installs its own later; they stay blocked (the master forked with them blocked) until it
+/// does, and every other signal is unblocked.
 pub fn reset_signals() {
     for &sig in &HANDLED_SIGNALS {
         // SAFETY: resetting a disposition to SIG_DFL is always valid.
         unsafe { libc::signal(sig, libc::SIG_DFL) };
     }
-    // SAFETY: an empty set passed to sigprocmask.
+    // SAFETY: the handled set as the whole mask.
     unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
+        let set = handled_set();
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
     }
     // A SIGPIPE from a closed client socket must not kill a worker.

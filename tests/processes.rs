@@ -861,3 +861,27 @@ fn daemon_on_detaches_and_writes_the_pid_file() {
         "{log}"
     );
 }
+
+#[test]
+fn rapid_reloads_never_kill_a_worker_that_is_still_starting() {
+    // Each HUP forks new workers and QUITs the previous ones; with HUPs back to back the
+    // master reloads again right after a fork, and its QUIT reaches workers that have not
+    // installed their handlers yet. They must still stop gracefully (the signal waits,
+    // blocked, until the worker can handle it).
+    let s = start(2);
+    for _ in 0..200 {
+        s.signal(libc::SIGHUP);
+        std::thread::sleep(Duration::from_micros(300));
+    }
+    assert!(
+        s.wait_for(10, || s.worker_pids().len() == 2),
+        "{:?}",
+        s.worker_pids()
+    );
+    assert_eq!(s.get("/").status, 200);
+    // Give the last old workers time to exit, then look for any that died of a signal.
+    std::thread::sleep(Duration::from_millis(500));
+    let log = s.error_log();
+    assert!(!log.contains("exited on signal"), "{log}");
+    s.assert_clean_log();
+}

@@ -88,13 +88,15 @@ pub fn spawn_worker(
     user: Option<&User>,
     master_signal_fd: i32,
 ) -> io::Result<i32> {
+    // The child must not die of a QUIT sent before it has its handlers (a reload right
+    // after a respawn): it starts with the handled signals blocked.
+    let mask = crate::sys::block_handled_signals();
     // SAFETY: the master is single-threaded, so the child may run arbitrary code after fork.
     let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if pid > 0 {
-        return Ok(pid);
+    if pid != 0 {
+        let err = io::Error::last_os_error();
+        crate::sys::restore_signal_mask(&mask);
+        return if pid < 0 { Err(err) } else { Ok(pid) };
     }
     // First, so that `ps` never shows a worker under the master's title for long.
     crate::sys::set_proc_title(&format!("{}: worker process", crate::NAME));
