@@ -39,26 +39,9 @@ fn start(http: &str, setup: impl FnOnce(&Prefix)) -> Server {
 /// the Content-Length and the body bytes read so far.
 fn begin_download(s: &Server, path: &str) -> (TcpStream, usize, Vec<u8>) {
     let mut c = s.connect();
-    c.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
-        .expect("write");
-    let mut buf = Vec::new();
-    let mut tmp = [0u8; 16384];
-    let head_end = loop {
-        if let Some(i) = find(&buf, b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = c.read(&mut tmp).expect("read head");
-        assert!(n > 0, "EOF before the head");
-        buf.extend_from_slice(&tmp[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    let length = head
-        .lines()
-        .find_map(|l| l.strip_prefix("Content-Length: "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    (c, length, buf[head_end..].to_vec())
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    let (length, body) = common::begin_download(&mut c, request.as_bytes());
+    (c, length, body)
 }
 
 fn truncated_mid_send(sendfile: &str, expected: &str) {

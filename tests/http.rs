@@ -8,13 +8,12 @@
 mod common;
 
 use common::{
-    Prefix, Response, Server, error_page, free_port, http_date, read_response, read_to_end,
+    Prefix, Response, Server, error_page, free_port, get_request, http_date, next_response,
+    read_response, read_to_end, send, server_token, show,
 };
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 const INDEX: &str = "<p>index</p>\n";
 const ALPHA: &str = "alpha\n";
@@ -45,38 +44,6 @@ fn start(http_directives: &str) -> Server {
         server.worker_pids()
     );
     server
-}
-
-fn server_token() -> String {
-    format!("portico/{VERSION}")
-}
-
-fn get(path: &str) -> Vec<u8> {
-    format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").into_bytes()
-}
-
-fn send(s: &mut TcpStream, raw: &[u8]) {
-    s.write_all(raw).expect("write request");
-}
-
-fn next_response(s: &mut TcpStream) -> Response {
-    read_response(s, false).expect("a complete response")
-}
-
-/// A readable dump of a response for failure messages.
-fn show(resp: &Response) -> String {
-    let head: Vec<String> = resp
-        .headers
-        .iter()
-        .map(|(n, v)| format!("{n}: {v}"))
-        .collect();
-    format!(
-        "{} {}\n{}\n\n{}",
-        resp.status,
-        resp.reason,
-        head.join("\n"),
-        resp.text()
-    )
 }
 
 fn assert_ok(resp: &Response, body: &str) {
@@ -125,7 +92,7 @@ fn keepalive_serves_several_requests_on_one_connection() {
         ("/c.txt", CHARLIE),
         ("/", INDEX),
     ] {
-        send(&mut s, &get(path));
+        send(&mut s, &get_request(path));
         let resp = next_response(&mut s);
         assert_ok(&resp, body);
         assert_eq!(resp.header("Connection"), Some("keep-alive"), "{path}");
@@ -185,8 +152,8 @@ fn http10_keep_alive_on_request() {
 fn pipelined_requests_are_answered_in_order() {
     let server = start("");
     let mut s = server.connect();
-    let mut burst = get("/a.txt");
-    burst.extend_from_slice(&get("/b.txt"));
+    let mut burst = get_request("/a.txt");
+    burst.extend_from_slice(&get_request("/b.txt"));
     burst.extend_from_slice(b"GET /c.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     send(&mut s, &burst);
     // The last request closes, so everything the server sends is read at once and split:
@@ -266,8 +233,8 @@ fn split_responses(mut raw: &[u8]) -> Vec<Response> {
 fn pipelined_requests_split_mid_head_are_answered() {
     let server = start("");
     let mut s = server.connect();
-    let mut burst = get("/a.txt");
-    burst.extend_from_slice(&get("/b.txt"));
+    let mut burst = get_request("/a.txt");
+    burst.extend_from_slice(&get_request("/b.txt"));
     // The second head is cut in the middle of a header name.
     let cut = burst.len() - 10;
     send(&mut s, &burst[..cut]);
@@ -284,11 +251,11 @@ fn keepalive_requests_limit_closes_after_last() {
     // that response says `Connection: close` and the connection is closed after it.
     let server = start("keepalive_requests 2;");
     let mut s = server.connect();
-    send(&mut s, &get("/a.txt"));
+    send(&mut s, &get_request("/a.txt"));
     let first = next_response(&mut s);
     assert_ok(&first, ALPHA);
     assert_eq!(first.header("Connection"), Some("keep-alive"));
-    send(&mut s, &get("/b.txt"));
+    send(&mut s, &get_request("/b.txt"));
     let second = next_response(&mut s);
     assert_ok(&second, BRAVO);
     assert_eq!(second.header("Connection"), Some("close"));
@@ -300,7 +267,7 @@ fn keepalive_requests_limit_closes_after_last() {
 fn keepalive_timeout_closes_idle_connection() {
     let server = start("keepalive_timeout 1s;");
     let mut s = server.connect();
-    send(&mut s, &get("/a.txt"));
+    send(&mut s, &get_request("/a.txt"));
     let resp = next_response(&mut s);
     assert_ok(&resp, ALPHA);
     assert_eq!(resp.header("Connection"), Some("keep-alive"));
@@ -321,7 +288,7 @@ fn keepalive_timeout_header_argument_adds_keep_alive_header() {
     // after `Connection: keep-alive` in ngx_http_header_filter.
     let server = start("keepalive_timeout 10s 7;");
     let mut s = server.connect();
-    send(&mut s, &get("/a.txt"));
+    send(&mut s, &get_request("/a.txt"));
     let resp = next_response(&mut s);
     assert_ok(&resp, ALPHA);
     assert_eq!(resp.header("Keep-Alive"), Some("timeout=7"));
@@ -338,7 +305,7 @@ fn keepalive_timeout_header_argument_adds_keep_alive_header() {
 fn keepalive_timeout_zero_disables_keepalive() {
     let server = start("keepalive_timeout 0;");
     let mut s = server.connect();
-    send(&mut s, &get("/a.txt"));
+    send(&mut s, &get_request("/a.txt"));
     let resp = next_response(&mut s);
     assert_ok(&resp, ALPHA);
     assert_eq!(resp.header("Connection"), Some("close"));
@@ -400,7 +367,7 @@ fn server_tokens_off_hides_the_version() {
 fn error_response_head_matches_nginx() {
     let server = start("");
     let mut s = server.connect();
-    send(&mut s, &get("/nope.txt"));
+    send(&mut s, &get_request("/nope.txt"));
     let resp = next_response(&mut s);
     assert_eq!((resp.status, resp.reason.as_str()), (404, "Not Found"));
     // ngx_http_header_filter order; a 404 keeps the connection alive.
@@ -420,7 +387,7 @@ fn error_response_head_matches_nginx() {
         resp.header("Content-Length"),
         Some(resp.body.len().to_string().as_str())
     );
-    send(&mut s, &get("/a.txt"));
+    send(&mut s, &get_request("/a.txt"));
     assert_ok(&next_response(&mut s), ALPHA);
     server.assert_clean_log();
 }
@@ -437,7 +404,7 @@ fn content_length_body_on_get_is_discarded() {
         b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 11\r\n\r\nhello world",
     );
     assert_ok(&next_response(&mut s), ALPHA);
-    send(&mut s, &get("/b.txt"));
+    send(&mut s, &get_request("/b.txt"));
     assert_ok(&next_response(&mut s), BRAVO);
     server.assert_clean_log();
 }
@@ -454,7 +421,7 @@ fn body_sent_after_the_response_is_still_discarded() {
     );
     assert_ok(&next_response(&mut s), ALPHA);
     let mut rest = b" world".to_vec();
-    rest.extend_from_slice(&get("/b.txt"));
+    rest.extend_from_slice(&get_request("/b.txt"));
     send(&mut s, &rest);
     assert_ok(&next_response(&mut s), BRAVO);
     server.assert_clean_log();
@@ -470,7 +437,7 @@ fn chunked_body_on_get_is_discarded() {
           5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n",
     );
     assert_ok(&next_response(&mut s), ALPHA);
-    send(&mut s, &get("/b.txt"));
+    send(&mut s, &get_request("/b.txt"));
     assert_ok(&next_response(&mut s), BRAVO);
     server.assert_clean_log();
 }
@@ -752,7 +719,7 @@ fn uri_within_large_buffer_is_served() {
     let resp = next_response(&mut s);
     assert_ok(&resp, ALPHA);
     assert_eq!(resp.header("Connection"), Some("keep-alive"));
-    send(&mut s, &get("/a.txt"));
+    send(&mut s, &get_request("/a.txt"));
     assert_ok(&next_response(&mut s), ALPHA);
     server.assert_clean_log();
 }
@@ -947,7 +914,7 @@ fn worker_connections_limit_sheds_and_recovers() {
     }
     // The fifth is accepted and closed at once.
     let mut extra = server.connect();
-    let _ = extra.write_all(&get("/a.txt"));
+    let _ = extra.write_all(&get_request("/a.txt"));
     expect_closed(&mut extra, Duration::from_secs(5));
     assert_log_line(&server, "alert", "5 worker_connections are not enough");
     // A freed slot is usable again, by the same worker.

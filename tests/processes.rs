@@ -501,27 +501,11 @@ fn start_slow_download() -> (Running, TcpStream, usize, Vec<u8>) {
         |p| p.write("html/big.bin", big_file()),
     ));
     let mut c = s.connect();
-    c.write_all(b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut buf = Vec::new();
-    let mut tmp = [0u8; 16384];
-    let head_end = loop {
-        if let Some(i) = find(&buf, b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = c.read(&mut tmp).expect("read head");
-        assert!(n > 0, "EOF before the head");
-        buf.extend_from_slice(&tmp[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("Content-Length: "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no Content-Length: {head}"));
+    let (length, body) = common::begin_download(
+        &mut c,
+        b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
     assert_eq!(length, BIG_FILE_BYTES);
-    let body = buf[head_end..].to_vec();
     (s, c, length, body)
 }
 

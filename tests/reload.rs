@@ -43,27 +43,10 @@ fn start(main: &str) -> Server {
 /// Content-Length and the body bytes read with the head.
 fn begin_download(s: &Server) -> (TcpStream, usize, Vec<u8>) {
     let mut c = s.connect();
-    c.write_all(b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .expect("write");
-    let mut buf = Vec::new();
-    let mut tmp = [0u8; 16384];
-    let head_end = loop {
-        if let Some(i) = find(&buf, b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = c.read(&mut tmp).expect("read head");
-        assert!(n > 0, "EOF before the head");
-        buf.extend_from_slice(&tmp[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    let length = head
-        .lines()
-        .find_map(|l| l.strip_prefix("Content-Length: "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
+    let (length, body) =
+        common::begin_download(&mut c, b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_eq!(length, BIG_FILE_BYTES);
-    (c, length, buf[head_end..].to_vec())
+    (c, length, body)
 }
 
 /// HUPs the master and waits until the new worker runs next to the old one.

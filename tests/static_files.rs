@@ -5,13 +5,12 @@
 
 mod common;
 
-use common::{Prefix, Response, Server, error_page, http_date, read_response, read_to_end};
-use std::io::Write;
-use std::net::TcpStream;
+use common::{
+    Prefix, Response, Server, error_page, get_request, http_date, next_response, read_response,
+    read_to_end, send, server_token, show,
+};
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 const INDEX: &str = "<!DOCTYPE html>\n<p>home</p>\n";
 const ALPHA: &str = "alpha\n";
@@ -48,39 +47,6 @@ fn start_with(http_directives: &str, setup: impl FnOnce(&Prefix)) -> Server {
 
 fn start(http_directives: &str) -> Server {
     start_with(http_directives, |_| {})
-}
-
-fn server_token() -> String {
-    format!("portico/{VERSION}")
-}
-
-fn get(path: &str) -> Vec<u8> {
-    format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").into_bytes()
-}
-
-fn send(s: &mut TcpStream, raw: &[u8]) {
-    s.write_all(raw).expect("write request");
-}
-
-fn next_response(s: &mut TcpStream) -> Response {
-    read_response(s, false).expect("a complete response")
-}
-
-/// A readable dump of a response (bodies cut short) for failure messages.
-fn show(resp: &Response) -> String {
-    let head: Vec<String> = resp
-        .headers
-        .iter()
-        .map(|(n, v)| format!("{n}: {v}"))
-        .collect();
-    let text = resp.text();
-    format!(
-        "{} {}\n{}\n\n{}",
-        resp.status,
-        resp.reason,
-        head.join("\n"),
-        &text[..text.len().min(400)]
-    )
 }
 
 fn assert_ok(resp: &Response, body: &[u8]) {
@@ -154,7 +120,7 @@ fn log_lines(server: &Server, rel: &str, lines: usize) -> Vec<String> {
 fn index_is_served_for_the_root() {
     let server = start("");
     let mut s = server.connect();
-    send(&mut s, &get("/"));
+    send(&mut s, &get_request("/"));
     let resp = next_response(&mut s);
     assert_ok(&resp, INDEX.as_bytes());
     assert_eq!(resp.header("Content-Type"), Some("text/html"));
@@ -176,7 +142,7 @@ fn index_is_served_for_the_root() {
     assert_eq!(resp.header("Accept-Ranges"), Some("bytes"));
     assert_eq!(resp.header("Connection"), Some("keep-alive"));
     // A subdirectory's index, on the same connection.
-    send(&mut s, &get("/dir/"));
+    send(&mut s, &get_request("/dir/"));
     assert_ok(&next_response(&mut s), b"<p>dir</p>\n");
     server.assert_clean_log();
 }
@@ -216,7 +182,7 @@ fn head_sends_the_headers_of_get_without_a_body() {
         head.header("Content-Length"),
         Some(BRAVO.len().to_string().as_str())
     );
-    send(&mut s, &get("/a.txt"));
+    send(&mut s, &get_request("/a.txt"));
     assert_ok(&next_response(&mut s), ALPHA.as_bytes());
     server.assert_clean_log();
 }
@@ -301,11 +267,11 @@ fn last_modified_and_etag_follow_the_file() {
 fn missing_file_is_404_and_logged() {
     let server = start("");
     let mut s = server.connect();
-    send(&mut s, &get("/missing.txt"));
+    send(&mut s, &get_request("/missing.txt"));
     let resp = next_response(&mut s);
     assert_error(&resp, 404, "404 Not Found");
     assert_eq!(resp.header("Connection"), Some("keep-alive"));
-    send(&mut s, &get("/a.txt"));
+    send(&mut s, &get_request("/a.txt"));
     assert_ok(&next_response(&mut s), ALPHA.as_bytes());
     let path = server.prefix.path("html/missing.txt");
     let want = format!(
@@ -358,7 +324,7 @@ fn unreadable_file_is_403_and_logged() {
 fn directory_without_slash_is_redirected() {
     let server = start("");
     let mut s = server.connect();
-    send(&mut s, &get("/dir"));
+    send(&mut s, &get_request("/dir"));
     let resp = next_response(&mut s);
     assert_error(&resp, 301, "301 Moved Permanently");
     // absolute_redirect on, server_name_in_redirect off: the host from Host, and
@@ -380,7 +346,7 @@ fn directory_without_slash_is_redirected() {
     );
     assert_eq!(resp.header("Connection"), Some("keep-alive"));
     // The query string is kept on the redirect (ngx_http_static_handler appends r->args).
-    send(&mut s, &get("/dir?x=1"));
+    send(&mut s, &get_request("/dir?x=1"));
     let resp = next_response(&mut s);
     assert_eq!(resp.status, 301);
     assert_eq!(
@@ -403,7 +369,7 @@ fn post_to_a_static_file_is_405() {
     assert_eq!(resp.reason, "Not Allowed");
     // 405 keeps the connection; the body is discarded before the next request.
     assert_eq!(resp.header("Connection"), Some("keep-alive"));
-    send(&mut s, &get("/b.txt"));
+    send(&mut s, &get_request("/b.txt"));
     assert_ok(&next_response(&mut s), BRAVO.as_bytes());
     server.assert_clean_log();
 }
@@ -425,7 +391,7 @@ fn large_file_is_byte_exact(sendfile: &str) {
     let mut s = server.connect();
     // Twice on one connection: the connection must be reusable after a large send.
     for _ in 0..2 {
-        send(&mut s, &get("/big.bin"));
+        send(&mut s, &get_request("/big.bin"));
         let resp = next_response(&mut s);
         assert_ok(&resp, &data);
         assert_eq!(
@@ -439,7 +405,7 @@ fn large_file_is_byte_exact(sendfile: &str) {
         head.header("Content-Length"),
         Some(data.len().to_string().as_str())
     );
-    send(&mut s, &get("/a.txt"));
+    send(&mut s, &get_request("/a.txt"));
     assert_ok(&next_response(&mut s), ALPHA.as_bytes());
     server.assert_clean_log();
 }

@@ -579,3 +579,69 @@ impl std::ops::DerefMut for Running {
         &mut self.0
     }
 }
+
+/// Sends `request` on `c` (a GET for a file the test expects 200 for) and reads the response
+/// head; returns the `Content-Length` and the body bytes that came with the head. For tests
+/// that then read the body slowly, or not at all.
+pub fn begin_download(c: &mut TcpStream, request: &[u8]) -> (usize, Vec<u8>) {
+    c.write_all(request).expect("write");
+    let mut buf = Vec::new();
+    let mut tmp = [0u8; 16384];
+    let head_end = loop {
+        if let Some(i) = find(&buf, b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = c.read(&mut tmp).expect("read head");
+        assert!(n > 0, "EOF before the head");
+        buf.extend_from_slice(&tmp[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    (length, buf[head_end..].to_vec())
+}
+
+/// `Server:` with `server_tokens on` (the default).
+pub fn server_token() -> String {
+    format!("portico/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// A keep-alive GET of `path` for `localhost`, as raw bytes.
+pub fn get_request(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").into_bytes()
+}
+
+/// Writes `raw` on `s`.
+pub fn send(s: &mut TcpStream, raw: &[u8]) {
+    s.write_all(raw).expect("write request");
+}
+
+/// Reads the next complete response on `s`.
+pub fn next_response(s: &mut TcpStream) -> Response {
+    read_response(s, false).expect("a complete response")
+}
+
+/// A readable dump of a response (its body cut at 400 bytes) for failure messages.
+pub fn show(resp: &Response) -> String {
+    let head: Vec<String> = resp
+        .headers
+        .iter()
+        .map(|(n, v)| format!("{n}: {v}"))
+        .collect();
+    let text = resp.text();
+    let cut = (0..=text.len().min(400))
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    format!(
+        "{} {}\n{}\n\n{}",
+        resp.status,
+        resp.reason,
+        head.join("\n"),
+        &text[..cut]
+    )
+}

@@ -26,17 +26,7 @@ impl<'c> Link<'c> {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.up_writable = false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    let what = format!("writev() failed ({})", sys::errno_text(&e));
-                    self.fail(
-                        cx,
-                        shared,
-                        Failure::Error,
-                        &what,
-                        "sending request to upstream",
-                    )?;
-                    return Ok(true);
-                }
+                Err(e) => return self.send_failed(cx, shared, &e),
             }
         }
         // A buffered body follows the head.
@@ -68,17 +58,7 @@ impl<'c> Link<'c> {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.up_writable = false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    let what = format!("writev() failed ({})", sys::errno_text(&e));
-                    self.fail(
-                        cx,
-                        shared,
-                        Failure::Error,
-                        &what,
-                        "sending request to upstream",
-                    )?;
-                    return Ok(true);
-                }
+                Err(e) => return self.send_failed(cx, shared, &e),
             }
         }
         if self.out_pos == self.out.len() && self.out.len() > REPLAY_LIMIT {
@@ -88,6 +68,25 @@ impl<'c> Link<'c> {
             self.replayable = false;
         }
         Ok(progress)
+    }
+
+    /// A write of the request to the upstream failed: nginx's error line, then the next
+    /// upstream or an error answer.
+    fn send_failed(
+        &mut self,
+        cx: &mut ClientSide<'_, 'c>,
+        shared: &mut Shared<'c>,
+        e: &io::Error,
+    ) -> Flow {
+        let what = format!("writev() failed ({})", sys::errno_text(e));
+        self.fail(
+            cx,
+            shared,
+            Failure::Error,
+            &what,
+            "sending request to upstream",
+        )?;
+        Ok(true)
     }
 
     pub(super) fn read_upstream(
