@@ -303,3 +303,47 @@ fn shipped_portico_conf_dumps_with_mime_types() {
         "{out}"
     );
 }
+
+#[test]
+fn shipped_portico_conf_serves_the_welcome_site_and_proxies_the_demo_backend() {
+    // conf/portico.conf as shipped, with its two fixed ports moved to free ones.
+    let prefix = prefix_with_shipped_conf();
+    for page in ["index.html", "50x.html"] {
+        let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("html")
+            .join(page);
+        prefix.write(
+            &format!("html/{page}"),
+            std::fs::read(from).expect("read html"),
+        );
+    }
+    let (site, backend) = (common::free_port(), common::free_port());
+    let conf = prefix
+        .read("conf/portico.conf")
+        .replace(
+            "worker_processes  auto;",
+            "daemon off;\nworker_processes  auto;",
+        )
+        .replace(
+            "listen       8080;",
+            &format!("listen       127.0.0.1:{site};"),
+        )
+        .replace("listen       [::]:8080;\n", "")
+        .replace("8081", &backend.to_string());
+    prefix.write("conf/portico.conf", conf);
+    prefix.write("logs/.keep", "");
+    let server = common::Server::spawn(prefix, site);
+    let welcome = server.get("/");
+    assert_eq!(welcome.status, 200);
+    assert!(welcome.text().contains("Welcome to Portico!"));
+    assert_eq!(welcome.header("Content-Type"), Some("text/html"));
+    let demo = server.get("/demo/hello?from=test");
+    assert_eq!(demo.status, 200, "{}", demo.text());
+    assert_eq!(demo.header("Content-Type"), Some("text/plain"));
+    let text = demo.text();
+    assert!(text.contains("You asked for: /hello?from=test\n"), "{text}");
+    assert!(text.contains("X-Real-IP: 127.0.0.1\n"), "{text}");
+    assert!(text.contains("X-Forwarded-For: 127.0.0.1\n"), "{text}");
+    assert!(text.contains("X-Scheme: http\n"), "{text}");
+    server.assert_clean_log();
+}

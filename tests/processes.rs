@@ -869,3 +869,52 @@ fn rapid_reloads_never_kill_a_worker_that_is_still_starting() {
     assert!(!log.contains("exited on signal"), "{log}");
     s.assert_clean_log();
 }
+
+#[test]
+fn a_daemon_lets_go_of_the_launchers_stderr() {
+    // `ssh host portico` or `$(portico)` waits for EOF on the launcher's output: the daemon
+    // must not keep it. Its fd 2 becomes the error log, as with nginx.
+    let prefix = Prefix::new();
+    let port = free_port();
+    prefix.write(
+        "conf/portico.conf",
+        format!(
+            "worker_processes 1;\nerror_log logs/error.log info;\npid logs/portico.pid;\nevents {{}}\n\
+             http {{ server {{ listen 127.0.0.1:{port}; root html; }} }}\n"
+        ),
+    );
+    let mut launcher = std::process::Command::new(bin())
+        .args(["-p", prefix.dir.to_str().expect("utf-8 prefix")])
+        .args(["-c", "conf/portico.conf"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run portico");
+    let mut err = launcher.stderr.take().expect("stderr");
+    let mut out = launcher.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = err.read_to_end(&mut bytes);
+        let _ = out.read_to_end(&mut bytes);
+        let _ = tx.send(bytes);
+    });
+    let status = launcher.wait().expect("wait");
+    let eof = rx.recv_timeout(Duration::from_secs(5));
+    // Stop the daemon whatever the outcome.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut pid = None;
+    while pid.is_none() && Instant::now() < deadline {
+        pid = prefix.read("logs/portico.pid").trim().parse::<i32>().ok();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if let Some(pid) = pid {
+        // SAFETY: kill(2) on the daemon this test started.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
+    assert!(status.success(), "{status}");
+    assert!(pid.is_some(), "no pid file");
+    let output = eof.expect("the daemon kept the launcher's stdout or stderr open");
+    assert!(output.is_empty(), "{}", String::from_utf8_lossy(&output));
+}

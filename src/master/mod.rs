@@ -154,6 +154,19 @@ pub fn run(opts: LoadOptions) -> i32 {
     }
     // From here on the error log is the place for messages, as with nginx.
     crate::log::set_stderr_echo(false);
+    // A daemon must not keep the launcher's stderr open (`ssh host portico` would never
+    // return, nor would a test reading the launcher's output): like nginx's
+    // ngx_log_redirect_stderr, fd 2 becomes the error log file.
+    if config.main.daemon
+        && inherited.is_none()
+        && let Err(e) = crate::log::redirect_stderr()
+    {
+        elog!(
+            LogLevel::Alert,
+            "dup2(STDERR) failed ({})",
+            sys::errno_text(&e)
+        );
+    }
     let pid_file = config.main.pid.clone();
     if let Err(e) = write_pid_file(&pid_file) {
         elog!(
