@@ -7,6 +7,13 @@
 //! Epoll is edge-triggered under mio: every read and write loops until `WouldBlock`, and the
 //! connection remembers which side is ready (`readable`/`writable`) between events.
 
+mod body;
+mod proxied;
+mod write;
+
+pub(in crate::worker) use body::consume_body;
+use write::Flush;
+
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -270,23 +277,6 @@ impl<'c> Conn<'c> {
     pub fn with_key(mut self, key: Key) -> Conn<'c> {
         self.key = key;
         self
-    }
-
-    /// Records readiness of the upstream socket of a proxied request.
-    pub fn on_upstream_event(&mut self, readable: bool, writable: bool) {
-        if let Some(l) = self.proxy.as_mut() {
-            l.on_event(readable, writable);
-        }
-    }
-
-    /// `$upstream_*`, `$proxy_host`, `$proxy_port` of the current or last proxied request
-    /// (by the variable's whole name).
-    pub fn upstream_var(&self, name: &str, out: &mut Vec<u8>) -> bool {
-        match (self.proxy.as_ref(), self.upstream_log.as_ref()) {
-            (Some(l), _) => l.var(name, out),
-            (None, Some(log)) => log.var(name, out),
-            _ => false,
-        }
     }
 
     /// Gives the connection its (registered) socket.
@@ -665,119 +655,6 @@ impl<'c> Conn<'c> {
         }
     }
 
-    /// The location proxies: build the upstream request and start its link.
-    fn start_proxy(&mut self, shared: &mut Shared<'c>) -> Step {
-        let Some(a) = self.active.as_deref() else {
-            return Step::Close;
-        };
-        let Some(req) = a.req.as_ref() else {
-            return Step::Close;
-        };
-        let loc = req.loc;
-        let setup = {
-            let conn = super::request_vars::ConnInfo::of(self);
-            let vars = super::request_vars::RequestVars {
-                conn: &conn,
-                active: a,
-                req,
-                shared,
-                location: a.route.location,
-                upstream: Some(self),
-            };
-            crate::proxy::prepare(&vars, a, loc, shared.http, self.peer.ip(), self.id)
-        };
-        // The body an intercepted try buffered goes to the error page's upstream.
-        let kept = self
-            .active
-            .as_mut()
-            .and_then(|a| a.route.request_body.take());
-        let Some(a) = self.active.as_deref() else {
-            return Step::Close;
-        };
-        let link = crate::proxy::Link::new(
-            loc,
-            setup,
-            a,
-            kept,
-            self.peer.ip(),
-            shared.now,
-            &mut shared.upstreams.buffers,
-        );
-        self.upstream_log = None;
-        self.proxy = Some(Box::new(link));
-        self.state = State::Proxying;
-        if let Some(a) = self.active.as_mut()
-            && a.head.expect_continue
-            && !a.route.body_taken
-            && (a.head.content_length.is_some_and(|n| n > 0) || a.head.chunked)
-            && a.filled <= a.start + a.head.head_len
-        {
-            // The client waits for this before it sends the body.
-            a.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
-        }
-        Step::Again
-    }
-
-    fn drive_proxy(&mut self, shared: &mut Shared<'c>) -> Step {
-        let (Some(link), Some(sock), Some(a)) = (
-            self.proxy.as_mut(),
-            self.sock.as_mut(),
-            self.active.as_deref_mut(),
-        ) else {
-            return Step::Close;
-        };
-        let mut cx = crate::proxy::ClientSide {
-            sock,
-            readable: &mut self.readable,
-            writable: &mut self.writable,
-            a,
-            id: self.id,
-            peer: self.peer,
-            key: self.key,
-        };
-        match link.drive(&mut cx, shared) {
-            crate::proxy::LinkStep::Wait(deadline) => Step::Wait(deadline),
-            crate::proxy::LinkStep::Finished => {
-                self.end_proxy(shared);
-                self.state = State::Responding;
-                Step::Again
-            }
-            crate::proxy::LinkStep::Intercept(status) => {
-                // The tries stay for `$upstream_*`, unless the error page proxies again.
-                self.end_proxy(shared);
-                self.state = State::Responding;
-                let upstream_log = self.upstream_log.take();
-                let step = handler::upstream_error_page(self, shared, status);
-                if !matches!(step, Step::Proxy) {
-                    self.upstream_log = upstream_log;
-                }
-                step
-            }
-            crate::proxy::LinkStep::Close => {
-                self.end_proxy(shared);
-                self.state = State::Responding;
-                if let Some(r) = self.active.as_mut().and_then(|a| a.req.as_mut()) {
-                    r.keepalive = false;
-                }
-                if let Some(a) = self.active.as_mut() {
-                    // Whatever was not written is dropped with the connection.
-                    a.out.clear();
-                    a.out_pos = 0;
-                }
-                match self.finish_request(shared) {
-                    Step::Again => Step::Close,
-                    other => other,
-                }
-            }
-        }
-    }
-
-    fn end_proxy(&mut self, shared: &mut Shared<'c>) {
-        if let Some(link) = self.proxy.take() {
-            self.upstream_log = Some(Box::new(link.into_log(&mut shared.upstreams)));
-        }
-    }
-
     /// Ends the current request: access log, then keep-alive, pipelining or close.
     fn finish_request(&mut self, shared: &mut Shared<'c>) -> Step {
         self.discard_until = None;
@@ -859,74 +736,6 @@ impl<'c> Conn<'c> {
         }
     }
 
-    /// Reads and drops request-body bytes. `Err(step)` means the connection must stop here.
-    /// Body bytes already in the head buffer are consumed in place; the rest is read into a
-    /// stack scratch area and dropped, and bytes past the body's end (a pipelined request)
-    /// are appended to the head buffer.
-    fn discard_body(&mut self, _shared: &mut Shared<'c>) -> Result<(), Step> {
-        let Some(a) = self.active.as_mut() else {
-            return Err(Step::Close);
-        };
-        let (Some(reader), Some(req)) = (a.discard.as_mut(), a.req.as_mut()) else {
-            return Ok(());
-        };
-        let body_start = a.start + req.head_len + req.body_in_buf;
-        if body_start < a.filled {
-            match consume_body(reader, &a.buf[body_start..a.filled]) {
-                Ok((used, done)) => {
-                    req.body_in_buf += used;
-                    req.body_read += used as u64;
-                    if done {
-                        a.discard = None;
-                        return Ok(());
-                    }
-                }
-                Err(_) => {
-                    req.keepalive = false;
-                    a.discard = None;
-                    return Ok(());
-                }
-            }
-        }
-        let Some(sock) = self.sock.as_mut() else {
-            return Err(Step::Close);
-        };
-        let mut scratch = [0u8; DISCARD_CHUNK];
-        while self.readable {
-            match sock.read(&mut scratch) {
-                Ok(0) => {
-                    req.keepalive = false;
-                    a.discard = None;
-                    return Ok(());
-                }
-                Ok(n) => match consume_body(reader, &scratch[..n]) {
-                    Ok((used, done)) => {
-                        req.body_read += used as u64;
-                        if done {
-                            a.discard = None;
-                            let extra = &scratch[used..n];
-                            if a.buf.len() < a.filled + extra.len() {
-                                a.buf.resize(a.filled + extra.len(), 0);
-                            }
-                            a.buf[a.filled..a.filled + extra.len()].copy_from_slice(extra);
-                            a.filled += extra.len();
-                            return Ok(());
-                        }
-                    }
-                    Err(_) => {
-                        req.keepalive = false;
-                        a.discard = None;
-                        return Ok(());
-                    }
-                },
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Err(Step::Close),
-            }
-        }
-        Ok(())
-    }
-
     fn linger(&mut self, shared: &mut Shared<'c>, until: Instant) -> Step {
         if shared.now >= until {
             return Step::Close;
@@ -949,146 +758,6 @@ impl<'c> Conn<'c> {
         }
     }
 
-    fn flush(&mut self) -> Flush {
-        let Some(sock) = self.sock.as_mut() else {
-            return Flush::Error;
-        };
-        let Some(a) = self.active.as_mut() else {
-            return Flush::Error;
-        };
-        let mut sent_file_bytes: u64 = 0;
-        loop {
-            if a.out_pos < a.out.len() {
-                if !self.writable {
-                    return Flush::Blocked;
-                }
-                // A head followed by sendfile goes with MSG_MORE: the kernel holds it and
-                // sends it in the same segments as the file's first bytes, which is what
-                // nginx gets from TCP_CORK (`tcp_nopush`) at the price of two setsockopt
-                // calls per response.
-                let file_follows = matches!(
-                    a.body,
-                    Body::File { sendfile: true, pos, end, .. } if pos < end
-                );
-                let written = if file_follows {
-                    sys::send_more(sock.as_raw_fd(), &a.out[a.out_pos..])
-                } else {
-                    sock.write(&a.out[a.out_pos..])
-                };
-                match written {
-                    Ok(n) => {
-                        a.out_pos += n;
-                        if a.out_pos == a.out.len() {
-                            a.out.clear();
-                            a.out_pos = 0;
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        self.writable = false;
-                        return Flush::Blocked;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        log_send_error(self.id, &self.peer, &e);
-                        return Flush::Error;
-                    }
-                }
-                continue;
-            }
-            let Body::File {
-                file,
-                pos,
-                end,
-                sendfile,
-                max_chunk,
-            } = &mut a.body
-            else {
-                return Flush::Done;
-            };
-            if *pos >= *end {
-                a.body = Body::None;
-                return Flush::Done;
-            }
-            if *max_chunk > 0 && sent_file_bytes >= *max_chunk {
-                return Flush::Yield;
-            }
-            if !self.writable {
-                return Flush::Blocked;
-            }
-            let want = (*end - *pos)
-                .min(if *max_chunk > 0 { *max_chunk } else { u64::MAX })
-                .min(1 << 30) as usize;
-            if *sendfile {
-                match sys::sendfile(sock.as_raw_fd(), file.as_raw_fd(), pos, want) {
-                    Ok(0) => {
-                        // nginx's ngx_linux_sendfile_chain: the file shrank under us.
-                        let (path, at) = (fd_path(file.as_raw_fd()), *pos);
-                        elog!(
-                            LogLevel::Alert,
-                            "*{} sendfile() reported that \"{path}\" was truncated at {at}{}",
-                            self.id,
-                            error_context(&self.peer, a)
-                        );
-                        return Flush::Error;
-                    }
-                    Ok(n) => {
-                        sent_file_bytes += n as u64;
-                        if let Some(r) = a.req.as_mut() {
-                            r.bytes_sent += n as u64;
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        self.writable = false;
-                        return Flush::Blocked;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        log_send_error(self.id, &self.peer, &e);
-                        return Flush::Error;
-                    }
-                }
-            } else {
-                // sendfile off: read a chunk into the output buffer and write it.
-                let chunk = want.min(32 * 1024);
-                a.out.resize(chunk, 0);
-                match sys::pread(file.as_raw_fd(), &mut a.out[..chunk], *pos) {
-                    Ok(0) => {
-                        // nginx's ngx_output_chain_copy_buf on a short read.
-                        elog!(
-                            LogLevel::Alert,
-                            "*{} pread() read only 0 of {} from \"{}\"{}",
-                            self.id,
-                            chunk,
-                            fd_path(file.as_raw_fd()),
-                            error_context(&self.peer, a)
-                        );
-                        a.out.clear();
-                        return Flush::Error;
-                    }
-                    Ok(n) => {
-                        a.out.truncate(n);
-                        a.out_pos = 0;
-                        *pos += n as u64;
-                        sent_file_bytes += n as u64;
-                        if let Some(r) = a.req.as_mut() {
-                            r.bytes_sent += n as u64;
-                        }
-                    }
-                    Err(e) => {
-                        elog!(
-                            LogLevel::Crit,
-                            "*{} pread() failed ({})",
-                            self.id,
-                            sys::errno_text(&e)
-                        );
-                        a.out.clear();
-                        return Flush::Error;
-                    }
-                }
-            }
-        }
-    }
-
     /// Mutable access for the request handler.
     pub fn parts(&mut self) -> (Option<&mut Box<Active<'c>>>, &mut u64, SocketAddr, u64) {
         (self.active.as_mut(), &mut self.requests, self.peer, self.id)
@@ -1102,73 +771,5 @@ impl<'c> Conn<'c> {
     /// The socket's local address (`$server_addr`, `$server_port`).
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.sock.as_ref().and_then(|s| s.local_addr().ok())
-    }
-}
-
-/// The name of an open file, for an error line (the kernel's, from `/proc/self/fd`): kept
-/// out of the per-request state since only a file that shrank while being sent needs it.
-fn fd_path(fd: std::os::fd::RawFd) -> String {
-    std::fs::read_link(format!("/proc/self/fd/{fd}"))
-        .map_or_else(|_| format!("fd {fd}"), |p| p.display().to_string())
-}
-
-/// nginx's `, client: ..., server: ..., request: "...", host: "..."` tail for an error
-/// while a request is answered.
-fn error_context(peer: &SocketAddr, a: &Active<'_>) -> String {
-    let buf = &a.buf[a.start.min(a.filled)..a.filled];
-    let server = a.req.as_ref().map_or(std::borrow::Cow::Borrowed(""), |r| {
-        handler::server_name(r.server)
-    });
-    format!(
-        ", client: {}, server: {server}{}",
-        peer.ip(),
-        handler::RequestContext::of(buf, &a.head)
-    )
-}
-
-enum Flush {
-    Done,
-    Blocked,
-    Yield,
-    Error,
-}
-
-fn log_send_error(id: u64, peer: &SocketAddr, e: &io::Error) {
-    let level = match e.raw_os_error() {
-        Some(libc::EPIPE) | Some(libc::ECONNRESET) => LogLevel::Info,
-        _ => LogLevel::Error,
-    };
-    elog!(
-        level,
-        "*{id} writev() failed ({}) while sending to client, client: {}",
-        sys::errno_text(e),
-        peer.ip()
-    );
-}
-
-/// Feeds `input` to a body reader; returns (bytes used, body finished).
-pub(super) fn consume_body(
-    reader: &mut BodyReader,
-    input: &[u8],
-) -> Result<(usize, bool), HttpError> {
-    match reader {
-        BodyReader::Length(left) => {
-            let n = (*left).min(input.len() as u64);
-            *left -= n;
-            Ok((n as usize, *left == 0))
-        }
-        BodyReader::Chunked(dec) => {
-            let mut used = 0;
-            loop {
-                match dec.step(&input[used..])? {
-                    Chunk::Data { consumed, .. } => used += consumed,
-                    Chunk::NeedMore { consumed } => return Ok((used + consumed, false)),
-                    Chunk::Done { consumed } => return Ok((used + consumed, true)),
-                }
-                if used >= input.len() {
-                    return Ok((used, false));
-                }
-            }
-        }
     }
 }
