@@ -445,3 +445,18 @@ fn routing_state_does_not_leak_between_requests() {
     assert_eq!(ask("/ep"), (404, "[||]".into()));
     assert_eq!(ask("/show?q=1"), (200, "[||q=1]".into()));
 }
+
+#[test]
+fn status_in_a_return_text_is_the_code_returned() {
+    // ngx_http_send_response sets the status before it evaluates the text (nginx 1.22
+    // answers "200 / 404" here).
+    let s = start(
+        r#"location = /ok { return 200 "$status\n"; }
+           location = /gone { return 404 "$status\n"; }"#,
+    );
+    let ok = s.get("/ok");
+    assert_eq!((ok.status, ok.text().as_str()), (200, "200\n"));
+    let gone = s.get("/gone");
+    assert_eq!((gone.status, gone.text().as_str()), (404, "404\n"));
+    s.assert_clean_log();
+}

@@ -201,9 +201,15 @@ fn respond<'a>(
     ctx: &RewriteCtx<'_>,
     src: &dyn VarSource,
 ) -> Outcome<'a> {
+    // nginx's ngx_http_send_response sets the response status before it evaluates the
+    // text, so `$status` in it is the code being returned.
+    let src = WithStatus {
+        inner: src,
+        status: code,
+    };
     let text = text.map(|t| match t.is_literal() {
         Some(literal) => Cow::Borrowed(literal),
-        None => Cow::Owned(eval(t, ctx, src, false)),
+        None => Cow::Owned(eval(t, ctx, &src, false)),
     });
     if matches!(code, 301 | 302 | 303 | 307 | 308) {
         return Outcome::Redirect {
@@ -329,4 +335,35 @@ pub(crate) fn unescape_redirect(src: &[u8]) -> Vec<u8> {
         }
     }
     out
+}
+
+/// A request's variables with `$status` already the code a `return` answers with.
+struct WithStatus<'s> {
+    inner: &'s dyn VarSource,
+    status: u16,
+}
+
+impl VarSource for WithStatus<'_> {
+    fn var(&self, var: &Var, out: &mut Vec<u8>) -> bool {
+        if matches!(var, Var::Status) {
+            let digits = [
+                b'0' + (self.status / 100 % 10) as u8,
+                b'0' + (self.status / 10 % 10) as u8,
+                b'0' + (self.status % 10) as u8,
+            ];
+            out.extend_from_slice(&digits);
+            return true;
+        }
+        self.inner.var(var, out)
+    }
+
+    fn map_uri(
+        &self,
+        uri: &[u8],
+        script: &dyn VarSource,
+        root_only: bool,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        self.inner.map_uri(uri, script, root_only, out)
+    }
 }
