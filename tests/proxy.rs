@@ -660,6 +660,10 @@ fn config_errors_name_file_and_line() {
             "upstream u { server 127.0.0.1:1; keepalive 0; }",
             "invalid value \"0\" in \"keepalive\" directive",
         ),
+        (
+            "server { listen 1; location / { proxy_pass http://127.0.0.1:1; proxy_redirect ~^http://x(/.*)$ $1; } }",
+            "\"proxy_redirect\" directive \"~^http://x(/.*)$\" is not supported",
+        ),
     ];
     for (http, want) in cases {
         prefix.write("conf/t.conf", format!("events {{}}\nhttp {{\n{http}\n}}\n"));

@@ -420,6 +420,16 @@ pub(crate) fn proxy_redirect(
             return set_once(&mut l.loc(d)?.proxy_redirect, d, |_| Ok(ProxyRedirect::Off));
         }
         (1, "default") => RedirectRule::Default,
+        // Regular expressions (`~`, `~*`) are refused rather than taken as a literal prefix
+        // that would never match.
+        (2, from) if from.starts_with('~') => {
+            return Err(ConfError::at(
+                d,
+                format!(
+                    "\"proxy_redirect\" directive \"{from}\" is not supported: regular expressions are not implemented"
+                ),
+            ));
+        }
         (2, _) => RedirectRule::Replace {
             from: template(d, d.arg(0), shared)?,
             to: template(d, d.arg(1), shared)?,
