@@ -87,6 +87,14 @@ pub enum RedirectRule {
         /// Its replacement.
         to: Template,
     },
+    /// `proxy_redirect ~REGEX TO;` (`~*`: caseless): a value the regex matches is replaced
+    /// whole by TO, whose `$1`..`$9` are the regex's captures.
+    Regex {
+        /// The compiled regex.
+        re: regex::bytes::Regex,
+        /// The replacement.
+        to: Template,
+    },
 }
 
 /// `proxy_next_upstream` conditions, as bits.

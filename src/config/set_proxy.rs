@@ -420,15 +420,15 @@ pub(crate) fn proxy_redirect(
             return set_once(&mut l.loc(d)?.proxy_redirect, d, |_| Ok(ProxyRedirect::Off));
         }
         (1, "default") => RedirectRule::Default,
-        // Regular expressions (`~`, `~*`) are refused rather than taken as a literal prefix
-        // that would never match.
         (2, from) if from.starts_with('~') => {
-            return Err(ConfError::at(
-                d,
-                format!(
-                    "\"proxy_redirect\" directive \"{from}\" is not supported: regular expressions are not implemented"
-                ),
-            ));
+            let (pattern, caseless) = match from.strip_prefix("~*") {
+                Some(p) => (p, true),
+                None => (&from[1..], false),
+            };
+            RedirectRule::Regex {
+                re: super::set_block::compile_regex(d, pattern, caseless)?,
+                to: template(d, d.arg(1), shared)?,
+            }
         }
         (2, _) => RedirectRule::Replace {
             from: template(d, d.arg(0), shared)?,

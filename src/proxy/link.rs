@@ -125,7 +125,7 @@ pub struct LinkSetup {
     /// The evaluated `hash` key.
     pub hash_key: Vec<u8>,
     /// `proxy_redirect` rules, evaluated.
-    pub redirects: Vec<(Vec<u8>, Vec<u8>)>,
+    pub redirects: Vec<super::response::Redirect>,
     /// `$proxy_host`
     pub proxy_host: String,
     /// `$proxy_port`

@@ -38,6 +38,7 @@ use crate::worker::conn::Active;
 use crate::worker::slab::Key;
 use balancer::Group;
 use pool::Pool;
+use response::Redirect;
 
 /// A worker's run-time upstream state.
 #[derive(Default)]
@@ -292,14 +293,17 @@ fn redirects(
     host: &str,
     pass_uri: Option<&[u8]>,
     vars: &dyn VarSource,
-) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let default = || -> Option<(Vec<u8>, Vec<u8>)> {
+) -> Vec<Redirect> {
+    let default = || -> Option<Redirect> {
         if pass.location.is_empty() || matches!(pass.target, ProxyTarget::Dynamic(_)) {
             return None;
         }
         let mut from = format!("http://{host}").into_bytes();
         from.extend_from_slice(pass_uri.unwrap_or(b"/"));
-        Some((from, pass.location.clone()))
+        Some(Redirect::Prefix {
+            from,
+            to: pass.location.clone(),
+        })
     };
     match &loc.proxy_redirect {
         ProxyRedirect::Off => Vec::new(),
@@ -312,9 +316,51 @@ fn redirects(
                     let (mut f, mut t) = (Vec::new(), Vec::new());
                     from.eval(vars, &mut f);
                     to.eval(vars, &mut t);
-                    Some((f, t))
+                    Some(Redirect::Prefix { from: f, to: t })
+                }
+                RedirectRule::Regex { re, to } => {
+                    // `$1`..`$9` are the rule's own captures, filled in when a value
+                    // matches: keep them as `${N}` for `Captures::expand`.
+                    let mut t = Vec::new();
+                    to.eval(&KeepCaptures(vars), &mut t);
+                    Some(Redirect::Regex {
+                        re: re.clone(),
+                        to: t,
+                    })
                 }
             })
             .collect(),
+    }
+}
+
+/// A request's variables, with `$1`..`$9` written back as `${N}` (a literal `$` as `$$`
+/// cannot occur in them: they are filled from a regex later).
+struct KeepCaptures<'a>(&'a dyn VarSource);
+
+impl VarSource for KeepCaptures<'_> {
+    fn var(&self, var: &crate::vars::Var, out: &mut Vec<u8>) -> bool {
+        match var {
+            crate::vars::Var::Capture(n) => {
+                out.extend_from_slice(b"${");
+                out.push(b'0' + n);
+                out.push(b'}');
+                true
+            }
+            _ => {
+                // A `$` in a variable's value must stay a `$` after expansion.
+                let start = out.len();
+                let found = self.0.var(var, out);
+                if out[start..].contains(&b'$') {
+                    let value = out.split_off(start);
+                    for &b in &value {
+                        if b == b'$' {
+                            out.push(b'$');
+                        }
+                        out.push(b);
+                    }
+                }
+                found
+            }
+        }
     }
 }

@@ -171,7 +171,7 @@ pub struct ClientHeadInput<'a> {
     /// argument).
     pub keepalive_header: Option<u64>,
     /// `proxy_redirect` rules, resolved to (from, to) pairs.
-    pub redirects: &'a [(Vec<u8>, Vec<u8>)],
+    pub redirects: &'a [Redirect],
 }
 
 fn hidden(name: &[u8], input: &ClientHeadInput<'_>) -> bool {
@@ -185,12 +185,42 @@ fn hidden(name: &[u8], input: &ClientHeadInput<'_>) -> bool {
         && !input.pass.iter().any(eq)
 }
 
-fn rewrite_location(value: &[u8], redirects: &[(Vec<u8>, Vec<u8>)], out: &mut Vec<u8>) {
-    for (from, to) in redirects {
-        if value.len() >= from.len() && value[..from.len()].eq_ignore_ascii_case(from) {
-            out.extend_from_slice(to);
-            out.extend_from_slice(&value[from.len()..]);
-            return;
+/// One `proxy_redirect` rule, its variables evaluated for the request.
+#[derive(Clone, Debug)]
+pub enum Redirect {
+    /// A value starting with `from` (ASCII case-insensitively) has that prefix replaced.
+    Prefix {
+        /// The prefix.
+        from: Vec<u8>,
+        /// What replaces it.
+        to: Vec<u8>,
+    },
+    /// A value `re` matches is replaced whole by `to`, in which `${1}`..`${9}` stand for
+    /// the regex's captures (nginx evaluates the replacement against them).
+    Regex {
+        /// The rule's regex (a cheap clone of the configuration's).
+        re: regex::bytes::Regex,
+        /// The replacement, captures still to fill in.
+        to: Vec<u8>,
+    },
+}
+
+fn rewrite_location(value: &[u8], redirects: &[Redirect], out: &mut Vec<u8>) {
+    for rule in redirects {
+        match rule {
+            Redirect::Prefix { from, to } => {
+                if value.len() >= from.len() && value[..from.len()].eq_ignore_ascii_case(from) {
+                    out.extend_from_slice(to);
+                    out.extend_from_slice(&value[from.len()..]);
+                    return;
+                }
+            }
+            Redirect::Regex { re, to } => {
+                if let Some(caps) = re.captures(value) {
+                    caps.expand(to, out);
+                    return;
+                }
+            }
         }
     }
     out.extend_from_slice(value);
@@ -337,7 +367,10 @@ mod tests {
                     X-Custom: 1\r\nLocation: http://backend/next\r\nContent-Type: text/html\r\n\
                     Connection: keep-alive\r\nX-Accel-Redirect: /no\r\nContent-Length: 0\r\n\r\n";
         let h = parse(raw).unwrap().unwrap();
-        let redirects = vec![(b"http://backend/".to_vec(), b"/".to_vec())];
+        let redirects = vec![Redirect::Prefix {
+            from: b"http://backend/".to_vec(),
+            to: b"/".to_vec(),
+        }];
         let input = ClientHeadInput {
             pass: &["server".to_string()],
             hide: &["x-custom".to_string()],
