@@ -51,16 +51,6 @@ fn dash_s(s: &Server, signal: &str) {
     );
 }
 
-/// Whether `pid` is a live (not zombie) process.
-fn alive(pid: i32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    stat.rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next())
-        .is_some_and(|state| state != "Z")
-}
-
 /// Waits up to `secs` for the master to exit on its own.
 fn wait_master_exit(s: &mut Server, secs: u64) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + Duration::from_secs(secs);

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Prefix, Server, free_port, read_response};
+use common::{Prefix, Server, alive, free_port, read_response};
 
 /// A Tornado hello-world process on an ephemeral port; killed on drop.
 struct Tornado {
@@ -327,31 +327,13 @@ fn websocket_echo_through_the_tunnel() {
          location /idle/ { proxy_read_timeout 500ms; proxy_set_header Upgrade $http_upgrade;\n\
          proxy_set_header Connection \"upgrade\"; proxy_pass http://app/; }",
     );
-    let mut s = server.connect();
-    s.write_all(
-        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    )
-    .expect("write");
-    let mut buf = Vec::new();
-    let mut tmp = [0u8; 4096];
-    let head_end = loop {
-        if let Some(i) = common::find(&buf, b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = s.read(&mut tmp).expect("read");
-        assert!(n > 0);
-        buf.extend_from_slice(&tmp[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    let (mut s, head, mut pending) = open_ws(&server, "/ws");
     let lower = head.to_ascii_lowercase();
     assert!(
         lower.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="),
         "{head}"
     );
     assert!(lower.contains("upgrade: websocket"), "{head}");
-    let mut pending = buf[head_end..].to_vec();
     for msg in [&b"hello"[..], &[b'x'; 3000][..]] {
         s.write_all(&ws_frame(msg)).expect("frame");
         assert_eq!(read_ws_text(&mut s, &mut pending), msg);
@@ -982,8 +964,9 @@ fn a_cut_response_is_not_requested_again_while_a_slow_client_drains_it() {
     server.assert_clean_log();
 }
 
-/// Opens a WebSocket through `path` and returns the stream and bytes read past the 101 head.
-fn open_ws(server: &Server, path: &str) -> (TcpStream, Vec<u8>) {
+/// Opens a WebSocket through `path`; returns the stream, the 101 head and the bytes read
+/// past it.
+fn open_ws(server: &Server, path: &str) -> (TcpStream, String, Vec<u8>) {
     let mut s = server.connect();
     s.write_all(
         format!(
@@ -1003,8 +986,9 @@ fn open_ws(server: &Server, path: &str) -> (TcpStream, Vec<u8>) {
         assert!(n > 0, "closed before the 101");
         buf.extend_from_slice(&tmp[..n]);
     };
-    assert!(buf.starts_with(b"HTTP/1.1 101 "));
-    (s, buf[head_end..].to_vec())
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    (s, head, buf[head_end..].to_vec())
 }
 
 #[test]
@@ -1025,7 +1009,7 @@ fn a_websocket_tunnel_survives_a_reload_on_the_old_worker_until_worker_shutdown_
     );
     let server = Server::spawn(prefix, port);
     let old_workers = server.worker_pids();
-    let (mut s, mut pending) = open_ws(&server, "/ws");
+    let (mut s, _, mut pending) = open_ws(&server, "/ws");
     s.write_all(&ws_frame(b"before")).expect("frame");
     assert_eq!(read_ws_text(&mut s, &mut pending), b"before");
     server.signal(libc::SIGHUP);
@@ -1055,15 +1039,4 @@ fn a_websocket_tunnel_survives_a_reload_on_the_old_worker_until_worker_shutdown_
         "{waited:?}"
     );
     assert!(server.wait_for(5, || old_workers.iter().all(|&p| !alive(p))));
-}
-
-/// Whether `pid` is a live process (not a zombie).
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .map(|(_, r)| r.trim_start().starts_with(['Z', 'X']))
-        })
-        .is_some_and(|dead| !dead)
 }

@@ -15,14 +15,6 @@ fn big_file() -> Vec<u8> {
     (0..BIG_FILE_BYTES).map(|i| (i % 251) as u8).collect()
 }
 
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.rsplit_once(')')
-            .and_then(|(_, r)| r.split_whitespace().next())
-            .is_some_and(|st| st != "Z")
-    })
-}
-
 /// A server with one worker, `main` added to the main context, serving `html/big.bin`.
 fn start(main: &str) -> Server {
     let prefix = Prefix::new();

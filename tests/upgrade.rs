@@ -40,14 +40,6 @@ fn children(parent: i32) -> Vec<i32> {
     out
 }
 
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.rsplit_once(')')
-            .and_then(|(_, r)| r.split_whitespace().next())
-            .is_some_and(|st| st != "Z")
-    })
-}
-
 /// The pid in a pid file, if it holds one.
 fn pid_in(s: &Server, rel: &str) -> Option<i32> {
     s.prefix.read(rel).trim().parse().ok()

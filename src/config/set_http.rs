@@ -5,24 +5,11 @@ use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::settings::LingeringClose;
+use super::values::simple_setters;
 use super::values::{
     flag_arg, full_name, msec_arg, number_arg, offset_arg, parse_number, parse_size, sec_arg,
     set_once, size_arg,
 };
-
-/// Generates setters that parse one value into a once-only field of `LocRaw` or `SrvRaw`.
-macro_rules! simple_setters {
-    ($($(#[$meta:meta])* $name:ident: $scope:ident . $field:ident = $parse:expr;)*) => {$(
-        $(#[$meta])*
-        pub(crate) fn $name(
-            l: &mut Level<'_>,
-            d: &Directive,
-            _: &mut Shared,
-        ) -> Result<(), ConfError> {
-            set_once(&mut l.$scope(d)?.$field, d, $parse)
-        }
-    )*};
-}
 
 fn first_msec(d: &Directive) -> Result<std::time::Duration, ConfError> {
     msec_arg(d, 0)

@@ -12,62 +12,49 @@ use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::set_rewrite::template;
 use super::settings::LocationMatch;
+use super::values::simple_setters;
 use super::values::{flag_arg, full_name, number_arg, parse_number, parse_time, sec_arg, set_once};
 use crate::http::conditional::IfModifiedSince;
 
-/// Generates setters that parse one value into a once-only field of `LocRaw`.
-macro_rules! loc_setters {
-    ($($(#[$meta:meta])* $name:ident: $field:ident = $parse:expr;)*) => {$(
-        $(#[$meta])*
-        pub(crate) fn $name(
-            l: &mut Level<'_>,
-            d: &Directive,
-            _: &mut Shared,
-        ) -> Result<(), ConfError> {
-            set_once(&mut l.loc(d)?.$field, d, $parse)
-        }
-    )*};
-}
-
-loc_setters! {
+simple_setters! {
     /// `recursive_error_pages on|off;`
-    recursive_error_pages: recursive_error_pages = flag_arg;
+    recursive_error_pages: loc.recursive_error_pages = flag_arg;
     /// `autoindex on|off;`
-    autoindex: autoindex = flag_arg;
+    autoindex: loc.autoindex = flag_arg;
     /// `autoindex_exact_size on|off;`
-    autoindex_exact_size: autoindex_exact_size = flag_arg;
+    autoindex_exact_size: loc.autoindex_exact_size = flag_arg;
     /// `autoindex_localtime on|off;`
-    autoindex_localtime: autoindex_localtime = flag_arg;
+    autoindex_localtime: loc.autoindex_localtime = flag_arg;
     /// `autoindex_format html;` (nginx's `xml`, `json` and `jsonp` are not implemented)
-    autoindex_format: autoindex_format = autoindex_format_arg;
+    autoindex_format: loc.autoindex_format = autoindex_format_arg;
     /// `etag on|off;`
-    etag: etag = flag_arg;
+    etag: loc.etag = flag_arg;
     /// `if_modified_since off|exact|before;`
-    if_modified_since: if_modified_since = if_modified_since_arg;
+    if_modified_since: loc.if_modified_since = if_modified_since_arg;
     /// `server_name_in_redirect on|off;`
-    server_name_in_redirect: server_name_in_redirect = flag_arg;
+    server_name_in_redirect: loc.server_name_in_redirect = flag_arg;
     /// `port_in_redirect on|off;`
-    port_in_redirect: port_in_redirect = flag_arg;
+    port_in_redirect: loc.port_in_redirect = flag_arg;
     /// `absolute_redirect on|off;`
-    absolute_redirect: absolute_redirect = flag_arg;
+    absolute_redirect: loc.absolute_redirect = flag_arg;
     /// `msie_padding on|off;`
-    msie_padding: msie_padding = flag_arg;
+    msie_padding: loc.msie_padding = flag_arg;
     /// `msie_refresh on|off;`
-    msie_refresh: msie_refresh = flag_arg;
+    msie_refresh: loc.msie_refresh = flag_arg;
     /// `internal;`
-    internal: internal = |_| Ok(true);
+    internal: loc.internal = |_| Ok(true);
     /// `expires [modified] TIME|epoch|max|off;`
-    expires: expires = expires_arg;
+    expires: loc.expires = expires_arg;
     /// `open_file_cache off|max=N [inactive=TIME];`
-    open_file_cache: open_file_cache = open_file_cache_arg;
+    open_file_cache: loc.open_file_cache = open_file_cache_arg;
     /// `open_file_cache_valid TIME;`
-    open_file_cache_valid: open_file_cache_valid = |d| sec_arg(d, 0);
+    open_file_cache_valid: loc.open_file_cache_valid = |d| sec_arg(d, 0);
     /// `open_file_cache_min_uses N;`
-    open_file_cache_min_uses: open_file_cache_min_uses = |d| number_arg(d, 0);
+    open_file_cache_min_uses: loc.open_file_cache_min_uses = |d| number_arg(d, 0);
     /// `open_file_cache_errors on|off;`
-    open_file_cache_errors: open_file_cache_errors = flag_arg;
+    open_file_cache_errors: loc.open_file_cache_errors = flag_arg;
     /// `open_file_cache_events on|off;`
-    open_file_cache_events: open_file_cache_events = flag_arg;
+    open_file_cache_events: loc.open_file_cache_events = flag_arg;
 }
 
 /// nginx's `ngx_conf_set_enum_slot` complaint.

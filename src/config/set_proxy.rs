@@ -15,6 +15,7 @@ use super::proxy_values::*;
 use super::raw::{Level, Shared};
 use super::set_rewrite::template;
 use super::settings::LocationMatch;
+use super::values::simple_setters;
 use super::values::{
     flag_arg, msec_arg, number_arg, parse_number, parse_size, parse_time, set_once, size_arg,
 };
@@ -386,11 +387,7 @@ pub(crate) fn proxy_pass_header(
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
-    l.loc(d)?
-        .proxy_pass_header
-        .get_or_insert_with(Vec::new)
-        .push(d.arg(0).to_ascii_lowercase());
-    Ok(())
+    push_header_name(&mut l.loc(d)?.proxy_pass_header, d)
 }
 
 /// `proxy_hide_header NAME;`
@@ -399,9 +396,12 @@ pub(crate) fn proxy_hide_header(
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
-    l.loc(d)?
-        .proxy_hide_header
-        .get_or_insert_with(Vec::new)
+    push_header_name(&mut l.loc(d)?.proxy_hide_header, d)
+}
+
+/// Adds the directive's header name, lowercased, to a level's list (the directive may repeat).
+fn push_header_name(list: &mut Option<Vec<String>>, d: &Directive) -> Result<(), ConfError> {
+    list.get_or_insert_with(Vec::new)
         .push(d.arg(0).to_ascii_lowercase());
     Ok(())
 }
@@ -508,39 +508,25 @@ pub(crate) fn proxy_buffers(
     })
 }
 
-/// Generates setters that parse one value into a once-only proxy field of `LocRaw`.
-macro_rules! proxy_setters {
-    ($($(#[$meta:meta])* $name:ident: $field:ident = $parse:expr;)*) => {$(
-        $(#[$meta])*
-        pub(crate) fn $name(
-            l: &mut Level<'_>,
-            d: &Directive,
-            _: &mut Shared,
-        ) -> Result<(), ConfError> {
-            set_once(&mut l.loc(d)?.$field, d, $parse)
-        }
-    )*};
-}
-
-proxy_setters! {
+simple_setters! {
     /// `proxy_connect_timeout T;`
-    proxy_connect_timeout: proxy_connect_timeout = |d| msec_arg(d, 0);
+    proxy_connect_timeout: loc.proxy_connect_timeout = |d| msec_arg(d, 0);
     /// `proxy_read_timeout T;`
-    proxy_read_timeout: proxy_read_timeout = |d| msec_arg(d, 0);
+    proxy_read_timeout: loc.proxy_read_timeout = |d| msec_arg(d, 0);
     /// `proxy_send_timeout T;`
-    proxy_send_timeout: proxy_send_timeout = |d| msec_arg(d, 0);
+    proxy_send_timeout: loc.proxy_send_timeout = |d| msec_arg(d, 0);
     /// `proxy_next_upstream_timeout T;`
-    proxy_next_upstream_timeout: proxy_next_upstream_timeout = |d| msec_arg(d, 0);
+    proxy_next_upstream_timeout: loc.proxy_next_upstream_timeout = |d| msec_arg(d, 0);
     /// `proxy_next_upstream_tries N;`
-    proxy_next_upstream_tries: proxy_next_upstream_tries = |d| number_arg(d, 0).map(|n| n as usize);
+    proxy_next_upstream_tries: loc.proxy_next_upstream_tries = |d| number_arg(d, 0).map(|n| n as usize);
     /// `proxy_buffering on|off;`
-    proxy_buffering: proxy_buffering = flag_arg;
+    proxy_buffering: loc.proxy_buffering = flag_arg;
     /// `proxy_request_buffering on|off;`
-    proxy_request_buffering: proxy_request_buffering = flag_arg;
+    proxy_request_buffering: loc.proxy_request_buffering = flag_arg;
     /// `proxy_intercept_errors on|off;`
-    proxy_intercept_errors: proxy_intercept_errors = flag_arg;
+    proxy_intercept_errors: loc.proxy_intercept_errors = flag_arg;
     /// `proxy_buffer_size SIZE;`
-    proxy_buffer_size: proxy_buffer_size = |d| size_arg(d, 0).map(|n| n as usize);
+    proxy_buffer_size: loc.proxy_buffer_size = |d| size_arg(d, 0).map(|n| n as usize);
 }
 
 #[cfg(test)]

@@ -174,6 +174,21 @@ pub fn full_name(base: &std::path::Path, name: &str) -> std::path::PathBuf {
     }
 }
 
+/// Generates setters that parse one value into a once-only field of `LocRaw` or `SrvRaw`.
+macro_rules! simple_setters {
+    ($($(#[$meta:meta])* $name:ident: $scope:ident . $field:ident = $parse:expr;)*) => {$(
+        $(#[$meta])*
+        pub(crate) fn $name(
+            l: &mut Level<'_>,
+            d: &Directive,
+            _: &mut Shared,
+        ) -> Result<(), ConfError> {
+            set_once(&mut l.$scope(d)?.$field, d, $parse)
+        }
+    )*};
+}
+pub(crate) use simple_setters;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -136,10 +136,9 @@ impl FileCache {
         let uses = self.entries.get(path).map_or(1, |c| c.uses);
         self.remove(path);
         let (entry, what) = match open_file(path, loc) {
-            Ok((file, meta)) => {
-                let stamp = sys::stat_fd(file.as_raw_fd()).unwrap_or_default();
+            Ok((file, stamp)) => {
                 let file = Rc::new(file);
-                let entry = super::describe(file.clone(), &meta, path, None);
+                let entry = super::describe(file.clone(), &stamp, path);
                 let what = match &entry {
                     Entry::File(_) => Some(Kind::File {
                         file: (uses >= policy.min_uses).then_some(file),

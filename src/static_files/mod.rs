@@ -10,12 +10,14 @@ pub mod cache;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::rc::Rc;
 use std::time::Instant;
 
 use crate::config::{DisableSymlinks, LocSettings};
+use crate::sys::FileStamp;
 pub use cache::FileCache;
 
 /// An opened regular file, ready to be sent.
@@ -48,16 +50,11 @@ pub fn open(cache: &mut FileCache, loc: &LocSettings, path: &[u8], now: Instant)
     cache.open(&cache::Policy::of(loc), loc, path, now)
 }
 
-fn describe(
-    file: Rc<File>,
-    meta: &std::fs::Metadata,
-    path: &[u8],
-    content: Option<Rc<[u8]>>,
-) -> Entry {
-    if meta.is_dir() {
+fn describe(file: Rc<File>, stamp: &FileStamp, path: &[u8]) -> Entry {
+    if stamp.is_dir() {
         return Entry::Directory;
     }
-    if !meta.is_file() {
+    if !stamp.is_file() {
         return Entry::Error(
             404,
             Some(format!("\"{}\" is not a regular file", show(path))),
@@ -65,9 +62,9 @@ fn describe(
     }
     Entry::File(StaticFile {
         file,
-        size: meta.len(),
-        mtime: meta.mtime(),
-        content,
+        size: stamp.size,
+        mtime: stamp.mtime.0,
+        content: None,
     })
 }
 
@@ -152,8 +149,9 @@ fn is_access(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM))
 }
 
-/// Opens `path` as `loc` allows: following symbolic links, or (`disable_symlinks`) not.
-fn open_file(path: &[u8], loc: &LocSettings) -> io::Result<(File, std::fs::Metadata)> {
+/// Opens `path` as `loc` allows (following symbolic links, or with `disable_symlinks` not)
+/// and stats the open file once.
+fn open_file(path: &[u8], loc: &LocSettings) -> io::Result<(File, FileStamp)> {
     let root_len = loc.root.as_os_str().len();
     let file = match loc.disable_symlinks {
         DisableSymlinks::Off => std::fs::OpenOptions::new()
@@ -163,8 +161,8 @@ fn open_file(path: &[u8], loc: &LocSettings) -> io::Result<(File, std::fs::Metad
         DisableSymlinks::On => open_no_symlinks(path, 0)?,
         DisableSymlinks::FromDocumentRoot => open_no_symlinks(path, root_len)?,
     };
-    let meta = file.metadata()?;
-    Ok((file, meta))
+    let stamp = crate::sys::stat_fd(file.as_raw_fd())?;
+    Ok((file, stamp))
 }
 
 /// nginx's `ngx_open_file_wrapper` under `disable_symlinks on`: the path is opened one
@@ -174,7 +172,6 @@ fn open_file(path: &[u8], loc: &LocSettings) -> io::Result<(File, std::fs::Metad
 /// comparing, leaves no window for a link swapped in between the check and the open.
 fn open_no_symlinks(path: &[u8], trusted: usize) -> io::Result<File> {
     use std::ffi::CString;
-    use std::os::fd::AsRawFd;
     let invalid = |_| io::Error::from_raw_os_error(libc::ENOENT);
     let trusted = trusted.min(path.len());
     let (start, rest): (&[u8], &[u8]) = match (trusted, path.first()) {

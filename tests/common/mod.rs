@@ -645,3 +645,12 @@ pub fn show(resp: &Response) -> String {
         &text[..cut]
     )
 }
+
+/// Whether `pid` is a live process (not a zombie or dead task).
+pub fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X")
+    })
+}
