@@ -154,11 +154,7 @@ impl Shared {
     /// Fresh state with nginx's predefined `combined` format.
     pub fn new(prefix: PathBuf) -> Result<Shared, ConfError> {
         let template = Template::compile(COMBINED_FORMAT).map_err(ConfError::bare)?;
-        let combined = LogFormat {
-            name: "combined".into(),
-            escape: LogEscape::Default,
-            template,
-        };
+        let combined = LogFormat::new("combined".into(), LogEscape::Default, template);
         Ok(Shared {
             prefix,
             formats: vec![Rc::new(combined)],

@@ -182,11 +182,9 @@ pub(crate) fn log_format(
     let text: String = parts.iter().map(|w| w.text.as_str()).collect();
     let template = Template::compile_with(&text, &shared.user_vars)
         .map_err(|message| ConfError::at(d, message))?;
-    shared.formats.push(Rc::new(LogFormat {
-        name: name.to_string(),
-        escape,
-        template,
-    }));
+    shared
+        .formats
+        .push(Rc::new(LogFormat::new(name.to_string(), escape, template)));
     Ok(())
 }
 

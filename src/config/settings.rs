@@ -193,6 +193,24 @@ pub struct LogFormat {
     pub escape: LogEscape,
     /// The compiled format.
     pub template: Template,
+    /// Whether it uses `$sent_http_*`, for which the worker keeps a copy of the response
+    /// head until the line is written.
+    pub reads_sent_headers: bool,
+}
+
+impl LogFormat {
+    /// A format named `name`.
+    pub fn new(name: String, escape: LogEscape, template: Template) -> LogFormat {
+        let reads_sent_headers = template
+            .vars()
+            .any(|v| matches!(v, crate::vars::Var::SentHttp(_)));
+        LogFormat {
+            name,
+            escape,
+            template,
+            reads_sent_headers,
+        }
+    }
 }
 
 /// `log_format ... escape=`.

@@ -64,20 +64,11 @@ pub(super) fn start_request<'c>(
 
     let loc = &*server.loc;
     let mut req = Req {
-        started: shared.now,
-        server,
-        loc,
-        status: 0,
         keepalive: a.head.keep_alive
             && !shared.shutting_down
             && conn.requests < loc.keepalive_requests
             && !loc.keepalive_timeout.0.is_zero(),
-        head_len,
-        body_in_buf: 0,
-        body_read: 0,
-        header_bytes: 0,
-        bytes_sent: 0,
-        lingering: false,
+        ..Req::new(shared.now, server, loc, head_len)
     };
     let mut route = std::mem::take(&mut a.route);
     route.local = local;
@@ -203,9 +194,14 @@ fn after_phases<'c>(
     a.uri.clear();
     a.uri.extend_from_slice(&route.script.uri);
     // The response head, for `$sent_http_*` in the access log once it has left the output
-    // buffer (not copied when nothing is logged).
+    // buffer (copied only when a log format of this location reads it).
     route.sent_head.clear();
-    if !req.loc.access_log.is_empty() {
+    if req
+        .loc
+        .access_log
+        .iter()
+        .any(|log| log.format.reads_sent_headers)
+    {
         let head_end = (out_before + req.header_bytes as usize).min(a.out.len());
         route
             .sent_head
@@ -297,17 +293,8 @@ pub(super) fn reject_request<'c>(
         );
     }
     let mut req = Req {
-        started: shared.now,
-        server,
-        loc: &server.loc,
-        status: 0,
-        keepalive: false,
-        head_len: a.filled - a.start,
-        body_in_buf: 0,
-        body_read: 0,
-        header_bytes: 0,
-        bytes_sent: 0,
         lingering: true,
+        ..Req::new(shared.now, server, &server.loc, a.filled - a.start)
     };
     // nginx answers a HEAD without the page even when the rest of the head was bad: it
     // knows the method once the space after it was read, before the line fails.

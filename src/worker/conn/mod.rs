@@ -114,6 +114,31 @@ pub struct Req<'c> {
     pub lingering: bool,
 }
 
+impl<'c> Req<'c> {
+    /// A request of `head_len` head bytes for `server`, answered under `loc`, that has sent
+    /// nothing yet and does not keep the connection (the handler decides that).
+    pub fn new(
+        started: Instant,
+        server: &'c ServerConf,
+        loc: &'c LocSettings,
+        head_len: usize,
+    ) -> Req<'c> {
+        Req {
+            started,
+            server,
+            loc,
+            status: 0,
+            keepalive: false,
+            head_len,
+            body_in_buf: 0,
+            body_read: 0,
+            header_bytes: 0,
+            bytes_sent: 0,
+            lingering: false,
+        }
+    }
+}
+
 /// The per-request buffers; pooled.
 pub struct Active<'c> {
     /// Head buffer; `buf[start..filled]` holds unparsed input.
@@ -375,17 +400,8 @@ impl<'c> Conn<'c> {
         if a.req.is_none() {
             self.requests += 1;
             a.req = Some(Req {
-                started: shared.now,
-                server,
-                loc: &server.loc,
                 status: 408,
-                keepalive: false,
-                head_len: buf.len(),
-                body_in_buf: 0,
-                body_read: 0,
-                header_bytes: 0,
-                bytes_sent: 0,
-                lingering: false,
+                ..Req::new(shared.now, server, &server.loc, buf.len())
             });
         }
     }
