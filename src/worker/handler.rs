@@ -83,6 +83,7 @@ pub(super) fn start_request<'c>(
             server_name(server),
             RequestContext {
                 request: a.head.request_line.get(buf),
+                upstream: None,
                 host: None,
             }
         );
@@ -351,11 +352,13 @@ pub fn request_line(buf: &[u8], head_len: usize) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// The `, request: "…", host: "…"` tail of an error-log line about a client's request:
-/// the request line as far as it was read and the `Host` header as sent, each when known
-/// (`ngx_http_log_error_handler`). Bytes that are not printable ASCII are written `\xNN`.
+/// The `, request: "…", upstream: "…", host: "…"` tail of an error-log line about a
+/// client's request: the request line as far as it was read, the upstream for the proxy's
+/// lines, and the `Host` header as sent, each when known (`ngx_http_log_error_handler`).
+/// Bytes of the request that are not printable ASCII are written `\xNN`.
 pub struct RequestContext<'a> {
     request: &'a [u8],
+    upstream: Option<String>,
     host: Option<&'a [u8]>,
 }
 
@@ -378,7 +381,17 @@ impl<'a> RequestContext<'a> {
             .iter()
             .find(|h| h.name.get(buf).eq_ignore_ascii_case(b"host"))
             .map(|h| h.value.get(buf));
-        RequestContext { request, host }
+        RequestContext {
+            request,
+            upstream: None,
+            host,
+        }
+    }
+
+    /// The same, naming the upstream the request went to (`http://ADDR/URI`).
+    pub fn with_upstream(mut self, upstream: Option<String>) -> RequestContext<'a> {
+        self.upstream = upstream;
+        self
     }
 }
 
@@ -388,6 +401,9 @@ impl std::fmt::Display for RequestContext<'_> {
             f.write_str(", request: \"")?;
             write_escaped(f, self.request)?;
             f.write_str("\"")?;
+        }
+        if let Some(upstream) = &self.upstream {
+            write!(f, ", upstream: \"{upstream}\"")?;
         }
         if let Some(host) = self.host {
             f.write_str(", host: \"")?;

@@ -89,10 +89,7 @@ pub struct Shared<'c> {
     pub upstreams: crate::proxy::Upstreams,
 }
 
-/// The request line of a head (for log lines).
-pub(crate) fn request_line_of(buf: &[u8], head_len: usize) -> &[u8] {
-    handler::request_line(buf, head_len)
-}
+pub(crate) use handler::RequestContext;
 
 /// The first `server_name` of a server as written (for log lines).
 pub(crate) fn server_name_of(server: &crate::config::ServerConf) -> std::borrow::Cow<'_, str> {

@@ -19,39 +19,20 @@ impl<'c> Link<'c> {
             return;
         };
         let buf = &a.buf[a.start.min(a.filled)..a.filled];
-        let line = crate::worker::request_line_of(buf, req.head_len);
-        let host = a.head.host.map_or(&b""[..], |h| h.get(buf));
-        let host_header = a
-            .head
-            .headers
-            .iter()
-            .find(|h| h.name.get(buf).eq_ignore_ascii_case(b"host"))
-            .map(|h| h.value.get(buf))
-            .unwrap_or(host);
         // nginx names the upstream once a peer was chosen (`u->peer.name`).
+        let uri = String::from_utf8_lossy(&self.setup.uri);
         let upstream = match (upstream_name, self.addr) {
-            (Some(n), _) => format!(
-                ", upstream: \"http://{n}{}\"",
-                String::from_utf8_lossy(&self.setup.uri)
-            ),
-            (None, Some(a)) => format!(
-                ", upstream: \"http://{a}{}\"",
-                String::from_utf8_lossy(&self.setup.uri)
-            ),
-            (None, None) => String::new(),
+            (Some(n), _) => Some(format!("http://{n}{uri}")),
+            (None, Some(a)) => Some(format!("http://{a}{uri}")),
+            (None, None) => None,
         };
-        let host_part = if host_header.is_empty() {
-            String::new()
-        } else {
-            format!(", host: \"{}\"", String::from_utf8_lossy(host_header))
-        };
+        let context = crate::worker::RequestContext::of(buf, &a.head).with_upstream(upstream);
         elog!(
             level,
-            "*{} {what}, client: {}, server: {}, request: \"{}\"{upstream}{host_part}",
+            "*{} {what}, client: {}, server: {}{context}",
             cx.id,
             cx.peer.ip(),
             crate::worker::server_name_of(req.server),
-            String::from_utf8_lossy(line),
         );
     }
 
