@@ -278,7 +278,7 @@ pub fn install_signal_pipe() -> io::Result<RawFd> {
     }
     // A worker starts with these blocked (see `block_handled_signals`): what arrived since
     // its fork is delivered now, to the handlers just installed.
-    set_handled_blocked(false);
+    unblock_handled_signals();
     Ok(fds[0])
 }
 
@@ -303,16 +303,11 @@ pub fn restore_signal_mask(old: &libc::sigset_t) {
     unsafe { libc::sigprocmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
 }
 
-fn set_handled_blocked(blocked: bool) {
-    let how = if blocked {
-        libc::SIG_BLOCK
-    } else {
-        libc::SIG_UNBLOCK
-    };
+fn unblock_handled_signals() {
     // SAFETY: a valid set, no old mask wanted.
     unsafe {
         let set = handled_set();
-        libc::sigprocmask(how, &set, std::ptr::null_mut());
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
     }
 }
 

@@ -346,12 +346,9 @@ struct WithStatus<'s> {
 impl VarSource for WithStatus<'_> {
     fn var(&self, var: &Var, out: &mut Vec<u8>) -> bool {
         if matches!(var, Var::Status) {
-            let digits = [
-                b'0' + (self.status / 100 % 10) as u8,
-                b'0' + (self.status / 10 % 10) as u8,
-                b'0' + (self.status % 10) as u8,
-            ];
-            out.extend_from_slice(&digits);
+            // As `$status` itself is written (request_vars): three digits.
+            use std::io::Write as _;
+            let _ = write!(out, "{:03}", self.status);
             return true;
         }
         self.inner.var(var, out)
