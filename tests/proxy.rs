@@ -574,6 +574,52 @@ fn a_pooled_connection_the_upstream_closed_is_never_a_502() {
 }
 
 #[test]
+fn the_keepalive_bound_holds_once_a_burst_is_over() {
+    // Five requests at once take five upstream connections; `keepalive 2` keeps two of
+    // them once they have been idle a moment (the pool's grace), closing the least
+    // recently used three, and later requests reuse the two that stayed.
+    let closed = Arc::new(AtomicUsize::new(0));
+    let closes = closed.clone();
+    let gate = Arc::new(std::sync::Barrier::new(5));
+    let up = RawUpstream::start(move |mut s, i| {
+        let mut first = true;
+        while read_head(&mut s).is_some() {
+            if first && i < 5 {
+                gate.wait(); // answer only once all five are connected
+            }
+            first = false;
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        }
+        closes.fetch_add(1, Ordering::SeqCst);
+    });
+    let server = start(
+        &format!(
+            "upstream raw {{ server 127.0.0.1:{}; keepalive 2; }}",
+            up.port
+        ),
+        "location / { proxy_pass http://raw; proxy_http_version 1.1; proxy_set_header Connection \"\"; }",
+    );
+    let port = server.port;
+    let burst: Vec<_> = (0..5)
+        .map(|_| std::thread::spawn(move || get(port, "/b").status))
+        .collect();
+    for t in burst {
+        assert_eq!(t.join().expect("client"), 200);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while closed.load(Ordering::SeqCst) < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(closed.load(Ordering::SeqCst), 3, "two stay cached");
+    for _ in 0..4 {
+        assert_eq!(get(port, "/c").status, 200);
+    }
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 5, "no new connection");
+    server.assert_clean_log();
+}
+
+#[test]
 fn uri_replacement_and_proxy_redirect() {
     let heads = Arc::new(Mutex::new(Vec::new()));
     let seen = heads.clone();

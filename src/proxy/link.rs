@@ -629,7 +629,8 @@ impl<'c> Link<'c> {
                     p,
                     requests,
                     max,
-                    now + timeout,
+                    now,
+                    timeout,
                 ) {
                     shared.upstreams.set_owner(fd, Owner::Pool(key));
                 }

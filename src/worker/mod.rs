@@ -318,7 +318,12 @@ impl<'c> Worker<'c> {
             self.shared.now = Instant::now();
             self.shared.date.update(SystemTime::now());
 
-            for ev in events.iter() {
+            // Upstream events first: a response that completes releases its connection to
+            // the pool, where a request read in the same batch finds it.
+            for ev in events.iter().filter(|ev| is_upstream_token(ev.token())) {
+                self.on_upstream_event(ev);
+            }
+            for ev in events.iter().filter(|ev| !is_upstream_token(ev.token())) {
                 let (readable, writable, read_closed) = (
                     ev.is_readable() || ev.is_read_closed() || ev.is_error(),
                     ev.is_writable(),
@@ -332,23 +337,6 @@ impl<'c> Worker<'c> {
                     }
                     Token(t) if t <= LISTENER_BASE && t > LISTENER_BASE - self.listeners.len() => {
                         self.accept(LISTENER_BASE - t)
-                    }
-                    Token(t) if t & crate::proxy::UPSTREAM_TOKEN_BIT != 0 => {
-                        let fd = t & !crate::proxy::UPSTREAM_TOKEN_BIT;
-                        match self.shared.upstreams.owner(fd) {
-                            Owner::Client(key) => {
-                                if let Some(c) = self.conns.get_mut(key) {
-                                    c.on_upstream_event(readable, writable);
-                                    self.drive(key);
-                                }
-                            }
-                            // Data or EOF on an idle connection: the upstream closed it.
-                            // (Writable alone is the send buffer draining: nothing to do.)
-                            Owner::Pool(key) if readable => {
-                                self.shared.upstreams.pool.on_event(key);
-                            }
-                            Owner::Pool(_) | Owner::None => {}
-                        }
                     }
                     Token(t) => {
                         let key = Key(t);
@@ -382,6 +370,24 @@ impl<'c> Worker<'c> {
                     return 0;
                 }
             }
+        }
+    }
+
+    /// An event on an upstream socket: for the request using it, or for the idle pool.
+    fn on_upstream_event(&mut self, ev: &mio::event::Event) {
+        let fd = ev.token().0 & !crate::proxy::UPSTREAM_TOKEN_BIT;
+        let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
+        match self.shared.upstreams.owner(fd) {
+            Owner::Client(key) => {
+                if let Some(c) = self.conns.get_mut(key) {
+                    c.on_upstream_event(readable, ev.is_writable());
+                    self.drive(key);
+                }
+            }
+            // Data or EOF on an idle connection: the upstream closed it. (Writable alone is
+            // the send buffer draining: nothing to do.)
+            Owner::Pool(key) if readable => self.shared.upstreams.pool.on_event(key),
+            Owner::Pool(_) | Owner::None => {}
         }
     }
 
@@ -604,6 +610,14 @@ impl<'c> Worker<'c> {
             }
         }
     }
+}
+
+/// Whether an event token is an upstream socket's (`UPSTREAM_TOKEN_BIT | fd`). The signal
+/// pipe's and the listeners' tokens, at the top of the range, have that bit set too, but
+/// no descriptor number in the rest.
+fn is_upstream_token(token: Token) -> bool {
+    let bit = crate::proxy::UPSTREAM_TOKEN_BIT;
+    token.0 & bit != 0 && token.0 & !bit <= i32::MAX as usize
 }
 
 fn sockaddr_to_std(addr: &libc::sockaddr_storage) -> Option<SocketAddr> {
