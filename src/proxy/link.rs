@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Interest, Token};
 
-use super::Owner;
 use super::body_buffer::StoredBody;
 use super::response::{self, ClientHeadInput, Framing, HeadError, ResponseHead};
+use super::{Owner, pool};
 use crate::config::LocSettings;
 use crate::config::proxy_values::{NextUpstream, UpstreamConf};
 use crate::elog;
@@ -613,8 +613,16 @@ impl<'c> Link<'c> {
         let now = shared.now;
         let conf = self.group_conf(shared);
         let keepalive_requests = conf.map_or(0, |c| c.keepalive_requests);
-        let (max, timeout) =
-            conf.map_or((0, Duration::ZERO), |c| (c.keepalive, c.keepalive_timeout));
+        let bound = conf.map_or(
+            pool::Bound {
+                max: 0,
+                timeout: Duration::ZERO,
+            },
+            |c| pool::Bound {
+                max: c.keepalive,
+                timeout: c.keepalive_timeout,
+            },
+        );
         let requests = self.conn_requests + 1;
         if reusable && requests < keepalive_requests && self.sock.is_some() && self.peer.is_some() {
             if let (Some(sock), Some(p)) = (self.sock.take(), self.peer.take()) {
@@ -623,15 +631,12 @@ impl<'c> Link<'c> {
                     g.release(p, false, now);
                 }
                 let fd = sock.as_raw_fd();
-                if let Some(key) = shared.upstreams.pool.put(
-                    sock,
-                    self.setup.group,
-                    p,
-                    requests,
-                    max,
-                    now,
-                    timeout,
-                ) {
+                if let Some(key) =
+                    shared
+                        .upstreams
+                        .pool
+                        .put(sock, self.setup.group, p, requests, bound, now)
+                {
                     shared.upstreams.set_owner(fd, Owner::Pool(key));
                 }
             }

@@ -29,6 +29,15 @@ use crate::worker::slab::{Key, Slab};
 /// against any upstream's idle timeout.
 pub const EXCESS_GRACE: Duration = Duration::from_millis(10);
 
+/// A group's limits on its idle connections: `keepalive` and `keepalive_timeout`.
+#[derive(Clone, Copy, Debug)]
+pub struct Bound {
+    /// How many may stay cached (0: none).
+    pub max: usize,
+    /// How long each may stay idle.
+    pub timeout: Duration,
+}
+
 /// An idle connection waiting for reuse.
 struct Idle {
     sock: TcpStream,
@@ -54,7 +63,7 @@ pub struct Pool {
 
 impl Pool {
     /// Caches `sock` (to `peer` of `group`, used for `requests` requests so far) at `now`,
-    /// in a stack bounded by `max` (see [`Pool::expire`]). Returns the pool key the socket's
+    /// in a stack bounded by `bound` (see [`Pool::expire`]). Returns the pool key the socket's
     /// events must now go to (`None`: not cached, closed).
     pub fn put(
         &mut self,
@@ -62,10 +71,10 @@ impl Pool {
         group: usize,
         peer: usize,
         requests: u64,
-        max: usize,
+        bound: Bound,
         now: Instant,
-        timeout: Duration,
     ) -> Option<Key> {
+        let Bound { max, timeout } = bound;
         if max == 0 {
             return None;
         }
@@ -183,6 +192,10 @@ mod tests {
 
     const LONG: Duration = Duration::from_secs(60);
 
+    fn bound(max: usize, timeout: Duration) -> Bound {
+        Bound { max, timeout }
+    }
+
     #[test]
     fn reuses_the_most_recent_connection_of_the_peer() {
         let (socks, _ends) = sockets(3);
@@ -190,7 +203,7 @@ mod tests {
         let t0 = Instant::now();
         for (i, s) in socks.into_iter().enumerate() {
             let peer = usize::from(i == 1);
-            assert!(pool.put(s, 0, peer, i as u64, 8, t0, LONG).is_some());
+            assert!(pool.put(s, 0, peer, i as u64, bound(8, LONG), t0).is_some());
         }
         assert_eq!(pool.take(0, 0).map(|(_, n)| n), Some(2));
         assert_eq!(pool.take(0, 1).map(|(_, n)| n), Some(1));
@@ -205,7 +218,7 @@ mod tests {
         let mut pool = Pool::default();
         let t0 = Instant::now();
         for (i, s) in socks.into_iter().enumerate() {
-            pool.put(s, 0, 0, i as u64, 2, t0, LONG);
+            pool.put(s, 0, 0, i as u64, bound(2, LONG), t0);
         }
         // Within the grace nothing closes, and the poll is told when it ends.
         pool.expire(t0 + EXCESS_GRACE / 2);
@@ -233,7 +246,7 @@ mod tests {
         let mut keys = Vec::new();
         for (i, s) in socks.into_iter().enumerate() {
             let at = t0 + Duration::from_secs(i as u64);
-            keys.extend(pool.put(s, 0, 0, 0, 8, at, Duration::from_secs(5)));
+            keys.extend(pool.put(s, 0, 0, 0, bound(8, Duration::from_secs(5)), at));
         }
         assert_eq!(pool.next_expiry(), Some(t0 + Duration::from_secs(5)));
         pool.expire(t0 + Duration::from_secs(6));
@@ -243,6 +256,6 @@ mod tests {
         // `keepalive` of 0 caches nothing.
         let (mut socks, _ends) = sockets(1);
         let s = socks.remove(0);
-        assert!(pool.put(s, 0, 0, 0, 0, t0, LONG).is_none());
+        assert!(pool.put(s, 0, 0, 0, bound(0, LONG), t0).is_none());
     }
 }
