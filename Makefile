@@ -21,6 +21,7 @@ demo: build
 # Every test: unit tests next to the code, integration tests driving the real binary.
 test: build
 	$(CARGO) test --release -- --test-threads=2
+	python3 -m unittest discover -s benches -p "test_*.py"
 
 check: fmt clippy test
 

@@ -314,9 +314,17 @@ def point_result(scenario, used, requested, contenders, rounds):
         sides[c.label] = {"status": status, "reason": reason, "median": summary,
                           "rounds": rounds[c.label]}
     ok = {k: v["median"] for k, v in sides.items() if v["status"] == "ok"}
-    return {"scenario": scenario.name, "path": scenario.path, "conns": used,
-            "conns_requested": requested, "servers": sides,
-            "ratios": report.ratios(ok.get("portico"), ok.get("nginx"))}
+    point = {"scenario": scenario.name, "path": scenario.path, "conns": used,
+             "conns_requested": requested, "servers": sides,
+             "ratios": report.ratios(ok.get("portico"), ok.get("nginx"))}
+    # A server that answered many requests with errors (or not at all) did other work than
+    # the one compared: its ratios would mislead, so they are withheld, with why.
+    failing = [f"{label} {share:.0%} errors" for label, side in sides.items()
+               if (share := report.error_share(side["rounds"])) > report.MAX_ERROR_SHARE]
+    if failing:
+        point["ratios"] = report.ratios(None, None)
+        point["ratios_withheld"] = ", ".join(failing)
+    return point
 
 
 def _progress(scenario, conns, label, r, result):
@@ -337,6 +345,24 @@ def skipped_point(scenario, used, requested, status, reason):
             "ratios": report.ratios(None, None)}
 
 
+def scenario_conns(plan, scenario):
+    """The connection counts of a scenario: a proxied request holds two descriptors (the
+    client's and the upstream's), so with a slow backend, where every client waits on its
+    own upstream connection, a proxying server needs twice as many. Past the open-file
+    limit both servers would fail connects to the backend (502), which measures nothing."""
+    if not scenario.backend:
+        return plan.conns
+    cap = procs.conn_cap(plan.nofile) // 2
+    pairs = []
+    for used, requested in plan.conns:
+        if used > cap:
+            print(f"note: {scenario.name}: {used} connections capped to {cap}: a proxied "
+                  f"request holds two descriptors (open-file limit {plan.nofile})")
+            used = cap
+        pairs.append((used, requested))
+    return pairs
+
+
 def run_scenario(plan, root, docroot, scenario, ports, backends):
     """Every connection count of one scenario, both servers up for its duration."""
     backend, error = backends.get(scenario.backend, (None, None))
@@ -350,7 +376,8 @@ def run_scenario(plan, root, docroot, scenario, ports, backends):
     if backend:
         watch += backend.worker_pids
     try:
-        return [run_point(plan, scenario, contenders, u, r, watch) for u, r in plan.conns]
+        return [run_point(plan, scenario, contenders, u, r, watch)
+                for u, r in scenario_conns(plan, scenario)]
     finally:
         for c in contenders:
             c.server.stop()

@@ -137,6 +137,22 @@ class Report(unittest.TestCase):
         self.assertIn("200", text)
         self.assertIn("unknown directive", "\n".join(report.reasons([point])))
 
+    def test_error_share_counts_timeouts_and_error_answers(self):
+        rounds = [{"rps": 1.0, "requests": 90, "socket_errors": 10, "non_2xx_3xx": 0},
+                  {"rps": 1.0, "requests": 100, "socket_errors": 0, "non_2xx_3xx": 50},
+                  {"error": "wrk exit 1"}]
+        self.assertAlmostEqual(report.error_share(rounds), 60 / 200)
+        self.assertEqual(report.error_share([]), 0.0)
+
+    def test_withheld_ratios_are_explained(self):
+        ok = {"status": "ok", "reason": "", "median": report.summarize(self.ROUNDS)}
+        point = {"scenario": "tornado", "conns": 9968, "conns_requested": 10000,
+                 "servers": {"portico": ok, "nginx": ok}, "ratios": report.ratios(None, None),
+                 "ratios_withheld": "nginx 95% errors"}
+        self.assertIn("9968*", report.table([point]))
+        self.assertEqual(report.reasons([point]),
+                         ["  tornado c=9968: ratios withheld (nginx 95% errors)"])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -12,6 +12,9 @@ MEDIAN_KEYS = ("rps", "cpu_s", "req_per_cpu_s", "p50_ms", "p99_ms", "wrk_cpu_pct
 TOTAL_KEYS = ("socket_errors", "non_2xx_3xx")
 # Ratios reported as Portico / nginx.
 RATIO_KEYS = ("rps", "req_per_cpu_s", "p99_ms")
+# Above this share of failed requests (socket errors and non-2xx/3xx answers) on either
+# side, a point's ratios are withheld.
+MAX_ERROR_SHARE = 0.01
 
 
 def summarize(rounds):
@@ -26,6 +29,17 @@ def summarize(rounds):
     rps = [r["rps"] for r in valid]      # the spread tells how much to trust the median
     summary["rps_min"], summary["rps_max"] = (min(rps), max(rps)) if rps else (None, None)
     return summary
+
+
+def error_share(rounds):
+    """Failed requests (socket errors, non-2xx/3xx answers) over all requests of the rounds.
+
+    wrk counts a timeout as a socket error but not as a request, so the errors are weighed
+    against requests plus errors."""
+    valid = [r for r in rounds if "rps" in r]
+    failed = sum(r.get("socket_errors", 0) + r.get("non_2xx_3xx", 0) for r in valid)
+    total = sum(r.get("requests", 0) + r.get("socket_errors", 0) for r in valid)
+    return failed / total if total else 0.0
 
 
 def ratios(portico, nginx):
@@ -87,6 +101,9 @@ def reasons(points):
     """One line per server that did not run a point normally, with why."""
     seen, lines = set(), []
     for p in points:
+        if p.get("ratios_withheld"):
+            lines.append(f"  {p['scenario']} c={p['conns']}: ratios withheld "
+                         f"({p['ratios_withheld']})")
         for label, side in p["servers"].items():
             key = (p["scenario"], label, side.get("reason"))
             if side.get("reason") and key not in seen:
