@@ -14,7 +14,7 @@ TOTAL_KEYS = ("socket_errors", "non_2xx_3xx")
 RATIO_KEYS = ("rps", "req_per_cpu_s", "p99_ms")
 # Above this share of failed requests (socket errors and non-2xx/3xx answers) on either
 # side, a point's ratios are withheld.
-MAX_ERROR_SHARE = 0.01
+MAX_ERROR_SHARE = 0.05
 
 
 def summarize(rounds):
