@@ -17,19 +17,26 @@ import sys
 from html import escape
 
 BENCHES = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, BENCHES)
+from harness import report  # noqa: E402
 SERVERS = ("portico", "nginx")
 COLORS = {"portico": "#d9480f", "nginx": "#1c7ed6"}
 METRICS = (("rps", "req/s"), ("req_per_cpu_s", "req per server-CPU-s"))
 
 
 def series(doc):
-    """{scenario: {server: {metric: [(conns, value), ...]}}} from a result document."""
+    """{scenario: {server: {metric: [(conns, value), ...]}}} from a result document.
+
+    A server's point is left out where it failed more than report.MAX_ERROR_SHARE of its
+    requests: its req/s counted errors, not answers."""
     out = {}
     for point in doc["points"]:
         per_server = out.setdefault(point["scenario"], {s: {} for s in SERVERS})
         for server in SERVERS:
             side = point["servers"].get(server, {})
             if side.get("status") != "ok":
+                continue
+            if report.error_share(side.get("rounds", [])) > report.MAX_ERROR_SHARE:
                 continue
             for key, _ in METRICS:
                 value = side["median"].get(key)
