@@ -122,9 +122,11 @@ class Report(unittest.TestCase):
         self.assertEqual(s["non_2xx_3xx"], 5)
 
     def test_ratios(self):
-        r = report.ratios({"rps": 50, "req_per_cpu_s": 10, "p99_ms": 2},
-                          {"rps": 100, "req_per_cpu_s": 10, "p99_ms": 1})
-        self.assertEqual(r, {"rps": 0.5, "req_per_cpu_s": 1.0, "p99_ms": 2.0})
+        r = report.ratios({"rps": 50, "cpu_s": 3, "req_per_cpu_s": 10, "p50_ms": 1, "p99_ms": 2},
+                          {"rps": 100, "cpu_s": 4, "req_per_cpu_s": 10, "p50_ms": 2,
+                           "p99_ms": 1})
+        self.assertEqual(r, {"rps": 0.5, "cpu_s": 0.75, "req_per_cpu_s": 1.0, "p50_ms": 0.5,
+                             "p99_ms": 2.0})
         self.assertEqual(report.ratios(None, {"rps": 1})["rps"], None)
 
     def test_table_shows_unsupported(self):

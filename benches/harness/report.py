@@ -11,7 +11,7 @@ MEDIAN_KEYS = ("rps", "cpu_s", "req_per_cpu_s", "p50_ms", "p99_ms", "wrk_cpu_pct
 # Per-round counts summed across rounds (errors are rare events: every one matters).
 TOTAL_KEYS = ("socket_errors", "non_2xx_3xx")
 # Ratios reported as Portico / nginx.
-RATIO_KEYS = ("rps", "req_per_cpu_s", "p99_ms")
+RATIO_KEYS = ("rps", "cpu_s", "req_per_cpu_s", "p50_ms", "p99_ms")
 # Above this share of failed requests (socket errors and non-2xx/3xx answers) on either
 # side, a point's ratios are withheld.
 MAX_ERROR_SHARE = 0.05
@@ -92,8 +92,9 @@ def table(points):
             first = [p["scenario"], conns] if i == 0 else ["", ""]
             lines.append(_row(first + [label] + _server_cells(p["servers"][label])))
         r = p["ratios"]
-        lines.append(_row(["", "", "P/N", _ratio(r["rps"]), "", _ratio(r["req_per_cpu_s"]),
-                           "", _ratio(r["p99_ms"]), "", "", ""]))
+        lines.append(_row(["", "", "P/N", _ratio(r.get("rps")), _ratio(r.get("cpu_s")),
+                           _ratio(r.get("req_per_cpu_s")), _ratio(r.get("p50_ms")),
+                           _ratio(r.get("p99_ms")), "", "", ""]))
     return "\n".join(lines)
 
 
