@@ -620,6 +620,34 @@ fn the_keepalive_bound_holds_once_a_burst_is_over() {
 }
 
 #[test]
+fn sent_http_variables_show_the_proxied_response_head() {
+    let up = RawUpstream::start(|mut s, _| {
+        while read_head(&mut s).is_some() {
+            let _ = s.write_all(
+                b"HTTP/1.1 201 Created\r\nContent-Type: text/x-up\r\nX-Up: yes\r\n\
+                  Content-Length: 2\r\n\r\nok",
+            );
+        }
+    });
+    let server = Server::start(&format!(
+        "log_format sent '$status $sent_http_content_type $sent_http_x_up $sent_http_connection';\n\
+         access_log logs/access.log sent;\n\
+         upstream raw {{ server 127.0.0.1:{}; }}\n\
+         server {{ listen 127.0.0.1:PORT; location / {{ proxy_pass http://raw; }} }}",
+        up.port
+    ));
+    let r = get(server.port, "/x");
+    assert_eq!((r.status, r.header("X-Up")), (201, Some("yes")));
+    let want = "201 text/x-up yes close";
+    assert!(
+        server.wait_for(5, || server.access_log().contains(want)),
+        "{}",
+        server.access_log()
+    );
+    server.assert_clean_log();
+}
+
+#[test]
 fn uri_replacement_and_proxy_redirect() {
     let heads = Arc::new(Mutex::new(Vec::new()));
     let seen = heads.clone();
