@@ -2,6 +2,7 @@
 //! defaults as named constants. The worker's runtime state for them lives in `crate::proxy`.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::vars::Template;
@@ -43,6 +44,10 @@ pub struct ProxyPass {
     pub target: ProxyTarget,
     /// The location's prefix that a URI part replaces (empty where nginx allows no URI part).
     pub location: Vec<u8>,
+    /// `proxy_redirect default` for a fixed URL (`http://host[/uri]` → the location), made
+    /// once at load; `None` where nginx has no default (a URL with variables, or a
+    /// location without a prefix).
+    pub default_redirect: Option<Arc<[crate::proxy::response::Redirect]>>,
 }
 
 /// What `proxy_pass` names.
@@ -53,7 +58,7 @@ pub enum ProxyTarget {
         /// Index in [`crate::config::HttpConf::upstreams`].
         group: usize,
         /// `$proxy_host`: the URL's host, with the port unless it is 80.
-        host: String,
+        host: Arc<str>,
         /// `$proxy_port`.
         port: u16,
         /// The URI part (`http://h/uri` → `/uri`); `None` when the URL has none.

@@ -357,13 +357,30 @@ pub(crate) fn proxy_pass(
         };
         ProxyTarget::Fixed {
             group,
-            host,
+            host: host.into(),
             port: port_number,
             uri,
         }
     };
+    let default_redirect = match &target {
+        ProxyTarget::Fixed { host, uri, .. } if !location.is_empty() => {
+            let mut from = format!("http://{host}").into_bytes();
+            from.extend_from_slice(uri.as_deref().unwrap_or(b"/"));
+            Some(std::sync::Arc::from([
+                crate::proxy::response::Redirect::Prefix {
+                    from,
+                    to: location.clone(),
+                },
+            ]))
+        }
+        _ => None,
+    };
     set_once(&mut l.loc(d)?.proxy_pass, d, |_| {
-        Ok(Some(ProxyPass { target, location }))
+        Ok(Some(ProxyPass {
+            target,
+            location,
+            default_redirect,
+        }))
     })
 }
 
@@ -600,7 +617,7 @@ mod tests {
                 port,
                 uri,
             }) => {
-                assert_eq!((host.as_str(), *port), ("127.0.0.1:8080", 8080));
+                assert_eq!((&**host, *port), ("127.0.0.1:8080", 8080));
                 assert_eq!(uri.as_deref(), Some(&b"/x/"[..]));
                 assert_eq!(conf.upstreams[*group].servers[0].addr.port(), 8080);
             }
@@ -614,7 +631,7 @@ mod tests {
         // A group defined after its use is the same group.
         match target(2) {
             Some(ProxyTarget::Fixed { group, host, .. }) => {
-                assert_eq!(host, "later");
+                assert_eq!(&**host, "later");
                 assert!(conf.upstreams[*group].explicit);
                 assert_eq!(conf.upstreams[*group].servers[0].addr.port(), 9);
             }

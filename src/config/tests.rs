@@ -146,7 +146,7 @@ fn seed_config_parses_with_key_values() {
         Some(crate::config::proxy_values::ProxyPass {
             target: crate::config::proxy_values::ProxyTarget::Fixed { group: 0, host, port: 80, uri: None },
             ..
-        }) if host == "helloworld"
+        }) if &**host == "helloworld"
     ));
     // proxy_pass is not inherited by other locations.
     assert!(server.locations[0].loc.proxy_pass.is_none());

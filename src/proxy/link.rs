@@ -43,7 +43,7 @@ mod relay;
 mod request_body;
 mod tunnel;
 
-pub use super::upstream_log::{Try, UpstreamLog};
+pub use super::upstream_log::{Try, TryAddr, UpstreamLog};
 
 /// Token bit of an upstream socket (the rest is its descriptor; see [`super::Owner`]).
 pub const UPSTREAM_TOKEN_BIT: usize = 1 << 63;
@@ -124,10 +124,10 @@ pub struct LinkSetup {
     pub upgrade: bool,
     /// The evaluated `hash` key.
     pub hash_key: Vec<u8>,
-    /// `proxy_redirect` rules, evaluated.
-    pub redirects: Vec<super::response::Redirect>,
+    /// `proxy_redirect` rules, evaluated (`None`: none).
+    pub redirects: Option<std::sync::Arc<[super::response::Redirect]>>,
     /// `$proxy_host`
-    pub proxy_host: String,
+    pub proxy_host: std::sync::Arc<str>,
     /// `$proxy_port`
     pub proxy_port: u16,
     /// Answer with this status instead of proxying (a request the upstream cannot take).
@@ -435,7 +435,7 @@ impl<'c> Link<'c> {
                                     Some(&conf.name),
                                 );
                                 self.log.tries.push(Try {
-                                    addr: conf.name.clone(),
+                                    addr: TryAddr::Group(conf.name.as_str().into()),
                                     status: 502,
                                     time: Duration::ZERO,
                                     connect_time: None,
@@ -469,7 +469,7 @@ impl<'c> Link<'c> {
         self.up_progress = now;
         self.reset_response();
         self.log.tries.push(Try {
-            addr: addr.to_string(),
+            addr: TryAddr::Server(addr),
             status: 0,
             time: Duration::ZERO,
             connect_time: None,

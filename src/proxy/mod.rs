@@ -24,8 +24,10 @@ pub mod request;
 pub mod response;
 pub mod upstream_log;
 
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::RawFd;
+use std::sync::Arc;
 
 pub use link::{ClientSide, Link, LinkSetup, LinkStep, UPSTREAM_TOKEN_BIT, UpstreamLog};
 
@@ -124,8 +126,8 @@ pub fn prepare(
         keepalive: false,
         upgrade: false,
         hash_key: Vec::new(),
-        redirects: Vec::new(),
-        proxy_host: String::new(),
+        redirects: None,
+        proxy_host: Arc::from(""),
         proxy_port: 80,
         refuse: None,
         framing_at: None,
@@ -137,7 +139,7 @@ pub fn prepare(
     // The routing phases may have changed the URI and arguments (rewrite, try_files,
     // index, error_page): then those are sent rather than the request line's target.
     let args = a.route.script.args.as_deref();
-    let (proxy_host, proxy_port, pass_uri): (String, u16, Option<Vec<u8>>);
+    let (proxy_host, proxy_port, pass_uri): (Arc<str>, u16, Option<Cow<'_, [u8]>>);
     let mut uri_as_is = false;
     match &pass.target {
         ProxyTarget::Fixed {
@@ -149,7 +151,7 @@ pub fn prepare(
             setup.group = *group;
             proxy_host = host.clone();
             proxy_port = *port;
-            pass_uri = uri.clone();
+            pass_uri = uri.as_deref().map(Cow::Borrowed);
         }
         ProxyTarget::Dynamic(t) => {
             let mut url = Vec::new();
@@ -173,13 +175,13 @@ pub fn prepare(
                         );
                     }
                     proxy_host = if u.port_given && u.port != 80 {
-                        format!("{}:{}", u.host, u.port)
+                        format!("{}:{}", u.host, u.port).into()
                     } else {
-                        u.host.clone()
+                        u.host.as_str().into()
                     };
                     proxy_port = u.port;
                     uri_as_is = u.uri.is_some();
-                    pass_uri = u.uri;
+                    pass_uri = u.uri.map(Cow::Owned);
                 }
                 None => {
                     elog!(
@@ -187,7 +189,7 @@ pub fn prepare(
                         "*{conn_id} invalid URL prefix in \"{}\", client: {client}",
                         String::from_utf8_lossy(&url)
                     );
-                    proxy_host = String::new();
+                    proxy_host = Arc::from("");
                     proxy_port = 80;
                     pass_uri = None;
                 }
@@ -280,56 +282,43 @@ pub fn prepare(
     }
     setup.keepalive = pool_on && !facts.connection_close && !facts.upgrade;
     setup.upgrade = facts.upgrade;
-    setup.redirects = redirects(loc, pass, &proxy_host, pass_uri.as_deref(), &pvars);
+    setup.redirects = redirects(loc, pass, &pvars);
     setup.uri = uri;
     setup.proxy_host = proxy_host;
     setup.proxy_port = proxy_port;
     setup
 }
 
-fn redirects(
-    loc: &LocSettings,
-    pass: &ProxyPass,
-    host: &str,
-    pass_uri: Option<&[u8]>,
-    vars: &dyn VarSource,
-) -> Vec<Redirect> {
-    let default = || -> Option<Redirect> {
-        if pass.location.is_empty() || matches!(pass.target, ProxyTarget::Dynamic(_)) {
-            return None;
-        }
-        let mut from = format!("http://{host}").into_bytes();
-        from.extend_from_slice(pass_uri.unwrap_or(b"/"));
-        Some(Redirect::Prefix {
-            from,
-            to: pass.location.clone(),
-        })
-    };
+/// The location's `proxy_redirect` rules for one request (`None`: none). The default rule
+/// was made at load, so the usual case costs no allocation.
+fn redirects(loc: &LocSettings, pass: &ProxyPass, vars: &dyn VarSource) -> Option<Arc<[Redirect]>> {
     match &loc.proxy_redirect {
-        ProxyRedirect::Off => Vec::new(),
-        ProxyRedirect::Default => default().into_iter().collect(),
-        ProxyRedirect::Rules(rules) => rules
-            .iter()
-            .filter_map(|r| match r {
-                RedirectRule::Default => default(),
-                RedirectRule::Replace { from, to } => {
-                    let (mut f, mut t) = (Vec::new(), Vec::new());
-                    from.eval(vars, &mut f);
-                    to.eval(vars, &mut t);
-                    Some(Redirect::Prefix { from: f, to: t })
-                }
-                RedirectRule::Regex { re, to } => {
-                    // `$1`..`$9` are the rule's own captures, filled in when a value
-                    // matches: keep them as `${N}` for `Captures::expand`.
-                    let mut t = Vec::new();
-                    to.eval(&KeepCaptures(vars), &mut t);
-                    Some(Redirect::Regex {
-                        re: re.clone(),
-                        to: t,
-                    })
-                }
-            })
-            .collect(),
+        ProxyRedirect::Off => None,
+        ProxyRedirect::Default => pass.default_redirect.clone(),
+        ProxyRedirect::Rules(rules) => Some(
+            rules
+                .iter()
+                .filter_map(|r| match r {
+                    RedirectRule::Default => pass.default_redirect.as_ref()?.first().cloned(),
+                    RedirectRule::Replace { from, to } => {
+                        let (mut f, mut t) = (Vec::new(), Vec::new());
+                        from.eval(vars, &mut f);
+                        to.eval(vars, &mut t);
+                        Some(Redirect::Prefix { from: f, to: t })
+                    }
+                    RedirectRule::Regex { re, to } => {
+                        // `$1`..`$9` are the rule's own captures, filled in when a value
+                        // matches: keep them as `${N}` for `Captures::expand`.
+                        let mut t = Vec::new();
+                        to.eval(&KeepCaptures(vars), &mut t);
+                        Some(Redirect::Regex {
+                            re: re.clone(),
+                            to: t,
+                        })
+                    }
+                })
+                .collect(),
+        ),
     }
 }
 

@@ -200,6 +200,14 @@ pub struct HeadInput<'a> {
 /// Appends the upstream request head to `out`.
 pub fn build_head(input: &HeadInput<'_>, vars: &dyn VarSource, out: &mut Vec<u8>) -> HeadFacts {
     let mut facts = HeadFacts::default();
+    // Room for the request line, the client's headers and a few of our own, so the head is
+    // one allocation.
+    let client_bytes: usize = input
+        .client_headers
+        .iter()
+        .map(|(n, v)| n.len() + v.len() + 4)
+        .sum();
+    out.reserve(input.method.len() + input.uri.len() + input.proxy_host.len() + client_bytes + 128);
     out.extend_from_slice(input.method);
     out.push(b' ');
     out.extend_from_slice(input.uri);

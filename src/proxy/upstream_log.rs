@@ -3,14 +3,25 @@
 //! `$proxy_port` show them in access logs.
 
 use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// What `$upstream_addr` shows for a try.
+#[derive(Debug, Clone)]
+pub enum TryAddr {
+    /// The server's address.
+    Server(SocketAddr),
+    /// The group's name, when no server of it was live.
+    Group(Arc<str>),
+}
 
 /// One try of the request: what `$upstream_addr`, `$upstream_status` and
 /// `$upstream_response_time` show.
 #[derive(Debug, Clone)]
 pub struct Try {
     /// The server's address, or the group name when no server was live.
-    pub addr: String,
+    pub addr: TryAddr,
     /// Its status (502/504 for failures); 0 while unknown.
     pub status: u16,
     /// Time from the try's start to its end.
@@ -27,7 +38,7 @@ pub struct UpstreamLog {
     /// Every try, in order.
     pub tries: Vec<Try>,
     /// `$proxy_host`
-    pub proxy_host: String,
+    pub proxy_host: Arc<str>,
     /// `$proxy_port`
     pub proxy_port: u16,
 }
@@ -64,7 +75,12 @@ impl UpstreamLog {
                 None => out.push(b'-'),
             };
             match name {
-                "addr" => out.extend_from_slice(t.addr.as_bytes()),
+                "addr" => match &t.addr {
+                    TryAddr::Server(a) => {
+                        let _ = write!(out, "{a}");
+                    }
+                    TryAddr::Group(name) => out.extend_from_slice(name.as_bytes()),
+                },
                 "status" => match t.status {
                     0 => out.push(b'-'),
                     s => {

@@ -322,7 +322,7 @@ impl<'c> Link<'c> {
             chunked_to_client: self.framing == Framing::Chunked && !self.dechunk,
             keepalive: self.client_keepalive,
             keepalive_header: self.loc.keepalive_timeout.1.map(|t| t.as_secs()),
-            redirects: &self.setup.redirects,
+            redirects: self.setup.redirects.as_deref().unwrap_or_default(),
         };
         let start = a.out.len();
         response::build_client_head(&self.head, &self.resp, &input, &mut a.out);
