@@ -613,16 +613,12 @@ impl<'c> Link<'c> {
         let now = shared.now;
         let conf = self.group_conf(shared);
         let keepalive_requests = conf.map_or(0, |c| c.keepalive_requests);
-        let bound = conf.map_or(
-            pool::Bound {
-                max: 0,
-                timeout: Duration::ZERO,
-            },
-            |c| pool::Bound {
+        let bound = conf
+            .map(|c| pool::Bound {
                 max: c.keepalive,
                 timeout: c.keepalive_timeout,
-            },
-        );
+            })
+            .unwrap_or_default();
         let requests = self.conn_requests + 1;
         if reusable && requests < keepalive_requests && self.sock.is_some() && self.peer.is_some() {
             if let (Some(sock), Some(p)) = (self.sock.take(), self.peer.take()) {

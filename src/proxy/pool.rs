@@ -29,8 +29,9 @@ use crate::worker::slab::{Key, Slab};
 /// against any upstream's idle timeout.
 pub const EXCESS_GRACE: Duration = Duration::from_millis(10);
 
-/// A group's limits on its idle connections: `keepalive` and `keepalive_timeout`.
-#[derive(Clone, Copy, Debug)]
+/// A group's limits on its idle connections: `keepalive` and `keepalive_timeout` (the
+/// default caches nothing).
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Bound {
     /// How many may stay cached (0: none).
     pub max: usize,
@@ -57,8 +58,6 @@ pub struct Pool {
     stacks: Vec<VecDeque<Key>>,
     /// Per group: its `keepalive` bound, as the last `put` gave it.
     caps: Vec<usize>,
-    /// Whether a stack may be over its bound.
-    over: bool,
 }
 
 impl Pool {
@@ -91,9 +90,7 @@ impl Pool {
             expires: now + timeout,
             since: now,
         });
-        let stack = &mut self.stacks[group];
-        stack.push_back(key);
-        self.over |= stack.len() > max;
+        self.stacks[group].push_back(key);
         Some(key)
     }
 
@@ -122,7 +119,6 @@ impl Pool {
     /// Closes connections idle past their group's `keepalive_timeout`, and the least
     /// recently used ones over the group's bound that have been idle for [`EXCESS_GRACE`].
     pub fn expire(&mut self, now: Instant) {
-        let over = std::mem::take(&mut self.over);
         for (stack, &max) in self.stacks.iter_mut().zip(&self.caps) {
             while let Some(&k) = stack.front() {
                 let close = self.idle.get_mut(k).is_none_or(|e| {
@@ -134,7 +130,6 @@ impl Pool {
                 stack.pop_front();
                 self.idle.remove(k);
             }
-            self.over |= over && stack.len() > max;
         }
     }
 
@@ -145,7 +140,7 @@ impl Pool {
             if let Some(&k) = stack.front()
                 && let Some(e) = self.idle.get_mut(k)
             {
-                let at = if self.over && stack.len() > max {
+                let at = if stack.len() > max {
                     e.expires.min(e.since + EXCESS_GRACE)
                 } else {
                     e.expires
