@@ -195,19 +195,9 @@ fn after_phases<'c>(
     a.uri.clear();
     a.uri.extend_from_slice(&route.script.uri);
     // The response head, for `$sent_http_*` in the access log once it has left the output
-    // buffer (copied only when a log format of this location reads it).
-    route.sent_head.clear();
-    if req
-        .loc
-        .access_log
-        .iter()
-        .any(|log| log.format.reads_sent_headers)
-    {
-        let head_end = (out_before + req.header_bytes as usize).min(a.out.len());
-        route
-            .sent_head
-            .extend_from_slice(&a.out[out_before.min(head_end)..head_end]);
-    }
+    // buffer.
+    let head_end = (out_before + req.header_bytes as usize).min(a.out.len());
+    route.keep_sent_head(req.loc, &a.out[out_before.min(head_end)..head_end]);
     let route_body_taken = route.body_taken;
     a.route = route;
     if handled == Handled::Proxy {

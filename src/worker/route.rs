@@ -77,6 +77,19 @@ impl Default for Route<'_> {
 }
 
 impl Route<'_> {
+    /// Keeps a copy of the response head just queued, for `$sent_http_*`, when one of the
+    /// location's access-log formats reads it (decided once per format at load).
+    pub fn keep_sent_head(&mut self, loc: &crate::config::LocSettings, head: &[u8]) {
+        self.sent_head.clear();
+        if loc
+            .access_log
+            .iter()
+            .any(|log| log.format.reads_sent_headers)
+        {
+            self.sent_head.extend_from_slice(head);
+        }
+    }
+
     /// Starts a new request with `uri` and `args`, keeping allocations.
     pub fn reset(&mut self, uri: &[u8], args: Option<&[u8]>, user_vars: usize) {
         let s = &mut self.script;

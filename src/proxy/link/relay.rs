@@ -343,16 +343,7 @@ impl<'c> Link<'c> {
         req.header_bytes = (a.out.len() - start) as u64;
         req.bytes_sent += req.header_bytes;
         req.status = status;
-        // For `$sent_http_*` in the access log, as for any other response.
-        a.route.sent_head.clear();
-        if self
-            .loc
-            .access_log
-            .iter()
-            .any(|log| log.format.reads_sent_headers)
-        {
-            a.route.sent_head.extend_from_slice(&a.out[start..]);
-        }
+        a.route.keep_sent_head(self.loc, &a.out[start..]);
         self.head_done = true;
         self.resp_start = self.head.len;
         if upgrade {
