@@ -98,6 +98,14 @@ fn start(upstream: &str, locations: &str) -> Server {
     ))
 }
 
+/// A server whose `upstream app` is the Tornado process `app`.
+fn behind(app: &Tornado, locations: &str) -> Server {
+    start(
+        &format!("upstream app {{ server 127.0.0.1:{}; }}", app.port),
+        locations,
+    )
+}
+
 #[test]
 fn seed_config_verbatim_proxies_to_tornado_over_one_kept_alive_connection() {
     let app = Tornado::start("seed");
@@ -205,8 +213,8 @@ fn weights_three_to_one_give_exactly_thirty_and_ten_of_forty() {
 #[test]
 fn multi_megabyte_bodies_both_ways_by_length_and_chunked() {
     let app = Tornado::start("echo");
-    let server = start(
-        &format!("upstream app {{ server 127.0.0.1:{}; }}", app.port),
+    let server = behind(
+        &app,
         "client_max_body_size 64m; location / { proxy_pass http://app; }",
     );
     let body: Vec<u8> = (0..5 * 1024 * 1024u32)
@@ -251,10 +259,7 @@ fn multi_megabyte_bodies_both_ways_by_length_and_chunked() {
 #[test]
 fn streamed_chunked_responses_arrive_as_they_are_produced() {
     let app = Tornado::start("stream");
-    let server = start(
-        &format!("upstream app {{ server 127.0.0.1:{}; }}", app.port),
-        "location / { proxy_pass http://app; }",
-    );
+    let server = behind(&app, "location / { proxy_pass http://app; }");
     let mut s = server.connect();
     s.write_all(b"GET /stream?n=20 HTTP/1.1\r\nHost: x\r\n\r\n")
         .expect("write");
@@ -320,8 +325,8 @@ fn read_ws_text(s: &mut TcpStream, pending: &mut Vec<u8>) -> Vec<u8> {
 #[test]
 fn websocket_echo_through_the_tunnel() {
     let app = Tornado::start("ws");
-    let server = start(
-        &format!("upstream app {{ server 127.0.0.1:{}; }}", app.port),
+    let server = behind(
+        &app,
         "location /ws { proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade;\n\
          proxy_set_header Connection \"upgrade\"; proxy_pass http://app; }\n\
          location /idle/ { proxy_read_timeout 500ms; proxy_set_header Upgrade $http_upgrade;\n\
@@ -449,10 +454,7 @@ fn refused_gives_502_and_slow_gives_504_with_nginx_log_lines() {
 #[test]
 fn client_that_leaves_early_is_logged_499() {
     let app = Tornado::start("slow");
-    let server = start(
-        &format!("upstream app {{ server 127.0.0.1:{}; }}", app.port),
-        "location / { proxy_pass http://app; }",
-    );
+    let server = behind(&app, "location / { proxy_pass http://app; }");
     let mut s = server.connect();
     s.write_all(b"GET /slow?s=2 HTTP/1.1\r\nHost: x\r\n\r\n")
         .expect("write");
@@ -880,8 +882,8 @@ fn proxy_pass_with_variables() {
 #[test]
 fn intercepted_errors_are_answered_by_the_server() {
     let app = Tornado::start("errors");
-    let server = start(
-        &format!("upstream app {{ server 127.0.0.1:{}; }}", app.port),
+    let server = behind(
+        &app,
         "error_page 404 /404.html;\n\
          location /on/ { proxy_intercept_errors on; proxy_pass http://app/; }\n\
          location /off/ { proxy_pass http://app/; }",
@@ -966,10 +968,7 @@ fn a_stalled_client_stops_the_upstream_instead_of_growing_the_worker() {
 #[test]
 fn graceful_stop_finishes_a_proxied_request_in_flight() {
     let app = Tornado::start("slow");
-    let mut server = start(
-        &format!("upstream app {{ server 127.0.0.1:{}; }}", app.port),
-        "location / { proxy_pass http://app; }",
-    );
+    let mut server = behind(&app, "location / { proxy_pass http://app; }");
     assert_eq!(get(server.port, "/").status, 200); // leaves a pooled connection
     let mut s = server.connect();
     s.write_all(b"GET /slow?s=0.8 HTTP/1.1\r\nHost: x\r\n\r\n")
