@@ -21,7 +21,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import procs, wrk  # noqa: E402
+from harness import config, procs, wrk  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
@@ -29,12 +29,8 @@ TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 
 def conf(port, docroot, workers):
     return (
-        "user root;\n"
-        f"worker_processes {workers};\n"
-        "error_log logs/error.log notice;\n"
-        "pid logs/server.pid;\n"
-        "events { worker_connections 1024; }\n"
-        "http {\n"
+        config.main_context(workers, 1024, "notice")
+        + "http {\n"
         "    access_log off;\n"
         "    default_type application/octet-stream;\n"
         "    sendfile on;\n"

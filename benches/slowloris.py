@@ -21,7 +21,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import procs  # noqa: E402
+from harness import config, procs  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
@@ -29,12 +29,8 @@ TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 
 def conf(port, docroot, workers, header_timeout):
     return (
-        "user root;\n"
-        f"worker_processes {workers};\n"
-        "error_log logs/error.log warn;\n"
-        "pid logs/server.pid;\n"
-        "events { worker_connections 16384; }\n"
-        "http {\n"
+        config.main_context(workers, 16384, "warn")
+        + "http {\n"
         "    access_log off;\n"
         f"    client_header_timeout {header_timeout}s;\n"
         f"    server {{\n        listen 127.0.0.1:{port} backlog=4096;\n"

@@ -23,7 +23,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import procs  # noqa: E402
+from harness import config, procs  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
@@ -31,12 +31,8 @@ TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 
 def conf(port, docroot, workers):
     return (
-        "user root;\n"
-        f"worker_processes {workers};\n"
-        "error_log logs/error.log warn;\n"
-        "pid logs/server.pid;\n"
-        "events { worker_connections 4096; }\n"
-        "http {\n"
+        config.main_context(workers, 4096, "warn")
+        + "http {\n"
         "    access_log logs/access.log;\n"
         "    keepalive_timeout 65;\n"
         f"    server {{\n        listen 127.0.0.1:{port};\n        root {docroot};\n    }}\n"
