@@ -45,7 +45,6 @@ struct Idle {
     group: usize,
     peer: usize,
     requests: u64,
-    expires: Instant,
     /// When it was cached.
     since: Instant,
 }
@@ -56,8 +55,8 @@ pub struct Pool {
     idle: Slab<Idle>,
     /// Per group: keys, oldest first.
     stacks: Vec<VecDeque<Key>>,
-    /// Per group: its `keepalive` bound, as the last `put` gave it.
-    caps: Vec<usize>,
+    /// Per group: its limits, as the last `put` gave them.
+    bounds: Vec<Bound>,
 }
 
 impl Pool {
@@ -73,21 +72,19 @@ impl Pool {
         bound: Bound,
         now: Instant,
     ) -> Option<Key> {
-        let Bound { max, timeout } = bound;
-        if max == 0 {
+        if bound.max == 0 {
             return None;
         }
         if self.stacks.len() <= group {
             self.stacks.resize_with(group + 1, VecDeque::new);
-            self.caps.resize(group + 1, 0);
+            self.bounds.resize(group + 1, Bound::default());
         }
-        self.caps[group] = max;
+        self.bounds[group] = bound;
         let key = self.idle.insert_with(|_| Idle {
             sock,
             group,
             peer,
             requests,
-            expires: now + timeout,
             since: now,
         });
         self.stacks[group].push_back(key);
@@ -119,10 +116,11 @@ impl Pool {
     /// Closes connections idle past their group's `keepalive_timeout`, and the least
     /// recently used ones over the group's bound that have been idle for [`EXCESS_GRACE`].
     pub fn expire(&mut self, now: Instant) {
-        for (stack, &max) in self.stacks.iter_mut().zip(&self.caps) {
+        for (stack, bound) in self.stacks.iter_mut().zip(&self.bounds) {
             while let Some(&k) = stack.front() {
                 let close = self.idle.get_mut(k).is_none_or(|e| {
-                    e.expires <= now || (stack.len() > max && e.since + EXCESS_GRACE <= now)
+                    e.since + bound.timeout <= now
+                        || (stack.len() > bound.max && e.since + EXCESS_GRACE <= now)
                 });
                 if !close {
                     break;
@@ -136,15 +134,16 @@ impl Pool {
     /// When [`Pool::expire`] next has something to close, for the poll timeout.
     pub fn next_expiry(&mut self) -> Option<Instant> {
         let mut earliest: Option<Instant> = None;
-        for (stack, &max) in self.stacks.iter().zip(&self.caps) {
+        for (stack, bound) in self.stacks.iter().zip(&self.bounds) {
             if let Some(&k) = stack.front()
                 && let Some(e) = self.idle.get_mut(k)
             {
-                let at = if stack.len() > max {
-                    e.expires.min(e.since + EXCESS_GRACE)
-                } else {
-                    e.expires
-                };
+                let at = e.since
+                    + if stack.len() > bound.max {
+                        bound.timeout.min(EXCESS_GRACE)
+                    } else {
+                        bound.timeout
+                    };
                 earliest = Some(earliest.map_or(at, |x| x.min(at)));
             }
         }
