@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN   := target/release/portico
 
-.PHONY: all build run test check fmt clippy clean bench allocs microbench demo fuzz
+.PHONY: all build run test check fmt clippy clean bench allocs microbench demo fuzz nginx-tests
 
 all: build
 
@@ -57,3 +57,12 @@ fuzz:
 		$(CARGO) fuzz run $$t fuzz/target/corpus/$$t fuzz/corpus/$$t -s none -- \
 			-max_total_time=$(FUZZ_SECONDS) || exit 1; \
 	done
+
+# nginx's own test suite (nginx/nginx-tests) against the release binary; `-V` says which
+# modules exist, so tests of the others skip themselves. NGINX_TESTS_ARGS picks files
+# (`make nginx-tests NGINX_TESTS_ARGS="proxy rewrite"`); see ../shared/nginx-tests/README.md.
+NGINX_TESTS ?= ../shared/nginx-tests
+NGINX_TESTS_ARGS ?=
+
+nginx-tests: build
+	BIN=$(CURDIR)/$(BIN) $(NGINX_TESTS)/run.sh $(NGINX_TESTS_ARGS)

@@ -34,6 +34,7 @@ const WITHOUT_MODULES: &[&str] = &[
     "http_empty_gif_module",
     "http_browser_module",
     "http_upstream_zone_module",
+    "http_upstream_random_module",
     "http-cache",
     "mail_pop3_module",
     "mail_imap_module",
@@ -170,7 +171,6 @@ fn configure_arguments(prefix: &Path) -> String {
         "configure arguments: --prefix={}/ --conf-path={DEFAULT_CONF_FILE}",
         prefix.display()
     );
-    s.push_str(" --with-http_realip_module --with-threads");
     for m in WITHOUT_MODULES {
         s.push_str(" --without-");
         s.push_str(m);
