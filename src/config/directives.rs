@@ -142,6 +142,7 @@ table! {
     "send_timeout", HSL, Exact(1), false, set_http::send_timeout, "Timeout between two response writes (default 60s).";
     "client_max_body_size", HSL, Exact(1), false, set_http::client_max_body_size, "Largest request body, 0 = unlimited (default 1m).";
     "client_body_buffer_size", HSL, Exact(1), false, set_http::client_body_buffer_size, "Request body kept in memory when buffered; beyond it, a temporary file (default 16k).";
+    "proxy_temp_path", HSL, Range(1, 4), false, set_http::proxy_temp_path, "Directory of temporary files for upstream responses, relative to the prefix (default proxy_temp).";
     "client_body_temp_path", HSL, Range(1, 4), false, set_http::client_body_temp_path, "Directory of buffered request bodies, relative to the prefix [levels accepted] (default client_body_temp).";
     "server_tokens", HSL, Exact(1), false, set_http::server_tokens, "Show the version in `Server:` and error pages: on|off|build.";
     "access_log", HSL.or(C::IF_IN_LOCATION), AtLeast(1), false, set_log::access_log, "`access_log PATH [FORMAT [buffer=..]]` or `off`.";

@@ -94,6 +94,9 @@ fn merge_http(
     if top.client_body_temp_path.is_none() {
         top.client_body_temp_path = Some(shared.prefix.join(DEFAULT_CLIENT_BODY_TEMP_PATH));
     }
+    if top.proxy_temp_path.is_none() {
+        top.proxy_temp_path = Some(shared.prefix.join(DEFAULT_PROXY_TEMP_PATH));
+    }
     let servers = http
         .servers
         .into_iter()

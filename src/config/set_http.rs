@@ -163,14 +163,29 @@ pub(crate) fn client_body_temp_path(
 ) -> Result<(), ConfError> {
     let prefix = shared.prefix.clone();
     let loc = l.loc(d)?;
-    set_once(&mut loc.client_body_temp_path, d, |d| {
-        for i in 1..d.args.len() {
-            if !matches!(d.arg(i), "1" | "2") {
-                return Err(ConfError::at(d, "invalid value"));
-            }
+    set_once(&mut loc.client_body_temp_path, d, |d| temp_path(d, &prefix))
+}
+
+/// `proxy_temp_path PATH [LEVEL1 [LEVEL2 [LEVEL3]]];`, read as `client_body_temp_path`.
+pub(crate) fn proxy_temp_path(
+    l: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
+    let prefix = shared.prefix.clone();
+    let loc = l.loc(d)?;
+    set_once(&mut loc.proxy_temp_path, d, |d| temp_path(d, &prefix))
+}
+
+/// A temporary-file directory and its levels, as nginx's `ngx_conf_set_path_slot` checks
+/// them (each level 1 or 2 characters).
+fn temp_path(d: &Directive, prefix: &std::path::Path) -> Result<std::path::PathBuf, ConfError> {
+    for i in 1..d.args.len() {
+        if !matches!(d.arg(i), "1" | "2") {
+            return Err(ConfError::at(d, "invalid value"));
         }
-        Ok(full_name(&prefix, d.arg(0)))
-    })
+    }
+    Ok(full_name(prefix, d.arg(0)))
 }
 
 /// `index FILE...;` (repeated directives add files).

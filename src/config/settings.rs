@@ -73,6 +73,8 @@ pub const DEFAULT_CLIENT_MAX_BODY_SIZE: u64 = 1024 * 1024;
 pub const DEFAULT_CLIENT_BODY_BUFFER_SIZE: usize = 16 * 1024;
 /// `client_body_temp_path client_body_temp;` (relative to the prefix)
 pub const DEFAULT_CLIENT_BODY_TEMP_PATH: &str = "client_body_temp";
+/// `proxy_temp_path proxy_temp;` (relative to the prefix)
+pub const DEFAULT_PROXY_TEMP_PATH: &str = "proxy_temp";
 /// `sendfile_max_chunk 2m;` (0 = unlimited)
 pub const DEFAULT_SENDFILE_MAX_CHUNK: u64 = 2 * 1024 * 1024;
 /// `worker_shutdown_timeout` is unset by default, as in nginx: an old worker waits for its
@@ -415,6 +417,9 @@ settings! {
         /// `client_body_temp_path PATH` (resolved against the prefix; levels are accepted
         /// and not used: files are unlinked as soon as they are created)
         client_body_temp_path: PathBuf = PathBuf::from(DEFAULT_CLIENT_BODY_TEMP_PATH),
+        /// `proxy_temp_path PATH` (resolved against the prefix): created at start and reload
+        /// with `client_body_temp_path`
+        proxy_temp_path: PathBuf = PathBuf::from(DEFAULT_PROXY_TEMP_PATH),
         /// `server_tokens on|off|build` (`build` is `on`: Portico has no build name)
         server_tokens: bool = true,
         /// `access_log` (empty = off); default `logs/access.log combined`, filled in by the loader

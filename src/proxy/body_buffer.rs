@@ -104,7 +104,8 @@ fn create_temp_file(dir: &Path) -> io::Result<(File, PathBuf)> {
     Err(io::Error::from(io::ErrorKind::AlreadyExists))
 }
 
-/// nginx's `ngx_create_paths`: every `client_body_temp_path` of the configuration is
+/// nginx's `ngx_create_paths`: every `client_body_temp_path` and `proxy_temp_path` of the
+/// configuration is
 /// created (mode 0700) at startup and reload, and given to the workers' user when the
 /// master runs as root. Errors are returned as nginx's `[emerg]` text.
 pub fn create_temp_paths(config: &Config, user: Option<(u32, u32)>) -> Result<(), String> {
@@ -120,9 +121,10 @@ pub fn create_temp_paths(config: &Config, user: Option<(u32, u32)>) -> Result<()
             stack.extend(l.nested.iter());
         }
         for loc in locs {
-            let p = loc.client_body_temp_path.as_path();
-            if !paths.contains(&p) {
-                paths.push(p);
+            for p in [&loc.client_body_temp_path, &loc.proxy_temp_path] {
+                if !paths.contains(&p.as_path()) {
+                    paths.push(p);
+                }
             }
         }
     }
