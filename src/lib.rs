@@ -20,13 +20,16 @@ pub mod alloc_count;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod listener;
 pub mod log;
 pub mod master;
 pub mod proxy;
 pub mod rewrite;
 pub mod router;
+pub mod slab;
 pub mod static_files;
 pub mod sys;
+pub mod user;
 pub mod vars;
 pub mod worker;
 

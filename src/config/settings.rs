@@ -562,3 +562,19 @@ pub enum LingeringClose {
     /// Always drain.
     Always,
 }
+
+impl ServerConf {
+    /// The first `server_name` as written, as `$server_name` and error-log lines show it
+    /// (`*.example.com`, `~^re$`); empty when the server has none.
+    pub fn first_name(&self) -> std::borrow::Cow<'_, str> {
+        use std::borrow::Cow;
+        match self.names.first() {
+            Some(ServerName::Exact(n)) => Cow::Borrowed(n),
+            Some(ServerName::WildcardFront(s, true)) => Cow::Borrowed(s),
+            Some(ServerName::WildcardFront(s, false)) => Cow::Owned(format!("*{s}")),
+            Some(ServerName::WildcardBack(p)) => Cow::Owned(format!("{p}*")),
+            Some(ServerName::Regex(re)) => Cow::Owned(format!("~{}", re.as_str())),
+            None => Cow::Borrowed(""),
+        }
+    }
+}

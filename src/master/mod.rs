@@ -19,10 +19,10 @@
 //! die right after start twice in a row waits, with a doubling delay (nginx would fork flat
 //! out).
 
-mod listen;
 mod process;
 
-pub use listen::Listener;
+use crate::listener as listen;
+pub use crate::listener::Listener;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -32,7 +32,7 @@ use crate::config::{self, Config, LoadOptions};
 use crate::elog;
 use crate::log::LogLevel;
 use crate::sys;
-pub use process::User;
+pub use crate::user::User;
 use process::WorkerProc;
 
 /// A worker that dies sooner than this after its start counts as dying at once.

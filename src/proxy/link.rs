@@ -32,10 +32,10 @@ use crate::elog;
 use crate::http::chunked::{Chunk, ChunkedDecoder};
 use crate::http::response as http_response;
 use crate::log::LogLevel;
+use crate::slab::Key;
 use crate::sys;
 use crate::worker::Shared;
 use crate::worker::conn::Active;
-use crate::worker::slab::Key;
 
 mod deadlines;
 mod failure;

@@ -35,9 +35,9 @@ use crate::config::proxy_values::{Balance, ProxyPass, ProxyRedirect, ProxyTarget
 use crate::config::{HttpConf, LocSettings};
 use crate::elog;
 use crate::log::LogLevel;
+use crate::slab::Key;
 use crate::vars::VarSource;
 use crate::worker::conn::Active;
-use crate::worker::slab::Key;
 use balancer::Group;
 use pool::Pool;
 use response::Redirect;

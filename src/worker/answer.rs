@@ -2,7 +2,7 @@
 //! (`return 3xx`, `rewrite ... redirect|permanent`, a directory without its slash), with
 //! nginx's `Location` completion.
 
-use super::handler::{self, Head, server_name};
+use super::handler::{self, Head};
 use super::phases::{Next, Rq};
 use crate::http::request::Method;
 
@@ -49,7 +49,7 @@ fn absolute_prefix(rq: &Rq<'_, '_>, out: &mut Vec<u8>) {
     let buf = &rq.a.buf[rq.a.start..rq.a.filled];
     match rq.a.head.host {
         Some(h) if !loc.server_name_in_redirect => out.extend_from_slice(h.get(buf)),
-        _ => out.extend_from_slice(server_name(rq.req.server).as_bytes()),
+        _ => out.extend_from_slice(rq.req.server.first_name().as_bytes()),
     }
     if loc.port_in_redirect
         && let Some(port) = rq.conn.local.map(|l| l.port()).filter(|&p| p != 80)

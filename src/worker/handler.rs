@@ -9,12 +9,12 @@ use super::request_vars::{ConnInfo, RequestVars};
 pub(super) use super::response_head::{
     Head, extra_headers, queue_error, queue_response, queue_standard_page,
 };
-use crate::config::ServerConf;
 use crate::elog;
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::request::HttpError;
 use crate::http::uri;
 use crate::log::LogLevel;
+use crate::log::context::RequestContext;
 use crate::router::{self, AddrServers};
 
 /// A response body still to be sent after the queued head.
@@ -80,12 +80,8 @@ pub(super) fn start_request<'c>(
             "*{} client sent invalid request while reading client request line, client: {}, server: {}{}",
             conn.id,
             conn.peer.ip(),
-            server_name(server),
-            RequestContext {
-                request: a.head.request_line.get(buf),
-                upstream: None,
-                host: None,
-            }
+            server.first_name(),
+            RequestContext::line(a.head.request_line.get(buf))
         );
         route.reset(b"", None, 0);
         a.route = route;
@@ -124,7 +120,7 @@ pub(super) fn start_request<'c>(
                     conn.id,
                     e.log_message(),
                     conn.peer.ip(),
-                    server_name(server),
+                    server.first_name(),
                     RequestContext::of(buf, &a.head)
                 );
                 a.discard = None;
@@ -279,7 +275,7 @@ pub(super) fn reject_request<'c>(
             LogLevel::Info,
             "*{conn_id} {msg} while reading client {stage}, client: {}, server: {}{}",
             peer.ip(),
-            server_name(server),
+            server.first_name(),
             RequestContext::of(buf, &a.head)
         );
     }
@@ -340,95 +336,6 @@ pub fn request_line(buf: &[u8], head_len: usize) -> &[u8] {
     let end = memchr::memchr(b'\n', head).unwrap_or(head.len());
     let line = &head[..end];
     line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-/// The `, request: "…", upstream: "…", host: "…"` tail of an error-log line about a
-/// client's request: the request line as far as it was read, the upstream for the proxy's
-/// lines, and the `Host` header as sent, each when known (`ngx_http_log_error_handler`).
-/// Bytes of the request that are not printable ASCII are written `\xNN`.
-pub struct RequestContext<'a> {
-    request: &'a [u8],
-    upstream: Option<String>,
-    host: Option<&'a [u8]>,
-}
-
-impl<'a> RequestContext<'a> {
-    /// The context of the request whose (possibly partial) head is at the start of `buf`.
-    pub fn of(buf: &'a [u8], head: &crate::http::request::RequestHead) -> RequestContext<'a> {
-        let request = if head.request_line.is_empty() {
-            // The line did not parse: show what arrived of it, as nginx does.
-            let from = buf
-                .iter()
-                .position(|&b| b != b'\r' && b != b'\n')
-                .unwrap_or(buf.len());
-            let rest = &buf[from..];
-            &rest[..memchr::memchr2(b'\r', b'\n', rest).unwrap_or(rest.len())]
-        } else {
-            head.request_line.get(buf)
-        };
-        let host = head
-            .headers
-            .iter()
-            .find(|h| h.name.get(buf).eq_ignore_ascii_case(b"host"))
-            .map(|h| h.value.get(buf));
-        RequestContext {
-            request,
-            upstream: None,
-            host,
-        }
-    }
-
-    /// The same, naming the upstream the request went to (`http://ADDR/URI`).
-    pub fn with_upstream(mut self, upstream: Option<String>) -> RequestContext<'a> {
-        self.upstream = upstream;
-        self
-    }
-}
-
-impl std::fmt::Display for RequestContext<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if !self.request.is_empty() {
-            f.write_str(", request: \"")?;
-            write_escaped(f, self.request)?;
-            f.write_str("\"")?;
-        }
-        if let Some(upstream) = &self.upstream {
-            write!(f, ", upstream: \"{upstream}\"")?;
-        }
-        if let Some(host) = self.host {
-            f.write_str(", host: \"")?;
-            write_escaped(f, host)?;
-            f.write_str("\"")?;
-        }
-        Ok(())
-    }
-}
-
-fn write_escaped(f: &mut std::fmt::Formatter<'_>, bytes: &[u8]) -> std::fmt::Result {
-    use std::fmt::Write as _;
-    for &b in bytes {
-        if (0x20..0x7f).contains(&b) {
-            f.write_char(b as char)?;
-        } else {
-            write!(f, "\\x{b:02X}")?;
-        }
-    }
-    Ok(())
-}
-
-/// The first `server_name` as written, as `$server_name` and error-log lines show it
-/// (`*.example.com`, `~^re$`); empty when the server has none.
-pub fn server_name(server: &ServerConf) -> std::borrow::Cow<'_, str> {
-    use crate::config::ServerName;
-    use std::borrow::Cow;
-    match server.names.first() {
-        Some(ServerName::Exact(n)) => Cow::Borrowed(n),
-        Some(ServerName::WildcardFront(s, true)) => Cow::Borrowed(s),
-        Some(ServerName::WildcardFront(s, false)) => Cow::Owned(format!("*{s}")),
-        Some(ServerName::WildcardBack(p)) => Cow::Owned(format!("{p}*")),
-        Some(ServerName::Regex(re)) => Cow::Owned(format!("~{}", re.as_str())),
-        None => Cow::Borrowed(""),
-    }
 }
 
 /// Writes the access-log lines for a finished request.

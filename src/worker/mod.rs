@@ -16,7 +16,6 @@ mod phases;
 pub(crate) mod request_vars;
 mod response_head;
 pub(crate) mod route;
-pub(crate) mod slab;
 mod timers;
 
 use std::io;
@@ -29,13 +28,13 @@ use mio::{Events, Interest, Poll, Token};
 use crate::config::{Config, HttpConf};
 use crate::elog;
 use crate::http::date::DateCache;
+use crate::listener::Listener;
 use crate::log::LogLevel;
-use crate::master::Listener;
 use crate::proxy::Owner;
 use crate::router::{self, AddrServers};
+use crate::slab::{Key, Slab};
 use crate::sys;
 use conn::{Conn, Drive};
-use slab::{Key, Slab};
 use timers::Timers;
 
 /// Token of the signal self-pipe.
@@ -89,13 +88,6 @@ pub struct Shared<'c> {
     pub upstreams: crate::proxy::Upstreams,
 }
 
-pub(crate) use handler::RequestContext;
-
-/// The first `server_name` of a server as written (for log lines).
-pub(crate) fn server_name_of(server: &crate::config::ServerConf) -> std::borrow::Cow<'_, str> {
-    handler::server_name(server)
-}
-
 struct Worker<'c> {
     poll: Poll,
     listeners: Vec<WorkerListener>,
@@ -122,7 +114,7 @@ pub fn run(
     config: &Config,
     listeners: Vec<Listener>,
     slot: usize,
-    user: Option<&crate::master::User>,
+    user: Option<&crate::user::User>,
 ) -> i32 {
     if let Err(e) = setup_process(config, slot, user) {
         elog!(LogLevel::Emerg, "{e}");
@@ -155,7 +147,7 @@ pub fn run(
 fn setup_process(
     config: &Config,
     slot: usize,
-    user: Option<&crate::master::User>,
+    user: Option<&crate::user::User>,
 ) -> Result<(), String> {
     let wanted_files = config.main.worker_rlimit_nofile;
     match wanted_files {

@@ -10,7 +10,7 @@ use super::Shared;
 use super::answer;
 use super::conn::{Active, Req};
 use super::content;
-use super::handler::{self, server_name};
+use super::handler;
 use super::request_vars::{ConnInfo, RequestVars};
 pub use super::route::Route;
 use crate::config::{ErrorPageStatus, LocSettings, LocationConf, LocationMatch};
@@ -246,8 +246,8 @@ pub(super) fn log_error(rq: &Rq<'_, '_>, level: LogLevel, message: &str) {
         "*{} {message}, client: {}, server: {}{}",
         rq.conn.id,
         rq.conn.peer.ip(),
-        server_name(rq.req.server),
-        handler::RequestContext::of(buf, &rq.a.head)
+        rq.req.server.first_name(),
+        crate::log::context::RequestContext::of(buf, &rq.a.head)
     );
 }
 

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use super::Shared;
 use super::conn::{Active, Conn, Req};
-use super::handler::{request_line, server_name};
+use super::handler::request_line;
 use crate::config::{LocationConf, LocationMatch};
 use crate::http::request::Version;
 use crate::vars::{Var, VarSource, find_cookie, header_matches};
@@ -204,7 +204,7 @@ impl VarSource for RequestVars<'_, '_> {
             },
             Var::Host => match head.host.filter(|_| parsed) {
                 Some(h) => out.extend(h.get(buf).iter().map(u8::to_ascii_lowercase)),
-                None => out.extend_from_slice(server_name(self.req.server).as_bytes()),
+                None => out.extend_from_slice(self.req.server.first_name().as_bytes()),
             },
             Var::Hostname => out.extend_from_slice(self.shared.hostname.as_bytes()),
             Var::RemoteAddr => {
@@ -225,7 +225,7 @@ impl VarSource for RequestVars<'_, '_> {
                 }
                 None => return false,
             },
-            Var::ServerName => out.extend_from_slice(server_name(self.req.server).as_bytes()),
+            Var::ServerName => out.extend_from_slice(self.req.server.first_name().as_bytes()),
             Var::ServerProtocol if parsed => out.extend_from_slice(match head.version {
                 Version::Http10 => b"HTTP/1.0",
                 Version::Http11 => b"HTTP/1.1",

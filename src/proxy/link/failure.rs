@@ -26,13 +26,13 @@ impl<'c> Link<'c> {
             (None, Some(a)) => Some(format!("http://{a}{uri}")),
             (None, None) => None,
         };
-        let context = crate::worker::RequestContext::of(buf, &a.head).with_upstream(upstream);
+        let context = crate::log::context::RequestContext::of(buf, &a.head).with_upstream(upstream);
         elog!(
             level,
             "*{} {what}, client: {}, server: {}{context}",
             cx.id,
             cx.peer.ip(),
-            crate::worker::server_name_of(req.server),
+            req.server.first_name(),
         );
     }
 

@@ -23,13 +23,13 @@ use mio::net::TcpStream;
 
 use super::Shared;
 use super::handler::{self, Body};
-use super::slab::Key;
 use crate::config::{LingeringClose, LocSettings, ServerConf};
 use crate::elog;
 use crate::http::chunked::{Chunk, ChunkedDecoder};
 use crate::http::request::{self, HttpError, ParseOptions, RequestHead};
 use crate::log::LogLevel;
 use crate::router::AddrServers;
+use crate::slab::Key;
 use crate::sys;
 
 /// Safety valve: a connection that loops this many times in one drive is closed with an alert
@@ -394,8 +394,8 @@ impl<'c> Conn<'c> {
             "*{} client timed out (110: Connection timed out) while {what}, client: {}, server: {}{}",
             self.id,
             self.peer.ip(),
-            handler::server_name(server),
-            handler::RequestContext::of(buf, &a.head)
+            server.first_name(),
+            crate::log::context::RequestContext::of(buf, &a.head)
         );
         if a.req.is_none() {
             self.requests += 1;

@@ -156,13 +156,14 @@ pub(super) fn fd_path(fd: std::os::fd::RawFd) -> String {
 /// while a request is answered.
 pub(super) fn error_context(peer: &SocketAddr, a: &Active<'_>) -> String {
     let buf = &a.buf[a.start.min(a.filled)..a.filled];
-    let server = a.req.as_ref().map_or(std::borrow::Cow::Borrowed(""), |r| {
-        handler::server_name(r.server)
-    });
+    let server = a
+        .req
+        .as_ref()
+        .map_or(std::borrow::Cow::Borrowed(""), |r| r.server.first_name());
     format!(
         ", client: {}, server: {server}{}",
         peer.ip(),
-        handler::RequestContext::of(buf, &a.head)
+        crate::log::context::RequestContext::of(buf, &a.head)
     )
 }
 
