@@ -29,6 +29,7 @@ pub mod router;
 pub mod slab;
 pub mod static_files;
 pub mod sys;
+pub mod upstream;
 pub mod user;
 pub mod vars;
 pub mod worker;

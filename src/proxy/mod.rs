@@ -16,13 +16,12 @@
 //! The worker calls [`prepare`] when a request's location has `proxy_pass`, then drives the
 //! [`Link`] on events of either socket.
 
-pub mod balancer;
-pub mod body_buffer;
 pub mod link;
-pub mod pool;
 pub mod request;
 pub mod response;
-pub mod upstream_log;
+
+pub use crate::upstream::{balancer, body_buffer, pool};
+pub use crate::upstream::log as upstream_log;
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
