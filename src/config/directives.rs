@@ -9,7 +9,9 @@
 use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
-use super::{listen, set_block, set_core, set_http, set_loc, set_log, set_proxy, set_rewrite};
+use super::{
+    listen, set_block, set_core, set_http, set_loc, set_log, set_proxy, set_rewrite, set_upstream,
+};
 
 /// A set of contexts, as nginx's `NGX_*_CONF` bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,6 +228,10 @@ table! {
     "proxy_buffers", HSL, Exact(2), false, set_proxy::proxy_buffers, "Read-ahead buffers per request (default 8 4k).";
     "proxy_request_buffering", HSL, Flag, false, set_proxy::proxy_request_buffering, "Read the whole request body before connecting upstream (default on).";
     "proxy_intercept_errors", HSL, Flag, false, set_proxy::proxy_intercept_errors, "Answer upstream statuses >= 300 with error_page (default off).";
+    // ---- conn: response temporary files (config/set_upstream.rs) ----
+    "proxy_busy_buffers_size", HSL, Exact(1), false, set_upstream::proxy_busy_buffers_size, "Response bytes kept in memory for the client while the rest may go to a temporary file (default: two buffers).";
+    "proxy_temp_file_write_size", HSL, Exact(1), false, set_upstream::proxy_temp_file_write_size, "Most response bytes written to the temporary file at a time (default: two buffers).";
+    "proxy_max_temp_file_size", HSL, Exact(1), false, set_upstream::proxy_max_temp_file_size, "Largest response temporary file; 0 disables them (default 1024m).";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

@@ -126,13 +126,15 @@ fn merge_http(
         .iter()
         .map(|slot| slot.conf.clone())
         .collect();
-    Ok(HttpConf {
+    let conf = HttpConf {
         servers,
         listens,
         user_vars: std::mem::take(&mut shared.user_vars),
         upstreams,
         deferred: http.deferred,
-    })
+    };
+    super::set_upstream::check_all(&conf, http.place.as_ref())?;
+    Ok(conf)
 }
 
 /// Turns the filled contexts into the final [`Config`].

@@ -28,6 +28,7 @@ mod set_loc;
 mod set_log;
 mod set_proxy;
 mod set_rewrite;
+pub mod set_upstream;
 pub mod settings;
 pub mod values;
 

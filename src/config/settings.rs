@@ -75,6 +75,8 @@ pub const DEFAULT_CLIENT_BODY_BUFFER_SIZE: usize = 16 * 1024;
 pub const DEFAULT_CLIENT_BODY_TEMP_PATH: &str = "client_body_temp";
 /// `proxy_temp_path proxy_temp;` (relative to the prefix)
 pub const DEFAULT_PROXY_TEMP_PATH: &str = "proxy_temp";
+/// `proxy_max_temp_file_size 1024m;`
+pub const DEFAULT_PROXY_MAX_TEMP_FILE_SIZE: u64 = 1024 * 1024 * 1024;
 /// `sendfile_max_chunk 2m;` (0 = unlimited)
 pub const DEFAULT_SENDFILE_MAX_CHUNK: u64 = 2 * 1024 * 1024;
 /// `worker_shutdown_timeout` is unset by default, as in nginx: an old worker waits for its
@@ -527,6 +529,14 @@ settings! {
         proxy_request_buffering: bool = true,
         /// `proxy_intercept_errors on|off`
         proxy_intercept_errors: bool = false,
+        // ---- conn: response temporary files (config/set_upstream.rs) ----
+        /// `proxy_busy_buffers_size` (unset: twice the larger of `proxy_buffer_size` and
+        /// one of `proxy_buffers`)
+        proxy_busy_buffers_size: Option<super::set_upstream::PlacedSize> = None,
+        /// `proxy_temp_file_write_size` (unset: as `proxy_busy_buffers_size`'s default)
+        proxy_temp_file_write_size: Option<super::set_upstream::PlacedSize> = None,
+        /// `proxy_max_temp_file_size` (0: no temporary files; unset: 1024m)
+        proxy_max_temp_file_size: Option<super::set_upstream::PlacedSize> = None,
     }
 }
 

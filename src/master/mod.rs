@@ -115,7 +115,7 @@ pub fn run(opts: LoadOptions) -> i32 {
         None
     };
     let owner = user.as_ref().map(|u| (u.uid, u.gid));
-    if let Err(e) = crate::proxy::body_buffer::create_temp_paths(&config, owner) {
+    if let Err(e) = crate::upstream::body_buffer::create_temp_paths(&config, owner) {
         elog!(LogLevel::Emerg, "{e}");
         return 1;
     }
@@ -483,7 +483,7 @@ impl Master {
             return;
         }
         let owner = self.user.as_ref().map(|u| (u.uid, u.gid));
-        if let Err(e) = crate::proxy::body_buffer::create_temp_paths(&config, owner) {
+        if let Err(e) = crate::upstream::body_buffer::create_temp_paths(&config, owner) {
             elog!(LogLevel::Emerg, "{e}");
             return;
         }

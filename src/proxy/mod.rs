@@ -1,143 +1,104 @@
-//! The reverse proxy: `proxy_pass` to upstream groups over pooled keep-alive connections.
+//! The reverse proxy: `proxy_pass` over HTTP/1.x, on the generic upstream machinery of
+//! [`crate::upstream`] (peer choice, tries, the keep-alive pool, request bodies, response
+//! buffering). What is HTTP's lives here, behind [`crate::upstream::Protocol`]:
 //!
-//! - [`balancer`]: per-worker server choice (smooth weighted round robin, `least_conn`,
-//!   `ip_hash`, `hash`) and passive health;
-//! - [`pool`]: idle upstream connections, per group, registered so a close is noticed;
-//! - [`request`]: the upstream URI (nginx's replacement rules) and request head;
-//! - [`response`]: the upstream response head, its framing, the client's head;
-//! - [`link`]: one proxied request, its upstream socket state machine (`link/relay.rs`:
-//!   request out, response in, body framing, client writes; `link/request_body.rs`;
-//!   `link/failure.rs`: log lines, retries, 502/504; `link/deadlines.rs`; `link/tunnel.rs`:
-//!   the WebSocket tunnel after a 101);
-//! - [`body_buffer`]: a request body read whole before connecting (`proxy_request_buffering`),
-//!   in memory or in a temporary file;
-//! - [`upstream_log`]: the tries, for `$upstream_*` variables.
-//!
-//! The worker calls [`prepare`] when a request's location has `proxy_pass`, then drives the
-//! [`Link`] on events of either socket.
+//! - [`prepare`]: where a request goes and what it sends (nginx's URI rules, the request
+//!   head, `proxy_redirect` rules), from the location's settings and the request;
+//! - [`request`]: the upstream URI and request head (`ngx_http_proxy_create_request`);
+//! - [`response`]: the upstream's response head and the header lines the client gets;
+//! - [`http1`]: the [`Http1`] protocol: head parsing and body framing for the machine.
 
-pub mod link;
+pub mod http1;
 pub mod request;
 pub mod response;
 
-pub use crate::upstream::{balancer, body_buffer, pool};
-pub use crate::upstream::log as upstream_log;
-
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::RawFd;
 use std::sync::Arc;
 
-pub use link::{ClientSide, Link, LinkSetup, LinkStep, UPSTREAM_TOKEN_BIT, UpstreamLog};
+pub use http1::{Http1, Http1Head};
 
 use crate::config::proxy_values::{Balance, ProxyPass, ProxyRedirect, ProxyTarget, RedirectRule};
 use crate::config::{HttpConf, LocSettings};
 use crate::elog;
+use crate::http::request::{Method, RequestHead, Version};
 use crate::log::LogLevel;
-use crate::slab::Key;
+use crate::upstream::{DIRECT, Target};
 use crate::vars::VarSource;
-use crate::worker::conn::Active;
-use balancer::Group;
-use pool::Pool;
 use response::Redirect;
 
-/// A worker's run-time upstream state.
-#[derive(Default)]
-pub struct Upstreams {
-    /// Per group (same indexes as `HttpConf::upstreams`): server counters.
-    pub groups: Vec<Group>,
-    /// Idle connections.
-    pub pool: Pool,
-    /// Spare response buffers.
-    pub buffers: Vec<Vec<u8>>,
-    /// Upstream sockets held by requests in flight.
-    pub open: usize,
-    /// Who holds each upstream socket, by descriptor (see [`Owner`]).
-    owners: Vec<Owner>,
+/// What [`prepare`] reads of the request.
+pub struct ProxyRequest<'a> {
+    /// The request's head bytes.
+    pub buf: &'a [u8],
+    /// Its parsed head (offsets into `buf`).
+    pub head: &'a RequestHead,
+    /// The final URI (after rewrites, `try_files`, `index`, `error_page`), decoded.
+    pub uri: &'a [u8],
+    /// The final arguments.
+    pub args: Option<&'a [u8]>,
+    /// nginx's `r->valid_location`: no `rewrite ... break` changed the URI here.
+    pub valid_location: bool,
+    /// nginx's `!r->valid_unparsed_uri`: the URI or arguments differ from the request's.
+    pub uri_rewritten: bool,
+    /// An `error_page` made the request a GET.
+    pub as_get: bool,
+    /// The body's length upstream (`Content-Length`), when known.
+    pub content_length: Option<u64>,
+    /// The body is streamed as it arrives, chunked.
+    pub chunked: bool,
+    /// The client's address.
+    pub client: IpAddr,
+    /// The connection's number, for log lines.
+    pub conn_id: u64,
 }
 
-/// Who an upstream socket's events are for. An upstream socket is registered once, when it
-/// connects, with the token `UPSTREAM_TOKEN_BIT | fd`, and stays registered (for readable
-/// and writable) until it closes: moving between a request and the idle pool only changes
-/// this table, so reusing a pooled connection costs no `epoll_ctl`. An entry is never
-/// cleared: a closed descriptor has no events, and one reused for a new upstream socket is
-/// set again before it is registered. An event already fetched for a socket closed in the
-/// same loop turn can reach the new holder of its number: a spurious wake-up, which every
-/// pump tolerates (the read or write just says `WouldBlock`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Owner {
-    /// Nobody (never registered).
-    None,
-    /// The client connection (slab key) whose request uses it.
-    Client(Key),
-    /// Idle in the pool under this key.
-    Pool(Key),
-}
-
-impl Upstreams {
-    /// Fresh state for the configured groups.
-    pub fn new(http: &HttpConf) -> Upstreams {
-        Upstreams {
-            groups: http.upstreams.iter().map(Group::new).collect(),
-            pool: Pool::default(),
-            buffers: Vec::new(),
-            open: 0,
-            owners: Vec::new(),
-        }
-    }
-
-    /// Who holds the upstream socket `fd`.
-    pub fn owner(&self, fd: usize) -> Owner {
-        self.owners.get(fd).copied().unwrap_or(Owner::None)
-    }
-
-    /// Records who holds the upstream socket `fd`.
-    pub fn set_owner(&mut self, fd: RawFd, owner: Owner) {
-        let Ok(i) = usize::try_from(fd) else { return };
-        if self.owners.len() <= i {
-            self.owners.resize(i + 1, Owner::None);
-        }
-        self.owners[i] = owner;
-    }
-
-    /// Upstream connections of this worker, in use or cached: they take
-    /// `worker_connections` slots as in nginx.
-    pub fn connections(&self) -> usize {
-        self.open + self.pool.len()
-    }
+/// Where a request goes and what it sends.
+pub struct Prepared {
+    /// The protocol, set up for the request.
+    pub proto: Http1,
+    /// The group or address.
+    pub target: Target,
+    /// The request head for the upstream.
+    pub head: Vec<u8>,
+    /// Answer with this status instead of proxying (a request the upstream cannot take).
+    pub refuse: Option<u16>,
+    /// `$proxy_host`
+    pub proxy_host: Arc<str>,
+    /// `$proxy_port`
+    pub proxy_port: u16,
 }
 
 /// Where one request goes and what it sends, from the location's settings and the request.
 pub fn prepare(
     vars: &dyn VarSource,
-    a: &Active<'_>,
+    r: &ProxyRequest<'_>,
     loc: &LocSettings,
     http: &HttpConf,
-    client: IpAddr,
-    conn_id: u64,
-) -> LinkSetup {
-    let buf = &a.buf[a.start.min(a.filled)..a.filled];
-    let mut setup = LinkSetup {
-        group: link::DIRECT,
-        direct: None,
+) -> Prepared {
+    let buf = r.buf;
+    let (client, conn_id) = (r.client, r.conn_id);
+    let mut setup = Prepared {
+        proto: Http1::new(
+            r.head.method == Method::Head,
+            r.head.version == Version::Http11,
+        ),
+        target: Target {
+            group: DIRECT,
+            ..Target::default()
+        },
         head: Vec::new(),
-        uri: Vec::new(),
-        keepalive: false,
-        upgrade: false,
-        hash_key: Vec::new(),
-        redirects: None,
+        refuse: None,
         proxy_host: Arc::from(""),
         proxy_port: 80,
-        refuse: None,
-        framing_at: None,
     };
     let Some(pass) = loc.proxy_pass.as_ref() else {
         return setup;
     };
-    let request_uri = a.head.request_uri.get(buf);
+    let request_uri = r.head.request_uri.get(buf);
     // The routing phases may have changed the URI and arguments (rewrite, try_files,
     // index, error_page): then those are sent rather than the request line's target.
-    let args = a.route.script.args.as_deref();
+    let args = r.args;
     let (proxy_host, proxy_port, pass_uri): (Arc<str>, u16, Option<Cow<'_, [u8]>>);
     let mut uri_as_is = false;
     match &pass.target {
@@ -147,7 +108,7 @@ pub fn prepare(
             port,
             uri,
         } => {
-            setup.group = *group;
+            setup.target.group = *group;
             proxy_host = host.clone();
             proxy_port = *port;
             pass_uri = uri.as_deref().map(Cow::Borrowed);
@@ -163,9 +124,9 @@ pub fn prepare(
                         .iter()
                         .position(|g| g.explicit && g.name == lower && !u.port_given)
                     {
-                        setup.group = i;
+                        setup.target.group = i;
                     } else if let Ok(ip) = u.host.parse::<IpAddr>() {
-                        setup.direct = Some(SocketAddr::new(ip, u.port));
+                        setup.target.direct = Some(SocketAddr::new(ip, u.port));
                     } else {
                         elog!(
                             LogLevel::Error,
@@ -195,33 +156,35 @@ pub fn prepare(
             }
         }
     }
-    let mut uri = Vec::with_capacity(request_uri.len() + 16);
+    let mut uri = std::mem::take(&mut setup.proto.uri);
+    uri.reserve(request_uri.len() + 16);
     // nginx: without a URI in proxy_pass, the target as sent unless the URI changed
     // (`r->valid_unparsed_uri`); with one, the location's prefix is replaced unless a
     // `rewrite ... break` changed the URI here (`r->valid_location`).
     let rewritten = if pass_uri.is_some() {
-        !a.route.script.valid_location
+        !r.valid_location
     } else {
-        a.route.uri_rewritten
+        r.uri_rewritten
     };
     if uri_as_is {
+        uri.clear();
         uri.extend_from_slice(pass_uri.as_deref().unwrap_or(b"/"));
     } else {
         request::upstream_uri(
             pass_uri.as_deref(),
             &pass.location,
-            &a.uri,
+            r.uri,
             request_uri,
             args,
             rewritten,
             &mut uri,
         );
     }
-    let group = http.upstreams.get(setup.group);
+    let group = http.upstreams.get(setup.target.group);
     if let Some(Balance::Hash { key, .. }) = group.map(|g| &g.balance) {
-        key.eval(vars, &mut setup.hash_key);
+        key.eval(vars, &mut setup.target.hash_key);
     }
-    let forwarded_for = a
+    let forwarded_for = r
         .head
         .headers
         .iter()
@@ -234,23 +197,19 @@ pub fn prepare(
         forwarded_for,
         remote_addr: client,
     };
-    let client_headers: Vec<(&[u8], &[u8])> = a
+    let client_headers: Vec<(&[u8], &[u8])> = r
         .head
         .headers
         .iter()
         .map(|h| (h.name.get(buf), h.value.get(buf)))
         .collect();
     let pool_on = group.is_some_and(|g| g.keepalive > 0) && loc.proxy_http_version == 1;
-    // An error page is fetched with GET (nginx's ngx_http_send_error_page); a body an
-    // intercepted try already read is not sent again.
-    let method = if a.route.as_get {
+    // An error page is fetched with GET (nginx's ngx_http_send_error_page).
+    let method = if r.as_get {
         &b"GET"[..]
     } else {
-        a.head.method_span.get(buf)
+        r.head.method_span.get(buf)
     };
-    // A body an intercepted try read whole is sent again, with its length.
-    let kept_body = a.route.request_body.as_ref().map(|b| b.len());
-    let body_sent = !a.route.body_taken;
     let input = request::HeadInput {
         method,
         uri: &uri,
@@ -258,31 +217,25 @@ pub fn prepare(
         set: &loc.proxy_set_header,
         proxy_host: &proxy_host,
         keepalive: pool_on,
-        content_length: if !body_sent {
-            kept_body.filter(|&n| n > 0)
-        } else if a.head.chunked {
-            None
-        } else {
-            a.head.content_length.filter(|&n| n > 0)
-        },
-        chunked: a.head.chunked && body_sent,
+        content_length: r.content_length,
+        chunked: r.chunked,
         client_headers: &client_headers,
     };
     let facts = request::build_head(&input, &pvars, &mut setup.head);
-    setup.framing_at = facts.framing_at;
-    if a.head.chunked && body_sent && loc.proxy_http_version == 0 && !loc.proxy_request_buffering {
+    if r.chunked && loc.proxy_http_version == 0 {
         // nginx buffers the whole body to learn its length even with buffering off; here an
         // unbuffered body is streamed, and an HTTP/1.0 server cannot take a chunked one.
         elog!(
             LogLevel::Error,
-            "*{conn_id} chunked request body cannot be passed to an HTTP/1.0 upstream              (proxy_http_version 1.0), client: {client}"
+            "*{conn_id} chunked request body cannot be passed to an HTTP/1.0 upstream \
+             (proxy_http_version 1.0), client: {client}"
         );
         setup.refuse = Some(411);
     }
-    setup.keepalive = pool_on && !facts.connection_close && !facts.upgrade;
-    setup.upgrade = facts.upgrade;
-    setup.redirects = redirects(loc, pass, &pvars);
-    setup.uri = uri;
+    setup.target.keepalive = pool_on && !facts.connection_close && !facts.upgrade;
+    setup.proto.upgrade = facts.upgrade;
+    setup.proto.redirects = redirects(loc, pass, &pvars);
+    setup.proto.uri = uri;
     setup.proxy_host = proxy_host;
     setup.proxy_port = proxy_port;
     setup

@@ -1,8 +1,7 @@
 //! The upstream's response head: parsing (httparse, offsets kept, not borrows), the body's
-//! framing, and the head sent to the client (nginx's header filter order, hidden and
-//! hop-by-hop headers dropped, `proxy_redirect` applied to `Location` and `Refresh`).
-
-use std::io::Write;
+//! framing, and the upstream's header lines the client gets (in nginx's header filter
+//! order, hidden and hop-by-hop headers dropped, `proxy_redirect` applied to `Location` and
+//! `Refresh`); the connection's head builder writes the rest of the head around them.
 
 /// Most header lines accepted in an upstream response head.
 pub const MAX_UPSTREAM_HEADERS: usize = 100;
@@ -153,23 +152,12 @@ impl ResponseHead {
     }
 }
 
-/// What the client head needs beyond the upstream's.
+/// What decides which upstream header lines the client gets.
 pub struct ClientHeadInput<'a> {
     /// `proxy_pass_header` names (lowercase).
     pub pass: &'a [String],
     /// `proxy_hide_header` names (lowercase).
     pub hide: &'a [String],
-    /// Our `Server` line (with CRLF).
-    pub server_line: &'a [u8],
-    /// Our `Date` value.
-    pub date: &'a [u8],
-    /// The body framing towards the client: chunked passes through only to HTTP/1.1 clients.
-    pub chunked_to_client: bool,
-    /// `Connection: keep-alive` (else `close`); ignored for 101.
-    pub keepalive: bool,
-    /// `Keep-Alive: timeout=N` after `Connection: keep-alive` (`keepalive_timeout`'s second
-    /// argument).
-    pub keepalive_header: Option<u64>,
     /// `proxy_redirect` rules, resolved to (from, to) pairs.
     pub redirects: &'a [Redirect],
 }
@@ -226,29 +214,23 @@ fn rewrite_location(value: &[u8], redirects: &[Redirect], out: &mut Vec<u8>) {
     out.extend_from_slice(value);
 }
 
-/// Appends the client's response head, in nginx's header-filter order: status line,
-/// `Server`, `Date`, `Content-Type`, `Content-Length`, `Last-Modified`, `Transfer-Encoding`,
-/// `Connection`, then the other upstream headers in their order (`Location` and `Refresh`
-/// rewritten by `proxy_redirect`).
-pub fn build_client_head(
+/// The upstream headers nginx's header filter writes early, right after `Date`.
+const EARLY: [&str; 3] = ["content-type", "content-length", "last-modified"];
+
+/// Whether `proxy_pass_header` passes the upstream's own `name` (`server`, `date`) and the
+/// upstream sent one: the client then gets it instead of ours.
+pub fn passes(head: &ResponseHead, buf: &[u8], input: &ClientHeadInput<'_>, name: &str) -> bool {
+    input.pass.iter().any(|p| p == name) && head.header(buf, name).is_some()
+}
+
+/// Appends the upstream's `Content-Type`, `Content-Length` and `Last-Modified` lines (the
+/// first of each that is not hidden), which nginx's header filter writes after `Date`.
+pub fn write_early_headers(
     head: &ResponseHead,
     buf: &[u8],
     input: &ClientHeadInput<'_>,
     out: &mut Vec<u8>,
 ) {
-    let _ = write!(out, "HTTP/1.1 {} ", head.status);
-    out.extend_from_slice(&buf[head.reason.0..head.reason.1]);
-    out.extend_from_slice(b"\r\n");
-    let passes = |n: &str| input.pass.iter().any(|p| p == n) && head.header(buf, n).is_some();
-    if !passes("server") {
-        out.extend_from_slice(input.server_line);
-    }
-    if !passes("date") {
-        out.extend_from_slice(b"Date: ");
-        out.extend_from_slice(input.date);
-        out.extend_from_slice(b"\r\n");
-    }
-    const EARLY: [&str; 3] = ["content-type", "content-length", "last-modified"];
     for name in EARLY {
         if name == "content-length" && head.chunked {
             continue;
@@ -267,26 +249,19 @@ pub fn build_client_head(
             out.extend_from_slice(b"\r\n");
         }
     }
-    if head.status == 101 {
-        out.extend_from_slice(b"Connection: upgrade\r\n");
-        if let Some(u) = head.header(buf, "upgrade") {
-            out.extend_from_slice(b"Upgrade: ");
-            out.extend_from_slice(u);
-            out.extend_from_slice(b"\r\n");
-        }
-    } else {
-        if input.chunked_to_client {
-            out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
-        }
-        if input.keepalive {
-            out.extend_from_slice(b"Connection: keep-alive\r\n");
-            if let Some(t) = input.keepalive_header {
-                let _ = write!(out, "Keep-Alive: timeout={t}\r\n");
-            }
-        } else {
-            out.extend_from_slice(b"Connection: close\r\n");
-        }
-    }
+}
+
+/// Appends the other upstream header lines in their order, after `Connection`: hidden and
+/// hop-by-hop ones dropped, `Location` and `Refresh` rewritten by `proxy_redirect`.
+/// `skip_cache`: `Expires` and `Cache-Control` are left out (the `expires` directive
+/// replaces them, as nginx's headers filter does).
+pub fn write_other_headers(
+    head: &ResponseHead,
+    buf: &[u8],
+    input: &ClientHeadInput<'_>,
+    skip_cache: bool,
+    out: &mut Vec<u8>,
+) {
     let mut early_seen = [false; 3];
     for (n, v) in &head.headers {
         let name = &buf[n.0..n.1];
@@ -304,6 +279,9 @@ pub fn build_client_head(
             .iter()
             .any(|h| h.as_bytes().eq_ignore_ascii_case(name))
             || hidden(name, input)
+            || (skip_cache
+                && (name.eq_ignore_ascii_case(b"expires")
+                    || name.eq_ignore_ascii_case(b"cache-control")))
         {
             continue;
         }
@@ -316,7 +294,6 @@ pub fn build_client_head(
         }
         out.extend_from_slice(b"\r\n");
     }
-    out.extend_from_slice(b"\r\n");
 }
 
 #[cfg(test)]
@@ -374,20 +351,17 @@ mod tests {
         let input = ClientHeadInput {
             pass: &["server".to_string()],
             hide: &["x-custom".to_string()],
-            server_line: b"Server: portico\r\n",
-            date: b"D",
-            chunked_to_client: false,
-            keepalive: true,
-            keepalive_header: None,
             redirects: &redirects,
         };
+        assert!(passes(&h, raw, &input, "server") && !passes(&h, raw, &input, "date"));
         let mut out = Vec::new();
-        build_client_head(&h, raw, &input, &mut out);
+        write_early_headers(&h, raw, &input, &mut out);
+        out.extend_from_slice(b"--\r\n");
+        write_other_headers(&h, raw, &input, false, &mut out);
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "HTTP/1.1 302 Found\r\nDate: D\r\nContent-Type: text/html\r\n\
-             Content-Length: 0\r\nConnection: keep-alive\r\n\
-             Server: TornadoServer/6.4\r\nLocation: /next\r\n\r\n"
+            "Content-Type: text/html\r\nContent-Length: 0\r\n--\r\n\
+             Server: TornadoServer/6.4\r\nLocation: /next\r\n"
         );
     }
 }

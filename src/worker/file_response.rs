@@ -2,7 +2,8 @@
 //! `Last-Modified`, `ETag`, preconditions (304/412), one byte range (206/416), then the
 //! `expires` and `add_header` headers, in nginx's header order.
 
-use super::handler::{self, Body, Head};
+use super::conn::{FileBody, Source};
+use super::handler::{self, Head};
 use super::phases::{Next, Rq, finalize};
 use super::response_head::preconditions;
 use crate::http::conditional::{self, Precondition};
@@ -107,17 +108,18 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile) -> Next<'c> {
             late: if etag.is_some() { &etag_header } else { &[] },
             extra: &extra,
             tail,
+            ..Head::default()
         },
         in_memory.unwrap_or_default(),
     );
     if send_body && in_memory.is_none() {
-        rq.a.body = Body::File {
+        rq.a.source = Source::File(FileBody {
             file: f.file,
             pos: start,
             end,
             sendfile: loc.sendfile,
             max_chunk: loc.sendfile_max_chunk,
-        };
+        });
     }
     Next::Done
 }

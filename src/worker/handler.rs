@@ -3,38 +3,18 @@
 //! are written by [`super::response_head`]; and the access log.
 
 use super::Shared;
-use super::conn::{self, Active, BodyReader, Conn, Req, Step};
+use super::conn::{self, Active, BodyRead, ClientBody, Conn, Req, Sink, Step};
 use super::phases::{self, Handled, Rq};
 use super::request_vars::{ConnInfo, RequestVars};
 pub(super) use super::response_head::{
     Head, extra_headers, queue_error, queue_response, queue_standard_page,
 };
 use crate::elog;
-use crate::http::chunked::ChunkedDecoder;
 use crate::http::request::HttpError;
 use crate::http::uri;
 use crate::log::LogLevel;
 use crate::log::context::RequestContext;
 use crate::router::{self, AddrServers};
-
-/// A response body still to be sent after the queued head.
-pub enum Body {
-    /// Nothing (or everything is already in the output buffer).
-    None,
-    /// A byte range of an open file.
-    File {
-        /// The file (shared with the worker's open-file cache when that is on).
-        file: std::rc::Rc<std::fs::File>,
-        /// Next offset to send.
-        pos: u64,
-        /// End offset (exclusive).
-        end: u64,
-        /// Use `sendfile(2)` (else `pread` + `write`).
-        sendfile: bool,
-        /// `sendfile_max_chunk`: bytes per turn before yielding to other connections.
-        max_chunk: u64,
-    },
-}
 
 /// A head was parsed (`head_len` bytes): route it and queue the response.
 pub(super) fn start_request<'c>(
@@ -64,12 +44,11 @@ pub(super) fn start_request<'c>(
 
     let loc = &*server.loc;
     let mut req = Req {
-        keepalive: a.head.keep_alive
-            && !shared.shutting_down
-            && conn.requests < loc.keepalive_requests
-            && !loc.keepalive_timeout.0.is_zero(),
+        sequence: conn.requests,
         ..Req::new(shared.now, server, loc, head_len)
     };
+    // `$upstream_*` belong to this request's tries only.
+    a.proxied = false;
     let mut route = std::mem::take(&mut a.route);
     route.local = local;
     route.request_id = conn.request_id;
@@ -93,23 +72,18 @@ pub(super) fn start_request<'c>(
     route.reset(&a.uri, query, http.user_vars.len());
     route.script.quoted_uri = raw_path.iter().any(|&b| b == b'%' || b == b'+');
 
-    if let Some(len) = a.head.content_length {
-        if len > 0 {
-            a.discard = Some(BodyReader::Length(len));
-        }
-    } else if a.head.chunked {
-        a.discard = Some(BodyReader::Chunked(ChunkedDecoder::default()));
-    }
+    // Until a handler reads it, a body is to be discarded (nginx's discard filter).
+    a.body = ClientBody::of(&a.head, Sink::Discard);
     // Body bytes that came with the head are checked before answering, as nginx's
     // discard filter does: a malformed chunked body is a 400, not a 200 and a reset.
-    if let Some(reader) = a.discard.as_mut() {
+    if let Some(reader) = a.body.as_mut() {
         let body = &a.buf[a.start + head_len..a.filled];
-        match conn::consume_body(reader, body) {
+        match conn::consume_body(&mut reader.framing, body) {
             Ok((used, done)) => {
                 req.body_in_buf = used;
                 req.body_read = used as u64;
                 if done {
-                    a.discard = None;
+                    a.body = None;
                 }
             }
             Err(e) => {
@@ -123,7 +97,8 @@ pub(super) fn start_request<'c>(
                     server.first_name(),
                     RequestContext::of(buf, &a.head)
                 );
-                a.discard = None;
+                a.body = None;
+                req.body = BodyRead::Abandoned;
                 req.lingering = true;
                 a.route = route;
                 queue_standard_page(a, shared, &mut req, e.status(), b"");
@@ -142,11 +117,12 @@ pub(super) fn start_request<'c>(
     after_phases(a, req, route, handled, out_before)
 }
 
-/// `proxy_intercept_errors`: the upstream's `status` has an `error_page` here; its
-/// response was discarded. The request goes through the routing engine's error-page
-/// handling (internal redirect, named location, `=CODE`, external redirect), as nginx
-/// finalizes it with the upstream's status.
-pub(super) fn upstream_error_page<'c>(
+/// The request ends with `status` and no response of its own (an upstream that failed or
+/// whose status is intercepted for `error_page`, a body that could not be read): the
+/// routing engine's error-page handling (internal redirect, named location, `=CODE`,
+/// external redirect) or nginx's standard page answers, as nginx finalizes a request with
+/// a status.
+pub(super) fn finalize_with_status<'c>(
     c: &mut Conn<'c>,
     shared: &mut Shared<'c>,
     status: u16,
@@ -174,6 +150,41 @@ pub(super) fn upstream_error_page<'c>(
     after_phases(a, req, route, handled, out_before)
 }
 
+/// An upstream's response head arrived: the client's head is built from it (the one head
+/// builder, with `add_header`, `expires` and the keep-alive decision) and queued. `None`:
+/// the connection goes on with the body.
+pub(super) fn queue_upstream_head<'c>(
+    c: &mut Conn<'c>,
+    shared: &mut Shared<'c>,
+    facts: crate::upstream::protocol::HeadFacts,
+) -> Option<Step> {
+    let conn = ConnInfo::of(c);
+    let (Some(a), ..) = c.parts() else {
+        return Some(Step::Close);
+    };
+    let Some(mut req) = a.req.take() else {
+        return Some(Step::Close);
+    };
+    let out_before = a.out.len();
+    let mut route = std::mem::take(&mut a.route);
+    super::response_head::queue_upstream_head(
+        &mut Rq {
+            a,
+            shared,
+            req: &mut req,
+            route: &mut route,
+            conn: &conn,
+        },
+        facts,
+    );
+    req.bytes_sent += req.header_bytes;
+    let head_end = (out_before + req.header_bytes as usize).min(a.out.len());
+    route.keep_sent_head(req.loc, &a.out[out_before.min(head_end)..head_end]);
+    a.route = route;
+    a.req = Some(req);
+    None
+}
+
 /// After the phases: the final URI and the response head kept for later readers, then the
 /// request goes to the proxy or to the connection's writer.
 fn after_phases<'c>(
@@ -199,7 +210,7 @@ fn after_phases<'c>(
     if handled == Handled::Proxy {
         // The proxy forwards the body itself (from its first byte) and answers when the
         // upstream does; after an intercepted error the body was read already.
-        a.discard = None;
+        a.body = None;
         if !route_body_taken {
             req.body_in_buf = 0;
             req.body_read = 0;
@@ -292,7 +303,7 @@ pub(super) fn reject_request<'c>(
     };
     a.head.clear();
     a.head.method = method;
-    a.discard = None;
+    a.body = None;
     a.route.reset(b"", None, 0);
     queue_standard_page(a, shared, &mut req, status, b"");
     queued(a, req, out_before)
@@ -352,7 +363,6 @@ pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'
         req,
         shared,
         location: a.route.location,
-        upstream: Some(c),
     };
     for log in &req.loc.access_log {
         line.clear();

@@ -30,10 +30,10 @@ use crate::elog;
 use crate::http::date::DateCache;
 use crate::listener::Listener;
 use crate::log::LogLevel;
-use crate::proxy::Owner;
 use crate::router::{self, AddrServers};
 use crate::slab::{Key, Slab};
 use crate::sys;
+use crate::upstream::Owner;
 use conn::{Conn, Drive};
 use timers::Timers;
 
@@ -82,10 +82,9 @@ pub struct Shared<'c> {
     pub pool: conn::Pool<'c>,
     /// Open static files, stat results and small files' bytes (see `static_files::cache`).
     pub file_cache: crate::static_files::FileCache,
-    /// For registering upstream sockets (a clone of the poll's registry).
-    pub registry: mio::Registry,
-    /// Upstream groups' counters and the idle upstream connections.
-    pub upstreams: crate::proxy::Upstreams,
+    /// Upstream groups' counters, the idle upstream connections, and the registry that
+    /// registers new upstream sockets.
+    pub upstreams: crate::upstream::Upstreams,
 }
 
 struct Worker<'c> {
@@ -268,8 +267,7 @@ impl<'c> Worker<'c> {
                 scratch: Vec::with_capacity(4096),
                 pool: conn::Pool::default(),
                 file_cache: Default::default(),
-                registry,
-                upstreams: crate::proxy::Upstreams::new(http),
+                upstreams: crate::upstream::Upstreams::new(http, registry),
             },
             signal_fd,
             worker_connections: config.events.worker_connections,
@@ -367,7 +365,7 @@ impl<'c> Worker<'c> {
 
     /// An event on an upstream socket: for the request using it, or for the idle pool.
     fn on_upstream_event(&mut self, ev: &mio::event::Event) {
-        let fd = ev.token().0 & !crate::proxy::UPSTREAM_TOKEN_BIT;
+        let fd = ev.token().0 & !crate::upstream::UPSTREAM_TOKEN_BIT;
         let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
         match self.shared.upstreams.owner(fd) {
             Owner::Client(key) => {
@@ -608,7 +606,7 @@ impl<'c> Worker<'c> {
 /// pipe's and the listeners' tokens, at the top of the range, have that bit set too, but
 /// no descriptor number in the rest.
 fn is_upstream_token(token: Token) -> bool {
-    let bit = crate::proxy::UPSTREAM_TOKEN_BIT;
+    let bit = crate::upstream::UPSTREAM_TOKEN_BIT;
     token.0 & bit != 0 && token.0 & !bit <= i32::MAX as usize
 }
 

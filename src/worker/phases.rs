@@ -63,7 +63,6 @@ macro_rules! vars {
             req: &*$rq.req,
             shared: &*$rq.shared,
             location: $rq.route.location,
-            upstream: None,
         };
     };
 }
@@ -175,10 +174,6 @@ fn enter<'c>(rq: &mut Rq<'_, 'c>, l: &'c LocationConf) {
 /// The settings the rest of the request uses (a location's, or a matched `if`'s).
 fn set_settings<'c>(rq: &mut Rq<'_, 'c>, loc: &'c LocSettings) {
     rq.req.loc = loc;
-    rq.req.keepalive = rq.req.keepalive && rq.conn.requests < loc.keepalive_requests;
-    if loc.keepalive_timeout.0.is_zero() {
-        rq.req.keepalive = false;
-    }
 }
 
 /// Runs a server's (`in_location` false) or a location's rewrite directives.
@@ -308,11 +303,12 @@ pub(super) fn finalize<'c>(rq: &mut Rq<'_, 'c>, status: u16) -> Next<'c> {
         rq.req.keepalive = false;
         return Next::Done;
     }
-    if super::response_head::closes_connection(status) {
+    if super::conn::keepalive::closes_connection(status) {
         // As nginx's special response handler: no keep-alive after these, even when an
-        // error_page answers them.
-        rq.req.keepalive = false;
-        if rq.a.discard.take().is_some() {
+        // error_page answers them, and the rest of the body is not read.
+        rq.req.finalized = Some(status);
+        if rq.a.body.take().is_some() {
+            rq.req.body = super::conn::BodyRead::Abandoned;
             rq.req.lingering = true;
         }
     }

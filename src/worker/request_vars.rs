@@ -89,9 +89,6 @@ pub struct RequestVars<'a, 'c> {
     pub shared: &'a Shared<'c>,
     /// The location chosen so far (for `alias` in `$document_root`, `$request_filename`).
     pub location: Option<&'c LocationConf>,
-    /// The connection, for `$upstream_*` and `$proxy_*` once the proxy ran (`None` while the
-    /// phases run).
-    pub upstream: Option<&'a Conn<'c>>,
 }
 
 /// No variables at all: what the script state falls back to for the ones it owns.
@@ -337,10 +334,7 @@ impl VarSource for RequestVars<'_, '_> {
                     out.extend_from_slice(b"OK");
                 }
             }
-            Var::Upstream(name) => match self.upstream {
-                Some(c) => return c.upstream_var(name, out),
-                None => return false,
-            },
+            Var::Upstream(name) => return self.active.upstream_var(name, out),
             _ => return false,
         }
         true

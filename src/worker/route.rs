@@ -43,7 +43,7 @@ pub struct Route<'c> {
     pub www_authenticate: Option<Vec<u8>>,
     /// That body, when it was buffered (`proxy_request_buffering on`): a proxied error
     /// page sends it again, as nginx does.
-    pub request_body: Option<Box<crate::proxy::body_buffer::StoredBody>>,
+    pub request_body: Option<Box<crate::upstream::body_buffer::StoredBody>>,
     /// The response head as queued (`$sent_http_*`).
     pub sent_head: Vec<u8>,
     /// An arguments buffer kept for the next request while this one has none.

@@ -1,136 +1,672 @@
-//! A connection while the proxy answers its request: handing the request to a
-//! [`crate::proxy::Link`], driving it, and taking the connection back when it is done.
+//! A connection whose response comes from an upstream: reading the request body for it
+//! (stored whole, or streamed), driving its [`Upstream`] machine, answering the client when
+//! the head arrives (through the one head builder, or `error_page` when the status is
+//! intercepted), finalizing a failure like any other status, and turning to a tunnel
+//! after a 101. The upstream never touches the client's socket: this code reads the body
+//! for it and the writer drains the response from it.
 
 use super::*;
+use crate::http::request::Method;
+use crate::upstream::body_buffer::StoredBody;
+use crate::upstream::machine::Start;
+use crate::upstream::protocol::HeadFacts;
+use crate::upstream::{Failure, RequestLog, Settings, Turn};
+
+/// Bytes of a streamed request body read per turn at most.
+const STREAM_CHUNK: usize = 64 * 1024;
 
 impl<'c> Conn<'c> {
-    /// The location proxies: build the upstream request and start its link.
+    /// The location proxies: read the body first when it is to be buffered, else start the
+    /// upstream now (streaming the body, if any, as it comes).
     pub(super) fn start_proxy(&mut self, shared: &mut Shared<'c>) -> Step {
-        let Some(a) = self.active.as_deref() else {
+        let Some(a) = self.active.as_deref_mut() else {
+            return Step::Close;
+        };
+        let Some(req) = a.req.as_mut() else {
+            return Step::Close;
+        };
+        let loc = req.loc;
+        a.proxied = true;
+        a.source = Source::Upstream;
+        self.state = State::Responding;
+        self.client_progress = shared.now;
+        // A body an earlier try read (an intercepted status's error page) is not read again.
+        if a.route.body_taken {
+            let kept = a.route.request_body.take();
+            return self.launch_upstream(shared, kept);
+        }
+        // nginx's ngx_http_read_client_request_body answers `Expect: 100-continue` when it
+        // starts reading (ngx_http_test_expect), whether a body follows or not.
+        if a.head.expect_continue {
+            a.out.extend_from_slice(crate::http::response::CONTINUE);
+        }
+        if loc.proxy_request_buffering
+            && let Some(body) = ClientBody::of(&a.head, Sink::Store(Box::default()))
+        {
+            a.body = Some(body);
+            req.body = BodyRead::Abandoned;
+            self.state = State::ReadingBody;
+            return Step::Again;
+        }
+        a.body = ClientBody::of(&a.head, Sink::Stream);
+        if a.body.is_some() {
+            req.body = BodyRead::Abandoned;
+        }
+        self.launch_upstream(shared, None)
+    }
+
+    /// `proxy_request_buffering on`: reads the whole body into memory or its temporary
+    /// file; once all of it is here, the upstream is chosen (so a slow client holds no
+    /// upstream connection).
+    pub(super) fn read_stored_body(&mut self, shared: &mut Shared<'c>) -> Step {
+        // The `100 Continue` goes out before anything is read.
+        match self.flush() {
+            Flush::Error => return Step::Close,
+            Flush::Blocked => return self.body_wait(shared),
+            _ => {}
+        }
+        let Some(a) = self.active.as_deref_mut() else {
             return Step::Close;
         };
         let Some(req) = a.req.as_ref() else {
             return Step::Close;
         };
         let loc = req.loc;
-        let setup = {
-            let conn = crate::worker::request_vars::ConnInfo::of(self);
+        if shared.now >= self.client_progress + loc.client_body_timeout {
+            // nginx terminates the request: no answer, no error-log line, 408 in the access
+            // log (ngx_http_do_read_client_request_body → NGX_HTTP_REQUEST_TIME_OUT).
+            return self.client_gone(408);
+        }
+        let Some(body) = a.body.as_mut() else {
+            return Step::Close;
+        };
+        // The body moves out of the reader while it is filled (the reader borrows the
+        // connection); it goes back below.
+        let Sink::Store(mut stored) = std::mem::replace(&mut body.sink, Sink::Discard) else {
+            return Step::Close;
+        };
+        let mut spilled = None;
+        let (limit, max, dir) = (
+            loc.client_body_buffer_size,
+            loc.client_max_body_size,
+            loc.client_body_temp_path.as_path(),
+        );
+        let turn = self.read_body(
+            shared.now,
+            |data, framed| {
+                // A chunked body's size counts as its chunks arrive, as nginx checks at
+                // each size line (ngx_http_request_body_chunked_filter).
+                let chunked = data.len() != framed.len();
+                if chunked && max > 0 && stored.len() + data.len() as u64 > max {
+                    return Err(body::StoreError::TooLarge {
+                        had: stored.len(),
+                        more: data.len() as u64,
+                    });
+                }
+                match stored.append(data, limit, dir) {
+                    Ok(Some(path)) => spilled = Some(path),
+                    Ok(None) => {}
+                    Err(e) => return Err(body::StoreError::File(e, dir.to_path_buf())),
+                }
+                Ok(())
+            },
+            usize::MAX,
+        );
+        if let Some(path) = spilled {
+            let what = format!(
+                "a client request body is buffered to a temporary file {}",
+                path.display()
+            );
+            self.log_line(LogLevel::Warn, &what);
+        }
+        match turn {
+            body::BodyTurn::Done => self.launch_upstream(shared, Some(stored)),
+            body::BodyTurn::Wait => {
+                if let Some(body) = self.active.as_mut().and_then(|a| a.body.as_mut()) {
+                    body.sink = Sink::Store(stored);
+                }
+                self.body_wait(shared)
+            }
+            body::BodyTurn::ClientClosed => {
+                self.log_line(
+                    LogLevel::Info,
+                    "client prematurely closed connection while reading client request body",
+                );
+                self.client_gone(400)
+            }
+            body::BodyTurn::Failed => self.client_gone(499),
+            body::BodyTurn::BadFraming => {
+                self.log_line(LogLevel::Info, "client sent invalid chunked body");
+                self.body_failed(shared, 400)
+            }
+            body::BodyTurn::Store(body::StoreError::TooLarge { had, more }) => {
+                let what =
+                    format!("client intended to send too large chunked body: {had}+{more} bytes");
+                self.log_line(LogLevel::Error, &what);
+                self.body_failed(shared, 413)
+            }
+            body::BodyTurn::Store(body::StoreError::File(e, dir)) => {
+                let what = format!(
+                    "write of the client request body to a temporary file in \"{}\" failed ({})",
+                    dir.display(),
+                    sys::errno_text(&e)
+                );
+                self.log_line(LogLevel::Crit, &what);
+                self.body_failed(shared, 500)
+            }
+        }
+    }
+
+    fn body_wait(&self, shared: &Shared<'c>) -> Step {
+        let timeout = self
+            .active
+            .as_ref()
+            .and_then(|a| a.req.as_ref())
+            .map_or(crate::config::DEFAULT_CLIENT_BODY_TIMEOUT, |r| {
+                r.loc.client_body_timeout
+            });
+        Step::Wait(Some(
+            self.client_progress.max(shared.now - timeout) + timeout,
+        ))
+    }
+
+    /// The client went away (or gave up): the request ends with `status` in the access log
+    /// and no answer; the upstream connection, if any, is closed, never pooled.
+    fn client_gone(&mut self, status: u16) -> Step {
+        if let Some(a) = self.active.as_mut()
+            && let Some(req) = a.req.as_mut()
+        {
+            if req.header_bytes == 0 {
+                req.status = status;
+            }
+            req.keepalive = false;
+            req.lingering = false;
+        }
+        Step::Close
+    }
+
+    /// The body could not be read as a whole: the request is finalized with `status`
+    /// (nginx's special response, `error_page` included); the rest of the body is not read.
+    fn body_failed(&mut self, shared: &mut Shared<'c>, status: u16) -> Step {
+        if let Some(a) = self.active.as_mut() {
+            a.body = None;
+            a.source = Source::Fixed;
+            if let Some(req) = a.req.as_mut() {
+                req.body = BodyRead::Abandoned;
+                req.lingering = true;
+            }
+        }
+        self.state = State::Responding;
+        handler::finalize_with_status(self, shared, status)
+    }
+
+    /// Starts the upstream machine for the request (`stored`: its whole body, read first).
+    fn launch_upstream(
+        &mut self,
+        shared: &mut Shared<'c>,
+        stored: Option<Box<StoredBody>>,
+    ) -> Step {
+        self.state = State::Responding;
+        let conn = crate::worker::request_vars::ConnInfo::of(self);
+        let Some(a) = self.active.as_deref_mut() else {
+            return Step::Close;
+        };
+        let Some(req) = a.req.as_ref() else {
+            return Step::Close;
+        };
+        let loc = req.loc;
+        let streamed = a.body.is_some();
+        // The body's length upstream: the stored body's (a chunked one gets its length
+        // too), else the client's Content-Length — 0 included, as nginx sends it.
+        let (content_length, chunked) = match &stored {
+            Some(s) => (Some(s.len()), false),
+            None if a.route.body_taken => (None, false),
+            None if streamed && a.head.chunked => (None, true),
+            None => (a.head.content_length, false),
+        };
+        let prepared = {
+            let buf = &a.buf[a.start.min(a.filled)..a.filled];
             let vars = crate::worker::request_vars::RequestVars {
                 conn: &conn,
                 active: a,
                 req,
                 shared,
                 location: a.route.location,
-                upstream: Some(self),
             };
-            crate::proxy::prepare(&vars, a, loc, shared.http, self.peer.ip(), self.id)
+            let r = crate::proxy::ProxyRequest {
+                buf,
+                head: &a.head,
+                uri: &a.uri,
+                args: a.route.script.args.as_deref(),
+                valid_location: a.route.script.valid_location,
+                uri_rewritten: a.route.uri_rewritten,
+                as_get: a.route.as_get,
+                content_length,
+                chunked,
+                client: self.peer.ip(),
+                conn_id: self.id,
+            };
+            crate::proxy::prepare(&vars, &r, loc, shared.http)
         };
-        // The body an intercepted try buffered goes to the error page's upstream.
-        let kept = self
-            .active
-            .as_mut()
-            .and_then(|a| a.route.request_body.take());
-        let Some(a) = self.active.as_deref() else {
-            return Step::Close;
-        };
-        let link = crate::proxy::Link::new(
-            loc,
-            setup,
-            a,
-            kept,
-            self.peer.ip(),
-            shared.now,
-            &mut shared.upstreams.buffers,
-        );
-        self.upstream_log = None;
-        self.proxy = Some(Box::new(link));
-        self.state = State::Proxying;
-        if let Some(a) = self.active.as_mut()
-            && a.head.expect_continue
-            && !a.route.body_taken
-            && (a.head.content_length.is_some_and(|n| n > 0) || a.head.chunked)
-            && a.filled <= a.start + a.head.head_len
-        {
-            // The client waits for this before it sends the body.
-            a.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        if let Some(status) = prepared.refuse {
+            a.body = None;
+            a.source = Source::Fixed;
+            if let Some(req) = a.req.as_mut() {
+                req.body = BodyRead::Abandoned;
+                req.lingering = true;
+            }
+            return handler::finalize_with_status(self, shared, status);
         }
+        let idempotent = matches!(
+            a.head.method,
+            Method::Get | Method::Head | Method::Put | Method::Delete | Method::Options
+        );
+        let mut env = Self::env(shared, self.key);
+        a.upstream.start(
+            Start {
+                proto: prepared.proto,
+                settings: Settings::proxy(loc),
+                target: prepared.target,
+                head: &prepared.head,
+                stored,
+                body_done: !streamed,
+                idempotent,
+                client_ip: self.peer.ip(),
+            },
+            &mut env,
+        );
+        a.upstream.log.proxy_host = prepared.proxy_host;
+        a.upstream.log.proxy_port = prepared.proxy_port;
+        a.source = Source::Upstream;
+        self.client_progress = shared.now;
         Step::Again
     }
 
-    pub(super) fn drive_proxy(&mut self, shared: &mut Shared<'c>) -> Step {
-        let (Some(link), Some(sock), Some(a)) = (
-            self.proxy.as_mut(),
-            self.sock.as_mut(),
-            self.active.as_deref_mut(),
-        ) else {
+    /// One turn of a proxied response: the client's body towards the upstream, the
+    /// upstream's machine, then the writer.
+    pub(super) fn respond_proxied(&mut self, shared: &mut Shared<'c>) -> Step {
+        if let Some(step) = self.client_deadlines(shared) {
+            return step;
+        }
+        if let Some(step) = self.stream_body(shared) {
+            return step;
+        }
+        if let Some(step) = self.watch_client(shared) {
+            return step;
+        }
+        let Some(a) = self.active.as_deref_mut() else {
             return Step::Close;
         };
-        let mut cx = crate::proxy::ClientSide {
-            sock,
-            readable: &mut self.readable,
-            writable: &mut self.writable,
-            a,
-            id: self.id,
-            peer: self.peer,
-            key: self.key,
+        let Some(req) = a.req.as_ref() else {
+            return Step::Close;
         };
-        match link.drive(&mut cx, shared) {
-            crate::proxy::LinkStep::Wait(deadline) => Step::Wait(deadline),
-            crate::proxy::LinkStep::Finished => {
-                self.end_proxy(shared);
-                self.state = State::Responding;
-                Step::Again
+        let turn = {
+            let cx = RequestLog {
+                conn_id: self.id,
+                client: self.peer.ip(),
+                server: req.server,
+                buf: &a.buf[a.start.min(a.filled)..a.filled],
+                head: &a.head,
+            };
+            let mut env = upstream::Env {
+                now: shared.now,
+                groups: &shared.http.upstreams,
+                upstreams: &mut shared.upstreams,
+                client: self.key,
+            };
+            a.upstream.drive(&mut env, &cx, !self.client.writable)
+        };
+        match turn {
+            Turn::Wait => {}
+            Turn::Head(facts) => return self.upstream_head(shared, facts),
+            Turn::Failed(f) => return self.upstream_failed(shared, f),
+        }
+        let written = self.bytes_out;
+        let flushed = self.flush();
+        let moved = self.bytes_out != written;
+        let Some(a) = self.active.as_deref_mut() else {
+            return Step::Close;
+        };
+        match flushed {
+            Flush::Error => {
+                let mut env = Self::env(shared, self.key);
+                a.upstream.abandon(&mut env);
+                self.client_gone(499)
             }
-            crate::proxy::LinkStep::Intercept(status) => {
-                // The tries stay for `$upstream_*`, unless the error page proxies again.
-                self.end_proxy(shared);
-                self.state = State::Responding;
-                let upstream_log = self.upstream_log.take();
-                let step = handler::upstream_error_page(self, shared, status);
-                if !matches!(step, Step::Proxy) {
-                    self.upstream_log = upstream_log;
+            Flush::Done => self.finish_request(shared),
+            Flush::Yield => Step::Yield,
+            Flush::Blocked | Flush::Pending => {
+                if matches!(flushed, Flush::Pending) && a.upstream.is_broken() {
+                    return self.finish_request(shared);
                 }
-                step
-            }
-            crate::proxy::LinkStep::Close => {
-                self.end_proxy(shared);
-                self.state = State::Responding;
-                if let Some(r) = self.active.as_mut().and_then(|a| a.req.as_mut()) {
-                    r.keepalive = false;
+                // Room the writer made lets the upstream be read again, and room the upstream
+                // made in the request window lets the client's body be read: drive again
+                // until nothing moves (readiness is remembered, not signalled again).
+                let body_waits = a.body.is_some() && a.upstream.body_room() > 0;
+                if moved || (body_waits && self.client.readable) {
+                    return Step::Again;
                 }
-                if let Some(a) = self.active.as_mut() {
-                    // Whatever was not written is dropped with the connection.
-                    a.out.clear();
-                    a.out_pos = 0;
-                }
-                match self.finish_request(shared) {
-                    Step::Again => Step::Close,
-                    other => other,
-                }
+                Step::Wait(self.proxied_deadline(shared))
             }
         }
     }
 
-    pub(super) fn end_proxy(&mut self, shared: &mut Shared<'c>) {
-        if let Some(link) = self.proxy.take() {
-            self.upstream_log = Some(Box::new(link.into_log(&mut shared.upstreams)));
+    /// The nearest deadline of a proxied request: the upstream's, the client's send (when
+    /// the socket is full) or body (when the upstream waits for its bytes).
+    fn proxied_deadline(&self, shared: &Shared<'c>) -> Option<Instant> {
+        let a = self.active.as_deref()?;
+        let req = a.req.as_ref()?;
+        let mut at = a.upstream.deadline();
+        let mut nearest = |t: Instant| at = Some(at.map_or(t, |x| x.min(t)));
+        if !self.client.writable {
+            nearest(self.client_progress + req.loc.send_timeout);
+        }
+        if a.body.is_some() && !self.client.readable && a.upstream.body_room() > 0 {
+            nearest(self.client_progress + req.loc.client_body_timeout);
+        }
+        let _ = shared;
+        at
+    }
+
+    /// The client's deadlines: a client that takes nothing for `send_timeout`, or sends
+    /// nothing of a streamed body for `client_body_timeout`, ends the request.
+    fn client_deadlines(&mut self, shared: &mut Shared<'c>) -> Option<Step> {
+        let a = self.active.as_deref_mut()?;
+        let req = a.req.as_ref()?;
+        let now = shared.now;
+        let waiting_to_send = !self.client.writable;
+        if waiting_to_send && now >= self.client_progress + req.loc.send_timeout {
+            self.log_line(
+                LogLevel::Info,
+                "client timed out (110: Connection timed out) while sending to client",
+            );
+            return Some(self.abandon_upstream(shared, 0));
+        }
+        let a = self.active.as_deref()?;
+        let req = a.req.as_ref()?;
+        if a.body.is_some()
+            && !self.client.readable
+            && a.upstream.body_room() > 0
+            && now >= self.client_progress + req.loc.client_body_timeout
+        {
+            self.log_line(
+                LogLevel::Info,
+                "client timed out (110: Connection timed out) while reading client request body",
+            );
+            return Some(self.abandon_upstream(shared, 408));
+        }
+        None
+    }
+
+    /// Ends the request without more answer: the upstream connection closes; `status`
+    /// (when not 0) goes to the access log if no head was sent.
+    fn abandon_upstream(&mut self, shared: &mut Shared<'c>, status: u16) -> Step {
+        if let Some(a) = self.active.as_deref_mut() {
+            let mut env = Self::env(shared, self.key);
+            a.upstream.abandon(&mut env);
+        }
+        if status == 0 {
+            if let Some(r) = self.active.as_mut().and_then(|a| a.req.as_mut()) {
+                r.keepalive = false;
+            }
+            return Step::Close;
+        }
+        self.client_gone(status)
+    }
+
+    /// A streamed body (`proxy_request_buffering off`): moves the client's bytes into the
+    /// upstream's request window, as framed.
+    fn stream_body(&mut self, shared: &mut Shared<'c>) -> Option<Step> {
+        let a = self.active.as_deref_mut()?;
+        if !matches!(
+            a.body,
+            Some(ClientBody {
+                sink: Sink::Stream,
+                ..
+            })
+        ) {
+            return None;
+        }
+        let room = a.upstream.body_room().min(STREAM_CHUNK);
+        if room == 0 {
+            return None;
+        }
+        let turn = {
+            let Active {
+                buf,
+                start,
+                filled,
+                body,
+                req,
+                upstream,
+                ..
+            } = a;
+            let req = req.as_mut()?;
+            body::read_into(
+                &mut self.client,
+                &mut self.client_progress,
+                shared.now,
+                body::BodyBuf {
+                    buf,
+                    start: *start,
+                    filled,
+                    body,
+                    req,
+                },
+                |_, framed| {
+                    upstream.push_body(framed, false);
+                    Ok(())
+                },
+                room,
+            )
+        };
+        match turn {
+            body::BodyTurn::Done => {
+                if let Some(a) = self.active.as_deref_mut() {
+                    a.upstream.push_body(&[], true);
+                }
+                None
+            }
+            body::BodyTurn::Wait => None,
+            body::BodyTurn::ClientClosed => {
+                self.log_line(
+                    LogLevel::Info,
+                    "client prematurely closed connection while sending request to upstream",
+                );
+                Some(self.abandon_upstream(shared, 400))
+            }
+            body::BodyTurn::Failed => Some(self.abandon_upstream(shared, 499)),
+            body::BodyTurn::BadFraming | body::BodyTurn::Store(_) => {
+                self.log_line(LogLevel::Info, "client sent invalid chunked body");
+                let head_sent = self
+                    .active
+                    .as_ref()
+                    .and_then(|a| a.req.as_ref())
+                    .is_some_and(|r| r.header_bytes > 0);
+                if head_sent {
+                    return Some(self.abandon_upstream(shared, 0));
+                }
+                if let Some(a) = self.active.as_deref_mut() {
+                    let mut env = Self::env(shared, self.key);
+                    a.upstream.abandon(&mut env);
+                }
+                Some(self.body_failed(shared, 400))
+            }
         }
     }
 
-    /// Records readiness of the upstream socket of a proxied request.
-    pub fn on_upstream_event(&mut self, readable: bool, writable: bool) {
-        if let Some(l) = self.proxy.as_mut() {
-            l.on_event(readable, writable);
+    /// While the response head is awaited, a client that closes its connection aborts the
+    /// request (nginx's `proxy_ignore_client_abort off`).
+    fn watch_client(&mut self, shared: &mut Shared<'c>) -> Option<Step> {
+        let a = self.active.as_deref_mut()?;
+        let req = a.req.as_mut()?;
+        if a.body.is_some() || req.header_bytes > 0 || req.pipelined || !self.client.readable {
+            return None;
+        }
+        let mut probe = [0u8; 1];
+        match self.client.peek(&mut probe) {
+            Ok(0) => {
+                // nginx's log action changes only when the upstream first becomes readable.
+                let during = if a.upstream.got_bytes() {
+                    "reading response header from upstream"
+                } else {
+                    "sending request to upstream"
+                };
+                let what = format!(
+                    "epoll_wait() reported that client prematurely closed connection, so upstream connection is closed too while {during}"
+                );
+                self.log_upstream_line(LogLevel::Info, &what);
+                Some(self.abandon_upstream(shared, 499))
+            }
+            // The next pipelined request: leave it (and the readiness) to the connection.
+            Ok(_) => {
+                req.pipelined = true;
+                None
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            Err(_) => Some(self.abandon_upstream(shared, 499)),
         }
     }
 
-    /// `$upstream_*`, `$proxy_host`, `$proxy_port` of the current or last proxied request
-    /// (by the variable's whole name).
-    pub fn upstream_var(&self, name: &str, out: &mut Vec<u8>) -> bool {
-        match (self.proxy.as_ref(), self.upstream_log.as_ref()) {
-            (Some(l), _) => l.var(name, out),
-            (None, Some(log)) => log.var(name, out),
-            _ => false,
+    /// The upstream's head is here: intercept it for `error_page`, tunnel after a 101, or
+    /// answer the client with it.
+    fn upstream_head(&mut self, shared: &mut Shared<'c>, facts: HeadFacts) -> Step {
+        let Some(a) = self.active.as_deref_mut() else {
+            return Step::Close;
+        };
+        let Some(req) = a.req.as_ref() else {
+            return Step::Close;
+        };
+        let loc = req.loc;
+        let status = facts.status;
+        // proxy_intercept_errors: a status that has an error_page is answered by the routing
+        // engine (ngx_http_upstream_intercept_errors), not relayed.
+        if loc.proxy_intercept_errors && status >= 300 && loc.error_page_for(status).is_some() {
+            if status == 401 {
+                a.route.www_authenticate = a
+                    .upstream
+                    .proto
+                    .head
+                    .header(a.upstream.head_bytes(), "www-authenticate")
+                    .map(<[u8]>::to_vec);
+            }
+            let mut env = Self::env(shared, self.key);
+            // A buffered body goes with the request to its error page, as nginx keeps
+            // r->request_body.
+            a.route.request_body = a.upstream.intercept(&mut env);
+            a.route.body_taken = true;
+            return self.finalize_proxied(shared, status);
         }
+        let head_step = handler::queue_upstream_head(self, shared, facts);
+        if let Some(step) = head_step {
+            return step;
+        }
+        let Some(a) = self.active.as_deref_mut() else {
+            return Step::Close;
+        };
+        let Some(req) = a.req.as_ref() else {
+            return Step::Close;
+        };
+        if facts.upgrade {
+            let mut env = Self::env(shared, self.key);
+            let Some((sock, from_upstream, mut to_upstream)) = a.upstream.into_tunnel(&mut env)
+            else {
+                return Step::Close;
+            };
+            // Bytes the client sent after its head belong to the new protocol.
+            let body_start = (a.start + req.head_len + req.body_in_buf).min(a.filled);
+            to_upstream.extend_from_slice(&a.buf[body_start..a.filled]);
+            let moved = a.filled - body_start;
+            let idle = loc.proxy_read_timeout;
+            if let Some(req) = a.req.as_mut() {
+                req.body_in_buf += moved;
+                req.keepalive = false;
+            }
+            a.source = Source::Fixed;
+            self.state = State::Tunnel(Box::new(tunnel::Tunnel::new(
+                sock,
+                to_upstream,
+                from_upstream,
+                idle,
+                shared.now,
+            )));
+            return Step::Again;
+        }
+        let cx = RequestLog {
+            conn_id: self.id,
+            client: self.peer.ip(),
+            server: req.server,
+            buf: &a.buf[a.start.min(a.filled)..a.filled],
+            head: &a.head,
+        };
+        let mut env = upstream::Env {
+            now: shared.now,
+            groups: &shared.http.upstreams,
+            upstreams: &mut shared.upstreams,
+            client: self.key,
+        };
+        a.upstream.take_head(&mut env, &cx);
+        Step::Again
+    }
+
+    /// There is no response from the upstream: the request is finalized with the failure's
+    /// status, as nginx's `ngx_http_upstream_finalize_request` does (`error_page` applies).
+    fn upstream_failed(&mut self, shared: &mut Shared<'c>, f: Failure) -> Step {
+        if let Some(a) = self.active.as_deref_mut() {
+            let mut env = Self::env(shared, self.key);
+            let stored = a.upstream.take_stored_body();
+            a.upstream.end(&mut env);
+            if stored.is_some() {
+                // The body was read whole: an error page proxied again sends it again.
+                a.route.request_body = stored;
+                a.route.body_taken = true;
+            } else if a.body.is_some()
+                || a.head.content_length.is_some_and(|n| n > 0)
+                || a.head.chunked
+            {
+                a.route.body_taken = true;
+            }
+        }
+        self.finalize_proxied(shared, f.status)
+    }
+
+    /// Finalizes a proxied request with `status` through the routing engine's error-page
+    /// handling (or nginx's standard page), as every other response is.
+    fn finalize_proxied(&mut self, shared: &mut Shared<'c>, status: u16) -> Step {
+        if let Some(a) = self.active.as_deref_mut() {
+            a.source = Source::Fixed;
+            if a.body.take().is_some()
+                && let Some(req) = a.req.as_mut()
+            {
+                // The rest of the body is still on its way: no keep-alive after the answer.
+                req.body = BodyRead::Abandoned;
+                req.lingering = true;
+            }
+        }
+        handler::finalize_with_status(self, shared, status)
+    }
+
+    /// An error-log line about the request, with nginx's context.
+    fn log_line(&self, level: LogLevel, what: &str) {
+        let Some(a) = self.active.as_deref() else {
+            return;
+        };
+        self.log_request_line(a, level, what);
+    }
+
+    /// An error-log line naming the upstream.
+    fn log_upstream_line(&self, level: LogLevel, what: &str) {
+        let Some(a) = self.active.as_deref() else {
+            return;
+        };
+        let Some(req) = a.req.as_ref() else { return };
+        let cx = RequestLog {
+            conn_id: self.id,
+            client: self.peer.ip(),
+            server: req.server,
+            buf: &a.buf[a.start.min(a.filled)..a.filled],
+            head: &a.head,
+        };
+        cx.line(level, &what, a.upstream.name());
     }
 }

@@ -1,0 +1,249 @@
+//! HTTP/1.x as an upstream protocol: the response head (`response::parse_head`), the body's
+//! framing (a length, chunks, or the upstream's close), and the upstream header lines the
+//! client gets. Chunks pass through to an HTTP/1.1 client as they came; an HTTP/1.0 client
+//! gets them removed, and its connection then closes after the body.
+
+use std::sync::Arc;
+
+use super::response::{self, ClientHeadInput, Framing, HeadError, Redirect, ResponseHead};
+use crate::config::LocSettings;
+use crate::http::chunked::{Chunk, ChunkedDecoder};
+use crate::upstream::protocol::{BodyEnd, ClientHeaders, Decoded, HeadFacts, Parsed, Protocol};
+
+/// One request's HTTP/1.x protocol state.
+pub struct Http1 {
+    /// The parsed response head (offsets into the upstream's head bytes).
+    pub head: ResponseHead,
+    /// The request was a HEAD: no body follows any head.
+    pub head_request: bool,
+    /// The client speaks HTTP/1.1 (chunks pass through).
+    pub client_http11: bool,
+    /// The request asked for a protocol switch (`Connection: upgrade`).
+    pub upgrade: bool,
+    /// `proxy_redirect` rules, evaluated (`None`: none).
+    pub redirects: Option<Arc<[Redirect]>>,
+    /// The URI sent upstream (for log lines).
+    pub uri: Vec<u8>,
+    framing: Framing,
+    remaining: u64,
+    chunk: ChunkedDecoder,
+    dechunk: bool,
+}
+
+impl Http1 {
+    /// The protocol for a request (`head_request`: a HEAD) from a client that speaks
+    /// HTTP/1.1 or not.
+    pub fn new(head_request: bool, client_http11: bool) -> Http1 {
+        Http1 {
+            head_request,
+            client_http11,
+            ..Http1::default()
+        }
+    }
+}
+
+impl Default for Http1 {
+    fn default() -> Self {
+        Http1 {
+            head: ResponseHead::default(),
+            head_request: false,
+            client_http11: true,
+            upgrade: false,
+            redirects: None,
+            uri: Vec::new(),
+            framing: Framing::Empty,
+            remaining: 0,
+            chunk: ChunkedDecoder::new(),
+            dechunk: false,
+        }
+    }
+}
+
+impl Protocol for Http1 {
+    fn parse_head(&mut self, buf: &[u8]) -> Parsed {
+        match response::parse_head(buf, &mut self.head) {
+            Ok(None) => Parsed::Incomplete,
+            Err(HeadError::TooBig) => Parsed::TooBig,
+            Err(HeadError::Invalid) => Parsed::Invalid("upstream sent invalid header"),
+            Ok(Some(())) => {
+                let status = self.head.status;
+                if (100..200).contains(&status) && status != 101 {
+                    return Parsed::Interim(self.head.len);
+                }
+                if status == 101 && !self.upgrade {
+                    return Parsed::Invalid("upstream sent unexpected 101 response");
+                }
+                Parsed::Head(HeadFacts {
+                    status,
+                    len: self.head.len,
+                    keepalive: !self.head.close,
+                    upgrade: status == 101,
+                })
+            }
+        }
+    }
+
+    fn start_body(&mut self, facts: &HeadFacts) -> BodyEnd {
+        self.framing = if facts.upgrade {
+            Framing::Empty
+        } else {
+            self.head.framing(self.head_request)
+        };
+        self.remaining = match self.framing {
+            Framing::Length(n) => n,
+            _ => 0,
+        };
+        self.chunk = ChunkedDecoder::new();
+        self.dechunk = self.framing == Framing::Chunked && !self.client_http11;
+        match self.framing {
+            Framing::Empty => BodyEnd::Empty,
+            Framing::Length(_) | Framing::Chunked => BodyEnd::Framed,
+            Framing::UntilClose => BodyEnd::AtClose,
+        }
+    }
+
+    fn decode_body(
+        &mut self,
+        buf: &mut [u8],
+        from: usize,
+        end: usize,
+    ) -> Result<Decoded, &'static str> {
+        match self.framing {
+            Framing::Empty => Ok(Decoded {
+                end: from,
+                done: true,
+                surplus: end > from,
+            }),
+            Framing::UntilClose => Ok(Decoded {
+                end,
+                done: false,
+                surplus: false,
+            }),
+            Framing::Length(_) => {
+                let got = (end - from) as u64;
+                let take = got.min(self.remaining);
+                self.remaining -= take;
+                Ok(Decoded {
+                    end: from + take as usize,
+                    done: self.remaining == 0,
+                    surplus: take < got,
+                })
+            }
+            Framing::Chunked => {
+                let (mut pos, mut write) = (from, from);
+                while pos < end {
+                    match self.chunk.step(&buf[pos..end]) {
+                        Ok(Chunk::Data {
+                            start,
+                            end: data_end,
+                            consumed,
+                        }) => {
+                            if self.dechunk {
+                                buf.copy_within(pos + start..pos + data_end, write);
+                                write += data_end - start;
+                            }
+                            pos += consumed;
+                        }
+                        Ok(Chunk::NeedMore { consumed }) => {
+                            pos += consumed;
+                            break;
+                        }
+                        Ok(Chunk::Done { consumed }) => {
+                            pos += consumed;
+                            return Ok(Decoded {
+                                end: if self.dechunk { write } else { pos },
+                                done: true,
+                                surplus: pos < end,
+                            });
+                        }
+                        Err(_) => return Err("upstream sent invalid chunked response"),
+                    }
+                }
+                Ok(Decoded {
+                    end: if self.dechunk { write } else { pos },
+                    done: false,
+                    surplus: false,
+                })
+            }
+        }
+    }
+
+    fn reset(&mut self) {
+        self.framing = Framing::Empty;
+        self.remaining = 0;
+        self.chunk = ChunkedDecoder::new();
+        self.dechunk = false;
+    }
+
+    fn scheme(&self) -> &'static str {
+        "http"
+    }
+
+    fn log_uri(&self) -> &[u8] {
+        &self.uri
+    }
+}
+
+/// The client's view of an upstream's HTTP head: the parsed head, its bytes, and the
+/// location's `proxy_pass_header`/`proxy_hide_header`/`proxy_redirect`.
+pub struct Http1Head<'a> {
+    proto: &'a Http1,
+    buf: &'a [u8],
+    input: ClientHeadInput<'a>,
+}
+
+impl<'a> Http1Head<'a> {
+    /// The head of `proto`, whose bytes are `buf`, for a request under `loc`.
+    pub fn new(proto: &'a Http1, buf: &'a [u8], loc: &'a LocSettings) -> Http1Head<'a> {
+        Http1Head {
+            proto,
+            buf,
+            input: ClientHeadInput {
+                pass: &loc.proxy_pass_header,
+                hide: &loc.proxy_hide_header,
+                redirects: proto.redirects.as_deref().unwrap_or_default(),
+            },
+        }
+    }
+}
+
+impl ClientHeaders for Http1Head<'_> {
+    fn status(&self) -> u16 {
+        self.proto.head.status
+    }
+
+    fn reason(&self) -> &[u8] {
+        let (a, b) = self.proto.head.reason;
+        self.buf.get(a..b).unwrap_or_default()
+    }
+
+    fn passes_server(&self) -> bool {
+        response::passes(&self.proto.head, self.buf, &self.input, "server")
+    }
+
+    fn passes_date(&self) -> bool {
+        response::passes(&self.proto.head, self.buf, &self.input, "date")
+    }
+
+    fn write_early(&self, out: &mut Vec<u8>) {
+        response::write_early_headers(&self.proto.head, self.buf, &self.input, out);
+    }
+
+    fn write_rest(&self, out: &mut Vec<u8>, skip_cache: bool) {
+        response::write_other_headers(&self.proto.head, self.buf, &self.input, skip_cache, out);
+    }
+
+    fn upgrade(&self) -> Option<&[u8]> {
+        (self.proto.head.status == 101)
+            .then(|| self.proto.head.header(self.buf, "upgrade"))
+            .flatten()
+    }
+
+    fn chunked(&self) -> bool {
+        self.proto.framing == Framing::Chunked && !self.proto.dechunk
+    }
+
+    fn until_close(&self) -> bool {
+        self.proto.framing == Framing::UntilClose || self.proto.dechunk
+    }
+}

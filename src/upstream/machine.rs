@@ -1,0 +1,1226 @@
+//! One request's upstream side as an explicit state machine, over a [`Protocol`]:
+//!
+//! ```text
+//!   ChoosingPeer ──> Connecting ──> Sending ──> ReadingHead ──> ReadingBody ──> Done
+//!        ^  (pooled connection: straight to Sending)   │ head: the connection answers
+//!        └──── a failed try that may be retried ───────┘        │ upstream stopped early
+//!                      tries over: Failed(Failure)                 └──> Broken
+//! ```
+//!
+//! The connection drives it ([`Upstream::drive`]) on events of either socket and at its
+//! deadlines. It feeds a streamed request body in ([`Upstream::push_body`]), answers the
+//! client when the head is here ([`Turn::Head`]: the connection builds the client's head,
+//! or intercepts the status, or turns to a tunnel), and drains the body out
+//! ([`Upstream::ready`], [`Upstream::consume`]). The machine never touches the client's
+//! socket.
+//!
+//! Failures know their cause: an upstream error or timeout is logged at `error` in nginx's
+//! words, counted against the server (passive health), and retried on the next server when
+//! `*_next_upstream` allows it and the request can be replayed; otherwise the request fails
+//! with 502 or 504, which the connection finalizes like any status (`error_page`...). A
+//! failure on a connection reused from the pool before any response byte is not the
+//! server's fault (it closed an idle connection): the request is replayed once on a fresh
+//! connection, uncounted.
+
+use std::io::{self, Read};
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use mio::{Interest, Token};
+
+use super::body_buffer::StoredBody;
+use super::failure::TryFailure;
+use super::log::{Try, TryAddr, UpstreamLog};
+use super::protocol::{BodyEnd, HeadFacts, Parsed, Protocol};
+use super::request_body::{RequestOut, SendError};
+use super::response_buffer::{ResponseBuffer, Spill};
+use super::{DIRECT, Env, Failure, Owner, RequestLog, Settings, Target, UPSTREAM_TOKEN_BIT, pool};
+use crate::config::proxy_values::NextUpstream;
+use crate::elog;
+use crate::http::source::Ready;
+use crate::log::LogLevel;
+use crate::sys;
+
+/// Safety valve for one drive.
+const MAX_ROUNDS: usize = 10_000;
+/// The smallest head buffer, whatever `*_buffer_size` says.
+const MIN_HEAD_BUFFER: usize = 1024;
+
+/// An upstream connection in use by a try.
+struct Peer {
+    sock: TcpStream,
+    readable: bool,
+    writable: bool,
+    /// Its server in the group (`None` for a `proxy_pass` address).
+    index: Option<usize>,
+    /// Taken from the pool.
+    reused: bool,
+    /// Requests it served before this one.
+    requests: u64,
+}
+
+/// Where the machine is.
+enum State {
+    /// Next: choose a server and connect. (Name resolution for a `proxy_pass` with
+    /// variables is where an asynchronous `Resolving` state goes, before this one.)
+    ChoosingPeer,
+    /// A non-blocking connect is in progress.
+    Connecting(Peer),
+    /// The request is going out; no response yet.
+    Sending(Peer),
+    /// The request is out; the response head is awaited.
+    ReadingHead(Peer),
+    /// The head was accepted; the body flows into the response buffer.
+    ReadingBody(Peer),
+    /// The response is all here (or ended at the upstream's close); the connection went
+    /// back to the pool or was closed.
+    Done,
+    /// The upstream stopped in the middle of the body: the client gets what is buffered,
+    /// then its connection closes.
+    Broken,
+    /// No response: the connection finalizes with this.
+    Failed(Failure),
+}
+
+/// What a drive leaves for the connection to do.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Turn {
+    /// Wait for a socket or a deadline (body bytes may be ready to write).
+    Wait,
+    /// The response head is here: answer the client with it (or intercept it, or tunnel).
+    Head(HeadFacts),
+    /// There is no response: finalize the request with this failure.
+    Failed(Failure),
+}
+
+/// One request's upstream side.
+pub struct Upstream<'c, P> {
+    /// The protocol (its parsed head, its framing state).
+    pub proto: P,
+    settings: Settings<'c>,
+    target: Target,
+    state: State,
+    request: RequestOut,
+    response: ResponseBuffer,
+    /// The accepted head, until the connection took it.
+    head: Option<HeadFacts>,
+    head_taken: bool,
+    body_end: BodyEnd,
+    /// The connection may go back to the pool after the response.
+    reusable: bool,
+    /// Reading waits for the client to take buffered bytes.
+    blocked: bool,
+    /// A byte of the current try's response arrived.
+    got_bytes: bool,
+    /// The current try's server address (for log lines).
+    addr: Option<SocketAddr>,
+    /// Servers of the group tried by this request.
+    tried: Vec<bool>,
+    /// Tries started (a stale pooled connection's replay not counted).
+    tries: usize,
+    /// Tries still allowed (nginx's `u->peer.tries`).
+    tries_left: usize,
+    /// The next connect goes to this server on a fresh connection (stale pooled one).
+    fresh_retry: Option<usize>,
+    stale_retry_done: bool,
+    /// The status for the client when tries run out (502, or 504 after a timeout).
+    fail_status: u16,
+    idempotent: bool,
+    client_ip: IpAddr,
+    started: Instant,
+    try_started: Instant,
+    /// Last byte moved on the upstream socket.
+    progress: Instant,
+    /// The tries, for `$upstream_*`.
+    pub log: UpstreamLog,
+}
+
+impl<P: Default> Default for Upstream<'_, P> {
+    fn default() -> Self {
+        let now = Instant::now();
+        Upstream {
+            proto: P::default(),
+            settings: Settings::idle(),
+            target: Target::default(),
+            state: State::Done,
+            request: RequestOut::default(),
+            response: ResponseBuffer::default(),
+            head: None,
+            head_taken: false,
+            body_end: BodyEnd::Empty,
+            reusable: false,
+            blocked: false,
+            got_bytes: false,
+            addr: None,
+            tried: Vec::new(),
+            tries: 0,
+            tries_left: 0,
+            fresh_retry: None,
+            stale_retry_done: false,
+            fail_status: 502,
+            idempotent: true,
+            client_ip: IpAddr::from([0, 0, 0, 0]),
+            started: now,
+            try_started: now,
+            progress: now,
+            log: UpstreamLog::default(),
+        }
+    }
+}
+
+/// A request for [`Upstream::start`].
+pub struct Start<'a, 'c, P> {
+    /// The protocol, set up for this request.
+    pub proto: P,
+    /// Its settings.
+    pub settings: Settings<'c>,
+    /// Where it goes.
+    pub target: Target,
+    /// The request head, as the protocol built it.
+    pub head: &'a [u8],
+    /// A body read whole before connecting.
+    pub stored: Option<Box<StoredBody>>,
+    /// No (more) body comes from the client.
+    pub body_done: bool,
+    /// The method may be repeated (`*_next_upstream` without `non_idempotent`).
+    pub idempotent: bool,
+    /// The client's address (`ip_hash`).
+    pub client_ip: IpAddr,
+}
+
+impl<'c, P: Protocol> Upstream<'c, P> {
+    /// Starts a request (the machine is reused from request to request: its buffers stay).
+    pub fn start(&mut self, req: Start<'_, 'c, P>, env: &mut Env<'_, 'c>) {
+        self.end(env);
+        self.proto = req.proto;
+        self.settings = req.settings;
+        let group_conf = env.groups.get(req.target.group);
+        // nginx's `u->peer.tries`: every server that is not `down`, backups included, at
+        // most `*_next_upstream_tries`.
+        let mut tries = group_conf.map_or(1, |g| g.servers.iter().filter(|s| !s.down).count());
+        if req.settings.next_upstream_tries > 0 {
+            tries = tries.min(req.settings.next_upstream_tries);
+        }
+        self.tries_left = tries;
+        self.tried.clear();
+        self.tried
+            .resize(group_conf.map_or(0, |g| g.servers.len()), false);
+        self.target = req.target;
+        self.request.start(req.head, req.stored, req.body_done);
+        let head_size = self.settings.buffer_size.max(MIN_HEAD_BUFFER);
+        let read_ahead = if self.settings.buffering {
+            self.settings
+                .buffers
+                .0
+                .saturating_mul(self.settings.buffers.1)
+        } else {
+            0
+        };
+        self.response.start(
+            env.upstreams.take_buffer(head_size),
+            head_size.saturating_add(read_ahead),
+        );
+        self.head = None;
+        self.head_taken = false;
+        self.body_end = BodyEnd::Empty;
+        self.reusable = false;
+        self.blocked = false;
+        self.got_bytes = false;
+        self.addr = None;
+        self.tries = 0;
+        self.fresh_retry = None;
+        self.stale_retry_done = false;
+        self.fail_status = 502;
+        self.idempotent = req.idempotent;
+        self.client_ip = req.client_ip;
+        self.started = env.now;
+        self.try_started = env.now;
+        self.progress = env.now;
+        self.log.tries.clear();
+        self.state = State::ChoosingPeer;
+    }
+
+    /// Ends the request's use of the machine: an upstream connection still held is closed,
+    /// the response buffer goes back to the worker's spares. The tries stay for the access
+    /// log.
+    pub fn end(&mut self, env: &mut Env<'_, 'c>) {
+        self.drop_peer(env, false);
+        if !matches!(self.state, State::Failed(_)) {
+            self.state = State::Done;
+        }
+        env.upstreams.give_buffer(self.response.take_memory());
+        let _ = self.request.take_stored();
+    }
+
+    /// Records readiness of the upstream socket.
+    pub fn on_event(&mut self, readable: bool, writable: bool) {
+        if let Some(p) = self.peer_mut() {
+            p.readable |= readable;
+            p.writable |= writable;
+        }
+    }
+
+    /// Runs the machine until it must wait. `client_blocked`: the client's socket is not
+    /// taking bytes (then a full buffer may spill to the temporary file).
+    pub fn drive(
+        &mut self,
+        env: &mut Env<'_, 'c>,
+        cx: &RequestLog<'_>,
+        client_blocked: bool,
+    ) -> Turn {
+        self.check_deadline(env, cx);
+        for _ in 0..MAX_ROUNDS {
+            if let State::Failed(f) = self.state {
+                return Turn::Failed(f);
+            }
+            if let Some(facts) = self.head.filter(|_| !self.head_taken) {
+                return Turn::Head(facts);
+            }
+            let moved = match self.state {
+                State::ChoosingPeer => {
+                    self.connect(env, cx);
+                    true
+                }
+                State::Connecting(ref p) if p.writable => self.finish_connect(env, cx),
+                State::Sending(_) | State::ReadingHead(_) | State::ReadingBody(_) => {
+                    self.exchange(env, cx, client_blocked)
+                }
+                _ => false,
+            };
+            if !moved {
+                return Turn::Wait;
+            }
+        }
+        cx.line(
+            LogLevel::Alert,
+            &format_args!("upstream loop ran {MAX_ROUNDS} rounds, closing"),
+            None,
+        );
+        self.drop_peer(env, false);
+        self.state = State::Broken;
+        Turn::Wait
+    }
+
+    fn peer_mut(&mut self) -> Option<&mut Peer> {
+        match &mut self.state {
+            State::Connecting(p)
+            | State::Sending(p)
+            | State::ReadingHead(p)
+            | State::ReadingBody(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Takes the connection out of the state, which becomes `next`.
+    fn take_peer(&mut self, next: State) -> Option<Peer> {
+        match std::mem::replace(&mut self.state, next) {
+            State::Connecting(p)
+            | State::Sending(p)
+            | State::ReadingHead(p)
+            | State::ReadingBody(p) => Some(p),
+            other => {
+                self.state = other;
+                None
+            }
+        }
+    }
+
+    // ---- choosing a peer and connecting ----
+
+    /// The server for the next try, or why there is none.
+    fn choose(
+        &mut self,
+        env: &mut Env<'_, 'c>,
+        cx: &RequestLog<'_>,
+    ) -> Result<(Option<usize>, SocketAddr), Failure> {
+        let now = env.now;
+        let limit = self.settings.next_upstream_timeout;
+        if self.tries > 0
+            && !limit.is_zero()
+            && now.saturating_duration_since(self.started) >= limit
+        {
+            return Err(Failure::upstream(self.fail_status));
+        }
+        if self.target.group == DIRECT {
+            // A `proxy_pass` with variables: its one address (an unresolved name has none).
+            return match self.target.direct {
+                Some(a) if self.tries == 0 || self.fresh_retry.is_some() => Ok((None, a)),
+                _ => Err(Failure::upstream(self.fail_status)),
+            };
+        }
+        let Some(conf) = env.groups.get(self.target.group) else {
+            return Err(Failure::upstream(502));
+        };
+        let peer = match self.fresh_retry {
+            Some(p) => p,
+            None => {
+                let Some(group) = env.upstreams.groups.get_mut(self.target.group) else {
+                    return Err(Failure::upstream(502));
+                };
+                match group.pick(
+                    &conf.balance,
+                    &self.tried,
+                    self.client_ip,
+                    &self.target.hash_key,
+                    now,
+                ) {
+                    Ok(p) => p,
+                    Err(_) => {
+                        if self.tries == 0 {
+                            cx.line(
+                                LogLevel::Error,
+                                &"no live upstreams while connecting to upstream",
+                                Some(self.upstream_name(Some(&conf.name))),
+                            );
+                            self.log.tries.push(Try {
+                                addr: TryAddr::Group(conf.name.as_str().into()),
+                                status: 502,
+                                time: Duration::ZERO,
+                                connect_time: None,
+                                header_time: None,
+                            });
+                        }
+                        return Err(Failure::upstream(self.fail_status));
+                    }
+                }
+            }
+        };
+        let Some(server) = conf.servers.get(peer) else {
+            return Err(Failure::upstream(502));
+        };
+        if let Some(t) = self.tried.get_mut(peer) {
+            *t = true;
+        }
+        if let Some(g) = env.upstreams.groups.get_mut(self.target.group) {
+            g.acquire(peer);
+        }
+        Ok((Some(peer), server.addr))
+    }
+
+    fn connect(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>) {
+        let now = env.now;
+        let (index, addr) = match self.choose(env, cx) {
+            Ok(chosen) => chosen,
+            Err(f) => {
+                self.state = State::Failed(f);
+                return;
+            }
+        };
+        let fresh = self.fresh_retry.take().is_some();
+        if !fresh {
+            self.tries += 1;
+        }
+        self.addr = Some(addr);
+        self.try_started = now;
+        self.progress = now;
+        self.got_bytes = false;
+        self.log.tries.push(Try {
+            addr: TryAddr::Server(addr),
+            status: 0,
+            time: Duration::ZERO,
+            connect_time: None,
+            header_time: None,
+        });
+        // A cached connection first, unless this is the replay after a stale one.
+        if !fresh
+            && self.target.keepalive
+            && let Some(i) = index
+            && let Some((sock, requests)) = env.upstreams.pool.take(self.target.group, i)
+        {
+            // Still registered from its first connect: only its owner changes.
+            env.upstreams
+                .set_owner(sock.as_raw_fd(), Owner::Client(env.client));
+            env.upstreams.open += 1;
+            self.mark_connected(now);
+            self.state = State::Sending(Peer {
+                sock,
+                readable: true,
+                writable: true,
+                index,
+                reused: true,
+                requests,
+            });
+            return;
+        }
+        match TcpStream::connect(addr) {
+            Ok(mut sock) => {
+                let _ = sock.set_nodelay(true);
+                let fd = sock.as_raw_fd();
+                env.upstreams.set_owner(fd, Owner::Client(env.client));
+                if let Err(e) = env.upstreams.registry.register(
+                    &mut sock,
+                    Token(UPSTREAM_TOKEN_BIT | fd as usize),
+                    Interest::READABLE | Interest::WRITABLE,
+                ) {
+                    elog!(
+                        LogLevel::Alert,
+                        "epoll_ctl() failed ({})",
+                        sys::errno_text(&e)
+                    );
+                    self.release_server(env, index, false);
+                    self.state = State::Failed(Failure::upstream(502));
+                    return;
+                }
+                env.upstreams.open += 1;
+                self.state = State::Connecting(Peer {
+                    sock,
+                    readable: false,
+                    writable: false,
+                    index,
+                    reused: false,
+                    requests: 0,
+                });
+            }
+            Err(e) => {
+                let what = format!("connect() failed ({})", sys::errno_text(&e));
+                self.try_failed(
+                    env,
+                    cx,
+                    TryFailure::Error,
+                    &what,
+                    "connecting to upstream",
+                    index,
+                );
+            }
+        }
+    }
+
+    fn mark_connected(&mut self, now: Instant) {
+        if let Some(t) = self.log.tries.last_mut() {
+            t.connect_time = Some(now.saturating_duration_since(self.try_started));
+        }
+    }
+
+    fn finish_connect(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>) -> bool {
+        let Some(p) = self.peer_mut() else {
+            return false;
+        };
+        let err = match p.sock.take_error() {
+            Ok(Some(e)) => Some(e),
+            Ok(None) => match p.sock.peer_addr() {
+                Ok(_) => None,
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                    // Not yet: wait for the next writable edge.
+                    p.writable = false;
+                    return false;
+                }
+                Err(e) => Some(e),
+            },
+            Err(e) => Some(e),
+        };
+        if let Some(e) = err {
+            let what = format!("connect() failed ({})", sys::errno_text(&e));
+            self.fail(env, cx, TryFailure::Error, &what, "connecting to upstream");
+            return true;
+        }
+        self.progress = env.now;
+        self.mark_connected(env.now);
+        if let Some(p) = self.take_peer(State::Done) {
+            self.state = State::Sending(p);
+        }
+        true
+    }
+
+    // ---- the exchange ----
+
+    /// Writes the request and reads the response; true if anything moved.
+    fn exchange(
+        &mut self,
+        env: &mut Env<'_, 'c>,
+        cx: &RequestLog<'_>,
+        client_blocked: bool,
+    ) -> bool {
+        let mut progress = false;
+        if self.request.pending() {
+            let p = match &mut self.state {
+                State::Sending(p) | State::ReadingHead(p) | State::ReadingBody(p) => p,
+                _ => return false,
+            };
+            let (sock, writable) = (&mut p.sock, &mut p.writable);
+            match self.request.write_to(sock, writable) {
+                Ok(moved) => {
+                    if moved {
+                        self.progress = env.now;
+                        progress = true;
+                    }
+                }
+                Err(SendError::Socket(e)) => {
+                    let what = format!("writev() failed ({})", sys::errno_text(&e));
+                    self.fail(
+                        env,
+                        cx,
+                        TryFailure::Error,
+                        &what,
+                        "sending request to upstream",
+                    );
+                    return true;
+                }
+                Err(SendError::Stored(e)) => {
+                    cx.line(
+                        LogLevel::Crit,
+                        &format_args!(
+                            "pread() of the buffered client request body failed ({})",
+                            sys::errno_text(&e)
+                        ),
+                        None,
+                    );
+                    self.drop_peer(env, false);
+                    self.state = State::Failed(Failure::ours());
+                    return true;
+                }
+            }
+        }
+        if matches!(self.state, State::Sending(_)) && self.request.sent() {
+            if let Some(p) = self.take_peer(State::Done) {
+                self.state = State::ReadingHead(p);
+            }
+            progress = true;
+        }
+        progress | self.read(env, cx, client_blocked)
+    }
+
+    fn read(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>, client_blocked: bool) -> bool {
+        let mut progress = false;
+        self.blocked = false;
+        loop {
+            let head_accepted = self.head.is_some();
+            if head_accepted && !self.head_taken {
+                return progress;
+            }
+            let limit = if head_accepted {
+                usize::MAX
+            } else {
+                self.settings.buffer_size.max(MIN_HEAD_BUFFER)
+            };
+            let Some(p) = (match &mut self.state {
+                State::Sending(p) | State::ReadingHead(p) | State::ReadingBody(p) => Some(p),
+                _ => None,
+            }) else {
+                return progress;
+            };
+            if !p.readable {
+                return progress;
+            }
+            let Some(room) = self.response.room(limit) else {
+                if !head_accepted {
+                    self.fail(
+                        env,
+                        cx,
+                        TryFailure::InvalidHeader,
+                        "upstream sent too big header",
+                        "reading response header from upstream",
+                    );
+                    return true;
+                }
+                if client_blocked && self.spill(cx) {
+                    continue;
+                }
+                // Full: the client must take bytes first (back-pressure).
+                self.blocked = true;
+                return progress;
+            };
+            match p.sock.read(room) {
+                Ok(0) => {
+                    p.readable = false;
+                    self.upstream_eof(env, cx);
+                    return true;
+                }
+                Ok(n) => {
+                    let from = self.response.filled(n);
+                    self.got_bytes = true;
+                    self.progress = env.now;
+                    progress = true;
+                    if head_accepted {
+                        self.decode(env, cx, from);
+                    } else {
+                        self.parse_head(env, cx);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => p.readable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let during = if head_accepted {
+                        "reading upstream"
+                    } else {
+                        "reading response header from upstream"
+                    };
+                    let what = format!("recv() failed ({})", sys::errno_text(&e));
+                    self.fail(env, cx, TryFailure::Error, &what, during);
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// Moves buffered body bytes to the temporary file; true if room was made.
+    fn spill(&mut self, cx: &RequestLog<'_>) -> bool {
+        let s = &self.settings;
+        if !s.buffering || s.max_temp_file_size == 0 {
+            return false;
+        }
+        match self.response.spill(
+            s.busy_buffers_size,
+            s.temp_file_write_size,
+            s.max_temp_file_size,
+            s.temp_path,
+        ) {
+            Ok(Spill::Moved) => true,
+            Ok(Spill::Full) => false,
+            Ok(Spill::Created(path)) => {
+                let what = format!(
+                    "an upstream response is buffered to a temporary file {}",
+                    path.display()
+                );
+                cx.line(LogLevel::Warn, &what, Some(self.upstream_name(None)));
+                true
+            }
+            Err(e) => {
+                // As nginx: the response goes on without the file (ours, not the client's).
+                cx.line(
+                    LogLevel::Crit,
+                    &format_args!(
+                        "write to a temporary file in \"{}\" failed ({})",
+                        s.temp_path.display(),
+                        sys::errno_text(&e)
+                    ),
+                    None,
+                );
+                self.settings.max_temp_file_size = 0;
+                false
+            }
+        }
+    }
+
+    fn parse_head(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>) {
+        loop {
+            match self.proto.parse_head(self.response.unread()) {
+                Parsed::Incomplete => return,
+                Parsed::Interim(len) => {
+                    // An interim response (100 Continue): skip it.
+                    self.response.skip(len);
+                    if self.response.unread().is_empty() {
+                        return;
+                    }
+                }
+                Parsed::TooBig => {
+                    self.fail(
+                        env,
+                        cx,
+                        TryFailure::InvalidHeader,
+                        "upstream sent too big header",
+                        "reading response header from upstream",
+                    );
+                    return;
+                }
+                Parsed::Invalid(what) => {
+                    self.fail(
+                        env,
+                        cx,
+                        TryFailure::InvalidHeader,
+                        what,
+                        "reading response header from upstream",
+                    );
+                    return;
+                }
+                Parsed::Head(facts) => {
+                    self.accept_head(env, facts);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn accept_head(&mut self, env: &mut Env<'_, 'c>, facts: HeadFacts) {
+        let now = env.now;
+        if let Some(t) = self.log.tries.last_mut() {
+            t.status = facts.status;
+            t.header_time = Some(now.saturating_duration_since(self.try_started));
+        }
+        let bit = NextUpstream::for_status(facts.status);
+        if bit != 0 && self.may_retry(bit, now) {
+            if let Some(t) = self.log.tries.last_mut() {
+                t.time = now.saturating_duration_since(self.try_started);
+            }
+            // 403 and 404 are answers, not failures of the server.
+            let failed = !matches!(facts.status, 403 | 404);
+            self.drop_peer(env, failed);
+            self.retry();
+            return;
+        }
+        if let Some(p) = self.take_peer(State::Done) {
+            self.state = State::ReadingBody(p);
+        }
+        self.body_end = self.proto.start_body(&facts);
+        self.reusable = self.target.keepalive
+            && facts.keepalive
+            && !facts.upgrade
+            && self.body_end != BodyEnd::AtClose;
+        self.head = Some(facts);
+    }
+
+    /// The connection took the head (it built the client's from it): the body starts.
+    pub fn take_head(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>) {
+        let Some(facts) = self.head else {
+            return;
+        };
+        if self.head_taken {
+            return;
+        }
+        self.head_taken = true;
+        self.response.skip(facts.len);
+        let start = self.response.unread_start();
+        if self.body_end == BodyEnd::Empty {
+            if !self.response.unread().is_empty() {
+                self.reusable = false;
+            }
+            self.response.truncate(start);
+            self.body_complete(env);
+            return;
+        }
+        self.decode(env, cx, start);
+    }
+
+    /// Frames new body bytes from `from`.
+    fn decode(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>, from: usize) {
+        let (buf, end) = self.response.bytes_mut();
+        match self.proto.decode_body(buf, from, end) {
+            Ok(d) => {
+                self.response.truncate(d.end);
+                if d.surplus {
+                    self.reusable = false;
+                }
+                if d.done {
+                    self.body_complete(env);
+                }
+            }
+            Err(what) => {
+                self.response.truncate(from);
+                cx.line(
+                    LogLevel::Error,
+                    &format_args!("{what} while reading upstream"),
+                    Some(self.upstream_name(None)),
+                );
+                self.broken(env);
+            }
+        }
+    }
+
+    fn upstream_eof(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>) {
+        if self.head.is_none() {
+            self.fail(
+                env,
+                cx,
+                TryFailure::Error,
+                "upstream prematurely closed connection",
+                "reading response header from upstream",
+            );
+            return;
+        }
+        if self.body_end == BodyEnd::AtClose {
+            self.reusable = false;
+            self.body_complete(env);
+            return;
+        }
+        cx.line(
+            LogLevel::Error,
+            &"upstream prematurely closed connection while reading upstream",
+            Some(self.upstream_name(None)),
+        );
+        self.broken(env);
+    }
+
+    /// The whole body is in the buffer: the connection goes back to the pool (when the
+    /// upstream and the request allow it) or is closed.
+    fn body_complete(&mut self, env: &mut Env<'_, 'c>) {
+        self.finish_try_time(env.now);
+        let reusable = self.reusable && self.request.sent();
+        self.release(env, reusable);
+    }
+
+    /// The upstream stopped mid-body.
+    fn broken(&mut self, env: &mut Env<'_, 'c>) {
+        self.finish_try_time(env.now);
+        self.drop_peer(env, false);
+        self.state = State::Broken;
+    }
+
+    fn finish_try_time(&mut self, now: Instant) {
+        if let Some(t) = self.log.tries.last_mut()
+            && t.time.is_zero()
+        {
+            t.time = now.saturating_duration_since(self.try_started);
+        }
+    }
+
+    // ---- failures ----
+
+    /// `http://ADDR/URI` (or the group's name before a server was chosen) for log lines.
+    fn upstream_name(&self, group: Option<&str>) -> String {
+        let uri = String::from_utf8_lossy(self.proto.log_uri());
+        match (group, self.addr) {
+            (Some(n), _) => format!("{}://{n}{uri}", self.proto.scheme()),
+            (None, Some(a)) => format!("{}://{a}{uri}", self.proto.scheme()),
+            (None, None) => format!("{}://{uri}", self.proto.scheme()),
+        }
+    }
+
+    fn log_failure(&self, cx: &RequestLog<'_>, what: &str, during: &str) {
+        cx.line(
+            LogLevel::Error,
+            &format_args!("{what} while {during}"),
+            Some(self.upstream_name(None)),
+        );
+    }
+
+    /// A try failed: log it, count it, then retry elsewhere or fail the request.
+    fn fail(
+        &mut self,
+        env: &mut Env<'_, 'c>,
+        cx: &RequestLog<'_>,
+        kind: TryFailure,
+        what: &str,
+        during: &str,
+    ) {
+        // A cached connection the upstream had closed: replay once on a fresh one.
+        let stale = match self.peer_mut() {
+            Some(p) => p.reused.then_some(p.index).flatten(),
+            None => None,
+        };
+        if let Some(index) = stale
+            && !self.got_bytes
+            && !self.stale_retry_done
+            && kind != TryFailure::Timeout
+            && self.request.replayable()
+        {
+            self.stale_retry_done = true;
+            // Released uncounted here; `connect` acquires it again for the fresh connection.
+            self.drop_peer(env, false);
+            self.log.tries.pop();
+            self.fresh_retry = Some(index);
+            self.retry();
+            return;
+        }
+        let index = self.take_peer(State::Done).and_then(|p| {
+            env.upstreams.open = env.upstreams.open.saturating_sub(1);
+            p.index
+        });
+        self.try_failed(env, cx, kind, what, during, index);
+    }
+
+    /// A try failed with its connection gone: log it, count it against server `index`,
+    /// then retry or fail the request.
+    fn try_failed(
+        &mut self,
+        env: &mut Env<'_, 'c>,
+        cx: &RequestLog<'_>,
+        kind: TryFailure,
+        what: &str,
+        during: &str,
+        index: Option<usize>,
+    ) {
+        self.log_failure(cx, what, during);
+        if self.release_server(env, index, true) {
+            let warn = format!("upstream server temporarily disabled while {during}");
+            cx.line(LogLevel::Warn, &warn, Some(self.upstream_name(None)));
+        }
+        self.after_failure(env, kind);
+    }
+
+    /// After a failed try (its connection gone): the next one, or the request's failure.
+    fn after_failure(&mut self, env: &mut Env<'_, 'c>, kind: TryFailure) {
+        let status = if kind == TryFailure::Timeout {
+            504
+        } else {
+            502
+        };
+        self.fail_status = status;
+        if let Some(t) = self.log.tries.last_mut() {
+            t.status = status;
+            t.time = env.now.saturating_duration_since(self.try_started);
+        }
+        if self.head.is_some() {
+            // The client already has part of the response: all that is left is to close.
+            self.state = State::Broken;
+            return;
+        }
+        let bit = match kind {
+            TryFailure::Error => NextUpstream::ERROR,
+            TryFailure::Timeout => NextUpstream::TIMEOUT,
+            TryFailure::InvalidHeader => NextUpstream::INVALID_HEADER,
+        };
+        if self.may_retry(bit, env.now) {
+            self.retry();
+        } else {
+            self.state = State::Failed(Failure::upstream(status));
+        }
+    }
+
+    /// Whether the request may go to another server after a failure of kind `bit` (an
+    /// error, a timeout, a status). As nginx, every try uses one of `u->peer.tries`, and
+    /// the request goes on only while another remains.
+    fn may_retry(&mut self, bit: u16, now: Instant) -> bool {
+        self.tries_left = self.tries_left.saturating_sub(1);
+        let s = &self.settings;
+        s.next_upstream.has(bit)
+            && self.request.replayable()
+            && (self.idempotent
+                || s.next_upstream.has(NextUpstream::NON_IDEMPOTENT)
+                || self.request.untouched())
+            && self.tries_left > 0
+            && (s.next_upstream_timeout.is_zero()
+                || now.saturating_duration_since(self.started) < s.next_upstream_timeout)
+            && self.target.group != DIRECT
+    }
+
+    /// Starts the request over for the next try.
+    fn retry(&mut self) {
+        self.state = State::ChoosingPeer;
+        self.request.rewind();
+        self.response.clear();
+        self.proto.reset();
+        self.head = None;
+        self.head_taken = false;
+        self.got_bytes = false;
+    }
+
+    /// Releases a server of the group (`failed`: counted against it); true when that
+    /// disables it for `fail_timeout`.
+    fn release_server(
+        &mut self,
+        env: &mut Env<'_, 'c>,
+        index: Option<usize>,
+        failed: bool,
+    ) -> bool {
+        match (index, env.upstreams.groups.get_mut(self.target.group)) {
+            (Some(i), Some(g)) => g.release(i, failed, env.now),
+            _ => false,
+        }
+    }
+
+    /// Closes the upstream connection (never pooled) and releases the server.
+    fn drop_peer(&mut self, env: &mut Env<'_, 'c>, failed: bool) {
+        // Closing the descriptor takes it out of the epoll set too: no deregister call.
+        if let Some(p) = self.take_peer(State::Done) {
+            env.upstreams.open = env.upstreams.open.saturating_sub(1);
+            self.release_server(env, p.index, failed);
+        }
+    }
+
+    /// Ends the try's connection: back to the pool when `reusable` and it has requests
+    /// left, else closed. The state becomes `Done`.
+    fn release(&mut self, env: &mut Env<'_, 'c>, reusable: bool) {
+        let Some(p) = self.take_peer(State::Done) else {
+            self.state = State::Done;
+            return;
+        };
+        env.upstreams.open = env.upstreams.open.saturating_sub(1);
+        self.release_server(env, p.index, false);
+        let conf = env.groups.get(self.target.group);
+        let requests = p.requests + 1;
+        let (Some(conf), Some(index), true) = (conf, p.index, reusable) else {
+            return;
+        };
+        if requests >= conf.keepalive_requests {
+            return;
+        }
+        let bound = pool::Bound {
+            max: conf.keepalive,
+            timeout: conf.keepalive_timeout,
+        };
+        let fd = p.sock.as_raw_fd();
+        if let Some(key) =
+            env.upstreams
+                .pool
+                .put(p.sock, self.target.group, index, requests, bound, env.now)
+        {
+            env.upstreams.set_owner(fd, Owner::Pool(key));
+        }
+    }
+
+    // ---- deadlines ----
+
+    fn check_deadline(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>) {
+        let Some(at) = self.deadline() else {
+            return;
+        };
+        if env.now < at {
+            return;
+        }
+        let during = match self.state {
+            State::Connecting(_) => "connecting to upstream",
+            State::Sending(_) => "sending request to upstream",
+            State::ReadingHead(_) => "reading response header from upstream",
+            _ => "reading upstream",
+        };
+        self.fail(
+            env,
+            cx,
+            TryFailure::Timeout,
+            "upstream timed out (110: Connection timed out)",
+            during,
+        );
+    }
+
+    /// When the upstream side times out, if it waits for the upstream at all.
+    pub fn deadline(&self) -> Option<Instant> {
+        let s = &self.settings;
+        match &self.state {
+            State::Connecting(_) => Some(self.try_started + s.connect_timeout),
+            State::Sending(p) if self.request.pending() && !p.writable => {
+                Some(self.progress + s.send_timeout)
+            }
+            // Waiting for the client's body, not for the upstream.
+            State::Sending(_) => None,
+            State::ReadingHead(_) => Some(self.progress + s.read_timeout),
+            // The client, not the upstream, is what a full buffer waits for.
+            State::ReadingBody(_) if self.blocked || !self.head_taken => None,
+            State::ReadingBody(_) => Some(self.progress + s.read_timeout),
+            _ => None,
+        }
+    }
+
+    // ---- what the connection asks ----
+
+    /// Room for streamed request-body bytes (0: the window is full, or no body comes).
+    pub fn body_room(&self) -> usize {
+        match self.state {
+            State::Done | State::Broken | State::Failed(_) => 0,
+            _ => self.request.room(),
+        }
+    }
+
+    /// Streamed request-body bytes, as the upstream gets them; `done`: the last.
+    pub fn push_body(&mut self, bytes: &[u8], done: bool) {
+        self.request.push(bytes, done);
+    }
+
+    /// Whether the client's whole request body went to the machine.
+    pub fn body_done(&self) -> bool {
+        self.request.body_done()
+    }
+
+    /// The response head's bytes (before [`Upstream::take_head`]); the protocol's parsed
+    /// head indexes them.
+    pub fn head_bytes(&self) -> &[u8] {
+        self.response.unread()
+    }
+
+    /// What the writer may send next.
+    pub fn ready(&self) -> Ready<'_> {
+        match self.response.ready(self.settings.sendfile) {
+            Ready::Pending if matches!(self.state, State::Done | State::Broken) => Ready::End,
+            r => r,
+        }
+    }
+
+    /// The writer sent `n` bytes of [`Upstream::ready`].
+    pub fn consume(&mut self, n: usize) {
+        self.response.consume(n);
+    }
+
+    /// The response ended cleanly and the client had all of it.
+    pub fn complete(&self) -> bool {
+        matches!(self.state, State::Done) && self.response.drained()
+    }
+
+    /// The upstream stopped mid-body (the client's connection closes after the rest).
+    pub fn is_broken(&self) -> bool {
+        matches!(self.state, State::Broken)
+    }
+
+    /// Whether the machine still works for the request (a socket, or a try to come).
+    pub fn active(&self) -> bool {
+        !matches!(self.state, State::Done | State::Broken | State::Failed(_))
+    }
+
+    /// Whether a byte of the current try's response arrived (nginx's log action changes
+    /// then).
+    pub fn got_bytes(&self) -> bool {
+        self.got_bytes
+    }
+
+    /// `http://ADDR/URI` of the current try, for a log line about the request.
+    pub fn name(&self) -> Option<String> {
+        self.addr.map(|_| self.upstream_name(None))
+    }
+
+    /// Takes the body read whole before connecting (for an error page's request).
+    pub fn take_stored_body(&mut self) -> Option<Box<StoredBody>> {
+        self.request.take_stored()
+    }
+
+    /// The client is gone: the upstream connection is closed (never pooled).
+    pub fn abandon(&mut self, env: &mut Env<'_, 'c>) {
+        self.finish_try_time(env.now);
+        self.drop_peer(env, false);
+        self.state = State::Done;
+    }
+
+    /// `*_intercept_errors`: the head's response is discarded. The connection goes back to
+    /// the pool only when the whole short response already arrived with its head (an error
+    /// page usually does); a longer one is closed rather than drained. Returns the stored
+    /// request body, for the error page's request.
+    pub fn intercept(&mut self, env: &mut Env<'_, 'c>) -> Option<Box<StoredBody>> {
+        self.finish_try_time(env.now);
+        if let Some(facts) = self.head.filter(|_| !self.head_taken) {
+            self.head_taken = true;
+            self.response.skip(facts.len);
+            let start = self.response.unread_start();
+            let complete = match self.body_end {
+                BodyEnd::Empty => self.response.unread().is_empty(),
+                BodyEnd::AtClose => false,
+                BodyEnd::Framed => {
+                    let (buf, end) = self.response.bytes_mut();
+                    matches!(self.proto.decode_body(buf, start, end), Ok(d) if d.done && !d.surplus)
+                }
+            };
+            let reusable = complete && self.reusable && self.request.sent();
+            self.release(env, reusable);
+        }
+        self.drop_peer(env, false);
+        self.state = State::Done;
+        self.response.clear();
+        self.request.take_stored()
+    }
+
+    /// A 101: the upstream connection leaves the machine for the connection's tunnel, with
+    /// the bytes the upstream sent after its head and the client's bytes not yet sent.
+    pub fn into_tunnel(&mut self, env: &mut Env<'_, 'c>) -> Option<(TcpStream, Vec<u8>, Vec<u8>)> {
+        let facts = self.head?;
+        self.head_taken = true;
+        self.response.skip(facts.len);
+        let from_upstream = self.response.unread().to_vec();
+        self.response.clear();
+        let to_upstream = self.request.take_unsent();
+        self.finish_try_time(env.now);
+        let p = self.take_peer(State::Done)?;
+        // The socket stays registered, owned by the client connection, and counted in
+        // `Upstreams::open` until the tunnel closes it.
+        self.release_server(env, p.index, false);
+        Some((p.sock, from_upstream, to_upstream))
+    }
+}
+
+impl Settings<'_> {
+    /// Settings of an idle machine.
+    pub fn idle() -> Settings<'static> {
+        Settings {
+            connect_timeout: Duration::ZERO,
+            send_timeout: Duration::ZERO,
+            read_timeout: Duration::ZERO,
+            next_upstream: NextUpstream::DEFAULT,
+            next_upstream_tries: 0,
+            next_upstream_timeout: Duration::ZERO,
+            buffering: false,
+            buffer_size: MIN_HEAD_BUFFER,
+            buffers: (0, 0),
+            busy_buffers_size: 0,
+            max_temp_file_size: 0,
+            temp_file_write_size: 0,
+            temp_path: std::path::Path::new(""),
+            sendfile: false,
+        }
+    }
+}
