@@ -24,8 +24,8 @@ pub struct Try {
     pub addr: TryAddr,
     /// Its status (502/504 for failures); 0 while unknown.
     pub status: u16,
-    /// Time from the try's start to its end.
-    pub time: Duration,
+    /// Time from the try's start to its end (`None` while it runs: `-`, as nginx shows it).
+    pub time: Option<Duration>,
     /// Time until the connection was established.
     pub connect_time: Option<Duration>,
     /// Time until the response head was parsed.
@@ -87,7 +87,7 @@ impl UpstreamLog {
                         let _ = write!(out, "{s}");
                     }
                 },
-                "response_time" => secs(Some(t.time), out),
+                "response_time" => secs(t.time, out),
                 "connect_time" => secs(t.connect_time, out),
                 "header_time" => secs(t.header_time, out),
                 _ => return false,

@@ -250,6 +250,9 @@ impl<'c, P: Protocol> Upstream<'c, P> {
     /// the response buffer goes back to the worker's spares. The tries stay for the access
     /// log.
     pub fn end(&mut self, env: &mut Env<'_, 'c>) {
+        if self.peer_mut().is_some() {
+            self.finish_try_time(env.now);
+        }
         self.drop_peer(env, false);
         if !matches!(self.state, State::Failed(_)) {
             self.state = State::Done;

@@ -199,10 +199,7 @@ fn run_rewrite<'c>(rq: &mut Rq<'_, 'c>, ops: &'c [rewrite::Op], in_location: boo
                 finalize(rq, 500)
             }
         }
-        Outcome::Redirect { code, location } => {
-            answer::redirect(rq, code, &location);
-            Next::Done
-        }
+        Outcome::Redirect { code, location } => redirect(rq, code, &location),
         Outcome::Return { code, body } => match body {
             Some(body) => answer::answer_text(rq, code, &body),
             None => finalize(rq, code),
@@ -295,6 +292,28 @@ pub(super) fn named_location<'c>(rq: &mut Rq<'_, 'c>, name: &str) -> Next<'c> {
     Next::Enter(l)
 }
 
+/// A redirect (`return 3xx`, `rewrite ... redirect`, a directory without its slash): as
+/// nginx finalizes the request with the code, an `error_page` for it answers instead, the
+/// redirect's `Location` dropped; else the redirect goes out.
+pub(super) fn redirect<'c>(rq: &mut Rq<'_, 'c>, code: u16, location: &[u8]) -> Next<'c> {
+    if let Some(page) = error_page_for(rq, code) {
+        return error_page(rq, code, page);
+    }
+    answer::redirect(rq, code, location);
+    Next::Done
+}
+
+/// The `error_page` that answers `status` here, if error pages may still apply (not inside
+/// one unless `recursive_error_pages`, and a URI change left for it).
+fn error_page_for<'c>(rq: &Rq<'_, 'c>, status: u16) -> Option<&'c crate::config::ErrorPage> {
+    let loc = rq.req.loc;
+    if (!rq.route.in_error_page || loc.recursive_error_pages) && rq.route.uri_changes > 1 {
+        loc.error_page_for(status)
+    } else {
+        None
+    }
+}
+
 /// Ends the request with `status` and no body of its own: an `error_page` target when one
 /// is configured, else nginx's standard page (444: close without answering).
 pub(super) fn finalize<'c>(rq: &mut Rq<'_, 'c>, status: u16) -> Next<'c> {
@@ -312,11 +331,7 @@ pub(super) fn finalize<'c>(rq: &mut Rq<'_, 'c>, status: u16) -> Next<'c> {
             rq.req.lingering = true;
         }
     }
-    let loc = rq.req.loc;
-    if (!rq.route.in_error_page || loc.recursive_error_pages)
-        && rq.route.uri_changes > 1
-        && let Some(page) = loc.error_page_for(status)
-    {
+    if let Some(page) = error_page_for(rq, status) {
         return error_page(rq, status, page);
     }
     handler::queue_error(rq, status);

@@ -334,6 +334,15 @@ impl VarSource for RequestVars<'_, '_> {
                     out.extend_from_slice(b"OK");
                 }
             }
+            // The proxy module's variable, which needs no upstream: the client's
+            // X-Forwarded-For with its address appended.
+            Var::Upstream(name) if name == "proxy_add_x_forwarded_for" => {
+                if let Some(v) = self.header("x_forwarded_for").filter(|_| parsed) {
+                    out.extend_from_slice(v);
+                    out.extend_from_slice(b", ");
+                }
+                let _ = write!(out, "{}", self.conn.peer.ip());
+            }
             Var::Upstream(name) => return self.active.upstream_var(name, out),
             _ => return false,
         }

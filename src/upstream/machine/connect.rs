@@ -51,7 +51,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                             self.log.tries.push(Try {
                                 addr: TryAddr::Group(conf.name.as_str().into()),
                                 status: 502,
-                                time: Duration::ZERO,
+                                time: Some(Duration::ZERO),
                                 connect_time: None,
                                 header_time: None,
                             });
@@ -93,7 +93,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         self.log.tries.push(Try {
             addr: TryAddr::Server(addr),
             status: 0,
-            time: Duration::ZERO,
+            time: None,
             connect_time: None,
             header_time: None,
         });

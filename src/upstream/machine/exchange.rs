@@ -226,7 +226,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         let bit = NextUpstream::for_status(facts.status);
         if bit != 0 && self.may_retry(bit, now) {
             if let Some(t) = self.log.tries.last_mut() {
-                t.time = now.saturating_duration_since(self.try_started);
+                t.time = Some(now.saturating_duration_since(self.try_started));
             }
             // 403 and 404 are answers, not failures of the server.
             let failed = !matches!(facts.status, 403 | 404);
@@ -333,9 +333,9 @@ impl<'c, P: Protocol> Upstream<'c, P> {
 
     pub(super) fn finish_try_time(&mut self, now: Instant) {
         if let Some(t) = self.log.tries.last_mut()
-            && t.time.is_zero()
+            && t.time.is_none()
         {
-            t.time = now.saturating_duration_since(self.try_started);
+            t.time = Some(now.saturating_duration_since(self.try_started));
         }
     }
 }

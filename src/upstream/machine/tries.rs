@@ -86,7 +86,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         self.fail_status = status;
         if let Some(t) = self.log.tries.last_mut() {
             t.status = status;
-            t.time = env.now.saturating_duration_since(self.try_started);
+            t.time = Some(env.now.saturating_duration_since(self.try_started));
         }
         if self.head.is_some() {
             // The client already has part of the response: all that is left is to close.
