@@ -31,14 +31,15 @@ pub struct Http1 {
 }
 
 impl Http1 {
-    /// The protocol for a request (`head_request`: a HEAD) from a client that speaks
-    /// HTTP/1.1 or not.
-    pub fn new(head_request: bool, client_http11: bool) -> Http1 {
-        Http1 {
-            head_request,
-            client_http11,
-            ..Http1::default()
-        }
+    /// Sets the protocol up for a new request (`head_request`: a HEAD) from a client that
+    /// speaks HTTP/1.1 or not; its buffers' allocations are kept.
+    pub fn start(&mut self, head_request: bool, client_http11: bool) {
+        self.head_request = head_request;
+        self.client_http11 = client_http11;
+        self.upgrade = false;
+        self.redirects = None;
+        self.uri.clear();
+        self.reset();
     }
 }
 

@@ -53,43 +53,47 @@ pub struct ProxyRequest<'a> {
     pub conn_id: u64,
 }
 
-/// Where a request goes and what it sends.
+/// Where a request goes.
 pub struct Prepared {
-    /// The protocol, set up for the request.
-    pub proto: Http1,
     /// The group or address.
     pub target: Target,
-    /// The request head for the upstream.
-    pub head: Vec<u8>,
     /// Answer with this status instead of proxying (a request the upstream cannot take).
     pub refuse: Option<u16>,
-    /// `$proxy_host`
-    pub proxy_host: Arc<str>,
+    /// `$proxy_host` (`None`: the location does not proxy)
+    pub proxy_host: Option<Arc<str>>,
     /// `$proxy_port`
     pub proxy_port: u16,
 }
 
-/// Where one request goes and what it sends, from the location's settings and the request.
+/// Header lines of a request passed to the head builder without a heap allocation when
+/// there are at most this many.
+const STACK_HEADERS: usize = 32;
+
+/// Where one request goes and what it sends, from the location's settings and the request:
+/// `proto` is set up for it and `head` gets the upstream request head (both reused from
+/// the last request, so their allocations are).
 pub fn prepare(
     vars: &dyn VarSource,
     r: &ProxyRequest<'_>,
     loc: &LocSettings,
     http: &HttpConf,
+    proto: &mut Http1,
+    head: &mut Vec<u8>,
 ) -> Prepared {
     let buf = r.buf;
     let (client, conn_id) = (r.client, r.conn_id);
+    proto.start(
+        r.head.method == Method::Head,
+        r.head.version == Version::Http11,
+    );
+    head.clear();
     let mut setup = Prepared {
-        proto: Http1::new(
-            r.head.method == Method::Head,
-            r.head.version == Version::Http11,
-        ),
         target: Target {
             group: DIRECT,
             ..Target::default()
         },
-        head: Vec::new(),
         refuse: None,
-        proxy_host: Arc::from(""),
+        proxy_host: None,
         proxy_port: 80,
     };
     let Some(pass) = loc.proxy_pass.as_ref() else {
@@ -156,8 +160,8 @@ pub fn prepare(
             }
         }
     }
-    let mut uri = std::mem::take(&mut setup.proto.uri);
-    uri.reserve(request_uri.len() + 16);
+    let mut uri = std::mem::take(&mut proto.uri);
+    uri.clear();
     // nginx: without a URI in proxy_pass, the target as sent unless the URI changed
     // (`r->valid_unparsed_uri`); with one, the location's prefix is replaced unless a
     // `rewrite ... break` changed the URI here (`r->valid_location`).
@@ -197,12 +201,23 @@ pub fn prepare(
         forwarded_for,
         remote_addr: client,
     };
-    let client_headers: Vec<(&[u8], &[u8])> = r
+    // The client's header lines as (name, value): on the stack for a usual request.
+    let mut on_stack: [(&[u8], &[u8]); STACK_HEADERS] = [(&[], &[]); STACK_HEADERS];
+    let spilled: Vec<(&[u8], &[u8])>;
+    let lines = r
         .head
         .headers
         .iter()
-        .map(|h| (h.name.get(buf), h.value.get(buf)))
-        .collect();
+        .map(|h| (h.name.get(buf), h.value.get(buf)));
+    let client_headers: &[(&[u8], &[u8])] = if r.head.headers.len() <= STACK_HEADERS {
+        for (slot, line) in on_stack.iter_mut().zip(lines) {
+            *slot = line;
+        }
+        &on_stack[..r.head.headers.len()]
+    } else {
+        spilled = lines.collect();
+        &spilled
+    };
     let pool_on = group.is_some_and(|g| g.keepalive > 0) && loc.proxy_http_version == 1;
     // An error page is fetched with GET (nginx's ngx_http_send_error_page).
     let method = if r.as_get {
@@ -219,9 +234,9 @@ pub fn prepare(
         keepalive: pool_on,
         content_length: r.content_length,
         chunked: r.chunked,
-        client_headers: &client_headers,
+        client_headers,
     };
-    let facts = request::build_head(&input, &pvars, &mut setup.head);
+    let facts = request::build_head(&input, &pvars, head);
     if r.chunked && loc.proxy_http_version == 0 {
         // nginx buffers the whole body to learn its length even with buffering off; here an
         // unbuffered body is streamed, and an HTTP/1.0 server cannot take a chunked one.
@@ -233,10 +248,10 @@ pub fn prepare(
         setup.refuse = Some(411);
     }
     setup.target.keepalive = pool_on && !facts.connection_close && !facts.upgrade;
-    setup.proto.upgrade = facts.upgrade;
-    setup.proto.redirects = redirects(loc, pass, &pvars);
-    setup.proto.uri = uri;
-    setup.proxy_host = proxy_host;
+    proto.upgrade = facts.upgrade;
+    proto.redirects = redirects(loc, pass, &pvars);
+    proto.uri = uri;
+    setup.proxy_host = Some(proxy_host);
     setup.proxy_port = proxy_port;
     setup
 }

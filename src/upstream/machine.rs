@@ -175,15 +175,15 @@ impl<P: Default> Default for Upstream<'_, P> {
 }
 
 /// A request for [`Upstream::start`].
-pub struct Start<'a, 'c, P> {
+pub struct Start<'c, P> {
     /// The protocol, set up for this request.
     pub proto: P,
     /// Its settings.
     pub settings: Settings<'c>,
     /// Where it goes.
     pub target: Target,
-    /// The request head, as the protocol built it.
-    pub head: &'a [u8],
+    /// The request head, as the protocol built it (into [`Upstream::take_parts`]' buffer).
+    pub head: Vec<u8>,
     /// A body read whole before connecting.
     pub stored: Option<Box<StoredBody>>,
     /// No (more) body comes from the client.
@@ -194,9 +194,18 @@ pub struct Start<'a, 'c, P> {
     pub client_ip: IpAddr,
 }
 
+impl<'c, P: Protocol + Default> Upstream<'c, P> {
+    /// The protocol and the request-head buffer of the last request, for the next one's
+    /// module to set up and fill (their allocations are reused); [`Upstream::start`] takes
+    /// them back.
+    pub fn take_parts(&mut self) -> (P, Vec<u8>) {
+        (std::mem::take(&mut self.proto), self.request.take_buffer())
+    }
+}
+
 impl<'c, P: Protocol> Upstream<'c, P> {
     /// Starts a request (the machine is reused from request to request: its buffers stay).
-    pub fn start(&mut self, req: Start<'_, 'c, P>, env: &mut Env<'_, 'c>) {
+    pub fn start(&mut self, req: Start<'c, P>, env: &mut Env<'_, 'c>) {
         self.end(env);
         self.proto = req.proto;
         self.settings = req.settings;

@@ -42,11 +42,17 @@ pub enum SendError {
 }
 
 impl RequestOut {
-    /// A request of `head` (reusing its allocation) and a body that is `stored` whole, or
-    /// streamed later (`body_done` false), or absent.
-    pub fn start(&mut self, head: &[u8], stored: Option<Box<StoredBody>>, body_done: bool) {
-        self.out.clear();
-        self.out.extend_from_slice(head);
+    /// The buffer of the last request, emptied, for the next head to be built in.
+    pub fn take_buffer(&mut self) -> Vec<u8> {
+        let mut b = std::mem::take(&mut self.out);
+        b.clear();
+        b
+    }
+
+    /// A request of `head` (built in [`RequestOut::take_buffer`]'s buffer) and a body that
+    /// is `stored` whole, or streamed later (`body_done` false), or absent.
+    pub fn start(&mut self, head: Vec<u8>, stored: Option<Box<StoredBody>>, body_done: bool) {
+        self.out = head;
         self.out_pos = 0;
         self.stored = stored;
         self.stored_pos = 0;

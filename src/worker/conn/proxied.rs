@@ -37,7 +37,9 @@ impl<'c> Conn<'c> {
         if a.head.expect_continue {
             a.out.extend_from_slice(crate::http::response::CONTINUE);
         }
+        let has_body = a.head.chunked || a.head.content_length.is_some_and(|n| n > 0);
         if loc.proxy_request_buffering
+            && has_body
             && let Some(body) = ClientBody::of(&a.head, Sink::Store(Box::default()))
         {
             a.body = Some(body);
@@ -91,6 +93,7 @@ impl<'c> Conn<'c> {
             None if streamed && a.head.chunked => (None, true),
             None => (a.head.content_length, false),
         };
+        let (mut proto, mut head) = a.upstream.take_parts();
         let prepared = {
             let buf = &a.buf[a.start.min(a.filled)..a.filled];
             let vars = crate::worker::request_vars::RequestVars {
@@ -113,7 +116,7 @@ impl<'c> Conn<'c> {
                 client: self.peer.ip(),
                 conn_id: self.id,
             };
-            crate::proxy::prepare(&vars, &r, loc, shared.http)
+            crate::proxy::prepare(&vars, &r, loc, shared.http, &mut proto, &mut head)
         };
         if let Some(status) = prepared.refuse {
             a.body = None;
@@ -131,10 +134,10 @@ impl<'c> Conn<'c> {
         let mut env = Self::env(shared, self.key);
         a.upstream.start(
             Start {
-                proto: prepared.proto,
+                proto,
                 settings: Settings::proxy(loc),
                 target: prepared.target,
-                head: &prepared.head,
+                head,
                 stored,
                 body_done: !streamed,
                 idempotent,
@@ -142,7 +145,9 @@ impl<'c> Conn<'c> {
             },
             &mut env,
         );
-        a.upstream.log.proxy_host = prepared.proxy_host;
+        if let Some(host) = prepared.proxy_host {
+            a.upstream.log.proxy_host = host;
+        }
         a.upstream.log.proxy_port = prepared.proxy_port;
         a.source = Source::Upstream;
         self.client_progress = shared.now;
