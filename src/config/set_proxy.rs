@@ -366,12 +366,10 @@ pub(crate) fn proxy_pass(
         ProxyTarget::Fixed { host, uri, .. } if !location.is_empty() => {
             let mut from = format!("http://{host}").into_bytes();
             from.extend_from_slice(uri.as_deref().unwrap_or(b"/"));
-            Some(std::sync::Arc::from([
-                crate::proxy::response::Redirect::Prefix {
-                    from,
-                    to: location.clone(),
-                },
-            ]))
+            Some(std::sync::Arc::from([Redirect::Prefix {
+                from,
+                to: location.clone(),
+            }]))
         }
         _ => None,
     };

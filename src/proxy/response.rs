@@ -173,25 +173,7 @@ fn hidden(name: &[u8], input: &ClientHeadInput<'_>) -> bool {
         && !input.pass.iter().any(eq)
 }
 
-/// One `proxy_redirect` rule, its variables evaluated for the request.
-#[derive(Clone, Debug)]
-pub enum Redirect {
-    /// A value starting with `from` (ASCII case-insensitively) has that prefix replaced.
-    Prefix {
-        /// The prefix.
-        from: Vec<u8>,
-        /// What replaces it.
-        to: Vec<u8>,
-    },
-    /// A value `re` matches is replaced whole by `to`, in which `${1}`..`${9}` stand for
-    /// the regex's captures (nginx evaluates the replacement against them).
-    Regex {
-        /// The rule's regex (a cheap clone of the configuration's).
-        re: regex::bytes::Regex,
-        /// The replacement, captures still to fill in.
-        to: Vec<u8>,
-    },
-}
+pub use crate::config::proxy_values::Redirect;
 
 fn rewrite_location(value: &[u8], redirects: &[Redirect], out: &mut Vec<u8>) {
     for rule in redirects {
