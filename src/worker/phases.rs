@@ -318,8 +318,8 @@ fn error_page_for<'c>(rq: &Rq<'_, 'c>, status: u16) -> Option<&'c crate::config:
 /// is configured, else nginx's standard page (444: close without answering).
 pub(super) fn finalize<'c>(rq: &mut Rq<'_, 'c>, status: u16) -> Next<'c> {
     if status == 444 {
+        // No head, so the connection closes (`conn::keepalive` says so for 444 anyway).
         rq.req.status = 444;
-        rq.req.keepalive = false;
         return Next::Done;
     }
     if super::conn::keepalive::closes_connection(status) {

@@ -109,7 +109,8 @@ pub struct Req<'c> {
     pub loc: &'c LocSettings,
     /// Response status.
     pub status: u16,
-    /// Whether the connection stays open after it.
+    /// Whether its response head said `Connection: keep-alive` (set only by the head
+    /// builder, from [`keepalive::keep_alive`]; the end of the response asks it again).
     pub keepalive: bool,
     /// Bytes of the request head (`$request_length` minus the body).
     pub head_len: usize,

@@ -63,7 +63,6 @@ impl<'c> Conn<'c> {
             if req.header_bytes == 0 {
                 req.status = status;
             }
-            req.keepalive = false;
             req.lingering = false;
         }
         Step::Close
@@ -278,9 +277,6 @@ impl<'c> Conn<'c> {
             a.upstream.abandon(&mut env);
         }
         if status == 0 {
-            if let Some(r) = self.active.as_mut().and_then(|a| a.req.as_mut()) {
-                r.keepalive = false;
-            }
             return Step::Close;
         }
         self.client_gone(status)
@@ -371,7 +367,6 @@ impl<'c> Conn<'c> {
             let idle = loc.proxy_read_timeout;
             if let Some(req) = a.req.as_mut() {
                 req.body_in_buf += moved;
-                req.keepalive = false;
             }
             a.source = Source::Fixed;
             self.state = State::Tunnel(Box::new(tunnel::Tunnel::new(
