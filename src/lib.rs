@@ -1,19 +1,31 @@
 //! Portico: an nginx-compatible web server and reverse proxy.
 //!
-//! The path of a request, in the order the code runs:
+//! The path of a request, in the order the code runs (imports flow the same way, downwards):
 //! - [`cli`] reads nginx's command-line flags; `main.rs` dispatches `-t`, `-s`, `-v`…
+//! - [`master`] binds every `listen` socket ([`listener`]), writes the pid file, forks the
+//!   workers (which drop to [`user`]), and then only handles signals (reload, stop, reopen)
+//!   and respawns workers.
+//! - [`worker`] is one process's single-threaded `mio` event loop: it accepts connections and
+//!   drives each connection's state machine (`worker::conn`), with every timeout in one
+//!   timer heap. A connection is its socket's only reader and writer: a response has one
+//!   source (fixed bytes, a file, an upstream) that its writer drains; keep-alive is decided
+//!   in one function, response heads are built in one place. The request handling inside
+//!   it runs nginx's phases (rewrite, location, content) and picks who answers.
+//! - [`static_files`] maps a URI to a file under `root` and opens it through the worker's
+//!   open-file cache; [`router`] finds the virtual server and location; [`rewrite`] runs
+//!   `rewrite`/`return`/`set`/`if`.
+//! - [`proxy`] is `proxy_pass` over HTTP/1.x: the upstream request head, the response head,
+//!   and the [`proxy::Http1`] protocol, on the generic machinery of [`upstream`] (peer choice,
+//!   tries, timeouts, the keep-alive pool, request bodies, response buffering and temporary
+//!   files), which a FastCGI protocol can use next to it.
 //! - [`config`] turns `nginx.conf` into typed [`config::Config`]: a lexer, a generic directive
 //!   tree with `include`, one directive table, and settings merged http → server → location.
-//! - [`master`] binds every `listen` socket, writes the pid file, forks the workers, and then
-//!   only handles signals (reload, stop, reopen) and respawns workers.
-//! - [`worker`] is one process's single-threaded `mio` event loop: it accepts connections and
-//!   drives each [`worker::conn`] state machine, with every timeout in one timer heap.
-//! - [`http`] parses request heads (as nginx does, offsets into the connection's buffer), decodes
-//!   bodies, normalises URIs, and builds response heads and nginx's error pages.
-//! - [`static_files`] maps a URI to a file under `root` and answers it with `sendfile(2)`.
-//! - [`log`] writes the error log in nginx's format and the access log per `log_format`;
-//!   [`vars`] compiles `$variables` once at config load.
-//! - [`sys`] holds the little `unsafe` there is (sendfile, rlimits, affinity, epoll flags).
+//! - [`vars`] compiles `$variables` once at config load; [`log`] writes the error log in
+//!   nginx's format and the access log per `log_format`.
+//! - [`http`] parses request heads (as nginx does, offsets into the connection's buffer),
+//!   decodes bodies, normalises URIs, and holds response status lines and nginx's error
+//!   pages; [`sys`] holds the little `unsafe` there is (sendfile, rlimits, affinity, epoll).
+//! - [`slab`], [`listener`] and [`user`] are what the master and workers both use.
 
 #[cfg(feature = "count-alloc")]
 pub mod alloc_count;

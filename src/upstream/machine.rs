@@ -67,8 +67,12 @@ struct Peer {
 
 /// Where the machine is.
 enum State {
-    /// Next: choose a server and connect. (Name resolution for a `proxy_pass` with
-    /// variables is where an asynchronous `Resolving` state goes, before this one.)
+    /// Next: choose a server and connect.
+    ///
+    /// The place for name resolution (`proxy_pass` with variables and a `resolver`): a
+    /// `Resolving(query)` state entered from here when `Target::direct` is a name, left
+    /// when the worker's resolver answers (driven like a socket event, with its own
+    /// deadline), back to `ChoosingPeer` with the address (or `Failed` with 502).
     ChoosingPeer,
     /// A non-blocking connect is in progress.
     Connecting(Peer),
