@@ -54,9 +54,10 @@ impl<'c> Conn<'c> {
         self.launch_upstream(shared, None)
     }
 
-    /// The client went away (or gave up): the request ends with `status` in the access log
-    /// and no answer; the upstream connection, if any, is closed, never pooled.
-    pub(super) fn client_gone(&mut self, status: u16) -> Step {
+    /// The request ends without an answer (the client went away or gave up): the failure's
+    /// status goes to the access log when no head was sent.
+    pub(super) fn end_unanswered(&mut self, f: Failure) -> Step {
+        let status = f.status;
         if let Some(a) = self.active.as_mut()
             && let Some(req) = a.req.as_mut()
         {
@@ -202,7 +203,7 @@ impl<'c> Conn<'c> {
             Flush::Error => {
                 let mut env = Self::env(shared, self.key);
                 a.upstream.abandon(&mut env);
-                self.client_gone(499)
+                self.end_unanswered(Failure::client(499))
             }
             Flush::Done => self.finish_request(shared),
             Flush::Yield => Step::Yield,
@@ -251,7 +252,7 @@ impl<'c> Conn<'c> {
                 LogLevel::Info,
                 "client timed out (110: Connection timed out) while sending to client",
             );
-            return Some(self.abandon_upstream(shared, 0));
+            return Some(self.abandon_upstream(shared, None));
         }
         let a = self.active.as_deref()?;
         let req = a.req.as_ref()?;
@@ -264,22 +265,22 @@ impl<'c> Conn<'c> {
                 LogLevel::Info,
                 "client timed out (110: Connection timed out) while reading client request body",
             );
-            return Some(self.abandon_upstream(shared, 408));
+            return Some(self.abandon_upstream(shared, Some(Failure::client(408))));
         }
         None
     }
 
-    /// Ends the request without more answer: the upstream connection closes; `status`
-    /// (when not 0) goes to the access log if no head was sent.
-    pub(super) fn abandon_upstream(&mut self, shared: &mut Shared<'c>, status: u16) -> Step {
+    /// Ends the request without more answer: the upstream connection closes (never pooled);
+    /// the failure, if given, is the access log's status when no head was sent.
+    pub(super) fn abandon_upstream(&mut self, shared: &mut Shared<'c>, f: Option<Failure>) -> Step {
         if let Some(a) = self.active.as_deref_mut() {
             let mut env = Self::env(shared, self.key);
             a.upstream.abandon(&mut env);
         }
-        if status == 0 {
-            return Step::Close;
+        match f {
+            Some(f) => self.end_unanswered(f),
+            None => Step::Close,
         }
-        self.client_gone(status)
     }
 
     /// While the response head is awaited, a client that closes its connection aborts the
@@ -303,7 +304,7 @@ impl<'c> Conn<'c> {
                     "epoll_wait() reported that client prematurely closed connection, so upstream connection is closed too while {during}"
                 );
                 self.log_upstream_line(LogLevel::Info, &what);
-                Some(self.abandon_upstream(shared, 499))
+                Some(self.abandon_upstream(shared, Some(Failure::client(499))))
             }
             // The next pipelined request: leave it (and the readiness) to the connection.
             Ok(_) => {
@@ -311,7 +312,7 @@ impl<'c> Conn<'c> {
                 None
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
-            Err(_) => Some(self.abandon_upstream(shared, 499)),
+            Err(_) => Some(self.abandon_upstream(shared, Some(Failure::client(499)))),
         }
     }
 

@@ -3,6 +3,7 @@
 //! into the upstream's request window as it arrives (`off`).
 
 use super::*;
+use crate::upstream::Failure;
 
 /// Bytes of a streamed request body read per turn at most.
 const STREAM_CHUNK: usize = 64 * 1024;
@@ -28,7 +29,7 @@ impl<'c> Conn<'c> {
         if shared.now >= self.client_progress + loc.client_body_timeout {
             // nginx terminates the request: no answer, no error-log line, 408 in the access
             // log (ngx_http_do_read_client_request_body → NGX_HTTP_REQUEST_TIME_OUT).
-            return self.client_gone(408);
+            return self.end_unanswered(Failure::client(408));
         }
         let Some(body) = a.body.as_mut() else {
             return Step::Close;
@@ -85,18 +86,18 @@ impl<'c> Conn<'c> {
                     LogLevel::Info,
                     "client prematurely closed connection while reading client request body",
                 );
-                self.client_gone(400)
+                self.end_unanswered(Failure::client(400))
             }
-            body::BodyTurn::Failed => self.client_gone(499),
+            body::BodyTurn::Failed => self.end_unanswered(Failure::client(499)),
             body::BodyTurn::BadFraming => {
                 self.log_line(LogLevel::Info, "client sent invalid chunked body");
-                self.body_failed(shared, 400)
+                self.body_failed(shared, Failure::client(400))
             }
             body::BodyTurn::Store(body::StoreError::TooLarge { had, more }) => {
                 let what =
                     format!("client intended to send too large chunked body: {had}+{more} bytes");
                 self.log_line(LogLevel::Error, &what);
-                self.body_failed(shared, 413)
+                self.body_failed(shared, Failure::client(413))
             }
             body::BodyTurn::Store(body::StoreError::File(e, dir)) => {
                 let what = format!(
@@ -105,7 +106,7 @@ impl<'c> Conn<'c> {
                     sys::errno_text(&e)
                 );
                 self.log_line(LogLevel::Crit, &what);
-                self.body_failed(shared, 500)
+                self.body_failed(shared, Failure::ours())
             }
         }
     }
@@ -122,9 +123,10 @@ impl<'c> Conn<'c> {
         Step::Wait(Some(self.client_progress + timeout))
     }
 
-    /// The body could not be read as a whole: the request is finalized with `status`
+    /// The body could not be read as a whole: the request is finalized with the failure's status
     /// (nginx's special response, `error_page` included); the rest of the body is not read.
-    pub(super) fn body_failed(&mut self, shared: &mut Shared<'c>, status: u16) -> Step {
+    pub(super) fn body_failed(&mut self, shared: &mut Shared<'c>, f: Failure) -> Step {
+        let status = f.status;
         if let Some(a) = self.active.as_mut() {
             a.body = None;
             a.source = Source::Fixed;
@@ -196,9 +198,11 @@ impl<'c> Conn<'c> {
                     LogLevel::Info,
                     "client prematurely closed connection while sending request to upstream",
                 );
-                Some(self.abandon_upstream(shared, 400))
+                Some(self.abandon_upstream(shared, Some(Failure::client(400))))
             }
-            body::BodyTurn::Failed => Some(self.abandon_upstream(shared, 499)),
+            body::BodyTurn::Failed => {
+                Some(self.abandon_upstream(shared, Some(Failure::client(499))))
+            }
             body::BodyTurn::BadFraming | body::BodyTurn::Store(_) => {
                 self.log_line(LogLevel::Info, "client sent invalid chunked body");
                 let head_sent = self
@@ -207,13 +211,13 @@ impl<'c> Conn<'c> {
                     .and_then(|a| a.req.as_ref())
                     .is_some_and(|r| r.header_bytes > 0);
                 if head_sent {
-                    return Some(self.abandon_upstream(shared, 0));
+                    return Some(self.abandon_upstream(shared, None));
                 }
                 if let Some(a) = self.active.as_deref_mut() {
                     let mut env = Self::env(shared, self.key);
                     a.upstream.abandon(&mut env);
                 }
-                Some(self.body_failed(shared, 400))
+                Some(self.body_failed(shared, Failure::client(400)))
             }
         }
     }
