@@ -29,6 +29,7 @@
 
 #[cfg(feature = "count-alloc")]
 pub mod alloc_count;
+pub mod cgi;
 pub mod cli;
 pub mod config;
 pub mod http;

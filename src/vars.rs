@@ -119,6 +119,12 @@ vars! {
     RequestCompletion = "request_completion",
     /// `$binary_remote_addr`: the client address in binary form.
     BinaryRemoteAddr = "binary_remote_addr",
+    // ---- fastcgi ----
+    /// `$fastcgi_script_name`: the URI's script part by `fastcgi_split_path_info`, with
+    /// `fastcgi_index` after a `/`.
+    FastcgiScriptName = "fastcgi_script_name",
+    /// `$fastcgi_path_info`: the URI's path-info part by `fastcgi_split_path_info`.
+    FastcgiPathInfo = "fastcgi_path_info",
     ;
     /// `$arg_NAME`: one query argument (name stored lowercase; see [`find_arg`]).
     Arg(String),

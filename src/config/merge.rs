@@ -27,6 +27,7 @@ fn apply_off(loc: &mut LocRaw, off: bool) {
 fn inherit_loc(child: &mut LocRaw, parent: &LocRaw) {
     let try_files = child.try_files.take();
     let proxy_pass = child.proxy_pass.take();
+    super::cgi_values::inherit(child, parent);
     child.inherit(parent);
     child.try_files = try_files;
     child.proxy_pass = proxy_pass;
@@ -41,6 +42,7 @@ fn attach_if_settings(ops: &mut [Op], if_locs: Vec<LocRaw>, location: &LocRaw) {
         if raw.proxy_pass.is_none() {
             raw.proxy_pass = location.proxy_pass.clone();
         }
+        super::cgi_values::inherit_pass(&mut raw, location);
         Rc::new(raw.finish())
     });
     for op in ops {
@@ -97,6 +99,7 @@ fn merge_http(
     if top.proxy_temp_path.is_none() {
         top.proxy_temp_path = Some(shared.prefix.join(DEFAULT_PROXY_TEMP_PATH));
     }
+    super::cgi_values::seed_http_defaults(&mut top, &shared.prefix);
     let servers = http
         .servers
         .into_iter()
@@ -134,6 +137,7 @@ fn merge_http(
         deferred: http.deferred,
     };
     super::set_upstream::check_all(&conf, http.place.as_ref())?;
+    super::set_cgi::check_all(&conf, http.place.as_ref())?;
     Ok(conf)
 }
 

@@ -170,12 +170,42 @@ pub enum Balance {
     },
 }
 
+/// Where an upstream server listens: a TCP address or a unix-domain socket
+/// (`server unix:/path`, `proxy_pass http://unix:/path:/uri`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeerAddr {
+    /// A TCP address.
+    Inet(SocketAddr),
+    /// A unix-domain socket's path (shared, so a try copies no path).
+    Unix(std::rc::Rc<std::path::Path>),
+}
+
+impl PeerAddr {
+    /// The TCP port (0 for a unix-domain socket).
+    pub fn port(&self) -> u16 {
+        match self {
+            PeerAddr::Inet(a) => a.port(),
+            PeerAddr::Unix(_) => 0,
+        }
+    }
+}
+
+impl std::fmt::Display for PeerAddr {
+    /// As `$upstream_addr` shows it: `127.0.0.1:8080`, `[::1]:80`, `unix:/tmp/app.sock`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PeerAddr::Inet(a) => write!(f, "{a}"),
+            PeerAddr::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
 /// One `server` of an upstream group (a host name that resolves to several addresses gives
 /// one entry per address).
 #[derive(Clone, Debug)]
 pub struct UpstreamServer {
     /// The resolved address.
-    pub addr: SocketAddr,
+    pub addr: PeerAddr,
     /// `weight=N`
     pub weight: u32,
     /// `max_fails=N` (0 = never marked failed)

@@ -34,7 +34,7 @@ fn upstream_conf<'a>(
 }
 
 /// Splits `host[:port]` (IPv6 in brackets); `Err` carries nginx's complaint.
-fn split_host_port(text: &str) -> Result<(String, Option<u16>), String> {
+pub(crate) fn split_host_port(text: &str) -> Result<(String, Option<u16>), String> {
     let (host, port) = if let Some(rest) = text.strip_prefix('[') {
         let Some(end) = rest.find(']') else {
             return Err(format!("invalid IPv6 address in upstream \"{text}\""));
@@ -115,7 +115,7 @@ pub(crate) fn upstream(
 }
 
 /// The group index for a `proxy_pass` host, registering a placeholder if it is new.
-fn upstream_ref(
+pub(crate) fn upstream_ref(
     shared: &mut Shared,
     d: &Directive,
     host: &str,
@@ -165,7 +165,7 @@ pub(crate) fn resolve_pending(upstreams: &mut [UpstreamConf]) -> Result<(), Conf
         u.servers = addrs
             .into_iter()
             .map(|addr| UpstreamServer {
-                addr,
+                addr: PeerAddr::Inet(addr),
                 weight: DEFAULT_SERVER_WEIGHT,
                 max_fails: DEFAULT_SERVER_MAX_FAILS,
                 fail_timeout: DEFAULT_SERVER_FAIL_TIMEOUT,
@@ -186,7 +186,7 @@ pub(crate) fn upstream_server(
 ) -> Result<(), ConfError> {
     let u = upstream_conf(l, d)?;
     let mut server = UpstreamServer {
-        addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+        addr: PeerAddr::Inet(SocketAddr::from(([0, 0, 0, 0], 0))),
         weight: DEFAULT_SERVER_WEIGHT,
         max_fails: DEFAULT_SERVER_MAX_FAILS,
         fail_timeout: DEFAULT_SERVER_FAIL_TIMEOUT,
@@ -221,6 +221,14 @@ pub(crate) fn upstream_server(
         }
     }
     let text = d.arg(0);
+    if text.len() >= 5 && text[..5].eq_ignore_ascii_case("unix:") {
+        let path = unix_path(d, text, &text[5..])?;
+        u.servers.push(UpstreamServer {
+            addr: PeerAddr::Unix(path),
+            ..server
+        });
+        return Ok(());
+    }
     let (host, port) = split_host_port(text).map_err(|m| ConfError::at(d, m))?;
     let port = port.unwrap_or(DEFAULT_UPSTREAM_PORT);
     let Some(addrs) = resolve(&host, port) else {
@@ -231,11 +239,58 @@ pub(crate) fn upstream_server(
     };
     for addr in addrs {
         u.servers.push(UpstreamServer {
-            addr,
+            addr: PeerAddr::Inet(addr),
             ..server.clone()
         });
     }
     Ok(())
+}
+
+/// The path of a `unix:` address, checked as `ngx_parse_unix_domain_url` checks it.
+pub(crate) fn unix_path(
+    d: &Directive,
+    url: &str,
+    path: &str,
+) -> Result<std::rc::Rc<std::path::Path>, ConfError> {
+    if path.is_empty() {
+        return Err(ConfError::at(
+            d,
+            format!("no path in the unix domain socket in upstream \"{url}\""),
+        ));
+    }
+    // sun_path holds 108 bytes, its terminating NUL included.
+    if path.len() + 1 > 108 {
+        return Err(ConfError::at(
+            d,
+            format!("too long path in the unix domain socket in upstream \"{url}\""),
+        ));
+    }
+    Ok(std::rc::Rc::from(std::path::Path::new(path)))
+}
+
+/// The implicit group of a `unix:` upstream address, shared by every directive naming the
+/// same socket.
+pub(crate) fn unix_group(shared: &mut Shared, path: std::rc::Rc<std::path::Path>) -> usize {
+    let name = format!("unix:{}", path.display());
+    if let Some(i) = shared
+        .upstreams
+        .iter()
+        .position(|u| !u.explicit && u.name == name)
+    {
+        return i;
+    }
+    let mut conf = UpstreamConf::new(name, false);
+    conf.servers.push(UpstreamServer {
+        addr: PeerAddr::Unix(path),
+        weight: DEFAULT_SERVER_WEIGHT,
+        max_fails: DEFAULT_SERVER_MAX_FAILS,
+        fail_timeout: DEFAULT_SERVER_FAIL_TIMEOUT,
+        backup: false,
+        down: false,
+        max_conns: 0,
+    });
+    shared.upstreams.push(conf);
+    shared.upstreams.len() - 1
 }
 
 /// `keepalive N;` inside an upstream block.

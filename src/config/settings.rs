@@ -537,6 +537,13 @@ settings! {
         proxy_temp_file_write_size: Option<super::set_upstream::PlacedSize> = None,
         /// `proxy_max_temp_file_size` (0: no temporary files; unset: 1024m)
         proxy_max_temp_file_size: Option<super::set_upstream::PlacedSize> = None,
+        // ---- fastcgi, uwsgi, scgi (config/cgi_values.rs; merged field by field there) ----
+        /// `fastcgi_*`
+        fastcgi: super::cgi_values::CgiConf = Default::default(),
+        /// `uwsgi_*`
+        uwsgi: super::cgi_values::CgiConf = Default::default(),
+        /// `scgi_*`
+        scgi: super::cgi_values::CgiConf = Default::default(),
     }
 }
 

@@ -23,7 +23,7 @@ pub mod conditional;
 pub mod date;
 pub mod error;
 pub mod expires;
-mod header_line;
+pub(crate) mod header_line;
 mod num;
 pub mod range;
 pub mod request;

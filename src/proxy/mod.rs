@@ -18,7 +18,9 @@ use std::sync::Arc;
 
 pub use http1::{Http1, Http1Head};
 
-use crate::config::proxy_values::{Balance, ProxyPass, ProxyRedirect, ProxyTarget, RedirectRule};
+use crate::config::proxy_values::{
+    Balance, PeerAddr, ProxyPass, ProxyRedirect, ProxyTarget, RedirectRule,
+};
 use crate::config::{HttpConf, LocSettings};
 use crate::elog;
 use crate::http::request::{Method, RequestHead, Version};
@@ -130,7 +132,8 @@ pub fn prepare(
                     {
                         setup.target.group = i;
                     } else if let Ok(ip) = u.host.parse::<IpAddr>() {
-                        setup.target.direct = Some(SocketAddr::new(ip, u.port));
+                        setup.target.direct =
+                            Some(PeerAddr::Inet(SocketAddr::new(ip, u.port)));
                     } else {
                         elog!(
                             LogLevel::Error,

@@ -3,7 +3,6 @@
 //! `$proxy_port` show them in access logs.
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub enum TryAddr {
     /// The server's address.
-    Server(SocketAddr),
+    Server(crate::config::proxy_values::PeerAddr),
     /// The group's name, when no server of it was live.
     Group(Arc<str>),
 }

@@ -23,7 +23,7 @@
 //! connection, uncounted.
 
 use std::io::{self, Read};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
@@ -33,11 +33,11 @@ use mio::{Interest, Token};
 use super::body_buffer::StoredBody;
 use super::failure::TryFailure;
 use super::log::{Try, TryAddr, UpstreamLog};
-use super::protocol::{BodyEnd, HeadFacts, Parsed, Protocol};
+use super::protocol::{BodyEnd, HeadFacts, Parsed, ProtoLog, Protocol, Refused};
 use super::request_body::{RequestOut, SendError};
 use super::response_buffer::{ResponseBuffer, Spill};
 use super::{DIRECT, Env, Failure, Owner, RequestLog, Settings, Target, UPSTREAM_TOKEN_BIT, pool};
-use crate::config::proxy_values::NextUpstream;
+use crate::config::proxy_values::{NextUpstream, PeerAddr};
 use crate::elog;
 use crate::http::source::Ready;
 use crate::log::LogLevel;
@@ -46,6 +46,8 @@ use crate::sys;
 mod connect;
 mod exchange;
 mod tries;
+
+pub(crate) use tries::upstream_name;
 
 /// Safety valve for one drive.
 const MAX_ROUNDS: usize = 10_000;
@@ -123,7 +125,7 @@ pub struct Upstream<'c, P> {
     /// A byte of the current try's response arrived.
     got_bytes: bool,
     /// The current try's server address (for log lines).
-    addr: Option<SocketAddr>,
+    addr: Option<PeerAddr>,
     /// Servers of the group tried by this request.
     tried: Vec<bool>,
     /// Tries started (a stale pooled connection's replay not counted).
@@ -205,6 +207,13 @@ impl<'c, P: Protocol + Default> Upstream<'c, P> {
     pub fn take_parts(&mut self) -> (P, Vec<u8>) {
         (std::mem::take(&mut self.proto), self.request.take_buffer())
     }
+
+    /// Gives back what [`Upstream::take_parts`] took when no request starts after all
+    /// (their allocations stay for the next one).
+    pub fn give_parts(&mut self, proto: P, buffer: Vec<u8>) {
+        self.proto = proto;
+        self.request.give_buffer(buffer);
+    }
 }
 
 impl<'c, P: Protocol> Upstream<'c, P> {
@@ -225,7 +234,9 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         self.tried
             .resize(group_conf.map_or(0, |g| g.servers.len()), false);
         self.target = req.target;
-        self.request.start(req.head, req.stored, req.body_done);
+        let records = self.proto.stored_records();
+        self.request
+            .start(req.head, req.stored, req.body_done, records);
         let head_size = self.settings.buffer_size.max(MIN_HEAD_BUFFER);
         let read_ahead = if self.settings.buffering {
             self.settings
@@ -399,9 +410,21 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         }
     }
 
-    /// Streamed request-body bytes, as the upstream gets them; `done`: the last.
-    pub fn push_body(&mut self, bytes: &[u8], done: bool) {
-        self.request.push(bytes, done);
+    /// Streamed request-body bytes (`data` decoded, `wire` as the client sent them),
+    /// framed by the protocol; `done`: the last.
+    pub fn push_body(&mut self, data: &[u8], wire: &[u8], done: bool) {
+        let proto = &mut self.proto;
+        self.request.push_with(|out| {
+            if !data.is_empty() || !wire.is_empty() {
+                proto.frame_body(data, wire, out);
+            }
+            if done {
+                proto.end_body(out);
+            }
+        });
+        if done {
+            self.request.push(&[], true);
+        }
     }
 
     /// Whether the client's whole request body went to the machine.
@@ -451,7 +474,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
 
     /// `http://ADDR/URI` of the current try, for a log line about the request.
     pub fn name(&self) -> Option<String> {
-        self.addr.map(|_| self.upstream_name(None))
+        self.addr.as_ref().map(|_| self.upstream_name(None))
     }
 
     /// Takes the body read whole before connecting (for an error page's request).
@@ -470,7 +493,11 @@ impl<'c, P: Protocol> Upstream<'c, P> {
     /// the pool only when the whole short response already arrived with its head (an error
     /// page usually does); a longer one is closed rather than drained. Returns the stored
     /// request body, for the error page's request.
-    pub fn intercept(&mut self, env: &mut Env<'_, 'c>) -> Option<Box<StoredBody>> {
+    pub fn intercept(
+        &mut self,
+        env: &mut Env<'_, 'c>,
+        cx: &RequestLog<'_>,
+    ) -> Option<Box<StoredBody>> {
         self.finish_try_time(env.now);
         if let Some(facts) = self.head.filter(|_| !self.head_taken) {
             self.head_taken = true;
@@ -480,8 +507,13 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                 BodyEnd::Empty => self.response.unread().is_empty(),
                 BodyEnd::AtClose => false,
                 BodyEnd::Framed => {
+                    let log = ProtoLog {
+                        request: cx,
+                        addr: self.addr.as_ref(),
+                        during: "reading upstream",
+                    };
                     let (buf, end) = self.response.bytes_mut();
-                    matches!(self.proto.decode_body(buf, start, end), Ok(d) if d.done && !d.surplus)
+                    matches!(self.proto.decode_body(buf, start, end, &log), Ok(d) if d.done && !d.surplus)
                 }
             };
             let reusable = complete && self.reusable && self.request.sent();
@@ -529,6 +561,7 @@ impl Settings<'_> {
             temp_file_write_size: 0,
             temp_path: std::path::Path::new(""),
             sendfile: false,
+            socket: super::socket::SocketOptions::default(),
         }
     }
 }

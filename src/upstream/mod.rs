@@ -27,14 +27,14 @@ pub mod pool;
 pub mod protocol;
 pub mod request_body;
 pub mod response_buffer;
+pub mod socket;
 pub mod temp_file;
 
-use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::config::proxy_values::{NextUpstream, UpstreamConf};
+use crate::config::proxy_values::{NextUpstream, PeerAddr, UpstreamConf};
 use crate::config::{HttpConf, LocSettings};
 use crate::slab::Key;
 use balancer::Group;
@@ -155,7 +155,7 @@ pub struct Target {
     /// Group index, or [`DIRECT`].
     pub group: usize,
     /// The address for [`DIRECT`] (`None`: it could not be resolved: 502).
-    pub direct: Option<SocketAddr>,
+    pub direct: Option<PeerAddr>,
     /// The evaluated `hash` key.
     pub hash_key: Vec<u8>,
     /// Whether the connection may go back to the pool after the response.
@@ -196,6 +196,8 @@ pub struct Settings<'c> {
     pub temp_path: &'c Path,
     /// `sendfile`: send the temporary file's bytes with `sendfile(2)`.
     pub sendfile: bool,
+    /// `*_bind`, `*_socket_keepalive`.
+    pub socket: socket::SocketOptions,
 }
 
 impl<'c> Settings<'c> {
@@ -217,6 +219,7 @@ impl<'c> Settings<'c> {
             temp_file_write_size: temp::temp_file_write_size(loc),
             temp_path: &loc.proxy_temp_path,
             sendfile: loc.sendfile,
+            socket: socket::SocketOptions::default(),
         }
     }
 }

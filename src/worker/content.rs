@@ -14,7 +14,8 @@ use crate::static_files::{self, Entry, IndexLookup};
 pub(super) enum Handler {
     /// Files under `root`/`alias` (nginx's try_files, index, static and autoindex modules).
     Static,
-    /// `proxy_pass`: the upstream answers (see [`crate::proxy`]).
+    /// `proxy_pass`, `fastcgi_pass`, `uwsgi_pass`, `scgi_pass`: the upstream answers (see
+    /// [`super::backend`]).
     Proxy,
 }
 
@@ -22,7 +23,7 @@ pub(super) enum Handler {
 /// rewrite, `if` and internal redirect), from `rq.req.loc` — the location's settings, or a
 /// matched `if`'s (`proxy_pass` is allowed in `if in location`, as in nginx).
 pub(super) fn handler_for(rq: &Rq<'_, '_>) -> Handler {
-    if rq.req.loc.proxy_pass.is_some() {
+    if super::backend::Kind::of(rq.req.loc).is_some() {
         Handler::Proxy
     } else {
         Handler::Static

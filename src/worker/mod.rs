@@ -8,6 +8,7 @@
 //! drives the connections that have events, then fires due timers.
 
 mod answer;
+pub(crate) mod backend;
 pub(crate) mod conn;
 mod content;
 mod file_response;

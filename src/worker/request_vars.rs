@@ -329,6 +329,20 @@ impl VarSource for RequestVars<'_, '_> {
                 std::net::IpAddr::V4(ip) => out.extend_from_slice(&ip.octets()),
                 std::net::IpAddr::V6(ip) => out.extend_from_slice(&ip.octets()),
             },
+            // The URI as routing left it (the phases' own copy while they run).
+            Var::FastcgiScriptName | Var::FastcgiPathInfo if parsed => {
+                let uri = if route.script.uri.is_empty() {
+                    &self.active.uri
+                } else {
+                    &route.script.uri
+                };
+                let conf = &self.req.loc.fastcgi;
+                if *var == Var::FastcgiScriptName {
+                    crate::cgi::split::script_name(conf, uri, out);
+                } else {
+                    crate::cgi::split::path_info(conf, uri, out);
+                }
+            }
             Var::RequestCompletion => {
                 if self.req.status != 0 && self.req.status < 400 {
                     out.extend_from_slice(b"OK");

@@ -172,8 +172,11 @@ fn write_response<'c>(
             let mut digits = [0u8; 20];
             out.extend_from_slice(b"HTTP/1.1 ");
             out.extend_from_slice(format_u64(u64::from(head.status), &mut digits));
-            out.push(b' ');
-            out.extend_from_slice(u.reason());
+            // nginx sends the upstream's status line as it came: no reason, no space.
+            if !u.reason().is_empty() {
+                out.push(b' ');
+                out.extend_from_slice(u.reason());
+            }
             out.extend_from_slice(b"\r\n");
         }
         _ => out.extend_from_slice(response::status_line(head.status)),
@@ -254,16 +257,16 @@ pub(super) fn queue_upstream_head(
         _ => facts.status,
     };
     // `expires modified` counts from the upstream's Last-Modified.
-    let mtime =
-        rq.a.upstream
-            .proto
-            .head
-            .header(rq.a.upstream.head_bytes(), "last-modified")
-            .and_then(crate::http::date::parse_http_date_secs);
+    let mtime = rq
+        .a
+        .upstream
+        .proto
+        .header(rq.a.upstream.head_bytes(), "last-modified")
+        .and_then(crate::http::date::parse_http_date_secs);
     let mut extra = Vec::new();
     let skip_cache = write_extra_headers(rq, status, mtime, &mut extra);
     let a = &mut *rq.a;
-    let view = crate::proxy::Http1Head::new(&a.upstream.proto, a.upstream.head_bytes(), loc);
+    let view = a.upstream.proto.client_head(a.upstream.head_bytes(), loc);
     let head = Head {
         status,
         extra: &extra,
@@ -281,6 +284,11 @@ pub(super) fn queue_upstream_head(
     };
     req.keepalive = !facts.upgrade && keepalive::keep_alive(&reading, &writing);
     write_response(&mut a.out, rq.shared, req, &head, b"");
+    // A body of unknown length the writer frames in chunks (nginx's chunked filter).
+    let chunked = view.frames_chunks() && view.chunked();
+    drop(head);
+    drop(view);
+    a.chunks = super::conn::Chunks::framing(chunked);
 }
 
 fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {

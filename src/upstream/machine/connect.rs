@@ -1,6 +1,7 @@
 //! Choosing a peer (the balancer, a pooled connection first) and connecting to it.
 
 use super::*;
+use crate::upstream::socket::OpenError;
 
 impl<'c, P: Protocol> Upstream<'c, P> {
     /// The server for the next try, or why there is none.
@@ -8,7 +9,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         &mut self,
         env: &mut Env<'_, 'c>,
         cx: &RequestLog<'_>,
-    ) -> Result<(Option<usize>, SocketAddr), Failure> {
+    ) -> Result<(Option<usize>, PeerAddr), Failure> {
         let now = env.now;
         let limit = self.settings.next_upstream_timeout;
         if self.tries > 0
@@ -19,8 +20,8 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         }
         if self.target.group == DIRECT {
             // A `proxy_pass` with variables: its one address (an unresolved name has none).
-            return match self.target.direct {
-                Some(a) if self.tries == 0 || self.fresh_retry.is_some() => Ok((None, a)),
+            return match &self.target.direct {
+                Some(a) if self.tries == 0 || self.fresh_retry.is_some() => Ok((None, a.clone())),
                 _ => Err(Failure::upstream(self.fail_status)),
             };
         }
@@ -70,7 +71,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         if let Some(g) = env.upstreams.groups.get_mut(self.target.group) {
             g.acquire(peer);
         }
-        Ok((Some(peer), server.addr))
+        Ok((Some(peer), server.addr.clone()))
     }
 
     pub(super) fn connect(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>) {
@@ -86,12 +87,12 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         if !fresh {
             self.tries += 1;
         }
-        self.addr = Some(addr);
+        self.addr = Some(addr.clone());
         self.try_started = now;
         self.progress = now;
         self.got_bytes = false;
         self.log.tries.push(Try {
-            addr: TryAddr::Server(addr),
+            addr: TryAddr::Server(addr.clone()),
             status: 0,
             time: None,
             connect_time: None,
@@ -118,9 +119,8 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             });
             return;
         }
-        match TcpStream::connect(addr) {
+        match super::super::socket::open(&addr, &self.settings.socket) {
             Ok(mut sock) => {
-                let _ = sock.set_nodelay(true);
                 let fd = sock.as_raw_fd();
                 env.upstreams.set_owner(fd, Owner::Client(env.client));
                 if let Err(e) = env.upstreams.registry.register(
@@ -147,7 +147,13 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                     requests: 0,
                 });
             }
-            Err(e) => {
+            Err(OpenError::Local(what)) => {
+                // A socket that cannot be set up is ours, not the server's: 500, no retry.
+                cx.line(LogLevel::Crit, &what, None);
+                self.release_server(env, index, false);
+                self.state = State::Failed(Failure::ours());
+            }
+            Err(OpenError::Connect(e)) => {
                 let what = format!("connect() failed ({})", sys::errno_text(&e));
                 self.try_failed(
                     env,
@@ -171,17 +177,13 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         let Some(p) = self.peer_mut() else {
             return false;
         };
-        let err = match p.sock.take_error() {
-            Ok(Some(e)) => Some(e),
-            Ok(None) => match p.sock.peer_addr() {
-                Ok(_) => None,
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                    // Not yet: wait for the next writable edge.
-                    p.writable = false;
-                    return false;
-                }
-                Err(e) => Some(e),
-            },
+        let err = match super::super::socket::connected(&p.sock) {
+            Ok(true) => None,
+            Ok(false) => {
+                // Not yet: wait for the next writable edge.
+                p.writable = false;
+                return false;
+            }
             Err(e) => Some(e),
         };
         if let Some(e) = err {

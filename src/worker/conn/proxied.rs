@@ -6,11 +6,24 @@
 //! for it and the writer drains the response from it.
 
 use super::*;
+use crate::cgi::{BodyShape, CgiRequest, Gateway};
+use crate::config::cgi_values::CgiModule;
 use crate::http::request::Method;
+use crate::proxy::Http1;
+use crate::worker::backend::{Backend, Kind};
 use crate::upstream::body_buffer::StoredBody;
 use crate::upstream::machine::Start;
 use crate::upstream::protocol::HeadFacts;
 use crate::upstream::{Failure, RequestLog, Settings, Turn};
+
+/// What a protocol's module decided about a request.
+struct Launch<'c> {
+    target: crate::upstream::Target,
+    refuse: Option<u16>,
+    proxy_host: Option<std::sync::Arc<str>>,
+    proxy_port: u16,
+    settings: Settings<'c>,
+}
 
 impl<'c> Conn<'c> {
     /// The location proxies: read the body first when it is to be buffered, else start the
@@ -23,6 +36,9 @@ impl<'c> Conn<'c> {
             return Step::Close;
         };
         let loc = req.loc;
+        let Some(kind) = Kind::of(loc) else {
+            return Step::Close;
+        };
         a.proxied = true;
         a.source = Source::Upstream;
         self.state = State::Responding;
@@ -38,7 +54,19 @@ impl<'c> Conn<'c> {
             a.out.extend_from_slice(crate::http::response::CONTINUE);
         }
         let has_body = a.head.chunked || a.head.content_length.is_some_and(|n| n > 0);
-        if loc.proxy_request_buffering
+        // uwsgi and SCGI need the body's length first, so a chunked one is read whole
+        // whatever `*_request_buffering` says; a body that is not passed is read (to be
+        // dropped) before the request goes.
+        let buffer = match kind {
+            Kind::Proxy => loc.proxy_request_buffering,
+            Kind::Gateway(m) => {
+                let conf = m.conf(loc);
+                conf.request_buffering()
+                    || !conf.pass_request_body()
+                    || (m != CgiModule::FastCgi && a.head.chunked)
+            }
+        };
+        if buffer
             && has_body
             && let Some(body) = ClientBody::of(&a.head, Sink::Store(Box::default()))
         {
@@ -84,7 +112,16 @@ impl<'c> Conn<'c> {
             return Step::Close;
         };
         let loc = req.loc;
+        let Some(kind) = Kind::of(loc) else {
+            return Step::Close;
+        };
         let streamed = a.body.is_some();
+        let mut stored = stored;
+        if let Kind::Gateway(m) = kind
+            && !m.conf(loc).pass_request_body()
+        {
+            stored = None;
+        }
         // The body's length upstream: the stored body's (a chunked one gets its length
         // too), else the client's Content-Length — 0 included, as nginx sends it.
         let (content_length, chunked) = match &stored {
@@ -93,8 +130,8 @@ impl<'c> Conn<'c> {
             None if streamed && a.head.chunked => (None, true),
             None => (a.head.content_length, false),
         };
-        let (mut proto, mut head) = a.upstream.take_parts();
-        let prepared = {
+        let (proto, mut head) = a.upstream.take_parts();
+        let (proto, prepared) = {
             let buf = &a.buf[a.start.min(a.filled)..a.filled];
             let vars = crate::worker::request_vars::RequestVars {
                 conn: &conn,
@@ -103,22 +140,75 @@ impl<'c> Conn<'c> {
                 shared,
                 location: a.route.location,
             };
-            let r = crate::proxy::ProxyRequest {
-                buf,
-                head: &a.head,
-                uri: &a.uri,
-                args: a.route.script.args.as_deref(),
-                valid_location: a.route.script.valid_location,
-                uri_rewritten: a.route.uri_rewritten,
-                as_get: a.route.as_get,
-                content_length,
-                chunked,
-                client: self.peer.ip(),
-                conn_id: self.id,
-            };
-            crate::proxy::prepare(&vars, &r, loc, shared.http, &mut proto, &mut head)
+            match kind {
+                Kind::Proxy => {
+                    let mut http = match proto {
+                        Backend::Http(h) => h,
+                        Backend::Gateway(_) => Http1::default(),
+                    };
+                    let r = crate::proxy::ProxyRequest {
+                        buf,
+                        head: &a.head,
+                        uri: &a.uri,
+                        args: a.route.script.args.as_deref(),
+                        valid_location: a.route.script.valid_location,
+                        uri_rewritten: a.route.uri_rewritten,
+                        as_get: a.route.as_get,
+                        content_length,
+                        chunked,
+                        client: self.peer.ip(),
+                        conn_id: self.id,
+                    };
+                    let p = crate::proxy::prepare(&vars, &r, loc, shared.http, &mut http, &mut head);
+                    let launch = Launch {
+                        target: p.target,
+                        refuse: p.refuse,
+                        proxy_host: p.proxy_host,
+                        proxy_port: p.proxy_port,
+                        settings: Settings::proxy(loc),
+                    };
+                    (Backend::Http(http), launch)
+                }
+                Kind::Gateway(module) => {
+                    let mut gateway = match proto {
+                        Backend::Gateway(g) => g,
+                        Backend::Http(_) => Gateway::default(),
+                    };
+                    let body = match (&stored, streamed) {
+                        (Some(s), _) => BodyShape::Stored(s.len()),
+                        (None, true) => BodyShape::Streamed(a.head.content_length),
+                        (None, false) => BodyShape::None,
+                    };
+                    let r = CgiRequest {
+                        buf,
+                        head: &a.head,
+                        body,
+                        as_get: a.route.as_get,
+                        client: self.peer.ip(),
+                        conn_id: self.id,
+                    };
+                    let p = crate::cgi::prepare(
+                        module,
+                        &vars,
+                        &r,
+                        loc,
+                        shared.http,
+                        &mut gateway,
+                        &mut head,
+                    );
+                    let launch = Launch {
+                        target: p.target,
+                        refuse: p.refuse,
+                        proxy_host: None,
+                        proxy_port: 0,
+                        settings: crate::cgi::settings(module.conf(loc), loc, p.socket),
+                    };
+                    (Backend::Gateway(gateway), launch)
+                }
+            }
         };
         if let Some(status) = prepared.refuse {
+            a.upstream.give_parts(proto, head);
             a.body = None;
             a.source = Source::Fixed;
             if let Some(req) = a.req.as_mut() {
@@ -135,7 +225,7 @@ impl<'c> Conn<'c> {
         a.upstream.start(
             Start {
                 proto,
-                settings: Settings::proxy(loc),
+                settings: prepared.settings,
                 target: prepared.target,
                 head,
                 stored,
@@ -327,21 +417,33 @@ impl<'c> Conn<'c> {
         };
         let loc = req.loc;
         let status = facts.status;
-        // proxy_intercept_errors: a status that has an error_page is answered by the routing
+        // *_intercept_errors: a status that has an error_page is answered by the routing
         // engine (ngx_http_upstream_intercept_errors), not relayed.
-        if loc.proxy_intercept_errors && status >= 300 && loc.error_page_for(status).is_some() {
+        let intercept = Kind::of(loc).is_some_and(|k| k.intercept_errors(loc));
+        if intercept && status >= 300 && loc.error_page_for(status).is_some() {
             if status == 401 {
                 a.route.www_authenticate = a
                     .upstream
                     .proto
-                    .head
                     .header(a.upstream.head_bytes(), "www-authenticate")
                     .map(<[u8]>::to_vec);
             }
-            let mut env = Self::env(shared, self.key);
+            let cx = RequestLog {
+                conn_id: self.id,
+                client: self.peer.ip(),
+                server: req.server,
+                buf: &a.buf[a.start.min(a.filled)..a.filled],
+                head: &a.head,
+            };
+            let mut env = upstream::Env {
+                now: shared.now,
+                groups: &shared.http.upstreams,
+                upstreams: &mut shared.upstreams,
+                client: self.key,
+            };
             // A buffered body goes with the request to its error page, as nginx keeps
             // r->request_body.
-            a.route.request_body = a.upstream.intercept(&mut env);
+            a.route.request_body = a.upstream.intercept(&mut env, &cx);
             a.route.body_taken = true;
             return self.finalize_proxied(shared, status);
         }

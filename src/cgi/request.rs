@@ -1,0 +1,450 @@
+//! Where a gateway request goes and the bytes that open it (nginx's `create_request` of
+//! each module), built into the machine's reused request buffer:
+//!
+//! - FastCGI: BEGIN_REQUEST (`FCGI_KEEP_CONN` with `fastcgi_keep_conn on`), one PARAMS
+//!   record with every parameter (nginx refuses more than 65535 bytes of them), the empty
+//!   PARAMS record, then the body in STDIN records of 32 KB and the empty STDIN record;
+//! - uwsgi: the 4-byte packet header (`uwsgi_modifier1`, the variables' size,
+//!   `uwsgi_modifier2`), the variables, `uwsgi_string`, then the body as it is;
+//! - SCGI: a netstring of `CONTENT_LENGTH` first and the parameters, then the body.
+
+use std::net::{IpAddr, SocketAddr};
+
+use super::Gateway;
+use super::params::{self, Encoding};
+use super::record;
+use crate::config::cgi_values::{CgiBind, CgiModule, CgiTarget};
+use crate::config::proxy_values::PeerAddr;
+use crate::config::{HttpConf, LocSettings};
+use crate::elog;
+use crate::http::request::{Method, RequestHead, Version};
+use crate::log::LogLevel;
+use crate::upstream::protocol::Records;
+use crate::upstream::socket::SocketOptions;
+use crate::upstream::{DIRECT, Settings, Target};
+use crate::vars::{Var, VarSource};
+
+/// The largest parameter block FastCGI and uwsgi packets can carry (a 16-bit length).
+const MAX_PARAMS: usize = 0xffff;
+
+/// FastCGI's cut of a body read whole: STDIN records of 32 KB, padded, then the empty one.
+pub const STDIN_RECORDS: Records = Records {
+    max: record::STDIN_PIECE,
+    before: stdin_before,
+    end: stdin_end,
+};
+
+fn stdin_before(prev: Option<usize>, len: usize, out: &mut [u8; 16]) -> usize {
+    let pad = prev.map_or(0, record::padding);
+    out[..pad].fill(0);
+    out[pad..pad + 8].copy_from_slice(&record::header(record::STDIN, len, record::padding(len)));
+    pad + 8
+}
+
+fn stdin_end(prev: Option<usize>, out: &mut [u8; 16]) -> usize {
+    let pad = prev.map_or(0, record::padding);
+    out[..pad].fill(0);
+    out[pad..pad + 8].copy_from_slice(&record::stdin_end());
+    pad + 8
+}
+
+/// The generic machinery's settings of a request of this module (nginx's
+/// `ngx_http_upstream_conf_t` of the module's location).
+pub fn settings<'c>(
+    conf: &'c crate::config::cgi_values::CgiConf,
+    loc: &'c LocSettings,
+    socket: SocketOptions,
+) -> Settings<'c> {
+    Settings {
+        connect_timeout: conf.connect_timeout(),
+        send_timeout: conf.send_timeout(),
+        read_timeout: conf.read_timeout(),
+        next_upstream: conf.next_upstream(),
+        next_upstream_tries: conf.next_upstream_tries.unwrap_or(0),
+        next_upstream_timeout: conf.next_upstream_timeout.unwrap_or_default(),
+        buffering: conf.buffering(),
+        buffer_size: conf.buffer_size(),
+        buffers: conf.buffers(),
+        busy_buffers_size: conf.busy_buffers_size(),
+        max_temp_file_size: conf.max_temp_file_size(),
+        temp_file_write_size: conf.temp_file_write_size(),
+        temp_path: conf.temp_path.as_deref().unwrap_or(&loc.proxy_temp_path),
+        sendfile: loc.sendfile,
+        socket,
+    }
+}
+
+/// The request body, as it goes upstream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyShape {
+    /// None (or none is passed: `*_pass_request_body off`).
+    None,
+    /// Read whole before connecting, this long.
+    Stored(u64),
+    /// Streamed as it arrives (`*_request_buffering off`), this long if known.
+    Streamed(Option<u64>),
+}
+
+/// What [`prepare`] reads of the request.
+pub struct CgiRequest<'a> {
+    /// The request's head bytes.
+    pub buf: &'a [u8],
+    /// Its parsed head (offsets into `buf`).
+    pub head: &'a RequestHead,
+    /// Its body.
+    pub body: BodyShape,
+    /// An `error_page` made the request a GET.
+    pub as_get: bool,
+    /// The client's address.
+    pub client: IpAddr,
+    /// The connection's number, for log lines.
+    pub conn_id: u64,
+}
+
+/// Where a request goes.
+pub struct Prepared {
+    /// The group or address.
+    pub target: Target,
+    /// Answer with this status instead (the address could not be used, the parameters do
+    /// not fit; logged).
+    pub refuse: Option<u16>,
+    /// `*_bind` and `*_socket_keepalive` for its connections.
+    pub socket: SocketOptions,
+}
+
+/// The request's variables, with `$content_length` of a body whose length was learnt by
+/// reading it (a chunked one, read whole), as nginx sets `content_length_n`.
+struct BodyVars<'a> {
+    inner: &'a dyn VarSource,
+    stored: Option<u64>,
+}
+
+impl VarSource for BodyVars<'_> {
+    fn var(&self, var: &Var, out: &mut Vec<u8>) -> bool {
+        if *var == Var::ContentLength
+            && let Some(len) = self.stored
+            && !self.inner.var(var, out)
+        {
+            super::head::push_decimal(out, len);
+            return true;
+        }
+        self.inner.var(var, out)
+    }
+}
+
+/// Where one request of `module` goes and what opens it, from the location's settings and
+/// the request: `proto` is set up for it and `out` gets the request's first bytes (both
+/// reused from the last request).
+pub fn prepare<'c>(
+    module: CgiModule,
+    vars: &dyn VarSource,
+    r: &CgiRequest<'_>,
+    loc: &'c LocSettings,
+    http: &HttpConf,
+    proto: &mut Gateway<'c>,
+    out: &mut Vec<u8>,
+) -> Prepared {
+    let conf = module.conf(loc);
+    let head_request = r.head.method == Method::Head && !r.as_get;
+    proto.start(module, conf, head_request, r.head.version == Version::Http11);
+    out.clear();
+    let mut prepared = Prepared {
+        target: Target {
+            group: DIRECT,
+            ..Target::default()
+        },
+        refuse: None,
+        socket: SocketOptions {
+            keepalive: conf.socket_keepalive.unwrap_or(false),
+            ..SocketOptions::default()
+        },
+    };
+    match &conf.bind {
+        None | Some(CgiBind::Off) => {}
+        Some(CgiBind::Addr(addr, transparent)) => {
+            prepared.socket.bind = Some(*addr);
+            prepared.socket.transparent = *transparent;
+        }
+        Some(CgiBind::Dynamic(t, transparent)) => {
+            let mut text = std::mem::take(&mut proto.scratch);
+            text.clear();
+            t.eval(vars, &mut text);
+            if !text.is_empty() {
+                let value = String::from_utf8_lossy(&text);
+                match crate::config::cgi_values::parse_bind_addr(&value) {
+                    Some(addr) => {
+                        prepared.socket.bind = Some(addr);
+                        prepared.socket.transparent = *transparent;
+                    }
+                    None => {
+                        elog!(
+                            LogLevel::Error,
+                            "*{} invalid local address \"{value}\", client: {}",
+                            r.conn_id,
+                            r.client
+                        );
+                        prepared.refuse = Some(500);
+                    }
+                }
+            }
+            proto.scratch = text;
+            if prepared.refuse.is_some() {
+                return prepared;
+            }
+        }
+    }
+    let Some(pass) = &conf.pass else {
+        prepared.refuse = Some(500);
+        return prepared;
+    };
+    match &pass.target {
+        CgiTarget::Group(g) => prepared.target.group = *g,
+        CgiTarget::Dynamic(t) => {
+            let mut url = std::mem::take(&mut proto.scratch);
+            url.clear();
+            t.eval(vars, &mut url);
+            let found = resolve(module, &url, http, r);
+            proto.scratch = url;
+            match found {
+                Ok(target) => prepared.target = target,
+                Err(status) => {
+                    prepared.refuse = Some(status);
+                    return prepared;
+                }
+            }
+        }
+    }
+    let group = http.upstreams.get(prepared.target.group);
+    if let Some(crate::config::proxy_values::Balance::Hash { key, .. }) = group.map(|g| &g.balance)
+    {
+        key.eval(vars, &mut prepared.target.hash_key);
+    }
+    prepared.target.keepalive = module == CgiModule::FastCgi
+        && conf.keep_conn()
+        && group.is_none_or(|g| g.keepalive > 0);
+    let stored = match r.body {
+        BodyShape::Stored(n) if r.head.content_length.is_none() => Some(n),
+        _ => None,
+    };
+    let vars = BodyVars {
+        inner: vars,
+        stored,
+    };
+    let params = conf.params.as_deref();
+    let headers = r
+        .head
+        .headers
+        .iter()
+        .filter(|_| conf.pass_request_headers())
+        .map(|h| (h.name.get(r.buf), h.value.get(r.buf)));
+    let built = match module {
+        CgiModule::FastCgi => fastcgi(conf.keep_conn(), params, &vars, headers, r.body, out),
+        CgiModule::Uwsgi => uwsgi(conf, params, &vars, headers, out),
+        CgiModule::Scgi => scgi(params, &vars, headers, r, out),
+    };
+    if let Err(len) = built {
+        let what = match module {
+            CgiModule::FastCgi => "fastcgi request record is too big",
+            _ => "uwsgi request is too big",
+        };
+        elog!(
+            LogLevel::Alert,
+            "*{} {what}: {len}, client: {}",
+            r.conn_id,
+            r.client
+        );
+        prepared.refuse = Some(500);
+    }
+    prepared
+}
+
+/// A `*_pass` with variables, evaluated: an `upstream` group's name, `host:port` with an
+/// IP address, or `unix:/path` (`uwsgi://` may lead for uwsgi). `Err`: the status to
+/// answer, logged as nginx logs it.
+fn resolve(
+    module: CgiModule,
+    url: &[u8],
+    http: &HttpConf,
+    r: &CgiRequest<'_>,
+) -> Result<Target, u16> {
+    let (conn_id, client) = (r.conn_id, r.client);
+    let mut text = String::from_utf8_lossy(url).into_owned();
+    if module == CgiModule::Uwsgi && text.len() >= 8 && text[..8].eq_ignore_ascii_case("uwsgi://")
+    {
+        text.drain(..8);
+    }
+    let mut target = Target {
+        group: DIRECT,
+        ..Target::default()
+    };
+    if text.len() >= 5 && text[..5].eq_ignore_ascii_case("unix:") {
+        let path = &text[5..];
+        if path.is_empty() {
+            elog!(
+                LogLevel::Error,
+                "*{conn_id} no path in the unix domain socket in upstream \"{text}\", client: {client}"
+            );
+            return Err(500);
+        }
+        target.direct = Some(PeerAddr::Unix(std::rc::Rc::from(std::path::Path::new(
+            path,
+        ))));
+        return Ok(target);
+    }
+    let (host, port) = match text.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() && !text.ends_with(']') => match p.parse::<u16>() {
+            Ok(p) if p > 0 => (h.to_string(), Some(p)),
+            _ => {
+                elog!(
+                    LogLevel::Error,
+                    "*{conn_id} invalid port in upstream \"{text}\", client: {client}"
+                );
+                return Err(500);
+            }
+        },
+        _ => (text.clone(), None),
+    };
+    let lower = host.to_ascii_lowercase();
+    if port.is_none()
+        && let Some(i) = http
+            .upstreams
+            .iter()
+            .position(|g| g.explicit && g.name == lower)
+    {
+        target.group = i;
+        return Ok(target);
+    }
+    let Some(port) = port else {
+        elog!(
+            LogLevel::Error,
+            "*{conn_id} no port in upstream \"{text}\", client: {client}"
+        );
+        return Err(500);
+    };
+    let ip = host.trim_start_matches('[').trim_end_matches(']');
+    match ip.parse::<IpAddr>() {
+        Ok(ip) => target.direct = Some(PeerAddr::Inet(SocketAddr::new(ip, port))),
+        Err(_) => {
+            // No run-time resolver: the machine answers 502 for an address it lacks.
+            elog!(
+                LogLevel::Error,
+                "*{conn_id} no resolver defined to resolve {host}, client: {client}"
+            );
+        }
+    }
+    Ok(target)
+}
+
+/// BEGIN_REQUEST, PARAMS (parameters and headers), the empty PARAMS, and the empty STDIN
+/// when no body follows. `Err`: the parameters' length, over 65535.
+fn fastcgi<'a>(
+    keep_conn: bool,
+    params: Option<&crate::config::cgi_values::CgiParams>,
+    vars: &dyn VarSource,
+    headers: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    body: BodyShape,
+    out: &mut Vec<u8>,
+) -> Result<(), usize> {
+    out.extend_from_slice(&record::begin_request(keep_conn));
+    let at = out.len();
+    out.extend_from_slice(&[0; record::HEADER_LEN]);
+    let empty = crate::config::cgi_values::CgiParams::default();
+    let params = params.unwrap_or(&empty);
+    params::write_params(Encoding::FastCgi, params, vars, out);
+    params::write_headers(Encoding::FastCgi, params, headers, out);
+    let len = out.len() - at - record::HEADER_LEN;
+    if len > MAX_PARAMS {
+        return Err(len);
+    }
+    let pad = record::padding(len);
+    out[at..at + record::HEADER_LEN].copy_from_slice(&record::header(record::PARAMS, len, pad));
+    out.extend_from_slice(&[0u8; 8][..pad]);
+    out.extend_from_slice(&record::header(record::PARAMS, 0, 0));
+    if body == BodyShape::None {
+        out.extend_from_slice(&record::stdin_end());
+    }
+    Ok(())
+}
+
+/// The uwsgi packet: header, variables, `uwsgi_string`. `Err`: the size, over 65535.
+fn uwsgi<'a>(
+    conf: &crate::config::cgi_values::CgiConf,
+    params: Option<&crate::config::cgi_values::CgiParams>,
+    vars: &dyn VarSource,
+    headers: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    out: &mut Vec<u8>,
+) -> Result<(), usize> {
+    out.extend_from_slice(&[0; 4]);
+    let empty = crate::config::cgi_values::CgiParams::default();
+    let params = params.unwrap_or(&empty);
+    params::write_params(Encoding::Uwsgi, params, vars, out);
+    params::write_headers(Encoding::Uwsgi, params, headers, out);
+    if let Some(s) = &conf.uwsgi_string {
+        out.extend_from_slice(s);
+    }
+    let len = out.len() - 4;
+    if len > MAX_PARAMS {
+        return Err(len);
+    }
+    let size = (len as u16).to_le_bytes();
+    out[..4].copy_from_slice(&[
+        conf.modifier1.unwrap_or(crate::config::cgi_values::DEFAULT_UWSGI_MODIFIER),
+        size[0],
+        size[1],
+        conf.modifier2.unwrap_or(crate::config::cgi_values::DEFAULT_UWSGI_MODIFIER),
+    ]);
+    Ok(())
+}
+
+/// Room kept before an SCGI netstring for its length and colon.
+const NETSTRING_ROOM: usize = 21;
+
+/// The SCGI netstring: `LEN:CONTENT_LENGTH\0N\0` then the parameters, then `,`.
+fn scgi<'a>(
+    params: Option<&crate::config::cgi_values::CgiParams>,
+    vars: &dyn VarSource,
+    headers: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    r: &CgiRequest<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), usize> {
+    out.extend_from_slice(&[0; NETSTRING_ROOM]);
+    let length = match r.body {
+        BodyShape::Stored(n) => n,
+        BodyShape::Streamed(n) => n.unwrap_or(0),
+        BodyShape::None => 0,
+    };
+    out.extend_from_slice(b"CONTENT_LENGTH\0");
+    super::head::push_decimal(out, length);
+    out.push(0);
+    let empty = crate::config::cgi_values::CgiParams::default();
+    let params = params.unwrap_or(&empty);
+    params::write_params(Encoding::Scgi, params, vars, out);
+    params::write_headers(Encoding::Scgi, params, headers, out);
+    let len = out.len() - NETSTRING_ROOM;
+    let mut room = [0u8; 20];
+    let digits = super::head::decimal(len as u64, &mut room);
+    let start = NETSTRING_ROOM - digits.len() - 1;
+    out[start..start + digits.len()].copy_from_slice(digits);
+    out[NETSTRING_ROOM - 1] = b':';
+    out.drain(..start);
+    out.push(b',');
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_bodies_are_cut_into_padded_stdin_records() {
+        let mut frame = [0u8; 16];
+        let n = stdin_before(None, 5, &mut frame);
+        assert_eq!(&frame[..n], &record::header(record::STDIN, 5, 3));
+        let n = stdin_before(Some(5), 8, &mut frame);
+        assert_eq!(&frame[..3], &[0, 0, 0]);
+        assert_eq!(&frame[3..n], &record::header(record::STDIN, 8, 0));
+        let n = stdin_end(Some(5), &mut frame);
+        assert_eq!(n, 11);
+        assert_eq!(&frame[3..n], &record::stdin_end());
+    }
+}
