@@ -53,8 +53,6 @@ pub struct Gateway<'c> {
     rest: Option<u64>,
     /// FastCGI: the application closed its stdout.
     stdout_closed: bool,
-    /// FastCGI: the END_REQUEST record began.
-    end_request: bool,
     /// Bytes came after the response's end.
     surplus: bool,
     /// A buffer for evaluating a `*_pass` with variables (kept from request to request).
@@ -73,7 +71,6 @@ impl Default for Gateway<'_> {
             body_started: false,
             rest: None,
             stdout_closed: false,
-            end_request: false,
             surplus: false,
             scratch: Vec::new(),
         }
@@ -118,13 +115,13 @@ impl<'c> Gateway<'c> {
         }
     }
 
-    /// FastCGI: the body is over (by nginx's rules for `fastcgi_keep_conn`).
+    /// FastCGI: the body is over once the END_REQUEST record was read whole. (nginx
+    /// without `fastcgi_keep_conn` may stop at the closed stdout, but its event pipe looks
+    /// at the records only when a buffer fills or the connection closes, so in practice it
+    /// reads on to END_REQUEST and the application's close too; closing before an
+    /// application wrote its END_REQUEST breaks its pipe.)
     fn fastcgi_finished(&self) -> bool {
-        if self.keep_conn() {
-            self.records.ended()
-        } else {
-            self.stdout_closed || self.end_request
-        }
+        self.records.ended()
     }
 }
 
@@ -150,7 +147,7 @@ impl Protocol for Gateway<'_> {
         }
         let head_phase = !self.body_started;
         let catch = self.conf.and_then(|c| c.catch_stderr.as_deref());
-        let (stdout_closed, end_request) = (&mut self.stdout_closed, &mut self.end_request);
+        let stdout_closed = &mut self.stdout_closed;
         let result = self.records.deframe(buf, from, |event, payload| {
             let head = || {
                 if !head_phase {
@@ -195,7 +192,6 @@ impl Protocol for Gateway<'_> {
                             "upstream sent unexpected FastCGI record: 3".into(),
                         ));
                     }
-                    *end_request = true;
                 }
             }
             Ok(())
@@ -312,7 +308,6 @@ impl Protocol for Gateway<'_> {
         self.body_started = false;
         self.rest = None;
         self.stdout_closed = false;
-        self.end_request = false;
         self.surplus = false;
     }
 
