@@ -7,13 +7,15 @@ use crate::config::cgi_values::CgiConf;
 
 /// The script name and path info of `uri`.
 pub fn split<'u>(conf: &CgiConf, uri: &'u [u8]) -> (&'u [u8], &'u [u8]) {
-    let Some((re, _)) = &conf.split_path_info else {
+    let Some(split) = &conf.split_path_info else {
         return (uri, b"");
     };
-    match re.captures(uri) {
-        Some(c) => {
-            let part = |i: usize| c.get(i).map_or(&b""[..], |m| &uri[m.start()..m.end()]);
-            (part(1), part(2))
+    match split.split(uri) {
+        Some((script, info)) => {
+            let part = |r: Option<(usize, usize)>| {
+                r.and_then(|(a, b)| uri.get(a..b)).unwrap_or_default()
+            };
+            (part(script), part(info))
         }
         None => (uri, b""),
     }
@@ -40,13 +42,13 @@ mod tests {
     fn conf(split: Option<&str>, index: Option<&str>) -> CgiConf {
         CgiConf {
             split_path_info: split.map(|p| {
-                (
+                std::rc::Rc::new(crate::config::cgi_values::SplitPathInfo::new(
                     regex::bytes::RegexBuilder::new(p)
                         .unicode(false)
                         .build()
                         .unwrap(),
                     p.to_string(),
-                )
+                ))
             }),
             index: index.map(str::to_string),
             ..CgiConf::default()

@@ -178,6 +178,48 @@ impl CgiParams {
     }
 }
 
+/// `fastcgi_split_path_info REGEX;`: the regex, its source, and room for its captures.
+pub struct SplitPathInfo {
+    /// The regex (two captures: the script name, the path info).
+    pub re: regex::bytes::Regex,
+    /// Its source, as written.
+    pub source: String,
+    /// Capture slots reused from request to request (a worker is single-threaded): the
+    /// split allocates nothing once they exist.
+    locations: std::cell::Cell<Option<regex::bytes::CaptureLocations>>,
+}
+
+impl std::fmt::Debug for SplitPathInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SplitPathInfo({:?})", self.source)
+    }
+}
+
+impl SplitPathInfo {
+    /// A compiled split.
+    pub fn new(re: regex::bytes::Regex, source: String) -> SplitPathInfo {
+        SplitPathInfo {
+            re,
+            source,
+            locations: std::cell::Cell::new(None),
+        }
+    }
+
+    /// The byte ranges of the two captures in `uri` (`None`: no match).
+    pub fn split(&self, uri: &[u8]) -> Option<(Option<(usize, usize)>, Option<(usize, usize)>)> {
+        let mut locs = self
+            .locations
+            .take()
+            .unwrap_or_else(|| self.re.capture_locations());
+        let found = self
+            .re
+            .captures_read(&mut locs, uri)
+            .map(|_| (locs.get(1), locs.get(2)));
+        self.locations.set(Some(locs));
+        found
+    }
+}
+
 /// `*_bind ADDRESS [transparent] | off;`
 #[derive(Clone, Debug)]
 pub enum CgiBind {
@@ -288,8 +330,8 @@ pub struct CgiConf {
     pub socket_keepalive: Option<bool>,
     /// `fastcgi_index` (FastCGI only)
     pub index: Option<String>,
-    /// `fastcgi_split_path_info REGEX` and its source (FastCGI only)
-    pub split_path_info: Option<(regex::bytes::Regex, String)>,
+    /// `fastcgi_split_path_info REGEX` (FastCGI only)
+    pub split_path_info: Option<Rc<SplitPathInfo>>,
     /// `fastcgi_catch_stderr` strings (FastCGI only)
     pub catch_stderr: Option<Vec<Vec<u8>>>,
     /// `fastcgi_keep_conn` (FastCGI only)

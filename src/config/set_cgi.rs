@@ -288,7 +288,7 @@ pub(crate) fn split_path_info(l: &mut Level<'_>, d: &Directive, _: &mut Shared) 
         ));
     }
     // A later directive at the same level replaces an earlier one, as in nginx.
-    conf(l, d)?.split_path_info = Some((re, pattern.to_string()));
+    conf(l, d)?.split_path_info = Some(Rc::new(SplitPathInfo::new(re, pattern.to_string())));
     Ok(())
 }
 
