@@ -97,7 +97,10 @@ fn php_answers_over_a_unix_socket_and_tcp_with_keep_alive_to_the_client() {
     );
     assert_eq!(r.status, 200, "{}", s.error_log());
     assert_eq!(r.text(), "hello /hello.php GET a=1 yes\n");
-    assert!(r.header("X-Powered-By").is_some_and(|v| v.starts_with("PHP/")));
+    assert!(
+        r.header("X-Powered-By")
+            .is_some_and(|v| v.starts_with("PHP/"))
+    );
     assert_eq!(r.header("Content-Type"), Some("text/html; charset=UTF-8"));
     // No Content-Length from PHP: chunks to an HTTP/1.1 client, which keeps its connection.
     let mut c = s.connect();
@@ -132,7 +135,11 @@ fn status_and_location_headers() {
     assert!(r.header("Status").is_none(), "Status is not relayed");
     let r = s.request(&get_close("/unix/redirect.php"));
     assert_eq!((r.status, r.reason.as_str()), (302, "Found"));
-    assert_eq!(r.header("Location"), Some("/next"), "relative, as nginx passes it");
+    assert_eq!(
+        r.header("Location"),
+        Some("/next"),
+        "relative, as nginx passes it"
+    );
     assert_eq!(r.text(), "moved");
 }
 
@@ -194,9 +201,10 @@ fn large_bodies_both_ways() {
     assert!(r.text().ends_with("299999...\n"));
     // A chunked upload with request buffering off streams into STDIN records.
     let mut c = s.connect();
-    let mut req = b"POST /unix/echo.php HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\
+    let mut req =
+        b"POST /unix/echo.php HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\
                     Connection: close\r\n\r\n"
-        .to_vec();
+            .to_vec();
     for piece in body[..200_000].chunks(70_000) {
         req.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
         req.extend_from_slice(piece);
@@ -247,13 +255,19 @@ fn keep_conn_reuses_php_fpm_connections() {
         assert_eq!(r.status, 200);
     }
     let reused = connections_to(port);
-    assert!(reused <= 2, "{reused} connections for 20 requests with keep_conn");
+    assert!(
+        reused <= 2,
+        "{reused} connections for 20 requests with keep_conn"
+    );
     // Without fastcgi_keep_conn each request has its own connection, as with nginx.
     for _ in 0..5 {
         assert_eq!(s.request(&get_close("/off/x")).status, 200);
     }
     let fresh = connections_to(port) - reused;
-    assert!(fresh >= 5, "{fresh} connections for 5 requests without keep_conn");
+    assert!(
+        fresh >= 5,
+        "{fresh} connections for 5 requests without keep_conn"
+    );
     s.assert_clean_log();
 }
 
@@ -276,7 +290,10 @@ fn catch_stderr_and_intercepted_errors() {
     });
     let r = s.request(&get_close("/caught.php"));
     assert_eq!(r.status, 502);
-    assert!(s.error_log().contains("FastCGI sent in stderr: \"PHP message: something odd\""));
+    assert!(
+        s.error_log()
+            .contains("FastCGI sent in stderr: \"PHP message: something odd\"")
+    );
     let r = s.request(&get_close("/intercepted.php"));
     assert_eq!((r.status, r.text().as_str()), (404, "custom page\n"));
 }
@@ -334,7 +351,10 @@ fn broken_responses_get_502_and_nginx_s_lines_and_the_next_request_works() {
     });
     let s = fake_server(&app, "");
     let cases = [
-        ("/version", "upstream sent unsupported FastCGI protocol version: 2"),
+        (
+            "/version",
+            "upstream sent unsupported FastCGI protocol version: 2",
+        ),
         ("/type", "upstream sent invalid FastCGI record type: 9"),
         ("/big", "upstream sent too big header"),
         ("/cut", "upstream prematurely closed connection"),
@@ -402,10 +422,20 @@ fn records_split_anywhere_and_the_pool_keeps_only_clean_connections() {
         c.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
             .unwrap();
         let r = read_response(&mut c, false).expect("response");
-        assert_eq!((r.status, r.text().as_str()), (200, "0123456789abcdef"), "{path}");
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (200, "0123456789abcdef"),
+            "{path}"
+        );
     }
-    assert_eq!(app.accepted(), 1, "one pooled connection for clean responses");
-    assert!(s.error_log().contains("FastCGI sent in stderr: \"early warning\" while reading response header from upstream"));
+    assert_eq!(
+        app.accepted(),
+        1,
+        "one pooled connection for clean responses"
+    );
+    assert!(s.error_log().contains(
+        "FastCGI sent in stderr: \"early warning\" while reading response header from upstream"
+    ));
     // Bytes after END_REQUEST: the response is fine, the connection is not kept.
     c.write_all(b"GET /surplus HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
@@ -425,7 +455,9 @@ fn parameters_and_headers_as_nginx_sends_them() {
         for (n, v) in &req.params {
             text.extend_from_slice(format!("{n}={v}\n").as_bytes());
         }
-        text.extend_from_slice(format!("keep_conn={} stdin={}\n", req.keep_conn, req.stdin.len()).as_bytes());
+        text.extend_from_slice(
+            format!("keep_conn={} stdin={}\n", req.keep_conn, req.stdin.len()).as_bytes(),
+        );
         Answer {
             bytes: response(&text),
             close: false,

@@ -3,9 +3,9 @@
 //! unix socket, with nginx's `conf/uwsgi_params` and `conf/scgi_params`. Checked against
 //! nginx 1.22 with the same servers.
 
-mod common;
 #[path = "support/apps.rs"]
 mod apps;
+mod common;
 
 use std::io::Write;
 use std::time::Duration;
@@ -81,7 +81,10 @@ fn uwsgi_serves_a_wsgi_app_over_tcp_and_a_unix_socket() {
     }
     // The application's own status line.
     let r = s.request(&get_close("/tcp/status"));
-    assert_eq!((r.status, r.reason.as_str(), r.text().as_str()), (404, "Not Found", "not here\n"));
+    assert_eq!(
+        (r.status, r.reason.as_str(), r.text().as_str()),
+        (404, "Not Found", "not here\n")
+    );
     s.assert_clean_log();
 }
 
@@ -127,9 +130,15 @@ fn scgi_requests_as_the_specification_wants_them() {
         assert_eq!(r.header("X-Param-HTTP-X-CLIENT"), Some("me"));
     }
     let r = s.request(&get_close("/tcp/status"));
-    assert_eq!((r.status, r.reason.as_str(), r.text().as_str()), (404, "Not Found", "not here\n"));
+    assert_eq!(
+        (r.status, r.reason.as_str(), r.text().as_str()),
+        (404, "Not Found", "not here\n")
+    );
     let r = s.request(&get_close("/tcp/http"));
-    assert_eq!((r.status, r.reason.as_str(), r.text().as_str()), (201, "Created", "made\n"));
+    assert_eq!(
+        (r.status, r.reason.as_str(), r.text().as_str()),
+        (201, "Created", "made\n")
+    );
     let r = s.request(&get_close("/unix/redirect"));
     assert_eq!((r.status, r.reason.as_str()), (302, "Moved Temporarily"));
     assert_eq!(r.header("Location"), Some("/next"));
@@ -138,7 +147,10 @@ fn scgi_requests_as_the_specification_wants_them() {
         b"POST /tcp/echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\
           Connection: close\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
     );
-    assert_eq!((r.text().as_str(), r.header("X-Param-CONTENT-LENGTH")), ("abcde", Some("5")));
+    assert_eq!(
+        (r.text().as_str(), r.header("X-Param-CONTENT-LENGTH")),
+        ("abcde", Some("5"))
+    );
     s.assert_clean_log();
 }
 
@@ -169,7 +181,11 @@ fn scgi_large_bodies_and_a_broken_application() {
          upstream: \"scgi://127.0.0.1:{}\", host: \"localhost\"",
         app.port
     );
-    assert!(s.wait_for(5, || s.error_log().contains(&line)), "{}", s.error_log());
+    assert!(
+        s.wait_for(5, || s.error_log().contains(&line)),
+        "{}",
+        s.error_log()
+    );
     c.write_all(b"GET /tcp/status HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     assert_eq!(read_response(&mut c, false).expect("response").status, 404);

@@ -299,7 +299,12 @@ fn parse_status_line(buf: &[u8]) -> StatusLine {
 
 /// Upstream lines the client never gets as lines: the framing is ours (`Content-Length`
 /// is written from its value, early).
-const NOT_RELAYED: [&str; 4] = ["connection", "keep-alive", "transfer-encoding", "content-length"];
+const NOT_RELAYED: [&str; 4] = [
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "content-length",
+];
 
 /// The upstream lines nginx's header filter writes early, right after `Date`.
 const EARLY: [&str; 2] = ["content-type", "last-modified"];

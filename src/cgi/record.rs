@@ -124,10 +124,16 @@ impl std::fmt::Display for RecordError {
             }
             RecordError::Type(b) => write!(f, "upstream sent invalid FastCGI record type: {b}"),
             RecordError::IdHigh(b) => {
-                write!(f, "upstream sent unexpected FastCGI request id high byte: {b}")
+                write!(
+                    f,
+                    "upstream sent unexpected FastCGI request id high byte: {b}"
+                )
             }
             RecordError::IdLow(b) => {
-                write!(f, "upstream sent unexpected FastCGI request id low byte: {b}")
+                write!(
+                    f,
+                    "upstream sent unexpected FastCGI request id low byte: {b}"
+                )
             }
         }
     }

@@ -146,7 +146,12 @@ pub fn prepare<'c>(
 ) -> Prepared {
     let conf = module.conf(loc);
     let head_request = r.head.method == Method::Head && !r.as_get;
-    proto.start(module, conf, head_request, r.head.version == Version::Http11);
+    proto.start(
+        module,
+        conf,
+        head_request,
+        r.head.version == Version::Http11,
+    );
     out.clear();
     let mut prepared = Prepared {
         target: Target {
@@ -219,9 +224,8 @@ pub fn prepare<'c>(
     {
         key.eval(vars, &mut prepared.target.hash_key);
     }
-    prepared.target.keepalive = module == CgiModule::FastCgi
-        && conf.keep_conn()
-        && group.is_none_or(|g| g.keepalive > 0);
+    prepared.target.keepalive =
+        module == CgiModule::FastCgi && conf.keep_conn() && group.is_none_or(|g| g.keepalive > 0);
     let stored = match r.body {
         BodyShape::Stored(n) if r.head.content_length.is_none() => Some(n),
         _ => None,
@@ -269,8 +273,7 @@ fn resolve(
 ) -> Result<Target, u16> {
     let (conn_id, client) = (r.conn_id, r.client);
     let mut text = String::from_utf8_lossy(url).into_owned();
-    if module == CgiModule::Uwsgi && text.len() >= 8 && text[..8].eq_ignore_ascii_case("uwsgi://")
-    {
+    if module == CgiModule::Uwsgi && text.len() >= 8 && text[..8].eq_ignore_ascii_case("uwsgi://") {
         text.drain(..8);
     }
     let mut target = Target {
@@ -388,10 +391,12 @@ fn uwsgi<'a>(
     }
     let size = (len as u16).to_le_bytes();
     out[..4].copy_from_slice(&[
-        conf.modifier1.unwrap_or(crate::config::cgi_values::DEFAULT_UWSGI_MODIFIER),
+        conf.modifier1
+            .unwrap_or(crate::config::cgi_values::DEFAULT_UWSGI_MODIFIER),
         size[0],
         size[1],
-        conf.modifier2.unwrap_or(crate::config::cgi_values::DEFAULT_UWSGI_MODIFIER),
+        conf.modifier2
+            .unwrap_or(crate::config::cgi_values::DEFAULT_UWSGI_MODIFIER),
     ]);
     Ok(())
 }

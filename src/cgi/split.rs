@@ -11,10 +11,9 @@ pub fn split<'u>(conf: &CgiConf, uri: &'u [u8]) -> (&'u [u8], &'u [u8]) {
         return (uri, b"");
     };
     match split.split(uri) {
-        Some((script, info)) => {
-            let part = |r: Option<(usize, usize)>| {
-                r.and_then(|(a, b)| uri.get(a..b)).unwrap_or_default()
-            };
+        Some([script, info]) => {
+            let part =
+                |r: Option<(usize, usize)>| r.and_then(|(a, b)| uri.get(a..b)).unwrap_or_default();
             (part(script), part(info))
         }
         None => (uri, b""),
@@ -59,10 +58,7 @@ mod tests {
         let (mut s, mut p) = (Vec::new(), Vec::new());
         script_name(c, uri.as_bytes(), &mut s);
         path_info(c, uri.as_bytes(), &mut p);
-        (
-            String::from_utf8(s).unwrap(),
-            String::from_utf8(p).unwrap(),
-        )
+        (String::from_utf8(s).unwrap(), String::from_utf8(p).unwrap())
     }
 
     #[test]

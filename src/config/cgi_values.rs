@@ -205,8 +205,9 @@ impl SplitPathInfo {
         }
     }
 
-    /// The byte ranges of the two captures in `uri` (`None`: no match).
-    pub fn split(&self, uri: &[u8]) -> Option<(Option<(usize, usize)>, Option<(usize, usize)>)> {
+    /// The byte ranges of the two captures in `uri` (`None`: no match; a capture that took
+    /// no part is `None` too).
+    pub fn split(&self, uri: &[u8]) -> Option<[Option<(usize, usize)>; 2]> {
         let mut locs = self
             .locations
             .take()
@@ -214,7 +215,7 @@ impl SplitPathInfo {
         let found = self
             .re
             .captures_read(&mut locs, uri)
-            .map(|_| (locs.get(1), locs.get(2)));
+            .map(|_| [locs.get(1), locs.get(2)]);
         self.locations.set(Some(locs));
         found
     }

@@ -138,7 +138,11 @@ pub(crate) fn pass(l: &mut Level<'_>, d: &Directive, shared: &mut Shared) -> Res
 
 /// `*_param NAME VALUE [if_not_empty];` (repeated; a level with any replaces its parent's
 /// list).
-pub(crate) fn param(l: &mut Level<'_>, d: &Directive, shared: &mut Shared) -> Result<(), ConfError> {
+pub(crate) fn param(
+    l: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
     let if_not_empty = match d.args.len() {
         2 => false,
         _ if d.arg(2) == "if_not_empty" => true,
@@ -160,7 +164,11 @@ pub(crate) fn param(l: &mut Level<'_>, d: &Directive, shared: &mut Shared) -> Re
 }
 
 /// `*_pass_header NAME;`
-pub(crate) fn pass_header(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<(), ConfError> {
+pub(crate) fn pass_header(
+    l: &mut Level<'_>,
+    d: &Directive,
+    _: &mut Shared,
+) -> Result<(), ConfError> {
     conf(l, d)?
         .pass_header
         .get_or_insert_with(Vec::new)
@@ -169,7 +177,11 @@ pub(crate) fn pass_header(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> R
 }
 
 /// `*_hide_header NAME;`
-pub(crate) fn hide_header(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<(), ConfError> {
+pub(crate) fn hide_header(
+    l: &mut Level<'_>,
+    d: &Directive,
+    _: &mut Shared,
+) -> Result<(), ConfError> {
     conf(l, d)?
         .hide_header
         .get_or_insert_with(Vec::new)
@@ -178,7 +190,11 @@ pub(crate) fn hide_header(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> R
 }
 
 /// `fastcgi_catch_stderr STRING;` (repeated)
-pub(crate) fn catch_stderr(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<(), ConfError> {
+pub(crate) fn catch_stderr(
+    l: &mut Level<'_>,
+    d: &Directive,
+    _: &mut Shared,
+) -> Result<(), ConfError> {
     conf(l, d)?
         .catch_stderr
         .get_or_insert_with(Vec::new)
@@ -189,7 +205,11 @@ pub(crate) fn catch_stderr(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> 
 /// `*_next_upstream error|timeout|invalid_header|http_500|http_503|http_403|http_404|
 /// http_429|non_idempotent|updating|off ...;` (`ngx_conf_set_bitmask_slot` over the
 /// module's masks: no `http_502` or `http_504`, which only the proxy knows).
-pub(crate) fn next_upstream(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<(), ConfError> {
+pub(crate) fn next_upstream(
+    l: &mut Level<'_>,
+    d: &Directive,
+    _: &mut Shared,
+) -> Result<(), ConfError> {
     const OFF: u16 = 1 << 15;
     let c = conf(l, d)?;
     if c.next_upstream.is_some() {
@@ -230,7 +250,11 @@ pub(crate) fn next_upstream(l: &mut Level<'_>, d: &Directive, _: &mut Shared) ->
 }
 
 /// `*_ignore_headers NAME ...;` (case-insensitive names of [`ignore::NAMES`])
-pub(crate) fn ignore_headers(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<(), ConfError> {
+pub(crate) fn ignore_headers(
+    l: &mut Level<'_>,
+    d: &Directive,
+    _: &mut Shared,
+) -> Result<(), ConfError> {
     let c = conf(l, d)?;
     if c.ignore_headers.is_some() {
         return Err(ConfError::directive(d, "is duplicate"));
@@ -269,7 +293,11 @@ pub(crate) fn buffers(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Resul
 }
 
 /// `*_temp_path PATH [LEVEL1 [LEVEL2 [LEVEL3]]];`
-pub(crate) fn temp_path(l: &mut Level<'_>, d: &Directive, shared: &mut Shared) -> Result<(), ConfError> {
+pub(crate) fn temp_path(
+    l: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
     let prefix = shared.prefix.clone();
     set_once(&mut conf(l, d)?.temp_path, d, |d| {
         super::set_http::temp_path(d, &prefix)
@@ -278,7 +306,11 @@ pub(crate) fn temp_path(l: &mut Level<'_>, d: &Directive, shared: &mut Shared) -
 
 /// `fastcgi_split_path_info REGEX;` (the regex must have two captures: the script name and
 /// the path info).
-pub(crate) fn split_path_info(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<(), ConfError> {
+pub(crate) fn split_path_info(
+    l: &mut Level<'_>,
+    d: &Directive,
+    _: &mut Shared,
+) -> Result<(), ConfError> {
     let pattern = d.arg(0);
     let re = super::set_block::compile_regex(d, pattern, false)?;
     if re.captures_len() != 3 {
@@ -326,7 +358,11 @@ pub(crate) fn bind(l: &mut Level<'_>, d: &Directive, shared: &mut Shared) -> Res
 }
 
 /// `fastcgi_send_lowat SIZE;`: Linux has no `SO_SNDLOWAT`, so nginx warns and ignores it.
-pub(crate) fn send_lowat(_: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<(), ConfError> {
+pub(crate) fn send_lowat(
+    _: &mut Level<'_>,
+    d: &Directive,
+    _: &mut Shared,
+) -> Result<(), ConfError> {
     super::values::size_arg(d, 0)?;
     elog!(
         LogLevel::Warn,
@@ -337,7 +373,11 @@ pub(crate) fn send_lowat(_: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Re
 }
 
 /// A directive of these modules Portico does not have: refused with the reason.
-pub(crate) fn unsupported(_: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<(), ConfError> {
+pub(crate) fn unsupported(
+    _: &mut Level<'_>,
+    d: &Directive,
+    _: &mut Shared,
+) -> Result<(), ConfError> {
     let name = d.name.as_str();
     let why = if name.contains("_cache") {
         "Portico has no response cache yet"

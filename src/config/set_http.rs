@@ -179,7 +179,10 @@ pub(crate) fn proxy_temp_path(
 
 /// A temporary-file directory and its levels, as nginx's `ngx_conf_set_path_slot` checks
 /// them (each level 1 or 2 characters).
-pub(crate) fn temp_path(d: &Directive, prefix: &std::path::Path) -> Result<std::path::PathBuf, ConfError> {
+pub(crate) fn temp_path(
+    d: &Directive,
+    prefix: &std::path::Path,
+) -> Result<std::path::PathBuf, ConfError> {
     for i in 1..d.args.len() {
         if !matches!(d.arg(i), "1" | "2") {
             return Err(ConfError::at(d, "invalid value"));

@@ -132,8 +132,7 @@ pub fn prepare(
                     {
                         setup.target.group = i;
                     } else if let Ok(ip) = u.host.parse::<IpAddr>() {
-                        setup.target.direct =
-                            Some(PeerAddr::Inet(SocketAddr::new(ip, u.port)));
+                        setup.target.direct = Some(PeerAddr::Inet(SocketAddr::new(ip, u.port)));
                     } else {
                         elog!(
                             LogLevel::Error,

@@ -257,12 +257,11 @@ pub(super) fn queue_upstream_head(
         _ => facts.status,
     };
     // `expires modified` counts from the upstream's Last-Modified.
-    let mtime = rq
-        .a
-        .upstream
-        .proto
-        .header(rq.a.upstream.head_bytes(), "last-modified")
-        .and_then(crate::http::date::parse_http_date_secs);
+    let mtime =
+        rq.a.upstream
+            .proto
+            .header(rq.a.upstream.head_bytes(), "last-modified")
+            .and_then(crate::http::date::parse_http_date_secs);
     let mut extra = Vec::new();
     let skip_cache = write_extra_headers(rq, status, mtime, &mut extra);
     let a = &mut *rq.a;
@@ -286,8 +285,6 @@ pub(super) fn queue_upstream_head(
     write_response(&mut a.out, rq.shared, req, &head, b"");
     // A body of unknown length the writer frames in chunks (nginx's chunked filter).
     let chunked = view.frames_chunks() && view.chunked();
-    drop(head);
-    drop(view);
     a.chunks = super::conn::Chunks::framing(chunked);
 }
 

@@ -53,7 +53,13 @@ impl App {
         let port = free_port();
         let socket = dir.join("uwsgi.sock");
         let child = Command::new("uwsgi")
-            .args(["--plugin", "python3", "--processes", "1", "--disable-logging"])
+            .args([
+                "--plugin",
+                "python3",
+                "--processes",
+                "1",
+                "--disable-logging",
+            ])
             .arg("--socket")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--socket")

@@ -53,7 +53,9 @@ pub struct FakeFcgi {
 
 impl FakeFcgi {
     /// Starts it; `handler` answers each request (with the connection's number, from 0).
-    pub fn start(handler: impl Fn(&FcgiRequest, usize) -> Answer + Send + Sync + 'static) -> FakeFcgi {
+    pub fn start(
+        handler: impl Fn(&FcgiRequest, usize) -> Answer + Send + Sync + 'static,
+    ) -> FakeFcgi {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let accepted = Arc::new(AtomicUsize::new(0));

@@ -23,11 +23,16 @@ fn status_comes_from_status_location_or_defaults() {
     assert_eq!((h.status, reason(&h, raw).as_str()), (404, ""));
     let raw = b"Location: /elsewhere\r\n\r\n";
     let h = parse(raw, false).unwrap().unwrap();
-    assert_eq!((h.status, reason(&h, raw).as_str()), (302, "Moved Temporarily"));
+    assert_eq!(
+        (h.status, reason(&h, raw).as_str()),
+        (302, "Moved Temporarily")
+    );
     let raw = b"Content-Type: text/html\r\nContent-Length: 0012\r\n\r\n";
     let h = parse(raw, false).unwrap().unwrap();
     assert_eq!((h.status, h.content_length), (200, Some(12)));
-    let h = parse(b"Content-Length: 1x\r\n\r\n", false).unwrap().unwrap();
+    let h = parse(b"Content-Length: 1x\r\n\r\n", false)
+        .unwrap()
+        .unwrap();
     assert_eq!(h.content_length, None);
     assert_eq!(
         parse(b"Status: abc\r\n\r\n", false),
@@ -37,7 +42,14 @@ fn status_comes_from_status_location_or_defaults() {
 
 #[test]
 fn incomplete_heads_wait() {
-    for partial in [&b""[..], b"Status: 2", b"X: y\r\n", b"X: y\r\n\r", b"HTTP/1.", b"HTTP/1.1 20"] {
+    for partial in [
+        &b""[..],
+        b"Status: 2",
+        b"X: y\r\n",
+        b"X: y\r\n\r",
+        b"HTTP/1.",
+        b"HTTP/1.1 20",
+    ] {
         assert_eq!(parse(partial, true), Ok(None), "{partial:?}");
     }
 }
@@ -59,6 +71,8 @@ fn a_status_line_comes_first_for_uwsgi_and_scgi() {
 fn invalid_lines_get_nginx_words() {
     assert_eq!(
         parse(b"X Bad\x01: v\r\n\r\n", false),
-        Err(InvalidHead("upstream sent invalid header: \"X\\x20...\"".into()))
+        Err(InvalidHead(
+            "upstream sent invalid header: \"X\\x20...\"".into()
+        ))
     );
 }

@@ -43,7 +43,10 @@ fn content_survives_every_split() {
     stream.extend(rec(END_REQUEST, &[0; 8], 0));
     for cut in 1..=stream.len() {
         let (out, stderr, events, surplus) = feed(&stream, cut);
-        assert_eq!(out, b"Content-Type: text/plain\r\n\r\nhello world", "cut {cut}");
+        assert_eq!(
+            out, b"Content-Type: text/plain\r\n\r\nhello world",
+            "cut {cut}"
+        );
         assert_eq!(stderr, b"a warning\n", "cut {cut}");
         assert_eq!(events, ["StdoutClosed", "EndRequest"], "cut {cut}");
         assert!(!surplus);
@@ -67,10 +70,19 @@ fn bytes_after_the_end_are_surplus() {
 #[test]
 fn broken_framing_gets_nginx_words() {
     let cases: [(&[u8], &str); 4] = [
-        (&[2, 6, 0, 1, 0, 0, 0, 0], "unsupported FastCGI protocol version: 2"),
+        (
+            &[2, 6, 0, 1, 0, 0, 0, 0],
+            "unsupported FastCGI protocol version: 2",
+        ),
         (&[1, 9, 0, 1, 0, 0, 0, 0], "invalid FastCGI record type: 9"),
-        (&[1, 6, 1, 1, 0, 0, 0, 0], "unexpected FastCGI request id high byte: 1"),
-        (&[1, 6, 0, 2, 0, 0, 0, 0], "unexpected FastCGI request id low byte: 2"),
+        (
+            &[1, 6, 1, 1, 0, 0, 0, 0],
+            "unexpected FastCGI request id high byte: 1",
+        ),
+        (
+            &[1, 6, 0, 2, 0, 0, 0, 0],
+            "unexpected FastCGI request id low byte: 2",
+        ),
     ];
     for (bytes, words) in cases {
         let mut buf = bytes.to_vec();
@@ -116,7 +128,10 @@ fn request_records_are_nginx_s() {
     push_stdin(&mut out, &[7u8; STDIN_PIECE + 3]);
     assert_eq!(out.len(), 8 + STDIN_PIECE + 8 + 3 + 5);
     assert_eq!(&out[..8], &header(STDIN, STDIN_PIECE, 0));
-    assert_eq!(&out[8 + STDIN_PIECE..8 + STDIN_PIECE + 8], &header(STDIN, 3, 5));
+    assert_eq!(
+        &out[8 + STDIN_PIECE..8 + STDIN_PIECE + 8],
+        &header(STDIN, 3, 5)
+    );
     assert_eq!(padding(0), 0);
     assert_eq!(padding(9), 7);
 }

@@ -37,7 +37,13 @@ fn settings_merge_field_by_field_and_pass_stays_put() {
     let params = f.params.as_deref().expect("params");
     assert_eq!(names(params), ["B"], "a level's list replaces its parent's");
     assert!(params.list[0].if_not_empty);
-    assert!(matches!(f.pass, Some(CgiPass { target: CgiTarget::Group(_), .. })));
+    assert!(matches!(
+        f.pass,
+        Some(CgiPass {
+            target: CgiTarget::Group(_),
+            ..
+        })
+    ));
     // Nested locations keep the settings but not the pass.
     let nested = &conf.servers[0].locations[0].nested[0].loc.fastcgi;
     assert!(nested.pass.is_none());
@@ -56,8 +62,18 @@ fn settings_merge_field_by_field_and_pass_stays_put() {
         }) if conf.upstreams[g].name == "unix:/tmp/s.sock"
     ));
     assert_eq!(s.uwsgi.modifier1, Some(30));
-    assert!(s.fastcgi.temp_path.as_ref().is_some_and(|p| p.ends_with("fastcgi_temp")));
-    assert!(s.uwsgi.temp_path.as_ref().is_some_and(|p| p.ends_with("uwsgi_temp")));
+    assert!(
+        s.fastcgi
+            .temp_path
+            .as_ref()
+            .is_some_and(|p| p.ends_with("fastcgi_temp"))
+    );
+    assert!(
+        s.uwsgi
+            .temp_path
+            .as_ref()
+            .is_some_and(|p| p.ends_with("uwsgi_temp"))
+    );
 }
 
 #[test]
@@ -121,7 +137,10 @@ fn errors_are_nginx_words() {
         e("fastcgi_buffers 1 4k; server { }"),
         "there must be at least 2 \"fastcgi_buffers\""
     );
-    assert!(e("scgi_busy_buffers_size 64k; server { }").starts_with("\"scgi_busy_buffers_size\" must be less"));
+    assert!(
+        e("scgi_busy_buffers_size 64k; server { }")
+            .starts_with("\"scgi_busy_buffers_size\" must be less")
+    );
     assert_eq!(e("fastcgi_param A b c;"), "invalid parameter \"c\"");
     assert_eq!(e("uwsgi_modifier1 256;"), "value must be between 0 and 255");
     assert_eq!(

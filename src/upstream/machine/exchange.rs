@@ -144,7 +144,12 @@ impl<'c, P: Protocol> Upstream<'c, P> {
 
     /// Has the protocol remove the framing of the bytes read from `from` on; false when it
     /// refused them (the try failed before the head, or the body broke after it).
-    pub(super) fn deframe(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>, from: usize) -> bool {
+    pub(super) fn deframe(
+        &mut self,
+        env: &mut Env<'_, 'c>,
+        cx: &RequestLog<'_>,
+        from: usize,
+    ) -> bool {
         let head_accepted = self.head.is_some();
         let during = if head_accepted {
             "reading upstream"

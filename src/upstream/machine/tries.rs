@@ -6,7 +6,12 @@ use super::*;
 impl<'c, P: Protocol> Upstream<'c, P> {
     /// `http://ADDR/URI` (or the group's name before a server was chosen) for log lines.
     pub(super) fn upstream_name(&self, group: Option<&str>) -> String {
-        upstream_name(self.proto.scheme(), group, self.addr.as_ref(), self.proto.log_uri())
+        upstream_name(
+            self.proto.scheme(),
+            group,
+            self.addr.as_ref(),
+            self.proto.log_uri(),
+        )
     }
 
     /// Logs `what while during` (nothing when `what` is empty: the protocol logged it).

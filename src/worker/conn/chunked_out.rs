@@ -103,12 +103,21 @@ mod tests {
     fn pieces_become_chunks_and_the_end_a_last_chunk() {
         let mut c = Chunks::framing(true);
         let mut out = Vec::new();
-        assert_eq!(c.limit(Ready::Bytes(b"hello"), &mut out, false), Ready::Bytes(b"hello"));
+        assert_eq!(
+            c.limit(Ready::Bytes(b"hello"), &mut out, false),
+            Ready::Bytes(b"hello")
+        );
         assert_eq!(out, b"5\r\n");
         // More arrived before the chunk went: the chunk stays at its size.
-        assert_eq!(c.limit(Ready::Bytes(b"hello world"), &mut out, false), Ready::Bytes(b"hello"));
+        assert_eq!(
+            c.limit(Ready::Bytes(b"hello world"), &mut out, false),
+            Ready::Bytes(b"hello")
+        );
         c.sent(3, &mut out);
-        assert_eq!(c.limit(Ready::Bytes(b"lo world"), &mut out, false), Ready::Bytes(b"lo"));
+        assert_eq!(
+            c.limit(Ready::Bytes(b"lo world"), &mut out, false),
+            Ready::Bytes(b"lo")
+        );
         c.sent(2, &mut out);
         assert_eq!(out, b"5\r\n\r\n");
         out.clear();
@@ -125,7 +134,10 @@ mod tests {
         broken.limit(Ready::End, &mut out, true);
         assert!(out.is_empty());
         let mut off = Chunks::default();
-        assert_eq!(off.limit(Ready::Bytes(b"x"), &mut out, false), Ready::Bytes(b"x"));
+        assert_eq!(
+            off.limit(Ready::Bytes(b"x"), &mut out, false),
+            Ready::Bytes(b"x")
+        );
         assert!(out.is_empty());
     }
 }

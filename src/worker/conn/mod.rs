@@ -39,13 +39,13 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use super::Shared;
+use super::backend::Backend;
 use super::handler;
 use crate::config::{LingeringClose, LocSettings, ServerConf};
 use crate::elog;
 use crate::http::chunked::{Chunk, ChunkedDecoder};
 use crate::http::request::{self, HttpError, ParseOptions, RequestHead};
 use crate::log::LogLevel;
-use super::backend::Backend;
 use crate::router::AddrServers;
 use crate::slab::Key;
 use crate::sys;

@@ -10,11 +10,11 @@ use crate::cgi::{BodyShape, CgiRequest, Gateway};
 use crate::config::cgi_values::CgiModule;
 use crate::http::request::Method;
 use crate::proxy::Http1;
-use crate::worker::backend::{Backend, Kind};
 use crate::upstream::body_buffer::StoredBody;
 use crate::upstream::machine::Start;
 use crate::upstream::protocol::HeadFacts;
 use crate::upstream::{Failure, RequestLog, Settings, Turn};
+use crate::worker::backend::{Backend, Kind};
 
 /// What a protocol's module decided about a request.
 struct Launch<'c> {
@@ -159,7 +159,8 @@ impl<'c> Conn<'c> {
                         client: self.peer.ip(),
                         conn_id: self.id,
                     };
-                    let p = crate::proxy::prepare(&vars, &r, loc, shared.http, &mut http, &mut head);
+                    let p =
+                        crate::proxy::prepare(&vars, &r, loc, shared.http, &mut http, &mut head);
                     let launch = Launch {
                         target: p.target,
                         refuse: p.refuse,
