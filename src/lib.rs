@@ -10,6 +10,7 @@
 //!   drives each [`worker::conn`] state machine, with every timeout in one timer heap.
 //! - [`http`] parses request heads (as nginx does, offsets into the connection's buffer), decodes
 //!   bodies, normalises URIs, and builds response heads and nginx's error pages.
+//! - [`resolver`] resolves `proxy_pass` host names without blocking (nginx's `resolver`).
 //! - [`static_files`] maps a URI to a file under `root` and answers it with `sendfile(2)`.
 //! - [`log`] writes the error log in nginx's format and the access log per `log_format`;
 //!   [`vars`] compiles `$variables` once at config load.
@@ -23,6 +24,7 @@ pub mod http;
 pub mod log;
 pub mod master;
 pub mod proxy;
+pub mod resolver;
 pub mod rewrite;
 pub mod router;
 pub mod static_files;

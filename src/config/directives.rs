@@ -9,7 +9,9 @@
 use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
-use super::{listen, set_block, set_core, set_http, set_loc, set_log, set_proxy, set_rewrite};
+use super::{
+    listen, resolver, set_block, set_core, set_http, set_loc, set_log, set_proxy, set_rewrite,
+};
 
 /// A set of contexts, as nginx's `NGX_*_CONF` bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,6 +228,9 @@ table! {
     "proxy_buffers", HSL, Exact(2), false, set_proxy::proxy_buffers, "Read-ahead buffers per request (default 8 4k).";
     "proxy_request_buffering", HSL, Flag, false, set_proxy::proxy_request_buffering, "Read the whole request body before connecting upstream (default on).";
     "proxy_intercept_errors", HSL, Flag, false, set_proxy::proxy_intercept_errors, "Answer upstream statuses >= 300 with error_page (default off).";
+    // ---- resolver (config/resolver.rs) ----
+    "resolver", HSL, AtLeast(1), false, resolver::resolver, "`resolver ADDRESS... [valid=TIME] [ipv4=on|off] [ipv6=on|off]`: name servers for proxy_pass with variables.";
+    "resolver_timeout", HSL, Exact(1), false, resolver::resolver_timeout, "How long a request waits for a name to resolve (default 30s).";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

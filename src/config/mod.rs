@@ -21,6 +21,7 @@ mod merge;
 pub mod parser;
 pub mod proxy_values;
 mod raw;
+pub mod resolver;
 mod set_block;
 mod set_core;
 mod set_http;

@@ -148,6 +148,8 @@ pub(crate) struct Shared {
     pub is_root: bool,
     /// Every `set $name` of the configuration, collected before any template is compiled.
     pub user_vars: UserVars,
+    /// `resolver` lines so far (the next one's `ResolverConf::id`).
+    pub resolvers: usize,
 }
 
 impl Shared {
@@ -162,6 +164,7 @@ impl Shared {
             upstreams: Vec::new(),
             is_root: nix::unistd::geteuid().is_root(),
             user_vars: UserVars::default(),
+            resolvers: 0,
         })
     }
 }

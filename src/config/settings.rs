@@ -527,6 +527,11 @@ settings! {
         proxy_request_buffering: bool = true,
         /// `proxy_intercept_errors on|off`
         proxy_intercept_errors: bool = false,
+        // ---- resolver (config/resolver.rs) ----
+        /// `resolver ADDRESS... [valid=TIME] [ipv4=on|off] [ipv6=on|off]` (`None`: no resolver)
+        resolver: Option<Rc<super::resolver::ResolverConf>> = None,
+        /// `resolver_timeout` (zero: no limit)
+        resolver_timeout: Duration = super::resolver::DEFAULT_RESOLVER_TIMEOUT,
     }
 }
 
