@@ -131,6 +131,7 @@ pub fn prepare(
         proxy_port: 80,
         refuse: None,
         framing_at: None,
+        resolve: None,
     };
     let Some(pass) = loc.proxy_pass.as_ref() else {
         return setup;
@@ -168,11 +169,8 @@ pub fn prepare(
                     } else if let Ok(ip) = u.host.parse::<IpAddr>() {
                         setup.direct = Some(SocketAddr::new(ip, u.port));
                     } else {
-                        elog!(
-                            LogLevel::Error,
-                            "*{conn_id} no resolver defined to resolve {}, client: {client}",
-                            u.host
-                        );
+                        // Resolved when the link chooses its peer (link/resolving.rs).
+                        setup.resolve = Some(u.host.clone());
                     }
                     proxy_host = if u.port_given && u.port != 80 {
                         format!("{}:{}", u.host, u.port).into()
