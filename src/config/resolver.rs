@@ -71,7 +71,8 @@ fn parse(d: &Directive, id: usize) -> Result<ResolverConf, ConfError> {
         let arg = word.text.as_str();
         let invalid = || ConfError::at(d, format!("invalid parameter: {arg}"));
         if let Some(time) = arg.strip_prefix("valid=") {
-            conf.valid = Some(parse_time(time, true).ok_or_else(invalid)?);
+            // As nginx, `valid=0` means "use the TTLs".
+            conf.valid = Some(parse_time(time, true).ok_or_else(invalid)?).filter(|d| !d.is_zero());
         } else if let Some(flag) = arg.strip_prefix("ipv4=") {
             conf.ipv4 = on_off(flag).ok_or_else(invalid)?;
         } else if let Some(flag) = arg.strip_prefix("ipv6=") {
@@ -201,7 +202,8 @@ mod tests {
         let conf = load_ok(&http(
             "resolver 127.0.0.1 [::1]:5353 10.0.0.1:54 valid=30s ipv6=off;\n\
              resolver_timeout 5s;\n\
-             server { location / { } location /own { resolver 127.0.0.2 ipv4=off; resolver_timeout 0; } }",
+             server { location / { } location /own { resolver 127.0.0.2 ipv4=off; resolver_timeout 0; }
+             location /ttl { resolver 127.0.0.3 valid=0; } }",
         ));
         let inherited = loc_of(&conf, 0, 0);
         let r = inherited.resolver.as_ref().expect("inherited resolver");
@@ -222,6 +224,8 @@ mod tests {
         assert_eq!(r.id, 1);
         assert!(!r.ipv4 && r.ipv6);
         assert_eq!(own.resolver_timeout, Duration::ZERO);
+        let ttl = loc_of(&conf, 0, 2).resolver.as_ref().expect("resolver");
+        assert_eq!((ttl.id, ttl.valid), (2, None), "valid=0 means the TTLs");
     }
 
     #[test]

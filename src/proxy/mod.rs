@@ -160,6 +160,7 @@ pub fn prepare(
             match request::parse_url(&url) {
                 Some(u) => {
                     let lower = u.host.to_ascii_lowercase();
+                    let mut by_name = false;
                     if let Some(i) = http
                         .upstreams
                         .iter()
@@ -169,14 +170,17 @@ pub fn prepare(
                     } else if let Ok(ip) = u.host.parse::<IpAddr>() {
                         setup.direct = Some(SocketAddr::new(ip, u.port));
                     } else {
-                        // Resolved when the link chooses its peer (link/resolving.rs).
-                        setup.resolve = Some(u.host.clone());
+                        by_name = true;
                     }
                     proxy_host = if u.port_given && u.port != 80 {
                         format!("{}:{}", u.host, u.port).into()
                     } else {
                         u.host.as_str().into()
                     };
+                    if by_name {
+                        // Resolved when the link chooses its peer (link/resolving.rs).
+                        setup.resolve = Some(u.host);
+                    }
                     proxy_port = u.port;
                     uri_as_is = u.uri.is_some();
                     pass_uri = u.uri.map(Cow::Owned);

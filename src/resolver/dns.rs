@@ -319,29 +319,57 @@ pub struct Answer {
     pub negative_ttl: Option<u32>,
 }
 
+/// Buffers [`read_answer`] reuses from one response to the next: the names of the answer
+/// records, laid end to end, and where each record's parts are.
+#[derive(Default)]
+pub struct Scratch {
+    names: Vec<u8>,
+    name: Vec<u8>,
+    records: Vec<Kept>,
+    chain: Vec<std::ops::Range<usize>>,
+}
+
+/// An answer record worth keeping: its owner (in `Scratch::names`), type, data, and for a
+/// CNAME its target (in `Scratch::names`).
+struct Kept {
+    owner: std::ops::Range<usize>,
+    rtype: u16,
+    rdata: std::ops::Range<usize>,
+    target: std::ops::Range<usize>,
+}
+
+/// Longest CNAME chain followed inside one answer (the resolver follows at most 50 in all).
+const MAX_CHAIN: usize = 64;
+
 /// Reads the answer (and, when it holds no address, the authority) section of a response
 /// to `qname`/`qtype` into `out`. Addresses count when their owner is `qname` or a name
 /// that `qname`'s CNAME chain in this answer reaches (as glibc checks); DNAME and unknown
-/// types are skipped. `scratch` is a name buffer the caller keeps.
+/// types are skipped.
 pub fn read_answer(
     msg: &[u8],
     h: &Header,
     q: &Question,
     qname: &[u8],
-    scratch: &mut Vec<u8>,
+    scratch: &mut Scratch,
     out: &mut Answer,
 ) -> Result<(), Malformed> {
     out.addrs.clear();
     out.cname = None;
     out.ttl = u32::MAX;
     out.negative_ttl = None;
-    // The CNAME chain, built as the records are read: nginx's answers list it in order
-    // (and a record out of order is simply found on a later pass below).
-    let mut chain: Vec<Vec<u8>> = vec![qname.to_vec()];
-    let mut records = Vec::with_capacity(usize::from(h.answers));
+    let Scratch {
+        names,
+        name,
+        records,
+        chain,
+    } = scratch;
+    names.clear();
+    records.clear();
+    chain.clear();
     let mut pos = q.end;
     for _ in 0..h.answers {
-        let r = read_record(msg, pos, scratch)?;
+        let r = read_record(msg, pos, name)?;
+        pos = r.end;
         if r.class != CLASS_IN {
             return Err(Malformed::Class(r.class));
         }
@@ -353,59 +381,69 @@ pub fn read_answer(
             TYPE_A if r.rdata.len() != 4 => return Err(Malformed::BadAddress(TYPE_A)),
             TYPE_AAAA if r.rdata.len() != 16 => return Err(Malformed::BadAddress(TYPE_AAAA)),
             TYPE_A | TYPE_AAAA | TYPE_CNAME => {}
-            _ => {
-                pos = r.end;
-                continue;
-            }
+            _ => continue,
         }
+        let owner = push_name(names, name);
         let target = if r.rtype == TYPE_CNAME {
-            let mut t = Vec::new();
-            let end = read_name(msg, r.rdata.start, &mut t)?;
-            if end > r.rdata.end || t.is_empty() {
+            let end = read_name(msg, r.rdata.start, name)?;
+            if end > r.rdata.end || name.is_empty() {
                 return Err(Malformed::BadCname);
             }
-            Some(t)
+            push_name(names, name)
         } else {
-            None
+            0..0
         };
-        records.push((scratch.clone(), r.rtype, r.rdata.clone(), target));
-        pos = r.end;
-    }
-    // Follow the chain: each pass may extend it by one CNAME; at most one per record.
-    for _ in 0..records.len() {
-        let Some(last) = chain.last() else { break };
-        let next = records.iter().find_map(|(owner, rtype, _, target)| {
-            (*rtype == TYPE_CNAME && owner == last)
-                .then_some(target.as_ref())
-                .flatten()
+        records.push(Kept {
+            owner,
+            rtype: r.rtype,
+            rdata: r.rdata,
+            target,
         });
-        match next {
-            Some(t) if !chain.contains(t) => chain.push(t.clone()),
-            _ => break,
-        }
     }
-    for (owner, rtype, rdata, _) in &records {
-        if *rtype != q.qtype || !chain.contains(owner) {
+    // The chain from the question: each link is a CNAME owned by the previous name.
+    let mut current: &[u8] = qname;
+    while chain.len() < MAX_CHAIN {
+        let next = records
+            .iter()
+            .find(|k| k.rtype == TYPE_CNAME && names.get(k.owner.clone()) == Some(current));
+        let Some(k) = next else { break };
+        let target = names.get(k.target.clone()).unwrap_or_default();
+        if target == qname || chain.iter().any(|c| names.get(c.clone()) == Some(target)) {
+            break;
+        }
+        chain.push(k.target.clone());
+        current = target;
+    }
+    let in_chain =
+        |owner: &[u8]| owner == qname || chain.iter().any(|c| names.get(c.clone()) == Some(owner));
+    for k in records.iter() {
+        if k.rtype != q.qtype || !in_chain(names.get(k.owner.clone()).unwrap_or_default()) {
             continue;
         }
-        let Some(data) = msg.get(rdata.clone()) else {
-            return Err(Malformed::Short);
-        };
+        let data = msg.get(k.rdata.clone()).ok_or(Malformed::Short)?;
         out.addrs.push(match data {
             [a, b, c, d] => IpAddr::V4(Ipv4Addr::new(*a, *b, *c, *d)),
             _ => match <[u8; 16]>::try_from(data) {
                 Ok(bytes) => IpAddr::V6(Ipv6Addr::from(bytes)),
-                Err(_) => return Err(Malformed::BadAddress(*rtype)),
+                Err(_) => return Err(Malformed::BadAddress(k.rtype)),
             },
         });
     }
-    if chain.len() > 1 {
-        out.cname = chain.pop();
-    }
+    out.cname = chain
+        .last()
+        .and_then(|c| names.get(c.clone()))
+        .map(<[u8]>::to_vec);
     if out.addrs.is_empty() {
-        out.negative_ttl = negative_ttl(msg, h, pos, scratch);
+        out.negative_ttl = negative_ttl(msg, h, pos, name);
     }
     Ok(())
+}
+
+/// Appends `name` to `names`; returns where it lies.
+fn push_name(names: &mut Vec<u8>, name: &[u8]) -> std::ops::Range<usize> {
+    let start = names.len();
+    names.extend_from_slice(name);
+    start..names.len()
 }
 
 /// The SOA in the authority section that starts at `pos`: min(its TTL, its MINIMUM).
@@ -449,7 +487,7 @@ pub fn fuzz_one(msg: &[u8]) {
             continue;
         };
         assert!(name.len() <= MAX_NAME_LEN);
-        let mut scratch = Vec::new();
+        let mut scratch = Scratch::default();
         let mut answer = Answer::default();
         for qtype in [TYPE_A, TYPE_AAAA] {
             let q = Question { qtype, ..q };

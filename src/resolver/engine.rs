@@ -143,7 +143,7 @@ pub struct Engine<W> {
     msg: Vec<u8>,
     /// Names read from a response.
     qname: Vec<u8>,
-    owner: Vec<u8>,
+    scratch: dns::Scratch,
     answer: Answer,
 }
 
@@ -164,7 +164,7 @@ impl<W: Copy> Engine<W> {
             key: Vec::with_capacity(64),
             msg: Vec::with_capacity(512),
             qname: Vec::with_capacity(64),
-            owner: Vec::with_capacity(64),
+            scratch: dns::Scratch::default(),
             answer: Answer::default(),
         }
     }
@@ -356,16 +356,28 @@ impl<W: Copy> Engine<W> {
             // Only a name error's SOA says how long the name is known not to exist.
             let negative_ttl = (code == dns::RCODE_NXDOMAIN)
                 .then(|| {
-                    dns::read_answer(msg, &h, &q, &self.qname, &mut self.owner, &mut self.answer)
-                        .ok()
-                        .and(self.answer.negative_ttl)
+                    dns::read_answer(
+                        msg,
+                        &h,
+                        &q,
+                        &self.qname,
+                        &mut self.scratch,
+                        &mut self.answer,
+                    )
+                    .ok()
+                    .and(self.answer.negative_ttl)
                 })
                 .flatten();
             part.state = PartState::Failed { code, negative_ttl };
         } else {
-            if let Err(e) =
-                dns::read_answer(msg, &h, &q, &self.qname, &mut self.owner, &mut self.answer)
-            {
+            if let Err(e) = dns::read_answer(
+                msg,
+                &h,
+                &q,
+                &self.qname,
+                &mut self.scratch,
+                &mut self.answer,
+            ) {
                 elog!(LogLevel::Error, "{e}");
                 return;
             }

@@ -54,7 +54,7 @@ fn answer_of(msg: &[u8], qtype: u16) -> Result<Answer, Malformed> {
     let q = read_question(msg, &h, &mut name)?;
     assert_eq!(q.qtype, qtype);
     let mut out = Answer::default();
-    read_answer(msg, &h, &q, &name, &mut Vec::new(), &mut out)?;
+    read_answer(msg, &h, &q, &name, &mut Scratch::default(), &mut out)?;
     Ok(out)
 }
 
@@ -347,4 +347,45 @@ fn random_bytes_never_panic() {
         m.truncate(HEADER_LEN + (next() as usize) % (m.len() - HEADER_LEN + 1));
         fuzz_one(&m);
     }
+}
+
+#[test]
+fn a_long_chain_in_one_answer_is_cut() {
+    // n0 -> n1 -> ... -> n99 -> A, all written out uncompressed.
+    let mut m = Msg::response(1, 0x8180, "n0", TYPE_A, 101).0;
+    let rr = |m: &mut Vec<u8>, owner: &str, rtype: u16, data: &[u8]| {
+        m.push(owner.len() as u8);
+        m.extend_from_slice(owner.as_bytes());
+        m.push(0);
+        m.extend_from_slice(&rtype.to_be_bytes());
+        m.extend_from_slice(&[0, 1, 0, 0, 0, 60]);
+        m.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        m.extend_from_slice(data);
+    };
+    for i in 0..100 {
+        let next = format!("n{}", i + 1);
+        let mut target = vec![next.len() as u8];
+        target.extend_from_slice(next.as_bytes());
+        target.push(0);
+        rr(&mut m, &format!("n{i}"), TYPE_CNAME, &target);
+    }
+    rr(&mut m, "n100", TYPE_A, &[10, 0, 0, 1]);
+    let a = answer_of(&m, TYPE_A).unwrap();
+    assert!(a.addrs.is_empty());
+    assert_eq!(a.cname.as_deref(), Some(&b"n64"[..]));
+}
+
+#[test]
+fn a_cname_loop_in_one_answer_ends() {
+    let m = Msg::response(1, 0x8180, "x.net", TYPE_A, 2)
+        .rr(12, TYPE_CNAME, 60, &name_then_pointer("y", 0x0e))
+        .0;
+    let mut m = m;
+    // y.net CNAME x.net (owner: the first record's data; target: the question's name).
+    let owner_at = (m.len() - 4) as u16;
+    m.extend_from_slice(&(0xc000 | owner_at).to_be_bytes());
+    m.extend_from_slice(&[0, 5, 0, 1, 0, 0, 0, 60, 0, 2, 0xc0, 12]);
+    let a = answer_of(&m, TYPE_A).unwrap();
+    assert!(a.addrs.is_empty());
+    assert_eq!(a.cname.as_deref(), Some(&b"y.net"[..]));
 }
