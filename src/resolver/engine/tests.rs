@@ -642,3 +642,45 @@ fn cached_answers_rotate() {
         .collect();
     assert_eq!(firsts.len(), 2);
 }
+
+#[test]
+fn mangled_answers_never_break_the_engine() {
+    let (mut e, mut w, now) = (engine(2), FakeWire::default(), Instant::now());
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for round in 0..3000u32 {
+        let name = format!("n{}.net", round % 500);
+        let _ = e.resolve(name.as_bytes(), round, T, now, &mut w);
+        for q in sent(&mut w) {
+            let records: Vec<Rr> = vec![
+                (&q.name, 5, 60, encode_name("n1.net")),
+                (
+                    &q.name,
+                    q.qtype,
+                    60,
+                    if q.qtype == 1 {
+                        a("10.0.0.1")
+                    } else {
+                        aaaa("::1")
+                    },
+                ),
+            ];
+            let mut m = reply(&q, (next() % 4) as u16, &records[..(next() % 3) as usize]);
+            for _ in 0..(next() % 4) {
+                let at = (next() as usize) % m.len();
+                m[at] = next() as u8;
+            }
+            m.truncate(2 + (next() as usize) % (m.len() - 1));
+            e.on_message(&m, next() % 2 == 0, now, &mut w);
+        }
+        if round % 100 == 0 {
+            e.on_timers(now + Duration::from_secs(u64::from(round)), &mut w);
+        }
+        let _ = finished(&mut e);
+    }
+}
