@@ -155,6 +155,9 @@ struct Resolver<W> {
 /// A worker's resolvers, one per `resolver` line, made when first used.
 pub struct Resolvers<W> {
     list: Vec<Option<Resolver<W>>>,
+    /// The indexes in `list` that hold a resolver (a configuration may have many
+    /// `resolver` lines; each loop turn visits only those in use).
+    live: Vec<usize>,
     finished: Vec<engine::Finished<W>>,
 }
 
@@ -162,6 +165,7 @@ impl<W> Default for Resolvers<W> {
     fn default() -> Self {
         Resolvers {
             list: Vec::new(),
+            live: Vec::new(),
             finished: Vec::new(),
         }
     }
@@ -186,6 +190,9 @@ impl<W: Copy> Resolvers<W> {
         let Some(slot) = self.list.get_mut(id) else {
             return Lookup::Ready(Err(ResolveError::Dns(dns::RCODE_REFUSED)));
         };
+        if slot.is_none() {
+            self.live.push(id);
+        }
         let r = slot.get_or_insert_with(|| Resolver {
             engine: Engine::new(Settings {
                 servers: conf.servers.len(),
@@ -234,7 +241,10 @@ impl<W: Copy> Resolvers<W> {
 
     /// Resends, timeouts and TCP write deadlines that are due.
     pub fn on_timers(&mut self, now: Instant, registry: &mio::Registry) {
-        for r in self.list.iter_mut().flatten() {
+        for &id in &self.live {
+            let Some(Some(r)) = self.list.get_mut(id) else {
+                continue;
+            };
             if r.engine.next_deadline().is_some_and(|at| at <= now) {
                 let mut io = r.transport.io(registry, now);
                 r.engine.on_timers(now, &mut io);
@@ -245,9 +255,9 @@ impl<W: Copy> Resolvers<W> {
 
     /// The earliest deadline of any resolver.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.list
+        self.live
             .iter()
-            .flatten()
+            .filter_map(|&id| self.list.get(id)?.as_ref())
             .filter_map(
                 |r| match (r.engine.next_deadline(), r.transport.next_deadline()) {
                     (Some(a), Some(b)) => Some(a.min(b)),
@@ -259,8 +269,10 @@ impl<W: Copy> Resolvers<W> {
 
     /// Moves every finished wait to `out`.
     pub fn take_done(&mut self, out: &mut Vec<Done<W>>) {
-        for (id, r) in self.list.iter_mut().enumerate() {
-            let Some(r) = r else { continue };
+        for &id in &self.live {
+            let Some(Some(r)) = self.list.get_mut(id) else {
+                continue;
+            };
             r.engine.take_finished(&mut self.finished);
             out.extend(self.finished.drain(..).map(|f| Done {
                 who: f.who,
