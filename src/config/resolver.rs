@@ -110,7 +110,10 @@ fn on_off(s: &str) -> Option<bool> {
 /// A name server's addresses, as `ngx_parse_url` reads `host[:port]` and `[v6][:port]` (a
 /// host name is looked up now, at load, as nginx does); `Err` is nginx's complaint.
 fn server_addrs(text: &str) -> Result<Vec<SocketAddr>, &'static str> {
-    if text.len() >= 5 && text[..5].eq_ignore_ascii_case("unix:") {
+    if text
+        .get(..5)
+        .is_some_and(|p| p.eq_ignore_ascii_case("unix:"))
+    {
         // nginx would send UDP to a unix socket; nothing Portico can do sensibly.
         return Err("unix domain sockets are not supported");
     }
@@ -279,6 +282,11 @@ mod tests {
                 "invalid IPv6 address in resolver \"[zz]:53\"",
             ),
             ("resolver :53;", "no host in resolver \":53\""),
+            ("resolver abcdé;", "host not found in resolver \"abcdé\""),
+            (
+                "resolver unix:/x;",
+                "unix domain sockets are not supported in resolver \"unix:/x\"",
+            ),
             (
                 "resolver no-such-host.invalid;",
                 "host not found in resolver \"no-such-host.invalid\"",

@@ -225,7 +225,14 @@ impl Transport {
                 return false;
             }
             let start = tcp.input.len();
-            let room = (2 + TCP_MESSAGE_MAX - start).min(TCP_READ_CHUNK);
+            // A whole message fits in 2 + 65535 bytes, so a full buffer always holds one.
+            let room = (2 + TCP_MESSAGE_MAX)
+                .saturating_sub(start)
+                .min(TCP_READ_CHUNK);
+            if room == 0 {
+                s.tcp = None;
+                return false;
+            }
             tcp.input.resize(start + room, 0);
             match tcp.sock.read(&mut tcp.input[start..]) {
                 Ok(0) => {
