@@ -23,6 +23,7 @@ pub mod http;
 pub mod log;
 pub mod master;
 pub mod proxy;
+pub mod regex;
 pub mod rewrite;
 pub mod router;
 pub mod static_files;
