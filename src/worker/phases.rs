@@ -289,7 +289,8 @@ pub(super) fn internal_redirect<'c>(
     }
     rq.route.script.uri = uri;
     rq.route.script.args = args.filter(|a| !a.is_empty());
-    rq.route.script.captures.clear();
+    // The captures stay: nginx's `r->captures` outlive an internal redirect, so `$1` after
+    // `try_files` or `error_page` is still the last match's.
     rq.route.internal = true;
     Next::Find
 }
