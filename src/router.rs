@@ -52,7 +52,7 @@ pub struct MatchState<'a> {
 /// nginx's virtual-server choice: exact name, then the longest leading wildcard, then the
 /// longest trailing wildcard, then the first matching regex (whose captures and named
 /// groups are recorded in `state`), else the default server. `host` is the request's host,
-/// already validated and lowercased by the parser. `Err`: a regex could not finish
+/// already validated by the parser. `Err`: a regex could not finish
 /// matching; nginx's alert line to log (nginx then closes the request).
 pub fn select_server(
     http: &HttpConf,
@@ -93,7 +93,15 @@ pub fn select_server(
     if let Some((i, _)) = front.or(back) {
         return Ok(i);
     }
-    // Regexes last: only a server chosen by one sets captures and variables.
+    // Regexes last: only a server chosen by one sets captures and variables. nginx matches
+    // the host lowercased (ngx_http_validate_host), so captures come out lowercase.
+    let lowered;
+    let host = if host.iter().any(u8::is_ascii_uppercase) {
+        lowered = host.to_ascii_lowercase();
+        &lowered[..]
+    } else {
+        host
+    };
     for &i in &addr.servers {
         for name in &http.servers[i].names {
             if let ServerName::Regex(re) = name {

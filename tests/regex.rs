@@ -109,6 +109,11 @@ fn server_name_captures_become_variables() {
         (200, "sub=foo 1=foo 2=".into())
     );
     assert_eq!(get(&s, "www.abc.org", "/show", "t").1, "sub= 1=www. 2=abc");
+    // The host is matched lowercased, as nginx does.
+    assert_eq!(
+        get(&s, "FOO.Example.COM", "/show", "t").1,
+        "sub=foo 1=foo 2="
+    );
     assert_eq!(
         get(&s, "foo.example.com", "/nogroup", "t").1,
         "sub=foo 1=[]"

@@ -138,9 +138,11 @@ fn compile_errors_read_as_nginx_writes_them() {
         "pcre2_compile() failed: unmatched closing parenthesis in \"a)b\" at \")b\""
     );
     assert_eq!(
-        err("x(?<=a+)y"),
-        "pcre2_compile() failed: lookbehind assertion is not fixed length in \"x(?<=a+)y\" at \"(?<=a+)y\""
+        err("a{2,1}"),
+        "pcre2_compile() failed: numbers out of order in {} quantifier in \"a{2,1}\" at \"}\""
     );
+    // PCRE2 10.43 reworded this one (the bundled copy is newer than Debian 12's 10.42).
+    assert!(err("x(?<=a+)y").ends_with(" in \"x(?<=a+)y\" at \"(?<=a+)y\""));
 }
 
 #[test]
