@@ -185,7 +185,10 @@ fn regexes(c: &mut Criterion) {
                 })
             });
         }
-        let Some(location) = server.locations.iter().find(|l| !l.rewrite.is_empty()) else {
+        let rewrites = |l: &&config::LocationConf| {
+            matches!(l.rewrite.first(), Some(rewrite::Op::Rewrite { .. }))
+        };
+        let Some(location) = server.locations.iter().find(rewrites) else {
             panic!("the regex bench has a rewrite")
         };
         let Some(rewrite::Op::Rewrite { regex, .. }) = location.rewrite.first() else {
