@@ -262,7 +262,14 @@ fn find_in<'a>(
                 continue;
             };
             match re.captures_and_vars(uri, state.captures, state.values) {
-                Ok(true) => return Search::Found(l),
+                // nginx then looks up the regex location's own nested locations.
+                Ok(true) if l.nested.is_empty() => return Search::Found(l),
+                Ok(true) => {
+                    return match find_in(&l.nested, &l.tree, uri, state) {
+                        Search::Prefix(nested) => Search::Found(nested.unwrap_or(l)),
+                        done => done,
+                    };
+                }
                 Ok(false) => {}
                 Err(e) => return Search::Failed(e.message(uri, re)),
             }
@@ -360,6 +367,19 @@ mod tests {
         assert_eq!(which(s, "/a/x.txt"), "~ \\.(php|txt)$");
         assert_eq!(which(s, "/a/b/c.html"), "/a/b/");
         assert_eq!(which(s, "/zzz"), "none");
+    }
+
+    #[test]
+    fn a_regex_location_searches_its_nested_locations() {
+        let c = load_ok(&http(
+            "server { listen 8000;
+               location ~ ^/app/ { location ~ \\.php$ { } location ~ ^/app/(?<rest>.*)$ { } }
+               location / { } }",
+        ));
+        let s = &c.http.as_ref().unwrap().servers[0];
+        assert_eq!(which(s, "/app/x.php"), "~ \\.php$");
+        assert_eq!(which(s, "/app/x.html"), "~ ^/app/(?<rest>.*)$");
+        assert_eq!(which(s, "/other"), "/");
     }
 
     #[test]
