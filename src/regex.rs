@@ -9,7 +9,7 @@
 //! - A pattern PCRE2 refuses gets nginx's message word for word:
 //!   `pcre2_compile() failed: REASON in "PATTERN" at "REST"`.
 //! - Patterns are JIT-compiled unless `pcre_jit off` (nginx JITs only with `pcre_jit on`; the
-//!   JIT gives the same matches, measured 3-10 times faster). A JIT match that runs out of
+//!   JIT gives the same matches, measured 2.5-6 times faster). A JIT match that runs out of
 //!   the JIT's 32 KB stack is run again by the interpreter, so a deep pattern matches as
 //!   nginx's default (interpreted) matching does instead of failing.
 //! - Matching fills a [`Captures`] buffer the request keeps, so a match allocates nothing
