@@ -10,7 +10,8 @@ use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::{
-    listen, resolver, set_block, set_core, set_http, set_loc, set_log, set_proxy, set_rewrite,
+    listen, resolver, set_block, set_core, set_http, set_loc, set_log, set_proxy, set_regex,
+    set_rewrite,
 };
 
 /// A set of contexts, as nginx's `NGX_*_CONF` bits.
@@ -231,6 +232,8 @@ table! {
     // ---- resolver (config/resolver.rs) ----
     "resolver", HSL, AtLeast(1), false, resolver::resolver, "`resolver ADDRESS... [valid=TIME] [ipv4=on|off] [ipv6=on|off]`: name servers for proxy_pass with variables.";
     "resolver_timeout", HSL, Exact(1), false, resolver::resolver_timeout, "How long a request waits for a name to resolve (default 30s).";
+    // ---- regex ----
+    "pcre_jit", C::MAIN, Flag, false, set_regex::pcre_jit, "JIT-compile regexes (default on in Portico; nginx: off). Same matches either way.";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

@@ -34,6 +34,9 @@ pub(crate) struct MainRaw {
     pub pid: Option<PathBuf>,
     pub events: Option<EventsRaw>,
     pub http: Option<HttpRaw>,
+    // ---- regex ----
+    /// `pcre_jit` (read before the patterns are compiled: `set_regex::jit_wanted`).
+    pub pcre_jit: Option<bool>,
 }
 
 /// `events {}`, unset until given.
