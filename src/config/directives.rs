@@ -10,6 +10,7 @@ use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::{listen, set_block, set_core, set_http, set_loc, set_log, set_proxy, set_rewrite};
+use super::{set_geo, set_map, set_referer, set_split_clients};
 
 /// A set of contexts, as nginx's `NGX_*_CONF` bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,6 +227,16 @@ table! {
     "proxy_buffers", HSL, Exact(2), false, set_proxy::proxy_buffers, "Read-ahead buffers per request (default 8 4k).";
     "proxy_request_buffering", HSL, Flag, false, set_proxy::proxy_request_buffering, "Read the whole request body before connecting upstream (default on).";
     "proxy_intercept_errors", HSL, Flag, false, set_proxy::proxy_intercept_errors, "Answer upstream statuses >= 300 with error_page (default off).";
+    // ---- map, geo, split_clients, referer, empty_gif ----
+    "map", C::HTTP, Exact(2), true, set_map::map, "`map STRING $variable { [hostnames;] [volatile;] [default] KEY|~REGEX VALUE; ... }`.";
+    "map_hash_max_size", C::HTTP, Exact(1), false, set_map::map_hash_max_size, "Tuning knob of nginx's map hash, range-checked (default 2048).";
+    "map_hash_bucket_size", C::HTTP, Exact(1), false, set_map::map_hash_bucket_size, "Tuning knob of nginx's map hash, range-checked (default 64).";
+    "geo", C::HTTP, Range(1, 2), true, set_geo::geo, "`geo [$address] $variable { [ranges;] [proxy CIDR;] [default] CIDR|RANGE VALUE; delete ...; }`.";
+    "split_clients", C::HTTP, Exact(2), true, set_split_clients::split_clients, "`split_clients STRING $variable { PERCENT% VALUE; ... * VALUE; }` by MurmurHash2.";
+    "valid_referers", C::SERVER.or(C::LOCATION), AtLeast(1), false, set_referer::valid_referers, "`valid_referers none|blocked|server_names|NAME[/URI]|~REGEX ...` for `$invalid_referer`.";
+    "referer_hash_max_size", C::SERVER.or(C::LOCATION), Exact(1), false, set_referer::referer_hash_max_size, "Tuning knob of nginx's referer hash, range-checked (default 2048).";
+    "referer_hash_bucket_size", C::SERVER.or(C::LOCATION), Exact(1), false, set_referer::referer_hash_bucket_size, "Tuning knob of nginx's referer hash, range-checked (default 64).";
+    "empty_gif", C::LOCATION, NoArgs, false, set_referer::empty_gif, "Answer with a 1x1 transparent GIF.";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

@@ -95,6 +95,7 @@ pub(super) fn start_request<'c>(
     let raw_path = a.head.path.get(buf);
     let query = a.head.query.map(|q| q.get(buf));
     route.reset(&a.uri, query, http.user_vars.len());
+    route.script.computed.reset(&http.computed);
     route.script.quoted_uri = raw_path.iter().any(|&b| b == b'%' || b == b'+');
 
     if let Some(len) = a.head.content_length {
