@@ -124,6 +124,7 @@ fn merge_http(
             }
         })
         .collect();
+    shared.computed.link_set_variables(&shared.user_vars);
     let listens = shared
         .listens
         .iter()

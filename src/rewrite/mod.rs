@@ -346,7 +346,11 @@ pub(crate) fn script_var(
         Var::User(i) => put(out, ctx.user_value(*i)),
         // Computed from the whole view (script state in front of the request), so its
         // source may use captures, `set` variables and other computed variables.
-        Var::Computed(i) => ctx.computed.get(*i, &WithScript { ctx, inner }, out),
+        Var::Computed(i) => match ctx.computed.set_by(*i).and_then(|u| ctx.user.get(u)) {
+            // `set` assigned it in this request: nginx keeps that value instead.
+            Some(Some(value)) => put(out, Some(value)),
+            _ => ctx.computed.get(*i, &WithScript { ctx, inner }, out),
+        },
         Var::Capture(n) => match ctx.captures.get(usize::from(*n)) {
             Some(v) if escape_captures => {
                 crate::http::uri::escape_args(v, out);

@@ -76,6 +76,9 @@ impl ComputedDef {
 #[derive(Clone, Debug, Default)]
 pub struct ComputedTable {
     defs: Vec<Option<ComputedDef>>,
+    /// For a name `set` assigns too, its `set` variable (nginx's `set` stores into the
+    /// variable's per-request value, which then stands instead of the computed one).
+    set_by: Vec<Option<usize>>,
 }
 
 impl ComputedTable {
@@ -86,6 +89,20 @@ impl ComputedTable {
             self.defs.resize_with(index + 1, || None);
         }
         self.defs[index] = Some(def);
+    }
+
+    /// Notes which computed variables `set` assigns too (call once every name is known).
+    pub fn link_set_variables(&mut self, user: &super::UserVars) {
+        self.set_by = self
+            .defs
+            .iter()
+            .map(|d| d.as_ref().and_then(|d| user.index(&d.name)))
+            .collect();
+    }
+
+    /// The `set` variable that assigns variable `index`, if any.
+    pub fn set_by(&self, index: usize) -> Option<usize> {
+        self.set_by.get(index).copied().flatten()
     }
 
     /// Variable `index`, once defined.
@@ -158,6 +175,12 @@ impl<'c> ComputedValues<'c> {
             slot.state.set(State::Unset);
         }
         self.cycle.set(None);
+    }
+
+    /// The `set` variable that assigns variable `index`, if any (see
+    /// [`ComputedTable::link_set_variables`]).
+    pub fn set_by(&self, index: usize) -> Option<usize> {
+        self.table?.set_by(index)
     }
 
     /// Takes the variable (by name) last found in a cycle, if any.

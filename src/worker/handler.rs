@@ -456,6 +456,7 @@ pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'
         line.push(b'\n');
         crate::log::write_access(&log.target, &line);
     }
+    phases::log_cycle_while_logging(&conn, a, req.server);
     line.clear();
     shared.scratch = line;
 }
