@@ -249,6 +249,7 @@ pub(crate) fn geo(_: &mut Level<'_>, d: &Directive, shared: &mut Shared) -> Resu
         source,
         table: builder.table(),
         proxies: builder.proxies,
+        forwarded_for: crate::vars::geo::forwarded_for(),
         recursive: builder.recursive,
         values: builder.values,
     };

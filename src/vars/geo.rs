@@ -43,6 +43,8 @@ pub struct GeoVar {
     pub source: Option<Var>,
     /// `proxy` networks: `X-Forwarded-For` is read when the address is one of them.
     pub proxies: Vec<Cidr>,
+    /// `$http_x_forwarded_for`, made once.
+    pub forwarded_for: Var,
     /// `proxy_recursive`.
     pub recursive: bool,
     /// The networks or ranges.
@@ -51,8 +53,8 @@ pub struct GeoVar {
     pub values: Vec<Box<[u8]>>,
 }
 
-/// `$http_x_forwarded_for`.
-fn forwarded_for() -> Var {
+/// `$http_x_forwarded_for`, where `proxy` finds the client behind a proxy.
+pub fn forwarded_for() -> Var {
     Var::Http("x_forwarded_for".to_string())
 }
 
@@ -82,7 +84,7 @@ impl GeoVar {
             return Some(addr);
         }
         scratch.clear();
-        if !src.var(&forwarded_for(), scratch) {
+        if !src.var(&self.forwarded_for, scratch) {
             return Some(addr);
         }
         Some(forwarded_addr(addr, scratch, &self.proxies, self.recursive))
