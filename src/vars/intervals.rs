@@ -47,14 +47,15 @@ fn push(starts: &mut Vec<u128>, values: &mut Vec<Option<u32>>, start: u128, valu
     values.push(value);
 }
 
+/// The table in the key type; a start past the key space (the end of the last address)
+/// goes.
 fn narrow<K: TryFrom<u128>>(starts: Vec<u128>, values: Vec<Option<u32>>) -> IntervalTable<K> {
-    IntervalTable {
-        starts: starts
-            .into_iter()
-            .filter_map(|s| K::try_from(s).ok())
-            .collect(),
-        values,
-    }
+    let (starts, values) = starts
+        .into_iter()
+        .zip(values)
+        .filter_map(|(s, v)| K::try_from(s).ok().map(|s| (s, v)))
+        .unzip();
+    IntervalTable { starts, values }
 }
 
 /// Networks with values, longest prefix first at lookup (nginx's radix tree): `K` is `u32`

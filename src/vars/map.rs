@@ -101,8 +101,10 @@ impl MapVar {
             scratch.pop();
         }
         let len = scratch.len();
-        scratch.extend_from_within(..);
-        scratch[len..].make_ascii_lowercase();
+        if !self.keys.is_empty() {
+            scratch.extend_from_within(..);
+            scratch[len..].make_ascii_lowercase();
+        }
         let (subject, lower) = scratch.split_at(len);
         if let Some(&i) = self.keys.find(lower) {
             return self.choose(i, src, None, out);
