@@ -12,22 +12,13 @@
 //! template, and [`Template::compile_with`] resolves `$name` to [`Var::User`] by index. Their
 //! values (and regex captures) live in the request's [`crate::rewrite::RewriteCtx`].
 //!
-//! Variables computed from the request (`map`, `geo`, `split_clients`: see [`computed`]) are
-//! declared the same way and compile to [`Var::Computed`].
+//! Variables computed from the request (`map`, `geo`, `split_clients`: see
+//! [`crate::computed`]) are declared the same way and compile to [`Var::Computed`].
 
 use std::fmt;
 
 use crate::config::settings::LogEscape;
 use crate::log::escape::{escape_default, escape_json};
-
-pub mod addr;
-pub mod computed;
-pub mod geo;
-pub mod hostnames;
-pub mod intervals;
-pub mod map;
-pub mod referer;
-pub mod split_clients;
 
 /// Declares [`Var`] and the table of fixed names, so each name is written once.
 macro_rules! vars {
@@ -152,7 +143,7 @@ vars! {
     /// (`upstream_addr`), answered by the proxy.
     Upstream(String),
     /// A variable computed from the request (`map`, `geo`, `split_clients`), by its index in
-    /// the configuration's [`computed::ComputedTable`].
+    /// the configuration's [`crate::computed::ComputedTable`].
     Computed(usize),
 }
 
@@ -404,6 +395,8 @@ pub fn is_builtin_name(name: &str) -> bool {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UserVars {
     names: Vec<String>,
+    /// Per variable: declared by a regex's named group (see the block at the end).
+    captures: Vec<bool>,
     computed: Vec<String>,
 }
 
@@ -416,6 +409,7 @@ impl UserVars {
             Some(i) => i,
             None => {
                 self.names.push(name);
+                self.captures.push(false);
                 self.names.len() - 1
             }
         }
@@ -523,6 +517,26 @@ pub fn find_cookie<'a>(cookie_header: &'a [u8], name: &str) -> Option<&'a [u8]> 
         i = skip_spaces(i);
     }
     None
+}
+
+// ---- regex: named captures as variables ----
+
+impl UserVars {
+    /// Declares `name` (any case) as set by a regex's named group `(?<name>…)` and returns
+    /// its index; the variable may also be a `set` one (nginx gives both one index).
+    pub fn declare_capture(&mut self, name: &str) -> usize {
+        let i = self.declare(name);
+        if let Some(flag) = self.captures.get_mut(i) {
+            *flag = true;
+        }
+        i
+    }
+
+    /// Whether variable `i` is a regex's named group: before a match sets it, nginx finds
+    /// no value (an empty one, without the `set` variables' "uninitialized" warning).
+    pub fn is_capture(&self, i: usize) -> bool {
+        self.captures.get(i).copied().unwrap_or(false)
+    }
 }
 
 #[cfg(test)]

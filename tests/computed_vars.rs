@@ -30,6 +30,7 @@ const SITE: &str = r#"
         www.example.*    tail;
     }
     map "$scheme://$host$uri" $joined { default "[$scheme://$host$uri]"; }
+    map $uri $named { ~^/n/(?<first>\w+)/(?P<second>\w+) "$second-$first-$2"; }
     map $uri $cached { /c/1 first; default other; }
     map $uri $uncached { volatile; /c/2 first; default other; }
     map $arg_a $loop_a { default "a:$loop_b"; }
@@ -52,6 +53,7 @@ const SITE: &str = r#"
         location = /c/2 { set $seen $uncached; rewrite ^ /c/next/2 last; }
         location /c/next/ { return 200 "cached=$cached uncached=$uncached"; }
         location = /loop { return 200 "[$loop_a]"; }
+        location /n/ { return 200 $named; }
         location = /geo { return 200 "geo=$geo arg=$geo_arg xff=$geo_xff rec=$geo_rec"; }
         location = /split { return 200 $split; }
         location /ref/ {
@@ -94,6 +96,7 @@ fn map_keys_regexes_captures_default_and_include() {
     assert!(map("default").starts_with("map=escaped "));
     assert!(map("zzz").starts_with("map=dflt "));
     assert!(body(&s, "/").starts_with("map=empty "));
+    assert_eq!(body(&s, "/n/ab/cd"), "cd-ab-cd");
     assert!(
         body(&s, "/x").ends_with("joined=[http://localhost/x]"),
         "{}",
@@ -419,6 +422,7 @@ fn nginx_1_22_agrees() {
     // Not `/loop`: nginx unrolls a cycle until its nesting limit (100) and repeats the
     // text 50 times; Portico stops where the cycle closes.
     for path in [
+        "/n/ab/cd",
         "/hdr?a=foo",
         "/if?a=Foo",
         "/if?a=x",

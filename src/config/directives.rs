@@ -9,7 +9,9 @@
 use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
-use super::{listen, set_block, set_core, set_http, set_loc, set_log, set_proxy, set_rewrite};
+use super::{
+    listen, set_block, set_core, set_http, set_loc, set_log, set_proxy, set_regex, set_rewrite,
+};
 use super::{set_geo, set_map, set_referer, set_split_clients};
 
 /// A set of contexts, as nginx's `NGX_*_CONF` bits.
@@ -227,6 +229,8 @@ table! {
     "proxy_buffers", HSL, Exact(2), false, set_proxy::proxy_buffers, "Read-ahead buffers per request (default 8 4k).";
     "proxy_request_buffering", HSL, Flag, false, set_proxy::proxy_request_buffering, "Read the whole request body before connecting upstream (default on).";
     "proxy_intercept_errors", HSL, Flag, false, set_proxy::proxy_intercept_errors, "Answer upstream statuses >= 300 with error_page (default off).";
+    // ---- regex ----
+    "pcre_jit", C::MAIN, Flag, false, set_regex::pcre_jit, "JIT-compile regexes (default on in Portico; nginx: off). Same matches either way.";
     // ---- map, geo, split_clients, referer, empty_gif ----
     "map", C::HTTP, Exact(2), true, set_map::map, "`map STRING $variable { [hostnames;] [volatile;] [default] KEY|~REGEX VALUE; ... }`.";
     "map_hash_max_size", C::HTTP, Exact(1), false, set_map::map_hash_max_size, "Tuning knob of nginx's map hash, range-checked (default 2048).";

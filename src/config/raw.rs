@@ -34,6 +34,9 @@ pub(crate) struct MainRaw {
     pub pid: Option<PathBuf>,
     pub events: Option<EventsRaw>,
     pub http: Option<HttpRaw>,
+    // ---- regex ----
+    /// `pcre_jit` (read before the patterns are compiled: `set_regex::jit_wanted`).
+    pub pcre_jit: Option<bool>,
 }
 
 /// `events {}`, unset until given.
@@ -150,7 +153,7 @@ pub(crate) struct Shared {
     pub user_vars: UserVars,
     // ---- map, geo, split_clients, referer, empty_gif ----
     /// The computed variables' definitions, filled by their blocks.
-    pub computed: crate::vars::computed::ComputedTable,
+    pub computed: crate::computed::ComputedTable,
     /// `map_hash_max_size` (set to the default by the first `map` block, as nginx does).
     pub map_hash_max_size: Option<u64>,
     /// `map_hash_bucket_size` (likewise).

@@ -14,10 +14,10 @@ use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::set_map::{computed_var, warn};
-use crate::vars::addr::{Cidr, CidrNote, inet_addr, parse_cidr};
-use crate::vars::computed::{ComputedDef, ComputedKind};
-use crate::vars::geo::{GeoTable, GeoVar};
-use crate::vars::intervals::{PrefixSet, RangeSet};
+use crate::computed::addr::{Cidr, CidrNote, inet_addr, parse_cidr};
+use crate::computed::geo::{GeoTable, GeoVar};
+use crate::computed::intervals::{PrefixSet, RangeSet};
+use crate::computed::{ComputedDef, ComputedKind};
 use crate::vars::resolve;
 
 /// A `geo` block while its lines are read.
@@ -249,7 +249,7 @@ pub(crate) fn geo(_: &mut Level<'_>, d: &Directive, shared: &mut Shared) -> Resu
         source,
         table: builder.table(),
         proxies: builder.proxies,
-        forwarded_for: crate::vars::geo::forwarded_for(),
+        forwarded_for: crate::computed::geo::forwarded_for(),
         recursive: builder.recursive,
         values: builder.values,
     };

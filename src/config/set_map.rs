@@ -12,10 +12,10 @@ use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::set_rewrite::template;
 use super::values::{number_arg, set_once};
+use crate::computed::hostnames::{AddError, HostTable};
+use crate::computed::map::{MapRegex, MapValue, MapVar};
+use crate::computed::{ComputedDef, ComputedKind};
 use crate::log::LogLevel;
-use crate::vars::computed::{ComputedDef, ComputedKind};
-use crate::vars::hostnames::{AddError, HostTable};
-use crate::vars::map::{MapRegex, MapValue, MapVar};
 use crate::vars::{UserVars, is_builtin_name};
 
 /// nginx's default `map_hash_max_size`.
@@ -93,9 +93,15 @@ pub(crate) fn map_hash_bucket_size(
     set_once(&mut shared.map_hash_bucket_size, d, |d| number_arg(d, 0))
 }
 
-/// A `~` or `~*` key's regex, with nginx's compile error.
-fn map_regex(line: &Directive, pattern: &str, caseless: bool) -> Result<MapRegex, ConfError> {
-    super::set_block::compile_regex(line, pattern, caseless)
+/// A `~` or `~*` key's regex, with nginx's compile error; its named groups are variables
+/// (nginx compiles it with `ngx_http_regex_compile`).
+fn map_regex(
+    line: &Directive,
+    pattern: &str,
+    caseless: bool,
+    shared: &mut Shared,
+) -> Result<MapRegex, ConfError> {
+    super::set_block::compile_regex(line, pattern, caseless, shared)
 }
 
 /// A block's values, each stored once.
@@ -167,7 +173,7 @@ pub(crate) fn map(_: &mut Level<'_>, d: &Directive, shared: &mut Shared) -> Resu
                 Some(p) => (p, true),
                 None => (pattern, false),
             };
-            regexes.push((map_regex(line, pattern, caseless)?, value));
+            regexes.push((map_regex(line, pattern, caseless, shared)?, value));
             continue;
         }
         let key = key.strip_prefix('\\').unwrap_or(key);

@@ -16,8 +16,8 @@ use super::raw::{Level, LocationRaw, ServerRaw, Shared};
 use super::set_map::warn;
 use super::settings::{LocRaw, ServerName};
 use super::values::{number_arg, set_once};
-use crate::vars::hostnames::AddError;
-use crate::vars::referer::ValidReferers;
+use crate::computed::hostnames::AddError;
+use crate::computed::referer::ValidReferers;
 
 /// nginx's default `referer_hash_max_size`.
 pub const DEFAULT_REFERER_HASH_MAX_SIZE: u64 = 2048;
@@ -60,8 +60,10 @@ pub(crate) fn valid_referers(
             "~" => return Err(ConfError::at(d, "empty regex in \"~\"")),
             _ => {
                 if let Some(pattern) = word.strip_prefix('~') {
-                    v.regexes
-                        .push(super::set_block::compile_regex(d, pattern, true)?);
+                    // nginx's plain `ngx_regex_compile`: caseless, no variables.
+                    let regex = crate::regex::Regex::new(pattern, true)
+                        .map_err(|message| ConfError::at(d, message))?;
+                    v.regexes.push(regex);
                     continue;
                 }
                 let (host, uri) = match word.find('/') {

@@ -7,8 +7,8 @@ use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::set_map::computed_var;
 use super::set_rewrite::template;
-use crate::vars::computed::{ComputedDef, ComputedKind};
-use crate::vars::split_clients::{SplitPart, SplitVar, bounds, parse_hundredths};
+use crate::computed::split_clients::{SplitPart, SplitVar, bounds, parse_hundredths};
+use crate::computed::{ComputedDef, ComputedKind};
 
 /// `split_clients STRING $variable { ... }`
 pub(crate) fn split_clients(

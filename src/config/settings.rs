@@ -261,7 +261,7 @@ pub struct HttpConf {
     // ---- map, geo, split_clients, referer, empty_gif ----
     /// The variables computed per request (`map`, `geo`, `split_clients`), indexed by
     /// [`crate::vars::Var::Computed`]; their names are in `user_vars`.
-    pub computed: crate::vars::computed::ComputedTable,
+    pub computed: crate::computed::ComputedTable,
 }
 
 impl HttpConf {
@@ -313,7 +313,7 @@ pub enum ServerName {
     /// `www.example.*` stored as `www.example.`.
     WildcardBack(String),
     /// `~regex`
-    Regex(regex::bytes::Regex),
+    Regex(crate::regex::Regex),
 }
 
 /// A `server {}` block, merged.
@@ -348,7 +348,7 @@ pub enum LocationMatch {
     /// `location ^~ /prefix`: a match stops the regex search.
     PrefixNoRegex(String),
     /// `location ~ re` / `location ~* re`
-    Regex(regex::bytes::Regex, /* case_insensitive */ bool),
+    Regex(crate::regex::Regex, /* case_insensitive */ bool),
     /// `location @name`
     Named(String),
 }
@@ -534,7 +534,7 @@ settings! {
         // ---- map, geo, split_clients, referer, empty_gif ----
         /// `valid_referers ...` (server or location; finished when the server ends): what
         /// `$invalid_referer` checks; `None` where no level set it (every referer valid)
-        valid_referers: Option<Rc<crate::vars::referer::ValidReferers>> = None,
+        valid_referers: Option<Rc<crate::computed::referer::ValidReferers>> = None,
         /// `referer_hash_max_size N` (a tuning knob: range-checked as nginx checks it)
         referer_hash_max_size: u64 = super::set_referer::DEFAULT_REFERER_HASH_MAX_SIZE,
         /// `referer_hash_bucket_size N` (a tuning knob: range-checked as nginx checks it)

@@ -2,9 +2,9 @@
 
 use std::net::IpAddr;
 
+use crate::computed::ComputedKind;
+use crate::computed::geo::{GeoVar, INADDR_NONE};
 use crate::config::testutil::{http, load_err, load_ok};
-use crate::vars::computed::ComputedKind;
-use crate::vars::geo::{GeoVar, INADDR_NONE};
 use crate::vars::{Var, VarSource};
 
 fn err(body: &str) -> String {

@@ -1,9 +1,9 @@
 //! `map`, `split_clients`, `valid_referers`, `empty_gif` and the hash knobs at load: what
 //! they accept and nginx 1.22's words for what they refuse (checked with `nginx -t`).
 
+use crate::computed::ComputedKind;
 use crate::config::testutil::{http, load_err, load_ok};
 use crate::vars::Var;
-use crate::vars::computed::ComputedKind;
 
 fn err(body: &str) -> String {
     load_err(&http(body))

@@ -2,7 +2,7 @@
 //! (`ngx_http_split_clients_module`): the evaluated string's MurmurHash2 picks a bucket, so
 //! the same input lands in the same bucket as with nginx.
 
-use super::{Template, VarSource};
+use crate::vars::{Template, VarSource};
 
 /// One line of the block: a share of the 32-bit hash space and its value.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -12,7 +12,18 @@
 use super::hostnames::HostTable;
 
 /// A regex of `valid_referers` or of a `server_name`.
-pub type RefererRegex = regex::bytes::Regex;
+pub type RefererRegex = crate::regex::Regex;
+
+/// Whether one of `regexes` matches; a failed match (a PCRE2 limit) is nginx's alert and
+/// counts as none.
+fn any_match(regexes: &[RefererRegex], subject: &[u8]) -> bool {
+    regexes.iter().any(|r| {
+        r.is_match(subject).unwrap_or_else(|e| {
+            crate::elog!(crate::log::LogLevel::Alert, "{}", e.message(subject, r));
+            false
+        })
+    })
+}
 
 /// The longest host nginx looks up (its buffer is 256 bytes).
 const MAX_HOST: usize = 256;
@@ -77,10 +88,10 @@ impl ValidReferers {
                 memchr::memchr(b'/', &rest[host_len..]).map_or(&b""[..], |i| &rest[host_len + i..]);
             return !path.starts_with(prefix);
         }
-        if self.server_name_regexes.iter().any(|r| r.is_match(host)) {
+        if any_match(&self.server_name_regexes, host) {
             return false;
         }
-        !self.regexes.iter().any(|r| r.is_match(rest))
+        !any_match(&self.regexes, rest)
     }
 }
 
@@ -128,14 +139,10 @@ mod tests {
     #[test]
     fn regexes() {
         let mut v = referers(&[], false, false);
-        v.regexes.push(
-            regex::bytes::RegexBuilder::new(r"\.google\.")
-                .case_insensitive(true)
-                .build()
-                .unwrap(),
-        );
+        v.regexes
+            .push(RefererRegex::new(r"\.google\.", true).unwrap());
         v.server_name_regexes
-            .push(regex::bytes::Regex::new(r"^www\d\.").unwrap());
+            .push(RefererRegex::new(r"^www\d\.", false).unwrap());
         assert!(!v.invalid(Some(b"http://www.GOOGLE.com/search")));
         assert!(!v.invalid(Some(b"http://WWW7.x.net/")));
         assert!(v.invalid(Some(b"http://www.x.net/")));

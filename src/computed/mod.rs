@@ -2,7 +2,7 @@
 //! `split_clients ... $name`) whose value is computed per request from other variables.
 //!
 //! - At load, every declared name is known before any template is compiled (the loader
-//!   collects them with the `set` names into [`super::UserVars`]), so a template may use
+//!   collects them with the `set` names into [`crate::vars::UserVars`]), so a template may use
 //!   one declared later in the file, as in nginx; `$name` compiles to
 //!   [`Var::Computed`]`(i)`. The blocks' setters then fill the [`ComputedTable`]: one
 //!   [`ComputedDef`] per name, with its lookup structure built once.
@@ -21,10 +21,19 @@
 
 use std::cell::Cell;
 
-use super::geo::GeoVar;
-use super::map::{Chosen, MapVar};
-use super::split_clients::SplitVar;
-use super::{Var, VarSource};
+pub mod addr;
+pub mod geo;
+pub mod hostnames;
+pub mod intervals;
+pub mod map;
+pub mod referer;
+pub mod split_clients;
+
+use crate::regex::Captures;
+use crate::vars::{Var, VarSource};
+use geo::GeoVar;
+use map::{Chosen, MapVar};
+use split_clients::SplitVar;
 
 /// How a computed variable gets its value.
 #[derive(Clone, Debug)]
@@ -59,10 +68,11 @@ impl ComputedDef {
         &'c self,
         src: &dyn VarSource,
         scratch: &mut Vec<u8>,
+        captures: &mut Captures,
         out: &mut Vec<u8>,
     ) -> Computed<'c> {
         match &self.kind {
-            ComputedKind::Map(map) => match map.value(src, scratch, out) {
+            ComputedKind::Map(map) => match map.value(src, scratch, captures, out) {
                 Chosen::Literal(text) => Computed::Literal(text),
                 Chosen::Written => Computed::Written,
             },
@@ -82,7 +92,7 @@ pub struct ComputedTable {
 }
 
 impl ComputedTable {
-    /// Defines variable `index` (declared in [`super::UserVars`]); a later definition of
+    /// Defines variable `index` (declared in [`crate::vars::UserVars`]); a later definition of
     /// the same name replaces an earlier one, as nginx's last `map` for a name wins.
     pub fn define(&mut self, index: usize, def: ComputedDef) {
         if self.defs.len() <= index {
@@ -92,7 +102,7 @@ impl ComputedTable {
     }
 
     /// Notes which computed variables `set` assigns too (call once every name is known).
-    pub fn link_set_variables(&mut self, user: &super::UserVars) {
+    pub fn link_set_variables(&mut self, user: &crate::vars::UserVars) {
         self.set_by = self
             .defs
             .iter()
@@ -142,6 +152,7 @@ struct Slot<'c> {
     state: Cell<State<'c>>,
     value: Cell<Vec<u8>>,
     scratch: Cell<Vec<u8>>,
+    captures: Cell<Captures>,
 }
 
 impl std::fmt::Debug for Slot<'_> {
@@ -217,9 +228,10 @@ impl<'c> ComputedValues<'c> {
         }
         slot.state.set(State::Busy);
         let mut scratch = slot.scratch.take();
+        let mut captures = slot.captures.take();
         let mut value = slot.value.take();
         value.clear();
-        let state = match def.compute(src, &mut scratch, &mut value) {
+        let state = match def.compute(src, &mut scratch, &mut captures, &mut value) {
             Computed::Literal(text) => {
                 out.extend_from_slice(text);
                 State::Literal(text)
@@ -230,6 +242,7 @@ impl<'c> ComputedValues<'c> {
             }
         };
         slot.scratch.set(scratch);
+        slot.captures.set(captures);
         slot.value.set(value);
         slot.state.set(state);
         true

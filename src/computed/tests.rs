@@ -1,8 +1,8 @@
 use std::cell::Cell;
 
+use super::hostnames::HostTable;
+use super::map::{MapValue, MapVar};
 use super::*;
-use crate::vars::hostnames::HostTable;
-use crate::vars::map::{MapValue, MapVar};
 use crate::vars::{Template, UserVars};
 
 /// `$arg_NAME` from a fixed list; counts how often `$arg_n` is read.
@@ -52,13 +52,11 @@ fn map(source: &str, hostnames: bool, lines: &[(&str, &str)], names: &UserVars) 
         if *key == "default" {
             m.default = Some(i);
         } else if let Some(re) = key.strip_prefix("~*") {
-            let re = regex::bytes::RegexBuilder::new(re)
-                .case_insensitive(true)
-                .build()
-                .unwrap();
-            m.regexes.push((re, i));
+            m.regexes
+                .push((crate::regex::Regex::new(re, true).unwrap(), i));
         } else if let Some(re) = key.strip_prefix('~') {
-            m.regexes.push((regex::bytes::Regex::new(re).unwrap(), i));
+            m.regexes
+                .push((crate::regex::Regex::new(re, false).unwrap(), i));
         } else {
             m.keys.add(key.as_bytes(), i, hostnames).unwrap();
         }

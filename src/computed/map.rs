@@ -2,13 +2,19 @@
 //! value. Strings are matched ignoring case (with `hostnames`, also as wildcard host
 //! names, one trailing dot of the source dropped); then regular expressions in config
 //! order (not for an empty source); then `default` (empty when there is none). A value is
-//! text with variables; after a regex key its captures `$1`..`$9` are that match's.
+//! text with variables; after a regex key its captures `$1`..`$9`, and its named groups
+//! (`(?<name>...)`, variables of the whole configuration), are that match's.
+//!
+//! Not reproduced: nginx also leaves a map regex's captures in the request, where later
+//! strings read them as `$1` or `$name`; here they are the chosen value's only.
 
 use super::hostnames::HostTable;
-use super::{Template, Var, VarSource};
+use crate::log::LogLevel;
+use crate::regex::Captures;
+use crate::vars::{Template, Var, VarSource};
 
-/// The regular expressions of `~` and `~*` keys.
-pub type MapRegex = regex::bytes::Regex;
+/// The regular expressions of `~` and `~*` keys (named groups bound to variables).
+pub type MapRegex = crate::regex::Regex;
 
 /// A value of the block.
 #[derive(Clone, Debug)]
@@ -55,24 +61,26 @@ pub enum Chosen<'v> {
     Written,
 }
 
-/// A regex match's captures in front of a request's variables, for the value it chose.
+/// A regex match's captures in front of a request's variables, for the value it chose:
+/// `$1`..`$9` and the regex's named groups.
 struct MatchCaptures<'a> {
-    subject: &'a [u8],
-    captures: &'a regex::bytes::Captures<'a>,
+    regex: &'a MapRegex,
+    captures: &'a Captures,
     inner: &'a dyn VarSource,
 }
 
 impl VarSource for MatchCaptures<'_> {
     fn var(&self, var: &Var, out: &mut Vec<u8>) -> bool {
-        match var {
-            Var::Capture(n) => {
-                if let Some(m) = self.captures.get(usize::from(*n)) {
-                    out.extend_from_slice(&self.subject[m.range()]);
-                }
-                true
-            }
-            _ => self.inner.var(var, out),
-        }
+        let group = match var {
+            Var::Capture(n) => usize::from(*n),
+            Var::User(v) => match self.regex.group_of_var(*v) {
+                Some(group) => group,
+                None => return self.inner.var(var, out),
+            },
+            _ => return self.inner.var(var, out),
+        };
+        out.extend_from_slice(self.captures.get(group).unwrap_or(b""));
+        true
     }
 
     fn map_uri(
@@ -88,11 +96,12 @@ impl VarSource for MatchCaptures<'_> {
 
 impl MapVar {
     /// Chooses the value for this request: `scratch` is working space (the source, then
-    /// its lowercase copy), an evaluated value goes to `out`.
+    /// its lowercase copy), `captures` a regex match's, an evaluated value goes to `out`.
     pub fn value<'v>(
         &'v self,
         src: &dyn VarSource,
         scratch: &mut Vec<u8>,
+        captures: &mut Captures,
         out: &mut Vec<u8>,
     ) -> Chosen<'v> {
         scratch.clear();
@@ -111,16 +120,22 @@ impl MapVar {
         }
         if !subject.is_empty() {
             for (regex, i) in &self.regexes {
-                match self.values.get(*i as usize) {
-                    Some(MapValue::Template(_)) => {
-                        if let Some(captures) = regex.captures(subject) {
-                            return self.choose(*i, src, Some((subject, &captures)), out);
-                        }
+                let evaluated = matches!(self.values.get(*i as usize), Some(MapValue::Template(_)));
+                let matched = if evaluated {
+                    regex.captures(subject, captures)
+                } else {
+                    regex.is_match(subject)
+                };
+                match matched {
+                    Ok(false) => {}
+                    Ok(true) if evaluated => {
+                        return self.choose(*i, src, Some((regex, captures)), out);
                     }
-                    _ => {
-                        if regex.is_match(subject) {
-                            return self.choose(*i, src, None, out);
-                        }
+                    Ok(true) => return self.choose(*i, src, None, out),
+                    // nginx logs the failure and takes the default.
+                    Err(e) => {
+                        crate::elog!(LogLevel::Alert, "{}", e.message(subject, regex));
+                        break;
                     }
                 }
             }
@@ -135,16 +150,16 @@ impl MapVar {
         &'v self,
         i: u32,
         src: &dyn VarSource,
-        captures: Option<(&[u8], &regex::bytes::Captures<'_>)>,
+        captures: Option<(&MapRegex, &Captures)>,
         out: &mut Vec<u8>,
     ) -> Chosen<'v> {
         match self.values.get(i as usize) {
             Some(MapValue::Literal(text)) => Chosen::Literal(text),
             Some(MapValue::Template(t)) => {
                 match captures {
-                    Some((subject, captures)) => t.eval(
+                    Some((regex, captures)) => t.eval(
                         &MatchCaptures {
-                            subject,
+                            regex,
                             captures,
                             inner: src,
                         },

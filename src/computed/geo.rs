@@ -12,7 +12,7 @@ use std::net::IpAddr;
 
 use super::addr::{Cidr, forwarded_addr, parse_addr, unmapped};
 use super::intervals::IntervalTable;
-use super::{Var, VarSource};
+use crate::vars::{Var, VarSource};
 
 /// nginx's `INADDR_NONE`, what an unreadable address is looked up as.
 pub const INADDR_NONE: u32 = u32::MAX;
