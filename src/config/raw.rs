@@ -153,6 +153,13 @@ pub(crate) struct Shared {
     pub user_vars: UserVars,
     /// `resolver` lines so far (the next one's `ResolverConf::id`).
     pub resolvers: usize,
+    // ---- map, geo, split_clients, referer, empty_gif ----
+    /// The computed variables' definitions, filled by their blocks.
+    pub computed: crate::computed::ComputedTable,
+    /// `map_hash_max_size` (set to the default by the first `map` block, as nginx does).
+    pub map_hash_max_size: Option<u64>,
+    /// `map_hash_bucket_size` (likewise).
+    pub map_hash_bucket_size: Option<u64>,
 }
 
 impl Shared {
@@ -168,6 +175,9 @@ impl Shared {
             is_root: nix::unistd::geteuid().is_root(),
             user_vars: UserVars::default(),
             resolvers: 0,
+            computed: Default::default(),
+            map_hash_max_size: None,
+            map_hash_bucket_size: None,
         })
     }
 }
