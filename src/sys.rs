@@ -176,13 +176,13 @@ pub fn raise_nofile_soft_limit() -> io::Result<u64> {
     Ok(lim.rlim_cur)
 }
 
-/// Pins the calling process to the CPUs set in `mask` (bit N = CPU N).
-pub fn set_cpu_affinity(mask: u64) -> io::Result<()> {
-    // SAFETY: cpu_set_t is plain data; CPU_SET writes within it for cpu < 64.
+/// Pins the calling process to `cpus` (numbers below `CPU_SETSIZE`; others are left out).
+pub fn set_cpu_affinity(cpus: impl IntoIterator<Item = usize>) -> io::Result<()> {
+    // SAFETY: cpu_set_t is plain data; CPU_SET writes within it for cpu < CPU_SETSIZE.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
-        for cpu in 0..64 {
-            if mask & (1 << cpu) != 0 {
+        for cpu in cpus {
+            if cpu < libc::CPU_SETSIZE as usize {
                 libc::CPU_SET(cpu, &mut set);
             }
         }
@@ -599,4 +599,89 @@ pub fn openat(
     })?;
     // SAFETY: see above.
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+// ---- worker process set-up (main context, issue 18) ----
+
+/// `setpriority(PRIO_PROCESS, 0, nice)` (`worker_priority`).
+pub fn set_priority(nice: i32) -> io::Result<()> {
+    // SAFETY: plain syscall on the calling process.
+    cvt(unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) }).map(drop)
+}
+
+/// Replaces the process's environment with exactly `vars` (nginx's `environ = env` in
+/// `ngx_set_environment`). Call it only while the process is single-threaded: a worker,
+/// before its loop starts.
+pub fn replace_environment(vars: &[(String, String)]) {
+    let current: Vec<std::ffi::OsString> = std::env::vars_os().map(|(k, _)| k).collect();
+    // SAFETY: the process is single-threaded (see above), so nothing reads the environment
+    // while it changes.
+    unsafe {
+        for name in current {
+            if !vars.iter().any(|(k, _)| name == k.as_str()) {
+                std::env::remove_var(name);
+            }
+        }
+        for (name, value) in vars {
+            // `set_var` refuses (panics on) names with `=` or NUL, which the environment of a
+            // process cannot hold anyway: such a variable is left out.
+            if !name.is_empty() && !name.contains(['=', '\0']) && !value.contains('\0') {
+                std::env::set_var(name, value);
+            }
+        }
+    }
+}
+
+/// Points the kernel's record of this process's environment (what `/proc/PID/environ`
+/// shows) at a copy of its current environment. The original strings are where the process
+/// title is written (as nginx's setproctitle does), so without this `/proc/PID/environ`
+/// would show the title's leftovers. Needs `CAP_SYS_RESOURCE` (a worker started by root,
+/// before it drops privileges); elsewhere it fails with `EPERM` and nothing changes.
+pub fn publish_environment() -> io::Result<()> {
+    let mut block = Vec::new();
+    for (k, v) in std::env::vars_os() {
+        use std::os::unix::ffi::OsStrExt;
+        block.extend_from_slice(k.as_bytes());
+        block.push(b'=');
+        block.extend_from_slice(v.as_bytes());
+        block.push(0);
+    }
+    if block.is_empty() {
+        block.push(0);
+    }
+    // Lives as long as the process: the kernel reads it whenever /proc/PID/environ is read.
+    let block: &'static [u8] = Box::leak(block.into_boxed_slice());
+    let start = block.as_ptr() as libc::c_ulong;
+    let end = start + block.len() as libc::c_ulong;
+    let (old_start, _) =
+        proc_env_range().ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+    // The kernel keeps start <= end at every step: move the end first when the new block
+    // lies above the old one.
+    let order = if start < old_start as libc::c_ulong {
+        [
+            (libc::PR_SET_MM_ENV_START, start),
+            (libc::PR_SET_MM_ENV_END, end),
+        ]
+    } else {
+        [
+            (libc::PR_SET_MM_ENV_END, end),
+            (libc::PR_SET_MM_ENV_START, start),
+        ]
+    };
+    for (field, addr) in order {
+        // SAFETY: PR_SET_MM only changes which of our own mapped addresses the kernel reports;
+        // `block` stays mapped for the life of the process.
+        cvt(unsafe { libc::prctl(libc::PR_SET_MM, field as libc::c_ulong, addr, 0, 0) })?;
+    }
+    Ok(())
+}
+
+/// `env_start` and `env_end` of `/proc/self/stat` (fields 50 and 51).
+fn proc_env_range() -> Option<(usize, usize)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace().skip(47);
+    let start = fields.next()?.parse().ok()?;
+    let end = fields.next()?.parse().ok()?;
+    Some((start, end))
 }

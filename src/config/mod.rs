@@ -11,6 +11,7 @@
 //!
 //! Every error is a [`ConfError`] worded as nginx words it, ending `in FILE:LINE`.
 
+pub mod core_values;
 pub mod directives;
 pub mod error;
 pub mod glob;
@@ -23,6 +24,7 @@ pub mod proxy_values;
 mod raw;
 mod set_block;
 mod set_core;
+mod set_events;
 mod set_http;
 mod set_loc;
 mod set_log;

@@ -175,6 +175,7 @@ fn enter<'c>(rq: &mut Rq<'_, 'c>, l: &'c LocationConf) {
 /// The settings the rest of the request uses (a location's, or a matched `if`'s).
 fn set_settings<'c>(rq: &mut Rq<'_, 'c>, loc: &'c LocSettings) {
     rq.req.loc = loc;
+    crate::log::use_request_logs(&loc.error_log);
     rq.req.keepalive = rq.req.keepalive && rq.conn.requests < loc.keepalive_requests;
     if loc.keepalive_timeout.0.is_zero() {
         rq.req.keepalive = false;
