@@ -617,10 +617,9 @@ pub fn replace_environment(vars: &[(String, String)]) {
     // SAFETY: the process is single-threaded (see above), so nothing reads the environment
     // while it changes.
     unsafe {
+        // All removed first, so the new environment is in `vars`' order, as nginx's.
         for name in current {
-            if !vars.iter().any(|(k, _)| name == k.as_str()) {
-                std::env::remove_var(name);
-            }
+            std::env::remove_var(name);
         }
         for (name, value) in vars {
             // `set_var` refuses (panics on) names with `=` or NUL, which the environment of a
@@ -635,8 +634,10 @@ pub fn replace_environment(vars: &[(String, String)]) {
 /// Points the kernel's record of this process's environment (what `/proc/PID/environ`
 /// shows) at a copy of its current environment. The original strings are where the process
 /// title is written (as nginx's setproctitle does), so without this `/proc/PID/environ`
-/// would show the title's leftovers. Needs `CAP_SYS_RESOURCE` (a worker started by root,
-/// before it drops privileges); elsewhere it fails with `EPERM` and nothing changes.
+/// would show the title's leftovers. Uses `PR_SET_MM_MAP`, which needs no privilege on a
+/// kernel built with checkpoint/restore (most are); elsewhere it fails and nothing changes.
+/// Call it only while the process is single-threaded: the call restates the heap's end
+/// (`brk`), which another thread's allocation could move in between.
 pub fn publish_environment() -> io::Result<()> {
     let mut block = Vec::new();
     for (k, v) in std::env::vars_os() {
@@ -651,37 +652,89 @@ pub fn publish_environment() -> io::Result<()> {
     }
     // Lives as long as the process: the kernel reads it whenever /proc/PID/environ is read.
     let block: &'static [u8] = Box::leak(block.into_boxed_slice());
-    let start = block.as_ptr() as libc::c_ulong;
-    let end = start + block.len() as libc::c_ulong;
-    let (old_start, _) =
-        proc_env_range().ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
-    // The kernel keeps start <= end at every step: move the end first when the new block
-    // lies above the old one.
-    let order = if start < old_start as libc::c_ulong {
-        [
-            (libc::PR_SET_MM_ENV_START, start),
-            (libc::PR_SET_MM_ENV_END, end),
-        ]
-    } else {
-        [
-            (libc::PR_SET_MM_ENV_END, end),
-            (libc::PR_SET_MM_ENV_START, start),
-        ]
-    };
-    for (field, addr) in order {
-        // SAFETY: PR_SET_MM only changes which of our own mapped addresses the kernel reports;
-        // `block` stays mapped for the life of the process.
-        cvt(unsafe { libc::prctl(libc::PR_SET_MM, field as libc::c_ulong, addr, 0, 0) })?;
+    let f = proc_stat_fields().ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+    // The kernel's `struct prctl_mm_map`: everything as it is, but the environment.
+    #[repr(C)]
+    struct MmMap {
+        start_code: u64,
+        end_code: u64,
+        start_data: u64,
+        end_data: u64,
+        start_brk: u64,
+        brk: u64,
+        start_stack: u64,
+        arg_start: u64,
+        arg_end: u64,
+        env_start: u64,
+        env_end: u64,
+        auxv: *mut u64,
+        auxv_size: u32,
+        exe_fd: u32,
     }
-    Ok(())
+    let mut map = MmMap {
+        start_code: f.start_code,
+        end_code: f.end_code,
+        start_data: f.start_data,
+        end_data: f.end_data,
+        start_brk: f.start_brk,
+        brk: 0,
+        start_stack: f.start_stack,
+        arg_start: f.arg_start,
+        arg_end: f.arg_end,
+        env_start: block.as_ptr() as u64,
+        env_end: block.as_ptr() as u64 + block.len() as u64,
+        // No auxiliary vector and no executable: both stay.
+        auxv: std::ptr::null_mut(),
+        auxv_size: 0,
+        exe_fd: u32::MAX,
+    };
+    // SAFETY: sbrk(0) only reads the current break. Nothing allocates between it and the
+    // prctl, and the process is single-threaded, so the break restated is the real one.
+    // PR_SET_MM_MAP reads `map` (of the size given) and changes only the kernel's record of
+    // these addresses, all of which are this process's own.
+    unsafe {
+        map.brk = libc::sbrk(0) as u64;
+        cvt(libc::prctl(
+            libc::PR_SET_MM,
+            libc::PR_SET_MM_MAP as libc::c_ulong,
+            &map as *const MmMap as libc::c_ulong,
+            std::mem::size_of::<MmMap>() as libc::c_ulong,
+            0 as libc::c_ulong,
+        ))
+        .map(drop)
+    }
 }
 
-/// `env_start` and `env_end` of `/proc/self/stat` (fields 50 and 51).
-fn proc_env_range() -> Option<(usize, usize)> {
+/// The memory-layout fields of `/proc/self/stat`.
+struct StatFields {
+    start_code: u64,
+    end_code: u64,
+    start_stack: u64,
+    start_data: u64,
+    end_data: u64,
+    start_brk: u64,
+    arg_start: u64,
+    arg_end: u64,
+}
+
+/// Fields 26-28 and 45-49 of `/proc/self/stat`.
+fn proc_stat_fields() -> Option<StatFields> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     let (_, rest) = stat.rsplit_once(')')?;
-    let mut fields = rest.split_whitespace().skip(47);
-    let start = fields.next()?.parse().ok()?;
-    let end = fields.next()?.parse().ok()?;
-    Some((start, end))
+    // Field 3 (state) is the first after the command's parenthesis.
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let field = |n: usize| fields.get(n - 3).copied();
+    Some(StatFields {
+        start_code: field(26)?,
+        end_code: field(27)?,
+        start_stack: field(28)?,
+        start_data: field(45)?,
+        end_data: field(46)?,
+        start_brk: field(47)?,
+        arg_start: field(48)?,
+        arg_end: field(49)?,
+    })
 }
