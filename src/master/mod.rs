@@ -419,10 +419,11 @@ impl Master {
                     );
                     code == WORKER_FATAL_EXIT_CODE
                 }
-                process::Exit::Signal(sig) => {
+                process::Exit::Signal(sig, core) => {
                     elog!(
                         LogLevel::Alert,
-                        "worker process {pid} exited on signal {sig}"
+                        "worker process {pid} exited on signal {sig}{}",
+                        core_dumped(core)
                     );
                     false
                 }
@@ -587,9 +588,10 @@ impl Master {
                 LogLevel::Notice,
                 "new binary process {pid} exited with code {code}"
             ),
-            process::Exit::Signal(sig) => elog!(
+            process::Exit::Signal(sig, core) => elog!(
                 LogLevel::Alert,
-                "new binary process {pid} exited on signal {sig}"
+                "new binary process {pid} exited on signal {sig}{}",
+                core_dumped(core)
             ),
         }
         self.new_binary = None;
@@ -629,6 +631,11 @@ impl Master {
             self.spawn(slot);
         }
     }
+}
+
+/// nginx's suffix for a child that left a core file.
+fn core_dumped(core: bool) -> &'static str {
+    if core { " (core dumped)" } else { "" }
 }
 
 /// `logs/nginx.pid` → `logs/nginx.pid.oldbin`, nginx's name for the old master's pid file.

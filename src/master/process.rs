@@ -125,8 +125,8 @@ const WORKER_INIT_FAILED: i32 = 2;
 pub enum Exit {
     /// `exit(code)`
     Code(i32),
-    /// Killed by a signal.
-    Signal(i32),
+    /// Killed by a signal; whether it left a core file.
+    Signal(i32, bool),
 }
 
 /// Reaps one exited child without blocking.
@@ -138,7 +138,7 @@ pub fn reap_one() -> Option<(i32, Exit)> {
         return None;
     }
     let exit = if libc::WIFSIGNALED(status) {
-        Exit::Signal(libc::WTERMSIG(status))
+        Exit::Signal(libc::WTERMSIG(status), libc::WCOREDUMP(status))
     } else {
         Exit::Code(libc::WEXITSTATUS(status))
     };
