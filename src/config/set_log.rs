@@ -34,21 +34,6 @@ const DEBUG_LEVELS: &[&str] = &[
     "debug_stream",
 ];
 
-fn unsupported_target(d: &Directive, target: &str) -> Option<ConfError> {
-    ["syslog:", "memory:"]
-        .iter()
-        .find(|p| target.starts_with(*p))
-        .map(|p| {
-            ConfError::at(
-                d,
-                format!(
-                    "\"{p}\" log targets are not supported in \"{}\" directive",
-                    d.name
-                ),
-            )
-        })
-}
-
 /// `memory:SIZE`: a ring buffer at least big enough for its header and one whole line, as
 /// `ngx_log_set_log` requires.
 fn memory_target(d: &Directive, size: &str) -> Result<ErrorLogTarget, ConfError> {
@@ -142,9 +127,16 @@ pub(crate) fn access_log(
         *l.access_log_off(d)? = true;
         return Ok(());
     }
-    if let Some(err) = unsupported_target(d, path) {
-        return Err(err);
-    }
+    // `syslog:` names a syslog target, checked now; any other text is a file (nginx opens
+    // even `memory:x` as one).
+    let target_path = match path.strip_prefix(crate::log::access::SYSLOG_PREFIX) {
+        Some(params) => {
+            crate::log::syslog::SyslogConf::parse(params)
+                .map_err(|message| ConfError::at(d, message))?;
+            std::path::PathBuf::from(path)
+        }
+        None => full_name(&shared.prefix, path),
+    };
     let format_name = if d.args.len() > 1 {
         d.arg(1)
     } else {
@@ -165,9 +157,7 @@ pub(crate) fn access_log(
             return Err(ConfError::at(d, format!("invalid parameter \"{param}\"")));
         }
     }
-    let target = AccessLogTarget {
-        path: full_name(&shared.prefix, path),
-    };
+    let target = AccessLogTarget { path: target_path };
     l.loc(d)?
         .access_log
         .get_or_insert_with(Vec::new)

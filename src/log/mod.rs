@@ -126,10 +126,10 @@ pub enum ErrorLogTarget {
 }
 
 /// An access-log destination: the path of a file in this process's table of open log files
-/// (see [`open_access_log`]).
+/// (see [`open_access_log`]), or the `syslog:...` text of a syslog target.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccessLogTarget {
-    /// The file's path.
+    /// The file's path (or `syslog:PARAMETERS`).
     pub path: PathBuf,
 }
 
