@@ -608,3 +608,52 @@ fn dash_v_capital_declares_debug_support() {
     assert!(err.contains(" --with-debug"), "{err}");
     assert!(!err.contains("--with-threads"), "{err}");
 }
+
+#[test]
+fn master_process_off_serves_and_reloads_in_place() {
+    let prefix = Prefix::new();
+    let port = free_port();
+    let conf = |text: &str| {
+        format!(
+            "master_process off;\ndaemon off;\nerror_log logs/error.log info;\npid logs/portico.pid;\n\
+             events {{}}\nhttp {{ server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"{text}\\n\"; }} }} }}\n"
+        )
+    };
+    prefix.write("conf/portico.conf", conf("one"));
+    let child = Command::new(bin())
+        .arg("-p")
+        .arg(&prefix.dir)
+        .args(["-c", "conf/portico.conf"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let s = Server {
+        prefix,
+        port,
+        child: Some(child),
+    };
+    assert!(s.wait_for(10, || TcpStream::connect(("127.0.0.1", port)).is_ok()));
+    assert!(s.worker_pids().is_empty(), "one process serves");
+    assert_eq!(s.get("/").text(), "one\n");
+    // An idle keep-alive connection does not hold the reload up.
+    let mut idle = s.connect();
+    send(&mut idle, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(next_response(&mut idle).text(), "one\n");
+
+    s.prefix.write("conf/portico.conf", conf("two"));
+    s.signal(libc::SIGHUP);
+    assert!(
+        s.wait_for(5, || s.get("/").text() == "two\n"),
+        "{}",
+        s.error_log()
+    );
+    // A broken configuration is refused and the running one serves on.
+    s.prefix.write("conf/portico.conf", "events { bogus; }\n");
+    s.signal(libc::SIGHUP);
+    assert!(s.wait_for(5, || s.error_log().contains("unknown directive \"bogus\"")));
+    assert_eq!(s.get("/").text(), "two\n");
+    assert!(s.worker_pids().is_empty());
+    s.assert_clean_log_except(&["unknown directive \"bogus\""]);
+}

@@ -77,7 +77,8 @@ pub fn open_access_log(path: &Path) -> io::Result<AccessLogTarget> {
     let text = path.to_string_lossy();
     let sink = match text.strip_prefix(SYSLOG_PREFIX) {
         Some(params) => Sink::Syslog(SyslogPeer::new(
-            SyslogConf::parse(params).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+            SyslogConf::parse(params)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
         )),
         None => Sink::File(open_append(path)?),
     };

@@ -21,6 +21,7 @@
 
 mod listen;
 mod process;
+mod single;
 pub mod worker_init;
 
 pub use listen::Listener;
@@ -191,8 +192,7 @@ pub fn run(opts: LoadOptions) -> i32 {
     }
     if !config.main.master_process {
         // nginx's single-process mode: this process is the only worker.
-        worker_init::init_single_process(&config);
-        let code = crate::worker::run(&config, listeners, 0);
+        let code = single::serve(&opts, config, listeners);
         remove_pid_file(&pid_file);
         return code;
     }

@@ -19,6 +19,7 @@ mod phases;
 pub(crate) mod request_vars;
 mod response_head;
 pub(crate) mod route;
+mod single;
 pub(crate) mod slab;
 mod timers;
 
@@ -97,6 +98,7 @@ pub struct Shared<'c> {
 }
 
 pub(crate) use handler::RequestContext;
+pub use single::{SingleEnd, run_single};
 
 /// The first `server_name` of a server as written (for log lines).
 pub(crate) fn server_name_of(server: &crate::config::ServerConf) -> std::borrow::Cow<'_, str> {
@@ -128,6 +130,10 @@ struct Worker<'c> {
     accept_budget: usize,
     /// `debug_connection`: clients whose connections log at every level.
     debug_peers: &'c [DebugPeer],
+    /// `master_process off`: `HUP` ends the loop to reload (see `single`).
+    single: bool,
+    /// `HUP` came (single process only).
+    reload_asked: bool,
 }
 
 /// Runs a worker until it is told to stop; returns its exit code. The process was set up
@@ -256,6 +262,8 @@ impl<'c> Worker<'c> {
                 1
             },
             debug_peers: &config.events.debug_connection,
+            single: false,
+            reload_asked: false,
         })
     }
 
@@ -373,10 +381,19 @@ impl<'c> Worker<'c> {
     fn handle_signals(&mut self) -> bool {
         sys::drain_pipe(self.signal_fd);
         if sys::take_signal(libc::SIGTERM) || sys::take_signal(libc::SIGINT) {
+            self.reload_asked = false;
             return true;
         }
-        if sys::take_signal(libc::SIGQUIT) && !self.shared.shutting_down {
-            self.begin_shutdown();
+        if sys::take_signal(libc::SIGQUIT) {
+            // A stop wins over a reload in progress.
+            self.reload_asked = false;
+            if !self.shared.shutting_down {
+                self.begin_shutdown();
+            }
+        }
+        if sys::take_signal(libc::SIGHUP) && self.single && !self.shared.shutting_down {
+            self.reload_asked = true;
+            return true;
         }
         if sys::take_signal(libc::SIGUSR1) {
             elog!(LogLevel::Notice, "reopening logs");
@@ -410,8 +427,11 @@ impl<'c> Worker<'c> {
             }
         }
         // Closed, not only removed from epoll (which must come first: a registration lives as
-        // long as the socket, which the master and other workers may still hold).
-        self.sockets.clear();
+        // long as the socket, which the master and other workers may still hold). A single
+        // process reloading keeps them for its next configuration.
+        if !self.reload_asked {
+            self.sockets.clear();
+        }
         for key in self.conns.keys() {
             if let Some(c) = self.conns.get_mut(key) {
                 c.on_shutdown(&self.shared);
