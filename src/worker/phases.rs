@@ -132,6 +132,7 @@ fn run_from<'c>(rq: &mut Rq<'_, 'c>, mut next: Next<'c>) -> Handled {
         "*{} request phases did not finish",
         rq.conn.id
     );
+    crate::log::debug_point();
     handler::queue_error(rq, 500);
     Handled::Answered
 }
