@@ -12,7 +12,8 @@
 //!   bodies, normalises URIs, and builds response heads and nginx's error pages.
 //! - [`static_files`] maps a URI to a file under `root` and answers it with `sendfile(2)`.
 //! - [`log`] writes the error log in nginx's format and the access log per `log_format`;
-//!   [`vars`] compiles `$variables` once at config load.
+//!   [`vars`] compiles `$variables` once at config load; [`regex`] is the one regex type
+//!   (PCRE2, as nginx), whose named groups are variables.
 //! - [`sys`] holds the little `unsafe` there is (sendfile, rlimits, affinity, epoll flags).
 
 #[cfg(feature = "count-alloc")]
@@ -23,6 +24,7 @@ pub mod http;
 pub mod log;
 pub mod master;
 pub mod proxy;
+pub mod regex;
 pub mod rewrite;
 pub mod router;
 pub mod static_files;

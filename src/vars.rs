@@ -380,6 +380,8 @@ pub fn is_builtin_name(name: &str) -> bool {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UserVars {
     names: Vec<String>,
+    /// Per variable: declared by a regex's named group (see the block at the end).
+    captures: Vec<bool>,
 }
 
 impl UserVars {
@@ -391,6 +393,7 @@ impl UserVars {
             Some(i) => i,
             None => {
                 self.names.push(name);
+                self.captures.push(false);
                 self.names.len() - 1
             }
         }
@@ -480,6 +483,26 @@ pub fn find_cookie<'a>(cookie_header: &'a [u8], name: &str) -> Option<&'a [u8]> 
         i = skip_spaces(i);
     }
     None
+}
+
+// ---- regex: named captures as variables ----
+
+impl UserVars {
+    /// Declares `name` (any case) as set by a regex's named group `(?<name>…)` and returns
+    /// its index; the variable may also be a `set` one (nginx gives both one index).
+    pub fn declare_capture(&mut self, name: &str) -> usize {
+        let i = self.declare(name);
+        if let Some(flag) = self.captures.get_mut(i) {
+            *flag = true;
+        }
+        i
+    }
+
+    /// Whether variable `i` is a regex's named group: before a match sets it, nginx finds
+    /// no value (an empty one, without the `set` variables' "uninitialized" warning).
+    pub fn is_capture(&self, i: usize) -> bool {
+        self.captures.get(i).copied().unwrap_or(false)
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@ use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::{
-    listen, set_block, set_core, set_events, set_http, set_loc, set_log, set_proxy, set_rewrite,
+    listen, set_block, set_core, set_events, set_http, set_loc, set_log, set_proxy, set_regex,
+    set_rewrite,
 };
 
 /// A set of contexts, as nginx's `NGX_*_CONF` bits.
@@ -243,6 +244,8 @@ table! {
     "debug_connection", C::EVENTS, Exact(1), false, set_events::debug_connection, "Log these clients' connections at debug level: address, CIDR, host or `unix:`.";
     "epoll_events", C::EVENTS, Exact(1), false, set_events::epoll_events, "Most events one epoll_wait(2) returns (default 512).";
     "worker_aio_requests", C::EVENTS, Exact(1), false, set_events::worker_aio_requests, "Checked only: Portico has no AIO (default 32).";
+    // ---- regex ----
+    "pcre_jit", C::MAIN, Flag, false, set_regex::pcre_jit, "JIT-compile regexes (default on in Portico; nginx: off). Same matches either way.";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

@@ -43,6 +43,9 @@ pub(crate) struct MainRaw {
     pub timer_resolution: Option<Duration>,
     pub debug_points: Option<DebugPoints>,
     pub lock_file: Option<PathBuf>,
+    // ---- regex ----
+    /// `pcre_jit` (read before the patterns are compiled: `set_regex::jit_wanted`).
+    pub pcre_jit: Option<bool>,
 }
 
 /// `events {}`, unset until given.

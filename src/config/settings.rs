@@ -317,7 +317,7 @@ pub enum ServerName {
     /// `www.example.*` stored as `www.example.`.
     WildcardBack(String),
     /// `~regex`
-    Regex(regex::bytes::Regex),
+    Regex(crate::regex::Regex),
 }
 
 /// A `server {}` block, merged.
@@ -352,7 +352,7 @@ pub enum LocationMatch {
     /// `location ^~ /prefix`: a match stops the regex search.
     PrefixNoRegex(String),
     /// `location ~ re` / `location ~* re`
-    Regex(regex::bytes::Regex, /* case_insensitive */ bool),
+    Regex(crate::regex::Regex, /* case_insensitive */ bool),
     /// `location @name`
     Named(String),
 }

@@ -75,7 +75,7 @@ pub enum Condition {
         /// The variable matched.
         var: Var,
         /// The compiled pattern.
-        regex: regex::bytes::Regex,
+        regex: crate::regex::Regex,
         /// `!~` or `!~*`.
         negate: bool,
     },
@@ -96,7 +96,7 @@ pub enum Op {
     /// `rewrite REGEX REPLACEMENT [FLAG]`, matched against the current URI.
     Rewrite {
         /// The pattern.
-        regex: regex::bytes::Regex,
+        regex: crate::regex::Regex,
         /// The replacement's path part; for a redirect, the whole replacement.
         replacement: Template,
         /// The replacement's query, after its first literal `?` (internal rewrites only).
@@ -197,46 +197,8 @@ impl Outcome<'_> {
     }
 }
 
-/// Captures of the last regex match: the matched subject and the group spans.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Captures {
-    subject: Vec<u8>,
-    spans: Vec<Option<(usize, usize)>>,
-}
-
-impl Captures {
-    /// The captures of `caps`, a match of some regex against `subject` (also used by the
-    /// worker for a regex location's match).
-    pub fn from_match(subject: &[u8], caps: &regex::bytes::Captures<'_>) -> Captures {
-        Captures {
-            subject: subject.to_vec(),
-            spans: caps
-                .iter()
-                .map(|m| m.map(|m| (m.start(), m.end())))
-                .collect(),
-        }
-    }
-
-    /// Capture `n` (0 is the whole match): `None` when the regex had no such group or no
-    /// match is recorded; empty for a group that did not take part in the match.
-    pub fn get(&self, n: usize) -> Option<&[u8]> {
-        match self.spans.get(n)? {
-            Some((start, end)) => self.subject.get(*start..*end),
-            None => Some(b""),
-        }
-    }
-
-    /// Forgets the captures (a regex that did not match, as nginx's `r->ncaptures = 0`).
-    pub fn clear(&mut self) {
-        self.subject.clear();
-        self.spans.clear();
-    }
-
-    /// Whether no match is recorded.
-    pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
-    }
-}
+/// Captures of the last regex match (one type for every regex: [`crate::regex::Captures`]).
+pub use crate::regex::Captures;
 
 /// The request state the rewrite directives read and change.
 pub struct RewriteCtx<'a> {

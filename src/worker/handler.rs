@@ -60,7 +60,27 @@ pub(super) fn start_request<'c>(
     let http = shared.http;
     let buf = &a.buf[a.start..a.filled];
     let host = a.head.host.map(|h| h.get(buf));
-    let server = &http.servers[router::select_server(http, servers, host)];
+    let mut route = std::mem::take(&mut a.route);
+    route.clear_matches(http.user_vars.len());
+    let state = router::MatchState {
+        captures: &mut route.script.captures,
+        values: &mut route.script.user,
+    };
+    let server = match router::select_server(http, servers, host, state) {
+        Ok(i) => &http.servers[i],
+        Err(line) => {
+            // nginx closes the request without an answer (ngx_http_close_request).
+            elog!(
+                LogLevel::Alert,
+                "*{} {line}, client: {}{}",
+                conn.id,
+                conn.peer.ip(),
+                RequestContext::of(buf, &a.head)
+            );
+            a.route = route;
+            return Step::Close;
+        }
+    };
 
     let loc = &*server.loc;
     crate::log::use_request_logs(&loc.error_log);
@@ -72,7 +92,6 @@ pub(super) fn start_request<'c>(
             && !loc.keepalive_timeout.0.is_zero(),
         ..Req::new(shared.now, server, loc, head_len)
     };
-    let mut route = std::mem::take(&mut a.route);
     route.local = local;
     route.request_id = conn.request_id;
     a.uri.clear();
@@ -89,14 +108,14 @@ pub(super) fn start_request<'c>(
                 host: None,
             }
         );
-        route.reset(b"", None, 0);
+        route.reset(b"", None);
         a.route = route;
         queue_standard_page(a, shared, &mut req, e.status(), b"");
         return queued(a, req, out_before);
     }
     let raw_path = a.head.path.get(buf);
     let query = a.head.query.map(|q| q.get(buf));
-    route.reset(&a.uri, query, http.user_vars.len());
+    route.reset(&a.uri, query);
     route.script.quoted_uri = raw_path.iter().any(|&b| b == b'%' || b == b'+');
 
     if let Some(len) = a.head.content_length {
@@ -299,7 +318,8 @@ pub(super) fn reject_request<'c>(
     a.head.clear();
     a.head.method = method;
     a.discard = None;
-    a.route.reset(b"", None, 0);
+    a.route.clear_matches(0);
+    a.route.reset(b"", None);
     queue_standard_page(a, shared, &mut req, status, b"");
     queued(a, req, out_before)
 }

@@ -140,21 +140,30 @@ fn run_from<'c>(rq: &mut Rq<'_, 'c>, mut next: Next<'c>) -> Handled {
 /// nginx's find-config phase.
 fn find<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
     let server = rq.req.server;
-    let found = router::find_location(server, &rq.route.script.uri);
-    rq.route.script.valid_location = true;
+    let script = &mut rq.route.script;
+    let state = router::MatchState {
+        captures: &mut script.captures,
+        values: &mut script.user,
+    };
+    let found = router::find_location(server, &script.uri, state);
+    script.valid_location = true;
+    let found = match found {
+        Ok(found) => found,
+        Err(line) => {
+            log_error(rq, LogLevel::Alert, &line);
+            return finalize(rq, 500);
+        }
+    };
     match found {
-        Some(found) => {
-            if let Some(caps) = found.captures {
-                rq.route.script.captures = caps;
-            }
-            enter(rq, found.location);
-            if found.location.loc.internal && !rq.route.internal {
+        Some(location) => {
+            enter(rq, location);
+            if location.loc.internal && !rq.route.internal {
                 return finalize(rq, 404);
             }
             if !handler::body_size_ok(rq) {
                 return finalize(rq, 413);
             }
-            Next::Enter(found.location)
+            Next::Enter(location)
         }
         None => {
             rq.route.location = None;
@@ -223,6 +232,8 @@ fn run_rewrite<'c>(rq: &mut Rq<'_, 'c>, ops: &'c [rewrite::Op], in_location: boo
 pub(super) fn write_script_logs(rq: &mut Rq<'_, '_>) {
     if let Some(i) = rq.route.script.uninitialized.take()
         && rq.req.loc.uninitialized_variable_warn
+        // A named group's variable before its match is "not found" for nginx, no warning.
+        && !rq.shared.http.user_vars.is_capture(i)
     {
         let name = rq.shared.http.user_vars.name(i).unwrap_or("");
         log_error(
@@ -280,7 +291,8 @@ pub(super) fn internal_redirect<'c>(
     }
     rq.route.script.uri = uri;
     rq.route.script.args = args.filter(|a| !a.is_empty());
-    rq.route.script.captures.clear();
+    // The captures stay: nginx's `r->captures` outlive an internal redirect, so `$1` after
+    // `try_files` or `error_page` is still the last match's.
     rq.route.internal = true;
     Next::Find
 }
