@@ -3,10 +3,10 @@
 //! writer that sends each line as one RFC 3164 datagram:
 //! `<PRI>Mon dd hh:mm:ss HOSTNAME TAG: MESSAGE`.
 //!
-//! The socket is created on first use in each process (as nginx does) and connected to the
-//! server, so a worker never shares a half-written datagram with another; a send that fails
-//! closes it and the next line opens a new one (a syslog daemon restarted in between is
-//! found again).
+//! The socket is created on first use in each process (as nginx does), non-blocking and
+//! connected to the server: a syslog daemon that cannot keep up loses lines rather than
+//! stalling a worker. A send that fails closes it and the next line opens a new one, so a
+//! daemon restarted in between is found again.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -178,12 +178,18 @@ pub struct SyslogPeer {
     /// The directive's parameters.
     pub conf: SyslogConf,
     socket: Option<OwnedFd>,
+    /// The datagram being built, kept so that a line costs no allocation.
+    datagram: Vec<u8>,
 }
 
 impl SyslogPeer {
     /// A peer that opens its socket when the first line is sent.
     pub fn new(conf: SyslogConf) -> SyslogPeer {
-        SyslogPeer { conf, socket: None }
+        SyslogPeer {
+            conf,
+            socket: None,
+            datagram: Vec::new(),
+        }
     }
 
     /// Sends one error-log `line` (its trailing newline is dropped), with the line's own
@@ -202,8 +208,9 @@ impl SyslogPeer {
     }
 
     fn send(&mut self, severity: u8, message: &[u8], now: i64) {
-        let mut datagram = Vec::with_capacity(64 + message.len());
-        append_header(&self.conf, severity, now, &mut datagram);
+        let datagram = &mut self.datagram;
+        datagram.clear();
+        append_header(&self.conf, severity, now, datagram);
         datagram.extend_from_slice(message);
         if self.socket.is_none() {
             self.socket = connect(&self.conf.server);
@@ -237,7 +244,7 @@ fn append_header(conf: &SyslogConf, severity: u8, now: i64, out: &mut Vec<u8>) {
     super::time::append_syslog_time(now, out);
     out.push(b' ');
     if !conf.nohostname {
-        out.extend_from_slice(hostname().as_bytes());
+        HOSTNAME.with(|h| out.extend_from_slice(h.as_bytes()));
         out.push(b' ');
     }
     out.extend_from_slice(conf.tag.as_bytes());
@@ -245,12 +252,14 @@ fn append_header(conf: &SyslogConf, severity: u8, now: i64, out: &mut Vec<u8>) {
 }
 
 thread_local! {
+    /// The machine's name, lower-cased as nginx's `ngx_cycle->hostname`.
     static HOSTNAME: String = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
 }
 
 /// The machine's name as nginx keeps it (`ngx_cycle->hostname`, lower-cased).
+#[cfg(test)]
 fn hostname() -> String {
     HOSTNAME.with(Clone::clone)
 }
