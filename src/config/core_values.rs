@@ -203,12 +203,9 @@ impl Cidr {
         Cidr { addr, bits }
     }
 
-    /// Whether `ip` is in the block. An IPv4-mapped IPv6 client is compared as IPv4.
+    /// Whether `ip` is in the block. As nginx compares them, an IPv4 block does not match an
+    /// IPv4-mapped IPv6 client (`::ffff:10.0.0.1` on a dual-stack socket).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
         ip.is_ipv4() == self.addr.is_ipv4() && mask(ip, self.bits) == self.addr
     }
 }
@@ -273,7 +270,7 @@ mod tests {
         assert!(!host_bits);
         assert!(c.contains("10.1.2.3".parse().unwrap()));
         assert!(!c.contains("11.0.0.1".parse().unwrap()));
-        assert!(c.contains("::ffff:10.9.9.9".parse().unwrap()));
+        assert!(!c.contains("::ffff:10.9.9.9".parse().unwrap()));
         let (c, host_bits) = Cidr::parse("10.0.0.1/8").unwrap();
         assert!(host_bits);
         assert_eq!(c.addr, "10.0.0.0".parse::<IpAddr>().unwrap());
