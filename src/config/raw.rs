@@ -165,6 +165,13 @@ pub(crate) struct Shared {
     pub is_root: bool,
     /// Every `set $name` of the configuration, collected before any template is compiled.
     pub user_vars: UserVars,
+    // ---- map, geo, split_clients, referer, empty_gif ----
+    /// The computed variables' definitions, filled by their blocks.
+    pub computed: crate::computed::ComputedTable,
+    /// `map_hash_max_size` (set to the default by the first `map` block, as nginx does).
+    pub map_hash_max_size: Option<u64>,
+    /// `map_hash_bucket_size` (likewise).
+    pub map_hash_bucket_size: Option<u64>,
 }
 
 impl Shared {
@@ -179,6 +186,9 @@ impl Shared {
             upstreams: Vec::new(),
             is_root: nix::unistd::geteuid().is_root(),
             user_vars: UserVars::default(),
+            computed: Default::default(),
+            map_hash_max_size: None,
+            map_hash_bucket_size: None,
         })
     }
 }

@@ -266,6 +266,10 @@ pub struct HttpConf {
     /// `proxy_*` settings. Servers and locations keep their own; inheritance is the
     /// consumer's job.
     pub deferred: Vec<Directive>,
+    // ---- map, geo, split_clients, referer, empty_gif ----
+    /// The variables computed per request (`map`, `geo`, `split_clients`), indexed by
+    /// [`crate::vars::Var::Computed`]; their names are in `user_vars`.
+    pub computed: crate::computed::ComputedTable,
 }
 
 impl HttpConf {
@@ -536,6 +540,17 @@ settings! {
         proxy_request_buffering: bool = true,
         /// `proxy_intercept_errors on|off`
         proxy_intercept_errors: bool = false,
+        // ---- map, geo, split_clients, referer, empty_gif ----
+        /// `valid_referers ...` (server or location; finished when the server ends): what
+        /// `$invalid_referer` checks; `None` where no level set it (every referer valid)
+        valid_referers: Option<Rc<crate::computed::referer::ValidReferers>> = None,
+        /// `referer_hash_max_size N` (a tuning knob: range-checked as nginx checks it)
+        referer_hash_max_size: u64 = super::set_referer::DEFAULT_REFERER_HASH_MAX_SIZE,
+        /// `referer_hash_bucket_size N` (a tuning knob: range-checked as nginx checks it)
+        referer_hash_bucket_size: u64 = super::set_referer::DEFAULT_REFERER_HASH_BUCKET_SIZE,
+        /// `empty_gif` (location only; nested locations do not inherit it, an `if` in the
+        /// location keeps it, as nginx's content handler)
+        empty_gif: bool = false,
     }
 }
 

@@ -13,6 +13,7 @@ mod clock;
 pub(crate) mod conn;
 mod content;
 mod debug_log;
+mod empty_gif;
 mod file_response;
 mod handler;
 mod phases;
