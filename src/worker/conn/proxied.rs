@@ -184,6 +184,8 @@ impl<'c> Conn<'c> {
                 now: shared.now,
                 groups: &shared.http.upstreams,
                 upstreams: &mut shared.upstreams,
+                resolvers: &mut shared.resolvers,
+                registry: &shared.registry,
                 client: self.key,
             };
             a.upstream.drive(&mut env, &cx, !self.client.writable)
@@ -300,9 +302,14 @@ impl<'c> Conn<'c> {
                 } else {
                     "sending request to upstream"
                 };
-                let what = format!(
-                    "epoll_wait() reported that client prematurely closed connection, so upstream connection is closed too while {during}"
-                );
+                let what = if a.upstream.resolving() {
+                    // No upstream connection yet: nginx's shorter line.
+                    "epoll_wait() reported that client prematurely closed connection".to_string()
+                } else {
+                    format!(
+                        "epoll_wait() reported that client prematurely closed connection, so upstream connection is closed too while {during}"
+                    )
+                };
                 self.log_upstream_line(LogLevel::Info, &what);
                 Some(self.abandon_upstream(shared, Some(Failure::client(499))))
             }
@@ -313,6 +320,17 @@ impl<'c> Conn<'c> {
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
             Err(_) => Some(self.abandon_upstream(shared, Some(Failure::client(499)))),
+        }
+    }
+
+    /// The resolver's answer for the name this connection's proxied request waits on.
+    pub fn on_resolved(
+        &mut self,
+        ticket: crate::resolver::Ticket,
+        result: Result<crate::resolver::Addrs, crate::resolver::ResolveError>,
+    ) {
+        if let Some(a) = self.active.as_mut() {
+            a.upstream.on_resolved(ticket, result);
         }
     }
 
@@ -390,6 +408,8 @@ impl<'c> Conn<'c> {
             now: shared.now,
             groups: &shared.http.upstreams,
             upstreams: &mut shared.upstreams,
+            resolvers: &mut shared.resolvers,
+            registry: &shared.registry,
             client: self.key,
         };
         a.upstream.take_head(&mut env, &cx);
