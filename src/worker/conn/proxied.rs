@@ -220,14 +220,14 @@ impl<'c> Conn<'c> {
                 if moved || (body_waits && self.client.readable) {
                     return Step::Again;
                 }
-                Step::Wait(self.proxied_deadline(shared))
+                Step::Wait(self.proxied_deadline())
             }
         }
     }
 
     /// The nearest deadline of a proxied request: the upstream's, the client's send (when
     /// the socket is full) or body (when the upstream waits for its bytes).
-    fn proxied_deadline(&self, shared: &Shared<'c>) -> Option<Instant> {
+    fn proxied_deadline(&self) -> Option<Instant> {
         let a = self.active.as_deref()?;
         let req = a.req.as_ref()?;
         let mut at = a.upstream.deadline();
@@ -238,7 +238,6 @@ impl<'c> Conn<'c> {
         if a.body.is_some() && !self.client.readable && a.upstream.body_room() > 0 {
             nearest(self.client_progress + req.loc.client_body_timeout);
         }
-        let _ = shared;
         at
     }
 
