@@ -259,6 +259,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         self.try_started = env.now;
         self.progress = env.now;
         self.log.tries.clear();
+        self.log.head.clear();
         self.name = self
             .target
             .resolve

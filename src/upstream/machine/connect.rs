@@ -46,11 +46,9 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                                 Some(self.upstream_name(Some(&conf.name))),
                             );
                             self.log.tries.push(Try {
-                                addr: TryAddr::Group(conf.name.as_str().into()),
                                 status: 502,
                                 time: Some(Duration::ZERO),
-                                connect_time: None,
-                                header_time: None,
+                                ..Try::new(TryAddr::Group(conf.name.as_str().into()))
                             });
                         }
                         return Err(Failure::upstream(self.fail_status));
@@ -89,13 +87,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         self.try_started = now;
         self.progress = now;
         self.got_bytes = false;
-        self.log.tries.push(Try {
-            addr: TryAddr::Server(addr),
-            status: 0,
-            time: None,
-            connect_time: None,
-            header_time: None,
-        });
+        self.log.tries.push(Try::new(TryAddr::Server(addr)));
         // A cached connection first, unless this is the replay after a stale one.
         if !fresh
             && self.target.keepalive

@@ -21,9 +21,12 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             let (sock, writable) = (&mut p.sock, &mut p.writable);
             match self.request.write_to(sock, writable) {
                 Ok(moved) => {
-                    if moved {
+                    if moved > 0 {
                         self.progress = env.now;
                         progress = true;
+                        if let Some(t) = self.log.tries.last_mut() {
+                            t.bytes_sent += moved as u64;
+                        }
                     }
                 }
                 Err(SendError::Socket(e)) => {
@@ -117,6 +120,9 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                 }
                 Ok(n) => {
                     let from = self.response.filled(n);
+                    if let Some(t) = self.log.tries.last_mut() {
+                        t.bytes_received += n as u64;
+                    }
                     self.got_bytes = true;
                     self.progress = env.now;
                     progress = true;
@@ -241,6 +247,8 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         if let Some(p) = self.take_peer(State::Done) {
             self.state = State::ReadingBody(p);
         }
+        // Kept before the client's head is built from it: `add_header` may read them.
+        self.keep_head(facts.len);
         self.body_end = self.proto.start_body(&facts);
         self.reusable = self.target.keepalive
             && facts.keepalive
@@ -276,6 +284,9 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         let (buf, end) = self.response.bytes_mut();
         match self.proto.decode_body(buf, from, end) {
             Ok(d) => {
+                if let Some(t) = self.log.tries.last_mut() {
+                    t.response_length += d.end.saturating_sub(from) as u64;
+                }
                 self.response.truncate(d.end);
                 if d.surplus {
                     self.reusable = false;
@@ -341,5 +352,15 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         {
             t.time = Some(now.saturating_duration_since(self.try_started));
         }
+    }
+
+    /// Keeps the response head's `len` bytes for `$upstream_http_*` and
+    /// `$upstream_cookie_*` (in the log's reused buffer).
+    pub(super) fn keep_head(&mut self, len: usize) {
+        let head = self.response.unread();
+        self.log.head.clear();
+        self.log
+            .head
+            .extend_from_slice(&head[..len.min(head.len())]);
     }
 }
