@@ -124,11 +124,17 @@ pub fn prepare(
                 Some(u) => {
                     let lower = u.host.to_ascii_lowercase();
                     let mut by_name = false;
-                    if let Some(i) = http
-                        .upstreams
-                        .iter()
-                        .position(|g| g.explicit && g.name == lower && !u.port_given)
-                    {
+                    // As nginx's ngx_http_upstream_init_request: an `upstream` block by
+                    // its name (no port), or a group a `proxy_pass` made for the same
+                    // host and port.
+                    if let Some(i) = http.upstreams.iter().position(|g| {
+                        g.name == lower
+                            && if g.explicit {
+                                !u.port_given
+                            } else {
+                                g.pending.as_ref().map(|p| p.port.unwrap_or(80)) == Some(u.port)
+                            }
+                    }) {
                         setup.target.group = i;
                     } else if let Ok(ip) = u.host.parse::<IpAddr>() {
                         setup.target.direct = Some(SocketAddr::new(ip, u.port));
