@@ -30,6 +30,7 @@ pub(super) fn start_request<'c>(
         Some(servers.addr)
     };
     c.requests += 1;
+    let pipeline = std::mem::take(&mut c.pipeline);
     let mut conn = ConnInfo::of(c);
     conn.local = local;
     conn.request_id = super::request_vars::new_request_id();
@@ -67,6 +68,7 @@ pub(super) fn start_request<'c>(
     super::debug_log::request_head(conn.id, buf, &a.head);
     let mut req = Req {
         sequence: conn.requests,
+        pipeline,
         ..Req::new(shared.now, server, loc, head_len)
     };
     // `$upstream_*` belong to this request's tries only.

@@ -331,13 +331,9 @@ impl VarSource for RequestVars<'_, '_> {
                 None => return false,
             },
             Var::Https => {}
-            Var::Pipe => out.push(
-                if self.active.filled > self.active.start + self.req.head_len {
-                    b'p'
-                } else {
-                    b'.'
-                },
-            ),
+            // nginx's `r->pipeline`: read after the previous request on the connection,
+            // from bytes that came with it.
+            Var::Pipe => out.push(if self.req.pipeline { b'p' } else { b'.' }),
             Var::BinaryRemoteAddr => match self.conn.peer.ip() {
                 std::net::IpAddr::V4(ip) => out.extend_from_slice(&ip.octets()),
                 std::net::IpAddr::V6(ip) => out.extend_from_slice(&ip.octets()),

@@ -289,7 +289,8 @@ impl<'c> Conn<'c> {
     fn watch_client(&mut self, shared: &mut Shared<'c>) -> Option<Step> {
         let a = self.active.as_deref_mut()?;
         let req = a.req.as_mut()?;
-        if a.body.is_some() || req.header_bytes > 0 || req.pipelined || !self.client.readable {
+        if a.body.is_some() || req.header_bytes > 0 || req.client_sent_more || !self.client.readable
+        {
             return None;
         }
         let mut probe = [0u8; 1];
@@ -314,7 +315,7 @@ impl<'c> Conn<'c> {
             }
             // The next pipelined request: leave it (and the readiness) to the connection.
             Ok(_) => {
-                req.pipelined = true;
+                req.client_sent_more = true;
                 None
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
