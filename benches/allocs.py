@@ -51,6 +51,24 @@ SCENARIOS = {
                       "fastcgi_split_path_info ^(.+\\.php)(/.*)$; "
                       "fastcgi_param PATH_INFO $fastcgi_path_info; "
                       "fastcgi_pass 127.0.0.1:{fastcgi_port}; }", "/fcgi/index.php/a/b"),
+    # `return` with variables (its text is built per request), then the same with map
+    # (literal, evaluated and regex-chosen values), geo, split_clients, $invalid_referer.
+    "return-vars": ('location = /vars { return 200 "$uri $arg_a $remote_addr"; }', "/vars?a=x"),
+    "computed": ('location = /vars { valid_referers none example.com; '
+                 'return 200 "$lit $evaluated $re $geo $split $invalid_referer"; }',
+                 "/vars?a=x"),
+    "gif": ("location = /gif { empty_gif; }", "/gif"),
+}
+
+# http-level blocks a scenario needs.
+HTTP_LEVEL = {
+    "computed": """
+    map $arg_a $lit { x literal; default other; }
+    map $uri $evaluated { default "v-$arg_a"; }
+    map $uri $re { ~^/va re; }
+    geo $geo { 127.0.0.0/8 loopback; default world; }
+    split_clients "$remote_addr$arg_a" $split { 50% a; * b; }
+""",
 }
 
 CONFIG = """\
@@ -66,6 +84,7 @@ http {{
     keepalive_requests 1000000;
     upstream backend {{ server 127.0.0.1:{upstream_port}; keepalive 16; }}
     upstream fastcgi_backend {{ server 127.0.0.1:{fastcgi_port}; keepalive 16; }}
+    {http_level}
     server {{
         listen 127.0.0.1:{port};
         root html;
@@ -240,7 +259,8 @@ def run_scenario(name, args, upstream_port, fastcgi_port):
         with open(conf, "w") as f:
             f.write(CONFIG.format(mime=os.path.join(ROOT, "conf", "mime.types"), port=port,
                                   upstream_port=upstream_port, fastcgi_port=fastcgi_port,
-                                  location=location))
+                                  location=location,
+                                  http_level=HTTP_LEVEL.get(name, "")))
         log = os.path.join(prefix, "logs", "error.log")
         master = subprocess.Popen([args.bin, "-p", prefix, "-c", conf, "-g", "daemon off;"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

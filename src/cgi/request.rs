@@ -71,6 +71,8 @@ pub fn settings<'c>(
         temp_path: conf.temp_path.as_deref().unwrap_or(&loc.proxy_temp_path),
         sendfile: loc.sendfile,
         socket,
+        resolver: loc.resolver.as_deref(),
+        resolver_timeout: loc.resolver_timeout,
     }
 }
 
@@ -308,12 +310,16 @@ fn resolve(
         _ => (text.clone(), None),
     };
     let lower = host.to_ascii_lowercase();
-    if port.is_none()
-        && let Some(i) = http
-            .upstreams
-            .iter()
-            .position(|g| g.explicit && g.name == lower)
-    {
+    // As nginx's ngx_http_upstream_init_request: an `upstream` block by its name (no
+    // port), or a group a `*_pass` made for the same host and port.
+    if let Some(i) = http.upstreams.iter().position(|g| {
+        g.name == lower
+            && if g.explicit {
+                port.is_none()
+            } else {
+                port.is_some() && g.pending.as_ref().and_then(|p| p.port) == port
+            }
+    }) {
         target.group = i;
         return Ok(target);
     }
@@ -327,12 +333,10 @@ fn resolve(
     let ip = host.trim_start_matches('[').trim_end_matches(']');
     match ip.parse::<IpAddr>() {
         Ok(ip) => target.direct = Some(PeerAddr::Inet(SocketAddr::new(ip, port))),
+        // Resolved by the location's `resolver` when the machine chooses its peer.
         Err(_) => {
-            // No run-time resolver: the machine answers 502 for an address it lacks.
-            elog!(
-                LogLevel::Error,
-                "*{conn_id} no resolver defined to resolve {host}, client: {client}"
-            );
+            target.resolve = Some(host);
+            target.port = port;
         }
     }
     Ok(target)

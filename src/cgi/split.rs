@@ -5,48 +5,35 @@
 
 use crate::config::cgi_values::CgiConf;
 
-/// The script name and path info of `uri`.
-pub fn split<'u>(conf: &CgiConf, uri: &'u [u8]) -> (&'u [u8], &'u [u8]) {
-    let Some(split) = &conf.split_path_info else {
-        return (uri, b"");
-    };
-    match split.split(uri) {
-        Some([script, info]) => {
-            let part =
-                |r: Option<(usize, usize)>| r.and_then(|(a, b)| uri.get(a..b)).unwrap_or_default();
-            (part(script), part(info))
-        }
-        None => (uri, b""),
-    }
-}
-
 /// Appends `$fastcgi_script_name`.
 pub fn script_name(conf: &CgiConf, uri: &[u8], out: &mut Vec<u8>) {
-    let (script, _) = split(conf, uri);
-    out.extend_from_slice(script);
-    if script.last() == Some(&b'/') {
+    let start = out.len();
+    let split = conf.split_path_info.as_deref();
+    if !split.is_some_and(|s| s.part(uri, 1, out)) {
+        out.extend_from_slice(uri);
+    }
+    if out.len() > start && out.last() == Some(&b'/') {
         out.extend_from_slice(conf.index().as_bytes());
     }
 }
 
 /// Appends `$fastcgi_path_info`.
 pub fn path_info(conf: &CgiConf, uri: &[u8], out: &mut Vec<u8>) {
-    out.extend_from_slice(split(conf, uri).1);
+    if let Some(split) = conf.split_path_info.as_deref() {
+        split.part(uri, 2, out);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::cgi_values::SplitPathInfo;
 
     fn conf(split: Option<&str>, index: Option<&str>) -> CgiConf {
         CgiConf {
             split_path_info: split.map(|p| {
-                std::rc::Rc::new(crate::config::cgi_values::SplitPathInfo::new(
-                    regex::bytes::RegexBuilder::new(p)
-                        .unicode(false)
-                        .build()
-                        .unwrap(),
-                    p.to_string(),
+                std::rc::Rc::new(SplitPathInfo::new(
+                    crate::regex::Regex::new(p, false).unwrap(),
                 ))
             }),
             index: index.map(str::to_string),

@@ -178,46 +178,40 @@ impl CgiParams {
     }
 }
 
-/// `fastcgi_split_path_info REGEX;`: the regex, its source, and room for its captures.
+/// `fastcgi_split_path_info REGEX;`: the regex and room for its captures.
 pub struct SplitPathInfo {
     /// The regex (two captures: the script name, the path info).
-    pub re: regex::bytes::Regex,
-    /// Its source, as written.
-    pub source: String,
-    /// Capture slots reused from request to request (a worker is single-threaded): the
-    /// split allocates nothing once they exist.
-    locations: std::cell::Cell<Option<regex::bytes::CaptureLocations>>,
+    pub re: crate::regex::Regex,
+    /// The captures of the last split, reused from request to request (a worker is
+    /// single-threaded): splitting allocates nothing once they have grown.
+    captures: std::cell::Cell<Option<crate::regex::Captures>>,
 }
 
 impl std::fmt::Debug for SplitPathInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SplitPathInfo({:?})", self.source)
+        write!(f, "SplitPathInfo({:?})", self.re.as_str())
     }
 }
 
 impl SplitPathInfo {
     /// A compiled split.
-    pub fn new(re: regex::bytes::Regex, source: String) -> SplitPathInfo {
+    pub fn new(re: crate::regex::Regex) -> SplitPathInfo {
         SplitPathInfo {
             re,
-            source,
-            locations: std::cell::Cell::new(None),
+            captures: std::cell::Cell::new(None),
         }
     }
 
-    /// The byte ranges of the two captures in `uri` (`None`: no match; a capture that took
-    /// no part is `None` too).
-    pub fn split(&self, uri: &[u8]) -> Option<[Option<(usize, usize)>; 2]> {
-        let mut locs = self
-            .locations
-            .take()
-            .unwrap_or_else(|| self.re.capture_locations());
-        let found = self
-            .re
-            .captures_read(&mut locs, uri)
-            .map(|_| [locs.get(1), locs.get(2)]);
-        self.locations.set(Some(locs));
-        found
+    /// Appends capture `group` (1: the script name, 2: the path info) of `uri` to `out`;
+    /// false when the regex does not match (a match error counts as none).
+    pub fn part(&self, uri: &[u8], group: usize, out: &mut Vec<u8>) -> bool {
+        let mut caps = self.captures.take().unwrap_or_default();
+        let matched = matches!(self.re.captures(uri, &mut caps), Ok(true));
+        if matched {
+            out.extend_from_slice(caps.get(group).unwrap_or_default());
+        }
+        self.captures.set(Some(caps));
+        matched
     }
 }
 

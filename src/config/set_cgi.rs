@@ -309,18 +309,18 @@ pub(crate) fn temp_path(
 pub(crate) fn split_path_info(
     l: &mut Level<'_>,
     d: &Directive,
-    _: &mut Shared,
+    shared: &mut Shared,
 ) -> Result<(), ConfError> {
     let pattern = d.arg(0);
-    let re = super::set_block::compile_regex(d, pattern, false)?;
-    if re.captures_len() != 3 {
+    let re = super::set_block::compile_regex(d, pattern, false, shared)?;
+    if re.groups() != 2 {
         return Err(ConfError::at(
             d,
             format!("pattern \"{pattern}\" must have 2 captures"),
         ));
     }
     // A later directive at the same level replaces an earlier one, as in nginx.
-    conf(l, d)?.split_path_info = Some(Rc::new(SplitPathInfo::new(re, pattern.to_string())));
+    conf(l, d)?.split_path_info = Some(Rc::new(SplitPathInfo::new(re)));
     Ok(())
 }
 

@@ -179,19 +179,19 @@ impl RequestOut {
         true
     }
 
-    /// Writes what it can; `Ok(true)` if anything moved. `writable` is cleared when the
-    /// socket would block.
+    /// Writes what it can; the bytes written. `writable` is cleared when the socket would
+    /// block.
     pub fn write_to(
         &mut self,
         sock: &mut TcpStream,
         writable: &mut bool,
-    ) -> Result<bool, SendError> {
-        let mut progress = false;
+    ) -> Result<usize, SendError> {
+        let mut progress = 0;
         while self.out_pos < self.out.len() && *writable {
             match sock.write(&self.out[self.out_pos..]) {
                 Ok(n) => {
                     self.out_pos += n;
-                    progress = true;
+                    progress += n;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => *writable = false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -205,7 +205,7 @@ impl RequestOut {
                 match sock.write(&self.frame[self.frame_pos..self.frame_len]) {
                     Ok(n) => {
                         self.frame_pos += n;
-                        progress = true;
+                        progress += n;
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => *writable = false,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -232,7 +232,7 @@ impl RequestOut {
             match sock.write(data) {
                 Ok(n) => {
                     self.stored_pos += n as u64;
-                    progress = true;
+                    progress += n;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => *writable = false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -9,7 +9,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         &mut self,
         env: &mut Env<'_, 'c>,
         cx: &RequestLog<'_>,
-    ) -> Result<(Option<usize>, PeerAddr), Failure> {
+    ) -> Result<Option<(Option<usize>, PeerAddr)>, Failure> {
         let now = env.now;
         let limit = self.settings.next_upstream_timeout;
         if self.tries > 0
@@ -19,11 +19,8 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             return Err(Failure::upstream(self.fail_status));
         }
         if self.target.group == DIRECT {
-            // A `proxy_pass` with variables: its one address (an unresolved name has none).
-            return match &self.target.direct {
-                Some(a) if self.tries == 0 || self.fresh_retry.is_some() => Ok((None, a.clone())),
-                _ => Err(Failure::upstream(self.fail_status)),
-            };
+            // A `proxy_pass` with variables: its address, or its name's next one.
+            return Ok(self.choose_direct(env, cx)?.map(|a| (None, a)));
         }
         let Some(conf) = env.groups.get(self.target.group) else {
             return Err(Failure::upstream(502));
@@ -50,11 +47,9 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                                 Some(self.upstream_name(Some(&conf.name))),
                             );
                             self.log.tries.push(Try {
-                                addr: TryAddr::Group(conf.name.as_str().into()),
                                 status: 502,
                                 time: Some(Duration::ZERO),
-                                connect_time: None,
-                                header_time: None,
+                                ..Try::new(TryAddr::Group(conf.name.as_str().into()))
                             });
                         }
                         return Err(Failure::upstream(self.fail_status));
@@ -71,13 +66,15 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         if let Some(g) = env.upstreams.groups.get_mut(self.target.group) {
             g.acquire(peer);
         }
-        Ok((Some(peer), server.addr.clone()))
+        Ok(Some((Some(peer), server.addr.clone())))
     }
 
     pub(super) fn connect(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>) {
         let now = env.now;
         let (index, addr) = match self.choose(env, cx) {
-            Ok(chosen) => chosen,
+            Ok(Some(chosen)) => chosen,
+            // The resolver works on the name.
+            Ok(None) => return,
             Err(f) => {
                 self.state = State::Failed(f);
                 return;
@@ -91,13 +88,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         self.try_started = now;
         self.progress = now;
         self.got_bytes = false;
-        self.log.tries.push(Try {
-            addr: TryAddr::Server(addr.clone()),
-            status: 0,
-            time: None,
-            connect_time: None,
-            header_time: None,
-        });
+        self.log.tries.push(Try::new(TryAddr::Server(addr.clone())));
         // A cached connection first, unless this is the replay after a stale one.
         if !fresh
             && self.target.keepalive

@@ -21,9 +21,12 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             let (sock, writable) = (&mut p.sock, &mut p.writable);
             match self.request.write_to(sock, writable) {
                 Ok(moved) => {
-                    if moved {
+                    if moved > 0 {
                         self.progress = env.now;
                         progress = true;
+                        if let Some(t) = self.log.tries.last_mut() {
+                            t.bytes_sent += moved as u64;
+                        }
                     }
                 }
                 Err(SendError::Socket(e)) => {
@@ -99,8 +102,11 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                     );
                     return true;
                 }
-                if client_blocked && self.spill(cx) {
+                if client_blocked && self.spill(env, cx) {
                     continue;
+                }
+                if self.is_broken() {
+                    return true;
                 }
                 // Full: the client must take bytes first (back-pressure).
                 self.blocked = true;
@@ -114,6 +120,9 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                 }
                 Ok(n) => {
                     let from = self.response.filled(n);
+                    if let Some(t) = self.log.tries.last_mut() {
+                        t.bytes_received += n as u64;
+                    }
                     self.got_bytes = true;
                     self.progress = env.now;
                     progress = true;
@@ -190,8 +199,10 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         false
     }
 
-    /// Moves buffered body bytes to the temporary file; true if room was made.
-    pub(super) fn spill(&mut self, cx: &RequestLog<'_>) -> bool {
+    /// Moves buffered body bytes to the temporary file; true if room was made. A file that
+    /// cannot be written ends the response as nginx's event pipe does (the client has part
+    /// of it: its connection closes after what is buffered).
+    pub(super) fn spill(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>) -> bool {
         let s = &self.settings;
         if !s.buffering || s.max_temp_file_size == 0 {
             return false;
@@ -206,24 +217,23 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             Ok(Spill::Full) => false,
             Ok(Spill::Created(path)) => {
                 let what = format!(
-                    "an upstream response is buffered to a temporary file {}",
+                    "an upstream response is buffered to a temporary file {} while reading upstream",
                     path.display()
                 );
                 cx.line(LogLevel::Warn, &what, Some(self.upstream_name(None)));
                 true
             }
             Err(e) => {
-                // As nginx: the response goes on without the file (ours, not the client's).
                 cx.line(
                     LogLevel::Crit,
                     &format_args!(
-                        "write to a temporary file in \"{}\" failed ({})",
+                        "write to a temporary file in \"{}\" failed ({}) while reading upstream",
                         s.temp_path.display(),
                         sys::errno_text(&e)
                     ),
-                    None,
+                    Some(self.upstream_name(None)),
                 );
-                self.settings.max_temp_file_size = 0;
+                self.broken(env);
                 false
             }
         }
@@ -288,6 +298,8 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         if let Some(p) = self.take_peer(State::Done) {
             self.state = State::ReadingBody(p);
         }
+        // Kept before the client's head is built from it: `add_header` may read them.
+        self.keep_head(facts.len);
         self.body_end = self.proto.start_body(&facts);
         self.reusable = self.target.keepalive
             && facts.keepalive
@@ -328,6 +340,9 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         let (buf, end) = self.response.bytes_mut();
         match self.proto.decode_body(buf, from, end, &log) {
             Ok(d) => {
+                if let Some(t) = self.log.tries.last_mut() {
+                    t.response_length += d.end.saturating_sub(from) as u64;
+                }
                 self.response.truncate(d.end);
                 if d.surplus {
                     self.reusable = false;
@@ -393,5 +408,15 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         {
             t.time = Some(now.saturating_duration_since(self.try_started));
         }
+    }
+
+    /// Keeps the response head's `len` bytes for `$upstream_http_*` and
+    /// `$upstream_cookie_*` (in the log's reused buffer).
+    pub(super) fn keep_head(&mut self, len: usize) {
+        let head = self.response.unread();
+        self.log.head.clear();
+        self.log
+            .head
+            .extend_from_slice(&head[..len.min(head.len())]);
     }
 }

@@ -132,7 +132,10 @@ pub struct Req<'c> {
     pub body: BodyRead,
     /// The client sent more after its request while the upstream was awaited: EOF is no
     /// longer watched for.
-    pub pipelined: bool,
+    pub client_sent_more: bool,
+    /// It was read from the buffer after the previous request's end (nginx's
+    /// `r->pipeline`, `$pipe`).
+    pub pipeline: bool,
     /// The status a handler finalized the request with when it is one after which nginx
     /// closes (its special response handler), whatever status its `error_page` answers.
     pub finalized: Option<u16>,
@@ -161,7 +164,8 @@ impl<'c> Req<'c> {
             lingering: false,
             sequence: 0,
             body: BodyRead::Complete,
-            pipelined: false,
+            client_sent_more: false,
+            pipeline: false,
             finalized: None,
         }
     }
@@ -334,6 +338,8 @@ pub struct Conn<'c> {
     client_progress: Instant,
     /// The loop's clock reading for the current drive.
     now: Instant,
+    /// The next request's head is in the buffer already (it was pipelined).
+    pub pipeline: bool,
     /// Bytes written to the client so far (the writer's progress, turn to turn).
     bytes_out: u64,
 }
@@ -370,6 +376,7 @@ impl<'c> Conn<'c> {
             key: Key(0),
             client_progress: Instant::now(),
             now: Instant::now(),
+            pipeline: false,
             bytes_out: 0,
         }
     }
@@ -514,6 +521,8 @@ impl<'c> Conn<'c> {
             now: shared.now,
             groups: &shared.http.upstreams,
             upstreams: &mut shared.upstreams,
+            resolvers: &mut shared.resolvers,
+            registry: &shared.registry,
             client: key,
         }
     }
@@ -575,6 +584,7 @@ impl<'c> Conn<'c> {
             "*{} connection state machine looped {MAX_ITERATIONS_PER_DRIVE} times, closing",
             self.id
         );
+        crate::log::debug_point();
         Drive::Close
     }
 

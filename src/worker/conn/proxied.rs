@@ -275,6 +275,8 @@ impl<'c> Conn<'c> {
                 now: shared.now,
                 groups: &shared.http.upstreams,
                 upstreams: &mut shared.upstreams,
+                resolvers: &mut shared.resolvers,
+                registry: &shared.registry,
                 client: self.key,
             };
             a.upstream.drive(&mut env, &cx, !self.client.writable)
@@ -309,14 +311,14 @@ impl<'c> Conn<'c> {
                 if moved || (body_waits && self.client.readable) {
                     return Step::Again;
                 }
-                Step::Wait(self.proxied_deadline(shared))
+                Step::Wait(self.proxied_deadline())
             }
         }
     }
 
     /// The nearest deadline of a proxied request: the upstream's, the client's send (when
     /// the socket is full) or body (when the upstream waits for its bytes).
-    fn proxied_deadline(&self, shared: &Shared<'c>) -> Option<Instant> {
+    fn proxied_deadline(&self) -> Option<Instant> {
         let a = self.active.as_deref()?;
         let req = a.req.as_ref()?;
         let mut at = a.upstream.deadline();
@@ -327,7 +329,6 @@ impl<'c> Conn<'c> {
         if a.body.is_some() && !self.client.readable && a.upstream.body_room() > 0 {
             nearest(self.client_progress + req.loc.client_body_timeout);
         }
-        let _ = shared;
         at
     }
 
@@ -379,7 +380,8 @@ impl<'c> Conn<'c> {
     fn watch_client(&mut self, shared: &mut Shared<'c>) -> Option<Step> {
         let a = self.active.as_deref_mut()?;
         let req = a.req.as_mut()?;
-        if a.body.is_some() || req.header_bytes > 0 || req.pipelined || !self.client.readable {
+        if a.body.is_some() || req.header_bytes > 0 || req.client_sent_more || !self.client.readable
+        {
             return None;
         }
         let mut probe = [0u8; 1];
@@ -391,19 +393,35 @@ impl<'c> Conn<'c> {
                 } else {
                     "sending request to upstream"
                 };
-                let what = format!(
-                    "epoll_wait() reported that client prematurely closed connection, so upstream connection is closed too while {during}"
-                );
+                let what = if a.upstream.resolving() {
+                    // No upstream connection yet: nginx's shorter line.
+                    "epoll_wait() reported that client prematurely closed connection".to_string()
+                } else {
+                    format!(
+                        "epoll_wait() reported that client prematurely closed connection, so upstream connection is closed too while {during}"
+                    )
+                };
                 self.log_upstream_line(LogLevel::Info, &what);
                 Some(self.abandon_upstream(shared, Some(Failure::client(499))))
             }
             // The next pipelined request: leave it (and the readiness) to the connection.
             Ok(_) => {
-                req.pipelined = true;
+                req.client_sent_more = true;
                 None
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
             Err(_) => Some(self.abandon_upstream(shared, Some(Failure::client(499)))),
+        }
+    }
+
+    /// The resolver's answer for the name this connection's proxied request waits on.
+    pub fn on_resolved(
+        &mut self,
+        ticket: crate::resolver::Ticket,
+        result: Result<crate::resolver::Addrs, crate::resolver::ResolveError>,
+    ) {
+        if let Some(a) = self.active.as_mut() {
+            a.upstream.on_resolved(ticket, result);
         }
     }
 
@@ -436,12 +454,7 @@ impl<'c> Conn<'c> {
                 buf: &a.buf[a.start.min(a.filled)..a.filled],
                 head: &a.head,
             };
-            let mut env = upstream::Env {
-                now: shared.now,
-                groups: &shared.http.upstreams,
-                upstreams: &mut shared.upstreams,
-                client: self.key,
-            };
+            let mut env = Self::env(shared, self.key);
             // A buffered body goes with the request to its error page, as nginx keeps
             // r->request_body.
             a.route.request_body = a.upstream.intercept(&mut env, &cx);
@@ -493,6 +506,8 @@ impl<'c> Conn<'c> {
             now: shared.now,
             groups: &shared.http.upstreams,
             upstreams: &mut shared.upstreams,
+            resolvers: &mut shared.resolvers,
+            registry: &shared.registry,
             client: self.key,
         };
         a.upstream.take_head(&mut env, &cx);

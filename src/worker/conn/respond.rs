@@ -135,6 +135,7 @@ impl<'c> Conn<'c> {
         }
         if a.filled > a.start {
             // A pipelined request is waiting in the buffer.
+            self.pipeline = true;
             self.state = State::ReadingHead;
             self.deadline = Some(shared.now + req.server.srv.client_header_timeout);
             return Step::Again;
@@ -161,6 +162,7 @@ impl<'c> Conn<'c> {
         keepalive_timeout: std::time::Duration,
     ) -> Step {
         self.state = State::KeepAliveIdle;
+        self.pipeline = false;
         if let Some(a) = self.active.take() {
             shared.pool.give(a, buffer_size);
         }
