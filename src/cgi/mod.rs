@@ -6,16 +6,19 @@
 //!
 //! - the request ([`request`]): the location's parameters and the client's header lines as
 //!   `HTTP_*` parameters ([`params`]), in FastCGI records ([`record`]: BEGIN_REQUEST,
-//!   PARAMS, the body in STDIN records), a uwsgi packet, or an SCGI netstring, then the
-//!   body;
+//!   PARAMS, the body in STDIN records), a uwsgi packet, or an SCGI netstring
+//!   ([`packet`]), then the body;
 //! - the response: FastCGI's records are read in place over the upstream's read buffer
 //!   (STDOUT kept, STDERR logged as nginx logs it, `fastcgi_catch_stderr`); the head is
-//!   CGI header lines, or for uwsgi and SCGI an HTTP status line first ([`head`]); the
+//!   CGI header lines, or for uwsgi and SCGI an HTTP status line first ([`head`]), shown
+//!   to the client as nginx shows it ([`client_head`]); the
 //!   body ends with FastCGI's END_REQUEST (`fastcgi_keep_conn on`: the connection is
 //!   reused) or its closed stdout, its `Content-Length`, or the connection's close;
 //! - `$fastcgi_script_name` and `$fastcgi_path_info` ([`split`]).
 
+pub mod client_head;
 pub mod head;
+pub mod packet;
 pub mod params;
 pub mod record;
 pub mod request;
@@ -28,7 +31,8 @@ use crate::log::LogLevel;
 use crate::upstream::protocol::{
     BodyEnd, Decoded, HeadFacts, Parsed, ProtoLog, Protocol, Records, Refused,
 };
-use head::{CgiHead, ClientView, HeadParse};
+use client_head::ClientView;
+use head::{CgiHead, HeadParse};
 use record::{Event, RecordReader, Stop};
 
 pub use request::{BodyShape, CgiRequest, Prepared, prepare, settings};
@@ -300,7 +304,7 @@ impl Protocol for Gateway<'_> {
     }
 
     fn stored_records(&self) -> Option<Records> {
-        (self.module == CgiModule::FastCgi).then_some(request::STDIN_RECORDS)
+        (self.module == CgiModule::FastCgi).then_some(packet::STDIN_RECORDS)
     }
 
     fn reset(&mut self) {

@@ -11,6 +11,7 @@
 //!
 //! Every error is a [`ConfError`] worded as nginx words it, ending `in FILE:LINE`.
 
+pub mod cgi_parts;
 pub mod cgi_values;
 pub mod core_values;
 pub mod directives;

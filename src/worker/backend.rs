@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use crate::cgi::Gateway;
-use crate::cgi::head::ClientView;
+use crate::cgi::client_head::ClientView;
 use crate::config::LocSettings;
 use crate::config::cgi_values::CgiModule;
 use crate::proxy::{Http1, Http1Head};
