@@ -130,22 +130,33 @@ impl Drop for PhpFpm {
     }
 }
 
-/// TCP connections to local port `port` that exist or have just closed (`/proc/net/tcp`:
-/// the accepting side, in any state but LISTEN). php-fpm's own `accepted conn` counts
-/// requests, not connections, so this is how a test sees connections being reused.
+/// TCP connections to local port `port` that exist or have just closed (`/proc/net/tcp`, any
+/// state but LISTEN), counted once each by their other end's port: whichever side closes first
+/// keeps the TIME_WAIT entry (php-fpm closes after its END_REQUEST without keep_conn, and the
+/// server may close at the same moment), so either end's line stands for the connection.
+/// php-fpm's own `accepted conn` counts requests, not connections, so this is how a test sees
+/// connections being reused.
 pub fn connections_to(port: u16) -> usize {
     let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else {
         return 0;
     };
-    let wanted = format!("{port:04X}");
-    table
-        .lines()
-        .skip(1)
-        .filter(|line| {
-            let mut cols = line.split_whitespace().skip(1);
-            let local = cols.next().unwrap_or("");
-            let state = cols.nth(1).unwrap_or("");
-            local.rsplit(':').next() == Some(wanted.as_str()) && state != "0A"
-        })
-        .count()
+    let port_of = |addr: &str| u16::from_str_radix(addr.rsplit(':').next().unwrap_or(""), 16).ok();
+    let mut ends = std::collections::BTreeSet::new();
+    for line in table.lines().skip(1) {
+        let mut cols = line.split_whitespace().skip(1);
+        let (local, remote, state) = (
+            cols.next().unwrap_or(""),
+            cols.next().unwrap_or(""),
+            cols.next().unwrap_or(""),
+        );
+        if state == "0A" {
+            continue;
+        }
+        match (port_of(local), port_of(remote)) {
+            (Some(l), Some(r)) if l == port => ends.insert(r),
+            (Some(l), Some(r)) if r == port => ends.insert(l),
+            _ => false,
+        };
+    }
+    ends.len()
 }
