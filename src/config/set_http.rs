@@ -210,6 +210,17 @@ pub(crate) fn index(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<
     Ok(())
 }
 
+/// `client_body_in_single_buffer on|off;`: nginx's memory-layout knob for a buffered request
+/// body. Portico always keeps a body read into memory as one contiguous buffer (what `on`
+/// asks for), so the flag is checked as nginx checks it and needs no setting.
+pub(crate) fn client_body_in_single_buffer(
+    _: &mut Level<'_>,
+    d: &Directive,
+    _: &mut Shared,
+) -> Result<(), ConfError> {
+    flag_arg(d).map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -312,6 +323,13 @@ mod tests {
             load_err(&http("client_max_body_size 1x;")),
             "\"client_max_body_size\" directive invalid value"
         );
+        assert_eq!(
+            load_err(&http("client_body_in_single_buffer yes;")),
+            "invalid value \"yes\" in \"client_body_in_single_buffer\" directive, it must be \"on\" or \"off\""
+        );
+        load_ok(&http(
+            "client_body_in_single_buffer on; server { location / { client_body_in_single_buffer off; } }",
+        ));
         assert_eq!(
             load_err(&http("sendfile on off;")),
             "invalid number of arguments in \"sendfile\" directive"
