@@ -189,5 +189,14 @@ fn scgi_large_bodies_and_a_broken_application() {
     c.write_all(b"GET /tcp/status HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     assert_eq!(read_response(&mut c, false).expect("response").status, 404);
+    // A head that comes in two parts: the client gets none of its bytes before it is whole
+    // (they were written to it raw while the rest was awaited).
+    c.write_all(b"GET /tcp/slowhead HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let r = read_response(&mut c, false).expect("response");
+    assert_eq!(
+        (r.status, r.header("Content-Type"), r.text().as_str()),
+        (200, Some("text/plain"), "slow\n")
+    );
     s.assert_clean_log();
 }

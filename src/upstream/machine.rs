@@ -448,9 +448,16 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         self.response.unread()
     }
 
-    /// What the writer may send next.
+    /// What the writer may send next: nothing before the connection took the head (the
+    /// buffer holds the upstream's head bytes until then, and a head that never completes
+    /// must not reach the client).
     pub fn ready(&self) -> Ready<'_> {
-        match self.response.ready(self.settings.sendfile) {
+        let ready = if self.head_taken {
+            self.response.ready(self.settings.sendfile)
+        } else {
+            Ready::Pending
+        };
+        match ready {
             Ready::Pending if matches!(self.state, State::Done | State::Broken) => Ready::End,
             r => r,
         }

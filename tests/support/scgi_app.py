@@ -10,6 +10,7 @@ and the connection closes. By the end of the path:
   /redirect    Location: alone (302)
   /big?n=N     N lines of ten bytes
   /broken      half a head, then the close
+  /slowhead    half a head, a pause, then the rest and a body
   (other)      the request body back, with some parameters as X-Param-* lines
 
 Usage: scgi_app.py tcp PORT | unix PATH
@@ -18,6 +19,7 @@ Usage: scgi_app.py tcp PORT | unix PATH
 import os
 import socketserver
 import sys
+import time
 
 
 class Handler(socketserver.StreamRequestHandler):
@@ -58,6 +60,10 @@ class Handler(socketserver.StreamRequestHandler):
                 out.write(b"%09d\n" % i)
         elif path.endswith("/broken"):
             out.write(b"Content-Type: text/pl")
+        elif path.endswith("/slowhead"):
+            out.write(b"Status: 200 OK\r\nContent-Type: text/pl")
+            time.sleep(0.3)
+            out.write(b"ain\r\nContent-Length: 5\r\n\r\nslow\n")
         else:
             head = b"Content-Type: application/octet-stream\r\n"
             for k, v in pairs:
