@@ -360,6 +360,7 @@ pub(super) fn finalize<'c>(rq: &mut Rq<'_, 'c>, status: u16) -> Next<'c> {
     if status == 444 {
         // No head, so the connection closes (`conn::keepalive` says so for 444 anyway).
         rq.req.status = 444;
+        rq.req.finalized = Some(444);
         return Next::Done;
     }
     if super::conn::keepalive::closes_connection(status) {

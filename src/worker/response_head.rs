@@ -25,10 +25,14 @@ pub(super) fn queue_standard_page<'c>(
     extra: &[u8],
 ) {
     let page = response::error_page(status, req.loc.server_tokens);
-    if keepalive::closes_connection(status) && a.body.take().is_some() {
-        // The rest of the body is not read after these (nginx's special response handler).
-        req.body = BodyRead::Abandoned;
-        req.lingering = true;
+    if keepalive::closes_connection(status) {
+        // nginx's special response handler: no keep-alive after these, and the rest of
+        // the body is not read.
+        req.finalized.get_or_insert(status);
+        if a.body.take().is_some() {
+            req.body = BodyRead::Abandoned;
+            req.lingering = true;
+        }
     }
     let body = match page {
         Some(p) if a.head.method != Method::Head => p,
@@ -146,7 +150,6 @@ pub(super) fn queue_response<'c>(
 ) {
     let reading = req.reading(&a.head, a.body_read(req), shared.shutting_down);
     let writing = Writing {
-        status: head.status,
         finalized: req.finalized,
         delimited: head.upstream.is_none_or(|u| !u.until_close()),
         complete: true,
@@ -276,7 +279,6 @@ pub(super) fn queue_upstream_head(
     let req = &mut *rq.req;
     let reading = req.reading(&a.head, a.body_read(req), rq.shared.shutting_down);
     let writing = Writing {
-        status,
         finalized: req.finalized,
         delimited: !view.until_close(),
         complete: true,
