@@ -45,6 +45,15 @@ fn scripts(prefix: &Prefix) {
     );
     prefix.write("html/echo.php", "<?php readfile('php://input');");
     prefix.write(
+        "html/fail.php",
+        "<?php http_response_code(500); echo 'failed';",
+    );
+    prefix.write(
+        "html/lines.php",
+        "<?php header('X-A: 1'); header('last-modified: Thu, 01 Jan 1970 00:00:01 GMT'); \
+         header('content-type: text/plain'); header('X-B: 2'); echo 'lines';",
+    );
+    prefix.write(
         "html/big.php",
         "<?php $n = (int)$_GET['n']; for ($i = 0; $i < $n; $i++) { echo str_pad($i, 9, '.'), \"\\n\"; }",
     );
@@ -141,6 +150,41 @@ fn status_and_location_headers() {
         "relative, as nginx passes it"
     );
     assert_eq!(r.text(), "moved");
+}
+
+#[test]
+fn an_application_error_keeps_the_connection_and_lines_keep_nginx_s_order() {
+    let Some((s, _fpm)) = php_server("") else {
+        return;
+    };
+    let mut c = s.connect();
+    // nginx keeps the connection after a 500 the application sent: only its own error
+    // pages (the special response handler) end it.
+    c.write_all(b"GET /fail.php HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let r = read_response(&mut c, false).expect("response");
+    assert_eq!((r.status, r.text().as_str()), (500, "failed"));
+    assert_eq!(r.header("Connection"), Some("keep-alive"));
+    // Content-Type is written under nginx's name, early; the other lines (Last-Modified
+    // too) in the application's order and spelling.
+    c.write_all(b"GET /lines.php HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let r = read_response(&mut c, false).expect("response");
+    assert_eq!(r.text(), "lines");
+    assert_eq!(
+        r.header_names(),
+        [
+            "Server",
+            "Date",
+            "Content-Type",
+            "Transfer-Encoding",
+            "Connection",
+            "X-Powered-By",
+            "X-A",
+            "last-modified",
+            "X-B"
+        ]
+    );
 }
 
 #[test]

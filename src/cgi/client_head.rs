@@ -1,9 +1,11 @@
 //! What the client gets of a CGI response head, as `ngx_http_upstream_process_headers`
 //! and nginx's header filter decide: the module's hidden lines (`Status`, `X-Accel-*`)
 //! and `*_hide_header` left out unless `*_pass_header` names them, the framing lines
-//! replaced by ours (`Content-Length` written from its value), `Content-Type` and
-//! `Last-Modified` early, the rest in the application's order; a body of unknown length
-//! in chunks to an HTTP/1.1 client, until the close to an HTTP/1.0 one.
+//! replaced by ours (`Content-Length` written from its value), `Content-Type` early under
+//! nginx's name (its header filter writes `r->headers_out.content_type` itself), the rest
+//! in the application's order and spelling (`Last-Modified` included: nginx keeps the
+//! upstream's line in its list); a body of unknown length in chunks to an HTTP/1.1 client,
+//! until the close to an HTTP/1.0 one.
 
 use super::head::{CgiHead, span};
 use crate::config::cgi_values::CgiConf;
@@ -17,9 +19,6 @@ const NOT_RELAYED: [&str; 4] = [
     "transfer-encoding",
     "content-length",
 ];
-
-/// The upstream lines nginx's header filter writes early, right after `Date`.
-const EARLY: [&str; 2] = ["content-type", "last-modified"];
 
 /// The client's view of a CGI head: the parsed head, its bytes and the location's
 /// `*_pass_header`/`*_hide_header`.
@@ -51,13 +50,17 @@ impl ClientView<'_> {
     }
 
     /// The first line `name` the client gets.
-    fn shown(&self, name: &str) -> Option<(&[u8], &[u8])> {
+    fn shown<'s>(&'s self, name: &'s str) -> Option<(&'s [u8], &'s [u8])> {
+        self.lines(name).next()
+    }
+
+    /// The lines `name` the client gets, in order.
+    fn lines<'s>(&'s self, name: &'s str) -> impl Iterator<Item = (&'s [u8], &'s [u8])> + 's {
         self.head
             .headers
             .iter()
             .map(|(n, v)| (span(self.buf, *n), span(self.buf, *v)))
-            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-            .filter(|(n, _)| !self.hidden(n))
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()) && !self.hidden(n))
     }
 }
 
@@ -107,21 +110,18 @@ impl ClientHeaders for ClientView<'_> {
     }
 
     fn write_early(&self, out: &mut Vec<u8>) {
-        if let Some((n, v)) = self.shown("content-type") {
-            push(out, n, v);
+        // nginx copies each line into `content_type`: the last one is sent.
+        if let Some((_, v)) = self.lines("content-type").last() {
+            push(out, b"Content-Type", v);
         }
         if let Some(len) = self.head.content_length {
             out.extend_from_slice(b"Content-Length: ");
             push_decimal(out, len);
             out.extend_from_slice(b"\r\n");
         }
-        if let Some((n, v)) = self.shown("last-modified") {
-            push(out, n, v);
-        }
     }
 
     fn write_rest(&self, out: &mut Vec<u8>, skip_cache: bool) {
-        let mut early_seen = [false; 2];
         for (n, v) in &self.head.headers {
             let name = span(self.buf, *n);
             if self.hidden(name)
@@ -131,12 +131,7 @@ impl ClientHeaders for ClientView<'_> {
             {
                 continue;
             }
-            if let Some(i) = EARLY
-                .iter()
-                .position(|e| e.as_bytes().eq_ignore_ascii_case(name))
-                && !early_seen[i]
-            {
-                early_seen[i] = true;
+            if name.eq_ignore_ascii_case(b"content-type") {
                 continue;
             }
             if skip_cache
