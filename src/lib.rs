@@ -23,6 +23,8 @@ pub mod alloc_count;
 pub mod cli;
 pub mod computed;
 pub mod config;
+pub mod control;
+pub mod explain;
 pub mod http;
 pub mod log;
 pub mod master;
