@@ -35,6 +35,7 @@ pub mod rewrite;
 pub mod router;
 pub mod static_files;
 pub mod sys;
+pub mod trace;
 pub mod vars;
 pub mod worker;
 

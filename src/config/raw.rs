@@ -74,6 +74,8 @@ pub(crate) struct ServerRaw {
     /// Server-level rewrite directives, compiled.
     pub rewrite: Vec<Op>,
     pub deferred: Vec<Directive>,
+    /// Where the block is written.
+    pub defined_at: super::SourcePos,
 }
 
 /// One `location {}` before merging.
@@ -91,6 +93,8 @@ pub(crate) struct LocationRaw {
     /// The settings of each `if` block, unmerged.
     pub if_locs: Vec<LocRaw>,
     pub deferred: Vec<Directive>,
+    /// Where the block is written.
+    pub defined_at: super::SourcePos,
 }
 
 impl LocationRaw {
@@ -105,6 +109,7 @@ impl LocationRaw {
             rewrite: Vec::new(),
             if_locs: Vec::new(),
             deferred: Vec::new(),
+            defined_at: Default::default(),
         }
     }
 }

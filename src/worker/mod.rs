@@ -11,6 +11,7 @@ mod answer;
 pub(crate) mod conn;
 mod content;
 mod empty_gif;
+pub(crate) mod explain;
 mod file_response;
 mod handler;
 mod phases;
