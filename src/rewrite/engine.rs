@@ -65,7 +65,7 @@ fn block<'a>(
             Op::Set { var, value } => {
                 let value = eval(value, ctx, src, false);
                 if let Some(slot) = ctx.user.get_mut(*var) {
-                    let before = std::mem::replace(slot, Some(value));
+                    let before = slot.replace(value);
                     trace_step!(
                         trace,
                         Step::Set {

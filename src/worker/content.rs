@@ -140,7 +140,7 @@ fn index<'c>(rq: &mut Rq<'_, 'c>, dir: &[u8]) -> Next<'c> {
     let found = static_files::find_index(loc, dir);
     if rq.route.trace.is_some() {
         let name = match &found {
-            IndexLookup::Found(name) => Some(name.as_ref()),
+            IndexLookup::Found(name) => Some(*name),
             _ => None,
         };
         trace_step!(rq.route.trace, Step::Index { dir, found: name });
