@@ -7,8 +7,22 @@ use crate::config::{self, ErrorLogConf, ErrorLogTarget, LoadOptions};
 use crate::log::LogLevel;
 use crate::{NAME, VERSION, elog};
 
-/// The default configuration file, relative to the prefix.
-pub const DEFAULT_CONF_FILE: &str = "conf/portico.conf";
+/// The default configuration file, relative to the prefix: `conf/portico.conf`, or the
+/// `PORTICO_CONF_PATH` the binary was built with (nginx's `--conf-path`; `make install` and
+/// `make deb` build with `/etc/portico/portico.conf`).
+pub const DEFAULT_CONF_FILE: &str = match option_env!("PORTICO_CONF_PATH") {
+    Some(path) => path,
+    None => "conf/portico.conf",
+};
+
+/// The prefix without `-p`: the `PORTICO_PREFIX` the binary was built with (nginx's
+/// `--prefix`; `/var/lib/portico` for `make install`), else the current directory.
+fn default_prefix() -> PathBuf {
+    match option_env!("PORTICO_PREFIX") {
+        Some(prefix) => PathBuf::from(prefix),
+        None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+    }
+}
 
 /// nginx modules Portico does not implement, listed by `-V` as `--without-*` so that tools which
 /// read `nginx -V` to detect features see them as absent.
@@ -229,10 +243,9 @@ pub fn full_path(base: &Path, path: &Path) -> PathBuf {
 
 /// The load options the command line describes.
 pub fn load_options(args: &Args) -> LoadOptions {
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     // A `-p` is kept as spelled, as nginx keeps it: `-p rel -t` names `rel/conf/...`, and the
     // process never changes its working directory, so relative paths stay valid.
-    let prefix = args.prefix.clone().unwrap_or(cwd);
+    let prefix = args.prefix.clone().unwrap_or_else(default_prefix);
     let conf = args
         .conf
         .clone()
