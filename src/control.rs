@@ -156,6 +156,12 @@ fn execute(opts: &LoadOptions, request: Request) -> Report {
         Err(e) => return Report::new(exit::FAILED, format!("{e}")),
     };
     let pid_file = &config.main.pid;
+    if pid_file.as_os_str().is_empty() {
+        return Report::new(
+            exit::NO_MASTER,
+            "the configuration says \"pid off\": no pid file names the master process",
+        );
+    }
     let pid = match master_pid(pid_file) {
         Ok(pid) => pid,
         Err(report) => return report,

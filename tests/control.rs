@@ -380,3 +380,21 @@ fn bad_signal_values_are_refused() {
         );
     }
 }
+
+#[test]
+fn pid_off_leaves_nothing_to_signal() {
+    let p = Prefix::new();
+    p.write(
+        "conf/portico.conf",
+        "pid off;\nevents {}\nhttp { server { listen 127.0.0.1:1; } }\n",
+    );
+    let (code, out, err) = run_cli(&p.dir, &["-c", "conf/portico.conf", "-s", "reload"]);
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (
+            3,
+            "",
+            "reload: the configuration says \"pid off\": no pid file names the master process\n"
+        )
+    );
+}

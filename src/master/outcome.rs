@@ -180,6 +180,9 @@ fn record(fields: &[(&str, &str)], name: &str) -> Option<Record> {
 
 /// Removes the status files of a master that exits, those that are still its own.
 pub(super) fn remove_status_files(pid_file: &Path) {
+    if pid_file.as_os_str().is_empty() {
+        return;
+    }
     let me = std::process::id() as i32;
     for path in [
         status_path(pid_file),
@@ -193,18 +196,22 @@ pub(super) fn remove_status_files(pid_file: &Path) {
 
 impl Master {
     /// The status file of this master: next to its pid file, which is `PID.oldbin` while a
-    /// new binary runs (so the two masters never write the same file).
-    fn status_file(&self) -> PathBuf {
-        if self.new_binary.is_some() {
-            status_path(&super::oldbin_path(&self.pid_file))
+    /// new binary runs (so the two masters never write the same file). None with `pid off`.
+    fn status_file(&self) -> Option<PathBuf> {
+        if self.pid_file.as_os_str().is_empty() {
+            None
+        } else if self.new_binary.is_some() {
+            Some(status_path(&super::oldbin_path(&self.pid_file)))
         } else {
-            status_path(&self.pid_file)
+            Some(status_path(&self.pid_file))
         }
     }
 
     /// Records one outcome, keeping the other kind's last record.
     fn record(&self, update: impl FnOnce(&mut Status)) {
-        let path = self.status_file();
+        let Some(path) = self.status_file() else {
+            return;
+        };
         let me = std::process::id() as i32;
         let mut status = Status::read(&path)
             .filter(|s| s.pid == me)
