@@ -11,8 +11,7 @@ use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::{
     listen, resolver, set_block, set_core, set_events, set_http, set_loc, set_log, set_proxy,
-    set_regex,
-    set_rewrite,
+    set_regex, set_rewrite,
 };
 use super::{set_geo, set_map, set_referer, set_split_clients};
 
