@@ -283,7 +283,7 @@ pub fn main() -> i32 {
     let opts = load_options(&args);
     open_startup_log(&opts);
     if let Some(explain) = &args.explain {
-        return crate::explain::run(&args, &opts, explain);
+        return crate::explain::run(&opts, explain);
     }
     if args.test {
         return test_config(&args, &opts);
