@@ -108,6 +108,12 @@ pub fn send_more(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
+/// `IPV6_TRANSPARENT` on a socket (nix has only the IPv4 option): `proxy_bind ...
+/// transparent` to a non-local IPv6 address.
+pub fn set_ipv6_transparent(fd: RawFd) -> io::Result<()> {
+    setsockopt_int(fd, libc::SOL_IPV6, libc::IPV6_TRANSPARENT, 1)
+}
+
 /// `TCP_NODELAY` on or off.
 pub fn set_tcp_nodelay(fd: RawFd, on: bool) -> io::Result<()> {
     setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, on as libc::c_int)

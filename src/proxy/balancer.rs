@@ -1,5 +1,6 @@
 //! Choosing a server of an upstream group, per worker: nginx's smooth weighted round robin
-//! (`ngx_http_upstream_round_robin.c`), `least_conn`, `ip_hash` and `hash KEY [consistent]`,
+//! (`ngx_http_upstream_round_robin.c`), `least_conn`, `ip_hash`, `hash KEY [consistent]` and
+//! `random` (`balancer/random.rs`),
 //! with passive health checks (`max_fails` within `fail_timeout`).
 //!
 //! Each worker keeps its own counters, as nginx does without a shared zone.
@@ -41,6 +42,8 @@ pub struct Group {
     pub peers: Vec<Peer>,
     /// The points of the consistent-hash ring: (hash, peer).
     ring: Vec<(u32, usize)>,
+    /// `random`'s generator state (0: not seeded yet).
+    rng: u64,
 }
 
 /// Why no server could be chosen.
@@ -87,7 +90,11 @@ impl Group {
             }
             ring.sort_unstable();
         }
-        Group { peers, ring }
+        Group {
+            peers,
+            ring,
+            rng: 0,
+        }
     }
 
     fn usable(&self, i: usize, tried: &[bool], now: Instant) -> bool {
@@ -188,6 +195,7 @@ impl Group {
                     hash
                 })
             }
+            Balance::Random { two } => self.random(*two, tried, now),
             Balance::Hash { consistent, .. } => {
                 if *consistent {
                     self.consistent(tried, now, crc32(key))
@@ -333,6 +341,8 @@ pub fn crc32(data: &[u8]) -> u32 {
     }
     !crc
 }
+
+mod random;
 
 #[cfg(test)]
 mod tests;

@@ -24,10 +24,11 @@ use mio::net::TcpStream;
 use mio::{Interest, Token};
 
 use super::body_buffer::StoredBody;
+use super::connect::OpenError;
 use super::response::{self, ClientHeadInput, Framing, HeadError, ResponseHead};
 use super::{Owner, pool};
 use crate::config::LocSettings;
-use crate::config::proxy_values::{NextUpstream, UpstreamConf};
+use crate::config::proxy_values::{NextUpstream, PeerAddr, UpstreamConf};
 use crate::elog;
 use crate::http::chunked::{Chunk, ChunkedDecoder};
 use crate::http::response as http_response;
@@ -113,7 +114,9 @@ pub struct LinkSetup {
     /// Group index, or [`DIRECT`].
     pub group: usize,
     /// The address for [`DIRECT`].
-    pub direct: Option<SocketAddr>,
+    pub direct: Option<PeerAddr>,
+    /// `proxy_bind`, `proxy_socket_keepalive` for this request.
+    pub socket: super::connect::SocketOptions,
     /// The request head for the upstream.
     pub head: Vec<u8>,
     /// The URI in it (for log lines).
@@ -134,6 +137,11 @@ pub struct LinkSetup {
     pub refuse: Option<u16>,
     /// Where the body's framing header starts in `head` (see `HeadFacts::framing_at`).
     pub framing_at: Option<usize>,
+    /// The client's body is read whole and not sent (`proxy_set_body`,
+    /// `proxy_pass_request_body off`).
+    pub discard_body: bool,
+    /// The method sent upstream is HEAD (`proxy_method HEAD` included): no response body.
+    pub head_method: bool,
 }
 
 /// A proxied request in flight.
@@ -141,7 +149,7 @@ pub struct Link<'c> {
     loc: &'c LocSettings,
     setup: LinkSetup,
     peer: Option<usize>,
-    addr: Option<SocketAddr>,
+    addr: Option<PeerAddr>,
     sock: Option<TcpStream>,
     up_readable: bool,
     up_writable: bool,
@@ -151,6 +159,8 @@ pub struct Link<'c> {
     fresh_retry: Option<usize>,
     stale_retry_done: bool,
     conn_requests: u64,
+    /// When the upstream connection in use was opened (`keepalive_time`).
+    conn_opened: Instant,
     tried: Vec<bool>,
     tries: usize,
     started: Instant,
@@ -229,7 +239,8 @@ impl<'c> Link<'c> {
                 _ => BodyIn::Done,
             }
         };
-        let buffered = loc.proxy_request_buffering
+        // A body that is not sent is still read whole first, as nginx reads it.
+        let buffered = (loc.proxy_request_buffering || setup.discard_body)
             && !matches!(body, BodyIn::Done)
             && !setup.upgrade
             && setup.refuse.is_none();
@@ -265,6 +276,7 @@ impl<'c> Link<'c> {
             fresh_retry: None,
             stale_retry_done: false,
             conn_requests: 0,
+            conn_opened: now,
             tried: Vec::new(),
             tries: 0,
             started: now,
@@ -401,8 +413,8 @@ impl<'c> Link<'c> {
             return Err(self.respond_error(cx, shared, 502));
         }
         let (peer, addr) = if self.setup.group == DIRECT {
-            match self.setup.direct {
-                Some(a) if self.tries == 0 || self.fresh_retry.is_some() => (None, a),
+            match &self.setup.direct {
+                Some(a) if self.tries == 0 || self.fresh_retry.is_some() => (None, a.clone()),
                 _ => return Err(self.respond_error(cx, shared, 502)),
             }
         } else {
@@ -457,19 +469,19 @@ impl<'c> Link<'c> {
             if let Some(g) = shared.upstreams.groups.get_mut(self.setup.group) {
                 g.acquire(peer);
             }
-            (Some(peer), server.addr)
+            (Some(peer), server.addr.clone())
         };
         let fresh = self.fresh_retry.take().is_some();
         if !fresh {
             self.tries += 1;
         }
         self.peer = peer;
-        self.addr = Some(addr);
+        self.addr = Some(addr.clone());
         self.try_started = now;
         self.up_progress = now;
         self.reset_response();
         self.log.tries.push(Try {
-            addr: TryAddr::Server(addr),
+            addr: TryAddr::Server(addr.clone()),
             status: 0,
             time: Duration::ZERO,
             connect_time: None,
@@ -479,7 +491,7 @@ impl<'c> Link<'c> {
         if !fresh
             && self.setup.keepalive
             && let Some(p) = peer
-            && let Some((sock, requests)) = shared.upstreams.pool.take(self.setup.group, p)
+            && let Some((sock, usage)) = shared.upstreams.pool.take(self.setup.group, p)
         {
             // Still registered from its first connect: only its owner changes.
             shared
@@ -488,7 +500,8 @@ impl<'c> Link<'c> {
             self.sock = Some(sock);
             shared.upstreams.open += 1;
             self.reused = true;
-            self.conn_requests = requests;
+            self.conn_requests = usage.requests;
+            self.conn_opened = usage.opened;
             self.connecting = false;
             self.up_readable = true;
             self.up_writable = true;
@@ -497,9 +510,9 @@ impl<'c> Link<'c> {
         }
         self.reused = false;
         self.conn_requests = 0;
-        match TcpStream::connect(addr) {
+        self.conn_opened = now;
+        match super::connect::open(&addr, &self.setup.socket) {
             Ok(mut sock) => {
-                let _ = sock.set_nodelay(true);
                 let fd = sock.as_raw_fd();
                 shared.upstreams.set_owner(fd, Owner::Client(cx.key));
                 if let Err(e) = shared.registry.register(
@@ -521,9 +534,16 @@ impl<'c> Link<'c> {
                 self.up_writable = false;
                 Ok(())
             }
-            Err(e) => {
+            Err(OpenError::Connect(e)) => {
                 let what = format!("connect() failed ({})", sys::errno_text(&e));
                 self.fail(cx, shared, Failure::Error, &what, "connecting to upstream")
+            }
+            Err(OpenError::Local(what)) => {
+                // nginx finalizes with 500 and tries no other server (NGX_ERROR from
+                // ngx_event_connect_peer).
+                let what = format!("{what} while connecting to upstream");
+                self.log_line(cx, LogLevel::Crit, &what, None);
+                Err(self.respond_error(cx, shared, 500))
             }
         }
     }
@@ -542,17 +562,13 @@ impl<'c> Link<'c> {
         let Some(sock) = self.sock.as_ref() else {
             return Ok(());
         };
-        let err = match sock.take_error() {
-            Ok(Some(e)) => Some(e),
-            Ok(None) => match sock.peer_addr() {
-                Ok(_) => None,
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                    // Not yet: wait for the next writable edge.
-                    self.up_writable = false;
-                    return Ok(());
-                }
-                Err(e) => Some(e),
-            },
+        let err = match super::connect::connected(sock) {
+            Ok(true) => None,
+            Ok(false) => {
+                // Not yet: wait for the next writable edge.
+                self.up_writable = false;
+                return Ok(());
+            }
             Err(e) => Some(e),
         };
         if let Some(e) = err {
@@ -620,19 +636,34 @@ impl<'c> Link<'c> {
             })
             .unwrap_or_default();
         let requests = self.conn_requests + 1;
-        if reusable && requests < keepalive_requests && self.sock.is_some() && self.peer.is_some() {
+        // `keepalive_time`: an older connection serves its request, then closes.
+        let keepalive_time = conf
+            .and_then(|c| c.keepalive_time)
+            .unwrap_or(crate::config::proxy_rest::DEFAULT_UPSTREAM_KEEPALIVE_TIME);
+        let young = now.saturating_duration_since(self.conn_opened) <= keepalive_time;
+        if reusable
+            && young
+            && requests < keepalive_requests
+            && self.sock.is_some()
+            && self.peer.is_some()
+        {
             if let (Some(sock), Some(p)) = (self.sock.take(), self.peer.take()) {
                 shared.upstreams.open = shared.upstreams.open.saturating_sub(1);
                 if let Some(g) = shared.upstreams.groups.get_mut(self.setup.group) {
                     g.release(p, false, now);
                 }
                 let fd = sock.as_raw_fd();
-                if let Some(key) =
-                    shared
-                        .upstreams
-                        .pool
-                        .put(sock, self.setup.group, p, requests, bound, now)
-                {
+                if let Some(key) = shared.upstreams.pool.put(
+                    sock,
+                    self.setup.group,
+                    p,
+                    pool::Usage {
+                        requests,
+                        opened: self.conn_opened,
+                    },
+                    bound,
+                    now,
+                ) {
                     shared.upstreams.set_owner(fd, Owner::Pool(key));
                 }
             }
@@ -665,8 +696,11 @@ impl<'c> Link<'c> {
     pub fn var(&self, name: &str, out: &mut Vec<u8>) -> bool {
         match name {
             "proxy_host" => out.extend_from_slice(self.setup.proxy_host.as_bytes()),
+            // A unix-domain upstream has no port (0 here).
             "proxy_port" => {
-                let _ = write!(out, "{}", self.setup.proxy_port);
+                if self.setup.proxy_port != 0 {
+                    let _ = write!(out, "{}", self.setup.proxy_port);
+                }
             }
             _ => return self.log.var(name, out),
         }

@@ -3,7 +3,6 @@
 //! `$proxy_port` show them in access logs.
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub enum TryAddr {
     /// The server's address.
-    Server(SocketAddr),
+    Server(crate::config::proxy_values::PeerAddr),
     /// The group's name, when no server of it was live.
     Group(Arc<str>),
 }
@@ -53,7 +52,10 @@ impl UpstreamLog {
                 return true;
             }
             "proxy_port" => {
-                let _ = write!(out, "{}", self.proxy_port);
+                // A unix-domain upstream has no port (0 here).
+                if self.proxy_port != 0 {
+                    let _ = write!(out, "{}", self.proxy_port);
+                }
                 return true;
             }
             _ => {}

@@ -21,7 +21,7 @@ impl<'c> Link<'c> {
         let buf = &a.buf[a.start.min(a.filled)..a.filled];
         // nginx names the upstream once a peer was chosen (`u->peer.name`).
         let uri = String::from_utf8_lossy(&self.setup.uri);
-        let upstream = match (upstream_name, self.addr) {
+        let upstream = match (upstream_name, &self.addr) {
             (Some(n), _) => Some(format!("http://{n}{uri}")),
             (None, Some(a)) => Some(format!("http://{a}{uri}")),
             (None, None) => None,

@@ -291,7 +291,7 @@ impl<'c> Link<'c> {
         self.framing = if upgrade {
             Framing::Empty
         } else {
-            self.head.framing(self.head_request)
+            self.head.framing(self.setup.head_method)
         };
         self.remaining = match self.framing {
             Framing::Length(n) => n,
@@ -380,7 +380,7 @@ impl<'c> Link<'c> {
             t.time = shared.now.saturating_duration_since(self.try_started);
         }
         let body = &self.resp[self.head.len.min(self.resp_end)..self.resp_end];
-        let complete = match self.head.framing(self.head_request) {
+        let complete = match self.head.framing(self.setup.head_method) {
             Framing::Empty => body.is_empty(),
             Framing::Length(n) => body.len() as u64 == n,
             Framing::Chunked => {

@@ -175,6 +175,10 @@ impl<'c> Link<'c> {
     fn body_buffered(&mut self) {
         self.reading_body = false;
         let len = self.stored.as_ref().map_or(0, |s| s.len());
+        if self.setup.discard_body {
+            // Read to keep the connection in step; not sent.
+            self.stored = None;
+        }
         if let Some(at) = self.setup.framing_at
             && let Some(eol) = memchr::memmem::find(self.out.get(at..).unwrap_or_default(), b"\r\n")
         {
