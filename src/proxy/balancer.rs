@@ -170,9 +170,13 @@ impl Group {
         now: Instant,
     ) -> Result<usize, NoLivePeers> {
         // nginx never marks the only server of a group as failed.
+        // It still counts against `max_conns` (ngx_http_upstream_get_round_robin_peer).
         if self.single() {
             let p = &self.peers[0];
-            if tried.first().copied().unwrap_or(false) || p.down {
+            if tried.first().copied().unwrap_or(false)
+                || p.down
+                || (p.max_conns > 0 && p.conns >= p.max_conns)
+            {
                 return Err(NoLivePeers);
             }
             return Ok(0);
@@ -196,6 +200,8 @@ impl Group {
                 })
             }
             Balance::Random { two } => self.random(*two, tried, now),
+            // An empty key falls back to round robin, as nginx's hash peers do.
+            Balance::Hash { .. } if key.is_empty() => None,
             Balance::Hash { consistent, .. } => {
                 if *consistent {
                     self.consistent(tried, now, crc32(key))

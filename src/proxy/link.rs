@@ -44,7 +44,7 @@ mod relay;
 mod request_body;
 mod tunnel;
 
-pub use super::upstream_log::{Try, TryAddr, UpstreamLog};
+pub use super::upstream_log::{Try, TryAddr, UpstreamLog, UpstreamVars};
 
 /// Token bit of an upstream socket (the rest is its descriptor; see [`super::Owner`]).
 pub const UPSTREAM_TOKEN_BIT: usize = 1 << 63;
@@ -74,6 +74,9 @@ pub enum LinkStep {
     /// `proxy_intercept_errors`: the upstream answered this status, which has an
     /// `error_page`; its response was discarded and the routing engine answers instead.
     Intercept(u16),
+    /// `X-Accel-Redirect`: the upstream's response was discarded; the request goes to
+    /// this URI or named location through the routing engine.
+    Redirect(Box<super::accel::Redirect>),
 }
 
 /// The client side, as the link sees it.
@@ -142,6 +145,8 @@ pub struct LinkSetup {
     pub discard_body: bool,
     /// The method sent upstream is HEAD (`proxy_method HEAD` included): no response body.
     pub head_method: bool,
+    /// `proxy_cookie_*` rules, evaluated (`None`: none).
+    pub cookies: Option<Box<super::cookie::CookieRules>>,
 }
 
 /// A proxied request in flight.
@@ -200,10 +205,13 @@ pub struct Link<'c> {
     client_http11: bool,
     idempotent: bool,
     client_ip: IpAddr,
-    /// The client sent its next request while this one waits: stop watching for EOF.
+    /// `proxy_limit_rate` of this response (set when its head arrives).
+    read_rate: Option<super::rate::ReadRate>,
+    /// Reading the upstream waits for the rate limit until then.
+    rate_wait: Option<Instant>,
+    /// Stop watching the client for EOF: it sent its next request while this one waits,
+    /// or it closed and `proxy_ignore_client_abort` is on.
     client_pipelined: bool,
-    /// The status for the client when tries run out (502, or 504 after a timeout).
-    fail_status: u16,
     /// The tries so far.
     pub log: UpstreamLog,
 }
@@ -249,13 +257,8 @@ impl<'c> Link<'c> {
             None if buffered => (body, Some(Box::default()), true),
             None => (body, None, false),
         };
-        let read_ahead = if loc.proxy_buffering {
-            loc.proxy_buffers.0.saturating_mul(loc.proxy_buffers.1)
-        } else {
-            0
-        };
         let head_size = loc.proxy_buffer_size.max(1024);
-        let resp_cap = head_size.saturating_add(read_ahead);
+        let resp_cap = super::accel::response_cap(loc, loc.proxy_buffering);
         let out = std::mem::take(&mut setup.head);
         // Memory grows with what the response needs, up to `resp_cap`, as nginx allocates
         // its proxy_buffers one by one.
@@ -314,8 +317,9 @@ impl<'c> Link<'c> {
                 Method::Get | Method::Head | Method::Put | Method::Delete | Method::Options
             ),
             client_ip,
-            fail_status: 502,
             client_pipelined: false,
+            read_rate: None,
+            rate_wait: None,
             log: UpstreamLog::default(),
         }
     }
@@ -425,7 +429,9 @@ impl<'c> Link<'c> {
                 Some(p) => p,
                 None => {
                     if self.tried.len() < conf.servers.len() {
-                        self.tried.resize(conf.servers.len(), false);
+                        // A `down` server counts as tried: it is no reason to try again
+                        // (nginx's tries count only the servers that are not down).
+                        self.tried = conf.servers.iter().map(|s| s.down).collect();
                     }
                     let Some(group) = shared.upstreams.groups.get_mut(self.setup.group) else {
                         return Err(self.respond_error(cx, shared, 502));
@@ -439,23 +445,21 @@ impl<'c> Link<'c> {
                     ) {
                         Ok(p) => p,
                         Err(_) => {
-                            if self.tries == 0 {
-                                self.log_line(
-                                    cx,
-                                    LogLevel::Error,
-                                    "no live upstreams while connecting to upstream",
-                                    Some(&conf.name),
-                                );
-                                self.log.tries.push(Try {
-                                    addr: TryAddr::Group(conf.name.as_str().into()),
-                                    status: 502,
-                                    time: Duration::ZERO,
-                                    connect_time: None,
-                                    header_time: None,
-                                });
-                            }
-                            let status = self.fail_status;
-                            return Err(self.respond_error(cx, shared, status));
+                            // Every try that finds no server has its own entry, named by
+                            // the group, and ends the request with 502
+                            // (ngx_http_upstream_next with NGX_HTTP_UPSTREAM_FT_NOLIVE).
+                            self.log_line(
+                                cx,
+                                LogLevel::Error,
+                                "no live upstreams while connecting to upstream",
+                                Some(&conf.name),
+                            );
+                            self.log.tries.push(Try {
+                                status: 502,
+                                time: Some(Duration::ZERO),
+                                ..Try::new(TryAddr::Group(conf.name.as_str().into()))
+                            });
+                            return Err(self.respond_error(cx, shared, 502));
                         }
                     }
                 }
@@ -480,13 +484,7 @@ impl<'c> Link<'c> {
         self.try_started = now;
         self.up_progress = now;
         self.reset_response();
-        self.log.tries.push(Try {
-            addr: TryAddr::Server(addr.clone()),
-            status: 0,
-            time: Duration::ZERO,
-            connect_time: None,
-            header_time: None,
-        });
+        self.log.tries.push(Try::new(TryAddr::Server(addr.clone())));
         // A cached connection first, unless this is the replay after a stale one.
         if !fresh
             && self.setup.keepalive
@@ -597,9 +595,9 @@ impl<'c> Link<'c> {
     fn finish(&mut self, cx: &mut ClientSide<'_, 'c>, shared: &mut Shared<'c>) -> LinkStep {
         let now = shared.now;
         if let Some(t) = self.log.tries.last_mut()
-            && t.time.is_zero()
+            && t.time.is_none()
         {
-            t.time = now.saturating_duration_since(self.try_started);
+            t.time = Some(now.saturating_duration_since(self.try_started));
         }
         let reusable = self.reusable && self.request_sent();
         self.release_upstream(shared, reusable);
@@ -643,6 +641,7 @@ impl<'c> Link<'c> {
         let young = now.saturating_duration_since(self.conn_opened) <= keepalive_time;
         if reusable
             && young
+            && !shared.shutting_down
             && requests < keepalive_requests
             && self.sock.is_some()
             && self.peer.is_some()
@@ -690,6 +689,12 @@ impl<'c> Link<'c> {
         log.proxy_host = self.setup.proxy_host;
         log.proxy_port = self.setup.proxy_port;
         log
+    }
+
+    /// Continues the `$upstream_*` tries of the request's earlier use of the proxy (before
+    /// an internal redirect brought it here).
+    pub fn follow(&mut self, earlier: UpstreamLog) {
+        self.log.follow(earlier);
     }
 
     /// `$proxy_host`, `$proxy_port` and `$upstream_*` while the request runs.

@@ -16,11 +16,14 @@
 //! The worker calls [`prepare`] when a request's location has `proxy_pass`, then drives the
 //! [`Link`] on events of either socket.
 
+pub mod accel;
 pub mod balancer;
 pub mod body_buffer;
 pub mod connect;
+pub mod cookie;
 pub mod link;
 pub mod pool;
+pub mod rate;
 pub mod request;
 pub mod response;
 pub mod upstream_log;
@@ -30,7 +33,9 @@ use std::net::IpAddr;
 use std::os::fd::RawFd;
 use std::sync::Arc;
 
-pub use link::{ClientSide, Link, LinkSetup, LinkStep, UPSTREAM_TOKEN_BIT, UpstreamLog};
+pub use link::{
+    ClientSide, Link, LinkSetup, LinkStep, UPSTREAM_TOKEN_BIT, UpstreamLog, UpstreamVars,
+};
 
 use crate::config::proxy_values::{Balance, ProxyPass, ProxyRedirect, ProxyTarget, RedirectRule};
 use crate::config::{HttpConf, LocSettings};
@@ -135,6 +140,7 @@ pub fn prepare(
         framing_at: None,
         discard_body: false,
         head_method: false,
+        cookies: None,
     };
     let Some(pass) = loc.proxy_pass.as_ref() else {
         return setup;
@@ -239,7 +245,11 @@ pub fn prepare(
     } else {
         Vec::new()
     };
-    let pool_on = group.is_some_and(|g| g.keepalive > 0) && loc.proxy_http_version == 1;
+    // A connection from a `proxy_bind` address is not cached: the pool does not tell
+    // local addresses apart (nginx caches none unless told to).
+    let pool_on = group.is_some_and(|g| g.keepalive > 0)
+        && loc.proxy_http_version == 1
+        && setup.socket.bind.is_none();
     // `proxy_method`, else GET for an error page (nginx's ngx_http_send_error_page), else
     // the client's method.
     let method_value = loc.proxy_method.as_ref().map(|m| {
@@ -307,6 +317,7 @@ pub fn prepare(
     setup.keepalive = input.keepalive && !facts.connection_close && !facts.upgrade;
     setup.upgrade = facts.upgrade;
     setup.redirects = redirects(loc, pass, &pvars);
+    setup.cookies = cookie::evaluate(loc, &pvars);
     setup.uri = uri;
     setup.proxy_host = proxy_host;
     setup.proxy_port = proxy_port;
@@ -324,25 +335,34 @@ fn redirects(loc: &LocSettings, pass: &ProxyPass, vars: &dyn VarSource) -> Optio
                 .iter()
                 .filter_map(|r| match r {
                     RedirectRule::Default => pass.default_redirect.as_ref()?.first().cloned(),
-                    RedirectRule::Replace { from, to } => {
-                        let (mut f, mut t) = (Vec::new(), Vec::new());
-                        from.eval(vars, &mut f);
-                        to.eval(vars, &mut t);
-                        Some(Redirect::Prefix { from: f, to: t })
-                    }
-                    RedirectRule::Regex { re, to } => {
-                        // `$1`..`$9` are the rule's own captures, filled in when a value
-                        // matches: keep them as `${N}` for `Captures::expand`.
-                        let mut t = Vec::new();
-                        to.eval(&KeepCaptures(vars), &mut t);
-                        Some(Redirect::Regex {
-                            re: re.clone(),
-                            to: t,
-                        })
-                    }
+                    other => evaluate_rule(other, vars),
                 })
                 .collect(),
         ),
+    }
+}
+
+/// A `proxy_redirect` or `proxy_cookie_*` rule with the request's variables filled in
+/// (`None` for `default`, which only `proxy_redirect` has).
+pub(crate) fn evaluate_rule(rule: &RedirectRule, vars: &dyn VarSource) -> Option<Redirect> {
+    match rule {
+        RedirectRule::Default => None,
+        RedirectRule::Replace { from, to } => {
+            let (mut f, mut t) = (Vec::new(), Vec::new());
+            from.eval(vars, &mut f);
+            to.eval(vars, &mut t);
+            Some(Redirect::Prefix { from: f, to: t })
+        }
+        RedirectRule::Regex { re, to } => {
+            // `$1`..`$9` are the rule's own captures, filled in when a value
+            // matches: keep them as `${N}` for `Captures::expand`.
+            let mut t = Vec::new();
+            to.eval(&KeepCaptures(vars), &mut t);
+            Some(Redirect::Regex {
+                re: re.clone(),
+                to: t,
+            })
+        }
     }
 }
 

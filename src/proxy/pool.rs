@@ -160,6 +160,14 @@ impl Pool {
         earliest
     }
 
+    /// Closes every cached connection (a graceful stop: an idle upstream connection has
+    /// no request to finish, and one to this very server would keep it from exiting).
+    pub fn close_all(&mut self) {
+        self.idle = Slab::default();
+        self.stacks.clear();
+        self.bounds.clear();
+    }
+
     /// Number of cached connections.
     pub fn len(&self) -> usize {
         self.idle.len()

@@ -89,6 +89,7 @@ pub struct Shared<'c> {
     pub upstreams: crate::proxy::Upstreams,
 }
 
+pub(crate) use answer::redirect_base;
 pub(crate) use handler::RequestContext;
 
 /// The first `server_name` of a server as written (for log lines).
@@ -434,6 +435,7 @@ impl<'c> Worker<'c> {
         // Closed, not only removed from epoll (which must come first: a registration lives as
         // long as the socket, which the master and other workers may still hold).
         self.sockets.clear();
+        self.shared.upstreams.pool.close_all();
         for key in self.conns.keys() {
             if let Some(c) = self.conns.get_mut(key) {
                 c.on_shutdown(&self.shared);

@@ -64,10 +64,9 @@ impl<'c> Link<'c> {
         let message = format!("{what} while {during}");
         self.log_line(cx, LogLevel::Error, &message, None);
         let status = if kind == Failure::Timeout { 504 } else { 502 };
-        self.fail_status = status;
         if let Some(t) = self.log.tries.last_mut() {
             t.status = status;
-            t.time = now.saturating_duration_since(self.try_started);
+            t.time = Some(now.saturating_duration_since(self.try_started));
         }
         if let (Some(p), Some(g)) = (self.peer, shared.upstreams.groups.get_mut(self.setup.group))
             && g.release(p, true, now)
