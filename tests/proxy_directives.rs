@@ -84,9 +84,15 @@ fn a_location_the_default_proxy_redirect_rewrites_comes_out_as_nginx_makes_it() 
         let raw = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
         let r = server.request(raw.as_bytes());
         assert_eq!(r.status, 302);
-        (r.header("Location").unwrap_or("").to_string(), r.header_names().join(","))
+        (
+            r.header("Location").unwrap_or("").to_string(),
+            r.header_names().join(","),
+        )
     };
-    let (value, names) = loc(&format!("/api/a?loc=http://127.0.0.1:{u}/v2/next"), "Probe.Example");
+    let (value, names) = loc(
+        &format!("/api/a?loc=http://127.0.0.1:{u}/v2/next"),
+        "Probe.Example",
+    );
     assert_eq!(value, format!("http://probe.example:{p}/api/next"));
     assert!(names.find("Location") < names.find("Connection"), "{names}");
     assert_eq!(
@@ -94,7 +100,10 @@ fn a_location_the_default_proxy_redirect_rewrites_comes_out_as_nginx_makes_it() 
         format!("http://localhost:{p}/x")
     );
     // Not the URL as written, or not a prefix: as sent, after Connection.
-    let (value, names) = loc(&format!("/api/a?loc=http://127.0.0.1:{u}/v3/n"), "localhost");
+    let (value, names) = loc(
+        &format!("/api/a?loc=http://127.0.0.1:{u}/v3/n"),
+        "localhost",
+    );
     assert_eq!(value, format!("http://127.0.0.1:{u}/v3/n"));
     assert!(names.find("Location") > names.find("Connection"), "{names}");
     assert_eq!(loc("/api/a?loc=/v2/next", "localhost").0, "/v2/next");
@@ -118,7 +127,10 @@ fn a_location_the_default_proxy_redirect_rewrites_comes_out_as_nginx_makes_it() 
     // HTTP/1.0 without Host: the address the connection came in on.
     let raw = format!("GET /plain/a?loc=http://127.0.0.1:{u}/y HTTP/1.0\r\n\r\n");
     let r = server.request(raw.as_bytes());
-    assert_eq!(r.header("Location"), Some(&*format!("http://127.0.0.1:{p}/y")));
+    assert_eq!(
+        r.header("Location"),
+        Some(&*format!("http://127.0.0.1:{p}/y"))
+    );
     server.assert_clean_log();
 }
 
@@ -256,7 +268,10 @@ fn x_accel_redirect_goes_to_a_file_a_named_location_or_a_404() {
     assert_eq!((r.status, r.text().as_str()), (200, "upstream body"));
     assert_eq!(r.header("X-Accel-Redirect"), None);
     let log = server.error_log();
-    assert!(log.contains("unsafe URI \"/files/../etc\" was detected"), "{log}");
+    assert!(
+        log.contains("unsafe URI \"/files/../etc\" was detected"),
+        "{log}"
+    );
     server.assert_clean_log();
 }
 
@@ -295,7 +310,8 @@ fn upstream_variables_count_bytes_and_separate_tries_and_redirects() {
     let lines = log_lines(&server, 3);
     let got = up.got();
     let sent = got[0].head.len();
-    let head = "HTTP/1.1 200 X\r\nX-Len: 42\r\nSet-Cookie: sid=abc; Path=/\r\nContent-Length: 10\r\n\r\n";
+    let head =
+        "HTTP/1.1 200 X\r\nX-Len: 42\r\nSet-Cookie: sid=abc; Path=/\r\nContent-Length: 10\r\n\r\n";
     let received = head.len() + 10;
     let fields: Vec<&str> = lines[0].split(' ').collect();
     assert_eq!(
@@ -373,9 +389,17 @@ fn proxy_bind_picks_the_local_address_and_is_not_pooled_across_addresses() {
     ));
     assert!(get(&server, "/").text().starts_with("127.0.0.2:"));
     assert!(get(&server, "/off/").text().starts_with("127.0.0.1:"));
-    assert!(get(&server, "/var/?b=127.0.0.3").text().starts_with("127.0.0.3:"));
+    assert!(
+        get(&server, "/var/?b=127.0.0.3")
+            .text()
+            .starts_with("127.0.0.3:")
+    );
     assert!(get(&server, "/var/?b=").text().starts_with("127.0.0.1:"));
-    assert!(get(&server, "/var/?b=nonsense").text().starts_with("127.0.0.1:"));
+    assert!(
+        get(&server, "/var/?b=nonsense")
+            .text()
+            .starts_with("127.0.0.1:")
+    );
     assert!(
         server
             .error_log()
@@ -404,7 +428,10 @@ fn random_balancing_spreads_by_weight() {
     // One to three: the lighter server gets about 50 of 200, far from both ends.
     assert!((25..=80).contains(&count[0]), "{count:?}");
     let twos: Vec<String> = (0..20).map(|_| get(&server, "/two/").text()).collect();
-    assert!(twos.iter().any(|t| t == "a") && twos.iter().any(|t| t == "b"), "{twos:?}");
+    assert!(
+        twos.iter().any(|t| t == "a") && twos.iter().any(|t| t == "b"),
+        "{twos:?}"
+    );
     server.assert_clean_log();
 }
 
@@ -453,7 +480,11 @@ fn limit_rate_holds_a_buffered_response_back_and_x_accel_buffering_lifts_it() {
     let t0 = Instant::now();
     let r = get(&server, "/nobuf");
     assert_eq!(r.body.len(), body.len());
-    assert!(t0.elapsed() < Duration::from_millis(1000), "{:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        t0.elapsed()
+    );
     server.assert_clean_log();
 }
 
@@ -486,6 +517,38 @@ fn ignore_client_abort_waits_for_the_upstream_answer() {
 }
 
 #[test]
+fn force_ranges_answers_one_range_of_a_proxied_response() {
+    let up = Scripted::tcp(|_| respond(200, "Accept-Ranges: none\r\n", "0123456789"));
+    let server = start(&format!(
+        "server {{ listen 127.0.0.1:PORT;\n\
+           location /r/ {{ proxy_pass http://127.0.0.1:{0}/; proxy_force_ranges on; }}\n\
+           location /n/ {{ proxy_pass http://127.0.0.1:{0}/; }} }}",
+        up.port
+    ));
+    let range = |path: &str, range: &str| {
+        request(
+            &server,
+            &format!(
+                "GET {path} HTTP/1.1\r\nHost: localhost\r\nRange: {range}\r\nConnection: close\r\n\r\n"
+            ),
+        )
+    };
+    let r = range("/r/", "bytes=2-5");
+    assert_eq!((r.status, r.text().as_str()), (206, "2345"));
+    assert_eq!(r.header("Content-Range"), Some("bytes 2-5/10"));
+    assert_eq!(r.header("Accept-Ranges"), None);
+    let r = range("/r/", "bytes=0-1,4-5");
+    assert_eq!((r.status, r.header("Accept-Ranges")), (200, Some("bytes")));
+    assert_eq!(r.text(), "0123456789");
+    let r = range("/r/", "bytes=20-");
+    assert_eq!((r.status, r.header("Content-Range")), (416, Some("bytes */10")));
+    // Without the directive the response goes as it came.
+    let r = range("/n/", "bytes=2-5");
+    assert_eq!((r.status, r.header("Accept-Ranges")), (200, Some("none")));
+    server.assert_clean_log();
+}
+
+#[test]
 fn refused_directives_name_the_reason_and_the_line() {
     let prefix = Prefix::new();
     for (text, want) in [
@@ -506,10 +569,7 @@ fn refused_directives_name_the_reason_and_the_line() {
             "invalid parameter \"resolve\": an nginx Plus parameter",
         ),
     ] {
-        prefix.write(
-            "conf/t.conf",
-            format!("events {{}}\nhttp {{\n{text}\n}}\n"),
-        );
+        prefix.write("conf/t.conf", format!("events {{}}\nhttp {{\n{text}\n}}\n"));
         let (code, _, err) = run_cli(&prefix.dir, &["-t", "-c", "conf/t.conf"]);
         assert_eq!(code, 1, "{err}");
         assert!(err.contains(want) && err.contains("t.conf:3"), "{err}");

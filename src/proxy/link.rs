@@ -205,6 +205,8 @@ pub struct Link<'c> {
     client_http11: bool,
     idempotent: bool,
     client_ip: IpAddr,
+    /// `proxy_force_ranges`: the part of the body a 206 sends.
+    slice: Option<super::ranges::Slice>,
     /// `proxy_limit_rate` of this response (set when its head arrives).
     read_rate: Option<super::rate::ReadRate>,
     /// Reading the upstream waits for the rate limit until then.
@@ -319,6 +321,7 @@ impl<'c> Link<'c> {
             client_ip,
             client_pipelined: false,
             read_rate: None,
+            slice: None,
             rate_wait: None,
             log: UpstreamLog::default(),
         }

@@ -23,6 +23,7 @@ pub mod connect;
 pub mod cookie;
 pub mod link;
 pub mod pool;
+pub mod ranges;
 pub mod rate;
 pub mod request;
 pub mod response;

@@ -177,6 +177,10 @@ pub struct ClientHeadInput<'a> {
     pub location_base: Option<&'a [u8]>,
     /// `proxy_cookie_*` rules for `Set-Cookie` fields.
     pub cookies: Option<&'a super::cookie::CookieRules>,
+    /// `proxy_force_ranges on`: the upstream's `Accept-Ranges` is not passed.
+    pub force_ranges: bool,
+    /// What the range filter makes of the response.
+    pub ranged: super::ranges::Ranged,
 }
 
 fn hidden(name: &[u8], input: &ClientHeadInput<'_>) -> bool {
@@ -296,9 +300,14 @@ pub fn build_client_head(
     input: &ClientHeadInput<'_>,
     out: &mut Vec<u8>,
 ) {
-    let _ = write!(out, "HTTP/1.1 {} ", head.status);
-    out.extend_from_slice(&buf[head.reason.0..head.reason.1]);
-    out.extend_from_slice(b"\r\n");
+    use super::ranges::Ranged;
+    if let Ranged::Part { .. } = input.ranged {
+        out.extend_from_slice(b"HTTP/1.1 206 Partial Content\r\n");
+    } else {
+        let _ = write!(out, "HTTP/1.1 {} ", head.status);
+        out.extend_from_slice(&buf[head.reason.0..head.reason.1]);
+        out.extend_from_slice(b"\r\n");
+    }
     let passes = |n: &str| input.pass.iter().any(|p| p == n) && head.header(buf, n).is_some();
     if !passes("server") {
         out.extend_from_slice(input.server_line);
@@ -325,7 +334,12 @@ pub fn build_client_head(
             }
             out.extend_from_slice(&buf[n.0..n.1]);
             out.extend_from_slice(b": ");
-            out.extend_from_slice(&buf[v.0..v.1]);
+            match input.ranged {
+                Ranged::Part { start, end, .. } if name == "content-length" => {
+                    let _ = write!(out, "{}", end - start);
+                }
+                _ => out.extend_from_slice(&buf[v.0..v.1]),
+            }
             out.extend_from_slice(b"\r\n");
         }
     }
@@ -383,6 +397,7 @@ pub fn build_client_head(
             .iter()
             .any(|h| h.as_bytes().eq_ignore_ascii_case(name))
             || hidden(name, input)
+            || (input.force_ranges && name.eq_ignore_ascii_case(b"accept-ranges"))
         {
             continue;
         }
@@ -427,6 +442,14 @@ pub fn build_client_head(
         out.extend_from_slice(b": ");
         out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
+    }
+    // The range filter's own field comes last.
+    match input.ranged {
+        Ranged::Full => out.extend_from_slice(b"Accept-Ranges: bytes\r\n"),
+        Ranged::Part { start, end, total } => {
+            let _ = write!(out, "Content-Range: bytes {start}-{}/{total}\r\n", end - 1);
+        }
+        _ => {}
     }
     out.extend_from_slice(b"\r\n");
 }
@@ -494,6 +517,8 @@ mod tests {
             redirects: &redirects,
             location_base: None,
             cookies: None,
+            force_ranges: false,
+            ranged: crate::proxy::ranges::Ranged::No,
         };
         let mut out = Vec::new();
         build_client_head(&h, raw, &input, &mut out);

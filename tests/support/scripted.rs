@@ -52,7 +52,10 @@ impl Scripted {
     }
 
     /// Listens on `addr`.
-    pub fn tcp_on(addr: &str, answer: impl Fn(&Got) -> Vec<u8> + Send + Sync + 'static) -> Scripted {
+    pub fn tcp_on(
+        addr: &str,
+        answer: impl Fn(&Got) -> Vec<u8> + Send + Sync + 'static,
+    ) -> Scripted {
         let listener = std::net::TcpListener::bind(addr).expect("bind upstream");
         let port = listener.local_addr().expect("addr").port();
         let got = Arc::new(Mutex::new(Vec::new()));
@@ -60,7 +63,10 @@ impl Scripted {
         std::thread::spawn(move || {
             for (n, stream) in listener.incoming().enumerate() {
                 let Ok(stream) = stream else { continue };
-                let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+                let peer = stream
+                    .peer_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default();
                 let (g, answer) = (g.clone(), answer.clone());
                 std::thread::spawn(move || serve(stream, n + 1, peer, &g, &*answer));
             }
@@ -126,13 +132,7 @@ impl Timed for std::os::unix::net::UnixStream {
 /// How long an idle connection is kept.
 const IDLE: Duration = Duration::from_secs(30);
 
-fn serve<S: Timed>(
-    mut s: S,
-    conn: usize,
-    peer: String,
-    got: &Mutex<Vec<Got>>,
-    answer: &Answer,
-) {
+fn serve<S: Timed>(mut s: S, conn: usize, peer: String, got: &Mutex<Vec<Got>>, answer: &Answer) {
     s.set_timeout(IDLE);
     let mut buf = Vec::new();
     let mut chunk = [0u8; 65536];
@@ -175,7 +175,11 @@ fn serve<S: Timed>(
                     }
                 };
                 let size = usize::from_str_radix(
-                    String::from_utf8_lossy(&buf[..eol]).split(';').next().unwrap_or("").trim(),
+                    String::from_utf8_lossy(&buf[..eol])
+                        .split(';')
+                        .next()
+                        .unwrap_or("")
+                        .trim(),
                     16,
                 )
                 .unwrap_or(0);
@@ -191,7 +195,10 @@ fn serve<S: Timed>(
                     break;
                 }
             }
-        } else if let Some(n) = req.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        } else if let Some(n) = req
+            .header("content-length")
+            .and_then(|v| v.parse::<usize>().ok())
+        {
             // A body announced and never sent (`proxy_pass_request_body off`) is waited for
             // a little only.
             s.set_timeout(Duration::from_millis(300));

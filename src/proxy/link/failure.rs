@@ -126,6 +126,18 @@ impl<'c> Link<'c> {
         shared: &mut Shared<'c>,
         status: u16,
     ) -> LinkStep {
+        self.respond_error_with(cx, shared, status, b"")
+    }
+
+    /// [`Link::respond_error`] with more header lines (`Name: value\r\n`), after
+    /// `Connection`.
+    pub(super) fn respond_error_with(
+        &mut self,
+        cx: &mut ClientSide<'_, 'c>,
+        shared: &mut Shared<'c>,
+        status: u16,
+        extra: &[u8],
+    ) -> LinkStep {
         self.drop_upstream(shared, false);
         let a = &mut *cx.a;
         let Some(req) = a.req.as_mut() else {
@@ -150,10 +162,11 @@ impl<'c> Link<'c> {
             if let Some(t) = self.loc.keepalive_timeout.1 {
                 let _ = write!(a.out, "Keep-Alive: timeout={}\r\n", t.as_secs());
             }
-            a.out.extend_from_slice(b"\r\n");
         } else {
-            a.out.extend_from_slice(b"Connection: close\r\n\r\n");
+            a.out.extend_from_slice(b"Connection: close\r\n");
         }
+        a.out.extend_from_slice(extra);
+        a.out.extend_from_slice(b"\r\n");
         req.header_bytes = (a.out.len() - start) as u64;
         if !self.head_request {
             a.out.extend_from_slice(page);

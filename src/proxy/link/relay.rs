@@ -3,6 +3,8 @@
 
 use std::os::fd::AsRawFd;
 
+use super::super::ranges::Ranged;
+
 use super::*;
 
 impl<'c> Link<'c> {
@@ -348,6 +350,30 @@ impl<'c> Link<'c> {
             _ => 0,
         };
         self.dechunk = self.framing == Framing::Chunked && !self.client_http11;
+        // proxy_force_ranges: nginx's range filter on this response.
+        let ranged = if upgrade {
+            Ranged::No
+        } else {
+            let buf = &cx.a.buf[cx.a.start.min(cx.a.filled)..cx.a.filled];
+            super::super::ranges::decide(
+                self.loc.proxy_force_ranges,
+                &self.head,
+                &self.resp,
+                cx.a.head.header(buf, b"range"),
+                cx.a.head.header(buf, b"if-range"),
+            )
+        };
+        match ranged {
+            Ranged::Unsatisfiable { total } => {
+                self.discard_response(cx, shared);
+                let value = format!("Content-Range: bytes */{total}\r\n");
+                return Err(self.respond_error_with(cx, shared, 416, value.as_bytes()));
+            }
+            Ranged::Part { start, end, .. } => {
+                self.slice = Some(super::super::ranges::Slice::new(start, end));
+            }
+            _ => {}
+        }
         let body_done = matches!(self.body, BodyIn::Done);
         self.reusable = self.setup.keepalive
             && !self.head.close
@@ -391,6 +417,8 @@ impl<'c> Link<'c> {
             redirects: self.setup.redirects.as_deref().unwrap_or_default(),
             location_base: (!location_base.is_empty()).then_some(&location_base[..]),
             cookies: self.setup.cookies.as_deref(),
+            force_ranges: self.loc.proxy_force_ranges,
+            ranged,
         };
         let start = a.out.len();
         response::build_client_head(&self.head, &self.resp, &input, &mut a.out);
@@ -406,6 +434,7 @@ impl<'c> Link<'c> {
                 }
                 code
             }
+            _ if matches!(ranged, Ranged::Part { .. }) => 206,
             _ => status,
         };
         req.header_bytes = (a.out.len() - start) as u64;
@@ -524,6 +553,13 @@ impl<'c> Link<'c> {
                 if take < got {
                     self.resp_end = from + take as usize;
                     self.reusable = false;
+                }
+                if let Some(slice) = self.slice.as_mut() {
+                    // A 206: only the range's bytes go to the client.
+                    let keep = slice.keep(self.resp_end - from);
+                    self.resp
+                        .copy_within(from + keep.start..from + keep.end, from);
+                    self.resp_end = from + keep.len();
                 }
                 if self.remaining == 0 {
                     self.response_done = true;
