@@ -156,7 +156,7 @@ impl Var {
         if let Some(rest) = family("arg_") {
             return Some(Var::Arg(rest));
         }
-        if name.starts_with("upstream_") || name.starts_with("proxy_") {
+        if is_upstream_name(name) {
             return Some(Var::Upstream(name.to_string()));
         }
         NAMED
@@ -164,6 +164,28 @@ impl Var {
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.clone())
     }
+}
+
+/// The variables of nginx 1.22's upstream and proxy modules (built without the cache, as
+/// Portico is: no `$upstream_cache_*`).
+fn is_upstream_name(name: &str) -> bool {
+    const NAMES: [&str; 13] = [
+        "upstream_addr",
+        "upstream_status",
+        "upstream_connect_time",
+        "upstream_header_time",
+        "upstream_response_time",
+        "upstream_response_length",
+        "upstream_bytes_received",
+        "upstream_bytes_sent",
+        "proxy_host",
+        "proxy_port",
+        "proxy_add_x_forwarded_for",
+        "proxy_internal_body_length",
+        "proxy_internal_chunked",
+    ];
+    const PREFIXES: [&str; 3] = ["upstream_http_", "upstream_trailer_", "upstream_cookie_"];
+    NAMES.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
 impl fmt::Display for Var {

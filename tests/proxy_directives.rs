@@ -541,7 +541,10 @@ fn force_ranges_answers_one_range_of_a_proxied_response() {
     assert_eq!((r.status, r.header("Accept-Ranges")), (200, Some("bytes")));
     assert_eq!(r.text(), "0123456789");
     let r = range("/r/", "bytes=20-");
-    assert_eq!((r.status, r.header("Content-Range")), (416, Some("bytes */10")));
+    assert_eq!(
+        (r.status, r.header("Content-Range")),
+        (416, Some("bytes */10"))
+    );
     // Without the directive the response goes as it came.
     let r = range("/n/", "bytes=2-5");
     assert_eq!((r.status, r.header("Accept-Ranges")), (200, Some("none")));

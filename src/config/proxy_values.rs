@@ -257,6 +257,9 @@ pub struct UpstreamConf {
     /// A balancing directive (`least_conn`, `ip_hash`, `hash`, `random`) was given: a
     /// second one draws nginx's "load balancing method redefined" warning.
     pub balance_set: bool,
+    /// A `keepalive` directive was given (a balancing directive after it replaces it, as
+    /// in nginx).
+    pub keepalive_given: bool,
     /// Whether an `upstream {}` block defined it (else a proxy_pass URL did).
     pub explicit: bool,
     /// For a group made by `proxy_pass`: the port written (if any) and the directive's place,
@@ -287,6 +290,7 @@ impl UpstreamConf {
             keepalive_requests: DEFAULT_UPSTREAM_KEEPALIVE_REQUESTS,
             keepalive_time: None,
             balance_set: false,
+            keepalive_given: false,
             explicit,
             pending: None,
         }

@@ -292,12 +292,18 @@ pub(crate) fn set_balance(
     d: &Directive,
     balance: Balance,
 ) -> Result<(), ConfError> {
-    if u.balance_set {
+    if u.balance_set || u.keepalive_given {
         elog!(
             LogLevel::Warn,
             "{}",
             ConfError::at(d, "load balancing method redefined")
         );
+    }
+    if u.keepalive_given {
+        // As in nginx: `keepalive` before the balancing directive is lost with it (the
+        // group caches no connection).
+        u.keepalive = 0;
+        u.keepalive_given = false;
     }
     u.balance_set = true;
     u.balance = balance;
@@ -316,7 +322,10 @@ pub(crate) fn upstream_keepalive(
             format!("invalid value \"{}\" in \"keepalive\" directive", d.arg(0)),
         )
     })?;
-    upstream_conf(l, d)?.keepalive = usize::try_from(n).unwrap_or(usize::MAX);
+    let u = upstream_conf(l, d)?;
+    u.keepalive = usize::try_from(n).unwrap_or(usize::MAX);
+    // nginx's keepalive wraps the balancer set so far; one set after it replaces it.
+    u.keepalive_given = true;
     Ok(())
 }
 

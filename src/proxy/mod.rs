@@ -229,12 +229,14 @@ pub fn prepare(
         .iter()
         .find(|h| h.name.get(buf).eq_ignore_ascii_case(b"x-forwarded-for"))
         .map(|h| h.value.get(buf));
-    let pvars = request::ProxyVars {
+    let mut pvars = request::ProxyVars {
         inner: vars,
         host: &proxy_host,
         port: proxy_port,
         forwarded_for,
         remote_addr: client,
+        body_length: None,
+        chunked: false,
     };
     // `proxy_pass_request_headers off`: only the headers the proxy sets itself.
     let client_headers: Vec<(&[u8], &[u8])> = if loc.proxy_pass_request_headers {
@@ -274,6 +276,12 @@ pub fn prepare(
     let kept_body = a.route.request_body.as_ref().map(|b| b.len());
     let body_sent = !a.route.body_taken;
     setup.discard_body = body_sent && (set_body.is_some() || !loc.proxy_pass_request_body);
+    pvars.body_length = match &set_body {
+        Some(body) => Some(body.len() as u64),
+        None if !body_sent => kept_body.map(|n| n as u64),
+        None => a.head.content_length,
+    };
+    pvars.chunked = a.head.chunked && body_sent && set_body.is_none();
     let input = request::HeadInput {
         method,
         uri: &uri,

@@ -264,6 +264,10 @@ pub struct ProxyVars<'a> {
     pub forwarded_for: Option<&'a [u8]>,
     /// `$remote_addr`
     pub remote_addr: std::net::IpAddr,
+    /// `$proxy_internal_body_length`: the body length sent upstream, when known.
+    pub body_length: Option<u64>,
+    /// `$proxy_internal_chunked`: the body goes upstream chunked.
+    pub chunked: bool,
 }
 
 impl VarSource for ProxyVars<'_> {
@@ -284,6 +288,14 @@ impl VarSource for ProxyVars<'_> {
                     }
                     let _ = write!(out, "{}", self.remote_addr);
                 }
+                "proxy_internal_body_length" => match self.body_length {
+                    Some(n) => {
+                        let _ = write!(out, "{n}");
+                    }
+                    None => return false,
+                },
+                "proxy_internal_chunked" if self.chunked => out.extend_from_slice(b"chunked"),
+                "proxy_internal_chunked" => return false,
                 _ => return self.inner.var(var, out),
             },
             _ => return self.inner.var(var, out),
@@ -565,6 +577,8 @@ mod tests {
             port: 81,
             forwarded_for: Some(b"1.2.3.4"),
             remote_addr: "10.0.0.1".parse().unwrap(),
+            body_length: None,
+            chunked: false,
         };
         let mut out = Vec::new();
         Template::compile("$proxy_add_x_forwarded_for|$proxy_host:$proxy_port")

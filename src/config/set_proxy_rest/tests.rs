@@ -196,6 +196,14 @@ fn errors_are_nginx_words() {
         e("proxy_cookie_path a b; proxy_cookie_path off;"),
         "\"proxy_cookie_path\" directive is duplicate"
     );
+    assert_eq!(
+        e("log_format x $upstream_cache_status;"),
+        "unknown \"upstream_cache_status\" variable"
+    );
+    assert_eq!(
+        e("log_format x $proxy_anything;"),
+        "unknown \"proxy_anything\" variable"
+    );
     assert_eq!(e("proxy_cookie_flags on;"), "invalid parameter \"on\"");
     assert_eq!(
         e("proxy_ignore_headers X-Accel-Nothing;"),
