@@ -39,7 +39,7 @@ pub enum CookieName {
     /// A name (variables allowed), compared case-insensitively.
     Name(Template),
     /// `~REGEX`, always caseless.
-    Regex(regex::bytes::Regex),
+    Regex(crate::regex::Regex),
 }
 
 /// `proxy_bind`.

@@ -34,6 +34,9 @@ pub(crate) struct MainRaw {
     pub pid: Option<PathBuf>,
     pub events: Option<EventsRaw>,
     pub http: Option<HttpRaw>,
+    // ---- regex ----
+    /// `pcre_jit` (read before the patterns are compiled: `set_regex::jit_wanted`).
+    pub pcre_jit: Option<bool>,
 }
 
 /// `events {}`, unset until given.
@@ -148,6 +151,15 @@ pub(crate) struct Shared {
     pub is_root: bool,
     /// Every `set $name` of the configuration, collected before any template is compiled.
     pub user_vars: UserVars,
+    /// `resolver` lines so far (the next one's `ResolverConf::id`).
+    pub resolvers: usize,
+    // ---- map, geo, split_clients, referer, empty_gif ----
+    /// The computed variables' definitions, filled by their blocks.
+    pub computed: crate::computed::ComputedTable,
+    /// `map_hash_max_size` (set to the default by the first `map` block, as nginx does).
+    pub map_hash_max_size: Option<u64>,
+    /// `map_hash_bucket_size` (likewise).
+    pub map_hash_bucket_size: Option<u64>,
 }
 
 impl Shared {
@@ -162,6 +174,10 @@ impl Shared {
             upstreams: Vec::new(),
             is_root: nix::unistd::geteuid().is_root(),
             user_vars: UserVars::default(),
+            resolvers: 0,
+            computed: Default::default(),
+            map_hash_max_size: None,
+            map_hash_bucket_size: None,
         })
     }
 }

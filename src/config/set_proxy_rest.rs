@@ -84,7 +84,7 @@ fn cookie_rewrite(
             (CookieAttr::Path, None) => (pattern, false),
         };
         RedirectRule::Regex {
-            re: super::set_block::compile_regex(d, pattern, caseless)?,
+            re: super::set_block::compile_regex(d, pattern, caseless, shared)?,
             to: template(d, to, shared)?,
         }
     } else {
@@ -151,7 +151,9 @@ pub(crate) fn proxy_cookie_flags(
         return Ok(());
     }
     let cookie = match d.arg(0).strip_prefix('~') {
-        Some(pattern) => CookieName::Regex(super::set_block::compile_regex(d, pattern, true)?),
+        Some(pattern) => {
+            CookieName::Regex(super::set_block::compile_regex(d, pattern, true, shared)?)
+        }
         None => CookieName::Name(template(d, d.arg(0), shared)?),
     };
     let flags = d.args[1..]

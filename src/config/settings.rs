@@ -259,6 +259,10 @@ pub struct HttpConf {
     /// `proxy_*` settings. Servers and locations keep their own; inheritance is the
     /// consumer's job.
     pub deferred: Vec<Directive>,
+    // ---- map, geo, split_clients, referer, empty_gif ----
+    /// The variables computed per request (`map`, `geo`, `split_clients`), indexed by
+    /// [`crate::vars::Var::Computed`]; their names are in `user_vars`.
+    pub computed: crate::computed::ComputedTable,
 }
 
 impl HttpConf {
@@ -310,7 +314,7 @@ pub enum ServerName {
     /// `www.example.*` stored as `www.example.`.
     WildcardBack(String),
     /// `~regex`
-    Regex(regex::bytes::Regex),
+    Regex(crate::regex::Regex),
 }
 
 /// A `server {}` block, merged.
@@ -345,7 +349,7 @@ pub enum LocationMatch {
     /// `location ^~ /prefix`: a match stops the regex search.
     PrefixNoRegex(String),
     /// `location ~ re` / `location ~* re`
-    Regex(regex::bytes::Regex, /* case_insensitive */ bool),
+    Regex(crate::regex::Regex, /* case_insensitive */ bool),
     /// `location @name`
     Named(String),
 }
@@ -565,6 +569,22 @@ settings! {
         proxy_headers_hash_max_size: u64 = DEFAULT_PROXY_HEADERS_HASH_MAX_SIZE,
         /// `proxy_headers_hash_bucket_size` (a tuning knob of nginx's, checked and unused)
         proxy_headers_hash_bucket_size: u64 = DEFAULT_PROXY_HEADERS_HASH_BUCKET_SIZE,
+        // ---- resolver (config/resolver.rs) ----
+        /// `resolver ADDRESS... [valid=TIME] [ipv4=on|off] [ipv6=on|off]` (`None`: no resolver)
+        resolver: Option<Rc<super::resolver::ResolverConf>> = None,
+        /// `resolver_timeout` (zero: no limit)
+        resolver_timeout: Duration = super::resolver::DEFAULT_RESOLVER_TIMEOUT,
+        // ---- map, geo, split_clients, referer, empty_gif ----
+        /// `valid_referers ...` (server or location; finished when the server ends): what
+        /// `$invalid_referer` checks; `None` where no level set it (every referer valid)
+        valid_referers: Option<Rc<crate::computed::referer::ValidReferers>> = None,
+        /// `referer_hash_max_size N` (a tuning knob: range-checked as nginx checks it)
+        referer_hash_max_size: u64 = super::set_referer::DEFAULT_REFERER_HASH_MAX_SIZE,
+        /// `referer_hash_bucket_size N` (a tuning knob: range-checked as nginx checks it)
+        referer_hash_bucket_size: u64 = super::set_referer::DEFAULT_REFERER_HASH_BUCKET_SIZE,
+        /// `empty_gif` (location only; nested locations do not inherit it, an `if` in the
+        /// location keeps it, as nginx's content handler)
+        empty_gif: bool = false,
     }
 }
 

@@ -46,7 +46,7 @@ pub struct CookieRules {
 #[derive(Debug)]
 enum Match {
     Name(Vec<u8>),
-    Regex(regex::bytes::Regex),
+    Regex(crate::regex::Regex),
 }
 
 /// The location's cookie rules for one request; `None` when it has none (the usual case,
@@ -193,7 +193,7 @@ fn apply_flags(attrs: &mut Vec<Attr<'_>>, rules: &[(Match, u8)]) -> bool {
     };
     let Some(&(_, mut flags)) = rules.iter().find(|(m, _)| match m {
         Match::Name(n) => n.eq_ignore_ascii_case(name),
-        Match::Regex(re) => re.is_match(name),
+        Match::Regex(re) => matches!(re.is_match(name), Ok(true)),
     }) else {
         return false;
     };
@@ -328,7 +328,7 @@ mod tests {
                     SECURE_ON | HTTPONLY_OFF | SAMESITE_LAX,
                 ),
                 (
-                    Match::Regex(regex::bytes::Regex::new("(?i)^t").unwrap()),
+                    Match::Regex(crate::regex::Regex::new("^t", true).unwrap()),
                     SECURE_OFF | SAMESITE_OFF,
                 ),
             ],

@@ -42,6 +42,7 @@ mod deadlines;
 mod failure;
 mod relay;
 mod request_body;
+mod resolving;
 mod tunnel;
 
 pub use super::upstream_log::{Try, TryAddr, UpstreamLog, UpstreamVars};
@@ -147,6 +148,9 @@ pub struct LinkSetup {
     pub head_method: bool,
     /// `proxy_cookie_*` rules, evaluated (`None`: none).
     pub cookies: Option<Box<super::cookie::CookieRules>>,
+    /// For [`DIRECT`]: a host name to resolve (the port is `proxy_port`), when the URL's
+    /// host is neither a group nor an IP address.
+    pub resolve: Option<String>,
 }
 
 /// A proxied request in flight.
@@ -216,6 +220,8 @@ pub struct Link<'c> {
     client_pipelined: bool,
     /// The tries so far.
     pub log: UpstreamLog,
+    /// The peer choice of a name (`resolving.rs`); `None` for a group or an IP address.
+    resolving: Option<resolving::Resolving>,
 }
 
 #[derive(Default)]
@@ -259,6 +265,10 @@ impl<'c> Link<'c> {
             None if buffered => (body, Some(Box::default()), true),
             None => (body, None, false),
         };
+        let resolving = setup
+            .resolve
+            .is_some()
+            .then_some(resolving::Resolving::Start);
         let head_size = loc.proxy_buffer_size.max(1024);
         let resp_cap = super::accel::response_cap(loc, loc.proxy_buffering);
         let out = std::mem::take(&mut setup.head);
@@ -324,6 +334,7 @@ impl<'c> Link<'c> {
             slice: None,
             rate_wait: None,
             log: UpstreamLog::default(),
+            resolving,
         }
     }
 
@@ -362,6 +373,9 @@ impl<'c> Link<'c> {
         if self.reading_body {
             // No upstream is chosen before the whole body is here.
             return self.buffer_body(cx, shared);
+        }
+        if self.waiting_for_resolver() {
+            return self.watch_client(cx, shared).map(|_| false);
         }
         if self.sock.is_none() && !self.response_done && !self.head_done && !self.aborting {
             self.connect(cx, shared)?;
@@ -420,9 +434,9 @@ impl<'c> Link<'c> {
             return Err(self.respond_error(cx, shared, 502));
         }
         let (peer, addr) = if self.setup.group == DIRECT {
-            match &self.setup.direct {
-                Some(a) if self.tries == 0 || self.fresh_retry.is_some() => (None, a.clone()),
-                _ => return Err(self.respond_error(cx, shared, 502)),
+            match self.direct_peer(cx, shared)? {
+                Some(a) => (None, a),
+                None => return Ok(()),
             }
         } else {
             let Some(conf) = shared.http.upstreams.get(self.setup.group) else {

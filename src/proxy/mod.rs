@@ -142,6 +142,7 @@ pub fn prepare(
         discard_body: false,
         head_method: false,
         cookies: None,
+        resolve: None,
     };
     let Some(pass) = loc.proxy_pass.as_ref() else {
         return setup;
@@ -173,11 +174,8 @@ pub fn prepare(
                     match target {
                         request::DynamicTarget::Group(i) => setup.group = i,
                         request::DynamicTarget::Direct(addr) => setup.direct = Some(addr),
-                        request::DynamicTarget::Unresolved => elog!(
-                            LogLevel::Error,
-                            "*{conn_id} no resolver defined to resolve {}, client: {client}",
-                            u.host
-                        ),
+                        // Resolved when the link chooses its peer (link/resolving.rs).
+                        request::DynamicTarget::Unresolved => setup.resolve = Some(u.host.clone()),
                     }
                     (proxy_host, proxy_port) = request::dynamic_proxy_host(&u);
                     uri_as_is = u.uri.is_some();
@@ -366,7 +364,7 @@ pub(crate) fn evaluate_rule(rule: &RedirectRule, vars: &dyn VarSource) -> Option
             // `$1`..`$9` are the rule's own captures, filled in when a value
             // matches: keep them as `${N}` for `Captures::expand`.
             let mut t = Vec::new();
-            to.eval(&KeepCaptures(vars), &mut t);
+            to.eval(&KeepCaptures(vars, re), &mut t);
             Some(Redirect::Regex {
                 re: re.clone(),
                 to: t,
@@ -375,34 +373,33 @@ pub(crate) fn evaluate_rule(rule: &RedirectRule, vars: &dyn VarSource) -> Option
     }
 }
 
-/// A request's variables, with `$1`..`$9` written back as `${N}` (a literal `$` as `$$`
-/// cannot occur in them: they are filled from a regex later).
-struct KeepCaptures<'a>(&'a dyn VarSource);
+/// A request's variables, with `$1`..`$9` and the rule's named groups written back as
+/// `${N}` (a literal `$` as `$$`): they are filled from the rule's regex later.
+struct KeepCaptures<'a>(&'a dyn VarSource, &'a crate::regex::Regex);
 
 impl VarSource for KeepCaptures<'_> {
     fn var(&self, var: &crate::vars::Var, out: &mut Vec<u8>) -> bool {
-        match var {
-            crate::vars::Var::Capture(n) => {
-                out.extend_from_slice(b"${");
-                out.push(b'0' + n);
-                out.push(b'}');
-                true
-            }
-            _ => {
-                // A `$` in a variable's value must stay a `$` after expansion.
-                let start = out.len();
-                let found = self.0.var(var, out);
-                if out[start..].contains(&b'$') {
-                    let value = out.split_off(start);
-                    for &b in &value {
-                        if b == b'$' {
-                            out.push(b'$');
-                        }
-                        out.push(b);
-                    }
+        let group = match var {
+            crate::vars::Var::Capture(n) => Some(usize::from(*n)),
+            crate::vars::Var::User(i) => self.1.group_of_var(*i),
+            _ => None,
+        };
+        if let Some(group) = group {
+            out.extend_from_slice(format!("${{{group}}}").as_bytes());
+            return true;
+        }
+        // A `$` in a variable's value must stay a `$` after expansion.
+        let start = out.len();
+        let found = self.0.var(var, out);
+        if out[start..].contains(&b'$') {
+            let value = out.split_off(start);
+            for &b in &value {
+                if b == b'$' {
+                    out.push(b'$');
                 }
-                found
+                out.push(b);
             }
         }
+        found
     }
 }

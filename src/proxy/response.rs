@@ -208,7 +208,7 @@ pub enum Redirect {
     /// the regex's captures (nginx evaluates the replacement against them).
     Regex {
         /// The rule's regex (a cheap clone of the configuration's).
-        re: regex::bytes::Regex,
+        re: crate::regex::Regex,
         /// The replacement, captures still to fill in.
         to: Vec<u8>,
     },
@@ -250,7 +250,9 @@ pub fn rewrite_value(
                 }
             }
             Redirect::Regex { re, to } => {
-                if let Some(caps) = re.captures(rest) {
+                // nginx takes a match error for no match here.
+                let mut caps = crate::regex::Captures::default();
+                if let Ok(true) = re.captures(rest, &mut caps) {
                     out.extend_from_slice(&value[..prefix]);
                     caps.expand(to, out);
                     return true;

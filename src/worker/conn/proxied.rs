@@ -135,6 +135,17 @@ impl<'c> Conn<'c> {
             l.on_event(readable, writable);
         }
     }
+
+    /// The resolver's answer for the name this connection's proxied request waits on.
+    pub fn on_resolved(
+        &mut self,
+        ticket: crate::resolver::Ticket,
+        result: Result<crate::resolver::Addrs, crate::resolver::ResolveError>,
+    ) {
+        if let Some(l) = self.proxy.as_mut() {
+            l.on_resolved(ticket, result);
+        }
+    }
 }
 
 impl crate::proxy::UpstreamVars for Conn<'_> {
