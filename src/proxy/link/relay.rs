@@ -16,6 +16,32 @@ impl<'c> Link<'c> {
         shared: &mut Shared<'c>,
     ) -> Flow {
         let mut progress = false;
+        // The head and the start of a buffered body in one writev, as nginx sends its
+        // request chain: an upstream that reads once sees both.
+        if self.out_pos < self.out.len()
+            && self.up_writable
+            && self.stored_pos == 0
+            && let (Some(stored), Some(sock)) = (self.stored.as_mut(), self.sock.as_ref())
+            && !stored.is_empty()
+            && let Ok(body) = stored.bytes_at(0)
+        {
+            let head = &self.out[self.out_pos..];
+            match sys::writev2(sock.as_raw_fd(), head, body) {
+                Ok(n) => {
+                    let from_head = n.min(head.len());
+                    self.out_pos += from_head;
+                    self.stored_pos += (n - from_head) as u64;
+                    if let Some(t) = self.log.current() {
+                        t.bytes_sent += n as u64;
+                    }
+                    self.up_progress = shared.now;
+                    progress = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.up_writable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return self.send_failed(cx, shared, &e),
+            }
+        }
         while self.out_pos < self.out.len() && self.up_writable {
             let Some(sock) = self.sock.as_mut() else {
                 return Ok(progress);
