@@ -552,6 +552,35 @@ fn force_ranges_answers_one_range_of_a_proxied_response() {
 }
 
 #[test]
+fn a_proxied_location_redirects_its_name_without_the_slash() {
+    // nginx's auto_redirect: `location /app/ { proxy_pass ...; }` answers `/app` with 301.
+    let up = Scripted::tcp(|_| respond(200, "", "up"));
+    let server = start(&format!(
+        "server {{ listen 127.0.0.1:PORT; location / {{ return 200 root; }}\n\
+           location /app/ {{ proxy_pass http://127.0.0.1:{0}/; }}\n\
+           location /both/ {{ proxy_pass http://127.0.0.1:{0}/; }}\n\
+           location /both {{ return 200 both; }}\n\
+           location /n/ {{ location /n/m/ {{ proxy_pass http://127.0.0.1:{0}/; }} }}\n\
+           location ~ ^/app$ {{ return 200 regex; }}\n\
+           location /static/ {{ }} }}",
+        up.port
+    ));
+    let p = server.port;
+    let r = get(&server, "/app?x=1");
+    assert_eq!(r.status, 301);
+    assert_eq!(
+        r.header("Location"),
+        Some(&*format!("http://localhost:{p}/app/?x=1"))
+    );
+    assert_eq!(get(&server, "/n/m").status, 301);
+    assert_eq!(get(&server, "/both").text(), "both");
+    // Only proxied locations redirect.
+    assert_eq!(get(&server, "/static").text(), "root");
+    assert!(up.got().is_empty());
+    server.assert_clean_log();
+}
+
+#[test]
 fn refused_directives_name_the_reason_and_the_line() {
     let prefix = Prefix::new();
     for (text, want) in [

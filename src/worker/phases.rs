@@ -187,13 +187,19 @@ fn find<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
         }
     };
     match found {
-        Some(location) => {
+        Some(router::Found {
+            location,
+            auto_redirect,
+        }) => {
             enter(rq, location);
             if location.loc.internal && !rq.route.internal {
                 return finalize(rq, 404);
             }
             if !handler::body_size_ok(rq) {
                 return finalize(rq, 413);
+            }
+            if auto_redirect {
+                return slash_redirect(rq, location);
             }
             Next::Enter(location)
         }
@@ -206,6 +212,22 @@ fn find<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
             Next::Content
         }
     }
+}
+
+/// nginx's auto redirect (`ngx_http_core_find_config_phase` with `NGX_DONE`): a URI one `/`
+/// short of a proxied location's name gets a 301 to the name (escaped), arguments kept.
+fn slash_redirect<'c>(rq: &mut Rq<'_, 'c>, location: &'c LocationConf) -> Next<'c> {
+    let Some(name) = location_prefix(location) else {
+        return Next::Enter(location);
+    };
+    let mut target = Vec::with_capacity(name.len() + 16);
+    crate::http::uri::escape_uri(name.as_bytes(), &mut target);
+    if let Some(args) = rq.route.script.args.as_deref() {
+        target.push(b'?');
+        target.extend_from_slice(args);
+    }
+    answer::redirect(rq, 301, &target);
+    Next::Done
 }
 
 /// Makes `l` the request's location.
