@@ -408,6 +408,34 @@ fn proxy_bind_picks_the_local_address_and_is_not_pooled_across_addresses() {
 }
 
 #[test]
+fn a_transparent_bind_keeps_the_capability_it_needs_in_workers() {
+    // Workers run as nobody when the master is root: without CAP_NET_RAW, IP_TRANSPARENT
+    // is refused (nginx keeps the capability for `transparent`).
+    if !nix_is_root() {
+        return;
+    }
+    let up = Scripted::tcp(|r| respond(200, "", &r.peer));
+    let server = start(&format!(
+        "server {{ listen 127.0.0.1:PORT;\n\
+           location / {{ proxy_bind 127.0.0.2 transparent; proxy_pass http://127.0.0.1:{}; }} }}",
+        up.port
+    ));
+    let r = get(&server, "/");
+    assert!(
+        r.text().starts_with("127.0.0.2:"),
+        "{} {}",
+        r.status,
+        server.error_log()
+    );
+    server.assert_clean_log();
+}
+
+fn nix_is_root() -> bool {
+    // SAFETY: geteuid(2) has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[test]
 fn random_balancing_spreads_by_weight() {
     let a = Scripted::tcp(|_| respond(200, "", "a"));
     let b = Scripted::tcp(|_| respond(200, "", "b"));

@@ -265,6 +265,7 @@ pub(crate) fn proxy_bind(
                 return Err(ConfError::at(d, format!("invalid parameter \"{other}\"")));
             }
         };
+        shared.proxy_transparent |= transparent;
         let addr = template(d, d.arg(0), shared)?;
         match addr.is_literal() {
             Some(_) => {

@@ -263,6 +263,10 @@ pub struct HttpConf {
     /// The variables computed per request (`map`, `geo`, `split_clients`), indexed by
     /// [`crate::vars::Var::Computed`]; their names are in `user_vars`.
     pub computed: crate::computed::ComputedTable,
+    // ---- proxy (rest of the module) ----
+    /// Some `proxy_bind ... transparent`: workers keep `CAP_NET_RAW` when they drop root
+    /// privileges (nginx's `ccf->transparent`).
+    pub proxy_transparent: bool,
 }
 
 impl HttpConf {

@@ -181,8 +181,19 @@ fn setup_process(
             let _ = sys::raise_nofile_soft_limit();
         }
     }
+    // `proxy_bind ... transparent` needs CAP_NET_RAW in the worker (nginx keeps it too).
+    let transparent = config.http.as_ref().is_some_and(|h| h.proxy_transparent);
     if let Some(u) = user {
+        if transparent {
+            sys::keep_capabilities().map_err(|e| {
+                format!("prctl(PR_SET_KEEPCAPS, 1) failed ({})", sys::errno_text(&e))
+            })?;
+        }
         u.switch()?;
+        if transparent {
+            sys::net_raw_capability_only()
+                .map_err(|e| format!("capset() failed ({})", sys::errno_text(&e)))?;
+        }
     }
     let mask = match &config.main.worker_cpu_affinity {
         crate::config::CpuAffinity::None => None,
