@@ -276,7 +276,7 @@ pub fn prepare(
     setup.discard_body = body_sent && (set_body.is_some() || !loc.proxy_pass_request_body);
     pvars.body_length = match &set_body {
         Some(body) => Some(body.len() as u64),
-        None if !body_sent => kept_body.map(|n| n as u64),
+        None if !body_sent => kept_body,
         None => a.head.content_length,
     };
     pvars.chunked = a.head.chunked && body_sent && set_body.is_none();

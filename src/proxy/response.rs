@@ -351,15 +351,15 @@ pub fn build_client_head(
         .headers
         .iter()
         .enumerate()
+        .rev()
         .filter(|(_, (n, _))| {
             let name = &buf[n.0..n.1];
             name.eq_ignore_ascii_case(b"location") && !hidden(name, input)
         })
-        .filter_map(|(i, (_, v))| match location_out(&buf[v.0..v.1], input) {
+        .find_map(|(i, (_, v))| match location_out(&buf[v.0..v.1], input) {
             LocationOut::AsSent => None,
             out => Some((i, out)),
-        })
-        .last();
+        });
     if let Some((_, LocationOut::Completed(value))) = &location {
         out.extend_from_slice(b"Location: ");
         out.extend_from_slice(value);
