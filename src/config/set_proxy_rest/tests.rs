@@ -188,6 +188,25 @@ fn default_proxy_redirect_is_made_from_the_url_as_written() {
 }
 
 #[test]
+fn the_upstream_head_is_kept_only_for_configurations_that_read_it() {
+    assert!(
+        !http_conf("log_format x $upstream_addr;")
+            .user_vars
+            .reads_upstream_head()
+    );
+    assert!(
+        http_conf("log_format x $upstream_http_x_len;")
+            .user_vars
+            .reads_upstream_head()
+    );
+    assert!(
+        http_conf("server { if ($upstream_cookie_sid) { return 204; } }")
+            .user_vars
+            .reads_upstream_head()
+    );
+}
+
+#[test]
 fn errors_are_nginx_words() {
     let e = |body: &str| load_err(&http(body));
     assert_eq!(

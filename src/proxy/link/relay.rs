@@ -320,8 +320,10 @@ impl<'c> Link<'c> {
         }
         // For $upstream_http_* and $upstream_cookie_*, also after an intercepted error or
         // an X-Accel-Redirect (nginx keeps u->headers_in).
-        self.log
-            .keep_head(&self.resp[..self.head.len.min(self.resp_end)]);
+        if shared.http.user_vars.reads_upstream_head() {
+            self.log
+                .keep_head(&self.resp[..self.head.len.min(self.resp_end)]);
+        }
         let bit = NextUpstream::for_status(status);
         if bit != 0 && self.may_retry(bit, now) {
             if let Some(t) = self.log.tries.last_mut() {
