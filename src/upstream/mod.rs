@@ -29,12 +29,11 @@ pub mod request_body;
 pub mod response_buffer;
 pub mod temp_file;
 
-use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::config::proxy_values::{NextUpstream, UpstreamConf};
+use crate::config::proxy_values::{NextUpstream, PeerAddr, UpstreamConf};
 use crate::config::{HttpConf, LocSettings};
 use crate::slab::Key;
 use balancer::Group;
@@ -150,6 +149,8 @@ pub struct Env<'a, 'c> {
     pub registry: &'a mio::Registry,
     /// The client connection whose request this is (its upstream socket's owner).
     pub client: Key,
+    /// The worker is shutting down: no connection goes back to the pool.
+    pub shutting_down: bool,
 }
 
 /// Where a request goes: a group (by index in `HttpConf::upstreams`), or an address of a
@@ -159,7 +160,7 @@ pub struct Target {
     /// Group index, or [`DIRECT`].
     pub group: usize,
     /// The address for [`DIRECT`] (`None`: it could not be resolved: 502).
-    pub direct: Option<SocketAddr>,
+    pub direct: Option<PeerAddr>,
     /// The evaluated `hash` key.
     pub hash_key: Vec<u8>,
     /// Whether the connection may go back to the pool after the response.
@@ -169,6 +170,8 @@ pub struct Target {
     pub resolve: Option<String>,
     /// The port of the name's addresses.
     pub port: u16,
+    /// Socket options of its connections (`*_bind`, `*_socket_keepalive`).
+    pub socket: crate::proxy::connect::SocketOptions,
 }
 
 /// The settings an upstream module gives the generic machinery (nginx's
@@ -209,6 +212,8 @@ pub struct Settings<'c> {
     pub resolver: Option<&'c crate::config::resolver::ResolverConf>,
     /// `resolver_timeout` (zero: no limit).
     pub resolver_timeout: Duration,
+    /// `*_limit_rate`: bytes per second read of a buffered response body (0: no limit).
+    pub limit_rate: u64,
 }
 
 impl<'c> Settings<'c> {
@@ -232,6 +237,7 @@ impl<'c> Settings<'c> {
             sendfile: loc.sendfile,
             resolver: loc.resolver.as_deref(),
             resolver_timeout: loc.resolver_timeout,
+            limit_rate: loc.proxy_limit_rate,
         }
     }
 }

@@ -72,6 +72,9 @@ fn write_extra_headers(
     out: &mut Vec<u8>,
 ) -> bool {
     let loc = rq.req.loc;
+    // Fields an X-Accel-Redirect kept from the upstream's head come first, as they were
+    // in nginx's header list before the filters added theirs.
+    out.extend_from_slice(&rq.route.upstream_headers);
     let mut wrote_expires = false;
     if let Some(value) = &rq.route.www_authenticate {
         push_header(out, b"WWW-Authenticate", value);
@@ -99,6 +102,7 @@ fn write_extra_headers(
         req: rq.req,
         shared: rq.shared,
         location: rq.route.location,
+        as_get: rq.route.as_get,
     };
     let vars = WithScript {
         ctx: &rq.route.script,
