@@ -253,9 +253,16 @@ pub(super) fn queue_upstream_head(
     facts: crate::upstream::protocol::HeadFacts,
 ) {
     let loc = rq.req.loc;
+    // What the client is told: a `proxy_force_ranges` part is a 206 whatever the upstream
+    // answered.
+    let upstream_status = {
+        use crate::upstream::protocol::ClientHeaders;
+        crate::proxy::Http1Head::new(&rq.a.upstream.proto, rq.a.upstream.head_bytes(), loc)
+            .status()
+    };
     let status = match rq.route.err_status {
         Some(code) if code != facts.status && !facts.upgrade => code,
-        _ => facts.status,
+        _ => upstream_status,
     };
     // `expires modified` counts from the upstream's Last-Modified.
     let mtime =
