@@ -514,6 +514,12 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         self.addr.as_ref().map(|_| self.upstream_name(None))
     }
 
+    /// The body read whole before connecting, while the machine holds it
+    /// (`$request_body`).
+    pub fn stored_body(&self) -> Option<&StoredBody> {
+        self.request.stored()
+    }
+
     /// Takes the body read whole before connecting (for an error page's request).
     pub fn take_stored_body(&mut self) -> Option<Box<StoredBody>> {
         self.request.take_stored()

@@ -191,6 +191,11 @@ impl RequestOut {
         Ok(progress)
     }
 
+    /// The body stored whole, if any (`$request_body`).
+    pub fn stored(&self) -> Option<&StoredBody> {
+        self.stored.as_deref()
+    }
+
     /// Takes the stored body (for an error page's request, as nginx keeps
     /// `r->request_body`).
     pub fn take_stored(&mut self) -> Option<Box<StoredBody>> {

@@ -356,6 +356,19 @@ impl VarSource for RequestVars<'_, '_> {
                 }
                 let _ = write!(out, "{}", self.conn.peer.ip());
             }
+            // nginx's value exists only for a body read whole into memory.
+            Var::RequestBody => {
+                let a = self.active;
+                let stored = match a.route.request_body.as_deref() {
+                    Some(b) => Some(b),
+                    None if a.proxied => a.upstream.stored_body(),
+                    None => None,
+                };
+                match stored.and_then(|b| b.in_memory()) {
+                    Some(body) => out.extend_from_slice(body),
+                    None => return false,
+                }
+            }
             Var::Upstream(name) => return self.active.upstream_var(name, out),
             _ => return false,
         }
