@@ -13,11 +13,9 @@
 //!   an upstream socket (TCP or unix-domain, `proxy_bind`, `proxy_socket_keepalive`).
 
 pub mod accel;
-pub mod connect;
 pub mod cookie;
 pub mod http1;
 pub mod ranges;
-pub mod rate;
 pub mod request;
 pub mod response;
 

@@ -34,11 +34,11 @@ use super::body_buffer::StoredBody;
 use super::failure::TryFailure;
 use super::log::{Try, TryAddr, UpstreamLog};
 use super::protocol::{BodyEnd, HeadFacts, Parsed, Protocol};
+use super::rate::ReadRate;
 use super::request_body::{RequestOut, SendError};
 use super::response_buffer::{ResponseBuffer, Spill};
 use super::{DIRECT, Env, Failure, Owner, RequestLog, Settings, Target, UPSTREAM_TOKEN_BIT, pool};
 use crate::config::proxy_values::{NextUpstream, PeerAddr};
-use crate::proxy::rate::ReadRate;
 use crate::elog;
 use crate::http::source::Ready;
 use crate::log::LogLevel;
@@ -306,7 +306,9 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         } else {
             0
         };
-        s.buffer_size.max(MIN_HEAD_BUFFER).saturating_add(read_ahead)
+        s.buffer_size
+            .max(MIN_HEAD_BUFFER)
+            .saturating_add(read_ahead)
     }
 
     /// The response head turned buffering on or off (`X-Accel-Buffering`), before the

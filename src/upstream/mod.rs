@@ -8,6 +8,8 @@
 //! - [`protocol`]: the boundary a protocol implements (head parsing, body framing);
 //! - [`balancer`]: choosing a server of a group, with passive health;
 //! - [`pool`]: the per-worker keep-alive pool of idle connections;
+//! - [`connect`]: opening a socket to a peer (TCP or unix-domain, `*_bind`,
+//!   `*_socket_keepalive`); [`rate`]: `*_limit_rate` on reading a buffered response;
 //! - [`request_body`]: the request bytes going upstream (a body read whole before
 //!   connecting — [`body_buffer`] — or streamed through a window), kept for a replay;
 //! - [`response_buffer`]: the response body between the upstream and the client's writer —
@@ -20,11 +22,13 @@
 
 pub mod balancer;
 pub mod body_buffer;
+pub mod connect;
 pub mod failure;
 pub mod log;
 pub mod machine;
 pub mod pool;
 pub mod protocol;
+pub mod rate;
 pub mod request_body;
 pub mod response_buffer;
 pub mod temp_file;
@@ -171,7 +175,7 @@ pub struct Target {
     /// The port of the name's addresses.
     pub port: u16,
     /// Socket options of its connections (`*_bind`, `*_socket_keepalive`).
-    pub socket: crate::proxy::connect::SocketOptions,
+    pub socket: connect::SocketOptions,
 }
 
 /// The settings an upstream module gives the generic machinery (nginx's

@@ -12,8 +12,8 @@
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
-use super::conn::{Active, Req};
 use super::conn::Source;
+use super::conn::{Active, Req};
 use super::phases::{self, Handled, Route, Rq};
 use super::request_vars::{ConnInfo, RequestVars};
 use super::{Shared, conn};
@@ -274,7 +274,12 @@ fn shared(config: &Config, now: Instant) -> Result<Shared<'_>, String> {
         pool: conn::Pool::default(),
         file_cache: Default::default(),
         registry,
-        upstreams: crate::upstream::Upstreams::new(http, poll.registry().try_clone().map_err(|e| format!("epoll dup() failed ({e})"))?),
+        upstreams: crate::upstream::Upstreams::new(
+            http,
+            poll.registry()
+                .try_clone()
+                .map_err(|e| format!("epoll dup() failed ({e})"))?,
+        ),
         resolvers: Default::default(),
     })
 }

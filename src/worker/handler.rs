@@ -244,7 +244,11 @@ pub(super) fn upstream_redirect<'c>(
 
 /// `proxy_force_ranges`: the upstream's response cannot serve the requested range; the
 /// response was dropped and the request answers 416 with `Content-Range: bytes */TOTAL`.
-pub(super) fn answer_unsatisfiable<'c>(c: &mut Conn<'c>, shared: &mut Shared<'c>, total: u64) -> Step {
+pub(super) fn answer_unsatisfiable<'c>(
+    c: &mut Conn<'c>,
+    shared: &mut Shared<'c>,
+    total: u64,
+) -> Step {
     let conn = ConnInfo::of(c);
     let (Some(a), ..) = c.parts() else {
         return Step::Close;

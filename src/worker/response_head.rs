@@ -257,8 +257,7 @@ pub(super) fn queue_upstream_head(
     // answered.
     let upstream_status = {
         use crate::upstream::protocol::ClientHeaders;
-        crate::proxy::Http1Head::new(&rq.a.upstream.proto, rq.a.upstream.head_bytes(), loc)
-            .status()
+        crate::proxy::Http1Head::new(&rq.a.upstream.proto, rq.a.upstream.head_bytes(), loc).status()
     };
     let status = match rq.route.err_status {
         Some(code) if code != facts.status && !facts.upgrade => code,

@@ -1,7 +1,7 @@
 //! Choosing a peer (the balancer, a pooled connection first) and connecting to it.
 
 use super::*;
-use crate::proxy::connect::{self, OpenError};
+use crate::upstream::connect::{self, OpenError};
 
 impl<'c, P: Protocol> Upstream<'c, P> {
     /// The server for the next try, or why there is none.

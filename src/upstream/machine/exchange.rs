@@ -292,8 +292,8 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         self.head_taken = true;
         self.response.skip(facts.len);
         // `*_limit_rate`, for a buffered body, from now on.
-        self.rate = ReadRate::new(self.settings.limit_rate, env.now)
-            .filter(|_| self.settings.buffering);
+        self.rate =
+            ReadRate::new(self.settings.limit_rate, env.now).filter(|_| self.settings.buffering);
         let start = self.response.unread_start();
         if self.body_end == BodyEnd::Empty {
             if !self.response.unread().is_empty() {
