@@ -12,7 +12,7 @@ use crate::config::{HttpConf, LocSettings};
 use crate::elog;
 use crate::http::request::{Method, RequestHead, Version};
 use crate::log::LogLevel;
-use crate::upstream::socket::SocketOptions;
+use crate::upstream::connect::SocketOptions;
 use crate::upstream::{DIRECT, Settings, Target};
 use crate::vars::{Var, VarSource};
 
@@ -21,7 +21,6 @@ use crate::vars::{Var, VarSource};
 pub fn settings<'c>(
     conf: &'c crate::config::cgi_values::CgiConf,
     loc: &'c LocSettings,
-    socket: SocketOptions,
 ) -> Settings<'c> {
     Settings {
         connect_timeout: conf.connect_timeout(),
@@ -38,9 +37,9 @@ pub fn settings<'c>(
         temp_file_write_size: conf.temp_file_write_size(),
         temp_path: conf.temp_path.as_deref().unwrap_or(&loc.proxy_temp_path),
         sendfile: loc.sendfile,
-        socket,
         resolver: loc.resolver.as_deref(),
         resolver_timeout: loc.resolver_timeout,
+        limit_rate: 0,
     }
 }
 
@@ -78,8 +77,6 @@ pub struct Prepared {
     /// Answer with this status instead (the address could not be used, the parameters do
     /// not fit; logged).
     pub refuse: Option<u16>,
-    /// `*_bind` and `*_socket_keepalive` for its connections.
-    pub socket: SocketOptions,
 }
 
 /// The request's variables, with `$content_length` of a body whose length was learnt by
@@ -126,19 +123,19 @@ pub fn prepare<'c>(
     let mut prepared = Prepared {
         target: Target {
             group: DIRECT,
+            socket: SocketOptions {
+                keepalive: conf.socket_keepalive.unwrap_or(false),
+                ..SocketOptions::default()
+            },
             ..Target::default()
         },
         refuse: None,
-        socket: SocketOptions {
-            keepalive: conf.socket_keepalive.unwrap_or(false),
-            ..SocketOptions::default()
-        },
     };
     match &conf.bind {
         None | Some(CgiBind::Off) => {}
         Some(CgiBind::Addr(addr, transparent)) => {
-            prepared.socket.bind = Some(*addr);
-            prepared.socket.transparent = *transparent;
+            prepared.target.socket.bind = Some(*addr);
+            prepared.target.socket.transparent = *transparent;
         }
         Some(CgiBind::Dynamic(t, transparent)) => {
             let mut text = std::mem::take(&mut proto.scratch);
@@ -148,8 +145,8 @@ pub fn prepare<'c>(
                 let value = String::from_utf8_lossy(&text);
                 match crate::config::cgi_values::parse_bind_addr(&value) {
                     Some(addr) => {
-                        prepared.socket.bind = Some(addr);
-                        prepared.socket.transparent = *transparent;
+                        prepared.target.socket.bind = Some(addr);
+                        prepared.target.socket.transparent = *transparent;
                     }
                     None => {
                         elog!(

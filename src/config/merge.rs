@@ -71,6 +71,7 @@ fn merge_location(mut raw: LocationRaw, parent: &LocRaw) -> LocationConf {
         nested,
         rewrite: raw.rewrite,
         deferred: raw.deferred,
+        defined_at: raw.defined_at,
     }
 }
 
@@ -124,6 +125,7 @@ fn merge_http(
                 locations,
                 rewrite: s.rewrite,
                 deferred: s.deferred,
+                defined_at: s.defined_at,
             }
         })
         .collect();
@@ -140,6 +142,7 @@ fn merge_http(
         upstreams,
         deferred: http.deferred,
         computed: std::mem::take(&mut shared.computed),
+        proxy_transparent: shared.proxy_transparent,
     };
     super::set_upstream::check_all(&conf, http.place.as_ref())?;
     super::set_cgi::check_all(&conf, http.place.as_ref())?;

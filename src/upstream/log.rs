@@ -1,8 +1,12 @@
 //! The tries of a proxied request, as `$upstream_addr`, `$upstream_status`,
 //! `$upstream_response_time` (and `_connect_time`, `_header_time`),
-//! `$upstream_response_length`, `$upstream_bytes_received`, `$upstream_bytes_sent`,
-//! `$proxy_host` and `$proxy_port` show them in access logs; and the last response's head
-//! for `$upstream_http_NAME` and `$upstream_cookie_NAME`.
+//! `$upstream_bytes_received`, `$upstream_bytes_sent`, `$upstream_response_length`,
+//! `$proxy_host` and `$proxy_port` show them, and the last response head for
+//! `$upstream_http_*` and `$upstream_cookie_*`.
+//!
+//! Tries are separated by `, `; when a request used the proxy again after an internal
+//! redirect (an intercepted error's page, `X-Accel-Redirect`), the tries before and after
+//! are separated by ` : `, as nginx's `r->upstream_states` are.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -15,6 +19,9 @@ pub enum TryAddr {
     Server(crate::config::proxy_values::PeerAddr),
     /// The group's name, when no server of it was live.
     Group(Arc<str>),
+    /// Not a try: the request left for an internal redirect and used the proxy again
+    /// (nginx's state without a peer, shown as ` : `).
+    Redirect,
 }
 
 /// One try of the request: what `$upstream_addr`, `$upstream_status` and
@@ -25,18 +32,18 @@ pub struct Try {
     pub addr: TryAddr,
     /// Its status (502/504 for failures); 0 while unknown.
     pub status: u16,
-    /// Time from the try's start to its end (`None` while it runs: `-`, as nginx shows it).
+    /// Time from the try's start to its end (`None` while it runs).
     pub time: Option<Duration>,
     /// Time until the connection was established.
     pub connect_time: Option<Duration>,
     /// Time until the response head was parsed.
     pub header_time: Option<Duration>,
-    /// Bytes written to the upstream.
-    pub bytes_sent: u64,
-    /// Bytes read from the upstream (head and body, framing included).
+    /// Bytes read from the server (heads and body, framing included).
     pub bytes_received: u64,
-    /// Bytes of the response body (framing removed).
-    pub response_length: u64,
+    /// Bytes written to the server.
+    pub bytes_sent: u64,
+    /// `bytes_received` when the final response head ended (the body's bytes follow).
+    pub head_end: Option<u64>,
 }
 
 impl Try {
@@ -48,9 +55,9 @@ impl Try {
             time: None,
             connect_time: None,
             header_time: None,
-            bytes_sent: 0,
             bytes_received: 0,
-            response_length: 0,
+            bytes_sent: 0,
+            head_end: None,
         }
     }
 }
@@ -64,11 +71,49 @@ pub struct UpstreamLog {
     pub proxy_host: Arc<str>,
     /// `$proxy_port`
     pub proxy_port: u16,
-    /// The last response's head as the upstream sent it (reused from request to request).
+    /// The header lines of the last response head (`$upstream_http_*`,
+    /// `$upstream_cookie_*`), without the status line.
     pub head: Vec<u8>,
 }
 
+/// Whoever can answer `$upstream_*`, `$proxy_host` and `$proxy_port` for a request: the
+/// client connection (its proxied request in flight, or the finished one's tries), or the
+/// tries themselves while the routing phases run after an intercepted error or an
+/// `X-Accel-Redirect`.
+pub trait UpstreamVars {
+    /// Writes the variable named `name` (its whole name, `upstream_addr`); false when it
+    /// has no value.
+    fn upstream_var(&self, name: &str, out: &mut Vec<u8>) -> bool;
+}
+
+impl UpstreamVars for UpstreamLog {
+    fn upstream_var(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        self.var(name, out)
+    }
+}
+
 impl UpstreamLog {
+    /// Keeps the header lines of a response head (`head` as received, status line first).
+    pub fn keep_head(&mut self, head: &[u8]) {
+        self.head.clear();
+        let start = memchr::memchr(b'\n', head).map_or(head.len(), |i| i + 1);
+        self.head.extend_from_slice(&head[start..]);
+    }
+
+    /// The kept header lines as (name, value) pairs.
+    fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.head.split(|&b| b == b'\n').filter_map(|line| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let colon = memchr::memchr(b':', line)?;
+            let value = &line[colon + 1..];
+            let value = &value[value
+                .iter()
+                .take_while(|b| matches!(b, b' ' | b'\t'))
+                .count()..];
+            Some((&line[..colon], value.trim_ascii_end()))
+        })
+    }
+
     /// Writes `$upstream_*`, `$proxy_host` or `$proxy_port` (by the variable's whole name);
     /// false if unknown or empty.
     pub fn var(&self, name: &str, out: &mut Vec<u8>) -> bool {
@@ -78,7 +123,10 @@ impl UpstreamLog {
                 return true;
             }
             "proxy_port" => {
-                let _ = write!(out, "{}", self.proxy_port);
+                // A unix-domain upstream has no port (0 here).
+                if self.proxy_port != 0 {
+                    let _ = write!(out, "{}", self.proxy_port);
+                }
                 return true;
             }
             _ => {}
@@ -86,43 +134,55 @@ impl UpstreamLog {
         let Some(name) = name.strip_prefix("upstream_") else {
             return false;
         };
-        if let Some(header) = name.strip_prefix("http_") {
-            return match self.header(header) {
-                Some(v) => {
-                    out.extend_from_slice(v);
-                    true
-                }
-                None => false,
+        // The last response's fields (ngx_http_upstream_header_variable and friends).
+        if let Some(field) = name.strip_prefix("http_") {
+            let Some((_, v)) = self
+                .headers()
+                .find(|(n, _)| crate::vars::header_matches(field, n))
+            else {
+                return false;
             };
+            out.extend_from_slice(v);
+            return true;
         }
         if let Some(cookie) = name.strip_prefix("cookie_") {
-            return match self.cookie(cookie) {
-                Some(v) => {
-                    out.extend_from_slice(v);
-                    true
-                }
-                None => false,
+            let Some(v) = find_set_cookie(self.headers(), cookie) else {
+                return false;
             };
+            out.extend_from_slice(v);
+            return true;
+        }
+        // nginx 1.22's proxy module reads no trailers from an upstream.
+        if name.starts_with("trailer_") {
+            return false;
         }
         if self.tries.is_empty() {
             return false;
         }
-        for (i, t) in self.tries.iter().enumerate() {
-            if i > 0 {
+        let secs = |d: Option<Duration>, out: &mut Vec<u8>| match d {
+            Some(d) => {
+                let _ = write!(out, "{}.{:03}", d.as_secs(), d.subsec_millis());
+            }
+            None => out.push(b'-'),
+        };
+        let mut first = true;
+        for t in &self.tries {
+            if matches!(t.addr, TryAddr::Redirect) {
+                out.extend_from_slice(b" : ");
+                first = true;
+                continue;
+            }
+            if !first {
                 out.extend_from_slice(b", ");
             }
-            let secs = |d: Option<Duration>, out: &mut Vec<u8>| match d {
-                Some(d) => {
-                    let _ = write!(out, "{}.{:03}", d.as_secs(), d.subsec_millis());
-                }
-                None => out.push(b'-'),
-            };
+            first = false;
             match name {
                 "addr" => match &t.addr {
                     TryAddr::Server(a) => {
                         let _ = write!(out, "{a}");
                     }
                     TryAddr::Group(name) => out.extend_from_slice(name.as_bytes()),
+                    TryAddr::Redirect => {}
                 },
                 "status" => match t.status {
                     0 => out.push(b'-'),
@@ -133,97 +193,57 @@ impl UpstreamLog {
                 "response_time" => secs(t.time, out),
                 "connect_time" => secs(t.connect_time, out),
                 "header_time" => secs(t.header_time, out),
-                "response_length" => {
-                    let _ = write!(out, "{}", t.response_length);
-                }
                 "bytes_received" => {
                     let _ = write!(out, "{}", t.bytes_received);
                 }
                 "bytes_sent" => {
                     let _ = write!(out, "{}", t.bytes_sent);
                 }
+                "response_length" => {
+                    let body = t
+                        .head_end
+                        .map_or(0, |end| t.bytes_received.saturating_sub(end));
+                    let _ = write!(out, "{body}");
+                }
                 _ => return false,
             }
         }
         true
     }
+
+    /// Continues the tries of an earlier use of the proxy by the same request, after an
+    /// internal redirect.
+    pub fn follow(&mut self, earlier: UpstreamLog) {
+        let mut tries = earlier.tries;
+        tries.push(Try::new(TryAddr::Redirect));
+        tries.append(&mut self.tries);
+        self.tries = tries;
+    }
+
+    /// The try in progress.
+    pub fn current(&mut self) -> Option<&mut Try> {
+        self.tries.last_mut()
+    }
 }
 
-/// `bytes` without its leading spaces (not tabs: nginx's cookie parser skips only those).
-fn skip_spaces(bytes: &[u8]) -> &[u8] {
-    let n = bytes.iter().take_while(|&&b| b == b' ').count();
-    &bytes[n..]
-}
-
-impl UpstreamLog {
-    /// The header lines of the last response head (after its status line).
-    fn header_lines(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.head.split(|&b| b == b'\n').skip(1).filter_map(|line| {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let colon = memchr::memchr(b':', line)?;
-            Some((&line[..colon], line[colon + 1..].trim_ascii()))
+/// `$upstream_cookie_NAME`: the value of cookie `name` in the first `Set-Cookie` field
+/// that sets it, as nginx's `ngx_http_parse_set_cookie_lines` reads it (spaces around the
+/// `=`, the value up to a `;`).
+pub fn find_set_cookie<'h>(
+    headers: impl Iterator<Item = (&'h [u8], &'h [u8])>,
+    name: &str,
+) -> Option<&'h [u8]> {
+    let name = name.as_bytes();
+    headers
+        .filter(|(n, _)| n.eq_ignore_ascii_case(b"set-cookie"))
+        .find_map(|(_, v)| {
+            if name.len() >= v.len() || !v[..name.len()].eq_ignore_ascii_case(name) {
+                return None;
+            }
+            let rest = &v[name.len()..];
+            let rest = &rest[rest.iter().take_while(|&&b| b == b' ').count()..];
+            let rest = rest.strip_prefix(b"=")?;
+            let rest = &rest[rest.iter().take_while(|&&b| b == b' ').count()..];
+            Some(&rest[..memchr::memchr(b';', rest).unwrap_or(rest.len())])
         })
-    }
-
-    /// `$upstream_http_NAME`: the first header of the last response whose name matches
-    /// (`-` read as `_`, case-insensitively), as nginx's `ngx_http_variable_unknown_header`.
-    pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.header_lines()
-            .find(|(n, _)| crate::vars::header_matches(name, n))
-            .map(|(_, v)| v)
-    }
-
-    /// `$upstream_cookie_NAME`: the value of cookie `NAME` in the first `Set-Cookie` of the
-    /// last response that sets it, as `ngx_http_parse_set_cookie_lines` reads it (spaces
-    /// around the `=`, the value up to a `;`).
-    pub fn cookie(&self, name: &str) -> Option<&[u8]> {
-        self.header_lines()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(b"set-cookie"))
-            .find_map(|(_, v)| {
-                if v.len() <= name.len() || !v[..name.len()].eq_ignore_ascii_case(name.as_bytes()) {
-                    return None;
-                }
-                let rest = &v[name.len()..];
-                let rest = skip_spaces(skip_spaces(rest).strip_prefix(b"=")?);
-                let end = memchr::memchr(b';', rest).unwrap_or(rest.len());
-                Some(&rest[..end])
-            })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn upstream_variables_of_the_last_head_and_the_tries() {
-        let mut log = UpstreamLog {
-            head: b"HTTP/1.1 200 OK\r\nX-Len: 40\r\nSet-Cookie: a=1\r\n\
-                    Set-Cookie: tc =  con  tent; Domain=x\r\n\r\n"
-                .to_vec(),
-            ..UpstreamLog::default()
-        };
-        log.tries.push(Try {
-            bytes_received: 68,
-            bytes_sent: 40,
-            response_length: 23,
-            ..Try::new(TryAddr::Server(
-                crate::config::proxy_values::PeerAddr::Inet(([127, 0, 0, 1], 80).into()),
-            ))
-        });
-        let var = |name: &str| {
-            let mut out = Vec::new();
-            log.var(name, &mut out)
-                .then(|| String::from_utf8(out).unwrap())
-        };
-        assert_eq!(var("upstream_http_x_len").as_deref(), Some("40"));
-        assert_eq!(var("upstream_http_x_none"), None);
-        assert_eq!(var("upstream_cookie_tc").as_deref(), Some("con  tent"));
-        assert_eq!(var("upstream_cookie_a").as_deref(), Some("1"));
-        assert_eq!(var("upstream_cookie_b"), None);
-        assert_eq!(var("upstream_response_length").as_deref(), Some("23"));
-        assert_eq!(var("upstream_bytes_received").as_deref(), Some("68"));
-        assert_eq!(var("upstream_bytes_sent").as_deref(), Some("40"));
-        assert_eq!(var("upstream_response_time").as_deref(), Some("-"));
-    }
 }

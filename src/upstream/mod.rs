@@ -8,6 +8,8 @@
 //! - [`protocol`]: the boundary a protocol implements (head parsing, body framing);
 //! - [`balancer`]: choosing a server of a group, with passive health;
 //! - [`pool`]: the per-worker keep-alive pool of idle connections;
+//! - [`connect`]: opening a socket to a peer (TCP or unix-domain, `*_bind`,
+//!   `*_socket_keepalive`); [`rate`]: `*_limit_rate` on reading a buffered response;
 //! - [`request_body`]: the request bytes going upstream (a body read whole before
 //!   connecting — [`body_buffer`] — or streamed through a window), kept for a replay;
 //! - [`response_buffer`]: the response body between the upstream and the client's writer —
@@ -20,14 +22,15 @@
 
 pub mod balancer;
 pub mod body_buffer;
+pub mod connect;
 pub mod failure;
 pub mod log;
 pub mod machine;
 pub mod pool;
 pub mod protocol;
+pub mod rate;
 pub mod request_body;
 pub mod response_buffer;
-pub mod socket;
 pub mod temp_file;
 
 use std::os::fd::RawFd;
@@ -150,6 +153,8 @@ pub struct Env<'a, 'c> {
     pub registry: &'a mio::Registry,
     /// The client connection whose request this is (its upstream socket's owner).
     pub client: Key,
+    /// The worker is shutting down: no connection goes back to the pool.
+    pub shutting_down: bool,
 }
 
 /// Where a request goes: a group (by index in `HttpConf::upstreams`), or an address of a
@@ -169,6 +174,8 @@ pub struct Target {
     pub resolve: Option<String>,
     /// The port of the name's addresses.
     pub port: u16,
+    /// Socket options of its connections (`*_bind`, `*_socket_keepalive`).
+    pub socket: connect::SocketOptions,
 }
 
 /// The settings an upstream module gives the generic machinery (nginx's
@@ -205,12 +212,12 @@ pub struct Settings<'c> {
     pub temp_path: &'c Path,
     /// `sendfile`: send the temporary file's bytes with `sendfile(2)`.
     pub sendfile: bool,
-    /// `*_bind`, `*_socket_keepalive`.
-    pub socket: socket::SocketOptions,
     /// `resolver`: for a `proxy_pass` host known only per request.
     pub resolver: Option<&'c crate::config::resolver::ResolverConf>,
     /// `resolver_timeout` (zero: no limit).
     pub resolver_timeout: Duration,
+    /// `*_limit_rate`: bytes per second read of a buffered response body (0: no limit).
+    pub limit_rate: u64,
 }
 
 impl<'c> Settings<'c> {
@@ -232,9 +239,9 @@ impl<'c> Settings<'c> {
             temp_file_write_size: temp::temp_file_write_size(loc),
             temp_path: &loc.proxy_temp_path,
             sendfile: loc.sendfile,
-            socket: socket::SocketOptions::default(),
             resolver: loc.resolver.as_deref(),
             resolver_timeout: loc.resolver_timeout,
+            limit_rate: loc.proxy_limit_rate,
         }
     }
 }

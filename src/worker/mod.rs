@@ -15,6 +15,7 @@ pub(crate) mod conn;
 mod content;
 mod debug_log;
 mod empty_gif;
+pub(crate) mod explain;
 mod file_response;
 mod handler;
 mod phases;
@@ -102,6 +103,7 @@ pub struct Shared<'c> {
     pub resolvers: crate::resolver::Resolvers<Key>,
 }
 
+pub(crate) use answer::redirect_base;
 pub use single::{SingleEnd, run_single};
 
 struct Worker<'c> {
@@ -462,6 +464,7 @@ impl<'c> Worker<'c> {
         if !self.reload_asked {
             self.sockets.clear();
         }
+        self.shared.upstreams.pool.close_all();
         for key in self.conns.keys() {
             if let Some(c) = self.conns.get_mut(key) {
                 c.on_shutdown(&self.shared);

@@ -76,6 +76,20 @@ fn write_extra_headers(
     out: &mut Vec<u8>,
 ) -> bool {
     let loc = rq.req.loc;
+    // Fields an X-Accel-Redirect kept from the upstream's head come first, as they were
+    // in nginx's header list before the filters added theirs.
+    out.extend_from_slice(&rq.route.upstream_headers);
+    // A redirect's Location kept through an error page, completed as the header filter
+    // completes one that starts with `/`.
+    let kept = &rq.route.redirect_location;
+    if !kept.is_empty() {
+        out.extend_from_slice(b"Location: ");
+        if kept.starts_with(b"/") && loc.absolute_redirect {
+            super::answer::absolute_prefix(rq, out);
+        }
+        out.extend_from_slice(kept);
+        out.extend_from_slice(b"\r\n");
+    }
     let mut wrote_expires = false;
     if let Some(value) = &rq.route.www_authenticate {
         push_header(out, b"WWW-Authenticate", value);
@@ -103,6 +117,7 @@ fn write_extra_headers(
         req: rq.req,
         shared: rq.shared,
         location: rq.route.location,
+        as_get: rq.route.as_get,
     };
     let vars = WithScript {
         ctx: &rq.route.script,
@@ -255,9 +270,18 @@ pub(super) fn queue_upstream_head(
     facts: crate::upstream::protocol::HeadFacts,
 ) {
     let loc = rq.req.loc;
+    // What the client is told: a `proxy_force_ranges` part is a 206 whatever the upstream
+    // answered.
+    let upstream_status = {
+        use crate::upstream::protocol::ClientHeaders;
+        rq.a.upstream
+            .proto
+            .client_head(rq.a.upstream.head_bytes(), loc)
+            .status()
+    };
     let status = match rq.route.err_status {
         Some(code) if code != facts.status && !facts.upgrade => code,
-        _ => facts.status,
+        _ => upstream_status,
     };
     // `expires modified` counts from the upstream's Last-Modified.
     let mtime =
@@ -265,6 +289,16 @@ pub(super) fn queue_upstream_head(
             .proto
             .header(rq.a.upstream.head_bytes(), "last-modified")
             .and_then(crate::http::date::parse_http_date_secs);
+    // The upstream's own Location replaces one kept from a redirect before an error page.
+    if rq
+        .a
+        .upstream
+        .proto
+        .header(rq.a.upstream.head_bytes(), "location")
+        .is_some()
+    {
+        rq.route.redirect_location.clear();
+    }
     let mut extra = Vec::new();
     let skip_cache = write_extra_headers(rq, status, mtime, &mut extra);
     let a = &mut *rq.a;

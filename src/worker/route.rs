@@ -46,10 +46,23 @@ pub struct Route<'c> {
     pub request_body: Option<Box<crate::upstream::body_buffer::StoredBody>>,
     /// The response head as queued (`$sent_http_*`).
     pub sent_head: Vec<u8>,
+    /// The `Location` of a redirect that an `error_page` answered (empty: none): nginx
+    /// keeps `r->headers_out.location` through the internal redirect, so the error page's
+    /// response carries it.
+    pub redirect_location: Vec<u8>,
     /// An arguments buffer kept for the next request while this one has none.
     spare_args: Vec<u8>,
     /// `$request_id`: 16 random bytes as 32 hex digits.
     pub request_id: [u8; 32],
+    /// `--explain`'s hook (see [`crate::trace`]); `None` in a worker.
+    pub trace: crate::trace::TraceSlot<'c>,
+    // ---- proxy (rest of the module) ----
+    /// After an `X-Accel-Redirect`: the upstream's `Content-Type`, which the final
+    /// response keeps in place of its own (nginx's `ngx_http_upstream_copy_content_type`).
+    pub upstream_content_type: Option<Vec<u8>>,
+    /// After an `X-Accel-Redirect`: the upstream's `Set-Cookie`, `Content-Disposition`,
+    /// `Cache-Control`, `Expires` and `Accept-Ranges` lines, added to the final response.
+    pub upstream_headers: Vec<u8>,
 }
 
 impl Default for Route<'_> {
@@ -70,8 +83,12 @@ impl Default for Route<'_> {
             www_authenticate: None,
             request_body: None,
             sent_head: Vec::new(),
+            redirect_location: Vec::new(),
             spare_args: Vec::new(),
             request_id: [b'0'; 32],
+            trace: None,
+            upstream_content_type: None,
+            upstream_headers: Vec::new(),
         }
     }
 }
@@ -135,9 +152,12 @@ impl Route<'_> {
         self.document_root.clear();
         self.filename.clear();
         self.sent_head.clear();
+        self.redirect_location.clear();
         self.uri_rewritten = false;
         self.body_taken = false;
         self.www_authenticate = None;
         self.request_body = None;
+        self.upstream_content_type = None;
+        self.upstream_headers.clear();
     }
 }

@@ -1,7 +1,7 @@
 //! Choosing a peer (the balancer, a pooled connection first) and connecting to it.
 
 use super::*;
-use crate::upstream::socket::OpenError;
+use crate::upstream::connect::{self, OpenError};
 
 impl<'c, P: Protocol> Upstream<'c, P> {
     /// The server for the next try, or why there is none.
@@ -16,7 +16,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             && !limit.is_zero()
             && now.saturating_duration_since(self.started) >= limit
         {
-            return Err(Failure::upstream(self.fail_status));
+            return Err(Failure::upstream(502));
         }
         if self.target.group == DIRECT {
             // A `proxy_pass` with variables: its address, or its name's next one.
@@ -40,19 +40,20 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                 ) {
                     Ok(p) => p,
                     Err(_) => {
-                        if self.tries == 0 {
-                            cx.line(
-                                LogLevel::Error,
-                                &"no live upstreams while connecting to upstream",
-                                Some(self.upstream_name(Some(&conf.name))),
-                            );
-                            self.log.tries.push(Try {
-                                status: 502,
-                                time: Some(Duration::ZERO),
-                                ..Try::new(TryAddr::Group(conf.name.as_str().into()))
-                            });
-                        }
-                        return Err(Failure::upstream(self.fail_status));
+                        // Every try that finds no server has its own entry, named by the
+                        // group, and ends the request with 502 (ngx_http_upstream_next
+                        // with NGX_HTTP_UPSTREAM_FT_NOLIVE).
+                        cx.line(
+                            LogLevel::Error,
+                            &"no live upstreams while connecting to upstream",
+                            Some(self.upstream_name(Some(&conf.name))),
+                        );
+                        self.log.tries.push(Try {
+                            status: 502,
+                            time: Some(Duration::ZERO),
+                            ..Try::new(TryAddr::Group(conf.name.as_str().into()))
+                        });
+                        return Err(Failure::upstream(502));
                     }
                 }
             }
@@ -93,7 +94,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         if !fresh
             && self.target.keepalive
             && let Some(i) = index
-            && let Some((sock, requests)) = env.upstreams.pool.take(self.target.group, i)
+            && let Some((sock, usage)) = env.upstreams.pool.take(self.target.group, i)
         {
             // Still registered from its first connect: only its owner changes.
             env.upstreams
@@ -106,11 +107,12 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                 writable: true,
                 index,
                 reused: true,
-                requests,
+                requests: usage.requests,
+                opened: usage.opened,
             });
             return;
         }
-        match super::super::socket::open(&addr, &self.settings.socket) {
+        match connect::open(&addr, &self.target.socket) {
             Ok(mut sock) => {
                 let fd = sock.as_raw_fd();
                 env.upstreams.set_owner(fd, Owner::Client(env.client));
@@ -136,12 +138,22 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                     index,
                     reused: false,
                     requests: 0,
+                    opened: now,
                 });
             }
             Err(OpenError::Local(what)) => {
-                // A socket that cannot be set up is ours, not the server's: 500, no retry.
-                cx.line(LogLevel::Crit, &what, None);
+                // nginx finalizes with 500 and tries no other server (NGX_ERROR from
+                // ngx_event_connect_peer).
+                cx.line(
+                    LogLevel::Crit,
+                    &format_args!("{what} while connecting to upstream"),
+                    Some(self.upstream_name(None)),
+                );
                 self.release_server(env, index, false);
+                if let Some(t) = self.log.tries.last_mut() {
+                    t.status = 500;
+                    t.time = Some(Duration::ZERO);
+                }
                 self.state = State::Failed(Failure::ours());
             }
             Err(OpenError::Connect(e)) => {
@@ -168,7 +180,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         let Some(p) = self.peer_mut() else {
             return false;
         };
-        let err = match super::super::socket::connected(&p.sock) {
+        let err = match connect::connected(&p.sock) {
             Ok(true) => None,
             Ok(false) => {
                 // Not yet: wait for the next writable edge.

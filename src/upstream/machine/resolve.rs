@@ -10,7 +10,6 @@
 
 use super::*;
 use crate::resolver::{Addrs, Lookup, ResolveError};
-use std::net::SocketAddr;
 
 /// Where the resolution of a name stands.
 pub(super) enum Name {
@@ -36,7 +35,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                 None => {
                     return match &self.target.direct {
                         Some(addr) if self.tries == 0 => Ok(Some(addr.clone())),
-                        _ => Err(Failure::upstream(self.fail_status)),
+                        _ => Err(Failure::upstream(502)),
                     };
                 }
                 Some(Name::Unasked) => {
@@ -72,8 +71,11 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                     let ip = addrs.get(*next);
                     *next += 1;
                     return match ip {
-                        Some(ip) => Ok(Some(PeerAddr::Inet(SocketAddr::new(ip, self.target.port)))),
-                        None => Err(Failure::upstream(self.fail_status)),
+                        Some(ip) => Ok(Some(PeerAddr::Inet(std::net::SocketAddr::new(
+                            ip,
+                            self.target.port,
+                        )))),
+                        None => Err(Failure::upstream(502)),
                     };
                 }
             }

@@ -130,8 +130,8 @@ pub struct Req<'c> {
     pub sequence: u64,
     /// How far its body was read.
     pub body: BodyRead,
-    /// The client sent more after its request while the upstream was awaited: EOF is no
-    /// longer watched for.
+    /// The client is no longer watched for EOF while the upstream is awaited: it sent more
+    /// after its request, or it closed and `proxy_ignore_client_abort` is on.
     pub client_sent_more: bool,
     /// It was read from the buffer after the previous request's end (nginx's
     /// `r->pipeline`, `$pipe`).
@@ -524,6 +524,7 @@ impl<'c> Conn<'c> {
             resolvers: &mut shared.resolvers,
             registry: &shared.registry,
             client: key,
+            shutting_down: shared.shutting_down,
         }
     }
 

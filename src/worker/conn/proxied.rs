@@ -39,7 +39,6 @@ impl<'c> Conn<'c> {
         let Some(kind) = Kind::of(loc) else {
             return Step::Close;
         };
-        a.proxied = true;
         a.source = Source::Upstream;
         self.state = State::Responding;
         self.client_progress = shared.now;
@@ -54,11 +53,11 @@ impl<'c> Conn<'c> {
             a.out.extend_from_slice(crate::http::response::CONTINUE);
         }
         let has_body = a.head.chunked || a.head.content_length.is_some_and(|n| n > 0);
-        // uwsgi and SCGI need the body's length first, so a chunked one is read whole
-        // whatever `*_request_buffering` says; a body that is not passed is read (to be
-        // dropped) before the request goes.
+        // A body that is not sent (`proxy_set_body`, `*_pass_request_body off`) is still
+        // read whole first, as nginx reads it; uwsgi and SCGI need the body's length first,
+        // so a chunked one is read whole whatever `*_request_buffering` says.
         let buffer = match kind {
-            Kind::Proxy => loc.proxy_request_buffering,
+            Kind::Proxy => loc.proxy_request_buffering || crate::proxy::drops_body(loc),
             Kind::Gateway(m) => {
                 let conf = m.conf(loc);
                 conf.request_buffering()
@@ -116,12 +115,11 @@ impl<'c> Conn<'c> {
             return Step::Close;
         };
         let streamed = a.body.is_some();
-        let mut stored = stored;
-        if let Kind::Gateway(m) = kind
-            && !m.conf(loc).pass_request_body()
-        {
-            stored = None;
-        }
+        // The request used the proxy before an internal redirect brought it here: its
+        // tries go on (`$upstream_addr` shows ` : ` between them).
+        let follow = a.proxied;
+        a.proxied = true;
+        let body_sent = !a.route.body_taken;
         // The body's length upstream: the stored body's (a chunked one gets its length
         // too), else the client's Content-Length — 0 included, as nginx sends it.
         let (content_length, chunked) = match &stored {
@@ -130,6 +128,15 @@ impl<'c> Conn<'c> {
             None if streamed && a.head.chunked => (None, true),
             None => (a.head.content_length, false),
         };
+        let mut stored = stored;
+        let drops_body = match kind {
+            Kind::Proxy => crate::proxy::drops_body(loc),
+            Kind::Gateway(m) => !m.conf(loc).pass_request_body(),
+        };
+        if body_sent && drops_body {
+            // Read to keep the connection in step; not sent.
+            stored = None;
+        }
         let (proto, mut head) = a.upstream.take_parts();
         let (proto, prepared) = {
             let buf = &a.buf[a.start.min(a.filled)..a.filled];
@@ -139,6 +146,7 @@ impl<'c> Conn<'c> {
                 req,
                 shared,
                 location: a.route.location,
+                as_get: a.route.as_get,
             };
             match kind {
                 Kind::Proxy => {
@@ -156,6 +164,7 @@ impl<'c> Conn<'c> {
                         as_get: a.route.as_get,
                         content_length,
                         chunked,
+                        body_sent,
                         client: self.peer.ip(),
                         conn_id: self.id,
                     };
@@ -202,7 +211,7 @@ impl<'c> Conn<'c> {
                         refuse: p.refuse,
                         proxy_host: None,
                         proxy_port: 0,
-                        settings: crate::cgi::settings(module.conf(loc), loc, p.socket),
+                        settings: crate::cgi::settings(module.conf(loc), loc),
                     };
                     (Backend::Gateway(gateway), launch)
                 }
@@ -222,6 +231,7 @@ impl<'c> Conn<'c> {
             a.head.method,
             Method::Get | Method::Head | Method::Put | Method::Delete | Method::Options
         );
+        let keep_head = shared.http.user_vars.reads_upstream_head();
         let mut env = Self::env(shared, self.key);
         a.upstream.start(
             Start {
@@ -233,6 +243,8 @@ impl<'c> Conn<'c> {
                 body_done: !streamed,
                 idempotent,
                 client_ip: self.peer.ip(),
+                follow,
+                keep_head,
             },
             &mut env,
         );
@@ -278,6 +290,7 @@ impl<'c> Conn<'c> {
                 resolvers: &mut shared.resolvers,
                 registry: &shared.registry,
                 client: self.key,
+                shutting_down: shared.shutting_down,
             };
             a.upstream.drive(&mut env, &cx, !self.client.writable)
         };
@@ -376,7 +389,7 @@ impl<'c> Conn<'c> {
     }
 
     /// While the response head is awaited, a client that closes its connection aborts the
-    /// request (nginx's `proxy_ignore_client_abort off`).
+    /// request, unless `proxy_ignore_client_abort` is on.
     fn watch_client(&mut self, shared: &mut Shared<'c>) -> Option<Step> {
         let a = self.active.as_deref_mut()?;
         let req = a.req.as_mut()?;
@@ -386,6 +399,12 @@ impl<'c> Conn<'c> {
         }
         let mut probe = [0u8; 1];
         match self.client.peek(&mut probe) {
+            // `proxy_ignore_client_abort on`: nginx does not watch the client at all; the
+            // upstream's answer is awaited (and fails to reach the client).
+            Ok(0) if req.loc.proxy_ignore_client_abort => {
+                req.client_sent_more = true;
+                None
+            }
             Ok(0) => {
                 // nginx's log action changes only when the upstream first becomes readable.
                 let during = if a.upstream.got_bytes() {
@@ -461,6 +480,69 @@ impl<'c> Conn<'c> {
             a.route.body_taken = true;
             return self.finalize_proxied(shared, status);
         }
+        if !facts.upgrade {
+            let cx = RequestLog {
+                conn_id: self.id,
+                client: self.peer.ip(),
+                server: req.server,
+                buf: &a.buf[a.start.min(a.filled)..a.filled],
+                head: &a.head,
+            };
+            // X-Accel-Redirect: the request goes on elsewhere, the response is dropped
+            // (ngx_http_upstream_process_headers).
+            let (redirect, buffering) = match a.upstream.proto_and_head() {
+                (Backend::Http(proto), head) => (
+                    crate::proxy::accel::redirect(&proto.head, head, loc, proto.cookies.as_deref()),
+                    crate::proxy::accel::buffering(&proto.head, head, loc),
+                ),
+                (Backend::Gateway(_), _) => (None, None),
+            };
+            if let Some(redirect) = redirect {
+                let mut env = Self::env(shared, self.key);
+                a.route.request_body = a.upstream.intercept(&mut env, &cx);
+                a.route.body_taken = true;
+                self.drop_client_body();
+                return handler::upstream_redirect(self, shared, redirect);
+            }
+            if let Some(on) = buffering {
+                a.upstream.set_buffering(on);
+            }
+            // proxy_force_ranges: nginx's range filter on this response.
+            let buf = &a.buf[a.start.min(a.filled)..a.filled];
+            let (range, if_range) = (
+                a.head.header(buf, b"range"),
+                a.head.header(buf, b"if-range"),
+            );
+            let ranged = match a.upstream.proto_and_head() {
+                (Backend::Http(proto), head) => {
+                    proto.decide_range(loc.proxy_force_ranges, head, range, if_range)
+                }
+                (Backend::Gateway(_), _) => crate::proxy::ranges::Ranged::No,
+            };
+            if let crate::proxy::ranges::Ranged::Unsatisfiable { total } = ranged {
+                let mut env = Self::env(shared, self.key);
+                a.route.request_body = a.upstream.intercept(&mut env, &cx);
+                a.route.body_taken = true;
+                self.drop_client_body();
+                return handler::answer_unsatisfiable(self, shared, total);
+            }
+            // A Location that a proxy_redirect rule turns into a path is made absolute, as
+            // nginx's header filter does (absolute_redirect).
+            if let (Backend::Http(proto), head) = a.upstream.proto_and_head()
+                && loc.absolute_redirect
+                && proto.redirects.is_some()
+                && proto.head.header(head, "location").is_some()
+            {
+                let host = a.head.host.map(|h| h.get(buf));
+                crate::worker::redirect_base(
+                    loc,
+                    req.server,
+                    host,
+                    a.route.local,
+                    &mut proto.location_base,
+                );
+            }
+        }
         let head_step = handler::queue_upstream_head(self, shared, facts);
         if let Some(step) = head_step {
             return step;
@@ -509,6 +591,7 @@ impl<'c> Conn<'c> {
             resolvers: &mut shared.resolvers,
             registry: &shared.registry,
             client: self.key,
+            shutting_down: shared.shutting_down,
         };
         a.upstream.take_head(&mut env, &cx);
         Step::Again
@@ -538,17 +621,22 @@ impl<'c> Conn<'c> {
     /// Finalizes a proxied request with `status` through the routing engine's error-page
     /// handling (or nginx's standard page), as every other response is.
     fn finalize_proxied(&mut self, shared: &mut Shared<'c>, status: u16) -> Step {
+        self.drop_client_body();
+        handler::finalize_with_status(self, shared, status)
+    }
+
+    /// The upstream's response is not the answer: the body source is reset, and a client
+    /// body still on its way is abandoned (no keep-alive after the answer).
+    fn drop_client_body(&mut self) {
         if let Some(a) = self.active.as_deref_mut() {
             a.source = Source::Fixed;
             if a.body.take().is_some()
                 && let Some(req) = a.req.as_mut()
             {
-                // The rest of the body is still on its way: no keep-alive after the answer.
                 req.body = BodyRead::Abandoned;
                 req.lingering = true;
             }
         }
-        handler::finalize_with_status(self, shared, status)
     }
 
     /// An error-log line about the request, with nginx's context.

@@ -83,6 +83,10 @@ impl<'c> Conn<'c> {
         let complete = !matches!(a.source, Source::Upstream) || a.upstream.complete();
         let body = a.body_read(&req);
         if a.proxied {
+            // The stored body outlives the machine's use for `$request_body` in the log.
+            if a.route.request_body.is_none() {
+                a.route.request_body = a.upstream.take_stored_body();
+            }
             let mut env = Self::env(shared, self.key);
             a.upstream.end(&mut env);
         }
