@@ -45,6 +45,12 @@ fn scripts(prefix: &Prefix) {
     );
     prefix.write("html/echo.php", "<?php readfile('php://input');");
     prefix.write(
+        "html/accel.php",
+        "<?php header('X-Accel-Redirect: /files/a.txt'); header('Content-Type: text/x-sent'); \
+         header('Set-Cookie: k=v'); header('X-Other: o'); echo 'not sent';",
+    );
+    prefix.write("html/files/a.txt", "file a\n");
+    prefix.write(
         "html/fail.php",
         "<?php http_response_code(500); echo 'failed';",
     );
@@ -87,6 +93,7 @@ fn php_server(extra: &str) -> Option<(Server, PhpFpm)> {
            {extra} }}",
         sock = fpm.socket.display(),
         port = fpm.port,
+        extra = extra.replace("SOCK", &fpm.socket.display().to_string()),
     );
     let server = Server::start_with(1, &conf, scripts);
     Some((server, fpm))
@@ -185,6 +192,42 @@ fn an_application_error_keeps_the_connection_and_lines_keep_nginx_s_order() {
             "X-B"
         ]
     );
+}
+
+#[test]
+fn x_accel_redirect_ignore_headers_and_limit_rate_as_for_the_proxy() {
+    let Some((s, _fpm)) = php_server(
+        "location /files/ { internal; }\n\
+         location = /ignored.php { include fastcgi.conf; fastcgi_ignore_headers X-Accel-Redirect;\n\
+           fastcgi_param SCRIPT_FILENAME $document_root/accel.php; fastcgi_pass unix:SOCK; }\n\
+         location = /slow.php { include fastcgi.conf; fastcgi_limit_rate 20k;\n\
+           fastcgi_param SCRIPT_FILENAME $document_root/big.php; fastcgi_pass unix:SOCK; }",
+    ) else {
+        return;
+    };
+    // The application's X-Accel-Redirect: the file answers, with the application's
+    // Content-Type and Set-Cookie kept (nginx's redirect-kept fields), nothing else of it.
+    let r = s.request(&get_close("/accel.php"));
+    assert_eq!((r.status, r.text().as_str()), (200, "file a\n"));
+    assert_eq!(r.header("Content-Type"), Some("text/x-sent;charset=UTF-8"));
+    assert_eq!(r.header("Set-Cookie"), Some("k=v"));
+    assert_eq!(r.header("X-Other"), None);
+    // fastcgi_ignore_headers X-Accel-Redirect: the response is the application's.
+    let r = s.request(&get_close("/ignored.php"));
+    assert_eq!((r.status, r.text().as_str()), (200, "not sent"));
+    assert_eq!(r.header("X-Other"), Some("o"));
+    assert_eq!(r.header("X-Accel-Redirect"), None, "hidden by default");
+    // fastcgi_limit_rate 20k: nginx allows rate × (whole seconds since the start + 1), so
+    // 60 kB of a buffered response take two seconds.
+    let started = std::time::Instant::now();
+    let r = s.request(&get_close("/slow.php?n=6000"));
+    assert_eq!(r.body.len(), 60_000);
+    assert!(
+        started.elapsed() >= Duration::from_millis(1800),
+        "{:?}",
+        started.elapsed()
+    );
+    s.assert_clean_log();
 }
 
 #[test]

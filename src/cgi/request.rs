@@ -39,7 +39,7 @@ pub fn settings<'c>(
         sendfile: loc.sendfile,
         resolver: loc.resolver.as_deref(),
         resolver_timeout: loc.resolver_timeout,
-        limit_rate: 0,
+        limit_rate: conf.limit_rate(),
     }
 }
 

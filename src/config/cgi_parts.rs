@@ -118,37 +118,3 @@ pub fn parse_bind_addr(text: &str) -> Option<SocketAddr> {
     let ip = text.strip_prefix('[')?.strip_suffix(']')?;
     ip.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 0))
 }
-
-/// `*_ignore_headers` values, as bits.
-pub mod ignore {
-    /// `X-Accel-Redirect`
-    pub const XA_REDIRECT: u16 = 1;
-    /// `X-Accel-Expires`
-    pub const XA_EXPIRES: u16 = 1 << 1;
-    /// `X-Accel-Limit-Rate`
-    pub const XA_LIMIT_RATE: u16 = 1 << 2;
-    /// `X-Accel-Buffering`
-    pub const XA_BUFFERING: u16 = 1 << 3;
-    /// `X-Accel-Charset`
-    pub const XA_CHARSET: u16 = 1 << 4;
-    /// `Expires`
-    pub const EXPIRES: u16 = 1 << 5;
-    /// `Cache-Control`
-    pub const CACHE_CONTROL: u16 = 1 << 6;
-    /// `Set-Cookie`
-    pub const SET_COOKIE: u16 = 1 << 7;
-    /// `Vary`
-    pub const VARY: u16 = 1 << 8;
-    /// The names nginx takes (`ngx_http_upstream_ignore_headers_masks`).
-    pub const NAMES: [(&str, u16); 9] = [
-        ("X-Accel-Redirect", XA_REDIRECT),
-        ("X-Accel-Expires", XA_EXPIRES),
-        ("X-Accel-Limit-Rate", XA_LIMIT_RATE),
-        ("X-Accel-Buffering", XA_BUFFERING),
-        ("X-Accel-Charset", XA_CHARSET),
-        ("Expires", EXPIRES),
-        ("Cache-Control", CACHE_CONTROL),
-        ("Set-Cookie", SET_COOKIE),
-        ("Vary", VARY),
-    ];
-}

@@ -166,8 +166,8 @@ pub struct CgiConf {
     pub pass_header: Option<Vec<String>>,
     /// `*_hide_header` names (lowercase)
     pub hide_header: Option<Vec<String>>,
-    /// `*_ignore_headers`, as [`ignore`] bits
-    pub ignore_headers: Option<u16>,
+    /// `*_ignore_headers` (the proxy module's bits: nginx's masks are the upstream's)
+    pub ignore_headers: Option<crate::config::proxy_rest::IgnoreHeaders>,
     /// `*_pass_request_headers`
     pub pass_request_headers: Option<bool>,
     /// `*_pass_request_body`
@@ -190,6 +190,14 @@ pub struct CgiConf {
     pub modifier2: Option<u8>,
     /// `uwsgi_string` (uwsgi only): bytes added after the packet's variables.
     pub uwsgi_string: Option<Vec<u8>>,
+    /// `*_limit_rate`: bytes per second read of a buffered response (0: no limit).
+    pub limit_rate: Option<u64>,
+    /// `*_ignore_client_abort`
+    pub ignore_client_abort: Option<bool>,
+    /// `*_store off` (the only value Portico takes).
+    pub store: Option<bool>,
+    /// `*_store_access`: the mode stored files would get.
+    pub store_access: Option<u32>,
 }
 
 impl CgiConf {
@@ -233,7 +241,11 @@ impl CgiConf {
             keep_conn,
             modifier1,
             modifier2,
-            uwsgi_string
+            uwsgi_string,
+            limit_rate,
+            ignore_client_abort,
+            store,
+            store_access
         );
     }
 
@@ -317,6 +329,21 @@ impl CgiConf {
     /// `*_pass_request_body`, default on.
     pub fn pass_request_body(&self) -> bool {
         self.pass_request_body.unwrap_or(true)
+    }
+
+    /// `*_limit_rate`, default 0 (no limit).
+    pub fn limit_rate(&self) -> u64 {
+        self.limit_rate.unwrap_or(0)
+    }
+
+    /// `*_ignore_client_abort`, default off.
+    pub fn ignore_client_abort(&self) -> bool {
+        self.ignore_client_abort.unwrap_or(false)
+    }
+
+    /// `*_ignore_headers`, default none.
+    pub fn ignore_headers(&self) -> crate::config::proxy_rest::IgnoreHeaders {
+        self.ignore_headers.unwrap_or_default()
     }
 
     /// `fastcgi_keep_conn`, default off.

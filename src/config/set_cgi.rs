@@ -71,6 +71,10 @@ field_setters! {
     socket_keepalive: socket_keepalive = flag_arg;
     /// `fastcgi_keep_conn on|off;`
     keep_conn: keep_conn = flag_arg;
+    /// `*_ignore_client_abort on|off;`
+    ignore_client_abort: ignore_client_abort = flag_arg;
+    /// `*_limit_rate SIZE;`
+    limit_rate: limit_rate = |d| super::values::size_arg(d, 0);
     /// `*_buffer_size SIZE;`
     buffer_size: buffer_size = |d| super::values::size_arg(d, 0).map(|n| n as usize);
     /// `*_busy_buffers_size SIZE;`
@@ -248,19 +252,18 @@ pub(crate) fn next_upstream(
     Ok(())
 }
 
-/// `*_ignore_headers NAME ...;` (case-insensitive names of [`ignore::NAMES`])
+/// `*_ignore_headers NAME ...;`: a bitmask of the proxy module's names; a level's
+/// directives add up, a repeated name is warned about (`ngx_conf_set_bitmask_slot`).
 pub(crate) fn ignore_headers(
     l: &mut Level<'_>,
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
+    use super::proxy_rest::IgnoreHeaders;
     let c = conf(l, d)?;
-    if c.ignore_headers.is_some() {
-        return Err(ConfError::directive(d, "is duplicate"));
-    }
-    let mut bits = 0u16;
+    let mut bits = c.ignore_headers.map_or(0, |b| b.0);
     for w in &d.args {
-        let Some(&(_, bit)) = ignore::NAMES
+        let Some(&(_, bit)) = IgnoreHeaders::NAMES
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(&w.text))
         else {
@@ -275,8 +278,33 @@ pub(crate) fn ignore_headers(
         }
         bits |= bit;
     }
-    c.ignore_headers = Some(bits);
+    c.ignore_headers = Some(IgnoreHeaders(bits));
     Ok(())
+}
+
+/// `*_store off;`: storing responses in files is not implemented, so only `off` is taken
+/// (as `proxy_store`).
+pub(crate) fn store(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<(), ConfError> {
+    if d.arg(0) != "off" {
+        return Err(ConfError::directive(
+            d,
+            "is not supported: Portico does not store upstream responses in files",
+        ));
+    }
+    set_once(&mut conf(l, d)?.store, d, |_| Ok(false))
+}
+
+/// `*_store_access users:permissions ...;`
+pub(crate) fn store_access(
+    l: &mut Level<'_>,
+    d: &Directive,
+    _: &mut Shared,
+) -> Result<(), ConfError> {
+    set_once(
+        &mut conf(l, d)?.store_access,
+        d,
+        super::set_proxy_rest::access_arg,
+    )
 }
 
 /// `*_buffers NUMBER SIZE;`
@@ -380,12 +408,6 @@ pub(crate) fn unsupported(
     let name = d.name.as_str();
     let why = if name.contains("_cache") {
         "Portico has no response cache yet"
-    } else if name.ends_with("_store") || name.ends_with("_store_access") {
-        "Portico does not store upstream responses as files"
-    } else if name.ends_with("_limit_rate") {
-        "Portico has no response rate limit yet"
-    } else if name.ends_with("_ignore_client_abort") {
-        "a client that closes its connection always aborts the upstream request"
     } else if name.ends_with("_force_ranges") {
         "upstream responses are not served in ranges"
     } else {

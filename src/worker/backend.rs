@@ -36,6 +36,14 @@ impl Kind {
             .map(Kind::Gateway)
     }
 
+    /// `*_ignore_client_abort` of the module.
+    pub fn ignore_client_abort(self, loc: &LocSettings) -> bool {
+        match self {
+            Kind::Proxy => loc.proxy_ignore_client_abort,
+            Kind::Gateway(m) => m.conf(loc).ignore_client_abort(),
+        }
+    }
+
     /// `*_intercept_errors` of the module.
     pub fn intercept_errors(self, loc: &LocSettings) -> bool {
         match self {

@@ -1,4 +1,5 @@
 use crate::config::cgi_values::*;
+use crate::config::proxy_rest::IgnoreHeaders;
 use crate::config::proxy_values::NextUpstream;
 use crate::config::testutil::{http, load_err, load_ok};
 use crate::config::{HttpConf, LocSettings};
@@ -156,4 +157,22 @@ fn errors_are_nginx_words() {
         "fastcgi_ignore_headers X-Accel-Redirect expires; fastcgi_bind 127.0.0.1 transparent;\n\
          uwsgi_bind off; scgi_bind $remote_addr; fastcgi_send_lowat 0;",
     ));
+    // As the proxy module's: only `*_store off`; the rest of these parsed as nginx does.
+    assert!(e("fastcgi_store on;").contains("\"fastcgi_store\" directive is not supported"));
+    assert_eq!(e("uwsgi_store_access user:x;"), "invalid value \"user:x\"");
+    assert!(e("scgi_force_ranges on;").contains("is not supported"));
+    let conf = http_conf(
+        "fastcgi_store off; uwsgi_store_access user:rw group:r all:r;\n\
+         fastcgi_limit_rate 20k; scgi_ignore_client_abort on;\n\
+         fastcgi_ignore_headers X-Accel-Buffering; fastcgi_ignore_headers Vary;\n\
+         server { location / { fastcgi_pass 127.0.0.1:9000; } }",
+    );
+    let loc = first_location(&conf);
+    let fcgi = CgiModule::FastCgi.conf(loc);
+    assert_eq!(fcgi.limit_rate(), 20 * 1024);
+    // A level's *_ignore_headers add up, as nginx's bitmask slot.
+    assert!(fcgi.ignore_headers().has(IgnoreHeaders::XA_BUFFERING));
+    assert!(fcgi.ignore_headers().has(IgnoreHeaders::VARY));
+    assert!(CgiModule::Scgi.conf(loc).ignore_client_abort());
+    assert_eq!(CgiModule::Uwsgi.conf(loc).store_access, Some(0o644));
 }

@@ -138,7 +138,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                         t.bytes_received += n as u64;
                     }
                     if head_accepted && let Some(rate) = self.rate.as_mut() {
-                        rate.count(n);
+                        rate.count(n, env.now);
                     }
                     self.got_bytes = true;
                     self.progress = env.now;

@@ -399,9 +399,9 @@ impl<'c> Conn<'c> {
         }
         let mut probe = [0u8; 1];
         match self.client.peek(&mut probe) {
-            // `proxy_ignore_client_abort on`: nginx does not watch the client at all; the
+            // `*_ignore_client_abort on`: nginx does not watch the client at all; the
             // upstream's answer is awaited (and fails to reach the client).
-            Ok(0) if req.loc.proxy_ignore_client_abort => {
+            Ok(0) if Kind::of(req.loc).is_some_and(|k| k.ignore_client_abort(req.loc)) => {
                 req.client_sent_more = true;
                 None
             }
@@ -490,12 +490,30 @@ impl<'c> Conn<'c> {
             };
             // X-Accel-Redirect: the request goes on elsewhere, the response is dropped
             // (ngx_http_upstream_process_headers).
-            let (redirect, buffering) = match a.upstream.proto_and_head() {
-                (Backend::Http(proto), head) => (
-                    crate::proxy::accel::redirect(&proto.head, head, loc, proto.cookies.as_deref()),
-                    crate::proxy::accel::buffering(&proto.head, head, loc),
-                ),
-                (Backend::Gateway(_), _) => (None, None),
+            let (redirect, buffering) = {
+                use crate::proxy::accel::{self, RedirectRules};
+                let (proto, buf) = a.upstream.proto_and_head();
+                let (lines, rules) = match proto {
+                    Backend::Http(h) => (
+                        &h.head.headers[..],
+                        RedirectRules {
+                            ignore: loc.proxy_ignore_headers,
+                            force_ranges: loc.proxy_force_ranges,
+                            cookies: h.cookies.as_deref(),
+                        },
+                    ),
+                    Backend::Gateway(g) => (
+                        &g.head.headers[..],
+                        RedirectRules {
+                            ignore: g.module.conf(loc).ignore_headers(),
+                            ..RedirectRules::default()
+                        },
+                    ),
+                };
+                (
+                    accel::redirect(lines, buf, rules),
+                    accel::buffering(lines, buf, rules.ignore),
+                )
             };
             if let Some(redirect) = redirect {
                 let mut env = Self::env(shared, self.key);
