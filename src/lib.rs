@@ -30,6 +30,7 @@
 #[cfg(feature = "count-alloc")]
 pub mod alloc_count;
 pub mod cli;
+pub mod compress;
 pub mod config;
 pub mod http;
 pub mod listener;
