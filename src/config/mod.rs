@@ -14,6 +14,7 @@
 pub mod directives;
 pub mod error;
 pub mod glob;
+pub mod gzip_values;
 pub mod lexer;
 mod listen;
 pub mod loc_values;
@@ -23,6 +24,7 @@ pub mod proxy_values;
 mod raw;
 mod set_block;
 mod set_core;
+mod set_gzip;
 mod set_http;
 mod set_loc;
 mod set_log;
