@@ -220,7 +220,8 @@ mod tests {
         ));
         assert!(!is_msie6(b"Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 6.0)"));
         assert!(!is_msie6(b"Mozilla/4.0 (compatible; MSIE 6.0; Opera 9)"));
-        assert!(!is_msie6(b"MSIE 6.0"), "too short for nginx's look");
+        assert!(is_msie6(b"MSIE 6.0"));
+        assert!(!is_msie6(b"MSIE 6."), "too short for nginx's look");
         assert!(!is_msie6(b"curl/8.0"));
     }
 
