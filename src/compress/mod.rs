@@ -24,6 +24,43 @@ pub use deflate::{DeflatePool, Deflater, Flush, Step};
 pub use inflate::{Inflated, Inflater};
 pub use oneshot::OneShot;
 
+/// A worker's compression tools: spare streaming states, the one-shot compressors, and
+/// spare buffers for the response filter's output and file reads.
+#[derive(Debug, Default)]
+pub struct Compressors {
+    /// Streaming compressor states.
+    pub deflaters: DeflatePool,
+    /// One-shot compressors.
+    pub one_shot: OneShot,
+    buffers: Vec<Vec<u8>>,
+}
+
+/// Spare filter buffers a worker keeps.
+const MAX_SPARE_BUFFERS: usize = 64;
+/// A spare buffer larger than this is not kept (one grown for an unusual response).
+const MAX_KEPT_BUFFER: usize = 256 * 1024;
+
+impl Compressors {
+    /// A buffer (a spare one when there is one), at least `len` bytes long.
+    pub fn take_buffer(&mut self, len: usize) -> Vec<u8> {
+        let mut b = self.buffers.pop().unwrap_or_default();
+        if b.len() < len {
+            b.resize(len, 0);
+        }
+        b
+    }
+
+    /// Gives a buffer back.
+    pub fn give_buffer(&mut self, b: Vec<u8>) {
+        if b.capacity() > 0
+            && b.capacity() <= MAX_KEPT_BUFFER
+            && self.buffers.len() < MAX_SPARE_BUFFERS
+        {
+            self.buffers.push(b);
+        }
+    }
+}
+
 /// Lowest and highest `gzip_comp_level`.
 pub const LEVELS: std::ops::RangeInclusive<u8> = 1..=9;
 /// zlib's largest window (`gzip_window 32k`).

@@ -169,6 +169,10 @@ impl Protocol for Http1 {
         }
     }
 
+    fn unframe(&mut self) {
+        self.dechunk = self.framing == Framing::Chunked;
+    }
+
     fn reset(&mut self) {
         self.framing = Framing::Empty;
         self.remaining = 0;

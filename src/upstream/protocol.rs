@@ -74,6 +74,12 @@ pub trait Protocol {
         end: usize,
     ) -> Result<Decoded, &'static str>;
 
+    /// The connection frames the body for the client itself (a filter such as gzip changes
+    /// its length): from now on remove all of the upstream's framing, chunks included.
+    /// Called after the head, before the body starts; a protocol whose framing never
+    /// reaches the client needs nothing here.
+    fn unframe(&mut self) {}
+
     /// Forgets a response (a retry starts over).
     fn reset(&mut self);
 

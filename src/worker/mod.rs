@@ -82,6 +82,8 @@ pub struct Shared<'c> {
     pub pool: conn::Pool<'c>,
     /// Open static files, stat results and small files' bytes (see `static_files::cache`).
     pub file_cache: crate::static_files::FileCache,
+    /// Compressor states and buffers for gzip and gunzip (see `compress`).
+    pub compress: crate::compress::Compressors,
     /// Upstream groups' counters, the idle upstream connections, and the registry that
     /// registers new upstream sockets.
     pub upstreams: crate::upstream::Upstreams,
@@ -267,6 +269,7 @@ impl<'c> Worker<'c> {
                 scratch: Vec::with_capacity(4096),
                 pool: conn::Pool::default(),
                 file_cache: Default::default(),
+                compress: Default::default(),
                 upstreams: crate::upstream::Upstreams::new(http, registry),
             },
             signal_fd,

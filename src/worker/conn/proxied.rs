@@ -194,7 +194,7 @@ impl<'c> Conn<'c> {
             Turn::Failed(f) => return self.upstream_failed(shared, f),
         }
         let written = self.bytes_out;
-        let flushed = self.flush();
+        let flushed = self.flush(&mut shared.compress);
         let moved = self.bytes_out != written;
         let Some(a) = self.active.as_deref_mut() else {
             return Step::Close;
