@@ -32,6 +32,8 @@ pub struct Compressors {
     pub deflaters: DeflatePool,
     /// One-shot compressors.
     pub one_shot: OneShot,
+    /// Where a one-shot compression lands before it is framed.
+    pub scratch: Vec<u8>,
     buffers: Vec<Vec<u8>>,
 }
 

@@ -244,6 +244,16 @@ impl ClientHeaders for Http1Head<'_> {
             .flatten()
     }
 
+    fn each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
+        for v in response::client_values(&self.proto.head, self.buf, &self.input, name) {
+            f(v);
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        response::client_values(&self.proto.head, self.buf, &self.input, name).next()
+    }
+
     fn chunked(&self) -> bool {
         self.proto.framing == Framing::Chunked && !self.proto.dechunk
     }

@@ -196,6 +196,23 @@ fn rewrite_location(value: &[u8], redirects: &[Redirect], out: &mut Vec<u8>) {
     out.extend_from_slice(value);
 }
 
+/// The values of the upstream's `name` lines (lowercase) the client gets: not hidden,
+/// not hop-by-hop, and no `Content-Length` beside chunks.
+pub fn client_values<'b>(
+    head: &ResponseHead,
+    buf: &'b [u8],
+    input: &ClientHeadInput<'_>,
+    name: &str,
+) -> impl Iterator<Item = &'b [u8]> {
+    let passes = !(HOP_BY_HOP.contains(&name)
+        || hidden(name.as_bytes(), input)
+        || (name == "content-length" && head.chunked));
+    head.headers
+        .iter()
+        .filter(move |(n, _)| passes && buf[n.0..n.1].eq_ignore_ascii_case(name.as_bytes()))
+        .map(move |(_, v)| &buf[v.0..v.1])
+}
+
 /// The upstream headers nginx's header filter writes early, right after `Date`.
 const EARLY: [&str; 3] = ["content-type", "content-length", "last-modified"];
 

@@ -110,6 +110,12 @@ pub trait ClientHeaders {
     fn write_rest(&self, out: &mut Vec<u8>, skip_cache: bool);
     /// The `Upgrade` value of a 101.
     fn upgrade(&self) -> Option<&[u8]>;
+    /// Calls `f` with each value of the header `name` (lowercase) among the lines the
+    /// client gets (for the response filters: gzip reads `Content-Type`, `Content-Length`,
+    /// `Content-Encoding`, `ETag`, `Cache-Control`...).
+    fn each_header(&self, name: &str, f: &mut dyn FnMut(&[u8]));
+    /// The first value of the header `name` (lowercase) the client gets.
+    fn header(&self, name: &str) -> Option<&[u8]>;
     /// The body goes to the client with `Transfer-Encoding: chunked`.
     fn chunked(&self) -> bool;
     /// The body ends only when the connection closes (no length the client can use).

@@ -75,7 +75,7 @@ fn serve_static<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
             if method == Method::Post {
                 return finalize(rq, 405);
             }
-            file_response::serve(rq, f)
+            file_response::serve(rq, f, file_response::FileKind::Plain { gzip_vary: false })
         }
         Entry::Directory => {
             let mut location = Vec::with_capacity(64);

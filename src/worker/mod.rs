@@ -11,6 +11,7 @@ mod answer;
 pub(crate) mod conn;
 mod content;
 mod file_response;
+mod gzip;
 mod handler;
 mod phases;
 pub(crate) mod request_vars;
