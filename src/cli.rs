@@ -14,7 +14,6 @@ pub const DEFAULT_CONF_FILE: &str = "conf/portico.conf";
 /// read `nginx -V` to detect features see them as absent.
 const WITHOUT_MODULES: &[&str] = &[
     "http_charset_module",
-    "http_gzip_module",
     "http_ssi_module",
     "http_userid_module",
     "http_access_module",
@@ -171,12 +170,19 @@ fn configure_arguments(prefix: &Path) -> String {
         "configure arguments: --prefix={}/ --conf-path={DEFAULT_CONF_FILE}",
         prefix.display()
     );
+    for m in WITH_MODULES {
+        s.push_str(" --with-");
+        s.push_str(m);
+    }
     for m in WITHOUT_MODULES {
         s.push_str(" --without-");
         s.push_str(m);
     }
     s
 }
+
+/// Optional nginx modules Portico has, declared as nginx's `--with-*` configure arguments.
+const WITH_MODULES: &[&str] = &["http_gzip_static_module", "http_gunzip_module"];
 
 /// Resolves `path` against `base` unless it is absolute (nginx's `ngx_get_full_name`).
 pub fn full_path(base: &Path, path: &Path) -> PathBuf {

@@ -119,6 +119,10 @@ vars! {
     RequestCompletion = "request_completion",
     /// `$binary_remote_addr`: the client address in binary form.
     BinaryRemoteAddr = "binary_remote_addr",
+    // ---- gzip ----
+    /// `$gzip_ratio`: the response's body bytes over its gzip bytes (`2.46`), once
+    /// compressed; not found otherwise.
+    GzipRatio = "gzip_ratio",
     ;
     /// `$arg_NAME`: one query argument (name stored lowercase; see [`find_arg`]).
     Arg(String),
