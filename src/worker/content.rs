@@ -181,7 +181,9 @@ fn gzip_static<'c>(rq: &mut Rq<'_, 'c>, path: &[u8]) -> GzipStaticAnswer<'c> {
     GzipStaticAnswer::Served(file_response::serve(
         rq,
         f,
-        file_response::FileKind::GzipStatic,
+        file_response::FileKind::GzipStatic {
+            vary: loc.gzip_static == GzipStatic::On,
+        },
     ))
 }
 

@@ -21,8 +21,9 @@ pub(super) enum FileKind {
     /// The file the URI maps to; `gzip_vary`: `gzip_static` found a `.gz` beside it that
     /// the client does not get (the response still says `Vary`).
     Plain { gzip_vary: bool },
-    /// `gzip_static`'s `FILE.gz`: its own validators, `Content-Encoding: gzip`, no ranges.
-    GzipStatic,
+    /// `gzip_static`'s `FILE.gz`: its own validators, `Content-Encoding: gzip`, no ranges;
+    /// `vary`: `gzip_static on` asks for `Vary` (`always` leaves it to gunzip).
+    GzipStatic { vary: bool },
 }
 
 /// Queues the response for `f`, the file the request's URI maps to (or its `.gz`).
@@ -51,8 +52,11 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile, kind: FileKind) -> N
             Precondition::Failed => return finalize(rq, 412),
         }
     }
-    let gzip_static = kind == FileKind::GzipStatic;
-    let gzip_vary = matches!(kind, FileKind::Plain { gzip_vary: true });
+    let gzip_static = matches!(kind, FileKind::GzipStatic { .. });
+    let gzip_vary = matches!(
+        kind,
+        FileKind::Plain { gzip_vary: true } | FileKind::GzipStatic { vary: true }
+    );
     let content_type = static_files::content_type(loc, &rq.route.script.uri);
     let etag_header: [(&[u8], &[u8]); 1] = [(b"ETag", etag.unwrap_or(b""))];
     let last_modified_header: [(&[u8], &[u8]); 1] = [(b"Last-Modified", &last_modified)];

@@ -140,6 +140,9 @@ pub struct BodyFilter {
     file_len: usize,
     /// Body bytes in and coded bytes out (`$gzip_ratio`), once the coding ended.
     pub totals: Option<(u64, u64)>,
+    /// Bytes taken from the source so far: taking them made room there (an upstream may
+    /// be read again) even when no output came of them yet.
+    pub taken: u64,
 }
 
 impl Default for BodyFilter {
@@ -159,6 +162,7 @@ impl Default for BodyFilter {
             file_pos: 0,
             file_len: 0,
             totals: None,
+            taken: 0,
         }
     }
 }
@@ -187,6 +191,7 @@ impl BodyFilter {
         self.file_pos = 0;
         self.file_len = 0;
         self.totals = None;
+        self.taken = 0;
     }
 
     /// A response whose whole body was coded at once (one-shot): only its totals remain.
@@ -273,6 +278,7 @@ impl BodyFilter {
                 Ready::Bytes(bytes) if !bytes.is_empty() => {
                     let (consumed, produced) = self.code(bytes, spares)?;
                     body.consume(consumed);
+                    self.taken += consumed as u64;
                     if consumed == 0 && produced == 0 {
                         // The coder holds output it could not place: the region is full.
                         self.emit(false);
@@ -283,6 +289,7 @@ impl BodyFilter {
                 Ready::File { fd, pos, len, .. } => {
                     let n = self.read_file(fd, pos, len, spares)?;
                     body.consume(n);
+                    self.taken += n as u64;
                 }
                 Ready::Pending => return self.idle(body.streams()),
                 Ready::End if !body.complete() => {

@@ -193,9 +193,12 @@ impl<'c> Conn<'c> {
             Turn::Head(facts) => return self.upstream_head(shared, facts),
             Turn::Failed(f) => return self.upstream_failed(shared, f),
         }
-        let written = self.bytes_out;
+        // Bytes the client took, or bytes a body filter took from the upstream's buffer,
+        // make room for the upstream to be read again.
+        let taken = |c: &Self| c.active.as_deref().map_or(0, |a| a.filter.taken);
+        let written = (self.bytes_out, taken(self));
         let flushed = self.flush(&mut shared.compress);
-        let moved = self.bytes_out != written;
+        let moved = (self.bytes_out, taken(self)) != written;
         let Some(a) = self.active.as_deref_mut() else {
             return Step::Close;
         };
