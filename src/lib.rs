@@ -21,7 +21,10 @@
 //! - [`config`] turns `nginx.conf` into typed [`config::Config`]: a lexer, a generic directive
 //!   tree with `include`, one directive table, and settings merged http → server → location.
 //! - [`vars`] compiles `$variables` once at config load; [`log`] writes the error log in
-//!   nginx's format and the access log per `log_format`.
+//!   nginx's format and the access log per `log_format`; [`regex`] is the one regex type
+//!   (PCRE2, as nginx), whose named groups are variables; [`computed`] holds the variables
+//!   made from the request by `map`, `geo` and `split_clients`, and the referer check;
+//!   [`resolver`] resolves `proxy_pass` host names without blocking (nginx's `resolver`).
 //! - [`http`] parses request heads (as nginx does, offsets into the connection's buffer),
 //!   decodes bodies, normalises URIs, and holds response status lines and nginx's error
 //!   pages; [`sys`] holds the little `unsafe` there is (sendfile, rlimits, affinity, epoll).
@@ -31,12 +34,15 @@
 pub mod alloc_count;
 pub mod cli;
 pub mod compress;
+pub mod computed;
 pub mod config;
 pub mod http;
 pub mod listener;
 pub mod log;
 pub mod master;
 pub mod proxy;
+pub mod regex;
+pub mod resolver;
 pub mod rewrite;
 pub mod router;
 pub mod slab;

@@ -110,12 +110,15 @@ impl Default for GzipProxied {
 
 /// `gzip_disable REGEX...`: user agents (case-insensitive patterns) that get no gzip.
 #[derive(Clone, Debug, Default)]
-pub struct GzipDisable(pub Rc<[regex::bytes::Regex]>);
+pub struct GzipDisable(pub Rc<[crate::regex::Regex]>);
 
 impl GzipDisable {
-    /// Whether `user_agent` matches one of the patterns.
+    /// Whether `user_agent` matches one of the patterns (a pattern that fails to run
+    /// counts as a match: nginx's `ngx_regex_exec_array` then declines gzip too).
     pub fn matches(&self, user_agent: &[u8]) -> bool {
-        self.0.iter().any(|re| re.is_match(user_agent))
+        self.0
+            .iter()
+            .any(|re| re.is_match(user_agent).unwrap_or(true))
     }
 
     /// Whether there are no patterns.

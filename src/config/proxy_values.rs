@@ -96,7 +96,7 @@ pub enum RedirectRule {
     /// whole by TO, whose `$1`..`$9` are the regex's captures.
     Regex {
         /// The compiled regex.
-        re: regex::bytes::Regex,
+        re: crate::regex::Regex,
         /// The replacement.
         to: Template,
     },
@@ -253,7 +253,7 @@ pub enum Redirect {
     /// the regex's captures (nginx evaluates the replacement against them).
     Regex {
         /// The rule's regex (a cheap clone of the configuration's).
-        re: regex::bytes::Regex,
+        re: crate::regex::Regex,
         /// The replacement, captures still to fill in.
         to: Vec<u8>,
     },

@@ -189,10 +189,10 @@ pub(crate) fn gzip_proxied(
 pub(crate) fn gzip_disable(
     l: &mut Level<'_>,
     d: &Directive,
-    _: &mut Shared,
+    shared: &mut Shared,
 ) -> Result<(), ConfError> {
     let loc = l.loc(d)?;
-    let mut patterns: Vec<regex::bytes::Regex> =
+    let mut patterns: Vec<crate::regex::Regex> =
         loc.gzip_disable.take().map_or_else(Vec::new, |g| g.0.to_vec());
     for word in &d.args {
         let w = word.text.as_str();
@@ -200,7 +200,7 @@ pub(crate) fn gzip_disable(
             loc.gzip_disable_msie6 = Some(true);
             continue;
         }
-        patterns.push(super::set_block::compile_regex(d, w, true)?);
+        patterns.push(super::set_block::compile_regex(d, w, true, shared)?);
     }
     loc.gzip_disable = Some(GzipDisable(Rc::from(patterns)));
     Ok(())

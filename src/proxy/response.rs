@@ -186,7 +186,9 @@ fn rewrite_location(value: &[u8], redirects: &[Redirect], out: &mut Vec<u8>) {
                 }
             }
             Redirect::Regex { re, to } => {
-                if let Some(caps) = re.captures(value) {
+                // nginx takes a match error for no match here.
+                let mut caps = crate::regex::Captures::default();
+                if let Ok(true) = re.captures(value, &mut caps) {
                     caps.expand(to, out);
                     return;
                 }

@@ -41,10 +41,12 @@ use crate::config::proxy_values::NextUpstream;
 use crate::elog;
 use crate::http::source::Ready;
 use crate::log::LogLevel;
+use crate::resolver::Ticket;
 use crate::sys;
 
 mod connect;
 mod exchange;
+mod resolve;
 mod tries;
 
 /// Safety valve for one drive.
@@ -68,12 +70,10 @@ struct Peer {
 /// Where the machine is.
 enum State {
     /// Next: choose a server and connect.
-    ///
-    /// The place for name resolution (`proxy_pass` with variables and a `resolver`): a
-    /// `Resolving(query)` state entered from here when `Target::direct` is a name, left
-    /// when the worker's resolver answers (driven like a socket event, with its own
-    /// deadline), back to `ChoosingPeer` with the address (or `Failed` with 502).
     ChoosingPeer,
+    /// A `proxy_pass` host known only per request is being resolved (`resolve.rs`): the
+    /// worker's resolver answers through [`Upstream::on_resolved`], back to `ChoosingPeer`.
+    Resolving(Ticket),
     /// A non-blocking connect is in progress.
     Connecting(Peer),
     /// The request is going out; no response yet.
@@ -143,6 +143,8 @@ pub struct Upstream<'c, P> {
     progress: Instant,
     /// The tries, for `$upstream_*`.
     pub log: UpstreamLog,
+    /// The host name of a `proxy_pass` with variables, as far as it was resolved.
+    name: Option<resolve::Name>,
 }
 
 impl<P: Default> Default for Upstream<'_, P> {
@@ -174,6 +176,7 @@ impl<P: Default> Default for Upstream<'_, P> {
             try_started: now,
             progress: now,
             log: UpstreamLog::default(),
+            name: None,
         }
     }
 }
@@ -256,6 +259,11 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         self.try_started = env.now;
         self.progress = env.now;
         self.log.tries.clear();
+        self.name = self
+            .target
+            .resolve
+            .is_some()
+            .then_some(resolve::Name::Unasked);
         self.state = State::ChoosingPeer;
     }
 
@@ -263,6 +271,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
     /// the response buffer goes back to the worker's spares. The tries stay for the access
     /// log.
     pub fn end(&mut self, env: &mut Env<'_, 'c>) {
+        self.stop_resolving(env);
         if self.peer_mut().is_some() {
             self.finish_try_time(env.now);
         }
@@ -467,6 +476,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
 
     /// The client is gone: the upstream connection is closed (never pooled).
     pub fn abandon(&mut self, env: &mut Env<'_, 'c>) {
+        self.stop_resolving(env);
         self.finish_try_time(env.now);
         self.drop_peer(env, false);
         self.state = State::Done;
@@ -535,6 +545,8 @@ impl Settings<'_> {
             temp_file_write_size: 0,
             temp_path: std::path::Path::new(""),
             sendfile: false,
+            resolver: None,
+            resolver_timeout: Duration::ZERO,
         }
     }
 }

@@ -144,6 +144,10 @@ pub struct Env<'a, 'c> {
     pub groups: &'c [UpstreamConf],
     /// The worker's upstream state.
     pub upstreams: &'a mut Upstreams,
+    /// The worker's resolvers (a name's waiter is the client connection's key).
+    pub resolvers: &'a mut crate::resolver::Resolvers<Key>,
+    /// For the resolvers' sockets.
+    pub registry: &'a mio::Registry,
     /// The client connection whose request this is (its upstream socket's owner).
     pub client: Key,
 }
@@ -160,6 +164,11 @@ pub struct Target {
     pub hash_key: Vec<u8>,
     /// Whether the connection may go back to the pool after the response.
     pub keepalive: bool,
+    /// For [`DIRECT`]: a host name to resolve (when the URL's host is neither a group nor
+    /// an IP address), its addresses tried in turn on `port`.
+    pub resolve: Option<String>,
+    /// The port of the name's addresses.
+    pub port: u16,
 }
 
 /// The settings an upstream module gives the generic machinery (nginx's
@@ -196,6 +205,10 @@ pub struct Settings<'c> {
     pub temp_path: &'c Path,
     /// `sendfile`: send the temporary file's bytes with `sendfile(2)`.
     pub sendfile: bool,
+    /// `resolver`: for a `proxy_pass` host known only per request.
+    pub resolver: Option<&'c crate::config::resolver::ResolverConf>,
+    /// `resolver_timeout` (zero: no limit).
+    pub resolver_timeout: Duration,
 }
 
 impl<'c> Settings<'c> {
@@ -217,6 +230,8 @@ impl<'c> Settings<'c> {
             temp_file_write_size: temp::temp_file_write_size(loc),
             temp_path: &loc.proxy_temp_path,
             sendfile: loc.sendfile,
+            resolver: loc.resolver.as_deref(),
+            resolver_timeout: loc.resolver_timeout,
         }
     }
 }

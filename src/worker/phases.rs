@@ -131,6 +131,7 @@ fn run_from<'c>(rq: &mut Rq<'_, 'c>, mut next: Next<'c>) -> Handled {
         "*{} request phases did not finish",
         rq.conn.id
     );
+    crate::log::debug_point();
     handler::queue_error(rq, 500);
     Handled::Answered
 }
@@ -138,21 +139,30 @@ fn run_from<'c>(rq: &mut Rq<'_, 'c>, mut next: Next<'c>) -> Handled {
 /// nginx's find-config phase.
 fn find<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
     let server = rq.req.server;
-    let found = router::find_location(server, &rq.route.script.uri);
-    rq.route.script.valid_location = true;
+    let script = &mut rq.route.script;
+    let state = router::MatchState {
+        captures: &mut script.captures,
+        values: &mut script.user,
+    };
+    let found = router::find_location(server, &script.uri, state);
+    script.valid_location = true;
+    let found = match found {
+        Ok(found) => found,
+        Err(line) => {
+            log_error(rq, LogLevel::Alert, &line);
+            return finalize(rq, 500);
+        }
+    };
     match found {
-        Some(found) => {
-            if let Some(caps) = found.captures {
-                rq.route.script.captures = caps;
-            }
-            enter(rq, found.location);
-            if found.location.loc.internal && !rq.route.internal {
+        Some(location) => {
+            enter(rq, location);
+            if location.loc.internal && !rq.route.internal {
                 return finalize(rq, 404);
             }
             if !handler::body_size_ok(rq) {
                 return finalize(rq, 413);
             }
-            Next::Enter(found.location)
+            Next::Enter(location)
         }
         None => {
             rq.route.location = None;
@@ -174,6 +184,7 @@ fn enter<'c>(rq: &mut Rq<'_, 'c>, l: &'c LocationConf) {
 /// The settings the rest of the request uses (a location's, or a matched `if`'s).
 fn set_settings<'c>(rq: &mut Rq<'_, 'c>, loc: &'c LocSettings) {
     rq.req.loc = loc;
+    crate::log::use_request_logs(&loc.error_log);
 }
 
 /// Runs a server's (`in_location` false) or a location's rewrite directives.
@@ -208,11 +219,18 @@ fn run_rewrite<'c>(rq: &mut Rq<'_, 'c>, ops: &'c [rewrite::Op], in_location: boo
     }
 }
 
-/// Writes the rewrite module's log lines with the request's context, and nginx's warning
-/// for a `set` variable used before it was set.
+/// Writes the rewrite module's log lines with the request's context, nginx's warning
+/// for a `set` variable used before it was set, and its error for a computed variable
+/// that needed itself.
 pub(super) fn write_script_logs(rq: &mut Rq<'_, '_>) {
+    if let Some(name) = rq.route.script.computed.take_cycle() {
+        let message = format!("cycle while evaluating variable \"{name}\"");
+        log_error(rq, LogLevel::Error, &message);
+    }
     if let Some(i) = rq.route.script.uninitialized.take()
         && rq.req.loc.uninitialized_variable_warn
+        // A named group's variable before its match is "not found" for nginx, no warning.
+        && !rq.shared.http.user_vars.is_capture(i)
     {
         let name = rq.shared.http.user_vars.name(i).unwrap_or("");
         log_error(
@@ -227,6 +245,27 @@ pub(super) fn write_script_logs(rq: &mut Rq<'_, '_>) {
     let logs = std::mem::take(&mut rq.route.script.logs);
     for (level, line) in &logs {
         log_error(rq, *level, line);
+    }
+}
+
+/// nginx's error for a computed variable that needed itself while the access-log line was
+/// written (`... while logging request`).
+pub(super) fn log_cycle_while_logging(
+    conn: &ConnInfo,
+    a: &Active<'_>,
+    server: &crate::config::ServerConf,
+) {
+    if let Some(name) = a.route.script.computed.take_cycle() {
+        let buf = &a.buf[a.start..a.filled];
+        elog!(
+            LogLevel::Error,
+            "*{} cycle while evaluating variable \"{name}\" while logging request, client: {}, \
+             server: {}{}",
+            conn.id,
+            conn.peer.ip(),
+            server.first_name(),
+            crate::log::context::RequestContext::of(buf, &a.head)
+        );
     }
 }
 
@@ -270,7 +309,8 @@ pub(super) fn internal_redirect<'c>(
     }
     rq.route.script.uri = uri;
     rq.route.script.args = args.filter(|a| !a.is_empty());
-    rq.route.script.captures.clear();
+    // The captures stay: nginx's `r->captures` outlive an internal redirect, so `$1` after
+    // `try_files` or `error_page` is still the last match's.
     rq.route.internal = true;
     Next::Find
 }

@@ -8,7 +8,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         &mut self,
         env: &mut Env<'_, 'c>,
         cx: &RequestLog<'_>,
-    ) -> Result<(Option<usize>, SocketAddr), Failure> {
+    ) -> Result<Option<(Option<usize>, SocketAddr)>, Failure> {
         let now = env.now;
         let limit = self.settings.next_upstream_timeout;
         if self.tries > 0
@@ -18,11 +18,8 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             return Err(Failure::upstream(self.fail_status));
         }
         if self.target.group == DIRECT {
-            // A `proxy_pass` with variables: its one address (an unresolved name has none).
-            return match self.target.direct {
-                Some(a) if self.tries == 0 || self.fresh_retry.is_some() => Ok((None, a)),
-                _ => Err(Failure::upstream(self.fail_status)),
-            };
+            // A `proxy_pass` with variables: its address, or its name's next one.
+            return Ok(self.choose_direct(env, cx)?.map(|a| (None, a)));
         }
         let Some(conf) = env.groups.get(self.target.group) else {
             return Err(Failure::upstream(502));
@@ -70,13 +67,15 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         if let Some(g) = env.upstreams.groups.get_mut(self.target.group) {
             g.acquire(peer);
         }
-        Ok((Some(peer), server.addr))
+        Ok(Some((Some(peer), server.addr)))
     }
 
     pub(super) fn connect(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>) {
         let now = env.now;
         let (index, addr) = match self.choose(env, cx) {
-            Ok(chosen) => chosen,
+            Ok(Some(chosen)) => chosen,
+            // The resolver works on the name.
+            Ok(None) => return,
             Err(f) => {
                 self.state = State::Failed(f);
                 return;

@@ -99,8 +99,11 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                     );
                     return true;
                 }
-                if client_blocked && self.spill(cx) {
+                if client_blocked && self.spill(env, cx) {
                     continue;
+                }
+                if self.is_broken() {
+                    return true;
                 }
                 // Full: the client must take bytes first (back-pressure).
                 self.blocked = true;
@@ -139,8 +142,10 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         }
     }
 
-    /// Moves buffered body bytes to the temporary file; true if room was made.
-    pub(super) fn spill(&mut self, cx: &RequestLog<'_>) -> bool {
+    /// Moves buffered body bytes to the temporary file; true if room was made. A file that
+    /// cannot be written ends the response as nginx's event pipe does (the client has part
+    /// of it: its connection closes after what is buffered).
+    pub(super) fn spill(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>) -> bool {
         let s = &self.settings;
         if !s.buffering || s.max_temp_file_size == 0 {
             return false;
@@ -155,24 +160,23 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             Ok(Spill::Full) => false,
             Ok(Spill::Created(path)) => {
                 let what = format!(
-                    "an upstream response is buffered to a temporary file {}",
+                    "an upstream response is buffered to a temporary file {} while reading upstream",
                     path.display()
                 );
                 cx.line(LogLevel::Warn, &what, Some(self.upstream_name(None)));
                 true
             }
             Err(e) => {
-                // As nginx: the response goes on without the file (ours, not the client's).
                 cx.line(
                     LogLevel::Crit,
                     &format_args!(
-                        "write to a temporary file in \"{}\" failed ({})",
+                        "write to a temporary file in \"{}\" failed ({}) while reading upstream",
                         s.temp_path.display(),
                         sys::errno_text(&e)
                     ),
-                    None,
+                    Some(self.upstream_name(None)),
                 );
-                self.settings.max_temp_file_size = 0;
+                self.broken(env);
                 false
             }
         }

@@ -69,7 +69,12 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         index: Option<usize>,
     ) {
         self.log_failure(cx, what, during);
-        if self.release_server(env, index, true) {
+        // A name's addresses are peers with max_fails=1 (unless there is only one).
+        let disabled = match index {
+            Some(_) => self.release_server(env, index, true),
+            None => self.resolved_peers() > 1,
+        };
+        if disabled {
             let warn = format!("upstream server temporarily disabled while {during}");
             cx.line(LogLevel::Warn, &warn, Some(self.upstream_name(None)));
         }
@@ -119,7 +124,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             && self.tries_left > 0
             && (s.next_upstream_timeout.is_zero()
                 || now.saturating_duration_since(self.started) < s.next_upstream_timeout)
-            && self.target.group != DIRECT
+            && (self.target.group != DIRECT || self.direct_peer_left())
     }
 
     /// Starts the request over for the next try.

@@ -511,6 +511,8 @@ impl<'c> Conn<'c> {
             now: shared.now,
             groups: &shared.http.upstreams,
             upstreams: &mut shared.upstreams,
+            resolvers: &mut shared.resolvers,
+            registry: &shared.registry,
             client: key,
         }
     }
@@ -573,6 +575,7 @@ impl<'c> Conn<'c> {
             "*{} connection state machine looped {MAX_ITERATIONS_PER_DRIVE} times, closing",
             self.id
         );
+        crate::log::debug_point();
         Drive::Close
     }
 

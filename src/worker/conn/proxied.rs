@@ -184,6 +184,8 @@ impl<'c> Conn<'c> {
                 now: shared.now,
                 groups: &shared.http.upstreams,
                 upstreams: &mut shared.upstreams,
+                resolvers: &mut shared.resolvers,
+                registry: &shared.registry,
                 client: self.key,
             };
             a.upstream.drive(&mut env, &cx, !self.client.writable)
@@ -221,14 +223,14 @@ impl<'c> Conn<'c> {
                 if moved || (body_waits && self.client.readable) {
                     return Step::Again;
                 }
-                Step::Wait(self.proxied_deadline(shared))
+                Step::Wait(self.proxied_deadline())
             }
         }
     }
 
     /// The nearest deadline of a proxied request: the upstream's, the client's send (when
     /// the socket is full) or body (when the upstream waits for its bytes).
-    fn proxied_deadline(&self, shared: &Shared<'c>) -> Option<Instant> {
+    fn proxied_deadline(&self) -> Option<Instant> {
         let a = self.active.as_deref()?;
         let req = a.req.as_ref()?;
         let mut at = a.upstream.deadline();
@@ -239,7 +241,6 @@ impl<'c> Conn<'c> {
         if a.body.is_some() && !self.client.readable && a.upstream.body_room() > 0 {
             nearest(self.client_progress + req.loc.client_body_timeout);
         }
-        let _ = shared;
         at
     }
 
@@ -303,9 +304,14 @@ impl<'c> Conn<'c> {
                 } else {
                     "sending request to upstream"
                 };
-                let what = format!(
-                    "epoll_wait() reported that client prematurely closed connection, so upstream connection is closed too while {during}"
-                );
+                let what = if a.upstream.resolving() {
+                    // No upstream connection yet: nginx's shorter line.
+                    "epoll_wait() reported that client prematurely closed connection".to_string()
+                } else {
+                    format!(
+                        "epoll_wait() reported that client prematurely closed connection, so upstream connection is closed too while {during}"
+                    )
+                };
                 self.log_upstream_line(LogLevel::Info, &what);
                 Some(self.abandon_upstream(shared, Some(Failure::client(499))))
             }
@@ -316,6 +322,17 @@ impl<'c> Conn<'c> {
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
             Err(_) => Some(self.abandon_upstream(shared, Some(Failure::client(499)))),
+        }
+    }
+
+    /// The resolver's answer for the name this connection's proxied request waits on.
+    pub fn on_resolved(
+        &mut self,
+        ticket: crate::resolver::Ticket,
+        result: Result<crate::resolver::Addrs, crate::resolver::ResolveError>,
+    ) {
+        if let Some(a) = self.active.as_mut() {
+            a.upstream.on_resolved(ticket, result);
         }
     }
 
@@ -393,6 +410,8 @@ impl<'c> Conn<'c> {
             now: shared.now,
             groups: &shared.http.upstreams,
             upstreams: &mut shared.upstreams,
+            resolvers: &mut shared.resolvers,
+            registry: &shared.registry,
             client: self.key,
         };
         a.upstream.take_head(&mut env, &cx);

@@ -90,10 +90,7 @@ fn version_user_agent_and_via_rules() {
     assert!(matches!(decide(&l, ie6, &html(200, None)).coding, Coding::Gzip(_)));
     let msie6 = loc(|l| l.gzip_disable_msie6 = true);
     assert_eq!(decide(&msie6, ie6, &html(200, None)).coding, Coding::Identity);
-    let re = regex::bytes::RegexBuilder::new("^mozilla/4")
-        .case_insensitive(true)
-        .build()
-        .expect("regex");
+    let re = crate::regex::Regex::new("^mozilla/4", true).expect("regex");
     let disabled = loc(|l| l.gzip_disable = GzipDisable(std::rc::Rc::from(vec![re])));
     assert_eq!(decide(&disabled, ie6, &html(200, None)).coding, Coding::Identity);
 
