@@ -42,7 +42,9 @@ fn python_gunzip(data: &[u8]) -> Vec<u8> {
 
 /// `gzip -t` on the bytes, when the tool is there.
 fn gzip_t(data: &[u8]) {
-    let path = std::env::temp_dir().join(format!("portico-gzip-t-{}.gz", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let path = std::env::temp_dir().join(format!("portico-gzip-t-{}-{n}.gz", std::process::id()));
     std::fs::write(&path, data).expect("write");
     if let Ok(status) = Command::new("gzip").arg("-t").arg(&path).status() {
         assert!(status.success(), "gzip -t refuses it");
