@@ -64,7 +64,9 @@ fn text(len: usize, seed: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(len);
     let mut i = seed;
     while out.len() < len {
-        i = i.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        i = i
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         out.extend_from_slice(words[(i >> 33) as usize % words.len()]);
     }
     out.truncate(len);
@@ -82,7 +84,12 @@ const GZ: &str = "Accept-Encoding: gzip, deflate\r\n";
 
 /// A gzipped response: its headers as nginx sends them, and its body's plain bytes.
 fn gunzipped(r: &common::Response) -> Vec<u8> {
-    assert_eq!(r.header("Content-Encoding"), Some("gzip"), "{:?}", r.headers);
+    assert_eq!(
+        r.header("Content-Encoding"),
+        Some("gzip"),
+        "{:?}",
+        r.headers
+    );
     assert_eq!(r.header("Content-Length"), None);
     assert_eq!(r.header("Accept-Ranges"), None);
     gzip_t(&r.body);
@@ -168,7 +175,11 @@ fn head_range_and_http10_as_nginx() {
     assert_eq!(head.header("Content-Length"), None);
     assert_eq!(head.header("Transfer-Encoding"), None);
     // A range of a compressed response: nginx sends the whole body, compressed.
-    let r = get(&server, "/a.html", "Accept-Encoding: gzip\r\nRange: bytes=0-9\r\n");
+    let r = get(
+        &server,
+        "/a.html",
+        "Accept-Encoding: gzip\r\nRange: bytes=0-9\r\n",
+    );
     assert_eq!(r.status, 200);
     assert_eq!(gunzipped(&r), data);
     // HTTP/1.0: no gzip by default; with gzip_http_version 1.0, no chunks and no keep-alive.
@@ -184,7 +195,10 @@ fn head_range_and_http10_as_nginx() {
     assert_eq!(r.header("Transfer-Encoding"), None);
     assert_eq!(gunzipped(&r), data);
     // 304 is left alone.
-    let etag = get(&server, "/a.html", "").header("ETag").expect("etag").to_string();
+    let etag = get(&server, "/a.html", "")
+        .header("ETag")
+        .expect("etag")
+        .to_string();
     let r = get(
         &server,
         "/a.html",
@@ -447,7 +461,10 @@ fn gunzip_decompresses_for_clients_without_gzip_and_stops_at_a_corrupt_body() {
     c.write_all(b"GET /bad.html HTTP/1.1\r\nHost: x\r\n\r\n")
         .expect("send");
     let got = common::read_to_end(&mut c);
-    assert!(!got.ends_with(b"0\r\n\r\n"), "no last chunk after the error");
+    assert!(
+        !got.ends_with(b"0\r\n\r\n"),
+        "no last chunk after the error"
+    );
     assert!(server.wait_for(5, || server.error_log().contains("inflate() failed")));
     // The worker lives on.
     assert_eq!(get(&server, "/t.html", "").body, plain);

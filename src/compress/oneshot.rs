@@ -11,9 +11,7 @@ pub struct OneShot {
 
 impl std::fmt::Debug for OneShot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let made: Vec<usize> = (1..=9)
-            .filter(|l| self.by_level[l - 1].is_some())
-            .collect();
+        let made: Vec<usize> = (1..=9).filter(|l| self.by_level[l - 1].is_some()).collect();
         f.debug_struct("OneShot").field("levels", &made).finish()
     }
 }

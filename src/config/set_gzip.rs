@@ -48,7 +48,10 @@ fn size_value(d: &Directive) -> Result<u64, ConfError> {
 /// `ngx_conf_set_num_slot` with `ngx_conf_check_num_bounds` (1..9).
 fn comp_level_arg(d: &Directive) -> Result<u8, ConfError> {
     let n = parse_number(d.arg(0)).ok_or_else(|| ConfError::directive(d, "invalid number"))?;
-    let (lo, hi) = (*crate::compress::LEVELS.start(), *crate::compress::LEVELS.end());
+    let (lo, hi) = (
+        *crate::compress::LEVELS.start(),
+        *crate::compress::LEVELS.end(),
+    );
     if !(u64::from(lo)..=u64::from(hi)).contains(&n) {
         return Err(ConfError::at(
             d,
@@ -64,7 +67,9 @@ fn bufs_arg(d: &Directive) -> Result<(usize, usize), ConfError> {
     let num = parse_number(d.arg(0))
         .filter(|&n| n > 0)
         .ok_or_else(invalid)?;
-    let size = parse_size(d.arg(1)).filter(|&n| n > 0).ok_or_else(invalid)?;
+    let size = parse_size(d.arg(1))
+        .filter(|&n| n > 0)
+        .ok_or_else(invalid)?;
     Ok((num as usize, size as usize))
 }
 
@@ -83,21 +88,13 @@ fn static_arg(d: &Directive) -> Result<GzipStatic, ConfError> {
         "off" => Ok(GzipStatic::Off),
         "on" => Ok(GzipStatic::On),
         "always" => Ok(GzipStatic::Always),
-        _ => Err(ConfError::at(
-            d,
-            format!("invalid value \"{}\"", d.arg(0)),
-        )),
+        _ => Err(ConfError::at(d, format!("invalid value \"{}\"", d.arg(0)))),
     }
 }
 
 /// A power of two between `smallest` and `largest` bytes, as a number of bits counted
 /// down from `top_bits` at `largest` (nginx's `gzip_window` and `gzip_hash` post handlers).
-fn power_of_two(
-    d: &Directive,
-    largest: u64,
-    top_bits: u8,
-    message: &str,
-) -> Result<u8, ConfError> {
+fn power_of_two(d: &Directive, largest: u64, top_bits: u8, message: &str) -> Result<u8, ConfError> {
     let size = size_value(d)?;
     let (mut bits, mut want) = (top_bits, largest);
     while want > 256 {
@@ -111,12 +108,7 @@ fn power_of_two(
 }
 
 fn window_arg(d: &Directive) -> Result<u8, ConfError> {
-    power_of_two(
-        d,
-        32 * 1024,
-        15,
-        "must be 512, 1k, 2k, 4k, 8k, 16k, or 32k",
-    )
+    power_of_two(d, 32 * 1024, 15, "must be 512, 1k, 2k, 4k, 8k, 16k, or 32k")
 }
 
 fn hash_arg(d: &Directive) -> Result<u8, ConfError> {
@@ -192,8 +184,10 @@ pub(crate) fn gzip_disable(
     shared: &mut Shared,
 ) -> Result<(), ConfError> {
     let loc = l.loc(d)?;
-    let mut patterns: Vec<crate::regex::Regex> =
-        loc.gzip_disable.take().map_or_else(Vec::new, |g| g.0.to_vec());
+    let mut patterns: Vec<crate::regex::Regex> = loc
+        .gzip_disable
+        .take()
+        .map_or_else(Vec::new, |g| g.0.to_vec());
     for word in &d.args {
         let w = word.text.as_str();
         if w == "msie6" {

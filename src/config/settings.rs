@@ -16,9 +16,9 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::gzip_values::*;
 use super::loc_values::*;
 use super::parser::{Directive, SourceFile};
-use super::gzip_values::*;
 use super::proxy_values::*;
 use crate::http::conditional::IfModifiedSince;
 use crate::http::expires::Expires;

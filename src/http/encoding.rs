@@ -146,8 +146,7 @@ pub fn mime_type(content_type: &[u8]) -> &[u8] {
         if p == content_type.len() {
             return content_type;
         }
-        if content_type.len() - p >= 8 && content_type[p..p + 8].eq_ignore_ascii_case(b"charset=")
-        {
+        if content_type.len() - p >= 8 && content_type[p..p + 8].eq_ignore_ascii_case(b"charset=") {
             return &content_type[..last];
         }
         i = p;
@@ -213,12 +212,16 @@ mod tests {
 
     #[test]
     fn msie6_as_nginx_detects_it() {
-        assert!(is_msie6(b"Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.0)"));
+        assert!(is_msie6(
+            b"Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.0)"
+        ));
         assert!(is_msie6(b"Mozilla/4.0 (compatible; MSIE 5.5; Windows 98)"));
         assert!(!is_msie6(
             b"Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1; SV1)"
         ));
-        assert!(!is_msie6(b"Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 6.0)"));
+        assert!(!is_msie6(
+            b"Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 6.0)"
+        ));
         assert!(!is_msie6(b"Mozilla/4.0 (compatible; MSIE 6.0; Opera 9)"));
         assert!(is_msie6(b"MSIE 6.0"));
         assert!(!is_msie6(b"MSIE 6."), "too short for nginx's look");

@@ -6,8 +6,8 @@
 use super::conn::{FileBody, Source};
 use super::gzip::Coding;
 use super::handler::{self, Head};
-use super::response_head::Body;
 use super::phases::{Next, Rq, finalize};
+use super::response_head::Body;
 use super::response_head::preconditions;
 use crate::http::conditional::{self, Precondition};
 use crate::http::date::format_http_date_secs;
@@ -106,7 +106,7 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile, kind: FileKind) -> N
                 (None, Some(plain)) => Body::Plain(plain),
                 (None, None) => Body::Plain(b""),
             };
-            let streams = send_body && matches!(body, Body::Plain(b"") );
+            let streams = send_body && matches!(body, Body::Plain(b""));
             handler::queue_coded(rq.a, rq.shared, rq.req, &whole, body, decision);
             if streams {
                 let size = f.size;
@@ -217,16 +217,13 @@ fn compressed_copy(rq: &mut Rq<'_, '_>, f: &StaticFile, level: u8) -> Option<std
     let policy = crate::static_files::cache::Policy::of(rq.req.loc);
     let shared = &mut *rq.shared;
     let one_shot = &mut shared.compress.one_shot;
-    shared.file_cache.gzipped(
-        &policy,
-        &rq.route.filename,
-        level,
-        &mut |plain: &[u8]| {
+    shared
+        .file_cache
+        .gzipped(&policy, &rq.route.filename, level, &mut |plain: &[u8]| {
             let mut out = Vec::with_capacity(plain.len() / 3 + 64);
             one_shot.compress(level, plain, &mut out).ok()?;
             Some(out)
-        },
-    )
+        })
 }
 
 /// 416 with `Content-Range: bytes */SIZE` and nginx's page.

@@ -7,11 +7,13 @@ use super::Shared;
 use super::conn::filter::FilterSetup;
 use super::conn::keepalive::{self, Writing};
 use super::conn::{Active, BodyRead, Req};
-use super::gzip::{self, Coding, Decision, HeaderLines, RenderedLines, RequestFacts, ResponseFacts};
-use crate::config::LocSettings;
+use super::gzip::{
+    self, Coding, Decision, HeaderLines, RenderedLines, RequestFacts, ResponseFacts,
+};
 use super::handler::format_u64;
 use super::phases::{self, Next, Rq};
 use super::request_vars::RequestVars;
+use crate::config::LocSettings;
 use crate::http::conditional::{self, Conditions, Precondition};
 use crate::http::request::Method;
 use crate::http::{expires, response};
@@ -171,7 +173,9 @@ impl Head<'_> {
         };
         let content_length = match self.upstream {
             Some(u) => u.header("content-length").and_then(|v| {
-                std::str::from_utf8(v).ok().and_then(|t| t.trim().parse().ok())
+                std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|t| t.trim().parse().ok())
             }),
             None => self.content_length,
         };
@@ -290,7 +294,11 @@ pub(super) fn queue_coded<'c>(
         (Body::Plain(bytes), Coding::Gzip(params)) if !bytes.is_empty() => {
             let mut gz = std::mem::take(&mut shared.compress.scratch);
             gz.clear();
-            match shared.compress.one_shot.compress(params.level, bytes, &mut gz) {
+            match shared
+                .compress
+                .one_shot
+                .compress(params.level, bytes, &mut gz)
+            {
                 Ok(_) => {
                     frame_whole(&mut a.out, &gz, coded.chunked);
                     a.filter.record(bytes.len() as u64, gz.len() as u64);

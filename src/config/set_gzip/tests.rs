@@ -71,7 +71,10 @@ fn values_and_inheritance() {
 fn messages_are_nginx_s() {
     let cases = [
         ("gzip_comp_level 10;", "value must be between 1 and 9"),
-        ("gzip_comp_level x;", "\"gzip_comp_level\" directive invalid number"),
+        (
+            "gzip_comp_level x;",
+            "\"gzip_comp_level\" directive invalid number",
+        ),
         (
             "gzip_window 3k;",
             "\"gzip_window\" directive must be 512, 1k, 2k, 4k, 8k, 16k, or 32k",
@@ -80,13 +83,25 @@ fn messages_are_nginx_s() {
             "gzip_hash 256k;",
             "\"gzip_hash\" directive must be 512, 1k, 2k, 4k, 8k, 16k, 32k, 64k, or 128k",
         ),
-        ("gzip_buffers 0 4k;", "\"gzip_buffers\" directive invalid value"),
-        ("gzip_buffers 4 x;", "\"gzip_buffers\" directive invalid value"),
-        ("gunzip_buffers 4 0;", "\"gunzip_buffers\" directive invalid value"),
+        (
+            "gzip_buffers 0 4k;",
+            "\"gzip_buffers\" directive invalid value",
+        ),
+        (
+            "gzip_buffers 4 x;",
+            "\"gzip_buffers\" directive invalid value",
+        ),
+        (
+            "gunzip_buffers 4 0;",
+            "\"gunzip_buffers\" directive invalid value",
+        ),
         ("gzip_http_version 2.0;", "invalid value \"2.0\""),
         ("gzip_proxied foo;", "invalid value \"foo\""),
         ("gzip_static maybe;", "invalid value \"maybe\""),
-        ("gzip_min_length 1q;", "\"gzip_min_length\" directive invalid value"),
+        (
+            "gzip_min_length 1q;",
+            "\"gzip_min_length\" directive invalid value",
+        ),
         (
             "gzip_buffers 4 4k; gzip_buffers 4 4k;",
             "\"gzip_buffers\" directive is duplicate",

@@ -81,7 +81,9 @@ impl std::fmt::Display for FilterError {
             FilterError::Zlib { call, code, .. } if *code == ZlibError::MEMORY.code => {
                 write!(f, "{call}Init2() failed: {code}")
             }
-            FilterError::Zlib { call, flush, code } => write!(f, "{call}() failed: {flush}, {code}"),
+            FilterError::Zlib { call, flush, code } => {
+                write!(f, "{call}() failed: {flush}, {code}")
+            }
             // zlib's Z_BUF_ERROR: the stream wants more input.
             FilterError::Unfinished => write!(f, "inflate() returned -5 on response end"),
             FilterError::File(message) => f.write_str(message),
@@ -316,20 +318,16 @@ impl BodyFilter {
             && streams
             && self.unflushed
         {
-            loop {
-                let at = HEAD_ROOM + self.held;
-                let step = d
-                    .compress(&[], &mut self.out[at..limit], Flush::Sync)
-                    .map_err(|e| zlib("deflate", 2, e))?;
-                self.held += step.produced;
-                if at + step.produced < limit {
-                    break;
-                }
-                // Full before the flush completed: this part goes now, the rest next time.
-                self.emit(false);
-                return Ok(());
+            let at = HEAD_ROOM + self.held;
+            let step = d
+                .compress(&[], &mut self.out[at..limit], Flush::Sync)
+                .map_err(|e| zlib("deflate", 2, e))?;
+            self.held += step.produced;
+            // A region that filled before the flush completed leaves now; the next pump
+            // (the source still has nothing) goes on with the flush.
+            if at + step.produced < limit {
+                self.unflushed = false;
             }
-            self.unflushed = false;
             self.emit(false);
             return Ok(());
         }

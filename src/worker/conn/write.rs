@@ -286,7 +286,10 @@ pub(super) fn log_send_error(id: u64, peer: &SocketAddr, e: &io::Error) {
 /// nginx's error line when a body filter fails (the connection then closes).
 fn log_filter_error(id: u64, peer: &SocketAddr, a: &Active<'_>, e: &FilterError) {
     let level = match e {
-        FilterError::Zlib { call: "inflate", .. } | FilterError::Unfinished => LogLevel::Error,
+        FilterError::Zlib {
+            call: "inflate", ..
+        }
+        | FilterError::Unfinished => LogLevel::Error,
         FilterError::Zlib { .. } | FilterError::File(_) => LogLevel::Alert,
     };
     elog!(level, "*{id} {e}{}", error_context(peer, a));

@@ -35,7 +35,15 @@ fn html(status: u16, len: Option<u64>) -> ResponseFacts<'static> {
 
 fn decide(l: &LocSettings, raw: &str, response: &ResponseFacts<'_>) -> Decision {
     let (head, buf) = request(raw);
-    header_filters(l, RequestFacts { head: &head, buf: &buf }, response, false)
+    header_filters(
+        l,
+        RequestFacts {
+            head: &head,
+            buf: &buf,
+        },
+        response,
+        false,
+    )
 }
 
 const GZ: &str = "GET / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip, br\r\n\r\n";
@@ -47,7 +55,10 @@ fn gzip_applies_as_nginx_decides() {
     assert!(matches!(d.coding, Coding::Gzip(p) if p.level == 1 && p.wbits == 13));
     assert!(d.vary);
     for status in [403, 404] {
-        assert!(matches!(decide(&l, GZ, &html(status, None)).coding, Coding::Gzip(_)));
+        assert!(matches!(
+            decide(&l, GZ, &html(status, None)).coding,
+            Coding::Gzip(_)
+        ));
     }
     for status in [201, 206, 301, 304, 500] {
         let d = decide(&l, GZ, &html(status, None));
@@ -83,28 +94,46 @@ fn version_user_agent_and_via_rules() {
     let old = "GET / HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n";
     assert_eq!(decide(&l, old, &html(200, None)).coding, Coding::Identity);
     let l10 = loc(|l| l.gzip_http_version = GzipHttpVersion::Http10);
-    assert!(matches!(decide(&l10, old, &html(200, None)).coding, Coding::Gzip(_)));
+    assert!(matches!(
+        decide(&l10, old, &html(200, None)).coding,
+        Coding::Gzip(_)
+    ));
 
     let ie6 = "GET / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\
                User-Agent: Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.0)\r\n\r\n";
-    assert!(matches!(decide(&l, ie6, &html(200, None)).coding, Coding::Gzip(_)));
+    assert!(matches!(
+        decide(&l, ie6, &html(200, None)).coding,
+        Coding::Gzip(_)
+    ));
     let msie6 = loc(|l| l.gzip_disable_msie6 = true);
-    assert_eq!(decide(&msie6, ie6, &html(200, None)).coding, Coding::Identity);
+    assert_eq!(
+        decide(&msie6, ie6, &html(200, None)).coding,
+        Coding::Identity
+    );
     let re = crate::regex::Regex::new("^mozilla/4", true).expect("regex");
     let disabled = loc(|l| l.gzip_disable = GzipDisable(std::rc::Rc::from(vec![re])));
-    assert_eq!(decide(&disabled, ie6, &html(200, None)).coding, Coding::Identity);
+    assert_eq!(
+        decide(&disabled, ie6, &html(200, None)).coding,
+        Coding::Identity
+    );
 
     let via = "GET / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nVia: 1.1 cache\r\n\r\n";
     assert_eq!(decide(&l, via, &html(200, None)).coding, Coding::Identity);
     let any = loc(|l| l.gzip_proxied = GzipProxied(GzipProxied::ANY));
-    assert!(matches!(decide(&any, via, &html(200, None)).coding, Coding::Gzip(_)));
+    assert!(matches!(
+        decide(&any, via, &html(200, None)).coding,
+        Coding::Gzip(_)
+    ));
     let private = loc(|l| l.gzip_proxied = GzipProxied(GzipProxied::PRIVATE));
     let cc = RenderedLines(b"Cache-Control: max-age=0, private\r\n");
     let with_cc = ResponseFacts {
         lines: &cc,
         ..html(200, None)
     };
-    assert!(matches!(decide(&private, via, &with_cc).coding, Coding::Gzip(_)));
+    assert!(matches!(
+        decide(&private, via, &with_cc).coding,
+        Coding::Gzip(_)
+    ));
     let public = RenderedLines(b"Cache-Control: public\r\n");
     let with_public = ResponseFacts {
         lines: &public,
@@ -117,7 +146,10 @@ fn version_user_agent_and_via_rules() {
         lines: &past,
         ..html(200, None)
     };
-    assert!(matches!(decide(&expired, via, &with_past).coding, Coding::Gzip(_)));
+    assert!(matches!(
+        decide(&expired, via, &with_past).coding,
+        Coding::Gzip(_)
+    ));
     let no_etag = loc(|l| l.gzip_proxied = GzipProxied(GzipProxied::NO_ETAG));
     let etag = RenderedLines(b"ETag: \"x\"\r\n");
     let with_etag = ResponseFacts {
@@ -125,7 +157,10 @@ fn version_user_agent_and_via_rules() {
         ..html(200, None)
     };
     assert_eq!(decide(&no_etag, via, &with_etag).coding, Coding::Identity);
-    assert!(matches!(decide(&no_etag, via, &html(200, None)).coding, Coding::Gzip(_)));
+    assert!(matches!(
+        decide(&no_etag, via, &html(200, None)).coding,
+        Coding::Gzip(_)
+    ));
 }
 
 #[test]

@@ -210,7 +210,11 @@ fn totals_are_kept_for_gzip_ratio() {
     }
     let (gz, _) = dechunk(&out);
     assert_eq!(f.totals, Some((data.len() as u64, gz.len() as u64)));
-    assert_eq!(spares.deflaters.spares(), 1, "state given back at the stream's end");
+    assert_eq!(
+        spares.deflaters.spares(),
+        1,
+        "state given back at the stream's end"
+    );
 }
 
 #[test]
@@ -329,7 +333,13 @@ fn gunzip_reads_members_in_any_pieces_and_stops_at_garbage() {
     f.start(setup);
     let err = run(&mut f, &mut Pieces::new(vec![Some(bad)])).unwrap_err();
     assert!(
-        matches!(err, FilterError::Zlib { call: "inflate", .. }),
+        matches!(
+            err,
+            FilterError::Zlib {
+                call: "inflate",
+                ..
+            }
+        ),
         "{err:?}"
     );
     // A body cut inside a member: nginx's "inflate() returned -5 on response end".
