@@ -59,7 +59,14 @@ fn compressor_memory_against_nginx() {
         ("default (any body over 32 KB, or of unknown length)", nginx),
         ("20 KB page", nginx.for_length(Some(20_000))),
         ("5 KB page", nginx.for_length(Some(5_000))),
-        ("gzip_window 4k; gzip_hash 8k", Params { level: 6, wbits: 12, memlevel: 5 }),
+        (
+            "gzip_window 4k; gzip_hash 8k",
+            Params {
+                level: 6,
+                wbits: 12,
+                memlevel: 5,
+            },
+        ),
     ];
     for (what, params) in cases {
         let before = live();
@@ -90,7 +97,8 @@ fn compressor_memory_against_nginx() {
         let mut one = OneShot::default();
         let mut out = Vec::with_capacity(64 * 1024);
         let before = live();
-        one.compress(level, &[b'x'; 10_000], &mut out).expect("compress");
+        one.compress(level, &[b'x'; 10_000], &mut out)
+            .expect("compress");
         let kept = (live() - before) as usize;
         println!("one-shot compressor at level {level}, kept per worker: {kept} bytes");
     }

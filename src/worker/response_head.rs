@@ -434,9 +434,13 @@ fn write_response<'c>(
     }
     for (name, value) in head.late {
         if changed && name.eq_ignore_ascii_case(b"etag") {
-            let mut weak = Vec::with_capacity(value.len() + 2);
-            if gzip::weak_etag(value, &mut weak) {
-                push_header(out, name, &weak);
+            let at = out.len();
+            out.extend_from_slice(name);
+            out.extend_from_slice(b": ");
+            if gzip::weak_etag(value, out) {
+                out.extend_from_slice(b"\r\n");
+            } else {
+                out.truncate(at);
             }
             continue;
         }
@@ -544,17 +548,21 @@ pub(super) fn queue_upstream_head(
 
 /// Edits the upstream's header lines written from `from` for a body the filter changes:
 /// no `Content-Length` or `Accept-Ranges`, a weak `ETag` (nginx's `ngx_http_clear_*` and
-/// `ngx_http_weak_etag`), and for gunzip no `Content-Encoding`.
+/// `ngx_http_weak_etag`), and for gunzip no `Content-Encoding`. In place: lines dropped
+/// are closed up, `W/` is inserted.
 fn edit_upstream_lines(out: &mut Vec<u8>, from: usize, coding: Coding) {
-    let lines = out.split_off(from);
-    for line in lines.split_inclusive(|&b| b == b'\n') {
-        let name_end = memchr::memchr(b':', line).unwrap_or(line.len());
+    let mut at = from;
+    while at < out.len() {
+        let end = memchr::memchr(b'\n', &out[at..]).map_or(out.len(), |i| at + i + 1);
+        let line = &out[at..end];
+        let name_end = memchr::memchr(b':', line).map_or(line.len(), |i| i);
         let name = &line[..name_end];
         let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
         if is(b"content-length")
             || is(b"accept-ranges")
             || (coding == Coding::Gunzip && is(b"content-encoding"))
         {
+            out.drain(at..end);
             continue;
         }
         if is(b"etag") {
@@ -562,13 +570,19 @@ fn edit_upstream_lines(out: &mut Vec<u8>, from: usize, coding: Coding) {
                 .strip_prefix(b":")
                 .unwrap_or_default()
                 .trim_ascii();
-            let mut weak = Vec::with_capacity(value.len() + 2);
-            if gzip::weak_etag(value, &mut weak) {
-                push_header(out, name, &weak);
+            let value_at = at + (value.as_ptr() as usize - line.as_ptr() as usize);
+            if value.starts_with(b"W/") && value.len() > 2 {
+                // Weak already.
+            } else if value.starts_with(b"\"") {
+                out.splice(value_at..value_at, *b"W/");
+                at = end + 2;
+                continue;
+            } else {
+                out.drain(at..end);
+                continue;
             }
-            continue;
         }
-        out.extend_from_slice(line);
+        at = end;
     }
 }
 
@@ -629,5 +643,40 @@ pub(super) fn generated_preconditions<'c>(rq: &mut Rq<'_, 'c>) -> Option<Next<'c
             );
             Some(Next::Done)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edited(lines: &str, coding: Coding) -> String {
+        let mut out = b"HEAD\r\n".to_vec();
+        out.extend_from_slice(lines.as_bytes());
+        edit_upstream_lines(&mut out, 6, coding);
+        String::from_utf8(out).expect("ascii")
+    }
+
+    #[test]
+    fn upstream_lines_lose_length_and_ranges_and_get_a_weak_etag() {
+        let gzip = Coding::Gzip(crate::compress::Params {
+            level: 1,
+            wbits: 15,
+            memlevel: 8,
+        });
+        let lines = "Content-Length: 5\r\nETag: \"abc\"\r\nX-A: 1\r\nAccept-Ranges: bytes\r\n\
+                     Content-Encoding: gzip\r\n";
+        assert_eq!(
+            edited(lines, gzip),
+            "HEAD\r\nETag: W/\"abc\"\r\nX-A: 1\r\nContent-Encoding: gzip\r\n"
+        );
+        assert_eq!(
+            edited(lines, Coding::Gunzip),
+            "HEAD\r\nETag: W/\"abc\"\r\nX-A: 1\r\n"
+        );
+        assert_eq!(
+            edited("ETag: W/\"x\"\r\netag: bare\r\n", gzip),
+            "HEAD\r\nETag: W/\"x\"\r\n"
+        );
     }
 }
