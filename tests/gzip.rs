@@ -500,3 +500,76 @@ fn gzip_static_serves_the_gz_with_its_own_validators() {
     );
     assert_eq!(r.status, 304);
 }
+
+/// Splits a stream of chunked responses (pipelined answers) into their heads and bodies.
+fn split_chunked_responses(mut bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    while let Some(head_end) = common::find(bytes, b"\r\n\r\n") {
+        let head = String::from_utf8_lossy(&bytes[..head_end]).into_owned();
+        bytes = &bytes[head_end + 4..];
+        let mut body = Vec::new();
+        loop {
+            let Some(line_end) = common::find(bytes, b"\r\n") else {
+                return out;
+            };
+            let size_text = String::from_utf8_lossy(&bytes[..line_end]).into_owned();
+            let size = usize::from_str_radix(&size_text, 16).expect("chunk size");
+            bytes = &bytes[line_end + 2..];
+            if bytes.len() < size + 2 {
+                return out;
+            }
+            body.extend_from_slice(&bytes[..size]);
+            bytes = &bytes[size + 2..];
+            if size == 0 {
+                break;
+            }
+        }
+        out.push((head, body));
+    }
+    out
+}
+
+#[test]
+fn pipelined_requests_each_get_their_whole_compressed_body() {
+    let data = text(30_000, 14);
+    let server = Server::start_with(
+        1,
+        "server { listen 127.0.0.1:PORT; root html; gzip on; gzip_min_length 0;
+                  location / { } }",
+        |p| {
+            p.write("html/empty.html", b"");
+            p.write("html/a.html", &data);
+        },
+    );
+    let one =
+        |path: &str| format!("GET {path} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n");
+    let mut c = server.connect();
+    let all = [
+        one("/empty.html"),
+        one("/a.html"),
+        one("/empty.html"),
+        one("/a.html"),
+    ]
+    .concat();
+    c.write_all(all.as_bytes()).expect("send");
+    c.set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let mut got = Vec::new();
+    let mut tmp = [0u8; 65536];
+    for _ in 0..100 {
+        if split_chunked_responses(&got).len() == 4 {
+            break;
+        }
+        match c.read(&mut tmp) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&tmp[..n]),
+            Err(_) => {}
+        }
+    }
+    let responses = split_chunked_responses(&got);
+    assert_eq!(responses.len(), 4, "each response whole, in order");
+    for ((head, gz), want) in responses.iter().zip([&b""[..], &data, b"", &data]) {
+        assert!(head.contains("Content-Encoding: gzip"), "{head}");
+        assert_eq!(python_gunzip(gz), want);
+    }
+}

@@ -73,6 +73,8 @@ pub enum FilterError {
     Unfinished,
     /// Reading a file source failed (the message is nginx's, without context).
     File(String),
+    /// The coder made no progress (a safety valve; never seen).
+    Stuck,
 }
 
 impl std::fmt::Display for FilterError {
@@ -87,6 +89,7 @@ impl std::fmt::Display for FilterError {
             // zlib's Z_BUF_ERROR: the stream wants more input.
             FilterError::Unfinished => write!(f, "inflate() returned -5 on response end"),
             FilterError::File(message) => f.write_str(message),
+            FilterError::Stuck => f.write_str("body filter made no progress"),
         }
     }
 }
@@ -307,7 +310,13 @@ impl BodyFilter {
                 }
             }
         }
-        Ok(())
+        // Every round coded something; so many without a full region means a coder that
+        // takes input and makes nothing forever.
+        if self.held > 0 {
+            self.emit(false);
+            return Ok(());
+        }
+        Err(FilterError::Stuck)
     }
 
     /// The source has nothing more for now: output leaves if enough is ready, or when the

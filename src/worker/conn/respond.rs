@@ -21,6 +21,7 @@ impl<'c> Conn<'c> {
         if let Some(r) = a.req.as_ref()
             && r.keepalive
             && matches!(a.source, Source::Fixed)
+            && !a.filter.is_on()
             && a.body.is_none()
             && a.out.len() < OUTPUT_FLUSH_THRESHOLD
             && a.filled > a.start + r.head_len + r.body_in_buf

@@ -290,7 +290,7 @@ fn log_filter_error(id: u64, peer: &SocketAddr, a: &Active<'_>, e: &FilterError)
             call: "inflate", ..
         }
         | FilterError::Unfinished => LogLevel::Error,
-        FilterError::Zlib { .. } | FilterError::File(_) => LogLevel::Alert,
+        FilterError::Zlib { .. } | FilterError::File(_) | FilterError::Stuck => LogLevel::Alert,
     };
     elog!(level, "*{id} {e}{}", error_context(peer, a));
 }
