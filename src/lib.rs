@@ -1,7 +1,9 @@
 //! Portico: an nginx-compatible web server and reverse proxy.
 //!
 //! The path of a request, in the order the code runs (imports flow the same way, downwards):
-//! - [`cli`] reads nginx's command-line flags; `main.rs` dispatches `-t`, `-s`, `-v`…
+//! - [`cli`] reads nginx's command-line flags; `main.rs` dispatches `-t`, `-s`, `-v`…;
+//!   [`control`] is `-s` (signal the master, then report what came of it), [`explain`] is
+//!   `-t --explain` (route a request through the worker's code with a [`trace`] hook).
 //! - [`master`] binds every `listen` socket ([`listener`]), writes the pid file, forks the
 //!   workers (which drop to [`user`]), and then only handles signals (reload, stop, reopen)
 //!   and respawns workers.
@@ -36,6 +38,8 @@ pub mod cli;
 pub mod compress;
 pub mod computed;
 pub mod config;
+pub mod control;
+pub mod explain;
 pub mod http;
 pub mod listener;
 pub mod log;
@@ -48,6 +52,7 @@ pub mod router;
 pub mod slab;
 pub mod static_files;
 pub mod sys;
+pub mod trace;
 pub mod upstream;
 pub mod user;
 pub mod vars;

@@ -3,6 +3,8 @@
 
 use crate::config::{HttpConf, LocationConf, LocationMatch, ServerConf, ServerName};
 use crate::regex::Captures;
+use crate::trace::{Step, TraceSlot};
+use crate::trace_step;
 
 /// The servers that share one listening address, and the default among them.
 #[derive(Debug, Clone)]
@@ -49,6 +51,23 @@ pub struct MatchState<'a> {
     pub values: &'a mut [Option<Vec<u8>>],
 }
 
+/// Why [`select_server_why`] chose a server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerMatch<'a> {
+    /// The request named no host: the address's default server.
+    NoHost,
+    /// A `server_name` equal to the host.
+    Exact(&'a str),
+    /// The longest leading wildcard (`*.example.com`; `.example.com` when `true`).
+    WildcardFront(&'a str, bool),
+    /// The longest trailing wildcard (`www.example.*`, stored as `www.example.`).
+    WildcardBack(&'a str),
+    /// The first regex that matched, by its source.
+    Regex(&'a str),
+    /// No name matched: the address's default server.
+    Default,
+}
+
 /// nginx's virtual-server choice: exact name, then the longest leading wildcard, then the
 /// longest trailing wildcard, then the first matching regex (whose captures and named
 /// groups are recorded in `state`), else the default server. `host` is the request's host,
@@ -60,38 +79,51 @@ pub fn select_server(
     host: Option<&[u8]>,
     state: MatchState<'_>,
 ) -> Result<usize, String> {
+    select_server_why(http, addr, host, state).map(|(i, _)| i)
+}
+
+/// [`select_server`], saying which name matched (for `--explain`).
+pub fn select_server_why<'h>(
+    http: &'h HttpConf,
+    addr: &AddrServers,
+    host: Option<&[u8]>,
+    state: MatchState<'_>,
+) -> Result<(usize, ServerMatch<'h>), String> {
     let Some(host) = host else {
-        return Ok(addr.default);
+        return Ok((addr.default, ServerMatch::NoHost));
     };
-    let mut front: Option<(usize, usize)> = None;
-    let mut back: Option<(usize, usize)> = None;
+    // (server, length of the wildcard's fixed part, the name).
+    let mut front: Option<(usize, usize, ServerMatch<'h>)> = None;
+    let mut back: Option<(usize, usize, ServerMatch<'h>)> = None;
     for &i in &addr.servers {
         for name in &http.servers[i].names {
             match name {
-                ServerName::Exact(n) if eq_ignore_case(n.as_bytes(), host) => return Ok(i),
+                ServerName::Exact(n) if eq_ignore_case(n.as_bytes(), host) => {
+                    return Ok((i, ServerMatch::Exact(n)));
+                }
                 ServerName::WildcardFront(suffix, also_bare) => {
                     let s = suffix.as_bytes();
                     let hit = ends_with_ignore_case(host, s) && host.len() > s.len()
                         || (*also_bare && eq_ignore_case(&s[1..], host));
-                    if hit && front.is_none_or(|(_, len)| s.len() > len) {
-                        front = Some((i, s.len()));
+                    if hit && front.is_none_or(|(_, len, _)| s.len() > len) {
+                        front = Some((i, s.len(), ServerMatch::WildcardFront(suffix, *also_bare)));
                     }
                 }
                 ServerName::WildcardBack(prefix) => {
                     let p = prefix.as_bytes();
                     if host.len() > p.len()
                         && eq_ignore_case(&host[..p.len()], p)
-                        && back.is_none_or(|(_, len)| p.len() > len)
+                        && back.is_none_or(|(_, len, _)| p.len() > len)
                     {
-                        back = Some((i, p.len()));
+                        back = Some((i, p.len(), ServerMatch::WildcardBack(prefix)));
                     }
                 }
                 _ => {}
             }
         }
     }
-    if let Some((i, _)) = front.or(back) {
-        return Ok(i);
+    if let Some((i, _, why)) = front.or(back) {
+        return Ok((i, why));
     }
     // Regexes last: only a server chosen by one sets captures and variables. nginx matches
     // the host lowercased (ngx_http_validate_host), so captures come out lowercase.
@@ -106,14 +138,14 @@ pub fn select_server(
         for name in &http.servers[i].names {
             if let ServerName::Regex(re) = name {
                 match re.captures_and_vars(host, state.captures, state.values) {
-                    Ok(true) => return Ok(i),
+                    Ok(true) => return Ok((i, ServerMatch::Regex(re.as_str()))),
                     Ok(false) => {}
                     Err(e) => return Err(e.message(host, re)),
                 }
             }
         }
     }
-    Ok(addr.default)
+    Ok((addr.default, ServerMatch::Default))
 }
 
 fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
@@ -146,6 +178,9 @@ struct TrieNode {
     exact: Option<usize>,
     /// `location STRING` or `location ^~ STRING` ending here, and whether it is `^~`.
     prefix: Option<(usize, bool)>,
+    /// A location here (exact or prefix) ends with `/` and proxies: a URI one `/` short
+    /// of it is redirected (nginx's `auto_redirect`, set by `proxy_pass`).
+    auto_redirect: bool,
 }
 
 impl LocationTree {
@@ -162,17 +197,26 @@ impl LocationTree {
                 LocationMatch::Exact(s) => {
                     let n = tree.insert(s.as_bytes());
                     tree.nodes[n].exact.get_or_insert(i);
+                    tree.mark_auto_redirect(n, l, s);
                 }
                 LocationMatch::Prefix(s) | LocationMatch::PrefixNoRegex(s) => {
                     let noregex = matches!(l.matcher, LocationMatch::PrefixNoRegex(_));
                     let n = tree.insert(s.as_bytes());
                     tree.nodes[n].prefix.get_or_insert((i, noregex));
+                    tree.mark_auto_redirect(n, l, s);
                 }
                 LocationMatch::Regex(..) => tree.regexes.push(i),
                 LocationMatch::Named(name) => tree.named.push((name.clone(), i)),
             }
         }
         tree
+    }
+
+    /// Marks `node` for nginx's auto redirect when location `l` qualifies.
+    fn mark_auto_redirect(&mut self, node: usize, l: &LocationConf, name: &str) {
+        if name.ends_with('/') && l.loc.proxy_pass.is_some() {
+            self.nodes[node].auto_redirect = true;
+        }
     }
 
     fn insert(&mut self, key: &[u8]) -> usize {
@@ -207,16 +251,27 @@ impl LocationTree {
                 best = node.prefix;
             }
         }
-        match node.exact {
-            Some(i) => StaticMatch::Exact(i),
-            None => best.map_or(StaticMatch::None, StaticMatch::Prefix),
+        if let Some(i) = node.exact {
+            return StaticMatch::Exact(i);
         }
+        // No location has the URI's own string: one that is the URI and a slash, and
+        // proxies, redirects to itself (ngx_http_core_find_static_location's NGX_DONE).
+        if node.prefix.is_none()
+            && let Ok(at) = node.children.binary_search_by_key(&b'/', |c| c.0)
+            && let slash = &self.nodes[node.children[at].1 as usize]
+            && slash.auto_redirect
+            && let Some(i) = slash.exact.or(slash.prefix.map(|p| p.0))
+        {
+            return StaticMatch::AutoRedirect(i);
+        }
+        best.map_or(StaticMatch::None, StaticMatch::Prefix)
     }
 }
 
 enum StaticMatch {
     Exact(usize),
     Prefix((usize, bool)),
+    AutoRedirect(usize),
     None,
 }
 
@@ -228,6 +283,8 @@ enum Search<'a> {
     Prefix(Option<&'a LocationConf>),
     /// A regex could not finish matching: nginx's alert line.
     Failed(String),
+    /// nginx's auto redirect to this location (the URI lacks its final `/`).
+    AutoRedirect(&'a LocationConf),
 }
 
 /// nginx's `ngx_http_core_find_location` for one level.
@@ -236,17 +293,24 @@ fn find_in<'a>(
     tree: &LocationTree,
     uri: &[u8],
     state: &mut MatchState<'_>,
+    trace: &mut TraceSlot<'_>,
 ) -> Search<'a> {
     let mut noregex = false;
     let mut prefix = None;
     match tree.static_match(uri) {
-        StaticMatch::Exact(i) => return Search::Found(&locations[i]),
+        StaticMatch::Exact(i) => {
+            trace_step!(trace, Step::Exact(&locations[i]));
+            return Search::Found(&locations[i]);
+        }
+        StaticMatch::AutoRedirect(i) => return Search::AutoRedirect(&locations[i]),
         StaticMatch::Prefix((i, nr)) => {
             let l = &locations[i];
+            trace_step!(trace, Step::LongestPrefix(l));
             noregex = nr;
             prefix = Some(l);
             if !l.nested.is_empty() {
-                match find_in(&l.nested, &l.tree, uri, state) {
+                trace_step!(trace, Step::Nested(l));
+                match find_in(&l.nested, &l.tree, uri, state, trace) {
                     Search::Prefix(Some(nested)) => prefix = Some(nested),
                     Search::Prefix(None) => {}
                     done => return done,
@@ -261,11 +325,20 @@ fn find_in<'a>(
             let LocationMatch::Regex(re, _) = &l.matcher else {
                 continue;
             };
-            match re.captures_and_vars(uri, state.captures, state.values) {
+            let matched = re.captures_and_vars(uri, state.captures, state.values);
+            trace_step!(
+                trace,
+                Step::Regex {
+                    location: l,
+                    matched: matched == Ok(true),
+                }
+            );
+            match matched {
                 // nginx then looks up the regex location's own nested locations.
                 Ok(true) if l.nested.is_empty() => return Search::Found(l),
                 Ok(true) => {
-                    return match find_in(&l.nested, &l.tree, uri, state) {
+                    trace_step!(trace, Step::Nested(l));
+                    return match find_in(&l.nested, &l.tree, uri, state, trace) {
                         Search::Prefix(nested) => Search::Found(nested.unwrap_or(l)),
                         done => done,
                     };
@@ -286,13 +359,41 @@ fn find_in<'a>(
 pub fn find_location<'a>(
     server: &'a ServerConf,
     uri: &[u8],
+    state: MatchState<'_>,
+) -> Result<Option<Found<'a>>, String> {
+    find_location_traced(server, uri, state, &mut None)
+}
+
+/// [`find_location`], telling `trace` each location it considers.
+pub fn find_location_traced<'a>(
+    server: &'a ServerConf,
+    uri: &[u8],
     mut state: MatchState<'_>,
-) -> Result<Option<&'a LocationConf>, String> {
-    match find_in(&server.locations, &server.tree, uri, &mut state) {
-        Search::Found(location) => Ok(Some(location)),
-        Search::Prefix(location) => Ok(location),
+    trace: &mut TraceSlot<'_>,
+) -> Result<Option<Found<'a>>, String> {
+    let at = |location| Found {
+        location,
+        auto_redirect: false,
+    };
+    match find_in(&server.locations, &server.tree, uri, &mut state, trace) {
+        Search::Found(location) => Ok(Some(at(location))),
+        Search::Prefix(location) => Ok(location.map(at)),
+        Search::AutoRedirect(location) => Ok(Some(Found {
+            location,
+            auto_redirect: true,
+        })),
         Search::Failed(line) => Err(line),
     }
+}
+
+/// Where the location search led.
+#[derive(Debug)]
+pub struct Found<'a> {
+    /// The location.
+    pub location: &'a LocationConf,
+    /// The URI is the location's name without its final `/` and the location proxies: nginx
+    /// answers 301 to the name (`clcf->auto_redirect`), under that location's settings.
+    pub auto_redirect: bool,
 }
 
 /// Finds `location @name` in a server.
@@ -318,7 +419,7 @@ mod tests {
             values: &mut [],
         };
         let found = find_location(server, uri, state).expect("no match error");
-        (found, captures)
+        (found.map(|f| f.location), captures)
     }
 
     fn which(server: &ServerConf, uri: &str) -> String {

@@ -573,3 +573,63 @@ fn pipelined_requests_each_get_their_whole_compressed_body() {
         assert_eq!(python_gunzip(gz), want);
     }
 }
+
+#[test]
+fn range_filter_and_x_accel_redirect_see_the_compressed_response() {
+    // nginx's range filter runs after gzip: a body of unknown length gets no 206, 416 or
+    // Accept-Ranges, also under proxy_force_ranges. The fields an X-Accel-Redirect keeps
+    // (Accept-Ranges) and the file's ETag are edited as a file's own.
+    let body = text(40_000, 15);
+    let port = framed_upstream(body.clone(), "length", vec![4096]);
+    let accel_port = common::free_port();
+    let page = text(20_000, 16);
+    let server = Server::start_with(
+        1,
+        &format!(
+            "server {{ listen 127.0.0.1:PORT; root html; gzip on;
+                 gzip_types application/json text/plain;
+               location /force/ {{ proxy_pass http://127.0.0.1:{port}; proxy_force_ranges on; }}
+               location /accel {{ proxy_pass http://127.0.0.1:{accel_port}; }}
+               location /files/ {{ internal; }} }}
+             server {{ listen 127.0.0.1:{accel_port};
+               location / {{ add_header X-Accel-Redirect /files/page.html;
+                             add_header Content-Type text/plain; add_header Accept-Ranges bytes;
+                             return 200 x; }} }}"
+        ),
+        |p| p.write("html/files/page.html", &page),
+    );
+    let range = "Range: bytes=0-9\r\n";
+    let r = get(&server, "/force/", &format!("{GZ}{range}"));
+    assert_eq!(r.status, 200, "compressed whole, no 206");
+    assert_eq!(r.header("Accept-Ranges"), None);
+    assert_eq!(r.header("Content-Range"), None);
+    assert_eq!(r.header("ETag"), Some("W/\"v1\""));
+    assert_eq!(gunzipped(&r), body);
+    let r = get(&server, "/force/", &format!("{GZ}Range: bytes=50000-\r\n"));
+    assert_eq!(r.status, 200, "no 416 either");
+    assert_eq!(gunzipped(&r), body);
+    // Without gzip the range filter answers as before.
+    let r = get(&server, "/force/", range);
+    assert_eq!(r.status, 206);
+    assert_eq!(r.body, &body[..10]);
+
+    for headers in [GZ.to_string(), format!("{GZ}{range}")] {
+        let r = get(&server, "/accel", &headers);
+        assert_eq!(r.status, 200, "{headers}");
+        assert_eq!(r.header("Content-Type"), Some("text/plain"));
+        assert_eq!(r.header("Content-Encoding"), Some("gzip"));
+        assert_eq!(r.header("Accept-Ranges"), None, "cleared by gzip");
+        let etag = r.header("ETag").unwrap_or_default();
+        assert!(etag.starts_with("W/\""), "weak: {etag}");
+        assert_eq!(gunzipped(&r), page);
+    }
+    let r = get(&server, "/accel", range);
+    assert_eq!(r.status, 206);
+    assert_eq!(
+        r.header("Accept-Ranges"),
+        Some("bytes"),
+        "kept from the upstream"
+    );
+    assert_eq!(r.body, &page[..10]);
+    server.assert_clean_log();
+}

@@ -69,6 +69,7 @@ fn merge_location(mut raw: LocationRaw, parent: &LocRaw) -> LocationConf {
         nested,
         rewrite: raw.rewrite,
         deferred: raw.deferred,
+        defined_at: raw.defined_at,
     }
 }
 
@@ -121,6 +122,7 @@ fn merge_http(
                 locations,
                 rewrite: s.rewrite,
                 deferred: s.deferred,
+                defined_at: s.defined_at,
             }
         })
         .collect();
@@ -137,6 +139,7 @@ fn merge_http(
         upstreams,
         deferred: http.deferred,
         computed: std::mem::take(&mut shared.computed),
+        proxy_transparent: shared.proxy_transparent,
     };
     super::set_upstream::check_all(&conf, http.place.as_ref())?;
     Ok(conf)

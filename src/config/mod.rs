@@ -22,6 +22,7 @@ mod listen;
 pub mod loc_values;
 mod merge;
 pub mod parser;
+pub mod proxy_rest;
 pub mod proxy_values;
 mod raw;
 pub mod resolver;
@@ -35,6 +36,7 @@ mod set_loc;
 mod set_log;
 mod set_map;
 mod set_proxy;
+mod set_proxy_rest;
 mod set_referer;
 mod set_regex;
 mod set_rewrite;
@@ -47,7 +49,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::ConfError;
 pub use loc_values::*;
-pub use parser::{Directive, SourceFile, Word};
+pub use parser::{Directive, SourceFile, SourcePos, Word};
 pub use settings::*;
 
 use directives::walk;

@@ -90,6 +90,8 @@ pub(crate) struct ServerRaw {
     /// Server-level rewrite directives, compiled.
     pub rewrite: Vec<Op>,
     pub deferred: Vec<Directive>,
+    /// Where the block is written.
+    pub defined_at: super::SourcePos,
 }
 
 /// One `location {}` before merging.
@@ -107,6 +109,8 @@ pub(crate) struct LocationRaw {
     /// The settings of each `if` block, unmerged.
     pub if_locs: Vec<LocRaw>,
     pub deferred: Vec<Directive>,
+    /// Where the block is written.
+    pub defined_at: super::SourcePos,
 }
 
 impl LocationRaw {
@@ -121,6 +125,7 @@ impl LocationRaw {
             rewrite: Vec::new(),
             if_locs: Vec::new(),
             deferred: Vec::new(),
+            defined_at: Default::default(),
         }
     }
 }
@@ -176,6 +181,9 @@ pub(crate) struct Shared {
     pub map_hash_max_size: Option<u64>,
     /// `map_hash_bucket_size` (likewise).
     pub map_hash_bucket_size: Option<u64>,
+    // ---- proxy (rest of the module) ----
+    /// A `proxy_bind ... transparent` was seen (see `HttpConf::proxy_transparent`).
+    pub proxy_transparent: bool,
 }
 
 impl Shared {
@@ -194,6 +202,7 @@ impl Shared {
             computed: Default::default(),
             map_hash_max_size: None,
             map_hash_bucket_size: None,
+            proxy_transparent: false,
         })
     }
 }

@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use super::cookie::CookieRules;
+use super::ranges::{Ranged, Slice};
 use super::response::{self, ClientHeadInput, Framing, HeadError, Redirect, ResponseHead};
 use crate::config::LocSettings;
 use crate::http::chunked::{Chunk, ChunkedDecoder};
@@ -22,8 +24,17 @@ pub struct Http1 {
     pub upgrade: bool,
     /// `proxy_redirect` rules, evaluated (`None`: none).
     pub redirects: Option<Arc<[Redirect]>>,
+    /// `proxy_cookie_*` rules, evaluated (`None`: none).
+    pub cookies: Option<Box<CookieRules>>,
     /// The URI sent upstream (for log lines).
     pub uri: Vec<u8>,
+    /// What `proxy_force_ranges` makes of the response (set when its head is accepted).
+    pub ranged: Ranged,
+    /// `http://host[:port]` for a `Location` a `proxy_redirect` rule turns into a path
+    /// (empty: none, or `absolute_redirect off`).
+    pub location_base: Vec<u8>,
+    /// The part of the body a 206 sends.
+    slice: Option<Slice>,
     framing: Framing,
     remaining: u64,
     chunk: ChunkedDecoder,
@@ -38,8 +49,26 @@ impl Http1 {
         self.client_http11 = client_http11;
         self.upgrade = false;
         self.redirects = None;
+        self.cookies = None;
         self.uri.clear();
         self.reset();
+    }
+
+    /// `proxy_force_ranges`: what the range filter makes of the accepted head, for a
+    /// request with these `Range` and `If-Range` fields; a 206 sends only its part of the
+    /// body.
+    pub fn decide_range(
+        &mut self,
+        force_ranges: bool,
+        buf: &[u8],
+        range: Option<&[u8]>,
+        if_range: Option<&[u8]>,
+    ) -> Ranged {
+        self.ranged = super::ranges::decide(force_ranges, &self.head, buf, range, if_range);
+        if let Ranged::Part { start, end, .. } = self.ranged {
+            self.slice = Some(Slice::new(start, end));
+        }
+        self.ranged
     }
 }
 
@@ -51,7 +80,11 @@ impl Default for Http1 {
             client_http11: true,
             upgrade: false,
             redirects: None,
+            cookies: None,
             uri: Vec::new(),
+            ranged: Ranged::No,
+            location_base: Vec::new(),
+            slice: None,
             framing: Framing::Empty,
             remaining: 0,
             chunk: ChunkedDecoder::new(),
@@ -124,8 +157,15 @@ impl Protocol for Http1 {
                 let got = (end - from) as u64;
                 let take = got.min(self.remaining);
                 self.remaining -= take;
+                let mut end = from + take as usize;
+                if let Some(slice) = self.slice.as_mut() {
+                    // A 206: only the range's bytes go to the client.
+                    let keep = slice.keep(end - from);
+                    buf.copy_within(from + keep.start..from + keep.end, from);
+                    end = from + keep.len();
+                }
                 Ok(Decoded {
-                    end: from + take as usize,
+                    end,
                     done: self.remaining == 0,
                     surplus: take < got,
                 })
@@ -174,6 +214,9 @@ impl Protocol for Http1 {
     }
 
     fn reset(&mut self) {
+        self.ranged = Ranged::No;
+        self.location_base.clear();
+        self.slice = None;
         self.framing = Framing::Empty;
         self.remaining = 0;
         self.chunk = ChunkedDecoder::new();
@@ -207,6 +250,11 @@ impl<'a> Http1Head<'a> {
                 pass: &loc.proxy_pass_header,
                 hide: &loc.proxy_hide_header,
                 redirects: proto.redirects.as_deref().unwrap_or_default(),
+                location_base: (!proto.location_base.is_empty())
+                    .then_some(&proto.location_base[..]),
+                cookies: proto.cookies.as_deref(),
+                force_ranges: loc.proxy_force_ranges,
+                ranged: proto.ranged,
             },
         }
     }
@@ -214,10 +262,16 @@ impl<'a> Http1Head<'a> {
 
 impl ClientHeaders for Http1Head<'_> {
     fn status(&self) -> u16 {
-        self.proto.head.status
+        match self.proto.ranged {
+            Ranged::Part { .. } => 206,
+            _ => self.proto.head.status,
+        }
     }
 
     fn reason(&self) -> &[u8] {
+        if let Ranged::Part { .. } = self.proto.ranged {
+            return b"Partial Content";
+        }
         let (a, b) = self.proto.head.reason;
         self.buf.get(a..b).unwrap_or_default()
     }
@@ -251,7 +305,7 @@ impl ClientHeaders for Http1Head<'_> {
     }
 
     fn header(&self, name: &str) -> Option<&[u8]> {
-        response::client_values(&self.proto.head, self.buf, &self.input, name).next()
+        response::client_values(&self.proto.head, self.buf, &self.input, name).last()
     }
 
     fn chunked(&self) -> bool {

@@ -3,17 +3,24 @@
 //! buffering). What is HTTP's lives here, behind [`crate::upstream::Protocol`]:
 //!
 //! - [`prepare`]: where a request goes and what it sends (nginx's URI rules, the request
-//!   head, `proxy_redirect` rules), from the location's settings and the request;
+//!   head, `proxy_method`, `proxy_set_body`, `proxy_redirect` and `proxy_cookie_*` rules),
+//!   from the location's settings and the request;
 //! - [`request`]: the upstream URI and request head (`ngx_http_proxy_create_request`);
 //! - [`response`]: the upstream's response head and the header lines the client gets;
-//! - [`http1`]: the [`Http1`] protocol: head parsing and body framing for the machine.
+//! - [`http1`]: the [`Http1`] protocol: head parsing and body framing for the machine;
+//! - [`accel`]: `X-Accel-Redirect` and `X-Accel-Buffering`; [`cookie`]: `proxy_cookie_*`;
+//!   [`ranges`]: `proxy_force_ranges`; [`rate`]: `proxy_limit_rate`; [`connect`]: opening
+//!   an upstream socket (TCP or unix-domain, `proxy_bind`, `proxy_socket_keepalive`).
 
+pub mod accel;
+pub mod cookie;
 pub mod http1;
+pub mod ranges;
 pub mod request;
 pub mod response;
 
 use std::borrow::Cow;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 pub use http1::{Http1, Http1Head};
@@ -21,7 +28,7 @@ pub use http1::{Http1, Http1Head};
 use crate::config::proxy_values::{Balance, ProxyPass, ProxyRedirect, ProxyTarget, RedirectRule};
 use crate::config::{HttpConf, LocSettings};
 use crate::elog;
-use crate::http::request::{Method, RequestHead, Version};
+use crate::http::request::{RequestHead, Version};
 use crate::log::LogLevel;
 use crate::upstream::{DIRECT, Target};
 use crate::vars::VarSource;
@@ -41,12 +48,14 @@ pub struct ProxyRequest<'a> {
     pub valid_location: bool,
     /// nginx's `!r->valid_unparsed_uri`: the URI or arguments differ from the request's.
     pub uri_rewritten: bool,
-    /// An `error_page` made the request a GET.
+    /// An `error_page` (or `X-Accel-Redirect`) made the request a GET.
     pub as_get: bool,
     /// The body's length upstream (`Content-Length`), when known.
     pub content_length: Option<u64>,
-    /// The body is streamed as it arrives, chunked.
+    /// The body goes up chunked, as it arrives.
     pub chunked: bool,
+    /// The client's body goes upstream (not an earlier try's, not dropped).
+    pub body_sent: bool,
     /// The client's address.
     pub client: IpAddr,
     /// The connection's number, for log lines.
@@ -61,13 +70,19 @@ pub struct Prepared {
     pub refuse: Option<u16>,
     /// `$proxy_host` (`None`: the location does not proxy)
     pub proxy_host: Option<Arc<str>>,
-    /// `$proxy_port`
+    /// `$proxy_port` (0: a unix-domain upstream)
     pub proxy_port: u16,
 }
 
 /// Header lines of a request passed to the head builder without a heap allocation when
 /// there are at most this many.
 const STACK_HEADERS: usize = 32;
+
+/// Whether the client's body is read and not sent upstream (`proxy_set_body` replaces it,
+/// or `proxy_pass_request_body off`): it is still read whole first, as nginx reads it.
+pub fn drops_body(loc: &LocSettings) -> bool {
+    loc.proxy_set_body.is_some() || !loc.proxy_pass_request_body
+}
 
 /// Where one request goes and what it sends, from the location's settings and the request:
 /// `proto` is set up for it and `head` gets the upstream request head (both reused from
@@ -82,10 +97,7 @@ pub fn prepare(
 ) -> Prepared {
     let buf = r.buf;
     let (client, conn_id) = (r.client, r.conn_id);
-    proto.start(
-        r.head.method == Method::Head,
-        r.head.version == Version::Http11,
-    );
+    proto.start(false, r.head.version == Version::Http11);
     head.clear();
     let mut setup = Prepared {
         target: Target {
@@ -122,30 +134,16 @@ pub fn prepare(
             t.eval(vars, &mut url);
             match request::parse_url(&url) {
                 Some(u) => {
-                    let lower = u.host.to_ascii_lowercase();
-                    let mut by_name = false;
-                    if let Some(i) = http
-                        .upstreams
-                        .iter()
-                        .position(|g| g.explicit && g.name == lower && !u.port_given)
-                    {
-                        setup.target.group = i;
-                    } else if let Ok(ip) = u.host.parse::<IpAddr>() {
-                        setup.target.direct = Some(SocketAddr::new(ip, u.port));
-                    } else {
-                        by_name = true;
-                    }
-                    proxy_host = if u.port_given && u.port != 80 {
-                        format!("{}:{}", u.host, u.port).into()
-                    } else {
-                        u.host.as_str().into()
-                    };
-                    if by_name {
+                    match request::dynamic_target(&u, http) {
+                        request::DynamicTarget::Group(i) => setup.target.group = i,
+                        request::DynamicTarget::Direct(addr) => setup.target.direct = Some(addr),
                         // Resolved when the upstream machine chooses its peer.
-                        setup.target.resolve = Some(u.host);
-                        setup.target.port = u.port;
+                        request::DynamicTarget::Unresolved => {
+                            setup.target.resolve = Some(u.host.clone());
+                            setup.target.port = u.port;
+                        }
                     }
-                    proxy_port = u.port;
+                    (proxy_host, proxy_port) = request::dynamic_proxy_host(&u);
                     uri_as_is = u.uri.is_some();
                     pass_uri = u.uri.map(Cow::Owned);
                 }
@@ -173,7 +171,6 @@ pub fn prepare(
         r.uri_rewritten
     };
     if uri_as_is {
-        uri.clear();
         uri.extend_from_slice(pass_uri.as_deref().unwrap_or(b"/"));
     } else {
         request::upstream_uri(
@@ -190,56 +187,99 @@ pub fn prepare(
     if let Some(Balance::Hash { key, .. }) = group.map(|g| &g.balance) {
         key.eval(vars, &mut setup.target.hash_key);
     }
+    setup.target.socket = request::socket_options(loc, vars, conn_id, client);
     let forwarded_for = r
         .head
         .headers
         .iter()
         .find(|h| h.name.get(buf).eq_ignore_ascii_case(b"x-forwarded-for"))
         .map(|h| h.value.get(buf));
-    let pvars = request::ProxyVars {
+    let mut pvars = request::ProxyVars {
         inner: vars,
         host: &proxy_host,
         port: proxy_port,
         forwarded_for,
         remote_addr: client,
+        body_length: None,
+        chunked: false,
     };
-    // The client's header lines as (name, value): on the stack for a usual request.
+    // The client's header lines as (name, value): on the stack for a usual request;
+    // none with `proxy_pass_request_headers off` (only the headers the proxy sets).
     let mut on_stack: [(&[u8], &[u8]); STACK_HEADERS] = [(&[], &[]); STACK_HEADERS];
     let spilled: Vec<(&[u8], &[u8])>;
+    let count = if loc.proxy_pass_request_headers {
+        r.head.headers.len()
+    } else {
+        0
+    };
     let lines = r
         .head
         .headers
         .iter()
+        .take(count)
         .map(|h| (h.name.get(buf), h.value.get(buf)));
-    let client_headers: &[(&[u8], &[u8])] = if r.head.headers.len() <= STACK_HEADERS {
+    let client_headers: &[(&[u8], &[u8])] = if count <= STACK_HEADERS {
         for (slot, line) in on_stack.iter_mut().zip(lines) {
             *slot = line;
         }
-        &on_stack[..r.head.headers.len()]
+        &on_stack[..count]
     } else {
         spilled = lines.collect();
         &spilled
     };
-    let pool_on = group.is_some_and(|g| g.keepalive > 0) && loc.proxy_http_version == 1;
-    // An error page is fetched with GET (nginx's ngx_http_send_error_page).
-    let method = if r.as_get {
-        &b"GET"[..]
-    } else {
-        r.head.method_span.get(buf)
+    // A connection from a `proxy_bind` address is not cached: the pool does not tell
+    // local addresses apart (nginx caches none unless told to).
+    let pool_on = group.is_some_and(|g| g.keepalive > 0)
+        && loc.proxy_http_version == 1
+        && setup.target.socket.bind.is_none();
+    // `proxy_method`, else GET for an error page (nginx's ngx_http_send_error_page), else
+    // the client's method.
+    let method_value = loc.proxy_method.as_ref().map(|m| {
+        let mut out = Vec::new();
+        m.eval(&pvars, &mut out);
+        out
+    });
+    let method = match &method_value {
+        Some(m) => &m[..],
+        None if r.as_get => &b"GET"[..],
+        None => r.head.method_span.get(buf),
     };
+    // The response to a HEAD sent upstream has no body, whatever the client asked.
+    proto.head_request = method.eq_ignore_ascii_case(b"HEAD");
+    // `proxy_set_body`: sent instead of the client's body, whose bytes are read and dropped.
+    let set_body = loc.proxy_set_body.as_ref().map(|b| {
+        let mut out = Vec::new();
+        b.eval(&pvars, &mut out);
+        out
+    });
+    pvars.body_length = match &set_body {
+        Some(body) => Some(body.len() as u64),
+        None => r.content_length,
+    };
+    pvars.chunked = r.chunked && set_body.is_none();
     let input = request::HeadInput {
         method,
         uri: &uri,
         http_minor: loc.proxy_http_version,
         set: &loc.proxy_set_header,
         proxy_host: &proxy_host,
-        keepalive: pool_on,
-        content_length: r.content_length,
-        chunked: r.chunked,
+        // A body announced and not sent (`proxy_pass_request_body off`, as nginx sends
+        // it) leaves the connection out of step: it is not cached.
+        keepalive: pool_on && loc.proxy_pass_request_body,
+        // The client's Content-Length goes up, 0 included, as nginx's
+        // `$proxy_internal_body_length`; a stored body's length replaces a chunked one.
+        content_length: match &set_body {
+            Some(body) => Some(body.len() as u64),
+            None => r.content_length,
+        },
+        chunked: r.chunked && set_body.is_none(),
         client_headers,
     };
     let facts = request::build_head(&input, &pvars, head);
-    if r.chunked && loc.proxy_http_version == 0 {
+    if let Some(body) = &set_body {
+        head.extend_from_slice(body);
+    }
+    if r.chunked && r.body_sent && loc.proxy_http_version == 0 && !drops_body(loc) {
         // nginx buffers the whole body to learn its length even with buffering off; here an
         // unbuffered body is streamed, and an HTTP/1.0 server cannot take a chunked one.
         elog!(
@@ -249,9 +289,10 @@ pub fn prepare(
         );
         setup.refuse = Some(411);
     }
-    setup.target.keepalive = pool_on && !facts.connection_close && !facts.upgrade;
+    setup.target.keepalive = input.keepalive && !facts.connection_close && !facts.upgrade;
     proto.upgrade = facts.upgrade;
     proto.redirects = redirects(loc, pass, &pvars);
+    proto.cookies = cookie::evaluate(loc, &pvars);
     proto.uri = uri;
     setup.proxy_host = Some(proxy_host);
     setup.proxy_port = proxy_port;
@@ -269,25 +310,34 @@ fn redirects(loc: &LocSettings, pass: &ProxyPass, vars: &dyn VarSource) -> Optio
                 .iter()
                 .filter_map(|r| match r {
                     RedirectRule::Default => pass.default_redirect.as_ref()?.first().cloned(),
-                    RedirectRule::Replace { from, to } => {
-                        let (mut f, mut t) = (Vec::new(), Vec::new());
-                        from.eval(vars, &mut f);
-                        to.eval(vars, &mut t);
-                        Some(Redirect::Prefix { from: f, to: t })
-                    }
-                    RedirectRule::Regex { re, to } => {
-                        // `$1`..`$9` are the rule's own captures, filled in when a value
-                        // matches: keep them as `${N}` for `Captures::expand`.
-                        let mut t = Vec::new();
-                        to.eval(&KeepCaptures(vars, re), &mut t);
-                        Some(Redirect::Regex {
-                            re: re.clone(),
-                            to: t,
-                        })
-                    }
+                    other => evaluate_rule(other, vars),
                 })
                 .collect(),
         ),
+    }
+}
+
+/// A `proxy_redirect` or `proxy_cookie_*` rule with the request's variables filled in
+/// (`None` for `default`, which only `proxy_redirect` has).
+pub(crate) fn evaluate_rule(rule: &RedirectRule, vars: &dyn VarSource) -> Option<Redirect> {
+    match rule {
+        RedirectRule::Default => None,
+        RedirectRule::Replace { from, to } => {
+            let (mut f, mut t) = (Vec::new(), Vec::new());
+            from.eval(vars, &mut f);
+            to.eval(vars, &mut t);
+            Some(Redirect::Prefix { from: f, to: t })
+        }
+        RedirectRule::Regex { re, to } => {
+            // `$1`..`$9` are the rule's own captures, filled in when a value
+            // matches: keep them as `${N}` for `Captures::expand`.
+            let mut t = Vec::new();
+            to.eval(&KeepCaptures(vars, re), &mut t);
+            Some(Redirect::Regex {
+                re: re.clone(),
+                to: t,
+            })
+        }
     }
 }
 

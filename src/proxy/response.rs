@@ -1,7 +1,10 @@
 //! The upstream's response head: parsing (httparse, offsets kept, not borrows), the body's
 //! framing, and the upstream's header lines the client gets (in nginx's header filter
 //! order, hidden and hop-by-hop headers dropped, `proxy_redirect` applied to `Location` and
-//! `Refresh`); the connection's head builder writes the rest of the head around them.
+//! `Refresh`, `proxy_cookie_*` to `Set-Cookie`, the range filter's fields); the
+//! connection's one head builder writes the rest of the head around them.
+
+use std::io::Write;
 
 /// Most header lines accepted in an upstream response head.
 pub const MAX_UPSTREAM_HEADERS: usize = 100;
@@ -152,7 +155,7 @@ impl ResponseHead {
     }
 }
 
-/// What decides which upstream header lines the client gets.
+/// What decides which upstream header lines the client gets, and how.
 pub struct ClientHeadInput<'a> {
     /// `proxy_pass_header` names (lowercase).
     pub pass: &'a [String],
@@ -160,6 +163,15 @@ pub struct ClientHeadInput<'a> {
     pub hide: &'a [String],
     /// `proxy_redirect` rules, resolved to (from, to) pairs.
     pub redirects: &'a [Redirect],
+    /// `http://host[:port]` for a `Location` a rule rewrote to a path (`None` with
+    /// `absolute_redirect off`: it stays relative).
+    pub location_base: Option<&'a [u8]>,
+    /// `proxy_cookie_*` rules for `Set-Cookie` fields.
+    pub cookies: Option<&'a super::cookie::CookieRules>,
+    /// `proxy_force_ranges on`: the upstream's `Accept-Ranges` is not passed.
+    pub force_ranges: bool,
+    /// What the range filter makes of the response.
+    pub ranged: super::ranges::Ranged,
 }
 
 fn hidden(name: &[u8], input: &ClientHeadInput<'_>) -> bool {
@@ -175,27 +187,53 @@ fn hidden(name: &[u8], input: &ClientHeadInput<'_>) -> bool {
 
 pub use crate::config::proxy_values::Redirect;
 
-fn rewrite_location(value: &[u8], redirects: &[Redirect], out: &mut Vec<u8>) {
-    for rule in redirects {
+/// nginx's `proxy_redirect`/`proxy_cookie_*` rule walk (`ngx_http_proxy_rewrite_*_handler`)
+/// over `value[prefix..]`: the first matching rule writes the new value (the bytes before
+/// `prefix` kept) to `out` and returns true. A `FROM TO` rule matches a prefix, case
+/// sensitively; in `domain` mode (`proxy_cookie_domain`) it must match the whole value,
+/// case-insensitively, after one leading dot, which stays. A regex rule replaces
+/// everything from `prefix` on.
+pub fn rewrite_value(
+    value: &[u8],
+    prefix: usize,
+    rules: &[Redirect],
+    domain: bool,
+    out: &mut Vec<u8>,
+) -> bool {
+    let Some(rest) = value.get(prefix..) else {
+        return false;
+    };
+    for rule in rules {
         match rule {
             Redirect::Prefix { from, to } => {
-                if value.len() >= from.len() && value[..from.len()].eq_ignore_ascii_case(from) {
+                let (kept, rest) = match (domain, rest.first()) {
+                    (true, Some(b'.')) => (prefix + 1, &rest[1..]),
+                    _ => (prefix, rest),
+                };
+                let hit = if domain {
+                    rest.eq_ignore_ascii_case(from)
+                } else {
+                    rest.starts_with(from)
+                };
+                if hit {
+                    out.extend_from_slice(&value[..kept]);
                     out.extend_from_slice(to);
-                    out.extend_from_slice(&value[from.len()..]);
-                    return;
+                    out.extend_from_slice(&rest[from.len()..]);
+                    return true;
                 }
             }
             Redirect::Regex { re, to } => {
                 // nginx takes a match error for no match here.
                 let mut caps = crate::regex::Captures::default();
-                if let Ok(true) = re.captures(value, &mut caps) {
+                if let Ok(true) = re.captures(rest, &mut caps) {
+                    out.extend_from_slice(&value[..prefix]);
                     caps.expand(to, out);
-                    return;
+                    return true;
                 }
             }
         }
     }
-    out.extend_from_slice(value);
+    false
 }
 
 /// The values of the upstream's `name` lines (lowercase) the client gets: not hidden,
@@ -215,8 +253,37 @@ pub fn client_values<'b>(
         .map(move |(_, v)| &buf[v.0..v.1])
 }
 
-/// The upstream headers nginx's header filter writes early, right after `Date`.
-const EARLY: [&str; 3] = ["content-type", "content-length", "last-modified"];
+/// The `Location` field of an upstream head as nginx passes it on
+/// (`ngx_http_upstream_rewrite_location`, then the header filter).
+enum LocationOut {
+    /// As sent (no rule matched, or none applies).
+    AsSent,
+    /// Rewritten by a `proxy_redirect` rule, in its place among the headers.
+    Rewritten(Vec<u8>),
+    /// Rewritten to a path: made absolute with the server's `http://host[:port]` and
+    /// written before `Connection`, where the header filter writes a location it completes.
+    Completed(Vec<u8>),
+}
+
+fn location_out(value: &[u8], input: &ClientHeadInput<'_>) -> LocationOut {
+    let mut rewritten = Vec::new();
+    if !rewrite_value(value, 0, input.redirects, false, &mut rewritten) {
+        return LocationOut::AsSent;
+    }
+    match input.location_base {
+        Some(base) if rewritten.starts_with(b"/") => {
+            let mut full = Vec::with_capacity(base.len() + rewritten.len());
+            full.extend_from_slice(base);
+            full.extend_from_slice(&rewritten);
+            LocationOut::Completed(full)
+        }
+        _ => LocationOut::Rewritten(rewritten),
+    }
+}
+
+/// The upstream headers nginx's header filter writes itself, once, with the last value the
+/// upstream sent (their lines are not kept in the list).
+const EARLY: [&str; 2] = ["content-type", "content-length"];
 
 /// Whether `proxy_pass_header` passes the upstream's own `name` (`server`, `date`) and the
 /// upstream sent one: the client then gets it instead of ours.
@@ -224,14 +291,37 @@ pub fn passes(head: &ResponseHead, buf: &[u8], input: &ClientHeadInput<'_>, name
     input.pass.iter().any(|p| p == name) && head.header(buf, name).is_some()
 }
 
-/// Appends the upstream's `Content-Type`, `Content-Length` and `Last-Modified` lines (the
-/// first of each that is not hidden), which nginx's header filter writes after `Date`.
+/// nginx's `r->headers_out.location`: the last `Location` a rule rewrote (only that one may
+/// be completed), with its index among the head's fields.
+fn location_choice(
+    head: &ResponseHead,
+    buf: &[u8],
+    input: &ClientHeadInput<'_>,
+) -> Option<(usize, LocationOut)> {
+    head.headers
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, (n, _))| {
+            let name = &buf[n.0..n.1];
+            name.eq_ignore_ascii_case(b"location") && !hidden(name, input)
+        })
+        .find_map(|(i, (_, v))| match location_out(&buf[v.0..v.1], input) {
+            LocationOut::AsSent => None,
+            out => Some((i, out)),
+        })
+}
+
+/// Appends the lines nginx's header filter writes after `Date`: the upstream's
+/// `Content-Type` and `Content-Length` (a 206's length when the range filter answers), and a
+/// `Location` a rule rewrote to a path, made absolute.
 pub fn write_early_headers(
     head: &ResponseHead,
     buf: &[u8],
     input: &ClientHeadInput<'_>,
     out: &mut Vec<u8>,
 ) {
+    use super::ranges::Ranged;
     for name in EARLY {
         if name == "content-length" && head.chunked {
             continue;
@@ -239,21 +329,32 @@ pub fn write_early_headers(
         if let Some((n, v)) = head
             .headers
             .iter()
-            .find(|(n, _)| buf[n.0..n.1].eq_ignore_ascii_case(name.as_bytes()))
+            .rfind(|(n, _)| buf[n.0..n.1].eq_ignore_ascii_case(name.as_bytes()))
         {
             if hidden(&buf[n.0..n.1], input) {
                 continue;
             }
             out.extend_from_slice(&buf[n.0..n.1]);
             out.extend_from_slice(b": ");
-            out.extend_from_slice(&buf[v.0..v.1]);
+            match input.ranged {
+                Ranged::Part { start, end, .. } if name == "content-length" => {
+                    let _ = write!(out, "{}", end - start);
+                }
+                _ => out.extend_from_slice(&buf[v.0..v.1]),
+            }
             out.extend_from_slice(b"\r\n");
         }
+    }
+    if let Some((_, LocationOut::Completed(value))) = location_choice(head, buf, input) {
+        out.extend_from_slice(b"Location: ");
+        out.extend_from_slice(&value);
+        out.extend_from_slice(b"\r\n");
     }
 }
 
 /// Appends the other upstream header lines in their order, after `Connection`: hidden and
-/// hop-by-hop ones dropped, `Location` and `Refresh` rewritten by `proxy_redirect`.
+/// hop-by-hop ones dropped, `Location` and `Refresh` rewritten by `proxy_redirect`,
+/// `Set-Cookie` by the `proxy_cookie_*` rules, then the range filter's own field.
 /// `skip_cache`: `Expires` and `Cache-Control` are left out (the `expires` directive
 /// replaces them, as nginx's headers filter does).
 pub fn write_other_headers(
@@ -263,37 +364,78 @@ pub fn write_other_headers(
     skip_cache: bool,
     out: &mut Vec<u8>,
 ) {
-    let mut early_seen = [false; 3];
-    for (n, v) in &head.headers {
+    use super::ranges::Ranged;
+    let location = location_choice(head, buf, input);
+    let mut value_buf = Vec::new();
+    for (i, (n, v)) in head.headers.iter().enumerate() {
         let name = &buf[n.0..n.1];
-        if let Some(i) = EARLY
+        let value = &buf[v.0..v.1];
+        if EARLY
             .iter()
-            .position(|e| e.as_bytes().eq_ignore_ascii_case(name))
+            .any(|e| e.as_bytes().eq_ignore_ascii_case(name))
         {
-            // Only the first of each was placed early; nginx keeps later duplicates.
-            if !early_seen[i] {
-                early_seen[i] = true;
-                continue;
-            }
+            continue;
         }
         if HOP_BY_HOP
             .iter()
             .any(|h| h.as_bytes().eq_ignore_ascii_case(name))
             || hidden(name, input)
+            || (input.force_ranges && name.eq_ignore_ascii_case(b"accept-ranges"))
             || (skip_cache
                 && (name.eq_ignore_ascii_case(b"expires")
                     || name.eq_ignore_ascii_case(b"cache-control")))
         {
             continue;
         }
+        let value: &[u8] = match &location {
+            Some((at, LocationOut::Completed(_))) if *at == i => continue,
+            Some((at, LocationOut::Rewritten(new))) if *at == i => new,
+            _ if name.eq_ignore_ascii_case(b"location") => {
+                value_buf.clear();
+                if rewrite_value(value, 0, input.redirects, false, &mut value_buf) {
+                    &value_buf
+                } else {
+                    value
+                }
+            }
+            _ if name.eq_ignore_ascii_case(b"refresh") => {
+                // Only the URL after `url=` is rewritten (ngx_http_upstream_rewrite_refresh).
+                value_buf.clear();
+                let at = memchr::memmem::find(&value.to_ascii_lowercase(), b"url=");
+                match at {
+                    Some(at)
+                        if rewrite_value(value, at + 4, input.redirects, false, &mut value_buf) =>
+                    {
+                        &value_buf
+                    }
+                    _ => value,
+                }
+            }
+            _ if name.eq_ignore_ascii_case(b"set-cookie") => {
+                value_buf.clear();
+                match input.cookies {
+                    Some(rules)
+                        if super::cookie::rewrite_set_cookie(value, rules, &mut value_buf) =>
+                    {
+                        &value_buf
+                    }
+                    _ => value,
+                }
+            }
+            _ => value,
+        };
         out.extend_from_slice(name);
         out.extend_from_slice(b": ");
-        if name.eq_ignore_ascii_case(b"location") || name.eq_ignore_ascii_case(b"refresh") {
-            rewrite_location(&buf[v.0..v.1], input.redirects, out);
-        } else {
-            out.extend_from_slice(&buf[v.0..v.1]);
-        }
+        out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
+    }
+    // The range filter's own field comes last.
+    match input.ranged {
+        Ranged::Full => out.extend_from_slice(b"Accept-Ranges: bytes\r\n"),
+        Ranged::Part { start, end, total } => {
+            let _ = write!(out, "Content-Range: bytes {start}-{}/{total}\r\n", end - 1);
+        }
+        _ => {}
     }
 }
 
@@ -353,6 +495,10 @@ mod tests {
             pass: &["server".to_string()],
             hide: &["x-custom".to_string()],
             redirects: &redirects,
+            location_base: None,
+            cookies: None,
+            force_ranges: false,
+            ranged: crate::proxy::ranges::Ranged::No,
         };
         assert!(passes(&h, raw, &input, "server") && !passes(&h, raw, &input, "date"));
         let mut out = Vec::new();

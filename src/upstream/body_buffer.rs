@@ -39,6 +39,12 @@ impl StoredBody {
         self.len == 0
     }
 
+    /// The whole body when it is in memory (`$request_body`); `None` once it moved to its
+    /// temporary file, as nginx's variable has no value then.
+    pub fn in_memory(&self) -> Option<&[u8]> {
+        self.file.is_none().then_some(&self.mem[..])
+    }
+
     /// Appends `data`. Past `limit` bytes in memory, everything moves to a new temporary
     /// file under `dir`; its path is returned then (for nginx's warn line).
     pub fn append(&mut self, data: &[u8], limit: usize, dir: &Path) -> io::Result<Option<PathBuf>> {

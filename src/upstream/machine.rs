@@ -23,7 +23,7 @@
 //! connection, uncounted.
 
 use std::io::{self, Read};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
@@ -34,10 +34,11 @@ use super::body_buffer::StoredBody;
 use super::failure::TryFailure;
 use super::log::{Try, TryAddr, UpstreamLog};
 use super::protocol::{BodyEnd, HeadFacts, Parsed, Protocol};
+use super::rate::ReadRate;
 use super::request_body::{RequestOut, SendError};
 use super::response_buffer::{ResponseBuffer, Spill};
 use super::{DIRECT, Env, Failure, Owner, RequestLog, Settings, Target, UPSTREAM_TOKEN_BIT, pool};
-use crate::config::proxy_values::NextUpstream;
+use crate::config::proxy_values::{NextUpstream, PeerAddr};
 use crate::elog;
 use crate::http::source::Ready;
 use crate::log::LogLevel;
@@ -65,6 +66,8 @@ struct Peer {
     reused: bool,
     /// Requests it served before this one.
     requests: u64,
+    /// When it was connected (`keepalive_time`).
+    opened: Instant,
 }
 
 /// Where the machine is.
@@ -123,7 +126,7 @@ pub struct Upstream<'c, P> {
     /// A byte of the current try's response arrived.
     got_bytes: bool,
     /// The current try's server address (for log lines).
-    addr: Option<SocketAddr>,
+    addr: Option<PeerAddr>,
     /// Servers of the group tried by this request.
     tried: Vec<bool>,
     /// Tries started (a stale pooled connection's replay not counted).
@@ -133,8 +136,6 @@ pub struct Upstream<'c, P> {
     /// The next connect goes to this server on a fresh connection (stale pooled one).
     fresh_retry: Option<usize>,
     stale_retry_done: bool,
-    /// The status for the client when tries run out (502, or 504 after a timeout).
-    fail_status: u16,
     idempotent: bool,
     client_ip: IpAddr,
     started: Instant,
@@ -143,6 +144,12 @@ pub struct Upstream<'c, P> {
     progress: Instant,
     /// The tries, for `$upstream_*`.
     pub log: UpstreamLog,
+    /// Keep the accepted head's lines in the log (`$upstream_http_*` are used).
+    keep_head: bool,
+    /// `*_limit_rate` of the response being read.
+    rate: Option<ReadRate>,
+    /// Reading the upstream waits for the rate limit until then.
+    rate_wait: Option<Instant>,
     /// The host name of a `proxy_pass` with variables, as far as it was resolved.
     name: Option<resolve::Name>,
 }
@@ -169,13 +176,15 @@ impl<P: Default> Default for Upstream<'_, P> {
             tries_left: 0,
             fresh_retry: None,
             stale_retry_done: false,
-            fail_status: 502,
             idempotent: true,
             client_ip: IpAddr::from([0, 0, 0, 0]),
             started: now,
             try_started: now,
             progress: now,
             log: UpstreamLog::default(),
+            keep_head: false,
+            rate: None,
+            rate_wait: None,
             name: None,
         }
     }
@@ -199,6 +208,11 @@ pub struct Start<'c, P> {
     pub idempotent: bool,
     /// The client's address (`ip_hash`).
     pub client_ip: IpAddr,
+    /// The request used an upstream before (an internal redirect brought it here): its
+    /// tries go on after the earlier ones (` : ` between them in `$upstream_*`).
+    pub follow: bool,
+    /// Keep each accepted head's lines for `$upstream_http_*` and `$upstream_cookie_*`.
+    pub keep_head: bool,
 }
 
 impl<'c, P: Protocol + Default> Upstream<'c, P> {
@@ -224,24 +238,17 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             tries = tries.min(req.settings.next_upstream_tries);
         }
         self.tries_left = tries;
+        // A `down` server counts as tried: it is no reason to try again (nginx's tries
+        // count only the servers that are not down).
         self.tried.clear();
-        self.tried
-            .resize(group_conf.map_or(0, |g| g.servers.len()), false);
+        if let Some(g) = group_conf {
+            self.tried.extend(g.servers.iter().map(|s| s.down));
+        }
         self.target = req.target;
         self.request.start(req.head, req.stored, req.body_done);
         let head_size = self.settings.buffer_size.max(MIN_HEAD_BUFFER);
-        let read_ahead = if self.settings.buffering {
-            self.settings
-                .buffers
-                .0
-                .saturating_mul(self.settings.buffers.1)
-        } else {
-            0
-        };
-        self.response.start(
-            env.upstreams.take_buffer(head_size),
-            head_size.saturating_add(read_ahead),
-        );
+        self.response
+            .start(env.upstreams.take_buffer(head_size), self.response_cap());
         self.head = None;
         self.head_taken = false;
         self.body_end = BodyEnd::Empty;
@@ -252,13 +259,20 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         self.tries = 0;
         self.fresh_retry = None;
         self.stale_retry_done = false;
-        self.fail_status = 502;
         self.idempotent = req.idempotent;
         self.client_ip = req.client_ip;
         self.started = env.now;
         self.try_started = env.now;
         self.progress = env.now;
-        self.log.tries.clear();
+        if req.follow && !self.log.tries.is_empty() {
+            self.log.tries.push(Try::new(TryAddr::Redirect));
+        } else {
+            self.log.tries.clear();
+        }
+        self.log.head.clear();
+        self.keep_head = req.keep_head;
+        self.rate = None;
+        self.rate_wait = None;
         self.name = self
             .target
             .resolve
@@ -281,6 +295,27 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         }
         env.upstreams.give_buffer(self.response.take_memory());
         let _ = self.request.take_stored();
+    }
+
+    /// How much of the response memory may hold: the head's buffer, and with buffering on
+    /// the `*_buffers` too (allocated as the response needs them, as nginx's are).
+    fn response_cap(&self) -> usize {
+        let s = &self.settings;
+        let read_ahead = if s.buffering {
+            s.buffers.0.saturating_mul(s.buffers.1)
+        } else {
+            0
+        };
+        s.buffer_size
+            .max(MIN_HEAD_BUFFER)
+            .saturating_add(read_ahead)
+    }
+
+    /// The response head turned buffering on or off (`X-Accel-Buffering`), before the
+    /// connection takes it.
+    pub fn set_buffering(&mut self, on: bool) {
+        self.settings.buffering = on;
+        self.response.set_cap(self.response_cap());
     }
 
     /// Records readiness of the upstream socket.
@@ -359,6 +394,14 @@ impl<'c, P: Protocol> Upstream<'c, P> {
     // ---- deadlines ----
 
     fn check_deadline(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>) {
+        if let (State::ReadingBody(_), Some(at)) = (&self.state, self.rate_wait) {
+            // `*_limit_rate`: the delay is over, reading goes on.
+            if env.now >= at {
+                self.rate_wait = None;
+                self.progress = env.now;
+            }
+            return;
+        }
         let Some(at) = self.deadline() else {
             return;
         };
@@ -393,7 +436,11 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             State::ReadingHead(_) => Some(self.progress + s.read_timeout),
             // The client, not the upstream, is what a full buffer waits for.
             State::ReadingBody(_) if self.blocked || !self.head_taken => None,
-            State::ReadingBody(_) => Some(self.progress + s.read_timeout),
+            // The read timeout waits too, as nginx replaces it by the delay.
+            State::ReadingBody(_) => match self.rate_wait {
+                Some(at) => Some(at),
+                None => Some(self.progress + s.read_timeout),
+            },
             _ => None,
         }
     }
@@ -422,6 +469,12 @@ impl<'c, P: Protocol> Upstream<'c, P> {
     /// head indexes them.
     pub fn head_bytes(&self) -> &[u8] {
         self.response.unread()
+    }
+
+    /// The protocol and the response head's bytes together (before
+    /// [`Upstream::take_head`]), for a module that decides on the head.
+    pub fn proto_and_head(&mut self) -> (&mut P, &[u8]) {
+        (&mut self.proto, self.response.unread())
     }
 
     /// What the writer may send next.
@@ -466,7 +519,13 @@ impl<'c, P: Protocol> Upstream<'c, P> {
 
     /// `http://ADDR/URI` of the current try, for a log line about the request.
     pub fn name(&self) -> Option<String> {
-        self.addr.map(|_| self.upstream_name(None))
+        self.addr.as_ref().map(|_| self.upstream_name(None))
+    }
+
+    /// The body read whole before connecting, while the machine holds it
+    /// (`$request_body`).
+    pub fn stored_body(&self) -> Option<&StoredBody> {
+        self.request.stored()
     }
 
     /// Takes the body read whole before connecting (for an error page's request).
@@ -547,6 +606,7 @@ impl Settings<'_> {
             sendfile: false,
             resolver: None,
             resolver_timeout: Duration::ZERO,
+            limit_rate: 0,
         }
     }
 }

@@ -8,6 +8,8 @@
 //! - [`protocol`]: the boundary a protocol implements (head parsing, body framing);
 //! - [`balancer`]: choosing a server of a group, with passive health;
 //! - [`pool`]: the per-worker keep-alive pool of idle connections;
+//! - [`connect`]: opening a socket to a peer (TCP or unix-domain, `*_bind`,
+//!   `*_socket_keepalive`); [`rate`]: `*_limit_rate` on reading a buffered response;
 //! - [`request_body`]: the request bytes going upstream (a body read whole before
 //!   connecting — [`body_buffer`] — or streamed through a window), kept for a replay;
 //! - [`response_buffer`]: the response body between the upstream and the client's writer —
@@ -20,21 +22,22 @@
 
 pub mod balancer;
 pub mod body_buffer;
+pub mod connect;
 pub mod failure;
 pub mod log;
 pub mod machine;
 pub mod pool;
 pub mod protocol;
+pub mod rate;
 pub mod request_body;
 pub mod response_buffer;
 pub mod temp_file;
 
-use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::config::proxy_values::{NextUpstream, UpstreamConf};
+use crate::config::proxy_values::{NextUpstream, PeerAddr, UpstreamConf};
 use crate::config::{HttpConf, LocSettings};
 use crate::slab::Key;
 use balancer::Group;
@@ -150,6 +153,8 @@ pub struct Env<'a, 'c> {
     pub registry: &'a mio::Registry,
     /// The client connection whose request this is (its upstream socket's owner).
     pub client: Key,
+    /// The worker is shutting down: no connection goes back to the pool.
+    pub shutting_down: bool,
 }
 
 /// Where a request goes: a group (by index in `HttpConf::upstreams`), or an address of a
@@ -159,7 +164,7 @@ pub struct Target {
     /// Group index, or [`DIRECT`].
     pub group: usize,
     /// The address for [`DIRECT`] (`None`: it could not be resolved: 502).
-    pub direct: Option<SocketAddr>,
+    pub direct: Option<PeerAddr>,
     /// The evaluated `hash` key.
     pub hash_key: Vec<u8>,
     /// Whether the connection may go back to the pool after the response.
@@ -169,6 +174,8 @@ pub struct Target {
     pub resolve: Option<String>,
     /// The port of the name's addresses.
     pub port: u16,
+    /// Socket options of its connections (`*_bind`, `*_socket_keepalive`).
+    pub socket: connect::SocketOptions,
 }
 
 /// The settings an upstream module gives the generic machinery (nginx's
@@ -209,6 +216,8 @@ pub struct Settings<'c> {
     pub resolver: Option<&'c crate::config::resolver::ResolverConf>,
     /// `resolver_timeout` (zero: no limit).
     pub resolver_timeout: Duration,
+    /// `*_limit_rate`: bytes per second read of a buffered response body (0: no limit).
+    pub limit_rate: u64,
 }
 
 impl<'c> Settings<'c> {
@@ -232,6 +241,7 @@ impl<'c> Settings<'c> {
             sendfile: loc.sendfile,
             resolver: loc.resolver.as_deref(),
             resolver_timeout: loc.resolver_timeout,
+            limit_rate: loc.proxy_limit_rate,
         }
     }
 }

@@ -114,7 +114,8 @@ pub trait ClientHeaders {
     /// client gets (for the response filters: gzip reads `Content-Type`, `Content-Length`,
     /// `Content-Encoding`, `ETag`, `Cache-Control`...).
     fn each_header(&self, name: &str, f: &mut dyn FnMut(&[u8]));
-    /// The first value of the header `name` (lowercase) the client gets.
+    /// The value of the header `name` (lowercase) the client gets; of several, the last
+    /// (the one nginx's `r->headers_out` keeps, as its upstream module copies each in turn).
     fn header(&self, name: &str) -> Option<&[u8]>;
     /// The body goes to the client with `Transfer-Encoding: chunked`.
     fn chunked(&self) -> bool;

@@ -65,6 +65,11 @@ impl ResponseBuffer {
         self.clear();
     }
 
+    /// Changes how many bytes memory may hold (buffering turned on or off by the head).
+    pub fn set_cap(&mut self, cap: usize) {
+        self.cap = cap.max(1);
+    }
+
     /// Forgets everything (a retry starts over); a temporary file is closed.
     pub fn clear(&mut self) {
         self.start = 0;

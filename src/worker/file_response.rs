@@ -57,7 +57,12 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile, kind: FileKind) -> N
         kind,
         FileKind::Plain { gzip_vary: true } | FileKind::GzipStatic { vary: true }
     );
-    let content_type = static_files::content_type(loc, &rq.route.script.uri);
+    // After an X-Accel-Redirect the upstream's type wins (nginx sets a file's type only
+    // when none is set).
+    let upstream_type = rq.route.upstream_content_type.clone();
+    let content_type = upstream_type
+        .as_deref()
+        .unwrap_or(static_files::content_type(loc, &rq.route.script.uri).as_bytes());
     let etag_header: [(&[u8], &[u8]); 1] = [(b"ETag", etag.unwrap_or(b""))];
     let last_modified_header: [(&[u8], &[u8]); 1] = [(b"Last-Modified", &last_modified)];
     let validators = |status: u16| -> &[(&[u8], &[u8])] {
@@ -67,16 +72,31 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile, kind: FileKind) -> N
             &[]
         }
     };
-    let late: &[(&[u8], &[u8])] = if etag.is_some() { &etag_header } else { &[] };
+    let mut late: &[(&[u8], &[u8])] = if etag.is_some() { &etag_header } else { &[] };
+    // After an X-Accel-Redirect the upstream's kept fields lead `extra` and precede the
+    // file's ETag in nginx's header list.
+    let kept = rq.route.upstream_headers.len();
+    let etag_in_extra = |extra: &mut Vec<u8>| {
+        if kept > 0
+            && let Some(tag) = etag
+        {
+            let line = [&b"ETag: "[..], tag, b"\r\n"].concat();
+            extra.splice(kept..kept, line);
+        }
+    };
+    if kept > 0 {
+        late = &[];
+    }
     let accept_ranges: &[(&[u8], &[u8])] = &[(b"Accept-Ranges", b"bytes")];
 
     // The header filters decide on the whole response (a compressed one has no ranges:
     // nginx's range filter skips a response whose length is unknown).
-    let extra = handler::extra_headers(rq, status, Some(f.mtime));
+    let mut extra = handler::extra_headers(rq, status, Some(f.mtime));
+    etag_in_extra(&mut extra);
     let not_modified = status == 304;
     let whole = Head {
         status,
-        content_type: (!not_modified).then_some(content_type.as_bytes()),
+        content_type: (!not_modified).then_some(content_type),
         content_length: (!not_modified).then_some(f.size),
         early: validators(status),
         late,
@@ -163,7 +183,9 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile, kind: FileKind) -> N
     };
     let partial_extra;
     let extra: &[u8] = if status == 206 {
-        partial_extra = handler::extra_headers(rq, status, Some(f.mtime));
+        let mut e = handler::extra_headers(rq, status, Some(f.mtime));
+        etag_in_extra(&mut e);
+        partial_extra = e;
         &partial_extra
     } else {
         &extra
@@ -227,7 +249,7 @@ fn compressed_copy(rq: &mut Rq<'_, '_>, f: &StaticFile, level: u8) -> Option<std
 }
 
 /// 416 with `Content-Range: bytes */SIZE` and nginx's page.
-fn unsatisfiable(rq: &mut Rq<'_, '_>, size: u64) {
+pub(super) fn unsatisfiable(rq: &mut Rq<'_, '_>, size: u64) {
     let mut content_range = [0u8; CONTENT_RANGE_MAX_LEN];
     let n = range::content_range_unsatisfied(size, &mut content_range);
     let page = crate::http::response::error_page(416, rq.req.loc.server_tokens).unwrap_or(b"");

@@ -8,6 +8,7 @@ use super::phases::{self, Handled, Rq};
 use super::request_vars::{ConnInfo, RequestVars};
 pub(super) use super::response_head::{
     Head, extra_headers, queue_coded, queue_error, queue_response, queue_standard_page,
+    upstream_body_coded,
 };
 use crate::elog;
 use crate::http::request::HttpError;
@@ -30,6 +31,7 @@ pub(super) fn start_request<'c>(
         Some(servers.addr)
     };
     c.requests += 1;
+    let pipeline = std::mem::take(&mut c.pipeline);
     let mut conn = ConnInfo::of(c);
     conn.local = local;
     conn.request_id = super::request_vars::new_request_id();
@@ -67,6 +69,7 @@ pub(super) fn start_request<'c>(
     super::debug_log::request_head(conn.id, buf, &a.head);
     let mut req = Req {
         sequence: conn.requests,
+        pipeline,
         ..Req::new(shared.now, server, loc, head_len)
     };
     // `$upstream_*` belong to this request's tries only.
@@ -205,6 +208,68 @@ pub(super) fn queue_upstream_head<'c>(
     a.route = route;
     a.req = Some(req);
     None
+}
+
+/// `X-Accel-Redirect`: the upstream's response was dropped; the request goes on to its
+/// target through the routing phases, with the fields nginx keeps from the upstream's head
+/// (`Content-Type`, `Set-Cookie`, ...) for the final response.
+pub(super) fn upstream_redirect<'c>(
+    c: &mut Conn<'c>,
+    shared: &mut Shared<'c>,
+    redirect: crate::proxy::accel::Redirect,
+) -> Step {
+    let conn = ConnInfo::of(c);
+    let (Some(a), ..) = c.parts() else {
+        return Step::Close;
+    };
+    let Some(mut req) = a.req.take() else {
+        return Step::Close;
+    };
+    let out_before = a.out.len();
+    let mut route = std::mem::take(&mut a.route);
+    route.body_taken = true;
+    route.upstream_content_type = redirect.content_type;
+    route.upstream_headers = redirect.headers;
+    let handled = phases::run_accel_redirect(
+        &mut Rq {
+            a,
+            shared,
+            req: &mut req,
+            route: &mut route,
+            conn: &conn,
+        },
+        &redirect.target,
+    );
+    after_phases(a, req, route, handled, out_before)
+}
+
+/// `proxy_force_ranges`: the upstream's response cannot serve the requested range; the
+/// response was dropped and the request answers 416 with `Content-Range: bytes */TOTAL`.
+pub(super) fn answer_unsatisfiable<'c>(
+    c: &mut Conn<'c>,
+    shared: &mut Shared<'c>,
+    total: u64,
+) -> Step {
+    let conn = ConnInfo::of(c);
+    let (Some(a), ..) = c.parts() else {
+        return Step::Close;
+    };
+    let Some(mut req) = a.req.take() else {
+        return Step::Close;
+    };
+    let out_before = a.out.len();
+    let mut route = std::mem::take(&mut a.route);
+    super::file_response::unsatisfiable(
+        &mut Rq {
+            a,
+            shared,
+            req: &mut req,
+            route: &mut route,
+            conn: &conn,
+        },
+        total,
+    );
+    after_phases(a, req, route, Handled::Answered, out_before)
 }
 
 /// After the phases: the final URI and the response head kept for later readers, then the
@@ -389,6 +454,7 @@ pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'
         req,
         shared,
         location: a.route.location,
+        as_get: a.route.as_get,
     };
     for log in &req.loc.access_log {
         line.clear();

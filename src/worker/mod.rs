@@ -14,6 +14,7 @@ pub(crate) mod conn;
 mod content;
 mod debug_log;
 mod empty_gif;
+pub(crate) mod explain;
 mod file_response;
 mod gzip;
 mod handler;
@@ -104,6 +105,7 @@ pub struct Shared<'c> {
     pub resolvers: crate::resolver::Resolvers<Key>,
 }
 
+pub(crate) use answer::redirect_base;
 pub use single::{SingleEnd, run_single};
 
 struct Worker<'c> {
@@ -465,6 +467,7 @@ impl<'c> Worker<'c> {
         if !self.reload_asked {
             self.sockets.clear();
         }
+        self.shared.upstreams.pool.close_all();
         for key in self.conns.keys() {
             if let Some(c) = self.conns.get_mut(key) {
                 c.on_shutdown(&self.shared);

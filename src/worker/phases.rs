@@ -19,6 +19,8 @@ use crate::http::request::Method;
 use crate::log::LogLevel;
 use crate::rewrite::{self, MAX_URI_CHANGES, Outcome, WithScript};
 use crate::router;
+use crate::trace::Step;
+use crate::trace_step;
 use crate::vars::Template;
 
 /// Everything a phase works on. `route` is taken out of [`Active`] while the phases run, so
@@ -63,6 +65,7 @@ macro_rules! vars {
             req: &*$rq.req,
             shared: &*$rq.shared,
             location: $rq.route.location,
+            as_get: $rq.route.as_get,
         };
     };
 }
@@ -87,6 +90,7 @@ pub(super) fn run(rq: &mut Rq<'_, '_>) -> Handled {
     let next = if server.rewrite.is_empty() {
         Next::Find
     } else {
+        trace_step!(rq.route.trace, Step::RewritePhase { server: true });
         run_rewrite(rq, &server.rewrite, false)
     };
     run_from(rq, next)
@@ -101,6 +105,35 @@ pub(super) fn run_error_page(rq: &mut Rq<'_, '_>, status: u16) -> Handled {
     run_from(rq, next)
 }
 
+/// `X-Accel-Redirect` (`ngx_http_upstream_process_headers`): the request goes to a named
+/// location, or to the target URI (as GET, unless it is a HEAD) through an internal
+/// redirect; an unsafe URI is a 404.
+pub(super) fn run_accel_redirect(rq: &mut Rq<'_, '_>, target: &[u8]) -> Handled {
+    let next = if target.starts_with(b"@") {
+        let name = String::from_utf8_lossy(target).into_owned();
+        named_location(rq, &name)
+    } else {
+        match crate::proxy::accel::parse_unsafe_uri(target) {
+            Some((uri, args)) => {
+                if rq.a.head.method != Method::Head {
+                    rq.route.as_get = true;
+                }
+                internal_redirect(rq, uri, args)
+            }
+            None => {
+                let shown = String::from_utf8_lossy(target).into_owned();
+                log_error(
+                    rq,
+                    LogLevel::Error,
+                    &format!("unsafe URI \"{shown}\" was detected"),
+                );
+                finalize(rq, 404)
+            }
+        }
+    };
+    run_from(rq, next)
+}
+
 fn run_from<'c>(rq: &mut Rq<'_, 'c>, mut next: Next<'c>) -> Handled {
     // A way back to `Find` or `Enter` spends one of the `uri_changes`, so this ends within
     // about three turns per change; the bound only guards against a bug.
@@ -112,6 +145,7 @@ fn run_from<'c>(rq: &mut Rq<'_, 'c>, mut next: Next<'c>) -> Handled {
                 if l.rewrite.is_empty() {
                     Next::Content
                 } else {
+                    trace_step!(rq.route.trace, Step::RewritePhase { server: false });
                     run_rewrite(rq, &l.rewrite, true)
                 }
             }
@@ -139,12 +173,14 @@ fn run_from<'c>(rq: &mut Rq<'_, 'c>, mut next: Next<'c>) -> Handled {
 /// nginx's find-config phase.
 fn find<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
     let server = rq.req.server;
-    let script = &mut rq.route.script;
+    let route = &mut *rq.route;
+    let script = &mut route.script;
+    trace_step!(route.trace, Step::Search { uri: &script.uri });
     let state = router::MatchState {
         captures: &mut script.captures,
         values: &mut script.user,
     };
-    let found = router::find_location(server, &script.uri, state);
+    let found = router::find_location_traced(server, &script.uri, state, &mut route.trace);
     script.valid_location = true;
     let found = match found {
         Ok(found) => found,
@@ -153,14 +189,28 @@ fn find<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
             return finalize(rq, 500);
         }
     };
+    trace_step!(
+        rq.route.trace,
+        Step::Chosen(found.as_ref().map(|f| f.location))
+    );
     match found {
-        Some(location) => {
+        Some(router::Found {
+            location,
+            auto_redirect,
+        }) => {
             enter(rq, location);
             if location.loc.internal && !rq.route.internal {
+                trace_step!(
+                    rq.route.trace,
+                    Step::Note("the location is internal and the request is not")
+                );
                 return finalize(rq, 404);
             }
             if !handler::body_size_ok(rq) {
                 return finalize(rq, 413);
+            }
+            if auto_redirect {
+                return slash_redirect(rq, location);
             }
             Next::Enter(location)
         }
@@ -173,6 +223,22 @@ fn find<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
             Next::Content
         }
     }
+}
+
+/// nginx's auto redirect (`ngx_http_core_find_config_phase` with `NGX_DONE`): a URI one `/`
+/// short of a proxied location's name gets a 301 to the name (escaped), arguments kept.
+fn slash_redirect<'c>(rq: &mut Rq<'_, 'c>, location: &'c LocationConf) -> Next<'c> {
+    let Some(name) = location_prefix(location) else {
+        return Next::Enter(location);
+    };
+    let mut target = Vec::with_capacity(name.len() + 16);
+    crate::http::uri::escape_uri(name.as_bytes(), &mut target);
+    if let Some(args) = rq.route.script.args.as_deref() {
+        target.push(b'?');
+        target.extend_from_slice(args);
+    }
+    answer::redirect(rq, 301, &target);
+    Next::Done
 }
 
 /// Makes `l` the request's location.
@@ -193,7 +259,8 @@ fn run_rewrite<'c>(rq: &mut Rq<'_, 'c>, ops: &'c [rewrite::Op], in_location: boo
     rq.route.script.loc = None;
     let outcome = {
         vars!(rq, src);
-        rewrite::run(ops, &mut rq.route.script, &src)
+        let route = &mut *rq.route;
+        rewrite::run_traced(ops, &mut route.script, &src, &mut route.trace)
     };
     write_script_logs(rq);
     if let Some(loc) = rq.route.script.loc {
@@ -297,7 +364,7 @@ fn spend_uri_change(rq: &mut Rq<'_, '_>, what: &str) -> bool {
 }
 
 /// nginx's `ngx_http_internal_redirect`: serve `uri` (and `args`) as if requested, from
-/// the location search on.
+/// the server's rewrite directives on.
 pub(super) fn internal_redirect<'c>(
     rq: &mut Rq<'_, 'c>,
     uri: Vec<u8>,
@@ -309,10 +376,24 @@ pub(super) fn internal_redirect<'c>(
     }
     rq.route.script.uri = uri;
     rq.route.script.args = args.filter(|a| !a.is_empty());
+    trace_step!(
+        rq.route.trace,
+        Step::InternalRedirect {
+            uri: &rq.route.script.uri,
+            args: rq.route.script.args.as_deref(),
+        }
+    );
     // The captures stay: nginx's `r->captures` outlive an internal redirect, so `$1` after
     // `try_files` or `error_page` is still the last match's.
     rq.route.internal = true;
-    Next::Find
+    // nginx restarts at the server rewrite phase (ngx_http_handler for an internal
+    // request).
+    let server = rq.req.server;
+    if server.rewrite.is_empty() {
+        Next::Find
+    } else {
+        run_rewrite(rq, &server.rewrite, false)
+    }
 }
 
 /// nginx's `ngx_http_named_location`.
@@ -328,6 +409,7 @@ pub(super) fn named_location<'c>(rq: &mut Rq<'_, 'c>, name: &str) -> Next<'c> {
     if !spend_uri_change(rq, &format!("redirect to named location \"{name}\"")) {
         return finalize(rq, 500);
     }
+    trace_step!(rq.route.trace, Step::NamedLocation(name));
     rq.route.internal = true;
     Next::Enter(l)
 }
@@ -357,6 +439,7 @@ fn error_page_for<'c>(rq: &Rq<'_, 'c>, status: u16) -> Option<&'c crate::config:
 /// Ends the request with `status` and no body of its own: an `error_page` target when one
 /// is configured, else nginx's standard page (444: close without answering).
 pub(super) fn finalize<'c>(rq: &mut Rq<'_, 'c>, status: u16) -> Next<'c> {
+    trace_step!(rq.route.trace, Step::Finalize { status });
     if status == 444 {
         // No head, so the connection closes (`conn::keepalive` says so for 444 anyway).
         rq.req.status = 444;
@@ -391,6 +474,13 @@ fn error_page<'c>(
         ErrorPageStatus::Code(code) => Some(code),
     };
     let target = eval(rq, &page.uri);
+    trace_step!(
+        rq.route.trace,
+        Step::ErrorPage {
+            status,
+            target: &target,
+        }
+    );
     if target.starts_with(b"@") {
         // A named location keeps the method (only the URI form makes it GET in nginx).
         rq.route.err_status = overwrite;

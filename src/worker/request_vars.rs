@@ -89,6 +89,9 @@ pub struct RequestVars<'a, 'c> {
     pub shared: &'a Shared<'c>,
     /// The location chosen so far (for `alias` in `$document_root`, `$request_filename`).
     pub location: Option<&'c LocationConf>,
+    /// An `error_page` or `X-Accel-Redirect` made the request a GET (nginx changes
+    /// `r->method_name`, which `$request_method` shows).
+    pub as_get: bool,
 }
 
 /// No variables at all: what the script state falls back to for the ones it owns.
@@ -247,6 +250,7 @@ impl VarSource for RequestVars<'_, '_> {
                 }
                 out.extend_from_slice(line);
             }
+            Var::RequestMethod if parsed && self.as_get => out.extend_from_slice(b"GET"),
             Var::RequestMethod if parsed => out.extend_from_slice(head.method_span.get(buf)),
             Var::RequestLength => {
                 let _ = write!(out, "{}", self.req.head_len as u64 + self.req.body_read);
@@ -335,13 +339,9 @@ impl VarSource for RequestVars<'_, '_> {
                 None => return false,
             },
             Var::Https => {}
-            Var::Pipe => out.push(
-                if self.active.filled > self.active.start + self.req.head_len {
-                    b'p'
-                } else {
-                    b'.'
-                },
-            ),
+            // nginx's `r->pipeline`: read after the previous request on the connection,
+            // from bytes that came with it.
+            Var::Pipe => out.push(if self.req.pipeline { b'p' } else { b'.' }),
             Var::BinaryRemoteAddr => match self.conn.peer.ip() {
                 std::net::IpAddr::V4(ip) => out.extend_from_slice(&ip.octets()),
                 std::net::IpAddr::V6(ip) => out.extend_from_slice(&ip.octets()),
@@ -359,6 +359,19 @@ impl VarSource for RequestVars<'_, '_> {
                     out.extend_from_slice(b", ");
                 }
                 let _ = write!(out, "{}", self.conn.peer.ip());
+            }
+            // nginx's value exists only for a body read whole into memory.
+            Var::RequestBody => {
+                let a = self.active;
+                let stored = match a.route.request_body.as_deref() {
+                    Some(b) => Some(b),
+                    None if a.proxied => a.upstream.stored_body(),
+                    None => None,
+                };
+                match stored.and_then(|b| b.in_memory()) {
+                    Some(body) => out.extend_from_slice(body),
+                    None => return false,
+                }
             }
             Var::Upstream(name) => return self.active.upstream_var(name, out),
             _ => return false,

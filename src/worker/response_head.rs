@@ -77,6 +77,9 @@ fn write_extra_headers(
     out: &mut Vec<u8>,
 ) -> bool {
     let loc = rq.req.loc;
+    // Fields an X-Accel-Redirect kept from the upstream's head come first, as they were
+    // in nginx's header list before the filters added theirs.
+    out.extend_from_slice(&rq.route.upstream_headers);
     let mut wrote_expires = false;
     if let Some(value) = &rq.route.www_authenticate {
         push_header(out, b"WWW-Authenticate", value);
@@ -104,6 +107,7 @@ fn write_extra_headers(
         req: rq.req,
         shared: rq.shared,
         location: rq.route.location,
+        as_get: rq.route.as_get,
     };
     let vars = WithScript {
         ctx: &rq.route.script,
@@ -456,7 +460,13 @@ fn write_response<'c>(
             edit_upstream_lines(out, from, coding);
         }
     }
+    let from = out.len();
     out.extend_from_slice(head.extra);
+    if changed {
+        // The fields an X-Accel-Redirect kept (`Accept-Ranges`, the file's `ETag` among
+        // them) and add_header's `ETag` are the response's own to the gzip filter too.
+        edit_upstream_lines(out, from, coding);
+    }
     for (name, value) in head.tail {
         if changed && name.eq_ignore_ascii_case(b"accept-ranges") {
             continue;
@@ -482,9 +492,15 @@ pub(super) fn queue_upstream_head(
     facts: crate::upstream::protocol::HeadFacts,
 ) {
     let loc = rq.req.loc;
+    // What the client is told: a `proxy_force_ranges` part is a 206 whatever the upstream
+    // answered.
+    let upstream_status = {
+        use crate::upstream::protocol::ClientHeaders;
+        crate::proxy::Http1Head::new(&rq.a.upstream.proto, rq.a.upstream.head_bytes(), loc).status()
+    };
     let status = match rq.route.err_status {
         Some(code) if code != facts.status && !facts.upgrade => code,
-        _ => facts.status,
+        _ => upstream_status,
     };
     // `expires modified` counts from the upstream's Last-Modified.
     let mtime =
@@ -544,6 +560,24 @@ pub(super) fn queue_upstream_head(
             },
         });
     }
+}
+
+/// Whether gzip or gunzip will change the body of the upstream response whose head `a`
+/// holds. nginx's range filter runs after them and leaves a body of unknown length alone,
+/// so `proxy_force_ranges` does not apply to such a response (no 206, 416 or
+/// `Accept-Ranges`).
+pub(super) fn upstream_body_coded(a: &Active<'_>, loc: &LocSettings) -> bool {
+    if !loc.gzip && !loc.gunzip {
+        return false;
+    }
+    use crate::upstream::protocol::ClientHeaders;
+    let view = crate::proxy::Http1Head::new(&a.upstream.proto, a.upstream.head_bytes(), loc);
+    let head = Head {
+        status: view.status(),
+        upstream: Some(&view),
+        ..Head::default()
+    };
+    head.coding(a, loc, false).coding != Coding::Identity
 }
 
 /// Edits the upstream's header lines written from `from` for a body the filter changes:

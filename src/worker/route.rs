@@ -50,6 +50,15 @@ pub struct Route<'c> {
     spare_args: Vec<u8>,
     /// `$request_id`: 16 random bytes as 32 hex digits.
     pub request_id: [u8; 32],
+    /// `--explain`'s hook (see [`crate::trace`]); `None` in a worker.
+    pub trace: crate::trace::TraceSlot<'c>,
+    // ---- proxy (rest of the module) ----
+    /// After an `X-Accel-Redirect`: the upstream's `Content-Type`, which the final
+    /// response keeps in place of its own (nginx's `ngx_http_upstream_copy_content_type`).
+    pub upstream_content_type: Option<Vec<u8>>,
+    /// After an `X-Accel-Redirect`: the upstream's `Set-Cookie`, `Content-Disposition`,
+    /// `Cache-Control`, `Expires` and `Accept-Ranges` lines, added to the final response.
+    pub upstream_headers: Vec<u8>,
 }
 
 impl Default for Route<'_> {
@@ -72,6 +81,9 @@ impl Default for Route<'_> {
             sent_head: Vec::new(),
             spare_args: Vec::new(),
             request_id: [b'0'; 32],
+            trace: None,
+            upstream_content_type: None,
+            upstream_headers: Vec::new(),
         }
     }
 }
@@ -139,5 +151,7 @@ impl Route<'_> {
         self.body_taken = false;
         self.www_authenticate = None;
         self.request_body = None;
+        self.upstream_content_type = None;
+        self.upstream_headers.clear();
     }
 }

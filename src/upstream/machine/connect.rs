@@ -1,6 +1,7 @@
 //! Choosing a peer (the balancer, a pooled connection first) and connecting to it.
 
 use super::*;
+use crate::upstream::connect::{self, OpenError};
 
 impl<'c, P: Protocol> Upstream<'c, P> {
     /// The server for the next try, or why there is none.
@@ -8,14 +9,14 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         &mut self,
         env: &mut Env<'_, 'c>,
         cx: &RequestLog<'_>,
-    ) -> Result<Option<(Option<usize>, SocketAddr)>, Failure> {
+    ) -> Result<Option<(Option<usize>, PeerAddr)>, Failure> {
         let now = env.now;
         let limit = self.settings.next_upstream_timeout;
         if self.tries > 0
             && !limit.is_zero()
             && now.saturating_duration_since(self.started) >= limit
         {
-            return Err(Failure::upstream(self.fail_status));
+            return Err(Failure::upstream(502));
         }
         if self.target.group == DIRECT {
             // A `proxy_pass` with variables: its address, or its name's next one.
@@ -39,21 +40,20 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                 ) {
                     Ok(p) => p,
                     Err(_) => {
-                        if self.tries == 0 {
-                            cx.line(
-                                LogLevel::Error,
-                                &"no live upstreams while connecting to upstream",
-                                Some(self.upstream_name(Some(&conf.name))),
-                            );
-                            self.log.tries.push(Try {
-                                addr: TryAddr::Group(conf.name.as_str().into()),
-                                status: 502,
-                                time: Some(Duration::ZERO),
-                                connect_time: None,
-                                header_time: None,
-                            });
-                        }
-                        return Err(Failure::upstream(self.fail_status));
+                        // Every try that finds no server has its own entry, named by the
+                        // group, and ends the request with 502 (ngx_http_upstream_next
+                        // with NGX_HTTP_UPSTREAM_FT_NOLIVE).
+                        cx.line(
+                            LogLevel::Error,
+                            &"no live upstreams while connecting to upstream",
+                            Some(self.upstream_name(Some(&conf.name))),
+                        );
+                        self.log.tries.push(Try {
+                            status: 502,
+                            time: Some(Duration::ZERO),
+                            ..Try::new(TryAddr::Group(conf.name.as_str().into()))
+                        });
+                        return Err(Failure::upstream(502));
                     }
                 }
             }
@@ -67,7 +67,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         if let Some(g) = env.upstreams.groups.get_mut(self.target.group) {
             g.acquire(peer);
         }
-        Ok(Some((Some(peer), server.addr)))
+        Ok(Some((Some(peer), server.addr.clone())))
     }
 
     pub(super) fn connect(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>) {
@@ -85,22 +85,16 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         if !fresh {
             self.tries += 1;
         }
-        self.addr = Some(addr);
+        self.addr = Some(addr.clone());
         self.try_started = now;
         self.progress = now;
         self.got_bytes = false;
-        self.log.tries.push(Try {
-            addr: TryAddr::Server(addr),
-            status: 0,
-            time: None,
-            connect_time: None,
-            header_time: None,
-        });
+        self.log.tries.push(Try::new(TryAddr::Server(addr.clone())));
         // A cached connection first, unless this is the replay after a stale one.
         if !fresh
             && self.target.keepalive
             && let Some(i) = index
-            && let Some((sock, requests)) = env.upstreams.pool.take(self.target.group, i)
+            && let Some((sock, usage)) = env.upstreams.pool.take(self.target.group, i)
         {
             // Still registered from its first connect: only its owner changes.
             env.upstreams
@@ -113,13 +107,13 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                 writable: true,
                 index,
                 reused: true,
-                requests,
+                requests: usage.requests,
+                opened: usage.opened,
             });
             return;
         }
-        match TcpStream::connect(addr) {
+        match connect::open(&addr, &self.target.socket) {
             Ok(mut sock) => {
-                let _ = sock.set_nodelay(true);
                 let fd = sock.as_raw_fd();
                 env.upstreams.set_owner(fd, Owner::Client(env.client));
                 if let Err(e) = env.upstreams.registry.register(
@@ -144,9 +138,25 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                     index,
                     reused: false,
                     requests: 0,
+                    opened: now,
                 });
             }
-            Err(e) => {
+            Err(OpenError::Local(what)) => {
+                // nginx finalizes with 500 and tries no other server (NGX_ERROR from
+                // ngx_event_connect_peer).
+                cx.line(
+                    LogLevel::Crit,
+                    &format_args!("{what} while connecting to upstream"),
+                    Some(self.upstream_name(None)),
+                );
+                self.release_server(env, index, false);
+                if let Some(t) = self.log.tries.last_mut() {
+                    t.status = 500;
+                    t.time = Some(Duration::ZERO);
+                }
+                self.state = State::Failed(Failure::ours());
+            }
+            Err(OpenError::Connect(e)) => {
                 let what = format!("connect() failed ({})", sys::errno_text(&e));
                 self.try_failed(
                     env,
@@ -170,17 +180,13 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         let Some(p) = self.peer_mut() else {
             return false;
         };
-        let err = match p.sock.take_error() {
-            Ok(Some(e)) => Some(e),
-            Ok(None) => match p.sock.peer_addr() {
-                Ok(_) => None,
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                    // Not yet: wait for the next writable edge.
-                    p.writable = false;
-                    return false;
-                }
-                Err(e) => Some(e),
-            },
+        let err = match connect::connected(&p.sock) {
+            Ok(true) => None,
+            Ok(false) => {
+                // Not yet: wait for the next writable edge.
+                p.writable = false;
+                return false;
+            }
             Err(e) => Some(e),
         };
         if let Some(e) = err {

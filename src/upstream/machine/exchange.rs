@@ -21,9 +21,12 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             let (sock, writable) = (&mut p.sock, &mut p.writable);
             match self.request.write_to(sock, writable) {
                 Ok(moved) => {
-                    if moved {
+                    if moved > 0 {
                         self.progress = env.now;
                         progress = true;
+                        if let Some(t) = self.log.tries.last_mut() {
+                            t.bytes_sent += moved as u64;
+                        }
                     }
                 }
                 Err(SendError::Socket(e)) => {
@@ -88,6 +91,18 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             if !p.readable {
                 return progress;
             }
+            // `*_limit_rate`: no more than the allowance (a buffered body only).
+            let mut allowed = usize::MAX;
+            if head_accepted && let Some(rate) = &self.rate {
+                match rate.allowance(env.now) {
+                    Ok(n) => allowed = n,
+                    Err(at) => {
+                        self.rate_wait = Some(at);
+                        self.progress = env.now;
+                        return progress;
+                    }
+                }
+            }
             let Some(room) = self.response.room(limit) else {
                 if !head_accepted {
                     self.fail(
@@ -109,6 +124,8 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                 self.blocked = true;
                 return progress;
             };
+            let take = room.len().min(allowed);
+            let room = &mut room[..take];
             match p.sock.read(room) {
                 Ok(0) => {
                     p.readable = false;
@@ -117,6 +134,12 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                 }
                 Ok(n) => {
                     let from = self.response.filled(n);
+                    if let Some(t) = self.log.tries.last_mut() {
+                        t.bytes_received += n as u64;
+                    }
+                    if head_accepted && let Some(rate) = self.rate.as_mut() {
+                        rate.count(n);
+                    }
                     self.got_bytes = true;
                     self.progress = env.now;
                     progress = true;
@@ -223,9 +246,18 @@ impl<'c, P: Protocol> Upstream<'c, P> {
 
     pub(super) fn accept_head(&mut self, env: &mut Env<'_, 'c>, facts: HeadFacts) {
         let now = env.now;
+        // The bytes after the head are the body's (`$upstream_response_length`).
+        let unread = self.response.unread().len().saturating_sub(facts.len) as u64;
         if let Some(t) = self.log.tries.last_mut() {
             t.status = facts.status;
             t.header_time = Some(now.saturating_duration_since(self.try_started));
+            t.head_end = Some(t.bytes_received.saturating_sub(unread));
+        }
+        // For `$upstream_http_*` and `$upstream_cookie_*`, also after an intercepted error
+        // or a retried status (nginx keeps `u->headers_in`).
+        if self.keep_head {
+            let head = self.response.unread();
+            self.log.keep_head(&head[..facts.len.min(head.len())]);
         }
         let bit = NextUpstream::for_status(facts.status);
         if bit != 0 && self.may_retry(bit, now) {
@@ -259,6 +291,9 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         }
         self.head_taken = true;
         self.response.skip(facts.len);
+        // `*_limit_rate`, for a buffered body, from now on.
+        self.rate =
+            ReadRate::new(self.settings.limit_rate, env.now).filter(|_| self.settings.buffering);
         let start = self.response.unread_start();
         if self.body_end == BodyEnd::Empty {
             if !self.response.unread().is_empty() {

@@ -29,13 +29,13 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         &mut self,
         env: &mut Env<'_, 'c>,
         cx: &RequestLog<'_>,
-    ) -> Result<Option<SocketAddr>, Failure> {
+    ) -> Result<Option<PeerAddr>, Failure> {
         loop {
             match &mut self.name {
                 None => {
-                    return match self.target.direct {
-                        Some(addr) if self.tries == 0 => Ok(Some(addr)),
-                        _ => Err(Failure::upstream(self.fail_status)),
+                    return match &self.target.direct {
+                        Some(addr) if self.tries == 0 => Ok(Some(addr.clone())),
+                        _ => Err(Failure::upstream(502)),
                     };
                 }
                 Some(Name::Unasked) => {
@@ -71,8 +71,11 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                     let ip = addrs.get(*next);
                     *next += 1;
                     return match ip {
-                        Some(ip) => Ok(Some(SocketAddr::new(ip, self.target.port))),
-                        None => Err(Failure::upstream(self.fail_status)),
+                        Some(ip) => Ok(Some(PeerAddr::Inet(std::net::SocketAddr::new(
+                            ip,
+                            self.target.port,
+                        )))),
+                        None => Err(Failure::upstream(502)),
                     };
                 }
             }

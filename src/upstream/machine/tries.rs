@@ -7,7 +7,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
     /// `http://ADDR/URI` (or the group's name before a server was chosen) for log lines.
     pub(super) fn upstream_name(&self, group: Option<&str>) -> String {
         let uri = String::from_utf8_lossy(self.proto.log_uri());
-        match (group, self.addr) {
+        match (group, &self.addr) {
             (Some(n), _) => format!("{}://{n}{uri}", self.proto.scheme()),
             (None, Some(a)) => format!("{}://{a}{uri}", self.proto.scheme()),
             (None, None) => format!("{}://{uri}", self.proto.scheme()),
@@ -88,7 +88,6 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         } else {
             502
         };
-        self.fail_status = status;
         if let Some(t) = self.log.tries.last_mut() {
             t.status = status;
             t.time = Some(env.now.saturating_duration_since(self.try_started));
@@ -175,7 +174,12 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         let (Some(conf), Some(index), true) = (conf, p.index, reusable) else {
             return;
         };
-        if requests >= conf.keepalive_requests {
+        // `keepalive_time`: an older connection serves its request, then closes.
+        let keepalive_time = conf
+            .keepalive_time
+            .unwrap_or(crate::config::proxy_rest::DEFAULT_UPSTREAM_KEEPALIVE_TIME);
+        let young = env.now.saturating_duration_since(p.opened) <= keepalive_time;
+        if requests >= conf.keepalive_requests || !young || env.shutting_down {
             return;
         }
         let bound = pool::Bound {
@@ -183,10 +187,14 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             timeout: conf.keepalive_timeout,
         };
         let fd = p.sock.as_raw_fd();
+        let usage = pool::Usage {
+            requests,
+            opened: p.opened,
+        };
         if let Some(key) =
             env.upstreams
                 .pool
-                .put(p.sock, self.target.group, index, requests, bound, env.now)
+                .put(p.sock, self.target.group, index, usage, bound, env.now)
         {
             env.upstreams.set_owner(fd, Owner::Pool(key));
         }

@@ -129,9 +129,12 @@ pub struct Req<'c> {
     pub sequence: u64,
     /// How far its body was read.
     pub body: BodyRead,
-    /// The client sent more after its request while the upstream was awaited: EOF is no
-    /// longer watched for.
-    pub pipelined: bool,
+    /// The client is no longer watched for EOF while the upstream is awaited: it sent more
+    /// after its request, or it closed and `proxy_ignore_client_abort` is on.
+    pub client_sent_more: bool,
+    /// It was read from the buffer after the previous request's end (nginx's
+    /// `r->pipeline`, `$pipe`).
+    pub pipeline: bool,
     /// The status a handler finalized the request with when it is one after which nginx
     /// closes (its special response handler), whatever status its `error_page` answers.
     pub finalized: Option<u16>,
@@ -160,7 +163,8 @@ impl<'c> Req<'c> {
             lingering: false,
             sequence: 0,
             body: BodyRead::Complete,
-            pipelined: false,
+            client_sent_more: false,
+            pipeline: false,
             finalized: None,
         }
     }
@@ -331,6 +335,8 @@ pub struct Conn<'c> {
     client_progress: Instant,
     /// The loop's clock reading for the current drive.
     now: Instant,
+    /// The next request's head is in the buffer already (it was pipelined).
+    pub pipeline: bool,
     /// Bytes written to the client so far (the writer's progress, turn to turn).
     bytes_out: u64,
 }
@@ -367,6 +373,7 @@ impl<'c> Conn<'c> {
             key: Key(0),
             client_progress: Instant::now(),
             now: Instant::now(),
+            pipeline: false,
             bytes_out: 0,
         }
     }
@@ -514,6 +521,7 @@ impl<'c> Conn<'c> {
             resolvers: &mut shared.resolvers,
             registry: &shared.registry,
             client: key,
+            shutting_down: shared.shutting_down,
         }
     }
 

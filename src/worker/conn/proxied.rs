@@ -23,7 +23,6 @@ impl<'c> Conn<'c> {
             return Step::Close;
         };
         let loc = req.loc;
-        a.proxied = true;
         a.source = Source::Upstream;
         self.state = State::Responding;
         self.client_progress = shared.now;
@@ -38,7 +37,9 @@ impl<'c> Conn<'c> {
             a.out.extend_from_slice(crate::http::response::CONTINUE);
         }
         let has_body = a.head.chunked || a.head.content_length.is_some_and(|n| n > 0);
-        if loc.proxy_request_buffering
+        // A body that is not sent (`proxy_set_body`, `proxy_pass_request_body off`) is
+        // still read whole first, as nginx reads it.
+        if (loc.proxy_request_buffering || crate::proxy::drops_body(loc))
             && has_body
             && let Some(body) = ClientBody::of(&a.head, Sink::Store(Box::default()))
         {
@@ -85,6 +86,11 @@ impl<'c> Conn<'c> {
         };
         let loc = req.loc;
         let streamed = a.body.is_some();
+        // The request used the proxy before an internal redirect brought it here: its
+        // tries go on (`$upstream_addr` shows ` : ` between them).
+        let follow = a.proxied;
+        a.proxied = true;
+        let body_sent = !a.route.body_taken;
         // The body's length upstream: the stored body's (a chunked one gets its length
         // too), else the client's Content-Length — 0 included, as nginx sends it.
         let (content_length, chunked) = match &stored {
@@ -93,6 +99,11 @@ impl<'c> Conn<'c> {
             None if streamed && a.head.chunked => (None, true),
             None => (a.head.content_length, false),
         };
+        let mut stored = stored;
+        if body_sent && crate::proxy::drops_body(loc) {
+            // Read to keep the connection in step; not sent.
+            stored = None;
+        }
         let (mut proto, mut head) = a.upstream.take_parts();
         let prepared = {
             let buf = &a.buf[a.start.min(a.filled)..a.filled];
@@ -102,6 +113,7 @@ impl<'c> Conn<'c> {
                 req,
                 shared,
                 location: a.route.location,
+                as_get: a.route.as_get,
             };
             let r = crate::proxy::ProxyRequest {
                 buf,
@@ -113,6 +125,7 @@ impl<'c> Conn<'c> {
                 as_get: a.route.as_get,
                 content_length,
                 chunked,
+                body_sent,
                 client: self.peer.ip(),
                 conn_id: self.id,
             };
@@ -131,6 +144,7 @@ impl<'c> Conn<'c> {
             a.head.method,
             Method::Get | Method::Head | Method::Put | Method::Delete | Method::Options
         );
+        let keep_head = shared.http.user_vars.reads_upstream_head();
         let mut env = Self::env(shared, self.key);
         a.upstream.start(
             Start {
@@ -142,6 +156,8 @@ impl<'c> Conn<'c> {
                 body_done: !streamed,
                 idempotent,
                 client_ip: self.peer.ip(),
+                follow,
+                keep_head,
             },
             &mut env,
         );
@@ -187,6 +203,7 @@ impl<'c> Conn<'c> {
                 resolvers: &mut shared.resolvers,
                 registry: &shared.registry,
                 client: self.key,
+                shutting_down: shared.shutting_down,
             };
             a.upstream.drive(&mut env, &cx, !self.client.writable)
         };
@@ -288,15 +305,22 @@ impl<'c> Conn<'c> {
     }
 
     /// While the response head is awaited, a client that closes its connection aborts the
-    /// request (nginx's `proxy_ignore_client_abort off`).
+    /// request, unless `proxy_ignore_client_abort` is on.
     fn watch_client(&mut self, shared: &mut Shared<'c>) -> Option<Step> {
         let a = self.active.as_deref_mut()?;
         let req = a.req.as_mut()?;
-        if a.body.is_some() || req.header_bytes > 0 || req.pipelined || !self.client.readable {
+        if a.body.is_some() || req.header_bytes > 0 || req.client_sent_more || !self.client.readable
+        {
             return None;
         }
         let mut probe = [0u8; 1];
         match self.client.peek(&mut probe) {
+            // `proxy_ignore_client_abort on`: nginx does not watch the client at all; the
+            // upstream's answer is awaited (and fails to reach the client).
+            Ok(0) if req.loc.proxy_ignore_client_abort => {
+                req.client_sent_more = true;
+                None
+            }
             Ok(0) => {
                 // nginx's log action changes only when the upstream first becomes readable.
                 let during = if a.upstream.got_bytes() {
@@ -317,7 +341,7 @@ impl<'c> Conn<'c> {
             }
             // The next pipelined request: leave it (and the readiness) to the connection.
             Ok(_) => {
-                req.pipelined = true;
+                req.client_sent_more = true;
                 None
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
@@ -364,6 +388,56 @@ impl<'c> Conn<'c> {
             a.route.request_body = a.upstream.intercept(&mut env);
             a.route.body_taken = true;
             return self.finalize_proxied(shared, status);
+        }
+        if !facts.upgrade {
+            // X-Accel-Redirect: the request goes on elsewhere, the response is dropped
+            // (ngx_http_upstream_process_headers).
+            let (proto, head) = a.upstream.proto_and_head();
+            let redirect =
+                crate::proxy::accel::redirect(&proto.head, head, loc, proto.cookies.as_deref());
+            if let Some(redirect) = redirect {
+                let mut env = Self::env(shared, self.key);
+                a.route.request_body = a.upstream.intercept(&mut env);
+                a.route.body_taken = true;
+                self.drop_client_body();
+                return handler::upstream_redirect(self, shared, redirect);
+            }
+            if let Some(on) = crate::proxy::accel::buffering(&proto.head, head, loc) {
+                a.upstream.set_buffering(on);
+            }
+            // proxy_force_ranges: nginx's range filter on this response, unless gzip or
+            // gunzip (earlier filters) make its length unknown.
+            let force_ranges = loc.proxy_force_ranges && !handler::upstream_body_coded(a, loc);
+            let buf = &a.buf[a.start.min(a.filled)..a.filled];
+            let (range, if_range) = (
+                a.head.header(buf, b"range"),
+                a.head.header(buf, b"if-range"),
+            );
+            let (proto, head) = a.upstream.proto_and_head();
+            let ranged = proto.decide_range(force_ranges, head, range, if_range);
+            if let crate::proxy::ranges::Ranged::Unsatisfiable { total } = ranged {
+                let mut env = Self::env(shared, self.key);
+                a.route.request_body = a.upstream.intercept(&mut env);
+                a.route.body_taken = true;
+                self.drop_client_body();
+                return handler::answer_unsatisfiable(self, shared, total);
+            }
+            // A Location that a proxy_redirect rule turns into a path is made absolute, as
+            // nginx's header filter does (absolute_redirect).
+            let (proto, head) = a.upstream.proto_and_head();
+            if loc.absolute_redirect
+                && proto.redirects.is_some()
+                && proto.head.header(head, "location").is_some()
+            {
+                let host = a.head.host.map(|h| h.get(buf));
+                crate::worker::redirect_base(
+                    loc,
+                    req.server,
+                    host,
+                    a.route.local,
+                    &mut proto.location_base,
+                );
+            }
         }
         let head_step = handler::queue_upstream_head(self, shared, facts);
         if let Some(step) = head_step {
@@ -413,6 +487,7 @@ impl<'c> Conn<'c> {
             resolvers: &mut shared.resolvers,
             registry: &shared.registry,
             client: self.key,
+            shutting_down: shared.shutting_down,
         };
         a.upstream.take_head(&mut env, &cx);
         Step::Again
@@ -442,17 +517,22 @@ impl<'c> Conn<'c> {
     /// Finalizes a proxied request with `status` through the routing engine's error-page
     /// handling (or nginx's standard page), as every other response is.
     fn finalize_proxied(&mut self, shared: &mut Shared<'c>, status: u16) -> Step {
+        self.drop_client_body();
+        handler::finalize_with_status(self, shared, status)
+    }
+
+    /// The upstream's response is not the answer: the body source is reset, and a client
+    /// body still on its way is abandoned (no keep-alive after the answer).
+    fn drop_client_body(&mut self) {
         if let Some(a) = self.active.as_deref_mut() {
             a.source = Source::Fixed;
             if a.body.take().is_some()
                 && let Some(req) = a.req.as_mut()
             {
-                // The rest of the body is still on its way: no keep-alive after the answer.
                 req.body = BodyRead::Abandoned;
                 req.lingering = true;
             }
         }
-        handler::finalize_with_status(self, shared, status)
     }
 
     /// An error-log line about the request, with nginx's context.

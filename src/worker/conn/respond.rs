@@ -84,6 +84,10 @@ impl<'c> Conn<'c> {
         let complete = !matches!(a.source, Source::Upstream) || a.upstream.complete();
         let body = a.body_read(&req);
         if a.proxied {
+            // The stored body outlives the machine's use for `$request_body` in the log.
+            if a.route.request_body.is_none() {
+                a.route.request_body = a.upstream.take_stored_body();
+            }
             let mut env = Self::env(shared, self.key);
             a.upstream.end(&mut env);
         }
@@ -138,6 +142,7 @@ impl<'c> Conn<'c> {
         }
         if a.filled > a.start {
             // A pipelined request is waiting in the buffer.
+            self.pipeline = true;
             self.state = State::ReadingHead;
             self.deadline = Some(shared.now + req.server.srv.client_header_timeout);
             return Step::Again;
@@ -164,6 +169,7 @@ impl<'c> Conn<'c> {
         keepalive_timeout: std::time::Duration,
     ) -> Step {
         self.state = State::KeepAliveIdle;
+        self.pipeline = false;
         if let Some(a) = self.active.take() {
             shared.pool.give(a, buffer_size);
         }
