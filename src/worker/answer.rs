@@ -9,6 +9,8 @@ use crate::http::request::Method;
 /// Answers `code` with `Location` (made absolute when it starts with `/` and
 /// `absolute_redirect` is on) and nginx's page for the code as the body.
 pub(super) fn redirect(rq: &mut Rq<'_, '_>, code: u16, location: &[u8]) {
+    // A new redirect replaces one kept from before an error page.
+    rq.route.redirect_location.clear();
     let mut value = Vec::with_capacity(location.len() + 32);
     // nginx's header filter writes a relative Location it completes itself before
     // `Connection`; one that was absolute already stays in the header list, after it.
@@ -43,7 +45,7 @@ pub(super) fn redirect(rq: &mut Rq<'_, '_>, code: u16, location: &[u8]) {
 }
 
 /// `http://host[:port]` for a redirect, as nginx's header filter builds it.
-fn absolute_prefix(rq: &Rq<'_, '_>, out: &mut Vec<u8>) {
+pub(super) fn absolute_prefix(rq: &Rq<'_, '_>, out: &mut Vec<u8>) {
     let buf = &rq.a.buf[rq.a.start..rq.a.filled];
     let host = rq.a.head.host.map(|h| h.get(buf));
     redirect_base(rq.req.loc, rq.req.server, host, rq.conn.local, out);

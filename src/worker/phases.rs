@@ -415,10 +415,13 @@ pub(super) fn named_location<'c>(rq: &mut Rq<'_, 'c>, name: &str) -> Next<'c> {
 }
 
 /// A redirect (`return 3xx`, `rewrite ... redirect`, a directory without its slash): as
-/// nginx finalizes the request with the code, an `error_page` for it answers instead, the
-/// redirect's `Location` dropped; else the redirect goes out.
+/// nginx finalizes the request with the code, an `error_page` for it answers instead, with
+/// the redirect's `Location` (nginx keeps `r->headers_out.location`); else the redirect
+/// goes out.
 pub(super) fn redirect<'c>(rq: &mut Rq<'_, 'c>, code: u16, location: &[u8]) -> Next<'c> {
     if let Some(page) = error_page_for(rq, code) {
+        rq.route.redirect_location.clear();
+        rq.route.redirect_location.extend_from_slice(location);
         return error_page(rq, code, page);
     }
     answer::redirect(rq, code, location);

@@ -80,6 +80,17 @@ fn write_extra_headers(
     // Fields an X-Accel-Redirect kept from the upstream's head come first, as they were
     // in nginx's header list before the filters added theirs.
     out.extend_from_slice(&rq.route.upstream_headers);
+    // A redirect's Location kept through an error page, completed as the header filter
+    // completes one that starts with `/`.
+    let kept = &rq.route.redirect_location;
+    if !kept.is_empty() {
+        out.extend_from_slice(b"Location: ");
+        if kept.starts_with(b"/") && loc.absolute_redirect {
+            super::answer::absolute_prefix(rq, out);
+        }
+        out.extend_from_slice(kept);
+        out.extend_from_slice(b"\r\n");
+    }
     let mut wrote_expires = false;
     if let Some(value) = &rq.route.www_authenticate {
         push_header(out, b"WWW-Authenticate", value);
@@ -509,6 +520,17 @@ pub(super) fn queue_upstream_head(
             .head
             .header(rq.a.upstream.head_bytes(), "last-modified")
             .and_then(crate::http::date::parse_http_date_secs);
+    // The upstream's own Location replaces one kept from a redirect before an error page.
+    if rq
+        .a
+        .upstream
+        .proto
+        .head
+        .header(rq.a.upstream.head_bytes(), "location")
+        .is_some()
+    {
+        rq.route.redirect_location.clear();
+    }
     let mut extra = Vec::new();
     let skip_cache = write_extra_headers(rq, status, mtime, &mut extra);
     let a = &mut *rq.a;
