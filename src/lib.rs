@@ -36,6 +36,7 @@
 pub mod alloc_count;
 pub mod cgi;
 pub mod cli;
+pub mod compress;
 pub mod computed;
 pub mod config;
 pub mod control;

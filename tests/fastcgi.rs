@@ -51,6 +51,10 @@ fn scripts(prefix: &Prefix) {
     );
     prefix.write("html/files/a.txt", "file a\n");
     prefix.write(
+        "html/length.php",
+        "<?php header('Content-Length: 5'); echo 'hello';",
+    );
+    prefix.write(
         "html/fail.php",
         "<?php http_response_code(500); echo 'failed';",
     );
@@ -227,6 +231,60 @@ fn x_accel_redirect_ignore_headers_and_limit_rate_as_for_the_proxy() {
         "{:?}",
         started.elapsed()
     );
+    s.assert_clean_log();
+}
+
+/// `data` gunzipped by Python's gzip module (as tests/gzip.rs checks compressed bodies).
+fn gunzip(data: &[u8]) -> Vec<u8> {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("python3")
+        .args([
+            "-c",
+            "import gzip,sys; sys.stdout.buffer.write(gzip.decompress(sys.stdin.buffer.read()))",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(data)
+        .expect("write");
+    let out = child.wait_with_output().expect("python3 output");
+    assert!(out.status.success(), "not gzip");
+    out.stdout
+}
+
+#[test]
+fn gzip_compresses_an_application_s_body_of_unknown_or_known_length() {
+    let Some((s, _fpm)) = php_server(
+        "location = /gz.php { include fastcgi.conf; gzip on; gzip_min_length 1;\n\
+           fastcgi_param SCRIPT_FILENAME $document_root/big.php; fastcgi_pass unix:SOCK; }\n\
+         location = /gzecho.php { include fastcgi.conf; gzip on; gzip_min_length 1;\n\
+           fastcgi_param SCRIPT_FILENAME $document_root/length.php; fastcgi_pass unix:SOCK; }",
+    ) else {
+        return;
+    };
+    let gz = "Accept-Encoding: gzip\r\n";
+    let mut c = s.connect();
+    // No length from the application: the filter's chunks, not the writer's.
+    c.write_all(format!("GET /gz.php?n=3000 HTTP/1.1\r\nHost: localhost\r\n{gz}\r\n").as_bytes())
+        .unwrap();
+    let r = read_response(&mut c, false).expect("response");
+    assert_eq!(r.header("Content-Encoding"), Some("gzip"));
+    assert_eq!(r.header("Transfer-Encoding"), Some("chunked"));
+    let body = gunzip(&r.body);
+    assert_eq!(body.len(), 30_000);
+    assert!(body.ends_with(b"2999.....\n"));
+    // The connection goes on after it.
+    c.write_all(format!("GET /gzecho.php HTTP/1.1\r\nHost: localhost\r\n{gz}\r\n").as_bytes())
+        .unwrap();
+    let r = read_response(&mut c, false).expect("response");
+    assert_eq!(r.header("Content-Encoding"), Some("gzip"));
+    assert_eq!(r.header("Content-Length"), None);
+    assert_eq!(gunzip(&r.body), b"hello");
     s.assert_clean_log();
 }
 

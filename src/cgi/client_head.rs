@@ -50,12 +50,15 @@ impl ClientView<'_> {
     }
 
     /// The first line `name` the client gets.
-    fn shown<'s>(&'s self, name: &'s str) -> Option<(&'s [u8], &'s [u8])> {
+    fn shown(&self, name: &str) -> Option<(&[u8], &[u8])> {
         self.lines(name).next()
     }
 
     /// The lines `name` the client gets, in order.
-    fn lines<'s>(&'s self, name: &'s str) -> impl Iterator<Item = (&'s [u8], &'s [u8])> + 's {
+    fn lines<'s, 'n>(
+        &'s self,
+        name: &'n str,
+    ) -> impl Iterator<Item = (&'s [u8], &'s [u8])> + use<'s, 'n> {
         self.head
             .headers
             .iter()
@@ -146,6 +149,32 @@ impl ClientHeaders for ClientView<'_> {
 
     fn upgrade(&self) -> Option<&[u8]> {
         None
+    }
+
+    fn each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
+        match name {
+            // One line of each, written by us (the last Content-Type, as nginx keeps it).
+            "content-type" | "content-length" => {
+                if let Some(v) = self.header(name) {
+                    f(v);
+                }
+            }
+            _ if NOT_RELAYED.contains(&name) => {}
+            _ => self.lines(name).for_each(|(_, v)| f(v)),
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        match name {
+            // The application's line, whose value the head's length was read from.
+            "content-length" => self
+                .head
+                .content_length
+                .and_then(|_| self.lines(name).last())
+                .map(|(_, v)| v),
+            _ if NOT_RELAYED.contains(&name) => None,
+            _ => self.lines(name).last().map(|(_, v)| v),
+        }
     }
 
     fn chunked(&self) -> bool {

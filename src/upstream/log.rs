@@ -76,22 +76,6 @@ pub struct UpstreamLog {
     pub head: Vec<u8>,
 }
 
-/// Whoever can answer `$upstream_*`, `$proxy_host` and `$proxy_port` for a request: the
-/// client connection (its proxied request in flight, or the finished one's tries), or the
-/// tries themselves while the routing phases run after an intercepted error or an
-/// `X-Accel-Redirect`.
-pub trait UpstreamVars {
-    /// Writes the variable named `name` (its whole name, `upstream_addr`); false when it
-    /// has no value.
-    fn upstream_var(&self, name: &str, out: &mut Vec<u8>) -> bool;
-}
-
-impl UpstreamVars for UpstreamLog {
-    fn upstream_var(&self, name: &str, out: &mut Vec<u8>) -> bool {
-        self.var(name, out)
-    }
-}
-
 impl UpstreamLog {
     /// Keeps the header lines of a response head (`head` as received, status line first).
     pub fn keep_head(&mut self, head: &[u8]) {

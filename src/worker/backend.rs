@@ -134,6 +134,10 @@ impl Protocol for Backend<'_> {
         each!(self, p => p.stored_records())
     }
 
+    fn unframe(&mut self) {
+        each!(self, p => p.unframe())
+    }
+
     fn reset(&mut self) {
         each!(self, p => p.reset())
     }
@@ -191,6 +195,14 @@ impl ClientHeaders for ClientHead<'_> {
 
     fn upgrade(&self) -> Option<&[u8]> {
         each_head!(self, h => h.upgrade())
+    }
+
+    fn each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
+        each_head!(self, h => h.each_header(name, f))
+    }
+
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        each_head!(self, h => h.header(name))
     }
 
     fn chunked(&self) -> bool {

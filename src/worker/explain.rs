@@ -178,6 +178,7 @@ pub fn explain<'c>(
         upstream: Default::default(),
         proxied: false,
         chunks: Default::default(),
+        filter: Default::default(),
     };
     let handled = phases::run(&mut Rq {
         a: &mut a,
@@ -282,6 +283,7 @@ fn shared(config: &Config, now: Instant) -> Result<Shared<'_>, String> {
                 .map_err(|e| format!("epoll dup() failed ({e})"))?,
         ),
         resolvers: Default::default(),
+        compress: Default::default(),
     })
 }
 
