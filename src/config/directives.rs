@@ -432,6 +432,19 @@ table! {
     "scgi_cache_lock_age", HSL, Exact(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
     "scgi_cache_revalidate", HSL, Flag, false, set_cgi::unsupported, "Refused: no response cache yet.";
     "scgi_cache_background_update", HSL, Flag, false, set_cgi::unsupported, "Refused: no response cache yet.";
+    "uwsgi_ssl_certificate", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "uwsgi_ssl_certificate_key", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "uwsgi_ssl_ciphers", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "uwsgi_ssl_conf_command", HSL, Exact(2), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "uwsgi_ssl_crl", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "uwsgi_ssl_name", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "uwsgi_ssl_password_file", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "uwsgi_ssl_protocols", HSL, AtLeast(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "uwsgi_ssl_server_name", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "uwsgi_ssl_session_reuse", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "uwsgi_ssl_trusted_certificate", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "uwsgi_ssl_verify", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "uwsgi_ssl_verify_depth", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
     // ---- fastcgi: a core knob the gateways' body tests use ----
     "client_body_in_single_buffer", HSL, Flag, false, set_http::client_body_in_single_buffer, "Keep a buffered request body in one memory buffer (Portico always does; default off in nginx).";
     // ---- resolver (config/resolver.rs) ----

@@ -161,6 +161,7 @@ fn errors_are_nginx_words() {
     assert!(e("fastcgi_store on;").contains("\"fastcgi_store\" directive is not supported"));
     assert_eq!(e("uwsgi_store_access user:x;"), "invalid value \"user:x\"");
     assert!(e("scgi_force_ranges on;").contains("is not supported"));
+    assert!(e("uwsgi_ssl_verify on;").contains("TLS to upstreams"));
     let conf = http_conf(
         "fastcgi_store off; uwsgi_store_access user:rw group:r all:r;\n\
          fastcgi_limit_rate 20k; scgi_ignore_client_abort on;\n\
