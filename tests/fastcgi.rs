@@ -289,6 +289,31 @@ fn gzip_compresses_an_application_s_body_of_unknown_or_known_length() {
 }
 
 #[test]
+fn an_intercepted_status_s_error_page_sees_the_request_body() {
+    let Some((s, _fpm)) = php_server(
+        "location = /kept.php { include fastcgi.conf; fastcgi_request_buffering off;\n\
+           fastcgi_param SCRIPT_FILENAME $document_root/status.php; fastcgi_intercept_errors on;\n\
+           error_page 404 /seen; fastcgi_pass unix:SOCK; }\n\
+         location = /seen { return 200 \"[$request_body]\"; }",
+    ) else {
+        return;
+    };
+    // With request buffering off, a body that came whole with the head is still read as a
+    // buffered one (nginx: "the whole request body was pre-read"): $request_body has it.
+    let r = s.request(
+        b"POST /kept.php HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\
+          Connection: close\r\n\r\nhello",
+    );
+    assert_eq!((r.status, r.text().as_str()), (404, "[hello]"));
+    let r = s.request(
+        b"POST /kept.php HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\
+          Connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    );
+    assert_eq!((r.status, r.text().as_str()), (404, "[hello]"));
+    s.assert_clean_log();
+}
+
+#[test]
 fn stderr_is_logged_as_nginx_logs_it() {
     let Some((s, fpm)) = php_server("") else {
         return;

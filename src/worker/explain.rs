@@ -303,6 +303,7 @@ fn proxy_plan<'c>(
         shared,
         location: a.route.location,
         as_get: a.route.as_get,
+        kept_body: a.route.request_body.as_deref(),
     };
     let loc = req.loc;
     let r = crate::proxy::ProxyRequest {

@@ -455,6 +455,7 @@ pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'
         shared,
         location: a.route.location,
         as_get: a.route.as_get,
+        kept_body: a.route.request_body.as_deref(),
     };
     for log in &req.loc.access_log {
         line.clear();

@@ -66,6 +66,7 @@ macro_rules! vars {
             shared: &*$rq.shared,
             location: $rq.route.location,
             as_get: $rq.route.as_get,
+            kept_body: $rq.route.request_body.as_deref(),
         };
     };
 }
@@ -259,8 +260,7 @@ fn run_rewrite<'c>(rq: &mut Rq<'_, 'c>, ops: &'c [rewrite::Op], in_location: boo
     rq.route.script.loc = None;
     let outcome = {
         vars!(rq, src);
-        let route = &mut *rq.route;
-        rewrite::run_traced(ops, &mut route.script, &src, &mut route.trace)
+        rewrite::run_traced(ops, &mut rq.route.script, &src, &mut rq.route.trace)
     };
     write_script_logs(rq);
     if let Some(loc) = rq.route.script.loc {

@@ -1,6 +1,7 @@
 //! `$variables` of a request: the worker's [`VarSource`], reading straight from the
 //! connection's buffer and the request's bookkeeping (no copies until a value is written).
 
+use crate::upstream::body_buffer::StoredBody;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 
@@ -92,6 +93,10 @@ pub struct RequestVars<'a, 'c> {
     /// An `error_page` or `X-Accel-Redirect` made the request a GET (nginx changes
     /// `r->method_name`, which `$request_method` shows).
     pub as_get: bool,
+    /// The body an earlier upstream use read whole and kept for the request (nginx's
+    /// `r->request_body` after an intercepted status): the routing state holds it, out of
+    /// `active` while the phases run.
+    pub kept_body: Option<&'a StoredBody>,
 }
 
 /// No variables at all: what the script state falls back to for the ones it owns.
@@ -377,7 +382,7 @@ impl VarSource for RequestVars<'_, '_> {
             // nginx's value exists only for a body read whole into memory.
             Var::RequestBody => {
                 let a = self.active;
-                let stored = match a.route.request_body.as_deref() {
+                let stored = match self.kept_body {
                     Some(b) => Some(b),
                     None if a.proxied => a.upstream.stored_body(),
                     None => None,

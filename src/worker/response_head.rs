@@ -123,6 +123,7 @@ fn write_extra_headers(
         shared: rq.shared,
         location: rq.route.location,
         as_get: rq.route.as_get,
+        kept_body: rq.route.request_body.as_deref(),
     };
     let vars = WithScript {
         ctx: &rq.route.script,

@@ -53,18 +53,39 @@ impl<'c> Conn<'c> {
             a.out.extend_from_slice(crate::http::response::CONTINUE);
         }
         let has_body = a.head.chunked || a.head.content_length.is_some_and(|n| n > 0);
+        // A body that came whole with the head is read as a buffered one whatever
+        // `*_request_buffering` says (nginx: "the whole request body was pre-read"), so it
+        // is `$request_body` and goes along to an intercepted status's error page.
+        let preread = a
+            .buf
+            .get(a.start + req.head_len..a.filled)
+            .unwrap_or_default();
+        let preread_whole = if a.head.chunked {
+            crate::http::chunked::ChunkedDecoder::holds_whole_body(preread)
+        } else {
+            a.head
+                .content_length
+                .is_some_and(|n| preread.len() as u64 >= n)
+        };
         // A body that is not sent (`proxy_set_body`, `*_pass_request_body off`) is still
         // read whole first, as nginx reads it; uwsgi and SCGI need the body's length first,
         // so a chunked one is read whole whatever `*_request_buffering` says.
-        let buffer = match kind {
-            Kind::Proxy => loc.proxy_request_buffering || crate::proxy::drops_body(loc),
-            Kind::Gateway(m) => {
-                let conf = m.conf(loc);
-                conf.request_buffering()
-                    || !conf.pass_request_body()
-                    || (m != CgiModule::FastCgi && a.head.chunked)
-            }
-        };
+        let buffer = preread_whole
+            || match kind {
+                // nginx buffers a chunked body for an HTTP/1.0 upstream too: it must send a
+                // length (ngx_http_proxy_handler sets no request_body_no_buffering then).
+                Kind::Proxy => {
+                    loc.proxy_request_buffering
+                        || crate::proxy::drops_body(loc)
+                        || (a.head.chunked && loc.proxy_http_version == 0)
+                }
+                Kind::Gateway(m) => {
+                    let conf = m.conf(loc);
+                    conf.request_buffering()
+                        || !conf.pass_request_body()
+                        || (m != CgiModule::FastCgi && a.head.chunked)
+                }
+            };
         if buffer
             && has_body
             && let Some(body) = ClientBody::of(&a.head, Sink::Store(Box::default()))
@@ -147,6 +168,7 @@ impl<'c> Conn<'c> {
                 shared,
                 location: a.route.location,
                 as_get: a.route.as_get,
+                kept_body: a.route.request_body.as_deref(),
             };
             match kind {
                 Kind::Proxy => {
