@@ -27,6 +27,7 @@ pub mod proxy;
 pub mod regex;
 pub mod rewrite;
 pub mod router;
+pub mod shm;
 pub mod static_files;
 pub mod sys;
 pub mod vars;
