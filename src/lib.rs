@@ -18,6 +18,7 @@
 
 #[cfg(feature = "count-alloc")]
 pub mod alloc_count;
+pub mod cidr;
 pub mod cli;
 pub mod config;
 pub mod http;

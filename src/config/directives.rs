@@ -10,7 +10,8 @@ use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::{
-    listen, set_block, set_core, set_http, set_loc, set_log, set_proxy, set_regex, set_rewrite,
+    listen, set_block, set_core, set_http, set_limits, set_loc, set_log, set_proxy, set_regex,
+    set_rewrite,
 };
 
 /// A set of contexts, as nginx's `NGX_*_CONF` bits.
@@ -228,6 +229,23 @@ table! {
     "proxy_buffers", HSL, Exact(2), false, set_proxy::proxy_buffers, "Read-ahead buffers per request (default 8 4k).";
     "proxy_request_buffering", HSL, Flag, false, set_proxy::proxy_request_buffering, "Read the whole request body before connecting upstream (default on).";
     "proxy_intercept_errors", HSL, Flag, false, set_proxy::proxy_intercept_errors, "Answer upstream statuses >= 300 with error_page (default off).";
+    // ---- limits, realip, auth_basic (issue 14) ----
+    "limit_req_zone", C::HTTP, Exact(3), false, set_limits::limit_req_zone, "`limit_req_zone KEY zone=NAME:SIZE rate=N r/s|r/m`: a request-rate zone shared by the workers.";
+    "limit_req", HSL, Range(1, 3), false, set_limits::limit_req, "`limit_req zone=NAME [burst=N] [nodelay|delay=N]`: limit the request rate per key.";
+    "limit_req_status", HSL, Exact(1), false, set_limits::limit_req_status, "Status of rejected requests (default 503).";
+    "limit_req_log_level", HSL, Exact(1), false, set_limits::limit_req_log_level, "Level of rejections in the error log; delays one lower (default error).";
+    "limit_req_dry_run", HSL, Flag, false, set_limits::limit_req_dry_run, "Count and log but neither delay nor reject (default off).";
+    "limit_conn_zone", C::HTTP, Exact(2), false, set_limits::limit_conn_zone, "`limit_conn_zone KEY zone=NAME:SIZE`: a connection-count zone shared by the workers.";
+    "limit_conn", HSL, Exact(2), false, set_limits::limit_conn, "`limit_conn ZONE NUMBER`: requests in progress per key.";
+    "limit_conn_status", HSL, Exact(1), false, set_limits::limit_conn_status, "Status of rejected requests (default 503).";
+    "limit_conn_log_level", HSL, Exact(1), false, set_limits::limit_conn_log_level, "Level of rejections in the error log (default error).";
+    "limit_conn_dry_run", HSL, Flag, false, set_limits::limit_conn_dry_run, "Count and log but do not reject (default off).";
+    "set_real_ip_from", HSL, Exact(1), false, set_limits::set_real_ip_from, "Trusted address, CIDR, `unix:` or host whose real_ip_header is believed.";
+    "real_ip_header", HSL, Exact(1), false, set_limits::real_ip_header, "Where the client address is: X-Real-IP (default), X-Forwarded-For, proxy_protocol or a header.";
+    "real_ip_recursive", HSL, Flag, false, set_limits::real_ip_recursive, "Skip trusted addresses from the right of X-Forwarded-For (default off).";
+    "auth_basic", HSL, Exact(1), false, set_limits::auth_basic, "`auth_basic REALM|off`: HTTP Basic authentication (with variables).";
+    "auth_basic_user_file", HSL, Exact(1), false, set_limits::auth_basic_user_file, "htpasswd file (with variables; relative to the configuration's folder).";
+    "satisfy", HSL, Exact(1), false, set_limits::satisfy, "all: every access check must allow (default); any: one is enough.";
     // ---- regex ----
     "pcre_jit", C::MAIN, Flag, false, set_regex::pcre_jit, "JIT-compile regexes (default on in Portico; nginx: off). Same matches either way.";
 }

@@ -151,6 +151,11 @@ pub(crate) struct Shared {
     pub is_root: bool,
     /// Every `set $name` of the configuration, collected before any template is compiled.
     pub user_vars: UserVars,
+    // ---- limits, realip, auth_basic (issue 14) ----
+    /// Shared-memory zones declared or named so far.
+    pub zones: Vec<super::limits_values::ZoneDecl>,
+    /// nginx's `conf_prefix`: the main configuration file's folder.
+    pub conf_prefix: PathBuf,
 }
 
 impl Shared {
@@ -165,6 +170,8 @@ impl Shared {
             upstreams: Vec::new(),
             is_root: nix::unistd::geteuid().is_root(),
             user_vars: UserVars::default(),
+            zones: Vec::new(),
+            conf_prefix: PathBuf::new(),
         })
     }
 }

@@ -19,6 +19,7 @@ use std::time::Duration;
 use super::loc_values::*;
 use super::parser::{Directive, SourceFile};
 use super::proxy_values::*;
+use super::limits_values::*;
 use crate::http::conditional::IfModifiedSince;
 use crate::http::expires::Expires;
 use crate::log::{AccessLogTarget, LogLevel};
@@ -258,6 +259,9 @@ pub struct HttpConf {
     /// `proxy_*` settings. Servers and locations keep their own; inheritance is the
     /// consumer's job.
     pub deferred: Vec<Directive>,
+    // ---- limits, realip, auth_basic (issue 14) ----
+    /// Shared-memory zones (`limit_req_zone`, `limit_conn_zone`), mapped by the master.
+    pub zones: Vec<ZoneDecl>,
 }
 
 impl HttpConf {
@@ -527,6 +531,35 @@ settings! {
         proxy_request_buffering: bool = true,
         /// `proxy_intercept_errors on|off`
         proxy_intercept_errors: bool = false,
+        // ---- limits, realip, auth_basic (issue 14) ----
+        /// `limit_req` entries of this level (a level with any replaces its parent's)
+        limit_req: Vec<LimitReq> = Vec::new(),
+        /// `limit_req_status`
+        limit_req_status: u16 = DEFAULT_LIMIT_STATUS,
+        /// `limit_req_log_level` (delays are logged one level lower)
+        limit_req_log_level: LogLevel = DEFAULT_LIMIT_LOG_LEVEL,
+        /// `limit_req_dry_run`
+        limit_req_dry_run: bool = false,
+        /// `limit_conn` entries of this level (a level with any replaces its parent's)
+        limit_conn: Vec<LimitConn> = Vec::new(),
+        /// `limit_conn_status`
+        limit_conn_status: u16 = DEFAULT_LIMIT_STATUS,
+        /// `limit_conn_log_level`
+        limit_conn_log_level: LogLevel = DEFAULT_LIMIT_LOG_LEVEL,
+        /// `limit_conn_dry_run`
+        limit_conn_dry_run: bool = false,
+        /// `set_real_ip_from` entries (empty: the realip module is off here)
+        set_real_ip_from: Vec<crate::cidr::Cidr> = Vec::new(),
+        /// `real_ip_header`
+        real_ip_header: RealIpHeader = RealIpHeader::XRealIp,
+        /// `real_ip_recursive`
+        real_ip_recursive: bool = false,
+        /// `auth_basic REALM|off` (`None`: not set anywhere)
+        auth_basic: Option<Template> = None,
+        /// `auth_basic_user_file`
+        auth_basic_user_file: Option<UserFile> = None,
+        /// `satisfy all|any`
+        satisfy: Satisfy = Satisfy::All,
     }
 }
 
