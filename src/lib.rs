@@ -22,6 +22,7 @@ pub mod cidr;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod limits;
 pub mod log;
 pub mod master;
 pub mod proxy;

@@ -21,6 +21,7 @@
 
 mod listen;
 mod process;
+mod zones;
 
 pub use listen::Listener;
 
@@ -78,6 +79,8 @@ struct Master {
     /// A master started by an upgrade: its parent, the old master. While that one lives,
     /// `USR2` is refused, as nginx refuses it.
     upgraded_from: Option<i32>,
+    /// The shared-memory zones of the configuration in force (kept across reloads).
+    zones: crate::shm::Registry,
 }
 
 /// Loads the configuration, binds sockets, starts the workers and runs the master loop.
@@ -86,8 +89,15 @@ pub fn run(opts: LoadOptions) -> i32 {
     // Until the configuration's error log is open, `elog!` writes to the start-up log (`-e`)
     // and to stderr; afterwards to the configured log, echoed to stderr until the master has
     // settled (see `set_stderr_echo` below).
-    let config = match config::load(&opts) {
+    let mut config = match config::load(&opts) {
         Ok(c) => c,
+        Err(e) => {
+            elog!(LogLevel::Emerg, "{e}");
+            return 1;
+        }
+    };
+    let zones = match zones::map(&mut config, &Default::default()) {
+        Ok(z) => z,
         Err(e) => {
             elog!(LogLevel::Emerg, "{e}");
             return 1;
@@ -230,6 +240,7 @@ pub fn run(opts: LoadOptions) -> i32 {
         noaccepting: false,
         // SAFETY: getppid never fails.
         upgraded_from: inherited.map(|_| unsafe { libc::getppid() }),
+        zones,
     };
     for slot in 0..workers {
         m.spawn(slot);
@@ -471,8 +482,15 @@ impl Master {
     /// `HUP`: parse the new configuration; if valid, bind what it adds, start new workers on it
     /// and gracefully stop the old ones. If invalid, log why and change nothing.
     fn reload(&mut self) {
-        let config = match config::load(&self.opts) {
+        let mut config = match config::load(&self.opts) {
             Ok(c) => c,
+            Err(e) => {
+                elog!(LogLevel::Emerg, "{e}");
+                return;
+            }
+        };
+        let zones = match zones::map(&mut config, &self.zones) {
+            Ok(z) => z,
             Err(e) => {
                 elog!(LogLevel::Emerg, "{e}");
                 return;
@@ -514,6 +532,7 @@ impl Master {
         // here is safe because old workers keep theirs until they exit.
         self.listeners = listeners;
         self.config = config;
+        self.zones = zones;
         let old = self.generation;
         self.generation += 1;
         for slot in 0..self.config.main.worker_processes {
