@@ -18,6 +18,7 @@
 
 #[cfg(feature = "count-alloc")]
 pub mod alloc_count;
+pub mod auth_basic;
 pub mod cidr;
 pub mod cli;
 pub mod config;
@@ -26,6 +27,7 @@ pub mod limits;
 pub mod log;
 pub mod master;
 pub mod proxy;
+pub mod proxy_protocol;
 pub mod regex;
 pub mod rewrite;
 pub mod router;
