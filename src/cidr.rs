@@ -52,7 +52,11 @@ impl Cidr {
             if bits > 32 {
                 return None;
             }
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
             let full = u32::from(v4);
             let cidr = Cidr::V4 {
                 addr: full & mask,
@@ -69,7 +73,11 @@ impl Cidr {
         if bits > 128 {
             return None;
         }
-        let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+        let mask = if bits == 0 {
+            0
+        } else {
+            u128::MAX << (128 - bits)
+        };
         let full = u128::from(v6);
         let cidr = Cidr::V6 {
             addr: full & mask,
@@ -156,7 +164,15 @@ mod tests {
             }))
         ));
         assert!(ok("2001:DB8::1/128").contains(Some("2001:db8::1".parse().unwrap())));
-        for bad in ["10.0.0.1/33", "::/129", "10.0.0.1/", "10.0.0.1/x", "host", "1.2.3", ""] {
+        for bad in [
+            "10.0.0.1/33",
+            "::/129",
+            "10.0.0.1/",
+            "10.0.0.1/x",
+            "host",
+            "1.2.3",
+            "",
+        ] {
             assert_eq!(Cidr::parse(bad), None, "{bad}");
         }
     }

@@ -55,7 +55,11 @@ pub fn read(buf: &[u8]) -> Read {
             None => broken(),
         };
     }
-    if rest.len() < 5 || !rest.starts_with(b"TCP") || !matches!(rest[3], b'4' | b'6') || rest[4] != b' ' {
+    if rest.len() < 5
+        || !rest.starts_with(b"TCP")
+        || !matches!(rest[3], b'4' | b'6')
+        || rest[4] != b' '
+    {
         return broken();
     }
     let mut p = 6 + 5;
@@ -93,7 +97,10 @@ pub fn read(buf: &[u8]) -> Read {
 fn read_addr(buf: &[u8], from: usize) -> Option<(String, usize)> {
     let len = buf.get(from..)?.iter().position(|&c| c == b' ')?;
     let addr = &buf[from..from + len];
-    if !addr.iter().all(|&c| c == b':' || c == b'.' || c.is_ascii_hexdigit()) {
+    if !addr
+        .iter()
+        .all(|&c| c == b':' || c == b'.' || c.is_ascii_hexdigit())
+    {
         return None;
     }
     Some((String::from_utf8_lossy(addr).into_owned(), from + len + 1))
@@ -181,7 +188,9 @@ mod tests {
         assert_eq!((h.src_addr.as_str(), h.src_port), ("192.0.2.1", 123));
         assert_eq!((h.dst_addr.as_str(), h.dst_port), ("192.0.2.2", 5678));
         let buf = b"PROXY TCP6 2001:Db8::1 2001:Db8::2 123 5678\r\n";
-        assert!(matches!(read(buf), Read::Done(n, Some(ref h)) if n == buf.len() && h.src_addr == "2001:Db8::1"));
+        assert!(
+            matches!(read(buf), Read::Done(n, Some(ref h)) if n == buf.len() && h.src_addr == "2001:Db8::1")
+        );
         assert_eq!(read(b"PROXY UNKNOWN\r\nGET"), Read::Done(15, None));
         assert_eq!(read(b"PROXY UNKNOWN 1 2 3 4 5 6\r\n"), Read::Done(27, None));
         for bad in [
@@ -204,9 +213,14 @@ mod tests {
     fn version_2() {
         let mut body = vec![192, 0, 2, 1, 192, 0, 2, 2, 0, 123, 0x16, 0x2e];
         let buf = v2(0x21, 0x11, &body);
-        let Read::Done(n, Some(h)) = read(&buf) else { panic!() };
+        let Read::Done(n, Some(h)) = read(&buf) else {
+            panic!()
+        };
         assert_eq!(n, buf.len());
-        assert_eq!((h.src_addr.as_str(), h.src_port, h.dst_port), ("192.0.2.1", 123, 5678));
+        assert_eq!(
+            (h.src_addr.as_str(), h.src_port, h.dst_port),
+            ("192.0.2.1", 123, 5678)
+        );
         // TLVs are skipped.
         body.extend_from_slice(&[0; 9]);
         let buf = v2(0x21, 0x11, &body);
@@ -214,12 +228,16 @@ mod tests {
         let mut six = vec![0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
         six.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
         six.extend_from_slice(&[0, 123, 0x16, 0x2e]);
-        let Read::Done(_, Some(h)) = read(&v2(0x21, 0x21, &six)) else { panic!() };
+        let Read::Done(_, Some(h)) = read(&v2(0x21, 0x21, &six)) else {
+            panic!()
+        };
         assert_eq!(h.src_addr, "2001:db8::1");
         // LOCAL, and an unknown family: skipped, no addresses.
         assert_eq!(read(&v2(0x20, 0x00, &[])), Read::Done(16, None));
         assert_eq!(read(&v2(0x21, 0x41, &[1, 2, 3, 4])), Read::Done(20, None));
-        let Read::Broken(line) = read(&v2(0x11, 0x11, &body)) else { panic!() };
+        let Read::Broken(line) = read(&v2(0x11, 0x11, &body)) else {
+            panic!()
+        };
         assert_eq!(line, "unknown PROXY protocol version: 1");
         let mut cut = v2(0x21, 0x11, &body);
         cut.truncate(20);

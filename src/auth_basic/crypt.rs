@@ -47,7 +47,11 @@ fn apr1(key: &[u8], salt: &[u8]) -> Vec<u8> {
     let zero = [0u8; 1];
     let mut i = key.len();
     while i != 0 {
-        parts.push(if i & 1 != 0 { &zero[..] } else { &key[..key.len().min(1)] });
+        parts.push(if i & 1 != 0 {
+            &zero[..]
+        } else {
+            &key[..key.len().min(1)]
+        });
         i >>= 1;
     }
     let mut fin = md5(&parts);
@@ -115,7 +119,12 @@ mod tests {
             assert_eq!(crypt(b"password", stored).unwrap(), stored);
             assert_ne!(crypt(b"123", stored).unwrap(), stored);
         }
-        for broken in [&b"$apr1$"[..], b"{SSHA}_____wQadOA1e+/f+T+H3eCQQhRzYWx0", b"{SSHA}Zm9vCg==", b"{SHA}Zm9vCg=="] {
+        for broken in [
+            &b"$apr1$"[..],
+            b"{SSHA}_____wQadOA1e+/f+T+H3eCQQhRzYWx0",
+            b"{SSHA}Zm9vCg==",
+            b"{SHA}Zm9vCg==",
+        ] {
             assert_ne!(crypt(b"1", broken).unwrap(), broken);
         }
     }
@@ -125,7 +134,11 @@ mod tests {
         let des = crypt(b"password", b"salt").unwrap();
         assert_eq!(crypt(b"password", &des).unwrap(), des);
         let md5 = crypt(b"password", b"$1$salt$").unwrap();
-        assert!(md5.starts_with(b"$1$salt$"), "{}", String::from_utf8_lossy(&md5));
+        assert!(
+            md5.starts_with(b"$1$salt$"),
+            "{}",
+            String::from_utf8_lossy(&md5)
+        );
         assert_eq!(crypt(b"password", &md5).unwrap(), md5);
         assert_ne!(crypt(b"123", &md5).unwrap(), md5);
     }

@@ -10,11 +10,17 @@ pub fn md5(parts: &[&[u8]]) -> [u8; 16] {
         9, 14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10,
         15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
     ];
-    let k: [u32; 64] = std::array::from_fn(|i| ((i as f64 + 1.0).sin().abs() * 4294967296.0) as u32);
+    let k: [u32; 64] =
+        std::array::from_fn(|i| ((i as f64 + 1.0).sin().abs() * 4294967296.0) as u32);
     let mut h: [u32; 4] = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
     let block = |h: &mut [u32; 4], chunk: &[u8]| {
         let m: [u32; 16] = std::array::from_fn(|i| {
-            u32::from_le_bytes([chunk[4 * i], chunk[4 * i + 1], chunk[4 * i + 2], chunk[4 * i + 3]])
+            u32::from_le_bytes([
+                chunk[4 * i],
+                chunk[4 * i + 1],
+                chunk[4 * i + 2],
+                chunk[4 * i + 3],
+            ])
         });
         let [mut a, mut b, mut c, mut d] = *h;
         for i in 0..64 {
@@ -49,7 +55,12 @@ pub fn sha1(parts: &[&[u8]]) -> [u8; 20] {
     let block = |h: &mut [u32; 5], chunk: &[u8]| {
         let mut w = [0u32; 80];
         for i in 0..16 {
-            w[i] = u32::from_be_bytes([chunk[4 * i], chunk[4 * i + 1], chunk[4 * i + 2], chunk[4 * i + 3]]);
+            w[i] = u32::from_be_bytes([
+                chunk[4 * i],
+                chunk[4 * i + 1],
+                chunk[4 * i + 2],
+                chunk[4 * i + 3],
+            ]);
         }
         for i in 16..80 {
             w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
@@ -93,12 +104,24 @@ fn feed(parts: &[&[u8]], len: u64, big_endian: bool, mut block: impl FnMut(&[u8]
     let mut buf = [0u8; 64];
     let mut used = 0;
     let bits = len.wrapping_mul(8);
-    let tail: [u8; 8] = if big_endian { bits.to_be_bytes() } else { bits.to_le_bytes() };
-    let pad_len = if len % 64 < 56 { 56 - len % 64 } else { 120 - len % 64 } as usize;
+    let tail: [u8; 8] = if big_endian {
+        bits.to_be_bytes()
+    } else {
+        bits.to_le_bytes()
+    };
+    let pad_len = if len % 64 < 56 {
+        56 - len % 64
+    } else {
+        120 - len % 64
+    } as usize;
     let mut pad = [0u8; 72];
     pad[0] = 0x80;
     pad[pad_len..pad_len + 8].copy_from_slice(&tail);
-    for part in parts.iter().copied().chain(std::iter::once(&pad[..pad_len + 8])) {
+    for part in parts
+        .iter()
+        .copied()
+        .chain(std::iter::once(&pad[..pad_len + 8]))
+    {
         for &byte in part {
             buf[used] = byte;
             used += 1;
@@ -162,19 +185,39 @@ mod tests {
     #[test]
     fn known_vectors() {
         assert_eq!(hex(&md5(&[b""])), "d41d8cd98f00b204e9800998ecf8427e");
-        assert_eq!(hex(&md5(&[b"The quick brown fox ", b"jumps over the lazy dog"])), "9e107d9d372bb6826bd81d3542a419d6");
-        assert_eq!(hex(&md5(&[&[b'a'; 119][..]])), hex(&md5(&[&[b'a'; 60][..], &[b'a'; 59][..]])));
-        assert_eq!(hex(&sha1(&[b"abc"])), "a9993e364706816aba3e25717850c26c9cd0d89d");
-        assert_eq!(hex(&sha1(&[b""])), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
         assert_eq!(
-            hex(&sha1(&[b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"])),
+            hex(&md5(&[b"The quick brown fox ", b"jumps over the lazy dog"])),
+            "9e107d9d372bb6826bd81d3542a419d6"
+        );
+        assert_eq!(
+            hex(&md5(&[&[b'a'; 119][..]])),
+            hex(&md5(&[&[b'a'; 60][..], &[b'a'; 59][..]]))
+        );
+        assert_eq!(
+            hex(&sha1(&[b"abc"])),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
+        assert_eq!(
+            hex(&sha1(&[b""])),
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+        );
+        assert_eq!(
+            hex(&sha1(&[
+                b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"
+            ])),
             "84983e441c3bd26ebaae4aa1f95129e5e54670f1"
         );
         let mut out = Vec::new();
         base64_encode(b"password", &mut out);
         assert_eq!(out, b"cGFzc3dvcmQ=");
-        assert_eq!(base64_decode(b"cGFzc3dvcmQ=").as_deref(), Some(&b"password"[..]));
-        assert_eq!(base64_decode(b"dXNlcjpwYXNz").as_deref(), Some(&b"user:pass"[..]));
+        assert_eq!(
+            base64_decode(b"cGFzc3dvcmQ=").as_deref(),
+            Some(&b"password"[..])
+        );
+        assert_eq!(
+            base64_decode(b"dXNlcjpwYXNz").as_deref(),
+            Some(&b"user:pass"[..])
+        );
         assert_eq!(base64_decode(b"a"), None);
         assert_eq!(base64_decode(b"a*bc"), None);
     }

@@ -164,7 +164,10 @@ pub fn check(
         Err(e) => {
             log(
                 LogLevel::Crit,
-                format!("crypt_r() failed {}", crate::config::error::os_error_suffix(&e)),
+                format!(
+                    "crypt_r() failed {}",
+                    crate::config::error::os_error_suffix(&e)
+                ),
             );
             Outcome::Status(500)
         }
@@ -178,8 +181,14 @@ mod tests {
     #[test]
     fn credentials_as_nginx_reads_them() {
         let cred = |v: &[u8]| credentials(Some(v));
-        assert_eq!(cred(b"Basic dXNlcjpwYXNz"), Some((b"user".to_vec(), b"pass".to_vec())));
-        assert_eq!(cred(b"basic   dXNlcjo="), Some((b"user".to_vec(), b"".to_vec())));
+        assert_eq!(
+            cred(b"Basic dXNlcjpwYXNz"),
+            Some((b"user".to_vec(), b"pass".to_vec()))
+        );
+        assert_eq!(
+            cred(b"basic   dXNlcjo="),
+            Some((b"user".to_vec(), b"".to_vec()))
+        );
         assert_eq!(cred(b"Basic OnBhc3M="), None); // ":pass"
         assert_eq!(cred(b"Basic dXNlcg=="), None); // no colon
         assert_eq!(cred(b"Bearer x"), None);

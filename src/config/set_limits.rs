@@ -73,7 +73,9 @@ fn zone_index(
         if z.kind != kind {
             return Err(ConfError::at(
                 d,
-                format!("the shared memory zone \"{name}\" is already declared for a different use"),
+                format!(
+                    "the shared memory zone \"{name}\" is already declared for a different use"
+                ),
             ));
         }
         if z.size == 0 {
@@ -223,7 +225,10 @@ pub(crate) fn limit_req(
         }
     }
     let Some(zone) = zone else {
-        return Err(ConfError::at(d, "\"limit_req\" must have \"zone\" parameter"));
+        return Err(ConfError::at(
+            d,
+            "\"limit_req\" must have \"zone\" parameter",
+        ));
     };
     let list = l.loc(d)?.limit_req.get_or_insert_with(Vec::new);
     if list.iter().any(|r| r.zone == zone) {
@@ -349,4 +354,3 @@ pub(crate) fn auth_basic_user_file(
         Ok(Some(UserFile { path: t, prefix }))
     })
 }
-

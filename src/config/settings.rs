@@ -16,10 +16,10 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::limits_values::*;
 use super::loc_values::*;
 use super::parser::{Directive, SourceFile};
 use super::proxy_values::*;
-use super::limits_values::*;
 use crate::http::conditional::IfModifiedSince;
 use crate::http::expires::Expires;
 use crate::log::{AccessLogTarget, LogLevel};

@@ -221,7 +221,11 @@ impl Pinned {
     fn get(&self, n: usize) -> Option<Node> {
         match self.first.get(n) {
             Some(p) => *p,
-            None => self.more.iter().find(|(i, _)| *i == n).map(|(_, node)| *node),
+            None => self
+                .more
+                .iter()
+                .find(|(i, _)| *i == n)
+                .map(|(_, node)| *node),
         }
     }
 }
@@ -329,7 +333,8 @@ fn expire(g: &mut Guard<'_, Entry>, rate: u64, mut n: u32, now: u64) {
             if ms < 60000 {
                 return;
             }
-            let excess = (e.excess as i64).saturating_sub((rate as i64).saturating_mul(ms as i64) / 1000);
+            let excess =
+                (e.excess as i64).saturating_sub((rate as i64).saturating_mul(ms as i64) / 1000);
             if excess > 0 {
                 return;
             }

@@ -177,5 +177,4 @@ impl Drop for Segment {
 }
 
 /// Size of the segment header, rounded up so what follows is 64-byte aligned.
-pub(super) const HEADER_SPACE: usize =
-    (std::mem::size_of::<SegmentHeader>() + 63) / 64 * 64;
+pub(super) const HEADER_SPACE: usize = std::mem::size_of::<SegmentHeader>().div_ceil(64) * 64;

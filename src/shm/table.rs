@@ -228,11 +228,7 @@ impl<'s, V: Pod> Table<'s, V> {
         unsafe {
             let th = &mut *self.th();
             let buckets = (th.bucket_mask + 1) as usize;
-            std::ptr::write_bytes(
-                self.seg.base().add(th.buckets_off as usize),
-                0,
-                buckets * 8,
-            );
+            std::ptr::write_bytes(self.seg.base().add(th.buckets_off as usize), 0, buckets * 8);
             std::ptr::write_bytes(
                 self.seg.base().add(th.meta_off as usize),
                 0,
@@ -259,9 +255,13 @@ impl<V: Pod> Guard<'_, V> {
         self.state == LockState::Recovered
     }
 
-    fn th(&self) -> &mut TableHeader {
-        // SAFETY: the lock is held, so nobody else touches the header; one reference at a
-        // time is handed out by the methods below.
+    fn th(&self) -> &TableHeader {
+        // SAFETY: the lock is held, so no other process writes the header.
+        unsafe { &*self.t.th() }
+    }
+
+    fn th_mut(&mut self) -> &mut TableHeader {
+        // SAFETY: the lock is held and the guard is borrowed mutably.
         unsafe { &mut *self.t.th() }
     }
 
@@ -356,7 +356,7 @@ impl<V: Pod> Guard<'_, V> {
             *bucket = off;
         }
         self.lru_push_front(off);
-        self.th().entries += 1;
+        self.th_mut().entries += 1;
         Some(Node(off))
     }
 
@@ -375,7 +375,7 @@ impl<V: Pod> Guard<'_, V> {
             }
         }
         self.lru_unlink(off);
-        self.th().entries = self.th().entries.saturating_sub(1);
+        self.th_mut().entries = self.th().entries.saturating_sub(1);
         self.free(off);
     }
 
@@ -404,7 +404,7 @@ impl<V: Pod> Guard<'_, V> {
                 (*self.at::<NodeHead>(old)).prev = off;
             }
         }
-        let th = self.th();
+        let th = self.th_mut();
         th.lru_head = off;
         if th.lru_tail == 0 {
             th.lru_tail = off;
@@ -422,12 +422,12 @@ impl<V: Pod> Guard<'_, V> {
             if prev != 0 {
                 (*self.at::<NodeHead>(prev)).next = next;
             } else {
-                self.th().lru_head = next;
+                self.th_mut().lru_head = next;
             }
             if next != 0 {
                 (*self.at::<NodeHead>(next)).prev = prev;
             } else {
-                self.th().lru_tail = prev;
+                self.th_mut().lru_tail = prev;
             }
         }
     }
@@ -447,9 +447,9 @@ impl<V: Pod> Guard<'_, V> {
     fn take_pages(&mut self, n: usize, class: u8) -> Option<usize> {
         let pages = self.th().pages as usize;
         let hint = (self.th().free_page_hint as usize).min(pages);
-        let start = (hint..pages)
-            .chain(0..hint)
-            .find(|&p| p + n <= pages && (p..p + n).all(|q| unsafe { (*self.meta(q)).class } == PAGE_FREE))?;
+        let start = (hint..pages).chain(0..hint).find(|&p| {
+            p + n <= pages && (p..p + n).all(|q| unsafe { (*self.meta(q)).class } == PAGE_FREE)
+        })?;
         for q in start..start + n {
             let m = self.meta(q);
             // SAFETY: page metadata inside the layout.
@@ -459,7 +459,7 @@ impl<V: Pod> Guard<'_, V> {
                 (*m).run = n as u32;
             }
         }
-        self.th().free_page_hint = (start + n) as u64;
+        self.th_mut().free_page_hint = (start + n) as u64;
         Some(start)
     }
 
@@ -472,7 +472,7 @@ impl<V: Pod> Guard<'_, V> {
                 (*self.at::<FreeLinks>(old)).prev = off;
             }
         }
-        self.th().class_free[class] = off;
+        self.th_mut().class_free[class] = off;
     }
 
     fn free_list_unlink(&mut self, class: usize, off: u64) {
@@ -483,7 +483,7 @@ impl<V: Pod> Guard<'_, V> {
             if prev != 0 {
                 (*self.at::<FreeLinks>(prev)).next = next;
             } else {
-                self.th().class_free[class] = next;
+                self.th_mut().class_free[class] = next;
             }
             if next != 0 {
                 (*self.at::<FreeLinks>(next)).prev = prev;
@@ -497,9 +497,11 @@ impl<V: Pod> Guard<'_, V> {
             let page = self.take_pages(n, PAGE_RUN_HEAD)?;
             return Some(self.page_off(page));
         }
-        let shift = (size.max(1 << MIN_CLASS_SHIFT)).next_power_of_two().trailing_zeros();
+        let shift = (size.max(1 << MIN_CLASS_SHIFT))
+            .next_power_of_two()
+            .trailing_zeros();
         let class = (shift - MIN_CLASS_SHIFT) as usize;
-        if self.th().class_free[class] == 0 {
+        if self.th_mut().class_free[class] == 0 {
             let page = self.take_pages(1, class as u8 + 1)?;
             let base = self.page_off(page);
             let chunk = 1u64 << shift;
@@ -546,7 +548,7 @@ impl<V: Pod> Guard<'_, V> {
             }
             // SAFETY: as above.
             unsafe { (*m).class = PAGE_FREE };
-            let th = self.th();
+            let th = self.th_mut();
             th.free_page_hint = th.free_page_hint.min(page as u64);
         }
     }
