@@ -10,6 +10,9 @@ use crate::{NAME, VERSION, elog};
 /// The default configuration file, relative to the prefix.
 pub const DEFAULT_CONF_FILE: &str = "conf/portico.conf";
 
+/// Optional nginx modules Portico has, as `-V` declares them (`--with-...`).
+const WITH_MODULES: &[&str] = &["http_realip_module"];
+
 /// nginx modules Portico does not implement, listed by `-V` as `--without-*` so that tools which
 /// read `nginx -V` to detect features see them as absent.
 const WITHOUT_MODULES: &[&str] = &[
@@ -18,7 +21,6 @@ const WITHOUT_MODULES: &[&str] = &[
     "http_ssi_module",
     "http_userid_module",
     "http_access_module",
-    "http_auth_basic_module",
     "http_mirror_module",
     "http_geo_module",
     "http_map_module",
@@ -29,8 +31,6 @@ const WITHOUT_MODULES: &[&str] = &[
     "http_scgi_module",
     "http_grpc_module",
     "http_memcached_module",
-    "http_limit_conn_module",
-    "http_limit_req_module",
     "http_empty_gif_module",
     "http_browser_module",
     "http_upstream_zone_module",
@@ -171,6 +171,10 @@ fn configure_arguments(prefix: &Path) -> String {
         "configure arguments: --prefix={}/ --conf-path={DEFAULT_CONF_FILE}",
         prefix.display()
     );
+    for m in WITH_MODULES {
+        s.push_str(" --with-");
+        s.push_str(m);
+    }
     for m in WITHOUT_MODULES {
         s.push_str(" --without-");
         s.push_str(m);

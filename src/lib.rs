@@ -28,6 +28,7 @@ pub mod log;
 pub mod master;
 pub mod proxy;
 pub mod proxy_protocol;
+pub mod realip;
 pub mod regex;
 pub mod rewrite;
 pub mod router;

@@ -119,6 +119,23 @@ vars! {
     RequestCompletion = "request_completion",
     /// `$binary_remote_addr`: the client address in binary form.
     BinaryRemoteAddr = "binary_remote_addr",
+    // ---- limits, realip, auth_basic (issue 14) ----
+    /// `$realip_remote_addr`: the connection's own client address, before realip.
+    RealipRemoteAddr = "realip_remote_addr",
+    /// `$realip_remote_port`: the connection's own client port, before realip.
+    RealipRemotePort = "realip_remote_port",
+    /// `$proxy_protocol_addr`: the client address from the PROXY protocol header.
+    ProxyProtocolAddr = "proxy_protocol_addr",
+    /// `$proxy_protocol_port`: the client port from the PROXY protocol header.
+    ProxyProtocolPort = "proxy_protocol_port",
+    /// `$proxy_protocol_server_addr`: the server address from the PROXY protocol header.
+    ProxyProtocolServerAddr = "proxy_protocol_server_addr",
+    /// `$proxy_protocol_server_port`: the server port from the PROXY protocol header.
+    ProxyProtocolServerPort = "proxy_protocol_server_port",
+    /// `$limit_req_status`: PASSED, DELAYED, REJECTED, DELAYED_DRY_RUN, REJECTED_DRY_RUN.
+    LimitReqStatus = "limit_req_status",
+    /// `$limit_conn_status`: PASSED, REJECTED, REJECTED_DRY_RUN.
+    LimitConnStatus = "limit_conn_status",
     ;
     /// `$arg_NAME`: one query argument (name stored lowercase; see [`find_arg`]).
     Arg(String),
@@ -155,6 +172,11 @@ impl Var {
         }
         if let Some(rest) = family("arg_") {
             return Some(Var::Arg(rest));
+        }
+        if name.starts_with("proxy_protocol_")
+            && let Some((_, v)) = NAMED.iter().find(|(n, _)| *n == name)
+        {
+            return Some(v.clone());
         }
         if name.starts_with("upstream_") || name.starts_with("proxy_") {
             return Some(Var::Upstream(name.to_string()));

@@ -132,6 +132,7 @@ fn register(
         return fail(format!("a duplicate listen {}", conf.addr));
     }
     slot.servers.push(server);
+    slot.conf.proxy_protocol |= conf.proxy_protocol;
     if options_set {
         if slot.options_set {
             return fail(format!("duplicate listen options for {}", conf.addr));
@@ -170,6 +171,7 @@ pub(crate) fn listen(
         backlog: DEFAULT_LISTEN_BACKLOG,
         reuseport: false,
         ipv6only: true,
+        proxy_protocol: false,
     };
     let mut options_set = false;
     for param in d.args[1..].iter().map(|w| w.text.as_str()) {
@@ -177,8 +179,10 @@ pub(crate) fn listen(
             |what: &str, value: &str| Err(ConfError::at(d, format!("invalid {what} \"{value}\"")));
         if param == "default_server" || param == "default" {
             base.default_server = true;
-        } else if param == "bind" || param == "deferred" || param == "proxy_protocol" {
-            options_set |= param != "proxy_protocol";
+        } else if param == "proxy_protocol" {
+            base.proxy_protocol = true;
+        } else if param == "bind" || param == "deferred" {
+            options_set = true;
         } else if let Some(value) = param.strip_prefix("backlog=") {
             match value.parse::<i32>() {
                 Ok(n) if parse_number(value).is_some() && n != 0 => base.backlog = n,
@@ -240,6 +244,7 @@ pub(crate) fn finish_server(server: &mut ServerRaw, shared: &mut Shared) -> Resu
             backlog: DEFAULT_LISTEN_BACKLOG,
             reuseport: false,
             ipv6only: true,
+            proxy_protocol: false,
         };
         register(shared, server.index, conf.clone(), false, None)?;
         server.listens.push(conf);

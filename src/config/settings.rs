@@ -300,6 +300,9 @@ pub struct ListenConf {
     pub reuseport: bool,
     /// `ipv6only=on|off` (default on).
     pub ipv6only: bool,
+    /// `proxy_protocol`: connections start with a PROXY protocol header (set for the
+    /// address when any of its `listen`s says so, as nginx does).
+    pub proxy_protocol: bool,
 }
 
 /// A `server_name` entry.

@@ -160,9 +160,9 @@ pub(super) fn start_request<'c>(
         shared,
         req: &mut req,
         route: &mut route,
-        conn: &conn,
+        conn: &mut conn,
     });
-    after_phases(a, req, route, handled, out_before)
+    after_phases(a, req, route, handled, out_before, shared.now)
 }
 
 /// `proxy_intercept_errors`: the upstream's `status` has an `error_page` here; its
@@ -174,7 +174,7 @@ pub(super) fn upstream_error_page<'c>(
     shared: &mut Shared<'c>,
     status: u16,
 ) -> Step {
-    let conn = ConnInfo::of(c);
+    let mut conn = ConnInfo::of(c);
     let (Some(a), ..) = c.parts() else {
         return Step::Close;
     };
@@ -190,11 +190,36 @@ pub(super) fn upstream_error_page<'c>(
             shared,
             req: &mut req,
             route: &mut route,
-            conn: &conn,
+            conn: &mut conn,
         },
         status,
     );
-    after_phases(a, req, route, handled, out_before)
+    after_phases(a, req, route, handled, out_before, shared.now)
+}
+
+/// A request `limit_req` delayed: its delay is over, the phases go on.
+pub(super) fn resume_delayed<'c>(
+    c: &mut Conn<'c>,
+    shared: &mut Shared<'c>,
+    _servers: &AddrServers,
+) -> Step {
+    let mut conn = ConnInfo::of(c);
+    let (Some(a), ..) = c.parts() else {
+        return Step::Close;
+    };
+    let Some(mut req) = a.req.take() else {
+        return Step::Close;
+    };
+    let out_before = a.out.len();
+    let mut route = std::mem::take(&mut a.route);
+    let handled = phases::resume_delayed(&mut Rq {
+        a,
+        shared,
+        req: &mut req,
+        route: &mut route,
+        conn: &mut conn,
+    });
+    after_phases(a, req, route, handled, out_before, shared.now)
 }
 
 /// After the phases: the final URI and the response head kept for later readers, then the
@@ -205,7 +230,14 @@ fn after_phases<'c>(
     mut route: phases::Route<'c>,
     handled: Handled,
     out_before: usize,
+    now: std::time::Instant,
 ) -> Step {
+    if let Handled::Delayed(delay) = handled {
+        // Nothing is queued yet: the request waits in the connection (`State::Delayed`).
+        a.route = route;
+        a.req = Some(req);
+        return Step::Delay(now + delay);
+    }
     // The final URI, for whoever reads `Active::uri` later (the proxy, the access log).
     // `set $args` counts too (nginx then sends the new arguments upstream).
     let buf = &a.buf[a.start..a.filled];

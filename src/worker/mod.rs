@@ -7,6 +7,7 @@
 //! Each loop iteration reads the clock once, polls with the nearest timer as timeout, accepts,
 //! drives the connections that have events, then fires due timers.
 
+mod admission;
 mod answer;
 pub(crate) mod conn;
 mod content;
@@ -508,6 +509,9 @@ impl<'c> Worker<'c> {
             let Some(c) = self.conns.get_mut(key) else {
                 continue;
             };
+            if self.listeners[idx].servers.proxy_protocol {
+                c.proxy_protocol_pending = true;
+            }
             if let Err(e) = self.poll.registry().register(
                 &mut stream,
                 Token(key.0),

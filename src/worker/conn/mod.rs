@@ -8,6 +8,7 @@
 //! connection remembers which side is ready (`readable`/`writable`) between events.
 
 mod body;
+mod delayed;
 mod proxied;
 mod write;
 
@@ -22,6 +23,7 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use super::Shared;
+use super::admission;
 use super::handler::{self, Body};
 use super::slab::Key;
 use crate::config::{LingeringClose, LocSettings, ServerConf};
@@ -77,6 +79,8 @@ enum State {
     LingeringClose { until: Instant },
     /// Either socket of a proxied request (its [`crate::proxy::Link`] is in `Conn::proxy`).
     Proxying,
+    /// The end of a `limit_req` delay; the request then goes on (`admission.rs`).
+    Delayed { until: Instant },
 }
 
 /// How the rest of a request body is consumed (read and dropped, as nginx discards bodies a
@@ -112,6 +116,8 @@ pub struct Req<'c> {
     pub bytes_sent: u64,
     /// Close with lingering (client may still be sending).
     pub lingering: bool,
+    /// realip, limit_req, limit_conn state (its `limit_conn` counts go back on drop).
+    pub admission: super::admission::State,
 }
 
 impl<'c> Req<'c> {
@@ -135,6 +141,7 @@ impl<'c> Req<'c> {
             header_bytes: 0,
             bytes_sent: 0,
             lingering: false,
+            admission: Default::default(),
         }
     }
 }
@@ -258,6 +265,10 @@ pub struct Conn<'c> {
     proxy: Option<Box<crate::proxy::Link<'c>>>,
     /// The tries of the last proxied request, for `$upstream_*` in its access log.
     upstream_log: Option<Box<crate::proxy::UpstreamLog>>,
+    /// A `listen ... proxy_protocol` connection whose header is still to be read.
+    pub proxy_protocol_pending: bool,
+    /// The addresses its PROXY protocol header gave (`$proxy_protocol_*`, realip).
+    pub proxy_protocol: Option<std::rc::Rc<crate::proxy_protocol::Header>>,
 }
 
 /// One turn of the state machine.
@@ -266,6 +277,8 @@ pub(super) enum Step {
     /// The location proxies: start the upstream side.
     Proxy,
     Wait(Option<Instant>),
+    /// `limit_req` delays the request until then.
+    Delay(Instant),
     Yield,
     Close,
 }
@@ -295,6 +308,8 @@ impl<'c> Conn<'c> {
             key: Key(0),
             proxy: None,
             upstream_log: None,
+            proxy_protocol_pending: false,
+            proxy_protocol: None,
         }
     }
 
@@ -363,8 +378,8 @@ impl<'c> Conn<'c> {
     /// under way is access-logged when the connection is released: a head cut short by
     /// `client_header_timeout` as 408, like nginx.
     pub fn on_timeout(&mut self, shared: &mut Shared<'c>, servers: &AddrServers) {
-        if self.state == State::Proxying {
-            // The link compares its own deadlines on the next drive.
+        if matches!(self.state, State::Proxying | State::Delayed { .. }) {
+            // The link compares its own deadlines on the next drive; a delay ends.
             return;
         }
         self.timed_out = true;
@@ -439,17 +454,24 @@ impl<'c> Conn<'c> {
                 State::Responding => self.respond(shared),
                 State::LingeringClose { until } => self.linger(shared, until),
                 State::Proxying => self.drive_proxy(shared),
+                State::Delayed { until } => self.wait_delay(shared, servers, until),
             };
             match step {
                 Step::Again => continue,
                 Step::Proxy => match self.start_proxy(shared) {
-                    Step::Proxy => return Drive::Close,
+                    Step::Proxy | Step::Delay(_) => return Drive::Close,
                     Step::Again => continue,
                     Step::Wait(deadline) => return Drive::Wait { deadline },
                     Step::Yield => return Drive::Yield,
                     Step::Close => return Drive::Close,
                 },
                 Step::Wait(deadline) => return Drive::Wait { deadline },
+                Step::Delay(until) => {
+                    self.state = State::Delayed { until };
+                    return Drive::Wait {
+                        deadline: Some(until),
+                    };
+                }
                 Step::Yield => return Drive::Yield,
                 Step::Close => return Drive::Close,
             }
@@ -480,6 +502,13 @@ impl<'c> Conn<'c> {
         };
         let a = self.active.get_or_insert_with(|| shared.pool.take(small));
         loop {
+            if self.proxy_protocol_pending && a.filled > a.start {
+                self.proxy_protocol_pending = false;
+                match admission::read_proxy_protocol(self.id, self.peer, servers, a) {
+                    Ok(header) => self.proxy_protocol = header,
+                    Err(()) => return Step::Close,
+                }
+            }
             // A head is parsed again from its start when bytes arrive, but only once it can
             // have changed its answer: on its first bytes (a TLS hello or a bad method is
             // refused at once), and then when a new line ends. A client that sends its head
