@@ -129,11 +129,26 @@ mod tests {
     #[test]
     fn realip_t_cases() {
         assert_eq!(ip(&["192.0.2.1"], false).as_deref(), Some("192.0.2.1"));
-        assert_eq!(ip(&["10.0.0.1, 192.0.2.1"], false).as_deref(), Some("192.0.2.1"));
-        assert_eq!(ip(&["192.0.2.1, 10.0.1.1, 127.0.0.1"], false).as_deref(), Some("127.0.0.1"));
-        assert_eq!(ip(&["10.0.1.1, 192.0.2.1, 127.0.0.1"], true).as_deref(), Some("192.0.2.1"));
-        assert_eq!(ip(&["192.0.2.1", "127.0.0.1, 10.0.1.1"], false).as_deref(), Some("10.0.1.1"));
-        assert_eq!(ip(&["10.0.1.1", "192.0.2.1", "127.0.0.1"], true).as_deref(), Some("192.0.2.1"));
+        assert_eq!(
+            ip(&["10.0.0.1, 192.0.2.1"], false).as_deref(),
+            Some("192.0.2.1")
+        );
+        assert_eq!(
+            ip(&["192.0.2.1, 10.0.1.1, 127.0.0.1"], false).as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(
+            ip(&["10.0.1.1, 192.0.2.1, 127.0.0.1"], true).as_deref(),
+            Some("192.0.2.1")
+        );
+        assert_eq!(
+            ip(&["192.0.2.1", "127.0.0.1, 10.0.1.1"], false).as_deref(),
+            Some("10.0.1.1")
+        );
+        assert_eq!(
+            ip(&["10.0.1.1", "192.0.2.1", "127.0.0.1"], true).as_deref(),
+            Some("192.0.2.1")
+        );
         assert_eq!(ip(&["junk"], false), None);
         assert_eq!(ip(&["127.0.0.1, junk"], true).as_deref(), None);
         assert_eq!(ip(&["junk, 10.0.1.5"], true).as_deref(), Some("10.0.1.5"));
@@ -141,8 +156,14 @@ mod tests {
 
     #[test]
     fn addresses_with_ports() {
-        assert_eq!(parse_addr_port(b"127.0.0.1:123"), Some("127.0.0.1:123".parse().unwrap()));
-        assert_eq!(parse_addr_port(b"[::1]:80"), Some("[::1]:80".parse().unwrap()));
+        assert_eq!(
+            parse_addr_port(b"127.0.0.1:123"),
+            Some("127.0.0.1:123".parse().unwrap())
+        );
+        assert_eq!(
+            parse_addr_port(b"[::1]:80"),
+            Some("[::1]:80".parse().unwrap())
+        );
         assert_eq!(parse_addr_port(b"2001:db8::1").map(|a| a.port()), Some(0));
         assert_eq!(parse_addr_port(b"1.2.3.4:0"), None);
         assert_eq!(parse_addr_port(b"1.2.3.4:70000"), None);

@@ -7,8 +7,8 @@ mod common;
 use common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Sends `n` GETs for `path`, each on its own connection opened first (so `reuseport`
@@ -51,7 +51,10 @@ fn four_workers_let_exactly_burst_plus_one_through() {
     pids.dedup();
     assert!(pids.len() >= 2, "one worker served every request:\n{log}");
     let log = s.error_log();
-    assert!(log.contains("[error]") && log.contains("limiting requests, excess: 5."), "{log}");
+    assert!(
+        log.contains("[error]") && log.contains("limiting requests, excess: 5."),
+        "{log}"
+    );
     s.assert_clean_log();
 }
 
@@ -70,7 +73,9 @@ fn a_request_over_the_rate_is_delayed_not_rejected() {
     let waited = started.elapsed();
     assert_eq!((r.status, r.header("X-Status")), (200, Some("DELAYED")));
     assert!(waited >= Duration::from_millis(150), "{waited:?}");
-    assert!(s.error_log().contains("[warn]") && s.error_log().contains("delaying request, excess: "));
+    assert!(
+        s.error_log().contains("[warn]") && s.error_log().contains("delaying request, excess: ")
+    );
     s.assert_clean_log();
 }
 
@@ -85,7 +90,8 @@ fn limit_conn_counts_requests_of_every_worker() {
     );
     // A download the client does not read stays in progress and holds the count.
     let mut held = s.connect();
-    held.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    held.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     let mut first = [0u8; 12];
     held.read_exact(&mut first).unwrap();
     assert_eq!(&first, b"HTTP/1.1 200");
@@ -133,7 +139,10 @@ fn a_reload_keeps_an_unchanged_zone_and_its_contents() {
     assert_eq!(status(s.port, "/"), 200);
     assert_eq!(status(s.port, "/"), 503);
     // Another location, same zone: the new workers see the count.
-    write_conf(&s, &http("$binary_remote_addr", "1m", "location /x { return 204; }"));
+    write_conf(
+        &s,
+        &http("$binary_remote_addr", "1m", "location /x { return 204; }"),
+    );
     reload(&s);
     assert_eq!(status(s.port, "/x"), 204);
     assert_eq!(status(s.port, "/"), 503);
@@ -141,7 +150,11 @@ fn a_reload_keeps_an_unchanged_zone_and_its_contents() {
     write_conf(&s, &http("$remote_addr", "1m", ""));
     s.signal(libc::SIGHUP);
     let line = "limit_req \"one\" uses the \"$remote_addr\" key while previously it used the \"$binary_remote_addr\" key";
-    assert!(s.wait_for(5, || s.error_log().contains(line)), "{}", s.error_log());
+    assert!(
+        s.wait_for(5, || s.error_log().contains(line)),
+        "{}",
+        s.error_log()
+    );
     assert_eq!(status(s.port, "/x"), 204);
     assert_eq!(status(s.port, "/"), 503);
     // A new size is a new, empty zone.
@@ -215,15 +228,16 @@ fn workers_killed_under_load_do_not_wedge_the_others() {
     }
     // And the limits still count across workers.
     let statuses = burst(port, "/slow", 8);
-    assert_eq!(statuses.iter().filter(|&&c| c == 200).count(), 1, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|&&c| c == 200).count(),
+        1,
+        "{statuses:?}"
+    );
 }
 
 fn test_config(http: &str) -> (i32, String) {
     let prefix = Prefix::new();
-    prefix.write(
-        "conf/t.conf",
-        format!("events {{}}\nhttp {{\n{http}\n}}\n"),
-    );
+    prefix.write("conf/t.conf", format!("events {{}}\nhttp {{\n{http}\n}}\n"));
     let (code, _, err) = run_cli(&prefix.dir, &["-t", "-c", "conf/t.conf"]);
     (code, err)
 }
@@ -231,29 +245,71 @@ fn test_config(http: &str) -> (i32, String) {
 #[test]
 fn test_mode_rejects_what_nginx_rejects() {
     for (http, message) in [
-        ("limit_req_zone $binary_remote_addr zone=one:1m rate=0r/s;", "invalid rate \"rate=0r/s\""),
-        ("limit_req_zone $binary_remote_addr zone=one:1m rate=x;", "invalid rate \"rate=x\""),
-        ("limit_req_zone $binary_remote_addr zone=one:16k rate=1r/s;", "zone \"zone=one:16k\" is too small"),
-        ("limit_req_zone $binary_remote_addr zone=one:1x rate=1r/s;", "invalid zone size \"zone=one:1x\""),
-        ("limit_req_zone $binary_remote_addr zone=one rate=1r/s;", "invalid zone size \"zone=one\""),
-        ("limit_req_zone $binary_remote_addr rate=1r/s sync;", "invalid parameter \"sync\""),
-        ("limit_conn_zone $binary_remote_addr zone=one:1m;\nlimit_req_zone $uri zone=one:1m rate=1r/s;", "the shared memory zone \"one\" is already declared for a different use"),
-        ("limit_req_zone $binary_remote_addr zone=one:1m rate=1r/s;\nlimit_req_zone $uri zone=one:1m rate=1r/s;", "limit_req_zone \"one\" is already bound to key \"$binary_remote_addr\""),
-        ("limit_req_zone $binary_remote_addr zone=one:1m rate=1r/s;\nlimit_req zone=one burst=0;", "invalid burst value \"burst=0\""),
-        ("limit_req_zone $binary_remote_addr zone=one:1m rate=1r/s;\nlimit_req zone=one; limit_req zone=one;", "\"limit_req\" directive is duplicate"),
-        ("limit_conn_zone $binary_remote_addr zone=c:1m;\nlimit_conn c 70000;", "connection limit must be less 65536"),
+        (
+            "limit_req_zone $binary_remote_addr zone=one:1m rate=0r/s;",
+            "invalid rate \"rate=0r/s\"",
+        ),
+        (
+            "limit_req_zone $binary_remote_addr zone=one:1m rate=x;",
+            "invalid rate \"rate=x\"",
+        ),
+        (
+            "limit_req_zone $binary_remote_addr zone=one:16k rate=1r/s;",
+            "zone \"zone=one:16k\" is too small",
+        ),
+        (
+            "limit_req_zone $binary_remote_addr zone=one:1x rate=1r/s;",
+            "invalid zone size \"zone=one:1x\"",
+        ),
+        (
+            "limit_req_zone $binary_remote_addr zone=one rate=1r/s;",
+            "invalid zone size \"zone=one\"",
+        ),
+        (
+            "limit_req_zone $binary_remote_addr rate=1r/s sync;",
+            "invalid parameter \"sync\"",
+        ),
+        (
+            "limit_conn_zone $binary_remote_addr zone=one:1m;\nlimit_req_zone $uri zone=one:1m rate=1r/s;",
+            "the shared memory zone \"one\" is already declared for a different use",
+        ),
+        (
+            "limit_req_zone $binary_remote_addr zone=one:1m rate=1r/s;\nlimit_req_zone $uri zone=one:1m rate=1r/s;",
+            "limit_req_zone \"one\" is already bound to key \"$binary_remote_addr\"",
+        ),
+        (
+            "limit_req_zone $binary_remote_addr zone=one:1m rate=1r/s;\nlimit_req zone=one burst=0;",
+            "invalid burst value \"burst=0\"",
+        ),
+        (
+            "limit_req_zone $binary_remote_addr zone=one:1m rate=1r/s;\nlimit_req zone=one; limit_req zone=one;",
+            "\"limit_req\" directive is duplicate",
+        ),
+        (
+            "limit_conn_zone $binary_remote_addr zone=c:1m;\nlimit_conn c 70000;",
+            "connection limit must be less 65536",
+        ),
         ("limit_req_status 302;", "value must be between 400 and 599"),
         ("limit_conn_log_level debug;", "invalid value \"debug\""),
-        ("set_real_ip_from 10.0.0.1/33;", "host not found in set_real_ip_from \"10.0.0.1/33\""),
+        (
+            "set_real_ip_from 10.0.0.1/33;",
+            "host not found in set_real_ip_from \"10.0.0.1/33\"",
+        ),
         ("satisfy some;", "invalid value \"some\""),
     ] {
         let (code, err) = test_config(http);
         assert_eq!(code, 1, "{http}: {err}");
-        assert!(err.contains(&format!("[emerg] {message} in ")), "{http}:\n{err}");
+        assert!(
+            err.contains(&format!("[emerg] {message} in ")),
+            "{http}:\n{err}"
+        );
     }
     let (code, err) = test_config("limit_req zone=nowhere;");
     assert_eq!(code, 1);
-    assert!(err.contains("[emerg] zero size shared memory zone \"nowhere\""), "{err}");
+    assert!(
+        err.contains("[emerg] zero size shared memory zone \"nowhere\""),
+        "{err}"
+    );
     let (code, err) = test_config(
         "limit_req_zone $binary_remote_addr zone=one:1m rate=30r/m;\nlimit_conn_zone $binary_remote_addr zone=c:32k;\n\
          set_real_ip_from 10.0.0.0/8; set_real_ip_from unix:; set_real_ip_from ::1;\n\

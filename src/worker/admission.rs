@@ -86,8 +86,7 @@ fn eval_into(rq: &Rq<'_, '_>, t: &Template, out: &mut Vec<u8>) {
 /// The values of the request header `name` (lowercase), in request order.
 fn header_values<'b>(rq: &'b Rq<'_, '_>, name: &str) -> impl Iterator<Item = &'b [u8]> {
     let buf = &rq.a.buf[rq.a.start..rq.a.filled];
-    rq.a
-        .head
+    rq.a.head
         .headers
         .iter()
         .filter(move |h| h.name.get(buf).eq_ignore_ascii_case(name.as_bytes()))
@@ -188,7 +187,8 @@ fn limit_conn(rq: &mut Rq<'_, '_>) -> Option<u16> {
     };
     let mut scratch = std::mem::take(&mut rq.shared.scratch);
     let mut held = std::mem::take(&mut rq.req.admission.held);
-    let (status, reject) = conn::check(&settings, &mut LimitRequest { rq }, &mut held, &mut scratch);
+    let (status, reject) =
+        conn::check(&settings, &mut LimitRequest { rq }, &mut held, &mut scratch);
     rq.shared.scratch = scratch;
     rq.req.admission.held = held;
     rq.req.admission.limit_conn = status;

@@ -490,7 +490,10 @@ pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'
     }
     let Some(a) = c.active() else { return };
     let mut line = std::mem::take(&mut shared.scratch);
-    let conn = ConnInfo::of(c);
+    let mut conn = ConnInfo::of(c);
+    if let Some(addr) = req.admission.realip {
+        conn.peer = addr;
+    }
     let vars = RequestVars {
         conn: &conn,
         active: a,

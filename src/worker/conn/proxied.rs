@@ -13,6 +13,8 @@ impl<'c> Conn<'c> {
             return Step::Close;
         };
         let loc = req.loc;
+        // The realip module's address, when it set one, is the client's for the upstream.
+        let client_ip = req.admission.realip.map_or(self.peer.ip(), |a| a.ip());
         let setup = {
             let conn = crate::worker::request_vars::ConnInfo::of(self);
             let vars = crate::worker::request_vars::RequestVars {
@@ -23,7 +25,7 @@ impl<'c> Conn<'c> {
                 location: a.route.location,
                 upstream: Some(self),
             };
-            crate::proxy::prepare(&vars, a, loc, shared.http, self.peer.ip(), self.id)
+            crate::proxy::prepare(&vars, a, loc, shared.http, client_ip, self.id)
         };
         // The body an intercepted try buffered goes to the error page's upstream.
         let kept = self
@@ -38,7 +40,7 @@ impl<'c> Conn<'c> {
             setup,
             a,
             kept,
-            self.peer.ip(),
+            client_ip,
             shared.now,
             &mut shared.upstreams.buffers,
         );
