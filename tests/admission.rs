@@ -7,12 +7,6 @@ mod common;
 use common::*;
 use std::io::Write;
 
-fn send_raw(port: u16, raw: &[u8]) -> Vec<u8> {
-    let mut c = connect(port);
-    c.write_all(raw).unwrap();
-    read_to_end(&mut c)
-}
-
 #[test]
 fn realip_from_headers_and_the_proxy_protocol() {
     let s = Server::start_with(
