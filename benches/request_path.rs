@@ -269,5 +269,57 @@ fn dates(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, parsing, routing, regexes, dates);
+/// A wire that keeps what the resolver sends.
+#[derive(Default)]
+struct Capture(Vec<Vec<u8>>);
+
+impl portico::resolver::engine::Wire for Capture {
+    fn send(&mut self, _: usize, _: bool, msg: &[u8]) -> bool {
+        self.0.push(msg.to_vec());
+        true
+    }
+}
+
+/// A `proxy_pass http://$host` request whose name is in the resolver's cache: the cost a
+/// request pays for its name (lowercasing, the lookup, the shared address list).
+fn resolver(c: &mut Criterion) {
+    use portico::resolver::engine::{Engine, Settings, Started};
+    let settings = Settings {
+        servers: 1,
+        valid: None,
+        ipv4: true,
+        ipv6: true,
+    };
+    let mut engine: Engine<u32> = Engine::new(settings);
+    let mut wire = Capture::default();
+    let now = std::time::Instant::now();
+    let ttl = Duration::from_secs(30);
+    engine.resolve(b"backend.example.net", 0, ttl, now, &mut wire);
+    for query in std::mem::take(&mut wire.0) {
+        // The question back with one answer: A 10.0.0.1 or AAAA ::1.
+        let mut answer = query.clone();
+        answer[2..4].copy_from_slice(&[0x81, 0x80]);
+        answer[7] = 1;
+        let aaaa = query[query.len() - 3] == 28;
+        answer.extend_from_slice(&[0xc0, 12, 0, if aaaa { 28 } else { 1 }, 0, 1, 0, 0, 14, 16]);
+        let data: &[u8] = if aaaa {
+            &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+        } else {
+            &[10, 0, 0, 1]
+        };
+        answer.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        answer.extend_from_slice(data);
+        engine.on_message(&answer, false, now, &mut wire);
+    }
+    let first = engine.resolve(b"Backend.Example.NET", 1, ttl, now, &mut wire);
+    assert!(matches!(first, Started::Ready(Ok(_))), "{first:?}");
+    c.bench_function("resolver/cache_hit", |b| {
+        b.iter(|| {
+            let hit = engine.resolve(black_box(b"Backend.Example.NET"), 1, ttl, now, &mut wire);
+            matches!(hit, Started::Ready(Ok(_)))
+        })
+    });
+}
+
+criterion_group!(benches, parsing, routing, regexes, dates, resolver);
 criterion_main!(benches);

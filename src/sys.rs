@@ -628,3 +628,25 @@ pub fn crypt(key: &[u8], salt: &[u8]) -> io::Result<Vec<u8>> {
     };
     Ok(out)
 }
+
+// ---- resolver ----
+
+/// Fills `buf` with random bytes from the kernel (`getrandom(2)`, without blocking); false
+/// when the kernel could not (the caller then makes do with weaker bytes).
+pub fn fill_random(buf: &mut [u8]) -> bool {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let rest = &mut buf[filled..];
+        // SAFETY: `rest` is a valid, writable buffer of `rest.len()` bytes.
+        let n =
+            unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), libc::GRND_NONBLOCK) };
+        if n <= 0 {
+            if n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return false;
+        }
+        filled += n as usize;
+    }
+    true
+}

@@ -10,9 +10,10 @@ use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::{
-    listen, set_block, set_core, set_http, set_limits, set_loc, set_log, set_proxy, set_regex,
-    set_rewrite,
+    listen, resolver, set_block, set_core, set_http, set_limits, set_loc, set_log, set_proxy,
+    set_regex, set_rewrite,
 };
+use super::{set_geo, set_map, set_referer, set_split_clients};
 
 /// A set of contexts, as nginx's `NGX_*_CONF` bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -246,8 +247,21 @@ table! {
     "auth_basic", HSL, Exact(1), false, set_limits::auth_basic, "`auth_basic REALM|off`: HTTP Basic authentication (with variables).";
     "auth_basic_user_file", HSL, Exact(1), false, set_limits::auth_basic_user_file, "htpasswd file (with variables; relative to the configuration's folder).";
     "satisfy", HSL, Exact(1), false, set_limits::satisfy, "all: every access check must allow (default); any: one is enough.";
+    // ---- resolver (config/resolver.rs) ----
+    "resolver", HSL, AtLeast(1), false, resolver::resolver, "`resolver ADDRESS... [valid=TIME] [ipv4=on|off] [ipv6=on|off]`: name servers for proxy_pass with variables.";
+    "resolver_timeout", HSL, Exact(1), false, resolver::resolver_timeout, "How long a request waits for a name to resolve (default 30s).";
     // ---- regex ----
     "pcre_jit", C::MAIN, Flag, false, set_regex::pcre_jit, "JIT-compile regexes (default on in Portico; nginx: off). Same matches either way.";
+    // ---- map, geo, split_clients, referer, empty_gif ----
+    "map", C::HTTP, Exact(2), true, set_map::map, "`map STRING $variable { [hostnames;] [volatile;] [default] KEY|~REGEX VALUE; ... }`.";
+    "map_hash_max_size", C::HTTP, Exact(1), false, set_map::map_hash_max_size, "Tuning knob of nginx's map hash, range-checked (default 2048).";
+    "map_hash_bucket_size", C::HTTP, Exact(1), false, set_map::map_hash_bucket_size, "Tuning knob of nginx's map hash, range-checked (default 64).";
+    "geo", C::HTTP, Range(1, 2), true, set_geo::geo, "`geo [$address] $variable { [ranges;] [proxy CIDR;] [default] CIDR|RANGE VALUE; delete ...; }`.";
+    "split_clients", C::HTTP, Exact(2), true, set_split_clients::split_clients, "`split_clients STRING $variable { PERCENT% VALUE; ... * VALUE; }` by MurmurHash2.";
+    "valid_referers", C::SERVER.or(C::LOCATION), AtLeast(1), false, set_referer::valid_referers, "`valid_referers none|blocked|server_names|NAME[/URI]|~REGEX ...` for `$invalid_referer`.";
+    "referer_hash_max_size", C::SERVER.or(C::LOCATION), Exact(1), false, set_referer::referer_hash_max_size, "Tuning knob of nginx's referer hash, range-checked (default 2048).";
+    "referer_hash_bucket_size", C::SERVER.or(C::LOCATION), Exact(1), false, set_referer::referer_hash_bucket_size, "Tuning knob of nginx's referer hash, range-checked (default 64).";
+    "empty_gif", C::LOCATION, NoArgs, false, set_referer::empty_gif, "Answer with a 1x1 transparent GIF.";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

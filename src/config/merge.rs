@@ -27,9 +27,11 @@ fn apply_off(loc: &mut LocRaw, off: bool) {
 fn inherit_loc(child: &mut LocRaw, parent: &LocRaw) {
     let try_files = child.try_files.take();
     let proxy_pass = child.proxy_pass.take();
+    let empty_gif = child.empty_gif.take();
     child.inherit(parent);
     child.try_files = try_files;
     child.proxy_pass = proxy_pass;
+    child.empty_gif = empty_gif;
 }
 
 /// Gives each top-level `if` of a location its settings, merged with the location's: nginx
@@ -41,6 +43,7 @@ fn attach_if_settings(ops: &mut [Op], if_locs: Vec<LocRaw>, location: &LocRaw) {
         if raw.proxy_pass.is_none() {
             raw.proxy_pass = location.proxy_pass.clone();
         }
+        raw.empty_gif = raw.empty_gif.or(location.empty_gif);
         Rc::new(raw.finish())
     });
     for op in ops {
@@ -121,6 +124,7 @@ fn merge_http(
             }
         })
         .collect();
+    shared.computed.link_set_variables(&shared.user_vars);
     let listens = shared
         .listens
         .iter()
@@ -140,6 +144,7 @@ fn merge_http(
         user_vars: std::mem::take(&mut shared.user_vars),
         upstreams,
         deferred: http.deferred,
+        computed: std::mem::take(&mut shared.computed),
     })
 }
 

@@ -14,6 +14,7 @@
 pub mod directives;
 pub mod error;
 pub mod glob;
+pub mod hash_sizing;
 pub mod lexer;
 pub mod limits_values;
 mod listen;
@@ -22,15 +23,20 @@ mod merge;
 pub mod parser;
 pub mod proxy_values;
 mod raw;
+pub mod resolver;
 mod set_block;
 mod set_core;
+mod set_geo;
 mod set_http;
 mod set_limits;
 mod set_loc;
 mod set_log;
+mod set_map;
 mod set_proxy;
+mod set_referer;
 mod set_regex;
 mod set_rewrite;
+mod set_split_clients;
 pub mod settings;
 pub mod values;
 
@@ -89,6 +95,7 @@ pub fn load(opts: &LoadOptions) -> Result<Config, ConfError> {
     // nginx knows every `set` variable before it compiles any string that uses one, and
     // every variable a regex's named group declares.
     set_rewrite::declare_user_vars(&tree, &mut shared.user_vars);
+    set_map::declare_computed_vars(&tree, &mut shared.user_vars);
     set_regex::declare_capture_vars(&tree, &mut shared.user_vars);
     walk(&mut Level::Main(&mut main), &tree, &mut shared)?;
     if main.error_log.is_empty()
@@ -118,6 +125,7 @@ pub fn load_str(text: &[u8], file: &Path, prefix: &Path) -> Result<Config, ConfE
     let tree = parser.parse_text(text, file)?;
     crate::regex::set_jit(set_regex::jit_wanted(&[&tree]));
     set_rewrite::declare_user_vars(&tree, &mut shared.user_vars);
+    set_map::declare_computed_vars(&tree, &mut shared.user_vars);
     set_regex::declare_capture_vars(&tree, &mut shared.user_vars);
     walk(&mut Level::Main(&mut main), &tree, &mut shared)?;
     merge::build(main, shared, file.to_path_buf(), parser.into_sources())

@@ -156,6 +156,15 @@ pub(crate) struct Shared {
     pub zones: Vec<super::limits_values::ZoneDecl>,
     /// nginx's `conf_prefix`: the main configuration file's folder.
     pub conf_prefix: PathBuf,
+    /// `resolver` lines so far (the next one's `ResolverConf::id`).
+    pub resolvers: usize,
+    // ---- map, geo, split_clients, referer, empty_gif ----
+    /// The computed variables' definitions, filled by their blocks.
+    pub computed: crate::computed::ComputedTable,
+    /// `map_hash_max_size` (set to the default by the first `map` block, as nginx does).
+    pub map_hash_max_size: Option<u64>,
+    /// `map_hash_bucket_size` (likewise).
+    pub map_hash_bucket_size: Option<u64>,
 }
 
 impl Shared {
@@ -172,6 +181,10 @@ impl Shared {
             user_vars: UserVars::default(),
             zones: Vec::new(),
             conf_prefix: PathBuf::new(),
+            resolvers: 0,
+            computed: Default::default(),
+            map_hash_max_size: None,
+            map_hash_bucket_size: None,
         })
     }
 }

@@ -44,6 +44,7 @@ pub(crate) fn server(
         ..ServerRaw::default()
     };
     walk(&mut Level::Server(&mut server), block(d), shared)?;
+    super::set_referer::finish_server(&mut server)?;
     listen::finish_server(&mut server, shared)?;
     http.servers.push(server);
     Ok(())

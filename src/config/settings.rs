@@ -262,6 +262,10 @@ pub struct HttpConf {
     // ---- limits, realip, auth_basic (issue 14) ----
     /// Shared-memory zones (`limit_req_zone`, `limit_conn_zone`), mapped by the master.
     pub zones: Vec<ZoneDecl>,
+    // ---- map, geo, split_clients, referer, empty_gif ----
+    /// The variables computed per request (`map`, `geo`, `split_clients`), indexed by
+    /// [`crate::vars::Var::Computed`]; their names are in `user_vars`.
+    pub computed: crate::computed::ComputedTable,
 }
 
 impl HttpConf {
@@ -563,6 +567,22 @@ settings! {
         auth_basic_user_file: Option<UserFile> = None,
         /// `satisfy all|any`
         satisfy: Satisfy = Satisfy::All,
+        // ---- resolver (config/resolver.rs) ----
+        /// `resolver ADDRESS... [valid=TIME] [ipv4=on|off] [ipv6=on|off]` (`None`: no resolver)
+        resolver: Option<Rc<super::resolver::ResolverConf>> = None,
+        /// `resolver_timeout` (zero: no limit)
+        resolver_timeout: Duration = super::resolver::DEFAULT_RESOLVER_TIMEOUT,
+        // ---- map, geo, split_clients, referer, empty_gif ----
+        /// `valid_referers ...` (server or location; finished when the server ends): what
+        /// `$invalid_referer` checks; `None` where no level set it (every referer valid)
+        valid_referers: Option<Rc<crate::computed::referer::ValidReferers>> = None,
+        /// `referer_hash_max_size N` (a tuning knob: range-checked as nginx checks it)
+        referer_hash_max_size: u64 = super::set_referer::DEFAULT_REFERER_HASH_MAX_SIZE,
+        /// `referer_hash_bucket_size N` (a tuning knob: range-checked as nginx checks it)
+        referer_hash_bucket_size: u64 = super::set_referer::DEFAULT_REFERER_HASH_BUCKET_SIZE,
+        /// `empty_gif` (location only; nested locations do not inherit it, an `if` in the
+        /// location keeps it, as nginx's content handler)
+        empty_gif: bool = false,
     }
 }
 

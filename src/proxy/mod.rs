@@ -131,6 +131,7 @@ pub fn prepare(
         proxy_port: 80,
         refuse: None,
         framing_at: None,
+        resolve: None,
     };
     let Some(pass) = loc.proxy_pass.as_ref() else {
         return setup;
@@ -159,6 +160,7 @@ pub fn prepare(
             match request::parse_url(&url) {
                 Some(u) => {
                     let lower = u.host.to_ascii_lowercase();
+                    let mut by_name = false;
                     if let Some(i) = http
                         .upstreams
                         .iter()
@@ -168,17 +170,17 @@ pub fn prepare(
                     } else if let Ok(ip) = u.host.parse::<IpAddr>() {
                         setup.direct = Some(SocketAddr::new(ip, u.port));
                     } else {
-                        elog!(
-                            LogLevel::Error,
-                            "*{conn_id} no resolver defined to resolve {}, client: {client}",
-                            u.host
-                        );
+                        by_name = true;
                     }
                     proxy_host = if u.port_given && u.port != 80 {
                         format!("{}:{}", u.host, u.port).into()
                     } else {
                         u.host.as_str().into()
                     };
+                    if by_name {
+                        // Resolved when the link chooses its peer (link/resolving.rs).
+                        setup.resolve = Some(u.host);
+                    }
                     proxy_port = u.port;
                     uri_as_is = u.uri.is_some();
                     pass_uri = u.uri.map(Cow::Owned);

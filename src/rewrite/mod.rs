@@ -229,6 +229,8 @@ pub struct RewriteCtx<'a> {
     /// A `set` variable read before any value was set (the last one), for nginx's
     /// `using uninitialized "name" variable` warning; the worker takes it.
     pub uninitialized: std::cell::Cell<Option<usize>>,
+    /// Values of the computed variables (`map`, `geo`, `split_clients`) once computed.
+    pub computed: crate::computed::ComputedValues<'a>,
 }
 
 impl<'a> RewriteCtx<'a> {
@@ -247,6 +249,7 @@ impl<'a> RewriteCtx<'a> {
             rewrite_log: false,
             logs: Vec::new(),
             uninitialized: std::cell::Cell::new(None),
+            computed: Default::default(),
         }
     }
 
@@ -303,6 +306,13 @@ pub(crate) fn script_var(
     };
     match var {
         Var::User(i) => put(out, ctx.user_value(*i)),
+        // Computed from the whole view (script state in front of the request), so its
+        // source may use captures, `set` variables and other computed variables.
+        Var::Computed(i) => match ctx.computed.set_by(*i).and_then(|u| ctx.user.get(u)) {
+            // `set` assigned it in this request: nginx keeps that value instead.
+            Some(Some(value)) => put(out, Some(value)),
+            _ => ctx.computed.get(*i, &WithScript { ctx, inner }, out),
+        },
         Var::Capture(n) => match ctx.captures.get(usize::from(*n)) {
             Some(v) if escape_captures => {
                 crate::http::uri::escape_args(v, out);

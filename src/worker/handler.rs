@@ -114,6 +114,7 @@ pub(super) fn start_request<'c>(
     let raw_path = a.head.path.get(buf);
     let query = a.head.query.map(|q| q.get(buf));
     route.reset(&a.uri, query);
+    route.script.computed.reset(&http.computed);
     route.script.quoted_uri = raw_path.iter().any(|&b| b == b'%' || b == b'+');
 
     if let Some(len) = a.head.content_length {
@@ -510,6 +511,7 @@ pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'
         line.push(b'\n');
         crate::log::write_access(&log.target, &line);
     }
+    phases::log_cycle_while_logging(&conn, a, req.server);
     line.clear();
     shared.scratch = line;
 }

@@ -11,6 +11,7 @@ mod admission;
 mod answer;
 pub(crate) mod conn;
 mod content;
+mod empty_gif;
 mod file_response;
 mod handler;
 mod phases;
@@ -88,6 +89,9 @@ pub struct Shared<'c> {
     pub registry: mio::Registry,
     /// Upstream groups' counters and the idle upstream connections.
     pub upstreams: crate::proxy::Upstreams,
+    /// The `resolver`s' state: sockets, cache, names being resolved (a waiter is the
+    /// client connection's key).
+    pub resolvers: crate::resolver::Resolvers<Key>,
 }
 
 pub(crate) use handler::RequestContext;
@@ -116,6 +120,8 @@ struct Worker<'c> {
     sockets: Vec<Listener>,
     /// Connections that have more work but yielded (e.g. `sendfile_max_chunk` reached).
     deferred: Vec<Key>,
+    /// Resolutions finished this turn, kept for its allocation.
+    resolved: Vec<crate::resolver::Done<Key>>,
 }
 
 /// Runs a worker until it is told to stop; returns its exit code.
@@ -279,6 +285,7 @@ impl<'c> Worker<'c> {
                 file_cache: Default::default(),
                 registry,
                 upstreams: crate::proxy::Upstreams::new(http),
+                resolvers: Default::default(),
             },
             signal_fd,
             worker_connections: config.events.worker_connections,
@@ -289,6 +296,7 @@ impl<'c> Worker<'c> {
             shutdown_deadline: None,
             sockets: listeners,
             deferred: Vec::new(),
+            resolved: Vec::new(),
         })
     }
 
@@ -299,6 +307,9 @@ impl<'c> Worker<'c> {
             let timeout = if self.deferred.is_empty() {
                 let mut t = self.timers.next_timeout(self.shared.now, MAX_POLL_TIMEOUT);
                 if let Some(at) = self.shared.upstreams.pool.next_expiry() {
+                    t = t.min(at.saturating_duration_since(self.shared.now));
+                }
+                if let Some(at) = self.shared.resolvers.next_deadline() {
                     t = t.min(at.saturating_duration_since(self.shared.now));
                 }
                 self.accept_paused_until
@@ -339,6 +350,13 @@ impl<'c> Worker<'c> {
                     Token(t) if t <= LISTENER_BASE && t > LISTENER_BASE - self.listeners.len() => {
                         self.accept(LISTENER_BASE - t)
                     }
+                    token if crate::resolver::is_token(token) => self.shared.resolvers.on_event(
+                        token,
+                        readable,
+                        writable,
+                        self.shared.now,
+                        &self.shared.registry,
+                    ),
                     Token(t) => {
                         let key = Key(t);
                         if let Some(c) = self.conns.get_mut(key) {
@@ -352,6 +370,7 @@ impl<'c> Worker<'c> {
                 self.drive(key);
             }
             self.fire_timers();
+            self.wake_resolved();
             self.shared.upstreams.pool.expire(self.shared.now);
             if self.shared.shutting_down {
                 if self.conns.is_empty() {
@@ -390,6 +409,22 @@ impl<'c> Worker<'c> {
             Owner::Pool(key) if readable => self.shared.upstreams.pool.on_event(key),
             Owner::Pool(_) | Owner::None => {}
         }
+    }
+
+    /// Runs the resolvers' due timers, then drives each connection whose name resolved (or
+    /// failed to) this turn.
+    fn wake_resolved(&mut self) {
+        let now = self.shared.now;
+        self.shared.resolvers.on_timers(now, &self.shared.registry);
+        let mut done = std::mem::take(&mut self.resolved);
+        self.shared.resolvers.take_done(&mut done);
+        for d in done.drain(..) {
+            if let Some(c) = self.conns.get_mut(d.who) {
+                c.on_resolved(d.ticket, d.result);
+                self.drive(d.who);
+            }
+        }
+        self.resolved = done;
     }
 
     /// Returns true when the worker must exit now.

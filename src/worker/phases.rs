@@ -249,9 +249,14 @@ fn run_rewrite<'c>(rq: &mut Rq<'_, 'c>, ops: &'c [rewrite::Op], in_location: boo
     }
 }
 
-/// Writes the rewrite module's log lines with the request's context, and nginx's warning
-/// for a `set` variable used before it was set.
+/// Writes the rewrite module's log lines with the request's context, nginx's warning
+/// for a `set` variable used before it was set, and its error for a computed variable
+/// that needed itself.
 pub(super) fn write_script_logs(rq: &mut Rq<'_, '_>) {
+    if let Some(name) = rq.route.script.computed.take_cycle() {
+        let message = format!("cycle while evaluating variable \"{name}\"");
+        log_error(rq, LogLevel::Error, &message);
+    }
     if let Some(i) = rq.route.script.uninitialized.take()
         && rq.req.loc.uninitialized_variable_warn
         // A named group's variable before its match is "not found" for nginx, no warning.
@@ -270,6 +275,27 @@ pub(super) fn write_script_logs(rq: &mut Rq<'_, '_>) {
     let logs = std::mem::take(&mut rq.route.script.logs);
     for (level, line) in &logs {
         log_error(rq, *level, line);
+    }
+}
+
+/// nginx's error for a computed variable that needed itself while the access-log line was
+/// written (`... while logging request`).
+pub(super) fn log_cycle_while_logging(
+    conn: &ConnInfo,
+    a: &Active<'_>,
+    server: &crate::config::ServerConf,
+) {
+    if let Some(name) = a.route.script.computed.take_cycle() {
+        let buf = &a.buf[a.start..a.filled];
+        elog!(
+            LogLevel::Error,
+            "*{} cycle while evaluating variable \"{name}\" while logging request, client: {}, \
+             server: {}{}",
+            conn.id,
+            conn.peer.ip(),
+            server_name(server),
+            handler::RequestContext::of(buf, &a.head)
+        );
     }
 }
 

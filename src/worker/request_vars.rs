@@ -198,6 +198,18 @@ impl VarSource for RequestVars<'_, '_> {
                 return parsed
                     && crate::rewrite::script_var(&route.script, &NoVars, var, out, false);
             }
+            // After the phases (the access log): computed with the request's whole view.
+            Var::Computed(_) => {
+                return parsed && crate::rewrite::script_var(&route.script, self, var, out, false);
+            }
+            Var::InvalidReferer => {
+                let referer = self.header("referer").filter(|_| parsed);
+                if let Some(valid) = &self.req.loc.valid_referers
+                    && valid.invalid(referer)
+                {
+                    out.push(b'1');
+                }
+            }
             Var::RequestUri if parsed => out.extend_from_slice(head.request_uri.get(buf)),
             Var::Http(name) => match self.header(name).filter(|_| parsed) {
                 Some(v) => out.extend_from_slice(v),

@@ -125,6 +125,7 @@ impl Route<'_> {
         s.rewrite_log = false;
         s.logs.clear();
         s.uninitialized.set(None);
+        s.computed.clear();
         self.location = None;
         self.internal = false;
         self.uri_changes = MAX_URI_CHANGES + 1;
