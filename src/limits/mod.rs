@@ -12,6 +12,9 @@
 pub mod conn;
 pub mod req;
 
+#[cfg(test)]
+mod tests;
+
 use std::io;
 
 use crate::config::{ZoneDecl, ZoneKind};
