@@ -162,8 +162,9 @@ fn usage() -> String {
 }
 
 fn configure_arguments(prefix: &Path) -> String {
+    // `--with-debug`: the `debug` level, `debug_connection` and `error_log memory:` exist.
     let mut s = format!(
-        "configure arguments: --prefix={}/ --conf-path={DEFAULT_CONF_FILE}",
+        "configure arguments: --prefix={}/ --conf-path={DEFAULT_CONF_FILE} --with-debug",
         prefix.display()
     );
     for m in WITH_MODULES {
@@ -346,5 +347,7 @@ mod tests {
         let s = configure_arguments(Path::new("/x"));
         assert!(s.starts_with("configure arguments: --prefix=/x/"));
         assert!(s.contains("--without-http_gzip_module"));
+        assert!(s.contains(" --with-debug"));
+        assert!(!s.contains("--with-threads"));
     }
 }

@@ -11,6 +11,7 @@
 //!
 //! Every error is a [`ConfError`] worded as nginx words it, ending `in FILE:LINE`.
 
+pub mod core_values;
 pub mod directives;
 pub mod error;
 pub mod glob;
@@ -26,6 +27,7 @@ mod raw;
 pub mod resolver;
 mod set_block;
 mod set_core;
+mod set_events;
 mod set_geo;
 mod set_http;
 mod set_limits;

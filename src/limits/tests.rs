@@ -140,7 +140,7 @@ fn several_limits_account_every_key_and_the_longest_delay_wins() {
     let t = crate::shm::Table::<req::Entry>::open(seg, ZoneKind::LimitReq.tag()).unwrap();
     let mut g = t.lock().unwrap();
     let node = g.find(b"k").unwrap();
-    assert_eq!(format!("{:?}", g.value(node)).contains("count: 0"), true);
+    assert!(format!("{:?}", g.value(node)).contains("count: 0"));
 }
 
 #[test]

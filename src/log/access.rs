@@ -2,7 +2,9 @@
 //!
 //! The master opens every `access_log` file while loading the configuration (so `-t` and a
 //! reload fail on an unwritable path, as in nginx) and the workers inherit the fds. A
-//! [`AccessLogTarget`] names its file by path; the table maps it to the open fd.
+//! [`AccessLogTarget`] names its file by path; the table maps it to the open fd. A target
+//! named `syslog:...` (the directive's text) sends each line as a syslog datagram instead
+//! (see [`super::syslog`]).
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -13,15 +15,25 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 
 use super::file::{chown_fd, open_append, reopen_onto, write_once};
+use super::syslog::{SyslogConf, SyslogPeer};
 use super::{AccessLogTarget, LogLevel, OsErr, time};
+
+/// What names a syslog target instead of a path.
+pub const SYSLOG_PREFIX: &str = "syslog:";
 
 /// Seconds between two error-log reports about the same failing access log, so a full disk
 /// does not turn every request into an error-log line.
 pub const ACCESS_LOG_ERROR_INTERVAL_SECS: i64 = 1;
 
+/// Where an access log's lines go.
+enum Sink {
+    File(OwnedFd),
+    Syslog(SyslogPeer),
+}
+
 struct AccessFile {
     path: PathBuf,
-    fd: OwnedFd,
+    sink: Sink,
     /// When a failure was last reported to the error log.
     error_reported_sec: i64,
     /// The second a write failed with `ENOSPC`: the file is skipped for the rest of it.
@@ -62,11 +74,18 @@ pub fn open_access_log(path: &Path) -> io::Result<AccessLogTarget> {
     if FILES.with(|f| find(&f.borrow(), path).is_some()) {
         return Ok(target);
     }
-    let fd = open_append(path)?;
+    let text = path.to_string_lossy();
+    let sink = match text.strip_prefix(SYSLOG_PREFIX) {
+        Some(params) => Sink::Syslog(SyslogPeer::new(
+            SyslogConf::parse(params)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+        )),
+        None => Sink::File(open_append(path)?),
+    };
     FILES.with(|f| {
         f.borrow_mut().push(AccessFile {
             path: path.to_path_buf(),
-            fd,
+            sink,
             error_reported_sec: i64::MIN,
             disk_full_sec: -1,
         })
@@ -135,10 +154,19 @@ fn append(target: &AccessLogTarget, line: &[u8]) -> Option<Option<Failure>> {
         let mut files = f.borrow_mut();
         let i = find(&files, &target.path)?;
         let file = &mut files[i];
+        let fd = match &mut file.sink {
+            Sink::File(fd) => fd,
+            Sink::Syslog(peer) => {
+                // A datagram per line, without the newline (ngx_http_log_handler).
+                let line = line.strip_suffix(b"\n").unwrap_or(line);
+                peer.send_access_line(line, time::now_secs());
+                return Some(None);
+            }
+        };
         if file.disk_full_sec >= 0 && time::now_secs() == file.disk_full_sec {
             return Some(None);
         }
-        let failure = match write_once(&file.fd, line, tail) {
+        let failure = match write_once(&*fd, line, tail) {
             Ok(n) if n == line.len() + tail.len() => return Some(None),
             Ok(n) => Failure::Incomplete(n, line.len() + tail.len()),
             Err(e) => Failure::Write(e),
@@ -161,7 +189,10 @@ pub(super) fn reopen(owner: Option<(u32, Option<u32>)>) -> Vec<io::Error> {
         let mut files = f.borrow_mut();
         files
             .iter_mut()
-            .filter_map(|file| reopen_onto(&file.path, &mut file.fd, owner).err())
+            .filter_map(|file| match &mut file.sink {
+                Sink::File(fd) => reopen_onto(&file.path, fd, owner).err(),
+                Sink::Syslog(_) => None,
+            })
             .collect()
     })
 }
@@ -172,7 +203,10 @@ pub(super) fn chown(uid: u32, gid: Option<u32>) -> Vec<io::Error> {
         let files = f.borrow();
         files
             .iter()
-            .filter_map(|file| chown_fd(&file.fd, &file.path, uid, gid).err())
+            .filter_map(|file| match &file.sink {
+                Sink::File(fd) => chown_fd(fd, &file.path, uid, gid).err(),
+                Sink::Syslog(_) => None,
+            })
             .collect()
     })
 }

@@ -346,6 +346,7 @@ impl<'c> Link<'c> {
             "*{} proxy loop ran {MAX_PUMP_ROUNDS} rounds, closing",
             cx.id
         );
+        crate::log::debug_point();
         self.drop_upstream(shared, false);
         LinkStep::Close
     }

@@ -83,6 +83,8 @@ pub(super) fn start_request<'c>(
     };
 
     let loc = &*server.loc;
+    crate::log::use_request_logs(&loc.error_log);
+    super::debug_log::request_head(conn.id, buf, &a.head);
     let mut req = Req {
         keepalive: a.head.keep_alive
             && !shared.shutting_down
@@ -486,6 +488,9 @@ pub fn server_name(server: &ServerConf) -> std::borrow::Cow<'_, str> {
 
 /// Writes the access-log lines for a finished request.
 pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'c>) {
+    if let Some(a) = c.active() {
+        super::debug_log::finalize(c.id, req.status, &a.uri);
+    }
     if req.loc.access_log.is_empty() {
         return;
     }

@@ -156,6 +156,7 @@ fn run_from<'c>(rq: &mut Rq<'_, 'c>, mut next: Next<'c>) -> Handled {
         "*{} request phases did not finish",
         rq.conn.id
     );
+    crate::log::debug_point();
     handler::queue_error(rq, 500);
     Handled::Answered
 }
@@ -208,6 +209,7 @@ fn enter<'c>(rq: &mut Rq<'_, 'c>, l: &'c LocationConf) {
 /// The settings the rest of the request uses (a location's, or a matched `if`'s).
 fn set_settings<'c>(rq: &mut Rq<'_, 'c>, loc: &'c LocSettings) {
     rq.req.loc = loc;
+    crate::log::use_request_logs(&loc.error_log);
     rq.req.keepalive = rq.req.keepalive && rq.conn.requests < loc.keepalive_requests;
     if loc.keepalive_timeout.0.is_zero() {
         rq.req.keepalive = false;

@@ -323,7 +323,8 @@ impl VarSource for RequestVars<'_, '_> {
             Var::TimeLocal => out.extend_from_slice(self.shared.date.log_local()),
             Var::TimeIso8601 => out.extend_from_slice(self.shared.date.iso8601()),
             Var::Msec => {
-                let t = std::time::SystemTime::now()
+                // The loop's cached time, as nginx's (see `timer_resolution`).
+                let t = crate::log::time::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .unwrap_or_default();
                 let _ = write!(out, "{}.{:03}", t.as_secs(), t.subsec_millis());
