@@ -202,7 +202,7 @@ pub fn run(opts: LoadOptions) -> i32 {
     }
     if !config.main.master_process {
         // nginx's single-process mode: this process is the only worker.
-        let code = single::serve(&opts, config, listeners);
+        let code = single::serve(&opts, config, listeners, zones);
         remove_pid_file(&pid_file);
         return code;
     }
