@@ -100,7 +100,8 @@ fn auth_basic_answers_and_log_lines() {
            location / { auth_basic \"closed $host\"; auth_basic_user_file htpasswd; }\n\
            location /missing/ { auth_basic on; auth_basic_user_file nothing-here; }\n\
            location /dir/ { auth_basic on; auth_basic_user_file /; }\n\
-           location /open/ { auth_basic on; auth_basic_user_file htpasswd; satisfy any; location /open/off/ { auth_basic off; } } }",
+           location /open/ { auth_basic on; auth_basic_user_file htpasswd; satisfy any; location /open/off/ { auth_basic off; } }\n\
+           location /slow/ { auth_basic on; auth_basic_user_file htpasswd; auth_delay 300ms; } }",
         |p| {
             p.write(
                 "conf/htpasswd",
@@ -131,6 +132,13 @@ fn auth_basic_answers_and_log_lines() {
     assert_eq!(get_auth(&s, "/dir/", "alice", "secret").status, 500);
     assert_eq!(s.get("/open/").status, 401);
     assert_eq!(s.get("/open/off/").status, 200);
+    // auth_delay: a 401 waits, a good password does not.
+    let started = std::time::Instant::now();
+    assert_eq!(get_auth(&s, "/slow/", "alice", "wrong").status, 401);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    assert_eq!(get_auth(&s, "/slow/", "alice", "secret").status, 200);
+    assert!(started.elapsed() < std::time::Duration::from_millis(300));
     let log = s.error_log();
     for line in [
         "[info]",
@@ -139,6 +147,7 @@ fn auth_basic_answers_and_log_lines() {
         "user \"carol\" was not found in \"",
         "nothing-here\" failed (2: No such file or directory)",
         "[crit]",
+        "delaying unauthorized request",
     ] {
         assert!(log.contains(line), "{line} not in:\n{log}");
     }

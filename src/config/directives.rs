@@ -247,6 +247,7 @@ table! {
     "auth_basic", HSL, Exact(1), false, set_limits::auth_basic, "`auth_basic REALM|off`: HTTP Basic authentication (with variables).";
     "auth_basic_user_file", HSL, Exact(1), false, set_limits::auth_basic_user_file, "htpasswd file (with variables; relative to the configuration's folder).";
     "satisfy", HSL, Exact(1), false, set_limits::satisfy, "all: every access check must allow (default); any: one is enough.";
+    "auth_delay", HSL, Exact(1), false, set_limits::auth_delay, "Delay a 401 of the access phase by this long (default 0), against timing attacks.";
     // ---- resolver (config/resolver.rs) ----
     "resolver", HSL, AtLeast(1), false, resolver::resolver, "`resolver ADDRESS... [valid=TIME] [ipv4=on|off] [ipv6=on|off]`: name servers for proxy_pass with variables.";
     "resolver_timeout", HSL, Exact(1), false, resolver::resolver_timeout, "How long a request waits for a name to resolve (default 30s).";

@@ -9,7 +9,7 @@ use super::limits_values::*;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::set_rewrite::template;
-use super::values::{flag_arg, parse_number, parse_size, set_once, simple_setters};
+use super::values::{flag_arg, msec_arg, parse_number, parse_size, set_once, simple_setters};
 use crate::cidr::{Cidr, Parsed};
 use crate::elog;
 use crate::log::LogLevel;
@@ -31,6 +31,8 @@ simple_setters! {
     real_ip_recursive: loc.real_ip_recursive = flag_arg;
     /// `satisfy all|any;`
     satisfy: loc.satisfy = satisfy_arg;
+    /// `auth_delay TIME;`
+    auth_delay: loc.auth_delay = |d| msec_arg(d, 0);
 }
 
 /// `ngx_conf_set_num_slot` with `ngx_conf_check_num_bounds` 400..599.

@@ -576,6 +576,8 @@ settings! {
         auth_basic_user_file: Option<UserFile> = None,
         /// `satisfy all|any`
         satisfy: Satisfy = Satisfy::All,
+        /// `auth_delay TIME`: how long a 401 from the access phase waits (default 0)
+        auth_delay: Duration = Duration::ZERO,
         // ---- resolver (config/resolver.rs) ----
         /// `resolver ADDRESS... [valid=TIME] [ipv4=on|off] [ipv6=on|off]` (`None`: no resolver)
         resolver: Option<Rc<super::resolver::ResolverConf>> = None,

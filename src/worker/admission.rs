@@ -31,6 +31,8 @@ pub struct State {
     pub limit_conn: Option<conn::Status>,
     /// The `limit_conn` counts the request holds.
     pub held: conn::Held,
+    /// `auth_delay`: the request waits, then is answered 401.
+    pub unauthorized_after_delay: bool,
 }
 
 /// What the request does after these phases.
@@ -52,6 +54,9 @@ pub(super) fn post_read(rq: &mut Rq<'_, '_>) {
 /// request `limit_req` delayed, after limit_req (as nginx's delayed request goes on with
 /// the next handler).
 pub(super) fn run(rq: &mut Rq<'_, '_>, after_delay: bool) -> Verdict {
+    if after_delay && std::mem::take(&mut rq.req.admission.unauthorized_after_delay) {
+        return Verdict::Finalize(401);
+    }
     if !after_delay {
         realip(rq);
         if let Some(v) = limit_req(rq) {
@@ -226,13 +231,28 @@ fn access(rq: &mut Rq<'_, '_>) -> Verdict {
                     access_code = code;
                 }
             }
-            (_, Access::Status(code)) => return Verdict::Finalize(code),
+            (_, Access::Status(code)) => return finalize_access(rq, code),
         }
     }
+    if access_code == 403 {
+        phases::log_error(rq, LogLevel::Error, "access forbidden by rule");
+    }
     if access_code != 0 {
-        return Verdict::Finalize(access_code);
+        return finalize_access(rq, access_code);
     }
     Verdict::Continue
+}
+
+/// Ends the access phase with `status`; a 401 waits `auth_delay` first
+/// (`ngx_http_core_auth_delay`).
+fn finalize_access(rq: &mut Rq<'_, '_>, status: u16) -> Verdict {
+    let delay = rq.req.loc.auth_delay;
+    if status != 401 || delay.is_zero() {
+        return Verdict::Finalize(status);
+    }
+    phases::log_error(rq, LogLevel::Info, "delaying unauthorized request");
+    rq.req.admission.unauthorized_after_delay = true;
+    Verdict::Delay(delay)
 }
 
 /// `allow`/`deny` (`ngx_http_access_module`): the `core` helper's module, wired in here when
