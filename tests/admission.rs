@@ -109,6 +109,7 @@ fn auth_basic_answers_and_log_lines() {
             );
             for f in [
                 "index.html",
+                "slow/index.html",
                 "missing/index.html",
                 "dir/index.html",
                 "open/index.html",
