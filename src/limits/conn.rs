@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use crate::config::{LimitConn, ZoneDecl};
 use crate::log::LogLevel;
-use crate::shm::{Node, Pod, Segment, Table};
+use crate::shm::{Pod, Remembered, Segment, Table};
 
 use super::req::Request;
 
@@ -59,9 +59,8 @@ pub struct Settings<'a> {
 struct Count {
     segment: Rc<Segment>,
     kind: u64,
-    node: Node,
-    /// The zone's wipe counter when the count was taken: after a wipe the entry is gone.
-    generation: u64,
+    /// The entry (gone if the zone was wiped since the count was taken).
+    node: Remembered,
 }
 
 impl Count {
@@ -70,13 +69,13 @@ impl Count {
             return;
         };
         let Ok(mut g) = table.lock() else { return };
-        if g.recovered() || self.segment.generation() != self.generation {
+        let Some(node) = g.recall(self.node) else {
             return;
-        }
-        let e = g.value(self.node);
+        };
+        let e = g.value(node);
         e.conn = e.conn.saturating_sub(1);
         if e.conn == 0 {
-            g.remove(self.node);
+            g.remove(node);
         }
     }
 }
@@ -170,13 +169,12 @@ pub fn check(
                 }
             },
         };
-        let generation = seg.generation();
+        let node = g.remember(node);
         drop(g);
         held.counts.push(Count {
             segment: Rc::clone(seg),
             kind: zone.kind.tag(),
             node,
-            generation,
         });
     }
     (status, None)

@@ -10,7 +10,7 @@
 
 use crate::config::{LimitReq, ZoneDecl};
 use crate::log::LogLevel;
-use crate::shm::{Guard, Node, Pod, Table};
+use crate::shm::{Guard, Node, Pod, Remembered, Table};
 use crate::vars::Template;
 
 /// A key's state in the zone (nginx's `ngx_http_limit_req_node_t` less the tree links).
@@ -148,9 +148,9 @@ pub fn check(
             r.log_plain(LogLevel::Alert, &super::recovered_line(zone));
         }
         let found = lookup(&mut g, zone, limit, scratch, now, n == last, r);
-        drop(g);
         if let Lookup::Again(node) = found {
-            pinned.set(n, node);
+            pinned.set(n, g.remember(node));
+            drop(g);
             rc = Some(found);
             continue;
         }
@@ -206,19 +206,19 @@ pub fn check(
 /// Entries pinned per limit index (nginx keeps one in each zone's `ctx->node`).
 #[derive(Default)]
 struct Pinned {
-    first: [Option<Node>; 8],
-    more: Vec<(usize, Node)>,
+    first: [Option<Remembered>; 8],
+    more: Vec<(usize, Remembered)>,
 }
 
 impl Pinned {
-    fn set(&mut self, n: usize, node: Node) {
+    fn set(&mut self, n: usize, node: Remembered) {
         match self.first.get_mut(n) {
             Some(slot) => *slot = Some(node),
             None => self.more.push((n, node)),
         }
     }
 
-    fn get(&self, n: usize) -> Option<Node> {
+    fn get(&self, n: usize) -> Option<Remembered> {
         match self.first.get(n) {
             Some(p) => *p,
             None => self
@@ -353,7 +353,7 @@ fn unpin(s: &Settings<'_>, pinned: &Pinned, n: usize) {
     }
 }
 
-fn with_entry(s: &Settings<'_>, i: usize, node: Node, f: impl FnOnce(&mut Entry)) {
+fn with_entry(s: &Settings<'_>, i: usize, node: Remembered, f: impl FnOnce(&mut Entry)) {
     let Some(zone) = s.limits.get(i).and_then(|l| s.zones.get(l.zone)) else {
         return;
     };
@@ -366,7 +366,7 @@ fn with_entry(s: &Settings<'_>, i: usize, node: Node, f: impl FnOnce(&mut Entry)
     };
     if let Ok(mut g) = table.lock() {
         // A wipe (a dead lock owner) in between freed every entry: nothing to touch.
-        if !g.recovered() {
+        if let Some(node) = g.recall(node) {
             f(g.value(node));
         }
     }

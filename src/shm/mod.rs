@@ -18,7 +18,7 @@ mod segment;
 mod table;
 
 pub use segment::{LockState, Segment};
-pub use table::{Guard, Node, PAGE, Pod, Table};
+pub use table::{Guard, Node, PAGE, Pod, Remembered, Table};
 
 use std::rc::Rc;
 

@@ -106,6 +106,14 @@ impl Node {
     }
 }
 
+/// An entry remembered across a release of the lock: it still names the entry only while
+/// the zone was not wiped in between (a dead lock owner), which [`Guard::recall`] checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Remembered {
+    node: Node,
+    generation: u64,
+}
+
 /// A typed view of a formatted segment.
 pub struct Table<'s, V: Pod> {
     seg: &'s Segment,
@@ -291,6 +299,20 @@ impl<V: Pod> Guard<'_, V> {
     fn bucket(&self, hash: u64) -> *mut u64 {
         let th = self.th();
         self.at(th.buckets_off + (hash & th.bucket_mask) * 8)
+    }
+
+    /// Remembers `node` for after the lock is released.
+    pub fn remember(&self, node: Node) -> Remembered {
+        Remembered {
+            node,
+            generation: self.t.seg.generation(),
+        }
+    }
+
+    /// The entry remembered by [`Guard::remember`], unless the zone was wiped since (its
+    /// offset may then hold anything).
+    pub fn recall(&self, r: Remembered) -> Option<Node> {
+        (!self.recovered() && self.t.seg.generation() == r.generation).then_some(r.node)
     }
 
     /// Entries in the table.
