@@ -76,7 +76,13 @@ fn fills_up_then_frees_pages_for_other_sizes() {
 fn a_lock_whose_owner_died_is_recovered_and_the_zone_wiped() {
     let seg = table(64 * 1024);
     let t = Table::<Count>::open(&seg, KIND).unwrap();
-    t.lock().unwrap().insert(b"k", Count { n: 5 });
+    let remembered = {
+        let mut g = t.lock().unwrap();
+        let node = g.insert(b"k", Count { n: 5 }).unwrap();
+        let r = g.remember(node);
+        assert_eq!(g.recall(r), Some(node));
+        r
+    };
     let generation = seg.generation();
     // SAFETY: the child only takes the lock and exits (no allocation, no other thread's
     // locks matter to it).
@@ -97,6 +103,8 @@ fn a_lock_whose_owner_died_is_recovered_and_the_zone_wiped() {
     let g = t.lock().unwrap();
     assert!(g.recovered());
     assert!(g.find(b"k").is_none());
+    // An entry remembered before the wipe is not recalled after it.
+    assert_eq!(g.recall(remembered), None);
     drop(g);
     assert_eq!(seg.generation(), generation + 1);
     let g = t.lock().unwrap();
