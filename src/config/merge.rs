@@ -69,6 +69,7 @@ fn merge_location(mut raw: LocationRaw, parent: &LocRaw) -> LocationConf {
         nested,
         rewrite: raw.rewrite,
         deferred: raw.deferred,
+        defined_at: raw.defined_at,
     }
 }
 
@@ -121,6 +122,7 @@ fn merge_http(
                 locations,
                 rewrite: s.rewrite,
                 deferred: s.deferred,
+                defined_at: s.defined_at,
             }
         })
         .collect();

@@ -88,6 +88,8 @@ pub(crate) struct ServerRaw {
     /// Server-level rewrite directives, compiled.
     pub rewrite: Vec<Op>,
     pub deferred: Vec<Directive>,
+    /// Where the block is written.
+    pub defined_at: super::SourcePos,
 }
 
 /// One `location {}` before merging.
@@ -105,6 +107,8 @@ pub(crate) struct LocationRaw {
     /// The settings of each `if` block, unmerged.
     pub if_locs: Vec<LocRaw>,
     pub deferred: Vec<Directive>,
+    /// Where the block is written.
+    pub defined_at: super::SourcePos,
 }
 
 impl LocationRaw {
@@ -119,6 +123,7 @@ impl LocationRaw {
             rewrite: Vec::new(),
             if_locs: Vec::new(),
             deferred: Vec::new(),
+            defined_at: Default::default(),
         }
     }
 }

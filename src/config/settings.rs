@@ -351,6 +351,8 @@ pub struct ServerConf {
     pub rewrite: Vec<Op>,
     /// Server-level directives of later work (`proxy_*`), kept raw in config order.
     pub deferred: Vec<Directive>,
+    /// Where the block is written (for `--explain`).
+    pub defined_at: super::SourcePos,
 }
 
 /// How a `location` matches.
@@ -385,6 +387,8 @@ pub struct LocationConf {
     /// Location-level directives of later work (`proxy_pass`, `proxy_set_header`…), kept
     /// raw in config order; an `if` block holding some is kept as an `if` with only those.
     pub deferred: Vec<Directive>,
+    /// Where the block is written (for `--explain`).
+    pub defined_at: super::SourcePos,
 }
 
 settings! {

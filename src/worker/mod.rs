@@ -15,6 +15,7 @@ pub(crate) mod conn;
 mod content;
 mod debug_log;
 mod empty_gif;
+pub(crate) mod explain;
 mod file_response;
 mod handler;
 mod phases;

@@ -50,6 +50,8 @@ pub struct Route<'c> {
     spare_args: Vec<u8>,
     /// `$request_id`: 16 random bytes as 32 hex digits.
     pub request_id: [u8; 32],
+    /// `--explain`'s hook (see [`crate::trace`]); `None` in a worker.
+    pub trace: crate::trace::TraceSlot<'c>,
 }
 
 impl Default for Route<'_> {
@@ -72,6 +74,7 @@ impl Default for Route<'_> {
             sent_head: Vec::new(),
             spare_args: Vec::new(),
             request_id: [b'0'; 32],
+            trace: None,
         }
     }
 }
