@@ -181,6 +181,9 @@ struct TrieNode {
     exact: Option<usize>,
     /// `location STRING` or `location ^~ STRING` ending here, and whether it is `^~`.
     prefix: Option<(usize, bool)>,
+    /// A location here (exact or prefix) ends with `/` and proxies: a URI one `/` short
+    /// of it is redirected (nginx's `auto_redirect`, set by `proxy_pass`).
+    auto_redirect: bool,
 }
 
 impl LocationTree {
@@ -197,17 +200,26 @@ impl LocationTree {
                 LocationMatch::Exact(s) => {
                     let n = tree.insert(s.as_bytes());
                     tree.nodes[n].exact.get_or_insert(i);
+                    tree.mark_auto_redirect(n, l, s);
                 }
                 LocationMatch::Prefix(s) | LocationMatch::PrefixNoRegex(s) => {
                     let noregex = matches!(l.matcher, LocationMatch::PrefixNoRegex(_));
                     let n = tree.insert(s.as_bytes());
                     tree.nodes[n].prefix.get_or_insert((i, noregex));
+                    tree.mark_auto_redirect(n, l, s);
                 }
                 LocationMatch::Regex(..) => tree.regexes.push(i),
                 LocationMatch::Named(name) => tree.named.push((name.clone(), i)),
             }
         }
         tree
+    }
+
+    /// Marks `node` for nginx's auto redirect when location `l` qualifies.
+    fn mark_auto_redirect(&mut self, node: usize, l: &LocationConf, name: &str) {
+        if name.ends_with('/') && l.loc.proxy_pass.is_some() {
+            self.nodes[node].auto_redirect = true;
+        }
     }
 
     fn insert(&mut self, key: &[u8]) -> usize {
@@ -242,16 +254,27 @@ impl LocationTree {
                 best = node.prefix;
             }
         }
-        match node.exact {
-            Some(i) => StaticMatch::Exact(i),
-            None => best.map_or(StaticMatch::None, StaticMatch::Prefix),
+        if let Some(i) = node.exact {
+            return StaticMatch::Exact(i);
         }
+        // No location has the URI's own string: one that is the URI and a slash, and
+        // proxies, redirects to itself (ngx_http_core_find_static_location's NGX_DONE).
+        if node.prefix.is_none()
+            && let Ok(at) = node.children.binary_search_by_key(&b'/', |c| c.0)
+            && let slash = &self.nodes[node.children[at].1 as usize]
+            && slash.auto_redirect
+            && let Some(i) = slash.exact.or(slash.prefix.map(|p| p.0))
+        {
+            return StaticMatch::AutoRedirect(i);
+        }
+        best.map_or(StaticMatch::None, StaticMatch::Prefix)
     }
 }
 
 enum StaticMatch {
     Exact(usize),
     Prefix((usize, bool)),
+    AutoRedirect(usize),
     None,
 }
 
@@ -263,6 +286,8 @@ enum Search<'a> {
     Prefix(Option<&'a LocationConf>),
     /// A regex could not finish matching: nginx's alert line.
     Failed(String),
+    /// nginx's auto redirect to this location (the URI lacks its final `/`).
+    AutoRedirect(&'a LocationConf),
 }
 
 /// nginx's `ngx_http_core_find_location` for one level.
@@ -280,6 +305,7 @@ fn find_in<'a>(
             trace_step!(trace, Step::Exact(&locations[i]));
             return Search::Found(&locations[i]);
         }
+        StaticMatch::AutoRedirect(i) => return Search::AutoRedirect(&locations[i]),
         StaticMatch::Prefix((i, nr)) => {
             let l = &locations[i];
             trace_step!(trace, Step::LongestPrefix(l));
@@ -337,7 +363,7 @@ pub fn find_location<'a>(
     server: &'a ServerConf,
     uri: &[u8],
     state: MatchState<'_>,
-) -> Result<Option<&'a LocationConf>, String> {
+) -> Result<Option<Found<'a>>, String> {
     find_location_traced(server, uri, state, &mut None)
 }
 
@@ -347,12 +373,30 @@ pub fn find_location_traced<'a>(
     uri: &[u8],
     mut state: MatchState<'_>,
     trace: &mut TraceSlot<'_>,
-) -> Result<Option<&'a LocationConf>, String> {
+) -> Result<Option<Found<'a>>, String> {
+    let at = |location| Found {
+        location,
+        auto_redirect: false,
+    };
     match find_in(&server.locations, &server.tree, uri, &mut state, trace) {
-        Search::Found(location) => Ok(Some(location)),
-        Search::Prefix(location) => Ok(location),
+        Search::Found(location) => Ok(Some(at(location))),
+        Search::Prefix(location) => Ok(location.map(at)),
+        Search::AutoRedirect(location) => Ok(Some(Found {
+            location,
+            auto_redirect: true,
+        })),
         Search::Failed(line) => Err(line),
     }
+}
+
+/// Where the location search led.
+#[derive(Debug)]
+pub struct Found<'a> {
+    /// The location.
+    pub location: &'a LocationConf,
+    /// The URI is the location's name without its final `/` and the location proxies: nginx
+    /// answers 301 to the name (`clcf->auto_redirect`), under that location's settings.
+    pub auto_redirect: bool,
 }
 
 /// Finds `location @name` in a server.
@@ -378,7 +422,7 @@ mod tests {
             values: &mut [],
         };
         let found = find_location(server, uri, state).expect("no match error");
-        (found, captures)
+        (found.map(|f| f.location), captures)
     }
 
     fn which(server: &ServerConf, uri: &str) -> String {

@@ -32,6 +32,9 @@ pub(super) struct Rq<'a, 'c> {
     pub req: &'a mut Req<'c>,
     pub route: &'a mut Route<'c>,
     pub conn: &'a mut ConnInfo,
+    /// The proxy's tries so far, when the phases run again after an upstream answered
+    /// (`$upstream_*` then have values, as in nginx).
+    pub upstream: Option<&'a crate::proxy::UpstreamLog>,
 }
 
 /// Where the phase loop goes next.
@@ -70,7 +73,8 @@ macro_rules! vars {
             req: &*$rq.req,
             shared: &*$rq.shared,
             location: $rq.route.location,
-            upstream: None,
+            upstream: $rq.upstream.map(|u| u as &dyn crate::proxy::UpstreamVars),
+            as_get: $rq.route.as_get,
         };
     };
 }
@@ -122,6 +126,35 @@ pub(super) fn resume_delayed(rq: &mut Rq<'_, '_>) -> Handled {
         }
         admission::Verdict::Delay(d) => Handled::Delayed(d),
     }
+}
+
+/// `X-Accel-Redirect` (`ngx_http_upstream_process_headers`): the request goes to a named
+/// location, or to the target URI (as GET, unless it is a HEAD) through an internal
+/// redirect; an unsafe URI is a 404.
+pub(super) fn run_accel_redirect(rq: &mut Rq<'_, '_>, target: &[u8]) -> Handled {
+    let next = if target.starts_with(b"@") {
+        let name = String::from_utf8_lossy(target).into_owned();
+        named_location(rq, &name)
+    } else {
+        match crate::proxy::accel::parse_unsafe_uri(target) {
+            Some((uri, args)) => {
+                if rq.a.head.method != Method::Head {
+                    rq.route.as_get = true;
+                }
+                internal_redirect(rq, uri, args)
+            }
+            None => {
+                let shown = String::from_utf8_lossy(target).into_owned();
+                log_error(
+                    rq,
+                    LogLevel::Error,
+                    &format!("unsafe URI \"{shown}\" was detected"),
+                );
+                finalize(rq, 404)
+            }
+        }
+    };
+    run_from(rq, next)
 }
 
 fn run_from<'c>(rq: &mut Rq<'_, 'c>, mut next: Next<'c>) -> Handled {
@@ -184,9 +217,15 @@ fn find<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
             return finalize(rq, 500);
         }
     };
-    trace_step!(rq.route.trace, Step::Chosen(found));
+    trace_step!(
+        rq.route.trace,
+        Step::Chosen(found.as_ref().map(|f| f.location))
+    );
     match found {
-        Some(location) => {
+        Some(router::Found {
+            location,
+            auto_redirect,
+        }) => {
             enter(rq, location);
             if location.loc.internal && !rq.route.internal {
                 trace_step!(
@@ -197,6 +236,9 @@ fn find<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
             }
             if !handler::body_size_ok(rq) {
                 return finalize(rq, 413);
+            }
+            if auto_redirect {
+                return slash_redirect(rq, location);
             }
             Next::Enter(location)
         }
@@ -209,6 +251,22 @@ fn find<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
             Next::Access
         }
     }
+}
+
+/// nginx's auto redirect (`ngx_http_core_find_config_phase` with `NGX_DONE`): a URI one `/`
+/// short of a proxied location's name gets a 301 to the name (escaped), arguments kept.
+fn slash_redirect<'c>(rq: &mut Rq<'_, 'c>, location: &'c LocationConf) -> Next<'c> {
+    let Some(name) = location_prefix(location) else {
+        return Next::Enter(location);
+    };
+    let mut target = Vec::with_capacity(name.len() + 16);
+    crate::http::uri::escape_uri(name.as_bytes(), &mut target);
+    if let Some(args) = rq.route.script.args.as_deref() {
+        target.push(b'?');
+        target.extend_from_slice(args);
+    }
+    answer::redirect(rq, 301, &target);
+    Next::Done
 }
 
 /// Makes `l` the request's location.
@@ -341,7 +399,7 @@ fn spend_uri_change(rq: &mut Rq<'_, '_>, what: &str) -> bool {
 }
 
 /// nginx's `ngx_http_internal_redirect`: serve `uri` (and `args`) as if requested, from
-/// the location search on.
+/// the server's rewrite directives on.
 pub(super) fn internal_redirect<'c>(
     rq: &mut Rq<'_, 'c>,
     uri: Vec<u8>,
@@ -363,7 +421,14 @@ pub(super) fn internal_redirect<'c>(
     // The captures stay: nginx's `r->captures` outlive an internal redirect, so `$1` after
     // `try_files` or `error_page` is still the last match's.
     rq.route.internal = true;
-    Next::Find
+    // nginx restarts at the server rewrite phase (ngx_http_handler for an internal
+    // request).
+    let server = rq.req.server;
+    if server.rewrite.is_empty() {
+        Next::Find
+    } else {
+        run_rewrite(rq, &server.rewrite, false)
+    }
 }
 
 /// nginx's `ngx_http_named_location`.

@@ -52,6 +52,13 @@ pub struct Route<'c> {
     pub request_id: [u8; 32],
     /// `--explain`'s hook (see [`crate::trace`]); `None` in a worker.
     pub trace: crate::trace::TraceSlot<'c>,
+    // ---- proxy (rest of the module) ----
+    /// After an `X-Accel-Redirect`: the upstream's `Content-Type`, which the final
+    /// response keeps in place of its own (nginx's `ngx_http_upstream_copy_content_type`).
+    pub upstream_content_type: Option<Vec<u8>>,
+    /// After an `X-Accel-Redirect`: the upstream's `Set-Cookie`, `Content-Disposition`,
+    /// `Cache-Control`, `Expires` and `Accept-Ranges` lines, added to the final response.
+    pub upstream_headers: Vec<u8>,
 }
 
 impl Default for Route<'_> {
@@ -75,6 +82,8 @@ impl Default for Route<'_> {
             spare_args: Vec::new(),
             request_id: [b'0'; 32],
             trace: None,
+            upstream_content_type: None,
+            upstream_headers: Vec::new(),
         }
     }
 }
@@ -142,5 +151,7 @@ impl Route<'_> {
         self.body_taken = false;
         self.www_authenticate = None;
         self.request_body = None;
+        self.upstream_content_type = None;
+        self.upstream_headers.clear();
     }
 }
