@@ -165,6 +165,74 @@ fn a_reload_keeps_an_unchanged_zone_and_its_contents() {
 }
 
 #[test]
+fn a_reload_under_load_keeps_zone_contents() {
+    // Every load request has a key of its own (always let through, each one a new entry
+    // in the zone); key `a` is over its rate before the reloads and must stay so after.
+    let http = |extra: &str| {
+        format!(
+            "limit_req_zone $arg_k zone=one:10m rate=1r/m;\n\
+             server {{ listen 127.0.0.1:PORT; root html; location / {{ limit_req zone=one; }} {extra} }}"
+        )
+    };
+    let s = Server::start_with(2, &http(""), |p| p.write("html/index.html", "ok\n"));
+    assert_eq!(status(s.port, "/?k=a"), 200);
+    assert_eq!(status(s.port, "/?k=a"), 503);
+    let port = s.port;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (done, wrong) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let load: Vec<_> = (0..3)
+        .map(|t| {
+            let (stop, done, wrong) = (stop.clone(), done.clone(), wrong.clone());
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) else {
+                        continue;
+                    };
+                    let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+                    for _ in 0..20 {
+                        n += 1;
+                        let req = format!("GET /?k=load-{t}-{n} HTTP/1.1\r\nHost: x\r\n\r\n");
+                        if c.write_all(req.as_bytes()).is_err() {
+                            break;
+                        }
+                        let Some(r) = read_response(&mut c, false) else {
+                            break;
+                        };
+                        let counter = if r.status == 200 { &done } else { &wrong };
+                        counter.fetch_add(1, Ordering::Relaxed);
+                        if r.header("Connection") == Some("close") {
+                            break;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for i in 0..3 {
+        let before = done.load(Ordering::Relaxed);
+        assert!(s.wait_for(10, || done.load(Ordering::Relaxed) > before + 200));
+        write_conf(&s, &http(&format!("location /x{i} {{ return 204; }}")));
+        reload(&s);
+    }
+    let before = done.load(Ordering::Relaxed);
+    assert!(
+        s.wait_for(10, || done.load(Ordering::Relaxed) > before + 200),
+        "the load stalled after the reloads\n{}",
+        s.error_log()
+    );
+    stop.store(true, Ordering::Relaxed);
+    for t in load {
+        let _ = t.join();
+    }
+    assert_eq!(wrong.load(Ordering::Relaxed), 0, "load requests refused");
+    // The entry made before the reloads is still there: `a` is still over its rate.
+    assert_eq!(status(s.port, "/x2"), 204);
+    assert_eq!(status(s.port, "/?k=a"), 503);
+    assert_eq!(status(s.port, "/?k=b"), 200);
+}
+
+#[test]
 fn workers_killed_under_load_do_not_wedge_the_others() {
     let s = Server::start_with(
         4,
