@@ -133,13 +133,24 @@ mod tests {
     fn system_crypt() {
         let des = crypt(b"password", b"salt").unwrap();
         assert_eq!(crypt(b"password", &des).unwrap(), des);
-        let md5 = crypt(b"password", b"$1$salt$").unwrap();
-        assert!(
-            md5.starts_with(b"$1$salt$"),
-            "{}",
-            String::from_utf8_lossy(&md5)
-        );
-        assert_eq!(crypt(b"password", &md5).unwrap(), md5);
-        assert_ne!(crypt(b"123", &md5).unwrap(), md5);
+        // MD5, SHA-256 and SHA-512 crypt, as glibc's crypt(3) makes them.
+        for salt in [&b"$1$salt$"[..], b"$5$salt$", b"$6$salt$"] {
+            let hashed = crypt(b"password", salt).unwrap();
+            assert!(
+                hashed.starts_with(salt) && hashed.len() > salt.len() + 20,
+                "{}",
+                String::from_utf8_lossy(&hashed)
+            );
+            assert_eq!(crypt(b"password", &hashed).unwrap(), hashed);
+            assert_ne!(crypt(b"123", &hashed).unwrap(), hashed);
+        }
+        // Known values (`openssl passwd -1/-5/-6 -salt salt password`).
+        for known in [
+            &b"$1$salt$qJH7.N4xYta3aEG/dfqo/0"[..],
+            b"$5$salt$Gcm6FsVtF/Qa77ZKD.iwsJlCVPY0XSMgLJL0Hnww/c1",
+            b"$6$salt$IxDD3jeSOb5eB1CX5LBsqZFVkJdido3OUILO5Ifz5iwMuTS4XMS130MTSuDDl3aCI6WouIL9AjRbLCelDCy.g.",
+        ] {
+            assert_eq!(crypt(b"password", known).unwrap(), known);
+        }
     }
 }
