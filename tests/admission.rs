@@ -3,9 +3,12 @@
 //! line, Basic authentication's answers and log lines.
 
 mod common;
+#[path = "support/upstream.rs"]
+mod upstream;
 
 use common::*;
 use std::io::Write;
+use upstream::Upstream;
 
 #[test]
 fn realip_from_headers_and_the_proxy_protocol() {
@@ -53,6 +56,41 @@ fn realip_from_headers_and_the_proxy_protocol() {
         s.error_log()
     );
     s.assert_clean_log();
+}
+
+#[test]
+fn the_realip_address_goes_upstream_and_into_upstream_log_lines() {
+    let up = Upstream::start();
+    let dead = free_port();
+    let s = Server::start_with(
+        1,
+        &format!(
+            "set_real_ip_from 127.0.0.1;\n\
+             limit_conn_zone $binary_remote_addr zone=c:1m;\n\
+             server {{ listen 127.0.0.1:PORT;\n\
+               add_header X-Conn $limit_conn_status always;\n\
+               location / {{ proxy_pass http://127.0.0.1:{}; limit_conn c 10;\n\
+                 proxy_set_header X-Real-IP $remote_addr;\n\
+                 proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; }}\n\
+               location /dead/ {{ proxy_pass http://127.0.0.1:{dead}; }} }}",
+            up.port
+        ),
+        |_| {},
+    );
+    let r = s.request(b"GET /a HTTP/1.0\r\nX-Real-IP: 192.0.2.5\r\n\r\n");
+    assert_eq!((r.status, r.header("X-Conn")), (200, Some("PASSED")));
+    let seen = up.seen();
+    let last = seen.last().expect("the upstream saw the request");
+    assert_eq!(last.header("x-real-ip"), Some("192.0.2.5"));
+    assert_eq!(last.header("x-forwarded-for"), Some("192.0.2.5"));
+    let r = s.request(b"GET /dead/ HTTP/1.0\r\nX-Real-IP: 192.0.2.6\r\n\r\n");
+    assert_eq!(r.status, 502);
+    assert!(
+        s.wait_for(5, || s.error_log().contains("connect() failed")
+            && s.error_log().contains("client: 192.0.2.6, server: ")),
+        "{}",
+        s.error_log()
+    );
 }
 
 fn send_raw_to(host: &str, port: u16, raw: &[u8]) -> Vec<u8> {

@@ -139,7 +139,7 @@ fn merge_http(
             z.name
         )));
     }
-    Ok(HttpConf {
+    let conf = HttpConf {
         zones,
         servers,
         listens,
@@ -148,7 +148,9 @@ fn merge_http(
         deferred: http.deferred,
         computed: std::mem::take(&mut shared.computed),
         proxy_transparent: shared.proxy_transparent,
-    })
+    };
+    super::set_upstream::check_all(&conf, http.place.as_ref())?;
+    Ok(conf)
 }
 
 /// Turns the filled contexts into the final [`Config`].

@@ -19,14 +19,14 @@
 //! die right after start twice in a row waits, with a doubling delay (nginx would fork flat
 //! out).
 
-mod listen;
 mod outcome;
 mod process;
 mod single;
 pub mod worker_init;
 mod zones;
 
-pub use listen::Listener;
+use crate::listener as listen;
+pub use crate::listener::Listener;
 pub use outcome::{Outcome, Record, Status, monotonic_ns, status_path};
 
 use std::io;
@@ -37,7 +37,7 @@ use crate::config::{self, Config, LoadOptions};
 use crate::elog;
 use crate::log::LogLevel;
 use crate::sys;
-pub use process::User;
+pub use crate::user::User;
 use process::WorkerProc;
 
 /// A worker that dies sooner than this after its start counts as dying at once.
@@ -131,7 +131,7 @@ pub fn run(opts: LoadOptions) -> i32 {
         None
     };
     let owner = user.as_ref().map(|u| (u.uid, u.gid));
-    if let Err(e) = crate::proxy::body_buffer::create_temp_paths(&config, owner) {
+    if let Err(e) = crate::upstream::body_buffer::create_temp_paths(&config, owner) {
         elog!(LogLevel::Emerg, "{e}");
         return 1;
     }
@@ -493,7 +493,7 @@ impl Master {
             return Err(e);
         }
         let owner = self.user.as_ref().map(|u| (u.uid, u.gid));
-        if let Err(e) = crate::proxy::body_buffer::create_temp_paths(&config, owner) {
+        if let Err(e) = crate::upstream::body_buffer::create_temp_paths(&config, owner) {
             elog!(LogLevel::Emerg, "{e}");
             return Err(e);
         }

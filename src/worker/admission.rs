@@ -77,7 +77,6 @@ fn eval_into(rq: &Rq<'_, '_>, t: &Template, out: &mut Vec<u8>) {
         req: rq.req,
         shared: rq.shared,
         location: rq.route.location,
-        upstream: rq.upstream.map(|u| u as &dyn crate::proxy::UpstreamVars),
         as_get: rq.route.as_get,
     };
     t.eval(

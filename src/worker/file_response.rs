@@ -2,7 +2,8 @@
 //! `Last-Modified`, `ETag`, preconditions (304/412), one byte range (206/416), then the
 //! `expires` and `add_header` headers, in nginx's header order.
 
-use super::handler::{self, Body, Head};
+use super::conn::{FileBody, Source};
+use super::handler::{self, Head};
 use super::phases::{Next, Rq, finalize};
 use super::response_head::preconditions;
 use crate::http::conditional::{self, Precondition};
@@ -127,23 +128,24 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile) -> Next<'c> {
             late: etag_header,
             extra: &extra,
             tail,
+            ..Head::default()
         },
         in_memory.unwrap_or_default(),
     );
     if send_body && in_memory.is_none() {
-        rq.a.body = Body::File {
+        rq.a.source = Source::File(FileBody {
             file: f.file,
             pos: start,
             end,
             sendfile: loc.sendfile,
             max_chunk: loc.sendfile_max_chunk,
-        };
+        });
     }
     Next::Done
 }
 
 /// 416 with `Content-Range: bytes */SIZE` and nginx's page.
-fn unsatisfiable(rq: &mut Rq<'_, '_>, size: u64) {
+pub(super) fn unsatisfiable(rq: &mut Rq<'_, '_>, size: u64) {
     let mut content_range = [0u8; CONTENT_RANGE_MAX_LEN];
     let n = range::content_range_unsatisfied(size, &mut content_range);
     let page = crate::http::response::error_page(416, rq.req.loc.server_tokens).unwrap_or(b"");

@@ -11,7 +11,7 @@ use super::admission;
 use super::answer;
 use super::conn::{Active, Req};
 use super::content;
-use super::handler::{self, server_name};
+use super::handler;
 use super::request_vars::{ConnInfo, RequestVars};
 pub use super::route::Route;
 use crate::config::{ErrorPageStatus, LocSettings, LocationConf, LocationMatch};
@@ -32,9 +32,6 @@ pub(super) struct Rq<'a, 'c> {
     pub req: &'a mut Req<'c>,
     pub route: &'a mut Route<'c>,
     pub conn: &'a mut ConnInfo,
-    /// The proxy's tries so far, when the phases run again after an upstream answered
-    /// (`$upstream_*` then have values, as in nginx).
-    pub upstream: Option<&'a crate::proxy::UpstreamLog>,
 }
 
 /// Where the phase loop goes next.
@@ -73,7 +70,6 @@ macro_rules! vars {
             req: &*$rq.req,
             shared: &*$rq.shared,
             location: $rq.route.location,
-            upstream: $rq.upstream.map(|u| u as &dyn crate::proxy::UpstreamVars),
             as_get: $rq.route.as_get,
         };
     };
@@ -279,10 +275,6 @@ fn enter<'c>(rq: &mut Rq<'_, 'c>, l: &'c LocationConf) {
 fn set_settings<'c>(rq: &mut Rq<'_, 'c>, loc: &'c LocSettings) {
     rq.req.loc = loc;
     crate::log::use_request_logs(&loc.error_log);
-    rq.req.keepalive = rq.req.keepalive && rq.conn.requests < loc.keepalive_requests;
-    if loc.keepalive_timeout.0.is_zero() {
-        rq.req.keepalive = false;
-    }
 }
 
 /// Runs a server's (`in_location` false) or a location's rewrite directives.
@@ -309,10 +301,7 @@ fn run_rewrite<'c>(rq: &mut Rq<'_, 'c>, ops: &'c [rewrite::Op], in_location: boo
                 finalize(rq, 500)
             }
         }
-        Outcome::Redirect { code, location } => {
-            answer::redirect(rq, code, &location);
-            Next::Done
-        }
+        Outcome::Redirect { code, location } => redirect(rq, code, &location),
         Outcome::Return { code, body } => match body {
             Some(body) => answer::answer_text(rq, code, &body),
             None => finalize(rq, code),
@@ -365,8 +354,8 @@ pub(super) fn log_cycle_while_logging(
              server: {}{}",
             conn.id,
             conn.peer.ip(),
-            server_name(server),
-            handler::RequestContext::of(buf, &a.head)
+            server.first_name(),
+            crate::log::context::RequestContext::of(buf, &a.head)
         );
     }
 }
@@ -379,8 +368,8 @@ pub(super) fn log_error(rq: &Rq<'_, '_>, level: LogLevel, message: &str) {
         "*{} {message}, client: {}, server: {}{}",
         rq.conn.id,
         rq.conn.peer.ip(),
-        server_name(rq.req.server),
-        handler::RequestContext::of(buf, &rq.a.head)
+        rq.req.server.first_name(),
+        crate::log::context::RequestContext::of(buf, &rq.a.head)
     );
 }
 
@@ -449,28 +438,50 @@ pub(super) fn named_location<'c>(rq: &mut Rq<'_, 'c>, name: &str) -> Next<'c> {
     Next::Enter(l)
 }
 
+/// A redirect (`return 3xx`, `rewrite ... redirect`, a directory without its slash): as
+/// nginx finalizes the request with the code, an `error_page` for it answers instead, with
+/// the redirect's `Location` (nginx keeps `r->headers_out.location`); else the redirect
+/// goes out.
+pub(super) fn redirect<'c>(rq: &mut Rq<'_, 'c>, code: u16, location: &[u8]) -> Next<'c> {
+    if let Some(page) = error_page_for(rq, code) {
+        rq.route.redirect_location.clear();
+        rq.route.redirect_location.extend_from_slice(location);
+        return error_page(rq, code, page);
+    }
+    answer::redirect(rq, code, location);
+    Next::Done
+}
+
+/// The `error_page` that answers `status` here, if error pages may still apply (not inside
+/// one unless `recursive_error_pages`, and a URI change left for it).
+fn error_page_for<'c>(rq: &Rq<'_, 'c>, status: u16) -> Option<&'c crate::config::ErrorPage> {
+    let loc = rq.req.loc;
+    if (!rq.route.in_error_page || loc.recursive_error_pages) && rq.route.uri_changes > 1 {
+        loc.error_page_for(status)
+    } else {
+        None
+    }
+}
+
 /// Ends the request with `status` and no body of its own: an `error_page` target when one
 /// is configured, else nginx's standard page (444: close without answering).
 pub(super) fn finalize<'c>(rq: &mut Rq<'_, 'c>, status: u16) -> Next<'c> {
     trace_step!(rq.route.trace, Step::Finalize { status });
     if status == 444 {
+        // No head, so the connection closes (`conn::keepalive` says so for 444 anyway).
         rq.req.status = 444;
-        rq.req.keepalive = false;
         return Next::Done;
     }
-    if super::response_head::closes_connection(status) {
+    if super::conn::keepalive::closes_connection(status) {
         // As nginx's special response handler: no keep-alive after these, even when an
-        // error_page answers them.
-        rq.req.keepalive = false;
-        if rq.a.discard.take().is_some() {
+        // error_page answers them, and the rest of the body is not read.
+        rq.req.finalized = Some(status);
+        if rq.a.body.take().is_some() {
+            rq.req.body = super::conn::BodyRead::Abandoned;
             rq.req.lingering = true;
         }
     }
-    let loc = rq.req.loc;
-    if (!rq.route.in_error_page || loc.recursive_error_pages)
-        && rq.route.uri_changes > 1
-        && let Some(page) = loc.error_page_for(status)
-    {
+    if let Some(page) = error_page_for(rq, status) {
         return error_page(rq, status, page);
     }
     handler::queue_error(rq, status);

@@ -43,9 +43,13 @@ pub struct Route<'c> {
     pub www_authenticate: Option<Vec<u8>>,
     /// That body, when it was buffered (`proxy_request_buffering on`): a proxied error
     /// page sends it again, as nginx does.
-    pub request_body: Option<Box<crate::proxy::body_buffer::StoredBody>>,
+    pub request_body: Option<Box<crate::upstream::body_buffer::StoredBody>>,
     /// The response head as queued (`$sent_http_*`).
     pub sent_head: Vec<u8>,
+    /// The `Location` of a redirect that an `error_page` answered (empty: none): nginx
+    /// keeps `r->headers_out.location` through the internal redirect, so the error page's
+    /// response carries it.
+    pub redirect_location: Vec<u8>,
     /// An arguments buffer kept for the next request while this one has none.
     spare_args: Vec<u8>,
     /// `$request_id`: 16 random bytes as 32 hex digits.
@@ -79,6 +83,7 @@ impl Default for Route<'_> {
             www_authenticate: None,
             request_body: None,
             sent_head: Vec::new(),
+            redirect_location: Vec::new(),
             spare_args: Vec::new(),
             request_id: [b'0'; 32],
             trace: None,
@@ -147,6 +152,7 @@ impl Route<'_> {
         self.document_root.clear();
         self.filename.clear();
         self.sent_head.clear();
+        self.redirect_location.clear();
         self.uri_rewritten = false;
         self.body_taken = false;
         self.www_authenticate = None;
