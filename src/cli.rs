@@ -24,14 +24,17 @@ fn default_prefix() -> PathBuf {
     }
 }
 
-/// Optional nginx modules Portico has, as `-V` declares them (`--with-...`).
-const WITH_MODULES: &[&str] = &["http_realip_module"];
+/// Optional nginx modules Portico has, declared as nginx's `--with-*` configure arguments.
+const WITH_MODULES: &[&str] = &[
+    "http_realip_module",
+    "http_gzip_static_module",
+    "http_gunzip_module",
+];
 
 /// nginx modules Portico does not implement, listed by `-V` as `--without-*` so that tools which
 /// read `nginx -V` to detect features see them as absent.
 const WITHOUT_MODULES: &[&str] = &[
     "http_charset_module",
-    "http_gzip_module",
     "http_ssi_module",
     "http_userid_module",
     "http_access_module",
@@ -406,7 +409,9 @@ mod tests {
     fn dash_v_capital_lists_missing_modules() {
         let s = configure_arguments(Path::new("/x"));
         assert!(s.starts_with("configure arguments: --prefix=/x/"));
-        assert!(s.contains("--without-http_gzip_module"));
+        assert!(s.contains("--without-http_ssi_module"));
+        assert!(!s.contains("--without-http_gzip_module"));
+        assert!(s.contains(" --with-http_gzip_static_module --with-http_gunzip_module"));
         assert!(s.contains(" --with-debug"));
         assert!(!s.contains("--with-threads"));
     }

@@ -42,6 +42,7 @@ pub mod alloc_count;
 pub mod auth_basic;
 pub mod cidr;
 pub mod cli;
+pub mod compress;
 pub mod computed;
 pub mod config;
 pub mod control;
