@@ -241,7 +241,8 @@ fn test_config(args: &Args, opts: &LoadOptions) -> i32 {
     let full_file = opts.full_file();
     let file = full_file.display();
     match config::load(opts) {
-        Ok(_) => {
+        Ok(config) => {
+            config::log_warnings(&config);
             if !args.quiet {
                 eprintln!("{NAME}: the configuration file {file} syntax is ok");
                 eprintln!("{NAME}: configuration file {file} test is successful");

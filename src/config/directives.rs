@@ -9,7 +9,9 @@
 use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
-use super::{listen, set_block, set_core, set_http, set_loc, set_log, set_proxy, set_rewrite};
+use super::{
+    listen, set_block, set_core, set_http, set_loc, set_log, set_proxy, set_rewrite, tuning,
+};
 
 /// A set of contexts, as nginx's `NGX_*_CONF` bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,6 +228,22 @@ table! {
     "proxy_buffers", HSL, Exact(2), false, set_proxy::proxy_buffers, "Read-ahead buffers per request (default 8 4k).";
     "proxy_request_buffering", HSL, Flag, false, set_proxy::proxy_request_buffering, "Read the whole request body before connecting upstream (default on).";
     "proxy_intercept_errors", HSL, Flag, false, set_proxy::proxy_intercept_errors, "Answer upstream statuses >= 300 with error_page (default off).";
+    // ---- core (long tail) ----
+    // nginx's tuning knobs (config/tuning.rs): checked as nginx checks them, no effect here.
+    "variables_hash_max_size", C::HTTP, Exact(1), false, tuning::variables_hash_max_size, "Tuning knob of nginx's variables hash (default 1024; no effect).";
+    "variables_hash_bucket_size", C::HTTP, Exact(1), false, tuning::variables_hash_bucket_size, "Tuning knob of nginx's variables hash (default 64; no effect).";
+    "server_names_hash_max_size", C::HTTP, Exact(1), false, tuning::server_names_hash_max_size, "Tuning knob of nginx's server names hash (default 512; checked as nginx builds it).";
+    "server_names_hash_bucket_size", C::HTTP, Exact(1), false, tuning::server_names_hash_bucket_size, "Tuning knob of nginx's server names hash (default 64; checked as nginx builds it).";
+    "types_hash_max_size", HSL, Exact(1), false, tuning::types_hash_max_size, "Tuning knob of nginx's MIME types hash (default 1024; checked as nginx builds it).";
+    "types_hash_bucket_size", HSL, Exact(1), false, tuning::types_hash_bucket_size, "Tuning knob of nginx's MIME types hash (default 64; checked as nginx builds it).";
+    "connection_pool_size", HS, Exact(1), false, tuning::connection_pool_size, "Tuning knob of nginx's per-connection memory pool (default 512; no effect).";
+    "request_pool_size", HS, Exact(1), false, tuning::request_pool_size, "Tuning knob of nginx's per-request memory pool (default 4k; no effect).";
+    "output_buffers", HSL, Exact(2), false, tuning::output_buffers, "Tuning knob of nginx's file-reading buffers (default 2 32k; no effect).";
+    "postpone_output", HSL, Exact(1), false, tuning::postpone_output, "Tuning knob of nginx's output coalescing (default 1460; no effect).";
+    "subrequest_output_buffer_size", HSL, Exact(1), false, tuning::subrequest_output_buffer_size, "Tuning knob of nginx's subrequest buffers (default 4k; Portico makes no subrequests).";
+    "read_ahead", HSL, Exact(1), false, tuning::read_ahead, "Tuning knob of the kernel's read-ahead (default 0; no effect on Linux's page cache here).";
+    "directio_alignment", HSL, Exact(1), false, tuning::directio_alignment, "Tuning knob of O_DIRECT reads (default 512; no effect: directio is refused).";
+    "send_lowat", HSL, Exact(1), false, tuning::send_lowat, "SO_SNDLOWAT: unsupported on Linux, ignored with nginx's warning.";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

@@ -188,6 +188,7 @@ pub(crate) fn build(
         },
         http,
         sources,
+        warnings: std::mem::take(&mut shared.warnings),
     })
 }
 

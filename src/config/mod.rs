@@ -29,6 +29,7 @@ mod set_log;
 mod set_proxy;
 mod set_rewrite;
 pub mod settings;
+pub mod tuning;
 pub mod values;
 
 use std::path::{Path, PathBuf};
@@ -124,6 +125,14 @@ pub fn render_dump(sources: &[SourceFile]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Logs the configuration's `[warn]`s, as nginx does while it reads a configuration (to
+/// stderr for `-t` and at start, to the error log at a reload).
+pub fn log_warnings(config: &Config) {
+    for warning in &config.warnings {
+        crate::elog!(crate::log::LogLevel::Warn, "{warning}");
+    }
 }
 
 /// Loads the configuration (so errors are reported as for `-t`) and renders [`render_dump`].

@@ -53,6 +53,9 @@ pub(crate) struct HttpRaw {
     pub access_log_off: bool,
     pub servers: Vec<ServerRaw>,
     pub deferred: Vec<Directive>,
+    // ---- core (long tail) ----
+    /// The hash sizes of the http block (`variables_hash_*`, `server_names_hash_*`).
+    pub knobs: super::tuning::HttpKnobs,
 }
 
 /// One `server {}` before merging.
@@ -148,6 +151,9 @@ pub(crate) struct Shared {
     pub is_root: bool,
     /// Every `set $name` of the configuration, collected before any template is compiled.
     pub user_vars: UserVars,
+    /// nginx's `[warn]`s about the configuration (`-t` prints them, a start or reload logs
+    /// them): the configuration still loads.
+    pub warnings: Vec<ConfError>,
 }
 
 impl Shared {
@@ -162,6 +168,7 @@ impl Shared {
             upstreams: Vec::new(),
             is_root: nix::unistd::geteuid().is_root(),
             user_vars: UserVars::default(),
+            warnings: Vec::new(),
         })
     }
 }

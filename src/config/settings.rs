@@ -116,6 +116,9 @@ pub struct Config {
     pub http: Option<HttpConf>,
     /// Every file read (main file and includes), for `-T`.
     pub sources: Vec<SourceFile>,
+    /// nginx's `[warn]`s about the configuration, in the order met (`-t` prints them, a
+    /// start or a reload logs them).
+    pub warnings: Vec<super::ConfError>,
 }
 
 /// Whether to pin workers to CPUs.
@@ -383,6 +386,11 @@ settings! {
         underscores_in_headers: bool = false,
         /// `merge_slashes`
         merge_slashes: bool = true,
+        // ---- core (long tail): tuning knobs, checked as nginx checks them (config::tuning) ----
+        /// `connection_pool_size`
+        connection_pool_size: u64 = super::tuning::DEFAULT_CONNECTION_POOL_SIZE,
+        /// `request_pool_size`
+        request_pool_size: u64 = super::tuning::DEFAULT_REQUEST_POOL_SIZE,
     }
 }
 
@@ -527,6 +535,23 @@ settings! {
         proxy_request_buffering: bool = true,
         /// `proxy_intercept_errors on|off`
         proxy_intercept_errors: bool = false,
+        // ---- core (long tail): tuning knobs, checked as nginx checks them (config::tuning) ----
+        /// `types_hash_max_size`
+        types_hash_max_size: u64 = super::tuning::DEFAULT_TYPES_HASH_MAX_SIZE,
+        /// `types_hash_bucket_size`
+        types_hash_bucket_size: u64 = super::tuning::DEFAULT_TYPES_HASH_BUCKET_SIZE,
+        /// `output_buffers NUMBER SIZE`
+        output_buffers: (u64, u64) = super::tuning::DEFAULT_OUTPUT_BUFFERS,
+        /// `postpone_output`
+        postpone_output: u64 = super::tuning::DEFAULT_POSTPONE_OUTPUT,
+        /// `subrequest_output_buffer_size`
+        subrequest_output_buffer_size: u64 = super::tuning::DEFAULT_SUBREQUEST_OUTPUT_BUFFER_SIZE,
+        /// `read_ahead`
+        read_ahead: u64 = super::tuning::DEFAULT_READ_AHEAD,
+        /// `directio_alignment`
+        directio_alignment: u64 = super::tuning::DEFAULT_DIRECTIO_ALIGNMENT,
+        /// `send_lowat` (always 0: Linux cannot set it, as nginx warns)
+        send_lowat: u64 = super::tuning::DEFAULT_SEND_LOWAT,
     }
 }
 

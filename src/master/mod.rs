@@ -93,6 +93,7 @@ pub fn run(opts: LoadOptions) -> i32 {
             return 1;
         }
     };
+    config::log_warnings(&config);
     if let Err(e) = crate::log::init_error_log(&config.main.error_log) {
         // The error's text is nginx's: `open() "/path" failed (2: No such file or directory)`.
         elog!(LogLevel::Emerg, "{e}");
@@ -478,6 +479,7 @@ impl Master {
                 return;
             }
         };
+        config::log_warnings(&config);
         if let Err(e) = open_access_logs(&config) {
             elog!(LogLevel::Emerg, "{e}");
             return;
