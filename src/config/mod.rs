@@ -12,6 +12,7 @@
 //! Every error is a [`ConfError`] worded as nginx words it, ending `in FILE:LINE`.
 
 pub mod directives;
+pub mod doc_root;
 pub mod error;
 pub mod glob;
 pub mod lexer;

@@ -3,6 +3,7 @@
 //! `autoindex*` (`ngx_http_autoindex_module.c`), `expires` and `add_header`
 //! (`ngx_http_headers_filter_module.c`), `etag`, `if_modified_since` and the redirect flags.
 
+use super::doc_root::{Alias, PathScript};
 use super::error::ConfError;
 use super::loc_values::{
     AddHeader, AutoindexFormat, DEFAULT_OPEN_FILE_CACHE_INACTIVE, DisableSymlinks, ErrorPage,
@@ -186,13 +187,8 @@ pub(crate) fn alias(
         let message = "the \"alias\" directive cannot be used inside the named location";
         return Err(ConfError::at(d, message));
     }
+    super::set_http::check_root_vars(d)?;
     let value = d.arg(0);
-    for name in ["document_root", "realpath_root"] {
-        if value.contains(&format!("${name}")) || value.contains(&format!("${{{name}}}")) {
-            let message = format!("the ${name} variable cannot be used in the \"alias\" directive");
-            return Err(ConfError::at(d, message));
-        }
-    }
     let path = if value.starts_with('$') {
         value.to_string()
     } else {
@@ -200,8 +196,19 @@ pub(crate) fn alias(
             .to_string_lossy()
             .into_owned()
     };
-    let compiled = template(d, &path, shared)?;
-    location.loc.alias = Some(Some(compiled));
+    let location_len = match &location.matcher {
+        LocationMatch::Exact(s) | LocationMatch::Prefix(s) | LocationMatch::PrefixNoRegex(s) => {
+            Some(s.len())
+        }
+        LocationMatch::Regex(..) | LocationMatch::Named(_) => None,
+    };
+    location.loc.alias = Some(Some(Alias {
+        path: PathScript {
+            template: template(d, &path, shared)?,
+            prefix: shared.prefix.clone(),
+        },
+        location_len,
+    }));
     Ok(())
 }
 

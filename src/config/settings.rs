@@ -450,7 +450,7 @@ settings! {
         /// `alias PATH` (location only): replaces the matched prefix of the URI; in a regex
         /// location the evaluated alias (captures allowed) is the whole path. `None` where
         /// `root` applies. A level with `root` or `alias` inherits neither from its parent.
-        alias: Option<Template> = None,
+        alias: Option<super::doc_root::Alias> = None,
         /// `try_files FILE... URI|=CODE|@name` (server or location; not inherited, as in nginx)
         try_files: Option<TryFiles> = None,
         /// `error_page` entries in order; a level with any replaces its parent's list
@@ -552,6 +552,10 @@ settings! {
         directio_alignment: u64 = super::tuning::DEFAULT_DIRECTIO_ALIGNMENT,
         /// `send_lowat` (always 0: Linux cannot set it, as nginx warns)
         send_lowat: u64 = super::tuning::DEFAULT_SEND_LOWAT,
+        // ---- core (long tail) ----
+        /// `root` with variables, evaluated per request (`None`: `root` is the literal
+        /// path); set together with `root`, so it is inherited with it.
+        root_script: Option<super::doc_root::PathScript> = None,
     }
 }
 

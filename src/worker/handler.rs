@@ -444,7 +444,6 @@ pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'
         active: a,
         req,
         shared,
-        location: a.route.location,
         upstream: Some(c),
     };
     for log in &req.loc.access_log {

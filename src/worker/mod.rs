@@ -10,6 +10,7 @@
 mod answer;
 pub(crate) mod conn;
 mod content;
+mod doc_root;
 mod file_response;
 mod handler;
 mod phases;

@@ -13,7 +13,7 @@ use super::content;
 use super::handler::{self, server_name};
 use super::request_vars::{ConnInfo, RequestVars};
 pub use super::route::Route;
-use crate::config::{ErrorPageStatus, LocSettings, LocationConf, LocationMatch};
+use crate::config::{ErrorPageStatus, LocSettings, LocationConf};
 use crate::elog;
 use crate::http::request::Method;
 use crate::log::LogLevel;
@@ -62,7 +62,6 @@ macro_rules! vars {
             active: &*$rq.a,
             req: &*$rq.req,
             shared: &*$rq.shared,
-            location: $rq.route.location,
             upstream: None,
         };
     };
@@ -373,15 +372,5 @@ pub(super) fn split_args(mut uri: Vec<u8>) -> (Vec<u8>, Option<Vec<u8>>) {
             (uri, Some(args))
         }
         None => (uri, None),
-    }
-}
-
-/// The prefix string of a prefix or exact location (for `alias`).
-pub(super) fn location_prefix(l: &LocationConf) -> Option<&str> {
-    match &l.matcher {
-        LocationMatch::Exact(s) | LocationMatch::Prefix(s) | LocationMatch::PrefixNoRegex(s) => {
-            Some(s)
-        }
-        _ => None,
     }
 }

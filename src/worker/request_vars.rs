@@ -9,7 +9,6 @@ use std::net::SocketAddr;
 use super::Shared;
 use super::conn::{Active, Conn, Req};
 use super::handler::{request_line, server_name};
-use crate::config::{LocationConf, LocationMatch};
 use crate::http::request::Version;
 use crate::vars::{Var, VarSource, find_cookie, header_matches};
 
@@ -87,8 +86,6 @@ pub struct RequestVars<'a, 'c> {
     pub req: &'a Req<'c>,
     /// Worker-wide state (clock, dates, pid).
     pub shared: &'a Shared<'c>,
-    /// The location chosen so far (for `alias` in `$document_root`, `$request_filename`).
-    pub location: Option<&'c LocationConf>,
     /// The connection, for `$upstream_*` and `$proxy_*` once the proxy ran (`None` while the
     /// phases run).
     pub upstream: Option<&'a Conn<'c>>,
@@ -104,19 +101,17 @@ impl VarSource for NoVars {
 }
 
 impl RequestVars<'_, '_> {
-    /// `$document_root`: the mapped root or alias, else the literal `alias` of the
-    /// location, else the `root` setting.
-    fn document_root(&self) -> &[u8] {
+    /// `$document_root`: the root or alias the content phase mapped, else the location's
+    /// root or alias now (with its variables, if any).
+    fn document_root(&self, out: &mut Vec<u8>) {
         // The routing state belongs to the parsed request (a pooled buffer may still hold
         // an older one while a head is cut short).
         let mapped = &self.active.route.document_root;
         if !mapped.is_empty() && self.parsed() {
-            return mapped;
+            out.extend_from_slice(mapped);
+            return;
         }
-        match self.req.loc.alias.as_ref().and_then(|a| a.is_literal()) {
-            Some(alias) if self.location.is_some() => alias,
-            _ => self.req.loc.root.as_os_str().as_bytes(),
-        }
+        super::doc_root::document_root(self.req.loc, self, out);
     }
 
     fn buf(&self) -> &[u8] {
@@ -149,24 +144,10 @@ impl VarSource for RequestVars<'_, '_> {
         if !self.active.route.document_root.is_empty() {
             return false; // mapped by the content phase: `var` answers
         }
-        let Some(alias) = &self.req.loc.alias else {
-            out.extend_from_slice(self.req.loc.root.as_os_str().as_bytes());
-            if !root_only {
-                out.extend_from_slice(uri);
-            }
-            return true;
-        };
-        let Some(location) = self.location else {
-            return false;
-        };
-        match alias.is_literal() {
-            Some(literal) => out.extend_from_slice(literal),
-            // An alias naming $request_filename would evaluate itself.
-            None if alias.vars().any(|v| *v == Var::RequestFilename) => return false,
-            None => alias.eval(script, out),
-        }
-        if !root_only && let Some(prefix) = location_prefix_len(location) {
-            out.extend_from_slice(uri.get(prefix.min(uri.len())..).unwrap_or(b""));
+        if root_only {
+            super::doc_root::document_root(self.req.loc, script, out);
+        } else {
+            super::doc_root::map_uri_to_path(self.req.loc, uri, false, script, out);
         }
         true
     }
@@ -276,10 +257,11 @@ impl VarSource for RequestVars<'_, '_> {
             Var::ConnectionRequests => {
                 let _ = write!(out, "{}", self.conn.requests);
             }
-            Var::DocumentRoot => out.extend_from_slice(self.document_root()),
+            Var::DocumentRoot => self.document_root(out),
             Var::RealpathRoot => {
-                let root = std::ffi::OsStr::from_bytes(self.document_root());
-                match std::fs::canonicalize(root) {
+                let mut root = Vec::new();
+                self.document_root(&mut root);
+                match std::fs::canonicalize(std::ffi::OsStr::from_bytes(&root)) {
                     Ok(p) => out.extend_from_slice(p.as_os_str().as_bytes()),
                     Err(_) => return false,
                 }
@@ -290,10 +272,8 @@ impl VarSource for RequestVars<'_, '_> {
                 if !route.filename.is_empty() {
                     out.extend_from_slice(&route.filename);
                 } else if !route.script.uri.is_empty() {
-                    if !self.map_uri(&route.script.uri, self, false, out) {
-                        out.extend_from_slice(self.document_root());
-                        out.extend_from_slice(&route.script.uri);
-                    }
+                    let uri = &route.script.uri;
+                    super::doc_root::map_uri_to_path(self.req.loc, uri, false, self, out);
                 } else {
                     return false;
                 }
@@ -344,17 +324,6 @@ impl VarSource for RequestVars<'_, '_> {
             _ => return false,
         }
         true
-    }
-}
-
-/// The length of the prefix an `alias` replaces (`None` for a regex location, whose alias
-/// is the whole path).
-fn location_prefix_len(location: &LocationConf) -> Option<usize> {
-    match &location.matcher {
-        LocationMatch::Exact(s) | LocationMatch::Prefix(s) | LocationMatch::PrefixNoRegex(s) => {
-            Some(s.len())
-        }
-        _ => None,
     }
 }
 

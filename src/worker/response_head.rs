@@ -86,7 +86,6 @@ pub(super) fn extra_headers(rq: &Rq<'_, '_>, status: u16, mtime: Option<i64>) ->
         active: rq.a,
         req: rq.req,
         shared: rq.shared,
-        location: rq.route.location,
         upstream: None,
     };
     let vars = WithScript {

@@ -50,6 +50,10 @@ pub struct Route<'c> {
     spare_args: Vec<u8>,
     /// `$request_id`: 16 random bytes as 32 hex digits.
     pub request_id: [u8; 32],
+    // ---- core (long tail) ----
+    /// `try_files` found a file under the alias of a regex location: the URI follows the
+    /// alias in the file's path (nginx's `r->add_uri_to_alias`).
+    pub add_uri_to_alias: bool,
 }
 
 impl Default for Route<'_> {
@@ -72,6 +76,7 @@ impl Default for Route<'_> {
             sent_head: Vec::new(),
             spare_args: Vec::new(),
             request_id: [b'0'; 32],
+            add_uri_to_alias: false,
         }
     }
 }
@@ -131,5 +136,6 @@ impl Route<'_> {
         self.body_taken = false;
         self.www_authenticate = None;
         self.request_body = None;
+        self.add_uri_to_alias = false;
     }
 }

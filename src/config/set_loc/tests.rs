@@ -306,7 +306,7 @@ fn alias_and_root() {
     let server = &conf.http.as_ref().unwrap().servers[0];
     let relative = server.locations[1].loc.alias.as_ref().expect("alias");
     let mut evaluated = Vec::new();
-    relative.eval(&Capture1, &mut evaluated);
+    relative.path.eval(&Capture1, &mut evaluated);
     assert_eq!(
         evaluated,
         prefix
@@ -317,7 +317,7 @@ fn alias_and_root() {
     let alias = |loc: &LocSettings| {
         loc.alias
             .as_ref()
-            .map(|t| t.is_literal().map(<[u8]>::to_vec))
+            .map(|t| t.path.template.is_literal().map(<[u8]>::to_vec))
     };
     assert_eq!(
         alias(&server.locations[0].loc),
@@ -330,7 +330,7 @@ fn alias_and_root() {
     );
     let img = server.locations[1].loc.alias.as_ref().expect("alias");
     assert_eq!(
-        img.vars().collect::<Vec<_>>(),
+        img.path.template.vars().collect::<Vec<_>>(),
         [&crate::vars::Var::Capture(1)]
     );
     let nested = &server.locations[2].nested[0].loc;

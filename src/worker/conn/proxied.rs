@@ -20,7 +20,6 @@ impl<'c> Conn<'c> {
                 active: a,
                 req,
                 shared,
-                location: a.route.location,
                 upstream: Some(self),
             };
             crate::proxy::prepare(&vars, a, loc, shared.http, self.peer.ip(), self.id)
