@@ -112,6 +112,9 @@ struct TrieNode {
     exact: Option<usize>,
     /// `location STRING` or `location ^~ STRING` ending here, and whether it is `^~`.
     prefix: Option<(usize, bool)>,
+    /// A location ending here in `/` proxies: a URI one `/` short of it is redirected to
+    /// it (nginx's `auto_redirect`), that location's index.
+    auto_redirect: Option<usize>,
 }
 
 impl LocationTree {
@@ -124,15 +127,23 @@ impl LocationTree {
             ..LocationTree::default()
         };
         for (i, l) in locations.iter().enumerate() {
+            // As nginx's proxy_pass sets `auto_redirect` on a location named with a `/` last.
+            let auto_redirect = |s: &str| s.ends_with('/') && l.loc.proxy_pass.is_some();
             match &l.matcher {
                 LocationMatch::Exact(s) => {
                     let n = tree.insert(s.as_bytes());
                     tree.nodes[n].exact.get_or_insert(i);
+                    if auto_redirect(s) {
+                        tree.nodes[n].auto_redirect.get_or_insert(i);
+                    }
                 }
                 LocationMatch::Prefix(s) | LocationMatch::PrefixNoRegex(s) => {
                     let noregex = matches!(l.matcher, LocationMatch::PrefixNoRegex(_));
                     let n = tree.insert(s.as_bytes());
                     tree.nodes[n].prefix.get_or_insert((i, noregex));
+                    if auto_redirect(s) {
+                        tree.nodes[n].auto_redirect.get_or_insert(i);
+                    }
                 }
                 LocationMatch::Regex(..) => tree.regexes.push(i),
                 LocationMatch::Named(name) => tree.named.push((name.clone(), i)),
@@ -173,15 +184,24 @@ impl LocationTree {
                 best = node.prefix;
             }
         }
-        match node.exact {
-            Some(i) => StaticMatch::Exact(i),
-            None => best.map_or(StaticMatch::None, StaticMatch::Prefix),
+        if let Some(i) = node.exact {
+            return StaticMatch::Exact(i);
         }
+        let equal_prefix = node.prefix.is_some();
+        let slash = node.children.binary_search_by_key(&b'/', |c| c.0);
+        if let (false, Ok(at)) = (equal_prefix, slash)
+            && let Some(i) = self.nodes[node.children[at].1 as usize].auto_redirect
+        {
+            return StaticMatch::AutoRedirect(i);
+        }
+        best.map_or(StaticMatch::None, StaticMatch::Prefix)
     }
 }
 
 enum StaticMatch {
     Exact(usize),
+    /// The URI with a `/` added names a proxied location: nginx redirects to it.
+    AutoRedirect(usize),
     Prefix((usize, bool)),
     None,
 }
@@ -193,6 +213,9 @@ pub struct Found<'a> {
     pub location: &'a LocationConf,
     /// For a regex location: the captures of its match (`$1`..`$9` inside it).
     pub captures: Option<crate::rewrite::Captures>,
+    /// The URI is the location's name without its last `/` and the location proxies:
+    /// nginx answers 301 to the name (`auto_redirect`).
+    pub auto_redirect: bool,
 }
 
 /// nginx's `ngx_http_core_find_location` for one level: `Ok` ends the search (exact or
@@ -210,6 +233,14 @@ fn find_in<'a>(
             return Ok(Found {
                 location: &locations[i],
                 captures: None,
+                auto_redirect: false,
+            });
+        }
+        StaticMatch::AutoRedirect(i) => {
+            return Ok(Found {
+                location: &locations[i],
+                captures: None,
+                auto_redirect: true,
             });
         }
         StaticMatch::Prefix((i, nr)) => {
@@ -235,6 +266,7 @@ fn find_in<'a>(
                 return Ok(Found {
                     location: l,
                     captures: Some(crate::rewrite::Captures::from_match(uri, &caps)),
+                    auto_redirect: false,
                 });
             }
         }
@@ -251,6 +283,7 @@ pub fn find_location<'a>(server: &'a ServerConf, uri: &[u8]) -> Option<Found<'a>
         Err(Some(location)) => Some(Found {
             location,
             captures: None,
+            auto_redirect: false,
         }),
         Err(None) => None,
     }

@@ -296,6 +296,16 @@ impl Template {
         Ok(Template { parts })
     }
 
+    /// A template of fixed text.
+    pub fn literal(text: &str) -> Template {
+        let parts = if text.is_empty() {
+            Vec::new()
+        } else {
+            vec![Part::Literal(text.as_bytes().into())]
+        };
+        Template { parts }
+    }
+
     /// The text, when it has no variables (so callers can skip evaluation).
     pub fn is_literal(&self) -> Option<&[u8]> {
         match self.parts.as_slice() {

@@ -207,7 +207,7 @@ mod tests {
         let servers = &config.http.as_ref().unwrap().servers;
         let nested = &servers[0].locations[0].nested[0].loc;
         assert_eq!(nested.root, prefix.join("html"));
-        assert_eq!(nested.index, ["index.html"]);
+        assert_eq!(nested.index[0].is_literal(), Some(&b"index.html"[..]));
         assert_eq!(
             nested.access_log[0].target.path,
             prefix.join("logs/access.log")

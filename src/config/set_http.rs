@@ -200,8 +200,12 @@ fn temp_path(d: &Directive, prefix: &std::path::Path) -> Result<std::path::PathB
     Ok(full_name(prefix, d.arg(0)))
 }
 
-/// `index FILE...;` (repeated directives add files).
-pub(crate) fn index(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<(), ConfError> {
+/// `index FILE...;` (repeated directives add files; names may hold variables).
+pub(crate) fn index(
+    l: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
     for (i, w) in d.args.iter().enumerate() {
         if w.text.is_empty() {
             return Err(ConfError::at(
@@ -214,8 +218,12 @@ pub(crate) fn index(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<
             return Err(ConfError::at(d, message));
         }
     }
-    let files = l.loc(d)?.index.get_or_insert_with(Vec::new);
-    files.extend(d.args.iter().map(|w| w.text.clone()));
+    let names = d
+        .args
+        .iter()
+        .map(|w| template(d, &w.text, shared))
+        .collect::<Result<Vec<_>, _>>()?;
+    l.loc(d)?.index.get_or_insert_with(Vec::new).extend(names);
     Ok(())
 }
 
@@ -271,7 +279,8 @@ mod tests {
         let server = &config.http.as_ref().unwrap().servers[0];
         let loc = &server.loc;
         assert_eq!(loc.root, prefix.join("www"));
-        assert_eq!(loc.index, ["a.html", "/abs.html", "b.html"]);
+        let names: Vec<_> = loc.index.iter().filter_map(|t| t.is_literal()).collect();
+        assert_eq!(names, [&b"a.html"[..], b"/abs.html", b"b.html"]);
         assert_eq!(loc.client_max_body_size, 10 << 20);
         assert_eq!(loc.sendfile_max_chunk, 512 << 10);
         assert_eq!(loc.keepalive_requests, 5);

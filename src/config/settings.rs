@@ -399,8 +399,8 @@ settings! {
     LocSettings / LocRaw {
         /// `root PATH` (resolved against the prefix; default `html`)
         root: PathBuf = PathBuf::from(DEFAULT_ROOT),
-        /// `index FILE...`
-        index: Vec<String> = vec!["index.html".to_string()],
+        /// `index FILE...` (names may hold variables)
+        index: Vec<Template> = vec![Template::literal("index.html")],
         /// `sendfile on|off` (nginx default off)
         sendfile: bool = false,
         /// `sendfile_max_chunk SIZE` (0 = unlimited)

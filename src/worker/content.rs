@@ -108,13 +108,27 @@ fn serve_static<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
 /// nginx's index module for a URI ending in `/`.
 fn index<'c>(rq: &mut Rq<'_, 'c>, dir: &[u8]) -> Next<'c> {
     let loc = rq.req.loc;
-    match static_files::find_index(loc, dir) {
+    let found = {
+        let vars = RequestVars {
+            conn: rq.conn,
+            active: &*rq.a,
+            req: &*rq.req,
+            shared: &*rq.shared,
+            upstream: None,
+        };
+        let src = WithScript {
+            ctx: &rq.route.script,
+            inner: &vars,
+        };
+        static_files::find_index(loc, dir, &src)
+    };
+    match found {
         IndexLookup::Found(name) => {
             let mut uri = rq.route.script.uri.clone();
-            if name.starts_with('/') {
+            if name.starts_with(b"/") {
                 uri.clear();
             }
-            uri.extend_from_slice(name.as_bytes());
+            uri.extend_from_slice(&name);
             let args = rq.route.script.args.clone();
             phases::internal_redirect(rq, uri, args)
         }

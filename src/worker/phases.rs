@@ -146,6 +146,9 @@ fn find<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
                 rq.route.script.captures = caps;
             }
             enter(rq, found.location);
+            if found.auto_redirect {
+                return auto_redirect(rq, found.location);
+            }
             if found.location.loc.internal && !rq.route.internal {
                 return finalize(rq, 404);
             }
@@ -163,6 +166,22 @@ fn find<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
             Next::Content
         }
     }
+}
+
+/// nginx's answer to a URI one `/` short of a proxied location's name: 301 to the name,
+/// with the request's arguments.
+fn auto_redirect<'c>(rq: &mut Rq<'_, 'c>, l: &'c LocationConf) -> Next<'c> {
+    use crate::config::LocationMatch::{Exact, Prefix, PrefixNoRegex};
+    let (Exact(name) | Prefix(name) | PrefixNoRegex(name)) = &l.matcher else {
+        return finalize(rq, 500);
+    };
+    let mut location = name.as_bytes().to_vec();
+    if let Some(args) = &rq.route.script.args {
+        location.push(b'?');
+        location.extend_from_slice(args);
+    }
+    answer::redirect(rq, 301, &location);
+    Next::Done
 }
 
 /// Makes `l` the request's location.
