@@ -62,3 +62,28 @@ fn index_names_with_variables() {
     );
     assert_eq!(server.get("/d/").text(), "dir index");
 }
+
+#[test]
+fn error_log_of_a_server_and_a_location_gets_its_requests_lines() {
+    let server = start(
+        "server { listen 127.0.0.1:PORT; server_name localhost; error_log logs/site.log;\n\
+           location /quiet/ { error_log logs/quiet.log; log_not_found off; }\n\
+           location /loud/ { error_log logs/loud.log info; } }",
+    );
+    assert_eq!(server.get("/nothing-here").status, 404);
+    assert_eq!(server.get("/quiet/nothing").status, 404);
+    assert_eq!(server.get("/loud/nothing").status, 404);
+    let site = server.prefix.read("logs/site.log");
+    assert!(
+        site.contains("[error]") && site.contains("/nothing-here\" failed (2: No such file"),
+        "{site}"
+    );
+    assert!(!server.error_log().contains("nothing-here"));
+    assert_eq!(server.prefix.read("logs/quiet.log"), "");
+    assert!(
+        server
+            .prefix
+            .read("logs/loud.log")
+            .contains("/loud/nothing")
+    );
+}

@@ -144,10 +144,14 @@ pub(crate) fn root(l: &mut Level<'_>, d: &Directive, shared: &mut Shared) -> Res
     set_once(&mut loc.root, d, |_| Ok(path))?;
     // `root` here means no inherited `alias` (nginx keeps both in one field).
     loc.alias = Some(None);
-    loc.root_script = Some(compiled.is_literal().is_none().then(|| PathScript {
-        template: compiled,
-        prefix,
-    }));
+    let script = match compiled.is_literal() {
+        Some(_) => None,
+        None => Some(PathScript {
+            template: compiled,
+            prefix,
+        }),
+    };
+    loc.root_script = Some(script);
     Ok(())
 }
 

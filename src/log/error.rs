@@ -155,6 +155,59 @@ pub fn write_error(level: LogLevel, args: fmt::Arguments<'_>) {
     }
 }
 
+/// Writes one error-log line about a request whose location (or server) has its own
+/// `error_log`s (`logs`), as nginx switches a request's log to the location's
+/// (`ngx_http_set_connection_log`): to each of them whose level admits it, instead of the
+/// main logs. A list equal to the main one (the inherited default) takes the usual way.
+pub fn write_error_to(logs: &[ErrorLogConf], level: LogLevel, args: fmt::Arguments<'_>) {
+    if !enabled(level) {
+        return;
+    }
+    let is_main = ERROR_LOG.with(|log| {
+        let log = log.borrow();
+        log.targets.len() == logs.len()
+            && log.targets.iter().zip(logs).all(|(t, c)| {
+                t.level == c.level
+                    && match (&t.dest, &c.target) {
+                        (Dest::Stderr, ErrorLogTarget::Stderr) => true,
+                        (Dest::File { path, .. }, ErrorLogTarget::File(p)) => path == p,
+                        _ => false,
+                    }
+            })
+    });
+    if is_main || logs.is_empty() {
+        write_error(level, args);
+        return;
+    }
+    let mut line = Vec::with_capacity(256);
+    time::append_err_log_time(time::now_secs(), &mut line);
+    let _ = write!(line, " [{}] {}#0: ", level.as_str(), std::process::id());
+    let _ = line.write_fmt(args);
+    line.truncate(MAX_ERROR_LINE - 1);
+    line.push(b'\n');
+    for conf in logs.iter().filter(|c| level >= c.level) {
+        match &conf.target {
+            ErrorLogTarget::Stderr => {
+                let _ = write_once(io::stderr().as_fd(), &line, b"");
+            }
+            // Opened by the master with the access logs (`open_access_log`).
+            ErrorLogTarget::File(path) => {
+                super::access::write_access(&super::AccessLogTarget { path: path.clone() }, &line)
+            }
+        }
+    }
+}
+
+/// Lets lines of `level` through [`enabled`] for the `error_log`s of locations, which
+/// [`init_error_log`] does not know (call it after each `init_error_log`).
+pub fn admit_level(level: LogLevel) {
+    MIN_LEVEL.with(|m| {
+        if level < m.get() {
+            m.set(level);
+        }
+    });
+}
+
 fn emit(level: LogLevel, now: i64, line: &[u8], msg_start: usize) {
     let msg = &line[msg_start..];
     let done = ERROR_LOG.try_with(|log| {

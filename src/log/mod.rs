@@ -26,7 +26,8 @@ use std::path::PathBuf;
 
 pub use access::{open_access_log, retain_access_logs, write_access};
 pub use error::{
-    enabled, init_error_log, min_level, redirect_stderr, set_stderr_echo, write_error, write_stderr,
+    admit_level, enabled, init_error_log, min_level, redirect_stderr, set_stderr_echo, write_error,
+    write_error_to, write_stderr,
 };
 
 /// nginx's error-log levels, lowest first.

@@ -103,6 +103,7 @@ pub fn run(opts: LoadOptions) -> i32 {
         elog!(LogLevel::Emerg, "{e}");
         return 1;
     }
+    admit_location_error_logs(&config);
     crate::log::install_log_facade();
     let user = if sys::is_root() {
         match User::resolve(config.main.user.as_ref()) {
@@ -509,6 +510,7 @@ impl Master {
                 sys::errno_text(&e)
             );
         }
+        admit_location_error_logs(&config);
         if let Some(u) = &self.user {
             let _ = crate::log::chown_logs(u.uid, Some(u.gid));
         }
@@ -653,6 +655,22 @@ fn log_signal(sig: libc::c_int, action: &str) {
     }
 }
 
+/// Lets the levels of locations' own `error_log`s through the error log's filter (after
+/// each `init_error_log`, which knows only the main ones).
+fn admit_location_error_logs(config: &Config) {
+    fn walk(loc: &config::LocSettings, nested: &[config::LocationConf]) {
+        for e in &loc.error_log {
+            crate::log::admit_level(e.level);
+        }
+        for l in nested {
+            walk(&l.loc, &l.nested);
+        }
+    }
+    for s in config.http.iter().flat_map(|h| &h.servers) {
+        walk(&s.loc, &s.locations);
+    }
+}
+
 fn open_access_logs(config: &Config) -> Result<(), String> {
     let Some(http) = &config.http else {
         return Ok(());
@@ -681,6 +699,14 @@ fn collect_access_logs(
     for a in &loc.access_log {
         if !out.contains(&a.target.path) {
             out.push(a.target.path.clone());
+        }
+    }
+    // A location's own error logs are written by the workers through the same table.
+    for e in &loc.error_log {
+        if let config::ErrorLogTarget::File(path) = &e.target
+            && !out.contains(path)
+        {
+            out.push(path.clone());
         }
     }
     for l in nested {

@@ -256,16 +256,23 @@ pub(super) fn write_script_logs(rq: &mut Rq<'_, '_>) {
     }
 }
 
-/// An error-log line about this request, with nginx's trailer.
+/// An error-log line about this request, with nginx's trailer, to the `error_log`s of the
+/// request's location.
 pub(super) fn log_error(rq: &Rq<'_, '_>, level: LogLevel, message: &str) {
+    if !crate::log::enabled(level) {
+        return;
+    }
     let buf = &rq.a.buf[rq.a.start..rq.a.filled];
-    elog!(
+    crate::log::write_error_to(
+        &rq.req.loc.error_log,
         level,
-        "*{} {message}, client: {}, server: {}{}",
-        rq.conn.id,
-        rq.conn.peer.ip(),
-        server_name(rq.req.server),
-        handler::RequestContext::of(buf, &rq.a.head)
+        format_args!(
+            "*{} {message}, client: {}, server: {}{}",
+            rq.conn.id,
+            rq.conn.peer.ip(),
+            server_name(rq.req.server),
+            handler::RequestContext::of(buf, &rq.a.head)
+        ),
     );
 }
 
