@@ -87,3 +87,37 @@ fn error_log_of_a_server_and_a_location_gets_its_requests_lines() {
             .contains("/loud/nothing")
     );
 }
+
+#[test]
+fn redirects_carry_the_host_lowercased_as_nginx() {
+    let server = start(
+        "server { listen 127.0.0.1:PORT; server_name localhost;\n\
+           location /r { return 301 /x; }\n\
+           location /s/ { server_name_in_redirect on; }\n\
+           location / { } }",
+    );
+    let port = server.port;
+    let cases: [(&str, String); 4] = [
+        (
+            "GET /d HTTP/1.0\r\nHost: Probe.Example\r\n\r\n",
+            format!("http://probe.example:{port}/d/"),
+        ),
+        (
+            "GET /r HTTP/1.1\r\nHost: PROBE.example:99\r\nConnection: close\r\n\r\n",
+            format!("http://probe.example:{port}/x"),
+        ),
+        // No Host: the address that accepted the connection, as nginx.
+        (
+            "GET /d HTTP/1.0\r\n\r\n",
+            format!("http://127.0.0.1:{port}/d/"),
+        ),
+        (
+            "GET http://Abs.Example/d HTTP/1.0\r\nHost: x\r\n\r\n",
+            format!("http://abs.example:{port}/d/"),
+        ),
+    ];
+    for (request, location) in cases {
+        let r = server.request(request.as_bytes());
+        assert_eq!(r.header("Location"), Some(location.as_str()), "{request}");
+    }
+}

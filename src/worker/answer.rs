@@ -4,6 +4,8 @@
 
 use super::handler::{self, Head, server_name};
 use super::phases::{Next, Rq};
+use std::io::Write as _;
+
 use crate::http::request::Method;
 
 /// Answers `code` with `Location` (made absolute when it starts with `/` and
@@ -42,14 +44,24 @@ pub(super) fn redirect(rq: &mut Rq<'_, '_>, code: u16, location: &[u8]) {
     );
 }
 
-/// `http://host[:port]` for a redirect, as nginx's header filter builds it.
+/// `http://host[:port]` for a redirect, as nginx's header filter builds it: the server's
+/// name with `server_name_in_redirect`, else the request's host lowercased (nginx's
+/// `r->headers_in.server`), else the address that accepted the connection.
 fn absolute_prefix(rq: &Rq<'_, '_>, out: &mut Vec<u8>) {
     let loc = rq.req.loc;
     out.extend_from_slice(b"http://");
     let buf = &rq.a.buf[rq.a.start..rq.a.filled];
     match rq.a.head.host {
-        Some(h) if !loc.server_name_in_redirect => out.extend_from_slice(h.get(buf)),
-        _ => out.extend_from_slice(server_name(rq.req.server).as_bytes()),
+        _ if loc.server_name_in_redirect => {
+            out.extend_from_slice(server_name(rq.req.server).as_bytes())
+        }
+        Some(h) => out.extend(h.get(buf).iter().map(u8::to_ascii_lowercase)),
+        // nginx prints the address without a port, so without brackets for IPv6.
+        None => {
+            if let Some(local) = rq.conn.local {
+                let _ = write!(out, "{}", local.ip());
+            }
+        }
     }
     if loc.port_in_redirect
         && let Some(port) = rq.conn.local.map(|l| l.port()).filter(|&p| p != 80)
