@@ -121,3 +121,29 @@ fn redirects_carry_the_host_lowercased_as_nginx() {
         assert_eq!(r.header("Location"), Some(location.as_str()), "{request}");
     }
 }
+
+#[test]
+fn error_page_answers_redirects_and_unparsable_requests() {
+    let server = start(
+        "server { listen 127.0.0.1:PORT; server_name localhost; error_page 400 /bad;\n\
+           location /first { error_page 302 http://example.com/; return 302 first; }\n\
+           location /dir-page { error_page 301 =200 /page; }\n\
+           location = /page { return 200 page; }\n\
+           location = /bad { return 200 \"bad request page\"; }\n\
+           location / { } }",
+    );
+    let r = server.get("/first");
+    assert_eq!(r.status, 302, "{}", show(&r));
+    assert_eq!(r.header("Location"), Some("http://example.com/"));
+    // A Host nginx refuses is a 400 that the server's error_page answers.
+    let r = server.request(b"GET / HTTP/1.0\r\nHost: .\r\n\r\n");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (400, "bad request page"),
+        "{}",
+        show(&r)
+    );
+    let r = server.request(b"GET /bad\x01line HTTP/1.0\r\n\r\n");
+    assert_eq!(r.status, 400, "{}", show(&r));
+    assert_eq!(r.text(), "bad request page");
+}

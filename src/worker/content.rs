@@ -88,8 +88,7 @@ fn serve_static<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
                 location.push(b'?');
                 location.extend_from_slice(args);
             }
-            super::answer::redirect(rq, 301, &location);
-            Next::Done
+            phases::redirect(rq, 301, &location)
         }
         Entry::Error(status, message) => {
             if let Some(message) = message {

@@ -260,12 +260,19 @@ pub(super) fn reject_request<'c>(
     let peer = c.peer;
     let conn_id = c.id;
     c.requests += 1;
+    let server = &shared.http.servers[servers.default];
+    let status = e.status();
+    // nginx finalizes even an unparsable request with its status, so an `error_page` of
+    // the default server answers it.
+    let error_page = server.loc.error_page_for(status).is_some().then(|| {
+        let mut conn = ConnInfo::of(c);
+        conn.local = c.local_addr();
+        conn
+    });
     let (Some(a), ..) = c.parts() else {
         return Step::Close;
     };
     let out_before = a.out.len();
-    let server = &shared.http.servers[servers.default];
-    let status = e.status();
     if crate::log::enabled(LogLevel::Info) {
         let buf = &a.buf[a.start..a.filled];
         let mut msg = String::with_capacity(128);
@@ -298,6 +305,19 @@ pub(super) fn reject_request<'c>(
     a.head.method = method;
     a.discard = None;
     a.route.reset(b"", None, 0);
+    if let Some(conn) = error_page {
+        let mut route = std::mem::take(&mut a.route);
+        route.local = conn.local;
+        let rq = &mut Rq {
+            a,
+            shared,
+            req: &mut req,
+            route: &mut route,
+            conn: &conn,
+        };
+        let handled = phases::run_error_page(rq, status);
+        return after_phases(a, req, route, handled, out_before);
+    }
     queue_standard_page(a, shared, &mut req, status, b"");
     queued(a, req, out_before)
 }

@@ -175,12 +175,24 @@ fn auto_redirect<'c>(rq: &mut Rq<'_, 'c>, l: &'c LocationConf) -> Next<'c> {
     let (Exact(name) | Prefix(name) | PrefixNoRegex(name)) = &l.matcher else {
         return finalize(rq, 500);
     };
-    let mut location = name.as_bytes().to_vec();
+    // nginx's `escaped_name` of the location.
+    let mut location = Vec::with_capacity(name.len() + 16);
+    crate::http::uri::escape_uri(name.as_bytes(), &mut location);
     if let Some(args) = &rq.route.script.args {
         location.push(b'?');
         location.extend_from_slice(args);
     }
-    answer::redirect(rq, 301, &location);
+    redirect(rq, 301, &location)
+}
+
+/// A redirect the request's handling decided (`return 3xx URL`, `rewrite ... redirect`, a
+/// directory without its slash): as nginx finalizes the request with the code, an
+/// `error_page` for it answers instead (the Location is then dropped), else the redirect.
+pub(super) fn redirect<'c>(rq: &mut Rq<'_, 'c>, code: u16, location: &[u8]) -> Next<'c> {
+    if let Some(page) = applicable_error_page(rq, code) {
+        return error_page(rq, code, page);
+    }
+    answer::redirect(rq, code, location);
     Next::Done
 }
 
@@ -222,10 +234,7 @@ fn run_rewrite<'c>(rq: &mut Rq<'_, 'c>, ops: &'c [rewrite::Op], in_location: boo
                 finalize(rq, 500)
             }
         }
-        Outcome::Redirect { code, location } => {
-            answer::redirect(rq, code, &location);
-            Next::Done
-        }
+        Outcome::Redirect { code, location } => redirect(rq, code, &location),
         Outcome::Return { code, body } => match body {
             Some(body) => answer::answer_text(rq, code, &body),
             None => finalize(rq, code),
@@ -341,15 +350,23 @@ pub(super) fn finalize<'c>(rq: &mut Rq<'_, 'c>, status: u16) -> Next<'c> {
             rq.req.lingering = true;
         }
     }
-    let loc = rq.req.loc;
-    if (!rq.route.in_error_page || loc.recursive_error_pages)
-        && rq.route.uri_changes > 1
-        && let Some(page) = loc.error_page_for(status)
-    {
+    if let Some(page) = applicable_error_page(rq, status) {
         return error_page(rq, status, page);
     }
     handler::queue_error(rq, status);
     Next::Done
+}
+
+/// The `error_page` that answers `status` here, if one may (nginx's special response
+/// handler: not from inside an error page unless `recursive_error_pages`, and while URI
+/// changes are left).
+fn applicable_error_page<'c>(rq: &Rq<'_, 'c>, status: u16) -> Option<&'c crate::config::ErrorPage> {
+    let loc = rq.req.loc;
+    if (!rq.route.in_error_page || loc.recursive_error_pages) && rq.route.uri_changes > 1 {
+        loc.error_page_for(status)
+    } else {
+        None
+    }
 }
 
 /// nginx's `ngx_http_send_error_page`.
