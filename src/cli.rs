@@ -17,7 +17,6 @@ const WITHOUT_MODULES: &[&str] = &[
     "http_gzip_module",
     "http_ssi_module",
     "http_userid_module",
-    "http_access_module",
     "http_auth_basic_module",
     "http_mirror_module",
     "http_geo_module",

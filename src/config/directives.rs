@@ -10,7 +10,7 @@ use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::{
-    listen, set_block, set_core, set_http, set_loc, set_log, set_proxy, set_rewrite, tuning,
+    access, listen, set_block, set_core, set_http, set_loc, set_log, set_proxy, set_rewrite, tuning,
 };
 
 /// A set of contexts, as nginx's `NGX_*_CONF` bits.
@@ -34,6 +34,8 @@ impl Ctx {
     pub const IF_IN_LOCATION: Ctx = Ctx(1 << 6);
     /// `upstream {}`.
     pub const UPSTREAM: Ctx = Ctx(1 << 7);
+    /// `limit_except METHOD... {}` inside a location (nginx's `NGX_HTTP_LMT_CONF`).
+    pub const LIMIT_EXCEPT: Ctx = Ctx(1 << 8);
 
     /// The union of two sets (usable in constants).
     pub const fn or(self, other: Ctx) -> Ctx {
@@ -147,7 +149,7 @@ table! {
     "proxy_temp_path", HSL, Range(1, 4), false, set_http::proxy_temp_path, "Directory of temporary files for upstream responses, relative to the prefix (default proxy_temp).";
     "client_body_temp_path", HSL, Range(1, 4), false, set_http::client_body_temp_path, "Directory of buffered request bodies, relative to the prefix [levels accepted] (default client_body_temp).";
     "server_tokens", HSL, Exact(1), false, set_http::server_tokens, "Show the version in `Server:` and error pages: on|off|build.";
-    "access_log", HSL.or(C::IF_IN_LOCATION), AtLeast(1), false, set_log::access_log, "`access_log PATH [FORMAT [buffer=..]]` or `off`.";
+    "access_log", HSL.or(C::IF_IN_LOCATION).or(C::LIMIT_EXCEPT), AtLeast(1), false, set_log::access_log, "`access_log PATH [FORMAT [buffer=..]]` or `off`.";
     "log_format", C::HTTP, AtLeast(2), false, set_log::log_format, "`log_format NAME [escape=..] STRING...`.";
     "root", HSL.or(C::IF_IN_LOCATION), Exact(1), false, set_http::root, "Document root, relative to the prefix (default html).";
     "index", HSL, AtLeast(1), false, set_http::index, "Index files tried for a directory URI (default index.html).";
@@ -244,6 +246,10 @@ table! {
     "read_ahead", HSL, Exact(1), false, tuning::read_ahead, "Tuning knob of the kernel's read-ahead (default 0; no effect on Linux's page cache here).";
     "directio_alignment", HSL, Exact(1), false, tuning::directio_alignment, "Tuning knob of O_DIRECT reads (default 512; no effect: directio is refused).";
     "send_lowat", HSL, Exact(1), false, tuning::send_lowat, "SO_SNDLOWAT: unsupported on Linux, ignored with nginx's warning.";
+    // The access module and limit_except (config/access.rs).
+    "allow", HSL.or(C::LIMIT_EXCEPT), Exact(1), false, access::allow_deny, "`allow ADDRESS|CIDR|unix:|all`: let these clients in (rules apply in order).";
+    "deny", HSL.or(C::LIMIT_EXCEPT), Exact(1), false, access::allow_deny, "`deny ADDRESS|CIDR|unix:|all`: answer these clients 403.";
+    "limit_except", C::LOCATION, AtLeast(1), true, access::limit_except, "`limit_except METHOD... { }`: settings for the methods not named (GET names HEAD too).";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

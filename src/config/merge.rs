@@ -54,6 +54,10 @@ fn merge_location(mut raw: LocationRaw, parent: &LocRaw) -> LocationConf {
     apply_off(&mut raw.loc, raw.access_log_off);
     inherit_loc(&mut raw.loc, parent);
     attach_if_settings(&mut raw.rewrite, raw.if_locs, &raw.loc);
+    let limit_except = raw
+        .limit_except
+        .take()
+        .map(|l| super::access::merge_limit_except(l, &raw.loc));
     let nested: Vec<LocationConf> = raw
         .nested
         .into_iter()
@@ -66,6 +70,7 @@ fn merge_location(mut raw: LocationRaw, parent: &LocRaw) -> LocationConf {
         nested,
         rewrite: raw.rewrite,
         deferred: raw.deferred,
+        limit_except,
     }
 }
 

@@ -11,6 +11,7 @@
 //!
 //! Every error is a [`ConfError`] worded as nginx words it, ending `in FILE:LINE`.
 
+pub mod access;
 pub mod directives;
 pub mod doc_root;
 pub mod error;

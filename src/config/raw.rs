@@ -91,6 +91,9 @@ pub(crate) struct LocationRaw {
     /// The settings of each `if` block, unmerged.
     pub if_locs: Vec<LocRaw>,
     pub deferred: Vec<Directive>,
+    // ---- core (long tail) ----
+    /// `limit_except`, unmerged.
+    pub limit_except: Option<super::access::LimitExceptRaw>,
 }
 
 impl LocationRaw {
@@ -105,6 +108,7 @@ impl LocationRaw {
             rewrite: Vec::new(),
             if_locs: Vec::new(),
             deferred: Vec::new(),
+            limit_except: None,
         }
     }
 }
@@ -211,7 +215,9 @@ impl Level<'_> {
             Level::Http(h) => Ok(&mut h.loc),
             Level::Server(s) => Ok(&mut s.loc),
             Level::Location(l) => Ok(&mut l.loc),
-            Level::If(i) if i.ctx == Ctx::IF_IN_LOCATION => Ok(&mut i.loc),
+            Level::If(i) if i.ctx == Ctx::IF_IN_LOCATION || i.ctx == Ctx::LIMIT_EXCEPT => {
+                Ok(&mut i.loc)
+            }
             _ => Err(misplaced(d)),
         }
     }

@@ -369,6 +369,8 @@ pub struct LocationConf {
     /// Location-level directives of later work (`proxy_pass`, `proxy_set_header`…), kept
     /// raw in config order; an `if` block holding some is kept as an `if` with only those.
     pub deferred: Vec<Directive>,
+    /// `limit_except` (not inherited by nested locations, as in nginx).
+    pub limit_except: Option<super::access::LimitExcept>,
 }
 
 settings! {
@@ -556,6 +558,8 @@ settings! {
         /// `root` with variables, evaluated per request (`None`: `root` is the literal
         /// path); set together with `root`, so it is inherited with it.
         root_script: Option<super::doc_root::PathScript> = None,
+        /// `allow`/`deny` rules in order (a level with any replaces its parent's)
+        access: super::access::AccessRules = Default::default(),
     }
 }
 

@@ -7,6 +7,7 @@
 //! Each loop iteration reads the clock once, polls with the nearest timer as timeout, accepts,
 //! drives the connections that have events, then fires due timers.
 
+mod access;
 mod answer;
 pub(crate) mod conn;
 mod content;

@@ -115,7 +115,10 @@ fn run_from<'c>(rq: &mut Rq<'_, 'c>, mut next: Next<'c>) -> Handled {
                     run_rewrite(rq, &l.rewrite, true)
                 }
             }
-            Next::Content => content::run(rq),
+            Next::Content => match super::access::check(rq) {
+                Some(denied) => denied,
+                None => content::run(rq),
+            },
             Next::Done => {
                 write_script_logs(rq);
                 return Handled::Answered;
@@ -199,7 +202,12 @@ pub(super) fn redirect<'c>(rq: &mut Rq<'_, 'c>, code: u16, location: &[u8]) -> N
 /// Makes `l` the request's location.
 fn enter<'c>(rq: &mut Rq<'_, 'c>, l: &'c LocationConf) {
     rq.route.location = Some(l);
-    set_settings(rq, &l.loc);
+    // nginx's ngx_http_update_location_config: the methods `limit_except` does not name
+    // get its block's settings.
+    match &l.limit_except {
+        Some(le) if le.applies_to(super::access::method_bit(rq)) => set_settings(rq, &le.loc),
+        _ => set_settings(rq, &l.loc),
+    }
 }
 
 /// The settings the rest of the request uses (a location's, or a matched `if`'s).
