@@ -147,3 +147,102 @@ fn error_page_answers_redirects_and_unparsable_requests() {
     assert_eq!(r.status, 400, "{}", show(&r));
     assert_eq!(r.text(), "bad request page");
 }
+
+const MSIE6: &str = "Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1)";
+const CHROME: &str =
+    "Mozilla/5.0 (X11) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+const SAFARI: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15";
+
+fn with_agent(server: &Server, method: &str, uri: &str, agent: &str) -> common::Response {
+    let raw = format!(
+        "{method} {uri} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: {agent}\r\nContent-Length: 0\r\n\r\n"
+    );
+    server.request(raw.as_bytes())
+}
+
+#[test]
+fn browsers_get_nginx_s_padding_refresh_and_keepalive_rules() {
+    let server = start(
+        "server { listen 127.0.0.1:PORT; server_name localhost;\n\
+           location /r/ { msie_refresh on; return 301 \"/a b?x=1\"; }\n\
+           location /nopad/ { msie_padding off; }\n\
+           location /safari/ { keepalive_disable safari; }\n\
+           location / { } }",
+    );
+    // msie_padding (on by default) pads error pages for MSIE and Chrome.
+    let padded = with_agent(&server, "GET", "/missing", CHROME);
+    let plain = server.get("/missing");
+    let pad = "<!-- a padding to disable MSIE and Chrome friendly error page -->\r\n".repeat(6);
+    assert_eq!(padded.text(), format!("{}{pad}", plain.text()));
+    let len = padded.body.len().to_string();
+    assert_eq!(padded.header("Content-Length"), Some(len.as_str()));
+    assert_eq!(
+        with_agent(&server, "GET", "/nopad/x", CHROME).text(),
+        plain.text()
+    );
+    // msie_refresh: MSIE gets a page that refreshes to the location as given.
+    let r = with_agent(&server, "GET", "/r/", MSIE6);
+    assert_eq!(r.status, 200, "{}", show(&r));
+    assert_eq!(r.header("Location"), None);
+    assert_eq!(
+        r.text(),
+        "<html><head><meta http-equiv=\"Refresh\" content=\"0; URL=/a%20b?x=1\"></head><body></body></html>\r\n"
+    );
+    assert_eq!(with_agent(&server, "GET", "/r/", CHROME).status, 301);
+    // keepalive_disable msie6 (the default) after a POST; safari where configured.
+    let r = with_agent(&server, "POST", "/d/", MSIE6);
+    assert_eq!(r.header("Connection"), Some("close"), "{}", show(&r));
+    let r = with_agent(&server, "GET", "/d/", MSIE6);
+    assert_eq!(r.header("Connection"), Some("keep-alive"));
+    let r = with_agent(&server, "GET", "/safari/", SAFARI);
+    assert_eq!(r.header("Connection"), Some("close"));
+    let r = with_agent(&server, "GET", "/d/", SAFARI);
+    assert_eq!(r.header("Connection"), Some("keep-alive"));
+}
+
+#[test]
+fn directives_portico_refuses_say_why_at_load() {
+    let cases = [
+        (
+            "load_module modules/ngx_http_geoip_module.so;\nevents {}",
+            "cannot load dynamic module \"PREFIX/modules/ngx_http_geoip_module.so\": \
+             Portico has no dynamic modules",
+        ),
+        (
+            "events {} http { aio threads; }",
+            "\"aio threads\" is unsupported on this platform",
+        ),
+        (
+            "events {} http { aio on; }",
+            "\"aio on\" is unsupported on this platform",
+        ),
+        (
+            "events {} http { directio 4m; }",
+            "\"directio 4m\" is not supported: Portico reads files through the page cache",
+        ),
+        (
+            "events {} http { satisfy any; }",
+            "\"satisfy\" directive is not supported: Portico has no authentication modules",
+        ),
+        (
+            "events {} http { keepalive_disable msie7; }",
+            "invalid value \"msie7\"",
+        ),
+    ];
+    for (conf, message) in cases {
+        let prefix = common::Prefix::new();
+        prefix.write("conf/portico.conf", conf);
+        let (code, _, stderr) = common::run_cli(&prefix.dir, &["-t", "-c", "conf/portico.conf"]);
+        let message = message.replace("PREFIX", &prefix.dir.to_string_lossy());
+        assert_eq!(code, 1, "{conf}");
+        assert!(stderr.contains(&message), "{conf}: {stderr}");
+    }
+    let prefix = common::Prefix::new();
+    prefix.write(
+        "conf/portico.conf",
+        "events {} http { aio off; directio off; aio_write on; log_subrequest on;\n\
+         keepalive_disable msie6 safari; max_ranges 2; chunked_transfer_encoding off; }",
+    );
+    let (code, _, stderr) = common::run_cli(&prefix.dir, &["-t", "-c", "conf/portico.conf"]);
+    assert_eq!(code, 0, "{stderr}");
+}

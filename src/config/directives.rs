@@ -10,7 +10,8 @@ use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::{
-    access, listen, set_block, set_core, set_http, set_loc, set_log, set_proxy, set_rewrite, tuning,
+    access, listen, set_block, set_core, set_http, set_loc, set_log, set_proxy, set_rewrite,
+    set_tail, tuning,
 };
 
 /// A set of contexts, as nginx's `NGX_*_CONF` bits.
@@ -250,6 +251,18 @@ table! {
     "allow", HSL.or(C::LIMIT_EXCEPT), Exact(1), false, access::allow_deny, "`allow ADDRESS|CIDR|unix:|all`: let these clients in (rules apply in order).";
     "deny", HSL.or(C::LIMIT_EXCEPT), Exact(1), false, access::allow_deny, "`deny ADDRESS|CIDR|unix:|all`: answer these clients 403.";
     "limit_except", C::LOCATION, AtLeast(1), true, access::limit_except, "`limit_except METHOD... { }`: settings for the methods not named (GET names HEAD too).";
+    // The rest of ngx_http_core_module (config/set_tail.rs).
+    "load_module", C::MAIN, Exact(1), false, set_tail::load_module, "Refused: Portico has no dynamic modules.";
+    "keepalive_disable", HSL, Range(1, 2), false, set_tail::keepalive_disable, "`none|msie6|safari`: browsers that get no keep-alive (default msie6, after a POST).";
+    "max_ranges", HSL, Exact(1), false, set_tail::max_ranges, "Most byte ranges per request, 0 turns ranges off (default: no limit).";
+    "chunked_transfer_encoding", HSL, Flag, false, set_tail::chunked_transfer_encoding, "Send a response of unknown length chunked to HTTP/1.1 clients (default on).";
+    "aio_write", HSL, Flag, false, set_tail::aio_write, "Write temporary files with aio threads (default off; no effect without aio threads).";
+    "log_subrequest", HSL, Flag, false, set_tail::log_subrequest, "Log subrequests (default off; Portico makes none).";
+    "directio", HSL, Exact(1), false, set_tail::directio, "`off` only (default): Portico never reads with O_DIRECT.";
+    "aio", HSL, Exact(1), false, set_tail::aio, "`off` only (default): Portico has no file AIO or thread pools.";
+    "satisfy", HSL, Exact(1), false, set_tail::unsupported, "Refused: Portico has no authentication modules yet.";
+    "auth_delay", HSL, Exact(1), false, set_tail::unsupported, "Refused: Portico has no authentication modules yet.";
+    "post_action", HSL.or(C::IF_IN_LOCATION), Exact(1), false, set_tail::unsupported, "Refused: Portico makes no subrequests.";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

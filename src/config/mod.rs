@@ -30,6 +30,7 @@ mod set_loc;
 mod set_log;
 mod set_proxy;
 mod set_rewrite;
+pub mod set_tail;
 pub mod settings;
 pub mod tuning;
 pub mod values;

@@ -560,6 +560,21 @@ settings! {
         root_script: Option<super::doc_root::PathScript> = None,
         /// `allow`/`deny` rules in order (a level with any replaces its parent's)
         access: super::access::AccessRules = Default::default(),
+        /// `keepalive_disable` (bits of `set_tail::KEEPALIVE_DISABLE_*`)
+        keepalive_disable: u8 = super::set_tail::DEFAULT_KEEPALIVE_DISABLE,
+        /// `max_ranges N` (`None`: nginx's default, no limit; 0 turns ranges off)
+        max_ranges: Option<u64> = None,
+        /// `chunked_transfer_encoding on|off`: a response of unknown length may be sent
+        /// chunked to an HTTP/1.1 client (off: it is sent until the connection closes)
+        chunked_transfer_encoding: bool = true,
+        /// `aio_write on|off` (no effect without `aio threads`, as in nginx)
+        aio_write: bool = false,
+        /// `log_subrequest on|off` (Portico makes no subrequests)
+        log_subrequest: bool = false,
+        /// `directio off` (a size is refused at load)
+        directio_off: bool = true,
+        /// `aio off` (`on` and `threads` are refused at load)
+        aio_off: bool = true,
     }
 }
 

@@ -29,5 +29,6 @@ pub mod request;
 mod request_line;
 pub mod response;
 pub mod uri;
+pub mod user_agent;
 
 pub use error::HttpError;

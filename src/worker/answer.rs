@@ -11,6 +11,10 @@ use crate::http::request::Method;
 /// Answers `code` with `Location` (made absolute when it starts with `/` and
 /// `absolute_redirect` is on) and nginx's page for the code as the body.
 pub(super) fn redirect(rq: &mut Rq<'_, '_>, code: u16, location: &[u8]) {
+    if rq.req.loc.msie_refresh && matches!(code, 301 | 302) && super::phases::browser(rq).msie {
+        refresh(rq, location);
+        return;
+    }
     let mut value = Vec::with_capacity(location.len() + 32);
     // nginx's header filter writes a relative Location it completes itself before
     // `Connection`; one that was absolute already stays in the header list, after it.
@@ -41,6 +45,30 @@ pub(super) fn redirect(rq: &mut Rq<'_, '_>, code: u16, location: &[u8]) {
             ..Head::default()
         },
         body,
+    );
+}
+
+/// `msie_refresh on`: MSIE gets a 200 page that refreshes to the location (as given, not
+/// made absolute), nginx's `ngx_http_send_refresh`.
+fn refresh(rq: &mut Rq<'_, '_>, location: &[u8]) {
+    let mut body = Vec::with_capacity(location.len() + 96);
+    body.extend_from_slice(b"<html><head><meta http-equiv=\"Refresh\" content=\"0; URL=");
+    crate::http::uri::escape_refresh(location, &mut body);
+    body.extend_from_slice(b"\"></head><body></body></html>\r\n");
+    let extra = handler::extra_headers(rq, 200, None);
+    let head_only = rq.a.head.method == Method::Head;
+    handler::queue_response(
+        rq.a,
+        rq.shared,
+        rq.req,
+        &Head {
+            status: 200,
+            content_type: Some(b"text/html"),
+            content_length: Some(body.len() as u64),
+            extra: &extra,
+            ..Head::default()
+        },
+        if head_only { b"" } else { &body },
     );
 }
 

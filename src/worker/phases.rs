@@ -217,6 +217,33 @@ fn set_settings<'c>(rq: &mut Rq<'_, 'c>, loc: &'c LocSettings) {
     if loc.keepalive_timeout.0.is_zero() {
         rq.req.keepalive = false;
     }
+    if rq.req.keepalive && loc.keepalive_disable != 0 && keepalive_disabled(rq, loc) {
+        rq.req.keepalive = false;
+    }
+}
+
+/// `keepalive_disable`: MSIE 6 may wait after a POST answered on a kept-alive connection,
+/// Safari may send a POST to one just closed (nginx's reasons). The `User-Agent` is looked
+/// at only where it can matter.
+fn keepalive_disabled(rq: &Rq<'_, '_>, loc: &LocSettings) -> bool {
+    use crate::config::set_tail::{KEEPALIVE_DISABLE_MSIE6, KEEPALIVE_DISABLE_SAFARI};
+    let post = rq.a.head.method == Method::Post && !rq.route.as_get;
+    let msie6 = loc.keepalive_disable & KEEPALIVE_DISABLE_MSIE6 != 0 && post;
+    let safari = loc.keepalive_disable & KEEPALIVE_DISABLE_SAFARI != 0;
+    if !msie6 && !safari {
+        return false;
+    }
+    let browser = browser(rq);
+    (msie6 && browser.msie6) || (safari && browser.safari)
+}
+
+/// The client's browser as nginx tells it from the first `User-Agent`.
+pub(super) fn browser(rq: &Rq<'_, '_>) -> crate::http::user_agent::Browser {
+    let buf = &rq.a.buf[rq.a.start..rq.a.filled];
+    rq.a.head
+        .header(buf, b"user-agent")
+        .map(crate::http::user_agent::Browser::of)
+        .unwrap_or_default()
 }
 
 /// Runs a server's (`in_location` false) or a location's rewrite directives.

@@ -36,6 +36,10 @@ pub(super) fn queue_standard_page<'c>(
         Some(p) if a.head.method != Method::Head => p,
         _ => b"",
     };
+    let padding = match page {
+        Some(_) if status >= 400 && req.loc.msie_padding => msie_padding(a),
+        _ => b"",
+    };
     queue_response(
         a,
         shared,
@@ -43,12 +47,38 @@ pub(super) fn queue_standard_page<'c>(
         &Head {
             status,
             content_type: page.map(|_| b"text/html" as &[u8]),
-            content_length: Some(page.map_or(0, |p| p.len() as u64)),
+            content_length: Some(page.map_or(0, |p| (p.len() + padding.len()) as u64)),
             extra,
             ..Head::default()
         },
         body,
     );
+    if !body.is_empty() {
+        a.out.extend_from_slice(padding);
+    }
+}
+
+/// `msie_padding on` (the default): MSIE and Chrome replace a short error page with their
+/// own, so nginx pads its pages for them.
+fn msie_padding(a: &Active<'_>) -> &'static [u8] {
+    macro_rules! line {
+        () => {
+            "<!-- a padding to disable MSIE and Chrome friendly error page -->\r\n"
+        };
+    }
+    const PADDING: &[u8] = concat!(line!(), line!(), line!(), line!(), line!(), line!()).as_bytes();
+    let buf = &a.buf[a.start..a.filled];
+    match a.head.header(buf, b"user-agent") {
+        Some(ua) => {
+            let browser = crate::http::user_agent::Browser::of(ua);
+            if browser.msie || browser.chrome {
+                PADDING
+            } else {
+                b""
+            }
+        }
+        None => b"",
+    }
 }
 
 /// Queues nginx's page for an error status of a routed request.

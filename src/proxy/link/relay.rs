@@ -297,7 +297,10 @@ impl<'c> Link<'c> {
             Framing::Length(n) => n,
             _ => 0,
         };
-        self.dechunk = self.framing == Framing::Chunked && !self.client_http11;
+        // `chunked_transfer_encoding off`: the body goes to the client unframed and the
+        // connection closes after it, as for an HTTP/1.0 client.
+        self.dechunk = self.framing == Framing::Chunked
+            && (!self.client_http11 || !self.loc.chunked_transfer_encoding);
         let body_done = matches!(self.body, BodyIn::Done);
         self.reusable = self.setup.keepalive
             && !self.head.close
