@@ -1,12 +1,14 @@
 //! Answering with an open file, as nginx's static handler and its header filters do:
-//! `Last-Modified`, `ETag`, preconditions (304/412), one byte range (206/416), then the
-//! `expires` and `add_header` headers, in nginx's header order.
+//! `Last-Modified`, `ETag`, preconditions (304/412), byte ranges (206, `multipart/byteranges`
+//! for several, 416; `max_ranges`), then the `expires` and `add_header` headers, in nginx's
+//! header order.
 
 use super::handler::{self, Body, Head};
+use super::multipart::Multipart;
 use super::phases::{Next, Rq, finalize};
 use super::response_head::preconditions;
 use crate::http::conditional::{self, Precondition};
-use crate::http::date::format_http_date_secs;
+use crate::http::date::{format_http_date_secs, parse_http_date_secs};
 use crate::http::range::{self, CONTENT_RANGE_MAX_LEN, RangeOutcome};
 use crate::http::request::Method;
 use crate::static_files::{self, StaticFile};
@@ -25,10 +27,28 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile) -> Next<'c> {
         0
     };
     let etag = (etag_len > 0).then_some(&etag[..etag_len]);
-    let mut last_modified = [0u8; 29];
-    format_http_date_secs(f.mtime, &mut last_modified);
+    let mut file_last_modified = [0u8; 29];
+    format_http_date_secs(f.mtime, &mut file_last_modified);
+    // nginx's headers filter runs before its range filter: `add_header Last-Modified` and
+    // `add_header ETag` replace the validators If-Range is compared with.
+    let (lm_override, etag_override) = replaced_validators(rq, status);
+    let range_mtime = match &lm_override {
+        Some(value) => parse_http_date_secs(value),
+        None => Some(f.mtime),
+    };
+    let range_etag = match &etag_override {
+        Some(value) => (!value.is_empty()).then_some(value.as_slice()),
+        None => etag,
+    };
+    let last_modified: &[u8] = lm_override.as_deref().unwrap_or(&file_last_modified);
+    // The replacing ETag is among the add_header lines; the file's is dropped.
+    let etag = if etag_override.is_some() { None } else { etag };
 
     let (mut status, mut range) = (status, None);
+    let mut ranges = Vec::new();
+    let mut multipart = false;
+    // `max_ranges 0` turns the range filter off, `Accept-Ranges` included.
+    let ranges_on = loc.max_ranges != Some(0);
     // The not-modified and range filters see any 200, an `error_page ... =200` target too.
     if plain_ok {
         match preconditions(rq, Some(f.mtime), etag) {
@@ -39,13 +59,14 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile) -> Next<'c> {
         let buf = &rq.a.buf[rq.a.start..rq.a.filled];
         let head = &rq.a.head;
         if status == 200
+            && ranges_on
             && let Some(value) = head.header(buf, b"range")
         {
             let if_range_ok = head
                 .header(buf, b"if-range")
-                .is_none_or(|v| range::if_range_matches(v, Some(f.mtime), etag));
+                .is_none_or(|v| range::if_range_matches(v, range_mtime, range_etag));
             if if_range_ok {
-                match range::parse_range(value, f.size) {
+                match range::parse_ranges(value, f.size, loc.max_ranges, &mut ranges) {
                     RangeOutcome::Single {
                         start,
                         end_exclusive,
@@ -57,19 +78,31 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile) -> Next<'c> {
                         unsatisfiable(rq, f.size);
                         return Next::Done;
                     }
-                    RangeOutcome::Full | RangeOutcome::Multi => {}
+                    RangeOutcome::Multi => {
+                        status = 206;
+                        multipart = true;
+                    }
+                    RangeOutcome::Full => {}
                 }
             }
         }
     }
 
-    let extra = handler::extra_headers(rq, status, Some(f.mtime));
+    let mut extra = handler::extra_headers(rq, status, Some(f.mtime));
+    if lm_override.is_some() {
+        // Sent in its own place, as nginx's header filter writes `Last-Modified`.
+        remove_header_lines(&mut extra, b"last-modified");
+    }
     let content_type = static_files::content_type(loc, &rq.route.script.uri);
+    if multipart {
+        let layout = Multipart::new(&ranges, f.size, content_type.as_bytes());
+        return serve_multipart(rq, f, layout, last_modified, etag, &extra);
+    }
     let mut content_range = [0u8; CONTENT_RANGE_MAX_LEN];
     let (start, end) = range.unwrap_or((0, f.size));
     let mut tail: [(&[u8], &[u8]); 1] = [(b"", b"")];
     let tail: &[(&[u8], &[u8])] = match status {
-        200 => {
+        200 if ranges_on => {
             tail[0] = (b"Accept-Ranges", b"bytes");
             &tail
         }
@@ -81,7 +114,7 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile) -> Next<'c> {
         _ => &[],
     };
     let etag_header: [(&[u8], &[u8]); 1] = [(b"ETag", etag.unwrap_or(b""))];
-    let last_modified_header: [(&[u8], &[u8]); 1] = [(b"Last-Modified", &last_modified)];
+    let last_modified_header: [(&[u8], &[u8]); 1] = [(b"Last-Modified", last_modified)];
     let not_modified = status == 304;
     let send_body = rq.a.head.method != Method::Head && !not_modified && end > start;
     // A small file the cache holds goes out with the head in one write; others follow it
@@ -99,7 +132,7 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile) -> Next<'c> {
             status,
             content_type: (!not_modified).then_some(content_type.as_bytes()),
             content_length: (!not_modified).then_some(end - start),
-            early: if matches!(status, 200 | 206 | 304) {
+            early: if matches!(status, 200 | 206 | 304) && !last_modified.is_empty() {
                 &last_modified_header
             } else {
                 &[]
@@ -117,9 +150,89 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile) -> Next<'c> {
             end,
             sendfile: loc.sendfile,
             max_chunk: loc.sendfile_max_chunk,
+            rest: None,
         };
     }
     Next::Done
+}
+
+/// A 206 `multipart/byteranges` answer: in one piece from a file held in memory, else
+/// the first part's head now and the parts one after the other by the writer.
+fn serve_multipart<'c>(
+    rq: &mut Rq<'_, 'c>,
+    f: StaticFile,
+    mut layout: Multipart,
+    last_modified: &[u8],
+    etag: Option<&[u8]>,
+    extra: &[u8],
+) -> Next<'c> {
+    let loc = rq.req.loc;
+    let send_body = rq.a.head.method != Method::Head;
+    let etag_header: [(&[u8], &[u8]); 1] = [(b"ETag", etag.unwrap_or(b""))];
+    let last_modified_header: [(&[u8], &[u8]); 1] = [(b"Last-Modified", last_modified)];
+    let content_type = std::mem::take(&mut layout.content_type);
+    let head = Head {
+        status: 206,
+        content_type: Some(&content_type),
+        content_length: Some(layout.length),
+        early: if last_modified.is_empty() {
+            &[]
+        } else {
+            &last_modified_header
+        },
+        late: if etag.is_some() { &etag_header } else { &[] },
+        extra,
+        tail: &[],
+    };
+    if !send_body {
+        handler::queue_response(rq.a, rq.shared, rq.req, &head, b"");
+        return Next::Done;
+    }
+    if let Some(body) = f.content.as_deref().and_then(|c| layout.body_from(c)) {
+        handler::queue_response(rq.a, rq.shared, rq.req, &head, &body);
+        return Next::Done;
+    }
+    let (first_head, (start, end), rest) = layout.into_first();
+    handler::queue_response(rq.a, rq.shared, rq.req, &head, &first_head);
+    rq.a.body = Body::File {
+        file: f.file,
+        pos: start,
+        end,
+        sendfile: loc.sendfile,
+        max_chunk: loc.sendfile_max_chunk,
+        rest: Some(Box::new(rest)),
+    };
+    Next::Done
+}
+
+/// The values of `add_header Last-Modified` and `add_header ETag` for a response with
+/// `status` (the last of each, as each replaces the one before); an empty value removes
+/// the header.
+fn replaced_validators(rq: &Rq<'_, '_>, status: u16) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    let listed = crate::http::expires::applies_to_status(status);
+    let (mut last_modified, mut etag) = (None, None);
+    for h in rq.req.loc.add_header.iter().filter(|h| listed || h.always) {
+        if h.name.eq_ignore_ascii_case("last-modified") {
+            last_modified = Some(super::phases::eval(rq, &h.value));
+        } else if h.name.eq_ignore_ascii_case("etag") {
+            etag = Some(super::phases::eval(rq, &h.value));
+        }
+    }
+    (last_modified, etag)
+}
+
+/// Removes the `name:` lines (lowercase name) from rendered header lines.
+fn remove_header_lines(lines: &mut Vec<u8>, name: &[u8]) {
+    let mut kept = Vec::with_capacity(lines.len());
+    for line in lines.split_inclusive(|&b| b == b'\n') {
+        let is_it = line.get(..name.len() + 1).is_some_and(|start| {
+            start[..name.len()].eq_ignore_ascii_case(name) && start[name.len()] == b':'
+        });
+        if !is_it {
+            kept.extend_from_slice(line);
+        }
+    }
+    *lines = kept;
 }
 
 /// 416 with `Content-Range: bytes */SIZE` and nginx's page.

@@ -33,6 +33,8 @@ pub enum Body {
         sendfile: bool,
         /// `sendfile_max_chunk`: bytes per turn before yielding to other connections.
         max_chunk: u64,
+        /// The parts of a `multipart/byteranges` answer after this one.
+        rest: Option<Box<super::multipart::RangeParts>>,
     },
 }
 

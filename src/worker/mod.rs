@@ -14,6 +14,7 @@ mod content;
 mod doc_root;
 mod file_response;
 mod handler;
+mod multipart;
 mod phases;
 pub(crate) mod request_vars;
 mod response_head;

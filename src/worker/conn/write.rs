@@ -56,12 +56,27 @@ impl<'c> Conn<'c> {
                 end,
                 sendfile,
                 max_chunk,
+                rest,
             } = &mut a.body
             else {
                 return Flush::Done;
             };
             if *pos >= *end {
+                // A multipart answer goes on with the next part's head and bytes.
+                if let Some(parts) = rest.as_mut() {
+                    let (next, added) = parts.next(&mut a.out);
+                    if let Some(r) = a.req.as_mut() {
+                        r.bytes_sent += added as u64;
+                    }
+                    if let Some((start, stop)) = next {
+                        (*pos, *end) = (start, stop);
+                        continue;
+                    }
+                }
                 a.body = Body::None;
+                if a.out_pos < a.out.len() {
+                    continue;
+                }
                 return Flush::Done;
             }
             if *max_chunk > 0 && sent_file_bytes >= *max_chunk {
