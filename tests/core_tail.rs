@@ -246,3 +246,42 @@ fn directives_portico_refuses_say_why_at_load() {
     let (code, _, stderr) = common::run_cli(&prefix.dir, &["-t", "-c", "conf/portico.conf"]);
     assert_eq!(code, 0, "{stderr}");
 }
+
+#[test]
+fn autoindex_formats_as_nginx() {
+    let server = start(
+        "server { listen 127.0.0.1:PORT; server_name localhost; autoindex on; index none;\n\
+           location /x/ { alias html/d/; autoindex_format xml; }\n\
+           location /j/ { alias html/d/; autoindex_format json; }\n\
+           location /p/ { alias html/d/; autoindex_format jsonp; }\n\
+           location / { } }",
+    );
+    let r = server.get("/x/");
+    assert_eq!(r.header("Content-Type"), Some("text/xml; charset=utf-8"));
+    let text = r.text();
+    assert!(
+        text.starts_with("<?xml version=\"1.0\"?>\r\n<list>\r\n<file mtime=\"")
+            && text.contains("\" size=\"9\">index.html</file>\r\n</list>\r\n"),
+        "{text}"
+    );
+    let r = server.get("/j/");
+    assert_eq!(r.header("Content-Type"), Some("application/json"));
+    assert!(
+        r.text()
+            .starts_with("[\r\n{ \"name\":\"index.html\", \"type\":\"file\", \"mtime\":\"")
+    );
+    assert!(r.text().ends_with("\", \"size\":9 }\r\n]"));
+    let r = server.get("/p/?callback=app.cb_1");
+    assert_eq!(r.header("Content-Type"), Some("application/javascript"));
+    assert!(
+        r.text()
+            .starts_with("/* callback */\r\napp.cb_1([\r\n{ \"name\"")
+    );
+    assert!(r.text().ends_with(" }\r\n]);"));
+    // Without a callback, jsonp is json; a callback nginx refuses is a 400.
+    assert_eq!(
+        server.get("/p/").header("Content-Type"),
+        Some("application/json")
+    );
+    assert_eq!(server.get("/p/?callback=alert(1)").status, 400);
+}

@@ -26,7 +26,7 @@ simple_setters! {
     autoindex_exact_size: loc.autoindex_exact_size = flag_arg;
     /// `autoindex_localtime on|off;`
     autoindex_localtime: loc.autoindex_localtime = flag_arg;
-    /// `autoindex_format html;` (nginx's `xml`, `json` and `jsonp` are not implemented)
+    /// `autoindex_format html|xml|json|jsonp;`
     autoindex_format: loc.autoindex_format = autoindex_format_arg;
     /// `etag on|off;`
     etag: loc.etag = flag_arg;
@@ -66,13 +66,9 @@ fn invalid_value(d: &Directive) -> ConfError {
 fn autoindex_format_arg(d: &Directive) -> Result<AutoindexFormat, ConfError> {
     match d.arg(0).to_ascii_lowercase().as_str() {
         "html" => Ok(AutoindexFormat::Html),
-        "xml" | "json" | "jsonp" => Err(ConfError::at(
-            d,
-            format!(
-                "\"autoindex_format\" directive \"{}\" is not supported",
-                d.arg(0)
-            ),
-        )),
+        "xml" => Ok(AutoindexFormat::Xml),
+        "json" => Ok(AutoindexFormat::Json),
+        "jsonp" => Ok(AutoindexFormat::Jsonp),
         _ => Err(invalid_value(d)),
     }
 }

@@ -465,7 +465,7 @@ settings! {
         autoindex_exact_size: bool = true,
         /// `autoindex_localtime on|off`
         autoindex_localtime: bool = false,
-        /// `autoindex_format html`
+        /// `autoindex_format html|xml|json|jsonp`
         autoindex_format: AutoindexFormat = AutoindexFormat::Html,
         /// `expires ...`
         expires: Expires = Expires::Off,

@@ -291,6 +291,8 @@ fn try_files<'c>(rq: &mut Rq<'_, 'c>) -> Option<Next<'c>> {
 
 /// `autoindex on`: the HTML listing of `dir`.
 fn autoindex<'c>(rq: &mut Rq<'_, 'c>, dir: &[u8]) -> Next<'c> {
+    use crate::config::AutoindexFormat;
+    use static_files::autoindex::{self, Format};
     let loc = rq.req.loc;
     let offset = if loc.autoindex_localtime {
         let now = std::time::SystemTime::now()
@@ -300,12 +302,43 @@ fn autoindex<'c>(rq: &mut Rq<'_, 'c>, dir: &[u8]) -> Next<'c> {
     } else {
         0
     };
-    let listing = static_files::autoindex::listing(
-        &rq.route.script.uri,
-        dir,
-        loc.autoindex_exact_size,
-        offset,
-    );
+    // jsonp's function is the `callback` argument as sent; without one it is plain JSON.
+    let callback = match loc.autoindex_format {
+        AutoindexFormat::Jsonp => rq
+            .route
+            .script
+            .args
+            .as_deref()
+            .and_then(|args| crate::vars::find_arg(args, "callback"))
+            .filter(|c| !c.is_empty())
+            .map(<[u8]>::to_vec),
+        _ => None,
+    };
+    if let Some(name) = callback
+        .as_deref()
+        .filter(|c| !autoindex::valid_callback(c))
+    {
+        let what = if name.len() > autoindex::MAX_CALLBACK_LEN {
+            "too long"
+        } else {
+            "invalid"
+        };
+        let name = String::from_utf8_lossy(name);
+        let message = format!("client sent {what} callback name: \"{name}\"");
+        phases::log_error(rq, LogLevel::Info, &message);
+        return finalize(rq, 400);
+    }
+    let format = match (loc.autoindex_format, &callback) {
+        (AutoindexFormat::Html, _) => Format::Html {
+            exact_size: loc.autoindex_exact_size,
+            utc_offset_secs: offset,
+        },
+        (AutoindexFormat::Xml, _) => Format::Xml,
+        (AutoindexFormat::Jsonp, Some(name)) => Format::Jsonp(name),
+        (AutoindexFormat::Json | AutoindexFormat::Jsonp, _) => Format::Json,
+    };
+    let content_type = format.content_type();
+    let listing = autoindex::listing(&rq.route.script.uri, dir, format);
     let body = match listing {
         Ok(body) => body,
         Err(e) => {
@@ -337,7 +370,7 @@ fn autoindex<'c>(rq: &mut Rq<'_, 'c>, dir: &[u8]) -> Next<'c> {
         rq.req,
         &super::handler::Head {
             status,
-            content_type: Some(b"text/html"),
+            content_type: Some(content_type),
             content_length: Some(body.len() as u64),
             extra: &extra,
             ..Default::default()

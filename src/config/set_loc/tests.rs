@@ -115,10 +115,6 @@ fn value_errors() {
             "autoindex maybe;",
             "invalid value \"maybe\" in \"autoindex\" directive, it must be \"on\" or \"off\"",
         ),
-        (
-            "autoindex_format json;",
-            "\"autoindex_format\" directive \"json\" is not supported",
-        ),
         ("autoindex_format yaml;", "invalid value \"yaml\""),
         ("if_modified_since later;", "invalid value \"later\""),
         ("etag on; etag off;", "\"etag\" directive is duplicate"),
