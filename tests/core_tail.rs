@@ -285,3 +285,47 @@ fn autoindex_formats_as_nginx() {
     );
     assert_eq!(server.get("/p/?callback=alert(1)").status, 400);
 }
+
+#[test]
+fn expires_with_variables_and_replacing_add_headers() {
+    let server = start(
+        "server { listen 127.0.0.1:PORT; server_name localhost;\n\
+           location /v/ { alias html/; expires $arg_e; location /v/m/ { alias html/; expires modified $arg_e; } }\n\
+           location /etag/ { alias html/; add_header ETag foo; add_header ETag \"\"; }\n\
+           location / { } }",
+    );
+    let r = server.get("/v/index.html?e=2048");
+    assert_eq!(
+        r.header("Cache-Control"),
+        Some("max-age=2048"),
+        "{}",
+        show(&r)
+    );
+    assert!(
+        server
+            .get("/v/index.html?e=epoch")
+            .header("Expires")
+            .unwrap_or_default()
+            .contains("1970")
+    );
+    for bad in ["", "?e=bad", "?e=off"] {
+        assert_eq!(
+            server.get(&format!("/v/index.html{bad}")).header("Expires"),
+            None,
+            "{bad}"
+        );
+    }
+    // `modified` takes a time, never a keyword, as nginx.
+    assert_eq!(
+        server.get("/v/m/index.html?e=epoch").header("Expires"),
+        None
+    );
+    assert!(
+        server
+            .get("/v/m/index.html?e=60")
+            .header("Cache-Control")
+            .is_some()
+    );
+    // The last `add_header ETag` replaces the file's ETag, an empty one removes it.
+    assert_eq!(server.get("/etag/index.html").header("ETag"), None);
+}

@@ -60,6 +60,15 @@ pub struct ErrorPage {
     pub args: Option<String>,
 }
 
+/// `expires [modified] VALUE` with variables: evaluated and parsed per request.
+#[derive(Clone, Debug)]
+pub struct ExpiresScript {
+    /// The value.
+    pub value: Template,
+    /// `modified`: relative to the file's mtime.
+    pub modified: bool,
+}
+
 /// `add_header NAME VALUE [always]`.
 #[derive(Clone, Debug)]
 pub struct AddHeader {

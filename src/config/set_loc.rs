@@ -7,7 +7,7 @@ use super::doc_root::{Alias, PathScript};
 use super::error::ConfError;
 use super::loc_values::{
     AddHeader, AutoindexFormat, DEFAULT_OPEN_FILE_CACHE_INACTIVE, DisableSymlinks, ErrorPage,
-    ErrorPageStatus, OpenFileCache, TryFallback, TryFile, TryFiles,
+    ErrorPageStatus, ExpiresScript, OpenFileCache, TryFallback, TryFile, TryFiles,
 };
 use super::parser::Directive;
 use super::raw::{Level, Shared};
@@ -44,8 +44,6 @@ simple_setters! {
     msie_refresh: loc.msie_refresh = flag_arg;
     /// `internal;`
     internal: loc.internal = |_| Ok(true);
-    /// `expires [modified] TIME|epoch|max|off;`
-    expires: loc.expires = expires_arg;
     /// `open_file_cache off|max=N [inactive=TIME];`
     open_file_cache: loc.open_file_cache = open_file_cache_arg;
     /// `open_file_cache_valid TIME;`
@@ -82,9 +80,33 @@ fn if_modified_since_arg(d: &Directive) -> Result<IfModifiedSince, ConfError> {
     }
 }
 
-fn expires_arg(d: &Directive) -> Result<crate::http::expires::Expires, ConfError> {
+/// `expires [modified] TIME|@TIME|epoch|max|off;` The value may hold variables (nginx
+/// 1.22 evaluates it per request; a value that does not parse then adds no header).
+pub(crate) fn expires(
+    l: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
+    use crate::http::expires;
     let args: Vec<&str> = d.args.iter().map(|w| w.text.as_str()).collect();
-    crate::http::expires::parse(&args).map_err(|message| ConfError::directive(d, &message))
+    let (modified, value) =
+        expires::split_args(&args).map_err(|message| ConfError::directive(d, &message))?;
+    let compiled = template(d, value, shared)?;
+    let loc = l.loc(d)?;
+    if compiled.is_literal().is_some() {
+        set_once(&mut loc.expires, d, |d| {
+            expires::parse_value(value, modified).map_err(|m| ConfError::directive(d, &m))
+        })?;
+        loc.expires_script = Some(None);
+        return Ok(());
+    }
+    // The setting is the script; `expires` itself stays as its default underneath.
+    set_once(&mut loc.expires, d, |_| Ok(expires::Expires::Off))?;
+    loc.expires_script = Some(Some(ExpiresScript {
+        value: compiled,
+        modified,
+    }));
+    Ok(())
 }
 
 fn open_file_cache_arg(d: &Directive) -> Result<Option<OpenFileCache>, ConfError> {

@@ -575,6 +575,8 @@ settings! {
         directio_off: bool = true,
         /// `aio off` (`on` and `threads` are refused at load)
         aio_off: bool = true,
+        /// `expires` with variables (set with `expires`, so inherited with it)
+        expires_script: Option<ExpiresScript> = None,
     }
 }
 

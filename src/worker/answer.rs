@@ -100,6 +100,21 @@ fn absolute_prefix(rq: &Rq<'_, '_>, out: &mut Vec<u8>) {
     }
 }
 
+/// The `expires` setting for the request: the configured one, or its value with variables
+/// evaluated now (one that does not parse adds no header, as in nginx).
+pub(super) fn expires_setting(rq: &Rq<'_, '_>) -> crate::http::expires::Expires {
+    use crate::http::expires::{Expires, parse_value};
+    let loc = rq.req.loc;
+    let Some(script) = &loc.expires_script else {
+        return loc.expires;
+    };
+    let value = super::phases::eval(rq, &script.value);
+    std::str::from_utf8(&value)
+        .ok()
+        .and_then(|v| parse_value(v, script.modified).ok())
+        .unwrap_or(Expires::Off)
+}
+
 /// `return CODE TEXT`: the text as the body, typed by the URI's extension.
 pub(super) fn answer_text<'c>(rq: &mut Rq<'_, 'c>, code: u16, body: &[u8]) -> Next<'c> {
     // Under `error_page CODE URI` the error's status replaces the target's (nginx's

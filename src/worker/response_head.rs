@@ -101,7 +101,8 @@ pub(super) fn extra_headers(rq: &Rq<'_, '_>, status: u16, mtime: Option<i64>) ->
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
         let mut date = [0u8; 29];
-        if let Some((n, cache_control)) = expires::headers(&loc.expires, now, mtime, &mut date) {
+        let setting = super::answer::expires_setting(rq);
+        if let Some((n, cache_control)) = expires::headers(&setting, now, mtime, &mut date) {
             push_header(&mut out, b"Expires", &date[..n]);
             let mut value = [0u8; expires::CACHE_CONTROL_MAX_LEN];
             let n = cache_control.write(&mut value);
@@ -123,7 +124,24 @@ pub(super) fn extra_headers(rq: &Rq<'_, '_>, status: u16, mtime: Option<i64>) ->
         inner: &src,
     };
     let mut value = Vec::new();
-    for h in loc.add_header.iter().filter(|h| listed || h.always) {
+    let applicable = |h: &&crate::config::AddHeader| listed || h.always;
+    for (i, h) in loc
+        .add_header
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| applicable(h))
+    {
+        // `ETag` and `Last-Modified` are one header each: a later one replaces it (and an
+        // empty one removes it), as nginx's headers filter sets them.
+        let replaced = ["etag", "last-modified"]
+            .iter()
+            .any(|n| h.name.eq_ignore_ascii_case(n))
+            && loc.add_header[i + 1..]
+                .iter()
+                .any(|later| applicable(&later) && later.name.eq_ignore_ascii_case(&h.name));
+        if replaced {
+            continue;
+        }
         value.clear();
         h.value.eval(&vars, &mut value);
         if !value.is_empty() {
