@@ -108,6 +108,26 @@ pub fn send_more(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
+/// The kernel's `TCP_INFO` of a socket (`$tcpinfo_*`).
+pub fn tcp_info(fd: RawFd) -> io::Result<libc::tcp_info> {
+    // SAFETY: tcp_info is plain old data; the kernel fills at most `len` bytes of it.
+    unsafe {
+        let mut info: libc::tcp_info = std::mem::zeroed();
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        let rc = libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        );
+        if rc == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(info)
+    }
+}
+
 /// `TCP_NODELAY` on or off.
 pub fn set_tcp_nodelay(fd: RawFd, on: bool) -> io::Result<()> {
     setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, on as libc::c_int)

@@ -119,6 +119,17 @@ vars! {
     RequestCompletion = "request_completion",
     /// `$binary_remote_addr`: the client address in binary form.
     BinaryRemoteAddr = "binary_remote_addr",
+    // ---- core (long tail) ----
+    /// `$connection_time`: seconds since the connection was accepted, with milliseconds.
+    ConnectionTime = "connection_time",
+    /// `$tcpinfo_rtt`: the connection's round-trip time in microseconds (`TCP_INFO`).
+    TcpinfoRtt = "tcpinfo_rtt",
+    /// `$tcpinfo_rttvar`: its variance in microseconds.
+    TcpinfoRttvar = "tcpinfo_rttvar",
+    /// `$tcpinfo_snd_cwnd`: the send congestion window in segments.
+    TcpinfoSndCwnd = "tcpinfo_snd_cwnd",
+    /// `$tcpinfo_rcv_space`: the receive space.
+    TcpinfoRcvSpace = "tcpinfo_rcv_space",
     ;
     /// `$arg_NAME`: one query argument (name stored lowercase; see [`find_arg`]).
     Arg(String),

@@ -329,3 +329,43 @@ fn expires_with_variables_and_replacing_add_headers() {
     // The last `add_header ETag` replaces the file's ETag, an empty one removes it.
     assert_eq!(server.get("/etag/index.html").header("ETag"), None);
 }
+
+#[test]
+fn core_variables_nginx_has() {
+    let server = start(
+        "log_format v '$uri $pipe $connection_time $tcpinfo_rtt $tcpinfo_rttvar \
+                       $tcpinfo_snd_cwnd $tcpinfo_rcv_space [$sent_http_cache_control]';\n\
+         server { listen 127.0.0.1:PORT; server_name localhost; access_log logs/v.log v;\n\
+           location /cookie { return 200 \"$http_cookie|$cookie_b|$http_x_forwarded_for\"; }\n\
+           location /cc { add_header Cache-Control a; add_header Cache-Control b; return 200; }\n\
+           location / { return 200; } }",
+    );
+    let r = server.request(
+        b"GET /cookie HTTP/1.1\r\nHost: localhost\r\nCookie: a=1\r\nCookie: b=2\r\n\
+          X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-For: 10.0.0.2\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.text(), "a=1; b=2|2|10.0.0.1, 10.0.0.2");
+    let mut s = server.connect();
+    common::send(
+        &mut s,
+        b"GET /one HTTP/1.1\r\nHost: localhost\r\n\r\nGET /cc HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    let _ = common::read_to_end(&mut s);
+    assert!(server.wait_for(5, || server.prefix.read("logs/v.log").lines().count() == 3));
+    let log = server.prefix.read("logs/v.log");
+    let lines: Vec<&str> = log.lines().collect();
+    // The first request of a read is not pipelined, the one behind it is.
+    assert!(lines[1].starts_with("/one . "), "{log}");
+    assert!(lines[2].starts_with("/cc p "), "{log}");
+    assert!(lines[2].ends_with(" [a, b]"), "{log}");
+    let fields: Vec<&str> = lines[1].split(' ').collect();
+    let time = fields[2];
+    assert!(
+        time.len() >= 5 && time.as_bytes()[time.len() - 4] == b'.',
+        "{log}"
+    );
+    assert!(
+        fields[3..7].iter().all(|f| f.parse::<u64>().is_ok()),
+        "{log}"
+    );
+}

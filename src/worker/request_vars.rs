@@ -24,6 +24,10 @@ pub struct ConnInfo {
     pub local: Option<SocketAddr>,
     /// `$request_id` of the current request.
     pub request_id: [u8; 32],
+    /// When the connection was accepted (`$connection_time`).
+    pub accepted_at: std::time::Instant,
+    /// The client socket (`$tcpinfo_*`).
+    pub fd: Option<std::os::fd::RawFd>,
 }
 
 fn routed<'a, 'c>(c: &'a Conn<'c>) -> Option<&'a Active<'c>> {
@@ -72,6 +76,8 @@ impl ConnInfo {
             // in a pooled buffer).
             local: routed(c).and_then(|a| a.route.local),
             request_id: routed(c).map_or([b'0'; 32], |a| a.route.request_id),
+            accepted_at: c.accepted_at,
+            fd: c.fd(),
         }
     }
 }
@@ -131,6 +137,17 @@ impl RequestVars<'_, '_> {
             .find(|h| header_matches(name, h.name.get(buf)))
             .map(|h| h.value.get(buf))
     }
+
+    /// Every request header `name` (`$http_*` spelling), in order.
+    fn headers<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s [u8]> {
+        let buf = self.buf();
+        self.active
+            .head
+            .headers
+            .iter()
+            .filter(move |h| header_matches(name, h.name.get(buf)))
+            .map(move |h| h.value.get(buf))
+    }
 }
 
 impl VarSource for RequestVars<'_, '_> {
@@ -171,14 +188,19 @@ impl VarSource for RequestVars<'_, '_> {
                     && crate::rewrite::script_var(&route.script, &NoVars, var, out, false);
             }
             Var::RequestUri if parsed => out.extend_from_slice(head.request_uri.get(buf)),
+            // nginx keeps these request headers as lists and joins them.
+            Var::Http(name) if parsed && matches!(name.as_str(), "cookie" | "x_forwarded_for") => {
+                let separator: &[u8] = if name == "cookie" { b"; " } else { b", " };
+                return join(self.headers(name), separator, out);
+            }
             Var::Http(name) => match self.header(name).filter(|_| parsed) {
                 Some(v) => out.extend_from_slice(v),
                 None => return false,
             },
             Var::Cookie(name) => match self
-                .header("cookie")
+                .headers("cookie")
                 .filter(|_| parsed)
-                .and_then(|c| find_cookie(c, name))
+                .find_map(|c| find_cookie(c, name))
             {
                 Some(v) => out.extend_from_slice(v),
                 None => return false,
@@ -288,6 +310,9 @@ impl VarSource for RequestVars<'_, '_> {
             },
             Var::NginxVersion => out.extend_from_slice(crate::VERSION.as_bytes()),
             Var::RequestId => out.extend_from_slice(&self.conn.request_id),
+            Var::SentHttp(name) if parsed && matches!(name.as_str(), "cache_control" | "link") => {
+                return join(sent_headers(&route.sent_head, name), b", ", out);
+            }
             Var::SentHttp(name) => match sent_header(&route.sent_head, name).filter(|_| parsed) {
                 Some(v) => out.extend_from_slice(v),
                 None => return false,
@@ -301,13 +326,7 @@ impl VarSource for RequestVars<'_, '_> {
                 None => return false,
             },
             Var::Https => {}
-            Var::Pipe => out.push(
-                if self.active.filled > self.active.start + self.req.head_len {
-                    b'p'
-                } else {
-                    b'.'
-                },
-            ),
+            Var::Pipe => out.push(if self.active.pipelined { b'p' } else { b'.' }),
             Var::BinaryRemoteAddr => match self.conn.peer.ip() {
                 std::net::IpAddr::V4(ip) => out.extend_from_slice(&ip.octets()),
                 std::net::IpAddr::V6(ip) => out.extend_from_slice(&ip.octets()),
@@ -316,6 +335,25 @@ impl VarSource for RequestVars<'_, '_> {
                 if self.req.status != 0 && self.req.status < 400 {
                     out.extend_from_slice(b"OK");
                 }
+            }
+            Var::ConnectionTime => {
+                let d = self
+                    .shared
+                    .now
+                    .saturating_duration_since(self.conn.accepted_at);
+                let _ = write!(out, "{}.{:03}", d.as_secs(), d.subsec_millis());
+            }
+            Var::TcpinfoRtt | Var::TcpinfoRttvar | Var::TcpinfoSndCwnd | Var::TcpinfoRcvSpace => {
+                let Some(info) = self.conn.fd.and_then(|fd| crate::sys::tcp_info(fd).ok()) else {
+                    return false;
+                };
+                let value = match var {
+                    Var::TcpinfoRtt => info.tcpi_rtt,
+                    Var::TcpinfoRttvar => info.tcpi_rttvar,
+                    Var::TcpinfoSndCwnd => info.tcpi_snd_cwnd,
+                    _ => info.tcpi_rcv_space,
+                };
+                let _ = write!(out, "{value}");
             }
             Var::Upstream(name) => match self.upstream {
                 Some(c) => return c.upstream_var(name, out),
@@ -337,6 +375,32 @@ fn sent_header<'h>(head: &'h [u8], name: &str) -> Option<&'h [u8]> {
             value.strip_prefix(b" ").unwrap_or(value)
         })
     })
+}
+
+/// Every header `name` of a queued response head, in order.
+fn sent_headers<'h>(head: &'h [u8], name: &'h str) -> impl Iterator<Item = &'h [u8]> {
+    head.split(|&b| b == b'\n').skip(1).filter_map(move |line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let colon = memchr::memchr(b':', line)?;
+        header_matches(name, &line[..colon]).then(|| {
+            let value = &line[colon + 1..];
+            value.strip_prefix(b" ").unwrap_or(value)
+        })
+    })
+}
+
+/// Appends `values` joined by `separator`; false when there is none (nginx's
+/// `ngx_http_variable_headers_internal`).
+fn join<'v>(values: impl Iterator<Item = &'v [u8]>, separator: &[u8], out: &mut Vec<u8>) -> bool {
+    let mut any = false;
+    for value in values {
+        if any {
+            out.extend_from_slice(separator);
+        }
+        out.extend_from_slice(value);
+        any = true;
+    }
+    any
 }
 
 /// The user name of `Authorization: Basic BASE64(user:password)` (`$remote_user`).

@@ -166,6 +166,9 @@ pub struct Active<'c> {
     pub req: Option<Req<'c>>,
     /// Routing state (`$uri`, `$args`, `set` values) kept for the access log.
     pub route: super::phases::Route<'c>,
+    /// The current request was already in the buffer when the one before it ended
+    /// (`$pipe`, nginx's `r->pipeline`).
+    pub pipelined: bool,
 }
 
 /// A worker's free [`Active`] buffers.
@@ -193,6 +196,7 @@ impl<'c> Pool<'c> {
                 discard: None,
                 req: None,
                 route: Default::default(),
+                pipelined: false,
             })
         });
         if a.buf.len() < size {
@@ -210,6 +214,7 @@ impl<'c> Pool<'c> {
         a.body = Body::None;
         a.discard = None;
         a.req = None;
+        a.pipelined = false;
         // A buffer grown for a large head is not kept large.
         if a.buf.len() > keep_size {
             a.buf.truncate(keep_size);
@@ -258,6 +263,8 @@ pub struct Conn<'c> {
     proxy: Option<Box<crate::proxy::Link<'c>>>,
     /// The tries of the last proxied request, for `$upstream_*` in its access log.
     upstream_log: Option<Box<crate::proxy::UpstreamLog>>,
+    /// When the connection was accepted (`$connection_time`).
+    pub accepted_at: Instant,
 }
 
 /// One turn of the state machine.
@@ -295,6 +302,7 @@ impl<'c> Conn<'c> {
             key: Key(0),
             proxy: None,
             upstream_log: None,
+            accepted_at: Instant::now(),
         }
     }
 
@@ -690,6 +698,7 @@ impl<'c> Conn<'c> {
         a.start = (a.start + req.head_len + req.body_in_buf).min(a.filled);
         // Whatever follows is a new head: parse it from its start.
         a.scanned = a.start;
+        a.pipelined = a.filled > a.start;
         if !req.keepalive {
             let linger = match req.loc.lingering_close {
                 LingeringClose::Off => false,
@@ -782,6 +791,11 @@ impl<'c> Conn<'c> {
     /// The connection's buffers (while a request is active).
     pub fn active(&self) -> Option<&Active<'c>> {
         self.active.as_deref()
+    }
+
+    /// The socket's descriptor (`$tcpinfo_*`).
+    pub fn fd(&self) -> Option<std::os::fd::RawFd> {
+        self.sock.as_ref().map(|s| s.as_raw_fd())
     }
 
     /// The socket's local address (`$server_addr`, `$server_port`).
