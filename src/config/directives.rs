@@ -263,6 +263,7 @@ table! {
     "satisfy", HSL, Exact(1), false, set_tail::unsupported, "Refused: Portico has no authentication modules yet.";
     "auth_delay", HSL, Exact(1), false, set_tail::unsupported, "Refused: Portico has no authentication modules yet.";
     "post_action", HSL.or(C::IF_IN_LOCATION), Exact(1), false, set_tail::unsupported, "Refused: Portico makes no subrequests.";
+    "open_log_file_cache", HSL, Range(1, 4), false, set_log::open_log_file_cache, "`off` or `max=N [inactive=T] [min_uses=N] [valid=T]`: keep access logs with variables open.";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

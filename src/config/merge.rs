@@ -88,7 +88,7 @@ fn merge_http(
             path: shared.prefix.join(DEFAULT_ACCESS_LOG_PATH),
         };
         let format = shared.formats[0].clone();
-        top.access_log = Some(vec![AccessLogConf { target, format }]);
+        top.access_log = Some(vec![AccessLogConf::new(target, format)]);
     }
     if top.error_log.is_none() {
         top.error_log = Some(main_error_log.to_vec());

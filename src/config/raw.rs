@@ -158,6 +158,9 @@ pub(crate) struct Shared {
     /// nginx's `[warn]`s about the configuration (`-t` prints them, a start or reload logs
     /// them): the configuration still loads.
     pub warnings: Vec<ConfError>,
+    /// The `buffer=`/`flush=` of each buffered access-log file, to refuse a conflicting
+    /// second definition as nginx does.
+    pub access_buffers: Vec<(PathBuf, crate::log::LogBuffer)>,
 }
 
 impl Shared {
@@ -173,6 +176,7 @@ impl Shared {
             is_root: nix::unistd::geteuid().is_root(),
             user_vars: UserVars::default(),
             warnings: Vec::new(),
+            access_buffers: Vec::new(),
         })
     }
 }

@@ -229,13 +229,49 @@ pub enum LogEscape {
     None,
 }
 
-/// One `access_log PATH [FORMAT]` (or `off`, which is an empty list).
+/// One `access_log PATH [FORMAT [buffer=SIZE [flush=TIME]] [if=CONDITION]]` (or `off`,
+/// which is an empty list).
 #[derive(Clone, Debug)]
 pub struct AccessLogConf {
-    /// Where to write.
+    /// Where to write (for a path with variables, the path as written).
     pub target: AccessLogTarget,
     /// The resolved format (default `combined`).
     pub format: Rc<LogFormat>,
+    // ---- core (long tail) ----
+    /// `if=CONDITION`: a request for which it evaluates to `""` or `"0"` is not logged.
+    pub filter: Option<Template>,
+    /// A path with variables: evaluated per line, the file opened then (or kept by
+    /// `open_log_file_cache`).
+    pub path_script: Option<Template>,
+    /// `buffer=SIZE [flush=TIME]`: lines are kept and written in blocks.
+    pub buffer: Option<crate::log::LogBuffer>,
+}
+
+/// `open_log_file_cache max=N [inactive=TIME] [min_uses=N] [valid=TIME]`: the worker
+/// keeps open the files of access logs whose paths hold variables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogFileCache {
+    /// Most files kept open.
+    pub max: usize,
+    /// A file unused this long is closed (default 10s).
+    pub inactive: std::time::Duration,
+    /// Uses within `inactive` before a file is kept open (default 1).
+    pub min_uses: u64,
+    /// How long a kept file is used before it is opened again by name (default 60s).
+    pub valid: std::time::Duration,
+}
+
+impl AccessLogConf {
+    /// A plain `access_log PATH FORMAT`.
+    pub fn new(target: AccessLogTarget, format: Rc<LogFormat>) -> AccessLogConf {
+        AccessLogConf {
+            target,
+            format,
+            filter: None,
+            path_script: None,
+            buffer: None,
+        }
+    }
 }
 
 /// File-extension → MIME type map (`types {}`).
@@ -577,6 +613,8 @@ settings! {
         aio_off: bool = true,
         /// `expires` with variables (set with `expires`, so inherited with it)
         expires_script: Option<ExpiresScript> = None,
+        /// `open_log_file_cache` (default off)
+        open_log_file_cache: Option<LogFileCache> = None,
     }
 }
 

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 
 use super::file::{chown_fd, open_append, reopen_onto, write_once};
-use super::{AccessLogTarget, LogLevel, OsErr, time};
+use super::{AccessLogTarget, LogBuffer, LogLevel, OsErr, time};
+use std::time::Instant;
 
 /// Seconds between two error-log reports about the same failing access log, so a full disk
 /// does not turn every request into an error-log line.
@@ -26,6 +27,16 @@ struct AccessFile {
     error_reported_sec: i64,
     /// The second a write failed with `ENOSPC`: the file is skipped for the rest of it.
     disk_full_sec: i64,
+    /// `buffer=`: lines waiting to be written.
+    buffer: Option<Buffered>,
+}
+
+/// The lines of a buffered access log (`access_log ... buffer=SIZE [flush=TIME]`).
+struct Buffered {
+    conf: LogBuffer,
+    data: Vec<u8>,
+    /// When the first line still waiting came in (the flush timer's start).
+    since: Option<Instant>,
 }
 
 thread_local! {
@@ -34,6 +45,8 @@ thread_local! {
     static LAST: Cell<usize> = const { Cell::new(0) };
     /// When a failure to open a log lazily was last reported.
     static OPEN_ERROR_SEC: Cell<i64> = const { Cell::new(i64::MIN) };
+    /// The earliest `flush=` deadline of a buffered log, checked once per loop turn.
+    static NEXT_FLUSH: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
 fn find(files: &[AccessFile], path: &Path) -> Option<usize> {
@@ -69,9 +82,120 @@ pub fn open_access_log(path: &Path) -> io::Result<AccessLogTarget> {
             fd,
             error_reported_sec: i64::MIN,
             disk_full_sec: -1,
+            buffer: None,
         })
     });
     Ok(target)
+}
+
+/// Makes the open file `path` a buffered one (`buffer=`): its lines are kept in memory and
+/// written when the buffer is full, when [`flush_access_logs`] finds them older than
+/// `flush`, before a reopen, and at exit.
+pub fn set_buffer(path: &Path, conf: LogBuffer) {
+    FILES.with(|f| {
+        let mut files = f.borrow_mut();
+        if let Some(i) = find(&files, path) {
+            files[i].buffer = Some(Buffered {
+                conf,
+                data: Vec::with_capacity(conf.size),
+                since: None,
+            });
+        }
+    });
+}
+
+/// Makes every file unbuffered again (before a configuration's `buffer=`s are applied).
+pub fn clear_buffers() {
+    FILES.with(|f| {
+        f.borrow_mut()
+            .iter_mut()
+            .for_each(|file| file.buffer = None)
+    });
+}
+
+/// Writes the buffered lines that have waited `flush` or longer by `now` (all of them with
+/// `now` as `None`: before a reopen, at exit).
+pub fn flush_access_logs(now: Option<Instant>) {
+    let failures: Vec<(PathBuf, Failure)> = FILES.with(|f| {
+        let mut files = f.borrow_mut();
+        let mut failures = Vec::new();
+        for file in files.iter_mut() {
+            let Some(buffer) = file.buffer.as_mut() else {
+                continue;
+            };
+            let due = match (now, buffer.since, buffer.conf.flush) {
+                (None, _, _) => !buffer.data.is_empty(),
+                (Some(now), Some(since), Some(flush)) => now >= since + flush,
+                _ => false,
+            };
+            if due {
+                let data = std::mem::take(&mut buffer.data);
+                buffer.since = None;
+                if let Some(failure) = write_block(&file.fd, &data) {
+                    failures.push((file.path.clone(), failure));
+                }
+                if let Some(buffer) = file.buffer.as_mut() {
+                    buffer.data = data;
+                    buffer.data.clear();
+                }
+            }
+        }
+        failures
+    });
+    for (path, failure) in failures {
+        report(&path, failure);
+    }
+}
+
+/// When the next buffered line is due (for the worker's poll timeout).
+pub fn next_access_flush() -> Option<Instant> {
+    NEXT_FLUSH.with(|n| n.get())
+}
+
+/// Writes the buffered lines due by `now`: one comparison when none is.
+pub fn flush_due_access_logs(now: Instant) {
+    if NEXT_FLUSH.with(|n| n.get()).is_none_or(|at| now < at) {
+        return;
+    }
+    flush_access_logs(Some(now));
+    let next = FILES.with(|f| {
+        f.borrow()
+            .iter()
+            .filter_map(|file| {
+                let buffer = file.buffer.as_ref()?;
+                Some(buffer.since? + buffer.conf.flush?)
+            })
+            .min()
+    });
+    NEXT_FLUSH.with(|n| n.set(next));
+}
+
+fn write_block(fd: &OwnedFd, data: &[u8]) -> Option<Failure> {
+    match write_once(fd, data, b"") {
+        Ok(n) if n == data.len() => None,
+        Ok(n) => Some(Failure::Incomplete(n, data.len())),
+        Err(e) => Some(Failure::Write(e)),
+    }
+}
+
+fn report(path: &Path, failure: Failure) {
+    let path = path.display();
+    match failure {
+        Failure::Write(e) => {
+            let err = io::Error::from_raw_os_error(e as i32);
+            crate::elog!(
+                LogLevel::Alert,
+                "write() to \"{path}\" failed ({})",
+                OsErr(&err)
+            );
+        }
+        Failure::Incomplete(n, len) => {
+            crate::elog!(
+                LogLevel::Alert,
+                "write() to \"{path}\" was incomplete: {n} of {len}"
+            );
+        }
+    }
 }
 
 /// Closes the access logs for which `keep` says false (after a reload in the master, the
@@ -137,6 +261,30 @@ fn append(target: &AccessLogTarget, line: &[u8]) -> Option<Option<Failure>> {
         let file = &mut files[i];
         if file.disk_full_sec >= 0 && time::now_secs() == file.disk_full_sec {
             return Some(None);
+        }
+        // nginx's ngx_http_log_write: a line that does not fit flushes the buffer first;
+        // one longer than the buffer is written by itself.
+        let mut flushed = None;
+        if let Some(buffer) = file.buffer.as_mut() {
+            let len = line.len() + tail.len();
+            if buffer.data.len() + len > buffer.conf.size && !buffer.data.is_empty() {
+                flushed = write_block(&file.fd, &buffer.data);
+                buffer.data.clear();
+                buffer.since = None;
+            }
+            if len <= buffer.conf.size {
+                if buffer.data.is_empty() {
+                    let now = Instant::now();
+                    buffer.since = Some(now);
+                    if let Some(flush) = buffer.conf.flush {
+                        let at = now + flush;
+                        NEXT_FLUSH.with(|n| n.set(Some(n.get().map_or(at, |t| t.min(at)))));
+                    }
+                }
+                buffer.data.extend_from_slice(line);
+                buffer.data.extend_from_slice(tail);
+                return Some(flushed);
+            }
         }
         let failure = match write_once(&file.fd, line, tail) {
             Ok(n) if n == line.len() + tail.len() => return Some(None),

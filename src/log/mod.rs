@@ -17,6 +17,7 @@ pub mod access;
 pub mod error;
 pub mod escape;
 mod file;
+pub mod named;
 pub mod time;
 
 use std::cell::Cell;
@@ -24,7 +25,10 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-pub use access::{open_access_log, retain_access_logs, write_access};
+pub use access::{
+    clear_buffers, flush_access_logs, flush_due_access_logs, next_access_flush, open_access_log,
+    retain_access_logs, set_buffer, write_access,
+};
 pub use error::{
     admit_level, enabled, init_error_log, min_level, redirect_stderr, set_stderr_echo, write_error,
     write_error_to, write_stderr,
@@ -90,6 +94,17 @@ impl fmt::Display for LogLevel {
     }
 }
 
+/// `access_log ... buffer=SIZE [flush=TIME]`: lines for a file are kept in a buffer of
+/// `size` bytes and written when it is full, `flush` after its first line, before a reopen
+/// and when the worker exits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogBuffer {
+    /// Bytes kept.
+    pub size: usize,
+    /// Longest time a line waits.
+    pub flush: Option<std::time::Duration>,
+}
+
 /// An access-log destination: the path of a file in this process's table of open log files
 /// (see [`open_access_log`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -140,6 +155,8 @@ pub fn reopen_logs() -> io::Result<()> {
         "heap allocations: {}",
         crate::alloc_count::allocations()
     );
+    access::flush_access_logs(None);
+    named::close_all();
     let owner = OWNER.with(|o| o.get());
     let mut errors = error::reopen(owner);
     errors.extend(access::reopen(owner));

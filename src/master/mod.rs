@@ -688,7 +688,23 @@ fn open_access_logs(config: &Config) -> Result<(), String> {
             )
         })?;
     }
+    crate::log::clear_buffers();
+    for s in &http.servers {
+        set_log_buffers(&s.loc, &s.locations);
+    }
     Ok(())
+}
+
+/// Makes the files of `access_log ... buffer=` buffered ones.
+fn set_log_buffers(loc: &config::LocSettings, nested: &[config::LocationConf]) {
+    for a in &loc.access_log {
+        if let Some(buffer) = a.buffer {
+            crate::log::set_buffer(&a.target.path, buffer);
+        }
+    }
+    for l in nested {
+        set_log_buffers(&l.loc, &l.nested);
+    }
 }
 
 fn collect_access_logs(
@@ -696,7 +712,8 @@ fn collect_access_logs(
     nested: &[config::LocationConf],
     out: &mut Vec<PathBuf>,
 ) {
-    for a in &loc.access_log {
+    // A path with variables is opened by the workers, line by line.
+    for a in loc.access_log.iter().filter(|a| a.path_script.is_none()) {
         if !out.contains(&a.target.path) {
             out.push(a.target.path.clone());
         }

@@ -469,12 +469,7 @@ pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'
         upstream: Some(c),
     };
     for log in &req.loc.access_log {
-        line.clear();
-        log.format
-            .template
-            .eval_log(&vars, log.format.escape, &mut line);
-        line.push(b'\n');
-        crate::log::write_access(&log.target, &line);
+        super::access_log::write(&vars, log, &mut line);
     }
     line.clear();
     shared.scratch = line;

@@ -8,6 +8,7 @@
 //! drives the connections that have events, then fires due timers.
 
 mod access;
+mod access_log;
 mod answer;
 pub(crate) mod conn;
 mod content;
@@ -138,6 +139,8 @@ pub fn run(
     match Worker::new(config, http, listeners, slot) {
         Ok(mut w) => {
             let code = w.run();
+            // Buffered access-log lines are written before the worker goes.
+            crate::log::flush_access_logs(None);
             // nginx's last two lines from a worker.
             elog!(LogLevel::Notice, "exiting");
             drop(w);
@@ -303,6 +306,9 @@ impl<'c> Worker<'c> {
                 if let Some(at) = self.shared.upstreams.pool.next_expiry() {
                     t = t.min(at.saturating_duration_since(self.shared.now));
                 }
+                if let Some(at) = crate::log::next_access_flush() {
+                    t = t.min(at.saturating_duration_since(self.shared.now));
+                }
                 self.accept_paused_until
                     .map_or(t, |at| t.min(at.saturating_duration_since(self.shared.now)))
             } else {
@@ -320,6 +326,7 @@ impl<'c> Worker<'c> {
             }
             self.shared.now = Instant::now();
             self.shared.date.update(SystemTime::now());
+            crate::log::flush_due_access_logs(self.shared.now);
 
             // Upstream events first: a response that completes releases its connection to
             // the pool, where a request read in the same batch finds it.
