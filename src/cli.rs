@@ -242,6 +242,11 @@ fn test_config(args: &Args, opts: &LoadOptions) -> i32 {
     match config::load(opts) {
         Ok(config) => {
             config::log_warnings(&config);
+            if crate::sys::is_root()
+                && let Ok(user) = crate::master::User::resolve(config.main.user.as_ref())
+            {
+                crate::master::warn_unreadable_roots(&config, Some(&user));
+            }
             if !args.quiet {
                 eprintln!("{NAME}: the configuration file {file} syntax is ok");
                 eprintln!("{NAME}: configuration file {file} test is successful");

@@ -369,3 +369,54 @@ fn core_variables_nginx_has() {
         "{log}"
     );
 }
+
+/// Started as root from a private directory, as `make run` from a checkout under /root:
+/// nginx's default `user nobody` cannot read the site (403, and Portico warns at start);
+/// `user root` (what `make run` passes when run as root) serves it.
+#[test]
+fn workers_that_cannot_read_the_root_are_reported() {
+    use std::os::unix::fs::PermissionsExt;
+    if !nix::unistd::geteuid().is_root() {
+        return;
+    }
+    for globals in ["daemon off;", "daemon off; user root;"] {
+        let prefix = common::Prefix::new();
+        let port = common::free_port();
+        prefix.write(
+            "conf/site.conf",
+            format!(
+                "error_log logs/error.log info; pid logs/portico.pid; events {{}}\n\
+                 http {{ server {{ listen 127.0.0.1:{port}; root html; }} }}\n"
+            ),
+        );
+        prefix.write("html/index.html", "private site");
+        std::fs::set_permissions(&prefix.dir, std::fs::Permissions::from_mode(0o700))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let dir = prefix.dir.clone();
+        let (code, _, stderr) =
+            common::run_cli(&dir, &["-t", "-c", "conf/site.conf", "-g", globals]);
+        assert_eq!(code, 0, "{stderr}");
+        let dir_text = dir.to_string_lossy().into_owned();
+        let server = Server::spawn_args(
+            prefix,
+            port,
+            &dir,
+            &["-p", &dir_text, "-c", "conf/site.conf", "-g", globals],
+        );
+        let r = server.get("/");
+        let warning = format!(
+            "the workers' user \"nobody\" cannot read the root \"{dir_text}/html\": \
+             no permission to enter \"{dir_text}\" in {dir_text}/conf/site.conf:2"
+        );
+        if globals.contains("user root") {
+            assert_eq!((r.status, r.text().as_str()), (200, "private site"));
+            assert!(!stderr.contains("[warn]"), "{stderr}");
+        } else {
+            assert_eq!(r.status, 403);
+            assert!(stderr.contains(&format!("[warn] {warning}")), "{stderr}");
+            let log = server.error_log();
+            assert!(log.contains("[warn]") && log.contains(&warning), "{log}");
+        }
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755));
+    }
+}

@@ -95,6 +95,11 @@ fn merge_http(
     }
     if top.root.is_none() {
         top.root = Some(shared.prefix.join(DEFAULT_ROOT));
+        shared.doc_roots.push(DocRootSite {
+            path: shared.prefix.join(DEFAULT_ROOT),
+            directive: "root",
+            at: None,
+        });
     }
     if top.client_body_temp_path.is_none() {
         top.client_body_temp_path = Some(shared.prefix.join(DEFAULT_CLIENT_BODY_TEMP_PATH));
@@ -194,6 +199,7 @@ pub(crate) fn build(
         http,
         sources,
         warnings: std::mem::take(&mut shared.warnings),
+        doc_roots: std::mem::take(&mut shared.doc_roots),
     })
 }
 

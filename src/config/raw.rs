@@ -161,6 +161,9 @@ pub(crate) struct Shared {
     /// The `buffer=`/`flush=` of each buffered access-log file, to refuse a conflicting
     /// second definition as nginx does.
     pub access_buffers: Vec<(PathBuf, crate::log::LogBuffer)>,
+    /// Every `root` and `alias` written without variables, for the check that the workers
+    /// can read them.
+    pub doc_roots: Vec<super::settings::DocRootSite>,
 }
 
 impl Shared {
@@ -177,6 +180,7 @@ impl Shared {
             user_vars: UserVars::default(),
             warnings: Vec::new(),
             access_buffers: Vec::new(),
+            doc_roots: Vec::new(),
         })
     }
 }

@@ -141,9 +141,16 @@ pub(crate) fn root(l: &mut Level<'_>, d: &Directive, shared: &mut Shared) -> Res
     };
     let compiled = template(d, &path.to_string_lossy(), shared)?;
     let loc = l.loc(d)?;
-    set_once(&mut loc.root, d, |_| Ok(path))?;
+    set_once(&mut loc.root, d, |_| Ok(path.clone()))?;
     // `root` here means no inherited `alias` (nginx keeps both in one field).
     loc.alias = Some(None);
+    if compiled.is_literal().is_some() {
+        shared.doc_roots.push(super::settings::DocRootSite {
+            path: path.clone(),
+            directive: "root",
+            at: Some((d.file.to_path_buf(), d.line)),
+        });
+    }
     let script = match compiled.is_literal() {
         Some(_) => None,
         None => Some(PathScript {

@@ -220,9 +220,23 @@ pub(crate) fn alias(
         }
         LocationMatch::Regex(..) | LocationMatch::Named(_) => None,
     };
+    let compiled = template(d, &path, shared)?;
+    if compiled.is_literal().is_some() {
+        // A regex location's literal alias may name a file: its directory is checked.
+        let dir = std::path::Path::new(&path);
+        let dir = match location_len {
+            Some(_) => dir,
+            None => dir.parent().unwrap_or(dir),
+        };
+        shared.doc_roots.push(super::settings::DocRootSite {
+            path: dir.to_path_buf(),
+            directive: "alias",
+            at: Some((d.file.to_path_buf(), d.line)),
+        });
+    }
     location.loc.alias = Some(Some(Alias {
         path: PathScript {
-            template: template(d, &path, shared)?,
+            template: compiled,
             prefix: shared.prefix.clone(),
         },
         location_len,

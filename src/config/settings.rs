@@ -119,6 +119,21 @@ pub struct Config {
     /// nginx's `[warn]`s about the configuration, in the order met (`-t` prints them, a
     /// start or a reload logs them).
     pub warnings: Vec<super::ConfError>,
+    /// Every `root` and `alias` without variables, and the default root where the http
+    /// block sets none: the directories the workers must be able to read.
+    pub doc_roots: Vec<DocRootSite>,
+}
+
+/// A document root the configuration names, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocRootSite {
+    /// The directory (for an alias of a regex location, the alias up to its first variable
+    /// is not known: such aliases are not listed).
+    pub path: PathBuf,
+    /// `root` or `alias` (`root` for the default).
+    pub directive: &'static str,
+    /// The directive's file and line; `None` for the default root.
+    pub at: Option<(PathBuf, usize)>,
 }
 
 /// Whether to pin workers to CPUs.

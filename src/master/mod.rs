@@ -21,6 +21,7 @@
 
 mod listen;
 mod process;
+mod readable;
 
 pub use listen::Listener;
 
@@ -116,6 +117,7 @@ pub fn run(opts: LoadOptions) -> i32 {
     } else {
         None
     };
+    warn_unreadable_roots(&config, user.as_ref());
     let owner = user.as_ref().map(|u| (u.uid, u.gid));
     if let Err(e) = crate::proxy::body_buffer::create_temp_paths(&config, owner) {
         elog!(LogLevel::Emerg, "{e}");
@@ -485,6 +487,7 @@ impl Master {
             elog!(LogLevel::Emerg, "{e}");
             return;
         }
+        warn_unreadable_roots(&config, self.user.as_ref());
         let owner = self.user.as_ref().map(|u| (u.uid, u.gid));
         if let Err(e) = crate::proxy::body_buffer::create_temp_paths(&config, owner) {
             elog!(LogLevel::Emerg, "{e}");
@@ -652,6 +655,16 @@ fn log_signal(sig: libc::c_int, action: &str) {
             LogLevel::Notice,
             "signal {sig} ({name}) received from {from}{action}"
         ),
+    }
+}
+
+/// Warns about roots and aliases the workers' user cannot read (a master running as root
+/// hands the workers to `user`; nginx itself says nothing and answers 403).
+pub fn warn_unreadable_roots(config: &Config, user: Option<&User>) {
+    if let Some(user) = user {
+        for warning in readable::unreadable_roots(config, user) {
+            elog!(LogLevel::Warn, "{warning}");
+        }
     }
 }
 
