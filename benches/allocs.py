@@ -40,6 +40,24 @@ SCENARIOS = {
     "missing": ("", "/missing.html"),
     "proxy": ("location /proxy/ { proxy_pass http://backend; "
               "proxy_http_version 1.1; proxy_set_header Connection \"\"; }", "/proxy/"),
+    # `return` with variables (its text is built per request), then the same with map
+    # (literal, evaluated and regex-chosen values), geo, split_clients, $invalid_referer.
+    "return-vars": ('location = /vars { return 200 "$uri $arg_a $remote_addr"; }', "/vars?a=x"),
+    "computed": ('location = /vars { valid_referers none example.com; '
+                 'return 200 "$lit $evaluated $re $geo $split $invalid_referer"; }',
+                 "/vars?a=x"),
+    "gif": ("location = /gif { empty_gif; }", "/gif"),
+}
+
+# http-level blocks a scenario needs.
+HTTP_LEVEL = {
+    "computed": """
+    map $arg_a $lit { x literal; default other; }
+    map $uri $evaluated { default "v-$arg_a"; }
+    map $uri $re { ~^/va re; }
+    geo $geo { 127.0.0.0/8 loopback; default world; }
+    split_clients "$remote_addr$arg_a" $split { 50% a; * b; }
+""",
 }
 
 CONFIG = """\
@@ -54,6 +72,7 @@ http {{
     access_log off;
     keepalive_requests 1000000;
     upstream backend {{ server 127.0.0.1:{upstream_port}; keepalive 16; }}
+    {http_level}
     server {{
         listen 127.0.0.1:{port};
         root html;
@@ -175,7 +194,8 @@ def run_scenario(name, args, upstream_port):
         conf = os.path.join(prefix, "portico.conf")
         with open(conf, "w") as f:
             f.write(CONFIG.format(mime=os.path.join(ROOT, "conf", "mime.types"), port=port,
-                                  upstream_port=upstream_port, location=location))
+                                  upstream_port=upstream_port, location=location,
+                                  http_level=HTTP_LEVEL.get(name, "")))
         log = os.path.join(prefix, "logs", "error.log")
         master = subprocess.Popen([args.bin, "-p", prefix, "-c", conf, "-g", "daemon off;"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -19,10 +19,6 @@ const WITHOUT_MODULES: &[&str] = &[
     "http_userid_module",
     "http_auth_basic_module",
     "http_mirror_module",
-    "http_geo_module",
-    "http_map_module",
-    "http_split_clients_module",
-    "http_referer_module",
     "http_fastcgi_module",
     "http_uwsgi_module",
     "http_scgi_module",
@@ -30,7 +26,6 @@ const WITHOUT_MODULES: &[&str] = &[
     "http_memcached_module",
     "http_limit_conn_module",
     "http_limit_req_module",
-    "http_empty_gif_module",
     "http_browser_module",
     "http_upstream_zone_module",
     "http_upstream_random_module",
@@ -166,8 +161,9 @@ fn usage() -> String {
 }
 
 fn configure_arguments(prefix: &Path) -> String {
+    // `--with-debug`: the `debug` level, `debug_connection` and `error_log memory:` exist.
     let mut s = format!(
-        "configure arguments: --prefix={}/ --conf-path={DEFAULT_CONF_FILE}",
+        "configure arguments: --prefix={}/ --conf-path={DEFAULT_CONF_FILE} --with-debug",
         prefix.display()
     );
     for m in WITHOUT_MODULES {
@@ -352,5 +348,7 @@ mod tests {
         let s = configure_arguments(Path::new("/x"));
         assert!(s.starts_with("configure arguments: --prefix=/x/"));
         assert!(s.contains("--without-http_gzip_module"));
+        assert!(s.contains(" --with-debug"));
+        assert!(!s.contains("--with-threads"));
     }
 }

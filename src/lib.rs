@@ -10,19 +10,25 @@
 //!   drives each [`worker::conn`] state machine, with every timeout in one timer heap.
 //! - [`http`] parses request heads (as nginx does, offsets into the connection's buffer), decodes
 //!   bodies, normalises URIs, and builds response heads and nginx's error pages.
+//! - [`resolver`] resolves `proxy_pass` host names without blocking (nginx's `resolver`).
 //! - [`static_files`] maps a URI to a file under `root` and answers it with `sendfile(2)`.
 //! - [`log`] writes the error log in nginx's format and the access log per `log_format`;
-//!   [`vars`] compiles `$variables` once at config load.
+//!   [`vars`] compiles `$variables` once at config load; [`regex`] is the one regex type
+//!   (PCRE2, as nginx), whose named groups are variables; [`computed`] holds the variables
+//!   made from the request by `map`, `geo` and `split_clients`, and the referer check.
 //! - [`sys`] holds the little `unsafe` there is (sendfile, rlimits, affinity, epoll flags).
 
 #[cfg(feature = "count-alloc")]
 pub mod alloc_count;
 pub mod cli;
+pub mod computed;
 pub mod config;
 pub mod http;
 pub mod log;
 pub mod master;
 pub mod proxy;
+pub mod regex;
+pub mod resolver;
 pub mod rewrite;
 pub mod router;
 pub mod static_files;

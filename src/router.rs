@@ -2,6 +2,7 @@
 //! `location` inside it (nginx's algorithm).
 
 use crate::config::{HttpConf, LocationConf, LocationMatch, ServerConf, ServerName};
+use crate::regex::Captures;
 
 /// The servers that share one listening address, and the default among them.
 #[derive(Debug, Clone)]
@@ -39,20 +40,35 @@ pub fn servers_by_listen(http: &HttpConf) -> Vec<AddrServers> {
         .collect()
 }
 
+/// What a request's regex matches write: the captures (`$1`..`$9`) and the values of the
+/// variables named groups set (indexed as [`crate::rewrite::RewriteCtx::user`]).
+pub struct MatchState<'a> {
+    /// The captures of the last match.
+    pub captures: &'a mut Captures,
+    /// The variables' values.
+    pub values: &'a mut [Option<Vec<u8>>],
+}
+
 /// nginx's virtual-server choice: exact name, then the longest leading wildcard, then the
-/// longest trailing wildcard, then the first matching regex, else the default server.
-/// `host` is the request's host, already validated and lowercased by the parser.
-pub fn select_server(http: &HttpConf, addr: &AddrServers, host: Option<&[u8]>) -> usize {
+/// longest trailing wildcard, then the first matching regex (whose captures and named
+/// groups are recorded in `state`), else the default server. `host` is the request's host,
+/// already validated by the parser. `Err`: a regex could not finish
+/// matching; nginx's alert line to log (nginx then closes the request).
+pub fn select_server(
+    http: &HttpConf,
+    addr: &AddrServers,
+    host: Option<&[u8]>,
+    state: MatchState<'_>,
+) -> Result<usize, String> {
     let Some(host) = host else {
-        return addr.default;
+        return Ok(addr.default);
     };
     let mut front: Option<(usize, usize)> = None;
     let mut back: Option<(usize, usize)> = None;
-    let mut regex: Option<usize> = None;
     for &i in &addr.servers {
         for name in &http.servers[i].names {
             match name {
-                ServerName::Exact(n) if eq_ignore_case(n.as_bytes(), host) => return i,
+                ServerName::Exact(n) if eq_ignore_case(n.as_bytes(), host) => return Ok(i),
                 ServerName::WildcardFront(suffix, also_bare) => {
                     let s = suffix.as_bytes();
                     let hit = ends_with_ignore_case(host, s) && host.len() > s.len()
@@ -70,16 +86,34 @@ pub fn select_server(http: &HttpConf, addr: &AddrServers, host: Option<&[u8]>) -
                         back = Some((i, p.len()));
                     }
                 }
-                ServerName::Regex(re) if regex.is_none() && re.is_match(host) => regex = Some(i),
                 _ => {}
             }
         }
     }
-    front
-        .map(|f| f.0)
-        .or(back.map(|b| b.0))
-        .or(regex)
-        .unwrap_or(addr.default)
+    if let Some((i, _)) = front.or(back) {
+        return Ok(i);
+    }
+    // Regexes last: only a server chosen by one sets captures and variables. nginx matches
+    // the host lowercased (ngx_http_validate_host), so captures come out lowercase.
+    let lowered;
+    let host = if host.iter().any(u8::is_ascii_uppercase) {
+        lowered = host.to_ascii_lowercase();
+        &lowered[..]
+    } else {
+        host
+    };
+    for &i in &addr.servers {
+        for name in &http.servers[i].names {
+            if let ServerName::Regex(re) = name {
+                match re.captures_and_vars(host, state.captures, state.values) {
+                    Ok(true) => return Ok(i),
+                    Ok(false) => {}
+                    Err(e) => return Err(e.message(host, re)),
+                }
+            }
+        }
+    }
+    Ok(addr.default)
 }
 
 fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
@@ -206,52 +240,39 @@ enum StaticMatch {
     None,
 }
 
-/// The result of a location search.
-#[derive(Debug)]
-pub struct Found<'a> {
-    /// The location chosen.
-    pub location: &'a LocationConf,
-    /// For a regex location: the captures of its match (`$1`..`$9` inside it).
-    pub captures: Option<crate::rewrite::Captures>,
-    /// The URI is the location's name without its last `/` and the location proxies:
-    /// nginx answers 301 to the name (`auto_redirect`).
-    pub auto_redirect: bool,
+/// How a level's search ended.
+enum Search<'a> {
+    /// An exact or regex match: the search ends here.
+    Found(&'a LocationConf),
+    /// The URI is this proxied location's name without its last `/`: nginx redirects.
+    AutoRedirect(&'a LocationConf),
+    /// The longest prefix (a nested level's if it had one), or none.
+    Prefix(Option<&'a LocationConf>),
+    /// A regex could not finish matching: nginx's alert line.
+    Failed(String),
 }
 
-/// nginx's `ngx_http_core_find_location` for one level: `Ok` ends the search (exact or
-/// regex match), `Err(Some)` is the longest prefix (a nested level's if it had one),
-/// `Err(None)` is no match.
+/// nginx's `ngx_http_core_find_location` for one level.
 fn find_in<'a>(
     locations: &'a [LocationConf],
     tree: &LocationTree,
     uri: &[u8],
-) -> Result<Found<'a>, Option<&'a LocationConf>> {
+    state: &mut MatchState<'_>,
+) -> Search<'a> {
     let mut noregex = false;
     let mut prefix = None;
     match tree.static_match(uri) {
-        StaticMatch::Exact(i) => {
-            return Ok(Found {
-                location: &locations[i],
-                captures: None,
-                auto_redirect: false,
-            });
-        }
-        StaticMatch::AutoRedirect(i) => {
-            return Ok(Found {
-                location: &locations[i],
-                captures: None,
-                auto_redirect: true,
-            });
-        }
+        StaticMatch::Exact(i) => return Search::Found(&locations[i]),
+        StaticMatch::AutoRedirect(i) => return Search::AutoRedirect(&locations[i]),
         StaticMatch::Prefix((i, nr)) => {
             let l = &locations[i];
             noregex = nr;
             prefix = Some(l);
             if !l.nested.is_empty() {
-                match find_in(&l.nested, &l.tree, uri) {
-                    Ok(found) => return Ok(found),
-                    Err(Some(nested)) => prefix = Some(nested),
-                    Err(None) => {}
+                match find_in(&l.nested, &l.tree, uri, state) {
+                    Search::Prefix(Some(nested)) => prefix = Some(nested),
+                    Search::Prefix(None) => {}
+                    done => return done,
                 }
             }
         }
@@ -260,32 +281,51 @@ fn find_in<'a>(
     if !noregex {
         for &i in &tree.regexes {
             let l = &locations[i];
-            if let LocationMatch::Regex(re, _) = &l.matcher
-                && let Some(caps) = re.captures(uri)
-            {
-                return Ok(Found {
-                    location: l,
-                    captures: Some(crate::rewrite::Captures::from_match(uri, &caps)),
-                    auto_redirect: false,
-                });
+            let LocationMatch::Regex(re, _) = &l.matcher else {
+                continue;
+            };
+            match re.captures_and_vars(uri, state.captures, state.values) {
+                // nginx then looks up the regex location's own nested locations.
+                Ok(true) if l.nested.is_empty() => return Search::Found(l),
+                Ok(true) => {
+                    return match find_in(&l.nested, &l.tree, uri, state) {
+                        Search::Prefix(nested) => Search::Found(nested.unwrap_or(l)),
+                        done => done,
+                    };
+                }
+                Ok(false) => {}
+                Err(e) => return Search::Failed(e.message(uri, re)),
             }
         }
     }
-    Err(prefix)
+    Search::Prefix(prefix)
 }
 
 /// nginx's location search for a normalised URI: `=` exact match wins; else the longest
 /// prefix (searching its nested locations); a `^~` prefix stops there; else regexes in config
-/// order (nested ones first); else the longest prefix. `None`: no location matched.
-pub fn find_location<'a>(server: &'a ServerConf, uri: &[u8]) -> Option<Found<'a>> {
-    match find_in(&server.locations, &server.tree, uri) {
-        Ok(found) => Some(found),
-        Err(Some(location)) => Some(Found {
-            location,
-            captures: None,
-            auto_redirect: false,
-        }),
-        Err(None) => None,
+/// order (nested ones first; the one that matches records its captures and named groups in
+/// `state`); else the longest prefix. `Ok(None)`: no location matched. `Err`: a regex could
+/// not finish matching, nginx's alert line to log (the request then ends with 500).
+pub fn find_location<'a>(
+    server: &'a ServerConf,
+    uri: &[u8],
+    state: MatchState<'_>,
+) -> Result<Option<&'a LocationConf>, String> {
+    find_location_or_redirect(server, uri, state).map(|found| found.map(|(location, _)| location))
+}
+
+/// [`find_location`], also saying whether the URI is one `/` short of a proxied location's
+/// name (nginx's `auto_redirect`: the request is answered 301 to the name, regexes unasked).
+pub fn find_location_or_redirect<'a>(
+    server: &'a ServerConf,
+    uri: &[u8],
+    mut state: MatchState<'_>,
+) -> Result<Option<(&'a LocationConf, bool)>, String> {
+    match find_in(&server.locations, &server.tree, uri, &mut state) {
+        Search::Found(location) => Ok(Some((location, false))),
+        Search::AutoRedirect(location) => Ok(Some((location, true))),
+        Search::Prefix(location) => Ok(location.map(|l| (l, false))),
+        Search::Failed(line) => Err(line),
     }
 }
 
@@ -304,9 +344,20 @@ mod tests {
     use super::*;
     use crate::config::testutil::{http, load_ok};
 
+    /// Searches `uri`, returning the location and the captures.
+    fn find<'a>(server: &'a ServerConf, uri: &[u8]) -> (Option<&'a LocationConf>, Captures) {
+        let mut captures = Captures::default();
+        let state = MatchState {
+            captures: &mut captures,
+            values: &mut [],
+        };
+        let found = find_location(server, uri, state).expect("no match error");
+        (found, captures)
+    }
+
     fn which(server: &ServerConf, uri: &str) -> String {
-        match find_location(server, uri.as_bytes()) {
-            Some(f) => match &f.location.matcher {
+        match find(server, uri.as_bytes()).0 {
+            Some(l) => match &l.matcher {
                 LocationMatch::Exact(s) => format!("= {s}"),
                 LocationMatch::Prefix(s) => s.clone(),
                 LocationMatch::PrefixNoRegex(s) => format!("^~ {s}"),
@@ -353,6 +404,19 @@ mod tests {
     }
 
     #[test]
+    fn a_regex_location_searches_its_nested_locations() {
+        let c = load_ok(&http(
+            "server { listen 8000;
+               location ~ ^/app/ { location ~ \\.php$ { } location ~ ^/app/(?<rest>.*)$ { } }
+               location / { } }",
+        ));
+        let s = &c.http.as_ref().unwrap().servers[0];
+        assert_eq!(which(s, "/app/x.php"), "~ \\.php$");
+        assert_eq!(which(s, "/app/x.html"), "~ ^/app/(?<rest>.*)$");
+        assert_eq!(which(s, "/other"), "/");
+    }
+
+    #[test]
     fn trie_keeps_exact_and_prefix_of_one_string_apart() {
         let c = load_ok(&http(
             "server { listen 8000;
@@ -383,11 +447,9 @@ mod tests {
             "server { listen 8000; location ~ ^/b/(.*)$ { } location ~* é$ { } }",
         ));
         let s = &c.http.as_ref().unwrap().servers[0];
-        let found = find_location(s, b"/b/\xff\xfe").expect("invalid UTF-8 still matches");
-        assert_eq!(
-            found.captures.expect("captures").get(1),
-            Some(&b"\xff\xfe"[..])
-        );
+        let (found, caps) = find(s, b"/b/\xff\xfe");
+        assert!(found.is_some(), "invalid UTF-8 still matches");
+        assert_eq!(caps.get(1), Some(&b"\xff\xfe"[..]));
         assert_eq!(which(s, "/x/caf\u{e9}"), "~ é$");
     }
 
@@ -397,8 +459,8 @@ mod tests {
             "server { listen 8000; location ~ ^/u/(\\d+)/(.*)$ { } }",
         ));
         let s = &c.http.as_ref().unwrap().servers[0];
-        let found = find_location(s, b"/u/42/x.png").expect("match");
-        let caps = found.captures.expect("captures");
+        let (found, caps) = find(s, b"/u/42/x.png");
+        assert!(found.is_some());
         assert_eq!(caps.get(1), Some(&b"42"[..]));
         assert_eq!(caps.get(2), Some(&b"x.png"[..]));
     }
@@ -414,7 +476,15 @@ mod tests {
         ));
         let h = c.http.as_ref().unwrap();
         let addrs = servers_by_listen(h);
-        let pick = |host: &str| select_server(h, &addrs[0], Some(host.as_bytes()));
+        let mut captures = Captures::default();
+        let mut pick_host = |host: Option<&str>| {
+            let state = MatchState {
+                captures: &mut captures,
+                values: &mut [],
+            };
+            select_server(h, &addrs[0], host.map(str::as_bytes), state).expect("no match error")
+        };
+        let mut pick = |host: &str| pick_host(Some(host));
         assert_eq!(pick("A.Example.com"), 0);
         assert_eq!(pick("b.example.com"), 1);
         assert_eq!(pick("www.example.net"), 2);
@@ -422,6 +492,6 @@ mod tests {
         assert_eq!(pick("example.org"), 4);
         assert_eq!(pick("x.example.org"), 4);
         assert_eq!(pick("unknown.test"), 3);
-        assert_eq!(select_server(h, &addrs[0], None), 3);
+        assert_eq!(pick_host(None), 3);
     }
 }

@@ -196,13 +196,13 @@ pub fn raise_nofile_soft_limit() -> io::Result<u64> {
     Ok(lim.rlim_cur)
 }
 
-/// Pins the calling process to the CPUs set in `mask` (bit N = CPU N).
-pub fn set_cpu_affinity(mask: u64) -> io::Result<()> {
-    // SAFETY: cpu_set_t is plain data; CPU_SET writes within it for cpu < 64.
+/// Pins the calling process to `cpus` (numbers below `CPU_SETSIZE`; others are left out).
+pub fn set_cpu_affinity(cpus: impl IntoIterator<Item = usize>) -> io::Result<()> {
+    // SAFETY: cpu_set_t is plain data; CPU_SET writes within it for cpu < CPU_SETSIZE.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
-        for cpu in 0..64 {
-            if mask & (1 << cpu) != 0 {
+        for cpu in cpus {
+            if cpu < libc::CPU_SETSIZE as usize {
                 libc::CPU_SET(cpu, &mut set);
             }
         }
@@ -619,4 +619,164 @@ pub fn openat(
     })?;
     // SAFETY: see above.
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+// ---- resolver ----
+
+/// Fills `buf` with random bytes from the kernel (`getrandom(2)`, without blocking); false
+/// when the kernel could not (the caller then makes do with weaker bytes).
+pub fn fill_random(buf: &mut [u8]) -> bool {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let rest = &mut buf[filled..];
+        // SAFETY: `rest` is a valid, writable buffer of `rest.len()` bytes.
+        let n =
+            unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), libc::GRND_NONBLOCK) };
+        if n <= 0 {
+            if n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return false;
+        }
+        filled += n as usize;
+    }
+    true
+}
+
+// ---- worker process set-up (main context, issue 18) ----
+
+/// `setpriority(PRIO_PROCESS, 0, nice)` (`worker_priority`).
+pub fn set_priority(nice: i32) -> io::Result<()> {
+    // SAFETY: plain syscall on the calling process.
+    cvt(unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) }).map(drop)
+}
+
+/// Replaces the process's environment with exactly `vars` (nginx's `environ = env` in
+/// `ngx_set_environment`). Call it only while the process is single-threaded: a worker,
+/// before its loop starts.
+pub fn replace_environment(vars: &[(String, String)]) {
+    let current: Vec<std::ffi::OsString> = std::env::vars_os().map(|(k, _)| k).collect();
+    // SAFETY: the process is single-threaded (see above), so nothing reads the environment
+    // while it changes.
+    unsafe {
+        // All removed first, so the new environment is in `vars`' order, as nginx's.
+        for name in current {
+            std::env::remove_var(name);
+        }
+        for (name, value) in vars {
+            // `set_var` refuses (panics on) names with `=` or NUL, which the environment of a
+            // process cannot hold anyway: such a variable is left out.
+            if !name.is_empty() && !name.contains(['=', '\0']) && !value.contains('\0') {
+                std::env::set_var(name, value);
+            }
+        }
+    }
+}
+
+/// Points the kernel's record of this process's environment (what `/proc/PID/environ`
+/// shows) at a copy of its current environment. The original strings are where the process
+/// title is written (as nginx's setproctitle does), so without this `/proc/PID/environ`
+/// would show the title's leftovers. Uses `PR_SET_MM_MAP`, which needs no privilege on a
+/// kernel built with checkpoint/restore (most are); elsewhere it fails and nothing changes.
+/// Call it only while the process is single-threaded: the call restates the heap's end
+/// (`brk`), which another thread's allocation could move in between.
+pub fn publish_environment() -> io::Result<()> {
+    let mut block = Vec::new();
+    for (k, v) in std::env::vars_os() {
+        use std::os::unix::ffi::OsStrExt;
+        block.extend_from_slice(k.as_bytes());
+        block.push(b'=');
+        block.extend_from_slice(v.as_bytes());
+        block.push(0);
+    }
+    if block.is_empty() {
+        block.push(0);
+    }
+    // Lives as long as the process: the kernel reads it whenever /proc/PID/environ is read.
+    let block: &'static [u8] = Box::leak(block.into_boxed_slice());
+    let f = proc_stat_fields().ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+    // The kernel's `struct prctl_mm_map`: everything as it is, but the environment.
+    #[repr(C)]
+    struct MmMap {
+        start_code: u64,
+        end_code: u64,
+        start_data: u64,
+        end_data: u64,
+        start_brk: u64,
+        brk: u64,
+        start_stack: u64,
+        arg_start: u64,
+        arg_end: u64,
+        env_start: u64,
+        env_end: u64,
+        auxv: *mut u64,
+        auxv_size: u32,
+        exe_fd: u32,
+    }
+    let mut map = MmMap {
+        start_code: f.start_code,
+        end_code: f.end_code,
+        start_data: f.start_data,
+        end_data: f.end_data,
+        start_brk: f.start_brk,
+        brk: 0,
+        start_stack: f.start_stack,
+        arg_start: f.arg_start,
+        arg_end: f.arg_end,
+        env_start: block.as_ptr() as u64,
+        env_end: block.as_ptr() as u64 + block.len() as u64,
+        // No auxiliary vector and no executable: both stay.
+        auxv: std::ptr::null_mut(),
+        auxv_size: 0,
+        exe_fd: u32::MAX,
+    };
+    // SAFETY: sbrk(0) only reads the current break. Nothing allocates between it and the
+    // prctl, and the process is single-threaded, so the break restated is the real one.
+    // PR_SET_MM_MAP reads `map` (of the size given) and changes only the kernel's record of
+    // these addresses, all of which are this process's own.
+    unsafe {
+        map.brk = libc::sbrk(0) as u64;
+        cvt(libc::prctl(
+            libc::PR_SET_MM,
+            libc::PR_SET_MM_MAP as libc::c_ulong,
+            &map as *const MmMap as libc::c_ulong,
+            std::mem::size_of::<MmMap>() as libc::c_ulong,
+            0 as libc::c_ulong,
+        ))
+        .map(drop)
+    }
+}
+
+/// The memory-layout fields of `/proc/self/stat`.
+struct StatFields {
+    start_code: u64,
+    end_code: u64,
+    start_stack: u64,
+    start_data: u64,
+    end_data: u64,
+    start_brk: u64,
+    arg_start: u64,
+    arg_end: u64,
+}
+
+/// Fields 26-28 and 45-49 of `/proc/self/stat`.
+fn proc_stat_fields() -> Option<StatFields> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    // Field 3 (state) is the first after the command's parenthesis.
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let field = |n: usize| fields.get(n - 3).copied();
+    Some(StatFields {
+        start_code: field(26)?,
+        end_code: field(27)?,
+        start_stack: field(28)?,
+        start_data: field(45)?,
+        end_data: field(46)?,
+        start_brk: field(47)?,
+        arg_start: field(48)?,
+        arg_end: field(49)?,
+    })
 }

@@ -11,6 +11,9 @@
 //! in nginx: the loader collects them into a [`UserVars`] registry before it compiles any
 //! template, and [`Template::compile_with`] resolves `$name` to [`Var::User`] by index. Their
 //! values (and regex captures) live in the request's [`crate::rewrite::RewriteCtx`].
+//!
+//! Variables computed from the request (`map`, `geo`, `split_clients`: see
+//! [`crate::computed`]) are declared the same way and compile to [`Var::Computed`].
 
 use std::fmt;
 
@@ -130,6 +133,10 @@ vars! {
     TcpinfoSndCwnd = "tcpinfo_snd_cwnd",
     /// `$tcpinfo_rcv_space`: the receive space.
     TcpinfoRcvSpace = "tcpinfo_rcv_space",
+    // ---- map, geo, split_clients, referer, empty_gif ----
+    /// `$invalid_referer`: empty when the `Referer` passes the location's
+    /// `valid_referers`, else `1`.
+    InvalidReferer = "invalid_referer",
     ;
     /// `$arg_NAME`: one query argument (name stored lowercase; see [`find_arg`]).
     Arg(String),
@@ -146,6 +153,9 @@ vars! {
     /// Any `$upstream_*` or `$proxy_*` variable, by its whole lowercase name
     /// (`upstream_addr`), answered by the proxy.
     Upstream(String),
+    /// A variable computed from the request (`map`, `geo`, `split_clients`), by its index in
+    /// the configuration's [`crate::computed::ComputedTable`].
+    Computed(usize),
 }
 
 impl Var {
@@ -188,6 +198,7 @@ impl fmt::Display for Var {
             Var::Upstream(n) => write!(f, "${n}"),
             Var::Capture(n) => write!(f, "${n}"),
             Var::User(i) => write!(f, "$<set variable #{i}>"),
+            Var::Computed(i) => write!(f, "$<computed variable #{i}>"),
             other => {
                 let name = NAMED
                     .iter()
@@ -381,11 +392,13 @@ pub fn compile(text: &str) -> Result<Template, String> {
     Template::compile(text)
 }
 
-/// Resolves a lowercase name (without `$`): a `set` variable first, then a built-in one;
+/// Resolves a lowercase name (without `$`): a computed variable first (its handler is the
+/// one nginx keeps when `set` names it too), then a `set` variable, then a built-in one;
 /// nginx's `unknown "name" variable` otherwise.
 pub fn resolve(name: &str, user: &UserVars) -> Result<Var, String> {
-    user.index(name)
-        .map(Var::User)
+    user.computed_index(name)
+        .map(Var::Computed)
+        .or_else(|| user.index(name).map(Var::User))
         .or_else(|| Var::from_name(name))
         .ok_or_else(|| format!("unknown \"{name}\" variable"))
 }
@@ -398,9 +411,14 @@ pub fn is_builtin_name(name: &str) -> bool {
 
 /// The variables declared by `set $name` anywhere in the configuration, in first-seen order;
 /// [`Var::User`]`(i)` is the i-th. Names are stored lowercase, as nginx compares them.
+/// The names of computed variables are declared here too ([`UserVars::declare_computed`]),
+/// in a list of their own indexed by [`Var::Computed`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UserVars {
     names: Vec<String>,
+    /// Per variable: declared by a regex's named group (see the block at the end).
+    captures: Vec<bool>,
+    computed: Vec<String>,
 }
 
 impl UserVars {
@@ -412,6 +430,7 @@ impl UserVars {
             Some(i) => i,
             None => {
                 self.names.push(name);
+                self.captures.push(false);
                 self.names.len() - 1
             }
         }
@@ -435,6 +454,24 @@ impl UserVars {
     /// Whether no `set` appears in the configuration.
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
+    }
+
+    /// Declares a computed variable's `name` (any case) and returns its index; a name
+    /// declared twice keeps its first index (the last definition wins, as in nginx).
+    pub fn declare_computed(&mut self, name: &str) -> usize {
+        let name = name.to_ascii_lowercase();
+        match self.computed_index(&name) {
+            Some(i) => i,
+            None => {
+                self.computed.push(name);
+                self.computed.len() - 1
+            }
+        }
+    }
+
+    /// The index of a computed variable's lowercase name, if declared.
+    pub fn computed_index(&self, name: &str) -> Option<usize> {
+        self.computed.iter().position(|n| n == name)
     }
 }
 
@@ -501,6 +538,26 @@ pub fn find_cookie<'a>(cookie_header: &'a [u8], name: &str) -> Option<&'a [u8]> 
         i = skip_spaces(i);
     }
     None
+}
+
+// ---- regex: named captures as variables ----
+
+impl UserVars {
+    /// Declares `name` (any case) as set by a regex's named group `(?<name>…)` and returns
+    /// its index; the variable may also be a `set` one (nginx gives both one index).
+    pub fn declare_capture(&mut self, name: &str) -> usize {
+        let i = self.declare(name);
+        if let Some(flag) = self.captures.get_mut(i) {
+            *flag = true;
+        }
+        i
+    }
+
+    /// Whether variable `i` is a regex's named group: before a match sets it, nginx finds
+    /// no value (an empty one, without the `set` variables' "uninitialized" warning).
+    pub fn is_capture(&self, i: usize) -> bool {
+        self.captures.get(i).copied().unwrap_or(false)
+    }
 }
 
 #[cfg(test)]

@@ -299,7 +299,10 @@ fn byte_ranges() {
     // Several ranges: 206 multipart/byteranges, as nginx (tests/core_ranges.rs has more).
     let r = raw(&s, "GET /a.txt HTTP/1.1\r\nRange: bytes=0-0,2-3");
     assert_eq!(r.status, 206);
-    assert!(r.text().contains("Content-Range: bytes 2-3/6\r\n\r\nph\r\n--"));
+    assert!(
+        r.text()
+            .contains("Content-Range: bytes 2-3/6\r\n\r\nph\r\n--")
+    );
     let r = raw(
         &s,
         "GET /a.txt HTTP/1.1\r\nRange: bytes=1-2\r\nIf-Range: \"nope\"",

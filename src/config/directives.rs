@@ -10,9 +10,10 @@ use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::{
-    access, listen, set_block, set_core, set_http, set_loc, set_log, set_proxy, set_rewrite,
-    set_tail, tuning,
+    access, listen, resolver, set_block, set_core, set_events, set_http, set_loc, set_log,
+    set_proxy, set_regex, set_rewrite, set_tail, tuning,
 };
+use super::{set_geo, set_map, set_referer, set_split_clients};
 
 /// A set of contexts, as nginx's `NGX_*_CONF` bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,7 +136,7 @@ table! {
     "worker_connections", C::EVENTS, Exact(1), false, set_core::worker_connections, "Connections per worker (default 512).";
     "use", C::EVENTS, Exact(1), false, set_core::use_method, "Event method; only epoll is implemented.";
     "multi_accept", C::EVENTS, Flag, false, set_core::multi_accept, "Accept all pending connections at once (default off).";
-    "accept_mutex", C::EVENTS, Flag, false, set_core::accept_mutex, "Accepted for compatibility (default off).";
+    "accept_mutex", C::EVENTS, Flag, false, set_core::accept_mutex, "Accepted for compatibility (default off): EPOLLEXCLUSIVE wakes one worker per connection.";
     // ---- http, server, location ----
     "sendfile", HSL.or(C::IF_IN_LOCATION), Exact(1), false, set_http::sendfile, "Send files with sendfile(2) (default off).";
     "sendfile_max_chunk", HSL, Exact(1), false, set_http::sendfile_max_chunk, "Largest single sendfile(2) call (default 2m, 0 = unlimited).";
@@ -264,6 +265,36 @@ table! {
     "auth_delay", HSL, Exact(1), false, set_tail::unsupported, "Refused: Portico has no authentication modules yet.";
     "post_action", HSL.or(C::IF_IN_LOCATION), Exact(1), false, set_tail::unsupported, "Refused: Portico makes no subrequests.";
     "open_log_file_cache", HSL, Range(1, 4), false, set_log::open_log_file_cache, "`off` or `max=N [inactive=T] [min_uses=N] [valid=T]`: keep access logs with variables open.";
+    // ---- resolver (config/resolver.rs) ----
+    "resolver", HSL, AtLeast(1), false, resolver::resolver, "`resolver ADDRESS... [valid=TIME] [ipv4=on|off] [ipv6=on|off]`: name servers for proxy_pass with variables.";
+    "resolver_timeout", HSL, Exact(1), false, resolver::resolver_timeout, "How long a request waits for a name to resolve (default 30s).";
+    // ---- main and events (issue 18) ----
+    "worker_rlimit_core", C::MAIN, Exact(1), false, set_core::worker_rlimit_core, "RLIMIT_CORE for workers (largest core file).";
+    "worker_priority", C::MAIN, Exact(1), false, set_core::worker_priority, "Nice value of the workers, -20..19 (default 0).";
+    "working_directory", C::MAIN, Exact(1), false, set_core::working_directory, "Workers' current directory, where their core files go.";
+    "env", C::MAIN, Exact(1), false, set_core::env, "`env NAME[=VALUE]`: keep or set a variable for workers and a new binary (TZ is kept).";
+    "timer_resolution", C::MAIN, Exact(1), false, set_core::timer_resolution, "Read the clock once per interval instead of every loop turn (default 0: every turn).";
+    "debug_points", C::MAIN, Exact(1), false, set_core::debug_points, "On an internal error: `stop` the process or `abort` with a core file.";
+    "lock_file", C::MAIN, Exact(1), false, set_core::lock_file, "Accepted for compatibility: Portico has no accept mutex and creates no lock file.";
+    "thread_pool", C::MAIN, Range(2, 3), false, set_core::not_in_portico, "Refused: Portico has no thread pools.";
+    "ssl_engine", C::MAIN, Exact(1), false, set_core::not_in_portico, "Refused: Portico has no TLS.";
+    "google_perftools_profiles", C::MAIN, Exact(1), false, set_core::not_in_portico, "Refused: no google perftools module.";
+    "accept_mutex_delay", C::EVENTS, Exact(1), false, set_events::accept_mutex_delay, "Accepted for compatibility (default 500ms): see accept_mutex.";
+    "debug_connection", C::EVENTS, Exact(1), false, set_events::debug_connection, "Log these clients' connections at debug level: address, CIDR, host or `unix:`.";
+    "epoll_events", C::EVENTS, Exact(1), false, set_events::epoll_events, "Most events one epoll_wait(2) returns (default 512).";
+    "worker_aio_requests", C::EVENTS, Exact(1), false, set_events::worker_aio_requests, "Checked only: Portico has no AIO (default 32).";
+    // ---- regex ----
+    "pcre_jit", C::MAIN, Flag, false, set_regex::pcre_jit, "JIT-compile regexes (default on in Portico; nginx: off). Same matches either way.";
+    // ---- map, geo, split_clients, referer, empty_gif ----
+    "map", C::HTTP, Exact(2), true, set_map::map, "`map STRING $variable { [hostnames;] [volatile;] [default] KEY|~REGEX VALUE; ... }`.";
+    "map_hash_max_size", C::HTTP, Exact(1), false, set_map::map_hash_max_size, "Tuning knob of nginx's map hash, range-checked (default 2048).";
+    "map_hash_bucket_size", C::HTTP, Exact(1), false, set_map::map_hash_bucket_size, "Tuning knob of nginx's map hash, range-checked (default 64).";
+    "geo", C::HTTP, Range(1, 2), true, set_geo::geo, "`geo [$address] $variable { [ranges;] [proxy CIDR;] [default] CIDR|RANGE VALUE; delete ...; }`.";
+    "split_clients", C::HTTP, Exact(2), true, set_split_clients::split_clients, "`split_clients STRING $variable { PERCENT% VALUE; ... * VALUE; }` by MurmurHash2.";
+    "valid_referers", C::SERVER.or(C::LOCATION), AtLeast(1), false, set_referer::valid_referers, "`valid_referers none|blocked|server_names|NAME[/URI]|~REGEX ...` for `$invalid_referer`.";
+    "referer_hash_max_size", C::SERVER.or(C::LOCATION), Exact(1), false, set_referer::referer_hash_max_size, "Tuning knob of nginx's referer hash, range-checked (default 2048).";
+    "referer_hash_bucket_size", C::SERVER.or(C::LOCATION), Exact(1), false, set_referer::referer_hash_bucket_size, "Tuning knob of nginx's referer hash, range-checked (default 64).";
+    "empty_gif", C::LOCATION, NoArgs, false, set_referer::empty_gif, "Answer with a 1x1 transparent GIF.";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

@@ -260,7 +260,7 @@ pub(crate) fn finish_server(server: &mut ServerRaw, shared: &mut Shared) -> Resu
 pub(crate) fn server_name(
     l: &mut Level<'_>,
     d: &Directive,
-    _: &mut Shared,
+    shared: &mut Shared,
 ) -> Result<(), ConfError> {
     let Level::Server(server) = l else {
         return Err(ConfError::at(
@@ -288,9 +288,9 @@ pub(crate) fn server_name(
             }
             // nginx matches lowercased hosts, so a pattern with capitals is made caseless.
             let caseless = pattern.bytes().any(|b| b.is_ascii_uppercase());
-            server
-                .names
-                .push(ServerName::Regex(compile_regex(d, pattern, caseless)?));
+            server.names.push(ServerName::Regex(compile_regex(
+                d, pattern, caseless, shared,
+            )?));
             continue;
         }
         let name = if value.eq_ignore_ascii_case("$hostname") {
@@ -467,7 +467,7 @@ mod load_tests {
         assert!(matches!(&names[1], ServerName::WildcardFront(n, false) if n == ".example.org"));
         assert!(matches!(&names[2], ServerName::WildcardFront(n, true) if n == ".example.net"));
         assert!(matches!(&names[3], ServerName::WildcardBack(n) if n == "www.example."));
-        assert!(matches!(&names[4], ServerName::Regex(r) if r.is_match(b"www.x")));
+        assert!(matches!(&names[4], ServerName::Regex(r) if r.is_match(b"www.x") == Ok(true)));
         assert!(matches!(&names[5], ServerName::Exact(n) if n.is_empty()));
         assert_eq!(
             load_err(&http("server { server_name *x; }")),

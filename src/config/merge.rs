@@ -27,9 +27,11 @@ fn apply_off(loc: &mut LocRaw, off: bool) {
 fn inherit_loc(child: &mut LocRaw, parent: &LocRaw) {
     let try_files = child.try_files.take();
     let proxy_pass = child.proxy_pass.take();
+    let empty_gif = child.empty_gif.take();
     child.inherit(parent);
     child.try_files = try_files;
     child.proxy_pass = proxy_pass;
+    child.empty_gif = empty_gif;
 }
 
 /// Gives each top-level `if` of a location its settings, merged with the location's: nginx
@@ -41,6 +43,7 @@ fn attach_if_settings(ops: &mut [Op], if_locs: Vec<LocRaw>, location: &LocRaw) {
         if raw.proxy_pass.is_none() {
             raw.proxy_pass = location.proxy_pass.clone();
         }
+        raw.empty_gif = raw.empty_gif.or(location.empty_gif);
         Rc::new(raw.finish())
     });
     for op in ops {
@@ -91,7 +94,7 @@ fn merge_http(
         top.access_log = Some(vec![AccessLogConf::new(target, format)]);
     }
     if top.error_log.is_none() {
-        top.error_log = Some(main_error_log.to_vec());
+        top.error_log = Some(std::rc::Rc::new(main_error_log.to_vec()));
     }
     if top.root.is_none() {
         top.root = Some(shared.prefix.join(DEFAULT_ROOT));
@@ -131,6 +134,7 @@ fn merge_http(
             }
         })
         .collect();
+    shared.computed.link_set_variables(&shared.user_vars);
     let listens = shared
         .listens
         .iter()
@@ -142,6 +146,7 @@ fn merge_http(
         user_vars: std::mem::take(&mut shared.user_vars),
         upstreams,
         deferred: http.deferred,
+        computed: std::mem::take(&mut shared.computed),
     })
 }
 
@@ -170,37 +175,89 @@ pub(crate) fn build(
         .http
         .map(|h| merge_http(h, &mut shared, &error_log))
         .transpose()?;
+    let main_conf = MainConf {
+        daemon: main.daemon.unwrap_or(true),
+        master_process: main.master_process.unwrap_or(true),
+        worker_processes: main.worker_processes.unwrap_or(DEFAULT_WORKER_PROCESSES),
+        worker_rlimit_nofile: main.worker_rlimit_nofile,
+        worker_rlimit_core: main.worker_rlimit_core,
+        worker_priority: main.worker_priority,
+        worker_cpu_affinity: main.worker_cpu_affinity.unwrap_or_default(),
+        // nginx: 0 is no limit, as unset.
+        worker_shutdown_timeout: main
+            .worker_shutdown_timeout
+            .filter(|t| !t.is_zero())
+            .or(DEFAULT_WORKER_SHUTDOWN_TIMEOUT),
+        working_directory: main.working_directory,
+        env: main.env,
+        timer_resolution: main.timer_resolution.filter(|t| !t.is_zero()),
+        debug_points: main.debug_points,
+        lock_file: main
+            .lock_file
+            .unwrap_or_else(|| full_name(prefix, DEFAULT_LOCK_FILE)),
+        user: main.user,
+        error_log,
+        pid: main
+            .pid
+            .unwrap_or_else(|| full_name(prefix, DEFAULT_PID_PATH)),
+    };
+    let events = EventsConf {
+        worker_connections: events
+            .worker_connections
+            .unwrap_or(DEFAULT_WORKER_CONNECTIONS),
+        method: events.method,
+        multi_accept: events.multi_accept.unwrap_or(false),
+        accept_mutex: events.accept_mutex.unwrap_or(false),
+        accept_mutex_delay: events
+            .accept_mutex_delay
+            .unwrap_or(DEFAULT_ACCEPT_MUTEX_DELAY),
+        debug_connection: events.debug_connection,
+        epoll_events: events.epoll_events.map_or(DEFAULT_EPOLL_EVENTS, |n| {
+            usize::try_from(n).unwrap_or(usize::MAX)
+        }),
+        worker_aio_requests: events
+            .worker_aio_requests
+            .unwrap_or(DEFAULT_WORKER_AIO_REQUESTS),
+    };
+    check_main_and_events(&main_conf, &events, http.as_ref())?;
     Ok(Config {
         file,
         prefix: shared.prefix.clone(),
-        main: MainConf {
-            daemon: main.daemon.unwrap_or(true),
-            master_process: main.master_process.unwrap_or(true),
-            worker_processes: main.worker_processes.unwrap_or(DEFAULT_WORKER_PROCESSES),
-            worker_rlimit_nofile: main.worker_rlimit_nofile,
-            worker_cpu_affinity: main.worker_cpu_affinity.unwrap_or_default(),
-            worker_shutdown_timeout: main
-                .worker_shutdown_timeout
-                .or(DEFAULT_WORKER_SHUTDOWN_TIMEOUT),
-            user: main.user,
-            error_log,
-            pid: main
-                .pid
-                .unwrap_or_else(|| full_name(prefix, DEFAULT_PID_PATH)),
-        },
-        events: EventsConf {
-            worker_connections: events
-                .worker_connections
-                .unwrap_or(DEFAULT_WORKER_CONNECTIONS),
-            method: events.method,
-            multi_accept: events.multi_accept.unwrap_or(false),
-            accept_mutex: events.accept_mutex.unwrap_or(false),
-        },
+        main: main_conf,
+        events,
         http,
         sources,
         warnings: std::mem::take(&mut shared.warnings),
         doc_roots: std::mem::take(&mut shared.doc_roots),
     })
+}
+
+/// The checks nginx makes once the whole configuration is read (`ngx_core_module_init_conf`,
+/// `ngx_event_init_conf`).
+fn check_main_and_events(
+    main: &MainConf,
+    events: &EventsConf,
+    http: Option<&HttpConf>,
+) -> Result<(), ConfError> {
+    if let CpuAffinity::Masks(masks) = &main.worker_cpu_affinity
+        && masks.len() != 1
+        && masks.len() != main.worker_processes
+    {
+        crate::elog!(
+            LogLevel::Warn,
+            "the number of \"worker_processes\" is not equal to the number of \
+             \"worker_cpu_affinity\" masks, using last mask for remaining worker processes"
+        );
+    }
+    // One connection per listening socket, plus nginx's channel to the master.
+    let listening = http.map_or(0, |h| h.listens.len());
+    if events.worker_connections < listening + 1 {
+        return Err(ConfError::bare(format!(
+            "{} worker_connections are not enough for {listening} listening sockets",
+            events.worker_connections
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

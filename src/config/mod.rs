@@ -12,10 +12,12 @@
 //! Every error is a [`ConfError`] worded as nginx words it, ending `in FILE:LINE`.
 
 pub mod access;
+pub mod core_values;
 pub mod directives;
 pub mod doc_root;
 pub mod error;
 pub mod glob;
+pub mod hash_sizing;
 pub mod lexer;
 mod listen;
 pub mod loc_values;
@@ -23,13 +25,20 @@ mod merge;
 pub mod parser;
 pub mod proxy_values;
 mod raw;
+pub mod resolver;
 mod set_block;
 mod set_core;
+mod set_events;
+mod set_geo;
 mod set_http;
 mod set_loc;
 mod set_log;
+mod set_map;
 mod set_proxy;
+mod set_referer;
+mod set_regex;
 mod set_rewrite;
+mod set_split_clients;
 pub mod set_tail;
 pub mod settings;
 pub mod tuning;
@@ -78,13 +87,18 @@ pub fn load(opts: &LoadOptions) -> Result<Config, ConfError> {
     let mut shared = Shared::new(opts.prefix.clone())?;
     let mut main = MainRaw::default();
     // nginx applies -g before it opens the file, so its errors come first.
+    let mut globals_tree = Vec::new();
     if let Some(globals) = &opts.globals {
-        let tree = parser.parse_param(globals)?;
-        walk(&mut Level::Main(&mut main), &tree, &mut shared)?;
+        globals_tree = parser.parse_param(globals)?;
+        walk(&mut Level::Main(&mut main), &globals_tree, &mut shared)?;
     }
     let tree = parser.parse_main(&file)?;
-    // nginx knows every `set` variable before it compiles any string that uses one.
+    crate::regex::set_jit(set_regex::jit_wanted(&[&globals_tree, &tree]));
+    // nginx knows every `set` variable before it compiles any string that uses one, and
+    // every variable a regex's named group declares.
     set_rewrite::declare_user_vars(&tree, &mut shared.user_vars);
+    set_map::declare_computed_vars(&tree, &mut shared.user_vars);
+    set_regex::declare_capture_vars(&tree, &mut shared.user_vars);
     walk(&mut Level::Main(&mut main), &tree, &mut shared)?;
     if main.error_log.is_empty()
         && let Some(path) = &opts.error_log
@@ -110,7 +124,10 @@ pub fn load_str(text: &[u8], file: &Path, prefix: &Path) -> Result<Config, ConfE
     let mut shared = Shared::new(prefix.to_path_buf())?;
     let mut main = MainRaw::default();
     let tree = parser.parse_text(text, file)?;
+    crate::regex::set_jit(set_regex::jit_wanted(&[&tree]));
     set_rewrite::declare_user_vars(&tree, &mut shared.user_vars);
+    set_map::declare_computed_vars(&tree, &mut shared.user_vars);
+    set_regex::declare_capture_vars(&tree, &mut shared.user_vars);
     walk(&mut Level::Main(&mut main), &tree, &mut shared)?;
     merge::build(main, shared, file.to_path_buf(), parser.into_sources())
 }

@@ -96,7 +96,7 @@ pub enum RedirectRule {
     /// whole by TO, whose `$1`..`$9` are the regex's captures.
     Regex {
         /// The compiled regex.
-        re: regex::bytes::Regex,
+        re: crate::regex::Regex,
         /// The replacement.
         to: Template,
     },

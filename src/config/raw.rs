@@ -10,8 +10,8 @@ use super::directives::Ctx;
 use super::error::ConfError;
 use super::parser::Directive;
 use super::settings::{
-    CpuAffinity, ErrorLogConf, ListenConf, LocRaw, LocationMatch, LogEscape, LogFormat, ServerName,
-    SrvRaw,
+    CpuAffinity, DebugPeer, DebugPoints, EnvVar, ErrorLogConf, ListenConf, LocRaw, LocationMatch,
+    LogEscape, LogFormat, ServerName, SrvRaw,
 };
 use crate::rewrite::Op;
 use crate::vars::{Template, UserVars};
@@ -34,6 +34,18 @@ pub(crate) struct MainRaw {
     pub pid: Option<PathBuf>,
     pub events: Option<EventsRaw>,
     pub http: Option<HttpRaw>,
+    // ---- main and events (issue 18) ----
+    pub worker_rlimit_core: Option<u64>,
+    /// nginx keeps 0 as "unset", so `worker_priority 0;` may be followed by another.
+    pub worker_priority: i32,
+    pub working_directory: Option<PathBuf>,
+    pub env: Vec<EnvVar>,
+    pub timer_resolution: Option<Duration>,
+    pub debug_points: Option<DebugPoints>,
+    pub lock_file: Option<PathBuf>,
+    // ---- regex ----
+    /// `pcre_jit` (read before the patterns are compiled: `set_regex::jit_wanted`).
+    pub pcre_jit: Option<bool>,
 }
 
 /// `events {}`, unset until given.
@@ -43,6 +55,11 @@ pub(crate) struct EventsRaw {
     pub method: Option<String>,
     pub multi_accept: Option<bool>,
     pub accept_mutex: Option<bool>,
+    // ---- main and events (issue 18) ----
+    pub accept_mutex_delay: Option<Duration>,
+    pub debug_connection: Vec<DebugPeer>,
+    pub epoll_events: Option<u64>,
+    pub worker_aio_requests: Option<u64>,
 }
 
 /// `http {}` before merging.
@@ -164,6 +181,15 @@ pub(crate) struct Shared {
     /// Every `root` and `alias` written without variables, for the check that the workers
     /// can read them.
     pub doc_roots: Vec<super::settings::DocRootSite>,
+    /// `resolver` lines so far (the next one's `ResolverConf::id`).
+    pub resolvers: usize,
+    // ---- map, geo, split_clients, referer, empty_gif ----
+    /// The computed variables' definitions, filled by their blocks.
+    pub computed: crate::computed::ComputedTable,
+    /// `map_hash_max_size` (set to the default by the first `map` block, as nginx does).
+    pub map_hash_max_size: Option<u64>,
+    /// `map_hash_bucket_size` (likewise).
+    pub map_hash_bucket_size: Option<u64>,
 }
 
 impl Shared {
@@ -181,6 +207,10 @@ impl Shared {
             warnings: Vec::new(),
             access_buffers: Vec::new(),
             doc_roots: Vec::new(),
+            resolvers: 0,
+            computed: Default::default(),
+            map_hash_max_size: None,
+            map_hash_bucket_size: None,
         })
     }
 }

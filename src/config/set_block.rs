@@ -10,6 +10,7 @@ use super::listen;
 use super::parser::Directive;
 use super::raw::{Level, LocationRaw, ServerRaw, Shared};
 use super::settings::LocationMatch;
+use crate::regex::Regex;
 
 /// `types { MIME EXT...; ... }`: this level's map starts empty, replacing the inherited one.
 pub(crate) fn types(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<(), ConfError> {
@@ -43,40 +44,28 @@ pub(crate) fn server(
         ..ServerRaw::default()
     };
     walk(&mut Level::Server(&mut server), block(d), shared)?;
+    super::set_referer::finish_server(&mut server)?;
     listen::finish_server(&mut server, shared)?;
     http.servers.push(server);
     Ok(())
 }
 
-/// Compiles a location or server-name regex, with nginx's PCRE-style error.
+/// Compiles a regex of directive `d` as nginx's `ngx_http_regex_compile` does: PCRE2's
+/// error as nginx words it, and the named groups declared as variables.
 pub(crate) fn compile_regex(
     d: &Directive,
     pattern: &str,
     caseless: bool,
-) -> Result<regex::bytes::Regex, ConfError> {
-    // PCRE without its UTF flag, as nginx compiles location and rewrite regexes: `.`
-    // matches any byte (a URI may decode to invalid UTF-8), `\w`/`\d` and case folding
-    // are ASCII.
-    regex::bytes::RegexBuilder::new(pattern)
-        .case_insensitive(caseless)
-        .unicode(false)
-        .build()
-        .map_err(|e| {
-            let text = e.to_string();
-            let reason = text
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid regex");
-            let reason = reason.trim().trim_start_matches("error: ");
-            ConfError::at(
-                d,
-                format!("pcre2_compile() failed: {reason} in \"{pattern}\""),
-            )
-        })
+    shared: &mut Shared,
+) -> Result<Regex, ConfError> {
+    Regex::with_vars(pattern, caseless, &mut shared.user_vars)
+        .map_err(|message| ConfError::at(d, message))
 }
 
-fn location_match(d: &Directive) -> Result<(LocationMatch, String), ConfError> {
+fn location_match(
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(LocationMatch, String), ConfError> {
     let (modifier, name) = match d.args.len() {
         2 => (d.arg(0), d.arg(1)),
         _ => {
@@ -95,7 +84,7 @@ fn location_match(d: &Directive) -> Result<(LocationMatch, String), ConfError> {
         "^~" => LocationMatch::PrefixNoRegex(name.into()),
         "~" | "~*" => {
             let caseless = modifier == "~*";
-            LocationMatch::Regex(compile_regex(d, name, caseless)?, caseless)
+            LocationMatch::Regex(compile_regex(d, name, caseless, shared)?, caseless)
         }
         "" if d.args.len() == 1 && name.starts_with('@') => LocationMatch::Named(name.into()),
         "" if d.args.len() == 1 => LocationMatch::Prefix(name.into()),
@@ -125,7 +114,7 @@ pub(crate) fn location(
     d: &Directive,
     shared: &mut Shared,
 ) -> Result<(), ConfError> {
-    let (matcher, name) = location_match(d)?;
+    let (matcher, name) = location_match(d, shared)?;
     let siblings = match l {
         Level::Server(s) => &mut s.locations,
         Level::Location(parent) => {
@@ -193,9 +182,11 @@ mod tests {
         assert!(matches!(&locs[1].matcher, LocationMatch::Exact(n) if n == "/exact2"));
         assert!(matches!(&locs[2].matcher, LocationMatch::PrefixNoRegex(n) if n == "/static/"));
         assert!(
-            matches!(&locs[3].matcher, LocationMatch::Regex(r, false) if r.is_match(b"/i.php"))
+            matches!(&locs[3].matcher, LocationMatch::Regex(r, false) if r.is_match(b"/i.php") == Ok(true))
         );
-        assert!(matches!(&locs[4].matcher, LocationMatch::Regex(r, true) if r.is_match(b"/a.png")));
+        assert!(
+            matches!(&locs[4].matcher, LocationMatch::Regex(r, true) if r.is_match(b"/a.png") == Ok(true))
+        );
         assert!(matches!(&locs[5].matcher, LocationMatch::Named(n) if n == "@fallback"));
         let nested = &locs[6].nested[0];
         assert!(matches!(&nested.matcher, LocationMatch::Prefix(n) if n == "/a/b/"));
@@ -232,7 +223,7 @@ mod tests {
         assert_eq!(srv("location !! /a {}"), "invalid location modifier \"!!\"");
         assert_eq!(
             srv("location ~ ( {}"),
-            "pcre2_compile() failed: unclosed group in \"(\""
+            "pcre2_compile() failed: missing closing parenthesis in \"(\""
         );
         assert_eq!(
             srv("location /a;"),

@@ -36,45 +36,56 @@ const DEBUG_LEVELS: &[&str] = &[
     "debug_stream",
 ];
 
-fn unsupported_target(d: &Directive, target: &str) -> Option<ConfError> {
-    ["syslog:", "memory:"]
-        .iter()
-        .find(|p| target.starts_with(*p))
-        .map(|p| {
-            ConfError::at(
-                d,
-                format!(
-                    "\"{p}\" log targets are not supported in \"{}\" directive",
-                    d.name
-                ),
-            )
-        })
+/// `memory:SIZE`: a ring buffer at least big enough for its header and one whole line, as
+/// `ngx_log_set_log` requires.
+fn memory_target(d: &Directive, size: &str) -> Result<ErrorLogTarget, ConfError> {
+    // nginx's sizeof("MEMLOG  :" NGX_LINEFEED) + NGX_SIZE_T_LEN + NGX_INT_T_LEN +
+    // NGX_MAX_ERROR_STR, plus the file name.
+    const FIXED: usize = 11 + 20 + 20 + crate::log::error::MAX_ERROR_LINE;
+    let needed = FIXED + d.file.as_os_str().len();
+    match super::values::parse_size(size) {
+        Some(n) if n as usize >= needed => Ok(ErrorLogTarget::Memory {
+            size: n as usize,
+            origin: format!("{}:{}", d.file.display(), d.line),
+        }),
+        _ => Err(ConfError::at(d, format!("invalid buffer size \"{size}\""))),
+    }
 }
 
-/// Parses `error_log FILE|stderr [LEVEL...]` (level defaults to `error`).
+/// Parses `error_log FILE|stderr|syslog:...|memory:SIZE [LEVEL...]` (level defaults to
+/// `error`), as `ngx_log_set_log` and `ngx_log_set_levels`.
 fn parse_error_log(d: &Directive, shared: &Shared) -> Result<ErrorLogConf, ConfError> {
     let file = d.arg(0);
-    if let Some(err) = unsupported_target(d, file) {
-        return Err(err);
-    }
     let target = if file == "stderr" {
         ErrorLogTarget::Stderr
+    } else if let Some(size) = file.strip_prefix("memory:") {
+        memory_target(d, size)?
+    } else if let Some(params) = file.strip_prefix("syslog:") {
+        let conf = crate::log::syslog::SyslogConf::parse(params)
+            .map_err(|message| ConfError::at(d, message))?;
+        ErrorLogTarget::Syslog(conf)
     } else {
         ErrorLogTarget::File(full_name(&shared.prefix, file))
     };
+    // A plain level, or nginx's debug_* subsystems (which Portico does not tell apart: any
+    // of them means `debug`); never both.
     let mut level: Option<LogLevel> = None;
+    let mut debug_subsystems = false;
     for word in &d.args[1..] {
         let name = word.text.as_str();
         if let Some(&(_, found)) = LEVELS.iter().find(|(n, _)| *n == name) {
-            if level.is_some() {
+            if level.is_some() || debug_subsystems {
                 return Err(ConfError::at(d, format!("duplicate log level \"{name}\"")));
             }
             level = Some(found);
-        } else if DEBUG_LEVELS.contains(&name) && level.is_none_or(|l| l == LogLevel::Debug) {
-            level = Some(LogLevel::Debug);
+        } else if DEBUG_LEVELS.contains(&name) && level.is_none() {
+            debug_subsystems = true;
         } else {
             return Err(ConfError::at(d, format!("invalid log level \"{name}\"")));
         }
+    }
+    if debug_subsystems {
+        level = Some(LogLevel::Debug);
     }
     Ok(ErrorLogConf {
         target,
@@ -91,11 +102,10 @@ pub(crate) fn error_log(
     let log = parse_error_log(d, shared)?;
     match l {
         Level::Main(main) => main.error_log.push(log),
-        other => other
-            .loc(d)?
-            .error_log
-            .get_or_insert_with(Vec::new)
-            .push(log),
+        other => {
+            let logs = other.loc(d)?.error_log.get_or_insert_with(Default::default);
+            Rc::make_mut(logs).push(log);
+        }
     }
     Ok(())
 }
@@ -120,13 +130,21 @@ pub(crate) fn access_log(
         *l.access_log_off(d)? = true;
         return Ok(());
     }
-    if let Some(err) = unsupported_target(d, path) {
-        return Err(err);
-    }
-    let full = full_name(&shared.prefix, path);
-    let compiled = Template::compile_with(&full.to_string_lossy(), &shared.user_vars)
-        .map_err(|message| ConfError::at(d, message))?;
-    let path_script = compiled.is_literal().is_none().then_some(compiled);
+    // `syslog:` names a syslog target, checked now; any other text is a file (nginx opens
+    // even `memory:x` as one), whose path may hold variables.
+    let (full, path_script) = match path.strip_prefix(crate::log::access::SYSLOG_PREFIX) {
+        Some(params) => {
+            crate::log::syslog::SyslogConf::parse(params)
+                .map_err(|message| ConfError::at(d, message))?;
+            (std::path::PathBuf::from(path), None)
+        }
+        None => {
+            let full = full_name(&shared.prefix, path);
+            let compiled = Template::compile_with(&full.to_string_lossy(), &shared.user_vars)
+                .map_err(|message| ConfError::at(d, message))?;
+            (full, compiled.is_literal().is_none().then_some(compiled))
+        }
+    };
     let format_name = if d.args.len() > 1 {
         d.arg(1)
     } else {
@@ -175,6 +193,9 @@ pub(crate) fn access_log(
                 d,
                 "buffered logs cannot have variables in name",
             ));
+        }
+        if path.starts_with(crate::log::access::SYSLOG_PREFIX) {
+            return Err(ConfError::at(d, "logs to syslog cannot be buffered"));
         }
         let wanted = LogBuffer { size, flush };
         match shared.access_buffers.iter().find(|(p, _)| *p == full) {
@@ -378,7 +399,7 @@ mod tests {
             ErrorLogTarget::File(prefix.join("logs/s.log"))
         );
         assert_eq!(s0.locations[0].loc.error_log, s0.loc.error_log);
-        assert_eq!(conf.servers[1].loc.error_log, config.main.error_log);
+        assert_eq!(*conf.servers[1].loc.error_log, config.main.error_log);
         assert_eq!(
             load_ok("error_log x debug_http; events {}").main.error_log[0].level,
             LogLevel::Debug
@@ -391,6 +412,48 @@ mod tests {
             load_err("error_log x warn info; events {}"),
             "duplicate log level \"info\""
         );
-        assert!(load_err("error_log syslog:server=x; events {}").contains("not supported"));
+        assert_eq!(
+            load_err("error_log x debug debug_http; events {}"),
+            "invalid log level \"debug_http\""
+        );
+        assert_eq!(
+            load_err("error_log x debug_http debug; events {}"),
+            "duplicate log level \"debug\""
+        );
+        assert_eq!(
+            load_ok("error_log x debug_http debug_core; events {}")
+                .main
+                .error_log[0]
+                .level,
+            LogLevel::Debug
+        );
+        assert_eq!(
+            load_err("error_log syslog:server=x.invalid; events {}"),
+            "host not found in syslog server \"x.invalid\""
+        );
+        let syslog = load_ok("error_log syslog:server=127.0.0.1:5,tag=t info; events {}");
+        match &syslog.main.error_log[0].target {
+            ErrorLogTarget::Syslog(c) => assert_eq!(c.tag, "t"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            load_err("error_log memory:1k; events {}"),
+            "invalid buffer size \"1k\""
+        );
+        assert_eq!(
+            load_err("error_log memory:x; events {}"),
+            "invalid buffer size \"x\""
+        );
+        match &load_ok("error_log memory:1m debug; events {}")
+            .main
+            .error_log[0]
+            .target
+        {
+            ErrorLogTarget::Memory { size, origin } => {
+                assert_eq!(*size, 1 << 20);
+                assert!(origin.ends_with("nginx.conf:1"), "{origin}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -443,7 +443,7 @@ pub(crate) fn proxy_redirect(
                 None => (&from[1..], false),
             };
             RedirectRule::Regex {
-                re: super::set_block::compile_regex(d, pattern, caseless)?,
+                re: super::set_block::compile_regex(d, pattern, caseless, shared)?,
                 to: template(d, d.arg(1), shared)?,
             }
         }

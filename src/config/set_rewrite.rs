@@ -51,7 +51,7 @@ pub(crate) fn rewrite(
     if replacement.is_empty() {
         return Err(ConfError::at(d, "empty replacement"));
     }
-    let regex = compile_regex(d, d.arg(0), false)?;
+    let regex = compile_regex(d, d.arg(0), false, shared)?;
     // A final `?` drops the request's arguments.
     let keep_args = match replacement.strip_suffix('?') {
         Some(rest) => {
@@ -218,7 +218,7 @@ pub(crate) fn if_block(
 
 /// Parses an `if` condition the way `ngx_http_rewrite_if_condition` walks its words: the
 /// parentheses may be words of their own or stuck to the first and last words.
-fn condition(d: &Directive, shared: &Shared) -> Result<Condition, ConfError> {
+fn condition(d: &Directive, shared: &mut Shared) -> Result<Condition, ConfError> {
     let invalid = |word: &str| ConfError::at(d, format!("invalid condition \"{word}\""));
     let mut words: Vec<String> = d.args.iter().map(|w| w.text.clone()).collect();
     let first = words.first().map_or("", String::as_str);
@@ -263,7 +263,7 @@ fn condition(d: &Directive, shared: &Shared) -> Result<Condition, ConfError> {
             }),
             "~" | "~*" | "!~" | "!~*" => Ok(Condition::Match {
                 var,
-                regex: compile_regex(d, value, op.ends_with('*'))?,
+                regex: compile_regex(d, value, op.ends_with('*'), shared)?,
                 negate: op.starts_with('!'),
             }),
             _ => Err(ConfError::at(

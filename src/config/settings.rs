@@ -21,7 +21,7 @@ use super::parser::{Directive, SourceFile};
 use super::proxy_values::*;
 use crate::http::conditional::IfModifiedSince;
 use crate::http::expires::Expires;
-use crate::log::{AccessLogTarget, LogLevel};
+use crate::log::AccessLogTarget;
 use crate::rewrite::Op;
 use crate::vars::{Template, UserVars};
 
@@ -52,6 +52,14 @@ macro_rules! settings {
 // ---- Defaults, with their units (nginx's values) ----
 /// `worker_connections 512;`
 pub const DEFAULT_WORKER_CONNECTIONS: usize = 512;
+/// `accept_mutex_delay 500ms;`
+pub const DEFAULT_ACCEPT_MUTEX_DELAY: Duration = Duration::from_millis(500);
+/// `epoll_events 512;`
+pub const DEFAULT_EPOLL_EVENTS: usize = 512;
+/// `worker_aio_requests 32;`
+pub const DEFAULT_WORKER_AIO_REQUESTS: u64 = 32;
+/// `lock_file` default, relative to the prefix.
+pub const DEFAULT_LOCK_FILE: &str = "logs/portico.lock";
 /// `keepalive_timeout 75s;`
 pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(75);
 /// `keepalive_requests 1000;`
@@ -136,37 +144,10 @@ pub struct DocRootSite {
     pub at: Option<(PathBuf, usize)>,
 }
 
-/// Whether to pin workers to CPUs.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub enum CpuAffinity {
-    /// No pinning (nginx's default).
-    #[default]
-    None,
-    /// `worker_cpu_affinity auto [mask]`: worker N on the Nth allowed CPU.
-    Auto(Option<u64>),
-    /// One bitmask per worker (the last repeats), as written in the config.
-    Masks(Vec<u64>),
-}
+pub use super::core_values::{Cidr, CpuAffinity, CpuSet, DebugPeer, EnvVar};
+pub use crate::log::{DebugPoints, ErrorLogConf, ErrorLogTarget};
 
-/// One `error_log FILE [LEVEL];`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ErrorLogConf {
-    /// Absolute path, `stderr`, or `/dev/null`-like files.
-    pub target: ErrorLogTarget,
-    /// Lowest level written.
-    pub level: LogLevel,
-}
-
-/// Where an error log goes.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ErrorLogTarget {
-    /// `stderr`
-    Stderr,
-    /// A file, opened in append mode.
-    File(PathBuf),
-}
-
-/// Top-level (`main` context) settings.
+/// Top-level (`main` context) settings: nginx's core module (`nginx.c`).
 #[derive(Clone, Debug)]
 pub struct MainConf {
     /// `daemon on|off;` (default on)
@@ -177,10 +158,27 @@ pub struct MainConf {
     pub worker_processes: usize,
     /// `worker_rlimit_nofile N;`
     pub worker_rlimit_nofile: Option<u64>,
+    /// `worker_rlimit_core SIZE;`: the workers' `RLIMIT_CORE`, both limits.
+    pub worker_rlimit_core: Option<u64>,
+    /// `worker_priority N;`: the workers' nice value (0, the default, leaves it).
+    pub worker_priority: i32,
     /// `worker_cpu_affinity ...;`
     pub worker_cpu_affinity: CpuAffinity,
-    /// `worker_shutdown_timeout T;`
+    /// `worker_shutdown_timeout T;` (unset or 0: no limit)
     pub worker_shutdown_timeout: Option<Duration>,
+    /// `working_directory DIR;` as written: where workers `chdir` to (so their core files
+    /// land there).
+    pub working_directory: Option<PathBuf>,
+    /// `env` directives in order (`TZ` is kept even without one).
+    pub env: Vec<EnvVar>,
+    /// `timer_resolution T;`: the workers read the clock once per T instead of once per
+    /// event-loop turn (unset: every turn).
+    pub timer_resolution: Option<Duration>,
+    /// `debug_points stop|abort;`
+    pub debug_points: Option<DebugPoints>,
+    /// `lock_file FILE;` resolved against the prefix (default `logs/portico.lock`). Portico
+    /// has no accept mutex and no lock files, so nothing is created there.
+    pub lock_file: PathBuf,
     /// `user USER [GROUP];` as given; `None` means nginx's default (`nobody`, group = user's group)
     /// when the master runs as root.
     pub user: Option<(String, Option<String>)>,
@@ -191,17 +189,27 @@ pub struct MainConf {
     pub pid: PathBuf,
 }
 
-/// `events {}` settings.
+/// `events {}` settings: nginx's event core and epoll modules (`ngx_event.c`,
+/// `ngx_epoll_module.c`).
 #[derive(Clone, Debug)]
 pub struct EventsConf {
     /// `worker_connections N;`
     pub worker_connections: usize,
-    /// `use epoll;` (only epoll exists here; kept so configs parse).
+    /// `use epoll;` (the only event method, as in Debian's nginx on Linux).
     pub method: Option<String>,
-    /// `multi_accept on|off;`
+    /// `multi_accept on|off;`: accept every queued connection per wake-up, not one.
     pub multi_accept: bool,
-    /// `accept_mutex on|off;` (accepted; Portico uses EPOLLEXCLUSIVE instead).
+    /// `accept_mutex on|off;` (accepted: Portico's workers share the listening sockets with
+    /// `EPOLLEXCLUSIVE`, which wakes one worker per connection without a lock).
     pub accept_mutex: bool,
+    /// `accept_mutex_delay T;` (accepted and checked; see `accept_mutex`).
+    pub accept_mutex_delay: Duration,
+    /// `debug_connection` entries: these clients' connections log at `debug` level.
+    pub debug_connection: Vec<DebugPeer>,
+    /// `epoll_events N;`: most events one `epoll_wait` returns.
+    pub epoll_events: usize,
+    /// `worker_aio_requests N;` (checked; Portico has no AIO).
+    pub worker_aio_requests: u64,
 }
 
 /// A `log_format NAME [escape=default|json|none] STRING...;`.
@@ -312,6 +320,10 @@ pub struct HttpConf {
     /// `proxy_*` settings. Servers and locations keep their own; inheritance is the
     /// consumer's job.
     pub deferred: Vec<Directive>,
+    // ---- map, geo, split_clients, referer, empty_gif ----
+    /// The variables computed per request (`map`, `geo`, `split_clients`), indexed by
+    /// [`crate::vars::Var::Computed`]; their names are in `user_vars`.
+    pub computed: crate::computed::ComputedTable,
 }
 
 impl HttpConf {
@@ -363,7 +375,7 @@ pub enum ServerName {
     /// `www.example.*` stored as `www.example.`.
     WildcardBack(String),
     /// `~regex`
-    Regex(regex::bytes::Regex),
+    Regex(crate::regex::Regex),
 }
 
 /// A `server {}` block, merged.
@@ -398,7 +410,7 @@ pub enum LocationMatch {
     /// `location ^~ /prefix`: a match stops the regex search.
     PrefixNoRegex(String),
     /// `location ~ re` / `location ~* re`
-    Regex(regex::bytes::Regex, /* case_insensitive */ bool),
+    Regex(crate::regex::Regex, /* case_insensitive */ bool),
     /// `location @name`
     Named(String),
 }
@@ -498,8 +510,9 @@ settings! {
         /// `lingering_timeout`
         lingering_timeout: Duration = DEFAULT_LINGERING_TIMEOUT,
         /// `error_log` at http/server/location level; the loader seeds the http level with the
-        /// main-level logs, as nginx does.
-        error_log: Vec<ErrorLogConf> = Vec::new(),
+        /// main-level logs, as nginx does. Shared, so a worker can make a request's logs the
+        /// current ones without copying them.
+        error_log: Rc<Vec<ErrorLogConf>> = Rc::default(),
         /// `alias PATH` (location only): replaces the matched prefix of the URI; in a regex
         /// location the evaluated alias (captures allowed) is the whole path. `None` where
         /// `root` applies. A level with `root` or `alias` inherits neither from its parent.
@@ -630,6 +643,22 @@ settings! {
         expires_script: Option<ExpiresScript> = None,
         /// `open_log_file_cache` (default off)
         open_log_file_cache: Option<LogFileCache> = None,
+        // ---- resolver (config/resolver.rs) ----
+        /// `resolver ADDRESS... [valid=TIME] [ipv4=on|off] [ipv6=on|off]` (`None`: no resolver)
+        resolver: Option<Rc<super::resolver::ResolverConf>> = None,
+        /// `resolver_timeout` (zero: no limit)
+        resolver_timeout: Duration = super::resolver::DEFAULT_RESOLVER_TIMEOUT,
+        // ---- map, geo, split_clients, referer, empty_gif ----
+        /// `valid_referers ...` (server or location; finished when the server ends): what
+        /// `$invalid_referer` checks; `None` where no level set it (every referer valid)
+        valid_referers: Option<Rc<crate::computed::referer::ValidReferers>> = None,
+        /// `referer_hash_max_size N` (a tuning knob: range-checked as nginx checks it)
+        referer_hash_max_size: u64 = super::set_referer::DEFAULT_REFERER_HASH_MAX_SIZE,
+        /// `referer_hash_bucket_size N` (a tuning knob: range-checked as nginx checks it)
+        referer_hash_bucket_size: u64 = super::set_referer::DEFAULT_REFERER_HASH_BUCKET_SIZE,
+        /// `empty_gif` (location only; nested locations do not inherit it, an `if` in the
+        /// location keeps it, as nginx's content handler)
+        empty_gif: bool = false,
     }
 }
 

@@ -159,7 +159,7 @@ fn seed_config_parses_with_key_values() {
         prefix.join("logs/access.log")
     );
     assert_eq!(root.loc.access_log[0].format.name, "combined");
-    assert_eq!(root.loc.error_log, config.main.error_log);
+    assert_eq!(*root.loc.error_log, config.main.error_log);
     assert_eq!(
         root.loc.types.get("html").map(String::as_str),
         Some("text/html")
@@ -315,7 +315,10 @@ fn main_context_directives() {
     assert!(!main.daemon && !main.master_process);
     assert!(main.worker_processes >= 1);
     assert_eq!(main.worker_rlimit_nofile, Some(4096));
-    assert_eq!(main.worker_cpu_affinity, CpuAffinity::Masks(vec![1, 2]));
+    assert_eq!(
+        main.worker_cpu_affinity,
+        CpuAffinity::Masks(vec![CpuSet::of([0]), CpuSet::of([1])])
+    );
     assert_eq!(main.worker_shutdown_timeout, Some(Duration::from_secs(10)));
     assert_eq!(main.pid, PathBuf::new());
     assert!(config.events.multi_accept && config.events.accept_mutex);
@@ -325,7 +328,10 @@ fn main_context_directives() {
             .worker_cpu_affinity
     };
     assert_eq!(affinity("auto"), CpuAffinity::Auto(None));
-    assert_eq!(affinity("auto 1100"), CpuAffinity::Auto(Some(12)));
+    assert_eq!(
+        affinity("auto 1100"),
+        CpuAffinity::Auto(Some(CpuSet::of([2, 3])))
+    );
     assert_eq!(
         load_err("worker_cpu_affinity 01x; events {}"),
         "invalid character \"x\" in \"worker_cpu_affinity\""

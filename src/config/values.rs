@@ -165,6 +165,13 @@ pub fn set_once<T>(
     Ok(())
 }
 
+/// Logs nginx's `[warn]` for a directive that loads anyway (`low address bits of ... are
+/// meaningless in FILE:LINE`): on stderr during `-t` and start-up, in the error log at a
+/// reload.
+pub fn warn_at(d: &Directive, message: &str) {
+    crate::elog!(crate::log::LogLevel::Warn, "{}", ConfError::at(d, message));
+}
+
 /// Resolves a relative path against `base` the way `ngx_get_full_name` does.
 pub fn full_name(base: &std::path::Path, name: &str) -> std::path::PathBuf {
     if name.starts_with('/') {

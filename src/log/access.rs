@@ -2,7 +2,9 @@
 //!
 //! The master opens every `access_log` file while loading the configuration (so `-t` and a
 //! reload fail on an unwritable path, as in nginx) and the workers inherit the fds. A
-//! [`AccessLogTarget`] names its file by path; the table maps it to the open fd.
+//! [`AccessLogTarget`] names its file by path; the table maps it to the open fd. A target
+//! named `syslog:...` (the directive's text) sends each line as a syslog datagram instead
+//! (see [`super::syslog`]).
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -13,16 +15,26 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 
 use super::file::{chown_fd, open_append, reopen_onto, write_once};
+use super::syslog::{SyslogConf, SyslogPeer};
 use super::{AccessLogTarget, LogBuffer, LogLevel, OsErr, time};
 use std::time::Instant;
+
+/// What names a syslog target instead of a path.
+pub const SYSLOG_PREFIX: &str = "syslog:";
 
 /// Seconds between two error-log reports about the same failing access log, so a full disk
 /// does not turn every request into an error-log line.
 pub const ACCESS_LOG_ERROR_INTERVAL_SECS: i64 = 1;
 
+/// Where an access log's lines go.
+enum Sink {
+    File(OwnedFd),
+    Syslog(SyslogPeer),
+}
+
 struct AccessFile {
     path: PathBuf,
-    fd: OwnedFd,
+    sink: Sink,
     /// When a failure was last reported to the error log.
     error_reported_sec: i64,
     /// The second a write failed with `ENOSPC`: the file is skipped for the rest of it.
@@ -75,11 +87,18 @@ pub fn open_access_log(path: &Path) -> io::Result<AccessLogTarget> {
     if FILES.with(|f| find(&f.borrow(), path).is_some()) {
         return Ok(target);
     }
-    let fd = open_append(path)?;
+    let text = path.to_string_lossy();
+    let sink = match text.strip_prefix(SYSLOG_PREFIX) {
+        Some(params) => Sink::Syslog(SyslogPeer::new(
+            SyslogConf::parse(params)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+        )),
+        None => Sink::File(open_append(path)?),
+    };
     FILES.with(|f| {
         f.borrow_mut().push(AccessFile {
             path: path.to_path_buf(),
-            fd,
+            sink,
             error_reported_sec: i64::MIN,
             disk_full_sec: -1,
             buffer: None,
@@ -128,10 +147,13 @@ pub fn flush_access_logs(now: Option<Instant>) {
                 (Some(now), Some(since), Some(flush)) => now >= since + flush,
                 _ => false,
             };
+            let Sink::File(fd) = &file.sink else {
+                continue;
+            };
             if due {
                 let data = std::mem::take(&mut buffer.data);
                 buffer.since = None;
-                if let Some(failure) = write_block(&file.fd, &data) {
+                if let Some(failure) = write_block(fd, &data) {
                     failures.push((file.path.clone(), failure));
                 }
                 if let Some(buffer) = file.buffer.as_mut() {
@@ -259,6 +281,15 @@ fn append(target: &AccessLogTarget, line: &[u8]) -> Option<Option<Failure>> {
         let mut files = f.borrow_mut();
         let i = find(&files, &target.path)?;
         let file = &mut files[i];
+        let fd = match &mut file.sink {
+            Sink::File(fd) => fd,
+            Sink::Syslog(peer) => {
+                // A datagram per line, without the newline (ngx_http_log_handler).
+                let line = line.strip_suffix(b"\n").unwrap_or(line);
+                peer.send_access_line(line, time::now_secs());
+                return Some(None);
+            }
+        };
         if file.disk_full_sec >= 0 && time::now_secs() == file.disk_full_sec {
             return Some(None);
         }
@@ -268,7 +299,7 @@ fn append(target: &AccessLogTarget, line: &[u8]) -> Option<Option<Failure>> {
         if let Some(buffer) = file.buffer.as_mut() {
             let len = line.len() + tail.len();
             if buffer.data.len() + len > buffer.conf.size && !buffer.data.is_empty() {
-                flushed = write_block(&file.fd, &buffer.data);
+                flushed = write_block(fd, &buffer.data);
                 buffer.data.clear();
                 buffer.since = None;
             }
@@ -286,7 +317,7 @@ fn append(target: &AccessLogTarget, line: &[u8]) -> Option<Option<Failure>> {
                 return Some(flushed);
             }
         }
-        let failure = match write_once(&file.fd, line, tail) {
+        let failure = match write_once(&*fd, line, tail) {
             Ok(n) if n == line.len() + tail.len() => return Some(None),
             Ok(n) => Failure::Incomplete(n, line.len() + tail.len()),
             Err(e) => Failure::Write(e),
@@ -309,7 +340,10 @@ pub(super) fn reopen(owner: Option<(u32, Option<u32>)>) -> Vec<io::Error> {
         let mut files = f.borrow_mut();
         files
             .iter_mut()
-            .filter_map(|file| reopen_onto(&file.path, &mut file.fd, owner).err())
+            .filter_map(|file| match &mut file.sink {
+                Sink::File(fd) => reopen_onto(&file.path, fd, owner).err(),
+                Sink::Syslog(_) => None,
+            })
             .collect()
     })
 }
@@ -320,7 +354,10 @@ pub(super) fn chown(uid: u32, gid: Option<u32>) -> Vec<io::Error> {
         let files = f.borrow();
         files
             .iter()
-            .filter_map(|file| chown_fd(&file.fd, &file.path, uid, gid).err())
+            .filter_map(|file| match &file.sink {
+                Sink::File(fd) => chown_fd(fd, &file.path, uid, gid).err(),
+                Sink::Syslog(_) => None,
+            })
             .collect()
     })
 }

@@ -18,8 +18,9 @@ use std::path::PathBuf;
 use nix::errno::Errno;
 
 use super::file::{chown_fd, open_append, reopen_onto, write_once};
-use super::{LogLevel, time};
-use crate::config::{ErrorLogConf, ErrorLogTarget};
+use super::memory::MemoryLog;
+use super::syslog::SyslogPeer;
+use super::{ErrorLogConf, ErrorLogTarget, LogLevel, scope, time};
 
 /// Longest error-log line, newline included (nginx's `NGX_MAX_ERROR_STR`); longer messages
 /// are cut.
@@ -28,37 +29,56 @@ pub const MAX_ERROR_LINE: usize = 2048;
 /// Level written before any configuration is loaded (nginx's `ngx_log_init`).
 const STARTUP_LEVEL: LogLevel = LogLevel::Notice;
 
-/// Where one `error_log` writes.
-enum Dest {
+/// How one destination is written.
+enum Sink {
     Stderr,
     File { path: PathBuf, fd: OwnedFd },
+    Syslog(SyslogPeer),
+    Memory(MemoryLog),
 }
 
-struct Target {
-    level: LogLevel,
-    dest: Dest,
+/// One destination named by some `error_log`, opened once however many directives name it.
+struct Dest {
+    target: ErrorLogTarget,
+    sink: Sink,
     /// The second a write failed with `ENOSPC`: nginx skips that log for the rest of it.
     disk_full_sec: i64,
 }
 
 struct ErrorLog {
-    targets: Vec<Target>,
+    /// Every destination of the configuration: the main context's and those of http,
+    /// server and location levels (used while a request of theirs is handled).
+    dests: Vec<Dest>,
+    /// The main context's logs: index into `dests`, and level.
+    main: Vec<(usize, LogLevel)>,
     echo_stderr: bool,
     stderr_redirected: bool,
 }
 
+impl ErrorLog {
+    fn find(&self, target: &ErrorLogTarget) -> Option<usize> {
+        self.dests.iter().position(|d| d.target == *target)
+    }
+}
+
 thread_local! {
     static ERROR_LOG: RefCell<ErrorLog> = const {
-        RefCell::new(ErrorLog { targets: Vec::new(), echo_stderr: true, stderr_redirected: false })
+        RefCell::new(ErrorLog {
+            dests: Vec::new(),
+            main: Vec::new(),
+            echo_stderr: true,
+            stderr_redirected: false,
+        })
     };
     static MIN_LEVEL: Cell<LogLevel> = const { Cell::new(STARTUP_LEVEL) };
     static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(MAX_ERROR_LINE));
 }
 
-/// Whether a message at `level` would be written anywhere: checked before formatting.
+/// Whether a message at `level` would be written anywhere: checked before formatting. A
+/// `debug_connection` client's connection writes every level.
 #[inline]
 pub fn enabled(level: LogLevel) -> bool {
-    MIN_LEVEL.with(|m| level >= m.get())
+    MIN_LEVEL.with(|m| level >= m.get()) || scope::debug_connection()
 }
 
 /// The most verbose level any target accepts (what [`enabled`] compares with).
@@ -66,34 +86,46 @@ pub fn min_level() -> LogLevel {
     MIN_LEVEL.with(|m| m.get())
 }
 
-/// Opens every `error_log` file of the configuration (in the master, before forking) and
-/// makes them the process's error log, replacing the previous ones only if all opened.
-/// An error's text is nginx's (`open() "/path" failed (13: Permission denied)`).
+/// [`init_error_logs`] with the main context's logs only.
 pub fn init_error_log(confs: &[ErrorLogConf]) -> io::Result<()> {
-    let mut targets = Vec::with_capacity(confs.len());
-    for conf in confs {
-        let dest = match &conf.target {
-            ErrorLogTarget::Stderr => Dest::Stderr,
-            ErrorLogTarget::File(path) => Dest::File {
-                path: path.clone(),
-                fd: open_append(path)?,
-            },
+    init_error_logs(confs, &[])
+}
+
+/// Opens every error log of the configuration (in the master, before forking): `main`, the
+/// main context's, and `scoped`, those of http, server and location levels. They become the
+/// process's error logs, replacing the previous ones only if all opened. An error's text is
+/// nginx's (`open() "/path" failed (13: Permission denied)`).
+pub fn init_error_logs(main: &[ErrorLogConf], scoped: &[ErrorLogConf]) -> io::Result<()> {
+    let mut log = ErrorLog {
+        dests: Vec::new(),
+        main: Vec::with_capacity(main.len()),
+        echo_stderr: true,
+        stderr_redirected: false,
+    };
+    for (i, conf) in main.iter().chain(scoped).enumerate() {
+        let index = match log.find(&conf.target) {
+            Some(index) => index,
+            None => {
+                log.dests.push(open(&conf.target)?);
+                log.dests.len() - 1
+            }
         };
-        targets.push(Target {
-            level: conf.level,
-            dest,
-            disk_full_sec: -1,
-        });
+        if i < main.len() {
+            log.main.push((index, conf.level));
+        }
     }
-    let min = targets
+    let min = main
         .iter()
-        .map(|t| t.level)
+        .chain(scoped)
+        .map(|c| c.level)
         .min()
         .unwrap_or(STARTUP_LEVEL);
-    let redirected = ERROR_LOG.with(|log| {
-        let mut log = log.borrow_mut();
-        log.targets = targets;
-        log.stderr_redirected
+    let redirected = ERROR_LOG.with(|cell| {
+        let mut current = cell.borrow_mut();
+        log.echo_stderr = current.echo_stderr;
+        log.stderr_redirected = current.stderr_redirected;
+        *current = log;
+        current.stderr_redirected
     });
     MIN_LEVEL.with(|m| m.set(min));
     ::log::set_max_level(super::facade_filter(min));
@@ -102,6 +134,23 @@ pub fn init_error_log(confs: &[ErrorLogConf]) -> io::Result<()> {
     } else {
         Ok(())
     }
+}
+
+fn open(target: &ErrorLogTarget) -> io::Result<Dest> {
+    let sink = match target {
+        ErrorLogTarget::Stderr => Sink::Stderr,
+        ErrorLogTarget::File(path) => Sink::File {
+            path: path.clone(),
+            fd: open_append(path)?,
+        },
+        ErrorLogTarget::Syslog(conf) => Sink::Syslog(SyslogPeer::new(conf.clone())),
+        ErrorLogTarget::Memory { size, origin } => Sink::Memory(MemoryLog::new(*size, origin)),
+    };
+    Ok(Dest {
+        target: target.clone(),
+        sink,
+        disk_full_sec: -1,
+    })
 }
 
 /// Points fd 2 at the first error-log file, as nginx's `ngx_log_redirect_stderr` does, so a
@@ -113,8 +162,8 @@ pub fn redirect_stderr() -> io::Result<()> {
         let mut log = log.borrow_mut();
         log.stderr_redirected = true;
         log.echo_stderr = false;
-        for t in &log.targets {
-            if let Dest::File { fd, .. } = &t.dest {
+        for &(index, _) in &log.main {
+            if let Some(Sink::File { fd, .. }) = log.dests.get(index).map(|d| &d.sink) {
                 return nix::unistd::dup2_stderr(fd).map_err(io::Error::from);
             }
         }
@@ -155,83 +204,40 @@ pub fn write_error(level: LogLevel, args: fmt::Arguments<'_>) {
     }
 }
 
-/// Writes one error-log line about a request whose location (or server) has its own
-/// `error_log`s (`logs`), as nginx switches a request's log to the location's
-/// (`ngx_http_set_connection_log`): to each of them whose level admits it, instead of the
-/// main logs. A list equal to the main one (the inherited default) takes the usual way.
-pub fn write_error_to(logs: &[ErrorLogConf], level: LogLevel, args: fmt::Arguments<'_>) {
-    if !enabled(level) {
-        return;
-    }
-    let is_main = ERROR_LOG.with(|log| {
-        let log = log.borrow();
-        log.targets.len() == logs.len()
-            && log.targets.iter().zip(logs).all(|(t, c)| {
-                t.level == c.level
-                    && match (&t.dest, &c.target) {
-                        (Dest::Stderr, ErrorLogTarget::Stderr) => true,
-                        (Dest::File { path, .. }, ErrorLogTarget::File(p)) => path == p,
-                        _ => false,
-                    }
-            })
-    });
-    if is_main || logs.is_empty() {
-        write_error(level, args);
-        return;
-    }
-    let mut line = Vec::with_capacity(256);
-    time::append_err_log_time(time::now_secs(), &mut line);
-    let _ = write!(line, " [{}] {}#0: ", level.as_str(), std::process::id());
-    let _ = line.write_fmt(args);
-    line.truncate(MAX_ERROR_LINE - 1);
-    line.push(b'\n');
-    for conf in logs.iter().filter(|c| level >= c.level) {
-        match &conf.target {
-            ErrorLogTarget::Stderr => {
-                let _ = write_once(io::stderr().as_fd(), &line, b"");
-            }
-            // Opened by the master with the access logs (`open_access_log`).
-            ErrorLogTarget::File(path) => {
-                super::access::write_access(&super::AccessLogTarget { path: path.clone() }, &line)
-            }
-        }
-    }
-}
-
-/// Lets lines of `level` through [`enabled`] for the `error_log`s of locations, which
-/// [`init_error_log`] does not know (call it after each `init_error_log`).
-pub fn admit_level(level: LogLevel) {
-    MIN_LEVEL.with(|m| {
-        if level < m.get() {
-            m.set(level);
-        }
-    });
-}
-
 fn emit(level: LogLevel, now: i64, line: &[u8], msg_start: usize) {
     let msg = &line[msg_start..];
     let done = ERROR_LOG.try_with(|log| {
         let Ok(mut log) = log.try_borrow_mut() else {
             return false;
         };
-        if log.targets.is_empty() {
+        if log.dests.is_empty() {
             write_prefixed(level, msg);
             return true;
         }
+        // nginx's ngx_log_error_core: a debug_connection client's lines pass every log's
+        // level.
+        let debug = scope::debug_connection();
+        let log = &mut *log;
         let mut wrote_stderr = false;
-        for t in log.targets.iter_mut().filter(|t| level >= t.level) {
-            match &t.dest {
-                Dest::Stderr => {
-                    let _ = write_once(io::stderr().as_fd(), line, b"");
-                    wrote_stderr = true;
+        let passes = |log_level: LogLevel| level >= log_level || debug;
+        let scoped = scope::with_request_logs(|logs| {
+            for conf in logs? {
+                // Every target was opened with the configuration; one that was not (a
+                // configuration being tested) is skipped.
+                if passes(conf.level)
+                    && let Some(index) = log.find(&conf.target)
+                {
+                    wrote_stderr |= log.dests[index].write(level, now, line);
                 }
-                Dest::File { fd, .. } => {
-                    if t.disk_full_sec == now {
-                        continue;
-                    }
-                    if write_once(fd, line, b"") == Err(Errno::ENOSPC) {
-                        t.disk_full_sec = now;
-                    }
+            }
+            Some(())
+        });
+        if scoped.is_none() {
+            for &(index, log_level) in &log.main {
+                if passes(log_level)
+                    && let Some(dest) = log.dests.get_mut(index)
+                {
+                    wrote_stderr |= dest.write(level, now, line);
                 }
             }
         }
@@ -242,6 +248,26 @@ fn emit(level: LogLevel, now: i64, line: &[u8], msg_start: usize) {
     });
     if done != Ok(true) {
         write_prefixed(level, msg);
+    }
+}
+
+impl Dest {
+    /// Writes one line; returns whether it went to stderr.
+    fn write(&mut self, level: LogLevel, now: i64, line: &[u8]) -> bool {
+        match &mut self.sink {
+            Sink::Stderr => {
+                let _ = write_once(io::stderr().as_fd(), line, b"");
+                return true;
+            }
+            Sink::File { fd, .. } => {
+                if self.disk_full_sec != now && write_once(&*fd, line, b"") == Err(Errno::ENOSPC) {
+                    self.disk_full_sec = now;
+                }
+            }
+            Sink::Syslog(peer) => peer.send_error_line(level, line, now),
+            Sink::Memory(memory) => memory.write(line),
+        }
+        false
     }
 }
 
@@ -268,8 +294,8 @@ pub(super) fn reopen(owner: Option<(u32, Option<u32>)>) -> Vec<io::Error> {
     let mut errors = Vec::new();
     let redirected = ERROR_LOG.with(|log| {
         let mut log = log.borrow_mut();
-        for t in &mut log.targets {
-            if let Dest::File { path, fd } = &mut t.dest
+        for d in &mut log.dests {
+            if let Sink::File { path, fd } = &mut d.sink
                 && let Err(e) = reopen_onto(path, fd, owner)
             {
                 errors.push(e);
@@ -287,9 +313,9 @@ pub(super) fn reopen(owner: Option<(u32, Option<u32>)>) -> Vec<io::Error> {
 pub(super) fn chown(uid: u32, gid: Option<u32>) -> Vec<io::Error> {
     ERROR_LOG.with(|log| {
         let log = log.borrow();
-        let files = log.targets.iter().filter_map(|t| match &t.dest {
-            Dest::File { path, fd } => Some((path, fd)),
-            Dest::Stderr => None,
+        let files = log.dests.iter().filter_map(|d| match &d.sink {
+            Sink::File { path, fd } => Some((path, fd)),
+            _ => None,
         });
         files
             .filter_map(|(path, fd)| chown_fd(fd, path, uid, gid).err())

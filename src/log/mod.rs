@@ -7,7 +7,10 @@
 //! - [`access`]: the process's table of open access-log files, one `write(2)` per line.
 //! - [`escape`]: `log_format escape=default|json` applied to a value in place.
 //! - [`time`]: the error log's timestamp, `$time_local` and `$time_iso8601`, formatted once a
-//!   second.
+//!   second, and the worker's cached clock (`timer_resolution`).
+//! - [`syslog`]: `syslog:` targets (RFC 3164 datagrams); [`memory`]: `memory:` ring buffers.
+//! - [`scope`]: which logs a line goes to while a worker drives one connection: that
+//!   request's location's `error_log`s, and every level for a `debug_connection` client.
 //!
 //! All state is thread-local, which for Portico means process-local: processes are
 //! single-threaded and log fds opened in the master are inherited across `fork`. On USR1,
@@ -17,7 +20,10 @@ pub mod access;
 pub mod error;
 pub mod escape;
 mod file;
+mod memory;
 pub mod named;
+pub mod scope;
+pub mod syslog;
 pub mod time;
 
 use std::cell::Cell;
@@ -30,9 +36,10 @@ pub use access::{
     retain_access_logs, set_buffer, write_access,
 };
 pub use error::{
-    admit_level, enabled, init_error_log, min_level, redirect_stderr, set_stderr_echo, write_error,
-    write_error_to, write_stderr,
+    enabled, init_error_log, init_error_logs, min_level, redirect_stderr, set_stderr_echo,
+    write_error, write_stderr,
 };
+pub use scope::{ConnScope, use_request_logs};
 
 /// nginx's error-log levels, lowest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -105,11 +112,39 @@ pub struct LogBuffer {
     pub flush: Option<std::time::Duration>,
 }
 
+/// One `error_log` directive: where lines go and the least severe level written there.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ErrorLogConf {
+    /// Where the lines go.
+    pub target: ErrorLogTarget,
+    /// Lowest level written.
+    pub level: LogLevel,
+}
+
+/// Where an error log goes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ErrorLogTarget {
+    /// `stderr`
+    Stderr,
+    /// A file, opened in append mode.
+    File(PathBuf),
+    /// `syslog:server=...`: one datagram per line.
+    Syslog(syslog::SyslogConf),
+    /// `memory:SIZE`: a ring buffer of SIZE bytes in each process, to be read from a core
+    /// dump or a debugger; it starts with `MEMLOG SIZE FILE:LINE` (the directive's place).
+    Memory {
+        /// The buffer's size in bytes, header included.
+        size: usize,
+        /// `FILE:LINE` of the directive.
+        origin: String,
+    },
+}
+
 /// An access-log destination: the path of a file in this process's table of open log files
-/// (see [`open_access_log`]).
+/// (see [`open_access_log`]), or the `syslog:...` text of a syslog target.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccessLogTarget {
-    /// The file's path.
+    /// The file's path (or `syslog:PARAMETERS`).
     pub path: PathBuf,
 }
 
@@ -137,6 +172,39 @@ macro_rules! elog {
             $crate::log::write_error(level, format_args!($($arg)+));
         }
     }};
+}
+
+/// `debug_points stop|abort;`: what a process does where it finds its own state broken
+/// (nginx's `ngx_debug_point`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DebugPoints {
+    /// Stop itself (`SIGSTOP`), to be attached to with a debugger.
+    Stop,
+    /// Abort, leaving a core file (see `worker_rlimit_core` and `working_directory`).
+    Abort,
+}
+
+thread_local! {
+    static DEBUG_POINTS: Cell<Option<DebugPoints>> = const { Cell::new(None) };
+}
+
+/// Sets what [`debug_point`] does in this process (from `debug_points`).
+pub fn set_debug_points(points: Option<DebugPoints>) {
+    DEBUG_POINTS.with(|p| p.set(points));
+}
+
+/// Called right after an `[alert]` that means Portico's own state is broken (a state machine
+/// that does not advance, a request whose phases do not finish): with `debug_points stop` the
+/// process stops for a debugger to attach, with `debug_points abort` it dumps core; without
+/// the directive nothing happens and the caller recovers as it can.
+pub fn debug_point() {
+    match DEBUG_POINTS.with(Cell::get) {
+        Some(DebugPoints::Stop) => {
+            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGSTOP);
+        }
+        Some(DebugPoints::Abort) => std::process::abort(),
+        None => {}
+    }
 }
 
 thread_local! {

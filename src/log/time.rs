@@ -4,6 +4,10 @@
 //! `ngx_cached_http_log_iso8601`, refreshed when its clock ticks. Here the three strings are
 //! rebuilt when a caller asks for a second other than the cached one, so `$time_local` in a
 //! busy access log costs a copy, not a `localtime_r` call.
+//!
+//! A worker also caches the time itself, as nginx's `ngx_timeofday()`: its event loop sets
+//! [`set_cached_now`] each time it reads the clock (every turn, or once per
+//! `timer_resolution`), and `$msec` and the error log's timestamps read [`now`].
 
 use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -14,6 +18,8 @@ const ERR_LOG_LEN: usize = 19;
 const HTTP_LOG_LEN: usize = 26;
 /// Length of `2026-11-25T20:23:22+00:00` (`$time_iso8601`).
 const ISO8601_LEN: usize = 25;
+/// Length of `Nov 25 20:23:22` (a syslog header's timestamp, RFC 3164).
+const SYSLOG_LEN: usize = 15;
 
 const MONTHS: [&[u8; 3]; 12] = [
     b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
@@ -26,10 +32,24 @@ struct Cached {
     err_log: [u8; ERR_LOG_LEN],
     http_log: [u8; HTTP_LOG_LEN],
     iso8601: [u8; ISO8601_LEN],
+    syslog: [u8; SYSLOG_LEN],
 }
 
 thread_local! {
     static CACHE: Cell<Option<Cached>> = const { Cell::new(None) };
+    static CACHED_NOW: Cell<Option<SystemTime>> = const { Cell::new(None) };
+}
+
+/// The current time: the event loop's last reading in a worker (see [`set_cached_now`]),
+/// the clock itself in a process that caches none.
+pub fn now() -> SystemTime {
+    CACHED_NOW.with(Cell::get).unwrap_or_else(SystemTime::now)
+}
+
+/// Makes [`now`] return `t` until the next call: a worker's loop calls it each time it
+/// reads the clock.
+pub fn set_cached_now(t: SystemTime) {
+    CACHED_NOW.with(|c| c.set(Some(t)));
 }
 
 /// Broken-down local time: what `localtime_r` gives, reduced to what logs print.
@@ -45,7 +65,7 @@ struct LocalTime {
 
 /// Seconds since the Unix epoch, now.
 pub fn now_secs() -> i64 {
-    match SystemTime::now().duration_since(UNIX_EPOCH) {
+    match now().duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         Err(_) => 0,
     }
@@ -69,6 +89,12 @@ pub fn append_time_iso8601(unix_secs: i64, out: &mut Vec<u8>) {
     out.extend_from_slice(&c.iso8601);
 }
 
+/// Appends a syslog header's timestamp (`Nov  5 20:23:22`, the day padded with a space).
+pub fn append_syslog_time(unix_secs: i64, out: &mut Vec<u8>) {
+    let c = cached(unix_secs);
+    out.extend_from_slice(&c.syslog);
+}
+
 fn cached(unix_secs: i64) -> Cached {
     let hit = CACHE.with(|c| c.get()).filter(|c| c.sec == unix_secs);
     hit.unwrap_or_else(|| {
@@ -85,6 +111,7 @@ fn format_all(unix_secs: i64) -> Cached {
         err_log: [0; ERR_LOG_LEN],
         http_log: [0; HTTP_LOG_LEN],
         iso8601: [0; ISO8601_LEN],
+        syslog: [0; SYSLOG_LEN],
     };
     let (sign, off) = if t.gmtoff_min < 0 {
         (b'-', -t.gmtoff_min)
@@ -131,6 +158,17 @@ fn format_all(unix_secs: i64) -> Cached {
     put2(i, 20, off_h);
     i[22] = b':';
     put2(i, 23, off_m);
+
+    // Nov  5 20:23:22
+    let y = &mut c.syslog;
+    y[..3].copy_from_slice(MONTHS[t.month.min(11)]);
+    y[3] = b' ';
+    put2(y, 4, t.day);
+    if y[4] == b'0' {
+        y[4] = b' ';
+    }
+    y[6] = b' ';
+    put_hms(y, 7, &t);
     c
 }
 
@@ -225,6 +263,24 @@ mod tests {
         assert_eq!(s.len(), ISO8601_LEN);
         assert!(s.starts_with("2023-11-1"), "{s}");
         assert_eq!(&s[22..23], ":");
+
+        let mut out = Vec::new();
+        append_syslog_time(1_700_000_000, &mut out);
+        let s = String::from_utf8(out).unwrap();
+        assert_eq!(s.len(), SYSLOG_LEN);
+        assert!(s.starts_with("Nov 1"), "{s}");
+    }
+
+    #[test]
+    fn syslog_day_is_space_padded() {
+        // 2023-11-05 12:00:00 UTC: the 5th from UTC-12 to UTC+11.
+        let mut out = Vec::new();
+        append_syslog_time(1_699_185_600, &mut out);
+        assert!(
+            out.starts_with(b"Nov  5 "),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
     }
 
     #[test]

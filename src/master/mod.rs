@@ -22,6 +22,8 @@
 mod listen;
 mod process;
 mod readable;
+mod single;
+pub mod worker_init;
 
 pub use listen::Listener;
 
@@ -95,7 +97,8 @@ pub fn run(opts: LoadOptions) -> i32 {
         }
     };
     config::log_warnings(&config);
-    if let Err(e) = crate::log::init_error_log(&config.main.error_log) {
+    if let Err(e) = crate::log::init_error_logs(&config.main.error_log, &scoped_error_logs(&config))
+    {
         // The error's text is nginx's: `open() "/path" failed (2: No such file or directory)`.
         elog!(LogLevel::Emerg, "{e}");
         return 1;
@@ -104,8 +107,8 @@ pub fn run(opts: LoadOptions) -> i32 {
         elog!(LogLevel::Emerg, "{e}");
         return 1;
     }
-    admit_location_error_logs(&config);
     crate::log::install_log_facade();
+    log_event_setup(&config);
     let user = if sys::is_root() {
         match User::resolve(config.main.user.as_ref()) {
             Ok(u) => Some(u),
@@ -192,7 +195,7 @@ pub fn run(opts: LoadOptions) -> i32 {
     }
     if !config.main.master_process {
         // nginx's single-process mode: this process is the only worker.
-        let code = crate::worker::run(&config, listeners, 0, None);
+        let code = single::serve(&opts, config, listeners);
         remove_pid_file(&pid_file);
         return code;
     }
@@ -419,10 +422,11 @@ impl Master {
                     );
                     code == WORKER_FATAL_EXIT_CODE
                 }
-                process::Exit::Signal(sig) => {
+                process::Exit::Signal(sig, core) => {
                     elog!(
                         LogLevel::Alert,
-                        "worker process {pid} exited on signal {sig}"
+                        "worker process {pid} exited on signal {sig}{}",
+                        core_dumped(core)
                     );
                     false
                 }
@@ -506,17 +510,25 @@ impl Master {
                     return;
                 }
             };
-        if let Err(e) = crate::log::init_error_log(&config.main.error_log) {
+        if let Err(e) =
+            crate::log::init_error_logs(&config.main.error_log, &scoped_error_logs(&config))
+        {
             elog!(
                 LogLevel::Alert,
                 "could not open error log ({}), keeping the old one",
                 sys::errno_text(&e)
             );
         }
-        admit_location_error_logs(&config);
         if let Some(u) = &self.user {
             let _ = crate::log::chown_logs(u.uid, Some(u.gid));
         }
+        if config.main.lock_file != self.config.main.lock_file {
+            elog!(
+                LogLevel::Emerg,
+                "\"lock_file\" could not be changed, ignored"
+            );
+        }
+        log_event_setup(&config);
         // Sockets left in `self.listeners` are no longer configured: closing the master's copy
         // here is safe because old workers keep theirs until they exit.
         self.listeners = listeners;
@@ -553,7 +565,8 @@ impl Master {
             );
             return;
         }
-        match process::exec_new_binary(&exe, &self.argv, &self.listeners) {
+        let env = worker_init::environment(&self.config);
+        match process::exec_new_binary(&exe, &self.argv, &env, &self.listeners) {
             Ok(pid) => {
                 elog!(LogLevel::Notice, "start new binary process {pid}");
                 self.new_binary = Some(pid);
@@ -580,9 +593,10 @@ impl Master {
                 LogLevel::Notice,
                 "new binary process {pid} exited with code {code}"
             ),
-            process::Exit::Signal(sig) => elog!(
+            process::Exit::Signal(sig, core) => elog!(
                 LogLevel::Alert,
-                "new binary process {pid} exited on signal {sig}"
+                "new binary process {pid} exited on signal {sig}{}",
+                core_dumped(core)
             ),
         }
         self.new_binary = None;
@@ -622,6 +636,11 @@ impl Master {
             self.spawn(slot);
         }
     }
+}
+
+/// nginx's suffix for a child that left a core file.
+fn core_dumped(core: bool) -> &'static str {
+    if core { " (core dumped)" } else { "" }
 }
 
 /// `logs/nginx.pid` → `logs/nginx.pid.oldbin`, nginx's name for the old master's pid file.
@@ -668,20 +687,49 @@ pub fn warn_unreadable_roots(config: &Config, user: Option<&User>) {
     }
 }
 
-/// Lets the levels of locations' own `error_log`s through the error log's filter (after
-/// each `init_error_log`, which knows only the main ones).
-fn admit_location_error_logs(config: &Config) {
-    fn walk(loc: &config::LocSettings, nested: &[config::LocationConf]) {
-        for e in &loc.error_log {
-            crate::log::admit_level(e.level);
+/// nginx's lines about the event set-up of a configuration (`ngx_event_module_init`): the
+/// event method, and a warning when `worker_connections` cannot fit in the workers'
+/// descriptor limit (the hard limit, which a worker raises its soft limit to, unless
+/// `worker_rlimit_nofile` says otherwise).
+fn log_event_setup(config: &Config) {
+    elog!(LogLevel::Notice, "using the \"epoll\" event method");
+    let connections = config.events.worker_connections as u64;
+    let limit = match config.main.worker_rlimit_nofile {
+        Some(n) => Some(n),
+        None => nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .ok()
+            .map(|(_, hard)| hard),
+    };
+    if let Some(limit) = limit.filter(|&l| connections > l) {
+        elog!(
+            LogLevel::Warn,
+            "{connections} worker_connections exceed open file resource limit: {limit}"
+        );
+    }
+}
+
+/// The `error_log`s of http, server and location levels: opened with the main ones, and
+/// used while a request of theirs is handled.
+fn scoped_error_logs(config: &Config) -> Vec<crate::log::ErrorLogConf> {
+    fn walk(
+        loc: &config::LocSettings,
+        nested: &[config::LocationConf],
+        out: &mut Vec<crate::log::ErrorLogConf>,
+    ) {
+        for log in loc.error_log.iter() {
+            if !out.contains(log) {
+                out.push(log.clone());
+            }
         }
         for l in nested {
-            walk(&l.loc, &l.nested);
+            walk(&l.loc, &l.nested, out);
         }
     }
+    let mut out = Vec::new();
     for s in config.http.iter().flat_map(|h| &h.servers) {
-        walk(&s.loc, &s.locations);
+        walk(&s.loc, &s.locations, &mut out);
     }
+    out
 }
 
 fn open_access_logs(config: &Config) -> Result<(), String> {
@@ -729,14 +777,6 @@ fn collect_access_logs(
     for a in loc.access_log.iter().filter(|a| a.path_script.is_none()) {
         if !out.contains(&a.target.path) {
             out.push(a.target.path.clone());
-        }
-    }
-    // A location's own error logs are written by the workers through the same table.
-    for e in &loc.error_log {
-        if let config::ErrorLogTarget::File(path) = &e.target
-            && !out.contains(path)
-        {
-            out.push(path.clone());
         }
     }
     for l in nested {

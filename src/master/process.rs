@@ -109,17 +109,24 @@ pub fn spawn_worker(
         .into_iter()
         .map(|l| l.for_slot(slot))
         .collect();
-    let code = crate::worker::run(config, own, slot, user);
+    if super::worker_init::init_worker_process(config, slot, user).is_err() {
+        std::process::exit(WORKER_INIT_FAILED);
+    }
+    let code = crate::worker::run(config, own, slot);
     // Skip the master's destructors (they would close shared state twice) but flush stdio.
     std::process::exit(code)
 }
+
+/// The exit code of a worker that could not be set up (nginx's): the master does not
+/// respawn it.
+const WORKER_INIT_FAILED: i32 = 2;
 
 /// How a child ended.
 pub enum Exit {
     /// `exit(code)`
     Code(i32),
-    /// Killed by a signal.
-    Signal(i32),
+    /// Killed by a signal; whether it left a core file.
+    Signal(i32, bool),
 }
 
 /// Reaps one exited child without blocking.
@@ -131,7 +138,7 @@ pub fn reap_one() -> Option<(i32, Exit)> {
         return None;
     }
     let exit = if libc::WIFSIGNALED(status) {
-        Exit::Signal(libc::WTERMSIG(status))
+        Exit::Signal(libc::WTERMSIG(status), libc::WCOREDUMP(status))
     } else {
         Exit::Code(libc::WEXITSTATUS(status))
     };
@@ -178,15 +185,21 @@ pub fn daemonize() -> io::Result<()> {
     Ok(())
 }
 
+/// Length of nginx's `SPARE=XXX...` variable: room for a new binary's process title,
+/// which is written over its argument and environment strings.
+const NEW_BINARY_TITLE_SPARE: usize = 300;
+
 /// nginx's `ngx_exec_new_binary`: forks, and in the child clears close-on-exec on the
-/// listening sockets and `execve`s `exe` with the master's original arguments and environment
-/// plus `PORTICO=fd;fd;...`, which tells the new master to adopt those sockets instead of
-/// binding. Returns the new master's pid. An `execve` that fails is logged by the child
+/// listening sockets and `execve`s `exe` with the master's original arguments and the
+/// environment `env` (the configured one, see `env`) plus `PORTICO=fd;fd;...`, which tells
+/// the new master to adopt those sockets instead of binding, and nginx's `SPARE=XXX...`,
+/// room for the new master's process title. Returns the new master's pid. An `execve` that fails is logged by the child
 /// (`execve() failed while executing new binary process "..."`) which then exits with 1; the
 /// old master sees that exit and takes its pid file back.
 pub fn exec_new_binary(
     exe: &std::path::Path,
     argv: &[String],
+    env: &[(String, String)],
     listeners: &[Listener],
 ) -> io::Result<i32> {
     use std::os::unix::ffi::OsStrExt;
@@ -198,17 +211,19 @@ pub fn exec_new_binary(
         .map(|a| to_c(a.as_bytes()))
         .collect::<io::Result<_>>()?;
     let var = super::listen::INHERITED_SOCKETS_VAR;
-    let mut env: Vec<CString> = std::env::vars_os()
-        .filter(|(k, _)| k.as_bytes() != var.as_bytes())
-        .map(|(k, v)| {
-            let mut kv = k.as_bytes().to_vec();
-            kv.push(b'=');
-            kv.extend_from_slice(v.as_bytes());
-            to_c(&kv)
-        })
-        .collect::<io::Result<_>>()?;
+    let mut env: Vec<CString> = env
+        .iter()
+        .filter(|(k, _)| k != var)
+        .filter_map(|(k, v)| to_c(format!("{k}={v}").as_bytes()).ok())
+        .collect();
     let inherited = super::listen::inherited_sockets_value(listeners);
     env.push(to_c(format!("{var}={inherited}").as_bytes())?);
+    env.push(to_c(
+        format!("SPARE={}", "X".repeat(NEW_BINARY_TITLE_SPARE)).as_bytes(),
+    )?);
+    for e in &env {
+        crate::elog!(crate::log::LogLevel::Debug, "env: {}", e.to_string_lossy());
+    }
     let mut arg_ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
     arg_ptrs.push(std::ptr::null());
     let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();

@@ -41,6 +41,7 @@ mod deadlines;
 mod failure;
 mod relay;
 mod request_body;
+mod resolving;
 mod tunnel;
 
 pub use super::upstream_log::{Try, TryAddr, UpstreamLog};
@@ -134,6 +135,9 @@ pub struct LinkSetup {
     pub refuse: Option<u16>,
     /// Where the body's framing header starts in `head` (see `HeadFacts::framing_at`).
     pub framing_at: Option<usize>,
+    /// For [`DIRECT`]: a host name to resolve (the port is `proxy_port`), when the URL's
+    /// host is neither a group nor an IP address.
+    pub resolve: Option<String>,
 }
 
 /// A proxied request in flight.
@@ -196,6 +200,8 @@ pub struct Link<'c> {
     fail_status: u16,
     /// The tries so far.
     pub log: UpstreamLog,
+    /// The peer choice of a name (`resolving.rs`); `None` for a group or an IP address.
+    resolving: Option<resolving::Resolving>,
 }
 
 #[derive(Default)]
@@ -243,6 +249,10 @@ impl<'c> Link<'c> {
         } else {
             0
         };
+        let resolving = setup
+            .resolve
+            .is_some()
+            .then_some(resolving::Resolving::Start);
         let head_size = loc.proxy_buffer_size.max(1024);
         let resp_cap = head_size.saturating_add(read_ahead);
         let out = std::mem::take(&mut setup.head);
@@ -305,6 +315,7 @@ impl<'c> Link<'c> {
             fail_status: 502,
             client_pipelined: false,
             log: UpstreamLog::default(),
+            resolving,
         }
     }
 
@@ -335,6 +346,7 @@ impl<'c> Link<'c> {
             "*{} proxy loop ran {MAX_PUMP_ROUNDS} rounds, closing",
             cx.id
         );
+        crate::log::debug_point();
         self.drop_upstream(shared, false);
         LinkStep::Close
     }
@@ -343,6 +355,9 @@ impl<'c> Link<'c> {
         if self.reading_body {
             // No upstream is chosen before the whole body is here.
             return self.buffer_body(cx, shared);
+        }
+        if self.waiting_for_resolver() {
+            return self.watch_client(cx, shared).map(|_| false);
         }
         if self.sock.is_none() && !self.response_done && !self.head_done && !self.aborting {
             self.connect(cx, shared)?;
@@ -401,9 +416,9 @@ impl<'c> Link<'c> {
             return Err(self.respond_error(cx, shared, 502));
         }
         let (peer, addr) = if self.setup.group == DIRECT {
-            match self.setup.direct {
-                Some(a) if self.tries == 0 || self.fresh_retry.is_some() => (None, a),
-                _ => return Err(self.respond_error(cx, shared, 502)),
+            match self.direct_peer(cx, shared)? {
+                Some(a) => (None, a),
+                None => return Ok(()),
             }
         } else {
             let Some(conf) = shared.http.upstreams.get(self.setup.group) else {

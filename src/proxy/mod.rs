@@ -131,6 +131,7 @@ pub fn prepare(
         proxy_port: 80,
         refuse: None,
         framing_at: None,
+        resolve: None,
     };
     let Some(pass) = loc.proxy_pass.as_ref() else {
         return setup;
@@ -159,6 +160,7 @@ pub fn prepare(
             match request::parse_url(&url) {
                 Some(u) => {
                     let lower = u.host.to_ascii_lowercase();
+                    let mut by_name = false;
                     if let Some(i) = http
                         .upstreams
                         .iter()
@@ -168,17 +170,17 @@ pub fn prepare(
                     } else if let Ok(ip) = u.host.parse::<IpAddr>() {
                         setup.direct = Some(SocketAddr::new(ip, u.port));
                     } else {
-                        elog!(
-                            LogLevel::Error,
-                            "*{conn_id} no resolver defined to resolve {}, client: {client}",
-                            u.host
-                        );
+                        by_name = true;
                     }
                     proxy_host = if u.port_given && u.port != 80 {
                         format!("{}:{}", u.host, u.port).into()
                     } else {
                         u.host.as_str().into()
                     };
+                    if by_name {
+                        // Resolved when the link chooses its peer (link/resolving.rs).
+                        setup.resolve = Some(u.host);
+                    }
                     proxy_port = u.port;
                     uri_as_is = u.uri.is_some();
                     pass_uri = u.uri.map(Cow::Owned);
@@ -310,7 +312,7 @@ fn redirects(loc: &LocSettings, pass: &ProxyPass, vars: &dyn VarSource) -> Optio
                         // `$1`..`$9` are the rule's own captures, filled in when a value
                         // matches: keep them as `${N}` for `Captures::expand`.
                         let mut t = Vec::new();
-                        to.eval(&KeepCaptures(vars), &mut t);
+                        to.eval(&KeepCaptures(vars, re), &mut t);
                         Some(Redirect::Regex {
                             re: re.clone(),
                             to: t,
@@ -322,34 +324,33 @@ fn redirects(loc: &LocSettings, pass: &ProxyPass, vars: &dyn VarSource) -> Optio
     }
 }
 
-/// A request's variables, with `$1`..`$9` written back as `${N}` (a literal `$` as `$$`
-/// cannot occur in them: they are filled from a regex later).
-struct KeepCaptures<'a>(&'a dyn VarSource);
+/// A request's variables, with `$1`..`$9` and the rule's named groups written back as
+/// `${N}` (a literal `$` as `$$`): they are filled from the rule's regex later.
+struct KeepCaptures<'a>(&'a dyn VarSource, &'a crate::regex::Regex);
 
 impl VarSource for KeepCaptures<'_> {
     fn var(&self, var: &crate::vars::Var, out: &mut Vec<u8>) -> bool {
-        match var {
-            crate::vars::Var::Capture(n) => {
-                out.extend_from_slice(b"${");
-                out.push(b'0' + n);
-                out.push(b'}');
-                true
-            }
-            _ => {
-                // A `$` in a variable's value must stay a `$` after expansion.
-                let start = out.len();
-                let found = self.0.var(var, out);
-                if out[start..].contains(&b'$') {
-                    let value = out.split_off(start);
-                    for &b in &value {
-                        if b == b'$' {
-                            out.push(b'$');
-                        }
-                        out.push(b);
-                    }
+        let group = match var {
+            crate::vars::Var::Capture(n) => Some(usize::from(*n)),
+            crate::vars::Var::User(i) => self.1.group_of_var(*i),
+            _ => None,
+        };
+        if let Some(group) = group {
+            out.extend_from_slice(format!("${{{group}}}").as_bytes());
+            return true;
+        }
+        // A `$` in a variable's value must stay a `$` after expansion.
+        let start = out.len();
+        let found = self.0.var(var, out);
+        if out[start..].contains(&b'$') {
+            let value = out.split_off(start);
+            for &b in &value {
+                if b == b'$' {
+                    out.push(b'$');
                 }
-                found
+                out.push(b);
             }
         }
+        found
     }
 }

@@ -199,7 +199,7 @@ pub enum Redirect {
     /// the regex's captures (nginx evaluates the replacement against them).
     Regex {
         /// The rule's regex (a cheap clone of the configuration's).
-        re: regex::bytes::Regex,
+        re: crate::regex::Regex,
         /// The replacement, captures still to fill in.
         to: Vec<u8>,
     },
@@ -216,7 +216,9 @@ fn rewrite_location(value: &[u8], redirects: &[Redirect], out: &mut Vec<u8>) {
                 }
             }
             Redirect::Regex { re, to } => {
-                if let Some(caps) = re.captures(value) {
+                // nginx takes a match error for no match here.
+                let mut caps = crate::regex::Captures::default();
+                if let Ok(true) = re.captures(value, &mut caps) {
                     caps.expand(to, out);
                     return;
                 }

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use super::{Condition, FileTest, Flag, Op, Outcome, RewriteCtx, script_var};
 use crate::log::LogLevel;
+use crate::regex::{MatchError, Regex};
 use crate::vars::{Template, Var, VarSource};
 
 /// Runs `ops` (a server's or a location's list) and says what the worker does next.
@@ -46,16 +47,16 @@ fn block<'a>(ops: &'a [Op], ctx: &mut RewriteCtx<'a>, src: &dyn VarSource) -> Op
                 ctx.args = Some(value).filter(|a| !a.is_empty());
                 None
             }
-            Op::If { cond, ops, loc } => {
-                if test(cond, ctx, src) {
+            Op::If { cond, ops, loc } => match test(cond, ctx, src) {
+                Ok(true) => {
                     if let Some(loc) = loc {
                         ctx.loc = Some(loc);
                     }
                     block(ops, ctx, src)
-                } else {
-                    None
                 }
-            }
+                Ok(false) => None,
+                Err(failed) => Some(failed),
+            },
             Op::Break => Some(break_here(ctx)),
         };
         if stop.is_some() {
@@ -123,17 +124,15 @@ fn rewrite<'a>(op: &Op, ctx: &mut RewriteCtx<'_>, src: &dyn VarSource) -> Option
     else {
         return None;
     };
-    let Some(caps) = regex.captures(&ctx.uri) else {
-        ctx.captures.clear();
-        let (re, uri) = (regex.as_str().to_string(), lossy(&ctx.uri));
-        ctx.log(LogLevel::Notice, || {
-            format!("\"{re}\" does not match \"{uri}\"")
-        });
-        return None;
-    };
-    ctx.captures = super::Captures::from_match(&ctx.uri, &caps);
-    let (re, uri) = (regex.as_str().to_string(), lossy(&ctx.uri));
-    ctx.log(LogLevel::Notice, || format!("\"{re}\" matches \"{uri}\""));
+    match regex.captures_and_vars(&ctx.uri, &mut ctx.captures, &mut ctx.user) {
+        Ok(true) => log_match(ctx, regex, None, true),
+        Ok(false) => {
+            ctx.captures.clear();
+            log_match(ctx, regex, None, false);
+            return None;
+        }
+        Err(e) => return Some(match_failed(ctx, e, regex, None)),
+    }
     let request_args = ctx.args.clone().filter(|_| *keep_args);
 
     if let Some(code) = redirect {
@@ -225,39 +224,68 @@ fn respond<'a>(
     Outcome::Return { code, body }
 }
 
-/// An `if` condition; a regex test sets or clears the captures.
-fn test(cond: &Condition, ctx: &mut RewriteCtx<'_>, src: &dyn VarSource) -> bool {
+/// An `if` condition; a regex test sets or clears the captures. `Err`: the regex could
+/// not finish matching (logged), the request ends with 500.
+fn test<'a>(
+    cond: &Condition,
+    ctx: &mut RewriteCtx<'_>,
+    src: &dyn VarSource,
+) -> Result<bool, Outcome<'a>> {
     match cond {
         Condition::Value(var) => {
             let value = value_of(var, ctx, src);
-            !value.is_empty() && value != b"0"
+            Ok(!value.is_empty() && value != b"0")
         }
         Condition::Equal { var, value, negate } => {
             let left = value_of(var, ctx, src);
-            (left == eval(value, ctx, src, false)) != *negate
+            Ok((left == eval(value, ctx, src, false)) != *negate)
         }
         Condition::Match { var, regex, negate } => {
             let subject = value_of(var, ctx, src);
-            let (re, shown) = (regex.as_str().to_string(), lossy(&subject));
-            match regex.captures(&subject) {
-                Some(caps) => {
-                    ctx.captures = super::Captures::from_match(&subject, &caps);
-                    ctx.log(LogLevel::Notice, || format!("\"{re}\" matches \"{shown}\""));
-                    !negate
+            match regex.captures_and_vars(&subject, &mut ctx.captures, &mut ctx.user) {
+                Ok(true) => {
+                    log_match(ctx, regex, Some(&subject), true);
+                    Ok(!negate)
                 }
-                None => {
+                Ok(false) => {
                     ctx.captures.clear();
-                    ctx.log(LogLevel::Notice, || {
-                        format!("\"{re}\" does not match \"{shown}\"")
-                    });
-                    *negate
+                    log_match(ctx, regex, Some(&subject), false);
+                    Ok(*negate)
                 }
+                Err(e) => Err(match_failed(ctx, e, regex, Some(&subject))),
             }
         }
         Condition::File { path, test, negate } => {
             let path = eval(path, ctx, src, false);
-            file_test(Path::new(std::ffi::OsStr::from_bytes(&path)), *test) != *negate
+            Ok(file_test(Path::new(std::ffi::OsStr::from_bytes(&path)), *test) != *negate)
         }
+    }
+}
+
+/// `rewrite_log`'s notice for a regex test of `subject` (the URI when `None`), as
+/// `ngx_http_script_regex_start_code` words it.
+fn log_match(ctx: &mut RewriteCtx<'_>, regex: &Regex, subject: Option<&[u8]>, matched: bool) {
+    if !ctx.rewrite_log {
+        return;
+    }
+    let shown = lossy(subject.unwrap_or(&ctx.uri));
+    let verb = if matched { "matches" } else { "does not match" };
+    let line = format!("\"{}\" {verb} \"{shown}\"", regex.as_str());
+    ctx.log(LogLevel::Notice, || line);
+}
+
+/// A regex that could not finish matching: nginx's alert, and 500.
+fn match_failed<'a>(
+    ctx: &mut RewriteCtx<'_>,
+    e: MatchError,
+    regex: &Regex,
+    subject: Option<&[u8]>,
+) -> Outcome<'a> {
+    let line = e.message(subject.unwrap_or(&ctx.uri), regex);
+    ctx.log(LogLevel::Alert, || line);
+    Outcome::Return {
+        code: 500,
+        body: None,
     }
 }
 

@@ -77,7 +77,7 @@ pub enum Condition {
         /// The variable matched.
         var: Var,
         /// The compiled pattern.
-        regex: regex::bytes::Regex,
+        regex: crate::regex::Regex,
         /// `!~` or `!~*`.
         negate: bool,
     },
@@ -98,7 +98,7 @@ pub enum Op {
     /// `rewrite REGEX REPLACEMENT [FLAG]`, matched against the current URI.
     Rewrite {
         /// The pattern.
-        regex: regex::bytes::Regex,
+        regex: crate::regex::Regex,
         /// The replacement's path part; for a redirect, the whole replacement.
         replacement: Template,
         /// The replacement's query, after its first literal `?` (internal rewrites only).
@@ -199,46 +199,8 @@ impl Outcome<'_> {
     }
 }
 
-/// Captures of the last regex match: the matched subject and the group spans.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Captures {
-    subject: Vec<u8>,
-    spans: Vec<Option<(usize, usize)>>,
-}
-
-impl Captures {
-    /// The captures of `caps`, a match of some regex against `subject` (also used by the
-    /// worker for a regex location's match).
-    pub fn from_match(subject: &[u8], caps: &regex::bytes::Captures<'_>) -> Captures {
-        Captures {
-            subject: subject.to_vec(),
-            spans: caps
-                .iter()
-                .map(|m| m.map(|m| (m.start(), m.end())))
-                .collect(),
-        }
-    }
-
-    /// Capture `n` (0 is the whole match): `None` when the regex had no such group or no
-    /// match is recorded; empty for a group that did not take part in the match.
-    pub fn get(&self, n: usize) -> Option<&[u8]> {
-        match self.spans.get(n)? {
-            Some((start, end)) => self.subject.get(*start..*end),
-            None => Some(b""),
-        }
-    }
-
-    /// Forgets the captures (a regex that did not match, as nginx's `r->ncaptures = 0`).
-    pub fn clear(&mut self) {
-        self.subject.clear();
-        self.spans.clear();
-    }
-
-    /// Whether no match is recorded.
-    pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
-    }
-}
+/// Captures of the last regex match (one type for every regex: [`crate::regex::Captures`]).
+pub use crate::regex::Captures;
 
 /// The request state the rewrite directives read and change.
 pub struct RewriteCtx<'a> {
@@ -269,6 +231,8 @@ pub struct RewriteCtx<'a> {
     /// A `set` variable read before any value was set (the last one), for nginx's
     /// `using uninitialized "name" variable` warning; the worker takes it.
     pub uninitialized: std::cell::Cell<Option<usize>>,
+    /// Values of the computed variables (`map`, `geo`, `split_clients`) once computed.
+    pub computed: crate::computed::ComputedValues<'a>,
 }
 
 impl<'a> RewriteCtx<'a> {
@@ -287,6 +251,7 @@ impl<'a> RewriteCtx<'a> {
             rewrite_log: false,
             logs: Vec::new(),
             uninitialized: std::cell::Cell::new(None),
+            computed: Default::default(),
         }
     }
 
@@ -343,6 +308,13 @@ pub(crate) fn script_var(
     };
     match var {
         Var::User(i) => put(out, ctx.user_value(*i)),
+        // Computed from the whole view (script state in front of the request), so its
+        // source may use captures, `set` variables and other computed variables.
+        Var::Computed(i) => match ctx.computed.set_by(*i).and_then(|u| ctx.user.get(u)) {
+            // `set` assigned it in this request: nginx keeps that value instead.
+            Some(Some(value)) => put(out, Some(value)),
+            _ => ctx.computed.get(*i, &WithScript { ctx, inner }, out),
+        },
         Var::Capture(n) => match ctx.captures.get(usize::from(*n)) {
             Some(v) if escape_captures => {
                 crate::http::uri::escape_args(v, out);

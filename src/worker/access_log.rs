@@ -65,15 +65,12 @@ pub(super) fn write(vars: &RequestVars<'_, '_>, log: &AccessLogConf, line: &mut 
 fn log_error(vars: &RequestVars<'_, '_>, level: LogLevel, message: &str) {
     let a = vars.active;
     let buf = &a.buf[a.start.min(a.filled)..a.filled];
-    crate::log::write_error_to(
-        &vars.req.loc.error_log,
+    crate::elog!(
         level,
-        format_args!(
-            "*{} {message}, client: {}, server: {}{}",
-            vars.conn.id,
-            vars.conn.peer.ip(),
-            server_name(vars.req.server),
-            RequestContext::of(buf, &a.head)
-        ),
+        "*{} {message}, client: {}, server: {}{}",
+        vars.conn.id,
+        vars.conn.peer.ip(),
+        server_name(vars.req.server),
+        RequestContext::of(buf, &a.head)
     );
 }

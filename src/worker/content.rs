@@ -19,6 +19,8 @@ pub(super) enum Handler {
     Static,
     /// `proxy_pass`: the upstream answers (see [`crate::proxy`]).
     Proxy,
+    /// `empty_gif` (see [`super::empty_gif`]).
+    EmptyGif,
 }
 
 /// The one place that picks the content handler once the location is final (after every
@@ -27,6 +29,8 @@ pub(super) enum Handler {
 pub(super) fn handler_for(rq: &Rq<'_, '_>) -> Handler {
     if rq.req.loc.proxy_pass.is_some() {
         Handler::Proxy
+    } else if rq.req.loc.empty_gif {
+        Handler::EmptyGif
     } else {
         Handler::Static
     }
@@ -37,6 +41,8 @@ pub(super) fn run<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
     match handler_for(rq) {
         Handler::Static => serve_static(rq),
         Handler::Proxy => Next::Proxy,
+        // try_files runs before any content handler, as nginx's try_files phase.
+        Handler::EmptyGif => try_files(rq).unwrap_or_else(|| super::empty_gif::serve(rq)),
     }
 }
 

@@ -62,9 +62,31 @@ pub(super) fn start_request<'c>(
     let http = shared.http;
     let buf = &a.buf[a.start..a.filled];
     let host = a.head.host.map(|h| h.get(buf));
-    let server = &http.servers[router::select_server(http, servers, host)];
+    let mut route = std::mem::take(&mut a.route);
+    route.clear_matches(http.user_vars.len());
+    let state = router::MatchState {
+        captures: &mut route.script.captures,
+        values: &mut route.script.user,
+    };
+    let server = match router::select_server(http, servers, host, state) {
+        Ok(i) => &http.servers[i],
+        Err(line) => {
+            // nginx closes the request without an answer (ngx_http_close_request).
+            elog!(
+                LogLevel::Alert,
+                "*{} {line}, client: {}{}",
+                conn.id,
+                conn.peer.ip(),
+                RequestContext::of(buf, &a.head)
+            );
+            a.route = route;
+            return Step::Close;
+        }
+    };
 
     let loc = &*server.loc;
+    crate::log::use_request_logs(&loc.error_log);
+    super::debug_log::request_head(conn.id, buf, &a.head);
     let mut req = Req {
         keepalive: a.head.keep_alive
             && !shared.shutting_down
@@ -72,7 +94,6 @@ pub(super) fn start_request<'c>(
             && !loc.keepalive_timeout.0.is_zero(),
         ..Req::new(shared.now, server, loc, head_len)
     };
-    let mut route = std::mem::take(&mut a.route);
     route.local = local;
     route.request_id = conn.request_id;
     a.uri.clear();
@@ -89,14 +110,15 @@ pub(super) fn start_request<'c>(
                 host: None,
             }
         );
-        route.reset(b"", None, 0);
+        route.reset(b"", None);
         a.route = route;
         queue_standard_page(a, shared, &mut req, e.status(), b"");
         return queued(a, req, out_before);
     }
     let raw_path = a.head.path.get(buf);
     let query = a.head.query.map(|q| q.get(buf));
-    route.reset(&a.uri, query, http.user_vars.len());
+    route.reset(&a.uri, query);
+    route.script.computed.reset(&http.computed);
     route.script.quoted_uri = raw_path.iter().any(|&b| b == b'%' || b == b'+');
 
     if let Some(len) = a.head.content_length {
@@ -306,7 +328,8 @@ pub(super) fn reject_request<'c>(
     a.head.clear();
     a.head.method = method;
     a.discard = None;
-    a.route.reset(b"", None, 0);
+    a.route.clear_matches(0);
+    a.route.reset(b"", None);
     if let Some(conn) = error_page {
         let mut route = std::mem::take(&mut a.route);
         route.local = conn.local;
@@ -455,6 +478,9 @@ pub fn server_name(server: &ServerConf) -> std::borrow::Cow<'_, str> {
 
 /// Writes the access-log lines for a finished request.
 pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'c>) {
+    if let Some(a) = c.active() {
+        super::debug_log::finalize(c.id, req.status, &a.uri);
+    }
     if req.loc.access_log.is_empty() {
         return;
     }
@@ -471,6 +497,7 @@ pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'
     for log in &req.loc.access_log {
         super::access_log::write(&vars, log, &mut line);
     }
+    phases::log_cycle_while_logging(&conn, a, req.server);
     line.clear();
     shared.scratch = line;
 }

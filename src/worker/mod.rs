@@ -1,8 +1,9 @@
 //! A worker process: one single-threaded `mio` event loop serving client connections.
 //!
-//! Set-up after fork: drop privileges, raise `RLIMIT_NOFILE`, pin to a CPU, create the epoll
-//! instance (never before fork: it would be shared), register the inherited listeners with
-//! `EPOLLEXCLUSIVE` so one worker wakes per connection, and a self-pipe for signals.
+//! Set-up after fork (`master::worker_init` has dropped privileges, set limits, affinity and
+//! environment): create the epoll instance (never before fork: it would be shared), register
+//! the inherited listeners with `EPOLLEXCLUSIVE` so one worker wakes per connection, and a
+//! self-pipe for signals.
 //!
 //! Each loop iteration reads the clock once, polls with the nearest timer as timeout, accepts,
 //! drives the connections that have events, then fires due timers.
@@ -10,9 +11,12 @@
 mod access;
 mod access_log;
 mod answer;
+mod clock;
 pub(crate) mod conn;
 mod content;
+mod debug_log;
 mod doc_root;
+mod empty_gif;
 mod file_response;
 mod handler;
 mod multipart;
@@ -20,6 +24,7 @@ mod phases;
 pub(crate) mod request_vars;
 mod response_head;
 pub(crate) mod route;
+mod single;
 pub(crate) mod slab;
 mod timers;
 
@@ -30,10 +35,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use mio::{Events, Interest, Poll, Token};
 
-use crate::config::{Config, HttpConf};
+use crate::config::{Config, DebugPeer, HttpConf};
 use crate::elog;
 use crate::http::date::DateCache;
-use crate::log::LogLevel;
+use crate::log::{ConnScope, LogLevel};
 use crate::master::Listener;
 use crate::proxy::Owner;
 use crate::router::{self, AddrServers};
@@ -42,11 +47,15 @@ use conn::{Conn, Drive};
 use slab::{Key, Slab};
 use timers::Timers;
 
+/// Token of `timer_resolution`'s ticker.
+const CLOCK_TOKEN: Token = Token(usize::MAX);
 /// Token of the signal self-pipe.
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
 /// Listener tokens count down from here (listener i = `LISTENER_BASE - i`).
 const LISTENER_BASE: usize = usize::MAX - 2;
-/// Connections accepted per listener wake-up before other work gets a turn.
+/// Connections accepted per listener wake-up with `multi_accept on`, before other work gets
+/// a turn (the listener is level-triggered: the rest are accepted on the next one). With
+/// `multi_accept off`, nginx's default, one.
 const ACCEPT_BUDGET: usize = 64;
 /// How long accepting pauses after `EMFILE`/`ENFILE`.
 const ACCEPT_PAUSE_ON_EMFILE: Duration = Duration::from_millis(500);
@@ -91,9 +100,13 @@ pub struct Shared<'c> {
     pub registry: mio::Registry,
     /// Upstream groups' counters and the idle upstream connections.
     pub upstreams: crate::proxy::Upstreams,
+    /// The `resolver`s' state: sockets, cache, names being resolved (a waiter is the
+    /// client connection's key).
+    pub resolvers: crate::resolver::Resolvers<Key>,
 }
 
 pub(crate) use handler::RequestContext;
+pub use single::{SingleEnd, run_single};
 
 /// The first `server_name` of a server as written (for log lines).
 pub(crate) fn server_name_of(server: &crate::config::ServerConf) -> std::borrow::Cow<'_, str> {
@@ -119,19 +132,23 @@ struct Worker<'c> {
     sockets: Vec<Listener>,
     /// Connections that have more work but yielded (e.g. `sendfile_max_chunk` reached).
     deferred: Vec<Key>,
+    /// Resolutions finished this turn, kept for its allocation.
+    resolved: Vec<crate::resolver::Done<Key>>,
+    /// When the clock is read (`timer_resolution`).
+    clock: clock::Clock,
+    /// Connections accepted per listener wake-up (`multi_accept`).
+    accept_budget: usize,
+    /// `debug_connection`: clients whose connections log at every level.
+    debug_peers: &'c [DebugPeer],
+    /// `master_process off`: `HUP` ends the loop to reload (see `single`).
+    single: bool,
+    /// `HUP` came (single process only).
+    reload_asked: bool,
 }
 
-/// Runs a worker until it is told to stop; returns its exit code.
-pub fn run(
-    config: &Config,
-    listeners: Vec<Listener>,
-    slot: usize,
-    user: Option<&crate::master::User>,
-) -> i32 {
-    if let Err(e) = setup_process(config, slot, user) {
-        elog!(LogLevel::Emerg, "{e}");
-        return 2;
-    }
+/// Runs a worker until it is told to stop; returns its exit code. The process was set up
+/// already (`master::worker_init`: user, limits, affinity, environment).
+pub fn run(config: &Config, listeners: Vec<Listener>, slot: usize) -> i32 {
     let Some(http) = config.http.as_ref() else {
         // Without an http block there is nothing to serve; idle until told to stop.
         return idle_until_signal();
@@ -156,54 +173,6 @@ pub fn run(
             2
         }
     }
-}
-
-fn setup_process(
-    config: &Config,
-    slot: usize,
-    user: Option<&crate::master::User>,
-) -> Result<(), String> {
-    let wanted_files = config.main.worker_rlimit_nofile;
-    match wanted_files {
-        // As nginx's `ngx_worker_process_init`: a refused limit is an alert, not a reason to
-        // stop (the worker runs with the limit it has).
-        Some(n) => {
-            if let Err(e) = sys::set_nofile_limit(n) {
-                elog!(
-                    LogLevel::Alert,
-                    "setrlimit(RLIMIT_NOFILE, {n}) failed ({})",
-                    sys::errno_text(&e)
-                );
-            }
-        }
-        None => {
-            let _ = sys::raise_nofile_soft_limit();
-        }
-    }
-    if let Some(u) = user {
-        u.switch()?;
-    }
-    let mask = match &config.main.worker_cpu_affinity {
-        crate::config::CpuAffinity::None => None,
-        crate::config::CpuAffinity::Masks(m) => m.get(slot).or(m.last()).copied(),
-        crate::config::CpuAffinity::Auto(limit) => {
-            let cpus: Vec<usize> = sys::allowed_cpus()
-                .into_iter()
-                .filter(|c| limit.is_none_or(|m| m & (1 << c) != 0))
-                .collect();
-            cpus.get(slot % cpus.len().max(1)).map(|c| 1u64 << c)
-        }
-    };
-    if let Some(mask) = mask
-        && let Err(e) = sys::set_cpu_affinity(mask)
-    {
-        elog!(
-            LogLevel::Alert,
-            "sched_setaffinity() failed ({})",
-            sys::errno_text(&e)
-        );
-    }
-    Ok(())
 }
 
 fn idle_until_signal() -> i32 {
@@ -260,9 +229,13 @@ impl<'c> Worker<'c> {
             });
         }
         let workers = config.main.worker_processes.max(1) as u64;
-        let now = Instant::now();
+        let mut clock =
+            clock::Clock::new(config.main.timer_resolution, poll.registry(), CLOCK_TOKEN)?;
+        let (now, wall) = clock
+            .read()
+            .unwrap_or_else(|| (Instant::now(), SystemTime::now()));
         let mut date = DateCache::default();
-        date.update(SystemTime::now());
+        date.update(wall);
         let registry = poll.registry().try_clone()?;
         Ok(Worker {
             poll,
@@ -284,6 +257,7 @@ impl<'c> Worker<'c> {
                 file_cache: Default::default(),
                 registry,
                 upstreams: crate::proxy::Upstreams::new(http),
+                resolvers: Default::default(),
             },
             signal_fd,
             worker_connections: config.events.worker_connections,
@@ -294,23 +268,39 @@ impl<'c> Worker<'c> {
             shutdown_deadline: None,
             sockets: listeners,
             deferred: Vec::new(),
+            resolved: Vec::new(),
+            clock,
+            accept_budget: if config.events.multi_accept {
+                ACCEPT_BUDGET
+            } else {
+                1
+            },
+            debug_peers: &config.events.debug_connection,
+            single: false,
+            reload_asked: false,
         })
     }
 
     fn run(&mut self) -> i32 {
         // Outside `self`, so connections can be driven while iterating the events.
-        let mut events = Events::with_capacity(1024);
+        // (`epoll_events 0` would make every wait fail: at least one.)
+        let mut events = Events::with_capacity(self.shared.config.events.epoll_events.max(1));
         loop {
             let timeout = if self.deferred.is_empty() {
                 let mut t = self.timers.next_timeout(self.shared.now, MAX_POLL_TIMEOUT);
                 if let Some(at) = self.shared.upstreams.pool.next_expiry() {
                     t = t.min(at.saturating_duration_since(self.shared.now));
                 }
+                if let Some(at) = self.shared.resolvers.next_deadline() {
+                    t = t.min(at.saturating_duration_since(self.shared.now));
+                }
                 if let Some(at) = crate::log::next_access_flush() {
                     t = t.min(at.saturating_duration_since(self.shared.now));
                 }
-                self.accept_paused_until
-                    .map_or(t, |at| t.min(at.saturating_duration_since(self.shared.now)))
+                let t = self
+                    .accept_paused_until
+                    .map_or(t, |at| t.min(at.saturating_duration_since(self.shared.now)));
+                self.clock.poll_timeout(t, MAX_POLL_TIMEOUT)
             } else {
                 Duration::ZERO
             };
@@ -324,8 +314,13 @@ impl<'c> Worker<'c> {
                 );
                 return 2;
             }
-            self.shared.now = Instant::now();
-            self.shared.date.update(SystemTime::now());
+            if events.iter().any(|ev| ev.token() == CLOCK_TOKEN) {
+                self.clock.on_tick();
+            }
+            if let Some((now, wall)) = self.clock.read() {
+                self.shared.now = now;
+                self.shared.date.update(wall);
+            }
             crate::log::flush_due_access_logs(self.shared.now);
 
             // Upstream events first: a response that completes releases its connection to
@@ -340,6 +335,7 @@ impl<'c> Worker<'c> {
                     ev.is_read_closed() || ev.is_error(),
                 );
                 match ev.token() {
+                    CLOCK_TOKEN => {}
                     SIGNAL_TOKEN => {
                         if self.handle_signals() {
                             return 0;
@@ -348,6 +344,13 @@ impl<'c> Worker<'c> {
                     Token(t) if t <= LISTENER_BASE && t > LISTENER_BASE - self.listeners.len() => {
                         self.accept(LISTENER_BASE - t)
                     }
+                    token if crate::resolver::is_token(token) => self.shared.resolvers.on_event(
+                        token,
+                        readable,
+                        writable,
+                        self.shared.now,
+                        &self.shared.registry,
+                    ),
                     Token(t) => {
                         let key = Key(t);
                         if let Some(c) = self.conns.get_mut(key) {
@@ -361,6 +364,7 @@ impl<'c> Worker<'c> {
                 self.drive(key);
             }
             self.fire_timers();
+            self.wake_resolved();
             self.shared.upstreams.pool.expire(self.shared.now);
             if self.shared.shutting_down {
                 if self.conns.is_empty() {
@@ -389,6 +393,7 @@ impl<'c> Worker<'c> {
         let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
         match self.shared.upstreams.owner(fd) {
             Owner::Client(key) => {
+                let _scope = self.log_scope(key);
                 if let Some(c) = self.conns.get_mut(key) {
                     c.on_upstream_event(readable, ev.is_writable());
                     self.drive(key);
@@ -401,14 +406,39 @@ impl<'c> Worker<'c> {
         }
     }
 
+    /// Runs the resolvers' due timers, then drives each connection whose name resolved (or
+    /// failed to) this turn.
+    fn wake_resolved(&mut self) {
+        let now = self.shared.now;
+        self.shared.resolvers.on_timers(now, &self.shared.registry);
+        let mut done = std::mem::take(&mut self.resolved);
+        self.shared.resolvers.take_done(&mut done);
+        for d in done.drain(..) {
+            if let Some(c) = self.conns.get_mut(d.who) {
+                c.on_resolved(d.ticket, d.result);
+                self.drive(d.who);
+            }
+        }
+        self.resolved = done;
+    }
+
     /// Returns true when the worker must exit now.
     fn handle_signals(&mut self) -> bool {
         sys::drain_pipe(self.signal_fd);
         if sys::take_signal(libc::SIGTERM) || sys::take_signal(libc::SIGINT) {
+            self.reload_asked = false;
             return true;
         }
-        if sys::take_signal(libc::SIGQUIT) && !self.shared.shutting_down {
-            self.begin_shutdown();
+        if sys::take_signal(libc::SIGQUIT) {
+            // A stop wins over a reload in progress.
+            self.reload_asked = false;
+            if !self.shared.shutting_down {
+                self.begin_shutdown();
+            }
+        }
+        if sys::take_signal(libc::SIGHUP) && self.single && !self.shared.shutting_down {
+            self.reload_asked = true;
+            return true;
         }
         if sys::take_signal(libc::SIGUSR1) {
             elog!(LogLevel::Notice, "reopening logs");
@@ -442,8 +472,11 @@ impl<'c> Worker<'c> {
             }
         }
         // Closed, not only removed from epoll (which must come first: a registration lives as
-        // long as the socket, which the master and other workers may still hold).
-        self.sockets.clear();
+        // long as the socket, which the master and other workers may still hold). A single
+        // process reloading keeps them for its next configuration.
+        if !self.reload_asked {
+            self.sockets.clear();
+        }
         for key in self.conns.keys() {
             if let Some(c) = self.conns.get_mut(key) {
                 c.on_shutdown(&self.shared);
@@ -459,7 +492,7 @@ impl<'c> Worker<'c> {
             return;
         };
         let fd = listener.fd;
-        for _ in 0..ACCEPT_BUDGET {
+        for _ in 0..self.accept_budget {
             let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
             let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
             // SAFETY: `addr`/`len` describe a valid buffer for the peer address.
@@ -532,6 +565,13 @@ impl<'c> Worker<'c> {
                 continue;
             }
             c.attach(stream);
+            {
+                let _scope = ConnScope::enter(self.is_debug_peer(&peer), None);
+                elog!(LogLevel::Debug, "*{id} accept: {peer} fd:{s}");
+            }
+            let Some(c) = self.conns.get_mut(key) else {
+                continue;
+            };
             let at = self.shared.now + header_timeout;
             if c.set_deadline(at) {
                 self.timers.push(at, key);
@@ -563,8 +603,29 @@ impl<'c> Worker<'c> {
         }
     }
 
+    /// Whether `debug_connection` names the client at `peer`.
+    fn is_debug_peer(&self, peer: &SocketAddr) -> bool {
+        !self.debug_peers.is_empty() && self.debug_peers.iter().any(|p| p.matches(Some(peer)))
+    }
+
+    /// Makes the error log connection `key`'s until the guard drops: every level for a
+    /// `debug_connection` client, and the `error_log`s of its request's location (of the
+    /// listening address's default server between requests), as nginx's `c->log`.
+    fn log_scope(&self, key: Key) -> Option<ConnScope> {
+        let c = self.conns.get(key)?;
+        let logs = match c.active().and_then(|a| a.req.as_ref()) {
+            Some(req) => &req.loc.error_log,
+            None => {
+                let server = self.listeners.get(c.listen_idx())?.servers.default;
+                &self.shared.http.servers.get(server)?.loc.error_log
+            }
+        };
+        Some(ConnScope::enter(self.is_debug_peer(&c.peer), Some(logs)))
+    }
+
     /// Runs a connection's state machine and applies what it asks for.
     fn drive(&mut self, key: Key) {
+        let _scope = self.log_scope(key);
         let Some(c) = self.conns.get_mut(key) else {
             return;
         };
@@ -583,7 +644,9 @@ impl<'c> Worker<'c> {
     }
 
     fn close(&mut self, key: Key) {
+        let _scope = self.log_scope(key);
         if let Some(mut c) = self.conns.remove(key) {
+            elog!(LogLevel::Debug, "*{} close http connection", c.id);
             c.release(&mut self.shared);
         }
     }
@@ -613,6 +676,12 @@ impl<'c> Worker<'c> {
                 conn::TimerCheck::Stale => {}
                 conn::TimerCheck::Rearm(next) => self.timers.push(next, key),
                 conn::TimerCheck::Expired => {
+                    let id = c.id;
+                    let _scope = self.log_scope(key);
+                    elog!(LogLevel::Debug, "*{id} event timer expired");
+                    let Some(c) = self.conns.get_mut(key) else {
+                        continue;
+                    };
                     let servers = &self.listeners[c.listen_idx()].servers;
                     c.on_timeout(&mut self.shared, servers);
                     self.drive(key);

@@ -134,6 +134,7 @@ fn run_from<'c>(rq: &mut Rq<'_, 'c>, mut next: Next<'c>) -> Handled {
         "*{} request phases did not finish",
         rq.conn.id
     );
+    crate::log::debug_point();
     handler::queue_error(rq, 500);
     Handled::Answered
 }
@@ -141,24 +142,33 @@ fn run_from<'c>(rq: &mut Rq<'_, 'c>, mut next: Next<'c>) -> Handled {
 /// nginx's find-config phase.
 fn find<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
     let server = rq.req.server;
-    let found = router::find_location(server, &rq.route.script.uri);
-    rq.route.script.valid_location = true;
+    let script = &mut rq.route.script;
+    let state = router::MatchState {
+        captures: &mut script.captures,
+        values: &mut script.user,
+    };
+    let found = router::find_location_or_redirect(server, &script.uri, state);
+    script.valid_location = true;
+    let found = match found {
+        Ok(found) => found,
+        Err(line) => {
+            log_error(rq, LogLevel::Alert, &line);
+            return finalize(rq, 500);
+        }
+    };
     match found {
-        Some(found) => {
-            if let Some(caps) = found.captures {
-                rq.route.script.captures = caps;
+        Some((location, auto_redirect)) => {
+            enter(rq, location);
+            if auto_redirect {
+                return self::auto_redirect(rq, location);
             }
-            enter(rq, found.location);
-            if found.auto_redirect {
-                return auto_redirect(rq, found.location);
-            }
-            if found.location.loc.internal && !rq.route.internal {
+            if location.loc.internal && !rq.route.internal {
                 return finalize(rq, 404);
             }
             if !handler::body_size_ok(rq) {
                 return finalize(rq, 413);
             }
-            Next::Enter(found.location)
+            Next::Enter(location)
         }
         None => {
             rq.route.location = None;
@@ -213,6 +223,7 @@ fn enter<'c>(rq: &mut Rq<'_, 'c>, l: &'c LocationConf) {
 /// The settings the rest of the request uses (a location's, or a matched `if`'s).
 fn set_settings<'c>(rq: &mut Rq<'_, 'c>, loc: &'c LocSettings) {
     rq.req.loc = loc;
+    crate::log::use_request_logs(&loc.error_log);
     rq.req.keepalive = rq.req.keepalive && rq.conn.requests < loc.keepalive_requests;
     if loc.keepalive_timeout.0.is_zero() {
         rq.req.keepalive = false;
@@ -278,11 +289,18 @@ fn run_rewrite<'c>(rq: &mut Rq<'_, 'c>, ops: &'c [rewrite::Op], in_location: boo
     }
 }
 
-/// Writes the rewrite module's log lines with the request's context, and nginx's warning
-/// for a `set` variable used before it was set.
+/// Writes the rewrite module's log lines with the request's context, nginx's warning
+/// for a `set` variable used before it was set, and its error for a computed variable
+/// that needed itself.
 pub(super) fn write_script_logs(rq: &mut Rq<'_, '_>) {
+    if let Some(name) = rq.route.script.computed.take_cycle() {
+        let message = format!("cycle while evaluating variable \"{name}\"");
+        log_error(rq, LogLevel::Error, &message);
+    }
     if let Some(i) = rq.route.script.uninitialized.take()
         && rq.req.loc.uninitialized_variable_warn
+        // A named group's variable before its match is "not found" for nginx, no warning.
+        && !rq.shared.http.user_vars.is_capture(i)
     {
         let name = rq.shared.http.user_vars.name(i).unwrap_or("");
         log_error(
@@ -300,23 +318,37 @@ pub(super) fn write_script_logs(rq: &mut Rq<'_, '_>) {
     }
 }
 
-/// An error-log line about this request, with nginx's trailer, to the `error_log`s of the
-/// request's location.
-pub(super) fn log_error(rq: &Rq<'_, '_>, level: LogLevel, message: &str) {
-    if !crate::log::enabled(level) {
-        return;
+/// nginx's error for a computed variable that needed itself while the access-log line was
+/// written (`... while logging request`).
+pub(super) fn log_cycle_while_logging(
+    conn: &ConnInfo,
+    a: &Active<'_>,
+    server: &crate::config::ServerConf,
+) {
+    if let Some(name) = a.route.script.computed.take_cycle() {
+        let buf = &a.buf[a.start..a.filled];
+        elog!(
+            LogLevel::Error,
+            "*{} cycle while evaluating variable \"{name}\" while logging request, client: {}, \
+             server: {}{}",
+            conn.id,
+            conn.peer.ip(),
+            server_name(server),
+            handler::RequestContext::of(buf, &a.head)
+        );
     }
+}
+
+/// An error-log line about this request, with nginx's trailer.
+pub(super) fn log_error(rq: &Rq<'_, '_>, level: LogLevel, message: &str) {
     let buf = &rq.a.buf[rq.a.start..rq.a.filled];
-    crate::log::write_error_to(
-        &rq.req.loc.error_log,
+    elog!(
         level,
-        format_args!(
-            "*{} {message}, client: {}, server: {}{}",
-            rq.conn.id,
-            rq.conn.peer.ip(),
-            server_name(rq.req.server),
-            handler::RequestContext::of(buf, &rq.a.head)
-        ),
+        "*{} {message}, client: {}, server: {}{}",
+        rq.conn.id,
+        rq.conn.peer.ip(),
+        server_name(rq.req.server),
+        handler::RequestContext::of(buf, &rq.a.head)
     );
 }
 
@@ -347,7 +379,8 @@ pub(super) fn internal_redirect<'c>(
     }
     rq.route.script.uri = uri;
     rq.route.script.args = args.filter(|a| !a.is_empty());
-    rq.route.script.captures.clear();
+    // The captures stay: nginx's `r->captures` outlive an internal redirect, so `$1` after
+    // `try_files` or `error_page` is still the last match's.
     rq.route.internal = true;
     Next::Find
 }

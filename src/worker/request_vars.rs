@@ -187,6 +187,18 @@ impl VarSource for RequestVars<'_, '_> {
                 return parsed
                     && crate::rewrite::script_var(&route.script, &NoVars, var, out, false);
             }
+            // After the phases (the access log): computed with the request's whole view.
+            Var::Computed(_) => {
+                return parsed && crate::rewrite::script_var(&route.script, self, var, out, false);
+            }
+            Var::InvalidReferer => {
+                let referer = self.header("referer").filter(|_| parsed);
+                if let Some(valid) = &self.req.loc.valid_referers
+                    && valid.invalid(referer)
+                {
+                    out.push(b'1');
+                }
+            }
             Var::RequestUri if parsed => out.extend_from_slice(head.request_uri.get(buf)),
             // nginx keeps these request headers as lists and joins them.
             Var::Http(name) if parsed && matches!(name.as_str(), "cookie" | "x_forwarded_for") => {
@@ -265,7 +277,8 @@ impl VarSource for RequestVars<'_, '_> {
             Var::TimeLocal => out.extend_from_slice(self.shared.date.log_local()),
             Var::TimeIso8601 => out.extend_from_slice(self.shared.date.iso8601()),
             Var::Msec => {
-                let t = std::time::SystemTime::now()
+                // The loop's cached time, as nginx's (see `timer_resolution`).
+                let t = crate::log::time::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .unwrap_or_default();
                 let _ = write!(out, "{}.{:03}", t.as_secs(), t.subsec_millis());

@@ -95,8 +95,18 @@ impl Route<'_> {
         }
     }
 
-    /// Starts a new request with `uri` and `args`, keeping allocations.
-    pub fn reset(&mut self, uri: &[u8], args: Option<&[u8]>, user_vars: usize) {
+    /// Starts a new request: no captures, and room for `user_vars` variable values, none
+    /// set. Comes before the virtual server is chosen (a `server_name` regex sets both).
+    pub fn clear_matches(&mut self, user_vars: usize) {
+        let s = &mut self.script;
+        s.captures.clear();
+        s.user.clear();
+        s.user.resize(user_vars, None);
+    }
+
+    /// Starts a new request with `uri` and `args`, keeping allocations (and what
+    /// [`Route::clear_matches`] left).
+    pub fn reset(&mut self, uri: &[u8], args: Option<&[u8]>) {
         let s = &mut self.script;
         s.uri.clear();
         s.uri.extend_from_slice(uri);
@@ -114,15 +124,13 @@ impl Route<'_> {
             None => self.spare_args = kept,
         }
         s.quoted_uri = false;
-        s.captures.clear();
-        s.user.clear();
-        s.user.resize(user_vars, None);
         s.loc = None;
         s.uri_changed = false;
         s.valid_location = true;
         s.rewrite_log = false;
         s.logs.clear();
         s.uninitialized.set(None);
+        s.computed.clear();
         self.location = None;
         self.internal = false;
         self.uri_changes = MAX_URI_CHANGES + 1;

@@ -69,9 +69,12 @@ impl<'c> Link<'c> {
             t.status = status;
             t.time = now.saturating_duration_since(self.try_started);
         }
-        if let (Some(p), Some(g)) = (self.peer, shared.upstreams.groups.get_mut(self.setup.group))
-            && g.release(p, true, now)
-        {
+        let disabled = match (self.peer, shared.upstreams.groups.get_mut(self.setup.group)) {
+            (Some(p), Some(g)) => g.release(p, true, now),
+            // nginx's peers made of a name's addresses have max_fails=1 (unless only one).
+            _ => self.resolved_peers() > 1,
+        };
+        if disabled {
             let message = format!("upstream server temporarily disabled while {during}");
             self.log_line(cx, LogLevel::Warn, &message, None);
         }
@@ -102,12 +105,16 @@ impl<'c> Link<'c> {
             && (self.idempotent || next.has(NextUpstream::NON_IDEMPOTENT) || self.out_pos == 0)
             && (max_tries == 0 || self.tries < max_tries)
             && (timeout.is_zero() || now.saturating_duration_since(self.started) < timeout)
-            && self.setup.group != DIRECT
-            && self.tried.iter().any(|t| !t)
+            && if self.setup.group == DIRECT {
+                self.direct_peer_left()
+            } else {
+                self.tried.iter().any(|t| !t)
+            }
     }
 
     /// Closes the upstream socket (never pooled) and releases the server.
     pub(super) fn drop_upstream(&mut self, shared: &mut Shared<'c>, failed: bool) {
+        self.stop_resolving(shared);
         // Closing the descriptor takes it out of the epoll set too: no deregister call.
         if self.sock.take().is_some() {
             shared.upstreams.open = shared.upstreams.open.saturating_sub(1);

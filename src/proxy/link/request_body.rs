@@ -332,9 +332,14 @@ impl<'c> Link<'c> {
                 } else {
                     "sending request to upstream"
                 };
-                let what = format!(
-                    "epoll_wait() reported that client prematurely closed connection, so upstream connection is closed too while {during}"
-                );
+                let what = if self.waiting_for_resolver() {
+                    // No upstream connection yet: nginx's shorter line.
+                    "epoll_wait() reported that client prematurely closed connection".to_string()
+                } else {
+                    format!(
+                        "epoll_wait() reported that client prematurely closed connection, so upstream connection is closed too while {during}"
+                    )
+                };
                 self.log_line(cx, LogLevel::Info, &what, None);
                 if let Some(t) = self.log.tries.last_mut() {
                     t.time = shared.now.saturating_duration_since(self.try_started);

@@ -467,6 +467,7 @@ impl<'c> Conn<'c> {
             "*{} connection state machine looped {MAX_ITERATIONS_PER_DRIVE} times, closing",
             self.id
         );
+        crate::log::debug_point();
         Drive::Close
     }
 

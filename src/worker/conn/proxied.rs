@@ -123,6 +123,17 @@ impl<'c> Conn<'c> {
         }
     }
 
+    /// The resolver's answer for the name this connection's proxied request waits on.
+    pub fn on_resolved(
+        &mut self,
+        ticket: crate::resolver::Ticket,
+        result: Result<crate::resolver::Addrs, crate::resolver::ResolveError>,
+    ) {
+        if let Some(l) = self.proxy.as_mut() {
+            l.on_resolved(ticket, result);
+        }
+    }
+
     /// `$upstream_*`, `$proxy_host`, `$proxy_port` of the current or last proxied request
     /// (by the variable's whole name).
     pub fn upstream_var(&self, name: &str, out: &mut Vec<u8>) -> bool {
