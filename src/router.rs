@@ -61,7 +61,15 @@ pub fn select_server(
     state: MatchState<'_>,
 ) -> Result<usize, String> {
     let Some(host) = host else {
-        return Ok(addr.default);
+        // No Host: nginx looks up the empty name, which `server_name ""` (and a server
+        // without server_name) has.
+        let unnamed = addr.servers.iter().copied().find(|&i| {
+            http.servers[i]
+                .names
+                .iter()
+                .any(|n| matches!(n, ServerName::Exact(name) if name.is_empty()))
+        });
+        return Ok(unnamed.unwrap_or(addr.default));
     };
     let mut front: Option<(usize, usize)> = None;
     let mut back: Option<(usize, usize)> = None;

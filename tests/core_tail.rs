@@ -420,3 +420,23 @@ fn workers_that_cannot_read_the_root_are_reported() {
         let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755));
     }
 }
+
+#[test]
+fn requests_without_host_find_the_unnamed_server() {
+    let server = start(
+        "server { listen 127.0.0.1:PORT; server_name localhost; return 200 \"named $server_name\"; }\n\
+         server { listen 127.0.0.1:PORT; server_name \"\"; return 200 \"unnamed [$server_name]\"; }\n\
+         server { listen 127.0.0.1:PORT; server_name .dot.example; return 200 \"dot $server_name\"; }",
+    );
+    let text = |raw: &str| server.request(raw.as_bytes()).text();
+    assert_eq!(text("GET / HTTP/1.0\r\n\r\n"), "unnamed []");
+    assert_eq!(
+        text("GET / HTTP/1.0\r\nHost: other\r\n\r\n"),
+        "named localhost"
+    );
+    // `.name` is named without its dot, as nginx's $server_name.
+    assert_eq!(
+        text("GET / HTTP/1.0\r\nHost: a.dot.example\r\n\r\n"),
+        "dot dot.example"
+    );
+}

@@ -468,7 +468,8 @@ pub fn server_name(server: &ServerConf) -> std::borrow::Cow<'_, str> {
     use std::borrow::Cow;
     match server.names.first() {
         Some(ServerName::Exact(n)) => Cow::Borrowed(n),
-        Some(ServerName::WildcardFront(s, true)) => Cow::Borrowed(s),
+        // `.example.com` is named without its dot, as nginx's `cscf->server_name`.
+        Some(ServerName::WildcardFront(s, true)) => Cow::Borrowed(s.get(1..).unwrap_or("")),
         Some(ServerName::WildcardFront(s, false)) => Cow::Owned(format!("*{s}")),
         Some(ServerName::WildcardBack(p)) => Cow::Owned(format!("{p}*")),
         Some(ServerName::Regex(re)) => Cow::Owned(format!("~{}", re.as_str())),
