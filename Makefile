@@ -71,3 +71,46 @@ NGINX_TESTS_ARGS ?=
 
 nginx-tests: build
 	BIN=$(CURDIR)/$(BIN) $(NGINX_TESTS)/run.sh $(NGINX_TESTS_ARGS)
+
+# ---- install and package (issue 16) ----
+# `make install` lays out an installed Portico as Debian's nginx package does (pkg/install.sh):
+# $(SBINDIR)/portico, $(CONFDIR)/ (portico.conf including conf.d/*.conf and sites-enabled/*,
+# sites-available/default on port $(PORT), mime.types and whatever else conf/ ships),
+# $(LOGDIR), $(STATEDIR), the systemd unit in $(UNITDIR) and the logrotate file. DESTDIR
+# stages; the other paths are the final ones. The binary is built in target/install with the
+# configuration file and a prefix compiled in (nginx's --conf-path and --prefix), so
+# `portico -s reload` needs no -c; the prefix is $(STATEDIR), where relative paths of a
+# configuration (the temporary folders of nginx.conf files that do not name them) can be
+# written. INSTALL_BIN=path installs another binary instead.
+# `make deb` packages the same layout with dpkg-deb (pkg/build-deb.sh) into target/deb/.
+PREFIX       ?= /usr
+SBINDIR      ?= $(PREFIX)/sbin
+DATADIR      ?= $(PREFIX)/share/portico
+DOCDIR       ?= $(PREFIX)/share/doc/portico
+SYSCONFDIR   ?= /etc
+CONFDIR      ?= $(SYSCONFDIR)/portico
+LOGDIR       ?= /var/log/portico
+STATEDIR     ?= /var/lib/portico
+RUNDIR       ?= /run
+UNITDIR      ?= /lib/systemd/system
+LOGROTATEDIR ?= $(SYSCONFDIR)/logrotate.d
+PORT         ?= 8080
+INSTALL_BIN  ?= target/install/release/portico
+
+.PHONY: install-bin install deb
+
+install-bin:
+	@if [ "$(INSTALL_BIN)" = target/install/release/portico ]; then \
+		PORTICO_PREFIX=$(STATEDIR) PORTICO_CONF_PATH=$(CONFDIR)/portico.conf \
+		CARGO_TARGET_DIR=target/install $(CARGO) build --release; \
+	fi
+
+install: install-bin
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" SBINDIR="$(SBINDIR)" DATADIR="$(DATADIR)" \
+	DOCDIR="$(DOCDIR)" SYSCONFDIR="$(SYSCONFDIR)" CONFDIR="$(CONFDIR)" LOGDIR="$(LOGDIR)" \
+	STATEDIR="$(STATEDIR)" RUNDIR="$(RUNDIR)" UNITDIR="$(UNITDIR)" \
+	LOGROTATEDIR="$(LOGROTATEDIR)" PORT="$(PORT)" BIN="$(INSTALL_BIN)" SRC="$(CURDIR)" \
+	pkg/install.sh
+
+deb: install-bin
+	BIN="$(INSTALL_BIN)" SRC="$(CURDIR)" OUT="$(CURDIR)/target/deb" pkg/build-deb.sh

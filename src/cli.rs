@@ -7,8 +7,22 @@ use crate::config::{self, ErrorLogConf, ErrorLogTarget, LoadOptions};
 use crate::log::LogLevel;
 use crate::{NAME, VERSION, elog};
 
-/// The default configuration file, relative to the prefix.
-pub const DEFAULT_CONF_FILE: &str = "conf/portico.conf";
+/// The default configuration file, relative to the prefix: `conf/portico.conf`, or the
+/// `PORTICO_CONF_PATH` the binary was built with (nginx's `--conf-path`; `make install` and
+/// `make deb` build with `/etc/portico/portico.conf`).
+pub const DEFAULT_CONF_FILE: &str = match option_env!("PORTICO_CONF_PATH") {
+    Some(path) => path,
+    None => "conf/portico.conf",
+};
+
+/// The prefix without `-p`: the `PORTICO_PREFIX` the binary was built with (nginx's
+/// `--prefix`; `/var/lib/portico` for `make install`), else the current directory.
+fn default_prefix() -> PathBuf {
+    match option_env!("PORTICO_PREFIX") {
+        Some(prefix) => PathBuf::from(prefix),
+        None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+    }
+}
 
 /// nginx modules Portico does not implement, listed by `-V` as `--without-*` so that tools which
 /// read `nginx -V` to detect features see them as absent.
@@ -62,6 +76,10 @@ pub struct Args {
     pub conf: Option<PathBuf>,
     /// `-g DIRECTIVES`
     pub globals: Option<String>,
+    /// `-s SIGNAL[=TIME]`, parsed (see [`crate::control`]).
+    pub signal_request: Option<crate::control::Request>,
+    /// `--explain REQUEST` and its options (see [`crate::explain`]).
+    pub explain: Option<crate::explain::Explain>,
 }
 
 /// Parses the arguments after the program name. Errors are nginx's messages.
@@ -69,6 +87,9 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Args, Strin
     let mut out = Args::default();
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
+        if long_option(&arg, &mut it, &mut out)? {
+            continue;
+        }
         let Some(flags) = arg.strip_prefix('-') else {
             return Err(format!("invalid option: \"{arg}\""));
         };
@@ -94,10 +115,10 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Args, Strin
                 'q' => out.quiet = true,
                 's' => {
                     let v = value("s")?;
-                    if !matches!(v.as_str(), "stop" | "quit" | "reopen" | "reload") {
-                        return Err(format!("invalid option: \"-s {v}\""));
-                    }
-                    out.signal = Some(v);
+                    let request = crate::control::Request::parse(&v)
+                        .ok_or_else(|| format!("invalid option: \"-s {v}\""))?;
+                    out.signal = Some(request.command.name().to_string());
+                    out.signal_request = Some(request);
                     break;
                 }
                 'p' => {
@@ -122,6 +143,39 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Args, Strin
         }
     }
     Ok(out)
+}
+
+/// Portico's own options, which nginx does not have: `--explain REQUEST` with `-H 'Name:
+/// value'` (repeatable), `--client ADDR` and `--listen ADDR`. True when `arg` was one of them.
+fn long_option(
+    arg: &str,
+    rest: &mut impl Iterator<Item = String>,
+    out: &mut Args,
+) -> Result<bool, String> {
+    let (name, inline) = match arg.split_once('=') {
+        Some((name, value)) if name.starts_with("--") => (name, Some(value.to_string())),
+        _ => (arg, None),
+    };
+    if !matches!(
+        name,
+        "--explain" | "--client" | "--listen" | "-H" | "--header"
+    ) {
+        return Ok(false);
+    }
+    let value = match inline {
+        Some(v) => v,
+        None => rest
+            .next()
+            .ok_or_else(|| format!("option \"{name}\" requires parameter"))?,
+    };
+    let explain = out.explain.get_or_insert_with(Default::default);
+    match name {
+        "--explain" => explain.request = value,
+        "--client" => explain.client = Some(value),
+        "--listen" => explain.listen = Some(value),
+        _ => explain.headers.push(value),
+    }
+    Ok(true)
 }
 
 /// What nginx says an option without its value lacks (`ngx_get_options`).
@@ -155,6 +209,11 @@ fn usage() -> String {
         format!("  -c filename   : set configuration file (default: {DEFAULT_CONF_FILE})"),
         "  -g directives : set global directives out of configuration file".to_string(),
         String::new(),
+        "  -s signal=TIME         : wait up to TIME for the outcome (reload: 60s, reopen and"
+            .to_string(),
+        "                           stop: 10s, quit: 0 = do not wait)".to_string(),
+        "  -t --explain REQUEST   : show how \"GET http://host/uri\" is routed; with".to_string(),
+        "                           -H 'Name: value', --client ADDR, --listen ADDR".to_string(),
         String::new(),
     ]
     .join("\n")
@@ -184,10 +243,9 @@ pub fn full_path(base: &Path, path: &Path) -> PathBuf {
 
 /// The load options the command line describes.
 pub fn load_options(args: &Args) -> LoadOptions {
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     // A `-p` is kept as spelled, as nginx keeps it: `-p rel -t` names `rel/conf/...`, and the
     // process never changes its working directory, so relative paths stay valid.
-    let prefix = args.prefix.clone().unwrap_or(cwd);
+    let prefix = args.prefix.clone().unwrap_or_else(default_prefix);
     let conf = args
         .conf
         .clone()
@@ -223,11 +281,14 @@ pub fn main() -> i32 {
     }
     let opts = load_options(&args);
     open_startup_log(&opts);
+    if let Some(explain) = &args.explain {
+        return crate::explain::run(&opts, explain);
+    }
     if args.test {
         return test_config(&args, &opts);
     }
-    if let Some(sig) = &args.signal {
-        return crate::master::signal_master(&opts, sig);
+    if let Some(request) = args.signal_request {
+        return crate::control::run(&opts, request);
     }
     crate::master::run(opts)
 }

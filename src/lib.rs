@@ -1,7 +1,9 @@
 //! Portico: an nginx-compatible web server and reverse proxy.
 //!
 //! The path of a request, in the order the code runs:
-//! - [`cli`] reads nginx's command-line flags; `main.rs` dispatches `-t`, `-s`, `-v`…
+//! - [`cli`] reads nginx's command-line flags; `main.rs` dispatches `-t`, `-s`, `-v`…;
+//!   [`control`] is `-s` (signal the master, then report what came of it), [`explain`] is
+//!   `-t --explain` (route a request through the worker's code with a [`trace`] hook).
 //! - [`config`] turns `nginx.conf` into typed [`config::Config`]: a lexer, a generic directive
 //!   tree with `include`, one directive table, and settings merged http → server → location.
 //! - [`master`] binds every `listen` socket, writes the pid file, forks the workers, and then
@@ -23,6 +25,8 @@ pub mod alloc_count;
 pub mod cli;
 pub mod computed;
 pub mod config;
+pub mod control;
+pub mod explain;
 pub mod http;
 pub mod log;
 pub mod master;
@@ -33,6 +37,7 @@ pub mod rewrite;
 pub mod router;
 pub mod static_files;
 pub mod sys;
+pub mod trace;
 pub mod vars;
 pub mod worker;
 

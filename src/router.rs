@@ -3,6 +3,8 @@
 
 use crate::config::{HttpConf, LocationConf, LocationMatch, ServerConf, ServerName};
 use crate::regex::Captures;
+use crate::trace::{Step, TraceSlot};
+use crate::trace_step;
 
 /// The servers that share one listening address, and the default among them.
 #[derive(Debug, Clone)]
@@ -49,6 +51,23 @@ pub struct MatchState<'a> {
     pub values: &'a mut [Option<Vec<u8>>],
 }
 
+/// Why [`select_server_why`] chose a server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerMatch<'a> {
+    /// The request named no host: the address's default server.
+    NoHost,
+    /// A `server_name` equal to the host.
+    Exact(&'a str),
+    /// The longest leading wildcard (`*.example.com`; `.example.com` when `true`).
+    WildcardFront(&'a str, bool),
+    /// The longest trailing wildcard (`www.example.*`, stored as `www.example.`).
+    WildcardBack(&'a str),
+    /// The first regex that matched, by its source.
+    Regex(&'a str),
+    /// No name matched: the address's default server.
+    Default,
+}
+
 /// nginx's virtual-server choice: exact name, then the longest leading wildcard, then the
 /// longest trailing wildcard, then the first matching regex (whose captures and named
 /// groups are recorded in `state`), else the default server. `host` is the request's host,
@@ -60,6 +79,16 @@ pub fn select_server(
     host: Option<&[u8]>,
     state: MatchState<'_>,
 ) -> Result<usize, String> {
+    select_server_why(http, addr, host, state).map(|(i, _)| i)
+}
+
+/// [`select_server`], saying which name matched (for `--explain`).
+pub fn select_server_why<'h>(
+    http: &'h HttpConf,
+    addr: &AddrServers,
+    host: Option<&[u8]>,
+    state: MatchState<'_>,
+) -> Result<(usize, ServerMatch<'h>), String> {
     let Some(host) = host else {
         // No Host: nginx looks up the empty name, which `server_name ""` (and a server
         // without server_name) has.
@@ -69,37 +98,40 @@ pub fn select_server(
                 .iter()
                 .any(|n| matches!(n, ServerName::Exact(name) if name.is_empty()))
         });
-        return Ok(unnamed.unwrap_or(addr.default));
+        return Ok((unnamed.unwrap_or(addr.default), ServerMatch::NoHost));
     };
-    let mut front: Option<(usize, usize)> = None;
-    let mut back: Option<(usize, usize)> = None;
+    // (server, length of the wildcard's fixed part, the name).
+    let mut front: Option<(usize, usize, ServerMatch<'h>)> = None;
+    let mut back: Option<(usize, usize, ServerMatch<'h>)> = None;
     for &i in &addr.servers {
         for name in &http.servers[i].names {
             match name {
-                ServerName::Exact(n) if eq_ignore_case(n.as_bytes(), host) => return Ok(i),
+                ServerName::Exact(n) if eq_ignore_case(n.as_bytes(), host) => {
+                    return Ok((i, ServerMatch::Exact(n)));
+                }
                 ServerName::WildcardFront(suffix, also_bare) => {
                     let s = suffix.as_bytes();
                     let hit = ends_with_ignore_case(host, s) && host.len() > s.len()
                         || (*also_bare && eq_ignore_case(&s[1..], host));
-                    if hit && front.is_none_or(|(_, len)| s.len() > len) {
-                        front = Some((i, s.len()));
+                    if hit && front.is_none_or(|(_, len, _)| s.len() > len) {
+                        front = Some((i, s.len(), ServerMatch::WildcardFront(suffix, *also_bare)));
                     }
                 }
                 ServerName::WildcardBack(prefix) => {
                     let p = prefix.as_bytes();
                     if host.len() > p.len()
                         && eq_ignore_case(&host[..p.len()], p)
-                        && back.is_none_or(|(_, len)| p.len() > len)
+                        && back.is_none_or(|(_, len, _)| p.len() > len)
                     {
-                        back = Some((i, p.len()));
+                        back = Some((i, p.len(), ServerMatch::WildcardBack(prefix)));
                     }
                 }
                 _ => {}
             }
         }
     }
-    if let Some((i, _)) = front.or(back) {
-        return Ok(i);
+    if let Some((i, _, why)) = front.or(back) {
+        return Ok((i, why));
     }
     // Regexes last: only a server chosen by one sets captures and variables. nginx matches
     // the host lowercased (ngx_http_validate_host), so captures come out lowercase.
@@ -114,14 +146,14 @@ pub fn select_server(
         for name in &http.servers[i].names {
             if let ServerName::Regex(re) = name {
                 match re.captures_and_vars(host, state.captures, state.values) {
-                    Ok(true) => return Ok(i),
+                    Ok(true) => return Ok((i, ServerMatch::Regex(re.as_str()))),
                     Ok(false) => {}
                     Err(e) => return Err(e.message(host, re)),
                 }
             }
         }
     }
-    Ok(addr.default)
+    Ok((addr.default, ServerMatch::Default))
 }
 
 fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
@@ -266,18 +298,24 @@ fn find_in<'a>(
     tree: &LocationTree,
     uri: &[u8],
     state: &mut MatchState<'_>,
+    trace: &mut TraceSlot<'_>,
 ) -> Search<'a> {
     let mut noregex = false;
     let mut prefix = None;
     match tree.static_match(uri) {
-        StaticMatch::Exact(i) => return Search::Found(&locations[i]),
+        StaticMatch::Exact(i) => {
+            trace_step!(trace, Step::Exact(&locations[i]));
+            return Search::Found(&locations[i]);
+        }
         StaticMatch::AutoRedirect(i) => return Search::AutoRedirect(&locations[i]),
         StaticMatch::Prefix((i, nr)) => {
             let l = &locations[i];
+            trace_step!(trace, Step::LongestPrefix(l));
             noregex = nr;
             prefix = Some(l);
             if !l.nested.is_empty() {
-                match find_in(&l.nested, &l.tree, uri, state) {
+                trace_step!(trace, Step::Nested(l));
+                match find_in(&l.nested, &l.tree, uri, state, trace) {
                     Search::Prefix(Some(nested)) => prefix = Some(nested),
                     Search::Prefix(None) => {}
                     done => return done,
@@ -292,11 +330,20 @@ fn find_in<'a>(
             let LocationMatch::Regex(re, _) = &l.matcher else {
                 continue;
             };
-            match re.captures_and_vars(uri, state.captures, state.values) {
+            let matched = re.captures_and_vars(uri, state.captures, state.values);
+            trace_step!(
+                trace,
+                Step::Regex {
+                    location: l,
+                    matched: matched == Ok(true),
+                }
+            );
+            match matched {
                 // nginx then looks up the regex location's own nested locations.
                 Ok(true) if l.nested.is_empty() => return Search::Found(l),
                 Ok(true) => {
-                    return match find_in(&l.nested, &l.tree, uri, state) {
+                    trace_step!(trace, Step::Nested(l));
+                    return match find_in(&l.nested, &l.tree, uri, state, trace) {
                         Search::Prefix(nested) => Search::Found(nested.unwrap_or(l)),
                         done => done,
                     };
@@ -319,17 +366,30 @@ pub fn find_location<'a>(
     uri: &[u8],
     state: MatchState<'_>,
 ) -> Result<Option<&'a LocationConf>, String> {
-    find_location_or_redirect(server, uri, state).map(|found| found.map(|(location, _)| location))
+    find_location_traced(server, uri, state, &mut None)
 }
 
-/// [`find_location`], also saying whether the URI is one `/` short of a proxied location's
-/// name (nginx's `auto_redirect`: the request is answered 301 to the name, regexes unasked).
+/// [`find_location`], telling `trace` each location it considers.
+pub fn find_location_traced<'a>(
+    server: &'a ServerConf,
+    uri: &[u8],
+    state: MatchState<'_>,
+    trace: &mut TraceSlot<'_>,
+) -> Result<Option<&'a LocationConf>, String> {
+    find_location_or_redirect(server, uri, state, trace)
+        .map(|found| found.map(|(location, _)| location))
+}
+
+/// [`find_location_traced`], also saying whether the URI is one `/` short of a proxied
+/// location's name (nginx's `auto_redirect`: the request is answered 301 to the name,
+/// regexes unasked).
 pub fn find_location_or_redirect<'a>(
     server: &'a ServerConf,
     uri: &[u8],
     mut state: MatchState<'_>,
+    trace: &mut TraceSlot<'_>,
 ) -> Result<Option<(&'a LocationConf, bool)>, String> {
-    match find_in(&server.locations, &server.tree, uri, &mut state) {
+    match find_in(&server.locations, &server.tree, uri, &mut state, trace) {
         Search::Found(location) => Ok(Some((location, false))),
         Search::AutoRedirect(location) => Ok(Some((location, true))),
         Search::Prefix(location) => Ok(location.map(|l| (l, false))),

@@ -41,13 +41,13 @@ fn rewrite_conf(s: &Server, workers: usize, http_block: &str) {
     s.prefix.write("conf/portico.conf", conf);
 }
 
-/// `portico -s SIGNAL` against the test server, which must succeed silently.
+/// `portico -s SIGNAL` against the test server, which must succeed with one line on stdout.
 fn dash_s(s: &Server, signal: &str) {
     let (code, out, err) = run_cli(&s.prefix.dir, &["-c", "conf/portico.conf", "-s", signal]);
-    assert_eq!(
-        (code, out.as_str(), err.as_str()),
-        (0, "", ""),
-        "-s {signal}"
+    assert_eq!((code, err.as_str()), (0, ""), "-s {signal}: {out}");
+    assert!(
+        out.starts_with(&format!("{signal}: ")),
+        "-s {signal}: {out:?}"
     );
 }
 

@@ -74,6 +74,7 @@ fn merge_location(mut raw: LocationRaw, parent: &LocRaw) -> LocationConf {
         rewrite: raw.rewrite,
         deferred: raw.deferred,
         limit_except,
+        defined_at: raw.defined_at,
     }
 }
 
@@ -131,6 +132,7 @@ fn merge_http(
                 locations,
                 rewrite: s.rewrite,
                 deferred: s.deferred,
+                defined_at: s.defined_at,
             }
         })
         .collect();

@@ -48,7 +48,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::ConfError;
 pub use loc_values::*;
-pub use parser::{Directive, SourceFile, Word};
+pub use parser::{Directive, SourceFile, SourcePos, Word};
 pub use settings::*;
 
 use directives::walk;

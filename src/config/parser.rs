@@ -35,6 +35,31 @@ impl Directive {
     pub fn arg(&self, i: usize) -> &str {
         self.args.get(i).map_or("", |w| w.text.as_str())
     }
+
+    /// Where the directive is written.
+    pub fn position(&self) -> SourcePos {
+        SourcePos {
+            file: self.file.clone(),
+            line: self.line,
+        }
+    }
+}
+
+/// Where a block was written (`portico -t --explain` names the `server` and `location`
+/// blocks it went through by it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourcePos {
+    /// The file.
+    pub file: Rc<PathBuf>,
+    /// The line of the block's `{`.
+    pub line: usize,
+}
+
+impl std::fmt::Display for SourcePos {
+    /// `FILE:LINE`, as nginx's errors name a place.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
 }
 
 /// A configuration file as read, for `nginx -T`.

@@ -91,6 +91,8 @@ pub(crate) struct ServerRaw {
     /// Server-level rewrite directives, compiled.
     pub rewrite: Vec<Op>,
     pub deferred: Vec<Directive>,
+    /// Where the block is written.
+    pub defined_at: super::SourcePos,
 }
 
 /// One `location {}` before merging.
@@ -111,6 +113,8 @@ pub(crate) struct LocationRaw {
     // ---- core (long tail) ----
     /// `limit_except`, unmerged.
     pub limit_except: Option<super::access::LimitExceptRaw>,
+    /// Where the block is written.
+    pub defined_at: super::SourcePos,
 }
 
 impl LocationRaw {
@@ -126,6 +130,7 @@ impl LocationRaw {
             if_locs: Vec::new(),
             deferred: Vec::new(),
             limit_except: None,
+            defined_at: Default::default(),
         }
     }
 }

@@ -41,6 +41,7 @@ pub(crate) fn server(
     };
     let mut server = ServerRaw {
         index: http.servers.len(),
+        defined_at: d.position(),
         ..ServerRaw::default()
     };
     walk(&mut Level::Server(&mut server), block(d), shared)?;
@@ -156,6 +157,7 @@ pub(crate) fn location(
         return Err(ConfError::at(d, format!("duplicate location \"{name}\"")));
     }
     let mut location = LocationRaw::new(matcher, name);
+    location.defined_at = d.position();
     walk(&mut Level::Location(&mut location), block(d), shared)?;
     siblings.push(location);
     Ok(())

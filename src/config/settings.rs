@@ -398,6 +398,8 @@ pub struct ServerConf {
     pub rewrite: Vec<Op>,
     /// Server-level directives of later work (`proxy_*`), kept raw in config order.
     pub deferred: Vec<Directive>,
+    /// Where the block is written (for `--explain`).
+    pub defined_at: super::SourcePos,
 }
 
 /// How a `location` matches.
@@ -434,6 +436,8 @@ pub struct LocationConf {
     pub deferred: Vec<Directive>,
     /// `limit_except` (not inherited by nested locations, as in nginx).
     pub limit_except: Option<super::access::LimitExcept>,
+    /// Where the block is written (for `--explain`).
+    pub defined_at: super::SourcePos,
 }
 
 settings! {

@@ -20,12 +20,14 @@
 //! out).
 
 mod listen;
+mod outcome;
 mod process;
 mod readable;
 mod single;
 pub mod worker_init;
 
 pub use listen::Listener;
+pub use outcome::{Outcome, Record, Status, monotonic_ns, status_path};
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -241,9 +243,11 @@ pub fn run(opts: LoadOptions) -> i32 {
     for slot in 0..workers {
         m.spawn(slot);
     }
+    m.report_started();
     m.run_loop();
     remove_pid_file(&m.pid_file);
     remove_pid_file(&oldbin_path(&m.pid_file));
+    outcome::remove_status_files(&m.pid_file);
     elog!(LogLevel::Notice, "exit");
     0
 }
@@ -325,15 +329,7 @@ impl Master {
             }
             if sys::take_signal(libc::SIGHUP) {
                 log_signal(libc::SIGHUP, ", reconfiguring");
-                if self.phase == Phase::Running {
-                    if self.new_binary.is_some() {
-                        // nginx: with a new binary running, HUP restarts this master's
-                        // workers from the configuration it has (the rollback path).
-                        self.restart_workers();
-                    } else {
-                        self.reload();
-                    }
-                }
+                self.reload_and_report();
             }
             if sys::take_signal(libc::SIGUSR2) {
                 let refused = self.new_binary.is_some()
@@ -361,17 +357,7 @@ impl Master {
             }
             if sys::take_signal(libc::SIGUSR1) {
                 log_signal(libc::SIGUSR1, ", reopening logs");
-                if let Err(e) = crate::log::reopen_logs() {
-                    elog!(
-                        LogLevel::Alert,
-                        "reopening logs failed ({})",
-                        sys::errno_text(&e)
-                    );
-                }
-                if let Some(u) = &self.user {
-                    let _ = crate::log::chown_logs(u.uid, Some(u.gid));
-                }
-                self.signal_workers(libc::SIGUSR1, |_| true);
+                self.reopen_and_report();
             }
             match self.phase {
                 Phase::Running if self.noaccepting => pending_respawns.clear(),
@@ -477,25 +463,26 @@ impl Master {
     }
 
     /// `HUP`: parse the new configuration; if valid, bind what it adds, start new workers on it
-    /// and gracefully stop the old ones. If invalid, log why and change nothing.
-    fn reload(&mut self) {
+    /// and gracefully stop the old ones. If invalid, log why and change nothing; the error
+    /// (the line logged) is returned for `-s reload` (see [`outcome`]).
+    fn reload(&mut self) -> Result<(), String> {
         let config = match config::load(&self.opts) {
             Ok(c) => c,
             Err(e) => {
                 elog!(LogLevel::Emerg, "{e}");
-                return;
+                return Err(e.to_string());
             }
         };
         config::log_warnings(&config);
         if let Err(e) = open_access_logs(&config) {
             elog!(LogLevel::Emerg, "{e}");
-            return;
+            return Err(e);
         }
         warn_unreadable_roots(&config, self.user.as_ref());
         let owner = self.user.as_ref().map(|u| (u.uid, u.gid));
         if let Err(e) = crate::proxy::body_buffer::create_temp_paths(&config, owner) {
             elog!(LogLevel::Emerg, "{e}");
-            return;
+            return Err(e);
         }
         let wanted = config
             .http
@@ -507,7 +494,7 @@ impl Master {
                 Ok(l) => l,
                 Err(e) => {
                     elog!(LogLevel::Emerg, "{e}");
-                    return;
+                    return Err(e);
                 }
             };
         if let Err(e) =
@@ -539,6 +526,7 @@ impl Master {
             self.spawn(slot);
         }
         self.signal_workers(libc::SIGQUIT, |w| w.generation <= old && !w.exiting);
+        Ok(())
     }
 }
 
@@ -792,57 +780,6 @@ fn remove_pid_file(path: &Path) {
     // Only remove a pid file that is still ours (a new master may have replaced it).
     if std::fs::read_to_string(path).is_ok_and(|s| s.trim() == std::process::id().to_string()) {
         let _ = std::fs::remove_file(path);
-    }
-}
-
-/// `-s stop|quit|reopen|reload`: reads the pid file named by the configuration and signals the
-/// master. Returns the exit code.
-pub fn signal_master(opts: &LoadOptions, signal: &str) -> i32 {
-    let config = match config::load(opts) {
-        Ok(c) => c,
-        Err(e) => {
-            elog!(LogLevel::Emerg, "{e}");
-            return 1;
-        }
-    };
-    let pid_file = &config.main.pid;
-    let text = match std::fs::read_to_string(pid_file) {
-        Ok(t) => t,
-        Err(e) => {
-            elog!(
-                LogLevel::Error,
-                "open() \"{}\" failed ({})",
-                pid_file.display(),
-                sys::errno_text(&e)
-            );
-            return 1;
-        }
-    };
-    let Ok(pid) = text.trim().parse::<i32>() else {
-        elog!(
-            LogLevel::Error,
-            "invalid PID number \"{}\" in \"{}\"",
-            text.trim(),
-            pid_file.display()
-        );
-        return 1;
-    };
-    let sig = match signal {
-        "stop" => libc::SIGTERM,
-        "quit" => libc::SIGQUIT,
-        "reopen" => libc::SIGUSR1,
-        _ => libc::SIGHUP,
-    };
-    match sys::kill(pid, sig) {
-        Ok(()) => 0,
-        Err(e) => {
-            elog!(
-                LogLevel::Alert,
-                "kill({pid}, {sig}) failed ({})",
-                sys::errno_text(&e)
-            );
-            1
-        }
     }
 }
 

@@ -9,11 +9,23 @@ use std::path::Path;
 use super::{Condition, FileTest, Flag, Op, Outcome, RewriteCtx, script_var};
 use crate::log::LogLevel;
 use crate::regex::{MatchError, Regex};
+use crate::trace::{Step, TraceSlot};
+use crate::trace_step;
 use crate::vars::{Template, Var, VarSource};
 
 /// Runs `ops` (a server's or a location's list) and says what the worker does next.
 pub fn run<'a>(ops: &'a [Op], ctx: &mut RewriteCtx<'a>, src: &dyn VarSource) -> Outcome<'a> {
-    match block(ops, ctx, src) {
+    run_traced(ops, ctx, src, &mut None)
+}
+
+/// [`run`], telling `trace` what each directive did (for `--explain`).
+pub fn run_traced<'a>(
+    ops: &'a [Op],
+    ctx: &mut RewriteCtx<'a>,
+    src: &dyn VarSource,
+    trace: &mut TraceSlot<'_>,
+) -> Outcome<'a> {
+    match block(ops, ctx, src, trace, 0) {
         Some(Outcome::Relocate) => relocate(ctx),
         Some(outcome) => outcome,
         None if ctx.uri_changed => relocate(ctx),
@@ -27,43 +39,145 @@ fn relocate(ctx: &mut RewriteCtx<'_>) -> Outcome<'static> {
     Outcome::Relocate
 }
 
-/// Runs one block; `None` when its directives ran out.
-fn block<'a>(ops: &'a [Op], ctx: &mut RewriteCtx<'a>, src: &dyn VarSource) -> Option<Outcome<'a>> {
+/// Runs one block (`depth`: inside how many `if`s); `None` when its directives ran out.
+fn block<'a>(
+    ops: &'a [Op],
+    ctx: &mut RewriteCtx<'a>,
+    src: &dyn VarSource,
+    trace: &mut TraceSlot<'_>,
+    depth: usize,
+) -> Option<Outcome<'a>> {
     for op in ops {
         let stop = match op {
+            Op::Rewrite { .. } if trace.is_some() => rewrite_traced(op, ctx, src, trace, depth),
             Op::Rewrite { .. } => rewrite(op, ctx, src),
             Op::Return { code, body_or_url } => {
-                Some(respond(*code, body_or_url.as_ref(), ctx, src))
+                let outcome = respond(*code, body_or_url.as_ref(), ctx, src);
+                trace_step!(
+                    trace,
+                    Step::Return {
+                        depth,
+                        outcome: &outcome,
+                    }
+                );
+                Some(outcome)
             }
             Op::Set { var, value } => {
                 let value = eval(value, ctx, src, false);
                 if let Some(slot) = ctx.user.get_mut(*var) {
-                    *slot = Some(value);
+                    let before = slot.replace(value);
+                    trace_step!(
+                        trace,
+                        Step::Set {
+                            depth,
+                            var: &Var::User(*var),
+                            before: before.as_deref(),
+                            after: slot.as_deref().unwrap_or_default(),
+                        }
+                    );
                 }
                 None
             }
             Op::SetArgs { value } => {
                 let value = eval(value, ctx, src, false);
-                ctx.args = Some(value).filter(|a| !a.is_empty());
+                let before =
+                    std::mem::replace(&mut ctx.args, Some(value).filter(|a| !a.is_empty()));
+                trace_step!(
+                    trace,
+                    Step::Set {
+                        depth,
+                        var: &Var::Args,
+                        before: before.as_deref(),
+                        after: ctx.args.as_deref().unwrap_or_default(),
+                    }
+                );
                 None
             }
-            Op::If { cond, ops, loc } => match test(cond, ctx, src) {
-                Ok(true) => {
-                    if let Some(loc) = loc {
-                        ctx.loc = Some(loc);
-                    }
-                    block(ops, ctx, src)
+            Op::If { cond, ops, loc } => {
+                // What the condition looks at, read before the test changes the captures.
+                let seen = trace.is_some().then(|| condition_values(cond, ctx, src));
+                let result = test(cond, ctx, src);
+                if let Some((subject, operand)) = &seen {
+                    trace_step!(
+                        trace,
+                        Step::If {
+                            depth,
+                            condition: cond,
+                            subject,
+                            operand: operand.as_deref(),
+                            result: result.as_ref().ok().copied(),
+                        }
+                    );
                 }
-                Ok(false) => None,
-                Err(failed) => Some(failed),
-            },
-            Op::Break => Some(break_here(ctx)),
+                match result {
+                    Ok(true) => {
+                        if let Some(loc) = loc {
+                            ctx.loc = Some(loc);
+                        }
+                        block(ops, ctx, src, trace, depth + 1)
+                    }
+                    Ok(false) => None,
+                    Err(failed) => Some(failed),
+                }
+            }
+            Op::Break => {
+                trace_step!(trace, Step::Break { depth });
+                Some(break_here(ctx))
+            }
         };
         if stop.is_some() {
             return stop;
         }
     }
     None
+}
+
+/// A `rewrite` under `--explain`: the URI and arguments before and after.
+fn rewrite_traced<'a>(
+    op: &Op,
+    ctx: &mut RewriteCtx<'_>,
+    src: &dyn VarSource,
+    trace: &mut TraceSlot<'_>,
+    depth: usize,
+) -> Option<Outcome<'a>> {
+    let Op::Rewrite { regex, flag, .. } = op else {
+        return None;
+    };
+    let (uri_before, args_before) = (ctx.uri.clone(), ctx.args.clone());
+    let stop = rewrite(op, ctx, src);
+    // A regex that matched leaves captures; one that did not cleared them.
+    let matched = !ctx.captures.is_empty() || stop.is_some();
+    trace_step!(
+        trace,
+        Step::Rewrite {
+            depth,
+            regex: regex.as_str(),
+            flag: *flag,
+            uri_before: &uri_before,
+            args_before: args_before.as_deref(),
+            matched,
+            uri_after: &ctx.uri,
+            args_after: ctx.args.as_deref(),
+            outcome: stop.as_ref(),
+        }
+    );
+    stop
+}
+
+/// The value an `if` tests (or the path of a file test) and the evaluated right-hand side
+/// of `=`/`!=`, for `--explain`.
+fn condition_values(
+    cond: &Condition,
+    ctx: &RewriteCtx<'_>,
+    src: &dyn VarSource,
+) -> (Vec<u8>, Option<Vec<u8>>) {
+    match cond {
+        Condition::Value(var) | Condition::Match { var, .. } => (value_of(var, ctx, src), None),
+        Condition::Equal { var, value, .. } => {
+            (value_of(var, ctx, src), Some(eval(value, ctx, src, false)))
+        }
+        Condition::File { path, .. } => (eval(path, ctx, src, false), None),
+    }
 }
 
 /// nginx's `ngx_http_script_break_code`.

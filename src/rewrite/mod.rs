@@ -23,7 +23,7 @@ use crate::config::LocSettings;
 use crate::log::LogLevel;
 use crate::vars::{Template, Var, VarSource, find_arg};
 
-pub use engine::run;
+pub use engine::{run, run_traced};
 
 /// nginx's `NGX_HTTP_MAX_URI_CHANGES`: location searches after a rewrite (or internal
 /// redirect) allowed per request; one more is "rewrite or internal redirection cycle" (500).

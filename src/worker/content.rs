@@ -12,6 +12,8 @@ use crate::http::request::Method;
 use crate::log::LogLevel;
 use crate::rewrite::WithScript;
 use crate::static_files::{self, Entry, IndexLookup};
+use crate::trace::{Probe, Step};
+use crate::trace_step;
 
 /// Who answers a request once its location is final.
 pub(super) enum Handler {
@@ -38,7 +40,16 @@ pub(super) fn handler_for(rq: &Rq<'_, '_>) -> Handler {
 
 /// Runs the content handler of the request's location.
 pub(super) fn run<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
-    match handler_for(rq) {
+    let handler = handler_for(rq);
+    if rq.route.trace.is_some() {
+        let name = match handler {
+            Handler::Static => "static",
+            Handler::Proxy => "proxy",
+            Handler::EmptyGif => "empty_gif",
+        };
+        trace_step!(rq.route.trace, Step::Handler(name));
+    }
+    match handler {
         Handler::Static => serve_static(rq),
         Handler::Proxy => Next::Proxy,
         // try_files runs before any content handler, as nginx's try_files phase.
@@ -78,6 +89,21 @@ fn serve_static<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
     let loc = rq.req.loc;
     let now = rq.shared.now;
     let looked = static_files::open(&mut rq.shared.file_cache, loc, &path, now);
+    if rq.route.trace.is_some() {
+        let status = match &looked {
+            Entry::File(_) if method == Method::Post => 405,
+            Entry::File(_) => 200,
+            Entry::Directory => 301,
+            Entry::Error(status, _) => *status,
+        };
+        trace_step!(
+            rq.route.trace,
+            Step::StaticFile {
+                path: &path,
+                status,
+            }
+        );
+    }
     restore_path(rq, path);
     match looked {
         Entry::File(f) => {
@@ -127,6 +153,13 @@ fn index<'c>(rq: &mut Rq<'_, 'c>, dir: &[u8]) -> Next<'c> {
         };
         static_files::find_index(loc, dir, &src)
     };
+    if rq.route.trace.is_some() {
+        let name = match &found {
+            IndexLookup::Found(name) => std::str::from_utf8(name).ok(),
+            _ => None,
+        };
+        trace_step!(rq.route.trace, Step::Index { dir, found: name });
+    }
     match found {
         IndexLookup::Found(name) => {
             let mut uri = rq.route.script.uri.clone();
@@ -258,7 +291,25 @@ fn try_files<'c>(rq: &mut Rq<'_, 'c>) -> Option<Next<'c>> {
         }
         let name = name.get(skip..).unwrap_or(b"");
         rq.route.filename.extend_from_slice(name);
-        let Ok(meta) = std::fs::metadata(std::ffi::OsStr::from_bytes(&rq.route.filename)) else {
+        let meta = std::fs::metadata(std::ffi::OsStr::from_bytes(&rq.route.filename));
+        if rq.route.trace.is_some() {
+            let probe = match &meta {
+                Ok(m) if m.is_dir() == file.dir => Probe::Found,
+                Ok(_) => Probe::WrongKind,
+                Err(_) => Probe::Missing,
+            };
+            let route = &mut *rq.route;
+            trace_step!(
+                route.trace,
+                Step::TryFiles {
+                    name,
+                    dir: file.dir,
+                    path: &route.filename,
+                    probe,
+                }
+            );
+        }
+        let Ok(meta) = meta else {
             continue;
         };
         if meta.is_dir() != file.dir {

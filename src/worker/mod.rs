@@ -17,6 +17,7 @@ mod content;
 mod debug_log;
 mod doc_root;
 mod empty_gif;
+pub(crate) mod explain;
 mod file_response;
 mod handler;
 mod multipart;

@@ -19,6 +19,8 @@ use crate::http::request::Method;
 use crate::log::LogLevel;
 use crate::rewrite::{self, MAX_URI_CHANGES, Outcome, WithScript};
 use crate::router;
+use crate::trace::Step;
+use crate::trace_step;
 use crate::vars::Template;
 
 /// Everything a phase works on. `route` is taken out of [`Active`] while the phases run, so
@@ -87,6 +89,7 @@ pub(super) fn run(rq: &mut Rq<'_, '_>) -> Handled {
     let next = if server.rewrite.is_empty() {
         Next::Find
     } else {
+        trace_step!(rq.route.trace, Step::RewritePhase { server: true });
         run_rewrite(rq, &server.rewrite, false)
     };
     run_from(rq, next)
@@ -112,6 +115,7 @@ fn run_from<'c>(rq: &mut Rq<'_, 'c>, mut next: Next<'c>) -> Handled {
                 if l.rewrite.is_empty() {
                     Next::Content
                 } else {
+                    trace_step!(rq.route.trace, Step::RewritePhase { server: false });
                     run_rewrite(rq, &l.rewrite, true)
                 }
             }
@@ -142,12 +146,14 @@ fn run_from<'c>(rq: &mut Rq<'_, 'c>, mut next: Next<'c>) -> Handled {
 /// nginx's find-config phase.
 fn find<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
     let server = rq.req.server;
-    let script = &mut rq.route.script;
+    let route = &mut *rq.route;
+    let script = &mut route.script;
+    trace_step!(route.trace, Step::Search { uri: &script.uri });
     let state = router::MatchState {
         captures: &mut script.captures,
         values: &mut script.user,
     };
-    let found = router::find_location_or_redirect(server, &script.uri, state);
+    let found = router::find_location_or_redirect(server, &script.uri, state, &mut route.trace);
     script.valid_location = true;
     let found = match found {
         Ok(found) => found,
@@ -156,6 +162,10 @@ fn find<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
             return finalize(rq, 500);
         }
     };
+    trace_step!(
+        rq.route.trace,
+        Step::Chosen(found.map(|(location, _)| location))
+    );
     match found {
         Some((location, auto_redirect)) => {
             enter(rq, location);
@@ -163,6 +173,10 @@ fn find<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
                 return self::auto_redirect(rq, location);
             }
             if location.loc.internal && !rq.route.internal {
+                trace_step!(
+                    rq.route.trace,
+                    Step::Note("the location is internal and the request is not")
+                );
                 return finalize(rq, 404);
             }
             if !handler::body_size_ok(rq) {
@@ -263,7 +277,8 @@ fn run_rewrite<'c>(rq: &mut Rq<'_, 'c>, ops: &'c [rewrite::Op], in_location: boo
     rq.route.script.loc = None;
     let outcome = {
         vars!(rq, src);
-        rewrite::run(ops, &mut rq.route.script, &src)
+        let route = &mut *rq.route;
+        rewrite::run_traced(ops, &mut route.script, &src, &mut route.trace)
     };
     write_script_logs(rq);
     if let Some(loc) = rq.route.script.loc {
@@ -379,6 +394,13 @@ pub(super) fn internal_redirect<'c>(
     }
     rq.route.script.uri = uri;
     rq.route.script.args = args.filter(|a| !a.is_empty());
+    trace_step!(
+        rq.route.trace,
+        Step::InternalRedirect {
+            uri: &rq.route.script.uri,
+            args: rq.route.script.args.as_deref(),
+        }
+    );
     // The captures stay: nginx's `r->captures` outlive an internal redirect, so `$1` after
     // `try_files` or `error_page` is still the last match's.
     rq.route.internal = true;
@@ -398,6 +420,7 @@ pub(super) fn named_location<'c>(rq: &mut Rq<'_, 'c>, name: &str) -> Next<'c> {
     if !spend_uri_change(rq, &format!("redirect to named location \"{name}\"")) {
         return finalize(rq, 500);
     }
+    trace_step!(rq.route.trace, Step::NamedLocation(name));
     rq.route.internal = true;
     Next::Enter(l)
 }
@@ -405,6 +428,7 @@ pub(super) fn named_location<'c>(rq: &mut Rq<'_, 'c>, name: &str) -> Next<'c> {
 /// Ends the request with `status` and no body of its own: an `error_page` target when one
 /// is configured, else nginx's standard page (444: close without answering).
 pub(super) fn finalize<'c>(rq: &mut Rq<'_, 'c>, status: u16) -> Next<'c> {
+    trace_step!(rq.route.trace, Step::Finalize { status });
     if status == 444 {
         rq.req.status = 444;
         rq.req.keepalive = false;
@@ -450,6 +474,13 @@ fn error_page<'c>(
         ErrorPageStatus::Code(code) => Some(code),
     };
     let target = eval(rq, &page.uri);
+    trace_step!(
+        rq.route.trace,
+        Step::ErrorPage {
+            status,
+            target: &target,
+        }
+    );
     if target.starts_with(b"@") {
         // A named location keeps the method (only the URI form makes it GET in nginx).
         rq.route.err_status = overwrite;

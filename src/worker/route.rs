@@ -54,6 +54,8 @@ pub struct Route<'c> {
     /// `try_files` found a file under the alias of a regex location: the URI follows the
     /// alias in the file's path (nginx's `r->add_uri_to_alias`).
     pub add_uri_to_alias: bool,
+    /// `--explain`'s hook (see [`crate::trace`]); `None` in a worker.
+    pub trace: crate::trace::TraceSlot<'c>,
 }
 
 impl Default for Route<'_> {
@@ -77,6 +79,7 @@ impl Default for Route<'_> {
             spare_args: Vec::new(),
             request_id: [b'0'; 32],
             add_uri_to_alias: false,
+            trace: None,
         }
     }
 }
