@@ -42,7 +42,6 @@ const WITHOUT_MODULES: &[&str] = &[
     "http_limit_req_module",
     "http_browser_module",
     "http_upstream_zone_module",
-    "http_upstream_random_module",
     "http-cache",
     "mail_pop3_module",
     "mail_imap_module",

@@ -186,9 +186,9 @@ struct TrieNode {
     exact: Option<usize>,
     /// `location STRING` or `location ^~ STRING` ending here, and whether it is `^~`.
     prefix: Option<(usize, bool)>,
-    /// A location ending here in `/` proxies: a URI one `/` short of it is redirected to
-    /// it (nginx's `auto_redirect`), that location's index.
-    auto_redirect: Option<usize>,
+    /// A location here (exact or prefix) ends with `/` and proxies: a URI one `/` short
+    /// of it is redirected (nginx's `auto_redirect`, set by `proxy_pass`).
+    auto_redirect: bool,
 }
 
 impl LocationTree {
@@ -201,29 +201,30 @@ impl LocationTree {
             ..LocationTree::default()
         };
         for (i, l) in locations.iter().enumerate() {
-            // As nginx's proxy_pass sets `auto_redirect` on a location named with a `/` last.
-            let auto_redirect = |s: &str| s.ends_with('/') && l.loc.proxy_pass.is_some();
             match &l.matcher {
                 LocationMatch::Exact(s) => {
                     let n = tree.insert(s.as_bytes());
                     tree.nodes[n].exact.get_or_insert(i);
-                    if auto_redirect(s) {
-                        tree.nodes[n].auto_redirect.get_or_insert(i);
-                    }
+                    tree.mark_auto_redirect(n, l, s);
                 }
                 LocationMatch::Prefix(s) | LocationMatch::PrefixNoRegex(s) => {
                     let noregex = matches!(l.matcher, LocationMatch::PrefixNoRegex(_));
                     let n = tree.insert(s.as_bytes());
                     tree.nodes[n].prefix.get_or_insert((i, noregex));
-                    if auto_redirect(s) {
-                        tree.nodes[n].auto_redirect.get_or_insert(i);
-                    }
+                    tree.mark_auto_redirect(n, l, s);
                 }
                 LocationMatch::Regex(..) => tree.regexes.push(i),
                 LocationMatch::Named(name) => tree.named.push((name.clone(), i)),
             }
         }
         tree
+    }
+
+    /// Marks `node` for nginx's auto redirect when location `l` qualifies.
+    fn mark_auto_redirect(&mut self, node: usize, l: &LocationConf, name: &str) {
+        if name.ends_with('/') && l.loc.proxy_pass.is_some() {
+            self.nodes[node].auto_redirect = true;
+        }
     }
 
     fn insert(&mut self, key: &[u8]) -> usize {
@@ -261,10 +262,13 @@ impl LocationTree {
         if let Some(i) = node.exact {
             return StaticMatch::Exact(i);
         }
-        let equal_prefix = node.prefix.is_some();
-        let slash = node.children.binary_search_by_key(&b'/', |c| c.0);
-        if let (false, Ok(at)) = (equal_prefix, slash)
-            && let Some(i) = self.nodes[node.children[at].1 as usize].auto_redirect
+        // No location has the URI's own string: one that is the URI and a slash, and
+        // proxies, redirects to itself (ngx_http_core_find_static_location's NGX_DONE).
+        if node.prefix.is_none()
+            && let Ok(at) = node.children.binary_search_by_key(&b'/', |c| c.0)
+            && let slash = &self.nodes[node.children[at].1 as usize]
+            && slash.auto_redirect
+            && let Some(i) = slash.exact.or(slash.prefix.map(|p| p.0))
         {
             return StaticMatch::AutoRedirect(i);
         }
@@ -274,9 +278,8 @@ impl LocationTree {
 
 enum StaticMatch {
     Exact(usize),
-    /// The URI with a `/` added names a proxied location: nginx redirects to it.
-    AutoRedirect(usize),
     Prefix((usize, bool)),
+    AutoRedirect(usize),
     None,
 }
 
@@ -284,12 +287,12 @@ enum StaticMatch {
 enum Search<'a> {
     /// An exact or regex match: the search ends here.
     Found(&'a LocationConf),
-    /// The URI is this proxied location's name without its last `/`: nginx redirects.
-    AutoRedirect(&'a LocationConf),
     /// The longest prefix (a nested level's if it had one), or none.
     Prefix(Option<&'a LocationConf>),
     /// A regex could not finish matching: nginx's alert line.
     Failed(String),
+    /// nginx's auto redirect to this location (the URI lacks its final `/`).
+    AutoRedirect(&'a LocationConf),
 }
 
 /// nginx's `ngx_http_core_find_location` for one level.
@@ -365,7 +368,7 @@ pub fn find_location<'a>(
     server: &'a ServerConf,
     uri: &[u8],
     state: MatchState<'_>,
-) -> Result<Option<&'a LocationConf>, String> {
+) -> Result<Option<Found<'a>>, String> {
     find_location_traced(server, uri, state, &mut None)
 }
 
@@ -373,28 +376,32 @@ pub fn find_location<'a>(
 pub fn find_location_traced<'a>(
     server: &'a ServerConf,
     uri: &[u8],
-    state: MatchState<'_>,
-    trace: &mut TraceSlot<'_>,
-) -> Result<Option<&'a LocationConf>, String> {
-    find_location_or_redirect(server, uri, state, trace)
-        .map(|found| found.map(|(location, _)| location))
-}
-
-/// [`find_location_traced`], also saying whether the URI is one `/` short of a proxied
-/// location's name (nginx's `auto_redirect`: the request is answered 301 to the name,
-/// regexes unasked).
-pub fn find_location_or_redirect<'a>(
-    server: &'a ServerConf,
-    uri: &[u8],
     mut state: MatchState<'_>,
     trace: &mut TraceSlot<'_>,
-) -> Result<Option<(&'a LocationConf, bool)>, String> {
+) -> Result<Option<Found<'a>>, String> {
+    let at = |location| Found {
+        location,
+        auto_redirect: false,
+    };
     match find_in(&server.locations, &server.tree, uri, &mut state, trace) {
-        Search::Found(location) => Ok(Some((location, false))),
-        Search::AutoRedirect(location) => Ok(Some((location, true))),
-        Search::Prefix(location) => Ok(location.map(|l| (l, false))),
+        Search::Found(location) => Ok(Some(at(location))),
+        Search::Prefix(location) => Ok(location.map(at)),
+        Search::AutoRedirect(location) => Ok(Some(Found {
+            location,
+            auto_redirect: true,
+        })),
         Search::Failed(line) => Err(line),
     }
+}
+
+/// Where the location search led.
+#[derive(Debug)]
+pub struct Found<'a> {
+    /// The location.
+    pub location: &'a LocationConf,
+    /// The URI is the location's name without its final `/` and the location proxies: nginx
+    /// answers 301 to the name (`clcf->auto_redirect`), under that location's settings.
+    pub auto_redirect: bool,
 }
 
 /// Finds `location @name` in a server.
@@ -420,7 +427,7 @@ mod tests {
             values: &mut [],
         };
         let found = find_location(server, uri, state).expect("no match error");
-        (found, captures)
+        (found.map(|f| f.location), captures)
     }
 
     fn which(server: &ServerConf, uri: &str) -> String {

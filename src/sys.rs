@@ -128,6 +128,61 @@ pub fn tcp_info(fd: RawFd) -> io::Result<libc::tcp_info> {
     }
 }
 
+/// Keeps the process's permitted capabilities across the coming `setuid` (nginx does so for
+/// `proxy_bind ... transparent`).
+pub fn keep_capabilities() -> io::Result<()> {
+    cvt(unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) }).map(drop)
+}
+
+/// After `setuid`: `CAP_NET_RAW` effective and permitted, and nothing else, so the worker
+/// may bind upstream sockets to non-local addresses (`IP_TRANSPARENT`), as nginx's worker.
+pub fn net_raw_capability_only() -> io::Result<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    const CAP_NET_RAW: u32 = 13;
+    let mut header = Header {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let bit = 1u32 << CAP_NET_RAW;
+    let data = [
+        Data {
+            effective: bit,
+            permitted: bit,
+            inheritable: 0,
+        },
+        Data {
+            effective: 0,
+            permitted: 0,
+            inheritable: 0,
+        },
+    ];
+    // SAFETY: capset(2) reads one header and two data structs of the layouts above.
+    let ret = unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// `IPV6_TRANSPARENT` on a socket (nix has only the IPv4 option): `proxy_bind ...
+/// transparent` to a non-local IPv6 address.
+pub fn set_ipv6_transparent(fd: RawFd) -> io::Result<()> {
+    setsockopt_int(fd, libc::SOL_IPV6, libc::IPV6_TRANSPARENT, 1)
+}
+
 /// `TCP_NODELAY` on or off.
 pub fn set_tcp_nodelay(fd: RawFd, on: bool) -> io::Result<()> {
     setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, on as libc::c_int)

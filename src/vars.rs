@@ -177,7 +177,7 @@ impl Var {
         if let Some(rest) = family("arg_") {
             return Some(Var::Arg(rest));
         }
-        if name.starts_with("upstream_") || name.starts_with("proxy_") {
+        if is_upstream_name(name) {
             return Some(Var::Upstream(name.to_string()));
         }
         NAMED
@@ -185,6 +185,28 @@ impl Var {
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.clone())
     }
+}
+
+/// The variables of nginx 1.22's upstream and proxy modules (built without the cache, as
+/// Portico is: no `$upstream_cache_*`).
+fn is_upstream_name(name: &str) -> bool {
+    const NAMES: [&str; 13] = [
+        "upstream_addr",
+        "upstream_status",
+        "upstream_connect_time",
+        "upstream_header_time",
+        "upstream_response_time",
+        "upstream_response_length",
+        "upstream_bytes_received",
+        "upstream_bytes_sent",
+        "proxy_host",
+        "proxy_port",
+        "proxy_add_x_forwarded_for",
+        "proxy_internal_body_length",
+        "proxy_internal_chunked",
+    ];
+    const PREFIXES: [&str; 3] = ["upstream_http_", "upstream_trailer_", "upstream_cookie_"];
+    NAMES.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
 impl fmt::Display for Var {
@@ -396,6 +418,7 @@ pub fn compile(text: &str) -> Result<Template, String> {
 /// one nginx keeps when `set` names it too), then a `set` variable, then a built-in one;
 /// nginx's `unknown "name" variable` otherwise.
 pub fn resolve(name: &str, user: &UserVars) -> Result<Var, String> {
+    user.note_upstream_head(name);
     user.computed_index(name)
         .map(Var::Computed)
         .or_else(|| user.index(name).map(Var::User))
@@ -419,6 +442,8 @@ pub struct UserVars {
     /// Per variable: declared by a regex's named group (see the block at the end).
     captures: Vec<bool>,
     computed: Vec<String>,
+    /// Some template reads the upstream's response head (see the block at the end).
+    reads_upstream_head: std::cell::Cell<bool>,
 }
 
 impl UserVars {
@@ -557,6 +582,25 @@ impl UserVars {
     /// no value (an empty one, without the `set` variables' "uninitialized" warning).
     pub fn is_capture(&self, i: usize) -> bool {
         self.captures.get(i).copied().unwrap_or(false)
+    }
+}
+
+// ---- proxy: whether the upstream's response head must be kept ----
+
+impl UserVars {
+    /// Notes a variable name the configuration uses: `$upstream_http_*` and
+    /// `$upstream_cookie_*` read the upstream's response head after the proxy has passed it
+    /// on, so the proxy keeps a copy only for configurations that use them.
+    fn note_upstream_head(&self, name: &str) {
+        if name.starts_with("upstream_http_") || name.starts_with("upstream_cookie_") {
+            self.reads_upstream_head.set(true);
+        }
+    }
+
+    /// Whether some template of the configuration reads `$upstream_http_*` or
+    /// `$upstream_cookie_*`.
+    pub fn reads_upstream_head(&self) -> bool {
+        self.reads_upstream_head.get()
     }
 }
 

@@ -226,6 +226,7 @@ fn explains_captures_client_address_and_the_default_server() {
     );
 }
 
+/// An internal redirect runs the server's rewrite directives again, as nginx's does.
 #[test]
 fn explains_an_index_through_an_internal_redirect() {
     let p = prefix(free_port());
@@ -234,7 +235,7 @@ fn explains_an_index_through_an_internal_redirect() {
     assert_eq!(code, 0);
     assert!(
         out.contains(&format!(
-            "  try_files \"/\" -> {html}/: not a file\n  try_files \"//\" -> {html}/: a directory\nindex     {html}/: index.html\nredirect  internal, to \"/index.html\"\nsearch    \"/index.html\"\n"
+            "  try_files \"/\" -> {html}/: not a file\n  try_files \"//\" -> {html}/: a directory\nindex     {html}/: index.html\nredirect  internal, to \"/index.html\"\n  set     $who: \"anon\" -> \"anon\"\nsearch    \"/index.html\"\n"
         )) && out.contains(&format!("answer    200, the file {html}/index.html (6 bytes)\n")),
         "{out}"
     );

@@ -432,6 +432,11 @@ fn usr1_reopens_the_logs() {
         s.prefix.path("logs/error.log.1"),
     )
     .unwrap();
+    // As logrotate's `create 0640 www-data adm` does: the new error.log exists already, in a
+    // group of its own, which the reopen must keep.
+    const ADM_GID: u32 = 4;
+    std::fs::write(s.prefix.path("logs/error.log"), b"").unwrap();
+    std::os::unix::fs::chown(s.prefix.path("logs/error.log"), None, Some(ADM_GID)).unwrap();
     dash_s(&s, "reopen");
     assert!(
         s.wait_for(5, || s.prefix.path("logs/access.log").exists()
@@ -471,6 +476,14 @@ fn usr1_reopens_the_logs() {
         nobody_uid(),
         "new access.log owner"
     );
+    // The owner only, as nginx's `chown(name, user, -1)`: the group stays.
+    let meta = std::fs::metadata(s.prefix.path("logs/error.log")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::gid(&meta),
+        ADM_GID,
+        "error.log's group"
+    );
+    assert_eq!(owner("logs/error.log"), nobody_uid(), "error.log owner");
     s.assert_clean_log();
 }
 

@@ -659,7 +659,7 @@ fn uri_replacement_and_proxy_redirect() {
                 .unwrap()
                 .push(h.lines().next().unwrap_or("").to_string());
             let _ = s.write_all(
-                b"HTTP/1.1 302 Found\r\nLocation: http://backend/v2/next\r\nX-Accel-Redirect: /x\r\n\
+                b"HTTP/1.1 302 Found\r\nLocation: http://backend/v2/next\r\nX-Accel-Charset: x\r\n\
                   Server: raw\r\nContent-Length: 0\r\n\r\n",
             );
         }
@@ -670,12 +670,14 @@ fn uri_replacement_and_proxy_redirect() {
          location /plain/ { proxy_pass http://backend; proxy_redirect http://backend/v2/ /elsewhere/; }\n\
          location /re/ { proxy_pass http://backend; proxy_redirect ~*^HTTP://[a-z]+/v(\\d)/(.*)$ https://$host/version$1/$2; }",
     );
+    // A Location a rule rewrites to a path is made absolute, as nginx's header filter does.
     let r = get(server.port, "/api/users%20x?q=1");
-    assert_eq!(r.header("Location"), Some("/api/next"));
-    assert_eq!(r.header("X-Accel-Redirect"), None);
+    let absolute = |path: &str| format!("http://localhost:{}{path}", server.port);
+    assert_eq!(r.header("Location"), Some(&*absolute("/api/next")));
+    assert_eq!(r.header("X-Accel-Charset"), None);
     assert!(r.header("Server").is_some_and(|s| s.starts_with("portico")));
     let r = get(server.port, "/plain/a?b");
-    assert_eq!(r.header("Location"), Some("/elsewhere/next"));
+    assert_eq!(r.header("Location"), Some(&*absolute("/elsewhere/next")));
     // A regex rule (caseless with `~*`): the value it matches is replaced whole, `$1`/`$2`
     // are its captures and other variables are the request's.
     let r = get(server.port, "/re/x");

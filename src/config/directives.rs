@@ -11,7 +11,7 @@ use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::{
     access, listen, resolver, set_block, set_core, set_events, set_http, set_loc, set_log,
-    set_proxy, set_regex, set_rewrite, set_tail, tuning,
+    set_proxy, set_proxy_rest, set_regex, set_rewrite, set_tail, tuning,
 };
 use super::{set_geo, set_map, set_referer, set_split_clients};
 
@@ -265,6 +265,63 @@ table! {
     "auth_delay", HSL, Exact(1), false, set_tail::unsupported, "Refused: Portico has no authentication modules yet.";
     "post_action", HSL.or(C::IF_IN_LOCATION), Exact(1), false, set_tail::unsupported, "Refused: Portico makes no subrequests.";
     "open_log_file_cache", HSL, Range(1, 4), false, set_log::open_log_file_cache, "`off` or `max=N [inactive=T] [min_uses=N] [valid=T]`: keep access logs with variables open.";
+    // ---- proxy (rest of the module) ----
+    "proxy_method", HSL, Exact(1), false, set_proxy_rest::proxy_method, "Method sent upstream instead of the client's (variables allowed).";
+    "proxy_set_body", HSL, Exact(1), false, set_proxy_rest::proxy_set_body, "Body sent upstream instead of the client's (variables allowed).";
+    "proxy_pass_request_headers", HSL, Flag, false, set_proxy_rest::proxy_pass_request_headers, "Send the client's header fields upstream (default on).";
+    "proxy_pass_request_body", HSL, Flag, false, set_proxy_rest::proxy_pass_request_body, "Send the client's body upstream (default on).";
+    "proxy_cookie_domain", HSL, Range(1, 2), false, set_proxy_rest::proxy_cookie_domain, "Rewrite the domain of upstream Set-Cookie fields: off|DOMAIN REPLACEMENT.";
+    "proxy_cookie_path", HSL, Range(1, 2), false, set_proxy_rest::proxy_cookie_path, "Rewrite the path of upstream Set-Cookie fields: off|PATH REPLACEMENT.";
+    "proxy_cookie_flags", HSL, Range(1, 4), false, set_proxy_rest::proxy_cookie_flags, "Set or clear Secure, HttpOnly, SameSite of upstream cookies: off|COOKIE FLAG...";
+    "proxy_ignore_headers", HSL, AtLeast(1), false, set_proxy_rest::proxy_ignore_headers, "Upstream header fields not to act on (X-Accel-Redirect, X-Accel-Buffering, ...).";
+    "proxy_headers_hash_max_size", HSL, Exact(1), false, set_proxy_rest::proxy_headers_hash_max_size, "nginx hash tuning knob, range-checked and unused (default 512).";
+    "proxy_headers_hash_bucket_size", HSL, Exact(1), false, set_proxy_rest::proxy_headers_hash_bucket_size, "nginx hash tuning knob, range-checked and unused (default 64).";
+    "proxy_force_ranges", HSL, Flag, false, set_proxy_rest::proxy_force_ranges, "Answer byte ranges from proxied responses that do not offer them (default off).";
+    "proxy_socket_keepalive", HSL, Flag, false, set_proxy_rest::proxy_socket_keepalive, "SO_KEEPALIVE on upstream sockets (default off).";
+    "proxy_bind", HSL, Range(1, 2), false, set_proxy_rest::proxy_bind, "Local address of upstream connections: ADDRESS [transparent] | off.";
+    "proxy_ignore_client_abort", HSL, Flag, false, set_proxy_rest::proxy_ignore_client_abort, "Keep the upstream request when the client closes first (default off).";
+    "proxy_send_lowat", HSL, Exact(1), false, set_proxy_rest::proxy_send_lowat, "SO_SNDLOWAT; not supported on Linux, ignored with a warning as nginx does.";
+    "proxy_limit_rate", HSL, Exact(1), false, set_proxy_rest::proxy_limit_rate, "Bytes per second read from the upstream (default 0: no limit).";
+    "proxy_store", HSL, Exact(1), false, set_proxy_rest::proxy_store, "Only `off` is supported: responses are not stored in files.";
+    "proxy_store_access", HSL, Range(1, 3), false, set_proxy_rest::proxy_store_access, "Permissions of stored files: user:rw group:r all:r.";
+    "random", C::UPSTREAM, Range(0, 2), false, set_proxy_rest::random, "`random [two [least_conn]]`: pick a server at random, by weight.";
+    "keepalive_time", C::UPSTREAM, Exact(1), false, set_proxy_rest::upstream_keepalive_time, "Longest life of a cached upstream connection (default 1h).";
+    "zone", C::UPSTREAM, Range(1, 2), false, set_proxy_rest::refuse_zone, "Refused: upstream shared memory zones are not implemented yet.";
+    "state", C::UPSTREAM, Exact(1), false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
+    "sticky", C::UPSTREAM, AtLeast(1), false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
+    "ntlm", C::UPSTREAM, NoArgs, false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
+    "queue", C::UPSTREAM, Range(1, 2), false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
+    "least_time", C::UPSTREAM, Range(1, 2), false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
+    "health_check", C::LOCATION, AtLeast(0), false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
+    "proxy_cache", HSL, Exact(1), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
+    "proxy_cache_path", C::HTTP, AtLeast(2), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
+    "proxy_cache_key", HSL, Exact(1), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
+    "proxy_cache_valid", HSL, AtLeast(1), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
+    "proxy_cache_bypass", HSL, AtLeast(1), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
+    "proxy_no_cache", HSL, AtLeast(1), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
+    "proxy_cache_use_stale", HSL, AtLeast(1), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
+    "proxy_cache_methods", HSL, AtLeast(1), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
+    "proxy_cache_min_uses", HSL, Exact(1), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
+    "proxy_cache_lock", HSL, Flag, false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
+    "proxy_cache_lock_timeout", HSL, Exact(1), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
+    "proxy_cache_lock_age", HSL, Exact(1), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
+    "proxy_cache_revalidate", HSL, Flag, false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
+    "proxy_cache_convert_head", HSL, Flag, false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
+    "proxy_cache_background_update", HSL, Flag, false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
+    "proxy_cache_max_range_offset", HSL, Exact(1), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
+    "proxy_ssl_certificate", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "proxy_ssl_certificate_key", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "proxy_ssl_ciphers", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "proxy_ssl_conf_command", HSL, Exact(2), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "proxy_ssl_crl", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "proxy_ssl_name", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "proxy_ssl_password_file", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "proxy_ssl_protocols", HSL, AtLeast(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "proxy_ssl_server_name", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "proxy_ssl_session_reuse", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "proxy_ssl_trusted_certificate", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "proxy_ssl_verify", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "proxy_ssl_verify_depth", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
     // ---- resolver (config/resolver.rs) ----
     "resolver", HSL, AtLeast(1), false, resolver::resolver, "`resolver ADDRESS... [valid=TIME] [ipv4=on|off] [ipv6=on|off]`: name servers for proxy_pass with variables.";
     "resolver_timeout", HSL, Exact(1), false, resolver::resolver_timeout, "How long a request waits for a name to resolve (default 30s).";

@@ -149,6 +149,7 @@ fn merge_http(
         upstreams,
         deferred: http.deferred,
         computed: std::mem::take(&mut shared.computed),
+        proxy_transparent: shared.proxy_transparent,
     })
 }
 

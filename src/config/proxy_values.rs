@@ -42,11 +42,14 @@ pub const DEFAULT_UPSTREAM_PORT: u16 = 80;
 pub struct ProxyPass {
     /// Where requests go.
     pub target: ProxyTarget,
+    /// The URL as written (`proxy_redirect default` is made from it); empty for a URL with
+    /// variables.
+    pub url: String,
     /// The location's prefix that a URI part replaces (empty where nginx allows no URI part).
     pub location: Vec<u8>,
-    /// `proxy_redirect default` for a fixed URL (`http://host[/uri]` → the location), made
-    /// once at load; `None` where nginx has no default (a URL with variables, or a
-    /// location without a prefix).
+    /// `proxy_redirect default` for a fixed URL, made once at load: the URL as written
+    /// becomes the location's name when it has a URI part, else the URL plus `/` becomes
+    /// `/`; `None` for a URL with variables, where nginx has no default.
     pub default_redirect: Option<Arc<[crate::proxy::response::Redirect]>>,
 }
 
@@ -168,6 +171,50 @@ pub enum Balance {
         /// Ketama-style consistent hashing.
         consistent: bool,
     },
+    /// `random [two [least_conn]]`: a server drawn by weight; with `two`, the one with
+    /// fewer active connections of two drawn.
+    Random {
+        /// `two`
+        two: bool,
+    },
+}
+
+impl Balance {
+    /// Whether servers of a group balanced this way may be `backup` (nginx's
+    /// `NGX_HTTP_UPSTREAM_BACKUP` flag: round robin and `least_conn` only).
+    pub fn allows_backup(&self) -> bool {
+        matches!(self, Balance::RoundRobin | Balance::LeastConn)
+    }
+}
+
+/// Where an upstream server listens: a TCP address or a unix-domain socket
+/// (`server unix:/path`, `proxy_pass http://unix:/path:/uri`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeerAddr {
+    /// A TCP address.
+    Inet(SocketAddr),
+    /// A unix-domain socket's path (shared, so a try copies no path).
+    Unix(std::rc::Rc<std::path::Path>),
+}
+
+impl PeerAddr {
+    /// The TCP port (0 for a unix-domain socket).
+    pub fn port(&self) -> u16 {
+        match self {
+            PeerAddr::Inet(a) => a.port(),
+            PeerAddr::Unix(_) => 0,
+        }
+    }
+}
+
+impl std::fmt::Display for PeerAddr {
+    /// As `$upstream_addr` shows it: `127.0.0.1:8080`, `[::1]:80`, `unix:/tmp/app.sock`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PeerAddr::Inet(a) => write!(f, "{a}"),
+            PeerAddr::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
 }
 
 /// One `server` of an upstream group (a host name that resolves to several addresses gives
@@ -175,7 +222,7 @@ pub enum Balance {
 #[derive(Clone, Debug)]
 pub struct UpstreamServer {
     /// The resolved address.
-    pub addr: SocketAddr,
+    pub addr: PeerAddr,
     /// `weight=N`
     pub weight: u32,
     /// `max_fails=N` (0 = never marked failed)
@@ -205,6 +252,14 @@ pub struct UpstreamConf {
     pub keepalive_timeout: Duration,
     /// `keepalive_requests N`
     pub keepalive_requests: u64,
+    /// `keepalive_time T` (`None`: not set, nginx's 1h applies).
+    pub keepalive_time: Option<Duration>,
+    /// A balancing directive (`least_conn`, `ip_hash`, `hash`, `random`) was given: a
+    /// second one draws nginx's "load balancing method redefined" warning.
+    pub balance_set: bool,
+    /// A `keepalive` directive was given (a balancing directive after it replaces it, as
+    /// in nginx).
+    pub keepalive_given: bool,
     /// Whether an `upstream {}` block defined it (else a proxy_pass URL did).
     pub explicit: bool,
     /// For a group made by `proxy_pass`: the port written (if any) and the directive's place,
@@ -233,6 +288,9 @@ impl UpstreamConf {
             keepalive: DEFAULT_UPSTREAM_KEEPALIVE,
             keepalive_timeout: DEFAULT_UPSTREAM_KEEPALIVE_TIMEOUT,
             keepalive_requests: DEFAULT_UPSTREAM_KEEPALIVE_REQUESTS,
+            keepalive_time: None,
+            balance_set: false,
+            keepalive_given: false,
             explicit,
             pending: None,
         }

@@ -195,6 +195,9 @@ pub(crate) struct Shared {
     pub map_hash_max_size: Option<u64>,
     /// `map_hash_bucket_size` (likewise).
     pub map_hash_bucket_size: Option<u64>,
+    // ---- proxy (rest of the module) ----
+    /// A `proxy_bind ... transparent` was seen (see `HttpConf::proxy_transparent`).
+    pub proxy_transparent: bool,
 }
 
 impl Shared {
@@ -216,6 +219,7 @@ impl Shared {
             computed: Default::default(),
             map_hash_max_size: None,
             map_hash_bucket_size: None,
+            proxy_transparent: false,
         })
     }
 }

@@ -19,6 +19,8 @@ use super::values::simple_setters;
 use super::values::{
     flag_arg, msec_arg, number_arg, parse_number, parse_size, parse_time, set_once, size_arg,
 };
+use crate::elog;
+use crate::log::LogLevel;
 
 fn upstream_conf<'a>(
     l: &'a mut Level<'_>,
@@ -165,7 +167,7 @@ pub(crate) fn resolve_pending(upstreams: &mut [UpstreamConf]) -> Result<(), Conf
         u.servers = addrs
             .into_iter()
             .map(|addr| UpstreamServer {
-                addr,
+                addr: PeerAddr::Inet(addr),
                 weight: DEFAULT_SERVER_WEIGHT,
                 max_fails: DEFAULT_SERVER_MAX_FAILS,
                 fail_timeout: DEFAULT_SERVER_FAIL_TIMEOUT,
@@ -179,6 +181,8 @@ pub(crate) fn resolve_pending(upstreams: &mut [UpstreamConf]) -> Result<(), Conf
 }
 
 /// `server ADDRESS [weight=N] [max_fails=N] [fail_timeout=T] [backup] [down] [max_conns=N];`
+/// (`ngx_http_upstream_server`): a parameter the group's balancing method does not take is
+/// refused with nginx's words; `ADDRESS` is `host[:port]` or `unix:/path`.
 pub(crate) fn upstream_server(
     l: &mut Level<'_>,
     d: &Directive,
@@ -186,7 +190,7 @@ pub(crate) fn upstream_server(
 ) -> Result<(), ConfError> {
     let u = upstream_conf(l, d)?;
     let mut server = UpstreamServer {
-        addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+        addr: PeerAddr::Inet(SocketAddr::from(([0, 0, 0, 0], 0))),
         weight: DEFAULT_SERVER_WEIGHT,
         max_fails: DEFAULT_SERVER_MAX_FAILS,
         fail_timeout: DEFAULT_SERVER_FAIL_TIMEOUT,
@@ -210,17 +214,39 @@ pub(crate) fn upstream_server(
         } else if let Some(v) = p.strip_prefix("max_conns=") {
             server.max_conns = usize::try_from(num(v)?).map_err(|_| invalid())?;
         } else if p == "backup" {
-            if !matches!(u.balance, Balance::RoundRobin | Balance::LeastConn) {
-                return Err(invalid());
+            if !u.balance.allows_backup() {
+                return Err(ConfError::at(
+                    d,
+                    format!("balancing method does not support parameter \"{p}\""),
+                ));
             }
             server.backup = true;
         } else if p == "down" {
             server.down = true;
+        } else if p == "resolve"
+            || p.starts_with("service=")
+            || p.starts_with("slow_start=")
+            || p.starts_with("route=")
+            || p == "drain"
+        {
+            // nginx 1.22 has these only in its commercial version.
+            return Err(ConfError::at(
+                d,
+                format!("invalid parameter \"{p}\": an nginx Plus parameter, not supported"),
+            ));
         } else {
             return Err(invalid());
         }
     }
     let text = d.arg(0);
+    if text.len() >= 5 && text[..5].eq_ignore_ascii_case("unix:") {
+        let path = unix_path(d, text, &text[5..])?;
+        u.servers.push(UpstreamServer {
+            addr: PeerAddr::Unix(path),
+            ..server
+        });
+        return Ok(());
+    }
     let (host, port) = split_host_port(text).map_err(|m| ConfError::at(d, m))?;
     let port = port.unwrap_or(DEFAULT_UPSTREAM_PORT);
     let Some(addrs) = resolve(&host, port) else {
@@ -231,10 +257,56 @@ pub(crate) fn upstream_server(
     };
     for addr in addrs {
         u.servers.push(UpstreamServer {
-            addr,
+            addr: PeerAddr::Inet(addr),
             ..server.clone()
         });
     }
+    Ok(())
+}
+
+/// The path of a `unix:` address, checked as `ngx_parse_unix_domain_url` checks it.
+fn unix_path(
+    d: &Directive,
+    url: &str,
+    path: &str,
+) -> Result<std::rc::Rc<std::path::Path>, ConfError> {
+    if path.is_empty() {
+        return Err(ConfError::at(
+            d,
+            format!("no path in the unix domain socket in upstream \"{url}\""),
+        ));
+    }
+    // sun_path holds 108 bytes, its terminating NUL included.
+    if path.len() + 1 > 108 {
+        return Err(ConfError::at(
+            d,
+            format!("too long path in the unix domain socket in upstream \"{url}\""),
+        ));
+    }
+    Ok(std::rc::Rc::from(std::path::Path::new(path)))
+}
+
+/// Sets a group's balancing method, with nginx's warning when one was set already.
+pub(crate) fn set_balance(
+    u: &mut UpstreamConf,
+    d: &Directive,
+    balance: Balance,
+) -> Result<(), ConfError> {
+    if u.balance_set || u.keepalive_given {
+        elog!(
+            LogLevel::Warn,
+            "{}",
+            ConfError::at(d, "load balancing method redefined")
+        );
+    }
+    if u.keepalive_given {
+        // As in nginx: `keepalive` before the balancing directive is lost with it (the
+        // group caches no connection).
+        u.keepalive = 0;
+        u.keepalive_given = false;
+    }
+    u.balance_set = true;
+    u.balance = balance;
     Ok(())
 }
 
@@ -250,7 +322,10 @@ pub(crate) fn upstream_keepalive(
             format!("invalid value \"{}\" in \"keepalive\" directive", d.arg(0)),
         )
     })?;
-    upstream_conf(l, d)?.keepalive = usize::try_from(n).unwrap_or(usize::MAX);
+    let u = upstream_conf(l, d)?;
+    u.keepalive = usize::try_from(n).unwrap_or(usize::MAX);
+    // nginx's keepalive wraps the balancer set so far; one set after it replaces it.
+    u.keepalive_given = true;
     Ok(())
 }
 
@@ -282,14 +357,12 @@ pub(crate) fn least_conn(
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
-    upstream_conf(l, d)?.balance = Balance::LeastConn;
-    Ok(())
+    set_balance(upstream_conf(l, d)?, d, Balance::LeastConn)
 }
 
 /// `ip_hash;`
 pub(crate) fn ip_hash(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<(), ConfError> {
-    upstream_conf(l, d)?.balance = Balance::IpHash;
-    Ok(())
+    set_balance(upstream_conf(l, d)?, d, Balance::IpHash)
 }
 
 /// `hash KEY [consistent];`
@@ -305,16 +378,18 @@ pub(crate) fn hash(l: &mut Level<'_>, d: &Directive, shared: &mut Shared) -> Res
             ));
         }
     };
-    upstream_conf(l, d)?.balance = Balance::Hash { key, consistent };
-    Ok(())
+    set_balance(upstream_conf(l, d)?, d, Balance::Hash { key, consistent })
 }
 
-/// `proxy_pass URL;`
+/// `proxy_pass URL;` (`ngx_http_proxy_pass`): `http://host[:port][/uri]`,
+/// `http://unix:/path[:/uri]`, an `upstream` name, or a URL with variables.
 pub(crate) fn proxy_pass(
     l: &mut Level<'_>,
     d: &Directive,
     shared: &mut Shared,
 ) -> Result<(), ConfError> {
+    // nginx keeps the location's name for a URI part only in prefix and exact locations
+    // (`plcf->location.len = 0` in regex, named and `if` ones).
     let (location, uri_allowed) = match l {
         Level::Location(loc) => match &loc.matcher {
             LocationMatch::Prefix(n)
@@ -325,63 +400,134 @@ pub(crate) fn proxy_pass(
         _ => (Vec::new(), false),
     };
     let url = d.arg(0);
-    let target = if url.contains('$') {
-        ProxyTarget::Dynamic(template(d, url, shared)?)
+    if url.contains('$') {
+        let target = ProxyTarget::Dynamic(template(d, url, shared)?);
+        return set_once(&mut l.loc(d)?.proxy_pass, d, |_| {
+            Ok(Some(ProxyPass {
+                target,
+                url: String::new(),
+                location,
+                default_redirect: None,
+            }))
+        });
+    }
+    let lower = url.to_ascii_lowercase();
+    let rest = if lower.starts_with("http://") {
+        &url[7..]
+    } else if lower.starts_with("https://") {
+        return Err(ConfError::at(d, "https protocol requires SSL support"));
     } else {
-        let lower = url.to_ascii_lowercase();
-        let rest = if lower.starts_with("http://") {
-            &url[7..]
-        } else if lower.starts_with("https://") {
-            return Err(ConfError::at(d, "https protocol requires SSL support"));
-        } else {
-            return Err(ConfError::at(d, "invalid URL prefix"));
+        return Err(ConfError::at(d, "invalid URL prefix"));
+    };
+    let uri_not_allowed = || {
+        ConfError::at(
+            d,
+            "\"proxy_pass\" cannot have URI part in location given by regular expression, \
+             or inside named location, or inside \"if\" statement, or inside \
+             \"limit_except\" block",
+        )
+    };
+    let target = if rest.len() >= 5 && rest[..5].eq_ignore_ascii_case("unix:") {
+        // `unix:/path[:uri]`: the URI part follows the path's colon.
+        let (path, uri) = match rest[5..].split_once(':') {
+            Some((p, u)) => (p, Some(u.as_bytes().to_vec()).filter(|u| !u.is_empty())),
+            None => (&rest[5..], None),
         };
+        if uri.is_some() && !uri_allowed {
+            return Err(uri_not_allowed());
+        }
+        let path = unix_path(d, rest, path)?;
+        let group = unix_group(shared, path);
+        ProxyTarget::Fixed {
+            group,
+            // nginx's $proxy_host for a unix socket, and no $proxy_port.
+            host: "localhost".into(),
+            port: 0,
+            uri,
+        }
+    } else {
         let (hostport, uri) = match rest.find(['/', '?']) {
             Some(i) => (&rest[..i], Some(rest.as_bytes()[i..].to_vec())),
             None => (rest, None),
         };
         if uri.is_some() && !uri_allowed {
-            return Err(ConfError::at(
-                d,
-                "\"proxy_pass\" cannot have URI part in location given by regular expression, \
-                 or inside named location, or inside \"if\" statement, or inside \
-                 \"limit_except\" block",
-            ));
+            return Err(uri_not_allowed());
         }
         let (host, port) = split_host_port(hostport).map_err(|m| ConfError::at(d, m))?;
         let group = upstream_ref(shared, d, &host, port)?;
-        let port_number = port.unwrap_or(DEFAULT_UPSTREAM_PORT);
+        // $proxy_host: the host as written, with the port unless it is the default.
         let host = match port {
-            Some(p) if p != DEFAULT_UPSTREAM_PORT => hostport.to_string(),
-            _ => hostport.split(':').next().unwrap_or(hostport).to_string(),
+            Some(p) if p != DEFAULT_UPSTREAM_PORT => hostport,
+            Some(_) => hostport.rsplit_once(':').map_or(hostport, |(h, _)| h),
+            None => hostport,
         };
         ProxyTarget::Fixed {
             group,
             host: host.into(),
-            port: port_number,
+            port: port.unwrap_or(DEFAULT_UPSTREAM_PORT),
             uri,
         }
     };
+    // The implicit `proxy_redirect default` (ngx_http_proxy_merge_loc_conf): the URL as
+    // written becomes the location's name when it has a URI part; without one, the URL and
+    // a slash become a slash.
     let default_redirect = match &target {
-        ProxyTarget::Fixed { host, uri, .. } if !location.is_empty() => {
-            let mut from = format!("http://{host}").into_bytes();
-            from.extend_from_slice(uri.as_deref().unwrap_or(b"/"));
-            Some(std::sync::Arc::from([
-                crate::proxy::response::Redirect::Prefix {
-                    from,
-                    to: location.clone(),
-                },
-            ]))
-        }
-        _ => None,
+        ProxyTarget::Fixed { uri, .. } => Some(std::sync::Arc::from([default_redirect_rule(
+            url,
+            uri.is_some(),
+            &location,
+        )])),
+        ProxyTarget::Dynamic(_) => None,
     };
     set_once(&mut l.loc(d)?.proxy_pass, d, |_| {
         Ok(Some(ProxyPass {
             target,
+            url: url.to_string(),
             location,
             default_redirect,
         }))
     })
+}
+
+/// nginx's `proxy_redirect default` for a fixed `proxy_pass` URL.
+fn default_redirect_rule(
+    url: &str,
+    has_uri: bool,
+    location: &[u8],
+) -> crate::proxy::response::Redirect {
+    let mut from = url.as_bytes().to_vec();
+    let to = if has_uri {
+        location.to_vec()
+    } else {
+        from.push(b'/');
+        b"/".to_vec()
+    };
+    crate::proxy::response::Redirect::Prefix { from, to }
+}
+
+/// The implicit group of `proxy_pass http://unix:/path`, shared by every URL naming the
+/// same socket.
+fn unix_group(shared: &mut Shared, path: std::rc::Rc<std::path::Path>) -> usize {
+    let name = format!("unix:{}", path.display());
+    if let Some(i) = shared
+        .upstreams
+        .iter()
+        .position(|u| !u.explicit && u.name == name)
+    {
+        return i;
+    }
+    let mut conf = UpstreamConf::new(name, false);
+    conf.servers.push(UpstreamServer {
+        addr: PeerAddr::Unix(path),
+        weight: DEFAULT_SERVER_WEIGHT,
+        max_fails: DEFAULT_SERVER_MAX_FAILS,
+        fail_timeout: DEFAULT_SERVER_FAIL_TIMEOUT,
+        backup: false,
+        down: false,
+        max_conns: 0,
+    });
+    shared.upstreams.push(conf);
+    shared.upstreams.len() - 1
 }
 
 /// `proxy_set_header NAME VALUE;` (an empty value removes the header)
@@ -433,10 +579,29 @@ pub(crate) fn proxy_redirect(
         (1, "off") => {
             return set_once(&mut l.loc(d)?.proxy_redirect, d, |_| Ok(ProxyRedirect::Off));
         }
-        (1, "false") => {
-            return set_once(&mut l.loc(d)?.proxy_redirect, d, |_| Ok(ProxyRedirect::Off));
+        (1, "default") => {
+            let loc = l.loc(d)?;
+            match &loc.proxy_pass {
+                Some(Some(ProxyPass {
+                    target: ProxyTarget::Dynamic(_),
+                    ..
+                })) => {
+                    return Err(ConfError::at(
+                        d,
+                        "\"proxy_redirect default\" cannot be used with \"proxy_pass\" \
+                         directive with variables",
+                    ));
+                }
+                Some(Some(_)) => RedirectRule::Default,
+                _ => {
+                    return Err(ConfError::at(
+                        d,
+                        "\"proxy_redirect default\" should be placed after the \
+                         \"proxy_pass\" directive",
+                    ));
+                }
+            }
         }
-        (1, "default") => RedirectRule::Default,
         (2, from) if from.starts_with('~') => {
             let (pattern, caseless) = match from.strip_prefix("~*") {
                 Some(p) => (p, true),
@@ -451,7 +616,9 @@ pub(crate) fn proxy_redirect(
             from: template(d, d.arg(0), shared)?,
             to: template(d, d.arg(1), shared)?,
         },
-        _ => return Err(ConfError::directive(d, "invalid value")),
+        (_, other) => {
+            return Err(ConfError::at(d, format!("invalid parameter \"{other}\"")));
+        }
     };
     let slot = &mut l.loc(d)?.proxy_redirect;
     match slot {
@@ -719,7 +886,7 @@ mod tests {
         );
         assert_eq!(
             e("upstream u { ip_hash; server 127.0.0.1:1 backup; }"),
-            "invalid parameter \"backup\""
+            "balancing method does not support parameter \"backup\""
         );
         assert_eq!(
             e("upstream u { server 127.0.0.1:1; hash $host x; }"),

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use super::loc_values::*;
 use super::parser::{Directive, SourceFile};
+use super::proxy_rest::*;
 use super::proxy_values::*;
 use crate::http::conditional::IfModifiedSince;
 use crate::http::expires::Expires;
@@ -324,6 +325,10 @@ pub struct HttpConf {
     /// The variables computed per request (`map`, `geo`, `split_clients`), indexed by
     /// [`crate::vars::Var::Computed`]; their names are in `user_vars`.
     pub computed: crate::computed::ComputedTable,
+    // ---- proxy (rest of the module) ----
+    /// Some `proxy_bind ... transparent`: workers keep `CAP_NET_RAW` when they drop root
+    /// privileges (nginx's `ccf->transparent`).
+    pub proxy_transparent: bool,
 }
 
 impl HttpConf {
@@ -647,6 +652,43 @@ settings! {
         expires_script: Option<ExpiresScript> = None,
         /// `open_log_file_cache` (default off)
         open_log_file_cache: Option<LogFileCache> = None,
+        // ---- proxy (rest of the module): config/set_proxy_rest.rs, config/proxy_rest.rs ----
+        /// `proxy_method METHOD` (`None`: the client's)
+        proxy_method: Option<Template> = None,
+        /// `proxy_set_body VALUE` (`None`: the client's body)
+        proxy_set_body: Option<Template> = None,
+        /// `proxy_pass_request_headers on|off`
+        proxy_pass_request_headers: bool = true,
+        /// `proxy_pass_request_body on|off`
+        proxy_pass_request_body: bool = true,
+        /// `proxy_cookie_domain` rules (`None`: off)
+        proxy_cookie_domain: CookieRewrites = None,
+        /// `proxy_cookie_path` rules (`None`: off)
+        proxy_cookie_path: CookieRewrites = None,
+        /// `proxy_cookie_flags` rules (`None`: off)
+        proxy_cookie_flags: Option<Vec<CookieFlagsRule>> = None,
+        /// `proxy_ignore_headers FIELD...`
+        proxy_ignore_headers: IgnoreHeaders = IgnoreHeaders::default(),
+        /// `proxy_force_ranges on|off`
+        proxy_force_ranges: bool = false,
+        /// `proxy_socket_keepalive on|off`: `SO_KEEPALIVE` on upstream sockets
+        proxy_socket_keepalive: bool = false,
+        /// `proxy_bind ADDRESS [transparent] | off`
+        proxy_bind: ProxyBind = ProxyBind::Off,
+        /// `proxy_ignore_client_abort on|off`
+        proxy_ignore_client_abort: bool = false,
+        /// `proxy_send_lowat SIZE` (ignored on Linux, as by nginx)
+        proxy_send_lowat: u64 = 0,
+        /// `proxy_limit_rate SIZE` (bytes per second read from the upstream; 0 = none)
+        proxy_limit_rate: u64 = 0,
+        /// `proxy_store off` (the only value accepted)
+        proxy_store: ProxyStore = ProxyStore::Off,
+        /// `proxy_store_access` as a file mode
+        proxy_store_access: u32 = DEFAULT_PROXY_STORE_ACCESS,
+        /// `proxy_headers_hash_max_size` (a tuning knob of nginx's, checked and unused)
+        proxy_headers_hash_max_size: u64 = DEFAULT_PROXY_HEADERS_HASH_MAX_SIZE,
+        /// `proxy_headers_hash_bucket_size` (a tuning knob of nginx's, checked and unused)
+        proxy_headers_hash_bucket_size: u64 = DEFAULT_PROXY_HEADERS_HASH_BUCKET_SIZE,
         // ---- resolver (config/resolver.rs) ----
         /// `resolver ADDRESS... [valid=TIME] [ipv4=on|off] [ipv6=on|off]` (`None`: no resolver)
         resolver: Option<Rc<super::resolver::ResolverConf>> = None,

@@ -24,7 +24,7 @@ pub(super) fn describe(answer: &Answer, out: &mut String) {
             line("answer", &format!("{status}, without proxying"));
             return;
         }
-        let to = match (&plan.group, plan.direct, &plan.resolve) {
+        let to = match (&plan.group, &plan.direct, &plan.resolve) {
             (Some(group), ..) => format!("upstream \"{group}\" ({})", plan.balance),
             (None, Some(addr), _) => addr.to_string(),
             (None, None, Some(name)) => format!("{name}, resolved when the request comes"),

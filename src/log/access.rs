@@ -335,7 +335,7 @@ fn append(target: &AccessLogTarget, line: &[u8]) -> Option<Option<Failure>> {
 }
 
 /// Reopens every access-log file by path, keeping the fd numbers.
-pub(super) fn reopen(owner: Option<(u32, Option<u32>)>) -> Vec<io::Error> {
+pub(super) fn reopen(owner: Option<u32>) -> Vec<io::Error> {
     FILES.with(|f| {
         let mut files = f.borrow_mut();
         files
@@ -349,13 +349,13 @@ pub(super) fn reopen(owner: Option<(u32, Option<u32>)>) -> Vec<io::Error> {
 }
 
 /// `fchown`s every access-log file.
-pub(super) fn chown(uid: u32, gid: Option<u32>) -> Vec<io::Error> {
+pub(super) fn chown(uid: u32) -> Vec<io::Error> {
     FILES.with(|f| {
         let files = f.borrow();
         files
             .iter()
             .filter_map(|file| match &file.sink {
-                Sink::File(fd) => chown_fd(fd, &file.path, uid, gid).err(),
+                Sink::File(fd) => chown_fd(fd, &file.path, uid).err(),
                 Sink::Syslog(_) => None,
             })
             .collect()

@@ -290,7 +290,7 @@ pub fn write_stderr(args: fmt::Arguments<'_>) {
 
 /// Reopens every error-log file; returns the failures as messages to log (the caller logs
 /// them once this module's state is free again).
-pub(super) fn reopen(owner: Option<(u32, Option<u32>)>) -> Vec<io::Error> {
+pub(super) fn reopen(owner: Option<u32>) -> Vec<io::Error> {
     let mut errors = Vec::new();
     let redirected = ERROR_LOG.with(|log| {
         let mut log = log.borrow_mut();
@@ -310,7 +310,7 @@ pub(super) fn reopen(owner: Option<(u32, Option<u32>)>) -> Vec<io::Error> {
 }
 
 /// `fchown`s every error-log file.
-pub(super) fn chown(uid: u32, gid: Option<u32>) -> Vec<io::Error> {
+pub(super) fn chown(uid: u32) -> Vec<io::Error> {
     ERROR_LOG.with(|log| {
         let log = log.borrow();
         let files = log.dests.iter().filter_map(|d| match &d.sink {
@@ -318,7 +318,7 @@ pub(super) fn chown(uid: u32, gid: Option<u32>) -> Vec<io::Error> {
             _ => None,
         });
         files
-            .filter_map(|(path, fd)| chown_fd(fd, path, uid, gid).err())
+            .filter_map(|(path, fd)| chown_fd(fd, path, uid).err())
             .collect()
     })
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::{Mode, fchmod, fstat};
-use nix::unistd::{Gid, Uid, dup3, fchown};
+use nix::unistd::{Uid, dup3, fchown};
 
 use super::OsErr;
 
@@ -35,14 +35,10 @@ pub(super) fn open_append(path: &Path) -> io::Result<OwnedFd> {
 
 /// Opens `path` anew and puts the new file under `fd`'s number, so every holder of the old
 /// number (and the error log's `stderr` redirect) writes to the new file from now on.
-pub(super) fn reopen_onto(
-    path: &Path,
-    fd: &mut OwnedFd,
-    owner: Option<(u32, Option<u32>)>,
-) -> io::Result<()> {
+pub(super) fn reopen_onto(path: &Path, fd: &mut OwnedFd, owner: Option<u32>) -> io::Result<()> {
     let new = open_append(path)?;
-    if let Some((uid, gid)) = owner {
-        chown_fd(&new, path, uid, gid)?;
+    if let Some(uid) = owner {
+        chown_fd(&new, path, uid)?;
     }
     dup3(&new, fd, OFlag::O_CLOEXEC)
         .map_err(|e| errno_error(e, format_args!("dup3() onto \"{}\"", path.display())))
@@ -50,8 +46,10 @@ pub(super) fn reopen_onto(
 
 /// Gives the file to the worker user as nginx's `ngx_reopen_files` does, making sure that user
 /// can still read and write it.
-pub(super) fn chown_fd(fd: &OwnedFd, path: &Path, uid: u32, gid: Option<u32>) -> io::Result<()> {
-    fchown(fd, Some(Uid::from_raw(uid)), gid.map(Gid::from_raw))
+pub(super) fn chown_fd(fd: &OwnedFd, path: &Path, uid: u32) -> io::Result<()> {
+    // The owner only, as nginx's ngx_reopen_files (`chown(name, user, -1)`): the group
+    // stays what the file was created with (logrotate's `create 0640 www-data adm`).
+    fchown(fd, Some(Uid::from_raw(uid)), None)
         .map_err(|e| errno_error(e, format_args!("chown(\"{}\", {uid})", path.display())))?;
     let st =
         fstat(fd).map_err(|e| errno_error(e, format_args!("fstat(\"{}\")", path.display())))?;

@@ -209,7 +209,7 @@ pub fn debug_point() {
 
 thread_local! {
     /// The worker user, once [`chown_logs`] has named it: files reopened later go to it too.
-    static OWNER: Cell<Option<(u32, Option<u32>)>> = const { Cell::new(None) };
+    static OWNER: Cell<Option<u32>> = const { Cell::new(None) };
 }
 
 /// Reopens every error-log and access-log file by path (USR1): the new file is opened first
@@ -233,11 +233,11 @@ pub fn reopen_logs() -> io::Result<()> {
 
 /// Gives every open log file to the worker user (`fchown`, plus `u+rw` if missing), as the
 /// nginx master does before its workers reopen logs; files reopened later are given too.
-/// `gid: None` leaves the group alone. Failures are logged at `[emerg]`; the first is returned.
-pub fn chown_logs(uid: u32, gid: Option<u32>) -> io::Result<()> {
-    OWNER.with(|o| o.set(Some((uid, gid))));
-    let mut errors = error::chown(uid, gid);
-    errors.extend(access::chown(uid, gid));
+/// The group is left alone, as nginx leaves it. Failures are logged at `[emerg]`; the first is returned.
+pub fn chown_logs(uid: u32) -> io::Result<()> {
+    OWNER.with(|o| o.set(Some(uid)));
+    let mut errors = error::chown(uid);
+    errors.extend(access::chown(uid));
     first_logged(errors)
 }
 

@@ -281,7 +281,7 @@ fn chown_to_ourselves_and_reopen_keep_working() {
     let access_path = dir.join("access.log");
     let target = open_access_log(&access_path).unwrap();
     let uid = nix::unistd::getuid().as_raw();
-    chown_logs(uid, None).unwrap();
+    chown_logs(uid).unwrap();
     std::fs::remove_file(&access_path).unwrap();
     reopen_logs().unwrap();
     write_access(&target, b"x\n");

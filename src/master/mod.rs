@@ -193,7 +193,7 @@ pub fn run(opts: LoadOptions) -> i32 {
         return 1;
     }
     if let Some(u) = &user {
-        let _ = crate::log::chown_logs(u.uid, Some(u.gid));
+        let _ = crate::log::chown_logs(u.uid);
     }
     if !config.main.master_process {
         // nginx's single-process mode: this process is the only worker.
@@ -507,7 +507,7 @@ impl Master {
             );
         }
         if let Some(u) = &self.user {
-            let _ = crate::log::chown_logs(u.uid, Some(u.gid));
+            let _ = crate::log::chown_logs(u.uid);
         }
         if config.main.lock_file != self.config.main.lock_file {
             elog!(

@@ -282,7 +282,7 @@ impl Master {
             );
         }
         if let Some(u) = &self.user {
-            let _ = crate::log::chown_logs(u.uid, Some(u.gid));
+            let _ = crate::log::chown_logs(u.uid);
         }
         self.signal_workers(libc::SIGUSR1, |_| true);
         let outcome = match reopened {

@@ -93,11 +93,30 @@ pub fn init_worker_process(
             );
         }
     }
-    if let Some(u) = user
-        && let Err(e) = u.switch()
-    {
-        elog!(LogLevel::Emerg, "{e}");
-        return Err(InitFailed);
+    // `proxy_bind ... transparent` needs CAP_NET_RAW in the worker: nginx keeps it across
+    // the user switch (PR_SET_KEEPCAPS, then capset).
+    let transparent = config.http.as_ref().is_some_and(|h| h.proxy_transparent);
+    if let Some(u) = user {
+        if transparent && let Err(e) = sys::keep_capabilities() {
+            elog!(
+                LogLevel::Alert,
+                "prctl(PR_SET_KEEPCAPS, 1) failed ({})",
+                sys::errno_text(&e)
+            );
+            return Err(InitFailed);
+        }
+        if let Err(e) = u.switch() {
+            elog!(LogLevel::Emerg, "{e}");
+            return Err(InitFailed);
+        }
+        if transparent && let Err(e) = sys::net_raw_capability_only() {
+            elog!(
+                LogLevel::Alert,
+                "capset(CAP_NET_RAW) failed ({})",
+                sys::errno_text(&e)
+            );
+            return Err(InitFailed);
+        }
     }
     let allowed = sys::allowed_cpus();
     if let Some(cpus) = main.worker_cpu_affinity.for_worker(slot, &allowed)

@@ -1,5 +1,6 @@
 //! Choosing a server of an upstream group, per worker: nginx's smooth weighted round robin
-//! (`ngx_http_upstream_round_robin.c`), `least_conn`, `ip_hash` and `hash KEY [consistent]`,
+//! (`ngx_http_upstream_round_robin.c`), `least_conn`, `ip_hash`, `hash KEY [consistent]` and
+//! `random` (`balancer/random.rs`),
 //! with passive health checks (`max_fails` within `fail_timeout`).
 //!
 //! Each worker keeps its own counters, as nginx does without a shared zone.
@@ -41,6 +42,8 @@ pub struct Group {
     pub peers: Vec<Peer>,
     /// The points of the consistent-hash ring: (hash, peer).
     ring: Vec<(u32, usize)>,
+    /// `random`'s generator state (0: not seeded yet).
+    rng: u64,
 }
 
 /// Why no server could be chosen.
@@ -87,7 +90,11 @@ impl Group {
             }
             ring.sort_unstable();
         }
-        Group { peers, ring }
+        Group {
+            peers,
+            ring,
+            rng: 0,
+        }
     }
 
     fn usable(&self, i: usize, tried: &[bool], now: Instant) -> bool {
@@ -163,9 +170,13 @@ impl Group {
         now: Instant,
     ) -> Result<usize, NoLivePeers> {
         // nginx never marks the only server of a group as failed.
+        // It still counts against `max_conns` (ngx_http_upstream_get_round_robin_peer).
         if self.single() {
             let p = &self.peers[0];
-            if tried.first().copied().unwrap_or(false) || p.down {
+            if tried.first().copied().unwrap_or(false)
+                || p.down
+                || (p.max_conns > 0 && p.conns >= p.max_conns)
+            {
                 return Err(NoLivePeers);
             }
             return Ok(0);
@@ -188,6 +199,9 @@ impl Group {
                     hash
                 })
             }
+            Balance::Random { two } => self.random(*two, tried, now),
+            // An empty key falls back to round robin, as nginx's hash peers do.
+            Balance::Hash { .. } if key.is_empty() => None,
             Balance::Hash { consistent, .. } => {
                 if *consistent {
                     self.consistent(tried, now, crc32(key))
@@ -333,6 +347,8 @@ pub fn crc32(data: &[u8]) -> u32 {
     }
     !crc
 }
+
+mod random;
 
 #[cfg(test)]
 mod tests;

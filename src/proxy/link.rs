@@ -24,10 +24,11 @@ use mio::net::TcpStream;
 use mio::{Interest, Token};
 
 use super::body_buffer::StoredBody;
+use super::connect::OpenError;
 use super::response::{self, ClientHeadInput, Framing, HeadError, ResponseHead};
 use super::{Owner, pool};
 use crate::config::LocSettings;
-use crate::config::proxy_values::{NextUpstream, UpstreamConf};
+use crate::config::proxy_values::{NextUpstream, PeerAddr, UpstreamConf};
 use crate::elog;
 use crate::http::chunked::{Chunk, ChunkedDecoder};
 use crate::http::response as http_response;
@@ -44,7 +45,7 @@ mod request_body;
 mod resolving;
 mod tunnel;
 
-pub use super::upstream_log::{Try, TryAddr, UpstreamLog};
+pub use super::upstream_log::{Try, TryAddr, UpstreamLog, UpstreamVars};
 
 /// Token bit of an upstream socket (the rest is its descriptor; see [`super::Owner`]).
 pub const UPSTREAM_TOKEN_BIT: usize = 1 << 63;
@@ -74,6 +75,9 @@ pub enum LinkStep {
     /// `proxy_intercept_errors`: the upstream answered this status, which has an
     /// `error_page`; its response was discarded and the routing engine answers instead.
     Intercept(u16),
+    /// `X-Accel-Redirect`: the upstream's response was discarded; the request goes to
+    /// this URI or named location through the routing engine.
+    Redirect(Box<super::accel::Redirect>),
 }
 
 /// The client side, as the link sees it.
@@ -114,7 +118,9 @@ pub struct LinkSetup {
     /// Group index, or [`DIRECT`].
     pub group: usize,
     /// The address for [`DIRECT`].
-    pub direct: Option<SocketAddr>,
+    pub direct: Option<PeerAddr>,
+    /// `proxy_bind`, `proxy_socket_keepalive` for this request.
+    pub socket: super::connect::SocketOptions,
     /// The request head for the upstream.
     pub head: Vec<u8>,
     /// The URI in it (for log lines).
@@ -135,6 +141,13 @@ pub struct LinkSetup {
     pub refuse: Option<u16>,
     /// Where the body's framing header starts in `head` (see `HeadFacts::framing_at`).
     pub framing_at: Option<usize>,
+    /// The client's body is read whole and not sent (`proxy_set_body`,
+    /// `proxy_pass_request_body off`).
+    pub discard_body: bool,
+    /// The method sent upstream is HEAD (`proxy_method HEAD` included): no response body.
+    pub head_method: bool,
+    /// `proxy_cookie_*` rules, evaluated (`None`: none).
+    pub cookies: Option<Box<super::cookie::CookieRules>>,
     /// For [`DIRECT`]: a host name to resolve (the port is `proxy_port`), when the URL's
     /// host is neither a group nor an IP address.
     pub resolve: Option<String>,
@@ -145,7 +158,7 @@ pub struct Link<'c> {
     loc: &'c LocSettings,
     setup: LinkSetup,
     peer: Option<usize>,
-    addr: Option<SocketAddr>,
+    addr: Option<PeerAddr>,
     sock: Option<TcpStream>,
     up_readable: bool,
     up_writable: bool,
@@ -155,6 +168,8 @@ pub struct Link<'c> {
     fresh_retry: Option<usize>,
     stale_retry_done: bool,
     conn_requests: u64,
+    /// When the upstream connection in use was opened (`keepalive_time`).
+    conn_opened: Instant,
     tried: Vec<bool>,
     tries: usize,
     started: Instant,
@@ -194,10 +209,15 @@ pub struct Link<'c> {
     client_http11: bool,
     idempotent: bool,
     client_ip: IpAddr,
-    /// The client sent its next request while this one waits: stop watching for EOF.
+    /// `proxy_force_ranges`: the part of the body a 206 sends.
+    slice: Option<super::ranges::Slice>,
+    /// `proxy_limit_rate` of this response (set when its head arrives).
+    read_rate: Option<super::rate::ReadRate>,
+    /// Reading the upstream waits for the rate limit until then.
+    rate_wait: Option<Instant>,
+    /// Stop watching the client for EOF: it sent its next request while this one waits,
+    /// or it closed and `proxy_ignore_client_abort` is on.
     client_pipelined: bool,
-    /// The status for the client when tries run out (502, or 504 after a timeout).
-    fail_status: u16,
     /// The tries so far.
     pub log: UpstreamLog,
     /// The peer choice of a name (`resolving.rs`); `None` for a group or an IP address.
@@ -235,7 +255,8 @@ impl<'c> Link<'c> {
                 _ => BodyIn::Done,
             }
         };
-        let buffered = loc.proxy_request_buffering
+        // A body that is not sent is still read whole first, as nginx reads it.
+        let buffered = (loc.proxy_request_buffering || setup.discard_body)
             && !matches!(body, BodyIn::Done)
             && !setup.upgrade
             && setup.refuse.is_none();
@@ -244,17 +265,12 @@ impl<'c> Link<'c> {
             None if buffered => (body, Some(Box::default()), true),
             None => (body, None, false),
         };
-        let read_ahead = if loc.proxy_buffering {
-            loc.proxy_buffers.0.saturating_mul(loc.proxy_buffers.1)
-        } else {
-            0
-        };
         let resolving = setup
             .resolve
             .is_some()
             .then_some(resolving::Resolving::Start);
         let head_size = loc.proxy_buffer_size.max(1024);
-        let resp_cap = head_size.saturating_add(read_ahead);
+        let resp_cap = super::accel::response_cap(loc, loc.proxy_buffering);
         let out = std::mem::take(&mut setup.head);
         // Memory grows with what the response needs, up to `resp_cap`, as nginx allocates
         // its proxy_buffers one by one.
@@ -275,6 +291,7 @@ impl<'c> Link<'c> {
             fresh_retry: None,
             stale_retry_done: false,
             conn_requests: 0,
+            conn_opened: now,
             tried: Vec::new(),
             tries: 0,
             started: now,
@@ -312,8 +329,10 @@ impl<'c> Link<'c> {
                 Method::Get | Method::Head | Method::Put | Method::Delete | Method::Options
             ),
             client_ip,
-            fail_status: 502,
             client_pipelined: false,
+            read_rate: None,
+            slice: None,
+            rate_wait: None,
             log: UpstreamLog::default(),
             resolving,
         }
@@ -428,7 +447,9 @@ impl<'c> Link<'c> {
                 Some(p) => p,
                 None => {
                     if self.tried.len() < conf.servers.len() {
-                        self.tried.resize(conf.servers.len(), false);
+                        // A `down` server counts as tried: it is no reason to try again
+                        // (nginx's tries count only the servers that are not down).
+                        self.tried = conf.servers.iter().map(|s| s.down).collect();
                     }
                     let Some(group) = shared.upstreams.groups.get_mut(self.setup.group) else {
                         return Err(self.respond_error(cx, shared, 502));
@@ -442,23 +463,21 @@ impl<'c> Link<'c> {
                     ) {
                         Ok(p) => p,
                         Err(_) => {
-                            if self.tries == 0 {
-                                self.log_line(
-                                    cx,
-                                    LogLevel::Error,
-                                    "no live upstreams while connecting to upstream",
-                                    Some(&conf.name),
-                                );
-                                self.log.tries.push(Try {
-                                    addr: TryAddr::Group(conf.name.as_str().into()),
-                                    status: 502,
-                                    time: Duration::ZERO,
-                                    connect_time: None,
-                                    header_time: None,
-                                });
-                            }
-                            let status = self.fail_status;
-                            return Err(self.respond_error(cx, shared, status));
+                            // Every try that finds no server has its own entry, named by
+                            // the group, and ends the request with 502
+                            // (ngx_http_upstream_next with NGX_HTTP_UPSTREAM_FT_NOLIVE).
+                            self.log_line(
+                                cx,
+                                LogLevel::Error,
+                                "no live upstreams while connecting to upstream",
+                                Some(&conf.name),
+                            );
+                            self.log.tries.push(Try {
+                                status: 502,
+                                time: Some(Duration::ZERO),
+                                ..Try::new(TryAddr::Group(conf.name.as_str().into()))
+                            });
+                            return Err(self.respond_error(cx, shared, 502));
                         }
                     }
                 }
@@ -472,29 +491,23 @@ impl<'c> Link<'c> {
             if let Some(g) = shared.upstreams.groups.get_mut(self.setup.group) {
                 g.acquire(peer);
             }
-            (Some(peer), server.addr)
+            (Some(peer), server.addr.clone())
         };
         let fresh = self.fresh_retry.take().is_some();
         if !fresh {
             self.tries += 1;
         }
         self.peer = peer;
-        self.addr = Some(addr);
+        self.addr = Some(addr.clone());
         self.try_started = now;
         self.up_progress = now;
         self.reset_response();
-        self.log.tries.push(Try {
-            addr: TryAddr::Server(addr),
-            status: 0,
-            time: Duration::ZERO,
-            connect_time: None,
-            header_time: None,
-        });
+        self.log.tries.push(Try::new(TryAddr::Server(addr.clone())));
         // A cached connection first, unless this is the replay after a stale one.
         if !fresh
             && self.setup.keepalive
             && let Some(p) = peer
-            && let Some((sock, requests)) = shared.upstreams.pool.take(self.setup.group, p)
+            && let Some((sock, usage)) = shared.upstreams.pool.take(self.setup.group, p)
         {
             // Still registered from its first connect: only its owner changes.
             shared
@@ -503,7 +516,8 @@ impl<'c> Link<'c> {
             self.sock = Some(sock);
             shared.upstreams.open += 1;
             self.reused = true;
-            self.conn_requests = requests;
+            self.conn_requests = usage.requests;
+            self.conn_opened = usage.opened;
             self.connecting = false;
             self.up_readable = true;
             self.up_writable = true;
@@ -512,9 +526,9 @@ impl<'c> Link<'c> {
         }
         self.reused = false;
         self.conn_requests = 0;
-        match TcpStream::connect(addr) {
+        self.conn_opened = now;
+        match super::connect::open(&addr, &self.setup.socket) {
             Ok(mut sock) => {
-                let _ = sock.set_nodelay(true);
                 let fd = sock.as_raw_fd();
                 shared.upstreams.set_owner(fd, Owner::Client(cx.key));
                 if let Err(e) = shared.registry.register(
@@ -536,9 +550,16 @@ impl<'c> Link<'c> {
                 self.up_writable = false;
                 Ok(())
             }
-            Err(e) => {
+            Err(OpenError::Connect(e)) => {
                 let what = format!("connect() failed ({})", sys::errno_text(&e));
                 self.fail(cx, shared, Failure::Error, &what, "connecting to upstream")
+            }
+            Err(OpenError::Local(what)) => {
+                // nginx finalizes with 500 and tries no other server (NGX_ERROR from
+                // ngx_event_connect_peer).
+                let what = format!("{what} while connecting to upstream");
+                self.log_line(cx, LogLevel::Crit, &what, None);
+                Err(self.respond_error(cx, shared, 500))
             }
         }
     }
@@ -557,17 +578,13 @@ impl<'c> Link<'c> {
         let Some(sock) = self.sock.as_ref() else {
             return Ok(());
         };
-        let err = match sock.take_error() {
-            Ok(Some(e)) => Some(e),
-            Ok(None) => match sock.peer_addr() {
-                Ok(_) => None,
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                    // Not yet: wait for the next writable edge.
-                    self.up_writable = false;
-                    return Ok(());
-                }
-                Err(e) => Some(e),
-            },
+        let err = match super::connect::connected(sock) {
+            Ok(true) => None,
+            Ok(false) => {
+                // Not yet: wait for the next writable edge.
+                self.up_writable = false;
+                return Ok(());
+            }
             Err(e) => Some(e),
         };
         if let Some(e) = err {
@@ -596,9 +613,9 @@ impl<'c> Link<'c> {
     fn finish(&mut self, cx: &mut ClientSide<'_, 'c>, shared: &mut Shared<'c>) -> LinkStep {
         let now = shared.now;
         if let Some(t) = self.log.tries.last_mut()
-            && t.time.is_zero()
+            && t.time.is_none()
         {
-            t.time = now.saturating_duration_since(self.try_started);
+            t.time = Some(now.saturating_duration_since(self.try_started));
         }
         let reusable = self.reusable && self.request_sent();
         self.release_upstream(shared, reusable);
@@ -635,19 +652,35 @@ impl<'c> Link<'c> {
             })
             .unwrap_or_default();
         let requests = self.conn_requests + 1;
-        if reusable && requests < keepalive_requests && self.sock.is_some() && self.peer.is_some() {
+        // `keepalive_time`: an older connection serves its request, then closes.
+        let keepalive_time = conf
+            .and_then(|c| c.keepalive_time)
+            .unwrap_or(crate::config::proxy_rest::DEFAULT_UPSTREAM_KEEPALIVE_TIME);
+        let young = now.saturating_duration_since(self.conn_opened) <= keepalive_time;
+        if reusable
+            && young
+            && !shared.shutting_down
+            && requests < keepalive_requests
+            && self.sock.is_some()
+            && self.peer.is_some()
+        {
             if let (Some(sock), Some(p)) = (self.sock.take(), self.peer.take()) {
                 shared.upstreams.open = shared.upstreams.open.saturating_sub(1);
                 if let Some(g) = shared.upstreams.groups.get_mut(self.setup.group) {
                     g.release(p, false, now);
                 }
                 let fd = sock.as_raw_fd();
-                if let Some(key) =
-                    shared
-                        .upstreams
-                        .pool
-                        .put(sock, self.setup.group, p, requests, bound, now)
-                {
+                if let Some(key) = shared.upstreams.pool.put(
+                    sock,
+                    self.setup.group,
+                    p,
+                    pool::Usage {
+                        requests,
+                        opened: self.conn_opened,
+                    },
+                    bound,
+                    now,
+                ) {
                     shared.upstreams.set_owner(fd, Owner::Pool(key));
                 }
             }
@@ -676,12 +709,21 @@ impl<'c> Link<'c> {
         log
     }
 
+    /// Continues the `$upstream_*` tries of the request's earlier use of the proxy (before
+    /// an internal redirect brought it here).
+    pub fn follow(&mut self, earlier: UpstreamLog) {
+        self.log.follow(earlier);
+    }
+
     /// `$proxy_host`, `$proxy_port` and `$upstream_*` while the request runs.
     pub fn var(&self, name: &str, out: &mut Vec<u8>) -> bool {
         match name {
             "proxy_host" => out.extend_from_slice(self.setup.proxy_host.as_bytes()),
+            // A unix-domain upstream has no port (0 here).
             "proxy_port" => {
-                let _ = write!(out, "{}", self.setup.proxy_port);
+                if self.setup.proxy_port != 0 {
+                    let _ = write!(out, "{}", self.setup.proxy_port);
+                }
             }
             _ => return self.log.var(name, out),
         }

@@ -16,20 +16,27 @@
 //! The worker calls [`prepare`] when a request's location has `proxy_pass`, then drives the
 //! [`Link`] on events of either socket.
 
+pub mod accel;
 pub mod balancer;
 pub mod body_buffer;
+pub mod connect;
+pub mod cookie;
 pub mod link;
 pub mod pool;
+pub mod ranges;
+pub mod rate;
 pub mod request;
 pub mod response;
 pub mod upstream_log;
 
 use std::borrow::Cow;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::os::fd::RawFd;
 use std::sync::Arc;
 
-pub use link::{ClientSide, Link, LinkSetup, LinkStep, UPSTREAM_TOKEN_BIT, UpstreamLog};
+pub use link::{
+    ClientSide, Link, LinkSetup, LinkStep, UPSTREAM_TOKEN_BIT, UpstreamLog, UpstreamVars,
+};
 
 use crate::config::proxy_values::{Balance, ProxyPass, ProxyRedirect, ProxyTarget, RedirectRule};
 use crate::config::{HttpConf, LocSettings};
@@ -121,6 +128,7 @@ pub fn prepare(
     let mut setup = LinkSetup {
         group: link::DIRECT,
         direct: None,
+        socket: connect::SocketOptions::default(),
         head: Vec::new(),
         uri: Vec::new(),
         keepalive: false,
@@ -131,6 +139,9 @@ pub fn prepare(
         proxy_port: 80,
         refuse: None,
         framing_at: None,
+        discard_body: false,
+        head_method: false,
+        cookies: None,
         resolve: None,
     };
     let Some(pass) = loc.proxy_pass.as_ref() else {
@@ -159,29 +170,14 @@ pub fn prepare(
             t.eval(vars, &mut url);
             match request::parse_url(&url) {
                 Some(u) => {
-                    let lower = u.host.to_ascii_lowercase();
-                    let mut by_name = false;
-                    if let Some(i) = http
-                        .upstreams
-                        .iter()
-                        .position(|g| g.explicit && g.name == lower && !u.port_given)
-                    {
-                        setup.group = i;
-                    } else if let Ok(ip) = u.host.parse::<IpAddr>() {
-                        setup.direct = Some(SocketAddr::new(ip, u.port));
-                    } else {
-                        by_name = true;
-                    }
-                    proxy_host = if u.port_given && u.port != 80 {
-                        format!("{}:{}", u.host, u.port).into()
-                    } else {
-                        u.host.as_str().into()
-                    };
-                    if by_name {
+                    let target = request::dynamic_target(&u, http);
+                    match target {
+                        request::DynamicTarget::Group(i) => setup.group = i,
+                        request::DynamicTarget::Direct(addr) => setup.direct = Some(addr),
                         // Resolved when the link chooses its peer (link/resolving.rs).
-                        setup.resolve = Some(u.host);
+                        request::DynamicTarget::Unresolved => setup.resolve = Some(u.host.clone()),
                     }
-                    proxy_port = u.port;
+                    (proxy_host, proxy_port) = request::dynamic_proxy_host(&u);
                     uri_as_is = u.uri.is_some();
                     pass_uri = u.uri.map(Cow::Owned);
                 }
@@ -224,67 +220,111 @@ pub fn prepare(
     if let Some(Balance::Hash { key, .. }) = group.map(|g| &g.balance) {
         key.eval(vars, &mut setup.hash_key);
     }
+    setup.socket = request::socket_options(loc, vars, conn_id, client);
     let forwarded_for = a
         .head
         .headers
         .iter()
         .find(|h| h.name.get(buf).eq_ignore_ascii_case(b"x-forwarded-for"))
         .map(|h| h.value.get(buf));
-    let pvars = request::ProxyVars {
+    let mut pvars = request::ProxyVars {
         inner: vars,
         host: &proxy_host,
         port: proxy_port,
         forwarded_for,
         remote_addr: client,
+        body_length: None,
+        chunked: false,
     };
-    let client_headers: Vec<(&[u8], &[u8])> = a
-        .head
-        .headers
-        .iter()
-        .map(|h| (h.name.get(buf), h.value.get(buf)))
-        .collect();
-    let pool_on = group.is_some_and(|g| g.keepalive > 0) && loc.proxy_http_version == 1;
-    // An error page is fetched with GET (nginx's ngx_http_send_error_page); a body an
-    // intercepted try already read is not sent again.
-    let method = if a.route.as_get {
-        &b"GET"[..]
+    // `proxy_pass_request_headers off`: only the headers the proxy sets itself.
+    let client_headers: Vec<(&[u8], &[u8])> = if loc.proxy_pass_request_headers {
+        a.head
+            .headers
+            .iter()
+            .map(|h| (h.name.get(buf), h.value.get(buf)))
+            .collect()
     } else {
-        a.head.method_span.get(buf)
+        Vec::new()
     };
+    // A connection from a `proxy_bind` address is not cached: the pool does not tell
+    // local addresses apart (nginx caches none unless told to).
+    let pool_on = group.is_some_and(|g| g.keepalive > 0)
+        && loc.proxy_http_version == 1
+        && setup.socket.bind.is_none();
+    // `proxy_method`, else GET for an error page (nginx's ngx_http_send_error_page), else
+    // the client's method.
+    let method_value = loc.proxy_method.as_ref().map(|m| {
+        let mut out = Vec::new();
+        m.eval(&pvars, &mut out);
+        out
+    });
+    let method = match &method_value {
+        Some(m) => &m[..],
+        None if a.route.as_get => &b"GET"[..],
+        None => a.head.method_span.get(buf),
+    };
+    setup.head_method = method.eq_ignore_ascii_case(b"HEAD");
+    // `proxy_set_body`: sent instead of the client's body, whose bytes are read and dropped.
+    let set_body = loc.proxy_set_body.as_ref().map(|b| {
+        let mut out = Vec::new();
+        b.eval(&pvars, &mut out);
+        out
+    });
     // A body an intercepted try read whole is sent again, with its length.
     let kept_body = a.route.request_body.as_ref().map(|b| b.len());
     let body_sent = !a.route.body_taken;
+    setup.discard_body = body_sent && (set_body.is_some() || !loc.proxy_pass_request_body);
+    pvars.body_length = match &set_body {
+        Some(body) => Some(body.len() as u64),
+        None if !body_sent => kept_body,
+        None => a.head.content_length,
+    };
+    pvars.chunked = a.head.chunked && body_sent && set_body.is_none();
     let input = request::HeadInput {
         method,
         uri: &uri,
         http_minor: loc.proxy_http_version,
         set: &loc.proxy_set_header,
         proxy_host: &proxy_host,
-        keepalive: pool_on,
-        content_length: if !body_sent {
+        // A body announced and not sent (`proxy_pass_request_body off`, as nginx sends
+        // it) leaves the connection out of step: it is not cached.
+        keepalive: pool_on && loc.proxy_pass_request_body,
+        content_length: if let Some(body) = &set_body {
+            Some(body.len() as u64)
+        } else if !body_sent {
             kept_body.filter(|&n| n > 0)
         } else if a.head.chunked {
             None
         } else {
             a.head.content_length.filter(|&n| n > 0)
         },
-        chunked: a.head.chunked && body_sent,
+        chunked: a.head.chunked && body_sent && set_body.is_none(),
         client_headers: &client_headers,
     };
     let facts = request::build_head(&input, &pvars, &mut setup.head);
-    setup.framing_at = facts.framing_at;
-    if a.head.chunked && body_sent && loc.proxy_http_version == 0 && !loc.proxy_request_buffering {
+    setup.framing_at = facts.framing_at.filter(|_| set_body.is_none());
+    if let Some(body) = &set_body {
+        setup.head.extend_from_slice(body);
+    }
+    if a.head.chunked
+        && body_sent
+        && !setup.discard_body
+        && loc.proxy_http_version == 0
+        && !loc.proxy_request_buffering
+    {
         // nginx buffers the whole body to learn its length even with buffering off; here an
         // unbuffered body is streamed, and an HTTP/1.0 server cannot take a chunked one.
         elog!(
             LogLevel::Error,
-            "*{conn_id} chunked request body cannot be passed to an HTTP/1.0 upstream              (proxy_http_version 1.0), client: {client}"
+            "*{conn_id} chunked request body cannot be passed to an HTTP/1.0 upstream \
+             (proxy_http_version 1.0), client: {client}"
         );
         setup.refuse = Some(411);
     }
-    setup.keepalive = pool_on && !facts.connection_close && !facts.upgrade;
+    setup.keepalive = input.keepalive && !facts.connection_close && !facts.upgrade;
     setup.upgrade = facts.upgrade;
     setup.redirects = redirects(loc, pass, &pvars);
+    setup.cookies = cookie::evaluate(loc, &pvars);
     setup.uri = uri;
     setup.proxy_host = proxy_host;
     setup.proxy_port = proxy_port;
@@ -302,25 +342,34 @@ fn redirects(loc: &LocSettings, pass: &ProxyPass, vars: &dyn VarSource) -> Optio
                 .iter()
                 .filter_map(|r| match r {
                     RedirectRule::Default => pass.default_redirect.as_ref()?.first().cloned(),
-                    RedirectRule::Replace { from, to } => {
-                        let (mut f, mut t) = (Vec::new(), Vec::new());
-                        from.eval(vars, &mut f);
-                        to.eval(vars, &mut t);
-                        Some(Redirect::Prefix { from: f, to: t })
-                    }
-                    RedirectRule::Regex { re, to } => {
-                        // `$1`..`$9` are the rule's own captures, filled in when a value
-                        // matches: keep them as `${N}` for `Captures::expand`.
-                        let mut t = Vec::new();
-                        to.eval(&KeepCaptures(vars, re), &mut t);
-                        Some(Redirect::Regex {
-                            re: re.clone(),
-                            to: t,
-                        })
-                    }
+                    other => evaluate_rule(other, vars),
                 })
                 .collect(),
         ),
+    }
+}
+
+/// A `proxy_redirect` or `proxy_cookie_*` rule with the request's variables filled in
+/// (`None` for `default`, which only `proxy_redirect` has).
+pub(crate) fn evaluate_rule(rule: &RedirectRule, vars: &dyn VarSource) -> Option<Redirect> {
+    match rule {
+        RedirectRule::Default => None,
+        RedirectRule::Replace { from, to } => {
+            let (mut f, mut t) = (Vec::new(), Vec::new());
+            from.eval(vars, &mut f);
+            to.eval(vars, &mut t);
+            Some(Redirect::Prefix { from: f, to: t })
+        }
+        RedirectRule::Regex { re, to } => {
+            // `$1`..`$9` are the rule's own captures, filled in when a value
+            // matches: keep them as `${N}` for `Captures::expand`.
+            let mut t = Vec::new();
+            to.eval(&KeepCaptures(vars, re), &mut t);
+            Some(Redirect::Regex {
+                re: re.clone(),
+                to: t,
+            })
+        }
     }
 }
 

@@ -39,12 +39,22 @@ pub struct Bound {
     pub timeout: Duration,
 }
 
+/// What a cached connection has done so far: `keepalive_requests` and `keepalive_time`
+/// are checked against it when it is released.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Usage {
+    /// Requests it carried.
+    pub requests: u64,
+    /// When it was connected.
+    pub opened: Instant,
+}
+
 /// An idle connection waiting for reuse.
 struct Idle {
     sock: TcpStream,
     group: usize,
     peer: usize,
-    requests: u64,
+    usage: Usage,
     /// When it was cached.
     since: Instant,
 }
@@ -60,7 +70,7 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// Caches `sock` (to `peer` of `group`, used for `requests` requests so far) at `now`,
+    /// Caches `sock` (to `peer` of `group`, with its `usage` so far) at `now`,
     /// in a stack bounded by `bound` (see [`Pool::expire`]). Returns the pool key the socket's
     /// events must now go to (`None`: not cached, closed).
     pub fn put(
@@ -68,7 +78,7 @@ impl Pool {
         sock: TcpStream,
         group: usize,
         peer: usize,
-        requests: u64,
+        usage: Usage,
         bound: Bound,
         now: Instant,
     ) -> Option<Key> {
@@ -84,15 +94,15 @@ impl Pool {
             sock,
             group,
             peer,
-            requests,
+            usage,
             since: now,
         });
         self.stacks[group].push_back(key);
         Some(key)
     }
 
-    /// The most recently cached live connection to `peer` of `group`, with its request count.
-    pub fn take(&mut self, group: usize, peer: usize) -> Option<(TcpStream, u64)> {
+    /// The most recently cached live connection to `peer` of `group`, with its usage.
+    pub fn take(&mut self, group: usize, peer: usize) -> Option<(TcpStream, Usage)> {
         let stack = self.stacks.get_mut(group)?;
         let pos = stack.iter().rposition(|&k| {
             self.idle
@@ -100,7 +110,7 @@ impl Pool {
                 .is_some_and(|e| e.peer == peer && e.group == group)
         })?;
         let key = stack.remove(pos)?;
-        self.idle.remove(key).map(|e| (e.sock, e.requests))
+        self.idle.remove(key).map(|e| (e.sock, e.usage))
     }
 
     /// An event on the idle connection `key`: the upstream closed it or sent stray bytes.
@@ -150,6 +160,14 @@ impl Pool {
         earliest
     }
 
+    /// Closes every cached connection (a graceful stop: an idle upstream connection has
+    /// no request to finish, and one to this very server would keep it from exiting).
+    pub fn close_all(&mut self) {
+        self.idle = Slab::default();
+        self.stacks.clear();
+        self.bounds.clear();
+    }
+
     /// Number of cached connections.
     pub fn len(&self) -> usize {
         self.idle.len()
@@ -186,6 +204,13 @@ mod tests {
 
     const LONG: Duration = Duration::from_secs(60);
 
+    fn used(requests: u64) -> Usage {
+        Usage {
+            requests,
+            opened: Instant::now(),
+        }
+    }
+
     fn bound(max: usize, timeout: Duration) -> Bound {
         Bound { max, timeout }
     }
@@ -197,11 +222,14 @@ mod tests {
         let t0 = Instant::now();
         for (i, s) in socks.into_iter().enumerate() {
             let peer = usize::from(i == 1);
-            assert!(pool.put(s, 0, peer, i as u64, bound(8, LONG), t0).is_some());
+            assert!(
+                pool.put(s, 0, peer, used(i as u64), bound(8, LONG), t0)
+                    .is_some()
+            );
         }
-        assert_eq!(pool.take(0, 0).map(|(_, n)| n), Some(2));
-        assert_eq!(pool.take(0, 1).map(|(_, n)| n), Some(1));
-        assert_eq!(pool.take(0, 0).map(|(_, n)| n), Some(0));
+        assert_eq!(pool.take(0, 0).map(|(_, u)| u.requests), Some(2));
+        assert_eq!(pool.take(0, 1).map(|(_, u)| u.requests), Some(1));
+        assert_eq!(pool.take(0, 0).map(|(_, u)| u.requests), Some(0));
         assert!(pool.take(0, 0).is_none() && pool.take(1, 0).is_none());
         assert!(pool.is_empty());
     }
@@ -212,7 +240,7 @@ mod tests {
         let mut pool = Pool::default();
         let t0 = Instant::now();
         for (i, s) in socks.into_iter().enumerate() {
-            pool.put(s, 0, 0, i as u64, bound(2, LONG), t0);
+            pool.put(s, 0, 0, used(i as u64), bound(2, LONG), t0);
         }
         // Within the grace nothing closes, and the poll is told when it ends.
         pool.expire(t0 + EXCESS_GRACE / 2);
@@ -220,7 +248,7 @@ mod tests {
         assert_eq!(pool.next_expiry(), Some(t0 + EXCESS_GRACE));
         // A request in the meantime takes the newest.
         let taken = pool.take(0, 0);
-        assert_eq!(taken.as_ref().map(|(_, n)| *n), Some(4));
+        assert_eq!(taken.as_ref().map(|(_, u)| u.requests), Some(4));
         pool.expire(t0 + EXCESS_GRACE);
         assert_eq!(pool.len(), 2);
         assert_eq!(pool.next_expiry(), Some(t0 + LONG));
@@ -228,8 +256,8 @@ mod tests {
         std::thread::sleep(Duration::from_millis(50));
         let gone: Vec<bool> = ends.iter_mut().map(closed).collect();
         assert_eq!(gone, [true, true, false, false, false]);
-        assert_eq!(pool.take(0, 0).map(|(_, n)| n), Some(3));
-        assert_eq!(pool.take(0, 0).map(|(_, n)| n), Some(2));
+        assert_eq!(pool.take(0, 0).map(|(_, u)| u.requests), Some(3));
+        assert_eq!(pool.take(0, 0).map(|(_, u)| u.requests), Some(2));
     }
 
     #[test]
@@ -240,7 +268,7 @@ mod tests {
         let mut keys = Vec::new();
         for (i, s) in socks.into_iter().enumerate() {
             let at = t0 + Duration::from_secs(i as u64);
-            keys.extend(pool.put(s, 0, 0, 0, bound(8, Duration::from_secs(5)), at));
+            keys.extend(pool.put(s, 0, 0, used(0), bound(8, Duration::from_secs(5)), at));
         }
         assert_eq!(pool.next_expiry(), Some(t0 + Duration::from_secs(5)));
         pool.expire(t0 + Duration::from_secs(6));
@@ -250,6 +278,6 @@ mod tests {
         // `keepalive` of 0 caches nothing.
         let (mut socks, _ends) = sockets(1);
         let s = socks.remove(0);
-        assert!(pool.put(s, 0, 0, 0, bound(0, LONG), t0).is_none());
+        assert!(pool.put(s, 0, 0, used(0), bound(0, LONG), t0).is_none());
     }
 }

@@ -75,26 +75,62 @@ fn push_args(args: Option<&[u8]>, out: &mut Vec<u8>) {
     }
 }
 
-/// A URL with variables, evaluated: `http://HOST[:PORT][/URI]`.
+/// A URL with variables, evaluated: `http://HOST[:PORT][/URI]` or
+/// `http://unix:/PATH[:URI]`.
 #[derive(Debug, PartialEq, Eq)]
 pub struct EvaluatedUrl {
-    /// The host as written.
+    /// The host as written (the socket's path for `unix:`).
     pub host: String,
     /// The port (80 when absent).
     pub port: u16,
     /// Whether a port was written.
     pub port_given: bool,
-    /// The URI part, if any.
+    /// The URI part, if any (one starting with `?` gets a leading `/`, as nginx's
+    /// `ngx_http_proxy_eval` gives it).
     pub uri: Option<Vec<u8>>,
+    /// A unix-domain socket: `host` is its path.
+    pub unix: bool,
 }
 
 /// Parses an evaluated `proxy_pass` URL; `None` if it is not `http://host...`.
 pub fn parse_url(url: &[u8]) -> Option<EvaluatedUrl> {
-    let rest = if url.len() >= 7 && url[..7].eq_ignore_ascii_case(b"http://") {
+    let rest = if url.len() > 7 && url[..7].eq_ignore_ascii_case(b"http://") {
         &url[7..]
     } else {
         return None;
     };
+    // `?b=1` alone is not a request-target: nginx sends `/?b=1`.
+    let uri_part = |uri: &[u8]| -> Option<Vec<u8>> {
+        match uri.first() {
+            None => None,
+            Some(b'?') => {
+                let mut with_slash = Vec::with_capacity(uri.len() + 1);
+                with_slash.push(b'/');
+                with_slash.extend_from_slice(uri);
+                Some(with_slash)
+            }
+            Some(_) => Some(uri.to_vec()),
+        }
+    };
+    if rest.len() >= 5 && rest[..5].eq_ignore_ascii_case(b"unix:") {
+        let rest = &rest[5..];
+        let (path, uri) = match memchr::memchr(b':', rest) {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, &b""[..]),
+        };
+        let path = std::str::from_utf8(path).ok()?;
+        // sun_path holds 108 bytes with its NUL.
+        if path.is_empty() || path.len() + 1 > 108 {
+            return None;
+        }
+        return Some(EvaluatedUrl {
+            host: path.to_string(),
+            port: 0,
+            port_given: false,
+            uri: uri_part(uri),
+            unix: true,
+        });
+    }
     let split = rest
         .iter()
         .position(|&b| b == b'/' || b == b'?')
@@ -117,8 +153,102 @@ pub fn parse_url(url: &[u8]) -> Option<EvaluatedUrl> {
             .to_string(),
         port,
         port_given,
-        uri: (!uri.is_empty()).then(|| uri.to_vec()),
+        uri: uri_part(uri),
+        unix: false,
     })
+}
+
+/// Where an evaluated URL goes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DynamicTarget {
+    /// An upstream group: an `upstream {}` block named by the host (no port written), or
+    /// the group a fixed `proxy_pass` made for the same host and port
+    /// (`ngx_http_upstream_init_request` searches both).
+    Group(usize),
+    /// An IP address or a unix-domain socket.
+    Direct(crate::config::proxy_values::PeerAddr),
+    /// A name that needs the resolver.
+    Unresolved,
+}
+
+/// Finds where an evaluated `proxy_pass` URL goes.
+pub fn dynamic_target(u: &EvaluatedUrl, http: &crate::config::HttpConf) -> DynamicTarget {
+    use crate::config::proxy_values::PeerAddr;
+    if u.unix {
+        return DynamicTarget::Direct(PeerAddr::Unix(std::rc::Rc::from(std::path::Path::new(
+            &u.host,
+        ))));
+    }
+    let lower = u.host.to_ascii_lowercase();
+    let found = http.upstreams.iter().position(|g| {
+        g.name == lower
+            && if g.explicit {
+                !u.port_given
+            } else {
+                g.pending
+                    .as_ref()
+                    .is_some_and(|p| p.port.unwrap_or(80) == u.port)
+            }
+    });
+    if let Some(i) = found {
+        return DynamicTarget::Group(i);
+    }
+    match u.host.parse::<std::net::IpAddr>() {
+        Ok(ip) => DynamicTarget::Direct(PeerAddr::Inet(std::net::SocketAddr::new(ip, u.port))),
+        Err(_) => DynamicTarget::Unresolved,
+    }
+}
+
+/// `$proxy_host` and `$proxy_port` of an evaluated URL (`ngx_http_proxy_set_vars`): the host
+/// with its port unless that is 80; `localhost` and no port for a unix-domain socket (port
+/// 0 shows as empty).
+pub fn dynamic_proxy_host(u: &EvaluatedUrl) -> (std::sync::Arc<str>, u16) {
+    if u.unix {
+        return ("localhost".into(), 0);
+    }
+    let host = if u.host.contains(':') {
+        format!("[{}]", u.host)
+    } else {
+        u.host.clone()
+    };
+    if u.port_given && u.port != 80 {
+        (format!("{host}:{}", u.port).into(), u.port)
+    } else {
+        (host.into(), u.port)
+    }
+}
+
+/// The request's `proxy_bind` and `proxy_socket_keepalive`: a bind address with variables
+/// is evaluated now (empty: no bind; not an address: nginx's error line, no bind).
+pub fn socket_options(
+    loc: &crate::config::LocSettings,
+    vars: &dyn VarSource,
+    conn_id: u64,
+    client: std::net::IpAddr,
+) -> super::connect::SocketOptions {
+    use crate::config::proxy_rest::{ProxyBind, parse_addr_port};
+    let (bind, transparent) = match &loc.proxy_bind {
+        ProxyBind::Off => (None, false),
+        ProxyBind::Fixed { addr, transparent } => (Some(*addr), *transparent),
+        ProxyBind::Dynamic { addr, transparent } => {
+            let mut text = Vec::new();
+            addr.eval(vars, &mut text);
+            let parsed = std::str::from_utf8(&text).ok().and_then(parse_addr_port);
+            if parsed.is_none() && !text.is_empty() {
+                crate::elog!(
+                    crate::log::LogLevel::Error,
+                    "*{conn_id} invalid local address \"{}\", client: {client}",
+                    String::from_utf8_lossy(&text)
+                );
+            }
+            (parsed, *transparent)
+        }
+    };
+    super::connect::SocketOptions {
+        bind,
+        transparent,
+        keepalive: loc.proxy_socket_keepalive,
+    }
 }
 
 /// Variables the proxy adds to a request's own (`$proxy_host`, `$proxy_port`,
@@ -134,6 +264,10 @@ pub struct ProxyVars<'a> {
     pub forwarded_for: Option<&'a [u8]>,
     /// `$remote_addr`
     pub remote_addr: std::net::IpAddr,
+    /// `$proxy_internal_body_length`: the body length sent upstream, when known.
+    pub body_length: Option<u64>,
+    /// `$proxy_internal_chunked`: the body goes upstream chunked.
+    pub chunked: bool,
 }
 
 impl VarSource for ProxyVars<'_> {
@@ -143,7 +277,9 @@ impl VarSource for ProxyVars<'_> {
             Var::Upstream(name) => match name.as_str() {
                 "proxy_host" => out.extend_from_slice(self.host.as_bytes()),
                 "proxy_port" => {
-                    let _ = write!(out, "{}", self.port);
+                    if self.port != 0 {
+                        let _ = write!(out, "{}", self.port);
+                    }
                 }
                 "proxy_add_x_forwarded_for" => {
                     if let Some(f) = self.forwarded_for {
@@ -152,6 +288,14 @@ impl VarSource for ProxyVars<'_> {
                     }
                     let _ = write!(out, "{}", self.remote_addr);
                 }
+                "proxy_internal_body_length" => match self.body_length {
+                    Some(n) => {
+                        let _ = write!(out, "{n}");
+                    }
+                    None => return false,
+                },
+                "proxy_internal_chunked" if self.chunked => out.extend_from_slice(b"chunked"),
+                "proxy_internal_chunked" => return false,
                 _ => return self.inner.var(var, out),
             },
             _ => return self.inner.var(var, out),
@@ -340,7 +484,8 @@ mod tests {
                 host: "127.0.0.1".into(),
                 port: 8080,
                 port_given: true,
-                uri: Some(b"/a?b".to_vec())
+                uri: Some(b"/a?b".to_vec()),
+                unix: false,
             })
         );
         assert_eq!(
@@ -432,6 +577,8 @@ mod tests {
             port: 81,
             forwarded_for: Some(b"1.2.3.4"),
             remote_addr: "10.0.0.1".parse().unwrap(),
+            body_length: None,
+            chunked: false,
         };
         let mut out = Vec::new();
         Template::compile("$proxy_add_x_forwarded_for|$proxy_host:$proxy_port")

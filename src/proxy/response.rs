@@ -172,6 +172,15 @@ pub struct ClientHeadInput<'a> {
     pub keepalive_header: Option<u64>,
     /// `proxy_redirect` rules, resolved to (from, to) pairs.
     pub redirects: &'a [Redirect],
+    /// `http://host[:port]` for a `Location` a rule rewrote to a path (`None` with
+    /// `absolute_redirect off`: it stays relative).
+    pub location_base: Option<&'a [u8]>,
+    /// `proxy_cookie_*` rules for `Set-Cookie` fields.
+    pub cookies: Option<&'a super::cookie::CookieRules>,
+    /// `proxy_force_ranges on`: the upstream's `Accept-Ranges` is not passed.
+    pub force_ranges: bool,
+    /// What the range filter makes of the response.
+    pub ranged: super::ranges::Ranged,
 }
 
 fn hidden(name: &[u8], input: &ClientHeadInput<'_>) -> bool {
@@ -205,42 +214,102 @@ pub enum Redirect {
     },
 }
 
-fn rewrite_location(value: &[u8], redirects: &[Redirect], out: &mut Vec<u8>) {
-    for rule in redirects {
+/// nginx's `proxy_redirect`/`proxy_cookie_*` rule walk (`ngx_http_proxy_rewrite_*_handler`)
+/// over `value[prefix..]`: the first matching rule writes the new value (the bytes before
+/// `prefix` kept) to `out` and returns true. A `FROM TO` rule matches a prefix, case
+/// sensitively; in `domain` mode (`proxy_cookie_domain`) it must match the whole value,
+/// case-insensitively, after one leading dot, which stays. A regex rule replaces
+/// everything from `prefix` on.
+pub fn rewrite_value(
+    value: &[u8],
+    prefix: usize,
+    rules: &[Redirect],
+    domain: bool,
+    out: &mut Vec<u8>,
+) -> bool {
+    let Some(rest) = value.get(prefix..) else {
+        return false;
+    };
+    for rule in rules {
         match rule {
             Redirect::Prefix { from, to } => {
-                if value.len() >= from.len() && value[..from.len()].eq_ignore_ascii_case(from) {
+                let (kept, rest) = match (domain, rest.first()) {
+                    (true, Some(b'.')) => (prefix + 1, &rest[1..]),
+                    _ => (prefix, rest),
+                };
+                let hit = if domain {
+                    rest.eq_ignore_ascii_case(from)
+                } else {
+                    rest.starts_with(from)
+                };
+                if hit {
+                    out.extend_from_slice(&value[..kept]);
                     out.extend_from_slice(to);
-                    out.extend_from_slice(&value[from.len()..]);
-                    return;
+                    out.extend_from_slice(&rest[from.len()..]);
+                    return true;
                 }
             }
             Redirect::Regex { re, to } => {
                 // nginx takes a match error for no match here.
                 let mut caps = crate::regex::Captures::default();
-                if let Ok(true) = re.captures(value, &mut caps) {
+                if let Ok(true) = re.captures(rest, &mut caps) {
+                    out.extend_from_slice(&value[..prefix]);
                     caps.expand(to, out);
-                    return;
+                    return true;
                 }
             }
         }
     }
-    out.extend_from_slice(value);
+    false
+}
+
+/// The `Location` field of an upstream head as nginx passes it on
+/// (`ngx_http_upstream_rewrite_location`, then the header filter).
+enum LocationOut {
+    /// As sent (no rule matched, or none applies).
+    AsSent,
+    /// Rewritten by a `proxy_redirect` rule, in its place among the headers.
+    Rewritten(Vec<u8>),
+    /// Rewritten to a path: made absolute with the server's `http://host[:port]` and
+    /// written before `Connection`, where the header filter writes a location it completes.
+    Completed(Vec<u8>),
+}
+
+fn location_out(value: &[u8], input: &ClientHeadInput<'_>) -> LocationOut {
+    let mut rewritten = Vec::new();
+    if !rewrite_value(value, 0, input.redirects, false, &mut rewritten) {
+        return LocationOut::AsSent;
+    }
+    match input.location_base {
+        Some(base) if rewritten.starts_with(b"/") => {
+            let mut full = Vec::with_capacity(base.len() + rewritten.len());
+            full.extend_from_slice(base);
+            full.extend_from_slice(&rewritten);
+            LocationOut::Completed(full)
+        }
+        _ => LocationOut::Rewritten(rewritten),
+    }
 }
 
 /// Appends the client's response head, in nginx's header-filter order: status line,
-/// `Server`, `Date`, `Content-Type`, `Content-Length`, `Last-Modified`, `Transfer-Encoding`,
-/// `Connection`, then the other upstream headers in their order (`Location` and `Refresh`
-/// rewritten by `proxy_redirect`).
+/// `Server`, `Date`, `Content-Type`, `Content-Length`, a `Location` made absolute,
+/// `Transfer-Encoding`, `Connection`, then the other upstream headers in their order
+/// (`Location` and `Refresh` rewritten by `proxy_redirect`, `Set-Cookie` by the
+/// `proxy_cookie_*` rules).
 pub fn build_client_head(
     head: &ResponseHead,
     buf: &[u8],
     input: &ClientHeadInput<'_>,
     out: &mut Vec<u8>,
 ) {
-    let _ = write!(out, "HTTP/1.1 {} ", head.status);
-    out.extend_from_slice(&buf[head.reason.0..head.reason.1]);
-    out.extend_from_slice(b"\r\n");
+    use super::ranges::Ranged;
+    if let Ranged::Part { .. } = input.ranged {
+        out.extend_from_slice(b"HTTP/1.1 206 Partial Content\r\n");
+    } else {
+        let _ = write!(out, "HTTP/1.1 {} ", head.status);
+        out.extend_from_slice(&buf[head.reason.0..head.reason.1]);
+        out.extend_from_slice(b"\r\n");
+    }
     let passes = |n: &str| input.pass.iter().any(|p| p == n) && head.header(buf, n).is_some();
     if !passes("server") {
         out.extend_from_slice(input.server_line);
@@ -250,7 +319,9 @@ pub fn build_client_head(
         out.extend_from_slice(input.date);
         out.extend_from_slice(b"\r\n");
     }
-    const EARLY: [&str; 3] = ["content-type", "content-length", "last-modified"];
+    // The header filter writes these two itself, once, with the last value the upstream
+    // sent (its lines are not kept in the list).
+    const EARLY: [&str; 2] = ["content-type", "content-length"];
     for name in EARLY {
         if name == "content-length" && head.chunked {
             continue;
@@ -258,16 +329,41 @@ pub fn build_client_head(
         if let Some((n, v)) = head
             .headers
             .iter()
-            .find(|(n, _)| buf[n.0..n.1].eq_ignore_ascii_case(name.as_bytes()))
+            .rfind(|(n, _)| buf[n.0..n.1].eq_ignore_ascii_case(name.as_bytes()))
         {
             if hidden(&buf[n.0..n.1], input) {
                 continue;
             }
             out.extend_from_slice(&buf[n.0..n.1]);
             out.extend_from_slice(b": ");
-            out.extend_from_slice(&buf[v.0..v.1]);
+            match input.ranged {
+                Ranged::Part { start, end, .. } if name == "content-length" => {
+                    let _ = write!(out, "{}", end - start);
+                }
+                _ => out.extend_from_slice(&buf[v.0..v.1]),
+            }
             out.extend_from_slice(b"\r\n");
         }
+    }
+    // nginx's `r->headers_out.location` is the last Location a rule rewrote; only that one
+    // may be completed.
+    let location = head
+        .headers
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, (n, _))| {
+            let name = &buf[n.0..n.1];
+            name.eq_ignore_ascii_case(b"location") && !hidden(name, input)
+        })
+        .find_map(|(i, (_, v))| match location_out(&buf[v.0..v.1], input) {
+            LocationOut::AsSent => None,
+            out => Some((i, out)),
+        });
+    if let Some((_, LocationOut::Completed(value))) = &location {
+        out.extend_from_slice(b"Location: ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
     }
     if head.status == 101 {
         out.extend_from_slice(b"Connection: upgrade\r\n");
@@ -289,34 +385,73 @@ pub fn build_client_head(
             out.extend_from_slice(b"Connection: close\r\n");
         }
     }
-    let mut early_seen = [false; 3];
-    for (n, v) in &head.headers {
+    let mut value_buf = Vec::new();
+    for (i, (n, v)) in head.headers.iter().enumerate() {
         let name = &buf[n.0..n.1];
-        if let Some(i) = EARLY
+        let value = &buf[v.0..v.1];
+        if EARLY
             .iter()
-            .position(|e| e.as_bytes().eq_ignore_ascii_case(name))
+            .any(|e| e.as_bytes().eq_ignore_ascii_case(name))
         {
-            // Only the first of each was placed early; nginx keeps later duplicates.
-            if !early_seen[i] {
-                early_seen[i] = true;
-                continue;
-            }
+            continue;
         }
         if HOP_BY_HOP
             .iter()
             .any(|h| h.as_bytes().eq_ignore_ascii_case(name))
             || hidden(name, input)
+            || (input.force_ranges && name.eq_ignore_ascii_case(b"accept-ranges"))
         {
             continue;
         }
+        let value: &[u8] = match &location {
+            Some((at, LocationOut::Completed(_))) if *at == i => continue,
+            Some((at, LocationOut::Rewritten(new))) if *at == i => new,
+            _ if name.eq_ignore_ascii_case(b"location") => {
+                value_buf.clear();
+                if rewrite_value(value, 0, input.redirects, false, &mut value_buf) {
+                    &value_buf
+                } else {
+                    value
+                }
+            }
+            _ if name.eq_ignore_ascii_case(b"refresh") => {
+                // Only the URL after `url=` is rewritten (ngx_http_upstream_rewrite_refresh).
+                value_buf.clear();
+                let at = memchr::memmem::find(&value.to_ascii_lowercase(), b"url=");
+                match at {
+                    Some(at)
+                        if rewrite_value(value, at + 4, input.redirects, false, &mut value_buf) =>
+                    {
+                        &value_buf
+                    }
+                    _ => value,
+                }
+            }
+            _ if name.eq_ignore_ascii_case(b"set-cookie") => {
+                value_buf.clear();
+                match input.cookies {
+                    Some(rules)
+                        if super::cookie::rewrite_set_cookie(value, rules, &mut value_buf) =>
+                    {
+                        &value_buf
+                    }
+                    _ => value,
+                }
+            }
+            _ => value,
+        };
         out.extend_from_slice(name);
         out.extend_from_slice(b": ");
-        if name.eq_ignore_ascii_case(b"location") || name.eq_ignore_ascii_case(b"refresh") {
-            rewrite_location(&buf[v.0..v.1], input.redirects, out);
-        } else {
-            out.extend_from_slice(&buf[v.0..v.1]);
-        }
+        out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
+    }
+    // The range filter's own field comes last.
+    match input.ranged {
+        Ranged::Full => out.extend_from_slice(b"Accept-Ranges: bytes\r\n"),
+        Ranged::Part { start, end, total } => {
+            let _ = write!(out, "Content-Range: bytes {start}-{}/{total}\r\n", end - 1);
+        }
+        _ => {}
     }
     out.extend_from_slice(b"\r\n");
 }
@@ -382,6 +517,10 @@ mod tests {
             keepalive: true,
             keepalive_header: None,
             redirects: &redirects,
+            location_base: None,
+            cookies: None,
+            force_ranges: false,
+            ranged: crate::proxy::ranges::Ranged::No,
         };
         let mut out = Vec::new();
         build_client_head(&h, raw, &input, &mut out);

@@ -1,9 +1,14 @@
 //! The tries of a proxied request, as `$upstream_addr`, `$upstream_status`,
-//! `$upstream_response_time` (and `_connect_time`, `_header_time`), `$proxy_host` and
-//! `$proxy_port` show them in access logs.
+//! `$upstream_response_time` (and `_connect_time`, `_header_time`),
+//! `$upstream_bytes_received`, `$upstream_bytes_sent`, `$upstream_response_length`,
+//! `$proxy_host` and `$proxy_port` show them, and the last response head for
+//! `$upstream_http_*` and `$upstream_cookie_*`.
+//!
+//! Tries are separated by `, `; when a request used the proxy again after an internal
+//! redirect (an intercepted error's page, `X-Accel-Redirect`), the tries before and after
+//! are separated by ` : `, as nginx's `r->upstream_states` are.
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,9 +16,12 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub enum TryAddr {
     /// The server's address.
-    Server(SocketAddr),
+    Server(crate::config::proxy_values::PeerAddr),
     /// The group's name, when no server of it was live.
     Group(Arc<str>),
+    /// Not a try: the request left for an internal redirect and used the proxy again
+    /// (nginx's state without a peer, shown as ` : `).
+    Redirect,
 }
 
 /// One try of the request: what `$upstream_addr`, `$upstream_status` and
@@ -24,12 +32,34 @@ pub struct Try {
     pub addr: TryAddr,
     /// Its status (502/504 for failures); 0 while unknown.
     pub status: u16,
-    /// Time from the try's start to its end.
-    pub time: Duration,
+    /// Time from the try's start to its end (`None` while it runs).
+    pub time: Option<Duration>,
     /// Time until the connection was established.
     pub connect_time: Option<Duration>,
     /// Time until the response head was parsed.
     pub header_time: Option<Duration>,
+    /// Bytes read from the server (heads and body, framing included).
+    pub bytes_received: u64,
+    /// Bytes written to the server.
+    pub bytes_sent: u64,
+    /// `bytes_received` when the final response head ended (the body's bytes follow).
+    pub head_end: Option<u64>,
+}
+
+impl Try {
+    /// A try of `addr` that has just started.
+    pub fn new(addr: TryAddr) -> Try {
+        Try {
+            addr,
+            status: 0,
+            time: None,
+            connect_time: None,
+            header_time: None,
+            bytes_received: 0,
+            bytes_sent: 0,
+            head_end: None,
+        }
+    }
 }
 
 /// The tries of a request, for the access log.
@@ -41,9 +71,49 @@ pub struct UpstreamLog {
     pub proxy_host: Arc<str>,
     /// `$proxy_port`
     pub proxy_port: u16,
+    /// The header lines of the last response head (`$upstream_http_*`,
+    /// `$upstream_cookie_*`), without the status line.
+    pub head: Vec<u8>,
+}
+
+/// Whoever can answer `$upstream_*`, `$proxy_host` and `$proxy_port` for a request: the
+/// client connection (its proxied request in flight, or the finished one's tries), or the
+/// tries themselves while the routing phases run after an intercepted error or an
+/// `X-Accel-Redirect`.
+pub trait UpstreamVars {
+    /// Writes the variable named `name` (its whole name, `upstream_addr`); false when it
+    /// has no value.
+    fn upstream_var(&self, name: &str, out: &mut Vec<u8>) -> bool;
+}
+
+impl UpstreamVars for UpstreamLog {
+    fn upstream_var(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        self.var(name, out)
+    }
 }
 
 impl UpstreamLog {
+    /// Keeps the header lines of a response head (`head` as received, status line first).
+    pub fn keep_head(&mut self, head: &[u8]) {
+        self.head.clear();
+        let start = memchr::memchr(b'\n', head).map_or(head.len(), |i| i + 1);
+        self.head.extend_from_slice(&head[start..]);
+    }
+
+    /// The kept header lines as (name, value) pairs.
+    fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.head.split(|&b| b == b'\n').filter_map(|line| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let colon = memchr::memchr(b':', line)?;
+            let value = &line[colon + 1..];
+            let value = &value[value
+                .iter()
+                .take_while(|b| matches!(b, b' ' | b'\t'))
+                .count()..];
+            Some((&line[..colon], value.trim_ascii_end()))
+        })
+    }
+
     /// Writes `$upstream_*`, `$proxy_host` or `$proxy_port` (by the variable's whole name);
     /// false if unknown or empty.
     pub fn var(&self, name: &str, out: &mut Vec<u8>) -> bool {
@@ -53,7 +123,10 @@ impl UpstreamLog {
                 return true;
             }
             "proxy_port" => {
-                let _ = write!(out, "{}", self.proxy_port);
+                // A unix-domain upstream has no port (0 here).
+                if self.proxy_port != 0 {
+                    let _ = write!(out, "{}", self.proxy_port);
+                }
                 return true;
             }
             _ => {}
@@ -61,25 +134,55 @@ impl UpstreamLog {
         let Some(name) = name.strip_prefix("upstream_") else {
             return false;
         };
+        // The last response's fields (ngx_http_upstream_header_variable and friends).
+        if let Some(field) = name.strip_prefix("http_") {
+            let Some((_, v)) = self
+                .headers()
+                .find(|(n, _)| crate::vars::header_matches(field, n))
+            else {
+                return false;
+            };
+            out.extend_from_slice(v);
+            return true;
+        }
+        if let Some(cookie) = name.strip_prefix("cookie_") {
+            let Some(v) = super::cookie::find_set_cookie(self.headers(), cookie) else {
+                return false;
+            };
+            out.extend_from_slice(v);
+            return true;
+        }
+        // nginx 1.22's proxy module reads no trailers from an upstream.
+        if name.starts_with("trailer_") {
+            return false;
+        }
         if self.tries.is_empty() {
             return false;
         }
-        for (i, t) in self.tries.iter().enumerate() {
-            if i > 0 {
+        let secs = |d: Option<Duration>, out: &mut Vec<u8>| match d {
+            Some(d) => {
+                let _ = write!(out, "{}.{:03}", d.as_secs(), d.subsec_millis());
+            }
+            None => out.push(b'-'),
+        };
+        let mut first = true;
+        for t in &self.tries {
+            if matches!(t.addr, TryAddr::Redirect) {
+                out.extend_from_slice(b" : ");
+                first = true;
+                continue;
+            }
+            if !first {
                 out.extend_from_slice(b", ");
             }
-            let secs = |d: Option<Duration>, out: &mut Vec<u8>| match d {
-                Some(d) => {
-                    let _ = write!(out, "{}.{:03}", d.as_secs(), d.subsec_millis());
-                }
-                None => out.push(b'-'),
-            };
+            first = false;
             match name {
                 "addr" => match &t.addr {
                     TryAddr::Server(a) => {
                         let _ = write!(out, "{a}");
                     }
                     TryAddr::Group(name) => out.extend_from_slice(name.as_bytes()),
+                    TryAddr::Redirect => {}
                 },
                 "status" => match t.status {
                     0 => out.push(b'-'),
@@ -87,12 +190,38 @@ impl UpstreamLog {
                         let _ = write!(out, "{s}");
                     }
                 },
-                "response_time" => secs(Some(t.time), out),
+                "response_time" => secs(t.time, out),
                 "connect_time" => secs(t.connect_time, out),
                 "header_time" => secs(t.header_time, out),
+                "bytes_received" => {
+                    let _ = write!(out, "{}", t.bytes_received);
+                }
+                "bytes_sent" => {
+                    let _ = write!(out, "{}", t.bytes_sent);
+                }
+                "response_length" => {
+                    let body = t
+                        .head_end
+                        .map_or(0, |end| t.bytes_received.saturating_sub(end));
+                    let _ = write!(out, "{body}");
+                }
                 _ => return false,
             }
         }
         true
+    }
+
+    /// Continues the tries of an earlier use of the proxy by the same request, after an
+    /// internal redirect.
+    pub fn follow(&mut self, earlier: UpstreamLog) {
+        let mut tries = earlier.tries;
+        tries.push(Try::new(TryAddr::Redirect));
+        tries.append(&mut self.tries);
+        self.tries = tries;
+    }
+
+    /// The try in progress.
+    pub fn current(&mut self) -> Option<&mut Try> {
+        self.tries.last_mut()
     }
 }

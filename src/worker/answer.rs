@@ -4,8 +4,6 @@
 
 use super::handler::{self, Head, server_name};
 use super::phases::{Next, Rq};
-use std::io::Write as _;
-
 use crate::http::request::Method;
 
 /// Answers `code` with `Location` (made absolute when it starts with `/` and
@@ -76,23 +74,37 @@ fn refresh(rq: &mut Rq<'_, '_>, location: &[u8]) {
 /// name with `server_name_in_redirect`, else the request's host lowercased (nginx's
 /// `r->headers_in.server`), else the address that accepted the connection.
 fn absolute_prefix(rq: &Rq<'_, '_>, out: &mut Vec<u8>) {
-    let loc = rq.req.loc;
-    out.extend_from_slice(b"http://");
     let buf = &rq.a.buf[rq.a.start..rq.a.filled];
-    match rq.a.head.host {
-        _ if loc.server_name_in_redirect => {
-            out.extend_from_slice(server_name(rq.req.server).as_bytes())
-        }
-        Some(h) => out.extend(h.get(buf).iter().map(u8::to_ascii_lowercase)),
-        // nginx prints the address without a port, so without brackets for IPv6.
-        None => {
-            if let Some(local) = rq.conn.local {
-                let _ = write!(out, "{}", local.ip());
+    let host = rq.a.head.host.map(|h| h.get(buf));
+    redirect_base(rq.req.loc, rq.req.server, host, rq.conn.local, out);
+}
+
+/// nginx's header filter completing a relative `Location`: `http://`, then the server's
+/// first name with `server_name_in_redirect on`, else the request's host (lowercased, as
+/// nginx keeps it), else the address the connection came in on; then `:port` unless it is
+/// 80 or `port_in_redirect` is off. Shared with the proxy, whose rewritten `Location` the
+/// same filter completes.
+pub(crate) fn redirect_base(
+    loc: &crate::config::LocSettings,
+    server: &crate::config::ServerConf,
+    host: Option<&[u8]>,
+    local: Option<std::net::SocketAddr>,
+    out: &mut Vec<u8>,
+) {
+    out.extend_from_slice(b"http://");
+    match host {
+        _ if loc.server_name_in_redirect => out.extend_from_slice(server_name(server).as_bytes()),
+        Some(h) => out.extend(h.iter().map(u8::to_ascii_lowercase)),
+        // ngx_connection_local_sockaddr without a port: an IPv6 address without brackets.
+        None => match local {
+            Some(a) => {
+                let _ = std::io::Write::write_fmt(out, format_args!("{}", a.ip()));
             }
-        }
+            None => out.extend_from_slice(server_name(server).as_bytes()),
+        },
     }
     if loc.port_in_redirect
-        && let Some(port) = rq.conn.local.map(|l| l.port()).filter(|&p| p != 80)
+        && let Some(port) = local.map(|l| l.port()).filter(|&p| p != 80)
     {
         out.push(b':');
         let mut digits = [0u8; 20];
@@ -129,8 +141,12 @@ pub(super) fn answer_text<'c>(rq: &mut Rq<'_, 'c>, code: u16, body: &[u8]) -> Ne
     let head_only = rq.a.head.method == Method::Head;
     // ngx_http_send_response types the text like a file of the URI: by its extension, else
     // `default_type`.
-    let content_type =
-        crate::static_files::content_type(rq.req.loc, &rq.route.script.uri).as_bytes();
+    // After an X-Accel-Redirect the upstream's type wins (ngx_http_set_content_type sets
+    // one only when none is set).
+    let content_type = match rq.route.upstream_content_type.as_deref() {
+        Some(t) => t,
+        None => crate::static_files::content_type(rq.req.loc, &rq.route.script.uri).as_bytes(),
+    };
     handler::queue_response(
         rq.a,
         rq.shared,

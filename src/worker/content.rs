@@ -146,6 +146,7 @@ fn index<'c>(rq: &mut Rq<'_, 'c>, dir: &[u8]) -> Next<'c> {
             req: &*rq.req,
             shared: &*rq.shared,
             upstream: None,
+            as_get: rq.route.as_get,
         };
         let src = WithScript {
             ctx: &rq.route.script,
@@ -235,6 +236,7 @@ fn map_root(rq: &mut Rq<'_, '_>) -> Option<Follows> {
             req: &*rq.req,
             shared: &*rq.shared,
             upstream: None,
+            as_get: rq.route.as_get,
         };
         let src = WithScript {
             ctx: &rq.route.script,

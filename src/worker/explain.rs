@@ -64,11 +64,11 @@ pub struct ProxyPlan {
     pub balance: &'static str,
     /// The servers in the order a fresh worker would try them for this request (the
     /// first, then each `proxy_next_upstream` try), each with `backup`/`down` marks.
-    pub order: Vec<(SocketAddr, &'static str)>,
+    pub order: Vec<(crate::config::proxy_values::PeerAddr, &'static str)>,
     /// How many of them a request may try (`proxy_next_upstream_tries`, `off`).
     pub tries: usize,
     /// The address, for `proxy_pass http://ADDRESS`.
-    pub direct: Option<SocketAddr>,
+    pub direct: Option<crate::config::proxy_values::PeerAddr>,
     /// The host name resolved at request time (`proxy_pass` with variables).
     pub resolve: Option<String>,
     /// The request head sent upstream.
@@ -185,6 +185,7 @@ pub fn explain<'c>(
         req: &mut req,
         route: &mut route,
         conn: &conn,
+        upstream: None,
     });
     route.trace = None;
 
@@ -295,6 +296,7 @@ fn proxy_plan<'c>(
         req,
         shared,
         upstream: None,
+        as_get: false,
     };
     let loc = req.loc;
     let setup = crate::proxy::prepare(&vars, a, loc, http, conn.peer.ip(), conn.id);
@@ -319,6 +321,8 @@ fn proxy_plan<'c>(
         Balance::Hash {
             consistent: true, ..
         } => "hash consistent",
+        Balance::Random { two: false } => "random: this order is one draw of many",
+        Balance::Random { two: true } => "random two: this order is one draw of many",
     };
     let mut group = crate::proxy::balancer::Group::new(conf);
     let mut tried = vec![false; conf.servers.len()];
@@ -337,10 +341,10 @@ fn proxy_plan<'c>(
         };
         tried[i] = true;
         let mark = if server.backup { "backup" } else { "" };
-        plan.order.push((server.addr, mark));
+        plan.order.push((server.addr.clone(), mark));
     }
     for server in conf.servers.iter().filter(|s| s.down) {
-        plan.order.push((server.addr, "down"));
+        plan.order.push((server.addr.clone(), "down"));
     }
     let usable = plan.order.iter().filter(|(_, m)| *m != "down").count();
     plan.tries = if loc.proxy_next_upstream.0 == 0 {

@@ -113,7 +113,20 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile) -> Next<'c> {
         }
         _ => &[],
     };
-    let etag_header: [(&[u8], &[u8]); 1] = [(b"ETag", etag.unwrap_or(b""))];
+    let mut etag_header: &[(&[u8], &[u8])] = &[(b"ETag", etag.unwrap_or(b""))];
+    if etag.is_none() {
+        etag_header = &[];
+    }
+    // After an X-Accel-Redirect the upstream's kept fields lead `extra` and precede the
+    // file's ETag in nginx's header list.
+    let kept = rq.route.upstream_headers.len();
+    if kept > 0
+        && let Some(tag) = etag
+    {
+        let line = [&b"ETag: "[..], tag, b"\r\n"].concat();
+        extra.splice(kept..kept, line);
+        etag_header = &[];
+    }
     let last_modified_header: [(&[u8], &[u8]); 1] = [(b"Last-Modified", last_modified)];
     let not_modified = status == 304;
     let send_body = rq.a.head.method != Method::Head && !not_modified && end > start;
@@ -130,14 +143,21 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile) -> Next<'c> {
         rq.req,
         &Head {
             status,
-            content_type: (!not_modified).then_some(content_type.as_bytes()),
+            // After an X-Accel-Redirect the upstream's type wins (nginx sets a file's type
+            // only when none is set).
+            content_type: (!not_modified).then_some(
+                rq.route
+                    .upstream_content_type
+                    .as_deref()
+                    .unwrap_or(content_type.as_bytes()),
+            ),
             content_length: (!not_modified).then_some(end - start),
             early: if matches!(status, 200 | 206 | 304) && !last_modified.is_empty() {
                 &last_modified_header
             } else {
                 &[]
             },
-            late: if etag.is_some() { &etag_header } else { &[] },
+            late: etag_header,
             extra: &extra,
             tail,
         },

@@ -166,6 +166,7 @@ pub(super) fn start_request<'c>(
         req: &mut req,
         route: &mut route,
         conn: &conn,
+        upstream: None,
     });
     after_phases(a, req, route, handled, out_before)
 }
@@ -178,6 +179,7 @@ pub(super) fn upstream_error_page<'c>(
     c: &mut Conn<'c>,
     shared: &mut Shared<'c>,
     status: u16,
+    upstream: Option<&crate::proxy::UpstreamLog>,
 ) -> Step {
     let conn = ConnInfo::of(c);
     let (Some(a), ..) = c.parts() else {
@@ -196,8 +198,44 @@ pub(super) fn upstream_error_page<'c>(
             req: &mut req,
             route: &mut route,
             conn: &conn,
+            upstream,
         },
         status,
+    );
+    after_phases(a, req, route, handled, out_before)
+}
+
+/// `X-Accel-Redirect`: the upstream's response was dropped; the request goes on to its
+/// target through the routing phases, with the fields nginx keeps from the upstream's head
+/// (`Content-Type`, `Set-Cookie`, ...) for the final response.
+pub(super) fn upstream_redirect<'c>(
+    c: &mut Conn<'c>,
+    shared: &mut Shared<'c>,
+    redirect: crate::proxy::accel::Redirect,
+    upstream: Option<&crate::proxy::UpstreamLog>,
+) -> Step {
+    let conn = ConnInfo::of(c);
+    let (Some(a), ..) = c.parts() else {
+        return Step::Close;
+    };
+    let Some(mut req) = a.req.take() else {
+        return Step::Close;
+    };
+    let out_before = a.out.len();
+    let mut route = std::mem::take(&mut a.route);
+    route.body_taken = true;
+    route.upstream_content_type = redirect.content_type;
+    route.upstream_headers = redirect.headers;
+    let handled = phases::run_accel_redirect(
+        &mut Rq {
+            a,
+            shared,
+            req: &mut req,
+            route: &mut route,
+            conn: &conn,
+            upstream,
+        },
+        &redirect.target,
     );
     after_phases(a, req, route, handled, out_before)
 }
@@ -339,6 +377,7 @@ pub(super) fn reject_request<'c>(
             req: &mut req,
             route: &mut route,
             conn: &conn,
+            upstream: None,
         };
         let handled = phases::run_error_page(rq, status);
         return after_phases(a, req, route, handled, out_before);
@@ -493,7 +532,8 @@ pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'
         active: a,
         req,
         shared,
-        upstream: Some(c),
+        upstream: Some(c as &dyn crate::proxy::UpstreamVars),
+        as_get: a.route.as_get,
     };
     for log in &req.loc.access_log {
         super::access_log::write(&vars, log, &mut line);

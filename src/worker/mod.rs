@@ -106,6 +106,7 @@ pub struct Shared<'c> {
     pub resolvers: crate::resolver::Resolvers<Key>,
 }
 
+pub(crate) use answer::redirect_base;
 pub(crate) use handler::RequestContext;
 pub use single::{SingleEnd, run_single};
 
@@ -478,6 +479,7 @@ impl<'c> Worker<'c> {
         if !self.reload_asked {
             self.sockets.clear();
         }
+        self.shared.upstreams.pool.close_all();
         for key in self.conns.keys() {
             if let Some(c) = self.conns.get_mut(key) {
                 c.on_shutdown(&self.shared);

@@ -13,7 +13,7 @@ use super::content;
 use super::handler::{self, server_name};
 use super::request_vars::{ConnInfo, RequestVars};
 pub use super::route::Route;
-use crate::config::{ErrorPageStatus, LocSettings, LocationConf};
+use crate::config::{ErrorPageStatus, LocSettings, LocationConf, LocationMatch};
 use crate::elog;
 use crate::http::request::Method;
 use crate::log::LogLevel;
@@ -31,6 +31,9 @@ pub(super) struct Rq<'a, 'c> {
     pub req: &'a mut Req<'c>,
     pub route: &'a mut Route<'c>,
     pub conn: &'a ConnInfo,
+    /// The proxy's tries so far, when the phases run again after an upstream answered
+    /// (`$upstream_*` then have values, as in nginx).
+    pub upstream: Option<&'a crate::proxy::UpstreamLog>,
 }
 
 /// Where the phase loop goes next.
@@ -64,7 +67,8 @@ macro_rules! vars {
             active: &*$rq.a,
             req: &*$rq.req,
             shared: &*$rq.shared,
-            upstream: None,
+            upstream: $rq.upstream.map(|u| u as &dyn crate::proxy::UpstreamVars),
+            as_get: $rq.route.as_get,
         };
     };
 }
@@ -101,6 +105,35 @@ pub(super) fn run(rq: &mut Rq<'_, '_>) -> Handled {
 /// standard page, when error pages cannot recurse).
 pub(super) fn run_error_page(rq: &mut Rq<'_, '_>, status: u16) -> Handled {
     let next = finalize(rq, status);
+    run_from(rq, next)
+}
+
+/// `X-Accel-Redirect` (`ngx_http_upstream_process_headers`): the request goes to a named
+/// location, or to the target URI (as GET, unless it is a HEAD) through an internal
+/// redirect; an unsafe URI is a 404.
+pub(super) fn run_accel_redirect(rq: &mut Rq<'_, '_>, target: &[u8]) -> Handled {
+    let next = if target.starts_with(b"@") {
+        let name = String::from_utf8_lossy(target).into_owned();
+        named_location(rq, &name)
+    } else {
+        match crate::proxy::accel::parse_unsafe_uri(target) {
+            Some((uri, args)) => {
+                if rq.a.head.method != Method::Head {
+                    rq.route.as_get = true;
+                }
+                internal_redirect(rq, uri, args)
+            }
+            None => {
+                let shown = String::from_utf8_lossy(target).into_owned();
+                log_error(
+                    rq,
+                    LogLevel::Error,
+                    &format!("unsafe URI \"{shown}\" was detected"),
+                );
+                finalize(rq, 404)
+            }
+        }
+    };
     run_from(rq, next)
 }
 
@@ -153,7 +186,7 @@ fn find<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
         captures: &mut script.captures,
         values: &mut script.user,
     };
-    let found = router::find_location_or_redirect(server, &script.uri, state, &mut route.trace);
+    let found = router::find_location_traced(server, &script.uri, state, &mut route.trace);
     script.valid_location = true;
     let found = match found {
         Ok(found) => found,
@@ -164,14 +197,14 @@ fn find<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
     };
     trace_step!(
         rq.route.trace,
-        Step::Chosen(found.map(|(location, _)| location))
+        Step::Chosen(found.as_ref().map(|f| f.location))
     );
     match found {
-        Some((location, auto_redirect)) => {
+        Some(router::Found {
+            location,
+            auto_redirect,
+        }) => {
             enter(rq, location);
-            if auto_redirect {
-                return self::auto_redirect(rq, location);
-            }
             if location.loc.internal && !rq.route.internal {
                 trace_step!(
                     rq.route.trace,
@@ -181,6 +214,9 @@ fn find<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
             }
             if !handler::body_size_ok(rq) {
                 return finalize(rq, 413);
+            }
+            if auto_redirect {
+                return slash_redirect(rq, location);
             }
             Next::Enter(location)
         }
@@ -195,23 +231,6 @@ fn find<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
     }
 }
 
-/// nginx's answer to a URI one `/` short of a proxied location's name: 301 to the name,
-/// with the request's arguments.
-fn auto_redirect<'c>(rq: &mut Rq<'_, 'c>, l: &'c LocationConf) -> Next<'c> {
-    use crate::config::LocationMatch::{Exact, Prefix, PrefixNoRegex};
-    let (Exact(name) | Prefix(name) | PrefixNoRegex(name)) = &l.matcher else {
-        return finalize(rq, 500);
-    };
-    // nginx's `escaped_name` of the location.
-    let mut location = Vec::with_capacity(name.len() + 16);
-    crate::http::uri::escape_uri(name.as_bytes(), &mut location);
-    if let Some(args) = &rq.route.script.args {
-        location.push(b'?');
-        location.extend_from_slice(args);
-    }
-    redirect(rq, 301, &location)
-}
-
 /// A redirect the request's handling decided (`return 3xx URL`, `rewrite ... redirect`, a
 /// directory without its slash): as nginx finalizes the request with the code, an
 /// `error_page` for it answers instead (the Location is then dropped), else the redirect.
@@ -221,6 +240,22 @@ pub(super) fn redirect<'c>(rq: &mut Rq<'_, 'c>, code: u16, location: &[u8]) -> N
     }
     answer::redirect(rq, code, location);
     Next::Done
+}
+
+/// nginx's auto redirect (`ngx_http_core_find_config_phase` with `NGX_DONE`): a URI one `/`
+/// short of a proxied location's name gets a 301 to the name (escaped), arguments kept.
+fn slash_redirect<'c>(rq: &mut Rq<'_, 'c>, location: &'c LocationConf) -> Next<'c> {
+    let Some(name) = location_prefix(location) else {
+        return Next::Enter(location);
+    };
+    let mut target = Vec::with_capacity(name.len() + 16);
+    crate::http::uri::escape_uri(name.as_bytes(), &mut target);
+    if let Some(args) = rq.route.script.args.as_deref() {
+        target.push(b'?');
+        target.extend_from_slice(args);
+    }
+    // nginx finalizes the request with the 301: an error_page for it answers instead.
+    redirect(rq, 301, &target)
 }
 
 /// Makes `l` the request's location.
@@ -382,7 +417,7 @@ fn spend_uri_change(rq: &mut Rq<'_, '_>, what: &str) -> bool {
 }
 
 /// nginx's `ngx_http_internal_redirect`: serve `uri` (and `args`) as if requested, from
-/// the location search on.
+/// the server's rewrite directives on.
 pub(super) fn internal_redirect<'c>(
     rq: &mut Rq<'_, 'c>,
     uri: Vec<u8>,
@@ -404,7 +439,14 @@ pub(super) fn internal_redirect<'c>(
     // The captures stay: nginx's `r->captures` outlive an internal redirect, so `$1` after
     // `try_files` or `error_page` is still the last match's.
     rq.route.internal = true;
-    Next::Find
+    // nginx restarts at the server rewrite phase (ngx_http_handler for an internal
+    // request).
+    let server = rq.req.server;
+    if server.rewrite.is_empty() {
+        Next::Find
+    } else {
+        run_rewrite(rq, &server.rewrite, false)
+    }
 }
 
 /// nginx's `ngx_http_named_location`.
@@ -514,5 +556,15 @@ pub(super) fn split_args(mut uri: Vec<u8>) -> (Vec<u8>, Option<Vec<u8>>) {
             (uri, Some(args))
         }
         None => (uri, None),
+    }
+}
+
+/// The prefix string of a prefix or exact location.
+pub(super) fn location_prefix(l: &LocationConf) -> Option<&str> {
+    match &l.matcher {
+        LocationMatch::Exact(s) | LocationMatch::Prefix(s) | LocationMatch::PrefixNoRegex(s) => {
+            Some(s)
+        }
+        _ => None,
     }
 }

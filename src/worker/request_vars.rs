@@ -94,7 +94,10 @@ pub struct RequestVars<'a, 'c> {
     pub shared: &'a Shared<'c>,
     /// The connection, for `$upstream_*` and `$proxy_*` once the proxy ran (`None` while the
     /// phases run).
-    pub upstream: Option<&'a Conn<'c>>,
+    pub upstream: Option<&'a dyn crate::proxy::UpstreamVars>,
+    /// An `error_page` or `X-Accel-Redirect` made the request a GET (nginx changes
+    /// `r->method_name`, which `$request_method` shows).
+    pub as_get: bool,
 }
 
 /// No variables at all: what the script state falls back to for the ones it owns.
@@ -253,6 +256,7 @@ impl VarSource for RequestVars<'_, '_> {
                 }
                 out.extend_from_slice(line);
             }
+            Var::RequestMethod if parsed && self.as_get => out.extend_from_slice(b"GET"),
             Var::RequestMethod if parsed => out.extend_from_slice(head.method_span.get(buf)),
             Var::RequestLength => {
                 let _ = write!(out, "{}", self.req.head_len as u64 + self.req.body_read);
@@ -369,7 +373,7 @@ impl VarSource for RequestVars<'_, '_> {
                 let _ = write!(out, "{value}");
             }
             Var::Upstream(name) => match self.upstream {
-                Some(c) => return c.upstream_var(name, out),
+                Some(u) => return u.upstream_var(name, out),
                 None => return false,
             },
             _ => return false,

@@ -92,6 +92,9 @@ pub(super) fn queue_error(rq: &mut Rq<'_, '_>, status: u16) {
 pub(super) fn extra_headers(rq: &Rq<'_, '_>, status: u16, mtime: Option<i64>) -> Vec<u8> {
     let loc = rq.req.loc;
     let mut out = Vec::new();
+    // Fields an X-Accel-Redirect kept from the upstream's head come first, as they were
+    // in nginx's header list before the filters added theirs.
+    out.extend_from_slice(&rq.route.upstream_headers);
     if let Some(value) = &rq.route.www_authenticate {
         push_header(&mut out, b"WWW-Authenticate", value);
     }
@@ -117,7 +120,8 @@ pub(super) fn extra_headers(rq: &Rq<'_, '_>, status: u16, mtime: Option<i64>) ->
         active: rq.a,
         req: rq.req,
         shared: rq.shared,
-        upstream: None,
+        upstream: rq.upstream.map(|u| u as &dyn crate::proxy::UpstreamVars),
+        as_get: rq.route.as_get,
     };
     let vars = WithScript {
         ctx: &rq.route.script,

@@ -56,6 +56,13 @@ pub struct Route<'c> {
     pub add_uri_to_alias: bool,
     /// `--explain`'s hook (see [`crate::trace`]); `None` in a worker.
     pub trace: crate::trace::TraceSlot<'c>,
+    // ---- proxy (rest of the module) ----
+    /// After an `X-Accel-Redirect`: the upstream's `Content-Type`, which the final
+    /// response keeps in place of its own (nginx's `ngx_http_upstream_copy_content_type`).
+    pub upstream_content_type: Option<Vec<u8>>,
+    /// After an `X-Accel-Redirect`: the upstream's `Set-Cookie`, `Content-Disposition`,
+    /// `Cache-Control`, `Expires` and `Accept-Ranges` lines, added to the final response.
+    pub upstream_headers: Vec<u8>,
 }
 
 impl Default for Route<'_> {
@@ -80,6 +87,8 @@ impl Default for Route<'_> {
             request_id: [b'0'; 32],
             add_uri_to_alias: false,
             trace: None,
+            upstream_content_type: None,
+            upstream_headers: Vec::new(),
         }
     }
 }
@@ -148,5 +157,7 @@ impl Route<'_> {
         self.www_authenticate = None;
         self.request_body = None;
         self.add_uri_to_alias = false;
+        self.upstream_content_type = None;
+        self.upstream_headers.clear();
     }
 }

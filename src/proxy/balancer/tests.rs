@@ -9,7 +9,9 @@ fn group(weights: &[u32], balance: Balance) -> (Group, Balance) {
     conf.balance = balance.clone();
     for (i, w) in weights.iter().enumerate() {
         conf.servers.push(UpstreamServer {
-            addr: format!("127.0.0.1:{}", 1000 + i).parse().unwrap(),
+            addr: crate::config::proxy_values::PeerAddr::Inet(
+                format!("127.0.0.1:{}", 1000 + i).parse().unwrap(),
+            ),
             weight: *w,
             max_fails: 1,
             fail_timeout: Duration::from_secs(10),

@@ -108,9 +108,13 @@ impl<'c> Link<'c> {
         cx: &ClientSide<'_, 'c>,
         _shared: &Shared<'c>,
     ) -> Option<Instant> {
-        match (self.upstream_deadline(), self.client_deadline(cx)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.upstream_deadline(),
+            self.client_deadline(cx),
+            self.rate_wait,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }

@@ -21,7 +21,7 @@ impl<'c> Link<'c> {
         let buf = &a.buf[a.start.min(a.filled)..a.filled];
         // nginx names the upstream once a peer was chosen (`u->peer.name`).
         let uri = String::from_utf8_lossy(&self.setup.uri);
-        let upstream = match (upstream_name, self.addr) {
+        let upstream = match (upstream_name, &self.addr) {
             (Some(n), _) => Some(format!("http://{n}{uri}")),
             (None, Some(a)) => Some(format!("http://{a}{uri}")),
             (None, None) => None,
@@ -64,10 +64,9 @@ impl<'c> Link<'c> {
         let message = format!("{what} while {during}");
         self.log_line(cx, LogLevel::Error, &message, None);
         let status = if kind == Failure::Timeout { 504 } else { 502 };
-        self.fail_status = status;
         if let Some(t) = self.log.tries.last_mut() {
             t.status = status;
-            t.time = now.saturating_duration_since(self.try_started);
+            t.time = Some(now.saturating_duration_since(self.try_started));
         }
         let disabled = match (self.peer, shared.upstreams.groups.get_mut(self.setup.group)) {
             (Some(p), Some(g)) => g.release(p, true, now),
@@ -134,6 +133,18 @@ impl<'c> Link<'c> {
         shared: &mut Shared<'c>,
         status: u16,
     ) -> LinkStep {
+        self.respond_error_with(cx, shared, status, b"")
+    }
+
+    /// [`Link::respond_error`] with more header lines (`Name: value\r\n`), after
+    /// `Connection`.
+    pub(super) fn respond_error_with(
+        &mut self,
+        cx: &mut ClientSide<'_, 'c>,
+        shared: &mut Shared<'c>,
+        status: u16,
+        extra: &[u8],
+    ) -> LinkStep {
         self.drop_upstream(shared, false);
         let a = &mut *cx.a;
         let Some(req) = a.req.as_mut() else {
@@ -158,10 +169,11 @@ impl<'c> Link<'c> {
             if let Some(t) = self.loc.keepalive_timeout.1 {
                 let _ = write!(a.out, "Keep-Alive: timeout={}\r\n", t.as_secs());
             }
-            a.out.extend_from_slice(b"\r\n");
         } else {
-            a.out.extend_from_slice(b"Connection: close\r\n\r\n");
+            a.out.extend_from_slice(b"Connection: close\r\n");
         }
+        a.out.extend_from_slice(extra);
+        a.out.extend_from_slice(b"\r\n");
         req.header_bytes = (a.out.len() - start) as u64;
         if !self.head_request {
             a.out.extend_from_slice(page);

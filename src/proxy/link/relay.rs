@@ -3,6 +3,8 @@
 
 use std::os::fd::AsRawFd;
 
+use super::super::ranges::Ranged;
+
 use super::*;
 
 impl<'c> Link<'c> {
@@ -14,6 +16,32 @@ impl<'c> Link<'c> {
         shared: &mut Shared<'c>,
     ) -> Flow {
         let mut progress = false;
+        // The head and the start of a buffered body in one writev, as nginx sends its
+        // request chain: an upstream that reads once sees both.
+        if self.out_pos < self.out.len()
+            && self.up_writable
+            && self.stored_pos == 0
+            && let (Some(stored), Some(sock)) = (self.stored.as_mut(), self.sock.as_ref())
+            && !stored.is_empty()
+            && let Ok(body) = stored.bytes_at(0)
+        {
+            let head = &self.out[self.out_pos..];
+            match sys::writev2(sock.as_raw_fd(), head, body) {
+                Ok(n) => {
+                    let from_head = n.min(head.len());
+                    self.out_pos += from_head;
+                    self.stored_pos += (n - from_head) as u64;
+                    if let Some(t) = self.log.current() {
+                        t.bytes_sent += n as u64;
+                    }
+                    self.up_progress = shared.now;
+                    progress = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.up_writable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return self.send_failed(cx, shared, &e),
+            }
+        }
         while self.out_pos < self.out.len() && self.up_writable {
             let Some(sock) = self.sock.as_mut() else {
                 return Ok(progress);
@@ -21,6 +49,9 @@ impl<'c> Link<'c> {
             match sock.write(&self.out[self.out_pos..]) {
                 Ok(n) => {
                     self.out_pos += n;
+                    if let Some(t) = self.log.current() {
+                        t.bytes_sent += n as u64;
+                    }
                     self.up_progress = shared.now;
                     progress = true;
                 }
@@ -53,6 +84,9 @@ impl<'c> Link<'c> {
             match sock.write(data) {
                 Ok(n) => {
                     self.stored_pos += n as u64;
+                    if let Some(t) = self.log.current() {
+                        t.bytes_sent += n as u64;
+                    }
                     self.up_progress = shared.now;
                     progress = true;
                 }
@@ -129,7 +163,21 @@ impl<'c> Link<'c> {
                 let grown = self.resp.len().saturating_mul(2).clamp(1024, limit);
                 self.resp.resize(grown, 0);
             }
-            let end = self.resp.len().min(limit);
+            let mut end = self.resp.len().min(limit);
+            if self.head_done
+                && let Some(rate) = &self.read_rate
+            {
+                match rate.allowance(shared.now) {
+                    Ok(n) => end = end.min(self.resp_end.saturating_add(n)),
+                    Err(at) => {
+                        // The read timeout waits too, as nginx replaces it by the delay.
+                        self.rate_wait = Some(at);
+                        self.up_progress = shared.now;
+                        return Ok(progress);
+                    }
+                }
+            }
+            self.rate_wait = None;
             let Some(sock) = self.sock.as_mut() else {
                 return Ok(progress);
             };
@@ -141,6 +189,14 @@ impl<'c> Link<'c> {
                 Ok(n) => {
                     let from = self.resp_end;
                     self.resp_end += n;
+                    if let Some(t) = self.log.current() {
+                        t.bytes_received += n as u64;
+                    }
+                    if self.head_done
+                        && let Some(rate) = self.read_rate.as_mut()
+                    {
+                        rate.count(n);
+                    }
                     self.got_bytes = true;
                     self.up_progress = shared.now;
                     progress = true;
@@ -196,7 +252,7 @@ impl<'c> Link<'c> {
                     None,
                 );
                 if let Some(t) = self.log.tries.last_mut() {
-                    t.time = shared.now.saturating_duration_since(self.try_started);
+                    t.time = Some(shared.now.saturating_duration_since(self.try_started));
                 }
                 self.drop_upstream(shared, false);
                 self.aborting = true;
@@ -256,14 +312,22 @@ impl<'c> Link<'c> {
             }
             return Ok(());
         }
+        let unread = (self.resp_end - self.head.len.min(self.resp_end)) as u64;
         if let Some(t) = self.log.tries.last_mut() {
             t.status = status;
             t.header_time = Some(now.saturating_duration_since(self.try_started));
+            t.head_end = Some(t.bytes_received.saturating_sub(unread));
+        }
+        // For $upstream_http_* and $upstream_cookie_*, also after an intercepted error or
+        // an X-Accel-Redirect (nginx keeps u->headers_in).
+        if shared.http.user_vars.reads_upstream_head() {
+            self.log
+                .keep_head(&self.resp[..self.head.len.min(self.resp_end)]);
         }
         let bit = NextUpstream::for_status(status);
         if bit != 0 && self.may_retry(bit, now) {
             if let Some(t) = self.log.tries.last_mut() {
-                t.time = now.saturating_duration_since(self.try_started);
+                t.time = Some(now.saturating_duration_since(self.try_started));
             }
             // 403 and 404 are answers, not failures of the server.
             let failed = !matches!(status, 403 | 404);
@@ -288,10 +352,26 @@ impl<'c> Link<'c> {
         {
             return Err(self.intercept(cx, shared, status));
         }
+        // X-Accel-Redirect: the request goes on elsewhere (ngx_http_upstream_process_headers).
+        if !upgrade
+            && let Some(redirect) = super::super::accel::redirect(
+                &self.head,
+                &self.resp,
+                self.loc,
+                self.setup.cookies.as_deref(),
+            )
+        {
+            return Err(self.accel_redirect(cx, shared, redirect));
+        }
+        let buffering = super::super::accel::buffering(&self.head, &self.resp, self.loc)
+            .unwrap_or(self.loc.proxy_buffering);
+        self.resp_cap = super::super::accel::response_cap(self.loc, buffering);
+        self.read_rate =
+            super::super::rate::ReadRate::new(self.loc.proxy_limit_rate, now).filter(|_| buffering);
         self.framing = if upgrade {
             Framing::Empty
         } else {
-            self.head.framing(self.head_request)
+            self.head.framing(self.setup.head_method)
         };
         self.remaining = match self.framing {
             Framing::Length(n) => n,
@@ -301,6 +381,30 @@ impl<'c> Link<'c> {
         // connection closes after it, as for an HTTP/1.0 client.
         self.dechunk = self.framing == Framing::Chunked
             && (!self.client_http11 || !self.loc.chunked_transfer_encoding);
+        // proxy_force_ranges: nginx's range filter on this response.
+        let ranged = if upgrade {
+            Ranged::No
+        } else {
+            let buf = &cx.a.buf[cx.a.start.min(cx.a.filled)..cx.a.filled];
+            super::super::ranges::decide(
+                self.loc.proxy_force_ranges,
+                &self.head,
+                &self.resp,
+                cx.a.head.header(buf, b"range"),
+                cx.a.head.header(buf, b"if-range"),
+            )
+        };
+        match ranged {
+            Ranged::Unsatisfiable { total } => {
+                self.discard_response(cx, shared);
+                let value = format!("Content-Range: bytes */{total}\r\n");
+                return Err(self.respond_error_with(cx, shared, 416, value.as_bytes()));
+            }
+            Ranged::Part { start, end, .. } => {
+                self.slice = Some(super::super::ranges::Slice::new(start, end));
+            }
+            _ => {}
+        }
         let body_done = matches!(self.body, BodyIn::Done);
         self.reusable = self.setup.keepalive
             && !self.head.close
@@ -317,6 +421,22 @@ impl<'c> Link<'c> {
             && body_done
             && !upgrade;
         req.keepalive = self.client_keepalive;
+        // A Location that a proxy_redirect rule turns into a path is made absolute, as
+        // nginx's header filter does (absolute_redirect).
+        let mut location_base = Vec::new();
+        if self.loc.absolute_redirect
+            && self.setup.redirects.is_some()
+            && self.head.header(&self.resp, "location").is_some()
+        {
+            let buf = &a.buf[a.start.min(a.filled)..a.filled];
+            crate::worker::redirect_base(
+                self.loc,
+                req.server,
+                a.head.host.map(|h| h.get(buf)),
+                a.route.local,
+                &mut location_base,
+            );
+        }
         let input = ClientHeadInput {
             pass: &self.loc.proxy_pass_header,
             hide: &self.loc.proxy_hide_header,
@@ -326,6 +446,10 @@ impl<'c> Link<'c> {
             keepalive: self.client_keepalive,
             keepalive_header: self.loc.keepalive_timeout.1.map(|t| t.as_secs()),
             redirects: self.setup.redirects.as_deref().unwrap_or_default(),
+            location_base: (!location_base.is_empty()).then_some(&location_base[..]),
+            cookies: self.setup.cookies.as_deref(),
+            force_ranges: self.loc.proxy_force_ranges,
+            ranged,
         };
         let start = a.out.len();
         response::build_client_head(&self.head, &self.resp, &input, &mut a.out);
@@ -341,6 +465,7 @@ impl<'c> Link<'c> {
                 }
                 code
             }
+            _ if matches!(ranged, Ranged::Part { .. }) => 206,
             _ => status,
         };
         req.header_bytes = (a.out.len() - start) as u64;
@@ -370,20 +495,44 @@ impl<'c> Link<'c> {
         self.account(from, cx, shared)
     }
 
-    /// Discards an intercepted response. The connection is pooled only when the whole
-    /// response already arrived with its head (a short error page usually does); a longer
-    /// one is closed rather than drained.
+    /// `X-Accel-Redirect`: the response is discarded (as an intercepted one) and the
+    /// request goes on to the target, with the fields nginx keeps.
+    fn accel_redirect(
+        &mut self,
+        cx: &mut ClientSide<'_, 'c>,
+        shared: &mut Shared<'c>,
+        redirect: super::super::accel::Redirect,
+    ) -> LinkStep {
+        self.discard_response(cx, shared);
+        LinkStep::Redirect(Box::new(redirect))
+    }
+
+    /// Discards an intercepted response and answers with the routing engine.
     fn intercept(
         &mut self,
         cx: &mut ClientSide<'_, 'c>,
         shared: &mut Shared<'c>,
         status: u16,
     ) -> LinkStep {
+        self.discard_response(cx, shared);
+        if status == 401 {
+            cx.a.route.www_authenticate = self
+                .head
+                .header(&self.resp, "www-authenticate")
+                .map(<[u8]>::to_vec);
+        }
+        LinkStep::Intercept(status)
+    }
+
+    /// Drops a response the client will not get. The connection is pooled only when the
+    /// whole response already arrived with its head (a short one usually does); a longer
+    /// one is closed rather than drained.
+    fn discard_response(&mut self, cx: &mut ClientSide<'_, 'c>, shared: &mut Shared<'c>) {
         if let Some(t) = self.log.tries.last_mut() {
-            t.time = shared.now.saturating_duration_since(self.try_started);
+            t.time = Some(shared.now.saturating_duration_since(self.try_started));
         }
         let body = &self.resp[self.head.len.min(self.resp_end)..self.resp_end];
-        let complete = match self.head.framing(self.head_request) {
+        let complete = match self.head.framing(self.setup.head_method) {
             Framing::Empty => body.is_empty(),
             Framing::Length(n) => body.len() as u64 == n,
             Framing::Chunked => {
@@ -409,16 +558,9 @@ impl<'c> Link<'c> {
             req.lingering = true;
         }
         self.body = BodyIn::Done;
-        if status == 401 {
-            cx.a.route.www_authenticate = self
-                .head
-                .header(&self.resp, "www-authenticate")
-                .map(<[u8]>::to_vec);
-        }
-        // A buffered body goes with the request to its error page, as nginx keeps
+        // A buffered body goes with the request where it goes next, as nginx keeps
         // r->request_body.
         cx.a.route.request_body = self.stored.take();
-        LinkStep::Intercept(status)
     }
 
     /// Frames new body bytes `resp[from..resp_end]`: counts them, finds the end, drops what
@@ -442,6 +584,13 @@ impl<'c> Link<'c> {
                 if take < got {
                     self.resp_end = from + take as usize;
                     self.reusable = false;
+                }
+                if let Some(slice) = self.slice.as_mut() {
+                    // A 206: only the range's bytes go to the client.
+                    let keep = slice.keep(self.resp_end - from);
+                    self.resp
+                        .copy_within(from + keep.start..from + keep.end, from);
+                    self.resp_end = from + keep.len();
                 }
                 if self.remaining == 0 {
                     self.response_done = true;

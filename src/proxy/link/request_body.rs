@@ -175,6 +175,10 @@ impl<'c> Link<'c> {
     fn body_buffered(&mut self) {
         self.reading_body = false;
         let len = self.stored.as_ref().map_or(0, |s| s.len());
+        if self.setup.discard_body {
+            // Read to keep the connection in step; not sent.
+            self.stored = None;
+        }
         if let Some(at) = self.setup.framing_at
             && let Some(eol) = memchr::memmem::find(self.out.get(at..).unwrap_or_default(), b"\r\n")
         {
@@ -314,7 +318,7 @@ impl<'c> Link<'c> {
     }
 
     /// While waiting for the response head, a client that closes its connection aborts the
-    /// request (nginx's `proxy_ignore_client_abort off`).
+    /// request, unless `proxy_ignore_client_abort` is on.
     pub(super) fn watch_client(
         &mut self,
         cx: &mut ClientSide<'_, 'c>,
@@ -325,6 +329,12 @@ impl<'c> Link<'c> {
         }
         let mut probe = [0u8; 1];
         match cx.sock.peek(&mut probe) {
+            // `proxy_ignore_client_abort on`: nginx does not watch the client at all; the
+            // upstream's answer is awaited (and fails to reach the client).
+            Ok(0) if self.loc.proxy_ignore_client_abort => {
+                self.client_pipelined = true;
+                Ok(false)
+            }
             Ok(0) => {
                 // nginx's log action changes only when the upstream first becomes readable.
                 let during = if self.got_bytes {
@@ -342,7 +352,7 @@ impl<'c> Link<'c> {
                 };
                 self.log_line(cx, LogLevel::Info, &what, None);
                 if let Some(t) = self.log.tries.last_mut() {
-                    t.time = shared.now.saturating_duration_since(self.try_started);
+                    t.time = Some(shared.now.saturating_duration_since(self.try_started));
                 }
                 Err(self.client_gone(cx, shared, 499))
             }

@@ -70,21 +70,18 @@ impl<'c> Link<'c> {
         &mut self,
         cx: &mut ClientSide<'_, 'c>,
         shared: &mut Shared<'c>,
-    ) -> Result<Option<SocketAddr>, LinkStep> {
+    ) -> Result<Option<PeerAddr>, LinkStep> {
         if self.fresh_retry.is_some()
-            && let Some(addr) = self.addr
+            && let Some(addr) = &self.addr
         {
-            return Ok(Some(addr));
+            return Ok(Some(addr.clone()));
         }
         loop {
             match &mut self.resolving {
                 None => {
-                    return match self.setup.direct {
-                        Some(addr) if self.tries == 0 => Ok(Some(addr)),
-                        _ => {
-                            let status = self.fail_status;
-                            Err(self.respond_error(cx, shared, status))
-                        }
+                    return match &self.setup.direct {
+                        Some(addr) if self.tries == 0 => Ok(Some(addr.clone())),
+                        _ => Err(self.respond_error(cx, shared, 502)),
                     };
                 }
                 Some(Resolving::Start) => self.start_resolving(cx, shared)?,
@@ -99,11 +96,11 @@ impl<'c> Link<'c> {
                     let ip = addrs.get(*next);
                     *next += 1;
                     return match ip {
-                        Some(ip) => Ok(Some(SocketAddr::new(ip, self.setup.proxy_port))),
-                        None => {
-                            let status = self.fail_status;
-                            Err(self.respond_error(cx, shared, status))
-                        }
+                        Some(ip) => Ok(Some(PeerAddr::Inet(SocketAddr::new(
+                            ip,
+                            self.setup.proxy_port,
+                        )))),
+                        None => Err(self.respond_error(cx, shared, 502)),
                     };
                 }
             }

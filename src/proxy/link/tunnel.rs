@@ -124,7 +124,7 @@ impl<'c> Link<'c> {
 
     pub(super) fn end_tunnel(&mut self, shared: &mut Shared<'c>) -> LinkStep {
         if let Some(t) = self.log.tries.last_mut() {
-            t.time = shared.now.saturating_duration_since(self.try_started);
+            t.time = Some(shared.now.saturating_duration_since(self.try_started));
         }
         self.drop_upstream(shared, false);
         LinkStep::Close

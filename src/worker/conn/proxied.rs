@@ -21,6 +21,7 @@ impl<'c> Conn<'c> {
                 req,
                 shared,
                 upstream: Some(self),
+                as_get: a.route.as_get,
             };
             crate::proxy::prepare(&vars, a, loc, shared.http, self.peer.ip(), self.id)
         };
@@ -41,7 +42,12 @@ impl<'c> Conn<'c> {
             shared.now,
             &mut shared.upstreams.buffers,
         );
-        self.upstream_log = None;
+        let mut link = link;
+        // The same request used the proxy before an internal redirect brought it here:
+        // its tries go on (`$upstream_addr` shows ` : ` between them).
+        if let Some(earlier) = self.upstream_log.take() {
+            link.follow(*earlier);
+        }
         self.proxy = Some(Box::new(link));
         self.state = State::Proxying;
         if let Some(a) = self.active.as_mut()
@@ -81,14 +87,20 @@ impl<'c> Conn<'c> {
                 Step::Again
             }
             crate::proxy::LinkStep::Intercept(status) => {
-                // The tries stay for `$upstream_*`, unless the error page proxies again.
+                // The tries stay for `$upstream_*` (continued if the error page proxies).
                 self.end_proxy(shared);
                 self.state = State::Responding;
-                let upstream_log = self.upstream_log.take();
-                let step = handler::upstream_error_page(self, shared, status);
-                if !matches!(step, Step::Proxy) {
-                    self.upstream_log = upstream_log;
-                }
+                let log = self.upstream_log.take();
+                let step = handler::upstream_error_page(self, shared, status, log.as_deref());
+                self.upstream_log = log;
+                step
+            }
+            crate::proxy::LinkStep::Redirect(redirect) => {
+                self.end_proxy(shared);
+                self.state = State::Responding;
+                let log = self.upstream_log.take();
+                let step = handler::upstream_redirect(self, shared, *redirect, log.as_deref());
+                self.upstream_log = log;
                 step
             }
             crate::proxy::LinkStep::Close => {
@@ -133,10 +145,12 @@ impl<'c> Conn<'c> {
             l.on_resolved(ticket, result);
         }
     }
+}
 
+impl crate::proxy::UpstreamVars for Conn<'_> {
     /// `$upstream_*`, `$proxy_host`, `$proxy_port` of the current or last proxied request
     /// (by the variable's whole name).
-    pub fn upstream_var(&self, name: &str, out: &mut Vec<u8>) -> bool {
+    fn upstream_var(&self, name: &str, out: &mut Vec<u8>) -> bool {
         match (self.proxy.as_ref(), self.upstream_log.as_ref()) {
             (Some(l), _) => l.var(name, out),
             (None, Some(log)) => log.var(name, out),

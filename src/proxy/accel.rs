@@ -1,0 +1,206 @@
+//! The `X-Accel-*` fields of an upstream's response head, as `ngx_http_upstream.c` acts on
+//! them (each can be turned off by `proxy_ignore_headers`):
+//!
+//! - `X-Accel-Redirect: URI|@name`: the response is dropped and the request goes to `URI`
+//!   (as GET unless it is a HEAD) or to the named location, with `Content-Type`,
+//!   `Set-Cookie`, `Content-Disposition`, `Cache-Control`, `Expires` and `Accept-Ranges`
+//!   kept for the final response ([`Redirect`]);
+//! - `X-Accel-Buffering: yes|no`: `proxy_buffering` for this response ([`buffering`]).
+//!
+//! `X-Accel-Limit-Rate` and `X-Accel-Charset` set the response's rate limit and charset in
+//! nginx; Portico has neither `limit_rate` nor `charset` yet, so they are hidden and not
+//! acted on. `X-Accel-Expires` only speaks to the cache, which Portico does not have.
+
+use super::cookie::{CookieRules, rewrite_set_cookie};
+use super::response::ResponseHead;
+use crate::config::LocSettings;
+use crate::config::proxy_rest::IgnoreHeaders;
+
+/// Upstream fields an `X-Accel-Redirect` keeps for the final response (those nginx's
+/// `ngx_http_upstream_headers_in` marks `redirect`).
+const KEPT_ON_REDIRECT: [&str; 5] = [
+    "set-cookie",
+    "content-disposition",
+    "cache-control",
+    "expires",
+    "accept-ranges",
+];
+
+/// `X-Accel-Buffering`: `Some(on)` when the upstream asks for buffering on or off.
+pub fn buffering(head: &ResponseHead, buf: &[u8], loc: &LocSettings) -> Option<bool> {
+    if loc.proxy_ignore_headers.has(IgnoreHeaders::XA_BUFFERING) {
+        return None;
+    }
+    let value = head.header(buf, "x-accel-buffering")?;
+    if value.eq_ignore_ascii_case(b"no") {
+        Some(false)
+    } else if value.eq_ignore_ascii_case(b"yes") {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+/// How many response bytes a request may hold: the head buffer (`proxy_buffer_size`, at
+/// least 1k), plus `proxy_buffers` when buffering.
+pub fn response_cap(loc: &LocSettings, buffering: bool) -> usize {
+    let read_ahead = if buffering {
+        loc.proxy_buffers.0.saturating_mul(loc.proxy_buffers.1)
+    } else {
+        0
+    };
+    loc.proxy_buffer_size.max(1024).saturating_add(read_ahead)
+}
+
+/// An `X-Accel-Redirect` to follow.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Redirect {
+    /// The field's value: a URI (arguments after `?`) or `@name`.
+    pub target: Vec<u8>,
+    /// The upstream's `Content-Type`, which the final response keeps.
+    pub content_type: Option<Vec<u8>>,
+    /// The other kept fields, as header lines (`Name: value\r\n`), `Set-Cookie` rewritten
+    /// by the `proxy_cookie_*` rules.
+    pub headers: Vec<u8>,
+}
+
+/// The `X-Accel-Redirect` of a response head, unless ignored.
+pub fn redirect(
+    head: &ResponseHead,
+    buf: &[u8],
+    loc: &LocSettings,
+    cookies: Option<&CookieRules>,
+) -> Option<Redirect> {
+    if loc.proxy_ignore_headers.has(IgnoreHeaders::XA_REDIRECT) {
+        return None;
+    }
+    // An empty value still redirects, and fails as an unsafe URI (404), as in nginx.
+    let target = head.header(buf, "x-accel-redirect")?;
+    let mut out = Redirect {
+        target: target.to_vec(),
+        // The last one, as each copy overwrites the response's type.
+        content_type: head
+            .headers
+            .iter()
+            .rfind(|(n, _)| buf[n.0..n.1].eq_ignore_ascii_case(b"content-type"))
+            .map(|(_, v)| buf[v.0..v.1].to_vec()),
+        headers: Vec::new(),
+    };
+    let mut rewritten = Vec::new();
+    for (n, v) in &head.headers {
+        let (name, value) = (&buf[n.0..n.1], &buf[v.0..v.1]);
+        if !KEPT_ON_REDIRECT
+            .iter()
+            .any(|k| k.as_bytes().eq_ignore_ascii_case(name))
+        {
+            continue;
+        }
+        // `proxy_force_ranges` answers ranges itself: the upstream's field is dropped.
+        if loc.proxy_force_ranges && name.eq_ignore_ascii_case(b"accept-ranges") {
+            continue;
+        }
+        rewritten.clear();
+        let value = match cookies {
+            Some(rules)
+                if name.eq_ignore_ascii_case(b"set-cookie")
+                    && rewrite_set_cookie(value, rules, &mut rewritten) =>
+            {
+                &rewritten[..]
+            }
+            _ => value,
+        };
+        out.headers.extend_from_slice(name);
+        out.headers.extend_from_slice(b": ");
+        out.headers.extend_from_slice(value);
+        out.headers.extend_from_slice(b"\r\n");
+    }
+    Some(out)
+}
+
+/// nginx's `ngx_http_parse_unsafe_uri`: the URI and arguments of an `X-Accel-Redirect`
+/// target, percent-decoded; `None` when it is unsafe (empty, starting with `?`, holding a
+/// NUL, or a `..` path segment before or after decoding).
+pub fn parse_unsafe_uri(target: &[u8]) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
+    if target.is_empty() || target[0] == b'?' {
+        return None;
+    }
+    let (uri, args) = match memchr::memchr(b'?', target) {
+        Some(q) => (&target[..q], Some(target[q + 1..].to_vec())),
+        None => (target, None),
+    };
+    if !safe(uri) {
+        return None;
+    }
+    if !uri.contains(&b'%') {
+        return Some((uri.to_vec(), args));
+    }
+    let decoded = unescape(uri);
+    if !safe(&decoded) {
+        return None;
+    }
+    Some((decoded, args))
+}
+
+/// No NUL, no `..` as the first segment or after a `/`.
+fn safe(uri: &[u8]) -> bool {
+    let dotdot_at =
+        |i: usize| uri.get(i..i + 2) == Some(b"..") && matches!(uri.get(i + 2), None | Some(b'/'));
+    if dotdot_at(0) {
+        return false;
+    }
+    uri.iter()
+        .enumerate()
+        .all(|(i, &b)| b != 0 && !(b == b'/' && dotdot_at(i + 1)))
+}
+
+/// `ngx_unescape_uri` (type 0): every `%XX` decoded; a `%` without two hex digits stays.
+fn unescape(s: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                s.get(i + 1).copied().and_then(hex),
+                s.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
+        }
+        out.push(s[i]);
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(t: &str) -> Option<(String, Option<String>)> {
+        parse_unsafe_uri(t.as_bytes()).map(|(u, a)| {
+            (
+                String::from_utf8_lossy(&u).into_owned(),
+                a.map(|a| String::from_utf8_lossy(&a).into_owned()),
+            )
+        })
+    }
+
+    #[test]
+    fn unsafe_uris_as_nginx() {
+        assert_eq!(parse("/index.html"), Some(("/index.html".into(), None)));
+        assert_eq!(parse("/foo?bar"), Some(("/foo".into(), Some("bar".into()))));
+        assert_eq!(parse("/foo%20bar"), Some(("/foo bar".into(), None)));
+        assert_eq!(parse(".."), None);
+        assert_eq!(parse("../foo"), None);
+        assert_eq!(parse("/foo/.."), None);
+        assert_eq!(parse("/foo/../x"), None);
+        assert_eq!(parse("/foo/.%2e"), None);
+        assert_eq!(parse("/foo/..x"), Some(("/foo/..x".into(), None)));
+        assert_eq!(parse("?x"), None);
+        assert_eq!(parse("/a%00b"), None);
+        assert_eq!(parse("/100%"), Some(("/100%".into(), None)));
+    }
+}

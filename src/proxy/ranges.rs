@@ -1,0 +1,159 @@
+//! `proxy_force_ranges on`: nginx's range filter on a proxied response (`r->allow_ranges`
+//! with `r->single_range`): a 200 of known length answers one byte range with 206, an
+//! unsatisfiable one with 416, and offers `Accept-Ranges: bytes` otherwise. Several
+//! ranges are answered with the whole 200, as nginx does for a single-range response.
+//! The upstream's own `Accept-Ranges` is dropped (`ngx_http_upstream_copy_allow_ranges`).
+//!
+//! Without the directive nginx proxies a response as it is (no cache here to make it
+//! rangeable), and so does Portico.
+
+use super::response::ResponseHead;
+use crate::http::range::{self, RangeOutcome};
+
+/// What the range filter does with a proxied response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ranged {
+    /// Not a candidate (no `proxy_force_ranges`, not a 200 of known length).
+    No,
+    /// The whole 200, with `Accept-Ranges: bytes`.
+    Full,
+    /// 206 with bytes `start..end` of `total`.
+    Part {
+        /// First byte sent.
+        start: u64,
+        /// One past the last byte sent.
+        end: u64,
+        /// The whole length.
+        total: u64,
+    },
+    /// 416.
+    Unsatisfiable {
+        /// The whole length.
+        total: u64,
+    },
+}
+
+/// The range filter's decision for a response head (`buf` holds it) to a request whose
+/// `Range` and `If-Range` fields are given.
+pub fn decide(
+    force_ranges: bool,
+    head: &ResponseHead,
+    buf: &[u8],
+    range_field: Option<&[u8]>,
+    if_range: Option<&[u8]>,
+) -> Ranged {
+    let Some(total) = head
+        .content_length
+        .filter(|_| force_ranges && head.status == 200 && !head.chunked)
+    else {
+        return Ranged::No;
+    };
+    let Some(value) = range_field else {
+        return Ranged::Full;
+    };
+    if let Some(if_range) = if_range {
+        let last_modified = head
+            .header(buf, "last-modified")
+            .and_then(crate::http::date::parse_http_date_secs);
+        if !range::if_range_matches(if_range, last_modified, head.header(buf, "etag")) {
+            return Ranged::Full;
+        }
+    }
+    match range::parse_range(value, total) {
+        RangeOutcome::Single {
+            start,
+            end_exclusive,
+        } => Ranged::Part {
+            start,
+            end: end_exclusive,
+            total,
+        },
+        RangeOutcome::Unsatisfiable => Ranged::Unsatisfiable { total },
+        RangeOutcome::Full | RangeOutcome::Multi => Ranged::Full,
+    }
+}
+
+/// The body bytes of a 206 among those the upstream sends.
+#[derive(Clone, Copy, Debug)]
+pub struct Slice {
+    /// First byte kept.
+    start: u64,
+    /// One past the last byte kept.
+    end: u64,
+    /// Body bytes seen so far.
+    seen: u64,
+}
+
+impl Slice {
+    /// Keeps bytes `start..end` of the body.
+    pub fn new(start: u64, end: u64) -> Slice {
+        Slice {
+            start,
+            end,
+            seen: 0,
+        }
+    }
+
+    /// For the next `len` body bytes: which of them to keep, as a range within them.
+    pub fn keep(&mut self, len: usize) -> std::ops::Range<usize> {
+        let from = self.seen;
+        self.seen += len as u64;
+        let first = self.start.clamp(from, self.seen) - from;
+        let last = self.end.clamp(from, self.seen) - from;
+        first as usize..last.max(first) as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::response::parse_head;
+
+    fn head(raw: &[u8]) -> ResponseHead {
+        let mut h = ResponseHead::default();
+        parse_head(raw, &mut h).unwrap().unwrap();
+        h
+    }
+
+    #[test]
+    fn decisions_as_nginx_range_filter() {
+        let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nETag: \"e\"\r\n\r\n";
+        let h = head(raw);
+        assert_eq!(decide(false, &h, raw, Some(b"bytes=0-9"), None), Ranged::No);
+        assert_eq!(decide(true, &h, raw, None, None), Ranged::Full);
+        assert_eq!(
+            decide(true, &h, raw, Some(b"bytes=10-19"), None),
+            Ranged::Part {
+                start: 10,
+                end: 20,
+                total: 100
+            }
+        );
+        assert_eq!(
+            decide(true, &h, raw, Some(b"bytes=200-"), None),
+            Ranged::Unsatisfiable { total: 100 }
+        );
+        assert_eq!(
+            decide(true, &h, raw, Some(b"bytes=0-1,5-6"), None),
+            Ranged::Full
+        );
+        assert_eq!(
+            decide(true, &h, raw, Some(b"bytes=0-1"), Some(b"\"other\"")),
+            Ranged::Full
+        );
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(
+            decide(true, &head(chunked), chunked, Some(b"bytes=0-1"), None),
+            Ranged::No
+        );
+    }
+
+    #[test]
+    fn slices_across_reads() {
+        let mut s = Slice::new(5, 12);
+        assert!(s.keep(4).is_empty());
+        assert_eq!(s.keep(4), 1..4);
+        assert_eq!(s.keep(10), 0..4);
+        assert!(s.keep(3).is_empty());
+    }
+}
