@@ -440,3 +440,40 @@ fn requests_without_host_find_the_unnamed_server() {
         "dot dot.example"
     );
 }
+
+#[test]
+fn error_page_of_a_redirect_keeps_its_location() {
+    // nginx sets the Location before it finalizes the request with the 3xx; the error
+    // page's answer carries it, keeping the status (nginx's rewrite.t "error 302 return
+    // 200 text"). A redirect the error page makes replaces it.
+    let server = start(
+        "server { listen 127.0.0.1:PORT; server_name localhost;\n\
+           location /text { error_page 302 /page; return 302 text; }\n\
+           location /rel { error_page 301 /page; return 301 /moved; }\n\
+           location /again { error_page 302 /elsewhere; return 302 /first; }\n\
+           location = /elsewhere { return 302 /second; }\n\
+           location = /page { return 200 page; } }",
+    );
+    let r = server.get("/text");
+    assert_eq!((r.status, r.text().as_str()), (302, "page"), "{}", show(&r));
+    assert_eq!(r.header("Location"), Some("text"));
+    let r = server.get("/rel");
+    assert_eq!((r.status, r.text().as_str()), (301, "page"), "{}", show(&r));
+    let expected = format!("http://localhost:{}/moved", server.port);
+    assert_eq!(r.header("Location"), Some(expected.as_str()));
+    let r = server.get("/again");
+    assert_eq!(r.status, 302, "{}", show(&r));
+    let expected = format!("http://localhost:{}/second", server.port);
+    assert_eq!(
+        r.header("Location"),
+        Some(expected.as_str()),
+        "{}",
+        show(&r)
+    );
+    let locations = r
+        .header_names()
+        .iter()
+        .filter(|n| **n == "Location")
+        .count();
+    assert_eq!(locations, 1, "{}", show(&r));
+}

@@ -9,6 +9,8 @@ use crate::http::request::Method;
 /// Answers `code` with `Location` (made absolute when it starts with `/` and
 /// `absolute_redirect` is on) and nginx's page for the code as the body.
 pub(super) fn redirect(rq: &mut Rq<'_, '_>, code: u16, location: &[u8]) {
+    // nginx's ngx_http_clear_location: this Location replaces one an earlier redirect set.
+    rq.route.kept_location = None;
     if rq.req.loc.msie_refresh && matches!(code, 301 | 302) && super::phases::browser(rq).msie {
         refresh(rq, location);
         return;
@@ -73,7 +75,7 @@ fn refresh(rq: &mut Rq<'_, '_>, location: &[u8]) {
 /// `http://host[:port]` for a redirect, as nginx's header filter builds it: the server's
 /// name with `server_name_in_redirect`, else the request's host lowercased (nginx's
 /// `r->headers_in.server`), else the address that accepted the connection.
-fn absolute_prefix(rq: &Rq<'_, '_>, out: &mut Vec<u8>) {
+pub(super) fn absolute_prefix(rq: &Rq<'_, '_>, out: &mut Vec<u8>) {
     let buf = &rq.a.buf[rq.a.start..rq.a.filled];
     let host = rq.a.head.host.map(|h| h.get(buf));
     redirect_base(rq.req.loc, rq.req.server, host, rq.conn.local, out);

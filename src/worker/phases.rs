@@ -233,9 +233,11 @@ fn find<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
 
 /// A redirect the request's handling decided (`return 3xx URL`, `rewrite ... redirect`, a
 /// directory without its slash): as nginx finalizes the request with the code, an
-/// `error_page` for it answers instead (the Location is then dropped), else the redirect.
+/// `error_page` for it answers instead, else the redirect. nginx set the Location before
+/// finalizing, so the error page's response carries it too.
 pub(super) fn redirect<'c>(rq: &mut Rq<'_, 'c>, code: u16, location: &[u8]) -> Next<'c> {
     if let Some(page) = applicable_error_page(rq, code) {
+        rq.route.kept_location = Some(location.to_vec());
         return error_page(rq, code, page);
     }
     answer::redirect(rq, code, location);

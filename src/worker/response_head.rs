@@ -95,6 +95,15 @@ pub(super) fn extra_headers(rq: &Rq<'_, '_>, status: u16, mtime: Option<i64>) ->
     // Fields an X-Accel-Redirect kept from the upstream's head come first, as they were
     // in nginx's header list before the filters added theirs.
     out.extend_from_slice(&rq.route.upstream_headers);
+    if let Some(location) = &rq.route.kept_location {
+        // A relative one is completed as nginx's header filter completes any Location.
+        let mut value = Vec::with_capacity(location.len() + 32);
+        if location.starts_with(b"/") && loc.absolute_redirect {
+            super::answer::absolute_prefix(rq, &mut value);
+        }
+        value.extend_from_slice(location);
+        push_header(&mut out, b"Location", &value);
+    }
     if let Some(value) = &rq.route.www_authenticate {
         push_header(&mut out, b"WWW-Authenticate", value);
     }

@@ -63,6 +63,10 @@ pub struct Route<'c> {
     /// After an `X-Accel-Redirect`: the upstream's `Set-Cookie`, `Content-Disposition`,
     /// `Cache-Control`, `Expires` and `Accept-Ranges` lines, added to the final response.
     pub upstream_headers: Vec<u8>,
+    // ---- core (issue 11) ----
+    /// The `Location` of a redirect that an `error_page` answers: nginx set it in
+    /// `r->headers_out` before finalizing, and the error page's response still carries it.
+    pub kept_location: Option<Vec<u8>>,
 }
 
 impl Default for Route<'_> {
@@ -89,6 +93,7 @@ impl Default for Route<'_> {
             trace: None,
             upstream_content_type: None,
             upstream_headers: Vec::new(),
+            kept_location: None,
         }
     }
 }
@@ -159,5 +164,6 @@ impl Route<'_> {
         self.add_uri_to_alias = false;
         self.upstream_content_type = None;
         self.upstream_headers.clear();
+        self.kept_location = None;
     }
 }
