@@ -477,3 +477,34 @@ fn error_page_of_a_redirect_keeps_its_location() {
         .count();
     assert_eq!(locations, 1, "{}", show(&r));
 }
+
+#[test]
+fn keepalive_time_and_requests_are_the_location_s() {
+    // nginx checks keepalive_requests and keepalive_time once the location is chosen
+    // (ngx_http_update_location_config): the server's limit does not cut a location's.
+    use common::{next_response, send};
+    let server = start(
+        "server { listen 127.0.0.1:PORT; server_name localhost; keepalive_requests 2;\n\
+           location /r { keepalive_requests 4; return 200 r; }\n\
+           location /time { keepalive_time 1s; return 200 time; } }",
+    );
+    let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    let mut s = server.connect();
+    for i in 1..=4 {
+        send(&mut s, get("/r").as_bytes());
+        let r = next_response(&mut s);
+        let expected = if i < 4 { "keep-alive" } else { "close" };
+        assert_eq!(r.header("Connection"), Some(expected), "{i}: {}", show(&r));
+    }
+    // A connection older than keepalive_time closes after its next request.
+    let mut s = server.connect();
+    send(&mut s, get("/time").as_bytes());
+    assert_eq!(
+        next_response(&mut s).header("Connection"),
+        Some("keep-alive")
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    send(&mut s, get("/time").as_bytes());
+    let r = next_response(&mut s);
+    assert_eq!(r.header("Connection"), Some("close"), "{}", show(&r));
+}

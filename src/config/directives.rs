@@ -254,6 +254,7 @@ table! {
     "limit_except", C::LOCATION, AtLeast(1), true, access::limit_except, "`limit_except METHOD... { }`: settings for the methods not named (GET names HEAD too).";
     // The rest of ngx_http_core_module (config/set_tail.rs).
     "load_module", C::MAIN, Exact(1), false, set_tail::load_module, "Refused: Portico has no dynamic modules.";
+    "keepalive_time", HSL, Exact(1), false, set_tail::keepalive_time, "Longest life of a client keep-alive connection: the request after it closes the connection (default 1h).";
     "keepalive_disable", HSL, Range(1, 2), false, set_tail::keepalive_disable, "`none|msie6|safari`: browsers that get no keep-alive (default msie6, after a POST).";
     "max_ranges", HSL, Exact(1), false, set_tail::max_ranges, "Most byte ranges per request, 0 turns ranges off (default: no limit).";
     "chunked_transfer_encoding", HSL, Flag, false, set_tail::chunked_transfer_encoding, "Send a response of unknown length chunked to HTTP/1.1 clients (default on).";

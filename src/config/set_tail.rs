@@ -1,12 +1,14 @@
 //! Setters for the rest of `ngx_http_core_module`'s directives: the ones Portico implements
-//! (`keepalive_disable`, `max_ranges`, `chunked_transfer_encoding`, `aio_write`,
+//! (`keepalive_disable`, `keepalive_time`, `max_ranges`, `chunked_transfer_encoding`, `aio_write`,
 //! `log_subrequest`) and the ones it refuses at load with the reason, in nginx's words
 //! where nginx has some (`"aio threads" is unsupported on this platform`).
 
 use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
-use super::values::{flag_arg, full_name, number_arg, offset_arg, set_once, simple_setters};
+use super::values::{
+    flag_arg, full_name, msec_arg, number_arg, offset_arg, set_once, simple_setters,
+};
 
 /// `keepalive_disable msie6`: no keep-alive after a POST from MSIE 6 and older.
 pub const KEEPALIVE_DISABLE_MSIE6: u8 = 1;
@@ -25,6 +27,8 @@ simple_setters! {
     aio_write: loc.aio_write = flag_arg;
     /// `log_subrequest on|off;` (Portico makes no subrequests, so there are none to log)
     log_subrequest: loc.log_subrequest = flag_arg;
+    /// `keepalive_time TIME;` (a connection older than this is closed after its request)
+    keepalive_time: loc.keepalive_time = |d| msec_arg(d, 0);
 }
 
 /// `keepalive_disable none|msie6|safari ...;` (nginx's bitmask slot: repeated directives

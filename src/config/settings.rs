@@ -635,6 +635,9 @@ settings! {
         access: super::access::AccessRules = Default::default(),
         /// `keepalive_disable` (bits of `set_tail::KEEPALIVE_DISABLE_*`)
         keepalive_disable: u8 = super::set_tail::DEFAULT_KEEPALIVE_DISABLE,
+        /// `keepalive_time T`: a connection accepted longer ago than this gets no
+        /// keep-alive after its current request (nginx's default 1h)
+        keepalive_time: std::time::Duration = std::time::Duration::from_secs(3600),
         /// `max_ranges N` (`None`: nginx's default, no limit; 0 turns ranges off)
         max_ranges: Option<u64> = None,
         /// `chunked_transfer_encoding on|off`: a response of unknown length may be sent

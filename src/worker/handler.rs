@@ -88,10 +88,9 @@ pub(super) fn start_request<'c>(
     crate::log::use_request_logs(&loc.error_log);
     super::debug_log::request_head(conn.id, buf, &a.head);
     let mut req = Req {
-        keepalive: a.head.keep_alive
-            && !shared.shutting_down
-            && conn.requests < loc.keepalive_requests
-            && !loc.keepalive_timeout.0.is_zero(),
+        // keepalive_requests and keepalive_time are the location's (nginx checks them
+        // in ngx_http_update_location_config, once a location is chosen).
+        keepalive: a.head.keep_alive && !shared.shutting_down && !loc.keepalive_timeout.0.is_zero(),
         ..Req::new(shared.now, server, loc, head_len)
     };
     route.local = local;

@@ -276,7 +276,11 @@ fn set_settings<'c>(rq: &mut Rq<'_, 'c>, loc: &'c LocSettings) {
     rq.req.loc = loc;
     crate::log::use_request_logs(&loc.error_log);
     rq.req.keepalive = rq.req.keepalive && rq.conn.requests < loc.keepalive_requests;
-    if loc.keepalive_timeout.0.is_zero() {
+    // nginx's ngx_http_update_location_config: a zero timeout, or a connection older
+    // than keepalive_time (counted from its accept), ends keep-alive.
+    if loc.keepalive_timeout.0.is_zero()
+        || rq.shared.now.saturating_duration_since(rq.conn.accepted_at) > loc.keepalive_time
+    {
         rq.req.keepalive = false;
     }
     if rq.req.keepalive && loc.keepalive_disable != 0 && keepalive_disabled(rq, loc) {
