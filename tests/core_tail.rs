@@ -508,3 +508,31 @@ fn keepalive_time_and_requests_are_the_location_s() {
     let r = next_response(&mut s);
     assert_eq!(r.header("Connection"), Some("close"), "{}", show(&r));
 }
+
+#[test]
+fn reset_timedout_connection_resets_444s_and_timed_out_requests() {
+    use std::io::{ErrorKind, Read, Write};
+    let server = start(
+        "client_header_timeout 1s;\n\
+         server { listen 127.0.0.1:PORT; server_name localhost; reset_timedout_connection on;\n\
+           location /plain { reset_timedout_connection off; return 444; }\n\
+           location /reset { return 444; } }",
+    );
+    // What the client sees after its bytes: a reset, or the orderly end of the stream.
+    let ending = |raw: &[u8]| {
+        let mut s = server.connect();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .expect("read timeout");
+        s.write_all(raw).expect("send");
+        let mut buf = [0u8; 64];
+        match s.read(&mut buf) {
+            Ok(0) => "eof",
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => "reset",
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(ending(b"GET /plain HTTP/1.0\r\n\r\n"), "eof");
+    assert_eq!(ending(b"GET /reset HTTP/1.0\r\n\r\n"), "reset");
+    // A head cut short by client_header_timeout, under the default server's setting.
+    assert_eq!(ending(b"GET / HTTP/1.0\r\n"), "reset");
+}

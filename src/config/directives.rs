@@ -255,6 +255,7 @@ table! {
     // The rest of ngx_http_core_module (config/set_tail.rs).
     "load_module", C::MAIN, Exact(1), false, set_tail::load_module, "Refused: Portico has no dynamic modules.";
     "keepalive_time", HSL, Exact(1), false, set_tail::keepalive_time, "Longest life of a client keep-alive connection: the request after it closes the connection (default 1h).";
+    "reset_timedout_connection", HSL, Flag, false, set_tail::reset_timedout_connection, "Close a timed-out connection, or one a 444 ends, with RST instead of FIN (default off).";
     "keepalive_disable", HSL, Range(1, 2), false, set_tail::keepalive_disable, "`none|msie6|safari`: browsers that get no keep-alive (default msie6, after a POST).";
     "max_ranges", HSL, Exact(1), false, set_tail::max_ranges, "Most byte ranges per request, 0 turns ranges off (default: no limit).";
     "chunked_transfer_encoding", HSL, Flag, false, set_tail::chunked_transfer_encoding, "Send a response of unknown length chunked to HTTP/1.1 clients (default on).";

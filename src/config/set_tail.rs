@@ -1,5 +1,5 @@
 //! Setters for the rest of `ngx_http_core_module`'s directives: the ones Portico implements
-//! (`keepalive_disable`, `keepalive_time`, `max_ranges`, `chunked_transfer_encoding`, `aio_write`,
+//! (`keepalive_disable`, `keepalive_time`, `reset_timedout_connection`, `max_ranges`, `chunked_transfer_encoding`, `aio_write`,
 //! `log_subrequest`) and the ones it refuses at load with the reason, in nginx's words
 //! where nginx has some (`"aio threads" is unsupported on this platform`).
 
@@ -29,6 +29,8 @@ simple_setters! {
     log_subrequest: loc.log_subrequest = flag_arg;
     /// `keepalive_time TIME;` (a connection older than this is closed after its request)
     keepalive_time: loc.keepalive_time = |d| msec_arg(d, 0);
+    /// `reset_timedout_connection on|off;` (a timed-out or 444 connection is closed with RST)
+    reset_timedout_connection: loc.reset_timedout_connection = flag_arg;
 }
 
 /// `keepalive_disable none|msie6|safari ...;` (nginx's bitmask slot: repeated directives

@@ -638,6 +638,9 @@ settings! {
         /// `keepalive_time T`: a connection accepted longer ago than this gets no
         /// keep-alive after its current request (nginx's default 1h)
         keepalive_time: std::time::Duration = std::time::Duration::from_secs(3600),
+        /// `reset_timedout_connection on|off`: a connection whose request timed out, or
+        /// that a 444 closes, is reset (SO_LINGER 0) rather than closed
+        reset_timedout_connection: bool = false,
         /// `max_ranges N` (`None`: nginx's default, no limit; 0 turns ranges off)
         max_ranges: Option<u64> = None,
         /// `chunked_transfer_encoding on|off`: a response of unknown length may be sent

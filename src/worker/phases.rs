@@ -480,6 +480,12 @@ pub(super) fn finalize<'c>(rq: &mut Rq<'_, 'c>, status: u16) -> Next<'c> {
     if status == 444 {
         rq.req.status = 444;
         rq.req.keepalive = false;
+        // nginx marks the connection timed out, so `reset_timedout_connection` resets it.
+        if rq.req.loc.reset_timedout_connection
+            && let Some(fd) = rq.conn.fd
+        {
+            let _ = crate::sys::set_linger_zero(fd);
+        }
         return Next::Done;
     }
     if super::response_head::closes_connection(status) {

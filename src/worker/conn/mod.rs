@@ -367,7 +367,7 @@ impl<'c> Conn<'c> {
     }
 
     /// The deadline passed: the next drive closes the connection (nginx closes on every
-    /// client timeout; `reset_timedout_connection` is off by default). A request that was
+    /// client timeout, with a reset under `reset_timedout_connection on`). A request that was
     /// under way is access-logged when the connection is released: a head cut short by
     /// `client_header_timeout` as 408, like nginx.
     pub fn on_timeout(&mut self, shared: &mut Shared<'c>, servers: &AddrServers) {
@@ -380,6 +380,23 @@ impl<'c> Conn<'c> {
             return;
         };
         let buf = &a.buf[a.start..a.filled];
+        let in_request = match self.state {
+            State::ReadingHead => !buf.is_empty(),
+            State::Responding => true,
+            _ => false,
+        };
+        // nginx's ngx_http_free_request: a timed-out request's connection is reset with
+        // `reset_timedout_connection on` (its location's, or the server's before one).
+        let loc = match a.req.as_ref() {
+            Some(r) => r.loc,
+            None => &shared.http.servers[servers.default].loc,
+        };
+        if in_request
+            && loc.reset_timedout_connection
+            && let Some(sock) = &self.sock
+        {
+            let _ = crate::sys::set_linger_zero(std::os::fd::AsRawFd::as_raw_fd(sock));
+        }
         let what = match self.state {
             State::ReadingHead if !buf.is_empty() => {
                 if a.head.request_line.is_empty() {
