@@ -49,6 +49,7 @@ pub mod values;
 use std::path::{Path, PathBuf};
 
 pub use error::ConfError;
+pub use listen::{SoKeepalive, SockOpts};
 pub use loc_values::*;
 pub use parser::{Directive, SourceFile, SourcePos, Word};
 pub use settings::*;

@@ -367,6 +367,9 @@ pub struct ListenConf {
     pub reuseport: bool,
     /// `ipv6only=on|off` (default on).
     pub ipv6only: bool,
+    // ---- core (issue 11) ----
+    /// `rcvbuf=`, `sndbuf=`, `so_keepalive=`, `fastopen=`, `deferred`: set on the socket.
+    pub sockopts: super::listen::SockOpts,
 }
 
 /// A `server_name` entry.
