@@ -936,9 +936,11 @@ fn a_stalled_client_stops_the_upstream_instead_of_growing_the_worker() {
             progress.fetch_add(n, Ordering::SeqCst);
         }
     });
+    // Without response temporary files (nginx's `proxy_max_temp_file_size 0`), only the
+    // bounded memory buffers read ahead of the client.
     let server = start(
         &format!("upstream raw {{ server 127.0.0.1:{}; }}", up.port),
-        "location / { proxy_pass http://raw; }",
+        "location / { proxy_max_temp_file_size 0; proxy_pass http://raw; }",
     );
     let worker = *server.worker_pids().first().expect("worker");
     let before = rss_kb(worker);

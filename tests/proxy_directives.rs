@@ -636,3 +636,36 @@ fn refused_directives_name_the_reason_and_the_line() {
     }
     let _ = read_response;
 }
+
+#[test]
+fn request_body_is_the_buffered_body_in_add_header_and_the_access_log() {
+    // nginx's $request_body: the body read whole into memory, in the proxied response's
+    // add_header and in the log line; nothing for a body that went to its file. Portico
+    // had no value for it at all.
+    let up = Scripted::tcp(|_| respond(200, "", "ok"));
+    let server = start(&format!(
+        "log_format body '$uri [$request_body]';\n\
+         access_log logs/access.log body;\n\
+         server {{ listen 127.0.0.1:PORT;\n\
+           location /b/ {{ proxy_pass http://127.0.0.1:{0}; add_header X-Body $request_body; }}\n\
+           location /f/ {{ proxy_pass http://127.0.0.1:{0}; client_body_buffer_size 4;\n\
+             add_header X-Body $request_body; }} }}",
+        up.port
+    ));
+    let post = |path: &str| {
+        request(
+            &server,
+            &format!(
+                "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 9\r\n\
+                 Connection: close\r\n\r\nname=body"
+            ),
+        )
+    };
+    let r = post("/b/");
+    assert_eq!((r.status, r.header("X-Body")), (200, Some("name=body")));
+    let r = post("/f/");
+    assert_eq!((r.status, r.header("X-Body")), (200, None));
+    let lines = log_lines(&server, 2);
+    assert!(lines.contains(&"/b/ [name=body]".to_string()), "{lines:?}");
+    assert!(lines.contains(&"/f/ [-]".to_string()), "{lines:?}");
+}

@@ -460,3 +460,42 @@ fn status_in_a_return_text_is_the_code_returned() {
     assert_eq!((gone.status, gone.text().as_str()), (404, "404\n"));
     s.assert_clean_log();
 }
+
+#[test]
+fn an_error_page_for_a_redirect_keeps_its_location() {
+    // nginx keeps r->headers_out.location through error_page's internal redirect: the page
+    // goes out with the redirect's status and Location (completed when it starts with
+    // `/`), as nginx-tests rewrite.t 'error 302 return 200 text' checks. Portico dropped it.
+    let s = start(
+        "location /e { error_page 302 /t; return 302 \"text\"; }\n\
+         location /r { error_page 302 /t; rewrite ^ /abs redirect; }\n\
+         location /n { error_page 302 @named; return 302 /x; }\n\
+         location /o { error_page 302 /again; return 302 /first; }\n\
+         location /again { return 301 /second; }\n\
+         location @named { return 200 named; }\n\
+         location /t { return 200 body; }",
+    );
+    let p = s.port;
+    let r = s.get("/e");
+    assert_eq!((r.status, r.text().as_str()), (302, "body"));
+    assert_eq!(r.header("Location"), Some("text"));
+    let r = s.get("/r");
+    assert_eq!(
+        r.header("Location"),
+        Some(format!("http://localhost:{p}/abs").as_str())
+    );
+    let r = s.get("/n");
+    assert_eq!((r.status, r.text().as_str()), (302, "named"));
+    assert_eq!(
+        r.header("Location"),
+        Some(format!("http://localhost:{p}/x").as_str())
+    );
+    // A redirect made by the error page itself replaces the kept one, status included
+    // (checked against nginx 1.22).
+    let r = s.get("/o");
+    assert_eq!(r.status, 301);
+    assert_eq!(
+        r.header("Location"),
+        Some(format!("http://localhost:{p}/second").as_str())
+    );
+}

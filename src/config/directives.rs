@@ -11,7 +11,7 @@ use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::{
     access, listen, resolver, set_block, set_core, set_events, set_http, set_loc, set_log,
-    set_proxy, set_proxy_rest, set_regex, set_rewrite, set_tail, tuning,
+    set_proxy, set_proxy_rest, set_regex, set_rewrite, set_tail, set_upstream, tuning,
 };
 use super::{set_geo, set_map, set_referer, set_split_clients};
 
@@ -324,6 +324,10 @@ table! {
     "proxy_ssl_trusted_certificate", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
     "proxy_ssl_verify", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
     "proxy_ssl_verify_depth", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    // ---- conn: response temporary files (config/set_upstream.rs) ----
+    "proxy_busy_buffers_size", HSL, Exact(1), false, set_upstream::proxy_busy_buffers_size, "Response bytes kept in memory for the client while the rest may go to a temporary file (default: two buffers).";
+    "proxy_temp_file_write_size", HSL, Exact(1), false, set_upstream::proxy_temp_file_write_size, "Most response bytes written to the temporary file at a time (default: two buffers).";
+    "proxy_max_temp_file_size", HSL, Exact(1), false, set_upstream::proxy_max_temp_file_size, "Largest response temporary file; 0 disables them (default 1024m).";
     // ---- resolver (config/resolver.rs) ----
     "resolver", HSL, AtLeast(1), false, resolver::resolver, "`resolver ADDRESS... [valid=TIME] [ipv4=on|off] [ipv6=on|off]`: name servers for proxy_pass with variables.";
     "resolver_timeout", HSL, Exact(1), false, resolver::resolver_timeout, "How long a request waits for a name to resolve (default 30s).";

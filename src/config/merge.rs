@@ -142,7 +142,7 @@ fn merge_http(
         .iter()
         .map(|slot| slot.conf.clone())
         .collect();
-    Ok(HttpConf {
+    let conf = HttpConf {
         servers,
         listens,
         user_vars: std::mem::take(&mut shared.user_vars),
@@ -150,7 +150,9 @@ fn merge_http(
         deferred: http.deferred,
         computed: std::mem::take(&mut shared.computed),
         proxy_transparent: shared.proxy_transparent,
-    })
+    };
+    super::set_upstream::check_all(&conf, http.place.as_ref())?;
+    Ok(conf)
 }
 
 /// Turns the filled contexts into the final [`Config`].

@@ -42,6 +42,7 @@ mod set_regex;
 mod set_rewrite;
 mod set_split_clients;
 pub mod set_tail;
+pub mod set_upstream;
 pub mod settings;
 pub mod tuning;
 pub mod values;

@@ -50,7 +50,7 @@ pub struct ProxyPass {
     /// `proxy_redirect default` for a fixed URL, made once at load: the URL as written
     /// becomes the location's name when it has a URI part, else the URL plus `/` becomes
     /// `/`; `None` for a URL with variables, where nginx has no default.
-    pub default_redirect: Option<Arc<[crate::proxy::response::Redirect]>>,
+    pub default_redirect: Option<Arc<[Redirect]>>,
 }
 
 /// What `proxy_pass` names.
@@ -295,4 +295,24 @@ impl UpstreamConf {
             pending: None,
         }
     }
+}
+
+/// One `proxy_redirect` rule, its variables evaluated for the request.
+#[derive(Clone, Debug)]
+pub enum Redirect {
+    /// A value starting with `from` (ASCII case-insensitively) has that prefix replaced.
+    Prefix {
+        /// The prefix.
+        from: Vec<u8>,
+        /// What replaces it.
+        to: Vec<u8>,
+    },
+    /// A value `re` matches is replaced whole by `to`, in which `${1}`..`${9}` stand for
+    /// the regex's captures (nginx evaluates the replacement against them).
+    Regex {
+        /// The rule's regex (a cheap clone of the configuration's).
+        re: crate::regex::Regex,
+        /// The replacement, captures still to fill in.
+        to: Vec<u8>,
+    },
 }

@@ -65,6 +65,8 @@ pub(crate) struct EventsRaw {
 /// `http {}` before merging.
 #[derive(Debug, Default)]
 pub(crate) struct HttpRaw {
+    /// Where the block starts (for errors found once it is merged).
+    pub place: Option<super::set_upstream::BlockPlace>,
     pub srv: SrvRaw,
     pub loc: LocRaw,
     pub access_log_off: bool,

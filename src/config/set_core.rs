@@ -288,7 +288,10 @@ pub(crate) fn http(l: &mut Level<'_>, d: &Directive, shared: &mut Shared) -> Res
     if main.http.is_some() {
         return Err(ConfError::directive(d, "is duplicate"));
     }
-    let mut http = HttpRaw::default();
+    let mut http = HttpRaw {
+        place: Some((d.file.clone(), d.line)),
+        ..HttpRaw::default()
+    };
     walk(&mut Level::Http(&mut http), block(d), shared)?;
     super::tuning::check_http(&http, d, shared)?;
     main.http = Some(http);

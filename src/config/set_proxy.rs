@@ -490,11 +490,7 @@ pub(crate) fn proxy_pass(
 }
 
 /// nginx's `proxy_redirect default` for a fixed `proxy_pass` URL.
-fn default_redirect_rule(
-    url: &str,
-    has_uri: bool,
-    location: &[u8],
-) -> crate::proxy::response::Redirect {
+fn default_redirect_rule(url: &str, has_uri: bool, location: &[u8]) -> Redirect {
     let mut from = url.as_bytes().to_vec();
     let to = if has_uri {
         location.to_vec()
@@ -502,7 +498,7 @@ fn default_redirect_rule(
         from.push(b'/');
         b"/".to_vec()
     };
-    crate::proxy::response::Redirect::Prefix { from, to }
+    Redirect::Prefix { from, to }
 }
 
 /// The implicit group of `proxy_pass http://unix:/path`, shared by every URL naming the

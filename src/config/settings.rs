@@ -84,6 +84,8 @@ pub const DEFAULT_CLIENT_BODY_BUFFER_SIZE: usize = 16 * 1024;
 pub const DEFAULT_CLIENT_BODY_TEMP_PATH: &str = "client_body_temp";
 /// `proxy_temp_path proxy_temp;` (relative to the prefix)
 pub const DEFAULT_PROXY_TEMP_PATH: &str = "proxy_temp";
+/// `proxy_max_temp_file_size 1024m;`
+pub const DEFAULT_PROXY_MAX_TEMP_FILE_SIZE: u64 = 1024 * 1024 * 1024;
 /// `sendfile_max_chunk 2m;` (0 = unlimited)
 pub const DEFAULT_SENDFILE_MAX_CHUNK: u64 = 2 * 1024 * 1024;
 /// `worker_shutdown_timeout` is unset by default, as in nginx: an old worker waits for its
@@ -698,6 +700,14 @@ settings! {
         proxy_headers_hash_max_size: u64 = DEFAULT_PROXY_HEADERS_HASH_MAX_SIZE,
         /// `proxy_headers_hash_bucket_size` (a tuning knob of nginx's, checked and unused)
         proxy_headers_hash_bucket_size: u64 = DEFAULT_PROXY_HEADERS_HASH_BUCKET_SIZE,
+        // ---- conn: response temporary files (config/set_upstream.rs) ----
+        /// `proxy_busy_buffers_size` (unset: twice the larger of `proxy_buffer_size` and
+        /// one of `proxy_buffers`)
+        proxy_busy_buffers_size: Option<super::set_upstream::PlacedSize> = None,
+        /// `proxy_temp_file_write_size` (unset: as `proxy_busy_buffers_size`'s default)
+        proxy_temp_file_write_size: Option<super::set_upstream::PlacedSize> = None,
+        /// `proxy_max_temp_file_size` (0: no temporary files; unset: 1024m)
+        proxy_max_temp_file_size: Option<super::set_upstream::PlacedSize> = None,
         // ---- resolver (config/resolver.rs) ----
         /// `resolver ADDRESS... [valid=TIME] [ipv4=on|off] [ipv6=on|off]` (`None`: no resolver)
         resolver: Option<Rc<super::resolver::ResolverConf>> = None,
@@ -748,4 +758,21 @@ pub enum LingeringClose {
     On,
     /// Always drain.
     Always,
+}
+
+impl ServerConf {
+    /// The first `server_name` as written, as `$server_name` and error-log lines show it
+    /// (`*.example.com`, `~^re$`); empty when the server has none.
+    pub fn first_name(&self) -> std::borrow::Cow<'_, str> {
+        use std::borrow::Cow;
+        match self.names.first() {
+            Some(ServerName::Exact(n)) => Cow::Borrowed(n),
+            // `.example.com` is named without its dot, as nginx's `cscf->server_name`.
+            Some(ServerName::WildcardFront(s, true)) => Cow::Borrowed(s.get(1..).unwrap_or("")),
+            Some(ServerName::WildcardFront(s, false)) => Cow::Owned(format!("*{s}")),
+            Some(ServerName::WildcardBack(p)) => Cow::Owned(format!("{p}*")),
+            Some(ServerName::Regex(re)) => Cow::Owned(format!("~{}", re.as_str())),
+            None => Cow::Borrowed(""),
+        }
+    }
 }

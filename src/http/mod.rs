@@ -16,6 +16,7 @@
 //! - [`range`]: `Range` and `If-Range` → 206/416, and `Content-Range` values.
 //! - [`expires`]: the `expires` directive and the `Expires`/`Cache-Control` it writes.
 //! - [`error`]: [`HttpError`], and the one function that maps it to a status.
+//! - [`source`]: what a response body offers the connection's writer ([`source::Ready`]).
 
 pub mod chunked;
 pub mod conditional;
@@ -28,6 +29,7 @@ pub mod range;
 pub mod request;
 mod request_line;
 pub mod response;
+pub mod source;
 pub mod uri;
 pub mod user_agent;
 

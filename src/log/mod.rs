@@ -17,6 +17,7 @@
 //! [`reopen_logs`] reopens every file by path and `dup3`s the new file onto the old fd number.
 
 pub mod access;
+pub mod context;
 pub mod error;
 pub mod escape;
 mod file;

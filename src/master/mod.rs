@@ -19,14 +19,14 @@
 //! die right after start twice in a row waits, with a doubling delay (nginx would fork flat
 //! out).
 
-mod listen;
 mod outcome;
 mod process;
 mod readable;
 mod single;
 pub mod worker_init;
 
-pub use listen::Listener;
+use crate::listener as listen;
+pub use crate::listener::Listener;
 pub use outcome::{Outcome, Record, Status, monotonic_ns, status_path};
 
 use std::io;
@@ -37,7 +37,7 @@ use crate::config::{self, Config, LoadOptions};
 use crate::elog;
 use crate::log::LogLevel;
 use crate::sys;
-pub use process::User;
+pub use crate::user::User;
 use process::WorkerProc;
 
 /// A worker that dies sooner than this after its start counts as dying at once.
@@ -124,7 +124,7 @@ pub fn run(opts: LoadOptions) -> i32 {
     };
     warn_unreadable_roots(&config, user.as_ref());
     let owner = user.as_ref().map(|u| (u.uid, u.gid));
-    if let Err(e) = crate::proxy::body_buffer::create_temp_paths(&config, owner) {
+    if let Err(e) = crate::upstream::body_buffer::create_temp_paths(&config, owner) {
         elog!(LogLevel::Emerg, "{e}");
         return 1;
     }
@@ -480,7 +480,7 @@ impl Master {
         }
         warn_unreadable_roots(&config, self.user.as_ref());
         let owner = self.user.as_ref().map(|u| (u.uid, u.gid));
-        if let Err(e) = crate::proxy::body_buffer::create_temp_paths(&config, owner) {
+        if let Err(e) = crate::upstream::body_buffer::create_temp_paths(&config, owner) {
             elog!(LogLevel::Emerg, "{e}");
             return Err(e);
         }

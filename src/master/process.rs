@@ -1,12 +1,12 @@
-//! Process plumbing for the master: daemonizing, forking workers, reaping them, and the
-//! credentials workers drop to.
+//! Process plumbing for the master: daemonizing, forking workers, reaping them.
 
 use std::ffi::CString;
 use std::io;
 use std::time::{Duration, Instant};
 
-use super::Listener;
 use crate::config::Config;
+use crate::listener::Listener;
+use crate::user::User;
 
 /// A worker process the master started.
 #[derive(Debug)]
@@ -23,59 +23,6 @@ pub struct WorkerProc {
     pub exiting: bool,
     /// How many workers of its slot died at once in a row before it was started.
     pub fast_deaths: u32,
-}
-
-/// The user and group workers run as when the master runs as root.
-#[derive(Clone, Debug)]
-pub struct User {
-    /// The user's name, for `initgroups`.
-    pub name: String,
-    /// User id.
-    pub uid: u32,
-    /// Group id.
-    pub gid: u32,
-}
-
-impl User {
-    /// Resolves `user USER [GROUP]` (default `nobody`). Without GROUP, nginx uses the group of
-    /// the same name; where none exists (Debian has no `nobody` group) the user's primary group.
-    pub fn resolve(conf: Option<&(String, Option<String>)>) -> Result<User, String> {
-        let (name, group) = conf.map_or(("nobody", None), |(u, g)| (u.as_str(), g.as_deref()));
-        let pw = nix::unistd::User::from_name(name)
-            .ok()
-            .flatten()
-            .ok_or_else(|| format!("getpwnam(\"{name}\") failed"))?;
-        let gid = match group {
-            Some(g) => {
-                nix::unistd::Group::from_name(g)
-                    .ok()
-                    .flatten()
-                    .ok_or_else(|| format!("getgrnam(\"{g}\") failed"))?
-                    .gid
-            }
-            None => nix::unistd::Group::from_name(name)
-                .ok()
-                .flatten()
-                .map_or(pw.gid, |g| g.gid),
-        };
-        Ok(User {
-            name: name.to_string(),
-            uid: pw.uid.as_raw(),
-            gid: gid.as_raw(),
-        })
-    }
-
-    /// Drops to this user: `setgid`, `initgroups`, `setuid`, in that order.
-    pub fn switch(&self) -> Result<(), String> {
-        let gid = nix::unistd::Gid::from_raw(self.gid);
-        nix::unistd::setgid(gid).map_err(|e| format!("setgid({}) failed ({e})", self.gid))?;
-        let cname = CString::new(self.name.as_str()).map_err(|_| "bad user name".to_string())?;
-        nix::unistd::initgroups(&cname, gid)
-            .map_err(|e| format!("initgroups({}, {}) failed ({e})", self.name, self.gid))?;
-        nix::unistd::setuid(nix::unistd::Uid::from_raw(self.uid))
-            .map_err(|e| format!("setuid({}) failed ({e})", self.uid))?;
-        Ok(())
-    }
 }
 
 /// Forks a worker. The child takes the listening sockets it serves from (closing the other
@@ -210,13 +157,13 @@ pub fn exec_new_binary(
         .iter()
         .map(|a| to_c(a.as_bytes()))
         .collect::<io::Result<_>>()?;
-    let var = super::listen::INHERITED_SOCKETS_VAR;
+    let var = crate::listener::INHERITED_SOCKETS_VAR;
     let mut env: Vec<CString> = env
         .iter()
         .filter(|(k, _)| k != var)
         .filter_map(|(k, v)| to_c(format!("{k}={v}").as_bytes()).ok())
         .collect();
-    let inherited = super::listen::inherited_sockets_value(listeners);
+    let inherited = crate::listener::inherited_sockets_value(listeners);
     env.push(to_c(format!("{var}={inherited}").as_bytes())?);
     env.push(to_c(
         format!("SPARE={}", "X".repeat(NEW_BINARY_TITLE_SPARE)).as_bytes(),

@@ -10,8 +10,8 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use super::process::User;
 use crate::config::{Config, DocRootSite, LocSettings, LocationConf};
+use crate::user::User;
 
 /// The warnings for the configuration's roots and aliases the user cannot read (a
 /// directory that does not exist is not this check's business).

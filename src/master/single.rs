@@ -7,8 +7,8 @@
 use super::{listen, open_access_logs, scoped_error_logs, worker_init};
 use crate::config::{self, Config, LoadOptions};
 use crate::elog;
+use crate::listener::Listener;
 use crate::log::LogLevel;
-use crate::master::Listener;
 use crate::worker::{SingleEnd, run_single};
 
 /// Serves until stopped; returns the exit code.
@@ -74,7 +74,7 @@ fn load(opts: &LoadOptions) -> Option<Config> {
         elog!(LogLevel::Emerg, "{e}");
         return None;
     }
-    if let Err(e) = crate::proxy::body_buffer::create_temp_paths(&config, None) {
+    if let Err(e) = crate::upstream::body_buffer::create_temp_paths(&config, None) {
         elog!(LogLevel::Emerg, "{e}");
         return None;
     }

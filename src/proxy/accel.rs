@@ -41,17 +41,6 @@ pub fn buffering(head: &ResponseHead, buf: &[u8], loc: &LocSettings) -> Option<b
     }
 }
 
-/// How many response bytes a request may hold: the head buffer (`proxy_buffer_size`, at
-/// least 1k), plus `proxy_buffers` when buffering.
-pub fn response_cap(loc: &LocSettings, buffering: bool) -> usize {
-    let read_ahead = if buffering {
-        loc.proxy_buffers.0.saturating_mul(loc.proxy_buffers.1)
-    } else {
-        0
-    };
-    loc.proxy_buffer_size.max(1024).saturating_add(read_ahead)
-}
-
 /// An `X-Accel-Redirect` to follow.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Redirect {

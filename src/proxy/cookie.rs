@@ -261,28 +261,7 @@ fn apply_flags(attrs: &mut Vec<Attr<'_>>, rules: &[(Match, u8)]) -> bool {
     true
 }
 
-/// `$upstream_cookie_NAME`: the value of cookie `name` in the `Set-Cookie` fields of the
-/// upstream's response head, as `ngx_http_parse_set_cookie_lines` finds it: the first
-/// field that starts with the name (any case), spaces, `=`; the value runs from the next
-/// non-space to the first `;`.
-pub fn find_set_cookie<'h>(
-    headers: impl Iterator<Item = (&'h [u8], &'h [u8])>,
-    name: &str,
-) -> Option<&'h [u8]> {
-    let name = name.as_bytes();
-    headers
-        .filter(|(n, _)| n.eq_ignore_ascii_case(b"set-cookie"))
-        .find_map(|(_, v)| {
-            if name.len() >= v.len() || !v[..name.len()].eq_ignore_ascii_case(name) {
-                return None;
-            }
-            let rest = &v[name.len()..];
-            let rest = &rest[rest.iter().take_while(|&&b| b == b' ').count()..];
-            let rest = rest.strip_prefix(b"=")?;
-            let rest = &rest[rest.iter().take_while(|&&b| b == b' ').count()..];
-            Some(&rest[..memchr::memchr(b';', rest).unwrap_or(rest.len())])
-        })
-}
+pub use crate::upstream::log::find_set_cookie;
 
 #[cfg(test)]
 mod tests {

@@ -1,156 +1,125 @@
-//! The reverse proxy: `proxy_pass` to upstream groups over pooled keep-alive connections.
+//! The reverse proxy: `proxy_pass` over HTTP/1.x, on the generic upstream machinery of
+//! [`crate::upstream`] (peer choice, tries, the keep-alive pool, request bodies, response
+//! buffering). What is HTTP's lives here, behind [`crate::upstream::Protocol`]:
 //!
-//! - [`balancer`]: per-worker server choice (smooth weighted round robin, `least_conn`,
-//!   `ip_hash`, `hash`) and passive health;
-//! - [`pool`]: idle upstream connections, per group, registered so a close is noticed;
-//! - [`request`]: the upstream URI (nginx's replacement rules) and request head;
-//! - [`response`]: the upstream response head, its framing, the client's head;
-//! - [`link`]: one proxied request, its upstream socket state machine (`link/relay.rs`:
-//!   request out, response in, body framing, client writes; `link/request_body.rs`;
-//!   `link/failure.rs`: log lines, retries, 502/504; `link/deadlines.rs`; `link/tunnel.rs`:
-//!   the WebSocket tunnel after a 101);
-//! - [`body_buffer`]: a request body read whole before connecting (`proxy_request_buffering`),
-//!   in memory or in a temporary file;
-//! - [`upstream_log`]: the tries, for `$upstream_*` variables.
-//!
-//! The worker calls [`prepare`] when a request's location has `proxy_pass`, then drives the
-//! [`Link`] on events of either socket.
+//! - [`prepare`]: where a request goes and what it sends (nginx's URI rules, the request
+//!   head, `proxy_method`, `proxy_set_body`, `proxy_redirect` and `proxy_cookie_*` rules),
+//!   from the location's settings and the request;
+//! - [`request`]: the upstream URI and request head (`ngx_http_proxy_create_request`);
+//! - [`response`]: the upstream's response head and the header lines the client gets;
+//! - [`http1`]: the [`Http1`] protocol: head parsing and body framing for the machine;
+//! - [`accel`]: `X-Accel-Redirect` and `X-Accel-Buffering`; [`cookie`]: `proxy_cookie_*`;
+//!   [`ranges`]: `proxy_force_ranges`; [`rate`]: `proxy_limit_rate`; [`connect`]: opening
+//!   an upstream socket (TCP or unix-domain, `proxy_bind`, `proxy_socket_keepalive`).
 
 pub mod accel;
-pub mod balancer;
-pub mod body_buffer;
-pub mod connect;
 pub mod cookie;
-pub mod link;
-pub mod pool;
+pub mod http1;
 pub mod ranges;
-pub mod rate;
 pub mod request;
 pub mod response;
-pub mod upstream_log;
 
 use std::borrow::Cow;
 use std::net::IpAddr;
-use std::os::fd::RawFd;
 use std::sync::Arc;
 
-pub use link::{
-    ClientSide, Link, LinkSetup, LinkStep, UPSTREAM_TOKEN_BIT, UpstreamLog, UpstreamVars,
-};
+pub use http1::{Http1, Http1Head};
 
 use crate::config::proxy_values::{Balance, ProxyPass, ProxyRedirect, ProxyTarget, RedirectRule};
 use crate::config::{HttpConf, LocSettings};
 use crate::elog;
+use crate::http::request::{RequestHead, Version};
 use crate::log::LogLevel;
+use crate::upstream::{DIRECT, Target};
 use crate::vars::VarSource;
-use crate::worker::conn::Active;
-use crate::worker::slab::Key;
-use balancer::Group;
-use pool::Pool;
 use response::Redirect;
 
-/// A worker's run-time upstream state.
-#[derive(Default)]
-pub struct Upstreams {
-    /// Per group (same indexes as `HttpConf::upstreams`): server counters.
-    pub groups: Vec<Group>,
-    /// Idle connections.
-    pub pool: Pool,
-    /// Spare response buffers.
-    pub buffers: Vec<Vec<u8>>,
-    /// Upstream sockets held by requests in flight.
-    pub open: usize,
-    /// Who holds each upstream socket, by descriptor (see [`Owner`]).
-    owners: Vec<Owner>,
+/// What [`prepare`] reads of the request.
+pub struct ProxyRequest<'a> {
+    /// The request's head bytes.
+    pub buf: &'a [u8],
+    /// Its parsed head (offsets into `buf`).
+    pub head: &'a RequestHead,
+    /// The final URI (after rewrites, `try_files`, `index`, `error_page`), decoded.
+    pub uri: &'a [u8],
+    /// The final arguments.
+    pub args: Option<&'a [u8]>,
+    /// nginx's `r->valid_location`: no `rewrite ... break` changed the URI here.
+    pub valid_location: bool,
+    /// nginx's `!r->valid_unparsed_uri`: the URI or arguments differ from the request's.
+    pub uri_rewritten: bool,
+    /// An `error_page` (or `X-Accel-Redirect`) made the request a GET.
+    pub as_get: bool,
+    /// The body's length upstream (`Content-Length`), when known.
+    pub content_length: Option<u64>,
+    /// The body goes up chunked, as it arrives.
+    pub chunked: bool,
+    /// The client's body goes upstream (not an earlier try's, not dropped).
+    pub body_sent: bool,
+    /// The client's address.
+    pub client: IpAddr,
+    /// The connection's number, for log lines.
+    pub conn_id: u64,
 }
 
-/// Who an upstream socket's events are for. An upstream socket is registered once, when it
-/// connects, with the token `UPSTREAM_TOKEN_BIT | fd`, and stays registered (for readable
-/// and writable) until it closes: moving between a request and the idle pool only changes
-/// this table, so reusing a pooled connection costs no `epoll_ctl`. An entry is never
-/// cleared: a closed descriptor has no events, and one reused for a new upstream socket is
-/// set again before it is registered. An event already fetched for a socket closed in the
-/// same loop turn can reach the new holder of its number: a spurious wake-up, which every
-/// pump tolerates (the read or write just says `WouldBlock`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Owner {
-    /// Nobody (never registered).
-    None,
-    /// The client connection (slab key) whose request uses it.
-    Client(Key),
-    /// Idle in the pool under this key.
-    Pool(Key),
+/// Where a request goes.
+pub struct Prepared {
+    /// The group or address.
+    pub target: Target,
+    /// Answer with this status instead of proxying (a request the upstream cannot take).
+    pub refuse: Option<u16>,
+    /// `$proxy_host` (`None`: the location does not proxy)
+    pub proxy_host: Option<Arc<str>>,
+    /// `$proxy_port` (0: a unix-domain upstream)
+    pub proxy_port: u16,
 }
 
-impl Upstreams {
-    /// Fresh state for the configured groups.
-    pub fn new(http: &HttpConf) -> Upstreams {
-        Upstreams {
-            groups: http.upstreams.iter().map(Group::new).collect(),
-            pool: Pool::default(),
-            buffers: Vec::new(),
-            open: 0,
-            owners: Vec::new(),
-        }
-    }
+/// Header lines of a request passed to the head builder without a heap allocation when
+/// there are at most this many.
+const STACK_HEADERS: usize = 32;
 
-    /// Who holds the upstream socket `fd`.
-    pub fn owner(&self, fd: usize) -> Owner {
-        self.owners.get(fd).copied().unwrap_or(Owner::None)
-    }
-
-    /// Records who holds the upstream socket `fd`.
-    pub fn set_owner(&mut self, fd: RawFd, owner: Owner) {
-        let Ok(i) = usize::try_from(fd) else { return };
-        if self.owners.len() <= i {
-            self.owners.resize(i + 1, Owner::None);
-        }
-        self.owners[i] = owner;
-    }
-
-    /// Upstream connections of this worker, in use or cached: they take
-    /// `worker_connections` slots as in nginx.
-    pub fn connections(&self) -> usize {
-        self.open + self.pool.len()
-    }
+/// Whether the client's body is read and not sent upstream (`proxy_set_body` replaces it,
+/// or `proxy_pass_request_body off`): it is still read whole first, as nginx reads it.
+pub fn drops_body(loc: &LocSettings) -> bool {
+    loc.proxy_set_body.is_some() || !loc.proxy_pass_request_body
 }
 
-/// Where one request goes and what it sends, from the location's settings and the request.
+/// Where one request goes and what it sends, from the location's settings and the request:
+/// `proto` is set up for it and `head` gets the upstream request head (both reused from
+/// the last request, so their allocations are).
 pub fn prepare(
     vars: &dyn VarSource,
-    a: &Active<'_>,
+    r: &ProxyRequest<'_>,
     loc: &LocSettings,
     http: &HttpConf,
-    client: IpAddr,
-    conn_id: u64,
-) -> LinkSetup {
-    let buf = &a.buf[a.start.min(a.filled)..a.filled];
-    let mut setup = LinkSetup {
-        group: link::DIRECT,
-        direct: None,
-        socket: connect::SocketOptions::default(),
-        head: Vec::new(),
-        uri: Vec::new(),
-        keepalive: false,
-        upgrade: false,
-        hash_key: Vec::new(),
-        redirects: None,
-        proxy_host: Arc::from(""),
-        proxy_port: 80,
+    proto: &mut Http1,
+    head: &mut Vec<u8>,
+) -> Prepared {
+    let buf = r.buf;
+    let (client, conn_id) = (r.client, r.conn_id);
+    // `chunked_transfer_encoding off`: a chunked response goes to the client unframed and
+    // the connection closes after it, as for an HTTP/1.0 client.
+    proto.start(
+        false,
+        r.head.version == Version::Http11 && loc.chunked_transfer_encoding,
+    );
+    head.clear();
+    let mut setup = Prepared {
+        target: Target {
+            group: DIRECT,
+            ..Target::default()
+        },
         refuse: None,
-        framing_at: None,
-        discard_body: false,
-        head_method: false,
-        cookies: None,
-        resolve: None,
+        proxy_host: None,
+        proxy_port: 80,
     };
     let Some(pass) = loc.proxy_pass.as_ref() else {
         return setup;
     };
-    let request_uri = a.head.request_uri.get(buf);
+    let request_uri = r.head.request_uri.get(buf);
     // The routing phases may have changed the URI and arguments (rewrite, try_files,
     // index, error_page): then those are sent rather than the request line's target.
-    let args = a.route.script.args.as_deref();
+    let args = r.args;
     let (proxy_host, proxy_port, pass_uri): (Arc<str>, u16, Option<Cow<'_, [u8]>>);
     let mut uri_as_is = false;
     match &pass.target {
@@ -160,7 +129,7 @@ pub fn prepare(
             port,
             uri,
         } => {
-            setup.group = *group;
+            setup.target.group = *group;
             proxy_host = host.clone();
             proxy_port = *port;
             pass_uri = uri.as_deref().map(Cow::Borrowed);
@@ -170,12 +139,14 @@ pub fn prepare(
             t.eval(vars, &mut url);
             match request::parse_url(&url) {
                 Some(u) => {
-                    let target = request::dynamic_target(&u, http);
-                    match target {
-                        request::DynamicTarget::Group(i) => setup.group = i,
-                        request::DynamicTarget::Direct(addr) => setup.direct = Some(addr),
-                        // Resolved when the link chooses its peer (link/resolving.rs).
-                        request::DynamicTarget::Unresolved => setup.resolve = Some(u.host.clone()),
+                    match request::dynamic_target(&u, http) {
+                        request::DynamicTarget::Group(i) => setup.target.group = i,
+                        request::DynamicTarget::Direct(addr) => setup.target.direct = Some(addr),
+                        // Resolved when the upstream machine chooses its peer.
+                        request::DynamicTarget::Unresolved => {
+                            setup.target.resolve = Some(u.host.clone());
+                            setup.target.port = u.port;
+                        }
                     }
                     (proxy_host, proxy_port) = request::dynamic_proxy_host(&u);
                     uri_as_is = u.uri.is_some();
@@ -194,14 +165,15 @@ pub fn prepare(
             }
         }
     }
-    let mut uri = Vec::with_capacity(request_uri.len() + 16);
+    let mut uri = std::mem::take(&mut proto.uri);
+    uri.clear();
     // nginx: without a URI in proxy_pass, the target as sent unless the URI changed
     // (`r->valid_unparsed_uri`); with one, the location's prefix is replaced unless a
     // `rewrite ... break` changed the URI here (`r->valid_location`).
     let rewritten = if pass_uri.is_some() {
-        !a.route.script.valid_location
+        !r.valid_location
     } else {
-        a.route.uri_rewritten
+        r.uri_rewritten
     };
     if uri_as_is {
         uri.extend_from_slice(pass_uri.as_deref().unwrap_or(b"/"));
@@ -209,19 +181,19 @@ pub fn prepare(
         request::upstream_uri(
             pass_uri.as_deref(),
             &pass.location,
-            &a.uri,
+            r.uri,
             request_uri,
             args,
             rewritten,
             &mut uri,
         );
     }
-    let group = http.upstreams.get(setup.group);
+    let group = http.upstreams.get(setup.target.group);
     if let Some(Balance::Hash { key, .. }) = group.map(|g| &g.balance) {
-        key.eval(vars, &mut setup.hash_key);
+        key.eval(vars, &mut setup.target.hash_key);
     }
-    setup.socket = request::socket_options(loc, vars, conn_id, client);
-    let forwarded_for = a
+    setup.target.socket = request::socket_options(loc, vars, conn_id, client);
+    let forwarded_for = r
         .head
         .headers
         .iter()
@@ -236,21 +208,35 @@ pub fn prepare(
         body_length: None,
         chunked: false,
     };
-    // `proxy_pass_request_headers off`: only the headers the proxy sets itself.
-    let client_headers: Vec<(&[u8], &[u8])> = if loc.proxy_pass_request_headers {
-        a.head
-            .headers
-            .iter()
-            .map(|h| (h.name.get(buf), h.value.get(buf)))
-            .collect()
+    // The client's header lines as (name, value): on the stack for a usual request;
+    // none with `proxy_pass_request_headers off` (only the headers the proxy sets).
+    let mut on_stack: [(&[u8], &[u8]); STACK_HEADERS] = [(&[], &[]); STACK_HEADERS];
+    let spilled: Vec<(&[u8], &[u8])>;
+    let count = if loc.proxy_pass_request_headers {
+        r.head.headers.len()
     } else {
-        Vec::new()
+        0
+    };
+    let lines = r
+        .head
+        .headers
+        .iter()
+        .take(count)
+        .map(|h| (h.name.get(buf), h.value.get(buf)));
+    let client_headers: &[(&[u8], &[u8])] = if count <= STACK_HEADERS {
+        for (slot, line) in on_stack.iter_mut().zip(lines) {
+            *slot = line;
+        }
+        &on_stack[..count]
+    } else {
+        spilled = lines.collect();
+        &spilled
     };
     // A connection from a `proxy_bind` address is not cached: the pool does not tell
     // local addresses apart (nginx caches none unless told to).
     let pool_on = group.is_some_and(|g| g.keepalive > 0)
         && loc.proxy_http_version == 1
-        && setup.socket.bind.is_none();
+        && setup.target.socket.bind.is_none();
     // `proxy_method`, else GET for an error page (nginx's ngx_http_send_error_page), else
     // the client's method.
     let method_value = loc.proxy_method.as_ref().map(|m| {
@@ -260,26 +246,22 @@ pub fn prepare(
     });
     let method = match &method_value {
         Some(m) => &m[..],
-        None if a.route.as_get => &b"GET"[..],
-        None => a.head.method_span.get(buf),
+        None if r.as_get => &b"GET"[..],
+        None => r.head.method_span.get(buf),
     };
-    setup.head_method = method.eq_ignore_ascii_case(b"HEAD");
+    // The response to a HEAD sent upstream has no body, whatever the client asked.
+    proto.head_request = method.eq_ignore_ascii_case(b"HEAD");
     // `proxy_set_body`: sent instead of the client's body, whose bytes are read and dropped.
     let set_body = loc.proxy_set_body.as_ref().map(|b| {
         let mut out = Vec::new();
         b.eval(&pvars, &mut out);
         out
     });
-    // A body an intercepted try read whole is sent again, with its length.
-    let kept_body = a.route.request_body.as_ref().map(|b| b.len());
-    let body_sent = !a.route.body_taken;
-    setup.discard_body = body_sent && (set_body.is_some() || !loc.proxy_pass_request_body);
     pvars.body_length = match &set_body {
         Some(body) => Some(body.len() as u64),
-        None if !body_sent => kept_body,
-        None => a.head.content_length,
+        None => r.content_length,
     };
-    pvars.chunked = a.head.chunked && body_sent && set_body.is_none();
+    pvars.chunked = r.chunked && set_body.is_none();
     let input = request::HeadInput {
         method,
         uri: &uri,
@@ -289,29 +271,20 @@ pub fn prepare(
         // A body announced and not sent (`proxy_pass_request_body off`, as nginx sends
         // it) leaves the connection out of step: it is not cached.
         keepalive: pool_on && loc.proxy_pass_request_body,
-        content_length: if let Some(body) = &set_body {
-            Some(body.len() as u64)
-        } else if !body_sent {
-            kept_body.filter(|&n| n > 0)
-        } else if a.head.chunked {
-            None
-        } else {
-            a.head.content_length.filter(|&n| n > 0)
+        // The client's Content-Length goes up, 0 included, as nginx's
+        // `$proxy_internal_body_length`; a stored body's length replaces a chunked one.
+        content_length: match &set_body {
+            Some(body) => Some(body.len() as u64),
+            None => r.content_length,
         },
-        chunked: a.head.chunked && body_sent && set_body.is_none(),
-        client_headers: &client_headers,
+        chunked: r.chunked && set_body.is_none(),
+        client_headers,
     };
-    let facts = request::build_head(&input, &pvars, &mut setup.head);
-    setup.framing_at = facts.framing_at.filter(|_| set_body.is_none());
+    let facts = request::build_head(&input, &pvars, head);
     if let Some(body) = &set_body {
-        setup.head.extend_from_slice(body);
+        head.extend_from_slice(body);
     }
-    if a.head.chunked
-        && body_sent
-        && !setup.discard_body
-        && loc.proxy_http_version == 0
-        && !loc.proxy_request_buffering
-    {
+    if r.chunked && r.body_sent && loc.proxy_http_version == 0 && !drops_body(loc) {
         // nginx buffers the whole body to learn its length even with buffering off; here an
         // unbuffered body is streamed, and an HTTP/1.0 server cannot take a chunked one.
         elog!(
@@ -321,12 +294,12 @@ pub fn prepare(
         );
         setup.refuse = Some(411);
     }
-    setup.keepalive = input.keepalive && !facts.connection_close && !facts.upgrade;
-    setup.upgrade = facts.upgrade;
-    setup.redirects = redirects(loc, pass, &pvars);
-    setup.cookies = cookie::evaluate(loc, &pvars);
-    setup.uri = uri;
-    setup.proxy_host = proxy_host;
+    setup.target.keepalive = input.keepalive && !facts.connection_close && !facts.upgrade;
+    proto.upgrade = facts.upgrade;
+    proto.redirects = redirects(loc, pass, &pvars);
+    proto.cookies = cookie::evaluate(loc, &pvars);
+    proto.uri = uri;
+    setup.proxy_host = Some(proxy_host);
     setup.proxy_port = proxy_port;
     setup
 }

@@ -225,7 +225,7 @@ pub fn socket_options(
     vars: &dyn VarSource,
     conn_id: u64,
     client: std::net::IpAddr,
-) -> super::connect::SocketOptions {
+) -> crate::upstream::connect::SocketOptions {
     use crate::config::proxy_rest::{ProxyBind, parse_addr_port};
     let (bind, transparent) = match &loc.proxy_bind {
         ProxyBind::Off => (None, false),
@@ -244,7 +244,7 @@ pub fn socket_options(
             (parsed, *transparent)
         }
     };
-    super::connect::SocketOptions {
+    crate::upstream::connect::SocketOptions {
         bind,
         transparent,
         keepalive: loc.proxy_socket_keepalive,

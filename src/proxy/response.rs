@@ -1,6 +1,8 @@
 //! The upstream's response head: parsing (httparse, offsets kept, not borrows), the body's
-//! framing, and the head sent to the client (nginx's header filter order, hidden and
-//! hop-by-hop headers dropped, `proxy_redirect` applied to `Location` and `Refresh`).
+//! framing, and the upstream's header lines the client gets (in nginx's header filter
+//! order, hidden and hop-by-hop headers dropped, `proxy_redirect` applied to `Location` and
+//! `Refresh`, `proxy_cookie_*` to `Set-Cookie`, the range filter's fields); the
+//! connection's one head builder writes the rest of the head around them.
 
 use std::io::Write;
 
@@ -153,23 +155,12 @@ impl ResponseHead {
     }
 }
 
-/// What the client head needs beyond the upstream's.
+/// What decides which upstream header lines the client gets, and how.
 pub struct ClientHeadInput<'a> {
     /// `proxy_pass_header` names (lowercase).
     pub pass: &'a [String],
     /// `proxy_hide_header` names (lowercase).
     pub hide: &'a [String],
-    /// Our `Server` line (with CRLF).
-    pub server_line: &'a [u8],
-    /// Our `Date` value.
-    pub date: &'a [u8],
-    /// The body framing towards the client: chunked passes through only to HTTP/1.1 clients.
-    pub chunked_to_client: bool,
-    /// `Connection: keep-alive` (else `close`); ignored for 101.
-    pub keepalive: bool,
-    /// `Keep-Alive: timeout=N` after `Connection: keep-alive` (`keepalive_timeout`'s second
-    /// argument).
-    pub keepalive_header: Option<u64>,
     /// `proxy_redirect` rules, resolved to (from, to) pairs.
     pub redirects: &'a [Redirect],
     /// `http://host[:port]` for a `Location` a rule rewrote to a path (`None` with
@@ -194,25 +185,7 @@ fn hidden(name: &[u8], input: &ClientHeadInput<'_>) -> bool {
         && !input.pass.iter().any(eq)
 }
 
-/// One `proxy_redirect` rule, its variables evaluated for the request.
-#[derive(Clone, Debug)]
-pub enum Redirect {
-    /// A value starting with `from` (ASCII case-insensitively) has that prefix replaced.
-    Prefix {
-        /// The prefix.
-        from: Vec<u8>,
-        /// What replaces it.
-        to: Vec<u8>,
-    },
-    /// A value `re` matches is replaced whole by `to`, in which `${1}`..`${9}` stand for
-    /// the regex's captures (nginx evaluates the replacement against them).
-    Regex {
-        /// The rule's regex (a cheap clone of the configuration's).
-        re: crate::regex::Regex,
-        /// The replacement, captures still to fill in.
-        to: Vec<u8>,
-    },
-}
+pub use crate::config::proxy_values::Redirect;
 
 /// nginx's `proxy_redirect`/`proxy_cookie_*` rule walk (`ngx_http_proxy_rewrite_*_handler`)
 /// over `value[prefix..]`: the first matching rule writes the new value (the bytes before
@@ -291,37 +264,47 @@ fn location_out(value: &[u8], input: &ClientHeadInput<'_>) -> LocationOut {
     }
 }
 
-/// Appends the client's response head, in nginx's header-filter order: status line,
-/// `Server`, `Date`, `Content-Type`, `Content-Length`, a `Location` made absolute,
-/// `Transfer-Encoding`, `Connection`, then the other upstream headers in their order
-/// (`Location` and `Refresh` rewritten by `proxy_redirect`, `Set-Cookie` by the
-/// `proxy_cookie_*` rules).
-pub fn build_client_head(
+/// The upstream headers nginx's header filter writes itself, once, with the last value the
+/// upstream sent (their lines are not kept in the list).
+const EARLY: [&str; 2] = ["content-type", "content-length"];
+
+/// Whether `proxy_pass_header` passes the upstream's own `name` (`server`, `date`) and the
+/// upstream sent one: the client then gets it instead of ours.
+pub fn passes(head: &ResponseHead, buf: &[u8], input: &ClientHeadInput<'_>, name: &str) -> bool {
+    input.pass.iter().any(|p| p == name) && head.header(buf, name).is_some()
+}
+
+/// nginx's `r->headers_out.location`: the last `Location` a rule rewrote (only that one may
+/// be completed), with its index among the head's fields.
+fn location_choice(
+    head: &ResponseHead,
+    buf: &[u8],
+    input: &ClientHeadInput<'_>,
+) -> Option<(usize, LocationOut)> {
+    head.headers
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, (n, _))| {
+            let name = &buf[n.0..n.1];
+            name.eq_ignore_ascii_case(b"location") && !hidden(name, input)
+        })
+        .find_map(|(i, (_, v))| match location_out(&buf[v.0..v.1], input) {
+            LocationOut::AsSent => None,
+            out => Some((i, out)),
+        })
+}
+
+/// Appends the lines nginx's header filter writes after `Date`: the upstream's
+/// `Content-Type` and `Content-Length` (a 206's length when the range filter answers), and a
+/// `Location` a rule rewrote to a path, made absolute.
+pub fn write_early_headers(
     head: &ResponseHead,
     buf: &[u8],
     input: &ClientHeadInput<'_>,
     out: &mut Vec<u8>,
 ) {
     use super::ranges::Ranged;
-    if let Ranged::Part { .. } = input.ranged {
-        out.extend_from_slice(b"HTTP/1.1 206 Partial Content\r\n");
-    } else {
-        let _ = write!(out, "HTTP/1.1 {} ", head.status);
-        out.extend_from_slice(&buf[head.reason.0..head.reason.1]);
-        out.extend_from_slice(b"\r\n");
-    }
-    let passes = |n: &str| input.pass.iter().any(|p| p == n) && head.header(buf, n).is_some();
-    if !passes("server") {
-        out.extend_from_slice(input.server_line);
-    }
-    if !passes("date") {
-        out.extend_from_slice(b"Date: ");
-        out.extend_from_slice(input.date);
-        out.extend_from_slice(b"\r\n");
-    }
-    // The header filter writes these two itself, once, with the last value the upstream
-    // sent (its lines are not kept in the list).
-    const EARLY: [&str; 2] = ["content-type", "content-length"];
     for name in EARLY {
         if name == "content-length" && head.chunked {
             continue;
@@ -345,46 +328,27 @@ pub fn build_client_head(
             out.extend_from_slice(b"\r\n");
         }
     }
-    // nginx's `r->headers_out.location` is the last Location a rule rewrote; only that one
-    // may be completed.
-    let location = head
-        .headers
-        .iter()
-        .enumerate()
-        .rev()
-        .filter(|(_, (n, _))| {
-            let name = &buf[n.0..n.1];
-            name.eq_ignore_ascii_case(b"location") && !hidden(name, input)
-        })
-        .find_map(|(i, (_, v))| match location_out(&buf[v.0..v.1], input) {
-            LocationOut::AsSent => None,
-            out => Some((i, out)),
-        });
-    if let Some((_, LocationOut::Completed(value))) = &location {
+    if let Some((_, LocationOut::Completed(value))) = location_choice(head, buf, input) {
         out.extend_from_slice(b"Location: ");
-        out.extend_from_slice(value);
+        out.extend_from_slice(&value);
         out.extend_from_slice(b"\r\n");
     }
-    if head.status == 101 {
-        out.extend_from_slice(b"Connection: upgrade\r\n");
-        if let Some(u) = head.header(buf, "upgrade") {
-            out.extend_from_slice(b"Upgrade: ");
-            out.extend_from_slice(u);
-            out.extend_from_slice(b"\r\n");
-        }
-    } else {
-        if input.chunked_to_client {
-            out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
-        }
-        if input.keepalive {
-            out.extend_from_slice(b"Connection: keep-alive\r\n");
-            if let Some(t) = input.keepalive_header {
-                let _ = write!(out, "Keep-Alive: timeout={t}\r\n");
-            }
-        } else {
-            out.extend_from_slice(b"Connection: close\r\n");
-        }
-    }
+}
+
+/// Appends the other upstream header lines in their order, after `Connection`: hidden and
+/// hop-by-hop ones dropped, `Location` and `Refresh` rewritten by `proxy_redirect`,
+/// `Set-Cookie` by the `proxy_cookie_*` rules, then the range filter's own field.
+/// `skip_cache`: `Expires` and `Cache-Control` are left out (the `expires` directive
+/// replaces them, as nginx's headers filter does).
+pub fn write_other_headers(
+    head: &ResponseHead,
+    buf: &[u8],
+    input: &ClientHeadInput<'_>,
+    skip_cache: bool,
+    out: &mut Vec<u8>,
+) {
+    use super::ranges::Ranged;
+    let location = location_choice(head, buf, input);
     let mut value_buf = Vec::new();
     for (i, (n, v)) in head.headers.iter().enumerate() {
         let name = &buf[n.0..n.1];
@@ -400,6 +364,9 @@ pub fn build_client_head(
             .any(|h| h.as_bytes().eq_ignore_ascii_case(name))
             || hidden(name, input)
             || (input.force_ranges && name.eq_ignore_ascii_case(b"accept-ranges"))
+            || (skip_cache
+                && (name.eq_ignore_ascii_case(b"expires")
+                    || name.eq_ignore_ascii_case(b"cache-control")))
         {
             continue;
         }
@@ -453,7 +420,6 @@ pub fn build_client_head(
         }
         _ => {}
     }
-    out.extend_from_slice(b"\r\n");
 }
 
 #[cfg(test)]
@@ -511,24 +477,21 @@ mod tests {
         let input = ClientHeadInput {
             pass: &["server".to_string()],
             hide: &["x-custom".to_string()],
-            server_line: b"Server: portico\r\n",
-            date: b"D",
-            chunked_to_client: false,
-            keepalive: true,
-            keepalive_header: None,
             redirects: &redirects,
             location_base: None,
             cookies: None,
             force_ranges: false,
             ranged: crate::proxy::ranges::Ranged::No,
         };
+        assert!(passes(&h, raw, &input, "server") && !passes(&h, raw, &input, "date"));
         let mut out = Vec::new();
-        build_client_head(&h, raw, &input, &mut out);
+        write_early_headers(&h, raw, &input, &mut out);
+        out.extend_from_slice(b"--\r\n");
+        write_other_headers(&h, raw, &input, false, &mut out);
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "HTTP/1.1 302 Found\r\nDate: D\r\nContent-Type: text/html\r\n\
-             Content-Length: 0\r\nConnection: keep-alive\r\n\
-             Server: TornadoServer/6.4\r\nLocation: /next\r\n\r\n"
+            "Content-Type: text/html\r\nContent-Length: 0\r\n--\r\n\
+             Server: TornadoServer/6.4\r\nLocation: /next\r\n"
         );
     }
 }

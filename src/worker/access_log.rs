@@ -4,10 +4,10 @@
 
 use std::os::unix::ffi::OsStrExt;
 
-use super::handler::{RequestContext, server_name};
 use super::request_vars::RequestVars;
 use crate::config::AccessLogConf;
 use crate::log::LogLevel;
+use crate::log::context::RequestContext;
 
 /// Writes `log`'s line for the request `vars` describes (`line` is scratch space).
 pub(super) fn write(vars: &RequestVars<'_, '_>, log: &AccessLogConf, line: &mut Vec<u8>) {
@@ -70,7 +70,7 @@ fn log_error(vars: &RequestVars<'_, '_>, level: LogLevel, message: &str) {
         "*{} {message}, client: {}, server: {}{}",
         vars.conn.id,
         vars.conn.peer.ip(),
-        server_name(vars.req.server),
+        vars.req.server.first_name(),
         RequestContext::of(buf, &a.head)
     );
 }

@@ -2,15 +2,15 @@
 //! (`return 3xx`, `rewrite ... redirect|permanent`, a directory without its slash), with
 //! nginx's `Location` completion.
 
-use super::handler::{self, Head, server_name};
+use super::handler::{self, Head};
 use super::phases::{Next, Rq};
 use crate::http::request::Method;
 
 /// Answers `code` with `Location` (made absolute when it starts with `/` and
 /// `absolute_redirect` is on) and nginx's page for the code as the body.
 pub(super) fn redirect(rq: &mut Rq<'_, '_>, code: u16, location: &[u8]) {
-    // nginx's ngx_http_clear_location: this Location replaces one an earlier redirect set.
-    rq.route.kept_location = None;
+    // A new redirect replaces one kept from before an error page.
+    rq.route.redirect_location.clear();
     if rq.req.loc.msie_refresh && matches!(code, 301 | 302) && super::phases::browser(rq).msie {
         refresh(rq, location);
         return;
@@ -95,14 +95,14 @@ pub(crate) fn redirect_base(
 ) {
     out.extend_from_slice(b"http://");
     match host {
-        _ if loc.server_name_in_redirect => out.extend_from_slice(server_name(server).as_bytes()),
+        _ if loc.server_name_in_redirect => out.extend_from_slice(server.first_name().as_bytes()),
         Some(h) => out.extend(h.iter().map(u8::to_ascii_lowercase)),
         // ngx_connection_local_sockaddr without a port: an IPv6 address without brackets.
         None => match local {
             Some(a) => {
                 let _ = std::io::Write::write_fmt(out, format_args!("{}", a.ip()));
             }
-            None => out.extend_from_slice(server_name(server).as_bytes()),
+            None => out.extend_from_slice(server.first_name().as_bytes()),
         },
     }
     if loc.port_in_redirect

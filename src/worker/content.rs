@@ -145,7 +145,6 @@ fn index<'c>(rq: &mut Rq<'_, 'c>, dir: &[u8]) -> Next<'c> {
             active: &*rq.a,
             req: &*rq.req,
             shared: &*rq.shared,
-            upstream: None,
             as_get: rq.route.as_get,
         };
         let src = WithScript {
@@ -235,7 +234,6 @@ fn map_root(rq: &mut Rq<'_, '_>) -> Option<Follows> {
             active: &*rq.a,
             req: &*rq.req,
             shared: &*rq.shared,
-            upstream: None,
             as_get: rq.route.as_get,
         };
         let src = WithScript {

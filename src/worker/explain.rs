@@ -12,8 +12,8 @@
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
+use super::conn::Source;
 use super::conn::{Active, Req};
-use super::handler::Body;
 use super::phases::{self, Handled, Route, Rq};
 use super::request_vars::{ConnInfo, RequestVars};
 use super::{Shared, conn};
@@ -173,11 +173,12 @@ pub fn explain<'c>(
         uri: normalized,
         out: Vec::new(),
         out_pos: 0,
-        body: Body::None,
-        discard: None,
+        source: Source::Fixed,
+        body: None,
         req: None,
         route: Route::default(),
-        pipelined: false,
+        upstream: Default::default(),
+        proxied: false,
     };
     let handled = phases::run(&mut Rq {
         a: &mut a,
@@ -185,7 +186,6 @@ pub fn explain<'c>(
         req: &mut req,
         route: &mut route,
         conn: &conn,
-        upstream: None,
     });
     route.trace = None;
 
@@ -204,8 +204,8 @@ pub fn explain<'c>(
     };
     if route.filename.is_empty() {
         // Nothing was mapped to a file.
-    } else if let Body::File { pos, end, .. } = &a.body {
-        answer.file = Some((route.filename.clone(), end.saturating_sub(*pos)));
+    } else if let Source::File(f) = &a.source {
+        answer.file = Some((route.filename.clone(), f.end.saturating_sub(f.pos)));
     }
     a.route = route;
     if handled == Handled::Proxy {
@@ -276,7 +276,12 @@ fn shared(config: &Config, now: Instant) -> Result<Shared<'_>, String> {
         pool: conn::Pool::default(),
         file_cache: Default::default(),
         registry,
-        upstreams: crate::proxy::Upstreams::new(http),
+        upstreams: crate::upstream::Upstreams::new(
+            http,
+            poll.registry()
+                .try_clone()
+                .map_err(|e| format!("epoll dup() failed ({e})"))?,
+        ),
         resolvers: Default::default(),
     })
 }
@@ -295,19 +300,35 @@ fn proxy_plan<'c>(
         active: a,
         req,
         shared,
-        upstream: None,
-        as_get: false,
+        as_get: a.route.as_get,
     };
     let loc = req.loc;
-    let setup = crate::proxy::prepare(&vars, a, loc, http, conn.peer.ip(), conn.id);
+    let r = crate::proxy::ProxyRequest {
+        buf: &a.buf[a.start..a.filled],
+        head: &a.head,
+        uri: &a.uri,
+        args: a.route.script.args.as_deref(),
+        valid_location: a.route.script.valid_location,
+        uri_rewritten: a.route.uri_rewritten,
+        as_get: a.route.as_get,
+        content_length: a.head.content_length,
+        chunked: a.head.chunked,
+        body_sent: true,
+        client: conn.peer.ip(),
+        conn_id: conn.id,
+    };
+    let mut proto = crate::proxy::Http1::default();
+    let mut head = Vec::new();
+    let setup = crate::proxy::prepare(&vars, &r, loc, http, &mut proto, &mut head);
+    let target = setup.target;
     let mut plan = ProxyPlan {
-        direct: setup.direct,
-        resolve: setup.resolve.clone(),
-        head: setup.head.clone(),
+        direct: target.direct.clone(),
+        resolve: target.resolve.clone(),
+        head,
         refuse: setup.refuse,
         ..ProxyPlan::default()
     };
-    let Some(conf) = http.upstreams.get(setup.group) else {
+    let Some(conf) = http.upstreams.get(target.group) else {
         return plan;
     };
     plan.group = Some(conf.name.clone());
@@ -324,14 +345,14 @@ fn proxy_plan<'c>(
         Balance::Random { two: false } => "random: this order is one draw of many",
         Balance::Random { two: true } => "random two: this order is one draw of many",
     };
-    let mut group = crate::proxy::balancer::Group::new(conf);
+    let mut group = crate::upstream::balancer::Group::new(conf);
     let mut tried = vec![false; conf.servers.len()];
     for _ in 0..conf.servers.len() {
         let Ok(i) = group.pick(
             &conf.balance,
             &tried,
             conn.peer.ip(),
-            &setup.hash_key,
+            &target.hash_key,
             shared.now,
         ) else {
             break;

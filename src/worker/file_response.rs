@@ -3,7 +3,8 @@
 //! for several, 416; `max_ranges`), then the `expires` and `add_header` headers, in nginx's
 //! header order.
 
-use super::handler::{self, Body, Head};
+use super::conn::{FileBody, Source};
+use super::handler::{self, Head};
 use super::multipart::Multipart;
 use super::phases::{Next, Rq, finalize};
 use super::response_head::preconditions;
@@ -160,18 +161,19 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile) -> Next<'c> {
             late: etag_header,
             extra: &extra,
             tail,
+            ..Head::default()
         },
         in_memory.unwrap_or_default(),
     );
     if send_body && in_memory.is_none() {
-        rq.a.body = Body::File {
+        rq.a.source = Source::File(FileBody {
             file: f.file,
             pos: start,
             end,
             sendfile: loc.sendfile,
             max_chunk: loc.sendfile_max_chunk,
             rest: None,
-        };
+        });
     }
     Next::Done
 }
@@ -202,7 +204,7 @@ fn serve_multipart<'c>(
         },
         late: if etag.is_some() { &etag_header } else { &[] },
         extra,
-        tail: &[],
+        ..Head::default()
     };
     if !send_body {
         handler::queue_response(rq.a, rq.shared, rq.req, &head, b"");
@@ -214,14 +216,14 @@ fn serve_multipart<'c>(
     }
     let (first_head, (start, end), rest) = layout.into_first();
     handler::queue_response(rq.a, rq.shared, rq.req, &head, &first_head);
-    rq.a.body = Body::File {
+    rq.a.source = Source::File(FileBody {
         file: f.file,
         pos: start,
         end,
         sendfile: loc.sendfile,
         max_chunk: loc.sendfile_max_chunk,
         rest: Some(Box::new(rest)),
-    };
+    });
     Next::Done
 }
 
@@ -256,7 +258,7 @@ fn remove_header_lines(lines: &mut Vec<u8>, name: &[u8]) {
 }
 
 /// 416 with `Content-Range: bytes */SIZE` and nginx's page.
-fn unsatisfiable(rq: &mut Rq<'_, '_>, size: u64) {
+pub(super) fn unsatisfiable(rq: &mut Rq<'_, '_>, size: u64) {
     let mut content_range = [0u8; CONTENT_RANGE_MAX_LEN];
     let n = range::content_range_unsatisfied(size, &mut content_range);
     let page = crate::http::response::error_page(416, rq.req.loc.server_tokens).unwrap_or(b"");

@@ -3,40 +3,18 @@
 //! are written by [`super::response_head`]; and the access log.
 
 use super::Shared;
-use super::conn::{self, Active, BodyReader, Conn, Req, Step};
+use super::conn::{self, Active, BodyRead, ClientBody, Conn, Req, Sink, Step};
 use super::phases::{self, Handled, Rq};
 use super::request_vars::{ConnInfo, RequestVars};
 pub(super) use super::response_head::{
     Head, extra_headers, queue_error, queue_response, queue_standard_page,
 };
-use crate::config::ServerConf;
 use crate::elog;
-use crate::http::chunked::ChunkedDecoder;
 use crate::http::request::HttpError;
 use crate::http::uri;
 use crate::log::LogLevel;
+use crate::log::context::RequestContext;
 use crate::router::{self, AddrServers};
-
-/// A response body still to be sent after the queued head.
-pub enum Body {
-    /// Nothing (or everything is already in the output buffer).
-    None,
-    /// A byte range of an open file.
-    File {
-        /// The file (shared with the worker's open-file cache when that is on).
-        file: std::rc::Rc<std::fs::File>,
-        /// Next offset to send.
-        pos: u64,
-        /// End offset (exclusive).
-        end: u64,
-        /// Use `sendfile(2)` (else `pread` + `write`).
-        sendfile: bool,
-        /// `sendfile_max_chunk`: bytes per turn before yielding to other connections.
-        max_chunk: u64,
-        /// The parts of a `multipart/byteranges` answer after this one.
-        rest: Option<Box<super::multipart::RangeParts>>,
-    },
-}
 
 /// A head was parsed (`head_len` bytes): route it and queue the response.
 pub(super) fn start_request<'c>(
@@ -52,6 +30,7 @@ pub(super) fn start_request<'c>(
         Some(servers.addr)
     };
     c.requests += 1;
+    let pipeline = std::mem::take(&mut c.pipeline);
     let mut conn = ConnInfo::of(c);
     conn.local = local;
     conn.request_id = super::request_vars::new_request_id();
@@ -88,11 +67,12 @@ pub(super) fn start_request<'c>(
     crate::log::use_request_logs(&loc.error_log);
     super::debug_log::request_head(conn.id, buf, &a.head);
     let mut req = Req {
-        // keepalive_requests and keepalive_time are the location's (nginx checks them
-        // in ngx_http_update_location_config, once a location is chosen).
-        keepalive: a.head.keep_alive && !shared.shutting_down && !loc.keepalive_timeout.0.is_zero(),
+        sequence: conn.requests,
+        pipeline,
         ..Req::new(shared.now, server, loc, head_len)
     };
+    // `$upstream_*` belong to this request's tries only.
+    a.proxied = false;
     route.local = local;
     route.request_id = conn.request_id;
     a.uri.clear();
@@ -102,12 +82,8 @@ pub(super) fn start_request<'c>(
             "*{} client sent invalid request while reading client request line, client: {}, server: {}{}",
             conn.id,
             conn.peer.ip(),
-            server_name(server),
-            RequestContext {
-                request: a.head.request_line.get(buf),
-                upstream: None,
-                host: None,
-            }
+            server.first_name(),
+            RequestContext::line(a.head.request_line.get(buf))
         );
         route.reset(b"", None);
         a.route = route;
@@ -120,23 +96,18 @@ pub(super) fn start_request<'c>(
     route.script.computed.reset(&http.computed);
     route.script.quoted_uri = raw_path.iter().any(|&b| b == b'%' || b == b'+');
 
-    if let Some(len) = a.head.content_length {
-        if len > 0 {
-            a.discard = Some(BodyReader::Length(len));
-        }
-    } else if a.head.chunked {
-        a.discard = Some(BodyReader::Chunked(ChunkedDecoder::default()));
-    }
+    // Until a handler reads it, a body is to be discarded (nginx's discard filter).
+    a.body = ClientBody::of(&a.head, Sink::Discard);
     // Body bytes that came with the head are checked before answering, as nginx's
     // discard filter does: a malformed chunked body is a 400, not a 200 and a reset.
-    if let Some(reader) = a.discard.as_mut() {
+    if let Some(reader) = a.body.as_mut() {
         let body = &a.buf[a.start + head_len..a.filled];
-        match conn::consume_body(reader, body) {
+        match conn::consume_body(&mut reader.framing, body) {
             Ok((used, done)) => {
                 req.body_in_buf = used;
                 req.body_read = used as u64;
                 if done {
-                    a.discard = None;
+                    a.body = None;
                 }
             }
             Err(e) => {
@@ -147,10 +118,11 @@ pub(super) fn start_request<'c>(
                     conn.id,
                     e.log_message(),
                     conn.peer.ip(),
-                    server_name(server),
+                    server.first_name(),
                     RequestContext::of(buf, &a.head)
                 );
-                a.discard = None;
+                a.body = None;
+                req.body = BodyRead::Abandoned;
                 req.lingering = true;
                 a.route = route;
                 queue_standard_page(a, shared, &mut req, e.status(), b"");
@@ -165,20 +137,19 @@ pub(super) fn start_request<'c>(
         req: &mut req,
         route: &mut route,
         conn: &conn,
-        upstream: None,
     });
     after_phases(a, req, route, handled, out_before)
 }
 
-/// `proxy_intercept_errors`: the upstream's `status` has an `error_page` here; its
-/// response was discarded. The request goes through the routing engine's error-page
-/// handling (internal redirect, named location, `=CODE`, external redirect), as nginx
-/// finalizes it with the upstream's status.
-pub(super) fn upstream_error_page<'c>(
+/// The request ends with `status` and no response of its own (an upstream that failed or
+/// whose status is intercepted for `error_page`, a body that could not be read): the
+/// routing engine's error-page handling (internal redirect, named location, `=CODE`,
+/// external redirect) or nginx's standard page answers, as nginx finalizes a request with
+/// a status.
+pub(super) fn finalize_with_status<'c>(
     c: &mut Conn<'c>,
     shared: &mut Shared<'c>,
     status: u16,
-    upstream: Option<&crate::proxy::UpstreamLog>,
 ) -> Step {
     let conn = ConnInfo::of(c);
     let (Some(a), ..) = c.parts() else {
@@ -197,11 +168,45 @@ pub(super) fn upstream_error_page<'c>(
             req: &mut req,
             route: &mut route,
             conn: &conn,
-            upstream,
         },
         status,
     );
     after_phases(a, req, route, handled, out_before)
+}
+
+/// An upstream's response head arrived: the client's head is built from it (the one head
+/// builder, with `add_header`, `expires` and the keep-alive decision) and queued. `None`:
+/// the connection goes on with the body.
+pub(super) fn queue_upstream_head<'c>(
+    c: &mut Conn<'c>,
+    shared: &mut Shared<'c>,
+    facts: crate::upstream::protocol::HeadFacts,
+) -> Option<Step> {
+    let conn = ConnInfo::of(c);
+    let (Some(a), ..) = c.parts() else {
+        return Some(Step::Close);
+    };
+    let Some(mut req) = a.req.take() else {
+        return Some(Step::Close);
+    };
+    let out_before = a.out.len();
+    let mut route = std::mem::take(&mut a.route);
+    super::response_head::queue_upstream_head(
+        &mut Rq {
+            a,
+            shared,
+            req: &mut req,
+            route: &mut route,
+            conn: &conn,
+        },
+        facts,
+    );
+    req.bytes_sent += req.header_bytes;
+    let head_end = (out_before + req.header_bytes as usize).min(a.out.len());
+    route.keep_sent_head(req.loc, &a.out[out_before.min(head_end)..head_end]);
+    a.route = route;
+    a.req = Some(req);
+    None
 }
 
 /// `X-Accel-Redirect`: the upstream's response was dropped; the request goes on to its
@@ -211,7 +216,6 @@ pub(super) fn upstream_redirect<'c>(
     c: &mut Conn<'c>,
     shared: &mut Shared<'c>,
     redirect: crate::proxy::accel::Redirect,
-    upstream: Option<&crate::proxy::UpstreamLog>,
 ) -> Step {
     let conn = ConnInfo::of(c);
     let (Some(a), ..) = c.parts() else {
@@ -232,11 +236,39 @@ pub(super) fn upstream_redirect<'c>(
             req: &mut req,
             route: &mut route,
             conn: &conn,
-            upstream,
         },
         &redirect.target,
     );
     after_phases(a, req, route, handled, out_before)
+}
+
+/// `proxy_force_ranges`: the upstream's response cannot serve the requested range; the
+/// response was dropped and the request answers 416 with `Content-Range: bytes */TOTAL`.
+pub(super) fn answer_unsatisfiable<'c>(
+    c: &mut Conn<'c>,
+    shared: &mut Shared<'c>,
+    total: u64,
+) -> Step {
+    let conn = ConnInfo::of(c);
+    let (Some(a), ..) = c.parts() else {
+        return Step::Close;
+    };
+    let Some(mut req) = a.req.take() else {
+        return Step::Close;
+    };
+    let out_before = a.out.len();
+    let mut route = std::mem::take(&mut a.route);
+    super::file_response::unsatisfiable(
+        &mut Rq {
+            a,
+            shared,
+            req: &mut req,
+            route: &mut route,
+            conn: &conn,
+        },
+        total,
+    );
+    after_phases(a, req, route, Handled::Answered, out_before)
 }
 
 /// After the phases: the final URI and the response head kept for later readers, then the
@@ -264,7 +296,7 @@ fn after_phases<'c>(
     if handled == Handled::Proxy {
         // The proxy forwards the body itself (from its first byte) and answers when the
         // upstream does; after an intercepted error the body was read already.
-        a.discard = None;
+        a.body = None;
         if !route_body_taken {
             req.body_in_buf = 0;
             req.body_read = 0;
@@ -347,7 +379,7 @@ pub(super) fn reject_request<'c>(
             LogLevel::Info,
             "*{conn_id} {msg} while reading client {stage}, client: {}, server: {}{}",
             peer.ip(),
-            server_name(server),
+            server.first_name(),
             RequestContext::of(buf, &a.head)
         );
     }
@@ -364,7 +396,7 @@ pub(super) fn reject_request<'c>(
     };
     a.head.clear();
     a.head.method = method;
-    a.discard = None;
+    a.body = None;
     a.route.clear_matches(0);
     a.route.reset(b"", None);
     if let Some(conn) = error_page {
@@ -376,7 +408,6 @@ pub(super) fn reject_request<'c>(
             req: &mut req,
             route: &mut route,
             conn: &conn,
-            upstream: None,
         };
         let handled = phases::run_error_page(rq, status);
         return after_phases(a, req, route, handled, out_before);
@@ -425,96 +456,6 @@ pub fn request_line(buf: &[u8], head_len: usize) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// The `, request: "…", upstream: "…", host: "…"` tail of an error-log line about a
-/// client's request: the request line as far as it was read, the upstream for the proxy's
-/// lines, and the `Host` header as sent, each when known (`ngx_http_log_error_handler`).
-/// Bytes of the request that are not printable ASCII are written `\xNN`.
-pub struct RequestContext<'a> {
-    request: &'a [u8],
-    upstream: Option<String>,
-    host: Option<&'a [u8]>,
-}
-
-impl<'a> RequestContext<'a> {
-    /// The context of the request whose (possibly partial) head is at the start of `buf`.
-    pub fn of(buf: &'a [u8], head: &crate::http::request::RequestHead) -> RequestContext<'a> {
-        let request = if head.request_line.is_empty() {
-            // The line did not parse: show what arrived of it, as nginx does.
-            let from = buf
-                .iter()
-                .position(|&b| b != b'\r' && b != b'\n')
-                .unwrap_or(buf.len());
-            let rest = &buf[from..];
-            &rest[..memchr::memchr2(b'\r', b'\n', rest).unwrap_or(rest.len())]
-        } else {
-            head.request_line.get(buf)
-        };
-        let host = head
-            .headers
-            .iter()
-            .find(|h| h.name.get(buf).eq_ignore_ascii_case(b"host"))
-            .map(|h| h.value.get(buf));
-        RequestContext {
-            request,
-            upstream: None,
-            host,
-        }
-    }
-
-    /// The same, naming the upstream the request went to (`http://ADDR/URI`).
-    pub fn with_upstream(mut self, upstream: Option<String>) -> RequestContext<'a> {
-        self.upstream = upstream;
-        self
-    }
-}
-
-impl std::fmt::Display for RequestContext<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if !self.request.is_empty() {
-            f.write_str(", request: \"")?;
-            write_escaped(f, self.request)?;
-            f.write_str("\"")?;
-        }
-        if let Some(upstream) = &self.upstream {
-            write!(f, ", upstream: \"{upstream}\"")?;
-        }
-        if let Some(host) = self.host {
-            f.write_str(", host: \"")?;
-            write_escaped(f, host)?;
-            f.write_str("\"")?;
-        }
-        Ok(())
-    }
-}
-
-fn write_escaped(f: &mut std::fmt::Formatter<'_>, bytes: &[u8]) -> std::fmt::Result {
-    use std::fmt::Write as _;
-    for &b in bytes {
-        if (0x20..0x7f).contains(&b) {
-            f.write_char(b as char)?;
-        } else {
-            write!(f, "\\x{b:02X}")?;
-        }
-    }
-    Ok(())
-}
-
-/// The first `server_name` as written, as `$server_name` and error-log lines show it
-/// (`*.example.com`, `~^re$`); empty when the server has none.
-pub fn server_name(server: &ServerConf) -> std::borrow::Cow<'_, str> {
-    use crate::config::ServerName;
-    use std::borrow::Cow;
-    match server.names.first() {
-        Some(ServerName::Exact(n)) => Cow::Borrowed(n),
-        // `.example.com` is named without its dot, as nginx's `cscf->server_name`.
-        Some(ServerName::WildcardFront(s, true)) => Cow::Borrowed(s.get(1..).unwrap_or("")),
-        Some(ServerName::WildcardFront(s, false)) => Cow::Owned(format!("*{s}")),
-        Some(ServerName::WildcardBack(p)) => Cow::Owned(format!("{p}*")),
-        Some(ServerName::Regex(re)) => Cow::Owned(format!("~{}", re.as_str())),
-        None => Cow::Borrowed(""),
-    }
-}
-
 /// Writes the access-log lines for a finished request.
 pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'c>) {
     if let Some(a) = c.active() {
@@ -531,7 +472,6 @@ pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'
         active: a,
         req,
         shared,
-        upstream: Some(c as &dyn crate::proxy::UpstreamVars),
         as_get: a.route.as_get,
     };
     for log in &req.loc.access_log {

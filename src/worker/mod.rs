@@ -26,7 +26,6 @@ pub(crate) mod request_vars;
 mod response_head;
 pub(crate) mod route;
 mod single;
-pub(crate) mod slab;
 mod timers;
 
 use std::io;
@@ -39,13 +38,13 @@ use mio::{Events, Interest, Poll, Token};
 use crate::config::{Config, DebugPeer, HttpConf};
 use crate::elog;
 use crate::http::date::DateCache;
+use crate::listener::Listener;
 use crate::log::{ConnScope, LogLevel};
-use crate::master::Listener;
-use crate::proxy::Owner;
 use crate::router::{self, AddrServers};
+use crate::slab::{Key, Slab};
 use crate::sys;
+use crate::upstream::Owner;
 use conn::{Conn, Drive};
-use slab::{Key, Slab};
 use timers::Timers;
 
 /// Token of `timer_resolution`'s ticker.
@@ -97,23 +96,18 @@ pub struct Shared<'c> {
     pub pool: conn::Pool<'c>,
     /// Open static files, stat results and small files' bytes (see `static_files::cache`).
     pub file_cache: crate::static_files::FileCache,
-    /// For registering upstream sockets (a clone of the poll's registry).
+    /// For registering the resolvers' sockets (a clone of the poll's registry).
     pub registry: mio::Registry,
-    /// Upstream groups' counters and the idle upstream connections.
-    pub upstreams: crate::proxy::Upstreams,
+    /// Upstream groups' counters, the idle upstream connections, and the registry that
+    /// registers new upstream sockets.
+    pub upstreams: crate::upstream::Upstreams,
     /// The `resolver`s' state: sockets, cache, names being resolved (a waiter is the
     /// client connection's key).
     pub resolvers: crate::resolver::Resolvers<Key>,
 }
 
 pub(crate) use answer::redirect_base;
-pub(crate) use handler::RequestContext;
 pub use single::{SingleEnd, run_single};
-
-/// The first `server_name` of a server as written (for log lines).
-pub(crate) fn server_name_of(server: &crate::config::ServerConf) -> std::borrow::Cow<'_, str> {
-    handler::server_name(server)
-}
 
 struct Worker<'c> {
     poll: Poll,
@@ -257,8 +251,8 @@ impl<'c> Worker<'c> {
                 scratch: Vec::with_capacity(4096),
                 pool: conn::Pool::default(),
                 file_cache: Default::default(),
+                upstreams: crate::upstream::Upstreams::new(http, registry.try_clone()?),
                 registry,
-                upstreams: crate::proxy::Upstreams::new(http),
                 resolvers: Default::default(),
             },
             signal_fd,
@@ -391,7 +385,7 @@ impl<'c> Worker<'c> {
 
     /// An event on an upstream socket: for the request using it, or for the idle pool.
     fn on_upstream_event(&mut self, ev: &mio::event::Event) {
-        let fd = ev.token().0 & !crate::proxy::UPSTREAM_TOKEN_BIT;
+        let fd = ev.token().0 & !crate::upstream::UPSTREAM_TOKEN_BIT;
         let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
         match self.shared.upstreams.owner(fd) {
             Owner::Client(key) => {
@@ -698,7 +692,7 @@ impl<'c> Worker<'c> {
 /// pipe's and the listeners' tokens, at the top of the range, have that bit set too, but
 /// no descriptor number in the rest.
 fn is_upstream_token(token: Token) -> bool {
-    let bit = crate::proxy::UPSTREAM_TOKEN_BIT;
+    let bit = crate::upstream::UPSTREAM_TOKEN_BIT;
     token.0 & bit != 0 && token.0 & !bit <= i32::MAX as usize
 }
 

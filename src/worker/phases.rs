@@ -10,7 +10,7 @@ use super::Shared;
 use super::answer;
 use super::conn::{Active, Req};
 use super::content;
-use super::handler::{self, server_name};
+use super::handler;
 use super::request_vars::{ConnInfo, RequestVars};
 pub use super::route::Route;
 use crate::config::{ErrorPageStatus, LocSettings, LocationConf, LocationMatch};
@@ -31,9 +31,6 @@ pub(super) struct Rq<'a, 'c> {
     pub req: &'a mut Req<'c>,
     pub route: &'a mut Route<'c>,
     pub conn: &'a ConnInfo,
-    /// The proxy's tries so far, when the phases run again after an upstream answered
-    /// (`$upstream_*` then have values, as in nginx).
-    pub upstream: Option<&'a crate::proxy::UpstreamLog>,
 }
 
 /// Where the phase loop goes next.
@@ -67,7 +64,6 @@ macro_rules! vars {
             active: &*$rq.a,
             req: &*$rq.req,
             shared: &*$rq.shared,
-            upstream: $rq.upstream.map(|u| u as &dyn crate::proxy::UpstreamVars),
             as_get: $rq.route.as_get,
         };
     };
@@ -231,19 +227,6 @@ fn find<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
     }
 }
 
-/// A redirect the request's handling decided (`return 3xx URL`, `rewrite ... redirect`, a
-/// directory without its slash): as nginx finalizes the request with the code, an
-/// `error_page` for it answers instead, else the redirect. nginx set the Location before
-/// finalizing, so the error page's response carries it too.
-pub(super) fn redirect<'c>(rq: &mut Rq<'_, 'c>, code: u16, location: &[u8]) -> Next<'c> {
-    if let Some(page) = applicable_error_page(rq, code) {
-        rq.route.kept_location = Some(location.to_vec());
-        return error_page(rq, code, page);
-    }
-    answer::redirect(rq, code, location);
-    Next::Done
-}
-
 /// nginx's auto redirect (`ngx_http_core_find_config_phase` with `NGX_DONE`): a URI one `/`
 /// short of a proxied location's name gets a 301 to the name (escaped), arguments kept.
 fn slash_redirect<'c>(rq: &mut Rq<'_, 'c>, location: &'c LocationConf) -> Next<'c> {
@@ -275,16 +258,14 @@ fn enter<'c>(rq: &mut Rq<'_, 'c>, l: &'c LocationConf) {
 fn set_settings<'c>(rq: &mut Rq<'_, 'c>, loc: &'c LocSettings) {
     rq.req.loc = loc;
     crate::log::use_request_logs(&loc.error_log);
-    rq.req.keepalive = rq.req.keepalive && rq.conn.requests < loc.keepalive_requests;
-    // nginx's ngx_http_update_location_config: a zero timeout, or a connection older
-    // than keepalive_time (counted from its accept), ends keep-alive.
-    if loc.keepalive_timeout.0.is_zero()
-        || rq.shared.now.saturating_duration_since(rq.conn.accepted_at) > loc.keepalive_time
+    // nginx's ngx_http_update_location_config: a connection older than keepalive_time
+    // (counted from its accept), or a browser keepalive_disable names, gets no keep-alive,
+    // and a refusal stays for the request (`conn::keepalive` reads it).
+    if !rq.req.keepalive_refused
+        && (rq.shared.now.saturating_duration_since(rq.conn.accepted_at) > loc.keepalive_time
+            || (loc.keepalive_disable != 0 && keepalive_disabled(rq, loc)))
     {
-        rq.req.keepalive = false;
-    }
-    if rq.req.keepalive && loc.keepalive_disable != 0 && keepalive_disabled(rq, loc) {
-        rq.req.keepalive = false;
+        rq.req.keepalive_refused = true;
     }
 }
 
@@ -389,8 +370,8 @@ pub(super) fn log_cycle_while_logging(
              server: {}{}",
             conn.id,
             conn.peer.ip(),
-            server_name(server),
-            handler::RequestContext::of(buf, &a.head)
+            server.first_name(),
+            crate::log::context::RequestContext::of(buf, &a.head)
         );
     }
 }
@@ -403,8 +384,8 @@ pub(super) fn log_error(rq: &Rq<'_, '_>, level: LogLevel, message: &str) {
         "*{} {message}, client: {}, server: {}{}",
         rq.conn.id,
         rq.conn.peer.ip(),
-        server_name(rq.req.server),
-        handler::RequestContext::of(buf, &rq.a.head)
+        rq.req.server.first_name(),
+        crate::log::context::RequestContext::of(buf, &rq.a.head)
     );
 }
 
@@ -473,13 +454,38 @@ pub(super) fn named_location<'c>(rq: &mut Rq<'_, 'c>, name: &str) -> Next<'c> {
     Next::Enter(l)
 }
 
+/// A redirect (`return 3xx`, `rewrite ... redirect`, a directory without its slash): as
+/// nginx finalizes the request with the code, an `error_page` for it answers instead, with
+/// the redirect's `Location` (nginx keeps `r->headers_out.location`); else the redirect
+/// goes out.
+pub(super) fn redirect<'c>(rq: &mut Rq<'_, 'c>, code: u16, location: &[u8]) -> Next<'c> {
+    if let Some(page) = error_page_for(rq, code) {
+        rq.route.redirect_location.clear();
+        rq.route.redirect_location.extend_from_slice(location);
+        return error_page(rq, code, page);
+    }
+    answer::redirect(rq, code, location);
+    Next::Done
+}
+
+/// The `error_page` that answers `status` here, if error pages may still apply (not inside
+/// one unless `recursive_error_pages`, and a URI change left for it).
+fn error_page_for<'c>(rq: &Rq<'_, 'c>, status: u16) -> Option<&'c crate::config::ErrorPage> {
+    let loc = rq.req.loc;
+    if (!rq.route.in_error_page || loc.recursive_error_pages) && rq.route.uri_changes > 1 {
+        loc.error_page_for(status)
+    } else {
+        None
+    }
+}
+
 /// Ends the request with `status` and no body of its own: an `error_page` target when one
 /// is configured, else nginx's standard page (444: close without answering).
 pub(super) fn finalize<'c>(rq: &mut Rq<'_, 'c>, status: u16) -> Next<'c> {
     trace_step!(rq.route.trace, Step::Finalize { status });
     if status == 444 {
+        // No head, so the connection closes (`conn::keepalive` says so for 444 anyway).
         rq.req.status = 444;
-        rq.req.keepalive = false;
         // nginx marks the connection timed out, so `reset_timedout_connection` resets it.
         if rq.req.loc.reset_timedout_connection
             && let Some(fd) = rq.conn.fd
@@ -488,31 +494,20 @@ pub(super) fn finalize<'c>(rq: &mut Rq<'_, 'c>, status: u16) -> Next<'c> {
         }
         return Next::Done;
     }
-    if super::response_head::closes_connection(status) {
+    if super::conn::keepalive::closes_connection(status) {
         // As nginx's special response handler: no keep-alive after these, even when an
-        // error_page answers them.
-        rq.req.keepalive = false;
-        if rq.a.discard.take().is_some() {
+        // error_page answers them, and the rest of the body is not read.
+        rq.req.finalized = Some(status);
+        if rq.a.body.take().is_some() {
+            rq.req.body = super::conn::BodyRead::Abandoned;
             rq.req.lingering = true;
         }
     }
-    if let Some(page) = applicable_error_page(rq, status) {
+    if let Some(page) = error_page_for(rq, status) {
         return error_page(rq, status, page);
     }
     handler::queue_error(rq, status);
     Next::Done
-}
-
-/// The `error_page` that answers `status` here, if one may (nginx's special response
-/// handler: not from inside an error page unless `recursive_error_pages`, and while URI
-/// changes are left).
-fn applicable_error_page<'c>(rq: &Rq<'_, 'c>, status: u16) -> Option<&'c crate::config::ErrorPage> {
-    let loc = rq.req.loc;
-    if (!rq.route.in_error_page || loc.recursive_error_pages) && rq.route.uri_changes > 1 {
-        loc.error_page_for(status)
-    } else {
-        None
-    }
 }
 
 /// nginx's `ngx_http_send_error_page`.

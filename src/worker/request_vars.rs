@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use super::Shared;
 use super::conn::{Active, Conn, Req};
-use super::handler::{request_line, server_name};
+use super::handler::request_line;
 use crate::http::request::Version;
 use crate::vars::{Var, VarSource, find_cookie, header_matches};
 
@@ -92,9 +92,6 @@ pub struct RequestVars<'a, 'c> {
     pub req: &'a Req<'c>,
     /// Worker-wide state (clock, dates, pid).
     pub shared: &'a Shared<'c>,
-    /// The connection, for `$upstream_*` and `$proxy_*` once the proxy ran (`None` while the
-    /// phases run).
-    pub upstream: Option<&'a dyn crate::proxy::UpstreamVars>,
     /// An `error_page` or `X-Accel-Redirect` made the request a GET (nginx changes
     /// `r->method_name`, which `$request_method` shows).
     pub as_get: bool,
@@ -222,7 +219,7 @@ impl VarSource for RequestVars<'_, '_> {
             },
             Var::Host => match head.host.filter(|_| parsed) {
                 Some(h) => out.extend(h.get(buf).iter().map(u8::to_ascii_lowercase)),
-                None => out.extend_from_slice(server_name(self.req.server).as_bytes()),
+                None => out.extend_from_slice(self.req.server.first_name().as_bytes()),
             },
             Var::Hostname => out.extend_from_slice(self.shared.hostname.as_bytes()),
             Var::RemoteAddr => {
@@ -243,7 +240,7 @@ impl VarSource for RequestVars<'_, '_> {
                 }
                 None => return false,
             },
-            Var::ServerName => out.extend_from_slice(server_name(self.req.server).as_bytes()),
+            Var::ServerName => out.extend_from_slice(self.req.server.first_name().as_bytes()),
             Var::ServerProtocol if parsed => out.extend_from_slice(match head.version {
                 Version::Http10 => b"HTTP/1.0",
                 Version::Http11 => b"HTTP/1.1",
@@ -343,7 +340,9 @@ impl VarSource for RequestVars<'_, '_> {
                 None => return false,
             },
             Var::Https => {}
-            Var::Pipe => out.push(if self.active.pipelined { b'p' } else { b'.' }),
+            // nginx's `r->pipeline`: read after the previous request on the connection,
+            // from bytes that came with it.
+            Var::Pipe => out.push(if self.req.pipeline { b'p' } else { b'.' }),
             Var::BinaryRemoteAddr => match self.conn.peer.ip() {
                 std::net::IpAddr::V4(ip) => out.extend_from_slice(&ip.octets()),
                 std::net::IpAddr::V6(ip) => out.extend_from_slice(&ip.octets()),
@@ -372,10 +371,29 @@ impl VarSource for RequestVars<'_, '_> {
                 };
                 let _ = write!(out, "{value}");
             }
-            Var::Upstream(name) => match self.upstream {
-                Some(u) => return u.upstream_var(name, out),
-                None => return false,
-            },
+            // The proxy module's variable, which needs no upstream: the client's
+            // X-Forwarded-For with its address appended.
+            Var::Upstream(name) if name == "proxy_add_x_forwarded_for" => {
+                if let Some(v) = self.header("x_forwarded_for").filter(|_| parsed) {
+                    out.extend_from_slice(v);
+                    out.extend_from_slice(b", ");
+                }
+                let _ = write!(out, "{}", self.conn.peer.ip());
+            }
+            // nginx's value exists only for a body read whole into memory.
+            Var::RequestBody => {
+                let a = self.active;
+                let stored = match a.route.request_body.as_deref() {
+                    Some(b) => Some(b),
+                    None if a.proxied => a.upstream.stored_body(),
+                    None => None,
+                };
+                match stored.and_then(|b| b.in_memory()) {
+                    Some(body) => out.extend_from_slice(body),
+                    None => return false,
+                }
+            }
+            Var::Upstream(name) => return self.active.upstream_var(name, out),
             _ => return false,
         }
         true

@@ -43,9 +43,13 @@ pub struct Route<'c> {
     pub www_authenticate: Option<Vec<u8>>,
     /// That body, when it was buffered (`proxy_request_buffering on`): a proxied error
     /// page sends it again, as nginx does.
-    pub request_body: Option<Box<crate::proxy::body_buffer::StoredBody>>,
+    pub request_body: Option<Box<crate::upstream::body_buffer::StoredBody>>,
     /// The response head as queued (`$sent_http_*`).
     pub sent_head: Vec<u8>,
+    /// The `Location` of a redirect that an `error_page` answered (empty: none): nginx
+    /// keeps `r->headers_out.location` through the internal redirect, so the error page's
+    /// response carries it.
+    pub redirect_location: Vec<u8>,
     /// An arguments buffer kept for the next request while this one has none.
     spare_args: Vec<u8>,
     /// `$request_id`: 16 random bytes as 32 hex digits.
@@ -63,10 +67,6 @@ pub struct Route<'c> {
     /// After an `X-Accel-Redirect`: the upstream's `Set-Cookie`, `Content-Disposition`,
     /// `Cache-Control`, `Expires` and `Accept-Ranges` lines, added to the final response.
     pub upstream_headers: Vec<u8>,
-    // ---- core (issue 11) ----
-    /// The `Location` of a redirect that an `error_page` answers: nginx set it in
-    /// `r->headers_out` before finalizing, and the error page's response still carries it.
-    pub kept_location: Option<Vec<u8>>,
 }
 
 impl Default for Route<'_> {
@@ -87,13 +87,13 @@ impl Default for Route<'_> {
             www_authenticate: None,
             request_body: None,
             sent_head: Vec::new(),
+            redirect_location: Vec::new(),
             spare_args: Vec::new(),
             request_id: [b'0'; 32],
             add_uri_to_alias: false,
             trace: None,
             upstream_content_type: None,
             upstream_headers: Vec::new(),
-            kept_location: None,
         }
     }
 }
@@ -157,6 +157,7 @@ impl Route<'_> {
         self.document_root.clear();
         self.filename.clear();
         self.sent_head.clear();
+        self.redirect_location.clear();
         self.uri_rewritten = false;
         self.body_taken = false;
         self.www_authenticate = None;
@@ -164,6 +165,5 @@ impl Route<'_> {
         self.add_uri_to_alias = false;
         self.upstream_content_type = None;
         self.upstream_headers.clear();
-        self.kept_location = None;
     }
 }

@@ -13,8 +13,8 @@
 use super::{Worker, sys};
 use crate::config::Config;
 use crate::elog;
+use crate::listener::Listener;
 use crate::log::LogLevel;
-use crate::master::Listener;
 
 /// How the single process's loop ended.
 pub enum SingleEnd {

@@ -12,7 +12,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
-use super::slab::Key;
+use crate::slab::Key;
 
 /// The timer heap.
 #[derive(Default)]

@@ -163,7 +163,7 @@ fn upstream_random_keepalive_time_and_unix_servers() {
 
 #[test]
 fn default_proxy_redirect_is_made_from_the_url_as_written() {
-    use crate::proxy::response::Redirect;
+    use crate::config::proxy_values::Redirect;
     let conf = http_conf(
         "server { location /one/ { proxy_pass http://127.0.0.1:8081/two/; }\n\
            location /plain/ { proxy_pass http://LocalHost:8081; }\n\

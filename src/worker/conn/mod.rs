@@ -6,31 +6,48 @@
 //!
 //! Epoll is edge-triggered under mio: every read and write loops until `WouldBlock`, and the
 //! connection remembers which side is ready (`readable`/`writable`) between events.
+//!
+//! The connection is its socket's only reader and writer ([`client`]): a response has one
+//! [`Source`] (fixed bytes, a file, an upstream) that the writer ([`write`]) drains;
+//! whether the connection stays open is decided in one place ([`keepalive`]). Files:
+//! `body.rs` (request bodies: discarded, stored, streamed), `proxied.rs` (a response from
+//! an upstream), `tunnel.rs` (after a 101).
 
 mod body;
+mod client;
+mod head;
+pub(in crate::worker) mod keepalive;
 mod proxied;
+mod proxied_body;
+mod respond;
+mod source;
+mod tunnel;
 mod write;
 
-pub(in crate::worker) use body::consume_body;
+pub(in crate::worker) use body::{ClientBody, Sink, consume_body};
+use client::Client;
+pub(in crate::worker) use keepalive::BodyRead;
+pub use source::{FileBody, Source};
 use write::Flush;
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 use mio::net::TcpStream;
 
 use super::Shared;
-use super::handler::{self, Body};
-use super::slab::Key;
+use super::handler;
 use crate::config::{LingeringClose, LocSettings, ServerConf};
 use crate::elog;
 use crate::http::chunked::{Chunk, ChunkedDecoder};
 use crate::http::request::{self, HttpError, ParseOptions, RequestHead};
 use crate::log::LogLevel;
+use crate::proxy::Http1;
 use crate::router::AddrServers;
+use crate::slab::Key;
 use crate::sys;
+use crate::upstream::{self, Upstream};
 
 /// Safety valve: a connection that loops this many times in one drive is closed with an alert
 /// instead of spinning the worker.
@@ -64,28 +81,22 @@ pub enum TimerCheck {
 }
 
 /// What the connection is waiting for.
-#[derive(Debug, Clone, Copy, PartialEq)]
 enum State {
     /// (The rest of) a request head.
     ReadingHead,
-    /// The socket to take the response (and, meanwhile, the end of an unread request body).
+    /// A proxied request's body, read whole before an upstream is chosen
+    /// (`proxy_request_buffering on`).
+    ReadingBody,
+    /// The response to go out: the socket to take it, its source (an upstream) to produce
+    /// it, and meanwhile the rest of a request body (discarded, or streamed upstream).
     Responding,
     /// The next request on a kept-alive connection; holds no buffers.
     KeepAliveIdle,
     /// The client to stop sending after our last response: our side is shut down and input
     /// is discarded until EOF or `lingering_time`.
     LingeringClose { until: Instant },
-    /// Either socket of a proxied request (its [`crate::proxy::Link`] is in `Conn::proxy`).
-    Proxying,
-}
-
-/// How the rest of a request body is consumed (read and dropped, as nginx discards bodies a
-/// handler does not use).
-pub enum BodyReader {
-    /// Bytes still to come.
-    Length(u64),
-    /// A chunked body being decoded.
-    Chunked(ChunkedDecoder),
+    /// Bytes both ways between the client and an upstream that switched protocols (101).
+    Tunnel(Box<tunnel::Tunnel>),
 }
 
 /// The request being answered.
@@ -98,7 +109,8 @@ pub struct Req<'c> {
     pub loc: &'c LocSettings,
     /// Response status.
     pub status: u16,
-    /// Whether the connection stays open after it.
+    /// Whether its response head said `Connection: keep-alive` (set only by the head
+    /// builder, from [`keepalive::keep_alive`]; the end of the response asks it again).
     pub keepalive: bool,
     /// Bytes of the request head (`$request_length` minus the body).
     pub head_len: usize,
@@ -112,6 +124,22 @@ pub struct Req<'c> {
     pub bytes_sent: u64,
     /// Close with lingering (client may still be sending).
     pub lingering: bool,
+    /// Its number on the connection (`$connection_requests` when it started).
+    pub sequence: u64,
+    /// Its location refused keep-alive (`keepalive_time` passed, or `keepalive_disable`
+    /// names the browser); set by the phases, read by [`Req::reading`].
+    pub keepalive_refused: bool,
+    /// How far its body was read.
+    pub body: BodyRead,
+    /// The client is no longer watched for EOF while the upstream is awaited: it sent more
+    /// after its request, or it closed and `proxy_ignore_client_abort` is on.
+    pub client_sent_more: bool,
+    /// It was read from the buffer after the previous request's end (nginx's
+    /// `r->pipeline`, `$pipe`).
+    pub pipeline: bool,
+    /// The status a handler finalized the request with when it is one after which nginx
+    /// closes (its special response handler), whatever status its `error_page` answers.
+    pub finalized: Option<u16>,
 }
 
 impl<'c> Req<'c> {
@@ -135,6 +163,30 @@ impl<'c> Req<'c> {
             header_bytes: 0,
             bytes_sent: 0,
             lingering: false,
+            sequence: 0,
+            keepalive_refused: false,
+            body: BodyRead::Complete,
+            client_sent_more: false,
+            pipeline: false,
+            finalized: None,
+        }
+    }
+
+    /// What the request side allows for keep-alive (see [`keepalive`]), its body as far as
+    /// `body` says.
+    pub fn reading(
+        &self,
+        head: &RequestHead,
+        body: BodyRead,
+        shutting_down: bool,
+    ) -> keepalive::Reading {
+        keepalive::Reading {
+            wants: head.keep_alive,
+            allowed: !shutting_down
+                && !self.keepalive_refused
+                && self.sequence < self.loc.keepalive_requests
+                && !self.loc.keepalive_timeout.0.is_zero(),
+            body,
         }
     }
 }
@@ -154,21 +206,42 @@ pub struct Active<'c> {
     pub head: RequestHead,
     /// The normalised URI path.
     pub uri: Vec<u8>,
-    /// Queued response bytes.
+    /// Queued response bytes: heads, small bodies (pipelined responses coalesced).
     pub out: Vec<u8>,
     /// How much of `out` was written.
     pub out_pos: usize,
-    /// A file body still to send after `out`.
-    pub body: Body,
-    /// An unread request body to discard.
-    pub discard: Option<BodyReader>,
+    /// Where the body comes from after `out`.
+    pub source: Source,
+    /// The request body still being read (dropped, stored or streamed upstream).
+    pub body: Option<ClientBody>,
     /// The request in progress.
     pub req: Option<Req<'c>>,
     /// Routing state (`$uri`, `$args`, `set` values) kept for the access log.
     pub route: super::phases::Route<'c>,
-    /// The current request was already in the buffer when the one before it ended
-    /// (`$pipe`, nginx's `r->pipeline`).
-    pub pipelined: bool,
+    /// The upstream side of a proxied request; reused from request to request.
+    pub upstream: Upstream<'c, Http1>,
+    /// The request went upstream: `$upstream_*` read [`Active::upstream`]'s tries.
+    pub proxied: bool,
+}
+
+impl Active<'_> {
+    /// How far the body of `req` (the current request) was read, for keep-alive.
+    pub fn body_read(&self, req: &Req<'_>) -> BodyRead {
+        match &self.body {
+            Some(ClientBody {
+                sink: Sink::Discard,
+                ..
+            }) => BodyRead::Discarding,
+            Some(_) => BodyRead::Abandoned,
+            None => req.body,
+        }
+    }
+
+    /// `$upstream_*`, `$proxy_host`, `$proxy_port` of the request's tries (by the
+    /// variable's whole name).
+    pub fn upstream_var(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        self.proxied && self.upstream.log.var(name, out)
+    }
 }
 
 /// A worker's free [`Active`] buffers.
@@ -192,11 +265,12 @@ impl<'c> Pool<'c> {
                 uri: Vec::new(),
                 out: Vec::new(),
                 out_pos: 0,
-                body: Body::None,
-                discard: None,
+                source: Source::Fixed,
+                body: None,
                 req: None,
                 route: Default::default(),
-                pipelined: false,
+                upstream: Upstream::default(),
+                proxied: false,
             })
         });
         if a.buf.len() < size {
@@ -211,10 +285,10 @@ impl<'c> Pool<'c> {
         a.scanned = 0;
         a.out.clear();
         a.out_pos = 0;
-        a.body = Body::None;
-        a.discard = None;
+        a.source = Source::Fixed;
+        a.body = None;
         a.req = None;
-        a.pipelined = false;
+        a.proxied = false;
         // A buffer grown for a large head is not kept large.
         if a.buf.len() > keep_size {
             a.buf.truncate(keep_size);
@@ -231,7 +305,8 @@ impl<'c> Pool<'c> {
 
 /// A client connection.
 pub struct Conn<'c> {
-    sock: Option<TcpStream>,
+    /// The socket: the only way bytes leave or enter.
+    client: Client,
     /// Connection serial number (`$connection`, the `*N` in the error log).
     pub id: u64,
     /// Client address.
@@ -241,9 +316,6 @@ pub struct Conn<'c> {
     active: Option<Box<Active<'c>>>,
     /// Requests served on this connection (`$connection_requests`).
     pub requests: u64,
-    readable: bool,
-    writable: bool,
-    read_closed: bool,
     deadline: Option<Instant>,
     armed: Option<Instant>,
     timed_out: bool,
@@ -259,11 +331,16 @@ pub struct Conn<'c> {
     idle_buffer_size: usize,
     /// The connection's slab key (its upstream socket's token derives from it).
     key: Key,
-    /// The proxied request in flight.
-    proxy: Option<Box<crate::proxy::Link<'c>>>,
-    /// The tries of the last proxied request, for `$upstream_*` in its access log.
-    upstream_log: Option<Box<crate::proxy::UpstreamLog>>,
-    /// When the connection was accepted (`$connection_time`).
+    /// When bytes last moved on the client's socket for the current request (its body
+    /// read, its response written): `client_body_timeout` and `send_timeout` count from it.
+    client_progress: Instant,
+    /// The loop's clock reading for the current drive.
+    now: Instant,
+    /// The next request's head is in the buffer already (it was pipelined).
+    pub pipeline: bool,
+    /// Bytes written to the client so far (the writer's progress, turn to turn).
+    bytes_out: u64,
+    /// When the connection was accepted (`$connection_time`, `keepalive_time`).
     pub accepted_at: Instant,
 }
 
@@ -281,16 +358,13 @@ impl<'c> Conn<'c> {
     /// A new connection, before its socket is attached.
     pub fn new(id: u64, peer: SocketAddr, listen: usize) -> Conn<'c> {
         Conn {
-            sock: None,
+            client: Client::new(),
             id,
             peer,
             listen,
             state: State::ReadingHead,
             active: None,
             requests: 0,
-            readable: false,
-            writable: true,
-            read_closed: false,
             deadline: None,
             armed: None,
             timed_out: false,
@@ -300,8 +374,10 @@ impl<'c> Conn<'c> {
             idle_after_flush: None,
             idle_buffer_size: crate::config::DEFAULT_CLIENT_HEADER_BUFFER_SIZE,
             key: Key(0),
-            proxy: None,
-            upstream_log: None,
+            client_progress: Instant::now(),
+            now: Instant::now(),
+            pipeline: false,
+            bytes_out: 0,
             accepted_at: Instant::now(),
         }
     }
@@ -314,7 +390,7 @@ impl<'c> Conn<'c> {
 
     /// Gives the connection its (registered) socket.
     pub fn attach(&mut self, sock: TcpStream) {
-        self.sock = Some(sock);
+        self.client.attach(sock);
     }
 
     /// Index of the listener that accepted it.
@@ -325,9 +401,21 @@ impl<'c> Conn<'c> {
     /// Records readiness from an event. `read_closed`: the peer's FIN (or an error) is
     /// queued behind whatever data there is, so reads must go on until they see it.
     pub fn on_event(&mut self, readable: bool, writable: bool, read_closed: bool) {
-        self.readable |= readable;
-        self.writable |= writable;
-        self.read_closed |= read_closed;
+        self.client.readable |= readable;
+        self.client.writable |= writable;
+        self.client.read_closed |= read_closed;
+    }
+
+    /// Records readiness of the upstream socket of a proxied request (or its tunnel).
+    pub fn on_upstream_event(&mut self, readable: bool, writable: bool) {
+        match &mut self.state {
+            State::Tunnel(t) => t.on_event(readable, writable),
+            _ => {
+                if let Some(a) = self.active.as_mut() {
+                    a.upstream.on_event(readable, writable);
+                }
+            }
+        }
     }
 
     /// Sets the connection's deadline; true if the timer heap needs a new entry for it.
@@ -366,13 +454,22 @@ impl<'c> Conn<'c> {
         }
     }
 
+    /// Whether the response comes from an upstream (whose deadlines the drive checks).
+    fn upstream_sourced(&self) -> bool {
+        self.active
+            .as_ref()
+            .is_some_and(|a| matches!(a.source, Source::Upstream))
+    }
+
     /// The deadline passed: the next drive closes the connection (nginx closes on every
     /// client timeout, with a reset under `reset_timedout_connection on`). A request that was
     /// under way is access-logged when the connection is released: a head cut short by
-    /// `client_header_timeout` as 408, like nginx.
+    /// `client_header_timeout` as 408, like nginx. A proxied request, a request body read
+    /// for the upstream and a tunnel compare their own deadlines on the next drive.
     pub fn on_timeout(&mut self, shared: &mut Shared<'c>, servers: &AddrServers) {
-        if self.state == State::Proxying {
-            // The link compares its own deadlines on the next drive.
+        if matches!(self.state, State::ReadingBody | State::Tunnel(_))
+            || (matches!(self.state, State::Responding) && self.upstream_sourced())
+        {
             return;
         }
         self.timed_out = true;
@@ -393,9 +490,9 @@ impl<'c> Conn<'c> {
         };
         if in_request
             && loc.reset_timedout_connection
-            && let Some(sock) = &self.sock
+            && let Some(fd) = self.client.raw_fd()
         {
-            let _ = crate::sys::set_linger_zero(std::os::fd::AsRawFd::as_raw_fd(sock));
+            let _ = crate::sys::set_linger_zero(fd);
         }
         let what = match self.state {
             State::ReadingHead if !buf.is_empty() => {
@@ -406,7 +503,7 @@ impl<'c> Conn<'c> {
                 }
             }
             // nginx closes a connection whose discarded body stalls without a word.
-            State::Responding if a.discard.is_some() && a.out_pos >= a.out.len() => return,
+            State::Responding if a.body.is_some() && a.out_pos >= a.out.len() => return,
             State::Responding => "sending response to client",
             _ => return,
         };
@@ -419,8 +516,8 @@ impl<'c> Conn<'c> {
             "*{} client timed out (110: Connection timed out) while {what}, client: {}, server: {}{}",
             self.id,
             self.peer.ip(),
-            handler::server_name(server),
-            handler::RequestContext::of(buf, &a.head)
+            server.first_name(),
+            crate::log::context::RequestContext::of(buf, &a.head)
         );
         if a.req.is_none() {
             self.requests += 1;
@@ -436,21 +533,41 @@ impl<'c> Conn<'c> {
     /// `Connection: close` or closed when its keep-alive timer expires.
     pub fn on_shutdown(&mut self, _shared: &Shared<'c>) {}
 
+    /// The upstream environment of this connection's request.
+    fn env<'a>(shared: &'a mut Shared<'c>, key: Key) -> upstream::Env<'a, 'c> {
+        upstream::Env {
+            now: shared.now,
+            groups: &shared.http.upstreams,
+            upstreams: &mut shared.upstreams,
+            resolvers: &mut shared.resolvers,
+            registry: &shared.registry,
+            client: key,
+            shutting_down: shared.shutting_down,
+        }
+    }
+
     /// Returns the connection's buffers to the pool (the socket closes when dropped).
     pub fn release(&mut self, shared: &mut Shared<'c>) {
-        if let Some(mut link) = self.proxy.take() {
-            link.abandon(shared);
-            self.upstream_log = Some(Box::new(link.into_log(&mut shared.upstreams)));
+        if let State::Tunnel(t) = std::mem::replace(&mut self.state, State::ReadingHead) {
+            t.close(&mut shared.upstreams);
+        }
+        if let Some(a) = self.active.as_mut()
+            && a.upstream.active()
+        {
+            let mut env = Self::env(shared, self.key);
+            a.upstream.abandon(&mut env);
         }
         // A request cut short (timeout, client gone, write error) still gets its log line.
         if let Some(req) = self.active.as_mut().and_then(|a| a.req.take()) {
             handler::log_request(self, shared, &req);
         }
         if let Some(mut a) = self.active.take() {
+            let mut env = Self::env(shared, self.key);
+            a.upstream.end(&mut env);
             a.route.request_body = None;
             shared.pool.give(a, 1024);
         }
-        self.sock = None;
+        self.client.close();
     }
 
     /// Runs the state machine until it must wait.
@@ -458,12 +575,14 @@ impl<'c> Conn<'c> {
         if self.timed_out {
             return Drive::Close;
         }
+        self.now = shared.now;
         for _ in 0..MAX_ITERATIONS_PER_DRIVE {
             let step = match self.state {
                 State::KeepAliveIdle | State::ReadingHead => self.read_head(shared, servers),
+                State::ReadingBody => self.read_stored_body(shared),
                 State::Responding => self.respond(shared),
                 State::LingeringClose { until } => self.linger(shared, until),
-                State::Proxying => self.drive_proxy(shared),
+                State::Tunnel(_) => self.drive_tunnel(shared),
             };
             match step {
                 Step::Again => continue,
@@ -488,319 +607,6 @@ impl<'c> Conn<'c> {
         Drive::Close
     }
 
-    fn read_head(&mut self, shared: &mut Shared<'c>, servers: &AddrServers) -> Step {
-        let srv = &shared.http.servers[servers.default].srv;
-        let (small, (large_n, large_size)) = (
-            srv.client_header_buffer_size,
-            srv.large_client_header_buffers,
-        );
-        let opts = ParseOptions {
-            underscores_in_headers: srv.underscores_in_headers,
-            ignore_invalid_headers: srv.ignore_invalid_headers,
-        };
-        if self.state == State::KeepAliveIdle && !self.readable {
-            return Step::Wait(self.deadline);
-        }
-        let Some(sock) = self.sock.as_mut() else {
-            return Step::Close;
-        };
-        let a = self.active.get_or_insert_with(|| shared.pool.take(small));
-        loop {
-            // A head is parsed again from its start when bytes arrive, but only once it can
-            // have changed its answer: on its first bytes (a TLS hello or a bad method is
-            // refused at once), and then when a new line ends. A client that sends its head
-            // a byte at a time so costs a line scan per byte, not a head parse per byte;
-            // an error inside a line is found when the line ends (or the buffers fill).
-            let first = a.scanned <= a.start;
-            let line_ended = a.filled > a.scanned
-                && memchr::memchr(b'\n', &a.buf[a.scanned.max(a.start)..a.filled]).is_some();
-            if a.filled > a.start && !first && !line_ended {
-                // Only the line in progress grew: it must still fit one large buffer.
-                let head = &a.buf[a.start..a.filled];
-                let line_start = memchr::memrchr(b'\n', head).map_or(0, |i| i + 1);
-                if head.len() - line_start > large_size
-                    && let Err(e) = request::check_line_lengths(head, large_size)
-                {
-                    return self.reject(shared, servers, e);
-                }
-                a.scanned = a.filled;
-            } else if a.filled > a.start {
-                a.scanned = a.filled;
-                a.head.clear();
-                let head = &a.buf[a.start..a.filled];
-                let parsed = request::parse_head(head, &mut a.head, &opts);
-                // A head that outgrew the small buffer lives in large ones, and each of
-                // its lines must fit one of those (nginx moves line by line).
-                if head.len() > small
-                    && parsed.is_ok()
-                    && let Err(e) = request::check_line_lengths(
-                        &head[..parsed.ok().flatten().unwrap_or(head.len())],
-                        large_size,
-                    )
-                {
-                    return self.reject(shared, servers, e);
-                }
-                match parsed {
-                    Ok(Some(n)) => {
-                        self.state = State::Responding;
-                        return handler::start_request(self, shared, servers, n);
-                    }
-                    Ok(None) => {}
-                    Err(e) => return self.reject(shared, servers, e),
-                }
-            }
-            if a.filled == a.buf.len() {
-                if a.start > 0 {
-                    a.buf.copy_within(a.start..a.filled, 0);
-                    a.filled -= a.start;
-                    a.scanned = a.scanned.saturating_sub(a.start);
-                    a.start = 0;
-                } else if a.buf.len() < large_n * large_size {
-                    let grown = if a.buf.len() < large_size {
-                        large_size
-                    } else {
-                        (a.buf.len() + large_size).min(large_n * large_size)
-                    };
-                    a.buf.resize(grown, 0);
-                } else {
-                    let e = request::overflow_error(&a.buf[..a.filled]);
-                    return self.reject(shared, servers, e);
-                }
-            }
-            if !self.readable {
-                return Step::Wait(self.deadline);
-            }
-            match sock.read(&mut a.buf[a.filled..]) {
-                Ok(0) => {
-                    if a.filled > a.start {
-                        elog!(
-                            LogLevel::Info,
-                            "*{} client prematurely closed connection while reading client request headers, client: {}",
-                            self.id,
-                            self.peer.ip()
-                        );
-                    }
-                    return Step::Close;
-                }
-                Ok(n) => {
-                    if self.state == State::KeepAliveIdle {
-                        // The next request has begun: its head must arrive within the timeout.
-                        self.state = State::ReadingHead;
-                        self.deadline = Some(
-                            shared.now
-                                + shared.http.servers[servers.default]
-                                    .srv
-                                    .client_header_timeout,
-                        );
-                    }
-                    a.filled += n;
-                    // A short read drained the socket (nginx's `rev->ready = 0`): under
-                    // edge-triggered epoll, more data brings a new event, so the recv()
-                    // that would only say EAGAIN is skipped. Not once the FIN is queued:
-                    // that needs a read of its own and brings no further event.
-                    if a.filled < a.buf.len() && !self.read_closed {
-                        self.readable = false;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.readable = false;
-                    if self.state == State::KeepAliveIdle {
-                        // Nothing arrived after all: an idle connection holds no buffer.
-                        if let Some(a) = self.active.take() {
-                            shared.pool.give(a, small);
-                        }
-                        // The keep-alive deadline set by `go_idle` must reach the timers.
-                        return Step::Wait(self.deadline);
-                    }
-                    return Step::Wait(self.deadline);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    elog!(
-                        LogLevel::Info,
-                        "*{} recv() failed ({}) while reading client request headers, client: {}",
-                        self.id,
-                        sys::errno_text(&e),
-                        self.peer.ip()
-                    );
-                    return Step::Close;
-                }
-            }
-        }
-    }
-
-    /// Answers a head that cannot be parsed with nginx's status, then closes.
-    fn reject(&mut self, shared: &mut Shared<'c>, servers: &AddrServers, e: HttpError) -> Step {
-        self.state = State::Responding;
-        handler::reject_request(self, shared, servers, e)
-    }
-
-    fn respond(&mut self, shared: &mut Shared<'c>) -> Step {
-        // Consume what we can of an unread request body first: it may unblock the client.
-        if let Err(step) = self.discard_body(shared) {
-            return step;
-        }
-        let Some(a) = self.active.as_mut() else {
-            return Step::Close;
-        };
-        // Coalesce pipelined responses: a fixed response already queued, a body fully read and
-        // more input waiting means the next request can be answered before we write.
-        if let Some(r) = a.req.as_ref()
-            && r.keepalive
-            && matches!(a.body, Body::None)
-            && a.discard.is_none()
-            && a.out.len() < OUTPUT_FLUSH_THRESHOLD
-            && a.filled > a.start + r.head_len + r.body_in_buf
-        {
-            return self.finish_request(shared);
-        }
-        match self.flush() {
-            Flush::Done => {}
-            Flush::Blocked => {
-                let send_timeout = self
-                    .active
-                    .as_ref()
-                    .and_then(|a| a.req.as_ref())
-                    .map_or(self.send_timeout, |r| r.loc.send_timeout);
-                self.send_timeout = send_timeout;
-                return Step::Wait(Some(shared.now + send_timeout));
-            }
-            Flush::Yield => return Step::Yield,
-            Flush::Error => return Step::Close,
-        }
-        let Some(a) = self.active.as_mut() else {
-            return Step::Close;
-        };
-        match a.req.as_ref() {
-            // Response sent; the request body is still being discarded. As nginx's
-            // `ngx_http_finalize_connection`: each read may wait `lingering_timeout`, all of
-            // them together `lingering_time` (not `client_body_timeout`, which is for bodies
-            // a handler reads).
-            Some(r) if a.discard.is_some() => {
-                let until = *self
-                    .discard_until
-                    .get_or_insert(shared.now + r.loc.lingering_time);
-                if shared.now >= until {
-                    return Step::Close;
-                }
-                Step::Wait(Some((shared.now + r.loc.lingering_timeout).min(until)))
-            }
-            Some(_) => self.finish_request(shared),
-            // Only coalesced output of finished requests was left.
-            None => match self.idle_after_flush.take() {
-                Some(t) => {
-                    let size = self.idle_buffer_size;
-                    self.go_idle(shared, size, t)
-                }
-                None => Step::Close,
-            },
-        }
-    }
-
-    /// Ends the current request: access log, then keep-alive, pipelining or close.
-    fn finish_request(&mut self, shared: &mut Shared<'c>) -> Step {
-        self.discard_until = None;
-        let Some(a) = self.active.as_mut() else {
-            return Step::Close;
-        };
-        let Some(req) = a.req.take() else {
-            return Step::Close;
-        };
-        handler::log_request(self, shared, &req);
-        self.upstream_log = None;
-        let Some(a) = self.active.as_mut() else {
-            return Step::Close;
-        };
-        // A buffered body kept for an error page (its file, if any) ends with the request.
-        a.route.request_body = None;
-        a.start = (a.start + req.head_len + req.body_in_buf).min(a.filled);
-        // Whatever follows is a new head: parse it from its start.
-        a.scanned = a.start;
-        a.pipelined = a.filled > a.start;
-        if !req.keepalive {
-            let linger = match req.loc.lingering_close {
-                LingeringClose::Off => false,
-                LingeringClose::Always => true,
-                LingeringClose::On => req.lingering || a.discard.is_some() || a.filled > a.start,
-            };
-            if linger && let Some(sock) = self.sock.as_ref() {
-                let _ = sock.shutdown(std::net::Shutdown::Write);
-                self.state = State::LingeringClose {
-                    until: shared.now + req.loc.lingering_time,
-                };
-                self.linger_timeout = req.loc.lingering_timeout;
-                return Step::Again;
-            }
-            return Step::Close;
-        }
-        if a.start >= a.filled {
-            a.start = 0;
-            a.filled = 0;
-            a.scanned = 0;
-        }
-        if a.filled > a.start {
-            // A pipelined request is waiting in the buffer.
-            self.state = State::ReadingHead;
-            self.deadline = Some(shared.now + req.server.srv.client_header_timeout);
-            return Step::Again;
-        }
-        if a.out_pos < a.out.len() {
-            // Coalesced responses are still queued: write them before going idle.
-            a.req = None;
-            self.state = State::Responding;
-            self.idle_after_flush = Some(req.loc.keepalive_timeout.0);
-            self.idle_buffer_size = req.server.srv.client_header_buffer_size;
-            return Step::Again;
-        }
-        self.go_idle(
-            shared,
-            req.server.srv.client_header_buffer_size,
-            req.loc.keepalive_timeout.0,
-        )
-    }
-
-    fn go_idle(
-        &mut self,
-        shared: &mut Shared<'c>,
-        buffer_size: usize,
-        keepalive_timeout: std::time::Duration,
-    ) -> Step {
-        self.state = State::KeepAliveIdle;
-        if let Some(a) = self.active.take() {
-            shared.pool.give(a, buffer_size);
-        }
-        let at = shared.now + keepalive_timeout;
-        self.deadline = Some(at);
-        // Data may already be waiting (the client pipelined right after our last write).
-        if self.readable {
-            Step::Again
-        } else {
-            Step::Wait(Some(at))
-        }
-    }
-
-    fn linger(&mut self, shared: &mut Shared<'c>, until: Instant) -> Step {
-        if shared.now >= until {
-            return Step::Close;
-        }
-        let Some(sock) = self.sock.as_mut() else {
-            return Step::Close;
-        };
-        let mut scratch = [0u8; DISCARD_CHUNK];
-        loop {
-            match sock.read(&mut scratch) {
-                Ok(0) => return Step::Close,
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.readable = false;
-                    return Step::Wait(Some((shared.now + self.linger_timeout).min(until)));
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Step::Close,
-            }
-        }
-    }
-
     /// Mutable access for the request handler.
     pub fn parts(&mut self) -> (Option<&mut Box<Active<'c>>>, &mut u64, SocketAddr, u64) {
         (self.active.as_mut(), &mut self.requests, self.peer, self.id)
@@ -813,11 +619,11 @@ impl<'c> Conn<'c> {
 
     /// The socket's descriptor (`$tcpinfo_*`).
     pub fn fd(&self) -> Option<std::os::fd::RawFd> {
-        self.sock.as_ref().map(|s| s.as_raw_fd())
+        self.client.raw_fd()
     }
 
     /// The socket's local address (`$server_addr`, `$server_port`).
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.sock.as_ref().and_then(|s| s.local_addr().ok())
+        self.client.local_addr()
     }
 }

@@ -1,137 +1,347 @@
-//! A connection while the proxy answers its request: handing the request to a
-//! [`crate::proxy::Link`], driving it, and taking the connection back when it is done.
+//! A connection whose response comes from an upstream: reading the request body for it
+//! (stored whole, or streamed), driving its [`Upstream`] machine, answering the client when
+//! the head arrives (through the one head builder, or `error_page` when the status is
+//! intercepted), finalizing a failure like any other status, and turning to a tunnel
+//! after a 101. The upstream never touches the client's socket: this code reads the body
+//! for it and the writer drains the response from it.
 
 use super::*;
+use crate::http::request::Method;
+use crate::upstream::body_buffer::StoredBody;
+use crate::upstream::machine::Start;
+use crate::upstream::protocol::HeadFacts;
+use crate::upstream::{Failure, RequestLog, Settings, Turn};
 
 impl<'c> Conn<'c> {
-    /// The location proxies: build the upstream request and start its link.
+    /// The location proxies: read the body first when it is to be buffered, else start the
+    /// upstream now (streaming the body, if any, as it comes).
     pub(super) fn start_proxy(&mut self, shared: &mut Shared<'c>) -> Step {
-        let Some(a) = self.active.as_deref() else {
+        let Some(a) = self.active.as_deref_mut() else {
+            return Step::Close;
+        };
+        let Some(req) = a.req.as_mut() else {
+            return Step::Close;
+        };
+        let loc = req.loc;
+        a.source = Source::Upstream;
+        self.state = State::Responding;
+        self.client_progress = shared.now;
+        // A body an earlier try read (an intercepted status's error page) is not read again.
+        if a.route.body_taken {
+            let kept = a.route.request_body.take();
+            return self.launch_upstream(shared, kept);
+        }
+        // nginx's ngx_http_read_client_request_body answers `Expect: 100-continue` when it
+        // starts reading (ngx_http_test_expect), whether a body follows or not.
+        if a.head.expect_continue {
+            a.out.extend_from_slice(crate::http::response::CONTINUE);
+        }
+        let has_body = a.head.chunked || a.head.content_length.is_some_and(|n| n > 0);
+        // A body that is not sent (`proxy_set_body`, `proxy_pass_request_body off`) is
+        // still read whole first, as nginx reads it.
+        if (loc.proxy_request_buffering || crate::proxy::drops_body(loc))
+            && has_body
+            && let Some(body) = ClientBody::of(&a.head, Sink::Store(Box::default()))
+        {
+            a.body = Some(body);
+            req.body = BodyRead::Abandoned;
+            self.state = State::ReadingBody;
+            return Step::Again;
+        }
+        a.body = ClientBody::of(&a.head, Sink::Stream);
+        if a.body.is_some() {
+            req.body = BodyRead::Abandoned;
+        }
+        self.launch_upstream(shared, None)
+    }
+
+    /// The request ends without an answer (the client went away or gave up): the failure's
+    /// status goes to the access log when no head was sent.
+    pub(super) fn end_unanswered(&mut self, f: Failure) -> Step {
+        let status = f.status;
+        if let Some(a) = self.active.as_mut()
+            && let Some(req) = a.req.as_mut()
+        {
+            if req.header_bytes == 0 {
+                req.status = status;
+            }
+            req.lingering = false;
+        }
+        Step::Close
+    }
+
+    /// Starts the upstream machine for the request (`stored`: its whole body, read first).
+    pub(super) fn launch_upstream(
+        &mut self,
+        shared: &mut Shared<'c>,
+        stored: Option<Box<StoredBody>>,
+    ) -> Step {
+        self.state = State::Responding;
+        let conn = crate::worker::request_vars::ConnInfo::of(self);
+        let Some(a) = self.active.as_deref_mut() else {
             return Step::Close;
         };
         let Some(req) = a.req.as_ref() else {
             return Step::Close;
         };
         let loc = req.loc;
-        let setup = {
-            let conn = crate::worker::request_vars::ConnInfo::of(self);
+        let streamed = a.body.is_some();
+        // The request used the proxy before an internal redirect brought it here: its
+        // tries go on (`$upstream_addr` shows ` : ` between them).
+        let follow = a.proxied;
+        a.proxied = true;
+        let body_sent = !a.route.body_taken;
+        // The body's length upstream: the stored body's (a chunked one gets its length
+        // too), else the client's Content-Length — 0 included, as nginx sends it.
+        let (content_length, chunked) = match &stored {
+            Some(s) => (Some(s.len()), false),
+            None if a.route.body_taken => (None, false),
+            None if streamed && a.head.chunked => (None, true),
+            None => (a.head.content_length, false),
+        };
+        let mut stored = stored;
+        if body_sent && crate::proxy::drops_body(loc) {
+            // Read to keep the connection in step; not sent.
+            stored = None;
+        }
+        let (mut proto, mut head) = a.upstream.take_parts();
+        let prepared = {
+            let buf = &a.buf[a.start.min(a.filled)..a.filled];
             let vars = crate::worker::request_vars::RequestVars {
                 conn: &conn,
                 active: a,
                 req,
                 shared,
-                upstream: Some(self),
                 as_get: a.route.as_get,
             };
-            crate::proxy::prepare(&vars, a, loc, shared.http, self.peer.ip(), self.id)
+            let r = crate::proxy::ProxyRequest {
+                buf,
+                head: &a.head,
+                uri: &a.uri,
+                args: a.route.script.args.as_deref(),
+                valid_location: a.route.script.valid_location,
+                uri_rewritten: a.route.uri_rewritten,
+                as_get: a.route.as_get,
+                content_length,
+                chunked,
+                body_sent,
+                client: self.peer.ip(),
+                conn_id: self.id,
+            };
+            crate::proxy::prepare(&vars, &r, loc, shared.http, &mut proto, &mut head)
         };
-        // The body an intercepted try buffered goes to the error page's upstream.
-        let kept = self
-            .active
-            .as_mut()
-            .and_then(|a| a.route.request_body.take());
-        let Some(a) = self.active.as_deref() else {
-            return Step::Close;
-        };
-        let link = crate::proxy::Link::new(
-            loc,
-            setup,
-            a,
-            kept,
-            self.peer.ip(),
-            shared.now,
-            &mut shared.upstreams.buffers,
+        if let Some(status) = prepared.refuse {
+            a.body = None;
+            a.source = Source::Fixed;
+            if let Some(req) = a.req.as_mut() {
+                req.body = BodyRead::Abandoned;
+                req.lingering = true;
+            }
+            return handler::finalize_with_status(self, shared, status);
+        }
+        let idempotent = matches!(
+            a.head.method,
+            Method::Get | Method::Head | Method::Put | Method::Delete | Method::Options
         );
-        let mut link = link;
-        // The same request used the proxy before an internal redirect brought it here:
-        // its tries go on (`$upstream_addr` shows ` : ` between them).
-        if let Some(earlier) = self.upstream_log.take() {
-            link.follow(*earlier);
+        let keep_head = shared.http.user_vars.reads_upstream_head();
+        let mut env = Self::env(shared, self.key);
+        a.upstream.start(
+            Start {
+                proto,
+                settings: Settings::proxy(loc),
+                target: prepared.target,
+                head,
+                stored,
+                body_done: !streamed,
+                idempotent,
+                client_ip: self.peer.ip(),
+                follow,
+                keep_head,
+            },
+            &mut env,
+        );
+        if let Some(host) = prepared.proxy_host {
+            a.upstream.log.proxy_host = host;
         }
-        self.proxy = Some(Box::new(link));
-        self.state = State::Proxying;
-        if let Some(a) = self.active.as_mut()
-            && a.head.expect_continue
-            && !a.route.body_taken
-            && (a.head.content_length.is_some_and(|n| n > 0) || a.head.chunked)
-            && a.filled <= a.start + a.head.head_len
-        {
-            // The client waits for this before it sends the body.
-            a.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
-        }
+        a.upstream.log.proxy_port = prepared.proxy_port;
+        a.source = Source::Upstream;
+        self.client_progress = shared.now;
         Step::Again
     }
 
-    pub(super) fn drive_proxy(&mut self, shared: &mut Shared<'c>) -> Step {
-        let (Some(link), Some(sock), Some(a)) = (
-            self.proxy.as_mut(),
-            self.sock.as_mut(),
-            self.active.as_deref_mut(),
-        ) else {
+    /// One turn of a proxied response: the client's body towards the upstream, the
+    /// upstream's machine, then the writer.
+    pub(super) fn respond_proxied(&mut self, shared: &mut Shared<'c>) -> Step {
+        if let Some(step) = self.client_deadlines(shared) {
+            return step;
+        }
+        if let Some(step) = self.stream_body(shared) {
+            return step;
+        }
+        if let Some(step) = self.watch_client(shared) {
+            return step;
+        }
+        let Some(a) = self.active.as_deref_mut() else {
             return Step::Close;
         };
-        let mut cx = crate::proxy::ClientSide {
-            sock,
-            readable: &mut self.readable,
-            writable: &mut self.writable,
-            a,
-            id: self.id,
-            peer: self.peer,
-            key: self.key,
+        let Some(req) = a.req.as_ref() else {
+            return Step::Close;
         };
-        match link.drive(&mut cx, shared) {
-            crate::proxy::LinkStep::Wait(deadline) => Step::Wait(deadline),
-            crate::proxy::LinkStep::Finished => {
-                self.end_proxy(shared);
-                self.state = State::Responding;
-                Step::Again
+        let turn = {
+            let cx = RequestLog {
+                conn_id: self.id,
+                client: self.peer.ip(),
+                server: req.server,
+                buf: &a.buf[a.start.min(a.filled)..a.filled],
+                head: &a.head,
+            };
+            let mut env = upstream::Env {
+                now: shared.now,
+                groups: &shared.http.upstreams,
+                upstreams: &mut shared.upstreams,
+                resolvers: &mut shared.resolvers,
+                registry: &shared.registry,
+                client: self.key,
+                shutting_down: shared.shutting_down,
+            };
+            a.upstream.drive(&mut env, &cx, !self.client.writable)
+        };
+        match turn {
+            Turn::Wait => {}
+            Turn::Head(facts) => return self.upstream_head(shared, facts),
+            Turn::Failed(f) => return self.upstream_failed(shared, f),
+        }
+        let written = self.bytes_out;
+        let flushed = self.flush();
+        let moved = self.bytes_out != written;
+        let Some(a) = self.active.as_deref_mut() else {
+            return Step::Close;
+        };
+        match flushed {
+            Flush::Error => {
+                let mut env = Self::env(shared, self.key);
+                a.upstream.abandon(&mut env);
+                self.end_unanswered(Failure::client(499))
             }
-            crate::proxy::LinkStep::Intercept(status) => {
-                // The tries stay for `$upstream_*` (continued if the error page proxies).
-                self.end_proxy(shared);
-                self.state = State::Responding;
-                let log = self.upstream_log.take();
-                let step = handler::upstream_error_page(self, shared, status, log.as_deref());
-                self.upstream_log = log;
-                step
-            }
-            crate::proxy::LinkStep::Redirect(redirect) => {
-                self.end_proxy(shared);
-                self.state = State::Responding;
-                let log = self.upstream_log.take();
-                let step = handler::upstream_redirect(self, shared, *redirect, log.as_deref());
-                self.upstream_log = log;
-                step
-            }
-            crate::proxy::LinkStep::Close => {
-                self.end_proxy(shared);
-                self.state = State::Responding;
-                if let Some(r) = self.active.as_mut().and_then(|a| a.req.as_mut()) {
-                    r.keepalive = false;
+            Flush::Done => self.finish_request(shared),
+            Flush::Yield => Step::Yield,
+            Flush::Blocked | Flush::Pending => {
+                if matches!(flushed, Flush::Pending) && a.upstream.is_broken() {
+                    return self.finish_request(shared);
                 }
-                if let Some(a) = self.active.as_mut() {
-                    // Whatever was not written is dropped with the connection.
-                    a.out.clear();
-                    a.out_pos = 0;
+                // Room the writer made lets the upstream be read again, and room the upstream
+                // made in the request window lets the client's body be read: drive again
+                // until nothing moves (readiness is remembered, not signalled again).
+                let body_waits = a.body.is_some() && a.upstream.body_room() > 0;
+                if moved || (body_waits && self.client.readable) {
+                    return Step::Again;
                 }
-                match self.finish_request(shared) {
-                    Step::Again => Step::Close,
-                    other => other,
-                }
+                Step::Wait(self.proxied_deadline())
             }
         }
     }
 
-    pub(super) fn end_proxy(&mut self, shared: &mut Shared<'c>) {
-        if let Some(link) = self.proxy.take() {
-            self.upstream_log = Some(Box::new(link.into_log(&mut shared.upstreams)));
+    /// The nearest deadline of a proxied request: the upstream's, the client's send (when
+    /// the socket is full) or body (when the upstream waits for its bytes).
+    fn proxied_deadline(&self) -> Option<Instant> {
+        let a = self.active.as_deref()?;
+        let req = a.req.as_ref()?;
+        let mut at = a.upstream.deadline();
+        let mut nearest = |t: Instant| at = Some(at.map_or(t, |x| x.min(t)));
+        if !self.client.writable {
+            nearest(self.client_progress + req.loc.send_timeout);
+        }
+        if a.body.is_some() && !self.client.readable && a.upstream.body_room() > 0 {
+            nearest(self.client_progress + req.loc.client_body_timeout);
+        }
+        at
+    }
+
+    /// The client's deadlines: a client that takes nothing for `send_timeout`, or sends
+    /// nothing of a streamed body for `client_body_timeout`, ends the request.
+    fn client_deadlines(&mut self, shared: &mut Shared<'c>) -> Option<Step> {
+        let a = self.active.as_deref_mut()?;
+        let req = a.req.as_ref()?;
+        let now = shared.now;
+        let waiting_to_send = !self.client.writable;
+        if waiting_to_send && now >= self.client_progress + req.loc.send_timeout {
+            self.log_line(
+                LogLevel::Info,
+                "client timed out (110: Connection timed out) while sending to client",
+            );
+            return Some(self.abandon_upstream(shared, None));
+        }
+        let a = self.active.as_deref()?;
+        let req = a.req.as_ref()?;
+        if a.body.is_some()
+            && !self.client.readable
+            && a.upstream.body_room() > 0
+            && now >= self.client_progress + req.loc.client_body_timeout
+        {
+            self.log_line(
+                LogLevel::Info,
+                "client timed out (110: Connection timed out) while reading client request body",
+            );
+            return Some(self.abandon_upstream(shared, Some(Failure::client(408))));
+        }
+        None
+    }
+
+    /// Ends the request without more answer: the upstream connection closes (never pooled);
+    /// the failure, if given, is the access log's status when no head was sent.
+    pub(super) fn abandon_upstream(&mut self, shared: &mut Shared<'c>, f: Option<Failure>) -> Step {
+        if let Some(a) = self.active.as_deref_mut() {
+            let mut env = Self::env(shared, self.key);
+            a.upstream.abandon(&mut env);
+        }
+        match f {
+            Some(f) => self.end_unanswered(f),
+            None => Step::Close,
         }
     }
 
-    /// Records readiness of the upstream socket of a proxied request.
-    pub fn on_upstream_event(&mut self, readable: bool, writable: bool) {
-        if let Some(l) = self.proxy.as_mut() {
-            l.on_event(readable, writable);
+    /// While the response head is awaited, a client that closes its connection aborts the
+    /// request, unless `proxy_ignore_client_abort` is on.
+    fn watch_client(&mut self, shared: &mut Shared<'c>) -> Option<Step> {
+        let a = self.active.as_deref_mut()?;
+        let req = a.req.as_mut()?;
+        if a.body.is_some() || req.header_bytes > 0 || req.client_sent_more || !self.client.readable
+        {
+            return None;
+        }
+        let mut probe = [0u8; 1];
+        match self.client.peek(&mut probe) {
+            // `proxy_ignore_client_abort on`: nginx does not watch the client at all; the
+            // upstream's answer is awaited (and fails to reach the client).
+            Ok(0) if req.loc.proxy_ignore_client_abort => {
+                req.client_sent_more = true;
+                None
+            }
+            Ok(0) => {
+                // nginx's log action changes only when the upstream first becomes readable.
+                let during = if a.upstream.got_bytes() {
+                    "reading response header from upstream"
+                } else {
+                    "sending request to upstream"
+                };
+                let what = if a.upstream.resolving() {
+                    // No upstream connection yet: nginx's shorter line.
+                    "epoll_wait() reported that client prematurely closed connection".to_string()
+                } else {
+                    format!(
+                        "epoll_wait() reported that client prematurely closed connection, so upstream connection is closed too while {during}"
+                    )
+                };
+                self.log_upstream_line(LogLevel::Info, &what);
+                Some(self.abandon_upstream(shared, Some(Failure::client(499))))
+            }
+            // The next pipelined request: leave it (and the readiness) to the connection.
+            Ok(_) => {
+                req.client_sent_more = true;
+                None
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            Err(_) => Some(self.abandon_upstream(shared, Some(Failure::client(499)))),
         }
     }
 
@@ -141,20 +351,205 @@ impl<'c> Conn<'c> {
         ticket: crate::resolver::Ticket,
         result: Result<crate::resolver::Addrs, crate::resolver::ResolveError>,
     ) {
-        if let Some(l) = self.proxy.as_mut() {
-            l.on_resolved(ticket, result);
+        if let Some(a) = self.active.as_mut() {
+            a.upstream.on_resolved(ticket, result);
         }
     }
-}
 
-impl crate::proxy::UpstreamVars for Conn<'_> {
-    /// `$upstream_*`, `$proxy_host`, `$proxy_port` of the current or last proxied request
-    /// (by the variable's whole name).
-    fn upstream_var(&self, name: &str, out: &mut Vec<u8>) -> bool {
-        match (self.proxy.as_ref(), self.upstream_log.as_ref()) {
-            (Some(l), _) => l.var(name, out),
-            (None, Some(log)) => log.var(name, out),
-            _ => false,
+    /// The upstream's head is here: intercept it for `error_page`, tunnel after a 101, or
+    /// answer the client with it.
+    fn upstream_head(&mut self, shared: &mut Shared<'c>, facts: HeadFacts) -> Step {
+        let Some(a) = self.active.as_deref_mut() else {
+            return Step::Close;
+        };
+        let Some(req) = a.req.as_ref() else {
+            return Step::Close;
+        };
+        let loc = req.loc;
+        let status = facts.status;
+        // proxy_intercept_errors: a status that has an error_page is answered by the routing
+        // engine (ngx_http_upstream_intercept_errors), not relayed.
+        if loc.proxy_intercept_errors && status >= 300 && loc.error_page_for(status).is_some() {
+            if status == 401 {
+                a.route.www_authenticate = a
+                    .upstream
+                    .proto
+                    .head
+                    .header(a.upstream.head_bytes(), "www-authenticate")
+                    .map(<[u8]>::to_vec);
+            }
+            let mut env = Self::env(shared, self.key);
+            // A buffered body goes with the request to its error page, as nginx keeps
+            // r->request_body.
+            a.route.request_body = a.upstream.intercept(&mut env);
+            a.route.body_taken = true;
+            return self.finalize_proxied(shared, status);
         }
+        if !facts.upgrade {
+            // X-Accel-Redirect: the request goes on elsewhere, the response is dropped
+            // (ngx_http_upstream_process_headers).
+            let (proto, head) = a.upstream.proto_and_head();
+            let redirect =
+                crate::proxy::accel::redirect(&proto.head, head, loc, proto.cookies.as_deref());
+            if let Some(redirect) = redirect {
+                let mut env = Self::env(shared, self.key);
+                a.route.request_body = a.upstream.intercept(&mut env);
+                a.route.body_taken = true;
+                self.drop_client_body();
+                return handler::upstream_redirect(self, shared, redirect);
+            }
+            if let Some(on) = crate::proxy::accel::buffering(&proto.head, head, loc) {
+                a.upstream.set_buffering(on);
+            }
+            // proxy_force_ranges: nginx's range filter on this response.
+            let buf = &a.buf[a.start.min(a.filled)..a.filled];
+            let (range, if_range) = (
+                a.head.header(buf, b"range"),
+                a.head.header(buf, b"if-range"),
+            );
+            let (proto, head) = a.upstream.proto_and_head();
+            let ranged = proto.decide_range(loc.proxy_force_ranges, head, range, if_range);
+            if let crate::proxy::ranges::Ranged::Unsatisfiable { total } = ranged {
+                let mut env = Self::env(shared, self.key);
+                a.route.request_body = a.upstream.intercept(&mut env);
+                a.route.body_taken = true;
+                self.drop_client_body();
+                return handler::answer_unsatisfiable(self, shared, total);
+            }
+            // A Location that a proxy_redirect rule turns into a path is made absolute, as
+            // nginx's header filter does (absolute_redirect).
+            let (proto, head) = a.upstream.proto_and_head();
+            if loc.absolute_redirect
+                && proto.redirects.is_some()
+                && proto.head.header(head, "location").is_some()
+            {
+                let host = a.head.host.map(|h| h.get(buf));
+                crate::worker::redirect_base(
+                    loc,
+                    req.server,
+                    host,
+                    a.route.local,
+                    &mut proto.location_base,
+                );
+            }
+        }
+        let head_step = handler::queue_upstream_head(self, shared, facts);
+        if let Some(step) = head_step {
+            return step;
+        }
+        let Some(a) = self.active.as_deref_mut() else {
+            return Step::Close;
+        };
+        let Some(req) = a.req.as_ref() else {
+            return Step::Close;
+        };
+        if facts.upgrade {
+            let mut env = Self::env(shared, self.key);
+            let Some((sock, from_upstream, mut to_upstream)) = a.upstream.into_tunnel(&mut env)
+            else {
+                return Step::Close;
+            };
+            // Bytes the client sent after its head belong to the new protocol.
+            let body_start = (a.start + req.head_len + req.body_in_buf).min(a.filled);
+            to_upstream.extend_from_slice(&a.buf[body_start..a.filled]);
+            let moved = a.filled - body_start;
+            let idle = loc.proxy_read_timeout;
+            if let Some(req) = a.req.as_mut() {
+                req.body_in_buf += moved;
+            }
+            a.source = Source::Fixed;
+            self.state = State::Tunnel(Box::new(tunnel::Tunnel::new(
+                sock,
+                to_upstream,
+                from_upstream,
+                idle,
+                shared.now,
+            )));
+            return Step::Again;
+        }
+        let cx = RequestLog {
+            conn_id: self.id,
+            client: self.peer.ip(),
+            server: req.server,
+            buf: &a.buf[a.start.min(a.filled)..a.filled],
+            head: &a.head,
+        };
+        let mut env = upstream::Env {
+            now: shared.now,
+            groups: &shared.http.upstreams,
+            upstreams: &mut shared.upstreams,
+            resolvers: &mut shared.resolvers,
+            registry: &shared.registry,
+            client: self.key,
+            shutting_down: shared.shutting_down,
+        };
+        a.upstream.take_head(&mut env, &cx);
+        Step::Again
+    }
+
+    /// There is no response from the upstream: the request is finalized with the failure's
+    /// status, as nginx's `ngx_http_upstream_finalize_request` does (`error_page` applies).
+    fn upstream_failed(&mut self, shared: &mut Shared<'c>, f: Failure) -> Step {
+        if let Some(a) = self.active.as_deref_mut() {
+            let mut env = Self::env(shared, self.key);
+            let stored = a.upstream.take_stored_body();
+            a.upstream.end(&mut env);
+            if stored.is_some() {
+                // The body was read whole: an error page proxied again sends it again.
+                a.route.request_body = stored;
+                a.route.body_taken = true;
+            } else if a.body.is_some()
+                || a.head.content_length.is_some_and(|n| n > 0)
+                || a.head.chunked
+            {
+                a.route.body_taken = true;
+            }
+        }
+        self.finalize_proxied(shared, f.status)
+    }
+
+    /// Finalizes a proxied request with `status` through the routing engine's error-page
+    /// handling (or nginx's standard page), as every other response is.
+    fn finalize_proxied(&mut self, shared: &mut Shared<'c>, status: u16) -> Step {
+        self.drop_client_body();
+        handler::finalize_with_status(self, shared, status)
+    }
+
+    /// The upstream's response is not the answer: the body source is reset, and a client
+    /// body still on its way is abandoned (no keep-alive after the answer).
+    fn drop_client_body(&mut self) {
+        if let Some(a) = self.active.as_deref_mut() {
+            a.source = Source::Fixed;
+            if a.body.take().is_some()
+                && let Some(req) = a.req.as_mut()
+            {
+                req.body = BodyRead::Abandoned;
+                req.lingering = true;
+            }
+        }
+    }
+
+    /// An error-log line about the request, with nginx's context.
+    pub(super) fn log_line(&self, level: LogLevel, what: &str) {
+        let Some(a) = self.active.as_deref() else {
+            return;
+        };
+        self.log_request_line(a, level, what);
+    }
+
+    /// An error-log line naming the upstream.
+    pub(super) fn log_upstream_line(&self, level: LogLevel, what: &str) {
+        let Some(a) = self.active.as_deref() else {
+            return;
+        };
+        let Some(req) = a.req.as_ref() else { return };
+        let cx = RequestLog {
+            conn_id: self.id,
+            client: self.peer.ip(),
+            server: req.server,
+            buf: &a.buf[a.start.min(a.filled)..a.filled],
+            head: &a.head,
+        };
+        cx.line(level, &what, a.upstream.name());
     }
 }

@@ -1,47 +1,79 @@
-//! Writing a response: the queued head and small bodies, then a file by `sendfile(2)` (or
-//! `pread` + write), with nginx's error lines when the client or the file lets us down.
+//! The connection's writer, the only code that sends response bytes: the queued heads and
+//! small bodies, then what the response's [`Source`] has ready — memory in the same
+//! `writev`, a file by `sendfile(2)` (the head with `MSG_MORE`) or `pread` + write — with
+//! nginx's error lines when the client or the file lets us down.
+//!
+//! A rate limit (`limit_rate`) would cap what one call sends here; a filter (gzip) would
+//! stand between the source's [`Ready`] and the socket.
+
+use std::os::fd::RawFd;
 
 use super::*;
+use crate::http::source::Ready;
+
+/// How a flush ended.
+pub(super) enum Flush {
+    /// Everything queued and the whole body went.
+    Done,
+    /// The socket would block.
+    Blocked,
+    /// The socket takes more but the source has nothing yet (an upstream is behind).
+    Pending,
+    /// `sendfile_max_chunk` was sent: other connections get a turn first.
+    Yield,
+    /// The client or the file failed (logged); the connection closes.
+    Error,
+}
+
+/// Bytes read per `pread` when a file is sent without `sendfile`.
+const PREAD_CHUNK: usize = 32 * 1024;
 
 impl<'c> Conn<'c> {
+    /// Writes queued bytes, then the source's body, until done or blocked.
     pub(super) fn flush(&mut self) -> Flush {
-        let Some(sock) = self.sock.as_mut() else {
+        let Some(a) = self.active.as_deref_mut() else {
             return Flush::Error;
         };
-        let Some(a) = self.active.as_mut() else {
-            return Flush::Error;
-        };
-        let mut sent_file_bytes: u64 = 0;
+        let max_chunk = a.source.max_chunk();
+        let mut sent_body: u64 = 0;
         loop {
+            let ready = match &a.source {
+                Source::Fixed => Ready::End,
+                Source::File(f) => f.ready(),
+                Source::Upstream => a.upstream.ready(),
+            };
             if a.out_pos < a.out.len() {
-                if !self.writable {
+                if !self.client.writable {
                     return Flush::Blocked;
                 }
-                // A head followed by sendfile goes with MSG_MORE: the kernel holds it and
-                // sends it in the same segments as the file's first bytes, which is what
-                // nginx gets from TCP_CORK (`tcp_nopush`) at the price of two setsockopt
-                // calls per response.
-                let file_follows = matches!(
-                    a.body,
-                    Body::File { sendfile: true, pos, end, .. } if pos < end
-                );
-                let written = if file_follows {
-                    sys::send_more(sock.as_raw_fd(), &a.out[a.out_pos..])
-                } else {
-                    sock.write(&a.out[a.out_pos..])
+                let head = &a.out[a.out_pos..];
+                // The head and the body bytes at hand leave in one writev; a head followed
+                // by sendfile goes with MSG_MORE, so the kernel sends it in the same
+                // segments as the file's first bytes.
+                let (written, body_len) = match ready {
+                    Ready::Bytes(body) if !body.is_empty() => {
+                        (self.client.write2(head, body), body.len())
+                    }
+                    Ready::File { sendfile: true, .. } => (self.client.write_more(head), 0),
+                    _ => (self.client.write(head), 0),
                 };
                 match written {
                     Ok(n) => {
-                        a.out_pos += n;
+                        self.client_progress = self.now;
+                        self.bytes_out += n as u64;
+                        let from_head = n.min(head.len());
+                        a.out_pos += from_head;
                         if a.out_pos == a.out.len() {
                             a.out.clear();
                             a.out_pos = 0;
                         }
+                        let from_body = (n - from_head).min(body_len);
+                        if from_body > 0 {
+                            consume(a, from_body);
+                            sent_body += from_body as u64;
+                        }
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        self.writable = false;
-                        return Flush::Blocked;
-                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Flush::Blocked,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => {
                         log_send_error(self.id, &self.peer, &e);
@@ -50,109 +82,73 @@ impl<'c> Conn<'c> {
                 }
                 continue;
             }
-            let Body::File {
-                file,
-                pos,
-                end,
-                sendfile,
-                max_chunk,
-                rest,
-            } = &mut a.body
-            else {
-                return Flush::Done;
-            };
-            if *pos >= *end {
-                // A multipart answer goes on with the next part's head and bytes.
-                if let Some(parts) = rest.as_mut() {
-                    let (next, added) = parts.next(&mut a.out);
-                    if let Some(r) = a.req.as_mut() {
-                        r.bytes_sent += added as u64;
-                    }
-                    if let Some((start, stop)) = next {
-                        (*pos, *end) = (start, stop);
-                        continue;
-                    }
-                }
-                a.body = Body::None;
-                if a.out_pos < a.out.len() {
-                    continue;
-                }
-                return Flush::Done;
-            }
-            if *max_chunk > 0 && sent_file_bytes >= *max_chunk {
+            if max_chunk > 0 && sent_body >= max_chunk {
                 return Flush::Yield;
             }
-            if !self.writable {
-                return Flush::Blocked;
-            }
-            let want = (*end - *pos)
-                .min(if *max_chunk > 0 { *max_chunk } else { u64::MAX })
-                .min(1 << 30) as usize;
-            if *sendfile {
-                match sys::sendfile(sock.as_raw_fd(), file.as_raw_fd(), pos, want) {
-                    Ok(0) => {
-                        // nginx's ngx_linux_sendfile_chain: the file shrank under us.
-                        let (path, at) = (fd_path(file.as_raw_fd()), *pos);
-                        elog!(
-                            LogLevel::Alert,
-                            "*{} sendfile() reported that \"{path}\" was truncated at {at}{}",
-                            self.id,
-                            error_context(&self.peer, a)
-                        );
-                        return Flush::Error;
-                    }
-                    Ok(n) => {
-                        sent_file_bytes += n as u64;
-                        if let Some(r) = a.req.as_mut() {
-                            r.bytes_sent += n as u64;
+            match ready {
+                Ready::End => {
+                    if let Source::File(f) = &mut a.source {
+                        // A multipart answer goes on with the next part's head and bytes.
+                        if let Some(parts) = f.rest.as_mut() {
+                            let (next, added) = parts.next(&mut a.out);
+                            if let Some(r) = a.req.as_mut() {
+                                r.bytes_sent += added as u64;
+                            }
+                            if let Some((start, stop)) = next {
+                                (f.pos, f.end) = (start, stop);
+                                continue;
+                            }
+                        }
+                        a.source = Source::Fixed;
+                        if a.out_pos < a.out.len() {
+                            continue;
                         }
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        self.writable = false;
-                        return Flush::Blocked;
+                    return Flush::Done;
+                }
+                Ready::Pending => return Flush::Pending,
+                _ if !self.client.writable => return Flush::Blocked,
+                Ready::Bytes(body) => match self.client.write(body) {
+                    Ok(n) => {
+                        self.client_progress = self.now;
+                        self.bytes_out += n as u64;
+                        consume(a, n);
+                        sent_body += n as u64;
                     }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Flush::Blocked,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => {
                         log_send_error(self.id, &self.peer, &e);
                         return Flush::Error;
                     }
-                }
-            } else {
-                // sendfile off: read a chunk into the output buffer and write it.
-                let chunk = want.min(32 * 1024);
-                a.out.resize(chunk, 0);
-                match sys::pread(file.as_raw_fd(), &mut a.out[..chunk], *pos) {
-                    Ok(0) => {
-                        // nginx's ngx_output_chain_copy_buf on a short read.
-                        elog!(
-                            LogLevel::Alert,
-                            "*{} pread() read only 0 of {} from \"{}\"{}",
-                            self.id,
-                            chunk,
-                            fd_path(file.as_raw_fd()),
-                            error_context(&self.peer, a)
-                        );
-                        a.out.clear();
-                        return Flush::Error;
-                    }
-                    Ok(n) => {
-                        a.out.truncate(n);
-                        a.out_pos = 0;
-                        *pos += n as u64;
-                        sent_file_bytes += n as u64;
-                        if let Some(r) = a.req.as_mut() {
-                            r.bytes_sent += n as u64;
+                },
+                Ready::File {
+                    fd,
+                    pos,
+                    len,
+                    sendfile,
+                } => {
+                    let want = if max_chunk > 0 {
+                        len.min(max_chunk)
+                    } else {
+                        len
+                    };
+                    let want = want.min(1 << 30) as usize;
+                    let result = if sendfile {
+                        send_file(&mut self.client, self.id, &self.peer, a, fd, pos, want)
+                    } else {
+                        read_file(self.id, &self.peer, a, fd, pos, want)
+                    };
+                    match result {
+                        Ok(n) => {
+                            self.client_progress = self.now;
+                            if sendfile {
+                                self.bytes_out += n as u64;
+                            }
+                            consume(a, n);
+                            sent_body += n as u64;
                         }
-                    }
-                    Err(e) => {
-                        elog!(
-                            LogLevel::Crit,
-                            "*{} pread() failed ({})",
-                            self.id,
-                            sys::errno_text(&e)
-                        );
-                        a.out.clear();
-                        return Flush::Error;
+                        Err(flush) => return flush,
                     }
                 }
             }
@@ -160,9 +156,97 @@ impl<'c> Conn<'c> {
     }
 }
 
+/// The writer sent `n` body bytes of the source: it moves on, and they count as sent.
+fn consume(a: &mut Active<'_>, n: usize) {
+    match &mut a.source {
+        Source::Fixed => {}
+        Source::File(f) => f.pos += n as u64,
+        Source::Upstream => a.upstream.consume(n),
+    }
+    if let Some(r) = a.req.as_mut() {
+        r.bytes_sent += n as u64;
+    }
+}
+
+/// `sendfile(2)` of `want` bytes of `fd` from `pos`; the bytes sent, or how the flush ends.
+fn send_file(
+    client: &mut Client,
+    id: u64,
+    peer: &SocketAddr,
+    a: &Active<'_>,
+    fd: RawFd,
+    pos: u64,
+    want: usize,
+) -> Result<usize, Flush> {
+    let mut at = pos;
+    loop {
+        match client.sendfile(fd, &mut at, want) {
+            Ok(0) => {
+                // nginx's ngx_linux_sendfile_chain: the file shrank under us.
+                elog!(
+                    LogLevel::Alert,
+                    "*{id} sendfile() reported that \"{}\" was truncated at {pos}{}",
+                    fd_path(fd),
+                    error_context(peer, a)
+                );
+                return Err(Flush::Error);
+            }
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(Flush::Blocked),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                log_send_error(id, peer, &e);
+                return Err(Flush::Error);
+            }
+        }
+    }
+}
+
+/// `sendfile off`: reads a chunk of the file into the output buffer, where the next turn
+/// writes it; the bytes read.
+fn read_file(
+    id: u64,
+    peer: &SocketAddr,
+    a: &mut Active<'_>,
+    fd: RawFd,
+    pos: u64,
+    want: usize,
+) -> Result<usize, Flush> {
+    let chunk = want.min(PREAD_CHUNK);
+    a.out.clear();
+    a.out_pos = 0;
+    a.out.resize(chunk, 0);
+    match sys::pread(fd, &mut a.out[..chunk], pos) {
+        Ok(0) => {
+            // nginx's ngx_output_chain_copy_buf on a short read.
+            elog!(
+                LogLevel::Alert,
+                "*{id} pread() read only 0 of {chunk} from \"{}\"{}",
+                fd_path(fd),
+                error_context(peer, a)
+            );
+            a.out.clear();
+            Err(Flush::Error)
+        }
+        Ok(n) => {
+            a.out.truncate(n);
+            Ok(n)
+        }
+        Err(e) => {
+            elog!(
+                LogLevel::Crit,
+                "*{id} pread() failed ({})",
+                sys::errno_text(&e)
+            );
+            a.out.clear();
+            Err(Flush::Error)
+        }
+    }
+}
+
 /// The name of an open file, for an error line (the kernel's, from `/proc/self/fd`): kept
 /// out of the per-request state since only a file that shrank while being sent needs it.
-pub(super) fn fd_path(fd: std::os::fd::RawFd) -> String {
+pub(super) fn fd_path(fd: RawFd) -> String {
     std::fs::read_link(format!("/proc/self/fd/{fd}"))
         .map_or_else(|_| format!("fd {fd}"), |p| p.display().to_string())
 }
@@ -171,21 +255,15 @@ pub(super) fn fd_path(fd: std::os::fd::RawFd) -> String {
 /// while a request is answered.
 pub(super) fn error_context(peer: &SocketAddr, a: &Active<'_>) -> String {
     let buf = &a.buf[a.start.min(a.filled)..a.filled];
-    let server = a.req.as_ref().map_or(std::borrow::Cow::Borrowed(""), |r| {
-        handler::server_name(r.server)
-    });
+    let server = a
+        .req
+        .as_ref()
+        .map_or(std::borrow::Cow::Borrowed(""), |r| r.server.first_name());
     format!(
         ", client: {}, server: {server}{}",
         peer.ip(),
-        handler::RequestContext::of(buf, &a.head)
+        crate::log::context::RequestContext::of(buf, &a.head)
     )
-}
-
-pub(super) enum Flush {
-    Done,
-    Blocked,
-    Yield,
-    Error,
 }
 
 pub(super) fn log_send_error(id: u64, peer: &SocketAddr, e: &io::Error) {

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 
-use crate::worker::slab::{Key, Slab};
+use crate::slab::{Key, Slab};
 
 /// How long a connection over its group's `keepalive` bound may stay idle (see the module's
 /// notes): long enough for a client's next request after a burst of responses, short

@@ -76,22 +76,6 @@ pub struct UpstreamLog {
     pub head: Vec<u8>,
 }
 
-/// Whoever can answer `$upstream_*`, `$proxy_host` and `$proxy_port` for a request: the
-/// client connection (its proxied request in flight, or the finished one's tries), or the
-/// tries themselves while the routing phases run after an intercepted error or an
-/// `X-Accel-Redirect`.
-pub trait UpstreamVars {
-    /// Writes the variable named `name` (its whole name, `upstream_addr`); false when it
-    /// has no value.
-    fn upstream_var(&self, name: &str, out: &mut Vec<u8>) -> bool;
-}
-
-impl UpstreamVars for UpstreamLog {
-    fn upstream_var(&self, name: &str, out: &mut Vec<u8>) -> bool {
-        self.var(name, out)
-    }
-}
-
 impl UpstreamLog {
     /// Keeps the header lines of a response head (`head` as received, status line first).
     pub fn keep_head(&mut self, head: &[u8]) {
@@ -146,7 +130,7 @@ impl UpstreamLog {
             return true;
         }
         if let Some(cookie) = name.strip_prefix("cookie_") {
-            let Some(v) = super::cookie::find_set_cookie(self.headers(), cookie) else {
+            let Some(v) = find_set_cookie(self.headers(), cookie) else {
                 return false;
             };
             out.extend_from_slice(v);
@@ -224,4 +208,26 @@ impl UpstreamLog {
     pub fn current(&mut self) -> Option<&mut Try> {
         self.tries.last_mut()
     }
+}
+
+/// `$upstream_cookie_NAME`: the value of cookie `name` in the first `Set-Cookie` field
+/// that sets it, as nginx's `ngx_http_parse_set_cookie_lines` reads it (spaces around the
+/// `=`, the value up to a `;`).
+pub fn find_set_cookie<'h>(
+    headers: impl Iterator<Item = (&'h [u8], &'h [u8])>,
+    name: &str,
+) -> Option<&'h [u8]> {
+    let name = name.as_bytes();
+    headers
+        .filter(|(n, _)| n.eq_ignore_ascii_case(b"set-cookie"))
+        .find_map(|(_, v)| {
+            if name.len() >= v.len() || !v[..name.len()].eq_ignore_ascii_case(name) {
+                return None;
+            }
+            let rest = &v[name.len()..];
+            let rest = &rest[rest.iter().take_while(|&&b| b == b' ').count()..];
+            let rest = rest.strip_prefix(b"=")?;
+            let rest = &rest[rest.iter().take_while(|&&b| b == b' ').count()..];
+            Some(&rest[..memchr::memchr(b';', rest).unwrap_or(rest.len())])
+        })
 }

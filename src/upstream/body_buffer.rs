@@ -9,7 +9,7 @@
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, LocSettings};
@@ -39,6 +39,12 @@ impl StoredBody {
         self.len == 0
     }
 
+    /// The whole body when it is in memory (`$request_body`); `None` once it moved to its
+    /// temporary file, as nginx's variable has no value then.
+    pub fn in_memory(&self) -> Option<&[u8]> {
+        self.file.is_none().then_some(&self.mem[..])
+    }
+
     /// Appends `data`. Past `limit` bytes in memory, everything moves to a new temporary
     /// file under `dir`; its path is returned then (for nginx's warn line).
     pub fn append(&mut self, data: &[u8], limit: usize, dir: &Path) -> io::Result<Option<PathBuf>> {
@@ -48,7 +54,7 @@ impl StoredBody {
         } else if self.mem.len() + data.len() <= limit {
             self.mem.extend_from_slice(data);
         } else {
-            let (file, path) = create_temp_file(dir)?;
+            let (file, path) = super::temp_file::create(dir)?;
             file.write_all_at(&self.mem, 0)?;
             file.write_all_at(data, self.mem.len() as u64)?;
             self.mem = Vec::new();
@@ -75,33 +81,6 @@ impl StoredBody {
         let from = (pos - self.chunk_at) as usize;
         Ok(&self.chunk[from..])
     }
-}
-
-/// Creates `dir/NNNNNNNNNN` (O_EXCL, mode 0600, nginx's ten-digit names) and unlinks it.
-fn create_temp_file(dir: &Path) -> io::Result<(File, PathBuf)> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    // One counter per worker process; the pid keeps two workers' names apart.
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let base = u64::from(std::process::id()) * 1_000_003;
-    for _ in 0..100 {
-        let n = (base + NEXT.fetch_add(1, Ordering::Relaxed)) % 10_000_000_000;
-        let path = dir.join(format!("{n:010}"));
-        match std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-        {
-            Ok(file) => {
-                let _ = std::fs::remove_file(&path);
-                return Ok((file, path));
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(io::Error::from(io::ErrorKind::AlreadyExists))
 }
 
 /// nginx's `ngx_create_paths`: every `client_body_temp_path` and `proxy_temp_path` of the

@@ -3,7 +3,7 @@
 
 /// A key: slot index in the low 32 bits, generation in bits 32..62. The two top bits stay
 /// free for the token space: an upstream socket is its client's key with bit 63 set, an
-/// idle pooled connection a pool key with bit 62 set (see `crate::proxy`).
+/// idle pooled connection a pool key with bit 62 set (see `crate::upstream::Owner`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key(pub usize);
 

@@ -5,7 +5,7 @@
 //!
 //! A unix-domain socket is carried in a `mio::net::TcpStream` like a TCP one: the worker
 //! only reads, writes, shuts down and closes it (`recv`/`send`/`shutdown`/`close` are the
-//! same calls for both families), so the link, the keep-alive pool and the event table
+//! same calls for both families), so the upstream machine, the keep-alive pool and the event table
 //! need no second socket type. What differs (no `TCP_NODELAY`, `getpeername` giving a
 //! path) is handled here.
 

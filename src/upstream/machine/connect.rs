@@ -1,0 +1,204 @@
+//! Choosing a peer (the balancer, a pooled connection first) and connecting to it.
+
+use super::*;
+use crate::upstream::connect::{self, OpenError};
+
+impl<'c, P: Protocol> Upstream<'c, P> {
+    /// The server for the next try, or why there is none.
+    pub(super) fn choose(
+        &mut self,
+        env: &mut Env<'_, 'c>,
+        cx: &RequestLog<'_>,
+    ) -> Result<Option<(Option<usize>, PeerAddr)>, Failure> {
+        let now = env.now;
+        let limit = self.settings.next_upstream_timeout;
+        if self.tries > 0
+            && !limit.is_zero()
+            && now.saturating_duration_since(self.started) >= limit
+        {
+            return Err(Failure::upstream(502));
+        }
+        if self.target.group == DIRECT {
+            // A `proxy_pass` with variables: its address, or its name's next one.
+            return Ok(self.choose_direct(env, cx)?.map(|a| (None, a)));
+        }
+        let Some(conf) = env.groups.get(self.target.group) else {
+            return Err(Failure::upstream(502));
+        };
+        let peer = match self.fresh_retry {
+            Some(p) => p,
+            None => {
+                let Some(group) = env.upstreams.groups.get_mut(self.target.group) else {
+                    return Err(Failure::upstream(502));
+                };
+                match group.pick(
+                    &conf.balance,
+                    &self.tried,
+                    self.client_ip,
+                    &self.target.hash_key,
+                    now,
+                ) {
+                    Ok(p) => p,
+                    Err(_) => {
+                        // Every try that finds no server has its own entry, named by the
+                        // group, and ends the request with 502 (ngx_http_upstream_next
+                        // with NGX_HTTP_UPSTREAM_FT_NOLIVE).
+                        cx.line(
+                            LogLevel::Error,
+                            &"no live upstreams while connecting to upstream",
+                            Some(self.upstream_name(Some(&conf.name))),
+                        );
+                        self.log.tries.push(Try {
+                            status: 502,
+                            time: Some(Duration::ZERO),
+                            ..Try::new(TryAddr::Group(conf.name.as_str().into()))
+                        });
+                        return Err(Failure::upstream(502));
+                    }
+                }
+            }
+        };
+        let Some(server) = conf.servers.get(peer) else {
+            return Err(Failure::upstream(502));
+        };
+        if let Some(t) = self.tried.get_mut(peer) {
+            *t = true;
+        }
+        if let Some(g) = env.upstreams.groups.get_mut(self.target.group) {
+            g.acquire(peer);
+        }
+        Ok(Some((Some(peer), server.addr.clone())))
+    }
+
+    pub(super) fn connect(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>) {
+        let now = env.now;
+        let (index, addr) = match self.choose(env, cx) {
+            Ok(Some(chosen)) => chosen,
+            // The resolver works on the name.
+            Ok(None) => return,
+            Err(f) => {
+                self.state = State::Failed(f);
+                return;
+            }
+        };
+        let fresh = self.fresh_retry.take().is_some();
+        if !fresh {
+            self.tries += 1;
+        }
+        self.addr = Some(addr.clone());
+        self.try_started = now;
+        self.progress = now;
+        self.got_bytes = false;
+        self.log.tries.push(Try::new(TryAddr::Server(addr.clone())));
+        // A cached connection first, unless this is the replay after a stale one.
+        if !fresh
+            && self.target.keepalive
+            && let Some(i) = index
+            && let Some((sock, usage)) = env.upstreams.pool.take(self.target.group, i)
+        {
+            // Still registered from its first connect: only its owner changes.
+            env.upstreams
+                .set_owner(sock.as_raw_fd(), Owner::Client(env.client));
+            env.upstreams.open += 1;
+            self.mark_connected(now);
+            self.state = State::Sending(Peer {
+                sock,
+                readable: true,
+                writable: true,
+                index,
+                reused: true,
+                requests: usage.requests,
+                opened: usage.opened,
+            });
+            return;
+        }
+        match connect::open(&addr, &self.target.socket) {
+            Ok(mut sock) => {
+                let fd = sock.as_raw_fd();
+                env.upstreams.set_owner(fd, Owner::Client(env.client));
+                if let Err(e) = env.upstreams.registry.register(
+                    &mut sock,
+                    Token(UPSTREAM_TOKEN_BIT | fd as usize),
+                    Interest::READABLE | Interest::WRITABLE,
+                ) {
+                    elog!(
+                        LogLevel::Alert,
+                        "epoll_ctl() failed ({})",
+                        sys::errno_text(&e)
+                    );
+                    self.release_server(env, index, false);
+                    self.state = State::Failed(Failure::upstream(502));
+                    return;
+                }
+                env.upstreams.open += 1;
+                self.state = State::Connecting(Peer {
+                    sock,
+                    readable: false,
+                    writable: false,
+                    index,
+                    reused: false,
+                    requests: 0,
+                    opened: now,
+                });
+            }
+            Err(OpenError::Local(what)) => {
+                // nginx finalizes with 500 and tries no other server (NGX_ERROR from
+                // ngx_event_connect_peer).
+                cx.line(
+                    LogLevel::Crit,
+                    &format_args!("{what} while connecting to upstream"),
+                    Some(self.upstream_name(None)),
+                );
+                self.release_server(env, index, false);
+                if let Some(t) = self.log.tries.last_mut() {
+                    t.status = 500;
+                    t.time = Some(Duration::ZERO);
+                }
+                self.state = State::Failed(Failure::ours());
+            }
+            Err(OpenError::Connect(e)) => {
+                let what = format!("connect() failed ({})", sys::errno_text(&e));
+                self.try_failed(
+                    env,
+                    cx,
+                    TryFailure::Error,
+                    &what,
+                    "connecting to upstream",
+                    index,
+                );
+            }
+        }
+    }
+
+    pub(super) fn mark_connected(&mut self, now: Instant) {
+        if let Some(t) = self.log.tries.last_mut() {
+            t.connect_time = Some(now.saturating_duration_since(self.try_started));
+        }
+    }
+
+    pub(super) fn finish_connect(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>) -> bool {
+        let Some(p) = self.peer_mut() else {
+            return false;
+        };
+        let err = match connect::connected(&p.sock) {
+            Ok(true) => None,
+            Ok(false) => {
+                // Not yet: wait for the next writable edge.
+                p.writable = false;
+                return false;
+            }
+            Err(e) => Some(e),
+        };
+        if let Some(e) = err {
+            let what = format!("connect() failed ({})", sys::errno_text(&e));
+            self.fail(env, cx, TryFailure::Error, &what, "connecting to upstream");
+            return true;
+        }
+        self.progress = env.now;
+        self.mark_connected(env.now);
+        if let Some(p) = self.take_peer(State::Done) {
+            self.state = State::Sending(p);
+        }
+        true
+    }
+}

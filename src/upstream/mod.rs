@@ -1,0 +1,247 @@
+//! The upstream side of a request, whatever protocol it speaks (HTTP today in
+//! [`crate::proxy`]; FastCGI, uwsgi and SCGI next to it): what nginx's `ngx_http_upstream.c`
+//! does for every upstream module.
+//!
+//! - [`machine`]: one request's [`Upstream`] state machine — choosing a peer, connecting,
+//!   sending, reading the head, reading the body, done — over a [`Protocol`] that knows the
+//!   framing; tries, timeouts and the replay on a stale pooled connection;
+//! - [`protocol`]: the boundary a protocol implements (head parsing, body framing);
+//! - [`balancer`]: choosing a server of a group, with passive health;
+//! - [`pool`]: the per-worker keep-alive pool of idle connections;
+//! - [`connect`]: opening a socket to a peer (TCP or unix-domain, `*_bind`,
+//!   `*_socket_keepalive`); [`rate`]: `*_limit_rate` on reading a buffered response;
+//! - [`request_body`]: the request bytes going upstream (a body read whole before
+//!   connecting — [`body_buffer`] — or streamed through a window), kept for a replay;
+//! - [`response_buffer`]: the response body between the upstream and the client's writer —
+//!   memory, then a temporary file (`proxy_max_temp_file_size`), then back-pressure;
+//! - [`failure`]: who caused a failure, the status it maps to, nginx's error-log lines;
+//! - [`log`]: the tries as `$upstream_*` shows them.
+//!
+//! The upstream never touches the client's socket: the connection drives the machine,
+//! feeds it the request body it reads, and drains the response body from it.
+
+pub mod balancer;
+pub mod body_buffer;
+pub mod connect;
+pub mod failure;
+pub mod log;
+pub mod machine;
+pub mod pool;
+pub mod protocol;
+pub mod rate;
+pub mod request_body;
+pub mod response_buffer;
+pub mod temp_file;
+
+use std::os::fd::RawFd;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::config::proxy_values::{NextUpstream, PeerAddr, UpstreamConf};
+use crate::config::{HttpConf, LocSettings};
+use crate::slab::Key;
+use balancer::Group;
+use pool::Pool;
+
+pub use failure::{Cause, Failure, RequestLog};
+pub use log::UpstreamLog;
+pub use machine::{Turn, Upstream};
+pub use protocol::Protocol;
+
+/// Token bit of an upstream socket (the rest is its descriptor; see [`Owner`]).
+pub const UPSTREAM_TOKEN_BIT: usize = 1 << 63;
+/// Group index meaning "an address from a `proxy_pass` with variables", not a group.
+pub const DIRECT: usize = usize::MAX;
+/// Response buffers kept per worker for reuse.
+const MAX_SPARE_BUFFERS: usize = 64;
+
+/// A worker's run-time upstream state.
+pub struct Upstreams {
+    /// Per group (same indexes as `HttpConf::upstreams`): server counters.
+    pub groups: Vec<Group>,
+    /// Idle connections.
+    pub pool: Pool,
+    /// Spare response buffers.
+    buffers: Vec<Vec<u8>>,
+    /// Upstream sockets held by requests in flight.
+    pub open: usize,
+    /// Who holds each upstream socket, by descriptor (see [`Owner`]).
+    owners: Vec<Owner>,
+    /// For registering new upstream sockets (a clone of the worker's poll registry).
+    registry: mio::Registry,
+}
+
+/// Who an upstream socket's events are for. An upstream socket is registered once, when it
+/// connects, with the token `UPSTREAM_TOKEN_BIT | fd`, and stays registered (for readable
+/// and writable) until it closes: moving between a request and the idle pool only changes
+/// this table, so reusing a pooled connection costs no `epoll_ctl`. An entry is never
+/// cleared: a closed descriptor has no events, and one reused for a new upstream socket is
+/// set again before it is registered. An event already fetched for a socket closed in the
+/// same loop turn can reach the new holder of its number: a spurious wake-up, which every
+/// pump tolerates (the read or write just says `WouldBlock`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// Nobody (never registered).
+    None,
+    /// The client connection (slab key) whose request uses it.
+    Client(Key),
+    /// Idle in the pool under this key.
+    Pool(Key),
+}
+
+impl Upstreams {
+    /// Fresh state for the configured groups; `registry` registers new upstream sockets.
+    pub fn new(http: &HttpConf, registry: mio::Registry) -> Upstreams {
+        Upstreams {
+            groups: http.upstreams.iter().map(Group::new).collect(),
+            pool: Pool::default(),
+            buffers: Vec::new(),
+            open: 0,
+            owners: Vec::new(),
+            registry,
+        }
+    }
+
+    /// Who holds the upstream socket `fd`.
+    pub fn owner(&self, fd: usize) -> Owner {
+        self.owners.get(fd).copied().unwrap_or(Owner::None)
+    }
+
+    /// Records who holds the upstream socket `fd`.
+    pub fn set_owner(&mut self, fd: RawFd, owner: Owner) {
+        let Ok(i) = usize::try_from(fd) else { return };
+        if self.owners.len() <= i {
+            self.owners.resize(i + 1, Owner::None);
+        }
+        self.owners[i] = owner;
+    }
+
+    /// Upstream connections of this worker, in use or cached: they take
+    /// `worker_connections` slots as in nginx.
+    pub fn connections(&self) -> usize {
+        self.open + self.pool.len()
+    }
+
+    /// A response buffer of at least `size` bytes (a spare one when there is one).
+    pub fn take_buffer(&mut self, size: usize) -> Vec<u8> {
+        let mut b = self.buffers.pop().unwrap_or_default();
+        if b.len() < size {
+            b.resize(size, 0);
+        }
+        b
+    }
+
+    /// Gives a response buffer back for the next request.
+    pub fn give_buffer(&mut self, b: Vec<u8>) {
+        if self.buffers.len() < MAX_SPARE_BUFFERS && b.capacity() > 0 {
+            self.buffers.push(b);
+        }
+    }
+}
+
+/// What one turn of an upstream needs from its worker.
+pub struct Env<'a, 'c> {
+    /// The loop's clock reading.
+    pub now: Instant,
+    /// The configured groups.
+    pub groups: &'c [UpstreamConf],
+    /// The worker's upstream state.
+    pub upstreams: &'a mut Upstreams,
+    /// The worker's resolvers (a name's waiter is the client connection's key).
+    pub resolvers: &'a mut crate::resolver::Resolvers<Key>,
+    /// For the resolvers' sockets.
+    pub registry: &'a mio::Registry,
+    /// The client connection whose request this is (its upstream socket's owner).
+    pub client: Key,
+    /// The worker is shutting down: no connection goes back to the pool.
+    pub shutting_down: bool,
+}
+
+/// Where a request goes: a group (by index in `HttpConf::upstreams`), or an address of a
+/// `proxy_pass` with variables.
+#[derive(Clone, Debug, Default)]
+pub struct Target {
+    /// Group index, or [`DIRECT`].
+    pub group: usize,
+    /// The address for [`DIRECT`] (`None`: it could not be resolved: 502).
+    pub direct: Option<PeerAddr>,
+    /// The evaluated `hash` key.
+    pub hash_key: Vec<u8>,
+    /// Whether the connection may go back to the pool after the response.
+    pub keepalive: bool,
+    /// For [`DIRECT`]: a host name to resolve (when the URL's host is neither a group nor
+    /// an IP address), its addresses tried in turn on `port`.
+    pub resolve: Option<String>,
+    /// The port of the name's addresses.
+    pub port: u16,
+    /// Socket options of its connections (`*_bind`, `*_socket_keepalive`).
+    pub socket: connect::SocketOptions,
+}
+
+/// The settings an upstream module gives the generic machinery (nginx's
+/// `ngx_http_upstream_conf_t`): the proxy fills them from `proxy_*` directives, FastCGI
+/// will from `fastcgi_*`.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings<'c> {
+    /// `*_connect_timeout`
+    pub connect_timeout: Duration,
+    /// `*_send_timeout`
+    pub send_timeout: Duration,
+    /// `*_read_timeout`
+    pub read_timeout: Duration,
+    /// `*_next_upstream`
+    pub next_upstream: NextUpstream,
+    /// `*_next_upstream_tries` (0: unlimited)
+    pub next_upstream_tries: usize,
+    /// `*_next_upstream_timeout` (zero: unlimited)
+    pub next_upstream_timeout: Duration,
+    /// `*_buffering`
+    pub buffering: bool,
+    /// `*_buffer_size`: the head must fit it.
+    pub buffer_size: usize,
+    /// `*_buffers`: number and size.
+    pub buffers: (usize, usize),
+    /// `*_busy_buffers_size`: response bytes kept in memory for the client while the rest
+    /// may go to the temporary file.
+    pub busy_buffers_size: usize,
+    /// `*_max_temp_file_size` (0: no temporary file).
+    pub max_temp_file_size: u64,
+    /// `*_temp_file_write_size`: most bytes written to the temporary file at a time.
+    pub temp_file_write_size: usize,
+    /// `*_temp_path`
+    pub temp_path: &'c Path,
+    /// `sendfile`: send the temporary file's bytes with `sendfile(2)`.
+    pub sendfile: bool,
+    /// `resolver`: for a `proxy_pass` host known only per request.
+    pub resolver: Option<&'c crate::config::resolver::ResolverConf>,
+    /// `resolver_timeout` (zero: no limit).
+    pub resolver_timeout: Duration,
+    /// `*_limit_rate`: bytes per second read of a buffered response body (0: no limit).
+    pub limit_rate: u64,
+}
+
+impl<'c> Settings<'c> {
+    /// The proxy module's settings of a location.
+    pub fn proxy(loc: &'c LocSettings) -> Settings<'c> {
+        use crate::config::set_upstream as temp;
+        Settings {
+            connect_timeout: loc.proxy_connect_timeout,
+            send_timeout: loc.proxy_send_timeout,
+            read_timeout: loc.proxy_read_timeout,
+            next_upstream: loc.proxy_next_upstream,
+            next_upstream_tries: loc.proxy_next_upstream_tries,
+            next_upstream_timeout: loc.proxy_next_upstream_timeout,
+            buffering: loc.proxy_buffering,
+            buffer_size: loc.proxy_buffer_size,
+            buffers: loc.proxy_buffers,
+            busy_buffers_size: temp::busy_buffers_size(loc),
+            max_temp_file_size: temp::max_temp_file_size(loc),
+            temp_file_write_size: temp::temp_file_write_size(loc),
+            temp_path: &loc.proxy_temp_path,
+            sendfile: loc.sendfile,
+            resolver: loc.resolver.as_deref(),
+            resolver_timeout: loc.resolver_timeout,
+            limit_rate: loc.proxy_limit_rate,
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The boundary between the generic upstream machinery and a protocol (HTTP/1.x in
+//! [`crate::proxy::Http1`]; FastCGI, uwsgi and SCGI next). The machine owns the socket,
+//! the tries, the timeouts and the buffers; a protocol only reads bytes the machine hands
+//! it: where the response head ends and what it says, and how the body is framed.
+//!
+//! The request side needs no hook yet: the protocol's module builds the request head (and
+//! frames a streamed body) before handing bytes to the machine.
+
+/// What a protocol found at the start of the response buffer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed {
+    /// More bytes are needed.
+    Incomplete,
+    /// An interim answer (`100 Continue`) of this many bytes: skip it.
+    Interim(usize),
+    /// A final head.
+    Head(HeadFacts),
+    /// The head does not fit the buffer (`upstream sent too big header`).
+    TooBig,
+    /// Not a head of this protocol; the text is nginx's log line for it.
+    Invalid(&'static str),
+}
+
+/// What the machine needs to know of a response head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadFacts {
+    /// The status (for `*_next_upstream`, `*_intercept_errors` and the client).
+    pub status: u16,
+    /// Bytes of the head; the body starts there.
+    pub len: usize,
+    /// The upstream lets the connection be reused after this response.
+    pub keepalive: bool,
+    /// The response switches protocols (a 101 the request asked for): a tunnel follows.
+    pub upgrade: bool,
+}
+
+/// How the body of an accepted head ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyEnd {
+    /// There is none.
+    Empty,
+    /// The protocol's framing says (a length, chunks, records).
+    Framed,
+    /// When the upstream closes.
+    AtClose,
+}
+
+/// New body bytes after [`Protocol::decode_body`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decoded {
+    /// The end of the bytes the client gets (framing removed in place may shorten them).
+    pub end: usize,
+    /// The body is complete.
+    pub done: bool,
+    /// Bytes came after the body's end: the connection cannot be reused.
+    pub surplus: bool,
+}
+
+/// A response protocol, as the upstream machine drives it.
+pub trait Protocol {
+    /// Parses the response head at the start of `buf` (after [`Protocol::reset`]).
+    fn parse_head(&mut self, buf: &[u8]) -> Parsed;
+
+    /// The head of `facts` was accepted: how its body ends. The protocol keeps what it needs
+    /// to frame the body.
+    fn start_body(&mut self, facts: &HeadFacts) -> BodyEnd;
+
+    /// Frames the new body bytes `buf[from..end]`, removing in place the framing the client
+    /// must not see. An error is nginx's log line for a broken body.
+    fn decode_body(
+        &mut self,
+        buf: &mut [u8],
+        from: usize,
+        end: usize,
+    ) -> Result<Decoded, &'static str>;
+
+    /// Forgets a response (a retry starts over).
+    fn reset(&mut self);
+
+    /// The scheme nginx prints in the `upstream:` part of an error-log line.
+    fn scheme(&self) -> &'static str;
+
+    /// The URI nginx prints after the peer's address in that line.
+    fn log_uri(&self) -> &[u8];
+}
+
+/// An upstream's response head as the client gets it: what the protocol's module keeps of
+/// the upstream's header lines (hidden ones dropped, `Location` rewritten). The
+/// connection's one head builder writes the status line, `Server`, `Date`, the framing and
+/// `Connection` itself, and calls these for the rest.
+pub trait ClientHeaders {
+    /// The upstream's status.
+    fn status(&self) -> u16;
+    /// The upstream's reason phrase.
+    fn reason(&self) -> &[u8];
+    /// The upstream's own `Server` is passed on (`*_pass_header`): ours is not written.
+    fn passes_server(&self) -> bool;
+    /// The upstream's own `Date` is passed on: ours is not written.
+    fn passes_date(&self) -> bool;
+    /// `Content-Type`, `Content-Length` and `Last-Modified`, written right after `Date`.
+    fn write_early(&self, out: &mut Vec<u8>);
+    /// The other header lines in the upstream's order, after `Connection`. `skip_cache`:
+    /// leave out the upstream's `Expires` and `Cache-Control` (`expires` replaces them).
+    fn write_rest(&self, out: &mut Vec<u8>, skip_cache: bool);
+    /// The `Upgrade` value of a 101.
+    fn upgrade(&self) -> Option<&[u8]>;
+    /// The body goes to the client with `Transfer-Encoding: chunked`.
+    fn chunked(&self) -> bool;
+    /// The body ends only when the connection closes (no length the client can use).
+    fn until_close(&self) -> bool;
+}

@@ -1,0 +1,168 @@
+//! Reading a request head: into the connection's buffer (grown to
+//! `large_client_header_buffers` when needed), parsed again only when a line ended, and
+//! answered with nginx's status when it cannot be parsed.
+
+use super::*;
+
+impl<'c> Conn<'c> {
+    pub(super) fn read_head(&mut self, shared: &mut Shared<'c>, servers: &AddrServers) -> Step {
+        let srv = &shared.http.servers[servers.default].srv;
+        let (small, (large_n, large_size)) = (
+            srv.client_header_buffer_size,
+            srv.large_client_header_buffers,
+        );
+        let opts = ParseOptions {
+            underscores_in_headers: srv.underscores_in_headers,
+            ignore_invalid_headers: srv.ignore_invalid_headers,
+        };
+        if matches!(self.state, State::KeepAliveIdle) && !self.client.readable {
+            return Step::Wait(self.deadline);
+        }
+        if !self.client.is_open() {
+            return Step::Close;
+        }
+        let a = self.active.get_or_insert_with(|| shared.pool.take(small));
+        loop {
+            // A head is parsed again from its start when bytes arrive, but only once it can
+            // have changed its answer: on its first bytes (a TLS hello or a bad method is
+            // refused at once), and then when a new line ends. A client that sends its head
+            // a byte at a time so costs a line scan per byte, not a head parse per byte;
+            // an error inside a line is found when the line ends (or the buffers fill).
+            let first = a.scanned <= a.start;
+            let line_ended = a.filled > a.scanned
+                && memchr::memchr(b'\n', &a.buf[a.scanned.max(a.start)..a.filled]).is_some();
+            if a.filled > a.start && !first && !line_ended {
+                // Only the line in progress grew: it must still fit one large buffer.
+                let head = &a.buf[a.start..a.filled];
+                let line_start = memchr::memrchr(b'\n', head).map_or(0, |i| i + 1);
+                if head.len() - line_start > large_size
+                    && let Err(e) = request::check_line_lengths(head, large_size)
+                {
+                    return self.reject(shared, servers, e);
+                }
+                a.scanned = a.filled;
+            } else if a.filled > a.start {
+                a.scanned = a.filled;
+                a.head.clear();
+                let head = &a.buf[a.start..a.filled];
+                let parsed = request::parse_head(head, &mut a.head, &opts);
+                // A head that outgrew the small buffer lives in large ones, and each of
+                // its lines must fit one of those (nginx moves line by line).
+                if head.len() > small
+                    && parsed.is_ok()
+                    && let Err(e) = request::check_line_lengths(
+                        &head[..parsed.ok().flatten().unwrap_or(head.len())],
+                        large_size,
+                    )
+                {
+                    return self.reject(shared, servers, e);
+                }
+                match parsed {
+                    Ok(Some(n)) => {
+                        self.state = State::Responding;
+                        return handler::start_request(self, shared, servers, n);
+                    }
+                    Ok(None) => {}
+                    Err(e) => return self.reject(shared, servers, e),
+                }
+            }
+            if a.filled == a.buf.len() {
+                if a.start > 0 {
+                    a.buf.copy_within(a.start..a.filled, 0);
+                    a.filled -= a.start;
+                    a.scanned = a.scanned.saturating_sub(a.start);
+                    a.start = 0;
+                } else if a.buf.len() < large_n * large_size {
+                    let grown = if a.buf.len() < large_size {
+                        large_size
+                    } else {
+                        (a.buf.len() + large_size).min(large_n * large_size)
+                    };
+                    a.buf.resize(grown, 0);
+                } else {
+                    let e = request::overflow_error(&a.buf[..a.filled]);
+                    return self.reject(shared, servers, e);
+                }
+            }
+            if !self.client.readable {
+                return self.wait_for_head();
+            }
+            match self.client.read(&mut a.buf[a.filled..]) {
+                Ok(0) => {
+                    if a.filled > a.start {
+                        elog!(
+                            LogLevel::Info,
+                            "*{} client prematurely closed connection while reading client request headers, client: {}",
+                            self.id,
+                            self.peer.ip()
+                        );
+                    }
+                    return Step::Close;
+                }
+                Ok(n) => {
+                    if matches!(self.state, State::KeepAliveIdle) {
+                        // The next request has begun: its head must arrive within the timeout.
+                        self.state = State::ReadingHead;
+                        self.deadline = Some(
+                            shared.now
+                                + shared.http.servers[servers.default]
+                                    .srv
+                                    .client_header_timeout,
+                        );
+                    }
+                    a.filled += n;
+                    // A short read drained the socket (nginx's `rev->ready = 0`): under
+                    // edge-triggered epoll, more data brings a new event, so the recv()
+                    // that would only say EAGAIN is skipped. Not once the FIN is queued:
+                    // that needs a read of its own and brings no further event.
+                    if a.filled < a.buf.len() && !self.client.read_closed {
+                        self.client.readable = false;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if matches!(self.state, State::KeepAliveIdle) {
+                        // Nothing arrived after all: an idle connection holds no buffer.
+                        if let Some(a) = self.active.take() {
+                            shared.pool.give(a, small);
+                        }
+                        // The keep-alive deadline set by `go_idle` must reach the timers.
+                        return Step::Wait(self.deadline);
+                    }
+                    return self.wait_for_head();
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    elog!(
+                        LogLevel::Info,
+                        "*{} recv() failed ({}) while reading client request headers, client: {}",
+                        self.id,
+                        sys::errno_text(&e),
+                        self.peer.ip()
+                    );
+                    return Step::Close;
+                }
+            }
+        }
+    }
+
+    /// The head is incomplete: responses already queued (to the requests before it) go out
+    /// now, as nginx answers a request at once and then reads the next one, rather than
+    /// waiting for the rest of this head.
+    pub(super) fn wait_for_head(&mut self) -> Step {
+        match self.flush() {
+            Flush::Error => Step::Close,
+            _ => Step::Wait(self.deadline),
+        }
+    }
+
+    /// Answers a head that cannot be parsed with nginx's status, then closes.
+    pub(super) fn reject(
+        &mut self,
+        shared: &mut Shared<'c>,
+        servers: &AddrServers,
+        e: HttpError,
+    ) -> Step {
+        self.state = State::Responding;
+        handler::reject_request(self, shared, servers, e)
+    }
+}
