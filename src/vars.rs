@@ -137,6 +137,10 @@ vars! {
     /// `$invalid_referer`: empty when the `Referer` passes the location's
     /// `valid_referers`, else `1`.
     InvalidReferer = "invalid_referer",
+    // ---- gzip ----
+    /// `$gzip_ratio`: the response's body bytes over its gzip bytes (`2.46`), once
+    /// compressed; not found otherwise.
+    GzipRatio = "gzip_ratio",
     ;
     /// `$arg_NAME`: one query argument (name stored lowercase; see [`find_arg`]).
     Arg(String),

@@ -495,6 +495,12 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         matches!(self.state, State::Done) && self.response.drained()
     }
 
+    /// Whether the response is read ahead of the client (`*_buffering`); an unbuffered
+    /// one hands each read on at once (a body filter then flushes after each).
+    pub fn buffering(&self) -> bool {
+        self.settings.buffering
+    }
+
     /// The upstream stopped mid-body (the client's connection closes after the rest).
     pub fn is_broken(&self) -> bool {
         matches!(self.state, State::Broken)

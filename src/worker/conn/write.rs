@@ -3,12 +3,15 @@
 //! `writev`, a file by `sendfile(2)` (the head with `MSG_MORE`) or `pread` + write — with
 //! nginx's error lines when the client or the file lets us down.
 //!
-//! A rate limit (`limit_rate`) would cap what one call sends here; a filter (gzip) would
-//! stand between the source's [`Ready`] and the socket.
+//! A rate limit (`limit_rate`) would cap what one call sends here; a response's body
+//! filter ([`super::filter`]: gzip, gunzip, chunks) stands between the source's [`Ready`]
+//! and the socket, and TLS would sit under the writes.
 
 use std::os::fd::RawFd;
 
+use super::filter::{FilterError, SourceBody};
 use super::*;
+use crate::compress::Compressors;
 use crate::http::source::Ready;
 
 /// How a flush ended.
@@ -29,15 +32,28 @@ pub(super) enum Flush {
 const PREAD_CHUNK: usize = 32 * 1024;
 
 impl<'c> Conn<'c> {
-    /// Writes queued bytes, then the source's body, until done or blocked.
-    pub(super) fn flush(&mut self) -> Flush {
+    /// Writes queued bytes, then the source's body (through the body filter when the
+    /// response has one), until done or blocked. `spares`: the worker's compressor states
+    /// and buffers, which the filter takes from and gives back to.
+    pub(super) fn flush(&mut self, spares: &mut Compressors) -> Flush {
         let Some(a) = self.active.as_deref_mut() else {
             return Flush::Error;
         };
         let max_chunk = a.source.max_chunk();
         let mut sent_body: u64 = 0;
         loop {
+            if a.filter.is_on() {
+                let mut body = SourceBody {
+                    source: &mut a.source,
+                    upstream: &mut a.upstream,
+                };
+                if let Err(e) = a.filter.pump(&mut body, spares) {
+                    log_filter_error(self.id, &self.peer, a, &e);
+                    return Flush::Error;
+                }
+            }
             let ready = match &a.source {
+                _ if a.filter.is_on() => a.filter.ready(),
                 Source::Fixed => Ready::End,
                 Source::File(f) => f.ready(),
                 Source::Upstream => a.upstream.ready(),
@@ -156,9 +172,11 @@ impl<'c> Conn<'c> {
     }
 }
 
-/// The writer sent `n` body bytes of the source: it moves on, and they count as sent.
+/// The writer sent `n` body bytes of the source (or of the filter, when it is on): it
+/// moves on, and they count as sent.
 fn consume(a: &mut Active<'_>, n: usize) {
     match &mut a.source {
+        _ if a.filter.is_on() => a.filter.consume(n),
         Source::Fixed => {}
         Source::File(f) => f.pos += n as u64,
         Source::Upstream => a.upstream.consume(n),
@@ -277,4 +295,16 @@ pub(super) fn log_send_error(id: u64, peer: &SocketAddr, e: &io::Error) {
         sys::errno_text(e),
         peer.ip()
     );
+}
+
+/// nginx's error line when a body filter fails (the connection then closes).
+fn log_filter_error(id: u64, peer: &SocketAddr, a: &Active<'_>, e: &FilterError) {
+    let level = match e {
+        FilterError::Zlib {
+            call: "inflate", ..
+        }
+        | FilterError::Unfinished => LogLevel::Error,
+        FilterError::Zlib { .. } | FilterError::File(_) | FilterError::Stuck => LogLevel::Alert,
+    };
+    elog!(level, "*{id} {e}{}", error_context(peer, a));
 }
