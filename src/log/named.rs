@@ -48,24 +48,26 @@ pub fn write_named(path: &Path, line: &[u8], caching: Option<Caching>) -> io::Re
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         cache.retain(|e| now.duration_since(e.last_used) < caching.inactive);
-        let at = match cache.iter().position(|e| e.path == path) {
-            Some(at) => at,
-            None => {
-                if cache.len() >= caching.max {
-                    // The least recently used makes room.
-                    if let Some(oldest) = (0..cache.len()).min_by_key(|&i| cache[i].last_used) {
-                        cache.swap_remove(oldest);
-                    }
-                }
-                cache.push(Entry {
-                    path: path.to_path_buf(),
-                    fd: None,
-                    opened: now,
-                    last_used: now,
-                    uses: 0,
-                });
-                cache.len() - 1
+        let Some(at) = cache.iter().position(|e| e.path == path) else {
+            // nginx's ngx_open_cached_file: a file that cannot be opened is not cached (nor
+            // does it push another out); one that opens takes the least recently used's
+            // place when the cache is full.
+            let fd = open_append(path)?;
+            if cache.len() >= caching.max
+                && let Some(oldest) = (0..cache.len()).min_by_key(|&i| cache[i].last_used)
+            {
+                cache.swap_remove(oldest);
             }
+            let kept = caching.min_uses <= 1;
+            let result = write_all(&fd, path, line);
+            cache.push(Entry {
+                path: path.to_path_buf(),
+                fd: kept.then_some(fd),
+                opened: now,
+                last_used: now,
+                uses: 1,
+            });
+            return result;
         };
         let entry = &mut cache[at];
         entry.uses += 1;
