@@ -110,8 +110,11 @@ pub(crate) fn error_log(
     Ok(())
 }
 
+/// The buffer `access_log ... gzip` gets without `buffer=` (nginx's 64k).
+const DEFAULT_GZIP_LOG_BUFFER: usize = 64 * 1024;
+
 /// `access_log off;` or `access_log PATH [FORMAT [buffer=SIZE] [flush=TIME] [if=COND]];`
-/// as `ngx_http_log_set_log` reads it (`gzip` is refused: Portico has no compression yet).
+/// as `ngx_http_log_set_log` reads it (`gzip[=LEVEL]` gives a 64k buffer unless one is set).
 /// `off` wins over any other `access_log` at the same level, as in nginx. A path with
 /// variables is evaluated per line.
 pub(crate) fn access_log(
@@ -156,7 +159,7 @@ pub(crate) fn access_log(
         .find(|f| f.name.eq_ignore_ascii_case(format_name))
         .cloned()
         .ok_or_else(|| ConfError::at(d, format!("unknown log format \"{format_name}\"")))?;
-    let (mut size, mut flush, mut filter) = (0usize, None, None);
+    let (mut size, mut flush, mut filter, mut gzip) = (0usize, None, None, None);
     for word in d.args.iter().skip(2) {
         let param = word.text.as_str();
         if let Some(value) = param.strip_prefix("buffer=") {
@@ -171,8 +174,18 @@ pub(crate) fn access_log(
                     .ok_or_else(|| ConfError::at(d, format!("invalid flush time \"{value}\"")))?,
             );
         } else if param == "gzip" || param.starts_with("gzip=") {
-            let message = "access_log \"gzip\" is not supported: Portico has no compression yet";
-            return Err(ConfError::at(d, message));
+            // nginx: gzip needs a buffer (64k unless `buffer=` says), its level is zlib's.
+            if size == 0 {
+                size = DEFAULT_GZIP_LOG_BUFFER;
+            }
+            gzip = Some(match param.strip_prefix("gzip=") {
+                None => 1,
+                Some(value) => parse_number(value)
+                    .filter(|n| (1..=9).contains(n))
+                    .ok_or_else(|| {
+                        ConfError::at(d, format!("invalid compression level \"{value}\""))
+                    })? as u8,
+            });
         } else if let Some(value) = param.strip_prefix("if=") {
             filter = Some(
                 Template::compile_with(value, &shared.user_vars)
@@ -197,7 +210,7 @@ pub(crate) fn access_log(
         if path.starts_with(crate::log::access::SYSLOG_PREFIX) {
             return Err(ConfError::at(d, "logs to syslog cannot be buffered"));
         }
-        let wanted = LogBuffer { size, flush };
+        let wanted = LogBuffer { size, flush, gzip };
         match shared.access_buffers.iter().find(|(p, _)| *p == full) {
             Some((_, defined)) if *defined != wanted => {
                 let message =

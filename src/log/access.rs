@@ -53,6 +53,8 @@ struct Buffered {
 
 thread_local! {
     static FILES: RefCell<Vec<AccessFile>> = const { RefCell::new(Vec::new()) };
+    /// `gzip=` logs: the one-shot compressor and its output buffer, kept for the next write.
+    static GZIP: RefCell<(crate::compress::OneShot, Vec<u8>)> = RefCell::new(Default::default());
     /// Index of the last file written: most workers log to one file.
     static LAST: Cell<usize> = const { Cell::new(0) };
     /// When a failure to open a log lazily was last reported.
@@ -153,7 +155,7 @@ pub fn flush_access_logs(now: Option<Instant>) {
             if due {
                 let data = std::mem::take(&mut buffer.data);
                 buffer.since = None;
-                if let Some(failure) = write_block(fd, &data) {
+                if let Some(failure) = write_block(fd, &data, buffer.conf.gzip) {
                     failures.push((file.path.clone(), failure));
                 }
                 if let Some(buffer) = file.buffer.as_mut() {
@@ -192,12 +194,29 @@ pub fn flush_due_access_logs(now: Instant) {
     NEXT_FLUSH.with(|n| n.set(next));
 }
 
-fn write_block(fd: &OwnedFd, data: &[u8]) -> Option<Failure> {
-    match write_once(fd, data, b"") {
-        Ok(n) if n == data.len() => None,
-        Ok(n) => Some(Failure::Incomplete(n, data.len())),
-        Err(e) => Some(Failure::Write(e)),
-    }
+fn write_block(fd: &OwnedFd, data: &[u8], gzip: Option<u8>) -> Option<Failure> {
+    let Some(level) = gzip else {
+        return match write_once(fd, data, b"") {
+            Ok(n) if n == data.len() => None,
+            Ok(n) => Some(Failure::Incomplete(n, data.len())),
+            Err(e) => Some(Failure::Write(e)),
+        };
+    };
+    // nginx's ngx_http_log_gzip: each write is a gzip member of its own (a file of
+    // members is one gzip stream to zcat), made here with the worker's one-shot compressor.
+    GZIP.with(|g| {
+        let (compressor, out) = &mut *g.borrow_mut();
+        out.clear();
+        if compressor.compress(level, data, out).is_err() {
+            crate::elog!(LogLevel::Alert, "deflate() failed for an access log buffer");
+            return None;
+        }
+        match write_once(fd, out, b"") {
+            Ok(n) if n == out.len() => None,
+            Ok(n) => Some(Failure::Incomplete(n, out.len())),
+            Err(e) => Some(Failure::Write(e)),
+        }
+    })
 }
 
 fn report(path: &Path, failure: Failure) {
@@ -299,7 +318,7 @@ fn append(target: &AccessLogTarget, line: &[u8]) -> Option<Option<Failure>> {
         if let Some(buffer) = file.buffer.as_mut() {
             let len = line.len() + tail.len();
             if buffer.data.len() + len > buffer.conf.size && !buffer.data.is_empty() {
-                flushed = write_block(fd, &buffer.data);
+                flushed = write_block(fd, &buffer.data, buffer.conf.gzip);
                 buffer.data.clear();
                 buffer.since = None;
             }
@@ -317,10 +336,19 @@ fn append(target: &AccessLogTarget, line: &[u8]) -> Option<Option<Failure>> {
                 return Some(flushed);
             }
         }
-        let failure = match write_once(&*fd, line, tail) {
-            Ok(n) if n == line.len() + tail.len() => return Some(None),
-            Ok(n) => Failure::Incomplete(n, line.len() + tail.len()),
-            Err(e) => Failure::Write(e),
+        // A line longer than a gzip log's buffer is a gzip member by itself.
+        let gzip = file.buffer.as_ref().and_then(|b| b.conf.gzip);
+        let failure = if gzip.is_some() {
+            match write_block(fd, &[line, tail].concat(), gzip) {
+                None => return Some(None),
+                Some(failure) => failure,
+            }
+        } else {
+            match write_once(&*fd, line, tail) {
+                Ok(n) if n == line.len() + tail.len() => return Some(None),
+                Ok(n) => Failure::Incomplete(n, line.len() + tail.len()),
+                Err(e) => Failure::Write(e),
+            }
         };
         let now = time::now_secs();
         if matches!(failure, Failure::Write(Errno::ENOSPC)) {

@@ -111,6 +111,8 @@ pub struct LogBuffer {
     pub size: usize,
     /// Longest time a line waits.
     pub flush: Option<std::time::Duration>,
+    /// `gzip[=LEVEL]`: each write is a gzip member compressed at this level (1–9).
+    pub gzip: Option<u8>,
 }
 
 /// One `error_log` directive: where lines go and the least severe level written there.
