@@ -196,3 +196,50 @@ fn auth_basic_answers_and_log_lines() {
         s.access_log()
     );
 }
+
+#[test]
+fn satisfy_combines_allow_deny_with_auth_basic() {
+    let s = Server::start_with(
+        1,
+        "server { listen 127.0.0.1:PORT; root html;\n\
+           location /all/ { allow 127.0.0.1; deny all; auth_basic x; auth_basic_user_file htpasswd; }\n\
+           location /any/ { satisfy any; deny all; auth_basic x; auth_basic_user_file htpasswd; }\n\
+           location /near/ { satisfy any; allow 127.0.0.1; deny all; auth_basic x; auth_basic_user_file htpasswd; }\n\
+           location /far/ { deny 127.0.0.1; auth_basic x; auth_basic_user_file htpasswd; }\n\
+           location /real/ { set_real_ip_from 127.0.0.1; allow 192.0.2.0/24; deny all; } }",
+        |p| {
+            p.write("conf/htpasswd", "alice:{PLAIN}secret\n");
+            for d in ["all", "any", "near", "far", "real"] {
+                p.write(&format!("html/{d}/index.html"), "in\n");
+            }
+        },
+    );
+    // satisfy all: the address is allowed, the password is still asked for.
+    assert_eq!(s.get("/all/").status, 401);
+    assert_eq!(get_auth(&s, "/all/", "alice", "secret").status, 200);
+    // satisfy any: a password is enough where the address is denied; without one the 401
+    // wins over the 403.
+    let r = s.get("/any/");
+    assert_eq!(
+        (r.status, r.header("WWW-Authenticate")),
+        (401, Some("Basic realm=\"x\""))
+    );
+    assert_eq!(get_auth(&s, "/any/", "alice", "secret").status, 200);
+    // ...and an allowed address is enough, with no 401 asked for.
+    let r = s.get("/near/");
+    assert_eq!((r.status, r.header("WWW-Authenticate")), (200, None));
+    // satisfy all: a denied address is refused whatever the password.
+    assert_eq!(get_auth(&s, "/far/", "alice", "secret").status, 403);
+    // The rules see the realip module's address.
+    let r = s.request(b"GET /real/ HTTP/1.0\r\nX-Real-IP: 192.0.2.3\r\n\r\n");
+    assert_eq!(r.status, 200);
+    let r = s.request(b"GET /real/ HTTP/1.0\r\nX-Real-IP: 198.51.100.1\r\n\r\n");
+    assert_eq!(r.status, 403);
+    assert!(
+        s.wait_for(5, || s
+            .error_log()
+            .contains("access forbidden by rule, client: 198.51.100.1")),
+        "{}",
+        s.error_log()
+    );
+}

@@ -76,7 +76,6 @@ fn eval_into(rq: &Rq<'_, '_>, t: &Template, out: &mut Vec<u8>) {
         active: rq.a,
         req: rq.req,
         shared: rq.shared,
-        location: rq.route.location,
         as_get: rq.route.as_get,
     };
     t.eval(
@@ -202,7 +201,7 @@ fn limit_conn(rq: &mut Rq<'_, '_>) -> Option<u16> {
 
 /// What one access handler answered (nginx's `NGX_DECLINED`, `NGX_OK`, a status).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Access {
+pub(in crate::worker) enum Access {
     /// Not configured here: no say.
     Declined,
     /// Allowed.
@@ -217,7 +216,7 @@ pub(super) enum Access {
 fn access(rq: &mut Rq<'_, '_>) -> Verdict {
     let satisfy = rq.req.loc.satisfy;
     let mut access_code = 0;
-    let handlers: [fn(&mut Rq<'_, '_>) -> Access; 2] = [access_rules, auth_basic];
+    let handlers: [fn(&mut Rq<'_, '_>) -> Access; 2] = [super::access::check, auth_basic];
     for handler in handlers {
         match (satisfy, handler(rq)) {
             (_, Access::Declined) | (Satisfy::All, Access::Allowed) => {}
@@ -253,12 +252,6 @@ fn finalize_access(rq: &mut Rq<'_, '_>, status: u16) -> Verdict {
     phases::log_error(rq, LogLevel::Info, "delaying unauthorized request");
     rq.req.admission.unauthorized_after_delay = true;
     Verdict::Delay(delay)
-}
-
-/// `allow`/`deny` (`ngx_http_access_module`): the `core` helper's module, wired in here when
-/// it lands; until then it has no say.
-fn access_rules(_rq: &mut Rq<'_, '_>) -> Access {
-    Access::Declined
 }
 
 /// `ngx_http_auth_basic_handler`.

@@ -131,6 +131,9 @@ pub struct Req<'c> {
     pub lingering: bool,
     /// Its number on the connection (`$connection_requests` when it started).
     pub sequence: u64,
+    /// Its location refused keep-alive (`keepalive_time` passed, or `keepalive_disable`
+    /// names the browser); set by the phases, read by [`Req::reading`].
+    pub keepalive_refused: bool,
     /// How far its body was read.
     pub body: BodyRead,
     /// The client is no longer watched for EOF while the upstream is awaited: it sent more
@@ -169,6 +172,7 @@ impl<'c> Req<'c> {
             lingering: false,
             admission: Default::default(),
             sequence: 0,
+            keepalive_refused: false,
             body: BodyRead::Complete,
             client_sent_more: false,
             pipeline: false,
@@ -187,6 +191,7 @@ impl<'c> Req<'c> {
         keepalive::Reading {
             wants: head.keep_alive,
             allowed: !shutting_down
+                && !self.keepalive_refused
                 && self.sequence < self.loc.keepalive_requests
                 && !self.loc.keepalive_timeout.0.is_zero(),
             body,
@@ -346,6 +351,8 @@ pub struct Conn<'c> {
     pub pipeline: bool,
     /// Bytes written to the client so far (the writer's progress, turn to turn).
     bytes_out: u64,
+    /// When the connection was accepted (`$connection_time`, `keepalive_time`).
+    pub accepted_at: Instant,
     /// A `listen ... proxy_protocol` connection whose header is still to be read.
     pub proxy_protocol_pending: bool,
     /// The addresses its PROXY protocol header gave (`$proxy_protocol_*`, realip).
@@ -388,6 +395,7 @@ impl<'c> Conn<'c> {
             now: Instant::now(),
             pipeline: false,
             bytes_out: 0,
+            accepted_at: Instant::now(),
             proxy_protocol_pending: false,
             proxy_protocol: None,
         }
@@ -473,7 +481,7 @@ impl<'c> Conn<'c> {
     }
 
     /// The deadline passed: the next drive closes the connection (nginx closes on every
-    /// client timeout; `reset_timedout_connection` is off by default). A request that was
+    /// client timeout, with a reset under `reset_timedout_connection on`). A request that was
     /// under way is access-logged when the connection is released: a head cut short by
     /// `client_header_timeout` as 408, like nginx. A proxied request, a request body read
     /// for the upstream and a tunnel compare their own deadlines on the next drive.
@@ -492,6 +500,23 @@ impl<'c> Conn<'c> {
             return;
         };
         let buf = &a.buf[a.start..a.filled];
+        let in_request = match self.state {
+            State::ReadingHead => !buf.is_empty(),
+            State::Responding => true,
+            _ => false,
+        };
+        // nginx's ngx_http_free_request: a timed-out request's connection is reset with
+        // `reset_timedout_connection on` (its location's, or the server's before one).
+        let loc = match a.req.as_ref() {
+            Some(r) => r.loc,
+            None => &shared.http.servers[servers.default].loc,
+        };
+        if in_request
+            && loc.reset_timedout_connection
+            && let Some(fd) = self.client.raw_fd()
+        {
+            let _ = crate::sys::set_linger_zero(fd);
+        }
         let what = match self.state {
             State::ReadingHead if !buf.is_empty() => {
                 if a.head.request_line.is_empty() {
@@ -631,6 +656,11 @@ impl<'c> Conn<'c> {
     /// The connection's buffers (while a request is active).
     pub fn active(&self) -> Option<&Active<'c>> {
         self.active.as_deref()
+    }
+
+    /// The socket's descriptor (`$tcpinfo_*`).
+    pub fn fd(&self) -> Option<std::os::fd::RawFd> {
+        self.client.raw_fd()
     }
 
     /// The socket's local address (`$server_addr`, `$server_port`).
