@@ -15,6 +15,8 @@ pub struct AddrServers {
     pub default: usize,
     /// The listen address: a connection's local address unless it is a wildcard.
     pub addr: std::net::SocketAddr,
+    /// `listen ... proxy_protocol`: connections start with a PROXY protocol header.
+    pub proxy_protocol: bool,
 }
 
 /// For each entry of `HttpConf::listens`, the servers on that address.
@@ -37,6 +39,7 @@ pub fn servers_by_listen(http: &HttpConf) -> Vec<AddrServers> {
                 servers,
                 default,
                 addr: l.addr,
+                proxy_protocol: l.proxy_protocol,
             }
         })
         .collect()
@@ -90,7 +93,15 @@ pub fn select_server_why<'h>(
     state: MatchState<'_>,
 ) -> Result<(usize, ServerMatch<'h>), String> {
     let Some(host) = host else {
-        return Ok((addr.default, ServerMatch::NoHost));
+        // No Host: nginx looks up the empty name, which `server_name ""` (and a server
+        // without server_name) has.
+        let unnamed = addr.servers.iter().copied().find(|&i| {
+            http.servers[i]
+                .names
+                .iter()
+                .any(|n| matches!(n, ServerName::Exact(name) if name.is_empty()))
+        });
+        return Ok((unnamed.unwrap_or(addr.default), ServerMatch::NoHost));
     };
     // (server, length of the wildcard's fixed part, the name).
     let mut front: Option<(usize, usize, ServerMatch<'h>)> = None;

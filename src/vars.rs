@@ -122,6 +122,34 @@ vars! {
     RequestCompletion = "request_completion",
     /// `$binary_remote_addr`: the client address in binary form.
     BinaryRemoteAddr = "binary_remote_addr",
+    // ---- core (long tail) ----
+    /// `$connection_time`: seconds since the connection was accepted, with milliseconds.
+    ConnectionTime = "connection_time",
+    /// `$tcpinfo_rtt`: the connection's round-trip time in microseconds (`TCP_INFO`).
+    TcpinfoRtt = "tcpinfo_rtt",
+    /// `$tcpinfo_rttvar`: its variance in microseconds.
+    TcpinfoRttvar = "tcpinfo_rttvar",
+    /// `$tcpinfo_snd_cwnd`: the send congestion window in segments.
+    TcpinfoSndCwnd = "tcpinfo_snd_cwnd",
+    /// `$tcpinfo_rcv_space`: the receive space.
+    TcpinfoRcvSpace = "tcpinfo_rcv_space",
+    // ---- limits, realip, auth_basic (issue 14) ----
+    /// `$realip_remote_addr`: the connection's own client address, before realip.
+    RealipRemoteAddr = "realip_remote_addr",
+    /// `$realip_remote_port`: the connection's own client port, before realip.
+    RealipRemotePort = "realip_remote_port",
+    /// `$proxy_protocol_addr`: the client address from the PROXY protocol header.
+    ProxyProtocolAddr = "proxy_protocol_addr",
+    /// `$proxy_protocol_port`: the client port from the PROXY protocol header.
+    ProxyProtocolPort = "proxy_protocol_port",
+    /// `$proxy_protocol_server_addr`: the server address from the PROXY protocol header.
+    ProxyProtocolServerAddr = "proxy_protocol_server_addr",
+    /// `$proxy_protocol_server_port`: the server port from the PROXY protocol header.
+    ProxyProtocolServerPort = "proxy_protocol_server_port",
+    /// `$limit_req_status`: PASSED, DELAYED, REJECTED, DELAYED_DRY_RUN, REJECTED_DRY_RUN.
+    LimitReqStatus = "limit_req_status",
+    /// `$limit_conn_status`: PASSED, REJECTED, REJECTED_DRY_RUN.
+    LimitConnStatus = "limit_conn_status",
     // ---- fastcgi ----
     /// `$fastcgi_script_name`: the URI's script part by `fastcgi_split_path_info`, with
     /// `fastcgi_index` after a `/`.
@@ -337,6 +365,16 @@ impl Template {
             parts.push(Part::Literal(literal.into_boxed_slice()));
         }
         Ok(Template { parts })
+    }
+
+    /// A template of fixed text.
+    pub fn literal(text: &str) -> Template {
+        let parts = if text.is_empty() {
+            Vec::new()
+        } else {
+            vec![Part::Literal(text.as_bytes().into())]
+        };
+        Template { parts }
     }
 
     /// The text, when it has no variables (so callers can skip evaluation).

@@ -11,15 +11,18 @@
 //!
 //! Every error is a [`ConfError`] worded as nginx words it, ending `in FILE:LINE`.
 
+pub mod access;
 pub mod cgi_parts;
 pub mod cgi_values;
 pub mod core_values;
 pub mod directives;
+pub mod doc_root;
 pub mod error;
 pub mod glob;
 pub mod gzip_values;
 pub mod hash_sizing;
 pub mod lexer;
+pub mod limits_values;
 mod listen;
 pub mod loc_values;
 mod merge;
@@ -35,6 +38,7 @@ mod set_events;
 mod set_geo;
 mod set_gzip;
 mod set_http;
+mod set_limits;
 mod set_loc;
 mod set_log;
 mod set_map;
@@ -44,13 +48,17 @@ mod set_referer;
 mod set_regex;
 mod set_rewrite;
 mod set_split_clients;
+pub mod set_tail;
 pub mod set_upstream;
 pub mod settings;
+pub mod tuning;
 pub mod values;
 
 use std::path::{Path, PathBuf};
 
 pub use error::ConfError;
+pub use limits_values::*;
+pub use listen::{SoKeepalive, SockOpts};
 pub use loc_values::*;
 pub use parser::{Directive, SourceFile, SourcePos, Word};
 pub use settings::*;
@@ -89,6 +97,7 @@ pub fn load(opts: &LoadOptions) -> Result<Config, ConfError> {
     let conf_prefix = file.parent().unwrap_or(Path::new("/")).to_path_buf();
     let mut parser = parser::Parser::new(&conf_prefix);
     let mut shared = Shared::new(opts.prefix.clone())?;
+    shared.conf_prefix = conf_prefix.clone();
     let mut main = MainRaw::default();
     // nginx applies -g before it opens the file, so its errors come first.
     let mut globals_tree = Vec::new();
@@ -126,6 +135,7 @@ pub fn load_str(text: &[u8], file: &Path, prefix: &Path) -> Result<Config, ConfE
     let conf_prefix = file.parent().unwrap_or(Path::new("/"));
     let mut parser = parser::Parser::new(conf_prefix);
     let mut shared = Shared::new(prefix.to_path_buf())?;
+    shared.conf_prefix = conf_prefix.to_path_buf();
     let mut main = MainRaw::default();
     let tree = parser.parse_text(text, file)?;
     crate::regex::set_jit(set_regex::jit_wanted(&[&tree]));
@@ -149,6 +159,14 @@ pub fn render_dump(sources: &[SourceFile]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Logs the configuration's `[warn]`s, as nginx does while it reads a configuration (to
+/// stderr for `-t` and at start, to the error log at a reload).
+pub fn log_warnings(config: &Config) {
+    for warning in &config.warnings {
+        crate::elog!(crate::log::LogLevel::Warn, "{warning}");
+    }
 }
 
 /// Loads the configuration (so errors are reported as for `-t`) and renders [`render_dump`].

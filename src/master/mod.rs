@@ -21,8 +21,10 @@
 
 mod outcome;
 mod process;
+mod readable;
 mod single;
 pub mod worker_init;
+mod zones;
 
 use crate::listener as listen;
 pub use crate::listener::Listener;
@@ -82,6 +84,8 @@ struct Master {
     /// A master started by an upgrade: its parent, the old master. While that one lives,
     /// `USR2` is refused, as nginx refuses it.
     upgraded_from: Option<i32>,
+    /// The shared-memory zones of the configuration in force (kept across reloads).
+    zones: crate::shm::Registry,
 }
 
 /// Loads the configuration, binds sockets, starts the workers and runs the master loop.
@@ -90,13 +94,21 @@ pub fn run(opts: LoadOptions) -> i32 {
     // Until the configuration's error log is open, `elog!` writes to the start-up log (`-e`)
     // and to stderr; afterwards to the configured log, echoed to stderr until the master has
     // settled (see `set_stderr_echo` below).
-    let config = match config::load(&opts) {
+    let mut config = match config::load(&opts) {
         Ok(c) => c,
         Err(e) => {
             elog!(LogLevel::Emerg, "{e}");
             return 1;
         }
     };
+    let zones = match zones::map(&mut config, &Default::default()) {
+        Ok(z) => z,
+        Err(e) => {
+            elog!(LogLevel::Emerg, "{e}");
+            return 1;
+        }
+    };
+    config::log_warnings(&config);
     if let Err(e) = crate::log::init_error_logs(&config.main.error_log, &scoped_error_logs(&config))
     {
         // The error's text is nginx's: `open() "/path" failed (2: No such file or directory)`.
@@ -120,6 +132,7 @@ pub fn run(opts: LoadOptions) -> i32 {
     } else {
         None
     };
+    warn_unreadable_roots(&config, user.as_ref());
     let owner = user.as_ref().map(|u| (u.uid, u.gid));
     if let Err(e) = crate::upstream::body_buffer::create_temp_paths(&config, owner) {
         elog!(LogLevel::Emerg, "{e}");
@@ -194,7 +207,7 @@ pub fn run(opts: LoadOptions) -> i32 {
     }
     if !config.main.master_process {
         // nginx's single-process mode: this process is the only worker.
-        let code = single::serve(&opts, config, listeners);
+        let code = single::serve(&opts, config, listeners, zones);
         remove_pid_file(&pid_file);
         return code;
     }
@@ -236,6 +249,7 @@ pub fn run(opts: LoadOptions) -> i32 {
         noaccepting: false,
         // SAFETY: getppid never fails.
         upgraded_from: inherited.map(|_| unsafe { libc::getppid() }),
+        zones,
     };
     for slot in 0..workers {
         m.spawn(slot);
@@ -463,17 +477,26 @@ impl Master {
     /// and gracefully stop the old ones. If invalid, log why and change nothing; the error
     /// (the line logged) is returned for `-s reload` (see [`outcome`]).
     fn reload(&mut self) -> Result<(), String> {
-        let config = match config::load(&self.opts) {
+        let mut config = match config::load(&self.opts) {
             Ok(c) => c,
             Err(e) => {
                 elog!(LogLevel::Emerg, "{e}");
                 return Err(e.to_string());
             }
         };
+        let zones = match zones::map(&mut config, &self.zones) {
+            Ok(z) => z,
+            Err(e) => {
+                elog!(LogLevel::Emerg, "{e}");
+                return Err(e);
+            }
+        };
+        config::log_warnings(&config);
         if let Err(e) = open_access_logs(&config) {
             elog!(LogLevel::Emerg, "{e}");
             return Err(e);
         }
+        warn_unreadable_roots(&config, self.user.as_ref());
         let owner = self.user.as_ref().map(|u| (u.uid, u.gid));
         if let Err(e) = crate::upstream::body_buffer::create_temp_paths(&config, owner) {
             elog!(LogLevel::Emerg, "{e}");
@@ -515,6 +538,7 @@ impl Master {
         // here is safe because old workers keep theirs until they exit.
         self.listeners = listeners;
         self.config = config;
+        self.zones = zones;
         let old = self.generation;
         self.generation += 1;
         for slot in 0..self.config.main.worker_processes {
@@ -660,6 +684,16 @@ fn log_signal(sig: libc::c_int, action: &str) {
     }
 }
 
+/// Warns about roots and aliases the workers' user cannot read (a master running as root
+/// hands the workers to `user`; nginx itself says nothing and answers 403).
+pub fn warn_unreadable_roots(config: &Config, user: Option<&User>) {
+    if let Some(user) = user {
+        for warning in readable::unreadable_roots(config, user) {
+            elog!(LogLevel::Warn, "{warning}");
+        }
+    }
+}
+
 /// nginx's lines about the event set-up of a configuration (`ngx_event_module_init`): the
 /// event method, and a warning when `worker_connections` cannot fit in the workers'
 /// descriptor limit (the hard limit, which a worker raises its soft limit to, unless
@@ -722,7 +756,23 @@ fn open_access_logs(config: &Config) -> Result<(), String> {
             )
         })?;
     }
+    crate::log::clear_buffers();
+    for s in &http.servers {
+        set_log_buffers(&s.loc, &s.locations);
+    }
     Ok(())
+}
+
+/// Makes the files of `access_log ... buffer=` buffered ones.
+fn set_log_buffers(loc: &config::LocSettings, nested: &[config::LocationConf]) {
+    for a in &loc.access_log {
+        if let Some(buffer) = a.buffer {
+            crate::log::set_buffer(&a.target.path, buffer);
+        }
+    }
+    for l in nested {
+        set_log_buffers(&l.loc, &l.nested);
+    }
 }
 
 fn collect_access_logs(
@@ -730,7 +780,8 @@ fn collect_access_logs(
     nested: &[config::LocationConf],
     out: &mut Vec<PathBuf>,
 ) {
-    for a in &loc.access_log {
+    // A path with variables is opened by the workers, line by line.
+    for a in loc.access_log.iter().filter(|a| a.path_script.is_none()) {
         if !out.contains(&a.target.path) {
             out.push(a.target.path.clone());
         }

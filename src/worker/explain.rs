@@ -150,12 +150,16 @@ pub fn explain<'c>(
 
     let now = Instant::now();
     let mut shared = shared(config, now)?;
-    let conn = ConnInfo {
+    let mut conn = ConnInfo {
         id: 1,
         peer: request.peer,
+        socket_peer: request.peer,
+        proxy_protocol: None,
         requests: 1,
         local: route.local,
         request_id: route.request_id,
+        accepted_at: now,
+        fd: None,
     };
     let mut req = Req {
         keepalive: head.keep_alive,
@@ -180,13 +184,18 @@ pub fn explain<'c>(
         chunks: Default::default(),
         filter: Default::default(),
     };
-    let handled = phases::run(&mut Rq {
+    let mut rq = Rq {
         a: &mut a,
         shared: &mut shared,
         req: &mut req,
         route: &mut route,
-        conn: &conn,
-    });
+        conn: &mut conn,
+    };
+    let mut handled = phases::run(&mut rq);
+    // A delay (limit_req, auth_delay) only postpones what follows: go on at once.
+    if let Handled::Delayed(_) = handled {
+        handled = phases::resume_delayed(&mut rq);
+    }
     route.trace = None;
 
     // As the connection does after the phases: the final URI for the proxy.
@@ -301,7 +310,6 @@ fn proxy_plan<'c>(
         active: a,
         req,
         shared,
-        location: a.route.location,
         as_get: a.route.as_get,
         kept_body: a.route.request_body.as_deref(),
     };

@@ -7,6 +7,7 @@
 //! small body, or a file to send) is queued, or the request is marked to close (444).
 
 use super::Shared;
+use super::admission;
 use super::answer;
 use super::conn::{Active, Req};
 use super::content;
@@ -30,7 +31,7 @@ pub(super) struct Rq<'a, 'c> {
     pub shared: &'a mut Shared<'c>,
     pub req: &'a mut Req<'c>,
     pub route: &'a mut Route<'c>,
-    pub conn: &'a ConnInfo,
+    pub conn: &'a mut ConnInfo,
 }
 
 /// Where the phase loop goes next.
@@ -39,6 +40,8 @@ pub(super) enum Next<'c> {
     Find,
     /// Run this location's rewrite directives, then its content handler.
     Enter(&'c LocationConf),
+    /// nginx's preaccess and access phases for the current location (`admission`).
+    Access,
     /// Run the content handler of the current location.
     Content,
     /// The response is queued.
@@ -54,17 +57,18 @@ pub(super) enum Handled {
     Answered,
     /// The proxy answers: [`super::handler::start_request`] hands the request over.
     Proxy,
+    /// `limit_req` delays the request by this long; [`resume_delayed`] goes on after it.
+    Delayed(std::time::Duration),
 }
 
 /// The request's variables, with the script state in front of them.
 macro_rules! vars {
     ($rq:expr, $src:ident) => {
         let $src = RequestVars {
-            conn: $rq.conn,
+            conn: &*$rq.conn,
             active: &*$rq.a,
             req: &*$rq.req,
             shared: &*$rq.shared,
-            location: $rq.route.location,
             as_get: $rq.route.as_get,
             kept_body: $rq.route.request_body.as_deref(),
         };
@@ -87,6 +91,7 @@ pub(super) fn eval(rq: &Rq<'_, '_>, t: &Template) -> Vec<u8> {
 
 /// Runs the phases for a request whose URI is in `rq.route`.
 pub(super) fn run(rq: &mut Rq<'_, '_>) -> Handled {
+    admission::post_read(rq);
     let server = rq.req.server;
     let next = if server.rewrite.is_empty() {
         Next::Find
@@ -104,6 +109,19 @@ pub(super) fn run(rq: &mut Rq<'_, '_>) -> Handled {
 pub(super) fn run_error_page(rq: &mut Rq<'_, '_>, status: u16) -> Handled {
     let next = finalize(rq, status);
     run_from(rq, next)
+}
+
+/// Goes on with a request `limit_req` delayed: the rest of its preaccess and access phases,
+/// then its content.
+pub(super) fn resume_delayed(rq: &mut Rq<'_, '_>) -> Handled {
+    match admission::run(rq, true) {
+        admission::Verdict::Continue => run_from(rq, Next::Content),
+        admission::Verdict::Finalize(status) => {
+            let next = finalize(rq, status);
+            run_from(rq, next)
+        }
+        admission::Verdict::Delay(d) => Handled::Delayed(d),
+    }
 }
 
 /// `X-Accel-Redirect` (`ngx_http_upstream_process_headers`): the request goes to a named
@@ -144,12 +162,17 @@ fn run_from<'c>(rq: &mut Rq<'_, 'c>, mut next: Next<'c>) -> Handled {
             Next::Enter(l) => {
                 enter(rq, l);
                 if l.rewrite.is_empty() {
-                    Next::Content
+                    Next::Access
                 } else {
                     trace_step!(rq.route.trace, Step::RewritePhase { server: false });
                     run_rewrite(rq, &l.rewrite, true)
                 }
             }
+            Next::Access => match admission::run(rq, false) {
+                admission::Verdict::Continue => Next::Content,
+                admission::Verdict::Finalize(status) => finalize(rq, status),
+                admission::Verdict::Delay(d) => return Handled::Delayed(d),
+            },
             Next::Content => content::run(rq),
             Next::Done => {
                 write_script_logs(rq);
@@ -221,7 +244,7 @@ fn find<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
             if !handler::body_size_ok(rq) {
                 return finalize(rq, 413);
             }
-            Next::Content
+            Next::Access
         }
     }
 }
@@ -238,20 +261,58 @@ fn slash_redirect<'c>(rq: &mut Rq<'_, 'c>, location: &'c LocationConf) -> Next<'
         target.push(b'?');
         target.extend_from_slice(args);
     }
-    answer::redirect(rq, 301, &target);
-    Next::Done
+    // nginx finalizes the request with the 301: an error_page for it answers instead.
+    redirect(rq, 301, &target)
 }
 
 /// Makes `l` the request's location.
 fn enter<'c>(rq: &mut Rq<'_, 'c>, l: &'c LocationConf) {
     rq.route.location = Some(l);
-    set_settings(rq, &l.loc);
+    // nginx's ngx_http_update_location_config: the methods `limit_except` does not name
+    // get its block's settings.
+    match &l.limit_except {
+        Some(le) if le.applies_to(super::access::method_bit(rq)) => set_settings(rq, &le.loc),
+        _ => set_settings(rq, &l.loc),
+    }
 }
 
 /// The settings the rest of the request uses (a location's, or a matched `if`'s).
 fn set_settings<'c>(rq: &mut Rq<'_, 'c>, loc: &'c LocSettings) {
     rq.req.loc = loc;
     crate::log::use_request_logs(&loc.error_log);
+    // nginx's ngx_http_update_location_config: a connection older than keepalive_time
+    // (counted from its accept), or a browser keepalive_disable names, gets no keep-alive,
+    // and a refusal stays for the request (`conn::keepalive` reads it).
+    if !rq.req.keepalive_refused
+        && (rq.shared.now.saturating_duration_since(rq.conn.accepted_at) > loc.keepalive_time
+            || (loc.keepalive_disable != 0 && keepalive_disabled(rq, loc)))
+    {
+        rq.req.keepalive_refused = true;
+    }
+}
+
+/// `keepalive_disable`: MSIE 6 may wait after a POST answered on a kept-alive connection,
+/// Safari may send a POST to one just closed (nginx's reasons). The `User-Agent` is looked
+/// at only where it can matter.
+fn keepalive_disabled(rq: &Rq<'_, '_>, loc: &LocSettings) -> bool {
+    use crate::config::set_tail::{KEEPALIVE_DISABLE_MSIE6, KEEPALIVE_DISABLE_SAFARI};
+    let post = rq.a.head.method == Method::Post && !rq.route.as_get;
+    let msie6 = loc.keepalive_disable & KEEPALIVE_DISABLE_MSIE6 != 0 && post;
+    let safari = loc.keepalive_disable & KEEPALIVE_DISABLE_SAFARI != 0;
+    if !msie6 && !safari {
+        return false;
+    }
+    let browser = browser(rq);
+    (msie6 && browser.msie6) || (safari && browser.safari)
+}
+
+/// The client's browser as nginx tells it from the first `User-Agent`.
+pub(super) fn browser(rq: &Rq<'_, '_>) -> crate::http::user_agent::Browser {
+    let buf = &rq.a.buf[rq.a.start..rq.a.filled];
+    rq.a.head
+        .header(buf, b"user-agent")
+        .map(crate::http::user_agent::Browser::of)
+        .unwrap_or_default()
 }
 
 /// Runs a server's (`in_location` false) or a location's rewrite directives.
@@ -267,7 +328,7 @@ fn run_rewrite<'c>(rq: &mut Rq<'_, 'c>, ops: &'c [rewrite::Op], in_location: boo
         set_settings(rq, loc);
     }
     match outcome {
-        Outcome::Continue | Outcome::Break if in_location => Next::Content,
+        Outcome::Continue | Outcome::Break if in_location => Next::Access,
         Outcome::Continue | Outcome::Break | Outcome::Relocate if !in_location => Next::Find,
         Outcome::Relocate => {
             let uri = String::from_utf8_lossy(&rq.route.script.uri).into_owned();
@@ -282,7 +343,7 @@ fn run_rewrite<'c>(rq: &mut Rq<'_, 'c>, ops: &'c [rewrite::Op], in_location: boo
             Some(body) => answer::answer_text(rq, code, &body),
             None => finalize(rq, code),
         },
-        Outcome::Continue | Outcome::Break => Next::Content,
+        Outcome::Continue | Outcome::Break => Next::Access,
     }
 }
 
@@ -447,6 +508,12 @@ pub(super) fn finalize<'c>(rq: &mut Rq<'_, 'c>, status: u16) -> Next<'c> {
         // No head, so the connection closes (`conn::keepalive` says so for 444 anyway).
         rq.req.status = 444;
         rq.req.finalized = Some(444);
+        // nginx marks the connection timed out, so `reset_timedout_connection` resets it.
+        if rq.req.loc.reset_timedout_connection
+            && let Some(fd) = rq.conn.fd
+        {
+            let _ = crate::sys::set_linger_zero(fd);
+        }
         return Next::Done;
     }
     if super::conn::keepalive::closes_connection(status) {
@@ -521,7 +588,7 @@ pub(super) fn split_args(mut uri: Vec<u8>) -> (Vec<u8>, Option<Vec<u8>>) {
     }
 }
 
-/// The prefix string of a prefix or exact location (for `alias`).
+/// The prefix string of a prefix or exact location.
 pub(super) fn location_prefix(l: &LocationConf) -> Option<&str> {
     match &l.matcher {
         LocationMatch::Exact(s) | LocationMatch::Prefix(s) | LocationMatch::PrefixNoRegex(s) => {

@@ -49,6 +49,11 @@ impl Client {
         self.sock.is_some()
     }
 
+    /// The socket's descriptor (`$tcpinfo_*`, `reset_timedout_connection`).
+    pub fn raw_fd(&self) -> Option<RawFd> {
+        self.sock.as_ref().map(AsRawFd::as_raw_fd)
+    }
+
     /// The socket's local address (`$server_addr`, `$server_port`).
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.sock.as_ref().and_then(|s| s.local_addr().ok())

@@ -16,6 +16,7 @@
 mod body;
 mod chunked_out;
 mod client;
+mod delayed;
 pub mod filter;
 mod head;
 pub(in crate::worker) mod keepalive;
@@ -40,6 +41,7 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use super::Shared;
+use super::admission;
 use super::backend::Backend;
 use super::handler;
 use crate::config::{LingeringClose, LocSettings, ServerConf};
@@ -100,6 +102,8 @@ enum State {
     LingeringClose { until: Instant },
     /// Bytes both ways between the client and an upstream that switched protocols (101).
     Tunnel(Box<tunnel::Tunnel>),
+    /// The end of a `limit_req` delay; the request then goes on (`admission.rs`).
+    Delayed { until: Instant },
 }
 
 /// The request being answered.
@@ -129,6 +133,9 @@ pub struct Req<'c> {
     pub lingering: bool,
     /// Its number on the connection (`$connection_requests` when it started).
     pub sequence: u64,
+    /// Its location refused keep-alive (`keepalive_time` passed, or `keepalive_disable`
+    /// names the browser); set by the phases, read by [`Req::reading`].
+    pub keepalive_refused: bool,
     /// How far its body was read.
     pub body: BodyRead,
     /// The client is no longer watched for EOF while the upstream is awaited: it sent more
@@ -140,6 +147,8 @@ pub struct Req<'c> {
     /// The status a handler finalized the request with when it is one after which nginx
     /// closes (its special response handler), whatever status its `error_page` answers.
     pub finalized: Option<u16>,
+    /// realip, limit_req, limit_conn state (its `limit_conn` counts go back on drop).
+    pub admission: super::admission::State,
 }
 
 impl<'c> Req<'c> {
@@ -163,7 +172,9 @@ impl<'c> Req<'c> {
             header_bytes: 0,
             bytes_sent: 0,
             lingering: false,
+            admission: Default::default(),
             sequence: 0,
+            keepalive_refused: false,
             body: BodyRead::Complete,
             client_sent_more: false,
             pipeline: false,
@@ -182,6 +193,7 @@ impl<'c> Req<'c> {
         keepalive::Reading {
             wants: head.keep_alive,
             allowed: !shutting_down
+                && !self.keepalive_refused
                 && self.sequence < self.loc.keepalive_requests
                 && !self.loc.keepalive_timeout.0.is_zero(),
             body,
@@ -346,6 +358,12 @@ pub struct Conn<'c> {
     pub pipeline: bool,
     /// Bytes written to the client so far (the writer's progress, turn to turn).
     bytes_out: u64,
+    /// When the connection was accepted (`$connection_time`, `keepalive_time`).
+    pub accepted_at: Instant,
+    /// A `listen ... proxy_protocol` connection whose header is still to be read.
+    pub proxy_protocol_pending: bool,
+    /// The addresses its PROXY protocol header gave (`$proxy_protocol_*`, realip).
+    pub proxy_protocol: Option<std::rc::Rc<crate::proxy_protocol::Header>>,
 }
 
 /// One turn of the state machine.
@@ -354,6 +372,8 @@ pub(super) enum Step {
     /// The location proxies: start the upstream side.
     Proxy,
     Wait(Option<Instant>),
+    /// `limit_req` delays the request until then.
+    Delay(Instant),
     Yield,
     Close,
 }
@@ -382,6 +402,9 @@ impl<'c> Conn<'c> {
             now: Instant::now(),
             pipeline: false,
             bytes_out: 0,
+            accepted_at: Instant::now(),
+            proxy_protocol_pending: false,
+            proxy_protocol: None,
         }
     }
 
@@ -465,7 +488,7 @@ impl<'c> Conn<'c> {
     }
 
     /// The deadline passed: the next drive closes the connection (nginx closes on every
-    /// client timeout; `reset_timedout_connection` is off by default). A request that was
+    /// client timeout, with a reset under `reset_timedout_connection on`). A request that was
     /// under way is access-logged when the connection is released: a head cut short by
     /// `client_header_timeout` as 408, like nginx. A proxied request, a request body read
     /// for the upstream and a tunnel compare their own deadlines on the next drive.
@@ -475,11 +498,32 @@ impl<'c> Conn<'c> {
         {
             return;
         }
+        if matches!(self.state, State::Delayed { .. }) {
+            // A delay's end: the next drive resumes the request.
+            return;
+        }
         self.timed_out = true;
         let Some(a) = self.active.as_mut() else {
             return;
         };
         let buf = &a.buf[a.start..a.filled];
+        let in_request = match self.state {
+            State::ReadingHead => !buf.is_empty(),
+            State::Responding => true,
+            _ => false,
+        };
+        // nginx's ngx_http_free_request: a timed-out request's connection is reset with
+        // `reset_timedout_connection on` (its location's, or the server's before one).
+        let loc = match a.req.as_ref() {
+            Some(r) => r.loc,
+            None => &shared.http.servers[servers.default].loc,
+        };
+        if in_request
+            && loc.reset_timedout_connection
+            && let Some(fd) = self.client.raw_fd()
+        {
+            let _ = crate::sys::set_linger_zero(fd);
+        }
         let what = match self.state {
             State::ReadingHead if !buf.is_empty() => {
                 if a.head.request_line.is_empty() {
@@ -570,17 +614,24 @@ impl<'c> Conn<'c> {
                 State::Responding => self.respond(shared),
                 State::LingeringClose { until } => self.linger(shared, until),
                 State::Tunnel(_) => self.drive_tunnel(shared),
+                State::Delayed { until } => self.wait_delay(shared, servers, until),
             };
             match step {
                 Step::Again => continue,
                 Step::Proxy => match self.start_proxy(shared) {
-                    Step::Proxy => return Drive::Close,
+                    Step::Proxy | Step::Delay(_) => return Drive::Close,
                     Step::Again => continue,
                     Step::Wait(deadline) => return Drive::Wait { deadline },
                     Step::Yield => return Drive::Yield,
                     Step::Close => return Drive::Close,
                 },
                 Step::Wait(deadline) => return Drive::Wait { deadline },
+                Step::Delay(until) => {
+                    self.state = State::Delayed { until };
+                    return Drive::Wait {
+                        deadline: Some(until),
+                    };
+                }
                 Step::Yield => return Drive::Yield,
                 Step::Close => return Drive::Close,
             }
@@ -599,9 +650,24 @@ impl<'c> Conn<'c> {
         (self.active.as_mut(), &mut self.requests, self.peer, self.id)
     }
 
+    /// The client's address for log lines and the upstream: the realip module's, once it
+    /// set one for the current request (nginx changes `c->addr_text`), else the peer's.
+    pub fn client_ip(&self) -> std::net::IpAddr {
+        self.active
+            .as_ref()
+            .and_then(|a| a.req.as_ref())
+            .and_then(|r| r.admission.realip)
+            .map_or(self.peer.ip(), |a| a.ip())
+    }
+
     /// The connection's buffers (while a request is active).
     pub fn active(&self) -> Option<&Active<'c>> {
         self.active.as_deref()
+    }
+
+    /// The socket's descriptor (`$tcpinfo_*`).
+    pub fn fd(&self) -> Option<std::os::fd::RawFd> {
+        self.client.raw_fd()
     }
 
     /// The socket's local address (`$server_addr`, `$server_port`).

@@ -135,6 +135,8 @@ impl<'c> Conn<'c> {
         let Some(kind) = Kind::of(loc) else {
             return Step::Close;
         };
+        // `conn.peer` is the realip module's address when it set one: the client's for the
+        // upstream (X-Forwarded-For, ip_hash).
         let streamed = a.body.is_some();
         // The request used the proxy before an internal redirect brought it here: its
         // tries go on (`$upstream_addr` shows ` : ` between them).
@@ -166,7 +168,6 @@ impl<'c> Conn<'c> {
                 active: a,
                 req,
                 shared,
-                location: a.route.location,
                 as_get: a.route.as_get,
                 kept_body: a.route.request_body.as_deref(),
             };
@@ -187,7 +188,7 @@ impl<'c> Conn<'c> {
                         content_length,
                         chunked,
                         body_sent,
-                        client: self.peer.ip(),
+                        client: conn.peer.ip(),
                         conn_id: self.id,
                     };
                     let p =
@@ -216,7 +217,7 @@ impl<'c> Conn<'c> {
                         head: &a.head,
                         body,
                         as_get: a.route.as_get,
-                        client: self.peer.ip(),
+                        client: conn.peer.ip(),
                         conn_id: self.id,
                     };
                     let p = crate::cgi::prepare(
@@ -264,7 +265,7 @@ impl<'c> Conn<'c> {
                 stored,
                 body_done: !streamed,
                 idempotent,
-                client_ip: self.peer.ip(),
+                client_ip: conn.peer.ip(),
                 follow,
                 keep_head,
             },
@@ -291,6 +292,7 @@ impl<'c> Conn<'c> {
         if let Some(step) = self.watch_client(shared) {
             return step;
         }
+        let client = self.client_ip();
         let Some(a) = self.active.as_deref_mut() else {
             return Step::Close;
         };
@@ -300,7 +302,7 @@ impl<'c> Conn<'c> {
         let turn = {
             let cx = RequestLog {
                 conn_id: self.id,
-                client: self.peer.ip(),
+                client,
                 server: req.server,
                 buf: &a.buf[a.start.min(a.filled)..a.filled],
                 head: &a.head,
@@ -472,6 +474,7 @@ impl<'c> Conn<'c> {
     /// The upstream's head is here: intercept it for `error_page`, tunnel after a 101, or
     /// answer the client with it.
     fn upstream_head(&mut self, shared: &mut Shared<'c>, facts: HeadFacts) -> Step {
+        let client = self.client_ip();
         let Some(a) = self.active.as_deref_mut() else {
             return Step::Close;
         };
@@ -493,7 +496,7 @@ impl<'c> Conn<'c> {
             }
             let cx = RequestLog {
                 conn_id: self.id,
-                client: self.peer.ip(),
+                client,
                 server: req.server,
                 buf: &a.buf[a.start.min(a.filled)..a.filled],
                 head: &a.head,
@@ -508,7 +511,7 @@ impl<'c> Conn<'c> {
         if !facts.upgrade {
             let cx = RequestLog {
                 conn_id: self.id,
-                client: self.peer.ip(),
+                client,
                 server: req.server,
                 buf: &a.buf[a.start.min(a.filled)..a.filled],
                 head: &a.head,
@@ -592,6 +595,7 @@ impl<'c> Conn<'c> {
         if let Some(step) = head_step {
             return step;
         }
+        let client = self.client_ip();
         let Some(a) = self.active.as_deref_mut() else {
             return Step::Close;
         };
@@ -624,7 +628,7 @@ impl<'c> Conn<'c> {
         }
         let cx = RequestLog {
             conn_id: self.id,
-            client: self.peer.ip(),
+            client,
             server: req.server,
             buf: &a.buf[a.start.min(a.filled)..a.filled],
             head: &a.head,
@@ -700,7 +704,7 @@ impl<'c> Conn<'c> {
         let Some(req) = a.req.as_ref() else { return };
         let cx = RequestLog {
             conn_id: self.id,
-            client: self.peer.ip(),
+            client: self.client_ip(),
             server: req.server,
             buf: &a.buf[a.start.min(a.filled)..a.filled],
             head: &a.head,
