@@ -13,6 +13,7 @@
 
 pub mod access;
 pub mod cgi_parts;
+pub mod charset;
 pub mod cgi_values;
 pub mod core_values;
 pub mod directives;

@@ -12,6 +12,7 @@ mod access;
 mod access_log;
 mod admission;
 mod answer;
+mod charset;
 pub(crate) mod backend;
 mod clock;
 pub(crate) mod conn;

@@ -94,9 +94,45 @@ pub(super) fn queue_error(rq: &mut Rq<'_, '_>, status: u16) {
     queue_standard_page(rq.a, rq.shared, rq.req, status, &extra);
 }
 
+/// Evaluates `charset $var` and `source_charset $var` for the response about to be
+/// built (nginx reads them in its charset header filter).
+fn evaluate_charset(rq: &mut Rq<'_, '_>) {
+    use crate::config::charset::CharsetSel;
+    let loc = rq.req.loc;
+    if !matches!(loc.charset, CharsetSel::Var(_)) && !matches!(loc.source_charset, CharsetSel::Var(_)) {
+        return;
+    }
+    let mut values = std::mem::take(&mut rq.req.charset_values);
+    values.dst.clear();
+    values.src.clear();
+    {
+        let src = RequestVars {
+            conn: rq.conn,
+            active: rq.a,
+            req: rq.req,
+            shared: rq.shared,
+            as_get: rq.route.as_get,
+            kept_body: rq.route.request_body.as_deref(),
+        };
+        let vars = WithScript {
+            ctx: &rq.route.script,
+            inner: &src,
+        };
+        if let CharsetSel::Var(t) = &loc.charset {
+            t.eval(&vars, &mut values.dst);
+        }
+        if let CharsetSel::Var(t) = &loc.source_charset {
+            t.eval(&vars, &mut values.src);
+        }
+    }
+    values.evaluated = true;
+    rq.req.charset_values = values;
+}
+
 /// `expires` and `add_header` lines for a response with `status` (of a file changed at
 /// `mtime`), rendered as header lines in the headers filter's order.
-pub(super) fn extra_headers(rq: &Rq<'_, '_>, status: u16, mtime: Option<i64>) -> Vec<u8> {
+pub(super) fn extra_headers(rq: &mut Rq<'_, '_>, status: u16, mtime: Option<i64>) -> Vec<u8> {
+    evaluate_charset(rq);
     let mut out = Vec::new();
     write_extra_headers(rq, status, mtime, &mut out);
     out
@@ -457,8 +493,16 @@ fn write_response<'c>(
         out.extend_from_slice(shared.date.http_date());
         out.extend_from_slice(b"\r\n");
     }
+    let charset = charset_verdict(shared, req, head);
     if let Some(t) = head.content_type.filter(|_| !no_content) {
-        push_header(out, b"Content-Type", t);
+        match &charset {
+            Some(v) => {
+                out.extend_from_slice(b"Content-Type: ");
+                v.write(out);
+                out.extend_from_slice(b"\r\n");
+            }
+            None => push_header(out, b"Content-Type", t),
+        }
     }
     if let Some(len) = head.content_length.filter(|_| !no_content && !changed) {
         let mut digits = [0u8; 20];
@@ -467,6 +511,9 @@ fn write_response<'c>(
     if let Some(u) = head.upstream {
         let from = out.len();
         u.write_early(out);
+        if let Some(v) = &charset {
+            replace_content_type(out, from, v);
+        }
         if changed {
             edit_upstream_lines(out, from, coding);
         }
@@ -549,6 +596,52 @@ fn write_response<'c>(
     }
 }
 
+/// The charset header filter's verdict on `head` (see `worker/charset.rs`).
+fn charset_verdict<'h>(
+    shared: &'h Shared<'_>,
+    req: &'h Req<'_>,
+    head: &'h Head<'_>,
+) -> Option<super::charset::Verdict<'h>> {
+    if matches!(req.loc.charset, crate::config::charset::CharsetSel::Off) {
+        return None;
+    }
+    let (content_type, encoding) = match head.upstream {
+        Some(u) => (u.header("content-type"), u.header("content-encoding")),
+        None => (head.content_type, head.content_encoding),
+    };
+    let facts = super::charset::Facts {
+        status: head.status,
+        content_type: content_type?,
+        encoded: encoding.is_some_and(|e| !e.is_empty()),
+    };
+    super::charset::decide(req.loc, &shared.http.charsets, &req.charset_values, &facts)
+}
+
+/// Replaces the value of the `Content-Type` line written from `from` with the charset
+/// filter's.
+fn replace_content_type(out: &mut Vec<u8>, from: usize, v: &super::charset::Verdict<'_>) {
+    let mut at = from;
+    while at < out.len() {
+        let end = memchr::memchr(b'\n', &out[at..]).map_or(out.len(), |i| at + i + 1);
+        let line = &out[at..end];
+        let name_end = memchr::memchr(b':', line).map_or(line.len(), |i| i);
+        if line[..name_end].eq_ignore_ascii_case(b"content-type") {
+            let mut value_at = at + name_end + 1;
+            while out.get(value_at) == Some(&b' ') {
+                value_at += 1;
+            }
+            let value_end = end - usize::from(out[..end].ends_with(b"\r\n")) * 2;
+            let value_end = value_end.max(value_at);
+            let charset = v.charset.unwrap_or_default();
+            let sep: &[u8] = if v.charset.is_some() { b"; charset=" } else { b"" };
+            let replacement = v.mime.iter().chain(sep).chain(charset).copied();
+            out.splice(value_at..value_end, replacement.collect::<Vec<u8>>());
+            return;
+        }
+        at = end;
+    }
+}
+
 /// The head of a proxied response, from the upstream's (see [`Head::upstream`]): the
 /// status (an `error_page`'s replaces the upstream's, as nginx's `r->err_status`), the
 /// upstream's header lines, then `expires` and `add_header` as for every response.
@@ -587,6 +680,7 @@ pub(super) fn queue_upstream_head(
         rq.route.redirect_location.clear();
     }
     let mut extra = Vec::new();
+    evaluate_charset(rq);
     let skip_cache = write_extra_headers(rq, status, mtime, &mut extra);
     let a = &mut *rq.a;
     let view = a.upstream.proto.client_head(a.upstream.head_bytes(), loc);
