@@ -14,6 +14,7 @@ use super::handler::format_u64;
 use super::phases::{self, Next, Rq};
 use super::request_vars::RequestVars;
 use crate::config::LocSettings;
+use crate::config::charset::MapKind;
 use crate::http::conditional::{self, Conditions, Precondition};
 use crate::http::request::Method;
 use crate::http::{expires, response};
@@ -384,7 +385,29 @@ pub(super) fn queue_coded<'c>(
         Body::Plain(bytes) if !coded.changes_body() => bytes,
         _ => b"",
     };
-    write_response(&mut a.out, shared, req, head, &coded, plain);
+    let recode = write_response(&mut a.out, shared, req, head, &coded, plain);
+    if let Some(table) = recode.filter(|_| coded_body(a, head.status)) {
+        match (&body, decision.coding) {
+            (Body::Plain(bytes), Coding::Identity) if !bytes.is_empty() => {
+                let at = a.out.len() - bytes.len();
+                super::conn::filter::recode_in_place(&table, &mut a.out[at..]);
+            }
+            (Body::Plain(bytes), Coding::Gzip(_)) if !bytes.is_empty() => {
+                let mut recoded = bytes.to_vec();
+                super::conn::filter::recode_in_place(&table, &mut recoded);
+                return queue_recoded_gzip(a, shared, req, &coded, &recoded);
+            }
+            (_, Coding::Identity) => a.filter.start(FilterSetup {
+                gzip: None,
+                chunked: false,
+                buffers: req.loc.gzip_buffers,
+                no_buffer: false,
+                plain: true,
+                recode: Some(table),
+            }),
+            _ => {}
+        }
+    }
     if !coded.changes_body() || !coded_body(a, head.status) {
         return;
     }
@@ -424,15 +447,50 @@ pub(super) fn queue_coded<'c>(
             chunked: coded.chunked,
             buffers: req.loc.gzip_buffers,
             no_buffer: req.loc.gzip_no_buffer,
+            plain: false,
+            recode,
         }),
         (_, Coding::Gunzip) => a.filter.start(FilterSetup {
             gzip: None,
             chunked: coded.chunked,
             buffers: req.loc.gunzip_buffers,
             no_buffer: false,
+            plain: false,
+            recode,
         }),
         (_, Coding::Identity) => {}
     }
+}
+
+/// A body in memory that the charset filter recoded, compressed in one shot.
+fn queue_recoded_gzip<'c>(
+    a: &mut Active<'c>,
+    shared: &mut Shared<'c>,
+    req: &mut Req<'c>,
+    coded: &Coded,
+    bytes: &[u8],
+) {
+    let Coding::Gzip(params) = coded.decision.coding else {
+        return;
+    };
+    let mut gz = std::mem::take(&mut shared.compress.scratch);
+    gz.clear();
+    match shared.compress.one_shot.compress(params.level, bytes, &mut gz) {
+        Ok(_) => {
+            frame_whole(&mut a.out, &gz, coded.chunked);
+            a.filter.record(bytes.len() as u64, gz.len() as u64);
+        }
+        Err(e) => {
+            crate::elog!(
+                crate::log::LogLevel::Alert,
+                "gzip one-shot compression failed: {}",
+                e.code
+            );
+            req.keepalive = false;
+        }
+    }
+    gz.clear();
+    shared.compress.scratch = gz;
 }
 
 /// Whether a response with `status` to the request of `a` carries a body at all.
@@ -464,7 +522,7 @@ fn write_response<'c>(
     head: &Head<'_>,
     coded: &Coded,
     body: &[u8],
-) {
+) -> Option<[u8; 256]> {
     let coding = coded.decision.coding;
     let changed = coding != Coding::Identity;
     let start = out.len();
@@ -493,7 +551,7 @@ fn write_response<'c>(
         out.extend_from_slice(shared.date.http_date());
         out.extend_from_slice(b"\r\n");
     }
-    let charset = charset_verdict(shared, req, head);
+    let charset = charset_verdict(shared, req.loc, &req.charset_values, head);
     if let Some(t) = head.content_type.filter(|_| !no_content) {
         match &charset {
             Some(v) => {
@@ -594,15 +652,26 @@ fn write_response<'c>(
     if !no_content {
         out.extend_from_slice(body);
     }
+    let (src, dst) = charset.and_then(|v| v.recode)?;
+    match shared.http.charsets.table(src, dst)? {
+        (crate::config::charset::CharsetMap { kind: MapKind::Bytes { src2dst, .. }, .. }, false) => {
+            Some(**src2dst)
+        }
+        (crate::config::charset::CharsetMap { kind: MapKind::Bytes { dst2src, .. }, .. }, true) => {
+            Some(**dst2src)
+        }
+        _ => None,
+    }
 }
 
 /// The charset header filter's verdict on `head` (see `worker/charset.rs`).
 fn charset_verdict<'h>(
     shared: &'h Shared<'_>,
-    req: &'h Req<'_>,
+    loc: &'h LocSettings,
+    values: &'h super::charset::CharsetValues,
     head: &'h Head<'_>,
 ) -> Option<super::charset::Verdict<'h>> {
-    if matches!(req.loc.charset, crate::config::charset::CharsetSel::Off) {
+    if matches!(loc.charset, crate::config::charset::CharsetSel::Off) {
         return None;
     }
     let (content_type, encoding) = match head.upstream {
@@ -614,7 +683,7 @@ fn charset_verdict<'h>(
         content_type: content_type?,
         encoded: encoding.is_some_and(|e| !e.is_empty()),
     };
-    super::charset::decide(req.loc, &shared.http.charsets, &req.charset_values, &facts)
+    super::charset::decide(loc, &shared.http.charsets, values, &facts)
 }
 
 /// Replaces the value of the `Content-Type` line written from `from` with the charset
@@ -713,10 +782,23 @@ pub(super) fn queue_upstream_head(
     // unless the body filter changes it and frames it itself.
     let chunked = view.frames_chunks() && view.chunked();
     let mut out = std::mem::take(&mut a.out);
-    write_response(&mut out, rq.shared, req, &head, &coded, b"");
+    let recode = write_response(&mut out, rq.shared, req, &head, &coded, b"");
     a.out = out;
+    let recode = recode.filter(|_| coded_body(a, status) && !facts.upgrade);
     let filtered = coded.changes_body() && coded_body(a, status);
-    a.chunks = super::conn::Chunks::framing(chunked && !filtered);
+    a.chunks = super::conn::Chunks::framing(chunked && !filtered && recode.is_none());
+    if recode.is_some() && !filtered {
+        // An 8-bit table keeps the length: the filter frames as the upstream did.
+        crate::upstream::Protocol::unframe(&mut a.upstream.proto);
+        a.filter.start(FilterSetup {
+            gzip: None,
+            chunked,
+            buffers: loc.gzip_buffers,
+            no_buffer: false,
+            plain: true,
+            recode,
+        });
+    }
     if filtered {
         // The filter frames the body: the upstream's framing goes entirely.
         crate::upstream::Protocol::unframe(&mut a.upstream.proto);
@@ -726,12 +808,16 @@ pub(super) fn queue_upstream_head(
                 chunked: coded.chunked,
                 buffers: loc.gzip_buffers,
                 no_buffer: loc.gzip_no_buffer,
+                plain: false,
+                recode,
             },
             _ => FilterSetup {
                 gzip: None,
                 chunked: coded.chunked,
                 buffers: loc.gunzip_buffers,
                 no_buffer: false,
+                plain: false,
+                recode,
             },
         });
     }

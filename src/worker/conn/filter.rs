@@ -42,6 +42,8 @@ pub enum Stage {
     Gzip(Params, Option<Deflater>),
     /// gunzip (the state is made at the first byte).
     Gunzip(Option<Inflater>),
+    /// No coding: the bytes pass (recoded by the charset table).
+    Plain,
 }
 
 /// How far the filter got.
@@ -118,6 +120,11 @@ pub struct FilterSetup {
     pub buffers: (usize, usize),
     /// `gzip_no_buffer`: output leaves as soon as it is made.
     pub no_buffer: bool,
+    /// No coding at all (`gzip` is then ignored): only the charset table applies.
+    pub plain: bool,
+    /// The charset filter's byte table (8-bit to 8-bit), applied before gzip and after
+    /// gunzip, as nginx orders its filters.
+    pub recode: Option<[u8; 256]>,
 }
 
 /// A response's body filter; kept with the connection's buffers from request to request.
@@ -148,6 +155,10 @@ pub struct BodyFilter {
     /// Bytes taken from the source so far: taking them made room there (an upstream may
     /// be read again) even when no output came of them yet.
     pub taken: u64,
+    /// The charset filter's byte table for this response.
+    recode: Option<[u8; 256]>,
+    /// Recoded input on its way to the compressor.
+    recoded: Vec<u8>,
 }
 
 impl Default for BodyFilter {
@@ -168,6 +179,8 @@ impl Default for BodyFilter {
             file_len: 0,
             totals: None,
             taken: 0,
+            recode: None,
+            recoded: Vec::new(),
         }
     }
 }
@@ -181,9 +194,11 @@ impl BodyFilter {
     /// Sets the filter up for a response whose body comes from its source.
     pub fn start(&mut self, setup: FilterSetup) {
         self.stage = match setup.gzip {
+            _ if setup.plain => Stage::Plain,
             Some(p) => Stage::Gzip(p, None),
             None => Stage::Gunzip(None),
         };
+        self.recode = setup.recode;
         self.progress = Progress::Running;
         self.chunked = setup.chunked;
         let (num, size) = setup.buffers;
@@ -219,6 +234,10 @@ impl BodyFilter {
         if self.file_buf.capacity() > 0 {
             spares.give_buffer(std::mem::take(&mut self.file_buf));
         }
+        self.recode = None;
+        if self.recoded.capacity() > 0 {
+            spares.give_buffer(std::mem::take(&mut self.recoded));
+        }
     }
 
     /// Gives the coding's state back (its stream is over, or the response is).
@@ -230,7 +249,7 @@ impl BodyFilter {
                 }
             }
             Stage::Gunzip(i) => *i = None,
-            Stage::Off => {}
+            Stage::Off | Stage::Plain => {}
         }
     }
 
@@ -340,7 +359,7 @@ impl BodyFilter {
             self.emit(false);
             return Ok(());
         }
-        let gunzip = matches!(self.stage, Stage::Gunzip(_));
+        let gunzip = matches!(self.stage, Stage::Gunzip(_) | Stage::Plain);
         if self.held >= self.emit_at || (self.held > 0 && (streams || gunzip)) {
             self.emit(false);
         }
@@ -366,6 +385,14 @@ impl BodyFilter {
                             .map_err(|e| zlib("deflate", 0, e))?,
                     ),
                 };
+                let input = match &self.recode {
+                    Some(table) => {
+                        self.recoded.clear();
+                        self.recoded.extend(input.iter().map(|&b| table[usize::from(b)]));
+                        &self.recoded[..]
+                    }
+                    None => input,
+                };
                 let s = d
                     .compress(input, &mut self.out[at..limit], Flush::None)
                     .map_err(|e| zlib("deflate", 0, e))?;
@@ -380,7 +407,18 @@ impl BodyFilter {
                 let s = i
                     .inflate(input, &mut self.out[at..limit], false)
                     .map_err(|e| zlib("inflate", 0, e))?;
+                if let Some(table) = &self.recode {
+                    recode_in_place(table, &mut self.out[at..at + s.produced]);
+                }
                 (s.consumed, s.produced)
+            }
+            Stage::Plain => {
+                let n = input.len().min(limit - at);
+                let table = self.recode.as_ref();
+                for (o, &b) in self.out[at..at + n].iter_mut().zip(input) {
+                    *o = table.map_or(b, |t| t[usize::from(b)]);
+                }
+                (n, n)
             }
             Stage::Off => (input.len(), 0),
         };
@@ -422,13 +460,16 @@ impl BodyFilter {
                     let s = i
                         .inflate(&[], &mut self.out[at..limit], true)
                         .map_err(|e| zlib("inflate", 4, e))?;
+                    if let Some(table) = &self.recode {
+                        recode_in_place(table, &mut self.out[at..at + s.produced]);
+                    }
                     self.held += s.produced;
                     if at + s.produced < limit && !i.at_member_end() {
                         return Err(FilterError::Unfinished);
                     }
                     at + s.produced < limit
                 }
-                Stage::Off => true,
+                Stage::Off | Stage::Plain => true,
             };
             if ended {
                 self.progress = Progress::Done;
@@ -544,6 +585,13 @@ impl BodyFilter {
         if self.held > 0 {
             self.emit(false);
         }
+    }
+}
+
+/// Recodes `bytes` through an 8-bit charset table.
+pub fn recode_in_place(table: &[u8; 256], bytes: &mut [u8]) {
+    for b in bytes {
+        *b = table[usize::from(*b)];
     }
 }
 

@@ -170,6 +170,8 @@ fn gzip_setup(chunked: bool, buffers: (usize, usize)) -> FilterSetup {
         }),
         chunked,
         buffers,
+        plain: false,
+        recode: None,
         no_buffer: false,
     }
 }
@@ -314,6 +316,8 @@ fn gunzip_reads_members_in_any_pieces_and_stops_at_garbage() {
         gzip: None,
         chunked: true,
         buffers: (32, 4096),
+        plain: false,
+        recode: None,
         no_buffer: false,
     };
     for sizes in [&[1usize, 3][..], &[777], &[100_000]] {
