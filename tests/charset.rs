@@ -119,8 +119,13 @@ fn recoding_comes_before_gzip() {
 fn check(conf: &str) -> (bool, String) {
     let prefix = Prefix::new();
     for table in ["koi-win", "koi-utf", "win-utf"] {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("conf").join(table);
-        prefix.write(&format!("conf/{table}"), std::fs::read(path).expect("nginx's table"));
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("conf")
+            .join(table);
+        prefix.write(
+            &format!("conf/{table}"),
+            std::fs::read(path).expect("nginx's table"),
+        );
     }
     prefix.write(
         "conf/portico.conf",
@@ -144,14 +149,26 @@ fn check(conf: &str) -> (bool, String) {
 fn bad_charset_maps_fail_the_test_as_in_nginx() {
     let (ok, err) = check("charset_map A a { 58 59; }");
     assert!(!ok);
-    assert!(err.contains("\"charset_map\" between the same charsets \"A\" and \"a\""), "{err}");
+    assert!(
+        err.contains("\"charset_map\" between the same charsets \"A\" and \"a\""),
+        "{err}"
+    );
     let (ok, err) = check("charset_map A B { 5G 59; }");
     assert!(!ok);
     assert!(err.contains("invalid value \"5G\""), "{err}");
     let (ok, err) =
         check("server { listen 127.0.0.1:1; location / { charset A; source_charset B; } }");
     assert!(!ok);
-    assert!(err.contains("no \"charset_map\" between the charsets \"B\" and \"A\""), "{err}");
+    assert!(
+        err.contains("no \"charset_map\" between the charsets \"B\" and \"A\""),
+        "{err}"
+    );
+    // Recoding to UTF-8 is refused rather than left undone.
+    let (ok, err) = check(
+        "include koi-utf; server { listen 127.0.0.1:1; location / { charset utf-8; source_charset koi8-r; } }",
+    );
+    assert!(!ok);
+    assert!(err.contains("is not supported"), "{err}");
     let (ok, err) = check("include koi-win; include koi-utf; include win-utf;");
     assert!(ok, "nginx's own tables load: {err}");
 }

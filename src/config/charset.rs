@@ -307,11 +307,24 @@ pub(crate) fn check_recodes(
     pairs: impl Iterator<Item = (usize, usize)>,
 ) -> Result<(), ConfError> {
     for (src, dst) in pairs {
-        if src != dst && charsets.table(src, dst).is_none() {
-            return Err(ConfError::bare(format!(
-                "no \"charset_map\" between the charsets \"{}\" and \"{}\"",
-                charsets.names[src], charsets.names[dst]
-            )));
+        if src == dst {
+            continue;
+        }
+        match charsets.table(src, dst) {
+            None => {
+                return Err(ConfError::bare(format!(
+                    "no \"charset_map\" between the charsets \"{}\" and \"{}\"",
+                    charsets.names[src], charsets.names[dst]
+                )));
+            }
+            Some((map, _)) if !matches!(map.kind, MapKind::Bytes { .. }) => {
+                // Portico recodes between 8-bit charsets only, for now.
+                return Err(ConfError::bare(format!(
+                    "recoding between the charsets \"{}\" and \"{}\" (UTF-8) is not supported",
+                    charsets.names[src], charsets.names[dst]
+                )));
+            }
+            Some(_) => {}
         }
     }
     Ok(())

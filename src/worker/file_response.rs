@@ -141,10 +141,8 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile, kind: FileKind) -> N
         Coding::Gzip(params) => {
             // The cached copy is of the file as it is: a body the charset filter recodes
             // is compressed as it goes.
-            let plain_source = matches!(
-                loc.source_charset,
-                crate::config::charset::CharsetSel::Off
-            );
+            let plain_source =
+                matches!(loc.source_charset, crate::config::charset::CharsetSel::Off);
             let body = if send_body && plain_source {
                 compressed_copy(rq, &f, params.level)
             } else {

@@ -100,7 +100,9 @@ pub(super) fn queue_error(rq: &mut Rq<'_, '_>, status: u16) {
 fn evaluate_charset(rq: &mut Rq<'_, '_>) {
     use crate::config::charset::CharsetSel;
     let loc = rq.req.loc;
-    if !matches!(loc.charset, CharsetSel::Var(_)) && !matches!(loc.source_charset, CharsetSel::Var(_)) {
+    if !matches!(loc.charset, CharsetSel::Var(_))
+        && !matches!(loc.source_charset, CharsetSel::Var(_))
+    {
         return;
     }
     let mut values = std::mem::take(&mut rq.req.charset_values);
@@ -475,7 +477,11 @@ fn queue_recoded_gzip<'c>(
     };
     let mut gz = std::mem::take(&mut shared.compress.scratch);
     gz.clear();
-    match shared.compress.one_shot.compress(params.level, bytes, &mut gz) {
+    match shared
+        .compress
+        .one_shot
+        .compress(params.level, bytes, &mut gz)
+    {
         Ok(_) => {
             frame_whole(&mut a.out, &gz, coded.chunked);
             a.filter.record(bytes.len() as u64, gz.len() as u64);
@@ -654,12 +660,20 @@ fn write_response<'c>(
     }
     let (src, dst) = charset.and_then(|v| v.recode)?;
     match shared.http.charsets.table(src, dst)? {
-        (crate::config::charset::CharsetMap { kind: MapKind::Bytes { src2dst, .. }, .. }, false) => {
-            Some(**src2dst)
-        }
-        (crate::config::charset::CharsetMap { kind: MapKind::Bytes { dst2src, .. }, .. }, true) => {
-            Some(**dst2src)
-        }
+        (
+            crate::config::charset::CharsetMap {
+                kind: MapKind::Bytes { src2dst, .. },
+                ..
+            },
+            false,
+        ) => Some(**src2dst),
+        (
+            crate::config::charset::CharsetMap {
+                kind: MapKind::Bytes { dst2src, .. },
+                ..
+            },
+            true,
+        ) => Some(**dst2src),
         _ => None,
     }
 }
@@ -702,7 +716,11 @@ fn replace_content_type(out: &mut Vec<u8>, from: usize, v: &super::charset::Verd
             let value_end = end - usize::from(out[..end].ends_with(b"\r\n")) * 2;
             let value_end = value_end.max(value_at);
             let charset = v.charset.unwrap_or_default();
-            let sep: &[u8] = if v.charset.is_some() { b"; charset=" } else { b"" };
+            let sep: &[u8] = if v.charset.is_some() {
+                b"; charset="
+            } else {
+                b""
+            };
             let replacement = v.mime.iter().chain(sep).chain(charset).copied();
             out.splice(value_at..value_end, replacement.collect::<Vec<u8>>());
             return;

@@ -388,7 +388,8 @@ impl BodyFilter {
                 let input = match &self.recode {
                     Some(table) => {
                         self.recoded.clear();
-                        self.recoded.extend(input.iter().map(|&b| table[usize::from(b)]));
+                        self.recoded
+                            .extend(input.iter().map(|&b| table[usize::from(b)]));
                         &self.recoded[..]
                     }
                     None => input,
