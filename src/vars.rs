@@ -126,6 +126,11 @@ vars! {
     /// `$invalid_referer`: empty when the `Referer` passes the location's
     /// `valid_referers`, else `1`.
     InvalidReferer = "invalid_referer",
+    // ---- writer: limit_rate, body files ----
+    /// `$limit_rate`: the response's rate limit in bytes per second (`set` changes it).
+    LimitRate = "limit_rate",
+    /// `$request_body_file`: the temporary file holding the request body, if any.
+    RequestBodyFile = "request_body_file",
     ;
     /// `$arg_NAME`: one query argument (name stored lowercase; see [`find_arg`]).
     Arg(String),

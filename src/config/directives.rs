@@ -11,7 +11,7 @@ use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::{
     listen, resolver, set_block, set_core, set_events, set_http, set_loc, set_log, set_proxy,
-    set_proxy_rest, set_regex, set_rewrite, set_upstream,
+    set_proxy_rest, set_regex, set_rewrite, set_upstream, writer,
 };
 use super::{set_geo, set_map, set_referer, set_split_clients};
 
@@ -321,6 +321,17 @@ table! {
     "referer_hash_max_size", C::SERVER.or(C::LOCATION), Exact(1), false, set_referer::referer_hash_max_size, "Tuning knob of nginx's referer hash, range-checked (default 2048).";
     "referer_hash_bucket_size", C::SERVER.or(C::LOCATION), Exact(1), false, set_referer::referer_hash_bucket_size, "Tuning knob of nginx's referer hash, range-checked (default 64).";
     "empty_gif", C::LOCATION, NoArgs, false, set_referer::empty_gif, "Answer with a 1x1 transparent GIF.";
+    // ---- writer: limit_rate, keepalive_time, trailers, body files, mirror (config/writer.rs) ----
+    "limit_rate", HSL.or(C::IF_IN_LOCATION), Exact(1), false, writer::limit_rate, "Bytes per second sent to the client (variables allowed; default 0: no limit).";
+    "limit_rate_after", HSL.or(C::IF_IN_LOCATION), Exact(1), false, writer::limit_rate_after, "Bytes sent at full speed before limit_rate applies (variables allowed; default 0).";
+    "keepalive_time", HSL, Exact(1), false, writer::keepalive_time, "Longest life of a client connection: older, it closes after its request (default 1h).";
+    "reset_timedout_connection", HSL, Flag, false, writer::reset_timedout_connection, "Close timed-out client connections with a reset (SO_LINGER 0) (default off).";
+    "send_lowat", HSL, Exact(1), false, writer::send_lowat, "SO_SNDLOWAT; not supported on Linux, ignored with a warning as nginx does.";
+    "add_trailer", HSL.or(C::IF_IN_LOCATION), Range(2, 3), false, writer::add_trailer, "`add_trailer NAME VALUE [always]`: a trailer after a chunked response.";
+    "client_body_in_file_only", HSL, Exact(1), false, writer::client_body_in_file_only, "Keep the request body in a file: on (kept), clean (removed), off (default).";
+    "client_body_in_single_buffer", HSL, Flag, false, writer::client_body_in_single_buffer, "Keep a body in memory in one buffer (always so in Portico; default off).";
+    "mirror", HSL, Exact(1), false, writer::mirror, "`mirror URI|off`: a background subrequest to URI whose response is dropped.";
+    "mirror_request_body", HSL, Flag, false, writer::mirror_request_body, "Send the request body to mirrors (default on).";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

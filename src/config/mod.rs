@@ -42,6 +42,7 @@ mod set_split_clients;
 pub mod set_upstream;
 pub mod settings;
 pub mod values;
+pub mod writer;
 
 use std::path::{Path, PathBuf};
 

@@ -612,6 +612,27 @@ settings! {
         /// `empty_gif` (location only; nested locations do not inherit it, an `if` in the
         /// location keeps it, as nginx's content handler)
         empty_gif: bool = false,
+        // ---- writer: limit_rate, keepalive_time, trailers, body files, mirror (config/writer.rs) ----
+        /// `limit_rate RATE` (bytes per second to the client; `None`: no limit)
+        limit_rate: Option<super::writer::SizeValue> = None,
+        /// `limit_rate_after SIZE` (`None`: 0)
+        limit_rate_after: Option<super::writer::SizeValue> = None,
+        /// `keepalive_time TIME`: the longest life of a client connection
+        keepalive_time: Duration = super::writer::DEFAULT_KEEPALIVE_TIME,
+        /// `reset_timedout_connection on|off`
+        reset_timedout_connection: bool = false,
+        /// `send_lowat SIZE` (ignored on Linux, as by nginx)
+        send_lowat: u64 = 0,
+        /// `add_trailer` entries in order; a level with any replaces its parent's list
+        add_trailer: Vec<AddHeader> = Vec::new(),
+        /// `client_body_in_file_only on|clean|off`
+        client_body_in_file_only: super::writer::BodyInFile = super::writer::BodyInFile::Off,
+        /// `client_body_in_single_buffer on|off`
+        client_body_in_single_buffer: bool = false,
+        /// `mirror URI...|off` (`None`: no mirrors)
+        mirror: Option<Vec<super::writer::Mirror>> = None,
+        /// `mirror_request_body on|off`
+        mirror_request_body: bool = true,
     }
 }
 

@@ -318,6 +318,11 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         self.response.set_cap(self.response_cap());
     }
 
+    /// Whether the response is buffered (`proxy_buffering`, or `X-Accel-Buffering`).
+    pub fn buffering(&self) -> bool {
+        self.settings.buffering
+    }
+
     /// Records readiness of the upstream socket.
     pub fn on_event(&mut self, readable: bool, writable: bool) {
         if let Some(p) = self.peer_mut() {

@@ -185,6 +185,7 @@ impl VarSource for RequestVars<'_, '_> {
             | Var::IsArgs
             | Var::Arg(_)
             | Var::User(_)
+            | Var::LimitRate
             | Var::Capture(_) => {
                 return parsed
                     && crate::rewrite::script_var(&route.script, &NoVars, var, out, false);

@@ -143,6 +143,7 @@ impl Route<'_> {
         s.logs.clear();
         s.uninitialized.set(None);
         s.computed.clear();
+        s.limit_rate = None;
         self.location = None;
         self.internal = false;
         self.uri_changes = MAX_URI_CHANGES + 1;

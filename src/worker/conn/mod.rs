@@ -19,6 +19,7 @@ mod head;
 pub(in crate::worker) mod keepalive;
 mod proxied;
 mod proxied_body;
+mod rate;
 mod respond;
 mod source;
 mod tunnel;
@@ -335,6 +336,10 @@ pub struct Conn<'c> {
     pub pipeline: bool,
     /// Bytes written to the client so far (the writer's progress, turn to turn).
     bytes_out: u64,
+    /// The current response's `limit_rate`.
+    rate: rate::RateLimit,
+    /// `limit_rate`: the writer sends nothing before this moment.
+    delayed_until: Option<Instant>,
 }
 
 /// One turn of the state machine.
@@ -371,6 +376,8 @@ impl<'c> Conn<'c> {
             now: Instant::now(),
             pipeline: false,
             bytes_out: 0,
+            rate: rate::RateLimit::Unknown,
+            delayed_until: None,
         }
     }
 
@@ -459,8 +466,10 @@ impl<'c> Conn<'c> {
     /// `client_header_timeout` as 408, like nginx. A proxied request, a request body read
     /// for the upstream and a tunnel compare their own deadlines on the next drive.
     pub fn on_timeout(&mut self, shared: &mut Shared<'c>, servers: &AddrServers) {
+        // A writer held back by `limit_rate` was only waiting for its moment.
         if matches!(self.state, State::ReadingBody | State::Tunnel(_))
-            || (matches!(self.state, State::Responding) && self.upstream_sourced())
+            || (matches!(self.state, State::Responding)
+                && (self.upstream_sourced() || self.delayed_until.is_some()))
         {
             return;
         }

@@ -213,6 +213,7 @@ impl<'c> Conn<'c> {
             Turn::Failed(f) => return self.upstream_failed(shared, f),
         }
         let written = self.bytes_out;
+        self.decide_rate(shared);
         let flushed = self.flush();
         let moved = self.bytes_out != written;
         let Some(a) = self.active.as_deref_mut() else {
@@ -225,8 +226,8 @@ impl<'c> Conn<'c> {
                 self.end_unanswered(Failure::client(499))
             }
             Flush::Done => self.finish_request(shared),
-            Flush::Yield => Step::Yield,
-            Flush::Blocked | Flush::Pending => {
+            Flush::Yield | Flush::Spent => Step::Yield,
+            Flush::Blocked | Flush::Pending | Flush::Delayed(_) => {
                 if matches!(flushed, Flush::Pending) && a.upstream.is_broken() {
                     return self.finish_request(shared);
                 }
@@ -249,6 +250,9 @@ impl<'c> Conn<'c> {
         let req = a.req.as_ref()?;
         let mut at = a.upstream.deadline();
         let mut nearest = |t: Instant| at = Some(at.map_or(t, |x| x.min(t)));
+        if let Some(until) = self.delayed_until {
+            nearest(until);
+        }
         if !self.client.writable {
             nearest(self.client_progress + req.loc.send_timeout);
         }
@@ -387,9 +391,14 @@ impl<'c> Conn<'c> {
             return self.finalize_proxied(shared, status);
         }
         if !facts.upgrade {
+            // X-Accel-Limit-Rate is taken as the head is parsed, so it holds through an
+            // X-Accel-Redirect too (ngx_http_upstream_process_limit_rate).
+            let (proto, head) = a.upstream.proto_and_head();
+            if let Some(rate) = crate::proxy::accel::limit_rate(&proto.head, head, loc) {
+                a.route.script.limit_rate = Some(rate);
+            }
             // X-Accel-Redirect: the request goes on elsewhere, the response is dropped
             // (ngx_http_upstream_process_headers).
-            let (proto, head) = a.upstream.proto_and_head();
             let redirect =
                 crate::proxy::accel::redirect(&proto.head, head, loc, proto.cookies.as_deref());
             if let Some(redirect) = redirect {
@@ -441,6 +450,11 @@ impl<'c> Conn<'c> {
         let Some(a) = self.active.as_deref_mut() else {
             return Step::Close;
         };
+        // An unbuffered response goes out as it comes, unlimited
+        // (ngx_http_upstream_send_response sets `r->limit_rate = 0`).
+        if !a.upstream.buffering() {
+            a.route.script.limit_rate = Some(0);
+        }
         let Some(req) = a.req.as_ref() else {
             return Step::Close;
         };

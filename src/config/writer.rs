@@ -1,0 +1,218 @@
+//! Settings of the connection's writer and of the request-body and mirror directives that
+//! go with it (nginx's core, headers and mirror modules): `limit_rate`,
+//! `limit_rate_after`, `keepalive_time`, `reset_timedout_connection`, `send_lowat`,
+//! `add_trailer`, `client_body_in_file_only`, `client_body_in_single_buffer`, `mirror`,
+//! `mirror_request_body`; with nginx's checks and messages.
+
+use super::error::ConfError;
+use super::loc_values::AddHeader;
+use super::parser::Directive;
+use super::raw::{Level, Shared};
+use super::set_rewrite::template;
+use super::values::{flag_arg, msec_arg, parse_size, set_once, size_arg, warn_at};
+use crate::vars::{Template, VarSource};
+
+/// `keepalive_time 1h;`
+pub const DEFAULT_KEEPALIVE_TIME: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// A size that may hold variables (`ngx_http_set_complex_value_size_slot`): parsed at
+/// load when it has none, else at each request.
+#[derive(Clone, Debug)]
+pub enum SizeValue {
+    /// A size known at load.
+    Fixed(u64),
+    /// Evaluated per request; a value that is not a size counts as 0 (with nginx's
+    /// `invalid size` error line).
+    Var(Template),
+}
+
+impl SizeValue {
+    /// The value for a request: `Err(text)` when the variables made something that is not
+    /// a size (the caller logs it, and nginx then uses 0).
+    pub fn eval(&self, src: &dyn VarSource) -> Result<u64, Vec<u8>> {
+        match self {
+            SizeValue::Fixed(n) => Ok(*n),
+            SizeValue::Var(t) => {
+                let mut out = Vec::new();
+                t.eval(src, &mut out);
+                std::str::from_utf8(&out)
+                    .ok()
+                    .and_then(parse_size)
+                    .ok_or(out)
+            }
+        }
+    }
+}
+
+/// `client_body_in_file_only on|clean|off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BodyInFile {
+    /// The body goes to a file only when it does not fit `client_body_buffer_size`.
+    #[default]
+    Off,
+    /// Always in a file, kept after the request.
+    On,
+    /// Always in a file, removed after the request.
+    Clean,
+}
+
+/// `mirror URI | off` (a level's list replaces its parent's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mirror {
+    /// The URI of the mirror subrequest (arguments after `?`).
+    pub uri: String,
+}
+
+fn size_value(d: &Directive, shared: &Shared) -> Result<SizeValue, ConfError> {
+    let t = template(d, d.arg(0), shared)?;
+    if t.is_literal().is_some() {
+        return Ok(SizeValue::Fixed(size_arg(d, 0)?));
+    }
+    Ok(SizeValue::Var(t))
+}
+
+/// `limit_rate RATE;` (variables allowed, 1.17.0)
+pub(crate) fn limit_rate(
+    l: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
+    let v = size_value(d, shared)?;
+    set_once(&mut l.loc(d)?.limit_rate, d, |_| Ok(Some(v)))
+}
+
+/// `limit_rate_after SIZE;` (variables allowed, 1.17.0)
+pub(crate) fn limit_rate_after(
+    l: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
+    let v = size_value(d, shared)?;
+    set_once(&mut l.loc(d)?.limit_rate_after, d, |_| Ok(Some(v)))
+}
+
+/// `keepalive_time TIME;` (1.19.10): a client connection older than this closes after
+/// its current request.
+pub(crate) fn keepalive_time(
+    l: &mut Level<'_>,
+    d: &Directive,
+    _: &mut Shared,
+) -> Result<(), ConfError> {
+    set_once(&mut l.loc(d)?.keepalive_time, d, |d| msec_arg(d, 0))
+}
+
+/// `reset_timedout_connection on|off;`
+pub(crate) fn reset_timedout_connection(
+    l: &mut Level<'_>,
+    d: &Directive,
+    _: &mut Shared,
+) -> Result<(), ConfError> {
+    set_once(&mut l.loc(d)?.reset_timedout_connection, d, flag_arg)
+}
+
+/// `send_lowat SIZE;`: nginx sets it on FreeBSD only; on Linux it warns at every use
+/// and ignores it (`ngx_http_core_lowat_check`), and so does Portico.
+pub(crate) fn send_lowat(
+    l: &mut Level<'_>,
+    d: &Directive,
+    _: &mut Shared,
+) -> Result<(), ConfError> {
+    set_once(&mut l.loc(d)?.send_lowat, d, |d| {
+        size_arg(d, 0)?;
+        warn_at(d, "\"send_lowat\" is not supported, ignored");
+        Ok(0)
+    })
+}
+
+/// `add_trailer NAME VALUE [always];` (repeatable; a level's list replaces its parent's).
+pub(crate) fn add_trailer(
+    l: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
+    let value = template(d, d.arg(1), shared)?;
+    let always = match d.args.get(2).map(|w| w.text.as_str()) {
+        None => false,
+        Some("always") => true,
+        Some(other) => {
+            return Err(ConfError::at(d, format!("invalid parameter \"{other}\"")));
+        }
+    };
+    l.loc(d)?
+        .add_trailer
+        .get_or_insert_with(Vec::new)
+        .push(AddHeader {
+            name: d.arg(0).to_string(),
+            value,
+            always,
+        });
+    Ok(())
+}
+
+/// `client_body_in_file_only on|clean|off;`
+pub(crate) fn client_body_in_file_only(
+    l: &mut Level<'_>,
+    d: &Directive,
+    _: &mut Shared,
+) -> Result<(), ConfError> {
+    set_once(&mut l.loc(d)?.client_body_in_file_only, d, |d| {
+        match d.arg(0) {
+            "off" => Ok(BodyInFile::Off),
+            "on" => Ok(BodyInFile::On),
+            "clean" => Ok(BodyInFile::Clean),
+            other => Err(ConfError::at(
+                d,
+                format!(
+                    "invalid value \"{other}\" in \"{}\" directive, it must be \"on\", \"clean\" or \"off\"",
+                    d.name
+                ),
+            )),
+        }
+    })
+}
+
+/// `client_body_in_single_buffer on|off;` (a body in memory is always one buffer in
+/// Portico: checked and kept, with nothing else to change).
+pub(crate) fn client_body_in_single_buffer(
+    l: &mut Level<'_>,
+    d: &Directive,
+    _: &mut Shared,
+) -> Result<(), ConfError> {
+    set_once(&mut l.loc(d)?.client_body_in_single_buffer, d, flag_arg)
+}
+
+/// `mirror URI | off;` (repeatable; `off` only alone, as nginx's `ngx_http_mirror`).
+pub(crate) fn mirror(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<(), ConfError> {
+    let slot = &mut l.loc(d)?.mirror;
+    if d.arg(0) == "off" {
+        if slot.is_some() {
+            return Err(ConfError::directive(d, "is duplicate"));
+        }
+        *slot = Some(None);
+        return Ok(());
+    }
+    match slot {
+        Some(None) => Err(ConfError::directive(d, "is duplicate")),
+        Some(Some(list)) => {
+            list.push(Mirror {
+                uri: d.arg(0).to_string(),
+            });
+            Ok(())
+        }
+        None => {
+            *slot = Some(Some(vec![Mirror {
+                uri: d.arg(0).to_string(),
+            }]));
+            Ok(())
+        }
+    }
+}
+
+/// `mirror_request_body on|off;`
+pub(crate) fn mirror_request_body(
+    l: &mut Level<'_>,
+    d: &Directive,
+    _: &mut Shared,
+) -> Result<(), ConfError> {
+    set_once(&mut l.loc(d)?.mirror_request_body, d, flag_arg)
+}
