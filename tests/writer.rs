@@ -1,0 +1,138 @@
+//! The connection writer's directives, over real sockets: `limit_rate` and
+//! `limit_rate_after` (fixed, variables, `$limit_rate`, `X-Accel-Limit-Rate`) on every
+//! source, `keepalive_time`, `reset_timedout_connection`, `send_lowat`, `add_trailer`,
+//! `client_body_in_file_only` and `$request_body_file`, `mirror`.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+/// utime + stime of `pid`, in clock ticks.
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r.split_whitespace().collect())
+        .unwrap_or_default();
+    let get = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    get(11) + get(12)
+}
+
+/// GETs `path` and returns the response with how long it took.
+fn timed_get(s: &Server, path: &str) -> (Response, Duration) {
+    let t0 = Instant::now();
+    let r = s.get(path);
+    (r, t0.elapsed())
+}
+
+const DATA: usize = 50_000;
+
+fn rate_server(extra: &str) -> Server {
+    let block = format!(
+        "server {{\n listen 127.0.0.1:PORT;\n server_name localhost;\n root html;\n\
+         location /file {{ alias html/data; limit_rate 20k; }}\n\
+         location /sendfile {{ alias html/data; sendfile on; limit_rate 20k; }}
+\
+         location /after {{ alias html/data; limit_rate 20k; limit_rate_after 40k; }}\n\
+         location /var {{ alias html/data; limit_rate $arg_l; limit_rate_after $arg_a; }}\n\
+         location /set {{ alias html/data; set $limit_rate $arg_l; add_header X-Rate $limit_rate; }}\n\
+         location /proxied {{ proxy_pass http://127.0.0.1:PORT/plain; limit_rate 20k; }}\n\
+         location /accel {{ proxy_pass http://127.0.0.1:PORT/xal; }}\n\
+         location /ignored {{ proxy_pass http://127.0.0.1:PORT/xal; proxy_ignore_headers X-Accel-Limit-Rate; }}\n\
+         location /unbuffered {{ proxy_pass http://127.0.0.1:PORT/plain; proxy_buffering off; limit_rate 20k; }}\n\
+         location /plain {{ alias html/data; }}\n\
+         location /xal {{ alias html/data; add_header X-Accel-Limit-Rate 20480; }}\n\
+         {extra}\n}}\n"
+    );
+    Server::start_with(1, &block, |p| p.write("html/data", vec![b'x'; DATA]))
+}
+
+#[test]
+fn limit_rate_paces_a_file_on_the_event_loop_without_spinning() {
+    let s = rate_server("");
+    let worker = s.worker_pids()[0];
+    let cpu_before = cpu_ticks(worker);
+    let (r, took) = timed_get(&s, "/file");
+    let cpu = cpu_ticks(worker) - cpu_before;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len(), DATA);
+    // 20k a second: the first second's allowance, one more, then the rest.
+    assert!(
+        took >= Duration::from_millis(1800) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+    assert!(cpu < 50, "the worker spun while waiting: {cpu} ticks");
+    let (r, took) = timed_get(&s, "/sendfile");
+    assert_eq!(r.body.len(), DATA);
+    assert!(took >= Duration::from_millis(1800), "{took:?}");
+    // limit_rate_after beyond the file: no wait at all.
+    let (r, took) = timed_get(&s, "/after");
+    assert_eq!(r.body.len(), DATA);
+    assert!(took < Duration::from_millis(900), "{took:?}");
+    s.assert_clean_log();
+}
+
+#[test]
+fn limit_rate_with_variables_and_set_limit_rate() {
+    let s = rate_server("");
+    let (r, took) = timed_get(&s, "/var?l=20k&a=0");
+    assert_eq!(r.body.len(), DATA);
+    assert!(took >= Duration::from_millis(1800), "{took:?}");
+    let (r, took) = timed_get(&s, "/var?l=20k&a=100k");
+    assert_eq!(r.body.len(), DATA);
+    assert!(took < Duration::from_millis(900), "{took:?}");
+    // Unset variables: no limit, and nginx's error line for the bad size.
+    let (_, took) = timed_get(&s, "/var");
+    assert!(took < Duration::from_millis(900), "{took:?}");
+    assert!(s.error_log().contains("invalid size \"\""), "{}", s.error_log());
+    // `set $limit_rate` is read back in bytes and limits the response.
+    let (r, took) = timed_get(&s, "/set?l=20k");
+    assert_eq!(r.header("X-Rate"), Some("20480"), "{}", show(&r));
+    assert!(took >= Duration::from_millis(1800), "{took:?}");
+    let (r, _) = timed_get(&s, "/set?l=bad");
+    assert_eq!(r.header("X-Rate"), Some("0"), "{}", show(&r));
+    assert!(s.error_log().contains("invalid $limit_rate \"bad\""));
+}
+
+#[test]
+fn limit_rate_applies_to_proxied_responses_and_x_accel_limit_rate() {
+    let s = rate_server("");
+    let (r, took) = timed_get(&s, "/proxied");
+    assert_eq!(r.body.len(), DATA);
+    assert!(took >= Duration::from_millis(1800), "{took:?}");
+    // The upstream asks for the rate itself.
+    let (r, took) = timed_get(&s, "/accel");
+    assert_eq!(r.body.len(), DATA);
+    assert!(r.header("X-Accel-Limit-Rate").is_none(), "{}", show(&r));
+    assert!(took >= Duration::from_millis(1800), "{took:?}");
+    // ... unless the location ignores it.
+    let (r, took) = timed_get(&s, "/ignored");
+    assert_eq!(r.body.len(), DATA);
+    assert!(took < Duration::from_millis(900), "{took:?}");
+    // nginx sends an unbuffered response unlimited.
+    let (r, took) = timed_get(&s, "/unbuffered");
+    assert_eq!(r.body.len(), DATA);
+    assert!(took < Duration::from_millis(900), "{took:?}");
+}
+
+#[test]
+fn limit_rate_is_per_request_on_a_kept_alive_connection() {
+    let s = rate_server("");
+    let mut c = s.connect();
+    let t0 = Instant::now();
+    send(&mut c, &get_request("/after"));
+    let r = next_response(&mut c);
+    assert_eq!(r.body.len(), DATA);
+    // The second request's allowance counts its own bytes, not the first one's.
+    send(&mut c, &get_request("/after"));
+    let r = next_response(&mut c);
+    assert_eq!(r.body.len(), DATA);
+    assert!(t0.elapsed() < Duration::from_millis(900), "{:?}", t0.elapsed());
+}
