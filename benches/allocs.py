@@ -47,7 +47,22 @@ SCENARIOS = {
                  'return 200 "$lit $evaluated $re $geo $split $invalid_referer"; }',
                  "/vars?a=x"),
     "gif": ("location = /gif { empty_gif; }", "/gif"),
+    # gzip: a 20 KB page (its compressed copy from the file cache once settled, streamed
+    # before), and a proxied 100 KB JSON compressed on the way (requests say they accept gzip).
+    "gzip-static": ("location /g/ { alias html/; gzip on; }", "/g/page.html"),
+    "gzip-proxy": ("location /json/ { proxy_pass http://backend; proxy_http_version 1.1; "
+                   "proxy_set_header Connection \"\"; gzip on; "
+                   "gzip_types application/json; }", "/json/data"),
 }
+
+# Request headers a scenario sends.
+HEADERS = {
+    "gzip-static": "Accept-Encoding: gzip\r\n",
+    "gzip-proxy": "Accept-Encoding: gzip\r\n",
+}
+
+JSON = (b'{"items": [' + b", ".join(
+    b'{"id": %d, "name": "user %d", "active": true}' % (i, i * 7) for i in range(2500)) + b"]}")
 
 # http-level blocks a scenario needs.
 HTTP_LEVEL = {
@@ -101,8 +116,10 @@ class Backend(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):  # noqa: N802 (http.server's naming)
-        body = b"hello\n"
+        body = JSON if self.path.startswith("/json/") else b"hello\n"
         self.send_response(200)
+        if body is JSON:
+            self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -111,8 +128,28 @@ class Backend(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def read_chunked(sock, rest):
+    """Reads a chunked body from `rest` and the socket; returns what follows it."""
+    while True:
+        while b"\r\n" not in rest:
+            data = sock.recv(65536)
+            if not data:
+                raise ConnectionError("closed inside a chunk size")
+            rest += data
+        line, _, rest = rest.partition(b"\r\n")
+        size = int(line, 16)
+        while len(rest) < size + 2:
+            data = sock.recv(1 << 20)
+            if not data:
+                raise ConnectionError("closed inside a chunk")
+            rest += data
+        rest = rest[size + 2:]
+        if size == 0:
+            return rest
+
+
 def read_response(sock, buf):
-    """Reads one response with a Content-Length body; returns (status, rest of buf)."""
+    """Reads one response (Content-Length or chunked body); returns (status, rest of buf)."""
     while b"\r\n\r\n" not in buf:
         data = sock.recv(65536)
         if not data:
@@ -120,6 +157,8 @@ def read_response(sock, buf):
         buf += data
     head, _, rest = buf.partition(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
+    if re.search(rb"(?i)\r\ntransfer-encoding: *chunked", head):
+        return status, read_chunked(sock, rest)
     m = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
     length = int(m.group(1)) if m else 0
     while len(rest) < length:
@@ -130,8 +169,8 @@ def read_response(sock, buf):
     return status, rest[length:]
 
 
-def keepalive_batch(port, path, n):
-    req = f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode()
+def keepalive_batch(port, path, n, headers=""):
+    req = f"GET {path} HTTP/1.1\r\nHost: localhost\r\n{headers}\r\n".encode()
     with socket.create_connection(("127.0.0.1", port)) as s:
         buf = b""
         for _ in range(n):
@@ -141,8 +180,9 @@ def keepalive_batch(port, path, n):
                 raise RuntimeError(f"{path}: status {status}")
 
 
-def connection_batch(port, path, n):
-    req = f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode()
+def connection_batch(port, path, n, headers=""):
+    req = (f"GET {path} HTTP/1.1\r\nHost: localhost\r\n{headers}"
+           "Connection: close\r\n\r\n").encode()
     for _ in range(n):
         with socket.create_connection(("127.0.0.1", port)) as s:
             s.sendall(req)
@@ -180,6 +220,7 @@ def allocations(log_path, pid, before_lines):
 
 def run_scenario(name, args, upstream_port):
     location, path = SCENARIOS[name]
+    headers = HEADERS.get(name, "")
     prefix = tempfile.mkdtemp(prefix=f"portico-allocs-{name}-")
     os.chmod(prefix, 0o755)
     try:
@@ -190,6 +231,8 @@ def run_scenario(name, args, upstream_port):
             f.write(b"<p>" + b"x" * 593 + b"</p>\n")
         with open(os.path.join(html, "big.bin"), "wb") as f:
             f.write(os.urandom(1 << 20))
+        with open(os.path.join(html, "page.html"), "wb") as f:
+            f.write(b"".join(b"<p>line %d of the page</p>\n" % i for i in range(800))[:20000])
         port = free_port()
         conf = os.path.join(prefix, "portico.conf")
         with open(conf, "w") as f:
@@ -203,7 +246,7 @@ def run_scenario(name, args, upstream_port):
             deadline = time.time() + 10
             while True:
                 try:
-                    keepalive_batch(port, path, 1)
+                    keepalive_batch(port, path, 1, headers)
                     break
                 except (OSError, ConnectionError, RuntimeError) as e:
                     if master.poll() is not None or time.time() > deadline:
@@ -214,13 +257,13 @@ def run_scenario(name, args, upstream_port):
             if pid is None:
                 return "no worker found"
             # Warm-up: pools, caches and buffers reach their steady size.
-            keepalive_batch(port, path, 200)
-            connection_batch(port, path, 50)
+            keepalive_batch(port, path, 200, headers)
+            connection_batch(port, path, 50, headers)
             lines = 0
             a, lines = allocations(log, pid, lines)
-            keepalive_batch(port, path, args.requests)
+            keepalive_batch(port, path, args.requests, headers)
             b, lines = allocations(log, pid, lines)
-            connection_batch(port, path, args.connections)
+            connection_batch(port, path, args.connections, headers)
             c, lines = allocations(log, pid, lines)
             per_req = (b - a) / args.requests
             per_conn = (c - b) / args.connections

@@ -25,7 +25,8 @@ from harness import config, procs, report, wrk  # noqa: E402
 
 BENCHES = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCHES)
-ALL_SCENARIOS = ("return", "small", "big", "proxy", "tornado")
+ALL_SCENARIOS = ("return", "small", "big", "proxy", "tornado",
+                 "gzip1", "gzip6", "page", "gzproxy", "json")
 SERVERS = ("portico", "nginx")       # the A/B order of every round
 INSTALL_HINT = "Install it (Debian/Ubuntu: apt-get install -y nginx wrk) and run again."
 
@@ -187,8 +188,9 @@ class Contender:
 def start_backends(plan, root, ports):
     """Starts the backends the chosen scenarios need; returns {name: (server, error)}."""
     backends = {}
-    if "proxy" in plan.scenarios:
-        conf = config.upstream_conf(ports["upstream"], plan.worker_connections, plan.backlog)
+    if {"proxy", "gzproxy", "json"} & set(plan.scenarios):
+        conf = config.upstream_conf(ports["upstream"], plan.worker_connections, plan.backlog,
+                                    docroot=os.path.join(root, "html"))
         prefix = procs.write_prefix(root, "upstream", "nginx.conf", conf)
         server = procs.Server("upstream", plan.bins["nginx"], prefix, "nginx.conf",
                               ports["upstream"], cpu=plan.server_cpu)
@@ -232,7 +234,8 @@ def _start_contender(label, server, scenario):
         server.start()
     except OSError as e:
         return Contender(label, server, "unsupported", f"cannot start: {e}")
-    status, reason = server.wait_ready(scenario.path, scenario.check)
+    status, reason = server.wait_ready(scenario.path, scenario.check,
+                                       headers=scenario.request_headers())
     if status != "ok":
         server.stop()
     return Contender(label, server, status, reason)
@@ -256,7 +259,7 @@ def run_wrk(plan, contender, scenario, conns, duration):
     server = contender.server
     url = f"http://127.0.0.1:{server.port}{scenario.path}"
     cmd = wrk.argv(url, conns, duration, plan.wrk_threads, plan.wrk_timeout,
-                   cpu=plan.wrk_cpu, binary=plan.bins["wrk"])
+                   cpu=plan.wrk_cpu, binary=plan.bins["wrk"], headers=scenario.headers)
     pids = list(server.worker_pids)
     cpu_before = procs.cpu_seconds(pids)
     rc, output, wrk_cpu = wrk.run(cmd, duration)

@@ -3,6 +3,7 @@
     python3 -m unittest discover -s benches
 """
 
+import gzip
 import os
 import sys
 import tempfile
@@ -99,6 +100,24 @@ class Configs(unittest.TestCase):
         for name in self.scenarios:
             text = self.conf(name)
             self.assertEqual(text.count("{"), text.count("}"), name)
+
+    def test_gzip_scenarios(self):
+        for name, level in (("gzip1", 1), ("gzip6", 6)):
+            text = self.conf(name)
+            self.assertIn(f"gzip_comp_level {level};", text)
+            self.assertIn("Accept-Encoding: gzip, deflate", self.scenarios[name].headers)
+        self.assertEqual(self.scenarios["page"].headers, ())
+        self.assertIn("proxy_pass http://bench_upstream/json/;", self.conf("gzproxy"))
+        self.assertIn("gzip_types application/json;", self.conf("json"))
+        self.assertIn("location /json/", config.upstream_conf(1, 2, 3, docroot="/d"))
+        page = self.scenarios["gzip1"]
+        body = page.expect_body
+        self.assertEqual(len(body), config.PAGE_SIZE)
+        self.assertIsNone(page.check(200, gzip.compress(body), {"Content-Encoding": "gzip"}))
+        self.assertEqual(page.check(200, body, {}), "not gzipped")
+        self.assertIn("invalid gzip", page.check(200, b"xx", {"Content-Encoding": "gzip"}))
+        cmd = wrk.argv("http://127.0.0.1:1/", 100, 3, 1, 10, headers=page.headers)
+        self.assertIn("Accept-Encoding: gzip, deflate", cmd)
 
     def test_check(self):
         ret = self.scenarios["return"]

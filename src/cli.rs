@@ -28,7 +28,6 @@ fn default_prefix() -> PathBuf {
 /// read `nginx -V` to detect features see them as absent.
 const WITHOUT_MODULES: &[&str] = &[
     "http_charset_module",
-    "http_gzip_module",
     "http_ssi_module",
     "http_userid_module",
     "http_access_module",
@@ -225,12 +224,19 @@ fn configure_arguments(prefix: &Path) -> String {
         "configure arguments: --prefix={}/ --conf-path={DEFAULT_CONF_FILE} --with-debug",
         prefix.display()
     );
+    for m in WITH_MODULES {
+        s.push_str(" --with-");
+        s.push_str(m);
+    }
     for m in WITHOUT_MODULES {
         s.push_str(" --without-");
         s.push_str(m);
     }
     s
 }
+
+/// Optional nginx modules Portico has, declared as nginx's `--with-*` configure arguments.
+const WITH_MODULES: &[&str] = &["http_gzip_static_module", "http_gunzip_module"];
 
 /// Resolves `path` against `base` unless it is absolute (nginx's `ngx_get_full_name`).
 pub fn full_path(base: &Path, path: &Path) -> PathBuf {
@@ -402,7 +408,9 @@ mod tests {
     fn dash_v_capital_lists_missing_modules() {
         let s = configure_arguments(Path::new("/x"));
         assert!(s.starts_with("configure arguments: --prefix=/x/"));
-        assert!(s.contains("--without-http_gzip_module"));
+        assert!(s.contains("--without-http_ssi_module"));
+        assert!(!s.contains("--without-http_gzip_module"));
+        assert!(s.contains(" --with-http_gzip_static_module --with-http_gunzip_module"));
         assert!(s.contains(" --with-debug"));
         assert!(!s.contains("--with-threads"));
     }

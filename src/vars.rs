@@ -126,6 +126,10 @@ vars! {
     /// `$invalid_referer`: empty when the `Referer` passes the location's
     /// `valid_referers`, else `1`.
     InvalidReferer = "invalid_referer",
+    // ---- gzip ----
+    /// `$gzip_ratio`: the response's body bytes over its gzip bytes (`2.46`), once
+    /// compressed; not found otherwise.
+    GzipRatio = "gzip_ratio",
     // ---- writer: limit_rate, body files ----
     /// `$limit_rate`: the response's rate limit in bytes per second (`set` changes it).
     LimitRate = "limit_rate",

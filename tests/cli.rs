@@ -55,12 +55,15 @@ fn dash_capital_v_lists_configure_arguments() {
         .lines()
         .find(|l| l.starts_with("configure arguments:"))
         .unwrap_or_else(|| panic!("no configure line: {err}"));
+    let args: Vec<&str> = configure.split(' ').collect();
+    assert!(args.contains(&"--without-http_ssi_module"), "{configure}");
+    // gzip is there: its tests in nginx's suite run, gzip_static's and gunzip's too.
+    assert!(!args.contains(&"--without-http_gzip_module"), "{configure}");
     assert!(
-        configure
-            .split(' ')
-            .any(|a| a == "--without-http_gzip_module"),
+        args.contains(&"--with-http_gzip_static_module"),
         "{configure}"
     );
+    assert!(args.contains(&"--with-http_gunzip_module"), "{configure}");
 }
 
 #[test]

@@ -6,6 +6,8 @@ configuration holding just the directives it needs, so a directive Portico does 
 yet (say `return` or `proxy_pass`) makes only that scenario "unsupported".
 """
 
+import gzip
+import json
 import os
 import random
 from dataclasses import dataclass
@@ -15,6 +17,9 @@ SMALL_SIZE = 600          # bytes of small.html, about a typical small page
 BIG_SIZE = 1 << 20        # bytes of big.bin: 1 MiB, served with sendfile
 RET_BODY = b"hello\n"     # what `location = /ret` and the upstream answer
 TORNADO_BODY = b"Hello, world\n"
+PAGE_SIZE = 20_000        # bytes of page.html: a 20 KB HTML page for the gzip scenarios
+JSON_SIZE = 100_000       # bytes of data.json: a 100 KB API answer, proxied
+GZIP = ("Accept-Encoding: gzip, deflate",)   # what a browser says; wrk sends it with -H
 
 
 @dataclass(frozen=True)
@@ -25,14 +30,29 @@ class Scenario:
     backend: Optional[str] = None     # "upstream" or "tornado": a backend the harness starts
     locations: str = ""               # extra server-level config
     expect_body: Optional[bytes] = None  # the exact body a correct server answers
+    headers: tuple = ()               # request header lines wrk sends (-H), and the check too
 
-    def check(self, status, body):
-        """Why a response to GET path is wrong, or None when it is right."""
+    def check(self, status, body, response_headers=None):
+        """Why a response to GET path (with `headers`) is wrong, or None when it is right.
+        With `Accept-Encoding: gzip` the body must come gzipped and decompress to the
+        expected one."""
         if status != 200:
             return f"status {status}, expected 200"
+        if any(h.lower().startswith("accept-encoding: gzip") for h in self.headers):
+            encoding = {k.lower(): v for k, v in (response_headers or {}).items()}
+            if encoding.get("content-encoding") != "gzip":
+                return "not gzipped"
+            try:
+                body = gzip.decompress(body)
+            except (OSError, EOFError) as e:
+                return f"invalid gzip: {e}"
         if self.expect_body is not None and body != self.expect_body:
             return f"wrong body ({len(body)} bytes, expected {len(self.expect_body)}): {body[:60]!r}"
         return None
+
+    def request_headers(self):
+        """`headers` as a dict, for the check request."""
+        return dict(h.split(": ", 1) for h in self.headers)
 
 
 def _proxy_location(prefix, upstream):
@@ -46,10 +66,38 @@ def _proxy_location(prefix, upstream):
     )
 
 
+def _gzip_location(prefix, level, docroot):
+    """The 20 KB page under `prefix`, compressed at `level` for clients that accept it."""
+    return (
+        f"        location {prefix} {{\n"
+        f"            alias {docroot}/;\n"
+        f"            gzip on;\n"
+        f"            gzip_comp_level {level};\n"
+        f"        }}\n"
+    )
+
+
+def _gzip_proxy_location(prefix, upstream):
+    """The 100 KB JSON from the upstream, compressed at level 1 for clients that accept it."""
+    return (
+        f"        location {prefix} {{\n"
+        f"            proxy_pass http://{upstream}/json/;\n"
+        f"            proxy_http_version 1.1;\n"
+        f"            proxy_set_header Connection \"\";\n"
+        f"            gzip on;\n"
+        f"            gzip_comp_level 1;\n"
+        f"            gzip_types application/json;\n"
+        f"        }}\n"
+    )
+
+
 def scenarios(docroot):
     """Every scenario by name, in the order they run."""
     small = read_file(os.path.join(docroot, "small.html"))
     big = read_file(os.path.join(docroot, "big.bin"))
+    page = read_file(os.path.join(docroot, "page.html"))
+    data = read_file(os.path.join(docroot, "data.json"))
+    gz_proxy = _gzip_proxy_location("/gzproxy/", "bench_upstream")
     return {
         "return": Scenario("return", "/ret", expect_body=RET_BODY,
                            locations='        location = /ret { return 200 "hello\\n"; }\n'),
@@ -59,6 +107,16 @@ def scenarios(docroot):
                           locations=_proxy_location("/proxy/", "bench_upstream")),
         "tornado": Scenario("tornado", "/tornado/", backend="tornado", expect_body=TORNADO_BODY,
                             locations=_proxy_location("/tornado/", "tornado_upstream")),
+        "gzip1": Scenario("gzip1", "/gz1/page.html", expect_body=page, headers=GZIP,
+                          locations=_gzip_location("/gz1/", 1, docroot)),
+        "gzip6": Scenario("gzip6", "/gz6/page.html", expect_body=page, headers=GZIP,
+                          locations=_gzip_location("/gz6/", 6, docroot)),
+        "page": Scenario("page", "/gz1/page.html", expect_body=page,
+                         locations=_gzip_location("/gz1/", 1, docroot)),
+        "gzproxy": Scenario("gzproxy", "/gzproxy/data.json", backend="upstream",
+                            expect_body=data, headers=GZIP, locations=gz_proxy),
+        "json": Scenario("json", "/gzproxy/data.json", backend="upstream", expect_body=data,
+                         locations=gz_proxy),
     }
 
 
@@ -67,9 +125,56 @@ def read_file(path):
         return f.read()
 
 
+def page_html(size=PAGE_SIZE, seed=13):
+    """A deterministic HTML page of `size` bytes: navigation, then posts of words."""
+    rng = random.Random(seed)
+    vocab = ("the server request response header body client upstream proxy cache worker "
+             "connection module config location static file gzip level buffer event loop "
+             "an of to in and is for on with as by at from this that be are was it").split()
+
+    def words(n):
+        return " ".join(rng.choice(vocab) for _ in range(n))
+    parts = ['<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+             '<title>Portico benchmark page</title>\n</head>\n<body>\n<nav><ul>']
+    parts += [f'<li><a href="/section/{i}/">Section {i}</a></li>' for i in range(12)]
+    parts.append("</ul></nav>\n<main>\n")
+    i = 0
+    while sum(map(len, parts)) < size:
+        i += 1
+        parts.append(f'<article id="post-{i}">\n<h2><a href="/posts/{i}.html">'
+                     f'{words(6).title()}</a></h2>\n<p class="meta">Posted by '
+                     f'{rng.choice(["ann", "bob", "eve"])}</p>\n<p>{words(40)}.</p>\n'
+                     f'</article>\n')
+    return "".join(parts).encode()[:size]
+
+
+def data_json(size=JSON_SIZE, seed=7):
+    """A deterministic JSON list of records, about `size` bytes."""
+    rng = random.Random(seed)
+    names = ("ann", "bob", "eve", "joe", "kim", "lee", "max", "sam")
+    items = []
+    while True:
+        n = len(items) + 1
+        items.append({"id": n, "name": f"{rng.choice(names)} {rng.choice(names)}",
+                      "email": f"user{n}@example.com", "active": rng.random() < 0.5,
+                      "score": round(rng.random() * 100, 2),
+                      "tags": [rng.choice(names) for _ in range(3)]})
+        text = json.dumps({"items": items}).encode()
+        if len(text) >= size:
+            return text
+
+
 def make_docroot(docroot):
-    """Writes small.html (~600 bytes of HTML) and big.bin (1 MiB, deterministic bytes)."""
+    """Writes small.html (~600 bytes of HTML), big.bin (1 MiB, deterministic bytes), and for
+    the gzip scenarios page.html (20 KB of HTML) and json/data.json (100 KB)."""
     os.makedirs(docroot, exist_ok=True)
+    os.makedirs(os.path.join(docroot, "json"), exist_ok=True)
+    os.chmod(docroot, 0o755)
+    with open(os.path.join(docroot, "page.html"), "wb") as f:
+        f.write(page_html())
+    for name in ("data.json", os.path.join("json", "data.json")):
+        with open(os.path.join(docroot, name), "wb") as f:
+            f.write(data_json())
     os.chmod(docroot, 0o755)
     head = b"<!DOCTYPE html>\n<html><head><title>Portico bench</title></head><body>\n"
     tail = b"</body></html>\n"
@@ -142,8 +247,13 @@ def server_conf(scenario, port, docroot, backend_ports, workers, worker_connecti
     )
 
 
-def upstream_conf(port, worker_connections, backlog):
-    """The fast keep-alive backend of the proxy scenario: nginx answering `return 200`."""
+def upstream_conf(port, worker_connections, backlog, docroot=None):
+    """The fast keep-alive backend of the proxy scenarios: nginx answering `return 200`,
+    and the 100 KB JSON of the gzip scenarios under /json/ (sent uncompressed)."""
+    json_location = ""
+    if docroot is not None:
+        json_location = (f"        location /json/ {{ root {docroot}; "
+                         "default_type application/json; }\n")
     return (
         main_context(1, worker_connections)
         + "http {\n"
@@ -153,5 +263,6 @@ def upstream_conf(port, worker_connections, backlog):
         + "    server {\n"
         + f"        listen 127.0.0.1:{port} backlog={backlog};\n"
         + '        location / { return 200 "hello\\n"; }\n'
+        + json_location
         + "    }\n}\n"
     )

@@ -172,8 +172,9 @@ class Server:
                                      stderr=subprocess.STDOUT, start_new_session=True)
         out.close()
 
-    def wait_ready(self, path, check, timeout=10.0):
-        """Waits until GET path answers; returns (status, reason).
+    def wait_ready(self, path, check, timeout=10.0, headers=None):
+        """Waits until GET path answers; returns (status, reason). With `headers` (a dict
+        sent with the request), `check` also gets the response's headers.
 
         status: "ok"; "unsupported" when the server exited (it rejected the config);
         "broken" when it answers wrongly; "timeout" when it never answered.
@@ -184,12 +185,12 @@ class Server:
             if self.proc.poll() is not None:
                 return "unsupported", f"exited with code {self.proc.returncode}: {self.log_tail()}"
             try:
-                status, headers, body = http_get(self.port, path)
+                status, got, body = http_get(self.port, path, headers=headers)
             except OSError as e:
                 last = str(e)
                 time.sleep(0.05)
                 continue
-            wrong = check(status, body)
+            wrong = check(status, body) if headers is None else check(status, body, got)
             if wrong:
                 return "broken", f"GET {path}: {wrong}"
             self.worker_pids = self._find_workers(deadline)
@@ -249,11 +250,11 @@ class Backend(Server):
         return pinned(self._argv, self.cpu)
 
 
-def http_get(port, path, timeout=5.0):
-    """One GET to 127.0.0.1:port; returns (status, headers, body)."""
+def http_get(port, path, timeout=5.0, headers=None):
+    """One GET to 127.0.0.1:port (with `headers`); returns (status, headers, body)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=headers or {})
         resp = conn.getresponse()
         return resp.status, dict(resp.getheaders()), resp.read()
     finally:

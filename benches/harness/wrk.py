@@ -19,10 +19,12 @@ _SOCKET_ERRORS = re.compile(
 _NON_2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
 
 
-def argv(url, conns, duration, threads, timeout, cpu=None, binary="wrk"):
-    """The wrk command line; identical for both servers apart from the URL."""
+def argv(url, conns, duration, threads, timeout, cpu=None, binary="wrk", headers=()):
+    """The wrk command line; identical for both servers apart from the URL. `headers`:
+    request header lines (`Accept-Encoding: gzip`), one `-H` each."""
+    extra = [arg for h in headers for arg in ("-H", h)]
     return procs.pinned([binary, f"-t{threads}", f"-c{conns}", f"-d{duration}s",
-                         "--timeout", f"{timeout}s", "--latency", url], cpu)
+                         "--timeout", f"{timeout}s", "--latency", *extra, url], cpu)
 
 
 def run(cmd, duration):

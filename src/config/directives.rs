@@ -10,8 +10,8 @@ use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::{
-    listen, resolver, set_block, set_core, set_events, set_http, set_loc, set_log, set_proxy,
-    set_proxy_rest, set_regex, set_rewrite, set_upstream, writer,
+    listen, resolver, set_block, set_core, set_events, set_gzip, set_http, set_loc, set_log,
+    set_proxy, set_proxy_rest, set_regex, set_rewrite, set_upstream, writer,
 };
 use super::{set_geo, set_map, set_referer, set_split_clients};
 
@@ -321,6 +321,23 @@ table! {
     "referer_hash_max_size", C::SERVER.or(C::LOCATION), Exact(1), false, set_referer::referer_hash_max_size, "Tuning knob of nginx's referer hash, range-checked (default 2048).";
     "referer_hash_bucket_size", C::SERVER.or(C::LOCATION), Exact(1), false, set_referer::referer_hash_bucket_size, "Tuning knob of nginx's referer hash, range-checked (default 64).";
     "empty_gif", C::LOCATION, NoArgs, false, set_referer::empty_gif, "Answer with a 1x1 transparent GIF.";
+    // ---- gzip, gzip_static, gunzip ----
+    "gzip", HSL.or(C::IF_IN_LOCATION), Flag, false, set_gzip::gzip, "Compress responses with gzip (default off).";
+    "gzip_types", HSL, AtLeast(1), false, set_gzip::gzip_types, "MIME types compressed besides text/html, or `*` for any.";
+    "gzip_comp_level", HSL, Exact(1), false, set_gzip::gzip_comp_level, "Compression level 1..9 (default 1).";
+    "gzip_min_length", HSL, Exact(1), false, set_gzip::gzip_min_length, "Smallest Content-Length compressed (default 20).";
+    "gzip_buffers", HSL, Exact(2), false, set_gzip::gzip_buffers, "`NUMBER SIZE` of compressed output held per response (default 32 4k).";
+    "gzip_http_version", HSL, Exact(1), false, set_gzip::gzip_http_version, "Oldest request version compressed: 1.0|1.1 (default 1.1).";
+    "gzip_proxied", HSL, AtLeast(1), false, set_gzip::gzip_proxied, "For requests with Via: off|expired|no-cache|no-store|private|no_last_modified|no_etag|auth|any.";
+    "gzip_disable", HSL, AtLeast(1), false, set_gzip::gzip_disable, "User-Agent regexes (or `msie6`) that get no gzip.";
+    "gzip_vary", HSL, Flag, false, set_gzip::gzip_vary, "Add `Vary: Accept-Encoding` (default off).";
+    "gzip_window", HSL, Exact(1), false, set_gzip::gzip_window, "Compressor window: 512..32k (default 32k).";
+    "gzip_hash", HSL, Exact(1), false, set_gzip::gzip_hash, "Compressor hash memory: 512..128k (default 64k).";
+    "gzip_no_buffer", HSL, Flag, false, set_gzip::gzip_no_buffer, "Send compressed bytes as soon as they are made (default off).";
+    "postpone_gzipping", HSL, Exact(1), false, set_gzip::postpone_gzipping, "Body bytes gathered before compressing starts (default 0).";
+    "gzip_static", HSL, Exact(1), false, set_gzip::gzip_static, "Serve FILE.gz next to FILE: on|off|always (default off).";
+    "gunzip", HSL, Flag, false, set_gzip::gunzip, "Decompress gzip responses for clients without gzip (default off).";
+    "gunzip_buffers", HSL, Exact(2), false, set_gzip::gunzip_buffers, "`NUMBER SIZE` of decompressed output held per response (default 32 4k).";
     // ---- writer: limit_rate, keepalive_time, trailers, body files, mirror (config/writer.rs) ----
     "limit_rate", HSL.or(C::IF_IN_LOCATION), Exact(1), false, writer::limit_rate, "Bytes per second sent to the client (variables allowed; default 0: no limit).";
     "limit_rate_after", HSL.or(C::IF_IN_LOCATION), Exact(1), false, writer::limit_rate_after, "Bytes sent at full speed before limit_rate applies (variables allowed; default 0).";

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::gzip_values::*;
 use super::loc_values::*;
 use super::parser::{Directive, SourceFile};
 use super::proxy_rest::*;
@@ -612,6 +613,41 @@ settings! {
         /// `empty_gif` (location only; nested locations do not inherit it, an `if` in the
         /// location keeps it, as nginx's content handler)
         empty_gif: bool = false,
+        // ---- gzip, gzip_static, gunzip (config/set_gzip.rs, config/gzip_values.rs) ----
+        /// `gzip on|off`
+        gzip: bool = false,
+        /// `gzip_types MIME...|*` (default `text/html`)
+        gzip_types: GzipTypes = GzipTypes::default(),
+        /// `gzip_comp_level 1..9`
+        gzip_comp_level: u8 = DEFAULT_GZIP_COMP_LEVEL,
+        /// `gzip_min_length SIZE`: a response whose `Content-Length` is smaller is not compressed
+        gzip_min_length: u64 = DEFAULT_GZIP_MIN_LENGTH,
+        /// `gzip_buffers NUMBER SIZE`: compressed output held for the client at most
+        gzip_buffers: (usize, usize) = DEFAULT_GZIP_BUFFERS,
+        /// `gzip_http_version 1.0|1.1`: the oldest request version that gets gzip
+        gzip_http_version: GzipHttpVersion = DEFAULT_GZIP_HTTP_VERSION,
+        /// `gzip_proxied ...`: for requests with `Via`
+        gzip_proxied: GzipProxied = GzipProxied::default(),
+        /// `gzip_disable REGEX...`: user agents that get no gzip (`msie6` apart)
+        gzip_disable: GzipDisable = GzipDisable::default(),
+        /// `gzip_disable msie6` (merged on its own, as nginx does)
+        gzip_disable_msie6: bool = false,
+        /// `gzip_vary on|off`: `Vary: Accept-Encoding` where gzip was considered
+        gzip_vary: bool = false,
+        /// `gzip_window SIZE`, as zlib's window bits (9..15)
+        gzip_window: u8 = DEFAULT_GZIP_WBITS,
+        /// `gzip_hash SIZE`, as zlib's memory level (1..9)
+        gzip_hash: u8 = DEFAULT_GZIP_MEMLEVEL,
+        /// `gzip_no_buffer on|off`: compressed bytes go out as soon as they are made
+        gzip_no_buffer: bool = false,
+        /// `postpone_gzipping SIZE`: the compressor starts once this much body is at hand
+        postpone_gzipping: usize = DEFAULT_POSTPONE_GZIPPING,
+        /// `gzip_static on|off|always`
+        gzip_static: GzipStatic = GzipStatic::Off,
+        /// `gunzip on|off`
+        gunzip: bool = false,
+        /// `gunzip_buffers NUMBER SIZE`
+        gunzip_buffers: (usize, usize) = DEFAULT_GZIP_BUFFERS,
         // ---- writer: limit_rate, keepalive_time, trailers, body files, mirror (config/writer.rs) ----
         /// `limit_rate RATE` (bytes per second to the client; `None`: no limit)
         limit_rate: Option<super::writer::SizeValue> = None,

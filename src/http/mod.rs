@@ -21,6 +21,7 @@
 pub mod chunked;
 pub mod conditional;
 pub mod date;
+pub mod encoding;
 pub mod error;
 pub mod expires;
 mod header_line;

@@ -209,6 +209,10 @@ impl Protocol for Http1 {
         }
     }
 
+    fn unframe(&mut self) {
+        self.dechunk = self.framing == Framing::Chunked;
+    }
+
     fn reset(&mut self) {
         self.ranged = Ranged::No;
         self.location_base.clear();
@@ -292,6 +296,16 @@ impl ClientHeaders for Http1Head<'_> {
         (self.proto.head.status == 101)
             .then(|| self.proto.head.header(self.buf, "upgrade"))
             .flatten()
+    }
+
+    fn each_header(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
+        for v in response::client_values(&self.proto.head, self.buf, &self.input, name) {
+            f(v);
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        response::client_values(&self.proto.head, self.buf, &self.input, name).last()
     }
 
     fn chunked(&self) -> bool {

@@ -236,6 +236,23 @@ pub fn rewrite_value(
     false
 }
 
+/// The values of the upstream's `name` lines (lowercase) the client gets: not hidden,
+/// not hop-by-hop, and no `Content-Length` beside chunks.
+pub fn client_values<'b>(
+    head: &ResponseHead,
+    buf: &'b [u8],
+    input: &ClientHeadInput<'_>,
+    name: &str,
+) -> impl Iterator<Item = &'b [u8]> {
+    let passes = !(HOP_BY_HOP.contains(&name)
+        || hidden(name.as_bytes(), input)
+        || (name == "content-length" && head.chunked));
+    head.headers
+        .iter()
+        .filter(move |(n, _)| passes && buf[n.0..n.1].eq_ignore_ascii_case(name.as_bytes()))
+        .map(move |(_, v)| &buf[v.0..v.1])
+}
+
 /// The `Location` field of an upstream head as nginx passes it on
 /// (`ngx_http_upstream_rewrite_location`, then the header filter).
 enum LocationOut {

@@ -18,6 +18,11 @@
 //! problem git solves the same way), while a write after a settled ctime must move it. A
 //! file changed more recently is sent from its descriptor, which always reads current bytes.
 //!
+//! Files up to [`GZIP_FILE_MAX`] bytes also keep their gzip, made once per level from their
+//! bytes ([`FileCache::gzipped`]) under the same rule (a settled ctime, one `statx` per
+//! use), so a compressed static response costs what a plain one does: nginx compresses the
+//! file again for every request.
+//!
 //! Entries unused for `inactive` are closed by [`FileCache::sweep`] (the worker calls it
 //! about once a second) or when room is needed; a full cache drops the least recently used.
 
@@ -39,6 +44,10 @@ pub const SMALL_FILE: u64 = 16 * 1024;
 pub const CONTENT_BUDGET: usize = 8 * 1024 * 1024;
 /// A file whose ctime is more recent than this is not copied into memory.
 pub const RACY_WINDOW: Duration = Duration::from_secs(2);
+/// Files up to this size keep their gzip (at the level last asked for).
+pub const GZIP_FILE_MAX: u64 = 1024 * 1024;
+/// Bytes of gzipped copies one worker keeps at most.
+pub const GZIP_BUDGET: usize = 8 * 1024 * 1024;
 
 /// How the cache treats one location's files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +99,8 @@ pub struct FileCache {
     entries: HashMap<Box<[u8]>, Cached>,
     /// Bytes held in `Kind::File::content`, bounded by [`CONTENT_BUDGET`].
     content_bytes: usize,
+    /// Bytes held in `Kind::File::gzipped`, bounded by [`GZIP_BUDGET`].
+    gzip_bytes: usize,
 }
 
 #[derive(Debug)]
@@ -112,6 +123,8 @@ enum Kind {
         file: Option<Rc<std::fs::File>>,
         stamp: FileStamp,
         content: Option<Rc<[u8]>>,
+        /// Its gzip at a level.
+        gzipped: Option<(u8, Rc<[u8]>)>,
     },
     Directory(FileStamp),
     Error(u16, Option<String>),
@@ -144,6 +157,7 @@ impl FileCache {
                         file: (uses >= policy.min_uses).then_some(file),
                         stamp,
                         content: None,
+                        gzipped: None,
                     }),
                     Entry::Directory => Some(Kind::Directory(stamp)),
                     Entry::Error(s, m) if policy.errors => Some(Kind::Error(*s, m.clone())),
@@ -166,17 +180,65 @@ impl FileCache {
         entry
     }
 
+    /// The gzip at `level` of the file that `path` was just opened as (by [`FileCache::open`]
+    /// for this request), kept with its entry: made once by `compress` from the file's
+    /// bytes, for a file of at most [`GZIP_FILE_MAX`] bytes whose last change has settled
+    /// (its bytes are read whole for it, or taken from the entry). `None`: no such copy
+    /// (the caller compresses on the way).
+    pub fn gzipped(
+        &mut self,
+        policy: &Policy,
+        path: &[u8],
+        level: u8,
+        compress: &mut dyn FnMut(&[u8]) -> Option<Vec<u8>>,
+    ) -> Option<Rc<[u8]>> {
+        let c = self.entries.get_mut(path)?;
+        let Kind::File {
+            file: Some(file),
+            stamp,
+            content,
+            gzipped,
+        } = &mut c.what
+        else {
+            return None;
+        };
+        if let Some((l, bytes)) = gzipped.as_ref()
+            && *l == level
+        {
+            return Some(bytes.clone());
+        }
+        if stamp.size > GZIP_FILE_MAX || !settled(stamp, policy.racy_window) {
+            return None;
+        }
+        let plain = match content {
+            Some(bytes) => bytes.clone(),
+            None => read_all(file, stamp.size)?,
+        };
+        let made: Rc<[u8]> = compress(&plain)?.into();
+        let old = gzipped.take().map_or(0, |(_, b)| b.len());
+        self.gzip_bytes -= old;
+        if self.gzip_bytes + made.len() > GZIP_BUDGET {
+            // Too much kept already: this response has it, the next makes it again.
+            return Some(made);
+        }
+        self.gzip_bytes += made.len();
+        *gzipped = Some((level, made.clone()));
+        Some(made)
+    }
+
     /// Closes entries unused for their `inactive` time.
     pub fn sweep(&mut self, now: Instant) {
-        let mut freed = 0;
+        let (mut freed, mut freed_gzip) = (0, 0);
         self.entries.retain(|_, c| {
             let keep = now.saturating_duration_since(c.used) < c.inactive;
             if !keep {
                 freed += content_len(&c.what);
+                freed_gzip += gzip_len(&c.what);
             }
             keep
         });
         self.content_bytes -= freed;
+        self.gzip_bytes -= freed_gzip;
     }
 
     /// A usable cached answer for `path`, checked against the file system once it is older
@@ -199,6 +261,7 @@ impl FileCache {
                 file: Some(file),
                 stamp,
                 content,
+                ..
             } => {
                 if content.is_none()
                     && stamp.size <= SMALL_FILE
@@ -251,7 +314,18 @@ impl FileCache {
     fn remove(&mut self, path: &[u8]) {
         if let Some(c) = self.entries.remove(path) {
             self.content_bytes -= content_len(&c.what);
+            self.gzip_bytes -= gzip_len(&c.what);
         }
+    }
+}
+
+fn gzip_len(what: &Kind) -> usize {
+    match what {
+        Kind::File {
+            gzipped: Some((_, g)),
+            ..
+        } => g.len(),
+        _ => 0,
     }
 }
 

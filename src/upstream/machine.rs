@@ -318,11 +318,6 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         self.response.set_cap(self.response_cap());
     }
 
-    /// Whether the response is buffered (`proxy_buffering`, or `X-Accel-Buffering`).
-    pub fn buffering(&self) -> bool {
-        self.settings.buffering
-    }
-
     /// Records readiness of the upstream socket.
     pub fn on_event(&mut self, readable: bool, writable: bool) {
         if let Some(p) = self.peer_mut() {
@@ -498,6 +493,12 @@ impl<'c, P: Protocol> Upstream<'c, P> {
     /// The response ended cleanly and the client had all of it.
     pub fn complete(&self) -> bool {
         matches!(self.state, State::Done) && self.response.drained()
+    }
+
+    /// Whether the response is read ahead of the client (`*_buffering`); an unbuffered
+    /// one hands each read on at once (a body filter then flushes after each).
+    pub fn buffering(&self) -> bool {
+        self.settings.buffering
     }
 
     /// The upstream stopped mid-body (the client's connection closes after the rest).

@@ -74,6 +74,12 @@ pub trait Protocol {
         end: usize,
     ) -> Result<Decoded, &'static str>;
 
+    /// The connection frames the body for the client itself (a filter such as gzip changes
+    /// its length): from now on remove all of the upstream's framing, chunks included.
+    /// Called after the head, before the body starts; a protocol whose framing never
+    /// reaches the client needs nothing here.
+    fn unframe(&mut self) {}
+
     /// Forgets a response (a retry starts over).
     fn reset(&mut self);
 
@@ -104,6 +110,13 @@ pub trait ClientHeaders {
     fn write_rest(&self, out: &mut Vec<u8>, skip_cache: bool);
     /// The `Upgrade` value of a 101.
     fn upgrade(&self) -> Option<&[u8]>;
+    /// Calls `f` with each value of the header `name` (lowercase) among the lines the
+    /// client gets (for the response filters: gzip reads `Content-Type`, `Content-Length`,
+    /// `Content-Encoding`, `ETag`, `Cache-Control`...).
+    fn each_header(&self, name: &str, f: &mut dyn FnMut(&[u8]));
+    /// The value of the header `name` (lowercase) the client gets; of several, the last
+    /// (the one nginx's `r->headers_out` keeps, as its upstream module copies each in turn).
+    fn header(&self, name: &str) -> Option<&[u8]>;
     /// The body goes to the client with `Transfer-Encoding: chunked`.
     fn chunked(&self) -> bool;
     /// The body ends only when the connection closes (no length the client can use).

@@ -5,6 +5,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use super::file_response;
 use super::phases::{self, Next, Rq, eval, finalize, location_prefix};
+use crate::config::gzip_values::GzipStatic;
 use crate::config::{LocationMatch, TryFallback};
 use crate::http::request::Method;
 use crate::log::LogLevel;
@@ -85,6 +86,16 @@ fn serve_static<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
     }
     let loc = rq.req.loc;
     let now = rq.shared.now;
+    let mut gzip_vary = false;
+    if loc.gzip_static != GzipStatic::Off && matches!(method, Method::Get | Method::Head) {
+        match gzip_static(rq, &path) {
+            GzipStaticAnswer::Served(next) => {
+                restore_path(rq, path);
+                return next;
+            }
+            GzipStaticAnswer::Declined { vary } => gzip_vary = vary,
+        }
+    }
     let looked = static_files::open(&mut rq.shared.file_cache, loc, &path, now);
     if rq.route.trace.is_some() {
         let status = match &looked {
@@ -107,7 +118,7 @@ fn serve_static<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
             if method == Method::Post {
                 return finalize(rq, 405);
             }
-            file_response::serve(rq, f)
+            file_response::serve(rq, f, file_response::FileKind::Plain { gzip_vary })
         }
         Entry::Directory => {
             let mut location = Vec::with_capacity(64);
@@ -131,6 +142,81 @@ fn serve_static<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
             finalize(rq, status)
         }
     }
+}
+
+/// What `gzip_static` did.
+enum GzipStaticAnswer<'c> {
+    /// It answered with `FILE.gz` (or its 404).
+    Served(Next<'c>),
+    /// The static handler answers; `vary`: a `.gz` exists that this client does not get.
+    Declined { vary: bool },
+}
+
+/// nginx's `ngx_http_gzip_static_handler` for the file at `path`: `path.gz` answers when
+/// it exists and the client accepts gzip (`on`) or always (`always`, for `gunzip` to
+/// decompress where needed); the `.gz` is served as bytes, never inspected.
+fn gzip_static<'c>(rq: &mut Rq<'_, 'c>, path: &[u8]) -> GzipStaticAnswer<'c> {
+    let loc = rq.req.loc;
+    let ok = loc.gzip_static == GzipStatic::Always || {
+        let request = super::gzip::RequestFacts {
+            head: &rq.a.head,
+            buf: &rq.a.buf[rq.a.start..rq.a.filled],
+        };
+        super::gzip::gzip_ok(loc, request, None)
+    };
+    if !loc.gzip_vary && !ok {
+        return GzipStaticAnswer::Declined { vary: false };
+    }
+    let mut gz = Vec::with_capacity(path.len() + 3);
+    gz.extend_from_slice(path);
+    gz.extend_from_slice(b".gz");
+    let now = rq.shared.now;
+    let f = match static_files::open(&mut rq.shared.file_cache, loc, &gz, now) {
+        Entry::File(f) => f,
+        Entry::Directory => {
+            return GzipStaticAnswer::Declined {
+                vary: loc.gzip_static == GzipStatic::On,
+            };
+        }
+        Entry::Error(status, message) => {
+            // A `.gz` that is there but not a regular file is nginx's 404; one that cannot
+            // be opened for another reason than its absence is logged; either way
+            // otherwise the plain file answers.
+            let not_regular = message
+                .as_deref()
+                .is_some_and(|m| m.ends_with("is not a regular file"));
+            if not_regular {
+                if loc.gzip_static == GzipStatic::On && !ok {
+                    return GzipStaticAnswer::Declined { vary: true };
+                }
+                phases::log_error(rq, LogLevel::Crit, message.as_deref().unwrap_or_default());
+                return GzipStaticAnswer::Served(finalize(rq, 404));
+            }
+            if status != 404
+                && let Some(message) = message
+            {
+                let level = if status == 403 {
+                    LogLevel::Error
+                } else {
+                    LogLevel::Crit
+                };
+                phases::log_error(rq, level, &message);
+            }
+            return GzipStaticAnswer::Declined { vary: false };
+        }
+    };
+    if !ok {
+        return GzipStaticAnswer::Declined {
+            vary: loc.gzip_static == GzipStatic::On,
+        };
+    }
+    GzipStaticAnswer::Served(file_response::serve(
+        rq,
+        f,
+        file_response::FileKind::GzipStatic {
+            vary: loc.gzip_static == GzipStatic::On,
+        },
+    ))
 }
 
 /// nginx's index module for a URI ending in `/`.

@@ -177,6 +177,7 @@ pub fn explain<'c>(
         route: Route::default(),
         upstream: Default::default(),
         proxied: false,
+        filter: Default::default(),
     };
     let handled = phases::run(&mut Rq {
         a: &mut a,
@@ -281,6 +282,7 @@ fn shared(config: &Config, now: Instant) -> Result<Shared<'_>, String> {
                 .map_err(|e| format!("epoll dup() failed ({e})"))?,
         ),
         resolvers: Default::default(),
+        compress: Default::default(),
     })
 }
 

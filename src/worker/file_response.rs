@@ -1,10 +1,13 @@
-//! Answering with an open file, as nginx's static handler and its header filters do:
-//! `Last-Modified`, `ETag`, preconditions (304/412), one byte range (206/416), then the
-//! `expires` and `add_header` headers, in nginx's header order.
+//! Answering with an open file, as nginx's static handler (and `gzip_static`'s) and their
+//! header filters do: `Last-Modified`, `ETag`, preconditions (304/412), gzip or gunzip
+//! (a compressed copy from the worker's file cache when it has one), one byte range
+//! (206/416), then the `expires` and `add_header` headers, in nginx's header order.
 
 use super::conn::{FileBody, Source};
+use super::gzip::Coding;
 use super::handler::{self, Head};
 use super::phases::{Next, Rq, finalize};
+use super::response_head::Body;
 use super::response_head::preconditions;
 use crate::http::conditional::{self, Precondition};
 use crate::http::date::format_http_date_secs;
@@ -12,8 +15,19 @@ use crate::http::range::{self, CONTENT_RANGE_MAX_LEN, RangeOutcome};
 use crate::http::request::Method;
 use crate::static_files::{self, StaticFile};
 
-/// Queues the response for `f`, the file the request's URI maps to.
-pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile) -> Next<'c> {
+/// Which file a response sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum FileKind {
+    /// The file the URI maps to; `gzip_vary`: `gzip_static` found a `.gz` beside it that
+    /// the client does not get (the response still says `Vary`).
+    Plain { gzip_vary: bool },
+    /// `gzip_static`'s `FILE.gz`: its own validators, `Content-Encoding: gzip`, no ranges;
+    /// `vary`: `gzip_static on` asks for `Vary` (`always` leaves it to gunzip).
+    GzipStatic { vary: bool },
+}
+
+/// Queues the response for `f`, the file the request's URI maps to (or its `.gz`).
+pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile, kind: FileKind) -> Next<'c> {
     let loc = rq.req.loc;
     // Under `error_page` the target is sent with the error's status and no validators.
     let status = rq.route.err_status.unwrap_or(200);
@@ -29,19 +43,112 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile) -> Next<'c> {
     let mut last_modified = [0u8; 29];
     format_http_date_secs(f.mtime, &mut last_modified);
 
-    let (mut status, mut range) = (status, None);
-    // The not-modified and range filters see any 200, an `error_page ... =200` target too.
+    let mut status = status;
+    // The not-modified filter sees any 200, an `error_page ... =200` target too.
     if plain_ok {
         match preconditions(rq, Some(f.mtime), etag) {
             Precondition::Proceed => {}
             Precondition::NotModified => status = 304,
             Precondition::Failed => return finalize(rq, 412),
         }
+    }
+    let gzip_static = matches!(kind, FileKind::GzipStatic { .. });
+    let gzip_vary = matches!(
+        kind,
+        FileKind::Plain { gzip_vary: true } | FileKind::GzipStatic { vary: true }
+    );
+    // After an X-Accel-Redirect the upstream's type wins (nginx sets a file's type only
+    // when none is set).
+    let upstream_type = rq.route.upstream_content_type.clone();
+    let content_type = upstream_type
+        .as_deref()
+        .unwrap_or(static_files::content_type(loc, &rq.route.script.uri).as_bytes());
+    let etag_header: [(&[u8], &[u8]); 1] = [(b"ETag", etag.unwrap_or(b""))];
+    let last_modified_header: [(&[u8], &[u8]); 1] = [(b"Last-Modified", &last_modified)];
+    let validators = |status: u16| -> &[(&[u8], &[u8])] {
+        if matches!(status, 200 | 206 | 304) {
+            &last_modified_header
+        } else {
+            &[]
+        }
+    };
+    let mut late: &[(&[u8], &[u8])] = if etag.is_some() { &etag_header } else { &[] };
+    // After an X-Accel-Redirect the upstream's kept fields lead `extra` and precede the
+    // file's ETag in nginx's header list.
+    let kept = rq.route.upstream_headers.len();
+    let etag_in_extra = |extra: &mut Vec<u8>| {
+        if kept > 0
+            && let Some(tag) = etag
+        {
+            let line = [&b"ETag: "[..], tag, b"\r\n"].concat();
+            extra.splice(kept..kept, line);
+        }
+    };
+    if kept > 0 {
+        late = &[];
+    }
+    let accept_ranges: &[(&[u8], &[u8])] = &[(b"Accept-Ranges", b"bytes")];
+
+    // The header filters decide on the whole response (a compressed one has no ranges:
+    // nginx's range filter skips a response whose length is unknown).
+    let mut extra = handler::extra_headers(rq, status, Some(f.mtime));
+    etag_in_extra(&mut extra);
+    let not_modified = status == 304;
+    let whole = Head {
+        status,
+        content_type: (!not_modified).then_some(content_type),
+        content_length: (!not_modified).then_some(f.size),
+        early: validators(status),
+        late,
+        extra: &extra,
+        tail: if status == 200 && !gzip_static {
+            accept_ranges
+        } else {
+            &[]
+        },
+        content_encoding: gzip_static.then_some(b"gzip" as &[u8]),
+        gzip_vary,
+        ..Head::default()
+    };
+    let decision = whole.coding(rq.a, loc, false);
+    let send_body = rq.a.head.method != Method::Head && !not_modified && f.size > 0;
+    match decision.coding {
+        Coding::Identity => {}
+        Coding::Gzip(params) => {
+            let body = if send_body {
+                compressed_copy(rq, &f, params.level)
+            } else {
+                None
+            };
+            let in_memory = f.content.as_deref().filter(|_| send_body && body.is_none());
+            let body = match (&body, in_memory) {
+                (Some(gz), _) => Body::Gzipped(gz, f.size),
+                (None, Some(plain)) => Body::Plain(plain),
+                (None, None) => Body::Plain(b""),
+            };
+            let streams = send_body && matches!(body, Body::Plain(b""));
+            handler::queue_coded(rq.a, rq.shared, rq.req, &whole, body, decision);
+            if streams {
+                let size = f.size;
+                rq.a.source = file_source(loc, f, 0, size);
+            }
+            return Next::Done;
+        }
+        Coding::Gunzip => {
+            handler::queue_coded(rq.a, rq.shared, rq.req, &whole, Body::Plain(b""), decision);
+            if send_body {
+                let size = f.size;
+                rq.a.source = file_source(loc, f, 0, size);
+            }
+            return Next::Done;
+        }
+    }
+
+    let mut range = None;
+    if status == 200 && !gzip_static {
         let buf = &rq.a.buf[rq.a.start..rq.a.filled];
         let head = &rq.a.head;
-        if status == 200
-            && let Some(value) = head.header(buf, b"range")
-        {
+        if let Some(value) = head.header(buf, b"range") {
             let if_range_ok = head
                 .header(buf, b"if-range")
                 .is_none_or(|v| range::if_range_matches(v, Some(f.mtime), etag));
@@ -63,41 +170,27 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile) -> Next<'c> {
             }
         }
     }
-
-    let mut extra = handler::extra_headers(rq, status, Some(f.mtime));
-    let content_type = static_files::content_type(loc, &rq.route.script.uri);
-    let mut content_range = [0u8; CONTENT_RANGE_MAX_LEN];
     let (start, end) = range.unwrap_or((0, f.size));
+    let mut content_range = [0u8; CONTENT_RANGE_MAX_LEN];
     let mut tail: [(&[u8], &[u8]); 1] = [(b"", b"")];
     let tail: &[(&[u8], &[u8])] = match status {
-        200 => {
-            tail[0] = (b"Accept-Ranges", b"bytes");
-            &tail
-        }
         206 => {
             let n = range::content_range(start, end, f.size, &mut content_range);
             tail[0] = (b"Content-Range", &content_range[..n]);
             &tail
         }
-        _ => &[],
+        _ => whole.tail,
     };
-    let mut etag_header: &[(&[u8], &[u8])] = &[(b"ETag", etag.unwrap_or(b""))];
-    if etag.is_none() {
-        etag_header = &[];
-    }
-    // After an X-Accel-Redirect the upstream's kept fields lead `extra` and precede the
-    // file's ETag in nginx's header list.
-    let kept = rq.route.upstream_headers.len();
-    if kept > 0
-        && let Some(tag) = etag
-    {
-        let line = [&b"ETag: "[..], tag, b"\r\n"].concat();
-        extra.splice(kept..kept, line);
-        etag_header = &[];
-    }
-    let last_modified_header: [(&[u8], &[u8]); 1] = [(b"Last-Modified", &last_modified)];
-    let not_modified = status == 304;
-    let send_body = rq.a.head.method != Method::Head && !not_modified && end > start;
+    let partial_extra;
+    let extra: &[u8] = if status == 206 {
+        let mut e = handler::extra_headers(rq, status, Some(f.mtime));
+        etag_in_extra(&mut e);
+        partial_extra = e;
+        &partial_extra
+    } else {
+        &extra
+    };
+    let send_body = send_body && end > start;
     // A small file the cache holds goes out with the head in one write; others follow it
     // by sendfile.
     let in_memory = f
@@ -105,43 +198,54 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile) -> Next<'c> {
         .as_deref()
         .filter(|_| send_body)
         .and_then(|c| c.get(start as usize..end as usize));
-    handler::queue_response(
+    handler::queue_coded(
         rq.a,
         rq.shared,
         rq.req,
         &Head {
             status,
-            // After an X-Accel-Redirect the upstream's type wins (nginx sets a file's type
-            // only when none is set).
-            content_type: (!not_modified).then_some(
-                rq.route
-                    .upstream_content_type
-                    .as_deref()
-                    .unwrap_or(content_type.as_bytes()),
-            ),
             content_length: (!not_modified).then_some(end - start),
-            early: if matches!(status, 200 | 206 | 304) {
-                &last_modified_header
-            } else {
-                &[]
-            },
-            late: etag_header,
-            extra: &extra,
+            early: validators(status),
+            extra,
             tail,
-            ..Head::default()
+            ..whole
         },
-        in_memory.unwrap_or_default(),
+        Body::Plain(in_memory.unwrap_or_default()),
+        decision,
     );
     if send_body && in_memory.is_none() {
-        rq.a.source = Source::File(FileBody {
-            file: f.file,
-            pos: start,
-            end,
-            sendfile: loc.sendfile,
-            max_chunk: loc.sendfile_max_chunk,
-        });
+        rq.a.source = file_source(loc, f, start, end);
     }
     Next::Done
+}
+
+/// The file's range `start..end` as the response's source.
+fn file_source(loc: &crate::config::LocSettings, f: StaticFile, start: u64, end: u64) -> Source {
+    Source::File(FileBody {
+        file: f.file,
+        pos: start,
+        end,
+        sendfile: loc.sendfile,
+        max_chunk: loc.sendfile_max_chunk,
+    })
+}
+
+/// The file's gzip at `level` from the worker's file cache, made there once (a small file
+/// whose last change has settled); `None` when the cache keeps none for it.
+fn compressed_copy(rq: &mut Rq<'_, '_>, f: &StaticFile, level: u8) -> Option<std::rc::Rc<[u8]>> {
+    if f.size > crate::static_files::cache::GZIP_FILE_MAX {
+        return None;
+    }
+    let policy = crate::static_files::cache::Policy::of(rq.req.loc);
+    let shared = &mut *rq.shared;
+    let one_shot = &mut shared.compress.one_shot;
+    shared
+        .file_cache
+        .gzipped(&policy, &rq.route.filename, level, &mut |plain: &[u8]| {
+            let mut out = Vec::with_capacity(plain.len() / 3 + 64);
+            one_shot.compress(level, plain, &mut out).ok()?;
+            Some(out)
+        })
 }
 
 /// 416 with `Content-Range: bytes */SIZE` and nginx's page.

@@ -7,7 +7,8 @@ use super::conn::{self, Active, BodyRead, ClientBody, Conn, Req, Sink, Step};
 use super::phases::{self, Handled, Rq};
 use super::request_vars::{ConnInfo, RequestVars};
 pub(super) use super::response_head::{
-    Head, extra_headers, queue_error, queue_response, queue_standard_page,
+    Head, extra_headers, queue_coded, queue_error, queue_response, queue_standard_page,
+    upstream_body_coded,
 };
 use crate::elog;
 use crate::http::request::HttpError;

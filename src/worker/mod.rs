@@ -16,6 +16,7 @@ mod debug_log;
 mod empty_gif;
 pub(crate) mod explain;
 mod file_response;
+mod gzip;
 mod handler;
 mod phases;
 pub(crate) mod request_vars;
@@ -92,6 +93,8 @@ pub struct Shared<'c> {
     pub pool: conn::Pool<'c>,
     /// Open static files, stat results and small files' bytes (see `static_files::cache`).
     pub file_cache: crate::static_files::FileCache,
+    /// Compressor states and buffers for gzip and gunzip (see `compress`).
+    pub compress: crate::compress::Compressors,
     /// For registering the resolvers' sockets (a clone of the poll's registry).
     pub registry: mio::Registry,
     /// Upstream groups' counters, the idle upstream connections, and the registry that
@@ -245,6 +248,7 @@ impl<'c> Worker<'c> {
                 scratch: Vec::with_capacity(4096),
                 pool: conn::Pool::default(),
                 file_cache: Default::default(),
+                compress: Default::default(),
                 upstreams: crate::upstream::Upstreams::new(http, registry.try_clone()?),
                 registry,
                 resolvers: Default::default(),

@@ -263,6 +263,10 @@ impl VarSource for RequestVars<'_, '_> {
             Var::Status => {
                 let _ = write!(out, "{:03}", self.req.status);
             }
+            Var::GzipRatio => match self.active.filter.totals {
+                Some((zin, zout)) => return crate::compress::ratio(zin, zout, out),
+                None => return false,
+            },
             Var::BodyBytesSent => {
                 let _ = write!(
                     out,

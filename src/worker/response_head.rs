@@ -4,11 +4,16 @@
 //! for error statuses.
 
 use super::Shared;
+use super::conn::filter::FilterSetup;
 use super::conn::keepalive::{self, Writing};
 use super::conn::{Active, BodyRead, Req};
+use super::gzip::{
+    self, Coding, Decision, HeaderLines, RenderedLines, RequestFacts, ResponseFacts,
+};
 use super::handler::format_u64;
 use super::phases::{self, Next, Rq};
 use super::request_vars::RequestVars;
+use crate::config::LocSettings;
 use crate::http::conditional::{self, Conditions, Precondition};
 use crate::http::request::Method;
 use crate::http::{expires, response};
@@ -132,9 +137,10 @@ fn write_extra_headers(
 
 /// A response head to queue, in nginx's header order: status line, `Server`, `Date`,
 /// `Content-Type`, `Content-Length`, an upstream's early lines, `early` (`Last-Modified`,
-/// `Location`), `Transfer-Encoding`, `Connection`, `late` (`ETag`), an upstream's other
-/// lines, `extra` (pre-rendered `Expires`, `Cache-Control`, `add_header` lines), `tail`
-/// (`Accept-Ranges`, `Content-Range`).
+/// `Location`), `Transfer-Encoding`, `Connection`, `Vary` (gzip), `late` (`ETag`),
+/// `content_encoding`, an upstream's other lines, `extra` (pre-rendered `Expires`,
+/// `Cache-Control`, `add_header` lines), `tail` (`Accept-Ranges`, `Content-Range`), and
+/// last the gzip filter's `Content-Encoding`.
 #[derive(Default)]
 pub(super) struct Head<'h> {
     pub status: u16,
@@ -148,36 +154,232 @@ pub(super) struct Head<'h> {
     pub upstream: Option<&'h dyn ClientHeaders>,
     /// `expires` is in `extra`: the upstream's `Expires` and `Cache-Control` are left out.
     pub skip_cache: bool,
+    /// The body's own `Content-Encoding` (a `.gz` file that `gzip_static` serves).
+    pub content_encoding: Option<&'h [u8]>,
+    /// `gzip_static` found a `.gz` the client does not get: `Vary: Accept-Encoding` (with
+    /// `gzip_vary on`) all the same.
+    pub gzip_vary: bool,
+}
+
+impl HeaderLines for Head<'_> {
+    fn each(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
+        for (n, v) in self.early.iter().chain(self.late).chain(self.tail) {
+            if n.eq_ignore_ascii_case(name.as_bytes()) {
+                f(v);
+            }
+        }
+        if let Some(u) = self.upstream {
+            u.each_header(name, f);
+        }
+        RenderedLines(self.extra).each(name, f);
+    }
+}
+
+impl Head<'_> {
+    /// What the gzip and gunzip header filters decide for this head (`body_at_hand`: its
+    /// body is given whole with it; only gzip can be applied to such a body).
+    pub(super) fn coding(&self, a: &Active<'_>, loc: &LocSettings, body_at_hand: bool) -> Decision {
+        if !loc.gzip && !loc.gunzip && !self.gzip_vary {
+            return Decision::default();
+        }
+        let content_type = match self.upstream {
+            Some(u) => u.header("content-type"),
+            None => self.content_type,
+        };
+        let content_length = match self.upstream {
+            Some(u) => u.header("content-length").and_then(|v| {
+                std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|t| t.trim().parse().ok())
+            }),
+            None => self.content_length,
+        };
+        let content_encoding = match self.upstream {
+            Some(u) => u.header("content-encoding"),
+            None => self.content_encoding,
+        };
+        let facts = ResponseFacts {
+            status: self.status,
+            content_type,
+            content_length,
+            content_encoding,
+            lines: self,
+        };
+        let request = RequestFacts {
+            head: &a.head,
+            buf: &a.buf[a.start.min(a.filled)..a.filled],
+        };
+        let mut decision = gzip::header_filters(loc, request, &facts, self.gzip_vary);
+        if body_at_hand && decision.coding == Coding::Gunzip {
+            // A gzip body is never handed over whole (gzip_static sends its file through
+            // the filter); left as it is rather than sent as something it is not.
+            decision.coding = Coding::Identity;
+        }
+        decision
+    }
+}
+
+/// How the head builder writes a response whose body a filter changes.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Coded {
+    /// The header filters' verdict.
+    pub decision: Decision,
+    /// The body goes out in chunks (its length is unknown and the client speaks HTTP/1.1).
+    pub chunked: bool,
+}
+
+impl Coded {
+    /// How a response with `decision` is written for the request of `a` (a HEAD request,
+    /// or a status without a body, has none to frame).
+    pub(super) fn of(decision: Decision, a: &Active<'_>, status: u16) -> Coded {
+        let has_body = a.head.method != Method::Head && !matches!(status, 204 | 304);
+        Coded {
+            decision,
+            chunked: decision.coding != Coding::Identity
+                && has_body
+                && a.head.version != crate::http::request::Version::Http10,
+        }
+    }
+
+    fn changes_body(&self) -> bool {
+        self.decision.coding != Coding::Identity
+    }
 }
 
 /// Appends `head` and then `body` to the output buffer; the head's `Connection` says
 /// whether the connection stays ([`keepalive::keep_alive`], recorded in the request).
+/// The gzip and gunzip header filters decide first: a body given here is compressed at
+/// once, one that its source will give goes through the body filter.
 pub(super) fn queue_response<'c>(
     a: &mut Active<'c>,
-    shared: &Shared<'c>,
+    shared: &mut Shared<'c>,
     req: &mut Req<'c>,
     head: &Head<'_>,
     body: &[u8],
 ) {
+    let decision = head.coding(a, req.loc, !body.is_empty());
+    queue_coded(a, shared, req, head, Body::Plain(body), decision);
+}
+
+/// A response body handed to the head builder.
+pub(super) enum Body<'b> {
+    /// As it is (compressed here if the response is).
+    Plain(&'b [u8]),
+    /// Already compressed as the decision says (the file cache's copy), with the length
+    /// it has uncompressed.
+    Gzipped(&'b [u8], u64),
+}
+
+/// [`queue_response`] with the header filters' `decision` made by the caller (a file
+/// response that looked for a compressed copy first).
+pub(super) fn queue_coded<'c>(
+    a: &mut Active<'c>,
+    shared: &mut Shared<'c>,
+    req: &mut Req<'c>,
+    head: &Head<'_>,
+    body: Body<'_>,
+    decision: Decision,
+) {
+    let coded = Coded::of(decision, a, head.status);
     let reading = req.reading(&a.head, a.body_read(req), shared.shutting_down);
     let writing = Writing {
         status: head.status,
         finalized: req.finalized,
-        delimited: head.upstream.is_none_or(|u| !u.until_close()),
+        delimited: if coded.changes_body() {
+            coded.chunked || !coded_body(a, head.status)
+        } else {
+            head.upstream.is_none_or(|u| !u.until_close())
+        },
         complete: true,
     };
     req.keepalive = head.status != 101 && keepalive::keep_alive(&reading, &writing);
-    write_response(&mut a.out, shared, req, head, body);
+    let plain = match body {
+        Body::Plain(bytes) if !coded.changes_body() => bytes,
+        _ => b"",
+    };
+    write_response(&mut a.out, shared, req, head, &coded, plain);
+    if !coded.changes_body() || !coded_body(a, head.status) {
+        return;
+    }
+    match (body, decision.coding) {
+        (Body::Gzipped(gz, plain_len), _) => {
+            frame_whole(&mut a.out, gz, coded.chunked);
+            a.filter.record(plain_len, gz.len() as u64);
+        }
+        (Body::Plain(bytes), Coding::Gzip(params)) if !bytes.is_empty() => {
+            let mut gz = std::mem::take(&mut shared.compress.scratch);
+            gz.clear();
+            match shared
+                .compress
+                .one_shot
+                .compress(params.level, bytes, &mut gz)
+            {
+                Ok(_) => {
+                    frame_whole(&mut a.out, &gz, coded.chunked);
+                    a.filter.record(bytes.len() as u64, gz.len() as u64);
+                }
+                Err(e) => {
+                    // The head is out; the body cannot be made: the connection closes
+                    // after the head (nginx's gzip filter fails the request the same way).
+                    crate::elog!(
+                        crate::log::LogLevel::Alert,
+                        "gzip one-shot compression failed: {}",
+                        e.code
+                    );
+                    req.keepalive = false;
+                }
+            }
+            gz.clear();
+            shared.compress.scratch = gz;
+        }
+        (_, Coding::Gzip(params)) => a.filter.start(FilterSetup {
+            gzip: Some(params),
+            chunked: coded.chunked,
+            buffers: req.loc.gzip_buffers,
+            no_buffer: req.loc.gzip_no_buffer,
+        }),
+        (_, Coding::Gunzip) => a.filter.start(FilterSetup {
+            gzip: None,
+            chunked: coded.chunked,
+            buffers: req.loc.gunzip_buffers,
+            no_buffer: false,
+        }),
+        (_, Coding::Identity) => {}
+    }
 }
 
-/// Appends `head` (its `Connection` as `req.keepalive` says) and then `body` to `out`.
+/// Whether a response with `status` to the request of `a` carries a body at all.
+fn coded_body(a: &Active<'_>, status: u16) -> bool {
+    a.head.method != Method::Head && !matches!(status, 204 | 304)
+}
+
+/// Appends a whole coded body: one chunk and the last one, or the bytes as they are.
+fn frame_whole(out: &mut Vec<u8>, body: &[u8], chunked: bool) {
+    if !chunked {
+        out.extend_from_slice(body);
+        return;
+    }
+    if !body.is_empty() {
+        use std::io::Write;
+        let _ = write!(out, "{:x}\r\n", body.len());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+}
+
+/// Appends `head` (its `Connection` as `req.keepalive` says, its other lines as `coded`
+/// says) and then `body` to `out`.
 fn write_response<'c>(
     out: &mut Vec<u8>,
     shared: &Shared<'c>,
     req: &mut Req<'c>,
     head: &Head<'_>,
+    coded: &Coded,
     body: &[u8],
 ) {
+    let coding = coded.decision.coding;
+    let changed = coding != Coding::Identity;
     let start = out.len();
     // nginx's header filter: a 204 has no body and no Content-Type or Content-Length.
     let no_content = head.status == 204;
@@ -204,12 +406,16 @@ fn write_response<'c>(
     if let Some(t) = head.content_type.filter(|_| !no_content) {
         push_header(out, b"Content-Type", t);
     }
-    if let Some(len) = head.content_length.filter(|_| !no_content) {
+    if let Some(len) = head.content_length.filter(|_| !no_content && !changed) {
         let mut digits = [0u8; 20];
         push_header(out, b"Content-Length", format_u64(len, &mut digits));
     }
     if let Some(u) = head.upstream {
+        let from = out.len();
         u.write_early(out);
+        if changed {
+            edit_upstream_lines(out, from, coding);
+        }
     }
     for (name, value) in head.early {
         push_header(out, name, value);
@@ -222,7 +428,7 @@ fn write_response<'c>(
             push_header(out, b"Upgrade", value);
         }
     } else {
-        if head.upstream.is_some_and(|u| u.chunked()) {
+        if coded.chunked || (!changed && head.upstream.is_some_and(|u| u.chunked())) {
             out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
         }
         if req.keepalive {
@@ -238,15 +444,48 @@ fn write_response<'c>(
             out.extend_from_slice(b"Connection: close\r\n");
         }
     }
+    if coded.decision.vary && req.loc.gzip_vary {
+        out.extend_from_slice(b"Vary: Accept-Encoding\r\n");
+    }
     for (name, value) in head.late {
+        if changed && name.eq_ignore_ascii_case(b"etag") {
+            let at = out.len();
+            out.extend_from_slice(name);
+            out.extend_from_slice(b": ");
+            if gzip::weak_etag(value, out) {
+                out.extend_from_slice(b"\r\n");
+            } else {
+                out.truncate(at);
+            }
+            continue;
+        }
         push_header(out, name, value);
+    }
+    if let Some(encoding) = head.content_encoding.filter(|_| coding != Coding::Gunzip) {
+        push_header(out, b"Content-Encoding", encoding);
     }
     if let Some(u) = head.upstream {
+        let from = out.len();
         u.write_rest(out, head.skip_cache);
+        if changed {
+            edit_upstream_lines(out, from, coding);
+        }
     }
+    let from = out.len();
     out.extend_from_slice(head.extra);
+    if changed {
+        // The fields an X-Accel-Redirect kept (`Accept-Ranges`, the file's `ETag` among
+        // them) and add_header's `ETag` are the response's own to the gzip filter too.
+        edit_upstream_lines(out, from, coding);
+    }
     for (name, value) in head.tail {
+        if changed && name.eq_ignore_ascii_case(b"accept-ranges") {
+            continue;
+        }
         push_header(out, name, value);
+    }
+    if matches!(coding, Coding::Gzip(_)) {
+        out.extend_from_slice(b"Content-Encoding: gzip\r\n");
     }
     out.extend_from_slice(b"\r\n");
     req.status = response::wire_status(head.status);
@@ -303,16 +542,104 @@ pub(super) fn queue_upstream_head(
         skip_cache,
         ..Head::default()
     };
+    let decision = if facts.upgrade {
+        Decision::default()
+    } else {
+        head.coding(a, loc, false)
+    };
+    let coded = Coded::of(decision, a, status);
     let req = &mut *rq.req;
     let reading = req.reading(&a.head, a.body_read(req), rq.shared.shutting_down);
     let writing = Writing {
         status,
         finalized: req.finalized,
-        delimited: !view.until_close(),
+        delimited: if coded.changes_body() {
+            coded.chunked || !coded_body(a, status)
+        } else {
+            !view.until_close()
+        },
         complete: true,
     };
     req.keepalive = !facts.upgrade && keepalive::keep_alive(&reading, &writing);
-    write_response(&mut a.out, rq.shared, req, &head, b"");
+    let mut out = std::mem::take(&mut a.out);
+    write_response(&mut out, rq.shared, req, &head, &coded, b"");
+    a.out = out;
+    if coded.changes_body() && coded_body(a, status) {
+        // The filter frames the body: the upstream's framing goes entirely.
+        crate::upstream::Protocol::unframe(&mut a.upstream.proto);
+        a.filter.start(match decision.coding {
+            Coding::Gzip(params) => FilterSetup {
+                gzip: Some(params),
+                chunked: coded.chunked,
+                buffers: loc.gzip_buffers,
+                no_buffer: loc.gzip_no_buffer,
+            },
+            _ => FilterSetup {
+                gzip: None,
+                chunked: coded.chunked,
+                buffers: loc.gunzip_buffers,
+                no_buffer: false,
+            },
+        });
+    }
+}
+
+/// Whether gzip or gunzip will change the body of the upstream response whose head `a`
+/// holds. nginx's range filter runs after them and leaves a body of unknown length alone,
+/// so `proxy_force_ranges` does not apply to such a response (no 206, 416 or
+/// `Accept-Ranges`).
+pub(super) fn upstream_body_coded(a: &Active<'_>, loc: &LocSettings) -> bool {
+    if !loc.gzip && !loc.gunzip {
+        return false;
+    }
+    use crate::upstream::protocol::ClientHeaders;
+    let view = crate::proxy::Http1Head::new(&a.upstream.proto, a.upstream.head_bytes(), loc);
+    let head = Head {
+        status: view.status(),
+        upstream: Some(&view),
+        ..Head::default()
+    };
+    head.coding(a, loc, false).coding != Coding::Identity
+}
+
+/// Edits the upstream's header lines written from `from` for a body the filter changes:
+/// no `Content-Length` or `Accept-Ranges`, a weak `ETag` (nginx's `ngx_http_clear_*` and
+/// `ngx_http_weak_etag`), and for gunzip no `Content-Encoding`. In place: lines dropped
+/// are closed up, `W/` is inserted.
+fn edit_upstream_lines(out: &mut Vec<u8>, from: usize, coding: Coding) {
+    let mut at = from;
+    while at < out.len() {
+        let end = memchr::memchr(b'\n', &out[at..]).map_or(out.len(), |i| at + i + 1);
+        let line = &out[at..end];
+        let name_end = memchr::memchr(b':', line).map_or(line.len(), |i| i);
+        let name = &line[..name_end];
+        let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
+        if is(b"content-length")
+            || is(b"accept-ranges")
+            || (coding == Coding::Gunzip && is(b"content-encoding"))
+        {
+            out.drain(at..end);
+            continue;
+        }
+        if is(b"etag") {
+            let value = line[name_end..]
+                .strip_prefix(b":")
+                .unwrap_or_default()
+                .trim_ascii();
+            let value_at = at + (value.as_ptr() as usize - line.as_ptr() as usize);
+            if value.starts_with(b"W/") && value.len() > 2 {
+                // Weak already.
+            } else if value.starts_with(b"\"") {
+                out.splice(value_at..value_at, *b"W/");
+                at = end + 2;
+                continue;
+            } else {
+                out.drain(at..end);
+                continue;
+            }
+        }
+        at = end;
+    }
 }
 
 fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
@@ -372,5 +699,40 @@ pub(super) fn generated_preconditions<'c>(rq: &mut Rq<'_, 'c>) -> Option<Next<'c
             );
             Some(Next::Done)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edited(lines: &str, coding: Coding) -> String {
+        let mut out = b"HEAD\r\n".to_vec();
+        out.extend_from_slice(lines.as_bytes());
+        edit_upstream_lines(&mut out, 6, coding);
+        String::from_utf8(out).expect("ascii")
+    }
+
+    #[test]
+    fn upstream_lines_lose_length_and_ranges_and_get_a_weak_etag() {
+        let gzip = Coding::Gzip(crate::compress::Params {
+            level: 1,
+            wbits: 15,
+            memlevel: 8,
+        });
+        let lines = "Content-Length: 5\r\nETag: \"abc\"\r\nX-A: 1\r\nAccept-Ranges: bytes\r\n\
+                     Content-Encoding: gzip\r\n";
+        assert_eq!(
+            edited(lines, gzip),
+            "HEAD\r\nETag: W/\"abc\"\r\nX-A: 1\r\nContent-Encoding: gzip\r\n"
+        );
+        assert_eq!(
+            edited(lines, Coding::Gunzip),
+            "HEAD\r\nETag: W/\"abc\"\r\nX-A: 1\r\n"
+        );
+        assert_eq!(
+            edited("ETag: W/\"x\"\r\netag: bare\r\n", gzip),
+            "HEAD\r\nETag: W/\"x\"\r\n"
+        );
     }
 }

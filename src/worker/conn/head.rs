@@ -85,7 +85,7 @@ impl<'c> Conn<'c> {
                 }
             }
             if !self.client.readable {
-                return self.wait_for_head();
+                return self.wait_for_head(shared);
             }
             match self.client.read(&mut a.buf[a.filled..]) {
                 Ok(0) => {
@@ -128,7 +128,7 @@ impl<'c> Conn<'c> {
                         // The keep-alive deadline set by `go_idle` must reach the timers.
                         return Step::Wait(self.deadline);
                     }
-                    return self.wait_for_head();
+                    return self.wait_for_head(shared);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -148,8 +148,8 @@ impl<'c> Conn<'c> {
     /// The head is incomplete: responses already queued (to the requests before it) go out
     /// now, as nginx answers a request at once and then reads the next one, rather than
     /// waiting for the rest of this head.
-    pub(super) fn wait_for_head(&mut self) -> Step {
-        match self.flush() {
+    pub(super) fn wait_for_head(&mut self, shared: &mut Shared<'c>) -> Step {
+        match self.flush(&mut shared.compress) {
             Flush::Error => Step::Close,
             _ => Step::Wait(self.deadline),
         }

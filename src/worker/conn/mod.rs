@@ -15,6 +15,7 @@
 
 mod body;
 mod client;
+pub mod filter;
 mod head;
 pub(in crate::worker) mod keepalive;
 mod proxied;
@@ -208,6 +209,8 @@ pub struct Active<'c> {
     pub out_pos: usize,
     /// Where the body comes from after `out`.
     pub source: Source,
+    /// What the body goes through on its way to the client (gzip, gunzip, chunks).
+    pub filter: filter::BodyFilter,
     /// The request body still being read (dropped, stored or streamed upstream).
     pub body: Option<ClientBody>,
     /// The request in progress.
@@ -262,6 +265,7 @@ impl<'c> Pool<'c> {
                 out: Vec::new(),
                 out_pos: 0,
                 source: Source::Fixed,
+                filter: Default::default(),
                 body: None,
                 req: None,
                 route: Default::default(),
@@ -548,6 +552,7 @@ impl<'c> Conn<'c> {
         if let Some(mut a) = self.active.take() {
             let mut env = Self::env(shared, self.key);
             a.upstream.end(&mut env);
+            a.filter.end(&mut shared.compress);
             a.route.request_body = None;
             shared.pool.give(a, 1024);
         }

@@ -212,10 +212,13 @@ impl<'c> Conn<'c> {
             Turn::Head(facts) => return self.upstream_head(shared, facts),
             Turn::Failed(f) => return self.upstream_failed(shared, f),
         }
-        let written = self.bytes_out;
+        // Bytes the client took, or bytes a body filter took from the upstream's buffer,
+        // make room for the upstream to be read again.
+        let taken = |c: &Self| c.active.as_deref().map_or(0, |a| a.filter.taken);
+        let written = (self.bytes_out, taken(self));
         self.decide_rate(shared);
-        let flushed = self.flush();
-        let moved = self.bytes_out != written;
+        let flushed = self.flush(&mut shared.compress);
+        let moved = (self.bytes_out, taken(self)) != written;
         let Some(a) = self.active.as_deref_mut() else {
             return Step::Close;
         };
@@ -411,14 +414,16 @@ impl<'c> Conn<'c> {
             if let Some(on) = crate::proxy::accel::buffering(&proto.head, head, loc) {
                 a.upstream.set_buffering(on);
             }
-            // proxy_force_ranges: nginx's range filter on this response.
+            // proxy_force_ranges: nginx's range filter on this response, unless gzip or
+            // gunzip (earlier filters) make its length unknown.
+            let force_ranges = loc.proxy_force_ranges && !handler::upstream_body_coded(a, loc);
             let buf = &a.buf[a.start.min(a.filled)..a.filled];
             let (range, if_range) = (
                 a.head.header(buf, b"range"),
                 a.head.header(buf, b"if-range"),
             );
             let (proto, head) = a.upstream.proto_and_head();
-            let ranged = proto.decide_range(loc.proxy_force_ranges, head, range, if_range);
+            let ranged = proto.decide_range(force_ranges, head, range, if_range);
             if let crate::proxy::ranges::Ranged::Unsatisfiable { total } = ranged {
                 let mut env = Self::env(shared, self.key);
                 a.route.request_body = a.upstream.intercept(&mut env);

@@ -14,7 +14,7 @@ impl<'c> Conn<'c> {
     /// upstream connection).
     pub(super) fn read_stored_body(&mut self, shared: &mut Shared<'c>) -> Step {
         // The `100 Continue` goes out before anything is read.
-        match self.flush() {
+        match self.flush(&mut shared.compress) {
             Flush::Error => return Step::Close,
             Flush::Blocked => return self.body_wait(),
             _ => {}

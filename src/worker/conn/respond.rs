@@ -21,6 +21,7 @@ impl<'c> Conn<'c> {
         if let Some(r) = a.req.as_ref()
             && r.keepalive
             && matches!(a.source, Source::Fixed)
+            && !a.filter.is_on()
             && a.body.is_none()
             && a.out.len() < OUTPUT_FLUSH_THRESHOLD
             && a.filled > a.start + r.head_len + r.body_in_buf
@@ -28,7 +29,7 @@ impl<'c> Conn<'c> {
             return self.finish_request(shared);
         }
         self.decide_rate(shared);
-        match self.flush() {
+        match self.flush(&mut shared.compress) {
             Flush::Done | Flush::Pending => {}
             Flush::Delayed(until) => return Step::Wait(Some(until)),
             Flush::Blocked => {
@@ -101,8 +102,10 @@ impl<'c> Conn<'c> {
         let Some(a) = self.active.as_mut() else {
             return Step::Close;
         };
-        // A buffered body kept for an error page (its file, if any) ends with the request.
+        // A buffered body kept for an error page (its file, if any) ends with the request,
+        // and so do the body filter's state and buffers (after the log line's $gzip_ratio).
         a.route.request_body = None;
+        a.filter.end(&mut shared.compress);
         a.start = (a.start + req.head_len + req.body_in_buf).min(a.filled);
         // Whatever follows is a new head: parse it from its start.
         a.scanned = a.start;

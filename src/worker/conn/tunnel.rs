@@ -81,7 +81,7 @@ impl<'c> Conn<'c> {
     /// Runs the tunnel: the 101 head first, then both directions until nothing moves.
     pub(super) fn drive_tunnel(&mut self, shared: &mut Shared<'c>) -> Step {
         // The 101 head (still queued) goes first.
-        match self.flush() {
+        match self.flush(&mut shared.compress) {
             Flush::Error => return Step::Close,
             Flush::Blocked => return self.tunnel_wait(shared),
             _ => {}

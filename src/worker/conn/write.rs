@@ -4,12 +4,14 @@
 //! nginx's error lines when the client or the file lets us down.
 //!
 //! The rate limit (`limit_rate`, [`super::rate`]) caps what one call sends and then
-//! holds the writer back until a deadline; a filter (gzip) would stand between the
-//! source's [`Ready`] and the socket.
+//! holds the writer back until a deadline; a response's body filter ([`super::filter`]: gzip, gunzip, chunks) stands between the source's [`Ready`]
+//! and the socket, and TLS would sit under the writes.
 
 use std::os::fd::RawFd;
 
+use super::filter::{FilterError, SourceBody};
 use super::*;
+use crate::compress::Compressors;
 use crate::http::source::Ready;
 
 /// How a flush ended.
@@ -34,9 +36,11 @@ pub(super) enum Flush {
 const PREAD_CHUNK: usize = 32 * 1024;
 
 impl<'c> Conn<'c> {
-    /// Writes queued bytes, then the source's body, until done or blocked, no faster than
-    /// the response's `limit_rate`.
-    pub(super) fn flush(&mut self) -> Flush {
+    /// Writes queued bytes, then the source's body (through the body filter when the
+    /// response has one), until done or blocked. `spares`: the worker's compressor states
+    /// and buffers, which the filter takes from and gives back to.
+    /// No faster than the response's `limit_rate` ([`super::rate`]).
+    pub(super) fn flush(&mut self, spares: &mut Compressors) -> Flush {
         let now = self.now;
         if let Some(until) = self.delayed_until {
             if now < until {
@@ -45,7 +49,7 @@ impl<'c> Conn<'c> {
             self.delayed_until = None;
         }
         let rate::RateLimit::On(throttle) = &self.rate else {
-            return self.flush_within(u64::MAX);
+            return self.flush_within(spares, u64::MAX);
         };
         let allowance = match throttle.allowance(now, self.bytes_out) {
             Ok(n) => n,
@@ -55,7 +59,7 @@ impl<'c> Conn<'c> {
             }
         };
         let before = self.bytes_out;
-        let flushed = self.flush_within(allowance);
+        let flushed = self.flush_within(spares, allowance);
         let rate::RateLimit::On(throttle) = &self.rate else {
             return flushed;
         };
@@ -72,14 +76,25 @@ impl<'c> Conn<'c> {
     }
 
     /// [`Conn::flush`] of at most `budget` bytes.
-    fn flush_within(&mut self, mut budget: u64) -> Flush {
+    fn flush_within(&mut self, spares: &mut Compressors, mut budget: u64) -> Flush {
         let Some(a) = self.active.as_deref_mut() else {
             return Flush::Error;
         };
         let max_chunk = a.source.max_chunk();
         let mut sent_body: u64 = 0;
         loop {
+            if a.filter.is_on() {
+                let mut body = SourceBody {
+                    source: &mut a.source,
+                    upstream: &mut a.upstream,
+                };
+                if let Err(e) = a.filter.pump(&mut body, spares) {
+                    log_filter_error(self.id, &self.peer, a, &e);
+                    return Flush::Error;
+                }
+            }
             let ready = match &a.source {
+                _ if a.filter.is_on() => a.filter.ready(),
                 Source::Fixed => Ready::End,
                 Source::File(f) => f.ready(),
                 Source::Upstream => a.upstream.ready(),
@@ -196,9 +211,11 @@ impl<'c> Conn<'c> {
     }
 }
 
-/// The writer sent `n` body bytes of the source: it moves on, and they count as sent.
+/// The writer sent `n` body bytes of the source (or of the filter, when it is on): it
+/// moves on, and they count as sent.
 fn consume(a: &mut Active<'_>, n: usize) {
     match &mut a.source {
+        _ if a.filter.is_on() => a.filter.consume(n),
         Source::Fixed => {}
         Source::File(f) => f.pos += n as u64,
         Source::Upstream => a.upstream.consume(n),
@@ -317,4 +334,16 @@ pub(super) fn log_send_error(id: u64, peer: &SocketAddr, e: &io::Error) {
         sys::errno_text(e),
         peer.ip()
     );
+}
+
+/// nginx's error line when a body filter fails (the connection then closes).
+fn log_filter_error(id: u64, peer: &SocketAddr, a: &Active<'_>, e: &FilterError) {
+    let level = match e {
+        FilterError::Zlib {
+            call: "inflate", ..
+        }
+        | FilterError::Unfinished => LogLevel::Error,
+        FilterError::Zlib { .. } | FilterError::File(_) | FilterError::Stuck => LogLevel::Alert,
+    };
+    elog!(level, "*{id} {e}{}", error_context(peer, a));
 }
