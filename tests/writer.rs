@@ -136,3 +136,80 @@ fn limit_rate_is_per_request_on_a_kept_alive_connection() {
     assert_eq!(r.body.len(), DATA);
     assert!(t0.elapsed() < Duration::from_millis(900), "{:?}", t0.elapsed());
 }
+
+#[test]
+fn keepalive_time_closes_an_old_connection_after_its_request() {
+    let s = Server::start(
+        "server { listen 127.0.0.1:PORT; keepalive_time 1s; location / { return 200 ok; } }",
+    );
+    let mut c = s.connect();
+    send(&mut c, &get_request("/"));
+    let r = next_response(&mut c);
+    assert_eq!(r.header("Connection"), Some("keep-alive"), "{}", show(&r));
+    std::thread::sleep(Duration::from_millis(1300));
+    send(&mut c, &get_request("/"));
+    let r = next_response(&mut c);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Connection"), Some("close"), "{}", show(&r));
+    c.set_read_timeout(Some(Duration::from_secs(3))).ok();
+    let mut rest = Vec::new();
+    assert!(matches!(c.read_to_end(&mut rest), Ok(0)), "still open");
+}
+
+/// A client that asks for a large file and reads nothing until `send_timeout` closes
+/// its connection: what its reads end with.
+fn stalled_download_ends(reset: &str) -> std::io::Result<usize> {
+    let s = Server::start_with(
+        1,
+        &format!(
+            "server {{ listen 127.0.0.1:PORT; send_timeout 500ms; {reset}\n\
+             location / {{ root html; }} }}"
+        ),
+        |p| p.write("html/big", vec![b'x'; 8 << 20]),
+    );
+    let mut c = s.connect();
+    send(&mut c, &get_request("/big"));
+    std::thread::sleep(Duration::from_millis(1800));
+    c.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut total = 0;
+    loop {
+        match c.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => total += n,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[test]
+fn reset_timedout_connection_resets_a_timed_out_client() {
+    let ended = stalled_download_ends("reset_timedout_connection on;");
+    assert!(
+        matches!(&ended, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "{ended:?}"
+    );
+    // Off (the default): an orderly close after what was sent.
+    let ended = stalled_download_ends("");
+    assert!(matches!(ended, Ok(n) if n > 0), "{ended:?}");
+}
+
+#[test]
+fn send_lowat_is_ignored_with_nginx_warning() {
+    let p = Prefix::new();
+    p.write(
+        "conf/portico.conf",
+        format!(
+            "{}http {{ send_lowat 0; server {{ listen 127.0.0.1:{}; location / {{ send_lowat 1k; }} }} }}\n",
+            main_preamble(1),
+            free_port()
+        ),
+    );
+    let (code, _, err) = run_cli(&p.dir, &["-t", "-c", "conf/portico.conf"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        err.matches("\"send_lowat\" is not supported, ignored in").count(),
+        2,
+        "{err}"
+    );
+}

@@ -32,6 +32,7 @@ pub(super) fn start_request<'c>(
     };
     c.requests += 1;
     let pipeline = std::mem::take(&mut c.pipeline);
+    let conn_opened = c.opened;
     let mut conn = ConnInfo::of(c);
     conn.local = local;
     conn.request_id = super::request_vars::new_request_id();
@@ -70,6 +71,7 @@ pub(super) fn start_request<'c>(
     let mut req = Req {
         sequence: conn.requests,
         pipeline,
+        conn_opened,
         ..Req::new(shared.now, server, loc, head_len)
     };
     // `$upstream_*` belong to this request's tries only.

@@ -281,7 +281,7 @@ pub(super) fn queue_coded<'c>(
     decision: Decision,
 ) {
     let coded = Coded::of(decision, a, head.status);
-    let reading = req.reading(&a.head, a.body_read(req), shared.shutting_down);
+    let reading = req.reading(&a.head, a.body_read(req), shared.shutting_down, shared.now);
     let writing = Writing {
         status: head.status,
         finalized: req.finalized,
@@ -549,7 +549,12 @@ pub(super) fn queue_upstream_head(
     };
     let coded = Coded::of(decision, a, status);
     let req = &mut *rq.req;
-    let reading = req.reading(&a.head, a.body_read(req), rq.shared.shutting_down);
+    let reading = req.reading(
+        &a.head,
+        a.body_read(req),
+        rq.shared.shutting_down,
+        rq.shared.now,
+    );
     let writing = Writing {
         status,
         finalized: req.finalized,

@@ -139,6 +139,8 @@ pub struct Req<'c> {
     /// The status a handler finalized the request with when it is one after which nginx
     /// closes (its special response handler), whatever status its `error_page` answers.
     pub finalized: Option<u16>,
+    /// When its connection was accepted (`keepalive_time`).
+    pub conn_opened: Instant,
 }
 
 impl<'c> Req<'c> {
@@ -167,22 +169,26 @@ impl<'c> Req<'c> {
             client_sent_more: false,
             pipeline: false,
             finalized: None,
+            conn_opened: started,
         }
     }
 
     /// What the request side allows for keep-alive (see [`keepalive`]), its body as far as
-    /// `body` says.
+    /// `body` says, at `now`.
     pub fn reading(
         &self,
         head: &RequestHead,
         body: BodyRead,
         shutting_down: bool,
+        now: Instant,
     ) -> keepalive::Reading {
         keepalive::Reading {
             wants: head.keep_alive,
             allowed: !shutting_down
                 && self.sequence < self.loc.keepalive_requests
-                && !self.loc.keepalive_timeout.0.is_zero(),
+                && !self.loc.keepalive_timeout.0.is_zero()
+                // `keepalive_time`: an older connection serves this request, then closes.
+                && now.saturating_duration_since(self.conn_opened) <= self.loc.keepalive_time,
             body,
         }
     }
@@ -340,6 +346,8 @@ pub struct Conn<'c> {
     pub pipeline: bool,
     /// Bytes written to the client so far (the writer's progress, turn to turn).
     bytes_out: u64,
+    /// When the connection was accepted (`keepalive_time`).
+    pub opened: Instant,
     /// The current response's `limit_rate`.
     rate: rate::RateLimit,
     /// `limit_rate`: the writer sends nothing before this moment.
@@ -380,6 +388,7 @@ impl<'c> Conn<'c> {
             now: Instant::now(),
             pipeline: false,
             bytes_out: 0,
+            opened: Instant::now(),
             rate: rate::RateLimit::Unknown,
             delayed_until: None,
         }
@@ -491,7 +500,12 @@ impl<'c> Conn<'c> {
                 }
             }
             // nginx closes a connection whose discarded body stalls without a word.
-            State::Responding if a.body.is_some() && a.out_pos >= a.out.len() => return,
+            State::Responding if a.body.is_some() && a.out_pos >= a.out.len() => {
+                if a.req.as_ref().is_some_and(|r| r.loc.reset_timedout_connection) {
+                    self.client.reset_on_close();
+                }
+                return;
+            }
             State::Responding => "sending response to client",
             _ => return,
         };
@@ -499,6 +513,11 @@ impl<'c> Conn<'c> {
             Some(r) => r.server,
             None => &shared.http.servers[servers.default],
         };
+        // `reset_timedout_connection` of the request's location (the default server's
+        // before a location was chosen).
+        if a.req.as_ref().map_or(&*server.loc, |r| r.loc).reset_timedout_connection {
+            self.client.reset_on_close();
+        }
         elog!(
             LogLevel::Info,
             "*{} client timed out (110: Connection timed out) while {what}, client: {}, server: {}{}",

@@ -272,6 +272,15 @@ impl<'c> Conn<'c> {
         let req = a.req.as_ref()?;
         let now = shared.now;
         let waiting_to_send = !self.client.writable;
+        let send_late = waiting_to_send && now >= self.client_progress + req.loc.send_timeout;
+        let body_late = a.body.is_some()
+            && !self.client.readable
+            && a.upstream.body_room() > 0
+            && now >= self.client_progress + req.loc.client_body_timeout;
+        if (send_late || body_late) && req.loc.reset_timedout_connection
+        {
+            self.client.reset_on_close();
+        }
         if waiting_to_send && now >= self.client_progress + req.loc.send_timeout {
             self.log_line(
                 LogLevel::Info,
