@@ -1,7 +1,8 @@
 //! `limit_rate`: how many bytes the writer may send now, as nginx's write filter
-//! (`ngx_http_write_filter`) computes it. The allowance is `rate * (elapsed seconds + 1)
-//! - (sent - limit_rate_after)`; after each send the writer waits as long as the bytes
-//! past `limit_rate_after` take at the rate. `sent` counts every byte of the response,
+//! (`ngx_http_write_filter`) computes it: the allowance is the rate times the whole
+//! seconds since the request started plus one, less what was sent past
+//! `limit_rate_after`; after each send the writer waits as long as the bytes past
+//! `limit_rate_after` take at the rate. What was sent counts every byte of the response,
 //! its head included, as nginx's `c->sent`. The wait is a connection deadline in the
 //! event loop, never a busy loop; the last write of a response is not waited for.
 
