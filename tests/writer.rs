@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::time::{Duration, Instant};
 
 /// utime + stime of `pid`, in clock ticks.
@@ -91,7 +91,11 @@ fn limit_rate_with_variables_and_set_limit_rate() {
     // Unset variables: no limit, and nginx's error line for the bad size.
     let (_, took) = timed_get(&s, "/var");
     assert!(took < Duration::from_millis(900), "{took:?}");
-    assert!(s.error_log().contains("invalid size \"\""), "{}", s.error_log());
+    assert!(
+        s.error_log().contains("invalid size \"\""),
+        "{}",
+        s.error_log()
+    );
     // `set $limit_rate` is read back in bytes and limits the response.
     let (r, took) = timed_get(&s, "/set?l=20k");
     assert_eq!(r.header("X-Rate"), Some("20480"), "{}", show(&r));
@@ -134,7 +138,11 @@ fn limit_rate_is_per_request_on_a_kept_alive_connection() {
     send(&mut c, &get_request("/after"));
     let r = next_response(&mut c);
     assert_eq!(r.body.len(), DATA);
-    assert!(t0.elapsed() < Duration::from_millis(900), "{:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        t0.elapsed()
+    );
 }
 
 #[test]
@@ -208,7 +216,8 @@ fn send_lowat_is_ignored_with_nginx_warning() {
     let (code, _, err) = run_cli(&p.dir, &["-t", "-c", "conf/portico.conf"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(
-        err.matches("\"send_lowat\" is not supported, ignored in").count(),
+        err.matches("\"send_lowat\" is not supported, ignored in")
+            .count(),
         2,
         "{err}"
     );

@@ -501,7 +501,10 @@ impl<'c> Conn<'c> {
             }
             // nginx closes a connection whose discarded body stalls without a word.
             State::Responding if a.body.is_some() && a.out_pos >= a.out.len() => {
-                if a.req.as_ref().is_some_and(|r| r.loc.reset_timedout_connection) {
+                if a.req
+                    .as_ref()
+                    .is_some_and(|r| r.loc.reset_timedout_connection)
+                {
                     self.client.reset_on_close();
                 }
                 return;
@@ -515,7 +518,11 @@ impl<'c> Conn<'c> {
         };
         // `reset_timedout_connection` of the request's location (the default server's
         // before a location was chosen).
-        if a.req.as_ref().map_or(&*server.loc, |r| r.loc).reset_timedout_connection {
+        if a.req
+            .as_ref()
+            .map_or(&*server.loc, |r| r.loc)
+            .reset_timedout_connection
+        {
             self.client.reset_on_close();
         }
         elog!(

@@ -277,8 +277,7 @@ impl<'c> Conn<'c> {
             && !self.client.readable
             && a.upstream.body_room() > 0
             && now >= self.client_progress + req.loc.client_body_timeout;
-        if (send_late || body_late) && req.loc.reset_timedout_connection
-        {
+        if (send_late || body_late) && req.loc.reset_timedout_connection {
             self.client.reset_on_close();
         }
         if waiting_to_send && now >= self.client_progress + req.loc.send_timeout {

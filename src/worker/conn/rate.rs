@@ -159,9 +159,6 @@ mod tests {
         );
         // The first 100 bytes cost no wait; the next 500 cost half a second.
         assert_eq!(t.delay(t0, 50, 150), None);
-        assert_eq!(
-            t.delay(t0, 50, 650),
-            Some(t0 + Duration::from_millis(500))
-        );
+        assert_eq!(t.delay(t0, 50, 650), Some(t0 + Duration::from_millis(500)));
     }
 }
