@@ -144,6 +144,8 @@ vars! {
     Cookie(String),
     /// `$sent_http_NAME`: a response header.
     SentHttp(String),
+    /// `$sent_trailer_NAME`: a trailer `add_trailer` made before the one being made.
+    SentTrailer(String),
     /// `$1`..`$9`: a capture of the last matched regex.
     Capture(u8),
     /// A variable declared by `set`, by its index in the configuration's [`UserVars`].
@@ -165,6 +167,9 @@ impl Var {
         let family = |prefix: &str| name.strip_prefix(prefix).map(str::to_string);
         if let Some(rest) = family("sent_http_") {
             return Some(Var::SentHttp(rest));
+        }
+        if let Some(rest) = family("sent_trailer_") {
+            return Some(Var::SentTrailer(rest));
         }
         if let Some(rest) = family("http_") {
             return Some(Var::Http(rest));

@@ -222,3 +222,79 @@ fn send_lowat_is_ignored_with_nginx_warning() {
         "{err}"
     );
 }
+
+/// The raw bytes of a GET of `path` on a connection the server closes after it.
+fn raw_get(s: &Server, path: &str, version: &str) -> String {
+    let mut c = s.connect();
+    send(
+        &mut c,
+        format!("GET {path} {version}\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    String::from_utf8_lossy(&read_to_end(&mut c)).into_owned()
+}
+
+#[test]
+fn add_trailer_ends_a_chunked_body_with_trailers_as_nginx() {
+    let s = Server::start_with(
+        1,
+        "server { listen 127.0.0.1:PORT; server_name localhost; root html;\n\
+         add_trailer X-Var $host; add_trailer X-Always yes always; add_trailer X-Empty '';\n\
+         location /t1 { }\n\
+         location /ret { return 200 text; }\n\
+         location /proxy { proxy_pass http://127.0.0.1:PORT/t1; add_trailer X-Length $upstream_response_length; }\n\
+         location /plain { chunked_transfer_encoding off; }\n}",
+        |p| {
+            p.write("html/t1", "SEE-THIS");
+            p.write("html/plain/f", "plain");
+        },
+    );
+    let r = raw_get(&s, "/t1", "HTTP/1.1");
+    assert!(r.contains("Transfer-Encoding: chunked\r\n"), "{r}");
+    assert!(!r.contains("Content-Length"), "{r}");
+    assert!(
+        r.ends_with("\r\n\r\n8\r\nSEE-THIS\r\n0\r\nX-Var: localhost\r\nX-Always: yes\r\n\r\n"),
+        "{r}"
+    );
+    // A body given whole, an upstream's body, an error (only `always`).
+    let r = raw_get(&s, "/ret", "HTTP/1.1");
+    assert!(
+        r.ends_with("4\r\ntext\r\n0\r\nX-Var: localhost\r\nX-Always: yes\r\n\r\n"),
+        "{r}"
+    );
+    let r = raw_get(&s, "/proxy", "HTTP/1.1");
+    assert!(r.contains("8\r\nSEE-THIS\r\n0\r\nX-Length: "), "{r}");
+    assert!(!r.contains("X-Var"), "{r}");
+    let r = raw_get(&s, "/nx", "HTTP/1.1");
+    assert!(
+        r.contains("0\r\nX-Always: yes\r\n\r\n") && !r.contains("X-Var"),
+        "{r}"
+    );
+    // No chunks, no trailers: HTTP/1.0, chunked_transfer_encoding off.
+    let r = raw_get(&s, "/t1", "HTTP/1.0");
+    assert!(
+        r.ends_with("\r\n\r\nSEE-THIS") && !r.contains("X-Always"),
+        "{r}"
+    );
+    let r = raw_get(&s, "/plain/f", "HTTP/1.1");
+    assert!(
+        r.ends_with("\r\n\r\nplain") && !r.contains("X-Always"),
+        "{r}"
+    );
+    s.assert_clean_log();
+}
+
+#[test]
+fn a_kept_alive_connection_goes_on_after_trailers() {
+    let s = Server::start_with(
+        1,
+        "server { listen 127.0.0.1:PORT; root html; location / { add_trailer X-T done; } }",
+        |p| p.write("html/f", "abc"),
+    );
+    let mut c = s.connect();
+    for _ in 0..2 {
+        send(&mut c, &get_request("/f"));
+        let r = next_response(&mut c);
+        assert_eq!(r.text(), "abc");
+        assert_eq!(r.header("Connection"), Some("keep-alive"), "{}", show(&r));
+    }
+}

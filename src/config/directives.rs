@@ -349,6 +349,7 @@ table! {
     "client_body_in_single_buffer", HSL, Flag, false, writer::client_body_in_single_buffer, "Keep a body in memory in one buffer (always so in Portico; default off).";
     "mirror", HSL, Exact(1), false, writer::mirror, "`mirror URI|off`: a background subrequest to URI whose response is dropped.";
     "mirror_request_body", HSL, Flag, false, writer::mirror_request_body, "Send the request body to mirrors (default on).";
+    "chunked_transfer_encoding", HSL, Flag, false, writer::chunked_transfer_encoding, "Frame bodies of unknown length in chunks for HTTP/1.1 clients (default on).";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

@@ -669,6 +669,9 @@ settings! {
         mirror: Option<Vec<super::writer::Mirror>> = None,
         /// `mirror_request_body on|off`
         mirror_request_body: bool = true,
+        /// `chunked_transfer_encoding on|off`: off, a body of unknown length ends with the
+        /// connection
+        chunked_transfer_encoding: bool = true,
     }
 }
 

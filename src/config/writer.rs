@@ -216,3 +216,12 @@ pub(crate) fn mirror_request_body(
 ) -> Result<(), ConfError> {
     set_once(&mut l.loc(d)?.mirror_request_body, d, flag_arg)
 }
+
+/// `chunked_transfer_encoding on|off;`
+pub(crate) fn chunked_transfer_encoding(
+    l: &mut Level<'_>,
+    d: &Directive,
+    _: &mut Shared,
+) -> Result<(), ConfError> {
+    set_once(&mut l.loc(d)?.chunked_transfer_encoding, d, flag_arg)
+}

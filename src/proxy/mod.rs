@@ -97,7 +97,12 @@ pub fn prepare(
 ) -> Prepared {
     let buf = r.buf;
     let (client, conn_id) = (r.client, r.conn_id);
-    proto.start(false, r.head.version == Version::Http11);
+    // `chunked_transfer_encoding off`: an upstream's chunks are taken off, and the
+    // response ends with the connection, as for an HTTP/1.0 client.
+    proto.start(
+        false,
+        r.head.version == Version::Http11 && loc.chunked_transfer_encoding,
+    );
     head.clear();
     let mut setup = Prepared {
         target: Target {

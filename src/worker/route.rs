@@ -98,10 +98,12 @@ impl Route<'_> {
     /// location's access-log formats reads it (decided once per format at load).
     pub fn keep_sent_head(&mut self, loc: &crate::config::LocSettings, head: &[u8]) {
         self.sent_head.clear();
-        if loc
-            .access_log
-            .iter()
-            .any(|log| log.format.reads_sent_headers)
+        // Trailers are made after the head left and may read it too.
+        if !loc.add_trailer.is_empty()
+            || loc
+                .access_log
+                .iter()
+                .any(|log| log.format.reads_sent_headers)
         {
             self.sent_head.extend_from_slice(head);
         }

@@ -23,6 +23,7 @@ mod proxied_body;
 mod rate;
 mod respond;
 mod source;
+mod trailers;
 mod tunnel;
 mod write;
 

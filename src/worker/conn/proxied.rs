@@ -230,6 +230,10 @@ impl<'c> Conn<'c> {
             }
             Flush::Done => self.finish_request(shared),
             Flush::Yield | Flush::Spent => Step::Yield,
+            Flush::Pending if a.filter.awaits_trailers() => {
+                self.end_with_trailers(shared);
+                Step::Again
+            }
             Flush::Blocked | Flush::Pending | Flush::Delayed(_) => {
                 if matches!(flushed, Flush::Pending) && a.upstream.is_broken() {
                     return self.finish_request(shared);

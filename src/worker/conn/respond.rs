@@ -30,6 +30,7 @@ impl<'c> Conn<'c> {
         }
         self.decide_rate(shared);
         match self.flush(&mut shared.compress) {
+            Flush::Pending if self.end_with_trailers(shared) => return Step::Again,
             Flush::Done | Flush::Pending => {}
             Flush::Delayed(until) => return Step::Wait(Some(until)),
             Flush::Blocked => {
