@@ -1,7 +1,7 @@
 //! The connection writer's directives, over real sockets: `limit_rate` and
 //! `limit_rate_after` (fixed, variables, `$limit_rate`, `X-Accel-Limit-Rate`) on every
 //! source, `keepalive_time`, `reset_timedout_connection`, `send_lowat`, `add_trailer`,
-//! `client_body_in_file_only` and `$request_body_file`, `mirror`.
+//! `client_body_in_file_only` and `$request_body_file`.
 
 mod common;
 
@@ -297,4 +297,55 @@ fn a_kept_alive_connection_goes_on_after_trailers() {
         assert_eq!(r.text(), "abc");
         assert_eq!(r.header("Connection"), Some("keep-alive"), "{}", show(&r));
     }
+}
+
+fn post(s: &Server, path: &str, body: &[u8]) -> Response {
+    let mut c = s.connect();
+    let mut raw = format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    raw.extend_from_slice(body);
+    send(&mut c, &raw);
+    next_response(&mut c)
+}
+
+#[test]
+fn client_body_in_file_only_keeps_or_cleans_the_body_file() {
+    let s = Server::start(
+        "server { listen 127.0.0.1:PORT; client_body_buffer_size 2k;\n\
+         add_header X-Body-File $request_body_file; add_header X-Body $request_body;\n\
+         location /on { client_body_in_file_only on; proxy_pass http://127.0.0.1:PORT/echo; }\n\
+         location /clean { client_body_in_file_only clean; proxy_pass http://127.0.0.1:PORT/echo; }\n\
+         location /off { proxy_pass http://127.0.0.1:PORT/echo; }\n\
+         location /echo { return 200 ok; } }",
+    );
+    // `on`: even a small body goes to a named file, which stays after the request.
+    let r = post(&s, "/on", b"0123456789");
+    let file = r.header("X-Body-File").expect("a body file").to_string();
+    assert!(r.header("X-Body").is_none(), "{}", show(&r));
+    assert!(file.contains("client_body_temp"), "{file}");
+    assert_eq!(std::fs::read(&file).expect("kept"), b"0123456789");
+    std::fs::remove_file(&file).ok();
+    // `clean`: removed when the request ends.
+    let r = post(&s, "/clean", b"abc");
+    let file = r.header("X-Body-File").expect("a body file").to_string();
+    assert!(
+        s.wait_for(2, || !std::path::Path::new(&file).exists()),
+        "{file} left behind"
+    );
+    // `off`: in memory while it fits, a file past client_body_buffer_size.
+    let r = post(&s, "/off", b"small");
+    assert_eq!(r.header("X-Body"), Some("small"), "{}", show(&r));
+    assert!(r.header("X-Body-File").is_none(), "{}", show(&r));
+    let r = post(&s, "/off", &[b'x'; 5000]);
+    assert!(r.header("X-Body-File").is_some(), "{}", show(&r));
+    assert!(
+        s.error_log().contains("[notice]")
+            && s.error_log()
+                .contains("a client request body is buffered to a temporary file"),
+        "{}",
+        s.error_log()
+    );
 }

@@ -338,7 +338,7 @@ table! {
     "gzip_static", HSL, Exact(1), false, set_gzip::gzip_static, "Serve FILE.gz next to FILE: on|off|always (default off).";
     "gunzip", HSL, Flag, false, set_gzip::gunzip, "Decompress gzip responses for clients without gzip (default off).";
     "gunzip_buffers", HSL, Exact(2), false, set_gzip::gunzip_buffers, "`NUMBER SIZE` of decompressed output held per response (default 32 4k).";
-    // ---- writer: limit_rate, keepalive_time, trailers, body files, mirror (config/writer.rs) ----
+    // ---- writer: limit_rate, keepalive_time, trailers, body files (config/writer.rs) ----
     "limit_rate", HSL.or(C::IF_IN_LOCATION), Exact(1), false, writer::limit_rate, "Bytes per second sent to the client (variables allowed; default 0: no limit).";
     "limit_rate_after", HSL.or(C::IF_IN_LOCATION), Exact(1), false, writer::limit_rate_after, "Bytes sent at full speed before limit_rate applies (variables allowed; default 0).";
     "keepalive_time", HSL, Exact(1), false, writer::keepalive_time, "Longest life of a client connection: older, it closes after its request (default 1h).";
@@ -347,8 +347,6 @@ table! {
     "add_trailer", HSL.or(C::IF_IN_LOCATION), Range(2, 3), false, writer::add_trailer, "`add_trailer NAME VALUE [always]`: a trailer after a chunked response.";
     "client_body_in_file_only", HSL, Exact(1), false, writer::client_body_in_file_only, "Keep the request body in a file: on (kept), clean (removed), off (default).";
     "client_body_in_single_buffer", HSL, Flag, false, writer::client_body_in_single_buffer, "Keep a body in memory in one buffer (always so in Portico; default off).";
-    "mirror", HSL, Exact(1), false, writer::mirror, "`mirror URI|off`: a background subrequest to URI whose response is dropped.";
-    "mirror_request_body", HSL, Flag, false, writer::mirror_request_body, "Send the request body to mirrors (default on).";
     "chunked_transfer_encoding", HSL, Flag, false, writer::chunked_transfer_encoding, "Frame bodies of unknown length in chunks for HTTP/1.1 clients (default on).";
 }
 

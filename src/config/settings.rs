@@ -648,7 +648,7 @@ settings! {
         gunzip: bool = false,
         /// `gunzip_buffers NUMBER SIZE`
         gunzip_buffers: (usize, usize) = DEFAULT_GZIP_BUFFERS,
-        // ---- writer: limit_rate, keepalive_time, trailers, body files, mirror (config/writer.rs) ----
+        // ---- writer: limit_rate, keepalive_time, trailers, body files (config/writer.rs) ----
         /// `limit_rate RATE` (bytes per second to the client; `None`: no limit)
         limit_rate: Option<super::writer::SizeValue> = None,
         /// `limit_rate_after SIZE` (`None`: 0)
@@ -665,10 +665,6 @@ settings! {
         client_body_in_file_only: super::writer::BodyInFile = super::writer::BodyInFile::Off,
         /// `client_body_in_single_buffer on|off`
         client_body_in_single_buffer: bool = false,
-        /// `mirror URI...|off` (`None`: no mirrors)
-        mirror: Option<Vec<super::writer::Mirror>> = None,
-        /// `mirror_request_body on|off`
-        mirror_request_body: bool = true,
         /// `chunked_transfer_encoding on|off`: off, a body of unknown length ends with the
         /// connection
         chunked_transfer_encoding: bool = true,

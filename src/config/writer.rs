@@ -1,8 +1,8 @@
-//! Settings of the connection's writer and of the request-body and mirror directives that
-//! go with it (nginx's core, headers and mirror modules): `limit_rate`,
+//! Settings of the connection's writer and of the request-body directives that go
+//! with it (nginx's core and headers modules): `limit_rate`,
 //! `limit_rate_after`, `keepalive_time`, `reset_timedout_connection`, `send_lowat`,
-//! `add_trailer`, `client_body_in_file_only`, `client_body_in_single_buffer`, `mirror`,
-//! `mirror_request_body`; with nginx's checks and messages.
+//! `add_trailer`, `client_body_in_file_only`, `client_body_in_single_buffer`,
+//! `chunked_transfer_encoding`; with nginx's checks and messages.
 
 use super::error::ConfError;
 use super::loc_values::AddHeader;
@@ -54,13 +54,6 @@ pub enum BodyInFile {
     On,
     /// Always in a file, removed after the request.
     Clean,
-}
-
-/// `mirror URI | off` (a level's list replaces its parent's).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Mirror {
-    /// The URI of the mirror subrequest (arguments after `?`).
-    pub uri: String,
 }
 
 fn size_value(d: &Directive, shared: &Shared) -> Result<SizeValue, ConfError> {
@@ -179,42 +172,6 @@ pub(crate) fn client_body_in_single_buffer(
     _: &mut Shared,
 ) -> Result<(), ConfError> {
     set_once(&mut l.loc(d)?.client_body_in_single_buffer, d, flag_arg)
-}
-
-/// `mirror URI | off;` (repeatable; `off` only alone, as nginx's `ngx_http_mirror`).
-pub(crate) fn mirror(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<(), ConfError> {
-    let slot = &mut l.loc(d)?.mirror;
-    if d.arg(0) == "off" {
-        if slot.is_some() {
-            return Err(ConfError::directive(d, "is duplicate"));
-        }
-        *slot = Some(None);
-        return Ok(());
-    }
-    match slot {
-        Some(None) => Err(ConfError::directive(d, "is duplicate")),
-        Some(Some(list)) => {
-            list.push(Mirror {
-                uri: d.arg(0).to_string(),
-            });
-            Ok(())
-        }
-        None => {
-            *slot = Some(Some(vec![Mirror {
-                uri: d.arg(0).to_string(),
-            }]));
-            Ok(())
-        }
-    }
-}
-
-/// `mirror_request_body on|off;`
-pub(crate) fn mirror_request_body(
-    l: &mut Level<'_>,
-    d: &Directive,
-    _: &mut Shared,
-) -> Result<(), ConfError> {
-    set_once(&mut l.loc(d)?.mirror_request_body, d, flag_arg)
 }
 
 /// `chunked_transfer_encoding on|off;`

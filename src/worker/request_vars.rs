@@ -374,6 +374,22 @@ impl VarSource for RequestVars<'_, '_> {
                     None => return false,
                 }
             }
+            // The body's temporary file, while the body is kept.
+            Var::RequestBodyFile => {
+                let a = self.active;
+                let stored = match a.route.request_body.as_deref() {
+                    Some(b) => Some(b),
+                    None if a.proxied => a.upstream.stored_body(),
+                    None => None,
+                };
+                match stored.and_then(|b| b.file_path()) {
+                    Some(path) => {
+                        use std::os::unix::ffi::OsStrExt;
+                        out.extend_from_slice(path.as_os_str().as_bytes());
+                    }
+                    None => return false,
+                }
+            }
             Var::Upstream(name) => return self.active.upstream_var(name, out),
             _ => return false,
         }

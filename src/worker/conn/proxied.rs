@@ -41,7 +41,10 @@ impl<'c> Conn<'c> {
         // still read whole first, as nginx reads it.
         if (loc.proxy_request_buffering || crate::proxy::drops_body(loc))
             && has_body
-            && let Some(body) = ClientBody::of(&a.head, Sink::Store(Box::default()))
+            && let Some(body) = ClientBody::of(
+                &a.head,
+                Sink::Store(Box::new(StoredBody::new(loc.client_body_in_file_only))),
+            )
         {
             a.body = Some(body);
             req.body = BodyRead::Abandoned;
