@@ -10,9 +10,14 @@ build:
 	$(CARGO) build --release
 
 # Foreground, on the shipped default config (port 8080), with this checkout as prefix.
+# Started as root, the workers would run as `nobody` (nginx's default `user`), which cannot
+# read a checkout in a private directory (under /root, or made by `mktemp -d`) and would
+# answer 403: `make run` keeps them as root instead. Portico warns about such roots at start.
+RUN_GLOBALS := daemon off;$(if $(filter 0,$(shell id -u)), user root;,)
+
 run: build
 	mkdir -p logs
-	$(BIN) -p $(CURDIR) -c conf/portico.conf -g 'daemon off;'
+	$(BIN) -p $(CURDIR) -c conf/portico.conf -g '$(RUN_GLOBALS)'
 
 # The seed's scenario: two Tornado apps behind Portico on conf/nginx.conf (port 8080).
 demo: build

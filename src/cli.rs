@@ -30,7 +30,6 @@ const WITHOUT_MODULES: &[&str] = &[
     "http_charset_module",
     "http_ssi_module",
     "http_userid_module",
-    "http_access_module",
     "http_auth_basic_module",
     "http_mirror_module",
     "http_fastcgi_module",
@@ -303,7 +302,13 @@ fn test_config(args: &Args, opts: &LoadOptions) -> i32 {
     let full_file = opts.full_file();
     let file = full_file.display();
     match config::load(opts) {
-        Ok(_) => {
+        Ok(config) => {
+            config::log_warnings(&config);
+            if crate::sys::is_root()
+                && let Ok(user) = crate::master::User::resolve(config.main.user.as_ref())
+            {
+                crate::master::warn_unreadable_roots(&config, Some(&user));
+            }
             if !args.quiet {
                 eprintln!("{NAME}: the configuration file {file} syntax is ok");
                 eprintln!("{NAME}: configuration file {file} test is successful");

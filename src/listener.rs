@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::config::ListenConf;
+use crate::elog;
 
 /// A bound, listening socket and the `listen` options it was made with.
 #[derive(Debug)]
@@ -141,7 +142,72 @@ fn bind_one(conf: &ListenConf) -> io::Result<OwnedFd> {
     if unsafe { libc::listen(raw, conf.backlog) } < 0 {
         return Err(io::Error::last_os_error());
     }
+    configure(raw, conf);
     Ok(fd)
+}
+
+/// Sets `listen`'s socket options (`rcvbuf=`, `sndbuf=`, `so_keepalive=`, `fastopen=`,
+/// `deferred`) on a listening socket, new or kept over a reload, as nginx's
+/// `ngx_configure_listening_sockets`: a failure is an [alert] and the socket serves on.
+fn configure(fd: RawFd, conf: &ListenConf) {
+    use crate::log::LogLevel;
+    let o = &conf.sockopts;
+    let (idle, interval, count) = o
+        .keepalive
+        .map_or((0, 0, 0), |k| (k.idle, k.interval, k.count));
+    let settings: [(Option<i32>, libc::c_int, libc::c_int, &str); 8] = [
+        (o.rcvbuf, libc::SOL_SOCKET, libc::SO_RCVBUF, "SO_RCVBUF"),
+        (o.sndbuf, libc::SOL_SOCKET, libc::SO_SNDBUF, "SO_SNDBUF"),
+        (
+            o.keepalive.map(|k| k.on.into()),
+            libc::SOL_SOCKET,
+            libc::SO_KEEPALIVE,
+            "SO_KEEPALIVE",
+        ),
+        (
+            Some(idle).filter(|&v| v > 0),
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPIDLE,
+            "TCP_KEEPIDLE",
+        ),
+        (
+            Some(interval).filter(|&v| v > 0),
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPINTVL,
+            "TCP_KEEPINTVL",
+        ),
+        (
+            Some(count).filter(|&v| v > 0),
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPCNT,
+            "TCP_KEEPCNT",
+        ),
+        (
+            o.fastopen,
+            libc::IPPROTO_TCP,
+            libc::TCP_FASTOPEN,
+            "TCP_FASTOPEN",
+        ),
+        (
+            o.deferred.then_some(1),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            "TCP_DEFER_ACCEPT",
+        ),
+    ];
+    for (value, level, name, label) in settings {
+        let Some(value) = value else {
+            continue;
+        };
+        if let Err(e) = set_int(fd, level, name, value) {
+            elog!(
+                LogLevel::Alert,
+                "setsockopt({label}, {value}) {} failed ({}), ignored",
+                conf.addr,
+                crate::sys::errno_text(&e)
+            );
+        }
+    }
 }
 
 /// Binds every address in `wanted`, reusing a socket from `old` when its address is unchanged
@@ -187,6 +253,9 @@ pub fn bind_all(
                         // SAFETY: listen(2) on our own socket.
                         unsafe { libc::listen(fd.as_raw_fd(), conf.backlog) };
                     }
+                }
+                for fd in &l.fds {
+                    configure(fd.as_raw_fd(), conf);
                 }
                 l.fds
             }

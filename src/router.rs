@@ -90,7 +90,15 @@ pub fn select_server_why<'h>(
     state: MatchState<'_>,
 ) -> Result<(usize, ServerMatch<'h>), String> {
     let Some(host) = host else {
-        return Ok((addr.default, ServerMatch::NoHost));
+        // No Host: nginx looks up the empty name, which `server_name ""` (and a server
+        // without server_name) has.
+        let unnamed = addr.servers.iter().copied().find(|&i| {
+            http.servers[i]
+                .names
+                .iter()
+                .any(|n| matches!(n, ServerName::Exact(name) if name.is_empty()))
+        });
+        return Ok((unnamed.unwrap_or(addr.default), ServerMatch::NoHost));
     };
     // (server, length of the wildcard's fixed part, the name).
     let mut front: Option<(usize, usize, ServerMatch<'h>)> = None;

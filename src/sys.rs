@@ -108,6 +108,26 @@ pub fn send_more(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
+/// The kernel's `TCP_INFO` of a socket (`$tcpinfo_*`).
+pub fn tcp_info(fd: RawFd) -> io::Result<libc::tcp_info> {
+    // SAFETY: tcp_info is plain old data; the kernel fills at most `len` bytes of it.
+    unsafe {
+        let mut info: libc::tcp_info = std::mem::zeroed();
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        let rc = libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        );
+        if rc == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(info)
+    }
+}
+
 /// Keeps the process's permitted capabilities across the coming `setuid` (nginx does so for
 /// `proxy_bind ... transparent`).
 pub fn keep_capabilities() -> io::Result<()> {

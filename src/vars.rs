@@ -122,6 +122,17 @@ vars! {
     RequestCompletion = "request_completion",
     /// `$binary_remote_addr`: the client address in binary form.
     BinaryRemoteAddr = "binary_remote_addr",
+    // ---- core (long tail) ----
+    /// `$connection_time`: seconds since the connection was accepted, with milliseconds.
+    ConnectionTime = "connection_time",
+    /// `$tcpinfo_rtt`: the connection's round-trip time in microseconds (`TCP_INFO`).
+    TcpinfoRtt = "tcpinfo_rtt",
+    /// `$tcpinfo_rttvar`: its variance in microseconds.
+    TcpinfoRttvar = "tcpinfo_rttvar",
+    /// `$tcpinfo_snd_cwnd`: the send congestion window in segments.
+    TcpinfoSndCwnd = "tcpinfo_snd_cwnd",
+    /// `$tcpinfo_rcv_space`: the receive space.
+    TcpinfoRcvSpace = "tcpinfo_rcv_space",
     // ---- map, geo, split_clients, referer, empty_gif ----
     /// `$invalid_referer`: empty when the `Referer` passes the location's
     /// `valid_referers`, else `1`.
@@ -341,6 +352,16 @@ impl Template {
             parts.push(Part::Literal(literal.into_boxed_slice()));
         }
         Ok(Template { parts })
+    }
+
+    /// A template of fixed text.
+    pub fn literal(text: &str) -> Template {
+        let parts = if text.is_empty() {
+            Vec::new()
+        } else {
+            vec![Part::Literal(text.as_bytes().into())]
+        };
+        Template { parts }
     }
 
     /// The text, when it has no variables (so callers can skip evaluation).

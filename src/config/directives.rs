@@ -10,8 +10,9 @@ use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::{
-    listen, resolver, set_block, set_core, set_events, set_gzip, set_http, set_loc, set_log,
-    set_proxy, set_proxy_rest, set_regex, set_rewrite, set_upstream, writer,
+    access, listen, resolver, set_block, set_core, set_events, set_gzip, set_http, set_loc,
+    set_log, set_proxy, set_proxy_rest, set_regex, set_rewrite, set_tail, set_upstream, tuning,
+    writer,
 };
 use super::{set_geo, set_map, set_referer, set_split_clients};
 
@@ -36,6 +37,8 @@ impl Ctx {
     pub const IF_IN_LOCATION: Ctx = Ctx(1 << 6);
     /// `upstream {}`.
     pub const UPSTREAM: Ctx = Ctx(1 << 7);
+    /// `limit_except METHOD... {}` inside a location (nginx's `NGX_HTTP_LMT_CONF`).
+    pub const LIMIT_EXCEPT: Ctx = Ctx(1 << 8);
 
     /// The union of two sets (usable in constants).
     pub const fn or(self, other: Ctx) -> Ctx {
@@ -149,7 +152,7 @@ table! {
     "proxy_temp_path", HSL, Range(1, 4), false, set_http::proxy_temp_path, "Directory of temporary files for upstream responses, relative to the prefix (default proxy_temp).";
     "client_body_temp_path", HSL, Range(1, 4), false, set_http::client_body_temp_path, "Directory of buffered request bodies, relative to the prefix [levels accepted] (default client_body_temp).";
     "server_tokens", HSL, Exact(1), false, set_http::server_tokens, "Show the version in `Server:` and error pages: on|off|build.";
-    "access_log", HSL.or(C::IF_IN_LOCATION), AtLeast(1), false, set_log::access_log, "`access_log PATH [FORMAT [buffer=..]]` or `off`.";
+    "access_log", HSL.or(C::IF_IN_LOCATION).or(C::LIMIT_EXCEPT), AtLeast(1), false, set_log::access_log, "`access_log PATH [FORMAT [buffer=..]]` or `off`.";
     "log_format", C::HTTP, AtLeast(2), false, set_log::log_format, "`log_format NAME [escape=..] STRING...`.";
     "root", HSL.or(C::IF_IN_LOCATION), Exact(1), false, set_http::root, "Document root, relative to the prefix (default html).";
     "index", HSL, AtLeast(1), false, set_http::index, "Index files tried for a directory URI (default index.html).";
@@ -230,6 +233,41 @@ table! {
     "proxy_buffers", HSL, Exact(2), false, set_proxy::proxy_buffers, "Read-ahead buffers per request (default 8 4k).";
     "proxy_request_buffering", HSL, Flag, false, set_proxy::proxy_request_buffering, "Read the whole request body before connecting upstream (default on).";
     "proxy_intercept_errors", HSL, Flag, false, set_proxy::proxy_intercept_errors, "Answer upstream statuses >= 300 with error_page (default off).";
+    // ---- core (long tail) ----
+    // nginx's tuning knobs (config/tuning.rs): checked as nginx checks them, no effect here.
+    "variables_hash_max_size", C::HTTP, Exact(1), false, tuning::variables_hash_max_size, "Tuning knob of nginx's variables hash (default 1024; no effect).";
+    "variables_hash_bucket_size", C::HTTP, Exact(1), false, tuning::variables_hash_bucket_size, "Tuning knob of nginx's variables hash (default 64; no effect).";
+    "server_names_hash_max_size", C::HTTP, Exact(1), false, tuning::server_names_hash_max_size, "Tuning knob of nginx's server names hash (default 512; checked as nginx builds it).";
+    "server_names_hash_bucket_size", C::HTTP, Exact(1), false, tuning::server_names_hash_bucket_size, "Tuning knob of nginx's server names hash (default 64; checked as nginx builds it).";
+    "types_hash_max_size", HSL, Exact(1), false, tuning::types_hash_max_size, "Tuning knob of nginx's MIME types hash (default 1024; checked as nginx builds it).";
+    "types_hash_bucket_size", HSL, Exact(1), false, tuning::types_hash_bucket_size, "Tuning knob of nginx's MIME types hash (default 64; checked as nginx builds it).";
+    "connection_pool_size", HS, Exact(1), false, tuning::connection_pool_size, "Tuning knob of nginx's per-connection memory pool (default 512; no effect).";
+    "request_pool_size", HS, Exact(1), false, tuning::request_pool_size, "Tuning knob of nginx's per-request memory pool (default 4k; no effect).";
+    "output_buffers", HSL, Exact(2), false, tuning::output_buffers, "Tuning knob of nginx's file-reading buffers (default 2 32k; no effect).";
+    "postpone_output", HSL, Exact(1), false, tuning::postpone_output, "Tuning knob of nginx's output coalescing (default 1460; no effect).";
+    "subrequest_output_buffer_size", HSL, Exact(1), false, tuning::subrequest_output_buffer_size, "Tuning knob of nginx's subrequest buffers (default 4k; Portico makes no subrequests).";
+    "read_ahead", HSL, Exact(1), false, tuning::read_ahead, "Tuning knob of the kernel's read-ahead (default 0; no effect on Linux's page cache here).";
+    "directio_alignment", HSL, Exact(1), false, tuning::directio_alignment, "Tuning knob of O_DIRECT reads (default 512; no effect: directio is refused).";
+    "send_lowat", HSL, Exact(1), false, tuning::send_lowat, "SO_SNDLOWAT: unsupported on Linux, ignored with nginx's warning.";
+    // The access module and limit_except (config/access.rs).
+    "allow", HSL.or(C::LIMIT_EXCEPT), Exact(1), false, access::allow_deny, "`allow ADDRESS|CIDR|unix:|all`: let these clients in (rules apply in order).";
+    "deny", HSL.or(C::LIMIT_EXCEPT), Exact(1), false, access::allow_deny, "`deny ADDRESS|CIDR|unix:|all`: answer these clients 403.";
+    "limit_except", C::LOCATION, AtLeast(1), true, access::limit_except, "`limit_except METHOD... { }`: settings for the methods not named (GET names HEAD too).";
+    // The rest of ngx_http_core_module (config/set_tail.rs).
+    "load_module", C::MAIN, Exact(1), false, set_tail::load_module, "Refused: Portico has no dynamic modules.";
+    "keepalive_time", HSL, Exact(1), false, set_tail::keepalive_time, "Longest life of a client keep-alive connection: the request after it closes the connection (default 1h).";
+    "reset_timedout_connection", HSL, Flag, false, set_tail::reset_timedout_connection, "Close a timed-out connection, or one a 444 ends, with RST instead of FIN (default off).";
+    "keepalive_disable", HSL, Range(1, 2), false, set_tail::keepalive_disable, "`none|msie6|safari`: browsers that get no keep-alive (default msie6, after a POST).";
+    "max_ranges", HSL, Exact(1), false, set_tail::max_ranges, "Most byte ranges per request, 0 turns ranges off (default: no limit).";
+    "chunked_transfer_encoding", HSL, Flag, false, set_tail::chunked_transfer_encoding, "Send a response of unknown length chunked to HTTP/1.1 clients (default on).";
+    "aio_write", HSL, Flag, false, set_tail::aio_write, "Write temporary files with aio threads (default off; no effect without aio threads).";
+    "log_subrequest", HSL, Flag, false, set_tail::log_subrequest, "Log subrequests (default off; Portico makes none).";
+    "directio", HSL, Exact(1), false, set_tail::directio, "`off` only (default): Portico never reads with O_DIRECT.";
+    "aio", HSL, Exact(1), false, set_tail::aio, "`off` only (default): Portico has no file AIO or thread pools.";
+    "satisfy", HSL, Exact(1), false, set_tail::unsupported, "Refused: Portico has no authentication modules yet.";
+    "auth_delay", HSL, Exact(1), false, set_tail::unsupported, "Refused: Portico has no authentication modules yet.";
+    "post_action", HSL.or(C::IF_IN_LOCATION), Exact(1), false, set_tail::unsupported, "Refused: Portico makes no subrequests.";
+    "open_log_file_cache", HSL, Range(1, 4), false, set_log::open_log_file_cache, "`off` or `max=N [inactive=T] [min_uses=N] [valid=T]`: keep access logs with variables open.";
     // ---- proxy (rest of the module) ----
     "proxy_method", HSL, Exact(1), false, set_proxy_rest::proxy_method, "Method sent upstream instead of the client's (variables allowed).";
     "proxy_set_body", HSL, Exact(1), false, set_proxy_rest::proxy_set_body, "Body sent upstream instead of the client's (variables allowed).";
@@ -338,16 +376,12 @@ table! {
     "gzip_static", HSL, Exact(1), false, set_gzip::gzip_static, "Serve FILE.gz next to FILE: on|off|always (default off).";
     "gunzip", HSL, Flag, false, set_gzip::gunzip, "Decompress gzip responses for clients without gzip (default off).";
     "gunzip_buffers", HSL, Exact(2), false, set_gzip::gunzip_buffers, "`NUMBER SIZE` of decompressed output held per response (default 32 4k).";
-    // ---- writer: limit_rate, keepalive_time, trailers, body files (config/writer.rs) ----
+    // ---- writer: limit_rate, trailers, body files (config/writer.rs) ----
     "limit_rate", HSL.or(C::IF_IN_LOCATION), Exact(1), false, writer::limit_rate, "Bytes per second sent to the client (variables allowed; default 0: no limit).";
     "limit_rate_after", HSL.or(C::IF_IN_LOCATION), Exact(1), false, writer::limit_rate_after, "Bytes sent at full speed before limit_rate applies (variables allowed; default 0).";
-    "keepalive_time", HSL, Exact(1), false, writer::keepalive_time, "Longest life of a client connection: older, it closes after its request (default 1h).";
-    "reset_timedout_connection", HSL, Flag, false, writer::reset_timedout_connection, "Close timed-out client connections with a reset (SO_LINGER 0) (default off).";
-    "send_lowat", HSL, Exact(1), false, writer::send_lowat, "SO_SNDLOWAT; not supported on Linux, ignored with a warning as nginx does.";
     "add_trailer", HSL.or(C::IF_IN_LOCATION), Range(2, 3), false, writer::add_trailer, "`add_trailer NAME VALUE [always]`: a trailer after a chunked response.";
     "client_body_in_file_only", HSL, Exact(1), false, writer::client_body_in_file_only, "Keep the request body in a file: on (kept), clean (removed), off (default).";
     "client_body_in_single_buffer", HSL, Flag, false, writer::client_body_in_single_buffer, "Keep a body in memory in one buffer (always so in Portico; default off).";
-    "chunked_transfer_encoding", HSL, Flag, false, writer::chunked_transfer_encoding, "Frame bodies of unknown length in chunks for HTTP/1.1 clients (default on).";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

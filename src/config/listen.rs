@@ -11,7 +11,78 @@ use super::settings::{
     DEFAULT_LISTEN_BACKLOG, DEFAULT_LISTEN_PORT_ROOT, DEFAULT_LISTEN_PORT_USER, ListenConf,
     ServerName,
 };
-use super::values::parse_number;
+use super::values::{parse_number, parse_size, parse_time};
+
+/// A listening socket's options from `listen`'s parameters, set by the master on each bind
+/// and reload (nginx's `ngx_configure_listening_sockets`); accepted sockets inherit them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SockOpts {
+    /// `rcvbuf=SIZE`: SO_RCVBUF.
+    pub rcvbuf: Option<i32>,
+    /// `sndbuf=SIZE`: SO_SNDBUF.
+    pub sndbuf: Option<i32>,
+    /// `so_keepalive=on|off|[idle]:[intvl]:[cnt]`: SO_KEEPALIVE and its TCP tunables.
+    pub keepalive: Option<SoKeepalive>,
+    /// `fastopen=N`: TCP_FASTOPEN's queue length.
+    pub fastopen: Option<i32>,
+    /// `deferred`: TCP_DEFER_ACCEPT (accept only once data arrived).
+    pub deferred: bool,
+}
+
+/// `so_keepalive=`: on or off, and the TCP_KEEPIDLE/TCP_KEEPINTVL (seconds) and TCP_KEEPCNT
+/// to set (0: the system's).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SoKeepalive {
+    /// SO_KEEPALIVE's value.
+    pub on: bool,
+    /// TCP_KEEPIDLE in seconds (0: unset).
+    pub idle: i32,
+    /// TCP_KEEPINTVL in seconds (0: unset).
+    pub interval: i32,
+    /// TCP_KEEPCNT (0: unset).
+    pub count: i32,
+}
+
+/// A value a socket option takes (a C `int`).
+fn socket_int(n: Option<u64>) -> Option<i32> {
+    n.and_then(|n| i32::try_from(n).ok())
+}
+
+/// `so_keepalive=` as nginx reads it: `on`, `off`, or `[idle]:[intvl]:[cnt]` with times in
+/// seconds (units allowed) and at least one of them set.
+fn parse_so_keepalive(value: &str) -> Option<SoKeepalive> {
+    match value {
+        "on" | "off" => {
+            return Some(SoKeepalive {
+                on: value == "on",
+                idle: 0,
+                interval: 0,
+                count: 0,
+            });
+        }
+        _ => {}
+    }
+    let mut parts = value.splitn(3, ':');
+    let secs = |part: Option<&str>| match part {
+        None | Some("") => Some(0),
+        Some(t) => parse_time(t, true).and_then(|d| i32::try_from(d.as_secs()).ok()),
+    };
+    let idle = secs(parts.next())?;
+    let interval = secs(parts.next())?;
+    let count = match parts.next() {
+        None | Some("") => 0,
+        Some(n) => socket_int(parse_number(n))?,
+    };
+    if idle == 0 && interval == 0 && count == 0 {
+        return None;
+    }
+    Some(SoKeepalive {
+        on: true,
+        idle,
+        interval,
+        count,
+    })
+}
 
 /// `listen` without a port uses port 80, as in nginx.
 const LISTEN_DEFAULT_PORT: u16 = 80;
@@ -140,6 +211,7 @@ fn register(
         slot.conf.backlog = conf.backlog;
         slot.conf.reuseport = conf.reuseport;
         slot.conf.ipv6only = conf.ipv6only;
+        slot.conf.sockopts = conf.sockopts.clone();
     }
     if conf.default_server {
         if slot.default_server.is_some() {
@@ -170,6 +242,7 @@ pub(crate) fn listen(
         backlog: DEFAULT_LISTEN_BACKLOG,
         reuseport: false,
         ipv6only: true,
+        sockopts: SockOpts::default(),
     };
     let mut options_set = false;
     for param in d.args[1..].iter().map(|w| w.text.as_str()) {
@@ -177,8 +250,12 @@ pub(crate) fn listen(
             |what: &str, value: &str| Err(ConfError::at(d, format!("invalid {what} \"{value}\"")));
         if param == "default_server" || param == "default" {
             base.default_server = true;
-        } else if param == "bind" || param == "deferred" || param == "proxy_protocol" {
+        } else if param == "bind" || param == "proxy_protocol" {
+            // Portico binds every listen address on its own socket: `bind` is what it does.
             options_set |= param != "proxy_protocol";
+        } else if param == "deferred" {
+            base.sockopts.deferred = true;
+            options_set = true;
         } else if let Some(value) = param.strip_prefix("backlog=") {
             match value.parse::<i32>() {
                 Ok(n) if parse_number(value).is_some() && n != 0 => base.backlog = n,
@@ -195,18 +272,34 @@ pub(crate) fn listen(
         } else if param == "reuseport" {
             base.reuseport = true;
             options_set = true;
-        } else if [
-            "rcvbuf=",
-            "sndbuf=",
-            "fastopen=",
-            "so_keepalive=",
-            "accept_filter=",
-            "setfib=",
-        ]
-        .iter()
-        .any(|p| param.starts_with(p))
-        {
+        } else if let Some(value) = param.strip_prefix("rcvbuf=") {
+            let Some(n) = socket_int(parse_size(value)) else {
+                return invalid("rcvbuf", param);
+            };
+            base.sockopts.rcvbuf = Some(n);
             options_set = true;
+        } else if let Some(value) = param.strip_prefix("sndbuf=") {
+            let Some(n) = socket_int(parse_size(value)) else {
+                return invalid("sndbuf", param);
+            };
+            base.sockopts.sndbuf = Some(n);
+            options_set = true;
+        } else if let Some(value) = param.strip_prefix("fastopen=") {
+            let Some(n) = socket_int(parse_number(value)) else {
+                return invalid("fastopen", param);
+            };
+            base.sockopts.fastopen = Some(n);
+            options_set = true;
+        } else if let Some(value) = param.strip_prefix("so_keepalive=") {
+            base.sockopts.keepalive = Some(parse_so_keepalive(value).ok_or_else(|| {
+                ConfError::at(d, format!("invalid so_keepalive value: \"{value}\""))
+            })?);
+            options_set = true;
+        } else if param.starts_with("accept_filter=") {
+            // nginx on Linux: said and ignored (accept filters are FreeBSD's).
+            let message =
+                format!("accept filters \"{param}\" are not supported on this platform, ignored");
+            shared.warnings.push(ConfError::at(d, message));
         } else {
             return invalid("parameter", param);
         }
@@ -240,6 +333,7 @@ pub(crate) fn finish_server(server: &mut ServerRaw, shared: &mut Shared) -> Resu
             backlog: DEFAULT_LISTEN_BACKLOG,
             reuseport: false,
             ipv6only: true,
+            sockopts: SockOpts::default(),
         };
         register(shared, server.index, conf.clone(), false, None)?;
         server.listens.push(conf);
@@ -400,6 +494,38 @@ mod load_tests {
             Some(1)
         );
         assert_eq!(conf.server_default_for("10.0.0.1:9".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn listen_socket_options() {
+        let conf = http_conf(
+            "server { listen 127.0.0.1:8080 rcvbuf=64k sndbuf=8192 so_keepalive=30m::3 \
+             fastopen=10 deferred; }\n\
+             server { listen 127.0.0.1:8080; listen 8081 so_keepalive=off; }",
+        );
+        let o = &conf.listens[0].sockopts;
+        assert_eq!(
+            (o.rcvbuf, o.sndbuf, o.fastopen),
+            (Some(65536), Some(8192), Some(10))
+        );
+        assert!(o.deferred);
+        let k = o.keepalive.expect("so_keepalive");
+        assert_eq!((k.on, k.idle, k.interval, k.count), (true, 1800, 0, 3));
+        assert_eq!(
+            conf.listens[1].sockopts.keepalive.map(|k| k.on),
+            Some(false)
+        );
+        for (param, error) in [
+            ("rcvbuf=big", "invalid rcvbuf \"rcvbuf=big\""),
+            ("sndbuf=4g", "invalid sndbuf \"sndbuf=4g\""),
+            ("fastopen=-1", "invalid fastopen \"fastopen=-1\""),
+            ("so_keepalive=::", "invalid so_keepalive value: \"::\""),
+            ("so_keepalive=1x", "invalid so_keepalive value: \"1x\""),
+            ("setfib=1", "invalid parameter \"setfib=1\""),
+        ] {
+            let body = format!("server {{ listen 80 {param}; }}");
+            assert_eq!(load_err(&http(&body)), error, "{param}");
+        }
     }
 
     #[test]

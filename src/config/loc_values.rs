@@ -60,6 +60,15 @@ pub struct ErrorPage {
     pub args: Option<String>,
 }
 
+/// `expires [modified] VALUE` with variables: evaluated and parsed per request.
+#[derive(Clone, Debug)]
+pub struct ExpiresScript {
+    /// The value.
+    pub value: Template,
+    /// `modified`: relative to the file's mtime.
+    pub modified: bool,
+}
+
 /// `add_header NAME VALUE [always]`.
 #[derive(Clone, Debug)]
 pub struct AddHeader {
@@ -101,10 +110,16 @@ pub const DEFAULT_OPEN_FILE_CACHE_VALID: Duration = Duration::from_secs(60);
 /// `open_file_cache_min_uses 1;`
 pub const DEFAULT_OPEN_FILE_CACHE_MIN_USES: u64 = 1;
 
-/// `autoindex_format`: only nginx's default, `html`, is implemented.
+/// `autoindex_format html|xml|json|jsonp`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum AutoindexFormat {
     /// An HTML listing.
     #[default]
     Html,
+    /// `<list>` of `<directory>`, `<file>` and `<other>` elements.
+    Xml,
+    /// A JSON array of entries.
+    Json,
+    /// The JSON array passed to the function the `callback` argument names.
+    Jsonp,
 }

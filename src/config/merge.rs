@@ -57,6 +57,10 @@ fn merge_location(mut raw: LocationRaw, parent: &LocRaw) -> LocationConf {
     apply_off(&mut raw.loc, raw.access_log_off);
     inherit_loc(&mut raw.loc, parent);
     attach_if_settings(&mut raw.rewrite, raw.if_locs, &raw.loc);
+    let limit_except = raw
+        .limit_except
+        .take()
+        .map(|l| super::access::merge_limit_except(l, &raw.loc));
     let nested: Vec<LocationConf> = raw
         .nested
         .into_iter()
@@ -69,6 +73,7 @@ fn merge_location(mut raw: LocationRaw, parent: &LocRaw) -> LocationConf {
         nested,
         rewrite: raw.rewrite,
         deferred: raw.deferred,
+        limit_except,
         defined_at: raw.defined_at,
     }
 }
@@ -87,13 +92,18 @@ fn merge_http(
             path: shared.prefix.join(DEFAULT_ACCESS_LOG_PATH),
         };
         let format = shared.formats[0].clone();
-        top.access_log = Some(vec![AccessLogConf { target, format }]);
+        top.access_log = Some(vec![AccessLogConf::new(target, format)]);
     }
     if top.error_log.is_none() {
         top.error_log = Some(std::rc::Rc::new(main_error_log.to_vec()));
     }
     if top.root.is_none() {
         top.root = Some(shared.prefix.join(DEFAULT_ROOT));
+        shared.doc_roots.push(DocRootSite {
+            path: shared.prefix.join(DEFAULT_ROOT),
+            directive: "root",
+            at: None,
+        });
     }
     if top.client_body_temp_path.is_none() {
         top.client_body_temp_path = Some(shared.prefix.join(DEFAULT_CLIENT_BODY_TEMP_PATH));
@@ -222,6 +232,8 @@ pub(crate) fn build(
         events,
         http,
         sources,
+        warnings: std::mem::take(&mut shared.warnings),
+        doc_roots: std::mem::take(&mut shared.doc_roots),
     })
 }
 
@@ -268,7 +280,7 @@ mod tests {
         let servers = &config.http.as_ref().unwrap().servers;
         let nested = &servers[0].locations[0].nested[0].loc;
         assert_eq!(nested.root, prefix.join("html"));
-        assert_eq!(nested.index, ["index.html"]);
+        assert_eq!(nested.index[0].is_literal(), Some(&b"index.html"[..]));
         assert_eq!(
             nested.access_log[0].target.path,
             prefix.join("logs/access.log")

@@ -11,8 +11,10 @@
 //!
 //! Every error is a [`ConfError`] worded as nginx words it, ending `in FILE:LINE`.
 
+pub mod access;
 pub mod core_values;
 pub mod directives;
+pub mod doc_root;
 pub mod error;
 pub mod glob;
 pub mod gzip_values;
@@ -41,14 +43,17 @@ mod set_referer;
 mod set_regex;
 mod set_rewrite;
 mod set_split_clients;
+pub mod set_tail;
 pub mod set_upstream;
 pub mod settings;
+pub mod tuning;
 pub mod values;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
 
 pub use error::ConfError;
+pub use listen::{SoKeepalive, SockOpts};
 pub use loc_values::*;
 pub use parser::{Directive, SourceFile, SourcePos, Word};
 pub use settings::*;
@@ -147,6 +152,14 @@ pub fn render_dump(sources: &[SourceFile]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Logs the configuration's `[warn]`s, as nginx does while it reads a configuration (to
+/// stderr for `-t` and at start, to the error log at a reload).
+pub fn log_warnings(config: &Config) {
+    for warning in &config.warnings {
+        crate::elog!(crate::log::LogLevel::Warn, "{warning}");
+    }
 }
 
 /// Loads the configuration (so errors are reported as for `-t`) and renders [`render_dump`].

@@ -72,6 +72,9 @@ pub(crate) struct HttpRaw {
     pub access_log_off: bool,
     pub servers: Vec<ServerRaw>,
     pub deferred: Vec<Directive>,
+    // ---- core (long tail) ----
+    /// The hash sizes of the http block (`variables_hash_*`, `server_names_hash_*`).
+    pub knobs: super::tuning::HttpKnobs,
 }
 
 /// One `server {}` before merging.
@@ -109,6 +112,9 @@ pub(crate) struct LocationRaw {
     /// The settings of each `if` block, unmerged.
     pub if_locs: Vec<LocRaw>,
     pub deferred: Vec<Directive>,
+    // ---- core (long tail) ----
+    /// `limit_except`, unmerged.
+    pub limit_except: Option<super::access::LimitExceptRaw>,
     /// Where the block is written.
     pub defined_at: super::SourcePos,
 }
@@ -125,6 +131,7 @@ impl LocationRaw {
             rewrite: Vec::new(),
             if_locs: Vec::new(),
             deferred: Vec::new(),
+            limit_except: None,
             defined_at: Default::default(),
         }
     }
@@ -172,6 +179,15 @@ pub(crate) struct Shared {
     pub is_root: bool,
     /// Every `set $name` of the configuration, collected before any template is compiled.
     pub user_vars: UserVars,
+    /// nginx's `[warn]`s about the configuration (`-t` prints them, a start or reload logs
+    /// them): the configuration still loads.
+    pub warnings: Vec<ConfError>,
+    /// The `buffer=`/`flush=` of each buffered access-log file, to refuse a conflicting
+    /// second definition as nginx does.
+    pub access_buffers: Vec<(PathBuf, crate::log::LogBuffer)>,
+    /// Every `root` and `alias` written without variables, for the check that the workers
+    /// can read them.
+    pub doc_roots: Vec<super::settings::DocRootSite>,
     /// `resolver` lines so far (the next one's `ResolverConf::id`).
     pub resolvers: usize,
     // ---- map, geo, split_clients, referer, empty_gif ----
@@ -198,6 +214,9 @@ impl Shared {
             upstreams: Vec::new(),
             is_root: nix::unistd::geteuid().is_root(),
             user_vars: UserVars::default(),
+            warnings: Vec::new(),
+            access_buffers: Vec::new(),
+            doc_roots: Vec::new(),
             resolvers: 0,
             computed: Default::default(),
             map_hash_max_size: None,
@@ -245,7 +264,9 @@ impl Level<'_> {
             Level::Http(h) => Ok(&mut h.loc),
             Level::Server(s) => Ok(&mut s.loc),
             Level::Location(l) => Ok(&mut l.loc),
-            Level::If(i) if i.ctx == Ctx::IF_IN_LOCATION => Ok(&mut i.loc),
+            Level::If(i) if i.ctx == Ctx::IF_IN_LOCATION || i.ctx == Ctx::LIMIT_EXCEPT => {
+                Ok(&mut i.loc)
+            }
             _ => Err(misplaced(d)),
         }
     }

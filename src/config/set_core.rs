@@ -293,6 +293,7 @@ pub(crate) fn http(l: &mut Level<'_>, d: &Directive, shared: &mut Shared) -> Res
         ..HttpRaw::default()
     };
     walk(&mut Level::Http(&mut http), block(d), shared)?;
+    super::tuning::check_http(&http, d, shared)?;
     main.http = Some(http);
     Ok(())
 }

@@ -1,9 +1,11 @@
 //! Setters for the values of `http`, `server` and `location` settings (nginx's
 //! `ngx_http_core_module.c`); the block directives are in `set_block`.
 
+use super::doc_root::PathScript;
 use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
+use super::set_rewrite::template;
 use super::settings::LingeringClose;
 use super::values::simple_setters;
 use super::values::{
@@ -117,8 +119,9 @@ pub(crate) fn large_client_header_buffers(
     })
 }
 
-/// `root PATH;` (exclusive with `alias` at the same level): a trailing slash is dropped; relative paths resolve against the prefix
-/// (paths starting with a variable are kept as written).
+/// `root PATH;` (exclusive with `alias` at the same level): a trailing slash is dropped; a
+/// path written without a leading variable resolves against the prefix now, one with
+/// variables is evaluated per request (`root_script`).
 pub(crate) fn root(l: &mut Level<'_>, d: &Directive, shared: &mut Shared) -> Result<(), ConfError> {
     let prefix = shared.prefix.clone();
     let loc = l.loc(d)?;
@@ -126,32 +129,52 @@ pub(crate) fn root(l: &mut Level<'_>, d: &Directive, shared: &mut Shared) -> Res
         let message = "\"root\" directive is duplicate, \"alias\" directive was specified earlier";
         return Err(ConfError::at(d, message));
     }
+    check_root_vars(d)?;
+    let mut value = d.arg(0);
+    if value.len() > 1 && value.ends_with('/') {
+        value = &value[..value.len() - 1];
+    }
+    let path = if value.starts_with('$') {
+        value.into()
+    } else {
+        full_name(&prefix, value)
+    };
+    let compiled = template(d, &path.to_string_lossy(), shared)?;
+    let loc = l.loc(d)?;
+    set_once(&mut loc.root, d, |_| Ok(path.clone()))?;
     // `root` here means no inherited `alias` (nginx keeps both in one field).
     loc.alias = Some(None);
-    set_once(&mut loc.root, d, |d| {
-        let mut value = d.arg(0);
-        for var in [
-            "$document_root",
-            "${document_root}",
-            "$realpath_root",
-            "${realpath_root}",
-        ] {
-            if value.contains(var) {
-                let name = var.trim_matches(['$', '{', '}']);
-                let message =
-                    format!("the ${name} variable cannot be used in the \"root\" directive");
-                return Err(ConfError::at(d, message));
-            }
+    if compiled.is_literal().is_some() {
+        shared.doc_roots.push(super::settings::DocRootSite {
+            path: path.clone(),
+            directive: "root",
+            at: Some((d.file.to_path_buf(), d.line)),
+        });
+    }
+    let script = match compiled.is_literal() {
+        Some(_) => None,
+        None => Some(PathScript {
+            template: compiled,
+            prefix,
+        }),
+    };
+    loc.root_script = Some(script);
+    Ok(())
+}
+
+/// nginx refuses the variables made from `root`/`alias` inside them.
+pub(crate) fn check_root_vars(d: &Directive) -> Result<(), ConfError> {
+    let value = d.arg(0);
+    for name in ["document_root", "realpath_root"] {
+        if value.contains(&format!("${name}")) || value.contains(&format!("${{{name}}}")) {
+            let message = format!(
+                "the ${name} variable cannot be used in the \"{}\" directive",
+                d.name
+            );
+            return Err(ConfError::at(d, message));
         }
-        if value.len() > 1 && value.ends_with('/') {
-            value = &value[..value.len() - 1];
-        }
-        Ok(if value.starts_with('$') {
-            value.into()
-        } else {
-            full_name(&prefix, value)
-        })
-    })
+    }
+    Ok(())
 }
 
 /// `client_body_temp_path PATH [LEVEL1 [LEVEL2 [LEVEL3]]];` relative to the prefix; levels
@@ -188,8 +211,12 @@ fn temp_path(d: &Directive, prefix: &std::path::Path) -> Result<std::path::PathB
     Ok(full_name(prefix, d.arg(0)))
 }
 
-/// `index FILE...;` (repeated directives add files).
-pub(crate) fn index(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<(), ConfError> {
+/// `index FILE...;` (repeated directives add files; names may hold variables).
+pub(crate) fn index(
+    l: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
     for (i, w) in d.args.iter().enumerate() {
         if w.text.is_empty() {
             return Err(ConfError::at(
@@ -202,8 +229,12 @@ pub(crate) fn index(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<
             return Err(ConfError::at(d, message));
         }
     }
-    let files = l.loc(d)?.index.get_or_insert_with(Vec::new);
-    files.extend(d.args.iter().map(|w| w.text.clone()));
+    let names = d
+        .args
+        .iter()
+        .map(|w| template(d, &w.text, shared))
+        .collect::<Result<Vec<_>, _>>()?;
+    l.loc(d)?.index.get_or_insert_with(Vec::new).extend(names);
     Ok(())
 }
 
@@ -259,7 +290,8 @@ mod tests {
         let server = &config.http.as_ref().unwrap().servers[0];
         let loc = &server.loc;
         assert_eq!(loc.root, prefix.join("www"));
-        assert_eq!(loc.index, ["a.html", "/abs.html", "b.html"]);
+        let names: Vec<_> = loc.index.iter().filter_map(|t| t.is_literal()).collect();
+        assert_eq!(names, [&b"a.html"[..], b"/abs.html", b"b.html"]);
         assert_eq!(loc.client_max_body_size, 10 << 20);
         assert_eq!(loc.sendfile_max_chunk, 512 << 10);
         assert_eq!(loc.keepalive_requests, 5);
@@ -277,6 +309,9 @@ mod tests {
         assert!(srv.underscores_in_headers && !srv.ignore_invalid_headers && !srv.merge_slashes);
         let conf = http_conf("root /; server { root $host; }");
         assert_eq!(conf.servers[0].loc.root, PathBuf::from("$host"));
+        let script = conf.servers[0].loc.root_script.as_ref().expect("script");
+        assert!(script.template.is_literal().is_none());
+        assert!(conf.servers[0].loc.root_script.is_some());
     }
 
     #[test]

@@ -3,10 +3,11 @@
 //! `autoindex*` (`ngx_http_autoindex_module.c`), `expires` and `add_header`
 //! (`ngx_http_headers_filter_module.c`), `etag`, `if_modified_since` and the redirect flags.
 
+use super::doc_root::{Alias, PathScript};
 use super::error::ConfError;
 use super::loc_values::{
     AddHeader, AutoindexFormat, DEFAULT_OPEN_FILE_CACHE_INACTIVE, DisableSymlinks, ErrorPage,
-    ErrorPageStatus, OpenFileCache, TryFallback, TryFile, TryFiles,
+    ErrorPageStatus, ExpiresScript, OpenFileCache, TryFallback, TryFile, TryFiles,
 };
 use super::parser::Directive;
 use super::raw::{Level, Shared};
@@ -25,7 +26,7 @@ simple_setters! {
     autoindex_exact_size: loc.autoindex_exact_size = flag_arg;
     /// `autoindex_localtime on|off;`
     autoindex_localtime: loc.autoindex_localtime = flag_arg;
-    /// `autoindex_format html;` (nginx's `xml`, `json` and `jsonp` are not implemented)
+    /// `autoindex_format html|xml|json|jsonp;`
     autoindex_format: loc.autoindex_format = autoindex_format_arg;
     /// `etag on|off;`
     etag: loc.etag = flag_arg;
@@ -43,8 +44,6 @@ simple_setters! {
     msie_refresh: loc.msie_refresh = flag_arg;
     /// `internal;`
     internal: loc.internal = |_| Ok(true);
-    /// `expires [modified] TIME|epoch|max|off;`
-    expires: loc.expires = expires_arg;
     /// `open_file_cache off|max=N [inactive=TIME];`
     open_file_cache: loc.open_file_cache = open_file_cache_arg;
     /// `open_file_cache_valid TIME;`
@@ -65,13 +64,9 @@ fn invalid_value(d: &Directive) -> ConfError {
 fn autoindex_format_arg(d: &Directive) -> Result<AutoindexFormat, ConfError> {
     match d.arg(0).to_ascii_lowercase().as_str() {
         "html" => Ok(AutoindexFormat::Html),
-        "xml" | "json" | "jsonp" => Err(ConfError::at(
-            d,
-            format!(
-                "\"autoindex_format\" directive \"{}\" is not supported",
-                d.arg(0)
-            ),
-        )),
+        "xml" => Ok(AutoindexFormat::Xml),
+        "json" => Ok(AutoindexFormat::Json),
+        "jsonp" => Ok(AutoindexFormat::Jsonp),
         _ => Err(invalid_value(d)),
     }
 }
@@ -85,9 +80,33 @@ fn if_modified_since_arg(d: &Directive) -> Result<IfModifiedSince, ConfError> {
     }
 }
 
-fn expires_arg(d: &Directive) -> Result<crate::http::expires::Expires, ConfError> {
+/// `expires [modified] TIME|@TIME|epoch|max|off;` The value may hold variables (nginx
+/// 1.22 evaluates it per request; a value that does not parse then adds no header).
+pub(crate) fn expires(
+    l: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
+    use crate::http::expires;
     let args: Vec<&str> = d.args.iter().map(|w| w.text.as_str()).collect();
-    crate::http::expires::parse(&args).map_err(|message| ConfError::directive(d, &message))
+    let (modified, value) =
+        expires::split_args(&args).map_err(|message| ConfError::directive(d, &message))?;
+    let compiled = template(d, value, shared)?;
+    let loc = l.loc(d)?;
+    if compiled.is_literal().is_some() {
+        set_once(&mut loc.expires, d, |d| {
+            expires::parse_value(value, modified).map_err(|m| ConfError::directive(d, &m))
+        })?;
+        loc.expires_script = Some(None);
+        return Ok(());
+    }
+    // The setting is the script; `expires` itself stays as its default underneath.
+    set_once(&mut loc.expires, d, |_| Ok(expires::Expires::Off))?;
+    loc.expires_script = Some(Some(ExpiresScript {
+        value: compiled,
+        modified,
+    }));
+    Ok(())
 }
 
 fn open_file_cache_arg(d: &Directive) -> Result<Option<OpenFileCache>, ConfError> {
@@ -186,13 +205,8 @@ pub(crate) fn alias(
         let message = "the \"alias\" directive cannot be used inside the named location";
         return Err(ConfError::at(d, message));
     }
+    super::set_http::check_root_vars(d)?;
     let value = d.arg(0);
-    for name in ["document_root", "realpath_root"] {
-        if value.contains(&format!("${name}")) || value.contains(&format!("${{{name}}}")) {
-            let message = format!("the ${name} variable cannot be used in the \"alias\" directive");
-            return Err(ConfError::at(d, message));
-        }
-    }
     let path = if value.starts_with('$') {
         value.to_string()
     } else {
@@ -200,8 +214,33 @@ pub(crate) fn alias(
             .to_string_lossy()
             .into_owned()
     };
+    let location_len = match &location.matcher {
+        LocationMatch::Exact(s) | LocationMatch::Prefix(s) | LocationMatch::PrefixNoRegex(s) => {
+            Some(s.len())
+        }
+        LocationMatch::Regex(..) | LocationMatch::Named(_) => None,
+    };
     let compiled = template(d, &path, shared)?;
-    location.loc.alias = Some(Some(compiled));
+    if compiled.is_literal().is_some() {
+        // A regex location's literal alias may name a file: its directory is checked.
+        let dir = std::path::Path::new(&path);
+        let dir = match location_len {
+            Some(_) => dir,
+            None => dir.parent().unwrap_or(dir),
+        };
+        shared.doc_roots.push(super::settings::DocRootSite {
+            path: dir.to_path_buf(),
+            directive: "alias",
+            at: Some((d.file.to_path_buf(), d.line)),
+        });
+    }
+    location.loc.alias = Some(Some(Alias {
+        path: PathScript {
+            template: compiled,
+            prefix: shared.prefix.clone(),
+        },
+        location_len,
+    }));
     Ok(())
 }
 

@@ -6,9 +6,11 @@ use std::rc::Rc;
 use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
-use super::settings::{AccessLogConf, ErrorLogConf, ErrorLogTarget, LogEscape, LogFormat};
-use super::values::full_name;
-use crate::log::{AccessLogTarget, LogLevel};
+use super::settings::{
+    AccessLogConf, ErrorLogConf, ErrorLogTarget, LogEscape, LogFileCache, LogFormat,
+};
+use super::values::{full_name, parse_number, parse_size, parse_time};
+use crate::log::{AccessLogTarget, LogBuffer, LogLevel};
 use crate::vars::Template;
 
 /// Level names in nginx's order.
@@ -108,9 +110,13 @@ pub(crate) fn error_log(
     Ok(())
 }
 
-/// `access_log off;` or `access_log PATH [FORMAT [buffer=SIZE] [flush=TIME] [gzip] [if=..]];`
-/// (the buffering parameters are accepted and ignored). `off` wins over any other
-/// `access_log` at the same level, as in nginx.
+/// The buffer `access_log ... gzip` gets without `buffer=` (nginx's 64k).
+const DEFAULT_GZIP_LOG_BUFFER: usize = 64 * 1024;
+
+/// `access_log off;` or `access_log PATH [FORMAT [buffer=SIZE] [flush=TIME] [if=COND]];`
+/// as `ngx_http_log_set_log` reads it (`gzip[=LEVEL]` gives a 64k buffer unless one is set).
+/// `off` wins over any other `access_log` at the same level, as in nginx. A path with
+/// variables is evaluated per line.
 pub(crate) fn access_log(
     l: &mut Level<'_>,
     d: &Directive,
@@ -128,14 +134,19 @@ pub(crate) fn access_log(
         return Ok(());
     }
     // `syslog:` names a syslog target, checked now; any other text is a file (nginx opens
-    // even `memory:x` as one).
-    let target_path = match path.strip_prefix(crate::log::access::SYSLOG_PREFIX) {
+    // even `memory:x` as one), whose path may hold variables.
+    let (full, path_script) = match path.strip_prefix(crate::log::access::SYSLOG_PREFIX) {
         Some(params) => {
             crate::log::syslog::SyslogConf::parse(params)
                 .map_err(|message| ConfError::at(d, message))?;
-            std::path::PathBuf::from(path)
+            (std::path::PathBuf::from(path), None)
         }
-        None => full_name(&shared.prefix, path),
+        None => {
+            let full = full_name(&shared.prefix, path);
+            let compiled = Template::compile_with(&full.to_string_lossy(), &shared.user_vars)
+                .map_err(|message| ConfError::at(d, message))?;
+            (full, compiled.is_literal().is_none().then_some(compiled))
+        }
     };
     let format_name = if d.args.len() > 1 {
         d.arg(1)
@@ -148,21 +159,123 @@ pub(crate) fn access_log(
         .find(|f| f.name.eq_ignore_ascii_case(format_name))
         .cloned()
         .ok_or_else(|| ConfError::at(d, format!("unknown log format \"{format_name}\"")))?;
+    let (mut size, mut flush, mut filter, mut gzip) = (0usize, None, None, None);
     for word in d.args.iter().skip(2) {
         let param = word.text.as_str();
-        let known = ["buffer=", "flush=", "gzip", "if="]
-            .iter()
-            .any(|p| param.starts_with(p));
-        if !known {
+        if let Some(value) = param.strip_prefix("buffer=") {
+            size = parse_size(value)
+                .filter(|&n| n > 0)
+                .ok_or_else(|| ConfError::at(d, format!("invalid buffer size \"{value}\"")))?
+                as usize;
+        } else if let Some(value) = param.strip_prefix("flush=") {
+            flush = Some(
+                parse_time(value, false)
+                    .filter(|t| !t.is_zero())
+                    .ok_or_else(|| ConfError::at(d, format!("invalid flush time \"{value}\"")))?,
+            );
+        } else if param == "gzip" || param.starts_with("gzip=") {
+            // nginx: gzip needs a buffer (64k unless `buffer=` says), its level is zlib's.
+            if size == 0 {
+                size = DEFAULT_GZIP_LOG_BUFFER;
+            }
+            gzip = Some(match param.strip_prefix("gzip=") {
+                None => 1,
+                Some(value) => parse_number(value)
+                    .filter(|n| (1..=9).contains(n))
+                    .ok_or_else(|| {
+                        ConfError::at(d, format!("invalid compression level \"{value}\""))
+                    })? as u8,
+            });
+        } else if let Some(value) = param.strip_prefix("if=") {
+            filter = Some(
+                Template::compile_with(value, &shared.user_vars)
+                    .map_err(|message| ConfError::at(d, message))?,
+            );
+        } else {
             return Err(ConfError::at(d, format!("invalid parameter \"{param}\"")));
         }
     }
-    let target = AccessLogTarget { path: target_path };
-    l.loc(d)?
-        .access_log
-        .get_or_insert_with(Vec::new)
-        .push(AccessLogConf { target, format });
+    if flush.is_some() && size == 0 {
+        let message = format!("no buffer is defined for access_log \"{path}\"");
+        return Err(ConfError::at(d, message));
+    }
+    let mut buffer = None;
+    if size > 0 {
+        if path_script.is_some() {
+            return Err(ConfError::at(
+                d,
+                "buffered logs cannot have variables in name",
+            ));
+        }
+        if path.starts_with(crate::log::access::SYSLOG_PREFIX) {
+            return Err(ConfError::at(d, "logs to syslog cannot be buffered"));
+        }
+        let wanted = LogBuffer { size, flush, gzip };
+        match shared.access_buffers.iter().find(|(p, _)| *p == full) {
+            Some((_, defined)) if *defined != wanted => {
+                let message =
+                    format!("access_log \"{path}\" already defined with conflicting parameters");
+                return Err(ConfError::at(d, message));
+            }
+            Some(_) => {}
+            None => shared.access_buffers.push((full.clone(), wanted)),
+        }
+        buffer = Some(wanted);
+    }
+    let conf = AccessLogConf {
+        filter,
+        path_script,
+        buffer,
+        ..AccessLogConf::new(AccessLogTarget { path: full }, format)
+    };
+    l.loc(d)?.access_log.get_or_insert_with(Vec::new).push(conf);
     Ok(())
+}
+
+/// `open_log_file_cache off | max=N [inactive=TIME] [min_uses=N] [valid=TIME];`
+pub(crate) fn open_log_file_cache(
+    l: &mut Level<'_>,
+    d: &Directive,
+    _: &mut Shared,
+) -> Result<(), ConfError> {
+    super::values::set_once(&mut l.loc(d)?.open_log_file_cache, d, |d| {
+        let mut cache = LogFileCache {
+            max: 0,
+            inactive: std::time::Duration::from_secs(10),
+            min_uses: 1,
+            valid: std::time::Duration::from_secs(60),
+        };
+        let mut off = false;
+        for word in &d.args {
+            let param = word.text.as_str();
+            let ok = if let Some(v) = param.strip_prefix("max=") {
+                parse_number(v).map(|n| cache.max = n as usize).is_some()
+            } else if let Some(v) = param.strip_prefix("inactive=") {
+                parse_time(v, true).map(|t| cache.inactive = t).is_some()
+            } else if let Some(v) = param.strip_prefix("min_uses=") {
+                parse_number(v).map(|n| cache.min_uses = n).is_some()
+            } else if let Some(v) = param.strip_prefix("valid=") {
+                parse_time(v, true).map(|t| cache.valid = t).is_some()
+            } else if param == "off" {
+                off = true;
+                true
+            } else {
+                false
+            };
+            if !ok {
+                let message = format!("invalid \"open_log_file_cache\" parameter \"{param}\"");
+                return Err(ConfError::at(d, message));
+            }
+        }
+        if off {
+            return Ok(None);
+        }
+        if cache.max == 0 {
+            let message = "\"open_log_file_cache\" must have \"max\" parameter";
+            return Err(ConfError::at(d, message));
+        }
+        Ok(Some(cache))
+    })
 }
 
 /// `log_format NAME [escape=default|json|none] STRING...;` (the strings are concatenated).

@@ -128,6 +128,24 @@ pub struct Config {
     pub http: Option<HttpConf>,
     /// Every file read (main file and includes), for `-T`.
     pub sources: Vec<SourceFile>,
+    /// nginx's `[warn]`s about the configuration, in the order met (`-t` prints them, a
+    /// start or a reload logs them).
+    pub warnings: Vec<super::ConfError>,
+    /// Every `root` and `alias` without variables, and the default root where the http
+    /// block sets none: the directories the workers must be able to read.
+    pub doc_roots: Vec<DocRootSite>,
+}
+
+/// A document root the configuration names, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocRootSite {
+    /// The directory (for an alias of a regex location, the alias up to its first variable
+    /// is not known: such aliases are not listed).
+    pub path: PathBuf,
+    /// `root` or `alias` (`root` for the default).
+    pub directive: &'static str,
+    /// The directive's file and line; `None` for the default root.
+    pub at: Option<(PathBuf, usize)>,
 }
 
 pub use super::core_values::{Cidr, CpuAffinity, CpuSet, DebugPeer, EnvVar};
@@ -238,13 +256,49 @@ pub enum LogEscape {
     None,
 }
 
-/// One `access_log PATH [FORMAT]` (or `off`, which is an empty list).
+/// One `access_log PATH [FORMAT [buffer=SIZE [flush=TIME]] [if=CONDITION]]` (or `off`,
+/// which is an empty list).
 #[derive(Clone, Debug)]
 pub struct AccessLogConf {
-    /// Where to write.
+    /// Where to write (for a path with variables, the path as written).
     pub target: AccessLogTarget,
     /// The resolved format (default `combined`).
     pub format: Rc<LogFormat>,
+    // ---- core (long tail) ----
+    /// `if=CONDITION`: a request for which it evaluates to `""` or `"0"` is not logged.
+    pub filter: Option<Template>,
+    /// A path with variables: evaluated per line, the file opened then (or kept by
+    /// `open_log_file_cache`).
+    pub path_script: Option<Template>,
+    /// `buffer=SIZE [flush=TIME]`: lines are kept and written in blocks.
+    pub buffer: Option<crate::log::LogBuffer>,
+}
+
+/// `open_log_file_cache max=N [inactive=TIME] [min_uses=N] [valid=TIME]`: the worker
+/// keeps open the files of access logs whose paths hold variables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogFileCache {
+    /// Most files kept open.
+    pub max: usize,
+    /// A file unused this long is closed (default 10s).
+    pub inactive: std::time::Duration,
+    /// Uses within `inactive` before a file is kept open (default 1).
+    pub min_uses: u64,
+    /// How long a kept file is used before it is opened again by name (default 60s).
+    pub valid: std::time::Duration,
+}
+
+impl AccessLogConf {
+    /// A plain `access_log PATH FORMAT`.
+    pub fn new(target: AccessLogTarget, format: Rc<LogFormat>) -> AccessLogConf {
+        AccessLogConf {
+            target,
+            format,
+            filter: None,
+            path_script: None,
+            buffer: None,
+        }
+    }
 }
 
 /// File-extension → MIME type map (`types {}`).
@@ -316,6 +370,9 @@ pub struct ListenConf {
     pub reuseport: bool,
     /// `ipv6only=on|off` (default on).
     pub ipv6only: bool,
+    // ---- core (issue 11) ----
+    /// `rcvbuf=`, `sndbuf=`, `so_keepalive=`, `fastopen=`, `deferred`: set on the socket.
+    pub sockopts: super::listen::SockOpts,
 }
 
 /// A `server_name` entry.
@@ -388,6 +445,8 @@ pub struct LocationConf {
     /// Location-level directives of later work (`proxy_pass`, `proxy_set_header`…), kept
     /// raw in config order; an `if` block holding some is kept as an `if` with only those.
     pub deferred: Vec<Directive>,
+    /// `limit_except` (not inherited by nested locations, as in nginx).
+    pub limit_except: Option<super::access::LimitExcept>,
     /// Where the block is written (for `--explain`).
     pub defined_at: super::SourcePos,
 }
@@ -407,6 +466,11 @@ settings! {
         underscores_in_headers: bool = false,
         /// `merge_slashes`
         merge_slashes: bool = true,
+        // ---- core (long tail): tuning knobs, checked as nginx checks them (config::tuning) ----
+        /// `connection_pool_size`
+        connection_pool_size: u64 = super::tuning::DEFAULT_CONNECTION_POOL_SIZE,
+        /// `request_pool_size`
+        request_pool_size: u64 = super::tuning::DEFAULT_REQUEST_POOL_SIZE,
     }
 }
 
@@ -415,8 +479,8 @@ settings! {
     LocSettings / LocRaw {
         /// `root PATH` (resolved against the prefix; default `html`)
         root: PathBuf = PathBuf::from(DEFAULT_ROOT),
-        /// `index FILE...`
-        index: Vec<String> = vec!["index.html".to_string()],
+        /// `index FILE...` (names may hold variables)
+        index: Vec<Template> = vec![Template::literal("index.html")],
         /// `sendfile on|off` (nginx default off)
         sendfile: bool = false,
         /// `sendfile_max_chunk SIZE` (0 = unlimited)
@@ -467,7 +531,7 @@ settings! {
         /// `alias PATH` (location only): replaces the matched prefix of the URI; in a regex
         /// location the evaluated alias (captures allowed) is the whole path. `None` where
         /// `root` applies. A level with `root` or `alias` inherits neither from its parent.
-        alias: Option<Template> = None,
+        alias: Option<super::doc_root::Alias> = None,
         /// `try_files FILE... URI|=CODE|@name` (server or location; not inherited, as in nginx)
         try_files: Option<TryFiles> = None,
         /// `error_page` entries in order; a level with any replaces its parent's list
@@ -480,7 +544,7 @@ settings! {
         autoindex_exact_size: bool = true,
         /// `autoindex_localtime on|off`
         autoindex_localtime: bool = false,
-        /// `autoindex_format html`
+        /// `autoindex_format html|xml|json|jsonp`
         autoindex_format: AutoindexFormat = AutoindexFormat::Html,
         /// `expires ...`
         expires: Expires = Expires::Off,
@@ -552,6 +616,54 @@ settings! {
         proxy_request_buffering: bool = true,
         /// `proxy_intercept_errors on|off`
         proxy_intercept_errors: bool = false,
+        // ---- core (long tail): tuning knobs, checked as nginx checks them (config::tuning) ----
+        /// `types_hash_max_size`
+        types_hash_max_size: u64 = super::tuning::DEFAULT_TYPES_HASH_MAX_SIZE,
+        /// `types_hash_bucket_size`
+        types_hash_bucket_size: u64 = super::tuning::DEFAULT_TYPES_HASH_BUCKET_SIZE,
+        /// `output_buffers NUMBER SIZE`
+        output_buffers: (u64, u64) = super::tuning::DEFAULT_OUTPUT_BUFFERS,
+        /// `postpone_output`
+        postpone_output: u64 = super::tuning::DEFAULT_POSTPONE_OUTPUT,
+        /// `subrequest_output_buffer_size`
+        subrequest_output_buffer_size: u64 = super::tuning::DEFAULT_SUBREQUEST_OUTPUT_BUFFER_SIZE,
+        /// `read_ahead`
+        read_ahead: u64 = super::tuning::DEFAULT_READ_AHEAD,
+        /// `directio_alignment`
+        directio_alignment: u64 = super::tuning::DEFAULT_DIRECTIO_ALIGNMENT,
+        /// `send_lowat` (always 0: Linux cannot set it, as nginx warns)
+        send_lowat: u64 = super::tuning::DEFAULT_SEND_LOWAT,
+        // ---- core (long tail) ----
+        /// `root` with variables, evaluated per request (`None`: `root` is the literal
+        /// path); set together with `root`, so it is inherited with it.
+        root_script: Option<super::doc_root::PathScript> = None,
+        /// `allow`/`deny` rules in order (a level with any replaces its parent's)
+        access: super::access::AccessRules = Default::default(),
+        /// `keepalive_disable` (bits of `set_tail::KEEPALIVE_DISABLE_*`)
+        keepalive_disable: u8 = super::set_tail::DEFAULT_KEEPALIVE_DISABLE,
+        /// `keepalive_time T`: a connection accepted longer ago than this gets no
+        /// keep-alive after its current request (nginx's default 1h)
+        keepalive_time: std::time::Duration = std::time::Duration::from_secs(3600),
+        /// `reset_timedout_connection on|off`: a connection whose request timed out, or
+        /// that a 444 closes, is reset (SO_LINGER 0) rather than closed
+        reset_timedout_connection: bool = false,
+        /// `max_ranges N` (`None`: nginx's default, no limit; 0 turns ranges off)
+        max_ranges: Option<u64> = None,
+        /// `chunked_transfer_encoding on|off`: a response of unknown length may be sent
+        /// chunked to an HTTP/1.1 client (off: it is sent until the connection closes)
+        chunked_transfer_encoding: bool = true,
+        /// `aio_write on|off` (no effect without `aio threads`, as in nginx)
+        aio_write: bool = false,
+        /// `log_subrequest on|off` (Portico makes no subrequests)
+        log_subrequest: bool = false,
+        /// `directio off` (a size is refused at load)
+        directio_off: bool = true,
+        /// `aio off` (`on` and `threads` are refused at load)
+        aio_off: bool = true,
+        /// `expires` with variables (set with `expires`, so inherited with it)
+        expires_script: Option<ExpiresScript> = None,
+        /// `open_log_file_cache` (default off)
+        open_log_file_cache: Option<LogFileCache> = None,
         // ---- proxy (rest of the module): config/set_proxy_rest.rs, config/proxy_rest.rs ----
         /// `proxy_method METHOD` (`None`: the client's)
         proxy_method: Option<Template> = None,
@@ -648,26 +760,17 @@ settings! {
         gunzip: bool = false,
         /// `gunzip_buffers NUMBER SIZE`
         gunzip_buffers: (usize, usize) = DEFAULT_GZIP_BUFFERS,
-        // ---- writer: limit_rate, keepalive_time, trailers, body files (config/writer.rs) ----
+        // ---- writer: limit_rate, trailers, body files (config/writer.rs) ----
         /// `limit_rate RATE` (bytes per second to the client; `None`: no limit)
         limit_rate: Option<super::writer::SizeValue> = None,
         /// `limit_rate_after SIZE` (`None`: 0)
         limit_rate_after: Option<super::writer::SizeValue> = None,
-        /// `keepalive_time TIME`: the longest life of a client connection
-        keepalive_time: Duration = super::writer::DEFAULT_KEEPALIVE_TIME,
-        /// `reset_timedout_connection on|off`
-        reset_timedout_connection: bool = false,
-        /// `send_lowat SIZE` (ignored on Linux, as by nginx)
-        send_lowat: u64 = 0,
         /// `add_trailer` entries in order; a level with any replaces its parent's list
         add_trailer: Vec<AddHeader> = Vec::new(),
         /// `client_body_in_file_only on|clean|off`
         client_body_in_file_only: super::writer::BodyInFile = super::writer::BodyInFile::Off,
         /// `client_body_in_single_buffer on|off`
         client_body_in_single_buffer: bool = false,
-        /// `chunked_transfer_encoding on|off`: off, a body of unknown length ends with the
-        /// connection
-        chunked_transfer_encoding: bool = true,
     }
 }
 
@@ -711,7 +814,8 @@ impl ServerConf {
         use std::borrow::Cow;
         match self.names.first() {
             Some(ServerName::Exact(n)) => Cow::Borrowed(n),
-            Some(ServerName::WildcardFront(s, true)) => Cow::Borrowed(s),
+            // `.example.com` is named without its dot, as nginx's `cscf->server_name`.
+            Some(ServerName::WildcardFront(s, true)) => Cow::Borrowed(s.get(1..).unwrap_or("")),
             Some(ServerName::WildcardFront(s, false)) => Cow::Owned(format!("*{s}")),
             Some(ServerName::WildcardBack(p)) => Cow::Owned(format!("{p}*")),
             Some(ServerName::Regex(re)) => Cow::Owned(format!("~{}", re.as_str())),

@@ -1,19 +1,15 @@
 //! Settings of the connection's writer and of the request-body directives that go
-//! with it (nginx's core and headers modules): `limit_rate`,
-//! `limit_rate_after`, `keepalive_time`, `reset_timedout_connection`, `send_lowat`,
-//! `add_trailer`, `client_body_in_file_only`, `client_body_in_single_buffer`,
-//! `chunked_transfer_encoding`; with nginx's checks and messages.
+//! with it (nginx's core and headers modules): `limit_rate`, `limit_rate_after`,
+//! `add_trailer`, `client_body_in_file_only`, `client_body_in_single_buffer`; with
+//! nginx's checks and messages.
 
 use super::error::ConfError;
 use super::loc_values::AddHeader;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::set_rewrite::template;
-use super::values::{flag_arg, msec_arg, parse_size, set_once, size_arg, warn_at};
+use super::values::{flag_arg, parse_size, set_once, size_arg};
 use crate::vars::{Template, VarSource};
-
-/// `keepalive_time 1h;`
-pub const DEFAULT_KEEPALIVE_TIME: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// A size that may hold variables (`ngx_http_set_complex_value_size_slot`): parsed at
 /// load when it has none, else at each request.
@@ -84,39 +80,6 @@ pub(crate) fn limit_rate_after(
     set_once(&mut l.loc(d)?.limit_rate_after, d, |_| Ok(Some(v)))
 }
 
-/// `keepalive_time TIME;` (1.19.10): a client connection older than this closes after
-/// its current request.
-pub(crate) fn keepalive_time(
-    l: &mut Level<'_>,
-    d: &Directive,
-    _: &mut Shared,
-) -> Result<(), ConfError> {
-    set_once(&mut l.loc(d)?.keepalive_time, d, |d| msec_arg(d, 0))
-}
-
-/// `reset_timedout_connection on|off;`
-pub(crate) fn reset_timedout_connection(
-    l: &mut Level<'_>,
-    d: &Directive,
-    _: &mut Shared,
-) -> Result<(), ConfError> {
-    set_once(&mut l.loc(d)?.reset_timedout_connection, d, flag_arg)
-}
-
-/// `send_lowat SIZE;`: nginx sets it on FreeBSD only; on Linux it warns at every use
-/// and ignores it (`ngx_http_core_lowat_check`), and so does Portico.
-pub(crate) fn send_lowat(
-    l: &mut Level<'_>,
-    d: &Directive,
-    _: &mut Shared,
-) -> Result<(), ConfError> {
-    set_once(&mut l.loc(d)?.send_lowat, d, |d| {
-        size_arg(d, 0)?;
-        warn_at(d, "\"send_lowat\" is not supported, ignored");
-        Ok(0)
-    })
-}
-
 /// `add_trailer NAME VALUE [always];` (repeatable; a level's list replaces its parent's).
 pub(crate) fn add_trailer(
     l: &mut Level<'_>,
@@ -172,13 +135,4 @@ pub(crate) fn client_body_in_single_buffer(
     _: &mut Shared,
 ) -> Result<(), ConfError> {
     set_once(&mut l.loc(d)?.client_body_in_single_buffer, d, flag_arg)
-}
-
-/// `chunked_transfer_encoding on|off;`
-pub(crate) fn chunked_transfer_encoding(
-    l: &mut Level<'_>,
-    d: &Directive,
-    _: &mut Shared,
-) -> Result<(), ConfError> {
-    set_once(&mut l.loc(d)?.chunked_transfer_encoding, d, flag_arg)
 }

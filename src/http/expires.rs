@@ -68,18 +68,26 @@ const DAY_SECS: i64 = 86_400;
 /// `ngx_http_headers_expires`: `epoch`, `max`, `off`, `[modified] [+|-]time` or `@time`.
 /// Times use nginx's units `y M w d h m s` (`1h30m`, `1d 12h`; no `ms`); `@time` is at
 /// most `24h`. The error is nginx's message, for the caller to report as
-/// `"expires" directive <message> in FILE:LINE`. Values holding variables (`$name`),
-/// which nginx evaluates per request, are refused.
+/// `"expires" directive <message> in FILE:LINE`. A value holding variables is for the
+/// caller to evaluate per request and give to [`parse_value`].
 pub fn parse(args: &[&str]) -> Result<Expires, String> {
-    let (modified, value) = match args {
-        [value] => (false, *value),
-        [keyword, value] if *keyword == "modified" => (true, *value),
-        [_, _] => return Err("invalid value".to_string()),
-        _ => return Err("invalid number of arguments".to_string()),
-    };
-    if value.contains('$') {
-        return Err("variables are not supported in \"expires\"".to_string());
+    let (modified, value) = split_args(args)?;
+    parse_value(value, modified)
+}
+
+/// The arguments as `(modified, value)`: `[modified] VALUE`.
+pub fn split_args<'a>(args: &[&'a str]) -> Result<(bool, &'a str), String> {
+    match args {
+        [value] => Ok((false, *value)),
+        [keyword, value] if *keyword == "modified" => Ok((true, *value)),
+        [_, _] => Err("invalid value".to_string()),
+        _ => Err("invalid number of arguments".to_string()),
     }
+}
+
+/// One value of `expires` (after `modified`, if given), as nginx's
+/// `ngx_http_parse_expires`: `modified` takes a time, never a keyword.
+pub fn parse_value(value: &str, modified: bool) -> Result<Expires, String> {
     if !modified {
         match value {
             "epoch" => return Ok(Expires::Epoch),

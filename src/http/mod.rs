@@ -32,5 +32,6 @@ mod request_line;
 pub mod response;
 pub mod source;
 pub mod uri;
+pub mod user_agent;
 
 pub use error::HttpError;

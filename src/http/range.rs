@@ -23,9 +23,8 @@ pub enum RangeOutcome {
     },
     /// 416 with `Content-Range` from [`content_range_unsatisfied`].
     Unsatisfiable,
-    /// Several satisfiable ranges. nginx answers 206 `multipart/byteranges`; Portico
-    /// answers 200 with the whole body, which RFC 9110 §14.2 allows a server to do for
-    /// any range request.
+    /// Several satisfiable ranges: 206 `multipart/byteranges` (the ranges are in the list
+    /// given to [`parse_ranges`]).
     Multi,
 }
 
@@ -46,6 +45,19 @@ const MAX_OFFSET: u64 = i64::MAX as u64;
 /// - Several ranges whose lengths add up to more than the size (overlaps) are ignored:
 ///   `Full`.
 pub fn parse_range(value: &[u8], size: u64) -> RangeOutcome {
+    parse_ranges(value, size, None, &mut Vec::new())
+}
+
+/// [`parse_range`] keeping every satisfiable range, in the order asked, in `ranges` (as
+/// `(start, end_exclusive)`), and with nginx's `max_ranges`: more ranges than `limit`
+/// make the header ignored (`Full`).
+pub fn parse_ranges(
+    value: &[u8],
+    size: u64,
+    limit: Option<u64>,
+    ranges: &mut Vec<(u64, u64)>,
+) -> RangeOutcome {
+    ranges.clear();
     let value = trim(value);
     if value.len() < 7 || !value[..6].eq_ignore_ascii_case(b"bytes=") {
         return RangeOutcome::Full;
@@ -67,6 +79,10 @@ pub fn parse_range(value: &[u8], size: u64) -> RangeOutcome {
             };
             count += 1;
             first.get_or_insert((start, end));
+            ranges.push((start, end));
+            if limit.is_some_and(|max| count > max) {
+                return RangeOutcome::Full;
+            }
         } else if start == 0 {
             return RangeOutcome::Full;
         }

@@ -189,6 +189,25 @@ pub fn escape_uri(src: &[u8], out: &mut Vec<u8>) {
     escape(&ESCAPE_URI, src, out);
 }
 
+/// nginx's `NGX_ESCAPE_REFRESH` set: controls, space, `"`, `'`, `%`, `<`, `>`, `\`, `^`,
+/// `` ` ``, `|`, `}`, DEL and every byte above 0x7f (the URL of `msie_refresh`'s page).
+const ESCAPE_REFRESH: [u32; 8] = [
+    0xffff_ffff,
+    0x5000_0085,
+    0x5000_0000,
+    0xd800_0001,
+    0xffff_ffff,
+    0xffff_ffff,
+    0xffff_ffff,
+    0xffff_ffff,
+];
+
+/// Appends `src` to `out` escaped for the `Refresh` page `msie_refresh` sends
+/// (`NGX_ESCAPE_REFRESH`).
+pub fn escape_refresh(src: &[u8], out: &mut Vec<u8>) {
+    escape(&ESCAPE_REFRESH, src, out);
+}
+
 /// Appends `src` to `out` escaped for a query string (`NGX_ESCAPE_ARGS`).
 pub fn escape_args(src: &[u8], out: &mut Vec<u8>) {
     escape(&ESCAPE_ARGS, src, out);

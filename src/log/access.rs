@@ -16,7 +16,8 @@ use nix::errno::Errno;
 
 use super::file::{chown_fd, open_append, reopen_onto, write_once};
 use super::syslog::{SyslogConf, SyslogPeer};
-use super::{AccessLogTarget, LogLevel, OsErr, time};
+use super::{AccessLogTarget, LogBuffer, LogLevel, OsErr, time};
+use std::time::Instant;
 
 /// What names a syslog target instead of a path.
 pub const SYSLOG_PREFIX: &str = "syslog:";
@@ -38,14 +39,28 @@ struct AccessFile {
     error_reported_sec: i64,
     /// The second a write failed with `ENOSPC`: the file is skipped for the rest of it.
     disk_full_sec: i64,
+    /// `buffer=`: lines waiting to be written.
+    buffer: Option<Buffered>,
+}
+
+/// The lines of a buffered access log (`access_log ... buffer=SIZE [flush=TIME]`).
+struct Buffered {
+    conf: LogBuffer,
+    data: Vec<u8>,
+    /// When the first line still waiting came in (the flush timer's start).
+    since: Option<Instant>,
 }
 
 thread_local! {
     static FILES: RefCell<Vec<AccessFile>> = const { RefCell::new(Vec::new()) };
+    /// `gzip=` logs: the one-shot compressor and its output buffer, kept for the next write.
+    static GZIP: RefCell<(crate::compress::OneShot, Vec<u8>)> = RefCell::new(Default::default());
     /// Index of the last file written: most workers log to one file.
     static LAST: Cell<usize> = const { Cell::new(0) };
     /// When a failure to open a log lazily was last reported.
     static OPEN_ERROR_SEC: Cell<i64> = const { Cell::new(i64::MIN) };
+    /// The earliest `flush=` deadline of a buffered log, checked once per loop turn.
+    static NEXT_FLUSH: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
 fn find(files: &[AccessFile], path: &Path) -> Option<usize> {
@@ -88,9 +103,140 @@ pub fn open_access_log(path: &Path) -> io::Result<AccessLogTarget> {
             sink,
             error_reported_sec: i64::MIN,
             disk_full_sec: -1,
+            buffer: None,
         })
     });
     Ok(target)
+}
+
+/// Makes the open file `path` a buffered one (`buffer=`): its lines are kept in memory and
+/// written when the buffer is full, when [`flush_access_logs`] finds them older than
+/// `flush`, before a reopen, and at exit.
+pub fn set_buffer(path: &Path, conf: LogBuffer) {
+    FILES.with(|f| {
+        let mut files = f.borrow_mut();
+        if let Some(i) = find(&files, path) {
+            files[i].buffer = Some(Buffered {
+                conf,
+                data: Vec::with_capacity(conf.size),
+                since: None,
+            });
+        }
+    });
+}
+
+/// Makes every file unbuffered again (before a configuration's `buffer=`s are applied).
+pub fn clear_buffers() {
+    FILES.with(|f| {
+        f.borrow_mut()
+            .iter_mut()
+            .for_each(|file| file.buffer = None)
+    });
+}
+
+/// Writes the buffered lines that have waited `flush` or longer by `now` (all of them with
+/// `now` as `None`: before a reopen, at exit).
+pub fn flush_access_logs(now: Option<Instant>) {
+    let failures: Vec<(PathBuf, Failure)> = FILES.with(|f| {
+        let mut files = f.borrow_mut();
+        let mut failures = Vec::new();
+        for file in files.iter_mut() {
+            let Some(buffer) = file.buffer.as_mut() else {
+                continue;
+            };
+            let due = match (now, buffer.since, buffer.conf.flush) {
+                (None, _, _) => !buffer.data.is_empty(),
+                (Some(now), Some(since), Some(flush)) => now >= since + flush,
+                _ => false,
+            };
+            let Sink::File(fd) = &file.sink else {
+                continue;
+            };
+            if due {
+                let data = std::mem::take(&mut buffer.data);
+                buffer.since = None;
+                if let Some(failure) = write_block(fd, &data, buffer.conf.gzip) {
+                    failures.push((file.path.clone(), failure));
+                }
+                if let Some(buffer) = file.buffer.as_mut() {
+                    buffer.data = data;
+                    buffer.data.clear();
+                }
+            }
+        }
+        failures
+    });
+    for (path, failure) in failures {
+        report(&path, failure);
+    }
+}
+
+/// When the next buffered line is due (for the worker's poll timeout).
+pub fn next_access_flush() -> Option<Instant> {
+    NEXT_FLUSH.with(|n| n.get())
+}
+
+/// Writes the buffered lines due by `now`: one comparison when none is.
+pub fn flush_due_access_logs(now: Instant) {
+    if NEXT_FLUSH.with(|n| n.get()).is_none_or(|at| now < at) {
+        return;
+    }
+    flush_access_logs(Some(now));
+    let next = FILES.with(|f| {
+        f.borrow()
+            .iter()
+            .filter_map(|file| {
+                let buffer = file.buffer.as_ref()?;
+                Some(buffer.since? + buffer.conf.flush?)
+            })
+            .min()
+    });
+    NEXT_FLUSH.with(|n| n.set(next));
+}
+
+fn write_block(fd: &OwnedFd, data: &[u8], gzip: Option<u8>) -> Option<Failure> {
+    let Some(level) = gzip else {
+        return match write_once(fd, data, b"") {
+            Ok(n) if n == data.len() => None,
+            Ok(n) => Some(Failure::Incomplete(n, data.len())),
+            Err(e) => Some(Failure::Write(e)),
+        };
+    };
+    // nginx's ngx_http_log_gzip: each write is a gzip member of its own (a file of
+    // members is one gzip stream to zcat), made here with the worker's one-shot compressor.
+    GZIP.with(|g| {
+        let (compressor, out) = &mut *g.borrow_mut();
+        out.clear();
+        if compressor.compress(level, data, out).is_err() {
+            crate::elog!(LogLevel::Alert, "deflate() failed for an access log buffer");
+            return None;
+        }
+        match write_once(fd, out, b"") {
+            Ok(n) if n == out.len() => None,
+            Ok(n) => Some(Failure::Incomplete(n, out.len())),
+            Err(e) => Some(Failure::Write(e)),
+        }
+    })
+}
+
+fn report(path: &Path, failure: Failure) {
+    let path = path.display();
+    match failure {
+        Failure::Write(e) => {
+            let err = io::Error::from_raw_os_error(e as i32);
+            crate::elog!(
+                LogLevel::Alert,
+                "write() to \"{path}\" failed ({})",
+                OsErr(&err)
+            );
+        }
+        Failure::Incomplete(n, len) => {
+            crate::elog!(
+                LogLevel::Alert,
+                "write() to \"{path}\" was incomplete: {n} of {len}"
+            );
+        }
+    }
 }
 
 /// Closes the access logs for which `keep` says false (after a reload in the master, the
@@ -166,10 +312,43 @@ fn append(target: &AccessLogTarget, line: &[u8]) -> Option<Option<Failure>> {
         if file.disk_full_sec >= 0 && time::now_secs() == file.disk_full_sec {
             return Some(None);
         }
-        let failure = match write_once(&*fd, line, tail) {
-            Ok(n) if n == line.len() + tail.len() => return Some(None),
-            Ok(n) => Failure::Incomplete(n, line.len() + tail.len()),
-            Err(e) => Failure::Write(e),
+        // nginx's ngx_http_log_write: a line that does not fit flushes the buffer first;
+        // one longer than the buffer is written by itself.
+        let mut flushed = None;
+        if let Some(buffer) = file.buffer.as_mut() {
+            let len = line.len() + tail.len();
+            if buffer.data.len() + len > buffer.conf.size && !buffer.data.is_empty() {
+                flushed = write_block(fd, &buffer.data, buffer.conf.gzip);
+                buffer.data.clear();
+                buffer.since = None;
+            }
+            if len <= buffer.conf.size {
+                if buffer.data.is_empty() {
+                    let now = Instant::now();
+                    buffer.since = Some(now);
+                    if let Some(flush) = buffer.conf.flush {
+                        let at = now + flush;
+                        NEXT_FLUSH.with(|n| n.set(Some(n.get().map_or(at, |t| t.min(at)))));
+                    }
+                }
+                buffer.data.extend_from_slice(line);
+                buffer.data.extend_from_slice(tail);
+                return Some(flushed);
+            }
+        }
+        // A line longer than a gzip log's buffer is a gzip member by itself.
+        let gzip = file.buffer.as_ref().and_then(|b| b.conf.gzip);
+        let failure = if gzip.is_some() {
+            match write_block(fd, &[line, tail].concat(), gzip) {
+                None => return Some(None),
+                Some(failure) => failure,
+            }
+        } else {
+            match write_once(&*fd, line, tail) {
+                Ok(n) if n == line.len() + tail.len() => return Some(None),
+                Ok(n) => Failure::Incomplete(n, line.len() + tail.len()),
+                Err(e) => Failure::Write(e),
+            }
         };
         let now = time::now_secs();
         if matches!(failure, Failure::Write(Errno::ENOSPC)) {

@@ -22,6 +22,7 @@ pub mod error;
 pub mod escape;
 mod file;
 mod memory;
+pub mod named;
 pub mod scope;
 pub mod syslog;
 pub mod time;
@@ -31,7 +32,10 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-pub use access::{open_access_log, retain_access_logs, write_access};
+pub use access::{
+    clear_buffers, flush_access_logs, flush_due_access_logs, next_access_flush, open_access_log,
+    retain_access_logs, set_buffer, write_access,
+};
 pub use error::{
     enabled, init_error_log, init_error_logs, min_level, redirect_stderr, set_stderr_echo,
     write_error, write_stderr,
@@ -96,6 +100,19 @@ impl fmt::Display for LogLevel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// `access_log ... buffer=SIZE [flush=TIME]`: lines for a file are kept in a buffer of
+/// `size` bytes and written when it is full, `flush` after its first line, before a reopen
+/// and when the worker exits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogBuffer {
+    /// Bytes kept.
+    pub size: usize,
+    /// Longest time a line waits.
+    pub flush: Option<std::time::Duration>,
+    /// `gzip[=LEVEL]`: each write is a gzip member compressed at this level (1–9).
+    pub gzip: Option<u8>,
 }
 
 /// One `error_log` directive: where lines go and the least severe level written there.
@@ -209,6 +226,8 @@ pub fn reopen_logs() -> io::Result<()> {
         "heap allocations: {}",
         crate::alloc_count::allocations()
     );
+    access::flush_access_logs(None);
+    named::close_all();
     let owner = OWNER.with(|o| o.get());
     let mut errors = error::reopen(owner);
     errors.extend(access::reopen(owner));

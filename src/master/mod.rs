@@ -21,6 +21,7 @@
 
 mod outcome;
 mod process;
+mod readable;
 mod single;
 pub mod worker_init;
 
@@ -97,6 +98,7 @@ pub fn run(opts: LoadOptions) -> i32 {
             return 1;
         }
     };
+    config::log_warnings(&config);
     if let Err(e) = crate::log::init_error_logs(&config.main.error_log, &scoped_error_logs(&config))
     {
         // The error's text is nginx's: `open() "/path" failed (2: No such file or directory)`.
@@ -120,6 +122,7 @@ pub fn run(opts: LoadOptions) -> i32 {
     } else {
         None
     };
+    warn_unreadable_roots(&config, user.as_ref());
     let owner = user.as_ref().map(|u| (u.uid, u.gid));
     if let Err(e) = crate::upstream::body_buffer::create_temp_paths(&config, owner) {
         elog!(LogLevel::Emerg, "{e}");
@@ -470,10 +473,12 @@ impl Master {
                 return Err(e.to_string());
             }
         };
+        config::log_warnings(&config);
         if let Err(e) = open_access_logs(&config) {
             elog!(LogLevel::Emerg, "{e}");
             return Err(e);
         }
+        warn_unreadable_roots(&config, self.user.as_ref());
         let owner = self.user.as_ref().map(|u| (u.uid, u.gid));
         if let Err(e) = crate::upstream::body_buffer::create_temp_paths(&config, owner) {
             elog!(LogLevel::Emerg, "{e}");
@@ -660,6 +665,16 @@ fn log_signal(sig: libc::c_int, action: &str) {
     }
 }
 
+/// Warns about roots and aliases the workers' user cannot read (a master running as root
+/// hands the workers to `user`; nginx itself says nothing and answers 403).
+pub fn warn_unreadable_roots(config: &Config, user: Option<&User>) {
+    if let Some(user) = user {
+        for warning in readable::unreadable_roots(config, user) {
+            elog!(LogLevel::Warn, "{warning}");
+        }
+    }
+}
+
 /// nginx's lines about the event set-up of a configuration (`ngx_event_module_init`): the
 /// event method, and a warning when `worker_connections` cannot fit in the workers'
 /// descriptor limit (the hard limit, which a worker raises its soft limit to, unless
@@ -722,7 +737,23 @@ fn open_access_logs(config: &Config) -> Result<(), String> {
             )
         })?;
     }
+    crate::log::clear_buffers();
+    for s in &http.servers {
+        set_log_buffers(&s.loc, &s.locations);
+    }
     Ok(())
+}
+
+/// Makes the files of `access_log ... buffer=` buffered ones.
+fn set_log_buffers(loc: &config::LocSettings, nested: &[config::LocationConf]) {
+    for a in &loc.access_log {
+        if let Some(buffer) = a.buffer {
+            crate::log::set_buffer(&a.target.path, buffer);
+        }
+    }
+    for l in nested {
+        set_log_buffers(&l.loc, &l.nested);
+    }
 }
 
 fn collect_access_logs(
@@ -730,7 +761,8 @@ fn collect_access_logs(
     nested: &[config::LocationConf],
     out: &mut Vec<PathBuf>,
 ) {
-    for a in &loc.access_log {
+    // A path with variables is opened by the workers, line by line.
+    for a in loc.access_log.iter().filter(|a| a.path_script.is_none()) {
         if !out.contains(&a.target.path) {
             out.push(a.target.path.clone());
         }

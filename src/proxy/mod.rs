@@ -97,8 +97,8 @@ pub fn prepare(
 ) -> Prepared {
     let buf = r.buf;
     let (client, conn_id) = (r.client, r.conn_id);
-    // `chunked_transfer_encoding off`: an upstream's chunks are taken off, and the
-    // response ends with the connection, as for an HTTP/1.0 client.
+    // `chunked_transfer_encoding off`: a chunked response goes to the client unframed and
+    // the connection closes after it, as for an HTTP/1.0 client.
     proto.start(
         false,
         r.head.version == Version::Http11 && loc.chunked_transfer_encoding,

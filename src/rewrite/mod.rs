@@ -17,6 +17,8 @@ mod engine;
 #[cfg(test)]
 mod tests;
 
+use std::os::unix::ffi::OsStrExt;
+
 use crate::config::LocSettings;
 use crate::log::LogLevel;
 use crate::vars::{Template, Var, VarSource, find_arg};
@@ -350,6 +352,19 @@ pub(crate) fn script_var(
         Var::DocumentRoot => {
             let script = WithScript { ctx, inner };
             inner.map_uri(&ctx.uri, &script, true, out) || inner.var(var, out)
+        }
+        // `$document_root` (which may hold `set` values) with its links resolved.
+        Var::RealpathRoot => {
+            let script = WithScript { ctx, inner };
+            let mut root = Vec::new();
+            if !inner.map_uri(&ctx.uri, &script, true, &mut root) {
+                return inner.var(var, out);
+            }
+            let path = std::path::Path::new(std::ffi::OsStr::from_bytes(&root));
+            match std::fs::canonicalize(path) {
+                Ok(real) => put(out, Some(real.as_os_str().as_bytes())),
+                Err(_) => false,
+            }
         }
         Var::RequestFilename => {
             let script = WithScript { ctx, inner };

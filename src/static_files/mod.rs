@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use crate::config::{DisableSymlinks, LocSettings};
 use crate::sys::FileStamp;
+use crate::vars::VarSource;
 pub use cache::FileCache;
 
 /// An opened regular file, ready to be sent.
@@ -70,9 +71,10 @@ fn describe(file: Rc<File>, stamp: &FileStamp, path: &[u8]) -> Entry {
 
 /// What the `index` files of a directory give.
 #[derive(Debug)]
-pub enum IndexLookup<'a> {
-    /// This `index` name exists: internally redirect to the URI plus it.
-    Found(&'a str),
+pub enum IndexLookup {
+    /// This `index` name exists (or is a URI of its own): internally redirect to the URI
+    /// plus it.
+    Found(Vec<u8>),
     /// The directory exists but holds none of them (autoindex, or 403).
     NoIndex,
     /// The directory itself is missing (404) or unreadable.
@@ -80,22 +82,31 @@ pub enum IndexLookup<'a> {
 }
 
 /// nginx's index module: the first `index` name that exists under `dir` (a path ending in
-/// `/`). A name starting with `/` is a URI of its own and always "exists", as in nginx when
-/// it is the last one.
-pub fn find_index<'a>(loc: &'a LocSettings, dir: &[u8]) -> IndexLookup<'a> {
+/// `/`), names with variables evaluated by `src`. A name starting with `/` is a URI of its
+/// own and is not tested (only the last name may be written so; one made by variables may
+/// come out so anywhere).
+pub fn find_index(loc: &LocSettings, dir: &[u8], src: &dyn VarSource) -> IndexLookup {
     let mut path = Vec::with_capacity(dir.len() + 16);
-    let last = loc.index.len().saturating_sub(1);
-    for (i, index) in loc.index.iter().enumerate() {
-        if index.starts_with('/') && i == last {
-            return IndexLookup::Found(index);
+    let mut evaluated = Vec::new();
+    for index in &loc.index {
+        let name = match index.is_literal() {
+            Some(name) => name,
+            None => {
+                evaluated.clear();
+                index.eval(src, &mut evaluated);
+                &evaluated
+            }
+        };
+        if name.starts_with(b"/") {
+            return IndexLookup::Found(name.to_vec());
         }
         path.clear();
         path.extend_from_slice(dir);
-        path.extend_from_slice(index.as_bytes());
+        path.extend_from_slice(name);
         // nginx's ngx_http_index_error: a missing name tries the next one; a path that
         // cannot exist is 404, one we may not read 403.
         match std::fs::metadata(OsStr::from_bytes(&path)) {
-            Ok(_) => return IndexLookup::Found(index),
+            Ok(_) => return IndexLookup::Found(name.to_vec()),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
             Err(e)
                 if matches!(
@@ -134,7 +145,7 @@ pub fn find_index<'a>(loc: &'a LocSettings, dir: &[u8]) -> IndexLookup<'a> {
             path.clear();
             path.extend_from_slice(dir);
             if let Some(first) = loc.index.first() {
-                path.extend_from_slice(first.as_bytes());
+                first.eval(src, &mut path);
             }
             let msg = format!(
                 "\"{}\" is not found (2: No such file or directory)",

@@ -11,6 +11,10 @@ use crate::http::request::Method;
 pub(super) fn redirect(rq: &mut Rq<'_, '_>, code: u16, location: &[u8]) {
     // A new redirect replaces one kept from before an error page.
     rq.route.redirect_location.clear();
+    if rq.req.loc.msie_refresh && matches!(code, 301 | 302) && super::phases::browser(rq).msie {
+        refresh(rq, location);
+        return;
+    }
     let mut value = Vec::with_capacity(location.len() + 32);
     // nginx's header filter writes a relative Location it completes itself before
     // `Connection`; one that was absolute already stays in the header list, after it.
@@ -44,7 +48,33 @@ pub(super) fn redirect(rq: &mut Rq<'_, '_>, code: u16, location: &[u8]) {
     );
 }
 
-/// `http://host[:port]` for a redirect, as nginx's header filter builds it.
+/// `msie_refresh on`: MSIE gets a 200 page that refreshes to the location (as given, not
+/// made absolute), nginx's `ngx_http_send_refresh`.
+fn refresh(rq: &mut Rq<'_, '_>, location: &[u8]) {
+    let mut body = Vec::with_capacity(location.len() + 96);
+    body.extend_from_slice(b"<html><head><meta http-equiv=\"Refresh\" content=\"0; URL=");
+    crate::http::uri::escape_refresh(location, &mut body);
+    body.extend_from_slice(b"\"></head><body></body></html>\r\n");
+    let extra = handler::extra_headers(rq, 200, None);
+    let head_only = rq.a.head.method == Method::Head;
+    handler::queue_response(
+        rq.a,
+        rq.shared,
+        rq.req,
+        &Head {
+            status: 200,
+            content_type: Some(b"text/html"),
+            content_length: Some(body.len() as u64),
+            extra: &extra,
+            ..Head::default()
+        },
+        if head_only { b"" } else { &body },
+    );
+}
+
+/// `http://host[:port]` for a redirect, as nginx's header filter builds it: the server's
+/// name with `server_name_in_redirect`, else the request's host lowercased (nginx's
+/// `r->headers_in.server`), else the address that accepted the connection.
 pub(super) fn absolute_prefix(rq: &Rq<'_, '_>, out: &mut Vec<u8>) {
     let buf = &rq.a.buf[rq.a.start..rq.a.filled];
     let host = rq.a.head.host.map(|h| h.get(buf));
@@ -82,6 +112,21 @@ pub(crate) fn redirect_base(
         let mut digits = [0u8; 20];
         out.extend_from_slice(handler::format_u64(u64::from(port), &mut digits));
     }
+}
+
+/// The `expires` setting for the request: the configured one, or its value with variables
+/// evaluated now (one that does not parse adds no header, as in nginx).
+pub(super) fn expires_setting(rq: &Rq<'_, '_>) -> crate::http::expires::Expires {
+    use crate::http::expires::{Expires, parse_value};
+    let loc = rq.req.loc;
+    let Some(script) = &loc.expires_script else {
+        return loc.expires;
+    };
+    let value = super::phases::eval(rq, &script.value);
+    std::str::from_utf8(&value)
+        .ok()
+        .and_then(|v| parse_value(v, script.modified).ok())
+        .unwrap_or(Expires::Off)
 }
 
 /// `return CODE TEXT`: the text as the body, typed by the URI's extension.

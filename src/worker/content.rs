@@ -3,12 +3,15 @@
 
 use std::os::unix::ffi::OsStrExt;
 
+use super::doc_root::{self, Follows};
 use super::file_response;
-use super::phases::{self, Next, Rq, eval, finalize, location_prefix};
+use super::phases::{self, Next, Rq, eval, finalize};
+use super::request_vars::RequestVars;
 use crate::config::gzip_values::GzipStatic;
 use crate::config::{LocationMatch, TryFallback};
 use crate::http::request::Method;
 use crate::log::LogLevel;
+use crate::rewrite::WithScript;
 use crate::static_files::{self, Entry, IndexLookup};
 use crate::trace::{Probe, Step};
 use crate::trace_step;
@@ -75,7 +78,7 @@ fn serve_static<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
     if !matches!(method, Method::Get | Method::Head | Method::Post) {
         return finalize(rq, 405);
     }
-    if !map_uri(rq, None) {
+    if !map_uri(rq) {
         return finalize(rq, 500);
     }
     let path = take_path(rq);
@@ -222,10 +225,23 @@ fn gzip_static<'c>(rq: &mut Rq<'_, 'c>, path: &[u8]) -> GzipStaticAnswer<'c> {
 /// nginx's index module for a URI ending in `/`.
 fn index<'c>(rq: &mut Rq<'_, 'c>, dir: &[u8]) -> Next<'c> {
     let loc = rq.req.loc;
-    let found = static_files::find_index(loc, dir);
+    let found = {
+        let vars = RequestVars {
+            conn: rq.conn,
+            active: &*rq.a,
+            req: &*rq.req,
+            shared: &*rq.shared,
+            as_get: rq.route.as_get,
+        };
+        let src = WithScript {
+            ctx: &rq.route.script,
+            inner: &vars,
+        };
+        static_files::find_index(loc, dir, &src)
+    };
     if rq.route.trace.is_some() {
         let name = match &found {
-            IndexLookup::Found(name) => Some(*name),
+            IndexLookup::Found(name) => std::str::from_utf8(name).ok(),
             _ => None,
         };
         trace_step!(rq.route.trace, Step::Index { dir, found: name });
@@ -233,10 +249,10 @@ fn index<'c>(rq: &mut Rq<'_, 'c>, dir: &[u8]) -> Next<'c> {
     match found {
         IndexLookup::Found(name) => {
             let mut uri = rq.route.script.uri.clone();
-            if name.starts_with('/') {
+            if name.starts_with(b"/") {
                 uri.clear();
             }
-            uri.extend_from_slice(name.as_bytes());
+            uri.extend_from_slice(&name);
             let args = rq.route.script.args.clone();
             phases::internal_redirect(rq, uri, args)
         }
@@ -264,69 +280,70 @@ fn index<'c>(rq: &mut Rq<'_, 'c>, dir: &[u8]) -> Next<'c> {
 }
 
 /// nginx's `ngx_http_map_uri_to_path`: `root` + URI, or `alias` in place of the location's
-/// prefix (a regex location's alias, captures evaluated, is the whole path). `name` maps
-/// that name instead of the URI (`try_files`). The path is left in the request's
+/// prefix (a regex location's alias, captures evaluated, is the whole path); a root or
+/// alias with variables is evaluated now. The path is left in the request's
 /// `$request_filename` buffer (taken out with [`take_path`]); `$document_root` is set too.
 /// False: `alias` cannot map a URI rewritten with `break` (500).
-pub(super) fn map_uri(rq: &mut Rq<'_, '_>, name: Option<&[u8]>) -> bool {
-    let loc = rq.req.loc;
-    let (alias, location) = match (&loc.alias, rq.route.location) {
-        (Some(alias), Some(l)) => (alias, l),
-        _ => {
-            let root = loc.root.as_os_str().as_bytes();
-            let route = &mut *rq.route;
-            route.document_root.clear();
-            route.document_root.extend_from_slice(root);
-            route.filename.clear();
-            route.filename.extend_from_slice(root);
-            route
-                .filename
-                .extend_from_slice(name.unwrap_or(&route.script.uri));
-            return true;
-        }
-    };
-    if !rq.route.script.valid_location {
-        let message = match location_prefix(location) {
-            Some(p) => {
-                format!("\"alias\" cannot be used in location \"{p}\" where URI was rewritten")
-            }
-            None => "\"alias\" cannot be used in location where URI was rewritten".to_string(),
-        };
-        phases::log_error(rq, LogLevel::Error, &message);
+pub(super) fn map_uri(rq: &mut Rq<'_, '_>) -> bool {
+    let Some(follows) = map_root(rq) else {
         return false;
-    }
-    let evaluated;
-    let root: &[u8] = match alias.is_literal() {
-        Some(literal) => literal,
-        None => {
-            evaluated = eval(rq, alias);
-            &evaluated
-        }
     };
     let route = &mut *rq.route;
-    route.document_root.clear();
-    route.document_root.extend_from_slice(root);
-    route.filename.clear();
-    route.filename.extend_from_slice(root);
-    let uri = name.unwrap_or(&route.script.uri);
-    match &location.matcher {
-        LocationMatch::Regex(..) => {
-            if name.is_some() {
-                // try_files names are relative to the alias's directory.
-                if let Some(slash) = memchr::memrchr(b'/', &route.filename) {
-                    route.filename.truncate(slash);
-                }
-                route.filename.extend_from_slice(uri);
-            }
-        }
-        _ => {
-            let prefix_len = location_prefix(location).map_or(0, str::len);
-            route
-                .filename
-                .extend_from_slice(uri.get(prefix_len.min(uri.len())..).unwrap_or(b""));
-        }
+    let uri = &route.script.uri;
+    match follows {
+        Follows::WholeUri => route.filename.extend_from_slice(uri),
+        Follows::AfterPrefix(len) => route
+            .filename
+            .extend_from_slice(uri.get(len..).unwrap_or(b"")),
+        Follows::Nothing if route.add_uri_to_alias => route.filename.extend_from_slice(uri),
+        Follows::Nothing => {}
     }
     true
+}
+
+/// Puts the document root into `$document_root` and, as the start of a path, into the
+/// `$request_filename` buffer; `None` (after nginx's log line) where `alias` cannot be used
+/// because a `break` rewrote the URI.
+fn map_root(rq: &mut Rq<'_, '_>) -> Option<Follows> {
+    if rq.req.loc.alias.is_some() && !rq.route.script.valid_location {
+        let name = rq.route.location.map_or(String::new(), location_name);
+        let message =
+            format!("\"alias\" cannot be used in location \"{name}\" where URI was rewritten");
+        phases::log_error(rq, LogLevel::Alert, &message);
+        return None;
+    }
+    let mut root = std::mem::take(&mut rq.route.document_root);
+    root.clear();
+    let follows = {
+        let vars = RequestVars {
+            conn: rq.conn,
+            active: &*rq.a,
+            req: &*rq.req,
+            shared: &*rq.shared,
+            as_get: rq.route.as_get,
+        };
+        let src = WithScript {
+            ctx: &rq.route.script,
+            inner: &vars,
+        };
+        doc_root::document_root(rq.req.loc, &src, &mut root)
+    };
+    let route = &mut *rq.route;
+    route.filename.clear();
+    route.filename.extend_from_slice(&root);
+    route.document_root = root;
+    Some(follows)
+}
+
+/// A location's name as nginx prints it in error lines.
+fn location_name(l: &crate::config::LocationConf) -> String {
+    match &l.matcher {
+        LocationMatch::Exact(s)
+        | LocationMatch::Prefix(s)
+        | LocationMatch::PrefixNoRegex(s)
+        | LocationMatch::Named(s) => s.clone(),
+        LocationMatch::Regex(re, _) => re.as_str().to_string(),
+    }
 }
 
 /// Takes the mapped path out of the request (give it back with [`restore_path`], so the
@@ -339,18 +356,27 @@ fn restore_path(rq: &mut Rq<'_, '_>, path: Vec<u8>) {
     rq.route.filename = path;
 }
 
-/// nginx's try-files phase. `None`: a file was found and the URI now names it.
+/// nginx's try-files phase (`ngx_http_try_files_handler`). `None`: a file was found and
+/// the URI now names it. Each name is tried under the document root; under the alias of a
+/// prefix location a name made with variables loses the location's prefix first, under the
+/// alias of a regex location the name follows the whole alias.
 fn try_files<'c>(rq: &mut Rq<'_, 'c>) -> Option<Next<'c>> {
     let loc = rq.req.loc;
     let tf = loc.try_files.as_ref()?;
     for file in &tf.files {
         let name = eval(rq, &file.path);
-        if name.is_empty() {
-            continue;
-        }
-        if !map_uri(rq, Some(&name)) {
+        let Some(follows) = map_root(rq) else {
             return Some(finalize(rq, 500));
+        };
+        let mut skip = 0;
+        if let Follows::AfterPrefix(len) = follows
+            && file.path.is_literal().is_none()
+            && name.get(..len) == rq.route.script.uri.get(..len)
+        {
+            skip = len;
         }
+        let name = name.get(skip..).unwrap_or(b"");
+        rq.route.filename.extend_from_slice(name);
         let meta = std::fs::metadata(std::ffi::OsStr::from_bytes(&rq.route.filename));
         if rq.route.trace.is_some() {
             let probe = match &meta {
@@ -362,7 +388,7 @@ fn try_files<'c>(rq: &mut Rq<'_, 'c>) -> Option<Next<'c>> {
             trace_step!(
                 route.trace,
                 Step::TryFiles {
-                    name: &name,
+                    name,
                     dir: file.dir,
                     path: &route.filename,
                     probe,
@@ -378,8 +404,20 @@ fn try_files<'c>(rq: &mut Rq<'_, 'c>) -> Option<Next<'c>> {
         // The URI becomes the name tried, without the `/` of a directory entry (nginx then
         // answers a directory named without its slash with a 301 to `uri/`); its `?args`,
         // if any, are not part of it.
-        let (uri, _) = phases::split_args(name);
-        rq.route.script.uri = uri;
+        let (name, _) = phases::split_args(name.to_vec());
+        let route = &mut *rq.route;
+        match follows {
+            Follows::WholeUri => route.script.uri = name,
+            Follows::AfterPrefix(len) => {
+                route.script.uri.truncate(len);
+                route.script.uri.extend_from_slice(&name);
+            }
+            Follows::Nothing if !file.dir => {
+                route.script.uri = name;
+                route.add_uri_to_alias = true;
+            }
+            Follows::Nothing => {}
+        }
         return None;
     }
     Some(match &tf.fallback {
@@ -396,6 +434,8 @@ fn try_files<'c>(rq: &mut Rq<'_, 'c>) -> Option<Next<'c>> {
 
 /// `autoindex on`: the HTML listing of `dir`.
 fn autoindex<'c>(rq: &mut Rq<'_, 'c>, dir: &[u8]) -> Next<'c> {
+    use crate::config::AutoindexFormat;
+    use static_files::autoindex::{self, Format};
     let loc = rq.req.loc;
     let offset = if loc.autoindex_localtime {
         let now = std::time::SystemTime::now()
@@ -405,12 +445,43 @@ fn autoindex<'c>(rq: &mut Rq<'_, 'c>, dir: &[u8]) -> Next<'c> {
     } else {
         0
     };
-    let listing = static_files::autoindex::listing(
-        &rq.route.script.uri,
-        dir,
-        loc.autoindex_exact_size,
-        offset,
-    );
+    // jsonp's function is the `callback` argument as sent; without one it is plain JSON.
+    let callback = match loc.autoindex_format {
+        AutoindexFormat::Jsonp => rq
+            .route
+            .script
+            .args
+            .as_deref()
+            .and_then(|args| crate::vars::find_arg(args, "callback"))
+            .filter(|c| !c.is_empty())
+            .map(<[u8]>::to_vec),
+        _ => None,
+    };
+    if let Some(name) = callback
+        .as_deref()
+        .filter(|c| !autoindex::valid_callback(c))
+    {
+        let what = if name.len() > autoindex::MAX_CALLBACK_LEN {
+            "too long"
+        } else {
+            "invalid"
+        };
+        let name = String::from_utf8_lossy(name);
+        let message = format!("client sent {what} callback name: \"{name}\"");
+        phases::log_error(rq, LogLevel::Info, &message);
+        return finalize(rq, 400);
+    }
+    let format = match (loc.autoindex_format, &callback) {
+        (AutoindexFormat::Html, _) => Format::Html {
+            exact_size: loc.autoindex_exact_size,
+            utc_offset_secs: offset,
+        },
+        (AutoindexFormat::Xml, _) => Format::Xml,
+        (AutoindexFormat::Jsonp, Some(name)) => Format::Jsonp(name),
+        (AutoindexFormat::Json | AutoindexFormat::Jsonp, _) => Format::Json,
+    };
+    let content_type = format.content_type();
+    let listing = autoindex::listing(&rq.route.script.uri, dir, format);
     let body = match listing {
         Ok(body) => body,
         Err(e) => {
@@ -442,7 +513,7 @@ fn autoindex<'c>(rq: &mut Rq<'_, 'c>, dir: &[u8]) -> Next<'c> {
         rq.req,
         &super::handler::Head {
             status,
-            content_type: Some(b"text/html"),
+            content_type: Some(content_type),
             content_length: Some(body.len() as u64),
             extra: &extra,
             ..Default::default()

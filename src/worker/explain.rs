@@ -156,6 +156,8 @@ pub fn explain<'c>(
         requests: 1,
         local: route.local,
         request_id: route.request_id,
+        accepted_at: now,
+        fd: None,
     };
     let mut req = Req {
         keepalive: head.keep_alive,
@@ -300,7 +302,6 @@ fn proxy_plan<'c>(
         active: a,
         req,
         shared,
-        location: a.route.location,
         as_get: a.route.as_get,
     };
     let loc = req.loc;

@@ -1,16 +1,20 @@
 //! Answering with an open file, as nginx's static handler (and `gzip_static`'s) and their
 //! header filters do: `Last-Modified`, `ETag`, preconditions (304/412), gzip or gunzip
-//! (a compressed copy from the worker's file cache when it has one), one byte range
-//! (206/416), then the `expires` and `add_header` headers, in nginx's header order.
+//! (a compressed copy from the worker's file cache when it has one), byte ranges (206,
+//! several as `multipart/byteranges`, 416; `max_ranges`), then the `expires` and
+//! `add_header` headers (whose `Last-Modified` and `ETag` replace the file's), in nginx's
+//! header order.
 
 use super::conn::{FileBody, Source};
 use super::gzip::Coding;
+use super::gzip::Decision;
 use super::handler::{self, Head};
+use super::multipart::Multipart;
 use super::phases::{Next, Rq, finalize};
 use super::response_head::Body;
 use super::response_head::preconditions;
 use crate::http::conditional::{self, Precondition};
-use crate::http::date::format_http_date_secs;
+use crate::http::date::{format_http_date_secs, parse_http_date_secs};
 use crate::http::range::{self, CONTENT_RANGE_MAX_LEN, RangeOutcome};
 use crate::http::request::Method;
 use crate::static_files::{self, StaticFile};
@@ -40,8 +44,24 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile, kind: FileKind) -> N
         0
     };
     let etag = (etag_len > 0).then_some(&etag[..etag_len]);
-    let mut last_modified = [0u8; 29];
-    format_http_date_secs(f.mtime, &mut last_modified);
+    let mut file_last_modified = [0u8; 29];
+    format_http_date_secs(f.mtime, &mut file_last_modified);
+    // nginx's headers filter runs before its range filter: `add_header Last-Modified` and
+    // `add_header ETag` replace the validators If-Range is compared with.
+    let (lm_override, etag_override) = replaced_validators(rq, status);
+    let range_mtime = match &lm_override {
+        Some(value) => parse_http_date_secs(value),
+        None => Some(f.mtime),
+    };
+    let range_etag = match &etag_override {
+        Some(value) => (!value.is_empty()).then_some(value.as_slice()),
+        None => etag,
+    };
+    let last_modified: &[u8] = lm_override.as_deref().unwrap_or(&file_last_modified);
+    // The replacing ETag is among the add_header lines; the file's is dropped.
+    let etag = if etag_override.is_some() { None } else { etag };
+    // `max_ranges 0` turns the range filter off, `Accept-Ranges` included.
+    let ranges_on = loc.max_ranges != Some(0);
 
     let mut status = status;
     // The not-modified filter sees any 200, an `error_page ... =200` target too.
@@ -64,9 +84,9 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile, kind: FileKind) -> N
         .as_deref()
         .unwrap_or(static_files::content_type(loc, &rq.route.script.uri).as_bytes());
     let etag_header: [(&[u8], &[u8]); 1] = [(b"ETag", etag.unwrap_or(b""))];
-    let last_modified_header: [(&[u8], &[u8]); 1] = [(b"Last-Modified", &last_modified)];
+    let last_modified_header: [(&[u8], &[u8]); 1] = [(b"Last-Modified", last_modified)];
     let validators = |status: u16| -> &[(&[u8], &[u8])] {
-        if matches!(status, 200 | 206 | 304) {
+        if matches!(status, 200 | 206 | 304) && !last_modified.is_empty() {
             &last_modified_header
         } else {
             &[]
@@ -77,6 +97,10 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile, kind: FileKind) -> N
     // file's ETag in nginx's header list.
     let kept = rq.route.upstream_headers.len();
     let etag_in_extra = |extra: &mut Vec<u8>| {
+        if lm_override.is_some() {
+            // Sent in its own place, as nginx's header filter writes `Last-Modified`.
+            remove_header_lines(extra, b"last-modified");
+        }
         if kept > 0
             && let Some(tag) = etag
         {
@@ -101,7 +125,7 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile, kind: FileKind) -> N
         early: validators(status),
         late,
         extra: &extra,
-        tail: if status == 200 && !gzip_static {
+        tail: if status == 200 && !gzip_static && ranges_on {
             accept_ranges
         } else {
             &[]
@@ -145,15 +169,17 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile, kind: FileKind) -> N
     }
 
     let mut range = None;
-    if status == 200 && !gzip_static {
+    let mut ranges = Vec::new();
+    let mut multipart = false;
+    if status == 200 && !gzip_static && ranges_on {
         let buf = &rq.a.buf[rq.a.start..rq.a.filled];
         let head = &rq.a.head;
         if let Some(value) = head.header(buf, b"range") {
             let if_range_ok = head
                 .header(buf, b"if-range")
-                .is_none_or(|v| range::if_range_matches(v, Some(f.mtime), etag));
+                .is_none_or(|v| range::if_range_matches(v, range_mtime, range_etag));
             if if_range_ok {
-                match range::parse_range(value, f.size) {
+                match range::parse_ranges(value, f.size, loc.max_ranges, &mut ranges) {
                     RangeOutcome::Single {
                         start,
                         end_exclusive,
@@ -165,10 +191,27 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile, kind: FileKind) -> N
                         unsatisfiable(rq, f.size);
                         return Next::Done;
                     }
-                    RangeOutcome::Full | RangeOutcome::Multi => {}
+                    RangeOutcome::Multi => {
+                        status = 206;
+                        multipart = true;
+                    }
+                    RangeOutcome::Full => {}
                 }
             }
         }
+    }
+    if multipart {
+        let mut extra = handler::extra_headers(rq, status, Some(f.mtime));
+        etag_in_extra(&mut extra);
+        let layout = Multipart::new(&ranges, f.size, content_type);
+        let head = Head {
+            status,
+            early: validators(status),
+            late,
+            extra: &extra,
+            ..Head::default()
+        };
+        return serve_multipart(rq, f, layout, head, decision);
     }
     let (start, end) = range.unwrap_or((0, f.size));
     let mut content_range = [0u8; CONTENT_RANGE_MAX_LEN];
@@ -227,7 +270,83 @@ fn file_source(loc: &crate::config::LocSettings, f: StaticFile, start: u64, end:
         end,
         sendfile: loc.sendfile,
         max_chunk: loc.sendfile_max_chunk,
+        rest: None,
     })
+}
+
+/// A 206 `multipart/byteranges` answer (`head` has its validators and header lines): in
+/// one piece from a file held in memory, else the first part's head now and the parts one
+/// after the other by the writer.
+fn serve_multipart<'c>(
+    rq: &mut Rq<'_, 'c>,
+    f: StaticFile,
+    mut layout: Multipart,
+    head: Head<'_>,
+    decision: Decision,
+) -> Next<'c> {
+    let loc = rq.req.loc;
+    let content_type = std::mem::take(&mut layout.content_type);
+    let head = Head {
+        content_type: Some(&content_type),
+        content_length: Some(layout.length),
+        ..head
+    };
+    if rq.a.head.method == Method::Head {
+        handler::queue_coded(rq.a, rq.shared, rq.req, &head, Body::Plain(b""), decision);
+        return Next::Done;
+    }
+    if let Some(body) = f.content.as_deref().and_then(|c| layout.body_from(c)) {
+        handler::queue_coded(rq.a, rq.shared, rq.req, &head, Body::Plain(&body), decision);
+        return Next::Done;
+    }
+    let (first_head, (start, end), rest) = layout.into_first();
+    handler::queue_coded(
+        rq.a,
+        rq.shared,
+        rq.req,
+        &head,
+        Body::Plain(&first_head),
+        decision,
+    );
+    rq.a.source = Source::File(FileBody {
+        file: f.file,
+        pos: start,
+        end,
+        sendfile: loc.sendfile,
+        max_chunk: loc.sendfile_max_chunk,
+        rest: Some(Box::new(rest)),
+    });
+    Next::Done
+}
+
+/// The values of `add_header Last-Modified` and `add_header ETag` for a response with
+/// `status` (the last of each, as each replaces the one before); an empty value removes
+/// the header.
+fn replaced_validators(rq: &Rq<'_, '_>, status: u16) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    let listed = crate::http::expires::applies_to_status(status);
+    let (mut last_modified, mut etag) = (None, None);
+    for h in rq.req.loc.add_header.iter().filter(|h| listed || h.always) {
+        if h.name.eq_ignore_ascii_case("last-modified") {
+            last_modified = Some(super::phases::eval(rq, &h.value));
+        } else if h.name.eq_ignore_ascii_case("etag") {
+            etag = Some(super::phases::eval(rq, &h.value));
+        }
+    }
+    (last_modified, etag)
+}
+
+/// Removes the `name:` lines (lowercase name) from rendered header lines.
+fn remove_header_lines(lines: &mut Vec<u8>, name: &[u8]) {
+    let mut kept = Vec::with_capacity(lines.len());
+    for line in lines.split_inclusive(|&b| b == b'\n') {
+        let is_it = line.get(..name.len() + 1).is_some_and(|start| {
+            start[..name.len()].eq_ignore_ascii_case(name) && start[name.len()] == b':'
+        });
+        if !is_it {
+            kept.extend_from_slice(line);
+        }
+    }
+    *lines = kept;
 }
 
 /// The file's gzip at `level` from the worker's file cache, made there once (a small file

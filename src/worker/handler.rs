@@ -32,7 +32,6 @@ pub(super) fn start_request<'c>(
     };
     c.requests += 1;
     let pipeline = std::mem::take(&mut c.pipeline);
-    let conn_opened = c.opened;
     let mut conn = ConnInfo::of(c);
     conn.local = local;
     conn.request_id = super::request_vars::new_request_id();
@@ -71,7 +70,6 @@ pub(super) fn start_request<'c>(
     let mut req = Req {
         sequence: conn.requests,
         pipeline,
-        conn_opened,
         ..Req::new(shared.now, server, loc, head_len)
     };
     // `$upstream_*` belong to this request's tries only.
@@ -356,12 +354,19 @@ pub(super) fn reject_request<'c>(
     let peer = c.peer;
     let conn_id = c.id;
     c.requests += 1;
+    let server = &shared.http.servers[servers.default];
+    let status = e.status();
+    // nginx finalizes even an unparsable request with its status, so an `error_page` of
+    // the default server answers it.
+    let error_page = server.loc.error_page_for(status).is_some().then(|| {
+        let mut conn = ConnInfo::of(c);
+        conn.local = c.local_addr();
+        conn
+    });
     let (Some(a), ..) = c.parts() else {
         return Step::Close;
     };
     let out_before = a.out.len();
-    let server = &shared.http.servers[servers.default];
-    let status = e.status();
     if crate::log::enabled(LogLevel::Info) {
         let buf = &a.buf[a.start..a.filled];
         let mut msg = String::with_capacity(128);
@@ -395,6 +400,19 @@ pub(super) fn reject_request<'c>(
     a.body = None;
     a.route.clear_matches(0);
     a.route.reset(b"", None);
+    if let Some(conn) = error_page {
+        let mut route = std::mem::take(&mut a.route);
+        route.local = conn.local;
+        let rq = &mut Rq {
+            a,
+            shared,
+            req: &mut req,
+            route: &mut route,
+            conn: &conn,
+        };
+        let handled = phases::run_error_page(rq, status);
+        return after_phases(a, req, route, handled, out_before);
+    }
     queue_standard_page(a, shared, &mut req, status, b"");
     queued(a, req, out_before)
 }
@@ -455,16 +473,10 @@ pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'
         active: a,
         req,
         shared,
-        location: a.route.location,
         as_get: a.route.as_get,
     };
     for log in &req.loc.access_log {
-        line.clear();
-        log.format
-            .template
-            .eval_log(&vars, log.format.escape, &mut line);
-        line.push(b'\n');
-        crate::log::write_access(&log.target, &line);
+        super::access_log::write(&vars, log, &mut line);
     }
     phases::log_cycle_while_logging(&conn, a, req.server);
     line.clear();

@@ -8,16 +8,20 @@
 //! Each loop iteration reads the clock once, polls with the nearest timer as timeout, accepts,
 //! drives the connections that have events, then fires due timers.
 
+mod access;
+mod access_log;
 mod answer;
 mod clock;
 pub(crate) mod conn;
 mod content;
 mod debug_log;
+mod doc_root;
 mod empty_gif;
 pub(crate) mod explain;
 mod file_response;
 mod gzip;
 mod handler;
+mod multipart;
 mod phases;
 pub(crate) mod request_vars;
 mod response_head;
@@ -151,6 +155,8 @@ pub fn run(config: &Config, listeners: Vec<Listener>, slot: usize) -> i32 {
     match Worker::new(config, http, listeners, slot) {
         Ok(mut w) => {
             let code = w.run();
+            // Buffered access-log lines are written before the worker goes.
+            crate::log::flush_access_logs(None);
             // nginx's last two lines from a worker.
             elog!(LogLevel::Notice, "exiting");
             drop(w);
@@ -288,6 +294,9 @@ impl<'c> Worker<'c> {
                 if let Some(at) = self.shared.resolvers.next_deadline() {
                     t = t.min(at.saturating_duration_since(self.shared.now));
                 }
+                if let Some(at) = crate::log::next_access_flush() {
+                    t = t.min(at.saturating_duration_since(self.shared.now));
+                }
                 let t = self
                     .accept_paused_until
                     .map_or(t, |at| t.min(at.saturating_duration_since(self.shared.now)));
@@ -312,6 +321,7 @@ impl<'c> Worker<'c> {
                 self.shared.now = now;
                 self.shared.date.update(wall);
             }
+            crate::log::flush_due_access_logs(self.shared.now);
 
             // Upstream events first: a response that completes releases its connection to
             // the pool, where a request read in the same batch finds it.

@@ -64,7 +64,6 @@ macro_rules! vars {
             active: &*$rq.a,
             req: &*$rq.req,
             shared: &*$rq.shared,
-            location: $rq.route.location,
             as_get: $rq.route.as_get,
         };
     };
@@ -149,7 +148,10 @@ fn run_from<'c>(rq: &mut Rq<'_, 'c>, mut next: Next<'c>) -> Handled {
                     run_rewrite(rq, &l.rewrite, true)
                 }
             }
-            Next::Content => content::run(rq),
+            Next::Content => match super::access::check(rq) {
+                Some(denied) => denied,
+                None => content::run(rq),
+            },
             Next::Done => {
                 write_script_logs(rq);
                 return Handled::Answered;
@@ -237,20 +239,58 @@ fn slash_redirect<'c>(rq: &mut Rq<'_, 'c>, location: &'c LocationConf) -> Next<'
         target.push(b'?');
         target.extend_from_slice(args);
     }
-    answer::redirect(rq, 301, &target);
-    Next::Done
+    // nginx finalizes the request with the 301: an error_page for it answers instead.
+    redirect(rq, 301, &target)
 }
 
 /// Makes `l` the request's location.
 fn enter<'c>(rq: &mut Rq<'_, 'c>, l: &'c LocationConf) {
     rq.route.location = Some(l);
-    set_settings(rq, &l.loc);
+    // nginx's ngx_http_update_location_config: the methods `limit_except` does not name
+    // get its block's settings.
+    match &l.limit_except {
+        Some(le) if le.applies_to(super::access::method_bit(rq)) => set_settings(rq, &le.loc),
+        _ => set_settings(rq, &l.loc),
+    }
 }
 
 /// The settings the rest of the request uses (a location's, or a matched `if`'s).
 fn set_settings<'c>(rq: &mut Rq<'_, 'c>, loc: &'c LocSettings) {
     rq.req.loc = loc;
     crate::log::use_request_logs(&loc.error_log);
+    // nginx's ngx_http_update_location_config: a connection older than keepalive_time
+    // (counted from its accept), or a browser keepalive_disable names, gets no keep-alive,
+    // and a refusal stays for the request (`conn::keepalive` reads it).
+    if !rq.req.keepalive_refused
+        && (rq.shared.now.saturating_duration_since(rq.conn.accepted_at) > loc.keepalive_time
+            || (loc.keepalive_disable != 0 && keepalive_disabled(rq, loc)))
+    {
+        rq.req.keepalive_refused = true;
+    }
+}
+
+/// `keepalive_disable`: MSIE 6 may wait after a POST answered on a kept-alive connection,
+/// Safari may send a POST to one just closed (nginx's reasons). The `User-Agent` is looked
+/// at only where it can matter.
+fn keepalive_disabled(rq: &Rq<'_, '_>, loc: &LocSettings) -> bool {
+    use crate::config::set_tail::{KEEPALIVE_DISABLE_MSIE6, KEEPALIVE_DISABLE_SAFARI};
+    let post = rq.a.head.method == Method::Post && !rq.route.as_get;
+    let msie6 = loc.keepalive_disable & KEEPALIVE_DISABLE_MSIE6 != 0 && post;
+    let safari = loc.keepalive_disable & KEEPALIVE_DISABLE_SAFARI != 0;
+    if !msie6 && !safari {
+        return false;
+    }
+    let browser = browser(rq);
+    (msie6 && browser.msie6) || (safari && browser.safari)
+}
+
+/// The client's browser as nginx tells it from the first `User-Agent`.
+pub(super) fn browser(rq: &Rq<'_, '_>) -> crate::http::user_agent::Browser {
+    let buf = &rq.a.buf[rq.a.start..rq.a.filled];
+    rq.a.head
+        .header(buf, b"user-agent")
+        .map(crate::http::user_agent::Browser::of)
+        .unwrap_or_default()
 }
 
 /// Runs a server's (`in_location` false) or a location's rewrite directives.
@@ -446,6 +486,12 @@ pub(super) fn finalize<'c>(rq: &mut Rq<'_, 'c>, status: u16) -> Next<'c> {
     if status == 444 {
         // No head, so the connection closes (`conn::keepalive` says so for 444 anyway).
         rq.req.status = 444;
+        // nginx marks the connection timed out, so `reset_timedout_connection` resets it.
+        if rq.req.loc.reset_timedout_connection
+            && let Some(fd) = rq.conn.fd
+        {
+            let _ = crate::sys::set_linger_zero(fd);
+        }
         return Next::Done;
     }
     if super::conn::keepalive::closes_connection(status) {
@@ -520,7 +566,7 @@ pub(super) fn split_args(mut uri: Vec<u8>) -> (Vec<u8>, Option<Vec<u8>>) {
     }
 }
 
-/// The prefix string of a prefix or exact location (for `alias`).
+/// The prefix string of a prefix or exact location.
 pub(super) fn location_prefix(l: &LocationConf) -> Option<&str> {
     match &l.matcher {
         LocationMatch::Exact(s) | LocationMatch::Prefix(s) | LocationMatch::PrefixNoRegex(s) => {

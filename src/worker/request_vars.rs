@@ -9,7 +9,6 @@ use std::net::SocketAddr;
 use super::Shared;
 use super::conn::{Active, Conn, Req};
 use super::handler::request_line;
-use crate::config::{LocationConf, LocationMatch};
 use crate::http::request::Version;
 use crate::vars::{Var, VarSource, find_cookie, header_matches};
 
@@ -25,6 +24,10 @@ pub struct ConnInfo {
     pub local: Option<SocketAddr>,
     /// `$request_id` of the current request.
     pub request_id: [u8; 32],
+    /// When the connection was accepted (`$connection_time`).
+    pub accepted_at: std::time::Instant,
+    /// The client socket (`$tcpinfo_*`).
+    pub fd: Option<std::os::fd::RawFd>,
 }
 
 fn routed<'a, 'c>(c: &'a Conn<'c>) -> Option<&'a Active<'c>> {
@@ -73,6 +76,8 @@ impl ConnInfo {
             // in a pooled buffer).
             local: routed(c).and_then(|a| a.route.local),
             request_id: routed(c).map_or([b'0'; 32], |a| a.route.request_id),
+            accepted_at: c.accepted_at,
+            fd: c.fd(),
         }
     }
 }
@@ -87,8 +92,6 @@ pub struct RequestVars<'a, 'c> {
     pub req: &'a Req<'c>,
     /// Worker-wide state (clock, dates, pid).
     pub shared: &'a Shared<'c>,
-    /// The location chosen so far (for `alias` in `$document_root`, `$request_filename`).
-    pub location: Option<&'c LocationConf>,
     /// An `error_page` or `X-Accel-Redirect` made the request a GET (nginx changes
     /// `r->method_name`, which `$request_method` shows).
     pub as_get: bool,
@@ -104,19 +107,17 @@ impl VarSource for NoVars {
 }
 
 impl RequestVars<'_, '_> {
-    /// `$document_root`: the mapped root or alias, else the literal `alias` of the
-    /// location, else the `root` setting.
-    fn document_root(&self) -> &[u8] {
+    /// `$document_root`: the root or alias the content phase mapped, else the location's
+    /// root or alias now (with its variables, if any).
+    fn document_root(&self, out: &mut Vec<u8>) {
         // The routing state belongs to the parsed request (a pooled buffer may still hold
         // an older one while a head is cut short).
         let mapped = &self.active.route.document_root;
         if !mapped.is_empty() && self.parsed() {
-            return mapped;
+            out.extend_from_slice(mapped);
+            return;
         }
-        match self.req.loc.alias.as_ref().and_then(|a| a.is_literal()) {
-            Some(alias) if self.location.is_some() => alias,
-            _ => self.req.loc.root.as_os_str().as_bytes(),
-        }
+        super::doc_root::document_root(self.req.loc, self, out);
     }
 
     fn buf(&self) -> &[u8] {
@@ -136,6 +137,17 @@ impl RequestVars<'_, '_> {
             .find(|h| header_matches(name, h.name.get(buf)))
             .map(|h| h.value.get(buf))
     }
+
+    /// Every request header `name` (`$http_*` spelling), in order.
+    fn headers<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s [u8]> {
+        let buf = self.buf();
+        self.active
+            .head
+            .headers
+            .iter()
+            .filter(move |h| header_matches(name, h.name.get(buf)))
+            .map(move |h| h.value.get(buf))
+    }
 }
 
 impl VarSource for RequestVars<'_, '_> {
@@ -149,24 +161,10 @@ impl VarSource for RequestVars<'_, '_> {
         if !self.active.route.document_root.is_empty() {
             return false; // mapped by the content phase: `var` answers
         }
-        let Some(alias) = &self.req.loc.alias else {
-            out.extend_from_slice(self.req.loc.root.as_os_str().as_bytes());
-            if !root_only {
-                out.extend_from_slice(uri);
-            }
-            return true;
-        };
-        let Some(location) = self.location else {
-            return false;
-        };
-        match alias.is_literal() {
-            Some(literal) => out.extend_from_slice(literal),
-            // An alias naming $request_filename would evaluate itself.
-            None if alias.vars().any(|v| *v == Var::RequestFilename) => return false,
-            None => alias.eval(script, out),
-        }
-        if !root_only && let Some(prefix) = location_prefix_len(location) {
-            out.extend_from_slice(uri.get(prefix.min(uri.len())..).unwrap_or(b""));
+        if root_only {
+            super::doc_root::document_root(self.req.loc, script, out);
+        } else {
+            super::doc_root::map_uri_to_path(self.req.loc, uri, false, script, out);
         }
         true
     }
@@ -203,14 +201,19 @@ impl VarSource for RequestVars<'_, '_> {
                 }
             }
             Var::RequestUri if parsed => out.extend_from_slice(head.request_uri.get(buf)),
+            // nginx keeps these request headers as lists and joins them.
+            Var::Http(name) if parsed && matches!(name.as_str(), "cookie" | "x_forwarded_for") => {
+                let separator: &[u8] = if name == "cookie" { b"; " } else { b", " };
+                return join(self.headers(name), separator, out);
+            }
             Var::Http(name) => match self.header(name).filter(|_| parsed) {
                 Some(v) => out.extend_from_slice(v),
                 None => return false,
             },
             Var::Cookie(name) => match self
-                .header("cookie")
+                .headers("cookie")
                 .filter(|_| parsed)
-                .and_then(|c| find_cookie(c, name))
+                .find_map(|c| find_cookie(c, name))
             {
                 Some(v) => out.extend_from_slice(v),
                 None => return false,
@@ -295,10 +298,11 @@ impl VarSource for RequestVars<'_, '_> {
             Var::ConnectionRequests => {
                 let _ = write!(out, "{}", self.conn.requests);
             }
-            Var::DocumentRoot => out.extend_from_slice(self.document_root()),
+            Var::DocumentRoot => self.document_root(out),
             Var::RealpathRoot => {
-                let root = std::ffi::OsStr::from_bytes(self.document_root());
-                match std::fs::canonicalize(root) {
+                let mut root = Vec::new();
+                self.document_root(&mut root);
+                match std::fs::canonicalize(std::ffi::OsStr::from_bytes(&root)) {
                     Ok(p) => out.extend_from_slice(p.as_os_str().as_bytes()),
                     Err(_) => return false,
                 }
@@ -309,10 +313,8 @@ impl VarSource for RequestVars<'_, '_> {
                 if !route.filename.is_empty() {
                     out.extend_from_slice(&route.filename);
                 } else if !route.script.uri.is_empty() {
-                    if !self.map_uri(&route.script.uri, self, false, out) {
-                        out.extend_from_slice(self.document_root());
-                        out.extend_from_slice(&route.script.uri);
-                    }
+                    let uri = &route.script.uri;
+                    super::doc_root::map_uri_to_path(self.req.loc, uri, false, self, out);
                 } else {
                     return false;
                 }
@@ -327,6 +329,9 @@ impl VarSource for RequestVars<'_, '_> {
             },
             Var::NginxVersion => out.extend_from_slice(crate::VERSION.as_bytes()),
             Var::RequestId => out.extend_from_slice(&self.conn.request_id),
+            Var::SentHttp(name) if parsed && matches!(name.as_str(), "cache_control" | "link") => {
+                return join(sent_headers(&route.sent_head, name), b", ", out);
+            }
             Var::SentHttp(name) => match sent_header(&route.sent_head, name).filter(|_| parsed) {
                 Some(v) => out.extend_from_slice(v),
                 None => return false,
@@ -351,6 +356,25 @@ impl VarSource for RequestVars<'_, '_> {
                 if self.req.status != 0 && self.req.status < 400 {
                     out.extend_from_slice(b"OK");
                 }
+            }
+            Var::ConnectionTime => {
+                let d = self
+                    .shared
+                    .now
+                    .saturating_duration_since(self.conn.accepted_at);
+                let _ = write!(out, "{}.{:03}", d.as_secs(), d.subsec_millis());
+            }
+            Var::TcpinfoRtt | Var::TcpinfoRttvar | Var::TcpinfoSndCwnd | Var::TcpinfoRcvSpace => {
+                let Some(info) = self.conn.fd.and_then(|fd| crate::sys::tcp_info(fd).ok()) else {
+                    return false;
+                };
+                let value = match var {
+                    Var::TcpinfoRtt => info.tcpi_rtt,
+                    Var::TcpinfoRttvar => info.tcpi_rttvar,
+                    Var::TcpinfoSndCwnd => info.tcpi_snd_cwnd,
+                    _ => info.tcpi_rcv_space,
+                };
+                let _ = write!(out, "{value}");
             }
             // The proxy module's variable, which needs no upstream: the client's
             // X-Forwarded-For with its address appended.
@@ -397,17 +421,6 @@ impl VarSource for RequestVars<'_, '_> {
     }
 }
 
-/// The length of the prefix an `alias` replaces (`None` for a regex location, whose alias
-/// is the whole path).
-fn location_prefix_len(location: &LocationConf) -> Option<usize> {
-    match &location.matcher {
-        LocationMatch::Exact(s) | LocationMatch::Prefix(s) | LocationMatch::PrefixNoRegex(s) => {
-            Some(s.len())
-        }
-        _ => None,
-    }
-}
-
 /// A header of a queued response head (`$sent_http_NAME`); the status line is skipped.
 fn sent_header<'h>(head: &'h [u8], name: &str) -> Option<&'h [u8]> {
     head.split(|&b| b == b'\n').skip(1).find_map(|line| {
@@ -418,6 +431,32 @@ fn sent_header<'h>(head: &'h [u8], name: &str) -> Option<&'h [u8]> {
             value.strip_prefix(b" ").unwrap_or(value)
         })
     })
+}
+
+/// Every header `name` of a queued response head, in order.
+fn sent_headers<'h>(head: &'h [u8], name: &'h str) -> impl Iterator<Item = &'h [u8]> {
+    head.split(|&b| b == b'\n').skip(1).filter_map(move |line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let colon = memchr::memchr(b':', line)?;
+        header_matches(name, &line[..colon]).then(|| {
+            let value = &line[colon + 1..];
+            value.strip_prefix(b" ").unwrap_or(value)
+        })
+    })
+}
+
+/// Appends `values` joined by `separator`; false when there is none (nginx's
+/// `ngx_http_variable_headers_internal`).
+fn join<'v>(values: impl Iterator<Item = &'v [u8]>, separator: &[u8], out: &mut Vec<u8>) -> bool {
+    let mut any = false;
+    for value in values {
+        if any {
+            out.extend_from_slice(separator);
+        }
+        out.extend_from_slice(value);
+        any = true;
+    }
+    any
 }
 
 /// The user name of `Authorization: Basic BASE64(user:password)` (`$remote_user`).

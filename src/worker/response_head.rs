@@ -39,6 +39,10 @@ pub(super) fn queue_standard_page<'c>(
         Some(p) if a.head.method != Method::Head => p,
         _ => b"",
     };
+    let padding = match page {
+        Some(_) if status >= 400 && req.loc.msie_padding => msie_padding(a),
+        _ => b"",
+    };
     queue_response(
         a,
         shared,
@@ -46,12 +50,38 @@ pub(super) fn queue_standard_page<'c>(
         &Head {
             status,
             content_type: page.map(|_| b"text/html" as &[u8]),
-            content_length: Some(page.map_or(0, |p| p.len() as u64)),
+            content_length: Some(page.map_or(0, |p| (p.len() + padding.len()) as u64)),
             extra,
             ..Head::default()
         },
         body,
     );
+    if !body.is_empty() {
+        a.out.extend_from_slice(padding);
+    }
+}
+
+/// `msie_padding on` (the default): MSIE and Chrome replace a short error page with their
+/// own, so nginx pads its pages for them.
+fn msie_padding(a: &Active<'_>) -> &'static [u8] {
+    macro_rules! line {
+        () => {
+            "<!-- a padding to disable MSIE and Chrome friendly error page -->\r\n"
+        };
+    }
+    const PADDING: &[u8] = concat!(line!(), line!(), line!(), line!(), line!(), line!()).as_bytes();
+    let buf = &a.buf[a.start..a.filled];
+    match a.head.header(buf, b"user-agent") {
+        Some(ua) => {
+            let browser = crate::http::user_agent::Browser::of(ua);
+            if browser.msie || browser.chrome {
+                PADDING
+            } else {
+                b""
+            }
+        }
+        None => b"",
+    }
 }
 
 /// Queues nginx's page for an error status of a routed request.
@@ -101,7 +131,8 @@ fn write_extra_headers(
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
         let mut date = [0u8; 29];
-        if let Some((n, cache_control)) = expires::headers(&loc.expires, now, mtime, &mut date) {
+        let setting = super::answer::expires_setting(rq);
+        if let Some((n, cache_control)) = expires::headers(&setting, now, mtime, &mut date) {
             push_header(out, b"Expires", &date[..n]);
             let mut value = [0u8; expires::CACHE_CONTROL_MAX_LEN];
             let n = cache_control.write(&mut value);
@@ -117,7 +148,6 @@ fn write_extra_headers(
         active: rq.a,
         req: rq.req,
         shared: rq.shared,
-        location: rq.route.location,
         as_get: rq.route.as_get,
     };
     let vars = WithScript {
@@ -125,7 +155,24 @@ fn write_extra_headers(
         inner: &src,
     };
     let mut value = Vec::new();
-    for h in loc.add_header.iter().filter(|h| listed || h.always) {
+    let applicable = |h: &&crate::config::AddHeader| listed || h.always;
+    for (i, h) in loc
+        .add_header
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| applicable(h))
+    {
+        // `ETag` and `Last-Modified` are one header each: a later one replaces it (and an
+        // empty one removes it), as nginx's headers filter sets them.
+        let replaced = ["etag", "last-modified"]
+            .iter()
+            .any(|n| h.name.eq_ignore_ascii_case(n))
+            && loc.add_header[i + 1..]
+                .iter()
+                .any(|later| applicable(&later) && later.name.eq_ignore_ascii_case(&h.name));
+        if replaced {
+            continue;
+        }
         value.clear();
         h.value.eval(&vars, &mut value);
         if !value.is_empty() {
@@ -297,7 +344,7 @@ pub(super) fn queue_coded<'c>(
     decision: Decision,
 ) {
     let coded = Coded::of(decision, a, req.loc, head.status);
-    let reading = req.reading(&a.head, a.body_read(req), shared.shutting_down, shared.now);
+    let reading = req.reading(&a.head, a.body_read(req), shared.shutting_down);
     let writing = Writing {
         status: head.status,
         finalized: req.finalized,
@@ -625,12 +672,7 @@ pub(super) fn queue_upstream_head(
     };
     let coded = Coded::of(decision, a, loc, status);
     let req = &mut *rq.req;
-    let reading = req.reading(
-        &a.head,
-        a.body_read(req),
-        rq.shared.shutting_down,
-        rq.shared.now,
-    );
+    let reading = req.reading(&a.head, a.body_read(req), rq.shared.shutting_down);
     let writing = Writing {
         status,
         finalized: req.finalized,

@@ -54,6 +54,10 @@ pub struct Route<'c> {
     spare_args: Vec<u8>,
     /// `$request_id`: 16 random bytes as 32 hex digits.
     pub request_id: [u8; 32],
+    // ---- core (long tail) ----
+    /// `try_files` found a file under the alias of a regex location: the URI follows the
+    /// alias in the file's path (nginx's `r->add_uri_to_alias`).
+    pub add_uri_to_alias: bool,
     /// `--explain`'s hook (see [`crate::trace`]); `None` in a worker.
     pub trace: crate::trace::TraceSlot<'c>,
     // ---- proxy (rest of the module) ----
@@ -86,6 +90,7 @@ impl Default for Route<'_> {
             redirect_location: Vec::new(),
             spare_args: Vec::new(),
             request_id: [b'0'; 32],
+            add_uri_to_alias: false,
             trace: None,
             upstream_content_type: None,
             upstream_headers: Vec::new(),
@@ -160,6 +165,7 @@ impl Route<'_> {
         self.body_taken = false;
         self.www_authenticate = None;
         self.request_body = None;
+        self.add_uri_to_alias = false;
         self.upstream_content_type = None;
         self.upstream_headers.clear();
     }

@@ -115,10 +115,6 @@ fn value_errors() {
             "autoindex maybe;",
             "invalid value \"maybe\" in \"autoindex\" directive, it must be \"on\" or \"off\"",
         ),
-        (
-            "autoindex_format json;",
-            "\"autoindex_format\" directive \"json\" is not supported",
-        ),
         ("autoindex_format yaml;", "invalid value \"yaml\""),
         ("if_modified_since later;", "invalid value \"later\""),
         ("etag on; etag off;", "\"etag\" directive is duplicate"),
@@ -306,7 +302,7 @@ fn alias_and_root() {
     let server = &conf.http.as_ref().unwrap().servers[0];
     let relative = server.locations[1].loc.alias.as_ref().expect("alias");
     let mut evaluated = Vec::new();
-    relative.eval(&Capture1, &mut evaluated);
+    relative.path.eval(&Capture1, &mut evaluated);
     assert_eq!(
         evaluated,
         prefix
@@ -317,7 +313,7 @@ fn alias_and_root() {
     let alias = |loc: &LocSettings| {
         loc.alias
             .as_ref()
-            .map(|t| t.is_literal().map(<[u8]>::to_vec))
+            .map(|t| t.path.template.is_literal().map(<[u8]>::to_vec))
     };
     assert_eq!(
         alias(&server.locations[0].loc),
@@ -330,7 +326,7 @@ fn alias_and_root() {
     );
     let img = server.locations[1].loc.alias.as_ref().expect("alias");
     assert_eq!(
-        img.vars().collect::<Vec<_>>(),
+        img.path.template.vars().collect::<Vec<_>>(),
         [&crate::vars::Var::Capture(1)]
     );
     let nested = &server.locations[2].nested[0].loc;

@@ -44,29 +44,14 @@ impl Client {
         self.sock = None;
     }
 
-    /// `reset_timedout_connection`: the close that follows sends a reset (RST) and drops
-    /// unsent bytes (`SO_LINGER` with a zero timeout, as nginx's `ngx_http_free_request`).
-    pub fn reset_on_close(&mut self) {
-        use nix::sys::socket::{setsockopt, sockopt};
-        let Some(sock) = self.sock.as_ref() else {
-            return;
-        };
-        let linger = libc::linger {
-            l_onoff: 1,
-            l_linger: 0,
-        };
-        if let Err(e) = setsockopt(sock, sockopt::Linger, &linger) {
-            crate::elog!(
-                crate::log::LogLevel::Alert,
-                "setsockopt(SO_LINGER) failed ({})",
-                sys::errno_text(&io::Error::from(e))
-            );
-        }
-    }
-
     /// Whether the socket is open.
     pub fn is_open(&self) -> bool {
         self.sock.is_some()
+    }
+
+    /// The socket's descriptor (`$tcpinfo_*`, `reset_timedout_connection`).
+    pub fn raw_fd(&self) -> Option<RawFd> {
+        self.sock.as_ref().map(AsRawFd::as_raw_fd)
     }
 
     /// The socket's local address (`$server_addr`, `$server_port`).

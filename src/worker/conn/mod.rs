@@ -129,6 +129,9 @@ pub struct Req<'c> {
     pub lingering: bool,
     /// Its number on the connection (`$connection_requests` when it started).
     pub sequence: u64,
+    /// Its location refused keep-alive (`keepalive_time` passed, or `keepalive_disable`
+    /// names the browser); set by the phases, read by [`Req::reading`].
+    pub keepalive_refused: bool,
     /// How far its body was read.
     pub body: BodyRead,
     /// The client is no longer watched for EOF while the upstream is awaited: it sent more
@@ -140,8 +143,6 @@ pub struct Req<'c> {
     /// The status a handler finalized the request with when it is one after which nginx
     /// closes (its special response handler), whatever status its `error_page` answers.
     pub finalized: Option<u16>,
-    /// When its connection was accepted (`keepalive_time`).
-    pub conn_opened: Instant,
 }
 
 impl<'c> Req<'c> {
@@ -166,30 +167,28 @@ impl<'c> Req<'c> {
             bytes_sent: 0,
             lingering: false,
             sequence: 0,
+            keepalive_refused: false,
             body: BodyRead::Complete,
             client_sent_more: false,
             pipeline: false,
             finalized: None,
-            conn_opened: started,
         }
     }
 
     /// What the request side allows for keep-alive (see [`keepalive`]), its body as far as
-    /// `body` says, at `now`.
+    /// `body` says.
     pub fn reading(
         &self,
         head: &RequestHead,
         body: BodyRead,
         shutting_down: bool,
-        now: Instant,
     ) -> keepalive::Reading {
         keepalive::Reading {
             wants: head.keep_alive,
             allowed: !shutting_down
+                && !self.keepalive_refused
                 && self.sequence < self.loc.keepalive_requests
-                && !self.loc.keepalive_timeout.0.is_zero()
-                // `keepalive_time`: an older connection serves this request, then closes.
-                && now.saturating_duration_since(self.conn_opened) <= self.loc.keepalive_time,
+                && !self.loc.keepalive_timeout.0.is_zero(),
             body,
         }
     }
@@ -347,8 +346,8 @@ pub struct Conn<'c> {
     pub pipeline: bool,
     /// Bytes written to the client so far (the writer's progress, turn to turn).
     bytes_out: u64,
-    /// When the connection was accepted (`keepalive_time`).
-    pub opened: Instant,
+    /// When the connection was accepted (`$connection_time`, `keepalive_time`).
+    pub accepted_at: Instant,
     /// The current response's `limit_rate`.
     rate: rate::RateLimit,
     /// `limit_rate`: the writer sends nothing before this moment.
@@ -389,7 +388,7 @@ impl<'c> Conn<'c> {
             now: Instant::now(),
             pipeline: false,
             bytes_out: 0,
-            opened: Instant::now(),
+            accepted_at: Instant::now(),
             rate: rate::RateLimit::Unknown,
             delayed_until: None,
         }
@@ -475,7 +474,7 @@ impl<'c> Conn<'c> {
     }
 
     /// The deadline passed: the next drive closes the connection (nginx closes on every
-    /// client timeout; `reset_timedout_connection` is off by default). A request that was
+    /// client timeout, with a reset under `reset_timedout_connection on`). A request that was
     /// under way is access-logged when the connection is released: a head cut short by
     /// `client_header_timeout` as 408, like nginx. A proxied request, a request body read
     /// for the upstream and a tunnel compare their own deadlines on the next drive.
@@ -492,6 +491,23 @@ impl<'c> Conn<'c> {
             return;
         };
         let buf = &a.buf[a.start..a.filled];
+        let in_request = match self.state {
+            State::ReadingHead => !buf.is_empty(),
+            State::Responding => true,
+            _ => false,
+        };
+        // nginx's ngx_http_free_request: a timed-out request's connection is reset with
+        // `reset_timedout_connection on` (its location's, or the server's before one).
+        let loc = match a.req.as_ref() {
+            Some(r) => r.loc,
+            None => &shared.http.servers[servers.default].loc,
+        };
+        if in_request
+            && loc.reset_timedout_connection
+            && let Some(fd) = self.client.raw_fd()
+        {
+            let _ = crate::sys::set_linger_zero(fd);
+        }
         let what = match self.state {
             State::ReadingHead if !buf.is_empty() => {
                 if a.head.request_line.is_empty() {
@@ -501,15 +517,7 @@ impl<'c> Conn<'c> {
                 }
             }
             // nginx closes a connection whose discarded body stalls without a word.
-            State::Responding if a.body.is_some() && a.out_pos >= a.out.len() => {
-                if a.req
-                    .as_ref()
-                    .is_some_and(|r| r.loc.reset_timedout_connection)
-                {
-                    self.client.reset_on_close();
-                }
-                return;
-            }
+            State::Responding if a.body.is_some() && a.out_pos >= a.out.len() => return,
             State::Responding => "sending response to client",
             _ => return,
         };
@@ -517,15 +525,6 @@ impl<'c> Conn<'c> {
             Some(r) => r.server,
             None => &shared.http.servers[servers.default],
         };
-        // `reset_timedout_connection` of the request's location (the default server's
-        // before a location was chosen).
-        if a.req
-            .as_ref()
-            .map_or(&*server.loc, |r| r.loc)
-            .reset_timedout_connection
-        {
-            self.client.reset_on_close();
-        }
         elog!(
             LogLevel::Info,
             "*{} client timed out (110: Connection timed out) while {what}, client: {}, server: {}{}",
@@ -631,6 +630,11 @@ impl<'c> Conn<'c> {
     /// The connection's buffers (while a request is active).
     pub fn active(&self) -> Option<&Active<'c>> {
         self.active.as_deref()
+    }
+
+    /// The socket's descriptor (`$tcpinfo_*`).
+    pub fn fd(&self) -> Option<std::os::fd::RawFd> {
+        self.client.raw_fd()
     }
 
     /// The socket's local address (`$server_addr`, `$server_port`).

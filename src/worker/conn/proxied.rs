@@ -115,7 +115,6 @@ impl<'c> Conn<'c> {
                 active: a,
                 req,
                 shared,
-                location: a.route.location,
                 as_get: a.route.as_get,
             };
             let r = crate::proxy::ProxyRequest {
@@ -284,8 +283,13 @@ impl<'c> Conn<'c> {
             && !self.client.readable
             && a.upstream.body_room() > 0
             && now >= self.client_progress + req.loc.client_body_timeout;
-        if (send_late || body_late) && req.loc.reset_timedout_connection {
-            self.client.reset_on_close();
+        // A proxied request's client timeouts reset the connection too (nginx's
+        // ngx_http_free_request with `c->timedout`).
+        if (send_late || body_late)
+            && req.loc.reset_timedout_connection
+            && let Some(fd) = self.client.raw_fd()
+        {
+            let _ = crate::sys::set_linger_zero(fd);
         }
         if waiting_to_send && now >= self.client_progress + req.loc.send_timeout {
             self.log_line(

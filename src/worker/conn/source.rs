@@ -19,6 +19,9 @@ pub struct FileBody {
     pub sendfile: bool,
     /// `sendfile_max_chunk`: bytes per turn before yielding to other connections.
     pub max_chunk: u64,
+    /// A multipart answer's parts after this one (the writer takes the next part's head
+    /// and range when this one is sent).
+    pub rest: Option<Box<crate::worker::multipart::RangeParts>>,
 }
 
 impl FileBody {

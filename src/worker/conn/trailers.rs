@@ -24,7 +24,6 @@ impl<'c> Conn<'c> {
             active: a,
             req,
             shared,
-            location: a.route.location,
             as_get: a.route.as_get,
         };
         let src = crate::rewrite::WithScript {

@@ -154,8 +154,22 @@ impl<'c> Conn<'c> {
             }
             match ready {
                 Ready::End => {
-                    if let Source::File(_) = a.source {
+                    if let Source::File(f) = &mut a.source {
+                        // A multipart answer goes on with the next part's head and bytes.
+                        if let Some(parts) = f.rest.as_mut() {
+                            let (next, added) = parts.next(&mut a.out);
+                            if let Some(r) = a.req.as_mut() {
+                                r.bytes_sent += added as u64;
+                            }
+                            if let Some((start, stop)) = next {
+                                (f.pos, f.end) = (start, stop);
+                                continue;
+                            }
+                        }
                         a.source = Source::Fixed;
+                        if a.out_pos < a.out.len() {
+                            continue;
+                        }
                     }
                     return Flush::Done;
                 }
