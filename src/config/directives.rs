@@ -12,7 +12,7 @@ use super::raw::{Level, Shared};
 use super::{
     access, listen, resolver, set_block, set_cgi, set_core, set_events, set_gzip, set_http,
     set_limits, set_loc, set_log, set_proxy, set_proxy_rest, set_regex, set_rewrite, set_tail,
-    set_upstream, tuning,
+    set_upstream, tuning, writer,
 };
 use super::{charset, set_geo, set_map, set_referer, set_split_clients};
 
@@ -554,6 +554,12 @@ table! {
     "override_charset", HSL.or(C::IF_IN_LOCATION), Flag, false, charset::override_charset, "Recode a response that names its charset too (default off).";
     "charset_types", HSL, AtLeast(1), false, charset::charset_types, "MIME types that get a charset besides text/html, or `*`.";
     "charset_map", C::HTTP, Exact(2), true, charset::charset_map, "`charset_map SRC DST { BYTE CODE; ... }`: a recoding table.";
+    // ---- writer: limit_rate, trailers, body files (config/writer.rs) ----
+    "limit_rate", HSL.or(C::IF_IN_LOCATION), Exact(1), false, writer::limit_rate, "Bytes per second sent to the client (variables allowed; default 0: no limit).";
+    "limit_rate_after", HSL.or(C::IF_IN_LOCATION), Exact(1), false, writer::limit_rate_after, "Bytes sent at full speed before limit_rate applies (variables allowed; default 0).";
+    "add_trailer", HSL.or(C::IF_IN_LOCATION), Range(2, 3), false, writer::add_trailer, "`add_trailer NAME VALUE [always]`: a trailer after a chunked response.";
+    "client_body_in_file_only", HSL, Exact(1), false, writer::client_body_in_file_only, "Keep the request body in a file: on (kept), clean (removed), off (default).";
+    "client_body_in_single_buffer", HSL, Flag, false, writer::client_body_in_single_buffer, "Keep a body in memory in one buffer (always so in Portico; default off).";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

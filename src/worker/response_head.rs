@@ -317,23 +317,39 @@ pub(super) struct Coded {
     pub decision: Decision,
     /// The body goes out in chunks (its length is unknown and the client speaks HTTP/1.1).
     pub chunked: bool,
+    /// `add_trailer` has trailers for this status: the body goes out in chunks, the
+    /// trailers after the last one (nginx's `r->expect_trailers`).
+    pub trailers: bool,
 }
 
 impl Coded {
     /// How a response with `decision` is written for the request of `a` (a HEAD request,
     /// or a status without a body, has none to frame).
-    pub(super) fn of(decision: Decision, a: &Active<'_>, status: u16) -> Coded {
+    pub(super) fn of(decision: Decision, a: &Active<'_>, loc: &LocSettings, status: u16) -> Coded {
         let has_body = a.head.method != Method::Head && !matches!(status, 204 | 304);
+        let http11 = a.head.version != crate::http::request::Version::Http10
+            && loc.chunked_transfer_encoding;
+        // nginx's headers filter: a trailer applies to the statuses `add_header` does
+        // unless `always`; its chunked filter then frames the body (HTTP/1.1 only).
+        let listed = expires::applies_to_status(status);
+        let trailers = has_body
+            && http11
+            && status >= 200
+            && loc.add_trailer.iter().any(|t| listed || t.always);
         Coded {
             decision,
-            chunked: decision.coding != Coding::Identity
-                && has_body
-                && a.head.version != crate::http::request::Version::Http10,
+            chunked: (decision.coding != Coding::Identity || trailers) && has_body && http11,
+            trailers,
         }
     }
 
     fn changes_body(&self) -> bool {
         self.decision.coding != Coding::Identity
+    }
+
+    /// The body filter frames the body (a coding changes it, or trailers follow it).
+    fn frames(&self) -> bool {
+        self.changes_body() || self.trailers
     }
 }
 
@@ -371,11 +387,11 @@ pub(super) fn queue_coded<'c>(
     body: Body<'_>,
     decision: Decision,
 ) {
-    let coded = Coded::of(decision, a, head.status);
+    let coded = Coded::of(decision, a, req.loc, head.status);
     let reading = req.reading(&a.head, a.body_read(req), shared.shutting_down);
     let writing = Writing {
         finalized: req.finalized,
-        delimited: if coded.changes_body() {
+        delimited: if coded.frames() {
             coded.chunked || !coded_body(a, head.status)
         } else {
             head.upstream.is_none_or(|u| !u.until_close())
@@ -384,33 +400,79 @@ pub(super) fn queue_coded<'c>(
     };
     req.keepalive = head.status != 101 && keepalive::keep_alive(&reading, &writing);
     let plain = match body {
-        Body::Plain(bytes) if !coded.changes_body() => bytes,
+        Body::Plain(bytes) if !coded.frames() => bytes,
         _ => b"",
     };
-    let recode = write_response(&mut a.out, shared, req, head, &coded, plain);
-    if let Some(table) = recode.filter(|_| coded_body(a, head.status)) {
-        match (&body, decision.coding) {
-            (Body::Plain(bytes), Coding::Identity) if !bytes.is_empty() => {
+    let recode = write_response(&mut a.out, shared, req, head, &coded, plain)
+        .filter(|_| coded_body(a, head.status));
+    let recoded;
+    let body = match (body, recode) {
+        (Body::Plain(bytes), Some(table)) if !bytes.is_empty() => {
+            if coded.frames() {
+                // Recoded before gzip and the trailers' framing, as nginx orders them.
+                let mut copy = bytes.to_vec();
+                super::conn::filter::recode_in_place(&table, &mut copy);
+                recoded = copy;
+                Body::Plain(&recoded)
+            } else {
                 let at = a.out.len() - bytes.len();
                 super::conn::filter::recode_in_place(&table, &mut a.out[at..]);
+                Body::Plain(bytes)
             }
-            (Body::Plain(bytes), Coding::Gzip(_)) if !bytes.is_empty() => {
-                let mut recoded = bytes.to_vec();
-                super::conn::filter::recode_in_place(&table, &mut recoded);
-                return queue_recoded_gzip(a, shared, req, &coded, &recoded);
-            }
-            (_, Coding::Identity) => a.filter.start(FilterSetup {
-                gzip: None,
-                chunked: false,
-                buffers: req.loc.gzip_buffers,
-                no_buffer: false,
-                plain: true,
-                recode: Some(table),
-            }),
-            _ => {}
         }
+        (Body::Plain(b""), Some(_)) if !coded.frames() => {
+            // A body from its source, of the same length once recoded.
+            let setup = FilterSetup {
+                chunked: false,
+                ..filter_setup(None, &coded, req.loc, recode)
+            };
+            a.filter.start_identity(setup);
+            return;
+        }
+        (body, _) => body,
+    };
+    if !coded.frames() || !coded_body(a, head.status) {
+        return;
     }
-    if !coded.changes_body() || !coded_body(a, head.status) {
+    if coded.trailers {
+        // The body (coded at once when gzip applies) goes out as one chunk; the filter
+        // then ends it with the trailers once they are made.
+        let bytes = match (body, decision.coding) {
+            (Body::Plain(bytes), Coding::Identity) => bytes.to_vec(),
+            (Body::Gzipped(gz, plain_len), _) => {
+                a.filter.record(plain_len, gz.len() as u64);
+                gz.to_vec()
+            }
+            (Body::Plain(bytes), Coding::Gzip(params)) if !bytes.is_empty() => {
+                let mut gz = Vec::new();
+                if shared
+                    .compress
+                    .one_shot
+                    .compress(params.level, bytes, &mut gz)
+                    .is_ok()
+                {
+                    a.filter.record(bytes.len() as u64, gz.len() as u64);
+                }
+                gz
+            }
+            (_, Coding::Gzip(params)) => {
+                a.filter
+                    .start(filter_setup(Some(params), &coded, req.loc, recode));
+                return;
+            }
+            (_, Coding::Gunzip) => {
+                a.filter.start(filter_setup(None, &coded, req.loc, recode));
+                return;
+            }
+        };
+        if !bytes.is_empty() {
+            use std::io::Write;
+            let _ = write!(a.out, "{:x}\r\n", bytes.len());
+            a.out.extend_from_slice(&bytes);
+            a.out.extend_from_slice(b"\r\n");
+        }
+        a.filter
+            .start_identity(filter_setup(None, &coded, req.loc, recode));
         return;
     }
     match (body, decision.coding) {
@@ -444,59 +506,39 @@ pub(super) fn queue_coded<'c>(
             gz.clear();
             shared.compress.scratch = gz;
         }
-        (_, Coding::Gzip(params)) => a.filter.start(FilterSetup {
-            gzip: Some(params),
-            chunked: coded.chunked,
-            buffers: req.loc.gzip_buffers,
-            no_buffer: req.loc.gzip_no_buffer,
-            plain: false,
-            recode,
-        }),
-        (_, Coding::Gunzip) => a.filter.start(FilterSetup {
-            gzip: None,
-            chunked: coded.chunked,
-            buffers: req.loc.gunzip_buffers,
-            no_buffer: false,
-            plain: false,
-            recode,
-        }),
+        (_, Coding::Gzip(params)) => {
+            a.filter
+                .start(filter_setup(Some(params), &coded, req.loc, recode))
+        }
+        (_, Coding::Gunzip) => a.filter.start(filter_setup(None, &coded, req.loc, recode)),
         (_, Coding::Identity) => {}
     }
 }
 
-/// A body in memory that the charset filter recoded, compressed in one shot.
-fn queue_recoded_gzip<'c>(
-    a: &mut Active<'c>,
-    shared: &mut Shared<'c>,
-    req: &mut Req<'c>,
+/// Buffers of the pass-through stage that frames a body for its trailers.
+const TRAILER_FRAMING_BUFFERS: (usize, usize) = (8, 8192);
+
+/// The body filter's setup for a response coded as `coded` says (`gzip`: its parameters;
+/// `None` with a coding: gunzip; `None` without one: the pass-through stage for trailers).
+fn filter_setup(
+    gzip: Option<crate::compress::Params>,
     coded: &Coded,
-    bytes: &[u8],
-) {
-    let Coding::Gzip(params) = coded.decision.coding else {
-        return;
+    loc: &LocSettings,
+    recode: Option<[u8; 256]>,
+) -> FilterSetup {
+    let (buffers, no_buffer) = match (gzip, coded.decision.coding) {
+        (Some(_), _) => (loc.gzip_buffers, loc.gzip_no_buffer),
+        (None, Coding::Gunzip) => (loc.gunzip_buffers, false),
+        (None, _) => (TRAILER_FRAMING_BUFFERS, true),
     };
-    let mut gz = std::mem::take(&mut shared.compress.scratch);
-    gz.clear();
-    match shared
-        .compress
-        .one_shot
-        .compress(params.level, bytes, &mut gz)
-    {
-        Ok(_) => {
-            frame_whole(&mut a.out, &gz, coded.chunked);
-            a.filter.record(bytes.len() as u64, gz.len() as u64);
-        }
-        Err(e) => {
-            crate::elog!(
-                crate::log::LogLevel::Alert,
-                "gzip one-shot compression failed: {}",
-                e.code
-            );
-            req.keepalive = false;
-        }
+    FilterSetup {
+        gzip,
+        chunked: coded.chunked,
+        buffers,
+        no_buffer,
+        trailers: coded.trailers,
+        recode,
     }
-    gz.clear();
-    shared.compress.scratch = gz;
 }
 
 /// Whether a response with `status` to the request of `a` carries a body at all.
@@ -568,7 +610,10 @@ fn write_response<'c>(
             None => push_header(out, b"Content-Type", t),
         }
     }
-    if let Some(len) = head.content_length.filter(|_| !no_content && !changed) {
+    if let Some(len) = head
+        .content_length
+        .filter(|_| !no_content && !changed && !coded.trailers)
+    {
         let mut digits = [0u8; 20];
         push_header(out, b"Content-Length", format_u64(len, &mut digits));
     }
@@ -580,6 +625,8 @@ fn write_response<'c>(
         }
         if changed {
             edit_upstream_lines(out, from, coding);
+        } else if coded.trailers {
+            drop_upstream_length(out, from);
         }
     }
     for (name, value) in head.early {
@@ -593,7 +640,9 @@ fn write_response<'c>(
             push_header(out, b"Upgrade", value);
         }
     } else {
-        if coded.chunked || (!changed && head.upstream.is_some_and(|u| u.chunked())) {
+        if coded.chunked
+            || (!changed && !coded.trailers && head.upstream.is_some_and(|u| u.chunked()))
+        {
             out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
         }
         if req.keepalive {
@@ -713,7 +762,11 @@ fn replace_content_type(out: &mut Vec<u8>, from: usize, v: &super::charset::Verd
             while out.get(value_at) == Some(&b' ') {
                 value_at += 1;
             }
-            let value_end = end - usize::from(out[..end].ends_with(b"\r\n")) * 2;
+            let value_end = if out[..end].ends_with(b"\r\n") {
+                end - 2
+            } else {
+                end
+            };
             let value_end = value_end.max(value_at);
             let charset = v.charset.unwrap_or_default();
             let sep: &[u8] = if v.charset.is_some() {
@@ -722,7 +775,7 @@ fn replace_content_type(out: &mut Vec<u8>, from: usize, v: &super::charset::Verd
                 b""
             };
             let replacement = v.mime.iter().chain(sep).chain(charset).copied();
-            out.splice(value_at..value_end, replacement.collect::<Vec<u8>>());
+            out.splice(value_at..value_end, replacement);
             return;
         }
         at = end;
@@ -783,12 +836,12 @@ pub(super) fn queue_upstream_head(
     } else {
         head.coding(a, loc, false)
     };
-    let coded = Coded::of(decision, a, status);
+    let coded = Coded::of(decision, a, loc, status);
     let req = &mut *rq.req;
     let reading = req.reading(&a.head, a.body_read(req), rq.shared.shutting_down);
     let writing = Writing {
         finalized: req.finalized,
-        delimited: if coded.changes_body() {
+        delimited: if coded.frames() {
             coded.chunked || !coded_body(a, status)
         } else {
             !view.until_close()
@@ -803,41 +856,30 @@ pub(super) fn queue_upstream_head(
     let recode = write_response(&mut out, rq.shared, req, &head, &coded, b"");
     a.out = out;
     let recode = recode.filter(|_| coded_body(a, status) && !facts.upgrade);
-    let filtered = coded.changes_body() && coded_body(a, status);
+    let filtered = coded.frames() && coded_body(a, status);
     a.chunks = super::conn::Chunks::framing(chunked && !filtered && recode.is_none());
     if recode.is_some() && !filtered {
-        // An 8-bit table keeps the length: the filter frames as the upstream did.
+        // An 8-bit table keeps the length: the filter frames the body as the upstream's
+        // head said.
         crate::upstream::Protocol::unframe(&mut a.upstream.proto);
-        a.filter.start(FilterSetup {
-            gzip: None,
+        let setup = FilterSetup {
             chunked,
-            buffers: loc.gzip_buffers,
-            no_buffer: false,
-            plain: true,
-            recode,
-        });
+            ..filter_setup(None, &coded, loc, recode)
+        };
+        a.filter.start_identity(setup);
     }
     if filtered {
         // The filter frames the body: the upstream's framing goes entirely.
         crate::upstream::Protocol::unframe(&mut a.upstream.proto);
-        a.filter.start(match decision.coding {
-            Coding::Gzip(params) => FilterSetup {
-                gzip: Some(params),
-                chunked: coded.chunked,
-                buffers: loc.gzip_buffers,
-                no_buffer: loc.gzip_no_buffer,
-                plain: false,
-                recode,
-            },
-            _ => FilterSetup {
-                gzip: None,
-                chunked: coded.chunked,
-                buffers: loc.gunzip_buffers,
-                no_buffer: false,
-                plain: false,
-                recode,
-            },
-        });
+        match decision.coding {
+            Coding::Gzip(params) => a
+                .filter
+                .start(filter_setup(Some(params), &coded, loc, recode)),
+            Coding::Gunzip => a.filter.start(filter_setup(None, &coded, loc, recode)),
+            Coding::Identity => a
+                .filter
+                .start_identity(filter_setup(None, &coded, loc, recode)),
+        }
     }
 }
 
@@ -863,6 +905,23 @@ pub(super) fn upstream_body_coded(a: &Active<'_>, loc: &LocSettings) -> bool {
 /// no `Content-Length` or `Accept-Ranges`, a weak `ETag` (nginx's `ngx_http_clear_*` and
 /// `ngx_http_weak_etag`), and for gunzip no `Content-Encoding`. In place: lines dropped
 /// are closed up, `W/` is inserted.
+/// The upstream's `Content-Length` line goes: trailers make the body chunked (nginx's
+/// `ngx_http_clear_content_length`).
+fn drop_upstream_length(out: &mut Vec<u8>, from: usize) {
+    let mut at = from;
+    while at < out.len() {
+        let end = memchr::memchr(b'\n', &out[at..]).map_or(out.len(), |i| at + i + 1);
+        if out[at..end]
+            .get(..15)
+            .is_some_and(|n| n.eq_ignore_ascii_case(b"content-length:"))
+        {
+            out.drain(at..end);
+            continue;
+        }
+        at = end;
+    }
+}
+
 fn edit_upstream_lines(out: &mut Vec<u8>, from: usize, coding: Coding) {
     let mut at = from;
     while at < out.len() {

@@ -170,9 +170,9 @@ fn gzip_setup(chunked: bool, buffers: (usize, usize)) -> FilterSetup {
         }),
         chunked,
         buffers,
-        plain: false,
         recode: None,
         no_buffer: false,
+        trailers: false,
     }
 }
 
@@ -316,9 +316,9 @@ fn gunzip_reads_members_in_any_pieces_and_stops_at_garbage() {
         gzip: None,
         chunked: true,
         buffers: (32, 4096),
-        plain: false,
         recode: None,
         no_buffer: false,
+        trailers: false,
     };
     for sizes in [&[1usize, 3][..], &[777], &[100_000]] {
         let mut f = BodyFilter::default();
