@@ -279,6 +279,20 @@ fn check_main_and_events(
     Ok(())
 }
 
+/// nginx's check that every location recoding between two named charsets has a map.
+fn check_charset_maps(conf: &HttpConf) -> Result<(), ConfError> {
+    use super::charset::CharsetSel::Named;
+    let pairs = conf
+        .servers
+        .iter()
+        .flat_map(|s| std::iter::once(&s.loc).chain(s.locations.iter().map(|l| &l.loc)))
+        .filter_map(|loc| match (&loc.source_charset, &loc.charset) {
+            (Named(src), Named(dst)) => Some((*src, *dst)),
+            _ => None,
+        });
+    super::charset::check_recodes(&conf.charsets, pairs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,18 +325,4 @@ mod tests {
             ErrorLogTarget::File(prefix.join("logs/error.log"))
         );
     }
-}
-
-/// nginx's check that every location recoding between two named charsets has a map.
-fn check_charset_maps(conf: &HttpConf) -> Result<(), ConfError> {
-    use super::charset::CharsetSel::Named;
-    let pairs = conf
-        .servers
-        .iter()
-        .flat_map(|s| std::iter::once(&s.loc).chain(s.locations.iter().map(|l| &l.loc)))
-        .filter_map(|loc| match (&loc.source_charset, &loc.charset) {
-            (Named(src), Named(dst)) => Some((*src, *dst)),
-            _ => None,
-        });
-    super::charset::check_recodes(&conf.charsets, pairs)
 }
