@@ -34,7 +34,6 @@ const WITH_MODULES: &[&str] = &[
 /// nginx modules Portico does not implement, listed by `-V` as `--without-*` so that tools which
 /// read `nginx -V` to detect features see them as absent.
 const WITHOUT_MODULES: &[&str] = &[
-    "http_charset_module",
     "http_ssi_module",
     "http_userid_module",
     "http_mirror_module",

@@ -14,7 +14,7 @@ use super::{
     set_limits, set_loc, set_log, set_proxy, set_proxy_rest, set_regex, set_rewrite, set_tail,
     set_upstream, tuning, writer,
 };
-use super::{set_geo, set_map, set_referer, set_split_clients};
+use super::{charset, set_geo, set_map, set_referer, set_split_clients};
 
 /// A set of contexts, as nginx's `NGX_*_CONF` bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -547,6 +547,12 @@ table! {
     "gzip_static", HSL, Exact(1), false, set_gzip::gzip_static, "Serve FILE.gz next to FILE: on|off|always (default off).";
     "gunzip", HSL, Flag, false, set_gzip::gunzip, "Decompress gzip responses for clients without gzip (default off).";
     "gunzip_buffers", HSL, Exact(2), false, set_gzip::gunzip_buffers, "`NUMBER SIZE` of decompressed output held per response (default 32 4k).";
+    // ---- charset ----
+    "charset", HSL.or(C::IF_IN_LOCATION), Exact(1), false, charset::charset, "`charset NAME|$var|off`: added to Content-Type of `charset_types` (default off).";
+    "source_charset", HSL.or(C::IF_IN_LOCATION), Exact(1), false, charset::source_charset, "`source_charset NAME|$var|off`: the body's own charset, recoded by `charset_map`.";
+    "override_charset", HSL.or(C::IF_IN_LOCATION), Flag, false, charset::override_charset, "Recode a response that names its charset too (default off).";
+    "charset_types", HSL, AtLeast(1), false, charset::charset_types, "MIME types that get a charset besides text/html, or `*`.";
+    "charset_map", C::HTTP, Exact(2), true, charset::charset_map, "`charset_map SRC DST { BYTE CODE; ... }`: a recoding table.";
     // ---- writer: limit_rate, trailers, body files (config/writer.rs) ----
     "limit_rate", HSL.or(C::IF_IN_LOCATION), Exact(1), false, writer::limit_rate, "Bytes per second sent to the client (variables allowed; default 0: no limit).";
     "limit_rate_after", HSL.or(C::IF_IN_LOCATION), Exact(1), false, writer::limit_rate_after, "Bytes sent at full speed before limit_rate applies (variables allowed; default 0).";

@@ -161,7 +161,9 @@ fn merge_http(
         deferred: http.deferred,
         computed: std::mem::take(&mut shared.computed),
         proxy_transparent: shared.proxy_transparent,
+        charsets: std::mem::take(&mut shared.charsets),
     };
+    check_charset_maps(&conf)?;
     super::set_upstream::check_all(&conf, http.place.as_ref())?;
     super::set_cgi::check_all(&conf, http.place.as_ref())?;
     Ok(conf)
@@ -275,6 +277,20 @@ fn check_main_and_events(
         )));
     }
     Ok(())
+}
+
+/// nginx's check that every location recoding between two named charsets has a map.
+fn check_charset_maps(conf: &HttpConf) -> Result<(), ConfError> {
+    use super::charset::CharsetSel::Named;
+    let pairs = conf
+        .servers
+        .iter()
+        .flat_map(|s| std::iter::once(&s.loc).chain(s.locations.iter().map(|l| &l.loc)))
+        .filter_map(|loc| match (&loc.source_charset, &loc.charset) {
+            (Named(src), Named(dst)) => Some((*src, *dst)),
+            _ => None,
+        });
+    super::charset::check_recodes(&conf.charsets, pairs)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 pub mod access;
 pub mod cgi_parts;
 pub mod cgi_values;
+pub mod charset;
 pub mod core_values;
 pub mod directives;
 pub mod doc_root;

@@ -205,6 +205,9 @@ pub(crate) struct Shared {
     // ---- proxy (rest of the module) ----
     /// A `proxy_bind ... transparent` was seen (see `HttpConf::proxy_transparent`).
     pub proxy_transparent: bool,
+    // ---- charset ----
+    /// Charset names and `charset_map` tables seen so far.
+    pub charsets: super::charset::Charsets,
 }
 
 impl Shared {
@@ -229,6 +232,7 @@ impl Shared {
             map_hash_max_size: None,
             map_hash_bucket_size: None,
             proxy_transparent: false,
+            charsets: Default::default(),
         })
     }
 }

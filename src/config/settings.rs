@@ -336,6 +336,8 @@ pub struct HttpConf {
     /// Some `proxy_bind ... transparent`: workers keep `CAP_NET_RAW` when they drop root
     /// privileges (nginx's `ccf->transparent`).
     pub proxy_transparent: bool,
+    /// Charset names and `charset_map` tables (`config/charset.rs`).
+    pub charsets: super::charset::Charsets,
 }
 
 impl HttpConf {
@@ -805,6 +807,15 @@ settings! {
         gunzip: bool = false,
         /// `gunzip_buffers NUMBER SIZE`
         gunzip_buffers: (usize, usize) = DEFAULT_GZIP_BUFFERS,
+        // ---- charset (config/charset.rs) ----
+        /// `charset NAME|$var|off`: the charset added to `Content-Type`
+        charset: super::charset::CharsetSel = super::charset::CharsetSel::Off,
+        /// `source_charset NAME|$var|off`: what the body is in when the response says nothing
+        source_charset: super::charset::CharsetSel = super::charset::CharsetSel::Off,
+        /// `override_charset on|off`: also for a response that names its charset
+        override_charset: bool = false,
+        /// `charset_types MIME...|*`
+        charset_types: GzipTypes = super::charset::default_charset_types(),
         // ---- writer: limit_rate, trailers, body files (config/writer.rs) ----
         /// `limit_rate RATE` (bytes per second to the client; `None`: no limit)
         limit_rate: Option<super::writer::SizeValue> = None,

@@ -139,7 +139,11 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile, kind: FileKind) -> N
     match decision.coding {
         Coding::Identity => {}
         Coding::Gzip(params) => {
-            let body = if send_body {
+            // The cached copy is of the file as it is: a body the charset filter recodes
+            // is compressed as it goes.
+            let plain_source =
+                matches!(loc.source_charset, crate::config::charset::CharsetSel::Off);
+            let body = if send_body && plain_source {
                 compressed_copy(rq, &f, params.level)
             } else {
                 None

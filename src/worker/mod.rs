@@ -13,6 +13,7 @@ mod access_log;
 mod admission;
 mod answer;
 pub(crate) mod backend;
+mod charset;
 mod clock;
 pub(crate) mod conn;
 mod content;

@@ -14,6 +14,7 @@ use super::handler::format_u64;
 use super::phases::{self, Next, Rq};
 use super::request_vars::RequestVars;
 use crate::config::LocSettings;
+use crate::config::charset::MapKind;
 use crate::http::conditional::{self, Conditions, Precondition};
 use crate::http::request::Method;
 use crate::http::{expires, response};
@@ -94,9 +95,47 @@ pub(super) fn queue_error(rq: &mut Rq<'_, '_>, status: u16) {
     queue_standard_page(rq.a, rq.shared, rq.req, status, &extra);
 }
 
+/// Evaluates `charset $var` and `source_charset $var` for the response about to be
+/// built (nginx reads them in its charset header filter).
+fn evaluate_charset(rq: &mut Rq<'_, '_>) {
+    use crate::config::charset::CharsetSel;
+    let loc = rq.req.loc;
+    if !matches!(loc.charset, CharsetSel::Var(_))
+        && !matches!(loc.source_charset, CharsetSel::Var(_))
+    {
+        return;
+    }
+    let mut values = std::mem::take(&mut rq.req.charset_values);
+    values.dst.clear();
+    values.src.clear();
+    {
+        let src = RequestVars {
+            conn: rq.conn,
+            active: rq.a,
+            req: rq.req,
+            shared: rq.shared,
+            as_get: rq.route.as_get,
+            kept_body: rq.route.request_body.as_deref(),
+        };
+        let vars = WithScript {
+            ctx: &rq.route.script,
+            inner: &src,
+        };
+        if let CharsetSel::Var(t) = &loc.charset {
+            t.eval(&vars, &mut values.dst);
+        }
+        if let CharsetSel::Var(t) = &loc.source_charset {
+            t.eval(&vars, &mut values.src);
+        }
+    }
+    values.evaluated = true;
+    rq.req.charset_values = values;
+}
+
 /// `expires` and `add_header` lines for a response with `status` (of a file changed at
 /// `mtime`), rendered as header lines in the headers filter's order.
-pub(super) fn extra_headers(rq: &Rq<'_, '_>, status: u16, mtime: Option<i64>) -> Vec<u8> {
+pub(super) fn extra_headers(rq: &mut Rq<'_, '_>, status: u16, mtime: Option<i64>) -> Vec<u8> {
+    evaluate_charset(rq);
     let mut out = Vec::new();
     write_extra_headers(rq, status, mtime, &mut out);
     out
@@ -364,7 +403,34 @@ pub(super) fn queue_coded<'c>(
         Body::Plain(bytes) if !coded.frames() => bytes,
         _ => b"",
     };
-    write_response(&mut a.out, shared, req, head, &coded, plain);
+    let recode = write_response(&mut a.out, shared, req, head, &coded, plain)
+        .filter(|_| coded_body(a, head.status));
+    let recoded;
+    let body = match (body, recode) {
+        (Body::Plain(bytes), Some(table)) if !bytes.is_empty() => {
+            if coded.frames() {
+                // Recoded before gzip and the trailers' framing, as nginx orders them.
+                let mut copy = bytes.to_vec();
+                super::conn::filter::recode_in_place(&table, &mut copy);
+                recoded = copy;
+                Body::Plain(&recoded)
+            } else {
+                let at = a.out.len() - bytes.len();
+                super::conn::filter::recode_in_place(&table, &mut a.out[at..]);
+                Body::Plain(bytes)
+            }
+        }
+        (Body::Plain(b""), Some(_)) if !coded.frames() => {
+            // A body from its source, of the same length once recoded.
+            let setup = FilterSetup {
+                chunked: false,
+                ..filter_setup(None, &coded, req.loc, recode)
+            };
+            a.filter.start_identity(setup);
+            return;
+        }
+        (body, _) => body,
+    };
     if !coded.frames() || !coded_body(a, head.status) {
         return;
     }
@@ -390,11 +456,12 @@ pub(super) fn queue_coded<'c>(
                 gz
             }
             (_, Coding::Gzip(params)) => {
-                a.filter.start(filter_setup(Some(params), &coded, req.loc));
+                a.filter
+                    .start(filter_setup(Some(params), &coded, req.loc, recode));
                 return;
             }
             (_, Coding::Gunzip) => {
-                a.filter.start(filter_setup(None, &coded, req.loc));
+                a.filter.start(filter_setup(None, &coded, req.loc, recode));
                 return;
             }
         };
@@ -404,7 +471,8 @@ pub(super) fn queue_coded<'c>(
             a.out.extend_from_slice(&bytes);
             a.out.extend_from_slice(b"\r\n");
         }
-        a.filter.start_identity(filter_setup(None, &coded, req.loc));
+        a.filter
+            .start_identity(filter_setup(None, &coded, req.loc, recode));
         return;
     }
     match (body, decision.coding) {
@@ -438,8 +506,11 @@ pub(super) fn queue_coded<'c>(
             gz.clear();
             shared.compress.scratch = gz;
         }
-        (_, Coding::Gzip(params)) => a.filter.start(filter_setup(Some(params), &coded, req.loc)),
-        (_, Coding::Gunzip) => a.filter.start(filter_setup(None, &coded, req.loc)),
+        (_, Coding::Gzip(params)) => {
+            a.filter
+                .start(filter_setup(Some(params), &coded, req.loc, recode))
+        }
+        (_, Coding::Gunzip) => a.filter.start(filter_setup(None, &coded, req.loc, recode)),
         (_, Coding::Identity) => {}
     }
 }
@@ -453,6 +524,7 @@ fn filter_setup(
     gzip: Option<crate::compress::Params>,
     coded: &Coded,
     loc: &LocSettings,
+    recode: Option<[u8; 256]>,
 ) -> FilterSetup {
     let (buffers, no_buffer) = match (gzip, coded.decision.coding) {
         (Some(_), _) => (loc.gzip_buffers, loc.gzip_no_buffer),
@@ -465,6 +537,7 @@ fn filter_setup(
         buffers,
         no_buffer,
         trailers: coded.trailers,
+        recode,
     }
 }
 
@@ -497,7 +570,7 @@ fn write_response<'c>(
     head: &Head<'_>,
     coded: &Coded,
     body: &[u8],
-) {
+) -> Option<[u8; 256]> {
     let coding = coded.decision.coding;
     let changed = coding != Coding::Identity;
     let start = out.len();
@@ -526,8 +599,16 @@ fn write_response<'c>(
         out.extend_from_slice(shared.date.http_date());
         out.extend_from_slice(b"\r\n");
     }
+    let charset = charset_verdict(shared, req.loc, &req.charset_values, head);
     if let Some(t) = head.content_type.filter(|_| !no_content) {
-        push_header(out, b"Content-Type", t);
+        match &charset {
+            Some(v) => {
+                out.extend_from_slice(b"Content-Type: ");
+                v.write(out);
+                out.extend_from_slice(b"\r\n");
+            }
+            None => push_header(out, b"Content-Type", t),
+        }
     }
     if let Some(len) = head
         .content_length
@@ -539,6 +620,9 @@ fn write_response<'c>(
     if let Some(u) = head.upstream {
         let from = out.len();
         u.write_early(out);
+        if let Some(v) = &charset {
+            replace_content_type(out, from, v);
+        }
         if changed {
             edit_upstream_lines(out, from, coding);
         } else if coded.trailers {
@@ -623,6 +707,79 @@ fn write_response<'c>(
     if !no_content {
         out.extend_from_slice(body);
     }
+    let (src, dst) = charset.and_then(|v| v.recode)?;
+    match shared.http.charsets.table(src, dst)? {
+        (
+            crate::config::charset::CharsetMap {
+                kind: MapKind::Bytes { src2dst, .. },
+                ..
+            },
+            false,
+        ) => Some(**src2dst),
+        (
+            crate::config::charset::CharsetMap {
+                kind: MapKind::Bytes { dst2src, .. },
+                ..
+            },
+            true,
+        ) => Some(**dst2src),
+        _ => None,
+    }
+}
+
+/// The charset header filter's verdict on `head` (see `worker/charset.rs`).
+fn charset_verdict<'h>(
+    shared: &'h Shared<'_>,
+    loc: &'h LocSettings,
+    values: &'h super::charset::CharsetValues,
+    head: &'h Head<'_>,
+) -> Option<super::charset::Verdict<'h>> {
+    if matches!(loc.charset, crate::config::charset::CharsetSel::Off) {
+        return None;
+    }
+    let (content_type, encoding) = match head.upstream {
+        Some(u) => (u.header("content-type"), u.header("content-encoding")),
+        None => (head.content_type, head.content_encoding),
+    };
+    let facts = super::charset::Facts {
+        status: head.status,
+        content_type: content_type?,
+        encoded: encoding.is_some_and(|e| !e.is_empty()),
+    };
+    super::charset::decide(loc, &shared.http.charsets, values, &facts)
+}
+
+/// Replaces the value of the `Content-Type` line written from `from` with the charset
+/// filter's.
+fn replace_content_type(out: &mut Vec<u8>, from: usize, v: &super::charset::Verdict<'_>) {
+    let mut at = from;
+    while at < out.len() {
+        let end = memchr::memchr(b'\n', &out[at..]).map_or(out.len(), |i| at + i + 1);
+        let line = &out[at..end];
+        let name_end = memchr::memchr(b':', line).map_or(line.len(), |i| i);
+        if line[..name_end].eq_ignore_ascii_case(b"content-type") {
+            let mut value_at = at + name_end + 1;
+            while out.get(value_at) == Some(&b' ') {
+                value_at += 1;
+            }
+            let value_end = if out[..end].ends_with(b"\r\n") {
+                end - 2
+            } else {
+                end
+            };
+            let value_end = value_end.max(value_at);
+            let charset = v.charset.unwrap_or_default();
+            let sep: &[u8] = if v.charset.is_some() {
+                b"; charset="
+            } else {
+                b""
+            };
+            let replacement = v.mime.iter().chain(sep).chain(charset).copied();
+            out.splice(value_at..value_end, replacement);
+            return;
+        }
+        at = end;
+    }
 }
 
 /// The head of a proxied response, from the upstream's (see [`Head::upstream`]): the
@@ -663,6 +820,7 @@ pub(super) fn queue_upstream_head(
         rq.route.redirect_location.clear();
     }
     let mut extra = Vec::new();
+    evaluate_charset(rq);
     let skip_cache = write_extra_headers(rq, status, mtime, &mut extra);
     let a = &mut *rq.a;
     let view = a.upstream.proto.client_head(a.upstream.head_bytes(), loc);
@@ -695,17 +853,32 @@ pub(super) fn queue_upstream_head(
     // unless the body filter changes it and frames it itself.
     let chunked = view.frames_chunks() && view.chunked();
     let mut out = std::mem::take(&mut a.out);
-    write_response(&mut out, rq.shared, req, &head, &coded, b"");
+    let recode = write_response(&mut out, rq.shared, req, &head, &coded, b"");
     a.out = out;
+    let recode = recode.filter(|_| coded_body(a, status) && !facts.upgrade);
     let filtered = coded.frames() && coded_body(a, status);
-    a.chunks = super::conn::Chunks::framing(chunked && !filtered);
+    a.chunks = super::conn::Chunks::framing(chunked && !filtered && recode.is_none());
+    if recode.is_some() && !filtered {
+        // An 8-bit table keeps the length: the filter frames the body as the upstream's
+        // head said.
+        crate::upstream::Protocol::unframe(&mut a.upstream.proto);
+        let setup = FilterSetup {
+            chunked,
+            ..filter_setup(None, &coded, loc, recode)
+        };
+        a.filter.start_identity(setup);
+    }
     if filtered {
         // The filter frames the body: the upstream's framing goes entirely.
         crate::upstream::Protocol::unframe(&mut a.upstream.proto);
         match decision.coding {
-            Coding::Gzip(params) => a.filter.start(filter_setup(Some(params), &coded, loc)),
-            Coding::Gunzip => a.filter.start(filter_setup(None, &coded, loc)),
-            Coding::Identity => a.filter.start_identity(filter_setup(None, &coded, loc)),
+            Coding::Gzip(params) => a
+                .filter
+                .start(filter_setup(Some(params), &coded, loc, recode)),
+            Coding::Gunzip => a.filter.start(filter_setup(None, &coded, loc, recode)),
+            Coding::Identity => a
+                .filter
+                .start_identity(filter_setup(None, &coded, loc, recode)),
         }
     }
 }

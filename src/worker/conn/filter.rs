@@ -125,6 +125,9 @@ pub struct FilterSetup {
     pub no_buffer: bool,
     /// `add_trailer`: the last chunk carries trailers (made when the body has ended).
     pub trailers: bool,
+    /// The charset filter's byte table (8-bit to 8-bit), applied before gzip, after
+    /// gunzip, or alone (the pass-through stage), as nginx orders its filters.
+    pub recode: Option<[u8; 256]>,
 }
 
 /// A response's body filter; kept with the connection's buffers from request to request.
@@ -157,6 +160,10 @@ pub struct BodyFilter {
     /// Bytes taken from the source so far: taking them made room there (an upstream may
     /// be read again) even when no output came of them yet.
     pub taken: u64,
+    /// The charset filter's byte table for this response.
+    recode: Option<[u8; 256]>,
+    /// Recoded input on its way to the compressor.
+    recoded: Vec<u8>,
 }
 
 impl Default for BodyFilter {
@@ -178,6 +185,8 @@ impl Default for BodyFilter {
             file_len: 0,
             totals: None,
             taken: 0,
+            recode: None,
+            recoded: Vec::new(),
         }
     }
 }
@@ -206,6 +215,7 @@ impl BodyFilter {
 
     fn start_stage(&mut self, stage: Stage, setup: FilterSetup) {
         self.stage = stage;
+        self.recode = setup.recode;
         self.progress = Progress::Running;
         self.chunked = setup.chunked;
         self.trailers = setup.trailers && setup.chunked;
@@ -241,6 +251,10 @@ impl BodyFilter {
         }
         if self.file_buf.capacity() > 0 {
             spares.give_buffer(std::mem::take(&mut self.file_buf));
+        }
+        self.recode = None;
+        if self.recoded.capacity() > 0 {
+            spares.give_buffer(std::mem::take(&mut self.recoded));
         }
     }
 
@@ -413,6 +427,15 @@ impl BodyFilter {
                             .map_err(|e| zlib("deflate", 0, e))?,
                     ),
                 };
+                let input = match &self.recode {
+                    Some(table) => {
+                        self.recoded.clear();
+                        self.recoded
+                            .extend(input.iter().map(|&b| table[usize::from(b)]));
+                        &self.recoded[..]
+                    }
+                    None => input,
+                };
                 let s = d
                     .compress(input, &mut self.out[at..limit], Flush::None)
                     .map_err(|e| zlib("deflate", 0, e))?;
@@ -427,11 +450,17 @@ impl BodyFilter {
                 let s = i
                     .inflate(input, &mut self.out[at..limit], false)
                     .map_err(|e| zlib("inflate", 0, e))?;
+                if let Some(table) = &self.recode {
+                    recode_in_place(table, &mut self.out[at..at + s.produced]);
+                }
                 (s.consumed, s.produced)
             }
             Stage::Identity => {
                 let n = input.len().min(limit - at);
                 self.out[at..at + n].copy_from_slice(&input[..n]);
+                if let Some(table) = &self.recode {
+                    recode_in_place(table, &mut self.out[at..at + n]);
+                }
                 (n, n)
             }
             Stage::Off => (input.len(), 0),
@@ -474,6 +503,9 @@ impl BodyFilter {
                     let s = i
                         .inflate(&[], &mut self.out[at..limit], true)
                         .map_err(|e| zlib("inflate", 4, e))?;
+                    if let Some(table) = &self.recode {
+                        recode_in_place(table, &mut self.out[at..at + s.produced]);
+                    }
                     self.held += s.produced;
                     if at + s.produced < limit && !i.at_member_end() {
                         return Err(FilterError::Unfinished);
@@ -600,6 +632,13 @@ impl BodyFilter {
         if self.held > 0 {
             self.emit(false);
         }
+    }
+}
+
+/// Recodes `bytes` through an 8-bit charset table.
+pub fn recode_in_place(table: &[u8; 256], bytes: &mut [u8]) {
+    for b in bytes {
+        *b = table[usize::from(*b)];
     }
 }
 

@@ -151,6 +151,8 @@ pub struct Req<'c> {
     pub finalized: Option<u16>,
     /// realip, limit_req, limit_conn state (its `limit_conn` counts go back on drop).
     pub admission: super::admission::State,
+    /// `charset $var` and `source_charset $var` as evaluated for the response's head.
+    pub charset_values: super::charset::CharsetValues,
 }
 
 impl<'c> Req<'c> {
@@ -181,6 +183,7 @@ impl<'c> Req<'c> {
             client_sent_more: false,
             pipeline: false,
             finalized: None,
+            charset_values: Default::default(),
         }
     }
 

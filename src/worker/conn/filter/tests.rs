@@ -170,6 +170,7 @@ fn gzip_setup(chunked: bool, buffers: (usize, usize)) -> FilterSetup {
         }),
         chunked,
         buffers,
+        recode: None,
         no_buffer: false,
         trailers: false,
     }
@@ -315,6 +316,7 @@ fn gunzip_reads_members_in_any_pieces_and_stops_at_garbage() {
         gzip: None,
         chunked: true,
         buffers: (32, 4096),
+        recode: None,
         no_buffer: false,
         trailers: false,
     };
