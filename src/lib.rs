@@ -35,6 +35,7 @@
 #[cfg(feature = "count-alloc")]
 pub mod alloc_count;
 pub mod cli;
+pub mod client_addr;
 pub mod compress;
 pub mod computed;
 pub mod config;

@@ -14,7 +14,7 @@ pub struct AddrServers {
     /// The `default_server`, or the first server listed for the address.
     pub default: usize,
     /// The listen address: a connection's local address unless it is a wildcard.
-    pub addr: std::net::SocketAddr,
+    pub addr: crate::config::ListenAddr,
 }
 
 /// For each entry of `HttpConf::listens`, the servers on that address.
@@ -36,7 +36,7 @@ pub fn servers_by_listen(http: &HttpConf) -> Vec<AddrServers> {
             AddrServers {
                 servers,
                 default,
-                addr: l.addr,
+                addr: l.addr.clone(),
             }
         })
         .collect()

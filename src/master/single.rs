@@ -16,6 +16,7 @@ pub(super) fn serve(opts: &LoadOptions, mut config: Config, mut listeners: Vec<L
     loop {
         worker_init::init_single_process(&config);
         let mut next: Option<Config> = None;
+        let unix_files = listen::unix_paths(&listeners);
         let end = run_single(&config, listeners, || {
             elog!(LogLevel::Notice, "reconfiguring");
             next = load(opts);
@@ -23,6 +24,10 @@ pub(super) fn serve(opts: &LoadOptions, mut config: Config, mut listeners: Vec<L
         });
         let mut old = match end {
             SingleEnd::Exit(code) => {
+                // As nginx's `ngx_close_listening_sockets` at exit.
+                for path in &unix_files {
+                    listen::remove_socket_file(path, false);
+                }
                 elog!(LogLevel::Notice, "exit");
                 return code;
             }
@@ -48,6 +53,7 @@ pub(super) fn serve(opts: &LoadOptions, mut config: Config, mut listeners: Vec<L
                     );
                 }
                 super::log_event_setup(&new);
+                listen::remove_unix_files(&old, true);
                 listeners = bound;
                 config = new;
             }

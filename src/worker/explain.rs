@@ -22,6 +22,8 @@ use crate::config::proxy_values::Balance;
 use crate::http::date::DateCache;
 use crate::http::request::{self, ParseOptions, RequestHead};
 use crate::http::uri;
+use crate::client_addr::ClientAddr;
+use crate::config::ListenAddr;
 use crate::router::{self, AddrServers};
 use crate::trace::{Step, Trace};
 
@@ -92,7 +94,7 @@ pub fn explain<'c>(
     let by_addr = router::servers_by_listen(http);
     let (servers, why) = choose_listen(&by_addr, request)?;
     trace.step(Step::Listen {
-        addr: servers.addr,
+        addr: &servers.addr,
         servers: servers.servers.len(),
         why,
     });
@@ -144,7 +146,7 @@ pub fn explain<'c>(
     route.reset(&normalized, query);
     route.script.computed.reset(&http.computed);
     route.script.quoted_uri = head.path.get(&buf).iter().any(|&b| b == b'%' || b == b'+');
-    route.local = Some(request.local.unwrap_or(servers.addr));
+    route.local = Some(request.local.map_or_else(|| servers.addr.clone(), ListenAddr::Inet));
     route.request_id = super::request_vars::new_request_id();
     route.trace = Some(trace);
 
@@ -152,9 +154,9 @@ pub fn explain<'c>(
     let mut shared = shared(config, now)?;
     let conn = ConnInfo {
         id: 1,
-        peer: request.peer,
+        peer: ClientAddr::Inet(request.peer),
         requests: 1,
-        local: route.local,
+        local: route.local.clone(),
         request_id: route.request_id,
         accepted_at: now,
         fd: None,
@@ -226,12 +228,14 @@ fn choose_listen<'a>(
     request: &Request<'_>,
 ) -> Result<(&'a AddrServers, &'static str), String> {
     if let Some(local) = request.local {
-        let exact = by_addr.iter().find(|s| s.addr == local);
+        let exact = by_addr.iter().find(|s| s.addr.inet() == Some(local));
         // `--listen 8080` is any address's port 8080; a wildcard `listen` takes every address.
         let wildcard = || {
             by_addr.iter().find(|s| {
-                s.addr.port() == local.port()
-                    && (s.addr.ip().is_unspecified() || local.ip().is_unspecified())
+                s.addr.inet().is_some_and(|a| {
+                    a.port() == local.port()
+                        && (a.ip().is_unspecified() || local.ip().is_unspecified())
+                })
             })
         };
         return exact
@@ -241,7 +245,11 @@ fn choose_listen<'a>(
     }
     let on_port = request
         .port
-        .and_then(|p| by_addr.iter().find(|s| s.addr.port() == p));
+        .and_then(|p| {
+            by_addr
+                .iter()
+                .find(|s| s.addr.inet().is_some_and(|a| a.port() == p))
+        });
     match (on_port, by_addr.first()) {
         (Some(s), _) => Ok((s, "the URL's port")),
         (None, Some(s)) if request.port.is_some() => {
@@ -353,7 +361,7 @@ fn proxy_plan<'c>(
         let Ok(i) = group.pick(
             &conf.balance,
             &tried,
-            conn.peer.ip(),
+            conn.peer.ip().hash_addr(),
             &target.hash_key,
             shared.now,
         ) else {

@@ -15,6 +15,7 @@ use crate::http::request::HttpError;
 use crate::http::uri;
 use crate::log::LogLevel;
 use crate::log::context::RequestContext;
+use crate::config::ListenAddr;
 use crate::router::{self, AddrServers};
 
 /// A head was parsed (`head_len` bytes): route it and queue the response.
@@ -25,15 +26,14 @@ pub(super) fn start_request<'c>(
     head_len: usize,
 ) -> Step {
     // getsockname(2) only where the listen address does not say it.
-    let local = if servers.addr.ip().is_unspecified() {
-        c.local_addr()
-    } else {
-        Some(servers.addr)
+    let local = match &servers.addr {
+        ListenAddr::Inet(a) if a.ip().is_unspecified() => c.local_addr().map(ListenAddr::Inet),
+        addr => Some(addr.clone()),
     };
     c.requests += 1;
     let pipeline = std::mem::take(&mut c.pipeline);
     let mut conn = ConnInfo::of(c);
-    conn.local = local;
+    conn.local = local.clone();
     conn.request_id = super::request_vars::new_request_id();
     let (Some(a), ..) = c.parts() else {
         return Step::Close;
@@ -74,7 +74,7 @@ pub(super) fn start_request<'c>(
     };
     // `$upstream_*` belong to this request's tries only.
     a.proxied = false;
-    route.local = local;
+    route.local = local.clone();
     route.request_id = conn.request_id;
     a.uri.clear();
     if let Err(e) = uri::normalize(a.head.path.get(buf), server.srv.merge_slashes, &mut a.uri) {
@@ -360,7 +360,10 @@ pub(super) fn reject_request<'c>(
     // the default server answers it.
     let error_page = server.loc.error_page_for(status).is_some().then(|| {
         let mut conn = ConnInfo::of(c);
-        conn.local = c.local_addr();
+        conn.local = match &servers.addr {
+            ListenAddr::Inet(_) => c.local_addr().map(ListenAddr::Inet),
+            unix => Some(unix.clone()),
+        };
         conn
     });
     let (Some(a), ..) = c.parts() else {
@@ -402,7 +405,7 @@ pub(super) fn reject_request<'c>(
     a.route.reset(b"", None);
     if let Some(conn) = error_page {
         let mut route = std::mem::take(&mut a.route);
-        route.local = conn.local;
+        route.local = conn.local.clone();
         let rq = &mut Rq {
             a,
             shared,

@@ -4,7 +4,8 @@
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 
-use std::net::SocketAddr;
+use crate::client_addr::ClientAddr;
+use crate::config::ListenAddr;
 
 use super::Shared;
 use super::conn::{Active, Conn, Req};
@@ -17,11 +18,11 @@ pub struct ConnInfo {
     /// `$connection`, the `*N` of error-log lines.
     pub id: u64,
     /// The client's address.
-    pub peer: SocketAddr,
+    pub peer: ClientAddr,
     /// `$connection_requests`.
     pub requests: u64,
     /// The local address (`$server_addr`, `$server_port`), when read.
-    pub local: Option<SocketAddr>,
+    pub local: Option<ListenAddr>,
     /// `$request_id` of the current request.
     pub request_id: [u8; 32],
     /// When the connection was accepted (`$connection_time`).
@@ -74,7 +75,7 @@ impl ConnInfo {
             requests: c.requests,
             // The routing state of a request whose head was parsed (not an older one left
             // in a pooled buffer).
-            local: routed(c).and_then(|a| a.route.local),
+            local: routed(c).and_then(|a| a.route.local.clone()),
             request_id: routed(c).map_or([b'0'; 32], |a| a.route.request_id),
             accepted_at: c.accepted_at,
             fd: c.fd(),
@@ -225,19 +226,28 @@ impl VarSource for RequestVars<'_, '_> {
             Var::RemoteAddr => {
                 let _ = write!(out, "{}", self.conn.peer.ip());
             }
+            // A unix-domain client has no port: nginx's value is empty.
             Var::RemotePort => {
-                let _ = write!(out, "{}", self.conn.peer.port());
+                if let Some(port) = self.conn.peer.port() {
+                    let _ = write!(out, "{port}");
+                }
             }
-            Var::ServerAddr => match self.conn.local {
-                Some(a) => {
+            Var::ServerAddr => match &self.conn.local {
+                Some(ListenAddr::Inet(a)) => {
                     let _ = write!(out, "{}", a.ip());
+                }
+                // nginx's text of a unix-domain address: `unix:PATH`.
+                Some(unix) => {
+                    let _ = write!(out, "{unix}");
                 }
                 None => return false,
             },
-            Var::ServerPort => match self.conn.local {
-                Some(a) => {
+            Var::ServerPort => match &self.conn.local {
+                Some(ListenAddr::Inet(a)) => {
                     let _ = write!(out, "{}", a.port());
                 }
+                // A unix-domain socket has no port: nginx's value is empty.
+                Some(ListenAddr::Unix(_)) => {}
                 None => return false,
             },
             Var::ServerName => out.extend_from_slice(self.req.server.first_name().as_bytes()),
@@ -347,9 +357,11 @@ impl VarSource for RequestVars<'_, '_> {
             // nginx's `r->pipeline`: read after the previous request on the connection,
             // from bytes that came with it.
             Var::Pipe => out.push(if self.req.pipeline { b'p' } else { b'.' }),
-            Var::BinaryRemoteAddr => match self.conn.peer.ip() {
-                std::net::IpAddr::V4(ip) => out.extend_from_slice(&ip.octets()),
-                std::net::IpAddr::V6(ip) => out.extend_from_slice(&ip.octets()),
+            Var::BinaryRemoteAddr => match self.conn.peer.ip().addr() {
+                Some(std::net::IpAddr::V4(ip)) => out.extend_from_slice(&ip.octets()),
+                Some(std::net::IpAddr::V6(ip)) => out.extend_from_slice(&ip.octets()),
+                // nginx's value for a unix-domain client is its text, `unix:`.
+                None => out.extend_from_slice(b"unix:"),
             },
             Var::RequestCompletion => {
                 if self.req.status != 0 && self.req.status < 400 {

@@ -37,6 +37,8 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 
+use crate::client_addr::ClientAddr;
+
 use super::Shared;
 use super::handler;
 use crate::config::{LingeringClose, LocSettings, ServerConf};
@@ -314,7 +316,7 @@ pub struct Conn<'c> {
     /// Connection serial number (`$connection`, the `*N` in the error log).
     pub id: u64,
     /// Client address.
-    pub peer: SocketAddr,
+    pub peer: ClientAddr,
     listen: usize,
     state: State,
     active: Option<Box<Active<'c>>>,
@@ -360,7 +362,7 @@ pub(super) enum Step {
 
 impl<'c> Conn<'c> {
     /// A new connection, before its socket is attached.
-    pub fn new(id: u64, peer: SocketAddr, listen: usize) -> Conn<'c> {
+    pub fn new(id: u64, peer: ClientAddr, listen: usize) -> Conn<'c> {
         Conn {
             client: Client::new(),
             id,
@@ -613,7 +615,7 @@ impl<'c> Conn<'c> {
     }
 
     /// Mutable access for the request handler.
-    pub fn parts(&mut self) -> (Option<&mut Box<Active<'c>>>, &mut u64, SocketAddr, u64) {
+    pub fn parts(&mut self) -> (Option<&mut Box<Active<'c>>>, &mut u64, ClientAddr, u64) {
         (self.active.as_mut(), &mut self.requests, self.peer, self.id)
     }
 
