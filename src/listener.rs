@@ -59,7 +59,10 @@ fn sockaddr_un(path: &std::path::Path) -> io::Result<(libc::sockaddr_un, libc::s
     for (dst, &b) in sun.sun_path.iter_mut().zip(bytes) {
         *dst = b as libc::c_char;
     }
-    Ok((sun, std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t))
+    Ok((
+        sun,
+        std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+    ))
 }
 
 fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
@@ -155,8 +158,7 @@ fn bind_one(conf: &ListenConf) -> io::Result<OwnedFd> {
             set_int(raw, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)?;
             let (sa, len) = sockaddr(addr);
             // SAFETY: `sa` holds a valid address of length `len`.
-            if unsafe { libc::bind(raw, (&sa as *const libc::sockaddr_storage).cast(), len) } < 0
-            {
+            if unsafe { libc::bind(raw, (&sa as *const libc::sockaddr_storage).cast(), len) } < 0 {
                 return Err(io::Error::last_os_error());
             }
         }
@@ -167,8 +169,7 @@ fn bind_one(conf: &ListenConf) -> io::Result<OwnedFd> {
                 return Err(io::Error::last_os_error());
             }
             use std::os::unix::fs::PermissionsExt;
-            if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
-            {
+            if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666)) {
                 elog!(
                     crate::log::LogLevel::Emerg,
                     "chmod() \"{}\" failed ({})",

@@ -8,7 +8,6 @@
 //! behind an `if let Some(trace)`, so the request path pays one branch per step and nothing
 //! else.
 
-
 use crate::config::{LocationConf, ServerConf};
 use crate::rewrite::{Condition, Flag, Outcome};
 use crate::router::ServerMatch;

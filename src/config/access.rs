@@ -318,7 +318,10 @@ mod tests {
                 deny: true,
             };
             assert_eq!(rule.covers(ClientIp::Unix), covers);
-            assert_eq!(rule.covers(ip("127.0.0.1")), addresses == RuleAddresses::All);
+            assert_eq!(
+                rule.covers(ip("127.0.0.1")),
+                addresses == RuleAddresses::All
+            );
         }
     }
 

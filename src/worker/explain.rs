@@ -17,13 +17,13 @@ use super::conn::{Active, Req};
 use super::phases::{self, Handled, Route, Rq};
 use super::request_vars::{ConnInfo, RequestVars};
 use super::{Shared, conn};
+use crate::client_addr::ClientAddr;
 use crate::config::Config;
+use crate::config::ListenAddr;
 use crate::config::proxy_values::Balance;
 use crate::http::date::DateCache;
 use crate::http::request::{self, ParseOptions, RequestHead};
 use crate::http::uri;
-use crate::client_addr::ClientAddr;
-use crate::config::ListenAddr;
 use crate::router::{self, AddrServers};
 use crate::trace::{Step, Trace};
 
@@ -146,7 +146,11 @@ pub fn explain<'c>(
     route.reset(&normalized, query);
     route.script.computed.reset(&http.computed);
     route.script.quoted_uri = head.path.get(&buf).iter().any(|&b| b == b'%' || b == b'+');
-    route.local = Some(request.local.map_or_else(|| servers.addr.clone(), ListenAddr::Inet));
+    route.local = Some(
+        request
+            .local
+            .map_or_else(|| servers.addr.clone(), ListenAddr::Inet),
+    );
     route.request_id = super::request_vars::new_request_id();
     route.trace = Some(trace);
 
@@ -243,13 +247,11 @@ fn choose_listen<'a>(
             .or_else(|| wildcard().map(|s| (s, "--listen")))
             .ok_or_else(|| format!("no server listens on {local}"));
     }
-    let on_port = request
-        .port
-        .and_then(|p| {
-            by_addr
-                .iter()
-                .find(|s| s.addr.inet().is_some_and(|a| a.port() == p))
-        });
+    let on_port = request.port.and_then(|p| {
+        by_addr
+            .iter()
+            .find(|s| s.addr.inet().is_some_and(|a| a.port() == p))
+    });
     match (on_port, by_addr.first()) {
         (Some(s), _) => Ok((s, "the URL's port")),
         (None, Some(s)) if request.port.is_some() => {

@@ -10,12 +10,12 @@ pub(super) use super::response_head::{
     Head, extra_headers, queue_coded, queue_error, queue_response, queue_standard_page,
     upstream_body_coded,
 };
+use crate::config::ListenAddr;
 use crate::elog;
 use crate::http::request::HttpError;
 use crate::http::uri;
 use crate::log::LogLevel;
 use crate::log::context::RequestContext;
-use crate::config::ListenAddr;
 use crate::router::{self, AddrServers};
 
 /// A head was parsed (`head_len` bytes): route it and queue the response.
