@@ -305,3 +305,59 @@ fn listen_unix_errors_are_nginx_s() {
     assert_ne!(code, 0);
     assert!(err.contains("a duplicate listen unix:/tmp/a.sock"), "{err}");
 }
+
+/// The pid in a pid file of the prefix, if it holds one.
+fn pid_in(s: &Server, rel: &str) -> Option<i32> {
+    s.prefix.read(rel).trim().parse().ok()
+}
+
+#[test]
+fn binary_upgrade_hands_the_unix_socket_over_and_only_the_last_master_removes_it() {
+    let mut s = start(1, "location / { return 200 \"pid=$pid\\n\"; }", "");
+    let path = sock(&s, "app.sock");
+    let ino = |p: &Path| std::fs::metadata(p).map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+    let before = ino(&path).expect("socket file");
+    let old = s.master_pid();
+    s.signal(libc::SIGUSR2);
+    assert!(
+        s.wait_for(10, || pid_in(&s, "logs/portico.pid").is_some_and(|p| p != old)),
+        "{}",
+        s.error_log()
+    );
+    let new = pid_in(&s, "logs/portico.pid").unwrap_or(0);
+    // The new master kills its workers if the test fails half-way (it is not our child).
+    struct Kill(i32);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            // SAFETY: kill(2) of the master this test started through the old one.
+            unsafe { libc::kill(self.0, libc::SIGTERM) };
+        }
+    }
+    let _guard = Kill(new);
+    // Stop the old workers and the old master: the new master serves on the same socket,
+    // and the old master, whose new binary runs, leaves the file alone.
+    s.signal(libc::SIGWINCH);
+    std::thread::sleep(Duration::from_millis(300));
+    s.signal(libc::SIGQUIT);
+    let exited = s.child.as_mut().and_then(|c| c.wait().ok());
+    assert!(exited.is_some_and(|e| e.success()), "{exited:?}");
+    assert_eq!(ino(&path).ok(), Some(before), "the socket file was replaced");
+    assert!(
+        s.wait_for(10, || body(&get(&path, "/")).starts_with("pid=")),
+        "{}",
+        s.error_log()
+    );
+    assert!(
+        s.error_log().contains("using inherited sockets from \""),
+        "{}",
+        s.error_log()
+    );
+    // The new master, its parent gone, removes the file when it stops.
+    // SAFETY: kill(2) of the master this test started through the old one.
+    unsafe { libc::kill(new, libc::SIGTERM) };
+    assert!(
+        s.wait_for(10, || !path.exists()),
+        "the last master left the socket file"
+    );
+    s.assert_clean_log();
+}
