@@ -320,7 +320,8 @@ fn binary_upgrade_hands_the_unix_socket_over_and_only_the_last_master_removes_it
     let old = s.master_pid();
     s.signal(libc::SIGUSR2);
     assert!(
-        s.wait_for(10, || pid_in(&s, "logs/portico.pid").is_some_and(|p| p != old)),
+        s.wait_for(10, || pid_in(&s, "logs/portico.pid")
+            .is_some_and(|p| p != old)),
         "{}",
         s.error_log()
     );
@@ -341,7 +342,11 @@ fn binary_upgrade_hands_the_unix_socket_over_and_only_the_last_master_removes_it
     s.signal(libc::SIGQUIT);
     let exited = s.child.as_mut().and_then(|c| c.wait().ok());
     assert!(exited.is_some_and(|e| e.success()), "{exited:?}");
-    assert_eq!(ino(&path).ok(), Some(before), "the socket file was replaced");
+    assert_eq!(
+        ino(&path).ok(),
+        Some(before),
+        "the socket file was replaced"
+    );
     assert!(
         s.wait_for(10, || body(&get(&path, "/")).starts_with("pid=")),
         "{}",
@@ -360,4 +365,32 @@ fn binary_upgrade_hands_the_unix_socket_over_and_only_the_last_master_removes_it
         "the last master left the socket file"
     );
     s.assert_clean_log();
+}
+
+#[test]
+fn names_and_default_server_on_a_unix_socket() {
+    let prefix = common::Prefix::new();
+    let port = free_port();
+    let path = prefix.path("app.sock");
+    let conf = format!(
+        "{}http {{\n\
+         server {{ listen unix:{p}; server_name first; return 200 \"first\\n\"; }}\n\
+         server {{ listen unix:{p} default_server; server_name second; return 200 \"second\\n\"; }}\n\
+         server {{ listen 127.0.0.1:{port}; server_name first second; return 200 \"tcp\\n\"; }}\n}}\n",
+        main_preamble(1),
+        p = path.display(),
+    );
+    prefix.write("conf/portico.conf", conf);
+    let s = Server::spawn(prefix, port);
+    let named = |host: &str| {
+        let r = exchange(
+            &path,
+            format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        body(&r).to_string()
+    };
+    assert_eq!(named("first"), "first\n");
+    assert_eq!(named("second"), "second\n");
+    assert_eq!(named("other"), "second\n");
+    assert_eq!(s.get("/").text(), "tcp\n");
 }

@@ -591,6 +591,30 @@ mod load_tests {
     }
 
     #[test]
+    fn unix_listens() {
+        let conf = http_conf(
+            "server { listen unix:/tmp/a.sock; }\n\
+             server { listen unix:/tmp/a.sock default_server backlog=5 rcvbuf=8k; listen 8080; }",
+        );
+        let unix = &conf.listens[0];
+        assert_eq!(unix.addr.to_string(), "unix:/tmp/a.sock");
+        assert!(unix.default_server);
+        assert_eq!((unix.backlog, unix.sockopts.rcvbuf), (5, Some(8192)));
+        assert_eq!(conf.listens.len(), 2);
+        assert_eq!(
+            load_err(&http(
+                "server { listen unix:/tmp/a.sock default; }\n\
+                 server { listen unix:/tmp/a.sock default; }"
+            )),
+            "a duplicate default server for unix:/tmp/a.sock"
+        );
+        assert_eq!(
+            load_err(&http("server { listen unix:; }")),
+            "no path in the unix domain socket in \"unix:\" of the \"listen\" directive"
+        );
+    }
+
+    #[test]
     fn default_listen_depends_on_euid() {
         let conf = http_conf("server { }");
         let port = if nix::unistd::geteuid().is_root() {
