@@ -187,6 +187,33 @@ fn bind_one(conf: &ListenConf) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
+/// What `-t` checks of the unix-domain sockets in `wanted`, as nginx's test mode does: each
+/// is bound (a socket file in use, `EADDRINUSE`, is fine: the running server's), and the
+/// file made for the test is removed again. A path that cannot be bound (no such folder, no
+/// permission) fails the test with nginx's `bind() to unix:PATH failed (...)`.
+pub fn test_unix_binds(wanted: &[ListenConf]) -> Result<(), String> {
+    for conf in wanted {
+        let ListenAddr::Unix(path) = &conf.addr else {
+            continue;
+        };
+        match bind_one(conf) {
+            Ok(fd) => {
+                drop(fd);
+                remove_socket_file(path, false);
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => {}
+            Err(e) => {
+                return Err(format!(
+                    "bind() to {} failed ({})",
+                    conf.addr,
+                    crate::sys::errno_text(&e)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Removes the files of the unix-domain sockets among `listeners`, as nginx does when its
 /// master closes them for good (`ngx_close_listening_sockets`); `announce` logs nginx's
 /// `deleting socket PATH` first, as a reload that drops a socket does.

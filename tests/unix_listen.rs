@@ -304,6 +304,44 @@ fn listen_unix_errors_are_nginx_s() {
     let (code, _, err) = common::run_cli(&prefix.dir, &["-t", "-c", "conf/portico.conf"]);
     assert_ne!(code, 0);
     assert!(err.contains("a duplicate listen unix:/tmp/a.sock"), "{err}");
+    // -t binds unix sockets as nginx's test mode does: a path that cannot be bound fails,
+    // a bindable one leaves no file behind.
+    let missing = prefix.path("no/such/dir/a.sock");
+    prefix.write(
+        "conf/portico.conf",
+        format!(
+            "events {{}}\nhttp {{ server {{ listen unix:{}; }} }}\n",
+            missing.display()
+        ),
+    );
+    let (code, _, err) = common::run_cli(&prefix.dir, &["-t", "-c", "conf/portico.conf"]);
+    assert_ne!(code, 0);
+    let expected = format!(
+        "[emerg] bind() to unix:{} failed (2: No such file or directory)",
+        missing.display()
+    );
+    assert!(err.contains(&expected), "{err}");
+    let fine = prefix.path("a.sock");
+    prefix.write(
+        "conf/portico.conf",
+        format!(
+            "events {{}}\nhttp {{ server {{ listen unix:{}; }} }}\n",
+            fine.display()
+        ),
+    );
+    let (code, _, err) = common::run_cli(&prefix.dir, &["-t", "-c", "conf/portico.conf"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!fine.exists(), "-t left its socket file");
+}
+
+#[test]
+fn t_leaves_the_socket_of_a_running_server_alone() {
+    let s = start(1, "location / { return 204; }", "");
+    let path = sock(&s, "app.sock");
+    let (code, _, err) = common::run_cli(&s.prefix.dir, &["-t", "-c", "conf/portico.conf"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(path.exists());
+    assert!(get(&path, "/").starts_with("HTTP/1.1 204"));
 }
 
 /// The pid in a pid file of the prefix, if it holds one.
