@@ -432,3 +432,36 @@ fn names_and_default_server_on_a_unix_socket() {
     assert_eq!(named("other"), "second\n");
     assert_eq!(s.get("/").text(), "tcp\n");
 }
+
+#[test]
+fn explain_takes_a_unix_listen() {
+    let prefix = common::Prefix::new();
+    prefix.write(
+        "conf/portico.conf",
+        "events {}\nhttp {\n\
+         server { listen unix:/tmp/portico-explain.sock; return 200 \"u $remote_addr $server_addr\"; }\n\
+         server { listen 127.0.0.1:8089; return 200 \"t\"; }\n}\n",
+    );
+    let (code, out, err) = common::run_cli(
+        &prefix.dir,
+        &[
+            "-c",
+            "conf/portico.conf",
+            "-t",
+            "--explain",
+            "GET http://x/",
+            "--listen",
+            "unix:/tmp/portico-explain.sock",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("client    unix:\n"), "{out}");
+    assert!(
+        out.contains("listen    unix:/tmp/portico-explain.sock (--listen): 1 server"),
+        "{out}"
+    );
+    assert!(
+        out.contains("return  200 \"u unix: unix:/tmp/portico-explain.sock\""),
+        "{out}"
+    );
+}

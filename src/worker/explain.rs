@@ -9,7 +9,6 @@
 //! functions, because the connection code needs a socket; everything from
 //! [`super::phases::run`] on is the worker's code unchanged.
 
-use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
 use super::conn::Source;
@@ -32,9 +31,9 @@ pub struct Request<'a> {
     /// Its head, as a client would send it (request line, headers, empty line).
     pub head: &'a [u8],
     /// The client's address.
-    pub peer: SocketAddr,
+    pub peer: ClientAddr,
     /// The address it came to (`--listen`); else a `listen` on `port`, else the first.
-    pub local: Option<SocketAddr>,
+    pub local: Option<ListenAddr>,
     /// The port of an absolute URL (80 for `http://`, the URL's own if written).
     pub port: Option<u16>,
 }
@@ -149,7 +148,8 @@ pub fn explain<'c>(
     route.local = Some(
         request
             .local
-            .map_or_else(|| servers.addr.clone(), ListenAddr::Inet),
+            .clone()
+            .unwrap_or_else(|| servers.addr.clone()),
     );
     route.request_id = super::request_vars::new_request_id();
     route.trace = Some(trace);
@@ -158,7 +158,7 @@ pub fn explain<'c>(
     let mut shared = shared(config, now)?;
     let conn = ConnInfo {
         id: 1,
-        peer: ClientAddr::Inet(request.peer),
+        peer: request.peer,
         requests: 1,
         local: route.local.clone(),
         request_id: route.request_id,
@@ -231,10 +231,11 @@ fn choose_listen<'a>(
     by_addr: &'a [AddrServers],
     request: &Request<'_>,
 ) -> Result<(&'a AddrServers, &'static str), String> {
-    if let Some(local) = request.local {
-        let exact = by_addr.iter().find(|s| s.addr.inet() == Some(local));
+    if let Some(local) = &request.local {
+        let exact = by_addr.iter().find(|s| s.addr == *local);
         // `--listen 8080` is any address's port 8080; a wildcard `listen` takes every address.
         let wildcard = || {
+            let local = local.inet()?;
             by_addr.iter().find(|s| {
                 s.addr.inet().is_some_and(|a| {
                     a.port() == local.port()
