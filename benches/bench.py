@@ -25,7 +25,7 @@ from harness import config, procs, report, wrk  # noqa: E402
 
 BENCHES = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCHES)
-ALL_SCENARIOS = ("return", "small", "big", "proxy", "tornado",
+ALL_SCENARIOS = ("return", "small", "limited", "big", "proxy", "tornado",
                  "gzip1", "gzip6", "page", "gzproxy", "json")
 SERVERS = ("portico", "nginx")       # the A/B order of every round
 INSTALL_HINT = "Install it (Debian/Ubuntu: apt-get install -y nginx wrk) and run again."

@@ -24,21 +24,25 @@ fn default_prefix() -> PathBuf {
     }
 }
 
+/// Optional nginx modules Portico has, declared as nginx's `--with-*` configure arguments.
+const WITH_MODULES: &[&str] = &[
+    "http_realip_module",
+    "http_gzip_static_module",
+    "http_gunzip_module",
+];
+
 /// nginx modules Portico does not implement, listed by `-V` as `--without-*` so that tools which
 /// read `nginx -V` to detect features see them as absent.
 const WITHOUT_MODULES: &[&str] = &[
     "http_charset_module",
     "http_ssi_module",
     "http_userid_module",
-    "http_auth_basic_module",
     "http_mirror_module",
     "http_fastcgi_module",
     "http_uwsgi_module",
     "http_scgi_module",
     "http_grpc_module",
     "http_memcached_module",
-    "http_limit_conn_module",
-    "http_limit_req_module",
     "http_browser_module",
     "http_upstream_zone_module",
     "http-cache",
@@ -233,9 +237,6 @@ fn configure_arguments(prefix: &Path) -> String {
     }
     s
 }
-
-/// Optional nginx modules Portico has, declared as nginx's `--with-*` configure arguments.
-const WITH_MODULES: &[&str] = &["http_gzip_static_module", "http_gunzip_module"];
 
 /// Resolves `path` against `base` unless it is absolute (nginx's `ngx_get_full_name`).
 pub fn full_path(base: &Path, path: &Path) -> PathBuf {

@@ -13,6 +13,11 @@
 //!   source (fixed bytes, a file, an upstream) that its writer drains; keep-alive is decided
 //!   in one function, response heads are built in one place. The request handling inside
 //!   it runs nginx's phases (rewrite, location, content) and picks who answers.
+//! - Before the content phase, a request passes its admission (`worker::admission`):
+//!   [`realip`] and [`proxy_protocol`] give the client's address behind a balancer,
+//!   [`limits`] are `limit_req`/`limit_conn` over the shared-memory zones of [`shm`] (mapped by
+//!   the master, seen by every worker), [`auth_basic`] checks passwords, [`cidr`] matches
+//!   addresses; `satisfy` combines the access modules.
 //! - [`static_files`] maps a URI to a file under `root` and opens it through the worker's
 //!   open-file cache; [`router`] finds the virtual server and location; [`rewrite`] runs
 //!   `rewrite`/`return`/`set`/`if`.
@@ -34,6 +39,8 @@
 
 #[cfg(feature = "count-alloc")]
 pub mod alloc_count;
+pub mod auth_basic;
+pub mod cidr;
 pub mod cli;
 pub mod client_addr;
 pub mod compress;
@@ -42,14 +49,18 @@ pub mod config;
 pub mod control;
 pub mod explain;
 pub mod http;
+pub mod limits;
 pub mod listener;
 pub mod log;
 pub mod master;
 pub mod proxy;
+pub mod proxy_protocol;
+pub mod realip;
 pub mod regex;
 pub mod resolver;
 pub mod rewrite;
 pub mod router;
+pub mod shm;
 pub mod slab;
 pub mod static_files;
 pub mod sys;

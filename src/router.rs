@@ -15,6 +15,8 @@ pub struct AddrServers {
     pub default: usize,
     /// The listen address: a connection's local address unless it is a wildcard.
     pub addr: crate::config::ListenAddr,
+    /// `listen ... proxy_protocol`: connections start with a PROXY protocol header.
+    pub proxy_protocol: bool,
 }
 
 /// For each entry of `HttpConf::listens`, the servers on that address.
@@ -37,6 +39,7 @@ pub fn servers_by_listen(http: &HttpConf) -> Vec<AddrServers> {
                 servers,
                 default,
                 addr: l.addr.clone(),
+                proxy_protocol: l.proxy_protocol,
             }
         })
         .collect()

@@ -676,6 +676,34 @@ pub fn openat(
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 
+#[link(name = "crypt")]
+unsafe extern "C" {
+    #[link_name = "crypt"]
+    fn libc_crypt(key: *const libc::c_char, salt: *const libc::c_char) -> *mut libc::c_char;
+}
+
+/// The system's `crypt(3)` (libxcrypt on Linux): `key` hashed with the scheme and salt of
+/// `salt`. A worker is single-threaded, so the static result buffer is safe to read before
+/// the next call. `Err` when `crypt` returns nothing (nginx's `crypt_r() failed`); an unknown
+/// scheme or a malformed salt gives libxcrypt's failure token (`*0`), which never equals the
+/// stored value, so the password simply does not match, as with nginx.
+pub fn crypt(key: &[u8], salt: &[u8]) -> io::Result<Vec<u8>> {
+    let salt = &salt[..memchr::memchr(0, salt).unwrap_or(salt.len())];
+    let (Ok(k), Ok(s)) = (std::ffi::CString::new(key), std::ffi::CString::new(salt)) else {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    };
+    // SAFETY: two NUL-terminated strings; the result, when not null, is a NUL-terminated
+    // string in libcrypt's static buffer, copied before anything else can call crypt.
+    let out = unsafe {
+        let p = libc_crypt(k.as_ptr(), s.as_ptr());
+        if p.is_null() {
+            return Err(io::Error::last_os_error());
+        }
+        std::ffi::CStr::from_ptr(p).to_bytes().to_vec()
+    };
+    Ok(out)
+}
+
 // ---- resolver ----
 
 /// Fills `buf` with random bytes from the kernel (`getrandom(2)`, without blocking); false

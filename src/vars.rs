@@ -133,6 +133,23 @@ vars! {
     TcpinfoSndCwnd = "tcpinfo_snd_cwnd",
     /// `$tcpinfo_rcv_space`: the receive space.
     TcpinfoRcvSpace = "tcpinfo_rcv_space",
+    // ---- limits, realip, auth_basic (issue 14) ----
+    /// `$realip_remote_addr`: the connection's own client address, before realip.
+    RealipRemoteAddr = "realip_remote_addr",
+    /// `$realip_remote_port`: the connection's own client port, before realip.
+    RealipRemotePort = "realip_remote_port",
+    /// `$proxy_protocol_addr`: the client address from the PROXY protocol header.
+    ProxyProtocolAddr = "proxy_protocol_addr",
+    /// `$proxy_protocol_port`: the client port from the PROXY protocol header.
+    ProxyProtocolPort = "proxy_protocol_port",
+    /// `$proxy_protocol_server_addr`: the server address from the PROXY protocol header.
+    ProxyProtocolServerAddr = "proxy_protocol_server_addr",
+    /// `$proxy_protocol_server_port`: the server port from the PROXY protocol header.
+    ProxyProtocolServerPort = "proxy_protocol_server_port",
+    /// `$limit_req_status`: PASSED, DELAYED, REJECTED, DELAYED_DRY_RUN, REJECTED_DRY_RUN.
+    LimitReqStatus = "limit_req_status",
+    /// `$limit_conn_status`: PASSED, REJECTED, REJECTED_DRY_RUN.
+    LimitConnStatus = "limit_conn_status",
     // ---- map, geo, split_clients, referer, empty_gif ----
     /// `$invalid_referer`: empty when the `Referer` passes the location's
     /// `valid_referers`, else `1`.

@@ -29,6 +29,7 @@ class Scenario:
     path: str
     backend: Optional[str] = None     # "upstream" or "tornado": a backend the harness starts
     locations: str = ""               # extra server-level config
+    http: str = ""                    # extra http-level config (zones)
     expect_body: Optional[bytes] = None  # the exact body a correct server answers
     headers: tuple = ()               # request header lines wrk sends (-H), and the check too
 
@@ -102,6 +103,16 @@ def scenarios(docroot):
         "return": Scenario("return", "/ret", expect_body=RET_BODY,
                            locations='        location = /ret { return 200 "hello\\n"; }\n'),
         "small": Scenario("small", "/small.html", expect_body=small),
+        # The small file behind a rate limit no request reaches and an allow/deny pair:
+        # what limit_req's shared zone and the access rules cost per request.
+        "limited": Scenario(
+            "limited", "/lim/small.html", expect_body=small,
+            http="    limit_req_zone $binary_remote_addr zone=bench:1m rate=1000000r/s;\n",
+            locations=("        location /lim/ {\n"
+                       "            limit_req zone=bench burst=1000000 nodelay;\n"
+                       "            allow 127.0.0.1;\n"
+                       "            deny all;\n"
+                       "        }\n")),
         "big": Scenario("big", "/big.bin", expect_body=big),
         "proxy": Scenario("proxy", "/proxy/", backend="upstream", expect_body=RET_BODY,
                           locations=_proxy_location("/proxy/", "bench_upstream")),
@@ -181,6 +192,10 @@ def make_docroot(docroot):
     filler = b"<p>" + b"x" * (SMALL_SIZE - len(head) - len(tail) - 8) + b"</p>\n"
     with open(os.path.join(docroot, "small.html"), "wb") as f:
         f.write(head + filler + tail)
+    os.makedirs(os.path.join(docroot, "lim"), exist_ok=True)
+    os.chmod(os.path.join(docroot, "lim"), 0o755)
+    with open(os.path.join(docroot, "lim", "small.html"), "wb") as f:
+        f.write(head + filler + tail)
     with open(os.path.join(docroot, "big.bin"), "wb") as f:
         f.write(random.Random(0).randbytes(BIG_SIZE))
 
@@ -235,6 +250,7 @@ def server_conf(scenario, port, docroot, backend_ports, workers, worker_connecti
         main_context(workers, worker_connections)
         + "http {\n"
         + _http_settings()
+        + scenario.http
         + "\n" + upstreams
         + "\n    server {\n"
         + f"        listen 127.0.0.1:{port} backlog={backlog}"

@@ -10,8 +10,9 @@ use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::{
-    access, listen, resolver, set_block, set_core, set_events, set_gzip, set_http, set_loc,
-    set_log, set_proxy, set_proxy_rest, set_regex, set_rewrite, set_tail, set_upstream, tuning,
+    access, listen, resolver, set_block, set_core, set_events, set_gzip, set_http, set_limits,
+    set_loc, set_log, set_proxy, set_proxy_rest, set_regex, set_rewrite, set_tail, set_upstream,
+    tuning,
 };
 use super::{set_geo, set_map, set_referer, set_split_clients};
 
@@ -263,10 +264,26 @@ table! {
     "log_subrequest", HSL, Flag, false, set_tail::log_subrequest, "Log subrequests (default off; Portico makes none).";
     "directio", HSL, Exact(1), false, set_tail::directio, "`off` only (default): Portico never reads with O_DIRECT.";
     "aio", HSL, Exact(1), false, set_tail::aio, "`off` only (default): Portico has no file AIO or thread pools.";
-    "satisfy", HSL, Exact(1), false, set_tail::unsupported, "Refused: Portico has no authentication modules yet.";
-    "auth_delay", HSL, Exact(1), false, set_tail::unsupported, "Refused: Portico has no authentication modules yet.";
     "post_action", HSL.or(C::IF_IN_LOCATION), Exact(1), false, set_tail::unsupported, "Refused: Portico makes no subrequests.";
     "open_log_file_cache", HSL, Range(1, 4), false, set_log::open_log_file_cache, "`off` or `max=N [inactive=T] [min_uses=N] [valid=T]`: keep access logs with variables open.";
+    // ---- limits, realip, auth_basic (issue 14) ----
+    "limit_req_zone", C::HTTP, Exact(3), false, set_limits::limit_req_zone, "`limit_req_zone KEY zone=NAME:SIZE rate=N r/s|r/m`: a request-rate zone shared by the workers.";
+    "limit_req", HSL, Range(1, 3), false, set_limits::limit_req, "`limit_req zone=NAME [burst=N] [nodelay|delay=N]`: limit the request rate per key.";
+    "limit_req_status", HSL, Exact(1), false, set_limits::limit_req_status, "Status of rejected requests (default 503).";
+    "limit_req_log_level", HSL, Exact(1), false, set_limits::limit_req_log_level, "Level of rejections in the error log; delays one lower (default error).";
+    "limit_req_dry_run", HSL, Flag, false, set_limits::limit_req_dry_run, "Count and log but neither delay nor reject (default off).";
+    "limit_conn_zone", C::HTTP, Exact(2), false, set_limits::limit_conn_zone, "`limit_conn_zone KEY zone=NAME:SIZE`: a connection-count zone shared by the workers.";
+    "limit_conn", HSL, Exact(2), false, set_limits::limit_conn, "`limit_conn ZONE NUMBER`: requests in progress per key.";
+    "limit_conn_status", HSL, Exact(1), false, set_limits::limit_conn_status, "Status of rejected requests (default 503).";
+    "limit_conn_log_level", HSL, Exact(1), false, set_limits::limit_conn_log_level, "Level of rejections in the error log (default error).";
+    "limit_conn_dry_run", HSL, Flag, false, set_limits::limit_conn_dry_run, "Count and log but do not reject (default off).";
+    "set_real_ip_from", HSL, Exact(1), false, set_limits::set_real_ip_from, "Trusted address, CIDR, `unix:` or host whose real_ip_header is believed.";
+    "real_ip_header", HSL, Exact(1), false, set_limits::real_ip_header, "Where the client address is: X-Real-IP (default), X-Forwarded-For, proxy_protocol or a header.";
+    "real_ip_recursive", HSL, Flag, false, set_limits::real_ip_recursive, "Skip trusted addresses from the right of X-Forwarded-For (default off).";
+    "auth_basic", HSL, Exact(1), false, set_limits::auth_basic, "`auth_basic REALM|off`: HTTP Basic authentication (with variables).";
+    "auth_basic_user_file", HSL, Exact(1), false, set_limits::auth_basic_user_file, "htpasswd file (with variables; relative to the configuration's folder).";
+    "satisfy", HSL, Exact(1), false, set_limits::satisfy, "all: every access check must allow (default); any: one is enough.";
+    "auth_delay", HSL, Exact(1), false, set_limits::auth_delay, "Delay a 401 of the access phase by this long (default 0), against timing attacks.";
     // ---- proxy (rest of the module) ----
     "proxy_method", HSL, Exact(1), false, set_proxy_rest::proxy_method, "Method sent upstream instead of the client's (variables allowed).";
     "proxy_set_body", HSL, Exact(1), false, set_proxy_rest::proxy_set_body, "Body sent upstream instead of the client's (variables allowed).";

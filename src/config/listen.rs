@@ -219,6 +219,7 @@ fn register(
         return fail(format!("a duplicate listen {}", conf.addr));
     }
     slot.servers.push(server);
+    slot.conf.proxy_protocol |= conf.proxy_protocol;
     if options_set {
         if slot.options_set {
             return fail(format!("duplicate listen options for {}", conf.addr));
@@ -258,6 +259,7 @@ pub(crate) fn listen(
         backlog: DEFAULT_LISTEN_BACKLOG,
         reuseport: false,
         ipv6only: true,
+        proxy_protocol: false,
         sockopts: SockOpts::default(),
     };
     let mut options_set = false;
@@ -266,9 +268,11 @@ pub(crate) fn listen(
             |what: &str, value: &str| Err(ConfError::at(d, format!("invalid {what} \"{value}\"")));
         if param == "default_server" || param == "default" {
             base.default_server = true;
-        } else if param == "bind" || param == "proxy_protocol" {
+        } else if param == "proxy_protocol" {
+            base.proxy_protocol = true;
+        } else if param == "bind" {
             // Portico binds every listen address on its own socket: `bind` is what it does.
-            options_set |= param != "proxy_protocol";
+            options_set = true;
         } else if param == "deferred" {
             base.sockopts.deferred = true;
             options_set = true;
@@ -349,6 +353,7 @@ pub(crate) fn finish_server(server: &mut ServerRaw, shared: &mut Shared) -> Resu
             backlog: DEFAULT_LISTEN_BACKLOG,
             reuseport: false,
             ipv6only: true,
+            proxy_protocol: false,
             sockopts: SockOpts::default(),
         };
         register(shared, server.index, conf.clone(), false, None)?;

@@ -142,7 +142,15 @@ fn merge_http(
         .iter()
         .map(|slot| slot.conf.clone())
         .collect();
+    let zones = std::mem::take(&mut shared.zones);
+    if let Some(z) = zones.iter().find(|z| z.size == 0) {
+        return Err(ConfError::bare(format!(
+            "zero size shared memory zone \"{}\"",
+            z.name
+        )));
+    }
     let conf = HttpConf {
+        zones,
         servers,
         listens,
         user_vars: std::mem::take(&mut shared.user_vars),

@@ -20,6 +20,7 @@ pub mod glob;
 pub mod gzip_values;
 pub mod hash_sizing;
 pub mod lexer;
+pub mod limits_values;
 mod listen;
 pub mod loc_values;
 mod merge;
@@ -34,6 +35,7 @@ mod set_events;
 mod set_geo;
 mod set_gzip;
 mod set_http;
+mod set_limits;
 mod set_loc;
 mod set_log;
 mod set_map;
@@ -52,6 +54,7 @@ pub mod values;
 use std::path::{Path, PathBuf};
 
 pub use error::ConfError;
+pub use limits_values::*;
 pub use listen::{SoKeepalive, SockOpts};
 pub use loc_values::*;
 pub use parser::{Directive, SourceFile, SourcePos, Word};
@@ -91,6 +94,7 @@ pub fn load(opts: &LoadOptions) -> Result<Config, ConfError> {
     let conf_prefix = file.parent().unwrap_or(Path::new("/")).to_path_buf();
     let mut parser = parser::Parser::new(&conf_prefix);
     let mut shared = Shared::new(opts.prefix.clone())?;
+    shared.conf_prefix = conf_prefix.clone();
     let mut main = MainRaw::default();
     // nginx applies -g before it opens the file, so its errors come first.
     let mut globals_tree = Vec::new();
@@ -128,6 +132,7 @@ pub fn load_str(text: &[u8], file: &Path, prefix: &Path) -> Result<Config, ConfE
     let conf_prefix = file.parent().unwrap_or(Path::new("/"));
     let mut parser = parser::Parser::new(conf_prefix);
     let mut shared = Shared::new(prefix.to_path_buf())?;
+    shared.conf_prefix = conf_prefix.to_path_buf();
     let mut main = MainRaw::default();
     let tree = parser.parse_text(text, file)?;
     crate::regex::set_jit(set_regex::jit_wanted(&[&tree]));

@@ -188,6 +188,11 @@ pub(crate) struct Shared {
     /// Every `root` and `alias` written without variables, for the check that the workers
     /// can read them.
     pub doc_roots: Vec<super::settings::DocRootSite>,
+    // ---- limits, realip, auth_basic (issue 14) ----
+    /// Shared-memory zones declared or named so far.
+    pub zones: Vec<super::limits_values::ZoneDecl>,
+    /// nginx's `conf_prefix`: the main configuration file's folder.
+    pub conf_prefix: PathBuf,
     /// `resolver` lines so far (the next one's `ResolverConf::id`).
     pub resolvers: usize,
     // ---- map, geo, split_clients, referer, empty_gif ----
@@ -217,6 +222,8 @@ impl Shared {
             warnings: Vec::new(),
             access_buffers: Vec::new(),
             doc_roots: Vec::new(),
+            zones: Vec::new(),
+            conf_prefix: PathBuf::new(),
             resolvers: 0,
             computed: Default::default(),
             map_hash_max_size: None,

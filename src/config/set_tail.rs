@@ -115,9 +115,6 @@ pub(crate) fn unsupported(
     _: &mut Shared,
 ) -> Result<(), ConfError> {
     let reason = match d.name.as_str() {
-        "satisfy" | "auth_delay" => {
-            "Portico has no authentication modules (auth_basic, auth_request) yet"
-        }
         "post_action" => "Portico makes no subrequests",
         _ => "Portico does not implement it",
     };

@@ -17,6 +17,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::gzip_values::*;
+use super::limits_values::*;
 use super::loc_values::*;
 use super::parser::{Directive, SourceFile};
 use super::proxy_rest::*;
@@ -324,6 +325,9 @@ pub struct HttpConf {
     /// `proxy_*` settings. Servers and locations keep their own; inheritance is the
     /// consumer's job.
     pub deferred: Vec<Directive>,
+    // ---- limits, realip, auth_basic (issue 14) ----
+    /// Shared-memory zones (`limit_req_zone`, `limit_conn_zone`), mapped by the master.
+    pub zones: Vec<ZoneDecl>,
     // ---- map, geo, split_clients, referer, empty_gif ----
     /// The variables computed per request (`map`, `geo`, `split_clients`), indexed by
     /// [`crate::vars::Var::Computed`]; their names are in `user_vars`.
@@ -408,6 +412,9 @@ pub struct ListenConf {
     pub reuseport: bool,
     /// `ipv6only=on|off` (default on).
     pub ipv6only: bool,
+    /// `proxy_protocol`: connections start with a PROXY protocol header (set for the
+    /// address when any of its `listen`s says so, as nginx does).
+    pub proxy_protocol: bool,
     // ---- core (issue 11) ----
     /// `rcvbuf=`, `sndbuf=`, `so_keepalive=`, `fastopen=`, `deferred`: set on the socket.
     pub sockopts: super::listen::SockOpts,
@@ -702,6 +709,37 @@ settings! {
         expires_script: Option<ExpiresScript> = None,
         /// `open_log_file_cache` (default off)
         open_log_file_cache: Option<LogFileCache> = None,
+        // ---- limits, realip, auth_basic (issue 14) ----
+        /// `limit_req` entries of this level (a level with any replaces its parent's)
+        limit_req: Vec<LimitReq> = Vec::new(),
+        /// `limit_req_status`
+        limit_req_status: u16 = DEFAULT_LIMIT_STATUS,
+        /// `limit_req_log_level` (delays are logged one level lower)
+        limit_req_log_level: crate::log::LogLevel = DEFAULT_LIMIT_LOG_LEVEL,
+        /// `limit_req_dry_run`
+        limit_req_dry_run: bool = false,
+        /// `limit_conn` entries of this level (a level with any replaces its parent's)
+        limit_conn: Vec<LimitConn> = Vec::new(),
+        /// `limit_conn_status`
+        limit_conn_status: u16 = DEFAULT_LIMIT_STATUS,
+        /// `limit_conn_log_level`
+        limit_conn_log_level: crate::log::LogLevel = DEFAULT_LIMIT_LOG_LEVEL,
+        /// `limit_conn_dry_run`
+        limit_conn_dry_run: bool = false,
+        /// `set_real_ip_from` entries (empty: the realip module is off here)
+        set_real_ip_from: Vec<crate::cidr::Cidr> = Vec::new(),
+        /// `real_ip_header`
+        real_ip_header: RealIpHeader = RealIpHeader::XRealIp,
+        /// `real_ip_recursive`
+        real_ip_recursive: bool = false,
+        /// `auth_basic REALM|off` (`None`: not set anywhere)
+        auth_basic: Option<Template> = None,
+        /// `auth_basic_user_file`
+        auth_basic_user_file: Option<UserFile> = None,
+        /// `satisfy all|any`
+        satisfy: Satisfy = Satisfy::All,
+        /// `auth_delay TIME`: how long a 401 from the access phase waits (default 0)
+        auth_delay: Duration = Duration::ZERO,
         // ---- proxy (rest of the module): config/set_proxy_rest.rs, config/proxy_rest.rs ----
         /// `proxy_method METHOD` (`None`: the client's)
         proxy_method: Option<Template> = None,

@@ -257,11 +257,14 @@ mod tests {
         assert_eq!(parse_addr("10.0.0.1"), Some("10.0.0.1:0".parse().unwrap()));
         assert_eq!(parse_addr("[::1]:5"), Some("[::1]:5".parse().unwrap()));
         assert_eq!(parse_addr("nope"), None);
-        assert_eq!(parse_listen("8080"), Some("0.0.0.0:8080".parse().unwrap()));
+        let text = |l: &str| parse_listen(l).map(|a| a.to_string());
+        assert_eq!(text("8080").as_deref(), Some("0.0.0.0:8080"));
+        assert_eq!(text("127.0.0.1:81").as_deref(), Some("127.0.0.1:81"));
         assert_eq!(
-            parse_listen("127.0.0.1:81"),
-            Some("127.0.0.1:81".parse().unwrap())
+            text("unix:/run/a.sock").as_deref(),
+            Some("unix:/run/a.sock")
         );
+        assert_eq!(text("unix:"), None);
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod process;
 mod readable;
 mod single;
 pub mod worker_init;
+mod zones;
 
 use crate::listener as listen;
 pub use crate::listener::Listener;
@@ -83,6 +84,8 @@ struct Master {
     /// A master started by an upgrade: its parent, the old master. While that one lives,
     /// `USR2` is refused, as nginx refuses it.
     upgraded_from: Option<i32>,
+    /// The shared-memory zones of the configuration in force (kept across reloads).
+    zones: crate::shm::Registry,
 }
 
 /// Loads the configuration, binds sockets, starts the workers and runs the master loop.
@@ -91,8 +94,15 @@ pub fn run(opts: LoadOptions) -> i32 {
     // Until the configuration's error log is open, `elog!` writes to the start-up log (`-e`)
     // and to stderr; afterwards to the configured log, echoed to stderr until the master has
     // settled (see `set_stderr_echo` below).
-    let config = match config::load(&opts) {
+    let mut config = match config::load(&opts) {
         Ok(c) => c,
+        Err(e) => {
+            elog!(LogLevel::Emerg, "{e}");
+            return 1;
+        }
+    };
+    let zones = match zones::map(&mut config, &Default::default()) {
+        Ok(z) => z,
         Err(e) => {
             elog!(LogLevel::Emerg, "{e}");
             return 1;
@@ -197,7 +207,7 @@ pub fn run(opts: LoadOptions) -> i32 {
     }
     if !config.main.master_process {
         // nginx's single-process mode: this process is the only worker.
-        let code = single::serve(&opts, config, listeners);
+        let code = single::serve(&opts, config, listeners, zones);
         remove_pid_file(&pid_file);
         return code;
     }
@@ -239,6 +249,7 @@ pub fn run(opts: LoadOptions) -> i32 {
         noaccepting: false,
         // SAFETY: getppid never fails.
         upgraded_from: inherited.map(|_| unsafe { libc::getppid() }),
+        zones,
     };
     for slot in 0..workers {
         m.spawn(slot);
@@ -479,11 +490,18 @@ impl Master {
     }
 
     fn reload(&mut self) -> Result<(), String> {
-        let config = match config::load(&self.opts) {
+        let mut config = match config::load(&self.opts) {
             Ok(c) => c,
             Err(e) => {
                 elog!(LogLevel::Emerg, "{e}");
                 return Err(e.to_string());
+            }
+        };
+        let zones = match zones::map(&mut config, &self.zones) {
+            Ok(z) => z,
+            Err(e) => {
+                elog!(LogLevel::Emerg, "{e}");
+                return Err(e);
             }
         };
         config::log_warnings(&config);
@@ -535,6 +553,7 @@ impl Master {
         listen::remove_unix_files(&self.listeners, true);
         self.listeners = listeners;
         self.config = config;
+        self.zones = zones;
         let old = self.generation;
         self.generation += 1;
         for slot in 0..self.config.main.worker_processes {

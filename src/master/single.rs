@@ -12,14 +12,19 @@ use crate::log::LogLevel;
 use crate::worker::{SingleEnd, run_single};
 
 /// Serves until stopped; returns the exit code.
-pub(super) fn serve(opts: &LoadOptions, mut config: Config, mut listeners: Vec<Listener>) -> i32 {
+pub(super) fn serve(
+    opts: &LoadOptions,
+    mut config: Config,
+    mut listeners: Vec<Listener>,
+    mut zones: crate::shm::Registry,
+) -> i32 {
     loop {
         worker_init::init_single_process(&config);
-        let mut next: Option<Config> = None;
+        let mut next: Option<(Config, crate::shm::Registry)> = None;
         let unix_files = listen::unix_paths(&listeners);
         let end = run_single(&config, listeners, || {
             elog!(LogLevel::Notice, "reconfiguring");
-            next = load(opts);
+            next = load(opts, &zones);
             next.is_some()
         });
         let mut old = match end {
@@ -33,7 +38,7 @@ pub(super) fn serve(opts: &LoadOptions, mut config: Config, mut listeners: Vec<L
             }
             SingleEnd::Reload(sockets) => sockets,
         };
-        let Some(new) = next.take() else {
+        let Some((new, new_zones)) = next.take() else {
             return 0;
         };
         let wanted = new
@@ -56,6 +61,7 @@ pub(super) fn serve(opts: &LoadOptions, mut config: Config, mut listeners: Vec<L
                 listen::remove_unix_files(&old, true);
                 listeners = bound;
                 config = new;
+                zones = new_zones;
             }
             Err(e) => {
                 // The old configuration serves on, from the sockets it had.
@@ -68,9 +74,19 @@ pub(super) fn serve(opts: &LoadOptions, mut config: Config, mut listeners: Vec<L
 
 /// Loads and prepares the configuration of a reload; `None` (after logging why) when it
 /// cannot take over.
-fn load(opts: &LoadOptions) -> Option<Config> {
-    let config = match config::load(opts) {
+fn load(
+    opts: &LoadOptions,
+    zones: &crate::shm::Registry,
+) -> Option<(Config, crate::shm::Registry)> {
+    let mut config = match config::load(opts) {
         Ok(c) => c,
+        Err(e) => {
+            elog!(LogLevel::Emerg, "{e}");
+            return None;
+        }
+    };
+    let zones = match super::zones::map(&mut config, zones) {
+        Ok(z) => z,
         Err(e) => {
             elog!(LogLevel::Emerg, "{e}");
             return None;
@@ -84,5 +100,5 @@ fn load(opts: &LoadOptions) -> Option<Config> {
         elog!(LogLevel::Emerg, "{e}");
         return None;
     }
-    Some(config)
+    Some((config, zones))
 }

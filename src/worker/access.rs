@@ -1,23 +1,32 @@
-//! nginx's access phase for the access module: the location's `allow`/`deny` rules against
-//! the client's address, in order, the first that covers it deciding; none covering it lets
-//! the request through.
+//! nginx's access module (`ngx_http_access_handler`): the location's `allow`/`deny` rules
+//! against the client's address (the realip module's, once it set one), in order, the first
+//! that covers it deciding; none covering it gives the module no say. `satisfy` combines its
+//! answer with auth_basic's ([`super::admission`]).
 
-use super::phases::{self, Next, Rq};
+use super::admission::Access;
+use super::phases::{self, Rq};
+use crate::config::Satisfy;
 use crate::log::LogLevel;
 
-/// `None` to go on to the content phase; else the request was answered 403.
-pub(super) fn check<'c>(rq: &mut Rq<'_, 'c>) -> Option<Next<'c>> {
+/// The access module's answer for the request.
+pub(super) fn check(rq: &mut Rq<'_, '_>) -> Access {
     let rules = &rq.req.loc.access;
     if rules.is_empty() {
-        return None;
+        return Access::Declined;
     }
     let peer = rq.conn.peer.ip();
-    let rule = rules.iter().find(|r| r.covers(peer))?;
+    let Some(rule) = rules.iter().find(|r| r.covers(peer)) else {
+        return Access::Declined;
+    };
     if !rule.deny {
-        return None;
+        return Access::Allowed;
     }
-    phases::log_error(rq, LogLevel::Error, "access forbidden by rule");
-    Some(phases::finalize(rq, 403))
+    // Under `satisfy any` the line is written only if no other module lets the request in
+    // (`ngx_http_core_post_access_phase`), as nginx's `ngx_http_access_found` leaves it.
+    if rq.req.loc.satisfy == Satisfy::All {
+        phases::log_error(rq, LogLevel::Error, "access forbidden by rule");
+    }
+    Access::Status(403)
 }
 
 /// The method bit the request is handled with (`error_page` makes it GET), for

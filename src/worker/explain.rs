@@ -156,9 +156,11 @@ pub fn explain<'c>(
 
     let now = Instant::now();
     let mut shared = shared(config, now)?;
-    let conn = ConnInfo {
+    let mut conn = ConnInfo {
         id: 1,
         peer: request.peer,
+        socket_peer: request.peer,
+        proxy_protocol: None,
         requests: 1,
         local: route.local.clone(),
         request_id: route.request_id,
@@ -187,13 +189,18 @@ pub fn explain<'c>(
         proxied: false,
         filter: Default::default(),
     };
-    let handled = phases::run(&mut Rq {
+    let mut rq = Rq {
         a: &mut a,
         shared: &mut shared,
         req: &mut req,
         route: &mut route,
-        conn: &conn,
-    });
+        conn: &mut conn,
+    };
+    let mut handled = phases::run(&mut rq);
+    // A delay (limit_req, auth_delay) only postpones what follows: go on at once.
+    if let Handled::Delayed(_) = handled {
+        handled = phases::resume_delayed(&mut rq);
+    }
     route.trace = None;
 
     // As the connection does after the phases: the final URI for the proxy.

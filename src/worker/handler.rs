@@ -10,6 +10,7 @@ pub(super) use super::response_head::{
     Head, extra_headers, queue_coded, queue_error, queue_response, queue_standard_page,
     upstream_body_coded,
 };
+use crate::client_addr::ClientAddr;
 use crate::config::ListenAddr;
 use crate::elog;
 use crate::http::request::HttpError;
@@ -137,9 +138,9 @@ pub(super) fn start_request<'c>(
         shared,
         req: &mut req,
         route: &mut route,
-        conn: &conn,
+        conn: &mut conn,
     });
-    after_phases(a, req, route, handled, out_before)
+    after_phases(a, req, route, handled, out_before, shared.now)
 }
 
 /// The request ends with `status` and no response of its own (an upstream that failed or
@@ -152,7 +153,7 @@ pub(super) fn finalize_with_status<'c>(
     shared: &mut Shared<'c>,
     status: u16,
 ) -> Step {
-    let conn = ConnInfo::of(c);
+    let mut conn = ConnInfo::of(c);
     let (Some(a), ..) = c.parts() else {
         return Step::Close;
     };
@@ -168,11 +169,36 @@ pub(super) fn finalize_with_status<'c>(
             shared,
             req: &mut req,
             route: &mut route,
-            conn: &conn,
+            conn: &mut conn,
         },
         status,
     );
-    after_phases(a, req, route, handled, out_before)
+    after_phases(a, req, route, handled, out_before, shared.now)
+}
+
+/// A request `limit_req` delayed: its delay is over, the phases go on.
+pub(super) fn resume_delayed<'c>(
+    c: &mut Conn<'c>,
+    shared: &mut Shared<'c>,
+    _servers: &AddrServers,
+) -> Step {
+    let mut conn = ConnInfo::of(c);
+    let (Some(a), ..) = c.parts() else {
+        return Step::Close;
+    };
+    let Some(mut req) = a.req.take() else {
+        return Step::Close;
+    };
+    let out_before = a.out.len();
+    let mut route = std::mem::take(&mut a.route);
+    let handled = phases::resume_delayed(&mut Rq {
+        a,
+        shared,
+        req: &mut req,
+        route: &mut route,
+        conn: &mut conn,
+    });
+    after_phases(a, req, route, handled, out_before, shared.now)
 }
 
 /// An upstream's response head arrived: the client's head is built from it (the one head
@@ -183,7 +209,7 @@ pub(super) fn queue_upstream_head<'c>(
     shared: &mut Shared<'c>,
     facts: crate::upstream::protocol::HeadFacts,
 ) -> Option<Step> {
-    let conn = ConnInfo::of(c);
+    let mut conn = ConnInfo::of(c);
     let (Some(a), ..) = c.parts() else {
         return Some(Step::Close);
     };
@@ -198,7 +224,7 @@ pub(super) fn queue_upstream_head<'c>(
             shared,
             req: &mut req,
             route: &mut route,
-            conn: &conn,
+            conn: &mut conn,
         },
         facts,
     );
@@ -218,7 +244,7 @@ pub(super) fn upstream_redirect<'c>(
     shared: &mut Shared<'c>,
     redirect: crate::proxy::accel::Redirect,
 ) -> Step {
-    let conn = ConnInfo::of(c);
+    let mut conn = ConnInfo::of(c);
     let (Some(a), ..) = c.parts() else {
         return Step::Close;
     };
@@ -236,11 +262,11 @@ pub(super) fn upstream_redirect<'c>(
             shared,
             req: &mut req,
             route: &mut route,
-            conn: &conn,
+            conn: &mut conn,
         },
         &redirect.target,
     );
-    after_phases(a, req, route, handled, out_before)
+    after_phases(a, req, route, handled, out_before, shared.now)
 }
 
 /// `proxy_force_ranges`: the upstream's response cannot serve the requested range; the
@@ -250,7 +276,7 @@ pub(super) fn answer_unsatisfiable<'c>(
     shared: &mut Shared<'c>,
     total: u64,
 ) -> Step {
-    let conn = ConnInfo::of(c);
+    let mut conn = ConnInfo::of(c);
     let (Some(a), ..) = c.parts() else {
         return Step::Close;
     };
@@ -265,11 +291,11 @@ pub(super) fn answer_unsatisfiable<'c>(
             shared,
             req: &mut req,
             route: &mut route,
-            conn: &conn,
+            conn: &mut conn,
         },
         total,
     );
-    after_phases(a, req, route, Handled::Answered, out_before)
+    after_phases(a, req, route, Handled::Answered, out_before, shared.now)
 }
 
 /// After the phases: the final URI and the response head kept for later readers, then the
@@ -280,7 +306,14 @@ fn after_phases<'c>(
     mut route: phases::Route<'c>,
     handled: Handled,
     out_before: usize,
+    now: std::time::Instant,
 ) -> Step {
+    if let Handled::Delayed(delay) = handled {
+        // Nothing is queued yet: the request waits in the connection (`State::Delayed`).
+        a.route = route;
+        a.req = Some(req);
+        return Step::Delay(now + delay);
+    }
     // The final URI, for whoever reads `Active::uri` later (the proxy, the access log).
     // `set $args` counts too (nginx then sends the new arguments upstream).
     let buf = &a.buf[a.start..a.filled];
@@ -403,7 +436,7 @@ pub(super) fn reject_request<'c>(
     a.body = None;
     a.route.clear_matches(0);
     a.route.reset(b"", None);
-    if let Some(conn) = error_page {
+    if let Some(mut conn) = error_page {
         let mut route = std::mem::take(&mut a.route);
         route.local = conn.local.clone();
         let rq = &mut Rq {
@@ -411,10 +444,10 @@ pub(super) fn reject_request<'c>(
             shared,
             req: &mut req,
             route: &mut route,
-            conn: &conn,
+            conn: &mut conn,
         };
         let handled = phases::run_error_page(rq, status);
-        return after_phases(a, req, route, handled, out_before);
+        return after_phases(a, req, route, handled, out_before, shared.now);
     }
     queue_standard_page(a, shared, &mut req, status, b"");
     queued(a, req, out_before)
@@ -470,7 +503,10 @@ pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'
     }
     let Some(a) = c.active() else { return };
     let mut line = std::mem::take(&mut shared.scratch);
-    let conn = ConnInfo::of(c);
+    let mut conn = ConnInfo::of(c);
+    if let Some(addr) = req.admission.realip {
+        conn.peer = ClientAddr::Inet(addr);
+    }
     let vars = RequestVars {
         conn: &conn,
         active: a,

@@ -10,6 +10,7 @@
 
 mod access;
 mod access_log;
+mod admission;
 mod answer;
 mod clock;
 pub(crate) mod conn;
@@ -557,6 +558,9 @@ impl<'c> Worker<'c> {
             let Some(c) = self.conns.get_mut(key) else {
                 continue;
             };
+            if self.listeners[idx].servers.proxy_protocol {
+                c.proxy_protocol_pending = true;
+            }
             if let Err(e) = self.poll.registry().register(
                 &mut stream,
                 Token(key.0),

@@ -7,6 +7,7 @@
 //! small body, or a file to send) is queued, or the request is marked to close (444).
 
 use super::Shared;
+use super::admission;
 use super::answer;
 use super::conn::{Active, Req};
 use super::content;
@@ -30,7 +31,7 @@ pub(super) struct Rq<'a, 'c> {
     pub shared: &'a mut Shared<'c>,
     pub req: &'a mut Req<'c>,
     pub route: &'a mut Route<'c>,
-    pub conn: &'a ConnInfo,
+    pub conn: &'a mut ConnInfo,
 }
 
 /// Where the phase loop goes next.
@@ -39,6 +40,8 @@ pub(super) enum Next<'c> {
     Find,
     /// Run this location's rewrite directives, then its content handler.
     Enter(&'c LocationConf),
+    /// nginx's preaccess and access phases for the current location (`admission`).
+    Access,
     /// Run the content handler of the current location.
     Content,
     /// The response is queued.
@@ -54,13 +57,15 @@ pub(super) enum Handled {
     Answered,
     /// The proxy answers: [`super::handler::start_request`] hands the request over.
     Proxy,
+    /// `limit_req` delays the request by this long; [`resume_delayed`] goes on after it.
+    Delayed(std::time::Duration),
 }
 
 /// The request's variables, with the script state in front of them.
 macro_rules! vars {
     ($rq:expr, $src:ident) => {
         let $src = RequestVars {
-            conn: $rq.conn,
+            conn: &*$rq.conn,
             active: &*$rq.a,
             req: &*$rq.req,
             shared: &*$rq.shared,
@@ -85,6 +90,7 @@ pub(super) fn eval(rq: &Rq<'_, '_>, t: &Template) -> Vec<u8> {
 
 /// Runs the phases for a request whose URI is in `rq.route`.
 pub(super) fn run(rq: &mut Rq<'_, '_>) -> Handled {
+    admission::post_read(rq);
     let server = rq.req.server;
     let next = if server.rewrite.is_empty() {
         Next::Find
@@ -102,6 +108,19 @@ pub(super) fn run(rq: &mut Rq<'_, '_>) -> Handled {
 pub(super) fn run_error_page(rq: &mut Rq<'_, '_>, status: u16) -> Handled {
     let next = finalize(rq, status);
     run_from(rq, next)
+}
+
+/// Goes on with a request `limit_req` delayed: the rest of its preaccess and access phases,
+/// then its content.
+pub(super) fn resume_delayed(rq: &mut Rq<'_, '_>) -> Handled {
+    match admission::run(rq, true) {
+        admission::Verdict::Continue => run_from(rq, Next::Content),
+        admission::Verdict::Finalize(status) => {
+            let next = finalize(rq, status);
+            run_from(rq, next)
+        }
+        admission::Verdict::Delay(d) => Handled::Delayed(d),
+    }
 }
 
 /// `X-Accel-Redirect` (`ngx_http_upstream_process_headers`): the request goes to a named
@@ -142,16 +161,18 @@ fn run_from<'c>(rq: &mut Rq<'_, 'c>, mut next: Next<'c>) -> Handled {
             Next::Enter(l) => {
                 enter(rq, l);
                 if l.rewrite.is_empty() {
-                    Next::Content
+                    Next::Access
                 } else {
                     trace_step!(rq.route.trace, Step::RewritePhase { server: false });
                     run_rewrite(rq, &l.rewrite, true)
                 }
             }
-            Next::Content => match super::access::check(rq) {
-                Some(denied) => denied,
-                None => content::run(rq),
+            Next::Access => match admission::run(rq, false) {
+                admission::Verdict::Continue => Next::Content,
+                admission::Verdict::Finalize(status) => finalize(rq, status),
+                admission::Verdict::Delay(d) => return Handled::Delayed(d),
             },
+            Next::Content => content::run(rq),
             Next::Done => {
                 write_script_logs(rq);
                 return Handled::Answered;
@@ -222,7 +243,7 @@ fn find<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
             if !handler::body_size_ok(rq) {
                 return finalize(rq, 413);
             }
-            Next::Content
+            Next::Access
         }
     }
 }
@@ -307,7 +328,7 @@ fn run_rewrite<'c>(rq: &mut Rq<'_, 'c>, ops: &'c [rewrite::Op], in_location: boo
         set_settings(rq, loc);
     }
     match outcome {
-        Outcome::Continue | Outcome::Break if in_location => Next::Content,
+        Outcome::Continue | Outcome::Break if in_location => Next::Access,
         Outcome::Continue | Outcome::Break | Outcome::Relocate if !in_location => Next::Find,
         Outcome::Relocate => {
             let uri = String::from_utf8_lossy(&rq.route.script.uri).into_owned();
@@ -322,7 +343,7 @@ fn run_rewrite<'c>(rq: &mut Rq<'_, 'c>, ops: &'c [rewrite::Op], in_location: boo
             Some(body) => answer::answer_text(rq, code, &body),
             None => finalize(rq, code),
         },
-        Outcome::Continue | Outcome::Break => Next::Content,
+        Outcome::Continue | Outcome::Break => Next::Access,
     }
 }
 

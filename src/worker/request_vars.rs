@@ -17,8 +17,12 @@ use crate::vars::{Var, VarSource, find_cookie, header_matches};
 pub struct ConnInfo {
     /// `$connection`, the `*N` of error-log lines.
     pub id: u64,
-    /// The client's address.
+    /// The client's address (the realip module's, once it set one).
     pub peer: ClientAddr,
+    /// The connection's own peer (`$realip_remote_addr`).
+    pub socket_peer: ClientAddr,
+    /// The PROXY protocol header's addresses (`$proxy_protocol_*`).
+    pub proxy_protocol: Option<std::rc::Rc<crate::proxy_protocol::Header>>,
     /// `$connection_requests`.
     pub requests: u64,
     /// The local address (`$server_addr`, `$server_port`), when read.
@@ -69,9 +73,14 @@ pub fn new_request_id() -> [u8; 32] {
 impl ConnInfo {
     /// The connection's identity.
     pub fn of(c: &Conn<'_>) -> ConnInfo {
+        let realip = routed(c)
+            .and_then(|a| a.req.as_ref())
+            .and_then(|r| r.admission.realip);
         ConnInfo {
             id: c.id,
-            peer: c.peer,
+            peer: realip.map_or(c.peer, ClientAddr::Inet),
+            socket_peer: c.peer,
+            proxy_protocol: c.proxy_protocol.clone(),
             requests: c.requests,
             // The routing state of a request whose head was parsed (not an older one left
             // in a pooled buffer).
@@ -226,12 +235,52 @@ impl VarSource for RequestVars<'_, '_> {
             Var::RemoteAddr => {
                 let _ = write!(out, "{}", self.conn.peer.ip());
             }
-            // A unix-domain client has no port: nginx's value is empty.
+            // A realip address without a port, or a unix-domain client, has none (nginx
+            // prints nothing for 0).
             Var::RemotePort => {
-                if let Some(port) = self.conn.peer.port() {
+                if let Some(port) = self.conn.peer.port().filter(|&p| p != 0) {
                     let _ = write!(out, "{port}");
                 }
             }
+            // ---- limits, realip, auth_basic (issue 14) ----
+            Var::RealipRemoteAddr => {
+                let _ = write!(out, "{}", self.conn.socket_peer.ip());
+            }
+            Var::RealipRemotePort => {
+                if let Some(port) = self.conn.socket_peer.port() {
+                    let _ = write!(out, "{port}");
+                }
+            }
+            Var::ProxyProtocolAddr | Var::ProxyProtocolServerAddr => {
+                let Some(pp) = self.conn.proxy_protocol.as_deref() else {
+                    return false;
+                };
+                let addr = if *var == Var::ProxyProtocolAddr {
+                    &pp.src_addr
+                } else {
+                    &pp.dst_addr
+                };
+                out.extend_from_slice(addr.as_bytes());
+            }
+            Var::ProxyProtocolPort | Var::ProxyProtocolServerPort => {
+                let Some(pp) = self.conn.proxy_protocol.as_deref() else {
+                    return false;
+                };
+                let port = if *var == Var::ProxyProtocolPort {
+                    pp.src_port
+                } else {
+                    pp.dst_port
+                };
+                let _ = write!(out, "{port}");
+            }
+            Var::LimitReqStatus => match self.req.admission.limit_req {
+                Some(s) => out.extend_from_slice(s.as_str().as_bytes()),
+                None => return false,
+            },
+            Var::LimitConnStatus => match self.req.admission.limit_conn {
+                Some(s) => out.extend_from_slice(s.as_str().as_bytes()),
+                None => return false,
+            },
             Var::ServerAddr => match &self.conn.local {
                 Some(ListenAddr::Inet(a)) => {
                     let _ = write!(out, "{}", a.ip());
@@ -345,12 +394,10 @@ impl VarSource for RequestVars<'_, '_> {
                 Some(v) => out.extend_from_slice(v),
                 None => return false,
             },
-            Var::RemoteUser => match self
-                .header("authorization")
-                .filter(|_| parsed)
-                .and_then(basic_user)
-            {
-                Some(user) => out.extend_from_slice(&user),
+            Var::RemoteUser => match crate::auth_basic::credentials(
+                self.header("authorization").filter(|_| parsed),
+            ) {
+                Some((user, _)) => out.extend_from_slice(&user),
                 None => return false,
             },
             Var::Https => {}
@@ -454,56 +501,12 @@ fn join<'v>(values: impl Iterator<Item = &'v [u8]>, separator: &[u8], out: &mut 
     any
 }
 
-/// The user name of `Authorization: Basic BASE64(user:password)` (`$remote_user`).
-fn basic_user(value: &[u8]) -> Option<Vec<u8>> {
-    let value = value.trim_ascii();
-    let (scheme, rest) = value.split_at_checked(6)?;
-    if !scheme.eq_ignore_ascii_case(b"basic ") {
-        return None;
-    }
-    let decoded = base64_decode(rest.trim_ascii())?;
-    let colon = memchr::memchr(b':', &decoded)?;
-    Some(decoded[..colon].to_vec())
-}
-
-/// Standard base64 with optional padding; `None` on any other byte.
-fn base64_decode(src: &[u8]) -> Option<Vec<u8>> {
-    let value = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let src = src
-        .strip_suffix(b"==")
-        .or_else(|| src.strip_suffix(b"="))
-        .unwrap_or(src);
-    let mut out = Vec::with_capacity(src.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for &c in src {
-        acc = (acc << 6) | value(c)?;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn basic_auth_user_and_sent_headers() {
-        assert_eq!(basic_user(b"Basic dXNlcjpwYXNz"), Some(b"user".to_vec()));
-        assert_eq!(basic_user(b"basic YWxpY2U6"), Some(b"alice".to_vec()));
-        assert_eq!(basic_user(b"Bearer x"), None);
+    fn sent_headers_and_request_ids() {
         let head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-A: b\r\n\r\n";
         assert_eq!(sent_header(head, "content_type"), Some(&b"text/html"[..]));
         assert_eq!(sent_header(head, "x_a"), Some(&b"b"[..]));

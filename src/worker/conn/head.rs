@@ -23,6 +23,13 @@ impl<'c> Conn<'c> {
         }
         let a = self.active.get_or_insert_with(|| shared.pool.take(small));
         loop {
+            if self.proxy_protocol_pending && a.filled > a.start {
+                self.proxy_protocol_pending = false;
+                match admission::read_proxy_protocol(self.id, self.peer, servers, a) {
+                    Ok(header) => self.proxy_protocol = header,
+                    Err(()) => return Step::Close,
+                }
+            }
             // A head is parsed again from its start when bytes arrive, but only once it can
             // have changed its answer: on its first bytes (a TLS hello or a bad method is
             // refused at once), and then when a new line ends. A client that sends its head

@@ -15,6 +15,7 @@
 
 mod body;
 mod client;
+mod delayed;
 pub mod filter;
 mod head;
 pub(in crate::worker) mod keepalive;
@@ -40,6 +41,7 @@ use mio::net::TcpStream;
 use crate::client_addr::ClientAddr;
 
 use super::Shared;
+use super::admission;
 use super::handler;
 use crate::config::{LingeringClose, LocSettings, ServerConf};
 use crate::elog;
@@ -100,6 +102,8 @@ enum State {
     LingeringClose { until: Instant },
     /// Bytes both ways between the client and an upstream that switched protocols (101).
     Tunnel(Box<tunnel::Tunnel>),
+    /// The end of a `limit_req` delay; the request then goes on (`admission.rs`).
+    Delayed { until: Instant },
 }
 
 /// The request being answered.
@@ -143,6 +147,8 @@ pub struct Req<'c> {
     /// The status a handler finalized the request with when it is one after which nginx
     /// closes (its special response handler), whatever status its `error_page` answers.
     pub finalized: Option<u16>,
+    /// realip, limit_req, limit_conn state (its `limit_conn` counts go back on drop).
+    pub admission: super::admission::State,
 }
 
 impl<'c> Req<'c> {
@@ -166,6 +172,7 @@ impl<'c> Req<'c> {
             header_bytes: 0,
             bytes_sent: 0,
             lingering: false,
+            admission: Default::default(),
             sequence: 0,
             keepalive_refused: false,
             body: BodyRead::Complete,
@@ -348,6 +355,10 @@ pub struct Conn<'c> {
     bytes_out: u64,
     /// When the connection was accepted (`$connection_time`, `keepalive_time`).
     pub accepted_at: Instant,
+    /// A `listen ... proxy_protocol` connection whose header is still to be read.
+    pub proxy_protocol_pending: bool,
+    /// The addresses its PROXY protocol header gave (`$proxy_protocol_*`, realip).
+    pub proxy_protocol: Option<std::rc::Rc<crate::proxy_protocol::Header>>,
 }
 
 /// One turn of the state machine.
@@ -356,6 +367,8 @@ pub(super) enum Step {
     /// The location proxies: start the upstream side.
     Proxy,
     Wait(Option<Instant>),
+    /// `limit_req` delays the request until then.
+    Delay(Instant),
     Yield,
     Close,
 }
@@ -385,6 +398,8 @@ impl<'c> Conn<'c> {
             pipeline: false,
             bytes_out: 0,
             accepted_at: Instant::now(),
+            proxy_protocol_pending: false,
+            proxy_protocol: None,
         }
     }
 
@@ -476,6 +491,10 @@ impl<'c> Conn<'c> {
         if matches!(self.state, State::ReadingBody | State::Tunnel(_))
             || (matches!(self.state, State::Responding) && self.upstream_sourced())
         {
+            return;
+        }
+        if matches!(self.state, State::Delayed { .. }) {
+            // A delay's end: the next drive resumes the request.
             return;
         }
         self.timed_out = true;
@@ -590,17 +609,24 @@ impl<'c> Conn<'c> {
                 State::Responding => self.respond(shared),
                 State::LingeringClose { until } => self.linger(shared, until),
                 State::Tunnel(_) => self.drive_tunnel(shared),
+                State::Delayed { until } => self.wait_delay(shared, servers, until),
             };
             match step {
                 Step::Again => continue,
                 Step::Proxy => match self.start_proxy(shared) {
-                    Step::Proxy => return Drive::Close,
+                    Step::Proxy | Step::Delay(_) => return Drive::Close,
                     Step::Again => continue,
                     Step::Wait(deadline) => return Drive::Wait { deadline },
                     Step::Yield => return Drive::Yield,
                     Step::Close => return Drive::Close,
                 },
                 Step::Wait(deadline) => return Drive::Wait { deadline },
+                Step::Delay(until) => {
+                    self.state = State::Delayed { until };
+                    return Drive::Wait {
+                        deadline: Some(until),
+                    };
+                }
                 Step::Yield => return Drive::Yield,
                 Step::Close => return Drive::Close,
             }
@@ -617,6 +643,16 @@ impl<'c> Conn<'c> {
     /// Mutable access for the request handler.
     pub fn parts(&mut self) -> (Option<&mut Box<Active<'c>>>, &mut u64, ClientAddr, u64) {
         (self.active.as_mut(), &mut self.requests, self.peer, self.id)
+    }
+
+    /// The client's address for log lines and the upstream: the realip module's, once it
+    /// set one for the current request (nginx changes `c->addr_text`), else the peer's.
+    pub fn client_ip(&self) -> crate::client_addr::ClientIp {
+        self.active
+            .as_ref()
+            .and_then(|a| a.req.as_ref())
+            .and_then(|r| r.admission.realip)
+            .map_or(self.peer.ip(), |a| a.ip().into())
     }
 
     /// The connection's buffers (while a request is active).

@@ -85,6 +85,8 @@ impl<'c> Conn<'c> {
             return Step::Close;
         };
         let loc = req.loc;
+        // `conn.peer` is the realip module's address when it set one: the client's for the
+        // upstream (X-Forwarded-For, ip_hash).
         let streamed = a.body.is_some();
         // The request used the proxy before an internal redirect brought it here: its
         // tries go on (`$upstream_addr` shows ` : ` between them).
@@ -125,7 +127,7 @@ impl<'c> Conn<'c> {
                 content_length,
                 chunked,
                 body_sent,
-                client: self.peer.ip(),
+                client: conn.peer.ip(),
                 conn_id: self.id,
             };
             crate::proxy::prepare(&vars, &r, loc, shared.http, &mut proto, &mut head)
@@ -154,7 +156,7 @@ impl<'c> Conn<'c> {
                 stored,
                 body_done: !streamed,
                 idempotent,
-                client_ip: self.peer.ip().hash_addr(),
+                client_ip: conn.peer.ip().hash_addr(),
                 follow,
                 keep_head,
             },
@@ -181,6 +183,7 @@ impl<'c> Conn<'c> {
         if let Some(step) = self.watch_client(shared) {
             return step;
         }
+        let client = self.client_ip();
         let Some(a) = self.active.as_deref_mut() else {
             return Step::Close;
         };
@@ -190,7 +193,7 @@ impl<'c> Conn<'c> {
         let turn = {
             let cx = RequestLog {
                 conn_id: self.id,
-                client: self.peer.ip(),
+                client,
                 server: req.server,
                 buf: &a.buf[a.start.min(a.filled)..a.filled],
                 head: &a.head,
@@ -442,6 +445,7 @@ impl<'c> Conn<'c> {
         if let Some(step) = head_step {
             return step;
         }
+        let client = self.client_ip();
         let Some(a) = self.active.as_deref_mut() else {
             return Step::Close;
         };
@@ -474,7 +478,7 @@ impl<'c> Conn<'c> {
         }
         let cx = RequestLog {
             conn_id: self.id,
-            client: self.peer.ip(),
+            client,
             server: req.server,
             buf: &a.buf[a.start.min(a.filled)..a.filled],
             head: &a.head,
@@ -550,7 +554,7 @@ impl<'c> Conn<'c> {
         let Some(req) = a.req.as_ref() else { return };
         let cx = RequestLog {
             conn_id: self.id,
-            client: self.peer.ip(),
+            client: self.client_ip(),
             server: req.server,
             buf: &a.buf[a.start.min(a.filled)..a.filled],
             head: &a.head,

@@ -128,7 +128,7 @@ impl<'c> Conn<'c> {
         let Some(req) = a.req.as_ref() else { return };
         let cx = crate::upstream::RequestLog {
             conn_id: self.id,
-            client: self.peer.ip(),
+            client: self.client_ip(),
             server: req.server,
             buf: &a.buf[a.start.min(a.filled)..a.filled],
             head: &a.head,

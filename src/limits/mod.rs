@@ -1,0 +1,57 @@
+//! `limit_req` and `limit_conn`: nginx's algorithms over zones every worker shares
+//! ([`crate::shm`]), so a limit holds for the whole server, not per worker.
+//!
+//! - [`req`]: the leaky bucket in milli-requests (`ngx_http_limit_req_module.c`): per key,
+//!   the excess over the rate and when it was last updated; a request over `burst` is
+//!   rejected, one over `delay` is delayed by the time the excess takes to drain.
+//! - [`conn`]: requests in progress per key (`ngx_http_limit_conn_module.c`), counted while
+//!   the request lives and released when it ends ([`conn::Held`] does it on drop).
+//!
+//! Both only decide; the worker's phases ([`crate::worker`]) log, answer and delay.
+
+pub mod conn;
+pub mod req;
+
+#[cfg(test)]
+mod tests;
+
+use std::io;
+
+use crate::config::{ZoneDecl, ZoneKind};
+use crate::shm::{Segment, Table};
+
+/// nginx's `ngx_current_msec`: milliseconds of `CLOCK_MONOTONIC`, the same clock in every
+/// process, so workers agree on how long ago a key was seen.
+pub fn msec_now() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map(|t| t.tv_sec() as u64 * 1000 + t.tv_nsec() as u64 / 1_000_000)
+        .unwrap_or(0)
+}
+
+/// Lays out a freshly mapped zone for its module (the master, before the fork).
+pub fn format_zone(kind: ZoneKind, seg: &Segment) -> io::Result<()> {
+    match kind {
+        ZoneKind::LimitReq => Table::<req::Entry>::format(seg, kind.tag()).map(|_| ()),
+        ZoneKind::LimitConn => Table::<conn::Entry>::format(seg, kind.tag()).map(|_| ()),
+    }
+}
+
+/// The message nginx's `init_zone` gives when a reload keeps a zone but changes its key.
+pub fn key_changed(zone: &ZoneDecl, previous_key: &str) -> String {
+    let what = match zone.kind {
+        ZoneKind::LimitReq => "limit_req",
+        ZoneKind::LimitConn => "limit_conn_zone",
+    };
+    format!(
+        "{what} \"{}\" uses the \"{}\" key while previously it used the \"{previous_key}\" key",
+        zone.name, zone.key_text
+    )
+}
+
+/// The log line of a zone whose lock was taken over from a worker that died holding it.
+pub fn recovered_line(zone: &ZoneDecl) -> String {
+    format!(
+        "a process died holding the lock of zone \"{}\": its entries were cleared",
+        zone.name
+    )
+}

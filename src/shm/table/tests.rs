@@ -1,0 +1,222 @@
+use super::*;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+struct Count {
+    n: u64,
+}
+// SAFETY: one integer.
+unsafe impl Pod for Count {}
+
+const KIND: u64 = 7;
+
+fn table(size: usize) -> Segment {
+    let seg = Segment::map(size).unwrap_or_else(|e| panic!("{e}"));
+    Table::<Count>::format(&seg, KIND).unwrap_or_else(|e| panic!("{e}"));
+    seg
+}
+
+#[test]
+fn insert_find_remove() {
+    let seg = table(64 * 1024);
+    let t = Table::<Count>::open(&seg, KIND).unwrap();
+    assert!(Table::<Count>::open(&seg, KIND + 1).is_none());
+    let mut g = t.lock().unwrap();
+    assert!(!g.recovered());
+    let a = g.insert(b"alpha", Count { n: 1 }).unwrap();
+    let b = g.insert(b"beta", Count { n: 2 }).unwrap();
+    assert_eq!(g.find(b"alpha"), Some(a));
+    assert_eq!(g.find(b"beta"), Some(b));
+    assert_eq!(g.find(b"gamma"), None);
+    g.value(a).n += 10;
+    assert_eq!(g.value(a).n, 11);
+    assert_eq!(g.oldest(), Some(a));
+    g.touch(a);
+    assert_eq!(g.oldest(), Some(b));
+    g.remove(b);
+    assert_eq!(g.find(b"beta"), None);
+    assert_eq!(g.oldest(), Some(a));
+    assert_eq!(g.len(), 1);
+}
+
+#[test]
+fn fills_up_then_frees_pages_for_other_sizes() {
+    let seg = table(64 * 1024);
+    let t = Table::<Count>::open(&seg, KIND).unwrap();
+    let mut g = t.lock().unwrap();
+    let mut nodes = Vec::new();
+    for i in 0u32.. {
+        match g.insert(&i.to_be_bytes(), Count { n: i.into() }) {
+            Some(n) => nodes.push(n),
+            None => break,
+        }
+    }
+    assert!(nodes.len() > 100, "{}", nodes.len());
+    // Full: a big entry does not fit either.
+    assert!(g.insert(&[1u8; 3000], Count::default()).is_none());
+    for (i, n) in nodes.iter().enumerate() {
+        assert_eq!(g.value(*n).n, i as u64);
+    }
+    for n in nodes.drain(..) {
+        g.remove(n);
+    }
+    assert!(g.is_empty());
+    // Every page came back: a run of several pages fits now.
+    let big = g.insert(&[7u8; 9000], Count { n: 9 }).unwrap();
+    assert_eq!(g.find(&[7u8; 9000]), Some(big));
+    g.remove(big);
+    let small = (0..200u32)
+        .map(|i| g.insert(&i.to_le_bytes(), Count::default()))
+        .filter(Option::is_some)
+        .count();
+    assert_eq!(small, 200);
+}
+
+#[test]
+fn a_lock_whose_owner_died_is_recovered_and_the_zone_wiped() {
+    let seg = table(64 * 1024);
+    let t = Table::<Count>::open(&seg, KIND).unwrap();
+    let remembered = {
+        let mut g = t.lock().unwrap();
+        let node = g.insert(b"k", Count { n: 5 }).unwrap();
+        let r = g.remember(node);
+        assert_eq!(g.recall(r), Some(node));
+        r
+    };
+    let generation = seg.generation();
+    // SAFETY: the child only takes the lock and exits (no allocation, no other thread's
+    // locks matter to it).
+    match unsafe { libc::fork() } {
+        0 => {
+            let g = t.lock();
+            std::mem::forget(g);
+            // SAFETY: leave without unlocking, as a killed worker would.
+            unsafe { libc::_exit(0) };
+        }
+        pid if pid > 0 => {
+            let mut status = 0;
+            // SAFETY: waiting for our own child.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+        }
+        _ => panic!("fork failed"),
+    }
+    let g = t.lock().unwrap();
+    assert!(g.recovered());
+    assert!(g.find(b"k").is_none());
+    // An entry remembered before the wipe is not recalled after it.
+    assert_eq!(g.recall(remembered), None);
+    drop(g);
+    assert_eq!(seg.generation(), generation + 1);
+    let g = t.lock().unwrap();
+    assert!(!g.recovered());
+}
+
+#[test]
+fn a_zone_without_room_for_one_page_is_refused() {
+    let seg = Segment::map(6 * 1024).unwrap();
+    assert!(Table::<Count>::format(&seg, KIND).is_err());
+}
+
+/// Forks a child that runs `f` and leaves with `_exit` (never returning into the test
+/// harness); returns its pid.
+fn fork_child(f: impl FnOnce() -> i32) -> libc::pid_t {
+    // SAFETY: the child only runs `f` (lock, table operations, raw syscalls) and exits.
+    match unsafe { libc::fork() } {
+        0 => {
+            let code = f();
+            // SAFETY: leave the child without running the parent's destructors.
+            unsafe { libc::_exit(code) }
+        }
+        pid if pid > 0 => pid,
+        _ => panic!("fork failed"),
+    }
+}
+
+/// Waits up to `secs` for `pid`; `None` if it is still running then.
+fn wait_exit(pid: libc::pid_t, secs: u64) -> Option<i32> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        let mut status = 0;
+        // SAFETY: waiting for our own child without blocking.
+        if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
+            return Some(status);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    None
+}
+
+#[test]
+fn a_process_killed_holding_the_lock_under_load_does_not_wedge_the_others() {
+    const WORKERS: usize = 3;
+    const ROUNDS: u64 = 2000;
+    let seg = table(64 * 1024);
+    let t = Table::<Count>::open(&seg, KIND).unwrap();
+    t.lock().unwrap().insert(b"before", Count { n: 1 }).unwrap();
+    let generation = seg.generation();
+    let mut fds = [0; 2];
+    // SAFETY: a pipe for the holder to say it holds the lock.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let holder = fork_child(|| {
+        let g = t.lock();
+        std::mem::forget(g);
+        // SAFETY: one byte to the parent, then wait to be killed with the lock held.
+        unsafe {
+            libc::write(fds[1], b"!".as_ptr().cast(), 1);
+            loop {
+                libc::pause();
+            }
+        }
+    });
+    let mut byte = 0u8;
+    // SAFETY: reading the holder's byte into a local.
+    assert_eq!(unsafe { libc::read(fds[0], (&raw mut byte).cast(), 1) }, 1);
+    // Workers that update the zone as fast as they can, all queued behind the holder.
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|_| {
+            fork_child(|| {
+                for _ in 0..ROUNDS {
+                    let Ok(mut g) = t.lock() else { return 2 };
+                    let node = match g.find(b"n") {
+                        Some(node) => node,
+                        None => match g.insert(b"n", Count::default()) {
+                            Some(node) => node,
+                            None => return 3,
+                        },
+                    };
+                    g.value(node).n += 1;
+                }
+                0
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    // SAFETY: SIGKILL to our own child, which holds the lock.
+    unsafe { libc::kill(holder, libc::SIGKILL) };
+    assert!(wait_exit(holder, 5).is_some());
+    let statuses: Vec<Option<i32>> = workers.iter().map(|&pid| wait_exit(pid, 20)).collect();
+    for (&pid, status) in workers.iter().zip(&statuses) {
+        if status.is_none() {
+            // SAFETY: our own child, wedged: end it so the test run goes on.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            wait_exit(pid, 5);
+        }
+    }
+    for status in statuses {
+        let status = status.expect("a worker is wedged behind the dead holder's lock");
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    }
+    // SAFETY: closing our pipe.
+    unsafe {
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+    }
+    // One wipe (the dead holder's), then every update counted: nothing ran while it held
+    // the lock, nothing was lost after.
+    assert_eq!(seg.generation(), generation + 1);
+    let mut g = t.lock().unwrap();
+    assert!(!g.recovered());
+    assert!(g.find(b"before").is_none());
+    let n = g.find(b"n").expect("the workers' entry");
+    assert_eq!(g.value(n).n, WORKERS as u64 * ROUNDS);
+}
