@@ -40,6 +40,17 @@ SCENARIOS = {
     "missing": ("", "/missing.html"),
     "proxy": ("location /proxy/ { proxy_pass http://backend; "
               "proxy_http_version 1.1; proxy_set_header Connection \"\"; }", "/proxy/"),
+    # nginx's fastcgi_params in full, a connection per request (nginx's default) and
+    # kept connections (fastcgi_keep_conn on).
+    "fastcgi": ("location /fcgi/ { include {params}; fastcgi_pass 127.0.0.1:{fastcgi_port}; }",
+                "/fcgi/index.php?a=1"),
+    "fastcgi-keep": ("location /fcgi/ { include {params}; fastcgi_keep_conn on; "
+                     "fastcgi_pass fastcgi_backend; }", "/fcgi/index.php?a=1"),
+    # The usual PHP front controller: the URI split into the script and its path info.
+    "fastcgi-split": ("location /fcgi/ { include {params}; "
+                      "fastcgi_split_path_info ^(.+\\.php)(/.*)$; "
+                      "fastcgi_param PATH_INFO $fastcgi_path_info; "
+                      "fastcgi_pass 127.0.0.1:{fastcgi_port}; }", "/fcgi/index.php/a/b"),
     # `return` with variables (its text is built per request), then the same with map
     # (literal, evaluated and regex-chosen values), geo, split_clients, $invalid_referer.
     "return-vars": ('location = /vars { return 200 "$uri $arg_a $remote_addr"; }', "/vars?a=x"),
@@ -87,6 +98,7 @@ http {{
     access_log off;
     keepalive_requests 1000000;
     upstream backend {{ server 127.0.0.1:{upstream_port}; keepalive 16; }}
+    upstream fastcgi_backend {{ server 127.0.0.1:{fastcgi_port}; keepalive 16; }}
     {http_level}
     server {{
         listen 127.0.0.1:{port};
@@ -126,6 +138,56 @@ class Backend(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+class FastCgiBackend(threading.Thread):
+    """A FastCGI responder answering `hello` to every request, on kept connections when
+    the request asks (FCGI_KEEP_CONN)."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+
+    def run(self):
+        while True:
+            conn, _ = self.sock.accept()
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def record(kind, content):
+        n = len(content)
+        return bytes([1, kind, 0, 1, n >> 8, n & 0xff, 0, 0]) + content
+
+    def serve(self, conn):
+        body = b"Content-Type: text/plain\r\nContent-Length: 6\r\n\r\nhello\n"
+        answer = (self.record(6, body) + self.record(6, b"") + self.record(3, bytes(8)))
+        buf = b""
+        with conn:
+            while True:
+                keep, done = False, False
+                while not done:
+                    while len(buf) < 8:
+                        data = conn.recv(65536)
+                        if not data:
+                            return
+                        buf += data
+                    kind, n, pad = buf[1], (buf[4] << 8) | buf[5], buf[6]
+                    while len(buf) < 8 + n + pad:
+                        data = conn.recv(65536)
+                        if not data:
+                            return
+                        buf += data
+                    if kind == 1:
+                        keep = bool(buf[10] & 1)
+                    done = kind == 5 and n == 0
+                    buf = buf[8 + n + pad:]
+                conn.sendall(answer)
+                if not keep:
+                    return
 
 
 def read_chunked(sock, rest):
@@ -218,8 +280,10 @@ def allocations(log_path, pid, before_lines):
     raise RuntimeError(f"worker {pid} did not log its allocations")
 
 
-def run_scenario(name, args, upstream_port):
+def run_scenario(name, args, upstream_port, fastcgi_port):
     location, path = SCENARIOS[name]
+    location = (location.replace("{params}", os.path.join(ROOT, "conf", "fastcgi_params"))
+                .replace("{fastcgi_port}", str(fastcgi_port)))
     headers = HEADERS.get(name, "")
     prefix = tempfile.mkdtemp(prefix=f"portico-allocs-{name}-")
     os.chmod(prefix, 0o755)
@@ -237,7 +301,8 @@ def run_scenario(name, args, upstream_port):
         conf = os.path.join(prefix, "portico.conf")
         with open(conf, "w") as f:
             f.write(CONFIG.format(mime=os.path.join(ROOT, "conf", "mime.types"), port=port,
-                                  upstream_port=upstream_port, location=location,
+                                  upstream_port=upstream_port, fastcgi_port=fastcgi_port,
+                                  location=location,
                                   http_level=HTTP_LEVEL.get(name, "")))
         log = os.path.join(prefix, "logs", "error.log")
         master = subprocess.Popen([args.bin, "-p", prefix, "-c", conf, "-g", "daemon off;"],
@@ -290,10 +355,13 @@ def main():
         build()
     upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Backend)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    fastcgi = FastCgiBackend()
+    fastcgi.start()
     print(f"heap allocations ({args.requests} keep-alive requests, "
           f"{args.connections} connections):")
     for name in args.scenarios.split(","):
-        print(f"  {name:8} {run_scenario(name, args, upstream.server_address[1])}", flush=True)
+        result = run_scenario(name, args, upstream.server_address[1], fastcgi.port)
+        print(f"  {name:12} {result}", flush=True)
     upstream.shutdown()
 
 

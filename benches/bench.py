@@ -14,6 +14,7 @@ import os
 import platform
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -25,8 +26,10 @@ from harness import config, procs, report, wrk  # noqa: E402
 
 BENCHES = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCHES)
-ALL_SCENARIOS = ("return", "small", "limited", "big", "proxy", "tornado",
+ALL_SCENARIOS = ("return", "small", "limited", "big", "proxy", "tornado", "fastcgi",
                  "gzip1", "gzip6", "page", "gzproxy", "json")
+# php-fpm children for the FastCGI scenario (pm = static), the same for both servers.
+FPM_CHILDREN = 4
 SERVERS = ("portico", "nginx")       # the A/B order of every round
 INSTALL_HINT = "Install it (Debian/Ubuntu: apt-get install -y nginx wrk) and run again."
 
@@ -39,7 +42,8 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 3 s runs, 1 round, 100 connections (about 1-2 minutes)")
     p.add_argument("--scenarios", help=f"comma list from {','.join(ALL_SCENARIOS)} "
-                   "(default: all; tornado only when `import tornado` works)")
+                   "(default: all; tornado only when `import tornado` works, fastcgi "
+                   "only when php-fpm is installed)")
     p.add_argument("--conns", help="comma list of connection counts (default 100,1000,10000)")
     p.add_argument("--rounds", type=int, help="A/B rounds per point (default 3, quick 1)")
     p.add_argument("--duration", type=int, help="seconds per wrk run (default 4, quick 3)")
@@ -109,6 +113,9 @@ def choose_scenarios(args, notes):
         wanted.remove("tornado")
         notes.append("tornado scenario skipped: `import tornado` fails "
                      "(pip install tornado to enable it)")
+    if "fastcgi" in wanted and not config.php_fpm_binary():
+        wanted.remove("fastcgi")
+        notes.append("fastcgi scenario skipped: no php-fpm (apt-get install -y php-fpm)")
     return wanted
 
 
@@ -201,7 +208,34 @@ def start_backends(plan, root, ports):
                 "--port", str(ports["tornado"]), "--backlog", str(plan.backlog)]
         server = procs.Backend("tornado", argv, prefix, ports["tornado"], cpu=plan.server_cpu)
         backends["tornado"] = _start_backend(server, config.TORNADO_BODY)
+    if "fastcgi" in plan.scenarios:
+        backends["php-fpm"] = _start_fpm(plan, root, ports["php-fpm"])
     return backends
+
+
+def _start_fpm(plan, root, socket_path):
+    """php-fpm on a unix socket; ready when the socket accepts (the servers' own check
+    request then proves the whole chain)."""
+    prefix = procs.write_prefix(root, "php-fpm", "php-fpm.conf", config.fpm_conf(
+        os.path.join(root, "php-fpm"), socket_path, FPM_CHILDREN, plan.backlog))
+    argv = [config.php_fpm_binary(), "-R", "-F", "-y",
+            os.path.join(prefix, "conf", "php-fpm.conf")]
+    server = procs.Backend("php-fpm", argv, prefix, 0, cpu=plan.server_cpu)
+    server.workers = FPM_CHILDREN
+    server.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if not server.alive():
+            return server, f"backend php-fpm exited: {server.log_tail()}"
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(socket_path)
+            server.worker_pids = server._find_workers(deadline)
+            return server, None
+        except OSError:
+            time.sleep(0.05)
+    server.stop()
+    return server, "backend php-fpm did not open its socket"
 
 
 def _start_backend(server, body):
@@ -417,9 +451,11 @@ def meta(plan, args, started):
     }
 
 
-def allocate_ports():
+def allocate_ports(root):
     names = ("portico", "nginx", "upstream", "tornado")
-    return dict(zip(names, procs.free_ports(len(names))))
+    ports = dict(zip(names, procs.free_ports(len(names))))
+    ports["php-fpm"] = os.path.join(root, "php-fpm.sock")
+    return ports
 
 
 def print_header(plan):
@@ -438,7 +474,7 @@ def print_header(plan):
 def run_all(plan, root):
     docroot = os.path.join(root, "html")
     config.make_docroot(docroot)
-    ports = allocate_ports()
+    ports = allocate_ports(root)
     scenarios = config.scenarios(docroot)
     backends = start_backends(plan, root, ports)
     points = []

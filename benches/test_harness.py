@@ -73,7 +73,8 @@ class Configs(unittest.TestCase):
 
     def conf(self, name):
         return config.server_conf(self.scenarios[name], 18001, self.docroot,
-                                  {"upstream": 18002, "tornado": 18003}, 1, 4096, 4096)
+                                  {"upstream": 18002, "tornado": 18003,
+                                   "php-fpm": "/tmp/php.sock"}, 1, 4096, 4096)
 
     def test_docroot_files(self):
         self.assertLess(abs(os.path.getsize(os.path.join(self.docroot, "small.html")) - 600), 20)
@@ -95,6 +96,14 @@ class Configs(unittest.TestCase):
                           "proxy_pass http://bench_upstream/;", "proxy_http_version 1.1;",
                           'proxy_set_header Connection "";'):
             self.assertIn(directive, text)
+
+    def test_fastcgi_passes_nginx_s_params_to_php_fpm(self):
+        text = self.conf("fastcgi")
+        for directive in ("server unix:/tmp/php.sock;", "fastcgi_pass php_fpm;",
+                          "fastcgi_param  QUERY_STRING       $query_string;",
+                          "fastcgi_param SCRIPT_FILENAME $document_root/hello.php;"):
+            self.assertIn(directive, text)
+        self.assertNotIn("fastcgi_keep_conn", text)   # nginx's default: no kept connections
 
     def test_balanced_braces(self):
         for name in self.scenarios:

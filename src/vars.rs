@@ -150,6 +150,12 @@ vars! {
     LimitReqStatus = "limit_req_status",
     /// `$limit_conn_status`: PASSED, REJECTED, REJECTED_DRY_RUN.
     LimitConnStatus = "limit_conn_status",
+    // ---- fastcgi ----
+    /// `$fastcgi_script_name`: the URI's script part by `fastcgi_split_path_info`, with
+    /// `fastcgi_index` after a `/`.
+    FastcgiScriptName = "fastcgi_script_name",
+    /// `$fastcgi_path_info`: the URI's path-info part by `fastcgi_split_path_info`.
+    FastcgiPathInfo = "fastcgi_path_info",
     // ---- map, geo, split_clients, referer, empty_gif ----
     /// `$invalid_referer`: empty when the `Referer` passes the location's
     /// `valid_referers`, else `1`.

@@ -923,3 +923,31 @@ fn worker_connections_limit_sheds_and_recovers() {
     assert_still_serving(&server, &workers);
     server.assert_clean_log_except(&["worker_connections are not enough"]);
 }
+
+/// nginx ends the connection after the error pages of its special response handler
+/// (`return 500;`, a 400), not after a response that merely has such a status
+/// (`return 500 TEXT`, an upstream's 500).
+#[test]
+fn only_nginx_s_own_error_pages_end_keep_alive() {
+    let server = Server::start_with(
+        1,
+        "server { listen 127.0.0.1:PORT; server_name localhost;\n\
+           location = /text { return 500 \"text\"; }\n\
+           location = /bad { return 400 \"bad\"; }\n\
+           location = /page { return 500; } }",
+        |_| {},
+    );
+    let mut s = server.connect();
+    for path in ["/text", "/bad"] {
+        send(&mut s, &get_request(path));
+        let resp = next_response(&mut s);
+        assert_eq!(resp.header("Connection"), Some("keep-alive"), "{path}");
+    }
+    send(&mut s, &get_request("/page"));
+    let resp = next_response(&mut s);
+    assert_eq!(
+        (resp.status, resp.header("Connection")),
+        (500, Some("close"))
+    );
+    server.assert_clean_log();
+}

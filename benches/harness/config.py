@@ -17,6 +17,8 @@ SMALL_SIZE = 600          # bytes of small.html, about a typical small page
 BIG_SIZE = 1 << 20        # bytes of big.bin: 1 MiB, served with sendfile
 RET_BODY = b"hello\n"     # what `location = /ret` and the upstream answer
 TORNADO_BODY = b"Hello, world\n"
+PHP_BODY = b"hello\n"     # what the FastCGI scenario's PHP script prints
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PAGE_SIZE = 20_000        # bytes of page.html: a 20 KB HTML page for the gzip scenarios
 JSON_SIZE = 100_000       # bytes of data.json: a 100 KB API answer, proxied
 GZIP = ("Accept-Encoding: gzip, deflate",)   # what a browser says; wrk sends it with -H
@@ -27,7 +29,7 @@ class Scenario:
     """One benchmarked request: the URL path, the config it needs, the expected body."""
     name: str
     path: str
-    backend: Optional[str] = None     # "upstream" or "tornado": a backend the harness starts
+    backend: Optional[str] = None     # "upstream", "tornado", "php-fpm": a backend the harness starts
     locations: str = ""               # extra server-level config
     http: str = ""                    # extra http-level config (zones)
     expect_body: Optional[bytes] = None  # the exact body a correct server answers
@@ -63,6 +65,22 @@ def _proxy_location(prefix, upstream):
         f"            proxy_pass http://{upstream}/;\n"
         f"            proxy_http_version 1.1;\n"
         f"            proxy_set_header Connection \"\";\n"
+        f"        }}\n"
+    )
+
+
+def _fastcgi_location(prefix, upstream):
+    """A PHP location as nginx's documentation writes it: nginx's fastcgi_params in full
+    (read from conf/, inlined so that the config stands alone) and the script's file name;
+    no fastcgi_keep_conn (nginx's default: a connection to php-fpm per request)."""
+    params = read_file(os.path.join(REPO, "conf", "fastcgi_params")).decode()
+    lines = "".join(f"            {line}\n" for line in params.splitlines()
+                    if line.startswith("fastcgi_param"))
+    return (
+        f"        location {prefix} {{\n"
+        f"            fastcgi_pass {upstream};\n"
+        f"{lines}"
+        f"            fastcgi_param SCRIPT_FILENAME $document_root/hello.php;\n"
         f"        }}\n"
     )
 
@@ -118,6 +136,9 @@ def scenarios(docroot):
                           locations=_proxy_location("/proxy/", "bench_upstream")),
         "tornado": Scenario("tornado", "/tornado/", backend="tornado", expect_body=TORNADO_BODY,
                             locations=_proxy_location("/tornado/", "tornado_upstream")),
+        "fastcgi": Scenario("fastcgi", "/php/hello.php", backend="php-fpm",
+                            expect_body=PHP_BODY,
+                            locations=_fastcgi_location("/php/", "php_fpm")),
         "gzip1": Scenario("gzip1", "/gz1/page.html", expect_body=page, headers=GZIP,
                           locations=_gzip_location("/gz1/", 1, docroot)),
         "gzip6": Scenario("gzip6", "/gz6/page.html", expect_body=page, headers=GZIP,
@@ -198,6 +219,8 @@ def make_docroot(docroot):
         f.write(head + filler + tail)
     with open(os.path.join(docroot, "big.bin"), "wb") as f:
         f.write(random.Random(0).randbytes(BIG_SIZE))
+    with open(os.path.join(docroot, "hello.php"), "wb") as f:
+        f.write(b'<?php echo "hello\\n";\n')
 
 
 def _upstream_block(name, port):
@@ -238,7 +261,8 @@ def server_conf(scenario, port, docroot, backend_ports, workers, worker_connecti
                 reuseport=False):
     """The configuration of a server under test for one scenario.
 
-    backend_ports maps "upstream"/"tornado" to the port of that backend; `reuseport` gives
+    backend_ports maps "upstream"/"tornado" to the port of that backend and "php-fpm" to
+    its unix socket; `reuseport` gives
     each worker its own listening socket.
     """
     upstreams = ""
@@ -246,6 +270,10 @@ def server_conf(scenario, port, docroot, backend_ports, workers, worker_connecti
         upstreams = _upstream_block("bench_upstream", backend_ports["upstream"])
     elif scenario.backend == "tornado":
         upstreams = _upstream_block("tornado_upstream", backend_ports["tornado"])
+    elif scenario.backend == "php-fpm":
+        upstreams = (f"    upstream php_fpm {{\n"
+                     f"        server unix:{backend_ports['php-fpm']};\n"
+                     f"    }}\n")
     return (
         main_context(workers, worker_connections)
         + "http {\n"
@@ -282,3 +310,28 @@ def upstream_conf(port, worker_connections, backlog, docroot=None):
         + json_location
         + "    }\n}\n"
     )
+
+
+def fpm_conf(root, socket, children, backlog):
+    """php-fpm for the FastCGI scenario: one static pool on a unix socket."""
+    return (
+        "[global]\n"
+        f"pid = {root}/php-fpm.pid\n"
+        f"error_log = {root}/php-fpm.log\n"
+        "daemonize = no\n"
+        "[bench]\n"
+        f"listen = {socket}\n"
+        "listen.mode = 0666\n"
+        f"listen.backlog = {backlog}\n"
+        "pm = static\n"
+        f"pm.max_children = {children}\n"
+        "pm.max_requests = 0\n"
+    )
+
+
+def php_fpm_binary():
+    """Debian's php-fpmX.Y (the newest), or php-fpm on the PATH; None when absent."""
+    import glob
+    import shutil
+    found = sorted(glob.glob("/usr/sbin/php-fpm*"))
+    return found[-1] if found else shutil.which("php-fpm")

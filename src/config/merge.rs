@@ -27,6 +27,7 @@ fn apply_off(loc: &mut LocRaw, off: bool) {
 fn inherit_loc(child: &mut LocRaw, parent: &LocRaw) {
     let try_files = child.try_files.take();
     let proxy_pass = child.proxy_pass.take();
+    super::cgi_values::inherit(child, parent);
     let empty_gif = child.empty_gif.take();
     child.inherit(parent);
     child.try_files = try_files;
@@ -43,6 +44,7 @@ fn attach_if_settings(ops: &mut [Op], if_locs: Vec<LocRaw>, location: &LocRaw) {
         if raw.proxy_pass.is_none() {
             raw.proxy_pass = location.proxy_pass.clone();
         }
+        super::cgi_values::inherit_pass(&mut raw, location);
         raw.empty_gif = raw.empty_gif.or(location.empty_gif);
         Rc::new(raw.finish())
     });
@@ -111,6 +113,7 @@ fn merge_http(
     if top.proxy_temp_path.is_none() {
         top.proxy_temp_path = Some(shared.prefix.join(DEFAULT_PROXY_TEMP_PATH));
     }
+    super::cgi_values::seed_http_defaults(&mut top, &shared.prefix);
     let servers = http
         .servers
         .into_iter()
@@ -160,6 +163,7 @@ fn merge_http(
         proxy_transparent: shared.proxy_transparent,
     };
     super::set_upstream::check_all(&conf, http.place.as_ref())?;
+    super::set_cgi::check_all(&conf, http.place.as_ref())?;
     Ok(conf)
 }
 

@@ -5,13 +5,15 @@
 //!   recording every file read (for `-T`);
 //! - [`directives`] is the one table of known directives: contexts, arity, setter, doc;
 //!   the setters live in `set_core`, `set_http`, `set_loc`, `set_log`, `set_rewrite`
-//!   (which compiles the rewrite module's directives into [`crate::rewrite::Op`]s) and
-//!   `listen`;
+//!   (which compiles the rewrite module's directives into [`crate::rewrite::Op`]s),
+//!   `set_cgi` (FastCGI, uwsgi, SCGI) and `listen`;
 //! - [`settings`] holds the typed result, merged http → server → location by `merge`.
 //!
 //! Every error is a [`ConfError`] worded as nginx words it, ending `in FILE:LINE`.
 
 pub mod access;
+pub mod cgi_parts;
+pub mod cgi_values;
 pub mod core_values;
 pub mod directives;
 pub mod doc_root;
@@ -30,6 +32,7 @@ pub mod proxy_values;
 mod raw;
 pub mod resolver;
 mod set_block;
+mod set_cgi;
 mod set_core;
 mod set_events;
 mod set_geo;

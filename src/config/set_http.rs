@@ -202,7 +202,10 @@ pub(crate) fn proxy_temp_path(
 
 /// A temporary-file directory and its levels, as nginx's `ngx_conf_set_path_slot` checks
 /// them (each level 1 or 2 characters).
-fn temp_path(d: &Directive, prefix: &std::path::Path) -> Result<std::path::PathBuf, ConfError> {
+pub(crate) fn temp_path(
+    d: &Directive,
+    prefix: &std::path::Path,
+) -> Result<std::path::PathBuf, ConfError> {
     for i in 1..d.args.len() {
         if !matches!(d.arg(i), "1" | "2") {
             return Err(ConfError::at(d, "invalid value"));
@@ -236,6 +239,17 @@ pub(crate) fn index(
         .collect::<Result<Vec<_>, _>>()?;
     l.loc(d)?.index.get_or_insert_with(Vec::new).extend(names);
     Ok(())
+}
+
+/// `client_body_in_single_buffer on|off;`: nginx's memory-layout knob for a buffered request
+/// body. Portico always keeps a body read into memory as one contiguous buffer (what `on`
+/// asks for), so the flag is checked as nginx checks it and needs no setting.
+pub(crate) fn client_body_in_single_buffer(
+    _: &mut Level<'_>,
+    d: &Directive,
+    _: &mut Shared,
+) -> Result<(), ConfError> {
+    flag_arg(d).map(drop)
 }
 
 #[cfg(test)]
@@ -344,6 +358,13 @@ mod tests {
             load_err(&http("client_max_body_size 1x;")),
             "\"client_max_body_size\" directive invalid value"
         );
+        assert_eq!(
+            load_err(&http("client_body_in_single_buffer yes;")),
+            "invalid value \"yes\" in \"client_body_in_single_buffer\" directive, it must be \"on\" or \"off\""
+        );
+        load_ok(&http(
+            "client_body_in_single_buffer on; server { location / { client_body_in_single_buffer off; } }",
+        ));
         assert_eq!(
             load_err(&http("sendfile on off;")),
             "invalid number of arguments in \"sendfile\" directive"

@@ -36,7 +36,7 @@ fn upstream_conf<'a>(
 }
 
 /// Splits `host[:port]` (IPv6 in brackets); `Err` carries nginx's complaint.
-fn split_host_port(text: &str) -> Result<(String, Option<u16>), String> {
+pub(crate) fn split_host_port(text: &str) -> Result<(String, Option<u16>), String> {
     let (host, port) = if let Some(rest) = text.strip_prefix('[') {
         let Some(end) = rest.find(']') else {
             return Err(format!("invalid IPv6 address in upstream \"{text}\""));
@@ -117,7 +117,7 @@ pub(crate) fn upstream(
 }
 
 /// The group index for a `proxy_pass` host, registering a placeholder if it is new.
-fn upstream_ref(
+pub(crate) fn upstream_ref(
     shared: &mut Shared,
     d: &Directive,
     host: &str,
@@ -265,7 +265,7 @@ pub(crate) fn upstream_server(
 }
 
 /// The path of a `unix:` address, checked as `ngx_parse_unix_domain_url` checks it.
-fn unix_path(
+pub(crate) fn unix_path(
     d: &Directive,
     url: &str,
     path: &str,
@@ -501,9 +501,9 @@ fn default_redirect_rule(url: &str, has_uri: bool, location: &[u8]) -> Redirect 
     Redirect::Prefix { from, to }
 }
 
-/// The implicit group of `proxy_pass http://unix:/path`, shared by every URL naming the
-/// same socket.
-fn unix_group(shared: &mut Shared, path: std::rc::Rc<std::path::Path>) -> usize {
+/// The implicit group of a `unix:` upstream address (`proxy_pass http://unix:/path`,
+/// `fastcgi_pass unix:/path`, ...), shared by every directive naming the same socket.
+pub(crate) fn unix_group(shared: &mut Shared, path: std::rc::Rc<std::path::Path>) -> usize {
     let name = format!("unix:{}", path.display());
     if let Some(i) = shared
         .upstreams

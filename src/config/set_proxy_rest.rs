@@ -319,31 +319,34 @@ pub(crate) fn proxy_store_access(
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
-    set_once(&mut l.loc(d)?.proxy_store_access, d, |d| {
-        let mut access = 0u32;
-        let mut user = 0o600u32;
-        for w in &d.args {
-            let p = w.text.as_str();
-            let invalid = || ConfError::at(d, format!("invalid value \"{p}\""));
-            let (shift, right) = if let Some(r) = p.strip_prefix("user:") {
-                user = 0;
-                (6, r)
-            } else if let Some(r) = p.strip_prefix("group:") {
-                (3, r)
-            } else if let Some(r) = p.strip_prefix("all:") {
-                (0, r)
-            } else {
-                return Err(invalid());
-            };
-            let bits = match right {
-                "rw" => 6,
-                "r" => 4,
-                _ => return Err(invalid()),
-            };
-            access |= bits << shift;
-        }
-        Ok(access | user)
-    })
+    set_once(&mut l.loc(d)?.proxy_store_access, d, access_arg)
+}
+
+/// `users:permissions ...` of `*_store_access` (`ngx_conf_set_access_slot`): the file mode.
+pub(crate) fn access_arg(d: &Directive) -> Result<u32, ConfError> {
+    let mut access = 0u32;
+    let mut user = 0o600u32;
+    for w in &d.args {
+        let p = w.text.as_str();
+        let invalid = || ConfError::at(d, format!("invalid value \"{p}\""));
+        let (shift, right) = if let Some(r) = p.strip_prefix("user:") {
+            user = 0;
+            (6, r)
+        } else if let Some(r) = p.strip_prefix("group:") {
+            (3, r)
+        } else if let Some(r) = p.strip_prefix("all:") {
+            (0, r)
+        } else {
+            return Err(invalid());
+        };
+        let bits = match right {
+            "rw" => 6,
+            "r" => 4,
+            _ => return Err(invalid()),
+        };
+        access |= bits << shift;
+    }
+    Ok(access | user)
 }
 
 simple_setters! {

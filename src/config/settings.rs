@@ -785,6 +785,13 @@ settings! {
         proxy_temp_file_write_size: Option<super::set_upstream::PlacedSize> = None,
         /// `proxy_max_temp_file_size` (0: no temporary files; unset: 1024m)
         proxy_max_temp_file_size: Option<super::set_upstream::PlacedSize> = None,
+        // ---- fastcgi, uwsgi, scgi (config/cgi_values.rs; merged field by field there) ----
+        /// `fastcgi_*`
+        fastcgi: super::cgi_values::CgiConf = Default::default(),
+        /// `uwsgi_*`
+        uwsgi: super::cgi_values::CgiConf = Default::default(),
+        /// `scgi_*`
+        scgi: super::cgi_values::CgiConf = Default::default(),
         // ---- resolver (config/resolver.rs) ----
         /// `resolver ADDRESS... [valid=TIME] [ipv4=on|off] [ipv6=on|off]` (`None`: no resolver)
         resolver: Option<Rc<super::resolver::ResolverConf>> = None,

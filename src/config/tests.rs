@@ -174,6 +174,20 @@ fn shipped_conf_files_parse() {
     };
     for entry in entries.flatten() {
         let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // The gateway parameter files are location snippets, as nginx ships them.
+        if name == "fastcgi.conf" || name.ends_with("_params") {
+            let prefix = temp_dir();
+            let file = prefix.join("conf/nginx.conf");
+            let text = format!(
+                "events {{}}\nhttp {{ server {{ location / {{ include {}; }} }} }}\n",
+                path.display()
+            );
+            if let Err(e) = load_str(text.as_bytes(), &file, &prefix) {
+                panic!("{}: {e}", path.display());
+            }
+            continue;
+        }
         if path.extension().is_some_and(|e| e == "conf") {
             let opts = LoadOptions {
                 file: path.clone(),

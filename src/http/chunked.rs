@@ -125,6 +125,21 @@ impl ChunkedDecoder {
         self.state == State::Done
     }
 
+    /// Whether `input` holds a whole chunked body (its last chunk and trailer included),
+    /// read with a fresh decoder; a malformed one is not whole (its reader reports it).
+    pub fn holds_whole_body(input: &[u8]) -> bool {
+        let mut d = ChunkedDecoder::new();
+        let mut at = 0;
+        loop {
+            match d.step(&input[at..]) {
+                Ok(Chunk::Done { .. }) => return true,
+                Ok(Chunk::Data { consumed, .. }) if consumed > 0 => at += consumed,
+                Ok(Chunk::NeedMore { consumed }) if consumed > 0 => at += consumed,
+                _ => return false,
+            }
+        }
+    }
+
     /// Decodes from `input`, the unread bytes. See [`Chunk`] for what to do next.
     pub fn step(&mut self, input: &[u8]) -> Result<Chunk, HttpError> {
         use State::*;
@@ -196,6 +211,18 @@ impl ChunkedDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_whole_body_in_the_bytes_at_hand() {
+        let whole = ChunkedDecoder::holds_whole_body;
+        assert!(whole(b"3\r\nabc\r\n0\r\n\r\n"));
+        assert!(whole(b"3\r\nabc\r\n0\r\n\r\nGET / HTTP/1.1\r\n"));
+        assert!(whole(b"0\r\nX-T: 1\r\n\r\n"));
+        assert!(!whole(b"3\r\nabc\r\n0\r\n"));
+        assert!(!whole(b"3\r\nab"));
+        assert!(!whole(b""));
+        assert!(!whole(b"zz\r\n"));
+    }
 
     /// Feeds `input` in pieces of at most `piece` bytes, as reads would deliver them,
     /// keeping unconsumed bytes. Returns the body and the bytes after the end.

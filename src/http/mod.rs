@@ -24,7 +24,7 @@ pub mod date;
 pub mod encoding;
 pub mod error;
 pub mod expires;
-mod header_line;
+pub(crate) mod header_line;
 mod num;
 pub mod range;
 pub mod request;

@@ -12,8 +12,6 @@
 //! acted on. `X-Accel-Expires` only speaks to the cache, which Portico does not have.
 
 use super::cookie::{CookieRules, rewrite_set_cookie};
-use super::response::ResponseHead;
-use crate::config::LocSettings;
 use crate::config::proxy_rest::IgnoreHeaders;
 
 /// Upstream fields an `X-Accel-Redirect` keeps for the final response (those nginx's
@@ -26,12 +24,24 @@ const KEPT_ON_REDIRECT: [&str; 5] = [
     "accept-ranges",
 ];
 
+/// An upstream response head's header lines (name and value spans into `buf`), whatever
+/// the protocol that parsed them: nginx acts on `X-Accel-*` for every upstream module.
+pub type Lines = [((usize, usize), (usize, usize))];
+
+/// The first value of field `name` among `lines`.
+fn field<'b>(lines: &Lines, buf: &'b [u8], name: &str) -> Option<&'b [u8]> {
+    lines
+        .iter()
+        .find(|(n, _)| buf[n.0..n.1].eq_ignore_ascii_case(name.as_bytes()))
+        .map(|(_, v)| &buf[v.0..v.1])
+}
+
 /// `X-Accel-Buffering`: `Some(on)` when the upstream asks for buffering on or off.
-pub fn buffering(head: &ResponseHead, buf: &[u8], loc: &LocSettings) -> Option<bool> {
-    if loc.proxy_ignore_headers.has(IgnoreHeaders::XA_BUFFERING) {
+pub fn buffering(lines: &Lines, buf: &[u8], ignore: IgnoreHeaders) -> Option<bool> {
+    if ignore.has(IgnoreHeaders::XA_BUFFERING) {
         return None;
     }
-    let value = head.header(buf, "x-accel-buffering")?;
+    let value = field(lines, buf, "x-accel-buffering")?;
     if value.eq_ignore_ascii_case(b"no") {
         Some(false)
     } else if value.eq_ignore_ascii_case(b"yes") {
@@ -53,30 +63,35 @@ pub struct Redirect {
     pub headers: Vec<u8>,
 }
 
+/// What decides how an `X-Accel-Redirect` is followed: the module's settings.
+#[derive(Clone, Copy, Default)]
+pub struct RedirectRules<'a> {
+    /// `*_ignore_headers`
+    pub ignore: IgnoreHeaders,
+    /// `*_force_ranges`: the upstream's `Accept-Ranges` is not kept.
+    pub force_ranges: bool,
+    /// `proxy_cookie_*` rules for the kept `Set-Cookie` fields.
+    pub cookies: Option<&'a CookieRules>,
+}
+
 /// The `X-Accel-Redirect` of a response head, unless ignored.
-pub fn redirect(
-    head: &ResponseHead,
-    buf: &[u8],
-    loc: &LocSettings,
-    cookies: Option<&CookieRules>,
-) -> Option<Redirect> {
-    if loc.proxy_ignore_headers.has(IgnoreHeaders::XA_REDIRECT) {
+pub fn redirect(lines: &Lines, buf: &[u8], rules: RedirectRules<'_>) -> Option<Redirect> {
+    if rules.ignore.has(IgnoreHeaders::XA_REDIRECT) {
         return None;
     }
     // An empty value still redirects, and fails as an unsafe URI (404), as in nginx.
-    let target = head.header(buf, "x-accel-redirect")?;
+    let target = field(lines, buf, "x-accel-redirect")?;
     let mut out = Redirect {
         target: target.to_vec(),
         // The last one, as each copy overwrites the response's type.
-        content_type: head
-            .headers
+        content_type: lines
             .iter()
             .rfind(|(n, _)| buf[n.0..n.1].eq_ignore_ascii_case(b"content-type"))
             .map(|(_, v)| buf[v.0..v.1].to_vec()),
         headers: Vec::new(),
     };
     let mut rewritten = Vec::new();
-    for (n, v) in &head.headers {
+    for (n, v) in lines {
         let (name, value) = (&buf[n.0..n.1], &buf[v.0..v.1]);
         if !KEPT_ON_REDIRECT
             .iter()
@@ -85,11 +100,11 @@ pub fn redirect(
             continue;
         }
         // `proxy_force_ranges` answers ranges itself: the upstream's field is dropped.
-        if loc.proxy_force_ranges && name.eq_ignore_ascii_case(b"accept-ranges") {
+        if rules.force_ranges && name.eq_ignore_ascii_case(b"accept-ranges") {
             continue;
         }
         rewritten.clear();
-        let value = match cookies {
+        let value = match rules.cookies {
             Some(rules)
                 if name.eq_ignore_ascii_case(b"set-cookie")
                     && rewrite_set_cookie(value, rules, &mut rewritten) =>

@@ -3,6 +3,7 @@
 //! client gets. Chunks pass through to an HTTP/1.1 client as they came; an HTTP/1.0 client
 //! gets them removed, and its connection then closes after the body.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::cookie::CookieRules;
@@ -10,7 +11,9 @@ use super::ranges::{Ranged, Slice};
 use super::response::{self, ClientHeadInput, Framing, HeadError, Redirect, ResponseHead};
 use crate::config::LocSettings;
 use crate::http::chunked::{Chunk, ChunkedDecoder};
-use crate::upstream::protocol::{BodyEnd, ClientHeaders, Decoded, HeadFacts, Parsed, Protocol};
+use crate::upstream::protocol::{
+    BodyEnd, ClientHeaders, Decoded, HeadFacts, Parsed, ProtoLog, Protocol,
+};
 
 /// One request's HTTP/1.x protocol state.
 pub struct Http1 {
@@ -98,14 +101,14 @@ impl Protocol for Http1 {
         match response::parse_head(buf, &mut self.head) {
             Ok(None) => Parsed::Incomplete,
             Err(HeadError::TooBig) => Parsed::TooBig,
-            Err(HeadError::Invalid) => Parsed::Invalid("upstream sent invalid header"),
+            Err(HeadError::Invalid) => Parsed::Invalid("upstream sent invalid header".into()),
             Ok(Some(())) => {
                 let status = self.head.status;
                 if (100..200).contains(&status) && status != 101 {
                     return Parsed::Interim(self.head.len);
                 }
                 if status == 101 && !self.upgrade {
-                    return Parsed::Invalid("upstream sent unexpected 101 response");
+                    return Parsed::Invalid("upstream sent unexpected 101 response".into());
                 }
                 Parsed::Head(HeadFacts {
                     status,
@@ -141,7 +144,8 @@ impl Protocol for Http1 {
         buf: &mut [u8],
         from: usize,
         end: usize,
-    ) -> Result<Decoded, &'static str> {
+        _log: &ProtoLog<'_, '_>,
+    ) -> Result<Decoded, Cow<'static, str>> {
         match self.framing {
             Framing::Empty => Ok(Decoded {
                 end: from,
@@ -197,7 +201,7 @@ impl Protocol for Http1 {
                                 surplus: pos < end,
                             });
                         }
-                        Err(_) => return Err("upstream sent invalid chunked response"),
+                        Err(_) => return Err("upstream sent invalid chunked response".into()),
                     }
                 }
                 Ok(Decoded {

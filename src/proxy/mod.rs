@@ -283,16 +283,6 @@ pub fn prepare(
     if let Some(body) = &set_body {
         head.extend_from_slice(body);
     }
-    if r.chunked && r.body_sent && loc.proxy_http_version == 0 && !drops_body(loc) {
-        // nginx buffers the whole body to learn its length even with buffering off; here an
-        // unbuffered body is streamed, and an HTTP/1.0 server cannot take a chunked one.
-        elog!(
-            LogLevel::Error,
-            "*{conn_id} chunked request body cannot be passed to an HTTP/1.0 upstream \
-             (proxy_http_version 1.0), client: {client}"
-        );
-        setup.refuse = Some(411);
-    }
     setup.target.keepalive = input.keepalive && !facts.connection_close && !facts.upgrade;
     proto.upgrade = facts.upgrade;
     proto.redirects = redirects(loc, pass, &pvars);

@@ -83,8 +83,8 @@ impl StoredBody {
     }
 }
 
-/// nginx's `ngx_create_paths`: every `client_body_temp_path` and `proxy_temp_path` of the
-/// configuration is
+/// nginx's `ngx_create_paths`: every `client_body_temp_path`, `proxy_temp_path`,
+/// `fastcgi_temp_path`, `uwsgi_temp_path` and `scgi_temp_path` of the configuration is
 /// created (mode 0700) at startup and reload, and given to the workers' user when the
 /// master runs as root. Errors are returned as nginx's `[emerg]` text.
 pub fn create_temp_paths(config: &Config, user: Option<(u32, u32)>) -> Result<(), String> {
@@ -100,7 +100,13 @@ pub fn create_temp_paths(config: &Config, user: Option<(u32, u32)>) -> Result<()
             stack.extend(l.nested.iter());
         }
         for loc in locs {
-            for p in [&loc.client_body_temp_path, &loc.proxy_temp_path] {
+            let cgi = [&loc.fastcgi, &loc.uwsgi, &loc.scgi]
+                .into_iter()
+                .filter_map(|c| c.temp_path.as_ref());
+            for p in [&loc.client_body_temp_path, &loc.proxy_temp_path]
+                .into_iter()
+                .chain(cgi)
+            {
                 if !paths.contains(&p.as_path()) {
                     paths.push(p);
                 }

@@ -1,5 +1,5 @@
 //! Opening an upstream socket as `ngx_event_connect_peer` does: TCP or unix-domain,
-//! `SO_KEEPALIVE` (`proxy_socket_keepalive`), a local address (`proxy_bind`, with
+//! `SO_KEEPALIVE` (`*_socket_keepalive`), a local address (`*_bind`, with
 //! `IP_BIND_ADDRESS_NO_PORT` when no port is given and `IP_TRANSPARENT` for
 //! `transparent`), then a non-blocking `connect`.
 //!
@@ -23,13 +23,13 @@ use nix::sys::socket::{
 use crate::config::proxy_values::PeerAddr;
 
 /// Socket settings of one request's upstream connections.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SocketOptions {
-    /// `proxy_bind`: the local address (port 0: any).
+    /// `*_bind`: the local address (port 0: any).
     pub bind: Option<SocketAddr>,
-    /// `proxy_bind ... transparent`
+    /// `*_bind ... transparent`
     pub transparent: bool,
-    /// `proxy_socket_keepalive on`
+    /// `*_socket_keepalive on`
     pub keepalive: bool,
 }
 
@@ -89,7 +89,7 @@ pub fn open(addr: &PeerAddr, opts: &SocketOptions) -> Result<TcpStream, OpenErro
     Ok(TcpStream::from_std(stream))
 }
 
-/// `proxy_bind`: the local address before connecting.
+/// `*_bind`: the local address before connecting.
 fn bind_local(fd: &OwnedFd, bind: SocketAddr, transparent: bool) -> Result<(), OpenError> {
     if transparent {
         match bind {

@@ -33,7 +33,7 @@ use mio::{Interest, Token};
 use super::body_buffer::StoredBody;
 use super::failure::TryFailure;
 use super::log::{Try, TryAddr, UpstreamLog};
-use super::protocol::{BodyEnd, HeadFacts, Parsed, Protocol};
+use super::protocol::{BodyEnd, HeadFacts, Parsed, ProtoLog, Protocol, Refused};
 use super::rate::ReadRate;
 use super::request_body::{RequestOut, SendError};
 use super::response_buffer::{ResponseBuffer, Spill};
@@ -49,6 +49,8 @@ mod connect;
 mod exchange;
 mod resolve;
 mod tries;
+
+pub(crate) use tries::upstream_name;
 
 /// Safety valve for one drive.
 const MAX_ROUNDS: usize = 10_000;
@@ -222,6 +224,13 @@ impl<'c, P: Protocol + Default> Upstream<'c, P> {
     pub fn take_parts(&mut self) -> (P, Vec<u8>) {
         (std::mem::take(&mut self.proto), self.request.take_buffer())
     }
+
+    /// Gives back what [`Upstream::take_parts`] took when no request starts after all
+    /// (their allocations stay for the next one).
+    pub fn give_parts(&mut self, proto: P, buffer: Vec<u8>) {
+        self.proto = proto;
+        self.request.give_buffer(buffer);
+    }
 }
 
 impl<'c, P: Protocol> Upstream<'c, P> {
@@ -245,7 +254,9 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             self.tried.extend(g.servers.iter().map(|s| s.down));
         }
         self.target = req.target;
-        self.request.start(req.head, req.stored, req.body_done);
+        let records = self.proto.stored_records();
+        self.request
+            .start(req.head, req.stored, req.body_done, records);
         let head_size = self.settings.buffer_size.max(MIN_HEAD_BUFFER);
         self.response
             .start(env.upstreams.take_buffer(head_size), self.response_cap());
@@ -455,9 +466,21 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         }
     }
 
-    /// Streamed request-body bytes, as the upstream gets them; `done`: the last.
-    pub fn push_body(&mut self, bytes: &[u8], done: bool) {
-        self.request.push(bytes, done);
+    /// Streamed request-body bytes (`data` decoded, `wire` as the client sent them),
+    /// framed by the protocol; `done`: the last.
+    pub fn push_body(&mut self, data: &[u8], wire: &[u8], done: bool) {
+        let proto = &mut self.proto;
+        self.request.push_with(|out| {
+            if !data.is_empty() || !wire.is_empty() {
+                proto.frame_body(data, wire, out);
+            }
+            if done {
+                proto.end_body(out);
+            }
+        });
+        if done {
+            self.request.push(&[], true);
+        }
     }
 
     /// Whether the client's whole request body went to the machine.
@@ -477,9 +500,16 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         (&mut self.proto, self.response.unread())
     }
 
-    /// What the writer may send next.
+    /// What the writer may send next: nothing before the connection took the head (the
+    /// buffer holds the upstream's head bytes until then, and a head that never completes
+    /// must not reach the client).
     pub fn ready(&self) -> Ready<'_> {
-        match self.response.ready(self.settings.sendfile) {
+        let ready = if self.head_taken {
+            self.response.ready(self.settings.sendfile)
+        } else {
+            Ready::Pending
+        };
+        match ready {
             Ready::Pending if matches!(self.state, State::Done | State::Broken) => Ready::End,
             r => r,
         }
@@ -545,7 +575,11 @@ impl<'c, P: Protocol> Upstream<'c, P> {
     /// the pool only when the whole short response already arrived with its head (an error
     /// page usually does); a longer one is closed rather than drained. Returns the stored
     /// request body, for the error page's request.
-    pub fn intercept(&mut self, env: &mut Env<'_, 'c>) -> Option<Box<StoredBody>> {
+    pub fn intercept(
+        &mut self,
+        env: &mut Env<'_, 'c>,
+        cx: &RequestLog<'_>,
+    ) -> Option<Box<StoredBody>> {
         self.finish_try_time(env.now);
         if let Some(facts) = self.head.filter(|_| !self.head_taken) {
             self.head_taken = true;
@@ -555,8 +589,13 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                 BodyEnd::Empty => self.response.unread().is_empty(),
                 BodyEnd::AtClose => false,
                 BodyEnd::Framed => {
+                    let log = ProtoLog {
+                        request: cx,
+                        addr: self.addr.as_ref(),
+                        during: "reading upstream",
+                    };
                     let (buf, end) = self.response.bytes_mut();
-                    matches!(self.proto.decode_body(buf, start, end), Ok(d) if d.done && !d.surplus)
+                    matches!(self.proto.decode_body(buf, start, end, &log), Ok(d) if d.done && !d.surplus)
                 }
             };
             let reusable = complete && self.reusable && self.request.sent();

@@ -1,10 +1,25 @@
 //! The boundary between the generic upstream machinery and a protocol (HTTP/1.x in
-//! [`crate::proxy::Http1`]; FastCGI, uwsgi and SCGI next). The machine owns the socket,
-//! the tries, the timeouts and the buffers; a protocol only reads bytes the machine hands
-//! it: where the response head ends and what it says, and how the body is framed.
+//! [`crate::proxy::Http1`]; FastCGI, uwsgi and SCGI in [`crate::cgi`]). The machine owns
+//! the socket, the tries, the timeouts and the buffers; a protocol only works on bytes the
+//! machine hands it:
 //!
-//! The request side needs no hook yet: the protocol's module builds the request head (and
-//! frames a streamed body) before handing bytes to the machine.
+//! - the response, in the order the machine calls them: [`Protocol::deframe`] removes in
+//!   place the framing of each read that is not payload (FastCGI's records: headers,
+//!   padding, stderr), [`Protocol::parse_head`] finds the head in the payload,
+//!   [`Protocol::start_body`] and [`Protocol::decode_body`] say where the body ends;
+//! - the request: the protocol's module builds the request head before handing it to the
+//!   machine; a body streamed after it is framed by [`Protocol::frame_body`] and
+//!   [`Protocol::end_body`], a body read whole is cut by [`Protocol::stored_records`].
+//!
+//! Lines a protocol logs about the response (FastCGI's stderr, a body longer than its
+//! `Content-Length`) go through [`ProtoLog`], with nginx's context.
+
+use std::borrow::Cow;
+use std::fmt::Display;
+
+use super::failure::RequestLog;
+use crate::config::proxy_values::PeerAddr;
+use crate::log::LogLevel;
 
 /// What a protocol found at the start of the response buffer.
 #[derive(Debug, PartialEq, Eq)]
@@ -18,7 +33,57 @@ pub enum Parsed {
     /// The head does not fit the buffer (`upstream sent too big header`).
     TooBig,
     /// Not a head of this protocol; the text is nginx's log line for it.
-    Invalid(&'static str),
+    Invalid(Cow<'static, str>),
+}
+
+/// Why a protocol refuses the bytes of a response.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// Broken framing or an unacceptable head; the text is nginx's log line for it.
+    Invalid(Cow<'static, str>),
+    /// Refused after a line the protocol logged itself (`fastcgi_catch_stderr` matched
+    /// what it logged as the upstream's stderr).
+    Logged,
+}
+
+/// Where a protocol writes error-log lines about the response it reads, with nginx's
+/// context (`*N WHAT while DURING, client: ..., upstream: "SCHEME://ADDR..."`).
+pub struct ProtoLog<'a, 'r> {
+    /// The request's context.
+    pub request: &'a RequestLog<'r>,
+    /// The try's server.
+    pub addr: Option<&'a PeerAddr>,
+    /// nginx's log action: `reading response header from upstream` or `reading upstream`.
+    pub during: &'static str,
+}
+
+impl ProtoLog<'_, '_> {
+    /// Writes `WHAT while DURING` at `level`, naming the upstream as `scheme` and `uri` do.
+    pub fn line(&self, level: LogLevel, what: &dyn Display, scheme: &str, uri: &[u8]) {
+        if !crate::log::enabled(level) {
+            return;
+        }
+        let name = super::machine::upstream_name(scheme, None, self.addr, uri);
+        self.request.line(
+            level,
+            &format_args!("{what} while {}", self.during),
+            Some(name),
+        );
+    }
+}
+
+/// How a request body read whole is cut into the protocol's records on its way upstream
+/// (FastCGI's STDIN records); the machine writes the framing around the stored bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Records {
+    /// Most body bytes per record.
+    pub max: usize,
+    /// The framing before a record of `len` bytes, after the previous one's (of
+    /// `prev` bytes, `None` for the first), into `out`; returns its length.
+    pub before: fn(prev: Option<usize>, len: usize, out: &mut [u8; 16]) -> usize,
+    /// The framing after the last record (of `prev` bytes, `None` for an empty body),
+    /// into `out`; returns its length.
+    pub end: fn(prev: Option<usize>, out: &mut [u8; 16]) -> usize,
 }
 
 /// What the machine needs to know of a response head.
@@ -58,6 +123,19 @@ pub struct Decoded {
 
 /// A response protocol, as the upstream machine drives it.
 pub trait Protocol {
+    /// Removes in place the framing of the bytes `buf[from..]` just read, keeping only
+    /// payload (the head, then the body); returns where the payload now ends. Before
+    /// `from` everything is payload already. HTTP has no such framing.
+    fn deframe(
+        &mut self,
+        buf: &mut [u8],
+        from: usize,
+        log: &ProtoLog<'_, '_>,
+    ) -> Result<usize, Refused> {
+        let _ = (from, log);
+        Ok(buf.len())
+    }
+
     /// Parses the response head at the start of `buf` (after [`Protocol::reset`]).
     fn parse_head(&mut self, buf: &[u8]) -> Parsed;
 
@@ -72,7 +150,25 @@ pub trait Protocol {
         buf: &mut [u8],
         from: usize,
         end: usize,
-    ) -> Result<Decoded, &'static str>;
+        log: &ProtoLog<'_, '_>,
+    ) -> Result<Decoded, Cow<'static, str>>;
+
+    /// Frames streamed request-body bytes for the upstream into `out`: `data` as decoded,
+    /// `wire` as the client sent them (HTTP forwards `wire`, chunks and all).
+    fn frame_body(&mut self, data: &[u8], wire: &[u8], out: &mut Vec<u8>) {
+        let _ = data;
+        out.extend_from_slice(wire);
+    }
+
+    /// The streamed request body ended: its closing framing into `out`.
+    fn end_body(&mut self, out: &mut Vec<u8>) {
+        let _ = out;
+    }
+
+    /// How a request body read whole is cut into records (`None`: sent as it is).
+    fn stored_records(&self) -> Option<Records> {
+        None
+    }
 
     /// The connection frames the body for the client itself (a filter such as gzip changes
     /// its length): from now on remove all of the upstream's framing, chunks included.
@@ -121,4 +217,10 @@ pub trait ClientHeaders {
     fn chunked(&self) -> bool;
     /// The body ends only when the connection closes (no length the client can use).
     fn until_close(&self) -> bool;
+    /// The upstream's body bytes are the bare body and the connection's writer frames them
+    /// in chunks (a CGI response without `Content-Length`), rather than the upstream's
+    /// own chunks passing through.
+    fn frames_chunks(&self) -> bool {
+        false
+    }
 }

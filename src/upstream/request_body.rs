@@ -10,6 +10,7 @@ use std::os::fd::AsRawFd;
 use mio::net::TcpStream;
 
 use super::body_buffer::StoredBody;
+use super::protocol::Records;
 
 /// Request bytes kept for a replay on another connection; a longer streamed request that
 /// fails after its start was sent cannot be retried.
@@ -28,6 +29,17 @@ pub struct RequestOut {
     stored: Option<Box<StoredBody>>,
     /// How much of `stored` the current try has written.
     stored_pos: u64,
+    /// How a stored body is cut into the protocol's records (`None`: sent as it is).
+    records: Option<Records>,
+    /// The stored body's record framing being written: bytes and how far they went.
+    frame: [u8; 16],
+    frame_len: usize,
+    frame_pos: usize,
+    /// Where the current record's content ends in the stored body, and its length.
+    record_end: u64,
+    record_len: Option<usize>,
+    /// The framing after the last record went (or is in `frame`).
+    records_closed: bool,
     /// The whole body is in `out` or `stored` (nothing more comes from the client).
     body_done: bool,
     /// Every byte of the request is still here: a try can start it over.
@@ -50,13 +62,28 @@ impl RequestOut {
         b
     }
 
+    /// Takes back a buffer [`RequestOut::take_buffer`] gave out (emptied).
+    pub fn give_buffer(&mut self, mut buffer: Vec<u8>) {
+        buffer.clear();
+        self.out = buffer;
+        self.out_pos = 0;
+    }
+
     /// A request of `head` (built in [`RequestOut::take_buffer`]'s buffer) and a body that
     /// is `stored` whole, or streamed later (`body_done` false), or absent.
-    pub fn start(&mut self, head: Vec<u8>, stored: Option<Box<StoredBody>>, body_done: bool) {
+    /// `records`: how the protocol cuts a stored body (FastCGI's STDIN records).
+    pub fn start(
+        &mut self,
+        head: Vec<u8>,
+        stored: Option<Box<StoredBody>>,
+        body_done: bool,
+        records: Option<Records>,
+    ) {
         self.out = head;
         self.out_pos = 0;
         self.stored = stored;
-        self.stored_pos = 0;
+        self.records = records.filter(|_| self.stored.is_some());
+        self.rewind();
         self.body_done = body_done || self.stored.is_some();
         self.replayable = true;
     }
@@ -80,6 +107,11 @@ impl RequestOut {
         self.body_done |= done;
     }
 
+    /// Appends what `frame` writes (a protocol framing streamed body bytes).
+    pub fn push_with(&mut self, frame: impl FnOnce(&mut Vec<u8>)) {
+        frame(&mut self.out);
+    }
+
     /// Whether the whole body was handed over.
     pub fn body_done(&self) -> bool {
         self.body_done
@@ -88,6 +120,8 @@ impl RequestOut {
     /// Bytes not yet written by the current try.
     pub fn pending(&self) -> bool {
         self.out_pos < self.out.len()
+            || self.frame_pos < self.frame_len
+            || (self.records.is_some() && !self.records_closed)
             || self
                 .stored
                 .as_ref()
@@ -113,6 +147,37 @@ impl RequestOut {
     pub fn rewind(&mut self) {
         self.out_pos = 0;
         self.stored_pos = 0;
+        self.frame_len = 0;
+        self.frame_pos = 0;
+        self.record_end = 0;
+        self.record_len = None;
+        self.records_closed = false;
+    }
+
+    /// With records: loads the framing due at the stored body's position into `frame`
+    /// (before the next record, or after the last); false when there is none to write.
+    fn next_frame(&mut self) -> bool {
+        let (Some(records), Some(stored)) = (self.records, self.stored.as_ref()) else {
+            return false;
+        };
+        if self.frame_pos < self.frame_len || self.stored_pos < self.record_end {
+            return false;
+        }
+        if self.stored_pos >= stored.len() {
+            if self.records_closed {
+                return false;
+            }
+            self.frame_len = (records.end)(self.record_len, &mut self.frame);
+            self.frame_pos = 0;
+            self.records_closed = true;
+            return true;
+        }
+        let len = (stored.len() - self.stored_pos).min(records.max as u64) as usize;
+        self.frame_len = (records.before)(self.record_len, len, &mut self.frame);
+        self.frame_pos = 0;
+        self.record_end = self.stored_pos + len as u64;
+        self.record_len = Some(len);
+        true
     }
 
     /// Writes what it can; the bytes written. `writable` is cleared when the socket would
@@ -124,10 +189,12 @@ impl RequestOut {
     ) -> Result<usize, SendError> {
         let mut progress = 0;
         // The head and the start of a stored body in one writev, as nginx sends its
-        // request chain: an upstream that reads once sees both.
+        // request chain: an upstream that reads once sees both. (A body cut into records
+        // goes after the head, record by record.)
         if self.out_pos < self.out.len()
             && *writable
             && self.stored_pos == 0
+            && self.records.is_none()
             && let Some(stored) = self.stored.as_mut()
             && !stored.is_empty()
         {
@@ -159,16 +226,34 @@ impl RequestOut {
                 Err(e) => return Err(SendError::Socket(e)),
             }
         }
-        // A stored body follows the head.
+        // A stored body follows the head (in the protocol's records, if it has them).
         while self.out_pos >= self.out.len() && *writable {
+            self.next_frame();
+            if self.frame_pos < self.frame_len {
+                match sock.write(&self.frame[self.frame_pos..self.frame_len]) {
+                    Ok(n) => {
+                        self.frame_pos += n;
+                        progress += n;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => *writable = false,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(SendError::Socket(e)),
+                }
+                continue;
+            }
             let Some(stored) = self.stored.as_mut() else {
                 break;
             };
             if self.stored_pos >= stored.len() {
                 break;
             }
+            let limit = if self.records.is_some() {
+                (self.record_end - self.stored_pos) as usize
+            } else {
+                usize::MAX
+            };
             let data = match stored.bytes_at(self.stored_pos) {
-                Ok(d) if !d.is_empty() => d,
+                Ok(d) if !d.is_empty() => &d[..d.len().min(limit)],
                 Ok(_) => break,
                 Err(e) => return Err(SendError::Stored(e)),
             };

@@ -78,6 +78,7 @@ fn eval_into(rq: &Rq<'_, '_>, t: &Template, out: &mut Vec<u8>) {
         req: rq.req,
         shared: rq.shared,
         as_get: rq.route.as_get,
+        kept_body: rq.route.request_body.as_deref(),
     };
     t.eval(
         &WithScript {

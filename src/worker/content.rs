@@ -20,7 +20,8 @@ use crate::trace_step;
 pub(super) enum Handler {
     /// Files under `root`/`alias` (nginx's try_files, index, static and autoindex modules).
     Static,
-    /// `proxy_pass`: the upstream answers (see [`crate::proxy`]).
+    /// `proxy_pass`, `fastcgi_pass`, `uwsgi_pass`, `scgi_pass`: the upstream answers (see
+    /// [`super::backend`]).
     Proxy,
     /// `empty_gif` (see [`super::empty_gif`]).
     EmptyGif,
@@ -30,7 +31,7 @@ pub(super) enum Handler {
 /// rewrite, `if` and internal redirect), from `rq.req.loc` — the location's settings, or a
 /// matched `if`'s (`proxy_pass` is allowed in `if in location`, as in nginx).
 pub(super) fn handler_for(rq: &Rq<'_, '_>) -> Handler {
-    if rq.req.loc.proxy_pass.is_some() {
+    if super::backend::Kind::of(rq.req.loc).is_some() {
         Handler::Proxy
     } else if rq.req.loc.empty_gif {
         Handler::EmptyGif
@@ -232,6 +233,7 @@ fn index<'c>(rq: &mut Rq<'_, 'c>, dir: &[u8]) -> Next<'c> {
             req: &*rq.req,
             shared: &*rq.shared,
             as_get: rq.route.as_get,
+            kept_body: rq.route.request_body.as_deref(),
         };
         let src = WithScript {
             ctx: &rq.route.script,
@@ -321,6 +323,7 @@ fn map_root(rq: &mut Rq<'_, '_>) -> Option<Follows> {
             req: &*rq.req,
             shared: &*rq.shared,
             as_get: rq.route.as_get,
+            kept_body: rq.route.request_body.as_deref(),
         };
         let src = WithScript {
             ctx: &rq.route.script,

@@ -187,6 +187,7 @@ pub fn explain<'c>(
         route: Route::default(),
         upstream: Default::default(),
         proxied: false,
+        chunks: Default::default(),
         filter: Default::default(),
     };
     let mut rq = Rq {
@@ -321,6 +322,7 @@ fn proxy_plan<'c>(
         req,
         shared,
         as_get: a.route.as_get,
+        kept_body: a.route.request_body.as_deref(),
     };
     let loc = req.loc;
     let r = crate::proxy::ProxyRequest {

@@ -513,6 +513,7 @@ pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'
         req,
         shared,
         as_get: a.route.as_get,
+        kept_body: a.route.request_body.as_deref(),
     };
     for log in &req.loc.access_log {
         super::access_log::write(&vars, log, &mut line);

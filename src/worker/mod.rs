@@ -12,6 +12,7 @@ mod access;
 mod access_log;
 mod admission;
 mod answer;
+pub(crate) mod backend;
 mod clock;
 pub(crate) mod conn;
 mod content;

@@ -70,6 +70,7 @@ macro_rules! vars {
             req: &*$rq.req,
             shared: &*$rq.shared,
             as_get: $rq.route.as_get,
+            kept_body: $rq.route.request_body.as_deref(),
         };
     };
 }
@@ -320,8 +321,7 @@ fn run_rewrite<'c>(rq: &mut Rq<'_, 'c>, ops: &'c [rewrite::Op], in_location: boo
     rq.route.script.loc = None;
     let outcome = {
         vars!(rq, src);
-        let route = &mut *rq.route;
-        rewrite::run_traced(ops, &mut route.script, &src, &mut route.trace)
+        rewrite::run_traced(ops, &mut rq.route.script, &src, &mut rq.route.trace)
     };
     write_script_logs(rq);
     if let Some(loc) = rq.route.script.loc {
@@ -507,6 +507,7 @@ pub(super) fn finalize<'c>(rq: &mut Rq<'_, 'c>, status: u16) -> Next<'c> {
     if status == 444 {
         // No head, so the connection closes (`conn::keepalive` says so for 444 anyway).
         rq.req.status = 444;
+        rq.req.finalized = Some(444);
         // nginx marks the connection timed out, so `reset_timedout_connection` resets it.
         if rq.req.loc.reset_timedout_connection
             && let Some(fd) = rq.conn.fd

@@ -1,6 +1,7 @@
 //! `$variables` of a request: the worker's [`VarSource`], reading straight from the
 //! connection's buffer and the request's bookkeeping (no copies until a value is written).
 
+use crate::upstream::body_buffer::StoredBody;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 
@@ -105,6 +106,10 @@ pub struct RequestVars<'a, 'c> {
     /// An `error_page` or `X-Accel-Redirect` made the request a GET (nginx changes
     /// `r->method_name`, which `$request_method` shows).
     pub as_get: bool,
+    /// The body an earlier upstream use read whole and kept for the request (nginx's
+    /// `r->request_body` after an intercepted status): the routing state holds it, out of
+    /// `active` while the phases run.
+    pub kept_body: Option<&'a StoredBody>,
 }
 
 /// No variables at all: what the script state falls back to for the ones it owns.
@@ -410,6 +415,20 @@ impl VarSource for RequestVars<'_, '_> {
                 // nginx's value for a unix-domain client is its text, `unix:`.
                 None => out.extend_from_slice(b"unix:"),
             },
+            // The URI as routing left it (the phases' own copy while they run).
+            Var::FastcgiScriptName | Var::FastcgiPathInfo if parsed => {
+                let uri = if route.script.uri.is_empty() {
+                    &self.active.uri
+                } else {
+                    &route.script.uri
+                };
+                let conf = &self.req.loc.fastcgi;
+                if *var == Var::FastcgiScriptName {
+                    crate::cgi::split::script_name(conf, uri, out);
+                } else {
+                    crate::cgi::split::path_info(conf, uri, out);
+                }
+            }
             Var::RequestCompletion => {
                 if self.req.status != 0 && self.req.status < 400 {
                     out.extend_from_slice(b"OK");
@@ -446,7 +465,7 @@ impl VarSource for RequestVars<'_, '_> {
             // nginx's value exists only for a body read whole into memory.
             Var::RequestBody => {
                 let a = self.active;
-                let stored = match a.route.request_body.as_deref() {
+                let stored = match self.kept_body {
                     Some(b) => Some(b),
                     None if a.proxied => a.upstream.stored_body(),
                     None => None,

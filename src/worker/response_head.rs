@@ -30,10 +30,14 @@ pub(super) fn queue_standard_page<'c>(
     extra: &[u8],
 ) {
     let page = response::error_page(status, req.loc.server_tokens);
-    if keepalive::closes_connection(status) && a.body.take().is_some() {
-        // The rest of the body is not read after these (nginx's special response handler).
-        req.body = BodyRead::Abandoned;
-        req.lingering = true;
+    if keepalive::closes_connection(status) {
+        // nginx's special response handler: no keep-alive after these, and the rest of
+        // the body is not read.
+        req.finalized.get_or_insert(status);
+        if a.body.take().is_some() {
+            req.body = BodyRead::Abandoned;
+            req.lingering = true;
+        }
     }
     let body = match page {
         Some(p) if a.head.method != Method::Head => p,
@@ -149,6 +153,7 @@ fn write_extra_headers(
         req: rq.req,
         shared: rq.shared,
         as_get: rq.route.as_get,
+        kept_body: rq.route.request_body.as_deref(),
     };
     let vars = WithScript {
         ctx: &rq.route.script,
@@ -330,7 +335,6 @@ pub(super) fn queue_coded<'c>(
     let coded = Coded::of(decision, a, head.status);
     let reading = req.reading(&a.head, a.body_read(req), shared.shutting_down);
     let writing = Writing {
-        status: head.status,
         finalized: req.finalized,
         delimited: if coded.changes_body() {
             coded.chunked || !coded_body(a, head.status)
@@ -436,8 +440,11 @@ fn write_response<'c>(
             let mut digits = [0u8; 20];
             out.extend_from_slice(b"HTTP/1.1 ");
             out.extend_from_slice(format_u64(u64::from(head.status), &mut digits));
-            out.push(b' ');
-            out.extend_from_slice(u.reason());
+            // nginx sends the upstream's status line as it came: no reason, no space.
+            if !u.reason().is_empty() {
+                out.push(b' ');
+                out.extend_from_slice(u.reason());
+            }
             out.extend_from_slice(b"\r\n");
         }
         _ => out.extend_from_slice(response::status_line(head.status)),
@@ -554,7 +561,10 @@ pub(super) fn queue_upstream_head(
     // answered.
     let upstream_status = {
         use crate::upstream::protocol::ClientHeaders;
-        crate::proxy::Http1Head::new(&rq.a.upstream.proto, rq.a.upstream.head_bytes(), loc).status()
+        rq.a.upstream
+            .proto
+            .client_head(rq.a.upstream.head_bytes(), loc)
+            .status()
     };
     let status = match rq.route.err_status {
         Some(code) if code != facts.status && !facts.upgrade => code,
@@ -564,7 +574,6 @@ pub(super) fn queue_upstream_head(
     let mtime =
         rq.a.upstream
             .proto
-            .head
             .header(rq.a.upstream.head_bytes(), "last-modified")
             .and_then(crate::http::date::parse_http_date_secs);
     // The upstream's own Location replaces one kept from a redirect before an error page.
@@ -572,7 +581,6 @@ pub(super) fn queue_upstream_head(
         .a
         .upstream
         .proto
-        .head
         .header(rq.a.upstream.head_bytes(), "location")
         .is_some()
     {
@@ -581,7 +589,7 @@ pub(super) fn queue_upstream_head(
     let mut extra = Vec::new();
     let skip_cache = write_extra_headers(rq, status, mtime, &mut extra);
     let a = &mut *rq.a;
-    let view = crate::proxy::Http1Head::new(&a.upstream.proto, a.upstream.head_bytes(), loc);
+    let view = a.upstream.proto.client_head(a.upstream.head_bytes(), loc);
     let head = Head {
         status,
         extra: &extra,
@@ -598,7 +606,6 @@ pub(super) fn queue_upstream_head(
     let req = &mut *rq.req;
     let reading = req.reading(&a.head, a.body_read(req), rq.shared.shutting_down);
     let writing = Writing {
-        status,
         finalized: req.finalized,
         delimited: if coded.changes_body() {
             coded.chunked || !coded_body(a, status)
@@ -608,10 +615,15 @@ pub(super) fn queue_upstream_head(
         complete: true,
     };
     req.keepalive = !facts.upgrade && keepalive::keep_alive(&reading, &writing);
+    // A body of unknown length the writer frames in chunks (nginx's chunked filter),
+    // unless the body filter changes it and frames it itself.
+    let chunked = view.frames_chunks() && view.chunked();
     let mut out = std::mem::take(&mut a.out);
     write_response(&mut out, rq.shared, req, &head, &coded, b"");
     a.out = out;
-    if coded.changes_body() && coded_body(a, status) {
+    let filtered = coded.changes_body() && coded_body(a, status);
+    a.chunks = super::conn::Chunks::framing(chunked && !filtered);
+    if filtered {
         // The filter frames the body: the upstream's framing goes entirely.
         crate::upstream::Protocol::unframe(&mut a.upstream.proto);
         a.filter.start(match decision.coding {
@@ -640,7 +652,7 @@ pub(super) fn upstream_body_coded(a: &Active<'_>, loc: &LocSettings) -> bool {
         return false;
     }
     use crate::upstream::protocol::ClientHeaders;
-    let view = crate::proxy::Http1Head::new(&a.upstream.proto, a.upstream.head_bytes(), loc);
+    let view = a.upstream.proto.client_head(a.upstream.head_bytes(), loc);
     let head = Head {
         status: view.status(),
         upstream: Some(&view),

@@ -138,11 +138,14 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                         t.bytes_received += n as u64;
                     }
                     if head_accepted && let Some(rate) = self.rate.as_mut() {
-                        rate.count(n);
+                        rate.count(n, env.now);
                     }
                     self.got_bytes = true;
                     self.progress = env.now;
                     progress = true;
+                    if !self.deframe(env, cx, from) {
+                        return true;
+                    }
                     if head_accepted {
                         self.decode(env, cx, from);
                     } else {
@@ -163,6 +166,54 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                 }
             }
         }
+    }
+
+    /// Has the protocol remove the framing of the bytes read from `from` on; false when it
+    /// refused them (the try failed before the head, or the body broke after it).
+    pub(super) fn deframe(
+        &mut self,
+        env: &mut Env<'_, 'c>,
+        cx: &RequestLog<'_>,
+        from: usize,
+    ) -> bool {
+        let head_accepted = self.head.is_some();
+        let during = if head_accepted {
+            "reading upstream"
+        } else {
+            "reading response header from upstream"
+        };
+        let log = ProtoLog {
+            request: cx,
+            addr: self.addr.as_ref(),
+            during,
+        };
+        let (buf, _) = self.response.bytes_mut();
+        let refused = match self.proto.deframe(buf, from, &log) {
+            Ok(end) => {
+                self.response.truncate(end);
+                return true;
+            }
+            Err(r) => r,
+        };
+        if head_accepted {
+            if let Refused::Invalid(what) = refused {
+                cx.line(
+                    LogLevel::Error,
+                    &format_args!("{what} while {during}"),
+                    Some(self.upstream_name(None)),
+                );
+            }
+            self.response.truncate(from);
+            self.broken(env);
+            return false;
+        }
+        let what = match &refused {
+            Refused::Invalid(what) => what.as_ref(),
+            // Logged by the protocol already.
+            Refused::Logged => "",
+        };
+        self.fail(env, cx, TryFailure::InvalidHeader, what, during);
+        false
     }
 
     /// Moves buffered body bytes to the temporary file; true if room was made. A file that
@@ -231,7 +282,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                         env,
                         cx,
                         TryFailure::InvalidHeader,
-                        what,
+                        &what,
                         "reading response header from upstream",
                     );
                     return;
@@ -308,8 +359,13 @@ impl<'c, P: Protocol> Upstream<'c, P> {
 
     /// Frames new body bytes from `from`.
     pub(super) fn decode(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>, from: usize) {
+        let log = ProtoLog {
+            request: cx,
+            addr: self.addr.as_ref(),
+            during: "reading upstream",
+        };
         let (buf, end) = self.response.bytes_mut();
-        match self.proto.decode_body(buf, from, end) {
+        match self.proto.decode_body(buf, from, end, &log) {
             Ok(d) => {
                 self.response.truncate(d.end);
                 if d.surplus {

@@ -6,15 +6,19 @@ use super::*;
 impl<'c, P: Protocol> Upstream<'c, P> {
     /// `http://ADDR/URI` (or the group's name before a server was chosen) for log lines.
     pub(super) fn upstream_name(&self, group: Option<&str>) -> String {
-        let uri = String::from_utf8_lossy(self.proto.log_uri());
-        match (group, &self.addr) {
-            (Some(n), _) => format!("{}://{n}{uri}", self.proto.scheme()),
-            (None, Some(a)) => format!("{}://{a}{uri}", self.proto.scheme()),
-            (None, None) => format!("{}://{uri}", self.proto.scheme()),
-        }
+        upstream_name(
+            self.proto.scheme(),
+            group,
+            self.addr.as_ref(),
+            self.proto.log_uri(),
+        )
     }
 
+    /// Logs `what while during` (nothing when `what` is empty: the protocol logged it).
     pub(super) fn log_failure(&self, cx: &RequestLog<'_>, what: &str, during: &str) {
+        if what.is_empty() {
+            return;
+        }
         cx.line(
             LogLevel::Error,
             &format_args!("{what} while {during}"),
@@ -198,5 +202,22 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         {
             env.upstreams.set_owner(fd, Owner::Pool(key));
         }
+    }
+}
+
+/// `SCHEME://ADDR/URI` as nginx's `upstream:` part of an error-log line prints it: a
+/// unix-domain socket's path and the URI are separated by `:` (`fastcgi://unix:/run/a.sock:`).
+pub(crate) fn upstream_name(
+    scheme: &str,
+    group: Option<&str>,
+    addr: Option<&PeerAddr>,
+    uri: &[u8],
+) -> String {
+    let uri = String::from_utf8_lossy(uri);
+    match (group, addr) {
+        (Some(n), _) => format!("{scheme}://{n}{uri}"),
+        (None, Some(a @ PeerAddr::Unix(_))) => format!("{scheme}://{a}:{uri}"),
+        (None, Some(a)) => format!("{scheme}://{a}{uri}"),
+        (None, None) => format!("{scheme}://{uri}"),
     }
 }

@@ -32,10 +32,9 @@ pub enum BodyRead {
 
 /// The response side.
 pub struct Writing {
-    /// The status sent.
-    pub status: u16,
-    /// The status the request was finalized with, when an `error_page` answers it with
-    /// another one.
+    /// The error status the request was finalized with (nginx's special response handler:
+    /// a page of our own, or an `error_page` answering it). A status an upstream sent, or
+    /// `return CODE TEXT`, does not count: nginx keeps the connection after those.
     pub finalized: Option<u16>,
     /// The client can tell where the body ends (a length, chunks, no body).
     pub delimited: bool,
@@ -54,7 +53,6 @@ pub fn keep_alive(reading: &Reading, writing: &Writing) -> bool {
     reading.wants
         && reading.allowed
         && reading.body != BodyRead::Abandoned
-        && !closes_connection(writing.status)
         && !writing.finalized.is_some_and(closes_connection)
         && writing.delimited
         && writing.complete
@@ -72,7 +70,6 @@ mod tests {
             body: BodyRead::Discarding,
         };
         let w = Writing {
-            status: 200,
             finalized: None,
             delimited: true,
             complete: true,
@@ -89,7 +86,6 @@ mod tests {
             body: BodyRead::Complete,
             ..r
         };
-        assert!(!keep_alive(&r, &Writing { status: 413, ..w }));
         assert!(!keep_alive(
             &r,
             &Writing {

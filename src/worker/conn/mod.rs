@@ -14,6 +14,7 @@
 //! an upstream), `tunnel.rs` (after a 101).
 
 mod body;
+mod chunked_out;
 mod client;
 mod delayed;
 pub mod filter;
@@ -27,6 +28,7 @@ mod tunnel;
 mod write;
 
 pub(in crate::worker) use body::{ClientBody, Sink, consume_body};
+pub(in crate::worker) use chunked_out::Chunks;
 use client::Client;
 pub(in crate::worker) use keepalive::BodyRead;
 pub use source::{FileBody, Source};
@@ -42,13 +44,13 @@ use crate::client_addr::ClientAddr;
 
 use super::Shared;
 use super::admission;
+use super::backend::Backend;
 use super::handler;
 use crate::config::{LingeringClose, LocSettings, ServerConf};
 use crate::elog;
 use crate::http::chunked::{Chunk, ChunkedDecoder};
 use crate::http::request::{self, HttpError, ParseOptions, RequestHead};
 use crate::log::LogLevel;
-use crate::proxy::Http1;
 use crate::router::AddrServers;
 use crate::slab::Key;
 use crate::sys;
@@ -231,7 +233,10 @@ pub struct Active<'c> {
     /// Routing state (`$uri`, `$args`, `set` values) kept for the access log.
     pub route: super::phases::Route<'c>,
     /// The upstream side of a proxied request; reused from request to request.
-    pub upstream: Upstream<'c, Http1>,
+    pub upstream: Upstream<'c, Backend<'c>>,
+    /// The writer frames the upstream's body in chunks (a gateway response of unknown
+    /// length to an HTTP/1.1 client).
+    pub chunks: Chunks,
     /// The request went upstream: `$upstream_*` read [`Active::upstream`]'s tries.
     pub proxied: bool,
 }
@@ -283,6 +288,7 @@ impl<'c> Pool<'c> {
                 req: None,
                 route: Default::default(),
                 upstream: Upstream::default(),
+                chunks: Chunks::default(),
                 proxied: false,
             })
         });
@@ -302,6 +308,7 @@ impl<'c> Pool<'c> {
         a.body = None;
         a.req = None;
         a.proxied = false;
+        a.chunks = Chunks::default();
         // A buffer grown for a large head is not kept large.
         if a.buf.len() > keep_size {
             a.buf.truncate(keep_size);

@@ -6,11 +6,24 @@
 //! for it and the writer drains the response from it.
 
 use super::*;
+use crate::cgi::{BodyShape, CgiRequest, Gateway};
+use crate::config::cgi_values::CgiModule;
 use crate::http::request::Method;
+use crate::proxy::Http1;
 use crate::upstream::body_buffer::StoredBody;
 use crate::upstream::machine::Start;
 use crate::upstream::protocol::HeadFacts;
 use crate::upstream::{Failure, RequestLog, Settings, Turn};
+use crate::worker::backend::{Backend, Kind};
+
+/// What a protocol's module decided about a request.
+struct Launch<'c> {
+    target: crate::upstream::Target,
+    refuse: Option<u16>,
+    proxy_host: Option<std::sync::Arc<str>>,
+    proxy_port: u16,
+    settings: Settings<'c>,
+}
 
 impl<'c> Conn<'c> {
     /// The location proxies: read the body first when it is to be buffered, else start the
@@ -23,6 +36,9 @@ impl<'c> Conn<'c> {
             return Step::Close;
         };
         let loc = req.loc;
+        let Some(kind) = Kind::of(loc) else {
+            return Step::Close;
+        };
         a.source = Source::Upstream;
         self.state = State::Responding;
         self.client_progress = shared.now;
@@ -37,9 +53,40 @@ impl<'c> Conn<'c> {
             a.out.extend_from_slice(crate::http::response::CONTINUE);
         }
         let has_body = a.head.chunked || a.head.content_length.is_some_and(|n| n > 0);
-        // A body that is not sent (`proxy_set_body`, `proxy_pass_request_body off`) is
-        // still read whole first, as nginx reads it.
-        if (loc.proxy_request_buffering || crate::proxy::drops_body(loc))
+        // A body that came whole with the head is read as a buffered one whatever
+        // `*_request_buffering` says (nginx: "the whole request body was pre-read"), so it
+        // is `$request_body` and goes along to an intercepted status's error page.
+        let preread = a
+            .buf
+            .get(a.start + req.head_len..a.filled)
+            .unwrap_or_default();
+        let preread_whole = if a.head.chunked {
+            crate::http::chunked::ChunkedDecoder::holds_whole_body(preread)
+        } else {
+            a.head
+                .content_length
+                .is_some_and(|n| preread.len() as u64 >= n)
+        };
+        // A body that is not sent (`proxy_set_body`, `*_pass_request_body off`) is still
+        // read whole first, as nginx reads it; uwsgi and SCGI need the body's length first,
+        // so a chunked one is read whole whatever `*_request_buffering` says.
+        let buffer = preread_whole
+            || match kind {
+                // nginx buffers a chunked body for an HTTP/1.0 upstream too: it must send a
+                // length (ngx_http_proxy_handler sets no request_body_no_buffering then).
+                Kind::Proxy => {
+                    loc.proxy_request_buffering
+                        || crate::proxy::drops_body(loc)
+                        || (a.head.chunked && loc.proxy_http_version == 0)
+                }
+                Kind::Gateway(m) => {
+                    let conf = m.conf(loc);
+                    conf.request_buffering()
+                        || !conf.pass_request_body()
+                        || (m != CgiModule::FastCgi && a.head.chunked)
+                }
+            };
+        if buffer
             && has_body
             && let Some(body) = ClientBody::of(&a.head, Sink::Store(Box::default()))
         {
@@ -85,6 +132,9 @@ impl<'c> Conn<'c> {
             return Step::Close;
         };
         let loc = req.loc;
+        let Some(kind) = Kind::of(loc) else {
+            return Step::Close;
+        };
         // `conn.peer` is the realip module's address when it set one: the client's for the
         // upstream (X-Forwarded-For, ip_hash).
         let streamed = a.body.is_some();
@@ -102,12 +152,16 @@ impl<'c> Conn<'c> {
             None => (a.head.content_length, false),
         };
         let mut stored = stored;
-        if body_sent && crate::proxy::drops_body(loc) {
+        let drops_body = match kind {
+            Kind::Proxy => crate::proxy::drops_body(loc),
+            Kind::Gateway(m) => !m.conf(loc).pass_request_body(),
+        };
+        if body_sent && drops_body {
             // Read to keep the connection in step; not sent.
             stored = None;
         }
-        let (mut proto, mut head) = a.upstream.take_parts();
-        let prepared = {
+        let (proto, mut head) = a.upstream.take_parts();
+        let (proto, prepared) = {
             let buf = &a.buf[a.start.min(a.filled)..a.filled];
             let vars = crate::worker::request_vars::RequestVars {
                 conn: &conn,
@@ -115,24 +169,79 @@ impl<'c> Conn<'c> {
                 req,
                 shared,
                 as_get: a.route.as_get,
+                kept_body: a.route.request_body.as_deref(),
             };
-            let r = crate::proxy::ProxyRequest {
-                buf,
-                head: &a.head,
-                uri: &a.uri,
-                args: a.route.script.args.as_deref(),
-                valid_location: a.route.script.valid_location,
-                uri_rewritten: a.route.uri_rewritten,
-                as_get: a.route.as_get,
-                content_length,
-                chunked,
-                body_sent,
-                client: conn.peer.ip(),
-                conn_id: self.id,
-            };
-            crate::proxy::prepare(&vars, &r, loc, shared.http, &mut proto, &mut head)
+            match kind {
+                Kind::Proxy => {
+                    let mut http = match proto {
+                        Backend::Http(h) => h,
+                        Backend::Gateway(_) => Http1::default(),
+                    };
+                    let r = crate::proxy::ProxyRequest {
+                        buf,
+                        head: &a.head,
+                        uri: &a.uri,
+                        args: a.route.script.args.as_deref(),
+                        valid_location: a.route.script.valid_location,
+                        uri_rewritten: a.route.uri_rewritten,
+                        as_get: a.route.as_get,
+                        content_length,
+                        chunked,
+                        body_sent,
+                        client: conn.peer.ip(),
+                        conn_id: self.id,
+                    };
+                    let p =
+                        crate::proxy::prepare(&vars, &r, loc, shared.http, &mut http, &mut head);
+                    let launch = Launch {
+                        target: p.target,
+                        refuse: p.refuse,
+                        proxy_host: p.proxy_host,
+                        proxy_port: p.proxy_port,
+                        settings: Settings::proxy(loc),
+                    };
+                    (Backend::Http(http), launch)
+                }
+                Kind::Gateway(module) => {
+                    let mut gateway = match proto {
+                        Backend::Gateway(g) => g,
+                        Backend::Http(_) => Gateway::default(),
+                    };
+                    let body = match (&stored, streamed) {
+                        (Some(s), _) => BodyShape::Stored(s.len()),
+                        (None, true) => BodyShape::Streamed(a.head.content_length),
+                        (None, false) => BodyShape::None,
+                    };
+                    let r = CgiRequest {
+                        buf,
+                        head: &a.head,
+                        body,
+                        as_get: a.route.as_get,
+                        client: conn.peer.ip(),
+                        conn_id: self.id,
+                    };
+                    let p = crate::cgi::prepare(
+                        module,
+                        &vars,
+                        &r,
+                        loc,
+                        shared.http,
+                        &mut gateway,
+                        &mut head,
+                    );
+                    let launch = Launch {
+                        target: p.target,
+                        refuse: p.refuse,
+                        proxy_host: None,
+                        proxy_port: 0,
+                        settings: crate::cgi::settings(module.conf(loc), loc),
+                    };
+                    (Backend::Gateway(gateway), launch)
+                }
+            }
         };
         if let Some(status) = prepared.refuse {
+            a.upstream.give_parts(proto, head);
             a.body = None;
             a.source = Source::Fixed;
             if let Some(req) = a.req.as_mut() {
@@ -150,7 +259,7 @@ impl<'c> Conn<'c> {
         a.upstream.start(
             Start {
                 proto,
-                settings: Settings::proxy(loc),
+                settings: prepared.settings,
                 target: prepared.target,
                 head,
                 stored,
@@ -317,9 +426,9 @@ impl<'c> Conn<'c> {
         }
         let mut probe = [0u8; 1];
         match self.client.peek(&mut probe) {
-            // `proxy_ignore_client_abort on`: nginx does not watch the client at all; the
+            // `*_ignore_client_abort on`: nginx does not watch the client at all; the
             // upstream's answer is awaited (and fails to reach the client).
-            Ok(0) if req.loc.proxy_ignore_client_abort => {
+            Ok(0) if Kind::of(req.loc).is_some_and(|k| k.ignore_client_abort(req.loc)) => {
                 req.client_sent_more = true;
                 None
             }
@@ -365,6 +474,7 @@ impl<'c> Conn<'c> {
     /// The upstream's head is here: intercept it for `error_page`, tunnel after a 101, or
     /// answer the client with it.
     fn upstream_head(&mut self, shared: &mut Shared<'c>, facts: HeadFacts) -> Step {
+        let client = self.client_ip();
         let Some(a) = self.active.as_deref_mut() else {
             return Step::Close;
         };
@@ -373,38 +483,74 @@ impl<'c> Conn<'c> {
         };
         let loc = req.loc;
         let status = facts.status;
-        // proxy_intercept_errors: a status that has an error_page is answered by the routing
+        // *_intercept_errors: a status that has an error_page is answered by the routing
         // engine (ngx_http_upstream_intercept_errors), not relayed.
-        if loc.proxy_intercept_errors && status >= 300 && loc.error_page_for(status).is_some() {
+        let intercept = Kind::of(loc).is_some_and(|k| k.intercept_errors(loc));
+        if intercept && status >= 300 && loc.error_page_for(status).is_some() {
             if status == 401 {
                 a.route.www_authenticate = a
                     .upstream
                     .proto
-                    .head
                     .header(a.upstream.head_bytes(), "www-authenticate")
                     .map(<[u8]>::to_vec);
             }
+            let cx = RequestLog {
+                conn_id: self.id,
+                client,
+                server: req.server,
+                buf: &a.buf[a.start.min(a.filled)..a.filled],
+                head: &a.head,
+            };
             let mut env = Self::env(shared, self.key);
             // A buffered body goes with the request to its error page, as nginx keeps
             // r->request_body.
-            a.route.request_body = a.upstream.intercept(&mut env);
+            a.route.request_body = a.upstream.intercept(&mut env, &cx);
             a.route.body_taken = true;
             return self.finalize_proxied(shared, status);
         }
         if !facts.upgrade {
+            let cx = RequestLog {
+                conn_id: self.id,
+                client,
+                server: req.server,
+                buf: &a.buf[a.start.min(a.filled)..a.filled],
+                head: &a.head,
+            };
             // X-Accel-Redirect: the request goes on elsewhere, the response is dropped
             // (ngx_http_upstream_process_headers).
-            let (proto, head) = a.upstream.proto_and_head();
-            let redirect =
-                crate::proxy::accel::redirect(&proto.head, head, loc, proto.cookies.as_deref());
+            let (redirect, buffering) = {
+                use crate::proxy::accel::{self, RedirectRules};
+                let (proto, buf) = a.upstream.proto_and_head();
+                let (lines, rules) = match proto {
+                    Backend::Http(h) => (
+                        &h.head.headers[..],
+                        RedirectRules {
+                            ignore: loc.proxy_ignore_headers,
+                            force_ranges: loc.proxy_force_ranges,
+                            cookies: h.cookies.as_deref(),
+                        },
+                    ),
+                    Backend::Gateway(g) => (
+                        &g.head.headers[..],
+                        RedirectRules {
+                            ignore: g.module.conf(loc).ignore_headers(),
+                            ..RedirectRules::default()
+                        },
+                    ),
+                };
+                (
+                    accel::redirect(lines, buf, rules),
+                    accel::buffering(lines, buf, rules.ignore),
+                )
+            };
             if let Some(redirect) = redirect {
                 let mut env = Self::env(shared, self.key);
-                a.route.request_body = a.upstream.intercept(&mut env);
+                a.route.request_body = a.upstream.intercept(&mut env, &cx);
                 a.route.body_taken = true;
                 self.drop_client_body();
                 return handler::upstream_redirect(self, shared, redirect);
             }
-            if let Some(on) = crate::proxy::accel::buffering(&proto.head, head, loc) {
+            if let Some(on) = buffering {
                 a.upstream.set_buffering(on);
             }
             // proxy_force_ranges: nginx's range filter on this response, unless gzip or
@@ -415,19 +561,23 @@ impl<'c> Conn<'c> {
                 a.head.header(buf, b"range"),
                 a.head.header(buf, b"if-range"),
             );
-            let (proto, head) = a.upstream.proto_and_head();
-            let ranged = proto.decide_range(force_ranges, head, range, if_range);
+            let ranged = match a.upstream.proto_and_head() {
+                (Backend::Http(proto), head) => {
+                    proto.decide_range(force_ranges, head, range, if_range)
+                }
+                (Backend::Gateway(_), _) => crate::proxy::ranges::Ranged::No,
+            };
             if let crate::proxy::ranges::Ranged::Unsatisfiable { total } = ranged {
                 let mut env = Self::env(shared, self.key);
-                a.route.request_body = a.upstream.intercept(&mut env);
+                a.route.request_body = a.upstream.intercept(&mut env, &cx);
                 a.route.body_taken = true;
                 self.drop_client_body();
                 return handler::answer_unsatisfiable(self, shared, total);
             }
             // A Location that a proxy_redirect rule turns into a path is made absolute, as
             // nginx's header filter does (absolute_redirect).
-            let (proto, head) = a.upstream.proto_and_head();
-            if loc.absolute_redirect
+            if let (Backend::Http(proto), head) = a.upstream.proto_and_head()
+                && loc.absolute_redirect
                 && proto.redirects.is_some()
                 && proto.head.header(head, "location").is_some()
             {

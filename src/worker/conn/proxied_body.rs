@@ -178,8 +178,8 @@ impl<'c> Conn<'c> {
                     body,
                     req,
                 },
-                |_, framed| {
-                    upstream.push_body(framed, false);
+                |data, framed| {
+                    upstream.push_body(data, framed, false);
                     Ok(())
                 },
                 room,
@@ -188,7 +188,7 @@ impl<'c> Conn<'c> {
         match turn {
             body::BodyTurn::Done => {
                 if let Some(a) = self.active.as_deref_mut() {
-                    a.upstream.push_body(&[], true);
+                    a.upstream.push_body(&[], &[], true);
                 }
                 None
             }

@@ -113,7 +113,6 @@ impl<'c> Conn<'c> {
                     body,
                 },
                 &keepalive::Writing {
-                    status: req.status,
                     finalized: req.finalized,
                     delimited: true,
                     complete,

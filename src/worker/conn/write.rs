@@ -56,7 +56,10 @@ impl<'c> Conn<'c> {
                 _ if a.filter.is_on() => a.filter.ready(),
                 Source::Fixed => Ready::End,
                 Source::File(f) => f.ready(),
-                Source::Upstream => a.upstream.ready(),
+                Source::Upstream => {
+                    a.chunks
+                        .limit(a.upstream.ready(), &mut a.out, a.upstream.is_broken())
+                }
             };
             if a.out_pos < a.out.len() {
                 if !self.client.writable {
@@ -179,7 +182,10 @@ fn consume(a: &mut Active<'_>, n: usize) {
         _ if a.filter.is_on() => a.filter.consume(n),
         Source::Fixed => {}
         Source::File(f) => f.pos += n as u64,
-        Source::Upstream => a.upstream.consume(n),
+        Source::Upstream => {
+            a.upstream.consume(n);
+            a.chunks.sent(n, &mut a.out);
+        }
     }
     if let Some(r) = a.req.as_mut() {
         r.bytes_sent += n as u64;

@@ -1,0 +1,310 @@
+//! Where a gateway request goes (its `*_pass`, evaluated when it has variables), the
+//! machine's settings for it, and the bytes that open it ([`super::packet`]), built into
+//! the machine's reused request buffer with the request's variables.
+
+use std::net::{IpAddr, SocketAddr};
+
+use super::Gateway;
+use super::packet;
+use crate::config::cgi_values::{CgiBind, CgiModule, CgiTarget};
+use crate::config::proxy_values::PeerAddr;
+use crate::config::{HttpConf, LocSettings};
+use crate::elog;
+use crate::http::request::{Method, RequestHead, Version};
+use crate::log::LogLevel;
+use crate::upstream::connect::SocketOptions;
+use crate::upstream::{DIRECT, Settings, Target};
+use crate::vars::{Var, VarSource};
+
+/// The generic machinery's settings of a request of this module (nginx's
+/// `ngx_http_upstream_conf_t` of the module's location).
+pub fn settings<'c>(
+    conf: &'c crate::config::cgi_values::CgiConf,
+    loc: &'c LocSettings,
+) -> Settings<'c> {
+    Settings {
+        connect_timeout: conf.connect_timeout(),
+        send_timeout: conf.send_timeout(),
+        read_timeout: conf.read_timeout(),
+        next_upstream: conf.next_upstream(),
+        next_upstream_tries: conf.next_upstream_tries.unwrap_or(0),
+        next_upstream_timeout: conf.next_upstream_timeout.unwrap_or_default(),
+        buffering: conf.buffering(),
+        buffer_size: conf.buffer_size(),
+        buffers: conf.buffers(),
+        busy_buffers_size: conf.busy_buffers_size(),
+        max_temp_file_size: conf.max_temp_file_size(),
+        temp_file_write_size: conf.temp_file_write_size(),
+        temp_path: conf.temp_path.as_deref().unwrap_or(&loc.proxy_temp_path),
+        sendfile: loc.sendfile,
+        resolver: loc.resolver.as_deref(),
+        resolver_timeout: loc.resolver_timeout,
+        limit_rate: conf.limit_rate(),
+    }
+}
+
+/// The request body, as it goes upstream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyShape {
+    /// None (or none is passed: `*_pass_request_body off`).
+    None,
+    /// Read whole before connecting, this long.
+    Stored(u64),
+    /// Streamed as it arrives (`*_request_buffering off`), this long if known.
+    Streamed(Option<u64>),
+}
+
+/// What [`prepare`] reads of the request.
+pub struct CgiRequest<'a> {
+    /// The request's head bytes.
+    pub buf: &'a [u8],
+    /// Its parsed head (offsets into `buf`).
+    pub head: &'a RequestHead,
+    /// Its body.
+    pub body: BodyShape,
+    /// An `error_page` made the request a GET.
+    pub as_get: bool,
+    /// The client's address.
+    pub client: IpAddr,
+    /// The connection's number, for log lines.
+    pub conn_id: u64,
+}
+
+/// Where a request goes.
+pub struct Prepared {
+    /// The group or address.
+    pub target: Target,
+    /// Answer with this status instead (the address could not be used, the parameters do
+    /// not fit; logged).
+    pub refuse: Option<u16>,
+}
+
+/// The request's variables, with `$content_length` of a body whose length was learnt by
+/// reading it (a chunked one, read whole), as nginx sets `content_length_n`.
+struct BodyVars<'a> {
+    inner: &'a dyn VarSource,
+    stored: Option<u64>,
+}
+
+impl VarSource for BodyVars<'_> {
+    fn var(&self, var: &Var, out: &mut Vec<u8>) -> bool {
+        if *var == Var::ContentLength
+            && let Some(len) = self.stored
+            && !self.inner.var(var, out)
+        {
+            super::client_head::push_decimal(out, len);
+            return true;
+        }
+        self.inner.var(var, out)
+    }
+}
+
+/// Where one request of `module` goes and what opens it, from the location's settings and
+/// the request: `proto` is set up for it and `out` gets the request's first bytes (both
+/// reused from the last request).
+pub fn prepare<'c>(
+    module: CgiModule,
+    vars: &dyn VarSource,
+    r: &CgiRequest<'_>,
+    loc: &'c LocSettings,
+    http: &HttpConf,
+    proto: &mut Gateway<'c>,
+    out: &mut Vec<u8>,
+) -> Prepared {
+    let conf = module.conf(loc);
+    let head_request = r.head.method == Method::Head && !r.as_get;
+    proto.start(
+        module,
+        conf,
+        head_request,
+        r.head.version == Version::Http11,
+    );
+    out.clear();
+    let mut prepared = Prepared {
+        target: Target {
+            group: DIRECT,
+            socket: SocketOptions {
+                keepalive: conf.socket_keepalive.unwrap_or(false),
+                ..SocketOptions::default()
+            },
+            ..Target::default()
+        },
+        refuse: None,
+    };
+    match &conf.bind {
+        None | Some(CgiBind::Off) => {}
+        Some(CgiBind::Addr(addr, transparent)) => {
+            prepared.target.socket.bind = Some(*addr);
+            prepared.target.socket.transparent = *transparent;
+        }
+        Some(CgiBind::Dynamic(t, transparent)) => {
+            let mut text = std::mem::take(&mut proto.scratch);
+            text.clear();
+            t.eval(vars, &mut text);
+            if !text.is_empty() {
+                let value = String::from_utf8_lossy(&text);
+                match crate::config::cgi_values::parse_bind_addr(&value) {
+                    Some(addr) => {
+                        prepared.target.socket.bind = Some(addr);
+                        prepared.target.socket.transparent = *transparent;
+                    }
+                    None => {
+                        elog!(
+                            LogLevel::Error,
+                            "*{} invalid local address \"{value}\", client: {}",
+                            r.conn_id,
+                            r.client
+                        );
+                        prepared.refuse = Some(500);
+                    }
+                }
+            }
+            proto.scratch = text;
+            if prepared.refuse.is_some() {
+                return prepared;
+            }
+        }
+    }
+    let Some(pass) = &conf.pass else {
+        prepared.refuse = Some(500);
+        return prepared;
+    };
+    match &pass.target {
+        CgiTarget::Group(g) => prepared.target.group = *g,
+        CgiTarget::Dynamic(t) => {
+            let mut url = std::mem::take(&mut proto.scratch);
+            url.clear();
+            t.eval(vars, &mut url);
+            let found = resolve(module, &url, http, r);
+            proto.scratch = url;
+            match found {
+                Ok(target) => prepared.target = target,
+                Err(status) => {
+                    prepared.refuse = Some(status);
+                    return prepared;
+                }
+            }
+        }
+    }
+    let group = http.upstreams.get(prepared.target.group);
+    if let Some(crate::config::proxy_values::Balance::Hash { key, .. }) = group.map(|g| &g.balance)
+    {
+        key.eval(vars, &mut prepared.target.hash_key);
+    }
+    prepared.target.keepalive =
+        module == CgiModule::FastCgi && conf.keep_conn() && group.is_none_or(|g| g.keepalive > 0);
+    let stored = match r.body {
+        BodyShape::Stored(n) if r.head.content_length.is_none() => Some(n),
+        _ => None,
+    };
+    let vars = BodyVars {
+        inner: vars,
+        stored,
+    };
+    let params = conf.params.as_deref();
+    let headers = r
+        .head
+        .headers
+        .iter()
+        .filter(|_| conf.pass_request_headers())
+        .map(|h| (h.name.get(r.buf), h.value.get(r.buf)));
+    let built = match module {
+        CgiModule::FastCgi => {
+            packet::fastcgi(conf.keep_conn(), params, &vars, headers, r.body, out)
+        }
+        CgiModule::Uwsgi => packet::uwsgi(conf, params, &vars, headers, out),
+        CgiModule::Scgi => packet::scgi(params, &vars, headers, r.body, out),
+    };
+    if let Err(len) = built {
+        let what = match module {
+            CgiModule::FastCgi => "fastcgi request record is too big",
+            _ => "uwsgi request is too big",
+        };
+        elog!(
+            LogLevel::Alert,
+            "*{} {what}: {len}, client: {}",
+            r.conn_id,
+            r.client
+        );
+        prepared.refuse = Some(500);
+    }
+    prepared
+}
+
+/// A `*_pass` with variables, evaluated: an `upstream` group's name, `host:port` with an
+/// IP address, or `unix:/path` (`uwsgi://` may lead for uwsgi). `Err`: the status to
+/// answer, logged as nginx logs it.
+fn resolve(
+    module: CgiModule,
+    url: &[u8],
+    http: &HttpConf,
+    r: &CgiRequest<'_>,
+) -> Result<Target, u16> {
+    let (conn_id, client) = (r.conn_id, r.client);
+    let mut text = String::from_utf8_lossy(url).into_owned();
+    if module == CgiModule::Uwsgi && text.len() >= 8 && text[..8].eq_ignore_ascii_case("uwsgi://") {
+        text.drain(..8);
+    }
+    let mut target = Target {
+        group: DIRECT,
+        ..Target::default()
+    };
+    if text.len() >= 5 && text[..5].eq_ignore_ascii_case("unix:") {
+        let path = &text[5..];
+        if path.is_empty() {
+            elog!(
+                LogLevel::Error,
+                "*{conn_id} no path in the unix domain socket in upstream \"{text}\", client: {client}"
+            );
+            return Err(500);
+        }
+        target.direct = Some(PeerAddr::Unix(std::rc::Rc::from(std::path::Path::new(
+            path,
+        ))));
+        return Ok(target);
+    }
+    let (host, port) = match text.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() && !text.ends_with(']') => match p.parse::<u16>() {
+            Ok(p) if p > 0 => (h.to_string(), Some(p)),
+            _ => {
+                elog!(
+                    LogLevel::Error,
+                    "*{conn_id} invalid port in upstream \"{text}\", client: {client}"
+                );
+                return Err(500);
+            }
+        },
+        _ => (text.clone(), None),
+    };
+    let lower = host.to_ascii_lowercase();
+    // As nginx's ngx_http_upstream_init_request: an `upstream` block by its name (no
+    // port), or a group a `*_pass` made for the same host and port.
+    if let Some(i) = http.upstreams.iter().position(|g| {
+        g.name == lower
+            && if g.explicit {
+                port.is_none()
+            } else {
+                port.is_some() && g.pending.as_ref().and_then(|p| p.port) == port
+            }
+    }) {
+        target.group = i;
+        return Ok(target);
+    }
+    let Some(port) = port else {
+        elog!(
+            LogLevel::Error,
+            "*{conn_id} no port in upstream \"{text}\", client: {client}"
+        );
+        return Err(500);
+    };
+    let ip = host.trim_start_matches('[').trim_end_matches(']');
+    match ip.parse::<IpAddr>() {
+        Ok(ip) => target.direct = Some(PeerAddr::Inet(SocketAddr::new(ip, port))),
+        // Resolved by the location's `resolver` when the machine chooses its peer.
+        Err(_) => {
+            target.resolve = Some(host);
+            target.port = port;
+        }
+    }
+    Ok(target)
+}
