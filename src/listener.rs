@@ -122,7 +122,7 @@ fn set_int(fd: RawFd, level: libc::c_int, name: libc::c_int, v: libc::c_int) -> 
 /// `reuseport`, TCP_NODELAY set once here so accepted sockets inherit it) and listens. A
 /// unix-domain socket's file is made readable and writable by all (0666), as nginx does,
 /// so that clients of any user can connect.
-fn bind_one(conf: &ListenConf) -> io::Result<OwnedFd> {
+fn bind_one(conf: &ListenConf) -> Result<OwnedFd, BindError> {
     let family = match &conf.addr {
         ListenAddr::Inet(a) if a.is_ipv4() => libc::AF_INET,
         ListenAddr::Inet(_) => libc::AF_INET6,
@@ -137,13 +137,17 @@ fn bind_one(conf: &ListenConf) -> io::Result<OwnedFd> {
         )
     };
     if raw < 0 {
-        return Err(io::Error::last_os_error());
+        return Err(io::Error::last_os_error().into());
     }
     // SAFETY: `raw` is a fresh, valid descriptor owned by nobody else.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     set_int(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
     if conf.reuseport {
-        set_int(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+        // A unix-domain socket refuses it (EOPNOTSUPP): nginx fails with this call's name.
+        set_int(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1).map_err(|err| BindError {
+            call: "setsockopt(SO_REUSEPORT)",
+            err,
+        })?;
     }
     if family == libc::AF_INET6 {
         set_int(
@@ -159,14 +163,14 @@ fn bind_one(conf: &ListenConf) -> io::Result<OwnedFd> {
             let (sa, len) = sockaddr(addr);
             // SAFETY: `sa` holds a valid address of length `len`.
             if unsafe { libc::bind(raw, (&sa as *const libc::sockaddr_storage).cast(), len) } < 0 {
-                return Err(io::Error::last_os_error());
+                return Err(io::Error::last_os_error().into());
             }
         }
         ListenAddr::Unix(path) => {
             let (sun, len) = sockaddr_un(path)?;
             // SAFETY: `sun` holds a valid address of length `len`.
             if unsafe { libc::bind(raw, (&sun as *const libc::sockaddr_un).cast(), len) } < 0 {
-                return Err(io::Error::last_os_error());
+                return Err(io::Error::last_os_error().into());
             }
             use std::os::unix::fs::PermissionsExt;
             if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666)) {
@@ -181,10 +185,38 @@ fn bind_one(conf: &ListenConf) -> io::Result<OwnedFd> {
     }
     // SAFETY: listen(2) on our own socket.
     if unsafe { libc::listen(raw, conf.backlog) } < 0 {
-        return Err(io::Error::last_os_error());
+        return Err(io::Error::last_os_error().into());
     }
     configure(raw, conf);
     Ok(fd)
+}
+
+/// Why a listening socket could not be made: the call nginx names in its message, and the
+/// error.
+struct BindError {
+    /// `bind() to`, or `setsockopt(SO_REUSEPORT)`.
+    call: &'static str,
+    err: io::Error,
+}
+
+impl BindError {
+    /// nginx's line: `bind() to 0.0.0.0:80 failed (98: Address already in use)`.
+    fn text(&self, addr: &ListenAddr) -> String {
+        format!(
+            "{} {addr} failed ({})",
+            self.call,
+            crate::sys::errno_text(&self.err)
+        )
+    }
+}
+
+impl From<io::Error> for BindError {
+    fn from(err: io::Error) -> BindError {
+        BindError {
+            call: "bind() to",
+            err,
+        }
+    }
 }
 
 /// What `-t` checks of the unix-domain sockets in `wanted`, as nginx's test mode does: each
@@ -201,14 +233,8 @@ pub fn test_unix_binds(wanted: &[ListenConf]) -> Result<(), String> {
                 drop(fd);
                 remove_socket_file(path, false);
             }
-            Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => {}
-            Err(e) => {
-                return Err(format!(
-                    "bind() to {} failed ({})",
-                    conf.addr,
-                    crate::sys::errno_text(&e)
-                ));
-            }
+            Err(e) if e.err.raw_os_error() == Some(libc::EADDRINUSE) => {}
+            Err(e) => return Err(e.text(&conf.addr)),
         }
     }
     Ok(())
@@ -338,13 +364,7 @@ pub fn bind_all(
         let need = sockets_for(conf, workers);
         let mut fds = Vec::new();
         for _ in have..need {
-            fds.push(bind_one(conf).map_err(|e| {
-                format!(
-                    "bind() to {} failed ({})",
-                    conf.addr,
-                    crate::sys::errno_text(&e)
-                )
-            })?);
+            fds.push(bind_one(conf).map_err(|e| e.text(&conf.addr))?);
         }
         fresh.push(fds);
     }

@@ -331,7 +331,21 @@ fn listen_unix_errors_are_nginx_s() {
     );
     let (code, _, err) = common::run_cli(&prefix.dir, &["-t", "-c", "conf/portico.conf"]);
     assert_eq!(code, 0, "{err}");
-    assert!(!fine.exists(), "-t left its socket file");
+    assert!(!fine.exists(), "-t left its socket file"); // SO_REUSEPORT is refused on a unix socket: nginx fails, naming the call.
+    prefix.write(
+        "conf/portico.conf",
+        format!(
+            "events {{}}\nhttp {{ server {{ listen unix:{} reuseport; }} }}\n",
+            fine.display()
+        ),
+    );
+    let (code, _, err) = common::run_cli(&prefix.dir, &["-t", "-c", "conf/portico.conf"]);
+    assert_ne!(code, 0);
+    let expected = format!(
+        "[emerg] setsockopt(SO_REUSEPORT) unix:{} failed (95: Operation not supported)",
+        fine.display()
+    );
+    assert!(err.contains(&expected), "{err}");
 }
 
 #[test]
