@@ -164,6 +164,11 @@ vars! {
     /// `$gzip_ratio`: the response's body bytes over its gzip bytes (`2.46`), once
     /// compressed; not found otherwise.
     GzipRatio = "gzip_ratio",
+    // ---- writer: limit_rate, body files ----
+    /// `$limit_rate`: the response's rate limit in bytes per second (`set` changes it).
+    LimitRate = "limit_rate",
+    /// `$request_body_file`: the temporary file holding the request body, if any.
+    RequestBodyFile = "request_body_file",
     ;
     /// `$arg_NAME`: one query argument (name stored lowercase; see [`find_arg`]).
     Arg(String),
@@ -173,6 +178,8 @@ vars! {
     Cookie(String),
     /// `$sent_http_NAME`: a response header.
     SentHttp(String),
+    /// `$sent_trailer_NAME`: a trailer `add_trailer` made before the one being made.
+    SentTrailer(String),
     /// `$1`..`$9`: a capture of the last matched regex.
     Capture(u8),
     /// A variable declared by `set`, by its index in the configuration's [`UserVars`].
@@ -194,6 +201,9 @@ impl Var {
         let family = |prefix: &str| name.strip_prefix(prefix).map(str::to_string);
         if let Some(rest) = family("sent_http_") {
             return Some(Var::SentHttp(rest));
+        }
+        if let Some(rest) = family("sent_trailer_") {
+            return Some(Var::SentTrailer(rest));
         }
         if let Some(rest) = family("http_") {
             return Some(Var::Http(rest));

@@ -12,7 +12,7 @@ use super::raw::{Level, Shared};
 use super::{
     access, listen, resolver, set_block, set_cgi, set_core, set_events, set_gzip, set_http,
     set_limits, set_loc, set_log, set_proxy, set_proxy_rest, set_regex, set_rewrite, set_tail,
-    set_upstream, tuning,
+    set_upstream, tuning, writer,
 };
 use super::{set_geo, set_map, set_referer, set_split_clients};
 
@@ -548,6 +548,12 @@ table! {
     "gzip_static", HSL, Exact(1), false, set_gzip::gzip_static, "Serve FILE.gz next to FILE: on|off|always (default off).";
     "gunzip", HSL, Flag, false, set_gzip::gunzip, "Decompress gzip responses for clients without gzip (default off).";
     "gunzip_buffers", HSL, Exact(2), false, set_gzip::gunzip_buffers, "`NUMBER SIZE` of decompressed output held per response (default 32 4k).";
+    // ---- writer: limit_rate, trailers, body files (config/writer.rs) ----
+    "limit_rate", HSL.or(C::IF_IN_LOCATION), Exact(1), false, writer::limit_rate, "Bytes per second sent to the client (variables allowed; default 0: no limit).";
+    "limit_rate_after", HSL.or(C::IF_IN_LOCATION), Exact(1), false, writer::limit_rate_after, "Bytes sent at full speed before limit_rate applies (variables allowed; default 0).";
+    "add_trailer", HSL.or(C::IF_IN_LOCATION), Range(2, 3), false, writer::add_trailer, "`add_trailer NAME VALUE [always]`: a trailer after a chunked response.";
+    "client_body_in_file_only", HSL, Exact(1), false, writer::client_body_in_file_only, "Keep the request body in a file: on (kept), clean (removed), off (default).";
+    "client_body_in_single_buffer", HSL, Flag, false, writer::client_body_in_single_buffer, "Keep a body in memory in one buffer (always so in Portico; default off).";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

@@ -53,6 +53,7 @@ pub mod set_upstream;
 pub mod settings;
 pub mod tuning;
 pub mod values;
+pub mod writer;
 
 use std::path::{Path, PathBuf};
 

@@ -21,7 +21,7 @@ pub(crate) fn declare_user_vars(tree: &[Directive], user: &mut UserVars) {
             && let Some(name) = d.arg(0).strip_prefix('$')
         {
             let name = name.to_ascii_lowercase();
-            if !name.is_empty() && name != "args" && !is_builtin_name(&name) {
+            if !name.is_empty() && !is_builtin_name(&name) {
                 user.declare(&name);
             }
         }
@@ -125,13 +125,15 @@ pub(crate) fn set(l: &mut Level<'_>, d: &Directive, shared: &mut Shared) -> Resu
         }
     };
     let lower = name.to_ascii_lowercase();
-    if lower != "args" && is_builtin_name(&lower) {
+    if lower != "args" && lower != "limit_rate" && is_builtin_name(&lower) {
         let message = format!("the duplicate \"{name}\" variable");
         return Err(ConfError::at(d, message));
     }
     let value = template(d, d.arg(1), shared)?;
     let op = if lower == "args" {
         Op::SetArgs { value }
+    } else if lower == "limit_rate" {
+        Op::SetLimitRate { value }
     } else {
         // Declared by `declare_user_vars`, unless the directive came from elsewhere.
         let var = shared.user_vars.declare(&lower);

@@ -843,6 +843,17 @@ settings! {
         gunzip: bool = false,
         /// `gunzip_buffers NUMBER SIZE`
         gunzip_buffers: (usize, usize) = DEFAULT_GZIP_BUFFERS,
+        // ---- writer: limit_rate, trailers, body files (config/writer.rs) ----
+        /// `limit_rate RATE` (bytes per second to the client; `None`: no limit)
+        limit_rate: Option<super::writer::SizeValue> = None,
+        /// `limit_rate_after SIZE` (`None`: 0)
+        limit_rate_after: Option<super::writer::SizeValue> = None,
+        /// `add_trailer` entries in order; a level with any replaces its parent's list
+        add_trailer: Vec<AddHeader> = Vec::new(),
+        /// `client_body_in_file_only on|clean|off`
+        client_body_in_file_only: super::writer::BodyInFile = super::writer::BodyInFile::Off,
+        /// `client_body_in_single_buffer on|off`
+        client_body_in_single_buffer: bool = false,
     }
 }
 

@@ -5,11 +5,12 @@
 //!   (as GET unless it is a HEAD) or to the named location, with `Content-Type`,
 //!   `Set-Cookie`, `Content-Disposition`, `Cache-Control`, `Expires` and `Accept-Ranges`
 //!   kept for the final response ([`Redirect`]);
-//! - `X-Accel-Buffering: yes|no`: `proxy_buffering` for this response ([`buffering`]).
+//! - `X-Accel-Buffering: yes|no`: `proxy_buffering` for this response ([`buffering`]);
+//! - `X-Accel-Limit-Rate: N`: the response's `limit_rate` ([`limit_rate`]).
 //!
-//! `X-Accel-Limit-Rate` and `X-Accel-Charset` set the response's rate limit and charset in
-//! nginx; Portico has neither `limit_rate` nor `charset` yet, so they are hidden and not
-//! acted on. `X-Accel-Expires` only speaks to the cache, which Portico does not have.
+//! `X-Accel-Charset` sets the response's charset in nginx; Portico has no `charset` yet,
+//! so it is hidden and not acted on. `X-Accel-Expires` only speaks to the cache, which
+//! Portico does not have.
 
 use super::cookie::{CookieRules, rewrite_set_cookie};
 use crate::config::proxy_rest::IgnoreHeaders;
@@ -49,6 +50,19 @@ pub fn buffering(lines: &Lines, buf: &[u8], ignore: IgnoreHeaders) -> Option<boo
     } else {
         None
     }
+}
+
+/// `X-Accel-Limit-Rate`: the rate (bytes per second) the upstream asks for, unless
+/// ignored; a value that is not a number is passed over, as `ngx_atoi` fails on it.
+pub fn limit_rate(lines: &Lines, buf: &[u8], ignore: IgnoreHeaders) -> Option<u64> {
+    if ignore.has(IgnoreHeaders::XA_LIMIT_RATE) {
+        return None;
+    }
+    let value = field(lines, buf, "x-accel-limit-rate")?;
+    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(value).ok()?.parse().ok()
 }
 
 /// An `X-Accel-Redirect` to follow.

@@ -93,6 +93,20 @@ fn block<'a>(
                 );
                 None
             }
+            Op::SetLimitRate { value } => {
+                let value = eval(value, ctx, src, false);
+                match std::str::from_utf8(&value)
+                    .ok()
+                    .and_then(crate::config::values::parse_size)
+                {
+                    Some(rate) => ctx.limit_rate = Some(rate),
+                    None => ctx.logs.push((
+                        LogLevel::Error,
+                        format!("invalid $limit_rate \"{}\"", lossy(&value)),
+                    )),
+                }
+                None
+            }
             Op::If { cond, ops, loc } => {
                 // What the condition looks at, read before the test changes the captures.
                 let seen = trace.is_some().then(|| condition_values(cond, ctx, src));

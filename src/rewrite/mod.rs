@@ -133,6 +133,12 @@ pub enum Op {
         /// The new query string.
         value: Template,
     },
+    /// `set $limit_rate VALUE`: the response's rate limit (nginx's set handler parses a
+    /// size; a value that is not one is logged and ignored).
+    SetLimitRate {
+        /// The new rate.
+        value: Template,
+    },
     /// `if (CONDITION) { ... }`.
     If {
         /// The condition.
@@ -233,6 +239,10 @@ pub struct RewriteCtx<'a> {
     pub uninitialized: std::cell::Cell<Option<usize>>,
     /// Values of the computed variables (`map`, `geo`, `split_clients`) once computed.
     pub computed: crate::computed::ComputedValues<'a>,
+    /// The response's rate limit once something set it (nginx's `r->limit_rate_set`):
+    /// `set $limit_rate`, an upstream's `X-Accel-Limit-Rate`, or the writer evaluating
+    /// `limit_rate` at the response's first write.
+    pub limit_rate: Option<u64>,
 }
 
 impl<'a> RewriteCtx<'a> {
@@ -252,6 +262,7 @@ impl<'a> RewriteCtx<'a> {
             logs: Vec::new(),
             uninitialized: std::cell::Cell::new(None),
             computed: Default::default(),
+            limit_rate: None,
         }
     }
 
@@ -323,6 +334,11 @@ pub(crate) fn script_var(
             v => put(out, v),
         },
         Var::Uri | Var::DocumentUri => put(out, Some(&ctx.uri)),
+        // nginx's `r->limit_rate`: 0 until something sets it.
+        Var::LimitRate => {
+            out.extend_from_slice(ctx.limit_rate.unwrap_or(0).to_string().as_bytes());
+            true
+        }
         Var::Args | Var::QueryString => put(out, ctx.args.as_deref()),
         Var::IsArgs => {
             if ctx.args.is_some() {

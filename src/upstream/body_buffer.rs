@@ -12,6 +12,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use crate::config::writer::BodyInFile;
 use crate::config::{Config, LocSettings};
 
 /// Bytes read from the file per upstream write.
@@ -22,13 +23,47 @@ const FILE_CHUNK: usize = 64 * 1024;
 pub struct StoredBody {
     mem: Vec<u8>,
     file: Option<File>,
+    /// The file's name (`$request_body_file`).
+    path: Option<PathBuf>,
+    /// `client_body_in_file_only`: the body goes to a named file from its first byte,
+    /// kept (`on`) or removed with the body (`clean`).
+    file_only: BodyInFile,
     len: u64,
     /// Bytes of the file at `chunk_at`, for the upstream writes.
     chunk: Vec<u8>,
     chunk_at: u64,
 }
 
+impl Drop for StoredBody {
+    fn drop(&mut self) {
+        if self.file_only == BodyInFile::Clean
+            && let Some(path) = &self.path
+        {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 impl StoredBody {
+    /// An empty body stored as `client_body_in_file_only` says.
+    pub fn new(file_only: BodyInFile) -> StoredBody {
+        let mut body = StoredBody::default();
+        body.file_only = file_only;
+        body
+    }
+
+    /// The name of the body's temporary file, once it has one (`$request_body_file`). A
+    /// file made only because the body outgrew `client_body_buffer_size` is already
+    /// unlinked: the name is what it had.
+    pub fn file_path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The body is kept in a file however small (`client_body_in_file_only`).
+    pub fn file_only(&self) -> bool {
+        self.file_only != BodyInFile::Off
+    }
+
     /// The body's length so far.
     pub fn len(&self) -> u64 {
         self.len
@@ -51,14 +86,19 @@ impl StoredBody {
         let mut spilled = None;
         if let Some(file) = &self.file {
             file.write_all_at(data, self.len)?;
-        } else if self.mem.len() + data.len() <= limit {
+        } else if self.mem.len() + data.len() <= limit && !self.file_only() {
             self.mem.extend_from_slice(data);
         } else {
-            let (file, path) = super::temp_file::create(dir)?;
+            let (file, path) = if self.file_only() {
+                super::temp_file::create_named(dir)?
+            } else {
+                super::temp_file::create(dir)?
+            };
             file.write_all_at(&self.mem, 0)?;
             file.write_all_at(data, self.mem.len() as u64)?;
             self.mem = Vec::new();
             self.file = Some(file);
+            self.path = Some(path.clone());
             spilled = Some(path);
         }
         self.len += data.len() as u64;

@@ -9,6 +9,16 @@ use std::path::{Path, PathBuf};
 
 /// Creates `dir/NNNNNNNNNN` (O_EXCL, mode 0600, nginx's ten-digit names) and unlinks it.
 pub fn create(dir: &Path) -> io::Result<(File, PathBuf)> {
+    create_file(dir, true)
+}
+
+/// Creates `dir/NNNNNNNNNN` as [`create`] does, and leaves it in place (a request body
+/// kept by `client_body_in_file_only`).
+pub fn create_named(dir: &Path) -> io::Result<(File, PathBuf)> {
+    create_file(dir, false)
+}
+
+fn create_file(dir: &Path, unlink: bool) -> io::Result<(File, PathBuf)> {
     use std::sync::atomic::{AtomicU64, Ordering};
     // One counter per worker process; the pid keeps two workers' names apart.
     static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -24,7 +34,9 @@ pub fn create(dir: &Path) -> io::Result<(File, PathBuf)> {
             .open(&path)
         {
             Ok(file) => {
-                let _ = std::fs::remove_file(&path);
+                if unlink {
+                    let _ = std::fs::remove_file(&path);
+                }
                 return Ok((file, path));
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,

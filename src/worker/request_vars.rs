@@ -198,6 +198,7 @@ impl VarSource for RequestVars<'_, '_> {
             | Var::IsArgs
             | Var::Arg(_)
             | Var::User(_)
+            | Var::LimitRate
             | Var::Capture(_) => {
                 return parsed
                     && crate::rewrite::script_var(&route.script, &NoVars, var, out, false);
@@ -472,6 +473,22 @@ impl VarSource for RequestVars<'_, '_> {
                 };
                 match stored.and_then(|b| b.in_memory()) {
                     Some(body) => out.extend_from_slice(body),
+                    None => return false,
+                }
+            }
+            // The body's temporary file, while the body is kept.
+            Var::RequestBodyFile => {
+                let a = self.active;
+                let stored = match a.route.request_body.as_deref() {
+                    Some(b) => Some(b),
+                    None if a.proxied => a.upstream.stored_body(),
+                    None => None,
+                };
+                match stored.and_then(|b| b.file_path()) {
+                    Some(path) => {
+                        use std::os::unix::ffi::OsStrExt;
+                        out.extend_from_slice(path.as_os_str().as_bytes());
+                    }
                     None => return false,
                 }
             }

@@ -278,23 +278,39 @@ pub(super) struct Coded {
     pub decision: Decision,
     /// The body goes out in chunks (its length is unknown and the client speaks HTTP/1.1).
     pub chunked: bool,
+    /// `add_trailer` has trailers for this status: the body goes out in chunks, the
+    /// trailers after the last one (nginx's `r->expect_trailers`).
+    pub trailers: bool,
 }
 
 impl Coded {
     /// How a response with `decision` is written for the request of `a` (a HEAD request,
     /// or a status without a body, has none to frame).
-    pub(super) fn of(decision: Decision, a: &Active<'_>, status: u16) -> Coded {
+    pub(super) fn of(decision: Decision, a: &Active<'_>, loc: &LocSettings, status: u16) -> Coded {
         let has_body = a.head.method != Method::Head && !matches!(status, 204 | 304);
+        let http11 = a.head.version != crate::http::request::Version::Http10
+            && loc.chunked_transfer_encoding;
+        // nginx's headers filter: a trailer applies to the statuses `add_header` does
+        // unless `always`; its chunked filter then frames the body (HTTP/1.1 only).
+        let listed = expires::applies_to_status(status);
+        let trailers = has_body
+            && http11
+            && status >= 200
+            && loc.add_trailer.iter().any(|t| listed || t.always);
         Coded {
             decision,
-            chunked: decision.coding != Coding::Identity
-                && has_body
-                && a.head.version != crate::http::request::Version::Http10,
+            chunked: (decision.coding != Coding::Identity || trailers) && has_body && http11,
+            trailers,
         }
     }
 
     fn changes_body(&self) -> bool {
         self.decision.coding != Coding::Identity
+    }
+
+    /// The body filter frames the body (a coding changes it, or trailers follow it).
+    fn frames(&self) -> bool {
+        self.changes_body() || self.trailers
     }
 }
 
@@ -332,11 +348,11 @@ pub(super) fn queue_coded<'c>(
     body: Body<'_>,
     decision: Decision,
 ) {
-    let coded = Coded::of(decision, a, head.status);
+    let coded = Coded::of(decision, a, req.loc, head.status);
     let reading = req.reading(&a.head, a.body_read(req), shared.shutting_down);
     let writing = Writing {
         finalized: req.finalized,
-        delimited: if coded.changes_body() {
+        delimited: if coded.frames() {
             coded.chunked || !coded_body(a, head.status)
         } else {
             head.upstream.is_none_or(|u| !u.until_close())
@@ -345,11 +361,50 @@ pub(super) fn queue_coded<'c>(
     };
     req.keepalive = head.status != 101 && keepalive::keep_alive(&reading, &writing);
     let plain = match body {
-        Body::Plain(bytes) if !coded.changes_body() => bytes,
+        Body::Plain(bytes) if !coded.frames() => bytes,
         _ => b"",
     };
     write_response(&mut a.out, shared, req, head, &coded, plain);
-    if !coded.changes_body() || !coded_body(a, head.status) {
+    if !coded.frames() || !coded_body(a, head.status) {
+        return;
+    }
+    if coded.trailers {
+        // The body (coded at once when gzip applies) goes out as one chunk; the filter
+        // then ends it with the trailers once they are made.
+        let bytes = match (body, decision.coding) {
+            (Body::Plain(bytes), Coding::Identity) => bytes.to_vec(),
+            (Body::Gzipped(gz, plain_len), _) => {
+                a.filter.record(plain_len, gz.len() as u64);
+                gz.to_vec()
+            }
+            (Body::Plain(bytes), Coding::Gzip(params)) if !bytes.is_empty() => {
+                let mut gz = Vec::new();
+                if shared
+                    .compress
+                    .one_shot
+                    .compress(params.level, bytes, &mut gz)
+                    .is_ok()
+                {
+                    a.filter.record(bytes.len() as u64, gz.len() as u64);
+                }
+                gz
+            }
+            (_, Coding::Gzip(params)) => {
+                a.filter.start(filter_setup(Some(params), &coded, req.loc));
+                return;
+            }
+            (_, Coding::Gunzip) => {
+                a.filter.start(filter_setup(None, &coded, req.loc));
+                return;
+            }
+        };
+        if !bytes.is_empty() {
+            use std::io::Write;
+            let _ = write!(a.out, "{:x}\r\n", bytes.len());
+            a.out.extend_from_slice(&bytes);
+            a.out.extend_from_slice(b"\r\n");
+        }
+        a.filter.start_identity(filter_setup(None, &coded, req.loc));
         return;
     }
     match (body, decision.coding) {
@@ -383,19 +438,33 @@ pub(super) fn queue_coded<'c>(
             gz.clear();
             shared.compress.scratch = gz;
         }
-        (_, Coding::Gzip(params)) => a.filter.start(FilterSetup {
-            gzip: Some(params),
-            chunked: coded.chunked,
-            buffers: req.loc.gzip_buffers,
-            no_buffer: req.loc.gzip_no_buffer,
-        }),
-        (_, Coding::Gunzip) => a.filter.start(FilterSetup {
-            gzip: None,
-            chunked: coded.chunked,
-            buffers: req.loc.gunzip_buffers,
-            no_buffer: false,
-        }),
+        (_, Coding::Gzip(params)) => a.filter.start(filter_setup(Some(params), &coded, req.loc)),
+        (_, Coding::Gunzip) => a.filter.start(filter_setup(None, &coded, req.loc)),
         (_, Coding::Identity) => {}
+    }
+}
+
+/// Buffers of the pass-through stage that frames a body for its trailers.
+const TRAILER_FRAMING_BUFFERS: (usize, usize) = (8, 8192);
+
+/// The body filter's setup for a response coded as `coded` says (`gzip`: its parameters;
+/// `None` with a coding: gunzip; `None` without one: the pass-through stage for trailers).
+fn filter_setup(
+    gzip: Option<crate::compress::Params>,
+    coded: &Coded,
+    loc: &LocSettings,
+) -> FilterSetup {
+    let (buffers, no_buffer) = match (gzip, coded.decision.coding) {
+        (Some(_), _) => (loc.gzip_buffers, loc.gzip_no_buffer),
+        (None, Coding::Gunzip) => (loc.gunzip_buffers, false),
+        (None, _) => (TRAILER_FRAMING_BUFFERS, true),
+    };
+    FilterSetup {
+        gzip,
+        chunked: coded.chunked,
+        buffers,
+        no_buffer,
+        trailers: coded.trailers,
     }
 }
 
@@ -460,7 +529,10 @@ fn write_response<'c>(
     if let Some(t) = head.content_type.filter(|_| !no_content) {
         push_header(out, b"Content-Type", t);
     }
-    if let Some(len) = head.content_length.filter(|_| !no_content && !changed) {
+    if let Some(len) = head
+        .content_length
+        .filter(|_| !no_content && !changed && !coded.trailers)
+    {
         let mut digits = [0u8; 20];
         push_header(out, b"Content-Length", format_u64(len, &mut digits));
     }
@@ -469,6 +541,8 @@ fn write_response<'c>(
         u.write_early(out);
         if changed {
             edit_upstream_lines(out, from, coding);
+        } else if coded.trailers {
+            drop_upstream_length(out, from);
         }
     }
     for (name, value) in head.early {
@@ -482,7 +556,9 @@ fn write_response<'c>(
             push_header(out, b"Upgrade", value);
         }
     } else {
-        if coded.chunked || (!changed && head.upstream.is_some_and(|u| u.chunked())) {
+        if coded.chunked
+            || (!changed && !coded.trailers && head.upstream.is_some_and(|u| u.chunked()))
+        {
             out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
         }
         if req.keepalive {
@@ -602,12 +678,12 @@ pub(super) fn queue_upstream_head(
     } else {
         head.coding(a, loc, false)
     };
-    let coded = Coded::of(decision, a, status);
+    let coded = Coded::of(decision, a, loc, status);
     let req = &mut *rq.req;
     let reading = req.reading(&a.head, a.body_read(req), rq.shared.shutting_down);
     let writing = Writing {
         finalized: req.finalized,
-        delimited: if coded.changes_body() {
+        delimited: if coded.frames() {
             coded.chunked || !coded_body(a, status)
         } else {
             !view.until_close()
@@ -621,25 +697,16 @@ pub(super) fn queue_upstream_head(
     let mut out = std::mem::take(&mut a.out);
     write_response(&mut out, rq.shared, req, &head, &coded, b"");
     a.out = out;
-    let filtered = coded.changes_body() && coded_body(a, status);
+    let filtered = coded.frames() && coded_body(a, status);
     a.chunks = super::conn::Chunks::framing(chunked && !filtered);
     if filtered {
         // The filter frames the body: the upstream's framing goes entirely.
         crate::upstream::Protocol::unframe(&mut a.upstream.proto);
-        a.filter.start(match decision.coding {
-            Coding::Gzip(params) => FilterSetup {
-                gzip: Some(params),
-                chunked: coded.chunked,
-                buffers: loc.gzip_buffers,
-                no_buffer: loc.gzip_no_buffer,
-            },
-            _ => FilterSetup {
-                gzip: None,
-                chunked: coded.chunked,
-                buffers: loc.gunzip_buffers,
-                no_buffer: false,
-            },
-        });
+        match decision.coding {
+            Coding::Gzip(params) => a.filter.start(filter_setup(Some(params), &coded, loc)),
+            Coding::Gunzip => a.filter.start(filter_setup(None, &coded, loc)),
+            Coding::Identity => a.filter.start_identity(filter_setup(None, &coded, loc)),
+        }
     }
 }
 
@@ -665,6 +732,23 @@ pub(super) fn upstream_body_coded(a: &Active<'_>, loc: &LocSettings) -> bool {
 /// no `Content-Length` or `Accept-Ranges`, a weak `ETag` (nginx's `ngx_http_clear_*` and
 /// `ngx_http_weak_etag`), and for gunzip no `Content-Encoding`. In place: lines dropped
 /// are closed up, `W/` is inserted.
+/// The upstream's `Content-Length` line goes: trailers make the body chunked (nginx's
+/// `ngx_http_clear_content_length`).
+fn drop_upstream_length(out: &mut Vec<u8>, from: usize) {
+    let mut at = from;
+    while at < out.len() {
+        let end = memchr::memchr(b'\n', &out[at..]).map_or(out.len(), |i| at + i + 1);
+        if out[at..end]
+            .get(..15)
+            .is_some_and(|n| n.eq_ignore_ascii_case(b"content-length:"))
+        {
+            out.drain(at..end);
+            continue;
+        }
+        at = end;
+    }
+}
+
 fn edit_upstream_lines(out: &mut Vec<u8>, from: usize, coding: Coding) {
     let mut at = from;
     while at < out.len() {

@@ -103,10 +103,12 @@ impl Route<'_> {
     /// location's access-log formats reads it (decided once per format at load).
     pub fn keep_sent_head(&mut self, loc: &crate::config::LocSettings, head: &[u8]) {
         self.sent_head.clear();
-        if loc
-            .access_log
-            .iter()
-            .any(|log| log.format.reads_sent_headers)
+        // Trailers are made after the head left and may read it too.
+        if !loc.add_trailer.is_empty()
+            || loc
+                .access_log
+                .iter()
+                .any(|log| log.format.reads_sent_headers)
         {
             self.sent_head.extend_from_slice(head);
         }
@@ -148,6 +150,7 @@ impl Route<'_> {
         s.logs.clear();
         s.uninitialized.set(None);
         s.computed.clear();
+        s.limit_rate = None;
         self.location = None;
         self.internal = false;
         self.uri_changes = MAX_URI_CHANGES + 1;

@@ -42,6 +42,8 @@ pub enum Stage {
     Gzip(Params, Option<Deflater>),
     /// gunzip (the state is made at the first byte).
     Gunzip(Option<Inflater>),
+    /// The body as it is, framed in chunks so that `add_trailer`'s trailers can follow.
+    Identity,
 }
 
 /// How far the filter got.
@@ -54,6 +56,9 @@ enum Progress {
     Done,
     /// The source stopped short: nothing more is made, the connection closes.
     Cut,
+    /// The body's last bytes are made; the last chunk waits for the trailers
+    /// ([`BodyFilter::end_with_trailers`]).
+    Trailers,
 }
 
 /// The filter failed; the connection closes after nginx's error line.
@@ -118,6 +123,8 @@ pub struct FilterSetup {
     pub buffers: (usize, usize),
     /// `gzip_no_buffer`: output leaves as soon as it is made.
     pub no_buffer: bool,
+    /// `add_trailer`: the last chunk carries trailers (made when the body has ended).
+    pub trailers: bool,
 }
 
 /// A response's body filter; kept with the connection's buffers from request to request.
@@ -126,6 +133,8 @@ pub struct BodyFilter {
     stage: Stage,
     progress: Progress,
     chunked: bool,
+    /// The last chunk waits for trailers.
+    trailers: bool,
     /// The region's most bytes of output.
     cap: usize,
     /// Output leaves once this much is ready (and the source has no more for now).
@@ -156,6 +165,7 @@ impl Default for BodyFilter {
             stage: Stage::Off,
             progress: Progress::Done,
             chunked: false,
+            trailers: false,
             cap: 0,
             emit_at: 0,
             out: Vec::new(),
@@ -180,12 +190,25 @@ impl BodyFilter {
 
     /// Sets the filter up for a response whose body comes from its source.
     pub fn start(&mut self, setup: FilterSetup) {
-        self.stage = match setup.gzip {
-            Some(p) => Stage::Gzip(p, None),
-            None => Stage::Gunzip(None),
-        };
+        self.start_stage(
+            match setup.gzip {
+                Some(p) => Stage::Gzip(p, None),
+                None => Stage::Gunzip(None),
+            },
+            setup,
+        );
+    }
+
+    /// Sets the filter up to frame an unchanged body in chunks, for trailers.
+    pub fn start_identity(&mut self, setup: FilterSetup) {
+        self.start_stage(Stage::Identity, setup);
+    }
+
+    fn start_stage(&mut self, stage: Stage, setup: FilterSetup) {
+        self.stage = stage;
         self.progress = Progress::Running;
         self.chunked = setup.chunked;
+        self.trailers = setup.trailers && setup.chunked;
         let (num, size) = setup.buffers;
         self.cap = num.saturating_mul(size).max(1);
         self.emit_at = if setup.no_buffer { 1 } else { size.max(1) };
@@ -230,8 +253,27 @@ impl BodyFilter {
                 }
             }
             Stage::Gunzip(i) => *i = None,
-            Stage::Off => {}
+            Stage::Off | Stage::Identity => {}
         }
+    }
+
+    /// The body has ended and its last chunk waits for the trailers.
+    pub fn awaits_trailers(&self) -> bool {
+        self.progress == Progress::Trailers && self.start >= self.end
+    }
+
+    /// Ends the body with the last chunk and `lines` (`Name: value\r\n` each).
+    pub fn end_with_trailers(&mut self, lines: &[u8]) {
+        let len = 3 + lines.len() + 2;
+        if self.out.len() < len {
+            self.out.resize(len, 0);
+        }
+        self.out[..3].copy_from_slice(b"0\r\n");
+        self.out[3..3 + lines.len()].copy_from_slice(lines);
+        self.out[3 + lines.len()..len].copy_from_slice(b"\r\n");
+        self.start = 0;
+        self.end = len;
+        self.progress = Progress::Done;
     }
 
     /// What the writer may send: framed output, or `Pending` while the source is behind,
@@ -257,7 +299,12 @@ impl BodyFilter {
         body: &mut dyn Produce,
         spares: &mut Compressors,
     ) -> Result<(), FilterError> {
-        if self.start < self.end || matches!(self.progress, Progress::Done | Progress::Cut) {
+        if self.start < self.end
+            || matches!(
+                self.progress,
+                Progress::Done | Progress::Cut | Progress::Trailers
+            )
+        {
             return Ok(());
         }
         self.start = 0;
@@ -382,6 +429,11 @@ impl BodyFilter {
                     .map_err(|e| zlib("inflate", 0, e))?;
                 (s.consumed, s.produced)
             }
+            Stage::Identity => {
+                let n = input.len().min(limit - at);
+                self.out[at..at + n].copy_from_slice(&input[..n]);
+                (n, n)
+            }
             Stage::Off => (input.len(), 0),
         };
         self.held += produced;
@@ -428,10 +480,14 @@ impl BodyFilter {
                     }
                     at + s.produced < limit
                 }
-                Stage::Off => true,
+                Stage::Off | Stage::Identity => true,
             };
             if ended {
-                self.progress = Progress::Done;
+                self.progress = if self.trailers {
+                    Progress::Trailers
+                } else {
+                    Progress::Done
+                };
                 self.release_state(spares);
                 self.emit(true);
                 return Ok(());
@@ -531,7 +587,7 @@ impl BodyFilter {
         } else {
             self.start = end;
         }
-        if last {
+        if last && !self.trailers {
             self.out[end..end + 5].copy_from_slice(b"0\r\n\r\n");
             end += 5;
         }

@@ -22,8 +22,10 @@ mod head;
 pub(in crate::worker) mod keepalive;
 mod proxied;
 mod proxied_body;
+mod rate;
 mod respond;
 mod source;
+mod trailers;
 mod tunnel;
 mod write;
 
@@ -362,6 +364,10 @@ pub struct Conn<'c> {
     bytes_out: u64,
     /// When the connection was accepted (`$connection_time`, `keepalive_time`).
     pub accepted_at: Instant,
+    /// The current response's `limit_rate`.
+    rate: rate::RateLimit,
+    /// `limit_rate`: the writer sends nothing before this moment.
+    delayed_until: Option<Instant>,
     /// A `listen ... proxy_protocol` connection whose header is still to be read.
     pub proxy_protocol_pending: bool,
     /// The addresses its PROXY protocol header gave (`$proxy_protocol_*`, realip).
@@ -405,6 +411,8 @@ impl<'c> Conn<'c> {
             pipeline: false,
             bytes_out: 0,
             accepted_at: Instant::now(),
+            rate: rate::RateLimit::Unknown,
+            delayed_until: None,
             proxy_protocol_pending: false,
             proxy_protocol: None,
         }
@@ -495,8 +503,10 @@ impl<'c> Conn<'c> {
     /// `client_header_timeout` as 408, like nginx. A proxied request, a request body read
     /// for the upstream and a tunnel compare their own deadlines on the next drive.
     pub fn on_timeout(&mut self, shared: &mut Shared<'c>, servers: &AddrServers) {
+        // A writer held back by `limit_rate` was only waiting for its moment.
         if matches!(self.state, State::ReadingBody | State::Tunnel(_))
-            || (matches!(self.state, State::Responding) && self.upstream_sourced())
+            || (matches!(self.state, State::Responding)
+                && (self.upstream_sourced() || self.delayed_until.is_some()))
         {
             return;
         }

@@ -88,7 +88,10 @@ impl<'c> Conn<'c> {
             };
         if buffer
             && has_body
-            && let Some(body) = ClientBody::of(&a.head, Sink::Store(Box::default()))
+            && let Some(body) = ClientBody::of(
+                &a.head,
+                Sink::Store(Box::new(StoredBody::new(loc.client_body_in_file_only))),
+            )
         {
             a.body = Some(body);
             req.body = BodyRead::Abandoned;
@@ -327,6 +330,7 @@ impl<'c> Conn<'c> {
         // make room for the upstream to be read again.
         let taken = |c: &Self| c.active.as_deref().map_or(0, |a| a.filter.taken);
         let written = (self.bytes_out, taken(self));
+        self.decide_rate(shared);
         let flushed = self.flush(&mut shared.compress);
         let moved = (self.bytes_out, taken(self)) != written;
         let Some(a) = self.active.as_deref_mut() else {
@@ -339,8 +343,12 @@ impl<'c> Conn<'c> {
                 self.end_unanswered(Failure::client(499))
             }
             Flush::Done => self.finish_request(shared),
-            Flush::Yield => Step::Yield,
-            Flush::Blocked | Flush::Pending => {
+            Flush::Yield | Flush::Spent => Step::Yield,
+            Flush::Pending if a.filter.awaits_trailers() => {
+                self.end_with_trailers(shared);
+                Step::Again
+            }
+            Flush::Blocked | Flush::Pending | Flush::Delayed(_) => {
                 if matches!(flushed, Flush::Pending) && a.upstream.is_broken() {
                     return self.finish_request(shared);
                 }
@@ -363,6 +371,9 @@ impl<'c> Conn<'c> {
         let req = a.req.as_ref()?;
         let mut at = a.upstream.deadline();
         let mut nearest = |t: Instant| at = Some(at.map_or(t, |x| x.min(t)));
+        if let Some(until) = self.delayed_until {
+            nearest(until);
+        }
         if !self.client.writable {
             nearest(self.client_progress + req.loc.send_timeout);
         }
@@ -379,6 +390,19 @@ impl<'c> Conn<'c> {
         let req = a.req.as_ref()?;
         let now = shared.now;
         let waiting_to_send = !self.client.writable;
+        let send_late = waiting_to_send && now >= self.client_progress + req.loc.send_timeout;
+        let body_late = a.body.is_some()
+            && !self.client.readable
+            && a.upstream.body_room() > 0
+            && now >= self.client_progress + req.loc.client_body_timeout;
+        // A proxied request's client timeouts reset the connection too (nginx's
+        // ngx_http_free_request with `c->timedout`).
+        if (send_late || body_late)
+            && req.loc.reset_timedout_connection
+            && let Some(fd) = self.client.raw_fd()
+        {
+            let _ = crate::sys::set_linger_zero(fd);
+        }
         if waiting_to_send && now >= self.client_progress + req.loc.send_timeout {
             self.log_line(
                 LogLevel::Info,
@@ -538,6 +562,11 @@ impl<'c> Conn<'c> {
                         },
                     ),
                 };
+                // X-Accel-Limit-Rate is taken as the head is parsed, so it holds through an
+                // X-Accel-Redirect too (ngx_http_upstream_process_limit_rate).
+                if let Some(rate) = accel::limit_rate(lines, buf, rules.ignore) {
+                    a.route.script.limit_rate = Some(rate);
+                }
                 (
                     accel::redirect(lines, buf, rules),
                     accel::buffering(lines, buf, rules.ignore),
@@ -599,6 +628,11 @@ impl<'c> Conn<'c> {
         let Some(a) = self.active.as_deref_mut() else {
             return Step::Close;
         };
+        // An unbuffered response goes out as it comes, unlimited
+        // (ngx_http_upstream_send_response sets `r->limit_rate = 0`).
+        if !a.upstream.buffering() {
+            a.route.script.limit_rate = Some(0);
+        }
         let Some(req) = a.req.as_ref() else {
             return Step::Close;
         };

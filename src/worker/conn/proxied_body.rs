@@ -40,6 +40,12 @@ impl<'c> Conn<'c> {
             return Step::Close;
         };
         let mut spilled = None;
+        // nginx logs the file of a body kept in one on purpose at notice level.
+        let level = if stored.file_only() {
+            LogLevel::Notice
+        } else {
+            LogLevel::Warn
+        };
         let (limit, max, dir) = (
             loc.client_body_buffer_size,
             loc.client_max_body_size,
@@ -71,7 +77,7 @@ impl<'c> Conn<'c> {
                 "a client request body is buffered to a temporary file {}",
                 path.display()
             );
-            self.log_line(LogLevel::Warn, &what);
+            self.log_line(level, &what);
         }
         match turn {
             body::BodyTurn::Done => self.launch_upstream(shared, Some(stored)),

@@ -28,8 +28,11 @@ impl<'c> Conn<'c> {
         {
             return self.finish_request(shared);
         }
+        self.decide_rate(shared);
         match self.flush(&mut shared.compress) {
+            Flush::Pending if self.end_with_trailers(shared) => return Step::Again,
             Flush::Done | Flush::Pending => {}
+            Flush::Delayed(until) => return Step::Wait(Some(until)),
             Flush::Blocked => {
                 let send_timeout = self
                     .active
@@ -39,7 +42,7 @@ impl<'c> Conn<'c> {
                 self.send_timeout = send_timeout;
                 return Step::Wait(Some(shared.now + send_timeout));
             }
-            Flush::Yield => return Step::Yield,
+            Flush::Yield | Flush::Spent => return Step::Yield,
             Flush::Error => return Step::Close,
         }
         let Some(a) = self.active.as_mut() else {
@@ -74,6 +77,10 @@ impl<'c> Conn<'c> {
     /// Ends the current request: access log, then keep-alive, pipelining or close.
     pub(super) fn finish_request(&mut self, shared: &mut Shared<'c>) -> Step {
         self.discard_until = None;
+        // The next response has its own rate; the last write of this one is not waited
+        // for (nginx's finalization clears `c->write->delayed`).
+        self.rate = rate::RateLimit::Unknown;
+        self.delayed_until = None;
         let Some(a) = self.active.as_mut() else {
             return Step::Close;
         };

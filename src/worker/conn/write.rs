@@ -3,8 +3,8 @@
 //! `writev`, a file by `sendfile(2)` (the head with `MSG_MORE`) or `pread` + write — with
 //! nginx's error lines when the client or the file lets us down.
 //!
-//! A rate limit (`limit_rate`) would cap what one call sends here; a response's body
-//! filter ([`super::filter`]: gzip, gunzip, chunks) stands between the source's [`Ready`]
+//! The rate limit (`limit_rate`, [`super::rate`]) caps what one call sends and then
+//! holds the writer back until a deadline; a response's body filter ([`super::filter`]: gzip, gunzip, chunks) stands between the source's [`Ready`]
 //! and the socket, and TLS would sit under the writes.
 
 use std::os::fd::RawFd;
@@ -26,6 +26,10 @@ pub(super) enum Flush {
     Yield,
     /// The client or the file failed (logged); the connection closes.
     Error,
+    /// `limit_rate`: nothing more may go before this moment.
+    Delayed(Instant),
+    /// `limit_rate`: the allowance of this call was sent (internal to [`Conn::flush`]).
+    Spent,
 }
 
 /// Bytes read per `pread` when a file is sent without `sendfile`.
@@ -35,7 +39,44 @@ impl<'c> Conn<'c> {
     /// Writes queued bytes, then the source's body (through the body filter when the
     /// response has one), until done or blocked. `spares`: the worker's compressor states
     /// and buffers, which the filter takes from and gives back to.
+    /// No faster than the response's `limit_rate` ([`super::rate`]).
     pub(super) fn flush(&mut self, spares: &mut Compressors) -> Flush {
+        let now = self.now;
+        if let Some(until) = self.delayed_until {
+            if now < until {
+                return Flush::Delayed(until);
+            }
+            self.delayed_until = None;
+        }
+        let rate::RateLimit::On(throttle) = &self.rate else {
+            return self.flush_within(spares, u64::MAX);
+        };
+        let allowance = match throttle.allowance(now, self.bytes_out) {
+            Ok(n) => n,
+            Err(until) => {
+                self.delayed_until = Some(until);
+                return Flush::Delayed(until);
+            }
+        };
+        let before = self.bytes_out;
+        let flushed = self.flush_within(spares, allowance);
+        let rate::RateLimit::On(throttle) = &self.rate else {
+            return flushed;
+        };
+        match (flushed, throttle.delay(now, before, self.bytes_out)) {
+            // The response is complete: nginx's finalization drops the wait.
+            (f @ (Flush::Done | Flush::Error), _) => f,
+            (_, Some(until)) => {
+                self.delayed_until = Some(until);
+                Flush::Delayed(until)
+            }
+            (Flush::Spent, None) => Flush::Yield,
+            (f, None) => f,
+        }
+    }
+
+    /// [`Conn::flush`] of at most `budget` bytes.
+    fn flush_within(&mut self, spares: &mut Compressors, mut budget: u64) -> Flush {
         let Some(a) = self.active.as_deref_mut() else {
             return Flush::Error;
         };
@@ -61,11 +102,20 @@ impl<'c> Conn<'c> {
                         .limit(a.upstream.ready(), &mut a.out, a.upstream.is_broken())
                 }
             };
+            if budget == 0 {
+                return Flush::Spent;
+            }
+            let cap = usize::try_from(budget).unwrap_or(usize::MAX);
             if a.out_pos < a.out.len() {
                 if !self.client.writable {
                     return Flush::Blocked;
                 }
                 let head = &a.out[a.out_pos..];
+                let head = &head[..head.len().min(cap)];
+                let ready = match ready {
+                    Ready::Bytes(body) => Ready::Bytes(&body[..body.len().min(cap - head.len())]),
+                    r => r,
+                };
                 // The head and the body bytes at hand leave in one writev; a head followed
                 // by sendfile goes with MSG_MORE, so the kernel sends it in the same
                 // segments as the file's first bytes.
@@ -80,6 +130,7 @@ impl<'c> Conn<'c> {
                     Ok(n) => {
                         self.client_progress = self.now;
                         self.bytes_out += n as u64;
+                        budget -= (n as u64).min(budget);
                         let from_head = n.min(head.len());
                         a.out_pos += from_head;
                         if a.out_pos == a.out.len() {
@@ -127,10 +178,11 @@ impl<'c> Conn<'c> {
                 }
                 Ready::Pending => return Flush::Pending,
                 _ if !self.client.writable => return Flush::Blocked,
-                Ready::Bytes(body) => match self.client.write(body) {
+                Ready::Bytes(body) => match self.client.write(&body[..body.len().min(cap)]) {
                     Ok(n) => {
                         self.client_progress = self.now;
                         self.bytes_out += n as u64;
+                        budget -= (n as u64).min(budget);
                         consume(a, n);
                         sent_body += n as u64;
                     }
@@ -152,7 +204,7 @@ impl<'c> Conn<'c> {
                     } else {
                         len
                     };
-                    let want = want.min(1 << 30) as usize;
+                    let want = want.min(1 << 30).min(budget) as usize;
                     let result = if sendfile {
                         send_file(&mut self.client, self.id, &self.peer, a, fd, pos, want)
                     } else {
@@ -163,6 +215,7 @@ impl<'c> Conn<'c> {
                             self.client_progress = self.now;
                             if sendfile {
                                 self.bytes_out += n as u64;
+                                budget -= (n as u64).min(budget);
                             }
                             consume(a, n);
                             sent_body += n as u64;

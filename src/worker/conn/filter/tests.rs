@@ -171,6 +171,7 @@ fn gzip_setup(chunked: bool, buffers: (usize, usize)) -> FilterSetup {
         chunked,
         buffers,
         no_buffer: false,
+        trailers: false,
     }
 }
 
@@ -315,6 +316,7 @@ fn gunzip_reads_members_in_any_pieces_and_stops_at_garbage() {
         chunked: true,
         buffers: (32, 4096),
         no_buffer: false,
+        trailers: false,
     };
     for sizes in [&[1usize, 3][..], &[777], &[100_000]] {
         let mut f = BodyFilter::default();
