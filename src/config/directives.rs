@@ -500,7 +500,6 @@ table! {
     "uwsgi_ssl_verify", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
     "uwsgi_ssl_verify_depth", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
     // ---- fastcgi: a core knob the gateways' body tests use ----
-    "client_body_in_single_buffer", HSL, Flag, false, set_http::client_body_in_single_buffer, "Keep a buffered request body in one memory buffer (Portico always does; default off in nginx).";
     // ---- resolver (config/resolver.rs) ----
     "resolver", HSL, AtLeast(1), false, resolver::resolver, "`resolver ADDRESS... [valid=TIME] [ipv4=on|off] [ipv6=on|off]`: name servers for proxy_pass with variables.";
     "resolver_timeout", HSL, Exact(1), false, resolver::resolver_timeout, "How long a request waits for a name to resolve (default 30s).";

@@ -241,17 +241,6 @@ pub(crate) fn index(
     Ok(())
 }
 
-/// `client_body_in_single_buffer on|off;`: nginx's memory-layout knob for a buffered request
-/// body. Portico always keeps a body read into memory as one contiguous buffer (what `on`
-/// asks for), so the flag is checked as nginx checks it and needs no setting.
-pub(crate) fn client_body_in_single_buffer(
-    _: &mut Level<'_>,
-    d: &Directive,
-    _: &mut Shared,
-) -> Result<(), ConfError> {
-    flag_arg(d).map(drop)
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
