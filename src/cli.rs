@@ -308,6 +308,15 @@ fn test_config(args: &Args, opts: &LoadOptions) -> i32 {
             }
             if !args.quiet {
                 eprintln!("{NAME}: the configuration file {file} syntax is ok");
+            }
+            // As nginx's test mode, which opens the listening sockets after the syntax.
+            let listens = config.http.as_ref().map_or(&[][..], |h| &h.listens[..]);
+            if let Err(e) = crate::listener::test_unix_binds(listens) {
+                elog!(LogLevel::Emerg, "{e}");
+                eprintln!("{NAME}: configuration file {file} test failed");
+                return 1;
+            }
+            if !args.quiet {
                 eprintln!("{NAME}: configuration file {file} test is successful");
             }
             if args.dump {

@@ -43,6 +43,7 @@ pub mod auth_basic;
 pub mod cgi;
 pub mod cidr;
 pub mod cli;
+pub mod client_addr;
 pub mod compress;
 pub mod computed;
 pub mod config;

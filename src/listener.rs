@@ -5,7 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use crate::config::ListenConf;
+use crate::config::{ListenAddr, ListenConf};
 use crate::elog;
 
 /// A bound, listening socket and the `listen` options it was made with.
@@ -44,6 +44,25 @@ impl Listener {
         }
         self
     }
+}
+
+/// A unix-domain socket's address for `path` (the config checked its length).
+fn sockaddr_un(path: &std::path::Path) -> io::Result<(libc::sockaddr_un, libc::socklen_t)> {
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: sockaddr_un is plain data.
+    let mut sun: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = path.as_os_str().as_bytes();
+    if bytes.len() >= sun.sun_path.len() || bytes.contains(&0) {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
+    for (dst, &b) in sun.sun_path.iter_mut().zip(bytes) {
+        *dst = b as libc::c_char;
+    }
+    Ok((
+        sun,
+        std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+    ))
 }
 
 fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
@@ -100,12 +119,14 @@ fn set_int(fd: RawFd, level: libc::c_int, name: libc::c_int, v: libc::c_int) -> 
 }
 
 /// Binds one socket for `conf` (SO_REUSEADDR, IPV6_V6ONLY per `ipv6only`, SO_REUSEPORT with
-/// `reuseport`, TCP_NODELAY set once here so accepted sockets inherit it) and listens.
-fn bind_one(conf: &ListenConf) -> io::Result<OwnedFd> {
-    let family = if conf.addr.is_ipv4() {
-        libc::AF_INET
-    } else {
-        libc::AF_INET6
+/// `reuseport`, TCP_NODELAY set once here so accepted sockets inherit it) and listens. A
+/// unix-domain socket's file is made readable and writable by all (0666), as nginx does,
+/// so that clients of any user can connect.
+fn bind_one(conf: &ListenConf) -> Result<OwnedFd, BindError> {
+    let family = match &conf.addr {
+        ListenAddr::Inet(a) if a.is_ipv4() => libc::AF_INET,
+        ListenAddr::Inet(_) => libc::AF_INET6,
+        ListenAddr::Unix(_) => libc::AF_UNIX,
     };
     // SAFETY: socket(2) returns a new descriptor we immediately own.
     let raw = unsafe {
@@ -116,13 +137,17 @@ fn bind_one(conf: &ListenConf) -> io::Result<OwnedFd> {
         )
     };
     if raw < 0 {
-        return Err(io::Error::last_os_error());
+        return Err(io::Error::last_os_error().into());
     }
     // SAFETY: `raw` is a fresh, valid descriptor owned by nobody else.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     set_int(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
     if conf.reuseport {
-        set_int(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+        // A unix-domain socket refuses it (EOPNOTSUPP): nginx fails with this call's name.
+        set_int(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1).map_err(|err| BindError {
+            call: "setsockopt(SO_REUSEPORT)",
+            err,
+        })?;
     }
     if family == libc::AF_INET6 {
         set_int(
@@ -132,18 +157,123 @@ fn bind_one(conf: &ListenConf) -> io::Result<OwnedFd> {
             conf.ipv6only as libc::c_int,
         )?;
     }
-    set_int(raw, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)?;
-    let (sa, len) = sockaddr(&conf.addr);
-    // SAFETY: `sa` holds a valid address of length `len`.
-    if unsafe { libc::bind(raw, (&sa as *const libc::sockaddr_storage).cast(), len) } < 0 {
-        return Err(io::Error::last_os_error());
+    match &conf.addr {
+        ListenAddr::Inet(addr) => {
+            set_int(raw, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)?;
+            let (sa, len) = sockaddr(addr);
+            // SAFETY: `sa` holds a valid address of length `len`.
+            if unsafe { libc::bind(raw, (&sa as *const libc::sockaddr_storage).cast(), len) } < 0 {
+                return Err(io::Error::last_os_error().into());
+            }
+        }
+        ListenAddr::Unix(path) => {
+            let (sun, len) = sockaddr_un(path)?;
+            // SAFETY: `sun` holds a valid address of length `len`.
+            if unsafe { libc::bind(raw, (&sun as *const libc::sockaddr_un).cast(), len) } < 0 {
+                return Err(io::Error::last_os_error().into());
+            }
+            use std::os::unix::fs::PermissionsExt;
+            if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666)) {
+                elog!(
+                    crate::log::LogLevel::Emerg,
+                    "chmod() \"{}\" failed ({})",
+                    path.display(),
+                    crate::sys::errno_text(&e)
+                );
+            }
+        }
     }
     // SAFETY: listen(2) on our own socket.
     if unsafe { libc::listen(raw, conf.backlog) } < 0 {
-        return Err(io::Error::last_os_error());
+        return Err(io::Error::last_os_error().into());
     }
     configure(raw, conf);
     Ok(fd)
+}
+
+/// Why a listening socket could not be made: the call nginx names in its message, and the
+/// error.
+struct BindError {
+    /// `bind() to`, or `setsockopt(SO_REUSEPORT)`.
+    call: &'static str,
+    err: io::Error,
+}
+
+impl BindError {
+    /// nginx's line: `bind() to 0.0.0.0:80 failed (98: Address already in use)`.
+    fn text(&self, addr: &ListenAddr) -> String {
+        format!(
+            "{} {addr} failed ({})",
+            self.call,
+            crate::sys::errno_text(&self.err)
+        )
+    }
+}
+
+impl From<io::Error> for BindError {
+    fn from(err: io::Error) -> BindError {
+        BindError {
+            call: "bind() to",
+            err,
+        }
+    }
+}
+
+/// What `-t` checks of the unix-domain sockets in `wanted`, as nginx's test mode does: each
+/// is bound (a socket file in use, `EADDRINUSE`, is fine: the running server's), and the
+/// file made for the test is removed again. A path that cannot be bound (no such folder, no
+/// permission) fails the test with nginx's `bind() to unix:PATH failed (...)`.
+pub fn test_unix_binds(wanted: &[ListenConf]) -> Result<(), String> {
+    for conf in wanted {
+        let ListenAddr::Unix(path) = &conf.addr else {
+            continue;
+        };
+        match bind_one(conf) {
+            Ok(fd) => {
+                drop(fd);
+                remove_socket_file(path, false);
+            }
+            Err(e) if e.err.raw_os_error() == Some(libc::EADDRINUSE) => {}
+            Err(e) => return Err(e.text(&conf.addr)),
+        }
+    }
+    Ok(())
+}
+
+/// Removes the files of the unix-domain sockets among `listeners`, as nginx does when its
+/// master closes them for good (`ngx_close_listening_sockets`); `announce` logs nginx's
+/// `deleting socket PATH` first, as a reload that drops a socket does.
+pub fn remove_unix_files(listeners: &[Listener], announce: bool) {
+    for path in unix_paths(listeners) {
+        remove_socket_file(&path, announce);
+    }
+}
+
+/// The paths of the unix-domain sockets among `listeners`.
+pub fn unix_paths(listeners: &[Listener]) -> Vec<std::rc::Rc<std::path::Path>> {
+    listeners
+        .iter()
+        .filter_map(|l| match &l.conf.addr {
+            ListenAddr::Unix(path) => Some(path.clone()),
+            ListenAddr::Inet(_) => None,
+        })
+        .collect()
+}
+
+/// Removes one unix-domain socket's file (see [`remove_unix_files`]).
+pub fn remove_socket_file(path: &std::path::Path, announce: bool) {
+    use crate::log::LogLevel;
+    if announce {
+        elog!(LogLevel::Warn, "deleting socket {}", path.display());
+    }
+    if let Err(e) = std::fs::remove_file(path) {
+        elog!(
+            LogLevel::Emerg,
+            "unlink() {} failed ({})",
+            path.display(),
+            crate::sys::errno_text(&e)
+        );
+    }
 }
 
 /// Sets `listen`'s socket options (`rcvbuf=`, `sndbuf=`, `so_keepalive=`, `fastopen=`,
@@ -219,8 +349,10 @@ pub fn bind_all(
     old: &mut Vec<Listener>,
     workers: usize,
 ) -> Result<Vec<Listener>, String> {
-    let same = |a: &ListenConf, b: &ListenConf| {
-        a.addr == b.addr && a.reuseport == b.reuseport && a.ipv6only == b.ipv6only
+    let same = |a: &ListenConf, b: &ListenConf| match (&a.addr, &b.addr) {
+        // A unix socket's file can be bound once: the same path keeps its socket.
+        (ListenAddr::Unix(x), ListenAddr::Unix(y)) => x == y,
+        _ => a.addr == b.addr && a.reuseport == b.reuseport && a.ipv6only == b.ipv6only,
     };
     // Bind everything new first: a failure must leave the running sockets untouched.
     let mut fresh: Vec<Vec<OwnedFd>> = Vec::with_capacity(wanted.len());
@@ -229,16 +361,10 @@ pub fn bind_all(
             .iter()
             .find(|l| same(&l.conf, conf))
             .map_or(0, |l| l.fds.len());
-        let need = if conf.reuseport { workers.max(1) } else { 1 };
+        let need = sockets_for(conf, workers);
         let mut fds = Vec::new();
         for _ in have..need {
-            fds.push(bind_one(conf).map_err(|e| {
-                format!(
-                    "bind() to {} failed ({})",
-                    conf.addr,
-                    crate::sys::errno_text(&e)
-                )
-            })?);
+            fds.push(bind_one(conf).map_err(|e| e.text(&conf.addr))?);
         }
         fresh.push(fds);
     }
@@ -262,13 +388,23 @@ pub fn bind_all(
             None => Vec::new(),
         };
         fds.extend(new_fds);
-        fds.truncate(if conf.reuseport { workers.max(1) } else { 1 });
+        fds.truncate(sockets_for(conf, workers));
         out.push(Listener {
             conf: conf.clone(),
             fds,
         });
     }
     Ok(out)
+}
+
+/// How many sockets `conf` needs: one per worker with `reuseport`, except for a unix-domain
+/// path, which can be bound once.
+fn sockets_for(conf: &ListenConf, workers: usize) -> usize {
+    if conf.reuseport && !is_unix(&conf.addr) {
+        workers.max(1)
+    } else {
+        1
+    }
 }
 
 /// The environment variable a master started by `USR2` (binary upgrade) finds its inherited
@@ -288,7 +424,7 @@ pub fn inherited_sockets_value(listeners: &[Listener]) -> String {
 }
 
 /// Takes over the listening sockets an old master passed in `value` (`"6;7;"`): each must be
-/// a listening TCP socket; its address and `SO_REUSEPORT` decide which `listen` of `wanted`
+/// a listening stream socket (TCP or unix-domain); its address and `SO_REUSEPORT` decide which `listen` of `wanted`
 /// it serves. The result is the "old" list for [`bind_all`], which then binds only what is
 /// missing, so an address keeps its socket (and its queue) across the binary upgrade.
 /// A socket no `listen` asks for any more is closed. As nginx, a bad number stops the
@@ -314,13 +450,13 @@ pub fn adopt_inherited(value: &str, wanted: &[ListenConf]) -> (Vec<Listener>, Op
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
         let Some(conf) = wanted
             .iter()
-            .find(|c| c.addr == addr && c.reuseport == reuseport)
+            .find(|c| c.addr == addr && (c.reuseport == reuseport || is_unix(&addr)))
         else {
             continue;
         };
         match out
             .iter_mut()
-            .find(|l| l.conf.addr == addr && l.conf.reuseport == reuseport)
+            .find(|l| l.conf.addr == addr && (l.conf.reuseport == reuseport || is_unix(&addr)))
         {
             Some(l) => l.fds.push(owned),
             None => out.push(Listener {
@@ -338,8 +474,12 @@ fn bad_number(part: &str) -> String {
     )
 }
 
-/// The bound address and `SO_REUSEPORT` of `fd` if it is a listening TCP socket.
-fn listening_socket(fd: RawFd) -> Option<(SocketAddr, bool)> {
+fn is_unix(addr: &ListenAddr) -> bool {
+    matches!(addr, ListenAddr::Unix(_))
+}
+
+/// The bound address and `SO_REUSEPORT` of `fd` if it is a listening stream socket.
+fn listening_socket(fd: RawFd) -> Option<(ListenAddr, bool)> {
     let get = |level, name| {
         let mut v: libc::c_int = 0;
         let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
@@ -362,6 +502,9 @@ fn listening_socket(fd: RawFd) -> Option<(SocketAddr, bool)> {
     }
     let reuseport = get(libc::SOL_SOCKET, libc::SO_REUSEPORT)? != 0;
     let addr = nix::sys::socket::getsockname::<nix::sys::socket::SockaddrStorage>(fd).ok()?;
+    if let Some(path) = addr.as_unix_addr().and_then(|a| a.path()) {
+        return Some((ListenAddr::Unix(path.into()), reuseport));
+    }
     let addr = if let Some(a) = addr.as_sockaddr_in() {
         SocketAddr::from((a.ip(), a.port()))
     } else {
@@ -373,5 +516,5 @@ fn listening_socket(fd: RawFd) -> Option<(SocketAddr, bool)> {
             a.scope_id(),
         ))
     };
-    Some((addr, reuseport))
+    Some((ListenAddr::Inet(addr), reuseport))
 }

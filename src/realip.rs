@@ -6,6 +6,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use crate::cidr::{self, Cidr};
+use crate::client_addr::ClientAddr;
 
 /// How a search went (nginx's `NGX_OK` / `NGX_DONE` / `NGX_DECLINED`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,8 +19,9 @@ enum Step {
     Declined,
 }
 
-fn trusted(addr: SocketAddr, proxies: &[Cidr]) -> bool {
-    cidr::matches(proxies, Some(addr.ip()))
+/// Whether `addr` is a trusted proxy (a unix-domain peer is when `unix:` is listed).
+fn trusted(addr: ClientAddr, proxies: &[Cidr]) -> bool {
+    cidr::matches(proxies, addr.ip().addr())
 }
 
 /// `ngx_parse_addr_port`: `ADDR`, `ADDR:PORT` or `[ADDR6]:PORT` (port 0 when absent).
@@ -46,7 +48,7 @@ pub fn parse_addr_port(text: &[u8]) -> Option<SocketAddr> {
 }
 
 /// `ngx_http_get_forwarded_addr_internal` over one header value.
-fn search(addr: &mut SocketAddr, value: &[u8], proxies: &[Cidr], recursive: bool) -> Step {
+fn search(addr: &mut ClientAddr, value: &[u8], proxies: &[Cidr], recursive: bool) -> Step {
     let mut len = value.len();
     let mut found = false;
     loop {
@@ -68,7 +70,7 @@ fn search(addr: &mut SocketAddr, value: &[u8], proxies: &[Cidr], recursive: bool
         let Some(parsed) = parse_addr_port(&value[p.min(len)..len]) else {
             return if found { Step::Done } else { Step::Declined };
         };
-        *addr = parsed;
+        *addr = ClientAddr::Inet(parsed);
         found = true;
         if !(recursive && p > 0) {
             return Step::Ok;
@@ -80,7 +82,7 @@ fn search(addr: &mut SocketAddr, value: &[u8], proxies: &[Cidr], recursive: bool
 /// The client address the header `values` (every occurrence, in request order) give for a
 /// connection from `peer`; `None` when the realip module leaves the address alone.
 pub fn forwarded_addr(
-    peer: SocketAddr,
+    peer: ClientAddr,
     values: &[&[u8]],
     proxies: &[Cidr],
     recursive: bool,
@@ -102,7 +104,10 @@ pub fn forwarded_addr(
         }
         found = true;
     }
-    (rc != Step::Declined).then_some(addr)
+    match addr {
+        ClientAddr::Inet(a) if rc != Step::Declined => Some(a),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -123,7 +128,7 @@ mod tests {
     fn ip(values: &[&str], recursive: bool) -> Option<String> {
         let values: Vec<&[u8]> = values.iter().map(|v| v.as_bytes()).collect();
         let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-        forwarded_addr(peer, &values, &proxies(), recursive).map(|a| a.ip().to_string())
+        forwarded_addr(peer.into(), &values, &proxies(), recursive).map(|a| a.ip().to_string())
     }
 
     #[test]

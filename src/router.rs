@@ -14,7 +14,7 @@ pub struct AddrServers {
     /// The `default_server`, or the first server listed for the address.
     pub default: usize,
     /// The listen address: a connection's local address unless it is a wildcard.
-    pub addr: std::net::SocketAddr,
+    pub addr: crate::config::ListenAddr,
     /// `listen ... proxy_protocol`: connections start with a PROXY protocol header.
     pub proxy_protocol: bool,
 }
@@ -38,7 +38,7 @@ pub fn servers_by_listen(http: &HttpConf) -> Vec<AddrServers> {
             AddrServers {
                 servers,
                 default,
-                addr: l.addr,
+                addr: l.addr.clone(),
                 proxy_protocol: l.proxy_protocol,
             }
         })

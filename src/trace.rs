@@ -8,8 +8,6 @@
 //! behind an `if let Some(trace)`, so the request path pays one branch per step and nothing
 //! else.
 
-use std::net::SocketAddr;
-
 use crate::config::{LocationConf, ServerConf};
 use crate::rewrite::{Condition, Flag, Outcome};
 use crate::router::ServerMatch;
@@ -41,7 +39,7 @@ pub enum Step<'a> {
     /// The listening address the request came to, and how many servers listen there.
     Listen {
         /// The address.
-        addr: SocketAddr,
+        addr: &'a crate::config::ListenAddr,
         /// Servers on it.
         servers: usize,
         /// Why this one.

@@ -65,7 +65,7 @@ pub struct CgiRequest<'a> {
     /// An `error_page` made the request a GET.
     pub as_get: bool,
     /// The client's address.
-    pub client: IpAddr,
+    pub client: crate::client_addr::ClientIp,
     /// The connection's number, for log lines.
     pub conn_id: u64,
 }

@@ -5,6 +5,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::rc::Rc;
 
+use crate::client_addr::ClientIp;
+
 use super::directives::{Ctx, block, walk};
 use super::error::ConfError;
 use super::parser::Directive;
@@ -29,14 +31,20 @@ pub enum RuleAddresses {
     V4 { addr: u32, mask: u32 },
     /// An IPv6 network.
     V6 { addr: u128, mask: u128 },
-    /// `unix:`: clients of UNIX-domain sockets (Portico listens on none).
+    /// `unix:`: clients of UNIX-domain sockets (`listen unix:`).
     Unix,
 }
 
 impl AccessRule {
     /// Whether the rule covers a client at `peer` (an IPv4-mapped IPv6 address is taken
     /// as its IPv4 address, as nginx does).
-    pub fn covers(&self, peer: IpAddr) -> bool {
+    pub fn covers(&self, peer: ClientIp) -> bool {
+        let peer = match peer {
+            ClientIp::Unix => {
+                return matches!(self.addresses, RuleAddresses::All | RuleAddresses::Unix);
+            }
+            ClientIp::Ip(ip) => ip,
+        };
         let peer = match peer {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
             v4 => v4,
@@ -290,8 +298,10 @@ mod tests {
             addresses: v6,
             deny: true,
         };
-        assert!(rule.covers("2001:db8::1".parse().unwrap_or(IpAddr::V4(0.into()))));
-        assert!(!rule.covers("2001:db9::1".parse().unwrap_or(IpAddr::V4(0.into()))));
+        let ip = |s: &str| ClientIp::Ip(s.parse().unwrap_or(IpAddr::V4(0.into())));
+        assert!(rule.covers(ip("2001:db8::1")));
+        assert!(!rule.covers(ip("2001:db9::1")));
+        assert!(!rule.covers(ClientIp::Unix));
         let v4 = AccessRule {
             addresses: RuleAddresses::V4 {
                 addr: 0x7f00_0000,
@@ -300,7 +310,19 @@ mod tests {
             deny: false,
         };
         let mapped: IpAddr = "::ffff:127.0.0.5".parse().unwrap_or(IpAddr::V4(0.into()));
-        assert!(v4.covers(mapped));
+        assert!(v4.covers(mapped.into()));
+        assert!(!v4.covers(ClientIp::Unix));
+        for (addresses, covers) in [(RuleAddresses::Unix, true), (RuleAddresses::All, true)] {
+            let rule = AccessRule {
+                addresses,
+                deny: true,
+            };
+            assert_eq!(rule.covers(ClientIp::Unix), covers);
+            assert_eq!(
+                rule.covers(ip("127.0.0.1")),
+                addresses == RuleAddresses::All
+            );
+        }
     }
 
     #[test]

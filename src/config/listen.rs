@@ -8,8 +8,8 @@ use super::parser::Directive;
 use super::raw::{Level, ListenSlot, ServerRaw, Shared};
 use super::set_block::compile_regex;
 use super::settings::{
-    DEFAULT_LISTEN_BACKLOG, DEFAULT_LISTEN_PORT_ROOT, DEFAULT_LISTEN_PORT_USER, ListenConf,
-    ServerName,
+    DEFAULT_LISTEN_BACKLOG, DEFAULT_LISTEN_PORT_ROOT, DEFAULT_LISTEN_PORT_USER, ListenAddr,
+    ListenConf, ServerName,
 };
 use super::values::{parse_number, parse_size, parse_time};
 
@@ -117,14 +117,30 @@ fn port_only(text: &str) -> bool {
     parse_number(first).is_some() && rest_ok
 }
 
-/// Parses a listen address into socket addresses; errors are nginx's `u.err` texts.
-fn parse_listen_addr(url: &str) -> Result<Vec<SocketAddr>, &'static str> {
+/// The size of `sockaddr_un.sun_path`, its terminating NUL included.
+const UNIX_PATH_MAX: usize = 108;
+
+/// Parses a listen address into the addresses to bind; errors are nginx's `u.err` texts.
+fn parse_listen_addr(url: &str) -> Result<Vec<ListenAddr>, &'static str> {
     if url
         .get(..5)
         .is_some_and(|scheme| scheme.eq_ignore_ascii_case("unix:"))
     {
-        return Err("the unix domain sockets are not supported on this platform");
+        // ngx_parse_unix_domain_url: the rest, whatever it is, is the path.
+        let path = &url[5..];
+        if path.is_empty() {
+            return Err("no path in the unix domain socket");
+        }
+        if path.len() + 1 > UNIX_PATH_MAX {
+            return Err("too long path in the unix domain socket");
+        }
+        return Ok(vec![ListenAddr::Unix(std::path::Path::new(path).into())]);
     }
+    parse_inet_addr(url).map(|v| v.into_iter().map(ListenAddr::Inet).collect())
+}
+
+/// An IP listen address (`ADDR[:PORT]`, `PORT`, `[V6][:PORT]`, ports may be ranges).
+fn parse_inet_addr(url: &str) -> Result<Vec<SocketAddr>, &'static str> {
     if let Some(rest) = url.strip_prefix('[') {
         let (host, after) = rest.split_once(']').ok_or("invalid host")?;
         if after.contains('/') {
@@ -238,7 +254,7 @@ pub(crate) fn listen(
         ConfError::at(d, format!("{err} in \"{url}\" of the \"listen\" directive"))
     })?;
     let mut base = ListenConf {
-        addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+        addr: ListenAddr::Inet(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)),
         default_server: false,
         backlog: DEFAULT_LISTEN_BACKLOG,
         reuseport: false,
@@ -313,7 +329,7 @@ pub(crate) fn listen(
             continue;
         }
         let conf = ListenConf {
-            addr: *addr,
+            addr: addr.clone(),
             ..base.clone()
         };
         register(shared, server.index, conf.clone(), options_set, Some(d))?;
@@ -332,7 +348,7 @@ pub(crate) fn finish_server(server: &mut ServerRaw, shared: &mut Shared) -> Resu
             DEFAULT_LISTEN_PORT_USER
         };
         let conf = ListenConf {
-            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
+            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port).into(),
             default_server: false,
             backlog: DEFAULT_LISTEN_BACKLOG,
             reuseport: false,
@@ -457,7 +473,13 @@ mod tests {
         assert_eq!(addrs("[::1]x"), Err("invalid host"));
         assert_eq!(addrs("[zz]:80"), Err("invalid IPv6 address"));
         assert_eq!(addrs("1.2.3.4:80/x"), Err("invalid host"));
-        assert!(addrs("unix:/tmp/s").is_err());
+        assert_eq!(addrs("unix:/tmp/s"), Ok(vec!["unix:/tmp/s".into()]));
+        assert_eq!(addrs("UNIX:/tmp/s"), Ok(vec!["unix:/tmp/s".into()]));
+        assert_eq!(addrs("unix:"), Err("no path in the unix domain socket"));
+        let long = format!("unix:/{}", "x".repeat(106));
+        assert_eq!(addrs(&long).map(|v| v.len()), Ok(1));
+        let long = format!("unix:/{}", "x".repeat(107));
+        assert_eq!(addrs(&long), Err("too long path in the unix domain socket"));
         assert_eq!(addrs("ab\u{20ac}x:80"), Err("host not found"));
     }
 }
@@ -570,6 +592,30 @@ mod load_tests {
         assert_eq!(
             load_err(&http("server { listen 80 ipv6only=oops; }")),
             "invalid ipv6only flags \"oops\""
+        );
+    }
+
+    #[test]
+    fn unix_listens() {
+        let conf = http_conf(
+            "server { listen unix:/tmp/a.sock; }\n\
+             server { listen unix:/tmp/a.sock default_server backlog=5 rcvbuf=8k; listen 8080; }",
+        );
+        let unix = &conf.listens[0];
+        assert_eq!(unix.addr.to_string(), "unix:/tmp/a.sock");
+        assert!(unix.default_server);
+        assert_eq!((unix.backlog, unix.sockopts.rcvbuf), (5, Some(8192)));
+        assert_eq!(conf.listens.len(), 2);
+        assert_eq!(
+            load_err(&http(
+                "server { listen unix:/tmp/a.sock default; }\n\
+                 server { listen unix:/tmp/a.sock default; }"
+            )),
+            "a duplicate default server for unix:/tmp/a.sock"
+        );
+        assert_eq!(
+            load_err(&http("server { listen unix:; }")),
+            "no path in the unix domain socket in \"unix:\" of the \"listen\" directive"
         );
     }
 

@@ -353,21 +353,59 @@ impl HttpConf {
                 .position(|s| s.listens.iter().any(|l| l.default_server && want(l)));
             default.or_else(|| self.servers.iter().position(listening))
         };
-        pick(&|l: &ListenConf| l.addr == addr).or_else(|| {
+        pick(&|l: &ListenConf| l.addr.inet() == Some(addr)).or_else(|| {
             pick(&|l: &ListenConf| {
-                l.addr.port() == addr.port()
-                    && l.addr.is_ipv4() == addr.is_ipv4()
-                    && l.addr.ip().is_unspecified()
+                l.addr.inet().is_some_and(|l| {
+                    l.port() == addr.port()
+                        && l.is_ipv4() == addr.is_ipv4()
+                        && l.ip().is_unspecified()
+                })
             })
         })
+    }
+}
+
+/// What a `listen` binds: an IP address and port, or `unix:PATH`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListenAddr {
+    /// A TCP address.
+    Inet(SocketAddr),
+    /// A unix-domain socket's path (what follows `unix:`), shared with the requests that
+    /// show it as `$server_addr`.
+    Unix(std::rc::Rc<std::path::Path>),
+}
+
+impl ListenAddr {
+    /// The TCP address, if it is one.
+    pub fn inet(&self) -> Option<SocketAddr> {
+        match self {
+            ListenAddr::Inet(a) => Some(*a),
+            ListenAddr::Unix(_) => None,
+        }
+    }
+}
+
+impl From<SocketAddr> for ListenAddr {
+    fn from(a: SocketAddr) -> ListenAddr {
+        ListenAddr::Inet(a)
+    }
+}
+
+/// As nginx's `addr_text`: `127.0.0.1:80`, `[::1]:80`, `unix:/run/app.sock`.
+impl std::fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListenAddr::Inet(a) => a.fmt(f),
+            ListenAddr::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
     }
 }
 
 /// `listen [addr:]port [default_server] [backlog=N] [reuseport] [ipv6only=on|off];`
 #[derive(Clone, Debug, PartialEq)]
 pub struct ListenConf {
-    /// Address to bind (`*:80` becomes `0.0.0.0:80`).
-    pub addr: SocketAddr,
+    /// Address to bind (`*:80` becomes `0.0.0.0:80`), or a unix-domain socket's path.
+    pub addr: ListenAddr,
     /// `default_server` (or `default`).
     pub default_server: bool,
     /// `backlog=N`

@@ -7,7 +7,8 @@
 //! sends, or the upstream request and the order in which servers would be tried.
 //!
 //! Options: `-H 'Name: value'` (repeatable) adds a header, `--client ADDR[:PORT]` sets the
-//! client's address (default `127.0.0.1`), `--listen [ADDR:]PORT` the address the request
+//! client's address (default `127.0.0.1`, `unix:` with a unix `--listen`), `--listen
+//! [ADDR:]PORT|unix:PATH` the address the request
 //! came to (default: a `listen` on the URL's port, else the first). Nothing is sent to any
 //! client or upstream; `if (-f ...)`, `try_files` and the static handler look at the files.
 
@@ -17,7 +18,8 @@ mod recorder;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use crate::config::{self, LoadOptions};
+use crate::client_addr::ClientAddr;
+use crate::config::{self, ListenAddr, LoadOptions};
 use crate::elog;
 use crate::log::LogLevel;
 use crate::worker::explain as driver;
@@ -80,7 +82,7 @@ pub fn run(opts: &LoadOptions, explain: &Explain) -> i32 {
     let input = driver::Request {
         head: &request.head,
         peer: request.peer,
-        local: request.local,
+        local: request.local.clone(),
         port: request.port,
     };
     let answer = driver::explain(&config, &input, &mut out);
@@ -103,8 +105,8 @@ pub fn run(opts: &LoadOptions, explain: &Explain) -> i32 {
 struct Parsed {
     /// The whole head.
     head: Vec<u8>,
-    peer: SocketAddr,
-    local: Option<SocketAddr>,
+    peer: ClientAddr,
+    local: Option<ListenAddr>,
     port: Option<u16>,
 }
 
@@ -139,16 +141,20 @@ impl Parsed {
             let _ = write!(head, "{h}\r\n");
         }
         head.push_str("\r\n");
-        let peer = match &explain.client {
-            None => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
-            Some(c) => parse_addr(c).ok_or_else(|| {
-                format!("--client \"{c}\" is not an address (give 192.0.2.1 or 192.0.2.1:5000)")
-            })?,
-        };
         let local = match &explain.listen {
             None => None,
             Some(l) => Some(parse_listen(l).ok_or_else(|| {
-                format!("--listen \"{l}\" is not an address (give 8080 or 127.0.0.1:8080)")
+                format!(
+                    "--listen \"{l}\" is not an address (give 8080, 127.0.0.1:8080 or unix:PATH)"
+                )
+            })?),
+        };
+        let peer = match &explain.client {
+            // A unix socket's clients have no address.
+            None if matches!(local, Some(ListenAddr::Unix(_))) => ClientAddr::Unix,
+            None => ClientAddr::Inet(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0)),
+            Some(c) => ClientAddr::Inet(parse_addr(c).ok_or_else(|| {
+                format!("--client \"{c}\" is not an address (give 192.0.2.1 or 192.0.2.1:5000)")
             })?),
         };
         Ok(Parsed {
@@ -192,11 +198,14 @@ fn parse_addr(text: &str) -> Option<SocketAddr> {
         .or_else(|| text.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 0)))
 }
 
-/// `8080` (any address), `127.0.0.1:8080`, `[::1]:8080`.
-fn parse_listen(text: &str) -> Option<SocketAddr> {
+/// `8080` (any address), `127.0.0.1:8080`, `[::1]:8080`, `unix:/run/app.sock`.
+fn parse_listen(text: &str) -> Option<ListenAddr> {
+    if let Some(path) = text.strip_prefix("unix:").filter(|p| !p.is_empty()) {
+        return Some(ListenAddr::Unix(std::path::Path::new(path).into()));
+    }
     match text.parse::<u16>() {
-        Ok(port) => Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)),
-        Err(_) => text.parse().ok(),
+        Ok(port) => Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port).into()),
+        Err(_) => text.parse::<SocketAddr>().ok().map(ListenAddr::Inet),
     }
 }
 
@@ -248,11 +257,14 @@ mod tests {
         assert_eq!(parse_addr("10.0.0.1"), Some("10.0.0.1:0".parse().unwrap()));
         assert_eq!(parse_addr("[::1]:5"), Some("[::1]:5".parse().unwrap()));
         assert_eq!(parse_addr("nope"), None);
-        assert_eq!(parse_listen("8080"), Some("0.0.0.0:8080".parse().unwrap()));
+        let text = |l: &str| parse_listen(l).map(|a| a.to_string());
+        assert_eq!(text("8080").as_deref(), Some("0.0.0.0:8080"));
+        assert_eq!(text("127.0.0.1:81").as_deref(), Some("127.0.0.1:81"));
         assert_eq!(
-            parse_listen("127.0.0.1:81"),
-            Some("127.0.0.1:81".parse().unwrap())
+            text("unix:/run/a.sock").as_deref(),
+            Some("unix:/run/a.sock")
         );
+        assert_eq!(text("unix:"), None);
     }
 
     #[test]

@@ -324,7 +324,7 @@ impl Master {
                     self.signal_workers(libc::SIGTERM, |_| true);
                     // Closing the master's copies: once the workers have closed theirs (they
                     // exit), connecting is refused instead of queueing on a dying socket.
-                    self.listeners.clear();
+                    self.close_listeners();
                 }
             }
             if sys::take_signal(libc::SIGQUIT) {
@@ -335,7 +335,7 @@ impl Master {
                     // As nginx's `ngx_close_listening_sockets`: each worker closes its copies
                     // on QUIT too, so new connections are refused at once rather than left in
                     // a queue nobody will accept from.
-                    self.listeners.clear();
+                    self.close_listeners();
                 }
             }
             if sys::take_signal(libc::SIGHUP) {
@@ -476,6 +476,19 @@ impl Master {
     /// `HUP`: parse the new configuration; if valid, bind what it adds, start new workers on it
     /// and gracefully stop the old ones. If invalid, log why and change nothing; the error
     /// (the line logged) is returned for `-s reload` (see [`outcome`]).
+    /// Closes the master's listening sockets for good (stop, graceful stop), removing the
+    /// files of unix-domain ones as nginx's `ngx_close_listening_sockets`, except while
+    /// another master shares them: a new binary started by `USR2`, or the old master this
+    /// one was started by.
+    fn close_listeners(&mut self) {
+        // SAFETY: getppid never fails.
+        let parent_alive = self.upgraded_from == Some(unsafe { libc::getppid() });
+        if self.new_binary.is_none() && !parent_alive {
+            listen::remove_unix_files(&self.listeners, false);
+        }
+        self.listeners.clear();
+    }
+
     fn reload(&mut self) -> Result<(), String> {
         let mut config = match config::load(&self.opts) {
             Ok(c) => c,
@@ -535,7 +548,9 @@ impl Master {
         }
         log_event_setup(&config);
         // Sockets left in `self.listeners` are no longer configured: closing the master's copy
-        // here is safe because old workers keep theirs until they exit.
+        // here is safe because old workers keep theirs until they exit. A unix socket's file
+        // goes now, as nginx's `ngx_init_cycle` deletes it ("deleting socket").
+        listen::remove_unix_files(&self.listeners, true);
         self.listeners = listeners;
         self.config = config;
         self.zones = zones;

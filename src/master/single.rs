@@ -21,6 +21,7 @@ pub(super) fn serve(
     loop {
         worker_init::init_single_process(&config);
         let mut next: Option<(Config, crate::shm::Registry)> = None;
+        let unix_files = listen::unix_paths(&listeners);
         let end = run_single(&config, listeners, || {
             elog!(LogLevel::Notice, "reconfiguring");
             next = load(opts, &zones);
@@ -28,6 +29,10 @@ pub(super) fn serve(
         });
         let mut old = match end {
             SingleEnd::Exit(code) => {
+                // As nginx's `ngx_close_listening_sockets` at exit.
+                for path in &unix_files {
+                    listen::remove_socket_file(path, false);
+                }
                 elog!(LogLevel::Notice, "exit");
                 return code;
             }
@@ -53,6 +58,7 @@ pub(super) fn serve(
                     );
                 }
                 super::log_event_setup(&new);
+                listen::remove_unix_files(&old, true);
                 listeners = bound;
                 config = new;
                 zones = new_zones;

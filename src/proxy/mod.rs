@@ -20,7 +20,6 @@ pub mod request;
 pub mod response;
 
 use std::borrow::Cow;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 pub use http1::{Http1, Http1Head};
@@ -57,7 +56,7 @@ pub struct ProxyRequest<'a> {
     /// The client's body goes upstream (not an earlier try's, not dropped).
     pub body_sent: bool,
     /// The client's address.
-    pub client: IpAddr,
+    pub client: crate::client_addr::ClientIp,
     /// The connection's number, for log lines.
     pub conn_id: u64,
 }

@@ -224,7 +224,7 @@ pub fn socket_options(
     loc: &crate::config::LocSettings,
     vars: &dyn VarSource,
     conn_id: u64,
-    client: std::net::IpAddr,
+    client: crate::client_addr::ClientIp,
 ) -> crate::upstream::connect::SocketOptions {
     use crate::config::proxy_rest::{ProxyBind, parse_addr_port};
     let (bind, transparent) = match &loc.proxy_bind {
@@ -263,7 +263,7 @@ pub struct ProxyVars<'a> {
     /// The client's `X-Forwarded-For`, if sent.
     pub forwarded_for: Option<&'a [u8]>,
     /// `$remote_addr`
-    pub remote_addr: std::net::IpAddr,
+    pub remote_addr: crate::client_addr::ClientIp,
     /// `$proxy_internal_body_length`: the body length sent upstream, when known.
     pub body_length: Option<u64>,
     /// `$proxy_internal_chunked`: the body goes upstream chunked.
@@ -576,7 +576,7 @@ mod tests {
             host: "h",
             port: 81,
             forwarded_for: Some(b"1.2.3.4"),
-            remote_addr: "10.0.0.1".parse().unwrap(),
+            remote_addr: std::net::IpAddr::from([10, 0, 0, 1]).into(),
             body_length: None,
             chunked: false,
         };

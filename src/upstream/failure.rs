@@ -8,7 +8,6 @@
 
 use std::borrow::Cow;
 use std::fmt::Display;
-use std::net::IpAddr;
 
 use crate::config::ServerConf;
 use crate::elog;
@@ -80,7 +79,7 @@ pub struct RequestLog<'a> {
     /// The connection's number (`*N`).
     pub conn_id: u64,
     /// The client's address.
-    pub client: IpAddr,
+    pub client: crate::client_addr::ClientIp,
     /// The request's virtual server.
     pub server: &'a ServerConf,
     /// The request's head bytes.

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::phases::{self, Rq};
 use super::request_vars::RequestVars;
+use crate::client_addr::ClientAddr;
 use crate::config::{RealIpHeader, Satisfy};
 use crate::elog;
 use crate::limits::{conn, req};
@@ -148,7 +149,7 @@ fn realip(rq: &mut Rq<'_, '_>) {
             .and_then(|v| crate::realip::forwarded_addr(peer, &[v], proxies, recursive)),
     };
     if let Some(addr) = found {
-        rq.conn.peer = addr;
+        rq.conn.peer = ClientAddr::Inet(addr);
         rq.req.admission.realip = Some(addr);
     }
 }
@@ -292,7 +293,7 @@ fn auth_basic(rq: &mut Rq<'_, '_>) -> Access {
 /// start past it; `Err` closes the connection after nginx's log line.
 pub(super) fn read_proxy_protocol(
     id: u64,
-    peer: SocketAddr,
+    peer: ClientAddr,
     servers: &crate::router::AddrServers,
     a: &mut super::conn::Active<'_>,
 ) -> Result<Option<std::rc::Rc<crate::proxy_protocol::Header>>, ()> {

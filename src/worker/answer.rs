@@ -78,7 +78,8 @@ fn refresh(rq: &mut Rq<'_, '_>, location: &[u8]) {
 pub(super) fn absolute_prefix(rq: &Rq<'_, '_>, out: &mut Vec<u8>) {
     let buf = &rq.a.buf[rq.a.start..rq.a.filled];
     let host = rq.a.head.host.map(|h| h.get(buf));
-    redirect_base(rq.req.loc, rq.req.server, host, rq.conn.local, out);
+    let local = rq.conn.local.as_ref().and_then(|l| l.inet());
+    redirect_base(rq.req.loc, rq.req.server, host, local, out);
 }
 
 /// nginx's header filter completing a relative `Location`: `http://`, then the server's

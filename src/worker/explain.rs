@@ -9,7 +9,6 @@
 //! functions, because the connection code needs a socket; everything from
 //! [`super::phases::run`] on is the worker's code unchanged.
 
-use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
 use super::conn::Source;
@@ -17,7 +16,9 @@ use super::conn::{Active, Req};
 use super::phases::{self, Handled, Route, Rq};
 use super::request_vars::{ConnInfo, RequestVars};
 use super::{Shared, conn};
+use crate::client_addr::ClientAddr;
 use crate::config::Config;
+use crate::config::ListenAddr;
 use crate::config::proxy_values::Balance;
 use crate::http::date::DateCache;
 use crate::http::request::{self, ParseOptions, RequestHead};
@@ -30,9 +31,9 @@ pub struct Request<'a> {
     /// Its head, as a client would send it (request line, headers, empty line).
     pub head: &'a [u8],
     /// The client's address.
-    pub peer: SocketAddr,
+    pub peer: ClientAddr,
     /// The address it came to (`--listen`); else a `listen` on `port`, else the first.
-    pub local: Option<SocketAddr>,
+    pub local: Option<ListenAddr>,
     /// The port of an absolute URL (80 for `http://`, the URL's own if written).
     pub port: Option<u16>,
 }
@@ -92,7 +93,7 @@ pub fn explain<'c>(
     let by_addr = router::servers_by_listen(http);
     let (servers, why) = choose_listen(&by_addr, request)?;
     trace.step(Step::Listen {
-        addr: servers.addr,
+        addr: &servers.addr,
         servers: servers.servers.len(),
         why,
     });
@@ -144,7 +145,12 @@ pub fn explain<'c>(
     route.reset(&normalized, query);
     route.script.computed.reset(&http.computed);
     route.script.quoted_uri = head.path.get(&buf).iter().any(|&b| b == b'%' || b == b'+');
-    route.local = Some(request.local.unwrap_or(servers.addr));
+    route.local = Some(
+        request
+            .local
+            .clone()
+            .unwrap_or_else(|| servers.addr.clone()),
+    );
     route.request_id = super::request_vars::new_request_id();
     route.trace = Some(trace);
 
@@ -156,7 +162,7 @@ pub fn explain<'c>(
         socket_peer: request.peer,
         proxy_protocol: None,
         requests: 1,
-        local: route.local,
+        local: route.local.clone(),
         request_id: route.request_id,
         accepted_at: now,
         fd: None,
@@ -233,13 +239,16 @@ fn choose_listen<'a>(
     by_addr: &'a [AddrServers],
     request: &Request<'_>,
 ) -> Result<(&'a AddrServers, &'static str), String> {
-    if let Some(local) = request.local {
-        let exact = by_addr.iter().find(|s| s.addr == local);
+    if let Some(local) = &request.local {
+        let exact = by_addr.iter().find(|s| s.addr == *local);
         // `--listen 8080` is any address's port 8080; a wildcard `listen` takes every address.
         let wildcard = || {
+            let local = local.inet()?;
             by_addr.iter().find(|s| {
-                s.addr.port() == local.port()
-                    && (s.addr.ip().is_unspecified() || local.ip().is_unspecified())
+                s.addr.inet().is_some_and(|a| {
+                    a.port() == local.port()
+                        && (a.ip().is_unspecified() || local.ip().is_unspecified())
+                })
             })
         };
         return exact
@@ -247,9 +256,11 @@ fn choose_listen<'a>(
             .or_else(|| wildcard().map(|s| (s, "--listen")))
             .ok_or_else(|| format!("no server listens on {local}"));
     }
-    let on_port = request
-        .port
-        .and_then(|p| by_addr.iter().find(|s| s.addr.port() == p));
+    let on_port = request.port.and_then(|p| {
+        by_addr
+            .iter()
+            .find(|s| s.addr.inet().is_some_and(|a| a.port() == p))
+    });
     match (on_port, by_addr.first()) {
         (Some(s), _) => Ok((s, "the URL's port")),
         (None, Some(s)) if request.port.is_some() => {
@@ -362,7 +373,7 @@ fn proxy_plan<'c>(
         let Ok(i) = group.pick(
             &conf.balance,
             &tried,
-            conn.peer.ip(),
+            conn.peer.ip().hash_addr(),
             &target.hash_key,
             shared.now,
         ) else {

@@ -10,6 +10,8 @@ pub(super) use super::response_head::{
     Head, extra_headers, queue_coded, queue_error, queue_response, queue_standard_page,
     upstream_body_coded,
 };
+use crate::client_addr::ClientAddr;
+use crate::config::ListenAddr;
 use crate::elog;
 use crate::http::request::HttpError;
 use crate::http::uri;
@@ -25,15 +27,14 @@ pub(super) fn start_request<'c>(
     head_len: usize,
 ) -> Step {
     // getsockname(2) only where the listen address does not say it.
-    let local = if servers.addr.ip().is_unspecified() {
-        c.local_addr()
-    } else {
-        Some(servers.addr)
+    let local = match &servers.addr {
+        ListenAddr::Inet(a) if a.ip().is_unspecified() => c.local_addr().map(ListenAddr::Inet),
+        addr => Some(addr.clone()),
     };
     c.requests += 1;
     let pipeline = std::mem::take(&mut c.pipeline);
     let mut conn = ConnInfo::of(c);
-    conn.local = local;
+    conn.local = local.clone();
     conn.request_id = super::request_vars::new_request_id();
     let (Some(a), ..) = c.parts() else {
         return Step::Close;
@@ -74,7 +75,7 @@ pub(super) fn start_request<'c>(
     };
     // `$upstream_*` belong to this request's tries only.
     a.proxied = false;
-    route.local = local;
+    route.local = local.clone();
     route.request_id = conn.request_id;
     a.uri.clear();
     if let Err(e) = uri::normalize(a.head.path.get(buf), server.srv.merge_slashes, &mut a.uri) {
@@ -392,7 +393,10 @@ pub(super) fn reject_request<'c>(
     // the default server answers it.
     let error_page = server.loc.error_page_for(status).is_some().then(|| {
         let mut conn = ConnInfo::of(c);
-        conn.local = c.local_addr();
+        conn.local = match &servers.addr {
+            ListenAddr::Inet(_) => c.local_addr().map(ListenAddr::Inet),
+            unix => Some(unix.clone()),
+        };
         conn
     });
     let (Some(a), ..) = c.parts() else {
@@ -434,7 +438,7 @@ pub(super) fn reject_request<'c>(
     a.route.reset(b"", None);
     if let Some(mut conn) = error_page {
         let mut route = std::mem::take(&mut a.route);
-        route.local = conn.local;
+        route.local = conn.local.clone();
         let rq = &mut Rq {
             a,
             shared,
@@ -501,7 +505,7 @@ pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'
     let mut line = std::mem::take(&mut shared.scratch);
     let mut conn = ConnInfo::of(c);
     if let Some(addr) = req.admission.realip {
-        conn.peer = addr;
+        conn.peer = ClientAddr::Inet(addr);
     }
     let vars = RequestVars {
         conn: &conn,

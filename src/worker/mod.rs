@@ -39,6 +39,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use mio::{Events, Interest, Poll, Token};
 
+use crate::client_addr::ClientAddr;
 use crate::config::{Config, DebugPeer, HttpConf};
 use crate::elog;
 use crate::http::date::DateCache;
@@ -542,8 +543,12 @@ impl<'c> Worker<'c> {
                 drop(stream);
                 continue;
             }
-            let peer =
-                sockaddr_to_std(&addr).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+            // A unix-domain client (`listen unix:`) has no address: nginx's `unix:`.
+            let peer = match sockaddr_to_std(&addr) {
+                Some(a) => ClientAddr::Inet(a),
+                None if addr.ss_family as libc::c_int == libc::AF_UNIX => ClientAddr::Unix,
+                None => ClientAddr::Inet(SocketAddr::from(([0, 0, 0, 0], 0))),
+            };
             let id = self.next_conn_id;
             self.next_conn_id += self.conn_id_step;
             let mut stream = mio::net::TcpStream::from_std(stream);
@@ -611,8 +616,8 @@ impl<'c> Worker<'c> {
     }
 
     /// Whether `debug_connection` names the client at `peer`.
-    fn is_debug_peer(&self, peer: &SocketAddr) -> bool {
-        !self.debug_peers.is_empty() && self.debug_peers.iter().any(|p| p.matches(Some(peer)))
+    fn is_debug_peer(&self, peer: &ClientAddr) -> bool {
+        !self.debug_peers.is_empty() && self.debug_peers.iter().any(|p| p.matches(peer.inet()))
     }
 
     /// Makes the error log connection `key`'s until the guard drops: every level for a

@@ -5,7 +5,8 @@ use crate::upstream::body_buffer::StoredBody;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 
-use std::net::SocketAddr;
+use crate::client_addr::ClientAddr;
+use crate::config::ListenAddr;
 
 use super::Shared;
 use super::conn::{Active, Conn, Req};
@@ -18,15 +19,15 @@ pub struct ConnInfo {
     /// `$connection`, the `*N` of error-log lines.
     pub id: u64,
     /// The client's address (the realip module's, once it set one).
-    pub peer: SocketAddr,
+    pub peer: ClientAddr,
     /// The connection's own peer (`$realip_remote_addr`).
-    pub socket_peer: SocketAddr,
+    pub socket_peer: ClientAddr,
     /// The PROXY protocol header's addresses (`$proxy_protocol_*`).
     pub proxy_protocol: Option<std::rc::Rc<crate::proxy_protocol::Header>>,
     /// `$connection_requests`.
     pub requests: u64,
     /// The local address (`$server_addr`, `$server_port`), when read.
-    pub local: Option<SocketAddr>,
+    pub local: Option<ListenAddr>,
     /// `$request_id` of the current request.
     pub request_id: [u8; 32],
     /// When the connection was accepted (`$connection_time`).
@@ -78,13 +79,13 @@ impl ConnInfo {
             .and_then(|r| r.admission.realip);
         ConnInfo {
             id: c.id,
-            peer: realip.unwrap_or(c.peer),
+            peer: realip.map_or(c.peer, ClientAddr::Inet),
             socket_peer: c.peer,
             proxy_protocol: c.proxy_protocol.clone(),
             requests: c.requests,
             // The routing state of a request whose head was parsed (not an older one left
             // in a pooled buffer).
-            local: routed(c).and_then(|a| a.route.local),
+            local: routed(c).and_then(|a| a.route.local.clone()),
             request_id: routed(c).map_or([b'0'; 32], |a| a.route.request_id),
             accepted_at: c.accepted_at,
             fd: c.fd(),
@@ -240,10 +241,11 @@ impl VarSource for RequestVars<'_, '_> {
             Var::RemoteAddr => {
                 let _ = write!(out, "{}", self.conn.peer.ip());
             }
-            // A realip address without a port has none (nginx prints nothing for 0).
+            // A realip address without a port, or a unix-domain client, has none (nginx
+            // prints nothing for 0).
             Var::RemotePort => {
-                if self.conn.peer.port() != 0 {
-                    let _ = write!(out, "{}", self.conn.peer.port());
+                if let Some(port) = self.conn.peer.port().filter(|&p| p != 0) {
+                    let _ = write!(out, "{port}");
                 }
             }
             // ---- limits, realip, auth_basic (issue 14) ----
@@ -251,7 +253,9 @@ impl VarSource for RequestVars<'_, '_> {
                 let _ = write!(out, "{}", self.conn.socket_peer.ip());
             }
             Var::RealipRemotePort => {
-                let _ = write!(out, "{}", self.conn.socket_peer.port());
+                if let Some(port) = self.conn.socket_peer.port() {
+                    let _ = write!(out, "{port}");
+                }
             }
             Var::ProxyProtocolAddr | Var::ProxyProtocolServerAddr => {
                 let Some(pp) = self.conn.proxy_protocol.as_deref() else {
@@ -283,16 +287,22 @@ impl VarSource for RequestVars<'_, '_> {
                 Some(s) => out.extend_from_slice(s.as_str().as_bytes()),
                 None => return false,
             },
-            Var::ServerAddr => match self.conn.local {
-                Some(a) => {
+            Var::ServerAddr => match &self.conn.local {
+                Some(ListenAddr::Inet(a)) => {
                     let _ = write!(out, "{}", a.ip());
+                }
+                // nginx's text of a unix-domain address: `unix:PATH`.
+                Some(unix) => {
+                    let _ = write!(out, "{unix}");
                 }
                 None => return false,
             },
-            Var::ServerPort => match self.conn.local {
-                Some(a) => {
+            Var::ServerPort => match &self.conn.local {
+                Some(ListenAddr::Inet(a)) => {
                     let _ = write!(out, "{}", a.port());
                 }
+                // A unix-domain socket has no port: nginx's value is empty.
+                Some(ListenAddr::Unix(_)) => {}
                 None => return false,
             },
             Var::ServerName => out.extend_from_slice(self.req.server.first_name().as_bytes()),
@@ -400,9 +410,11 @@ impl VarSource for RequestVars<'_, '_> {
             // nginx's `r->pipeline`: read after the previous request on the connection,
             // from bytes that came with it.
             Var::Pipe => out.push(if self.req.pipeline { b'p' } else { b'.' }),
-            Var::BinaryRemoteAddr => match self.conn.peer.ip() {
-                std::net::IpAddr::V4(ip) => out.extend_from_slice(&ip.octets()),
-                std::net::IpAddr::V6(ip) => out.extend_from_slice(&ip.octets()),
+            Var::BinaryRemoteAddr => match self.conn.peer.ip().addr() {
+                Some(std::net::IpAddr::V4(ip)) => out.extend_from_slice(&ip.octets()),
+                Some(std::net::IpAddr::V6(ip)) => out.extend_from_slice(&ip.octets()),
+                // nginx's value for a unix-domain client is its text, `unix:`.
+                None => out.extend_from_slice(b"unix:"),
             },
             // The URI as routing left it (the phases' own copy while they run).
             Var::FastcgiScriptName | Var::FastcgiPathInfo if parsed => {

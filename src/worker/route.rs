@@ -30,7 +30,7 @@ pub struct Route<'c> {
     pub filename: Vec<u8>,
     /// The connection's local address, read once per request for `$server_addr`,
     /// `$server_port` and redirects.
-    pub local: Option<std::net::SocketAddr>,
+    pub local: Option<crate::config::ListenAddr>,
     /// The URI or the arguments differ from the request's (nginx's
     /// `!r->valid_unparsed_uri`): the proxy then sends the current URI and arguments
     /// instead of the request line's target.

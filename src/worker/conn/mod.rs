@@ -42,6 +42,8 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 
+use crate::client_addr::ClientAddr;
+
 use super::Shared;
 use super::admission;
 use super::backend::Backend;
@@ -333,7 +335,7 @@ pub struct Conn<'c> {
     /// Connection serial number (`$connection`, the `*N` in the error log).
     pub id: u64,
     /// Client address.
-    pub peer: SocketAddr,
+    pub peer: ClientAddr,
     listen: usize,
     state: State,
     active: Option<Box<Active<'c>>>,
@@ -389,7 +391,7 @@ pub(super) enum Step {
 
 impl<'c> Conn<'c> {
     /// A new connection, before its socket is attached.
-    pub fn new(id: u64, peer: SocketAddr, listen: usize) -> Conn<'c> {
+    pub fn new(id: u64, peer: ClientAddr, listen: usize) -> Conn<'c> {
         Conn {
             client: Client::new(),
             id,
@@ -659,18 +661,18 @@ impl<'c> Conn<'c> {
     }
 
     /// Mutable access for the request handler.
-    pub fn parts(&mut self) -> (Option<&mut Box<Active<'c>>>, &mut u64, SocketAddr, u64) {
+    pub fn parts(&mut self) -> (Option<&mut Box<Active<'c>>>, &mut u64, ClientAddr, u64) {
         (self.active.as_mut(), &mut self.requests, self.peer, self.id)
     }
 
     /// The client's address for log lines and the upstream: the realip module's, once it
     /// set one for the current request (nginx changes `c->addr_text`), else the peer's.
-    pub fn client_ip(&self) -> std::net::IpAddr {
+    pub fn client_ip(&self) -> crate::client_addr::ClientIp {
         self.active
             .as_ref()
             .and_then(|a| a.req.as_ref())
             .and_then(|r| r.admission.realip)
-            .map_or(self.peer.ip(), |a| a.ip())
+            .map_or(self.peer.ip(), |a| a.ip().into())
     }
 
     /// The connection's buffers (while a request is active).

@@ -268,7 +268,7 @@ impl<'c> Conn<'c> {
                 stored,
                 body_done: !streamed,
                 idempotent,
-                client_ip: conn.peer.ip(),
+                client_ip: conn.peer.ip().hash_addr(),
                 follow,
                 keep_head,
             },
@@ -615,7 +615,7 @@ impl<'c> Conn<'c> {
                     loc,
                     req.server,
                     host,
-                    a.route.local,
+                    a.route.local.as_ref().and_then(|l| l.inet()),
                     &mut proto.location_base,
                 );
             }

@@ -249,7 +249,7 @@ fn consume(a: &mut Active<'_>, n: usize) {
 fn send_file(
     client: &mut Client,
     id: u64,
-    peer: &SocketAddr,
+    peer: &ClientAddr,
     a: &Active<'_>,
     fd: RawFd,
     pos: u64,
@@ -283,7 +283,7 @@ fn send_file(
 /// writes it; the bytes read.
 fn read_file(
     id: u64,
-    peer: &SocketAddr,
+    peer: &ClientAddr,
     a: &mut Active<'_>,
     fd: RawFd,
     pos: u64,
@@ -330,7 +330,7 @@ pub(super) fn fd_path(fd: RawFd) -> String {
 
 /// nginx's `, client: ..., server: ..., request: "...", host: "..."` tail for an error
 /// while a request is answered.
-pub(super) fn error_context(peer: &SocketAddr, a: &Active<'_>) -> String {
+pub(super) fn error_context(peer: &ClientAddr, a: &Active<'_>) -> String {
     let buf = &a.buf[a.start.min(a.filled)..a.filled];
     let server = a
         .req
@@ -343,7 +343,7 @@ pub(super) fn error_context(peer: &SocketAddr, a: &Active<'_>) -> String {
     )
 }
 
-pub(super) fn log_send_error(id: u64, peer: &SocketAddr, e: &io::Error) {
+pub(super) fn log_send_error(id: u64, peer: &ClientAddr, e: &io::Error) {
     let level = match e.raw_os_error() {
         Some(libc::EPIPE) | Some(libc::ECONNRESET) => LogLevel::Info,
         _ => LogLevel::Error,
@@ -357,7 +357,7 @@ pub(super) fn log_send_error(id: u64, peer: &SocketAddr, e: &io::Error) {
 }
 
 /// nginx's error line when a body filter fails (the connection then closes).
-fn log_filter_error(id: u64, peer: &SocketAddr, a: &Active<'_>, e: &FilterError) {
+fn log_filter_error(id: u64, peer: &ClientAddr, a: &Active<'_>, e: &FilterError) {
     let level = match e {
         FilterError::Zlib {
             call: "inflate", ..
