@@ -88,7 +88,8 @@ fn debian_stock_configuration() {
     let (code, _, stderr) = run_cli(&prefix.dir, &["-t", "-c", &conf]);
     assert_eq!(code, 1);
     assert!(
-        stderr.contains("ngx_http_geoip_module.so\": Portico has no dynamic modules in ")
+        stderr.contains("ngx_http_geoip_module.so\": Portico has no dynamic modules; built in: ")
+            && stderr.contains("http_gzip, ")
             && stderr.contains("50-mod-http-geoip.conf:1"),
         "{stderr}"
     );

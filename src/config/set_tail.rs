@@ -122,6 +122,15 @@ pub(crate) fn unsupported(
     Err(ConfError::at(d, message))
 }
 
+/// nginx's modules that Portico has built in, as `load_module`'s refusal lists them (the
+/// http core, static, index, log and upstream round robin go without saying).
+const BUILT_IN_MODULES: &str = "http_access, http_auth_basic, http_autoindex, http_charset, \
+     http_empty_gif, http_fastcgi, http_geo, http_gunzip, http_gzip, http_gzip_static, \
+     http_headers, http_limit_conn, http_limit_req, http_map, http_proxy, http_realip, \
+     http_referer, http_rewrite, http_scgi, http_split_clients, http_upstream_hash, \
+     http_upstream_ip_hash, http_upstream_keepalive, http_upstream_least_conn, \
+     http_upstream_random, http_uwsgi";
+
 /// `load_module FILE;`: Portico is one binary with every module it has built in.
 pub(crate) fn load_module(
     _: &mut Level<'_>,
@@ -130,7 +139,8 @@ pub(crate) fn load_module(
 ) -> Result<(), ConfError> {
     let path = full_name(&shared.prefix, d.arg(0));
     let message = format!(
-        "cannot load dynamic module \"{}\": Portico has no dynamic modules",
+        "cannot load dynamic module \"{}\": Portico has no dynamic modules; \
+         built in: {BUILT_IN_MODULES} (portico -V)",
         path.display()
     );
     Err(ConfError::at(d, message))
