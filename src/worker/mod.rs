@@ -332,6 +332,10 @@ impl<'c> Worker<'c> {
             for ev in events.iter().filter(|ev| is_upstream_token(ev.token())) {
                 self.on_upstream_event(ev);
             }
+            // A single process's reload ends the loop only after this batch: a client's
+            // edge-triggered readiness delivered beside the signal would otherwise be lost,
+            // and its request left unread until a timeout.
+            let mut reload_after_batch = false;
             for ev in events.iter().filter(|ev| !is_upstream_token(ev.token())) {
                 let (readable, writable, read_closed) = (
                     ev.is_readable() || ev.is_read_closed() || ev.is_error(),
@@ -342,7 +346,10 @@ impl<'c> Worker<'c> {
                     CLOCK_TOKEN => {}
                     SIGNAL_TOKEN => {
                         if self.handle_signals() {
-                            return 0;
+                            if !self.reload_asked {
+                                return 0;
+                            }
+                            reload_after_batch = true;
                         }
                     }
                     Token(t) if t <= LISTENER_BASE && t > LISTENER_BASE - self.listeners.len() => {
@@ -363,6 +370,9 @@ impl<'c> Worker<'c> {
                         }
                     }
                 }
+            }
+            if reload_after_batch {
+                return 0;
             }
             for key in std::mem::take(&mut self.deferred) {
                 self.drive(key);
