@@ -543,7 +543,7 @@ table! {
     "gzip_window", HSL, Exact(1), false, set_gzip::gzip_window, "Compressor window: 512..32k (default 32k).";
     "gzip_hash", HSL, Exact(1), false, set_gzip::gzip_hash, "Compressor hash memory: 512..128k (default 64k).";
     "gzip_no_buffer", HSL, Flag, false, set_gzip::gzip_no_buffer, "Send compressed bytes as soon as they are made (default off).";
-    "postpone_gzipping", HSL, Exact(1), false, set_gzip::postpone_gzipping, "Body bytes gathered before compressing starts (default 0).";
+    "postpone_gzipping", HSL, Exact(1), false, set_tail::unsupported, "Refused: Portico's compressor starts at the first body byte.";
     "gzip_static", HSL, Exact(1), false, set_gzip::gzip_static, "Serve FILE.gz next to FILE: on|off|always (default off).";
     "gunzip", HSL, Flag, false, set_gzip::gunzip, "Decompress gzip responses for clients without gzip (default off).";
     "gunzip_buffers", HSL, Exact(2), false, set_gzip::gunzip_buffers, "`NUMBER SIZE` of decompressed output held per response (default 32 4k).";

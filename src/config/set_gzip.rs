@@ -30,8 +30,6 @@ simple_setters! {
     gzip_hash: loc.gzip_hash = hash_arg;
     /// `gzip_no_buffer on|off;`
     gzip_no_buffer: loc.gzip_no_buffer = flag_arg;
-    /// `postpone_gzipping SIZE;`
-    postpone_gzipping: loc.postpone_gzipping = |d| size_value(d).map(|n| n as usize);
     /// `gzip_static on|off|always;`
     gzip_static: loc.gzip_static = static_arg;
     /// `gunzip on|off;`

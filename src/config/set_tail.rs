@@ -116,6 +116,7 @@ pub(crate) fn unsupported(
 ) -> Result<(), ConfError> {
     let reason = match d.name.as_str() {
         "post_action" => "Portico makes no subrequests",
+        "postpone_gzipping" => "Portico's compressor starts at the first body byte",
         _ => "Portico does not implement it",
     };
     let message = format!("\"{}\" directive is not supported: {reason}", d.name);
