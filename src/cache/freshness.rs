@@ -105,6 +105,21 @@ pub fn of_headers<'h>(
     f
 }
 
+/// The header fields of a stored or received HTTP head, in order (the status line, if
+/// any, skipped; a line without a colon ignored).
+pub fn fields(head: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    let mut lines = head.split(|&b| b == b'\n');
+    if head.starts_with(b"HTTP/") {
+        lines.next();
+    }
+    lines.filter_map(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let colon = memchr::memchr(b':', line)?;
+        let value = &line[colon + 1..];
+        Some((&line[..colon], value.trim_ascii()))
+    })
+}
+
 fn accel_expires(f: &mut Freshness, value: &[u8], now: i64) {
     let number = |v: &[u8]| {
         std::str::from_utf8(v)

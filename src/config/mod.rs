@@ -33,6 +33,7 @@ pub mod proxy_values;
 mod raw;
 pub mod resolver;
 mod set_block;
+pub mod set_cache;
 mod set_cgi;
 mod set_core;
 mod set_events;

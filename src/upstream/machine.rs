@@ -154,6 +154,10 @@ pub struct Upstream<'c, P> {
     rate_wait: Option<Instant>,
     /// The host name of a `proxy_pass` with variables, as far as it was resolved.
     name: Option<resolve::Name>,
+    /// The response is being stored in the cache (`cache/fill.rs`).
+    fill: Option<crate::cache::fill::Fill>,
+    /// The response comes from the cache: no upstream connection, the body from its file.
+    cached: bool,
 }
 
 impl<P: Default> Default for Upstream<'_, P> {
@@ -188,6 +192,8 @@ impl<P: Default> Default for Upstream<'_, P> {
             rate: None,
             rate_wait: None,
             name: None,
+            fill: None,
+            cached: false,
         }
     }
 }
@@ -292,6 +298,72 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         self.state = State::ChoosingPeer;
     }
 
+    /// Answers the request from a cache entry instead of an upstream: the stored head is
+    /// parsed by the protocol (set up for the request as for a real one), the body is the
+    /// file's bytes from `body_start` (none with `head_only`). `Err` when the protocol does
+    /// not take the stored head (a damaged entry: the caller takes the protocol back with
+    /// [`Upstream::take_parts`] and goes upstream instead).
+    pub fn start_cached(
+        &mut self,
+        proto: P,
+        settings: Settings<'c>,
+        hit: crate::cache::entry::Hit,
+        head_only: bool,
+        keep_head: bool,
+        env: &mut Env<'_, 'c>,
+    ) -> Result<(), ()> {
+        self.end(env);
+        self.proto = proto;
+        self.settings = settings;
+        self.keep_head = keep_head;
+        self.log.tries.clear();
+        self.log.head.clear();
+        self.response
+            .start(env.upstreams.take_buffer(hit.head.len()), hit.head.len().max(1));
+        let Some(room) = self.response.room(hit.head.len()) else {
+            return Err(());
+        };
+        let n = room.len().min(hit.head.len());
+        room[..n].copy_from_slice(&hit.head[..n]);
+        self.response.filled(n);
+        let facts = match self.proto.parse_head(self.response.unread()) {
+            Parsed::Head(facts) if n == hit.head.len() => facts,
+            _ => {
+                self.response.clear();
+                return Err(());
+            }
+        };
+        if self.keep_head {
+            self.log.keep_head(&hit.head);
+        }
+        let body = if head_only { 0 } else { hit.len - hit.body_start };
+        self.response.adopt_file(hit.file, hit.body_start, hit.body_start + body);
+        self.head = Some(facts);
+        self.head_taken = false;
+        self.body_end = BodyEnd::Empty;
+        self.reusable = false;
+        self.cached = true;
+        self.state = State::Done;
+        Ok(())
+    }
+
+    /// Keeps the request-head buffer of a request answered without the upstream (a cache
+    /// hit), for the next request's module to fill.
+    pub fn keep_request_buffer(&mut self, buffer: Vec<u8>) {
+        self.request.give_buffer(buffer);
+    }
+
+    /// Whether the response comes from the cache.
+    pub fn cached(&self) -> bool {
+        self.cached
+    }
+
+    /// Stores the response being read in the cache (set by the connection when the head is
+    /// here, before [`Upstream::take_head`]).
+    pub fn begin_fill(&mut self, fill: crate::cache::fill::Fill) {
+        self.fill = Some(fill);
+    }
+
     /// Ends the request's use of the machine: an upstream connection still held is closed,
     /// the response buffer goes back to the worker's spares. The tries stay for the access
     /// log.
@@ -306,6 +378,9 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         }
         env.upstreams.give_buffer(self.response.take_memory());
         let _ = self.request.take_stored();
+        // A response not complete leaves no cache entry.
+        self.fill = None;
+        self.cached = false;
     }
 
     /// How much of the response memory may hold: the head's buffer, and with buffering on
@@ -569,6 +644,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         self.finish_try_time(env.now);
         self.drop_peer(env, false);
         self.state = State::Done;
+        self.fill = None;
     }
 
     /// `*_intercept_errors`: the head's response is discarded. The connection goes back to

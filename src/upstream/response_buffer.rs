@@ -204,6 +204,17 @@ impl ResponseBuffer {
         self.split = self.split.max(self.start);
     }
 
+    /// Takes `file`'s bytes `from..to` as the whole body, after what memory holds (a cache
+    /// entry's body, served from its file).
+    pub fn adopt_file(&mut self, file: File, from: u64, to: u64) {
+        self.split = self.end;
+        self.file = Some(TempFile {
+            file,
+            written: to,
+            sent: from,
+        });
+    }
+
     /// Moves body bytes to the temporary file to make room for reading: at most
     /// `write_size` bytes, the file staying within `max` bytes, the first `busy` bytes of
     /// memory kept for the writer. The file is created under `dir` on first use.

@@ -128,6 +128,7 @@ impl<'c> Conn<'c> {
     ) -> Step {
         self.state = State::Responding;
         let conn = crate::worker::request_vars::ConnInfo::of(self);
+        let client_ip = self.client_ip();
         let Some(a) = self.active.as_deref_mut() else {
             return Step::Close;
         };
@@ -252,6 +253,60 @@ impl<'c> Conn<'c> {
                 req.lingering = true;
             }
             return handler::finalize_with_status(self, shared, status);
+        }
+        // The cache (issue 19): a fresh entry answers without the upstream.
+        a.upstream.log.cache_status = None;
+        a.cache_fill = None;
+        let mut proto = proto;
+        if matches!(kind, Kind::Proxy) && loc.proxy_cache.is_some() {
+            if let Some(host) = &prepared.proxy_host {
+                a.upstream.log.proxy_host = host.clone();
+            }
+            let (lookup, status) = {
+                let vars = crate::worker::request_vars::RequestVars {
+                    conn: &conn,
+                    active: a,
+                    req,
+                    shared,
+                    as_get: a.route.as_get,
+                    kept_body: a.route.request_body.as_deref(),
+                };
+                let cx = RequestLog {
+                    conn_id: self.id,
+                    client: client_ip,
+                    server: req.server,
+                    buf: &a.buf[a.start.min(a.filled)..a.filled],
+                    head: &a.head,
+                };
+                let proxy_host = a.upstream.log.proxy_host.clone();
+                super::cached::lookup(&vars, &cx, loc, shared.http, &head, &proxy_host)
+            };
+            a.upstream.log.cache_status = status;
+            match lookup {
+                super::cached::Lookup::Hit(hit, head_only) => {
+                    let keep_head = shared.http.user_vars.reads_upstream_head();
+                    let mut env = Self::env(shared, self.key);
+                    let settings = prepared.settings;
+                    match a
+                        .upstream
+                        .start_cached(proto, settings, hit, head_only, keep_head, &mut env)
+                    {
+                        Ok(()) => {
+                            a.upstream.keep_request_buffer(head);
+                            a.source = Source::Upstream;
+                            self.client_progress = shared.now;
+                            return Step::Again;
+                        }
+                        // The stored head is not one the protocol takes: fetched again.
+                        Err(()) => {
+                            proto = a.upstream.take_parts().0;
+                            a.upstream.log.cache_status = Some("MISS");
+                        }
+                    }
+                }
+                super::cached::Lookup::Upstream(plan) => a.cache_fill = plan,
+                super::cached::Lookup::Off => {}
+            }
         }
         let idempotent = matches!(
             a.head.method,
@@ -620,6 +675,7 @@ impl<'c> Conn<'c> {
                 );
             }
         }
+        self.begin_cache_fill(shared, facts);
         let head_step = handler::queue_upstream_head(self, shared, facts);
         if let Some(step) = head_step {
             return step;
