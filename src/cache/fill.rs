@@ -20,6 +20,9 @@ pub struct Fill {
     target: PathBuf,
     written: u64,
     failed: bool,
+    /// The body comes chunk-framed (passed through to the client so): the entry keeps
+    /// only the data, as nginx's does.
+    chunks: Option<crate::http::chunked::ChunkedDecoder>,
 }
 
 impl Fill {
@@ -48,6 +51,7 @@ impl Fill {
             target: entry.path.clone(),
             written: 0,
             failed: false,
+            chunks: None,
         };
         fill.write(&bytes)?;
         Ok(fill)
@@ -59,14 +63,58 @@ impl Fill {
         Ok(())
     }
 
+    /// The body bytes [`Fill::body`] gets carry HTTP/1.1 chunk framing.
+    pub fn dechunk(&mut self) {
+        self.chunks = Some(crate::http::chunked::ChunkedDecoder::new());
+    }
+
     /// Appends body bytes; a failed write ends the fill (the error, once, for the log).
     pub fn body(&mut self, bytes: &[u8]) -> Option<io::Error> {
         if self.failed || bytes.is_empty() {
             return None;
         }
-        let e = self.write(bytes).err()?;
+        let result = match self.chunks.take() {
+            None => self.write(bytes),
+            Some(mut decoder) => {
+                let r = self.write_chunks(&mut decoder, bytes);
+                self.chunks = Some(decoder);
+                r
+            }
+        };
+        let e = result.err()?;
         self.failed = true;
         Some(e)
+    }
+
+    fn write_chunks(
+        &mut self,
+        decoder: &mut crate::http::chunked::ChunkedDecoder,
+        mut bytes: &[u8],
+    ) -> io::Result<()> {
+        use crate::http::chunked::Chunk;
+        // The machine checked the framing already; a step that refuses ends the entry.
+        let invalid = || io::Error::from(io::ErrorKind::InvalidData);
+        while !bytes.is_empty() {
+            match decoder.step(bytes).map_err(|_| invalid())? {
+                Chunk::Data {
+                    start,
+                    end,
+                    consumed,
+                } => {
+                    let data = bytes.get(start..end).ok_or_else(invalid)?;
+                    self.write(data)?;
+                    bytes = bytes.get(consumed..).ok_or_else(invalid)?;
+                }
+                Chunk::NeedMore { consumed } => {
+                    bytes = bytes.get(consumed..).ok_or_else(invalid)?;
+                    if consumed == 0 {
+                        break;
+                    }
+                }
+                Chunk::Done { .. } => break,
+            }
+        }
+        Ok(())
     }
 
     /// The body is complete: the entry takes its name (level directories made as needed,

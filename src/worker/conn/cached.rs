@@ -185,8 +185,9 @@ fn header_for(head: &[u8], status: u16, loc: &LocSettings, now: i64) -> Option<H
 }
 
 impl<'c> Conn<'c> {
-    /// The upstream's head is here: the response starts filling its cache entry when it
-    /// may be cached (before the head is taken, so every body byte reaches the file).
+    /// The upstream's head is here and the client's is built (which decided whether the
+    /// body keeps its chunks): the response starts filling its cache entry when it may be
+    /// cached (before the head is taken, so every body byte reaches the file).
     pub(super) fn begin_cache_fill(&mut self, shared: &mut Shared<'c>, facts: HeadFacts) {
         let conn = ConnInfo::of(self);
         let client = self.client_ip();
@@ -232,8 +233,14 @@ impl<'c> Conn<'c> {
         } else {
             &decl.path.dir
         };
+        let chunked = crate::upstream::Protocol::passes_chunks(&a.upstream.proto);
         match Fill::begin(&plan.entry, header, head, temp_dir) {
-            Ok(fill) => a.upstream.begin_fill(fill),
+            Ok(mut fill) => {
+                if chunked {
+                    fill.dechunk();
+                }
+                a.upstream.begin_fill(fill);
+            }
             Err(e) => {
                 let cx = RequestLog {
                     conn_id: self.id,

@@ -675,11 +675,11 @@ impl<'c> Conn<'c> {
                 );
             }
         }
-        self.begin_cache_fill(shared, facts);
         let head_step = handler::queue_upstream_head(self, shared, facts);
         if let Some(step) = head_step {
             return step;
         }
+        self.begin_cache_fill(shared, facts);
         let client = self.client_ip();
         let Some(a) = self.active.as_deref_mut() else {
             return Step::Close;
