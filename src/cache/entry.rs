@@ -77,15 +77,17 @@ pub struct Damaged {
 
 /// Looks `entry` up: `now` in unix seconds, `inactive` from `*_cache_path`,
 /// `max_body_start` where a body may start at the latest (`*_buffer_size`, which holds the
-/// header and the head in nginx). A damaged file is removed and returned beside `Missing`
-/// for the caller to log.
+/// header and the head in nginx), `with_body` when the body will be served (its length is
+/// then checked). A damaged file is removed and returned beside `Missing` for the caller
+/// to log.
 pub fn find(
     entry: &Entry,
     now: i64,
     inactive: Duration,
     max_body_start: usize,
+    with_body: bool,
 ) -> (Found, Option<Damaged>) {
-    match open(entry, now, inactive, max_body_start) {
+    match open(entry, now, inactive, max_body_start, with_body) {
         Ok(found) => (found, None),
         Err(Some(what)) => {
             let _ = std::fs::remove_file(&entry.path);
@@ -104,6 +106,7 @@ fn open(
     now: i64,
     inactive: Duration,
     max_body_start: usize,
+    with_body: bool,
 ) -> Result<Found, Option<Unusable>> {
     let file = File::open(&entry.path).map_err(|_| None)?;
     let meta = file.metadata().map_err(|_| None)?;
@@ -125,7 +128,7 @@ fn open(
         return Err(Some(Unusable::TooSmall));
     }
     let head = buf[usize::from(h.header_start)..body_start].to_vec();
-    if !body_length_matches(&head, len - body_start as u64) {
+    if with_body && !body_length_matches(&head, len - body_start as u64) {
         return Err(Some(Unusable::TooSmall));
     }
     if h.valid_sec < now {

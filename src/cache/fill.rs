@@ -183,16 +183,16 @@ mod tests {
         assert!(fill.body(b"lo").is_none());
         fill.commit().unwrap();
         let inactive = Duration::from_secs(600);
-        let Found::Fresh(hit) = find(&entry, now, inactive, 4096).0 else {
+        let Found::Fresh(hit) = find(&entry, now, inactive, 4096, true).0 else {
             panic!("not found");
         };
         assert_eq!(hit.head, head);
         assert_eq!(hit.len - hit.body_start, 5);
-        assert!(matches!(find(&entry, now + 61, inactive, 4096).0, Found::Expired));
+        assert!(matches!(find(&entry, now + 61, inactive, 4096, true).0, Found::Expired));
         // Cut short: detected, removed.
         let f = std::fs::OpenOptions::new().write(true).open(&entry.path).unwrap();
         f.set_len(hit.len - 1).unwrap();
-        let (found, damaged) = find(&entry, now, inactive, 4096);
+        let (found, damaged) = find(&entry, now, inactive, 4096, true);
         assert!(matches!(found, Found::Missing) && damaged.is_some());
         assert!(!entry.path.exists());
         // A fill dropped before its end leaves nothing.

@@ -22,6 +22,15 @@ pub struct CacheDecl {
     pub path: crate::cache::path_conf::CachePath,
 }
 
+/// Which cache a location uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CacheSel {
+    /// A keys zone, by its index in [`crate::config::HttpConf::zones`].
+    Zone(usize),
+    /// A zone named per request (empty or `off`: no cache).
+    Var(crate::vars::Template),
+}
+
 /// `proxy_cache_methods` bits.
 pub mod methods {
     /// GET (always cached, as in nginx).
@@ -95,15 +104,15 @@ pub(crate) fn proxy_cache(
     let zone = if value == "off" {
         None
     } else if value.contains('$') {
-        return Err(refuse(d, "a cache zone chosen by variables is not built yet"));
+        Some(CacheSel::Var(template(d, value, shared)?))
     } else {
-        Some(super::set_limits::zone_index(
+        Some(CacheSel::Zone(super::set_limits::zone_index(
             d,
             shared,
             value,
             ZoneKind::ProxyCache,
             0,
-        )?)
+        )?))
     };
     l.loc(d)?.proxy_cache = Some(zone);
     Ok(())
@@ -246,13 +255,13 @@ pub(crate) fn proxy_cache_background_update(
     flag_only(d, false, "background updates are not built yet (only off)")
 }
 
-/// `proxy_cache_convert_head on|off;` (on only)
+/// `proxy_cache_convert_head on|off;`
 pub(crate) fn proxy_cache_convert_head(
-    _: &mut Level<'_>,
+    l: &mut Level<'_>,
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
-    flag_only(d, true, "caching HEAD responses apart is not built yet (only on)")
+    set_once(&mut l.loc(d)?.proxy_cache_convert_head, d, flag_arg)
 }
 
 /// `proxy_cache_lock_timeout TIME;` and `proxy_cache_lock_age TIME;`: checked; they mean

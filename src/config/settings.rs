@@ -870,8 +870,8 @@ settings! {
         /// `client_body_in_single_buffer on|off`
         client_body_in_single_buffer: bool = false,
         // ---- cache (issue 19): config/set_cache.rs, cache/ ----
-        /// `proxy_cache ZONE|off`: the keys zone's index in `HttpConf::zones` (`None`: off)
-        proxy_cache: Option<usize> = None,
+        /// `proxy_cache ZONE|$var|off` (`None`: off)
+        proxy_cache: Option<super::set_cache::CacheSel> = None,
         /// `proxy_cache_key STRING` (`None`: nginx's, the proxy_pass URL and upstream URI)
         proxy_cache_key: Option<Template> = None,
         /// `proxy_cache_valid` rules (a level with any replaces its parent's)
@@ -882,6 +882,8 @@ settings! {
         proxy_cache_bypass: Vec<Template> = Vec::new(),
         /// `proxy_no_cache` values (likewise)
         proxy_no_cache: Vec<Template> = Vec::new(),
+        /// `proxy_cache_convert_head on|off`
+        proxy_cache_convert_head: bool = true,
     }
 }
 

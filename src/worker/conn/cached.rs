@@ -11,7 +11,7 @@ use crate::cache::fill::Fill;
 use crate::cache::freshness;
 use crate::cache::header::{self, Header};
 use crate::config::LocSettings;
-use crate::config::set_cache::methods;
+use crate::config::set_cache::{CacheSel, methods};
 use crate::http::request::Method;
 use crate::upstream::RequestLog;
 use crate::upstream::protocol::HeadFacts;
@@ -35,6 +35,8 @@ pub(super) enum Lookup {
     Hit(Hit, bool),
     /// The request goes upstream, its response stored as this entry when allowed.
     Upstream(Option<Box<FillPlan>>),
+    /// The request fails with this status (a `proxy_cache $var` naming no cache).
+    Failed(u16),
 }
 
 /// `proxy_cache_bypass`/`proxy_no_cache`: one value non-empty and not `0`
@@ -54,6 +56,20 @@ fn unix_now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// Whether the request's location has a cache for it (`proxy_cache` not off, its
+/// variable naming something).
+pub(super) fn may_cache(vars: &RequestVars<'_, '_>, loc: &LocSettings) -> bool {
+    match &loc.proxy_cache {
+        None => false,
+        Some(CacheSel::Zone(_)) => true,
+        Some(CacheSel::Var(t)) => {
+            let mut name = Vec::new();
+            t.eval(vars, &mut name);
+            !name.is_empty() && name != b"off"
+        }
+    }
+}
+
 /// The lookup before going upstream: `request_head` is the upstream request the proxy
 /// built (its URI is the default key's), `proxy_host` the `$proxy_host`.
 pub(super) fn lookup(
@@ -64,10 +80,34 @@ pub(super) fn lookup(
     request_head: &[u8],
     proxy_host: &str,
 ) -> (Lookup, Option<&'static str>) {
-    let Some(zone) = loc.proxy_cache else {
-        return (Lookup::Off, None);
+    let cache = match &loc.proxy_cache {
+        None => return (Lookup::Off, None),
+        Some(CacheSel::Zone(zone)) => http.caches.iter().position(|c| c.zone == *zone),
+        Some(CacheSel::Var(t)) => {
+            // ngx_http_upstream_cache_get: empty or `off` is no cache; another name must
+            // be a cache's zone.
+            let mut name = Vec::new();
+            t.eval(vars, &mut name);
+            if name.is_empty() || name == b"off" {
+                return (Lookup::Off, None);
+            }
+            let found = http.caches.iter().position(|c| {
+                http.zones
+                    .get(c.zone)
+                    .is_some_and(|z| z.name.as_bytes() == name.as_slice())
+            });
+            if found.is_none() {
+                cx.line(
+                    LogLevel::Error,
+                    &format_args!("cache \"{}\" not found", String::from_utf8_lossy(&name)),
+                    None,
+                );
+                return (Lookup::Failed(500), None);
+            }
+            found
+        }
     };
-    let Some(cache) = http.caches.iter().position(|c| c.zone == zone) else {
+    let Some(cache) = cache else {
         return (Lookup::Off, None);
     };
     let method = vars.active.head.method;
@@ -115,13 +155,20 @@ pub(super) fn lookup(
         return (Lookup::Off, None);
     };
     let entry = Entry::new(key, &decl.path);
-    // A HEAD is not fetched as GET (proxy_cache_convert_head) yet: its response has no
-    // body and is not stored.
-    let plan = || (!head_only).then(|| Box::new(FillPlan { entry: entry.clone(), cache }));
+    // With proxy_cache_convert_head on, a HEAD's miss went up as GET and is stored whole;
+    // off, the HEAD's response is stored as it comes (the key should then have
+    // `$request_method`, as in nginx).
+    let plan = || Some(Box::new(FillPlan { entry: entry.clone(), cache }));
     if any_true(&loc.proxy_cache_bypass, vars) {
         return (Lookup::Upstream(plan()), Some("BYPASS"));
     }
-    let (found, damaged) = entry::find(&entry, unix_now(), decl.path.inactive, buffer_size);
+    let (found, damaged) = entry::find(
+        &entry,
+        unix_now(),
+        decl.path.inactive,
+        buffer_size,
+        !head_only,
+    );
     if let Some(d) = damaged {
         let level = if d.what.is_critical() {
             LogLevel::Crit

@@ -181,6 +181,11 @@ impl<'c> Conn<'c> {
                         Backend::Http(h) => h,
                         Backend::Gateway(_) => Http1::default(),
                     };
+                    // proxy_cache_convert_head: a HEAD that may be cached goes up as GET
+                        // (ngx_http_upstream_cache); the client still gets the head only.
+                        let convert_head = loc.proxy_cache_convert_head
+                            && a.head.method == Method::Head
+                            && super::cached::may_cache(&vars, loc);
                     let r = crate::proxy::ProxyRequest {
                         buf,
                         head: &a.head,
@@ -188,7 +193,7 @@ impl<'c> Conn<'c> {
                         args: a.route.script.args.as_deref(),
                         valid_location: a.route.script.valid_location,
                         uri_rewritten: a.route.uri_rewritten,
-                        as_get: a.route.as_get,
+                        as_get: a.route.as_get || convert_head,
                         content_length,
                         chunked,
                         body_sent,
@@ -306,6 +311,16 @@ impl<'c> Conn<'c> {
                 }
                 super::cached::Lookup::Upstream(plan) => a.cache_fill = plan,
                 super::cached::Lookup::Off => {}
+                super::cached::Lookup::Failed(status) => {
+                    a.upstream.give_parts(proto, head);
+                    a.body = None;
+                    a.source = Source::Fixed;
+                    if let Some(req) = a.req.as_mut() {
+                        req.body = BodyRead::Abandoned;
+                        req.lingering = true;
+                    }
+                    return handler::finalize_with_status(self, shared, status);
+                }
             }
         }
         let idempotent = matches!(
