@@ -55,13 +55,23 @@ pub struct Hit {
     pub len: u64,
 }
 
+/// An expired entry, kept open while the response is fetched again.
+#[derive(Debug)]
+pub struct Stale {
+    /// The entry.
+    pub hit: Hit,
+    /// Its `stale-if-error` time is not over: it answers any failure.
+    pub if_error: bool,
+}
+
 /// What the cache has for a request.
 #[derive(Debug)]
 pub enum Found {
     /// A fresh entry (`HIT`).
     Fresh(Hit),
-    /// An entry whose time is over (`EXPIRED`): the response is fetched again.
-    Expired,
+    /// An entry whose time is over (`EXPIRED`): the response is fetched again, and the
+    /// entry may still answer if that fails (`*_cache_use_stale`, `stale-if-error`).
+    Expired(Stale),
     /// No usable entry (`MISS`).
     Missing,
 }
@@ -131,18 +141,20 @@ fn open(
     if with_body && !body_length_matches(&head, len - body_start as u64) {
         return Err(Some(Unusable::TooSmall));
     }
-    if h.valid_sec < now {
-        return Ok(Found::Expired);
-    }
     if idle >= Duration::from_secs(1) {
         touch(&file);
     }
-    Ok(Found::Fresh(Hit {
+    let hit = Hit {
         file,
         head,
         body_start: body_start as u64,
         len,
-    }))
+    };
+    if h.valid_sec < now {
+        let if_error = h.valid_sec.saturating_add(h.error_sec) >= now;
+        return Ok(Found::Expired(Stale { hit, if_error }));
+    }
+    Ok(Found::Fresh(hit))
 }
 
 /// A stored `Content-Length` must be the body's length: a file cut short (or grown) by

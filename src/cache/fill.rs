@@ -188,7 +188,7 @@ mod tests {
         };
         assert_eq!(hit.head, head);
         assert_eq!(hit.len - hit.body_start, 5);
-        assert!(matches!(find(&entry, now + 61, inactive, 4096, true).0, Found::Expired));
+        assert!(matches!(find(&entry, now + 61, inactive, 4096, true).0, Found::Expired(_)));
         // Cut short: detected, removed.
         let f = std::fs::OpenOptions::new().write(true).open(&entry.path).unwrap();
         f.set_len(hit.len - 1).unwrap();

@@ -197,25 +197,50 @@ pub(crate) fn proxy_cache_min_uses(
     }
 }
 
-/// `proxy_cache_use_stale ...;`: only `off` until stale answers are built.
+/// `proxy_cache_use_stale error|timeout|invalid_header|http_NNN...|off;` (a bitmask
+/// slot: a level's lines add up). `updating` needs to know that another request is
+/// fetching the entry, which the keys zone will tell: refused until then.
 pub(crate) fn proxy_cache_use_stale(
-    _: &mut Level<'_>,
+    l: &mut Level<'_>,
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
-    const VALUES: [&str; 11] = [
-        "error", "timeout", "invalid_header", "updating", "http_500", "http_502", "http_503",
-        "http_504", "http_403", "http_404", "http_429",
+    use super::proxy_values::NextUpstream as N;
+    const VALUES: [(&str, u16); 11] = [
+        ("error", N::ERROR),
+        ("timeout", N::TIMEOUT),
+        ("invalid_header", N::INVALID_HEADER),
+        ("updating", 0),
+        ("http_500", N::HTTP_500),
+        ("http_502", N::HTTP_502),
+        ("http_503", N::HTTP_503),
+        ("http_504", N::HTTP_504),
+        ("http_403", N::HTTP_403),
+        ("http_404", N::HTTP_404),
+        ("http_429", N::HTTP_429),
     ];
+    let slot = &mut l.loc(d)?.proxy_cache_use_stale;
+    let mut bits = slot.unwrap_or(0);
+    let mut off = false;
     for w in &d.args {
-        if w.text != "off" && !VALUES.contains(&w.text.as_str()) {
-            return Err(ConfError::at(d, format!("invalid value \"{}\"", w.text)));
+        if w.text.eq_ignore_ascii_case("off") {
+            off = true;
+            continue;
         }
+        let Some(&(_, bit)) = VALUES.iter().find(|(n, _)| n.eq_ignore_ascii_case(&w.text)) else {
+            return Err(ConfError::at(d, format!("invalid value \"{}\"", w.text)));
+        };
+        if bit == 0 {
+            return Err(refuse(
+                d,
+                "\"updating\" needs to know which request updates an entry, not built yet",
+            ));
+        }
+        bits |= bit;
     }
-    if d.args.iter().all(|w| w.text == "off") {
-        return Ok(());
-    }
-    Err(refuse(d, "answers from stale cache entries are not built yet (only off)"))
+    // ngx_http_proxy_merge_loc_conf: `off` anywhere in the list wins.
+    *slot = Some(if off { 0 } else { bits });
+    Ok(())
 }
 
 /// An on/off directive of the family whose other value is not built yet: `wanted` is the

@@ -884,6 +884,8 @@ settings! {
         proxy_no_cache: Vec<Template> = Vec::new(),
         /// `proxy_cache_convert_head on|off`
         proxy_cache_convert_head: bool = true,
+        /// `proxy_cache_use_stale` as `NextUpstream` bits (0: off)
+        proxy_cache_use_stale: u16 = 0,
     }
 }
 

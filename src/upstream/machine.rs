@@ -158,6 +158,9 @@ pub struct Upstream<'c, P> {
     fill: Option<crate::cache::fill::Fill>,
     /// The response comes from the cache: no upstream connection, the body from its file.
     cached: bool,
+    /// The `*_next_upstream` bit of the last failed try (`error`, `timeout`,
+    /// `invalid_header`), for `*_cache_use_stale`.
+    failed_kind: u16,
 }
 
 impl<P: Default> Default for Upstream<'_, P> {
@@ -194,6 +197,7 @@ impl<P: Default> Default for Upstream<'_, P> {
             name: None,
             fill: None,
             cached: false,
+            failed_kind: 0,
         }
     }
 }
@@ -295,6 +299,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             .resolve
             .is_some()
             .then_some(resolve::Name::Unasked);
+        self.failed_kind = NextUpstream::ERROR;
         self.state = State::ChoosingPeer;
     }
 
@@ -318,6 +323,34 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         self.keep_head = keep_head;
         self.log.tries.clear();
         self.log.head.clear();
+        self.answer_from(hit, head_only, env)
+    }
+
+    /// The upstream failed (or answered a status `*_cache_use_stale` names) and an expired
+    /// entry answers instead: the upstream side ends, its tries stay for `$upstream_*`.
+    pub fn answer_stale(
+        &mut self,
+        hit: crate::cache::entry::Hit,
+        head_only: bool,
+        env: &mut Env<'_, 'c>,
+    ) -> Result<(), ()> {
+        self.end(env);
+        self.state = State::Done;
+        self.proto.reset();
+        self.answer_from(hit, head_only, env)
+    }
+
+    /// The `*_next_upstream` bit of the request's last failed try.
+    pub fn failed_kind(&self) -> u16 {
+        self.failed_kind
+    }
+
+    fn answer_from(
+        &mut self,
+        hit: crate::cache::entry::Hit,
+        head_only: bool,
+        env: &mut Env<'_, 'c>,
+    ) -> Result<(), ()> {
         self.response
             .start(env.upstreams.take_buffer(hit.head.len()), hit.head.len().max(1));
         let Some(room) = self.response.room(hit.head.len()) else {
@@ -351,6 +384,13 @@ impl<'c, P: Protocol> Upstream<'c, P> {
     /// hit), for the next request's module to fill.
     pub fn keep_request_buffer(&mut self, buffer: Vec<u8>) {
         self.request.give_buffer(buffer);
+    }
+
+    /// A range of a cached response: only body bytes `start..end` are sent.
+    pub fn narrow_cached_body(&mut self, start: u64, end: u64) {
+        if self.cached {
+            self.response.narrow_file(start, end);
+        }
     }
 
     /// Whether the response comes from the cache.

@@ -215,6 +215,16 @@ impl ResponseBuffer {
         });
     }
 
+    /// Narrows an adopted file's body to its bytes `start..end` (counted from the body's
+    /// first byte).
+    pub fn narrow_file(&mut self, start: u64, end: u64) {
+        if let Some(f) = self.file.as_mut() {
+            let first = f.sent;
+            f.written = f.written.min(first.saturating_add(end));
+            f.sent = first.saturating_add(start).min(f.written);
+        }
+    }
+
     /// Moves body bytes to the temporary file to make room for reading: at most
     /// `write_size` bytes, the file staying within `max` bytes, the first `busy` bytes of
     /// memory kept for the writer. The file is created under `dir` on first use.

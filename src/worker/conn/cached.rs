@@ -25,6 +25,9 @@ pub struct FillPlan {
     pub entry: Entry,
     /// Index of the cache in [`crate::config::HttpConf::caches`].
     pub cache: usize,
+    /// The expired entry, kept to answer if the upstream fails (`proxy_cache_use_stale`,
+    /// `stale-if-error`).
+    pub stale: Option<entry::Stale>,
 }
 
 /// What the cache decided before going upstream.
@@ -158,7 +161,13 @@ pub(super) fn lookup(
     // With proxy_cache_convert_head on, a HEAD's miss went up as GET and is stored whole;
     // off, the HEAD's response is stored as it comes (the key should then have
     // `$request_method`, as in nginx).
-    let plan = || Some(Box::new(FillPlan { entry: entry.clone(), cache }));
+    let plan = || {
+        Some(Box::new(FillPlan {
+            entry: entry.clone(),
+            cache,
+            stale: None,
+        }))
+    };
     if any_true(&loc.proxy_cache_bypass, vars) {
         return (Lookup::Upstream(plan()), Some("BYPASS"));
     }
@@ -187,7 +196,15 @@ pub(super) fn lookup(
     }
     match found {
         Found::Fresh(hit) => (Lookup::Hit(hit, head_only), Some("HIT")),
-        Found::Expired => (Lookup::Upstream(plan()), Some("EXPIRED")),
+        Found::Expired(stale) => {
+            let mut p = plan();
+            if (loc.proxy_cache_use_stale != 0 || stale.if_error)
+                && let Some(p) = p.as_mut()
+            {
+                p.stale = Some(stale);
+            }
+            (Lookup::Upstream(p), Some("EXPIRED"))
+        }
         Found::Missing => (Lookup::Upstream(plan()), Some("MISS")),
     }
 }
@@ -307,5 +324,51 @@ impl<'c> Conn<'c> {
                 );
             }
         }
+    }
+}
+
+impl<'c> Conn<'c> {
+    /// The upstream answered a status `proxy_cache_use_stale` names (`http_500`...) and an
+    /// expired entry is at hand: it answers instead (`STALE`), as nginx's
+    /// ngx_http_upstream_test_next does once no other try is left.
+    pub(super) fn stale_for_status(&mut self, shared: &mut Shared<'c>, status: u16) -> Option<Step> {
+        let a = self.active.as_deref()?;
+        if a.upstream.cached() || a.cache_fill.as_ref()?.stale.is_none() {
+            return None;
+        }
+        let loc = a.req.as_ref()?.loc;
+        let bit = crate::config::proxy_values::NextUpstream::for_status(status);
+        if bit == 0 || loc.proxy_cache_use_stale & bit == 0 {
+            return None;
+        }
+        Some(match self.answer_stale(shared) {
+            Ok(step) => step,
+            Err(()) => handler::finalize_with_status(self, shared, 502),
+        })
+    }
+
+    /// The upstream failed (an error, a timeout, an invalid head) and an expired entry may
+    /// answer (`proxy_cache_use_stale` names the failure, or the entry's `stale-if-error`).
+    pub(super) fn stale_on_failure(&mut self, shared: &mut Shared<'c>) -> Option<Step> {
+        let a = self.active.as_deref()?;
+        let stale = a.cache_fill.as_ref()?.stale.as_ref()?;
+        let loc = a.req.as_ref()?.loc;
+        if !stale.if_error && loc.proxy_cache_use_stale & a.upstream.failed_kind() == 0 {
+            return None;
+        }
+        self.answer_stale(shared).ok()
+    }
+
+    fn answer_stale(&mut self, shared: &mut Shared<'c>) -> Result<Step, ()> {
+        let key = self.key;
+        let a = self.active.as_deref_mut().ok_or(())?;
+        let stale = a.cache_fill.take().and_then(|p| p.stale).ok_or(())?;
+        let head_only = a.head.method == Method::Head && !a.route.as_get;
+        let mut env = Self::env(shared, key);
+        a.upstream.answer_stale(stale.hit, head_only, &mut env)?;
+        a.upstream.log.cache_status = Some("STALE");
+        a.source = Source::Upstream;
+        self.client_progress = shared.now;
+        Ok(Step::Again)
     }
 }

@@ -568,6 +568,9 @@ impl<'c> Conn<'c> {
     /// The upstream's head is here: intercept it for `error_page`, tunnel after a 101, or
     /// answer the client with it.
     fn upstream_head(&mut self, shared: &mut Shared<'c>, facts: HeadFacts) -> Step {
+        if let Some(step) = self.stale_for_status(shared, facts.status) {
+            return step;
+        }
         let client = self.client_ip();
         let Some(a) = self.active.as_deref_mut() else {
             return Step::Close;
@@ -654,7 +657,10 @@ impl<'c> Conn<'c> {
             }
             // proxy_force_ranges: nginx's range filter on this response, unless gzip or
             // gunzip (earlier filters) make its length unknown.
-            let force_ranges = loc.proxy_force_ranges && !handler::upstream_body_coded(a, loc);
+            // A cached response takes ranges too (nginx's `r->allow_ranges` for
+            // `r->cached`); one range is cut from the file here.
+            let force_ranges = (loc.proxy_force_ranges || a.upstream.cached())
+                && !handler::upstream_body_coded(a, loc);
             let buf = &a.buf[a.start.min(a.filled)..a.filled];
             let (range, if_range) = (
                 a.head.header(buf, b"range"),
@@ -666,6 +672,9 @@ impl<'c> Conn<'c> {
                 }
                 (Backend::Gateway(_), _) => crate::proxy::ranges::Ranged::No,
             };
+            if let crate::proxy::ranges::Ranged::Part { start, end, .. } = ranged {
+                a.upstream.narrow_cached_body(start, end);
+            }
             if let crate::proxy::ranges::Ranged::Unsatisfiable { total } = ranged {
                 let mut env = Self::env(shared, self.key);
                 a.route.request_body = a.upstream.intercept(&mut env, &cx);
@@ -754,6 +763,11 @@ impl<'c> Conn<'c> {
     /// There is no response from the upstream: the request is finalized with the failure's
     /// status, as nginx's `ngx_http_upstream_finalize_request` does (`error_page` applies).
     fn upstream_failed(&mut self, shared: &mut Shared<'c>, f: Failure) -> Step {
+        if f.cause == crate::upstream::failure::Cause::Upstream
+            && let Some(step) = self.stale_on_failure(shared)
+        {
+            return step;
+        }
         if let Some(a) = self.active.as_deref_mut() {
             let mut env = Self::env(shared, self.key);
             let stored = a.upstream.take_stored_body();
