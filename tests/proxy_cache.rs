@@ -305,7 +305,7 @@ fn directives_not_built_yet_are_refused_at_test_time() {
     for (body, words) in [
         ("proxy_cache two;", "\"proxy_cache\" zone \"two\" is unknown in"),
         ("proxy_cache_lock on;", "the cache lock is not built yet"),
-        ("proxy_cache_use_stale updating;", "stale cache entries"),
+        ("proxy_cache_use_stale updating;", "\"updating\" needs to know"),
         ("proxy_cache_revalidate on;", "revalidation"),
         ("proxy_cache_min_uses 2;", "counting uses"),
         ("proxy_cache_valid 99 1m;", "invalid status \"99\""),
@@ -324,6 +324,79 @@ fn directives_not_built_yet_are_refused_at_test_time() {
          proxy_cache_lock_timeout 5s; proxy_cache_convert_head on;",
     );
     assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn an_expired_entry_answers_a_failing_upstream_with_use_stale() {
+    let up = Upstream::start();
+    // A dead upstream: the stale entry too.
+    let dead = common::free_port();
+    let server2 = Server::start_with(
+        1,
+        &format!(
+            "log_format cache '$request_uri $status [$upstream_cache_status]';\n\
+             access_log logs/access.log cache;\n\
+             proxy_cache_path cache keys_zone=one:1m;\n\
+             server {{ listen 127.0.0.1:PORT;\n\
+               location / {{ proxy_pass http://127.0.0.1:$arg_port; proxy_cache one;\n\
+                 proxy_cache_key $uri; proxy_cache_use_stale error http_500; }} }}"
+        ),
+        |_| {},
+    );
+    let ok = server2.get(&format!("/e?port={}&h=X-Accel-Expires:+1", up.port));
+    assert_eq!(ok.status, 200);
+    std::thread::sleep(Duration::from_millis(2100));
+    let r = server2.get(&format!("/e?port={dead}"));
+    assert_eq!(r.status, 200, "{}", server2.error_log());
+    assert_eq!(r.body, ok.body);
+    assert_eq!(statuses(&server2, &format!("/e?port={dead}"), 1), ["STALE"]);
+    // The upstream answers 500 (its status comes from the query): the entry again.
+    let r = server2.get(&format!("/e?port={}&x=/s/500", up.port));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, ok.body);
+    assert_eq!(asked(&up, "/e?port"), 2);
+    // Without a stale entry the failure is the client's answer.
+    assert_eq!(server2.get(&format!("/other?port={dead}")).status, 502);
+}
+
+#[test]
+fn a_range_is_cut_from_the_cached_file() {
+    let up = Upstream::start();
+    let server = start(&up, "");
+    let whole = server.get("/c/range?size=100");
+    let r = server.request(
+        b"GET /c/range?size=100 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nRange: bytes=5-9\r\n\r\n",
+    );
+    assert_eq!(r.status, 206);
+    assert_eq!(r.body, whole.body[5..10]);
+    assert_eq!(
+        r.header("Content-Range").map(str::to_string),
+        Some(format!("bytes 5-9/{}", whole.body.len()))
+    );
+    assert_eq!(asked(&up, "/c/range"), 1);
+}
+
+#[test]
+fn a_cache_named_by_a_variable() {
+    let up = Upstream::start();
+    let server = Server::start_with(
+        1,
+        &format!(
+            "proxy_cache_path c1 keys_zone=one:1m; proxy_cache_path c2 keys_zone=two:1m;\n\
+             server {{ listen 127.0.0.1:PORT;\n\
+               location / {{ proxy_pass http://127.0.0.1:{}; proxy_cache $arg_c;\n\
+                 proxy_cache_valid 1m; proxy_cache_key $uri; }} }}",
+            up.port
+        ),
+        |_| {},
+    );
+    server.get("/v?c=one");
+    server.get("/v?c=one");
+    server.get("/v?c=two");
+    server.get("/v?c=");
+    assert_eq!(asked(&up, "/v"), 3, "one, two (miss), none");
+    assert_eq!(server.get("/v?c=three").status, 500);
+    assert!(server.error_log().contains("cache \"three\" not found"));
 }
 
 /// MD5 as hex, written out here so the test does not trust the server's own.
