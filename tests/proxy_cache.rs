@@ -39,7 +39,12 @@ fn start(up: &Upstream, extra: &str) -> Server {
 fn asked(up: &Upstream, path: &str) -> usize {
     up.seen()
         .iter()
-        .filter(|s| s.line.split(' ').nth(1).is_some_and(|t| t.starts_with(path)))
+        .filter(|s| {
+            s.line
+                .split(' ')
+                .nth(1)
+                .is_some_and(|t| t.starts_with(path))
+        })
         .count()
 }
 
@@ -89,7 +94,11 @@ fn a_miss_is_stored_and_then_served_from_the_file() {
     assert_eq!(asked(&up, "/c/a"), 1, "one upstream request");
     assert_eq!(statuses(&server, "/c/a", 4), ["MISS", "HIT", "HIT", "HIT"]);
     // A hit has no upstream: `$upstream_addr` is empty.
-    assert!(server.access_log().contains("/c/a 200 [HIT] [-]"), "{}", server.access_log());
+    assert!(
+        server.access_log().contains("/c/a 200 [HIT] [-]"),
+        "{}",
+        server.access_log()
+    );
     // HEAD is answered from the entry, without a body.
     let head = server.request(b"HEAD /c/a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert_eq!(head.status, 200);
@@ -217,9 +226,17 @@ fn a_damaged_file_is_logged_refetched_and_never_served() {
     std::fs::write(&file, &bytes).unwrap();
     let r = server.get("/c/dmg");
     assert_eq!(r.status, 200);
-    assert!(r.text().starts_with("upstream 200 GET /c/dmg"), "{}", r.text());
+    assert!(
+        r.text().starts_with("upstream 200 GET /c/dmg"),
+        "{}",
+        r.text()
+    );
     assert_eq!(r.body.len(), good.body.len());
-    assert!(server.error_log().contains("has md5 collision"), "{}", server.error_log());
+    assert!(
+        server.error_log().contains("has md5 collision"),
+        "{}",
+        server.error_log()
+    );
     assert_eq!(asked(&up, "/c/dmg"), 2);
     // Refetched and stored again.
     server.get("/c/dmg");
@@ -238,7 +255,10 @@ fn a_damaged_file_is_logged_refetched_and_never_served() {
     assert!(r.text().starts_with("upstream 200 GET /c/dmg"));
     assert_eq!(asked(&up, "/c/dmg"), 3);
     assert!(server.error_log().contains("is too small"));
-    assert_eq!(statuses(&server, "/c/dmg", 4), ["MISS", "MISS", "HIT", "MISS"]);
+    assert_eq!(
+        statuses(&server, "/c/dmg", 4),
+        ["MISS", "MISS", "HIT", "MISS"]
+    );
 }
 
 #[test]
@@ -274,7 +294,10 @@ fn conditional_and_range_fields_stay_home_when_caching() {
     assert_eq!(cached.header("range"), None);
     assert_eq!(cached.header("if-none-match"), None);
     assert_eq!(cached.header("if-modified-since"), None);
-    let plain = seen.iter().find(|s| s.line.contains("/nocache/cond")).unwrap();
+    let plain = seen
+        .iter()
+        .find(|s| s.line.contains("/nocache/cond"))
+        .unwrap();
     assert_eq!(plain.header("range"), Some("bytes=0-1"));
 }
 
@@ -295,23 +318,36 @@ fn directives_not_built_yet_are_refused_at_test_time() {
     let check = |body: &str| {
         prefix.write(
             "conf/t.conf",
-            format!(
-                "events {{}}\nhttp {{\nproxy_cache_path cache keys_zone=one:1m;\n{body}\n}}\n"
-            ),
+            format!("events {{}}\nhttp {{\nproxy_cache_path cache keys_zone=one:1m;\n{body}\n}}\n"),
         );
         let (code, out, err) = run_cli(&prefix.dir, &["-t", "-c", "conf/t.conf"]);
         (code, format!("{out}{err}"))
     };
     for (body, words) in [
-        ("proxy_cache two;", "\"proxy_cache\" zone \"two\" is unknown in"),
+        (
+            "proxy_cache two;",
+            "\"proxy_cache\" zone \"two\" is unknown in",
+        ),
         ("proxy_cache_lock on;", "the cache lock is not built yet"),
-        ("proxy_cache_use_stale updating;", "\"updating\" needs to know"),
+        (
+            "proxy_cache_use_stale updating;",
+            "\"updating\" needs to know",
+        ),
         ("proxy_cache_revalidate on;", "revalidation"),
         ("proxy_cache_min_uses 2;", "counting uses"),
         ("proxy_cache_valid 99 1m;", "invalid status \"99\""),
-        ("proxy_cache_path c2 keys_zone=two:1m max_size=1g;", "cache manager"),
-        ("proxy_cache_path c2 levels=3 keys_zone=two:1m;", "invalid \"levels\" \"levels=3\""),
-        ("proxy_cache_path c2 keys_zone=one:1m;", "duplicate zone \"one\""),
+        (
+            "proxy_cache_path c2 keys_zone=two:1m max_size=1g;",
+            "cache manager",
+        ),
+        (
+            "proxy_cache_path c2 levels=3 keys_zone=two:1m;",
+            "invalid \"levels\" \"levels=3\"",
+        ),
+        (
+            "proxy_cache_path c2 keys_zone=one:1m;",
+            "duplicate zone \"one\"",
+        ),
         ("proxy_cache_methods PUT;", "invalid value \"PUT\""),
     ] {
         let (code, out) = check(body);
@@ -333,14 +369,12 @@ fn an_expired_entry_answers_a_failing_upstream_with_use_stale() {
     let dead = common::free_port();
     let server2 = Server::start_with(
         1,
-        &format!(
-            "log_format cache '$request_uri $status [$upstream_cache_status]';\n\
+        "log_format cache '$request_uri $status [$upstream_cache_status]';\n\
              access_log logs/access.log cache;\n\
              proxy_cache_path cache keys_zone=one:1m;\n\
-             server {{ listen 127.0.0.1:PORT;\n\
-               location / {{ proxy_pass http://127.0.0.1:$arg_port; proxy_cache one;\n\
-                 proxy_cache_key $uri; proxy_cache_use_stale error http_500; }} }}"
-        ),
+             server { listen 127.0.0.1:PORT;\n\
+               location / { proxy_pass http://127.0.0.1:$arg_port; proxy_cache one;\n\
+                 proxy_cache_key $uri; proxy_cache_use_stale error http_500; } }",
         |_| {},
     );
     let ok = server2.get(&format!("/e?port={}&h=X-Accel-Expires:+1", up.port));

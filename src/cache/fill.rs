@@ -37,8 +37,8 @@ impl Fill {
         let header_start = header::header_start(entry.key.len());
         let body_start = header_start + head.len();
         header.crc32 = entry.crc32;
-        header.header_start =
-            u16::try_from(header_start).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        header.header_start = u16::try_from(header_start)
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         header.body_start =
             u16::try_from(body_start).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         let mut bytes = Vec::with_capacity(body_start);
@@ -166,7 +166,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("portico-fill-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let args = vec![dir.display().to_string(), "levels=1:2".into(), "keys_zone=z:1m".into()];
+        let args = vec![
+            dir.display().to_string(),
+            "levels=1:2".into(),
+            "keys_zone=z:1m".into(),
+        ];
         let conf = parse("proxy_cache_path", &args, Path::new("/")).unwrap();
         let entry = Entry::new(b"http://a/x".to_vec(), &conf);
         let now = std::time::SystemTime::now()
@@ -188,9 +192,15 @@ mod tests {
         };
         assert_eq!(hit.head, head);
         assert_eq!(hit.len - hit.body_start, 5);
-        assert!(matches!(find(&entry, now + 61, inactive, 4096, true).0, Found::Expired(_)));
+        assert!(matches!(
+            find(&entry, now + 61, inactive, 4096, true).0,
+            Found::Expired(_)
+        ));
         // Cut short: detected, removed.
-        let f = std::fs::OpenOptions::new().write(true).open(&entry.path).unwrap();
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&entry.path)
+            .unwrap();
         f.set_len(hit.len - 1).unwrap();
         let (found, damaged) = find(&entry, now, inactive, 4096, true);
         assert!(matches!(found, Found::Missing) && damaged.is_some());
@@ -198,7 +208,11 @@ mod tests {
         // A fill dropped before its end leaves nothing.
         let fill = Fill::begin(&entry, Header::default(), head, &dir).unwrap();
         drop(fill);
-        assert!(std::fs::read_dir(&dir).unwrap().all(|e| e.unwrap().path().is_dir()));
+        assert!(
+            std::fs::read_dir(&dir)
+                .unwrap()
+                .all(|e| e.unwrap().path().is_dir())
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

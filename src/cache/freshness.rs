@@ -81,7 +81,7 @@ pub fn of_headers<'h>(
                 accel_expires(&mut f, value, now);
             }
         } else if name.eq_ignore_ascii_case(b"cache-control") {
-            if !ignored(IgnoreHeaders::CACHE_CONTROL) && !(f.valid_sec != 0 && accel_seen) {
+            if !(ignored(IgnoreHeaders::CACHE_CONTROL) || (f.valid_sec != 0 && accel_seen)) {
                 cache_control(&mut f, value, now);
             }
         } else if name.eq_ignore_ascii_case(b"expires") {
@@ -164,7 +164,8 @@ fn cache_control(f: &mut Freshness, value: &[u8], now: i64) {
         f.forbidden = true;
         return;
     }
-    let age = directive_number(value, b"s-maxage=").or_else(|| directive_number(value, b"max-age="));
+    let age =
+        directive_number(value, b"s-maxage=").or_else(|| directive_number(value, b"max-age="));
     match age {
         Some(None | Some(0)) => {
             f.forbidden = true;
@@ -230,7 +231,10 @@ mod tests {
 
     #[test]
     fn fields_in_order() {
-        assert_eq!(read(&[("Cache-Control", "max-age=60")], 0).valid_sec, NOW + 60);
+        assert_eq!(
+            read(&[("Cache-Control", "max-age=60")], 0).valid_sec,
+            NOW + 60
+        );
         assert_eq!(
             read(&[("Cache-Control", "max-age=60, s-maxage=5")], 0).valid_sec,
             NOW + 5
@@ -239,10 +243,16 @@ mod tests {
         assert!(read(&[("Cache-Control", "max-age=0")], 0).forbidden);
         assert!(read(&[("Cache-Control", "max-age=1x")], 0).forbidden);
         // X-Accel-Expires first: Cache-Control after it is not read.
-        let f = read(&[("X-Accel-Expires", "10"), ("Cache-Control", "no-cache")], 0);
+        let f = read(
+            &[("X-Accel-Expires", "10"), ("Cache-Control", "no-cache")],
+            0,
+        );
         assert_eq!((f.forbidden, f.valid_sec), (false, NOW + 10));
         // After it: X-Accel-Expires overrides.
-        let f = read(&[("Cache-Control", "max-age=60"), ("X-Accel-Expires", "@5")], 0);
+        let f = read(
+            &[("Cache-Control", "max-age=60"), ("X-Accel-Expires", "@5")],
+            0,
+        );
         assert_eq!(f.valid_sec, 5);
         assert!(read(&[("X-Accel-Expires", "0")], 0).forbidden);
         assert!(read(&[("Set-Cookie", "a=b")], 0).forbidden);
@@ -250,10 +260,19 @@ mod tests {
         assert!(read(&[("Vary", "*")], 0).forbidden);
         assert_eq!(read(&[("Vary", "Accept")], 0).vary, b"Accept");
         assert!(read(&[("Expires", "Thu, 01 Jan 1970 00:00:01 GMT")], 0).forbidden);
-        let f = read(&[("Cache-Control", "max-age=1, stale-if-error=7, stale-while-revalidate=3")], 0);
+        let f = read(
+            &[(
+                "Cache-Control",
+                "max-age=1, stale-if-error=7, stale-while-revalidate=3",
+            )],
+            0,
+        );
         assert_eq!((f.updating_sec, f.error_sec), (3, 7));
         assert_eq!(
-            read(&[("Cache-Control", "no-store")], IgnoreHeaders::CACHE_CONTROL),
+            read(
+                &[("Cache-Control", "no-store")],
+                IgnoreHeaders::CACHE_CONTROL
+            ),
             Freshness::default()
         );
     }

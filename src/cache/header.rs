@@ -220,7 +220,10 @@ mod tests {
         let key = b"httplocalhost/x";
         let crc = crc32(&[key]);
         let (_, file) = sample(key);
-        assert_eq!(Header::read(&file[..100], key, crc, 4096), Err(Unusable::TooSmall));
+        assert_eq!(
+            Header::read(&file[..100], key, crc, 4096),
+            Err(Unusable::TooSmall)
+        );
         let mut other = file.clone();
         other[0] = 4;
         assert_eq!(Header::read(&other, key, crc, 4096), Err(Unusable::Version));
@@ -232,7 +235,13 @@ mod tests {
         // Same CRC and length but other bytes (a forged collision) is still caught.
         let mut forged = file.clone();
         forged[SIZE + 6] ^= 1;
-        assert_eq!(Header::read(&forged, key, crc, 4096), Err(Unusable::Collision));
-        assert_eq!(Header::read(&file, key, crc, 300), Err(Unusable::TooLongHeader));
+        assert_eq!(
+            Header::read(&forged, key, crc, 4096),
+            Err(Unusable::Collision)
+        );
+        assert_eq!(
+            Header::read(&file, key, crc, 300),
+            Err(Unusable::TooLongHeader)
+        );
     }
 }

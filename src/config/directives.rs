@@ -10,9 +10,9 @@ use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::{
-    access, listen, resolver, set_block, set_cache, set_cgi, set_core, set_events, set_gzip, set_http,
-    set_limits, set_loc, set_log, set_proxy, set_proxy_rest, set_regex, set_rewrite, set_tail,
-    set_upstream, tuning, writer,
+    access, listen, resolver, set_block, set_cache, set_cgi, set_core, set_events, set_gzip,
+    set_http, set_limits, set_loc, set_log, set_proxy, set_proxy_rest, set_regex, set_rewrite,
+    set_tail, set_upstream, tuning, writer,
 };
 use super::{charset, set_geo, set_map, set_referer, set_split_clients};
 

@@ -57,10 +57,16 @@ pub(crate) fn proxy_cache_path(
     // The cache manager keeps these limits; until it exists they are refused rather than
     // accepted and not kept.
     if path.max_size.is_some() {
-        return Err(refuse(d, "max_size needs the cache manager process, not built yet"));
+        return Err(refuse(
+            d,
+            "max_size needs the cache manager process, not built yet",
+        ));
     }
     if path.min_free > 0 {
-        return Err(refuse(d, "min_free needs the cache manager process, not built yet"));
+        return Err(refuse(
+            d,
+            "min_free needs the cache manager process, not built yet",
+        ));
     }
     if let Some(other) = shared.caches.iter().find(|c| c.path.dir == path.dir) {
         let _ = other;
@@ -72,15 +78,13 @@ pub(crate) fn proxy_cache_path(
             ),
         ));
     }
-    let zone = super::set_limits::zone_index(
-        d,
-        shared,
-        &path.zone,
-        ZoneKind::ProxyCache,
-        path.zone_size,
-    )?;
+    let zone =
+        super::set_limits::zone_index(d, shared, &path.zone, ZoneKind::ProxyCache, path.zone_size)?;
     if shared.caches.iter().any(|c| c.zone == zone) {
-        return Err(ConfError::at(d, format!("duplicate zone \"{}\"", path.zone)));
+        return Err(ConfError::at(
+            d,
+            format!("duplicate zone \"{}\"", path.zone),
+        ));
     }
     let z = &mut shared.zones[zone];
     z.declared = true;
@@ -193,7 +197,10 @@ pub(crate) fn proxy_cache_min_uses(
 ) -> Result<(), ConfError> {
     match number_arg(d, 0)? {
         1 => Ok(()),
-        _ => Err(refuse(d, "counting uses before caching is not built yet (only 1)")),
+        _ => Err(refuse(
+            d,
+            "counting uses before caching is not built yet (only 1)",
+        )),
     }
 }
 
@@ -268,7 +275,11 @@ pub(crate) fn proxy_cache_revalidate(
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
-    flag_only(d, false, "revalidation of expired entries is not built yet (only off)")
+    flag_only(
+        d,
+        false,
+        "revalidation of expired entries is not built yet (only off)",
+    )
 }
 
 /// `proxy_cache_background_update on|off;` (off only)
@@ -306,7 +317,10 @@ pub(crate) fn proxy_cache_max_range_offset(
     _: &mut Shared,
 ) -> Result<(), ConfError> {
     offset_arg(d, 0)?;
-    Err(refuse(d, "range requests bypassing the cache are not built yet"))
+    Err(refuse(
+        d,
+        "range requests bypassing the cache are not built yet",
+    ))
 }
 
 /// `"proxy_cache" zone "NAME" is unknown`: a zone `proxy_cache` named that no

@@ -415,7 +415,11 @@ pub fn build_head(input: &HeadInput<'_>, vars: &dyn VarSource, out: &mut Vec<u8>
     for (name, v) in input.client_headers {
         let skip = NOT_FORWARDED
             .iter()
-            .chain(if input.cached { NOT_FORWARDED_CACHED } else { &[] })
+            .chain(if input.cached {
+                NOT_FORWARDED_CACHED
+            } else {
+                &[]
+            })
             .any(|n| n.as_bytes().eq_ignore_ascii_case(name))
             || input
                 .set

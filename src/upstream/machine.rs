@@ -97,6 +97,10 @@ enum State {
     Failed(Failure),
 }
 
+/// A cache entry's stored head that the protocol does not take (a damaged entry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnusableHead;
+
 /// What a drive leaves for the connection to do.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Turn {
@@ -316,7 +320,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         head_only: bool,
         keep_head: bool,
         env: &mut Env<'_, 'c>,
-    ) -> Result<(), ()> {
+    ) -> Result<(), UnusableHead> {
         self.end(env);
         self.proto = proto;
         self.settings = settings;
@@ -333,7 +337,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         hit: crate::cache::entry::Hit,
         head_only: bool,
         env: &mut Env<'_, 'c>,
-    ) -> Result<(), ()> {
+    ) -> Result<(), UnusableHead> {
         self.end(env);
         self.state = State::Done;
         self.proto.reset();
@@ -350,11 +354,13 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         hit: crate::cache::entry::Hit,
         head_only: bool,
         env: &mut Env<'_, 'c>,
-    ) -> Result<(), ()> {
-        self.response
-            .start(env.upstreams.take_buffer(hit.head.len()), hit.head.len().max(1));
+    ) -> Result<(), UnusableHead> {
+        self.response.start(
+            env.upstreams.take_buffer(hit.head.len()),
+            hit.head.len().max(1),
+        );
         let Some(room) = self.response.room(hit.head.len()) else {
-            return Err(());
+            return Err(UnusableHead);
         };
         let n = room.len().min(hit.head.len());
         room[..n].copy_from_slice(&hit.head[..n]);
@@ -363,14 +369,19 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             Parsed::Head(facts) if n == hit.head.len() => facts,
             _ => {
                 self.response.clear();
-                return Err(());
+                return Err(UnusableHead);
             }
         };
         if self.keep_head {
             self.log.keep_head(&hit.head);
         }
-        let body = if head_only { 0 } else { hit.len - hit.body_start };
-        self.response.adopt_file(hit.file, hit.body_start, hit.body_start + body);
+        let body = if head_only {
+            0
+        } else {
+            hit.len - hit.body_start
+        };
+        self.response
+            .adopt_file(hit.file, hit.body_start, hit.body_start + body);
         self.head = Some(facts);
         self.head_taken = false;
         self.body_end = BodyEnd::Empty;

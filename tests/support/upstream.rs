@@ -205,7 +205,11 @@ fn serve(mut s: TcpStream, conn: usize, seen: &Mutex<Vec<Seen>>) {
                 "HTTP/1.1 {status} X\r\nTransfer-Encoding: chunked\r\nX-Up: 1\r\n{auth}\r\n"
             );
             for part in text.as_bytes().chunks(1000) {
-                a.push_str(&format!("{:x}\r\n{}\r\n", part.len(), String::from_utf8_lossy(part)));
+                a.push_str(&format!(
+                    "{:x}\r\n{}\r\n",
+                    part.len(),
+                    String::from_utf8_lossy(part)
+                ));
             }
             a.push_str("0\r\n\r\n");
             a

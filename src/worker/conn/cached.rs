@@ -186,11 +186,7 @@ pub(super) fn lookup(
         };
         cx.line(
             level,
-            &format_args!(
-                "cache file \"{}\" {}",
-                d.path.display(),
-                d.what.words()
-            ),
+            &format_args!("cache file \"{}\" {}", d.path.display(), d.what.words()),
             None,
         );
     }
@@ -331,7 +327,11 @@ impl<'c> Conn<'c> {
     /// The upstream answered a status `proxy_cache_use_stale` names (`http_500`...) and an
     /// expired entry is at hand: it answers instead (`STALE`), as nginx's
     /// ngx_http_upstream_test_next does once no other try is left.
-    pub(super) fn stale_for_status(&mut self, shared: &mut Shared<'c>, status: u16) -> Option<Step> {
+    pub(super) fn stale_for_status(
+        &mut self,
+        shared: &mut Shared<'c>,
+        status: u16,
+    ) -> Option<Step> {
         let a = self.active.as_deref()?;
         if a.upstream.cached() || a.cache_fill.as_ref()?.stale.is_none() {
             return None;
@@ -365,7 +365,9 @@ impl<'c> Conn<'c> {
         let stale = a.cache_fill.take().and_then(|p| p.stale).ok_or(())?;
         let head_only = a.head.method == Method::Head && !a.route.as_get;
         let mut env = Self::env(shared, key);
-        a.upstream.answer_stale(stale.hit, head_only, &mut env)?;
+        a.upstream
+            .answer_stale(stale.hit, head_only, &mut env)
+            .map_err(|_| ())?;
         a.upstream.log.cache_status = Some("STALE");
         a.source = Source::Upstream;
         self.client_progress = shared.now;

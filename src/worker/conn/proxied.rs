@@ -182,10 +182,10 @@ impl<'c> Conn<'c> {
                         Backend::Gateway(_) => Http1::default(),
                     };
                     // proxy_cache_convert_head: a HEAD that may be cached goes up as GET
-                        // (ngx_http_upstream_cache); the client still gets the head only.
-                        let convert_head = loc.proxy_cache_convert_head
-                            && a.head.method == Method::Head
-                            && super::cached::may_cache(&vars, loc);
+                    // (ngx_http_upstream_cache); the client still gets the head only.
+                    let convert_head = loc.proxy_cache_convert_head
+                        && a.head.method == Method::Head
+                        && super::cached::may_cache(&vars, loc);
                     let r = crate::proxy::ProxyRequest {
                         buf,
                         head: &a.head,
@@ -303,7 +303,7 @@ impl<'c> Conn<'c> {
                             return Step::Again;
                         }
                         // The stored head is not one the protocol takes: fetched again.
-                        Err(()) => {
+                        Err(_) => {
                             proto = a.upstream.take_parts().0;
                             a.upstream.log.cache_status = Some("MISS");
                         }
