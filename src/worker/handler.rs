@@ -5,7 +5,7 @@
 use super::Shared;
 use super::conn::{self, Active, BodyRead, ClientBody, Conn, Req, Sink, Step};
 use super::phases::{self, Handled, Rq};
-use super::request_vars::{ConnInfo, RequestVars};
+use super::request_vars::ConnInfo;
 pub(super) use super::response_head::{
     Head, extra_headers, queue_coded, queue_error, queue_response, queue_standard_page,
     upstream_body_coded,
@@ -507,14 +507,7 @@ pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'
     if let Some(addr) = req.admission.realip {
         conn.peer = ClientAddr::Inet(addr);
     }
-    let vars = RequestVars {
-        conn: &conn,
-        active: a,
-        req,
-        shared,
-        as_get: a.route.as_get,
-        kept_body: a.route.request_body.as_deref(),
-    };
+    let vars = a.vars(&conn, req, shared);
     for log in &req.loc.access_log {
         super::access_log::write(&vars, log, &mut line);
     }

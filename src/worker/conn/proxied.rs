@@ -166,14 +166,7 @@ impl<'c> Conn<'c> {
         let (proto, mut head) = a.upstream.take_parts();
         let (proto, prepared) = {
             let buf = &a.buf[a.start.min(a.filled)..a.filled];
-            let vars = crate::worker::request_vars::RequestVars {
-                conn: &conn,
-                active: a,
-                req,
-                shared,
-                as_get: a.route.as_get,
-                kept_body: a.route.request_body.as_deref(),
-            };
+            let vars = a.vars(&conn, req, shared);
             match kind {
                 Kind::Proxy => {
                     let mut http = match proto {
