@@ -22,10 +22,10 @@ use super::loc_values::*;
 use super::parser::{Directive, SourceFile};
 use super::proxy_rest::*;
 use super::proxy_values::*;
+use super::rewrite_ops::Op;
 use crate::http::conditional::IfModifiedSince;
 use crate::http::expires::Expires;
 use crate::log::AccessLogTarget;
-use crate::rewrite::Op;
 use crate::vars::{Template, UserVars};
 
 /// Declares a block of inheritable settings: `Raw` (all `Option`) and the merged struct.
