@@ -303,15 +303,7 @@ impl<'c> Conn<'c> {
                 buf: &a.buf[a.start.min(a.filled)..a.filled],
                 head: &a.head,
             };
-            let mut env = upstream::Env {
-                now: shared.now,
-                groups: &shared.http.upstreams,
-                upstreams: &mut shared.upstreams,
-                resolvers: &mut shared.resolvers,
-                registry: &shared.registry,
-                client: self.key,
-                shutting_down: shared.shutting_down,
-            };
+            let mut env = Self::env(shared, self.key);
             a.upstream.drive(&mut env, &cx, !self.client.writable)
         };
         match turn {
@@ -660,15 +652,7 @@ impl<'c> Conn<'c> {
             buf: &a.buf[a.start.min(a.filled)..a.filled],
             head: &a.head,
         };
-        let mut env = upstream::Env {
-            now: shared.now,
-            groups: &shared.http.upstreams,
-            upstreams: &mut shared.upstreams,
-            resolvers: &mut shared.resolvers,
-            registry: &shared.registry,
-            client: self.key,
-            shutting_down: shared.shutting_down,
-        };
+        let mut env = Self::env(shared, self.key);
         a.upstream.take_head(&mut env, &cx);
         Step::Again
     }
