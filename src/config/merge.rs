@@ -71,7 +71,7 @@ fn merge_location(mut raw: LocationRaw, parent: &LocRaw) -> LocationConf {
     LocationConf {
         matcher: raw.matcher,
         loc: Rc::new(raw.loc.finish()),
-        tree: crate::router::LocationTree::build(&nested),
+        tree: super::location_tree::LocationTree::build(&nested),
         nested,
         rewrite: raw.rewrite,
         deferred: raw.deferred,
@@ -127,7 +127,7 @@ fn merge_http(
                 .map(|l| merge_location(l, &s.loc))
                 .collect();
             ServerConf {
-                tree: crate::router::LocationTree::build(&locations),
+                tree: super::location_tree::LocationTree::build(&locations),
                 listens: s.listens,
                 names: s.names,
                 srv: s.srv.finish(),

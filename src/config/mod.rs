@@ -26,6 +26,7 @@ pub mod lexer;
 pub mod limits_values;
 mod listen;
 pub mod loc_values;
+pub mod location_tree;
 mod merge;
 pub mod parser;
 pub mod proxy_rest;

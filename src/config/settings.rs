@@ -454,7 +454,7 @@ pub struct ServerConf {
     /// Locations in config order.
     pub locations: Vec<LocationConf>,
     /// `locations` indexed for the search (built once at load).
-    pub tree: crate::router::LocationTree,
+    pub tree: super::location_tree::LocationTree,
     /// Server-level `rewrite`, `return`, `set`, `if`, `break`: run once per request before
     /// the location search (nginx's server rewrite phase).
     pub rewrite: Vec<Op>,
@@ -489,7 +489,7 @@ pub struct LocationConf {
     /// Nested locations.
     pub nested: Vec<LocationConf>,
     /// `nested` indexed for the search (built once at load).
-    pub tree: crate::router::LocationTree,
+    pub tree: super::location_tree::LocationTree,
     /// The location's own `rewrite`, `return`, `set`, `if`, `break` (not inherited, as in
     /// nginx): run after each location search that selects this location.
     pub rewrite: Vec<Op>,

@@ -56,17 +56,8 @@ impl<'c> Conn<'c> {
         // A body that came whole with the head is read as a buffered one whatever
         // `*_request_buffering` says (nginx: "the whole request body was pre-read"), so it
         // is `$request_body` and goes along to an intercepted status's error page.
-        let preread = a
-            .buf
-            .get(a.start + req.head_len..a.filled)
-            .unwrap_or_default();
-        let preread_whole = if a.head.chunked {
-            crate::http::chunked::ChunkedDecoder::holds_whole_body(preread)
-        } else {
-            a.head
-                .content_length
-                .is_some_and(|n| preread.len() as u64 >= n)
-        };
+        let body_start = a.start + req.head_len;
+        let preread_whole = body_at_hand(&a.buf, body_start, a.filled, &a.head);
         // A body that is not sent (`proxy_set_body`, `*_pass_request_body off`) is still
         // read whole first, as nginx reads it; uwsgi and SCGI need the body's length first,
         // so a chunked one is read whole whatever `*_request_buffering` says.
@@ -86,6 +77,18 @@ impl<'c> Conn<'c> {
                         || (m != CgiModule::FastCgi && a.head.chunked)
                 }
             };
+        // nginx reads what the socket holds before it streams anything: a body that
+        // comes whole in that one read is read as a buffered one too.
+        let buffer = buffer
+            || (has_body
+                && read_rest_now(
+                    &mut self.client,
+                    &mut a.buf,
+                    &mut a.filled,
+                    body_start,
+                    &a.head,
+                    loc.client_body_buffer_size,
+                ));
         if buffer
             && has_body
             && let Some(body) = ClientBody::of(
@@ -807,4 +810,54 @@ impl<'c> Conn<'c> {
         };
         cx.line(level, &what, a.upstream.name());
     }
+}
+
+/// Whether the head buffer holds the whole body (from `body_start` to `filled`).
+fn body_at_hand(buf: &[u8], body_start: usize, filled: usize, head: &RequestHead) -> bool {
+    let at_hand = buf.get(body_start..filled).unwrap_or_default();
+    if head.chunked {
+        crate::http::chunked::ChunkedDecoder::holds_whole_body(at_hand)
+    } else {
+        head.content_length
+            .is_some_and(|n| at_hand.len() as u64 >= n)
+    }
+}
+
+/// nginx's first read of a body (`ngx_http_read_client_request_body`): before streaming
+/// it reads what the socket already holds into one buffer of `client_body_buffer_size`
+/// (a quarter more; the rest of a Content-Length body when that is smaller), and a body
+/// that this read completes is read as a buffered one. The bytes join the head buffer,
+/// where the body reader takes them; true when the body is whole there now.
+fn read_rest_now(
+    client: &mut Client,
+    buf: &mut Vec<u8>,
+    filled: &mut usize,
+    body_start: usize,
+    head: &RequestHead,
+    buffer_size: usize,
+) -> bool {
+    let size = buffer_size + buffer_size / 4;
+    let at_hand = filled.saturating_sub(body_start);
+    let want = match head.content_length {
+        Some(n) => match usize::try_from(n).map(|n| n.saturating_sub(at_hand)) {
+            // A body longer than the buffer streams whatever this read would find.
+            Ok(rest) if rest < size => rest,
+            _ => return false,
+        },
+        None => size,
+    };
+    let end = *filled + want;
+    if buf.len() < end {
+        buf.resize(end, 0);
+    }
+    while *filled < end {
+        match client.read(&mut buf[*filled..end]) {
+            Ok(0) => break,
+            Ok(n) => *filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // Nothing more now (or a failed socket, which the body reader reports).
+            Err(_) => break,
+        }
+    }
+    body_at_hand(buf, body_start, *filled, head)
 }

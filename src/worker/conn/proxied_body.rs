@@ -184,8 +184,8 @@ impl<'c> Conn<'c> {
                     body,
                     req,
                 },
-                |data, framed| {
-                    upstream.push_body(data, framed, false);
+                |data, _| {
+                    upstream.gather_body(data);
                     Ok(())
                 },
                 room,
@@ -194,11 +194,16 @@ impl<'c> Conn<'c> {
         match turn {
             body::BodyTurn::Done => {
                 if let Some(a) = self.active.as_deref_mut() {
-                    a.upstream.push_body(&[], &[], true);
+                    a.upstream.push_body(true);
                 }
                 None
             }
-            body::BodyTurn::Wait => None,
+            body::BodyTurn::Wait => {
+                if let Some(a) = self.active.as_deref_mut() {
+                    a.upstream.push_body(false);
+                }
+                None
+            }
             body::BodyTurn::ClientClosed => {
                 self.log_line(
                     LogLevel::Info,
