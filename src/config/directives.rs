@@ -14,7 +14,7 @@ use super::{
     set_limits, set_loc, set_log, set_proxy, set_proxy_rest, set_regex, set_rewrite, set_tail,
     set_upstream, tuning, writer,
 };
-use super::{charset, set_geo, set_map, set_referer, set_split_clients};
+use super::{charset, set_geo, set_map, set_referer, set_split_clients, set_status};
 
 /// A set of contexts, as nginx's `NGX_*_CONF` bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -305,7 +305,6 @@ table! {
     "proxy_store_access", HSL, Range(1, 3), false, set_proxy_rest::proxy_store_access, "Permissions of stored files: user:rw group:r all:r.";
     "random", C::UPSTREAM, Range(0, 2), false, set_proxy_rest::random, "`random [two [least_conn]]`: pick a server at random, by weight.";
     "keepalive_time", C::UPSTREAM, Exact(1), false, set_proxy_rest::upstream_keepalive_time, "Longest life of a cached upstream connection (default 1h).";
-    "zone", C::UPSTREAM, Range(1, 2), false, set_proxy_rest::refuse_zone, "Refused: upstream shared memory zones are not implemented yet.";
     "state", C::UPSTREAM, Exact(1), false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
     "sticky", C::UPSTREAM, AtLeast(1), false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
     "ntlm", C::UPSTREAM, NoArgs, false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
@@ -559,6 +558,8 @@ table! {
     "add_trailer", HSL.or(C::IF_IN_LOCATION), Range(2, 3), false, writer::add_trailer, "`add_trailer NAME VALUE [always]`: a trailer after a chunked response.";
     "client_body_in_file_only", HSL, Exact(1), false, writer::client_body_in_file_only, "Keep the request body in a file: on (kept), clean (removed), off (default).";
     "client_body_in_single_buffer", HSL, Flag, false, writer::client_body_in_single_buffer, "Keep a body in memory in one buffer (always so in Portico; default off).";
+    // ---- status: upstream zone, stub_status, status handler (config/set_status.rs) ----
+    "zone", C::UPSTREAM, Range(1, 2), false, set_status::upstream_zone, "`zone NAME [SIZE]`: the group's server counters shared by all workers.";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

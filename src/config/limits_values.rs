@@ -22,6 +22,8 @@ pub enum ZoneKind {
     LimitReq,
     /// `limit_conn_zone`
     LimitConn,
+    /// An upstream block's `zone NAME [SIZE]` (nginx's upstream module tag).
+    Upstream,
 }
 
 impl ZoneKind {
@@ -30,6 +32,7 @@ impl ZoneKind {
         match self {
             ZoneKind::LimitReq => 1,
             ZoneKind::LimitConn => 2,
+            ZoneKind::Upstream => 3,
         }
     }
 }

@@ -33,6 +33,8 @@ pub fn format_zone(kind: ZoneKind, seg: &Segment) -> io::Result<()> {
     match kind {
         ZoneKind::LimitReq => Table::<req::Entry>::format(seg, kind.tag()).map(|_| ()),
         ZoneKind::LimitConn => Table::<conn::Entry>::format(seg, kind.tag()).map(|_| ()),
+        // Formatted by the upstream module, never here.
+        ZoneKind::Upstream => Err(io::Error::from_raw_os_error(libc::EINVAL)),
     }
 }
 
@@ -41,6 +43,7 @@ pub fn key_changed(zone: &ZoneDecl, previous_key: &str) -> String {
     let what = match zone.kind {
         ZoneKind::LimitReq => "limit_req",
         ZoneKind::LimitConn => "limit_conn_zone",
+        ZoneKind::Upstream => "zone",
     };
     format!(
         "{what} \"{}\" uses the \"{}\" key while previously it used the \"{previous_key}\" key",
