@@ -24,8 +24,7 @@ struct SlotsHeader {
 }
 
 /// Offset of record 0 (64-byte aligned, after the segment and array headers).
-const RECORDS_OFF: usize =
-    (HEADER_SPACE + std::mem::size_of::<SlotsHeader>()).div_ceil(64) * 64;
+const RECORDS_OFF: usize = (HEADER_SPACE + std::mem::size_of::<SlotsHeader>()).div_ceil(64) * 64;
 
 /// A typed view of a segment formatted as an array of `T`.
 pub struct Slots<'s, T: Pod> {
