@@ -29,6 +29,7 @@ const WITH_MODULES: &[&str] = &[
     "http_realip_module",
     "http_gzip_static_module",
     "http_gunzip_module",
+    "http_stub_status_module",
 ];
 
 /// nginx modules Portico does not implement, listed by `-V` as `--without-*` so that tools which

@@ -560,6 +560,7 @@ table! {
     "client_body_in_single_buffer", HSL, Flag, false, writer::client_body_in_single_buffer, "Keep a body in memory in one buffer (always so in Portico; default off).";
     // ---- status: upstream zone, stub_status, status handler (config/set_status.rs) ----
     "zone", C::UPSTREAM, Range(1, 2), false, set_status::upstream_zone, "`zone NAME [SIZE]`: the group's server counters shared by all workers.";
+    "stub_status", C::SERVER.or(C::LOCATION), Range(0, 1), false, set_status::stub_status, "Answer with nginx's basic status: connections and requests of the whole server.";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

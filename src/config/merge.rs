@@ -29,10 +29,12 @@ fn inherit_loc(child: &mut LocRaw, parent: &LocRaw) {
     let proxy_pass = child.proxy_pass.take();
     super::cgi_values::inherit(child, parent);
     let empty_gif = child.empty_gif.take();
+    let stub_status = child.stub_status.take();
     child.inherit(parent);
     child.try_files = try_files;
     child.proxy_pass = proxy_pass;
     child.empty_gif = empty_gif;
+    child.stub_status = stub_status;
 }
 
 /// Gives each top-level `if` of a location its settings, merged with the location's: nginx
@@ -46,6 +48,7 @@ fn attach_if_settings(ops: &mut [Op], if_locs: Vec<LocRaw>, location: &LocRaw) {
         }
         super::cgi_values::inherit_pass(&mut raw, location);
         raw.empty_gif = raw.empty_gif.or(location.empty_gif);
+        raw.stub_status = raw.stub_status.or(location.stub_status);
         Rc::new(raw.finish())
     });
     for op in ops {

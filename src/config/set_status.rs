@@ -1,5 +1,5 @@
 //! Setters of the status area: an upstream block's `zone` (`ngx_http_upstream_zone_module.c`)
-//! with nginx's checks and messages.
+//! and `stub_status` (`ngx_http_stub_status_module.c`), with nginx's checks and messages.
 
 use super::error::ConfError;
 use super::limits_values::{MIN_ZONE_SIZE, ZoneKind};
@@ -41,5 +41,16 @@ pub(crate) fn upstream_zone(
     // Declared by the zone directive itself: a limit_req naming it is "a different use".
     shared.zones[i].declared = true;
     u.zone = Some(i);
+    Ok(())
+}
+
+/// `stub_status [basic];` (server or location): the location answers with the connection
+/// counters. nginx 1.22 takes and ignores one argument, left from older versions.
+pub(crate) fn stub_status(
+    l: &mut Level<'_>,
+    d: &Directive,
+    _: &mut Shared,
+) -> Result<(), ConfError> {
+    l.loc(d)?.stub_status = Some(true);
     Ok(())
 }

@@ -865,6 +865,10 @@ settings! {
         client_body_in_file_only: super::writer::BodyInFile = super::writer::BodyInFile::Off,
         /// `client_body_in_single_buffer on|off`
         client_body_in_single_buffer: bool = false,
+        // ---- status: stub_status, status handler (config/set_status.rs) ----
+        /// `stub_status` (server or location; nested locations do not inherit it, an `if`
+        /// in the location keeps it, as nginx's content handler)
+        stub_status: bool = false,
     }
 }
 

@@ -25,6 +25,8 @@ pub(super) enum Handler {
     Proxy,
     /// `empty_gif` (see [`super::empty_gif`]).
     EmptyGif,
+    /// `stub_status` (see [`super::stub_status`]).
+    StubStatus,
 }
 
 /// The one place that picks the content handler once the location is final (after every
@@ -35,6 +37,8 @@ pub(super) fn handler_for(rq: &Rq<'_, '_>) -> Handler {
         Handler::Proxy
     } else if rq.req.loc.empty_gif {
         Handler::EmptyGif
+    } else if rq.req.loc.stub_status {
+        Handler::StubStatus
     } else {
         Handler::Static
     }
@@ -48,6 +52,7 @@ pub(super) fn run<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
             Handler::Static => "static",
             Handler::Proxy => "proxy",
             Handler::EmptyGif => "empty_gif",
+            Handler::StubStatus => "stub_status",
         };
         trace_step!(rq.route.trace, Step::Handler(name));
     }
@@ -56,6 +61,7 @@ pub(super) fn run<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
         Handler::Proxy => Next::Proxy,
         // try_files runs before any content handler, as nginx's try_files phase.
         Handler::EmptyGif => try_files(rq).unwrap_or_else(|| super::empty_gif::serve(rq)),
+        Handler::StubStatus => try_files(rq).unwrap_or_else(|| super::stub_status::serve(rq)),
     }
 }
 
