@@ -561,6 +561,9 @@ table! {
     // ---- status: upstream zone, stub_status, status handler (config/set_status.rs) ----
     "zone", C::UPSTREAM, Range(1, 2), false, set_status::upstream_zone, "`zone NAME [SIZE]`: the group's server counters shared by all workers.";
     "stub_status", C::SERVER.or(C::LOCATION), Range(0, 1), false, set_status::stub_status, "Answer with nginx's basic status: connections and requests of the whole server.";
+    "status_zone", C::SERVER.or(C::LOCATION).or(C::IF_IN_LOCATION), Exact(1), false, set_status::status_zone, "`status_zone NAME|off`: count the server's or location's requests in the status report.";
+    "status", C::LOCATION, NoArgs, false, set_status::status, "Answer with the status report in JSON (`?format=prometheus`: Prometheus text).";
+    "metrics", C::LOCATION, NoArgs, false, set_status::metrics, "Answer with the status report in Prometheus' text format.";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

@@ -208,6 +208,9 @@ pub(crate) struct Shared {
     // ---- charset ----
     /// Charset names and `charset_map` tables seen so far.
     pub charsets: super::charset::Charsets,
+    // ---- status ----
+    /// `status_zone` names so far, with whether a server (else a location) names them.
+    pub status_zones: Vec<(bool, String)>,
 }
 
 impl Shared {
@@ -233,6 +236,7 @@ impl Shared {
             map_hash_bucket_size: None,
             proxy_transparent: false,
             charsets: Default::default(),
+            status_zones: Vec::new(),
         })
     }
 }

@@ -101,13 +101,6 @@ pub fn run(opts: LoadOptions) -> i32 {
             return 1;
         }
     };
-    let zones = match zones::map(&mut config, &Default::default()) {
-        Ok(z) => z,
-        Err(e) => {
-            elog!(LogLevel::Emerg, "{e}");
-            return 1;
-        }
-    };
     // The connection and request counters (stub_status): one zone for the master's life.
     if let Err(e) = crate::status::counters::install() {
         elog!(
@@ -119,6 +112,13 @@ pub fn run(opts: LoadOptions) -> i32 {
         return 1;
     }
     crate::status::counters::set_generation(0);
+    let zones = match zones::map(&mut config, &Default::default()) {
+        Ok(z) => z,
+        Err(e) => {
+            elog!(LogLevel::Emerg, "{e}");
+            return 1;
+        }
+    };
     config::log_warnings(&config);
     if let Err(e) = crate::log::init_error_logs(&config.main.error_log, &scoped_error_logs(&config))
     {

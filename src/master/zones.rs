@@ -18,6 +18,26 @@ pub(super) fn map(config: &mut Config, previous: &Registry) -> Result<Registry, 
     let Some(http) = config.http.as_mut() else {
         return Ok(next);
     };
+    // The status zone's counter blocks, by name: the same block as the last generation's.
+    http.status_zone_blocks = http
+        .status_zones
+        .iter()
+        .map(|(server, name)| {
+            let kind = if *server {
+                crate::status::zones::Kind::Server
+            } else {
+                crate::status::zones::Kind::Location
+            };
+            let block = crate::status::zones::assign(kind, name);
+            if block.is_none() {
+                crate::elog!(
+                    crate::log::LogLevel::Warn,
+                    "no room for status_zone \"{name}\" in the status zone: its requests are not counted"
+                );
+            }
+            block
+        })
+        .collect();
     for (index, zone) in http.zones.iter_mut().enumerate() {
         let kind = zone.kind.tag();
         let size = zone.size as usize;

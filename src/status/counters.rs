@@ -24,8 +24,10 @@ pub const SLOT_WORDS: usize = 16;
 const HEADER_WORDS: usize = 16;
 const RETIRED: usize = HEADER_WORDS;
 const SLOTS: usize = RETIRED + SLOT_WORDS;
+/// Where the named blocks of [`super::zones`] start.
+pub(super) const BLOCKS_AT: usize = SLOTS + MAX_SLOTS * SLOT_WORDS;
 /// Bytes the segment needs (with its own header page).
-pub const ZONE_SIZE: usize = 4096 + (SLOTS + MAX_SLOTS * SLOT_WORDS) * 8;
+pub const ZONE_SIZE: usize = 4096 + (BLOCKS_AT + super::zones::BLOCK_SPACE) * 8;
 
 const MAGIC: u64 = 0x7374_6174_7573_3031; // "status01"
 // Header words.
@@ -88,11 +90,11 @@ pub fn install() -> std::io::Result<()> {
     Ok(())
 }
 
-fn words() -> &'static [AtomicU64] {
+pub(super) fn words() -> &'static [AtomicU64] {
     WORDS.get().copied().unwrap_or(&[])
 }
 
-fn unix_ms() -> u64 {
+pub(super) fn unix_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)

@@ -4,6 +4,8 @@
 //! `worker/stub_status.rs`).
 
 pub mod counters;
+pub mod render;
+pub mod zones;
 
 pub use counters::Field;
 

@@ -27,6 +27,8 @@ pub(super) enum Handler {
     EmptyGif,
     /// `stub_status` (see [`super::stub_status`]).
     StubStatus,
+    /// `status` or `metrics` (see [`super::status_report`]).
+    Status(crate::config::set_status::StatusFormat),
 }
 
 /// The one place that picks the content handler once the location is final (after every
@@ -39,6 +41,8 @@ pub(super) fn handler_for(rq: &Rq<'_, '_>) -> Handler {
         Handler::EmptyGif
     } else if rq.req.loc.stub_status {
         Handler::StubStatus
+    } else if let Some(format) = rq.req.loc.status_handler {
+        Handler::Status(format)
     } else {
         Handler::Static
     }
@@ -53,6 +57,7 @@ pub(super) fn run<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
             Handler::Proxy => "proxy",
             Handler::EmptyGif => "empty_gif",
             Handler::StubStatus => "stub_status",
+            Handler::Status(_) => "status",
         };
         trace_step!(rq.route.trace, Step::Handler(name));
     }
@@ -62,6 +67,9 @@ pub(super) fn run<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
         // try_files runs before any content handler, as nginx's try_files phase.
         Handler::EmptyGif => try_files(rq).unwrap_or_else(|| super::empty_gif::serve(rq)),
         Handler::StubStatus => try_files(rq).unwrap_or_else(|| super::stub_status::serve(rq)),
+        Handler::Status(format) => {
+            try_files(rq).unwrap_or_else(|| super::status_report::serve(rq, format))
+        }
     }
 }
 

@@ -30,6 +30,7 @@ pub(crate) mod request_vars;
 mod response_head;
 pub(crate) mod route;
 mod single;
+mod status_report;
 mod stub_status;
 mod timers;
 

@@ -1,0 +1,58 @@
+//! `status` and `metrics`: the status report ([`crate::status::render`]) as JSON or in
+//! Prometheus' text format; GET and HEAD only (405 otherwise). The numbers are copied out
+//! of the shared zone without a lock, then rendered: the worker never waits on another.
+
+use super::handler::{self, Head};
+use super::phases::{Next, Rq, finalize};
+use crate::config::set_status::StatusFormat;
+use crate::http::request::Method;
+use crate::status::render::{self, Report};
+
+/// The Prometheus text format's content type.
+const PROMETHEUS_TYPE: &[u8] = b"text/plain; version=0.0.4; charset=utf-8";
+
+/// Answers the request with the report.
+pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, format: StatusFormat) -> Next<'c> {
+    let method = if rq.route.as_get {
+        Method::Get
+    } else {
+        rq.a.head.method
+    };
+    if !matches!(method, Method::Get | Method::Head) {
+        return finalize(rq, 405);
+    }
+    let prometheus = format == StatusFormat::Prometheus || rq.route.script.args.as_deref().is_some_and(asks_prometheus);
+    let report = Report::take();
+    let (body, content_type) = if prometheus {
+        (render::prometheus(&report), PROMETHEUS_TYPE)
+    } else {
+        (render::json(&report), b"application/json" as &[u8])
+    };
+    let status = rq.route.err_status.unwrap_or(200);
+    let extra = handler::extra_headers(rq, status, None);
+    let sent: &[u8] = if rq.a.head.method == Method::Head {
+        b""
+    } else {
+        body.as_bytes()
+    };
+    handler::queue_response(
+        rq.a,
+        rq.shared,
+        rq.req,
+        &Head {
+            status,
+            content_type: Some(content_type),
+            content_length: Some(body.len() as u64),
+            extra: &extra,
+            ..Head::default()
+        },
+        sent,
+    );
+    Next::Done
+}
+
+/// `format=prometheus` among the query arguments.
+fn asks_prometheus(args: &[u8]) -> bool {
+    args.split(|&b| b == b'&')
+        .any(|a| a.eq_ignore_ascii_case(b"format=prometheus"))
+}
