@@ -150,7 +150,12 @@ fn prom_blocks(out: &mut String, what: &str, blocks: &[BlockStats]) {
         return;
     }
     let n = format!("portico_{what}_zone_requests_total");
-    family(out, &n, "counter", &format!("Requests ended in a {what} status_zone."));
+    family(
+        out,
+        &n,
+        "counter",
+        &format!("Requests ended in a {what} status_zone."),
+    );
     for b in blocks {
         let _ = writeln!(out, "{n}{{zone=\"{}\"}} {}", label(&b.name), b.requests);
     }
@@ -196,7 +201,12 @@ pub fn prometheus(r: &Report) -> String {
     let m = &r.main;
     let t = &m.total;
     let mut out = String::with_capacity(4096);
-    family(&mut out, "portico_generation", "gauge", "Configuration generation in force.");
+    family(
+        &mut out,
+        "portico_generation",
+        "gauge",
+        "Configuration generation in force.",
+    );
     let _ = writeln!(out, "portico_generation {}", m.generation);
     family(
         &mut out,
@@ -204,7 +214,11 @@ pub fn prometheus(r: &Report) -> String {
         "gauge",
         "When the configuration in force was loaded.",
     );
-    let _ = writeln!(out, "portico_config_load_timestamp_seconds {}", secs(m.loaded_ms));
+    let _ = writeln!(
+        out,
+        "portico_config_load_timestamp_seconds {}",
+        secs(m.loaded_ms)
+    );
     family(
         &mut out,
         "portico_connections_accepted_total",
@@ -219,7 +233,12 @@ pub fn prometheus(r: &Report) -> String {
         "Client connections handled.",
     );
     let _ = writeln!(out, "portico_connections_handled_total {}", t.handled);
-    family(&mut out, "portico_connections", "gauge", "Client connections by state.");
+    family(
+        &mut out,
+        "portico_connections",
+        "gauge",
+        "Client connections by state.",
+    );
     for (state, v) in [
         ("active", t.active),
         ("reading", t.reading),
@@ -228,7 +247,12 @@ pub fn prometheus(r: &Report) -> String {
     ] {
         let _ = writeln!(out, "portico_connections{{state=\"{state}\"}} {v}");
     }
-    family(&mut out, "portico_http_requests_total", "counter", "HTTP requests begun.");
+    family(
+        &mut out,
+        "portico_http_requests_total",
+        "counter",
+        "HTTP requests begun.",
+    );
     let _ = writeln!(out, "portico_http_requests_total {}", t.requests);
     family(
         &mut out,

@@ -132,7 +132,9 @@ pub fn snapshot(kind: Kind) -> Vec<BlockStats> {
     let mut out = Vec::new();
     for i in 0..MAX_BLOCKS {
         let base = BLOCKS_AT + i * BLOCK_WORDS;
-        let k = w.get(base + B_KIND).map_or(0, |x| x.load(Ordering::Acquire));
+        let k = w
+            .get(base + B_KIND)
+            .map_or(0, |x| x.load(Ordering::Acquire));
         if k == 0 {
             break;
         }

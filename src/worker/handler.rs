@@ -528,12 +528,18 @@ pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'
 fn count_in_status_zones(shared: &Shared<'_>, req: &Req<'_>) {
     let blocks = &shared.http.status_zone_blocks;
     let block = |i: Option<usize>| i.and_then(|i| blocks.get(i).copied().flatten());
-    let (server, location) = (block(req.server.srv.status_zone), block(req.loc.status_zone));
+    let (server, location) = (
+        block(req.server.srv.status_zone),
+        block(req.loc.status_zone),
+    );
     if server.is_none() && location.is_none() {
         return;
     }
     let received = req.head_len as u64 + req.body_read;
-    let time_ms = shared.now.saturating_duration_since(req.started).as_millis() as u64;
+    let time_ms = shared
+        .now
+        .saturating_duration_since(req.started)
+        .as_millis() as u64;
     for base in [server, location].into_iter().flatten() {
         crate::status::zones::count(base, req.status, received, req.bytes_sent, time_ms);
     }

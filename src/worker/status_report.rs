@@ -21,7 +21,8 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, format: StatusFormat) -> Next<'c> {
     if !matches!(method, Method::Get | Method::Head) {
         return finalize(rq, 405);
     }
-    let prometheus = format == StatusFormat::Prometheus || rq.route.script.args.as_deref().is_some_and(asks_prometheus);
+    let prometheus = format == StatusFormat::Prometheus
+        || rq.route.script.args.as_deref().is_some_and(asks_prometheus);
     let report = Report::take();
     let (body, content_type) = if prometheus {
         (render::prometheus(&report), PROMETHEUS_TYPE)
