@@ -238,3 +238,55 @@ fn status_directives_are_checked_at_test_time() {
         assert!(err.contains(message), "{http}: {err}");
     }
 }
+
+/// The JSON's upstream servers, `server state requests failures responses active` a line.
+const READ_PEERS: &str = r#"
+import json, sys
+d = json.load(sys.stdin)
+for name, u in d["upstreams"].items():
+    for p in u["peers"]:
+        print("%s %s %s %d %d %d %d" % (name, p["server"], p["state"], p["requests"], p["failures"], p["responses"], p["active"]))
+"#;
+
+#[test]
+fn upstream_servers_of_a_zone_are_reported() {
+    let (backend, dead, sp) = (free_port(), free_port(), free_port());
+    let s = Server::start_with(
+        4,
+        &format!(
+            "upstream u {{ zone u 64k; server 127.0.0.1:{backend}; \
+               server 127.0.0.1:{dead} max_fails=1 fail_timeout=60s; }}\n\
+             upstream plain {{ server 127.0.0.1:{backend}; }}\n\
+             server {{ listen 127.0.0.1:{backend}; access_log off; return 200 \"b\\n\"; }}\n\
+             server {{ listen 127.0.0.1:PORT reuseport; location / {{ proxy_pass http://u; }}\n\
+               location /plain {{ proxy_pass http://plain; }} }}\n\
+             server {{ listen 127.0.0.1:{sp}; location = /status {{ status; }} }}"
+        ),
+        |_| {},
+    );
+    for _ in 0..12 {
+        assert_eq!(hit(s.port, "/"), 200);
+    }
+    assert_eq!(hit(s.port, "/plain"), 200);
+    let mut lines = String::new();
+    s.wait_for(5, || {
+        lines = python(READ_PEERS, &fetch(sp, "/status").text());
+        lines.contains(&format!("u 127.0.0.1:{backend} up 12 0 12 0"))
+    });
+    // Only groups with a zone are reported; the failed server once, for every worker.
+    assert_eq!(
+        lines,
+        format!("u 127.0.0.1:{backend} up 12 0 12 0\nu 127.0.0.1:{dead} unavailable 1 1 1 0\n")
+    );
+    let m = python(
+        READ_PROMETHEUS,
+        &fetch(sp, "/status?format=prometheus").text(),
+    );
+    assert_eq!(
+        value(
+            &m,
+            &format!("gauge:portico_upstream_peer_up{{server=127.0.0.1:{dead},upstream=u}}")
+        ),
+        "0"
+    );
+}

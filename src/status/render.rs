@@ -15,15 +15,48 @@ pub struct Report {
     pub servers: Vec<BlockStats>,
     /// Locations' `status_zone`s.
     pub locations: Vec<BlockStats>,
+    /// Upstream groups with a `zone`, and their servers.
+    pub upstreams: Vec<UpstreamStats>,
+}
+
+/// One upstream group's servers, as the report shows them.
+#[derive(Clone, Debug, Default)]
+pub struct UpstreamStats {
+    /// The group's name.
+    pub name: String,
+    /// Its servers in configuration order.
+    pub peers: Vec<PeerReport>,
+}
+
+/// One upstream server's numbers.
+#[derive(Clone, Debug, Default)]
+pub struct PeerReport {
+    /// Its address.
+    pub server: String,
+    /// `up`, `down` (configured so) or `unavailable` (`max_fails` within `fail_timeout`).
+    pub state: &'static str,
+    /// A `backup` server.
+    pub backup: bool,
+    /// Requests in flight to it now.
+    pub active: u64,
+    /// Tries sent to it.
+    pub requests: u64,
+    /// Tries that failed.
+    pub failures: u64,
+    /// Tries ended.
+    pub responses: u64,
+    /// Their time summed (milliseconds).
+    pub time_sum_ms: u64,
 }
 
 impl Report {
-    /// Copies the zone.
-    pub fn take() -> Report {
+    /// Copies the zone; `upstreams` were copied by the caller (from the upstream zones).
+    pub fn take(upstreams: Vec<UpstreamStats>) -> Report {
         Report {
             main: counters::snapshot(),
             servers: zones::snapshot(Kind::Server),
             locations: zones::snapshot(Kind::Location),
+            upstreams,
         }
     }
 }
@@ -123,7 +156,34 @@ pub fn json(r: &Report) -> String {
     json_blocks(&mut out, &r.servers);
     out.push_str(",\"location_zones\":");
     json_blocks(&mut out, &r.locations);
-    out.push_str("}\n");
+    out.push_str(",\"upstreams\":{");
+    for (i, u) in r.upstreams.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_str(&mut out, &u.name);
+        out.push_str(":{\"peers\":[");
+        for (k, p) in u.peers.iter().enumerate() {
+            if k > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"server\":");
+            json_str(&mut out, &p.server);
+            let _ = write!(
+                out,
+                ",\"state\":\"{}\",\"backup\":{},\"active\":{},\"requests\":{},\"failures\":{},\"responses\":{},\"response_time\":{},\"health_check\":null}}",
+                p.state,
+                p.backup,
+                p.active,
+                p.requests,
+                p.failures,
+                p.responses,
+                secs(p.time_sum_ms.checked_div(p.responses).unwrap_or(0))
+            );
+        }
+        out.push_str("]}");
+    }
+    out.push_str("}}\n");
     out
 }
 
@@ -302,5 +362,65 @@ pub fn prometheus(r: &Report) -> String {
     }
     prom_blocks(&mut out, "server", &r.servers);
     prom_blocks(&mut out, "location", &r.locations);
+    prom_upstreams(&mut out, &r.upstreams);
     out
+}
+
+fn prom_upstreams(out: &mut String, ups: &[UpstreamStats]) {
+    if ups.iter().all(|u| u.peers.is_empty()) {
+        return;
+    }
+    type Get = fn(&PeerReport) -> String;
+    let families: [(&str, &str, &str, Get); 6] = [
+        (
+            "portico_upstream_peer_up",
+            "gauge",
+            "1 when the server may be chosen, 0 when down or unavailable.",
+            |p| u8::from(p.state == "up").to_string(),
+        ),
+        (
+            "portico_upstream_peer_active_requests",
+            "gauge",
+            "Requests in flight to the server.",
+            |p| p.active.to_string(),
+        ),
+        (
+            "portico_upstream_peer_requests_total",
+            "counter",
+            "Tries sent to the server.",
+            |p| p.requests.to_string(),
+        ),
+        (
+            "portico_upstream_peer_failures_total",
+            "counter",
+            "Tries that failed.",
+            |p| p.failures.to_string(),
+        ),
+        (
+            "portico_upstream_peer_responses_total",
+            "counter",
+            "Tries ended.",
+            |p| p.responses.to_string(),
+        ),
+        (
+            "portico_upstream_peer_response_seconds_total",
+            "counter",
+            "Time of the tries ended, summed.",
+            |p| secs(p.time_sum_ms),
+        ),
+    ];
+    for (name, kind, help, get) in families {
+        family(out, name, kind, help);
+        for u in ups {
+            for p in &u.peers {
+                let _ = writeln!(
+                    out,
+                    "{name}{{upstream=\"{}\",server=\"{}\"}} {}",
+                    label(&u.name),
+                    label(&p.server),
+                    get(p)
+                );
+            }
+        }
+    }
 }

@@ -26,14 +26,16 @@ pub struct Peer {
     pub conns: usize,
     /// Failures counted in the current `fail_timeout` window.
     pub fails: u32,
+    /// Tries sent to it (counted for the status report with a zone).
+    pub requests: u64,
     /// Start of the current failure window.
     pub checked: Option<Instant>,
     /// Time of the last failure.
     pub accessed: Option<Instant>,
-    max_fails: u32,
-    fail_timeout: Duration,
+    pub(super) max_fails: u32,
+    pub(super) fail_timeout: Duration,
     max_conns: usize,
-    down: bool,
+    pub(super) down: bool,
     /// A `backup` server.
     pub backup: bool,
 }
@@ -67,6 +69,7 @@ impl Group {
                 current_weight: 0,
                 conns: 0,
                 fails: 0,
+                requests: 0,
                 checked: None,
                 accessed: None,
                 max_fails: s.max_fails,
@@ -327,6 +330,7 @@ impl Group {
         self.in_zone(now, |g| {
             if let Some(p) = g.peers.get_mut(i) {
                 p.conns += 1;
+                p.requests += 1;
             }
         });
     }
@@ -337,6 +341,14 @@ impl Group {
     /// disabled"). The only server of a group is never counted.
     pub fn release(&mut self, i: usize, failed: bool, now: Instant) -> bool {
         self.in_zone(now, |g| g.release_here(i, failed, now))
+    }
+
+    /// [`Group::release`] of a try that took `took`: with a zone, the try is also counted
+    /// for the status report (ended, failed, time).
+    pub fn release_try(&mut self, i: usize, failed: bool, now: Instant, took: Duration) -> bool {
+        let disabled = self.release(i, failed, now);
+        self.count_try(i, failed, took.as_millis() as u64);
+        disabled
     }
 
     fn release_here(&mut self, i: usize, failed: bool, now: Instant) -> bool {
@@ -383,7 +395,7 @@ pub fn crc32(data: &[u8]) -> u32 {
 mod random;
 mod shared;
 
-pub use shared::{SharedPeer, format_zone};
+pub use shared::{PeerStats, SharedPeer, format_zone};
 
 #[cfg(test)]
 mod tests;

@@ -6,7 +6,7 @@ use super::handler::{self, Head};
 use super::phases::{Next, Rq, finalize};
 use crate::config::set_status::StatusFormat;
 use crate::http::request::Method;
-use crate::status::render::{self, Report};
+use crate::status::render::{self, PeerReport, Report, UpstreamStats};
 
 /// The Prometheus text format's content type.
 const PROMETHEUS_TYPE: &[u8] = b"text/plain; version=0.0.4; charset=utf-8";
@@ -23,7 +23,7 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, format: StatusFormat) -> Next<'c> {
     }
     let prometheus = format == StatusFormat::Prometheus
         || rq.route.script.args.as_deref().is_some_and(asks_prometheus);
-    let report = Report::take();
+    let report = Report::take(upstreams(rq));
     let (body, content_type) = if prometheus {
         (render::prometheus(&report), PROMETHEUS_TYPE)
     } else {
@@ -56,4 +56,44 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, format: StatusFormat) -> Next<'c> {
 fn asks_prometheus(args: &[u8]) -> bool {
     args.split(|&b| b == b'&')
         .any(|a| a.eq_ignore_ascii_case(b"format=prometheus"))
+}
+
+/// The upstream groups that have a `zone`, copied from their zones (each under its lock,
+/// released before anything is rendered).
+fn upstreams(rq: &mut Rq<'_, '_>) -> Vec<UpstreamStats> {
+    let now = rq.shared.now;
+    let confs = &rq.shared.http.upstreams;
+    let mut out = Vec::new();
+    for (conf, group) in confs.iter().zip(rq.shared.upstreams.groups.iter_mut()) {
+        let Some(stats) = group.shared_stats(now) else {
+            continue;
+        };
+        let peers = stats
+            .into_iter()
+            .filter_map(|s| {
+                let server = conf.servers.get(s.index)?;
+                Some(PeerReport {
+                    server: server.addr.to_string(),
+                    state: if s.down {
+                        "down"
+                    } else if s.unavailable {
+                        "unavailable"
+                    } else {
+                        "up"
+                    },
+                    backup: server.backup,
+                    active: s.record.conns,
+                    requests: s.record.requests,
+                    failures: s.record.failures,
+                    responses: s.record.ended,
+                    time_sum_ms: s.record.time_sum_ms,
+                })
+            })
+            .collect();
+        out.push(UpstreamStats {
+            name: conf.name.clone(),
+            peers,
+        });
+    }
+    out
 }

@@ -34,6 +34,17 @@ pub struct SharedPeer {
     pub checked_ms: u64,
     /// Last failure (ms), 0: none.
     pub accessed_ms: u64,
+    // The status report's numbers: only ever added to.
+    /// Tries sent to it.
+    pub requests: u64,
+    /// Tries that failed (counted against `max_fails` or not).
+    pub failures: u64,
+    /// Tries ended, and their time summed (milliseconds): the mean response time.
+    pub ended: u64,
+    /// See `ended`.
+    pub time_sum_ms: u64,
+    /// Reserved for the active health check's state (`health_check`, not built yet).
+    pub health: u64,
 }
 
 // SAFETY: a `repr(C)` struct of integers.
@@ -82,6 +93,7 @@ fn load(p: &mut Peer, r: &SharedPeer, now: Instant, now_ms: u64) {
     p.fails = u32::try_from(r.fails).unwrap_or(u32::MAX);
     p.checked = from_ms(r.checked_ms, now, now_ms);
     p.accessed = from_ms(r.accessed_ms, now, now_ms);
+    p.requests = r.requests;
 }
 
 fn store(p: &Peer, r: &mut SharedPeer, now: Instant, now_ms: u64) {
@@ -91,9 +103,77 @@ fn store(p: &Peer, r: &mut SharedPeer, now: Instant, now_ms: u64) {
     r.fails = u64::from(p.fails);
     r.checked_ms = to_ms(p.checked, now, now_ms);
     r.accessed_ms = to_ms(p.accessed, now, now_ms);
+    r.requests = p.requests;
+}
+
+/// One server's numbers for the status report.
+#[derive(Clone, Debug)]
+pub struct PeerStats {
+    /// Its index in the group.
+    pub index: usize,
+    /// `down` in the configuration.
+    pub down: bool,
+    /// Disabled for now by `max_fails` within `fail_timeout`.
+    pub unavailable: bool,
+    /// The shared record.
+    pub record: SharedPeer,
 }
 
 impl Group {
+    /// The group's numbers, copied under the zone's lock (released before the caller
+    /// renders anything); `None` for a group without a zone.
+    pub fn shared_stats(&mut self, now: Instant) -> Option<Vec<PeerStats>> {
+        let shared = self.shared.clone()?;
+        let slots = Slots::<SharedPeer>::open(&shared.seg, ZoneKind::Upstream.tag())?;
+        let n = self.peers.len();
+        let records: Vec<SharedPeer> = {
+            let mut guard = slots.lock().ok()?;
+            guard
+                .records()
+                .get(shared.first..shared.first + n)?
+                .to_vec()
+        };
+        let now_ms = msec_now();
+        Some(
+            records
+                .into_iter()
+                .enumerate()
+                .map(|(index, record)| {
+                    let mut p = self.peers[index].clone();
+                    load(&mut p, &record, now, now_ms);
+                    let unavailable = self.peers.len() > 1
+                        && p.max_fails > 0
+                        && p.fails >= p.max_fails
+                        && p.checked
+                            .is_some_and(|c| now.saturating_duration_since(c) <= p.fail_timeout);
+                    PeerStats {
+                        index,
+                        down: p.down,
+                        unavailable,
+                        record,
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    /// Counts a try's end in the shared record of server `i` (the status report's
+    /// numbers); nothing without a zone.
+    pub(super) fn count_try(&mut self, i: usize, failed: bool, took_ms: u64) {
+        let Some(shared) = self.shared.clone() else {
+            return;
+        };
+        let Some(slots) = Slots::<SharedPeer>::open(&shared.seg, ZoneKind::Upstream.tag()) else {
+            return;
+        };
+        let Ok(mut guard) = slots.lock() else { return };
+        if let Some(r) = guard.records().get_mut(shared.first + i) {
+            r.failures += u64::from(failed);
+            r.ended += 1;
+            r.time_sum_ms += took_ms;
+        }
+    }
+
     /// Runs `f` on the group's state: with a zone, under its lock with the shared records
     /// loaded before and stored after; without one (or a zone that cannot be used), on the
     /// worker's own counters.
