@@ -290,3 +290,49 @@ fn upstream_servers_of_a_zone_are_reported() {
         "0"
     );
 }
+
+#[test]
+fn limit_zones_count_passed_and_rejected_across_workers() {
+    let sp = free_port();
+    let s = Server::start_with(
+        4,
+        &format!(
+            "limit_req_zone $binary_remote_addr zone=rl:1m rate=1r/m;\n\
+             limit_conn_zone $binary_remote_addr zone=cl:1m;\n\
+             server {{ listen 127.0.0.1:PORT reuseport;\n\
+               root html; location / {{ limit_req zone=rl; limit_conn cl 10; }} }}\n\
+             server {{ listen 127.0.0.1:{sp}; location = /metrics {{ metrics; }} }}"
+        ),
+        |p| p.write("html/index.html", "ok\n"),
+    );
+    let statuses: Vec<u16> = (0..10).map(|_| hit(s.port, "/")).collect();
+    assert_eq!(
+        statuses.iter().filter(|&&c| c == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&c| c == 503).count(),
+        9,
+        "{statuses:?}"
+    );
+    let p = python(READ_PROMETHEUS, &fetch(sp, "/metrics").text());
+    let get = |k: &str| value(&p, &format!("counter:{k}"));
+    assert_eq!(
+        get("portico_limit_req_requests_total{outcome=passed,zone=rl}"),
+        "1"
+    );
+    assert_eq!(
+        get("portico_limit_req_requests_total{outcome=rejected,zone=rl}"),
+        "9"
+    );
+    assert_eq!(
+        get("portico_limit_req_requests_total{outcome=delayed,zone=rl}"),
+        "0"
+    );
+    // limit_conn runs after limit_req: only the request limit_req let through reached it.
+    assert_eq!(
+        get("portico_limit_conn_requests_total{outcome=passed,zone=cl}"),
+        "1"
+    );
+}

@@ -169,6 +169,7 @@ fn merge_http(
         proxy_transparent: shared.proxy_transparent,
         charsets: std::mem::take(&mut shared.charsets),
         status_zone_blocks: Vec::new(),
+        limit_zone_blocks: Vec::new(),
         status_zones: std::mem::take(&mut shared.status_zones),
     };
     check_charset_maps(&conf)?;

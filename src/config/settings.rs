@@ -345,6 +345,9 @@ pub struct HttpConf {
     /// Per `status_zones` entry, its counter block in the status zone (set by the master
     /// before it forks; `None` under `-t` or when the zone is full).
     pub status_zone_blocks: Vec<Option<usize>>,
+    /// Per `zones` entry, the counter block of a limit zone in the status zone (set by the
+    /// master, as `status_zone_blocks`).
+    pub limit_zone_blocks: Vec<Option<usize>>,
 }
 
 impl HttpConf {

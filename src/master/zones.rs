@@ -38,6 +38,19 @@ pub(super) fn map(config: &mut Config, previous: &Registry) -> Result<Registry, 
             block
         })
         .collect();
+    http.limit_zone_blocks = http
+        .zones
+        .iter()
+        .map(|z| match z.kind {
+            ZoneKind::LimitReq => {
+                crate::status::zones::assign(crate::status::zones::Kind::LimitReq, &z.name)
+            }
+            ZoneKind::LimitConn => {
+                crate::status::zones::assign(crate::status::zones::Kind::LimitConn, &z.name)
+            }
+            ZoneKind::Upstream => None,
+        })
+        .collect();
     for (index, zone) in http.zones.iter_mut().enumerate() {
         let kind = zone.kind.tag();
         let size = zone.size as usize;

@@ -17,6 +17,10 @@ pub struct Report {
     pub locations: Vec<BlockStats>,
     /// Upstream groups with a `zone`, and their servers.
     pub upstreams: Vec<UpstreamStats>,
+    /// `limit_req_zone`s: name and outcomes (passed, delayed, rejected, and dry runs).
+    pub limit_reqs: Vec<(String, [u64; 5])>,
+    /// `limit_conn_zone`s: name and outcomes (passed, rejected, rejected dry run).
+    pub limit_conns: Vec<(String, [u64; 5])>,
 }
 
 /// One upstream group's servers, as the report shows them.
@@ -57,6 +61,8 @@ impl Report {
             servers: zones::snapshot(Kind::Server),
             locations: zones::snapshot(Kind::Location),
             upstreams,
+            limit_reqs: zones::snapshot_limits(Kind::LimitReq),
+            limit_conns: zones::snapshot_limits(Kind::LimitConn),
         }
     }
 }
@@ -182,6 +188,30 @@ pub fn json(r: &Report) -> String {
             );
         }
         out.push_str("]}");
+    }
+    out.push_str("},\"limit_reqs\":{");
+    for (i, (name, n)) in r.limit_reqs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_str(&mut out, name);
+        let _ = write!(
+            out,
+            ":{{\"passed\":{},\"delayed\":{},\"rejected\":{},\"delayed_dry_run\":{},\"rejected_dry_run\":{}}}",
+            n[0], n[1], n[2], n[3], n[4]
+        );
+    }
+    out.push_str("},\"limit_conns\":{");
+    for (i, (name, n)) in r.limit_conns.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_str(&mut out, name);
+        let _ = write!(
+            out,
+            ":{{\"passed\":{},\"rejected\":{},\"rejected_dry_run\":{}}}",
+            n[0], n[2], n[4]
+        );
     }
     out.push_str("}}\n");
     out
@@ -363,7 +393,41 @@ pub fn prometheus(r: &Report) -> String {
     prom_blocks(&mut out, "server", &r.servers);
     prom_blocks(&mut out, "location", &r.locations);
     prom_upstreams(&mut out, &r.upstreams);
+    prom_limits(&mut out, "req", &r.limit_reqs, &[0, 1, 2, 3, 4]);
+    prom_limits(&mut out, "conn", &r.limit_conns, &[0, 2, 4]);
     out
+}
+
+/// `portico_limit_req_requests_total{zone,outcome}` (and `_conn_`).
+fn prom_limits(out: &mut String, what: &str, zones: &[(String, [u64; 5])], shown: &[usize]) {
+    if zones.is_empty() {
+        return;
+    }
+    const OUTCOMES: [&str; 5] = [
+        "passed",
+        "delayed",
+        "rejected",
+        "delayed_dry_run",
+        "rejected_dry_run",
+    ];
+    let name = format!("portico_limit_{what}_requests_total");
+    family(
+        out,
+        &name,
+        "counter",
+        &format!("Requests by limit_{what} outcome, per zone."),
+    );
+    for (zone, n) in zones {
+        for &k in shown {
+            let _ = writeln!(
+                out,
+                "{name}{{zone=\"{}\",outcome=\"{}\"}} {}",
+                label(zone),
+                OUTCOMES[k],
+                n[k]
+            );
+        }
+    }
 }
 
 fn prom_upstreams(out: &mut String, ups: &[UpstreamStats]) {

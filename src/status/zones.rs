@@ -40,6 +40,56 @@ pub enum Kind {
     Server = 1,
     /// A location's `status_zone`.
     Location = 2,
+    /// A `limit_req_zone`.
+    LimitReq = 3,
+    /// A `limit_conn_zone`.
+    LimitConn = 4,
+}
+
+/// The outcomes a limit zone counts (`$limit_req_status` / `$limit_conn_status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// `PASSED`
+    Passed = 0,
+    /// `DELAYED`
+    Delayed = 1,
+    /// `REJECTED`
+    Rejected = 2,
+    /// `DELAYED_DRY_RUN`
+    DelayedDryRun = 3,
+    /// `REJECTED_DRY_RUN`
+    RejectedDryRun = 4,
+}
+
+/// Counts a request's outcome in the limit zone's block at `base`.
+#[inline]
+pub fn count_limit(base: usize, outcome: Outcome) {
+    if let Some(x) = words().get(base + B_REQUESTS + outcome as usize) {
+        x.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A limit zone's outcomes: `[passed, delayed, rejected, delayed_dry_run, rejected_dry_run]`.
+pub fn snapshot_limits(kind: Kind) -> Vec<(String, [u64; 5])> {
+    let w = words();
+    let mut out = Vec::new();
+    for i in 0..MAX_BLOCKS {
+        let base = BLOCKS_AT + i * BLOCK_WORDS;
+        let k = w
+            .get(base + B_KIND)
+            .map_or(0, |x| x.load(Ordering::Acquire));
+        if k == 0 {
+            break;
+        }
+        if k == kind as u64 {
+            let mut n = [0u64; 5];
+            for (j, v) in n.iter_mut().enumerate() {
+                *v = load(w, base + B_REQUESTS + j);
+            }
+            out.push((String::from_utf8_lossy(&name_of(w, base)).into_owned(), n));
+        }
+    }
+    out
 }
 
 /// A block's numbers, copied out of the zone.
