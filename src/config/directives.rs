@@ -308,9 +308,7 @@ table! {
     "state", C::UPSTREAM, Exact(1), false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
     "sticky", C::UPSTREAM, AtLeast(1), false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
     "ntlm", C::UPSTREAM, NoArgs, false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
-    "queue", C::UPSTREAM, Range(1, 2), false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
     "least_time", C::UPSTREAM, Range(1, 2), false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
-    "health_check", C::LOCATION, AtLeast(0), false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
     "proxy_cache", HSL, Exact(1), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
     "proxy_cache_path", C::HTTP, AtLeast(2), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
     "proxy_cache_key", HSL, Exact(1), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
@@ -564,6 +562,9 @@ table! {
     "status_zone", C::SERVER.or(C::LOCATION).or(C::IF_IN_LOCATION), Exact(1), false, set_status::status_zone, "`status_zone NAME|off`: count the server's or location's requests in the status report.";
     "status", C::LOCATION, NoArgs, false, set_status::status, "Answer with the status report in JSON (`?format=prometheus`: Prometheus text).";
     "metrics", C::LOCATION, NoArgs, false, set_status::metrics, "Answer with the status report in Prometheus' text format.";
+    "health_check", C::LOCATION, AtLeast(0), false, set_status::refuse_health_check, "Refused: active health checks are not built yet.";
+    "match", C::HTTP, Exact(1), true, set_status::refuse_health_check, "Refused: active health checks (and their match blocks) are not built yet.";
+    "queue", C::UPSTREAM, Range(1, 2), false, set_status::refuse_queue, "Refused: upstream request queues are not built yet.";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

@@ -433,7 +433,7 @@ pub(crate) fn refuse_ssl(
     Err(refuse(d, "Portico does not speak TLS to upstreams yet"))
 }
 
-/// nginx Plus directives (`state`, `health_check`, `sticky`, `ntlm`, `queue`,
+/// nginx Plus directives (`state`, `sticky`, `ntlm`,
 /// `least_time`): not in nginx itself either.
 pub(crate) fn refuse_plus(
     _: &mut Level<'_>,
