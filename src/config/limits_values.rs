@@ -22,6 +22,8 @@ pub enum ZoneKind {
     LimitReq,
     /// `limit_conn_zone`
     LimitConn,
+    /// `proxy_cache_path ... keys_zone=` (named by `proxy_cache`)
+    ProxyCache,
     /// An upstream block's `zone NAME [SIZE]` (nginx's upstream module tag).
     Upstream,
 }
@@ -32,7 +34,8 @@ impl ZoneKind {
         match self {
             ZoneKind::LimitReq => 1,
             ZoneKind::LimitConn => 2,
-            ZoneKind::Upstream => 3,
+            ZoneKind::ProxyCache => 3,
+            ZoneKind::Upstream => 4,
         }
     }
 }

@@ -151,6 +151,7 @@ fn merge_http(
         .iter()
         .map(|slot| slot.conf.clone())
         .collect();
+    super::set_cache::check_zones(&shared.zones, http.place.as_ref())?;
     let zones = std::mem::take(&mut shared.zones);
     if let Some(z) = zones.iter().find(|z| z.size == 0) {
         return Err(ConfError::bare(format!(
@@ -168,6 +169,7 @@ fn merge_http(
         computed: std::mem::take(&mut shared.computed),
         proxy_transparent: shared.proxy_transparent,
         charsets: std::mem::take(&mut shared.charsets),
+        caches: std::mem::take(&mut shared.caches),
         status_zone_blocks: Vec::new(),
         limit_zone_blocks: Vec::new(),
         status_zones: std::mem::take(&mut shared.status_zones),

@@ -48,7 +48,7 @@ pub(super) fn map(config: &mut Config, previous: &Registry) -> Result<Registry, 
             ZoneKind::LimitConn => {
                 crate::status::zones::assign(crate::status::zones::Kind::LimitConn, &z.name)
             }
-            ZoneKind::Upstream => None,
+            ZoneKind::Upstream | ZoneKind::ProxyCache => None,
         })
         .collect();
     for (index, zone) in http.zones.iter_mut().enumerate() {
