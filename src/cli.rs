@@ -29,6 +29,7 @@ const WITH_MODULES: &[&str] = &[
     "http_realip_module",
     "http_gzip_static_module",
     "http_gunzip_module",
+    "http_stub_status_module",
 ];
 
 /// nginx modules Portico does not implement, listed by `-V` as `--without-*` so that tools which
@@ -40,7 +41,6 @@ const WITHOUT_MODULES: &[&str] = &[
     "http_grpc_module",
     "http_memcached_module",
     "http_browser_module",
-    "http_upstream_zone_module",
     "mail_pop3_module",
     "mail_imap_module",
     "mail_smtp_module",

@@ -14,7 +14,7 @@ use super::{
     set_http, set_limits, set_loc, set_log, set_proxy, set_proxy_rest, set_regex, set_rewrite,
     set_tail, set_upstream, tuning, writer,
 };
-use super::{charset, set_geo, set_map, set_referer, set_split_clients};
+use super::{charset, set_geo, set_map, set_referer, set_split_clients, set_status};
 
 /// A set of contexts, as nginx's `NGX_*_CONF` bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -305,13 +305,10 @@ table! {
     "proxy_store_access", HSL, Range(1, 3), false, set_proxy_rest::proxy_store_access, "Permissions of stored files: user:rw group:r all:r.";
     "random", C::UPSTREAM, Range(0, 2), false, set_proxy_rest::random, "`random [two [least_conn]]`: pick a server at random, by weight.";
     "keepalive_time", C::UPSTREAM, Exact(1), false, set_proxy_rest::upstream_keepalive_time, "Longest life of a cached upstream connection (default 1h).";
-    "zone", C::UPSTREAM, Range(1, 2), false, set_proxy_rest::refuse_zone, "Refused: upstream shared memory zones are not implemented yet.";
     "state", C::UPSTREAM, Exact(1), false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
     "sticky", C::UPSTREAM, AtLeast(1), false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
     "ntlm", C::UPSTREAM, NoArgs, false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
-    "queue", C::UPSTREAM, Range(1, 2), false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
     "least_time", C::UPSTREAM, Range(1, 2), false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
-    "health_check", C::LOCATION, AtLeast(0), false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
     // ---- cache (issue 19): config/set_cache.rs ----
     "proxy_cache_path", C::HTTP, AtLeast(2), false, set_cache::proxy_cache_path, "`proxy_cache_path DIR [levels=1:2] keys_zone=NAME:SIZE [inactive=10m] [use_temp_path=on] [loader_*=] [manager_*=]`: a cache on disk laid out as nginx's.";
     "proxy_cache", HSL, Exact(1), false, set_cache::proxy_cache, "`proxy_cache ZONE|off`: the cache this level's proxied responses go to.";
@@ -560,6 +557,15 @@ table! {
     "add_trailer", HSL.or(C::IF_IN_LOCATION), Range(2, 3), false, writer::add_trailer, "`add_trailer NAME VALUE [always]`: a trailer after a chunked response.";
     "client_body_in_file_only", HSL, Exact(1), false, writer::client_body_in_file_only, "Keep the request body in a file: on (kept), clean (removed), off (default).";
     "client_body_in_single_buffer", HSL, Flag, false, writer::client_body_in_single_buffer, "Keep a body in memory in one buffer (always so in Portico; default off).";
+    // ---- status: upstream zone, stub_status, status handler (config/set_status.rs) ----
+    "zone", C::UPSTREAM, Range(1, 2), false, set_status::upstream_zone, "`zone NAME [SIZE]`: the group's server counters shared by all workers.";
+    "stub_status", C::SERVER.or(C::LOCATION), Range(0, 1), false, set_status::stub_status, "Answer with nginx's basic status: connections and requests of the whole server.";
+    "status_zone", C::SERVER.or(C::LOCATION).or(C::IF_IN_LOCATION), Exact(1), false, set_status::status_zone, "`status_zone NAME|off`: count the server's or location's requests in the status report.";
+    "status", C::LOCATION, NoArgs, false, set_status::status, "Answer with the status report in JSON (`?format=prometheus`: Prometheus text).";
+    "metrics", C::LOCATION, NoArgs, false, set_status::metrics, "Answer with the status report in Prometheus' text format.";
+    "health_check", C::LOCATION, AtLeast(0), false, set_status::refuse_health_check, "Refused: active health checks are not built yet.";
+    "match", C::HTTP, Exact(1), true, set_status::refuse_health_check, "Refused: active health checks (and their match blocks) are not built yet.";
+    "queue", C::UPSTREAM, Range(1, 2), false, set_status::refuse_queue, "Refused: upstream request queues are not built yet.";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

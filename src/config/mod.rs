@@ -52,6 +52,7 @@ mod set_referer;
 mod set_regex;
 mod set_rewrite;
 mod set_split_clients;
+pub mod set_status;
 pub mod set_tail;
 pub mod set_upstream;
 pub mod settings;

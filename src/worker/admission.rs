@@ -17,6 +17,7 @@ use crate::elog;
 use crate::limits::{conn, req};
 use crate::log::LogLevel;
 use crate::rewrite::WithScript;
+use crate::status::zones::Outcome;
 use crate::vars::Template;
 
 /// The request's state in these phases (in [`super::conn::Req`], so it lives as long as
@@ -163,6 +164,16 @@ fn limit_req(rq: &mut Rq<'_, '_>) -> Option<Verdict> {
     let (status, action) = req::check(&settings, &mut LimitRequest { rq }, &mut scratch);
     rq.shared.scratch = scratch;
     rq.req.admission.limit_req = status;
+    if let Some(st) = status {
+        let outcome = match st {
+            req::Status::Passed => Outcome::Passed,
+            req::Status::Delayed => Outcome::Delayed,
+            req::Status::Rejected => Outcome::Rejected,
+            req::Status::DelayedDryRun => Outcome::DelayedDryRun,
+            req::Status::RejectedDryRun => Outcome::RejectedDryRun,
+        };
+        count_limits(rq, loc.limit_req.iter().map(|l| l.zone), outcome);
+    }
     match action {
         req::Action::Continue => None,
         req::Action::Reject(code) => Some(Verdict::Finalize(code)),
@@ -190,7 +201,27 @@ fn limit_conn(rq: &mut Rq<'_, '_>) -> Option<u16> {
     rq.shared.scratch = scratch;
     rq.req.admission.held = held;
     rq.req.admission.limit_conn = status;
+    if let Some(st) = status {
+        let outcome = match st {
+            conn::Status::Passed => Outcome::Passed,
+            conn::Status::Rejected => Outcome::Rejected,
+            conn::Status::RejectedDryRun => Outcome::RejectedDryRun,
+        };
+        count_limits(rq, loc.limit_conn.iter().map(|l| l.zone), outcome);
+    }
     reject
+}
+
+/// Counts a request's limit outcome in the status report's block of each zone of the
+/// location's limits (the request's one outcome: with several limits in a location, each
+/// of their zones counts how the request as a whole fared).
+fn count_limits(rq: &Rq<'_, '_>, zones: impl Iterator<Item = usize>, outcome: Outcome) {
+    let blocks = &rq.shared.http.limit_zone_blocks;
+    for z in zones {
+        if let Some(base) = blocks.get(z).copied().flatten() {
+            crate::status::zones::count_limit(base, outcome);
+        }
+    }
 }
 
 /// What one access handler answered (nginx's `NGX_DECLINED`, `NGX_OK`, a status).

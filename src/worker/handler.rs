@@ -453,6 +453,7 @@ pub fn request_line(buf: &[u8], head_len: usize) -> &[u8] {
 
 /// Writes the access-log lines for a finished request.
 pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'c>) {
+    count_in_status_zones(shared, req);
     if let Some(a) = c.active() {
         super::debug_log::finalize(c.id, req.status, &a.uri);
     }
@@ -472,4 +473,25 @@ pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'
     phases::log_cycle_while_logging(&conn, a, req.server);
     line.clear();
     shared.scratch = line;
+}
+
+/// Counts the ended request in its server's and its final location's `status_zone`s.
+fn count_in_status_zones(shared: &Shared<'_>, req: &Req<'_>) {
+    let blocks = &shared.http.status_zone_blocks;
+    let block = |i: Option<usize>| i.and_then(|i| blocks.get(i).copied().flatten());
+    let (server, location) = (
+        block(req.server.srv.status_zone),
+        block(req.loc.status_zone),
+    );
+    if server.is_none() && location.is_none() {
+        return;
+    }
+    let received = req.head_len as u64 + req.body_read;
+    let time_ms = shared
+        .now
+        .saturating_duration_since(req.started)
+        .as_millis() as u64;
+    for base in [server, location].into_iter().flatten() {
+        crate::status::zones::count(base, req.status, received, req.bytes_sent, time_ms);
+    }
 }

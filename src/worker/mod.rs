@@ -30,6 +30,8 @@ pub(crate) mod request_vars;
 mod response_head;
 pub(crate) mod route;
 mod single;
+mod status_report;
+mod stub_status;
 mod timers;
 
 use std::io;
@@ -207,6 +209,7 @@ impl<'c> Worker<'c> {
         listeners: Vec<Listener>,
         slot: usize,
     ) -> io::Result<Worker<'c>> {
+        crate::status::counters::claim_slot(std::process::id());
         let poll = Poll::new()?;
         let signal_fd = sys::install_signal_pipe()?;
         poll.registry().register(
@@ -573,6 +576,7 @@ impl<'c> Worker<'c> {
             if self.listeners[idx].servers.proxy_protocol {
                 c.proxy_protocol_pending = true;
             }
+            c.stat = crate::status::ConnStat::opened();
             if let Err(e) = self.poll.registry().register(
                 &mut stream,
                 Token(key.0),

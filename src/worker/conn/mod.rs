@@ -380,6 +380,8 @@ pub struct Conn<'c> {
     pub proxy_protocol_pending: bool,
     /// The addresses its PROXY protocol header gave (`$proxy_protocol_*`, realip).
     pub proxy_protocol: Option<std::rc::Rc<crate::proxy_protocol::Header>>,
+    /// Its place in the server's connection counters (`stub_status`); set when accepted.
+    pub stat: crate::status::ConnStat,
 }
 
 /// One turn of the state machine.
@@ -423,6 +425,7 @@ impl<'c> Conn<'c> {
             delayed_until: None,
             proxy_protocol_pending: false,
             proxy_protocol: None,
+            stat: crate::status::ConnStat::default(),
         }
     }
 

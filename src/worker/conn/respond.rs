@@ -32,6 +32,7 @@ impl<'c> Conn<'c> {
         match self.flush(&mut shared.compress) {
             Flush::Pending if self.end_with_trailers(shared) => return Step::Again,
             Flush::Done | Flush::Pending => {}
+            Flush::Delayed(_) | Flush::Blocked if self.client_gone() => return Step::Close,
             Flush::Delayed(until) => return Step::Wait(Some(until)),
             Flush::Blocked => {
                 let send_timeout = self
@@ -72,6 +73,50 @@ impl<'c> Conn<'c> {
                 None => Step::Close,
             },
         }
+    }
+
+    /// nginx's `ngx_http_test_reading`: while a response waits to go out (`limit_rate`, a
+    /// full socket buffer), a client that closed its connection ends the request at once
+    /// instead of holding the connection until the send timeout. Input that is the next
+    /// pipelined request, or a body being discarded, is left alone.
+    fn client_gone(&mut self) -> bool {
+        if !self.client.readable {
+            return false;
+        }
+        let Some(a) = self.active.as_ref() else {
+            return false;
+        };
+        let Some(r) = a.req.as_ref() else {
+            return false;
+        };
+        if a.body.is_some() || a.filled > a.start + r.head_len + r.body_in_buf {
+            return false;
+        }
+        let mut probe = [0u8; 1];
+        let err = match self.client.peek(&mut probe) {
+            Ok(0) => None,
+            Ok(_) => return false,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.client.readable = false;
+                return false;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return false,
+            Err(e) => Some(e),
+        };
+        elog!(
+            LogLevel::Info,
+            "*{} client prematurely closed connection{} while sending response to client, client: {}, server: {}{}",
+            self.id,
+            err.map(|e| format!(" ({})", crate::sys::errno_text(&e)))
+                .unwrap_or_default(),
+            self.peer.ip(),
+            r.server.first_name(),
+            crate::log::context::RequestContext::of(
+                a.buf.get(a.start..a.filled).unwrap_or_default(),
+                &a.head
+            )
+        );
+        true
     }
 
     /// Ends the current request: access log, then keep-alive, pipelining or close.
@@ -176,6 +221,7 @@ impl<'c> Conn<'c> {
     ) -> Step {
         self.state = State::KeepAliveIdle;
         self.pipeline = false;
+        self.stat.enter(crate::status::ConnState::Waiting);
         if let Some(a) = self.active.take() {
             shared.pool.give(a, buffer_size);
         }
