@@ -12,7 +12,7 @@ use super::raw::{Level, Shared};
 use super::{
     access, listen, resolver, set_block, set_cgi, set_core, set_events, set_gzip, set_http,
     set_limits, set_loc, set_log, set_proxy, set_proxy_rest, set_regex, set_rewrite, set_tail,
-    set_upstream, tuning, writer,
+    set_upstream, subrequest, tuning, writer,
 };
 use super::{charset, set_geo, set_map, set_referer, set_split_clients};
 
@@ -261,7 +261,7 @@ table! {
     "max_ranges", HSL, Exact(1), false, set_tail::max_ranges, "Most byte ranges per request, 0 turns ranges off (default: no limit).";
     "chunked_transfer_encoding", HSL, Flag, false, set_tail::chunked_transfer_encoding, "Send a response of unknown length chunked to HTTP/1.1 clients (default on).";
     "aio_write", HSL, Flag, false, set_tail::aio_write, "Write temporary files with aio threads (default off; no effect without aio threads).";
-    "log_subrequest", HSL, Flag, false, set_tail::log_subrequest, "Log subrequests (default off; Portico makes none).";
+    "log_subrequest", HSL, Flag, false, set_tail::log_subrequest, "Write subrequests (auth_request, mirror) to the access log (default off).";
     "directio", HSL, Exact(1), false, set_tail::directio, "`off` only (default): Portico never reads with O_DIRECT.";
     "aio", HSL, Exact(1), false, set_tail::aio, "`off` only (default): Portico has no file AIO or thread pools.";
     "post_action", HSL.or(C::IF_IN_LOCATION), Exact(1), false, set_tail::unsupported, "Refused: Portico makes no subrequests.";
@@ -559,6 +559,11 @@ table! {
     "add_trailer", HSL.or(C::IF_IN_LOCATION), Range(2, 3), false, writer::add_trailer, "`add_trailer NAME VALUE [always]`: a trailer after a chunked response.";
     "client_body_in_file_only", HSL, Exact(1), false, writer::client_body_in_file_only, "Keep the request body in a file: on (kept), clean (removed), off (default).";
     "client_body_in_single_buffer", HSL, Flag, false, writer::client_body_in_single_buffer, "Keep a body in memory in one buffer (always so in Portico; default off).";
+    // ---- subrequests: auth_request, mirror ----
+    "auth_request", HSL, Exact(1), false, subrequest::auth_request, "`auth_request URI|off`: allow the request when a subrequest to URI answers 2xx (401/403 deny).";
+    "auth_request_set", HSL, Exact(2), false, subrequest::auth_request_set, "`auth_request_set $variable VALUE`: set from the auth subrequest's variables once it is done.";
+    "mirror", HSL, Exact(1), false, subrequest::mirror, "`mirror URI|off`: a background subrequest to URI for each request (responses ignored).";
+    "mirror_request_body", HSL, Flag, false, subrequest::mirror_request_body, "Read the client's body first and send it with the mirror subrequests (default on).";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

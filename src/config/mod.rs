@@ -52,6 +52,7 @@ mod set_split_clients;
 pub mod set_tail;
 pub mod set_upstream;
 pub mod settings;
+pub mod subrequest;
 pub mod tuning;
 pub mod values;
 pub mod writer;

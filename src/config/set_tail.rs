@@ -25,7 +25,7 @@ simple_setters! {
     /// `aio_write on|off;` (only ever used by `aio threads`, which Portico refuses, so on
     /// or off it changes nothing, as in nginx without thread pools)
     aio_write: loc.aio_write = flag_arg;
-    /// `log_subrequest on|off;` (Portico makes no subrequests, so there are none to log)
+    /// `log_subrequest on|off;` (subrequests go to the access log too)
     log_subrequest: loc.log_subrequest = flag_arg;
     /// `keepalive_time TIME;` (a connection older than this is closed after its request)
     keepalive_time: loc.keepalive_time = |d| msec_arg(d, 0);

@@ -187,6 +187,7 @@ pub fn explain<'c>(
         route: Route::default(),
         upstream: Default::default(),
         proxied: false,
+        subrequests: Vec::new(),
         chunks: Default::default(),
         filter: Default::default(),
     };

@@ -201,6 +201,41 @@ pub(super) fn resume_delayed<'c>(
     after_phases(a, req, route, handled, out_before, shared.now)
 }
 
+/// The `auth_request` subrequest is done: the access phase goes on.
+pub(super) fn resume_access<'c>(c: &mut Conn<'c>, shared: &mut Shared<'c>) -> Step {
+    resume_with(c, shared, phases::resume_access)
+}
+
+/// The body the mirrors wait for is read: the content phase goes on.
+pub(super) fn resume_content<'c>(c: &mut Conn<'c>, shared: &mut Shared<'c>) -> Step {
+    resume_with(c, shared, phases::resume_content)
+}
+
+/// Runs `phases` on the connection's request and hands the outcome on.
+fn resume_with<'c>(
+    c: &mut Conn<'c>,
+    shared: &mut Shared<'c>,
+    phases: fn(&mut Rq<'_, 'c>) -> Handled,
+) -> Step {
+    let mut conn = ConnInfo::of(c);
+    let (Some(a), ..) = c.parts() else {
+        return Step::Close;
+    };
+    let Some(mut req) = a.req.take() else {
+        return Step::Close;
+    };
+    let out_before = a.out.len();
+    let mut route = std::mem::take(&mut a.route);
+    let handled = phases(&mut Rq {
+        a,
+        shared,
+        req: &mut req,
+        route: &mut route,
+        conn: &mut conn,
+    });
+    after_phases(a, req, route, handled, out_before, shared.now)
+}
+
 /// An upstream's response head arrived: the client's head is built from it (the one head
 /// builder, with `add_header`, `expires` and the keep-alive decision) and queued. `None`:
 /// the connection goes on with the body.
@@ -308,11 +343,28 @@ fn after_phases<'c>(
     out_before: usize,
     now: std::time::Instant,
 ) -> Step {
-    if let Handled::Delayed(delay) = handled {
-        // Nothing is queued yet: the request waits in the connection (`State::Delayed`).
-        a.route = route;
-        a.req = Some(req);
-        return Step::Delay(now + delay);
+    match handled {
+        Handled::Delayed(delay) => {
+            // Nothing is queued yet: the request waits in the connection (`State::Delayed`).
+            a.route = route;
+            a.req = Some(req);
+            return Step::Delay(now + delay);
+        }
+        Handled::AwaitAuth => {
+            a.route = route;
+            a.req = Some(req);
+            return Step::AwaitAuth;
+        }
+        Handled::ReadBody => {
+            // The body is read from its first byte, as for the proxy.
+            a.body = None;
+            req.body_in_buf = 0;
+            req.body_read = 0;
+            a.route = route;
+            a.req = Some(req);
+            return Step::ReadBody;
+        }
+        Handled::Answered | Handled::Proxy => {}
     }
     // The final URI, for whoever reads `Active::uri` later (the proxy, the access log).
     // `set $args` counts too (nginx then sends the new arguments upstream).

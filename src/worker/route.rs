@@ -67,6 +67,12 @@ pub struct Route<'c> {
     /// After an `X-Accel-Redirect`: the upstream's `Set-Cookie`, `Content-Disposition`,
     /// `Cache-Control`, `Expires` and `Accept-Ranges` lines, added to the final response.
     pub upstream_headers: Vec<u8>,
+    // ---- subrequests ----
+    /// The request is a subrequest (`auth_request`, `mirror`): no post-read or access
+    /// phase, no mirrors of its own (nginx's `r != r->main`).
+    pub subrequest: bool,
+    /// The body is being read whole for the mirrors: the content phase follows.
+    pub body_for_mirror: bool,
 }
 
 impl Default for Route<'_> {
@@ -94,6 +100,8 @@ impl Default for Route<'_> {
             trace: None,
             upstream_content_type: None,
             upstream_headers: Vec::new(),
+            subrequest: false,
+            body_for_mirror: false,
         }
     }
 }

@@ -131,156 +131,22 @@ impl<'c> Conn<'c> {
         let Some(a) = self.active.as_deref_mut() else {
             return Step::Close;
         };
-        let Some(req) = a.req.as_ref() else {
-            return Step::Close;
-        };
-        let loc = req.loc;
-        let Some(kind) = Kind::of(loc) else {
-            return Step::Close;
-        };
-        // `conn.peer` is the realip module's address when it set one: the client's for the
-        // upstream (X-Forwarded-For, ip_hash).
-        let streamed = a.body.is_some();
-        // The request used the proxy before an internal redirect brought it here: its
-        // tries go on (`$upstream_addr` shows ` : ` between them).
-        let follow = a.proxied;
-        a.proxied = true;
-        let body_sent = !a.route.body_taken;
-        // The body's length upstream: the stored body's (a chunked one gets its length
-        // too), else the client's Content-Length — 0 included, as nginx sends it.
-        let (content_length, chunked) = match &stored {
-            Some(s) => (Some(s.len()), false),
-            None if a.route.body_taken => (None, false),
-            None if streamed && a.head.chunked => (None, true),
-            None => (a.head.content_length, false),
-        };
-        let mut stored = stored;
-        let drops_body = match kind {
-            Kind::Proxy => crate::proxy::drops_body(loc),
-            Kind::Gateway(m) => !m.conf(loc).pass_request_body(),
-        };
-        if body_sent && drops_body {
-            // Read to keep the connection in step; not sent.
-            stored = None;
-        }
-        let (proto, mut head) = a.upstream.take_parts();
-        let (proto, prepared) = {
-            let buf = &a.buf[a.start.min(a.filled)..a.filled];
-            let vars = crate::worker::request_vars::RequestVars {
-                conn: &conn,
-                active: a,
-                req,
-                shared,
-                as_get: a.route.as_get,
-                kept_body: a.route.request_body.as_deref(),
-            };
-            match kind {
-                Kind::Proxy => {
-                    let mut http = match proto {
-                        Backend::Http(h) => h,
-                        Backend::Gateway(_) => Http1::default(),
-                    };
-                    let r = crate::proxy::ProxyRequest {
-                        buf,
-                        head: &a.head,
-                        uri: &a.uri,
-                        args: a.route.script.args.as_deref(),
-                        valid_location: a.route.script.valid_location,
-                        uri_rewritten: a.route.uri_rewritten,
-                        as_get: a.route.as_get,
-                        content_length,
-                        chunked,
-                        body_sent,
-                        client: conn.peer.ip(),
-                        conn_id: self.id,
-                    };
-                    let p =
-                        crate::proxy::prepare(&vars, &r, loc, shared.http, &mut http, &mut head);
-                    let launch = Launch {
-                        target: p.target,
-                        refuse: p.refuse,
-                        proxy_host: p.proxy_host,
-                        proxy_port: p.proxy_port,
-                        settings: Settings::proxy(loc),
-                    };
-                    (Backend::Http(http), launch)
-                }
-                Kind::Gateway(module) => {
-                    let mut gateway = match proto {
-                        Backend::Gateway(g) => g,
-                        Backend::Http(_) => Gateway::default(),
-                    };
-                    let body = match (&stored, streamed) {
-                        (Some(s), _) => BodyShape::Stored(s.len()),
-                        (None, true) => BodyShape::Streamed(a.head.content_length),
-                        (None, false) => BodyShape::None,
-                    };
-                    let r = CgiRequest {
-                        buf,
-                        head: &a.head,
-                        body,
-                        as_get: a.route.as_get,
-                        client: conn.peer.ip(),
-                        conn_id: self.id,
-                    };
-                    let p = crate::cgi::prepare(
-                        module,
-                        &vars,
-                        &r,
-                        loc,
-                        shared.http,
-                        &mut gateway,
-                        &mut head,
-                    );
-                    let launch = Launch {
-                        target: p.target,
-                        refuse: p.refuse,
-                        proxy_host: None,
-                        proxy_port: 0,
-                        settings: crate::cgi::settings(module.conf(loc), loc),
-                    };
-                    (Backend::Gateway(gateway), launch)
-                }
+        match start_upstream(a, &conn, self.key, shared, stored) {
+            Launched::Started => {
+                self.client_progress = shared.now;
+                Step::Again
             }
-        };
-        if let Some(status) = prepared.refuse {
-            a.upstream.give_parts(proto, head);
-            a.body = None;
-            a.source = Source::Fixed;
-            if let Some(req) = a.req.as_mut() {
-                req.body = BodyRead::Abandoned;
-                req.lingering = true;
+            Launched::Refused(status) => {
+                a.body = None;
+                a.source = Source::Fixed;
+                if let Some(req) = a.req.as_mut() {
+                    req.body = BodyRead::Abandoned;
+                    req.lingering = true;
+                }
+                handler::finalize_with_status(self, shared, status)
             }
-            return handler::finalize_with_status(self, shared, status);
+            Launched::NoRequest => Step::Close,
         }
-        let idempotent = matches!(
-            a.head.method,
-            Method::Get | Method::Head | Method::Put | Method::Delete | Method::Options
-        );
-        let keep_head = shared.http.user_vars.reads_upstream_head();
-        let mut env = Self::env(shared, self.key);
-        a.upstream.start(
-            Start {
-                proto,
-                settings: prepared.settings,
-                target: prepared.target,
-                head,
-                stored,
-                body_done: !streamed,
-                idempotent,
-                client_ip: conn.peer.ip().hash_addr(),
-                follow,
-                keep_head,
-            },
-            &mut env,
-        );
-        if let Some(host) = prepared.proxy_host {
-            a.upstream.log.proxy_host = host;
-        }
-        a.upstream.log.proxy_port = prepared.proxy_port;
-        a.source = Source::Upstream;
-        self.client_progress = shared.now;
-        Step::Again
     }
 
     /// One turn of a proxied response: the client's body towards the upstream, the
@@ -745,4 +611,167 @@ impl<'c> Conn<'c> {
         };
         cx.line(level, &what, a.upstream.name());
     }
+}
+
+/// How [`start_upstream`] left the request.
+pub(in crate::worker) enum Launched {
+    /// The machine runs.
+    Started,
+    /// The module refused the request: finalize it with this status.
+    Refused(u16),
+    /// No request, or its location does not go upstream.
+    NoRequest,
+}
+
+/// Starts the upstream machine of `a`'s request (the connection's own or a subrequest's;
+/// `stored`: its whole body, read first). The connection `key` owns the upstream socket.
+pub(in crate::worker) fn start_upstream<'c>(
+    a: &mut Active<'c>,
+    conn: &crate::worker::request_vars::ConnInfo,
+    key: Key,
+    shared: &mut Shared<'c>,
+    stored: Option<Box<StoredBody>>,
+) -> Launched {
+    let Some(req) = a.req.as_ref() else {
+        return Launched::NoRequest;
+    };
+    let loc = req.loc;
+    let Some(kind) = Kind::of(loc) else {
+        return Launched::NoRequest;
+    };
+    // `conn.peer` is the realip module's address when it set one: the client's for the
+    // upstream (X-Forwarded-For, ip_hash).
+    let streamed = a.body.is_some();
+    // The request used the proxy before an internal redirect brought it here: its
+    // tries go on (`$upstream_addr` shows ` : ` between them).
+    let follow = a.proxied;
+    a.proxied = true;
+    let body_sent = !a.route.body_taken;
+    // The body's length upstream: the stored body's (a chunked one gets its length
+    // too), else the client's Content-Length — 0 included, as nginx sends it.
+    let (content_length, chunked) = match &stored {
+        Some(s) => (Some(s.len()), false),
+        None if a.route.body_taken => (None, false),
+        None if streamed && a.head.chunked => (None, true),
+        None => (a.head.content_length, false),
+    };
+    let mut stored = stored;
+    let drops_body = match kind {
+        Kind::Proxy => crate::proxy::drops_body(loc),
+        Kind::Gateway(m) => !m.conf(loc).pass_request_body(),
+    };
+    if body_sent && drops_body {
+        // Read to keep the connection in step; not sent.
+        stored = None;
+    }
+    let (proto, mut head) = a.upstream.take_parts();
+    let (proto, prepared) = {
+        let buf = &a.buf[a.start.min(a.filled)..a.filled];
+        let vars = crate::worker::request_vars::RequestVars {
+            conn: &conn,
+            active: a,
+            req,
+            shared,
+            as_get: a.route.as_get,
+            kept_body: a.route.request_body.as_deref(),
+        };
+        match kind {
+            Kind::Proxy => {
+                let mut http = match proto {
+                    Backend::Http(h) => h,
+                    Backend::Gateway(_) => Http1::default(),
+                };
+                let r = crate::proxy::ProxyRequest {
+                    buf,
+                    head: &a.head,
+                    uri: &a.uri,
+                    args: a.route.script.args.as_deref(),
+                    valid_location: a.route.script.valid_location,
+                    uri_rewritten: a.route.uri_rewritten,
+                    as_get: a.route.as_get,
+                    content_length,
+                    chunked,
+                    body_sent,
+                    client: conn.peer.ip(),
+                    conn_id: conn.id,
+                };
+                let p = crate::proxy::prepare(&vars, &r, loc, shared.http, &mut http, &mut head);
+                let launch = Launch {
+                    target: p.target,
+                    refuse: p.refuse,
+                    proxy_host: p.proxy_host,
+                    proxy_port: p.proxy_port,
+                    settings: Settings::proxy(loc),
+                };
+                (Backend::Http(http), launch)
+            }
+            Kind::Gateway(module) => {
+                let mut gateway = match proto {
+                    Backend::Gateway(g) => g,
+                    Backend::Http(_) => Gateway::default(),
+                };
+                let body = match (&stored, streamed) {
+                    (Some(s), _) => BodyShape::Stored(s.len()),
+                    (None, true) => BodyShape::Streamed(a.head.content_length),
+                    (None, false) => BodyShape::None,
+                };
+                let r = CgiRequest {
+                    buf,
+                    head: &a.head,
+                    body,
+                    as_get: a.route.as_get,
+                    client: conn.peer.ip(),
+                    conn_id: conn.id,
+                };
+                let p = crate::cgi::prepare(
+                    module,
+                    &vars,
+                    &r,
+                    loc,
+                    shared.http,
+                    &mut gateway,
+                    &mut head,
+                );
+                let launch = Launch {
+                    target: p.target,
+                    refuse: p.refuse,
+                    proxy_host: None,
+                    proxy_port: 0,
+                    settings: crate::cgi::settings(module.conf(loc), loc),
+                };
+                (Backend::Gateway(gateway), launch)
+            }
+        }
+    };
+    if let Some(status) = prepared.refuse {
+        a.upstream.give_parts(proto, head);
+        return Launched::Refused(status);
+    }
+    let idempotent = matches!(
+        a.head.method,
+        Method::Get | Method::Head | Method::Put | Method::Delete | Method::Options
+    );
+    let keep_head = shared.http.user_vars.reads_upstream_head();
+    let mut env = Conn::env(shared, key);
+    a.upstream.start(
+        Start {
+            proto,
+            settings: prepared.settings,
+            target: prepared.target,
+            head,
+            stored,
+            body_done: !streamed,
+            idempotent,
+            client_ip: conn.peer.ip().hash_addr(),
+            follow,
+            keep_head,
+        },
+        &mut env,
+    );
+    if let Some(host) = prepared.proxy_host {
+        a.upstream.log.proxy_host = host;
+    }
+    a.upstream.log.proxy_port = prepared.proxy_port;
+    a.source = Source::Upstream;
+    Launched::Started
 }

@@ -25,6 +25,7 @@ impl<'c> Conn<'c> {
             && a.body.is_none()
             && a.out.len() < OUTPUT_FLUSH_THRESHOLD
             && a.filled > a.start + r.head_len + r.body_in_buf
+            && a.subrequests.is_empty()
         {
             return self.finish_request(shared);
         }
@@ -76,6 +77,17 @@ impl<'c> Conn<'c> {
 
     /// Ends the current request: access log, then keep-alive, pipelining or close.
     pub(super) fn finish_request(&mut self, shared: &mut Shared<'c>) -> Step {
+        // As nginx's ngx_http_finalize_connection: a request with subrequests still
+        // running (mirrors) is done with the client, but its connection waits for them
+        // before its log line and its next request.
+        if self
+            .active
+            .as_ref()
+            .is_some_and(|a| crate::worker::subrequest::running(&a.subrequests))
+        {
+            self.state = State::AwaitingSubrequests;
+            return Step::Wait(None);
+        }
         self.discard_until = None;
         // The next response has its own rate; the last write of this one is not waited
         // for (nginx's finalization clears `c->write->delayed`).
