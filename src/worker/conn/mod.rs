@@ -336,6 +336,8 @@ impl<'c> Pool<'c> {
         a.req = None;
         a.proxied = false;
         a.chunks = Chunks::default();
+        // Ended by the connection before; never carried to another request.
+        a.subrequests.clear();
         // A buffer grown for a large head is not kept large.
         if a.buf.len() > keep_size {
             a.buf.truncate(keep_size);
@@ -482,8 +484,7 @@ impl<'c> Conn<'c> {
                 };
                 if !a.subrequests.is_empty()
                     && a.upstream.peer_fd() != Some(fd)
-                    && a
-                        .subrequests
+                    && a.subrequests
                         .iter_mut()
                         .any(|s| s.on_upstream_event(fd, readable, writable))
                 {
@@ -627,7 +628,10 @@ impl<'c> Conn<'c> {
     pub fn on_shutdown(&mut self, _shared: &Shared<'c>) {}
 
     /// The upstream environment of this connection's request.
-    pub(in crate::worker) fn env<'a>(shared: &'a mut Shared<'c>, key: Key) -> upstream::Env<'a, 'c> {
+    pub(in crate::worker) fn env<'a>(
+        shared: &'a mut Shared<'c>,
+        key: Key,
+    ) -> upstream::Env<'a, 'c> {
         upstream::Env {
             now: shared.now,
             groups: &shared.http.upstreams,

@@ -80,7 +80,12 @@ impl<'c> Conn<'c> {
             self.log_line(level, &what);
         }
         match turn {
-            body::BodyTurn::Done if self.active.as_ref().is_some_and(|a| a.route.body_for_mirror) => {
+            body::BodyTurn::Done
+                if self
+                    .active
+                    .as_ref()
+                    .is_some_and(|a| a.route.body_for_mirror) =>
+            {
                 self.mirror_body_read(shared, stored)
             }
             body::BodyTurn::Done => self.launch_upstream(shared, Some(stored)),

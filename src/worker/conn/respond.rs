@@ -83,10 +83,18 @@ impl<'c> Conn<'c> {
         if self
             .active
             .as_ref()
-            .is_some_and(|a| crate::worker::subrequest::running(&a.subrequests))
+            .is_some_and(|a| !a.subrequests.is_empty())
         {
-            self.state = State::AwaitingSubrequests;
-            return Step::Wait(None);
+            // Mirrors that are done are ended (logged) before the request.
+            let _ = self.drive_subrequests(shared);
+            if self
+                .active
+                .as_ref()
+                .is_some_and(|a| crate::worker::subrequest::running(&a.subrequests))
+            {
+                self.state = State::AwaitingSubrequests;
+                return Step::Wait(None);
+            }
         }
         self.discard_until = None;
         // The next response has its own rate; the last write of this one is not waited

@@ -45,8 +45,7 @@ impl<'c> Conn<'c> {
         let Some(a) = self.active.as_ref() else {
             return Step::Close;
         };
-        if a
-            .subrequests
+        if a.subrequests
             .iter()
             .any(|s| s.kind == Kind::Auth && !s.done())
         {

@@ -138,6 +138,8 @@ impl<'c> Subrequest<'c> {
             key: Key(0),
         };
         sub.after_phases(req, route, handled, body, rq.shared.now);
+        // The subrequest's location chose its error log; the parent's is back.
+        crate::log::use_request_logs(&rq.req.loc.error_log);
         sub
     }
 
@@ -407,11 +409,7 @@ pub(super) fn drive_all<'c>(
     if finished {
         return SubTurn::Finished;
     }
-    SubTurn::Wait(
-        subs.iter()
-            .filter_map(Subrequest::deadline)
-            .min(),
-    )
+    SubTurn::Wait(subs.iter().filter_map(Subrequest::deadline).min())
 }
 
 /// Whether any subrequest of the list still runs.
