@@ -668,7 +668,7 @@ pub(in crate::worker) fn start_upstream<'c>(
     let (proto, prepared) = {
         let buf = &a.buf[a.start.min(a.filled)..a.filled];
         let vars = crate::worker::request_vars::RequestVars {
-            conn: &conn,
+            conn,
             active: a,
             req,
             shared,

@@ -354,23 +354,24 @@ impl<'c> Subrequest<'c> {
                 self.finish(499);
             }
         }
-        if let Some(req) = self.a.req.take() {
-            if req.loc.log_subrequest && !req.loc.access_log.is_empty() {
-                let mut line = std::mem::take(&mut shared.scratch);
-                let vars = RequestVars {
-                    conn,
-                    active: &self.a,
-                    req: &req,
-                    shared,
-                    as_get: self.a.route.as_get,
-                    kept_body: self.a.route.request_body.as_deref(),
-                };
-                for log in &req.loc.access_log {
-                    super::access_log::write(&vars, log, &mut line);
-                }
-                line.clear();
-                shared.scratch = line;
+        if let Some(req) = self.a.req.take()
+            && req.loc.log_subrequest
+            && !req.loc.access_log.is_empty()
+        {
+            let mut line = std::mem::take(&mut shared.scratch);
+            let vars = RequestVars {
+                conn,
+                active: &self.a,
+                req: &req,
+                shared,
+                as_get: self.a.route.as_get,
+                kept_body: self.a.route.request_body.as_deref(),
+            };
+            for log in &req.loc.access_log {
+                super::access_log::write(&vars, log, &mut line);
             }
+            line.clear();
+            shared.scratch = line;
         }
         let mut env = conn::Conn::env(shared, key);
         self.a.upstream.end(&mut env);
