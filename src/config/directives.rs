@@ -264,7 +264,7 @@ table! {
     "log_subrequest", HSL, Flag, false, set_tail::log_subrequest, "Write subrequests (auth_request, mirror) to the access log (default off).";
     "directio", HSL, Exact(1), false, set_tail::directio, "`off` only (default): Portico never reads with O_DIRECT.";
     "aio", HSL, Exact(1), false, set_tail::aio, "`off` only (default): Portico has no file AIO or thread pools.";
-    "post_action", HSL.or(C::IF_IN_LOCATION), Exact(1), false, set_tail::unsupported, "Refused: Portico makes no subrequests.";
+    "post_action", HSL.or(C::IF_IN_LOCATION), Exact(1), false, subrequest::post_action, "`post_action URI|@name`: after the response, the request goes there too (its answer is discarded).";
     "open_log_file_cache", HSL, Range(1, 4), false, set_log::open_log_file_cache, "`off` or `max=N [inactive=T] [min_uses=N] [valid=T]`: keep access logs with variables open.";
     // ---- limits, realip, auth_basic (issue 14) ----
     "limit_req_zone", C::HTTP, Exact(3), false, set_limits::limit_req_zone, "`limit_req_zone KEY zone=NAME:SIZE rate=N r/s|r/m`: a request-rate zone shared by the workers.";

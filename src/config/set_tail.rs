@@ -115,7 +115,6 @@ pub(crate) fn unsupported(
     _: &mut Shared,
 ) -> Result<(), ConfError> {
     let reason = match d.name.as_str() {
-        "post_action" => "Portico makes no subrequests",
         "postpone_gzipping" => "Portico's compressor starts at the first body byte",
         _ => "Portico does not implement it",
     };
@@ -125,9 +124,10 @@ pub(crate) fn unsupported(
 
 /// nginx's modules that Portico has built in, as `load_module`'s refusal lists them (the
 /// http core, static, index, log and upstream round robin go without saying).
-const BUILT_IN_MODULES: &str = "http_access, http_auth_basic, http_autoindex, http_charset, \
-     http_empty_gif, http_fastcgi, http_geo, http_gunzip, http_gzip, http_gzip_static, \
-     http_headers, http_limit_conn, http_limit_req, http_map, http_proxy, http_realip, \
+const BUILT_IN_MODULES: &str = "http_access, http_auth_basic, http_auth_request, \
+     http_autoindex, http_charset, http_empty_gif, http_fastcgi, http_geo, http_gunzip, \
+     http_gzip, http_gzip_static, http_headers, http_limit_conn, http_limit_req, http_map, \
+     http_mirror, http_proxy, http_realip, \
      http_referer, http_rewrite, http_scgi, http_split_clients, http_upstream_hash, \
      http_upstream_ip_hash, http_upstream_keepalive, http_upstream_least_conn, \
      http_upstream_random, http_uwsgi";

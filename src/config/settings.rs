@@ -876,6 +876,8 @@ settings! {
         /// `mirror_request_body on|off`: the client's body is read whole first and sent
         /// with each mirror subrequest
         mirror_request_body: bool = true,
+        /// `post_action URI|@name` (empty: none)
+        post_action: Vec<u8> = Vec::new(),
     }
 }
 

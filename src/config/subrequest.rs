@@ -112,6 +112,16 @@ pub(crate) fn mirror(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result
     }
 }
 
+/// `post_action URI|@name;` (nginx's string slot: used as written, `off` included).
+pub(crate) fn post_action(
+    l: &mut Level<'_>,
+    d: &Directive,
+    _: &mut Shared,
+) -> Result<(), ConfError> {
+    let target = d.arg(0).as_bytes().to_vec();
+    set_once(&mut l.loc(d)?.post_action, d, |_| Ok(target))
+}
+
 /// `mirror_request_body on|off;`
 pub(crate) fn mirror_request_body(
     l: &mut Level<'_>,

@@ -211,6 +211,28 @@ pub(super) fn resume_content<'c>(c: &mut Conn<'c>, shared: &mut Shared<'c>) -> S
     resume_with(c, shared, phases::resume_content)
 }
 
+/// The request is done: its `post_action`, if any, starts (as a background subrequest the
+/// connection waits for).
+pub(super) fn start_post_action<'c>(c: &mut Conn<'c>, shared: &mut Shared<'c>) {
+    let mut conn = ConnInfo::of(c);
+    let (Some(a), ..) = c.parts() else {
+        return;
+    };
+    let Some(mut req) = a.req.take() else {
+        return;
+    };
+    let mut route = std::mem::take(&mut a.route);
+    super::subrequest::post_action::start(&mut Rq {
+        a,
+        shared,
+        req: &mut req,
+        route: &mut route,
+        conn: &mut conn,
+    });
+    a.route = route;
+    a.req = Some(req);
+}
+
 /// Runs `phases` on the connection's request and hands the outcome on.
 fn resume_with<'c>(
     c: &mut Conn<'c>,

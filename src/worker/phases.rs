@@ -141,6 +141,12 @@ pub(super) fn resume_access(rq: &mut Rq<'_, '_>) -> Handled {
     run_from(rq, next)
 }
 
+/// Runs the phases of a request sent to the named location `name` (a `post_action`).
+pub(super) fn run_named(rq: &mut Rq<'_, '_>, name: &str) -> Handled {
+    let next = named_location(rq, name);
+    run_from(rq, next)
+}
+
 /// Goes on with a request whose body was read for its mirrors: the content phase.
 pub(super) fn resume_content(rq: &mut Rq<'_, '_>) -> Handled {
     run_from(rq, Next::Content)

@@ -73,6 +73,8 @@ pub struct Route<'c> {
     pub subrequest: bool,
     /// The body is being read whole for the mirrors: the content phase follows.
     pub body_for_mirror: bool,
+    /// The request's `post_action` was started (it runs once).
+    pub post_action_started: bool,
 }
 
 impl Default for Route<'_> {
@@ -102,6 +104,7 @@ impl Default for Route<'_> {
             upstream_headers: Vec::new(),
             subrequest: false,
             body_for_mirror: false,
+            post_action_started: false,
         }
     }
 }
@@ -173,6 +176,9 @@ impl Route<'_> {
         self.body_taken = false;
         self.www_authenticate = None;
         self.request_body = None;
+        self.subrequest = false;
+        self.body_for_mirror = false;
+        self.post_action_started = false;
         self.add_uri_to_alias = false;
         self.upstream_content_type = None;
         self.upstream_headers.clear();

@@ -77,6 +77,13 @@ impl<'c> Conn<'c> {
 
     /// Ends the current request: access log, then keep-alive, pipelining or close.
     pub(super) fn finish_request(&mut self, shared: &mut Shared<'c>) -> Step {
+        if let Some(a) = self.active.as_ref()
+            && let Some(req) = a.req.as_ref()
+            && !req.loc.post_action.is_empty()
+            && !a.route.post_action_started
+        {
+            handler::start_post_action(self, shared);
+        }
         // As nginx's ngx_http_finalize_connection: a request with subrequests still
         // running (mirrors) is done with the client, but its connection waits for them
         // before its log line and its next request.

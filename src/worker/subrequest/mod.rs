@@ -19,6 +19,7 @@
 
 pub(super) mod auth;
 pub(super) mod mirror;
+pub(super) mod post_action;
 
 use std::time::Instant;
 
@@ -39,6 +40,8 @@ pub(super) enum Kind {
     /// `mirror`: nobody waits (`NGX_HTTP_SUBREQUEST_BACKGROUND`); the connection does
     /// not go on to its next request before it ends.
     Mirror,
+    /// `post_action`: after the response, like a mirror.
+    PostAction,
 }
 
 /// Where a subrequest is.
@@ -85,6 +88,19 @@ impl<'c> Subrequest<'c> {
         kind: Kind,
         body: Option<Box<StoredBody>>,
     ) -> Subrequest<'c> {
+        Self::start_at(rq, uri, args, kind, body, None)
+    }
+
+    /// [`start`](Self::start), at the named location `named` when given (its URI stays
+    /// `uri`, as nginx's named locations keep it).
+    pub(super) fn start_at(
+        rq: &mut Rq<'_, 'c>,
+        uri: &[u8],
+        args: Option<&[u8]>,
+        kind: Kind,
+        body: Option<Box<StoredBody>>,
+        named: Option<&str>,
+    ) -> Subrequest<'c> {
         let parent = &*rq.a;
         let head_len = rq.req.head_len;
         let mut a = rq.shared.pool.take_active(head_len);
@@ -123,13 +139,17 @@ impl<'c> Subrequest<'c> {
         req.admission.limit_req = rq.req.admission.limit_req;
         req.admission.limit_conn = rq.req.admission.limit_conn;
         let mut conn = rq.conn.clone();
-        let handled = phases::run(&mut Rq {
+        let sub_rq = &mut Rq {
             a: &mut a,
             shared: rq.shared,
             req: &mut req,
             route: &mut route,
             conn: &mut conn,
-        });
+        };
+        let handled = match named {
+            Some(name) => phases::run_named(sub_rq, name),
+            None => phases::run(sub_rq),
+        };
         let mut sub = Subrequest {
             a,
             kind,
@@ -398,7 +418,7 @@ pub(super) fn drive_all<'c>(
         if !subs[i].done() {
             finished |= subs[i].drive(conn, key, shared);
         }
-        if subs[i].done() && subs[i].kind == Kind::Mirror {
+        if subs[i].done() && subs[i].kind != Kind::Auth {
             // In order: their log lines come out as nginx writes them.
             let sub = subs.remove(i);
             sub.end(conn, shared);
