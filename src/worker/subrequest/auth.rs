@@ -52,6 +52,14 @@ pub(in crate::worker) fn check(rq: &mut Rq<'_, '_>) -> Access {
     }
 }
 
+/// Takes the pending auth subrequest as answered with `status` (`--explain`, which asks
+/// no service).
+pub(in crate::worker) fn assume_answered(a: &mut crate::worker::conn::Active<'_>, status: u16) {
+    if let Some(sub) = a.subrequests.iter_mut().find(|s| s.kind == Kind::Auth) {
+        sub.finish(status);
+    }
+}
+
 /// `auth_request_set`: each value evaluated with the subrequest's variables, set in the
 /// request's (through the variable's set handler for `$args` and `$limit_rate`).
 fn set_variables<'c>(rq: &mut Rq<'_, 'c>, sub: &Subrequest<'c>) {

@@ -307,7 +307,8 @@ impl<'c> Subrequest<'c> {
         self.after_phases(req, route, handled, body, shared.now);
     }
 
-    fn finish(&mut self, status: u16) {
+    /// Its status is `status` (nginx's `sr->headers_out.status` at its end).
+    pub(super) fn finish(&mut self, status: u16) {
         self.status = status;
         if let Some(req) = self.a.req.as_mut() {
             req.status = status;

@@ -30,7 +30,14 @@ pub(in crate::worker) fn start(rq: &mut Rq<'_, '_>) {
         let name = String::from_utf8_lossy(&target).into_owned();
         let uri = rq.route.script.uri.clone();
         let args = rq.route.script.args.clone();
-        Subrequest::start_at(rq, &uri, args.as_deref(), Kind::PostAction, body, Some(&name))
+        Subrequest::start_at(
+            rq,
+            &uri,
+            args.as_deref(),
+            Kind::PostAction,
+            body,
+            Some(&name),
+        )
     } else {
         Subrequest::start(rq, &target, None, Kind::PostAction, body)
     };
