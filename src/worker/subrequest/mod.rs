@@ -26,7 +26,7 @@ use std::time::Instant;
 use super::Shared;
 use super::conn::{self, Active, Launched, Req};
 use super::phases::{self, Handled, Rq};
-use super::request_vars::{ConnInfo, RequestVars};
+use super::request_vars::ConnInfo;
 use crate::http::request::Method;
 use crate::slab::Key;
 use crate::upstream::body_buffer::StoredBody;
@@ -327,14 +327,7 @@ impl<'c> Subrequest<'c> {
         let Some(req) = self.a.req.as_ref() else {
             return;
         };
-        let src = RequestVars {
-            conn,
-            active: &self.a,
-            req,
-            shared,
-            as_get: self.a.route.as_get,
-            kept_body: self.a.route.request_body.as_deref(),
-        };
+        let src = self.a.vars(conn, req, shared);
         t.eval(
             &crate::rewrite::WithScript {
                 ctx: &self.a.route.script,
@@ -380,14 +373,7 @@ impl<'c> Subrequest<'c> {
             && !req.loc.access_log.is_empty()
         {
             let mut line = std::mem::take(&mut shared.scratch);
-            let vars = RequestVars {
-                conn,
-                active: &self.a,
-                req: &req,
-                shared,
-                as_get: self.a.route.as_get,
-                kept_body: self.a.route.request_body.as_deref(),
-            };
+            let vars = self.a.vars(conn, &req, shared);
             for log in &req.loc.access_log {
                 super::access_log::write(&vars, log, &mut line);
             }
