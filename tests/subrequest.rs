@@ -259,6 +259,41 @@ fn a_slow_mirror_delays_only_the_next_request_on_the_connection() {
 }
 
 #[test]
+fn post_action_runs_after_the_response_and_is_discarded() {
+    let up = Upstream::start();
+    let s = Server::start_with(
+        1,
+        &format!(
+            "server {{ listen 127.0.0.1:PORT;\n\
+             location /page {{ post_action /after; root html; }}\n\
+             location /named {{ post_action @after; root html; }}\n\
+             location /after {{ proxy_pass http://127.0.0.1:{up}; }}\n\
+             location @after {{ proxy_pass http://127.0.0.1:{up}; }}\n\
+             }}",
+            up = up.port
+        ),
+        |p| {
+            p.write("html/page", "page\n");
+            p.write("html/named", "named\n");
+        },
+    );
+    let r = s.get("/page?x=1");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "page\n", "{}", show(&r));
+    assert!(s.wait_for(5, || up.seen().len() == 1));
+    // The post action's URI without the request's arguments (nginx's internal redirect
+    // with none), the request's method.
+    assert_eq!(up.seen()[0].line, "GET /after HTTP/1.1");
+    let r = s.get("/named?y=2");
+    assert_eq!(r.text(), "named\n", "{}", show(&r));
+    assert!(s.wait_for(5, || up.seen().len() == 2));
+    // A named location keeps the request's URI and arguments.
+    assert_eq!(up.seen()[1].line, "GET /named?y=2 HTTP/1.1");
+    assert!(s.wait_for(5, || s.access_log().lines().count() == 2));
+    s.assert_clean_log();
+}
+
+#[test]
 fn subrequest_directives_are_checked_at_load() {
     let cases = [
         (
@@ -276,6 +311,7 @@ fn subrequest_directives_are_checked_at_load() {
         ("auth_request_set $uri x;", "the duplicate \"uri\" variable"),
         ("auth_request_set uri x;", "invalid variable name \"uri\""),
         ("mirror_request_body maybe;", "invalid value \"maybe\""),
+        ("post_action /a; post_action /b;", "\"post_action\" directive is duplicate"),
     ];
     for (directive, message) in cases {
         let p = Prefix::new();
