@@ -1,6 +1,6 @@
 //! Setters for the rest of `ngx_http_core_module`'s directives: the ones Portico implements
 //! (`keepalive_disable`, `keepalive_time`, `reset_timedout_connection`, `max_ranges`, `chunked_transfer_encoding`, `aio_write`,
-//! `log_subrequest`) and the ones it refuses at load with the reason, in nginx's words
+//! `log_subrequest`, whose subrequests are in `worker/subrequest/`) and the ones it refuses at load with the reason, in nginx's words
 //! where nginx has some (`"aio threads" is unsupported on this platform`).
 
 use super::error::ConfError;
