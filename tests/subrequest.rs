@@ -311,7 +311,10 @@ fn subrequest_directives_are_checked_at_load() {
         ("auth_request_set $uri x;", "the duplicate \"uri\" variable"),
         ("auth_request_set uri x;", "invalid variable name \"uri\""),
         ("mirror_request_body maybe;", "invalid value \"maybe\""),
-        ("post_action /a; post_action /b;", "\"post_action\" directive is duplicate"),
+        (
+            "post_action /a; post_action /b;",
+            "\"post_action\" directive is duplicate",
+        ),
     ];
     for (directive, message) in cases {
         let p = Prefix::new();
