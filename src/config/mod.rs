@@ -56,6 +56,7 @@ pub mod set_status;
 pub mod set_tail;
 pub mod set_upstream;
 pub mod settings;
+pub mod subrequest;
 pub mod tuning;
 pub mod values;
 pub mod writer;

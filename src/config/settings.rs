@@ -718,7 +718,7 @@ settings! {
         chunked_transfer_encoding: bool = true,
         /// `aio_write on|off` (no effect without `aio threads`, as in nginx)
         aio_write: bool = false,
-        /// `log_subrequest on|off` (Portico makes no subrequests)
+        /// `log_subrequest on|off`: subrequests are written to the access log
         log_subrequest: bool = false,
         /// `directio off` (a size is refused at load)
         directio_off: bool = true,
@@ -907,6 +907,19 @@ settings! {
         /// `status` / `metrics`: the location answers with the status report (not
         /// inherited, as `stub_status`)
         status_handler: Option<super::set_status::StatusFormat> = None,
+        // ---- subrequests: auth_request, mirror (config/subrequest.rs) ----
+        /// `auth_request URI|off` (empty: off)
+        auth_request: Vec<u8> = Vec::new(),
+        /// `auth_request_set` entries; a level with any replaces its parent's
+        auth_request_set: Vec<super::subrequest::AuthRequestSet> = Vec::new(),
+        /// `mirror URI` entries (empty: off); a level with any, or `off`, replaces its
+        /// parent's
+        mirror: Vec<Vec<u8>> = Vec::new(),
+        /// `mirror_request_body on|off`: the client's body is read whole first and sent
+        /// with each mirror subrequest
+        mirror_request_body: bool = true,
+        /// `post_action URI|@name` (empty: none)
+        post_action: Vec<u8> = Vec::new(),
     }
 }
 

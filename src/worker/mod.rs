@@ -32,6 +32,7 @@ pub(crate) mod route;
 mod single;
 mod status_report;
 mod stub_status;
+mod subrequest;
 mod timers;
 
 use std::io;
@@ -412,7 +413,7 @@ impl<'c> Worker<'c> {
             Owner::Client(key) => {
                 let _scope = self.log_scope(key);
                 if let Some(c) = self.conns.get_mut(key) {
-                    c.on_upstream_event(readable, ev.is_writable());
+                    c.on_upstream_event(fd as i32, readable, ev.is_writable());
                     self.drive(key);
                 }
             }

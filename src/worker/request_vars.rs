@@ -16,6 +16,7 @@ use crate::http::request::Version;
 use crate::vars::{Var, VarSource, find_cookie, header_matches};
 
 /// What a request's variables read of its connection.
+#[derive(Clone)]
 pub struct ConnInfo {
     /// `$connection`, the `*N` of error-log lines.
     pub id: u64,

@@ -25,6 +25,7 @@ impl<'c> Conn<'c> {
             && a.body.is_none()
             && a.out.len() < OUTPUT_FLUSH_THRESHOLD
             && a.filled > a.start + r.head_len + r.body_in_buf
+            && a.subrequests.is_empty()
         {
             return self.finish_request(shared);
         }
@@ -121,6 +122,32 @@ impl<'c> Conn<'c> {
 
     /// Ends the current request: access log, then keep-alive, pipelining or close.
     pub(super) fn finish_request(&mut self, shared: &mut Shared<'c>) -> Step {
+        if let Some(a) = self.active.as_ref()
+            && let Some(req) = a.req.as_ref()
+            && !req.loc.post_action.is_empty()
+            && !a.route.post_action_started
+        {
+            handler::start_post_action(self, shared);
+        }
+        // As nginx's ngx_http_finalize_connection: a request with subrequests still
+        // running (mirrors) is done with the client, but its connection waits for them
+        // before its log line and its next request.
+        if self
+            .active
+            .as_ref()
+            .is_some_and(|a| !a.subrequests.is_empty())
+        {
+            // Mirrors that are done are ended (logged) before the request.
+            let _ = self.drive_subrequests(shared);
+            if self
+                .active
+                .as_ref()
+                .is_some_and(|a| crate::worker::subrequest::running(&a.subrequests))
+            {
+                self.state = State::AwaitingSubrequests;
+                return Step::Wait(None);
+            }
+        }
         self.discard_until = None;
         // The next response has its own rate; the last write of this one is not waited
         // for (nginx's finalization clears `c->write->delayed`).
