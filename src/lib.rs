@@ -65,6 +65,7 @@ pub mod shm;
 pub mod slab;
 pub mod static_files;
 pub mod sys;
+pub mod tls;
 pub mod trace;
 pub mod upstream;
 pub mod user;
