@@ -49,6 +49,8 @@ mod set_referer;
 mod set_regex;
 mod set_rewrite;
 mod set_split_clients;
+mod set_ssl;
+mod tls_server;
 pub mod set_tail;
 pub mod set_upstream;
 pub mod settings;

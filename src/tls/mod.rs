@@ -28,7 +28,7 @@ mod transport;
 use std::sync::Arc;
 
 pub use ciphers::{Protocols, parse_protocol};
-pub use settings::{SessionCache, SslSettings, VerifyClient, build};
+pub use settings::{DEFAULT_BUILTIN_CACHE_SIZE, SessionCache, SslSettings, build};
 pub use transport::{Hello, Session, TlsInfo, is_tls_error};
 
 /// The crypto provider every TLS object is built with.

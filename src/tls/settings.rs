@@ -25,13 +25,6 @@ pub enum SessionCache {
 /// nginx's `builtin` cache size when none is given (sessions).
 pub const DEFAULT_BUILTIN_CACHE_SIZE: usize = 20480;
 
-/// `ssl_verify_client`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum VerifyClient {
-    /// `off` (default).
-    Off,
-}
-
 /// ALPN protocols of an HTTP/1 listener, as nginx 1.22 offers them.
 const ALPN_HTTP1: &[&[u8]] = &[b"http/1.1", b"http/1.0", b"http/0.9"];
 
