@@ -27,6 +27,7 @@ fn default_prefix() -> PathBuf {
 /// Optional nginx modules Portico has, declared as nginx's `--with-*` configure arguments.
 const WITH_MODULES: &[&str] = &[
     "http_realip_module",
+    "http_ssl_module",
     "http_gzip_static_module",
     "http_gunzip_module",
 ];

@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 pub use ciphers::{Protocols, parse_protocol};
 pub use settings::{DEFAULT_BUILTIN_CACHE_SIZE, SessionCache, SslSettings, build};
-pub use transport::{Hello, Session, TlsInfo, is_tls_error};
+pub use transport::{Hello, Session, TlsVars, is_tls_error};
 
 /// The crypto provider every TLS object is built with.
 pub fn provider() -> rustls::crypto::CryptoProvider {

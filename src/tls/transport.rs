@@ -81,18 +81,43 @@ fn tls_error(handshaking: bool, e: impl std::fmt::Display) -> io::Error {
     )
 }
 
-/// What the variables read of an established session.
-pub trait TlsInfo {
+/// What the `$ssl_*` variables read of an established session, taken once per
+/// connection.
+#[derive(Debug)]
+pub struct TlsVars {
     /// `$ssl_protocol`.
-    fn protocol(&self) -> Option<&'static str>;
+    pub protocol: &'static str,
     /// `$ssl_cipher` (OpenSSL's name).
-    fn cipher(&self) -> Option<&'static str>;
+    pub cipher: &'static str,
     /// `$ssl_server_name`.
-    fn server_name(&self) -> Option<&str>;
+    pub server_name: Option<String>,
     /// `$ssl_session_reused`.
-    fn session_reused(&self) -> bool;
-    /// The ALPN protocol the handshake chose.
-    fn alpn(&self) -> Option<&[u8]>;
+    pub reused: bool,
+    /// `$ssl_alpn_protocol`: the protocol ALPN chose.
+    pub alpn: Option<Vec<u8>>,
+}
+
+impl TlsVars {
+    /// The values of `session`, once its handshake is done.
+    pub fn of(session: &Session) -> Option<TlsVars> {
+        let State::Open(conn) = &session.state else {
+            return None;
+        };
+        if conn.is_handshaking() {
+            return None;
+        }
+        Some(TlsVars {
+            protocol: match conn.protocol_version()? {
+                rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3",
+                rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2",
+                _ => return None,
+            },
+            cipher: super::ciphers::openssl_name(conn.negotiated_cipher_suite()?.suite())?,
+            server_name: conn.server_name().map(str::to_owned),
+            reused: conn.handshake_kind() == Some(HandshakeKind::Resumed),
+            alpn: conn.alpn_protocol().map(<[u8]>::to_vec),
+        })
+    }
 }
 
 impl Session {
@@ -299,43 +324,5 @@ impl Session {
             conn.send_close_notify();
             let _ = self.flush(sock);
         }
-    }
-
-    fn conn(&self) -> Option<&ServerConnection> {
-        match &self.state {
-            State::Open(c) if !c.is_handshaking() => Some(c),
-            _ => None,
-        }
-    }
-}
-
-impl TlsInfo for Session {
-    fn protocol(&self) -> Option<&'static str> {
-        Some(match self.conn()?.protocol_version()? {
-            rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3",
-            rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2",
-            _ => return None,
-        })
-    }
-
-    fn cipher(&self) -> Option<&'static str> {
-        let suite = self.conn()?.negotiated_cipher_suite()?.suite();
-        super::ciphers::openssl_name(suite)
-    }
-
-    fn server_name(&self) -> Option<&str> {
-        match &self.state {
-            State::Open(c) => c.server_name(),
-            _ => None,
-        }
-    }
-
-    fn session_reused(&self) -> bool {
-        self.conn()
-            .is_some_and(|c| c.handshake_kind() == Some(HandshakeKind::Resumed))
-    }
-
-    fn alpn(&self) -> Option<&[u8]> {
-        self.conn()?.alpn_protocol()
     }
 }

@@ -573,6 +573,9 @@ impl<'c> Worker<'c> {
             if self.listeners[idx].servers.proxy_protocol {
                 c.proxy_protocol_pending = true;
             }
+            if self.listeners[idx].servers.ssl {
+                c.start_tls();
+            }
             if let Err(e) = self.poll.registry().register(
                 &mut stream,
                 Token(key.0),
