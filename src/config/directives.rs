@@ -528,7 +528,7 @@ table! {
     "ssl_prefer_server_ciphers", HS, Flag, false, set_ssl::ssl_prefer_server_ciphers, "Choose the suite by the server's order (default off).";
     "ssl_ecdh_curve", HS, Exact(1), false, set_ssl::ssl_ecdh_curve, "Key-exchange groups, `auto` or a `:` list (default auto).";
     "ssl_dhparam", HS, Exact(1), false, set_ssl::ssl_dhparam, "Read and warned about: rustls has no DHE.";
-    "ssl_session_cache", HS, Range(1, 2), false, set_ssl::ssl_session_cache, "off | none | builtin[:SIZE] (default none; shared: refused until built).";
+    "ssl_session_cache", HS, Range(1, 2), false, set_ssl::ssl_session_cache, "off | none | [builtin[:SIZE]] [shared:NAME:SIZE] (default none).";
     "ssl_session_timeout", HS, Exact(1), false, set_ssl::ssl_session_timeout, "Lifetime of cached sessions and tickets (default 5m).";
     "ssl_session_tickets", HS, Flag, false, set_ssl::ssl_session_tickets, "Issue session tickets (default on).";
     "ssl_session_ticket_key", HS, Exact(1), false, set_ssl::ssl_session_ticket_key, "Ticket key file of 80 or 48 bytes; the first encrypts, all decrypt.";

@@ -22,6 +22,9 @@ pub enum ZoneKind {
     LimitReq,
     /// `limit_conn_zone`
     LimitConn,
+    // ---- tls (issue 15) ----
+    /// `ssl_session_cache shared:NAME:SIZE`
+    SslSessionCache,
 }
 
 impl ZoneKind {
@@ -30,6 +33,7 @@ impl ZoneKind {
         match self {
             ZoneKind::LimitReq => 1,
             ZoneKind::LimitConn => 2,
+            ZoneKind::SslSessionCache => 3,
         }
     }
 }

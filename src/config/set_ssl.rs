@@ -18,6 +18,8 @@ pub const DEFAULT_SSL_PROTOCOLS: Protocols = 4 | 8 | 16 | 32;
 pub const DEFAULT_SSL_CIPHERS: &str = "HIGH:!aNULL:!MD5";
 /// `ssl_session_timeout 5m;`
 pub const DEFAULT_SSL_SESSION_TIMEOUT: Duration = Duration::from_secs(300);
+/// The smallest `shared:` cache: a few pages of the zone's allocator (nginx wants 8 pages).
+const MIN_SHARED_CACHE_SIZE: u64 = 8 * 4096;
 /// `ssl_buffer_size 16k;`
 pub const DEFAULT_SSL_BUFFER_SIZE: usize = 16 * 1024;
 
@@ -108,10 +110,11 @@ pub(crate) fn ssl_protocols(
 pub(crate) fn ssl_session_cache(
     l: &mut Level<'_>,
     d: &Directive,
-    _: &mut Shared,
+    shared: &mut Shared,
 ) -> Result<(), ConfError> {
     set_once(&mut l.srv(d)?.ssl_session_cache, d, |d| {
         let mut cache = SessionCache::None;
+        let mut previous = SessionCache::None;
         for w in d.args.iter().map(|w| w.text.as_str()) {
             let invalid = || ConfError::at(d, format!("invalid session cache \"{w}\""));
             cache = match w {
@@ -123,17 +126,33 @@ pub(crate) fn ssl_session_cache(
                     SessionCache::Builtin(usize::try_from(n).map_err(|_| invalid())?)
                 }
                 _ if w.starts_with("shared:") => {
-                    return Err(ConfError::at(
+                    let (name, size) = w[7..].rsplit_once(':').ok_or_else(invalid)?;
+                    let size = super::values::parse_size(size).ok_or_else(invalid)?;
+                    if name.is_empty() || size == 0 {
+                        return Err(invalid());
+                    }
+                    if size < MIN_SHARED_CACHE_SIZE {
+                        return Err(ConfError::at(
+                            d,
+                            format!("session cache \"{w}\" is too small"),
+                        ));
+                    }
+                    let i = super::set_limits::zone_index(
                         d,
-                        format!(
-                            "\"ssl_session_cache {w}\" is not supported yet: Portico has no \
-                             shared TLS session cache; use \"builtin\" (each worker's own) or \
-                             rely on session tickets, which every worker shares"
-                        ),
-                    ));
+                        shared,
+                        name,
+                        crate::config::ZoneKind::SslSessionCache,
+                        size,
+                    )?;
+                    shared.zones[i].declared = true;
+                    SessionCache::Shared(name.to_string())
                 }
                 _ => return Err(invalid()),
             };
+            if let (SessionCache::Builtin(_), SessionCache::Shared(_)) = (&cache, &previous) {
+                cache = previous.clone();
+            }
+            previous = cache.clone();
             if d.args.len() > 1 && matches!(cache, SessionCache::Off | SessionCache::None) {
                 return Err(invalid());
             }

@@ -37,7 +37,7 @@ pub(crate) fn build(
         ciphers: &srv.ssl_ciphers,
         prefer_server_ciphers: srv.ssl_prefer_server_ciphers,
         ecdh_curve: &srv.ssl_ecdh_curve,
-        session_cache: srv.ssl_session_cache,
+        session_cache: srv.ssl_session_cache.clone(),
         session_timeout: srv.ssl_session_timeout,
         session_tickets: srv.ssl_session_tickets,
         ticket_keys: &srv.ssl_session_ticket_key,

@@ -33,6 +33,7 @@ pub fn format_zone(kind: ZoneKind, seg: &Segment) -> io::Result<()> {
     match kind {
         ZoneKind::LimitReq => Table::<req::Entry>::format(seg, kind.tag()).map(|_| ()),
         ZoneKind::LimitConn => Table::<conn::Entry>::format(seg, kind.tag()).map(|_| ()),
+        ZoneKind::SslSessionCache => crate::tls::format_session_zone(seg),
     }
 }
 
@@ -41,6 +42,7 @@ pub fn key_changed(zone: &ZoneDecl, previous_key: &str) -> String {
     let what = match zone.kind {
         ZoneKind::LimitReq => "limit_req",
         ZoneKind::LimitConn => "limit_conn_zone",
+        ZoneKind::SslSessionCache => "ssl_session_cache",
     };
     format!(
         "{what} \"{}\" uses the \"{}\" key while previously it used the \"{previous_key}\" key",

@@ -49,5 +49,6 @@ pub(super) fn map(config: &mut Config, previous: &Registry) -> Result<Registry, 
         });
         zone.segment = Some(segment);
     }
+    crate::tls::attach_zones(http);
     Ok(next)
 }

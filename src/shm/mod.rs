@@ -14,9 +14,11 @@
 //!
 //! The whole crate's shared-memory `unsafe` is in this module.
 
+mod handle;
 mod segment;
 mod table;
 
+pub use handle::SegmentHandle;
 pub use segment::{LockState, Segment};
 pub use table::{Guard, Node, PAGE, Pod, Remembered, Table};
 

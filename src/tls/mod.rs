@@ -49,6 +49,31 @@ pub struct ServerTls {
     /// `ssl_reject_handshake on`: a hello that selects this server gets a fatal
     /// `unrecognized_name` alert.
     pub reject_handshake: bool,
+    /// The `ssl_session_cache shared:` store, attached to its zone by the master.
+    pub shared_cache: Option<Arc<session::Shared>>,
+}
+
+/// Lays out an empty `ssl_session_cache shared:` zone (the master, before the fork).
+pub fn format_session_zone(seg: &crate::shm::Segment) -> std::io::Result<()> {
+    session::format_zone(seg)
+}
+
+/// Attaches each server's shared session cache to its mapped zone (the master, once the
+/// zones of a configuration are mapped).
+pub fn attach_zones(http: &crate::config::HttpConf) {
+    for tls in http.servers.iter().filter_map(|s| s.tls.as_ref()) {
+        let Some(cache) = tls.shared_cache.as_ref() else {
+            continue;
+        };
+        if let Some(seg) = http
+            .zones
+            .iter()
+            .find(|z| z.name == cache.name)
+            .and_then(|z| z.segment.clone())
+        {
+            cache.attach(seg);
+        }
+    }
 }
 
 impl ServerTls {

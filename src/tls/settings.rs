@@ -11,7 +11,7 @@ use super::certs::{self, ByOffer};
 use super::ciphers::{self, Protocols};
 
 /// `ssl_session_cache`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SessionCache {
     /// `off`: no session is resumed from a cache.
     Off,
@@ -20,6 +20,9 @@ pub enum SessionCache {
     None,
     /// `builtin[:SIZE]`: each worker's own cache of SIZE sessions.
     Builtin(usize),
+    /// `shared:NAME:SIZE`: a shared-memory zone every worker uses (with `builtin` beside it,
+    /// the shared cache alone serves).
+    Shared(String),
 }
 
 /// nginx's `builtin` cache size when none is given (sessions).
@@ -73,6 +76,7 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
             config: None,
             config_h2: None,
             reject_handshake: s.reject_handshake,
+            shared_cache: None,
         });
     }
     let mut pairs = Vec::new();
@@ -117,11 +121,17 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
         .with_cert_resolver(Arc::new(ByOffer(pairs)));
     config.ignore_client_order = s.prefer_server_ciphers;
     config.max_fragment_size = Some(s.buffer_size.clamp(MIN_RECORD, MAX_RECORD) + RECORD_HEADER);
-    config.session_storage = match s.session_cache {
+    let mut shared_cache = None;
+    config.session_storage = match &s.session_cache {
         SessionCache::Off | SessionCache::None => {
             Arc::new(rustls::server::NoServerSessionStorage {})
         }
-        SessionCache::Builtin(n) => Arc::new(super::session::Expiring::new(n, s.session_timeout)),
+        SessionCache::Builtin(n) => Arc::new(super::session::Expiring::new(*n, s.session_timeout)),
+        SessionCache::Shared(name) => {
+            let store = Arc::new(super::session::Shared::new(name, s.session_timeout));
+            shared_cache = Some(store.clone());
+            store
+        }
     };
     let lifetime = u32::try_from(s.session_timeout.as_secs()).unwrap_or(u32::MAX);
     if s.session_tickets {
@@ -139,7 +149,7 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
             files.push((full.display().to_string(), bytes));
         }
         config.ticketer = Arc::new(super::tickets::Ticketer::new(&files, lifetime)?);
-    } else if s.session_cache == SessionCache::Off || s.session_cache == SessionCache::None {
+    } else if matches!(s.session_cache, SessionCache::Off | SessionCache::None) {
         // No tickets and no cache: TLS 1.3 tickets would only be refused later.
         config.send_tls13_tickets = 0;
     }
@@ -150,5 +160,6 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
         config: Some(Arc::new(config)),
         config_h2: Some(Arc::new(h2)),
         reject_handshake: s.reject_handshake,
+        shared_cache,
     })
 }
