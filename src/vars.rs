@@ -182,6 +182,8 @@ vars! {
     SslSessionId = "ssl_session_id",
     /// `$ssl_alpn_protocol`: the protocol ALPN chose.
     SslAlpnProtocol = "ssl_alpn_protocol",
+    /// `$ssl_curve`: the key-exchange group.
+    SslCurve = "ssl_curve",
     /// `$ssl_early_data`: empty (0-RTT is not accepted).
     SslEarlyData = "ssl_early_data",
     /// `$ssl_client_verify`: `NONE` (client certificates are not requested).

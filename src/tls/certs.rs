@@ -73,7 +73,11 @@ pub fn certified_key(
         format!("cannot load certificate key \"{key_name}\": unsupported key type ({e})")
     })?;
     let ck = CertifiedKey::new(certs, signing);
-    if let Err(e) = ck.keys_match() {
+    // Only a proven mismatch fails: a certificate webpki cannot parse (an X.509 v1 one,
+    // which OpenSSL and TLS clients take) is left for the client to judge, as nginx does.
+    if let Err(e @ rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) =
+        ck.keys_match()
+    {
         return Err(format!(
             "SSL_CTX_use_PrivateKey(\"{key_name}\") failed (key values mismatch with \"{cert_name}\": {e})"
         ));

@@ -187,6 +187,18 @@ pub fn select(
     Ok((list.into_iter().map(|i| tls12[i].0).collect(), missing))
 }
 
+/// OpenSSL's name of a key-exchange group (`$ssl_curve`).
+pub fn curve_name(group: rustls::NamedGroup) -> Option<&'static str> {
+    Some(match group {
+        rustls::NamedGroup::X25519 => "X25519",
+        rustls::NamedGroup::secp256r1 => "prime256v1",
+        rustls::NamedGroup::secp384r1 => "secp384r1",
+        rustls::NamedGroup::secp521r1 => "secp521r1",
+        rustls::NamedGroup::X25519MLKEM768 => "X25519MLKEM768",
+        _ => return None,
+    })
+}
+
 /// `ssl_ecdh_curve auto|CURVE[:CURVE...]` as rustls key-exchange groups.
 pub fn curves(
     text: &str,

@@ -95,6 +95,8 @@ pub struct TlsVars {
     pub reused: bool,
     /// `$ssl_alpn_protocol`: the protocol ALPN chose.
     pub alpn: Option<Vec<u8>>,
+    /// `$ssl_curve`: the key-exchange group (OpenSSL's name).
+    pub curve: Option<&'static str>,
 }
 
 impl TlsVars {
@@ -116,6 +118,9 @@ impl TlsVars {
             server_name: conn.server_name().map(str::to_owned),
             reused: conn.handshake_kind() == Some(HandshakeKind::Resumed),
             alpn: conn.alpn_protocol().map(<[u8]>::to_vec),
+            curve: conn
+                .negotiated_key_exchange_group()
+                .and_then(|g| super::ciphers::curve_name(g.name())),
         })
     }
 }
@@ -174,6 +179,23 @@ impl Session {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Hello::Wait,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Hello::Failed(format!("SSL_do_handshake() failed (SSL: {e})")),
+            }
+        }
+    }
+
+    /// Hands the hello bytes that came with a PROXY protocol header (read from the socket
+    /// before TLS) to the hello's reader.
+    pub fn feed(&mut self, mut bytes: &[u8]) {
+        let State::Hello(acceptor) = &mut self.state else {
+            return;
+        };
+        if !bytes.is_empty() {
+            // What follows a PROXY header must be a hello: anything else fails as one.
+            self.spoke_tls = true;
+        }
+        while !bytes.is_empty() {
+            if acceptor.read_tls(&mut bytes).is_err() {
+                break;
             }
         }
     }

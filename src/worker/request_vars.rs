@@ -425,6 +425,7 @@ impl VarSource for RequestVars<'_, '_> {
             | Var::SslSessionReused
             | Var::SslSessionId
             | Var::SslAlpnProtocol
+            | Var::SslCurve
             | Var::SslEarlyData
             | Var::SslClientVerify
             | Var::SslClientSDn
@@ -450,6 +451,7 @@ impl VarSource for RequestVars<'_, '_> {
                         None => {}
                     },
                     Var::SslClientVerify => out.extend_from_slice(b"NONE"),
+                    Var::SslCurve => out.extend_from_slice(tls.curve.unwrap_or("").as_bytes()),
                     _ => {}
                 }
             }

@@ -83,6 +83,21 @@ impl Client {
         hello
     }
 
+    /// Reads from the socket itself, under TLS (a PROXY protocol header comes before the
+    /// hello).
+    pub fn read_raw(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let r = self.sock()?.read(buf);
+        self.note_read(&r);
+        r
+    }
+
+    /// Gives the hello's reader bytes read with [`Client::read_raw`].
+    pub fn tls_feed(&mut self, bytes: &[u8]) {
+        if let Some(tls) = self.tls.as_mut() {
+            tls.feed(bytes);
+        }
+    }
+
     /// Goes on with the handshake under the configuration SNI chose.
     pub fn tls_start(
         &mut self,

@@ -12,7 +12,11 @@ use crate::tls::Hello;
 impl<'c> Conn<'c> {
     /// Reads the hello as far as it came: `Some(step)` when the connection must wait or
     /// close, `None` when reading the request goes on (through TLS, or plain).
-    pub(super) fn accept_tls(&mut self, shared: &Shared<'c>, servers: &AddrServers) -> Option<Step> {
+    pub(super) fn accept_tls(
+        &mut self,
+        shared: &mut Shared<'c>,
+        servers: &AddrServers,
+    ) -> Option<Step> {
         let failed = |id: u64, peer: &ClientAddr, text: &str| {
             elog!(
                 LogLevel::Info,
@@ -22,6 +26,30 @@ impl<'c> Conn<'c> {
             );
             Some(Step::Close)
         };
+        if self.proxy_protocol_pending {
+            // The PROXY protocol header comes in clear before the hello: read it as the
+            // plain path does (one read), then hand what follows it to the hello's reader.
+            let a = self.active.get_or_insert_with(|| shared.pool.take(1024));
+            if a.buf.len() < 1024 {
+                a.buf.resize(1024, 0);
+            }
+            match self.client.read_raw(&mut a.buf[a.filled..]) {
+                Ok(0) => return Some(Step::Close),
+                Ok(n) => a.filled += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Some(Step::Wait(self.deadline));
+                }
+                Err(_) => return Some(Step::Close),
+            }
+            self.proxy_protocol_pending = false;
+            match admission::read_proxy_protocol(self.id, self.peer, servers, a) {
+                Ok(header) => self.proxy_protocol = header,
+                Err(()) => return Some(Step::Close),
+            }
+            let rest = a.start..a.filled;
+            self.client.tls_feed(&a.buf[rest]);
+            (a.start, a.filled, a.scanned) = (0, 0, 0);
+        }
         match self.client.tls_hello() {
             Hello::Wait => Some(Step::Wait(self.deadline)),
             Hello::Closed => Some(Step::Close),
