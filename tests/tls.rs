@@ -19,13 +19,19 @@ fn make_cert(prefix: &Prefix, name: &str, cn: &str, kind: &str) {
     let dir = prefix.path("conf");
     std::fs::create_dir_all(&dir).unwrap();
     let mut cmd = Command::new("openssl");
-    cmd.current_dir(&dir).args(["req", "-x509", "-nodes", "-days", "2"]);
+    cmd.current_dir(&dir)
+        .args(["req", "-x509", "-nodes", "-days", "2"]);
     match kind {
         "ec" => cmd.args(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]),
         _ => cmd.args(["-newkey", "rsa:2048"]),
     };
     let status = cmd
-        .args(["-keyout", &format!("{name}.key"), "-out", &format!("{name}.crt")])
+        .args([
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.crt"),
+        ])
         .args(["-subj", &format!("/CN={cn}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -119,7 +125,11 @@ fn files_and_variables_over_tls() {
         "https on TLSv1.2 ECDHE-ECDSA-AES256-GCM-SHA384 localhost .\n"
     );
     // The client's offer picks the pair: RSA signatures only get the RSA certificate.
-    let out = s_client(s.port, &["-tls1_2", "-sigalgs", "RSA-PSS+SHA256:RSA+SHA256"], b"");
+    let out = s_client(
+        s.port,
+        &["-tls1_2", "-sigalgs", "RSA-PSS+SHA256:RSA+SHA256"],
+        b"",
+    );
     assert!(out.contains("ECDHE-RSA-"), "{out}");
     let out = s_client(s.port, &["-tls1_2"], b"");
     assert!(out.contains("ECDHE-ECDSA-"), "{out}");
@@ -142,10 +152,19 @@ fn keep_alive_and_pipelining_from_python_ssl() {
          print(data.count(b'HTTP/1.1 200 OK'), data.count(b'hello over tls'), len(data))\n",
         s.port
     );
-    let out = Command::new("python3").arg("-c").arg(script).output().unwrap();
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     let fields: Vec<&str> = text.split_whitespace().collect();
-    assert_eq!(fields.get(..2), Some(&["4", "3"][..]), "{text} {:?}", out.stderr);
+    assert_eq!(
+        fields.get(..2),
+        Some(&["4", "3"][..]),
+        "{text} {:?}",
+        out.stderr
+    );
     let total: usize = fields[2].parse().unwrap();
     assert!(total > 700_000, "{text}");
     s.assert_clean_log();
@@ -176,7 +195,11 @@ fn sni_picks_the_server_and_reject_handshake_refuses() {
             .unwrap_or("")
             .to_string()
     };
-    assert!(subject("a.test").contains("CN = a.test"), "{}", subject("a.test"));
+    assert!(
+        subject("a.test").contains("CN = a.test"),
+        "{}",
+        subject("a.test")
+    );
     assert!(subject("www.b.test").contains("CN = b.test"));
     assert!(subject("re42.test").contains("CN = re.test"));
     // An unknown name gets the default server (the first).
@@ -184,7 +207,11 @@ fn sni_picks_the_server_and_reject_handshake_refuses() {
     let out = s_client(s.port, &["-servername", "closed.test"], b"");
     assert!(out.contains("unrecognized name"), "{out}");
     assert!(s.wait_for(5, || s.error_log().contains("ssl_reject_handshake")));
-    let out = s_client(s.port, &["-servername", "www.b.test", "-ign_eof"], b"GET / HTTP/1.0\r\nHost: www.b.test\r\n\r\n");
+    let out = s_client(
+        s.port,
+        &["-servername", "www.b.test", "-ign_eof"],
+        b"GET / HTTP/1.0\r\nHost: www.b.test\r\n\r\n",
+    );
     assert!(out.contains("b www.b.test"), "{out}");
     s.assert_clean_log();
 }
@@ -193,7 +220,8 @@ fn sni_picks_the_server_and_reject_handshake_refuses() {
 fn plain_http_on_the_tls_port_is_497() {
     let s = start(1, &basic(""));
     let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-    c.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
     let mut out = Vec::new();
     c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let _ = c.read_to_end(&mut out);
@@ -201,12 +229,18 @@ fn plain_http_on_the_tls_port_is_497() {
     assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
     assert!(text.contains("The plain HTTP request was sent to HTTPS port"));
     assert!(text.contains("Connection: close"));
-    assert!(s.error_log().contains("client sent plain HTTP request to HTTPS port"));
+    assert!(
+        s.error_log()
+            .contains("client sent plain HTTP request to HTTPS port")
+    );
     drop(s);
     // error_page 497 redirects, as nginx's usual configuration does.
     let s = start(
         1,
-        &basic("").replace("root html;", "root html; error_page 497 =301 https://$host:$server_port$request_uri;"),
+        &basic("").replace(
+            "root html;",
+            "root html; error_page 497 =301 https://$host:$server_port$request_uri;",
+        ),
     );
     let r = s.get("/x?y");
     assert_eq!(r.status, 301, "{}", r.text());
@@ -276,7 +310,9 @@ fn alpn_offers_http1_only() {
 fn protocols_and_ciphers_are_honoured() {
     let s = start(
         1,
-        &basic("ssl_protocols TLSv1.2; ssl_ciphers ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256; ssl_prefer_server_ciphers on;"),
+        &basic(
+            "ssl_protocols TLSv1.2; ssl_ciphers ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256; ssl_prefer_server_ciphers on;",
+        ),
     );
     let out = s_client(s.port, &["-tls1_3"], b"");
     assert!(!out.contains("TLSv1.3"), "{out}");
@@ -289,25 +325,39 @@ fn bad_handshakes_are_logged_and_nobody_else_notices() {
     let s = start(1, &basic("client_header_timeout 2s;"));
     // A client stalled in its hello holds no one up.
     let mut stalled = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-    stalled.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00]).unwrap();
+    stalled
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00])
+        .unwrap();
     // Garbage that claims to be a handshake record.
     let mut garbage = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-    garbage.write_all(&[0x16, 0x03, 0x01, 0x00, 0x05, 0xff, 0xff, 0xff, 0xff, 0xff]).unwrap();
+    garbage
+        .write_all(&[0x16, 0x03, 0x01, 0x00, 0x05, 0xff, 0xff, 0xff, 0xff, 0xff])
+        .unwrap();
     // A truncated record after a whole hello (the handshake then goes wrong mid-way).
     let mut truncated = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-    truncated.write_all(&[0x16, 0x03, 0x03, 0x40, 0x00, 0x01]).unwrap();
+    truncated
+        .write_all(&[0x16, 0x03, 0x03, 0x40, 0x00, 0x01])
+        .unwrap();
     drop(truncated);
     let resolve = format!("localhost:{}:127.0.0.1", s.port);
-    let (rc, body) = curl(&["--resolve", &resolve, &format!("https://localhost:{}/small.txt", s.port)]);
+    let (rc, body) = curl(&[
+        "--resolve",
+        &resolve,
+        &format!("https://localhost:{}/small.txt", s.port),
+    ]);
     assert_eq!((rc, body.as_slice()), (0, &b"hello over tls\n"[..]));
-    garbage.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    garbage
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let mut buf = Vec::new();
     let _ = garbage.read_to_end(&mut buf);
     // An alert, then the close.
     assert!(buf.first() == Some(&0x15) || buf.is_empty(), "{buf:?}");
     assert!(s.wait_for(5, || s.error_log().contains("SSL_do_handshake() failed")));
     // The stalled hello ends with client_header_timeout.
-    stalled.set_read_timeout(Some(Duration::from_secs(6))).unwrap();
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(6)))
+        .unwrap();
     let mut buf = Vec::new();
     let _ = stalled.read_to_end(&mut buf);
     assert!(buf.is_empty());
@@ -333,20 +383,29 @@ fn what_cannot_be_honoured_fails_the_test_with_its_reason() {
     let ok = "ssl_certificate ec.crt; ssl_certificate_key ec.key;";
     let (rc, out) = check(&p.dir, &conf(""));
     assert_ne!(rc, 0);
-    assert!(out.contains("no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive in"), "{out}");
+    assert!(
+        out.contains("no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive in"),
+        "{out}"
+    );
     let (rc, out) = check(&p.dir, &conf(ok));
     assert_eq!(rc, 0, "{out}");
     for (extra, expect) in [
         ("ssl_ciphers RC4:MD5;", "no cipher match"),
         ("ssl_protocols TLSv1 TLSv1.1;", "TLSv1.2 and TLSv1.3 only"),
         ("ssl_protocols TLSv4;", "invalid value \"TLSv4\""),
-        ("ssl_verify_client on;", "client certificate verification is not implemented yet"),
+        (
+            "ssl_verify_client on;",
+            "client certificate verification is not implemented yet",
+        ),
         ("ssl_early_data on;", "0-RTT"),
         ("ssl_stapling on;", "OCSP stapling"),
         ("ssl_conf_command Options x;", "rustls"),
         ("ssl_ecdh_curve brainpoolP256r1;", "no curve"),
         ("ssl_session_cache shared:X;", "invalid session cache"),
-        ("ssl_certificate $ssl_server_name.crt; ssl_certificate_key ec.key;", "variables"),
+        (
+            "ssl_certificate $ssl_server_name.crt; ssl_certificate_key ec.key;",
+            "variables",
+        ),
     ] {
         let (rc, out) = check(&p.dir, &conf(&format!("{ok} {extra}")));
         assert_ne!(rc, 0, "{extra}: {out}");
@@ -361,7 +420,9 @@ fn what_cannot_be_honoured_fails_the_test_with_its_reason() {
     // An encrypted key is refused with the way out.
     let status = Command::new("openssl")
         .current_dir(p.path("conf"))
-        .args(["pkey", "-in", "ec.key", "-aes256", "-passout", "pass:x", "-out", "enc.key"])
+        .args([
+            "pkey", "-in", "ec.key", "-aes256", "-passout", "pass:x", "-out", "enc.key",
+        ])
         .status()
         .unwrap();
     assert!(status.success());

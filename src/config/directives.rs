@@ -11,8 +11,8 @@ use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::{
     access, listen, resolver, set_block, set_cgi, set_core, set_events, set_gzip, set_http,
-    set_limits, set_loc, set_log, set_proxy, set_proxy_rest, set_regex, set_rewrite, set_ssl, set_tail,
-    set_upstream, tuning, writer,
+    set_limits, set_loc, set_log, set_proxy, set_proxy_rest, set_regex, set_rewrite, set_ssl,
+    set_tail, set_upstream, tuning, writer,
 };
 use super::{charset, set_geo, set_map, set_referer, set_split_clients};
 

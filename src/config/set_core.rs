@@ -251,9 +251,7 @@ pub(crate) fn not_in_portico(
             "Portico has no thread pools: a worker reads files in its event loop with \
              sendfile(2) and its open-file cache; remove \"thread_pool\" (and \"aio threads\")"
         }
-        "ssl_engine" => {
-            "Portico's TLS is rustls, which has no OpenSSL engines"
-        }
+        "ssl_engine" => "Portico's TLS is rustls, which has no OpenSSL engines",
         "google_perftools_profiles" => {
             "Portico is not built with the google perftools module; profile a worker with \
              perf(1) instead"

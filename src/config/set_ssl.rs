@@ -236,7 +236,10 @@ pub(crate) fn off_only(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Resu
         "ssl_ocsp_cache" => "OCSP checks of client certificates are not implemented yet",
         _ => "it is not implemented yet",
     };
-    Err(ConfError::at(d, format!("\"{} {}\" is not supported: {why}", d.name, d.arg(0))))
+    Err(ConfError::at(
+        d,
+        format!("\"{} {}\" is not supported: {why}", d.name, d.arg(0)),
+    ))
 }
 
 /// Directives Portico refuses whatever their value, with the reason.
@@ -248,5 +251,8 @@ pub(crate) fn refuse(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result
         "ssl_ocsp_responder" => "OCSP checks of client certificates are not implemented yet",
         _ => "it is not implemented yet",
     };
-    Err(ConfError::at(d, format!("\"{}\" is not supported: {why}", d.name)))
+    Err(ConfError::at(
+        d,
+        format!("\"{}\" is not supported: {why}", d.name),
+    ))
 }

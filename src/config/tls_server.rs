@@ -96,7 +96,11 @@ pub(crate) fn check_addresses(
         else {
             continue;
         };
-        if servers[default].tls.as_ref().is_some_and(|t| t.config.is_some()) {
+        if servers[default]
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.config.is_some())
+        {
             continue;
         }
         if !answers(default) {

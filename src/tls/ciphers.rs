@@ -50,9 +50,11 @@ pub fn versions(
         v.push(&rustls::version::TLS12);
     }
     if v.is_empty() {
-        return Err("\"ssl_protocols\" names no protocol Portico has: rustls speaks TLSv1.2 and \
+        return Err(
+            "\"ssl_protocols\" names no protocol Portico has: rustls speaks TLSv1.2 and \
                     TLSv1.3 only"
-            .to_string());
+                .to_string(),
+        );
     }
     Ok(v)
 }
@@ -141,7 +143,13 @@ pub fn select(
         if element.starts_with('@') {
             if element == "@STRENGTH" {
                 // 256-bit suites before 128-bit ones, each group in its order.
-                list.sort_by_key(|&i| !tls12[i].1.words.iter().any(|w| *w == "AES256" || *w == "CHACHA20"));
+                list.sort_by_key(|&i| {
+                    !tls12[i]
+                        .1
+                        .words
+                        .iter()
+                        .any(|w| *w == "AES256" || *w == "CHACHA20")
+                });
             }
             continue;
         }
@@ -181,7 +189,11 @@ pub fn select(
         return Err(format!(
             "SSL_CTX_set_cipher_list(\"{text}\") failed (no cipher match: of the TLS 1.2 suites \
              rustls has ({}), the string selects none)",
-            tls12.iter().map(|(_, k)| k.name).collect::<Vec<_>>().join(":")
+            tls12
+                .iter()
+                .map(|(_, k)| k.name)
+                .collect::<Vec<_>>()
+                .join(":")
         ));
     }
     Ok((list.into_iter().map(|i| tls12[i].0).collect(), missing))
@@ -248,7 +260,10 @@ mod tests {
         assert_eq!(names("HIGH:!aNULL:!MD5").unwrap().len(), 6);
         assert_eq!(
             names("ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384").unwrap(),
-            ["ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384"]
+            [
+                "ECDHE-RSA-AES128-GCM-SHA256",
+                "ECDHE-ECDSA-AES256-GCM-SHA384"
+            ]
         );
         assert_eq!(names("EECDH+AESGCM:!aRSA").unwrap().len(), 2);
         assert_eq!(names("ALL:!ECDSA").unwrap().len(), 3);
@@ -262,7 +277,10 @@ mod tests {
     #[test]
     fn curve_lists() {
         let p = super::super::provider();
-        assert_eq!(curves("prime256v1:secp384r1", &p.kx_groups).unwrap().len(), 2);
+        assert_eq!(
+            curves("prime256v1:secp384r1", &p.kx_groups).unwrap().len(),
+            2
+        );
         assert!(curves("brainpoolP256r1", &p.kx_groups).is_err());
     }
 }

@@ -105,7 +105,10 @@ impl Shared {
         let _ = self.zone.set(crate::shm::SegmentHandle::new(segment));
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut crate::shm::Guard<'_, SharedEntry>) -> Option<T>) -> Option<T> {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut crate::shm::Guard<'_, SharedEntry>) -> Option<T>,
+    ) -> Option<T> {
         let seg = self.zone.get()?.segment();
         let table = crate::shm::Table::<SharedEntry>::open(seg, SHARED_TAG)?;
         let mut guard = table.lock().ok()?;

@@ -51,9 +51,7 @@ impl Ticketer {
     pub fn new(files: &[(String, Vec<u8>)], lifetime_secs: u32) -> Result<Ticketer, String> {
         let mut keys = Vec::new();
         for (path, bytes) in files {
-            keys.push(key_from(bytes).ok_or_else(|| {
-                format!("\"{path}\" must be 80 or 48 bytes")
-            })?);
+            keys.push(key_from(bytes).ok_or_else(|| format!("\"{path}\" must be 80 or 48 bytes"))?);
         }
         if keys.is_empty() {
             let mut bytes = [0u8; 80];

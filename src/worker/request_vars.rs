@@ -446,10 +446,11 @@ impl VarSource for RequestVars<'_, '_> {
                         None => return false,
                     },
                     Var::SslSessionReused => out.push(if tls.reused { b'r' } else { b'.' }),
-                    Var::SslAlpnProtocol => match &tls.alpn {
-                        Some(p) => out.extend_from_slice(p),
-                        None => {}
-                    },
+                    Var::SslAlpnProtocol => {
+                        if let Some(p) = &tls.alpn {
+                            out.extend_from_slice(p);
+                        }
+                    }
                     Var::SslClientVerify => out.extend_from_slice(b"NONE"),
                     Var::SslCurve => out.extend_from_slice(tls.curve.unwrap_or("").as_bytes()),
                     _ => {}

@@ -78,10 +78,18 @@ impl<'c> Conn<'c> {
                         .as_ref()
                         .is_some_and(|t| t.config.is_some() || t.reject_handshake)
                 };
-                let server = if has_own(chosen) { chosen } else { servers.default };
+                let server = if has_own(chosen) {
+                    chosen
+                } else {
+                    servers.default
+                };
                 // The listener's HTTP/2 switch (issue h2) picks the ALPN list with `h2`.
                 let h2 = false;
-                match http.servers[server].tls.as_ref().and_then(|t| t.accepting(h2)) {
+                match http.servers[server]
+                    .tls
+                    .as_ref()
+                    .and_then(|t| t.accepting(h2))
+                {
                     Some(config) => match self.client.tls_start(accepted, config.clone()) {
                         Ok(()) => None,
                         Err(text) => failed(self.id, &self.peer, &text),
