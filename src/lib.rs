@@ -67,6 +67,7 @@ pub mod slab;
 pub mod static_files;
 pub mod status;
 pub mod sys;
+pub mod tls;
 pub mod trace;
 pub mod upstream;
 pub mod user;
