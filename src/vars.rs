@@ -169,6 +169,9 @@ vars! {
     LimitRate = "limit_rate",
     /// `$request_body_file`: the temporary file holding the request body, if any.
     RequestBodyFile = "request_body_file",
+    // ---- http2 ----
+    /// `$http2`: `h2` over TLS, `h2c` in clear on an HTTP/2 connection, else empty.
+    Http2 = "http2",
     ;
     /// `$arg_NAME`: one query argument (name stored lowercase; see [`find_arg`]).
     Arg(String),

@@ -11,8 +11,8 @@ use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::{
     access, listen, resolver, set_block, set_cgi, set_core, set_events, set_gzip, set_http,
-    set_limits, set_loc, set_log, set_proxy, set_proxy_rest, set_regex, set_rewrite, set_tail,
-    set_upstream, tuning, writer,
+    set_http2, set_limits, set_loc, set_log, set_proxy, set_proxy_rest, set_regex, set_rewrite,
+    set_tail, set_upstream, tuning, writer,
 };
 use super::{charset, set_geo, set_map, set_referer, set_split_clients};
 
@@ -559,6 +559,22 @@ table! {
     "add_trailer", HSL.or(C::IF_IN_LOCATION), Range(2, 3), false, writer::add_trailer, "`add_trailer NAME VALUE [always]`: a trailer after a chunked response.";
     "client_body_in_file_only", HSL, Exact(1), false, writer::client_body_in_file_only, "Keep the request body in a file: on (kept), clean (removed), off (default).";
     "client_body_in_single_buffer", HSL, Flag, false, writer::client_body_in_single_buffer, "Keep a body in memory in one buffer (always so in Portico; default off).";
+    // ---- http2 (config/set_http2.rs) ----
+    "http2", HS, Exact(1), false, set_http2::http2, "`http2 off` (nginx 1.25 form; the default) is accepted; `on` is refused: HTTP/2 is not served yet.";
+    "http2_max_concurrent_streams", HS, Exact(1), false, set_http2::not_served, "Refused: HTTP/2 is not served yet.";
+    "http2_recv_buffer_size", C::HTTP, Exact(1), false, set_http2::not_served, "Refused: HTTP/2 is not served yet.";
+    "http2_pool_size", HS, Exact(1), false, set_http2::not_served, "Refused: HTTP/2 is not served yet.";
+    "http2_body_preread_size", HS, Exact(1), false, set_http2::not_served, "Refused: HTTP/2 is not served yet.";
+    "http2_streams_index_size", HS, Exact(1), false, set_http2::not_served, "Refused: HTTP/2 is not served yet.";
+    "http2_chunk_size", HSL, Exact(1), false, set_http2::not_served, "Refused: HTTP/2 is not served yet.";
+    "http2_recv_timeout", HS, Exact(1), false, set_http2::obsolete, "Obsolete since nginx 1.19.7: warned about and ignored, as nginx does.";
+    "http2_idle_timeout", HS, Exact(1), false, set_http2::obsolete, "Obsolete since nginx 1.19.7: warned about and ignored, as nginx does.";
+    "http2_max_requests", HS, Exact(1), false, set_http2::obsolete, "Obsolete since nginx 1.19.7: warned about and ignored, as nginx does.";
+    "http2_max_field_size", HS, Exact(1), false, set_http2::obsolete, "Obsolete since nginx 1.19.7: warned about and ignored, as nginx does.";
+    "http2_max_header_size", HS, Exact(1), false, set_http2::obsolete, "Obsolete since nginx 1.19.7: warned about and ignored, as nginx does.";
+    "http2_push", HSL, Exact(1), false, set_http2::push_obsolete, "Server push: warned about and ignored, as nginx 1.25.1 does.";
+    "http2_push_preload", HSL, Flag, false, set_http2::push_obsolete, "Server push: warned about and ignored, as nginx 1.25.1 does.";
+    "http2_max_concurrent_pushes", HS, Exact(1), false, set_http2::push_obsolete, "Server push: warned about and ignored, as nginx 1.25.1 does.";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.
