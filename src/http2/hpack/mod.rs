@@ -10,7 +10,7 @@
 //! nothing: static-table names and full matches, literals "without indexing", Huffman-coded
 //! when shorter — as nginx 1.22 does, so a response costs no table state per connection.
 
-mod huffman;
+pub mod huffman;
 mod table;
 mod tables;
 
