@@ -8,10 +8,13 @@
 //! clear (h2c with prior knowledge) or through TLS (ALPN `h2`) is the connection's business:
 //! after the TLS handshake chose `h2`, the decrypted stream is handed here the same way.
 //!
-//! Files: `frame.rs` (frame codec), `hpack/` (header compression), `validate.rs` (what makes
+//! Files: `frame.rs` (frame codec), `hpack/` (header compression), `bridge.rs` (a stream's
+//! request and response heads to and from the HTTP/1 heads of the request model),
+//! `validate.rs` (what makes
 //! a request malformed), `session.rs` (streams, windows, SETTINGS/PING/GOAWAY, the flood
 //! defences).
 
+pub mod bridge;
 pub mod frame;
 pub mod hpack;
 mod session;
