@@ -274,7 +274,7 @@ pub fn decode<'a>(h: &Header, payload: &'a [u8]) -> Result<Frame<'a>, FrameError
         kind::SETTINGS => {
             not_zero("SETTINGS on a stream")?;
             let ack = h.has(flag::ACK);
-            if (ack && !payload.is_empty()) || payload.len() % 6 != 0 {
+            if (ack && !payload.is_empty()) || !payload.len().is_multiple_of(6) {
                 return Err(Conn(FrameSize, "SETTINGS of bad length"));
             }
             Frame::Settings {

@@ -473,7 +473,7 @@ impl Session {
 
     /// A HEADERS frame begins a block: decide what it is for.
     fn headers(&mut self, id: u32, end_stream: bool) -> Result<(), ConnError> {
-        if id % 2 == 0 {
+        if id.is_multiple_of(2) {
             return Err(self.conn_error(
                 ErrorCode::Protocol,
                 "client sent HEADERS with even stream id",
