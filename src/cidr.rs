@@ -1,6 +1,6 @@
 //! Address ranges as nginx writes and matches them (`ngx_ptocidr`, `ngx_cidr_match`):
 //! `192.0.2.0/24`, `2001:db8::/32`, a bare address (all bits), and `unix:` for connections
-//! over a unix-domain socket. Used by `set_real_ip_from` (and the access module's rules).
+//! over a unix-domain socket. Used by `set_real_ip_from` and `allow`/`deny`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

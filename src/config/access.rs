@@ -2,9 +2,9 @@
 //! `ngx_http_core_module` that gives the methods it does not name their own settings,
 //! usually access rules).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::rc::Rc;
 
+use crate::cidr::{Cidr, Parsed};
 use crate::client_addr::ClientIp;
 
 use super::directives::{Ctx, block, walk};
@@ -27,33 +27,17 @@ pub struct AccessRule {
 pub enum RuleAddresses {
     /// `all`: every client, whatever its address family.
     All,
-    /// An IPv4 network (the address with its host bits cleared, and the mask).
-    V4 { addr: u32, mask: u32 },
-    /// An IPv6 network.
-    V6 { addr: u128, mask: u128 },
-    /// `unix:`: clients of UNIX-domain sockets (`listen unix:`).
-    Unix,
+    /// A network, or `unix:` for clients of UNIX-domain sockets (`listen unix:`).
+    Range(Cidr),
 }
 
 impl AccessRule {
     /// Whether the rule covers a client at `peer` (an IPv4-mapped IPv6 address is taken
     /// as its IPv4 address, as nginx does).
     pub fn covers(&self, peer: ClientIp) -> bool {
-        let peer = match peer {
-            ClientIp::Unix => {
-                return matches!(self.addresses, RuleAddresses::All | RuleAddresses::Unix);
-            }
-            ClientIp::Ip(ip) => ip,
-        };
-        let peer = match peer {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-            v4 => v4,
-        };
-        match (self.addresses, peer) {
-            (RuleAddresses::All, _) => true,
-            (RuleAddresses::V4 { addr, mask }, IpAddr::V4(ip)) => u32::from(ip) & mask == addr,
-            (RuleAddresses::V6 { addr, mask }, IpAddr::V6(ip)) => u128::from(ip) & mask == addr,
-            _ => false,
+        match self.addresses {
+            RuleAddresses::All => true,
+            RuleAddresses::Range(range) => range.contains(peer.addr()),
         }
     }
 }
@@ -70,18 +54,18 @@ pub(crate) fn allow_deny(
     let value = d.arg(0);
     let addresses = match value {
         "all" => RuleAddresses::All,
-        "unix:" => RuleAddresses::Unix,
-        _ => {
-            let (addresses, exact) = parse_cidr(value)
-                .ok_or_else(|| ConfError::at(d, format!("invalid parameter \"{value}\"")))?;
-            if !exact {
+        "unix:" => RuleAddresses::Range(Cidr::Unix),
+        _ => match Cidr::parse(value) {
+            Some(Parsed::Ok(range)) => RuleAddresses::Range(range),
+            Some(Parsed::LowBits(range)) => {
                 shared.warnings.push(ConfError::at(
                     d,
                     format!("low address bits of {value} are meaningless"),
                 ));
+                RuleAddresses::Range(range)
             }
-            addresses
-        }
+            None => return Err(ConfError::at(d, format!("invalid parameter \"{value}\""))),
+        },
     };
     let rule = AccessRule {
         addresses,
@@ -90,57 +74,6 @@ pub(crate) fn allow_deny(
     let rules = l.loc(d)?.access.get_or_insert_with(Rc::default);
     Rc::make_mut(rules).push(rule);
     Ok(())
-}
-
-/// nginx's `ngx_ptocidr`: `ADDRESS[/BITS]`, IPv4 or IPv6. The second value says whether
-/// the address had no bits set beyond the mask (nginx warns when it had, and clears them).
-pub fn parse_cidr(text: &str) -> Option<(RuleAddresses, bool)> {
-    let (addr, bits) = match text.split_once('/') {
-        Some((addr, bits)) => {
-            if bits.is_empty() || !bits.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            (addr, Some(bits.parse::<u32>().ok()?))
-        }
-        None => (text, None),
-    };
-    if let Ok(v4) = addr.parse::<Ipv4Addr>() {
-        let bits = bits.unwrap_or(32);
-        if bits > 32 {
-            return None;
-        }
-        let mask = if bits == 0 {
-            0
-        } else {
-            u32::MAX << (32 - bits)
-        };
-        let addr = u32::from(v4);
-        return Some((
-            RuleAddresses::V4 {
-                addr: addr & mask,
-                mask,
-            },
-            addr & !mask == 0,
-        ));
-    }
-    let v6 = addr.parse::<Ipv6Addr>().ok()?;
-    let bits = bits.unwrap_or(128);
-    if bits > 128 {
-        return None;
-    }
-    let mask = if bits == 0 {
-        0
-    } else {
-        u128::MAX << (128 - bits)
-    };
-    let addr = u128::from(v6);
-    Some((
-        RuleAddresses::V6 {
-            addr: addr & mask,
-            mask,
-        },
-        addr & !mask == 0,
-    ))
 }
 
 /// nginx's method bits (`NGX_HTTP_GET`...), by which `limit_except` names methods.
@@ -265,16 +198,25 @@ pub(crate) fn merge_limit_except(raw: LimitExceptRaw, location: &LocRaw) -> Limi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::IpAddr;
+
+    /// The rule's addresses and whether the text had no bits beyond the mask.
+    fn parse_cidr(text: &str) -> Option<(RuleAddresses, bool)> {
+        Some(match Cidr::parse(text)? {
+            Parsed::Ok(range) => (RuleAddresses::Range(range), true),
+            Parsed::LowBits(range) => (RuleAddresses::Range(range), false),
+        })
+    }
 
     #[test]
     fn cidrs_parse_as_ngx_ptocidr() {
         assert_eq!(
             parse_cidr("10.1.2.0/24"),
             Some((
-                RuleAddresses::V4 {
+                RuleAddresses::Range(Cidr::V4 {
                     addr: 0x0a01_0200,
                     mask: 0xffff_ff00
-                },
+                }),
                 true
             ))
         );
@@ -284,10 +226,10 @@ mod tests {
         );
         assert_eq!(
             parse_cidr("127.0.0.1").map(|(a, _)| a),
-            Some(RuleAddresses::V4 {
+            Some(RuleAddresses::Range(Cidr::V4 {
                 addr: 0x7f00_0001,
                 mask: u32::MAX
-            })
+            }))
         );
         assert!(parse_cidr("10.0.0.0/33").is_none());
         assert!(parse_cidr("10.0.0.0/").is_none());
@@ -303,16 +245,19 @@ mod tests {
         assert!(!rule.covers(ip("2001:db9::1")));
         assert!(!rule.covers(ClientIp::Unix));
         let v4 = AccessRule {
-            addresses: RuleAddresses::V4 {
+            addresses: RuleAddresses::Range(Cidr::V4 {
                 addr: 0x7f00_0000,
                 mask: 0xff00_0000,
-            },
+            }),
             deny: false,
         };
         let mapped: IpAddr = "::ffff:127.0.0.5".parse().unwrap_or(IpAddr::V4(0.into()));
         assert!(v4.covers(mapped.into()));
         assert!(!v4.covers(ClientIp::Unix));
-        for (addresses, covers) in [(RuleAddresses::Unix, true), (RuleAddresses::All, true)] {
+        for (addresses, covers) in [
+            (RuleAddresses::Range(Cidr::Unix), true),
+            (RuleAddresses::All, true),
+        ] {
             let rule = AccessRule {
                 addresses,
                 deny: true,

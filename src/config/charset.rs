@@ -159,34 +159,14 @@ pub(crate) fn override_charset(
     set_once(&mut l.loc(d)?.override_charset, d, flag_arg)
 }
 
-/// `charset_types MIME...|*;` (`ngx_http_types_slot`: the first use at a level starts from
+/// `charset_types MIME...|*;` (as `gzip_types`: the first use at a level starts from
 /// `text/html`).
 pub(crate) fn charset_types(
     l: &mut Level<'_>,
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
-    let slot = &mut l.loc(d)?.charset_types;
-    let mut types: Vec<String> = match slot.take() {
-        Some(GzipTypes::Any) => {
-            *slot = Some(GzipTypes::Any);
-            return Ok(());
-        }
-        Some(GzipTypes::List(list)) => list.to_vec(),
-        None => vec!["text/html".to_string()],
-    };
-    for word in &d.args {
-        let t = word.text.as_str();
-        if t == "*" {
-            *slot = Some(GzipTypes::Any);
-            return Ok(());
-        }
-        let t = t.to_ascii_lowercase();
-        if !types.contains(&t) {
-            types.push(t);
-        }
-    }
-    *slot = Some(GzipTypes::List(Rc::from(types)));
+    super::set_gzip::add_types(&mut l.loc(d)?.charset_types, d);
     Ok(())
 }
 

@@ -16,8 +16,6 @@ pub const DEFAULT_GZIP_WBITS: u8 = crate::compress::MAX_WBITS;
 pub const DEFAULT_GZIP_MEMLEVEL: u8 = crate::compress::DEFAULT_MEMLEVEL;
 /// `gzip_http_version 1.1;` as the request's minor version (HTTP/1.x)
 pub const DEFAULT_GZIP_HTTP_VERSION: GzipHttpVersion = GzipHttpVersion::Http11;
-/// `postpone_gzipping 0;`
-pub const DEFAULT_POSTPONE_GZIPPING: usize = 0;
 
 /// `gzip_types`: the response types compressed.
 #[derive(Clone, Debug, PartialEq, Eq)]

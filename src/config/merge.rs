@@ -9,10 +9,10 @@ use std::rc::Rc;
 use super::error::ConfError;
 use super::parser::SourceFile;
 use super::raw::{HttpRaw, LocationRaw, MainRaw, Shared};
+use super::rewrite_ops::Op;
 use super::settings::*;
 use super::values::full_name;
 use crate::log::{AccessLogTarget, LogLevel};
-use crate::rewrite::Op;
 
 /// `access_log off;` at a level means "no logs here", whatever else that level said.
 fn apply_off(loc: &mut LocRaw, off: bool) {

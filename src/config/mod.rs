@@ -5,7 +5,7 @@
 //!   recording every file read (for `-T`);
 //! - [`directives`] is the one table of known directives: contexts, arity, setter, doc;
 //!   the setters live in `set_core`, `set_http`, `set_loc`, `set_log`, `set_rewrite`
-//!   (which compiles the rewrite module's directives into [`crate::rewrite::Op`]s),
+//!   (which compiles the rewrite module's directives into [`rewrite_ops::Op`]s),
 //!   `set_cgi` (FastCGI, uwsgi, SCGI) and `listen`;
 //! - [`settings`] holds the typed result, merged http → server → location by `merge`.
 //!
@@ -32,6 +32,7 @@ pub mod proxy_rest;
 pub mod proxy_values;
 mod raw;
 pub mod resolver;
+pub mod rewrite_ops;
 mod set_block;
 mod set_cgi;
 mod set_core;

@@ -9,11 +9,11 @@ use std::time::Duration;
 use super::directives::Ctx;
 use super::error::ConfError;
 use super::parser::Directive;
+use super::rewrite_ops::Op;
 use super::settings::{
     CpuAffinity, DebugPeer, DebugPoints, EnvVar, ErrorLogConf, ListenConf, LocRaw, LocationMatch,
     LogEscape, LogFormat, ServerName, SrvRaw,
 };
-use crate::rewrite::Op;
 use crate::vars::{Template, UserVars};
 
 /// nginx's predefined `combined` access-log format.

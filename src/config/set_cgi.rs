@@ -259,26 +259,11 @@ pub(crate) fn ignore_headers(
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
-    use super::proxy_rest::IgnoreHeaders;
     let c = conf(l, d)?;
-    let mut bits = c.ignore_headers.map_or(0, |b| b.0);
-    for w in &d.args {
-        let Some(&(_, bit)) = IgnoreHeaders::NAMES
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(&w.text))
-        else {
-            return Err(ConfError::at(d, format!("invalid value \"{}\"", w.text)));
-        };
-        if bits & bit != 0 {
-            elog!(
-                LogLevel::Warn,
-                "{}",
-                ConfError::at(d, format!("duplicate value \"{}\"", w.text))
-            );
-        }
-        bits |= bit;
-    }
-    c.ignore_headers = Some(IgnoreHeaders(bits));
+    c.ignore_headers = Some(super::set_proxy_rest::ignore_headers_arg(
+        c.ignore_headers,
+        d,
+    )?);
     Ok(())
 }
 

@@ -118,18 +118,24 @@ fn hash_arg(d: &Directive) -> Result<u8, ConfError> {
     )
 }
 
-/// `gzip_types MIME...|*;`: the first use at a level starts from `text/html`; later ones
-/// at the same level add to it; `*` makes it any type (and the level ignores the rest).
+/// `gzip_types MIME...|*;` (see [`add_types`]).
 pub(crate) fn gzip_types(
     l: &mut Level<'_>,
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
-    let slot = &mut l.loc(d)?.gzip_types;
+    add_types(&mut l.loc(d)?.gzip_types, d);
+    Ok(())
+}
+
+/// A `*_types MIME...|*;` directive (`ngx_http_types_slot`, for `gzip_types` and
+/// `charset_types`): the first use at a level starts from `text/html`; later ones at the
+/// same level add to it; `*` makes it any type (and the level ignores the rest).
+pub(crate) fn add_types(slot: &mut Option<GzipTypes>, d: &Directive) {
     let mut types: Vec<String> = match slot.take() {
         Some(GzipTypes::Any) => {
             *slot = Some(GzipTypes::Any);
-            return Ok(());
+            return;
         }
         Some(GzipTypes::List(list)) => list.to_vec(),
         None => vec!["text/html".to_string()],
@@ -138,7 +144,7 @@ pub(crate) fn gzip_types(
         let t = word.text.as_str();
         if t == "*" {
             *slot = Some(GzipTypes::Any);
-            return Ok(());
+            return;
         }
         let t = t.to_ascii_lowercase();
         // nginx warns of a duplicate and keeps one.
@@ -147,7 +153,6 @@ pub(crate) fn gzip_types(
         }
     }
     *slot = Some(GzipTypes::List(Rc::from(types)));
-    Ok(())
 }
 
 /// `gzip_proxied off|expired|no-cache|no-store|private|no_last_modified|no_etag|auth|any...;`

@@ -350,6 +350,16 @@ pub(crate) fn add_header(
     d: &Directive,
     shared: &mut Shared,
 ) -> Result<(), ConfError> {
+    let header = add_header_arg(d, shared)?;
+    l.loc(d)?
+        .add_header
+        .get_or_insert_with(Vec::new)
+        .push(header);
+    Ok(())
+}
+
+/// The `NAME VALUE [always]` of `add_header` and `add_trailer`.
+pub(crate) fn add_header_arg(d: &Directive, shared: &Shared) -> Result<AddHeader, ConfError> {
     let value = template(d, d.arg(1), shared)?;
     let always = match d.args.get(2).map(|w| w.text.as_str()) {
         None => false,
@@ -358,15 +368,11 @@ pub(crate) fn add_header(
             return Err(ConfError::at(d, format!("invalid parameter \"{other}\"")));
         }
     };
-    l.loc(d)?
-        .add_header
-        .get_or_insert_with(Vec::new)
-        .push(AddHeader {
-            name: d.arg(0).to_string(),
-            value,
-            always,
-        });
-    Ok(())
+    Ok(AddHeader {
+        name: d.arg(0).to_string(),
+        value,
+        always,
+    })
 }
 
 #[cfg(test)]

@@ -22,7 +22,8 @@ use super::values::{
 use crate::elog;
 use crate::log::LogLevel;
 
-fn upstream_conf<'a>(
+/// The `upstream` block a directive is in; nginx's error where it is elsewhere.
+pub(crate) fn upstream_conf<'a>(
     l: &'a mut Level<'_>,
     d: &Directive,
 ) -> Result<&'a mut UpstreamConf, ConfError> {

@@ -6,17 +6,11 @@
 use super::error::ConfError;
 use super::parser::Directive;
 use super::proxy_rest::*;
-use super::proxy_values::{Balance, RedirectRule, UpstreamConf};
+use super::proxy_values::{Balance, RedirectRule};
 use super::raw::{Level, Shared};
+use super::set_proxy::upstream_conf;
 use super::set_rewrite::template;
-use super::values::{flag_arg, msec_arg, number_arg, set_once, simple_setters, size_arg};
-use crate::elog;
-use crate::log::LogLevel;
-
-/// A load-time warning with the directive's place, as `ngx_conf_log_error(NGX_LOG_WARN)`.
-fn warn_at(d: &Directive, message: &str) {
-    elog!(LogLevel::Warn, "{}", ConfError::at(d, message));
-}
+use super::values::{flag_arg, msec_arg, number_arg, set_once, simple_setters, size_arg, warn_at};
 
 /// `proxy_method METHOD;` (variables allowed)
 pub(crate) fn proxy_method(
@@ -59,22 +53,9 @@ fn cookie_rewrite(
         CookieAttr::Domain => &mut loc.proxy_cookie_domain,
         CookieAttr::Path => &mut loc.proxy_cookie_path,
     };
-    if matches!(slot, Some(None)) {
-        return Err(ConfError::directive(d, "is duplicate"));
-    }
-    if d.args.len() == 1 {
-        if d.arg(0) != "off" {
-            return Err(ConfError::at(
-                d,
-                format!("invalid parameter \"{}\"", d.arg(0)),
-            ));
-        }
-        if slot.is_some() {
-            return Err(ConfError::directive(d, "is duplicate"));
-        }
-        *slot = Some(None);
+    let Some(rules) = off_or_rules(slot, d)? else {
         return Ok(());
-    }
+    };
     let (from, to) = (d.arg(0), d.arg(1));
     let rule = if let Some(pattern) = from.strip_prefix('~') {
         // A domain regex is always caseless; a path one only with `~*`.
@@ -102,11 +83,37 @@ fn cookie_rewrite(
             to: template(d, to, shared)?,
         }
     };
-    match slot {
-        Some(Some(rules)) => rules.push(rule),
-        _ => *slot = Some(Some(vec![rule])),
-    }
+    rules.push(rule);
     Ok(())
+}
+
+/// The rule list of a `proxy_cookie_*` directive at one level (`None` in it: `off`):
+/// `Ok(None)` when this use is a lone `off` (recorded here), else the list its rule joins.
+/// `off` stands alone: with a rule at the same level, or twice, it is a duplicate.
+fn off_or_rules<'s, T>(
+    slot: &'s mut Option<Option<Vec<T>>>,
+    d: &Directive,
+) -> Result<Option<&'s mut Vec<T>>, ConfError> {
+    if matches!(slot, Some(None)) {
+        return Err(ConfError::directive(d, "is duplicate"));
+    }
+    if d.args.len() == 1 {
+        if d.arg(0) != "off" {
+            return Err(ConfError::at(
+                d,
+                format!("invalid parameter \"{}\"", d.arg(0)),
+            ));
+        }
+        if slot.is_some() {
+            return Err(ConfError::directive(d, "is duplicate"));
+        }
+        *slot = Some(None);
+        return Ok(None);
+    }
+    Ok(Some(
+        slot.get_or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new),
+    ))
 }
 
 /// `proxy_cookie_domain off|DOMAIN REPLACEMENT;`
@@ -133,23 +140,9 @@ pub(crate) fn proxy_cookie_flags(
     d: &Directive,
     shared: &mut Shared,
 ) -> Result<(), ConfError> {
-    let slot = &mut l.loc(d)?.proxy_cookie_flags;
-    if matches!(slot, Some(None)) {
-        return Err(ConfError::directive(d, "is duplicate"));
-    }
-    if d.args.len() == 1 {
-        if d.arg(0) != "off" {
-            return Err(ConfError::at(
-                d,
-                format!("invalid parameter \"{}\"", d.arg(0)),
-            ));
-        }
-        if slot.is_some() {
-            return Err(ConfError::directive(d, "is duplicate"));
-        }
-        *slot = Some(None);
+    let Some(rules) = off_or_rules(&mut l.loc(d)?.proxy_cookie_flags, d)? else {
         return Ok(());
-    }
+    };
     let cookie = match d.arg(0).strip_prefix('~') {
         Some(pattern) => {
             CookieName::Regex(super::set_block::compile_regex(d, pattern, true, shared)?)
@@ -160,23 +153,28 @@ pub(crate) fn proxy_cookie_flags(
         .iter()
         .map(|w| template(d, &w.text, shared))
         .collect::<Result<Vec<_>, _>>()?;
-    let rule = CookieFlagsRule { cookie, flags };
-    match slot {
-        Some(Some(rules)) => rules.push(rule),
-        _ => *slot = Some(Some(vec![rule])),
-    }
+    rules.push(CookieFlagsRule { cookie, flags });
     Ok(())
 }
 
-/// `proxy_ignore_headers FIELD...;`: a bitmask; a level's directives add up
-/// (`ngx_conf_set_bitmask_slot`: a repeated value is a warning, an unknown one an error).
+/// `proxy_ignore_headers FIELD...;` (see [`ignore_headers_arg`]).
 pub(crate) fn proxy_ignore_headers(
     l: &mut Level<'_>,
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
     let slot = &mut l.loc(d)?.proxy_ignore_headers;
-    let mut bits = slot.map_or(0, |s| s.0);
+    *slot = Some(ignore_headers_arg(*slot, d)?);
+    Ok(())
+}
+
+/// `*_ignore_headers FIELD...;`: a bitmask; a level's directives add up to `set`
+/// (`ngx_conf_set_bitmask_slot`: a repeated value is a warning, an unknown one an error).
+pub(crate) fn ignore_headers_arg(
+    set: Option<IgnoreHeaders>,
+    d: &Directive,
+) -> Result<IgnoreHeaders, ConfError> {
+    let mut bits = set.map_or(0, |s| s.0);
     for w in &d.args {
         let Some(&(_, bit)) = IgnoreHeaders::NAMES
             .iter()
@@ -189,8 +187,7 @@ pub(crate) fn proxy_ignore_headers(
         }
         bits |= bit;
     }
-    *slot = Some(IgnoreHeaders(bits));
-    Ok(())
+    Ok(IgnoreHeaders(bits))
 }
 
 /// nginx's `ngx_cacheline_size` on x86-64: hash bucket sizes are rounded up to it.
@@ -365,19 +362,6 @@ simple_setters! {
 }
 
 // ---- upstream blocks ----
-
-fn upstream_conf<'a>(
-    l: &'a mut Level<'_>,
-    d: &Directive,
-) -> Result<&'a mut UpstreamConf, ConfError> {
-    match l {
-        Level::Upstream(u) => Ok(u),
-        _ => Err(ConfError::at(
-            d,
-            format!("\"{}\" directive is not allowed here", d.name),
-        )),
-    }
-}
 
 /// `random [two [least_conn]];` (`ngx_http_upstream_random`)
 pub(crate) fn random(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<(), ConfError> {

@@ -6,10 +6,10 @@ use super::directives::{Ctx, block, walk};
 use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{IfRaw, Level, Shared};
+use super::rewrite_ops::{Condition, FileTest, Flag, Op};
 use super::set_block::compile_regex;
 use super::settings::LocRaw;
 use super::values::{flag_arg, parse_number, set_once};
-use crate::rewrite::{Condition, FileTest, Flag, Op};
 use crate::vars::{Template, UserVars, is_builtin_name, resolve};
 
 /// Collects every `set $name` of the tree (includes already expanded) into `user`, so a

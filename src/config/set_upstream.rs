@@ -148,7 +148,7 @@ pub(crate) fn check_all(http: &HttpConf, block: Option<&BlockPlace>) -> Result<(
     fn location(l: &LocationConf, block: Option<&BlockPlace>) -> Result<(), ConfError> {
         check(&l.loc, block)?;
         for op in &l.rewrite {
-            if let crate::rewrite::Op::If { loc: Some(loc), .. } = op {
+            if let crate::config::rewrite_ops::Op::If { loc: Some(loc), .. } = op {
                 check(loc, block)?;
             }
         }

@@ -22,10 +22,10 @@ use super::loc_values::*;
 use super::parser::{Directive, SourceFile};
 use super::proxy_rest::*;
 use super::proxy_values::*;
+use super::rewrite_ops::Op;
 use crate::http::conditional::IfModifiedSince;
 use crate::http::expires::Expires;
 use crate::log::AccessLogTarget;
-use crate::rewrite::Op;
 use crate::vars::{Template, UserVars};
 
 /// Declares a block of inheritable settings: `Raw` (all `Option`) and the merged struct.
@@ -837,8 +837,6 @@ settings! {
         gzip_hash: u8 = DEFAULT_GZIP_MEMLEVEL,
         /// `gzip_no_buffer on|off`: compressed bytes go out as soon as they are made
         gzip_no_buffer: bool = false,
-        /// `postpone_gzipping SIZE`: the compressor starts once this much body is at hand
-        postpone_gzipping: usize = DEFAULT_POSTPONE_GZIPPING,
         /// `gzip_static on|off|always`
         gzip_static: GzipStatic = GzipStatic::Off,
         /// `gunzip on|off`

@@ -92,7 +92,7 @@ fn seed_config_parses_with_key_values() {
     assert!(statics.deferred.is_empty());
     // `if ($query_string) { expires max; }`: a nested location inheriting `root`.
     let [
-        crate::rewrite::Op::If {
+        crate::config::rewrite_ops::Op::If {
             cond,
             ops,
             loc: Some(if_loc),
@@ -103,7 +103,7 @@ fn seed_config_parses_with_key_values() {
     };
     assert!(matches!(
         cond,
-        crate::rewrite::Condition::Value(crate::vars::Var::QueryString)
+        crate::config::rewrite_ops::Condition::Value(crate::vars::Var::QueryString)
     ));
     assert!(ops.is_empty());
     assert_eq!(if_loc.root, PathBuf::from("/var/www"));
@@ -113,7 +113,7 @@ fn seed_config_parses_with_key_values() {
     assert!(matches!(&server.locations[1].matcher, LocationMatch::Exact(p) if p == "/favicon.ico"));
     assert!(server.locations[1].deferred.is_empty());
     let [
-        crate::rewrite::Op::Rewrite {
+        crate::config::rewrite_ops::Op::Rewrite {
             replacement,
             flag,
             redirect: None,
@@ -124,7 +124,7 @@ fn seed_config_parses_with_key_values() {
         panic!("{:?}", server.locations[2].rewrite);
     };
     assert_eq!(replacement.is_literal(), Some(&b"/static/robots.txt"[..]));
-    assert_eq!(*flag, crate::rewrite::Flag::None);
+    assert_eq!(*flag, crate::config::rewrite_ops::Flag::None);
 
     let root = &server.locations[3];
     assert!(matches!(&root.matcher, LocationMatch::Prefix(p) if p == "/"));

@@ -4,9 +4,9 @@
 //! nginx's checks and messages.
 
 use super::error::ConfError;
-use super::loc_values::AddHeader;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
+use super::set_loc::add_header_arg;
 use super::set_rewrite::template;
 use super::values::{flag_arg, parse_size, set_once, size_arg};
 use crate::vars::{Template, VarSource};
@@ -86,22 +86,11 @@ pub(crate) fn add_trailer(
     d: &Directive,
     shared: &mut Shared,
 ) -> Result<(), ConfError> {
-    let value = template(d, d.arg(1), shared)?;
-    let always = match d.args.get(2).map(|w| w.text.as_str()) {
-        None => false,
-        Some("always") => true,
-        Some(other) => {
-            return Err(ConfError::at(d, format!("invalid parameter \"{other}\"")));
-        }
-    };
+    let trailer = add_header_arg(d, shared)?;
     l.loc(d)?
         .add_trailer
         .get_or_insert_with(Vec::new)
-        .push(AddHeader {
-            name: d.arg(0).to_string(),
-            value,
-            always,
-        });
+        .push(trailer);
     Ok(())
 }
 

@@ -11,7 +11,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::phases::{self, Rq};
-use super::request_vars::RequestVars;
 use crate::client_addr::ClientAddr;
 use crate::config::{RealIpHeader, Satisfy};
 use crate::elog;
@@ -72,14 +71,7 @@ pub(super) fn run(rq: &mut Rq<'_, '_>, after_delay: bool) -> Verdict {
 
 /// Evaluates `t` with the request's variables into `out`.
 fn eval_into(rq: &Rq<'_, '_>, t: &Template, out: &mut Vec<u8>) {
-    let src = RequestVars {
-        conn: rq.conn,
-        active: rq.a,
-        req: rq.req,
-        shared: rq.shared,
-        as_get: rq.route.as_get,
-        kept_body: rq.route.request_body.as_deref(),
-    };
+    let src = rq.vars();
     t.eval(
         &WithScript {
             ctx: &rq.route.script,

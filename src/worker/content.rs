@@ -6,7 +6,6 @@ use std::os::unix::ffi::OsStrExt;
 use super::doc_root::{self, Follows};
 use super::file_response;
 use super::phases::{self, Next, Rq, eval, finalize};
-use super::request_vars::RequestVars;
 use crate::config::gzip_values::GzipStatic;
 use crate::config::{LocationMatch, TryFallback};
 use crate::http::request::Method;
@@ -227,14 +226,7 @@ fn gzip_static<'c>(rq: &mut Rq<'_, 'c>, path: &[u8]) -> GzipStaticAnswer<'c> {
 fn index<'c>(rq: &mut Rq<'_, 'c>, dir: &[u8]) -> Next<'c> {
     let loc = rq.req.loc;
     let found = {
-        let vars = RequestVars {
-            conn: rq.conn,
-            active: &*rq.a,
-            req: &*rq.req,
-            shared: &*rq.shared,
-            as_get: rq.route.as_get,
-            kept_body: rq.route.request_body.as_deref(),
-        };
+        let vars = rq.vars();
         let src = WithScript {
             ctx: &rq.route.script,
             inner: &vars,
@@ -317,14 +309,7 @@ fn map_root(rq: &mut Rq<'_, '_>) -> Option<Follows> {
     let mut root = std::mem::take(&mut rq.route.document_root);
     root.clear();
     let follows = {
-        let vars = RequestVars {
-            conn: rq.conn,
-            active: &*rq.a,
-            req: &*rq.req,
-            shared: &*rq.shared,
-            as_get: rq.route.as_get,
-            kept_body: rq.route.request_body.as_deref(),
-        };
+        let vars = rq.vars();
         let src = WithScript {
             ctx: &rq.route.script,
             inner: &vars,

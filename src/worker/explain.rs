@@ -14,7 +14,7 @@ use std::time::{Instant, SystemTime};
 use super::conn::Source;
 use super::conn::{Active, Req};
 use super::phases::{self, Handled, Route, Rq};
-use super::request_vars::{ConnInfo, RequestVars};
+use super::request_vars::ConnInfo;
 use super::{Shared, conn};
 use crate::client_addr::ClientAddr;
 use crate::config::Config;
@@ -316,14 +316,7 @@ fn proxy_plan<'c>(
     conn: &ConnInfo,
     http: &crate::config::HttpConf,
 ) -> ProxyPlan {
-    let vars = RequestVars {
-        conn,
-        active: a,
-        req,
-        shared,
-        as_get: a.route.as_get,
-        kept_body: a.route.request_body.as_deref(),
-    };
+    let vars = a.vars(conn, req, shared);
     let loc = req.loc;
     let r = crate::proxy::ProxyRequest {
         buf: &a.buf[a.start..a.filled],

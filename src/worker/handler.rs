@@ -5,7 +5,7 @@
 use super::Shared;
 use super::conn::{self, Active, BodyRead, ClientBody, Conn, Req, Sink, Step};
 use super::phases::{self, Handled, Rq};
-use super::request_vars::{ConnInfo, RequestVars};
+use super::request_vars::ConnInfo;
 pub(super) use super::response_head::{
     Head, extra_headers, queue_coded, queue_error, queue_response, queue_standard_page,
     upstream_body_coded,
@@ -153,27 +153,10 @@ pub(super) fn finalize_with_status<'c>(
     shared: &mut Shared<'c>,
     status: u16,
 ) -> Step {
-    let mut conn = ConnInfo::of(c);
-    let (Some(a), ..) = c.parts() else {
-        return Step::Close;
-    };
-    let Some(mut req) = a.req.take() else {
-        return Step::Close;
-    };
-    let out_before = a.out.len();
-    let mut route = std::mem::take(&mut a.route);
-    route.body_taken = true;
-    let handled = phases::run_error_page(
-        &mut Rq {
-            a,
-            shared,
-            req: &mut req,
-            route: &mut route,
-            conn: &mut conn,
-        },
-        status,
-    );
-    after_phases(a, req, route, handled, out_before, shared.now)
+    go_on(c, shared, |rq| {
+        rq.route.body_taken = true;
+        phases::run_error_page(rq, status)
+    })
 }
 
 /// A request `limit_req` delayed: its delay is over, the phases go on.
@@ -182,23 +165,7 @@ pub(super) fn resume_delayed<'c>(
     shared: &mut Shared<'c>,
     _servers: &AddrServers,
 ) -> Step {
-    let mut conn = ConnInfo::of(c);
-    let (Some(a), ..) = c.parts() else {
-        return Step::Close;
-    };
-    let Some(mut req) = a.req.take() else {
-        return Step::Close;
-    };
-    let out_before = a.out.len();
-    let mut route = std::mem::take(&mut a.route);
-    let handled = phases::resume_delayed(&mut Rq {
-        a,
-        shared,
-        req: &mut req,
-        route: &mut route,
-        conn: &mut conn,
-    });
-    after_phases(a, req, route, handled, out_before, shared.now)
+    go_on(c, shared, phases::resume_delayed)
 }
 
 /// An upstream's response head arrived: the client's head is built from it (the one head
@@ -209,31 +176,19 @@ pub(super) fn queue_upstream_head<'c>(
     shared: &mut Shared<'c>,
     facts: crate::upstream::protocol::HeadFacts,
 ) -> Option<Step> {
-    let mut conn = ConnInfo::of(c);
-    let (Some(a), ..) = c.parts() else {
-        return Some(Step::Close);
-    };
-    let Some(mut req) = a.req.take() else {
-        return Some(Step::Close);
-    };
-    let out_before = a.out.len();
-    let mut route = std::mem::take(&mut a.route);
-    super::response_head::queue_upstream_head(
-        &mut Rq {
-            a,
-            shared,
-            req: &mut req,
-            route: &mut route,
-            conn: &mut conn,
+    let queued = with_request(
+        c,
+        shared,
+        |rq| super::response_head::queue_upstream_head(rq, facts),
+        |a, mut req, mut route, (), out_before, _| {
+            req.bytes_sent += req.header_bytes;
+            let head_end = (out_before + req.header_bytes as usize).min(a.out.len());
+            route.keep_sent_head(req.loc, &a.out[out_before.min(head_end)..head_end]);
+            a.route = route;
+            a.req = Some(req);
         },
-        facts,
     );
-    req.bytes_sent += req.header_bytes;
-    let head_end = (out_before + req.header_bytes as usize).min(a.out.len());
-    route.keep_sent_head(req.loc, &a.out[out_before.min(head_end)..head_end]);
-    a.route = route;
-    a.req = Some(req);
-    None
+    queued.is_none().then_some(Step::Close)
 }
 
 /// `X-Accel-Redirect`: the upstream's response was dropped; the request goes on to its
@@ -244,29 +199,12 @@ pub(super) fn upstream_redirect<'c>(
     shared: &mut Shared<'c>,
     redirect: crate::proxy::accel::Redirect,
 ) -> Step {
-    let mut conn = ConnInfo::of(c);
-    let (Some(a), ..) = c.parts() else {
-        return Step::Close;
-    };
-    let Some(mut req) = a.req.take() else {
-        return Step::Close;
-    };
-    let out_before = a.out.len();
-    let mut route = std::mem::take(&mut a.route);
-    route.body_taken = true;
-    route.upstream_content_type = redirect.content_type;
-    route.upstream_headers = redirect.headers;
-    let handled = phases::run_accel_redirect(
-        &mut Rq {
-            a,
-            shared,
-            req: &mut req,
-            route: &mut route,
-            conn: &mut conn,
-        },
-        &redirect.target,
-    );
-    after_phases(a, req, route, handled, out_before, shared.now)
+    go_on(c, shared, |rq| {
+        rq.route.body_taken = true;
+        rq.route.upstream_content_type = redirect.content_type;
+        rq.route.upstream_headers = redirect.headers;
+        phases::run_accel_redirect(rq, &redirect.target)
+    })
 }
 
 /// `proxy_force_ranges`: the upstream's response cannot serve the requested range; the
@@ -276,26 +214,46 @@ pub(super) fn answer_unsatisfiable<'c>(
     shared: &mut Shared<'c>,
     total: u64,
 ) -> Step {
+    go_on(c, shared, |rq| {
+        super::file_response::unsatisfiable(rq, total);
+        Handled::Answered
+    })
+}
+
+/// The request under way on `c` (`None`: there is none), its routing state taken out of
+/// the connection as while the phases run: `step` works on it, then `finish` gets it back
+/// with what `step` returned, where the output buffer stood before, and the time.
+fn with_request<'c, T, U>(
+    c: &mut Conn<'c>,
+    shared: &mut Shared<'c>,
+    step: impl FnOnce(&mut Rq<'_, 'c>) -> T,
+    finish: impl FnOnce(&mut Active<'c>, Req<'c>, phases::Route<'c>, T, usize, std::time::Instant) -> U,
+) -> Option<U> {
     let mut conn = ConnInfo::of(c);
     let (Some(a), ..) = c.parts() else {
-        return Step::Close;
+        return None;
     };
-    let Some(mut req) = a.req.take() else {
-        return Step::Close;
-    };
+    let mut req = a.req.take()?;
     let out_before = a.out.len();
     let mut route = std::mem::take(&mut a.route);
-    super::file_response::unsatisfiable(
-        &mut Rq {
-            a,
-            shared,
-            req: &mut req,
-            route: &mut route,
-            conn: &mut conn,
-        },
-        total,
-    );
-    after_phases(a, req, route, Handled::Answered, out_before, shared.now)
+    let value = step(&mut Rq {
+        a,
+        shared,
+        req: &mut req,
+        route: &mut route,
+        conn: &mut conn,
+    });
+    Some(finish(a, req, route, value, out_before, shared.now))
+}
+
+/// [`with_request`] for a step that ends as the phases do ([`after_phases`]); a
+/// connection without a request closes.
+fn go_on<'c>(
+    c: &mut Conn<'c>,
+    shared: &mut Shared<'c>,
+    step: impl FnOnce(&mut Rq<'_, 'c>) -> Handled,
+) -> Step {
+    with_request(c, shared, step, after_phases).unwrap_or(Step::Close)
 }
 
 /// After the phases: the final URI and the response head kept for later readers, then the
@@ -507,14 +465,7 @@ pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'
     if let Some(addr) = req.admission.realip {
         conn.peer = ClientAddr::Inet(addr);
     }
-    let vars = RequestVars {
-        conn: &conn,
-        active: a,
-        req,
-        shared,
-        as_get: a.route.as_get,
-        kept_body: a.route.request_body.as_deref(),
-    };
+    let vars = a.vars(&conn, req, shared);
     for log in &req.loc.access_log {
         super::access_log::write(&vars, log, &mut line);
     }

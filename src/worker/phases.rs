@@ -34,6 +34,20 @@ pub(super) struct Rq<'a, 'c> {
     pub conn: &'a mut ConnInfo,
 }
 
+impl<'c> Rq<'_, 'c> {
+    /// The request's variables (without the script state; see [`WithScript`]).
+    pub fn vars(&self) -> RequestVars<'_, 'c> {
+        RequestVars::new(
+            self.conn,
+            self.a,
+            self.req,
+            self.shared,
+            self.route.as_get,
+            self.route.request_body.as_deref(),
+        )
+    }
+}
+
 /// Where the phase loop goes next.
 pub(super) enum Next<'c> {
     /// Search the locations for the current URI.
@@ -61,23 +75,9 @@ pub(super) enum Handled {
     Delayed(std::time::Duration),
 }
 
-/// The request's variables, with the script state in front of them.
-macro_rules! vars {
-    ($rq:expr, $src:ident) => {
-        let $src = RequestVars {
-            conn: &*$rq.conn,
-            active: &*$rq.a,
-            req: &*$rq.req,
-            shared: &*$rq.shared,
-            as_get: $rq.route.as_get,
-            kept_body: $rq.route.request_body.as_deref(),
-        };
-    };
-}
-
 /// Evaluates a template with the request's variables (captures, `set` values included).
 pub(super) fn eval(rq: &Rq<'_, '_>, t: &Template) -> Vec<u8> {
-    vars!(rq, src);
+    let src = rq.vars();
     let mut out = Vec::new();
     t.eval(
         &WithScript {
@@ -320,7 +320,15 @@ fn run_rewrite<'c>(rq: &mut Rq<'_, 'c>, ops: &'c [rewrite::Op], in_location: boo
     rq.route.script.rewrite_log = rq.req.loc.rewrite_log;
     rq.route.script.loc = None;
     let outcome = {
-        vars!(rq, src);
+        // Built from the parts, as the script changes beside it.
+        let src = RequestVars::new(
+            rq.conn,
+            rq.a,
+            rq.req,
+            rq.shared,
+            rq.route.as_get,
+            rq.route.request_body.as_deref(),
+        );
         rewrite::run_traced(ops, &mut rq.route.script, &src, &mut rq.route.trace)
     };
     write_script_logs(rq);

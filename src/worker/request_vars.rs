@@ -112,6 +112,48 @@ pub struct RequestVars<'a, 'c> {
     pub kept_body: Option<&'a StoredBody>,
 }
 
+impl<'a, 'c> RequestVars<'a, 'c> {
+    /// The variables of `req` on `conn`; `as_get` and `kept_body` are the routing state's
+    /// (see the fields), which the phases hold apart from `active`.
+    pub fn new(
+        conn: &'a ConnInfo,
+        active: &'a Active<'c>,
+        req: &'a Req<'c>,
+        shared: &'a Shared<'c>,
+        as_get: bool,
+        kept_body: Option<&'a StoredBody>,
+    ) -> RequestVars<'a, 'c> {
+        RequestVars {
+            conn,
+            active,
+            req,
+            shared,
+            as_get,
+            kept_body,
+        }
+    }
+}
+
+impl<'c> Active<'c> {
+    /// The variables of its request `req` once the phases are over (the routing state is
+    /// back in `self.route`).
+    pub fn vars<'a>(
+        &'a self,
+        conn: &'a ConnInfo,
+        req: &'a Req<'c>,
+        shared: &'a Shared<'c>,
+    ) -> RequestVars<'a, 'c> {
+        RequestVars::new(
+            conn,
+            self,
+            req,
+            shared,
+            self.route.as_get,
+            self.route.request_body.as_deref(),
+        )
+    }
+}
+
 /// No variables at all: what the script state falls back to for the ones it owns.
 struct NoVars;
 

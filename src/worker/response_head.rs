@@ -12,7 +12,6 @@ use super::gzip::{
 };
 use super::handler::format_u64;
 use super::phases::{self, Next, Rq};
-use super::request_vars::RequestVars;
 use crate::config::LocSettings;
 use crate::config::charset::MapKind;
 use crate::http::conditional::{self, Conditions, Precondition};
@@ -109,14 +108,7 @@ fn evaluate_charset(rq: &mut Rq<'_, '_>) {
     values.dst.clear();
     values.src.clear();
     {
-        let src = RequestVars {
-            conn: rq.conn,
-            active: rq.a,
-            req: rq.req,
-            shared: rq.shared,
-            as_get: rq.route.as_get,
-            kept_body: rq.route.request_body.as_deref(),
-        };
+        let src = rq.vars();
         let vars = WithScript {
             ctx: &rq.route.script,
             inner: &src,
@@ -186,14 +178,7 @@ fn write_extra_headers(
     if loc.add_header.is_empty() {
         return wrote_expires;
     }
-    let src = RequestVars {
-        conn: rq.conn,
-        active: rq.a,
-        req: rq.req,
-        shared: rq.shared,
-        as_get: rq.route.as_get,
-        kept_body: rq.route.request_body.as_deref(),
-    };
+    let src = rq.vars();
     let vars = WithScript {
         ctx: &rq.route.script,
         inner: &src,

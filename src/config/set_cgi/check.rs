@@ -105,7 +105,7 @@ pub(crate) fn check_all(http: &HttpConf, block: Option<&BlockPlace>) -> Result<(
         check(&l.loc, block)?;
         check_port(&l.loc, http)?;
         for op in &l.rewrite {
-            if let crate::rewrite::Op::If { loc: Some(loc), .. } = op {
+            if let crate::config::rewrite_ops::Op::If { loc: Some(loc), .. } = op {
                 check(loc, block)?;
             }
         }

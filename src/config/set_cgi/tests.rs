@@ -87,7 +87,7 @@ fn an_if_keeps_its_location_s_pass() {
         .rewrite
         .iter()
         .find_map(|op| match op {
-            crate::rewrite::Op::If { loc: Some(loc), .. } => Some(loc.clone()),
+            crate::config::rewrite_ops::Op::If { loc: Some(loc), .. } => Some(loc.clone()),
             _ => None,
         })
         .expect("if settings");

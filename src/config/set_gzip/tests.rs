@@ -27,7 +27,11 @@ fn defaults_are_nginx_s() {
     assert_eq!(loc.gzip_proxied, GzipProxied(GzipProxied::OFF));
     assert!(loc.gzip_disable.is_empty() && !loc.gzip_disable_msie6);
     assert_eq!(loc.gzip_static, GzipStatic::Off);
-    assert_eq!(loc.postpone_gzipping, 0);
+    // `postpone_gzipping` has no setting: it is refused (the compressor starts at once).
+    assert!(
+        load_err(&http("postpone_gzipping 0;"))
+            .starts_with("\"postpone_gzipping\" directive is not supported: ")
+    );
     assert!(loc.gzip_types.matches(Some(b"text/html")));
     assert!(!loc.gzip_types.matches(Some(b"text/css")));
     assert!(!loc.gzip_types.matches(None));

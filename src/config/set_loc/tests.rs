@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::config::rewrite_ops::Op;
 use crate::config::testutil::{http, load_err, load_in, load_ok};
 use crate::config::{
     AutoindexFormat, DisableSymlinks, ErrorPageStatus, HttpConf, LocSettings, OpenFileCache,
@@ -10,7 +11,6 @@ use crate::config::{
 };
 use crate::http::conditional::IfModifiedSince;
 use crate::http::expires::Expires;
-use crate::rewrite::Op;
 
 fn http_conf(body: &str) -> HttpConf {
     load_ok(&http(body)).http.expect("http block")

@@ -234,7 +234,7 @@ fn empty_gif_is_a_location_handler_not_inherited_by_nested_ones() {
     let e = &server.locations[0];
     assert!(e.loc.empty_gif);
     assert!(!e.nested[0].loc.empty_gif);
-    let crate::rewrite::Op::If {
+    let crate::config::rewrite_ops::Op::If {
         loc: Some(if_loc), ..
     } = &e.rewrite[0]
     else {

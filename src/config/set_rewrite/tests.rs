@@ -1,8 +1,8 @@
 //! Tests of the rewrite module's directives: what they compile to and nginx's complaints.
 
+use crate::config::rewrite_ops::{Condition, FileTest, Flag, Op};
 use crate::config::testutil::{http, load_err, load_in, load_ok};
 use crate::config::{ConfError, HttpConf};
-use crate::rewrite::{Condition, FileTest, Flag, Op};
 use crate::vars::Var;
 
 fn http_conf(body: &str) -> HttpConf {

@@ -166,14 +166,7 @@ impl<'c> Conn<'c> {
         let (proto, mut head) = a.upstream.take_parts();
         let (proto, prepared) = {
             let buf = &a.buf[a.start.min(a.filled)..a.filled];
-            let vars = crate::worker::request_vars::RequestVars {
-                conn: &conn,
-                active: a,
-                req,
-                shared,
-                as_get: a.route.as_get,
-                kept_body: a.route.request_body.as_deref(),
-            };
+            let vars = a.vars(&conn, req, shared);
             match kind {
                 Kind::Proxy => {
                     let mut http = match proto {
@@ -310,15 +303,7 @@ impl<'c> Conn<'c> {
                 buf: &a.buf[a.start.min(a.filled)..a.filled],
                 head: &a.head,
             };
-            let mut env = upstream::Env {
-                now: shared.now,
-                groups: &shared.http.upstreams,
-                upstreams: &mut shared.upstreams,
-                resolvers: &mut shared.resolvers,
-                registry: &shared.registry,
-                client: self.key,
-                shutting_down: shared.shutting_down,
-            };
+            let mut env = Self::env(shared, self.key);
             a.upstream.drive(&mut env, &cx, !self.client.writable)
         };
         match turn {
@@ -667,15 +652,7 @@ impl<'c> Conn<'c> {
             buf: &a.buf[a.start.min(a.filled)..a.filled],
             head: &a.head,
         };
-        let mut env = upstream::Env {
-            now: shared.now,
-            groups: &shared.http.upstreams,
-            upstreams: &mut shared.upstreams,
-            resolvers: &mut shared.resolvers,
-            registry: &shared.registry,
-            client: self.key,
-            shutting_down: shared.shutting_down,
-        };
+        let mut env = Self::env(shared, self.key);
         a.upstream.take_head(&mut env, &cx);
         Step::Again
     }

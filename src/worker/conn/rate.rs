@@ -81,14 +81,7 @@ impl<'c> Conn<'c> {
         if req.header_bytes == 0 {
             return;
         }
-        let vars = crate::worker::request_vars::RequestVars {
-            conn: &conn,
-            active: a,
-            req,
-            shared,
-            as_get: a.route.as_get,
-            kept_body: a.route.request_body.as_deref(),
-        };
+        let vars = a.vars(&conn, req, shared);
         let src = crate::rewrite::WithScript {
             ctx: &a.route.script,
             inner: &vars,

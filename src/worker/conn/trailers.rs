@@ -19,14 +19,7 @@ impl<'c> Conn<'c> {
         let Some(req) = a.req.as_ref() else {
             return false;
         };
-        let vars = crate::worker::request_vars::RequestVars {
-            conn: &conn,
-            active: a,
-            req,
-            shared,
-            as_get: a.route.as_get,
-            kept_body: a.route.request_body.as_deref(),
-        };
+        let vars = a.vars(&conn, req, shared);
         let src = crate::rewrite::WithScript {
             ctx: &a.route.script,
             inner: &vars,
