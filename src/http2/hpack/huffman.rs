@@ -1,8 +1,9 @@
 //! HPACK's Huffman code (RFC 7541 section 5.2 and Appendix B), both ways.
 //!
-//! The code is canonical (within one length, codes follow symbol order), so decoding needs
-//! no tree: per bit length, the first code and where its symbols start in a table sorted by
-//! (length, symbol). Built once into a `static` at first use.
+//! Decoding reads four bits at a time through a state machine built once from the code
+//! (nghttp2's and nginx's method): a state is a node of the code tree, and each (state,
+//! nibble) says the next state and the symbol completed on the way, if any (the shortest
+//! code is 5 bits, so at most one per nibble).
 
 use std::sync::OnceLock;
 
@@ -13,38 +14,91 @@ use super::tables::CODES;
 #[derive(Debug, PartialEq, Eq)]
 pub struct HuffmanError;
 
-/// The canonical decoding table.
-struct Canonical {
-    /// Symbols sorted by (code length, symbol).
-    symbols: [u16; 257],
-    /// Per length 0..=30: first code of that length, and the index of its first symbol.
-    first_code: [u32; 31],
-    first_index: [u16; 31],
-    count: [u16; 31],
+const EMIT: u8 = 1;
+const FAIL: u8 = 2;
+/// The state reached may end the string (root, or up to 7 one-bits into a code).
+const ACCEPT: u8 = 4;
+
+#[derive(Clone, Copy, Default)]
+struct Step {
+    next: u8,
+    symbol: u8,
+    flags: u8,
 }
 
-fn canonical() -> &'static Canonical {
-    static TABLE: OnceLock<Canonical> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut order: Vec<u16> = (0..257).collect();
-        order.sort_by_key(|&s| (CODES[s as usize].1, s));
-        let mut t = Canonical {
-            symbols: [0; 257],
-            first_code: [0; 31],
-            first_index: [0; 31],
-            count: [0; 31],
-        };
-        for (i, &s) in order.iter().enumerate() {
-            t.symbols[i] = s;
-            let (code, len) = CODES[s as usize];
-            let len = len as usize;
-            if t.count[len] == 0 {
-                t.first_code[len] = code;
-                t.first_index[len] = i as u16;
+struct Machine {
+    steps: Vec<[Step; 16]>,
+    /// Whether ending in each state is valid padding.
+    accept: Vec<bool>,
+}
+
+#[derive(Clone, Copy)]
+enum Child {
+    Node(usize),
+    Leaf(u16),
+    Missing,
+}
+
+fn machine() -> &'static Machine {
+    static MACHINE: OnceLock<Machine> = OnceLock::new();
+    MACHINE.get_or_init(|| {
+        // The code tree: internal nodes only, children are nodes or symbols.
+        let mut tree: Vec<[Child; 2]> = vec![[Child::Missing; 2]];
+        // Per node: its depth and whether its path is all ones.
+        let mut shape: Vec<(u8, bool)> = vec![(0, true)];
+        for (sym, &(code, len)) in CODES.iter().enumerate() {
+            let mut node = 0;
+            for i in (0..len).rev() {
+                let bit = ((code >> i) & 1) as usize;
+                if i == 0 {
+                    tree[node][bit] = Child::Leaf(sym as u16);
+                    break;
+                }
+                node = match tree[node][bit] {
+                    Child::Node(n) => n,
+                    _ => {
+                        tree.push([Child::Missing; 2]);
+                        let (depth, ones) = shape[node];
+                        shape.push((depth + 1, ones && bit == 1));
+                        let n = tree.len() - 1;
+                        tree[node][bit] = Child::Node(n);
+                        n
+                    }
+                };
             }
-            t.count[len] += 1;
         }
-        t
+        let accept: Vec<bool> = shape
+            .iter()
+            .map(|&(depth, ones)| depth == 0 || (ones && depth <= 7))
+            .collect();
+        let steps = (0..tree.len())
+            .map(|state| {
+                let mut row = [Step::default(); 16];
+                for (nibble, step) in row.iter_mut().enumerate() {
+                    let mut node = state;
+                    for i in (0..4).rev() {
+                        match tree[node][(nibble >> i) & 1] {
+                            Child::Node(n) => node = n,
+                            Child::Leaf(256) | Child::Missing => {
+                                step.flags = FAIL;
+                                break;
+                            }
+                            Child::Leaf(sym) => {
+                                step.flags |= EMIT;
+                                step.symbol = sym as u8;
+                                node = 0;
+                            }
+                        }
+                    }
+                    step.next = node as u8;
+                    if accept[node] {
+                        step.flags |= ACCEPT;
+                    }
+                }
+                row
+            })
+            .collect();
+        Machine { steps, accept }
     })
 }
 
@@ -76,35 +130,27 @@ pub fn encoded_len(input: &[u8]) -> usize {
 /// Appends the decoding of `input` to `out`; fails past `limit` bytes of output (the caller's
 /// header-size limit, so a small input cannot expand without bound).
 pub fn decode(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(), HuffmanError> {
-    let t = canonical();
-    let start = out.len();
-    let mut code: u32 = 0;
-    let mut len: usize = 0;
+    let m = machine();
+    let end = out.len() + limit;
+    let mut state = 0usize;
+    let mut flags = ACCEPT;
     for &byte in input {
-        for shift in (0..8).rev() {
-            code = (code << 1) | u32::from((byte >> shift) & 1);
-            len += 1;
-            if len > 30 {
+        for nibble in [byte >> 4, byte & 0xf] {
+            let step = m.steps.get(state).ok_or(HuffmanError)?[usize::from(nibble)];
+            if step.flags & FAIL != 0 {
                 return Err(HuffmanError);
             }
-            let count = u32::from(t.count[len]);
-            let offset = code.wrapping_sub(t.first_code[len]);
-            if count > 0 && code >= t.first_code[len] && offset < count {
-                let sym = t.symbols[usize::from(t.first_index[len]) + offset as usize];
-                if sym == 256 {
+            if step.flags & EMIT != 0 {
+                if out.len() >= end {
                     return Err(HuffmanError);
                 }
-                if out.len() - start >= limit {
-                    return Err(HuffmanError);
-                }
-                out.push(sym as u8);
-                code = 0;
-                len = 0;
+                out.push(step.symbol);
             }
+            state = usize::from(step.next);
+            flags = step.flags;
         }
     }
-    // What is left must be a prefix of EOS: at most 7 bits, all ones.
-    if len > 7 || code != (1 << len) - 1 {
+    if flags & ACCEPT == 0 || !m.accept.get(state).copied().unwrap_or(false) {
         return Err(HuffmanError);
     }
     Ok(())

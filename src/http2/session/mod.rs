@@ -209,6 +209,18 @@ impl Session {
         }
     }
 
+    /// Hands back the buffers a busy connection grew (header block, decoded fields, sent
+    /// bytes) once no stream is open and nothing waits to be written: an idle HTTP/2
+    /// connection keeps only its state and the client's HPACK table (at most 4 KB).
+    pub fn idle_trim(&mut self) {
+        if self.streams.is_empty() && self.block.is_none() && self.pending().is_empty() {
+            self.block_bytes = Vec::new();
+            self.fields = HeaderList::default();
+            self.out = Vec::new();
+            self.out_pos = 0;
+        }
+    }
+
     /// The head and fields of the request (or trailers) the last event announced.
     pub fn request(&self) -> (&RequestHead, &HeaderList) {
         (&self.head, &self.fields)

@@ -425,3 +425,33 @@ fn bad_preface_and_oversized_frames() {
     let e = feed(&mut s, &frame(kind::DATA, 0, 1, &vec![0; 20_000])).unwrap_err();
     assert_eq!(e.code, ErrorCode::FrameSize);
 }
+
+#[test]
+fn an_idle_connection_holds_little() {
+    let mut s = start(Limits::default());
+    let big = "v".repeat(6000);
+    feed(
+        &mut s,
+        &frame(
+            kind::HEADERS,
+            flag::END_HEADERS | flag::END_STREAM,
+            1,
+            &req_block("/", &[("x-big", &big)]),
+        ),
+    )
+    .unwrap();
+    s.send_headers(1, &[0x88], true);
+    let n = s.pending().len();
+    s.advance(n);
+    s.idle_trim();
+    assert_eq!(
+        s.block_bytes.capacity() + s.fields.bytes.capacity() + s.out.capacity(),
+        0
+    );
+    // The struct itself: a few hundred bytes.
+    assert!(
+        std::mem::size_of::<Session>() < 512,
+        "{}",
+        std::mem::size_of::<Session>()
+    );
+}
