@@ -27,7 +27,7 @@ from harness import config, procs, report, wrk  # noqa: E402
 BENCHES = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCHES)
 ALL_SCENARIOS = ("return", "small", "limited", "big", "proxy", "tornado", "fastcgi",
-                 "gzip1", "gzip6", "page", "gzproxy", "json")
+                 "gzip1", "gzip6", "page", "gzproxy", "json", "cached")
 # php-fpm children for the FastCGI scenario (pm = static), the same for both servers.
 FPM_CHILDREN = 4
 SERVERS = ("portico", "nginx")       # the A/B order of every round
@@ -195,7 +195,7 @@ class Contender:
 def start_backends(plan, root, ports):
     """Starts the backends the chosen scenarios need; returns {name: (server, error)}."""
     backends = {}
-    if {"proxy", "gzproxy", "json"} & set(plan.scenarios):
+    if {"proxy", "gzproxy", "json", "cached"} & set(plan.scenarios):
         conf = config.upstream_conf(ports["upstream"], plan.worker_connections, plan.backlog,
                                     docroot=os.path.join(root, "html"))
         prefix = procs.write_prefix(root, "upstream", "nginx.conf", conf)

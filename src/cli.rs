@@ -41,7 +41,6 @@ const WITHOUT_MODULES: &[&str] = &[
     "http_memcached_module",
     "http_browser_module",
     "http_upstream_zone_module",
-    "http-cache",
     "mail_pop3_module",
     "mail_imap_module",
     "mail_smtp_module",

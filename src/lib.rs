@@ -40,6 +40,7 @@
 #[cfg(feature = "count-alloc")]
 pub mod alloc_count;
 pub mod auth_basic;
+pub mod cache;
 pub mod cgi;
 pub mod cidr;
 pub mod cli;

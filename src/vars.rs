@@ -227,10 +227,9 @@ impl Var {
     }
 }
 
-/// The variables of nginx 1.22's upstream and proxy modules (built without the cache, as
-/// Portico is: no `$upstream_cache_*`).
+/// The variables of nginx 1.22's upstream and proxy modules.
 fn is_upstream_name(name: &str) -> bool {
-    const NAMES: [&str; 13] = [
+    const NAMES: [&str; 14] = [
         "upstream_addr",
         "upstream_status",
         "upstream_connect_time",
@@ -244,6 +243,8 @@ fn is_upstream_name(name: &str) -> bool {
         "proxy_add_x_forwarded_for",
         "proxy_internal_body_length",
         "proxy_internal_chunked",
+        // ---- cache (issue 19) ----
+        "upstream_cache_status",
     ];
     const PREFIXES: [&str; 3] = ["upstream_http_", "upstream_trailer_", "upstream_cookie_"];
     NAMES.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))

@@ -617,8 +617,8 @@ fn refused_directives_name_the_reason_and_the_line() {
             "\"zone\" directive is not supported: upstream groups have no shared memory zone yet",
         ),
         (
-            "proxy_cache_path /tmp/c keys_zone=c:1m;",
-            "\"proxy_cache_path\" directive is not supported: Portico has no proxy cache yet",
+            "proxy_cache_path /tmp/c keys_zone=c:1m min_free=1m;",
+            "\"proxy_cache_path\" directive is not supported: min_free needs the cache manager",
         ),
         (
             "server { location / { proxy_ssl_verify on; } }",

@@ -21,6 +21,7 @@ PHP_BODY = b"hello\n"     # what the FastCGI scenario's PHP script prints
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PAGE_SIZE = 20_000        # bytes of page.html: a 20 KB HTML page for the gzip scenarios
 JSON_SIZE = 100_000       # bytes of data.json: a 100 KB API answer, proxied
+CACHED_SIZE = 5_000       # bytes of json/c5k.html: the proxied answer the cache scenario keeps
 GZIP = ("Accept-Encoding: gzip, deflate",)   # what a browser says; wrk sends it with -H
 
 
@@ -110,12 +111,27 @@ def _gzip_proxy_location(prefix, upstream):
     )
 
 
+def _cached_proxy_location(prefix, upstream):
+    """The 5 KB page from the upstream through the proxy cache: after the first request
+    every answer is a hit, served from the cache file."""
+    return (
+        f"        location {prefix} {{\n"
+        f"            proxy_pass http://{upstream}/json/;\n"
+        f"            proxy_http_version 1.1;\n"
+        f"            proxy_set_header Connection \"\";\n"
+        f"            proxy_cache bench_cache;\n"
+        f"            proxy_cache_valid 200 1h;\n"
+        f"        }}\n"
+    )
+
+
 def scenarios(docroot):
     """Every scenario by name, in the order they run."""
     small = read_file(os.path.join(docroot, "small.html"))
     big = read_file(os.path.join(docroot, "big.bin"))
     page = read_file(os.path.join(docroot, "page.html"))
     data = read_file(os.path.join(docroot, "data.json"))
+    cached = read_file(os.path.join(docroot, "json", "c5k.html"))
     gz_proxy = _gzip_proxy_location("/gzproxy/", "bench_upstream")
     return {
         "return": Scenario("return", "/ret", expect_body=RET_BODY,
@@ -149,6 +165,12 @@ def scenarios(docroot):
                             expect_body=data, headers=GZIP, locations=gz_proxy),
         "json": Scenario("json", "/gzproxy/data.json", backend="upstream", expect_body=data,
                          locations=gz_proxy),
+        # A 5 KB proxied answer kept by the proxy cache (the cache directory is relative to
+        # each server's own prefix): hits from the cache file, the upstream asked once.
+        "cached": Scenario("cached", "/cached/c5k.html", backend="upstream",
+                           expect_body=cached,
+                           http="    proxy_cache_path cache levels=1:2 keys_zone=bench_cache:1m;\n",
+                           locations=_cached_proxy_location("/cached/", "bench_upstream")),
     }
 
 
@@ -207,6 +229,8 @@ def make_docroot(docroot):
     for name in ("data.json", os.path.join("json", "data.json")):
         with open(os.path.join(docroot, name), "wb") as f:
             f.write(data_json())
+    with open(os.path.join(docroot, "json", "c5k.html"), "wb") as f:
+        f.write(page_html(CACHED_SIZE, seed=5))
     os.chmod(docroot, 0o755)
     head = b"<!DOCTYPE html>\n<html><head><title>Portico bench</title></head><body>\n"
     tail = b"</body></html>\n"

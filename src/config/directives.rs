@@ -10,9 +10,9 @@ use super::error::ConfError;
 use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::{
-    access, listen, resolver, set_block, set_cgi, set_core, set_events, set_gzip, set_http,
-    set_http2, set_limits, set_loc, set_log, set_proxy, set_proxy_rest, set_regex, set_rewrite,
-    set_tail, set_upstream, tuning, writer,
+    access, listen, resolver, set_block, set_cache, set_cgi, set_core, set_events, set_gzip,
+    set_http, set_http2, set_limits, set_loc, set_log, set_proxy, set_proxy_rest, set_regex,
+    set_rewrite, set_tail, set_upstream, tuning, writer,
 };
 use super::{charset, set_geo, set_map, set_referer, set_split_clients};
 
@@ -312,22 +312,23 @@ table! {
     "queue", C::UPSTREAM, Range(1, 2), false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
     "least_time", C::UPSTREAM, Range(1, 2), false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
     "health_check", C::LOCATION, AtLeast(0), false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
-    "proxy_cache", HSL, Exact(1), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
-    "proxy_cache_path", C::HTTP, AtLeast(2), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
-    "proxy_cache_key", HSL, Exact(1), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
-    "proxy_cache_valid", HSL, AtLeast(1), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
-    "proxy_cache_bypass", HSL, AtLeast(1), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
-    "proxy_no_cache", HSL, AtLeast(1), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
-    "proxy_cache_use_stale", HSL, AtLeast(1), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
-    "proxy_cache_methods", HSL, AtLeast(1), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
-    "proxy_cache_min_uses", HSL, Exact(1), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
-    "proxy_cache_lock", HSL, Flag, false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
-    "proxy_cache_lock_timeout", HSL, Exact(1), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
-    "proxy_cache_lock_age", HSL, Exact(1), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
-    "proxy_cache_revalidate", HSL, Flag, false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
-    "proxy_cache_convert_head", HSL, Flag, false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
-    "proxy_cache_background_update", HSL, Flag, false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
-    "proxy_cache_max_range_offset", HSL, Exact(1), false, set_proxy_rest::refuse_cache, "Refused: the proxy cache is not implemented yet.";
+    // ---- cache (issue 19): config/set_cache.rs ----
+    "proxy_cache_path", C::HTTP, AtLeast(2), false, set_cache::proxy_cache_path, "`proxy_cache_path DIR [levels=1:2] keys_zone=NAME:SIZE [inactive=10m] [use_temp_path=on] [loader_*=] [manager_*=]`: a cache on disk laid out as nginx's.";
+    "proxy_cache", HSL, Exact(1), false, set_cache::proxy_cache, "`proxy_cache ZONE|off`: the cache this level's proxied responses go to.";
+    "proxy_cache_key", HSL, Exact(1), false, set_cache::proxy_cache_key, "The cache key (default: the proxy_pass URL and the upstream URI).";
+    "proxy_cache_valid", HSL, AtLeast(1), false, set_cache::proxy_cache_valid, "`proxy_cache_valid [CODE...|any] TIME`: how long responses without their own expiry stay fresh.";
+    "proxy_cache_methods", HSL, AtLeast(1), false, set_cache::proxy_cache_methods, "Methods cached (GET and HEAD always; POST).";
+    "proxy_cache_bypass", HSL, AtLeast(1), false, set_cache::predicate, "Values that, when one is non-empty and not 0, send the request upstream without reading the cache.";
+    "proxy_no_cache", HSL, AtLeast(1), false, set_cache::predicate, "Values that, when one is non-empty and not 0, keep the response out of the cache.";
+    "proxy_cache_min_uses", HSL, Exact(1), false, set_cache::proxy_cache_min_uses, "Uses before a response is cached (only 1 for now).";
+    "proxy_cache_use_stale", HSL, AtLeast(1), false, set_cache::proxy_cache_use_stale, "Stale answers (only off for now).";
+    "proxy_cache_lock", HSL, Flag, false, set_cache::proxy_cache_lock, "The cache lock (only off for now).";
+    "proxy_cache_lock_timeout", HSL, Exact(1), false, set_cache::proxy_cache_lock_time, "The cache lock's timeout (checked; the lock is off).";
+    "proxy_cache_lock_age", HSL, Exact(1), false, set_cache::proxy_cache_lock_time, "The cache lock's age (checked; the lock is off).";
+    "proxy_cache_revalidate", HSL, Flag, false, set_cache::proxy_cache_revalidate, "Revalidation with conditional requests (only off for now).";
+    "proxy_cache_convert_head", HSL, Flag, false, set_cache::proxy_cache_convert_head, "HEAD requests are fetched as GET for the cache (only on).";
+    "proxy_cache_background_update", HSL, Flag, false, set_cache::proxy_cache_background_update, "Background updates (only off for now).";
+    "proxy_cache_max_range_offset", HSL, Exact(1), false, set_cache::proxy_cache_max_range_offset, "Refused: ranges that bypass the cache are not built yet.";
     "proxy_ssl_certificate", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
     "proxy_ssl_certificate_key", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
     "proxy_ssl_ciphers", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";

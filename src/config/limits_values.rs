@@ -22,6 +22,8 @@ pub enum ZoneKind {
     LimitReq,
     /// `limit_conn_zone`
     LimitConn,
+    /// `proxy_cache_path ... keys_zone=` (named by `proxy_cache`)
+    ProxyCache,
 }
 
 impl ZoneKind {
@@ -30,6 +32,7 @@ impl ZoneKind {
         match self {
             ZoneKind::LimitReq => 1,
             ZoneKind::LimitConn => 2,
+            ZoneKind::ProxyCache => 3,
         }
     }
 }

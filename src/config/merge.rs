@@ -145,6 +145,7 @@ fn merge_http(
         .iter()
         .map(|slot| slot.conf.clone())
         .collect();
+    super::set_cache::check_zones(&shared.zones, http.place.as_ref())?;
     let zones = std::mem::take(&mut shared.zones);
     if let Some(z) = zones.iter().find(|z| z.size == 0) {
         return Err(ConfError::bare(format!(
@@ -162,6 +163,7 @@ fn merge_http(
         computed: std::mem::take(&mut shared.computed),
         proxy_transparent: shared.proxy_transparent,
         charsets: std::mem::take(&mut shared.charsets),
+        caches: std::mem::take(&mut shared.caches),
     };
     check_charset_maps(&conf)?;
     super::set_upstream::check_all(&conf, http.place.as_ref())?;

@@ -34,6 +34,7 @@ mod raw;
 pub mod resolver;
 pub mod rewrite_ops;
 mod set_block;
+pub mod set_cache;
 mod set_cgi;
 mod set_core;
 mod set_events;

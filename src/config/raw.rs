@@ -208,6 +208,9 @@ pub(crate) struct Shared {
     // ---- charset ----
     /// Charset names and `charset_map` tables seen so far.
     pub charsets: super::charset::Charsets,
+    // ---- cache (issue 19) ----
+    /// `*_cache_path` directives seen so far.
+    pub caches: Vec<super::set_cache::CacheDecl>,
 }
 
 impl Shared {
@@ -233,6 +236,7 @@ impl Shared {
             map_hash_bucket_size: None,
             proxy_transparent: false,
             charsets: Default::default(),
+            caches: Vec::new(),
         })
     }
 }

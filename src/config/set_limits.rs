@@ -63,7 +63,7 @@ fn satisfy_arg(d: &Directive) -> Result<Satisfy, ConfError> {
 }
 
 /// `ngx_shared_memory_add`: the zone named `name` of `kind`, added (size 0) if new.
-fn zone_index(
+pub(crate) fn zone_index(
     d: &Directive,
     shared: &mut Shared,
     name: &str,

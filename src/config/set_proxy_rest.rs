@@ -399,15 +399,6 @@ fn refuse(d: &Directive, why: &str) -> ConfError {
     ConfError::directive(d, &format!("is not supported: {why}"))
 }
 
-/// `proxy_cache*`, `proxy_no_cache`: the proxy cache is not implemented yet.
-pub(crate) fn refuse_cache(
-    _: &mut Level<'_>,
-    d: &Directive,
-    _: &mut Shared,
-) -> Result<(), ConfError> {
-    Err(refuse(d, "Portico has no proxy cache yet"))
-}
-
 /// `proxy_ssl_*`: TLS towards upstreams is not implemented yet.
 pub(crate) fn refuse_ssl(
     _: &mut Level<'_>,

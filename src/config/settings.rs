@@ -338,6 +338,10 @@ pub struct HttpConf {
     pub proxy_transparent: bool,
     /// Charset names and `charset_map` tables (`config/charset.rs`).
     pub charsets: super::charset::Charsets,
+    // ---- cache (issue 19) ----
+    /// `proxy_cache_path` directives: the caches (`LocSettings::proxy_cache` names one by
+    /// its zone's index in [`HttpConf::zones`]).
+    pub caches: Vec<super::set_cache::CacheDecl>,
 }
 
 impl HttpConf {
@@ -863,6 +867,23 @@ settings! {
         client_body_in_file_only: super::writer::BodyInFile = super::writer::BodyInFile::Off,
         /// `client_body_in_single_buffer on|off`
         client_body_in_single_buffer: bool = false,
+        // ---- cache (issue 19): config/set_cache.rs, cache/ ----
+        /// `proxy_cache ZONE|$var|off` (`None`: off)
+        proxy_cache: Option<super::set_cache::CacheSel> = None,
+        /// `proxy_cache_key STRING` (`None`: nginx's, the proxy_pass URL and upstream URI)
+        proxy_cache_key: Option<Template> = None,
+        /// `proxy_cache_valid` rules (a level with any replaces its parent's)
+        proxy_cache_valid: Vec<crate::cache::freshness::ValidRule> = Vec::new(),
+        /// `proxy_cache_methods` bits (GET and HEAD are always added)
+        proxy_cache_methods: u8 = 0,
+        /// `proxy_cache_bypass` values (a level with any replaces its parent's)
+        proxy_cache_bypass: Vec<Template> = Vec::new(),
+        /// `proxy_no_cache` values (likewise)
+        proxy_no_cache: Vec<Template> = Vec::new(),
+        /// `proxy_cache_convert_head on|off`
+        proxy_cache_convert_head: bool = true,
+        /// `proxy_cache_use_stale` as `NextUpstream` bits (0: off)
+        proxy_cache_use_stale: u16 = 0,
     }
 }
 

@@ -33,6 +33,9 @@ pub fn format_zone(kind: ZoneKind, seg: &Segment) -> io::Result<()> {
     match kind {
         ZoneKind::LimitReq => Table::<req::Entry>::format(seg, kind.tag()).map(|_| ()),
         ZoneKind::LimitConn => Table::<conn::Entry>::format(seg, kind.tag()).map(|_| ()),
+        // The cache's index is its directory for now: the keys zone is mapped, kept
+        // across reloads, and holds nothing yet.
+        ZoneKind::ProxyCache => Ok(()),
     }
 }
 
@@ -41,6 +44,13 @@ pub fn key_changed(zone: &ZoneDecl, previous_key: &str) -> String {
     let what = match zone.kind {
         ZoneKind::LimitReq => "limit_req",
         ZoneKind::LimitConn => "limit_conn_zone",
+        // ngx_http_file_cache_init's words.
+        ZoneKind::ProxyCache => {
+            return format!(
+                "cache \"{}\" uses the \"{}\" cache path while previously it used the \"{previous_key}\" cache path",
+                zone.name, zone.key_text
+            );
+        }
     };
     format!(
         "{what} \"{}\" uses the \"{}\" key while previously it used the \"{previous_key}\" key",

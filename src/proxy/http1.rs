@@ -217,6 +217,10 @@ impl Protocol for Http1 {
         self.dechunk = self.framing == Framing::Chunked;
     }
 
+    fn passes_chunks(&self) -> bool {
+        self.framing == Framing::Chunked && !self.dechunk
+    }
+
     fn reset(&mut self) {
         self.ranged = Ranged::No;
         self.location_base.clear();

@@ -262,6 +262,7 @@ pub fn prepare(
     };
     pvars.chunked = r.chunked && set_body.is_none();
     let input = request::HeadInput {
+        cached: loc.proxy_cache.is_some(),
         method,
         uri: &uri,
         http_minor: loc.proxy_http_version,

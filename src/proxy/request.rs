@@ -339,7 +339,20 @@ pub struct HeadInput<'a> {
     pub chunked: bool,
     /// The client's header lines (name, value).
     pub client_headers: &'a [(&'a [u8], &'a [u8])],
+    /// The location caches (`proxy_cache`): the client's conditional and range fields stay
+    /// home, as nginx's `ngx_http_proxy_cache_headers` set them empty.
+    pub cached: bool,
 }
+
+/// Client fields not sent upstream when the response may be cached.
+const NOT_FORWARDED_CACHED: &[&str] = &[
+    "if-modified-since",
+    "if-unmodified-since",
+    "if-none-match",
+    "if-match",
+    "range",
+    "if-range",
+];
 
 /// Appends the upstream request head to `out`.
 pub fn build_head(input: &HeadInput<'_>, vars: &dyn VarSource, out: &mut Vec<u8>) -> HeadFacts {
@@ -402,6 +415,11 @@ pub fn build_head(input: &HeadInput<'_>, vars: &dyn VarSource, out: &mut Vec<u8>
     for (name, v) in input.client_headers {
         let skip = NOT_FORWARDED
             .iter()
+            .chain(if input.cached {
+                NOT_FORWARDED_CACHED
+            } else {
+                &[]
+            })
             .any(|n| n.as_bytes().eq_ignore_ascii_case(name))
             || input
                 .set
@@ -530,6 +548,7 @@ mod tests {
             (b"Content-Length", b"5"),
         ];
         let input = HeadInput {
+            cached: false,
             method: b"POST",
             uri: b"/x",
             http_minor: 1,
@@ -558,6 +577,7 @@ mod tests {
         );
         // Without the pool (or over HTTP/1.0), nginx's default Connection: close.
         let input = HeadInput {
+            cached: false,
             keepalive: false,
             set: &[],
             content_length: None,

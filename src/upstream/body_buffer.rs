@@ -153,6 +153,12 @@ pub fn create_temp_paths(config: &Config, user: Option<(u32, u32)>) -> Result<()
             }
         }
     }
+    // ---- cache (issue 19) ----: each cache's directory, as nginx's ngx_create_paths.
+    for c in &http.caches {
+        if !paths.contains(&c.path.dir.as_path()) {
+            paths.push(&c.path.dir);
+        }
+    }
     for path in paths {
         use std::os::unix::fs::DirBuilderExt;
         if let Err(e) = std::fs::DirBuilder::new().mode(0o700).create(path)

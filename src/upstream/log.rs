@@ -74,6 +74,8 @@ pub struct UpstreamLog {
     /// The header lines of the last response head (`$upstream_http_*`,
     /// `$upstream_cookie_*`), without the status line.
     pub head: Vec<u8>,
+    /// `$upstream_cache_status` (`None`: the cache was not used).
+    pub cache_status: Option<&'static str>,
 }
 
 impl UpstreamLog {
@@ -118,6 +120,13 @@ impl UpstreamLog {
         let Some(name) = name.strip_prefix("upstream_") else {
             return false;
         };
+        if name == "cache_status" {
+            let Some(status) = self.cache_status else {
+                return false;
+            };
+            out.extend_from_slice(status.as_bytes());
+            return true;
+        }
         // The last response's fields (ngx_http_upstream_header_variable and friends).
         if let Some(field) = name.strip_prefix("http_") {
             let Some((_, v)) = self

@@ -97,6 +97,10 @@ enum State {
     Failed(Failure),
 }
 
+/// A cache entry's stored head that the protocol does not take (a damaged entry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnusableHead;
+
 /// What a drive leaves for the connection to do.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Turn {
@@ -154,6 +158,13 @@ pub struct Upstream<'c, P> {
     rate_wait: Option<Instant>,
     /// The host name of a `proxy_pass` with variables, as far as it was resolved.
     name: Option<resolve::Name>,
+    /// The response is being stored in the cache (`cache/fill.rs`).
+    fill: Option<crate::cache::fill::Fill>,
+    /// The response comes from the cache: no upstream connection, the body from its file.
+    cached: bool,
+    /// The `*_next_upstream` bit of the last failed try (`error`, `timeout`,
+    /// `invalid_header`), for `*_cache_use_stale`.
+    failed_kind: u16,
 }
 
 impl<P: Default> Default for Upstream<'_, P> {
@@ -188,6 +199,9 @@ impl<P: Default> Default for Upstream<'_, P> {
             rate: None,
             rate_wait: None,
             name: None,
+            fill: None,
+            cached: false,
+            failed_kind: 0,
         }
     }
 }
@@ -289,7 +303,116 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             .resolve
             .is_some()
             .then_some(resolve::Name::Unasked);
+        self.failed_kind = NextUpstream::ERROR;
         self.state = State::ChoosingPeer;
+    }
+
+    /// Answers the request from a cache entry instead of an upstream: the stored head is
+    /// parsed by the protocol (set up for the request as for a real one), the body is the
+    /// file's bytes from `body_start` (none with `head_only`). `Err` when the protocol does
+    /// not take the stored head (a damaged entry: the caller takes the protocol back with
+    /// [`Upstream::take_parts`] and goes upstream instead).
+    pub fn start_cached(
+        &mut self,
+        proto: P,
+        settings: Settings<'c>,
+        hit: crate::cache::entry::Hit,
+        head_only: bool,
+        keep_head: bool,
+        env: &mut Env<'_, 'c>,
+    ) -> Result<(), UnusableHead> {
+        self.end(env);
+        self.proto = proto;
+        self.settings = settings;
+        self.keep_head = keep_head;
+        self.log.tries.clear();
+        self.log.head.clear();
+        self.answer_from(hit, head_only, env)
+    }
+
+    /// The upstream failed (or answered a status `*_cache_use_stale` names) and an expired
+    /// entry answers instead: the upstream side ends, its tries stay for `$upstream_*`.
+    pub fn answer_stale(
+        &mut self,
+        hit: crate::cache::entry::Hit,
+        head_only: bool,
+        env: &mut Env<'_, 'c>,
+    ) -> Result<(), UnusableHead> {
+        self.end(env);
+        self.state = State::Done;
+        self.proto.reset();
+        self.answer_from(hit, head_only, env)
+    }
+
+    /// The `*_next_upstream` bit of the request's last failed try.
+    pub fn failed_kind(&self) -> u16 {
+        self.failed_kind
+    }
+
+    fn answer_from(
+        &mut self,
+        hit: crate::cache::entry::Hit,
+        head_only: bool,
+        env: &mut Env<'_, 'c>,
+    ) -> Result<(), UnusableHead> {
+        self.response.start(
+            env.upstreams.take_buffer(hit.head.len()),
+            hit.head.len().max(1),
+        );
+        let Some(room) = self.response.room(hit.head.len()) else {
+            return Err(UnusableHead);
+        };
+        let n = room.len().min(hit.head.len());
+        room[..n].copy_from_slice(&hit.head[..n]);
+        self.response.filled(n);
+        let facts = match self.proto.parse_head(self.response.unread()) {
+            Parsed::Head(facts) if n == hit.head.len() => facts,
+            _ => {
+                self.response.clear();
+                return Err(UnusableHead);
+            }
+        };
+        if self.keep_head {
+            self.log.keep_head(&hit.head);
+        }
+        let body = if head_only {
+            0
+        } else {
+            hit.len - hit.body_start
+        };
+        self.response
+            .adopt_file(hit.file, hit.body_start, hit.body_start + body);
+        self.head = Some(facts);
+        self.head_taken = false;
+        self.body_end = BodyEnd::Empty;
+        self.reusable = false;
+        self.cached = true;
+        self.state = State::Done;
+        Ok(())
+    }
+
+    /// Keeps the request-head buffer of a request answered without the upstream (a cache
+    /// hit), for the next request's module to fill.
+    pub fn keep_request_buffer(&mut self, buffer: Vec<u8>) {
+        self.request.give_buffer(buffer);
+    }
+
+    /// A range of a cached response: only body bytes `start..end` are sent.
+    pub fn narrow_cached_body(&mut self, start: u64, end: u64) {
+        if self.cached {
+            self.response.narrow_file(start, end);
+        }
+    }
+
+    /// Whether the response comes from the cache.
+    pub fn cached(&self) -> bool {
+        self.cached
+    }
+
+    /// Stores the response being read in the cache (set by the connection when the head is
+    /// here, before [`Upstream::take_head`]).
+    pub fn begin_fill(&mut self, fill: crate::cache::fill::Fill) {
+        self.fill = Some(fill);
     }
 
     /// Ends the request's use of the machine: an upstream connection still held is closed,
@@ -306,6 +429,9 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         }
         env.upstreams.give_buffer(self.response.take_memory());
         let _ = self.request.take_stored();
+        // A response not complete leaves no cache entry.
+        self.fill = None;
+        self.cached = false;
     }
 
     /// How much of the response memory may hold: the head's buffer, and with buffering on
@@ -569,6 +695,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         self.finish_try_time(env.now);
         self.drop_peer(env, false);
         self.state = State::Done;
+        self.fill = None;
     }
 
     /// `*_intercept_errors`: the head's response is discarded. The connection goes back to

@@ -176,6 +176,12 @@ pub trait Protocol {
     /// reaches the client needs nothing here.
     fn unframe(&mut self) {}
 
+    /// Whether the body bytes handed on still carry the upstream's chunk framing (HTTP/1.1
+    /// chunks passed through to an HTTP/1.1 client): a cache entry stores them without it.
+    fn passes_chunks(&self) -> bool {
+        false
+    }
+
     /// Forgets a response (a retry starts over).
     fn reset(&mut self);
 

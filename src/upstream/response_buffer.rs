@@ -204,6 +204,27 @@ impl ResponseBuffer {
         self.split = self.split.max(self.start);
     }
 
+    /// Takes `file`'s bytes `from..to` as the whole body, after what memory holds (a cache
+    /// entry's body, served from its file).
+    pub fn adopt_file(&mut self, file: File, from: u64, to: u64) {
+        self.split = self.end;
+        self.file = Some(TempFile {
+            file,
+            written: to,
+            sent: from,
+        });
+    }
+
+    /// Narrows an adopted file's body to its bytes `start..end` (counted from the body's
+    /// first byte).
+    pub fn narrow_file(&mut self, start: u64, end: u64) {
+        if let Some(f) = self.file.as_mut() {
+            let first = f.sent;
+            f.written = f.written.min(first.saturating_add(end));
+            f.sent = first.saturating_add(start).min(f.written);
+        }
+    }
+
     /// Moves body bytes to the temporary file to make room for reading: at most
     /// `write_size` bytes, the file staying within `max` bytes, the first `busy` bytes of
     /// memory kept for the writer. The file is created under `dir` on first use.

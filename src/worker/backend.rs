@@ -134,6 +134,10 @@ impl Protocol for Backend<'_> {
         each!(self, p => p.stored_records())
     }
 
+    fn passes_chunks(&self) -> bool {
+        each!(self, p => p.passes_chunks())
+    }
+
     fn unframe(&mut self) {
         each!(self, p => p.unframe())
     }

@@ -187,6 +187,7 @@ pub fn explain<'c>(
         route: Route::default(),
         upstream: Default::default(),
         proxied: false,
+        cache_fill: None,
         chunks: Default::default(),
         filter: Default::default(),
     };

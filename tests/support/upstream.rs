@@ -8,6 +8,10 @@
 //! (a 401 with `WWW-Authenticate`); `.../big/CODE`
 //! → status CODE, `Content-Length: 1000000`, and only the first 10 bytes of it (the
 //! connection stays open until the proxy closes it); anything else → 200.
+//!
+//! Query parameters shape the answer (for the cache tests): each `h=NAME:VALUE` adds a
+//! header line (`+` is a space), `size=N` makes the body N bytes (after the usual text
+//! line), `chunked=1` sends it chunked.
 
 #![allow(dead_code)]
 
@@ -175,16 +179,46 @@ fn serve(mut s: TcpStream, conn: usize, seen: &Mutex<Vec<Seen>>) {
             return;
         }
         let status = code("/s/").unwrap_or(200);
-        let text = format!("upstream {status} {line} body={body_len} conn={conn}\n");
-        let auth = if status == 401 {
-            "WWW-Authenticate: Basic realm=\"up\"\r\n"
+        let mut text = format!("upstream {status} {line} body={body_len} conn={conn}\n");
+        let mut auth = if status == 401 {
+            "WWW-Authenticate: Basic realm=\"up\"\r\n".to_string()
         } else {
-            ""
+            String::new()
         };
-        let answer = format!(
-            "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nX-Up: 1\r\n{auth}\r\n{text}",
-            text.len()
-        );
+        let query = target.split_once('?').map_or("", |(_, q)| q);
+        let mut chunked = false;
+        for param in query.split('&') {
+            if let Some(h) = param.strip_prefix("h=") {
+                let h = h.replace('+', " ");
+                if let Some((n, v)) = h.split_once(':') {
+                    auth.push_str(&format!("{n}: {v}\r\n"));
+                }
+            } else if let Some(n) = param.strip_prefix("size=") {
+                let n: usize = n.parse().unwrap_or(0);
+                text.extend((0..n).map(|i| char::from(b'a' + (i % 26) as u8)));
+            } else if param == "chunked=1" {
+                chunked = true;
+            }
+        }
+        let answer = if chunked {
+            let mut a = format!(
+                "HTTP/1.1 {status} X\r\nTransfer-Encoding: chunked\r\nX-Up: 1\r\n{auth}\r\n"
+            );
+            for part in text.as_bytes().chunks(1000) {
+                a.push_str(&format!(
+                    "{:x}\r\n{}\r\n",
+                    part.len(),
+                    String::from_utf8_lossy(part)
+                ));
+            }
+            a.push_str("0\r\n\r\n");
+            a
+        } else {
+            format!(
+                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nX-Up: 1\r\n{auth}\r\n{text}",
+                text.len()
+            )
+        };
         if s.write_all(answer.as_bytes()).is_err() {
             return;
         }

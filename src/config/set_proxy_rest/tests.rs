@@ -222,8 +222,8 @@ fn errors_are_nginx_words() {
         "\"proxy_cookie_path\" directive is duplicate"
     );
     assert_eq!(
-        e("log_format x $upstream_cache_status;"),
-        "unknown \"upstream_cache_status\" variable"
+        e("log_format x $upstream_cache_etag;"),
+        "unknown \"upstream_cache_etag\" variable"
     );
     assert_eq!(
         e("log_format x $proxy_anything;"),
@@ -293,12 +293,12 @@ fn errors_are_nginx_words() {
         "\"sticky\" directive is not supported: it is a commercial nginx Plus feature"
     );
     assert_eq!(
-        e("proxy_cache one;"),
-        "\"proxy_cache\" directive is not supported: Portico has no proxy cache yet"
+        e("proxy_cache_lock on;"),
+        "\"proxy_cache_lock\" directive is not supported: the cache lock is not built yet (only off)"
     );
     assert_eq!(
-        e("proxy_cache_path /tmp/c keys_zone=one:1m;"),
-        "\"proxy_cache_path\" directive is not supported: Portico has no proxy cache yet"
+        e("proxy_cache_path /tmp/c keys_zone=one:1m max_size=1m;"),
+        "\"proxy_cache_path\" directive is not supported: max_size needs the cache manager process, not built yet"
     );
     assert_eq!(
         e("server { location / { proxy_ssl_verify on; } }"),

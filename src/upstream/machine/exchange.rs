@@ -342,6 +342,10 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         }
         self.head_taken = true;
         self.response.skip(facts.len);
+        if self.cached {
+            // The body is the cache file's, already in the buffer.
+            return;
+        }
         // `*_limit_rate`, for a buffered body, from now on.
         self.rate =
             ReadRate::new(self.settings.limit_rate, env.now).filter(|_| self.settings.buffering);
@@ -351,7 +355,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                 self.reusable = false;
             }
             self.response.truncate(start);
-            self.body_complete(env);
+            self.body_complete(env, cx);
             return;
         }
         self.decode(env, cx, start);
@@ -367,12 +371,26 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         let (buf, end) = self.response.bytes_mut();
         match self.proto.decode_body(buf, from, end, &log) {
             Ok(d) => {
+                let failed = match self.fill.as_mut() {
+                    Some(fill) => fill.body(buf.get(from..d.end).unwrap_or_default()),
+                    None => None,
+                };
                 self.response.truncate(d.end);
+                if let Some(e) = failed {
+                    cx.line(
+                        LogLevel::Crit,
+                        &format_args!(
+                            "write to a cache file failed ({}) while reading upstream",
+                            sys::errno_text(&e)
+                        ),
+                        Some(self.upstream_name(None)),
+                    );
+                }
                 if d.surplus {
                     self.reusable = false;
                 }
                 if d.done {
-                    self.body_complete(env);
+                    self.body_complete(env, cx);
                 }
             }
             Err(what) => {
@@ -400,7 +418,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         }
         if self.body_end == BodyEnd::AtClose {
             self.reusable = false;
-            self.body_complete(env);
+            self.body_complete(env, cx);
             return;
         }
         cx.line(
@@ -413,14 +431,28 @@ impl<'c, P: Protocol> Upstream<'c, P> {
 
     /// The whole body is in the buffer: the connection goes back to the pool (when the
     /// upstream and the request allow it) or is closed.
-    pub(super) fn body_complete(&mut self, env: &mut Env<'_, 'c>) {
+    pub(super) fn body_complete(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>) {
         self.finish_try_time(env.now);
+        // The whole response is in the cache's temporary file: it becomes the entry.
+        if let Some(fill) = self.fill.take()
+            && let Err(e) = fill.commit()
+        {
+            cx.line(
+                LogLevel::Crit,
+                &format_args!(
+                    "rename() of a cache file failed ({}) while reading upstream",
+                    sys::errno_text(&e)
+                ),
+                Some(self.upstream_name(None)),
+            );
+        }
         let reusable = self.reusable && self.request.sent();
         self.release(env, reusable);
     }
 
     /// The upstream stopped mid-body.
     pub(super) fn broken(&mut self, env: &mut Env<'_, 'c>) {
+        self.fill = None;
         self.finish_try_time(env.now);
         self.drop_peer(env, false);
         self.state = State::Broken;

@@ -106,6 +106,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             TryFailure::Timeout => NextUpstream::TIMEOUT,
             TryFailure::InvalidHeader => NextUpstream::INVALID_HEADER,
         };
+        self.failed_kind = bit;
         if self.may_retry(bit, env.now) {
             self.retry();
         } else {

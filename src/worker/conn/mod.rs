@@ -14,6 +14,7 @@
 //! an upstream), `tunnel.rs` (after a 101).
 
 mod body;
+pub mod cached;
 mod chunked_out;
 mod client;
 mod delayed;
@@ -244,6 +245,8 @@ pub struct Active<'c> {
     pub chunks: Chunks,
     /// The request went upstream: `$upstream_*` read [`Active::upstream`]'s tries.
     pub proxied: bool,
+    /// The cache entry the proxied response may be stored as (`conn/cached.rs`).
+    pub cache_fill: Option<Box<cached::FillPlan>>,
 }
 
 impl Active<'_> {
@@ -295,6 +298,7 @@ impl<'c> Pool<'c> {
                 upstream: Upstream::default(),
                 chunks: Chunks::default(),
                 proxied: false,
+                cache_fill: None,
             })
         });
         if a.buf.len() < size {
@@ -313,6 +317,7 @@ impl<'c> Pool<'c> {
         a.body = None;
         a.req = None;
         a.proxied = false;
+        a.cache_fill = None;
         a.chunks = Chunks::default();
         // A buffer grown for a large head is not kept large.
         if a.buf.len() > keep_size {

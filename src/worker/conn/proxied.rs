@@ -128,6 +128,7 @@ impl<'c> Conn<'c> {
     ) -> Step {
         self.state = State::Responding;
         let conn = crate::worker::request_vars::ConnInfo::of(self);
+        let client_ip = self.client_ip();
         let Some(a) = self.active.as_deref_mut() else {
             return Step::Close;
         };
@@ -173,6 +174,11 @@ impl<'c> Conn<'c> {
                         Backend::Http(h) => h,
                         Backend::Gateway(_) => Http1::default(),
                     };
+                    // proxy_cache_convert_head: a HEAD that may be cached goes up as GET
+                    // (ngx_http_upstream_cache); the client still gets the head only.
+                    let convert_head = loc.proxy_cache_convert_head
+                        && a.head.method == Method::Head
+                        && super::cached::may_cache(&vars, loc);
                     let r = crate::proxy::ProxyRequest {
                         buf,
                         head: &a.head,
@@ -180,7 +186,7 @@ impl<'c> Conn<'c> {
                         args: a.route.script.args.as_deref(),
                         valid_location: a.route.script.valid_location,
                         uri_rewritten: a.route.uri_rewritten,
-                        as_get: a.route.as_get,
+                        as_get: a.route.as_get || convert_head,
                         content_length,
                         chunked,
                         body_sent,
@@ -245,6 +251,70 @@ impl<'c> Conn<'c> {
                 req.lingering = true;
             }
             return handler::finalize_with_status(self, shared, status);
+        }
+        // The cache (issue 19): a fresh entry answers without the upstream.
+        a.upstream.log.cache_status = None;
+        a.cache_fill = None;
+        let mut proto = proto;
+        if matches!(kind, Kind::Proxy) && loc.proxy_cache.is_some() {
+            if let Some(host) = &prepared.proxy_host {
+                a.upstream.log.proxy_host = host.clone();
+            }
+            let (lookup, status) = {
+                let vars = crate::worker::request_vars::RequestVars {
+                    conn: &conn,
+                    active: a,
+                    req,
+                    shared,
+                    as_get: a.route.as_get,
+                    kept_body: a.route.request_body.as_deref(),
+                };
+                let cx = RequestLog {
+                    conn_id: self.id,
+                    client: client_ip,
+                    server: req.server,
+                    buf: &a.buf[a.start.min(a.filled)..a.filled],
+                    head: &a.head,
+                };
+                let proxy_host = a.upstream.log.proxy_host.clone();
+                super::cached::lookup(&vars, &cx, loc, shared.http, &head, &proxy_host)
+            };
+            a.upstream.log.cache_status = status;
+            match lookup {
+                super::cached::Lookup::Hit(hit, head_only) => {
+                    let keep_head = shared.http.user_vars.reads_upstream_head();
+                    let mut env = Self::env(shared, self.key);
+                    let settings = prepared.settings;
+                    match a
+                        .upstream
+                        .start_cached(proto, settings, hit, head_only, keep_head, &mut env)
+                    {
+                        Ok(()) => {
+                            a.upstream.keep_request_buffer(head);
+                            a.source = Source::Upstream;
+                            self.client_progress = shared.now;
+                            return Step::Again;
+                        }
+                        // The stored head is not one the protocol takes: fetched again.
+                        Err(_) => {
+                            proto = a.upstream.take_parts().0;
+                            a.upstream.log.cache_status = Some("MISS");
+                        }
+                    }
+                }
+                super::cached::Lookup::Upstream(plan) => a.cache_fill = plan,
+                super::cached::Lookup::Off => {}
+                super::cached::Lookup::Failed(status) => {
+                    a.upstream.give_parts(proto, head);
+                    a.body = None;
+                    a.source = Source::Fixed;
+                    if let Some(req) = a.req.as_mut() {
+                        req.body = BodyRead::Abandoned;
+                        req.lingering = true;
+                    }
+                    return handler::finalize_with_status(self, shared, status);
+                }
+            }
         }
         let idempotent = matches!(
             a.head.method,
@@ -483,6 +553,9 @@ impl<'c> Conn<'c> {
     /// The upstream's head is here: intercept it for `error_page`, tunnel after a 101, or
     /// answer the client with it.
     fn upstream_head(&mut self, shared: &mut Shared<'c>, facts: HeadFacts) -> Step {
+        if let Some(step) = self.stale_for_status(shared, facts.status) {
+            return step;
+        }
         let client = self.client_ip();
         let Some(a) = self.active.as_deref_mut() else {
             return Step::Close;
@@ -569,7 +642,10 @@ impl<'c> Conn<'c> {
             }
             // proxy_force_ranges: nginx's range filter on this response, unless gzip or
             // gunzip (earlier filters) make its length unknown.
-            let force_ranges = loc.proxy_force_ranges && !handler::upstream_body_coded(a, loc);
+            // A cached response takes ranges too (nginx's `r->allow_ranges` for
+            // `r->cached`); one range is cut from the file here.
+            let force_ranges = (loc.proxy_force_ranges || a.upstream.cached())
+                && !handler::upstream_body_coded(a, loc);
             let buf = &a.buf[a.start.min(a.filled)..a.filled];
             let (range, if_range) = (
                 a.head.header(buf, b"range"),
@@ -581,6 +657,9 @@ impl<'c> Conn<'c> {
                 }
                 (Backend::Gateway(_), _) => crate::proxy::ranges::Ranged::No,
             };
+            if let crate::proxy::ranges::Ranged::Part { start, end, .. } = ranged {
+                a.upstream.narrow_cached_body(start, end);
+            }
             if let crate::proxy::ranges::Ranged::Unsatisfiable { total } = ranged {
                 let mut env = Self::env(shared, self.key);
                 a.route.request_body = a.upstream.intercept(&mut env, &cx);
@@ -609,6 +688,7 @@ impl<'c> Conn<'c> {
         if let Some(step) = head_step {
             return step;
         }
+        self.begin_cache_fill(shared, facts);
         let client = self.client_ip();
         let Some(a) = self.active.as_deref_mut() else {
             return Step::Close;
@@ -660,6 +740,11 @@ impl<'c> Conn<'c> {
     /// There is no response from the upstream: the request is finalized with the failure's
     /// status, as nginx's `ngx_http_upstream_finalize_request` does (`error_page` applies).
     fn upstream_failed(&mut self, shared: &mut Shared<'c>, f: Failure) -> Step {
+        if f.cause == crate::upstream::failure::Cause::Upstream
+            && let Some(step) = self.stale_on_failure(shared)
+        {
+            return step;
+        }
         if let Some(a) = self.active.as_deref_mut() {
             let mut env = Self::env(shared, self.key);
             let stored = a.upstream.take_stored_body();

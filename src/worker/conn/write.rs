@@ -93,6 +93,12 @@ impl<'c> Conn<'c> {
                     return Flush::Error;
                 }
             }
+            if matches!(a.source, Source::Upstream)
+                && a.head.method == crate::http::request::Method::Head
+                && !a.filter.is_on()
+            {
+                skip_upstream_body(a);
+            }
             let ready = match &a.source {
                 _ if a.filter.is_on() => a.filter.ready(),
                 Source::Fixed => Ready::End,
@@ -225,6 +231,23 @@ impl<'c> Conn<'c> {
                 }
             }
         }
+    }
+}
+
+/// A HEAD whose upstream request was a GET (`proxy_cache_convert_head`, `proxy_method`)
+/// gets the head only: the body is read (into the cache, when it is stored) and dropped,
+/// as nginx's `r->header_only` drops it.
+fn skip_upstream_body(a: &mut Active<'_>) {
+    loop {
+        let n = match a.upstream.ready() {
+            Ready::Bytes(b) => b.len(),
+            Ready::File { len, .. } => usize::try_from(len).unwrap_or(usize::MAX),
+            _ => return,
+        };
+        if n == 0 {
+            return;
+        }
+        a.upstream.consume(n);
     }
 }
 

@@ -1,0 +1,17 @@
+//! nginx's file cache (`ngx_http_file_cache.c` and the cache parts of
+//! `ngx_http_upstream.c`), shared by `proxy_cache`, `fastcgi_cache`, `uwsgi_cache` and
+//! `scgi_cache`.
+//!
+//! - [`path_conf`]: `*_cache_path`, a cache's directory, levels, keys zone and limits.
+//! - [`md5`]: the key's MD5 (the file name) and CRC32 (kept in the header).
+//! - [`header`]: the file's header, byte for byte as nginx writes it, and its checks.
+//! - [`freshness`]: `*_cache_valid` and what the response's fields say about caching.
+//! - [`entry`]: a request's key, its file, and what reading the file finds.
+//! - [`fill`]: a response written to a temporary file and renamed into the cache.
+
+pub mod entry;
+pub mod fill;
+pub mod freshness;
+pub mod header;
+pub mod md5;
+pub mod path_conf;

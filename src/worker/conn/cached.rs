@@ -1,0 +1,376 @@
+//! The proxy cache on a proxied request (issue 19), as nginx's `ngx_http_upstream_cache`
+//! and `ngx_http_upstream_send_response` use it: before going upstream the key is made and
+//! the entry looked up (a fresh one answers, through the upstream machine's cached start,
+//! so the response head goes through the same rules as a fetched one); when the upstream's
+//! head is here, the response is stored if its fields, `proxy_cache_valid` and
+//! `proxy_no_cache` allow it. `$upstream_cache_status` says which way it went.
+
+use super::*;
+use crate::cache::entry::{self, Entry, Found, Hit};
+use crate::cache::fill::Fill;
+use crate::cache::freshness;
+use crate::cache::header::{self, Header};
+use crate::config::LocSettings;
+use crate::config::set_cache::{CacheSel, methods};
+use crate::http::request::Method;
+use crate::upstream::RequestLog;
+use crate::upstream::protocol::HeadFacts;
+use crate::vars::{Template, VarSource};
+use crate::worker::request_vars::{ConnInfo, RequestVars};
+
+/// A request's cache entry, which the upstream's response may fill.
+#[derive(Debug)]
+pub struct FillPlan {
+    /// The key and its file.
+    pub entry: Entry,
+    /// Index of the cache in [`crate::config::HttpConf::caches`].
+    pub cache: usize,
+    /// The expired entry, kept to answer if the upstream fails (`proxy_cache_use_stale`,
+    /// `stale-if-error`).
+    pub stale: Option<entry::Stale>,
+}
+
+/// What the cache decided before going upstream.
+pub(super) enum Lookup {
+    /// No cache for this request.
+    Off,
+    /// A fresh entry answers (`true`: the head only, for HEAD).
+    Hit(Hit, bool),
+    /// The request goes upstream, its response stored as this entry when allowed.
+    Upstream(Option<Box<FillPlan>>),
+    /// The request fails with this status (a `proxy_cache $var` naming no cache).
+    Failed(u16),
+}
+
+/// `proxy_cache_bypass`/`proxy_no_cache`: one value non-empty and not `0`
+/// (`ngx_http_test_predicates`).
+fn any_true(values: &[Template], vars: &dyn VarSource) -> bool {
+    let mut out = Vec::new();
+    values.iter().any(|t| {
+        out.clear();
+        t.eval(vars, &mut out);
+        !out.is_empty() && out != b"0"
+    })
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Whether the request's location has a cache for it (`proxy_cache` not off, its
+/// variable naming something).
+pub(super) fn may_cache(vars: &RequestVars<'_, '_>, loc: &LocSettings) -> bool {
+    match &loc.proxy_cache {
+        None => false,
+        Some(CacheSel::Zone(_)) => true,
+        Some(CacheSel::Var(t)) => {
+            let mut name = Vec::new();
+            t.eval(vars, &mut name);
+            !name.is_empty() && name != b"off"
+        }
+    }
+}
+
+/// The lookup before going upstream: `request_head` is the upstream request the proxy
+/// built (its URI is the default key's), `proxy_host` the `$proxy_host`.
+pub(super) fn lookup(
+    vars: &RequestVars<'_, '_>,
+    cx: &RequestLog<'_>,
+    loc: &LocSettings,
+    http: &crate::config::HttpConf,
+    request_head: &[u8],
+    proxy_host: &str,
+) -> (Lookup, Option<&'static str>) {
+    let cache = match &loc.proxy_cache {
+        None => return (Lookup::Off, None),
+        Some(CacheSel::Zone(zone)) => http.caches.iter().position(|c| c.zone == *zone),
+        Some(CacheSel::Var(t)) => {
+            // ngx_http_upstream_cache_get: empty or `off` is no cache; another name must
+            // be a cache's zone.
+            let mut name = Vec::new();
+            t.eval(vars, &mut name);
+            if name.is_empty() || name == b"off" {
+                return (Lookup::Off, None);
+            }
+            let found = http.caches.iter().position(|c| {
+                http.zones
+                    .get(c.zone)
+                    .is_some_and(|z| z.name.as_bytes() == name.as_slice())
+            });
+            if found.is_none() {
+                cx.line(
+                    LogLevel::Error,
+                    &format_args!("cache \"{}\" not found", String::from_utf8_lossy(&name)),
+                    None,
+                );
+                return (Lookup::Failed(500), None);
+            }
+            found
+        }
+    };
+    let Some(cache) = cache else {
+        return (Lookup::Off, None);
+    };
+    let method = vars.active.head.method;
+    let head_only = matches!(method, Method::Head) && !vars.as_get;
+    let allowed = loc.proxy_cache_methods | methods::GET | methods::HEAD;
+    let bit = match method {
+        _ if vars.as_get => methods::GET,
+        Method::Get => methods::GET,
+        Method::Head => methods::HEAD,
+        Method::Post => methods::POST,
+        _ => 0,
+    };
+    if bit & allowed == 0 {
+        return (Lookup::Off, None);
+    }
+    let mut key = Vec::new();
+    match &loc.proxy_cache_key {
+        Some(t) => t.eval(vars, &mut key),
+        None => {
+            // ngx_http_proxy_create_key: the proxy_pass URL's scheme and host, then the
+            // upstream URI.
+            key.extend_from_slice(b"http://");
+            key.extend_from_slice(proxy_host.as_bytes());
+            let uri = request_head
+                .split(|&b| b == b' ')
+                .nth(1)
+                .unwrap_or_default();
+            key.extend_from_slice(uri);
+        }
+    }
+    let buffer_size = loc.proxy_buffer_size;
+    let needed = header::header_start(key.len()) + 256;
+    if needed > buffer_size {
+        cx.line(
+            LogLevel::Error,
+            &format_args!(
+                "proxy_buffer_size {buffer_size} is not enough for cache key, it should be increased to at least {}",
+                needed.div_ceil(1024) * 1024
+            ),
+            None,
+        );
+        return (Lookup::Off, None);
+    }
+    let Some(decl) = http.caches.get(cache) else {
+        return (Lookup::Off, None);
+    };
+    let entry = Entry::new(key, &decl.path);
+    // With proxy_cache_convert_head on, a HEAD's miss went up as GET and is stored whole;
+    // off, the HEAD's response is stored as it comes (the key should then have
+    // `$request_method`, as in nginx).
+    let plan = || {
+        Some(Box::new(FillPlan {
+            entry: entry.clone(),
+            cache,
+            stale: None,
+        }))
+    };
+    if any_true(&loc.proxy_cache_bypass, vars) {
+        return (Lookup::Upstream(plan()), Some("BYPASS"));
+    }
+    let (found, damaged) = entry::find(
+        &entry,
+        unix_now(),
+        decl.path.inactive,
+        buffer_size,
+        !head_only,
+    );
+    if let Some(d) = damaged {
+        let level = if d.what.is_critical() {
+            LogLevel::Crit
+        } else {
+            LogLevel::Info
+        };
+        cx.line(
+            level,
+            &format_args!("cache file \"{}\" {}", d.path.display(), d.what.words()),
+            None,
+        );
+    }
+    match found {
+        Found::Fresh(hit) => (Lookup::Hit(hit, head_only), Some("HIT")),
+        Found::Expired(stale) => {
+            let mut p = plan();
+            if (loc.proxy_cache_use_stale != 0 || stale.if_error)
+                && let Some(p) = p.as_mut()
+            {
+                p.stale = Some(stale);
+            }
+            (Lookup::Upstream(p), Some("EXPIRED"))
+        }
+        Found::Missing => (Lookup::Upstream(plan()), Some("MISS")),
+    }
+}
+
+/// The file header for a response whose head is `head` (as the upstream sent it), or
+/// `None` when it may not be cached (ngx_http_upstream_send_response's test).
+fn header_for(head: &[u8], status: u16, loc: &LocSettings, now: i64) -> Option<Header> {
+    let f = freshness::of_headers(freshness::fields(head), loc.proxy_ignore_headers, now);
+    // A response that varies is not stored until variants are kept apart (the entry would
+    // otherwise answer every variant).
+    if f.forbidden || !f.vary.is_empty() {
+        return None;
+    }
+    let valid_sec = match f.valid_sec {
+        0 => match freshness::valid_for(&loc.proxy_cache_valid, status) {
+            0 => return None,
+            secs => now + secs,
+        },
+        t => t,
+    };
+    let field = |name: &[u8]| {
+        freshness::fields(head)
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    };
+    let last_modified = field(b"last-modified")
+        .and_then(crate::http::date::parse_http_date_secs)
+        .unwrap_or(-1);
+    let etag = field(b"etag")
+        .filter(|e| status == 200 && e.len() <= header::ETAG_LEN)
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default();
+    Some(Header {
+        valid_sec,
+        updating_sec: f.updating_sec,
+        error_sec: f.error_sec,
+        last_modified,
+        date: now,
+        etag,
+        ..Header::default()
+    })
+}
+
+impl<'c> Conn<'c> {
+    /// The upstream's head is here and the client's is built (which decided whether the
+    /// body keeps its chunks): the response starts filling its cache entry when it may be
+    /// cached (before the head is taken, so every body byte reaches the file).
+    pub(super) fn begin_cache_fill(&mut self, shared: &mut Shared<'c>, facts: HeadFacts) {
+        let conn = ConnInfo::of(self);
+        let client = self.client_ip();
+        let Some(a) = self.active.as_deref_mut() else {
+            return;
+        };
+        let Some(plan) = a.cache_fill.take() else {
+            return;
+        };
+        let Some(req) = a.req.as_ref() else {
+            return;
+        };
+        let loc = req.loc;
+        let no_cache = {
+            let vars = RequestVars {
+                conn: &conn,
+                active: a,
+                req,
+                shared,
+                as_get: a.route.as_get,
+                kept_body: a.route.request_body.as_deref(),
+            };
+            any_true(&loc.proxy_no_cache, &vars)
+        };
+        if no_cache || facts.upgrade || a.upstream.cached() {
+            return;
+        }
+        let head = a.upstream.head_bytes();
+        let Some(head) = head.get(..facts.len) else {
+            return;
+        };
+        let Some(header) = header_for(head, facts.status, loc, unix_now()) else {
+            return;
+        };
+        if header::header_start(plan.entry.key.len()) + head.len() > loc.proxy_buffer_size {
+            return;
+        }
+        let Some(decl) = shared.http.caches.get(plan.cache) else {
+            return;
+        };
+        let temp_dir: &std::path::Path = if decl.path.use_temp_path {
+            &loc.proxy_temp_path
+        } else {
+            &decl.path.dir
+        };
+        let chunked = crate::upstream::Protocol::passes_chunks(&a.upstream.proto);
+        match Fill::begin(&plan.entry, header, head, temp_dir) {
+            Ok(mut fill) => {
+                if chunked {
+                    fill.dechunk();
+                }
+                a.upstream.begin_fill(fill);
+            }
+            Err(e) => {
+                let cx = RequestLog {
+                    conn_id: self.id,
+                    client,
+                    server: req.server,
+                    buf: &a.buf[a.start.min(a.filled)..a.filled],
+                    head: &a.head,
+                };
+                cx.line(
+                    LogLevel::Crit,
+                    &format_args!(
+                        "open() of a cache file in \"{}\" failed ({})",
+                        temp_dir.display(),
+                        crate::sys::errno_text(&e)
+                    ),
+                    a.upstream.name(),
+                );
+            }
+        }
+    }
+}
+
+impl<'c> Conn<'c> {
+    /// The upstream answered a status `proxy_cache_use_stale` names (`http_500`...) and an
+    /// expired entry is at hand: it answers instead (`STALE`), as nginx's
+    /// ngx_http_upstream_test_next does once no other try is left.
+    pub(super) fn stale_for_status(
+        &mut self,
+        shared: &mut Shared<'c>,
+        status: u16,
+    ) -> Option<Step> {
+        let a = self.active.as_deref()?;
+        if a.upstream.cached() || a.cache_fill.as_ref()?.stale.is_none() {
+            return None;
+        }
+        let loc = a.req.as_ref()?.loc;
+        let bit = crate::config::proxy_values::NextUpstream::for_status(status);
+        if bit == 0 || loc.proxy_cache_use_stale & bit == 0 {
+            return None;
+        }
+        Some(match self.answer_stale(shared) {
+            Ok(step) => step,
+            Err(()) => handler::finalize_with_status(self, shared, 502),
+        })
+    }
+
+    /// The upstream failed (an error, a timeout, an invalid head) and an expired entry may
+    /// answer (`proxy_cache_use_stale` names the failure, or the entry's `stale-if-error`).
+    pub(super) fn stale_on_failure(&mut self, shared: &mut Shared<'c>) -> Option<Step> {
+        let a = self.active.as_deref()?;
+        let stale = a.cache_fill.as_ref()?.stale.as_ref()?;
+        let loc = a.req.as_ref()?.loc;
+        if !stale.if_error && loc.proxy_cache_use_stale & a.upstream.failed_kind() == 0 {
+            return None;
+        }
+        self.answer_stale(shared).ok()
+    }
+
+    fn answer_stale(&mut self, shared: &mut Shared<'c>) -> Result<Step, ()> {
+        let key = self.key;
+        let a = self.active.as_deref_mut().ok_or(())?;
+        let stale = a.cache_fill.take().and_then(|p| p.stale).ok_or(())?;
+        let head_only = a.head.method == Method::Head && !a.route.as_get;
+        let mut env = Self::env(shared, key);
+        a.upstream
+            .answer_stale(stale.hit, head_only, &mut env)
+            .map_err(|_| ())?;
+        a.upstream.log.cache_status = Some("STALE");
+        a.source = Source::Upstream;
+        self.client_progress = shared.now;
+        Ok(Step::Again)
+    }
+}

@@ -1,0 +1,449 @@
+//! The proxy cache (issue 19) over real sockets, against an in-process upstream that counts
+//! what it is asked: misses, hits, expiry, what the response's own fields allow, bypass and
+//! `proxy_no_cache`, damaged files, the files on disk as nginx lays them out, and the
+//! directives refused at `-t` until they are built.
+
+mod common;
+#[path = "support/upstream.rs"]
+mod upstream;
+
+use std::time::Duration;
+
+use common::{Server, run_cli};
+use upstream::Upstream;
+
+/// A server caching `/c/` (1 minute for 200s unless the response says otherwise), with
+/// `/valid1/` cached 1 second and `/nocache/` not cached.
+fn start(up: &Upstream, extra: &str) -> Server {
+    Server::start_with(
+        1,
+        &format!(
+            "log_format cache '$request_uri $status [$upstream_cache_status] [$upstream_addr]';\n\
+             access_log logs/access.log cache;\n\
+             proxy_cache_path cache levels=1:2 keys_zone=one:1m;\n\
+             server {{ listen 127.0.0.1:PORT;\n\
+               location /c/ {{ proxy_pass http://127.0.0.1:{port}; proxy_cache one;\n\
+                 proxy_cache_valid 200 1m; proxy_cache_bypass $arg_bypass;\n\
+                 proxy_no_cache $arg_nostore; {extra} }}\n\
+               location /valid1/ {{ proxy_pass http://127.0.0.1:{port}; proxy_cache one;\n\
+                 proxy_cache_valid 1s; }}\n\
+               location /nocache/ {{ proxy_pass http://127.0.0.1:{port}; }}\n\
+             }}",
+            port = up.port
+        ),
+        |_| {},
+    )
+}
+
+/// How many requests the upstream saw for paths starting with `path`.
+fn asked(up: &Upstream, path: &str) -> usize {
+    up.seen()
+        .iter()
+        .filter(|s| {
+            s.line
+                .split(' ')
+                .nth(1)
+                .is_some_and(|t| t.starts_with(path))
+        })
+        .count()
+}
+
+/// The cache statuses the access log shows for `uri`, in order, once it shows `n`.
+fn statuses(server: &Server, uri: &str, n: usize) -> Vec<String> {
+    server.wait_for(5, || logged(server, uri).len() >= n);
+    logged(server, uri)
+}
+
+fn logged(server: &Server, uri: &str) -> Vec<String> {
+    server
+        .access_log()
+        .lines()
+        .filter(|l| l.split(' ').next() == Some(uri))
+        .filter_map(|l| l.split('[').nth(1)?.split(']').next().map(str::to_string))
+        .collect()
+}
+
+fn cache_files(server: &Server) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![server.prefix.path("cache")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_miss_is_stored_and_then_served_from_the_file() {
+    let up = Upstream::start();
+    let server = start(&up, "");
+    let first = server.get("/c/a");
+    assert_eq!(first.status, 200);
+    for _ in 0..3 {
+        let again = server.get("/c/a");
+        assert_eq!(again.status, 200);
+        assert_eq!(again.body, first.body, "the stored body");
+        assert_eq!(again.header("X-Up"), Some("1"));
+    }
+    assert_eq!(asked(&up, "/c/a"), 1, "one upstream request");
+    assert_eq!(statuses(&server, "/c/a", 4), ["MISS", "HIT", "HIT", "HIT"]);
+    // A hit has no upstream: `$upstream_addr` is empty.
+    assert!(
+        server.access_log().contains("/c/a 200 [HIT] [-]"),
+        "{}",
+        server.access_log()
+    );
+    // HEAD is answered from the entry, without a body.
+    let head = server.request(b"HEAD /c/a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    assert_eq!(
+        head.header("Content-Length").map(str::to_string),
+        Some(first.body.len().to_string())
+    );
+    assert_eq!(asked(&up, "/c/a"), 1);
+    server.assert_clean_log();
+}
+
+#[test]
+fn entries_are_nginx_files_named_by_the_md5_of_the_key() {
+    let up = Upstream::start();
+    let server = start(&up, "");
+    server.get("/c/file?x=1");
+    let files = cache_files(&server);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let key = format!("http://127.0.0.1:{}/c/file?x=1", up.port);
+    let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+    let levels: Vec<String> = files[0]
+        .parent()
+        .unwrap()
+        .components()
+        .rev()
+        .take(2)
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    // levels=1:2: the last hex digit, then the two before it.
+    assert_eq!(levels[1], name[31..]);
+    assert_eq!(levels[0], name[29..31]);
+    let bytes = std::fs::read(&files[0]).unwrap();
+    assert_eq!(&bytes[..8], &5u64.to_le_bytes(), "version 5");
+    assert_eq!(&bytes[336..342], b"\nKEY: ");
+    assert_eq!(&bytes[342..342 + key.len()], key.as_bytes());
+    assert!(bytes[343 + key.len()..].starts_with(b"HTTP/1.1 200 X\r\n"));
+    // nginx's md5 of the key is the name (checked with the test's own md5 below).
+    assert_eq!(name, md5_hex(key.as_bytes()));
+}
+
+#[test]
+fn an_entry_expires_after_its_time() {
+    let up = Upstream::start();
+    let server = start(&up, "");
+    server.get("/valid1/x");
+    server.get("/valid1/x");
+    std::thread::sleep(Duration::from_millis(2100));
+    server.get("/valid1/x");
+    server.get("/valid1/x");
+    assert_eq!(asked(&up, "/valid1/x"), 2);
+    assert_eq!(
+        statuses(&server, "/valid1/x", 4),
+        ["MISS", "HIT", "EXPIRED", "HIT"]
+    );
+}
+
+#[test]
+fn the_response_fields_decide_as_in_nginx() {
+    let up = Upstream::start();
+    let server = start(&up, "");
+    let twice = |uri: &str| {
+        server.get(uri);
+        server.get(uri);
+        asked(&up, uri.split('?').next().unwrap())
+    };
+    assert_eq!(twice("/c/cc1?h=Cache-Control:+no-cache"), 2);
+    assert_eq!(twice("/c/cc2?h=Cache-Control:+private,+max-age=60"), 2);
+    assert_eq!(twice("/c/cc3?h=Set-Cookie:+a=b"), 2);
+    assert_eq!(twice("/c/cc4?h=X-Accel-Expires:+0"), 2);
+    assert_eq!(twice("/c/cc5?h=Vary:+*"), 2);
+    assert_eq!(twice("/c/cc6?h=Expires:+Thu,+01+Jan+1970+00:00:01+GMT"), 2);
+    assert_eq!(twice("/c/cc7?h=Cache-Control:+max-age=60"), 1);
+    // A status proxy_cache_valid does not name, with its own time: cached.
+    assert_eq!(twice("/c/s/404?h=Cache-Control:+max-age=60"), 1);
+    // ... and without: not cached.
+    assert_eq!(twice("/c/s/403"), 2);
+    // Its own time wins over proxy_cache_valid's: 1 second here.
+    server.get("/c/cc8?h=X-Accel-Expires:+1");
+    std::thread::sleep(Duration::from_millis(2100));
+    server.get("/c/cc8?h=X-Accel-Expires:+1");
+    assert_eq!(asked(&up, "/c/cc8"), 2);
+}
+
+#[test]
+fn ignored_fields_do_not_keep_a_response_out() {
+    let up = Upstream::start();
+    let server = start(&up, "proxy_ignore_headers Set-Cookie Cache-Control;");
+    server.get("/c/i?h=Set-Cookie:+a=b&h=Cache-Control:+no-store");
+    let hit = server.get("/c/i?h=Set-Cookie:+a=b&h=Cache-Control:+no-store");
+    assert_eq!(asked(&up, "/c/i"), 1);
+    // The stored head is relayed as it came.
+    assert_eq!(hit.header("Set-Cookie"), Some("a=b"));
+}
+
+#[test]
+fn bypass_goes_upstream_and_stores_no_cache_does_not_store() {
+    let up = Upstream::start();
+    let server = start(&up, "");
+    server.get("/c/b?nostore=1");
+    server.get("/c/b?nostore=1");
+    assert_eq!(asked(&up, "/c/b"), 2, "proxy_no_cache: nothing stored");
+    server.get("/c/d");
+    server.get("/c/d?bypass=1");
+    assert_eq!(asked(&up, "/c/d"), 2);
+    assert_eq!(statuses(&server, "/c/d?bypass=1", 1), ["BYPASS"]);
+    // The bypassing response replaced the entry (its key has the query, so another one).
+    server.get("/c/d?bypass=1");
+    assert_eq!(asked(&up, "/c/d"), 3);
+    server.get("/c/d?bypass=0");
+    assert_eq!(statuses(&server, "/c/d?bypass=0", 1), ["MISS"]);
+    server.get("/c/d?bypass=0");
+    assert_eq!(statuses(&server, "/c/d?bypass=0", 2), ["MISS", "HIT"]);
+}
+
+#[test]
+fn a_damaged_file_is_logged_refetched_and_never_served() {
+    let up = Upstream::start();
+    let server = start(&up, "");
+    let good = server.get("/c/dmg");
+    let file = cache_files(&server).pop().expect("entry");
+    // Another key in the file (a byte of the KEY line).
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[350] ^= 0x20;
+    std::fs::write(&file, &bytes).unwrap();
+    let r = server.get("/c/dmg");
+    assert_eq!(r.status, 200);
+    assert!(
+        r.text().starts_with("upstream 200 GET /c/dmg"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(r.body.len(), good.body.len());
+    assert!(
+        server.error_log().contains("has md5 collision"),
+        "{}",
+        server.error_log()
+    );
+    assert_eq!(asked(&up, "/c/dmg"), 2);
+    // Refetched and stored again.
+    server.get("/c/dmg");
+    assert_eq!(asked(&up, "/c/dmg"), 2);
+    // Cut short: the body is not what its Content-Length says.
+    let file = cache_files(&server).pop().expect("entry");
+    let len = std::fs::metadata(&file).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(len - 3)
+        .unwrap();
+    let r = server.get("/c/dmg");
+    assert_eq!(r.status, 200);
+    assert!(r.text().starts_with("upstream 200 GET /c/dmg"));
+    assert_eq!(asked(&up, "/c/dmg"), 3);
+    assert!(server.error_log().contains("is too small"));
+    assert_eq!(
+        statuses(&server, "/c/dmg", 4),
+        ["MISS", "MISS", "HIT", "MISS"]
+    );
+}
+
+#[test]
+fn large_and_chunked_responses_are_stored_whole() {
+    let up = Upstream::start();
+    let server = start(&up, "proxy_buffers 4 4k; proxy_buffer_size 4k;");
+    for uri in ["/c/big?size=300000", "/c/ch?chunked=1&size=5000"] {
+        let first = server.get(uri);
+        let hit = server.get(uri);
+        assert_eq!(hit.status, 200);
+        assert_eq!(hit.body.len(), first.body.len(), "{uri}");
+        assert_eq!(hit.body, first.body, "{uri}");
+    }
+    assert_eq!(asked(&up, "/c/big"), 1);
+    assert_eq!(asked(&up, "/c/ch"), 1);
+    server.assert_clean_log_except(&["buffered to a temporary file"]);
+}
+
+#[test]
+fn conditional_and_range_fields_stay_home_when_caching() {
+    let up = Upstream::start();
+    let server = start(&up, "");
+    let req = |uri: &str| {
+        format!(
+            "GET {uri} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nRange: bytes=0-1\r\n\
+             If-None-Match: \"x\"\r\nIf-Modified-Since: Thu, 01 Jan 1970 00:00:01 GMT\r\n\r\n"
+        )
+    };
+    server.request(req("/c/cond").as_bytes());
+    server.request(req("/nocache/cond").as_bytes());
+    let seen = up.seen();
+    let cached = seen.iter().find(|s| s.line.contains("/c/cond")).unwrap();
+    assert_eq!(cached.header("range"), None);
+    assert_eq!(cached.header("if-none-match"), None);
+    assert_eq!(cached.header("if-modified-since"), None);
+    let plain = seen
+        .iter()
+        .find(|s| s.line.contains("/nocache/cond"))
+        .unwrap();
+    assert_eq!(plain.header("range"), Some("bytes=0-1"));
+}
+
+#[test]
+fn entries_survive_a_reload() {
+    let up = Upstream::start();
+    let server = start(&up, "");
+    server.get("/c/r");
+    server.signal(libc::SIGHUP);
+    std::thread::sleep(Duration::from_millis(500));
+    server.get("/c/r");
+    assert_eq!(asked(&up, "/c/r"), 1);
+}
+
+#[test]
+fn directives_not_built_yet_are_refused_at_test_time() {
+    let prefix = common::Prefix::new();
+    let check = |body: &str| {
+        prefix.write(
+            "conf/t.conf",
+            format!("events {{}}\nhttp {{\nproxy_cache_path cache keys_zone=one:1m;\n{body}\n}}\n"),
+        );
+        let (code, out, err) = run_cli(&prefix.dir, &["-t", "-c", "conf/t.conf"]);
+        (code, format!("{out}{err}"))
+    };
+    for (body, words) in [
+        (
+            "proxy_cache two;",
+            "\"proxy_cache\" zone \"two\" is unknown in",
+        ),
+        ("proxy_cache_lock on;", "the cache lock is not built yet"),
+        (
+            "proxy_cache_use_stale updating;",
+            "\"updating\" needs to know",
+        ),
+        ("proxy_cache_revalidate on;", "revalidation"),
+        ("proxy_cache_min_uses 2;", "counting uses"),
+        ("proxy_cache_valid 99 1m;", "invalid status \"99\""),
+        (
+            "proxy_cache_path c2 keys_zone=two:1m max_size=1g;",
+            "cache manager",
+        ),
+        (
+            "proxy_cache_path c2 levels=3 keys_zone=two:1m;",
+            "invalid \"levels\" \"levels=3\"",
+        ),
+        (
+            "proxy_cache_path c2 keys_zone=one:1m;",
+            "duplicate zone \"one\"",
+        ),
+        ("proxy_cache_methods PUT;", "invalid value \"PUT\""),
+    ] {
+        let (code, out) = check(body);
+        assert_ne!(code, 0, "{body}: {out}");
+        assert!(out.contains(words), "{body}: {out}");
+    }
+    let (code, out) = check(
+        "proxy_cache one; proxy_cache_key $host$uri; proxy_cache_lock off; \
+         proxy_cache_use_stale off; proxy_cache_methods GET POST; proxy_cache_min_uses 1; \
+         proxy_cache_lock_timeout 5s; proxy_cache_convert_head on;",
+    );
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn an_expired_entry_answers_a_failing_upstream_with_use_stale() {
+    let up = Upstream::start();
+    // A dead upstream: the stale entry too.
+    let dead = common::free_port();
+    let server2 = Server::start_with(
+        1,
+        "log_format cache '$request_uri $status [$upstream_cache_status]';\n\
+             access_log logs/access.log cache;\n\
+             proxy_cache_path cache keys_zone=one:1m;\n\
+             server { listen 127.0.0.1:PORT;\n\
+               location / { proxy_pass http://127.0.0.1:$arg_port; proxy_cache one;\n\
+                 proxy_cache_key $uri; proxy_cache_use_stale error http_500; } }",
+        |_| {},
+    );
+    let ok = server2.get(&format!("/e?port={}&h=X-Accel-Expires:+1", up.port));
+    assert_eq!(ok.status, 200);
+    std::thread::sleep(Duration::from_millis(2100));
+    let r = server2.get(&format!("/e?port={dead}"));
+    assert_eq!(r.status, 200, "{}", server2.error_log());
+    assert_eq!(r.body, ok.body);
+    assert_eq!(statuses(&server2, &format!("/e?port={dead}"), 1), ["STALE"]);
+    // The upstream answers 500 (its status comes from the query): the entry again.
+    let r = server2.get(&format!("/e?port={}&x=/s/500", up.port));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, ok.body);
+    assert_eq!(asked(&up, "/e?port"), 2);
+    // Without a stale entry the failure is the client's answer.
+    assert_eq!(server2.get(&format!("/other?port={dead}")).status, 502);
+}
+
+#[test]
+fn a_range_is_cut_from_the_cached_file() {
+    let up = Upstream::start();
+    let server = start(&up, "");
+    let whole = server.get("/c/range?size=100");
+    let r = server.request(
+        b"GET /c/range?size=100 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nRange: bytes=5-9\r\n\r\n",
+    );
+    assert_eq!(r.status, 206);
+    assert_eq!(r.body, whole.body[5..10]);
+    assert_eq!(
+        r.header("Content-Range").map(str::to_string),
+        Some(format!("bytes 5-9/{}", whole.body.len()))
+    );
+    assert_eq!(asked(&up, "/c/range"), 1);
+}
+
+#[test]
+fn a_cache_named_by_a_variable() {
+    let up = Upstream::start();
+    let server = Server::start_with(
+        1,
+        &format!(
+            "proxy_cache_path c1 keys_zone=one:1m; proxy_cache_path c2 keys_zone=two:1m;\n\
+             server {{ listen 127.0.0.1:PORT;\n\
+               location / {{ proxy_pass http://127.0.0.1:{}; proxy_cache $arg_c;\n\
+                 proxy_cache_valid 1m; proxy_cache_key $uri; }} }}",
+            up.port
+        ),
+        |_| {},
+    );
+    server.get("/v?c=one");
+    server.get("/v?c=one");
+    server.get("/v?c=two");
+    server.get("/v?c=");
+    assert_eq!(asked(&up, "/v"), 3, "one, two (miss), none");
+    assert_eq!(server.get("/v?c=three").status, 500);
+    assert!(server.error_log().contains("cache \"three\" not found"));
+}
+
+/// MD5 as hex, written out here so the test does not trust the server's own.
+fn md5_hex(data: &[u8]) -> String {
+    let out = std::process::Command::new("md5sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(data)?;
+            c.wait_with_output()
+        })
+        .expect("md5sum");
+    String::from_utf8_lossy(&out.stdout)[..32].to_string()
+}
