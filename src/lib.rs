@@ -51,6 +51,7 @@ pub mod config;
 pub mod control;
 pub mod explain;
 pub mod http;
+pub mod http2;
 pub mod limits;
 pub mod listener;
 pub mod log;

@@ -210,6 +210,9 @@ vars! {
     SslClientCert = "ssl_client_cert",
     /// `$ssl_client_raw_cert`
     SslClientRawCert = "ssl_client_raw_cert",
+    // ---- http2 ----
+    /// `$http2`: `h2` over TLS, `h2c` in clear on an HTTP/2 connection, else empty.
+    Http2 = "http2",
     ;
     /// `$arg_NAME`: one query argument (name stored lowercase; see [`find_arg`]).
     Arg(String),

@@ -11,8 +11,8 @@ use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::{
     access, listen, resolver, set_block, set_cache, set_cgi, set_core, set_events, set_gzip,
-    set_http, set_limits, set_loc, set_log, set_proxy, set_proxy_rest, set_regex, set_rewrite,
-    set_ssl, set_tail, set_upstream, subrequest, tuning, writer,
+    set_http, set_http2, set_limits, set_loc, set_log, set_proxy, set_proxy_rest, set_regex,
+    set_rewrite, set_ssl, set_tail, set_upstream, subrequest, tuning, writer,
 };
 use super::{charset, set_geo, set_map, set_referer, set_split_clients, set_status};
 
@@ -601,6 +601,22 @@ table! {
     "auth_request_set", HSL, Exact(2), false, subrequest::auth_request_set, "`auth_request_set $variable VALUE`: set from the auth subrequest's variables once it is done.";
     "mirror", HSL, Exact(1), false, subrequest::mirror, "`mirror URI|off`: a background subrequest to URI for each request (responses ignored).";
     "mirror_request_body", HSL, Flag, false, subrequest::mirror_request_body, "Read the client's body first and send it with the mirror subrequests (default on).";
+    // ---- http2 (config/set_http2.rs) ----
+    "http2", HS, Exact(1), false, set_http2::http2, "`http2 off` (nginx 1.25 form; the default) is accepted; `on` is refused: HTTP/2 is not served yet.";
+    "http2_max_concurrent_streams", HS, Exact(1), false, set_http2::not_served, "Refused: HTTP/2 is not served yet.";
+    "http2_recv_buffer_size", C::HTTP, Exact(1), false, set_http2::not_served, "Refused: HTTP/2 is not served yet.";
+    "http2_pool_size", HS, Exact(1), false, set_http2::not_served, "Refused: HTTP/2 is not served yet.";
+    "http2_body_preread_size", HS, Exact(1), false, set_http2::not_served, "Refused: HTTP/2 is not served yet.";
+    "http2_streams_index_size", HS, Exact(1), false, set_http2::not_served, "Refused: HTTP/2 is not served yet.";
+    "http2_chunk_size", HSL, Exact(1), false, set_http2::not_served, "Refused: HTTP/2 is not served yet.";
+    "http2_recv_timeout", HS, Exact(1), false, set_http2::obsolete, "Obsolete since nginx 1.19.7: warned about and ignored, as nginx does.";
+    "http2_idle_timeout", HS, Exact(1), false, set_http2::obsolete, "Obsolete since nginx 1.19.7: warned about and ignored, as nginx does.";
+    "http2_max_requests", HS, Exact(1), false, set_http2::obsolete, "Obsolete since nginx 1.19.7: warned about and ignored, as nginx does.";
+    "http2_max_field_size", HS, Exact(1), false, set_http2::obsolete, "Obsolete since nginx 1.19.7: warned about and ignored, as nginx does.";
+    "http2_max_header_size", HS, Exact(1), false, set_http2::obsolete, "Obsolete since nginx 1.19.7: warned about and ignored, as nginx does.";
+    "http2_push", HSL, Exact(1), false, set_http2::push_obsolete, "Server push: warned about and ignored, as nginx 1.25.1 does.";
+    "http2_push_preload", HSL, Flag, false, set_http2::push_obsolete, "Server push: warned about and ignored, as nginx 1.25.1 does.";
+    "http2_max_concurrent_pushes", HS, Exact(1), false, set_http2::push_obsolete, "Server push: warned about and ignored, as nginx 1.25.1 does.";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

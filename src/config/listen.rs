@@ -319,6 +319,14 @@ pub(crate) fn listen(
                 ConfError::at(d, format!("invalid so_keepalive value: \"{value}\""))
             })?);
             options_set = true;
+        } else if param == "http2" {
+            return Err(ConfError::at(
+                d,
+                format!(
+                    "the \"http2\" parameter is not supported: {}",
+                    super::set_http2::NOT_SERVED
+                ),
+            ));
         } else if param.starts_with("accept_filter=") {
             // nginx on Linux: said and ignored (accept filters are FreeBSD's).
             let message =

@@ -42,6 +42,7 @@ mod set_events;
 mod set_geo;
 mod set_gzip;
 mod set_http;
+mod set_http2;
 mod set_limits;
 mod set_loc;
 mod set_log;

@@ -512,6 +512,8 @@ impl VarSource for RequestVars<'_, '_> {
                     _ => {}
                 }
             }
+            // Every connection Portico serves is HTTP/1.x for now: nginx's value for those.
+            Var::Http2 => {}
             // nginx's `r->pipeline`: read after the previous request on the connection,
             // from bytes that came with it.
             Var::Pipe => out.push(if self.req.pipeline { b'p' } else { b'.' }),
