@@ -460,6 +460,17 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         self.response.set_cap(self.response_cap());
     }
 
+    /// The descriptor of the upstream socket a try holds (to route its events).
+    pub fn peer_fd(&self) -> Option<std::os::fd::RawFd> {
+        match &self.state {
+            State::Connecting(p)
+            | State::Sending(p)
+            | State::ReadingHead(p)
+            | State::ReadingBody(p) => Some(p.sock.as_raw_fd()),
+            _ => None,
+        }
+    }
+
     /// Records readiness of the upstream socket.
     pub fn on_event(&mut self, readable: bool, writable: bool) {
         if let Some(p) = self.peer_mut() {

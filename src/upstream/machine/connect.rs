@@ -65,7 +65,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             *t = true;
         }
         if let Some(g) = env.upstreams.groups.get_mut(self.target.group) {
-            g.acquire(peer);
+            g.acquire(peer, now);
         }
         Ok(Some((Some(peer), server.addr.clone())))
     }

@@ -80,6 +80,14 @@ impl<'c> Conn<'c> {
             self.log_line(level, &what);
         }
         match turn {
+            body::BodyTurn::Done
+                if self
+                    .active
+                    .as_ref()
+                    .is_some_and(|a| a.route.body_for_mirror) =>
+            {
+                self.mirror_body_read(shared, stored)
+            }
             body::BodyTurn::Done => self.launch_upstream(shared, Some(stored)),
             body::BodyTurn::Wait => {
                 if let Some(body) = self.active.as_mut().and_then(|a| a.body.as_mut()) {
