@@ -178,7 +178,7 @@ impl<'c> Conn<'c> {
                     // (ngx_http_upstream_cache); the client still gets the head only.
                     let convert_head = loc.proxy_cache_convert_head
                         && a.head.method == Method::Head
-                        && super::cached::may_cache(&vars, loc);
+                        && super::cached::may_cache(&vars, &super::cached::cache_view(loc));
                     let r = crate::proxy::ProxyRequest {
                         buf,
                         head: &a.head,
@@ -256,7 +256,8 @@ impl<'c> Conn<'c> {
         a.upstream.log.cache_status = None;
         a.cache_fill = None;
         let mut proto = proto;
-        if matches!(kind, Kind::Proxy) && loc.proxy_cache.is_some() {
+        let cache = super::cached::cache_view(loc);
+        if cache.cache.is_some() {
             if let Some(host) = &prepared.proxy_host {
                 a.upstream.log.proxy_host = host.clone();
             }
@@ -277,7 +278,7 @@ impl<'c> Conn<'c> {
                     head: &a.head,
                 };
                 let proxy_host = a.upstream.log.proxy_host.clone();
-                super::cached::lookup(&vars, &cx, loc, shared.http, &head, &proxy_host)
+                super::cached::lookup(&vars, &cx, &cache, shared.http, &head, &proxy_host)
             };
             a.upstream.log.cache_status = status;
             match lookup {
