@@ -26,6 +26,11 @@ fn scripts(prefix: &Prefix) {
          if (isset($_GET['status'])) { http_response_code((int)$_GET['status']); } \
          echo 'run ', $n, ' ', $_SERVER['REQUEST_METHOD'], \"\\n\";",
     );
+    prefix.write(
+        "html/fields.php",
+        "<?php echo $_SERVER['HTTP_IF_MODIFIED_SINCE'] ?? '-', ' ', $_SERVER['HTTP_RANGE'] ?? '-', \
+         ' ', $_SERVER['HTTP_X_OTHER'] ?? '-';",
+    );
 }
 
 fn server(extra: &str) -> Option<(Server, PhpFpm)> {
@@ -121,6 +126,13 @@ fn php_answers_are_cached_by_fastcgi_cache() {
                 .is_ok_and(|b| b.windows(19).any(|w| w == b"\nKEY: GET/count.php"))),
         "{files:?}"
     );
+    // The client's conditional and range fields are not passed when caching
+    // (nginx's fastcgi_cache_headers), the others are.
+    let r = s.request(
+        b"GET /fields.php?nostore=1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+          If-Modified-Since: Thu, 01 Jan 2015 00:00:00 GMT\r\nRange: bytes=0-1\r\nX-Other: o\r\n\r\n",
+    );
+    assert_eq!(r.text(), "- - o");
     s.assert_clean_log();
 }
 
