@@ -58,6 +58,11 @@ SCENARIOS = {
                  'return 200 "$lit $evaluated $re $geo $split $invalid_referer"; }',
                  "/vars?a=x"),
     "gif": ("location = /gif { empty_gif; }", "/gif"),
+    # status_zone counting (server and location zones) on `return`, and a proxied request
+    # through a group with a shared zone (its counters under the zone's lock).
+    "status-zone": ('location = /ret { status_zone loc; return 200 "hello\\n"; }', "/ret"),
+    "proxy-zone": ("location /proxy/ { proxy_pass http://backend_zone; "
+                   "proxy_http_version 1.1; proxy_set_header Connection \"\"; }", "/proxy/"),
     # gzip: a 20 KB page (its compressed copy from the file cache once settled, streamed
     # before), and a proxied 100 KB JSON compressed on the way (requests say they accept gzip).
     "gzip-static": ("location /g/ { alias html/; gzip on; }", "/g/page.html"),
@@ -99,6 +104,7 @@ http {{
     keepalive_requests 1000000;
     upstream backend {{ server 127.0.0.1:{upstream_port}; keepalive 16; }}
     upstream fastcgi_backend {{ server 127.0.0.1:{fastcgi_port}; keepalive 16; }}
+    upstream backend_zone {{ zone backend_zone 64k; server 127.0.0.1:{upstream_port}; keepalive 16; }}
     {http_level}
     server {{
         listen 127.0.0.1:{port};

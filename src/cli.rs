@@ -29,6 +29,8 @@ const WITH_MODULES: &[&str] = &[
     "http_realip_module",
     "http_gzip_static_module",
     "http_gunzip_module",
+    "http_stub_status_module",
+    "http_auth_request_module",
 ];
 
 /// nginx modules Portico does not implement, listed by `-V` as `--without-*` so that tools which
@@ -36,11 +38,9 @@ const WITH_MODULES: &[&str] = &[
 const WITHOUT_MODULES: &[&str] = &[
     "http_ssi_module",
     "http_userid_module",
-    "http_mirror_module",
     "http_grpc_module",
     "http_memcached_module",
     "http_browser_module",
-    "http_upstream_zone_module",
     "mail_pop3_module",
     "mail_imap_module",
     "mail_smtp_module",

@@ -65,6 +65,7 @@ pub mod router;
 pub mod shm;
 pub mod slab;
 pub mod static_files;
+pub mod status;
 pub mod sys;
 pub mod trace;
 pub mod upstream;

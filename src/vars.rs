@@ -169,6 +169,15 @@ vars! {
     LimitRate = "limit_rate",
     /// `$request_body_file`: the temporary file holding the request body, if any.
     RequestBodyFile = "request_body_file",
+    // ---- status: stub_status ----
+    /// `$connections_active`: client connections open in the whole server.
+    ConnectionsActive = "connections_active",
+    /// `$connections_reading`: connections reading a request head.
+    ConnectionsReading = "connections_reading",
+    /// `$connections_writing`: connections past the head (body, response).
+    ConnectionsWriting = "connections_writing",
+    /// `$connections_waiting`: idle connections.
+    ConnectionsWaiting = "connections_waiting",
     ;
     /// `$arg_NAME`: one query argument (name stored lowercase; see [`find_arg`]).
     Arg(String),

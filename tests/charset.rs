@@ -172,3 +172,43 @@ fn bad_charset_maps_fail_the_test_as_in_nginx() {
     let (ok, err) = check("include koi-win; include koi-utf; include win-utf;");
     assert!(ok, "nginx's own tables load: {err}");
 }
+
+#[test]
+fn an_upstream_x_accel_charset_is_the_destination_charset() {
+    let server = Server::start_with(
+        1,
+        &site(
+            "location /xa-src/ { add_header X-Accel-Charset A; default_type text/html; return 200 \"XX\"; }
+             location /xa-unknown-src/ { add_header X-Accel-Charset Z; default_type text/html; return 200 \"XX\"; }
+             location /xa/ { proxy_pass http://127.0.0.1:PORT/xa-src/; }
+             location /xa-rec/ { source_charset B; proxy_pass http://127.0.0.1:PORT/xa-src/; }
+             location /xa-unknown/ { charset B; proxy_pass http://127.0.0.1:PORT/xa-unknown-src/; }
+             location /xa-ignored/ { proxy_ignore_headers X-Accel-Charset;
+                                     proxy_pass http://127.0.0.1:PORT/xa-src/; }",
+        ),
+        |_| {},
+    );
+    // Without `charset` in the location: the upstream's charset labels the response, and
+    // the field itself is not passed on.
+    let r = server.get("/xa/");
+    assert_eq!(r.header("content-type"), Some("text/html; charset=A"));
+    assert_eq!(r.header("x-accel-charset"), None);
+    assert_eq!(r.body, b"XX");
+    // With a source charset, the body is recoded to it.
+    let r = server.get("/xa-rec/");
+    assert_eq!(r.header("content-type"), Some("text/html; charset=A"));
+    assert_eq!(r.body, b"YY");
+    // A charset the configuration does not name: logged, the response left alone (the
+    // location's own `charset` included), as nginx does.
+    let r = server.get("/xa-unknown/");
+    assert_eq!(r.header("content-type"), Some("text/html"));
+    assert!(
+        server.error_log().contains("[error] ")
+            && server
+                .error_log()
+                .contains("unknown charset \"Z\" to override")
+    );
+    let r = server.get("/xa-ignored/");
+    assert_eq!(r.header("content-type"), Some("text/html"));
+    assert_eq!(r.body, b"XX");
+}

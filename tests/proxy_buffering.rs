@@ -234,3 +234,69 @@ fn the_next_upstream_gets_the_whole_buffered_body_again() {
         seen[0].body.len()
     );
 }
+
+#[test]
+fn a_streamed_body_that_arrives_whole_in_the_first_read_is_request_body() {
+    // nginx reads what the socket holds before it streams: a body completed by that read
+    // (one client_body_buffer_size) is a buffered one, so `$request_body` has it.
+    let up = Upstream::start();
+    let server = start(
+        &format!("server 127.0.0.1:{};", up.port),
+        "proxy_request_buffering off; client_body_buffer_size 2k;
+         add_header X-Body $request_body;",
+    );
+    let data = body(1280);
+    // The head buffer (1k by default) holds the head and part of the body.
+    let r = server.request(&post_length(&data));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-body").map(str::as_bytes), Some(&data[..]));
+    assert!(up.seen().last().is_some_and(|s| s.body == data));
+}
+
+#[test]
+fn each_read_of_a_streamed_chunked_body_goes_up_as_one_chunk() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = start(
+        &format!("server 127.0.0.1:{port};"),
+        "proxy_request_buffering off; proxy_http_version 1.1;",
+    );
+    let mut client = server.connect();
+    client
+        .write_all(
+            b"POST /s HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n\
+              5\r\n01234\r\n4\r\nmany\r\n",
+        )
+        .expect("write");
+    let (mut up, _) = listener.accept().expect("accept");
+    up.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    // Reads until `want` ends what the upstream got (bounded by the read timeout).
+    let mut got = Vec::new();
+    let mut read_until = |up: &mut std::net::TcpStream, want: &[u8]| {
+        let mut buf = [0u8; 4096];
+        while !got.ends_with(want) {
+            match up.read(&mut buf) {
+                Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+                _ => break,
+            }
+        }
+        let text = String::from_utf8_lossy(&got).into_owned();
+        got.clear();
+        text
+    };
+    let head = read_until(&mut up, b"9\r\n01234many\r\n");
+    assert!(
+        head.ends_with("\r\n\r\n9\r\n01234many\r\n"),
+        "the preread chunks were not joined: {head:?}"
+    );
+    client
+        .write_all(b"5\r\n56789\r\n4\r\nmany\r\n0\r\n\r\n")
+        .expect("write");
+    let rest = read_until(&mut up, b"0\r\n\r\n");
+    assert_eq!(rest, "9\r\n56789many\r\n0\r\n\r\n");
+    up.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        .expect("answer");
+    let r = read_response(&mut client, false).expect("response");
+    assert_eq!((r.status, &r.body[..]), (200, &b"ok"[..]));
+}

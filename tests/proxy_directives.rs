@@ -613,8 +613,8 @@ fn refused_directives_name_the_reason_and_the_line() {
     let prefix = Prefix::new();
     for (text, want) in [
         (
-            "upstream u { server 127.0.0.1:1; zone u 64k; }",
-            "\"zone\" directive is not supported: upstream groups have no shared memory zone yet",
+            "upstream u { server 127.0.0.1:1; health_check; }",
+            "\"health_check\" directive is not allowed here",
         ),
         (
             "proxy_cache_path /tmp/c keys_zone=c:1m min_free=1m;",

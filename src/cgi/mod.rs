@@ -290,7 +290,7 @@ impl Protocol for Gateway<'_> {
         })
     }
 
-    fn frame_body(&mut self, data: &[u8], _wire: &[u8], out: &mut Vec<u8>) {
+    fn frame_body(&mut self, data: &[u8], out: &mut Vec<u8>) {
         match self.module {
             CgiModule::FastCgi => record::push_stdin(out, data),
             _ => out.extend_from_slice(data),

@@ -12,9 +12,9 @@ use super::raw::{Level, Shared};
 use super::{
     access, listen, resolver, set_block, set_cache, set_cgi, set_core, set_events, set_gzip,
     set_http, set_limits, set_loc, set_log, set_proxy, set_proxy_rest, set_regex, set_rewrite,
-    set_tail, set_upstream, tuning, writer,
+    set_tail, set_upstream, subrequest, tuning, writer,
 };
-use super::{charset, set_geo, set_map, set_referer, set_split_clients};
+use super::{charset, set_geo, set_map, set_referer, set_split_clients, set_status};
 
 /// A set of contexts, as nginx's `NGX_*_CONF` bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -245,7 +245,7 @@ table! {
     "request_pool_size", HS, Exact(1), false, tuning::request_pool_size, "Tuning knob of nginx's per-request memory pool (default 4k; no effect).";
     "output_buffers", HSL, Exact(2), false, tuning::output_buffers, "Tuning knob of nginx's file-reading buffers (default 2 32k; no effect).";
     "postpone_output", HSL, Exact(1), false, tuning::postpone_output, "Tuning knob of nginx's output coalescing (default 1460; no effect).";
-    "subrequest_output_buffer_size", HSL, Exact(1), false, tuning::subrequest_output_buffer_size, "Tuning knob of nginx's subrequest buffers (default 4k; Portico makes no subrequests).";
+    "subrequest_output_buffer_size", HSL, Exact(1), false, tuning::subrequest_output_buffer_size, "Tuning knob of nginx's in-memory subrequest buffers (default 4k; Portico's subrequests keep only their head).";
     "read_ahead", HSL, Exact(1), false, tuning::read_ahead, "Tuning knob of the kernel's read-ahead (default 0; no effect on Linux's page cache here).";
     "directio_alignment", HSL, Exact(1), false, tuning::directio_alignment, "Tuning knob of O_DIRECT reads (default 512; no effect: directio is refused).";
     "send_lowat", HSL, Exact(1), false, tuning::send_lowat, "SO_SNDLOWAT: unsupported on Linux, ignored with nginx's warning.";
@@ -261,10 +261,10 @@ table! {
     "max_ranges", HSL, Exact(1), false, set_tail::max_ranges, "Most byte ranges per request, 0 turns ranges off (default: no limit).";
     "chunked_transfer_encoding", HSL, Flag, false, set_tail::chunked_transfer_encoding, "Send a response of unknown length chunked to HTTP/1.1 clients (default on).";
     "aio_write", HSL, Flag, false, set_tail::aio_write, "Write temporary files with aio threads (default off; no effect without aio threads).";
-    "log_subrequest", HSL, Flag, false, set_tail::log_subrequest, "Log subrequests (default off; Portico makes none).";
+    "log_subrequest", HSL, Flag, false, set_tail::log_subrequest, "Write subrequests (auth_request, mirror) to the access log (default off).";
     "directio", HSL, Exact(1), false, set_tail::directio, "`off` only (default): Portico never reads with O_DIRECT.";
     "aio", HSL, Exact(1), false, set_tail::aio, "`off` only (default): Portico has no file AIO or thread pools.";
-    "post_action", HSL.or(C::IF_IN_LOCATION), Exact(1), false, set_tail::unsupported, "Refused: Portico makes no subrequests.";
+    "post_action", HSL.or(C::IF_IN_LOCATION), Exact(1), false, subrequest::post_action, "`post_action URI|@name`: after the response, the request goes there too (its answer is discarded).";
     "open_log_file_cache", HSL, Range(1, 4), false, set_log::open_log_file_cache, "`off` or `max=N [inactive=T] [min_uses=N] [valid=T]`: keep access logs with variables open.";
     // ---- limits, realip, auth_basic (issue 14) ----
     "limit_req_zone", C::HTTP, Exact(3), false, set_limits::limit_req_zone, "`limit_req_zone KEY zone=NAME:SIZE rate=N r/s|r/m`: a request-rate zone shared by the workers.";
@@ -305,13 +305,10 @@ table! {
     "proxy_store_access", HSL, Range(1, 3), false, set_proxy_rest::proxy_store_access, "Permissions of stored files: user:rw group:r all:r.";
     "random", C::UPSTREAM, Range(0, 2), false, set_proxy_rest::random, "`random [two [least_conn]]`: pick a server at random, by weight.";
     "keepalive_time", C::UPSTREAM, Exact(1), false, set_proxy_rest::upstream_keepalive_time, "Longest life of a cached upstream connection (default 1h).";
-    "zone", C::UPSTREAM, Range(1, 2), false, set_proxy_rest::refuse_zone, "Refused: upstream shared memory zones are not implemented yet.";
     "state", C::UPSTREAM, Exact(1), false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
     "sticky", C::UPSTREAM, AtLeast(1), false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
     "ntlm", C::UPSTREAM, NoArgs, false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
-    "queue", C::UPSTREAM, Range(1, 2), false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
     "least_time", C::UPSTREAM, Range(1, 2), false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
-    "health_check", C::LOCATION, AtLeast(0), false, set_proxy_rest::refuse_plus, "Refused: an nginx Plus directive.";
     // ---- cache (issue 19): config/set_cache.rs ----
     "proxy_cache_path", C::HTTP, AtLeast(2), false, set_cache::proxy_cache_path, "`proxy_cache_path DIR [levels=1:2] keys_zone=NAME:SIZE [inactive=10m] [use_temp_path=on] [loader_*=] [manager_*=]`: a cache on disk laid out as nginx's.";
     "proxy_cache", HSL, Exact(1), false, set_cache::proxy_cache, "`proxy_cache ZONE|off`: the cache this level's proxied responses go to.";
@@ -560,6 +557,20 @@ table! {
     "add_trailer", HSL.or(C::IF_IN_LOCATION), Range(2, 3), false, writer::add_trailer, "`add_trailer NAME VALUE [always]`: a trailer after a chunked response.";
     "client_body_in_file_only", HSL, Exact(1), false, writer::client_body_in_file_only, "Keep the request body in a file: on (kept), clean (removed), off (default).";
     "client_body_in_single_buffer", HSL, Flag, false, writer::client_body_in_single_buffer, "Keep a body in memory in one buffer (always so in Portico; default off).";
+    // ---- status: upstream zone, stub_status, status handler (config/set_status.rs) ----
+    "zone", C::UPSTREAM, Range(1, 2), false, set_status::upstream_zone, "`zone NAME [SIZE]`: the group's server counters shared by all workers.";
+    "stub_status", C::SERVER.or(C::LOCATION), Range(0, 1), false, set_status::stub_status, "Answer with nginx's basic status: connections and requests of the whole server.";
+    "status_zone", C::SERVER.or(C::LOCATION).or(C::IF_IN_LOCATION), Exact(1), false, set_status::status_zone, "`status_zone NAME|off`: count the server's or location's requests in the status report.";
+    "status", C::LOCATION, NoArgs, false, set_status::status, "Answer with the status report in JSON (`?format=prometheus`: Prometheus text).";
+    "metrics", C::LOCATION, NoArgs, false, set_status::metrics, "Answer with the status report in Prometheus' text format.";
+    "health_check", C::LOCATION, AtLeast(0), false, set_status::refuse_health_check, "Refused: active health checks are not built yet.";
+    "match", C::HTTP, Exact(1), true, set_status::refuse_health_check, "Refused: active health checks (and their match blocks) are not built yet.";
+    "queue", C::UPSTREAM, Range(1, 2), false, set_status::refuse_queue, "Refused: upstream request queues are not built yet.";
+    // ---- subrequests: auth_request, mirror ----
+    "auth_request", HSL, Exact(1), false, subrequest::auth_request, "`auth_request URI|off`: allow the request when a subrequest to URI answers 2xx (401/403 deny).";
+    "auth_request_set", HSL, Exact(2), false, subrequest::auth_request_set, "`auth_request_set $variable VALUE`: set from the auth subrequest's variables once it is done.";
+    "mirror", HSL, Exact(1), false, subrequest::mirror, "`mirror URI|off`: a background subrequest to URI for each request (responses ignored).";
+    "mirror_request_body", HSL, Flag, false, subrequest::mirror_request_body, "Read the client's body first and send it with the mirror subrequests (default on).";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

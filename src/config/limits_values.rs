@@ -24,6 +24,8 @@ pub enum ZoneKind {
     LimitConn,
     /// `proxy_cache_path ... keys_zone=` (named by `proxy_cache`)
     ProxyCache,
+    /// An upstream block's `zone NAME [SIZE]` (nginx's upstream module tag).
+    Upstream,
 }
 
 impl ZoneKind {
@@ -33,6 +35,7 @@ impl ZoneKind {
             ZoneKind::LimitReq => 1,
             ZoneKind::LimitConn => 2,
             ZoneKind::ProxyCache => 3,
+            ZoneKind::Upstream => 4,
         }
     }
 }

@@ -29,10 +29,14 @@ fn inherit_loc(child: &mut LocRaw, parent: &LocRaw) {
     let proxy_pass = child.proxy_pass.take();
     super::cgi_values::inherit(child, parent);
     let empty_gif = child.empty_gif.take();
+    let stub_status = child.stub_status.take();
+    let status_handler = child.status_handler.take();
     child.inherit(parent);
     child.try_files = try_files;
     child.proxy_pass = proxy_pass;
     child.empty_gif = empty_gif;
+    child.stub_status = stub_status;
+    child.status_handler = status_handler;
 }
 
 /// Gives each top-level `if` of a location its settings, merged with the location's: nginx
@@ -46,6 +50,8 @@ fn attach_if_settings(ops: &mut [Op], if_locs: Vec<LocRaw>, location: &LocRaw) {
         }
         super::cgi_values::inherit_pass(&mut raw, location);
         raw.empty_gif = raw.empty_gif.or(location.empty_gif);
+        raw.stub_status = raw.stub_status.or(location.stub_status);
+        raw.status_handler = raw.status_handler.or(location.status_handler);
         Rc::new(raw.finish())
     });
     for op in ops {
@@ -71,7 +77,7 @@ fn merge_location(mut raw: LocationRaw, parent: &LocRaw) -> LocationConf {
     LocationConf {
         matcher: raw.matcher,
         loc: Rc::new(raw.loc.finish()),
-        tree: crate::router::LocationTree::build(&nested),
+        tree: super::location_tree::LocationTree::build(&nested),
         nested,
         rewrite: raw.rewrite,
         deferred: raw.deferred,
@@ -127,7 +133,7 @@ fn merge_http(
                 .map(|l| merge_location(l, &s.loc))
                 .collect();
             ServerConf {
-                tree: crate::router::LocationTree::build(&locations),
+                tree: super::location_tree::LocationTree::build(&locations),
                 listens: s.listens,
                 names: s.names,
                 srv: s.srv.finish(),
@@ -164,6 +170,9 @@ fn merge_http(
         proxy_transparent: shared.proxy_transparent,
         charsets: std::mem::take(&mut shared.charsets),
         caches: std::mem::take(&mut shared.caches),
+        status_zone_blocks: Vec::new(),
+        limit_zone_blocks: Vec::new(),
+        status_zones: std::mem::take(&mut shared.status_zones),
     };
     check_charset_maps(&conf)?;
     super::set_upstream::check_all(&conf, http.place.as_ref())?;

@@ -265,6 +265,10 @@ pub struct UpstreamConf {
     /// For a group made by `proxy_pass`: the port written (if any) and the directive's place,
     /// so that resolution errors at load point at it.
     pub pending: Option<PendingHost>,
+    // ---- status: shared upstream state ----
+    /// `zone NAME [SIZE]`: index in [`crate::config::HttpConf::zones`] of the zone whose
+    /// shared memory holds the servers' counters (`None`: each worker counts alone).
+    pub zone: Option<usize>,
 }
 
 /// A `proxy_pass` host awaiting resolution at the end of loading.
@@ -293,6 +297,7 @@ impl UpstreamConf {
             keepalive_given: false,
             explicit,
             pending: None,
+            zone: None,
         }
     }
 }

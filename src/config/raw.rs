@@ -211,6 +211,9 @@ pub(crate) struct Shared {
     // ---- cache (issue 19) ----
     /// `*_cache_path` directives seen so far.
     pub caches: Vec<super::set_cache::CacheDecl>,
+    // ---- status ----
+    /// `status_zone` names so far, with whether a server (else a location) names them.
+    pub status_zones: Vec<(bool, String)>,
 }
 
 impl Shared {
@@ -237,6 +240,7 @@ impl Shared {
             proxy_transparent: false,
             charsets: Default::default(),
             caches: Vec::new(),
+            status_zones: Vec::new(),
         })
     }
 }

@@ -408,19 +408,7 @@ pub(crate) fn refuse_ssl(
     Err(refuse(d, "Portico does not speak TLS to upstreams yet"))
 }
 
-/// `zone` in an upstream block: shared memory between workers is not implemented yet.
-pub(crate) fn refuse_zone(
-    _: &mut Level<'_>,
-    d: &Directive,
-    _: &mut Shared,
-) -> Result<(), ConfError> {
-    Err(refuse(
-        d,
-        "upstream groups have no shared memory zone yet (each worker keeps its own counters)",
-    ))
-}
-
-/// nginx Plus directives (`state`, `health_check`, `sticky`, `ntlm`, `queue`,
+/// nginx Plus directives (`state`, `sticky`, `ntlm`,
 /// `least_time`): not in nginx itself either.
 pub(crate) fn refuse_plus(
     _: &mut Level<'_>,

@@ -16,13 +16,20 @@ use crate::vars::{Template, UserVars, is_builtin_name, resolve};
 /// template anywhere may use a variable set anywhere, as nginx allows.
 pub(crate) fn declare_user_vars(tree: &[Directive], user: &mut UserVars) {
     for d in tree {
-        if d.name == "set"
+        if (d.name == "set" || d.name == "auth_request_set")
             && d.args.len() == 2
             && let Some(name) = d.arg(0).strip_prefix('$')
         {
             let name = name.to_ascii_lowercase();
-            if !name.is_empty() && !is_builtin_name(&name) {
-                user.declare(&name);
+            if !name.is_empty() && !is_builtin_name(&name) && user.index(&name).is_none() {
+                // A variable first named by `auth_request_set` is "not found" until set,
+                // without `set`'s uninitialized warning (nginx: whoever defines it first
+                // gives it its get handler).
+                if d.name == "set" {
+                    user.declare(&name);
+                } else {
+                    user.declare_capture(&name);
+                }
             }
         }
         declare_user_vars(block(d), user);

@@ -1,6 +1,6 @@
 //! Setters for the rest of `ngx_http_core_module`'s directives: the ones Portico implements
 //! (`keepalive_disable`, `keepalive_time`, `reset_timedout_connection`, `max_ranges`, `chunked_transfer_encoding`, `aio_write`,
-//! `log_subrequest`) and the ones it refuses at load with the reason, in nginx's words
+//! `log_subrequest`, whose subrequests are in `worker/subrequest/`) and the ones it refuses at load with the reason, in nginx's words
 //! where nginx has some (`"aio threads" is unsupported on this platform`).
 
 use super::error::ConfError;
@@ -25,7 +25,7 @@ simple_setters! {
     /// `aio_write on|off;` (only ever used by `aio threads`, which Portico refuses, so on
     /// or off it changes nothing, as in nginx without thread pools)
     aio_write: loc.aio_write = flag_arg;
-    /// `log_subrequest on|off;` (Portico makes no subrequests, so there are none to log)
+    /// `log_subrequest on|off;` (subrequests go to the access log too)
     log_subrequest: loc.log_subrequest = flag_arg;
     /// `keepalive_time TIME;` (a connection older than this is closed after its request)
     keepalive_time: loc.keepalive_time = |d| msec_arg(d, 0);
@@ -115,7 +115,6 @@ pub(crate) fn unsupported(
     _: &mut Shared,
 ) -> Result<(), ConfError> {
     let reason = match d.name.as_str() {
-        "post_action" => "Portico makes no subrequests",
         "postpone_gzipping" => "Portico's compressor starts at the first body byte",
         _ => "Portico does not implement it",
     };
@@ -125,9 +124,10 @@ pub(crate) fn unsupported(
 
 /// nginx's modules that Portico has built in, as `load_module`'s refusal lists them (the
 /// http core, static, index, log and upstream round robin go without saying).
-const BUILT_IN_MODULES: &str = "http_access, http_auth_basic, http_autoindex, http_charset, \
-     http_empty_gif, http_fastcgi, http_geo, http_gunzip, http_gzip, http_gzip_static, \
-     http_headers, http_limit_conn, http_limit_req, http_map, http_proxy, http_realip, \
+const BUILT_IN_MODULES: &str = "http_access, http_auth_basic, http_auth_request, \
+     http_autoindex, http_charset, http_empty_gif, http_fastcgi, http_geo, http_gunzip, \
+     http_gzip, http_gzip_static, http_headers, http_limit_conn, http_limit_req, http_map, \
+     http_mirror, http_proxy, http_realip, \
      http_referer, http_rewrite, http_scgi, http_split_clients, http_upstream_hash, \
      http_upstream_ip_hash, http_upstream_keepalive, http_upstream_least_conn, \
      http_upstream_random, http_uwsgi";

@@ -342,6 +342,16 @@ pub struct HttpConf {
     /// `proxy_cache_path` directives: the caches (`LocSettings::proxy_cache` names one by
     /// its zone's index in [`HttpConf::zones`]).
     pub caches: Vec<super::set_cache::CacheDecl>,
+    // ---- status ----
+    /// `status_zone` names, with whether a server (else a location) names them; indexed by
+    /// `SrvSettings::status_zone` and `LocSettings::status_zone`.
+    pub status_zones: Vec<(bool, String)>,
+    /// Per `status_zones` entry, its counter block in the status zone (set by the master
+    /// before it forks; `None` under `-t` or when the zone is full).
+    pub status_zone_blocks: Vec<Option<usize>>,
+    /// Per `zones` entry, the counter block of a limit zone in the status zone (set by the
+    /// master, as `status_zone_blocks`).
+    pub limit_zone_blocks: Vec<Option<usize>>,
 }
 
 impl HttpConf {
@@ -454,7 +464,7 @@ pub struct ServerConf {
     /// Locations in config order.
     pub locations: Vec<LocationConf>,
     /// `locations` indexed for the search (built once at load).
-    pub tree: crate::router::LocationTree,
+    pub tree: super::location_tree::LocationTree,
     /// Server-level `rewrite`, `return`, `set`, `if`, `break`: run once per request before
     /// the location search (nginx's server rewrite phase).
     pub rewrite: Vec<Op>,
@@ -489,7 +499,7 @@ pub struct LocationConf {
     /// Nested locations.
     pub nested: Vec<LocationConf>,
     /// `nested` indexed for the search (built once at load).
-    pub tree: crate::router::LocationTree,
+    pub tree: super::location_tree::LocationTree,
     /// The location's own `rewrite`, `return`, `set`, `if`, `break` (not inherited, as in
     /// nginx): run after each location search that selects this location.
     pub rewrite: Vec<Op>,
@@ -522,6 +532,9 @@ settings! {
         connection_pool_size: u64 = super::tuning::DEFAULT_CONNECTION_POOL_SIZE,
         /// `request_pool_size`
         request_pool_size: u64 = super::tuning::DEFAULT_REQUEST_POOL_SIZE,
+        // ---- status (config/set_status.rs) ----
+        /// `status_zone NAME` of a server: index in `HttpConf::status_zones`
+        status_zone: Option<usize> = None,
     }
 }
 
@@ -705,7 +718,7 @@ settings! {
         chunked_transfer_encoding: bool = true,
         /// `aio_write on|off` (no effect without `aio threads`, as in nginx)
         aio_write: bool = false,
-        /// `log_subrequest on|off` (Portico makes no subrequests)
+        /// `log_subrequest on|off`: subrequests are written to the access log
         log_subrequest: bool = false,
         /// `directio off` (a size is refused at load)
         directio_off: bool = true,
@@ -884,6 +897,29 @@ settings! {
         proxy_cache_convert_head: bool = true,
         /// `proxy_cache_use_stale` as `NextUpstream` bits (0: off)
         proxy_cache_use_stale: u16 = 0,
+        // ---- status: stub_status, status handler (config/set_status.rs) ----
+        /// `stub_status` (server or location; nested locations do not inherit it, an `if`
+        /// in the location keeps it, as nginx's content handler)
+        stub_status: bool = false,
+        /// `status_zone NAME|off` of a location (inherited): index in
+        /// `HttpConf::status_zones`
+        status_zone: Option<usize> = None,
+        /// `status` / `metrics`: the location answers with the status report (not
+        /// inherited, as `stub_status`)
+        status_handler: Option<super::set_status::StatusFormat> = None,
+        // ---- subrequests: auth_request, mirror (config/subrequest.rs) ----
+        /// `auth_request URI|off` (empty: off)
+        auth_request: Vec<u8> = Vec::new(),
+        /// `auth_request_set` entries; a level with any replaces its parent's
+        auth_request_set: Vec<super::subrequest::AuthRequestSet> = Vec::new(),
+        /// `mirror URI` entries (empty: off); a level with any, or `off`, replaces its
+        /// parent's
+        mirror: Vec<Vec<u8>> = Vec::new(),
+        /// `mirror_request_body on|off`: the client's body is read whole first and sent
+        /// with each mirror subrequest
+        mirror_request_body: bool = true,
+        /// `post_action URI|@name` (empty: none)
+        post_action: Vec<u8> = Vec::new(),
     }
 }
 

@@ -36,6 +36,8 @@ pub fn format_zone(kind: ZoneKind, seg: &Segment) -> io::Result<()> {
         // The cache's index is its directory for now: the keys zone is mapped, kept
         // across reloads, and holds nothing yet.
         ZoneKind::ProxyCache => Ok(()),
+        // Formatted by the upstream module, never here.
+        ZoneKind::Upstream => Err(io::Error::from_raw_os_error(libc::EINVAL)),
     }
 }
 
@@ -51,6 +53,7 @@ pub fn key_changed(zone: &ZoneDecl, previous_key: &str) -> String {
                 zone.name, zone.key_text
             );
         }
+        ZoneKind::Upstream => "zone",
     };
     format!(
         "{what} \"{}\" uses the \"{}\" key while previously it used the \"{previous_key}\" key",

@@ -101,6 +101,17 @@ pub fn run(opts: LoadOptions) -> i32 {
             return 1;
         }
     };
+    // The connection and request counters (stub_status): one zone for the master's life.
+    if let Err(e) = crate::status::counters::install() {
+        elog!(
+            LogLevel::Emerg,
+            "mmap(MAP_ANON|MAP_SHARED, {}) failed ({})",
+            crate::status::counters::ZONE_SIZE,
+            sys::errno_text(&e)
+        );
+        return 1;
+    }
+    crate::status::counters::set_generation(0);
     let zones = match zones::map(&mut config, &Default::default()) {
         Ok(z) => z,
         Err(e) => {
@@ -251,6 +262,7 @@ pub fn run(opts: LoadOptions) -> i32 {
         upgraded_from: inherited.map(|_| unsafe { libc::getppid() }),
         zones,
     };
+    crate::status::counters::set_generation(m.generation);
     for slot in 0..workers {
         m.spawn(slot);
     }
@@ -411,6 +423,7 @@ impl Master {
                 continue;
             };
             let w = self.workers.swap_remove(i);
+            crate::status::counters::retire(pid);
             let fatal = match status {
                 process::Exit::Code(code) => {
                     elog!(
@@ -556,6 +569,7 @@ impl Master {
         self.zones = zones;
         let old = self.generation;
         self.generation += 1;
+        crate::status::counters::set_generation(self.generation);
         for slot in 0..self.config.main.worker_processes {
             self.spawn(slot);
         }

@@ -7,7 +7,7 @@
 
 use std::rc::Rc;
 
-use crate::config::Config;
+use crate::config::{Config, ZoneKind};
 use crate::shm::{Mapped, Registry, Segment};
 use crate::sys;
 
@@ -18,10 +18,46 @@ pub(super) fn map(config: &mut Config, previous: &Registry) -> Result<Registry, 
     let Some(http) = config.http.as_mut() else {
         return Ok(next);
     };
-    for zone in &mut http.zones {
+    // The status zone's counter blocks, by name: the same block as the last generation's.
+    http.status_zone_blocks = http
+        .status_zones
+        .iter()
+        .map(|(server, name)| {
+            let kind = if *server {
+                crate::status::zones::Kind::Server
+            } else {
+                crate::status::zones::Kind::Location
+            };
+            let block = crate::status::zones::assign(kind, name);
+            if block.is_none() {
+                crate::elog!(
+                    crate::log::LogLevel::Warn,
+                    "no room for status_zone \"{name}\" in the status zone: its requests are not counted"
+                );
+            }
+            block
+        })
+        .collect();
+    http.limit_zone_blocks = http
+        .zones
+        .iter()
+        .map(|z| match z.kind {
+            ZoneKind::LimitReq => {
+                crate::status::zones::assign(crate::status::zones::Kind::LimitReq, &z.name)
+            }
+            ZoneKind::LimitConn => {
+                crate::status::zones::assign(crate::status::zones::Kind::LimitConn, &z.name)
+            }
+            ZoneKind::Upstream | ZoneKind::ProxyCache => None,
+        })
+        .collect();
+    for (index, zone) in http.zones.iter_mut().enumerate() {
         let kind = zone.kind.tag();
         let size = zone.size as usize;
-        let segment = match previous.find(&zone.name, kind, size) {
+        // An upstream zone is never reused (nginx's `noreuse`): its records follow the
+        // servers of the new configuration.
+        let reusable = zone.kind != ZoneKind::Upstream;
+        let segment = match previous.find(&zone.name, kind, size).filter(|_| reusable) {
             Some(old) => {
                 if old.note != zone.key_text {
                     return Err(crate::limits::key_changed(zone, &old.note));
@@ -35,8 +71,19 @@ pub(super) fn map(config: &mut Config, previous: &Registry) -> Result<Registry, 
                         sys::errno_text(&e)
                     )
                 })?;
-                crate::limits::format_zone(zone.kind, &seg)
-                    .map_err(|_| format!("zone \"{}\" is too small", zone.name))?;
+                let formatted = match zone.kind {
+                    ZoneKind::Upstream => {
+                        let peers = http
+                            .upstreams
+                            .iter()
+                            .filter(|u| u.zone == Some(index))
+                            .map(|u| u.servers.len())
+                            .sum();
+                        crate::upstream::balancer::format_zone(&seg, peers)
+                    }
+                    kind => crate::limits::format_zone(kind, &seg),
+                };
+                formatted.map_err(|_| format!("zone \"{}\" is too small", zone.name))?;
                 Rc::new(seg)
             }
         };

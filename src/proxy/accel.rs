@@ -8,9 +8,10 @@
 //! - `X-Accel-Buffering: yes|no`: `proxy_buffering` for this response ([`buffering`]);
 //! - `X-Accel-Limit-Rate: N`: the response's `limit_rate` ([`limit_rate`]).
 //!
-//! `X-Accel-Charset` sets the response's charset in nginx; Portico has no `charset` yet,
-//! so it is hidden and not acted on. `X-Accel-Expires` only speaks to the cache, which
-//! Portico does not have.
+//! - `X-Accel-Charset: NAME`: the charset filter's destination charset for this response,
+//!   whatever `charset` says ([`charset`]).
+//!
+//! `X-Accel-Expires` only speaks to the cache, which Portico does not have.
 
 use super::cookie::{CookieRules, rewrite_set_cookie};
 use crate::config::proxy_rest::IgnoreHeaders;
@@ -50,6 +51,18 @@ pub fn buffering(lines: &Lines, buf: &[u8], ignore: IgnoreHeaders) -> Option<boo
     } else {
         None
     }
+}
+
+/// `X-Accel-Charset`: the charset the response is labelled (and recoded) with, unless
+/// ignored (`ngx_http_upstream_process_charset`: the last one counts).
+pub fn charset<'b>(lines: &Lines, buf: &'b [u8], ignore: IgnoreHeaders) -> Option<&'b [u8]> {
+    if ignore.has(IgnoreHeaders::XA_CHARSET) {
+        return None;
+    }
+    lines
+        .iter()
+        .rfind(|(n, _)| buf[n.0..n.1].eq_ignore_ascii_case(b"x-accel-charset"))
+        .map(|(_, v)| &buf[v.0..v.1])
 }
 
 /// `X-Accel-Limit-Rate`: the rate (bytes per second) the upstream asks for, unless

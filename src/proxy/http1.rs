@@ -36,6 +36,9 @@ pub struct Http1 {
     /// `http://host[:port]` for a `Location` a `proxy_redirect` rule turns into a path
     /// (empty: none, or `absolute_redirect off`).
     pub location_base: Vec<u8>,
+    /// The streamed request body goes up chunked (nginx's `ctx->internal_chunked`): each
+    /// read of the client's body is one chunk.
+    pub chunked_body: bool,
     /// The part of the body a 206 sends.
     slice: Option<Slice>,
     framing: Framing,
@@ -51,6 +54,7 @@ impl Http1 {
         self.head_request = head_request;
         self.client_http11 = client_http11;
         self.upgrade = false;
+        self.chunked_body = false;
         self.redirects = None;
         self.cookies = None;
         self.uri.clear();
@@ -87,6 +91,7 @@ impl Default for Http1 {
             uri: Vec::new(),
             ranged: Ranged::No,
             location_base: Vec::new(),
+            chunked_body: false,
             slice: None,
             framing: Framing::Empty,
             remaining: 0,
@@ -97,6 +102,23 @@ impl Default for Http1 {
 }
 
 impl Protocol for Http1 {
+    fn frame_body(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        if !self.chunked_body {
+            out.extend_from_slice(data);
+            return;
+        }
+        // ngx_http_proxy_body_output_filter: one chunk for what one read brought.
+        let _ = std::io::Write::write_fmt(out, format_args!("{:x}\r\n", data.len()));
+        out.extend_from_slice(data);
+        out.extend_from_slice(b"\r\n");
+    }
+
+    fn end_body(&mut self, out: &mut Vec<u8>) {
+        if self.chunked_body {
+            out.extend_from_slice(b"0\r\n\r\n");
+        }
+    }
+
     fn parse_head(&mut self, buf: &[u8]) -> Parsed {
         match response::parse_head(buf, &mut self.head) {
             Ok(None) => Parsed::Incomplete,

@@ -286,6 +286,7 @@ pub fn prepare(
     }
     setup.target.keepalive = input.keepalive && !facts.connection_close && !facts.upgrade;
     proto.upgrade = facts.upgrade;
+    proto.chunked_body = input.chunked;
     proto.redirects = redirects(loc, pass, &pvars);
     proto.cookies = cookie::evaluate(loc, &pvars);
     proto.uri = uri;

@@ -7,6 +7,7 @@
 //!   not wedge the others: the next one recovers the lock and wipes the zone).
 //! - [`Table`]: inside a segment, a fixed-size allocator, a hash index of byte keys and an
 //!   LRU list, typed by the module's fixed-size value ([`Pod`]).
+//! - [`Slots`]: inside a segment, a fixed array of records (an upstream zone's peers).
 //! - [`Registry`]: the master's zones by name, kind and size, so a reload keeps a zone whose
 //!   three did not change — the same mapping, contents and all — and maps a new one
 //!   otherwise, as `ngx_init_cycle` does. A binary upgrade (`USR2`) starts from empty zones,
@@ -15,9 +16,11 @@
 //! The whole crate's shared-memory `unsafe` is in this module.
 
 mod segment;
+mod slots;
 mod table;
 
 pub use segment::{LockState, Segment};
+pub use slots::{Slots, SlotsGuard};
 pub use table::{Guard, Node, PAGE, Pod, Remembered, Table};
 
 use std::rc::Rc;

@@ -178,3 +178,15 @@ impl Drop for Segment {
 
 /// Size of the segment header, rounded up so what follows is 64-byte aligned.
 pub(super) const HEADER_SPACE: usize = std::mem::size_of::<SegmentHeader>().div_ceil(64) * 64;
+
+impl Segment {
+    /// The segment after its header as 64-bit atomic words, for counters every process
+    /// updates without the lock (a status zone): all-zero memory is a valid `AtomicU64`,
+    /// and the words start 64-byte aligned.
+    pub fn words(&self) -> &[AtomicU64] {
+        let count = self.size.saturating_sub(HEADER_SPACE) / 8;
+        // SAFETY: the range lies inside the mapping, which lives as long as `self`; atomics
+        // make concurrent access from other processes sound; HEADER_SPACE keeps alignment.
+        unsafe { std::slice::from_raw_parts(self.base.as_ptr().add(HEADER_SPACE).cast(), count) }
+    }
+}

@@ -3,12 +3,15 @@
 //! `random` (`balancer/random.rs`),
 //! with passive health checks (`max_fails` within `fail_timeout`).
 //!
-//! Each worker keeps its own counters, as nginx does without a shared zone.
+//! Each worker keeps its own counters, as nginx does without a shared zone; with `zone`
+//! the counters live in shared memory (`balancer/shared.rs`) and every worker uses them.
 
 use std::net::IpAddr;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::config::proxy_values::{Balance, UpstreamConf};
+use crate::shm::Segment;
 
 /// Run-time state of one server.
 #[derive(Debug, Clone)]
@@ -23,14 +26,16 @@ pub struct Peer {
     pub conns: usize,
     /// Failures counted in the current `fail_timeout` window.
     pub fails: u32,
+    /// Tries sent to it (counted for the status report with a zone).
+    pub requests: u64,
     /// Start of the current failure window.
     pub checked: Option<Instant>,
     /// Time of the last failure.
     pub accessed: Option<Instant>,
-    max_fails: u32,
-    fail_timeout: Duration,
+    pub(super) max_fails: u32,
+    pub(super) fail_timeout: Duration,
     max_conns: usize,
-    down: bool,
+    pub(super) down: bool,
     /// A `backup` server.
     pub backup: bool,
 }
@@ -44,6 +49,8 @@ pub struct Group {
     ring: Vec<(u32, usize)>,
     /// `random`'s generator state (0: not seeded yet).
     rng: u64,
+    /// The group's records in its upstream zone, if it has one.
+    shared: Option<shared::Shared>,
 }
 
 /// Why no server could be chosen.
@@ -62,6 +69,7 @@ impl Group {
                 current_weight: 0,
                 conns: 0,
                 fails: 0,
+                requests: 0,
                 checked: None,
                 accessed: None,
                 max_fails: s.max_fails,
@@ -94,6 +102,16 @@ impl Group {
             peers,
             ring,
             rng: 0,
+            shared: None,
+        }
+    }
+
+    /// Counters of a group in its upstream zone: `first` is the index of its first server's
+    /// record in the zone (groups sharing a zone follow each other in configuration order).
+    pub fn in_shared_zone(conf: &UpstreamConf, seg: Rc<Segment>, first: usize) -> Group {
+        Group {
+            shared: Some(shared::Shared::new(seg, first)),
+            ..Group::new(conf)
         }
     }
 
@@ -162,6 +180,17 @@ impl Group {
     /// Picks a server for a request: `tried` marks servers already tried by it, `client` is
     /// the client's address (`ip_hash`), `key` the evaluated `hash` key.
     pub fn pick(
+        &mut self,
+        balance: &Balance,
+        tried: &[bool],
+        client: IpAddr,
+        key: &[u8],
+        now: Instant,
+    ) -> Result<usize, NoLivePeers> {
+        self.in_zone(now, |g| g.pick_here(balance, tried, client, key, now))
+    }
+
+    fn pick_here(
         &mut self,
         balance: &Balance,
         tried: &[bool],
@@ -297,10 +326,13 @@ impl Group {
     }
 
     /// A request starts using server `i`.
-    pub fn acquire(&mut self, i: usize) {
-        if let Some(p) = self.peers.get_mut(i) {
-            p.conns += 1;
-        }
+    pub fn acquire(&mut self, i: usize, now: Instant) {
+        self.in_zone(now, |g| {
+            if let Some(p) = g.peers.get_mut(i) {
+                p.conns += 1;
+                p.requests += 1;
+            }
+        });
     }
 
     /// A request stops using server `i`; `failed` counts a failure against it
@@ -308,6 +340,18 @@ impl Group {
     /// the server for `fail_timeout` (nginx then warns "upstream server temporarily
     /// disabled"). The only server of a group is never counted.
     pub fn release(&mut self, i: usize, failed: bool, now: Instant) -> bool {
+        self.in_zone(now, |g| g.release_here(i, failed, now))
+    }
+
+    /// [`Group::release`] of a try that took `took`: with a zone, the try is also counted
+    /// for the status report (ended, failed, time).
+    pub fn release_try(&mut self, i: usize, failed: bool, now: Instant, took: Duration) -> bool {
+        let disabled = self.release(i, failed, now);
+        self.count_try(i, failed, took.as_millis() as u64);
+        disabled
+    }
+
+    fn release_here(&mut self, i: usize, failed: bool, now: Instant) -> bool {
         let single = self.single();
         let Some(p) = self.peers.get_mut(i) else {
             return false;
@@ -349,6 +393,9 @@ pub fn crc32(data: &[u8]) -> u32 {
 }
 
 mod random;
+mod shared;
+
+pub use shared::{PeerStats, SharedPeer, format_zone};
 
 #[cfg(test)]
 mod tests;

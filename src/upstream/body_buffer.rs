@@ -80,6 +80,22 @@ impl StoredBody {
         self.file.is_none().then_some(&self.mem[..])
     }
 
+    /// A second handle on the same body for another request that sends it (a mirror
+    /// subrequest, as nginx's subrequests share `r->request_body`): the bytes in memory
+    /// are copied, a file is shared through a duplicated descriptor and stays this body's
+    /// to remove.
+    pub fn share(&self) -> io::Result<StoredBody> {
+        Ok(StoredBody {
+            mem: self.mem.clone(),
+            file: self.file.as_ref().map(File::try_clone).transpose()?,
+            path: self.path.clone(),
+            file_only: BodyInFile::Off,
+            len: self.len,
+            chunk: Vec::new(),
+            chunk_at: 0,
+        })
+    }
+
     /// Appends `data`. Past `limit` bytes in memory, everything moves to a new temporary
     /// file under `dir`; its path is returned then (for nginx's warn line).
     pub fn append(&mut self, data: &[u8], limit: usize, dir: &Path) -> io::Result<Option<PathBuf>> {

@@ -52,6 +52,13 @@ fn local(what: &str, e: Errno) -> OpenError {
 /// Creates a non-blocking socket to `addr` with `opts` and starts connecting. The result
 /// is usually still connecting: wait for writable, then [`connected`].
 pub fn open(addr: &PeerAddr, opts: &SocketOptions) -> Result<TcpStream, OpenError> {
+    open_checked(addr, opts).map(|(sock, _)| sock)
+}
+
+/// [`open`], and whether `connect` finished at once (a unix-domain socket whose server
+/// has room in its backlog): the socket is connected, with no `SO_ERROR` to ask for, as
+/// `ngx_event_connect_peer` takes a `connect` that returns 0.
+pub fn open_checked(addr: &PeerAddr, opts: &SocketOptions) -> Result<(TcpStream, bool), OpenError> {
     let family = match addr {
         PeerAddr::Inet(SocketAddr::V4(_)) => AddressFamily::Inet,
         PeerAddr::Inet(SocketAddr::V6(_)) => AddressFamily::Inet6,
@@ -76,17 +83,18 @@ pub fn open(addr: &PeerAddr, opts: &SocketOptions) -> Result<TcpStream, OpenErro
             socket::connect(fd.as_raw_fd(), &unix)
         }
     };
-    match started {
-        Ok(()) | Err(Errno::EINPROGRESS) => {}
+    let done = match started {
+        Ok(()) => true,
+        Err(Errno::EINPROGRESS) => false,
         // Linux answers EAGAIN, not ECONNREFUSED, on a unix socket whose backlog is full;
         // nginx counts it as a refusal.
         Err(e) => return Err(OpenError::Connect(io::Error::from(e))),
-    }
+    };
     let stream = std::net::TcpStream::from(fd);
     if matches!(addr, PeerAddr::Inet(_)) {
         let _ = stream.set_nodelay(true);
     }
-    Ok(TcpStream::from_std(stream))
+    Ok((TcpStream::from_std(stream), done))
 }
 
 /// `*_bind`: the local address before connecting.

@@ -165,6 +165,9 @@ pub struct Upstream<'c, P> {
     /// The `*_next_upstream` bit of the last failed try (`error`, `timeout`,
     /// `invalid_header`), for `*_cache_use_stale`.
     failed_kind: u16,
+    /// Streamed request-body bytes of the client's current read turn (see
+    /// [`Upstream::gather_body`]); the allocation is kept.
+    body_turn: Vec<u8>,
 }
 
 impl<P: Default> Default for Upstream<'_, P> {
@@ -202,6 +205,7 @@ impl<P: Default> Default for Upstream<'_, P> {
             fill: None,
             cached: false,
             failed_kind: 0,
+            body_turn: Vec::new(),
         }
     }
 }
@@ -268,6 +272,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             self.tried.extend(g.servers.iter().map(|s| s.down));
         }
         self.target = req.target;
+        self.body_turn.clear();
         let records = self.proto.stored_records();
         self.request
             .start(req.head, req.stored, req.body_done, records);
@@ -455,6 +460,17 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         self.response.set_cap(self.response_cap());
     }
 
+    /// The descriptor of the upstream socket a try holds (to route its events).
+    pub fn peer_fd(&self) -> Option<std::os::fd::RawFd> {
+        match &self.state {
+            State::Connecting(p)
+            | State::Sending(p)
+            | State::ReadingHead(p)
+            | State::ReadingBody(p) => Some(p.sock.as_raw_fd()),
+            _ => None,
+        }
+    }
+
     /// Records readiness of the upstream socket.
     pub fn on_event(&mut self, readable: bool, writable: bool) {
         if let Some(p) = self.peer_mut() {
@@ -592,18 +608,27 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         }
     }
 
-    /// Streamed request-body bytes (`data` decoded, `wire` as the client sent them),
-    /// framed by the protocol; `done`: the last.
-    pub fn push_body(&mut self, data: &[u8], wire: &[u8], done: bool) {
+    /// Gathers streamed request-body bytes (decoded) of the client's current read turn;
+    /// [`Upstream::push_body`] frames them together.
+    pub fn gather_body(&mut self, data: &[u8]) {
+        self.body_turn.extend_from_slice(data);
+    }
+
+    /// The body bytes gathered in this turn go into the request, framed by the protocol as
+    /// one piece (nginx frames what one read of the client brought as one chunk or record);
+    /// `done`: the body ended.
+    pub fn push_body(&mut self, done: bool) {
         let proto = &mut self.proto;
+        let data = &self.body_turn;
         self.request.push_with(|out| {
-            if !data.is_empty() || !wire.is_empty() {
-                proto.frame_body(data, wire, out);
+            if !data.is_empty() {
+                proto.frame_body(data, out);
             }
             if done {
                 proto.end_body(out);
             }
         });
+        self.body_turn.clear();
         if done {
             self.request.push(&[], true);
         }

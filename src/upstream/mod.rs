@@ -93,7 +93,7 @@ impl Upstreams {
     /// Fresh state for the configured groups; `registry` registers new upstream sockets.
     pub fn new(http: &HttpConf, registry: mio::Registry) -> Upstreams {
         Upstreams {
-            groups: http.upstreams.iter().map(Group::new).collect(),
+            groups: groups(http),
             pool: Pool::default(),
             buffers: Vec::new(),
             open: 0,
@@ -137,6 +137,29 @@ impl Upstreams {
             self.buffers.push(b);
         }
     }
+}
+
+/// The worker's groups; a group with a `zone` the master mapped uses its shared records
+/// (groups sharing a zone take consecutive records, in configuration order, as the master
+/// laid them out).
+fn groups(http: &HttpConf) -> Vec<Group> {
+    let mut next_record = vec![0usize; http.zones.len()];
+    http.upstreams
+        .iter()
+        .map(|u| {
+            let zone = u.zone.and_then(|z| {
+                let seg = http.zones.get(z)?.segment.clone()?;
+                let first = next_record.get_mut(z)?;
+                let at = *first;
+                *first += u.servers.len();
+                Some((seg, at))
+            });
+            match zone {
+                Some((seg, first)) => Group::in_shared_zone(u, seg, first),
+                None => Group::new(u),
+            }
+        })
+        .collect()
 }
 
 /// What one turn of an upstream needs from its worker.

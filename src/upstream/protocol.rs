@@ -153,11 +153,11 @@ pub trait Protocol {
         log: &ProtoLog<'_, '_>,
     ) -> Result<Decoded, Cow<'static, str>>;
 
-    /// Frames streamed request-body bytes for the upstream into `out`: `data` as decoded,
-    /// `wire` as the client sent them (HTTP forwards `wire`, chunks and all).
-    fn frame_body(&mut self, data: &[u8], wire: &[u8], out: &mut Vec<u8>) {
-        let _ = data;
-        out.extend_from_slice(wire);
+    /// Frames streamed request-body bytes (decoded: what one read of the client brought)
+    /// for the upstream into `out`, as one piece (a chunk, a record), as nginx's body
+    /// output filters frame what one read passes them.
+    fn frame_body(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(data);
     }
 
     /// The streamed request body ended: its closing framing into `out`.

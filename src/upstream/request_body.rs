@@ -44,6 +44,9 @@ pub struct RequestOut {
     body_done: bool,
     /// Every byte of the request is still here: a try can start it over.
     replayable: bool,
+    /// A stored body already framed into `out` behind the head (see
+    /// [`RequestOut::start`]), kept for `$request_body` and an error page.
+    inline_body: Option<Box<StoredBody>>,
 }
 
 /// What went wrong writing the request.
@@ -81,11 +84,41 @@ impl RequestOut {
     ) {
         self.out = head;
         self.out_pos = 0;
+        self.body_done = body_done || stored.is_some();
+        self.replayable = true;
+        self.inline_body = None;
         self.stored = stored;
         self.records = records.filter(|_| self.stored.is_some());
         self.rewind();
-        self.body_done = body_done || self.stored.is_some();
-        self.replayable = true;
+        self.inline_records();
+    }
+
+    /// A small body in memory cut into records goes into `out` behind the head, so the
+    /// whole request leaves in one write, as nginx sends its request chain (an upstream
+    /// that reads once sees all of it); it stays replayable there.
+    fn inline_records(&mut self) {
+        let (Some(records), Some(stored)) = (self.records, self.stored.as_deref()) else {
+            return;
+        };
+        let Some(body) = stored.in_memory() else {
+            return;
+        };
+        let pieces = body.len().div_ceil(records.max.max(1)) + 1;
+        if self.out.len() + body.len() + pieces * 16 > REPLAY_LIMIT {
+            return;
+        }
+        let mut frame = [0u8; 16];
+        let mut prev = None;
+        for piece in body.chunks(records.max.max(1)) {
+            let n = (records.before)(prev, piece.len(), &mut frame);
+            self.out.extend_from_slice(&frame[..n]);
+            self.out.extend_from_slice(piece);
+            prev = Some(piece.len());
+        }
+        let n = (records.end)(prev, &mut frame);
+        self.out.extend_from_slice(&frame[..n]);
+        self.records = None;
+        self.inline_body = self.stored.take();
     }
 
     /// The head, for a protocol that fixes it up once the body's length is known.
@@ -278,13 +311,13 @@ impl RequestOut {
 
     /// The body stored whole, if any (`$request_body`).
     pub fn stored(&self) -> Option<&StoredBody> {
-        self.stored.as_deref()
+        self.stored.as_deref().or(self.inline_body.as_deref())
     }
 
     /// Takes the stored body (for an error page's request, as nginx keeps
     /// `r->request_body`).
     pub fn take_stored(&mut self) -> Option<Box<StoredBody>> {
-        self.stored.take()
+        self.stored.take().or_else(|| self.inline_body.take())
     }
 
     /// Takes what the client sent that is still unsent (after a 101 the tunnel carries it).
@@ -293,5 +326,36 @@ impl RequestOut {
         rest.drain(..self.out_pos.min(rest.len()));
         self.out_pos = 0;
         rest
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::writer::BodyInFile;
+
+    #[test]
+    fn a_small_body_in_records_leaves_with_the_head_in_one_buffer() {
+        let mut body = StoredBody::new(BodyInFile::Off);
+        let dir = std::env::temp_dir();
+        assert!(body.append(b"foobar", 1 << 20, &dir).is_ok());
+        let mut req = RequestOut::default();
+        let records = crate::cgi::packet::STDIN_RECORDS;
+        req.start(b"HEAD".to_vec(), Some(Box::new(body)), true, Some(records));
+        // The head, one STDIN record of 6 bytes (padded to 8) and the empty one that ends
+        // the body, all in `out`: one write sends the whole request.
+        let mut want = b"HEAD".to_vec();
+        let mut frame = [0u8; 16];
+        let n = (records.before)(None, 6, &mut frame);
+        want.extend_from_slice(&frame[..n]);
+        want.extend_from_slice(b"foobar");
+        let n = (records.end)(Some(6), &mut frame);
+        want.extend_from_slice(&frame[..n]);
+        assert_eq!(req.out, want);
+        assert!(req.pending() && req.body_done() && req.replayable());
+        assert_eq!(
+            req.stored().and_then(|b| b.in_memory()),
+            Some(&b"foobar"[..])
+        );
     }
 }

@@ -17,6 +17,7 @@ use crate::elog;
 use crate::limits::{conn, req};
 use crate::log::LogLevel;
 use crate::rewrite::WithScript;
+use crate::status::zones::Outcome;
 use crate::vars::Template;
 
 /// The request's state in these phases (in [`super::conn::Req`], so it lives as long as
@@ -33,6 +34,11 @@ pub struct State {
     pub held: conn::Held,
     /// `auth_delay`: the request waits, then is answered 401.
     pub unauthorized_after_delay: bool,
+    // ---- subrequests: auth_request ----
+    /// The access phase waits for a subrequest: the handler to run again when it is done,
+    /// and the refusal `satisfy any` had recorded (nginx's `r->phase_handler`,
+    /// `r->access_code`).
+    pub access_resume: Option<(usize, u16)>,
 }
 
 /// What the request does after these phases.
@@ -43,10 +49,16 @@ pub(super) enum Verdict {
     Finalize(u16),
     /// `limit_req` delays it: come back (with `after_delay`) once this has passed.
     Delay(Duration),
+    /// An access handler waits for its subrequest (`auth_request`): come back with
+    /// [`resume_access`] once it is done.
+    AwaitAuth,
 }
 
-/// The post-read phase: realip with the virtual server's settings.
+/// The post-read phase: realip with the virtual server's settings (main requests only).
 pub(super) fn post_read(rq: &mut Rq<'_, '_>) {
+    if rq.route.subrequest {
+        return;
+    }
     realip(rq);
 }
 
@@ -66,7 +78,17 @@ pub(super) fn run(rq: &mut Rq<'_, '_>, after_delay: bool) -> Verdict {
     if let Some(status) = limit_conn(rq) {
         return Verdict::Finalize(status);
     }
-    access(rq)
+    // nginx's access phase is for main requests only (ngx_http_core_access_phase).
+    if rq.route.subrequest {
+        return Verdict::Continue;
+    }
+    access(rq, 0, 0)
+}
+
+/// The access phase goes on from the handler that waited for its subrequest.
+pub(super) fn resume_access(rq: &mut Rq<'_, '_>) -> Verdict {
+    let (next, access_code) = rq.req.admission.access_resume.take().unwrap_or((0, 0));
+    access(rq, next, access_code)
 }
 
 /// Evaluates `t` with the request's variables into `out`.
@@ -163,6 +185,16 @@ fn limit_req(rq: &mut Rq<'_, '_>) -> Option<Verdict> {
     let (status, action) = req::check(&settings, &mut LimitRequest { rq }, &mut scratch);
     rq.shared.scratch = scratch;
     rq.req.admission.limit_req = status;
+    if let Some(st) = status {
+        let outcome = match st {
+            req::Status::Passed => Outcome::Passed,
+            req::Status::Delayed => Outcome::Delayed,
+            req::Status::Rejected => Outcome::Rejected,
+            req::Status::DelayedDryRun => Outcome::DelayedDryRun,
+            req::Status::RejectedDryRun => Outcome::RejectedDryRun,
+        };
+        count_limits(rq, loc.limit_req.iter().map(|l| l.zone), outcome);
+    }
     match action {
         req::Action::Continue => None,
         req::Action::Reject(code) => Some(Verdict::Finalize(code)),
@@ -190,7 +222,27 @@ fn limit_conn(rq: &mut Rq<'_, '_>) -> Option<u16> {
     rq.shared.scratch = scratch;
     rq.req.admission.held = held;
     rq.req.admission.limit_conn = status;
+    if let Some(st) = status {
+        let outcome = match st {
+            conn::Status::Passed => Outcome::Passed,
+            conn::Status::Rejected => Outcome::Rejected,
+            conn::Status::RejectedDryRun => Outcome::RejectedDryRun,
+        };
+        count_limits(rq, loc.limit_conn.iter().map(|l| l.zone), outcome);
+    }
     reject
+}
+
+/// Counts a request's limit outcome in the status report's block of each zone of the
+/// location's limits (the request's one outcome: with several limits in a location, each
+/// of their zones counts how the request as a whole fared).
+fn count_limits(rq: &Rq<'_, '_>, zones: impl Iterator<Item = usize>, outcome: Outcome) {
+    let blocks = &rq.shared.http.limit_zone_blocks;
+    for z in zones {
+        if let Some(base) = blocks.get(z).copied().flatten() {
+            crate::status::zones::count_limit(base, outcome);
+        }
+    }
 }
 
 /// What one access handler answered (nginx's `NGX_DECLINED`, `NGX_OK`, a status).
@@ -202,17 +254,26 @@ pub(in crate::worker) enum Access {
     Allowed,
     /// Refused with this status (403, 401, or 500 on an error).
     Status(u16),
+    /// No answer yet: a subrequest runs (`NGX_AGAIN`).
+    Pending,
 }
 
 /// The access phase: each access module in nginx's order, combined by `satisfy`
 /// (`ngx_http_core_access_phase`); a refusal under `satisfy any` is answered only when no
 /// module allowed, 401 before 403 (`ngx_http_core_post_access_phase`).
-fn access(rq: &mut Rq<'_, '_>) -> Verdict {
+fn access(rq: &mut Rq<'_, '_>, first: usize, mut access_code: u16) -> Verdict {
     let satisfy = rq.req.loc.satisfy;
-    let mut access_code = 0;
-    let handlers: [fn(&mut Rq<'_, '_>) -> Access; 2] = [super::access::check, auth_basic];
-    for handler in handlers {
+    let handlers: [fn(&mut Rq<'_, '_>) -> Access; 3] = [
+        super::access::check,
+        auth_basic,
+        super::subrequest::auth::check,
+    ];
+    for (i, handler) in handlers.iter().enumerate().skip(first) {
         match (satisfy, handler(rq)) {
+            (_, Access::Pending) => {
+                rq.req.admission.access_resume = Some((i, access_code));
+                return Verdict::AwaitAuth;
+            }
             (_, Access::Declined) | (Satisfy::All, Access::Allowed) => {}
             (Satisfy::Any, Access::Allowed) => {
                 // The 401 another module asked for is not sent.

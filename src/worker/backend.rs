@@ -122,8 +122,8 @@ impl Protocol for Backend<'_> {
         each!(self, p => p.decode_body(buf, from, end, log))
     }
 
-    fn frame_body(&mut self, data: &[u8], wire: &[u8], out: &mut Vec<u8>) {
-        each!(self, p => p.frame_body(data, wire, out))
+    fn frame_body(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        each!(self, p => p.frame_body(data, out))
     }
 
     fn end_body(&mut self, out: &mut Vec<u8>) {

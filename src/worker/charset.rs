@@ -48,6 +48,8 @@ pub struct Facts<'a> {
     pub content_type: &'a [u8],
     /// Whether it has a non-empty `Content-Encoding` (never recoded then).
     pub encoded: bool,
+    /// An upstream's `X-Accel-Charset` (nginx's `r->headers_out.override_charset`).
+    pub override_charset: Option<&'a [u8]>,
 }
 
 /// Splits a `Content-Type` value as nginx's `ngx_http_upstream_copy_content_type` does: the
@@ -106,24 +108,47 @@ pub fn decide<'a>(
     values: &'a CharsetValues,
     facts: &Facts<'a>,
 ) -> Option<Verdict<'a>> {
-    if facts.content_type.is_empty() || matches!(loc.charset, CharsetSel::Off) {
+    if facts.content_type.is_empty() {
         return None;
     }
     let (mime, own) = split_content_type(facts.content_type);
-    match own {
-        Some(name) if !name.is_empty() => {
-            if !loc.override_charset {
+    let dst = match facts.override_charset {
+        // ngx_http_destination_charset: the upstream's charset comes first, whatever
+        // `charset`, `override_charset` and `charset_types` say; it must be one the
+        // configuration names.
+        Some(name) => match charsets.find(name) {
+            Some(index) => Resolved {
+                name: charsets.names.get(index)?.as_bytes(),
+                index: Some(index),
+            },
+            None => {
+                crate::elog!(
+                    crate::log::LogLevel::Error,
+                    "unknown charset \"{}\" to override",
+                    String::from_utf8_lossy(name)
+                );
                 return None;
             }
-        }
-        _ => {
-            let lower = mime;
-            if !loc.charset_types.matches(Some(lower)) {
+        },
+        None => {
+            if matches!(loc.charset, CharsetSel::Off) {
                 return None;
             }
+            match own {
+                Some(name) if !name.is_empty() => {
+                    if !loc.override_charset {
+                        return None;
+                    }
+                }
+                _ => {
+                    if !loc.charset_types.matches(Some(mime)) {
+                        return None;
+                    }
+                }
+            }
+            resolve(&loc.charset, &values.dst, values.evaluated, charsets)?
         }
-    }
-    let dst = resolve(&loc.charset, &values.dst, values.evaluated, charsets)?;
+    };
     let own = own.filter(|n| !n.is_empty());
     // nginx's ngx_http_set_charset: no charset on a redirect (NN 4.x kept it for the
     // next page).

@@ -24,6 +24,10 @@ pub(super) enum Handler {
     Proxy,
     /// `empty_gif` (see [`super::empty_gif`]).
     EmptyGif,
+    /// `stub_status` (see [`super::stub_status`]).
+    StubStatus,
+    /// `status` or `metrics` (see [`super::status_report`]).
+    Status(crate::config::set_status::StatusFormat),
 }
 
 /// The one place that picks the content handler once the location is final (after every
@@ -34,6 +38,10 @@ pub(super) fn handler_for(rq: &Rq<'_, '_>) -> Handler {
         Handler::Proxy
     } else if rq.req.loc.empty_gif {
         Handler::EmptyGif
+    } else if rq.req.loc.stub_status {
+        Handler::StubStatus
+    } else if let Some(format) = rq.req.loc.status_handler {
+        Handler::Status(format)
     } else {
         Handler::Static
     }
@@ -47,6 +55,8 @@ pub(super) fn run<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
             Handler::Static => "static",
             Handler::Proxy => "proxy",
             Handler::EmptyGif => "empty_gif",
+            Handler::StubStatus => "stub_status",
+            Handler::Status(_) => "status",
         };
         trace_step!(rq.route.trace, Step::Handler(name));
     }
@@ -55,6 +65,10 @@ pub(super) fn run<'c>(rq: &mut Rq<'_, 'c>) -> Next<'c> {
         Handler::Proxy => Next::Proxy,
         // try_files runs before any content handler, as nginx's try_files phase.
         Handler::EmptyGif => try_files(rq).unwrap_or_else(|| super::empty_gif::serve(rq)),
+        Handler::StubStatus => try_files(rq).unwrap_or_else(|| super::stub_status::serve(rq)),
+        Handler::Status(format) => {
+            try_files(rq).unwrap_or_else(|| super::status_report::serve(rq, format))
+        }
     }
 }
 

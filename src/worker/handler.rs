@@ -168,6 +168,30 @@ pub(super) fn resume_delayed<'c>(
     go_on(c, shared, phases::resume_delayed)
 }
 
+/// The `auth_request` subrequest is done: the access phase goes on.
+pub(super) fn resume_access<'c>(c: &mut Conn<'c>, shared: &mut Shared<'c>) -> Step {
+    go_on(c, shared, phases::resume_access)
+}
+
+/// The body the mirrors wait for is read: the content phase goes on.
+pub(super) fn resume_content<'c>(c: &mut Conn<'c>, shared: &mut Shared<'c>) -> Step {
+    go_on(c, shared, phases::resume_content)
+}
+
+/// The request is done: its `post_action`, if any, starts (as a background subrequest the
+/// connection waits for).
+pub(super) fn start_post_action<'c>(c: &mut Conn<'c>, shared: &mut Shared<'c>) {
+    with_request(
+        c,
+        shared,
+        super::subrequest::post_action::start,
+        |a, req, route, (), _, _| {
+            a.route = route;
+            a.req = Some(req);
+        },
+    );
+}
+
 /// An upstream's response head arrived: the client's head is built from it (the one head
 /// builder, with `add_header`, `expires` and the keep-alive decision) and queued. `None`:
 /// the connection goes on with the body.
@@ -266,11 +290,28 @@ fn after_phases<'c>(
     out_before: usize,
     now: std::time::Instant,
 ) -> Step {
-    if let Handled::Delayed(delay) = handled {
-        // Nothing is queued yet: the request waits in the connection (`State::Delayed`).
-        a.route = route;
-        a.req = Some(req);
-        return Step::Delay(now + delay);
+    match handled {
+        Handled::Delayed(delay) => {
+            // Nothing is queued yet: the request waits in the connection (`State::Delayed`).
+            a.route = route;
+            a.req = Some(req);
+            return Step::Delay(now + delay);
+        }
+        Handled::AwaitAuth => {
+            a.route = route;
+            a.req = Some(req);
+            return Step::AwaitAuth;
+        }
+        Handled::ReadBody => {
+            // The body is read from its first byte, as for the proxy.
+            a.body = None;
+            req.body_in_buf = 0;
+            req.body_read = 0;
+            a.route = route;
+            a.req = Some(req);
+            return Step::ReadBody;
+        }
+        Handled::Answered | Handled::Proxy => {}
     }
     // The final URI, for whoever reads `Active::uri` later (the proxy, the access log).
     // `set $args` counts too (nginx then sends the new arguments upstream).
@@ -453,6 +494,7 @@ pub fn request_line(buf: &[u8], head_len: usize) -> &[u8] {
 
 /// Writes the access-log lines for a finished request.
 pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'c>) {
+    count_in_status_zones(shared, req);
     if let Some(a) = c.active() {
         super::debug_log::finalize(c.id, req.status, &a.uri);
     }
@@ -472,4 +514,25 @@ pub(super) fn log_request<'c>(c: &Conn<'c>, shared: &mut Shared<'c>, req: &Req<'
     phases::log_cycle_while_logging(&conn, a, req.server);
     line.clear();
     shared.scratch = line;
+}
+
+/// Counts the ended request in its server's and its final location's `status_zone`s.
+fn count_in_status_zones(shared: &Shared<'_>, req: &Req<'_>) {
+    let blocks = &shared.http.status_zone_blocks;
+    let block = |i: Option<usize>| i.and_then(|i| blocks.get(i).copied().flatten());
+    let (server, location) = (
+        block(req.server.srv.status_zone),
+        block(req.loc.status_zone),
+    );
+    if server.is_none() && location.is_none() {
+        return;
+    }
+    let received = req.head_len as u64 + req.body_read;
+    let time_ms = shared
+        .now
+        .saturating_duration_since(req.started)
+        .as_millis() as u64;
+    for base in [server, location].into_iter().flatten() {
+        crate::status::zones::count(base, req.status, received, req.bytes_sent, time_ms);
+    }
 }

@@ -30,6 +30,9 @@ pub(crate) mod request_vars;
 mod response_head;
 pub(crate) mod route;
 mod single;
+mod status_report;
+mod stub_status;
+mod subrequest;
 mod timers;
 
 use std::io;
@@ -207,6 +210,7 @@ impl<'c> Worker<'c> {
         listeners: Vec<Listener>,
         slot: usize,
     ) -> io::Result<Worker<'c>> {
+        crate::status::counters::claim_slot(std::process::id());
         let poll = Poll::new()?;
         let signal_fd = sys::install_signal_pipe()?;
         poll.registry().register(
@@ -409,7 +413,7 @@ impl<'c> Worker<'c> {
             Owner::Client(key) => {
                 let _scope = self.log_scope(key);
                 if let Some(c) = self.conns.get_mut(key) {
-                    c.on_upstream_event(readable, ev.is_writable());
+                    c.on_upstream_event(fd as i32, readable, ev.is_writable());
                     self.drive(key);
                 }
             }
@@ -573,6 +577,7 @@ impl<'c> Worker<'c> {
             if self.listeners[idx].servers.proxy_protocol {
                 c.proxy_protocol_pending = true;
             }
+            c.stat = crate::status::ConnStat::opened();
             if let Err(e) = self.poll.registry().register(
                 &mut stream,
                 Token(key.0),

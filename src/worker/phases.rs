@@ -73,6 +73,11 @@ pub(super) enum Handled {
     Proxy,
     /// `limit_req` delays the request by this long; [`resume_delayed`] goes on after it.
     Delayed(std::time::Duration),
+    /// `auth_request` waits for its subrequest; [`resume_access`] goes on after it.
+    AwaitAuth,
+    /// `mirror` with `mirror_request_body`: the body is to be read whole first;
+    /// [`resume_content`] goes on after it.
+    ReadBody,
 }
 
 /// Evaluates a template with the request's variables (captures, `set` values included).
@@ -121,7 +126,30 @@ pub(super) fn resume_delayed(rq: &mut Rq<'_, '_>) -> Handled {
             run_from(rq, next)
         }
         admission::Verdict::Delay(d) => Handled::Delayed(d),
+        admission::Verdict::AwaitAuth => Handled::AwaitAuth,
     }
+}
+
+/// Goes on with a request whose access phase waited for a subrequest (`auth_request`).
+pub(super) fn resume_access(rq: &mut Rq<'_, '_>) -> Handled {
+    let next = match admission::resume_access(rq) {
+        admission::Verdict::Continue => Next::Content,
+        admission::Verdict::Finalize(status) => finalize(rq, status),
+        admission::Verdict::Delay(d) => return Handled::Delayed(d),
+        admission::Verdict::AwaitAuth => return Handled::AwaitAuth,
+    };
+    run_from(rq, next)
+}
+
+/// Runs the phases of a request sent to the named location `name` (a `post_action`).
+pub(super) fn run_named(rq: &mut Rq<'_, '_>, name: &str) -> Handled {
+    let next = named_location(rq, name);
+    run_from(rq, next)
+}
+
+/// Goes on with a request whose body was read for its mirrors: the content phase.
+pub(super) fn resume_content(rq: &mut Rq<'_, '_>) -> Handled {
+    run_from(rq, Next::Content)
 }
 
 /// `X-Accel-Redirect` (`ngx_http_upstream_process_headers`): the request goes to a named
@@ -172,8 +200,15 @@ fn run_from<'c>(rq: &mut Rq<'_, 'c>, mut next: Next<'c>) -> Handled {
                 admission::Verdict::Continue => Next::Content,
                 admission::Verdict::Finalize(status) => finalize(rq, status),
                 admission::Verdict::Delay(d) => return Handled::Delayed(d),
+                admission::Verdict::AwaitAuth => return Handled::AwaitAuth,
             },
-            Next::Content => content::run(rq),
+            Next::Content => {
+                // nginx's precontent phase: the mirror module.
+                if super::subrequest::mirror::start(rq) {
+                    return Handled::ReadBody;
+                }
+                content::run(rq)
+            }
             Next::Done => {
                 write_script_logs(rq);
                 return Handled::Answered;

@@ -1,6 +1,7 @@
 //! `$variables` of a request: the worker's [`VarSource`], reading straight from the
 //! connection's buffer and the request's bookkeeping (no copies until a value is written).
 
+use crate::status::counters as status;
 use crate::upstream::body_buffer::StoredBody;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
@@ -15,6 +16,7 @@ use crate::http::request::Version;
 use crate::vars::{Var, VarSource, find_cookie, header_matches};
 
 /// What a request's variables read of its connection.
+#[derive(Clone)]
 pub struct ConnInfo {
     /// `$connection`, the `*N` of error-log lines.
     pub id: u64,
@@ -403,6 +405,18 @@ impl VarSource for RequestVars<'_, '_> {
             }
             Var::ConnectionRequests => {
                 let _ = write!(out, "{}", self.conn.requests);
+            }
+            Var::ConnectionsActive => {
+                let _ = write!(out, "{}", status::gauge(status::Field::Active));
+            }
+            Var::ConnectionsReading => {
+                let _ = write!(out, "{}", status::gauge(status::Field::Reading));
+            }
+            Var::ConnectionsWriting => {
+                let _ = write!(out, "{}", status::gauge(status::Field::Writing));
+            }
+            Var::ConnectionsWaiting => {
+                let _ = write!(out, "{}", status::gauge(status::Field::Waiting));
             }
             Var::DocumentRoot => self.document_root(out),
             Var::RealpathRoot => {

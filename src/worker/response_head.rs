@@ -235,6 +235,8 @@ pub(super) struct Head<'h> {
     /// `gzip_static` found a `.gz` the client does not get: `Vary: Accept-Encoding` (with
     /// `gzip_vary on`) all the same.
     pub gzip_vary: bool,
+    /// The upstream's `X-Accel-Charset`: the charset filter's destination charset.
+    pub accel_charset: Option<&'h [u8]>,
 }
 
 impl HeaderLines for Head<'_> {
@@ -719,7 +721,9 @@ fn charset_verdict<'h>(
     values: &'h super::charset::CharsetValues,
     head: &'h Head<'_>,
 ) -> Option<super::charset::Verdict<'h>> {
-    if matches!(loc.charset, crate::config::charset::CharsetSel::Off) {
+    if matches!(loc.charset, crate::config::charset::CharsetSel::Off)
+        && head.accel_charset.is_none()
+    {
         return None;
     }
     let (content_type, encoding) = match head.upstream {
@@ -730,6 +734,7 @@ fn charset_verdict<'h>(
         status: head.status,
         content_type: content_type?,
         encoded: encoding.is_some_and(|e| !e.is_empty()),
+        override_charset: head.accel_charset,
     };
     super::charset::decide(loc, &shared.http.charsets, values, &facts)
 }
@@ -813,6 +818,7 @@ pub(super) fn queue_upstream_head(
         status,
         extra: &extra,
         upstream: Some(&view),
+        accel_charset: accel_charset(&a.upstream, loc),
         skip_cache,
         ..Head::default()
     };
@@ -866,6 +872,20 @@ pub(super) fn queue_upstream_head(
                 .start_identity(filter_setup(None, &coded, loc, recode)),
         }
     }
+}
+
+/// The upstream's `X-Accel-Charset` (not empty), unless `*_ignore_headers` ignores it.
+fn accel_charset<'h>(
+    upstream: &'h crate::upstream::Upstream<'_, super::backend::Backend>,
+    loc: &LocSettings,
+) -> Option<&'h [u8]> {
+    use super::backend::Backend;
+    let buf = upstream.head_bytes();
+    let (lines, ignore) = match &upstream.proto {
+        Backend::Http(h) => (&h.head.headers[..], loc.proxy_ignore_headers),
+        Backend::Gateway(g) => (&g.head.headers[..], g.module.conf(loc).ignore_headers()),
+    };
+    crate::proxy::accel::charset(lines, buf, ignore).filter(|v| !v.is_empty())
 }
 
 /// Whether gzip or gunzip will change the body of the upstream response whose head `a`

@@ -67,6 +67,14 @@ pub struct Route<'c> {
     /// After an `X-Accel-Redirect`: the upstream's `Set-Cookie`, `Content-Disposition`,
     /// `Cache-Control`, `Expires` and `Accept-Ranges` lines, added to the final response.
     pub upstream_headers: Vec<u8>,
+    // ---- subrequests ----
+    /// The request is a subrequest (`auth_request`, `mirror`): no post-read or access
+    /// phase, no mirrors of its own (nginx's `r != r->main`).
+    pub subrequest: bool,
+    /// The body is being read whole for the mirrors: the content phase follows.
+    pub body_for_mirror: bool,
+    /// The request's `post_action` was started (it runs once).
+    pub post_action_started: bool,
 }
 
 impl Default for Route<'_> {
@@ -94,6 +102,9 @@ impl Default for Route<'_> {
             trace: None,
             upstream_content_type: None,
             upstream_headers: Vec::new(),
+            subrequest: false,
+            body_for_mirror: false,
+            post_action_started: false,
         }
     }
 }
@@ -165,6 +176,9 @@ impl Route<'_> {
         self.body_taken = false;
         self.www_authenticate = None;
         self.request_body = None;
+        self.subrequest = false;
+        self.body_for_mirror = false;
+        self.post_action_started = false;
         self.add_uri_to_alias = false;
         self.upstream_content_type = None;
         self.upstream_headers.clear();

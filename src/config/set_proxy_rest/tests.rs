@@ -284,9 +284,8 @@ fn errors_are_nginx_words() {
         "\"keepalive_time\" directive is duplicate"
     );
     assert_eq!(
-        e("upstream u { zone u 64k; server 127.0.0.1:1; }"),
-        "\"zone\" directive is not supported: upstream groups have no shared memory zone yet \
-         (each worker keeps its own counters)"
+        e("upstream u { zone u 4k; server 127.0.0.1:1; }"),
+        "zone \"u\" is too small"
     );
     assert_eq!(
         e("upstream u { server 127.0.0.1:1; sticky cookie srv; }"),

@@ -23,6 +23,60 @@ fn group(weights: &[u32], balance: Balance) -> (Group, Balance) {
     (Group::new(&conf), balance)
 }
 
+/// Two workers' views of one group in one upstream zone (the same mapping, as after fork).
+fn zoned(weights: &[u32], balance: Balance) -> (Group, Group, Balance) {
+    let (g, b) = group(weights, balance);
+    let mut conf = UpstreamConf::new("u".into(), true);
+    conf.servers = (0..weights.len())
+        .map(|i| UpstreamServer {
+            addr: crate::config::proxy_values::PeerAddr::Inet(
+                format!("127.0.0.1:{}", 1000 + i).parse().unwrap(),
+            ),
+            weight: g.peers[i].weight as u32,
+            max_fails: 1,
+            fail_timeout: Duration::from_secs(10),
+            backup: false,
+            down: false,
+            max_conns: 1,
+        })
+        .collect();
+    let seg = Rc::new(Segment::map(64 * 1024).unwrap());
+    // A zone shared with another group of 2 servers first: this one's records follow.
+    format_zone(&seg, 2 + weights.len()).unwrap();
+    let a = Group::in_shared_zone(&conf, Rc::clone(&seg), 2);
+    let c = Group::in_shared_zone(&conf, seg, 2);
+    (a, c, b)
+}
+
+#[test]
+fn a_zone_shares_the_rotation_failures_and_connections_between_workers() {
+    let now = Instant::now();
+    // The smooth round robin's sequence is the server's, whichever worker picks.
+    let (mut w1, mut w2, b) = zoned(&[5, 1, 1], Balance::RoundRobin);
+    let seq: Vec<usize> = (0..7)
+        .map(|k| {
+            let w = if k % 2 == 0 { &mut w1 } else { &mut w2 };
+            w.pick(&b, &[], CLIENT, b"", now).unwrap()
+        })
+        .collect();
+    assert_eq!(seq, [0, 0, 1, 0, 2, 0, 0]);
+    // A failure seen by one worker disables the server for the other.
+    let (mut w1, mut w2, b) = zoned(&[1, 1], Balance::RoundRobin);
+    w1.acquire(0, now);
+    w1.release(0, true, now);
+    for _ in 0..4 {
+        assert_eq!(w2.pick(&b, &[], CLIENT, b"", now), Ok(1));
+    }
+    // least_conn and max_conns=1 count the other worker's requests in flight.
+    let (mut w1, mut w2, b) = zoned(&[1, 1], Balance::LeastConn);
+    w1.acquire(0, now);
+    assert_eq!(w2.pick(&b, &[], CLIENT, b"", now), Ok(1));
+    w2.acquire(1, now);
+    assert_eq!(w1.pick(&b, &[], CLIENT, b"", now), Err(NoLivePeers));
+    w2.release(1, false, now);
+    assert_eq!(w1.pick(&b, &[], CLIENT, b"", now), Ok(1));
+}
+
 const CLIENT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
 #[test]
@@ -48,7 +102,7 @@ fn smooth_round_robin_follows_weights_exactly() {
 fn failed_server_is_skipped_for_fail_timeout_then_tried_again() {
     let (mut g, b) = group(&[1, 1], Balance::RoundRobin);
     let now = Instant::now();
-    g.acquire(0);
+    g.acquire(0, now);
     g.release(0, true, now);
     for _ in 0..5 {
         assert_eq!(g.pick(&b, &[], CLIENT, b"", now), Ok(1));
@@ -81,10 +135,10 @@ fn tried_servers_are_not_picked_again_and_single_server_ignores_failures() {
 fn least_conn_prefers_the_idle_server() {
     let (mut g, b) = group(&[1, 1, 1], Balance::LeastConn);
     let now = Instant::now();
-    g.acquire(0);
-    g.acquire(1);
+    g.acquire(0, now);
+    g.acquire(1, now);
     assert_eq!(g.pick(&b, &[], CLIENT, b"", now), Ok(2));
-    g.acquire(2);
+    g.acquire(2, now);
     g.release(1, false, now);
     assert_eq!(g.pick(&b, &[], CLIENT, b"", now), Ok(1));
 }

@@ -65,7 +65,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             *t = true;
         }
         if let Some(g) = env.upstreams.groups.get_mut(self.target.group) {
-            g.acquire(peer);
+            g.acquire(peer, now);
         }
         Ok(Some((Some(peer), server.addr.clone())))
     }
@@ -112,8 +112,8 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             });
             return;
         }
-        match connect::open(&addr, &self.target.socket) {
-            Ok(mut sock) => {
+        match connect::open_checked(&addr, &self.target.socket) {
+            Ok((mut sock, done)) => {
                 let fd = sock.as_raw_fd();
                 env.upstreams.set_owner(fd, Owner::Client(env.client));
                 if let Err(e) = env.upstreams.registry.register(
@@ -131,15 +131,23 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                     return;
                 }
                 env.upstreams.open += 1;
-                self.state = State::Connecting(Peer {
+                let peer = Peer {
                     sock,
                     readable: false,
-                    writable: false,
+                    writable: done,
                     index,
                     reused: false,
                     requests: 0,
                     opened: now,
-                });
+                };
+                if done {
+                    // Connected at once: the request goes now, without waiting for the
+                    // writable edge and asking the socket how the connect went.
+                    self.mark_connected(now);
+                    self.state = State::Sending(peer);
+                } else {
+                    self.state = State::Connecting(peer);
+                }
             }
             Err(OpenError::Local(what)) => {
                 // nginx finalizes with 500 and tries no other server (NGX_ERROR from

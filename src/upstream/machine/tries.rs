@@ -151,7 +151,12 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         failed: bool,
     ) -> bool {
         match (index, env.upstreams.groups.get_mut(self.target.group)) {
-            (Some(i), Some(g)) => g.release(i, failed, env.now),
+            (Some(i), Some(g)) => g.release_try(
+                i,
+                failed,
+                env.now,
+                env.now.saturating_duration_since(self.try_started),
+            ),
             _ => false,
         }
     }

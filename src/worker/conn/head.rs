@@ -3,6 +3,7 @@
 //! answered with nginx's status when it cannot be parsed.
 
 use super::*;
+use crate::status::ConnState;
 
 impl<'c> Conn<'c> {
     pub(super) fn read_head(&mut self, shared: &mut Shared<'c>, servers: &AddrServers) -> Step {
@@ -35,6 +36,10 @@ impl<'c> Conn<'c> {
             // refused at once), and then when a new line ends. A client that sends its head
             // a byte at a time so costs a line scan per byte, not a head parse per byte;
             // an error inside a line is found when the line ends (or the buffers fill).
+            if a.filled > a.start {
+                // A request has begun (its first bytes, or a pipelined one's).
+                self.stat.enter(ConnState::Reading);
+            }
             let first = a.scanned <= a.start;
             let line_ended = a.filled > a.scanned
                 && memchr::memchr(b'\n', &a.buf[a.scanned.max(a.start)..a.filled]).is_some();
@@ -67,6 +72,7 @@ impl<'c> Conn<'c> {
                 match parsed {
                     Ok(Some(n)) => {
                         self.state = State::Responding;
+                        self.stat.enter(ConnState::Writing);
                         return handler::start_request(self, shared, servers, n);
                     }
                     Ok(None) => {}

@@ -26,6 +26,7 @@ mod proxied_body;
 mod rate;
 mod respond;
 mod source;
+mod subrequests;
 mod trailers;
 mod tunnel;
 mod write;
@@ -34,6 +35,7 @@ pub(in crate::worker) use body::{ClientBody, Sink, consume_body};
 pub(in crate::worker) use chunked_out::Chunks;
 use client::Client;
 pub(in crate::worker) use keepalive::BodyRead;
+pub(in crate::worker) use proxied::{Launched, start_upstream};
 pub use source::{FileBody, Source};
 use write::Flush;
 
@@ -58,6 +60,7 @@ use crate::router::AddrServers;
 use crate::slab::Key;
 use crate::sys;
 use crate::upstream::{self, Upstream};
+use crate::worker::subrequest::SubTurn;
 
 /// Safety valve: a connection that loops this many times in one drive is closed with an alert
 /// instead of spinning the worker.
@@ -109,6 +112,11 @@ enum State {
     Tunnel(Box<tunnel::Tunnel>),
     /// The end of a `limit_req` delay; the request then goes on (`admission.rs`).
     Delayed { until: Instant },
+    /// The end of the `auth_request` subrequest; the access phase then goes on.
+    AwaitingAuth,
+    /// The end of the request's background subrequests (`mirror`), after its response
+    /// went out: the connection then goes on (keep-alive, the next request, close).
+    AwaitingSubrequests,
 }
 
 /// The request being answered.
@@ -247,6 +255,9 @@ pub struct Active<'c> {
     pub proxied: bool,
     /// The cache entry the proxied response may be stored as (`conn/cached.rs`).
     pub cache_fill: Option<Box<cached::FillPlan>>,
+    /// The request's subrequests in flight (`auth_request`, `mirror`); empty (and not
+    /// allocated) for a request that makes none.
+    pub(in crate::worker) subrequests: crate::worker::subrequest::Subrequests<'c>,
 }
 
 impl Active<'_> {
@@ -279,6 +290,16 @@ pub struct Pool<'c> {
 }
 
 impl<'c> Pool<'c> {
+    /// Buffers for a subrequest (a head of `size` bytes to copy in).
+    pub(in crate::worker) fn take_active(&mut self, size: usize) -> Box<Active<'c>> {
+        self.take(size)
+    }
+
+    /// A subrequest's buffers back.
+    pub(in crate::worker) fn give_active(&mut self, a: Box<Active<'c>>) {
+        self.give(a, crate::config::DEFAULT_CLIENT_HEADER_BUFFER_SIZE);
+    }
+
     fn take(&mut self, size: usize) -> Box<Active<'c>> {
         let mut a = self.free.pop().unwrap_or_else(|| {
             Box::new(Active {
@@ -299,6 +320,7 @@ impl<'c> Pool<'c> {
                 chunks: Chunks::default(),
                 proxied: false,
                 cache_fill: None,
+                subrequests: Vec::new(),
             })
         });
         if a.buf.len() < size {
@@ -319,6 +341,8 @@ impl<'c> Pool<'c> {
         a.proxied = false;
         a.cache_fill = None;
         a.chunks = Chunks::default();
+        // Ended by the connection before; never carried to another request.
+        a.subrequests.clear();
         // A buffer grown for a large head is not kept large.
         if a.buf.len() > keep_size {
             a.buf.truncate(keep_size);
@@ -380,6 +404,8 @@ pub struct Conn<'c> {
     pub proxy_protocol_pending: bool,
     /// The addresses its PROXY protocol header gave (`$proxy_protocol_*`, realip).
     pub proxy_protocol: Option<std::rc::Rc<crate::proxy_protocol::Header>>,
+    /// Its place in the server's connection counters (`stub_status`); set when accepted.
+    pub stat: crate::status::ConnStat,
 }
 
 /// One turn of the state machine.
@@ -390,6 +416,10 @@ pub(super) enum Step {
     Wait(Option<Instant>),
     /// `limit_req` delays the request until then.
     Delay(Instant),
+    /// `auth_request`: the access phase waits for its subrequest.
+    AwaitAuth,
+    /// `mirror`: the body is read whole, then the content phase goes on.
+    ReadBody,
     Yield,
     Close,
 }
@@ -423,6 +453,7 @@ impl<'c> Conn<'c> {
             delayed_until: None,
             proxy_protocol_pending: false,
             proxy_protocol: None,
+            stat: crate::status::ConnStat::default(),
         }
     }
 
@@ -450,14 +481,24 @@ impl<'c> Conn<'c> {
         self.client.read_closed |= read_closed;
     }
 
-    /// Records readiness of the upstream socket of a proxied request (or its tunnel).
-    pub fn on_upstream_event(&mut self, readable: bool, writable: bool) {
+    /// Records readiness of the upstream socket `fd` of a proxied request, its tunnel, or
+    /// one of its subrequests.
+    pub fn on_upstream_event(&mut self, fd: i32, readable: bool, writable: bool) {
         match &mut self.state {
             State::Tunnel(t) => t.on_event(readable, writable),
             _ => {
-                if let Some(a) = self.active.as_mut() {
-                    a.upstream.on_event(readable, writable);
+                let Some(a) = self.active.as_mut() else {
+                    return;
+                };
+                if !a.subrequests.is_empty()
+                    && a.upstream.peer_fd() != Some(fd)
+                    && a.subrequests
+                        .iter_mut()
+                        .any(|s| s.on_upstream_event(fd, readable, writable))
+                {
+                    return;
                 }
+                a.upstream.on_event(readable, writable);
             }
         }
     }
@@ -522,6 +563,17 @@ impl<'c> Conn<'c> {
             // A delay's end: the next drive resumes the request.
             return;
         }
+        // A subrequest's deadline, or a wait for subrequests (whose own deadlines bound
+        // it): the next drive looks at them.
+        if matches!(self.state, State::AwaitingAuth | State::AwaitingSubrequests)
+            || self.active.as_ref().is_some_and(|a| {
+                a.subrequests
+                    .iter()
+                    .any(|s| s.deadline().is_some_and(|at| at <= shared.now))
+            })
+        {
+            return;
+        }
         self.timed_out = true;
         let Some(a) = self.active.as_mut() else {
             return;
@@ -584,7 +636,10 @@ impl<'c> Conn<'c> {
     pub fn on_shutdown(&mut self, _shared: &Shared<'c>) {}
 
     /// The upstream environment of this connection's request.
-    fn env<'a>(shared: &'a mut Shared<'c>, key: Key) -> upstream::Env<'a, 'c> {
+    pub(in crate::worker) fn env<'a>(
+        shared: &'a mut Shared<'c>,
+        key: Key,
+    ) -> upstream::Env<'a, 'c> {
         upstream::Env {
             now: shared.now,
             groups: &shared.http.upstreams,
@@ -607,6 +662,7 @@ impl<'c> Conn<'c> {
             let mut env = Self::env(shared, self.key);
             a.upstream.abandon(&mut env);
         }
+        self.end_subrequests(shared);
         // A request cut short (timeout, client gone, write error) still gets its log line.
         if let Some(req) = self.active.as_mut().and_then(|a| a.req.take()) {
             handler::log_request(self, shared, &req);
@@ -635,17 +691,37 @@ impl<'c> Conn<'c> {
                 State::LingeringClose { until } => self.linger(shared, until),
                 State::Tunnel(_) => self.drive_tunnel(shared),
                 State::Delayed { until } => self.wait_delay(shared, servers, until),
+                State::AwaitingAuth => self.await_auth(shared),
+                State::AwaitingSubrequests => self.await_subrequests(shared),
+            };
+            let step = match step {
+                Step::Proxy => match self.start_proxy(shared) {
+                    Step::Proxy | Step::Delay(_) | Step::AwaitAuth | Step::ReadBody => {
+                        return Drive::Close;
+                    }
+                    step => step,
+                },
+                Step::AwaitAuth => {
+                    self.state = State::AwaitingAuth;
+                    continue;
+                }
+                Step::ReadBody => self.read_body_for_mirror(),
+                step => step,
             };
             match step {
                 Step::Again => continue,
-                Step::Proxy => match self.start_proxy(shared) {
-                    Step::Proxy | Step::Delay(_) => return Drive::Close,
-                    Step::Again => continue,
-                    Step::Wait(deadline) => return Drive::Wait { deadline },
-                    Step::Yield => return Drive::Yield,
-                    Step::Close => return Drive::Close,
+                Step::Wait(deadline) => match self.drive_subrequests(shared) {
+                    None => return Drive::Wait { deadline },
+                    // The request may have waited for it.
+                    Some(SubTurn::Finished) => continue,
+                    Some(SubTurn::Wait(sub)) => {
+                        let deadline = match (deadline, sub) {
+                            (Some(a), Some(b)) => Some(a.min(b)),
+                            (a, b) => a.or(b),
+                        };
+                        return Drive::Wait { deadline };
+                    }
                 },
-                Step::Wait(deadline) => return Drive::Wait { deadline },
                 Step::Delay(until) => {
                     self.state = State::Delayed { until };
                     return Drive::Wait {
@@ -653,7 +729,9 @@ impl<'c> Conn<'c> {
                     };
                 }
                 Step::Yield => return Drive::Yield,
-                Step::Close => return Drive::Close,
+                Step::Close | Step::Proxy | Step::AwaitAuth | Step::ReadBody => {
+                    return Drive::Close;
+                }
             }
         }
         elog!(

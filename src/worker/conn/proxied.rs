@@ -56,17 +56,8 @@ impl<'c> Conn<'c> {
         // A body that came whole with the head is read as a buffered one whatever
         // `*_request_buffering` says (nginx: "the whole request body was pre-read"), so it
         // is `$request_body` and goes along to an intercepted status's error page.
-        let preread = a
-            .buf
-            .get(a.start + req.head_len..a.filled)
-            .unwrap_or_default();
-        let preread_whole = if a.head.chunked {
-            crate::http::chunked::ChunkedDecoder::holds_whole_body(preread)
-        } else {
-            a.head
-                .content_length
-                .is_some_and(|n| preread.len() as u64 >= n)
-        };
+        let body_start = a.start + req.head_len;
+        let preread_whole = body_at_hand(&a.buf, body_start, a.filled, &a.head);
         // A body that is not sent (`proxy_set_body`, `*_pass_request_body off`) is still
         // read whole first, as nginx reads it; uwsgi and SCGI need the body's length first,
         // so a chunked one is read whole whatever `*_request_buffering` says.
@@ -86,6 +77,18 @@ impl<'c> Conn<'c> {
                         || (m != CgiModule::FastCgi && a.head.chunked)
                 }
             };
+        // nginx reads what the socket holds before it streams anything: a body that
+        // comes whole in that one read is read as a buffered one too.
+        let buffer = buffer
+            || (has_body
+                && read_rest_now(
+                    &mut self.client,
+                    &mut a.buf,
+                    &mut a.filled,
+                    body_start,
+                    &a.head,
+                    loc.client_body_buffer_size,
+                ));
         if buffer
             && has_body
             && let Some(body) = ClientBody::of(
@@ -128,223 +131,25 @@ impl<'c> Conn<'c> {
     ) -> Step {
         self.state = State::Responding;
         let conn = crate::worker::request_vars::ConnInfo::of(self);
-        let client_ip = self.client_ip();
         let Some(a) = self.active.as_deref_mut() else {
             return Step::Close;
         };
-        let Some(req) = a.req.as_ref() else {
-            return Step::Close;
-        };
-        let loc = req.loc;
-        let Some(kind) = Kind::of(loc) else {
-            return Step::Close;
-        };
-        // `conn.peer` is the realip module's address when it set one: the client's for the
-        // upstream (X-Forwarded-For, ip_hash).
-        let streamed = a.body.is_some();
-        // The request used the proxy before an internal redirect brought it here: its
-        // tries go on (`$upstream_addr` shows ` : ` between them).
-        let follow = a.proxied;
-        a.proxied = true;
-        let body_sent = !a.route.body_taken;
-        // The body's length upstream: the stored body's (a chunked one gets its length
-        // too), else the client's Content-Length — 0 included, as nginx sends it.
-        let (content_length, chunked) = match &stored {
-            Some(s) => (Some(s.len()), false),
-            None if a.route.body_taken => (None, false),
-            None if streamed && a.head.chunked => (None, true),
-            None => (a.head.content_length, false),
-        };
-        let mut stored = stored;
-        let drops_body = match kind {
-            Kind::Proxy => crate::proxy::drops_body(loc),
-            Kind::Gateway(m) => !m.conf(loc).pass_request_body(),
-        };
-        if body_sent && drops_body {
-            // Read to keep the connection in step; not sent.
-            stored = None;
-        }
-        let (proto, mut head) = a.upstream.take_parts();
-        let (proto, prepared) = {
-            let buf = &a.buf[a.start.min(a.filled)..a.filled];
-            let vars = a.vars(&conn, req, shared);
-            match kind {
-                Kind::Proxy => {
-                    let mut http = match proto {
-                        Backend::Http(h) => h,
-                        Backend::Gateway(_) => Http1::default(),
-                    };
-                    // proxy_cache_convert_head: a HEAD that may be cached goes up as GET
-                    // (ngx_http_upstream_cache); the client still gets the head only.
-                    let convert_head = loc.proxy_cache_convert_head
-                        && a.head.method == Method::Head
-                        && super::cached::may_cache(&vars, &super::cached::cache_view(loc));
-                    let r = crate::proxy::ProxyRequest {
-                        buf,
-                        head: &a.head,
-                        uri: &a.uri,
-                        args: a.route.script.args.as_deref(),
-                        valid_location: a.route.script.valid_location,
-                        uri_rewritten: a.route.uri_rewritten,
-                        as_get: a.route.as_get || convert_head,
-                        content_length,
-                        chunked,
-                        body_sent,
-                        client: conn.peer.ip(),
-                        conn_id: self.id,
-                    };
-                    let p =
-                        crate::proxy::prepare(&vars, &r, loc, shared.http, &mut http, &mut head);
-                    let launch = Launch {
-                        target: p.target,
-                        refuse: p.refuse,
-                        proxy_host: p.proxy_host,
-                        proxy_port: p.proxy_port,
-                        settings: Settings::proxy(loc),
-                    };
-                    (Backend::Http(http), launch)
-                }
-                Kind::Gateway(module) => {
-                    let mut gateway = match proto {
-                        Backend::Gateway(g) => g,
-                        Backend::Http(_) => Gateway::default(),
-                    };
-                    let body = match (&stored, streamed) {
-                        (Some(s), _) => BodyShape::Stored(s.len()),
-                        (None, true) => BodyShape::Streamed(a.head.content_length),
-                        (None, false) => BodyShape::None,
-                    };
-                    let r = CgiRequest {
-                        buf,
-                        head: &a.head,
-                        body,
-                        as_get: a.route.as_get,
-                        client: conn.peer.ip(),
-                        conn_id: self.id,
-                    };
-                    let p = crate::cgi::prepare(
-                        module,
-                        &vars,
-                        &r,
-                        loc,
-                        shared.http,
-                        &mut gateway,
-                        &mut head,
-                    );
-                    let launch = Launch {
-                        target: p.target,
-                        refuse: p.refuse,
-                        proxy_host: None,
-                        proxy_port: 0,
-                        settings: crate::cgi::settings(module.conf(loc), loc),
-                    };
-                    (Backend::Gateway(gateway), launch)
-                }
+        match start_upstream(a, &conn, self.key, shared, stored) {
+            Launched::Started => {
+                self.client_progress = shared.now;
+                Step::Again
             }
-        };
-        if let Some(status) = prepared.refuse {
-            a.upstream.give_parts(proto, head);
-            a.body = None;
-            a.source = Source::Fixed;
-            if let Some(req) = a.req.as_mut() {
-                req.body = BodyRead::Abandoned;
-                req.lingering = true;
-            }
-            return handler::finalize_with_status(self, shared, status);
-        }
-        // The cache (issue 19): a fresh entry answers without the upstream.
-        a.upstream.log.cache_status = None;
-        a.cache_fill = None;
-        let mut proto = proto;
-        let cache = super::cached::cache_view(loc);
-        if cache.cache.is_some() {
-            if let Some(host) = &prepared.proxy_host {
-                a.upstream.log.proxy_host = host.clone();
-            }
-            let (lookup, status) = {
-                let vars = crate::worker::request_vars::RequestVars {
-                    conn: &conn,
-                    active: a,
-                    req,
-                    shared,
-                    as_get: a.route.as_get,
-                    kept_body: a.route.request_body.as_deref(),
-                };
-                let cx = RequestLog {
-                    conn_id: self.id,
-                    client: client_ip,
-                    server: req.server,
-                    buf: &a.buf[a.start.min(a.filled)..a.filled],
-                    head: &a.head,
-                };
-                let proxy_host = a.upstream.log.proxy_host.clone();
-                super::cached::lookup(&vars, &cx, &cache, shared.http, &head, &proxy_host)
-            };
-            a.upstream.log.cache_status = status;
-            match lookup {
-                super::cached::Lookup::Hit(hit, head_only) => {
-                    let keep_head = shared.http.user_vars.reads_upstream_head();
-                    let mut env = Self::env(shared, self.key);
-                    let settings = prepared.settings;
-                    match a
-                        .upstream
-                        .start_cached(proto, settings, hit, head_only, keep_head, &mut env)
-                    {
-                        Ok(()) => {
-                            a.upstream.keep_request_buffer(head);
-                            a.source = Source::Upstream;
-                            self.client_progress = shared.now;
-                            return Step::Again;
-                        }
-                        // The stored head is not one the protocol takes: fetched again.
-                        Err(_) => {
-                            proto = a.upstream.take_parts().0;
-                            a.upstream.log.cache_status = Some("MISS");
-                        }
-                    }
+            Launched::Refused(status) => {
+                a.body = None;
+                a.source = Source::Fixed;
+                if let Some(req) = a.req.as_mut() {
+                    req.body = BodyRead::Abandoned;
+                    req.lingering = true;
                 }
-                super::cached::Lookup::Upstream(plan) => a.cache_fill = plan,
-                super::cached::Lookup::Off => {}
-                super::cached::Lookup::Failed(status) => {
-                    a.upstream.give_parts(proto, head);
-                    a.body = None;
-                    a.source = Source::Fixed;
-                    if let Some(req) = a.req.as_mut() {
-                        req.body = BodyRead::Abandoned;
-                        req.lingering = true;
-                    }
-                    return handler::finalize_with_status(self, shared, status);
-                }
+                handler::finalize_with_status(self, shared, status)
             }
+            Launched::NoRequest => Step::Close,
         }
-        let idempotent = matches!(
-            a.head.method,
-            Method::Get | Method::Head | Method::Put | Method::Delete | Method::Options
-        );
-        let keep_head = shared.http.user_vars.reads_upstream_head();
-        let mut env = Self::env(shared, self.key);
-        a.upstream.start(
-            Start {
-                proto,
-                settings: prepared.settings,
-                target: prepared.target,
-                head,
-                stored,
-                body_done: !streamed,
-                idempotent,
-                client_ip: conn.peer.ip().hash_addr(),
-                follow,
-                keep_head,
-            },
-            &mut env,
-        );
-        if let Some(host) = prepared.proxy_host {
-            a.upstream.log.proxy_host = host;
-        }
-        a.upstream.log.proxy_port = prepared.proxy_port;
-        a.source = Source::Upstream;
-        self.client_progress = shared.now;
-        Step::Again
     }
 
     /// One turn of a proxied response: the client's body towards the upstream, the
@@ -808,4 +613,268 @@ impl<'c> Conn<'c> {
         };
         cx.line(level, &what, a.upstream.name());
     }
+}
+
+/// Whether the head buffer holds the whole body (from `body_start` to `filled`).
+fn body_at_hand(buf: &[u8], body_start: usize, filled: usize, head: &RequestHead) -> bool {
+    let at_hand = buf.get(body_start..filled).unwrap_or_default();
+    if head.chunked {
+        crate::http::chunked::ChunkedDecoder::holds_whole_body(at_hand)
+    } else {
+        head.content_length
+            .is_some_and(|n| at_hand.len() as u64 >= n)
+    }
+}
+
+/// nginx's first read of a body (`ngx_http_read_client_request_body`): before streaming
+/// it reads what the socket already holds into one buffer of `client_body_buffer_size`
+/// (a quarter more; the rest of a Content-Length body when that is smaller), and a body
+/// that this read completes is read as a buffered one. The bytes join the head buffer,
+/// where the body reader takes them; true when the body is whole there now.
+fn read_rest_now(
+    client: &mut Client,
+    buf: &mut Vec<u8>,
+    filled: &mut usize,
+    body_start: usize,
+    head: &RequestHead,
+    buffer_size: usize,
+) -> bool {
+    let size = buffer_size + buffer_size / 4;
+    let at_hand = filled.saturating_sub(body_start);
+    let want = match head.content_length {
+        Some(n) => match usize::try_from(n).map(|n| n.saturating_sub(at_hand)) {
+            // A body longer than the buffer streams whatever this read would find.
+            Ok(rest) if rest < size => rest,
+            _ => return false,
+        },
+        None => size,
+    };
+    let end = *filled + want;
+    if buf.len() < end {
+        buf.resize(end, 0);
+    }
+    while *filled < end {
+        match client.read(&mut buf[*filled..end]) {
+            Ok(0) => break,
+            Ok(n) => *filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // Nothing more now (or a failed socket, which the body reader reports).
+            Err(_) => break,
+        }
+    }
+    body_at_hand(buf, body_start, *filled, head)
+}
+
+/// How [`start_upstream`] left the request.
+pub(in crate::worker) enum Launched {
+    /// The machine runs.
+    Started,
+    /// The module refused the request: finalize it with this status.
+    Refused(u16),
+    /// No request, or its location does not go upstream.
+    NoRequest,
+}
+
+/// Starts the upstream machine of `a`'s request (the connection's own or a subrequest's;
+/// `stored`: its whole body, read first). The connection `key` owns the upstream socket.
+pub(in crate::worker) fn start_upstream<'c>(
+    a: &mut Active<'c>,
+    conn: &crate::worker::request_vars::ConnInfo,
+    key: Key,
+    shared: &mut Shared<'c>,
+    stored: Option<Box<StoredBody>>,
+) -> Launched {
+    let Some(req) = a.req.as_ref() else {
+        return Launched::NoRequest;
+    };
+    let loc = req.loc;
+    let Some(kind) = Kind::of(loc) else {
+        return Launched::NoRequest;
+    };
+    // `conn.peer` is the realip module's address when it set one: the client's for the
+    // upstream (X-Forwarded-For, ip_hash).
+    let streamed = a.body.is_some();
+    // The request used the proxy before an internal redirect brought it here: its
+    // tries go on (`$upstream_addr` shows ` : ` between them).
+    let follow = a.proxied;
+    a.proxied = true;
+    let body_sent = !a.route.body_taken;
+    // The body's length upstream: the stored body's (a chunked one gets its length
+    // too), else the client's Content-Length — 0 included, as nginx sends it.
+    let (content_length, chunked) = match &stored {
+        Some(s) => (Some(s.len()), false),
+        None if a.route.body_taken => (None, false),
+        None if streamed && a.head.chunked => (None, true),
+        None => (a.head.content_length, false),
+    };
+    let mut stored = stored;
+    let drops_body = match kind {
+        Kind::Proxy => crate::proxy::drops_body(loc),
+        Kind::Gateway(m) => !m.conf(loc).pass_request_body(),
+    };
+    if body_sent && drops_body {
+        // Read to keep the connection in step; not sent.
+        stored = None;
+    }
+    let (proto, mut head) = a.upstream.take_parts();
+    let (proto, prepared) = {
+        let buf = &a.buf[a.start.min(a.filled)..a.filled];
+        let vars = a.vars(conn, req, shared);
+        match kind {
+            Kind::Proxy => {
+                let mut http = match proto {
+                    Backend::Http(h) => h,
+                    Backend::Gateway(_) => Http1::default(),
+                };
+                // proxy_cache_convert_head: a HEAD that may be cached goes up as GET
+                // (ngx_http_upstream_cache); the client still gets the head only.
+                let convert_head = loc.proxy_cache_convert_head
+                    && a.head.method == Method::Head
+                    && super::cached::may_cache(&vars, &super::cached::cache_view(loc));
+                let r = crate::proxy::ProxyRequest {
+                    buf,
+                    head: &a.head,
+                    uri: &a.uri,
+                    args: a.route.script.args.as_deref(),
+                    valid_location: a.route.script.valid_location,
+                    uri_rewritten: a.route.uri_rewritten,
+                    as_get: a.route.as_get || convert_head,
+                    content_length,
+                    chunked,
+                    body_sent,
+                    client: conn.peer.ip(),
+                    conn_id: conn.id,
+                };
+                let p = crate::proxy::prepare(&vars, &r, loc, shared.http, &mut http, &mut head);
+                let launch = Launch {
+                    target: p.target,
+                    refuse: p.refuse,
+                    proxy_host: p.proxy_host,
+                    proxy_port: p.proxy_port,
+                    settings: Settings::proxy(loc),
+                };
+                (Backend::Http(http), launch)
+            }
+            Kind::Gateway(module) => {
+                let mut gateway = match proto {
+                    Backend::Gateway(g) => g,
+                    Backend::Http(_) => Gateway::default(),
+                };
+                let body = match (&stored, streamed) {
+                    (Some(s), _) => BodyShape::Stored(s.len()),
+                    (None, true) => BodyShape::Streamed(a.head.content_length),
+                    (None, false) => BodyShape::None,
+                };
+                let r = CgiRequest {
+                    buf,
+                    head: &a.head,
+                    body,
+                    as_get: a.route.as_get,
+                    client: conn.peer.ip(),
+                    conn_id: conn.id,
+                };
+                let p = crate::cgi::prepare(
+                    module,
+                    &vars,
+                    &r,
+                    loc,
+                    shared.http,
+                    &mut gateway,
+                    &mut head,
+                );
+                let launch = Launch {
+                    target: p.target,
+                    refuse: p.refuse,
+                    proxy_host: None,
+                    proxy_port: 0,
+                    settings: crate::cgi::settings(module.conf(loc), loc),
+                };
+                (Backend::Gateway(gateway), launch)
+            }
+        }
+    };
+    if let Some(status) = prepared.refuse {
+        a.upstream.give_parts(proto, head);
+        return Launched::Refused(status);
+    }
+    // The cache (issue 19): a fresh entry answers without the upstream.
+    a.upstream.log.cache_status = None;
+    a.cache_fill = None;
+    let mut proto = proto;
+    // Subrequests are not cached yet: they go upstream (their driver waits on the
+    // upstream socket, which a hit does not have).
+    let cache = super::cached::cache_view(loc);
+    if cache.cache.is_some() && !a.route.subrequest {
+        if let Some(host) = &prepared.proxy_host {
+            a.upstream.log.proxy_host = host.clone();
+        }
+        let (lookup, status) = {
+            let vars = a.vars(conn, req, shared);
+            let cx = RequestLog {
+                conn_id: conn.id,
+                client: conn.peer.ip(),
+                server: req.server,
+                buf: &a.buf[a.start.min(a.filled)..a.filled],
+                head: &a.head,
+            };
+            let proxy_host = a.upstream.log.proxy_host.clone();
+            super::cached::lookup(&vars, &cx, &cache, shared.http, &head, &proxy_host)
+        };
+        a.upstream.log.cache_status = status;
+        match lookup {
+            super::cached::Lookup::Hit(hit, head_only) => {
+                let keep_head = shared.http.user_vars.reads_upstream_head();
+                let mut env = Conn::env(shared, key);
+                let settings = prepared.settings;
+                match a
+                    .upstream
+                    .start_cached(proto, settings, hit, head_only, keep_head, &mut env)
+                {
+                    Ok(()) => {
+                        a.upstream.keep_request_buffer(head);
+                        a.source = Source::Upstream;
+                        return Launched::Started;
+                    }
+                    // The stored head is not one the protocol takes: fetched again.
+                    Err(_) => {
+                        proto = a.upstream.take_parts().0;
+                        a.upstream.log.cache_status = Some("MISS");
+                    }
+                }
+            }
+            super::cached::Lookup::Upstream(plan) => a.cache_fill = plan,
+            super::cached::Lookup::Off => {}
+            super::cached::Lookup::Failed(status) => {
+                a.upstream.give_parts(proto, head);
+                return Launched::Refused(status);
+            }
+        }
+    }
+    let idempotent = matches!(
+        a.head.method,
+        Method::Get | Method::Head | Method::Put | Method::Delete | Method::Options
+    );
+    let keep_head = shared.http.user_vars.reads_upstream_head();
+    let mut env = Conn::env(shared, key);
+    a.upstream.start(
+        Start {
+            proto,
+            settings: prepared.settings,
+            target: prepared.target,
+            head,
+            stored,
+            body_done: !streamed,
+            idempotent,
+            client_ip: conn.peer.ip().hash_addr(),
+            follow,
+            keep_head,
+        },
+        &mut env,
+    );
+    if let Some(host) = prepared.proxy_host {
+        a.upstream.log.proxy_host = host;
+    }
+    a.upstream.log.proxy_port = prepared.proxy_port;
+    a.source = Source::Upstream;
+    Launched::Started
 }

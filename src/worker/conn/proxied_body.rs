@@ -80,6 +80,14 @@ impl<'c> Conn<'c> {
             self.log_line(level, &what);
         }
         match turn {
+            body::BodyTurn::Done
+                if self
+                    .active
+                    .as_ref()
+                    .is_some_and(|a| a.route.body_for_mirror) =>
+            {
+                self.mirror_body_read(shared, stored)
+            }
             body::BodyTurn::Done => self.launch_upstream(shared, Some(stored)),
             body::BodyTurn::Wait => {
                 if let Some(body) = self.active.as_mut().and_then(|a| a.body.as_mut()) {
@@ -184,8 +192,8 @@ impl<'c> Conn<'c> {
                     body,
                     req,
                 },
-                |data, framed| {
-                    upstream.push_body(data, framed, false);
+                |data, _| {
+                    upstream.gather_body(data);
                     Ok(())
                 },
                 room,
@@ -194,11 +202,16 @@ impl<'c> Conn<'c> {
         match turn {
             body::BodyTurn::Done => {
                 if let Some(a) = self.active.as_deref_mut() {
-                    a.upstream.push_body(&[], &[], true);
+                    a.upstream.push_body(true);
                 }
                 None
             }
-            body::BodyTurn::Wait => None,
+            body::BodyTurn::Wait => {
+                if let Some(a) = self.active.as_deref_mut() {
+                    a.upstream.push_body(false);
+                }
+                None
+            }
             body::BodyTurn::ClientClosed => {
                 self.log_line(
                     LogLevel::Info,

@@ -25,6 +25,7 @@ impl<'c> Conn<'c> {
             && a.body.is_none()
             && a.out.len() < OUTPUT_FLUSH_THRESHOLD
             && a.filled > a.start + r.head_len + r.body_in_buf
+            && a.subrequests.is_empty()
         {
             return self.finish_request(shared);
         }
@@ -32,6 +33,7 @@ impl<'c> Conn<'c> {
         match self.flush(&mut shared.compress) {
             Flush::Pending if self.end_with_trailers(shared) => return Step::Again,
             Flush::Done | Flush::Pending => {}
+            Flush::Delayed(_) | Flush::Blocked if self.client_gone() => return Step::Close,
             Flush::Delayed(until) => return Step::Wait(Some(until)),
             Flush::Blocked => {
                 let send_timeout = self
@@ -74,8 +76,78 @@ impl<'c> Conn<'c> {
         }
     }
 
+    /// nginx's `ngx_http_test_reading`: while a response waits to go out (`limit_rate`, a
+    /// full socket buffer), a client that closed its connection ends the request at once
+    /// instead of holding the connection until the send timeout. Input that is the next
+    /// pipelined request, or a body being discarded, is left alone.
+    fn client_gone(&mut self) -> bool {
+        if !self.client.readable {
+            return false;
+        }
+        let Some(a) = self.active.as_ref() else {
+            return false;
+        };
+        let Some(r) = a.req.as_ref() else {
+            return false;
+        };
+        if a.body.is_some() || a.filled > a.start + r.head_len + r.body_in_buf {
+            return false;
+        }
+        let mut probe = [0u8; 1];
+        let err = match self.client.peek(&mut probe) {
+            Ok(0) => None,
+            Ok(_) => return false,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.client.readable = false;
+                return false;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return false,
+            Err(e) => Some(e),
+        };
+        elog!(
+            LogLevel::Info,
+            "*{} client prematurely closed connection{} while sending response to client, client: {}, server: {}{}",
+            self.id,
+            err.map(|e| format!(" ({})", crate::sys::errno_text(&e)))
+                .unwrap_or_default(),
+            self.peer.ip(),
+            r.server.first_name(),
+            crate::log::context::RequestContext::of(
+                a.buf.get(a.start..a.filled).unwrap_or_default(),
+                &a.head
+            )
+        );
+        true
+    }
+
     /// Ends the current request: access log, then keep-alive, pipelining or close.
     pub(super) fn finish_request(&mut self, shared: &mut Shared<'c>) -> Step {
+        if let Some(a) = self.active.as_ref()
+            && let Some(req) = a.req.as_ref()
+            && !req.loc.post_action.is_empty()
+            && !a.route.post_action_started
+        {
+            handler::start_post_action(self, shared);
+        }
+        // As nginx's ngx_http_finalize_connection: a request with subrequests still
+        // running (mirrors) is done with the client, but its connection waits for them
+        // before its log line and its next request.
+        if self
+            .active
+            .as_ref()
+            .is_some_and(|a| !a.subrequests.is_empty())
+        {
+            // Mirrors that are done are ended (logged) before the request.
+            let _ = self.drive_subrequests(shared);
+            if self
+                .active
+                .as_ref()
+                .is_some_and(|a| crate::worker::subrequest::running(&a.subrequests))
+            {
+                self.state = State::AwaitingSubrequests;
+                return Step::Wait(None);
+            }
+        }
         self.discard_until = None;
         // The next response has its own rate; the last write of this one is not waited
         // for (nginx's finalization clears `c->write->delayed`).
@@ -176,6 +248,7 @@ impl<'c> Conn<'c> {
     ) -> Step {
         self.state = State::KeepAliveIdle;
         self.pipeline = false;
+        self.stat.enter(crate::status::ConnState::Waiting);
         if let Some(a) = self.active.take() {
             shared.pool.give(a, buffer_size);
         }

@@ -1,0 +1,99 @@
+//! `status` and `metrics`: the status report ([`crate::status::render`]) as JSON or in
+//! Prometheus' text format; GET and HEAD only (405 otherwise). The numbers are copied out
+//! of the shared zone without a lock, then rendered: the worker never waits on another.
+
+use super::handler::{self, Head};
+use super::phases::{Next, Rq, finalize};
+use crate::config::set_status::StatusFormat;
+use crate::http::request::Method;
+use crate::status::render::{self, PeerReport, Report, UpstreamStats};
+
+/// The Prometheus text format's content type.
+const PROMETHEUS_TYPE: &[u8] = b"text/plain; version=0.0.4; charset=utf-8";
+
+/// Answers the request with the report.
+pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, format: StatusFormat) -> Next<'c> {
+    let method = if rq.route.as_get {
+        Method::Get
+    } else {
+        rq.a.head.method
+    };
+    if !matches!(method, Method::Get | Method::Head) {
+        return finalize(rq, 405);
+    }
+    let prometheus = format == StatusFormat::Prometheus
+        || rq.route.script.args.as_deref().is_some_and(asks_prometheus);
+    let report = Report::take(upstreams(rq));
+    let (body, content_type) = if prometheus {
+        (render::prometheus(&report), PROMETHEUS_TYPE)
+    } else {
+        (render::json(&report), b"application/json" as &[u8])
+    };
+    let status = rq.route.err_status.unwrap_or(200);
+    let extra = handler::extra_headers(rq, status, None);
+    let sent: &[u8] = if rq.a.head.method == Method::Head {
+        b""
+    } else {
+        body.as_bytes()
+    };
+    handler::queue_response(
+        rq.a,
+        rq.shared,
+        rq.req,
+        &Head {
+            status,
+            content_type: Some(content_type),
+            content_length: Some(body.len() as u64),
+            extra: &extra,
+            ..Head::default()
+        },
+        sent,
+    );
+    Next::Done
+}
+
+/// `format=prometheus` among the query arguments.
+fn asks_prometheus(args: &[u8]) -> bool {
+    args.split(|&b| b == b'&')
+        .any(|a| a.eq_ignore_ascii_case(b"format=prometheus"))
+}
+
+/// The upstream groups that have a `zone`, copied from their zones (each under its lock,
+/// released before anything is rendered).
+fn upstreams(rq: &mut Rq<'_, '_>) -> Vec<UpstreamStats> {
+    let now = rq.shared.now;
+    let confs = &rq.shared.http.upstreams;
+    let mut out = Vec::new();
+    for (conf, group) in confs.iter().zip(rq.shared.upstreams.groups.iter_mut()) {
+        let Some(stats) = group.shared_stats(now) else {
+            continue;
+        };
+        let peers = stats
+            .into_iter()
+            .filter_map(|s| {
+                let server = conf.servers.get(s.index)?;
+                Some(PeerReport {
+                    server: server.addr.to_string(),
+                    state: if s.down {
+                        "down"
+                    } else if s.unavailable {
+                        "unavailable"
+                    } else {
+                        "up"
+                    },
+                    backup: server.backup,
+                    active: s.record.conns,
+                    requests: s.record.requests,
+                    failures: s.record.failures,
+                    responses: s.record.ended,
+                    time_sum_ms: s.record.time_sum_ms,
+                })
+            })
+            .collect();
+        out.push(UpstreamStats {
+            name: conf.name.clone(),
+            peers,
+        });
+    }
+    out
+}
