@@ -457,12 +457,24 @@ impl<'c> Conn<'c> {
                 a.head.header(buf, b"range"),
                 a.head.header(buf, b"if-range"),
             );
+            let hit = a.upstream.cached();
             let ranged = match a.upstream.proto_and_head() {
+                // nginx's not-modified filter on a cache hit (`r->cached`): the client's
+                // If-Modified-Since / If-None-Match against the entry's validators.
+                (Backend::Http(proto), head)
+                    if hit && not_modified(&a.head, buf, loc, proto, head, a.route.as_get) =>
+                {
+                    proto.ranged = crate::proxy::ranges::Ranged::NotModified;
+                    proto.ranged
+                }
                 (Backend::Http(proto), head) => {
                     proto.decide_range(force_ranges, head, range, if_range)
                 }
                 (Backend::Gateway(_), _) => crate::proxy::ranges::Ranged::No,
             };
+            if ranged == crate::proxy::ranges::Ranged::NotModified {
+                a.upstream.narrow_cached_body(0, 0);
+            }
             if let crate::proxy::ranges::Ranged::Part { start, end, .. } = ranged {
                 a.upstream.narrow_cached_body(start, end);
             }
@@ -877,4 +889,41 @@ pub(in crate::worker) fn start_upstream<'c>(
     a.upstream.log.proxy_port = prepared.proxy_port;
     a.source = Source::Upstream;
     Launched::Started
+}
+
+/// Whether a cached 200 answers the client's conditional fields with 304 (nginx's
+/// not-modified filter, which runs on a response from the cache).
+fn not_modified(
+    client: &crate::http::request::RequestHead,
+    buf: &[u8],
+    loc: &crate::config::LocSettings,
+    proto: &Http1,
+    head: &[u8],
+    as_get: bool,
+) -> bool {
+    use crate::http::conditional::{Conditions, Precondition, evaluate};
+    if proto.head.status != 200 {
+        return false;
+    }
+    let conditions = Conditions {
+        if_modified_since: client.header(buf, b"if-modified-since"),
+        if_unmodified_since: None,
+        if_none_match: client.header(buf, b"if-none-match"),
+        if_match: None,
+    };
+    if conditions.if_modified_since.is_none() && conditions.if_none_match.is_none() {
+        return false;
+    }
+    let last_modified = proto
+        .head
+        .header(head, "last-modified")
+        .and_then(crate::http::date::parse_http_date_secs);
+    let method = if as_get { Method::Get } else { client.method };
+    evaluate(
+        &conditions,
+        method,
+        last_modified,
+        proto.head.header(head, "etag"),
+        loc.if_modified_since,
+    ) == Precondition::NotModified
 }
