@@ -8,6 +8,7 @@
 use super::*;
 use crate::cgi::{BodyShape, CgiRequest, Gateway};
 use crate::config::cgi_values::CgiModule;
+use crate::http::conditional::{Conditions, Precondition, evaluate};
 use crate::http::request::Method;
 use crate::proxy::Http1;
 use crate::upstream::body_buffer::StoredBody;
@@ -458,12 +459,23 @@ impl<'c> Conn<'c> {
                 a.head.header(buf, b"if-range"),
             );
             let hit = a.upstream.cached();
+            // nginx's not-modified filter on a cache hit (`r->cached`): the client's
+            // conditional fields against the entry's validators.
+            let precondition = match a.upstream.proto_and_head() {
+                (Backend::Http(proto), head) if hit => {
+                    preconditions(&a.head, buf, loc, proto, head, a.route.as_get)
+                }
+                _ => Precondition::Proceed,
+            };
+            if precondition == Precondition::Failed {
+                let mut env = Self::env(shared, self.key);
+                a.route.request_body = a.upstream.intercept(&mut env, &cx);
+                a.route.body_taken = true;
+                self.drop_client_body();
+                return handler::finalize_with_status(self, shared, 412);
+            }
             let ranged = match a.upstream.proto_and_head() {
-                // nginx's not-modified filter on a cache hit (`r->cached`): the client's
-                // If-Modified-Since / If-None-Match against the entry's validators.
-                (Backend::Http(proto), head)
-                    if hit && not_modified(&a.head, buf, loc, proto, head, a.route.as_get) =>
-                {
+                (Backend::Http(proto), _) if precondition == Precondition::NotModified => {
                     proto.ranged = crate::proxy::ranges::Ranged::NotModified;
                     proto.ranged
                 }
@@ -891,29 +903,25 @@ pub(in crate::worker) fn start_upstream<'c>(
     Launched::Started
 }
 
-/// Whether a cached 200 answers the client's conditional fields with 304 (nginx's
-/// not-modified filter, which runs on a response from the cache).
-fn not_modified(
+/// What a cached 200 makes of the client's conditional fields (nginx's not-modified
+/// filter, which runs on a response from the cache): a 304, a 412, or the response.
+fn preconditions(
     client: &crate::http::request::RequestHead,
     buf: &[u8],
     loc: &crate::config::LocSettings,
     proto: &Http1,
     head: &[u8],
     as_get: bool,
-) -> bool {
-    use crate::http::conditional::{Conditions, Precondition, evaluate};
+) -> Precondition {
     if proto.head.status != 200 {
-        return false;
+        return Precondition::Proceed;
     }
     let conditions = Conditions {
         if_modified_since: client.header(buf, b"if-modified-since"),
-        if_unmodified_since: None,
+        if_unmodified_since: client.header(buf, b"if-unmodified-since"),
         if_none_match: client.header(buf, b"if-none-match"),
-        if_match: None,
+        if_match: client.header(buf, b"if-match"),
     };
-    if conditions.if_modified_since.is_none() && conditions.if_none_match.is_none() {
-        return false;
-    }
     let last_modified = proto
         .head
         .header(head, "last-modified")
@@ -925,5 +933,5 @@ fn not_modified(
         last_modified,
         proto.head.header(head, "etag"),
         loc.if_modified_since,
-    ) == Precondition::NotModified
+    )
 }
