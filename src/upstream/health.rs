@@ -2,11 +2,11 @@
 //! one server's check state as it lives in the reserved `health` word of its shared record
 //! ([`super::balancer::SharedPeer`]), and a `match` block's tests on a probe's response.
 //!
-//! Not wired yet: `health_check` and `match` are still refused at `-t` until the prober (one
+//! Patterns are PCRE2 ([`crate::regex`]), as nginx Plus compiles them. Not wired yet: `health_check` and `match` are still refused at `-t` until the prober (one
 //! elected worker, non-blocking probes on its timers) is built on top of this. All-zero is
 //! a server never checked, which is what a zone wiped after a dead lock owner holds.
 
-use regex::bytes::Regex;
+use crate::regex::Regex;
 
 /// Where a server stands for the health check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,8 +188,8 @@ fn parse_status(words: &[&str]) -> Result<StatusTest, String> {
     Ok(StatusTest { negated, ranges })
 }
 
-fn regex(s: &str) -> Result<Regex, String> {
-    Regex::new(s).map_err(|_| format!("invalid regex \"{s}\""))
+fn compile_regex(s: &str) -> Result<Regex, String> {
+    Regex::new(s, false).map_err(|_| format!("invalid regex \"{s}\""))
 }
 
 fn parse_header(words: &[&str]) -> Result<HeaderTest, String> {
@@ -198,8 +198,8 @@ fn parse_header(words: &[&str]) -> Result<HeaderTest, String> {
         ["!", name] => Ok(HeaderTest::Present(name.into(), false)),
         [name, "=", v] => Ok(HeaderTest::Equals(name.into(), v.into(), true)),
         [name, "!=", v] => Ok(HeaderTest::Equals(name.into(), v.into(), false)),
-        [name, "~", re] => Ok(HeaderTest::Matches(name.into(), regex(re)?, true)),
-        [name, "!~", re] => Ok(HeaderTest::Matches(name.into(), regex(re)?, false)),
+        [name, "~", re] => Ok(HeaderTest::Matches(name.into(), compile_regex(re)?, true)),
+        [name, "!~", re] => Ok(HeaderTest::Matches(name.into(), compile_regex(re)?, false)),
         _ => Err(bad(words)),
     }
 }
@@ -212,8 +212,8 @@ impl Match {
             "status" => self.status.push(parse_status(words)?),
             "header" => self.headers.push(parse_header(words)?),
             "body" => match *words {
-                ["~", re] => self.body.push((regex(re)?, true)),
-                ["!~", re] => self.body.push((regex(re)?, false)),
+                ["~", re] => self.body.push((compile_regex(re)?, true)),
+                ["!~", re] => self.body.push((compile_regex(re)?, false)),
                 _ => return Err(bad(words)),
             },
             other => return Err(format!("unknown directive \"{other}\"")),
@@ -237,11 +237,13 @@ impl Match {
         }) && self.headers.iter().all(|t| match t {
             HeaderTest::Present(n, want) => field(n).is_some() == *want,
             HeaderTest::Equals(n, v, want) => field(n).is_some_and(|f| f == v.as_bytes()) == *want,
-            HeaderTest::Matches(n, re, want) => field(n).is_some_and(|f| re.is_match(f)) == *want,
+            HeaderTest::Matches(n, re, want) => {
+                field(n).is_some_and(|f| re.is_match(f).unwrap_or(false)) == *want
+            }
         }) && self
             .body
             .iter()
-            .all(|(re, want)| re.is_match(r.body) == *want)
+            .all(|(re, want)| re.is_match(r.body).unwrap_or(false) == *want)
     }
 }
 
