@@ -2,9 +2,10 @@
 //! one server's check state as it lives in the reserved `health` word of its shared record
 //! ([`super::balancer::SharedPeer`]), and a `match` block's tests on a probe's response.
 //!
-//! Patterns are PCRE2 ([`crate::regex`]), as nginx Plus compiles them. Not wired yet: `health_check` and `match` are still refused at `-t` until the prober (one
-//! elected worker, non-blocking probes on its timers) is built on top of this. All-zero is
-//! a server never checked, which is what a zone wiped after a dead lock owner holds.
+//! Patterns are PCRE2 ([`crate::regex`]), as nginx Plus compiles them. Not wired yet:
+//! `health_check` and `match` are still refused at `-t` until the prober (one elected
+//! worker, non-blocking probes on its timers) is built on top of this. All-zero is a server
+//! never checked, which is what a zone wiped after a dead lock owner holds.
 
 use crate::regex::Regex;
 
