@@ -54,7 +54,7 @@ clean:
 # Rust: no sanitizer. New inputs go to fuzz/target/corpus/, the committed seeds in
 # fuzz/corpus/ are only read; a crash lands in fuzz/artifacts/TARGET/.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= config request_head chunked uri dns fastcgi_records
+FUZZ_TARGETS ?= config request_head chunked uri dns fastcgi_records http2_session hpack
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

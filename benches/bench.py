@@ -27,7 +27,7 @@ from harness import config, procs, report, wrk  # noqa: E402
 BENCHES = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCHES)
 ALL_SCENARIOS = ("return", "small", "limited", "big", "proxy", "tornado", "fastcgi",
-                 "gzip1", "gzip6", "page", "gzproxy", "json", "cached")
+                 "gzip1", "gzip6", "page", "gzproxy", "json", "cached", "tls_small", "tls_big")
 # php-fpm children for the FastCGI scenario (pm = static), the same for both servers.
 FPM_CHILDREN = 4
 SERVERS = ("portico", "nginx")       # the A/B order of every round
@@ -269,7 +269,7 @@ def _start_contender(label, server, scenario):
     except OSError as e:
         return Contender(label, server, "unsupported", f"cannot start: {e}")
     status, reason = server.wait_ready(scenario.path, scenario.check,
-                                       headers=scenario.request_headers())
+                                       headers=scenario.request_headers(), tls=scenario.tls)
     if status != "ok":
         server.stop()
     return Contender(label, server, status, reason)
@@ -291,7 +291,8 @@ def settle(pids, limit=5.0):
 def run_wrk(plan, contender, scenario, conns, duration):
     """One wrk run against one server: wrk's numbers plus the worker CPU it cost."""
     server = contender.server
-    url = f"http://127.0.0.1:{server.port}{scenario.path}"
+    scheme = "https" if scenario.tls else "http"
+    url = f"{scheme}://127.0.0.1:{server.port}{scenario.path}"
     cmd = wrk.argv(url, conns, duration, plan.wrk_threads, plan.wrk_timeout,
                    cpu=plan.wrk_cpu, binary=plan.bins["wrk"], headers=scenario.headers)
     pids = list(server.worker_pids)

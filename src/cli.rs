@@ -24,9 +24,13 @@ fn default_prefix() -> PathBuf {
     }
 }
 
+/// The rustls release Portico is built with (`-V`).
+const RUSTLS_VERSION: &str = "0.23";
+
 /// Optional nginx modules Portico has, declared as nginx's `--with-*` configure arguments.
 const WITH_MODULES: &[&str] = &[
     "http_realip_module",
+    "http_ssl_module",
     "http_gzip_static_module",
     "http_gunzip_module",
     "http_stub_status_module",
@@ -276,6 +280,9 @@ pub fn main() -> i32 {
         }
         if args.version_configure {
             eprintln!("built with Rust (mio event loop, epoll)");
+            // TLS is rustls's: SNI picks the server block.
+            eprintln!("built with rustls {RUSTLS_VERSION} (aws-lc-rs)");
+            eprintln!("TLS SNI support enabled");
             eprintln!("{}", configure_arguments(&load_options(&args).prefix));
         }
         return 0;

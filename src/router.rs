@@ -20,6 +20,8 @@ pub struct AddrServers {
     pub addr: crate::config::ListenAddr,
     /// `listen ... proxy_protocol`: connections start with a PROXY protocol header.
     pub proxy_protocol: bool,
+    /// `listen ... ssl`: connections start with a TLS handshake.
+    pub ssl: bool,
 }
 
 /// For each entry of `HttpConf::listens`, the servers on that address.
@@ -43,6 +45,7 @@ pub fn servers_by_listen(http: &HttpConf) -> Vec<AddrServers> {
                 default,
                 addr: l.addr.clone(),
                 proxy_protocol: l.proxy_protocol,
+                ssl: l.ssl,
             }
         })
         .collect()

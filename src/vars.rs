@@ -178,6 +178,41 @@ vars! {
     ConnectionsWriting = "connections_writing",
     /// `$connections_waiting`: idle connections.
     ConnectionsWaiting = "connections_waiting",
+    // ---- tls (issue 15) ----
+    /// `$ssl_protocol`: `TLSv1.2` or `TLSv1.3`; empty on a plain connection.
+    SslProtocol = "ssl_protocol",
+    /// `$ssl_cipher`: the suite's OpenSSL name.
+    SslCipher = "ssl_cipher",
+    /// `$ssl_server_name`: the SNI the client sent.
+    SslServerName = "ssl_server_name",
+    /// `$ssl_session_reused`: `r` for a resumed session, else `.`.
+    SslSessionReused = "ssl_session_reused",
+    /// `$ssl_session_id`: empty (rustls does not expose session ids).
+    SslSessionId = "ssl_session_id",
+    /// `$ssl_alpn_protocol`: the protocol ALPN chose.
+    SslAlpnProtocol = "ssl_alpn_protocol",
+    /// `$ssl_curve`: the key-exchange group.
+    SslCurve = "ssl_curve",
+    /// `$ssl_early_data`: empty (0-RTT is not accepted).
+    SslEarlyData = "ssl_early_data",
+    /// `$ssl_client_verify`: `NONE` (client certificates are not requested).
+    SslClientVerify = "ssl_client_verify",
+    /// `$ssl_client_s_dn` and the other `$ssl_client_*` of a certificate: empty, as
+    /// nginx's without a client certificate.
+    SslClientSDn = "ssl_client_s_dn",
+    /// `$ssl_client_i_dn`
+    SslClientIDn = "ssl_client_i_dn",
+    /// `$ssl_client_serial`
+    SslClientSerial = "ssl_client_serial",
+    /// `$ssl_client_fingerprint`
+    SslClientFingerprint = "ssl_client_fingerprint",
+    /// `$ssl_client_cert`
+    SslClientCert = "ssl_client_cert",
+    /// `$ssl_client_raw_cert`
+    SslClientRawCert = "ssl_client_raw_cert",
+    // ---- http2 ----
+    /// `$http2`: `h2` over TLS, `h2c` in clear on an HTTP/2 connection, else empty.
+    Http2 = "http2",
     ;
     /// `$arg_NAME`: one query argument (name stored lowercase; see [`find_arg`]).
     Arg(String),

@@ -35,6 +35,7 @@ class Scenario:
     http: str = ""                    # extra http-level config (zones)
     expect_body: Optional[bytes] = None  # the exact body a correct server answers
     headers: tuple = ()               # request header lines wrk sends (-H), and the check too
+    tls: bool = False                 # `listen ... ssl` with the same certificate for both
 
     def check(self, status, body, response_headers=None):
         """Why a response to GET path (with `headers`) is wrong, or None when it is right.
@@ -171,7 +172,29 @@ def scenarios(docroot):
                            expect_body=cached,
                            http="    proxy_cache_path cache levels=1:2 keys_zone=bench_cache:1m;\n",
                            locations=_cached_proxy_location("/cached/", "bench_upstream")),
+        # HTTPS keep-alive: the small file and a 1 MiB one over TLS 1.3 (ECDSA P-256), the
+        # same certificate and session settings for both servers.
+        "tls_small": Scenario("tls_small", "/small.html", expect_body=small, tls=True,
+                              locations=_tls_settings(docroot)),
+        "tls_big": Scenario("tls_big", "/big.bin", expect_body=big, tls=True,
+                            locations=_tls_settings(docroot)),
     }
+
+
+def _tls_settings(docroot):
+    """The server's TLS lines, with an ECDSA P-256 certificate made once beside the
+    document root."""
+    import subprocess
+    folder = os.path.join(os.path.dirname(docroot), "tls")
+    crt, key = os.path.join(folder, "bench.crt"), os.path.join(folder, "bench.key")
+    if not os.path.exists(crt):
+        os.makedirs(folder, exist_ok=True)
+        subprocess.run(["openssl", "req", "-x509", "-nodes", "-days", "30", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout", key, "-out", crt,
+                        "-subj", "/CN=localhost"], check=True, capture_output=True)
+    return (f"        ssl_certificate {crt};\n"
+            f"        ssl_certificate_key {key};\n"
+            "        ssl_session_cache shared:SSL:10m;\n")
 
 
 def read_file(path):
@@ -306,7 +329,7 @@ def server_conf(scenario, port, docroot, backend_ports, workers, worker_connecti
         + "\n" + upstreams
         + "\n    server {\n"
         + f"        listen 127.0.0.1:{port} backlog={backlog}"
-        + (" reuseport" if reuseport else "") + ";\n"
+        + (" reuseport" if reuseport else "") + (" ssl" if scenario.tls else "") + ";\n"
         + "        server_name localhost;\n"
         + f"        root {docroot};\n"
         + "\n        location / { }\n"

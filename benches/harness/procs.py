@@ -172,7 +172,7 @@ class Server:
                                      stderr=subprocess.STDOUT, start_new_session=True)
         out.close()
 
-    def wait_ready(self, path, check, timeout=10.0, headers=None):
+    def wait_ready(self, path, check, timeout=10.0, headers=None, tls=False):
         """Waits until GET path answers; returns (status, reason). With `headers` (a dict
         sent with the request), `check` also gets the response's headers.
 
@@ -185,7 +185,7 @@ class Server:
             if self.proc.poll() is not None:
                 return "unsupported", f"exited with code {self.proc.returncode}: {self.log_tail()}"
             try:
-                status, got, body = http_get(self.port, path, headers=headers)
+                status, got, body = http_get(self.port, path, headers=headers, tls=tls)
             except OSError as e:
                 last = str(e)
                 time.sleep(0.05)
@@ -250,9 +250,17 @@ class Backend(Server):
         return pinned(self._argv, self.cpu)
 
 
-def http_get(port, path, timeout=5.0, headers=None):
-    """One GET to 127.0.0.1:port (with `headers`); returns (status, headers, body)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def http_get(port, path, timeout=5.0, headers=None, tls=False):
+    """One GET to 127.0.0.1:port (with `headers`; over TLS, the certificate unchecked, with
+    `tls`); returns (status, headers, body)."""
+    if tls:
+        import ssl
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=ctx)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request("GET", path, headers=headers or {})
         resp = conn.getresponse()

@@ -11,8 +11,8 @@ use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::{
     access, listen, resolver, set_block, set_cache, set_cgi, set_core, set_events, set_gzip,
-    set_http, set_limits, set_loc, set_log, set_proxy, set_proxy_rest, set_regex, set_rewrite,
-    set_tail, set_upstream, subrequest, tuning, writer,
+    set_http, set_http2, set_limits, set_loc, set_log, set_proxy, set_proxy_rest, set_regex,
+    set_rewrite, set_ssl, set_tail, set_upstream, subrequest, tuning, writer,
 };
 use super::{charset, set_geo, set_map, set_referer, set_split_clients, set_status};
 
@@ -378,21 +378,21 @@ table! {
     "fastcgi_ignore_client_abort", HSL, Flag, false, set_cgi::ignore_client_abort, "Keep the upstream request when the client closes first (default off).";
     "fastcgi_force_ranges", HSL, Flag, false, set_cgi::unsupported, "Refused: ranges of gateway responses are not implemented yet.";
     "fastcgi_limit_rate", HSL, Exact(1), false, set_cgi::limit_rate, "Bytes per second read from the upstream (default 0: no limit).";
-    "fastcgi_cache", HSL, Exact(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "fastcgi_cache_path", C::HTTP, AtLeast(2), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "fastcgi_cache_key", HSL, Exact(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "fastcgi_cache_bypass", HSL, AtLeast(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "fastcgi_no_cache", HSL, AtLeast(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "fastcgi_cache_valid", HSL, AtLeast(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "fastcgi_cache_min_uses", HSL, Exact(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "fastcgi_cache_max_range_offset", HSL, Exact(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "fastcgi_cache_use_stale", HSL, AtLeast(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "fastcgi_cache_methods", HSL, AtLeast(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "fastcgi_cache_lock", HSL, Flag, false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "fastcgi_cache_lock_timeout", HSL, Exact(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "fastcgi_cache_lock_age", HSL, Exact(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "fastcgi_cache_revalidate", HSL, Flag, false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "fastcgi_cache_background_update", HSL, Flag, false, set_cgi::unsupported, "Refused: no response cache yet.";
+    "fastcgi_cache", HSL, Exact(1), false, set_cache::proxy_cache, "As proxy_cache (config/set_cache.rs).";
+    "fastcgi_cache_path", C::HTTP, AtLeast(2), false, set_cache::proxy_cache_path, "As proxy_cache_path (config/set_cache.rs).";
+    "fastcgi_cache_key", HSL, Exact(1), false, set_cache::proxy_cache_key, "As proxy_cache_key (config/set_cache.rs).";
+    "fastcgi_cache_bypass", HSL, AtLeast(1), false, set_cache::predicate, "As proxy_cache_bypass (config/set_cache.rs).";
+    "fastcgi_no_cache", HSL, AtLeast(1), false, set_cache::predicate, "As proxy_no_cache (config/set_cache.rs).";
+    "fastcgi_cache_valid", HSL, AtLeast(1), false, set_cache::proxy_cache_valid, "As proxy_cache_valid (config/set_cache.rs).";
+    "fastcgi_cache_min_uses", HSL, Exact(1), false, set_cache::proxy_cache_min_uses, "As proxy_cache_min_uses (config/set_cache.rs).";
+    "fastcgi_cache_max_range_offset", HSL, Exact(1), false, set_cache::proxy_cache_max_range_offset, "As proxy_cache_max_range_offset (config/set_cache.rs).";
+    "fastcgi_cache_use_stale", HSL, AtLeast(1), false, set_cache::proxy_cache_use_stale, "As proxy_cache_use_stale (config/set_cache.rs).";
+    "fastcgi_cache_methods", HSL, AtLeast(1), false, set_cache::proxy_cache_methods, "As proxy_cache_methods (config/set_cache.rs).";
+    "fastcgi_cache_lock", HSL, Flag, false, set_cache::proxy_cache_lock, "As proxy_cache_lock (config/set_cache.rs).";
+    "fastcgi_cache_lock_timeout", HSL, Exact(1), false, set_cache::proxy_cache_lock_time, "As proxy_cache_lock_timeout (config/set_cache.rs).";
+    "fastcgi_cache_lock_age", HSL, Exact(1), false, set_cache::proxy_cache_lock_time, "As proxy_cache_lock_age (config/set_cache.rs).";
+    "fastcgi_cache_revalidate", HSL, Flag, false, set_cache::proxy_cache_revalidate, "As proxy_cache_revalidate (config/set_cache.rs).";
+    "fastcgi_cache_background_update", HSL, Flag, false, set_cache::proxy_cache_background_update, "As proxy_cache_background_update (config/set_cache.rs).";
     "uwsgi_pass", C::LOCATION.or(C::IF_IN_LOCATION), Exact(1), false, set_cgi::pass, "Pass requests to a uwsgi server: `host:port`, `unix:/path`, an upstream group, or an address with variables.";
     "uwsgi_param", HSL, Range(2, 3), false, set_cgi::param, "`uwsgi_param NAME VALUE [if_not_empty]`: a parameter sent to the uwsgi server; a level with any replaces its parent's list.";
     "uwsgi_pass_header", HSL, Exact(1), false, set_cgi::pass_header, "Pass an upstream header that is hidden by default.";
@@ -425,21 +425,21 @@ table! {
     "uwsgi_ignore_client_abort", HSL, Flag, false, set_cgi::ignore_client_abort, "Keep the upstream request when the client closes first (default off).";
     "uwsgi_force_ranges", HSL, Flag, false, set_cgi::unsupported, "Refused: ranges of gateway responses are not implemented yet.";
     "uwsgi_limit_rate", HSL, Exact(1), false, set_cgi::limit_rate, "Bytes per second read from the upstream (default 0: no limit).";
-    "uwsgi_cache", HSL, Exact(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "uwsgi_cache_path", C::HTTP, AtLeast(2), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "uwsgi_cache_key", HSL, Exact(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "uwsgi_cache_bypass", HSL, AtLeast(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "uwsgi_no_cache", HSL, AtLeast(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "uwsgi_cache_valid", HSL, AtLeast(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "uwsgi_cache_min_uses", HSL, Exact(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "uwsgi_cache_max_range_offset", HSL, Exact(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "uwsgi_cache_use_stale", HSL, AtLeast(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "uwsgi_cache_methods", HSL, AtLeast(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "uwsgi_cache_lock", HSL, Flag, false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "uwsgi_cache_lock_timeout", HSL, Exact(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "uwsgi_cache_lock_age", HSL, Exact(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "uwsgi_cache_revalidate", HSL, Flag, false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "uwsgi_cache_background_update", HSL, Flag, false, set_cgi::unsupported, "Refused: no response cache yet.";
+    "uwsgi_cache", HSL, Exact(1), false, set_cache::proxy_cache, "As proxy_cache (config/set_cache.rs).";
+    "uwsgi_cache_path", C::HTTP, AtLeast(2), false, set_cache::proxy_cache_path, "As proxy_cache_path (config/set_cache.rs).";
+    "uwsgi_cache_key", HSL, Exact(1), false, set_cache::proxy_cache_key, "As proxy_cache_key (config/set_cache.rs).";
+    "uwsgi_cache_bypass", HSL, AtLeast(1), false, set_cache::predicate, "As proxy_cache_bypass (config/set_cache.rs).";
+    "uwsgi_no_cache", HSL, AtLeast(1), false, set_cache::predicate, "As proxy_no_cache (config/set_cache.rs).";
+    "uwsgi_cache_valid", HSL, AtLeast(1), false, set_cache::proxy_cache_valid, "As proxy_cache_valid (config/set_cache.rs).";
+    "uwsgi_cache_min_uses", HSL, Exact(1), false, set_cache::proxy_cache_min_uses, "As proxy_cache_min_uses (config/set_cache.rs).";
+    "uwsgi_cache_max_range_offset", HSL, Exact(1), false, set_cache::proxy_cache_max_range_offset, "As proxy_cache_max_range_offset (config/set_cache.rs).";
+    "uwsgi_cache_use_stale", HSL, AtLeast(1), false, set_cache::proxy_cache_use_stale, "As proxy_cache_use_stale (config/set_cache.rs).";
+    "uwsgi_cache_methods", HSL, AtLeast(1), false, set_cache::proxy_cache_methods, "As proxy_cache_methods (config/set_cache.rs).";
+    "uwsgi_cache_lock", HSL, Flag, false, set_cache::proxy_cache_lock, "As proxy_cache_lock (config/set_cache.rs).";
+    "uwsgi_cache_lock_timeout", HSL, Exact(1), false, set_cache::proxy_cache_lock_time, "As proxy_cache_lock_timeout (config/set_cache.rs).";
+    "uwsgi_cache_lock_age", HSL, Exact(1), false, set_cache::proxy_cache_lock_time, "As proxy_cache_lock_age (config/set_cache.rs).";
+    "uwsgi_cache_revalidate", HSL, Flag, false, set_cache::proxy_cache_revalidate, "As proxy_cache_revalidate (config/set_cache.rs).";
+    "uwsgi_cache_background_update", HSL, Flag, false, set_cache::proxy_cache_background_update, "As proxy_cache_background_update (config/set_cache.rs).";
     "scgi_pass", C::LOCATION.or(C::IF_IN_LOCATION), Exact(1), false, set_cgi::pass, "Pass requests to a SCGI server: `host:port`, `unix:/path`, an upstream group, or an address with variables.";
     "scgi_param", HSL, Range(2, 3), false, set_cgi::param, "`scgi_param NAME VALUE [if_not_empty]`: a parameter sent to the SCGI server; a level with any replaces its parent's list.";
     "scgi_pass_header", HSL, Exact(1), false, set_cgi::pass_header, "Pass an upstream header that is hidden by default.";
@@ -469,21 +469,21 @@ table! {
     "scgi_ignore_client_abort", HSL, Flag, false, set_cgi::ignore_client_abort, "Keep the upstream request when the client closes first (default off).";
     "scgi_force_ranges", HSL, Flag, false, set_cgi::unsupported, "Refused: ranges of gateway responses are not implemented yet.";
     "scgi_limit_rate", HSL, Exact(1), false, set_cgi::limit_rate, "Bytes per second read from the upstream (default 0: no limit).";
-    "scgi_cache", HSL, Exact(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "scgi_cache_path", C::HTTP, AtLeast(2), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "scgi_cache_key", HSL, Exact(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "scgi_cache_bypass", HSL, AtLeast(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "scgi_no_cache", HSL, AtLeast(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "scgi_cache_valid", HSL, AtLeast(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "scgi_cache_min_uses", HSL, Exact(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "scgi_cache_max_range_offset", HSL, Exact(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "scgi_cache_use_stale", HSL, AtLeast(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "scgi_cache_methods", HSL, AtLeast(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "scgi_cache_lock", HSL, Flag, false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "scgi_cache_lock_timeout", HSL, Exact(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "scgi_cache_lock_age", HSL, Exact(1), false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "scgi_cache_revalidate", HSL, Flag, false, set_cgi::unsupported, "Refused: no response cache yet.";
-    "scgi_cache_background_update", HSL, Flag, false, set_cgi::unsupported, "Refused: no response cache yet.";
+    "scgi_cache", HSL, Exact(1), false, set_cache::proxy_cache, "As proxy_cache (config/set_cache.rs).";
+    "scgi_cache_path", C::HTTP, AtLeast(2), false, set_cache::proxy_cache_path, "As proxy_cache_path (config/set_cache.rs).";
+    "scgi_cache_key", HSL, Exact(1), false, set_cache::proxy_cache_key, "As proxy_cache_key (config/set_cache.rs).";
+    "scgi_cache_bypass", HSL, AtLeast(1), false, set_cache::predicate, "As proxy_cache_bypass (config/set_cache.rs).";
+    "scgi_no_cache", HSL, AtLeast(1), false, set_cache::predicate, "As proxy_no_cache (config/set_cache.rs).";
+    "scgi_cache_valid", HSL, AtLeast(1), false, set_cache::proxy_cache_valid, "As proxy_cache_valid (config/set_cache.rs).";
+    "scgi_cache_min_uses", HSL, Exact(1), false, set_cache::proxy_cache_min_uses, "As proxy_cache_min_uses (config/set_cache.rs).";
+    "scgi_cache_max_range_offset", HSL, Exact(1), false, set_cache::proxy_cache_max_range_offset, "As proxy_cache_max_range_offset (config/set_cache.rs).";
+    "scgi_cache_use_stale", HSL, AtLeast(1), false, set_cache::proxy_cache_use_stale, "As proxy_cache_use_stale (config/set_cache.rs).";
+    "scgi_cache_methods", HSL, AtLeast(1), false, set_cache::proxy_cache_methods, "As proxy_cache_methods (config/set_cache.rs).";
+    "scgi_cache_lock", HSL, Flag, false, set_cache::proxy_cache_lock, "As proxy_cache_lock (config/set_cache.rs).";
+    "scgi_cache_lock_timeout", HSL, Exact(1), false, set_cache::proxy_cache_lock_time, "As proxy_cache_lock_timeout (config/set_cache.rs).";
+    "scgi_cache_lock_age", HSL, Exact(1), false, set_cache::proxy_cache_lock_time, "As proxy_cache_lock_age (config/set_cache.rs).";
+    "scgi_cache_revalidate", HSL, Flag, false, set_cache::proxy_cache_revalidate, "As proxy_cache_revalidate (config/set_cache.rs).";
+    "scgi_cache_background_update", HSL, Flag, false, set_cache::proxy_cache_background_update, "As proxy_cache_background_update (config/set_cache.rs).";
     "uwsgi_ssl_certificate", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
     "uwsgi_ssl_certificate_key", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
     "uwsgi_ssl_ciphers", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
@@ -510,12 +510,42 @@ table! {
     "debug_points", C::MAIN, Exact(1), false, set_core::debug_points, "On an internal error: `stop` the process or `abort` with a core file.";
     "lock_file", C::MAIN, Exact(1), false, set_core::lock_file, "Accepted for compatibility: Portico has no accept mutex and creates no lock file.";
     "thread_pool", C::MAIN, Range(2, 3), false, set_core::not_in_portico, "Refused: Portico has no thread pools.";
-    "ssl_engine", C::MAIN, Exact(1), false, set_core::not_in_portico, "Refused: Portico has no TLS.";
+    "ssl_engine", C::MAIN, Exact(1), false, set_core::not_in_portico, "Refused: rustls has no OpenSSL engines.";
     "google_perftools_profiles", C::MAIN, Exact(1), false, set_core::not_in_portico, "Refused: no google perftools module.";
     "accept_mutex_delay", C::EVENTS, Exact(1), false, set_events::accept_mutex_delay, "Accepted for compatibility (default 500ms): see accept_mutex.";
     "debug_connection", C::EVENTS, Exact(1), false, set_events::debug_connection, "Log these clients' connections at debug level: address, CIDR, host or `unix:`.";
     "epoll_events", C::EVENTS, Exact(1), false, set_events::epoll_events, "Most events one epoll_wait(2) returns (default 512).";
     "worker_aio_requests", C::EVENTS, Exact(1), false, set_events::worker_aio_requests, "Checked only: Portico has no AIO (default 32).";
+    // ---- tls (issue 15): ngx_http_ssl_module (config/set_ssl.rs, tls/) ----
+    "ssl", HS, Flag, false, set_ssl::ssl, "Deprecated form of `listen ... ssl` (default off).";
+    "ssl_certificate", HS, Exact(1), false, set_ssl::ssl_certificate, "PEM certificate chain (file or `data:`); several pairs per server, chosen by the client's offer.";
+    "ssl_certificate_key", HS, Exact(1), false, set_ssl::ssl_certificate_key, "PEM private key (file or `data:`), paired with the `ssl_certificate` of the same rank.";
+    "ssl_password_file", HS, Exact(1), false, set_ssl::ssl_file, "Read at load; encrypted keys are refused (rustls reads unencrypted keys only).";
+    "ssl_protocols", HS, AtLeast(1), false, set_ssl::ssl_protocols, "Protocols (default TLSv1 TLSv1.1 TLSv1.2 TLSv1.3; rustls speaks TLSv1.2 and TLSv1.3).";
+    "ssl_ciphers", HS, Exact(1), false, set_ssl::ssl_ciphers, "OpenSSL cipher string selecting TLS 1.2 suites (default HIGH:!aNULL:!MD5).";
+    "ssl_prefer_server_ciphers", HS, Flag, false, set_ssl::ssl_prefer_server_ciphers, "Choose the suite by the server's order (default off).";
+    "ssl_ecdh_curve", HS, Exact(1), false, set_ssl::ssl_ecdh_curve, "Key-exchange groups, `auto` or a `:` list (default auto).";
+    "ssl_dhparam", HS, Exact(1), false, set_ssl::ssl_dhparam, "Read and warned about: rustls has no DHE.";
+    "ssl_session_cache", HS, Range(1, 2), false, set_ssl::ssl_session_cache, "off | none | [builtin[:SIZE]] [shared:NAME:SIZE] (default none).";
+    "ssl_session_timeout", HS, Exact(1), false, set_ssl::ssl_session_timeout, "Lifetime of cached sessions and tickets (default 5m).";
+    "ssl_session_tickets", HS, Flag, false, set_ssl::ssl_session_tickets, "Issue session tickets (default on).";
+    "ssl_session_ticket_key", HS, Exact(1), false, set_ssl::ssl_session_ticket_key, "Ticket key file of 80 or 48 bytes; the first encrypts, all decrypt.";
+    "ssl_buffer_size", HS, Exact(1), false, set_ssl::ssl_buffer_size, "Largest TLS record payload sent (default 16k).";
+    "ssl_reject_handshake", HS, Flag, false, set_ssl::ssl_reject_handshake, "Refuse handshakes selecting this server with unrecognized_name (default off).";
+    "ssl_verify_depth", HS, Exact(1), false, set_ssl::ssl_verify_depth, "Client chain depth (default 1).";
+    "ssl_verify_client", HS, Exact(1), false, set_ssl::off_only, "`off` only: client certificates are not verified yet.";
+    "ssl_client_certificate", HS, Exact(1), false, set_ssl::ssl_file, "Read at load; used with ssl_verify_client (refused until built).";
+    "ssl_trusted_certificate", HS, Exact(1), false, set_ssl::ssl_file, "Read at load; used with ssl_verify_client and stapling (refused until built).";
+    "ssl_crl", HS, Exact(1), false, set_ssl::ssl_file, "Read at load; used with ssl_verify_client (refused until built).";
+    "ssl_early_data", HS, Flag, false, set_ssl::off_only, "`off` only (nginx's default): 0-RTT is not implemented.";
+    "ssl_stapling", HS, Flag, false, set_ssl::off_only, "`off` only (nginx's default): OCSP stapling is not implemented.";
+    "ssl_stapling_verify", HS, Flag, false, set_ssl::off_only, "`off` only (nginx's default).";
+    "ssl_stapling_file", HS, Exact(1), false, set_ssl::refuse, "Refused: OCSP stapling is not implemented.";
+    "ssl_stapling_responder", HS, Exact(1), false, set_ssl::refuse, "Refused: OCSP stapling is not implemented.";
+    "ssl_ocsp", HS, Exact(1), false, set_ssl::off_only, "`off` only (nginx's default).";
+    "ssl_ocsp_cache", HS, Exact(1), false, set_ssl::off_only, "`off` only (nginx's default).";
+    "ssl_ocsp_responder", HS, Exact(1), false, set_ssl::refuse, "Refused: OCSP is not implemented.";
+    "ssl_conf_command", HS, Exact(2), false, set_ssl::refuse, "Refused: OpenSSL commands mean nothing to rustls.";
     // ---- regex ----
     "pcre_jit", C::MAIN, Flag, false, set_regex::pcre_jit, "JIT-compile regexes (default on in Portico; nginx: off). Same matches either way.";
     // ---- map, geo, split_clients, referer, empty_gif ----
@@ -571,6 +601,22 @@ table! {
     "auth_request_set", HSL, Exact(2), false, subrequest::auth_request_set, "`auth_request_set $variable VALUE`: set from the auth subrequest's variables once it is done.";
     "mirror", HSL, Exact(1), false, subrequest::mirror, "`mirror URI|off`: a background subrequest to URI for each request (responses ignored).";
     "mirror_request_body", HSL, Flag, false, subrequest::mirror_request_body, "Read the client's body first and send it with the mirror subrequests (default on).";
+    // ---- http2 (config/set_http2.rs) ----
+    "http2", HS, Exact(1), false, set_http2::http2, "`http2 off` (nginx 1.25 form; the default) is accepted; `on` is refused: HTTP/2 is not served yet.";
+    "http2_max_concurrent_streams", HS, Exact(1), false, set_http2::not_served, "Refused: HTTP/2 is not served yet.";
+    "http2_recv_buffer_size", C::HTTP, Exact(1), false, set_http2::not_served, "Refused: HTTP/2 is not served yet.";
+    "http2_pool_size", HS, Exact(1), false, set_http2::not_served, "Refused: HTTP/2 is not served yet.";
+    "http2_body_preread_size", HS, Exact(1), false, set_http2::not_served, "Refused: HTTP/2 is not served yet.";
+    "http2_streams_index_size", HS, Exact(1), false, set_http2::not_served, "Refused: HTTP/2 is not served yet.";
+    "http2_chunk_size", HSL, Exact(1), false, set_http2::not_served, "Refused: HTTP/2 is not served yet.";
+    "http2_recv_timeout", HS, Exact(1), false, set_http2::obsolete, "Obsolete since nginx 1.19.7: warned about and ignored, as nginx does.";
+    "http2_idle_timeout", HS, Exact(1), false, set_http2::obsolete, "Obsolete since nginx 1.19.7: warned about and ignored, as nginx does.";
+    "http2_max_requests", HS, Exact(1), false, set_http2::obsolete, "Obsolete since nginx 1.19.7: warned about and ignored, as nginx does.";
+    "http2_max_field_size", HS, Exact(1), false, set_http2::obsolete, "Obsolete since nginx 1.19.7: warned about and ignored, as nginx does.";
+    "http2_max_header_size", HS, Exact(1), false, set_http2::obsolete, "Obsolete since nginx 1.19.7: warned about and ignored, as nginx does.";
+    "http2_push", HSL, Exact(1), false, set_http2::push_obsolete, "Server push: warned about and ignored, as nginx 1.25.1 does.";
+    "http2_push_preload", HSL, Flag, false, set_http2::push_obsolete, "Server push: warned about and ignored, as nginx 1.25.1 does.";
+    "http2_max_concurrent_pushes", HS, Exact(1), false, set_http2::push_obsolete, "Server push: warned about and ignored, as nginx 1.25.1 does.";
 }
 
 /// Applies one directive in `level`, as `ngx_conf_handler` does.

@@ -26,6 +26,9 @@ pub enum ZoneKind {
     ProxyCache,
     /// An upstream block's `zone NAME [SIZE]` (nginx's upstream module tag).
     Upstream,
+    // ---- tls (issue 15) ----
+    /// `ssl_session_cache shared:NAME:SIZE`
+    SslSessionCache,
 }
 
 impl ZoneKind {
@@ -36,6 +39,7 @@ impl ZoneKind {
             ZoneKind::LimitConn => 2,
             ZoneKind::ProxyCache => 3,
             ZoneKind::Upstream => 4,
+            ZoneKind::SslSessionCache => 5,
         }
     }
 }

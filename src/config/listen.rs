@@ -220,6 +220,7 @@ fn register(
     }
     slot.servers.push(server);
     slot.conf.proxy_protocol |= conf.proxy_protocol;
+    slot.conf.ssl |= conf.ssl;
     if options_set {
         if slot.options_set {
             return fail(format!("duplicate listen options for {}", conf.addr));
@@ -261,6 +262,7 @@ pub(crate) fn listen(
         ipv6only: true,
         proxy_protocol: false,
         sockopts: SockOpts::default(),
+        ssl: false,
     };
     let mut options_set = false;
     for param in d.args[1..].iter().map(|w| w.text.as_str()) {
@@ -270,6 +272,8 @@ pub(crate) fn listen(
             base.default_server = true;
         } else if param == "proxy_protocol" {
             base.proxy_protocol = true;
+        } else if param == "ssl" {
+            base.ssl = true;
         } else if param == "bind" {
             // Portico binds every listen address on its own socket: `bind` is what it does.
             options_set = true;
@@ -315,6 +319,14 @@ pub(crate) fn listen(
                 ConfError::at(d, format!("invalid so_keepalive value: \"{value}\""))
             })?);
             options_set = true;
+        } else if param == "http2" {
+            return Err(ConfError::at(
+                d,
+                format!(
+                    "the \"http2\" parameter is not supported: {}",
+                    super::set_http2::NOT_SERVED
+                ),
+            ));
         } else if param.starts_with("accept_filter=") {
             // nginx on Linux: said and ignored (accept filters are FreeBSD's).
             let message =
@@ -354,6 +366,7 @@ pub(crate) fn finish_server(server: &mut ServerRaw, shared: &mut Shared) -> Resu
             reuseport: false,
             ipv6only: true,
             proxy_protocol: false,
+            ssl: false,
             sockopts: SockOpts::default(),
         };
         register(shared, server.index, conf.clone(), false, None)?;

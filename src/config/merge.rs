@@ -120,11 +120,19 @@ fn merge_http(
         top.proxy_temp_path = Some(shared.prefix.join(DEFAULT_PROXY_TEMP_PATH));
     }
     super::cgi_values::seed_http_defaults(&mut top, &shared.prefix);
-    let servers = http
+    let ssl_addrs: Vec<ListenAddr> = shared
+        .listens
+        .iter()
+        .filter(|slot| slot.conf.ssl)
+        .map(|slot| slot.conf.addr.clone())
+        .collect();
+    let mut tls_errors = Vec::new();
+    let servers: Vec<ServerConf> = http
         .servers
         .into_iter()
         .map(|mut s| {
             s.srv.inherit(&http.srv);
+            let tls = super::tls_server::build(&s, &ssl_addrs, shared, &mut tls_errors);
             apply_off(&mut s.loc, s.access_log_off);
             inherit_loc(&mut s.loc, &top);
             let locations: Vec<LocationConf> = s
@@ -142,11 +150,15 @@ fn merge_http(
                 rewrite: s.rewrite,
                 deferred: s.deferred,
                 defined_at: s.defined_at,
+                tls,
             }
         })
         .collect();
+    if let Some(e) = tls_errors.into_iter().next() {
+        return Err(e);
+    }
     shared.computed.link_set_variables(&shared.user_vars);
-    let listens = shared
+    let listens: Vec<ListenConf> = shared
         .listens
         .iter()
         .map(|slot| slot.conf.clone())
@@ -159,6 +171,7 @@ fn merge_http(
             z.name
         )));
     }
+    super::tls_server::check_addresses(&servers, &listens)?;
     let conf = HttpConf {
         zones,
         servers,

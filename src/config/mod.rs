@@ -12,6 +12,7 @@
 //! Every error is a [`ConfError`] worded as nginx words it, ending `in FILE:LINE`.
 
 pub mod access;
+pub mod cache_conf;
 pub mod cgi_parts;
 pub mod cgi_values;
 pub mod charset;
@@ -42,6 +43,7 @@ mod set_events;
 mod set_geo;
 mod set_gzip;
 mod set_http;
+mod set_http2;
 mod set_limits;
 mod set_loc;
 mod set_log;
@@ -52,11 +54,13 @@ mod set_referer;
 mod set_regex;
 mod set_rewrite;
 mod set_split_clients;
+mod set_ssl;
 pub mod set_status;
 pub mod set_tail;
 pub mod set_upstream;
 pub mod settings;
 pub mod subrequest;
+mod tls_server;
 pub mod tuning;
 pub mod values;
 pub mod writer;

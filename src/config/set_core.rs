@@ -251,9 +251,7 @@ pub(crate) fn not_in_portico(
             "Portico has no thread pools: a worker reads files in its event loop with \
              sendfile(2) and its open-file cache; remove \"thread_pool\" (and \"aio threads\")"
         }
-        "ssl_engine" => {
-            "Portico has no TLS (OpenSSL engines included); terminate TLS in front of it"
-        }
+        "ssl_engine" => "Portico's TLS is rustls, which has no OpenSSL engines",
         "google_perftools_profiles" => {
             "Portico is not built with the google perftools module; profile a worker with \
              perf(1) instead"
@@ -461,7 +459,7 @@ mod tests {
     fn modules_portico_lacks_are_refused_with_a_reason() {
         for (directive, says) in [
             ("thread_pool default threads=32;", "no thread pools"),
-            ("ssl_engine x;", "no TLS"),
+            ("ssl_engine x;", "no OpenSSL engines"),
             ("google_perftools_profiles /tmp/p;", "perf(1)"),
         ] {
             let (result, prefix) = load_in(&format!("{directive}\nevents {{}}"), None);

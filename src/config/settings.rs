@@ -434,6 +434,10 @@ pub struct ListenConf {
     // ---- core (issue 11) ----
     /// `rcvbuf=`, `sndbuf=`, `so_keepalive=`, `fastopen=`, `deferred`: set on the socket.
     pub sockopts: super::listen::SockOpts,
+    // ---- tls (issue 15) ----
+    /// `ssl`: connections speak TLS (set for the address when any of its `listen`s says
+    /// so, as nginx does).
+    pub ssl: bool,
 }
 
 /// A `server_name` entry.
@@ -472,6 +476,9 @@ pub struct ServerConf {
     pub deferred: Vec<Directive>,
     /// Where the block is written (for `--explain`).
     pub defined_at: super::SourcePos,
+    // ---- tls (issue 15) ----
+    /// What its `ssl_*` directives built, when it has TLS (an `ssl` listen or `ssl on`).
+    pub tls: Option<Rc<crate::tls::ServerTls>>,
 }
 
 /// How a `location` matches.
@@ -535,6 +542,35 @@ settings! {
         // ---- status (config/set_status.rs) ----
         /// `status_zone NAME` of a server: index in `HttpConf::status_zones`
         status_zone: Option<usize> = None,
+        // ---- tls (issue 15): the ssl_* directives (config/set_ssl.rs, built by tls::build) ----
+        /// `ssl on|off` (nginx's deprecated form of `listen ... ssl`)
+        ssl: bool = false,
+        /// `ssl_certificate FILE|data:PEM` (several)
+        ssl_certificate: Vec<String> = Vec::new(),
+        /// `ssl_certificate_key FILE|data:PEM` (several, paired in order)
+        ssl_certificate_key: Vec<String> = Vec::new(),
+        /// `ssl_protocols`
+        ssl_protocols: crate::tls::Protocols = super::set_ssl::DEFAULT_SSL_PROTOCOLS,
+        /// `ssl_ciphers`
+        ssl_ciphers: String = super::set_ssl::DEFAULT_SSL_CIPHERS.to_string(),
+        /// `ssl_prefer_server_ciphers`
+        ssl_prefer_server_ciphers: bool = false,
+        /// `ssl_ecdh_curve`
+        ssl_ecdh_curve: String = "auto".to_string(),
+        /// `ssl_session_cache`
+        ssl_session_cache: crate::tls::SessionCache = crate::tls::SessionCache::None,
+        /// `ssl_session_timeout`
+        ssl_session_timeout: Duration = super::set_ssl::DEFAULT_SSL_SESSION_TIMEOUT,
+        /// `ssl_session_tickets`
+        ssl_session_tickets: bool = true,
+        /// `ssl_session_ticket_key FILE` (several; the first encrypts)
+        ssl_session_ticket_key: Vec<String> = Vec::new(),
+        /// `ssl_buffer_size`
+        ssl_buffer_size: usize = super::set_ssl::DEFAULT_SSL_BUFFER_SIZE,
+        /// `ssl_reject_handshake`
+        ssl_reject_handshake: bool = false,
+        /// `ssl_verify_depth`
+        ssl_verify_depth: u64 = 1,
     }
 }
 

@@ -38,6 +38,7 @@ pub fn format_zone(kind: ZoneKind, seg: &Segment) -> io::Result<()> {
         ZoneKind::ProxyCache => Ok(()),
         // Formatted by the upstream module, never here.
         ZoneKind::Upstream => Err(io::Error::from_raw_os_error(libc::EINVAL)),
+        ZoneKind::SslSessionCache => crate::tls::format_session_zone(seg),
     }
 }
 
@@ -54,6 +55,7 @@ pub fn key_changed(zone: &ZoneDecl, previous_key: &str) -> String {
             );
         }
         ZoneKind::Upstream => "zone",
+        ZoneKind::SslSessionCache => "ssl_session_cache",
     };
     format!(
         "{what} \"{}\" uses the \"{}\" key while previously it used the \"{previous_key}\" key",

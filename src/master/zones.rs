@@ -48,7 +48,7 @@ pub(super) fn map(config: &mut Config, previous: &Registry) -> Result<Registry, 
             ZoneKind::LimitConn => {
                 crate::status::zones::assign(crate::status::zones::Kind::LimitConn, &z.name)
             }
-            ZoneKind::Upstream | ZoneKind::ProxyCache => None,
+            ZoneKind::Upstream | ZoneKind::ProxyCache | ZoneKind::SslSessionCache => None,
         })
         .collect();
     for (index, zone) in http.zones.iter_mut().enumerate() {
@@ -96,5 +96,6 @@ pub(super) fn map(config: &mut Config, previous: &Registry) -> Result<Registry, 
         });
         zone.segment = Some(segment);
     }
+    crate::tls::attach_zones(http);
     Ok(next)
 }

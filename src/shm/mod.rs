@@ -15,10 +15,12 @@
 //!
 //! The whole crate's shared-memory `unsafe` is in this module.
 
+mod handle;
 mod segment;
 mod slots;
 mod table;
 
+pub use handle::SegmentHandle;
 pub use segment::{LockState, Segment};
 pub use slots::{Slots, SlotsGuard};
 pub use table::{Guard, Node, PAGE, Pod, Remembered, Table};

@@ -166,6 +166,7 @@ pub fn explain<'c>(
         request_id: route.request_id,
         accepted_at: now,
         fd: None,
+        tls: None,
     };
     let mut req = Req {
         keepalive: head.keep_alive,

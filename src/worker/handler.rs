@@ -33,6 +33,10 @@ pub(super) fn start_request<'c>(
     };
     c.requests += 1;
     let pipeline = std::mem::take(&mut c.pipeline);
+    let plain_on_tls = c.plain_on_tls;
+    if c.tls_vars.is_none() {
+        c.tls_vars();
+    }
     let mut conn = ConnInfo::of(c);
     conn.local = local.clone();
     conn.request_id = super::request_vars::new_request_id();
@@ -95,6 +99,32 @@ pub(super) fn start_request<'c>(
     let raw_path = a.head.path.get(buf);
     let query = a.head.query.map(|q| q.get(buf));
     route.reset(&a.uri, query);
+    if plain_on_tls {
+        // nginx's ngx_http_process_request: a plain request on a TLS address ends 497 (a
+        // 400 with its own page, or the server's `error_page 497`), and the connection
+        // closes after it.
+        elog!(
+            LogLevel::Info,
+            "*{} client sent plain HTTP request to HTTPS port while reading client request headers, client: {}, server: {}{}",
+            conn.id,
+            conn.peer.ip(),
+            server.first_name(),
+            RequestContext::of(buf, &a.head)
+        );
+        a.body = None;
+        req.lingering = true;
+        let handled = phases::run_error_page(
+            &mut Rq {
+                a,
+                shared,
+                req: &mut req,
+                route: &mut route,
+                conn: &mut conn,
+            },
+            497,
+        );
+        return after_phases(a, req, route, handled, out_before, shared.now);
+    }
     route.script.computed.reset(&http.computed);
     route.script.quoted_uri = raw_path.iter().any(|&b| b == b'%' || b == b'+');
 

@@ -578,6 +578,9 @@ impl<'c> Worker<'c> {
                 c.proxy_protocol_pending = true;
             }
             c.stat = crate::status::ConnStat::opened();
+            if self.listeners[idx].servers.ssl {
+                c.start_tls();
+            }
             if let Err(e) = self.poll.registry().register(
                 &mut stream,
                 Token(key.0),

@@ -36,6 +36,9 @@ pub struct ConnInfo {
     pub accepted_at: std::time::Instant,
     /// The client socket (`$tcpinfo_*`).
     pub fd: Option<std::os::fd::RawFd>,
+    // ---- tls (issue 15) ----
+    /// The TLS session's values (`$https`, `$scheme`, `$ssl_*`), on a TLS connection.
+    pub tls: Option<std::rc::Rc<crate::tls::TlsVars>>,
 }
 
 fn routed<'a, 'c>(c: &'a Conn<'c>) -> Option<&'a Active<'c>> {
@@ -91,6 +94,7 @@ impl ConnInfo {
             request_id: routed(c).map_or([b'0'; 32], |a| a.route.request_id),
             accepted_at: c.accepted_at,
             fd: c.fd(),
+            tls: c.tls_vars.clone(),
         }
     }
 }
@@ -354,7 +358,11 @@ impl VarSource for RequestVars<'_, '_> {
                 Version::Http10 => b"HTTP/1.0",
                 Version::Http11 => b"HTTP/1.1",
             }),
-            Var::Scheme => out.extend_from_slice(b"http"),
+            Var::Scheme => out.extend_from_slice(if self.conn.tls.is_some() {
+                b"https"
+            } else {
+                b"http"
+            }),
             Var::Request => {
                 let line = request_line(buf, self.req.head_len);
                 if line.is_empty() {
@@ -462,7 +470,50 @@ impl VarSource for RequestVars<'_, '_> {
                 Some((user, _)) => out.extend_from_slice(&user),
                 None => return false,
             },
-            Var::Https => {}
+            Var::Https => {
+                if self.conn.tls.is_some() {
+                    out.extend_from_slice(b"on");
+                }
+            }
+            Var::SslProtocol
+            | Var::SslCipher
+            | Var::SslServerName
+            | Var::SslSessionReused
+            | Var::SslSessionId
+            | Var::SslAlpnProtocol
+            | Var::SslCurve
+            | Var::SslEarlyData
+            | Var::SslClientVerify
+            | Var::SslClientSDn
+            | Var::SslClientIDn
+            | Var::SslClientSerial
+            | Var::SslClientFingerprint
+            | Var::SslClientCert
+            | Var::SslClientRawCert => {
+                // Not found on a plain connection, as nginx's.
+                let Some(tls) = self.conn.tls.as_deref() else {
+                    return false;
+                };
+                match var {
+                    Var::SslProtocol => out.extend_from_slice(tls.protocol.as_bytes()),
+                    Var::SslCipher => out.extend_from_slice(tls.cipher.as_bytes()),
+                    Var::SslServerName => match &tls.server_name {
+                        Some(name) => out.extend_from_slice(name.as_bytes()),
+                        None => return false,
+                    },
+                    Var::SslSessionReused => out.push(if tls.reused { b'r' } else { b'.' }),
+                    Var::SslAlpnProtocol => {
+                        if let Some(p) = &tls.alpn {
+                            out.extend_from_slice(p);
+                        }
+                    }
+                    Var::SslClientVerify => out.extend_from_slice(b"NONE"),
+                    Var::SslCurve => out.extend_from_slice(tls.curve.unwrap_or("").as_bytes()),
+                    _ => {}
+                }
+            }
+            // Every connection Portico serves is HTTP/1.x for now: nginx's value for those.
+            Var::Http2 => {}
             // nginx's `r->pipeline`: read after the previous request on the connection,
             // from bytes that came with it.
             Var::Pipe => out.push(if self.req.pipeline { b'p' } else { b'.' }),

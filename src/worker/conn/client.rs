@@ -1,5 +1,7 @@
 //! The client's socket and its readiness: every byte a connection reads or writes goes
-//! through here (TLS goes under this later, so it must stay the only place).
+//! through here, and on a `listen ... ssl` connection through the TLS session under it
+//! (`tls::Session`): the connection reads and writes plaintext either way. A plain
+//! connection pays one predictable branch per call and nothing else.
 //!
 //! Epoll is edge-triggered under mio: the flags remember which side is ready between
 //! events, and are cleared when a call would block.
@@ -15,6 +17,8 @@ use crate::sys;
 /// The client side of a connection.
 pub struct Client {
     sock: Option<TcpStream>,
+    /// The TLS session of an `ssl` connection (boxed: a plain connection stays small).
+    tls: Option<Box<crate::tls::Session>>,
     /// Readable since the last `WouldBlock`.
     pub readable: bool,
     /// Writable since the last `WouldBlock`.
@@ -28,6 +32,7 @@ impl Client {
     pub fn new() -> Client {
         Client {
             sock: None,
+            tls: None,
             readable: false,
             writable: true,
             read_closed: false,
@@ -39,9 +44,101 @@ impl Client {
         self.sock = Some(sock);
     }
 
-    /// Closes the socket.
+    /// Closes the socket (a TLS session says `close_notify` first).
     pub fn close(&mut self) {
+        if let (Some(tls), Some(sock)) = (self.tls.as_mut(), self.sock.as_mut()) {
+            tls.close_notify(sock);
+        }
+        self.tls = None;
         self.sock = None;
+    }
+
+    /// The connection speaks TLS: its first bytes are a client's hello.
+    pub fn start_tls(&mut self) {
+        self.tls = Some(Box::new(crate::tls::Session::accepting()));
+    }
+
+    /// The TLS session, when the connection has one.
+    pub fn tls(&self) -> Option<&crate::tls::Session> {
+        self.tls.as_deref()
+    }
+
+    /// Whether the client's hello is still to be read.
+    pub fn tls_accepting(&self) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.is_accepting())
+    }
+
+    /// Reads the client's hello as far as the socket allows (see [`crate::tls::Hello`]);
+    /// a client that speaks plain HTTP leaves the connection without TLS.
+    pub fn tls_hello(&mut self) -> crate::tls::Hello {
+        let (Some(tls), Some(sock)) = (self.tls.as_mut(), self.sock.as_mut()) else {
+            return crate::tls::Hello::Closed;
+        };
+        let hello = tls.hello(sock);
+        match hello {
+            crate::tls::Hello::Wait => self.readable = false,
+            crate::tls::Hello::Plain => self.tls = None,
+            _ => {}
+        }
+        hello
+    }
+
+    /// Reads from the socket itself, under TLS (a PROXY protocol header comes before the
+    /// hello).
+    pub fn read_raw(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let r = self.sock()?.read(buf);
+        self.note_read(&r);
+        r
+    }
+
+    /// Gives the hello's reader bytes read with [`Client::read_raw`].
+    pub fn tls_feed(&mut self, bytes: &[u8]) {
+        if let Some(tls) = self.tls.as_mut() {
+            tls.feed(bytes);
+        }
+    }
+
+    /// Goes on with the handshake under the configuration SNI chose.
+    pub fn tls_start(
+        &mut self,
+        accepted: Box<rustls::server::Accepted>,
+        config: std::sync::Arc<rustls::ServerConfig>,
+    ) -> Result<(), String> {
+        match (self.tls.as_mut(), self.sock.as_mut()) {
+            (Some(tls), Some(sock)) => tls.start(accepted, config, sock),
+            _ => Err("SSL_do_handshake() failed (connection closed)".into()),
+        }
+    }
+
+    /// Refuses the handshake (`ssl_reject_handshake`).
+    pub fn tls_reject(&mut self) {
+        if let (Some(tls), Some(sock)) = (self.tls.as_mut(), self.sock.as_mut()) {
+            tls.reject(sock);
+        }
+    }
+
+    /// Sends the encrypted bytes TLS still holds: `Ok(true)` when none are left (always on
+    /// a plain connection), `Ok(false)` when the socket is full.
+    pub fn flush_tls(&mut self) -> io::Result<bool> {
+        let (Some(tls), Some(sock)) = (self.tls.as_mut(), self.sock.as_mut()) else {
+            return Ok(true);
+        };
+        if !tls.pending() {
+            return Ok(true);
+        }
+        match tls.flush(sock) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.writable = false;
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether bytes may go out with `sendfile(2)` (not through user-space TLS).
+    pub fn can_sendfile(&self) -> bool {
+        self.tls.is_none()
     }
 
     /// Whether the socket is open.
@@ -74,6 +171,15 @@ impl Client {
 
     /// Reads into `buf`; `WouldBlock` clears `readable`.
     pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(tls) = self.tls.as_mut() {
+            let sock = self
+                .sock
+                .as_mut()
+                .ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))?;
+            let r = tls.read(sock, buf);
+            self.note_read(&r);
+            return r;
+        }
         let r = self.sock()?.read(buf);
         self.note_read(&r);
         r
@@ -81,6 +187,15 @@ impl Client {
 
     /// Looks at the next byte without taking it (a closed client reads 0).
     pub fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(tls) = self.tls.as_mut() {
+            let sock = self
+                .sock
+                .as_mut()
+                .ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))?;
+            let r = tls.peek(sock, buf);
+            self.note_read(&r);
+            return r;
+        }
         let r = self.sock()?.peek(buf);
         self.note_read(&r);
         r
@@ -100,6 +215,9 @@ impl Client {
 
     /// Writes `bytes`; `WouldBlock` clears `writable`.
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        if self.tls.is_some() {
+            return self.write_tls(bytes, &[]);
+        }
         let r = self.sock()?.write(bytes);
         self.note_write(&r);
         r
@@ -107,6 +225,9 @@ impl Client {
 
     /// Writes `a` then `b` in one `writev`.
     pub fn write2(&mut self, a: &[u8], b: &[u8]) -> io::Result<usize> {
+        if self.tls.is_some() {
+            return self.write_tls(a, b);
+        }
         let r = sys::writev2(self.fd()?, a, b);
         self.note_write(&r);
         r
@@ -115,6 +236,9 @@ impl Client {
     /// Writes `bytes` with `MSG_MORE`: the kernel holds them for the file bytes that follow
     /// (what nginx gets from `TCP_CORK` at the price of two `setsockopt` calls).
     pub fn write_more(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        if self.tls.is_some() {
+            return self.write_tls(bytes, &[]);
+        }
         let r = sys::send_more(self.fd()?, bytes);
         self.note_write(&r);
         r
@@ -127,8 +251,33 @@ impl Client {
         r
     }
 
+    /// Encrypts `a` then `b` (as much as TLS takes) and sends what the socket takes.
+    fn write_tls(&mut self, a: &[u8], b: &[u8]) -> io::Result<usize> {
+        let (Some(tls), Some(sock)) = (self.tls.as_mut(), self.sock.as_mut()) else {
+            return Err(io::Error::from(io::ErrorKind::NotConnected));
+        };
+        let mut r = tls.write(sock, a);
+        if let Ok(n) = r
+            && n == a.len()
+            && !b.is_empty()
+        {
+            r = match tls.write(sock, b) {
+                Ok(m) => Ok(n + m),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(n),
+                Err(e) => Err(e),
+            };
+        }
+        if matches!(&r, Err(e) if e.kind() == io::ErrorKind::WouldBlock) || tls.pending() {
+            self.writable = false;
+        }
+        r
+    }
+
     /// Shuts our sending side down (lingering close, the end of a tunnel's one direction).
     pub fn shutdown_write(&mut self) {
+        if let (Some(tls), Some(sock)) = (self.tls.as_mut(), self.sock.as_mut()) {
+            tls.close_notify(sock);
+        }
         if let Some(s) = self.sock.as_ref() {
             let _ = s.shutdown(std::net::Shutdown::Write);
         }

@@ -22,6 +22,11 @@ impl<'c> Conn<'c> {
         if !self.client.is_open() {
             return Step::Close;
         }
+        if self.client.tls_accepting()
+            && let Some(step) = self.accept_tls(shared, servers)
+        {
+            return step;
+        }
         let a = self.active.get_or_insert_with(|| shared.pool.take(small));
         loop {
             if self.proxy_protocol_pending && a.filled > a.start {
@@ -144,6 +149,20 @@ impl<'c> Conn<'c> {
                     return self.wait_for_head(shared);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if crate::tls::is_tls_error(&e) => {
+                    let doing = if self.requests == 0 && a.filled == a.start {
+                        "SSL handshaking"
+                    } else {
+                        "reading client request headers"
+                    };
+                    elog!(
+                        LogLevel::Info,
+                        "*{} {e} while {doing}, client: {}",
+                        self.id,
+                        self.peer.ip()
+                    );
+                    return Step::Close;
+                }
                 Err(e) => {
                     elog!(
                         LogLevel::Info,

@@ -45,7 +45,10 @@ pub struct Writing {
 /// Statuses after which nginx does not keep the connection, even when an `error_page`
 /// answers them (its special response handler).
 pub fn closes_connection(status: u16) -> bool {
-    matches!(status, 400 | 408 | 413 | 414 | 444 | 500 | 501 | 505)
+    matches!(
+        status,
+        400 | 408 | 413 | 414 | 444 | 495 | 496 | 497 | 500 | 501 | 505
+    )
 }
 
 /// Whether the connection may serve another request after this one.

@@ -27,6 +27,7 @@ mod rate;
 mod respond;
 mod source;
 mod subrequests;
+mod tls_accept;
 mod trailers;
 mod tunnel;
 mod write;
@@ -406,6 +407,11 @@ pub struct Conn<'c> {
     pub proxy_protocol: Option<std::rc::Rc<crate::proxy_protocol::Header>>,
     /// Its place in the server's connection counters (`stub_status`); set when accepted.
     pub stat: crate::status::ConnStat,
+    // ---- tls (issue 15) ----
+    /// A client on a `listen ... ssl` address sent plain HTTP: its request is answered 497.
+    pub plain_on_tls: bool,
+    /// What `$ssl_*` read of the session, taken once its handshake is done.
+    pub tls_vars: Option<std::rc::Rc<crate::tls::TlsVars>>,
 }
 
 /// One turn of the state machine.
@@ -454,6 +460,8 @@ impl<'c> Conn<'c> {
             proxy_protocol_pending: false,
             proxy_protocol: None,
             stat: crate::status::ConnStat::default(),
+            plain_on_tls: false,
+            tls_vars: None,
         }
     }
 
@@ -466,6 +474,24 @@ impl<'c> Conn<'c> {
     /// Gives the connection its (registered) socket.
     pub fn attach(&mut self, sock: TcpStream) {
         self.client.attach(sock);
+    }
+
+    /// The connection speaks TLS (`listen ... ssl`): it starts with the client's hello.
+    pub fn start_tls(&mut self) {
+        self.client.start_tls();
+    }
+
+    /// What `$ssl_*` and `$https` read: the session's values, taken once after the
+    /// handshake (the first request), shared by the connection's requests.
+    pub fn tls_vars(&mut self) -> Option<std::rc::Rc<crate::tls::TlsVars>> {
+        if self.tls_vars.is_none() {
+            self.tls_vars = self
+                .client
+                .tls()
+                .and_then(crate::tls::TlsVars::of)
+                .map(std::rc::Rc::new);
+        }
+        self.tls_vars.clone()
     }
 
     /// Index of the listener that accepted it.

@@ -41,6 +41,32 @@ impl<'c> Conn<'c> {
     /// and buffers, which the filter takes from and gives back to.
     /// No faster than the response's `limit_rate` ([`super::rate`]).
     pub(super) fn flush(&mut self, spares: &mut Compressors) -> Flush {
+        // Records TLS encrypted earlier leave first; a response is done only once its
+        // last record has.
+        match self.flush_transport() {
+            Flush::Done => {}
+            f => return f,
+        }
+        match self.flush_rated(spares) {
+            Flush::Done => self.flush_transport(),
+            f => f,
+        }
+    }
+
+    /// Sends what the TLS session still holds (nothing on a plain connection).
+    fn flush_transport(&mut self) -> Flush {
+        match self.client.flush_tls() {
+            Ok(true) => Flush::Done,
+            Ok(false) => Flush::Blocked,
+            Err(e) => {
+                log_send_error(self.id, &self.peer, &e);
+                Flush::Error
+            }
+        }
+    }
+
+    /// [`Conn::flush`] of the response's bytes, no faster than `limit_rate`.
+    fn flush_rated(&mut self, spares: &mut Compressors) -> Flush {
         let now = self.now;
         if let Some(until) = self.delayed_until {
             if now < until {
@@ -107,6 +133,16 @@ impl<'c> Conn<'c> {
                     a.chunks
                         .limit(a.upstream.ready(), &mut a.out, a.upstream.is_broken())
                 }
+            };
+            // sendfile(2) cannot go through user-space TLS: the file is read and encrypted.
+            let ready = match ready {
+                Ready::File { fd, pos, len, .. } if !self.client.can_sendfile() => Ready::File {
+                    fd,
+                    pos,
+                    len,
+                    sendfile: false,
+                },
+                r => r,
             };
             if budget == 0 {
                 return Flush::Spent;

@@ -1,0 +1,457 @@
+//! A scripted client against [`Session`]: frames in, events and frames out.
+
+use super::*;
+use crate::http2::frame::{kind, put_header};
+
+fn req_block(path: &str, extra: &[(&str, &str)]) -> Vec<u8> {
+    let mut b = Vec::new();
+    for (n, v) in [
+        (":method", "GET"),
+        (":scheme", "http"),
+        (":path", path),
+        (":authority", "x"),
+    ]
+    .iter()
+    .chain(extra)
+    {
+        hpack::encode_field(&mut b, n.as_bytes(), v.as_bytes());
+    }
+    b
+}
+
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut b = Vec::new();
+    put_header(&mut b, payload.len(), kind, flags, stream);
+    b.extend_from_slice(payload);
+    b
+}
+
+fn start(limits: Limits) -> Session {
+    let mut s = Session::new(limits);
+    let mut input = frame::PREFACE.to_vec();
+    input.extend(frame(kind::SETTINGS, 0, 0, b""));
+    let events = feed(&mut s, &input).unwrap();
+    assert!(events.is_empty());
+    let n = s.pending().len();
+    s.advance(n);
+    s
+}
+
+/// Feeds all of `input`; the events as strings.
+fn feed(s: &mut Session, input: &[u8]) -> Result<Vec<String>, ConnError> {
+    let mut pos = 0;
+    let mut events = Vec::new();
+    loop {
+        let (n, ev) = s.receive(&input[pos..])?;
+        if let Some(ev) = ev {
+            events.push(format!("{ev:?}"));
+        }
+        if n == 0 {
+            break;
+        }
+        pos += n;
+    }
+    assert_eq!(pos, input.len(), "whole frames only");
+    Ok(events)
+}
+
+/// The frames queued for the client: (type, flags, stream, payload length).
+fn sent(s: &mut Session) -> Vec<(u8, u8, u32, usize)> {
+    let out = s.pending().to_vec();
+    s.advance(out.len());
+    let mut frames = Vec::new();
+    let mut pos = 0;
+    while let Some(h) = Header::parse(&out[pos..]) {
+        frames.push((h.kind, h.flags, h.stream, h.len as usize));
+        pos += 9 + h.len as usize;
+    }
+    frames
+}
+
+#[test]
+fn a_request_and_its_response() {
+    let mut s = start(Limits::default());
+    let block = req_block("/index.html", &[("user-agent", "t")]);
+    let ev = feed(
+        &mut s,
+        &frame(
+            kind::HEADERS,
+            flag::END_HEADERS | flag::END_STREAM,
+            1,
+            &block,
+        ),
+    )
+    .unwrap();
+    assert_eq!(ev, ["Request { stream: 1, end_stream: true }"]);
+    let (head, fields) = s.request();
+    assert_eq!(&fields.bytes[head.path.clone()], b"/index.html");
+    let mut resp = Vec::new();
+    hpack::encode_status(&mut resp, 200);
+    s.send_headers(1, &resp, false);
+    assert_eq!(s.send_data(1, &[b'x'; 20000], true), 20000);
+    let frames = sent(&mut s);
+    assert_eq!(frames[0].0, kind::HEADERS);
+    // 8192-byte chunks, the last one ends the stream.
+    assert_eq!(
+        frames[1..].iter().map(|f| f.3).collect::<Vec<_>>(),
+        [8192, 8192, 3616]
+    );
+    assert_eq!(frames[3].1, flag::END_STREAM);
+    assert_eq!(s.open_streams(), 0);
+}
+
+#[test]
+fn headers_across_continuations_and_interleaving() {
+    let mut s = start(Limits::default());
+    let block = req_block("/", &[]);
+    let (a, b) = block.split_at(3);
+    let mut input = frame(kind::HEADERS, flag::END_STREAM, 1, a);
+    input.extend(frame(kind::CONTINUATION, flag::END_HEADERS, 1, b));
+    assert_eq!(feed(&mut s, &input).unwrap().len(), 1);
+    let mut s = start(Limits::default());
+    let mut input = frame(kind::HEADERS, flag::END_STREAM, 1, a);
+    input.extend(frame(kind::PING, 0, 0, b"12345678"));
+    assert_eq!(feed(&mut s, &input).unwrap_err().code, ErrorCode::Protocol);
+}
+
+#[test]
+fn send_windows_block_and_reopen() {
+    let mut s = start(Limits::default());
+    feed(
+        &mut s,
+        &frame(
+            kind::HEADERS,
+            flag::END_HEADERS | flag::END_STREAM,
+            1,
+            &req_block("/", &[]),
+        ),
+    )
+    .unwrap();
+    assert_eq!(s.send_data(1, &vec![0; 100_000], true), 65_535);
+    assert_eq!(s.send_data(1, &[0; 10], true), 0);
+    let ev = feed(
+        &mut s,
+        &frame(kind::WINDOW_UPDATE, 0, 1, &1000u32.to_be_bytes()),
+    )
+    .unwrap();
+    assert_eq!(ev, ["WindowOpened"]);
+    // The stream's window grew, the connection's did not.
+    assert_eq!(s.send_capacity(1), 0);
+    feed(
+        &mut s,
+        &frame(kind::WINDOW_UPDATE, 0, 0, &5000u32.to_be_bytes()),
+    )
+    .unwrap();
+    assert_eq!(s.send_capacity(1), 1000);
+    // A window pushed past 2^31-1 resets the stream.
+    let ev = feed(
+        &mut s,
+        &frame(kind::WINDOW_UPDATE, 0, 1, &0x7fff_ffffu32.to_be_bytes()),
+    )
+    .unwrap();
+    assert_eq!(ev, ["Reset { stream: 1, code: FlowControl }"]);
+}
+
+#[test]
+fn request_body_back_pressure() {
+    let limits = Limits {
+        initial_window: 100,
+        ..Limits::default()
+    };
+    let mut s = start(limits);
+    feed(
+        &mut s,
+        &frame(
+            kind::HEADERS,
+            flag::END_HEADERS,
+            1,
+            &req_block("/", &[("content-length", "150")]),
+        ),
+    )
+    .unwrap();
+    let ev = feed(&mut s, &frame(kind::DATA, 0, 1, &[1; 100])).unwrap();
+    assert_eq!(ev.len(), 1);
+    // Nothing consumed: no window update, and more is a flow-control error.
+    assert!(
+        sent(&mut s)
+            .iter()
+            .all(|f| f.0 != kind::WINDOW_UPDATE || f.2 == 0)
+    );
+    s.consumed(1, 100);
+    assert!(sent(&mut s).contains(&(kind::WINDOW_UPDATE, 0, 1, 4)));
+    // Content-length: 50 more bytes end it; 60 would be malformed.
+    let ev = feed(&mut s, &frame(kind::DATA, flag::END_STREAM, 1, &[1; 60])).unwrap();
+    assert_eq!(ev, ["Reset { stream: 1, code: Protocol }"]);
+    feed(
+        &mut s,
+        &frame(kind::HEADERS, flag::END_HEADERS, 3, &req_block("/", &[])),
+    )
+    .unwrap();
+    let ev = feed(&mut s, &frame(kind::DATA, 0, 3, &[1; 101])).unwrap();
+    assert_eq!(ev, ["Reset { stream: 3, code: FlowControl }"]);
+}
+
+#[test]
+fn malformed_requests_are_refused_and_the_connection_lives() {
+    let mut s = start(Limits::default());
+    let bad = req_block("/", &[("transfer-encoding", "chunked")]);
+    let ev = feed(
+        &mut s,
+        &frame(kind::HEADERS, flag::END_HEADERS | flag::END_STREAM, 1, &bad),
+    )
+    .unwrap();
+    assert!(ev[0].starts_with("Refused { stream: 1"));
+    assert!(sent(&mut s).contains(&(kind::RST_STREAM, 0, 1, 4)));
+    let ev = feed(
+        &mut s,
+        &frame(
+            kind::HEADERS,
+            flag::END_HEADERS | flag::END_STREAM,
+            3,
+            &req_block("/", &[]),
+        ),
+    )
+    .unwrap();
+    assert_eq!(ev, ["Request { stream: 3, end_stream: true }"]);
+    // Stream ids must grow.
+    let e = feed(
+        &mut s,
+        &frame(
+            kind::HEADERS,
+            flag::END_HEADERS | flag::END_STREAM,
+            1,
+            &req_block("/", &[]),
+        ),
+    );
+    assert_eq!(e.unwrap_err().code, ErrorCode::Protocol);
+}
+
+#[test]
+fn trailers_end_the_body() {
+    let mut s = start(Limits::default());
+    feed(
+        &mut s,
+        &frame(kind::HEADERS, flag::END_HEADERS, 1, &req_block("/", &[])),
+    )
+    .unwrap();
+    feed(&mut s, &frame(kind::DATA, 0, 1, b"abc")).unwrap();
+    let mut t = Vec::new();
+    hpack::encode_field(&mut t, b"x-checksum", b"1");
+    let ev = feed(
+        &mut s,
+        &frame(kind::HEADERS, flag::END_HEADERS | flag::END_STREAM, 1, &t),
+    )
+    .unwrap();
+    assert_eq!(ev, ["Trailers { stream: 1 }"]);
+    assert_eq!(
+        s.request().1.iter().next(),
+        Some((&b"x-checksum"[..], &b"1"[..]))
+    );
+}
+
+#[test]
+fn rapid_reset_is_capped_per_read() {
+    let mut s = start(Limits::default());
+    let block = req_block("/", &[]);
+    let mut input = Vec::new();
+    for i in 0..1000u32 {
+        let id = 1 + 2 * i;
+        input.extend(frame(
+            kind::HEADERS,
+            flag::END_HEADERS | flag::END_STREAM,
+            id,
+            &block,
+        ));
+        input.extend(frame(kind::RST_STREAM, 0, id, &8u32.to_be_bytes()));
+    }
+    let ev = feed(&mut s, &input).unwrap();
+    let requests = ev.iter().filter(|e| e.starts_with("Request")).count();
+    assert_eq!(requests, 256);
+    // The next read event gets a fresh budget.
+    s.new_read();
+    let ev = feed(
+        &mut s,
+        &frame(
+            kind::HEADERS,
+            flag::END_HEADERS | flag::END_STREAM,
+            2001,
+            &block,
+        ),
+    )
+    .unwrap();
+    assert_eq!(ev.len(), 1);
+}
+
+#[test]
+fn max_requests_sends_goaway() {
+    let limits = Limits {
+        max_requests: 2,
+        ..Limits::default()
+    };
+    let mut s = start(limits);
+    let block = req_block("/", &[]);
+    for id in [1, 3, 5] {
+        feed(
+            &mut s,
+            &frame(
+                kind::HEADERS,
+                flag::END_HEADERS | flag::END_STREAM,
+                id,
+                &block,
+            ),
+        )
+        .unwrap();
+    }
+    let frames = sent(&mut s);
+    assert!(frames.contains(&(kind::GOAWAY, 0, 0, 8)));
+    assert_eq!(s.open_streams(), 2);
+    s.reset(1, ErrorCode::Cancel);
+    s.send_headers(3, &[0x88], true);
+    assert!(s.finished());
+}
+
+#[test]
+fn ping_flood_without_reading_is_stopped() {
+    let mut s = start(Limits::default());
+    let mut input = Vec::new();
+    for _ in 0..20_000 {
+        input.extend(frame(kind::PING, 0, 0, b"12345678"));
+    }
+    let e = feed(&mut s, &input).unwrap_err();
+    assert_eq!(e.code, ErrorCode::EnhanceYourCalm);
+}
+
+#[test]
+fn empty_frame_flood_is_stopped() {
+    let mut s = start(Limits::default());
+    feed(
+        &mut s,
+        &frame(kind::HEADERS, flag::END_HEADERS, 1, &req_block("/", &[])),
+    )
+    .unwrap();
+    let empty = frame(kind::DATA, 0, 1, b"");
+    let mut err = None;
+    'outer: for _ in 0..200 {
+        let input = empty.repeat(10_000);
+        let mut pos = 0;
+        while pos < input.len() {
+            match s.receive(&input[pos..]) {
+                Ok((n, _)) => pos += n,
+                Err(e) => {
+                    err = Some(e);
+                    break 'outer;
+                }
+            }
+        }
+    }
+    assert_eq!(err.map(|e| e.why), Some("http2 flood detected"));
+}
+
+#[test]
+fn continuation_flood_and_hpack_bomb_end_the_connection() {
+    let mut s = start(Limits::default());
+    let mut input = frame(kind::HEADERS, 0, 1, &req_block("/", &[]));
+    for _ in 0..10_000 {
+        input.extend(frame(
+            kind::CONTINUATION,
+            0,
+            1,
+            &[0x40, 0x01, b'a', 0x01, b'b'],
+        ));
+    }
+    let e = feed(&mut s, &input).unwrap_err();
+    assert_eq!(
+        e,
+        ConnError {
+            code: ErrorCode::EnhanceYourCalm,
+            why: "client sent too large header"
+        }
+    );
+
+    let mut s = start(Limits::default());
+    let mut block = req_block("/", &[]);
+    block.extend([0x40, 0x01, b'x', 0x7f, 0xa1, 0x1e]);
+    block.extend(std::iter::repeat_n(b'a', 4000));
+    block.extend(std::iter::repeat_n(0xbe, 2000));
+    let e = feed(
+        &mut s,
+        &frame(
+            kind::HEADERS,
+            flag::END_HEADERS | flag::END_STREAM,
+            1,
+            &block,
+        ),
+    )
+    .unwrap_err();
+    assert_eq!(e.code, ErrorCode::EnhanceYourCalm);
+}
+
+#[test]
+fn settings_are_applied_and_acked() {
+    let mut s = start(Limits::default());
+    feed(
+        &mut s,
+        &frame(
+            kind::HEADERS,
+            flag::END_HEADERS | flag::END_STREAM,
+            1,
+            &req_block("/", &[]),
+        ),
+    )
+    .unwrap();
+    let mut p = Vec::new();
+    p.extend(setting::INITIAL_WINDOW_SIZE.to_be_bytes());
+    p.extend(10u32.to_be_bytes());
+    feed(&mut s, &frame(kind::SETTINGS, 0, 0, &p)).unwrap();
+    assert!(sent(&mut s).contains(&(kind::SETTINGS, flag::ACK, 0, 0)));
+    assert_eq!(s.send_capacity(1), 10);
+    let mut bad = Vec::new();
+    bad.extend(setting::MAX_FRAME_SIZE.to_be_bytes());
+    bad.extend(100u32.to_be_bytes());
+    assert_eq!(
+        feed(&mut s, &frame(kind::SETTINGS, 0, 0, &bad))
+            .unwrap_err()
+            .code,
+        ErrorCode::Protocol
+    );
+}
+
+#[test]
+fn bad_preface_and_oversized_frames() {
+    let mut s = Session::new(Limits::default());
+    assert_eq!(s.receive(b"PRI * HTTP/2").unwrap(), (0, None));
+    assert!(s.receive(b"GET / HTTP/1.1\r\n\r\n").is_err());
+    let mut s = start(Limits::default());
+    let e = feed(&mut s, &frame(kind::DATA, 0, 1, &vec![0; 20_000])).unwrap_err();
+    assert_eq!(e.code, ErrorCode::FrameSize);
+}
+
+#[test]
+fn an_idle_connection_holds_little() {
+    let mut s = start(Limits::default());
+    let big = "v".repeat(6000);
+    feed(
+        &mut s,
+        &frame(
+            kind::HEADERS,
+            flag::END_HEADERS | flag::END_STREAM,
+            1,
+            &req_block("/", &[("x-big", &big)]),
+        ),
+    )
+    .unwrap();
+    s.send_headers(1, &[0x88], true);
+    let n = s.pending().len();
+    s.advance(n);
+    s.idle_trim();
+    assert_eq!(
+        s.block_bytes.capacity() + s.fields.bytes.capacity() + s.out.capacity(),
+        0
+    );
+    // The struct itself: a few hundred bytes.
+    assert!(
+        std::mem::size_of::<Session>() < 512,
+        "{}",
+        std::mem::size_of::<Session>()
+    );
+}

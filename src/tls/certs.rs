@@ -1,0 +1,101 @@
+//! `ssl_certificate` and `ssl_certificate_key`: PEM files (or `data:` values) with their
+//! chains, several pairs per server. A handshake is answered with the first pair whose key
+//! can sign with a scheme the client offers (an ECDSA pair for a client that offers ECDSA,
+//! else the RSA one), as OpenSSL chooses among several certificates.
+
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+
+/// The bytes of a `ssl_certificate`-like value: the text after `data:`, else the file
+/// (`path` is already resolved against the prefix).
+fn source_bytes(value: &str, path: &std::path::Path) -> Result<Vec<u8>, String> {
+    match value.strip_prefix("data:") {
+        Some(data) => Ok(data.as_bytes().to_vec()),
+        None => std::fs::read(path).map_err(|e| {
+            format!(
+                "BIO_new_file(\"{}\") failed ({}: {})",
+                path.display(),
+                e.raw_os_error().unwrap_or(0),
+                crate::sys::errno_text(&e)
+            )
+        }),
+    }
+}
+
+/// The certificates (leaf first) of a PEM value.
+pub fn load_certs(
+    value: &str,
+    path: &std::path::Path,
+) -> Result<Vec<CertificateDer<'static>>, String> {
+    let bytes = source_bytes(value, path)?;
+    let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&bytes).collect();
+    match certs {
+        Ok(certs) if !certs.is_empty() => Ok(certs),
+        Ok(_) => Err(format!(
+            "cannot load certificate \"{value}\": PEM_read_bio_X509_AUX() failed (no certificate found)"
+        )),
+        Err(e) => Err(format!(
+            "cannot load certificate \"{value}\": PEM_read_bio_X509_AUX() failed ({e})"
+        )),
+    }
+}
+
+/// The private key of a PEM value. An encrypted key is refused with the reason: rustls
+/// reads only unencrypted PKCS#1, PKCS#8 and SEC1 keys (`openssl pkey -in KEY -out KEY2`
+/// decrypts one).
+pub fn load_key(value: &str, path: &std::path::Path) -> Result<PrivateKeyDer<'static>, String> {
+    let bytes = source_bytes(value, path)?;
+    if memchr::memmem::find(&bytes, b"ENCRYPTED").is_some() {
+        return Err(format!(
+            "cannot load certificate key \"{value}\": the key is encrypted, and Portico reads \
+             only unencrypted keys (decrypt it with \"openssl pkey -in KEY -out NEWKEY\"; \
+             ssl_password_file cannot be used)"
+        ));
+    }
+    PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| {
+        format!("cannot load certificate key \"{value}\": PEM_read_bio_PrivateKey() failed ({e})")
+    })
+}
+
+/// A certificate chain and its key, checked to belong together.
+pub fn certified_key(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    cert_name: &str,
+    key_name: &str,
+) -> Result<Arc<CertifiedKey>, String> {
+    let provider = super::provider();
+    let signing = provider.key_provider.load_private_key(key).map_err(|e| {
+        format!("cannot load certificate key \"{key_name}\": unsupported key type ({e})")
+    })?;
+    let ck = CertifiedKey::new(certs, signing);
+    // Only a proven mismatch fails: a certificate webpki cannot parse (an X.509 v1 one,
+    // which OpenSSL and TLS clients take) is left for the client to judge, as nginx does.
+    if let Err(e @ rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) =
+        ck.keys_match()
+    {
+        return Err(format!(
+            "SSL_CTX_use_PrivateKey(\"{key_name}\") failed (key values mismatch with \"{cert_name}\": {e})"
+        ));
+    }
+    Ok(Arc::new(ck))
+}
+
+/// The server's pairs, chosen by the client's offered signature schemes.
+#[derive(Debug)]
+pub struct ByOffer(pub Vec<Arc<CertifiedKey>>);
+
+impl ResolvesServerCert for ByOffer {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let offered = hello.signature_schemes();
+        self.0
+            .iter()
+            .find(|ck| ck.key.choose_scheme(offered).is_some())
+            .or_else(|| self.0.first())
+            .cloned()
+    }
+}

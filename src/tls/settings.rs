@@ -1,0 +1,165 @@
+//! A server block's merged `ssl_*` values and [`build`], which makes the rustls
+//! configuration from them (certificates read, suites and curves chosen) or fails with
+//! nginx's kind of message.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::ServerTls;
+use super::certs::{self, ByOffer};
+use super::ciphers::{self, Protocols};
+
+/// `ssl_session_cache`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionCache {
+    /// `off`: no session is resumed from a cache.
+    Off,
+    /// `none` (the default): nothing is stored (nginx only tells clients sessions could be
+    /// reused; without a store no session is).
+    None,
+    /// `builtin[:SIZE]`: each worker's own cache of SIZE sessions.
+    Builtin(usize),
+    /// `shared:NAME:SIZE`: a shared-memory zone every worker uses (with `builtin` beside it,
+    /// the shared cache alone serves).
+    Shared(String),
+}
+
+/// nginx's `builtin` cache size when none is given (sessions).
+pub const DEFAULT_BUILTIN_CACHE_SIZE: usize = 20480;
+
+/// ALPN protocols of an HTTP/1 listener, as nginx 1.22 offers them.
+const ALPN_HTTP1: &[&[u8]] = &[b"http/1.1", b"http/1.0", b"http/0.9"];
+
+/// The `ssl_*` values of one server, merged with the http block's.
+pub struct SslSettings<'a> {
+    /// The conf prefix (relative certificate paths resolve against it, as in nginx).
+    pub conf_prefix: &'a Path,
+    /// `ssl_certificate` values in order.
+    pub certificates: &'a [String],
+    /// `ssl_certificate_key` values in order.
+    pub certificate_keys: &'a [String],
+    /// `ssl_protocols`.
+    pub protocols: Protocols,
+    /// `ssl_ciphers`.
+    pub ciphers: &'a str,
+    /// `ssl_prefer_server_ciphers`.
+    pub prefer_server_ciphers: bool,
+    /// `ssl_ecdh_curve`.
+    pub ecdh_curve: &'a str,
+    /// `ssl_session_cache`.
+    pub session_cache: SessionCache,
+    /// `ssl_session_timeout`.
+    pub session_timeout: Duration,
+    /// `ssl_session_tickets`.
+    pub session_tickets: bool,
+    /// `ssl_session_ticket_key` files in order.
+    pub ticket_keys: &'a [String],
+    /// `ssl_buffer_size`.
+    pub buffer_size: usize,
+    /// `ssl_reject_handshake`.
+    pub reject_handshake: bool,
+}
+
+/// The smallest TLS record payload rustls allows.
+const MIN_RECORD: usize = 32;
+/// A TLS record's header, which rustls's `max_fragment_size` counts.
+const RECORD_HEADER: usize = 5;
+/// The largest record payload.
+const MAX_RECORD: usize = 16384;
+
+/// Builds the server's TLS configuration. `warnings`: what is accepted but cannot be
+/// honoured exactly, each with its reason.
+pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTls, String> {
+    if s.certificates.is_empty() {
+        return Ok(ServerTls {
+            config: None,
+            config_h2: None,
+            reject_handshake: s.reject_handshake,
+            shared_cache: None,
+        });
+    }
+    let mut pairs = Vec::new();
+    for (i, cert) in s.certificates.iter().enumerate() {
+        let Some(key) = s.certificate_keys.get(i) else {
+            return Err(format!(
+                "no \"ssl_certificate_key\" is defined for certificate \"{cert}\""
+            ));
+        };
+        if cert.contains('$') || key.contains('$') {
+            return Err(format!(
+                "variables in \"ssl_certificate\" and \"ssl_certificate_key\" (\"{cert}\") are \
+                 not supported yet: certificates are loaded once at startup"
+            ));
+        }
+        let chain = certs::load_certs(cert, &s.conf_prefix.join(cert))?;
+        let pkey = certs::load_key(key, &s.conf_prefix.join(key))?;
+        pairs.push(certs::certified_key(chain, pkey, cert, key)?);
+    }
+    let mut provider = super::provider();
+    let (tls12, missing) = ciphers::select(s.ciphers, &provider.cipher_suites)?;
+    if !missing.is_empty() {
+        warnings.push(format!(
+            "\"ssl_ciphers\" names ciphers rustls does not have (it has only AEAD suites with \
+             ECDHE): {}; they are not enabled",
+            missing.join(":")
+        ));
+    }
+    let tls13: Vec<_> = provider
+        .cipher_suites
+        .iter()
+        .filter(|c| matches!(c, rustls::SupportedCipherSuite::Tls13(_)))
+        .copied()
+        .collect();
+    provider.cipher_suites = tls13.into_iter().chain(tls12).collect();
+    provider.kx_groups = ciphers::curves(s.ecdh_curve, &provider.kx_groups)?;
+    let versions = ciphers::versions(s.protocols)?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(&versions)
+        .map_err(|e| format!("SSL_CTX_new() failed ({e})"))?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(ByOffer(pairs)));
+    config.ignore_client_order = s.prefer_server_ciphers;
+    config.max_fragment_size = Some(s.buffer_size.clamp(MIN_RECORD, MAX_RECORD) + RECORD_HEADER);
+    let mut shared_cache = None;
+    config.session_storage = match &s.session_cache {
+        SessionCache::Off | SessionCache::None => {
+            Arc::new(rustls::server::NoServerSessionStorage {})
+        }
+        SessionCache::Builtin(n) => Arc::new(super::session::Expiring::new(*n, s.session_timeout)),
+        SessionCache::Shared(name) => {
+            let store = Arc::new(super::session::Shared::new(name, s.session_timeout));
+            shared_cache = Some(store.clone());
+            store
+        }
+    };
+    let lifetime = u32::try_from(s.session_timeout.as_secs()).unwrap_or(u32::MAX);
+    if s.session_tickets {
+        let mut files = Vec::new();
+        for path in s.ticket_keys {
+            let full = s.conf_prefix.join(path);
+            let bytes = std::fs::read(&full).map_err(|e| {
+                format!(
+                    "open() \"{}\" failed ({}: {})",
+                    full.display(),
+                    e.raw_os_error().unwrap_or(0),
+                    crate::sys::errno_text(&e)
+                )
+            })?;
+            files.push((full.display().to_string(), bytes));
+        }
+        config.ticketer = Arc::new(super::tickets::Ticketer::new(&files, lifetime)?);
+    } else if matches!(s.session_cache, SessionCache::Off | SessionCache::None) {
+        // No tickets and no cache: TLS 1.3 tickets would only be refused later.
+        config.send_tls13_tickets = 0;
+    }
+    config.alpn_protocols = ALPN_HTTP1.iter().map(|p| p.to_vec()).collect();
+    let mut h2 = config.clone();
+    h2.alpn_protocols.insert(0, b"h2".to_vec());
+    Ok(ServerTls {
+        config: Some(Arc::new(config)),
+        config_h2: Some(Arc::new(h2)),
+        reject_handshake: s.reject_handshake,
+        shared_cache,
+    })
+}

@@ -1,0 +1,350 @@
+//! The TLS transport under a client connection: the connection reads plaintext and writes
+//! plaintext as it does on a plain socket, and this layer moves ciphertext between the
+//! socket and rustls. Edge-triggered epoll's rule holds through it: a read that returns
+//! fewer bytes than asked for, or `WouldBlock`, has drained the socket; plaintext rustls
+//! already holds is handed out before the socket is read again.
+//!
+//! A connection starts in [`Session::hello`]: its first byte says whether the client speaks
+//! TLS at all (nginx answers plain HTTP on an `ssl` port with its 400 "The plain HTTP
+//! request was sent to HTTPS port"), then rustls's `Acceptor` reads the ClientHello so the
+//! connection can pick the server block by SNI before the handshake goes on with that
+//! server's configuration ([`Session::start`]).
+
+use std::io::{self, BufRead, Read, Write};
+use std::sync::Arc;
+
+use mio::net::TcpStream;
+use rustls::server::{Accepted, Acceptor};
+use rustls::{HandshakeKind, ServerConfig, ServerConnection};
+
+/// The first byte of a TLS record carrying a handshake message.
+const RECORD_HANDSHAKE: u8 = 0x16;
+/// The high bit of an SSLv2-framed hello's first byte.
+const SSLV2_HELLO_BIT: u8 = 0x80;
+/// A fatal `unrecognized_name` alert record (`ssl_reject_handshake`).
+const ALERT_UNRECOGNIZED_NAME: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70];
+
+/// What reading a client's hello came to.
+pub enum Hello {
+    /// More bytes are needed.
+    Wait,
+    /// The client closed before its hello.
+    Closed,
+    /// The client speaks plain HTTP on the TLS port.
+    Plain,
+    /// The hello is bad: nginx's log text, the alert already sent.
+    Failed(String),
+    /// The hello is read: choose the configuration by its SNI, then [`Session::start`].
+    Ready(Box<Accepted>),
+}
+
+enum State {
+    Hello(Box<Acceptor>),
+    Open(Box<ServerConnection>),
+    Gone,
+}
+
+/// A client's TLS session.
+pub struct Session {
+    state: State,
+    /// The first byte was looked at (the client speaks TLS).
+    spoke_tls: bool,
+}
+
+/// An error rustls reported, with nginx's text for the log.
+#[derive(Debug)]
+struct TlsError(String);
+
+impl std::fmt::Display for TlsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TlsError {}
+
+/// Whether `e` is a TLS protocol error (its text is nginx's `SSL_*() failed (...)`), not a
+/// socket's.
+pub fn is_tls_error(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<TlsError>())
+}
+
+fn tls_error(handshaking: bool, e: impl std::fmt::Display) -> io::Error {
+    let call = if handshaking {
+        "SSL_do_handshake"
+    } else {
+        "SSL_read"
+    };
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        TlsError(format!("{call}() failed (SSL: {e})")),
+    )
+}
+
+/// What the `$ssl_*` variables read of an established session, taken once per
+/// connection.
+#[derive(Debug)]
+pub struct TlsVars {
+    /// `$ssl_protocol`.
+    pub protocol: &'static str,
+    /// `$ssl_cipher` (OpenSSL's name).
+    pub cipher: &'static str,
+    /// `$ssl_server_name`.
+    pub server_name: Option<String>,
+    /// `$ssl_session_reused`.
+    pub reused: bool,
+    /// `$ssl_alpn_protocol`: the protocol ALPN chose.
+    pub alpn: Option<Vec<u8>>,
+    /// `$ssl_curve`: the key-exchange group (OpenSSL's name).
+    pub curve: Option<&'static str>,
+}
+
+impl TlsVars {
+    /// The values of `session`, once its handshake is done.
+    pub fn of(session: &Session) -> Option<TlsVars> {
+        let State::Open(conn) = &session.state else {
+            return None;
+        };
+        if conn.is_handshaking() {
+            return None;
+        }
+        Some(TlsVars {
+            protocol: match conn.protocol_version()? {
+                rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3",
+                rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2",
+                _ => return None,
+            },
+            cipher: super::ciphers::openssl_name(conn.negotiated_cipher_suite()?.suite())?,
+            server_name: conn.server_name().map(str::to_owned),
+            reused: conn.handshake_kind() == Some(HandshakeKind::Resumed),
+            alpn: conn.alpn_protocol().map(<[u8]>::to_vec),
+            curve: conn
+                .negotiated_key_exchange_group()
+                .and_then(|g| super::ciphers::curve_name(g.name())),
+        })
+    }
+}
+
+impl Session {
+    /// A session waiting for the client's hello.
+    pub fn accepting() -> Session {
+        Session {
+            state: State::Hello(Box::default()),
+            spoke_tls: false,
+        }
+    }
+
+    /// Whether the hello is still being read.
+    pub fn is_accepting(&self) -> bool {
+        matches!(self.state, State::Hello(_))
+    }
+
+    /// Reads the client's hello as far as the socket allows.
+    pub fn hello(&mut self, sock: &mut TcpStream) -> Hello {
+        let State::Hello(acceptor) = &mut self.state else {
+            return Hello::Failed("SSL_do_handshake() failed (hello read twice)".into());
+        };
+        if !self.spoke_tls {
+            let mut first = [0u8; 1];
+            match sock.peek(&mut first) {
+                Ok(0) => return Hello::Closed,
+                Ok(_) if first[0] == RECORD_HANDSHAKE => self.spoke_tls = true,
+                Ok(_) if first[0] & SSLV2_HELLO_BIT != 0 => {
+                    return Hello::Failed(
+                        "SSL_do_handshake() failed (SSL: an SSLv2 hello, which rustls does not speak)"
+                            .into(),
+                    );
+                }
+                Ok(_) => return Hello::Plain,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Hello::Wait,
+                Err(e) => return Hello::Failed(format!("recv() failed ({e})")),
+            }
+        }
+        loop {
+            match acceptor.accept() {
+                Ok(Some(accepted)) => {
+                    self.state = State::Gone;
+                    return Hello::Ready(Box::new(accepted));
+                }
+                Ok(None) => {}
+                Err((e, mut alert)) => {
+                    let _ = alert.write_all(sock);
+                    self.state = State::Gone;
+                    return Hello::Failed(format!("SSL_do_handshake() failed (SSL: {e})"));
+                }
+            }
+            match acceptor.read_tls(sock) {
+                Ok(0) => return Hello::Closed,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Hello::Wait,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Hello::Failed(format!("SSL_do_handshake() failed (SSL: {e})")),
+            }
+        }
+    }
+
+    /// Hands the hello bytes that came with a PROXY protocol header (read from the socket
+    /// before TLS) to the hello's reader.
+    pub fn feed(&mut self, mut bytes: &[u8]) {
+        let State::Hello(acceptor) = &mut self.state else {
+            return;
+        };
+        if !bytes.is_empty() {
+            // What follows a PROXY header must be a hello: anything else fails as one.
+            self.spoke_tls = true;
+        }
+        while !bytes.is_empty() {
+            if acceptor.read_tls(&mut bytes).is_err() {
+                break;
+            }
+        }
+    }
+
+    /// Goes on with the handshake under `config` (the server SNI chose).
+    pub fn start(
+        &mut self,
+        accepted: Box<Accepted>,
+        config: Arc<ServerConfig>,
+        sock: &mut TcpStream,
+    ) -> Result<(), String> {
+        match accepted.into_connection(config) {
+            Ok(mut conn) => {
+                if let Err(e) = conn.process_new_packets() {
+                    return Err(format!("SSL_do_handshake() failed (SSL: {e})"));
+                }
+                self.state = State::Open(Box::new(conn));
+                match self.flush(sock) {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+                    Err(e) => Err(format!("SSL_do_handshake() failed ({e})")),
+                }
+            }
+            Err((e, mut alert)) => {
+                let _ = alert.write_all(sock);
+                Err(format!("SSL_do_handshake() failed (SSL: {e})"))
+            }
+        }
+    }
+
+    /// Refuses the handshake with a fatal `unrecognized_name` alert.
+    pub fn reject(&mut self, sock: &mut TcpStream) {
+        let _ = sock.write(&ALERT_UNRECOGNIZED_NAME);
+        self.state = State::Gone;
+    }
+
+    fn open(&mut self) -> io::Result<&mut ServerConnection> {
+        match &mut self.state {
+            State::Open(c) => Ok(c),
+            _ => Err(io::Error::from(io::ErrorKind::NotConnected)),
+        }
+    }
+
+    /// Reads plaintext into `buf`: what rustls holds first, then as much as the socket has.
+    /// `Ok(n < buf.len())` means the socket is drained; `Ok(0)`: the client closed.
+    pub fn read(&mut self, sock: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+        let conn = self.open()?;
+        let mut n = 0;
+        loop {
+            match conn.reader().read(&mut buf[n..]) {
+                Ok(0) if n < buf.len() => return Ok(n),
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(n),
+                Err(e) => return if n > 0 { Ok(n) } else { Err(e) },
+            }
+            if n == buf.len() {
+                return Ok(n);
+            }
+            // The handshake's next flight (or a key update's) leaves before more is read.
+            while conn.wants_write() {
+                match conn.write_tls(sock) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => return if n > 0 { Ok(n) } else { Err(e) },
+                }
+            }
+            match conn.read_tls(sock) {
+                Ok(0) => return Ok(n),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && n > 0 => return Ok(n),
+                Err(e) => return Err(e),
+            }
+            let handshaking = conn.is_handshaking();
+            if let Err(e) = conn.process_new_packets() {
+                // rustls queued the alert that tells the client why.
+                while conn.wants_write() {
+                    if conn.write_tls(sock).is_err() {
+                        break;
+                    }
+                }
+                return Err(tls_error(handshaking, e));
+            }
+        }
+    }
+
+    /// Like [`Session::read`] without taking the bytes: `Ok(1)` when plaintext is there.
+    pub fn peek(&mut self, sock: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+        let conn = self.open()?;
+        loop {
+            match conn.reader().fill_buf() {
+                Ok([]) => return Ok(0),
+                Ok(data) => {
+                    let k = data.len().min(buf.len());
+                    buf[..k].copy_from_slice(&data[..k]);
+                    return Ok(k);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                Err(e) => return Err(e),
+            }
+            match conn.read_tls(sock) {
+                Ok(0) => return Ok(0),
+                Ok(_) => {}
+                Err(e) => return Err(e),
+            }
+            let handshaking = conn.is_handshaking();
+            if let Err(e) = conn.process_new_packets() {
+                return Err(tls_error(handshaking, e));
+            }
+        }
+    }
+
+    /// Sends what rustls holds; `WouldBlock` while some is left.
+    pub fn flush(&mut self, sock: &mut TcpStream) -> io::Result<()> {
+        let conn = self.open()?;
+        while conn.wants_write() {
+            if conn.write_tls(sock)? == 0 {
+                return Err(io::Error::from(io::ErrorKind::WriteZero));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether encrypted bytes wait for the socket.
+    pub fn pending(&self) -> bool {
+        matches!(&self.state, State::Open(c) if c.wants_write())
+    }
+
+    /// Encrypts (some of) `bytes` and sends what the socket takes; the plaintext bytes
+    /// taken. `WouldBlock` while earlier records still wait for the socket.
+    pub fn write(&mut self, sock: &mut TcpStream, bytes: &[u8]) -> io::Result<usize> {
+        self.flush(sock)?;
+        let conn = self.open()?;
+        let n = conn.writer().write(bytes)?;
+        if n == 0 && !bytes.is_empty() {
+            return Err(io::Error::from(io::ErrorKind::WouldBlock));
+        }
+        match self.flush(sock) {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
+            _ => Ok(n),
+        }
+    }
+
+    /// Sends a `close_notify` (best effort: the connection closes next).
+    pub fn close_notify(&mut self, sock: &mut TcpStream) {
+        if let State::Open(conn) = &mut self.state {
+            conn.send_close_notify();
+            let _ = self.flush(sock);
+        }
+    }
+}

@@ -1,0 +1,436 @@
+//! TLS termination (`listen ... ssl`) with real clients: curl, `openssl s_client` (SNI,
+//! resumption by session cache and tickets, ALPN, TLS 1.2 and 1.3 only) and Python's ssl;
+//! plain HTTP on the TLS port (497), `ssl_reject_handshake`, and bad input (garbage
+//! hellos, truncated records, a stalled handshake), each logged without another connection
+//! noticing; `-t` refusals of what cannot be honoured.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{Prefix, Server, main_preamble, run_cli};
+
+/// A self-signed certificate and key for `cn` (`kind`: `rsa` or `ec`) under `conf/`.
+fn make_cert(prefix: &Prefix, name: &str, cn: &str, kind: &str) {
+    let dir = prefix.path("conf");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cmd = Command::new("openssl");
+    cmd.current_dir(&dir)
+        .args(["req", "-x509", "-nodes", "-days", "2"]);
+    match kind {
+        "ec" => cmd.args(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]),
+        _ => cmd.args(["-newkey", "rsa:2048"]),
+    };
+    let status = cmd
+        .args([
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.crt"),
+        ])
+        .args(["-subj", &format!("/CN={cn}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(status.success(), "openssl req failed");
+}
+
+/// Runs `openssl s_client` with `args`, sending `input`; its whole output.
+fn s_client(port: u16, args: &[&str], input: &[u8]) -> String {
+    let mut child = Command::new("timeout")
+        .arg("10")
+        .arg("openssl")
+        .arg("s_client")
+        .arg("-connect")
+        .arg(format!("127.0.0.1:{port}"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("openssl s_client");
+    let _ = child.stdin.take().unwrap().write_all(input);
+    let out = child.wait_with_output().unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// `curl -sk` with `args`; (exit code, body).
+fn curl(args: &[&str]) -> (i32, Vec<u8>) {
+    let out = Command::new("curl")
+        .args(["-sk", "--max-time", "10"])
+        .args(args)
+        .output()
+        .expect("curl");
+    (out.status.code().unwrap_or(-1), out.stdout)
+}
+
+const GET_V: &[u8] = b"GET /v HTTP/1.0\r\nHost: localhost\r\n\r\n";
+
+/// One server on `PORT` with an ECDSA and an RSA pair, plus the variables' echo.
+fn basic(extra: &str) -> String {
+    format!(
+        "access_log off;\n\
+         sendfile on;\n\
+         {extra}\n\
+         server {{\n\
+           listen 127.0.0.1:PORT ssl;\n\
+           server_name localhost;\n\
+           ssl_certificate ec.crt; ssl_certificate_key ec.key;\n\
+           ssl_certificate rsa.crt; ssl_certificate_key rsa.key;\n\
+           root html;\n\
+           location /v {{ return 200 \"$scheme $https $ssl_protocol $ssl_cipher $ssl_server_name $ssl_session_reused\\n\"; }}\n\
+         }}"
+    )
+}
+
+fn start(workers: usize, http: &str) -> Server {
+    Server::start_with(workers, http, |p| {
+        make_cert(p, "ec", "localhost", "ec");
+        make_cert(p, "rsa", "localhost", "rsa");
+        p.write("html/small.txt", "hello over tls\n");
+        let big: Vec<u8> = (0..700_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        p.write("html/big.bin", big);
+    })
+}
+
+#[test]
+fn files_and_variables_over_tls() {
+    let s = start(1, &basic(""));
+    let url = |path: &str| format!("https://localhost:{}{path}", s.port);
+    let resolve = format!("localhost:{}:127.0.0.1", s.port);
+    let (rc, body) = curl(&["--resolve", &resolve, &url("/small.txt")]);
+    assert_eq!(rc, 0);
+    assert_eq!(body, b"hello over tls\n");
+    // A file larger than the socket buffers: read and encrypted, not sendfile'd.
+    let (rc, body) = curl(&["--resolve", &resolve, &url("/big.bin")]);
+    assert_eq!(rc, 0);
+    assert_eq!(body, std::fs::read(s.prefix.path("html/big.bin")).unwrap());
+    let (_, body) = curl(&["--resolve", &resolve, "--tlsv1.3", &url("/v")]);
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        "https on TLSv1.3 TLS_AES_256_GCM_SHA384 localhost .\n"
+    );
+    let (_, body) = curl(&["--resolve", &resolve, "--tls-max", "1.2", &url("/v")]);
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        "https on TLSv1.2 ECDHE-ECDSA-AES256-GCM-SHA384 localhost .\n"
+    );
+    // The client's offer picks the pair: RSA signatures only get the RSA certificate.
+    let out = s_client(
+        s.port,
+        &["-tls1_2", "-sigalgs", "RSA-PSS+SHA256:RSA+SHA256"],
+        b"",
+    );
+    assert!(out.contains("ECDHE-RSA-"), "{out}");
+    let out = s_client(s.port, &["-tls1_2"], b"");
+    assert!(out.contains("ECDHE-ECDSA-"), "{out}");
+    s.assert_clean_log();
+}
+
+#[test]
+fn keep_alive_and_pipelining_from_python_ssl() {
+    let s = start(1, &basic(""));
+    let script = format!(
+        "import ssl, socket\n\
+         ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
+         c = ctx.wrap_socket(socket.create_connection(('127.0.0.1', {})), server_hostname='localhost')\n\
+         c.sendall(b'GET /small.txt HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' * 3 + b'GET /big.bin HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n')\n\
+         data = b''\n\
+         while True:\n\
+         \x20   d = c.recv(65536)\n\
+         \x20   if not d: break\n\
+         \x20   data += d\n\
+         print(data.count(b'HTTP/1.1 200 OK'), data.count(b'hello over tls'), len(data))\n",
+        s.port
+    );
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(
+        fields.get(..2),
+        Some(&["4", "3"][..]),
+        "{text} {:?}",
+        out.stderr
+    );
+    let total: usize = fields[2].parse().unwrap();
+    assert!(total > 700_000, "{text}");
+    s.assert_clean_log();
+}
+
+#[test]
+fn sni_picks_the_server_and_reject_handshake_refuses() {
+    let http = "access_log off;\n\
+        server { listen 127.0.0.1:PORT ssl; server_name a.test;\n\
+          ssl_certificate a.crt; ssl_certificate_key a.key;\n\
+          location / { return 200 \"a $ssl_server_name\\n\"; } }\n\
+        server { listen 127.0.0.1:PORT ssl; server_name *.b.test;\n\
+          ssl_certificate b.crt; ssl_certificate_key b.key;\n\
+          location / { return 200 \"b $ssl_server_name\\n\"; } }\n\
+        server { listen 127.0.0.1:PORT ssl; server_name ~^re\\d+\\.test$;\n\
+          ssl_certificate r.crt; ssl_certificate_key r.key;\n\
+          location / { return 200 \"r\\n\"; } }\n\
+        server { listen 127.0.0.1:PORT ssl; server_name closed.test; ssl_reject_handshake on; }";
+    let s = Server::start_with(1, http, |p| {
+        make_cert(p, "a", "a.test", "ec");
+        make_cert(p, "b", "b.test", "ec");
+        make_cert(p, "r", "re.test", "ec");
+    });
+    let subject = |sni: &str| {
+        let out = s_client(s.port, &["-servername", sni], b"");
+        out.lines()
+            .find(|l| l.starts_with("subject="))
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(
+        subject("a.test").contains("CN = a.test"),
+        "{}",
+        subject("a.test")
+    );
+    assert!(subject("www.b.test").contains("CN = b.test"));
+    assert!(subject("re42.test").contains("CN = re.test"));
+    // An unknown name gets the default server (the first).
+    assert!(subject("other.test").contains("CN = a.test"));
+    let out = s_client(s.port, &["-servername", "closed.test"], b"");
+    assert!(out.contains("unrecognized name"), "{out}");
+    assert!(s.wait_for(5, || s.error_log().contains("ssl_reject_handshake")));
+    let out = s_client(
+        s.port,
+        &["-servername", "www.b.test", "-ign_eof"],
+        b"GET / HTTP/1.0\r\nHost: www.b.test\r\n\r\n",
+    );
+    assert!(out.contains("b www.b.test"), "{out}");
+    s.assert_clean_log();
+}
+
+#[test]
+fn plain_http_on_the_tls_port_is_497() {
+    let s = start(1, &basic(""));
+    let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut out = Vec::new();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = c.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
+    assert!(text.contains("The plain HTTP request was sent to HTTPS port"));
+    assert!(text.contains("Connection: close"));
+    assert!(
+        s.error_log()
+            .contains("client sent plain HTTP request to HTTPS port")
+    );
+    drop(s);
+    // error_page 497 redirects, as nginx's usual configuration does.
+    let s = start(
+        1,
+        &basic("").replace(
+            "root html;",
+            "root html; error_page 497 =301 https://$host:$server_port$request_uri;",
+        ),
+    );
+    let r = s.get("/x?y");
+    assert_eq!(r.status, 301, "{}", r.text());
+    assert_eq!(
+        r.header("Location"),
+        Some(format!("https://localhost:{}/x?y", s.port).as_str())
+    );
+    s.assert_clean_log();
+}
+
+#[test]
+fn sessions_resume_from_the_shared_cache_and_from_tickets_in_every_worker() {
+    let s = start(
+        2,
+        &basic("ssl_session_cache shared:SSL:1m; ssl_session_tickets off;"),
+    );
+    let sess = s.prefix.path("s12");
+    let sess = sess.to_str().unwrap();
+    let first = s_client(s.port, &["-tls1_2", "-sess_out", sess, "-ign_eof"], GET_V);
+    assert!(first.contains("New, TLSv1.2"), "{first}");
+    // Several connections: with two workers both serve some of them.
+    for _ in 0..4 {
+        let again = s_client(s.port, &["-tls1_2", "-sess_in", sess, "-ign_eof"], GET_V);
+        assert!(again.contains("Reused, TLSv1.2"), "{again}");
+        assert!(again.contains(" r\n"), "{again}");
+    }
+    drop(s);
+    let s = start(2, &basic(""));
+    let sess = s.prefix.path("s13");
+    let sess = sess.to_str().unwrap();
+    let first = s_client(s.port, &["-tls1_3", "-sess_out", sess, "-ign_eof"], GET_V);
+    assert!(first.contains("TLSv1.3"), "{first}");
+    for _ in 0..3 {
+        let again = s_client(s.port, &["-tls1_3", "-sess_in", sess, "-ign_eof"], GET_V);
+        assert!(again.contains("Reused, TLSv1.3"), "{again}");
+    }
+    s.assert_clean_log();
+}
+
+#[test]
+fn ticket_key_files_are_shared_and_rotated() {
+    let http = basic("ssl_session_ticket_key t1.key; ssl_session_ticket_key t0.key;");
+    let s = Server::start_with(2, &http, |p| {
+        make_cert(p, "ec", "localhost", "ec");
+        make_cert(p, "rsa", "localhost", "rsa");
+        p.write("conf/t1.key", [1u8; 80]);
+        p.write("conf/t0.key", [2u8; 48]);
+    });
+    let sess = s.prefix.path("t");
+    let sess = sess.to_str().unwrap();
+    s_client(s.port, &["-tls1_2", "-sess_out", sess, "-ign_eof"], GET_V);
+    let again = s_client(s.port, &["-tls1_2", "-sess_in", sess, "-ign_eof"], GET_V);
+    assert!(again.contains("Reused, TLSv1.2"), "{again}");
+    s.assert_clean_log();
+}
+
+#[test]
+fn alpn_offers_http1_only() {
+    let s = start(1, &basic(""));
+    let out = s_client(s.port, &["-alpn", "h2,http/1.1"], b"");
+    assert!(out.contains("ALPN protocol: http/1.1"), "{out}");
+    let out = s_client(s.port, &["-alpn", "h2"], b"");
+    assert!(out.contains("no application protocol"), "{out}");
+}
+
+#[test]
+fn protocols_and_ciphers_are_honoured() {
+    let s = start(
+        1,
+        &basic(
+            "ssl_protocols TLSv1.2; ssl_ciphers ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256; ssl_prefer_server_ciphers on;",
+        ),
+    );
+    let out = s_client(s.port, &["-tls1_3"], b"");
+    assert!(!out.contains("TLSv1.3"), "{out}");
+    let out = s_client(s.port, &["-tls1_2"], b"");
+    assert!(out.contains("ECDHE-ECDSA-AES128-GCM-SHA256"), "{out}");
+}
+
+#[test]
+fn bad_handshakes_are_logged_and_nobody_else_notices() {
+    let s = start(1, &basic("client_header_timeout 2s;"));
+    // A client stalled in its hello holds no one up.
+    let mut stalled = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    stalled
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00])
+        .unwrap();
+    // Garbage that claims to be a handshake record.
+    let mut garbage = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    garbage
+        .write_all(&[0x16, 0x03, 0x01, 0x00, 0x05, 0xff, 0xff, 0xff, 0xff, 0xff])
+        .unwrap();
+    // A truncated record after a whole hello (the handshake then goes wrong mid-way).
+    let mut truncated = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    truncated
+        .write_all(&[0x16, 0x03, 0x03, 0x40, 0x00, 0x01])
+        .unwrap();
+    drop(truncated);
+    let resolve = format!("localhost:{}:127.0.0.1", s.port);
+    let (rc, body) = curl(&[
+        "--resolve",
+        &resolve,
+        &format!("https://localhost:{}/small.txt", s.port),
+    ]);
+    assert_eq!((rc, body.as_slice()), (0, &b"hello over tls\n"[..]));
+    garbage
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = garbage.read_to_end(&mut buf);
+    // An alert, then the close.
+    assert!(buf.first() == Some(&0x15) || buf.is_empty(), "{buf:?}");
+    assert!(s.wait_for(5, || s.error_log().contains("SSL_do_handshake() failed")));
+    // The stalled hello ends with client_header_timeout.
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(6)))
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = stalled.read_to_end(&mut buf);
+    assert!(buf.is_empty());
+    s.assert_clean_log();
+}
+
+fn check(prefix: &Path, conf: &str) -> (i32, String) {
+    std::fs::write(prefix.join("conf/portico.conf"), conf).unwrap();
+    let (rc, out, err) = run_cli(prefix, &["-t", "-c", "conf/portico.conf"]);
+    (rc, out + &err)
+}
+
+#[test]
+fn what_cannot_be_honoured_fails_the_test_with_its_reason() {
+    let p = Prefix::new();
+    make_cert(&p, "ec", "localhost", "ec");
+    let conf = |body: &str| {
+        format!(
+            "{}http {{ server {{ listen 127.0.0.1:1 ssl; {body} }} }}\n",
+            main_preamble(1)
+        )
+    };
+    let ok = "ssl_certificate ec.crt; ssl_certificate_key ec.key;";
+    let (rc, out) = check(&p.dir, &conf(""));
+    assert_ne!(rc, 0);
+    assert!(
+        out.contains("no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive in"),
+        "{out}"
+    );
+    let (rc, out) = check(&p.dir, &conf(ok));
+    assert_eq!(rc, 0, "{out}");
+    for (extra, expect) in [
+        ("ssl_ciphers RC4:MD5;", "no cipher match"),
+        ("ssl_protocols TLSv1 TLSv1.1;", "TLSv1.2 and TLSv1.3 only"),
+        ("ssl_protocols TLSv4;", "invalid value \"TLSv4\""),
+        (
+            "ssl_verify_client on;",
+            "client certificate verification is not implemented yet",
+        ),
+        ("ssl_early_data on;", "0-RTT"),
+        ("ssl_stapling on;", "OCSP stapling"),
+        ("ssl_conf_command Options x;", "rustls"),
+        ("ssl_ecdh_curve brainpoolP256r1;", "no curve"),
+        ("ssl_session_cache shared:X;", "invalid session cache"),
+        (
+            "ssl_certificate $ssl_server_name.crt; ssl_certificate_key ec.key;",
+            "variables",
+        ),
+    ] {
+        let (rc, out) = check(&p.dir, &conf(&format!("{ok} {extra}")));
+        assert_ne!(rc, 0, "{extra}: {out}");
+        assert!(out.contains(expect), "{extra}: {out}");
+        assert!(out.contains("portico.conf:"), "{extra}: {out}");
+    }
+    // Accepted with a warning: rustls has no DHE.
+    p.write("conf/dh.pem", "x");
+    let (rc, out) = check(&p.dir, &conf(&format!("{ok} ssl_dhparam dh.pem;")));
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("[warn]") && out.contains("DHE"), "{out}");
+    // An encrypted key is refused with the way out.
+    let status = Command::new("openssl")
+        .current_dir(p.path("conf"))
+        .args([
+            "pkey", "-in", "ec.key", "-aes256", "-passout", "pass:x", "-out", "enc.key",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    p.write("conf/pass", "x\n");
+    let (rc, out) = check(
+        &p.dir,
+        &conf("ssl_certificate ec.crt; ssl_certificate_key enc.key; ssl_password_file pass;"),
+    );
+    assert_ne!(rc, 0);
+    assert!(out.contains("encrypted"), "{out}");
+}
