@@ -38,6 +38,8 @@ pub struct Peer {
     pub(super) down: bool,
     /// A `backup` server.
     pub backup: bool,
+    /// Not failed by the active health check (`health_check`): loaded from the zone.
+    pub(super) health_ok: bool,
 }
 
 /// Run-time state of one group.
@@ -77,6 +79,7 @@ impl Group {
                 max_conns: s.max_conns,
                 down: s.down,
                 backup: s.backup,
+                health_ok: true,
             })
             .collect();
         let mut ring = Vec::new();
@@ -117,7 +120,7 @@ impl Group {
 
     fn usable(&self, i: usize, tried: &[bool], now: Instant) -> bool {
         let p = &self.peers[i];
-        if tried.get(i).copied().unwrap_or(false) || p.down {
+        if tried.get(i).copied().unwrap_or(false) || p.down || !p.health_ok {
             return false;
         }
         if p.max_fails > 0
@@ -204,6 +207,7 @@ impl Group {
             let p = &self.peers[0];
             if tried.first().copied().unwrap_or(false)
                 || p.down
+                || !p.health_ok
                 || (p.max_conns > 0 && p.conns >= p.max_conns)
             {
                 return Err(NoLivePeers);

@@ -14,6 +14,7 @@
 //!   connecting — [`body_buffer`] — or streamed through a window), kept for a replay;
 //! - [`response_buffer`]: the response body between the upstream and the client's writer —
 //!   memory, then a temporary file (`proxy_max_temp_file_size`), then back-pressure;
+//! - [`health`]: active health checks' state in the zone and `match` tests (not wired yet);
 //! - [`failure`]: who caused a failure, the status it maps to, nginx's error-log lines;
 //! - [`log`]: the tries as `$upstream_*` shows them.
 //!
@@ -24,6 +25,7 @@ pub mod balancer;
 pub mod body_buffer;
 pub mod connect;
 pub mod failure;
+pub mod health;
 pub mod log;
 pub mod machine;
 pub mod pool;

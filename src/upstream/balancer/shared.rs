@@ -43,7 +43,8 @@ pub struct SharedPeer {
     pub ended: u64,
     /// See `ended`.
     pub time_sum_ms: u64,
-    /// Reserved for the active health check's state (`health_check`, not built yet).
+    /// The active health check's state ([`crate::upstream::health::Health`]): an
+    /// unhealthy server gets no traffic from any worker (no prober writes it yet).
     pub health: u64,
 }
 
@@ -94,6 +95,8 @@ fn load(p: &mut Peer, r: &SharedPeer, now: Instant, now_ms: u64) {
     p.checked = from_ms(r.checked_ms, now, now_ms);
     p.accessed = from_ms(r.accessed_ms, now, now_ms);
     p.requests = r.requests;
+    // Written only by the health checker; the balancer reads it and never stores it.
+    p.health_ok = crate::upstream::health::Health::from_word(r.health).takes_traffic(false);
 }
 
 fn store(p: &Peer, r: &mut SharedPeer, now: Instant, now_ms: u64) {

@@ -172,3 +172,59 @@ fn ip_hash_and_hash_are_stable() {
 fn crc32_matches_the_standard_check_value() {
     assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
 }
+
+#[test]
+fn a_server_the_health_check_failed_gets_no_traffic_from_any_worker() {
+    use crate::shm::Slots;
+    use crate::upstream::health::{Health, HealthState};
+    let now = Instant::now();
+    for balance in [Balance::RoundRobin, Balance::LeastConn, Balance::IpHash] {
+        let b = balance;
+        let seg = Rc::new(Segment::map(64 * 1024).unwrap());
+        format_zone(&seg, 3).unwrap();
+        let conf = {
+            let mut c = UpstreamConf::new("u".into(), true);
+            c.servers = (0..3)
+                .map(|i| UpstreamServer {
+                    addr: crate::config::proxy_values::PeerAddr::Inet(
+                        format!("127.0.0.1:{}", 1000 + i).parse().unwrap(),
+                    ),
+                    weight: 1,
+                    max_fails: 1,
+                    fail_timeout: Duration::from_secs(10),
+                    backup: false,
+                    down: false,
+                    max_conns: 0,
+                })
+                .collect();
+            c
+        };
+        let mut w1 = Group::in_shared_zone(&conf, Rc::clone(&seg), 0);
+        let mut w2 = Group::in_shared_zone(&conf, Rc::clone(&seg), 0);
+        let mut unhealthy = Health::from_word(0);
+        unhealthy.state = HealthState::Unhealthy;
+        {
+            let slots =
+                Slots::<SharedPeer>::open(&seg, crate::config::ZoneKind::Upstream.tag()).unwrap();
+            let mut guard = slots.lock().unwrap();
+            guard.records()[1].health = unhealthy.to_word();
+        }
+        for k in 0..12 {
+            let w = if k % 2 == 0 { &mut w1 } else { &mut w2 };
+            let i = w.pick(&b, &[], CLIENT, b"", now).unwrap();
+            assert_ne!(i, 1, "{b:?}");
+        }
+        // Healthy again (or never checked): back in the rotation.
+        {
+            let slots =
+                Slots::<SharedPeer>::open(&seg, crate::config::ZoneKind::Upstream.tag()).unwrap();
+            slots.lock().unwrap().records()[1].health = 0;
+        }
+        let picked: Vec<usize> = (0..6)
+            .map(|_| w1.pick(&b, &[], CLIENT, b"", now).unwrap())
+            .collect();
+        if matches!(b, Balance::RoundRobin) {
+            assert!(picked.contains(&1), "{picked:?}");
+        }
+    }
+}
