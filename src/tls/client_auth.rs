@@ -84,7 +84,7 @@ impl ClientCertVerifier for Requesting {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
+        self.signed_with(message, cert, dss)
     }
     fn verify_tls13_signature(
         &self,
@@ -92,10 +92,41 @@ impl ClientCertVerifier for Requesting {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
+        // rustls checks that the scheme is one it offered for TLS 1.3.
+        self.signed_with(message, cert, dss)
     }
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.algs.supported_schemes()
+    }
+}
+
+impl Requesting {
+    /// Checks the client's handshake signature against the key of its certificate (read
+    /// from the DER, so X.509 v1 certificates work as in OpenSSL).
+    fn signed_with(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let bad = || rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding);
+        let spki = super::x509::fields(cert).ok_or_else(bad)?.spki;
+        let spki = rustls::pki_types::SubjectPublicKeyInfoDer::from(spki);
+        let key = webpki::RawPublicKeyEntity::try_from(&spki).map_err(|_| bad())?;
+        let algs = self
+            .algs
+            .mapping
+            .iter()
+            .find(|(scheme, _)| *scheme == dss.scheme)
+            .map_or(&[][..], |(_, algs)| *algs);
+        for alg in algs {
+            if key.verify_signature(*alg, message, dss.signature()).is_ok() {
+                return Ok(HandshakeSignatureValid::assertion());
+            }
+        }
+        Err(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::BadSignature,
+        ))
     }
 }
 
@@ -113,7 +144,11 @@ impl ClientTrust {
         for ca in &client_cas {
             let anchor = webpki::anchor_from_trusted_cert(ca)
                 .map_err(|e| format!("cannot load client certificate: {e:?}"))?;
-            hints.push(DistinguishedName::from(anchor.subject.as_ref().to_vec()));
+            let name = DistinguishedName::in_sequence(anchor.subject.as_ref());
+            // A CA listed twice is named once, as OpenSSL's CA list.
+            if !hints.iter().any(|h: &DistinguishedName| h.as_ref() == name.as_ref()) {
+                hints.push(name);
+            }
         }
         let mut owned_crls = Vec::new();
         for crl in crls {
@@ -141,8 +176,19 @@ impl ClientTrust {
         let Some((leaf, intermediates)) = chain.split_first() else {
             return Verified::None;
         };
+        // A trusted certificate presented as it is verifies (OpenSSL finds it in its
+        // store), whatever its version or CA flag.
+        if self.anchors.iter().any(|a| a.as_ref() == leaf.as_ref()) {
+            return Verified::Success;
+        }
         let Ok(cert) = webpki::EndEntityCert::try_from(leaf) else {
-            return Verified::Failed("unable to decode issuer public key");
+            // webpki reads only v3 certificates; OpenSSL's verdict on an untrusted v1 one
+            // is about its issuer.
+            return match super::x509::fields(leaf) {
+                Some(f) if f.issuer == f.subject => Verified::Failed("self-signed certificate"),
+                Some(_) => Verified::Failed("unable to get local issuer certificate"),
+                None => Verified::Failed("unable to decode issuer public key"),
+            };
         };
         let anchors: Vec<_> = self
             .anchors
@@ -174,20 +220,25 @@ impl ClientTrust {
             Some(&too_long),
         ) {
             Ok(_) => Verified::Success,
-            Err(e) => Verified::Failed(reason(&e, chain.len() == 1)),
+            Err(e) => Verified::Failed(reason(&e, self_issued(leaf))),
         }
     }
 }
 
+/// Whether a certificate names itself as its issuer.
+fn self_issued(cert: &[u8]) -> bool {
+    super::x509::fields(cert).is_some_and(|f| f.issuer == f.subject)
+}
+
 /// OpenSSL's text (`X509_verify_cert_error_string`) for a webpki error.
-fn reason(e: &webpki::Error, lone: bool) -> &'static str {
+fn reason(e: &webpki::Error, self_issued: bool) -> &'static str {
     use webpki::Error as E;
     match e {
         E::CertExpired { .. } => "certificate has expired",
         E::CertNotValidYet { .. } => "certificate is not yet valid",
         E::CertRevoked => "certificate revoked",
         E::MaximumPathDepthExceeded => "certificate chain too long",
-        E::UnknownIssuer if lone => "self-signed certificate",
+        E::UnknownIssuer if self_issued => "self-signed certificate",
         E::UnknownIssuer => "unable to get local issuer certificate",
         E::InvalidSignatureForPublicKey | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
             "certificate signature failure"
@@ -195,6 +246,8 @@ fn reason(e: &webpki::Error, lone: bool) -> &'static str {
         E::RequiredEkuNotFoundContext(_) => {
             "unsupported certificate purpose"
         }
+        // OpenSSL lets a CA certificate be a client's; webpki does not.
+        E::CaUsedAsEndEntity => "unsupported certificate purpose",
         E::UnknownRevocationStatus => "unable to get certificate CRL",
         E::CrlExpired { .. } => "CRL has expired",
         _ => "certificate verify failed",

@@ -25,6 +25,7 @@ mod session;
 mod settings;
 mod tickets;
 mod transport;
+mod x509;
 
 use std::sync::Arc;
 

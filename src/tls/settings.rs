@@ -82,15 +82,18 @@ const MAX_RECORD: usize = 16384;
 /// honoured exactly, each with its reason.
 pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTls, String> {
     if s.certificates.is_empty() {
+        // nginx checks a server's verification settings only where it has certificates;
+        // a request that Host sends to it is still judged by its `ssl_verify_client`.
+        let client_trust = client_trust(s, false)?.0;
         return Ok(ServerTls {
             config: None,
             config_h2: None,
             reject_handshake: s.reject_handshake,
             shared_cache: None,
-            client_trust: None,
+            client_trust,
         });
     }
-    let (client_trust, verifier) = client_trust(s)?;
+    let (client_trust, verifier) = client_trust(s, true)?;
     let mut pairs = Vec::new();
     for (i, cert) in s.certificates.iter().enumerate() {
         let Some(key) = s.certificate_keys.get(i) else {
@@ -186,6 +189,7 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
 #[allow(clippy::type_complexity)]
 fn client_trust(
     s: &SslSettings<'_>,
+    checked: bool,
 ) -> Result<
     (
         Option<super::ClientTrust>,
@@ -208,7 +212,8 @@ fn client_trust(
     if s.verify_client == VerifyClient::Off {
         return Ok((None, None));
     }
-    if s.client_certificate.is_empty() && s.verify_client != VerifyClient::OptionalNoCa {
+    if checked && s.client_certificate.is_empty() && s.verify_client != VerifyClient::OptionalNoCa
+    {
         return Err("no ssl_client_certificate for ssl_verify_client".to_string());
     }
     let client_cas = read_certs(s.client_certificate)?;

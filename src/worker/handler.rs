@@ -125,7 +125,7 @@ pub(super) fn start_request<'c>(
         );
         return after_phases(a, req, route, handled, out_before, shared.now);
     }
-    if let Some(status) = client_cert_refusal(server, &conn) {
+    if let Some(status) = client_cert_refusal(server, &conn, host) {
         // nginx's ngx_http_process_request: a client chain that failed verification is
         // 495, a required one not sent 496 (each a 400 with its own page, or the
         // server's `error_page`).
@@ -136,6 +136,9 @@ pub(super) fn start_request<'c>(
                 }
                 _ => "client SSL certificate verify error".to_string(),
             },
+            421 => "client attempted to request the server name different from the one that \
+                    was negotiated"
+                .to_string(),
             _ => "client sent no required SSL certificate".to_string(),
         };
         elog!(
@@ -606,11 +609,29 @@ fn count_in_status_zones(shared: &Shared<'_>, req: &Req<'_>) {
 /// nginx's client-certificate check of a request on a TLS connection (the request's
 /// server's `ssl_verify_client`): 495 for a chain that failed verification (with
 /// `optional_no_ca`, only for reasons other than an unknown issuer), 496 for `on` without
-/// a certificate.
-fn client_cert_refusal(server: &crate::config::ServerConf, conn: &ConnInfo) -> Option<u16> {
+/// a certificate; 421 where `Host` names another server than the handshake's SNI did
+/// (the certificate was checked for that one).
+fn client_cert_refusal(
+    server: &crate::config::ServerConf,
+    conn: &ConnInfo,
+    host: Option<&[u8]>,
+) -> Option<u16> {
     use crate::tls::{Verified, VerifyClient};
     let trust = server.tls.as_ref()?.client_trust.as_ref()?;
     let tls = conn.tls.as_deref()?;
+    if let (Some(sni), Some(host)) = (tls.server_name.as_deref(), host) {
+        // The name without its port (an IPv6 literal keeps its brackets).
+        let end = if host.starts_with(b"[") {
+            host.iter().position(|&b| b == b']').map_or(host.len(), |i| i + 1)
+        } else {
+            host.iter().position(|&b| b == b':').unwrap_or(host.len())
+        };
+        let name = host.get(..end).unwrap_or(host);
+        let name = name.strip_suffix(b".").unwrap_or(name);
+        if !name.eq_ignore_ascii_case(sni.as_bytes()) {
+            return Some(421);
+        }
+    }
     match tls.verify(trust) {
         Verified::Success => None,
         Verified::None => (trust.mode == VerifyClient::On).then_some(496),
