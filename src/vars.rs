@@ -201,7 +201,7 @@ vars! {
     SslClientSDn = "ssl_client_s_dn",
     /// `$ssl_client_i_dn`
     SslClientIDn = "ssl_client_i_dn",
-    /// `$ssl_client_serial`
+    /// `$ssl_client_serial`: uppercase hex, as OpenSSL writes it.
     SslClientSerial = "ssl_client_serial",
     /// `$ssl_client_fingerprint`
     SslClientFingerprint = "ssl_client_fingerprint",

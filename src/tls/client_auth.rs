@@ -138,6 +138,7 @@ impl ClientTrust {
         client_cas: Vec<CertificateDer<'static>>,
         trusted: Vec<CertificateDer<'static>>,
         crls: &[CertificateRevocationListDer<'static>],
+        crl_file: &str,
         depth: usize,
     ) -> Result<(ClientTrust, Arc<dyn ClientCertVerifier>), String> {
         let mut hints = Vec::new();
@@ -146,14 +147,22 @@ impl ClientTrust {
                 .map_err(|e| format!("cannot load client certificate: {e:?}"))?;
             let name = DistinguishedName::in_sequence(anchor.subject.as_ref());
             // A CA listed twice is named once, as OpenSSL's CA list.
-            if !hints.iter().any(|h: &DistinguishedName| h.as_ref() == name.as_ref()) {
+            if !hints
+                .iter()
+                .any(|h: &DistinguishedName| h.as_ref() == name.as_ref())
+            {
                 hints.push(name);
             }
         }
         let mut owned_crls = Vec::new();
         for crl in crls {
-            let parsed = webpki::OwnedCertRevocationList::from_der(crl)
-                .map_err(|e| format!("X509_load_crl_file() failed ({e:?})"))?;
+            let parsed = webpki::OwnedCertRevocationList::from_der(crl).map_err(|e| {
+                format!(
+                    "cannot load CRL \"{crl_file}\" ({e:?}): Portico reads X.509 v2 CRLs \
+                         only (rustls's webpki; `openssl ca -gencrl` writes v2 with a \
+                         crl_extensions section)"
+                )
+            })?;
             owned_crls.push(webpki::CertRevocationList::Owned(parsed));
         }
         let verifier = Requesting {
@@ -181,11 +190,15 @@ impl ClientTrust {
         if self.anchors.iter().any(|a| a.as_ref() == leaf.as_ref()) {
             return Verified::Success;
         }
+        // A self-issued certificate not in the store: OpenSSL's
+        // X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, before anything else is looked at.
+        if self_issued(leaf) {
+            return Verified::Failed("self-signed certificate");
+        }
         let Ok(cert) = webpki::EndEntityCert::try_from(leaf) else {
             // webpki reads only v3 certificates; OpenSSL's verdict on an untrusted v1 one
             // is about its issuer.
             return match super::x509::fields(leaf) {
-                Some(f) if f.issuer == f.subject => Verified::Failed("self-signed certificate"),
                 Some(_) => Verified::Failed("unable to get local issuer certificate"),
                 None => Verified::Failed("unable to decode issuer public key"),
             };
@@ -196,11 +209,13 @@ impl ClientTrust {
             .filter_map(|a| webpki::anchor_from_trusted_cert(a).ok())
             .collect();
         let crl_refs: Vec<&webpki::CertRevocationList<'_>> = self.crls.iter().collect();
-        let revocation = webpki::RevocationOptionsBuilder::new(&crl_refs).ok().map(|b| {
-            b.with_depth(webpki::RevocationCheckDepth::Chain)
-                .with_status_policy(webpki::UnknownStatusPolicy::Allow)
-                .build()
-        });
+        let revocation = webpki::RevocationOptionsBuilder::new(&crl_refs)
+            .ok()
+            .map(|b| {
+                b.with_depth(webpki::RevocationCheckDepth::Chain)
+                    .with_status_policy(webpki::UnknownStatusPolicy::Allow)
+                    .build()
+            });
         let depth = self.depth;
         let too_long = |path: &webpki::VerifiedPath<'_>| {
             if path.intermediate_certificates().count() > depth {
@@ -220,7 +235,7 @@ impl ClientTrust {
             Some(&too_long),
         ) {
             Ok(_) => Verified::Success,
-            Err(e) => Verified::Failed(reason(&e, self_issued(leaf))),
+            Err(e) => Verified::Failed(reason(&e)),
         }
     }
 }
@@ -231,21 +246,17 @@ fn self_issued(cert: &[u8]) -> bool {
 }
 
 /// OpenSSL's text (`X509_verify_cert_error_string`) for a webpki error.
-fn reason(e: &webpki::Error, self_issued: bool) -> &'static str {
+fn reason(e: &webpki::Error) -> &'static str {
     use webpki::Error as E;
     match e {
         E::CertExpired { .. } => "certificate has expired",
         E::CertNotValidYet { .. } => "certificate is not yet valid",
         E::CertRevoked => "certificate revoked",
         E::MaximumPathDepthExceeded => "certificate chain too long",
-        E::UnknownIssuer if self_issued => "self-signed certificate",
         E::UnknownIssuer => "unable to get local issuer certificate",
-        E::InvalidSignatureForPublicKey | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
-            "certificate signature failure"
-        }
-        E::RequiredEkuNotFoundContext(_) => {
-            "unsupported certificate purpose"
-        }
+        E::InvalidSignatureForPublicKey
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => "certificate signature failure",
+        E::RequiredEkuNotFoundContext(_) => "unsupported certificate purpose",
         // OpenSSL lets a CA certificate be a client's; webpki does not.
         E::CaUsedAsEndEntity => "unsupported certificate purpose",
         E::UnknownRevocationStatus => "unable to get certificate CRL",
@@ -359,5 +370,26 @@ mod tests {
         let mut out = Vec::new();
         fingerprint(b"abc", &mut out);
         assert_eq!(out, b"a9993e364706816aba3e25717850c26c9cd0d89d");
+    }
+}
+
+/// `$ssl_client_serial`: the serial number in uppercase hex, as OpenSSL's
+/// `i2a_ASN1_INTEGER` writes it.
+pub fn serial(der: &[u8], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let Some(f) = super::x509::fields(der) else {
+        return;
+    };
+    // The INTEGER's contents without DER's sign-padding zero.
+    let digits = f.serial;
+    let digits = match digits {
+        [0, rest @ ..] if !rest.is_empty() => rest,
+        d => d,
+    };
+    if digits.is_empty() {
+        out.extend_from_slice(b"00");
+    }
+    for &b in digits {
+        out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
     }
 }

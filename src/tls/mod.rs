@@ -32,6 +32,7 @@ use std::sync::Arc;
 pub use ciphers::{Protocols, parse_protocol};
 pub use client_auth::{
     ClientTrust, Verified, VerifyClient, error_optional, fingerprint, pem, pem_escaped, pem_tabbed,
+    serial,
 };
 pub use settings::{DEFAULT_BUILTIN_CACHE_SIZE, SessionCache, SslSettings, build};
 pub use transport::{Hello, Session, TlsVars, is_tls_error};

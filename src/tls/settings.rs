@@ -212,13 +212,12 @@ fn client_trust(
     if s.verify_client == VerifyClient::Off {
         return Ok((None, None));
     }
-    if checked && s.client_certificate.is_empty() && s.verify_client != VerifyClient::OptionalNoCa
-    {
+    if checked && s.client_certificate.is_empty() && s.verify_client != VerifyClient::OptionalNoCa {
         return Err("no ssl_client_certificate for ssl_verify_client".to_string());
     }
     let client_cas = read_certs(s.client_certificate)?;
     let depth = usize::try_from(s.verify_depth).unwrap_or(usize::MAX);
     let (trust, verifier) =
-        super::ClientTrust::new(s.verify_client, client_cas, trusted, &crls, depth)?;
+        super::ClientTrust::new(s.verify_client, client_cas, trusted, &crls, s.crl, depth)?;
     Ok((Some(trust), Some(verifier)))
 }

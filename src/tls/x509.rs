@@ -30,7 +30,7 @@ fn element(der: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
 /// The fields of a certificate's `TBSCertificate`, each a whole DER element.
 #[derive(Debug, Clone, Copy)]
 pub struct Fields<'a> {
-    /// `serialNumber` (an INTEGER).
+    /// `serialNumber`: the INTEGER's contents.
     pub serial: &'a [u8],
     /// `issuer` (a Name).
     pub issuer: &'a [u8],
@@ -50,7 +50,7 @@ pub fn fields(cert: &[u8]) -> Option<Fields<'_>> {
         // [0] EXPLICIT version: present in v2/v3 certificates only.
         serial_el = rest;
     }
-    let (_, serial, _, after_serial) = element(serial_el)?;
+    let (_, _, serial, after_serial) = element(serial_el)?;
     rest = after_serial;
     let (_, _, _, after_alg) = element(rest)?;
     let (_, issuer, _, after_issuer) = element(after_alg)?;
@@ -72,7 +72,10 @@ mod tests {
     #[test]
     fn short_and_long_lengths() {
         let (tag, whole, contents, rest) = element(&[0x30, 0x01, 0x05, 0xff]).unwrap();
-        assert_eq!((tag, whole.len(), contents, rest), (0x30, 3, &[5u8][..], &[0xffu8][..]));
+        assert_eq!(
+            (tag, whole.len(), contents, rest),
+            (0x30, 3, &[5u8][..], &[0xffu8][..])
+        );
         let mut long = vec![0x04, 0x81, 0x80];
         long.extend([0u8; 128]);
         assert_eq!(element(&long).unwrap().2.len(), 128);

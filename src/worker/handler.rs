@@ -622,7 +622,9 @@ fn client_cert_refusal(
     if let (Some(sni), Some(host)) = (tls.server_name.as_deref(), host) {
         // The name without its port (an IPv6 literal keeps its brackets).
         let end = if host.starts_with(b"[") {
-            host.iter().position(|&b| b == b']').map_or(host.len(), |i| i + 1)
+            host.iter()
+                .position(|&b| b == b']')
+                .map_or(host.len(), |i| i + 1)
         } else {
             host.iter().position(|&b| b == b':').unwrap_or(host.len())
         };
@@ -635,9 +637,8 @@ fn client_cert_refusal(
     match tls.verify(trust) {
         Verified::Success => None,
         Verified::None => (trust.mode == VerifyClient::On).then_some(496),
-        Verified::Failed(reason) => {
-            (trust.mode != VerifyClient::OptionalNoCa || !crate::tls::error_optional(reason))
-                .then_some(495)
-        }
+        Verified::Failed(reason) => (trust.mode != VerifyClient::OptionalNoCa
+            || !crate::tls::error_optional(reason))
+        .then_some(495),
     }
 }

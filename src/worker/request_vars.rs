@@ -519,6 +519,7 @@ impl VarSource for RequestVars<'_, '_> {
                     Var::SslClientRawCert
                     | Var::SslClientCert
                     | Var::SslClientEscapedCert
+                    | Var::SslClientSerial
                     | Var::SslClientFingerprint => {
                         let Some(leaf) = tls.peer_chain.first() else {
                             return true;
@@ -527,6 +528,7 @@ impl VarSource for RequestVars<'_, '_> {
                             Var::SslClientRawCert => crate::tls::pem(leaf, out),
                             Var::SslClientCert => crate::tls::pem_tabbed(leaf, out),
                             Var::SslClientEscapedCert => crate::tls::pem_escaped(leaf, out),
+                            Var::SslClientSerial => crate::tls::serial(leaf, out),
                             _ => crate::tls::fingerprint(leaf, out),
                         }
                     }
