@@ -350,6 +350,27 @@ pub fn fingerprint(der: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// `$ssl_client_serial`: the serial number in uppercase hex, as OpenSSL's
+/// `i2a_ASN1_INTEGER` writes it.
+pub fn serial(der: &[u8], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let Some(f) = super::x509::fields(der) else {
+        return;
+    };
+    // The INTEGER's contents without DER's sign-padding zero.
+    let digits = f.serial;
+    let digits = match digits {
+        [0, rest @ ..] if !rest.is_empty() => rest,
+        d => d,
+    };
+    if digits.is_empty() {
+        out.extend_from_slice(b"00");
+    }
+    for &b in digits {
+        out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,26 +391,5 @@ mod tests {
         let mut out = Vec::new();
         fingerprint(b"abc", &mut out);
         assert_eq!(out, b"a9993e364706816aba3e25717850c26c9cd0d89d");
-    }
-}
-
-/// `$ssl_client_serial`: the serial number in uppercase hex, as OpenSSL's
-/// `i2a_ASN1_INTEGER` writes it.
-pub fn serial(der: &[u8], out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let Some(f) = super::x509::fields(der) else {
-        return;
-    };
-    // The INTEGER's contents without DER's sign-padding zero.
-    let digits = f.serial;
-    let digits = match digits {
-        [0, rest @ ..] if !rest.is_empty() => rest,
-        d => d,
-    };
-    if digits.is_empty() {
-        out.extend_from_slice(b"00");
-    }
-    for &b in digits {
-        out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
     }
 }

@@ -2,9 +2,12 @@
 //! walking its DER (webpki refuses X.509 v1 certificates, which OpenSSL — and so nginx —
 //! accepts, and which `openssl req -x509` still makes without an extensions section).
 
-/// One DER element: its tag, the whole element (tag and length included) and its
-/// contents; `None` where the bytes are not DER.
-fn element(der: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
+/// One DER element: its tag, the whole element (tag and length included), its contents,
+/// and the bytes after it.
+type Element<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
+
+/// The first DER element of `der`; `None` where the bytes are not DER.
+fn element(der: &[u8]) -> Option<Element<'_>> {
     let tag = *der.first()?;
     let first = *der.get(1)?;
     let (len, header) = if first < 0x80 {
