@@ -382,7 +382,7 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[1].len(), 64);
-        assert_eq!(lines[2], "AAA=");
+        assert_eq!(lines[2], "AA==");
         assert!(text.ends_with("-----END CERTIFICATE-----\n"));
     }
 
