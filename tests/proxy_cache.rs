@@ -447,3 +447,37 @@ fn md5_hex(data: &[u8]) -> String {
         .expect("md5sum");
     String::from_utf8_lossy(&out.stdout)[..32].to_string()
 }
+
+#[test]
+fn a_hit_answers_the_client_s_conditional_fields_with_304() {
+    use std::io::Write;
+    let up = Upstream::start();
+    let server = start(&up, "");
+    let uri = "/c/v?h=Last-Modified:+Thu,+01+Jan+2015+00:00:00+GMT";
+    let first = server.get(uri);
+    assert_eq!(first.status, 200);
+    let ask =
+        |field: &str| format!("GET {uri} HTTP/1.1\r\nHost: x\r\n{field}\r\n\r\n").into_bytes();
+    // On one keep-alive connection: a 304 has no body and no length, and the next
+    // answer on the connection is whole.
+    let mut c = server.connect();
+    c.write_all(&ask("If-Modified-Since: Thu, 01 Jan 2015 00:00:00 GMT"))
+        .unwrap();
+    let r = common::read_response(&mut c, false).expect("304");
+    assert_eq!(r.status, 304);
+    assert!(r.body.is_empty());
+    assert_eq!(r.header("Content-Length"), None);
+    assert_eq!(r.header("Transfer-Encoding"), None);
+    assert_eq!(
+        r.header("Last-Modified"),
+        Some("Thu, 01 Jan 2015 00:00:00 GMT")
+    );
+    // Modified since an earlier date: the whole 200.
+    c.write_all(&ask("If-Modified-Since: Wed, 31 Dec 2014 00:00:00 GMT"))
+        .unwrap();
+    let r = common::read_response(&mut c, false).expect("200");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, first.body);
+    assert_eq!(asked(&up, "/c/v"), 1, "both from the entry");
+    server.assert_clean_log();
+}

@@ -202,12 +202,16 @@ pub fn prepare<'c>(
         stored,
     };
     let params = conf.params.as_deref();
+    // With the module's cache on, the client's conditional and range fields stay home
+    // (nginx's `*_cache_headers`, added as empty parameters).
+    let caching = conf.cache.cache.as_ref().is_some_and(Option::is_some);
     let headers = r
         .head
         .headers
         .iter()
         .filter(|_| conf.pass_request_headers())
-        .map(|h| (h.name.get(r.buf), h.value.get(r.buf)));
+        .map(|h| (h.name.get(r.buf), h.value.get(r.buf)))
+        .filter(move |(name, _)| !caching || !crate::proxy::request::not_forwarded_cached(name));
     let built = match module {
         CgiModule::FastCgi => {
             packet::fastcgi(conf.keep_conn(), params, &vars, headers, r.body, out)

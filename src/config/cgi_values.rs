@@ -198,6 +198,9 @@ pub struct CgiConf {
     pub store: Option<bool>,
     /// `*_store_access`: the mode stored files would get.
     pub store_access: Option<u32>,
+    // ---- cache (issue 19): config/cache_conf.rs ----
+    /// `*_cache*`, `*_no_cache`: the same settings as the proxy's.
+    pub cache: super::cache_conf::CacheConf,
 }
 
 impl CgiConf {
@@ -247,6 +250,7 @@ impl CgiConf {
             store,
             store_access
         );
+        self.cache.inherit(&parent.cache);
     }
 
     /// `*_connect_timeout`, default 60s.

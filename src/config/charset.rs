@@ -60,12 +60,18 @@ pub enum MapKind {
     /// From an 8-bit charset to UTF-8 and back.
     Utf8 {
         /// The UTF-8 bytes of each source byte (`?` where unmapped).
-        src2dst: Vec<Vec<u8>>,
+        src2dst: Rc<Utf8Table>,
         /// Code points up to U+FFFF by page (`code >> 8`) to the source byte; a code point
         /// in no page, or 0 in its page, has none.
-        dst2src: Vec<Option<Box<[u8; 256]>>>,
+        dst2src: Rc<Pages>,
     },
 }
+
+/// The UTF-8 bytes of each byte of an 8-bit charset.
+pub type Utf8Table = Vec<Vec<u8>>;
+
+/// Code points up to U+FFFF by page (`code >> 8`) to a byte of an 8-bit charset.
+pub type Pages = Vec<Option<Box<[u8; 256]>>>;
 
 impl Charsets {
     /// The index of `name` (case-insensitive), if the configuration mentions it.
@@ -227,7 +233,10 @@ pub(crate) fn charset_map(
         }
         let mut dst2src: Vec<Option<Box<[u8; 256]>>> = vec![None; 256];
         dst2src[0] = Some(page0);
-        MapKind::Utf8 { src2dst, dst2src }
+        MapKind::Utf8 {
+            src2dst: Rc::new(src2dst),
+            dst2src: Rc::new(dst2src),
+        }
     } else {
         let mut table = Box::new([b'?'; 256]);
         for (i, slot) in table.iter_mut().enumerate().take(128) {
@@ -270,6 +279,7 @@ pub(crate) fn charset_map(
                     })
                     .filter(|&c| c <= 0xffff)
                     .ok_or_else(invalid)?;
+                let (src2dst, dst2src) = (Rc::make_mut(src2dst), Rc::make_mut(dst2src));
                 src2dst[from] = utf;
                 let page = dst2src[(code >> 8) as usize].get_or_insert_with(|| Box::new([0; 256]));
                 page[(code & 0xff) as usize] = from as u8;
@@ -290,21 +300,11 @@ pub(crate) fn check_recodes(
         if src == dst {
             continue;
         }
-        match charsets.table(src, dst) {
-            None => {
-                return Err(ConfError::bare(format!(
-                    "no \"charset_map\" between the charsets \"{}\" and \"{}\"",
-                    charsets.names[src], charsets.names[dst]
-                )));
-            }
-            Some((map, _)) if !matches!(map.kind, MapKind::Bytes { .. }) => {
-                // Portico recodes between 8-bit charsets only, for now.
-                return Err(ConfError::bare(format!(
-                    "recoding between the charsets \"{}\" and \"{}\" (UTF-8) is not supported",
-                    charsets.names[src], charsets.names[dst]
-                )));
-            }
-            Some(_) => {}
+        if charsets.table(src, dst).is_none() {
+            return Err(ConfError::bare(format!(
+                "no \"charset_map\" between the charsets \"{}\" and \"{}\"",
+                charsets.names[src], charsets.names[dst]
+            )));
         }
     }
     Ok(())

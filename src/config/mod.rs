@@ -12,6 +12,7 @@
 //! Every error is a [`ConfError`] worded as nginx words it, ending `in FILE:LINE`.
 
 pub mod access;
+pub mod cache_conf;
 pub mod cgi_parts;
 pub mod cgi_values;
 pub mod charset;

@@ -5,6 +5,8 @@
 //! Portico does not have yet (the cache lock, stale answers, revalidation...) is refused
 //! with the reason; its default, which is the behaviour Portico has, is accepted.
 
+use super::cache_conf::{CacheSlots, proxy_slots};
+use super::cgi_values::CgiModule;
 use super::error::ConfError;
 use super::limits_values::ZoneKind;
 use super::parser::Directive;
@@ -39,6 +41,21 @@ pub mod methods {
     pub const HEAD: u8 = 2;
     /// POST.
     pub const POST: u8 = 4;
+}
+
+/// The cache fields of the directive's module (`proxy_*`, `fastcgi_*`, `uwsgi_*`,
+/// `scgi_*`) at this level: one setter serves the four modules.
+fn slots<'a>(l: &'a mut Level<'_>, d: &Directive) -> Result<CacheSlots<'a>, ConfError> {
+    let loc = l.loc(d)?;
+    Ok(match CgiModule::of_directive(&d.name) {
+        None => proxy_slots(loc),
+        Some(m) => CacheSlots::of(
+            &mut m
+                .raw(loc)
+                .get_or_insert_with(super::cgi_values::CgiConf::default)
+                .cache,
+        ),
+    })
 }
 
 fn refuse(d: &Directive, why: &str) -> ConfError {
@@ -101,7 +118,7 @@ pub(crate) fn proxy_cache(
     d: &Directive,
     shared: &mut Shared,
 ) -> Result<(), ConfError> {
-    if l.loc(d)?.proxy_cache.is_some() {
+    if slots(l, d)?.cache.is_some() {
         return Err(ConfError::directive(d, "is duplicate"));
     }
     let value = d.arg(0);
@@ -118,7 +135,7 @@ pub(crate) fn proxy_cache(
             0,
         )?))
     };
-    l.loc(d)?.proxy_cache = Some(zone);
+    *slots(l, d)?.cache = Some(zone);
     Ok(())
 }
 
@@ -129,7 +146,7 @@ pub(crate) fn proxy_cache_key(
     shared: &mut Shared,
 ) -> Result<(), ConfError> {
     let key = template(d, d.arg(0), shared)?;
-    set_once(&mut l.loc(d)?.proxy_cache_key, d, |_| Ok(Some(key)))
+    set_once(slots(l, d)?.key, d, |_| Ok(Some(key)))
 }
 
 /// `proxy_cache_valid [CODE...|any] TIME;` (a level's lines add up)
@@ -139,7 +156,7 @@ pub(crate) fn proxy_cache_valid(
     _: &mut Shared,
 ) -> Result<(), ConfError> {
     let args: Vec<String> = d.args.iter().map(|w| w.text.clone()).collect();
-    let rules = l.loc(d)?.proxy_cache_valid.get_or_insert_with(Vec::new);
+    let rules = slots(l, d)?.valid.get_or_insert_with(Vec::new);
     parse_valid(&args, rules).map_err(|m| ConfError::at(d, m))
 }
 
@@ -149,7 +166,7 @@ pub(crate) fn proxy_cache_methods(
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
-    let slot = &mut l.loc(d)?.proxy_cache_methods;
+    let slot = slots(l, d)?.methods;
     let mut bits = slot.unwrap_or(0);
     for w in &d.args {
         let bit = match w.text.to_ascii_uppercase().as_str() {
@@ -178,11 +195,11 @@ pub(crate) fn predicate(
     for w in &d.args {
         values.push(template(d, &w.text, shared)?);
     }
-    let loc = l.loc(d)?;
+    let slots = slots(l, d)?;
     let slot = if d.name.ends_with("_bypass") {
-        &mut loc.proxy_cache_bypass
+        slots.bypass
     } else {
-        &mut loc.proxy_no_cache
+        slots.no_cache
     };
     slot.get_or_insert_with(Vec::new).extend(values);
     Ok(())
@@ -226,7 +243,7 @@ pub(crate) fn proxy_cache_use_stale(
         ("http_404", N::HTTP_404),
         ("http_429", N::HTTP_429),
     ];
-    let slot = &mut l.loc(d)?.proxy_cache_use_stale;
+    let slot = slots(l, d)?.use_stale;
     let mut bits = slot.unwrap_or(0);
     let mut off = false;
     for w in &d.args {

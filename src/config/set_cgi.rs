@@ -391,9 +391,7 @@ pub(crate) fn unsupported(
     _: &mut Shared,
 ) -> Result<(), ConfError> {
     let name = d.name.as_str();
-    let why = if name.contains("_cache") {
-        "Portico has no response cache yet"
-    } else if name.ends_with("_force_ranges") {
+    let why = if name.ends_with("_force_ranges") {
         "upstream responses are not served in ranges"
     } else {
         "not implemented"

@@ -294,13 +294,16 @@ impl ClientHeaders for Http1Head<'_> {
     fn status(&self) -> u16 {
         match self.proto.ranged {
             Ranged::Part { .. } => 206,
+            Ranged::NotModified => 304,
             _ => self.proto.head.status,
         }
     }
 
     fn reason(&self) -> &[u8] {
-        if let Ranged::Part { .. } = self.proto.ranged {
-            return b"Partial Content";
+        match self.proto.ranged {
+            Ranged::Part { .. } => return b"Partial Content",
+            Ranged::NotModified => return b"Not Modified",
+            _ => {}
         }
         let (a, b) = self.proto.head.reason;
         self.buf.get(a..b).unwrap_or_default()

@@ -31,6 +31,9 @@ pub enum Ranged {
         /// The whole length.
         total: u64,
     },
+    /// Not a range: a cached 200 the client's `If-Modified-Since`/`If-None-Match` turn
+    /// into a 304 without a body (nginx's not-modified filter, before the range filter).
+    NotModified,
 }
 
 /// The range filter's decision for a response head (`buf` holds it) to a request whose

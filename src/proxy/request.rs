@@ -354,6 +354,14 @@ const NOT_FORWARDED_CACHED: &[&str] = &[
     "if-range",
 ];
 
+/// Whether a client field is one of those not sent upstream when the response may be
+/// cached (`NOT_FORWARDED_CACHED`).
+pub fn not_forwarded_cached(name: &[u8]) -> bool {
+    NOT_FORWARDED_CACHED
+        .iter()
+        .any(|n| n.as_bytes().eq_ignore_ascii_case(name))
+}
+
 /// Appends the upstream request head to `out`.
 pub fn build_head(input: &HeadInput<'_>, vars: &dyn VarSource, out: &mut Vec<u8>) -> HeadFacts {
     let mut facts = HeadFacts::default();

@@ -323,7 +323,10 @@ pub fn write_early_headers(
 ) {
     use super::ranges::Ranged;
     for name in EARLY {
-        if name == "content-length" && head.chunked {
+        // A 304 has no length (ngx_http_clear_content_length in the not-modified filter).
+        if name == "content-length"
+            && (head.chunked || input.ranged == super::ranges::Ranged::NotModified)
+        {
             continue;
         }
         if let Some((n, v)) = head

@@ -3,7 +3,7 @@
 //! response for every source (files, generated pages, error pages, upstreams).
 
 use crate::config::LocSettings;
-use crate::config::charset::{CharsetSel, Charsets, MapKind};
+use crate::config::charset::{CharsetSel, Charsets};
 
 /// The values of `charset $var` and `source_charset $var` for the current response,
 /// evaluated where the request's variables are at hand (the head builder has none).
@@ -189,20 +189,8 @@ pub fn decide<'a>(
             if facts.encoded {
                 return None;
             }
-            match charsets.table(s, d) {
-                None => return no_map(),
-                Some((map, _)) if !matches!(map.kind, MapKind::Bytes { .. }) => {
-                    // Recoding to and from UTF-8 is not built yet: the response is left
-                    // as it is rather than labelled with a charset its body is not in.
-                    crate::elog!(
-                        crate::log::LogLevel::Error,
-                        "recoding between the charsets \"{}\" and \"{}\" is not supported",
-                        String::from_utf8_lossy(src.name),
-                        String::from_utf8_lossy(dst.name)
-                    );
-                    return None;
-                }
-                Some(_) => {}
+            if charsets.table(s, d).is_none() {
+                return no_map();
             }
             let mut v = named(true)?;
             v.recode = Some((s, d));

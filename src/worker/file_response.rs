@@ -136,7 +136,21 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile, kind: FileKind) -> N
     };
     let decision = whole.coding(rq.a, loc, false);
     let send_body = rq.a.head.method != Method::Head && !not_modified && f.size > 0;
+    // A body recoded to or from UTF-8 changes its length: no ranges, as for a compressed one.
+    let resized = decision.coding == Coding::Identity
+        && super::response_head::recoder(rq.shared, loc, &rq.req.charset_values, &whole)
+            .is_some_and(|r| r.resizes());
     match decision.coding {
+        Coding::Identity if resized => {
+            let in_memory = f.content.as_deref().filter(|_| send_body);
+            let body = Body::Plain(in_memory.unwrap_or_default());
+            handler::queue_coded(rq.a, rq.shared, rq.req, &whole, body, decision);
+            if send_body && in_memory.is_none() {
+                let size = f.size;
+                rq.a.source = file_source(loc, f, 0, size);
+            }
+            return Next::Done;
+        }
         Coding::Identity => {}
         Coding::Gzip(params) => {
             // The cached copy is of the file as it is: a body the charset filter recodes

@@ -5,6 +5,7 @@
 
 use super::Shared;
 use super::conn::filter::FilterSetup;
+use super::conn::filter::recode::Recoder;
 use super::conn::keepalive::{self, Writing};
 use super::conn::{Active, BodyRead, Req};
 use super::gzip::{
@@ -13,7 +14,6 @@ use super::gzip::{
 use super::handler::format_u64;
 use super::phases::{self, Next, Rq};
 use crate::config::LocSettings;
-use crate::config::charset::MapKind;
 use crate::http::conditional::{self, Conditions, Precondition};
 use crate::http::request::Method;
 use crate::http::{expires, response};
@@ -307,12 +307,21 @@ pub(super) struct Coded {
     /// `add_trailer` has trailers for this status: the body goes out in chunks, the
     /// trailers after the last one (nginx's `r->expect_trailers`).
     pub trailers: bool,
+    /// The charset filter changes the body's length (to or from UTF-8): no
+    /// `Content-Length`, as nginx's `ngx_http_clear_content_length`.
+    pub resized: bool,
 }
 
 impl Coded {
     /// How a response with `decision` is written for the request of `a` (a HEAD request,
     /// or a status without a body, has none to frame).
-    pub(super) fn of(decision: Decision, a: &Active<'_>, loc: &LocSettings, status: u16) -> Coded {
+    pub(super) fn of(
+        decision: Decision,
+        a: &Active<'_>,
+        loc: &LocSettings,
+        status: u16,
+        recoder: Option<&Recoder>,
+    ) -> Coded {
         let has_body = a.head.method != Method::Head && !matches!(status, 204 | 304);
         let http11 = a.head.version != crate::http::request::Version::Http10
             && loc.chunked_transfer_encoding;
@@ -323,15 +332,19 @@ impl Coded {
             && http11
             && status >= 200
             && loc.add_trailer.iter().any(|t| listed || t.always);
+        let resized = has_body && recoder.is_some_and(Recoder::resizes);
         Coded {
             decision,
-            chunked: (decision.coding != Coding::Identity || trailers) && has_body && http11,
+            chunked: (decision.coding != Coding::Identity || trailers || resized)
+                && has_body
+                && http11,
             trailers,
+            resized,
         }
     }
 
     fn changes_body(&self) -> bool {
-        self.decision.coding != Coding::Identity
+        self.decision.coding != Coding::Identity || self.resized
     }
 
     /// The body filter frames the body (a coding changes it, or trailers follow it).
@@ -374,7 +387,9 @@ pub(super) fn queue_coded<'c>(
     body: Body<'_>,
     decision: Decision,
 ) {
-    let coded = Coded::of(decision, a, req.loc, head.status);
+    let recoder =
+        recoder(shared, req.loc, &req.charset_values, head).filter(|_| coded_body(a, head.status));
+    let coded = Coded::of(decision, a, req.loc, head.status, recoder.as_ref());
     let reading = req.reading(&a.head, a.body_read(req), shared.shutting_down);
     let writing = Writing {
         finalized: req.finalized,
@@ -390,20 +405,20 @@ pub(super) fn queue_coded<'c>(
         Body::Plain(bytes) if !coded.frames() => bytes,
         _ => b"",
     };
-    let recode = write_response(&mut a.out, shared, req, head, &coded, plain)
-        .filter(|_| coded_body(a, head.status));
+    write_response(&mut a.out, shared, req, head, &coded, plain);
     let recoded;
-    let body = match (body, recode) {
-        (Body::Plain(bytes), Some(table)) if !bytes.is_empty() => {
+    let body = match (body, recoder.clone()) {
+        (Body::Plain(bytes), Some(mut r)) if !bytes.is_empty() => {
             if coded.frames() {
                 // Recoded before gzip and the trailers' framing, as nginx orders them.
-                let mut copy = bytes.to_vec();
-                super::conn::filter::recode_in_place(&table, &mut copy);
+                let mut copy = vec![0; bytes.len().saturating_mul(4).saturating_add(16)];
+                let n = r.recode(bytes, &mut copy);
+                copy.truncate(n);
                 recoded = copy;
                 Body::Plain(&recoded)
             } else {
                 let at = a.out.len() - bytes.len();
-                super::conn::filter::recode_in_place(&table, &mut a.out[at..]);
+                r.recode_in_place(&mut a.out[at..]);
                 Body::Plain(bytes)
             }
         }
@@ -411,7 +426,7 @@ pub(super) fn queue_coded<'c>(
             // A body from its source, of the same length once recoded.
             let setup = FilterSetup {
                 chunked: false,
-                ..filter_setup(None, &coded, req.loc, recode)
+                ..filter_setup(None, &coded, req.loc, recoder)
             };
             a.filter.start_identity(setup);
             return;
@@ -444,11 +459,11 @@ pub(super) fn queue_coded<'c>(
             }
             (_, Coding::Gzip(params)) => {
                 a.filter
-                    .start(filter_setup(Some(params), &coded, req.loc, recode));
+                    .start(filter_setup(Some(params), &coded, req.loc, recoder));
                 return;
             }
             (_, Coding::Gunzip) => {
-                a.filter.start(filter_setup(None, &coded, req.loc, recode));
+                a.filter.start(filter_setup(None, &coded, req.loc, recoder));
                 return;
             }
         };
@@ -459,7 +474,7 @@ pub(super) fn queue_coded<'c>(
             a.out.extend_from_slice(b"\r\n");
         }
         a.filter
-            .start_identity(filter_setup(None, &coded, req.loc, recode));
+            .start_identity(filter_setup(None, &coded, req.loc, recoder));
         return;
     }
     match (body, decision.coding) {
@@ -495,9 +510,15 @@ pub(super) fn queue_coded<'c>(
         }
         (_, Coding::Gzip(params)) => {
             a.filter
-                .start(filter_setup(Some(params), &coded, req.loc, recode))
+                .start(filter_setup(Some(params), &coded, req.loc, recoder))
         }
-        (_, Coding::Gunzip) => a.filter.start(filter_setup(None, &coded, req.loc, recode)),
+        (_, Coding::Gunzip) => a.filter.start(filter_setup(None, &coded, req.loc, recoder)),
+        (Body::Plain(bytes), Coding::Identity) if coded.resized && !bytes.is_empty() => {
+            frame_whole(&mut a.out, bytes, coded.chunked);
+        }
+        (_, Coding::Identity) if coded.resized => a
+            .filter
+            .start_identity(filter_setup(None, &coded, req.loc, recoder)),
         (_, Coding::Identity) => {}
     }
 }
@@ -511,7 +532,7 @@ fn filter_setup(
     gzip: Option<crate::compress::Params>,
     coded: &Coded,
     loc: &LocSettings,
-    recode: Option<[u8; 256]>,
+    recode: Option<Recoder>,
 ) -> FilterSetup {
     let (buffers, no_buffer) = match (gzip, coded.decision.coding) {
         (Some(_), _) => (loc.gzip_buffers, loc.gzip_no_buffer),
@@ -557,7 +578,7 @@ fn write_response<'c>(
     head: &Head<'_>,
     coded: &Coded,
     body: &[u8],
-) -> Option<[u8; 256]> {
+) {
     let coding = coded.decision.coding;
     let changed = coding != Coding::Identity;
     let start = out.len();
@@ -599,7 +620,7 @@ fn write_response<'c>(
     }
     if let Some(len) = head
         .content_length
-        .filter(|_| !no_content && !changed && !coded.trailers)
+        .filter(|_| !no_content && !changed && !coded.trailers && !coded.resized)
     {
         let mut digits = [0u8; 20];
         push_header(out, b"Content-Length", format_u64(len, &mut digits));
@@ -612,7 +633,7 @@ fn write_response<'c>(
         }
         if changed {
             edit_upstream_lines(out, from, coding);
-        } else if coded.trailers {
+        } else if coded.trailers || coded.resized {
             drop_upstream_length(out, from);
         }
     }
@@ -628,7 +649,10 @@ fn write_response<'c>(
         }
     } else {
         if coded.chunked
-            || (!changed && !coded.trailers && head.upstream.is_some_and(|u| u.chunked()))
+            || (!changed
+                && !coded.trailers
+                && !coded.resized
+                && head.upstream.is_some_and(|u| u.chunked()))
         {
             out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
         }
@@ -680,7 +704,7 @@ fn write_response<'c>(
         edit_upstream_lines(out, from, coding);
     }
     for (name, value) in head.tail {
-        if changed && name.eq_ignore_ascii_case(b"accept-ranges") {
+        if (changed || coded.resized) && name.eq_ignore_ascii_case(b"accept-ranges") {
             continue;
         }
         push_header(out, name, value);
@@ -694,24 +718,18 @@ fn write_response<'c>(
     if !no_content {
         out.extend_from_slice(body);
     }
-    let (src, dst) = charset.and_then(|v| v.recode)?;
-    match shared.http.charsets.table(src, dst)? {
-        (
-            crate::config::charset::CharsetMap {
-                kind: MapKind::Bytes { src2dst, .. },
-                ..
-            },
-            false,
-        ) => Some(**src2dst),
-        (
-            crate::config::charset::CharsetMap {
-                kind: MapKind::Bytes { dst2src, .. },
-                ..
-            },
-            true,
-        ) => Some(**dst2src),
-        _ => None,
-    }
+}
+
+/// The charset filter's recoder for `head`'s body, if it recodes one.
+pub(super) fn recoder(
+    shared: &Shared<'_>,
+    loc: &LocSettings,
+    values: &super::charset::CharsetValues,
+    head: &Head<'_>,
+) -> Option<Recoder> {
+    let (src, dst) = charset_verdict(shared, loc, values, head)?.recode?;
+    let (map, reverse) = shared.http.charsets.table(src, dst)?;
+    Some(Recoder::of(map, reverse))
 }
 
 /// The charset header filter's verdict on `head` (see `worker/charset.rs`).
@@ -827,7 +845,9 @@ pub(super) fn queue_upstream_head(
     } else {
         head.coding(a, loc, false)
     };
-    let coded = Coded::of(decision, a, loc, status);
+    let recoder = recoder(rq.shared, loc, &rq.req.charset_values, &head)
+        .filter(|_| coded_body(a, status) && !facts.upgrade);
+    let coded = Coded::of(decision, a, loc, status, recoder.as_ref());
     let req = &mut *rq.req;
     let reading = req.reading(&a.head, a.body_read(req), rq.shared.shutting_down);
     let writing = Writing {
@@ -844,9 +864,9 @@ pub(super) fn queue_upstream_head(
     // unless the body filter changes it and frames it itself.
     let chunked = view.frames_chunks() && view.chunked();
     let mut out = std::mem::take(&mut a.out);
-    let recode = write_response(&mut out, rq.shared, req, &head, &coded, b"");
+    write_response(&mut out, rq.shared, req, &head, &coded, b"");
     a.out = out;
-    let recode = recode.filter(|_| coded_body(a, status) && !facts.upgrade);
+    let recode = recoder;
     let filtered = coded.frames() && coded_body(a, status);
     a.chunks = super::conn::Chunks::framing(chunked && !filtered && recode.is_none());
     if recode.is_some() && !filtered {
@@ -855,7 +875,7 @@ pub(super) fn queue_upstream_head(
         crate::upstream::Protocol::unframe(&mut a.upstream.proto);
         let setup = FilterSetup {
             chunked,
-            ..filter_setup(None, &coded, loc, recode)
+            ..filter_setup(None, &coded, loc, recode.clone())
         };
         a.filter.start_identity(setup);
     }

@@ -10,7 +10,7 @@ use crate::cache::entry::{self, Entry, Found, Hit};
 use crate::cache::fill::Fill;
 use crate::cache::freshness;
 use crate::cache::header::{self, Header};
-use crate::config::LocSettings;
+use crate::config::cache_conf::CacheView;
 use crate::config::set_cache::{CacheSel, methods};
 use crate::http::request::Method;
 use crate::upstream::RequestLog;
@@ -61,8 +61,8 @@ fn unix_now() -> i64 {
 
 /// Whether the request's location has a cache for it (`proxy_cache` not off, its
 /// variable naming something).
-pub(super) fn may_cache(vars: &RequestVars<'_, '_>, loc: &LocSettings) -> bool {
-    match &loc.proxy_cache {
+pub(super) fn may_cache(vars: &RequestVars<'_, '_>, loc: &CacheView<'_>) -> bool {
+    match loc.cache {
         None => false,
         Some(CacheSel::Zone(_)) => true,
         Some(CacheSel::Var(t)) => {
@@ -78,12 +78,12 @@ pub(super) fn may_cache(vars: &RequestVars<'_, '_>, loc: &LocSettings) -> bool {
 pub(super) fn lookup(
     vars: &RequestVars<'_, '_>,
     cx: &RequestLog<'_>,
-    loc: &LocSettings,
+    loc: &CacheView<'_>,
     http: &crate::config::HttpConf,
     request_head: &[u8],
     proxy_host: &str,
 ) -> (Lookup, Option<&'static str>) {
-    let cache = match &loc.proxy_cache {
+    let cache = match loc.cache {
         None => return (Lookup::Off, None),
         Some(CacheSel::Zone(zone)) => http.caches.iter().position(|c| c.zone == *zone),
         Some(CacheSel::Var(t)) => {
@@ -115,7 +115,7 @@ pub(super) fn lookup(
     };
     let method = vars.active.head.method;
     let head_only = matches!(method, Method::Head) && !vars.as_get;
-    let allowed = loc.proxy_cache_methods | methods::GET | methods::HEAD;
+    let allowed = loc.methods | methods::GET | methods::HEAD;
     let bit = match method {
         _ if vars.as_get => methods::GET,
         Method::Get => methods::GET,
@@ -127,8 +127,10 @@ pub(super) fn lookup(
         return (Lookup::Off, None);
     }
     let mut key = Vec::new();
-    match &loc.proxy_cache_key {
+    match loc.key {
         Some(t) => t.eval(vars, &mut key),
+        // The gateways have no default key (nginx warns at -t and uses an empty one).
+        None if !loc.default_key => {}
         None => {
             // ngx_http_proxy_create_key: the proxy_pass URL's scheme and host, then the
             // upstream URI.
@@ -141,7 +143,7 @@ pub(super) fn lookup(
             key.extend_from_slice(uri);
         }
     }
-    let buffer_size = loc.proxy_buffer_size;
+    let buffer_size = loc.buffer_size;
     let needed = header::header_start(key.len()) + 256;
     if needed > buffer_size {
         cx.line(
@@ -168,7 +170,7 @@ pub(super) fn lookup(
             stale: None,
         }))
     };
-    if any_true(&loc.proxy_cache_bypass, vars) {
+    if any_true(loc.bypass, vars) {
         return (Lookup::Upstream(plan()), Some("BYPASS"));
     }
     let (found, damaged) = entry::find(
@@ -194,7 +196,7 @@ pub(super) fn lookup(
         Found::Fresh(hit) => (Lookup::Hit(hit, head_only), Some("HIT")),
         Found::Expired(stale) => {
             let mut p = plan();
-            if (loc.proxy_cache_use_stale != 0 || stale.if_error)
+            if (loc.use_stale != 0 || stale.if_error)
                 && let Some(p) = p.as_mut()
             {
                 p.stale = Some(stale);
@@ -205,17 +207,27 @@ pub(super) fn lookup(
     }
 }
 
+/// The cache settings of the module that answers the location (`proxy_cache*` or a
+/// gateway's `*_cache*`).
+pub(super) fn cache_view(loc: &crate::config::LocSettings) -> CacheView<'_> {
+    let module = match crate::worker::backend::Kind::of(loc) {
+        Some(crate::worker::backend::Kind::Gateway(m)) => Some(m),
+        _ => None,
+    };
+    crate::config::cache_conf::view(module, loc)
+}
+
 /// The file header for a response whose head is `head` (as the upstream sent it), or
 /// `None` when it may not be cached (ngx_http_upstream_send_response's test).
-fn header_for(head: &[u8], status: u16, loc: &LocSettings, now: i64) -> Option<Header> {
-    let f = freshness::of_headers(freshness::fields(head), loc.proxy_ignore_headers, now);
+fn header_for(head: &[u8], status: u16, loc: &CacheView<'_>, now: i64) -> Option<Header> {
+    let f = freshness::of_headers(freshness::fields(head), loc.ignore_headers, now);
     // A response that varies is not stored until variants are kept apart (the entry would
     // otherwise answer every variant).
     if f.forbidden || !f.vary.is_empty() {
         return None;
     }
     let valid_sec = match f.valid_sec {
-        0 => match freshness::valid_for(&loc.proxy_cache_valid, status) {
+        0 => match freshness::valid_for(loc.valid, status) {
             0 => return None,
             secs => now + secs,
         },
@@ -260,7 +272,7 @@ impl<'c> Conn<'c> {
         let Some(req) = a.req.as_ref() else {
             return;
         };
-        let loc = req.loc;
+        let loc = cache_view(req.loc);
         let no_cache = {
             let vars = RequestVars {
                 conn: &conn,
@@ -270,7 +282,7 @@ impl<'c> Conn<'c> {
                 as_get: a.route.as_get,
                 kept_body: a.route.request_body.as_deref(),
             };
-            any_true(&loc.proxy_no_cache, &vars)
+            any_true(loc.no_cache, &vars)
         };
         if no_cache || facts.upgrade || a.upstream.cached() {
             return;
@@ -279,17 +291,17 @@ impl<'c> Conn<'c> {
         let Some(head) = head.get(..facts.len) else {
             return;
         };
-        let Some(header) = header_for(head, facts.status, loc, unix_now()) else {
+        let Some(header) = header_for(head, facts.status, &loc, unix_now()) else {
             return;
         };
-        if header::header_start(plan.entry.key.len()) + head.len() > loc.proxy_buffer_size {
+        if header::header_start(plan.entry.key.len()) + head.len() > loc.buffer_size {
             return;
         }
         let Some(decl) = shared.http.caches.get(plan.cache) else {
             return;
         };
         let temp_dir: &std::path::Path = if decl.path.use_temp_path {
-            &loc.proxy_temp_path
+            loc.temp_path
         } else {
             &decl.path.dir
         };
@@ -336,9 +348,9 @@ impl<'c> Conn<'c> {
         if a.upstream.cached() || a.cache_fill.as_ref()?.stale.is_none() {
             return None;
         }
-        let loc = a.req.as_ref()?.loc;
+        let loc = cache_view(a.req.as_ref()?.loc);
         let bit = crate::config::proxy_values::NextUpstream::for_status(status);
-        if bit == 0 || loc.proxy_cache_use_stale & bit == 0 {
+        if bit == 0 || loc.use_stale & bit == 0 {
             return None;
         }
         Some(match self.answer_stale(shared) {
@@ -352,8 +364,8 @@ impl<'c> Conn<'c> {
     pub(super) fn stale_on_failure(&mut self, shared: &mut Shared<'c>) -> Option<Step> {
         let a = self.active.as_deref()?;
         let stale = a.cache_fill.as_ref()?.stale.as_ref()?;
-        let loc = a.req.as_ref()?.loc;
-        if !stale.if_error && loc.proxy_cache_use_stale & a.upstream.failed_kind() == 0 {
+        let loc = cache_view(a.req.as_ref()?.loc);
+        if !stale.if_error && loc.use_stale & a.upstream.failed_kind() == 0 {
             return None;
         }
         self.answer_stale(shared).ok()

@@ -13,10 +13,16 @@
 //! has nothing more, as nginx flushes on each of its reads; a buffered one is not.
 //!
 //! The streaming state is taken from the worker's pool at the first body byte and given
-//! back at the stream's end, before its last bytes have reached the client. Charset
-//! recoding, the next filter, would be one more [`Stage`] before the framing.
+//! back at the stream's end, before its last bytes have reached the client. The charset
+//! filter's recoding ([`recode::Recoder`]) runs before gzip, after gunzip, or alone in the
+//! pass-through stage; one that changes the length (to or from UTF-8) frames the body as a
+//! coding does.
 
 use std::os::fd::RawFd;
+
+pub mod recode;
+
+use recode::Recoder;
 
 use super::source::Source;
 use crate::compress::{Compressors, Deflater, Flush, Inflater, Params, ZlibError};
@@ -28,6 +34,8 @@ const HEAD_ROOM: usize = 18;
 const TAIL_ROOM: usize = 7;
 /// The region's first size (it doubles up to the configured buffers when it fills).
 const FIRST_REGION: usize = 8 * 1024;
+/// The most source bytes recoded at a time on their way to the compressor.
+const RECODE_CHUNK: usize = 4096;
 /// Bytes read from a file source at a time.
 const FILE_CHUNK: usize = 32 * 1024;
 /// Safety valve for one pump.
@@ -113,7 +121,7 @@ pub trait Produce {
 }
 
 /// How a response's body filter is set up (by the head builder).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct FilterSetup {
     /// gzip's parameters, or `None` for gunzip.
     pub gzip: Option<Params>,
@@ -125,9 +133,9 @@ pub struct FilterSetup {
     pub no_buffer: bool,
     /// `add_trailer`: the last chunk carries trailers (made when the body has ended).
     pub trailers: bool,
-    /// The charset filter's byte table (8-bit to 8-bit), applied before gzip, after
-    /// gunzip, or alone (the pass-through stage), as nginx orders its filters.
-    pub recode: Option<[u8; 256]>,
+    /// The charset filter's recoding, applied before gzip, after gunzip, or alone (the
+    /// pass-through stage), as nginx orders its filters.
+    pub recode: Option<Recoder>,
 }
 
 /// A response's body filter; kept with the connection's buffers from request to request.
@@ -160,10 +168,12 @@ pub struct BodyFilter {
     /// Bytes taken from the source so far: taking them made room there (an upstream may
     /// be read again) even when no output came of them yet.
     pub taken: u64,
-    /// The charset filter's byte table for this response.
-    recode: Option<[u8; 256]>,
-    /// Recoded input on its way to the compressor.
+    /// The charset filter's recoding for this response.
+    recode: Option<Recoder>,
+    /// Recoded input on its way to the compressor (`[recoded_pos..]` not taken yet), or
+    /// inflated output on its way to a recoder that resizes.
     recoded: Vec<u8>,
+    recoded_pos: usize,
 }
 
 impl Default for BodyFilter {
@@ -187,6 +197,7 @@ impl Default for BodyFilter {
             taken: 0,
             recode: None,
             recoded: Vec::new(),
+            recoded_pos: 0,
         }
     }
 }
@@ -216,6 +227,8 @@ impl BodyFilter {
     fn start_stage(&mut self, stage: Stage, setup: FilterSetup) {
         self.stage = stage;
         self.recode = setup.recode;
+        self.recoded.clear();
+        self.recoded_pos = 0;
         self.progress = Progress::Running;
         self.chunked = setup.chunked;
         self.trailers = setup.trailers && setup.chunked;
@@ -336,8 +349,13 @@ impl BodyFilter {
                 let mut input = std::mem::take(&mut self.file_buf);
                 let step = self.code(&input[from..to], spares);
                 self.file_buf = std::mem::take(&mut input);
-                let (consumed, _) = step?;
+                let (consumed, produced) = step?;
                 self.file_pos += consumed;
+                if consumed == 0 && produced == 0 {
+                    // The region is full.
+                    self.emit(false);
+                    return Ok(());
+                }
                 continue;
             }
             match body.ready() {
@@ -389,9 +407,11 @@ impl BodyFilter {
             && self.unflushed
         {
             let at = HEAD_ROOM + self.held;
+            let pending = self.recoded.get(self.recoded_pos..).unwrap_or_default();
             let step = d
-                .compress(&[], &mut self.out[at..limit], Flush::Sync)
+                .compress(pending, &mut self.out[at..limit], Flush::Sync)
                 .map_err(|e| zlib("deflate", 2, e))?;
+            self.recoded_pos += step.consumed;
             self.held += step.produced;
             // A region that filled before the flush completed leaves now; the next pump
             // (the source still has nothing) goes on with the flush.
@@ -427,42 +447,90 @@ impl BodyFilter {
                             .map_err(|e| zlib("deflate", 0, e))?,
                     ),
                 };
-                let input = match &self.recode {
-                    Some(table) => {
-                        self.recoded.clear();
-                        self.recoded
-                            .extend(input.iter().map(|&b| table[usize::from(b)]));
-                        &self.recoded[..]
-                    }
-                    None => input,
+                let Some(r) = &mut self.recode else {
+                    let s = d
+                        .compress(input, &mut self.out[at..limit], Flush::None)
+                        .map_err(|e| zlib("deflate", 0, e))?;
+                    self.unflushed = true;
+                    self.held += s.produced;
+                    return Ok((s.consumed, s.produced));
                 };
-                let s = d
-                    .compress(input, &mut self.out[at..limit], Flush::None)
-                    .map_err(|e| zlib("deflate", 0, e))?;
-                self.unflushed = true;
-                (s.consumed, s.produced)
+                // Recoded input the compressor has not taken yet goes first; then a piece
+                // of the source's is recoded for it.
+                let (mut consumed, mut produced) = (0, 0);
+                loop {
+                    if self.recoded_pos >= self.recoded.len() {
+                        if consumed >= input.len() {
+                            break;
+                        }
+                        let take = (input.len() - consumed).min(RECODE_CHUNK);
+                        self.recoded.resize(take * 4 + 16, 0);
+                        let n = r.recode(&input[consumed..consumed + take], &mut self.recoded);
+                        self.recoded.truncate(n);
+                        self.recoded_pos = 0;
+                        consumed += take;
+                    }
+                    let s = d
+                        .compress(
+                            &self.recoded[self.recoded_pos..],
+                            &mut self.out[at + produced..limit],
+                            Flush::None,
+                        )
+                        .map_err(|e| zlib("deflate", 0, e))?;
+                    self.recoded_pos += s.consumed;
+                    produced += s.produced;
+                    self.unflushed = true;
+                    if self.recoded_pos < self.recoded.len() {
+                        // The region is full.
+                        break;
+                    }
+                }
+                (consumed, produced)
             }
             Stage::Gunzip(state) => {
                 let i = match state {
                     Some(i) => i,
                     None => state.insert(Inflater::new().map_err(|e| zlib("inflate", 0, e))?),
                 };
-                let s = i
-                    .inflate(input, &mut self.out[at..limit], false)
-                    .map_err(|e| zlib("inflate", 0, e))?;
-                if let Some(table) = &self.recode {
-                    recode_in_place(table, &mut self.out[at..at + s.produced]);
+                match &mut self.recode {
+                    Some(r) if r.resizes() => {
+                        // Inflated into the scratch buffer, then recoded into the region.
+                        let room = r.input_for(limit - at);
+                        if room == 0 {
+                            return Ok((0, 0));
+                        }
+                        self.recoded.resize(room, 0);
+                        let s = i
+                            .inflate(input, &mut self.recoded[..room], false)
+                            .map_err(|e| zlib("inflate", 0, e))?;
+                        let n = r.recode(&self.recoded[..s.produced], &mut self.out[at..limit]);
+                        (s.consumed, n)
+                    }
+                    r => {
+                        let s = i
+                            .inflate(input, &mut self.out[at..limit], false)
+                            .map_err(|e| zlib("inflate", 0, e))?;
+                        if let Some(r) = r {
+                            r.recode_in_place(&mut self.out[at..at + s.produced]);
+                        }
+                        (s.consumed, s.produced)
+                    }
                 }
-                (s.consumed, s.produced)
             }
-            Stage::Identity => {
-                let n = input.len().min(limit - at);
-                self.out[at..at + n].copy_from_slice(&input[..n]);
-                if let Some(table) = &self.recode {
-                    recode_in_place(table, &mut self.out[at..at + n]);
+            Stage::Identity => match &mut self.recode {
+                Some(r) if r.resizes() => {
+                    let n = input.len().min(r.input_for(limit - at));
+                    (n, r.recode(&input[..n], &mut self.out[at..limit]))
                 }
-                (n, n)
-            }
+                r => {
+                    let n = input.len().min(limit - at);
+                    self.out[at..at + n].copy_from_slice(&input[..n]);
+                    if let Some(r) = r {
+                        r.recode_in_place(&mut self.out[at..at + n]);
+                    }
+                    (n, n)
+                }
+            },
             Stage::Off => (input.len(), 0),
         };
         self.held += produced;
@@ -486,9 +554,11 @@ impl BodyFilter {
                                 .map_err(|e| zlib("deflate", 4, e))?,
                         ),
                     };
+                    let pending = self.recoded.get(self.recoded_pos..).unwrap_or_default();
                     let s = d
-                        .compress(&[], &mut self.out[at..limit], Flush::Finish)
+                        .compress(pending, &mut self.out[at..limit], Flush::Finish)
                         .map_err(|e| zlib("deflate", 4, e))?;
+                    self.recoded_pos += s.consumed;
                     self.held += s.produced;
                     if s.ended {
                         self.totals = Some((d.total_in(), d.total_out()));
@@ -500,17 +570,32 @@ impl BodyFilter {
                         // No byte came: nginx's inflate() fails at the end of nothing.
                         return Err(FilterError::Unfinished);
                     };
-                    let s = i
-                        .inflate(&[], &mut self.out[at..limit], true)
-                        .map_err(|e| zlib("inflate", 4, e))?;
-                    if let Some(table) = &self.recode {
-                        recode_in_place(table, &mut self.out[at..at + s.produced]);
+                    let (room, resizes) = match &self.recode {
+                        Some(r) if r.resizes() => (r.input_for(limit - at), true),
+                        _ => (limit - at, false),
+                    };
+                    let s = if resizes {
+                        self.recoded.resize(room, 0);
+                        i.inflate(&[], &mut self.recoded[..room], true)
+                    } else {
+                        i.inflate(&[], &mut self.out[at..limit], true)
                     }
-                    self.held += s.produced;
-                    if at + s.produced < limit && !i.at_member_end() {
+                    .map_err(|e| zlib("inflate", 4, e))?;
+                    let made = match &mut self.recode {
+                        Some(r) if resizes => {
+                            r.recode(&self.recoded[..s.produced], &mut self.out[at..limit])
+                        }
+                        Some(r) => {
+                            r.recode_in_place(&mut self.out[at..at + s.produced]);
+                            s.produced
+                        }
+                        None => s.produced,
+                    };
+                    self.held += made;
+                    if s.produced < room && !i.at_member_end() {
                         return Err(FilterError::Unfinished);
                     }
-                    at + s.produced < limit
+                    s.produced < room
                 }
                 Stage::Off | Stage::Identity => true,
             };
@@ -632,13 +717,6 @@ impl BodyFilter {
         if self.held > 0 {
             self.emit(false);
         }
-    }
-}
-
-/// Recodes `bytes` through an 8-bit charset table.
-pub fn recode_in_place(table: &[u8; 256], bytes: &mut [u8]) {
-    for b in bytes {
-        *b = table[usize::from(*b)];
     }
 }
 

@@ -8,6 +8,7 @@
 use super::*;
 use crate::cgi::{BodyShape, CgiRequest, Gateway};
 use crate::config::cgi_values::CgiModule;
+use crate::http::conditional::{Conditions, Precondition, evaluate};
 use crate::http::request::Method;
 use crate::proxy::Http1;
 use crate::upstream::body_buffer::StoredBody;
@@ -457,12 +458,35 @@ impl<'c> Conn<'c> {
                 a.head.header(buf, b"range"),
                 a.head.header(buf, b"if-range"),
             );
+            let hit = a.upstream.cached();
+            // nginx's not-modified filter on a cache hit (`r->cached`): the client's
+            // conditional fields against the entry's validators.
+            let precondition = match a.upstream.proto_and_head() {
+                (Backend::Http(proto), head) if hit => {
+                    preconditions(&a.head, buf, loc, proto, head, a.route.as_get)
+                }
+                _ => Precondition::Proceed,
+            };
+            if precondition == Precondition::Failed {
+                let mut env = Self::env(shared, self.key);
+                a.route.request_body = a.upstream.intercept(&mut env, &cx);
+                a.route.body_taken = true;
+                self.drop_client_body();
+                return handler::finalize_with_status(self, shared, 412);
+            }
             let ranged = match a.upstream.proto_and_head() {
+                (Backend::Http(proto), _) if precondition == Precondition::NotModified => {
+                    proto.ranged = crate::proxy::ranges::Ranged::NotModified;
+                    proto.ranged
+                }
                 (Backend::Http(proto), head) => {
                     proto.decide_range(force_ranges, head, range, if_range)
                 }
                 (Backend::Gateway(_), _) => crate::proxy::ranges::Ranged::No,
             };
+            if ranged == crate::proxy::ranges::Ranged::NotModified {
+                a.upstream.narrow_cached_body(0, 0);
+            }
             if let crate::proxy::ranges::Ranged::Part { start, end, .. } = ranged {
                 a.upstream.narrow_cached_body(start, end);
             }
@@ -730,7 +754,7 @@ pub(in crate::worker) fn start_upstream<'c>(
                 // (ngx_http_upstream_cache); the client still gets the head only.
                 let convert_head = loc.proxy_cache_convert_head
                     && a.head.method == Method::Head
-                    && super::cached::may_cache(&vars, loc);
+                    && super::cached::may_cache(&vars, &super::cached::cache_view(loc));
                 let r = crate::proxy::ProxyRequest {
                     buf,
                     head: &a.head,
@@ -803,7 +827,8 @@ pub(in crate::worker) fn start_upstream<'c>(
     let mut proto = proto;
     // Subrequests are not cached yet: they go upstream (their driver waits on the
     // upstream socket, which a hit does not have).
-    if matches!(kind, Kind::Proxy) && loc.proxy_cache.is_some() && !a.route.subrequest {
+    let cache = super::cached::cache_view(loc);
+    if cache.cache.is_some() && !a.route.subrequest {
         if let Some(host) = &prepared.proxy_host {
             a.upstream.log.proxy_host = host.clone();
         }
@@ -817,7 +842,7 @@ pub(in crate::worker) fn start_upstream<'c>(
                 head: &a.head,
             };
             let proxy_host = a.upstream.log.proxy_host.clone();
-            super::cached::lookup(&vars, &cx, loc, shared.http, &head, &proxy_host)
+            super::cached::lookup(&vars, &cx, &cache, shared.http, &head, &proxy_host)
         };
         a.upstream.log.cache_status = status;
         match lookup {
@@ -876,4 +901,37 @@ pub(in crate::worker) fn start_upstream<'c>(
     a.upstream.log.proxy_port = prepared.proxy_port;
     a.source = Source::Upstream;
     Launched::Started
+}
+
+/// What a cached 200 makes of the client's conditional fields (nginx's not-modified
+/// filter, which runs on a response from the cache): a 304, a 412, or the response.
+fn preconditions(
+    client: &crate::http::request::RequestHead,
+    buf: &[u8],
+    loc: &crate::config::LocSettings,
+    proto: &Http1,
+    head: &[u8],
+    as_get: bool,
+) -> Precondition {
+    if proto.head.status != 200 {
+        return Precondition::Proceed;
+    }
+    let conditions = Conditions {
+        if_modified_since: client.header(buf, b"if-modified-since"),
+        if_unmodified_since: client.header(buf, b"if-unmodified-since"),
+        if_none_match: client.header(buf, b"if-none-match"),
+        if_match: client.header(buf, b"if-match"),
+    };
+    let last_modified = proto
+        .head
+        .header(head, "last-modified")
+        .and_then(crate::http::date::parse_http_date_secs);
+    let method = if as_get { Method::Get } else { client.method };
+    evaluate(
+        &conditions,
+        method,
+        last_modified,
+        proto.head.header(head, "etag"),
+        loc.if_modified_since,
+    )
 }

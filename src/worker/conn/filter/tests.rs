@@ -322,7 +322,7 @@ fn gunzip_reads_members_in_any_pieces_and_stops_at_garbage() {
     };
     for sizes in [&[1usize, 3][..], &[777], &[100_000]] {
         let mut f = BodyFilter::default();
-        f.start(setup);
+        f.start(setup.clone());
         let (out, _) = run(&mut f, &mut Pieces::new(cut(&gz, sizes, 3))).expect("runs");
         let (plain, ended) = dechunk(&out);
         assert!(ended);
@@ -334,7 +334,7 @@ fn gunzip_reads_members_in_any_pieces_and_stops_at_garbage() {
         *b ^= 0xa5;
     }
     let mut f = BodyFilter::default();
-    f.start(setup);
+    f.start(setup.clone());
     let err = run(&mut f, &mut Pieces::new(vec![Some(bad)])).unwrap_err();
     assert!(
         matches!(
@@ -348,7 +348,7 @@ fn gunzip_reads_members_in_any_pieces_and_stops_at_garbage() {
     );
     // A body cut inside a member: nginx's "inflate() returned -5 on response end".
     let mut f = BodyFilter::default();
-    f.start(setup);
+    f.start(setup.clone());
     let short = gz[..gz.len() - 10].to_vec();
     let err = run(&mut f, &mut Pieces::new(vec![Some(short)])).unwrap_err();
     assert_eq!(err, FilterError::Unfinished);

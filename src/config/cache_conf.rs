@@ -1,0 +1,174 @@
+//! The cache settings of one upstream module at one level (issue 19), the same for
+//! `proxy_cache*`, `fastcgi_cache*`, `uwsgi_cache*` and `scgi_cache*` (nginx's
+//! `ngx_http_upstream_conf_t` cache fields, which its four modules share). The proxy keeps
+//! them in [`crate::config::LocSettings`]'s `proxy_cache*` fields, each gateway in its
+//! [`crate::config::cgi_values::CgiConf`]; the setters in `set_cache.rs` reach either
+//! through [`CacheSlots`], and the request path reads either through [`CacheView`].
+
+use super::cgi_values::CgiModule;
+use super::set_cache::CacheSel;
+use super::settings::LocSettings;
+use crate::cache::freshness::ValidRule;
+use crate::config::proxy_rest::IgnoreHeaders;
+use crate::vars::Template;
+
+/// A gateway's cache settings at one level; `None` is "not set here".
+#[derive(Clone, Debug, Default)]
+pub struct CacheConf {
+    /// `*_cache ZONE|$var|off` (`Some(None)`: off)
+    pub cache: Option<Option<CacheSel>>,
+    /// `*_cache_key STRING`
+    pub key: Option<Option<Template>>,
+    /// `*_cache_valid` rules
+    pub valid: Option<Vec<ValidRule>>,
+    /// `*_cache_methods` bits
+    pub methods: Option<u8>,
+    /// `*_cache_bypass` values
+    pub bypass: Option<Vec<Template>>,
+    /// `*_no_cache` values
+    pub no_cache: Option<Vec<Template>>,
+    /// `*_cache_use_stale` as `NextUpstream` bits
+    pub use_stale: Option<u16>,
+}
+
+impl CacheConf {
+    /// Takes every field still unset here from `parent` (nginx's merge).
+    pub fn inherit(&mut self, parent: &CacheConf) {
+        macro_rules! from_parent {
+            ($($field:ident),*) => {$(
+                if self.$field.is_none() {
+                    self.$field = parent.$field.clone();
+                }
+            )*};
+        }
+        from_parent!(cache, key, valid, methods, bypass, no_cache, use_stale);
+    }
+
+    /// The settings as the request path reads them (`buffer_size`, `ignore_headers`,
+    /// `temp_path`: the module's own).
+    pub fn view<'a>(
+        &'a self,
+        buffer_size: usize,
+        ignore_headers: IgnoreHeaders,
+        temp_path: &'a std::path::Path,
+    ) -> CacheView<'a> {
+        CacheView {
+            cache: self.cache.as_ref().and_then(Option::as_ref),
+            key: self.key.as_ref().and_then(Option::as_ref),
+            default_key: false,
+            valid: self.valid.as_deref().unwrap_or_default(),
+            methods: self.methods.unwrap_or(0),
+            bypass: self.bypass.as_deref().unwrap_or_default(),
+            no_cache: self.no_cache.as_deref().unwrap_or_default(),
+            // Only the proxy converts (the gateways' HEAD goes up as HEAD, as nginx's).
+            convert_head: false,
+            use_stale: self.use_stale.unwrap_or(0),
+            buffer_size,
+            ignore_headers,
+            temp_path,
+        }
+    }
+}
+
+/// The unmerged cache fields of one module at one level, for the setters.
+pub struct CacheSlots<'a> {
+    /// `*_cache`
+    pub cache: &'a mut Option<Option<CacheSel>>,
+    /// `*_cache_key`
+    pub key: &'a mut Option<Option<Template>>,
+    /// `*_cache_valid`
+    pub valid: &'a mut Option<Vec<ValidRule>>,
+    /// `*_cache_methods`
+    pub methods: &'a mut Option<u8>,
+    /// `*_cache_bypass`
+    pub bypass: &'a mut Option<Vec<Template>>,
+    /// `*_no_cache`
+    pub no_cache: &'a mut Option<Vec<Template>>,
+    /// `*_cache_use_stale`
+    pub use_stale: &'a mut Option<u16>,
+}
+
+impl<'a> CacheSlots<'a> {
+    /// A gateway's fields.
+    pub fn of(c: &'a mut CacheConf) -> CacheSlots<'a> {
+        CacheSlots {
+            cache: &mut c.cache,
+            key: &mut c.key,
+            valid: &mut c.valid,
+            methods: &mut c.methods,
+            bypass: &mut c.bypass,
+            no_cache: &mut c.no_cache,
+            use_stale: &mut c.use_stale,
+        }
+    }
+}
+
+/// One module's merged cache settings for a request.
+#[derive(Clone, Copy, Debug)]
+pub struct CacheView<'a> {
+    /// The cache (`None`: off).
+    pub cache: Option<&'a CacheSel>,
+    /// The key (`None`: empty, or the proxy's default with `default_key`).
+    pub key: Option<&'a Template>,
+    /// Whether a missing key is the proxy's default (the `proxy_pass` URL and URI).
+    pub default_key: bool,
+    /// `*_cache_valid`
+    pub valid: &'a [ValidRule],
+    /// `*_cache_methods` bits (GET and HEAD are added)
+    pub methods: u8,
+    /// `*_cache_bypass`
+    pub bypass: &'a [Template],
+    /// `*_no_cache`
+    pub no_cache: &'a [Template],
+    /// `proxy_cache_convert_head` (false for the gateways, which have no such directive)
+    pub convert_head: bool,
+    /// `*_cache_use_stale` bits
+    pub use_stale: u16,
+    /// `*_buffer_size` (the stored head must fit it)
+    pub buffer_size: usize,
+    /// `*_ignore_headers`
+    pub ignore_headers: IgnoreHeaders,
+    /// `*_temp_path` (where entries are written with `use_temp_path=on`)
+    pub temp_path: &'a std::path::Path,
+}
+
+/// The proxy's cache fields at one level, for the setters.
+pub fn proxy_slots(l: &mut super::settings::LocRaw) -> CacheSlots<'_> {
+    CacheSlots {
+        cache: &mut l.proxy_cache,
+        key: &mut l.proxy_cache_key,
+        valid: &mut l.proxy_cache_valid,
+        methods: &mut l.proxy_cache_methods,
+        bypass: &mut l.proxy_cache_bypass,
+        no_cache: &mut l.proxy_no_cache,
+        use_stale: &mut l.proxy_cache_use_stale,
+    }
+}
+
+/// The cache settings of a location's module: `None` the proxy's, else the gateway's.
+pub fn view(module: Option<CgiModule>, loc: &LocSettings) -> CacheView<'_> {
+    match module {
+        None => CacheView {
+            cache: loc.proxy_cache.as_ref(),
+            key: loc.proxy_cache_key.as_ref(),
+            default_key: true,
+            valid: &loc.proxy_cache_valid,
+            methods: loc.proxy_cache_methods,
+            bypass: &loc.proxy_cache_bypass,
+            no_cache: &loc.proxy_no_cache,
+            convert_head: loc.proxy_cache_convert_head,
+            use_stale: loc.proxy_cache_use_stale,
+            buffer_size: loc.proxy_buffer_size,
+            ignore_headers: loc.proxy_ignore_headers,
+            temp_path: &loc.proxy_temp_path,
+        },
+        Some(m) => {
+            let c = m.conf(loc);
+            c.cache.view(
+                c.buffer_size(),
+                c.ignore_headers(),
+                c.temp_path.as_deref().unwrap_or(&loc.proxy_temp_path),
+            )
+        }
+    }
+}
