@@ -195,14 +195,13 @@ vars! {
     SslCurve = "ssl_curve",
     /// `$ssl_early_data`: empty (0-RTT is not accepted).
     SslEarlyData = "ssl_early_data",
-    /// `$ssl_client_verify`: `NONE` (client certificates are not requested).
+    /// `$ssl_client_verify`: `SUCCESS`, `FAILED:reason` or `NONE`.
     SslClientVerify = "ssl_client_verify",
-    /// `$ssl_client_s_dn` and the other `$ssl_client_*` of a certificate: empty, as
-    /// nginx's without a client certificate.
+    /// `$ssl_client_s_dn`: empty (certificate names are not decoded yet).
     SslClientSDn = "ssl_client_s_dn",
     /// `$ssl_client_i_dn`
     SslClientIDn = "ssl_client_i_dn",
-    /// `$ssl_client_serial`
+    /// `$ssl_client_serial`: uppercase hex, as OpenSSL writes it.
     SslClientSerial = "ssl_client_serial",
     /// `$ssl_client_fingerprint`
     SslClientFingerprint = "ssl_client_fingerprint",
@@ -210,6 +209,8 @@ vars! {
     SslClientCert = "ssl_client_cert",
     /// `$ssl_client_raw_cert`
     SslClientRawCert = "ssl_client_raw_cert",
+    /// `$ssl_client_escaped_cert`
+    SslClientEscapedCert = "ssl_client_escaped_cert",
     // ---- http2 ----
     /// `$http2`: `h2` over TLS, `h2c` in clear on an HTTP/2 connection, else empty.
     Http2 = "http2",

@@ -395,7 +395,7 @@ fn what_cannot_be_honoured_fails_the_test_with_its_reason() {
         ("ssl_protocols TLSv4;", "invalid value \"TLSv4\""),
         (
             "ssl_verify_client on;",
-            "client certificate verification is not implemented yet",
+            "no ssl_client_certificate for ssl_verify_client",
         ),
         ("ssl_early_data on;", "0-RTT"),
         ("ssl_stapling on;", "OCSP stapling"),
@@ -433,4 +433,216 @@ fn what_cannot_be_honoured_fails_the_test_with_its_reason() {
     );
     assert_ne!(rc, 0);
     assert!(out.contains("encrypted"), "{out}");
+}
+
+/// A CA (`ca.crt`) and a client certificate it signed (`client.crt`, v3, with a serial of
+/// 0x1234), plus a self-signed stranger (`other.crt`), under `conf/`.
+fn make_client_certs(prefix: &Prefix) {
+    let dir = prefix.path("conf");
+    let run = |args: &[&str]| {
+        let ok = Command::new("openssl")
+            .current_dir(&dir)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl")
+            .success();
+        assert!(ok, "openssl {args:?}");
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509", "-days", "2", "-subj", "/CN=Test CA"];
+    ca.extend(ec);
+    ca.extend(["-keyout", "ca.key", "-out", "ca.crt"]);
+    run(&ca);
+    let mut csr = vec!["req", "-new", "-subj", "/CN=client/O=Portico"];
+    csr.extend(ec);
+    csr.extend(["-keyout", "client.key", "-out", "client.csr"]);
+    run(&csr);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "client.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-set_serial",
+        "0x1234",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "client.crt",
+    ]);
+    let mut other = vec!["req", "-x509", "-days", "2", "-subj", "/CN=stranger"];
+    other.extend(ec);
+    other.extend(["-keyout", "other.key", "-out", "other.crt"]);
+    run(&other);
+}
+
+#[test]
+fn client_certificates_are_verified_as_nginx_does() {
+    let s = Server::start_with(
+        1,
+        "access_log off;\n\
+         server {\n\
+           listen 127.0.0.1:PORT ssl;\n\
+           server_name localhost;\n\
+           ssl_certificate ec.crt; ssl_certificate_key ec.key;\n\
+           ssl_verify_client on;\n\
+           ssl_client_certificate ca.crt;\n\
+           location /v { return 200 \"$ssl_client_verify $ssl_client_serial $ssl_client_fingerprint\\n\"; }\n\
+           location /pem { return 200 \"$ssl_client_escaped_cert\"; }\n\
+         }\n\
+         server {\n\
+           listen 127.0.0.1:PORT ssl;\n\
+           server_name optional;\n\
+           ssl_certificate ec.crt; ssl_certificate_key ec.key;\n\
+           ssl_verify_client optional;\n\
+           ssl_client_certificate ca.crt;\n\
+           error_page 495 = /bad;\n\
+           location /v { return 200 \"$ssl_client_verify\\n\"; }\n\
+           location /bad { return 200 \"bad: $ssl_client_verify\\n\"; }\n\
+         }\n\
+         server {\n\
+           listen 127.0.0.1:PORT ssl;\n\
+           server_name noca;\n\
+           ssl_certificate ec.crt; ssl_certificate_key ec.key;\n\
+           ssl_verify_client optional_no_ca;\n\
+           location /v { return 200 \"$ssl_client_verify\\n\"; }\n\
+         }",
+        |p| {
+            make_cert(p, "ec", "localhost", "ec");
+            make_client_certs(p);
+        },
+    );
+    let conf = s.prefix.path("conf");
+    let file = |n: &str| conf.join(n).display().to_string();
+    let url = |host: &str, path: &str| format!("https://{host}:{}{path}", s.port);
+    let resolve = |host: &str| format!("{host}:{}:127.0.0.1", s.port);
+    let with_cert = |host: &str, path: &str, cert: &str| {
+        let (crt, key) = (file(&format!("{cert}.crt")), file(&format!("{cert}.key")));
+        curl(&[
+            "--resolve",
+            &resolve(host),
+            "--cert",
+            &crt,
+            "--key",
+            &key,
+            &url(host, path),
+        ])
+    };
+    // No certificate where one is required: nginx's 496 page (a 400).
+    let (_, body) = curl(&["--resolve", &resolve("localhost"), &url("localhost", "/v")]);
+    assert!(
+        String::from_utf8_lossy(&body).contains("No required SSL certificate was sent"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    // A good one: SUCCESS, its serial and SHA-1 fingerprint as OpenSSL prints them.
+    let fp = Command::new("openssl")
+        .args([
+            "x509",
+            "-noout",
+            "-fingerprint",
+            "-sha1",
+            "-in",
+            &file("client.crt"),
+        ])
+        .output()
+        .unwrap();
+    let fp = String::from_utf8_lossy(&fp.stdout)
+        .trim()
+        .rsplit('=')
+        .next()
+        .unwrap()
+        .replace(':', "")
+        .to_lowercase();
+    let (rc, body) = with_cert("localhost", "/v", "client");
+    assert_eq!(rc, 0);
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        format!("SUCCESS 1234 {fp}\n")
+    );
+    // The certificate itself, escaped, is the PEM file's text.
+    let (_, body) = with_cert("localhost", "/pem", "client");
+    let pem = std::fs::read_to_string(conf.join("client.crt")).unwrap();
+    let escaped: String = pem
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    assert_eq!(String::from_utf8_lossy(&body), escaped);
+    // A stranger's: 495 (the page, or error_page 495), optional: NONE without one.
+    let (_, body) = with_cert("localhost", "/v", "other");
+    assert!(String::from_utf8_lossy(&body).contains("The SSL certificate error"));
+    let (_, body) = with_cert("optional", "/v", "other");
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        "bad: FAILED:self-signed certificate\n"
+    );
+    let (_, body) = curl(&["--resolve", &resolve("optional"), &url("optional", "/v")]);
+    assert_eq!(String::from_utf8_lossy(&body), "NONE\n");
+    // optional_no_ca lets an unknown issuer through, saying so.
+    let (_, body) = with_cert("noca", "/v", "other");
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        "FAILED:self-signed certificate\n"
+    );
+    // openssl s_client: the CA is named in the request, and the certificate verifies.
+    let out = s_client(
+        s.port,
+        &[
+            "-servername",
+            "localhost",
+            "-ign_eof",
+            "-cert",
+            &file("client.crt"),
+            "-key",
+            &file("client.key"),
+        ],
+        GET_V,
+    );
+    assert!(
+        out.contains("Acceptable client certificate CA names"),
+        "{out}"
+    );
+    assert!(
+        out.contains("CN = Test CA") || out.contains("CN=Test CA"),
+        "{out}"
+    );
+    assert!(out.contains("SUCCESS 1234"), "{out}");
+    // Host naming another server than SNI did: 421.
+    let out = s_client(
+        s.port,
+        &[
+            "-servername",
+            "optional",
+            "-ign_eof",
+            "-cert",
+            &file("client.crt"),
+            "-key",
+            &file("client.key"),
+        ],
+        GET_V,
+    );
+    assert!(out.contains("421 Misdirected Request"), "{out}");
 }

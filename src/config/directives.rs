@@ -532,11 +532,11 @@ table! {
     "ssl_session_ticket_key", HS, Exact(1), false, set_ssl::ssl_session_ticket_key, "Ticket key file of 80 or 48 bytes; the first encrypts, all decrypt.";
     "ssl_buffer_size", HS, Exact(1), false, set_ssl::ssl_buffer_size, "Largest TLS record payload sent (default 16k).";
     "ssl_reject_handshake", HS, Flag, false, set_ssl::ssl_reject_handshake, "Refuse handshakes selecting this server with unrecognized_name (default off).";
-    "ssl_verify_depth", HS, Exact(1), false, set_ssl::ssl_verify_depth, "Client chain depth (default 1).";
-    "ssl_verify_client", HS, Exact(1), false, set_ssl::off_only, "`off` only: client certificates are not verified yet.";
-    "ssl_client_certificate", HS, Exact(1), false, set_ssl::ssl_file, "Read at load; used with ssl_verify_client (refused until built).";
-    "ssl_trusted_certificate", HS, Exact(1), false, set_ssl::ssl_file, "Read at load; used with ssl_verify_client and stapling (refused until built).";
-    "ssl_crl", HS, Exact(1), false, set_ssl::ssl_file, "Read at load; used with ssl_verify_client (refused until built).";
+    "ssl_verify_depth", HS, Exact(1), false, set_ssl::ssl_verify_depth, "How many intermediates a client chain may have (default 1).";
+    "ssl_verify_client", HS, Exact(1), false, set_ssl::ssl_verify_client, "on|off|optional|optional_no_ca: client certificates, 495/496 as nginx.";
+    "ssl_client_certificate", HS, Exact(1), false, set_ssl::ssl_client_certificate, "CAs client certificates verify against (and named to the client).";
+    "ssl_trusted_certificate", HS, Exact(1), false, set_ssl::ssl_trusted_certificate, "CAs client certificates verify against (not named to the client).";
+    "ssl_crl", HS, Exact(1), false, set_ssl::ssl_crl, "CRLs client certificates are checked against.";
     "ssl_early_data", HS, Flag, false, set_ssl::off_only, "`off` only (nginx's default): 0-RTT is not implemented.";
     "ssl_stapling", HS, Flag, false, set_ssl::off_only, "`off` only (nginx's default): OCSP stapling is not implemented.";
     "ssl_stapling_verify", HS, Flag, false, set_ssl::off_only, "`off` only (nginx's default).";

@@ -40,6 +40,26 @@ simple_setters! {
     ssl_reject_handshake: srv.ssl_reject_handshake = flag_arg;
     /// `ssl_verify_depth N;`
     ssl_verify_depth: srv.ssl_verify_depth = |d| number_arg(d, 0);
+    /// `ssl_verify_client on|off|optional|optional_no_ca;`
+    ssl_verify_client: srv.ssl_verify_client = |d| match d.arg(0) {
+        "off" => Ok(crate::tls::VerifyClient::Off),
+        "on" => Ok(crate::tls::VerifyClient::On),
+        "optional" => Ok(crate::tls::VerifyClient::Optional),
+        "optional_no_ca" => Ok(crate::tls::VerifyClient::OptionalNoCa),
+        v => Err(ConfError::at(
+            d,
+            format!(
+                "invalid value \"{v}\" in \"ssl_verify_client\" directive, it must be \
+                 \"on\", \"off\", \"optional\" or \"optional_no_ca\""
+            ),
+        )),
+    };
+    /// `ssl_client_certificate FILE;`
+    ssl_client_certificate: srv.ssl_client_certificate = |d| Ok(d.arg(0).to_string());
+    /// `ssl_trusted_certificate FILE;`
+    ssl_trusted_certificate: srv.ssl_trusted_certificate = |d| Ok(d.arg(0).to_string());
+    /// `ssl_crl FILE;`
+    ssl_crl: srv.ssl_crl = |d| Ok(d.arg(0).to_string());
 }
 
 /// `ssl on|off;`: nginx's deprecated switch, with its warning.

@@ -571,6 +571,14 @@ settings! {
         ssl_reject_handshake: bool = false,
         /// `ssl_verify_depth`
         ssl_verify_depth: u64 = 1,
+        /// `ssl_verify_client`
+        ssl_verify_client: crate::tls::VerifyClient = crate::tls::VerifyClient::Off,
+        /// `ssl_client_certificate FILE`
+        ssl_client_certificate: String = String::new(),
+        /// `ssl_trusted_certificate FILE`
+        ssl_trusted_certificate: String = String::new(),
+        /// `ssl_crl FILE`
+        ssl_crl: String = String::new(),
     }
 }
 

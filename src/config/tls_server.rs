@@ -43,6 +43,11 @@ pub(crate) fn build(
         ticket_keys: &srv.ssl_session_ticket_key,
         buffer_size: srv.ssl_buffer_size,
         reject_handshake: srv.ssl_reject_handshake,
+        verify_client: srv.ssl_verify_client,
+        client_certificate: &srv.ssl_client_certificate,
+        trusted_certificate: &srv.ssl_trusted_certificate,
+        crl: &srv.ssl_crl,
+        verify_depth: srv.ssl_verify_depth,
     };
     let mut warnings = Vec::new();
     let built = crate::tls::build(&settings, &mut warnings);

@@ -44,6 +44,17 @@ pub fn load_certs(
     }
 }
 
+/// The CRLs of a PEM value (`ssl_crl`).
+pub fn load_crls(
+    value: &str,
+    path: &std::path::Path,
+) -> Result<Vec<rustls::pki_types::CertificateRevocationListDer<'static>>, String> {
+    let bytes = source_bytes(value, path)?;
+    rustls::pki_types::CertificateRevocationListDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("X509_load_crl_file(\"{value}\") failed ({e})"))
+}
+
 /// The private key of a PEM value. An encrypted key is refused with the reason: rustls
 /// reads only unencrypted PKCS#1, PKCS#8 and SEC1 keys (`openssl pkey -in KEY -out KEY2`
 /// decrypts one).

@@ -20,14 +20,20 @@
 
 mod certs;
 mod ciphers;
+mod client_auth;
 mod session;
 mod settings;
 mod tickets;
 mod transport;
+mod x509;
 
 use std::sync::Arc;
 
 pub use ciphers::{Protocols, parse_protocol};
+pub use client_auth::{
+    ClientTrust, Verified, VerifyClient, error_optional, fingerprint, pem, pem_escaped, pem_tabbed,
+    serial,
+};
 pub use settings::{DEFAULT_BUILTIN_CACHE_SIZE, SessionCache, SslSettings, build};
 pub use transport::{Hello, Session, TlsVars, is_tls_error};
 
@@ -51,6 +57,8 @@ pub struct ServerTls {
     pub reject_handshake: bool,
     /// The `ssl_session_cache shared:` store, attached to its zone by the master.
     pub shared_cache: Option<Arc<session::Shared>>,
+    /// `ssl_verify_client` other than `off`: what client chains are judged against.
+    pub client_trust: Option<ClientTrust>,
 }
 
 /// Lays out an empty `ssl_session_cache shared:` zone (the master, before the fork).

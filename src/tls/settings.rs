@@ -59,6 +59,16 @@ pub struct SslSettings<'a> {
     pub buffer_size: usize,
     /// `ssl_reject_handshake`.
     pub reject_handshake: bool,
+    /// `ssl_verify_client`.
+    pub verify_client: super::VerifyClient,
+    /// `ssl_client_certificate` (empty: none).
+    pub client_certificate: &'a str,
+    /// `ssl_trusted_certificate` (empty: none).
+    pub trusted_certificate: &'a str,
+    /// `ssl_crl` (empty: none).
+    pub crl: &'a str,
+    /// `ssl_verify_depth`.
+    pub verify_depth: u64,
 }
 
 /// The smallest TLS record payload rustls allows.
@@ -72,13 +82,18 @@ const MAX_RECORD: usize = 16384;
 /// honoured exactly, each with its reason.
 pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTls, String> {
     if s.certificates.is_empty() {
+        // nginx checks a server's verification settings only where it has certificates;
+        // a request that Host sends to it is still judged by its `ssl_verify_client`.
+        let client_trust = client_trust(s, false)?.0;
         return Ok(ServerTls {
             config: None,
             config_h2: None,
             reject_handshake: s.reject_handshake,
             shared_cache: None,
+            client_trust,
         });
     }
+    let (client_trust, verifier) = client_trust(s, true)?;
     let mut pairs = Vec::new();
     for (i, cert) in s.certificates.iter().enumerate() {
         let Some(key) = s.certificate_keys.get(i) else {
@@ -114,11 +129,14 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
     provider.cipher_suites = tls13.into_iter().chain(tls12).collect();
     provider.kx_groups = ciphers::curves(s.ecdh_curve, &provider.kx_groups)?;
     let versions = ciphers::versions(s.protocols)?;
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
         .with_protocol_versions(&versions)
-        .map_err(|e| format!("SSL_CTX_new() failed ({e})"))?
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(ByOffer(pairs)));
+        .map_err(|e| format!("SSL_CTX_new() failed ({e})"))?;
+    let builder = match verifier {
+        Some(v) => builder.with_client_cert_verifier(v),
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_cert_resolver(Arc::new(ByOffer(pairs)));
     config.ignore_client_order = s.prefer_server_ciphers;
     config.max_fragment_size = Some(s.buffer_size.clamp(MIN_RECORD, MAX_RECORD) + RECORD_HEADER);
     let mut shared_cache = None;
@@ -161,5 +179,45 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
         config_h2: Some(Arc::new(h2)),
         reject_handshake: s.reject_handshake,
         shared_cache,
+        client_trust,
     })
+}
+
+/// The CAs and CRLs of client verification, read as nginx reads them (the CAs of
+/// `ssl_client_certificate` only with `ssl_verify_client` on; the others always), and the
+/// handshake's verifier when client certificates are asked for.
+#[allow(clippy::type_complexity)]
+fn client_trust(
+    s: &SslSettings<'_>,
+    checked: bool,
+) -> Result<
+    (
+        Option<super::ClientTrust>,
+        Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+    ),
+    String,
+> {
+    use super::VerifyClient;
+    let read_certs = |v: &str| -> Result<Vec<_>, String> {
+        if v.is_empty() {
+            return Ok(Vec::new());
+        }
+        certs::load_certs(v, &s.conf_prefix.join(v))
+    };
+    let trusted = read_certs(s.trusted_certificate)?;
+    let mut crls = Vec::new();
+    if !s.crl.is_empty() {
+        crls = certs::load_crls(s.crl, &s.conf_prefix.join(s.crl))?;
+    }
+    if s.verify_client == VerifyClient::Off {
+        return Ok((None, None));
+    }
+    if checked && s.client_certificate.is_empty() && s.verify_client != VerifyClient::OptionalNoCa {
+        return Err("no ssl_client_certificate for ssl_verify_client".to_string());
+    }
+    let client_cas = read_certs(s.client_certificate)?;
+    let depth = usize::try_from(s.verify_depth).unwrap_or(usize::MAX);
+    let (trust, verifier) =
+        super::ClientTrust::new(s.verify_client, client_cas, trusted, &crls, s.crl, depth)?;
+    Ok((Some(trust), Some(verifier)))
 }

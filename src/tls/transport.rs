@@ -97,6 +97,17 @@ pub struct TlsVars {
     pub alpn: Option<Vec<u8>>,
     /// `$ssl_curve`: the key-exchange group (OpenSSL's name).
     pub curve: Option<&'static str>,
+    /// The chain the client sent (leaf first; empty: none).
+    pub peer_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// `$ssl_client_verify`: the chain judged by the request's server (once).
+    pub verified: std::cell::OnceCell<super::Verified>,
+}
+
+impl TlsVars {
+    /// The verification result under `trust`, judged once per connection.
+    pub fn verify(&self, trust: &super::ClientTrust) -> &super::Verified {
+        self.verified.get_or_init(|| trust.check(&self.peer_chain))
+    }
 }
 
 impl TlsVars {
@@ -121,6 +132,11 @@ impl TlsVars {
             curve: conn
                 .negotiated_key_exchange_group()
                 .and_then(|g| super::ciphers::curve_name(g.name())),
+            peer_chain: conn
+                .peer_certificates()
+                .map(|c| c.iter().map(|d| d.clone().into_owned()).collect())
+                .unwrap_or_default(),
+            verified: std::cell::OnceCell::new(),
         })
     }
 }

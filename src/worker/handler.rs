@@ -125,6 +125,45 @@ pub(super) fn start_request<'c>(
         );
         return after_phases(a, req, route, handled, out_before, shared.now);
     }
+    if let Some(status) = client_cert_refusal(server, &conn, host) {
+        // nginx's ngx_http_process_request: a client chain that failed verification is
+        // 495, a required one not sent 496 (each a 400 with its own page, or the
+        // server's `error_page`).
+        let why = match status {
+            495 => match conn.tls.as_deref().and_then(|t| t.verified.get()) {
+                Some(crate::tls::Verified::Failed(reason)) => {
+                    format!("client SSL certificate verify error: ({reason})")
+                }
+                _ => "client SSL certificate verify error".to_string(),
+            },
+            421 => "client attempted to request the server name different from the one that \
+                    was negotiated"
+                .to_string(),
+            _ => "client sent no required SSL certificate".to_string(),
+        };
+        elog!(
+            LogLevel::Info,
+            "*{} {} while reading client request headers, client: {}, server: {}{}",
+            conn.id,
+            why,
+            conn.peer.ip(),
+            server.first_name(),
+            RequestContext::of(buf, &a.head)
+        );
+        a.body = None;
+        req.lingering = true;
+        let handled = phases::run_error_page(
+            &mut Rq {
+                a,
+                shared,
+                req: &mut req,
+                route: &mut route,
+                conn: &mut conn,
+            },
+            status,
+        );
+        return after_phases(a, req, route, handled, out_before, shared.now);
+    }
     route.script.computed.reset(&http.computed);
     route.script.quoted_uri = raw_path.iter().any(|&b| b == b'%' || b == b'+');
 
@@ -564,5 +603,42 @@ fn count_in_status_zones(shared: &Shared<'_>, req: &Req<'_>) {
         .as_millis() as u64;
     for base in [server, location].into_iter().flatten() {
         crate::status::zones::count(base, req.status, received, req.bytes_sent, time_ms);
+    }
+}
+
+/// nginx's client-certificate check of a request on a TLS connection (the request's
+/// server's `ssl_verify_client`): 495 for a chain that failed verification (with
+/// `optional_no_ca`, only for reasons other than an unknown issuer), 496 for `on` without
+/// a certificate; 421 where `Host` names another server than the handshake's SNI did
+/// (the certificate was checked for that one).
+fn client_cert_refusal(
+    server: &crate::config::ServerConf,
+    conn: &ConnInfo,
+    host: Option<&[u8]>,
+) -> Option<u16> {
+    use crate::tls::{Verified, VerifyClient};
+    let trust = server.tls.as_ref()?.client_trust.as_ref()?;
+    let tls = conn.tls.as_deref()?;
+    if let (Some(sni), Some(host)) = (tls.server_name.as_deref(), host) {
+        // The name without its port (an IPv6 literal keeps its brackets).
+        let end = if host.starts_with(b"[") {
+            host.iter()
+                .position(|&b| b == b']')
+                .map_or(host.len(), |i| i + 1)
+        } else {
+            host.iter().position(|&b| b == b':').unwrap_or(host.len())
+        };
+        let name = host.get(..end).unwrap_or(host);
+        let name = name.strip_suffix(b".").unwrap_or(name);
+        if !name.eq_ignore_ascii_case(sni.as_bytes()) {
+            return Some(421);
+        }
+    }
+    match tls.verify(trust) {
+        Verified::Success => None,
+        Verified::None => (trust.mode == VerifyClient::On).then_some(496),
+        Verified::Failed(reason) => (trust.mode != VerifyClient::OptionalNoCa
+            || !crate::tls::error_optional(reason))
+        .then_some(495),
     }
 }

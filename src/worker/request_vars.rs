@@ -489,7 +489,8 @@ impl VarSource for RequestVars<'_, '_> {
             | Var::SslClientSerial
             | Var::SslClientFingerprint
             | Var::SslClientCert
-            | Var::SslClientRawCert => {
+            | Var::SslClientRawCert
+            | Var::SslClientEscapedCert => {
                 // Not found on a plain connection, as nginx's.
                 let Some(tls) = self.conn.tls.as_deref() else {
                     return false;
@@ -507,7 +508,30 @@ impl VarSource for RequestVars<'_, '_> {
                             out.extend_from_slice(p);
                         }
                     }
-                    Var::SslClientVerify => out.extend_from_slice(b"NONE"),
+                    Var::SslClientVerify => match tls.verified.get() {
+                        Some(crate::tls::Verified::Success) => out.extend_from_slice(b"SUCCESS"),
+                        Some(crate::tls::Verified::Failed(reason)) => {
+                            out.extend_from_slice(b"FAILED:");
+                            out.extend_from_slice(reason.as_bytes());
+                        }
+                        _ => out.extend_from_slice(b"NONE"),
+                    },
+                    Var::SslClientRawCert
+                    | Var::SslClientCert
+                    | Var::SslClientEscapedCert
+                    | Var::SslClientSerial
+                    | Var::SslClientFingerprint => {
+                        let Some(leaf) = tls.peer_chain.first() else {
+                            return true;
+                        };
+                        match var {
+                            Var::SslClientRawCert => crate::tls::pem(leaf, out),
+                            Var::SslClientCert => crate::tls::pem_tabbed(leaf, out),
+                            Var::SslClientEscapedCert => crate::tls::pem_escaped(leaf, out),
+                            Var::SslClientSerial => crate::tls::serial(leaf, out),
+                            _ => crate::tls::fingerprint(leaf, out),
+                        }
+                    }
                     Var::SslCurve => out.extend_from_slice(tls.curve.unwrap_or("").as_bytes()),
                     _ => {}
                 }
