@@ -193,6 +193,26 @@ impl Group {
         self.in_zone(now, |g| g.pick_here(balance, tried, client, key, now))
     }
 
+    /// [`Group::pick`] and [`Group::acquire`] in one step: with a zone, under one hold of
+    /// its lock, so two workers cannot both see the last free `max_conns` place.
+    pub fn pick_and_acquire(
+        &mut self,
+        balance: &Balance,
+        tried: &[bool],
+        client: IpAddr,
+        key: &[u8],
+        now: Instant,
+    ) -> Result<usize, NoLivePeers> {
+        self.in_zone(now, |g| {
+            let i = g.pick_here(balance, tried, client, key, now)?;
+            if let Some(p) = g.peers.get_mut(i) {
+                p.conns += 1;
+                p.requests += 1;
+            }
+            Ok(i)
+        })
+    }
+
     fn pick_here(
         &mut self,
         balance: &Balance,

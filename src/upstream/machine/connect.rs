@@ -26,12 +26,19 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             return Err(Failure::upstream(502));
         };
         let peer = match self.fresh_retry {
-            Some(p) => p,
+            // A replay on a fresh connection to the same server: counted again, as the
+            // try before it was released.
+            Some(p) => {
+                if let Some(g) = env.upstreams.groups.get_mut(self.target.group) {
+                    g.acquire(p, now);
+                }
+                p
+            }
             None => {
                 let Some(group) = env.upstreams.groups.get_mut(self.target.group) else {
                     return Err(Failure::upstream(502));
                 };
-                match group.pick(
+                match group.pick_and_acquire(
                     &conf.balance,
                     &self.tried,
                     self.client_ip,
@@ -59,13 +66,13 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             }
         };
         let Some(server) = conf.servers.get(peer) else {
+            if let Some(g) = env.upstreams.groups.get_mut(self.target.group) {
+                g.release(peer, false, now);
+            }
             return Err(Failure::upstream(502));
         };
         if let Some(t) = self.tried.get_mut(peer) {
             *t = true;
-        }
-        if let Some(g) = env.upstreams.groups.get_mut(self.target.group) {
-            g.acquire(peer, now);
         }
         Ok(Some((Some(peer), server.addr.clone())))
     }
