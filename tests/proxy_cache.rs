@@ -341,6 +341,14 @@ fn directives_not_built_yet_are_refused_at_test_time() {
             "cache manager",
         ),
         (
+            "proxy_cache_path c2 keys_zone=two:1m loader_files=50;",
+            "cache loader process",
+        ),
+        (
+            "proxy_cache_path c2 keys_zone=two:1m manager_sleep=1s;",
+            "cache manager process",
+        ),
+        (
             "proxy_cache_path c2 levels=3 keys_zone=two:1m;",
             "invalid \"levels\" \"levels=3\"",
         ),

@@ -85,8 +85,22 @@ pub(crate) fn proxy_cache_path(
             "min_free needs the cache manager process, not built yet",
         ));
     }
-    if let Some(other) = shared.caches.iter().find(|c| c.path.dir == path.dir) {
-        let _ = other;
+    // Portico has no cache loader (the directory is its own index, read as entries are
+    // met) and no cache manager yet: their pacing would be accepted and never used.
+    let unpaced = crate::cache::path_conf::Pace::default();
+    if path.loader != unpaced {
+        return Err(refuse(
+            d,
+            "loader_* pace the cache loader process; Portico has none (the cache directory is its index)",
+        ));
+    }
+    if path.manager != unpaced {
+        return Err(refuse(
+            d,
+            "manager_* pace the cache manager process, not built yet",
+        ));
+    }
+    if shared.caches.iter().any(|c| c.path.dir == path.dir) {
         return Err(ConfError::at(
             d,
             format!(
