@@ -99,48 +99,33 @@ pub(super) fn start_request<'c>(
     let raw_path = a.head.path.get(buf);
     let query = a.head.query.map(|q| q.get(buf));
     route.reset(&a.uri, query);
-    if plain_on_tls {
-        // nginx's ngx_http_process_request: a plain request on a TLS address ends 497 (a
-        // 400 with its own page, or the server's `error_page 497`), and the connection
-        // closes after it.
-        elog!(
-            LogLevel::Info,
-            "*{} client sent plain HTTP request to HTTPS port while reading client request headers, client: {}, server: {}{}",
-            conn.id,
-            conn.peer.ip(),
-            server.first_name(),
-            RequestContext::of(buf, &a.head)
-        );
-        a.body = None;
-        req.lingering = true;
-        let handled = phases::run_error_page(
-            &mut Rq {
-                a,
-                shared,
-                req: &mut req,
-                route: &mut route,
-                conn: &mut conn,
-            },
+    // nginx's ngx_http_process_request refuses a request before its phases: a plain
+    // request on a TLS address is 497, a client chain that failed verification 495, a
+    // required one not sent 496, a Host other than the SNI name 421 (each a 400-class
+    // page of its own, or the server's `error_page`); the connection closes after it.
+    let refused = if plain_on_tls {
+        Some((
             497,
-        );
-        return after_phases(a, req, route, handled, out_before, shared.now);
-    }
-    if let Some(status) = client_cert_refusal(server, &conn, host) {
-        // nginx's ngx_http_process_request: a client chain that failed verification is
-        // 495, a required one not sent 496 (each a 400 with its own page, or the
-        // server's `error_page`).
-        let why = match status {
-            495 => match conn.tls.as_deref().and_then(|t| t.verified.get()) {
-                Some(crate::tls::Verified::Failed(reason)) => {
-                    format!("client SSL certificate verify error: ({reason})")
-                }
-                _ => "client SSL certificate verify error".to_string(),
-            },
-            421 => "client attempted to request the server name different from the one that \
-                    was negotiated"
-                .to_string(),
-            _ => "client sent no required SSL certificate".to_string(),
-        };
+            "client sent plain HTTP request to HTTPS port".to_string(),
+        ))
+    } else {
+        client_cert_refusal(server, &conn, host).map(|status| {
+            let why = match status {
+                495 => match conn.tls.as_deref().and_then(|t| t.verified.get()) {
+                    Some(crate::tls::Verified::Failed(reason)) => {
+                        format!("client SSL certificate verify error: ({reason})")
+                    }
+                    _ => "client SSL certificate verify error".to_string(),
+                },
+                421 => "client attempted to request the server name different from the one \
+                        that was negotiated"
+                    .to_string(),
+                _ => "client sent no required SSL certificate".to_string(),
+            };
+            (status, why)
+        })
+    };
+    if let Some((status, why)) = refused {
         elog!(
             LogLevel::Info,
             "*{} {} while reading client request headers, client: {}, server: {}{}",
