@@ -235,6 +235,26 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
+/// A counter family with one sample per live worker, labelled by pid and generation.
+fn per_worker(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    workers: &[crate::status::counters::WorkerStats],
+    value: impl Fn(&crate::status::counters::WorkerStats) -> u64,
+) {
+    family(out, name, "counter", help);
+    for w in workers {
+        let _ = writeln!(
+            out,
+            "{name}{{pid=\"{}\",generation=\"{}\"}} {}",
+            w.pid,
+            w.generation,
+            value(w)
+        );
+    }
+}
+
 fn prom_blocks(out: &mut String, what: &str, blocks: &[BlockStats]) {
     if blocks.is_empty() {
         return;
@@ -344,32 +364,20 @@ pub fn prometheus(r: &Report) -> String {
         "HTTP requests begun.",
     );
     let _ = writeln!(out, "portico_http_requests_total {}", t.requests);
-    family(
+    per_worker(
         &mut out,
         "portico_worker_http_requests_total",
-        "counter",
         "HTTP requests begun, per live worker.",
+        &m.workers,
+        |w| w.requests,
     );
-    for w in &m.workers {
-        let _ = writeln!(
-            out,
-            "portico_worker_http_requests_total{{pid=\"{}\",generation=\"{}\"}} {}",
-            w.pid, w.generation, w.requests
-        );
-    }
-    family(
+    per_worker(
         &mut out,
         "portico_worker_connections_accepted_total",
-        "counter",
         "Client connections accepted, per live worker.",
+        &m.workers,
+        |w| w.accepted,
     );
-    for w in &m.workers {
-        let _ = writeln!(
-            out,
-            "portico_worker_connections_accepted_total{{pid=\"{}\",generation=\"{}\"}} {}",
-            w.pid, w.generation, w.accepted
-        );
-    }
     family(
         &mut out,
         "portico_worker_connections",
