@@ -139,15 +139,7 @@ mod tests {
     use crate::http2::validate;
 
     fn list(fields: &[(&str, &str)]) -> HeaderList {
-        let mut l = HeaderList::default();
-        for (n, v) in fields {
-            let s = l.bytes.len();
-            l.bytes.extend_from_slice(n.as_bytes());
-            let m = l.bytes.len();
-            l.bytes.extend_from_slice(v.as_bytes());
-            l.fields.push((s..m, m..l.bytes.len()));
-        }
-        l
+        HeaderList::of(fields)
     }
 
     #[test]

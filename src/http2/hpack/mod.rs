@@ -48,6 +48,20 @@ impl HeaderList {
         self.size = 0;
     }
 
+    /// A list of these fields, as the decoder would build it (tests).
+    #[cfg(test)]
+    pub(crate) fn of(fields: &[(&str, &str)]) -> HeaderList {
+        let mut l = HeaderList::default();
+        for (n, v) in fields {
+            let s = l.bytes.len();
+            l.bytes.extend_from_slice(n.as_bytes());
+            let m = l.bytes.len();
+            l.bytes.extend_from_slice(v.as_bytes());
+            l.fields.push((s..m, m..l.bytes.len()));
+        }
+        l
+    }
+
     /// The fields as (name, value) byte slices.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.fields.iter().map(|(n, v)| {
