@@ -236,25 +236,7 @@ fn x_accel_redirect_ignore_headers_and_limit_rate_as_for_the_proxy() {
 
 /// `data` gunzipped by Python's gzip module (as tests/gzip.rs checks compressed bodies).
 fn gunzip(data: &[u8]) -> Vec<u8> {
-    use std::process::{Command, Stdio};
-    let mut child = Command::new("python3")
-        .args([
-            "-c",
-            "import gzip,sys; sys.stdout.buffer.write(gzip.decompress(sys.stdin.buffer.read()))",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(data)
-        .expect("write");
-    let out = child.wait_with_output().expect("python3 output");
-    assert!(out.status.success(), "not gzip");
-    out.stdout
+    common::python_gunzip(data)
 }
 
 #[test]

@@ -11,34 +11,7 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Server, read_response};
-
-/// Decompresses with Python's gzip module (members one after another, CRC checked).
-fn python_gunzip(data: &[u8]) -> Vec<u8> {
-    let mut child = Command::new("python3")
-        .args([
-            "-c",
-            "import gzip,sys; sys.stdout.buffer.write(gzip.decompress(sys.stdin.buffer.read()))",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let input = data.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = child.wait_with_output().expect("python3 runs");
-    let _ = writer.join();
-    assert!(
-        out.status.success(),
-        "Python's gzip refuses it: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
+use common::{Server, python_gunzip, read_response};
 
 /// `gzip -t` on the bytes, when the tool is there.
 fn gzip_t(data: &[u8]) {

@@ -654,3 +654,30 @@ pub fn alive(pid: i32) -> bool {
             .is_some_and(|state| state != "Z" && state != "X")
     })
 }
+
+/// Decompresses with Python's gzip module (members one after another, CRC checked).
+pub fn python_gunzip(data: &[u8]) -> Vec<u8> {
+    let mut child = Command::new("python3")
+        .args([
+            "-c",
+            "import gzip,sys; sys.stdout.buffer.write(gzip.decompress(sys.stdin.buffer.read()))",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = data.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().expect("python3 runs");
+    let _ = writer.join();
+    assert!(
+        out.status.success(),
+        "Python's gzip refuses it: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
