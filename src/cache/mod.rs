@@ -15,3 +15,22 @@ pub mod freshness;
 pub mod header;
 pub mod md5;
 pub mod path_conf;
+
+/// Client fields not sent upstream when the response may be cached: the cache answers
+/// conditional and range requests itself (nginx's `ngx_http_proxy_cache_headers` and the
+/// gateways' `*_cache_headers` set them empty).
+const NOT_FORWARDED: &[&str] = &[
+    "if-modified-since",
+    "if-unmodified-since",
+    "if-none-match",
+    "if-match",
+    "range",
+    "if-range",
+];
+
+/// Whether the client field `name` stays home when the location caches (every module).
+pub fn not_forwarded(name: &[u8]) -> bool {
+    NOT_FORWARDED
+        .iter()
+        .any(|n| n.as_bytes().eq_ignore_ascii_case(name))
+}

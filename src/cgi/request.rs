@@ -211,7 +211,7 @@ pub fn prepare<'c>(
         .iter()
         .filter(|_| conf.pass_request_headers())
         .map(|h| (h.name.get(r.buf), h.value.get(r.buf)))
-        .filter(move |(name, _)| !caching || !crate::proxy::request::not_forwarded_cached(name));
+        .filter(move |(name, _)| !caching || !crate::cache::not_forwarded(name));
     let built = match module {
         CgiModule::FastCgi => {
             packet::fastcgi(conf.keep_conn(), params, &vars, headers, r.body, out)

@@ -344,24 +344,6 @@ pub struct HeadInput<'a> {
     pub cached: bool,
 }
 
-/// Client fields not sent upstream when the response may be cached.
-const NOT_FORWARDED_CACHED: &[&str] = &[
-    "if-modified-since",
-    "if-unmodified-since",
-    "if-none-match",
-    "if-match",
-    "range",
-    "if-range",
-];
-
-/// Whether a client field is one of those not sent upstream when the response may be
-/// cached (`NOT_FORWARDED_CACHED`).
-pub fn not_forwarded_cached(name: &[u8]) -> bool {
-    NOT_FORWARDED_CACHED
-        .iter()
-        .any(|n| n.as_bytes().eq_ignore_ascii_case(name))
-}
-
 /// Appends the upstream request head to `out`.
 pub fn build_head(input: &HeadInput<'_>, vars: &dyn VarSource, out: &mut Vec<u8>) -> HeadFacts {
     let mut facts = HeadFacts::default();
@@ -423,12 +405,8 @@ pub fn build_head(input: &HeadInput<'_>, vars: &dyn VarSource, out: &mut Vec<u8>
     for (name, v) in input.client_headers {
         let skip = NOT_FORWARDED
             .iter()
-            .chain(if input.cached {
-                NOT_FORWARDED_CACHED
-            } else {
-                &[]
-            })
             .any(|n| n.as_bytes().eq_ignore_ascii_case(name))
+            || (input.cached && crate::cache::not_forwarded(name))
             || input
                 .set
                 .iter()
