@@ -14,7 +14,7 @@ use super::{
     set_http, set_http2, set_limits, set_loc, set_log, set_proxy, set_proxy_rest, set_regex,
     set_rewrite, set_ssl, set_tail, set_upstream, subrequest, tuning, writer,
 };
-use super::{charset, set_geo, set_map, set_referer, set_split_clients, set_status};
+use super::{charset, health_check, set_geo, set_map, set_referer, set_split_clients, set_status};
 
 /// A set of contexts, as nginx's `NGX_*_CONF` bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -593,8 +593,9 @@ table! {
     "status_zone", C::SERVER.or(C::LOCATION).or(C::IF_IN_LOCATION), Exact(1), false, set_status::status_zone, "`status_zone NAME|off`: count the server's or location's requests in the status report.";
     "status", C::LOCATION, NoArgs, false, set_status::status, "Answer with the status report in JSON (`?format=prometheus`: Prometheus text).";
     "metrics", C::LOCATION, NoArgs, false, set_status::metrics, "Answer with the status report in Prometheus' text format.";
-    "health_check", C::LOCATION, AtLeast(0), false, set_status::refuse_health_check, "Refused: active health checks are not built yet.";
-    "match", C::HTTP, Exact(1), true, set_status::refuse_health_check, "Refused: active health checks (and their match blocks) are not built yet.";
+    // ---- health checks (config/health_check.rs) ----
+    "health_check", C::LOCATION, AtLeast(0), false, health_check::health_check, "`health_check [interval=T] [jitter=T] [fails=N] [passes=N] [uri=URI] [port=N] [match=NAME] [mandatory]`: probe the servers of the location's upstream group (it needs a `zone`).";
+    "match", C::HTTP, Exact(1), true, health_check::match_block, "`match NAME { status ...; header ...; body ~ RE; }`: the tests a health check's response must pass.";
     "queue", C::UPSTREAM, Range(1, 2), false, set_status::refuse_queue, "Refused: upstream request queues are not built yet.";
     // ---- subrequests: auth_request, mirror ----
     "auth_request", HSL, Exact(1), false, subrequest::auth_request, "`auth_request URI|off`: allow the request when a subrequest to URI answers 2xx (401/403 deny).";

@@ -31,7 +31,9 @@ fn inherit_loc(child: &mut LocRaw, parent: &LocRaw) {
     let empty_gif = child.empty_gif.take();
     let stub_status = child.stub_status.take();
     let status_handler = child.status_handler.take();
+    let health_check = child.health_check.take();
     child.inherit(parent);
+    child.health_check = health_check;
     child.try_files = try_files;
     child.proxy_pass = proxy_pass;
     child.empty_gif = empty_gif;
@@ -172,7 +174,7 @@ fn merge_http(
         )));
     }
     super::tls_server::check_addresses(&servers, &listens)?;
-    let conf = HttpConf {
+    let mut conf = HttpConf {
         zones,
         servers,
         listens,
@@ -186,7 +188,9 @@ fn merge_http(
         status_zone_blocks: Vec::new(),
         limit_zone_blocks: Vec::new(),
         status_zones: std::mem::take(&mut shared.status_zones),
+        health_checks: Vec::new(),
     };
+    conf.health_checks = super::health_check::resolve(&conf, &shared.health_matches)?;
     check_charset_maps(&conf)?;
     super::set_upstream::check_all(&conf, http.place.as_ref())?;
     super::set_cgi::check_all(&conf, http.place.as_ref())?;

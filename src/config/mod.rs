@@ -21,6 +21,7 @@ pub mod directives;
 pub mod doc_root;
 pub mod error;
 pub mod glob;
+pub mod health_check;
 pub mod gzip_values;
 pub mod hash_sizing;
 pub mod lexer;

@@ -214,6 +214,9 @@ pub(crate) struct Shared {
     // ---- status ----
     /// `status_zone` names so far, with whether a server (else a location) names them.
     pub status_zones: Vec<(bool, String)>,
+    // ---- health checks ----
+    /// `match` blocks by name.
+    pub health_matches: Vec<(String, Rc<crate::upstream::health::Match>)>,
 }
 
 impl Shared {
@@ -241,6 +244,7 @@ impl Shared {
             charsets: Default::default(),
             caches: Vec::new(),
             status_zones: Vec::new(),
+            health_matches: Vec::new(),
         })
     }
 }

@@ -119,19 +119,6 @@ pub(crate) fn status_zone(
     Ok(())
 }
 
-/// `health_check` and `match` (nginx Plus's active health checks): refused until they are
-/// built, rather than accepted with no probe behind them.
-pub(crate) fn refuse_health_check(
-    _: &mut Level<'_>,
-    d: &Directive,
-    _: &mut Shared,
-) -> Result<(), ConfError> {
-    Err(ConfError::directive(
-        d,
-        "is not supported: Portico has no active health checks yet (passive checks: max_fails and fail_timeout on the servers)",
-    ))
-}
-
 /// `queue N [timeout=T]` (nginx Plus): refused until it is built.
 pub(crate) fn refuse_queue(
     _: &mut Level<'_>,

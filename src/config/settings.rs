@@ -352,6 +352,9 @@ pub struct HttpConf {
     /// Per `zones` entry, the counter block of a limit zone in the status zone (set by the
     /// master, as `status_zone_blocks`).
     pub limit_zone_blocks: Vec<Option<usize>>,
+    // ---- health checks ----
+    /// Each `health_check`, tied to its group (one per group at most).
+    pub health_checks: Vec<super::health_check::HealthCheck>,
 }
 
 impl HttpConf {
@@ -951,6 +954,9 @@ settings! {
         /// `status` / `metrics`: the location answers with the status report (not
         /// inherited, as `stub_status`)
         status_handler: Option<super::set_status::StatusFormat> = None,
+        // ---- health checks (config/health_check.rs) ----
+        /// `health_check ...` (location; not inherited by nested locations)
+        health_check: Option<Rc<super::health_check::HealthCheckConf>> = None,
         // ---- subrequests: auth_request, mirror (config/subrequest.rs) ----
         /// `auth_request URI|off` (empty: off)
         auth_request: Vec<u8> = Vec::new(),

@@ -77,7 +77,7 @@ pub(super) fn map(config: &mut Config, previous: &Registry) -> Result<Registry, 
                             .upstreams
                             .iter()
                             .filter(|u| u.zone == Some(index))
-                            .map(|u| u.servers.len())
+                            .map(|u| u.servers.len() + 1)
                             .sum();
                         crate::upstream::balancer::format_zone(&seg, peers)
                     }

@@ -113,6 +113,24 @@ impl<'s, T: Pod> Slots<'s, T> {
         Ok(SlotsGuard { slots, state })
     }
 
+    /// The 64-bit word `word` of record `index`, for a compare-and-swap without the lock
+    /// (an upstream zone's prober lease); `None` outside the array or when `T` is not made
+    /// of 64-bit words.
+    pub fn word(&self, index: usize, word: usize) -> Option<&'s std::sync::atomic::AtomicU64> {
+        let size = std::mem::size_of::<T>();
+        if size % 8 != 0 || index >= self.count() || (word + 1) * 8 > size {
+            return None;
+        }
+        // SAFETY: inside the records (checked above and by `format`/`open`), 8-aligned
+        // (record 0 is 64-aligned and records are a multiple of 8 bytes); the mapping
+        // lives as long as the segment; every process touches this word only atomically
+        // (the lock's wipe after a dead owner aside, which only ends a lease).
+        unsafe {
+            let p = self.seg.base().add(RECORDS_OFF + index * size + word * 8);
+            Some(std::sync::atomic::AtomicU64::from_ptr(p.cast()))
+        }
+    }
+
     fn header(&self) -> *mut SlotsHeader {
         // SAFETY: HEADER_SPACE is inside every segment that passed `format`/`open`.
         unsafe { self.seg.base().add(HEADER_SPACE).cast() }

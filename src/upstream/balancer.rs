@@ -111,9 +111,17 @@ impl Group {
 
     /// Counters of a group in its upstream zone: `first` is the index of its first server's
     /// record in the zone (groups sharing a zone follow each other in configuration order).
-    pub fn in_shared_zone(conf: &UpstreamConf, seg: Rc<Segment>, first: usize) -> Group {
+    /// `mandatory`: the group's `health_check` keeps a server never checked out.
+    pub fn in_shared_zone(
+        conf: &UpstreamConf,
+        seg: Rc<Segment>,
+        first: usize,
+        mandatory: bool,
+    ) -> Group {
+        let mut shared = shared::Shared::new(seg, first);
+        shared.mandatory = mandatory;
         Group {
-            shared: Some(shared::Shared::new(seg, first)),
+            shared: Some(shared),
             ..Group::new(conf)
         }
     }
@@ -416,9 +424,11 @@ pub fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
+mod health_zone;
 mod random;
 mod shared;
 
+pub use health_zone::CheckOutcome;
 pub use shared::{PeerStats, SharedPeer, format_zone};
 
 #[cfg(test)]

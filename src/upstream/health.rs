@@ -2,9 +2,8 @@
 //! one server's check state as it lives in the reserved `health` word of its shared record
 //! ([`super::balancer::SharedPeer`]), and a `match` block's tests on a probe's response.
 //!
-//! Patterns are PCRE2 ([`crate::regex`]), as nginx Plus compiles them. Not wired yet:
-//! `health_check` and `match` are still refused at `-t` until the prober (one elected
-//! worker, non-blocking probes on its timers) is built on top of this. All-zero is a server
+//! Patterns are PCRE2 ([`crate::regex`]), as nginx Plus compiles them. The prober
+//! (`upstream/prober.rs`) runs the probes and records them here. All-zero is a server
 //! never checked, which is what a zone wiped after a dead lock owner holds.
 
 use crate::regex::Regex;
@@ -224,27 +223,64 @@ impl Match {
 
     /// Whether a probe's response passes every test.
     pub fn passes(&self, r: &ProbeResponse<'_>) -> bool {
+        self.check(r).is_ok()
+    }
+
+    /// Runs the tests in nginx Plus's order (status, headers, body); the kind of the first
+    /// that fails names what the log line says was being checked.
+    pub fn check(&self, r: &ProbeResponse<'_>) -> Result<(), Failed> {
         let field = |name: &str| {
             r.headers
                 .iter()
                 .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
                 .map(|(_, v)| *v)
         };
-        self.status.iter().all(|t| {
+        let status_ok = self.status.iter().all(|t| {
             t.ranges
                 .iter()
                 .any(|&(lo, hi)| (lo..=hi).contains(&r.status))
                 != t.negated
-        }) && self.headers.iter().all(|t| match t {
+        });
+        if !status_ok {
+            return Err(Failed::Status);
+        }
+        let headers_ok = self.headers.iter().all(|t| match t {
             HeaderTest::Present(n, want) => field(n).is_some() == *want,
             HeaderTest::Equals(n, v, want) => field(n).is_some_and(|f| f == v.as_bytes()) == *want,
             HeaderTest::Matches(n, re, want) => {
                 field(n).is_some_and(|f| re.is_match(f).unwrap_or(false)) == *want
             }
-        }) && self
+        });
+        if !headers_ok {
+            return Err(Failed::Header);
+        }
+        let body_ok = self
             .body
             .iter()
-            .all(|(re, want)| re.is_match(r.body).unwrap_or(false) == *want)
+            .all(|(re, want)| re.is_match(r.body).unwrap_or(false) == *want);
+        if body_ok { Ok(()) } else { Err(Failed::Body) }
+    }
+}
+
+/// Which test of a probe's response failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failed {
+    /// A `status` test (or, without `match=`, a status other than 2xx/3xx).
+    Status,
+    /// A `header` test.
+    Header,
+    /// A `body` test.
+    Body,
+}
+
+impl Failed {
+    /// What the log line says was being checked.
+    pub fn action(self) -> &'static str {
+        match self {
+            Failed::Status => "checking status code",
+            Failed::Header => "checking header",
+            Failed::Body => "checking body",
+        }
     }
 }
 

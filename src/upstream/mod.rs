@@ -14,7 +14,8 @@
 //!   connecting — [`body_buffer`] — or streamed through a window), kept for a replay;
 //! - [`response_buffer`]: the response body between the upstream and the client's writer —
 //!   memory, then a temporary file (`proxy_max_temp_file_size`), then back-pressure;
-//! - [`health`]: active health checks' state in the zone and `match` tests (not wired yet);
+//! - [`health`]: active health checks' state in the zone and `match` tests; [`prober`]: the
+//!   elected worker's probes;
 //! - [`failure`]: who caused a failure, the status it maps to, nginx's error-log lines;
 //! - [`log`]: the tries as `$upstream_*` shows them.
 //!
@@ -29,6 +30,7 @@ pub mod health;
 pub mod log;
 pub mod machine;
 pub mod pool;
+pub mod prober;
 pub mod protocol;
 pub mod rate;
 pub mod request_body;
@@ -71,6 +73,8 @@ pub struct Upstreams {
     owners: Vec<Owner>,
     /// For registering new upstream sockets (a clone of the worker's poll registry).
     registry: mio::Registry,
+    /// The health checks' probes (`health_check`).
+    pub prober: prober::Prober,
 }
 
 /// Who an upstream socket's events are for. An upstream socket is registered once, when it
@@ -89,6 +93,8 @@ pub enum Owner {
     Client(Key),
     /// Idle in the pool under this key.
     Pool(Key),
+    /// A health check's probe: check and server index in the [`prober::Prober`].
+    Probe(u32, u32),
 }
 
 impl Upstreams {
@@ -101,7 +107,36 @@ impl Upstreams {
             open: 0,
             owners: Vec::new(),
             registry,
+            prober: prober::Prober::new(http, Instant::now()),
         }
+    }
+
+    /// Runs the health checks' due timers (election ticks, rounds, probe deadlines).
+    pub fn run_probes(&mut self, now: Instant) {
+        let Upstreams {
+            groups,
+            owners,
+            registry,
+            prober,
+            ..
+        } = self;
+        prober.on_timers(now, groups, registry, &mut |fd, owner| {
+            let Ok(i) = usize::try_from(fd) else { return };
+            if owners.len() <= i {
+                owners.resize(i + 1, Owner::None);
+            }
+            owners[i] = owner;
+        });
+    }
+
+    /// Readiness of a probe's socket.
+    pub fn on_probe_event(&mut self, check: u32, server: u32, now: Instant) {
+        self.prober.on_event(check, server, now, &mut self.groups);
+    }
+
+    /// A graceful stop: no more probes, leases given up.
+    pub fn stop_probes(&mut self) {
+        self.prober.stop(&self.groups);
     }
 
     /// Who holds the upstream socket `fd`.
@@ -148,16 +183,22 @@ fn groups(http: &HttpConf) -> Vec<Group> {
     let mut next_record = vec![0usize; http.zones.len()];
     http.upstreams
         .iter()
-        .map(|u| {
+        .enumerate()
+        .map(|(index, u)| {
             let zone = u.zone.and_then(|z| {
                 let seg = http.zones.get(z)?.segment.clone()?;
                 let first = next_record.get_mut(z)?;
-                let at = *first;
-                *first += u.servers.len();
+                // The group's control record, then one per server.
+                let at = *first + 1;
+                *first += u.servers.len() + 1;
                 Some((seg, at))
             });
+            let mandatory = http
+                .health_checks
+                .iter()
+                .any(|h| h.group == index && h.conf.mandatory);
             match zone {
-                Some((seg, first)) => Group::in_shared_zone(u, seg, first),
+                Some((seg, first)) => Group::in_shared_zone(u, seg, first, mandatory),
                 None => Group::new(u),
             }
         })

@@ -302,6 +302,9 @@ impl<'c> Worker<'c> {
                 if let Some(at) = self.shared.resolvers.next_deadline() {
                     t = t.min(at.saturating_duration_since(self.shared.now));
                 }
+                if let Some(at) = self.shared.upstreams.prober.next_deadline() {
+                    t = t.min(at.saturating_duration_since(self.shared.now));
+                }
                 if let Some(at) = crate::log::next_access_flush() {
                     t = t.min(at.saturating_duration_since(self.shared.now));
                 }
@@ -383,6 +386,7 @@ impl<'c> Worker<'c> {
             }
             self.fire_timers();
             self.wake_resolved();
+            self.shared.upstreams.run_probes(self.shared.now);
             self.shared.upstreams.pool.expire(self.shared.now);
             if self.shared.shutting_down {
                 if self.conns.is_empty() {
@@ -420,6 +424,10 @@ impl<'c> Worker<'c> {
             // Data or EOF on an idle connection: the upstream closed it. (Writable alone is
             // the send buffer draining: nothing to do.)
             Owner::Pool(key) if readable => self.shared.upstreams.pool.on_event(key),
+            Owner::Probe(check, server) => self
+                .shared
+                .upstreams
+                .on_probe_event(check, server, self.shared.now),
             Owner::Pool(_) | Owner::None => {}
         }
     }
@@ -496,6 +504,7 @@ impl<'c> Worker<'c> {
             self.sockets.clear();
         }
         self.shared.upstreams.pool.close_all();
+        self.shared.upstreams.stop_probes();
         for key in self.conns.keys() {
             if let Some(c) = self.conns.get_mut(key) {
                 c.on_shutdown(&self.shared);

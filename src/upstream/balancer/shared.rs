@@ -44,8 +44,21 @@ pub struct SharedPeer {
     /// See `ended`.
     pub time_sum_ms: u64,
     /// The active health check's state ([`crate::upstream::health::Health`]): an
-    /// unhealthy server gets no traffic from any worker (no prober writes it yet).
+    /// unhealthy server gets no traffic from any worker. Written by the elected prober
+    /// (`upstream/prober.rs`). In a group's control record (the one before its servers'):
+    /// the prober's lease, see `balancer/lease.rs`.
     pub health: u64,
+    // The health check's numbers for the status report.
+    /// Checks made.
+    pub checks: u64,
+    /// Checks failed.
+    pub check_fails: u64,
+    /// Times the server became unhealthy.
+    pub unhealthy: u64,
+    /// Time spent unhealthy or "checking" before this spell (ms).
+    pub downtime_ms: u64,
+    /// Start of the current unhealthy spell (ms), 0: none.
+    pub down_since_ms: u64,
 }
 
 // SAFETY: a `repr(C)` struct of integers.
@@ -54,19 +67,28 @@ unsafe impl Pod for SharedPeer {}
 /// Where a group's records are: the zone and the first record's index.
 #[derive(Debug, Clone)]
 pub(super) struct Shared {
-    seg: Rc<Segment>,
-    first: usize,
+    pub(super) seg: Rc<Segment>,
+    /// The group's first server's record; the record before it is the group's control
+    /// record (the prober's lease).
+    pub(super) first: usize,
+    /// The group's `health_check` is `mandatory`: a server never checked takes no traffic.
+    pub(super) mandatory: bool,
 }
 
 impl Shared {
     pub(super) fn new(seg: Rc<Segment>, first: usize) -> Shared {
-        Shared { seg, first }
+        Shared {
+            seg,
+            first,
+            mandatory: false,
+        }
     }
 }
 
-/// Lays out an upstream zone for `peers` servers (the master, before the fork).
-pub fn format_zone(seg: &Segment, peers: usize) -> std::io::Result<()> {
-    Slots::<SharedPeer>::format(seg, ZoneKind::Upstream.tag(), peers).map(|_| ())
+/// Lays out an upstream zone for `records` records: per group one control record and one
+/// per server (the master, before the fork).
+pub fn format_zone(seg: &Segment, records: usize) -> std::io::Result<()> {
+    Slots::<SharedPeer>::format(seg, ZoneKind::Upstream.tag(), records).map(|_| ())
 }
 
 fn to_ms(t: Option<Instant>, now: Instant, now_ms: u64) -> u64 {
@@ -87,7 +109,7 @@ fn from_ms(ms: u64, now: Instant, now_ms: u64) -> Option<Instant> {
     Some(now.checked_sub(ago).unwrap_or(now))
 }
 
-fn load(p: &mut Peer, r: &SharedPeer, now: Instant, now_ms: u64) {
+fn load(p: &mut Peer, r: &SharedPeer, now: Instant, now_ms: u64, mandatory: bool) {
     p.current_weight = r.current_weight;
     p.effective_weight = (p.weight - r.weight_shortfall).max(0);
     p.conns = r.conns as usize;
@@ -96,7 +118,7 @@ fn load(p: &mut Peer, r: &SharedPeer, now: Instant, now_ms: u64) {
     p.accessed = from_ms(r.accessed_ms, now, now_ms);
     p.requests = r.requests;
     // Written only by the health checker; the balancer reads it and never stores it.
-    p.health_ok = crate::upstream::health::Health::from_word(r.health).takes_traffic(false);
+    p.health_ok = crate::upstream::health::Health::from_word(r.health).takes_traffic(mandatory);
 }
 
 fn store(p: &Peer, r: &mut SharedPeer, now: Instant, now_ms: u64) {
@@ -118,6 +140,8 @@ pub struct PeerStats {
     pub down: bool,
     /// Disabled for now by `max_fails` within `fail_timeout`.
     pub unavailable: bool,
+    /// The group's health check is `mandatory` (a server never checked is "checking").
+    pub mandatory: bool,
     /// The shared record.
     pub record: SharedPeer,
 }
@@ -143,7 +167,7 @@ impl Group {
                 .enumerate()
                 .map(|(index, record)| {
                     let mut p = self.peers[index].clone();
-                    load(&mut p, &record, now, now_ms);
+                    load(&mut p, &record, now, now_ms, shared.mandatory);
                     let unavailable = self.peers.len() > 1
                         && p.max_fails > 0
                         && p.fails >= p.max_fails
@@ -153,6 +177,7 @@ impl Group {
                         index,
                         down: p.down,
                         unavailable,
+                        mandatory: shared.mandatory,
                         record,
                     }
                 })
@@ -196,7 +221,7 @@ impl Group {
         };
         let now_ms = msec_now();
         for (p, r) in self.peers.iter_mut().zip(records.iter()) {
-            load(p, r, now, now_ms);
+            load(p, r, now, now_ms, shared.mandatory);
         }
         let out = f(self);
         for (p, r) in self.peers.iter().zip(records.iter_mut()) {

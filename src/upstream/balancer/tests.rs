@@ -43,8 +43,8 @@ fn zoned(weights: &[u32], balance: Balance) -> (Group, Group, Balance) {
     let seg = Rc::new(Segment::map(64 * 1024).unwrap());
     // A zone shared with another group of 2 servers first: this one's records follow.
     format_zone(&seg, 2 + weights.len()).unwrap();
-    let a = Group::in_shared_zone(&conf, Rc::clone(&seg), 2);
-    let c = Group::in_shared_zone(&conf, seg, 2);
+    let a = Group::in_shared_zone(&conf, Rc::clone(&seg), 2, false);
+    let c = Group::in_shared_zone(&conf, seg, 2, false);
     (a, c, b)
 }
 
@@ -199,8 +199,8 @@ fn a_server_the_health_check_failed_gets_no_traffic_from_any_worker() {
                 .collect();
             c
         };
-        let mut w1 = Group::in_shared_zone(&conf, Rc::clone(&seg), 0);
-        let mut w2 = Group::in_shared_zone(&conf, Rc::clone(&seg), 0);
+        let mut w1 = Group::in_shared_zone(&conf, Rc::clone(&seg), 0, false);
+        let mut w2 = Group::in_shared_zone(&conf, Rc::clone(&seg), 0, false);
         let mut unhealthy = Health::from_word(0);
         unhealthy.state = HealthState::Unhealthy;
         {
