@@ -37,7 +37,9 @@ pub struct UpstreamStats {
 pub struct PeerReport {
     /// Its address.
     pub server: String,
-    /// `up`, `down` (configured so) or `unavailable` (`max_fails` within `fail_timeout`).
+    /// `up`, `down` (configured so), `unhealthy` (failed its health check), `checking`
+    /// (`mandatory` check not passed yet) or `unavailable` (`max_fails` within
+    /// `fail_timeout`).
     pub state: &'static str,
     /// A `backup` server.
     pub backup: bool,
@@ -51,6 +53,16 @@ pub struct PeerReport {
     pub responses: u64,
     /// Their time summed (milliseconds).
     pub time_sum_ms: u64,
+    /// Health checks made.
+    pub checks: u64,
+    /// Health checks failed.
+    pub check_fails: u64,
+    /// Times it became unhealthy.
+    pub unhealthy: u64,
+    /// Whether the last check passed (`None`: never checked).
+    pub last_passed: Option<bool>,
+    /// Time it has spent unhealthy (milliseconds), the current spell included.
+    pub downtime_ms: u64,
 }
 
 impl Report {
@@ -177,15 +189,23 @@ pub fn json(r: &Report) -> String {
             json_str(&mut out, &p.server);
             let _ = write!(
                 out,
-                ",\"state\":\"{}\",\"backup\":{},\"active\":{},\"requests\":{},\"failures\":{},\"responses\":{},\"response_time\":{},\"health_check\":null}}",
+                ",\"state\":\"{}\",\"backup\":{},\"active\":{},\"requests\":{},\"failures\":{},\"responses\":{},\"response_time\":{},\"downtime\":{},\"health_checks\":{{\"checks\":{},\"fails\":{},\"unhealthy\":{}",
                 p.state,
                 p.backup,
                 p.active,
                 p.requests,
                 p.failures,
                 p.responses,
-                secs(p.time_sum_ms.checked_div(p.responses).unwrap_or(0))
+                secs(p.time_sum_ms.checked_div(p.responses).unwrap_or(0)),
+                p.downtime_ms,
+                p.checks,
+                p.check_fails,
+                p.unhealthy
             );
+            if let Some(passed) = p.last_passed {
+                let _ = write!(out, ",\"last_passed\":{passed}");
+            }
+            out.push_str("}}");
         }
         out.push_str("]}");
     }
@@ -443,12 +463,42 @@ fn prom_upstreams(out: &mut String, ups: &[UpstreamStats]) {
         return;
     }
     type Get = fn(&PeerReport) -> String;
-    let families: [(&str, &str, &str, Get); 6] = [
+    let families: [(&str, &str, &str, Get); 11] = [
         (
             "portico_upstream_peer_up",
             "gauge",
-            "1 when the server may be chosen, 0 when down or unavailable.",
+            "1 when the server may be chosen, 0 when down, unhealthy, checking or unavailable.",
             |p| u8::from(p.state == "up").to_string(),
+        ),
+        (
+            "portico_upstream_peer_unhealthy",
+            "gauge",
+            "1 when the server failed its health check (or a mandatory one has not passed yet).",
+            |p| u8::from(p.state == "unhealthy" || p.state == "checking").to_string(),
+        ),
+        (
+            "portico_upstream_peer_health_checks_total",
+            "counter",
+            "Health checks made.",
+            |p| p.checks.to_string(),
+        ),
+        (
+            "portico_upstream_peer_health_check_fails_total",
+            "counter",
+            "Health checks failed.",
+            |p| p.check_fails.to_string(),
+        ),
+        (
+            "portico_upstream_peer_unhealthy_transitions_total",
+            "counter",
+            "Times the server became unhealthy.",
+            |p| p.unhealthy.to_string(),
+        ),
+        (
+            "portico_upstream_peer_downtime_seconds_total",
+            "counter",
+            "Time the server has spent unhealthy.",
+            |p| secs(p.downtime_ms),
         ),
         (
             "portico_upstream_peer_active_requests",

@@ -7,6 +7,7 @@ use super::phases::{Next, Rq, finalize};
 use crate::config::set_status::StatusFormat;
 use crate::http::request::Method;
 use crate::status::render::{self, PeerReport, Report, UpstreamStats};
+use crate::upstream::health::{Health, HealthState};
 
 /// The Prometheus text format's content type.
 const PROMETHEUS_TYPE: &[u8] = b"text/plain; version=0.0.4; charset=utf-8";
@@ -64,18 +65,35 @@ fn upstreams(rq: &mut Rq<'_, '_>) -> Vec<UpstreamStats> {
     let now = rq.shared.now;
     let confs = &rq.shared.http.upstreams;
     let mut out = Vec::new();
-    for (conf, group) in confs.iter().zip(rq.shared.upstreams.groups.iter_mut()) {
+    let now_ms = crate::limits::msec_now();
+    let checks = &rq.shared.http.health_checks;
+    for (index, (conf, group)) in confs
+        .iter()
+        .zip(rq.shared.upstreams.groups.iter_mut())
+        .enumerate()
+    {
         let Some(stats) = group.shared_stats(now) else {
             continue;
         };
+        let checked = checks.iter().any(|h| h.group == index);
         let peers = stats
             .into_iter()
             .filter_map(|s| {
                 let server = conf.servers.get(s.index)?;
+                let health = Health::from_word(s.record.health);
+                let r = &s.record;
+                let spell = match r.down_since_ms {
+                    0 => 0,
+                    since => now_ms.saturating_sub(since),
+                };
                 Some(PeerReport {
                     server: server.addr.to_string(),
                     state: if s.down {
                         "down"
+                    } else if checked && health.state == HealthState::Unhealthy {
+                        "unhealthy"
+                    } else if checked && s.mandatory && health.state == HealthState::Unchecked {
+                        "checking"
                     } else if s.unavailable {
                         "unavailable"
                     } else {
@@ -87,6 +105,11 @@ fn upstreams(rq: &mut Rq<'_, '_>) -> Vec<UpstreamStats> {
                     failures: s.record.failures,
                     responses: s.record.ended,
                     time_sum_ms: s.record.time_sum_ms,
+                    checks: r.checks,
+                    check_fails: r.check_fails,
+                    unhealthy: r.unhealthy,
+                    last_passed: (r.checks > 0).then_some(health.passes > 0),
+                    downtime_ms: r.downtime_ms + spell,
                 })
             })
             .collect();

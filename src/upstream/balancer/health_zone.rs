@@ -98,7 +98,7 @@ impl Group {
     }
 
     /// Counts a probe of server `i` in its shared record with `fails`/`passes` of the
-    /// check; returns the change of state, if any, to be logged.
+    /// check; returns the change of state to be logged, if any.
     pub fn record_check(
         &mut self,
         i: usize,
@@ -111,6 +111,7 @@ impl Group {
         let mut guard = slots.lock().ok()?;
         let r = guard.records().get_mut(shared.first + i)?;
         let mut h = Health::from_word(r.health);
+        let first = h.state == HealthState::Unchecked;
         let change = h.record(outcome.passed, outcome.status, fails, passes);
         r.health = h.to_word();
         r.checks += 1;
@@ -126,7 +127,9 @@ impl Group {
             r.downtime_ms += now.saturating_sub(r.down_since_ms);
             r.down_since_ms = 0;
         }
-        change
+        // A server's first pass is no news for the log: it was taking traffic already, or
+        // under `mandatory` was only waiting for this ("checking").
+        change.filter(|c| !(first && *c == Transition::Healthy))
     }
 }
 
