@@ -10,13 +10,13 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::SourcePos;
 use super::error::ConfError;
 use super::parser::Directive;
 use super::proxy_values::ProxyTarget;
 use super::raw::{Level, Shared};
 use super::settings::{HttpConf, LocationConf};
 use super::values::parse_time;
-use super::SourcePos;
 use crate::upstream::health::Match;
 
 /// `health_check`'s default `interval=5s`.

@@ -107,11 +107,8 @@ impl Prober {
                         }
                     })
                     .collect();
-                let request = format!(
-                    "GET {} HTTP/1.0\r\nHost: {}\r\n\r\n",
-                    hc.conf.uri, hc.host
-                )
-                .into_bytes();
+                let request = format!("GET {} HTTP/1.0\r\nHost: {}\r\n\r\n", hc.conf.uri, hc.host)
+                    .into_bytes();
                 Some(Check {
                     hc: hc.clone(),
                     upstream: u.name.clone(),
@@ -391,14 +388,7 @@ impl Prober {
                 // Without a whole head there is nothing to test: a failed probe.
                 c.targets[ti].probe = Some(p);
                 let m = "upstream sent invalid or too big header while reading response header from upstream";
-                return self.fail(
-                    ci,
-                    ti,
-                    g,
-                    m,
-                    "reading response header from upstream",
-                    0,
-                );
+                return self.fail(ci, ti, g, m, "reading response header from upstream", 0);
             }
         };
         let passed = verdict.is_ok();
@@ -406,7 +396,15 @@ impl Prober {
         self.record(ci, ti, g, passed, status, action);
     }
 
-    fn fail(&mut self, ci: usize, ti: usize, g: &mut Group, message: &str, action: &str, status: u16) {
+    fn fail(
+        &mut self,
+        ci: usize,
+        ti: usize,
+        g: &mut Group,
+        message: &str,
+        action: &str,
+        status: u16,
+    ) {
         let c = &self.checks[ci];
         let t = &c.targets[ti];
         elog!(
@@ -419,7 +417,15 @@ impl Prober {
         self.record(ci, ti, g, false, status, action);
     }
 
-    fn record(&mut self, ci: usize, ti: usize, g: &mut Group, passed: bool, status: u16, action: &str) {
+    fn record(
+        &mut self,
+        ci: usize,
+        ti: usize,
+        g: &mut Group,
+        passed: bool,
+        status: u16,
+        action: &str,
+    ) {
         let c = &mut self.checks[ci];
         let t = &mut c.targets[ti];
         // Dropping the socket closes it (and so takes it out of epoll).

@@ -424,10 +424,11 @@ impl<'c> Worker<'c> {
             // Data or EOF on an idle connection: the upstream closed it. (Writable alone is
             // the send buffer draining: nothing to do.)
             Owner::Pool(key) if readable => self.shared.upstreams.pool.on_event(key),
-            Owner::Probe(check, server) => self
-                .shared
-                .upstreams
-                .on_probe_event(check, server, self.shared.now),
+            Owner::Probe(check, server) => {
+                self.shared
+                    .upstreams
+                    .on_probe_event(check, server, self.shared.now)
+            }
             Owner::Pool(_) | Owner::None => {}
         }
     }
