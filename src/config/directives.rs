@@ -596,7 +596,7 @@ table! {
     // ---- health checks (config/health_check.rs) ----
     "health_check", C::LOCATION, AtLeast(0), false, health_check::health_check, "`health_check [interval=T] [jitter=T] [fails=N] [passes=N] [uri=URI] [port=N] [match=NAME] [mandatory]`: probe the servers of the location's upstream group (it needs a `zone`).";
     "match", C::HTTP, Exact(1), true, health_check::match_block, "`match NAME { status ...; header ...; body ~ RE; }`: the tests a health check's response must pass.";
-    "queue", C::UPSTREAM, Range(1, 2), false, set_status::refuse_queue, "Refused: upstream request queues are not built yet.";
+    "queue", C::UPSTREAM, Range(1, 2), false, set_status::upstream_queue, "`queue N [timeout=T]`: requests that find every server busy (`max_conns`) or unusable wait, per worker, up to N of them for up to T (60s), then 502.";
     // ---- subrequests: auth_request, mirror ----
     "auth_request", HSL, Exact(1), false, subrequest::auth_request, "`auth_request URI|off`: allow the request when a subrequest to URI answers 2xx (401/403 deny).";
     "auth_request_set", HSL, Exact(2), false, subrequest::auth_request_set, "`auth_request_set $variable VALUE`: set from the auth subrequest's variables once it is done.";

@@ -269,6 +269,19 @@ pub struct UpstreamConf {
     /// `zone NAME [SIZE]`: index in [`crate::config::HttpConf::zones`] of the zone whose
     /// shared memory holds the servers' counters (`None`: each worker counts alone).
     pub zone: Option<usize>,
+    // ---- health checks and queue ----
+    /// `queue N [timeout=T]`: requests that find no server wait, per worker, at most N
+    /// of them, at most T each.
+    pub queue: Option<QueueConf>,
+}
+
+/// `queue N [timeout=T]` (nginx Plus).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueConf {
+    /// Most requests waiting in one worker.
+    pub size: usize,
+    /// Longest wait before a 502 (60s).
+    pub timeout: Duration,
 }
 
 /// A `proxy_pass` host awaiting resolution at the end of loading.
@@ -298,6 +311,7 @@ impl UpstreamConf {
             explicit,
             pending: None,
             zone: None,
+            queue: None,
         }
     }
 }

@@ -119,14 +119,36 @@ pub(crate) fn status_zone(
     Ok(())
 }
 
-/// `queue N [timeout=T]` (nginx Plus): refused until it is built.
-pub(crate) fn refuse_queue(
-    _: &mut Level<'_>,
+/// `queue N [timeout=T]` in an upstream block (nginx Plus): a request that finds no server
+/// it may use waits in its worker's queue (FIFO) until one frees, at most T (60s).
+pub(crate) fn upstream_queue(
+    l: &mut Level<'_>,
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
-    Err(ConfError::directive(
-        d,
-        "is not supported: Portico does not queue requests for busy upstream servers yet (max_conns answers 502 when every server is full)",
-    ))
+    let size = d
+        .arg(0)
+        .parse::<usize>()
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| ConfError::at(d, format!("invalid value \"{}\"", d.arg(0))))?;
+    let mut timeout = std::time::Duration::from_secs(60);
+    if d.args.len() > 1 {
+        let word = d.arg(1);
+        timeout = word
+            .strip_prefix("timeout=")
+            .and_then(|t| super::values::parse_time(t, false))
+            .ok_or_else(|| ConfError::at(d, format!("invalid parameter \"{word}\"")))?;
+    }
+    let Level::Upstream(u) = l else {
+        return Err(ConfError::at(
+            d,
+            format!("\"{}\" directive is not allowed here", d.name),
+        ));
+    };
+    if u.queue.is_some() {
+        return Err(ConfError::at(d, "\"queue\" directive is duplicate"));
+    }
+    u.queue = Some(super::proxy_values::QueueConf { size, timeout });
+    Ok(())
 }

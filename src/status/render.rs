@@ -30,6 +30,20 @@ pub struct UpstreamStats {
     pub name: String,
     /// Its servers in configuration order.
     pub peers: Vec<PeerReport>,
+    /// With `queue N`: requests waiting now (all workers), N (per worker), and requests
+    /// refused because their worker's queue was full.
+    pub queue: Option<QueueReport>,
+}
+
+/// An upstream group's `queue`, as the report shows it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct QueueReport {
+    /// Requests waiting now, all workers together.
+    pub size: u64,
+    /// `queue N`: the most that wait in one worker.
+    pub max_size: u64,
+    /// Requests refused (502) because their worker's queue was full.
+    pub overflows: u64,
 }
 
 /// One upstream server's numbers.
@@ -207,7 +221,15 @@ pub fn json(r: &Report) -> String {
             }
             out.push_str("}}");
         }
-        out.push_str("]}");
+        out.push(']');
+        if let Some(q) = u.queue {
+            let _ = write!(
+                out,
+                ",\"queue\":{{\"size\":{},\"max_size\":{},\"overflows\":{}}}",
+                q.size, q.max_size, q.overflows
+            );
+        }
+        out.push('}');
     }
     out.push_str("},\"limit_reqs\":{");
     for (i, (name, n)) in r.limit_reqs.iter().enumerate() {
@@ -531,6 +553,31 @@ fn prom_upstreams(out: &mut String, ups: &[UpstreamStats]) {
             |p| secs(p.time_sum_ms),
         ),
     ];
+    if ups.iter().any(|u| u.queue.is_some()) {
+        type QGet = fn(&QueueReport) -> u64;
+        let queue: [(&str, &str, &str, QGet); 2] = [
+            (
+                "portico_upstream_queue_requests",
+                "gauge",
+                "Requests waiting in the group's queue, all workers together.",
+                |q| q.size,
+            ),
+            (
+                "portico_upstream_queue_overflows_total",
+                "counter",
+                "Requests refused because their worker's queue was full.",
+                |q| q.overflows,
+            ),
+        ];
+        for (name, kind, help, get) in queue {
+            family(out, name, kind, help);
+            for u in ups {
+                if let Some(q) = &u.queue {
+                    let _ = writeln!(out, "{name}{{upstream=\"{}\"}} {}", label(&u.name), get(q));
+                }
+            }
+        }
+    }
     for (name, kind, help, get) in families {
         family(out, name, kind, help);
         for u in ups {

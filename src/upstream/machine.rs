@@ -79,6 +79,9 @@ enum State {
     /// A `proxy_pass` host known only per request is being resolved (`resolve.rs`): the
     /// worker's resolver answers through [`Upstream::on_resolved`], back to `ChoosingPeer`.
     Resolving(Ticket),
+    /// No server could be chosen: the request waits in its worker's `queue` for the group,
+    /// until this deadline (`queue.rs`).
+    Queued(Instant),
     /// A non-blocking connect is in progress.
     Connecting(Peer),
     /// The request is going out; no response yet.
@@ -425,6 +428,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
     /// log.
     pub fn end(&mut self, env: &mut Env<'_, 'c>) {
         self.stop_resolving(env);
+        self.leave_queue(env);
         if self.peer_mut().is_some() {
             self.finish_try_time(env.now);
         }
@@ -500,6 +504,16 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                     self.connect(env, cx);
                     true
                 }
+                // Only the first in line tries (first come, first served); it stays queued
+                // when nothing is free yet.
+                State::Queued(_) => {
+                    if env.upstreams.queues.head(self.target.group) == Some(env.client) {
+                        self.connect(env, cx);
+                        !matches!(self.state, State::Queued(_))
+                    } else {
+                        false
+                    }
+                }
                 State::Connecting(ref p) if p.writable => self.finish_connect(env, cx),
                 State::Sending(_) | State::ReadingHead(_) | State::ReadingBody(_) => {
                     self.exchange(env, cx, client_blocked)
@@ -547,6 +561,24 @@ impl<'c, P: Protocol> Upstream<'c, P> {
     // ---- deadlines ----
 
     fn check_deadline(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>) {
+        if let State::Queued(until) = self.state {
+            if env.now >= until {
+                self.leave_queue(env);
+                let name = env.groups.get(self.target.group).map(|g| g.name.as_str());
+                cx.line(
+                    LogLevel::Error,
+                    &"upstream queue timed out while connecting to upstream",
+                    Some(self.upstream_name(name)),
+                );
+                self.log.tries.push(Try {
+                    status: 502,
+                    time: Some(Duration::ZERO),
+                    ..Try::new(TryAddr::Group(name.unwrap_or("").into()))
+                });
+                self.state = State::Failed(Failure::upstream(502));
+            }
+            return;
+        }
         if let (State::ReadingBody(_), Some(at)) = (&self.state, self.rate_wait) {
             // `*_limit_rate`: the delay is over, reading goes on.
             if env.now >= at {
@@ -580,6 +612,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
     pub fn deadline(&self) -> Option<Instant> {
         let s = &self.settings;
         match &self.state {
+            State::Queued(until) => Some(*until),
             State::Connecting(_) => Some(self.try_started + s.connect_timeout),
             State::Sending(p) if self.request.pending() && !p.writable => {
                 Some(self.progress + s.send_timeout)
@@ -717,6 +750,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
     /// The client is gone: the upstream connection is closed (never pooled).
     pub fn abandon(&mut self, env: &mut Env<'_, 'c>) {
         self.stop_resolving(env);
+        self.leave_queue(env);
         self.finish_try_time(env.now);
         self.drop_peer(env, false);
         self.state = State::Done;

@@ -32,6 +32,7 @@ pub mod machine;
 pub mod pool;
 pub mod prober;
 pub mod protocol;
+pub mod queue;
 pub mod rate;
 pub mod request_body;
 pub mod response_buffer;
@@ -75,6 +76,8 @@ pub struct Upstreams {
     registry: mio::Registry,
     /// The health checks' probes (`health_check`).
     pub prober: prober::Prober,
+    /// Requests waiting for a server (`queue`).
+    pub queues: queue::Queues,
 }
 
 /// Who an upstream socket's events are for. An upstream socket is registered once, when it
@@ -108,6 +111,7 @@ impl Upstreams {
             owners: Vec::new(),
             registry,
             prober: prober::Prober::new(http, Instant::now()),
+            queues: queue::Queues::default(),
         }
     }
 

@@ -305,6 +305,9 @@ impl<'c> Worker<'c> {
                 if let Some(at) = self.shared.upstreams.prober.next_deadline() {
                     t = t.min(at.saturating_duration_since(self.shared.now));
                 }
+                if self.shared.upstreams.queues.any() {
+                    t = t.min(crate::upstream::queue::RETRY_TICK);
+                }
                 if let Some(at) = crate::log::next_access_flush() {
                     t = t.min(at.saturating_duration_since(self.shared.now));
                 }
@@ -387,6 +390,7 @@ impl<'c> Worker<'c> {
             self.fire_timers();
             self.wake_resolved();
             self.shared.upstreams.run_probes(self.shared.now);
+            self.wake_queued();
             self.shared.upstreams.pool.expire(self.shared.now);
             if self.shared.shutting_down {
                 if self.conns.is_empty() {
@@ -447,6 +451,32 @@ impl<'c> Worker<'c> {
             }
         }
         self.resolved = done;
+    }
+
+    /// Gives the first request in each upstream `queue` a try at a server (one may have
+    /// been released this turn, here or in another worker); those that get one leave the
+    /// line and the next one tries.
+    fn wake_queued(&mut self) {
+        if !self.shared.upstreams.queues.any() {
+            return;
+        }
+        let groups: Vec<usize> = self.shared.upstreams.queues.busy_groups().collect();
+        for g in groups {
+            while let Some(head) = self.shared.upstreams.queues.head(g) {
+                if self.conns.get(head).is_none() {
+                    // Gone without leaving the line (never expected): not a blocker.
+                    self.shared.upstreams.queues.remove(g, head);
+                    if let Some(group) = self.shared.upstreams.groups.get(g) {
+                        group.count_queue(-1, false);
+                    }
+                    continue;
+                }
+                self.drive(head);
+                if self.shared.upstreams.queues.head(g) == Some(head) {
+                    break;
+                }
+            }
+        }
     }
 
     /// Returns true when the worker must exit now.

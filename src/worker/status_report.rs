@@ -6,7 +6,7 @@ use super::handler::{self, Head};
 use super::phases::{Next, Rq, finalize};
 use crate::config::set_status::StatusFormat;
 use crate::http::request::Method;
-use crate::status::render::{self, PeerReport, Report, UpstreamStats};
+use crate::status::render::{self, PeerReport, QueueReport, Report, UpstreamStats};
 use crate::upstream::health::{Health, HealthState};
 
 /// The Prometheus text format's content type.
@@ -113,9 +113,18 @@ fn upstreams(rq: &mut Rq<'_, '_>) -> Vec<UpstreamStats> {
                 })
             })
             .collect();
+        let queue = conf.queue.map(|q| {
+            let (size, overflows) = group.queue_stats().unwrap_or_default();
+            QueueReport {
+                size,
+                max_size: q.size as u64,
+                overflows,
+            }
+        });
         out.push(UpstreamStats {
             name: conf.name.clone(),
             peers,
+            queue,
         });
     }
     out

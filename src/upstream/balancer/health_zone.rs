@@ -1,5 +1,7 @@
 //! The health check's side of a group's zone: the prober's lease (which worker probes the
-//! group) and the servers' check results.
+//! group) and the servers' check results; and the group's queue counters. The control
+//! record (the one before the group's servers) holds the lease in `health`, the requests
+//! queued now (all workers) in `conns` and the queue's overflows in `failures`.
 //!
 //! The lease is one 64-bit word of the group's control record, changed only by
 //! compare-and-swap (no lock): the owner's pid in the low half, the lease's end in the high
@@ -94,6 +96,39 @@ impl Group {
             if held as u32 == pid {
                 let _ = word.compare_exchange(held, 0, Ordering::AcqRel, Ordering::Relaxed);
             }
+        }
+    }
+
+    /// Counts the group's queue in its control record: `delta` requests entered (or, below
+    /// zero, left) a worker's queue, `overflow`: one found the queue full.
+    pub fn count_queue(&self, delta: i64, overflow: bool) {
+        self.with_control(|r| {
+            r.conns = r.conns.saturating_add_signed(delta);
+            r.failures += u64::from(overflow);
+        });
+    }
+
+    /// The group's queue for the status report: requests waiting in all workers, and
+    /// those refused because their worker's queue was full.
+    pub fn queue_stats(&self) -> Option<(u64, u64)> {
+        let mut out = None;
+        self.with_control(|r| out = Some((r.conns, r.failures)));
+        out
+    }
+
+    fn with_control(&self, f: impl FnOnce(&mut SharedPeer)) {
+        let Some(shared) = self.shared.as_ref() else {
+            return;
+        };
+        let Some(control) = shared.first.checked_sub(1) else {
+            return;
+        };
+        let Some(slots) = Slots::<SharedPeer>::open(&shared.seg, ZoneKind::Upstream.tag()) else {
+            return;
+        };
+        let Ok(mut guard) = slots.lock() else { return };
+        if let Some(r) = guard.records().get_mut(control) {
+            f(r);
         }
     }
 

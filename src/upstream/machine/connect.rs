@@ -38,23 +38,38 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                 let Some(group) = env.upstreams.groups.get_mut(self.target.group) else {
                     return Err(Failure::upstream(502));
                 };
-                match group.pick_and_acquire(
+                let picked = group.pick_and_acquire(
                     &conf.balance,
                     &self.tried,
                     self.client_ip,
                     &self.target.hash_key,
                     now,
-                ) {
-                    Ok(p) => p,
+                );
+                match picked {
+                    Ok(p) => {
+                        self.leave_queue(env);
+                        p
+                    }
                     Err(_) => {
-                        // Every try that finds no server has its own entry, named by the
-                        // group, and ends the request with 502 (ngx_http_upstream_next
-                        // with NGX_HTTP_UPSTREAM_FT_NOLIVE).
-                        cx.line(
-                            LogLevel::Error,
-                            &"no live upstreams while connecting to upstream",
-                            Some(self.upstream_name(Some(&conf.name))),
-                        );
+                        if let Some(q) = conf.queue {
+                            match self.enter_queue(env, q) {
+                                Ok(()) => return Ok(None),
+                                Err(()) => cx.line(
+                                    LogLevel::Error,
+                                    &"upstream queue is full while connecting to upstream",
+                                    Some(self.upstream_name(Some(&conf.name))),
+                                ),
+                            }
+                        } else {
+                            // Every try that finds no server has its own entry, named by
+                            // the group, and ends the request with 502
+                            // (ngx_http_upstream_next with NGX_HTTP_UPSTREAM_FT_NOLIVE).
+                            cx.line(
+                                LogLevel::Error,
+                                &"no live upstreams while connecting to upstream",
+                                Some(self.upstream_name(Some(&conf.name))),
+                            );
+                        }
                         self.log.tries.push(Try {
                             status: 502,
                             time: Some(Duration::ZERO),
@@ -75,6 +90,44 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             *t = true;
         }
         Ok(Some((Some(peer), server.addr.clone())))
+    }
+
+    /// No server now and the group has a `queue`: the request waits in its worker's line
+    /// (or stays there, when this was its turn and still nothing is free); `Err`: the line
+    /// is full.
+    fn enter_queue(
+        &mut self,
+        env: &mut Env<'_, 'c>,
+        q: crate::config::proxy_values::QueueConf,
+    ) -> Result<(), ()> {
+        if matches!(self.state, State::Queued(_)) {
+            return Ok(());
+        }
+        let group = self.target.group;
+        let full = env.upstreams.queues.len(group) >= q.size;
+        if let Some(g) = env.upstreams.groups.get(group) {
+            g.count_queue(i64::from(!full), full);
+        }
+        if full {
+            return Err(());
+        }
+        env.upstreams.queues.push(group, env.client);
+        self.state = State::Queued(env.now + q.timeout);
+        Ok(())
+    }
+
+    /// Takes the request out of its worker's line, if it waits in it.
+    pub(super) fn leave_queue(&mut self, env: &mut Env<'_, 'c>) {
+        if !matches!(self.state, State::Queued(_)) {
+            return;
+        }
+        let group = self.target.group;
+        if env.upstreams.queues.remove(group, env.client)
+            && let Some(g) = env.upstreams.groups.get(group)
+        {
+            g.count_queue(-1, false);
+        }
+        self.state = State::ChoosingPeer;
     }
 
     pub(super) fn connect(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>) {
