@@ -336,20 +336,3 @@ fn limit_zones_count_passed_and_rejected_across_workers() {
         "1"
     );
 }
-
-#[test]
-fn queues_are_refused_until_built() {
-    for (http, message) in [(
-        "upstream u { zone u 64k; server 127.0.0.1:1 max_conns=1; queue 10 timeout=5s; }",
-        "\"queue\" directive is not supported",
-    )] {
-        let prefix = Prefix::new();
-        prefix.write("conf/t.conf", format!("events {{}}\nhttp {{\n{http}\n}}\n"));
-        let (code, _, err) = run_cli(&prefix.dir, &["-t", "-c", "conf/t.conf"]);
-        assert_eq!(code, 1, "{http}: {err}");
-        assert!(
-            err.contains(message) && err.contains("t.conf:"),
-            "{http}: {err}"
-        );
-    }
-}

@@ -118,7 +118,7 @@ impl<'s, T: Pod> Slots<'s, T> {
     /// of 64-bit words.
     pub fn word(&self, index: usize, word: usize) -> Option<&'s std::sync::atomic::AtomicU64> {
         let size = std::mem::size_of::<T>();
-        if size % 8 != 0 || index >= self.count() || (word + 1) * 8 > size {
+        if !size.is_multiple_of(8) || index >= self.count() || (word + 1) * 8 > size {
             return None;
         }
         // SAFETY: inside the records (checked above and by `format`/`open`), 8-aligned

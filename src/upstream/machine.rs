@@ -506,13 +506,11 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                 }
                 // Only the first in line tries (first come, first served); it stays queued
                 // when nothing is free yet.
-                State::Queued(_) => {
-                    if env.upstreams.queues.head(self.target.group) == Some(env.client) {
-                        self.connect(env, cx);
-                        !matches!(self.state, State::Queued(_))
-                    } else {
-                        false
-                    }
+                State::Queued(_)
+                    if env.upstreams.queues.head(self.target.group) == Some(env.client) =>
+                {
+                    self.connect(env, cx);
+                    !matches!(self.state, State::Queued(_))
                 }
                 State::Connecting(ref p) if p.writable => self.finish_connect(env, cx),
                 State::Sending(_) | State::ReadingHead(_) | State::ReadingBody(_) => {

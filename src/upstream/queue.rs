@@ -82,7 +82,10 @@ mod tests {
         q.push(1, Key(7));
         q.push(1, Key(3));
         q.push(0, Key(5));
-        assert_eq!((q.len(1), q.head(1), q.head(0)), (2, Some(Key(7)), Some(Key(5))));
+        assert_eq!(
+            (q.len(1), q.head(1), q.head(0)),
+            (2, Some(Key(7)), Some(Key(5)))
+        );
         assert!(q.remove(1, Key(7)) && !q.remove(1, Key(7)));
         assert_eq!(q.head(1), Some(Key(3)));
         assert!(q.remove(1, Key(3)) && q.remove(0, Key(5)));

@@ -228,3 +228,104 @@ fn a_server_the_health_check_failed_gets_no_traffic_from_any_worker() {
         }
     }
 }
+
+fn two_server_conf() -> UpstreamConf {
+    let mut c = UpstreamConf::new("u".into(), true);
+    c.servers = (0..2)
+        .map(|i| UpstreamServer {
+            addr: crate::config::proxy_values::PeerAddr::Inet(
+                format!("127.0.0.1:{}", 1000 + i).parse().unwrap(),
+            ),
+            weight: 1,
+            max_fails: 1,
+            fail_timeout: Duration::from_secs(10),
+            backup: false,
+            down: false,
+            max_conns: 0,
+        })
+        .collect();
+    c
+}
+
+#[test]
+fn one_worker_holds_the_prober_lease_until_it_gives_it_up_or_dies() {
+    let seg = Rc::new(Segment::map(64 * 1024).unwrap());
+    format_zone(&seg, 3).unwrap();
+    let conf = two_server_conf();
+    let w1 = Group::in_shared_zone(&conf, Rc::clone(&seg), 1, false);
+    let w2 = Group::in_shared_zone(&conf, Rc::clone(&seg), 1, false);
+    let me = std::process::id();
+    // Our own pid is alive; the parent's too.
+    let other = std::os::unix::process::parent_id();
+    assert!(w1.hold_lease(me), "a free lease is taken");
+    assert!(w1.hold_lease(me), "and renewed");
+    assert!(!w2.hold_lease(other), "held by a live process");
+    w1.release_lease(other);
+    assert!(!w2.hold_lease(other), "only the holder gives it up");
+    w1.release_lease(me);
+    assert!(w2.hold_lease(other), "given up: taken at once");
+    // A holder that no longer exists is replaced before its lease runs out.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    w1.release_lease(other);
+    assert!(w1.hold_lease(dead));
+    assert!(w2.hold_lease(me), "the holder died");
+}
+
+#[test]
+fn checks_move_the_shared_state_and_count_for_the_report() {
+    use crate::upstream::health::Transition;
+    let seg = Rc::new(Segment::map(64 * 1024).unwrap());
+    format_zone(&seg, 3).unwrap();
+    let conf = two_server_conf();
+    let mut prober = Group::in_shared_zone(&conf, Rc::clone(&seg), 1, true);
+    let mut other = Group::in_shared_zone(&conf, Rc::clone(&seg), 1, true);
+    let now = Instant::now();
+    // `mandatory`: no server before its first pass.
+    assert!(
+        other
+            .pick(&Balance::RoundRobin, &[], CLIENT, b"", now)
+            .is_err()
+    );
+    let pass = CheckOutcome {
+        passed: true,
+        status: 200,
+    };
+    let fail = CheckOutcome {
+        passed: false,
+        status: 503,
+    };
+    assert_eq!(
+        prober.record_check(0, pass, 2, 1),
+        None,
+        "a first pass is not logged"
+    );
+    assert_eq!(
+        other.pick(&Balance::RoundRobin, &[], CLIENT, b"", now),
+        Ok(0)
+    );
+    assert_eq!(prober.record_check(0, fail, 2, 1), None);
+    assert_eq!(
+        prober.record_check(0, fail, 2, 1),
+        Some(Transition::Unhealthy)
+    );
+    assert!(
+        other
+            .pick(&Balance::RoundRobin, &[], CLIENT, b"", now)
+            .is_err()
+    );
+    assert_eq!(
+        prober.record_check(0, pass, 2, 1),
+        Some(Transition::Healthy)
+    );
+    let stats = other.shared_stats(now).unwrap();
+    let r = &stats[0].record;
+    assert_eq!((r.checks, r.check_fails, r.unhealthy), (4, 2, 1));
+    assert_eq!(r.down_since_ms, 0);
+    // The queue's counters live in the control record, apart from the servers'.
+    other.count_queue(2, false);
+    other.count_queue(-1, true);
+    assert_eq!(prober.queue_stats(), Some((1, 1)));
+    assert_eq!(stats[1].record.conns, 0);
+}
