@@ -8,43 +8,27 @@
 //! (all a `body` test sees, as in nginx Plus). The result goes to the server's shared
 //! health word; a change of state is logged as nginx Plus logs it.
 
-use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use mio::Interest;
-use mio::net::TcpStream;
 
 use super::balancer::{CheckOutcome, Group};
 use super::connect::{self, OpenError, SocketOptions};
-use super::health::{Failed, ProbeResponse, Transition, default_passes};
+use super::health::{Failed, Transition};
 use super::{Owner, UPSTREAM_TOKEN_BIT};
 use crate::config::HttpConf;
 use crate::config::health_check::HealthCheck;
 use crate::config::proxy_values::PeerAddr;
 use crate::elog;
 use crate::log::LogLevel;
+use probe::{Probe, Step};
+
+mod probe;
 
 /// How often a worker tries to take (or renews) a lease.
 const TICK: Duration = Duration::from_millis(500);
-/// Most response headers a probe's response is parsed with.
-const MAX_HEADERS: usize = 64;
-
-#[derive(Debug)]
-enum Phase {
-    Connecting,
-    Sending(usize),
-    Reading,
-}
-
-#[derive(Debug)]
-struct Probe {
-    sock: TcpStream,
-    phase: Phase,
-    deadline: Instant,
-    buf: Vec<u8>,
-}
 
 /// One checked server.
 #[derive(Debug)]
@@ -238,12 +222,7 @@ impl Prober {
                     return;
                 }
                 owners(fd, Owner::Probe(ci as u32, ti as u32));
-                t.probe = Some(Probe {
-                    sock,
-                    phase: Phase::Connecting,
-                    deadline: now + c.hc.connect_timeout,
-                    buf: Vec::new(),
-                });
+                t.probe = Some(Probe::connecting(sock, &c.hc, now));
             }
             Err(OpenError::Local(m)) => {
                 elog!(LogLevel::Alert, "{m} while checking health");
@@ -271,75 +250,10 @@ impl Prober {
             return;
         };
         let Some(p) = t.probe.as_mut() else { return };
-        loop {
-            match p.phase {
-                Phase::Connecting => match connect::connected(&p.sock) {
-                    Ok(true) => {
-                        p.phase = Phase::Sending(0);
-                        p.deadline = now + c.hc.send_timeout;
-                    }
-                    Ok(false) => return,
-                    Err(e) => {
-                        let m = format!(
-                            "connect() failed ({}) while connecting to upstream",
-                            crate::sys::errno_text(&e)
-                        );
-                        return self.fail(ci, ti, g, &m, "connecting to upstream", 0);
-                    }
-                },
-                Phase::Sending(sent) => match p.sock.write(c.request.get(sent..).unwrap_or(&[])) {
-                    Ok(n) if sent + n >= c.request.len() => {
-                        p.phase = Phase::Reading;
-                        p.deadline = now + c.hc.read_timeout;
-                    }
-                    Ok(n) => p.phase = Phase::Sending(sent + n),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        let m = format!(
-                            "send() failed ({}) while sending request to upstream",
-                            crate::sys::errno_text(&e)
-                        );
-                        return self.fail(ci, ti, g, &m, "sending request to upstream", 0);
-                    }
-                },
-                Phase::Reading => {
-                    let limit = c.hc.buffer_size.max(1);
-                    let have = p.buf.len();
-                    if have >= limit {
-                        return self.finish(ci, ti, g);
-                    }
-                    p.buf.resize(limit, 0);
-                    match p.sock.read(&mut p.buf[have..]) {
-                        Ok(0) => {
-                            p.buf.truncate(have);
-                            return self.finish(ci, ti, g);
-                        }
-                        Ok(n) => p.buf.truncate(have + n),
-                        Err(e) => {
-                            p.buf.truncate(have);
-                            match e.kind() {
-                                io::ErrorKind::WouldBlock => return,
-                                io::ErrorKind::Interrupted => {}
-                                _ => {
-                                    let m = format!(
-                                        "recv() failed ({}) while reading response header from upstream",
-                                        crate::sys::errno_text(&e)
-                                    );
-                                    return self.fail(
-                                        ci,
-                                        ti,
-                                        g,
-                                        &m,
-                                        "reading response header from upstream",
-                                        0,
-                                    );
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+        match p.advance(&c.request, &c.hc, now) {
+            Step::Wait => {}
+            Step::Read => self.finish(ci, ti, g),
+            Step::Failed(m, action) => self.fail(ci, ti, g, &m, action, 0),
         }
     }
 
@@ -347,53 +261,25 @@ impl Prober {
         let Some(p) = self.checks[ci].targets[ti].probe.as_ref() else {
             return;
         };
-        let action = match p.phase {
-            Phase::Connecting => "connecting to upstream",
-            Phase::Sending(_) => "sending request to upstream",
-            Phase::Reading => "reading response header from upstream",
-        };
-        let m = format!("upstream timed out (110: Connection timed out) while {action}");
-        self.fail(ci, ti, g, &m, action, 0);
+        if let Step::Failed(m, action) = p.timed_out() {
+            self.fail(ci, ti, g, &m, action, 0);
+        }
     }
 
     /// The response is read (EOF or `proxy_buffer_size` bytes): test it.
     fn finish(&mut self, ci: usize, ti: usize, g: &mut Group) {
-        let c = &mut self.checks[ci];
-        let Some(p) = c.targets[ti].probe.take() else {
+        let c = &self.checks[ci];
+        let Some(p) = c.targets[ti].probe.as_ref() else {
             return;
         };
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut resp = httparse::Response::new(&mut headers);
-        let (status, verdict) = match resp.parse(&p.buf) {
-            Ok(httparse::Status::Complete(len)) => {
-                let status = resp.code.unwrap_or(0);
-                let fields: Vec<(&[u8], &[u8])> = resp
-                    .headers
-                    .iter()
-                    .map(|h| (h.name.as_bytes(), h.value))
-                    .collect();
-                let r = ProbeResponse {
-                    status,
-                    headers: &fields,
-                    body: p.buf.get(len..).unwrap_or(&[]),
-                };
-                let verdict = match c.hc.test.as_deref() {
-                    Some(m) => m.check(&r),
-                    None if default_passes(status) => Ok(()),
-                    None => Err(Failed::Status),
-                };
-                (status, verdict)
+        match p.verdict(&c.hc) {
+            Ok(v) => {
+                let action = v.failed.unwrap_or(Failed::Status).action();
+                self.record(ci, ti, g, v.failed.is_none(), v.status, action);
             }
-            _ => {
-                // Without a whole head there is nothing to test: a failed probe.
-                c.targets[ti].probe = Some(p);
-                let m = "upstream sent invalid or too big header while reading response header from upstream";
-                return self.fail(ci, ti, g, m, "reading response header from upstream", 0);
-            }
-        };
-        let passed = verdict.is_ok();
-        let action = verdict.err().unwrap_or(Failed::Status).action();
-        self.record(ci, ti, g, passed, status, action);
+            Err(Step::Failed(m, action)) => self.fail(ci, ti, g, &m, action, 0),
+            Err(_) => {}
+        }
     }
 
     fn fail(
