@@ -211,3 +211,56 @@ fn queue_is_checked_at_test_time() {
         assert!(err.contains(message), "{http}: {err}");
     }
 }
+
+#[test]
+fn a_client_that_leaves_the_queue_is_not_sent_upstream() {
+    let up = Slow::start(Duration::from_millis(800));
+    let sp = free_port();
+    let s = Server::start_with(1, &conf(up.port, "queue 10 timeout=10s;", sp), |_| {});
+    let first = spawn_get(s.port, "/1");
+    std::thread::sleep(Duration::from_millis(150));
+    {
+        let mut gone = connect(s.port);
+        gone.write_all(b"GET /2 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let third = spawn_get(s.port, "/3");
+    assert_eq!(first.join().unwrap().0, 200);
+    assert_eq!(third.join().unwrap().0, 200);
+    assert_eq!(*up.order.lock().unwrap(), ["/1", "/3"]);
+    // Its place was given back: nothing waits.
+    let mut c = connect(sp);
+    c.write_all(b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let body = read_response(&mut c, false).unwrap().text();
+    assert!(
+        body.contains("\"queue\":{\"size\":0,\"max_size\":10,\"overflows\":0}"),
+        "{body}"
+    );
+    // The same in Prometheus text, as prometheus_client's parser reads it.
+    let mut c = connect(sp);
+    c.write_all(b"GET /status?format=prometheus HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let text = read_response(&mut c, false).unwrap().text();
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sys\nfrom prometheus_client.parser import text_string_to_metric_families as f\n\
+             for fam in f(sys.stdin.read()):\n  for s in fam.samples:\n    \
+             print(fam.type, s.name, s.labels.get('upstream'), s.value) if 'queue' in s.name else None",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(text.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "gauge portico_upstream_queue_requests u 0\ncounter portico_upstream_queue_overflows_total u 0\n",
+        "{text}"
+    );
+}
