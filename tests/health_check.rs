@@ -314,7 +314,7 @@ fn a_killed_prober_and_a_reload_hand_the_probes_to_another_worker() {
     // Still one prober: about two probes a second.
     std::thread::sleep(Duration::from_secs(2));
     let n = recent(&a, Duration::from_secs(2));
-    assert!((3..=6).contains(&n), "{n} probes in 2 s at interval 500ms");
+    assert!((2..=6).contains(&n), "{n} probes in 2 s at interval 500ms");
     // A reload: the new generation probes (its zone is new), the old one stops.
     s.signal(libc::SIGHUP);
     let reloaded = Instant::now();
@@ -323,7 +323,7 @@ fn a_killed_prober_and_a_reload_hand_the_probes_to_another_worker() {
     assert!(reloaded.elapsed() < Duration::from_secs(3));
     std::thread::sleep(Duration::from_secs(2));
     let n = recent(&a, Duration::from_secs(2));
-    assert!((3..=6).contains(&n), "{n} probes in 2 s after the reload");
+    assert!((2..=6).contains(&n), "{n} probes in 2 s after the reload");
 }
 
 #[test]

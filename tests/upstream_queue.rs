@@ -133,12 +133,12 @@ fn a_full_queue_and_a_wait_past_the_timeout_answer_502() {
     // The line (one place) is taken: at once 502.
     let (status, took) = spawn_get(s.port, "/3").join().unwrap();
     assert_eq!(status, 502);
-    assert!(took < Duration::from_millis(500), "{took:?}");
+    assert!(took < Duration::from_millis(900), "{took:?}");
     // The queued one waited its second, then 502.
     let (status, took) = queued.join().unwrap();
     assert_eq!(status, 502);
     assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_millis(2000),
+        took >= Duration::from_millis(900) && took < Duration::from_millis(2400),
         "{took:?}"
     );
     assert_eq!(first.join().unwrap().0, 200);
