@@ -20,6 +20,10 @@ use crate::limits::msec_now;
 use crate::shm::Slots;
 use crate::upstream::health::{Health, HealthState, Transition};
 
+/// The index of `health` (in a control record: the lease) among [`SharedPeer`]'s 64-bit
+/// words.
+const HEALTH_WORD: usize = std::mem::offset_of!(SharedPeer, health) / 8;
+
 /// How long a lease lasts without renewal: a prober that hangs (rather than dies) is
 /// replaced after this.
 const LEASE_MS: u64 = 3000;
@@ -167,6 +171,3 @@ impl Group {
         change.filter(|c| !(first && *c == Transition::Healthy))
     }
 }
-
-/// The index of `health` among [`SharedPeer`]'s 64-bit words.
-const HEALTH_WORD: usize = std::mem::offset_of!(SharedPeer, health) / 8;
