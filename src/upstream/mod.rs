@@ -15,7 +15,7 @@
 //! - [`response_buffer`]: the response body between the upstream and the client's writer —
 //!   memory, then a temporary file (`proxy_max_temp_file_size`), then back-pressure;
 //! - [`health`]: active health checks' state in the zone and `match` tests; [`prober`]: the
-//!   elected worker's probes;
+//!   elected worker's probes; [`queue`]: requests waiting for a free server (`queue N`);
 //! - [`failure`]: who caused a failure, the status it maps to, nginx's error-log lines;
 //! - [`log`]: the tries as `$upstream_*` shows them.
 //!
