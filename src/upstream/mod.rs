@@ -16,7 +16,8 @@
 //!   memory, then a temporary file (`proxy_max_temp_file_size`), then back-pressure;
 //! - [`health`]: active health checks' state in the zone and `match` tests (not wired yet);
 //! - [`failure`]: who caused a failure, the status it maps to, nginx's error-log lines;
-//! - [`log`]: the tries as `$upstream_*` shows them.
+//! - [`log`]: the tries as `$upstream_*` shows them;
+//! - [`ranges`]: `*_force_ranges`, nginx's range filter on a response of any protocol.
 //!
 //! The upstream never touches the client's socket: the connection drives the machine,
 //! feeds it the request body it reads, and drains the response body from it.
@@ -30,6 +31,7 @@ pub mod log;
 pub mod machine;
 pub mod pool;
 pub mod protocol;
+pub mod ranges;
 pub mod rate;
 pub mod request_body;
 pub mod response_buffer;
