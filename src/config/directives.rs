@@ -216,7 +216,7 @@ table! {
     "least_conn", C::UPSTREAM, NoArgs, false, set_proxy::least_conn, "Pick the server with the fewest active connections.";
     "ip_hash", C::UPSTREAM, NoArgs, false, set_proxy::ip_hash, "Pick the server by the client address.";
     "hash", C::UPSTREAM, Range(1, 2), false, set_proxy::hash, "`hash KEY [consistent]`: pick the server by a key.";
-    "proxy_pass", C::LOCATION.or(C::IF_IN_LOCATION), Exact(1), false, set_proxy::proxy_pass, "Proxy to an upstream group or `http://host:port[/uri]`.";
+    "proxy_pass", C::LOCATION.or(C::IF_IN_LOCATION).or(C::LIMIT_EXCEPT), Exact(1), false, set_proxy::proxy_pass, "Proxy to an upstream group or `http://host:port[/uri]`.";
     "proxy_pass_header", HSL, Exact(1), false, set_proxy::proxy_pass_header, "Pass an upstream header that is hidden by default.";
     "proxy_hide_header", HSL, Exact(1), false, set_proxy::proxy_hide_header, "Hide an upstream header.";
     "proxy_set_header", HSL, Exact(2), false, set_proxy::proxy_set_header, "Set a request header sent upstream (an empty value removes it).";
