@@ -26,7 +26,7 @@ from harness import config, procs, report, wrk  # noqa: E402
 
 BENCHES = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCHES)
-ALL_SCENARIOS = ("return", "small", "limited", "big", "proxy", "tornado", "fastcgi",
+ALL_SCENARIOS = ("return", "small", "unlimited", "limited", "big", "proxy", "tornado", "fastcgi",
                  "gzip1", "gzip6", "page", "gzproxy", "json", "cached", "tls_small", "tls_big")
 # php-fpm children for the FastCGI scenario (pm = static), the same for both servers.
 FPM_CHILDREN = 4

@@ -66,6 +66,14 @@ pub enum ClientIp {
 }
 
 impl ClientIp {
+    /// Appends the address as `Display` writes it, without `format!`'s cost.
+    pub fn push_to(self, out: &mut Vec<u8>) {
+        match self {
+            ClientIp::Ip(ip) => crate::http::num::push_ip(out, ip),
+            ClientIp::Unix => out.extend_from_slice(b"unix:"),
+        }
+    }
+
     /// The IP address, if the client has one.
     pub fn addr(self) -> Option<IpAddr> {
         match self {

@@ -442,6 +442,15 @@ impl Template {
         }
     }
 
+    /// The variable the template is made of, when it is one variable and nothing else
+    /// (`$binary_remote_addr`): callers on the request path may read it directly.
+    pub fn single_var(&self) -> Option<&Var> {
+        match self.parts.as_slice() {
+            [Part::Var(v)] => Some(v),
+            _ => None,
+        }
+    }
+
     /// The variables the template uses, in order.
     pub fn vars(&self) -> impl Iterator<Item = &Var> {
         self.parts.iter().filter_map(|p| match p {

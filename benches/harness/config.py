@@ -148,6 +148,11 @@ def scenarios(docroot):
                        "            allow 127.0.0.1;\n"
                        "            deny all;\n"
                        "        }\n")),
+        # `limited` without limit_req and allow/deny: the same URI, location and file, so
+        # the two differ by what the rules cost and nothing else.
+        "unlimited": Scenario(
+            "unlimited", "/lim/small.html", expect_body=small,
+            locations="        location /lim/ {\n        }\n"),
         "big": Scenario("big", "/big.bin", expect_body=big),
         "proxy": Scenario("proxy", "/proxy/", backend="upstream", expect_body=RET_BODY,
                           locations=_proxy_location("/proxy/", "bench_upstream")),

@@ -10,6 +10,7 @@
 use super::head::{CgiHead, span};
 use crate::config::cgi_values::CgiConf;
 use crate::upstream::protocol::ClientHeaders;
+use crate::upstream::ranges::Ranged;
 
 /// Upstream lines the client never gets as lines: the framing is ours (`Content-Length`
 /// is written from its value, early).
@@ -35,6 +36,10 @@ pub struct ClientView<'a> {
     pub chunked: bool,
     /// The body ends only when the connection closes.
     pub until_close: bool,
+    /// `*_force_ranges on`: the application's `Accept-Ranges` is not passed.
+    pub force_ranges: bool,
+    /// What the range filter makes of the response.
+    pub ranged: Ranged,
 }
 
 impl ClientView<'_> {
@@ -95,10 +100,16 @@ fn push(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 
 impl ClientHeaders for ClientView<'_> {
     fn status(&self) -> u16 {
-        self.head.status
+        match self.ranged {
+            Ranged::Part { .. } => 206,
+            _ => self.head.status,
+        }
     }
 
     fn reason(&self) -> &[u8] {
+        if let Ranged::Part { .. } = self.ranged {
+            return b"Partial Content";
+        }
         self.head
             .default_reason
             .unwrap_or_else(|| span(self.buf, self.head.reason))
@@ -118,6 +129,10 @@ impl ClientHeaders for ClientView<'_> {
             push(out, b"Content-Type", v);
         }
         if let Some(len) = self.head.content_length {
+            let len = match self.ranged {
+                Ranged::Part { start, end, .. } => end - start,
+                _ => len,
+            };
             out.extend_from_slice(b"Content-Length: ");
             push_decimal(out, len);
             out.extend_from_slice(b"\r\n");
@@ -143,7 +158,25 @@ impl ClientHeaders for ClientView<'_> {
             {
                 continue;
             }
+            // ngx_http_upstream_copy_allow_ranges: the range filter's own field replaces it.
+            if self.force_ranges && name.eq_ignore_ascii_case(b"accept-ranges") {
+                continue;
+            }
             push(out, name, span(self.buf, *v));
+        }
+        // The range filter's own field comes last.
+        match self.ranged {
+            Ranged::Full => out.extend_from_slice(b"Accept-Ranges: bytes\r\n"),
+            Ranged::Part { start, end, total } => {
+                out.extend_from_slice(b"Content-Range: bytes ");
+                push_decimal(out, start);
+                out.push(b'-');
+                push_decimal(out, end - 1);
+                out.push(b'/');
+                push_decimal(out, total);
+                out.extend_from_slice(b"\r\n");
+            }
+            _ => {}
         }
     }
 

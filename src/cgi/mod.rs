@@ -31,6 +31,7 @@ use crate::log::LogLevel;
 use crate::upstream::protocol::{
     BodyEnd, Decoded, HeadFacts, Parsed, ProtoLog, Protocol, Records, Refused,
 };
+use crate::upstream::ranges::{self, RangeSource, Ranged, Slice};
 use client_head::ClientView;
 use head::{CgiHead, HeadParse};
 use record::{Event, RecordReader, Stop};
@@ -61,6 +62,10 @@ pub struct Gateway<'c> {
     surplus: bool,
     /// A buffer for evaluating a `*_pass` with variables (kept from request to request).
     pub(crate) scratch: Vec<u8>,
+    /// What `*_force_ranges` makes of the response (set when its head is accepted).
+    pub ranged: Ranged,
+    /// The part of the body a 206 sends.
+    slice: Option<Slice>,
 }
 
 impl Default for Gateway<'_> {
@@ -77,6 +82,8 @@ impl Default for Gateway<'_> {
             stdout_closed: false,
             surplus: false,
             scratch: Vec::new(),
+            ranged: Ranged::No,
+            slice: None,
         }
     }
 }
@@ -106,6 +113,29 @@ impl<'c> Gateway<'c> {
         self.head_request || self.head.status < 200 || matches!(self.head.status, 204 | 304)
     }
 
+    /// `*_force_ranges`: what the range filter makes of the accepted head (whose bytes are
+    /// `buf`), for a request with these `Range` and `If-Range` fields; a 206 sends only
+    /// its part of the body.
+    pub fn decide_range(
+        &mut self,
+        force_ranges: bool,
+        buf: &[u8],
+        range: Option<&[u8]>,
+        if_range: Option<&[u8]>,
+    ) -> Ranged {
+        let source = RangeSource {
+            status: self.head.status,
+            length: self.head.content_length,
+            last_modified: self.head.header(buf, "last-modified"),
+            etag: self.head.header(buf, "etag"),
+        };
+        self.ranged = ranges::decide(force_ranges, source, range, if_range);
+        if let Ranged::Part { start, end, .. } = self.ranged {
+            self.slice = Some(Slice::new(start, end));
+        }
+        self.ranged
+    }
+
     /// The client's view of the head, whose bytes are `buf`.
     pub fn client_view<'a>(&'a self, buf: &'a [u8], conf: &'a CgiConf) -> ClientView<'a> {
         let open_ended = self.head.content_length.is_none() && !self.bodiless();
@@ -116,6 +146,8 @@ impl<'c> Gateway<'c> {
             hidden_by_default: self.module.hidden_by_default(),
             chunked: open_ended && self.client_http11,
             until_close: open_ended && !self.client_http11,
+            force_ranges: conf.force_ranges(),
+            ranged: self.ranged,
         }
     }
 
@@ -247,7 +279,7 @@ impl Protocol for Gateway<'_> {
 
     fn decode_body(
         &mut self,
-        _buf: &mut [u8],
+        buf: &mut [u8],
         from: usize,
         end: usize,
         log: &ProtoLog<'_, '_>,
@@ -283,6 +315,12 @@ impl Protocol for Gateway<'_> {
         } else if self.rest == Some(0) {
             done = true;
         }
+        if let Some(slice) = self.slice.as_mut() {
+            // A 206: only the range's bytes go to the client.
+            let keep = slice.keep(end - from);
+            buf.copy_within(from + keep.start..from + keep.end, from);
+            end = from + keep.len();
+        }
         Ok(Decoded {
             end,
             done,
@@ -313,6 +351,8 @@ impl Protocol for Gateway<'_> {
         self.rest = None;
         self.stdout_closed = false;
         self.surplus = false;
+        self.ranged = Ranged::No;
+        self.slice = None;
     }
 
     fn scheme(&self) -> &'static str {

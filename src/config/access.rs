@@ -176,8 +176,11 @@ pub(crate) fn limit_except(
 }
 
 /// Merges a `limit_except` block with its location's settings (`location`, merged): it is
-/// a nameless location inside that one, which keeps the location's `proxy_pass`, as nginx's
-/// proxy module hands its handler to it.
+/// a nameless location inside that one with a content handler of its own: its own
+/// `proxy_pass` (without a URI part, as in an `if`), or else the location's `proxy_pass` or
+/// `*_pass`, as nginx's upstream modules hand their handler to it (`clcf->lmt_excpt`).
+/// nginx 1.22 takes only `proxy_pass` inside the block; the gateways' `*_pass` are refused
+/// there but inherited.
 pub(crate) fn merge_limit_except(raw: LimitExceptRaw, location: &LocRaw) -> LimitExcept {
     let mut loc = raw.block.loc;
     if raw.block.access_log_off {
@@ -186,6 +189,8 @@ pub(crate) fn merge_limit_except(raw: LimitExceptRaw, location: &LocRaw) -> Limi
     loc.inherit(location);
     // try_files is never inherited (nginx's try_files module has no merge).
     loc.try_files = None;
+    // The block's own proxy_pass is its handler; otherwise the location's (a `*_pass`
+    // comes with the module's settings that `inherit` copies whole into the block).
     if loc.proxy_pass.is_none() {
         loc.proxy_pass = location.proxy_pass.clone();
     }

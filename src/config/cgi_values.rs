@@ -194,6 +194,8 @@ pub struct CgiConf {
     pub limit_rate: Option<u64>,
     /// `*_ignore_client_abort`
     pub ignore_client_abort: Option<bool>,
+    /// `*_force_ranges`: nginx's range filter on the module's responses.
+    pub force_ranges: Option<bool>,
     /// `*_store off` (the only value Portico takes).
     pub store: Option<bool>,
     /// `*_store_access`: the mode stored files would get.
@@ -247,6 +249,7 @@ impl CgiConf {
             uwsgi_string,
             limit_rate,
             ignore_client_abort,
+            force_ranges,
             store,
             store_access
         );
@@ -348,6 +351,11 @@ impl CgiConf {
     /// `*_ignore_headers`, default none.
     pub fn ignore_headers(&self) -> crate::config::proxy_rest::IgnoreHeaders {
         self.ignore_headers.unwrap_or_default()
+    }
+
+    /// `*_force_ranges`, default off.
+    pub fn force_ranges(&self) -> bool {
+        self.force_ranges.unwrap_or(false)
     }
 
     /// `fastcgi_keep_conn`, default off.

@@ -216,7 +216,7 @@ table! {
     "least_conn", C::UPSTREAM, NoArgs, false, set_proxy::least_conn, "Pick the server with the fewest active connections.";
     "ip_hash", C::UPSTREAM, NoArgs, false, set_proxy::ip_hash, "Pick the server by the client address.";
     "hash", C::UPSTREAM, Range(1, 2), false, set_proxy::hash, "`hash KEY [consistent]`: pick the server by a key.";
-    "proxy_pass", C::LOCATION.or(C::IF_IN_LOCATION), Exact(1), false, set_proxy::proxy_pass, "Proxy to an upstream group or `http://host:port[/uri]`.";
+    "proxy_pass", C::LOCATION.or(C::IF_IN_LOCATION).or(C::LIMIT_EXCEPT), Exact(1), false, set_proxy::proxy_pass, "Proxy to an upstream group or `http://host:port[/uri]`.";
     "proxy_pass_header", HSL, Exact(1), false, set_proxy::proxy_pass_header, "Pass an upstream header that is hidden by default.";
     "proxy_hide_header", HSL, Exact(1), false, set_proxy::proxy_hide_header, "Hide an upstream header.";
     "proxy_set_header", HSL, Exact(2), false, set_proxy::proxy_set_header, "Set a request header sent upstream (an empty value removes it).";
@@ -376,7 +376,7 @@ table! {
     "fastcgi_store", HSL, Exact(1), false, set_cgi::store, "Only `off` is supported: responses are not stored in files.";
     "fastcgi_store_access", HSL, Range(1, 3), false, set_cgi::store_access, "Permissions of stored files: user:rw group:r all:r.";
     "fastcgi_ignore_client_abort", HSL, Flag, false, set_cgi::ignore_client_abort, "Keep the upstream request when the client closes first (default off).";
-    "fastcgi_force_ranges", HSL, Flag, false, set_cgi::unsupported, "Refused: ranges of gateway responses are not implemented yet.";
+    "fastcgi_force_ranges", HSL, Flag, false, set_cgi::force_ranges, "Answer byte ranges from responses that do not offer them (default off).";
     "fastcgi_limit_rate", HSL, Exact(1), false, set_cgi::limit_rate, "Bytes per second read from the upstream (default 0: no limit).";
     "fastcgi_cache", HSL, Exact(1), false, set_cache::proxy_cache, "As proxy_cache (config/set_cache.rs).";
     "fastcgi_cache_path", C::HTTP, AtLeast(2), false, set_cache::proxy_cache_path, "As proxy_cache_path (config/set_cache.rs).";
@@ -423,7 +423,7 @@ table! {
     "uwsgi_store", HSL, Exact(1), false, set_cgi::store, "Only `off` is supported: responses are not stored in files.";
     "uwsgi_store_access", HSL, Range(1, 3), false, set_cgi::store_access, "Permissions of stored files: user:rw group:r all:r.";
     "uwsgi_ignore_client_abort", HSL, Flag, false, set_cgi::ignore_client_abort, "Keep the upstream request when the client closes first (default off).";
-    "uwsgi_force_ranges", HSL, Flag, false, set_cgi::unsupported, "Refused: ranges of gateway responses are not implemented yet.";
+    "uwsgi_force_ranges", HSL, Flag, false, set_cgi::force_ranges, "Answer byte ranges from responses that do not offer them (default off).";
     "uwsgi_limit_rate", HSL, Exact(1), false, set_cgi::limit_rate, "Bytes per second read from the upstream (default 0: no limit).";
     "uwsgi_cache", HSL, Exact(1), false, set_cache::proxy_cache, "As proxy_cache (config/set_cache.rs).";
     "uwsgi_cache_path", C::HTTP, AtLeast(2), false, set_cache::proxy_cache_path, "As proxy_cache_path (config/set_cache.rs).";
@@ -467,7 +467,7 @@ table! {
     "scgi_store", HSL, Exact(1), false, set_cgi::store, "Only `off` is supported: responses are not stored in files.";
     "scgi_store_access", HSL, Range(1, 3), false, set_cgi::store_access, "Permissions of stored files: user:rw group:r all:r.";
     "scgi_ignore_client_abort", HSL, Flag, false, set_cgi::ignore_client_abort, "Keep the upstream request when the client closes first (default off).";
-    "scgi_force_ranges", HSL, Flag, false, set_cgi::unsupported, "Refused: ranges of gateway responses are not implemented yet.";
+    "scgi_force_ranges", HSL, Flag, false, set_cgi::force_ranges, "Answer byte ranges from responses that do not offer them (default off).";
     "scgi_limit_rate", HSL, Exact(1), false, set_cgi::limit_rate, "Bytes per second read from the upstream (default 0: no limit).";
     "scgi_cache", HSL, Exact(1), false, set_cache::proxy_cache, "As proxy_cache (config/set_cache.rs).";
     "scgi_cache_path", C::HTTP, AtLeast(2), false, set_cache::proxy_cache_path, "As proxy_cache_path (config/set_cache.rs).";

@@ -71,6 +71,8 @@ field_setters! {
     socket_keepalive: socket_keepalive = flag_arg;
     /// `fastcgi_keep_conn on|off;`
     keep_conn: keep_conn = flag_arg;
+    /// `*_force_ranges on|off;`
+    force_ranges: force_ranges = flag_arg;
     /// `*_ignore_client_abort on|off;`
     ignore_client_abort: ignore_client_abort = flag_arg;
     /// `*_limit_rate SIZE;`
@@ -382,24 +384,6 @@ pub(crate) fn send_lowat(
         ConfError::at(d, format!("\"{}\" is not supported, ignored", d.name))
     );
     Ok(())
-}
-
-/// A directive of these modules Portico does not have: refused with the reason.
-pub(crate) fn unsupported(
-    _: &mut Level<'_>,
-    d: &Directive,
-    _: &mut Shared,
-) -> Result<(), ConfError> {
-    let name = d.name.as_str();
-    let why = if name.ends_with("_force_ranges") {
-        "upstream responses are not served in ranges"
-    } else {
-        "not implemented"
-    };
-    Err(ConfError::at(
-        d,
-        format!("\"{name}\" directive is not supported: {why}"),
-    ))
 }
 
 pub(crate) use check::check_all;

@@ -25,7 +25,7 @@ pub mod encoding;
 pub mod error;
 pub mod expires;
 pub(crate) mod header_line;
-mod num;
+pub mod num;
 pub mod range;
 pub mod request;
 mod request_line;

@@ -373,16 +373,17 @@ fn with_entry(s: &Settings<'_>, i: usize, node: Remembered, f: impl FnOnce(&mut 
 }
 
 /// `ngx_http_limit_req_account`: accounts the pinned entries of the limits before `n`;
-/// returns the longest delay with its excess and zone name. `excess` and `limit_at` are
-/// the handler's: the excess of the limit that stopped the loop, or 0.
-fn account(
-    s: &Settings<'_>,
+/// returns the longest delay with its excess and zone name (borrowed: nothing is allocated
+/// on a request that passes). `excess` and `limit_at` are the handler's: the excess of the
+/// limit that stopped the loop, or 0.
+fn account<'s>(
+    s: &'s Settings<'_>,
     pinned: &Pinned,
     n: usize,
     excess: i64,
     limit_at: usize,
     now: u64,
-) -> (u64, i64, String) {
+) -> (u64, i64, &'s str) {
     let zone_of = |i: usize| s.limits.get(i).and_then(|l| s.zones.get(l.zone));
     let delay_of = |i: usize| s.limits.get(i).map_or(0, |l| l.delay);
     let rate_of = |i: usize| zone_of(i).map_or(1, |z| z.rate.max(1));
@@ -418,6 +419,6 @@ fn account(
             best = i;
         }
     }
-    let name = zone_of(best).map_or(String::new(), |z| z.name.clone());
+    let name = zone_of(best).map_or("", |z| z.name.as_str());
     (max_delay, best_excess, name)
 }

@@ -7,13 +7,13 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::cookie::CookieRules;
-use super::ranges::{Ranged, Slice};
 use super::response::{self, ClientHeadInput, Framing, HeadError, Redirect, ResponseHead};
 use crate::config::LocSettings;
 use crate::http::chunked::{Chunk, ChunkedDecoder};
 use crate::upstream::protocol::{
     BodyEnd, ClientHeaders, Decoded, HeadFacts, Parsed, ProtoLog, Protocol,
 };
+use crate::upstream::ranges::{RangeSource, Ranged, Slice};
 
 /// One request's HTTP/1.x protocol state.
 pub struct Http1 {
@@ -71,7 +71,13 @@ impl Http1 {
         range: Option<&[u8]>,
         if_range: Option<&[u8]>,
     ) -> Ranged {
-        self.ranged = super::ranges::decide(force_ranges, &self.head, buf, range, if_range);
+        let source = RangeSource {
+            status: self.head.status,
+            length: self.head.content_length.filter(|_| !self.head.chunked),
+            last_modified: self.head.header(buf, "last-modified"),
+            etag: self.head.header(buf, "etag"),
+        };
+        self.ranged = crate::upstream::ranges::decide(force_ranges, source, range, if_range);
         if let Ranged::Part { start, end, .. } = self.ranged {
             self.slice = Some(Slice::new(start, end));
         }

@@ -9,13 +9,13 @@
 //! - [`response`]: the upstream's response head and the header lines the client gets;
 //! - [`http1`]: the [`Http1`] protocol: head parsing and body framing for the machine;
 //! - [`accel`]: `X-Accel-Redirect` and `X-Accel-Buffering`; [`cookie`]: `proxy_cookie_*`;
-//!   [`ranges`]: `proxy_force_ranges`; [`rate`]: `proxy_limit_rate`; [`connect`]: opening
+//!   [`ranges`] (in [`crate::upstream`]): `proxy_force_ranges`; [`rate`]: `proxy_limit_rate`; [`connect`]: opening
 //!   an upstream socket (TCP or unix-domain, `proxy_bind`, `proxy_socket_keepalive`).
 
 pub mod accel;
 pub mod cookie;
 pub mod http1;
-pub mod ranges;
+pub use crate::upstream::ranges;
 pub mod request;
 pub mod response;
 

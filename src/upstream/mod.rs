@@ -17,7 +17,8 @@
 //! - [`health`]: active health checks' state in the zone and `match` tests; [`prober`]: the
 //!   elected worker's probes; [`queue`]: requests waiting for a free server (`queue N`);
 //! - [`failure`]: who caused a failure, the status it maps to, nginx's error-log lines;
-//! - [`log`]: the tries as `$upstream_*` shows them.
+//! - [`log`]: the tries as `$upstream_*` shows them;
+//! - [`ranges`]: `*_force_ranges`, nginx's range filter on a response of any protocol.
 //!
 //! The upstream never touches the client's socket: the connection drives the machine,
 //! feeds it the request body it reads, and drains the response body from it.
@@ -33,6 +34,7 @@ pub mod pool;
 pub mod prober;
 pub mod protocol;
 pub mod queue;
+pub mod ranges;
 pub mod rate;
 pub mod request_body;
 pub mod response_buffer;

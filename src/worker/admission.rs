@@ -120,6 +120,15 @@ struct LimitRequest<'r, 'a, 'c> {
 
 impl req::Request for LimitRequest<'_, '_, '_> {
     fn key(&mut self, key: &Template, out: &mut Vec<u8>) {
+        // The usual key, read without building the variables' view (as its variable does).
+        if key.single_var() == Some(&crate::vars::Var::BinaryRemoteAddr) {
+            match self.rq.conn.peer.ip().addr() {
+                Some(std::net::IpAddr::V4(ip)) => out.extend_from_slice(&ip.octets()),
+                Some(std::net::IpAddr::V6(ip)) => out.extend_from_slice(&ip.octets()),
+                None => out.extend_from_slice(b"unix:"),
+            }
+            return;
+        }
         eval_into(self.rq, key, out);
     }
     fn log(&mut self, level: LogLevel, line: &str) {

@@ -12,6 +12,7 @@ use crate::config::ListenAddr;
 use super::Shared;
 use super::conn::{Active, Conn, Req};
 use super::handler::request_line;
+use crate::http::num::{push_decimal, push_ip};
 use crate::http::request::Version;
 use crate::vars::{Var, VarSource, find_cookie, header_matches};
 
@@ -31,7 +32,7 @@ pub struct ConnInfo {
     /// The local address (`$server_addr`, `$server_port`), when read.
     pub local: Option<ListenAddr>,
     /// `$request_id` of the current request.
-    pub request_id: [u8; 32],
+    pub request_id: RequestId,
     /// When the connection was accepted (`$connection_time`).
     pub accepted_at: std::time::Instant,
     /// The client socket (`$tcpinfo_*`).
@@ -45,9 +46,27 @@ fn routed<'a, 'c>(c: &'a Conn<'c>) -> Option<&'a Active<'c>> {
     c.active().filter(|a| a.head.head_len > 0)
 }
 
-/// 16 random bytes as 32 lowercase hex digits for `$request_id` (splitmix64 seeded from the
-/// clock and pid: unique enough for tracing, not for secrets, like nginx's use of it).
-pub fn new_request_id() -> [u8; 32] {
+/// `$request_id`: 16 random bytes, kept as two words and written as 32 lowercase hex
+/// digits only when the variable is read (most requests never read it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RequestId([u64; 2]);
+
+impl RequestId {
+    /// The 32 hex digits (all `0` for a request that has no id yet).
+    pub fn hex(&self) -> [u8; 32] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 32];
+        for (i, byte) in self.0.iter().flat_map(|w| w.to_be_bytes()).enumerate() {
+            out[2 * i] = HEX[usize::from(byte >> 4)];
+            out[2 * i + 1] = HEX[usize::from(byte & 0xf)];
+        }
+        out
+    }
+}
+
+/// A new random `$request_id` (splitmix64 seeded from the clock and pid: unique enough for
+/// tracing, not for secrets, like nginx's use of it).
+pub fn new_request_id() -> RequestId {
     use std::cell::Cell;
     thread_local! {
         static STATE: Cell<u64> = Cell::new({
@@ -57,23 +76,17 @@ pub fn new_request_id() -> [u8; 32] {
             (t.as_nanos() as u64) ^ (u64::from(std::process::id()) << 32)
         });
     }
-    let next = || {
-        STATE.with(|s| {
-            let mut z = s.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
-            s.set(z);
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        })
-    };
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [0u8; 32];
-    let words = [next(), next()];
-    for (i, byte) in words.iter().flat_map(|w| w.to_be_bytes()).enumerate() {
-        out[2 * i] = HEX[usize::from(byte >> 4)];
-        out[2 * i + 1] = HEX[usize::from(byte & 0xf)];
+    fn mix(mut z: u64) -> u64 {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     }
-    out
+    STATE.with(|s| {
+        let first = s.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let second = first.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        s.set(second);
+        RequestId([mix(first), mix(second)])
+    })
 }
 
 impl ConnInfo {
@@ -91,7 +104,7 @@ impl ConnInfo {
             // The routing state of a request whose head was parsed (not an older one left
             // in a pooled buffer).
             local: routed(c).and_then(|a| a.route.local.clone()),
-            request_id: routed(c).map_or([b'0'; 32], |a| a.route.request_id),
+            request_id: routed(c).map_or(RequestId::default(), |a| a.route.request_id),
             accepted_at: c.accepted_at,
             fd: c.fd(),
             tls: c.tls_vars.clone(),
@@ -286,14 +299,12 @@ impl VarSource for RequestVars<'_, '_> {
                 None => out.extend_from_slice(self.req.server.first_name().as_bytes()),
             },
             Var::Hostname => out.extend_from_slice(self.shared.hostname.as_bytes()),
-            Var::RemoteAddr => {
-                let _ = write!(out, "{}", self.conn.peer.ip());
-            }
+            Var::RemoteAddr => self.conn.peer.ip().push_to(out),
             // A realip address without a port, or a unix-domain client, has none (nginx
             // prints nothing for 0).
             Var::RemotePort => {
                 if let Some(port) = self.conn.peer.port().filter(|&p| p != 0) {
-                    let _ = write!(out, "{port}");
+                    push_decimal(out, port.into());
                 }
             }
             // ---- limits, realip, auth_basic (issue 14) ----
@@ -336,9 +347,7 @@ impl VarSource for RequestVars<'_, '_> {
                 None => return false,
             },
             Var::ServerAddr => match &self.conn.local {
-                Some(ListenAddr::Inet(a)) => {
-                    let _ = write!(out, "{}", a.ip());
-                }
+                Some(ListenAddr::Inet(a)) => push_ip(out, a.ip()),
                 // nginx's text of a unix-domain address: `unix:PATH`.
                 Some(unix) => {
                     let _ = write!(out, "{unix}");
@@ -346,9 +355,7 @@ impl VarSource for RequestVars<'_, '_> {
                 None => return false,
             },
             Var::ServerPort => match &self.conn.local {
-                Some(ListenAddr::Inet(a)) => {
-                    let _ = write!(out, "{}", a.port());
-                }
+                Some(ListenAddr::Inet(a)) => push_decimal(out, a.port().into()),
                 // A unix-domain socket has no port: nginx's value is empty.
                 Some(ListenAddr::Unix(_)) => {}
                 None => return false,
@@ -456,7 +463,7 @@ impl VarSource for RequestVars<'_, '_> {
                 None => return false,
             },
             Var::NginxVersion => out.extend_from_slice(crate::VERSION.as_bytes()),
-            Var::RequestId => out.extend_from_slice(&self.conn.request_id),
+            Var::RequestId => out.extend_from_slice(&self.conn.request_id.hex()),
             Var::SentHttp(name) if parsed && matches!(name.as_str(), "cache_control" | "link") => {
                 return join(sent_headers(&route.sent_head, name), b", ", out);
             }
@@ -679,6 +686,6 @@ mod tests {
         assert_eq!(sent_header(head, "x_a"), Some(&b"b"[..]));
         assert_eq!(sent_header(head, "x_b"), None);
         let id = new_request_id();
-        assert!(id.iter().all(u8::is_ascii_hexdigit) && id != new_request_id());
+        assert!(id.hex().iter().all(u8::is_ascii_hexdigit) && id != new_request_id());
     }
 }

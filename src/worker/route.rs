@@ -53,7 +53,7 @@ pub struct Route<'c> {
     /// An arguments buffer kept for the next request while this one has none.
     spare_args: Vec<u8>,
     /// `$request_id`: 16 random bytes as 32 hex digits.
-    pub request_id: [u8; 32],
+    pub request_id: super::request_vars::RequestId,
     // ---- core (long tail) ----
     /// `try_files` found a file under the alias of a regex location: the URI follows the
     /// alias in the file's path (nginx's `r->add_uri_to_alias`).
@@ -97,7 +97,7 @@ impl Default for Route<'_> {
             sent_head: Vec::new(),
             redirect_location: Vec::new(),
             spare_args: Vec::new(),
-            request_id: [b'0'; 32],
+            request_id: super::request_vars::RequestId::default(),
             add_uri_to_alias: false,
             trace: None,
             upstream_content_type: None,

@@ -159,7 +159,10 @@ fn errors_are_nginx_words() {
     // As the proxy module's: only `*_store off`; the rest of these parsed as nginx does.
     assert!(e("fastcgi_store on;").contains("\"fastcgi_store\" directive is not supported"));
     assert_eq!(e("uwsgi_store_access user:x;"), "invalid value \"user:x\"");
-    assert!(e("scgi_force_ranges on;").contains("is not supported"));
+    assert_eq!(
+        e("scgi_force_ranges maybe;"),
+        "invalid value \"maybe\" in \"scgi_force_ranges\" directive, it must be \"on\" or \"off\""
+    );
     assert!(e("uwsgi_ssl_verify on;").contains("TLS to upstreams"));
     let conf = http_conf(
         "fastcgi_store off; uwsgi_store_access user:rw group:r all:r;\n\

@@ -220,3 +220,20 @@ fn a_process_killed_holding_the_lock_under_load_does_not_wedge_the_others() {
     let n = g.find(b"n").expect("the workers' entry");
     assert_eq!(g.value(n).n, WORKERS as u64 * ROUNDS);
 }
+
+#[test]
+fn keyed_hash_spreads_addresses_and_depends_on_the_seed() {
+    // 4096 consecutive IPv4 addresses over 1024 buckets: no bucket holds many.
+    let mut buckets = [0u32; 1024];
+    for i in 0u32..4096 {
+        let key = (0x0a00_0000 + i).to_be_bytes();
+        buckets[(super::keyed_hash(7, &key) & 1023) as usize] += 1;
+    }
+    assert!(buckets.iter().all(|&n| n <= 16), "{buckets:?}");
+    assert_ne!(super::keyed_hash(1, b"key"), super::keyed_hash(2, b"key"));
+    assert_ne!(super::keyed_hash(1, b"a"), super::keyed_hash(1, b"a\0"));
+    assert_ne!(
+        super::keyed_hash(1, b"0123456789abcdef0"),
+        super::keyed_hash(1, b"0123456789abcdef1")
+    );
+}

@@ -451,8 +451,10 @@ impl<'c> Conn<'c> {
             // gunzip (earlier filters) make its length unknown.
             // A cached response takes ranges too (nginx's `r->allow_ranges` for
             // `r->cached`); one range is cut from the file here.
-            let force_ranges = (loc.proxy_force_ranges || a.upstream.cached())
-                && !handler::upstream_body_coded(a, loc);
+            let force_ranges = match a.upstream.proto_and_head().0 {
+                Backend::Http(_) => loc.proxy_force_ranges || a.upstream.cached(),
+                Backend::Gateway(g) => g.module.conf(loc).force_ranges() || a.upstream.cached(),
+            } && !handler::upstream_body_coded(a, loc);
             let buf = &a.buf[a.start.min(a.filled)..a.filled];
             let (range, if_range) = (
                 a.head.header(buf, b"range"),
@@ -482,7 +484,7 @@ impl<'c> Conn<'c> {
                 (Backend::Http(proto), head) => {
                     proto.decide_range(force_ranges, head, range, if_range)
                 }
-                (Backend::Gateway(_), _) => crate::proxy::ranges::Ranged::No,
+                (Backend::Gateway(g), head) => g.decide_range(force_ranges, head, range, if_range),
             };
             if ranged == crate::proxy::ranges::Ranged::NotModified {
                 a.upstream.narrow_cached_body(0, 0);

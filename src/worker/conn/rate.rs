@@ -71,6 +71,17 @@ impl<'c> Conn<'c> {
         if !matches!(self.rate, RateLimit::Unknown) {
             return;
         }
+        // Most locations set no rate: decided without building the variables' view.
+        if let Some(a) = self.active.as_deref_mut()
+            && let Some(req) = a.req.as_ref()
+            && req.header_bytes != 0
+            && a.route.script.limit_rate.is_none()
+            && req.loc.limit_rate.is_none()
+        {
+            a.route.script.limit_rate = Some(0);
+            self.rate = RateLimit::Off;
+            return;
+        }
         let conn = crate::worker::request_vars::ConnInfo::of(self);
         let Some(a) = self.active.as_deref() else {
             return;

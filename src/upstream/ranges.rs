@@ -1,14 +1,29 @@
-//! `proxy_force_ranges on`: nginx's range filter on a proxied response (`r->allow_ranges`
-//! with `r->single_range`): a 200 of known length answers one byte range with 206, an
-//! unsatisfiable one with 416, and offers `Accept-Ranges: bytes` otherwise. Several
-//! ranges are answered with the whole 200, as nginx does for a single-range response.
-//! The upstream's own `Accept-Ranges` is dropped (`ngx_http_upstream_copy_allow_ranges`).
+//! `proxy_force_ranges`, `fastcgi_force_ranges`, `uwsgi_force_ranges`, `scgi_force_ranges`:
+//! nginx's range filter on an upstream's response (`r->allow_ranges` with
+//! `r->single_range`), the same for every protocol: a 200 of known length answers one byte
+//! range with 206, an unsatisfiable one with 416, and offers `Accept-Ranges: bytes`
+//! otherwise. Several ranges are answered with the whole 200, as nginx does for a
+//! single-range response. The upstream's own `Accept-Ranges` is dropped
+//! (`ngx_http_upstream_copy_allow_ranges`). A protocol gives the head's facts
+//! ([`RangeSource`]) and cuts its body with a [`Slice`].
 //!
-//! Without the directive nginx proxies a response as it is (no cache here to make it
-//! rangeable), and so does Portico.
+//! Without the directive nginx passes a response as it is (a cache hit aside), and so does
+//! Portico.
 
-use super::response::ResponseHead;
 use crate::http::range::{self, RangeOutcome};
+
+/// What the range filter reads of a response head.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RangeSource<'a> {
+    /// The status the upstream sent.
+    pub status: u16,
+    /// The body's length, when the head says it (not chunked, not until the close).
+    pub length: Option<u64>,
+    /// `Last-Modified`, for `If-Range`.
+    pub last_modified: Option<&'a [u8]>,
+    /// `ETag`, for `If-Range`.
+    pub etag: Option<&'a [u8]>,
+}
 
 /// What the range filter does with a proxied response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,18 +51,17 @@ pub enum Ranged {
     NotModified,
 }
 
-/// The range filter's decision for a response head (`buf` holds it) to a request whose
-/// `Range` and `If-Range` fields are given.
+/// The range filter's decision for a response head (`source`) to a request whose `Range`
+/// and `If-Range` fields are given.
 pub fn decide(
     force_ranges: bool,
-    head: &ResponseHead,
-    buf: &[u8],
+    source: RangeSource<'_>,
     range_field: Option<&[u8]>,
     if_range: Option<&[u8]>,
 ) -> Ranged {
-    let Some(total) = head
-        .content_length
-        .filter(|_| force_ranges && head.status == 200 && !head.chunked)
+    let Some(total) = source
+        .length
+        .filter(|_| force_ranges && source.status == 200)
     else {
         return Ranged::No;
     };
@@ -55,10 +69,10 @@ pub fn decide(
         return Ranged::Full;
     };
     if let Some(if_range) = if_range {
-        let last_modified = head
-            .header(buf, "last-modified")
+        let last_modified = source
+            .last_modified
             .and_then(crate::http::date::parse_http_date_secs);
-        if !range::if_range_matches(if_range, last_modified, head.header(buf, "etag")) {
+        if !range::if_range_matches(if_range, last_modified, source.etag) {
             return Ranged::Full;
         }
     }
@@ -110,22 +124,21 @@ impl Slice {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proxy::response::parse_head;
 
-    fn head(raw: &[u8]) -> ResponseHead {
-        let mut h = ResponseHead::default();
-        parse_head(raw, &mut h).unwrap().unwrap();
-        h
-    }
+    const SOURCE: RangeSource<'static> = RangeSource {
+        status: 200,
+        length: Some(100),
+        last_modified: None,
+        etag: Some(b"\"e\""),
+    };
 
     #[test]
     fn decisions_as_nginx_range_filter() {
-        let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nETag: \"e\"\r\n\r\n";
-        let h = head(raw);
-        assert_eq!(decide(false, &h, raw, Some(b"bytes=0-9"), None), Ranged::No);
-        assert_eq!(decide(true, &h, raw, None, None), Ranged::Full);
+        let h = SOURCE;
+        assert_eq!(decide(false, h, Some(b"bytes=0-9"), None), Ranged::No);
+        assert_eq!(decide(true, h, None, None), Ranged::Full);
         assert_eq!(
-            decide(true, &h, raw, Some(b"bytes=10-19"), None),
+            decide(true, h, Some(b"bytes=10-19"), None),
             Ranged::Part {
                 start: 10,
                 end: 20,
@@ -133,20 +146,25 @@ mod tests {
             }
         );
         assert_eq!(
-            decide(true, &h, raw, Some(b"bytes=200-"), None),
+            decide(true, h, Some(b"bytes=200-"), None),
             Ranged::Unsatisfiable { total: 100 }
         );
+        assert_eq!(decide(true, h, Some(b"bytes=0-1,5-6"), None), Ranged::Full);
         assert_eq!(
-            decide(true, &h, raw, Some(b"bytes=0-1,5-6"), None),
+            decide(true, h, Some(b"bytes=0-1"), Some(b"\"other\"")),
             Ranged::Full
         );
+        let unknown = RangeSource {
+            length: None,
+            ..SOURCE
+        };
+        assert_eq!(decide(true, unknown, Some(b"bytes=0-1"), None), Ranged::No);
+        let not_found = RangeSource {
+            status: 404,
+            ..SOURCE
+        };
         assert_eq!(
-            decide(true, &h, raw, Some(b"bytes=0-1"), Some(b"\"other\"")),
-            Ranged::Full
-        );
-        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
-        assert_eq!(
-            decide(true, &head(chunked), chunked, Some(b"bytes=0-1"), None),
+            decide(true, not_found, Some(b"bytes=0-1"), None),
             Ranged::No
         );
     }
