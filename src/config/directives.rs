@@ -520,7 +520,7 @@ table! {
     "ssl", HS, Flag, false, set_ssl::ssl, "Deprecated form of `listen ... ssl` (default off).";
     "ssl_certificate", HS, Exact(1), false, set_ssl::ssl_certificate, "PEM certificate chain (file or `data:`); several pairs per server, chosen by the client's offer.";
     "ssl_certificate_key", HS, Exact(1), false, set_ssl::ssl_certificate_key, "PEM private key (file or `data:`), paired with the `ssl_certificate` of the same rank.";
-    "ssl_password_file", HS, Exact(1), false, set_ssl::ssl_file, "Read at load; encrypted keys are refused (rustls reads unencrypted keys only).";
+    "ssl_password_file", HS, Exact(1), false, set_ssl::ssl_password_file, "Passwords of encrypted keys, one a line, tried in order (AES-CBC keys: PKCS#8 PBES2 or traditional PEM).";
     "ssl_protocols", HS, AtLeast(1), false, set_ssl::ssl_protocols, "Protocols (default TLSv1 TLSv1.1 TLSv1.2 TLSv1.3; rustls speaks TLSv1.2 and TLSv1.3).";
     "ssl_ciphers", HS, Exact(1), false, set_ssl::ssl_ciphers, "OpenSSL cipher string selecting TLS 1.2 suites (default HIGH:!aNULL:!MD5).";
     "ssl_prefer_server_ciphers", HS, Flag, false, set_ssl::ssl_prefer_server_ciphers, "Choose the suite by the server's order (default off).";

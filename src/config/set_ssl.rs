@@ -197,17 +197,28 @@ pub(crate) fn ssl_dhparam(
     Ok(())
 }
 
-/// `ssl_password_file`, `ssl_client_certificate`, `ssl_trusted_certificate`, `ssl_crl`:
-/// the file must be readable, as nginx reads it at load. They change nothing while client
-/// certificates are not verified (`ssl_verify_client` other than `off` is refused), as in
-/// nginx with `ssl_verify_client off`; an encrypted key is refused where it is loaded.
-pub(crate) fn ssl_file(
+/// `ssl_password_file FILE;`: read now, as nginx reads it while parsing (a FIFO is read
+/// once), its passwords kept for the keys of this level and those below.
+pub(crate) fn ssl_password_file(
     l: &mut Level<'_>,
     d: &Directive,
     shared: &mut Shared,
 ) -> Result<(), ConfError> {
-    l.srv(d)?;
-    readable(d, shared)
+    let slot = &mut l.srv(d)?.ssl_password_file;
+    if slot.is_some() {
+        return Err(ConfError::directive(d, "is duplicate"));
+    }
+    let full = super::values::full_name(&shared.conf_prefix, d.arg(0));
+    let name = full.display().to_string();
+    let bytes = std::fs::read(&full).map_err(|e| {
+        ConfError::at(
+            d,
+            format!("open() \"{name}\" failed ({})", crate::sys::errno_text(&e)),
+        )
+    })?;
+    let passwords = tls::read_password_file(&bytes, &name).map_err(|e| ConfError::at(d, e))?;
+    *slot = Some(passwords);
+    Ok(())
 }
 
 fn readable(d: &Directive, shared: &Shared) -> Result<(), ConfError> {
@@ -220,9 +231,8 @@ fn readable(d: &Directive, shared: &Shared) -> Result<(), ConfError> {
         ConfError::at(
             d,
             format!(
-                "open() \"{}\" failed ({}: {})",
+                "open() \"{}\" failed ({})",
                 full.display(),
-                e.raw_os_error().unwrap_or(0),
                 crate::sys::errno_text(&e)
             ),
         )

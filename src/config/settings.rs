@@ -579,6 +579,9 @@ settings! {
         ssl_trusted_certificate: String = String::new(),
         /// `ssl_crl FILE`
         ssl_crl: String = String::new(),
+        // ---- tls3: encrypted keys, stapling, early data (config/set_ssl.rs) ----
+        /// `ssl_password_file`: its passwords in order (empty: none given)
+        ssl_password_file: Vec<Vec<u8>> = Vec::new(),
     }
 }
 

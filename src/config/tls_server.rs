@@ -48,6 +48,7 @@ pub(crate) fn build(
         trusted_certificate: &srv.ssl_trusted_certificate,
         crl: &srv.ssl_crl,
         verify_depth: srv.ssl_verify_depth,
+        passwords: &srv.ssl_password_file,
     };
     let mut warnings = Vec::new();
     let built = crate::tls::build(&settings, &mut warnings);

@@ -21,6 +21,7 @@
 mod certs;
 mod ciphers;
 mod client_auth;
+mod encrypted_key;
 mod session;
 mod settings;
 mod tickets;
@@ -34,6 +35,7 @@ pub use client_auth::{
     ClientTrust, Verified, VerifyClient, error_optional, fingerprint, pem, pem_escaped, pem_tabbed,
     serial,
 };
+pub use encrypted_key::read_password_file;
 pub use settings::{DEFAULT_BUILTIN_CACHE_SIZE, SessionCache, SslSettings, build};
 pub use transport::{Hello, Session, TlsVars, is_tls_error};
 

@@ -69,6 +69,9 @@ pub struct SslSettings<'a> {
     pub crl: &'a str,
     /// `ssl_verify_depth`.
     pub verify_depth: u64,
+    // ---- tls3: encrypted keys, stapling, early data ----
+    /// `ssl_password_file`'s passwords in the file's order (empty: no file).
+    pub passwords: &'a [Vec<u8>],
 }
 
 /// The smallest TLS record payload rustls allows.
@@ -108,7 +111,7 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
             ));
         }
         let chain = certs::load_certs(cert, &s.conf_prefix.join(cert))?;
-        let pkey = certs::load_key(key, &s.conf_prefix.join(key))?;
+        let pkey = certs::load_key(key, &s.conf_prefix.join(key), s.passwords)?;
         pairs.push(certs::certified_key(chain, pkey, cert, key)?);
     }
     let mut provider = super::provider();
@@ -158,9 +161,8 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
             let full = s.conf_prefix.join(path);
             let bytes = std::fs::read(&full).map_err(|e| {
                 format!(
-                    "open() \"{}\" failed ({}: {})",
+                    "open() \"{}\" failed ({})",
                     full.display(),
-                    e.raw_os_error().unwrap_or(0),
                     crate::sys::errno_text(&e)
                 )
             })?;
