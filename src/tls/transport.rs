@@ -49,6 +49,8 @@ pub struct Session {
     state: State,
     /// The first byte was looked at (the client speaks TLS).
     spoke_tls: bool,
+    /// The suites and groups the hello offered (`$ssl_ciphers`, `$ssl_curves`).
+    offered: Option<Box<super::Offered>>,
 }
 
 /// An error rustls reported, with nginx's text for the log.
@@ -101,6 +103,8 @@ pub struct TlsVars {
     pub peer_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// `$ssl_client_verify`: the chain judged by the request's server (once).
     pub verified: std::cell::OnceCell<super::Verified>,
+    /// `$ssl_ciphers`, `$ssl_curves`: what the client's hello offered.
+    pub offered: Option<Box<super::Offered>>,
 }
 
 impl TlsVars {
@@ -137,6 +141,7 @@ impl TlsVars {
                 .map(|c| c.iter().map(|d| d.clone().into_owned()).collect())
                 .unwrap_or_default(),
             verified: std::cell::OnceCell::new(),
+            offered: session.offered.clone(),
         })
     }
 }
@@ -147,6 +152,7 @@ impl Session {
         Session {
             state: State::Hello(Box::default()),
             spoke_tls: false,
+            offered: None,
         }
     }
 
@@ -223,6 +229,7 @@ impl Session {
         config: Arc<ServerConfig>,
         sock: &mut TcpStream,
     ) -> Result<(), String> {
+        self.offered = Some(Box::new(super::Offered::of(&accepted.client_hello())));
         match accepted.into_connection(config) {
             Ok(mut conn) => {
                 if let Err(e) = conn.process_new_packets() {

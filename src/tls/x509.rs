@@ -39,6 +39,8 @@ pub struct Fields<'a> {
     pub issuer: &'a [u8],
     /// `subject` (a Name).
     pub subject: &'a [u8],
+    /// `validity` (notBefore, notAfter).
+    pub validity: &'a [u8],
     /// `subjectPublicKeyInfo`.
     pub spki: &'a [u8],
 }
@@ -57,13 +59,14 @@ pub fn fields(cert: &[u8]) -> Option<Fields<'_>> {
     rest = after_serial;
     let (_, _, _, after_alg) = element(rest)?;
     let (_, issuer, _, after_issuer) = element(after_alg)?;
-    let (_, _, _, after_validity) = element(after_issuer)?;
+    let (_, validity, _, after_validity) = element(after_issuer)?;
     let (_, subject, _, after_subject) = element(after_validity)?;
     let (_, spki, _, _) = element(after_subject)?;
     Some(Fields {
         serial,
         issuer,
         subject,
+        validity,
         spki,
     })
 }
