@@ -128,7 +128,7 @@ fn offered_ciphers_and_curves() {
         get,
     );
     assert!(
-        out.contains("TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256|secp384r1:X25519\n"),
+        out.contains("TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:TLS_EMPTY_RENEGOTIATION_INFO_SCSV|secp384r1:X25519\n"),
         "{out}"
     );
     s.assert_clean_log();
