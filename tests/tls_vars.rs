@@ -84,10 +84,11 @@ fn client_certificate_names_and_times_as_nginx_prints_them() {
             .to_string()
     };
     let v = with_cert("/v");
-    assert_eq!(
-        v,
-        format!("{}|{}|2\n", field("notBefore="), field("notAfter=")),
-        "{text}"
+    let start_end = format!("{}|{}|", field("notBefore="), field("notAfter="));
+    // Three days of validity: 3 in the certificate's first second, 2 after it.
+    assert!(
+        v == format!("{start_end}2\n") || v == format!("{start_end}3\n"),
+        "{v} {text}"
     );
     // Without a certificate: empty, as nginx.
     let (_, body) = curl(&[&url("/dn")]);
