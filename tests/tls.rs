@@ -398,7 +398,7 @@ fn what_cannot_be_honoured_fails_the_test_with_its_reason() {
             "no ssl_client_certificate for ssl_verify_client",
         ),
         ("ssl_early_data on;", "0-RTT"),
-        ("ssl_stapling on;", "OCSP stapling"),
+        ("ssl_stapling on;", "needs \"ssl_stapling_file\""),
         ("ssl_conf_command Options x;", "rustls"),
         ("ssl_ecdh_curve brainpoolP256r1;", "no curve"),
         ("ssl_session_cache shared:X;", "invalid session cache"),

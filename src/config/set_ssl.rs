@@ -60,6 +60,15 @@ simple_setters! {
     ssl_trusted_certificate: srv.ssl_trusted_certificate = |d| Ok(d.arg(0).to_string());
     /// `ssl_crl FILE;`
     ssl_crl: srv.ssl_crl = |d| Ok(d.arg(0).to_string());
+    // ---- tls3: OCSP stapling ----
+    /// `ssl_stapling on|off;`
+    ssl_stapling: srv.ssl_stapling = flag_arg;
+    /// `ssl_stapling_file FILE;`
+    ssl_stapling_file: srv.ssl_stapling_file = |d| Ok(d.arg(0).to_string());
+    /// `ssl_stapling_responder URL;`
+    ssl_stapling_responder: srv.ssl_stapling_responder = |d| Ok(d.arg(0).to_string());
+    /// `ssl_stapling_verify on|off;`
+    ssl_stapling_verify: srv.ssl_stapling_verify = flag_arg;
 }
 
 /// `ssl on|off;`: nginx's deprecated switch, with its warning.
