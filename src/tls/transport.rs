@@ -83,6 +83,19 @@ fn tls_error(handshaking: bool, e: impl std::fmt::Display) -> io::Error {
     )
 }
 
+/// Counts a handshake's outcome in the status counters (`portico_ssl_*`).
+fn count(field: crate::status::Field) {
+    crate::status::counters::add(field, 1);
+}
+
+/// Counts a handshake that just completed (and whether it resumed a session).
+fn count_done(conn: &ServerConnection) {
+    count(crate::status::Field::SslHandshakes);
+    if conn.handshake_kind() == Some(HandshakeKind::Resumed) {
+        count(crate::status::Field::SslSessionReuses);
+    }
+}
+
 /// What the `$ssl_*` variables read of an established session, taken once per
 /// connection.
 #[derive(Debug)]
@@ -172,6 +185,7 @@ impl Session {
                 Ok(0) => return Hello::Closed,
                 Ok(_) if first[0] == RECORD_HANDSHAKE => self.spoke_tls = true,
                 Ok(_) if first[0] & SSLV2_HELLO_BIT != 0 => {
+                    count(crate::status::Field::SslHandshakesFailed);
                     return Hello::Failed(
                         "SSL_do_handshake() failed (SSL: an SSLv2 hello, which rustls does not speak)"
                             .into(),
@@ -192,6 +206,7 @@ impl Session {
                 Err((e, mut alert)) => {
                     let _ = alert.write_all(sock);
                     self.state = State::Gone;
+                    count(crate::status::Field::SslHandshakesFailed);
                     return Hello::Failed(format!("SSL_do_handshake() failed (SSL: {e})"));
                 }
             }
@@ -233,6 +248,7 @@ impl Session {
         match accepted.into_connection(config) {
             Ok(mut conn) => {
                 if let Err(e) = conn.process_new_packets() {
+                    count(crate::status::Field::SslHandshakesFailed);
                     return Err(format!("SSL_do_handshake() failed (SSL: {e})"));
                 }
                 self.state = State::Open(Box::new(conn));
@@ -244,6 +260,7 @@ impl Session {
             }
             Err((e, mut alert)) => {
                 let _ = alert.write_all(sock);
+                count(crate::status::Field::SslHandshakesFailed);
                 Err(format!("SSL_do_handshake() failed (SSL: {e})"))
             }
         }
@@ -253,6 +270,7 @@ impl Session {
     pub fn reject(&mut self, sock: &mut TcpStream) {
         let _ = sock.write(&ALERT_UNRECOGNIZED_NAME);
         self.state = State::Gone;
+        count(crate::status::Field::SslHandshakesFailed);
     }
 
     fn open(&mut self) -> io::Result<&mut ServerConnection> {
@@ -300,7 +318,13 @@ impl Session {
                         break;
                     }
                 }
+                if handshaking {
+                    count(crate::status::Field::SslHandshakesFailed);
+                }
                 return Err(tls_error(handshaking, e));
+            }
+            if handshaking && !conn.is_handshaking() {
+                count_done(conn);
             }
         }
     }
@@ -327,7 +351,13 @@ impl Session {
             }
             let handshaking = conn.is_handshaking();
             if let Err(e) = conn.process_new_packets() {
+                if handshaking {
+                    count(crate::status::Field::SslHandshakesFailed);
+                }
                 return Err(tls_error(handshaking, e));
+            }
+            if handshaking && !conn.is_handshaking() {
+                count_done(conn);
             }
         }
     }
