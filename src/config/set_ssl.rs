@@ -1,8 +1,9 @@
 //! Setters of the `ssl_*` directives (nginx's `ngx_http_ssl_module.c`): they check each
 //! value's syntax as nginx does; `merge` hands the merged values to `tls::build`, which
 //! reads the certificates and makes the rustls configuration. What Portico does not do yet
-//! (client certificates, OCSP stapling, 0-RTT, `ssl_conf_command`) is refused here with the
-//! reason, never accepted and ignored.
+//! (0-RTT, OCSP checks of client certificates, `ssl_conf_command`; stapling without
+//! `ssl_stapling_file` is refused in `tls::build`) is refused here with the reason, never
+//! accepted and ignored.
 
 use std::time::Duration;
 

@@ -192,7 +192,7 @@ fn escape_2253(text: &[u8], out: &mut Vec<u8>) {
         if special {
             out.push(b'\\');
             out.push(c);
-        } else if c < 0x20 || c >= 0x7f {
+        } else if !(0x20..0x7f).contains(&c) {
             out.push(b'\\');
             hex_upper(&[c], out);
         } else {
@@ -335,8 +335,11 @@ pub fn days_left(end: i64, now: i64, out: &mut Vec<u8>) {
 mod tests {
     use super::*;
 
-    /// A Name of the given (OID contents, tag, value) RDNs.
-    fn name(rdns: &[&[(&[u8], u8, &[u8])]]) -> Vec<u8> {
+    /// An attribute for [`name`]: OID contents, value tag, value.
+    type Atv<'a> = (&'a [u8], u8, &'a [u8]);
+
+    /// A Name of the given RDNs.
+    fn name(rdns: &[&[Atv<'_>]]) -> Vec<u8> {
         fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
             let mut v = vec![tag, body.len() as u8];
             v.extend_from_slice(body);

@@ -165,7 +165,7 @@ fn find_encrypted(pem: &[u8]) -> Result<Option<Wrapped>, String> {
 
 /// The bytes of a hex string.
 fn hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
