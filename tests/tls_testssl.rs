@@ -1,5 +1,5 @@
 //! testssl.sh (Debian's `testssl.sh`, which `.ci/run` installs) against the shipped example
-//! TLS configuration, `conf/tls-example.conf`: no vulnerability found, no weak protocol
+//! TLS configuration, `examples/tls.conf`: no vulnerability found, no weak protocol
 //! (SSLv2/3, TLS 1.0/1.1) and no weak cipher (NULL, export, RC4, 3DES, CBC without
 //! forward secrecy, anonymous) offered. Skipped, with a message, where testssl.sh is absent.
 //! Its run is bounded: protocols, cipher categories and vulnerabilities only (`-p -s -U`),
@@ -29,11 +29,8 @@ fn the_example_configuration_passes_testssl() {
         eprintln!("testssl.sh is not installed (apt-get install testssl.sh): test skipped");
         return;
     };
-    let example = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/conf/tls-example.conf"
-    ))
-    .unwrap();
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/tls.conf")).unwrap();
     let port = free_port();
     // The example as shipped, on a loopback port, with the test's own main settings.
     let http = example
