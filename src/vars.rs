@@ -197,9 +197,9 @@ vars! {
     SslEarlyData = "ssl_early_data",
     /// `$ssl_client_verify`: `SUCCESS`, `FAILED:reason` or `NONE`.
     SslClientVerify = "ssl_client_verify",
-    /// `$ssl_client_s_dn`: empty (certificate names are not decoded yet).
+    /// `$ssl_client_s_dn`: the client certificate's subject (RFC 2253).
     SslClientSDn = "ssl_client_s_dn",
-    /// `$ssl_client_i_dn`
+    /// `$ssl_client_i_dn`: its issuer (RFC 2253).
     SslClientIDn = "ssl_client_i_dn",
     /// `$ssl_client_serial`: uppercase hex, as OpenSSL writes it.
     SslClientSerial = "ssl_client_serial",
@@ -214,6 +214,21 @@ vars! {
     // ---- http2 ----
     /// `$http2`: `h2` over TLS, `h2c` in clear on an HTTP/2 connection, else empty.
     Http2 = "http2",
+    // ---- tls3: more $ssl_* variables (tls/dn.rs, tls/offer.rs) ----
+    /// `$ssl_client_s_dn_legacy`: the subject as `/C=../CN=..`.
+    SslClientSDnLegacy = "ssl_client_s_dn_legacy",
+    /// `$ssl_client_i_dn_legacy`: the issuer as `/C=../CN=..`.
+    SslClientIDnLegacy = "ssl_client_i_dn_legacy",
+    /// `$ssl_client_v_start`: the certificate's notBefore.
+    SslClientVStart = "ssl_client_v_start",
+    /// `$ssl_client_v_end`: its notAfter.
+    SslClientVEnd = "ssl_client_v_end",
+    /// `$ssl_client_v_remain`: days until notAfter.
+    SslClientVRemain = "ssl_client_v_remain",
+    /// `$ssl_ciphers`: the suites the client offered (OpenSSL names).
+    SslCiphers = "ssl_ciphers",
+    /// `$ssl_curves`: the groups the client offered.
+    SslCurves = "ssl_curves",
     ;
     /// `$arg_NAME`: one query argument (name stored lowercase; see [`find_arg`]).
     Arg(String),

@@ -520,7 +520,7 @@ table! {
     "ssl", HS, Flag, false, set_ssl::ssl, "Deprecated form of `listen ... ssl` (default off).";
     "ssl_certificate", HS, Exact(1), false, set_ssl::ssl_certificate, "PEM certificate chain (file or `data:`); several pairs per server, chosen by the client's offer.";
     "ssl_certificate_key", HS, Exact(1), false, set_ssl::ssl_certificate_key, "PEM private key (file or `data:`), paired with the `ssl_certificate` of the same rank.";
-    "ssl_password_file", HS, Exact(1), false, set_ssl::ssl_file, "Read at load; encrypted keys are refused (rustls reads unencrypted keys only).";
+    "ssl_password_file", HS, Exact(1), false, set_ssl::ssl_password_file, "Passwords of encrypted keys, one a line, tried in order (AES-CBC keys: PKCS#8 PBES2 or traditional PEM).";
     "ssl_protocols", HS, AtLeast(1), false, set_ssl::ssl_protocols, "Protocols (default TLSv1 TLSv1.1 TLSv1.2 TLSv1.3; rustls speaks TLSv1.2 and TLSv1.3).";
     "ssl_ciphers", HS, Exact(1), false, set_ssl::ssl_ciphers, "OpenSSL cipher string selecting TLS 1.2 suites (default HIGH:!aNULL:!MD5).";
     "ssl_prefer_server_ciphers", HS, Flag, false, set_ssl::ssl_prefer_server_ciphers, "Choose the suite by the server's order (default off).";
@@ -538,10 +538,10 @@ table! {
     "ssl_trusted_certificate", HS, Exact(1), false, set_ssl::ssl_trusted_certificate, "CAs client certificates verify against (not named to the client).";
     "ssl_crl", HS, Exact(1), false, set_ssl::ssl_crl, "CRLs client certificates are checked against.";
     "ssl_early_data", HS, Flag, false, set_ssl::off_only, "`off` only (nginx's default): 0-RTT is not implemented.";
-    "ssl_stapling", HS, Flag, false, set_ssl::off_only, "`off` only (nginx's default): OCSP stapling is not implemented.";
-    "ssl_stapling_verify", HS, Flag, false, set_ssl::off_only, "`off` only (nginx's default).";
-    "ssl_stapling_file", HS, Exact(1), false, set_ssl::refuse, "Refused: OCSP stapling is not implemented.";
-    "ssl_stapling_responder", HS, Exact(1), false, set_ssl::refuse, "Refused: OCSP stapling is not implemented.";
+    "ssl_stapling", HS, Flag, false, set_ssl::ssl_stapling, "Staple an OCSP response (default off); `on` needs `ssl_stapling_file` (no fetching from responders yet).";
+    "ssl_stapling_verify", HS, Flag, false, set_ssl::ssl_stapling_verify, "Verify fetched OCSP responses (default off); a `ssl_stapling_file` response is stapled as is, as in nginx.";
+    "ssl_stapling_file", HS, Exact(1), false, set_ssl::ssl_stapling_file, "DER OCSP response stapled to every certificate of the server.";
+    "ssl_stapling_responder", HS, Exact(1), false, set_ssl::ssl_stapling_responder, "OCSP responder URL for fetching (used only without `ssl_stapling_file`, which is required for now).";
     "ssl_ocsp", HS, Exact(1), false, set_ssl::off_only, "`off` only (nginx's default).";
     "ssl_ocsp_cache", HS, Exact(1), false, set_ssl::off_only, "`off` only (nginx's default).";
     "ssl_ocsp_responder", HS, Exact(1), false, set_ssl::refuse, "Refused: OCSP is not implemented.";

@@ -1,8 +1,9 @@
 //! Setters of the `ssl_*` directives (nginx's `ngx_http_ssl_module.c`): they check each
 //! value's syntax as nginx does; `merge` hands the merged values to `tls::build`, which
 //! reads the certificates and makes the rustls configuration. What Portico does not do yet
-//! (client certificates, OCSP stapling, 0-RTT, `ssl_conf_command`) is refused here with the
-//! reason, never accepted and ignored.
+//! (0-RTT, OCSP checks of client certificates, `ssl_conf_command`; stapling without
+//! `ssl_stapling_file` is refused in `tls::build`) is refused here with the reason, never
+//! accepted and ignored.
 
 use std::time::Duration;
 
@@ -60,6 +61,15 @@ simple_setters! {
     ssl_trusted_certificate: srv.ssl_trusted_certificate = |d| Ok(d.arg(0).to_string());
     /// `ssl_crl FILE;`
     ssl_crl: srv.ssl_crl = |d| Ok(d.arg(0).to_string());
+    // ---- tls3: OCSP stapling ----
+    /// `ssl_stapling on|off;`
+    ssl_stapling: srv.ssl_stapling = flag_arg;
+    /// `ssl_stapling_file FILE;`
+    ssl_stapling_file: srv.ssl_stapling_file = |d| Ok(d.arg(0).to_string());
+    /// `ssl_stapling_responder URL;`
+    ssl_stapling_responder: srv.ssl_stapling_responder = |d| Ok(d.arg(0).to_string());
+    /// `ssl_stapling_verify on|off;`
+    ssl_stapling_verify: srv.ssl_stapling_verify = flag_arg;
 }
 
 /// `ssl on|off;`: nginx's deprecated switch, with its warning.
@@ -197,17 +207,28 @@ pub(crate) fn ssl_dhparam(
     Ok(())
 }
 
-/// `ssl_password_file`, `ssl_client_certificate`, `ssl_trusted_certificate`, `ssl_crl`:
-/// the file must be readable, as nginx reads it at load. They change nothing while client
-/// certificates are not verified (`ssl_verify_client` other than `off` is refused), as in
-/// nginx with `ssl_verify_client off`; an encrypted key is refused where it is loaded.
-pub(crate) fn ssl_file(
+/// `ssl_password_file FILE;`: read now, as nginx reads it while parsing (a FIFO is read
+/// once), its passwords kept for the keys of this level and those below.
+pub(crate) fn ssl_password_file(
     l: &mut Level<'_>,
     d: &Directive,
     shared: &mut Shared,
 ) -> Result<(), ConfError> {
-    l.srv(d)?;
-    readable(d, shared)
+    let slot = &mut l.srv(d)?.ssl_password_file;
+    if slot.is_some() {
+        return Err(ConfError::directive(d, "is duplicate"));
+    }
+    let full = super::values::full_name(&shared.conf_prefix, d.arg(0));
+    let name = full.display().to_string();
+    let bytes = std::fs::read(&full).map_err(|e| {
+        ConfError::at(
+            d,
+            format!("open() \"{name}\" failed ({})", crate::sys::errno_text(&e)),
+        )
+    })?;
+    let passwords = tls::read_password_file(&bytes, &name).map_err(|e| ConfError::at(d, e))?;
+    *slot = Some(passwords);
+    Ok(())
 }
 
 fn readable(d: &Directive, shared: &Shared) -> Result<(), ConfError> {
@@ -220,9 +241,8 @@ fn readable(d: &Directive, shared: &Shared) -> Result<(), ConfError> {
         ConfError::at(
             d,
             format!(
-                "open() \"{}\" failed ({}: {})",
+                "open() \"{}\" failed ({})",
                 full.display(),
-                e.raw_os_error().unwrap_or(0),
                 crate::sys::errno_text(&e)
             ),
         )

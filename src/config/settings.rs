@@ -582,6 +582,17 @@ settings! {
         ssl_trusted_certificate: String = String::new(),
         /// `ssl_crl FILE`
         ssl_crl: String = String::new(),
+        // ---- tls3: encrypted keys, stapling, early data (config/set_ssl.rs) ----
+        /// `ssl_password_file`: its passwords in order (empty: none given)
+        ssl_password_file: Vec<Vec<u8>> = Vec::new(),
+        /// `ssl_stapling`
+        ssl_stapling: bool = false,
+        /// `ssl_stapling_file FILE` (empty: none)
+        ssl_stapling_file: String = String::new(),
+        /// `ssl_stapling_responder URL` (empty: the certificate's AIA)
+        ssl_stapling_responder: String = String::new(),
+        /// `ssl_stapling_verify`
+        ssl_stapling_verify: bool = false,
     }
 }
 

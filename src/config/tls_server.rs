@@ -48,6 +48,9 @@ pub(crate) fn build(
         trusted_certificate: &srv.ssl_trusted_certificate,
         crl: &srv.ssl_crl,
         verify_depth: srv.ssl_verify_depth,
+        passwords: &srv.ssl_password_file,
+        stapling: srv.ssl_stapling,
+        stapling_file: &srv.ssl_stapling_file,
     };
     let mut warnings = Vec::new();
     let built = crate::tls::build(&settings, &mut warnings);

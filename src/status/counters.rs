@@ -61,12 +61,24 @@ pub enum Field {
     Waiting = 8,
     /// When the worker started (Unix milliseconds).
     StartedMs = 9,
-    // Words 10..16 are reserved: TLS handshakes, failed handshakes and reused sessions go
-    // here when TLS comes (counted per worker like the rest).
+    /// TLS handshakes completed (`tls/transport.rs`).
+    SslHandshakes = 10,
+    /// TLS handshakes that failed (a protocol error, a rejected hello).
+    SslHandshakesFailed = 11,
+    /// Completed handshakes that resumed a session (cache or ticket).
+    SslSessionReuses = 12,
+    // Words 13..16 are reserved.
 }
 
 /// Fields that only grow: folded into the retired totals when a worker exits.
-const TOTALS: [Field; 3] = [Field::Accepted, Field::Handled, Field::Requests];
+const TOTALS: [Field; 6] = [
+    Field::Accepted,
+    Field::Handled,
+    Field::Requests,
+    Field::SslHandshakes,
+    Field::SslHandshakesFailed,
+    Field::SslSessionReuses,
+];
 
 static WORDS: OnceLock<&'static [AtomicU64]> = OnceLock::new();
 /// The word index of this process's slot (`usize::MAX`: none).
@@ -211,6 +223,12 @@ pub struct WorkerStats {
     pub writing: u64,
     /// Idle.
     pub waiting: u64,
+    /// TLS handshakes completed.
+    pub ssl_handshakes: u64,
+    /// TLS handshakes failed.
+    pub ssl_handshakes_failed: u64,
+    /// TLS sessions reused.
+    pub ssl_session_reuses: u64,
 }
 
 /// A consistent copy of the zone, taken without any lock.
@@ -244,6 +262,9 @@ fn read_record(w: &[AtomicU64], base: usize) -> WorkerStats {
         reading: g(Field::Reading),
         writing: g(Field::Writing),
         waiting: g(Field::Waiting),
+        ssl_handshakes: g(Field::SslHandshakes),
+        ssl_handshakes_failed: g(Field::SslHandshakesFailed),
+        ssl_session_reuses: g(Field::SslSessionReuses),
     }
 }
 
@@ -269,6 +290,9 @@ pub fn snapshot() -> Snapshot {
             total.accepted += r.accepted;
             total.handled += r.handled;
             total.requests += r.requests;
+            total.ssl_handshakes += r.ssl_handshakes;
+            total.ssl_handshakes_failed += r.ssl_handshakes_failed;
+            total.ssl_session_reuses += r.ssl_session_reuses;
             total.active = total.active.wrapping_add(r.active);
             total.reading = total.reading.wrapping_add(r.reading);
             total.writing = total.writing.wrapping_add(r.writing);

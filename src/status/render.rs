@@ -155,7 +155,8 @@ pub fn json(r: &Report) -> String {
         out,
         "{{\"version\":\"{}\",\"generation\":{},\"load_timestamp\":{},\"start_timestamp\":{},\
          \"connections\":{{\"accepted\":{},\"handled\":{},\"active\":{},\"reading\":{},\"writing\":{},\"idle\":{}}},\
-         \"requests\":{{\"total\":{}}},\"workers\":[",
+         \"requests\":{{\"total\":{}}},\
+         \"ssl\":{{\"handshakes\":{},\"handshakes_failed\":{},\"session_reuses\":{}}},\"workers\":[",
         crate::VERSION,
         m.generation,
         secs(m.loaded_ms),
@@ -166,7 +167,10 @@ pub fn json(r: &Report) -> String {
         t.reading,
         t.writing,
         t.waiting,
-        t.requests
+        t.requests,
+        t.ssl_handshakes,
+        t.ssl_handshakes_failed,
+        t.ssl_session_reuses
     );
     for (i, w) in m.workers.iter().enumerate() {
         let _ = write!(
@@ -385,6 +389,26 @@ pub fn prometheus(r: &Report) -> String {
         "Client connections handled.",
     );
     let _ = writeln!(out, "portico_connections_handled_total {}", t.handled);
+    for (name, help, value) in [
+        (
+            "portico_ssl_handshakes_total",
+            "TLS handshakes completed.",
+            t.ssl_handshakes,
+        ),
+        (
+            "portico_ssl_handshakes_failed_total",
+            "TLS handshakes that failed.",
+            t.ssl_handshakes_failed,
+        ),
+        (
+            "portico_ssl_session_reuses_total",
+            "TLS handshakes that resumed a session.",
+            t.ssl_session_reuses,
+        ),
+    ] {
+        family(&mut out, name, "counter", help);
+        let _ = writeln!(out, "{name} {value}");
+    }
     family(
         &mut out,
         "portico_connections",

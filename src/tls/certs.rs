@@ -17,9 +17,8 @@ fn source_bytes(value: &str, path: &std::path::Path) -> Result<Vec<u8>, String> 
         Some(data) => Ok(data.as_bytes().to_vec()),
         None => std::fs::read(path).map_err(|e| {
             format!(
-                "BIO_new_file(\"{}\") failed ({}: {})",
+                "BIO_new_file(\"{}\") failed ({})",
                 path.display(),
-                e.raw_os_error().unwrap_or(0),
                 crate::sys::errno_text(&e)
             )
         }),
@@ -55,17 +54,18 @@ pub fn load_crls(
         .map_err(|e| format!("X509_load_crl_file(\"{value}\") failed ({e})"))
 }
 
-/// The private key of a PEM value. An encrypted key is refused with the reason: rustls
-/// reads only unencrypted PKCS#1, PKCS#8 and SEC1 keys (`openssl pkey -in KEY -out KEY2`
-/// decrypts one).
-pub fn load_key(value: &str, path: &std::path::Path) -> Result<PrivateKeyDer<'static>, String> {
+/// The private key of a PEM value, decrypted with the first of `passwords`
+/// (`ssl_password_file`) that fits where it is encrypted.
+pub fn load_key(
+    value: &str,
+    path: &std::path::Path,
+    passwords: &[Vec<u8>],
+) -> Result<PrivateKeyDer<'static>, String> {
     let bytes = source_bytes(value, path)?;
-    if memchr::memmem::find(&bytes, b"ENCRYPTED").is_some() {
-        return Err(format!(
-            "cannot load certificate key \"{value}\": the key is encrypted, and Portico reads \
-             only unencrypted keys (decrypt it with \"openssl pkey -in KEY -out NEWKEY\"; \
-             ssl_password_file cannot be used)"
-        ));
+    match super::encrypted_key::decrypt(&bytes, passwords) {
+        Ok(Some(key)) => return Ok(key),
+        Ok(None) => {}
+        Err(e) => return Err(format!("cannot load certificate key \"{value}\": {e}")),
     }
     PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| {
         format!("cannot load certificate key \"{value}\": PEM_read_bio_PrivateKey() failed ({e})")

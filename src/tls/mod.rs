@@ -21,6 +21,9 @@
 mod certs;
 mod ciphers;
 mod client_auth;
+mod dn;
+mod encrypted_key;
+mod offer;
 mod session;
 mod settings;
 mod tickets;
@@ -34,8 +37,53 @@ pub use client_auth::{
     ClientTrust, Verified, VerifyClient, error_optional, fingerprint, pem, pem_escaped, pem_tabbed,
     serial,
 };
+pub use encrypted_key::read_password_file;
+pub use offer::Offered;
 pub use settings::{DEFAULT_BUILTIN_CACHE_SIZE, SessionCache, SslSettings, build};
 pub use transport::{Hello, Session, TlsVars, is_tls_error};
+
+/// A field of the client's certificate that a `$ssl_client_*` variable prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertField {
+    /// `$ssl_client_s_dn` (RFC 2253).
+    SubjectDn,
+    /// `$ssl_client_i_dn` (RFC 2253).
+    IssuerDn,
+    /// `$ssl_client_s_dn_legacy` (`/CN=...`).
+    SubjectDnLegacy,
+    /// `$ssl_client_i_dn_legacy`.
+    IssuerDnLegacy,
+    /// `$ssl_client_v_start`.
+    ValidFrom,
+    /// `$ssl_client_v_end`.
+    ValidUntil,
+    /// `$ssl_client_v_remain` (days).
+    DaysLeft,
+}
+
+/// Appends `field` of the certificate `leaf` (DER) as nginx prints it; `now`: seconds since
+/// the epoch. Nothing where the certificate cannot be read.
+pub fn write_cert_field(field: CertField, leaf: &[u8], now: i64, out: &mut Vec<u8>) {
+    let Some(f) = x509::fields(leaf) else {
+        return;
+    };
+    match field {
+        CertField::SubjectDn => dn::rfc2253(f.subject, out),
+        CertField::IssuerDn => dn::rfc2253(f.issuer, out),
+        CertField::SubjectDnLegacy => dn::legacy(f.subject, out),
+        CertField::IssuerDnLegacy => dn::legacy(f.issuer, out),
+        CertField::ValidFrom | CertField::ValidUntil | CertField::DaysLeft => {
+            let Some((start, end)) = dn::validity(f.validity) else {
+                return;
+            };
+            match field {
+                CertField::ValidFrom => dn::asn1_time_print(start, out),
+                CertField::ValidUntil => dn::asn1_time_print(end, out),
+                _ => dn::days_left(end, now, out),
+            }
+        }
+    }
+}
 
 /// The crypto provider every TLS object is built with.
 pub fn provider() -> rustls::crypto::CryptoProvider {

@@ -69,6 +69,13 @@ pub struct SslSettings<'a> {
     pub crl: &'a str,
     /// `ssl_verify_depth`.
     pub verify_depth: u64,
+    // ---- tls3: encrypted keys, stapling, early data ----
+    /// `ssl_password_file`'s passwords in the file's order (empty: no file).
+    pub passwords: &'a [Vec<u8>],
+    /// `ssl_stapling`.
+    pub stapling: bool,
+    /// `ssl_stapling_file` (empty: none).
+    pub stapling_file: &'a str,
 }
 
 /// The smallest TLS record payload rustls allows.
@@ -94,6 +101,7 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
         });
     }
     let (client_trust, verifier) = client_trust(s, true)?;
+    let staple = stapled_response(s)?;
     let mut pairs = Vec::new();
     for (i, cert) in s.certificates.iter().enumerate() {
         let Some(key) = s.certificate_keys.get(i) else {
@@ -108,8 +116,12 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
             ));
         }
         let chain = certs::load_certs(cert, &s.conf_prefix.join(cert))?;
-        let pkey = certs::load_key(key, &s.conf_prefix.join(key))?;
-        pairs.push(certs::certified_key(chain, pkey, cert, key)?);
+        let pkey = certs::load_key(key, &s.conf_prefix.join(key), s.passwords)?;
+        let mut pair = certs::certified_key(chain, pkey, cert, key)?;
+        if let (Some(ocsp), Some(ck)) = (&staple, Arc::get_mut(&mut pair)) {
+            ck.ocsp = Some(ocsp.clone());
+        }
+        pairs.push(pair);
     }
     let mut provider = super::provider();
     let (tls12, missing) = ciphers::select(s.ciphers, &provider.cipher_suites)?;
@@ -158,9 +170,8 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
             let full = s.conf_prefix.join(path);
             let bytes = std::fs::read(&full).map_err(|e| {
                 format!(
-                    "open() \"{}\" failed ({}: {})",
+                    "open() \"{}\" failed ({})",
                     full.display(),
-                    e.raw_os_error().unwrap_or(0),
                     crate::sys::errno_text(&e)
                 )
             })?;
@@ -181,6 +192,39 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
         shared_cache,
         client_trust,
     })
+}
+
+/// `ssl_stapling on` with `ssl_stapling_file`: the DER OCSP response every certificate of
+/// the server staples (as nginx staples the file's response, unverified). Without a file
+/// nginx fetches from the responder; Portico does not yet, so that is refused with the
+/// reason.
+fn stapled_response(s: &SslSettings<'_>) -> Result<Option<Vec<u8>>, String> {
+    if !s.stapling {
+        return Ok(None);
+    }
+    if s.stapling_file.is_empty() {
+        return Err(
+            "\"ssl_stapling on\" needs \"ssl_stapling_file\": fetching OCSP responses \
+                    from the responder is not implemented yet"
+                .to_string(),
+        );
+    }
+    let path = s.conf_prefix.join(s.stapling_file);
+    let der = std::fs::read(&path).map_err(|e| {
+        format!(
+            "BIO_new_file(\"{}\") failed ({})",
+            path.display(),
+            crate::sys::errno_text(&e)
+        )
+    })?;
+    // An OCSPResponse is one DER SEQUENCE (d2i_OCSP_RESPONSE_bio's first check).
+    match super::x509::element(&der) {
+        Some((0x30, whole, _, _)) if whole.len() == der.len() => Ok(Some(der)),
+        _ => Err(format!(
+            "d2i_OCSP_RESPONSE_bio(\"{}\") failed",
+            path.display()
+        )),
+    }
 }
 
 /// The CAs and CRLs of client verification, read as nginx reads them (the CAs of

@@ -49,6 +49,8 @@ pub struct Session {
     state: State,
     /// The first byte was looked at (the client speaks TLS).
     spoke_tls: bool,
+    /// The suites and groups the hello offered (`$ssl_ciphers`, `$ssl_curves`).
+    offered: Option<Box<super::Offered>>,
 }
 
 /// An error rustls reported, with nginx's text for the log.
@@ -81,6 +83,19 @@ fn tls_error(handshaking: bool, e: impl std::fmt::Display) -> io::Error {
     )
 }
 
+/// Counts a handshake's outcome in the status counters (`portico_ssl_*`).
+fn count(field: crate::status::Field) {
+    crate::status::counters::add(field, 1);
+}
+
+/// Counts a handshake that just completed (and whether it resumed a session).
+fn count_done(conn: &ServerConnection) {
+    count(crate::status::Field::SslHandshakes);
+    if conn.handshake_kind() == Some(HandshakeKind::Resumed) {
+        count(crate::status::Field::SslSessionReuses);
+    }
+}
+
 /// What the `$ssl_*` variables read of an established session, taken once per
 /// connection.
 #[derive(Debug)]
@@ -101,6 +116,8 @@ pub struct TlsVars {
     pub peer_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// `$ssl_client_verify`: the chain judged by the request's server (once).
     pub verified: std::cell::OnceCell<super::Verified>,
+    /// `$ssl_ciphers`, `$ssl_curves`: what the client's hello offered.
+    pub offered: Option<Box<super::Offered>>,
 }
 
 impl TlsVars {
@@ -137,6 +154,7 @@ impl TlsVars {
                 .map(|c| c.iter().map(|d| d.clone().into_owned()).collect())
                 .unwrap_or_default(),
             verified: std::cell::OnceCell::new(),
+            offered: session.offered.clone(),
         })
     }
 }
@@ -147,6 +165,7 @@ impl Session {
         Session {
             state: State::Hello(Box::default()),
             spoke_tls: false,
+            offered: None,
         }
     }
 
@@ -166,6 +185,7 @@ impl Session {
                 Ok(0) => return Hello::Closed,
                 Ok(_) if first[0] == RECORD_HANDSHAKE => self.spoke_tls = true,
                 Ok(_) if first[0] & SSLV2_HELLO_BIT != 0 => {
+                    count(crate::status::Field::SslHandshakesFailed);
                     return Hello::Failed(
                         "SSL_do_handshake() failed (SSL: an SSLv2 hello, which rustls does not speak)"
                             .into(),
@@ -186,6 +206,7 @@ impl Session {
                 Err((e, mut alert)) => {
                     let _ = alert.write_all(sock);
                     self.state = State::Gone;
+                    count(crate::status::Field::SslHandshakesFailed);
                     return Hello::Failed(format!("SSL_do_handshake() failed (SSL: {e})"));
                 }
             }
@@ -223,9 +244,11 @@ impl Session {
         config: Arc<ServerConfig>,
         sock: &mut TcpStream,
     ) -> Result<(), String> {
+        self.offered = Some(Box::new(super::Offered::of(&accepted.client_hello())));
         match accepted.into_connection(config) {
             Ok(mut conn) => {
                 if let Err(e) = conn.process_new_packets() {
+                    count(crate::status::Field::SslHandshakesFailed);
                     return Err(format!("SSL_do_handshake() failed (SSL: {e})"));
                 }
                 self.state = State::Open(Box::new(conn));
@@ -237,6 +260,7 @@ impl Session {
             }
             Err((e, mut alert)) => {
                 let _ = alert.write_all(sock);
+                count(crate::status::Field::SslHandshakesFailed);
                 Err(format!("SSL_do_handshake() failed (SSL: {e})"))
             }
         }
@@ -246,6 +270,7 @@ impl Session {
     pub fn reject(&mut self, sock: &mut TcpStream) {
         let _ = sock.write(&ALERT_UNRECOGNIZED_NAME);
         self.state = State::Gone;
+        count(crate::status::Field::SslHandshakesFailed);
     }
 
     fn open(&mut self) -> io::Result<&mut ServerConnection> {
@@ -293,7 +318,13 @@ impl Session {
                         break;
                     }
                 }
+                if handshaking {
+                    count(crate::status::Field::SslHandshakesFailed);
+                }
                 return Err(tls_error(handshaking, e));
+            }
+            if handshaking && !conn.is_handshaking() {
+                count_done(conn);
             }
         }
     }
@@ -320,7 +351,13 @@ impl Session {
             }
             let handshaking = conn.is_handshaking();
             if let Err(e) = conn.process_new_packets() {
+                if handshaking {
+                    count(crate::status::Field::SslHandshakesFailed);
+                }
                 return Err(tls_error(handshaking, e));
+            }
+            if handshaking && !conn.is_handshaking() {
+                count_done(conn);
             }
         }
     }

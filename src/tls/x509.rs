@@ -4,10 +4,10 @@
 
 /// One DER element: its tag, the whole element (tag and length included), its contents,
 /// and the bytes after it.
-type Element<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
+pub(super) type Element<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
 
 /// The first DER element of `der`; `None` where the bytes are not DER.
-fn element(der: &[u8]) -> Option<Element<'_>> {
+pub(super) fn element(der: &[u8]) -> Option<Element<'_>> {
     let tag = *der.first()?;
     let first = *der.get(1)?;
     let (len, header) = if first < 0x80 {
@@ -39,6 +39,8 @@ pub struct Fields<'a> {
     pub issuer: &'a [u8],
     /// `subject` (a Name).
     pub subject: &'a [u8],
+    /// `validity` (notBefore, notAfter).
+    pub validity: &'a [u8],
     /// `subjectPublicKeyInfo`.
     pub spki: &'a [u8],
 }
@@ -57,13 +59,14 @@ pub fn fields(cert: &[u8]) -> Option<Fields<'_>> {
     rest = after_serial;
     let (_, _, _, after_alg) = element(rest)?;
     let (_, issuer, _, after_issuer) = element(after_alg)?;
-    let (_, _, _, after_validity) = element(after_issuer)?;
+    let (_, validity, _, after_validity) = element(after_issuer)?;
     let (_, subject, _, after_subject) = element(after_validity)?;
     let (_, spki, _, _) = element(after_subject)?;
     Some(Fields {
         serial,
         issuer,
         subject,
+        validity,
         spki,
     })
 }

@@ -497,7 +497,14 @@ impl VarSource for RequestVars<'_, '_> {
             | Var::SslClientFingerprint
             | Var::SslClientCert
             | Var::SslClientRawCert
-            | Var::SslClientEscapedCert => {
+            | Var::SslClientEscapedCert
+            | Var::SslClientSDnLegacy
+            | Var::SslClientIDnLegacy
+            | Var::SslClientVStart
+            | Var::SslClientVEnd
+            | Var::SslClientVRemain
+            | Var::SslCiphers
+            | Var::SslCurves => {
                 // Not found on a plain connection, as nginx's.
                 let Some(tls) = self.conn.tls.as_deref() else {
                     return false;
@@ -540,6 +547,40 @@ impl VarSource for RequestVars<'_, '_> {
                         }
                     }
                     Var::SslCurve => out.extend_from_slice(tls.curve.unwrap_or("").as_bytes()),
+                    Var::SslCiphers | Var::SslCurves => {
+                        if let Some(offered) = &tls.offered {
+                            if matches!(var, Var::SslCiphers) {
+                                offered.write_ciphers(out);
+                            } else {
+                                offered.write_curves(out);
+                            }
+                        }
+                    }
+                    Var::SslClientSDn
+                    | Var::SslClientIDn
+                    | Var::SslClientSDnLegacy
+                    | Var::SslClientIDnLegacy
+                    | Var::SslClientVStart
+                    | Var::SslClientVEnd
+                    | Var::SslClientVRemain => {
+                        use crate::tls::CertField as F;
+                        let Some(leaf) = tls.peer_chain.first() else {
+                            return true;
+                        };
+                        let field = match var {
+                            Var::SslClientSDn => F::SubjectDn,
+                            Var::SslClientIDn => F::IssuerDn,
+                            Var::SslClientSDnLegacy => F::SubjectDnLegacy,
+                            Var::SslClientIDnLegacy => F::IssuerDnLegacy,
+                            Var::SslClientVStart => F::ValidFrom,
+                            Var::SslClientVEnd => F::ValidUntil,
+                            _ => F::DaysLeft,
+                        };
+                        let now = crate::log::time::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+                        crate::tls::write_cert_field(field, leaf, now, out);
+                    }
                     _ => {}
                 }
             }
