@@ -192,6 +192,15 @@ pub fn prepare(
         key.eval(vars, &mut setup.target.hash_key);
     }
     setup.target.socket = request::socket_options(loc, vars, conn_id, client);
+    // `proxy_pass https://`: the name verified (and sent with `proxy_ssl_server_name on`).
+    if let (true, Some(tls)) = (pass.tls, loc.proxy_ssl_client.as_ref()) {
+        let mut name = Vec::new();
+        match &loc.proxy_ssl_name {
+            Some(t) => t.eval(vars, &mut name),
+            None => name.extend_from_slice(proxy_host.as_bytes()),
+        }
+        setup.target.tls = Some(crate::upstream::TlsTarget::new(tls.config.clone(), &name));
+    }
     let forwarded_for = r
         .head
         .headers

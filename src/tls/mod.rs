@@ -18,8 +18,10 @@
 //! did RSA-2048 full handshakes in about 0.65× ring's server CPU time and ECDSA P-256 ones in
 //! about 0.85× (README, "TLS").
 
+mod cert_names;
 mod certs;
 mod ciphers;
+mod client;
 mod client_auth;
 mod session;
 mod settings;
@@ -30,6 +32,7 @@ mod x509;
 use std::sync::Arc;
 
 pub use ciphers::{Protocols, parse_protocol};
+pub use client::{UpstreamSslSettings, UpstreamTls, build_client, upstream_error};
 pub use client_auth::{
     ClientTrust, Verified, VerifyClient, error_optional, fingerprint, pem, pem_escaped, pem_tabbed,
     serial,

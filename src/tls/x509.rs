@@ -4,10 +4,10 @@
 
 /// One DER element: its tag, the whole element (tag and length included), its contents,
 /// and the bytes after it.
-type Element<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
+pub(super) type Element<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
 
 /// The first DER element of `der`; `None` where the bytes are not DER.
-fn element(der: &[u8]) -> Option<Element<'_>> {
+pub(super) fn element(der: &[u8]) -> Option<Element<'_>> {
     let tag = *der.first()?;
     let first = *der.get(1)?;
     let (len, header) = if first < 0x80 {
