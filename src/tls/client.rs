@@ -129,9 +129,9 @@ pub fn build_client(s: &UpstreamSslSettings<'_>) -> Result<UpstreamTls, String> 
         }
         let chain = certs::load_certs(s.certificate, &s.conf_prefix.join(s.certificate))?;
         let key = certs::load_key(s.certificate_key, &s.conf_prefix.join(s.certificate_key))?;
-        builder
-            .with_client_auth_cert(chain, key)
-            .map_err(|e| format!("SSL_CTX_use_PrivateKey(\"{}\") failed ({e})", s.certificate_key))?
+        // Through the server side's check, which takes X.509 v1 certificates as OpenSSL.
+        let pair = certs::certified_key(chain, key, s.certificate, s.certificate_key)?;
+        builder.with_client_cert_resolver(Arc::new(ClientCert(pair)))
     };
     config.enable_sni = s.server_name;
     config.resumption = if s.session_reuse {
@@ -155,6 +155,25 @@ pub fn upstream_error(e: &rustls::Error) -> String {
         return text.clone();
     }
     format!("SSL_do_handshake() failed (SSL: {e})")
+}
+
+/// `proxy_ssl_certificate`: the one pair, sent whenever the upstream asks for one.
+#[derive(Debug)]
+struct ClientCert(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::client::ResolvesClientCert for ClientCert {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.0.key.choose_scheme(sigschemes)?;
+        Some(self.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
 }
 
 /// The trust store of `proxy_ssl_verify on`.

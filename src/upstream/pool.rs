@@ -101,15 +101,20 @@ impl Pool {
         Some(key)
     }
 
-    /// The most recently cached live connection to `peer` of `group` that speaks TLS or
-    /// not as `tls` says (a group can serve `http://` and `https://` locations), with its
-    /// usage.
-    pub fn take(&mut self, group: usize, peer: usize, tls: bool) -> Option<(PeerStream, Usage)> {
+    /// The most recently cached live connection to `peer` of `group` that can serve a
+    /// request for `tls` (a group can serve `http://` and `https://` locations, and TLS
+    /// ones verified differently: see [`PeerStream::serves`]), with its usage.
+    pub fn take(
+        &mut self,
+        group: usize,
+        peer: usize,
+        tls: Option<&super::TlsTarget>,
+    ) -> Option<(PeerStream, Usage)> {
         let stack = self.stacks.get_mut(group)?;
         let pos = stack.iter().rposition(|&k| {
             self.idle
                 .get_mut(k)
-                .is_some_and(|e| e.peer == peer && e.group == group && e.sock.is_tls() == tls)
+                .is_some_and(|e| e.peer == peer && e.group == group && e.sock.serves(tls))
         })?;
         let key = stack.remove(pos)?;
         self.idle.remove(key).map(|e| (e.sock, e.usage))
@@ -234,10 +239,10 @@ mod tests {
                     .is_some()
             );
         }
-        assert_eq!(pool.take(0, 0, false).map(|(_, u)| u.requests), Some(2));
-        assert_eq!(pool.take(0, 1, false).map(|(_, u)| u.requests), Some(1));
-        assert_eq!(pool.take(0, 0, false).map(|(_, u)| u.requests), Some(0));
-        assert!(pool.take(0, 0, false).is_none() && pool.take(1, 0, false).is_none());
+        assert_eq!(pool.take(0, 0, None).map(|(_, u)| u.requests), Some(2));
+        assert_eq!(pool.take(0, 1, None).map(|(_, u)| u.requests), Some(1));
+        assert_eq!(pool.take(0, 0, None).map(|(_, u)| u.requests), Some(0));
+        assert!(pool.take(0, 0, None).is_none() && pool.take(1, 0, None).is_none());
         assert!(pool.is_empty());
     }
 
@@ -254,7 +259,7 @@ mod tests {
         assert_eq!(pool.len(), 5);
         assert_eq!(pool.next_expiry(), Some(t0 + EXCESS_GRACE));
         // A request in the meantime takes the newest.
-        let taken = pool.take(0, 0, false);
+        let taken = pool.take(0, 0, None);
         assert_eq!(taken.as_ref().map(|(_, u)| u.requests), Some(4));
         pool.expire(t0 + EXCESS_GRACE);
         assert_eq!(pool.len(), 2);
@@ -263,8 +268,8 @@ mod tests {
         std::thread::sleep(Duration::from_millis(50));
         let gone: Vec<bool> = ends.iter_mut().map(closed).collect();
         assert_eq!(gone, [true, true, false, false, false]);
-        assert_eq!(pool.take(0, 0, false).map(|(_, u)| u.requests), Some(3));
-        assert_eq!(pool.take(0, 0, false).map(|(_, u)| u.requests), Some(2));
+        assert_eq!(pool.take(0, 0, None).map(|(_, u)| u.requests), Some(3));
+        assert_eq!(pool.take(0, 0, None).map(|(_, u)| u.requests), Some(2));
     }
 
     #[test]

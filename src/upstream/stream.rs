@@ -37,12 +37,19 @@ pub struct PeerStream {
     /// The socket (registered with the worker's poll).
     pub sock: TcpStream,
     tls: Option<Box<ClientConnection>>,
+    /// For TLS: the configuration and name it was verified under; a pooled connection
+    /// serves only a request with the same (another location may verify differently).
+    origin: Option<Box<(Arc<rustls::ClientConfig>, ServerName<'static>)>>,
 }
 
 impl PeerStream {
     /// A plain connection.
     pub fn plain(sock: TcpStream) -> PeerStream {
-        PeerStream { sock, tls: None }
+        PeerStream {
+            sock,
+            tls: None,
+            origin: None,
+        }
     }
 
     /// Starts a TLS client session over `sock` (the handshake runs in [`PeerStream::handshake`]).
@@ -51,17 +58,28 @@ impl PeerStream {
         config: Arc<rustls::ClientConfig>,
         name: ServerName<'static>,
     ) -> Result<PeerStream, String> {
-        let conn = ClientConnection::new(config, name)
+        let conn = ClientConnection::new(config.clone(), name.clone())
             .map_err(|e| format!("SSL_do_handshake() failed (SSL: {e})"))?;
         Ok(PeerStream {
             sock,
             tls: Some(Box::new(conn)),
+            origin: Some(Box::new((config, name))),
         })
     }
 
     /// Whether the connection speaks TLS.
     pub fn is_tls(&self) -> bool {
         self.tls.is_some()
+    }
+
+    /// Whether a request for `tls` (`None`: plain) may use this connection: plain for
+    /// plain, TLS made under the same configuration for the same name.
+    pub fn serves(&self, tls: Option<&super::TlsTarget>) -> bool {
+        match (&self.origin, tls) {
+            (None, None) => true,
+            (Some(o), Some(t)) => Arc::ptr_eq(&o.0, &t.config) && o.1 == t.name,
+            _ => false,
+        }
     }
 
     /// The rustls session (kTLS and `$upstream_*` readers), when TLS.
@@ -153,7 +171,7 @@ impl PeerStream {
     /// The plain socket, for a tunnel (`None` for TLS: a tunnel over upstream TLS is not
     /// built).
     pub fn into_plain(self) -> Option<TcpStream> {
-        match self.tls {
+        match self.origin {
             None => Some(self.sock),
             Some(_) => None,
         }

@@ -104,7 +104,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             && let Some((sock, usage)) =
                 env.upstreams
                     .pool
-                    .take(self.target.group, i, self.target.tls.is_some())
+                    .take(self.target.group, i, self.target.tls.as_ref())
         {
             // Still registered from its first connect: only its owner changes.
             env.upstreams
