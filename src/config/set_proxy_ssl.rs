@@ -103,11 +103,17 @@ pub(crate) fn attach(
         ));
     }
     if !merged.proxy_ssl_password_file.is_empty() {
-        return Err(err(
-            "\"proxy_ssl_password_file\" is not supported: Portico reads only unencrypted \
-             keys (decrypt one with \"openssl pkey -in KEY -out NEWKEY\")"
-                .to_string(),
-        ));
+        // Read as nginx reads it; an encrypted key is refused when it is loaded, with the
+        // reason (rustls reads unencrypted keys), so the passwords have nothing to open.
+        let path = conf_prefix.join(&merged.proxy_ssl_password_file);
+        if let Err(e) = std::fs::read(&path) {
+            return Err(err(format!(
+                "open() \"{}\" failed ({}: {})",
+                path.display(),
+                e.raw_os_error().unwrap_or(0),
+                crate::sys::errno_text(&e)
+            )));
+        }
     }
     let settings = tls::UpstreamSslSettings {
         conf_prefix,
