@@ -485,19 +485,19 @@ table! {
     "scgi_cache_lock_age", HSL, Exact(1), false, set_cache::proxy_cache_lock_time, "As proxy_cache_lock_age (config/set_cache.rs).";
     "scgi_cache_revalidate", HSL, Flag, false, set_cache::proxy_cache_revalidate, "As proxy_cache_revalidate (config/set_cache.rs).";
     "scgi_cache_background_update", HSL, Flag, false, set_cache::proxy_cache_background_update, "As proxy_cache_background_update (config/set_cache.rs).";
-    "uwsgi_ssl_certificate", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "uwsgi_ssl_certificate_key", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "uwsgi_ssl_ciphers", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "uwsgi_ssl_conf_command", HSL, Exact(2), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "uwsgi_ssl_crl", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "uwsgi_ssl_name", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "uwsgi_ssl_password_file", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "uwsgi_ssl_protocols", HSL, AtLeast(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "uwsgi_ssl_server_name", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "uwsgi_ssl_session_reuse", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "uwsgi_ssl_trusted_certificate", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "uwsgi_ssl_verify", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "uwsgi_ssl_verify_depth", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "uwsgi_ssl_certificate", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
+    "uwsgi_ssl_certificate_key", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
+    "uwsgi_ssl_ciphers", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
+    "uwsgi_ssl_conf_command", HSL, Exact(2), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
+    "uwsgi_ssl_crl", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
+    "uwsgi_ssl_name", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
+    "uwsgi_ssl_password_file", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
+    "uwsgi_ssl_protocols", HSL, AtLeast(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
+    "uwsgi_ssl_server_name", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
+    "uwsgi_ssl_session_reuse", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
+    "uwsgi_ssl_trusted_certificate", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
+    "uwsgi_ssl_verify", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
+    "uwsgi_ssl_verify_depth", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
     // ---- fastcgi: a core knob the gateways' body tests use ----
     // ---- resolver (config/resolver.rs) ----
     "resolver", HSL, AtLeast(1), false, resolver::resolver, "`resolver ADDRESS... [valid=TIME] [ipv4=on|off] [ipv6=on|off]`: name servers for proxy_pass with variables.";

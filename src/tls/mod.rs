@@ -23,6 +23,7 @@ mod certs;
 mod ciphers;
 mod client;
 mod client_auth;
+pub mod ktls;
 mod session;
 mod settings;
 mod tickets;
