@@ -15,7 +15,7 @@ use super::{
     set_rewrite, set_ssl, set_tail, set_upstream, subrequest, tuning, writer,
 };
 use super::{charset, set_geo, set_map, set_referer, set_split_clients, set_status};
-use super::set_proxy_ssl;
+use super::{set_ktls, set_proxy_ssl};
 
 /// A set of contexts, as nginx's `NGX_*_CONF` bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -546,7 +546,7 @@ table! {
     "ssl_ocsp", HS, Exact(1), false, set_ssl::off_only, "`off` only (nginx's default).";
     "ssl_ocsp_cache", HS, Exact(1), false, set_ssl::off_only, "`off` only (nginx's default).";
     "ssl_ocsp_responder", HS, Exact(1), false, set_ssl::refuse, "Refused: OCSP is not implemented.";
-    "ssl_conf_command", HS, Exact(2), false, set_ssl::refuse, "Refused: OpenSSL commands mean nothing to rustls.";
+    "ssl_conf_command", HS, Exact(2), false, set_ktls::ssl_conf_command, "Only \"Options KTLS\" (kernel TLS with sendfile); other OpenSSL commands are refused.";
     // ---- regex ----
     "pcre_jit", C::MAIN, Flag, false, set_regex::pcre_jit, "JIT-compile regexes (default on in Portico; nginx: off). Same matches either way.";
     // ---- map, geo, split_clients, referer, empty_gif ----

@@ -579,6 +579,9 @@ settings! {
         ssl_trusted_certificate: String = String::new(),
         /// `ssl_crl FILE`
         ssl_crl: String = String::new(),
+        // ---- ktls (issue 15, upssl): config/set_ktls.rs ----
+        /// `ssl_conf_command Options KTLS`: sessions may move into the kernel for sendfile
+        ssl_ktls: bool = false,
     }
 }
 

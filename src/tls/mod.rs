@@ -63,6 +63,9 @@ pub struct ServerTls {
     pub shared_cache: Option<Arc<session::Shared>>,
     /// `ssl_verify_client` other than `off`: what client chains are judged against.
     pub client_trust: Option<ClientTrust>,
+    /// `ssl_conf_command Options KTLS`: a connection's session may move into the kernel
+    /// when a file goes out with `sendfile on` (`ktls.rs`).
+    pub ktls: bool,
 }
 
 /// Lays out an empty `ssl_session_cache shared:` zone (the master, before the fork).

@@ -91,6 +91,7 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
             reject_handshake: s.reject_handshake,
             shared_cache: None,
             client_trust,
+            ktls: false,
         });
     }
     let (client_trust, verifier) = client_trust(s, true)?;
@@ -182,6 +183,7 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
         reject_handshake: s.reject_handshake,
         shared_cache,
         client_trust,
+        ktls: false,
     })
 }
 

@@ -51,6 +51,8 @@ pub struct Session {
     state: State,
     /// The first byte was looked at (the client speaks TLS).
     spoke_tls: bool,
+    /// The server allows kTLS (`ssl_conf_command Options KTLS`).
+    kernel_allowed: bool,
 }
 
 /// An error rustls reported, with nginx's text for the log.
@@ -149,6 +151,7 @@ impl Session {
         Session {
             state: State::Hello(Box::default()),
             spoke_tls: false,
+            kernel_allowed: false,
         }
     }
 
@@ -250,6 +253,11 @@ impl Session {
         self.state = State::Gone;
     }
 
+    /// The server chosen allows kTLS (`ssl_conf_command Options KTLS`).
+    pub fn allow_kernel(&mut self) {
+        self.kernel_allowed = true;
+    }
+
     /// Whether the kernel does this session's TLS (kTLS): the socket reads and writes
     /// plaintext, and `sendfile(2)` works.
     pub fn in_kernel(&self) -> bool {
@@ -265,7 +273,8 @@ impl Session {
         let State::Open(conn) = &mut self.state else {
             return Ok(self.in_kernel());
         };
-        let idle = !conn.is_handshaking()
+        let idle = self.kernel_allowed
+            && !conn.is_handshaking()
             && !conn.wants_write()
             && conn
                 .process_new_packets()

@@ -110,6 +110,13 @@ impl Client {
         }
     }
 
+    /// The server chosen allows kTLS (`ssl_conf_command Options KTLS`).
+    pub fn tls_allow_kernel(&mut self) {
+        if let Some(tls) = self.tls.as_mut() {
+            tls.allow_kernel();
+        }
+    }
+
     /// Refuses the handshake (`ssl_reject_handshake`).
     pub fn tls_reject(&mut self) {
         if let (Some(tls), Some(sock)) = (self.tls.as_mut(), self.sock.as_mut()) {
