@@ -16,7 +16,14 @@ fn make_cert(dir: &std::path::Path) {
         .current_dir(dir)
         .args(["req", "-x509", "-nodes", "-days", "2", "-newkey", "ec"])
         .args(["-pkeyopt", "ec_paramgen_curve:P-256"])
-        .args(["-keyout", "k.key", "-out", "k.crt", "-subj", "/CN=localhost"])
+        .args([
+            "-keyout",
+            "k.key",
+            "-out",
+            "k.crt",
+            "-subj",
+            "/CN=localhost",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -56,7 +63,11 @@ fn files_over_tls_with_ktls_asked_for_come_out_whole() {
             .expect("curl");
         assert!(status.success(), "curl {tls}");
         for n in ["1", "3", "4"] {
-            assert_eq!(std::fs::read(out_dir.join(n)).unwrap(), big, "file {n} {tls}");
+            assert_eq!(
+                std::fs::read(out_dir.join(n)).unwrap(),
+                big,
+                "file {n} {tls}"
+            );
         }
         assert_eq!(std::fs::read(out_dir.join("2")).unwrap(), b"small\n");
     }
@@ -78,7 +89,10 @@ fn only_the_ktls_option_of_ssl_conf_command_is_taken() {
         ("ssl_conf_command Options KTLS;", true),
         ("ssl_conf_command Options -KTLS;", true),
         ("ssl_conf_command Options PrioritizeChaCha;", false),
-        ("ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256;", false),
+        (
+            "ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256;",
+            false,
+        ),
     ] {
         std::fs::write(p.path("conf/portico.conf"), conf(cmd)).unwrap();
         let (rc, out, err) = common::run_cli(&p.dir, &["-t", "-c", "conf/portico.conf"]);

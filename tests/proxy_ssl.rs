@@ -18,8 +18,15 @@ fn make_cert(dir: &Path, name: &str, cn: &str) {
     std::fs::create_dir_all(dir).unwrap();
     let status = Command::new("openssl")
         .current_dir(dir)
-        .args(["req", "-x509", "-nodes", "-days", "2", "-newkey", "rsa:2048"])
-        .args(["-keyout", &format!("{name}.key"), "-out", &format!("{name}.crt")])
+        .args([
+            "req", "-x509", "-nodes", "-days", "2", "-newkey", "rsa:2048",
+        ])
+        .args([
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.crt"),
+        ])
         .args(["-subj", &format!("/CN={cn}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -52,6 +59,8 @@ fn proxy_and_upstream(up: u16) -> String {
            location /untrusted {{ proxy_pass https://127.0.0.1:{up}/; proxy_ssl_verify on;\n\
              proxy_ssl_trusted_certificate other.crt; proxy_ssl_name up.example; }}\n\
            location /tls12 {{ proxy_pass https://127.0.0.1:{up}/; proxy_ssl_protocols TLSv1.2; }}\n\
+           location /dynamic {{ set $up 127.0.0.1:{up}; proxy_pass https://$up/;\n\
+             proxy_ssl_server_name on; proxy_ssl_name dyn.example; }}\n\
          }}"
     )
 }
@@ -71,6 +80,8 @@ fn sni_names_verification_and_session_reuse_as_nginx() {
     assert_eq!(s.get("/noreuse").text(), "[] . TLSv1.3\n");
     assert_eq!(s.get("/sni").text(), "[up.example] . TLSv1.3\n");
     assert_eq!(s.get("/tls12").text(), "[] . TLSv1.2\n");
+    // A URL with variables that evaluates to `https://`.
+    assert_eq!(s.get("/dynamic").text(), "[dyn.example] . TLSv1.3\n");
     assert_eq!(s.get("/verified").status, 200);
     assert_eq!(s.get("/wrong-name").status, 502);
     assert_eq!(s.get("/untrusted").status, 502);
@@ -87,7 +98,10 @@ fn sni_names_verification_and_session_reuse_as_nginx() {
         ),
         "{log}"
     );
-    assert!(log.contains(&format!("upstream: \"https://127.0.0.1:{up}/\"")), "{log}");
+    assert!(
+        log.contains(&format!("upstream: \"https://127.0.0.1:{up}/\"")),
+        "{log}"
+    );
 }
 
 #[test]
@@ -144,7 +158,9 @@ fn openssl_s_server_as_the_upstream() {
            location / {{ proxy_pass https://127.0.0.1:{up}; proxy_ssl_verify on;\n\
              proxy_ssl_trusted_certificate up.crt; proxy_ssl_name up.example; }} }}"
     );
-    let s = Server::start_with(1, &http, |sp| make_cert(&sp.path("conf"), "up", "up.example"));
+    let s = Server::start_with(1, &http, |sp| {
+        make_cert(&sp.path("conf"), "up", "up.example")
+    });
     // s_server's own certificate is not the one trusted here (another key): 502.
     assert_eq!(s.get("/").status, 502);
     drop(s);
@@ -156,7 +172,11 @@ fn openssl_s_server_as_the_upstream() {
     let s = Server::start(&http);
     let r = s.get("/");
     assert_eq!(r.status, 200);
-    assert!(r.text().contains("Ciphers supported in s_server binary"), "{}", r.text());
+    assert!(
+        r.text().contains("Ciphers supported in s_server binary"),
+        "{}",
+        r.text()
+    );
     let _ = server.kill();
     let _ = server.wait();
 }
@@ -175,19 +195,37 @@ fn check(prefix: &Path, body: &str) -> (i32, String) {
 fn what_cannot_be_honoured_fails_the_test() {
     let p = Prefix::new();
     make_cert(&p.path("conf"), "up", "up.example");
-    let (rc, out) = check(&p.dir, "proxy_pass https://127.0.0.1:1; proxy_ssl_verify on;");
+    let (rc, out) = check(
+        &p.dir,
+        "proxy_pass https://127.0.0.1:1; proxy_ssl_verify on;",
+    );
     assert_ne!(rc, 0);
-    assert!(out.contains("no proxy_ssl_trusted_certificate for proxy_ssl_verify"), "{out}");
-    let (rc, out) = check(&p.dir, "proxy_pass https://127.0.0.1:1; proxy_ssl_conf_command Options KTLS;");
+    assert!(
+        out.contains("no proxy_ssl_trusted_certificate for proxy_ssl_verify"),
+        "{out}"
+    );
+    let (rc, out) = check(
+        &p.dir,
+        "proxy_pass https://127.0.0.1:1; proxy_ssl_conf_command Options KTLS;",
+    );
     assert_ne!(rc, 0);
-    assert!(out.contains("\"proxy_ssl_conf_command\" directive is not supported"), "{out}");
+    assert!(
+        out.contains("\"proxy_ssl_conf_command\" directive is not supported"),
+        "{out}"
+    );
     let (rc, out) = check(
         &p.dir,
         "proxy_pass https://127.0.0.1:1; proxy_ssl_certificate up.crt; proxy_ssl_certificate_key $host.key;",
     );
     assert_ne!(rc, 0);
-    assert!(out.contains("variables in \"proxy_ssl_certificate\""), "{out}");
-    let (rc, out) = check(&p.dir, "proxy_pass https://127.0.0.1:1; proxy_ssl_ciphers NOPE;");
+    assert!(
+        out.contains("variables in \"proxy_ssl_certificate\""),
+        "{out}"
+    );
+    let (rc, out) = check(
+        &p.dir,
+        "proxy_pass https://127.0.0.1:1; proxy_ssl_ciphers NOPE;",
+    );
     assert_ne!(rc, 0, "{out}");
     let (rc, out) = check(
         &p.dir,

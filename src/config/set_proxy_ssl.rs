@@ -90,7 +90,9 @@ pub(crate) fn attach(
     conf_prefix: &std::path::Path,
     at: (&std::path::Path, usize),
 ) -> Result<(), ConfError> {
-    let https = matches!(&loc.proxy_pass, Some(Some(p)) if p.tls);
+    // A URL with variables may turn out `https://` per request: it gets one too.
+    let https = matches!(&loc.proxy_pass, Some(Some(p))
+        if p.tls || matches!(p.target, super::proxy_values::ProxyTarget::Dynamic(_)));
     if !https {
         loc.proxy_ssl_client = None;
         return Ok(());
@@ -99,7 +101,7 @@ pub(crate) fn attach(
     let err = |m: String| ConfError::new(m, at.0, at.1);
     if merged.proxy_ssl_verify && merged.proxy_ssl_trusted_certificate.is_empty() {
         return Err(err(
-            "no proxy_ssl_trusted_certificate for proxy_ssl_verify".to_string(),
+            "no proxy_ssl_trusted_certificate for proxy_ssl_verify".to_string()
         ));
     }
     if !merged.proxy_ssl_password_file.is_empty() {

@@ -195,7 +195,12 @@ pub fn offload(conn: rustls::ServerConnection, fd: RawFd) -> Result<(), String> 
     let rx = CryptoInfo::new(version, *rx_seq, rx).ok_or("kTLS: cipher not supported")?;
     set_keys(fd, libc::TLS_TX, &tx)
         .and_then(|()| set_keys(fd, libc::TLS_RX, &rx))
-        .map_err(|e| format!("setsockopt(SOL_TLS) failed ({})", crate::sys::errno_text(&e)))
+        .map_err(|e| {
+            format!(
+                "setsockopt(SOL_TLS) failed ({})",
+                crate::sys::errno_text(&e)
+            )
+        })
 }
 
 /// Whether rustls's `suite` has a kernel form (AES-GCM, ChaCha20-Poly1305).
@@ -233,22 +238,39 @@ mod tests {
         // struct { info; iv[8]; key[16]; salt[4]; rec_seq[8]; }
         assert_eq!(size_of::<G128>(), 40);
         assert_eq!(
-            [offset_of!(G128, iv), offset_of!(G128, key), offset_of!(G128, salt), offset_of!(G128, rec_seq)],
+            [
+                offset_of!(G128, iv),
+                offset_of!(G128, key),
+                offset_of!(G128, salt),
+                offset_of!(G128, rec_seq)
+            ],
             [4, 12, 28, 32]
         );
         // struct { info; iv[8]; key[32]; salt[4]; rec_seq[8]; }
         assert_eq!(size_of::<G256>(), 56);
         assert_eq!(
-            [offset_of!(G256, iv), offset_of!(G256, key), offset_of!(G256, salt), offset_of!(G256, rec_seq)],
+            [
+                offset_of!(G256, iv),
+                offset_of!(G256, key),
+                offset_of!(G256, salt),
+                offset_of!(G256, rec_seq)
+            ],
             [4, 12, 44, 48]
         );
         // struct { info; iv[12]; key[32]; salt[0]; rec_seq[8]; }
         assert_eq!(size_of::<CC>(), 56);
         assert_eq!(
-            [offset_of!(CC, iv), offset_of!(CC, key), offset_of!(CC, rec_seq)],
+            [
+                offset_of!(CC, iv),
+                offset_of!(CC, key),
+                offset_of!(CC, rec_seq)
+            ],
             [4, 16, 48]
         );
-        assert_eq!((libc::TLS_1_2_VERSION, libc::TLS_1_3_VERSION), (0x0303, 0x0304));
+        assert_eq!(
+            (libc::TLS_1_2_VERSION, libc::TLS_1_3_VERSION),
+            (0x0303, 0x0304)
+        );
         assert_eq!(
             (
                 libc::TLS_CIPHER_AES_GCM_128,
@@ -257,7 +279,10 @@ mod tests {
             ),
             (51, 52, 54)
         );
-        assert_eq!((libc::SOL_TLS, libc::TLS_TX, libc::TLS_RX, libc::TCP_ULP), (282, 1, 2, 31));
+        assert_eq!(
+            (libc::SOL_TLS, libc::TLS_TX, libc::TLS_RX, libc::TCP_ULP),
+            (282, 1, 2, 31)
+        );
     }
 
     fn bytes(info: &CryptoInfo) -> Vec<u8> {
@@ -284,7 +309,11 @@ mod tests {
             iv: rustls::crypto::cipher::Iv::new(iv),
         };
         let b = bytes(&CryptoInfo::new(ProtocolVersion::TLSv1_2, seq, &aes256).unwrap());
-        assert_eq!(&b[..4], &[0x03, 0x03, 52, 0][..], "version, cipher (little-endian u16s)");
+        assert_eq!(
+            &b[..4],
+            &[0x03, 0x03, 52, 0][..],
+            "version, cipher (little-endian u16s)"
+        );
         assert_eq!(&b[4..12], &iv[4..], "iv: the explicit part");
         assert_eq!(&b[12..44], &key32[..]);
         assert_eq!(&b[44..48], &iv[..4], "salt: the implicit part");

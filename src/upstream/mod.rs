@@ -31,9 +31,9 @@ pub mod machine;
 pub mod pool;
 pub mod protocol;
 pub mod rate;
-pub mod stream;
 pub mod request_body;
 pub mod response_buffer;
+pub mod stream;
 pub mod temp_file;
 
 use std::os::fd::RawFd;
@@ -225,8 +225,9 @@ impl TlsTarget {
             Some(v6) => v6.split(']').next().unwrap_or(""),
             None => text.split(':').next().unwrap_or(""),
         };
-        let name = rustls::pki_types::ServerName::try_from(host.to_string())
-            .unwrap_or_else(|_| rustls::pki_types::ServerName::from(std::net::Ipv4Addr::UNSPECIFIED));
+        let name = rustls::pki_types::ServerName::try_from(host.to_string()).unwrap_or_else(|_| {
+            rustls::pki_types::ServerName::from(std::net::Ipv4Addr::UNSPECIFIED)
+        });
         TlsTarget { config, name }
     }
 }

@@ -6,7 +6,6 @@
 
 use std::io::{self, Write};
 
-
 use super::body_buffer::StoredBody;
 use super::protocol::Records;
 

@@ -281,7 +281,13 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                 true
             }
             Handshake::Failed(what) => {
-                self.fail(env, cx, TryFailure::Error, &what, "SSL handshaking to upstream");
+                self.fail(
+                    env,
+                    cx,
+                    TryFailure::Error,
+                    &what,
+                    "SSL handshaking to upstream",
+                );
                 true
             }
         }

@@ -24,7 +24,13 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => p.writable = false,
                 Err(e) => {
                     let what = format!("SSL_write() failed ({})", sys::errno_text(&e));
-                    self.fail(env, cx, TryFailure::Error, &what, "sending request to upstream");
+                    self.fail(
+                        env,
+                        cx,
+                        TryFailure::Error,
+                        &what,
+                        "sending request to upstream",
+                    );
                     return true;
                 }
             }

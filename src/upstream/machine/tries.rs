@@ -11,12 +11,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             Some(_) => "https",
             None => self.proto.scheme(),
         };
-        upstream_name(
-            scheme,
-            group,
-            self.addr.as_ref(),
-            self.proto.log_uri(),
-        )
+        upstream_name(scheme, group, self.addr.as_ref(), self.proto.log_uri())
     }
 
     /// Logs `what while during` (nothing when `what` is empty: the protocol logged it).
