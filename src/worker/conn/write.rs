@@ -142,7 +142,7 @@ impl<'c> Conn<'c> {
                     pos,
                     len,
                     sendfile,
-                } if !self.client.can_sendfile() && !(sendfile && self.client.try_kernel_tls()) => {
+                } if !(self.client.can_sendfile() || sendfile && self.client.try_kernel_tls()) => {
                     Ready::File {
                         fd,
                         pos,
