@@ -13,6 +13,10 @@
 //! - `session.rs`: the `builtin` session cache with `ssl_session_timeout`.
 //! - `transport.rs`: ciphertext from the socket → rustls → plaintext for the connection, and
 //!   everything the writer emits encrypted on its way out.
+//! - `ktls.rs`: kernel TLS — the session's keys handed to the kernel so `sendfile` works
+//!   (`ssl_conf_command Options KTLS`).
+//! - `client.rs`, `cert_names.rs`: TLS towards upstreams (`proxy_pass https://`): the
+//!   `proxy_ssl_*` client configuration and nginx's verification of upstream certificates.
 //!
 //! The crypto provider is aws-lc-rs: measured against ring on this code's handshake loop it
 //! did RSA-2048 full handshakes in about 0.65× ring's server CPU time and ECDSA P-256 ones in

@@ -9,7 +9,8 @@
 //! - [`balancer`]: choosing a server of a group, with passive health;
 //! - [`pool`]: the per-worker keep-alive pool of idle connections;
 //! - [`connect`]: opening a socket to a peer (TCP or unix-domain, `*_bind`,
-//!   `*_socket_keepalive`); [`rate`]: `*_limit_rate` on reading a buffered response;
+//!   `*_socket_keepalive`); [`stream`]: the connection's bytes, plain or through TLS
+//!   (`proxy_pass https://`); [`rate`]: `*_limit_rate` on reading a buffered response;
 //! - [`request_body`]: the request bytes going upstream (a body read whole before
 //!   connecting — [`body_buffer`] — or streamed through a window), kept for a replay;
 //! - [`response_buffer`]: the response body between the upstream and the client's writer —
