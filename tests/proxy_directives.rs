@@ -621,8 +621,8 @@ fn refused_directives_name_the_reason_and_the_line() {
             "\"proxy_cache_path\" directive is not supported: min_free needs the cache manager",
         ),
         (
-            "server { location / { proxy_ssl_verify on; } }",
-            "\"proxy_ssl_verify\" directive is not supported: Portico does not speak TLS",
+            "server { location / { uwsgi_ssl_verify on; } }",
+            "\"uwsgi_ssl_verify\" directive is not supported: TLS to upstreams is built for proxy_pass https:// only",
         ),
         (
             "upstream u { server 127.0.0.1:1 resolve; }",

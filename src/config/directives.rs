@@ -15,6 +15,7 @@ use super::{
     set_rewrite, set_ssl, set_tail, set_upstream, subrequest, tuning, writer,
 };
 use super::{charset, health_check, set_geo, set_map, set_referer, set_split_clients, set_status};
+use super::{set_ktls, set_proxy_ssl};
 
 /// A set of contexts, as nginx's `NGX_*_CONF` bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -326,19 +327,19 @@ table! {
     "proxy_cache_convert_head", HSL, Flag, false, set_cache::proxy_cache_convert_head, "HEAD requests are fetched as GET for the cache (only on).";
     "proxy_cache_background_update", HSL, Flag, false, set_cache::proxy_cache_background_update, "Background updates (only off for now).";
     "proxy_cache_max_range_offset", HSL, Exact(1), false, set_cache::proxy_cache_max_range_offset, "Refused: ranges that bypass the cache are not built yet.";
-    "proxy_ssl_certificate", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "proxy_ssl_certificate_key", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "proxy_ssl_ciphers", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "proxy_ssl_conf_command", HSL, Exact(2), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "proxy_ssl_crl", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "proxy_ssl_name", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "proxy_ssl_password_file", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "proxy_ssl_protocols", HSL, AtLeast(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "proxy_ssl_server_name", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "proxy_ssl_session_reuse", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "proxy_ssl_trusted_certificate", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "proxy_ssl_verify", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "proxy_ssl_verify_depth", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "proxy_ssl_certificate", HSL, Exact(1), false, set_proxy_ssl::proxy_ssl_certificate, "Client certificate for upstream TLS.";
+    "proxy_ssl_certificate_key", HSL, Exact(1), false, set_proxy_ssl::proxy_ssl_certificate_key, "Its key.";
+    "proxy_ssl_ciphers", HSL, Exact(1), false, set_proxy_ssl::proxy_ssl_ciphers, "OpenSSL cipher string for upstream TLS (default DEFAULT).";
+    "proxy_ssl_conf_command", HSL, Exact(2), false, set_proxy_ssl::proxy_ssl_conf_command, "Refused: OpenSSL commands mean nothing to rustls.";
+    "proxy_ssl_crl", HSL, Exact(1), false, set_proxy_ssl::proxy_ssl_crl, "CRLs upstream certificates are checked against.";
+    "proxy_ssl_name", HSL, Exact(1), false, set_proxy_ssl::proxy_ssl_name, "Name verified and sent as SNI (default the proxy_pass host).";
+    "proxy_ssl_password_file", HSL, Exact(1), false, set_proxy_ssl::proxy_ssl_password_file, "Refused where used: encrypted keys are not read.";
+    "proxy_ssl_protocols", HSL, AtLeast(1), false, set_proxy_ssl::proxy_ssl_protocols, "Protocols towards upstreams.";
+    "proxy_ssl_server_name", HSL, Flag, false, set_proxy_ssl::proxy_ssl_server_name, "Send SNI to upstreams (default off).";
+    "proxy_ssl_session_reuse", HSL, Flag, false, set_proxy_ssl::proxy_ssl_session_reuse, "Resume upstream TLS sessions (default on).";
+    "proxy_ssl_trusted_certificate", HSL, Exact(1), false, set_proxy_ssl::proxy_ssl_trusted_certificate, "CAs upstream certificates verify against.";
+    "proxy_ssl_verify", HSL, Flag, false, set_proxy_ssl::proxy_ssl_verify, "Verify upstream certificates (default off).";
+    "proxy_ssl_verify_depth", HSL, Exact(1), false, set_proxy_ssl::proxy_ssl_verify_depth, "Intermediates an upstream chain may have (default 1).";
     // ---- conn: response temporary files (config/set_upstream.rs) ----
     "proxy_busy_buffers_size", HSL, Exact(1), false, set_upstream::proxy_busy_buffers_size, "Response bytes kept in memory for the client while the rest may go to a temporary file (default: two buffers).";
     "proxy_temp_file_write_size", HSL, Exact(1), false, set_upstream::proxy_temp_file_write_size, "Most response bytes written to the temporary file at a time (default: two buffers).";
@@ -484,19 +485,19 @@ table! {
     "scgi_cache_lock_age", HSL, Exact(1), false, set_cache::proxy_cache_lock_time, "As proxy_cache_lock_age (config/set_cache.rs).";
     "scgi_cache_revalidate", HSL, Flag, false, set_cache::proxy_cache_revalidate, "As proxy_cache_revalidate (config/set_cache.rs).";
     "scgi_cache_background_update", HSL, Flag, false, set_cache::proxy_cache_background_update, "As proxy_cache_background_update (config/set_cache.rs).";
-    "uwsgi_ssl_certificate", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "uwsgi_ssl_certificate_key", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "uwsgi_ssl_ciphers", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "uwsgi_ssl_conf_command", HSL, Exact(2), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "uwsgi_ssl_crl", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "uwsgi_ssl_name", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "uwsgi_ssl_password_file", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "uwsgi_ssl_protocols", HSL, AtLeast(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "uwsgi_ssl_server_name", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "uwsgi_ssl_session_reuse", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "uwsgi_ssl_trusted_certificate", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "uwsgi_ssl_verify", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
-    "uwsgi_ssl_verify_depth", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to upstreams is not implemented yet.";
+    "uwsgi_ssl_certificate", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
+    "uwsgi_ssl_certificate_key", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
+    "uwsgi_ssl_ciphers", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
+    "uwsgi_ssl_conf_command", HSL, Exact(2), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
+    "uwsgi_ssl_crl", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
+    "uwsgi_ssl_name", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
+    "uwsgi_ssl_password_file", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
+    "uwsgi_ssl_protocols", HSL, AtLeast(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
+    "uwsgi_ssl_server_name", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
+    "uwsgi_ssl_session_reuse", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
+    "uwsgi_ssl_trusted_certificate", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
+    "uwsgi_ssl_verify", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
+    "uwsgi_ssl_verify_depth", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
     // ---- fastcgi: a core knob the gateways' body tests use ----
     // ---- resolver (config/resolver.rs) ----
     "resolver", HSL, AtLeast(1), false, resolver::resolver, "`resolver ADDRESS... [valid=TIME] [ipv4=on|off] [ipv6=on|off]`: name servers for proxy_pass with variables.";
@@ -545,7 +546,7 @@ table! {
     "ssl_ocsp", HS, Exact(1), false, set_ssl::off_only, "`off` only (nginx's default).";
     "ssl_ocsp_cache", HS, Exact(1), false, set_ssl::off_only, "`off` only (nginx's default).";
     "ssl_ocsp_responder", HS, Exact(1), false, set_ssl::refuse, "Refused: OCSP is not implemented.";
-    "ssl_conf_command", HS, Exact(2), false, set_ssl::refuse, "Refused: OpenSSL commands mean nothing to rustls.";
+    "ssl_conf_command", HS, Exact(2), false, set_ktls::ssl_conf_command, "Only \"Options KTLS\" (kernel TLS with sendfile); other OpenSSL commands are refused.";
     // ---- regex ----
     "pcre_jit", C::MAIN, Flag, false, set_regex::pcre_jit, "JIT-compile regexes (default on in Portico; nginx: off). Same matches either way.";
     // ---- map, geo, split_clients, referer, empty_gif ----

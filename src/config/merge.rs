@@ -63,9 +63,19 @@ fn attach_if_settings(ops: &mut [Op], if_locs: Vec<LocRaw>, location: &LocRaw) {
     }
 }
 
-fn merge_location(mut raw: LocationRaw, parent: &LocRaw) -> LocationConf {
+fn merge_location(
+    mut raw: LocationRaw,
+    parent: &LocRaw,
+    conf_prefix: &std::path::Path,
+    errors: &mut Vec<ConfError>,
+) -> LocationConf {
     apply_off(&mut raw.loc, raw.access_log_off);
     inherit_loc(&mut raw.loc, parent);
+    // ---- upstream tls (upssl): a `proxy_pass https://` location's TLS configuration ----
+    let at = (raw.defined_at.file.as_path(), raw.defined_at.line);
+    if let Err(e) = super::set_proxy_ssl::attach(&mut raw.loc, conf_prefix, at) {
+        errors.push(e);
+    }
     attach_if_settings(&mut raw.rewrite, raw.if_locs, &raw.loc);
     let limit_except = raw
         .limit_except
@@ -74,7 +84,7 @@ fn merge_location(mut raw: LocationRaw, parent: &LocRaw) -> LocationConf {
     let nested: Vec<LocationConf> = raw
         .nested
         .into_iter()
-        .map(|n| merge_location(n, &raw.loc))
+        .map(|n| merge_location(n, &raw.loc, conf_prefix, errors))
         .collect();
     LocationConf {
         matcher: raw.matcher,
@@ -129,6 +139,7 @@ fn merge_http(
         .map(|slot| slot.conf.addr.clone())
         .collect();
     let mut tls_errors = Vec::new();
+    let conf_prefix = shared.conf_prefix.clone();
     let servers: Vec<ServerConf> = http
         .servers
         .into_iter()
@@ -140,7 +151,7 @@ fn merge_http(
             let locations: Vec<LocationConf> = s
                 .locations
                 .into_iter()
-                .map(|l| merge_location(l, &s.loc))
+                .map(|l| merge_location(l, &s.loc, &conf_prefix, &mut tls_errors))
                 .collect();
             ServerConf {
                 tree: super::location_tree::LocationTree::build(&locations),

@@ -36,6 +36,8 @@ pub const DEFAULT_SERVER_MAX_FAILS: u32 = 1;
 pub const DEFAULT_SERVER_FAIL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Port of an upstream server or proxy_pass host written without one.
 pub const DEFAULT_UPSTREAM_PORT: u16 = 80;
+/// The port of an `https://` upstream without one.
+pub const DEFAULT_HTTPS_UPSTREAM_PORT: u16 = 443;
 
 /// `proxy_pass URL;`
 #[derive(Clone, Debug)]
@@ -51,6 +53,8 @@ pub struct ProxyPass {
     /// becomes the location's name when it has a URI part, else the URL plus `/` becomes
     /// `/`; `None` for a URL with variables, where nginx has no default.
     pub default_redirect: Option<Arc<[Redirect]>>,
+    /// `https://`: the connection speaks TLS (upssl, issue 15).
+    pub tls: bool,
 }
 
 /// What `proxy_pass` names.

@@ -409,16 +409,23 @@ pub(crate) fn proxy_pass(
                 url: String::new(),
                 location,
                 default_redirect: None,
+                // The scheme is known per request (refused there unless `http://`).
+                tls: false,
             }))
         });
     }
     let lower = url.to_ascii_lowercase();
-    let rest = if lower.starts_with("http://") {
-        &url[7..]
+    let (rest, tls) = if lower.starts_with("http://") {
+        (&url[7..], false)
     } else if lower.starts_with("https://") {
-        return Err(ConfError::at(d, "https protocol requires SSL support"));
+        (&url[8..], true)
     } else {
         return Err(ConfError::at(d, "invalid URL prefix"));
+    };
+    let default_port = if tls {
+        DEFAULT_HTTPS_UPSTREAM_PORT
+    } else {
+        DEFAULT_UPSTREAM_PORT
     };
     let uri_not_allowed = || {
         ConfError::at(
@@ -455,17 +462,26 @@ pub(crate) fn proxy_pass(
             return Err(uri_not_allowed());
         }
         let (host, port) = split_host_port(hostport).map_err(|m| ConfError::at(d, m))?;
-        let group = upstream_ref(shared, d, &host, port)?;
+        // `https://host` without a port is host:443 unless it names an upstream block.
+        let names_group = shared
+            .upstreams
+            .iter()
+            .any(|u| u.explicit && u.name.eq_ignore_ascii_case(&host));
+        let port_for_group = match port {
+            None if tls && !names_group => Some(DEFAULT_HTTPS_UPSTREAM_PORT),
+            p => p,
+        };
+        let group = upstream_ref(shared, d, &host, port_for_group)?;
         // $proxy_host: the host as written, with the port unless it is the default.
         let host = match port {
-            Some(p) if p != DEFAULT_UPSTREAM_PORT => hostport,
+            Some(p) if p != default_port => hostport,
             Some(_) => hostport.rsplit_once(':').map_or(hostport, |(h, _)| h),
             None => hostport,
         };
         ProxyTarget::Fixed {
             group,
             host: host.into(),
-            port: port.unwrap_or(DEFAULT_UPSTREAM_PORT),
+            port: port.unwrap_or(default_port),
             uri,
         }
     };
@@ -486,6 +502,7 @@ pub(crate) fn proxy_pass(
             url: url.to_string(),
             location,
             default_redirect,
+            tls,
         }))
     })
 }
@@ -852,10 +869,6 @@ mod tests {
         assert_eq!(
             e("server { location / { proxy_pass http://a; proxy_pass http://b; } }"),
             "\"proxy_pass\" directive is duplicate"
-        );
-        assert_eq!(
-            e("server { location / { proxy_pass https://a; } }"),
-            "https protocol requires SSL support"
         );
         assert_eq!(
             e("server { location / { proxy_pass http://a:x; } }"),

@@ -399,13 +399,16 @@ fn refuse(d: &Directive, why: &str) -> ConfError {
     ConfError::directive(d, &format!("is not supported: {why}"))
 }
 
-/// `proxy_ssl_*`: TLS towards upstreams is not implemented yet.
+/// `uwsgi_ssl_*`: TLS towards uwsgi upstreams (`suwsgi://`) is not built yet.
 pub(crate) fn refuse_ssl(
     _: &mut Level<'_>,
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
-    Err(refuse(d, "Portico does not speak TLS to upstreams yet"))
+    Err(refuse(
+        d,
+        "TLS to upstreams is built for proxy_pass https:// only, not for suwsgi:// yet",
+    ))
 }
 
 /// nginx Plus directives (`state`, `sticky`, `ntlm`,

@@ -593,6 +593,9 @@ settings! {
         ssl_stapling_responder: String = String::new(),
         /// `ssl_stapling_verify`
         ssl_stapling_verify: bool = false,
+        // ---- ktls (issue 15, upssl): config/set_ktls.rs ----
+        /// `ssl_conf_command Options KTLS`: sessions may move into the kernel for sendfile
+        ssl_ktls: bool = false,
     }
 }
 
@@ -981,6 +984,34 @@ settings! {
         mirror_request_body: bool = true,
         /// `post_action URI|@name` (empty: none)
         post_action: Vec<u8> = Vec::new(),
+        // ---- upstream tls (issue 15, upssl): proxy_ssl_* (config/set_proxy_ssl.rs) ----
+        /// `proxy_ssl_server_name on|off`: send SNI
+        proxy_ssl_server_name: bool = false,
+        /// `proxy_ssl_name NAME` (`None`: the `proxy_pass` host)
+        proxy_ssl_name: Option<Template> = None,
+        /// `proxy_ssl_verify on|off`
+        proxy_ssl_verify: bool = false,
+        /// `proxy_ssl_verify_depth N`
+        proxy_ssl_verify_depth: u64 = super::set_proxy_ssl::DEFAULT_PROXY_SSL_VERIFY_DEPTH,
+        /// `proxy_ssl_trusted_certificate FILE` (empty: none)
+        proxy_ssl_trusted_certificate: String = String::new(),
+        /// `proxy_ssl_crl FILE` (empty: none)
+        proxy_ssl_crl: String = String::new(),
+        /// `proxy_ssl_protocols`
+        proxy_ssl_protocols: crate::tls::Protocols = super::set_proxy_ssl::DEFAULT_PROXY_SSL_PROTOCOLS,
+        /// `proxy_ssl_ciphers`
+        proxy_ssl_ciphers: String = super::set_proxy_ssl::DEFAULT_PROXY_SSL_CIPHERS.to_string(),
+        /// `proxy_ssl_certificate FILE` (empty: no client certificate)
+        proxy_ssl_certificate: String = String::new(),
+        /// `proxy_ssl_certificate_key FILE`
+        proxy_ssl_certificate_key: String = String::new(),
+        /// `proxy_ssl_password_file FILE` (refused at merge where it would be used)
+        proxy_ssl_password_file: String = String::new(),
+        /// `proxy_ssl_session_reuse on|off`
+        proxy_ssl_session_reuse: bool = true,
+        /// What the `proxy_ssl_*` values built for a location whose `proxy_pass` is
+        /// `https://` (set at merge by `set_proxy_ssl::attach`)
+        proxy_ssl_client: Option<Rc<crate::tls::UpstreamTls>> = None,
     }
 }
 

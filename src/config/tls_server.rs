@@ -58,7 +58,10 @@ pub(crate) fn build(
         shared.warnings.push(ConfError::new(w, file, line));
     }
     match built {
-        Ok(tls) => Some(Rc::new(tls)),
+        Ok(mut tls) => {
+            tls.ktls = srv.ssl_ktls;
+            Some(Rc::new(tls))
+        }
         Err(e) => {
             errors.push(ConfError::new(e, file, line));
             None

@@ -120,6 +120,7 @@ pub fn prepare(
     // index, error_page): then those are sent rather than the request line's target.
     let args = r.args;
     let (proxy_host, proxy_port, pass_uri): (Arc<str>, u16, Option<Cow<'_, [u8]>>);
+    let mut tls = pass.tls;
     let mut uri_as_is = false;
     match &pass.target {
         ProxyTarget::Fixed {
@@ -148,6 +149,7 @@ pub fn prepare(
                         }
                     }
                     (proxy_host, proxy_port) = request::dynamic_proxy_host(&u);
+                    tls = u.tls;
                     uri_as_is = u.uri.is_some();
                     pass_uri = u.uri.map(Cow::Owned);
                 }
@@ -192,6 +194,15 @@ pub fn prepare(
         key.eval(vars, &mut setup.target.hash_key);
     }
     setup.target.socket = request::socket_options(loc, vars, conn_id, client);
+    // `proxy_pass https://`: the name verified (and sent with `proxy_ssl_server_name on`).
+    if let (true, Some(tls)) = (tls, loc.proxy_ssl_client.as_ref()) {
+        let mut name = Vec::new();
+        match &loc.proxy_ssl_name {
+            Some(t) => t.eval(vars, &mut name),
+            None => name.extend_from_slice(proxy_host.as_bytes()),
+        }
+        setup.target.tls = Some(crate::upstream::TlsTarget::new(tls.config.clone(), &name));
+    }
     let forwarded_for = r
         .head
         .headers

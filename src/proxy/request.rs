@@ -90,15 +90,21 @@ pub struct EvaluatedUrl {
     pub uri: Option<Vec<u8>>,
     /// A unix-domain socket: `host` is its path.
     pub unix: bool,
+    /// `https://`: the connection speaks TLS (default port 443).
+    pub tls: bool,
 }
 
-/// Parses an evaluated `proxy_pass` URL; `None` if it is not `http://host...`.
+/// Parses an evaluated `proxy_pass` URL; `None` if it is not `http://host...` or
+/// `https://host...`.
 pub fn parse_url(url: &[u8]) -> Option<EvaluatedUrl> {
-    let rest = if url.len() > 7 && url[..7].eq_ignore_ascii_case(b"http://") {
-        &url[7..]
+    let (rest, tls) = if url.len() > 7 && url[..7].eq_ignore_ascii_case(b"http://") {
+        (&url[7..], false)
+    } else if url.len() > 8 && url[..8].eq_ignore_ascii_case(b"https://") {
+        (&url[8..], true)
     } else {
         return None;
     };
+    let default_port = if tls { 443 } else { 80 };
     // `?b=1` alone is not a request-target: nginx sends `/?b=1`.
     let uri_part = |uri: &[u8]| -> Option<Vec<u8>> {
         match uri.first() {
@@ -129,6 +135,7 @@ pub fn parse_url(url: &[u8]) -> Option<EvaluatedUrl> {
             port_given: false,
             uri: uri_part(uri),
             unix: true,
+            tls,
         });
     }
     let split = rest
@@ -141,7 +148,7 @@ pub fn parse_url(url: &[u8]) -> Option<EvaluatedUrl> {
         Some(i) if !hostport.ends_with(']') => {
             (&hostport[..i], hostport[i + 1..].parse::<u16>().ok()?, true)
         }
-        _ => (hostport, 80, false),
+        _ => (hostport, default_port, false),
     };
     if host.is_empty() {
         return None;
@@ -155,6 +162,7 @@ pub fn parse_url(url: &[u8]) -> Option<EvaluatedUrl> {
         port_given,
         uri: uri_part(uri),
         unix: false,
+        tls,
     })
 }
 
@@ -211,7 +219,7 @@ pub fn dynamic_proxy_host(u: &EvaluatedUrl) -> (std::sync::Arc<str>, u16) {
     } else {
         u.host.clone()
     };
-    if u.port_given && u.port != 80 {
+    if u.port_given && u.port != if u.tls { 443 } else { 80 } {
         (format!("{host}:{}", u.port).into(), u.port)
     } else {
         (host.into(), u.port)
@@ -490,6 +498,7 @@ mod tests {
                 port_given: true,
                 uri: Some(b"/a?b".to_vec()),
                 unix: false,
+                tls: false,
             })
         );
         assert_eq!(

@@ -13,17 +13,24 @@
 //! - `session.rs`: the `builtin` session cache with `ssl_session_timeout`.
 //! - `transport.rs`: ciphertext from the socket → rustls → plaintext for the connection, and
 //!   everything the writer emits encrypted on its way out.
+//! - `ktls.rs`: kernel TLS — the session's keys handed to the kernel so `sendfile` works
+//!   (`ssl_conf_command Options KTLS`).
+//! - `client.rs`, `cert_names.rs`: TLS towards upstreams (`proxy_pass https://`): the
+//!   `proxy_ssl_*` client configuration and nginx's verification of upstream certificates.
 //!
 //! The crypto provider is aws-lc-rs: measured against ring on this code's handshake loop it
 //! did RSA-2048 full handshakes in about 0.65× ring's server CPU time and ECDSA P-256 ones in
 //! about 0.85× (README, "TLS").
 
+mod cert_names;
 mod certs;
 mod ciphers;
+mod client;
 mod client_auth;
 mod dn;
 mod encrypted_key;
 mod offer;
+pub mod ktls;
 mod session;
 mod settings;
 mod tickets;
@@ -33,6 +40,7 @@ mod x509;
 use std::sync::Arc;
 
 pub use ciphers::{Protocols, parse_protocol};
+pub use client::{UpstreamSslSettings, UpstreamTls, build_client, upstream_error};
 pub use client_auth::{
     ClientTrust, Verified, VerifyClient, error_optional, fingerprint, pem, pem_escaped, pem_tabbed,
     serial,
@@ -107,6 +115,9 @@ pub struct ServerTls {
     pub shared_cache: Option<Arc<session::Shared>>,
     /// `ssl_verify_client` other than `off`: what client chains are judged against.
     pub client_trust: Option<ClientTrust>,
+    /// `ssl_conf_command Options KTLS`: a connection's session may move into the kernel
+    /// when a file goes out with `sendfile on` (`ktls.rs`).
+    pub ktls: bool,
 }
 
 /// Lays out an empty `ssl_session_cache shared:` zone (the master, before the fork).

@@ -98,6 +98,7 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
             reject_handshake: s.reject_handshake,
             shared_cache: None,
             client_trust,
+            ktls: false,
         });
     }
     let (client_trust, verifier) = client_trust(s, true)?;
@@ -150,6 +151,8 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
     };
     let mut config = builder.with_cert_resolver(Arc::new(ByOffer(pairs)));
     config.ignore_client_order = s.prefer_server_ciphers;
+    // kTLS (`ktls.rs`): the traffic secrets may be handed to the kernel for `sendfile`.
+    config.enable_secret_extraction = true;
     config.max_fragment_size = Some(s.buffer_size.clamp(MIN_RECORD, MAX_RECORD) + RECORD_HEADER);
     let mut shared_cache = None;
     config.session_storage = match &s.session_cache {
@@ -191,6 +194,7 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
         reject_handshake: s.reject_handshake,
         shared_cache,
         client_trust,
+        ktls: false,
     })
 }
 

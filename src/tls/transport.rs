@@ -41,6 +41,8 @@ pub enum Hello {
 enum State {
     Hello(Box<Acceptor>),
     Open(Box<ServerConnection>),
+    /// kTLS (`ktls.rs`): the kernel encrypts and decrypts; the socket carries plaintext.
+    Kernel,
     Gone,
 }
 
@@ -51,6 +53,8 @@ pub struct Session {
     spoke_tls: bool,
     /// The suites and groups the hello offered (`$ssl_ciphers`, `$ssl_curves`).
     offered: Option<Box<super::Offered>>,
+    /// The server allows kTLS (`ssl_conf_command Options KTLS`).
+    kernel_allowed: bool,
 }
 
 /// An error rustls reported, with nginx's text for the log.
@@ -166,6 +170,7 @@ impl Session {
             state: State::Hello(Box::default()),
             spoke_tls: false,
             offered: None,
+            kernel_allowed: false,
         }
     }
 
@@ -273,6 +278,46 @@ impl Session {
         count(crate::status::Field::SslHandshakesFailed);
     }
 
+    /// The server chosen allows kTLS (`ssl_conf_command Options KTLS`).
+    pub fn allow_kernel(&mut self) {
+        self.kernel_allowed = true;
+    }
+
+    /// Whether the kernel does this session's TLS (kTLS): the socket reads and writes
+    /// plaintext, and `sendfile(2)` works.
+    pub fn in_kernel(&self) -> bool {
+        matches!(self.state, State::Kernel)
+    }
+
+    /// Moves the session into the kernel (kTLS) when it can go whole: the handshake done,
+    /// a cipher the kernel has, no plaintext read ahead and no record waiting to be sent.
+    /// `Ok(false)`: it stays on rustls (the kernel lacks kTLS, or rustls holds bytes);
+    /// `Err`: the switch failed half-way and the connection must close.
+    pub fn to_kernel(&mut self, sock: &TcpStream) -> Result<bool, String> {
+        use std::os::fd::AsRawFd;
+        let State::Open(conn) = &mut self.state else {
+            return Ok(self.in_kernel());
+        };
+        let idle = self.kernel_allowed
+            && !conn.is_handshaking()
+            && !conn.wants_write()
+            && conn
+                .process_new_packets()
+                .is_ok_and(|io| io.plaintext_bytes_to_read() == 0 && !io.peer_has_closed())
+            && conn
+                .negotiated_cipher_suite()
+                .is_some_and(|s| super::ktls::suite_supported(s.suite()));
+        if !idle || super::ktls::attach(sock.as_raw_fd()) != super::ktls::Ulp::Attached {
+            return Ok(false);
+        }
+        let State::Open(conn) = std::mem::replace(&mut self.state, State::Gone) else {
+            return Ok(false);
+        };
+        super::ktls::offload(*conn, sock.as_raw_fd())?;
+        self.state = State::Kernel;
+        Ok(true)
+    }
+
     fn open(&mut self) -> io::Result<&mut ServerConnection> {
         match &mut self.state {
             State::Open(c) => Ok(c),
@@ -283,6 +328,11 @@ impl Session {
     /// Reads plaintext into `buf`: what rustls holds first, then as much as the socket has.
     /// `Ok(n < buf.len())` means the socket is drained; `Ok(0)`: the client closed.
     pub fn read(&mut self, sock: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+        if self.in_kernel() {
+            // A record that is not application data (an alert, a KeyUpdate) fails the
+            // kernel's recv: the connection closes on the error.
+            return sock.read(buf);
+        }
         let conn = self.open()?;
         let mut n = 0;
         loop {
@@ -331,6 +381,9 @@ impl Session {
 
     /// Like [`Session::read`] without taking the bytes: `Ok(1)` when plaintext is there.
     pub fn peek(&mut self, sock: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+        if self.in_kernel() {
+            return sock.peek(buf);
+        }
         let conn = self.open()?;
         loop {
             match conn.reader().fill_buf() {
@@ -364,6 +417,9 @@ impl Session {
 
     /// Sends what rustls holds; `WouldBlock` while some is left.
     pub fn flush(&mut self, sock: &mut TcpStream) -> io::Result<()> {
+        if self.in_kernel() {
+            return Ok(());
+        }
         let conn = self.open()?;
         while conn.wants_write() {
             if conn.write_tls(sock)? == 0 {
@@ -381,6 +437,9 @@ impl Session {
     /// Encrypts (some of) `bytes` and sends what the socket takes; the plaintext bytes
     /// taken. `WouldBlock` while earlier records still wait for the socket.
     pub fn write(&mut self, sock: &mut TcpStream, bytes: &[u8]) -> io::Result<usize> {
+        if self.in_kernel() {
+            return sock.write(bytes);
+        }
         self.flush(sock)?;
         let conn = self.open()?;
         let n = conn.writer().write(bytes)?;

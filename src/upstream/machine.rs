@@ -37,6 +37,7 @@ use super::protocol::{BodyEnd, HeadFacts, Parsed, ProtoLog, Protocol, Refused};
 use super::rate::ReadRate;
 use super::request_body::{RequestOut, SendError};
 use super::response_buffer::{ResponseBuffer, Spill};
+use super::stream::{Handshake, PeerStream};
 use super::{DIRECT, Env, Failure, Owner, RequestLog, Settings, Target, UPSTREAM_TOKEN_BIT, pool};
 use crate::config::proxy_values::{NextUpstream, PeerAddr};
 use crate::elog;
@@ -59,7 +60,7 @@ const MIN_HEAD_BUFFER: usize = 1024;
 
 /// An upstream connection in use by a try.
 struct Peer {
-    sock: TcpStream,
+    sock: PeerStream,
     readable: bool,
     writable: bool,
     /// Its server in the group (`None` for a `proxy_pass` address).
@@ -84,6 +85,9 @@ enum State {
     Queued(Instant),
     /// A non-blocking connect is in progress.
     Connecting(Peer),
+    /// `https://`: the TLS handshake is in progress (`connect.rs`), bounded by
+    /// `*_connect_timeout` as nginx's.
+    Handshaking(Peer),
     /// The request is going out; no response yet.
     Sending(Peer),
     /// The request is out; the response head is awaited.
@@ -468,6 +472,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
     pub fn peer_fd(&self) -> Option<std::os::fd::RawFd> {
         match &self.state {
             State::Connecting(p)
+            | State::Handshaking(p)
             | State::Sending(p)
             | State::ReadingHead(p)
             | State::ReadingBody(p) => Some(p.sock.as_raw_fd()),
@@ -513,6 +518,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                     !matches!(self.state, State::Queued(_))
                 }
                 State::Connecting(ref p) if p.writable => self.finish_connect(env, cx),
+                State::Handshaking(_) => self.handshake(env, cx),
                 State::Sending(_) | State::ReadingHead(_) | State::ReadingBody(_) => {
                     self.exchange(env, cx, client_blocked)
                 }
@@ -535,6 +541,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
     fn peer_mut(&mut self) -> Option<&mut Peer> {
         match &mut self.state {
             State::Connecting(p)
+            | State::Handshaking(p)
             | State::Sending(p)
             | State::ReadingHead(p)
             | State::ReadingBody(p) => Some(p),
@@ -546,6 +553,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
     fn take_peer(&mut self, next: State) -> Option<Peer> {
         match std::mem::replace(&mut self.state, next) {
             State::Connecting(p)
+            | State::Handshaking(p)
             | State::Sending(p)
             | State::ReadingHead(p)
             | State::ReadingBody(p) => Some(p),
@@ -593,6 +601,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         }
         let during = match self.state {
             State::Connecting(_) => "connecting to upstream",
+            State::Handshaking(_) => "SSL handshaking to upstream",
             State::Sending(_) => "sending request to upstream",
             State::ReadingHead(_) => "reading response header from upstream",
             _ => "reading upstream",
@@ -612,6 +621,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         match &self.state {
             State::Queued(until) => Some(*until),
             State::Connecting(_) => Some(self.try_started + s.connect_timeout),
+            State::Handshaking(_) => Some(self.progress + s.connect_timeout),
             State::Sending(p) if self.request.pending() && !p.writable => {
                 Some(self.progress + s.send_timeout)
             }
@@ -794,6 +804,10 @@ impl<'c, P: Protocol> Upstream<'c, P> {
     /// A 101: the upstream connection leaves the machine for the connection's tunnel, with
     /// the bytes the upstream sent after its head and the client's bytes not yet sent.
     pub fn into_tunnel(&mut self, env: &mut Env<'_, 'c>) -> Option<(TcpStream, Vec<u8>, Vec<u8>)> {
+        if self.target.tls.is_some() {
+            // A tunnel over upstream TLS is not built: the connection closes.
+            return None;
+        }
         let facts = self.head?;
         self.head_taken = true;
         self.response.skip(facts.len);
@@ -805,7 +819,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         // The socket stays registered, owned by the client connection, and counted in
         // `Upstreams::open` until the tunnel closes it.
         self.release_server(env, p.index, false);
-        Some((p.sock, from_upstream, to_upstream))
+        Some((p.sock.into_plain()?, from_upstream, to_upstream))
     }
 }
 

@@ -9,7 +9,8 @@
 //! - [`balancer`]: choosing a server of a group, with passive health;
 //! - [`pool`]: the per-worker keep-alive pool of idle connections;
 //! - [`connect`]: opening a socket to a peer (TCP or unix-domain, `*_bind`,
-//!   `*_socket_keepalive`); [`rate`]: `*_limit_rate` on reading a buffered response;
+//!   `*_socket_keepalive`); [`stream`]: the connection's bytes, plain or through TLS
+//!   (`proxy_pass https://`); [`rate`]: `*_limit_rate` on reading a buffered response;
 //! - [`request_body`]: the request bytes going upstream (a body read whole before
 //!   connecting — [`body_buffer`] — or streamed through a window), kept for a replay;
 //! - [`response_buffer`]: the response body between the upstream and the client's writer —
@@ -38,6 +39,7 @@ pub mod ranges;
 pub mod rate;
 pub mod request_body;
 pub mod response_buffer;
+pub mod stream;
 pub mod temp_file;
 
 use std::os::fd::RawFd;
@@ -248,6 +250,34 @@ pub struct Target {
     pub port: u16,
     /// Socket options of its connections (`*_bind`, `*_socket_keepalive`).
     pub socket: connect::SocketOptions,
+    /// `proxy_pass https://`: its connections speak TLS.
+    pub tls: Option<TlsTarget>,
+}
+
+/// How a request's upstream connections speak TLS (`proxy_pass https://`).
+#[derive(Clone, Debug)]
+pub struct TlsTarget {
+    /// The location's client configuration (its session store: `proxy_ssl_session_reuse`).
+    pub config: std::sync::Arc<rustls::ClientConfig>,
+    /// `proxy_ssl_name` (default the `proxy_pass` host): verified, and sent as SNI with
+    /// `proxy_ssl_server_name on`.
+    pub name: rustls::pki_types::ServerName<'static>,
+}
+
+impl TlsTarget {
+    /// The target for `name` as nginx's `ngx_http_upstream_ssl_name` takes it: a port
+    /// after the host is dropped (not from a bracketed IPv6 literal's inside).
+    pub fn new(config: std::sync::Arc<rustls::ClientConfig>, name: &[u8]) -> TlsTarget {
+        let text = String::from_utf8_lossy(name);
+        let host = match text.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None => text.split(':').next().unwrap_or(""),
+        };
+        let name = rustls::pki_types::ServerName::try_from(host.to_string()).unwrap_or_else(|_| {
+            rustls::pki_types::ServerName::from(std::net::Ipv4Addr::UNSPECIFIED)
+        });
+        TlsTarget { config, name }
+    }
 }
 
 /// The settings an upstream module gives the generic machinery (nginx's

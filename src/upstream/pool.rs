@@ -20,8 +20,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
-
+use super::stream::PeerStream;
 use crate::slab::{Key, Slab};
 
 /// How long a connection over its group's `keepalive` bound may stay idle (see the module's
@@ -51,7 +50,8 @@ pub struct Usage {
 
 /// An idle connection waiting for reuse.
 struct Idle {
-    sock: TcpStream,
+    /// The socket, with its TLS session for an `https://` upstream.
+    sock: PeerStream,
     group: usize,
     peer: usize,
     usage: Usage,
@@ -75,7 +75,7 @@ impl Pool {
     /// events must now go to (`None`: not cached, closed).
     pub fn put(
         &mut self,
-        sock: TcpStream,
+        sock: PeerStream,
         group: usize,
         peer: usize,
         usage: Usage,
@@ -101,13 +101,20 @@ impl Pool {
         Some(key)
     }
 
-    /// The most recently cached live connection to `peer` of `group`, with its usage.
-    pub fn take(&mut self, group: usize, peer: usize) -> Option<(TcpStream, Usage)> {
+    /// The most recently cached live connection to `peer` of `group` that can serve a
+    /// request for `tls` (a group can serve `http://` and `https://` locations, and TLS
+    /// ones verified differently: see [`PeerStream::serves`]), with its usage.
+    pub fn take(
+        &mut self,
+        group: usize,
+        peer: usize,
+        tls: Option<&super::TlsTarget>,
+    ) -> Option<(PeerStream, Usage)> {
         let stack = self.stacks.get_mut(group)?;
         let pos = stack.iter().rposition(|&k| {
             self.idle
                 .get_mut(k)
-                .is_some_and(|e| e.peer == peer && e.group == group)
+                .is_some_and(|e| e.peer == peer && e.group == group && e.sock.serves(tls))
         })?;
         let key = stack.remove(pos)?;
         self.idle.remove(key).map(|e| (e.sock, e.usage))
@@ -182,15 +189,20 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mio::net::TcpStream;
     use std::io::Read;
     use std::net::TcpListener;
 
     /// `n` connected client sockets, with the accepted ends (to watch for EOF).
-    fn sockets(n: usize) -> (Vec<TcpStream>, Vec<std::net::TcpStream>) {
+    fn sockets(n: usize) -> (Vec<PeerStream>, Vec<std::net::TcpStream>) {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = l.local_addr().expect("addr");
         let clients = (0..n)
-            .map(|_| TcpStream::from_std(std::net::TcpStream::connect(addr).expect("connect")))
+            .map(|_| {
+                PeerStream::plain(TcpStream::from_std(
+                    std::net::TcpStream::connect(addr).expect("connect"),
+                ))
+            })
             .collect();
         let servers = (0..n).map(|_| l.accept().expect("accept").0).collect();
         (clients, servers)
@@ -227,10 +239,10 @@ mod tests {
                     .is_some()
             );
         }
-        assert_eq!(pool.take(0, 0).map(|(_, u)| u.requests), Some(2));
-        assert_eq!(pool.take(0, 1).map(|(_, u)| u.requests), Some(1));
-        assert_eq!(pool.take(0, 0).map(|(_, u)| u.requests), Some(0));
-        assert!(pool.take(0, 0).is_none() && pool.take(1, 0).is_none());
+        assert_eq!(pool.take(0, 0, None).map(|(_, u)| u.requests), Some(2));
+        assert_eq!(pool.take(0, 1, None).map(|(_, u)| u.requests), Some(1));
+        assert_eq!(pool.take(0, 0, None).map(|(_, u)| u.requests), Some(0));
+        assert!(pool.take(0, 0, None).is_none() && pool.take(1, 0, None).is_none());
         assert!(pool.is_empty());
     }
 
@@ -247,7 +259,7 @@ mod tests {
         assert_eq!(pool.len(), 5);
         assert_eq!(pool.next_expiry(), Some(t0 + EXCESS_GRACE));
         // A request in the meantime takes the newest.
-        let taken = pool.take(0, 0);
+        let taken = pool.take(0, 0, None);
         assert_eq!(taken.as_ref().map(|(_, u)| u.requests), Some(4));
         pool.expire(t0 + EXCESS_GRACE);
         assert_eq!(pool.len(), 2);
@@ -256,8 +268,8 @@ mod tests {
         std::thread::sleep(Duration::from_millis(50));
         let gone: Vec<bool> = ends.iter_mut().map(closed).collect();
         assert_eq!(gone, [true, true, false, false, false]);
-        assert_eq!(pool.take(0, 0).map(|(_, u)| u.requests), Some(3));
-        assert_eq!(pool.take(0, 0).map(|(_, u)| u.requests), Some(2));
+        assert_eq!(pool.take(0, 0, None).map(|(_, u)| u.requests), Some(3));
+        assert_eq!(pool.take(0, 0, None).map(|(_, u)| u.requests), Some(2));
     }
 
     #[test]

@@ -5,9 +5,6 @@
 //! a failed try can be replayed on another server.
 
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
-
-use mio::net::TcpStream;
 
 use super::body_buffer::StoredBody;
 use super::protocol::Records;
@@ -217,7 +214,7 @@ impl RequestOut {
     /// block.
     pub fn write_to(
         &mut self,
-        sock: &mut TcpStream,
+        sock: &mut super::stream::PeerStream,
         writable: &mut bool,
     ) -> Result<usize, SendError> {
         let mut progress = 0;
@@ -236,7 +233,7 @@ impl RequestOut {
                 Err(e) => return Err(SendError::Stored(e)),
             };
             let head = &self.out[self.out_pos..];
-            match crate::sys::writev2(sock.as_raw_fd(), head, body) {
+            match sock.write2(head, body) {
                 Ok(n) => {
                     let from_head = n.min(head.len());
                     self.out_pos += from_head;

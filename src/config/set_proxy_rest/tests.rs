@@ -300,8 +300,8 @@ fn errors_are_nginx_words() {
         "\"proxy_cache_path\" directive is not supported: max_size needs the cache manager process, not built yet"
     );
     assert_eq!(
-        e("server { location / { proxy_ssl_verify on; } }"),
-        "\"proxy_ssl_verify\" directive is not supported: Portico does not speak TLS to upstreams yet"
+        e("server { location / { proxy_ssl_conf_command Options KTLS; } }"),
+        "\"proxy_ssl_conf_command\" directive is not supported: it passes commands to OpenSSL, and Portico's TLS is rustls"
     );
     assert_eq!(
         e("server { location / { proxy_redirect default; proxy_pass http://127.0.0.1:1; } }"),

@@ -154,7 +154,10 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         if !fresh
             && self.target.keepalive
             && let Some(i) = index
-            && let Some((sock, usage)) = env.upstreams.pool.take(self.target.group, i)
+            && let Some((sock, usage)) =
+                env.upstreams
+                    .pool
+                    .take(self.target.group, i, self.target.tls.as_ref())
         {
             // Still registered from its first connect: only its owner changes.
             env.upstreams
@@ -174,7 +177,8 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         }
         match connect::open_checked(&addr, &self.target.socket) {
             Ok((mut sock, done)) => {
-                let fd = sock.as_raw_fd();
+                let sock_fd = sock.as_raw_fd();
+                let fd = sock_fd;
                 env.upstreams.set_owner(fd, Owner::Client(env.client));
                 if let Err(e) = env.upstreams.registry.register(
                     &mut sock,
@@ -192,7 +196,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                 }
                 env.upstreams.open += 1;
                 let peer = Peer {
-                    sock,
+                    sock: PeerStream::plain(sock),
                     readable: false,
                     writable: done,
                     index,
@@ -203,8 +207,8 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                 if done {
                     // Connected at once: the request goes now, without waiting for the
                     // writable edge and asking the socket how the connect went.
-                    self.mark_connected(now);
-                    self.state = State::Sending(peer);
+                    self.state = State::Connecting(peer);
+                    self.connected(env, cx);
                 } else {
                     self.state = State::Connecting(peer);
                 }
@@ -248,7 +252,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         let Some(p) = self.peer_mut() else {
             return false;
         };
-        let err = match connect::connected(&p.sock) {
+        let err = match connect::connected(&p.sock.sock) {
             Ok(true) => None,
             Ok(false) => {
                 // Not yet: wait for the next writable edge.
@@ -262,11 +266,83 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             self.fail(env, cx, TryFailure::Error, &what, "connecting to upstream");
             return true;
         }
-        self.progress = env.now;
-        self.mark_connected(env.now);
-        if let Some(p) = self.take_peer(State::Done) {
-            self.state = State::Sending(p);
-        }
+        self.connected(env, cx);
         true
+    }
+
+    /// The socket is connected: the request goes, or for `https://` the TLS handshake
+    /// starts (its own state, bounded by `*_connect_timeout` as nginx's).
+    fn connected(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>) {
+        self.progress = env.now;
+        let Some(mut p) = self.take_peer(State::Done) else {
+            return;
+        };
+        let Some(tls) = self.target.tls.as_ref() else {
+            self.mark_connected(env.now);
+            self.state = State::Sending(p);
+            return;
+        };
+        match PeerStream::tls(p.sock.sock, tls.config.clone(), tls.name.clone()) {
+            Ok(sock) => {
+                p.sock = sock;
+                p.writable = true;
+                self.state = State::Handshaking(p);
+            }
+            Err(what) => {
+                // The socket is gone with the failed session: the try failed.
+                env.upstreams.open = env.upstreams.open.saturating_sub(1);
+                let index = p.index;
+                self.try_failed(
+                    env,
+                    cx,
+                    TryFailure::Error,
+                    &what,
+                    "SSL handshaking to upstream",
+                    index,
+                );
+            }
+        }
+    }
+
+    /// Moves the TLS handshake on; true if anything changed.
+    pub(super) fn handshake(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>) -> bool {
+        let Some(p) = self.peer_mut() else {
+            return false;
+        };
+        let (mut readable, mut writable) = (p.readable, p.writable);
+        let step = p.sock.handshake(&mut readable, &mut writable);
+        p.readable = readable;
+        p.writable = writable;
+        match step {
+            Handshake::Wait => false,
+            Handshake::Done => {
+                self.progress = env.now;
+                self.mark_connected(env.now);
+                if let Some(p) = self.take_peer(State::Done) {
+                    self.state = State::Sending(p);
+                }
+                true
+            }
+            Handshake::Closed => {
+                self.fail(
+                    env,
+                    cx,
+                    TryFailure::Error,
+                    "peer closed connection in SSL handshake",
+                    "SSL handshaking to upstream",
+                );
+                true
+            }
+            Handshake::Failed(what) => {
+                self.fail(
+                    env,
+                    cx,
+                    TryFailure::Error,
+                    &what,
+                    "SSL handshaking to upstream",
+                );
+                true
+            }
+        }
     }
 }

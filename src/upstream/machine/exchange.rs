@@ -13,6 +13,28 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         client_blocked: bool,
     ) -> bool {
         let mut progress = false;
+        // TLS records left from an earlier write go on the writable edge, whether or not
+        // request bytes are left.
+        if let State::Sending(p) | State::ReadingHead(p) | State::ReadingBody(p) = &mut self.state
+            && p.writable
+            && p.sock.pending()
+        {
+            match p.sock.flush() {
+                Ok(()) => progress = true,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => p.writable = false,
+                Err(e) => {
+                    let what = format!("SSL_write() failed ({})", sys::errno_text(&e));
+                    self.fail(
+                        env,
+                        cx,
+                        TryFailure::Error,
+                        &what,
+                        "sending request to upstream",
+                    );
+                    return true;
+                }
+            }
+        }
         if self.request.pending() {
             let p = match &mut self.state {
                 State::Sending(p) | State::ReadingHead(p) | State::ReadingBody(p) => p,

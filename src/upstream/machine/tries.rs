@@ -6,12 +6,12 @@ use super::*;
 impl<'c, P: Protocol> Upstream<'c, P> {
     /// `http://ADDR/URI` (or the group's name before a server was chosen) for log lines.
     pub(super) fn upstream_name(&self, group: Option<&str>) -> String {
-        upstream_name(
-            self.proto.scheme(),
-            group,
-            self.addr.as_ref(),
-            self.proto.log_uri(),
-        )
+        // `https://` for a TLS connection, as nginx's `u->schema`.
+        let scheme = match self.target.tls {
+            Some(_) => "https",
+            None => self.proto.scheme(),
+        };
+        upstream_name(scheme, group, self.addr.as_ref(), self.proto.log_uri())
     }
 
     /// Logs `what while during` (nothing when `what` is empty: the protocol logged it).
@@ -164,7 +164,8 @@ impl<'c, P: Protocol> Upstream<'c, P> {
     /// Closes the upstream connection (never pooled) and releases the server.
     pub(super) fn drop_peer(&mut self, env: &mut Env<'_, 'c>, failed: bool) {
         // Closing the descriptor takes it out of the epoll set too: no deregister call.
-        if let Some(p) = self.take_peer(State::Done) {
+        if let Some(mut p) = self.take_peer(State::Done) {
+            p.sock.shutdown();
             env.upstreams.open = env.upstreams.open.saturating_sub(1);
             self.release_server(env, p.index, failed);
         }
@@ -173,7 +174,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
     /// Ends the try's connection: back to the pool when `reusable` and it has requests
     /// left, else closed. The state becomes `Done`.
     pub(super) fn release(&mut self, env: &mut Env<'_, 'c>, reusable: bool) {
-        let Some(p) = self.take_peer(State::Done) else {
+        let Some(mut p) = self.take_peer(State::Done) else {
             self.state = State::Done;
             return;
         };
@@ -182,6 +183,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         let conf = env.groups.get(self.target.group);
         let requests = p.requests + 1;
         let (Some(conf), Some(index), true) = (conf, p.index, reusable) else {
+            p.sock.shutdown();
             return;
         };
         // `keepalive_time`: an older connection serves its request, then closes.
@@ -190,6 +192,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
             .unwrap_or(crate::config::proxy_rest::DEFAULT_UPSTREAM_KEEPALIVE_TIME);
         let young = env.now.saturating_duration_since(p.opened) <= keepalive_time;
         if requests >= conf.keepalive_requests || !young || env.shutting_down {
+            p.sock.shutdown();
             return;
         }
         let bound = pool::Bound {

@@ -110,6 +110,13 @@ impl Client {
         }
     }
 
+    /// The server chosen allows kTLS (`ssl_conf_command Options KTLS`).
+    pub fn tls_allow_kernel(&mut self) {
+        if let Some(tls) = self.tls.as_mut() {
+            tls.allow_kernel();
+        }
+    }
+
     /// Refuses the handshake (`ssl_reject_handshake`).
     pub fn tls_reject(&mut self) {
         if let (Some(tls), Some(sock)) = (self.tls.as_mut(), self.sock.as_mut()) {
@@ -138,7 +145,28 @@ impl Client {
 
     /// Whether bytes may go out with `sendfile(2)` (not through user-space TLS).
     pub fn can_sendfile(&self) -> bool {
-        self.tls.is_none()
+        self.tls.as_ref().is_none_or(|t| t.in_kernel())
+    }
+
+    /// `sendfile on` meets a TLS connection: its session moves into the kernel (kTLS)
+    /// when the kernel has it and rustls holds nothing; true when `sendfile(2)` may be used
+    /// now. A switch that fails half-way closes the connection (logged at `alert`).
+    pub fn try_kernel_tls(&mut self) -> bool {
+        let (Some(tls), Some(sock)) = (self.tls.as_mut(), self.sock.as_ref()) else {
+            return self.tls.is_none();
+        };
+        if crate::tls::ktls::known_unavailable() {
+            return false;
+        }
+        match tls.to_kernel(sock) {
+            Ok(on) => on,
+            Err(what) => {
+                crate::elog!(crate::log::LogLevel::Alert, "{what}");
+                self.tls = None;
+                self.sock = None;
+                false
+            }
+        }
     }
 
     /// Whether the socket is open.

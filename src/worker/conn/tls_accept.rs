@@ -91,7 +91,12 @@ impl<'c> Conn<'c> {
                     .and_then(|t| t.accepting(h2))
                 {
                     Some(config) => match self.client.tls_start(accepted, config.clone()) {
-                        Ok(()) => None,
+                        Ok(()) => {
+                            if http.servers[server].tls.as_ref().is_some_and(|t| t.ktls) {
+                                self.client.tls_allow_kernel();
+                            }
+                            None
+                        }
                         Err(text) => failed(self.id, &self.peer, &text),
                     },
                     None => {

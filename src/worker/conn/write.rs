@@ -134,14 +134,22 @@ impl<'c> Conn<'c> {
                         .limit(a.upstream.ready(), &mut a.out, a.upstream.is_broken())
                 }
             };
-            // sendfile(2) cannot go through user-space TLS: the file is read and encrypted.
+            // sendfile(2) cannot go through user-space TLS: the file is read and encrypted,
+            // unless the session moves into the kernel (kTLS) for it.
             let ready = match ready {
-                Ready::File { fd, pos, len, .. } if !self.client.can_sendfile() => Ready::File {
+                Ready::File {
                     fd,
                     pos,
                     len,
-                    sendfile: false,
-                },
+                    sendfile,
+                } if !(self.client.can_sendfile() || sendfile && self.client.try_kernel_tls()) => {
+                    Ready::File {
+                        fd,
+                        pos,
+                        len,
+                        sendfile: false,
+                    }
+                }
                 r => r,
             };
             if budget == 0 {
