@@ -59,6 +59,8 @@ pub(super) struct H2<'c> {
     peer_gone: bool,
     /// A connection error or an idle timeout: flush, then close.
     closing: bool,
+    /// When a closing connection closes even if its last bytes did not go.
+    close_by: Option<Instant>,
     /// Requests started on the connection (`$connection_requests`).
     requests: u64,
     /// A stream yielded its turn (`sendfile_max_chunk`, `limit_rate`): drive again soon.
@@ -161,6 +163,7 @@ impl<'c> Conn<'c> {
             stalled_since: None,
             peer_gone: false,
             closing: false,
+            close_by: None,
             requests: 0,
             yielded: false,
             block: Vec::new(),
@@ -196,22 +199,30 @@ impl<'c> Conn<'c> {
             h.session.goaway();
             h.closing = true;
         }
-        if h.stalled_since
-            .is_some_and(|t| now >= t + h.send_timeout && !h.closing)
-        {
-            elog!(
-                LogLevel::Info,
-                "*{} client timed out (110: Connection timed out) while processing HTTP/2 connection, client: {}, server: {}",
-                self.id,
-                self.peer.ip(),
-                servers.addr
-            );
+        if h.close_by.is_some_and(|t| now >= t) {
+            // The last bytes (GOAWAY) had `send_timeout` to go.
             return Step::Close;
         }
+        if h.stalled_since.is_some_and(|t| now >= t + h.send_timeout) {
+            if !h.closing {
+                elog!(
+                    LogLevel::Info,
+                    "*{} client timed out (110: Connection timed out) while processing HTTP/2 connection, client: {}, server: {}",
+                    self.id,
+                    self.peer.ip(),
+                    servers.addr
+                );
+            }
+            return Step::Close;
+        }
+        // One read event's worth of input per drive (the rapid-reset budget counts per
+        // read event, as nginx's).
+        h.session.new_read();
+        let mut budget = h.recv_budget;
         for _ in 0..MAX_ROUNDS {
             let mut progress = false;
-            if !h.closing && !h.peer_gone && self.client.readable {
-                match self.h2_read(h) {
+            if !h.closing && !h.peer_gone && self.client.readable && budget > 0 {
+                match self.h2_read(h, &mut budget) {
                     Ok(p) => progress |= p,
                     Err(()) => return Step::Close,
                 }
@@ -270,6 +281,9 @@ impl<'c> Conn<'c> {
                 return Step::Close;
             }
         }
+        if h.closing && h.close_by.is_none() {
+            h.close_by = Some(now + h.send_timeout);
+        }
         if h.yielded {
             return Step::Yield;
         }
@@ -282,21 +296,21 @@ impl<'c> Conn<'c> {
                 earliest(at);
             }
         }
-        if h.streams.is_empty() {
+        if h.streams.is_empty() && !h.closing {
             earliest(h.idle_since + h.idle_timeout);
         }
-        if h.closing {
-            earliest(now + h.send_timeout);
+        if let Some(at) = h.close_by {
+            earliest(at);
         }
-        Step::Wait(deadline)
+        // Every deadline that passed was acted on above: what is left lies ahead (a timer
+        // at or before now would fire again at once).
+        Step::Wait(deadline.map(|d| d.max(now + Duration::from_millis(1))))
     }
 
     /// Reads what the socket has (at most `http2_recv_buffer_size` per event).
-    fn h2_read(&mut self, h: &mut H2<'c>) -> Result<bool, ()> {
-        h.session.new_read();
-        let mut got = 0;
+    fn h2_read(&mut self, h: &mut H2<'c>, budget: &mut usize) -> Result<bool, ()> {
         let mut progress = false;
-        while self.client.readable && got < h.recv_budget {
+        while self.client.readable && *budget > 0 {
             if h.in_start == h.in_end {
                 h.in_start = 0;
                 h.in_end = 0;
@@ -323,13 +337,20 @@ impl<'c> Conn<'c> {
                 }
                 Ok(n) => {
                     h.in_end += n;
-                    got += n;
+                    *budget = budget.saturating_sub(n);
                     progress = true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return Err(()),
             }
+        }
+        if self.client.readable
+            && (*budget == 0 || h.in_end - h.in_start >= Session::MIN_READ_BUFFER)
+        {
+            // Stopped before the socket said `WouldBlock` (the budget, or a full buffer):
+            // no new edge will come, so the worker drives the connection again next turn.
+            h.yielded = true;
         }
         Ok(progress)
     }
