@@ -132,8 +132,9 @@ def main():
     elif mode == "graceful":
         # A slow response is in flight when the test stops the worker: GOAWAY with the last
         # stream id comes, and the stream still ends whole.
-        c = Conn(port)
-        c.send(frame(HEADERS, END_STREAM | END_HEADERS, 1, block(path)))
+        c = Conn(port, struct.pack(">HI", 4, 0x7FFFFFFF))
+        c.send(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 0x7FFF0000))
+               + frame(HEADERS, END_STREAM | END_HEADERS, 1, block(path)))
         print("started", flush=True)
         closed = c.pump(8)
         print("goaway %s last %s data %d closed %s" % (c.goaway, c.last_stream, c.data, closed))
