@@ -276,10 +276,9 @@ impl<'c> Conn<'c> {
         } else if h.stalled_since.is_none() {
             h.stalled_since = Some(now);
         }
-        if h.peer_gone || ((h.closing || h.session.finished()) && h.streams.is_empty()) {
-            if h.session.pending().is_empty() || h.peer_gone {
-                return Step::Close;
-            }
+        let finished = (h.closing || h.session.finished()) && h.streams.is_empty();
+        if h.peer_gone || (finished && h.session.pending().is_empty()) {
+            return Step::Close;
         }
         if h.closing && h.close_by.is_none() {
             h.close_by = Some(now + h.send_timeout);
