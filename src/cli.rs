@@ -35,6 +35,7 @@ const WITH_MODULES: &[&str] = &[
     "http_gunzip_module",
     "http_stub_status_module",
     "http_auth_request_module",
+    "http_v2_module",
 ];
 
 /// nginx modules Portico does not implement, listed by `-V` as `--without-*` so that tools which

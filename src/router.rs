@@ -22,6 +22,10 @@ pub struct AddrServers {
     pub proxy_protocol: bool,
     /// `listen ... ssl`: connections start with a TLS handshake.
     pub ssl: bool,
+    /// `listen ... http2`, or `http2 on` in the default server: connections speak HTTP/2
+    /// (prior knowledge in clear; offered by ALPN over TLS, where the server SNI chose
+    /// decides for `http2 on`).
+    pub http2: bool,
 }
 
 /// For each entry of `HttpConf::listens`, the servers on that address.
@@ -46,6 +50,7 @@ pub fn servers_by_listen(http: &HttpConf) -> Vec<AddrServers> {
                 addr: l.addr.clone(),
                 proxy_protocol: l.proxy_protocol,
                 ssl: l.ssl,
+                http2: l.http2 || http.servers.get(default).is_some_and(|s| s.srv.http2),
             }
         })
         .collect()

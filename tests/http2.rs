@@ -1,6 +1,6 @@
-//! HTTP/2 as far as it goes: the protocol layer is unit-tested in `src/http2`; no listener
-//! serves it yet, so `listen ... http2`, `http2 on` and the HTTP/2 knobs are refused with
-//! the reason, and what nginx itself ignores is accepted with nginx's warning.
+//! HTTP/2's configuration: `listen ... http2`, `http2 on` and the knobs, checked as nginx
+//! checks them, and what nginx itself ignores accepted with nginx's warning (serving:
+//! `tests/http2_served.rs`).
 
 mod common;
 
@@ -14,35 +14,46 @@ fn check(conf: &str) -> (i32, String) {
 }
 
 #[test]
-fn http2_listeners_and_knobs_are_refused_with_the_reason() {
+fn http2_listeners_and_knobs_are_accepted_and_checked_as_nginx_checks_them() {
+    let (code, stderr) = check(
+        "events {} http { http2_recv_buffer_size 128k; http2_max_concurrent_streams 64;\n\
+         http2_body_preread_size 1m; http2_pool_size 4k; http2_streams_index_size 32;\n\
+         server { listen 127.0.0.1:8080 http2; http2 on; http2_chunk_size 16k;\n\
+         location / { http2_chunk_size 4k; } } }",
+    );
+    assert_eq!(code, 0, "{stderr}");
     for (conf, message) in [
-        (
-            "events {} http { server { listen 127.0.0.1:8080 http2; } }",
-            "the \"http2\" parameter is not supported: Portico does not serve HTTP/2 yet in ",
-        ),
-        (
-            "events {} http { server { http2 on; } }",
-            "\"http2 on\" is not supported: Portico does not serve HTTP/2 yet",
-        ),
         (
             "events {} http { http2 maybe; }",
             "invalid value \"maybe\" in \"http2\" directive, it must be \"on\" or \"off\"",
         ),
         (
-            "events {} http { http2_max_concurrent_streams 64; }",
-            "\"http2_max_concurrent_streams\" directive is not supported",
+            "events {} http { server { location / { http2_chunk_size 0; } } }",
+            "the http2 chunk size cannot be zero",
         ),
         (
-            "events {} http { server { location / { http2_chunk_size 16k; } } }",
-            "\"http2_chunk_size\" directive is not supported",
+            "events {} http { http2_body_preread_size 3g; }",
+            "the maximum body preread buffer size is 2147483647",
         ),
         (
-            "events {} http { http2_body_preread_size 1m; }",
-            "\"http2_body_preread_size\" directive is not supported",
+            "events {} http { http2_recv_buffer_size 32; }",
+            "\"http2_recv_buffer_size\" directive value is too small",
         ),
         (
             "events {} http { server { http2_recv_buffer_size 1m; } }",
             "\"http2_recv_buffer_size\" directive is not allowed here",
+        ),
+        (
+            "events {} http { http2_streams_index_size 3; }",
+            "\"http2_streams_index_size\" directive must be a power of two",
+        ),
+        (
+            "events {} http { http2_pool_size 100; }",
+            "the pool size must be a multiple of 16",
+        ),
+        (
+            "events {} http { http2_max_concurrent_streams 1; http2_max_concurrent_streams 2; }",
+            "\"http2_max_concurrent_streams\" directive is duplicate",
         ),
     ] {
         let (code, stderr) = check(conf);

@@ -604,13 +604,13 @@ table! {
     "mirror", HSL, Exact(1), false, subrequest::mirror, "`mirror URI|off`: a background subrequest to URI for each request (responses ignored).";
     "mirror_request_body", HSL, Flag, false, subrequest::mirror_request_body, "Read the client's body first and send it with the mirror subrequests (default on).";
     // ---- http2 (config/set_http2.rs) ----
-    "http2", HS, Exact(1), false, set_http2::http2, "`http2 off` (nginx 1.25 form; the default) is accepted; `on` is refused: HTTP/2 is not served yet.";
-    "http2_max_concurrent_streams", HS, Exact(1), false, set_http2::not_served, "Refused: HTTP/2 is not served yet.";
-    "http2_recv_buffer_size", C::HTTP, Exact(1), false, set_http2::not_served, "Refused: HTTP/2 is not served yet.";
-    "http2_pool_size", HS, Exact(1), false, set_http2::not_served, "Refused: HTTP/2 is not served yet.";
-    "http2_body_preread_size", HS, Exact(1), false, set_http2::not_served, "Refused: HTTP/2 is not served yet.";
-    "http2_streams_index_size", HS, Exact(1), false, set_http2::not_served, "Refused: HTTP/2 is not served yet.";
-    "http2_chunk_size", HSL, Exact(1), false, set_http2::not_served, "Refused: HTTP/2 is not served yet.";
+    "http2", HS, Exact(1), false, set_http2::http2, "`on`: the server's connections speak HTTP/2 (nginx 1.25 form of `listen ... http2`; default off).";
+    "http2_max_concurrent_streams", HS, Exact(1), false, set_http2::max_concurrent_streams, "Concurrent streams per HTTP/2 connection (default 128).";
+    "http2_recv_buffer_size", C::HTTP, Exact(1), false, set_http2::recv_buffer_size, "Read buffer of an HTTP/2 connection (default 256k).";
+    "http2_pool_size", HS, Exact(1), false, set_http2::pool_size, "nginx's pool tuning: checked as nginx checks it, no effect.";
+    "http2_body_preread_size", HS, Exact(1), false, set_http2::body_preread_size, "Each stream's request-body window (default 64k).";
+    "http2_streams_index_size", HS, Exact(1), false, set_http2::streams_index_size, "nginx's hash tuning: checked as nginx checks it, no effect.";
+    "http2_chunk_size", HSL, Exact(1), false, set_http2::chunk_size, "Most body bytes per DATA frame (default 8k).";
     "http2_recv_timeout", HS, Exact(1), false, set_http2::obsolete, "Obsolete since nginx 1.19.7: warned about and ignored, as nginx does.";
     "http2_idle_timeout", HS, Exact(1), false, set_http2::obsolete, "Obsolete since nginx 1.19.7: warned about and ignored, as nginx does.";
     "http2_max_requests", HS, Exact(1), false, set_http2::obsolete, "Obsolete since nginx 1.19.7: warned about and ignored, as nginx does.";

@@ -221,6 +221,7 @@ fn register(
     slot.servers.push(server);
     slot.conf.proxy_protocol |= conf.proxy_protocol;
     slot.conf.ssl |= conf.ssl;
+    slot.conf.http2 |= conf.http2;
     if options_set {
         if slot.options_set {
             return fail(format!("duplicate listen options for {}", conf.addr));
@@ -263,6 +264,7 @@ pub(crate) fn listen(
         proxy_protocol: false,
         sockopts: SockOpts::default(),
         ssl: false,
+        http2: false,
     };
     let mut options_set = false;
     for param in d.args[1..].iter().map(|w| w.text.as_str()) {
@@ -320,13 +322,7 @@ pub(crate) fn listen(
             })?);
             options_set = true;
         } else if param == "http2" {
-            return Err(ConfError::at(
-                d,
-                format!(
-                    "the \"http2\" parameter is not supported: {}",
-                    super::set_http2::NOT_SERVED
-                ),
-            ));
+            base.http2 = true;
         } else if param.starts_with("accept_filter=") {
             // nginx on Linux: said and ignored (accept filters are FreeBSD's).
             let message =
@@ -367,6 +363,7 @@ pub(crate) fn finish_server(server: &mut ServerRaw, shared: &mut Shared) -> Resu
             ipv6only: true,
             proxy_protocol: false,
             ssl: false,
+            http2: false,
             sockopts: SockOpts::default(),
         };
         register(shared, server.index, conf.clone(), false, None)?;

@@ -441,6 +441,10 @@ pub struct ListenConf {
     /// `ssl`: connections speak TLS (set for the address when any of its `listen`s says
     /// so, as nginx does).
     pub ssl: bool,
+    // ---- http2 ----
+    /// `listen ... http2`: connections speak HTTP/2 (h2c with prior knowledge in clear,
+    /// ALPN `h2` offered over TLS); set for the address when any of its `listen`s says so.
+    pub http2: bool,
 }
 
 /// A `server_name` entry.
@@ -596,6 +600,15 @@ settings! {
         // ---- ktls (issue 15, upssl): config/set_ktls.rs ----
         /// `ssl_conf_command Options KTLS`: sessions may move into the kernel for sendfile
         ssl_ktls: bool = false,
+        // ---- http2 (config/set_http2.rs) ----
+        /// `http2 on|off` (nginx 1.25's per-server form of `listen ... http2`)
+        http2: bool = false,
+        /// `http2_max_concurrent_streams`
+        http2_max_concurrent_streams: u32 = 128,
+        /// `http2_body_preread_size`: each stream's receive window
+        http2_body_preread_size: u32 = 65_536,
+        /// `http2_recv_buffer_size` (an `http` setting in nginx; read from the default server)
+        http2_recv_buffer_size: usize = 256 * 1024,
     }
 }
 
@@ -1012,6 +1025,9 @@ settings! {
         /// What the `proxy_ssl_*` values built for a location whose `proxy_pass` is
         /// `https://` (set at merge by `set_proxy_ssl::attach`)
         proxy_ssl_client: Option<Rc<crate::tls::UpstreamTls>> = None,
+        // ---- http2 (config/set_http2.rs) ----
+        /// `http2_chunk_size`: the most body bytes per DATA frame
+        http2_chunk_size: usize = 8192,
     }
 }
 

@@ -174,6 +174,11 @@ impl Session {
         }
     }
 
+    /// Whether the handshake chose HTTP/2 by ALPN.
+    pub fn alpn_is_h2(&self) -> bool {
+        matches!(&self.state, State::Open(c) if c.alpn_protocol() == Some(b"h2"))
+    }
+
     /// Whether the hello is still being read.
     pub fn is_accepting(&self) -> bool {
         matches!(self.state, State::Hello(_))

@@ -167,6 +167,7 @@ pub fn explain<'c>(
         accepted_at: now,
         fd: None,
         tls: None,
+        http2: None,
     };
     let mut req = Req {
         keepalive: head.keep_alive,

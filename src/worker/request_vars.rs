@@ -40,6 +40,9 @@ pub struct ConnInfo {
     // ---- tls (issue 15) ----
     /// The TLS session's values (`$https`, `$scheme`, `$ssl_*`), on a TLS connection.
     pub tls: Option<std::rc::Rc<crate::tls::TlsVars>>,
+    // ---- http2 ----
+    /// `$http2`: `h2` or `h2c` on an HTTP/2 stream, `None` on HTTP/1.x.
+    pub http2: Option<&'static str>,
 }
 
 fn routed<'a, 'c>(c: &'a Conn<'c>) -> Option<&'a Active<'c>> {
@@ -108,6 +111,7 @@ impl ConnInfo {
             accepted_at: c.accepted_at,
             fd: c.fd(),
             tls: c.tls_vars.clone(),
+            http2: c.http2,
         }
     }
 }
@@ -361,6 +365,9 @@ impl VarSource for RequestVars<'_, '_> {
                 None => return false,
             },
             Var::ServerName => out.extend_from_slice(self.req.server.first_name().as_bytes()),
+            Var::ServerProtocol if parsed && self.conn.http2.is_some() => {
+                out.extend_from_slice(b"HTTP/2.0")
+            }
             Var::ServerProtocol if parsed => out.extend_from_slice(match head.version {
                 Version::Http10 => b"HTTP/1.0",
                 Version::Http11 => b"HTTP/1.1",
@@ -375,7 +382,15 @@ impl VarSource for RequestVars<'_, '_> {
                 if line.is_empty() {
                     return false;
                 }
-                out.extend_from_slice(line);
+                // A stream's head is rendered as HTTP/1.1 for the parser; nginx's line
+                // says the protocol the client spoke.
+                match (self.conn.http2, line.strip_suffix(b"HTTP/1.1")) {
+                    (Some(_), Some(start)) => {
+                        out.extend_from_slice(start);
+                        out.extend_from_slice(b"HTTP/2.0");
+                    }
+                    _ => out.extend_from_slice(line),
+                }
             }
             Var::RequestMethod if parsed && self.as_get => out.extend_from_slice(b"GET"),
             Var::RequestMethod if parsed => out.extend_from_slice(head.method_span.get(buf)),
@@ -584,8 +599,8 @@ impl VarSource for RequestVars<'_, '_> {
                     _ => {}
                 }
             }
-            // Every connection Portico serves is HTTP/1.x for now: nginx's value for those.
-            Var::Http2 => {}
+            // `h2` over TLS, `h2c` in clear; empty on HTTP/1.x (nginx's values).
+            Var::Http2 => out.extend_from_slice(self.conn.http2.unwrap_or("").as_bytes()),
             // nginx's `r->pipeline`: read after the previous request on the connection,
             // from bytes that came with it.
             Var::Pipe => out.push(if self.req.pipeline { b'p' } else { b'.' }),

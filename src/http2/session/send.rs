@@ -54,7 +54,19 @@ impl Session {
     /// `http2_chunk_size`; END_STREAM goes with the last byte when `end_stream`. Returns
     /// the bytes taken.
     pub fn send_data(&mut self, stream: u32, data: &[u8], end_stream: bool) -> usize {
-        let frame_max = self.peer_max_frame.min(self.limits.chunk_size).max(1);
+        self.send_data_sized(stream, data, end_stream, self.limits.chunk_size)
+    }
+
+    /// [`Session::send_data`] in frames of at most `chunk_size` (the stream's location's
+    /// `http2_chunk_size`).
+    pub fn send_data_sized(
+        &mut self,
+        stream: u32,
+        data: &[u8],
+        end_stream: bool,
+        chunk_size: usize,
+    ) -> usize {
+        let frame_max = self.peer_max_frame.min(chunk_size).max(1);
         let mut sent = 0;
         loop {
             let room = self.send_capacity(stream);

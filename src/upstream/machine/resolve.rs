@@ -97,6 +97,12 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         });
     }
 
+    /// Whether the request waits for the resolver's answer `ticket` (an HTTP/2
+    /// connection finds the stream it is for).
+    pub fn waits_for(&self, ticket: Ticket) -> bool {
+        matches!(self.state, State::Resolving(t) if t == ticket)
+    }
+
     /// The resolver's answer for this request (the worker's wake-up).
     pub fn on_resolved(&mut self, ticket: Ticket, result: Result<Addrs, ResolveError>) {
         if matches!(self.state, State::Resolving(t) if t == ticket) {

@@ -25,6 +25,61 @@ pub struct Client {
     pub writable: bool,
     /// The peer's FIN (or an error) is queued behind whatever data there is.
     pub read_closed: bool,
+    /// An HTTP/2 stream's in-memory transport (`conn/h2`): the request's bytes in, the
+    /// rendered response out, no socket. Boxed: a socket connection stays small.
+    pub(super) pipe: Option<Box<Pipe>>,
+}
+
+/// The in-memory transport between an HTTP/2 connection and one stream's request: the
+/// connection writes the stream's request (head, body) into `input` and takes the
+/// response the request model rendered from `output` into frames. The connection stays
+/// its socket's only writer; a full `output` is the stream's back-pressure.
+#[derive(Default)]
+pub struct Pipe {
+    /// Request bytes for the stream's request to read.
+    pub input: Vec<u8>,
+    /// How far `input` was read.
+    pub in_pos: usize,
+    /// Rendered response bytes not yet framed.
+    pub output: Vec<u8>,
+    /// Writes block once `output` holds this much.
+    pub out_limit: usize,
+    /// The connection's local address (`$server_addr`).
+    pub local: Option<SocketAddr>,
+    /// The stream was reset or the connection ended: reads see EOF, writes fail.
+    pub gone: bool,
+    /// The stream's request side closed its transport.
+    pub closed: bool,
+}
+
+impl Pipe {
+    fn read(&mut self, buf: &mut [u8], take: bool) -> io::Result<usize> {
+        if self.gone {
+            return Ok(0);
+        }
+        let rest = self.input.get(self.in_pos..).unwrap_or_default();
+        if rest.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        if take {
+            self.in_pos += n;
+        }
+        Ok(n)
+    }
+
+    fn write(&mut self, a: &[u8], b: &[u8]) -> io::Result<usize> {
+        if self.gone || self.closed {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        if self.output.len() >= self.out_limit {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        self.output.extend_from_slice(a);
+        self.output.extend_from_slice(b);
+        Ok(a.len() + b.len())
+    }
 }
 
 impl Client {
@@ -36,7 +91,14 @@ impl Client {
             readable: false,
             writable: true,
             read_closed: false,
+            pipe: None,
         }
+    }
+
+    /// The client is an HTTP/2 stream's in-memory transport.
+    pub(super) fn attach_pipe(&mut self, pipe: Box<Pipe>) {
+        self.pipe = Some(pipe);
+        self.readable = true;
     }
 
     /// Gives the client its (registered) socket.
@@ -46,6 +108,10 @@ impl Client {
 
     /// Closes the socket (a TLS session says `close_notify` first).
     pub fn close(&mut self) {
+        if let Some(p) = self.pipe.as_mut() {
+            // Kept: the connection frames what is left in it.
+            p.closed = true;
+        }
         if let (Some(tls), Some(sock)) = (self.tls.as_mut(), self.sock.as_mut()) {
             tls.close_notify(sock);
         }
@@ -61,6 +127,11 @@ impl Client {
     /// The TLS session, when the connection has one.
     pub fn tls(&self) -> Option<&crate::tls::Session> {
         self.tls.as_deref()
+    }
+
+    /// Whether the TLS handshake chose HTTP/2 by ALPN.
+    pub fn tls_alpn_h2(&self) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.alpn_is_h2())
     }
 
     /// Whether the client's hello is still to be read.
@@ -145,13 +216,16 @@ impl Client {
 
     /// Whether bytes may go out with `sendfile(2)` (not through user-space TLS).
     pub fn can_sendfile(&self) -> bool {
-        self.tls.as_ref().is_none_or(|t| t.in_kernel())
+        self.pipe.is_none() && self.tls.as_ref().is_none_or(|t| t.in_kernel())
     }
 
     /// `sendfile on` meets a TLS connection: its session moves into the kernel (kTLS)
     /// when the kernel has it and rustls holds nothing; true when `sendfile(2)` may be used
     /// now. A switch that fails half-way closes the connection (logged at `alert`).
     pub fn try_kernel_tls(&mut self) -> bool {
+        if self.pipe.is_some() {
+            return false;
+        }
         let (Some(tls), Some(sock)) = (self.tls.as_mut(), self.sock.as_ref()) else {
             return self.tls.is_none();
         };
@@ -171,7 +245,7 @@ impl Client {
 
     /// Whether the socket is open.
     pub fn is_open(&self) -> bool {
-        self.sock.is_some()
+        self.sock.is_some() || self.pipe.as_ref().is_some_and(|p| !p.closed)
     }
 
     /// The socket's descriptor (`$tcpinfo_*`, `reset_timedout_connection`).
@@ -181,6 +255,9 @@ impl Client {
 
     /// The socket's local address (`$server_addr`, `$server_port`).
     pub fn local_addr(&self) -> Option<SocketAddr> {
+        if let Some(p) = self.pipe.as_ref() {
+            return p.local;
+        }
         self.sock.as_ref().and_then(|s| s.local_addr().ok())
     }
 
@@ -199,6 +276,11 @@ impl Client {
 
     /// Reads into `buf`; `WouldBlock` clears `readable`.
     pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(p) = self.pipe.as_mut() {
+            let r = p.read(buf, true);
+            self.note_read(&r);
+            return r;
+        }
         if let Some(tls) = self.tls.as_mut() {
             let sock = self
                 .sock
@@ -215,6 +297,11 @@ impl Client {
 
     /// Looks at the next byte without taking it (a closed client reads 0).
     pub fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(p) = self.pipe.as_mut() {
+            let r = p.read(buf, false);
+            self.note_read(&r);
+            return r;
+        }
         if let Some(tls) = self.tls.as_mut() {
             let sock = self
                 .sock
@@ -243,6 +330,11 @@ impl Client {
 
     /// Writes `bytes`; `WouldBlock` clears `writable`.
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        if let Some(p) = self.pipe.as_mut() {
+            let r = p.write(bytes, &[]);
+            self.note_write(&r);
+            return r;
+        }
         if self.tls.is_some() {
             return self.write_tls(bytes, &[]);
         }
@@ -253,6 +345,11 @@ impl Client {
 
     /// Writes `a` then `b` in one `writev`.
     pub fn write2(&mut self, a: &[u8], b: &[u8]) -> io::Result<usize> {
+        if let Some(p) = self.pipe.as_mut() {
+            let r = p.write(a, b);
+            self.note_write(&r);
+            return r;
+        }
         if self.tls.is_some() {
             return self.write_tls(a, b);
         }
@@ -264,6 +361,11 @@ impl Client {
     /// Writes `bytes` with `MSG_MORE`: the kernel holds them for the file bytes that follow
     /// (what nginx gets from `TCP_CORK` at the price of two `setsockopt` calls).
     pub fn write_more(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        if let Some(p) = self.pipe.as_mut() {
+            let r = p.write(bytes, &[]);
+            self.note_write(&r);
+            return r;
+        }
         if self.tls.is_some() {
             return self.write_tls(bytes, &[]);
         }

@@ -27,6 +27,9 @@ impl<'c> Conn<'c> {
         {
             return step;
         }
+        if self.wants_h2(servers) && !self.proxy_protocol_pending {
+            return self.become_h2(shared, servers);
+        }
         let a = self.active.get_or_insert_with(|| shared.pool.take(small));
         loop {
             if self.proxy_protocol_pending && a.filled > a.start {

@@ -19,6 +19,7 @@ mod chunked_out;
 mod client;
 mod delayed;
 pub mod filter;
+mod h2;
 mod head;
 pub(in crate::worker) mod keepalive;
 mod proxied;
@@ -95,7 +96,7 @@ pub enum TimerCheck {
 }
 
 /// What the connection is waiting for.
-enum State {
+enum State<'c> {
     /// (The rest of) a request head.
     ReadingHead,
     /// A proxied request's body, read whole before an upstream is chosen
@@ -118,6 +119,8 @@ enum State {
     /// The end of the request's background subrequests (`mirror`), after its response
     /// went out: the connection then goes on (keep-alive, the next request, close).
     AwaitingSubrequests,
+    /// An HTTP/2 connection: its streams' requests run over pipes (`h2.rs`).
+    Http2(Box<h2::H2<'c>>),
 }
 
 /// The request being answered.
@@ -367,7 +370,7 @@ pub struct Conn<'c> {
     /// Client address.
     pub peer: ClientAddr,
     listen: usize,
-    state: State,
+    state: State<'c>,
     active: Option<Box<Active<'c>>>,
     /// Requests served on this connection (`$connection_requests`).
     pub requests: u64,
@@ -412,6 +415,9 @@ pub struct Conn<'c> {
     pub plain_on_tls: bool,
     /// What `$ssl_*` read of the session, taken once its handshake is done.
     pub tls_vars: Option<std::rc::Rc<crate::tls::TlsVars>>,
+    // ---- http2 ----
+    /// `$http2` of the connection's requests: `h2`, `h2c`, or `None` on HTTP/1.x.
+    pub http2: Option<&'static str>,
 }
 
 /// One turn of the state machine.
@@ -462,6 +468,7 @@ impl<'c> Conn<'c> {
             stat: crate::status::ConnStat::default(),
             plain_on_tls: false,
             tls_vars: None,
+            http2: None,
         }
     }
 
@@ -510,6 +517,9 @@ impl<'c> Conn<'c> {
     /// Records readiness of the upstream socket `fd` of a proxied request, its tunnel, or
     /// one of its subrequests.
     pub fn on_upstream_event(&mut self, fd: i32, readable: bool, writable: bool) {
+        if self.h2_upstream_event(fd, readable, writable) {
+            return;
+        }
         match &mut self.state {
             State::Tunnel(t) => t.on_event(readable, writable),
             _ => {
@@ -578,10 +588,13 @@ impl<'c> Conn<'c> {
     /// `client_header_timeout` as 408, like nginx. A proxied request, a request body read
     /// for the upstream and a tunnel compare their own deadlines on the next drive.
     pub fn on_timeout(&mut self, shared: &mut Shared<'c>, servers: &AddrServers) {
-        // A writer held back by `limit_rate` was only waiting for its moment.
-        if matches!(self.state, State::ReadingBody | State::Tunnel(_))
-            || (matches!(self.state, State::Responding)
-                && (self.upstream_sourced() || self.delayed_until.is_some()))
+        // A writer held back by `limit_rate` was only waiting for its moment. An HTTP/2
+        // connection looks at its streams' deadlines and its own when driven.
+        if matches!(
+            self.state,
+            State::ReadingBody | State::Tunnel(_) | State::Http2(_)
+        ) || (matches!(self.state, State::Responding)
+            && (self.upstream_sourced() || self.delayed_until.is_some()))
         {
             return;
         }
@@ -659,7 +672,11 @@ impl<'c> Conn<'c> {
     /// The worker begins a graceful stop. An idle keep-alive connection is left alone: the
     /// client may be sending its next request right now. It is answered with
     /// `Connection: close` or closed when its keep-alive timer expires.
-    pub fn on_shutdown(&mut self, _shared: &Shared<'c>) {}
+    /// An HTTP/2 connection sends GOAWAY with its last stream id and closes once the
+    /// streams in flight are done.
+    pub fn on_shutdown(&mut self, _shared: &Shared<'c>) {
+        self.h2_goaway();
+    }
 
     /// The upstream environment of this connection's request.
     pub(in crate::worker) fn env<'a>(
@@ -679,6 +696,7 @@ impl<'c> Conn<'c> {
 
     /// Returns the connection's buffers to the pool (the socket closes when dropped).
     pub fn release(&mut self, shared: &mut Shared<'c>) {
+        self.release_h2(shared);
         if let State::Tunnel(t) = std::mem::replace(&mut self.state, State::ReadingHead) {
             t.close(&mut shared.upstreams);
         }
@@ -719,6 +737,7 @@ impl<'c> Conn<'c> {
                 State::Delayed { until } => self.wait_delay(shared, servers, until),
                 State::AwaitingAuth => self.await_auth(shared),
                 State::AwaitingSubrequests => self.await_subrequests(shared),
+                State::Http2(_) => self.drive_h2(shared, servers),
             };
             let step = match step {
                 Step::Proxy => match self.start_proxy(shared) {

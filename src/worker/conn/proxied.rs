@@ -352,6 +352,10 @@ impl<'c> Conn<'c> {
         ticket: crate::resolver::Ticket,
         result: Result<crate::resolver::Addrs, crate::resolver::ResolveError>,
     ) {
+        if matches!(self.state, State::Http2(_)) {
+            self.h2_resolved(ticket, result);
+            return;
+        }
         if let Some(a) = self.active.as_mut() {
             a.upstream.on_resolved(ticket, result);
         }

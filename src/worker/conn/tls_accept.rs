@@ -83,8 +83,8 @@ impl<'c> Conn<'c> {
                 } else {
                     servers.default
                 };
-                // The listener's HTTP/2 switch (issue h2) picks the ALPN list with `h2`.
-                let h2 = false;
+                // `listen ... http2`, or `http2 on` in the server SNI chose, offers `h2`.
+                let h2 = servers.http2 || http.servers[chosen].srv.http2;
                 match http.servers[server]
                     .tls
                     .as_ref()

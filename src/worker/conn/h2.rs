@@ -1,0 +1,812 @@
+//! An HTTP/2 connection (`listen ... http2` in clear with prior knowledge, or ALPN `h2`
+//! over TLS): the protocol is [`crate::http2::Session`]'s; this file gives it the socket
+//! and gives each stream a request.
+//!
+//! One request model, two framings: a stream's request is a [`Conn`] of its own whose
+//! transport is a [`Pipe`] in memory instead of a socket. Its head is rendered as the
+//! HTTP/1.1 head the parser reads ([`bridge::request_head`]), its body bytes follow as
+//! DATA frames bring them, so routing, phases, static files (read into memory: no
+//! `sendfile` into a pipe), upstreams, gzip, access, limits, `error_page`, `add_header` and
+//! the access log run exactly as for HTTP/1.1. What the request writes is the response
+//! HTTP/1.1 would have sent; the connection turns its head into a HEADERS block
+//! ([`bridge::response_block`]), takes the chunked framing off its body, and drains it into
+//! DATA frames within both flow-control windows, streams served in fair round-robin. The
+//! connection is the socket's only writer: a stream's full pipe is its back-pressure, and a
+//! stream's request body window reopens only as its request reads the bytes.
+//!
+//! The cost of the model is one render and one parse of each head and one copy of each
+//! body byte through the pipe; in return no request feature has a second implementation.
+
+use std::time::Duration;
+
+use super::client::Pipe;
+use super::*;
+use crate::http2::bridge::{self, BodyFraming};
+use crate::http2::{ErrorCode, Event, Limits, Session, hpack};
+
+/// A stream's request blocks its writes once this much of its response waits to be framed.
+const PIPE_OUT_LIMIT: usize = 64 * 1024;
+/// The connection frames no more stream output while this much waits for the socket.
+const MAX_QUEUED: usize = 256 * 1024;
+/// Rounds of read, frame, drive and write in one drive of the connection.
+const MAX_ROUNDS: usize = 64;
+
+/// One HTTP/2 connection's state beside its socket.
+pub(super) struct H2<'c> {
+    session: Session,
+    /// Bytes read and not yet taken by the session: `inbuf[in_start..in_end]`.
+    inbuf: Vec<u8>,
+    in_start: usize,
+    in_end: usize,
+    streams: Vec<H2Stream<'c>>,
+    /// Where the next round-robin pass starts.
+    next: usize,
+    /// `$http2`: "h2" or "h2c".
+    label: &'static str,
+    /// The socket's local address, for the streams' `$server_addr`.
+    local: Option<SocketAddr>,
+    /// `keepalive_timeout` of the address's default server: an idle connection's life.
+    idle_timeout: Duration,
+    /// `send_timeout`: the longest the client may leave our output unread.
+    send_timeout: Duration,
+    /// `http2_recv_buffer_size`: the most bytes read per event.
+    recv_budget: usize,
+    /// When the connection last had no stream (its idle time counts from then).
+    idle_since: Instant,
+    /// Since when output waits on a client that reads nothing (window or socket).
+    stalled_since: Option<Instant>,
+    /// The client closed its side.
+    peer_gone: bool,
+    /// A connection error or an idle timeout: flush, then close.
+    closing: bool,
+    /// When a closing connection closes even if its last bytes did not go.
+    close_by: Option<Instant>,
+    /// Requests started on the connection (`$connection_requests`).
+    requests: u64,
+    /// A stream yielded its turn (`sendfile_max_chunk`, `limit_rate`): drive again soon.
+    yielded: bool,
+    block: Vec<u8>,
+}
+
+/// One stream: its request, and how far its response was framed.
+struct H2Stream<'c> {
+    id: u32,
+    conn: Box<Conn<'c>>,
+    /// The body is framed chunked for the request model (no `content-length` came).
+    chunked_in: bool,
+    /// `pipe.input` up to here was reported consumed to the session (or was the head).
+    reported: usize,
+    resp: Resp,
+    /// Decoded body bytes of a chunked response, waiting for window.
+    plain: Vec<u8>,
+    /// The request is over (its connection released); what it wrote is still framed.
+    done: bool,
+    /// The stream has something to do: input arrived, output drained, an event came.
+    wake: bool,
+    /// `http2_chunk_size` of the request's location, once it has one.
+    chunk_size: usize,
+}
+
+enum Resp {
+    /// The response head is still to come.
+    Head,
+    /// The body goes out; `Some` decoder when the rendered response was chunked.
+    Body(Option<crate::http::chunked::ChunkedDecoder>),
+    /// END_STREAM (or a reset) went out.
+    Sent,
+}
+
+impl<'c> H2<'c> {
+    fn limits(shared: &Shared<'c>, servers: &AddrServers) -> (Limits, &'c ServerConf) {
+        let server = &shared.http.servers[servers.default];
+        let (n, size) = server.srv.large_client_header_buffers;
+        let limits = Limits {
+            max_concurrent_streams: server.srv.http2_max_concurrent_streams,
+            initial_window: server.srv.http2_body_preread_size,
+            header: hpack::Limits {
+                field: size,
+                list: n.saturating_mul(size),
+            },
+            chunk_size: server.loc.http2_chunk_size,
+            max_requests: server.loc.keepalive_requests,
+        };
+        (limits, server)
+    }
+}
+
+impl<'c> Conn<'c> {
+    /// Whether this connection is to speak HTTP/2 now: a clear one on an `http2` address,
+    /// or one whose TLS handshake chose `h2`.
+    pub(super) fn wants_h2(&self, servers: &AddrServers) -> bool {
+        self.requests == 0
+            && self.http2.is_none()
+            && !self.plain_on_tls
+            && if self.client.tls().is_some() {
+                self.client.tls_alpn_h2()
+            } else {
+                servers.http2 && !servers.ssl
+            }
+    }
+
+    /// The connection becomes an HTTP/2 one: what was read already is the session's.
+    pub(super) fn become_h2(&mut self, shared: &mut Shared<'c>, servers: &AddrServers) -> Step {
+        let (limits, server) = H2::limits(shared, servers);
+        let mut inbuf = Vec::new();
+        let mut in_end = 0;
+        if let Some(a) = self.active.take() {
+            let rest = a.buf.get(a.start..a.filled).unwrap_or_default();
+            inbuf.extend_from_slice(rest);
+            in_end = rest.len();
+            shared.pool.give(a, server.srv.client_header_buffer_size);
+        }
+        let label = if self.client.tls().is_some() {
+            "h2"
+        } else {
+            "h2c"
+        };
+        self.http2 = Some(label);
+        self.tls_vars();
+        self.client.readable = true;
+        self.state = State::Http2(Box::new(H2 {
+            session: Session::new(limits),
+            inbuf,
+            in_start: 0,
+            in_end,
+            streams: Vec::new(),
+            next: 0,
+            label,
+            local: self.client.local_addr(),
+            idle_timeout: server.loc.keepalive_timeout.0,
+            send_timeout: server.loc.send_timeout,
+            recv_budget: server.srv.http2_recv_buffer_size,
+            idle_since: shared.now,
+            stalled_since: None,
+            peer_gone: false,
+            closing: false,
+            close_by: None,
+            requests: 0,
+            yielded: false,
+            block: Vec::new(),
+        }));
+        self.stat.enter(crate::status::ConnState::Reading);
+        Step::Again
+    }
+
+    /// One drive of an HTTP/2 connection.
+    pub(super) fn drive_h2(&mut self, shared: &mut Shared<'c>, servers: &AddrServers) -> Step {
+        let State::Http2(mut h) = std::mem::replace(&mut self.state, State::ReadingHead) else {
+            return Step::Close;
+        };
+        let step = self.h2_turn(&mut h, shared, servers);
+        self.state = State::Http2(h);
+        step
+    }
+
+    fn h2_turn(&mut self, h: &mut H2<'c>, shared: &mut Shared<'c>, servers: &AddrServers) -> Step {
+        let now = shared.now;
+        h.yielded = false;
+        // Streams whose own deadline passed.
+        for s in h.streams.iter_mut().filter(|s| !s.done) {
+            if let Some(at) = s.conn.armed
+                && at <= now
+                && matches!(s.conn.timer_fired(at, now), TimerCheck::Expired)
+            {
+                s.conn.on_timeout(shared, servers);
+                s.wake = true;
+            }
+        }
+        if h.streams.is_empty() && now >= h.idle_since + h.idle_timeout && !h.closing {
+            h.session.goaway();
+            h.closing = true;
+        }
+        if h.close_by.is_some_and(|t| now >= t) {
+            // The last bytes (GOAWAY) had `send_timeout` to go.
+            return Step::Close;
+        }
+        if h.stalled_since.is_some_and(|t| now >= t + h.send_timeout) {
+            if !h.closing {
+                elog!(
+                    LogLevel::Info,
+                    "*{} client timed out (110: Connection timed out) while processing HTTP/2 connection, client: {}, server: {}",
+                    self.id,
+                    self.peer.ip(),
+                    servers.addr
+                );
+            }
+            return Step::Close;
+        }
+        // One read event's worth of input per drive (the rapid-reset budget counts per
+        // read event, as nginx's).
+        h.session.new_read();
+        let mut budget = h.recv_budget;
+        for _ in 0..MAX_ROUNDS {
+            let mut progress = false;
+            if !h.closing && !h.peer_gone && self.client.readable && budget > 0 {
+                match self.h2_read(h, &mut budget) {
+                    Ok(p) => progress |= p,
+                    Err(()) => return Step::Close,
+                }
+            }
+            progress |= self.h2_frames(h, shared, servers);
+            for s in h.streams.iter_mut() {
+                if s.wake && !s.done {
+                    progress = true;
+                    drive_stream(s, &mut h.session, &mut h.yielded, shared, servers);
+                }
+            }
+            progress |= pump(h);
+            if !h.streams.is_empty() {
+                // An idle connection's time counts from its last stream's end.
+                h.idle_since = now;
+            }
+            h.streams
+                .retain(|s| !(s.done && matches!(s.resp, Resp::Sent)));
+            if h.streams.is_empty() && h.session.open_streams() == 0 {
+                h.session.idle_trim();
+                if h.in_start == h.in_end {
+                    // An idle connection holds no read buffer.
+                    h.inbuf = Vec::new();
+                    (h.in_start, h.in_end) = (0, 0);
+                }
+            }
+            match self.h2_write(h) {
+                Ok(p) => progress |= p,
+                Err(()) => return Step::Close,
+            }
+            if !progress {
+                break;
+            }
+        }
+        // A stall: output waits and the client takes none of it.
+        let waiting = !h.session.pending().is_empty()
+            || h.streams.iter().any(|s| {
+                !matches!(s.resp, Resp::Sent)
+                    && (!s.plain.is_empty()
+                        || s.conn
+                            .client
+                            .pipe
+                            .as_ref()
+                            .is_some_and(|p| !p.output.is_empty()))
+            });
+        let blocked = waiting
+            && (!self.client.writable
+                || h.streams.iter().all(|s| h.session.send_capacity(s.id) == 0));
+        if !blocked {
+            h.stalled_since = None;
+        } else if h.stalled_since.is_none() {
+            h.stalled_since = Some(now);
+        }
+        let finished = (h.closing || h.session.finished()) && h.streams.is_empty();
+        if h.peer_gone || (finished && h.session.pending().is_empty()) {
+            return Step::Close;
+        }
+        if h.closing && h.close_by.is_none() {
+            h.close_by = Some(now + h.send_timeout);
+        }
+        if h.yielded {
+            return Step::Yield;
+        }
+        let mut deadline = h.stalled_since.map(|t| t + h.send_timeout);
+        let mut earliest = |at: Instant| {
+            deadline = Some(deadline.map_or(at, |d: Instant| d.min(at)));
+        };
+        for s in h.streams.iter().filter(|s| !s.done) {
+            if let Some(at) = s.conn.armed {
+                earliest(at);
+            }
+        }
+        if h.streams.is_empty() && !h.closing {
+            earliest(h.idle_since + h.idle_timeout);
+        }
+        if let Some(at) = h.close_by {
+            earliest(at);
+        }
+        // Every deadline that passed was acted on above: what is left lies ahead (a timer
+        // at or before now would fire again at once).
+        Step::Wait(deadline.map(|d| d.max(now + Duration::from_millis(1))))
+    }
+
+    /// Reads what the socket has (at most `http2_recv_buffer_size` per event).
+    fn h2_read(&mut self, h: &mut H2<'c>, budget: &mut usize) -> Result<bool, ()> {
+        let mut progress = false;
+        while self.client.readable && *budget > 0 {
+            if h.in_start == h.in_end {
+                h.in_start = 0;
+                h.in_end = 0;
+            }
+            if h.inbuf.len() - h.in_end < Session::MIN_READ_BUFFER {
+                if h.in_start > 0 {
+                    h.inbuf.copy_within(h.in_start..h.in_end, 0);
+                    h.in_end -= h.in_start;
+                    h.in_start = 0;
+                }
+                let want = h.in_end + Session::MIN_READ_BUFFER;
+                if h.inbuf.len() < want {
+                    h.inbuf.resize(want, 0);
+                }
+            }
+            if h.in_end - h.in_start >= Session::MIN_READ_BUFFER {
+                // A whole frame's room is taken: let the session have it first.
+                break;
+            }
+            match self.client.read(&mut h.inbuf[h.in_end..]) {
+                Ok(0) => {
+                    h.peer_gone = true;
+                    return Ok(true);
+                }
+                Ok(n) => {
+                    h.in_end += n;
+                    *budget = budget.saturating_sub(n);
+                    progress = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(()),
+            }
+        }
+        if self.client.readable
+            && (*budget == 0 || h.in_end - h.in_start >= Session::MIN_READ_BUFFER)
+        {
+            // Stopped before the socket said `WouldBlock` (the budget, or a full buffer):
+            // no new edge will come, so the worker drives the connection again next turn.
+            h.yielded = true;
+        }
+        Ok(progress)
+    }
+
+    /// Hands the read bytes to the session and acts on its events.
+    fn h2_frames(
+        &mut self,
+        h: &mut H2<'c>,
+        shared: &mut Shared<'c>,
+        servers: &AddrServers,
+    ) -> bool {
+        let mut progress = false;
+        loop {
+            let input = &h.inbuf[h.in_start..h.in_end];
+            let (used, event) = match h.session.receive(input) {
+                Ok(r) => r,
+                Err(e) => {
+                    if !e.why.is_empty() {
+                        elog!(
+                            LogLevel::Info,
+                            "*{} {} while processing HTTP/2 connection, client: {}, server: {}",
+                            self.id,
+                            e.why,
+                            self.peer.ip(),
+                            servers.addr
+                        );
+                    }
+                    h.closing = true;
+                    h.in_start = h.in_end;
+                    for s in h.streams.iter_mut() {
+                        abort_stream(s, shared);
+                    }
+                    return true;
+                }
+            };
+            h.in_start += used;
+            let Some(event) = event else {
+                if used == 0 {
+                    break;
+                }
+                continue;
+            };
+            progress = true;
+            match event {
+                Event::Request { stream, end_stream } => {
+                    self.h2_open_stream(h, shared, stream, end_stream);
+                }
+                Event::Data {
+                    stream,
+                    data,
+                    end_stream,
+                } => {
+                    if let Some(s) = h.streams.iter_mut().find(|s| s.id == stream)
+                        && let Some(p) = s.conn.client.pipe.as_deref_mut()
+                    {
+                        if s.chunked_in && !data.is_empty() {
+                            use std::io::Write;
+                            let _ = write!(p.input, "{:x}\r\n", data.len());
+                            p.input.extend_from_slice(data);
+                            p.input.extend_from_slice(b"\r\n");
+                        } else {
+                            p.input.extend_from_slice(data);
+                        }
+                        if s.chunked_in && end_stream {
+                            p.input.extend_from_slice(b"0\r\n\r\n");
+                        }
+                        s.conn.client.readable = true;
+                        s.wake = true;
+                    }
+                }
+                Event::Trailers { stream } => {
+                    if let Some(s) = h.streams.iter_mut().find(|s| s.id == stream)
+                        && let Some(p) = s.conn.client.pipe.as_deref_mut()
+                        && s.chunked_in
+                    {
+                        p.input.extend_from_slice(b"0\r\n\r\n");
+                        s.conn.client.readable = true;
+                        s.wake = true;
+                    }
+                }
+                Event::Reset { stream, .. } => {
+                    if let Some(s) = h.streams.iter_mut().find(|s| s.id == stream) {
+                        abort_stream(s, shared);
+                    }
+                }
+                Event::Refused { stream, why } => {
+                    elog!(
+                        LogLevel::Info,
+                        "*{} {why} while processing HTTP/2 connection (stream {stream}), client: {}, server: {}",
+                        self.id,
+                        self.peer.ip(),
+                        servers.addr
+                    );
+                }
+                Event::WindowOpened => {}
+            }
+        }
+        progress
+    }
+
+    /// A new request: its stream gets a request-model connection over a pipe.
+    fn h2_open_stream(
+        &mut self,
+        h: &mut H2<'c>,
+        shared: &mut Shared<'c>,
+        stream: u32,
+        end_stream: bool,
+    ) {
+        let (head, list) = h.session.request();
+        let mut input = Vec::with_capacity(512);
+        let framing = bridge::request_head(head, list, end_stream, &mut input);
+        let chunked_in = framing == BodyFraming::UntilEnd;
+        if chunked_in {
+            // No `content-length`: the body's end is END_STREAM; the request model reads
+            // it as a chunked one (and an upstream gets it as nginx sends such a body).
+            input.truncate(input.len().saturating_sub(2));
+            input.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+        }
+        let head_len = input.len();
+        let mut c = Box::new(Conn::new(self.id, self.peer, self.listen).with_key(self.key));
+        c.http2 = Some(h.label);
+        c.proxy_protocol = self.proxy_protocol.clone();
+        c.tls_vars = self.tls_vars.clone();
+        c.accepted_at = self.accepted_at;
+        c.requests = h.requests;
+        c.now = shared.now;
+        h.requests += 1;
+        c.client.attach_pipe(Box::new(Pipe {
+            input,
+            out_limit: PIPE_OUT_LIMIT,
+            local: h.local,
+            ..Default::default()
+        }));
+        h.streams.push(H2Stream {
+            id: stream,
+            conn: c,
+            chunked_in,
+            reported: head_len,
+            resp: Resp::Head,
+            plain: Vec::new(),
+            done: false,
+            wake: true,
+            chunk_size: 0,
+        });
+    }
+
+    /// Sends what the session queued; `Err` when the socket failed.
+    fn h2_write(&mut self, h: &mut H2<'c>) -> Result<bool, ()> {
+        let mut progress = false;
+        while self.client.writable {
+            match self.client.flush_tls() {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(_) => return Err(()),
+            }
+            let pending = h.session.pending();
+            if pending.is_empty() {
+                break;
+            }
+            match self.client.write(pending) {
+                Ok(n) => {
+                    h.session.advance(n);
+                    self.bytes_out += n as u64;
+                    progress = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(()),
+            }
+        }
+        Ok(progress)
+    }
+
+    /// The HTTP/2 connection's side of a release: every stream's request ends (and is
+    /// logged).
+    pub(super) fn release_h2(&mut self, shared: &mut Shared<'c>) {
+        if let State::Http2(h) = &mut self.state {
+            for s in h.streams.iter_mut() {
+                abort_stream(s, shared);
+            }
+            h.streams.clear();
+        }
+    }
+
+    /// A graceful stop: GOAWAY with the last stream; streams in flight finish.
+    pub(super) fn h2_goaway(&mut self) {
+        if let State::Http2(h) = &mut self.state {
+            h.session.goaway();
+        }
+    }
+
+    /// Readiness of an upstream socket: for the stream whose request uses it (all of them
+    /// look when none claims it: a subrequest's or a tunnel's socket).
+    pub(super) fn h2_upstream_event(&mut self, fd: i32, readable: bool, writable: bool) -> bool {
+        let State::Http2(h) = &mut self.state else {
+            return false;
+        };
+        let owner = h.streams.iter().position(|s| {
+            !s.done
+                && s.conn
+                    .active
+                    .as_ref()
+                    .is_some_and(|a| a.upstream.peer_fd() == Some(fd))
+        });
+        match owner {
+            Some(i) => {
+                h.streams[i].conn.on_upstream_event(fd, readable, writable);
+                h.streams[i].wake = true;
+            }
+            None => {
+                for s in h.streams.iter_mut().filter(|s| !s.done) {
+                    s.conn.on_upstream_event(fd, readable, writable);
+                    s.wake = true;
+                }
+            }
+        }
+        true
+    }
+
+    /// A resolver's answer: for the stream that waits for it.
+    pub(super) fn h2_resolved(
+        &mut self,
+        ticket: crate::resolver::Ticket,
+        result: Result<crate::resolver::Addrs, crate::resolver::ResolveError>,
+    ) -> bool {
+        let State::Http2(h) = &mut self.state else {
+            return false;
+        };
+        if let Some(s) = h.streams.iter_mut().find(|s| {
+            s.conn
+                .active
+                .as_ref()
+                .is_some_and(|a| a.upstream.waits_for(ticket))
+        }) {
+            s.conn.on_resolved(ticket, result);
+            s.wake = true;
+        }
+        true
+    }
+}
+
+/// The stream's request ends now (reset by the client, or the connection ends): reads see
+/// EOF, writes fail, and its connection is released (its access-log line written).
+fn abort_stream<'c>(s: &mut H2Stream<'c>, shared: &mut Shared<'c>) {
+    if let Some(p) = s.conn.client.pipe.as_deref_mut() {
+        p.gone = true;
+        p.output.clear();
+    }
+    if !s.done {
+        s.conn.release(shared);
+        s.done = true;
+    }
+    s.resp = Resp::Sent;
+}
+
+/// Runs a stream's request until it waits, and tells the session how much of the body it
+/// read (its window reopens by that much).
+fn drive_stream<'c>(
+    s: &mut H2Stream<'c>,
+    session: &mut Session,
+    yielded: &mut bool,
+    shared: &mut Shared<'c>,
+    servers: &AddrServers,
+) {
+    s.wake = false;
+    if let Some(p) = s.conn.client.pipe.as_deref()
+        && p.output.len() < p.out_limit
+    {
+        // The connection framed some of its output: the request may write again.
+        s.conn.client.writable = true;
+    }
+    let drive = s.conn.drive(shared, servers);
+    if s.chunk_size == 0
+        && let Some(req) = s.conn.active.as_ref().and_then(|a| a.req.as_ref())
+    {
+        s.chunk_size = req.loc.http2_chunk_size;
+    }
+    if let Some(p) = s.conn.client.pipe.as_deref_mut() {
+        if p.in_pos > s.reported {
+            session.consumed(s.id, p.in_pos - s.reported);
+            s.reported = p.in_pos;
+        }
+        if p.in_pos >= p.input.len() {
+            p.input.clear();
+            p.in_pos = 0;
+            s.reported = 0;
+        }
+    }
+    match drive {
+        Drive::Close => {
+            s.conn.release(shared);
+            s.done = true;
+        }
+        Drive::Yield => {
+            s.wake = true;
+            *yielded = true;
+        }
+        Drive::Wait { deadline } => {
+            if matches!(
+                s.conn.state,
+                State::KeepAliveIdle | State::LingeringClose { .. }
+            ) {
+                // The response is complete: its request is over.
+                s.conn.release(shared);
+                s.done = true;
+            } else if let Some(at) = deadline {
+                s.conn.set_deadline(at);
+            }
+        }
+    }
+}
+
+/// Frames what the streams' requests wrote, in fair round-robin: each stream at most one
+/// chunk per pass, passes while something moves and the socket's queue is short.
+fn pump(h: &mut H2<'_>) -> bool {
+    let mut progress = false;
+    let count = h.streams.len();
+    if count == 0 {
+        return false;
+    }
+    loop {
+        let mut moved = false;
+        for k in 0..count {
+            if h.session.pending().len() >= MAX_QUEUED {
+                return progress;
+            }
+            let i = (h.next + k) % count;
+            let s = &mut h.streams[i];
+            if frame_stream(s, &mut h.session, &mut h.block) {
+                moved = true;
+                progress = true;
+            }
+        }
+        h.next = (h.next + 1) % count;
+        if !moved {
+            return progress;
+        }
+    }
+}
+
+/// One stream's turn: its response head once whole, then at most one chunk of body, then
+/// END_STREAM once its request is over and everything went. True if anything moved.
+fn frame_stream(s: &mut H2Stream<'_>, session: &mut Session, block: &mut Vec<u8>) -> bool {
+    let id = s.id;
+    if matches!(s.resp, Resp::Sent) {
+        return false;
+    }
+    if !session.is_open(id) {
+        // Reset (by either side) or finished: nothing more goes out.
+        s.resp = Resp::Sent;
+        if let Some(p) = s.conn.client.pipe.as_deref_mut() {
+            p.gone = true;
+            p.output.clear();
+        }
+        s.wake = !s.done;
+        return true;
+    }
+    let done = s.done;
+    let Some(p) = s.conn.client.pipe.as_deref_mut() else {
+        return false;
+    };
+    let mut moved = false;
+    while matches!(s.resp, Resp::Head) {
+        let Some(end) = memchr::memmem::find(&p.output, b"\r\n\r\n") else {
+            if done {
+                // The request ended without a response head: the stream fails.
+                session.reset(id, ErrorCode::Internal);
+                s.resp = Resp::Sent;
+                return true;
+            }
+            return moved;
+        };
+        block.clear();
+        let head = bridge::response_block(&p.output[..end + 4], block);
+        p.output.drain(..end + 4);
+        moved = true;
+        s.wake = !done;
+        match head {
+            // An interim response (100 Continue): HTTP/2 needs none of it.
+            Some(r) if r.status < 200 => continue,
+            Some(r) => {
+                let empty = done && p.output.is_empty();
+                session.send_headers(id, block, empty);
+                s.resp = if empty {
+                    Resp::Sent
+                } else {
+                    Resp::Body(r.chunked.then(crate::http::chunked::ChunkedDecoder::new))
+                };
+            }
+            None => {
+                session.reset(id, ErrorCode::Internal);
+                s.resp = Resp::Sent;
+            }
+        }
+    }
+    let Resp::Body(decoder) = &mut s.resp else {
+        return moved;
+    };
+    if let Some(dec) = decoder {
+        // The request model framed the body chunked (HTTP/1.1 without a length); DATA
+        // frames frame it here.
+        let mut at = 0;
+        loop {
+            match dec.step(&p.output[at..]) {
+                Ok(crate::http::chunked::Chunk::Data {
+                    start,
+                    end,
+                    consumed,
+                }) => {
+                    s.plain.extend_from_slice(&p.output[at + start..at + end]);
+                    at += consumed;
+                }
+                Ok(crate::http::chunked::Chunk::NeedMore { consumed }) => {
+                    at += consumed;
+                    break;
+                }
+                Ok(crate::http::chunked::Chunk::Done { consumed }) => {
+                    at += consumed;
+                    break;
+                }
+                Err(_) => {
+                    session.reset(id, ErrorCode::Internal);
+                    s.resp = Resp::Sent;
+                    return true;
+                }
+            }
+            if at >= p.output.len() {
+                break;
+            }
+        }
+        if at > 0 {
+            p.output.drain(..at);
+            moved = true;
+            s.wake = !done;
+        }
+    }
+    let chunk = if s.chunk_size == 0 {
+        8192
+    } else {
+        s.chunk_size
+    };
+    let chunked = decoder.is_some();
+    let last = done && p.output.is_empty();
+    let src: &mut Vec<u8> = if chunked { &mut s.plain } else { &mut p.output };
+    let take = src.len().min(chunk);
+    let end_now = last && take == src.len();
+    if take > 0 || end_now {
+        let sent = session.send_data_sized(id, &src[..take], end_now, chunk);
+        if sent > 0 {
+            src.drain(..sent);
+            moved = true;
+            s.wake = !done;
+        }
+        if end_now && sent == take {
+            s.resp = Resp::Sent;
+            moved = true;
+        }
+    }
+    moved
+}
