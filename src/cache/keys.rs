@@ -123,6 +123,7 @@ impl<'s> Zone<'s> {
         key: &[u8; 16],
         now: i64,
         inactive: i64,
+        count: bool,
         evicted: &mut Evicted,
     ) -> Result<Probe, ()> {
         let mut g = self.lock().ok_or(())?;
@@ -145,7 +146,10 @@ impl<'s> Zone<'s> {
         };
         g.touch(node);
         let v = g.value(node);
-        v.uses = v.uses.saturating_add(1);
+        // A node made for a waiter's second look still counts its request once.
+        if count || v.uses == 0 {
+            v.uses = v.uses.saturating_add(1);
+        }
         v.expire = now.saturating_add(inactive);
         Ok(Probe {
             uses: v.uses,
@@ -455,8 +459,8 @@ mod tests {
         let z = Zone::open(&seg).unwrap();
         let k = [7u8; 16];
         let mut ev = Vec::new();
-        assert_eq!(z.exists(&k, 100, 600, &mut ev).unwrap().uses, 1);
-        assert_eq!(z.exists(&k, 100, 600, &mut ev).unwrap().uses, 2);
+        assert_eq!(z.exists(&k, 100, 600, true, &mut ev).unwrap().uses, 1);
+        assert_eq!(z.exists(&k, 100, 600, true, &mut ev).unwrap().uses, 2);
         let stamp = z.try_lock(&k, 1000, 5000).unwrap();
         assert!(z.try_lock(&k, 1001, 5000).is_none());
         assert_eq!(z.held_for(&k, 2000), Some(4000));
@@ -469,7 +473,7 @@ mod tests {
         let t = Ticket::new(Rc::clone(&seg), k, Some(12000), 1);
         t.filled(200, 300, 4096);
         assert!(z.held_for(&k, 7002).is_none());
-        assert!(z.exists(&k, 100, 600, &mut ev).unwrap().exists);
+        assert!(z.exists(&k, 100, 600, true, &mut ev).unwrap().exists);
         assert_eq!(z.totals().size, 4096);
     }
 
@@ -479,13 +483,13 @@ mod tests {
         let z = Zone::open(&seg).unwrap();
         let k = [1u8; 16];
         let mut ev = Vec::new();
-        z.exists(&k, 0, 600, &mut ev).unwrap();
+        z.exists(&k, 0, 600, true, &mut ev).unwrap();
         let stamp = z.try_lock(&k, 10, 5000);
         drop(Ticket::new(Rc::clone(&seg), k, stamp, 1));
-        assert_eq!(z.exists(&k, 0, 600, &mut ev).unwrap().uses, 1);
+        assert_eq!(z.exists(&k, 0, 600, true, &mut ev).unwrap().uses, 1);
         // min_uses 2: the count is kept.
         drop(Ticket::new(Rc::clone(&seg), k, None, 2));
-        assert_eq!(z.exists(&k, 0, 600, &mut ev).unwrap().uses, 2);
+        assert_eq!(z.exists(&k, 0, 600, true, &mut ev).unwrap().uses, 2);
     }
 
     #[test]
@@ -499,7 +503,7 @@ mod tests {
             k[..4].copy_from_slice(&made.to_le_bytes());
             let s = z.try_lock(&k, 0, 0);
             assert!(s.is_some());
-            z.exists(&k, 0, 600, &mut ev).unwrap();
+            z.exists(&k, 0, 600, true, &mut ev).unwrap();
             z.found(&k, 10, 100, 512);
             made += 1;
         }
@@ -515,7 +519,7 @@ mod tests {
         let z = Zone::open(&seg).unwrap();
         let mut ev = Vec::new();
         for i in 0..5u8 {
-            z.exists(&[i; 16], i64::from(i), 10, &mut ev).unwrap();
+            z.exists(&[i; 16], i64::from(i), 10, true, &mut ev).unwrap();
             z.found(&[i; 16], 100, 10, 1000);
         }
         let mut out = Vec::new();

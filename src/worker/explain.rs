@@ -189,6 +189,7 @@ pub fn explain<'c>(
         upstream: Default::default(),
         proxied: false,
         cache_fill: None,
+        cache_wait: None,
         subrequests: Vec::new(),
         chunks: Default::default(),
         filter: Default::default(),

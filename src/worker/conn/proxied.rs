@@ -130,15 +130,23 @@ impl<'c> Conn<'c> {
         shared: &mut Shared<'c>,
         stored: Option<Box<StoredBody>>,
     ) -> Step {
+        let again = matches!(self.state, State::CacheWait { .. });
         self.state = State::Responding;
         let conn = crate::worker::request_vars::ConnInfo::of(self);
         let Some(a) = self.active.as_deref_mut() else {
             return Step::Close;
         };
+        if !again {
+            a.cache_wait = None;
+        }
         match start_upstream(a, &conn, self.key, shared, stored) {
             Launched::Started => {
                 self.client_progress = shared.now;
                 Step::Again
+            }
+            Launched::Wait(until, stored) => {
+                self.state = State::CacheWait { until, stored };
+                Step::Wait(Some(until))
             }
             Launched::Refused(status) => {
                 a.body = None;
@@ -151,6 +159,19 @@ impl<'c> Conn<'c> {
             }
             Launched::NoRequest => Step::Close,
         }
+    }
+
+    /// A request waiting for another to fill its cache entry: at `until` it starts again
+    /// (the entry is there, the lock came free, or the wait timed out).
+    pub(super) fn wait_cache_lock(&mut self, shared: &mut Shared<'c>, until: Instant) -> Step {
+        if shared.now < until {
+            return Step::Wait(Some(until));
+        }
+        let stored = match &mut self.state {
+            State::CacheWait { stored, .. } => stored.take(),
+            _ => None,
+        };
+        self.launch_upstream(shared, stored)
     }
 
     /// One turn of a proxied response: the client's body towards the upstream, the
@@ -697,6 +718,9 @@ pub(in crate::worker) enum Launched {
     Refused(u16),
     /// No request, or its location does not go upstream.
     NoRequest,
+    /// Another request fills the cache entry: start again at this time (the cache lock),
+    /// with the request's stored body.
+    Wait(std::time::Instant, Option<Box<StoredBody>>),
 }
 
 /// Starts the upstream machine of `a`'s request (the connection's own or a subrequest's;
@@ -842,7 +866,8 @@ pub(in crate::worker) fn start_upstream<'c>(
                 head: &a.head,
             };
             let proxy_host = a.upstream.log.proxy_host.clone();
-            super::cached::lookup(&vars, &cx, &cache, shared.http, &head, &proxy_host)
+            let wait = a.cache_wait;
+            super::cached::lookup(&vars, &cx, &cache, shared.http, &head, &proxy_host, wait)
         };
         a.upstream.log.cache_status = status;
         match lookup {
@@ -871,6 +896,22 @@ pub(in crate::worker) fn start_upstream<'c>(
             super::cached::Lookup::Failed(status) => {
                 a.upstream.give_parts(proto, head);
                 return Launched::Refused(status);
+            }
+            // Another request fills the entry (the cache lock): look again soon.
+            super::cached::Lookup::Wait(held_ms) => {
+                a.upstream.give_parts(proto, head);
+                let now_ms = crate::cache::keys::now_ms();
+                let w = a.cache_wait.get_or_insert(super::cached::LockWait {
+                    deadline_ms: now_ms + cache.lock_timeout.as_millis() as u64,
+                    poll_ms: super::cached::LOCK_POLL_FIRST_MS,
+                });
+                let pause = w
+                    .poll_ms
+                    .min(held_ms.max(1))
+                    .min(w.deadline_ms.saturating_sub(now_ms).max(1));
+                w.poll_ms = (w.poll_ms * 2).min(super::cached::LOCK_POLL_MAX_MS);
+                let until = shared.now + std::time::Duration::from_millis(pause);
+                return Launched::Wait(until, stored);
             }
         }
     }
