@@ -7,6 +7,7 @@ mod common;
 #[path = "support/upstream.rs"]
 mod upstream;
 
+use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use common::Server;
@@ -210,4 +211,102 @@ fn use_stale_updating_answers_with_the_old_entry_while_one_request_refreshes_it(
     assert_eq!(asked(&up, uri), 2);
     // Logged as they end: the stale answer before the refresh.
     assert_eq!(statuses(&server, uri, 3), ["MISS", "UPDATING", "EXPIRED"]);
+}
+
+/// Files under the cache directory (entries and anything else), recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// A server whose cache path has `params`, over a prefix `setup` prepares.
+fn start_managed(up: &Upstream, params: &str, setup: impl FnOnce(&common::Prefix)) -> Server {
+    Server::start_with(
+        2,
+        &format!(
+            "proxy_cache_path cache levels=1:2 keys_zone=one:1m {params};\n\
+             server {{ listen 127.0.0.1:PORT;\n\
+               location /c/ {{ proxy_pass http://127.0.0.1:{port}; proxy_cache one;\n\
+                 proxy_cache_valid 200 1h; }}\n\
+             }}",
+            port = up.port
+        ),
+        setup,
+    )
+}
+
+#[test]
+fn the_manager_keeps_max_size_by_removing_the_least_recently_used() {
+    let up = Upstream::start();
+    let server = start_managed(&up, "max_size=20k manager_sleep=10ms", |_| {});
+    for i in 0..10 {
+        assert_eq!(server.get(&format!("/c/m{i}?size=6000")).status, 200);
+    }
+    let dir = server.prefix.path("cache");
+    // Each entry takes two 4 KiB blocks: at most two fit in 20 KiB.
+    assert!(
+        server.wait_for(5, || files_under(&dir).len() <= 2),
+        "{:?}",
+        files_under(&dir)
+    );
+    // The most recent ones stayed.
+    assert_eq!(server.get("/c/m9?size=6000").status, 200);
+    assert_eq!(asked(&up, "/c/m9?size=6000"), 1);
+    assert_eq!(asked(&up, "/c/m0?size=6000"), 1);
+    server.get("/c/m0?size=6000");
+    assert_eq!(asked(&up, "/c/m0?size=6000"), 2, "evicted");
+}
+
+#[test]
+fn the_manager_removes_entries_not_used_for_inactive() {
+    let up = Upstream::start();
+    let server = start_managed(&up, "inactive=1s", |_| {});
+    server.get("/c/idle");
+    let dir = server.prefix.path("cache");
+    assert_eq!(files_under(&dir).len(), 1);
+    // Removed without a request meeting it.
+    assert!(server.wait_for(6, || files_under(&dir).is_empty()));
+}
+
+#[test]
+fn the_loader_indexes_an_existing_cache_directory() {
+    let up = Upstream::start();
+    let names = [
+        "0123456789abcdef0123456789abcdef",
+        "fedcba9876543210fedcba9876543210",
+        "00000000000000000000000000000001",
+    ];
+    let server = start_managed(&up, "inactive=1s loader_files=1 loader_sleep=10ms", |p| {
+        for n in names {
+            let rel = format!("cache/{}/{}/{n}", &n[31..], &n[29..31]);
+            p.write(&rel, vec![b'x'; 100]);
+        }
+        p.write("cache/notes.txt", "not an entry");
+        // The workers' user (not root's) removes them.
+        for d in files_under(&p.path("cache")).iter().filter_map(|f| f.parent()) {
+            for dir in [d, d.parent().unwrap()] {
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+            }
+        }
+    });
+    let dir = server.prefix.path("cache");
+    // Known to the zone, they age out of `inactive` and go; other files stay.
+    assert!(
+        server.wait_for(6, || files_under(&dir).len() == 1),
+        "{:?} {}",
+        files_under(&dir),
+        server.error_log()
+    );
+    assert!(dir.join("notes.txt").exists());
 }

@@ -48,7 +48,8 @@ pub struct Node {
     pub exists: u8,
     /// Whether a request is fetching the key (until `lock_until`).
     pub updating: u8,
-    _pad: [u8; 6],
+    /// Padding to a whole word.
+    pub _pad: [u8; 6],
 }
 
 // SAFETY: a `#[repr(C)]` struct of integers.
@@ -257,48 +258,44 @@ impl<'s> Zone<'s> {
     }
 
     /// The manager's pass over the LRU's tail: removes up to `files` nodes whose `inactive`
-    /// is over, or (`over`: the cache is above `max_size` / below `min_free`) the least
-    /// recently used, never one being fetched. Returns the keys whose files must go, and
-    /// whether more remain to do.
-    pub fn expire(&self, now: i64, files: usize, over: bool, out: &mut Evicted) -> bool {
+    /// is over, and least recently used ones while `to_free` bytes are still to free (the
+    /// cache is above `max_size` or the disk below `min_free`), never one being fetched.
+    /// `out` gets the keys whose files must go; `true` when it stopped with work left.
+    pub fn expire(&self, now: i64, files: usize, to_free: u64, out: &mut Evicted) -> bool {
         let Some(mut g) = self.lock() else {
             return false;
         };
+        let mut to_free = to_free;
         let mut node = g.oldest();
-        let mut more = false;
         let mut looked = 0;
-        let mut forced = over;
         while let Some(n) = node {
             if looked >= files {
-                more = true;
-                break;
+                return true;
             }
             looked += 1;
-            let prev = g.newer(n);
-            let key = g.key(n);
-            let Ok(key) = <[u8; 16]>::try_from(key) else {
-                node = prev;
+            let newer = g.newer(n);
+            let Ok(key) = <[u8; 16]>::try_from(g.key(n)) else {
+                node = newer;
                 continue;
             };
             let v = *g.value(n);
             if v.updating != 0 {
-                node = prev;
+                node = newer;
                 continue;
             }
-            if v.expire <= now || forced {
-                forced = false;
-                if v.exists != 0 {
-                    add_size(&mut g, v.fs_size, 0);
-                    out.push(key);
-                }
-                g.remove(n);
-                node = prev;
-                continue;
+            if v.expire > now && to_free == 0 {
+                // The tail is the least recently used: nothing newer has expired.
+                return false;
             }
-            // The tail is the least recently used: nothing newer has expired.
-            break;
+            if v.exists != 0 {
+                add_size(&mut g, v.fs_size, 0);
+                to_free = to_free.saturating_sub(v.fs_size.max(1));
+                out.push(key);
+            }
+            g.remove(n);
+            node = newer;
         }
-        more
+        false
     }
 }
 
@@ -524,11 +521,11 @@ mod tests {
         }
         let mut out = Vec::new();
         // Keys 0..=2 expire at 10..=12.
-        assert!(!z.expire(12, 100, false, &mut out));
+        assert!(!z.expire(12, 100, 0, &mut out));
         assert_eq!(out, vec![[0; 16], [1; 16], [2; 16]]);
         assert_eq!(z.totals().size, 2000);
         out.clear();
-        z.expire(0, 100, true, &mut out);
+        z.expire(0, 100, 1, &mut out);
         assert_eq!(out, vec![[3; 16]]);
     }
 }

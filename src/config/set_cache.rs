@@ -71,35 +71,8 @@ pub(crate) fn proxy_cache_path(
     let args: Vec<String> = d.args.iter().map(|w| w.text.clone()).collect();
     let path = crate::cache::path_conf::parse(&d.name, &args, &shared.prefix)
         .map_err(|m| ConfError::at(d, m))?;
-    // The cache manager keeps these limits; until it exists they are refused rather than
-    // accepted and not kept.
-    if path.max_size.is_some() {
-        return Err(refuse(
-            d,
-            "max_size needs the cache manager process, not built yet",
-        ));
-    }
-    if path.min_free > 0 {
-        return Err(refuse(
-            d,
-            "min_free needs the cache manager process, not built yet",
-        ));
-    }
-    // Portico has no cache loader (the directory is its own index, read as entries are
-    // met) and no cache manager yet: their pacing would be accepted and never used.
-    let unpaced = crate::cache::path_conf::Pace::default();
-    if path.loader != unpaced {
-        return Err(refuse(
-            d,
-            "loader_* pace the cache loader process; Portico has none (the cache directory is its index)",
-        ));
-    }
-    if path.manager != unpaced {
-        return Err(refuse(
-            d,
-            "manager_* pace the cache manager process, not built yet",
-        ));
-    }
+    // max_size, min_free and the loader_*/manager_* pace are kept by the cache manager
+    // and loader (cache/manager.rs, worker 0's duty).
     if shared.caches.iter().any(|c| c.path.dir == path.dir) {
         return Err(ConfError::at(
             d,
