@@ -349,6 +349,7 @@ fn proxy_plan<'c>(
         body_sent: true,
         client: conn.peer.ip(),
         conn_id: conn.id,
+        uncached: false,
     };
     let mut proto = crate::proxy::Http1::default();
     let mut head = Vec::new();

@@ -67,6 +67,10 @@ pub(super) enum Lookup {
     Failed(u16),
     /// Another request holds the entry's lock for this many more milliseconds: look again.
     Wait(u64),
+    /// The request goes upstream and its response is not stored (`*_cache_min_uses` not
+    /// reached, the lock's wait timed out): nginx's `NGX_HTTP_CACHE_SCARCE`, whose upstream
+    /// request passes the client's conditional and range fields.
+    Uncached,
 }
 
 /// `proxy_cache_bypass`/`proxy_no_cache`: one value non-empty and not `0`
@@ -235,7 +239,7 @@ pub(super) fn lookup(
         return (Lookup::Upstream(plan(None)), Some("BYPASS"));
     }
     if scarce && probe.is_some_and(|p| p.loaded) {
-        return (Lookup::Upstream(None), Some("MISS"));
+        return (Lookup::Uncached, Some("MISS"));
     }
     let (found, damaged) = entry::find(
         &entry,
@@ -288,7 +292,8 @@ pub(super) fn lookup(
             }
             (Lookup::Upstream(p), Some("EXPIRED"))
         }
-        Found::Missing if scarce || !loc.lock => (Lookup::Upstream(plan(None)), Some("MISS")),
+        Found::Missing if scarce => (Lookup::Uncached, Some("MISS")),
+        Found::Missing if !loc.lock => (Lookup::Upstream(plan(None)), Some("MISS")),
         Found::Missing => {
             let Some(z) = &zone else {
                 return (Lookup::Upstream(plan(None)), Some("MISS"));
@@ -306,7 +311,7 @@ pub(super) fn lookup(
                 if wait.is_some() {
                     cx.line(LogLevel::Info, &format_args!("cache lock timeout"), None);
                 }
-                return (Lookup::Upstream(None), Some("MISS"));
+                return (Lookup::Uncached, Some("MISS"));
             }
             let held = z.held_for(&md5, now_ms).unwrap_or(0);
             (Lookup::Wait(held), Some("MISS"))
