@@ -294,7 +294,10 @@ fn the_loader_indexes_an_existing_cache_directory() {
         }
         p.write("cache/notes.txt", "not an entry");
         // The workers' user (not root's) removes them.
-        for d in files_under(&p.path("cache")).iter().filter_map(|f| f.parent()) {
+        for d in files_under(&p.path("cache"))
+            .iter()
+            .filter_map(|f| f.parent())
+        {
             for dir in [d, d.parent().unwrap()] {
                 std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
             }

@@ -147,7 +147,10 @@ impl Fill {
         self.temp.clear();
         if let Some((ticket, valid_sec)) = self.ticket.take() {
             use std::os::unix::fs::MetadataExt;
-            let fs_size = self.file.metadata().map_or(self.written, |m| m.blocks() * 512);
+            let fs_size = self
+                .file
+                .metadata()
+                .map_or(self.written, |m| m.blocks() * 512);
             ticket.filled(valid_sec, self.body_start, fs_size);
         }
         Ok(())

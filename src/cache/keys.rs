@@ -98,6 +98,11 @@ pub struct Zone<'s> {
     table: Table<'s, Node>,
 }
 
+/// The zone has no room for another key, even after evicting one (nginx's "could not
+/// allocate node").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoRoom;
+
 /// Keys whose files must be removed (evicted under the lock; removed after it).
 pub type Evicted = Vec<[u8; 16]>;
 
@@ -117,8 +122,8 @@ impl<'s> Zone<'s> {
     }
 
     /// nginx's `ngx_http_file_cache_exists`: finds or makes the key's node, counts this use
-    /// and moves it to the LRU's head. `Err` is "could not allocate node" (the zone is full
-    /// of keys being fetched); `evicted` gets the keys removed to make room.
+    /// (unless `count` is false: a waiter's second look) and moves it to the LRU's head;
+    /// `evicted` gets the keys removed to make room.
     pub fn exists(
         &self,
         key: &[u8; 16],
@@ -126,8 +131,8 @@ impl<'s> Zone<'s> {
         inactive: i64,
         count: bool,
         evicted: &mut Evicted,
-    ) -> Result<Probe, ()> {
-        let mut g = self.lock().ok_or(())?;
+    ) -> Result<Probe, NoRoom> {
+        let mut g = self.lock().ok_or(NoRoom)?;
         let loaded = totals_of(&mut g).loaded;
         let node = match g.find(key) {
             Some(n) => n,
@@ -140,7 +145,7 @@ impl<'s> Zone<'s> {
                     Some(n) => n,
                     None => {
                         evict(&mut g, evicted);
-                        g.insert(key, fresh).ok_or(())?
+                        g.insert(key, fresh).ok_or(NoRoom)?
                     }
                 }
             }

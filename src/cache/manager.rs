@@ -122,7 +122,12 @@ impl Duty {
             }
             if c.next_manage <= now {
                 let busy = manage(&zone, r.path);
-                c.next_manage = now + if busy { r.path.manager.sleep } else { IDLE_PAUSE };
+                c.next_manage = now
+                    + if busy {
+                        r.path.manager.sleep
+                    } else {
+                        IDLE_PAUSE
+                    };
             }
         }
     }

@@ -11,15 +11,15 @@ use crate::cache::fill::Fill;
 use crate::cache::freshness;
 use crate::cache::header::{self, Header};
 use crate::cache::{keys, md5};
-use crate::config::cache_conf::USE_STALE_UPDATING;
-use std::rc::Rc;
 use crate::config::cache_conf::CacheView;
+use crate::config::cache_conf::USE_STALE_UPDATING;
 use crate::config::set_cache::{CacheSel, methods};
 use crate::http::request::Method;
 use crate::upstream::RequestLog;
 use crate::upstream::protocol::HeadFacts;
 use crate::vars::{Template, VarSource};
 use crate::worker::request_vars::{ConnInfo, RequestVars};
+use std::rc::Rc;
 
 /// A request's cache entry, which the upstream's response may fill.
 #[derive(Debug)]
@@ -207,7 +207,7 @@ pub(super) fn lookup(
             remove_files(&decl.path, &evicted);
             match probe {
                 Ok(p) => Some(p),
-                Err(()) => {
+                Err(keys::NoRoom) => {
                     let name = http.zones.get(decl.zone).map_or("", |z| z.name.as_str());
                     cx.line(
                         LogLevel::Alert,
@@ -241,13 +241,7 @@ pub(super) fn lookup(
     if scarce && probe.is_some_and(|p| p.loaded) {
         return (Lookup::Uncached, Some("MISS"));
     }
-    let (found, damaged) = entry::find(
-        &entry,
-        now,
-        decl.path.inactive,
-        buffer_size,
-        !head_only,
-    );
+    let (found, damaged) = entry::find(&entry, now, decl.path.inactive, buffer_size, !head_only);
     if let Some(d) = damaged {
         let level = if d.what.is_critical() {
             LogLevel::Crit

@@ -800,7 +800,8 @@ pub(in crate::worker) fn start_upstream<'c>(
                         conn_id: conn.id,
                         uncached,
                     };
-                    let p = crate::proxy::prepare(&vars, &r, loc, shared.http, &mut http, &mut head);
+                    let p =
+                        crate::proxy::prepare(&vars, &r, loc, shared.http, &mut http, &mut head);
                     let launch = Launch {
                         target: p.target,
                         refuse: p.refuse,
