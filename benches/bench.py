@@ -22,12 +22,13 @@ import time
 from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import config, procs, report, wrk  # noqa: E402
+from harness import config, lock_count, procs, report, wrk  # noqa: E402
 
 BENCHES = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCHES)
 ALL_SCENARIOS = ("return", "small", "unlimited", "limited", "big", "proxy", "tornado", "fastcgi",
-                 "gzip1", "gzip6", "page", "gzproxy", "json", "cached", "tls_small", "tls_big")
+                 "gzip1", "gzip6", "page", "gzproxy", "json", "cached", "tls_small", "tls_big",
+                 "lockcount")
 # php-fpm children for the FastCGI scenario (pm = static), the same for both servers.
 FPM_CHILDREN = 4
 SERVERS = ("portico", "nginx")       # the A/B order of every round
@@ -479,13 +480,18 @@ def run_all(plan, root):
     scenarios = config.scenarios(docroot)
     backends = start_backends(plan, root, ports)
     points = []
+    counts = []
     try:
         for name in plan.scenarios:
+            if name == "lockcount":
+                # A count, not a speed: run once, beside the wrk scenarios.
+                counts = lock_count.run(plan, root, plan.bins)
+                continue
             points += run_scenario(plan, root, docroot, scenarios[name], ports, backends)
     finally:
         for server, _ in backends.values():
             server.stop()
-    return points
+    return points, counts
 
 
 def _terminate(signum, frame):
@@ -502,7 +508,7 @@ def main(argv=None):
     root = tempfile.mkdtemp(prefix="portico-bench-")
     os.chmod(root, 0o755)
     try:
-        points = run_all(plan, root)
+        points, counts = run_all(plan, root)
     finally:
         if args.keep_temp:
             print(f"temporary prefixes kept in {root}")
@@ -513,7 +519,9 @@ def main(argv=None):
         print(line)
     print("\n(medians over rounds; errors summed over rounds; P/N = Portico / nginx; "
           "* = connection count capped)")
-    doc = {"meta": meta(plan, args, started), "points": points}
+    if counts:
+        print("\n" + lock_count.table(counts))
+    doc = {"meta": meta(plan, args, started), "points": points, "lock_count": counts}
     latest, stamped = report.write_json(doc, args.results)
     print(f"wrote {latest} and {stamped} in {time.monotonic() - t0:.0f}s")
     return 0

@@ -164,10 +164,11 @@ fn gateway_cache_directives_are_checked_as_the_proxy_s() {
         let ok = check(&format!(
             "{m}_cache_path c_{m} keys_zone={m}z:1m; server {{ listen 127.0.0.1:2; location / {{ \
              {m}_pass 127.0.0.1:9; {m}_cache {m}z; {m}_cache_key $uri; {m}_cache_valid 1m; \
-             {m}_cache_methods POST; {m}_cache_use_stale error; {m}_cache_min_uses 1; }} }}"
+             {m}_cache_methods POST; {m}_cache_use_stale error updating; {m}_cache_min_uses 2; \
+             {m}_cache_lock on; {m}_cache_lock_timeout 1s; {m}_cache_lock_age 2s; }} }}"
         ));
         assert_eq!(ok.0, 0, "{m}: {}", ok.1);
-        let bad = check(&format!("{m}_cache_lock on;"));
+        let bad = check(&format!("{m}_cache_revalidate on;"));
         assert_ne!(bad.0, 0);
         assert!(bad.1.contains("not built yet"), "{}", bad.1);
     }

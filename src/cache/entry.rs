@@ -53,6 +53,8 @@ pub struct Hit {
     pub body_start: u64,
     /// The file's length (the body ends there).
     pub len: u64,
+    /// Until when the entry is fresh (unix seconds), for the keys zone.
+    pub valid_sec: i64,
 }
 
 /// An expired entry, kept open while the response is fetched again.
@@ -62,6 +64,9 @@ pub struct Stale {
     pub hit: Hit,
     /// Its `stale-if-error` time is not over: it answers any failure.
     pub if_error: bool,
+    /// Its `stale-while-revalidate` time is not over: it answers while another request
+    /// updates it.
+    pub if_updating: bool,
 }
 
 /// What the cache has for a request.
@@ -149,10 +154,16 @@ fn open(
         head,
         body_start: body_start as u64,
         len,
+        valid_sec: h.valid_sec,
     };
     if h.valid_sec < now {
         let if_error = h.valid_sec.saturating_add(h.error_sec) >= now;
-        return Ok(Found::Expired(Stale { hit, if_error }));
+        let if_updating = h.valid_sec.saturating_add(h.updating_sec) >= now;
+        return Ok(Found::Expired(Stale {
+            hit,
+            if_error,
+            if_updating,
+        }));
     }
     Ok(Found::Fresh(hit))
 }

@@ -19,10 +19,14 @@ pub struct Fill {
     temp: PathBuf,
     target: PathBuf,
     written: u64,
+    body_start: u64,
     failed: bool,
     /// The body comes chunk-framed (passed through to the client so): the entry keeps
     /// only the data, as nginx's does.
     chunks: Option<crate::http::chunked::ChunkedDecoder>,
+    /// The request's claim on its key in the keys zone, with the entry's validity: told
+    /// of the new file on commit, released otherwise.
+    ticket: Option<(super::keys::Ticket, i64)>,
 }
 
 impl Fill {
@@ -50,8 +54,10 @@ impl Fill {
             temp,
             target: entry.path.clone(),
             written: 0,
+            body_start: body_start as u64,
             failed: false,
             chunks: None,
+            ticket: None,
         };
         fill.write(&bytes)?;
         Ok(fill)
@@ -61,6 +67,11 @@ impl Fill {
         self.file.write_all_at(bytes, self.written)?;
         self.written += bytes.len() as u64;
         Ok(())
+    }
+
+    /// The keys zone is told of the entry when it is complete (`valid_sec`: its validity).
+    pub fn hold(&mut self, ticket: super::keys::Ticket, valid_sec: i64) {
+        self.ticket = Some((ticket, valid_sec));
     }
 
     /// The body bytes [`Fill::body`] gets carry HTTP/1.1 chunk framing.
@@ -134,6 +145,14 @@ impl Fill {
         };
         renamed?;
         self.temp.clear();
+        if let Some((ticket, valid_sec)) = self.ticket.take() {
+            use std::os::unix::fs::MetadataExt;
+            let fs_size = self
+                .file
+                .metadata()
+                .map_or(self.written, |m| m.blocks() * 512);
+            ticket.filled(valid_sec, self.body_start, fs_size);
+        }
         Ok(())
     }
 }

@@ -8,11 +8,15 @@
 //! - [`freshness`]: `*_cache_valid` and what the response's fields say about caching.
 //! - [`entry`]: a request's key, its file, and what reading the file finds.
 //! - [`fill`]: a response written to a temporary file and renamed into the cache.
+//! - [`keys`]: the keys zone in shared memory (uses, lock, validity, size, LRU).
+//! - [`manager`]: the cache manager and loader, a duty of worker 0.
 
 pub mod entry;
 pub mod fill;
 pub mod freshness;
 pub mod header;
+pub mod keys;
+pub mod manager;
 pub mod md5;
 pub mod path_conf;
 

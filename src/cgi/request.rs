@@ -68,6 +68,8 @@ pub struct CgiRequest<'a> {
     pub client: crate::client_addr::ClientIp,
     /// The connection's number, for log lines.
     pub conn_id: u64,
+    /// The cache will not store this response (see `ProxyRequest::uncached`).
+    pub uncached: bool,
 }
 
 /// Where a request goes.
@@ -204,7 +206,7 @@ pub fn prepare<'c>(
     let params = conf.params.as_deref();
     // With the module's cache on, the client's conditional and range fields stay home
     // (nginx's `*_cache_headers`, added as empty parameters).
-    let caching = conf.cache.cache.as_ref().is_some_and(Option::is_some);
+    let caching = conf.cache.cache.as_ref().is_some_and(Option::is_some) && !r.uncached;
     let headers = r
         .head
         .headers

@@ -11,6 +11,12 @@ use super::settings::LocSettings;
 use crate::cache::freshness::ValidRule;
 use crate::config::proxy_rest::IgnoreHeaders;
 use crate::vars::Template;
+use std::time::Duration;
+
+/// `*_cache_lock_timeout` and `*_cache_lock_age` default: 5 seconds.
+pub const DEFAULT_LOCK_TIME: Duration = Duration::from_secs(5);
+/// `*_cache_use_stale updating`, beside the `NextUpstream` bits of the other values.
+pub const USE_STALE_UPDATING: u16 = 1 << 14;
 
 /// A gateway's cache settings at one level; `None` is "not set here".
 #[derive(Clone, Debug, Default)]
@@ -29,6 +35,14 @@ pub struct CacheConf {
     pub no_cache: Option<Vec<Template>>,
     /// `*_cache_use_stale` as `NextUpstream` bits
     pub use_stale: Option<u16>,
+    /// `*_cache_lock`
+    pub lock: Option<bool>,
+    /// `*_cache_lock_timeout`
+    pub lock_timeout: Option<Duration>,
+    /// `*_cache_lock_age`
+    pub lock_age: Option<Duration>,
+    /// `*_cache_min_uses`
+    pub min_uses: Option<u64>,
 }
 
 impl CacheConf {
@@ -41,7 +55,19 @@ impl CacheConf {
                 }
             )*};
         }
-        from_parent!(cache, key, valid, methods, bypass, no_cache, use_stale);
+        from_parent!(
+            cache,
+            key,
+            valid,
+            methods,
+            bypass,
+            no_cache,
+            use_stale,
+            lock,
+            lock_timeout,
+            lock_age,
+            min_uses
+        );
     }
 
     /// The settings as the request path reads them (`buffer_size`, `ignore_headers`,
@@ -63,6 +89,10 @@ impl CacheConf {
             // Only the proxy converts (the gateways' HEAD goes up as HEAD, as nginx's).
             convert_head: false,
             use_stale: self.use_stale.unwrap_or(0),
+            lock: self.lock.unwrap_or(false),
+            lock_timeout: self.lock_timeout.unwrap_or(DEFAULT_LOCK_TIME),
+            lock_age: self.lock_age.unwrap_or(DEFAULT_LOCK_TIME),
+            min_uses: self.min_uses.unwrap_or(1),
             buffer_size,
             ignore_headers,
             temp_path,
@@ -86,6 +116,14 @@ pub struct CacheSlots<'a> {
     pub no_cache: &'a mut Option<Vec<Template>>,
     /// `*_cache_use_stale`
     pub use_stale: &'a mut Option<u16>,
+    /// `*_cache_lock`
+    pub lock: &'a mut Option<bool>,
+    /// `*_cache_lock_timeout`
+    pub lock_timeout: &'a mut Option<Duration>,
+    /// `*_cache_lock_age`
+    pub lock_age: &'a mut Option<Duration>,
+    /// `*_cache_min_uses`
+    pub min_uses: &'a mut Option<u64>,
 }
 
 impl<'a> CacheSlots<'a> {
@@ -99,6 +137,10 @@ impl<'a> CacheSlots<'a> {
             bypass: &mut c.bypass,
             no_cache: &mut c.no_cache,
             use_stale: &mut c.use_stale,
+            lock: &mut c.lock,
+            lock_timeout: &mut c.lock_timeout,
+            lock_age: &mut c.lock_age,
+            min_uses: &mut c.min_uses,
         }
     }
 }
@@ -122,8 +164,16 @@ pub struct CacheView<'a> {
     pub no_cache: &'a [Template],
     /// `proxy_cache_convert_head` (false for the gateways, which have no such directive)
     pub convert_head: bool,
-    /// `*_cache_use_stale` bits
+    /// `*_cache_use_stale` bits ([`USE_STALE_UPDATING`] among them)
     pub use_stale: u16,
+    /// `*_cache_lock`
+    pub lock: bool,
+    /// `*_cache_lock_timeout`
+    pub lock_timeout: Duration,
+    /// `*_cache_lock_age`
+    pub lock_age: Duration,
+    /// `*_cache_min_uses`
+    pub min_uses: u64,
     /// `*_buffer_size` (the stored head must fit it)
     pub buffer_size: usize,
     /// `*_ignore_headers`
@@ -142,6 +192,10 @@ pub fn proxy_slots(l: &mut super::settings::LocRaw) -> CacheSlots<'_> {
         bypass: &mut l.proxy_cache_bypass,
         no_cache: &mut l.proxy_no_cache,
         use_stale: &mut l.proxy_cache_use_stale,
+        lock: &mut l.proxy_cache_lock,
+        lock_timeout: &mut l.proxy_cache_lock_timeout,
+        lock_age: &mut l.proxy_cache_lock_age,
+        min_uses: &mut l.proxy_cache_min_uses,
     }
 }
 
@@ -158,6 +212,10 @@ pub fn view(module: Option<CgiModule>, loc: &LocSettings) -> CacheView<'_> {
             no_cache: &loc.proxy_no_cache,
             convert_head: loc.proxy_cache_convert_head,
             use_stale: loc.proxy_cache_use_stale,
+            lock: loc.proxy_cache_lock,
+            lock_timeout: loc.proxy_cache_lock_timeout,
+            lock_age: loc.proxy_cache_lock_age,
+            min_uses: loc.proxy_cache_min_uses,
             buffer_size: loc.proxy_buffer_size,
             ignore_headers: loc.proxy_ignore_headers,
             temp_path: &loc.proxy_temp_path,

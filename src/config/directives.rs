@@ -318,11 +318,11 @@ table! {
     "proxy_cache_methods", HSL, AtLeast(1), false, set_cache::proxy_cache_methods, "Methods cached (GET and HEAD always; POST).";
     "proxy_cache_bypass", HSL, AtLeast(1), false, set_cache::predicate, "Values that, when one is non-empty and not 0, send the request upstream without reading the cache.";
     "proxy_no_cache", HSL, AtLeast(1), false, set_cache::predicate, "Values that, when one is non-empty and not 0, keep the response out of the cache.";
-    "proxy_cache_min_uses", HSL, Exact(1), false, set_cache::proxy_cache_min_uses, "Uses before a response is cached (only 1 for now).";
-    "proxy_cache_use_stale", HSL, AtLeast(1), false, set_cache::proxy_cache_use_stale, "Stale answers (only off for now).";
-    "proxy_cache_lock", HSL, Flag, false, set_cache::proxy_cache_lock, "The cache lock (only off for now).";
-    "proxy_cache_lock_timeout", HSL, Exact(1), false, set_cache::proxy_cache_lock_time, "The cache lock's timeout (checked; the lock is off).";
-    "proxy_cache_lock_age", HSL, Exact(1), false, set_cache::proxy_cache_lock_time, "The cache lock's age (checked; the lock is off).";
+    "proxy_cache_min_uses", HSL, Exact(1), false, set_cache::proxy_cache_min_uses, "Requests for a key before its response is cached (default 1; counted in the keys zone).";
+    "proxy_cache_use_stale", HSL, AtLeast(1), false, set_cache::proxy_cache_use_stale, "When an expired entry answers: error, timeout, invalid_header, updating, http_NNN (default off).";
+    "proxy_cache_lock", HSL, Flag, false, set_cache::proxy_cache_lock, "One request fills a missing entry, the others wait for it (default off).";
+    "proxy_cache_lock_timeout", HSL, Exact(1), false, set_cache::proxy_cache_lock_time, "How long a request waits for the cache lock before it goes upstream uncached (default 5s).";
+    "proxy_cache_lock_age", HSL, Exact(1), false, set_cache::proxy_cache_lock_time, "How long a fill holds the cache lock before another request may fill (default 5s).";
     "proxy_cache_revalidate", HSL, Flag, false, set_cache::proxy_cache_revalidate, "Revalidation with conditional requests (only off for now).";
     "proxy_cache_convert_head", HSL, Flag, false, set_cache::proxy_cache_convert_head, "HEAD requests are fetched as GET for the cache (only on).";
     "proxy_cache_background_update", HSL, Flag, false, set_cache::proxy_cache_background_update, "Background updates (only off for now).";

@@ -2,10 +2,10 @@
 //! `proxy_cache_key`, `proxy_cache_valid`, `proxy_cache_methods`, `proxy_cache_bypass`,
 //! `proxy_no_cache` and the rest of the `proxy_cache_*` family, with the checks and messages
 //! of nginx's `ngx_http_proxy_module.c` and `ngx_http_file_cache.c`. A value whose behaviour
-//! Portico does not have yet (the cache lock, stale answers, revalidation...) is refused
+//! Portico does not have yet (revalidation, background updates...) is refused
 //! with the reason; its default, which is the behaviour Portico has, is accepted.
 
-use super::cache_conf::{CacheSlots, proxy_slots};
+use super::cache_conf::{CacheSlots, USE_STALE_UPDATING, proxy_slots};
 use super::cgi_values::CgiModule;
 use super::error::ConfError;
 use super::limits_values::ZoneKind;
@@ -71,35 +71,8 @@ pub(crate) fn proxy_cache_path(
     let args: Vec<String> = d.args.iter().map(|w| w.text.clone()).collect();
     let path = crate::cache::path_conf::parse(&d.name, &args, &shared.prefix)
         .map_err(|m| ConfError::at(d, m))?;
-    // The cache manager keeps these limits; until it exists they are refused rather than
-    // accepted and not kept.
-    if path.max_size.is_some() {
-        return Err(refuse(
-            d,
-            "max_size needs the cache manager process, not built yet",
-        ));
-    }
-    if path.min_free > 0 {
-        return Err(refuse(
-            d,
-            "min_free needs the cache manager process, not built yet",
-        ));
-    }
-    // Portico has no cache loader (the directory is its own index, read as entries are
-    // met) and no cache manager yet: their pacing would be accepted and never used.
-    let unpaced = crate::cache::path_conf::Pace::default();
-    if path.loader != unpaced {
-        return Err(refuse(
-            d,
-            "loader_* pace the cache loader process; Portico has none (the cache directory is its index)",
-        ));
-    }
-    if path.manager != unpaced {
-        return Err(refuse(
-            d,
-            "manager_* pace the cache manager process, not built yet",
-        ));
-    }
+    // max_size, min_free and the loader_*/manager_* pace are kept by the cache manager
+    // and loader (cache/manager.rs, worker 0's duty).
     if shared.caches.iter().any(|c| c.path.dir == path.dir) {
         return Err(ConfError::at(
             d,
@@ -219,25 +192,20 @@ pub(crate) fn predicate(
     Ok(())
 }
 
-/// `proxy_cache_min_uses N;`: only 1 (every miss is stored) until uses are counted in the
-/// keys zone.
+/// `proxy_cache_min_uses N;`: requests for a key before its response is stored (counted
+/// in the keys zone).
 pub(crate) fn proxy_cache_min_uses(
-    _: &mut Level<'_>,
+    l: &mut Level<'_>,
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
-    match number_arg(d, 0)? {
-        1 => Ok(()),
-        _ => Err(refuse(
-            d,
-            "counting uses before caching is not built yet (only 1)",
-        )),
-    }
+    let n = number_arg(d, 0)?;
+    set_once(slots(l, d)?.min_uses, d, |_| Ok(n))
 }
 
 /// `proxy_cache_use_stale error|timeout|invalid_header|http_NNN...|off;` (a bitmask
-/// slot: a level's lines add up). `updating` needs to know that another request is
-/// fetching the entry, which the keys zone will tell: refused until then.
+/// slot: a level's lines add up). `updating`: the keys zone tells that another request is
+/// fetching the entry.
 pub(crate) fn proxy_cache_use_stale(
     l: &mut Level<'_>,
     d: &Directive,
@@ -248,7 +216,7 @@ pub(crate) fn proxy_cache_use_stale(
         ("error", N::ERROR),
         ("timeout", N::TIMEOUT),
         ("invalid_header", N::INVALID_HEADER),
-        ("updating", 0),
+        ("updating", USE_STALE_UPDATING),
         ("http_500", N::HTTP_500),
         ("http_502", N::HTTP_502),
         ("http_503", N::HTTP_503),
@@ -268,12 +236,6 @@ pub(crate) fn proxy_cache_use_stale(
         let Some(&(_, bit)) = VALUES.iter().find(|(n, _)| n.eq_ignore_ascii_case(&w.text)) else {
             return Err(ConfError::at(d, format!("invalid value \"{}\"", w.text)));
         };
-        if bit == 0 {
-            return Err(refuse(
-                d,
-                "\"updating\" needs to know which request updates an entry, not built yet",
-            ));
-        }
         bits |= bit;
     }
     // ngx_http_proxy_merge_loc_conf: `off` anywhere in the list wins.
@@ -291,13 +253,13 @@ fn flag_only(d: &Directive, wanted: bool, why: &str) -> Result<(), ConfError> {
     }
 }
 
-/// `proxy_cache_lock on|off;` (off only)
+/// `proxy_cache_lock on|off;`
 pub(crate) fn proxy_cache_lock(
-    _: &mut Level<'_>,
+    l: &mut Level<'_>,
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
-    flag_only(d, false, "the cache lock is not built yet (only off)")
+    set_once(slots(l, d)?.lock, d, flag_arg)
 }
 
 /// `proxy_cache_revalidate on|off;` (off only)
@@ -331,14 +293,20 @@ pub(crate) fn proxy_cache_convert_head(
     set_once(&mut l.loc(d)?.proxy_cache_convert_head, d, flag_arg)
 }
 
-/// `proxy_cache_lock_timeout TIME;` and `proxy_cache_lock_age TIME;`: checked; they mean
-/// something only with the lock, which is refused.
+/// `proxy_cache_lock_timeout TIME;` and `proxy_cache_lock_age TIME;`
 pub(crate) fn proxy_cache_lock_time(
-    _: &mut Level<'_>,
+    l: &mut Level<'_>,
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
-    msec_arg(d, 0).map(|_| ())
+    let t = msec_arg(d, 0)?;
+    let slots = slots(l, d)?;
+    let slot = if d.name.ends_with("_timeout") {
+        slots.lock_timeout
+    } else {
+        slots.lock_age
+    };
+    set_once(slot, d, |_| Ok(t))
 }
 
 /// `proxy_cache_max_range_offset NUMBER;`

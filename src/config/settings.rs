@@ -971,6 +971,15 @@ settings! {
         proxy_cache_convert_head: bool = true,
         /// `proxy_cache_use_stale` as `NextUpstream` bits (0: off)
         proxy_cache_use_stale: u16 = 0,
+        // ---- cache lock, uses, updates (issue 19, keys zone; config/set_cache.rs) ----
+        /// `proxy_cache_lock on|off`
+        proxy_cache_lock: bool = false,
+        /// `proxy_cache_lock_timeout TIME` (default 5s)
+        proxy_cache_lock_timeout: Duration = Duration::from_secs(5),
+        /// `proxy_cache_lock_age TIME` (default 5s)
+        proxy_cache_lock_age: Duration = Duration::from_secs(5),
+        /// `proxy_cache_min_uses N` (default 1)
+        proxy_cache_min_uses: u64 = 1,
         // ---- status: stub_status, status handler (config/set_status.rs) ----
         /// `stub_status` (server or location; nested locations do not inherit it, an `if`
         /// in the location keeps it, as nginx's content handler)

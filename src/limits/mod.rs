@@ -33,9 +33,7 @@ pub fn format_zone(kind: ZoneKind, seg: &Segment) -> io::Result<()> {
     match kind {
         ZoneKind::LimitReq => Table::<req::Entry>::format(seg, kind.tag()).map(|_| ()),
         ZoneKind::LimitConn => Table::<conn::Entry>::format(seg, kind.tag()).map(|_| ()),
-        // The cache's index is its directory for now: the keys zone is mapped, kept
-        // across reloads, and holds nothing yet.
-        ZoneKind::ProxyCache => Ok(()),
+        ZoneKind::ProxyCache => crate::cache::keys::format(seg),
         // Formatted by the upstream module, never here.
         ZoneKind::Upstream => Err(io::Error::from_raw_os_error(libc::EINVAL)),
         ZoneKind::SslSessionCache => crate::tls::format_session_zone(seg),

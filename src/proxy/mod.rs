@@ -59,6 +59,10 @@ pub struct ProxyRequest<'a> {
     pub client: crate::client_addr::ClientIp,
     /// The connection's number, for log lines.
     pub conn_id: u64,
+    /// The cache will not store this response (`*_cache_min_uses` not reached, the cache
+    /// lock timed out): the client's conditional and range fields go upstream, as nginx
+    /// builds a request that is not `cacheable`.
+    pub uncached: bool,
 }
 
 /// Where a request goes.
@@ -273,7 +277,7 @@ pub fn prepare(
     };
     pvars.chunked = r.chunked && set_body.is_none();
     let input = request::HeadInput {
-        cached: loc.proxy_cache.is_some(),
+        cached: loc.proxy_cache.is_some() && !r.uncached,
         method,
         uri: &uri,
         http_minor: loc.proxy_http_version,

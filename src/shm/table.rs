@@ -408,6 +408,19 @@ impl<V: Pod> Guard<'_, V> {
         }
     }
 
+    /// The key of an entry.
+    pub fn key(&self, node: Node) -> &[u8] {
+        self.key_of(node.0)
+    }
+
+    /// The entry used just after `node` (towards the most recently used), for a walk from
+    /// [`Guard::oldest`].
+    pub fn newer(&self, node: Node) -> Option<Node> {
+        // SAFETY: `node` is a live entry of this table.
+        let prev = unsafe { (*self.at::<NodeHead>(node.0)).prev };
+        (prev != 0).then_some(Node(prev))
+    }
+
     /// The least recently used entry.
     pub fn oldest(&self) -> Option<Node> {
         let tail = self.th().lru_tail;

@@ -190,6 +190,7 @@ pub fn explain<'c>(
         upstream: Default::default(),
         proxied: false,
         cache_fill: None,
+        cache_wait: None,
         subrequests: Vec::new(),
         chunks: Default::default(),
         filter: Default::default(),
@@ -349,6 +350,7 @@ fn proxy_plan<'c>(
         body_sent: true,
         client: conn.peer.ip(),
         conn_id: conn.id,
+        uncached: false,
     };
     let mut proto = crate::proxy::Http1::default();
     let mut head = Vec::new();

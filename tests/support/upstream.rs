@@ -11,7 +11,7 @@
 //!
 //! Query parameters shape the answer (for the cache tests): each `h=NAME:VALUE` adds a
 //! header line (`+` is a space), `size=N` makes the body N bytes (after the usual text
-//! line), `chunked=1` sends it chunked.
+//! line), `chunked=1` sends it chunked, `delay=MS` answers after MS milliseconds.
 
 #![allow(dead_code)]
 
@@ -198,6 +198,9 @@ fn serve(mut s: TcpStream, conn: usize, seen: &Mutex<Vec<Seen>>) {
                 text.extend((0..n).map(|i| char::from(b'a' + (i % 26) as u8)));
             } else if param == "chunked=1" {
                 chunked = true;
+            } else if let Some(ms) = param.strip_prefix("delay=") {
+                // A slow upstream (the cache lock tests): the answer waits.
+                std::thread::sleep(Duration::from_millis(ms.parse().unwrap_or(0)));
             }
         }
         let answer = if chunked {

@@ -150,7 +150,11 @@ fn errors_are_nginx_words() {
     );
     assert_eq!(e("fastcgi_ignore_headers Foo;"), "invalid value \"Foo\"");
     assert_eq!(e("fastcgi_bind nowhere;"), "invalid address \"nowhere\"");
-    assert!(e("fastcgi_cache_lock on;").contains("the cache lock is not built yet"));
+    assert!(e("fastcgi_cache_revalidate on;").contains("revalidation of expired entries"));
+    assert_eq!(
+        e("fastcgi_cache_lock maybe;"),
+        "invalid value \"maybe\" in \"fastcgi_cache_lock\" directive, it must be \"on\" or \"off\""
+    );
     assert!(e("fastcgi_pass 127.0.0.1:1;").contains("is not allowed here"));
     load_ok(&http(
         "fastcgi_ignore_headers X-Accel-Redirect expires; fastcgi_bind 127.0.0.1 transparent;\n\

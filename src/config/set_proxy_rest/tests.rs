@@ -292,12 +292,16 @@ fn errors_are_nginx_words() {
         "\"sticky\" directive is not supported: it is a commercial nginx Plus feature"
     );
     assert_eq!(
-        e("proxy_cache_lock on;"),
-        "\"proxy_cache_lock\" directive is not supported: the cache lock is not built yet (only off)"
+        e("proxy_cache_background_update on;"),
+        "\"proxy_cache_background_update\" directive is not supported: background updates are not built yet (only off)"
     );
     assert_eq!(
-        e("proxy_cache_path /tmp/c keys_zone=one:1m max_size=1m;"),
-        "\"proxy_cache_path\" directive is not supported: max_size needs the cache manager process, not built yet"
+        e("proxy_cache_path /tmp/c keys_zone=one:1m max_size=1x;"),
+        "invalid max_size value \"max_size=1x\""
+    );
+    assert_eq!(
+        e("proxy_cache_lock on; proxy_cache_lock on;"),
+        "\"proxy_cache_lock\" directive is duplicate"
     );
     assert_eq!(
         e("server { location / { proxy_ssl_conf_command Options KTLS; } }"),

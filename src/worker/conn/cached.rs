@@ -10,13 +10,16 @@ use crate::cache::entry::{self, Entry, Found, Hit};
 use crate::cache::fill::Fill;
 use crate::cache::freshness;
 use crate::cache::header::{self, Header};
+use crate::cache::{keys, md5};
 use crate::config::cache_conf::CacheView;
+use crate::config::cache_conf::USE_STALE_UPDATING;
 use crate::config::set_cache::{CacheSel, methods};
 use crate::http::request::Method;
 use crate::upstream::RequestLog;
 use crate::upstream::protocol::HeadFacts;
 use crate::vars::{Template, VarSource};
 use crate::worker::request_vars::{ConnInfo, RequestVars};
+use std::rc::Rc;
 
 /// A request's cache entry, which the upstream's response may fill.
 #[derive(Debug)]
@@ -28,7 +31,29 @@ pub struct FillPlan {
     /// The expired entry, kept to answer if the upstream fails (`proxy_cache_use_stale`,
     /// `stale-if-error`).
     pub stale: Option<entry::Stale>,
+    /// The request's claim on its key in the keys zone (the lock, if it took it); the fill
+    /// takes it and records the new file.
+    pub ticket: Option<crate::cache::keys::Ticket>,
 }
+
+/// A request waiting for another to fill its entry (nginx's `c->waiting`): it looks again
+/// at `poll_ms` intervals until `deadline_ms` (monotonic milliseconds).
+#[derive(Clone, Copy, Debug)]
+pub struct LockWait {
+    /// `*_cache_lock_timeout` after the first wait began.
+    pub deadline_ms: u64,
+    /// The next pause (doubled after each look, from [`LOCK_POLL_FIRST_MS`] up to
+    /// [`LOCK_POLL_MAX_MS`]).
+    pub poll_ms: u64,
+}
+
+/// The first pause of a request waiting for the cache lock. nginx looks every 500 ms; a
+/// waiter here looks after 2 ms, then doubles the pause up to [`LOCK_POLL_MAX_MS`], so a
+/// quick upstream's waiters are answered within milliseconds of the fill and a slow one's
+/// cost one look per 100 ms each.
+pub const LOCK_POLL_FIRST_MS: u64 = 2;
+/// The longest pause between two looks.
+pub const LOCK_POLL_MAX_MS: u64 = 100;
 
 /// What the cache decided before going upstream.
 pub(super) enum Lookup {
@@ -40,6 +65,12 @@ pub(super) enum Lookup {
     Upstream(Option<Box<FillPlan>>),
     /// The request fails with this status (a `proxy_cache $var` naming no cache).
     Failed(u16),
+    /// Another request holds the entry's lock for this many more milliseconds: look again.
+    Wait(u64),
+    /// The request goes upstream and its response is not stored (`*_cache_min_uses` not
+    /// reached, the lock's wait timed out): nginx's `NGX_HTTP_CACHE_SCARCE`, whose upstream
+    /// request passes the client's conditional and range fields.
+    Uncached,
 }
 
 /// `proxy_cache_bypass`/`proxy_no_cache`: one value non-empty and not `0`
@@ -82,6 +113,7 @@ pub(super) fn lookup(
     http: &crate::config::HttpConf,
     request_head: &[u8],
     proxy_host: &str,
+    wait: Option<LockWait>,
 ) -> (Lookup, Option<&'static str>) {
     let cache = match loc.cache {
         None => return (Lookup::Off, None),
@@ -160,26 +192,56 @@ pub(super) fn lookup(
         return (Lookup::Off, None);
     };
     let entry = Entry::new(key, &decl.path);
-    // With proxy_cache_convert_head on, a HEAD's miss went up as GET and is stored whole;
-    // off, the HEAD's response is stored as it comes (the key should then have
-    // `$request_method`, as in nginx).
-    let plan = || {
-        Some(Box::new(FillPlan {
-            entry: entry.clone(),
-            cache,
-            stale: None,
-        }))
+    let segment = http.zones.get(decl.zone).and_then(|z| z.segment.as_ref());
+    let zone = segment.and_then(|seg| keys::Zone::open(seg));
+    let md5 = md5::md5(&[&entry.key]);
+    let now = unix_now();
+    // The keys zone: this use counted (once per request: a waiter looking again is not
+    // a new use), the LRU moved.
+    let probe = match &zone {
+        None => None,
+        Some(z) => {
+            let mut evicted = Vec::new();
+            let inactive = decl.path.inactive.as_secs() as i64;
+            let probe = z.exists(&md5, now, inactive, wait.is_none(), &mut evicted);
+            remove_files(&decl.path, &evicted);
+            match probe {
+                Ok(p) => Some(p),
+                Err(keys::NoRoom) => {
+                    let name = http.zones.get(decl.zone).map_or("", |z| z.name.as_str());
+                    cx.line(
+                        LogLevel::Alert,
+                        &format_args!("could not allocate node in cache keys zone \"{name}\""),
+                        None,
+                    );
+                    return (Lookup::Failed(500), None);
+                }
+            }
+        }
+    };
+    let ticket = |stamp: Option<u64>| {
+        segment.map(|seg| keys::Ticket::new(Rc::clone(seg), md5, stamp, loc.min_uses))
+    };
+    // `*_cache_min_uses`: a key asked for fewer times is fetched and not stored; while the
+    // loader has not indexed the directory, a file it does not know yet may still answer.
+    let scarce = probe.is_some_and(|p| !p.exists && p.uses < loc.min_uses);
+    let plan = |stamp: Option<u64>| {
+        (!scarce).then(|| {
+            Box::new(FillPlan {
+                entry: entry.clone(),
+                cache,
+                stale: None,
+                ticket: ticket(stamp),
+            })
+        })
     };
     if any_true(loc.bypass, vars) {
-        return (Lookup::Upstream(plan()), Some("BYPASS"));
+        return (Lookup::Upstream(plan(None)), Some("BYPASS"));
     }
-    let (found, damaged) = entry::find(
-        &entry,
-        unix_now(),
-        decl.path.inactive,
-        buffer_size,
-        !head_only,
-    );
+    if scarce && probe.is_some_and(|p| p.loaded) {
+        return (Lookup::Uncached, Some("MISS"));
+    }
+    let (found, damaged) = entry::find(&entry, now, decl.path.inactive, buffer_size, !head_only);
     if let Some(d) = damaged {
         let level = if d.what.is_critical() {
             LogLevel::Crit
@@ -191,11 +253,32 @@ pub(super) fn lookup(
             &format_args!("cache file \"{}\" {}", d.path.display(), d.what.words()),
             None,
         );
+        if let Some(z) = &zone {
+            z.gone(&md5);
+        }
     }
     match found {
-        Found::Fresh(hit) => (Lookup::Hit(hit, head_only), Some("HIT")),
+        Found::Fresh(hit) => {
+            if let Some(z) = &zone
+                && !probe.is_some_and(|p| p.exists)
+            {
+                z.found(&md5, hit.valid_sec, hit.body_start, hit.len);
+            }
+            (Lookup::Hit(hit, head_only), Some("HIT"))
+        }
         Found::Expired(stale) => {
-            let mut p = plan();
+            // One request refreshes an expired entry; while it does, the others are
+            // answered with the old one when `use_stale updating` (or the entry's
+            // `stale-while-revalidate`) allows, else they fetch it too.
+            let stamp = zone
+                .as_ref()
+                .map(|z| z.try_lock(&md5, keys::now_ms(), keys::UPDATING_BOUND_MS));
+            if stamp.is_some_and(|s| s.is_none())
+                && (loc.use_stale & USE_STALE_UPDATING != 0 || stale.if_updating)
+            {
+                return (Lookup::Hit(stale.hit, head_only), Some("UPDATING"));
+            }
+            let mut p = plan(stamp.flatten());
             if (loc.use_stale != 0 || stale.if_error)
                 && let Some(p) = p.as_mut()
             {
@@ -203,7 +286,37 @@ pub(super) fn lookup(
             }
             (Lookup::Upstream(p), Some("EXPIRED"))
         }
-        Found::Missing => (Lookup::Upstream(plan()), Some("MISS")),
+        Found::Missing if scarce => (Lookup::Uncached, Some("MISS")),
+        Found::Missing if !loc.lock => (Lookup::Upstream(plan(None)), Some("MISS")),
+        Found::Missing => {
+            let Some(z) = &zone else {
+                return (Lookup::Upstream(plan(None)), Some("MISS"));
+            };
+            let now_ms = keys::now_ms();
+            if let Some(stamp) = z.try_lock(&md5, now_ms, loc.lock_age.as_millis() as u64) {
+                return (Lookup::Upstream(plan(Some(stamp))), Some("MISS"));
+            }
+            let timed_out = match wait {
+                Some(w) => w.deadline_ms <= now_ms,
+                None => loc.lock_timeout.is_zero(),
+            };
+            if timed_out {
+                // ngx_http_file_cache_lock_wait: fetched, not stored.
+                if wait.is_some() {
+                    cx.line(LogLevel::Info, &format_args!("cache lock timeout"), None);
+                }
+                return (Lookup::Uncached, Some("MISS"));
+            }
+            let held = z.held_for(&md5, now_ms).unwrap_or(0);
+            (Lookup::Wait(held), Some("MISS"))
+        }
+    }
+}
+
+/// Removes the files of keys the keys zone let go of (evicted to make room).
+fn remove_files(path: &crate::cache::path_conf::CachePath, keys: &[[u8; 16]]) {
+    for k in keys {
+        let _ = std::fs::remove_file(path.entry(&md5::hex(k)));
     }
 }
 
@@ -306,10 +419,15 @@ impl<'c> Conn<'c> {
             &decl.path.dir
         };
         let chunked = crate::upstream::Protocol::passes_chunks(&a.upstream.proto);
+        let valid_sec = header.valid_sec;
+        let mut plan = plan;
         match Fill::begin(&plan.entry, header, head, temp_dir) {
             Ok(mut fill) => {
                 if chunked {
                     fill.dechunk();
+                }
+                if let Some(ticket) = plan.ticket.take() {
+                    fill.hold(ticket, valid_sec);
                 }
                 a.upstream.begin_fill(fill);
             }

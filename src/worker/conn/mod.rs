@@ -114,6 +114,12 @@ enum State<'c> {
     Tunnel(Box<tunnel::Tunnel>),
     /// The end of a `limit_req` delay; the request then goes on (`admission.rs`).
     Delayed { until: Instant },
+    /// Another request fills the cache entry (the cache lock): at `until` the request
+    /// looks again, with its stored body (`proxied.rs`).
+    CacheWait {
+        until: Instant,
+        stored: Option<Box<crate::upstream::body_buffer::StoredBody>>,
+    },
     /// The end of the `auth_request` subrequest; the access phase then goes on.
     AwaitingAuth,
     /// The end of the request's background subrequests (`mirror`), after its response
@@ -259,6 +265,8 @@ pub struct Active<'c> {
     pub proxied: bool,
     /// The cache entry the proxied response may be stored as (`conn/cached.rs`).
     pub cache_fill: Option<Box<cached::FillPlan>>,
+    /// The request waits for another to fill its cache entry (the cache lock).
+    pub cache_wait: Option<cached::LockWait>,
     /// The request's subrequests in flight (`auth_request`, `mirror`); empty (and not
     /// allocated) for a request that makes none.
     pub(in crate::worker) subrequests: crate::worker::subrequest::Subrequests<'c>,
@@ -324,6 +332,7 @@ impl<'c> Pool<'c> {
                 chunks: Chunks::default(),
                 proxied: false,
                 cache_fill: None,
+                cache_wait: None,
                 subrequests: Vec::new(),
             })
         });
@@ -344,6 +353,7 @@ impl<'c> Pool<'c> {
         a.req = None;
         a.proxied = false;
         a.cache_fill = None;
+        a.cache_wait = None;
         a.chunks = Chunks::default();
         // Ended by the connection before; never carried to another request.
         a.subrequests.clear();
@@ -598,7 +608,7 @@ impl<'c> Conn<'c> {
         {
             return;
         }
-        if matches!(self.state, State::Delayed { .. }) {
+        if matches!(self.state, State::Delayed { .. } | State::CacheWait { .. }) {
             // A delay's end: the next drive resumes the request.
             return;
         }
@@ -735,6 +745,7 @@ impl<'c> Conn<'c> {
                 State::LingeringClose { until } => self.linger(shared, until),
                 State::Tunnel(_) => self.drive_tunnel(shared),
                 State::Delayed { until } => self.wait_delay(shared, servers, until),
+                State::CacheWait { until, .. } => self.wait_cache_lock(shared, until),
                 State::AwaitingAuth => self.await_auth(shared),
                 State::AwaitingSubrequests => self.await_subrequests(shared),
                 State::Http2(_) => self.drive_h2(shared, servers),

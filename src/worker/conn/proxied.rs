@@ -130,15 +130,23 @@ impl<'c> Conn<'c> {
         shared: &mut Shared<'c>,
         stored: Option<Box<StoredBody>>,
     ) -> Step {
+        let again = matches!(self.state, State::CacheWait { .. });
         self.state = State::Responding;
         let conn = crate::worker::request_vars::ConnInfo::of(self);
         let Some(a) = self.active.as_deref_mut() else {
             return Step::Close;
         };
+        if !again {
+            a.cache_wait = None;
+        }
         match start_upstream(a, &conn, self.key, shared, stored) {
             Launched::Started => {
                 self.client_progress = shared.now;
                 Step::Again
+            }
+            Launched::Wait(until, stored) => {
+                self.state = State::CacheWait { until, stored };
+                Step::Wait(Some(until))
             }
             Launched::Refused(status) => {
                 a.body = None;
@@ -151,6 +159,19 @@ impl<'c> Conn<'c> {
             }
             Launched::NoRequest => Step::Close,
         }
+    }
+
+    /// A request waiting for another to fill its cache entry: at `until` it starts again
+    /// (the entry is there, the lock came free, or the wait timed out).
+    pub(super) fn wait_cache_lock(&mut self, shared: &mut Shared<'c>, until: Instant) -> Step {
+        if shared.now < until {
+            return Step::Wait(Some(until));
+        }
+        let stored = match &mut self.state {
+            State::CacheWait { stored, .. } => stored.take(),
+            _ => None,
+        };
+        self.launch_upstream(shared, stored)
     }
 
     /// One turn of a proxied response: the client's body towards the upstream, the
@@ -703,6 +724,9 @@ pub(in crate::worker) enum Launched {
     Refused(u16),
     /// No request, or its location does not go upstream.
     NoRequest,
+    /// Another request fills the cache entry: start again at this time (the cache lock),
+    /// with the request's stored body.
+    Wait(std::time::Instant, Option<Box<StoredBody>>),
 }
 
 /// Starts the upstream machine of `a`'s request (the connection's own or a subrequest's;
@@ -746,140 +770,172 @@ pub(in crate::worker) fn start_upstream<'c>(
         // Read to keep the connection in step; not sent.
         stored = None;
     }
-    let (proto, mut head) = a.upstream.take_parts();
-    let (proto, prepared) = {
-        let buf = &a.buf[a.start.min(a.filled)..a.filled];
-        let vars = a.vars(conn, req, shared);
-        match kind {
-            Kind::Proxy => {
-                let mut http = match proto {
-                    Backend::Http(h) => h,
-                    Backend::Gateway(_) => Http1::default(),
-                };
-                // proxy_cache_convert_head: a HEAD that may be cached goes up as GET
-                // (ngx_http_upstream_cache); the client still gets the head only.
-                let convert_head = loc.proxy_cache_convert_head
-                    && a.head.method == Method::Head
-                    && super::cached::may_cache(&vars, &super::cached::cache_view(loc));
-                let r = crate::proxy::ProxyRequest {
-                    buf,
-                    head: &a.head,
-                    uri: &a.uri,
-                    args: a.route.script.args.as_deref(),
-                    valid_location: a.route.script.valid_location,
-                    uri_rewritten: a.route.uri_rewritten,
-                    as_get: a.route.as_get || convert_head,
-                    content_length,
-                    chunked,
-                    body_sent,
-                    client: conn.peer.ip(),
-                    conn_id: conn.id,
-                };
-                let p = crate::proxy::prepare(&vars, &r, loc, shared.http, &mut http, &mut head);
-                let launch = Launch {
-                    target: p.target,
-                    refuse: p.refuse,
-                    proxy_host: p.proxy_host,
-                    proxy_port: p.proxy_port,
-                    settings: Settings::proxy(loc),
-                };
-                (Backend::Http(http), launch)
-            }
-            Kind::Gateway(module) => {
-                let mut gateway = match proto {
-                    Backend::Gateway(g) => g,
-                    Backend::Http(_) => Gateway::default(),
-                };
-                let body = match (&stored, streamed) {
-                    (Some(s), _) => BodyShape::Stored(s.len()),
-                    (None, true) => BodyShape::Streamed(a.head.content_length),
-                    (None, false) => BodyShape::None,
-                };
-                let r = CgiRequest {
-                    buf,
-                    head: &a.head,
-                    body,
-                    as_get: a.route.as_get,
-                    client: conn.peer.ip(),
-                    conn_id: conn.id,
-                };
-                let p = crate::cgi::prepare(
-                    module,
-                    &vars,
-                    &r,
-                    loc,
-                    shared.http,
-                    &mut gateway,
-                    &mut head,
-                );
-                let launch = Launch {
-                    target: p.target,
-                    refuse: p.refuse,
-                    proxy_host: None,
-                    proxy_port: 0,
-                    settings: crate::cgi::settings(module.conf(loc), loc),
-                };
-                (Backend::Gateway(gateway), launch)
-            }
-        }
-    };
-    if let Some(status) = prepared.refuse {
-        a.upstream.give_parts(proto, head);
-        return Launched::Refused(status);
-    }
-    // The cache (issue 19): a fresh entry answers without the upstream.
+    // The cache (issue 19): a fresh entry answers without the upstream. A request whose
+    // response will not be stored is prepared a second time, as without a cache.
     a.upstream.log.cache_status = None;
     a.cache_fill = None;
-    let mut proto = proto;
-    // Subrequests are not cached yet: they go upstream (their driver waits on the
-    // upstream socket, which a hit does not have).
-    let cache = super::cached::cache_view(loc);
-    if cache.cache.is_some() && !a.route.subrequest {
-        if let Some(host) = &prepared.proxy_host {
-            a.upstream.log.proxy_host = host.clone();
-        }
-        let (lookup, status) = {
+    let mut uncached = false;
+    let (proto, head, prepared) = loop {
+        let (proto, mut head) = a.upstream.take_parts();
+        let (proto, prepared) = {
+            let buf = &a.buf[a.start.min(a.filled)..a.filled];
             let vars = a.vars(conn, req, shared);
-            let cx = RequestLog {
-                conn_id: conn.id,
-                client: conn.peer.ip(),
-                server: req.server,
-                buf: &a.buf[a.start.min(a.filled)..a.filled],
-                head: &a.head,
-            };
-            let proxy_host = a.upstream.log.proxy_host.clone();
-            super::cached::lookup(&vars, &cx, &cache, shared.http, &head, &proxy_host)
-        };
-        a.upstream.log.cache_status = status;
-        match lookup {
-            super::cached::Lookup::Hit(hit, head_only) => {
-                let keep_head = shared.http.user_vars.reads_upstream_head();
-                let mut env = Conn::env(shared, key);
-                let settings = prepared.settings;
-                match a
-                    .upstream
-                    .start_cached(proto, settings, hit, head_only, keep_head, &mut env)
-                {
-                    Ok(()) => {
-                        a.upstream.keep_request_buffer(head);
-                        a.source = Source::Upstream;
-                        return Launched::Started;
-                    }
-                    // The stored head is not one the protocol takes: fetched again.
-                    Err(_) => {
-                        proto = a.upstream.take_parts().0;
-                        a.upstream.log.cache_status = Some("MISS");
-                    }
+            match kind {
+                Kind::Proxy => {
+                    let mut http = match proto {
+                        Backend::Http(h) => h,
+                        Backend::Gateway(_) => Http1::default(),
+                    };
+                    // proxy_cache_convert_head: a HEAD that may be cached goes up as GET
+                    // (ngx_http_upstream_cache); the client still gets the head only.
+                    let convert_head = loc.proxy_cache_convert_head
+                        && a.head.method == Method::Head
+                        && super::cached::may_cache(&vars, &super::cached::cache_view(loc));
+                    let r = crate::proxy::ProxyRequest {
+                        buf,
+                        head: &a.head,
+                        uri: &a.uri,
+                        args: a.route.script.args.as_deref(),
+                        valid_location: a.route.script.valid_location,
+                        uri_rewritten: a.route.uri_rewritten,
+                        as_get: a.route.as_get || convert_head,
+                        content_length,
+                        chunked,
+                        body_sent,
+                        client: conn.peer.ip(),
+                        conn_id: conn.id,
+                        uncached,
+                    };
+                    let p =
+                        crate::proxy::prepare(&vars, &r, loc, shared.http, &mut http, &mut head);
+                    let launch = Launch {
+                        target: p.target,
+                        refuse: p.refuse,
+                        proxy_host: p.proxy_host,
+                        proxy_port: p.proxy_port,
+                        settings: Settings::proxy(loc),
+                    };
+                    (Backend::Http(http), launch)
+                }
+                Kind::Gateway(module) => {
+                    let mut gateway = match proto {
+                        Backend::Gateway(g) => g,
+                        Backend::Http(_) => Gateway::default(),
+                    };
+                    let body = match (&stored, streamed) {
+                        (Some(s), _) => BodyShape::Stored(s.len()),
+                        (None, true) => BodyShape::Streamed(a.head.content_length),
+                        (None, false) => BodyShape::None,
+                    };
+                    let r = CgiRequest {
+                        buf,
+                        head: &a.head,
+                        body,
+                        as_get: a.route.as_get,
+                        client: conn.peer.ip(),
+                        conn_id: conn.id,
+                        uncached,
+                    };
+                    let p = crate::cgi::prepare(
+                        module,
+                        &vars,
+                        &r,
+                        loc,
+                        shared.http,
+                        &mut gateway,
+                        &mut head,
+                    );
+                    let launch = Launch {
+                        target: p.target,
+                        refuse: p.refuse,
+                        proxy_host: None,
+                        proxy_port: 0,
+                        settings: crate::cgi::settings(module.conf(loc), loc),
+                    };
+                    (Backend::Gateway(gateway), launch)
                 }
             }
-            super::cached::Lookup::Upstream(plan) => a.cache_fill = plan,
-            super::cached::Lookup::Off => {}
-            super::cached::Lookup::Failed(status) => {
-                a.upstream.give_parts(proto, head);
-                return Launched::Refused(status);
+        };
+        if let Some(status) = prepared.refuse {
+            a.upstream.give_parts(proto, head);
+            return Launched::Refused(status);
+        }
+        // The cache (issue 19): a fresh entry answers without the upstream.
+        let mut proto = proto;
+        // Subrequests are not cached yet: they go upstream (their driver waits on the
+        // upstream socket, which a hit does not have).
+        let cache = super::cached::cache_view(loc);
+        if cache.cache.is_some() && !a.route.subrequest && !uncached {
+            if let Some(host) = &prepared.proxy_host {
+                a.upstream.log.proxy_host = host.clone();
+            }
+            let (lookup, status) = {
+                let vars = a.vars(conn, req, shared);
+                let cx = RequestLog {
+                    conn_id: conn.id,
+                    client: conn.peer.ip(),
+                    server: req.server,
+                    buf: &a.buf[a.start.min(a.filled)..a.filled],
+                    head: &a.head,
+                };
+                let proxy_host = a.upstream.log.proxy_host.clone();
+                let wait = a.cache_wait;
+                super::cached::lookup(&vars, &cx, &cache, shared.http, &head, &proxy_host, wait)
+            };
+            a.upstream.log.cache_status = status;
+            match lookup {
+                super::cached::Lookup::Hit(hit, head_only) => {
+                    let keep_head = shared.http.user_vars.reads_upstream_head();
+                    let mut env = Conn::env(shared, key);
+                    let settings = prepared.settings;
+                    match a
+                        .upstream
+                        .start_cached(proto, settings, hit, head_only, keep_head, &mut env)
+                    {
+                        Ok(()) => {
+                            a.upstream.keep_request_buffer(head);
+                            a.source = Source::Upstream;
+                            return Launched::Started;
+                        }
+                        // The stored head is not one the protocol takes: fetched again.
+                        Err(_) => {
+                            proto = a.upstream.take_parts().0;
+                            a.upstream.log.cache_status = Some("MISS");
+                        }
+                    }
+                }
+                super::cached::Lookup::Upstream(plan) => a.cache_fill = plan,
+                // Not to be stored: the request is built again as without a cache.
+                super::cached::Lookup::Uncached => {
+                    a.upstream.give_parts(proto, head);
+                    uncached = true;
+                    continue;
+                }
+                super::cached::Lookup::Off => {}
+                super::cached::Lookup::Failed(status) => {
+                    a.upstream.give_parts(proto, head);
+                    return Launched::Refused(status);
+                }
+                // Another request fills the entry (the cache lock): look again soon.
+                super::cached::Lookup::Wait(held_ms) => {
+                    a.upstream.give_parts(proto, head);
+                    let now_ms = crate::cache::keys::now_ms();
+                    let w = a.cache_wait.get_or_insert(super::cached::LockWait {
+                        deadline_ms: now_ms + cache.lock_timeout.as_millis() as u64,
+                        poll_ms: super::cached::LOCK_POLL_FIRST_MS,
+                    });
+                    let pause = w
+                        .poll_ms
+                        .min(held_ms.max(1))
+                        .min(w.deadline_ms.saturating_sub(now_ms).max(1));
+                    w.poll_ms = (w.poll_ms * 2).min(super::cached::LOCK_POLL_MAX_MS);
+                    let until = shared.now + std::time::Duration::from_millis(pause);
+                    return Launched::Wait(until, stored);
+                }
             }
         }
-    }
+        break (proto, head, prepared);
+    };
     let idempotent = matches!(
         a.head.method,
         Method::Get | Method::Head | Method::Put | Method::Delete | Method::Options

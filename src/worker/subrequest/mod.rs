@@ -242,7 +242,9 @@ impl<'c> Subrequest<'c> {
                     self.finish(status);
                     return true;
                 }
-                Launched::NoRequest => {
+                // A subrequest never waits for the cache lock (start_upstream does not
+                // look its cache up).
+                Launched::NoRequest | Launched::Wait(..) => {
                     self.finish(500);
                     return true;
                 }

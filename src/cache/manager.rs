@@ -1,0 +1,253 @@
+//! The cache manager and the cache loader (nginx's `ngx_cache_manager_process_cycle`,
+//! `ngx_http_file_cache_manager` and `ngx_http_file_cache_loader`), as a duty of one
+//! worker (slot 0) instead of two more processes.
+//!
+//! Why a worker: the keys zone is already mapped there, the master keeps no other
+//! children to supervise, respawn and replace on reload, and the duty follows the worker
+//! (a replaced worker 0 takes it up again). What it costs: each turn runs in that worker's
+//! loop, so it is bounded exactly as nginx bounds its processes' bursts — at most
+//! `*_files` files and `*_threshold` of time per turn, `*_sleep` between busy turns.
+//!
+//! - The loader walks the cache directory once (when the zone was not loaded already: a
+//!   reload keeps a loaded zone) and indexes every file named as an entry (32 hex digits):
+//!   its size on disk, used "now". Until it is done a request still looks at the file of a
+//!   key the zone does not know (nginx's `cold` zone).
+//! - The manager removes the keys not used for `inactive` (their files too), and the least
+//!   recently used while the cache is above `max_size` or the file system has less than
+//!   `min_free` free.
+
+use std::fs::ReadDir;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::keys::{Node, Zone};
+use super::md5;
+use super::path_conf::CachePath;
+use crate::shm::Segment;
+
+/// Longest pause of an idle manager (nginx's manager waits at most 10 s between looks).
+const IDLE_PAUSE: Duration = Duration::from_secs(1);
+
+/// One cache's manager and loader.
+struct CacheDuty {
+    /// Index in `HttpConf::caches`.
+    cache: usize,
+    /// Directories left to walk (`None`: loaded, or nothing to load).
+    loading: Option<Walk>,
+    next_manage: Instant,
+    next_load: Instant,
+}
+
+/// The loader's place in the directory tree.
+struct Walk {
+    dirs: Vec<PathBuf>,
+    current: Option<ReadDir>,
+}
+
+/// The manager and loader of every cache of a configuration (run by worker 0).
+pub struct Duty {
+    caches: Vec<CacheDuty>,
+}
+
+/// A cache as the duty sees it: its settings and its zone's mapping.
+pub struct CacheRef<'a> {
+    /// `*_cache_path`
+    pub path: &'a CachePath,
+    /// The keys zone (`None` under `-t`).
+    pub segment: Option<&'a Segment>,
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl Duty {
+    /// The duty for `count` caches, starting at `now`.
+    pub fn new(count: usize, now: Instant) -> Duty {
+        Duty {
+            caches: (0..count)
+                .map(|cache| CacheDuty {
+                    cache,
+                    loading: None,
+                    next_manage: now,
+                    next_load: now,
+                })
+                .collect(),
+        }
+    }
+
+    /// When the next turn is due.
+    pub fn next_at(&self) -> Option<Instant> {
+        self.caches
+            .iter()
+            .map(|c| {
+                if c.loading.is_some() {
+                    c.next_manage.min(c.next_load)
+                } else {
+                    c.next_manage
+                }
+            })
+            .min()
+    }
+
+    /// Runs what is due at `now`; `cache(i)` gives cache `i`.
+    pub fn turn<'a>(&mut self, now: Instant, cache: impl Fn(usize) -> Option<CacheRef<'a>>) {
+        for c in &mut self.caches {
+            let Some(r) = cache(c.cache) else {
+                continue;
+            };
+            let Some(zone) = r.segment.and_then(Zone::open) else {
+                c.next_manage = now + Duration::from_secs(3600);
+                continue;
+            };
+            if c.next_load <= now {
+                if c.loading.is_none() && !zone.totals().loaded {
+                    c.loading = Some(Walk {
+                        dirs: vec![r.path.dir.clone()],
+                        current: None,
+                    });
+                }
+                if let Some(walk) = c.loading.as_mut() {
+                    if load(walk, &zone, r.path) {
+                        c.next_load = now + r.path.loader.sleep;
+                    } else {
+                        c.loading = None;
+                        zone.set_loaded();
+                        c.next_load = now + Duration::from_secs(3600 * 24 * 365);
+                    }
+                }
+            }
+            if c.next_manage <= now {
+                let busy = manage(&zone, r.path);
+                c.next_manage = now
+                    + if busy {
+                        r.path.manager.sleep
+                    } else {
+                        IDLE_PAUSE
+                    };
+            }
+        }
+    }
+}
+
+/// One loader iteration: up to `loader_files` files, `loader_threshold` of time. `true`
+/// while there is more to walk.
+fn load(walk: &mut Walk, zone: &Zone<'_>, path: &CachePath) -> bool {
+    let started = Instant::now();
+    let now = unix_now();
+    let inactive = path.inactive.as_secs() as i64;
+    let mut files = 0;
+    loop {
+        if files >= path.loader.files.max(1) || started.elapsed() >= path.loader.threshold {
+            return true;
+        }
+        let Some(dir) = walk.current.as_mut() else {
+            let Some(next) = walk.dirs.pop() else {
+                return false;
+            };
+            walk.current = std::fs::read_dir(&next).ok();
+            continue;
+        };
+        let Some(item) = dir.next() else {
+            walk.current = None;
+            continue;
+        };
+        let Ok(item) = item else {
+            continue;
+        };
+        let Ok(meta) = item.metadata() else {
+            continue;
+        };
+        if meta.is_dir() {
+            walk.dirs.push(item.path());
+            continue;
+        }
+        let Some(key) = item.file_name().to_str().and_then(key_of_name) else {
+            continue;
+        };
+        files += 1;
+        let node = Node {
+            uses: 1,
+            expire: now.saturating_add(inactive),
+            fs_size: meta.blocks() * 512,
+            exists: 1,
+            ..Node::default()
+        };
+        if !zone.index(&key, node) {
+            return false;
+        }
+    }
+}
+
+/// The MD5 an entry's file name spells (32 lower-case hex digits), or `None`.
+fn key_of_name(name: &str) -> Option<[u8; 16]> {
+    let b = name.as_bytes();
+    if b.len() != 32 {
+        return None;
+    }
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut key = [0u8; 16];
+    for (i, k) in key.iter_mut().enumerate() {
+        *k = digit(b[2 * i])? << 4 | digit(b[2 * i + 1])?;
+    }
+    Some(key)
+}
+
+/// One manager iteration: idle keys out, and least recently used ones while the cache
+/// is over `max_size` or under `min_free`, up to `manager_files` keys. `true` when it
+/// stopped with work left.
+fn manage(zone: &Zone<'_>, path: &CachePath) -> bool {
+    let files = usize::try_from(path.manager.files.max(1)).unwrap_or(usize::MAX);
+    let mut gone = Vec::new();
+    let busy = zone.expire(unix_now(), files, need_to_free(zone, path), &mut gone);
+    for key in &gone {
+        let _ = std::fs::remove_file(path.entry(&md5::hex(key)));
+    }
+    busy || need_to_free(zone, path) > 0
+}
+
+/// Bytes to free: above `max_size`, or short of `min_free` on the file system.
+fn need_to_free(zone: &Zone<'_>, path: &CachePath) -> u64 {
+    let size = zone.totals().size;
+    let over = path.max_size.map_or(0, |max| size.saturating_sub(max));
+    let short = if path.min_free > 0 {
+        path.min_free.saturating_sub(free_space(&path.dir))
+    } else {
+        0
+    };
+    over.max(short)
+}
+
+fn free_space(dir: &std::path::Path) -> u64 {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return u64::MAX;
+    };
+    // SAFETY: a zeroed statvfs filled by the call; the path is a valid C string.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return u64::MAX;
+    }
+    (st.f_bavail as u64).saturating_mul(st.f_frsize as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_names_give_their_keys() {
+        let k = key_of_name("b7f54b2df7773722d382f4809d65029c").unwrap();
+        assert_eq!(&md5::hex(&k), b"b7f54b2df7773722d382f4809d65029c");
+        assert!(key_of_name("b7f54b2df7773722d382f4809d65029").is_none());
+        assert!(key_of_name("B7F54B2DF7773722D382F4809D65029C").is_none());
+        assert!(key_of_name("0000000001.tmp").is_none());
+    }
+}
