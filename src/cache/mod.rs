@@ -7,12 +7,15 @@
 //! - [`header`]: the file's header, byte for byte as nginx writes it, and its checks.
 //! - [`freshness`]: `*_cache_valid` and what the response's fields say about caching.
 //! - [`entry`]: a request's key, its file, and what reading the file finds.
+//! - [`hot`]: a worker's table of the entries it answered lately (a hit without reading
+//!   the file).
 //! - [`fill`]: a response written to a temporary file and renamed into the cache.
 
 pub mod entry;
 pub mod fill;
 pub mod freshness;
 pub mod header;
+pub mod hot;
 pub mod md5;
 pub mod path_conf;
 

@@ -101,6 +101,25 @@ impl Default for Http1 {
     }
 }
 
+impl Http1 {
+    /// What the head just parsed into `self.head` is.
+    fn parsed(&self) -> Parsed {
+        let status = self.head.status;
+        if (100..200).contains(&status) && status != 101 {
+            return Parsed::Interim(self.head.len);
+        }
+        if status == 101 && !self.upgrade {
+            return Parsed::Invalid("upstream sent unexpected 101 response".into());
+        }
+        Parsed::Head(HeadFacts {
+            status,
+            len: self.head.len,
+            keepalive: !self.head.close,
+            upgrade: status == 101,
+        })
+    }
+}
+
 impl Protocol for Http1 {
     fn frame_body(&mut self, data: &[u8], out: &mut Vec<u8>) {
         if !self.chunked_body {
@@ -124,21 +143,20 @@ impl Protocol for Http1 {
             Ok(None) => Parsed::Incomplete,
             Err(HeadError::TooBig) => Parsed::TooBig,
             Err(HeadError::Invalid) => Parsed::Invalid("upstream sent invalid header".into()),
-            Ok(Some(())) => {
-                let status = self.head.status;
-                if (100..200).contains(&status) && status != 101 {
-                    return Parsed::Interim(self.head.len);
-                }
-                if status == 101 && !self.upgrade {
-                    return Parsed::Invalid("upstream sent unexpected 101 response".into());
-                }
-                Parsed::Head(HeadFacts {
-                    status,
-                    len: self.head.len,
-                    keepalive: !self.head.close,
-                    upgrade: status == 101,
-                })
-            }
+            Ok(Some(())) => self.parsed(),
+        }
+    }
+
+    fn save_head(&self) -> Option<std::rc::Rc<dyn std::any::Any>> {
+        Some(std::rc::Rc::new(self.head.clone()))
+    }
+
+    fn restore_head(&mut self, saved: &dyn std::any::Any) -> Option<HeadFacts> {
+        let head = saved.downcast_ref::<ResponseHead>()?;
+        self.head.clone_from(head);
+        match self.parsed() {
+            Parsed::Head(facts) => Some(facts),
+            _ => None,
         }
     }
 

@@ -46,7 +46,7 @@ pub enum Framing {
 }
 
 /// A parsed upstream response head: offsets into the buffer it was parsed from.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ResponseHead {
     /// Status code.
     pub status: u16,

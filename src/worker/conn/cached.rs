@@ -9,6 +9,7 @@ use super::*;
 use crate::cache::entry::{self, Entry, Found, Hit};
 use crate::cache::fill::Fill;
 use crate::cache::freshness;
+use crate::cache::hot::HotEntries;
 use crate::cache::header::{self, Header};
 use crate::config::cache_conf::CacheView;
 use crate::config::set_cache::{CacheSel, methods};
@@ -74,8 +75,10 @@ pub(super) fn may_cache(vars: &RequestVars<'_, '_>, loc: &CacheView<'_>) -> bool
 }
 
 /// The lookup before going upstream: `request_head` is the upstream request the proxy
-/// built (its URI is the default key's), `proxy_host` the `$proxy_host`.
+/// built (its URI is the default key's), `proxy_host` the `$proxy_host`; `hot` the
+/// worker's entries answered lately.
 pub(super) fn lookup(
+    hot: &mut HotEntries,
     vars: &RequestVars<'_, '_>,
     cx: &RequestLog<'_>,
     loc: &CacheView<'_>,
@@ -126,7 +129,7 @@ pub(super) fn lookup(
     if bit & allowed == 0 {
         return (Lookup::Off, None);
     }
-    let mut key = Vec::new();
+    let mut key = hot.take_key_buffer();
     match loc.key {
         Some(t) => t.eval(vars, &mut key),
         // The gateways have no default key (nginx warns at -t and uses an empty one).
@@ -159,7 +162,14 @@ pub(super) fn lookup(
     let Some(decl) = http.caches.get(cache) else {
         return (Lookup::Off, None);
     };
-    let entry = Entry::new(key, &decl.path);
+    let digest = crate::cache::md5::md5(&[&key]);
+    let now = unix_now();
+    let bypass = any_true(loc.bypass, vars);
+    if !bypass && let Some(hit) = hot.hit(&digest, &key, now, decl.path.inactive) {
+        hot.give_key_buffer(key);
+        return (Lookup::Hit(hit, head_only), Some("HIT"));
+    }
+    let entry = Entry::with_digest(key, digest, &decl.path);
     // With proxy_cache_convert_head on, a HEAD's miss went up as GET and is stored whole;
     // off, the HEAD's response is stored as it comes (the key should then have
     // `$request_method`, as in nginx).
@@ -170,12 +180,12 @@ pub(super) fn lookup(
             stale: None,
         }))
     };
-    if any_true(loc.bypass, vars) {
+    if bypass {
         return (Lookup::Upstream(plan()), Some("BYPASS"));
     }
     let (found, damaged) = entry::find(
         &entry,
-        unix_now(),
+        now,
         decl.path.inactive,
         buffer_size,
         !head_only,
@@ -193,7 +203,10 @@ pub(super) fn lookup(
         );
     }
     match found {
-        Found::Fresh(hit) => (Lookup::Hit(hit, head_only), Some("HIT")),
+        Found::Fresh(hit) => {
+            hot.remember(&entry, &hit);
+            (Lookup::Hit(hit, head_only), Some("HIT"))
+        }
         Found::Expired(stale) => {
             let mut p = plan();
             if (loc.use_stale != 0 || stale.if_error)

@@ -832,6 +832,7 @@ pub(in crate::worker) fn start_upstream<'c>(
         if let Some(host) = &prepared.proxy_host {
             a.upstream.log.proxy_host = host.clone();
         }
+        let mut hot = std::mem::take(&mut shared.hot_cache);
         let (lookup, status) = {
             let vars = a.vars(conn, req, shared);
             let cx = RequestLog {
@@ -842,12 +843,14 @@ pub(in crate::worker) fn start_upstream<'c>(
                 head: &a.head,
             };
             let proxy_host = a.upstream.log.proxy_host.clone();
-            super::cached::lookup(&vars, &cx, &cache, shared.http, &head, &proxy_host)
+            super::cached::lookup(&mut hot, &vars, &cx, &cache, shared.http, &head, &proxy_host)
         };
+        shared.hot_cache = hot;
         a.upstream.log.cache_status = status;
         match lookup {
             super::cached::Lookup::Hit(hit, head_only) => {
                 let keep_head = shared.http.user_vars.reads_upstream_head();
+                let (digest, parsed_before) = (hit.digest, hit.saved.is_some());
                 let mut env = Conn::env(shared, key);
                 let settings = prepared.settings;
                 match a
@@ -855,12 +858,16 @@ pub(in crate::worker) fn start_upstream<'c>(
                     .start_cached(proto, settings, hit, head_only, keep_head, &mut env)
                 {
                     Ok(()) => {
+                        if !parsed_before && let Some(saved) = a.upstream.saved_head() {
+                            shared.hot_cache.save_head(&digest, saved);
+                        }
                         a.upstream.keep_request_buffer(head);
                         a.source = Source::Upstream;
                         return Launched::Started;
                     }
                     // The stored head is not one the protocol takes: fetched again.
                     Err(_) => {
+                        shared.hot_cache.forget(&digest);
                         proto = a.upstream.take_parts().0;
                         a.upstream.log.cache_status = Some("MISS");
                     }
