@@ -489,3 +489,46 @@ fn a_hit_answers_the_client_s_conditional_fields_with_304() {
     assert_eq!(asked(&up, "/c/v"), 1, "both from the entry");
     server.assert_clean_log();
 }
+
+/// A worker remembers the entries it answered (one `statx` per hit): an entry that another
+/// process replaces (a new file renamed onto it, as a fill does; even with the old mtime) or
+/// rewrites in place is served as it is now, never as remembered.
+#[test]
+fn a_remembered_entry_replaced_on_disk_is_served_as_it_is_now() {
+    let up = Upstream::start();
+    let server = start(&up, "");
+    let first = server.get("/c/hot?size=2000");
+    assert_eq!(server.get("/c/hot?size=2000").body, first.body);
+    let file = cache_files(&server).pop().expect("entry");
+    let old = std::fs::metadata(&file).unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] = if bytes[last] == b'Z' { b'Y' } else { b'Z' };
+    let tmp = file.with_extension("new");
+    std::fs::write(&tmp, &bytes).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&tmp)
+        .unwrap()
+        .set_modified(old.modified().unwrap())
+        .unwrap();
+    std::fs::rename(&tmp, &file).unwrap();
+    let replaced = server.get("/c/hot?size=2000");
+    assert_eq!(replaced.body.last(), bytes.last(), "the new file's body");
+    // Rewritten in place (the same inode, a new mtime).
+    bytes[last] = b'Q';
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(&file, &bytes).unwrap();
+    let rewritten = server.get("/c/hot?size=2000");
+    assert_eq!(rewritten.body.last(), Some(&b'Q'));
+    // Removed: fetched again.
+    std::fs::remove_file(&file).unwrap();
+    let again = server.get("/c/hot?size=2000");
+    assert_eq!(again.body, first.body);
+    assert_eq!(asked(&up, "/c/hot"), 2);
+    assert_eq!(
+        statuses(&server, "/c/hot?size=2000", 5),
+        ["MISS", "HIT", "HIT", "HIT", "MISS"]
+    );
+    server.assert_clean_log();
+}

@@ -73,6 +73,8 @@ pub struct Hit {
     pub stamp: crate::sys::FileStamp,
     /// MD5 of the key.
     pub digest: [u8; 16],
+    /// The cache's number (its place in the configuration; set by the caller).
+    pub cache: usize,
     /// The protocol's parse of `head`, kept from an earlier hit (see
     /// [`super::hot::HotEntries::save_head`]).
     pub saved: Option<Rc<dyn Any>>,
@@ -192,6 +194,7 @@ fn open(
         error_sec: h.error_sec,
         stamp,
         digest: entry.digest,
+        cache: 0,
         saved: None,
     };
     if h.valid_sec < now {

@@ -50,7 +50,7 @@ struct Hot {
 /// The entries one worker answered lately, by MD5 of their key.
 #[derive(Default)]
 pub struct HotEntries {
-    map: HashMap<[u8; 16], Hot>,
+    map: HashMap<(usize, [u8; 16]), Hot>,
     body_bytes: usize,
     uses: u64,
     /// A buffer for the next request's key (a hit gives it back; a miss keeps it).
@@ -81,21 +81,24 @@ impl HotEntries {
         self.map.is_empty()
     }
 
-    /// A fresh entry for `key` (MD5 `digest`) from the table, checked with one `statx`;
+    /// A fresh entry for `key` (MD5 `digest`) of the cache numbered `cache` from the
+    /// table, checked with one `statx`;
     /// `None` sends the caller to the file (not remembered, changed, expired, or idle past
     /// `inactive`). `now` in unix seconds.
     pub fn hit(
         &mut self,
+        cache: usize,
         digest: &[u8; 16],
         key: &[u8],
         now: i64,
         inactive: Duration,
     ) -> Option<Hit> {
-        let h = self.map.get_mut(digest)?;
+        let slot = (cache, *digest);
+        let h = self.map.get_mut(&slot)?;
         let stamp = match crate::sys::stat_cstr(&h.path) {
             Ok(s) if same_file(&s, &h.stamp) && *h.key == *key => s,
             _ => {
-                self.forget(digest);
+                self.forget(&slot);
                 return None;
             }
         };
@@ -110,7 +113,7 @@ impl HotEntries {
             match crate::sys::stat_fd(h.file.as_raw_fd()) {
                 Ok(s) => h.stamp = s,
                 Err(_) => {
-                    self.forget(digest);
+                    self.forget(&slot);
                     return None;
                 }
             }
@@ -131,6 +134,7 @@ impl HotEntries {
             error_sec: h.error_sec,
             stamp: h.stamp,
             digest: *digest,
+            cache,
             saved: h.saved.clone(),
         })
     }
@@ -138,6 +142,7 @@ impl HotEntries {
     /// Remembers the fresh entry `hit` that reading `entry`'s file found (a file whose
     /// stored length does not match is not remembered).
     pub fn remember(&mut self, entry: &Entry, hit: &Hit) {
+        let slot = (hit.cache, entry.digest);
         let body_len = hit.len.saturating_sub(hit.body_start);
         if !super::entry::body_length_matches(&hit.head, body_len) {
             return;
@@ -153,14 +158,14 @@ impl HotEntries {
             Some(_) => return,
             None => None,
         };
-        self.forget(&entry.digest);
+        self.forget(&slot);
         if self.map.len() >= MAX_ENTRIES {
             self.evict();
         }
         self.body_bytes += body.as_ref().map_or(0, |b| b.len());
         self.uses += 1;
         self.map.insert(
-            entry.digest,
+            slot,
             Hot {
                 key: entry.key.clone().into_boxed_slice(),
                 path,
@@ -190,15 +195,15 @@ impl HotEntries {
     }
 
     /// Keeps the protocol's parse of the entry's stored head, for its next hits.
-    pub fn save_head(&mut self, digest: &[u8; 16], saved: Rc<dyn Any>) {
-        if let Some(h) = self.map.get_mut(digest) {
+    pub fn save_head(&mut self, hit: (usize, [u8; 16]), saved: Rc<dyn Any>) {
+        if let Some(h) = self.map.get_mut(&hit) {
             h.saved = Some(saved);
         }
     }
 
-    /// Forgets the entry (its file changed or went).
-    pub fn forget(&mut self, digest: &[u8; 16]) {
-        if let Some(h) = self.map.remove(digest) {
+    /// Forgets the entry `(cache, digest)` (its file changed or went).
+    pub fn forget(&mut self, slot: &(usize, [u8; 16])) {
+        if let Some(h) = self.map.remove(slot) {
             self.body_bytes -= h.body.as_ref().map_or(0, |b| b.len());
         }
     }
@@ -208,5 +213,61 @@ impl HotEntries {
         if let Some(oldest) = self.map.iter().min_by_key(|(_, h)| h.used).map(|(d, _)| *d) {
             self.forget(&oldest);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::entry::{Found, find};
+    use crate::cache::fill::Fill;
+    use crate::cache::header::Header;
+    use crate::cache::path_conf::parse;
+    use std::path::Path;
+
+    #[test]
+    fn a_remembered_entry_answers_until_its_file_changes() {
+        let dir = std::env::temp_dir().join(format!("portico-hot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let args = vec![dir.display().to_string(), "keys_zone=z:1m".into()];
+        let conf = parse("proxy_cache_path", &args, Path::new("/")).unwrap();
+        let entry = Entry::new(b"http://a/x".to_vec(), &conf);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
+        let store = |body: &[u8]| {
+            let header = Header {
+                valid_sec: now + 60,
+                ..Header::default()
+            };
+            let mut fill = Fill::begin(&entry, header, head, &dir).unwrap();
+            assert!(fill.body(body).is_none());
+            fill.commit().unwrap();
+        };
+        store(b"hello");
+        let inactive = Duration::from_secs(600);
+        let mut hot = HotEntries::default();
+        assert!(hot.hit(0, &entry.digest, &entry.key, now, inactive).is_none());
+        let Found::Fresh(hit) = find(&entry, now, inactive, 4096, true).0 else {
+            panic!("not found");
+        };
+        assert_eq!(hit.memory.as_deref(), Some(&b"hello"[..]));
+        hot.remember(&entry, &hit);
+        let again = hot.hit(0, &entry.digest, &entry.key, now, inactive).unwrap();
+        assert_eq!(again.memory.as_deref(), Some(&b"hello"[..]));
+        assert_eq!(&*again.head, &head[..]);
+        // Another cache, another key with the same digest, an expired entry: not this one.
+        assert!(hot.hit(1, &entry.digest, &entry.key, now, inactive).is_none());
+        assert!(hot.hit(0, &entry.digest, b"other", now, inactive).is_none());
+        hot.remember(&entry, &hit);
+        assert!(hot.hit(0, &entry.digest, &entry.key, now + 61, inactive).is_none());
+        // A new file renamed onto the entry (another worker's fill).
+        store(b"world");
+        assert!(hot.hit(0, &entry.digest, &entry.key, now, inactive).is_none());
+        assert!(hot.is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -401,18 +401,12 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         if self.keep_head {
             self.log.keep_head(&hit.head);
         }
-        if memory.is_none() {
-            let body = if head_only {
-                0
-            } else {
-                hit.len - hit.body_start
-            };
+        if memory.is_none() && !head_only {
             let Some(file) = hit.file else {
                 self.response.clear();
                 return Err(UnusableHead);
             };
-            self.response
-                .adopt_file(file, hit.body_start, hit.body_start + body);
+            self.response.adopt_file(file, hit.body_start, hit.len);
         }
         self.head = Some(facts);
         self.head_taken = false;

@@ -165,7 +165,7 @@ pub(super) fn lookup(
     let digest = crate::cache::md5::md5(&[&key]);
     let now = unix_now();
     let bypass = any_true(loc.bypass, vars);
-    if !bypass && let Some(hit) = hot.hit(&digest, &key, now, decl.path.inactive) {
+    if !bypass && let Some(hit) = hot.hit(cache, &digest, &key, now, decl.path.inactive) {
         hot.give_key_buffer(key);
         return (Lookup::Hit(hit, head_only), Some("HIT"));
     }
@@ -203,7 +203,8 @@ pub(super) fn lookup(
         );
     }
     match found {
-        Found::Fresh(hit) => {
+        Found::Fresh(mut hit) => {
+            hit.cache = cache;
             hot.remember(&entry, &hit);
             (Lookup::Hit(hit, head_only), Some("HIT"))
         }

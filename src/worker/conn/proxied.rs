@@ -850,7 +850,7 @@ pub(in crate::worker) fn start_upstream<'c>(
         match lookup {
             super::cached::Lookup::Hit(hit, head_only) => {
                 let keep_head = shared.http.user_vars.reads_upstream_head();
-                let (digest, parsed_before) = (hit.digest, hit.saved.is_some());
+                let (slot, parsed_before) = ((hit.cache, hit.digest), hit.saved.is_some());
                 let mut env = Conn::env(shared, key);
                 let settings = prepared.settings;
                 match a
@@ -859,7 +859,7 @@ pub(in crate::worker) fn start_upstream<'c>(
                 {
                     Ok(()) => {
                         if !parsed_before && let Some(saved) = a.upstream.saved_head() {
-                            shared.hot_cache.save_head(&digest, saved);
+                            shared.hot_cache.save_head(slot, saved);
                         }
                         a.upstream.keep_request_buffer(head);
                         a.source = Source::Upstream;
@@ -867,7 +867,7 @@ pub(in crate::worker) fn start_upstream<'c>(
                     }
                     // The stored head is not one the protocol takes: fetched again.
                     Err(_) => {
-                        shared.hot_cache.forget(&digest);
+                        shared.hot_cache.forget(&slot);
                         proto = a.upstream.take_parts().0;
                         a.upstream.log.cache_status = Some("MISS");
                     }
