@@ -153,7 +153,7 @@ impl Protocol for Http1 {
 
     fn restore_head(&mut self, saved: &dyn std::any::Any) -> Option<HeadFacts> {
         let head = saved.downcast_ref::<ResponseHead>()?;
-        self.head.clone_from(head);
+        self.head.copy_from(head);
         match self.parsed() {
             Parsed::Head(facts) => Some(facts),
             _ => None,

@@ -133,6 +133,20 @@ pub fn parse_head(buf: &[u8], out: &mut ResponseHead) -> Result<Option<()>, Head
 }
 
 impl ResponseHead {
+    /// Becomes a copy of `other`, keeping this one's header list allocation (a derived
+    /// `clone_from` would allocate a new one).
+    pub fn copy_from(&mut self, other: &ResponseHead) {
+        self.status = other.status;
+        self.minor = other.minor;
+        self.reason = other.reason;
+        self.headers.clear();
+        self.headers.extend_from_slice(&other.headers);
+        self.len = other.len;
+        self.content_length = other.content_length;
+        self.chunked = other.chunked;
+        self.close = other.close;
+    }
+
     /// How the body ends, for a response to `head_request`.
     pub fn framing(&self, head_request: bool) -> Framing {
         if head_request || self.status < 200 || self.status == 204 || self.status == 304 {
