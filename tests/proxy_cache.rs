@@ -532,3 +532,53 @@ fn a_remembered_entry_replaced_on_disk_is_served_as_it_is_now() {
     );
     server.assert_clean_log();
 }
+
+/// `Vary` as nginx keeps it: the entry answers the requests of its variant; another
+/// variant is fetched and stored in a second file named by MD5(MD5(key), the varied
+/// fields); `Vary: *` is never stored.
+#[test]
+fn responses_with_vary_are_kept_per_variant() {
+    let up = Upstream::start();
+    let server = start(&up, "");
+    let uri = "/c/v?h=Vary:X-A";
+    let get = |xa: Option<&str>| {
+        let field = xa.map_or(String::new(), |v| format!("X-A: {v}\r\n"));
+        let r = server.request(
+            format!("GET {uri} HTTP/1.1\r\nHost: x\r\n{field}Connection: close\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(r.status, 200);
+        r
+    };
+    get(Some("1"));
+    get(Some("1"));
+    get(Some("2"));
+    get(Some("2"));
+    get(Some("1"));
+    get(None);
+    get(None);
+    assert_eq!(asked(&up, "/c/v"), 3, "one fetch per variant");
+    assert_eq!(
+        statuses(&server, uri, 7),
+        ["MISS", "HIT", "MISS", "HIT", "HIT", "MISS", "HIT"]
+    );
+    let key = format!("http://127.0.0.1:{}{uri}", up.port);
+    let main_hex = md5_hex(key.as_bytes());
+    let main: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&main_hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let mut second = main.clone();
+    second.extend_from_slice(b"x-a:2\r\n");
+    let mut names: Vec<String> = cache_files(&server)
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names.contains(&main_hex), "{names:?}");
+    assert!(names.contains(&md5_hex(&second)), "{names:?}");
+    // Vary: * is not stored.
+    server.get("/c/star?h=Vary:*");
+    server.get("/c/star?h=Vary:*");
+    assert_eq!(asked(&up, "/c/star"), 2);
+    server.assert_clean_log();
+}

@@ -75,6 +75,10 @@ pub struct Hit {
     pub digest: [u8; 16],
     /// The cache's number (its place in the configuration; set by the caller).
     pub cache: usize,
+    /// The header's Vary value (empty: the response does not vary).
+    pub vary: Vec<u8>,
+    /// The header's variant (see [`super::vary`]).
+    pub variant: [u8; 16],
     /// The protocol's parse of `head`, kept from an earlier hit (see
     /// [`super::hot::HotEntries::save_head`]).
     pub saved: Option<Rc<dyn Any>>,
@@ -195,6 +199,8 @@ fn open(
         stamp,
         digest: entry.digest,
         cache: 0,
+        vary: h.vary,
+        variant: h.variant,
         saved: None,
     };
     if h.valid_sec < now {

@@ -135,13 +135,19 @@ impl HotEntries {
             stamp: h.stamp,
             digest: *digest,
             cache,
+            vary: Vec::new(),
+            variant: [0; 16],
             saved: h.saved.clone(),
         })
     }
 
     /// Remembers the fresh entry `hit` that reading `entry`'s file found (a file whose
-    /// stored length does not match is not remembered).
+    /// stored length does not match is not remembered, nor one whose response varies: its
+    /// variant is the request's to check).
     pub fn remember(&mut self, entry: &Entry, hit: &Hit) {
+        if !hit.vary.is_empty() {
+            return;
+        }
         let slot = (hit.cache, entry.digest);
         let body_len = hit.len.saturating_sub(hit.body_start);
         if !super::entry::body_length_matches(&hit.head, body_len) {
@@ -250,23 +256,37 @@ mod tests {
         store(b"hello");
         let inactive = Duration::from_secs(600);
         let mut hot = HotEntries::default();
-        assert!(hot.hit(0, &entry.digest, &entry.key, now, inactive).is_none());
+        assert!(
+            hot.hit(0, &entry.digest, &entry.key, now, inactive)
+                .is_none()
+        );
         let Found::Fresh(hit) = find(&entry, now, inactive, 4096, true).0 else {
             panic!("not found");
         };
         assert_eq!(hit.memory.as_deref(), Some(&b"hello"[..]));
         hot.remember(&entry, &hit);
-        let again = hot.hit(0, &entry.digest, &entry.key, now, inactive).unwrap();
+        let again = hot
+            .hit(0, &entry.digest, &entry.key, now, inactive)
+            .unwrap();
         assert_eq!(again.memory.as_deref(), Some(&b"hello"[..]));
         assert_eq!(&*again.head, &head[..]);
         // Another cache, another key with the same digest, an expired entry: not this one.
-        assert!(hot.hit(1, &entry.digest, &entry.key, now, inactive).is_none());
+        assert!(
+            hot.hit(1, &entry.digest, &entry.key, now, inactive)
+                .is_none()
+        );
         assert!(hot.hit(0, &entry.digest, b"other", now, inactive).is_none());
         hot.remember(&entry, &hit);
-        assert!(hot.hit(0, &entry.digest, &entry.key, now + 61, inactive).is_none());
+        assert!(
+            hot.hit(0, &entry.digest, &entry.key, now + 61, inactive)
+                .is_none()
+        );
         // A new file renamed onto the entry (another worker's fill).
         store(b"world");
-        assert!(hot.hit(0, &entry.digest, &entry.key, now, inactive).is_none());
+        assert!(
+            hot.hit(0, &entry.digest, &entry.key, now, inactive)
+                .is_none()
+        );
         assert!(hot.is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -9,6 +9,7 @@
 //! - [`entry`]: a request's key, its file, and what reading the file finds.
 //! - [`hot`]: a worker's table of the entries it answered lately (a hit without reading
 //!   the file).
+//! - [`vary`]: the variant of a request for a response with `Vary` (nginx's secondary key).
 //! - [`fill`]: a response written to a temporary file and renamed into the cache.
 
 pub mod entry;
@@ -18,6 +19,7 @@ pub mod header;
 pub mod hot;
 pub mod md5;
 pub mod path_conf;
+pub mod vary;
 
 /// Client fields not sent upstream when the response may be cached: the cache answers
 /// conditional and range requests itself (nginx's `ngx_http_proxy_cache_headers` and the

@@ -9,8 +9,9 @@ use super::*;
 use crate::cache::entry::{self, Entry, Found, Hit};
 use crate::cache::fill::Fill;
 use crate::cache::freshness;
-use crate::cache::hot::HotEntries;
 use crate::cache::header::{self, Header};
+use crate::cache::hot::HotEntries;
+use crate::cache::vary;
 use crate::config::cache_conf::CacheView;
 use crate::config::set_cache::{CacheSel, methods};
 use crate::http::request::Method;
@@ -41,6 +42,17 @@ pub(super) enum Lookup {
     Upstream(Option<Box<FillPlan>>),
     /// The request fails with this status (a `proxy_cache $var` naming no cache).
     Failed(u16),
+}
+
+/// The fill of `entry` in the cache numbered `cache`. With proxy_cache_convert_head on, a
+/// HEAD's miss went up as GET and is stored whole; off, the HEAD's response is stored as
+/// it comes (the key should then have `$request_method`, as in nginx).
+fn plan_for(entry: &Entry, cache: usize) -> Option<Box<FillPlan>> {
+    Some(Box::new(FillPlan {
+        entry: entry.clone(),
+        cache,
+        stale: None,
+    }))
 }
 
 /// `proxy_cache_bypass`/`proxy_no_cache`: one value non-empty and not `0`
@@ -169,39 +181,65 @@ pub(super) fn lookup(
         hot.give_key_buffer(key);
         return (Lookup::Hit(hit, head_only), Some("HIT"));
     }
-    let entry = Entry::with_digest(key, digest, &decl.path);
-    // With proxy_cache_convert_head on, a HEAD's miss went up as GET and is stored whole;
-    // off, the HEAD's response is stored as it comes (the key should then have
-    // `$request_method`, as in nginx).
-    let plan = || {
-        Some(Box::new(FillPlan {
-            entry: entry.clone(),
-            cache,
-            stale: None,
-        }))
-    };
+    let mut entry = Entry::with_digest(key, digest, &decl.path);
     if bypass {
-        return (Lookup::Upstream(plan()), Some("BYPASS"));
+        return (Lookup::Upstream(plan_for(&entry, cache)), Some("BYPASS"));
     }
-    let (found, damaged) = entry::find(
-        &entry,
-        now,
-        decl.path.inactive,
-        buffer_size,
-        !head_only,
-    );
-    if let Some(d) = damaged {
-        let level = if d.what.is_critical() {
-            LogLevel::Crit
-        } else {
-            LogLevel::Info
-        };
-        cx.line(
-            level,
-            &format_args!("cache file \"{}\" {}", d.path.display(), d.what.words()),
-            None,
-        );
+    let find = |entry: &Entry| {
+        let (found, damaged) = entry::find(entry, now, decl.path.inactive, buffer_size, !head_only);
+        if let Some(d) = damaged {
+            let level = if d.what.is_critical() {
+                LogLevel::Crit
+            } else {
+                LogLevel::Info
+            };
+            cx.line(
+                level,
+                &format_args!("cache file \"{}\" {}", d.path.display(), d.what.words()),
+                None,
+            );
+        }
+        found
+    };
+    let mut found = find(&entry);
+    // A response that varies answers only the requests of its variant; another variant
+    // has its own file, named by it (nginx's ngx_http_file_cache_reopen).
+    let a = vars.active;
+    let buf = &a.buf[a.start.min(a.filled)..a.filled];
+    let fields = a
+        .head
+        .headers
+        .iter()
+        .map(|h| (h.name.get(buf), h.value.get(buf)));
+    let stored_vary = |found: &Found| match found {
+        Found::Fresh(hit) | Found::Expired(entry::Stale { hit, .. }) if !hit.vary.is_empty() => {
+            Some((
+                vary::variant(&digest, &hit.vary, fields.clone()),
+                hit.variant,
+            ))
+        }
+        _ => None,
+    };
+    if let Some((wanted, stored)) = stored_vary(&found)
+        && wanted != stored
+    {
+        entry = Entry::with_digest(entry.key, wanted, &decl.path);
+        found = find(&entry);
+        if let Some((wanted, stored)) = stored_vary(&found)
+            && wanted != stored
+        {
+            cx.line(
+                LogLevel::Crit,
+                &format_args!(
+                    "cache file \"{}\" has incorrect vary hash",
+                    entry.path.display()
+                ),
+                None,
+            );
+            found = Found::Missing;
+        }
     }
+    let plan = || plan_for(&entry, cache);
     match found {
         Found::Fresh(mut hit) => {
             hit.cache = cache;
@@ -235,9 +273,7 @@ pub(super) fn cache_view(loc: &crate::config::LocSettings) -> CacheView<'_> {
 /// `None` when it may not be cached (ngx_http_upstream_send_response's test).
 fn header_for(head: &[u8], status: u16, loc: &CacheView<'_>, now: i64) -> Option<Header> {
     let f = freshness::of_headers(freshness::fields(head), loc.ignore_headers, now);
-    // A response that varies is not stored until variants are kept apart (the entry would
-    // otherwise answer every variant).
-    if f.forbidden || !f.vary.is_empty() {
+    if f.forbidden {
         return None;
     }
     let valid_sec = match f.valid_sec {
@@ -266,6 +302,7 @@ fn header_for(head: &[u8], status: u16, loc: &CacheView<'_>, now: i64) -> Option
         last_modified,
         date: now,
         etag,
+        vary: f.vary,
         ..Header::default()
     })
 }
@@ -305,22 +342,39 @@ impl<'c> Conn<'c> {
         let Some(head) = head.get(..facts.len) else {
             return;
         };
-        let Some(header) = header_for(head, facts.status, &loc, unix_now()) else {
+        let Some(mut header) = header_for(head, facts.status, &loc, unix_now()) else {
             return;
         };
-        if header::header_start(plan.entry.key.len()) + head.len() > loc.buffer_size {
-            return;
-        }
         let Some(decl) = shared.http.caches.get(plan.cache) else {
             return;
         };
+        // A response that varies carries the request's variant; one fetched for a second
+        // variant file goes there only while it still varies so (nginx's
+        // ngx_http_file_cache_update_variant), else back under the key.
+        let main = crate::cache::md5::md5(&[&plan.entry.key]);
+        let buf = &a.buf[a.start.min(a.filled)..a.filled];
+        if !header.vary.is_empty() {
+            let fields = a
+                .head
+                .headers
+                .iter()
+                .map(|h| (h.name.get(buf), h.value.get(buf)));
+            header.variant = vary::variant(&main, &header.vary, fields);
+        }
+        let mut entry = plan.entry;
+        if entry.digest != main && (header.vary.is_empty() || header.variant != entry.digest) {
+            entry = Entry::with_digest(entry.key, main, &decl.path);
+        }
+        if header::header_start(entry.key.len()) + head.len() > loc.buffer_size {
+            return;
+        }
         let temp_dir: &std::path::Path = if decl.path.use_temp_path {
             loc.temp_path
         } else {
             &decl.path.dir
         };
         let chunked = crate::upstream::Protocol::passes_chunks(&a.upstream.proto);
-        match Fill::begin(&plan.entry, header, head, temp_dir) {
+        match Fill::begin(&entry, header, head, temp_dir) {
             Ok(mut fill) => {
                 if chunked {
                     fill.dechunk();

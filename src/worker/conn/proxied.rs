@@ -843,7 +843,15 @@ pub(in crate::worker) fn start_upstream<'c>(
                 head: &a.head,
             };
             let proxy_host = a.upstream.log.proxy_host.clone();
-            super::cached::lookup(&mut hot, &vars, &cx, &cache, shared.http, &head, &proxy_host)
+            super::cached::lookup(
+                &mut hot,
+                &vars,
+                &cx,
+                &cache,
+                shared.http,
+                &head,
+                &proxy_host,
+            )
         };
         shared.hot_cache = hot;
         a.upstream.log.cache_status = status;
