@@ -582,3 +582,21 @@ fn responses_with_vary_are_kept_per_variant() {
     assert_eq!(asked(&up, "/c/star"), 2);
     server.assert_clean_log();
 }
+
+/// A hit offers ranges itself (nginx's `r->allow_ranges` for `r->cached`): the upstream's
+/// own `Accept-Ranges` is not passed beside it.
+#[test]
+fn a_hit_says_accept_ranges_once() {
+    let up = Upstream::start();
+    let server = start(&up, "");
+    let uri = "/c/ar?h=Accept-Ranges:bytes";
+    server.get(uri);
+    let hit = server.get(uri);
+    assert_eq!(hit.status, 200);
+    let lines = hit
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("accept-ranges"))
+        .count();
+    assert_eq!(lines, 1, "{:?}", hit.headers);
+}

@@ -41,6 +41,9 @@ pub struct Http1 {
     pub chunked_body: bool,
     /// The part of the body a 206 sends.
     slice: Option<Slice>,
+    /// The range filter takes this response (`proxy_force_ranges`, or a cache hit: nginx's
+    /// `r->allow_ranges`): the upstream's own `Accept-Ranges` is not passed.
+    allow_ranges: bool,
     framing: Framing,
     remaining: u64,
     chunk: ChunkedDecoder,
@@ -71,6 +74,7 @@ impl Http1 {
         range: Option<&[u8]>,
         if_range: Option<&[u8]>,
     ) -> Ranged {
+        self.allow_ranges = force_ranges;
         self.ranged = super::ranges::decide(force_ranges, &self.head, buf, range, if_range);
         if let Ranged::Part { start, end, .. } = self.ranged {
             self.slice = Some(Slice::new(start, end));
@@ -93,6 +97,7 @@ impl Default for Http1 {
             location_base: Vec::new(),
             chunked_body: false,
             slice: None,
+            allow_ranges: false,
             framing: Framing::Empty,
             remaining: 0,
             chunk: ChunkedDecoder::new(),
@@ -263,6 +268,7 @@ impl Protocol for Http1 {
 
     fn reset(&mut self) {
         self.ranged = Ranged::No;
+        self.allow_ranges = false;
         self.location_base.clear();
         self.slice = None;
         self.framing = Framing::Empty;
@@ -301,7 +307,7 @@ impl<'a> Http1Head<'a> {
                 location_base: (!proto.location_base.is_empty())
                     .then_some(&proto.location_base[..]),
                 cookies: proto.cookies.as_deref(),
-                force_ranges: loc.proxy_force_ranges,
+                force_ranges: loc.proxy_force_ranges || proto.allow_ranges,
                 ranged: proto.ranged,
             },
         }
