@@ -600,3 +600,18 @@ fn a_hit_says_accept_ranges_once() {
         .count();
     assert_eq!(lines, 1, "{:?}", hit.headers);
 }
+
+/// `proxy_pass_header Date` and `Server` with an upstream that sends neither: the answer
+/// has neither, fetched or from the cache (nginx's proxy module passes an empty field).
+#[test]
+fn passed_date_and_server_stay_away_when_the_upstream_has_none() {
+    let up = Upstream::start();
+    let server = start(&up, "proxy_pass_header Date; proxy_pass_header Server;");
+    for _ in 0..2 {
+        let r = server.get("/c/pd");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("Date"), None, "{:?}", r.headers);
+        assert_eq!(r.header("Server"), None, "{:?}", r.headers);
+    }
+    assert_eq!(statuses(&server, "/c/pd", 2), ["MISS", "HIT"]);
+}

@@ -334,11 +334,11 @@ impl ClientHeaders for Http1Head<'_> {
     }
 
     fn passes_server(&self) -> bool {
-        response::passes(&self.proto.head, self.buf, &self.input, "server")
+        response::passes(&self.input, "server")
     }
 
     fn passes_date(&self) -> bool {
-        response::passes(&self.proto.head, self.buf, &self.input, "date")
+        response::passes(&self.input, "date")
     }
 
     fn write_early(&self, out: &mut Vec<u8>) {

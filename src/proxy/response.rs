@@ -299,10 +299,11 @@ fn location_out(value: &[u8], input: &ClientHeadInput<'_>) -> LocationOut {
 /// upstream sent (their lines are not kept in the list).
 const EARLY: [&str; 2] = ["content-type", "content-length"];
 
-/// Whether `proxy_pass_header` passes the upstream's own `name` (`server`, `date`) and the
-/// upstream sent one: the client then gets it instead of ours.
-pub fn passes(head: &ResponseHead, buf: &[u8], input: &ClientHeadInput<'_>, name: &str) -> bool {
-    input.pass.iter().any(|p| p == name) && head.header(buf, name).is_some()
+/// Whether `proxy_pass_header` passes the upstream's own `name` (`server`, `date`): the
+/// client then gets the upstream's instead of ours, and none when the upstream sent none
+/// (nginx's proxy module adds an empty one then, ngx_http_proxy_process_header).
+pub fn passes(input: &ClientHeadInput<'_>, name: &str) -> bool {
+    input.pass.iter().any(|p| p == name)
 }
 
 /// nginx's `r->headers_out.location`: the last `Location` a rule rewrote (only that one may
