@@ -615,3 +615,48 @@ fn passed_date_and_server_stay_away_when_the_upstream_has_none() {
     }
     assert_eq!(statuses(&server, "/c/pd", 2), ["MISS", "HIT"]);
 }
+
+/// Several ranges of a hit: one `multipart/byteranges` answer, as nginx's range filter
+/// gives a cached response (a fetched one gets the whole 200).
+#[test]
+fn several_ranges_of_a_hit_are_one_multipart_answer() {
+    let up = Upstream::start();
+    let server = start(&up, "");
+    let uri = "/c/mr?size=100";
+    let whole = server.get(uri);
+    let r = server.request(
+        format!(
+            "GET {uri} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nRange: bytes=0-2,10-\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(r.status, 206);
+    let ctype = r.header("Content-Type").unwrap_or_default().to_string();
+    assert!(
+        ctype.starts_with("multipart/byteranges; boundary="),
+        "{ctype}"
+    );
+    let boundary = &ctype["multipart/byteranges; boundary=".len()..];
+    let total = whole.body.len();
+    let mut expected = Vec::new();
+    for (start, end) in [(0, 3), (10, total)] {
+        expected.extend_from_slice(
+            format!(
+                "\r\n--{boundary}\r\nContent-Range: bytes {start}-{}/{total}\r\n\r\n",
+                end - 1
+            )
+            .as_bytes(),
+        );
+        expected.extend_from_slice(&whole.body[start..end]);
+    }
+    expected.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    assert_eq!(
+        String::from_utf8_lossy(&r.body),
+        String::from_utf8_lossy(&expected)
+    );
+    assert_eq!(
+        r.header("Content-Length"),
+        Some(&*expected.len().to_string())
+    );
+    assert_eq!(asked(&up, "/c/mr"), 1);
+}

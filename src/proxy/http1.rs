@@ -41,6 +41,8 @@ pub struct Http1 {
     pub chunked_body: bool,
     /// The part of the body a 206 sends.
     slice: Option<Slice>,
+    /// The `Content-Type` of a multipart answer ([`Ranged::Multi`]).
+    pub multipart_type: Vec<u8>,
     /// The range filter takes this response (`proxy_force_ranges`, or a cache hit: nginx's
     /// `r->allow_ranges`): the upstream's own `Accept-Ranges` is not passed.
     allow_ranges: bool,
@@ -98,6 +100,7 @@ impl Default for Http1 {
             chunked_body: false,
             slice: None,
             allow_ranges: false,
+            multipart_type: Vec::new(),
             framing: Framing::Empty,
             remaining: 0,
             chunk: ChunkedDecoder::new(),
@@ -309,6 +312,7 @@ impl<'a> Http1Head<'a> {
                 cookies: proto.cookies.as_deref(),
                 force_ranges: loc.proxy_force_ranges || proto.allow_ranges,
                 ranged: proto.ranged,
+                multipart_type: &proto.multipart_type,
             },
         }
     }
@@ -317,7 +321,7 @@ impl<'a> Http1Head<'a> {
 impl ClientHeaders for Http1Head<'_> {
     fn status(&self) -> u16 {
         match self.proto.ranged {
-            Ranged::Part { .. } => 206,
+            Ranged::Part { .. } | Ranged::Multi { .. } => 206,
             Ranged::NotModified => 304,
             _ => self.proto.head.status,
         }
@@ -325,7 +329,7 @@ impl ClientHeaders for Http1Head<'_> {
 
     fn reason(&self) -> &[u8] {
         match self.proto.ranged {
-            Ranged::Part { .. } => return b"Partial Content",
+            Ranged::Part { .. } | Ranged::Multi { .. } => return b"Partial Content",
             Ranged::NotModified => return b"Not Modified",
             _ => {}
         }

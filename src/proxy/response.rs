@@ -186,6 +186,8 @@ pub struct ClientHeadInput<'a> {
     pub force_ranges: bool,
     /// What the range filter makes of the response.
     pub ranged: super::ranges::Ranged,
+    /// The `Content-Type` of a multipart answer (`Ranged::Multi`).
+    pub multipart_type: &'a [u8],
 }
 
 fn hidden(name: &[u8], input: &ClientHeadInput<'_>) -> bool {
@@ -358,9 +360,22 @@ pub fn write_early_headers(
                 Ranged::Part { start, end, .. } if name == "content-length" => {
                     let _ = write!(out, "{}", end - start);
                 }
+                Ranged::Multi { length } if name == "content-length" => {
+                    let _ = write!(out, "{length}");
+                }
+                Ranged::Multi { .. } if name == "content-type" => {
+                    out.extend_from_slice(input.multipart_type);
+                }
                 _ => out.extend_from_slice(&buf[v.0..v.1]),
             }
             out.extend_from_slice(b"\r\n");
+        } else if let Ranged::Multi { .. } = input.ranged {
+            // A multipart answer has its type even when the stored response had none.
+            if name == "content-type" {
+                out.extend_from_slice(b"Content-Type: ");
+                out.extend_from_slice(input.multipart_type);
+                out.extend_from_slice(b"\r\n");
+            }
         }
     }
     if let Some((_, LocationOut::Completed(value))) = location_choice(head, buf, input) {
@@ -517,6 +532,7 @@ mod tests {
             cookies: None,
             force_ranges: false,
             ranged: crate::proxy::ranges::Ranged::No,
+            multipart_type: b"",
         };
         assert!(passes(&h, raw, &input, "server") && !passes(&h, raw, &input, "date"));
         let mut out = Vec::new();

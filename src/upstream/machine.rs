@@ -441,6 +441,23 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         }
     }
 
+    /// The body of a cached response held in memory (`None`: it is in the file, or the
+    /// response is not from the cache).
+    pub fn cached_body(&self) -> Option<&[u8]> {
+        let facts = self.head.filter(|_| self.cached && !self.head_taken)?;
+        if self.response.has_file() {
+            return None;
+        }
+        self.response.unread().get(facts.len..)
+    }
+
+    /// Replaces the body of a cached response held in memory (by its multipart ranges).
+    pub fn replace_cached_body(&mut self, body: &[u8]) {
+        if let Some(facts) = self.head.filter(|_| self.cached && !self.head_taken) {
+            self.response.replace_after(facts.len, body);
+        }
+    }
+
     /// Whether the response comes from the cache.
     pub fn cached(&self) -> bool {
         self.cached

@@ -237,6 +237,19 @@ impl ResponseBuffer {
         self.split = self.split.min(self.end);
     }
 
+    /// Replaces what follows the first `head_len` unread bytes with `bytes` (in memory).
+    pub fn replace_after(&mut self, head_len: usize, bytes: &[u8]) {
+        let from = (self.start + head_len).min(self.end);
+        let end = from + bytes.len();
+        if self.mem.len() < end {
+            self.mem.resize(end, 0);
+        }
+        self.mem[from..end].copy_from_slice(bytes);
+        self.end = end;
+        self.split = end;
+        self.cap = self.cap.max(end);
+    }
+
     /// Whether a file holds part of the body.
     pub fn has_file(&self) -> bool {
         self.file.is_some()

@@ -24,7 +24,7 @@ pub(crate) mod explain;
 mod file_response;
 mod gzip;
 mod handler;
-mod multipart;
+pub(crate) mod multipart;
 mod phases;
 pub(crate) mod request_vars;
 mod response_head;

@@ -484,6 +484,40 @@ impl<'c> Conn<'c> {
                 }
                 (Backend::Gateway(_), _) => crate::proxy::ranges::Ranged::No,
             };
+            // Several ranges of a hit held in memory: nginx's range filter answers them in
+            // one multipart body (a cached response is not single-range only).
+            if ranged == crate::proxy::ranges::Ranged::Full
+                && hit
+                && let Some(value) = range
+                && let Some(body) = a.upstream.cached_body()
+                && let Backend::Http(proto) = &a.upstream.proto
+            {
+                let head = a.upstream.head_bytes();
+                let field = |name| proto.head.header(head, name);
+                let last_modified =
+                    field("last-modified").and_then(crate::http::date::parse_http_date_secs);
+                let if_range_ok = if_range.is_none_or(|v| {
+                    crate::http::range::if_range_matches(v, last_modified, field("etag"))
+                });
+                let mut ranges = Vec::new();
+                let total = body.len() as u64;
+                if if_range_ok
+                    && proto.head.content_length == Some(total)
+                    && crate::http::range::parse_ranges(value, total, loc.max_ranges, &mut ranges)
+                        == crate::http::range::RangeOutcome::Multi
+                {
+                    let ctype = field("content-type").unwrap_or_default();
+                    let layout = crate::worker::multipart::Multipart::new(&ranges, total, ctype);
+                    if let Some(parts) = layout.body_from(body) {
+                        let length = layout.length;
+                        if let (Backend::Http(proto), _) = a.upstream.proto_and_head() {
+                            proto.multipart_type = layout.content_type;
+                            proto.ranged = crate::proxy::ranges::Ranged::Multi { length };
+                        }
+                        a.upstream.replace_cached_body(&parts);
+                    }
+                }
+            }
             if ranged == crate::proxy::ranges::Ranged::NotModified {
                 a.upstream.narrow_cached_body(0, 0);
             }
