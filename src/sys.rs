@@ -634,6 +634,11 @@ pub fn stat_path(path: &[u8]) -> io::Result<FileStamp> {
     statx(libc::AT_FDCWD, c_path.as_ptr().cast(), 0)
 }
 
+/// `statx(2)` of a path already NUL-terminated (no copy).
+pub fn stat_cstr(path: &std::ffi::CStr) -> io::Result<FileStamp> {
+    statx(libc::AT_FDCWD, path.as_ptr(), 0)
+}
+
 /// `statx(2)` of an open file.
 pub fn stat_fd(fd: RawFd) -> io::Result<FileStamp> {
     statx(fd, c"".as_ptr(), libc::AT_EMPTY_PATH)

@@ -473,3 +473,174 @@ fn a_hit_answers_the_client_s_conditional_fields_with_304() {
     assert_eq!(asked(&up, "/c/v"), 1, "both from the entry");
     server.assert_clean_log();
 }
+
+/// A worker remembers the entries it answered (one `statx` per hit): an entry that another
+/// process replaces (a new file renamed onto it, as a fill does; even with the old mtime) or
+/// rewrites in place is served as it is now, never as remembered.
+#[test]
+fn a_remembered_entry_replaced_on_disk_is_served_as_it_is_now() {
+    let up = Upstream::start();
+    let server = start(&up, "");
+    let first = server.get("/c/hot?size=2000");
+    assert_eq!(server.get("/c/hot?size=2000").body, first.body);
+    let file = cache_files(&server).pop().expect("entry");
+    let old = std::fs::metadata(&file).unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] = if bytes[last] == b'Z' { b'Y' } else { b'Z' };
+    let tmp = file.with_extension("new");
+    std::fs::write(&tmp, &bytes).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&tmp)
+        .unwrap()
+        .set_modified(old.modified().unwrap())
+        .unwrap();
+    std::fs::rename(&tmp, &file).unwrap();
+    let replaced = server.get("/c/hot?size=2000");
+    assert_eq!(replaced.body.last(), bytes.last(), "the new file's body");
+    // Rewritten in place (the same inode, a new mtime).
+    bytes[last] = b'Q';
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(&file, &bytes).unwrap();
+    let rewritten = server.get("/c/hot?size=2000");
+    assert_eq!(rewritten.body.last(), Some(&b'Q'));
+    // Removed: fetched again.
+    std::fs::remove_file(&file).unwrap();
+    let again = server.get("/c/hot?size=2000");
+    assert_eq!(again.body, first.body);
+    assert_eq!(asked(&up, "/c/hot"), 2);
+    assert_eq!(
+        statuses(&server, "/c/hot?size=2000", 5),
+        ["MISS", "HIT", "HIT", "HIT", "MISS"]
+    );
+    server.assert_clean_log();
+}
+
+/// `Vary` as nginx keeps it: the entry answers the requests of its variant; another
+/// variant is fetched and stored in a second file named by MD5(MD5(key), the varied
+/// fields); `Vary: *` is never stored.
+#[test]
+fn responses_with_vary_are_kept_per_variant() {
+    let up = Upstream::start();
+    let server = start(&up, "");
+    let uri = "/c/v?h=Vary:X-A";
+    let get = |xa: Option<&str>| {
+        let field = xa.map_or(String::new(), |v| format!("X-A: {v}\r\n"));
+        let r = server.request(
+            format!("GET {uri} HTTP/1.1\r\nHost: x\r\n{field}Connection: close\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(r.status, 200);
+        r
+    };
+    get(Some("1"));
+    get(Some("1"));
+    get(Some("2"));
+    get(Some("2"));
+    get(Some("1"));
+    get(None);
+    get(None);
+    assert_eq!(asked(&up, "/c/v"), 3, "one fetch per variant");
+    assert_eq!(
+        statuses(&server, uri, 7),
+        ["MISS", "HIT", "MISS", "HIT", "HIT", "MISS", "HIT"]
+    );
+    let key = format!("http://127.0.0.1:{}{uri}", up.port);
+    let main_hex = md5_hex(key.as_bytes());
+    let main: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&main_hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let mut second = main.clone();
+    second.extend_from_slice(b"x-a:2\r\n");
+    let mut names: Vec<String> = cache_files(&server)
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names.contains(&main_hex), "{names:?}");
+    assert!(names.contains(&md5_hex(&second)), "{names:?}");
+    // Vary: * is not stored.
+    server.get("/c/star?h=Vary:*");
+    server.get("/c/star?h=Vary:*");
+    assert_eq!(asked(&up, "/c/star"), 2);
+    server.assert_clean_log();
+}
+
+/// A hit offers ranges itself (nginx's `r->allow_ranges` for `r->cached`): the upstream's
+/// own `Accept-Ranges` is not passed beside it.
+#[test]
+fn a_hit_says_accept_ranges_once() {
+    let up = Upstream::start();
+    let server = start(&up, "");
+    let uri = "/c/ar?h=Accept-Ranges:bytes";
+    server.get(uri);
+    let hit = server.get(uri);
+    assert_eq!(hit.status, 200);
+    let lines = hit
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("accept-ranges"))
+        .count();
+    assert_eq!(lines, 1, "{:?}", hit.headers);
+}
+
+/// `proxy_pass_header Date` and `Server` with an upstream that sends neither: the answer
+/// has neither, fetched or from the cache (nginx's proxy module passes an empty field).
+#[test]
+fn passed_date_and_server_stay_away_when_the_upstream_has_none() {
+    let up = Upstream::start();
+    let server = start(&up, "proxy_pass_header Date; proxy_pass_header Server;");
+    for _ in 0..2 {
+        let r = server.get("/c/pd");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("Date"), None, "{:?}", r.headers);
+        assert_eq!(r.header("Server"), None, "{:?}", r.headers);
+    }
+    assert_eq!(statuses(&server, "/c/pd", 2), ["MISS", "HIT"]);
+}
+
+/// Several ranges of a hit: one `multipart/byteranges` answer, as nginx's range filter
+/// gives a cached response (a fetched one gets the whole 200).
+#[test]
+fn several_ranges_of_a_hit_are_one_multipart_answer() {
+    let up = Upstream::start();
+    let server = start(&up, "");
+    let uri = "/c/mr?size=100";
+    let whole = server.get(uri);
+    let r = server.request(
+        format!(
+            "GET {uri} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nRange: bytes=0-2,10-\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(r.status, 206);
+    let ctype = r.header("Content-Type").unwrap_or_default().to_string();
+    assert!(
+        ctype.starts_with("multipart/byteranges; boundary="),
+        "{ctype}"
+    );
+    let boundary = &ctype["multipart/byteranges; boundary=".len()..];
+    let total = whole.body.len();
+    let mut expected = Vec::new();
+    for (start, end) in [(0, 3), (10, total)] {
+        expected.extend_from_slice(
+            format!(
+                "\r\n--{boundary}\r\nContent-Range: bytes {start}-{}/{total}\r\n\r\n",
+                end - 1
+            )
+            .as_bytes(),
+        );
+        expected.extend_from_slice(&whole.body[start..end]);
+    }
+    expected.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    assert_eq!(
+        String::from_utf8_lossy(&r.body),
+        String::from_utf8_lossy(&expected)
+    );
+    assert_eq!(
+        r.header("Content-Length"),
+        Some(&*expected.len().to_string())
+    );
+    assert_eq!(asked(&up, "/c/mr"), 1);
+}

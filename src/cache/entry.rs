@@ -8,10 +8,12 @@
 //! entry not used for `inactive` is removed here when met (nginx's manager removes it in
 //! the background): a hit sets the file's mtime to now, at most once a second.
 
+use std::any::Any;
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
 use super::header::{Header, Unusable};
@@ -25,6 +27,8 @@ pub struct Entry {
     pub key: Vec<u8>,
     /// CRC32 of the key.
     pub crc32: u32,
+    /// MD5 of the key (the file's name).
+    pub digest: [u8; 16],
     /// The file.
     pub path: PathBuf,
 }
@@ -33,28 +37,61 @@ impl Entry {
     /// The entry for `key` in the cache `conf` describes.
     pub fn new(key: Vec<u8>, conf: &CachePath) -> Entry {
         let digest = md5::md5(&[&key]);
+        Entry::with_digest(key, digest, conf)
+    }
+
+    /// The entry for `key` whose MD5 `digest` is known already.
+    pub fn with_digest(key: Vec<u8>, digest: [u8; 16], conf: &CachePath) -> Entry {
         let path = conf.entry(&md5::hex(&digest));
         Entry {
             crc32: md5::crc32(&[&key]),
+            digest,
             key,
             path,
         }
     }
 }
 
-/// A fresh entry: its open file and what the response head needs.
-#[derive(Debug)]
+/// A fresh entry: its body (in memory or in its open file) and what the response head
+/// needs.
 pub struct Hit {
-    /// The file, open for reading (its body is served from it).
-    pub file: File,
+    /// The file, open for reading (the body is served from it unless `memory` has it).
+    pub file: Option<File>,
+    /// The whole body, for a small entry.
+    pub memory: Option<Rc<[u8]>>,
     /// The upstream's response head as stored.
-    pub head: Vec<u8>,
+    pub head: Rc<[u8]>,
     /// Where the body starts in the file.
     pub body_start: u64,
     /// The file's length (the body ends there).
     pub len: u64,
-    /// Until when the entry is fresh (unix seconds), for the keys zone.
+    /// The header's `valid_sec`.
     pub valid_sec: i64,
+    /// The header's `error_sec` (`stale-if-error`).
+    pub error_sec: i64,
+    /// The file as it was read (for [`super::hot::HotEntries`]).
+    pub stamp: crate::sys::FileStamp,
+    /// MD5 of the key.
+    pub digest: [u8; 16],
+    /// The cache's number (its place in the configuration; set by the caller).
+    pub cache: usize,
+    /// The header's Vary value (empty: the response does not vary).
+    pub vary: Vec<u8>,
+    /// The header's variant (see [`super::vary`]).
+    pub variant: [u8; 16],
+    /// The protocol's parse of `head`, kept from an earlier hit (see
+    /// [`super::hot::HotEntries::save_head`]).
+    pub saved: Option<Rc<dyn Any>>,
+}
+
+impl std::fmt::Debug for Hit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hit")
+            .field("body_start", &self.body_start)
+            .field("len", &self.len)
+            .field("in_memory", &self.memory.is_some())
+            .finish()
+    }
 }
 
 /// An expired entry, kept open while the response is fetched again.
@@ -124,9 +161,9 @@ fn open(
     with_body: bool,
 ) -> Result<Found, Option<Unusable>> {
     let file = File::open(&entry.path).map_err(|_| None)?;
-    let meta = file.metadata().map_err(|_| None)?;
-    let len = meta.len();
-    let used = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    let mut stamp = crate::sys::stat_fd(file.as_raw_fd()).map_err(|_| None)?;
+    let len = stamp.size;
+    let used = SystemTime::UNIX_EPOCH + Duration::from_secs(stamp.mtime.0.max(0) as u64);
     let now_time = SystemTime::UNIX_EPOCH + Duration::from_secs(now.max(0) as u64);
     let idle = now_time.duration_since(used).unwrap_or_default();
     if idle > inactive {
@@ -134,7 +171,10 @@ fn open(
         let _ = std::fs::remove_file(&entry.path);
         return Err(None);
     }
-    let mut buf = vec![0u8; max_body_start.min(len as usize)];
+    // A small entry is read whole (its body is then sent from memory); a bigger one up to
+    // where its body may start at the latest.
+    let whole = len <= (max_body_start as u64).saturating_add(super::hot::BODY_MAX);
+    let mut buf = vec![0u8; if whole { len as usize } else { max_body_start }];
     let n = read_at(&file, &mut buf, 0).map_err(|_| None)?;
     buf.truncate(n);
     let h = Header::read(&buf, &entry.key, entry.crc32, max_body_start).map_err(Some)?;
@@ -142,19 +182,29 @@ fn open(
     if body_start > buf.len() {
         return Err(Some(Unusable::TooSmall));
     }
-    let head = buf[usize::from(h.header_start)..body_start].to_vec();
+    let head: Rc<[u8]> = buf[usize::from(h.header_start)..body_start].into();
     if with_body && !body_length_matches(&head, len - body_start as u64) {
         return Err(Some(Unusable::TooSmall));
     }
     if idle >= Duration::from_secs(1) {
         touch(&file);
+        stamp = crate::sys::stat_fd(file.as_raw_fd()).map_err(|_| None)?;
     }
+    let memory = (whole && n as u64 == len).then(|| buf[body_start..].into());
     let hit = Hit {
-        file,
+        file: Some(file),
+        memory,
         head,
         body_start: body_start as u64,
         len,
         valid_sec: h.valid_sec,
+        error_sec: h.error_sec,
+        stamp,
+        digest: entry.digest,
+        cache: 0,
+        vary: h.vary,
+        variant: h.variant,
+        saved: None,
     };
     if h.valid_sec < now {
         let if_error = h.valid_sec.saturating_add(h.error_sec) >= now;
@@ -170,7 +220,7 @@ fn open(
 
 /// A stored `Content-Length` must be the body's length: a file cut short (or grown) by
 /// someone else is not served.
-fn body_length_matches(head: &[u8], body: u64) -> bool {
+pub(super) fn body_length_matches(head: &[u8], body: u64) -> bool {
     let declared = super::freshness::fields(head)
         .find(|(n, _)| n.eq_ignore_ascii_case(b"content-length"))
         .and_then(|(_, v)| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok());

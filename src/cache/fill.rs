@@ -209,7 +209,7 @@ mod tests {
         let Found::Fresh(hit) = find(&entry, now, inactive, 4096, true).0 else {
             panic!("not found");
         };
-        assert_eq!(hit.head, head);
+        assert_eq!(&*hit.head, &head[..]);
         assert_eq!(hit.len - hit.body_start, 5);
         assert!(matches!(
             find(&entry, now + 61, inactive, 4096, true).0,

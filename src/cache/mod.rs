@@ -7,6 +7,9 @@
 //! - [`header`]: the file's header, byte for byte as nginx writes it, and its checks.
 //! - [`freshness`]: `*_cache_valid` and what the response's fields say about caching.
 //! - [`entry`]: a request's key, its file, and what reading the file finds.
+//! - [`hot`]: a worker's table of the entries it answered lately (a hit without reading
+//!   the file).
+//! - [`vary`]: the variant of a request for a response with `Vary` (nginx's secondary key).
 //! - [`fill`]: a response written to a temporary file and renamed into the cache.
 //! - [`keys`]: the keys zone in shared memory (uses, lock, validity, size, LRU).
 //! - [`manager`]: the cache manager and loader, a duty of worker 0.
@@ -15,10 +18,12 @@ pub mod entry;
 pub mod fill;
 pub mod freshness;
 pub mod header;
+pub mod hot;
 pub mod keys;
 pub mod manager;
 pub mod md5;
 pub mod path_conf;
+pub mod vary;
 
 /// Client fields not sent upstream when the response may be cached: the cache answers
 /// conditional and range requests itself (nginx's `ngx_http_proxy_cache_headers` and the

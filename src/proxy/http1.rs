@@ -41,6 +41,11 @@ pub struct Http1 {
     pub chunked_body: bool,
     /// The part of the body a 206 sends.
     slice: Option<Slice>,
+    /// The `Content-Type` of a multipart answer ([`Ranged::Multi`]).
+    pub multipart_type: Vec<u8>,
+    /// The range filter takes this response (`proxy_force_ranges`, or a cache hit: nginx's
+    /// `r->allow_ranges`): the upstream's own `Accept-Ranges` is not passed.
+    allow_ranges: bool,
     framing: Framing,
     remaining: u64,
     chunk: ChunkedDecoder,
@@ -71,6 +76,7 @@ impl Http1 {
         range: Option<&[u8]>,
         if_range: Option<&[u8]>,
     ) -> Ranged {
+        self.allow_ranges = force_ranges;
         let source = RangeSource {
             status: self.head.status,
             length: self.head.content_length.filter(|_| !self.head.chunked),
@@ -99,11 +105,32 @@ impl Default for Http1 {
             location_base: Vec::new(),
             chunked_body: false,
             slice: None,
+            allow_ranges: false,
+            multipart_type: Vec::new(),
             framing: Framing::Empty,
             remaining: 0,
             chunk: ChunkedDecoder::new(),
             dechunk: false,
         }
+    }
+}
+
+impl Http1 {
+    /// What the head just parsed into `self.head` is.
+    fn parsed(&self) -> Parsed {
+        let status = self.head.status;
+        if (100..200).contains(&status) && status != 101 {
+            return Parsed::Interim(self.head.len);
+        }
+        if status == 101 && !self.upgrade {
+            return Parsed::Invalid("upstream sent unexpected 101 response".into());
+        }
+        Parsed::Head(HeadFacts {
+            status,
+            len: self.head.len,
+            keepalive: !self.head.close,
+            upgrade: status == 101,
+        })
     }
 }
 
@@ -130,21 +157,20 @@ impl Protocol for Http1 {
             Ok(None) => Parsed::Incomplete,
             Err(HeadError::TooBig) => Parsed::TooBig,
             Err(HeadError::Invalid) => Parsed::Invalid("upstream sent invalid header".into()),
-            Ok(Some(())) => {
-                let status = self.head.status;
-                if (100..200).contains(&status) && status != 101 {
-                    return Parsed::Interim(self.head.len);
-                }
-                if status == 101 && !self.upgrade {
-                    return Parsed::Invalid("upstream sent unexpected 101 response".into());
-                }
-                Parsed::Head(HeadFacts {
-                    status,
-                    len: self.head.len,
-                    keepalive: !self.head.close,
-                    upgrade: status == 101,
-                })
-            }
+            Ok(Some(())) => self.parsed(),
+        }
+    }
+
+    fn save_head(&self) -> Option<std::rc::Rc<dyn std::any::Any>> {
+        Some(std::rc::Rc::new(self.head.clone()))
+    }
+
+    fn restore_head(&mut self, saved: &dyn std::any::Any) -> Option<HeadFacts> {
+        let head = saved.downcast_ref::<ResponseHead>()?;
+        self.head.copy_from(head);
+        match self.parsed() {
+            Parsed::Head(facts) => Some(facts),
+            _ => None,
         }
     }
 
@@ -251,6 +277,7 @@ impl Protocol for Http1 {
 
     fn reset(&mut self) {
         self.ranged = Ranged::No;
+        self.allow_ranges = false;
         self.location_base.clear();
         self.slice = None;
         self.framing = Framing::Empty;
@@ -289,8 +316,9 @@ impl<'a> Http1Head<'a> {
                 location_base: (!proto.location_base.is_empty())
                     .then_some(&proto.location_base[..]),
                 cookies: proto.cookies.as_deref(),
-                force_ranges: loc.proxy_force_ranges,
+                force_ranges: loc.proxy_force_ranges || proto.allow_ranges,
                 ranged: proto.ranged,
+                multipart_type: &proto.multipart_type,
             },
         }
     }
@@ -299,7 +327,7 @@ impl<'a> Http1Head<'a> {
 impl ClientHeaders for Http1Head<'_> {
     fn status(&self) -> u16 {
         match self.proto.ranged {
-            Ranged::Part { .. } => 206,
+            Ranged::Part { .. } | Ranged::Multi { .. } => 206,
             Ranged::NotModified => 304,
             _ => self.proto.head.status,
         }
@@ -307,7 +335,7 @@ impl ClientHeaders for Http1Head<'_> {
 
     fn reason(&self) -> &[u8] {
         match self.proto.ranged {
-            Ranged::Part { .. } => return b"Partial Content",
+            Ranged::Part { .. } | Ranged::Multi { .. } => return b"Partial Content",
             Ranged::NotModified => return b"Not Modified",
             _ => {}
         }
@@ -316,11 +344,11 @@ impl ClientHeaders for Http1Head<'_> {
     }
 
     fn passes_server(&self) -> bool {
-        response::passes(&self.proto.head, self.buf, &self.input, "server")
+        response::passes(&self.input, "server")
     }
 
     fn passes_date(&self) -> bool {
-        response::passes(&self.proto.head, self.buf, &self.input, "date")
+        response::passes(&self.input, "date")
     }
 
     fn write_early(&self, out: &mut Vec<u8>) {

@@ -367,33 +367,54 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         head_only: bool,
         env: &mut Env<'_, 'c>,
     ) -> Result<(), UnusableHead> {
-        self.response.start(
-            env.upstreams.take_buffer(hit.head.len()),
-            hit.head.len().max(1),
-        );
-        let Some(room) = self.response.room(hit.head.len()) else {
+        // A small body goes into memory right after the head, as a short upstream
+        // response would arrive; a bigger one stays in the file.
+        let memory = hit.memory.as_deref().filter(|_| !head_only);
+        let head_len = hit.head.len();
+        let total = head_len + memory.map_or(0, <[u8]>::len);
+        self.response
+            .start(env.upstreams.take_buffer(total), total.max(1));
+        let Some(room) = self.response.room(total) else {
             return Err(UnusableHead);
         };
-        let n = room.len().min(hit.head.len());
-        room[..n].copy_from_slice(&hit.head[..n]);
-        self.response.filled(n);
-        let facts = match self.proto.parse_head(self.response.unread()) {
-            Parsed::Head(facts) if n == hit.head.len() => facts,
-            _ => {
-                self.response.clear();
-                return Err(UnusableHead);
-            }
+        if room.len() < total {
+            self.response.clear();
+            return Err(UnusableHead);
+        }
+        room[..head_len].copy_from_slice(&hit.head);
+        if let Some(body) = memory {
+            room[head_len..total].copy_from_slice(body);
+        }
+        self.response.filled(total);
+        // The parse an earlier hit made of the same stored head is restored, not redone.
+        let restored = hit
+            .saved
+            .as_deref()
+            .and_then(|saved| self.proto.restore_head(saved));
+        let facts = match restored {
+            Some(facts) => facts,
+            None => match self.proto.parse_head(self.response.unread()) {
+                Parsed::Head(facts) => facts,
+                _ => {
+                    self.response.clear();
+                    return Err(UnusableHead);
+                }
+            },
         };
+        if facts.len != head_len {
+            self.response.clear();
+            return Err(UnusableHead);
+        }
         if self.keep_head {
             self.log.keep_head(&hit.head);
         }
-        let body = if head_only {
-            0
-        } else {
-            hit.len - hit.body_start
-        };
-        self.response
-            .adopt_file(hit.file, hit.body_start, hit.body_start + body);
+        if memory.is_none() && !head_only {
+            let Some(file) = hit.file else {
+                self.response.clear();
+                return Err(UnusableHead);
+            };
+            self.response.adopt_file(file, hit.body_start, hit.len);
+        }
         self.head = Some(facts);
         self.head_taken = false;
         self.body_end = BodyEnd::Empty;
@@ -401,6 +422,12 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         self.cached = true;
         self.state = State::Done;
         Ok(())
+    }
+
+    /// The protocol's parse of the head just answered from the cache, for the entry's next
+    /// hits (`None`: the protocol keeps none).
+    pub fn saved_head(&self) -> Option<std::rc::Rc<dyn std::any::Any>> {
+        self.proto.save_head()
     }
 
     /// Keeps the request-head buffer of a request answered without the upstream (a cache
@@ -412,7 +439,29 @@ impl<'c, P: Protocol> Upstream<'c, P> {
     /// A range of a cached response: only body bytes `start..end` are sent.
     pub fn narrow_cached_body(&mut self, start: u64, end: u64) {
         if self.cached {
-            self.response.narrow_file(start, end);
+            match self.head {
+                Some(facts) if !self.response.has_file() => {
+                    self.response.narrow_mem(facts.len, start, end);
+                }
+                _ => self.response.narrow_file(start, end),
+            }
+        }
+    }
+
+    /// The body of a cached response held in memory (`None`: it is in the file, or the
+    /// response is not from the cache).
+    pub fn cached_body(&self) -> Option<&[u8]> {
+        let facts = self.head.filter(|_| self.cached && !self.head_taken)?;
+        if self.response.has_file() {
+            return None;
+        }
+        self.response.unread().get(facts.len..)
+    }
+
+    /// Replaces the body of a cached response held in memory (by its multipart ranges).
+    pub fn replace_cached_body(&mut self, body: &[u8]) {
+        if let Some(facts) = self.head.filter(|_| self.cached && !self.head_taken) {
+            self.response.replace_after(facts.len, body);
         }
     }
 

@@ -185,6 +185,20 @@ pub trait Protocol {
     /// Forgets a response (a retry starts over).
     fn reset(&mut self);
 
+    /// A copy of the parse of the head just accepted, for [`Protocol::restore_head`] on
+    /// the same bytes later (a cache entry's stored head). `None`: not kept.
+    fn save_head(&self) -> Option<std::rc::Rc<dyn std::any::Any>> {
+        None
+    }
+
+    /// Takes back a parse [`Protocol::save_head`] made of the same head bytes, now at the
+    /// start of the buffer, instead of parsing them again; `None` when it is not this
+    /// protocol's (the caller parses).
+    fn restore_head(&mut self, saved: &dyn std::any::Any) -> Option<HeadFacts> {
+        let _ = saved;
+        None
+    }
+
     /// The scheme nginx prints in the `upstream:` part of an error-log line.
     fn scheme(&self) -> &'static str;
 

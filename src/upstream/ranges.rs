@@ -46,6 +46,13 @@ pub enum Ranged {
         /// The whole length.
         total: u64,
     },
+    /// 206 `multipart/byteranges` of `length` bytes, several ranges of a cache hit held
+    /// in memory (its body was replaced by the parts; the type is in
+    /// [`crate::proxy::http1::Http1::multipart_type`]).
+    Multi {
+        /// The multipart body's length.
+        length: u64,
+    },
     /// Not a range: a cached 200 the client's `If-Modified-Since`/`If-None-Match` turn
     /// into a 304 without a body (nginx's not-modified filter, before the range filter).
     NotModified,

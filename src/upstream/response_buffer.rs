@@ -225,6 +225,36 @@ impl ResponseBuffer {
         }
     }
 
+    /// Narrows a body held in memory after a head of `head_len` bytes to its bytes
+    /// `start..end` (a range of a cached response).
+    pub fn narrow_mem(&mut self, head_len: usize, start: u64, end: u64) {
+        let body_len = self.end.saturating_sub(head_len) as u64;
+        let end = end.min(body_len) as usize;
+        let start = (start as usize).min(end);
+        let from = self.start + head_len;
+        self.mem.copy_within(from + start..from + end, from);
+        self.end = from + (end - start);
+        self.split = self.split.min(self.end);
+    }
+
+    /// Replaces what follows the first `head_len` unread bytes with `bytes` (in memory).
+    pub fn replace_after(&mut self, head_len: usize, bytes: &[u8]) {
+        let from = (self.start + head_len).min(self.end);
+        let end = from + bytes.len();
+        if self.mem.len() < end {
+            self.mem.resize(end, 0);
+        }
+        self.mem[from..end].copy_from_slice(bytes);
+        self.end = end;
+        self.split = end;
+        self.cap = self.cap.max(end);
+    }
+
+    /// Whether a file holds part of the body.
+    pub fn has_file(&self) -> bool {
+        self.file.is_some()
+    }
+
     /// Moves body bytes to the temporary file to make room for reading: at most
     /// `write_size` bytes, the file staying within `max` bytes, the first `busy` bytes of
     /// memory kept for the writer. The file is created under `dir` on first use.

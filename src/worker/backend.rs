@@ -108,6 +108,14 @@ impl Protocol for Backend<'_> {
         each!(self, p => p.parse_head(buf))
     }
 
+    fn save_head(&self) -> Option<std::rc::Rc<dyn std::any::Any>> {
+        each!(self, p => p.save_head())
+    }
+
+    fn restore_head(&mut self, saved: &dyn std::any::Any) -> Option<HeadFacts> {
+        each!(self, p => p.restore_head(saved))
+    }
+
     fn start_body(&mut self, facts: &HeadFacts) -> BodyEnd {
         each!(self, p => p.start_body(facts))
     }

@@ -314,6 +314,7 @@ fn shared(config: &Config, now: Instant) -> Result<Shared<'_>, String> {
         scratch: Vec::new(),
         pool: conn::Pool::default(),
         file_cache: Default::default(),
+        hot_cache: Default::default(),
         registry,
         upstreams: crate::upstream::Upstreams::new(
             http,

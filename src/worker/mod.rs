@@ -24,7 +24,7 @@ pub(crate) mod explain;
 mod file_response;
 mod gzip;
 mod handler;
-mod multipart;
+pub(crate) mod multipart;
 mod phases;
 pub(crate) mod request_vars;
 mod response_head;
@@ -106,6 +106,8 @@ pub struct Shared<'c> {
     pub file_cache: crate::static_files::FileCache,
     /// Compressor states and buffers for gzip and gunzip (see `compress`).
     pub compress: crate::compress::Compressors,
+    /// Proxy cache entries this worker answered lately (see `cache::hot`).
+    pub hot_cache: crate::cache::hot::HotEntries,
     /// For registering the resolvers' sockets (a clone of the poll's registry).
     pub registry: mio::Registry,
     /// Upstream groups' counters, the idle upstream connections, and the registry that
@@ -265,6 +267,7 @@ impl<'c> Worker<'c> {
                 pool: conn::Pool::default(),
                 file_cache: Default::default(),
                 compress: Default::default(),
+                hot_cache: Default::default(),
                 upstreams: crate::upstream::Upstreams::new(http, registry.try_clone()?),
                 registry,
                 resolvers: Default::default(),

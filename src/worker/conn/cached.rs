@@ -10,7 +10,8 @@ use crate::cache::entry::{self, Entry, Found, Hit};
 use crate::cache::fill::Fill;
 use crate::cache::freshness;
 use crate::cache::header::{self, Header};
-use crate::cache::{keys, md5};
+use crate::cache::hot::HotEntries;
+use crate::cache::{keys, md5, vary};
 use crate::config::cache_conf::CacheView;
 use crate::config::cache_conf::USE_STALE_UPDATING;
 use crate::config::set_cache::{CacheSel, methods};
@@ -56,6 +57,9 @@ pub const LOCK_POLL_FIRST_MS: u64 = 2;
 pub const LOCK_POLL_MAX_MS: u64 = 100;
 
 /// What the cache decided before going upstream.
+// Returned once per request and matched at once: boxing the hit would cost a heap
+// allocation per hit for nothing.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Lookup {
     /// No cache for this request.
     Off,
@@ -71,6 +75,18 @@ pub(super) enum Lookup {
     /// reached, the lock's wait timed out): nginx's `NGX_HTTP_CACHE_SCARCE`, whose upstream
     /// request passes the client's conditional and range fields.
     Uncached,
+}
+
+/// The fill of `entry` in the cache numbered `cache`. With proxy_cache_convert_head on, a
+/// HEAD's miss went up as GET and is stored whole; off, the HEAD's response is stored as
+/// it comes (the key should then have `$request_method`, as in nginx).
+fn plan_for(entry: &Entry, cache: usize, ticket: Option<keys::Ticket>) -> Option<Box<FillPlan>> {
+    Some(Box::new(FillPlan {
+        entry: entry.clone(),
+        cache,
+        stale: None,
+        ticket,
+    }))
 }
 
 /// `proxy_cache_bypass`/`proxy_no_cache`: one value non-empty and not `0`
@@ -105,8 +121,10 @@ pub(super) fn may_cache(vars: &RequestVars<'_, '_>, loc: &CacheView<'_>) -> bool
 }
 
 /// The lookup before going upstream: `request_head` is the upstream request the proxy
-/// built (its URI is the default key's), `proxy_host` the `$proxy_host`.
+/// built (its URI is the default key's), `proxy_host` the `$proxy_host`; `hot` the
+/// worker's entries answered lately.
 pub(super) fn lookup(
+    hot: &mut HotEntries,
     vars: &RequestVars<'_, '_>,
     cx: &RequestLog<'_>,
     loc: &CacheView<'_>,
@@ -158,7 +176,7 @@ pub(super) fn lookup(
     if bit & allowed == 0 {
         return (Lookup::Off, None);
     }
-    let mut key = Vec::new();
+    let mut key = hot.take_key_buffer();
     match loc.key {
         Some(t) => t.eval(vars, &mut key),
         // The gateways have no default key (nginx warns at -t and uses an empty one).
@@ -191,19 +209,19 @@ pub(super) fn lookup(
     let Some(decl) = http.caches.get(cache) else {
         return (Lookup::Off, None);
     };
-    let entry = Entry::new(key, &decl.path);
+    let digest = crate::cache::md5::md5(&[&key]);
+    let now = unix_now();
     let segment = http.zones.get(decl.zone).and_then(|z| z.segment.as_ref());
     let zone = segment.and_then(|seg| keys::Zone::open(seg));
-    let md5 = md5::md5(&[&entry.key]);
-    let now = unix_now();
     // The keys zone: this use counted (once per request: a waiter looking again is not
-    // a new use), the LRU moved.
+    // a new use), the LRU moved; a worker's remembered hit counts too, so the manager
+    // never takes an entry that is being answered for idle.
     let probe = match &zone {
         None => None,
         Some(z) => {
             let mut evicted = Vec::new();
             let inactive = decl.path.inactive.as_secs() as i64;
-            let probe = z.exists(&md5, now, inactive, wait.is_none(), &mut evicted);
+            let probe = z.exists(&digest, now, inactive, wait.is_none(), &mut evicted);
             remove_files(&decl.path, &evicted);
             match probe {
                 Ok(p) => Some(p),
@@ -214,65 +232,124 @@ pub(super) fn lookup(
                         &format_args!("could not allocate node in cache keys zone \"{name}\""),
                         None,
                     );
+                    hot.give_key_buffer(key);
                     return (Lookup::Failed(500), None);
                 }
             }
         }
     };
     let ticket = |stamp: Option<u64>| {
-        segment.map(|seg| keys::Ticket::new(Rc::clone(seg), md5, stamp, loc.min_uses))
+        segment.map(|seg| keys::Ticket::new(Rc::clone(seg), digest, stamp, loc.min_uses))
     };
     // `*_cache_min_uses`: a key asked for fewer times is fetched and not stored; while the
     // loader has not indexed the directory, a file it does not know yet may still answer.
     let scarce = probe.is_some_and(|p| !p.exists && p.uses < loc.min_uses);
-    let plan = |stamp: Option<u64>| {
-        (!scarce).then(|| {
-            Box::new(FillPlan {
-                entry: entry.clone(),
-                cache,
-                stale: None,
-                ticket: ticket(stamp),
-            })
-        })
-    };
-    if any_true(loc.bypass, vars) {
-        return (Lookup::Upstream(plan(None)), Some("BYPASS"));
+    let bypass = any_true(loc.bypass, vars);
+    if !bypass
+        && !scarce
+        && let Some(hit) = hot.hit(cache, &digest, &key, now, decl.path.inactive)
+    {
+        hot.give_key_buffer(key);
+        return (Lookup::Hit(hit, head_only), Some("HIT"));
+    }
+    let mut entry = Entry::with_digest(key, digest, &decl.path);
+    if bypass {
+        let plan = if scarce {
+            None
+        } else {
+            plan_for(&entry, cache, ticket(None))
+        };
+        return (Lookup::Upstream(plan), Some("BYPASS"));
     }
     if scarce && probe.is_some_and(|p| p.loaded) {
         return (Lookup::Uncached, Some("MISS"));
     }
-    let (found, damaged) = entry::find(&entry, now, decl.path.inactive, buffer_size, !head_only);
-    if let Some(d) = damaged {
-        let level = if d.what.is_critical() {
-            LogLevel::Crit
-        } else {
-            LogLevel::Info
-        };
-        cx.line(
-            level,
-            &format_args!("cache file \"{}\" {}", d.path.display(), d.what.words()),
-            None,
-        );
-        if let Some(z) = &zone {
-            z.gone(&md5);
+    let find = |entry: &Entry| {
+        let (found, damaged) = entry::find(entry, now, decl.path.inactive, buffer_size, !head_only);
+        if let Some(d) = damaged {
+            let level = if d.what.is_critical() {
+                LogLevel::Crit
+            } else {
+                LogLevel::Info
+            };
+            cx.line(
+                level,
+                &format_args!("cache file \"{}\" {}", d.path.display(), d.what.words()),
+                None,
+            );
+            if let Some(z) = &zone
+                && entry.digest == digest
+            {
+                z.gone(&digest);
+            }
+        }
+        found
+    };
+    let mut found = find(&entry);
+    // A response that varies answers only the requests of its variant; another variant
+    // has its own file, named by it (nginx's ngx_http_file_cache_reopen).
+    let a = vars.active;
+    let buf = &a.buf[a.start.min(a.filled)..a.filled];
+    let fields = a
+        .head
+        .headers
+        .iter()
+        .map(|h| (h.name.get(buf), h.value.get(buf)));
+    let stored_vary = |found: &Found| match found {
+        Found::Fresh(hit) | Found::Expired(entry::Stale { hit, .. }) if !hit.vary.is_empty() => {
+            Some((
+                vary::variant(&digest, &hit.vary, fields.clone()),
+                hit.variant,
+            ))
+        }
+        _ => None,
+    };
+    if let Some((wanted, stored)) = stored_vary(&found)
+        && wanted != stored
+    {
+        entry = Entry::with_digest(entry.key, wanted, &decl.path);
+        found = find(&entry);
+        if let Some((wanted, stored)) = stored_vary(&found)
+            && wanted != stored
+        {
+            cx.line(
+                LogLevel::Crit,
+                &format_args!(
+                    "cache file \"{}\" has incorrect vary hash",
+                    entry.path.display()
+                ),
+                None,
+            );
+            found = Found::Missing;
         }
     }
+    let plan = |stamp: Option<u64>| {
+        if scarce {
+            None
+        } else {
+            plan_for(&entry, cache, ticket(stamp))
+        }
+    };
     match found {
-        Found::Fresh(hit) => {
+        Found::Fresh(mut hit) => {
             if let Some(z) = &zone
+                && entry.digest == digest
                 && !probe.is_some_and(|p| p.exists)
             {
-                z.found(&md5, hit.valid_sec, hit.body_start, hit.len);
+                z.found(&digest, hit.valid_sec, hit.body_start, hit.len);
             }
+            hit.cache = cache;
+            hot.remember(&entry, &hit);
             (Lookup::Hit(hit, head_only), Some("HIT"))
         }
-        Found::Expired(stale) => {
+        Found::Expired(mut stale) => {
+            stale.hit.cache = cache;
             // One request refreshes an expired entry; while it does, the others are
             // answered with the old one when `use_stale updating` (or the entry's
             // `stale-while-revalidate`) allows, else they fetch it too.
             let stamp = zone
                 .as_ref()
-                .map(|z| z.try_lock(&md5, keys::now_ms(), keys::UPDATING_BOUND_MS));
+                .map(|z| z.try_lock(&digest, keys::now_ms(), keys::UPDATING_BOUND_MS));
             if stamp.is_some_and(|s| s.is_none())
                 && (loc.use_stale & USE_STALE_UPDATING != 0 || stale.if_updating)
             {
@@ -293,7 +370,7 @@ pub(super) fn lookup(
                 return (Lookup::Upstream(plan(None)), Some("MISS"));
             };
             let now_ms = keys::now_ms();
-            if let Some(stamp) = z.try_lock(&md5, now_ms, loc.lock_age.as_millis() as u64) {
+            if let Some(stamp) = z.try_lock(&digest, now_ms, loc.lock_age.as_millis() as u64) {
                 return (Lookup::Upstream(plan(Some(stamp))), Some("MISS"));
             }
             let timed_out = match wait {
@@ -307,7 +384,7 @@ pub(super) fn lookup(
                 }
                 return (Lookup::Uncached, Some("MISS"));
             }
-            let held = z.held_for(&md5, now_ms).unwrap_or(0);
+            let held = z.held_for(&digest, now_ms).unwrap_or(0);
             (Lookup::Wait(held), Some("MISS"))
         }
     }
@@ -334,9 +411,7 @@ pub(super) fn cache_view(loc: &crate::config::LocSettings) -> CacheView<'_> {
 /// `None` when it may not be cached (ngx_http_upstream_send_response's test).
 fn header_for(head: &[u8], status: u16, loc: &CacheView<'_>, now: i64) -> Option<Header> {
     let f = freshness::of_headers(freshness::fields(head), loc.ignore_headers, now);
-    // A response that varies is not stored until variants are kept apart (the entry would
-    // otherwise answer every variant).
-    if f.forbidden || !f.vary.is_empty() {
+    if f.forbidden {
         return None;
     }
     let valid_sec = match f.valid_sec {
@@ -365,6 +440,7 @@ fn header_for(head: &[u8], status: u16, loc: &CacheView<'_>, now: i64) -> Option
         last_modified,
         date: now,
         etag,
+        vary: f.vary,
         ..Header::default()
     })
 }
@@ -404,15 +480,34 @@ impl<'c> Conn<'c> {
         let Some(head) = head.get(..facts.len) else {
             return;
         };
-        let Some(header) = header_for(head, facts.status, &loc, unix_now()) else {
+        let Some(mut header) = header_for(head, facts.status, &loc, unix_now()) else {
             return;
         };
-        if header::header_start(plan.entry.key.len()) + head.len() > loc.buffer_size {
-            return;
-        }
         let Some(decl) = shared.http.caches.get(plan.cache) else {
             return;
         };
+        // A response that varies carries the request's variant; one fetched for a second
+        // variant file goes there only while it still varies so (nginx's
+        // ngx_http_file_cache_update_variant), else back under the key.
+        let main = crate::cache::md5::md5(&[&plan.entry.key]);
+        let buf = &a.buf[a.start.min(a.filled)..a.filled];
+        if !header.vary.is_empty() {
+            let fields = a
+                .head
+                .headers
+                .iter()
+                .map(|h| (h.name.get(buf), h.value.get(buf)));
+            header.variant = vary::variant(&main, &header.vary, fields);
+        }
+        let FillPlan {
+            mut entry, ticket, ..
+        } = *plan;
+        if entry.digest != main && (header.vary.is_empty() || header.variant != entry.digest) {
+            entry = Entry::with_digest(entry.key, main, &decl.path);
+        }
+        if header::header_start(entry.key.len()) + head.len() > loc.buffer_size {
+            return;
+        }
         let temp_dir: &std::path::Path = if decl.path.use_temp_path {
             loc.temp_path
         } else {
@@ -420,13 +515,12 @@ impl<'c> Conn<'c> {
         };
         let chunked = crate::upstream::Protocol::passes_chunks(&a.upstream.proto);
         let valid_sec = header.valid_sec;
-        let mut plan = plan;
-        match Fill::begin(&plan.entry, header, head, temp_dir) {
+        match Fill::begin(&entry, header, head, temp_dir) {
             Ok(mut fill) => {
                 if chunked {
                     fill.dechunk();
                 }
-                if let Some(ticket) = plan.ticket.take() {
+                if let Some(ticket) = ticket {
                     fill.hold(ticket, valid_sec);
                 }
                 a.upstream.begin_fill(fill);

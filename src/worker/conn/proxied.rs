@@ -511,6 +511,40 @@ impl<'c> Conn<'c> {
                 }
                 (Backend::Gateway(g), head) => g.decide_range(force_ranges, head, range, if_range),
             };
+            // Several ranges of a hit held in memory: nginx's range filter answers them in
+            // one multipart body (a cached response is not single-range only).
+            if ranged == crate::proxy::ranges::Ranged::Full
+                && hit
+                && let Some(value) = range
+                && let Some(body) = a.upstream.cached_body()
+                && let Backend::Http(proto) = &a.upstream.proto
+            {
+                let head = a.upstream.head_bytes();
+                let field = |name| proto.head.header(head, name);
+                let last_modified =
+                    field("last-modified").and_then(crate::http::date::parse_http_date_secs);
+                let if_range_ok = if_range.is_none_or(|v| {
+                    crate::http::range::if_range_matches(v, last_modified, field("etag"))
+                });
+                let mut ranges = Vec::new();
+                let total = body.len() as u64;
+                if if_range_ok
+                    && proto.head.content_length == Some(total)
+                    && crate::http::range::parse_ranges(value, total, loc.max_ranges, &mut ranges)
+                        == crate::http::range::RangeOutcome::Multi
+                {
+                    let ctype = field("content-type").unwrap_or_default();
+                    let layout = crate::worker::multipart::Multipart::new(&ranges, total, ctype);
+                    if let Some(parts) = layout.body_from(body) {
+                        let length = layout.length;
+                        if let (Backend::Http(proto), _) = a.upstream.proto_and_head() {
+                            proto.multipart_type = layout.content_type;
+                            proto.ranged = crate::proxy::ranges::Ranged::Multi { length };
+                        }
+                        a.upstream.replace_cached_body(&parts);
+                    }
+                }
+            }
             if ranged == crate::proxy::ranges::Ranged::NotModified {
                 a.upstream.narrow_cached_body(0, 0);
             }
@@ -869,6 +903,7 @@ pub(in crate::worker) fn start_upstream<'c>(
             if let Some(host) = &prepared.proxy_host {
                 a.upstream.log.proxy_host = host.clone();
             }
+            let mut hot = std::mem::take(&mut shared.hot_cache);
             let (lookup, status) = {
                 let vars = a.vars(conn, req, shared);
                 let cx = RequestLog {
@@ -880,12 +915,23 @@ pub(in crate::worker) fn start_upstream<'c>(
                 };
                 let proxy_host = a.upstream.log.proxy_host.clone();
                 let wait = a.cache_wait;
-                super::cached::lookup(&vars, &cx, &cache, shared.http, &head, &proxy_host, wait)
+                super::cached::lookup(
+                    &mut hot,
+                    &vars,
+                    &cx,
+                    &cache,
+                    shared.http,
+                    &head,
+                    &proxy_host,
+                    wait,
+                )
             };
+            shared.hot_cache = hot;
             a.upstream.log.cache_status = status;
             match lookup {
                 super::cached::Lookup::Hit(hit, head_only) => {
                     let keep_head = shared.http.user_vars.reads_upstream_head();
+                    let (slot, parsed_before) = ((hit.cache, hit.digest), hit.saved.is_some());
                     let mut env = Conn::env(shared, key);
                     let settings = prepared.settings;
                     match a
@@ -893,12 +939,16 @@ pub(in crate::worker) fn start_upstream<'c>(
                         .start_cached(proto, settings, hit, head_only, keep_head, &mut env)
                     {
                         Ok(()) => {
+                            if !parsed_before && let Some(saved) = a.upstream.saved_head() {
+                                shared.hot_cache.save_head(slot, saved);
+                            }
                             a.upstream.keep_request_buffer(head);
                             a.source = Source::Upstream;
                             return Launched::Started;
                         }
                         // The stored head is not one the protocol takes: fetched again.
                         Err(_) => {
+                            shared.hot_cache.forget(&slot);
                             proto = a.upstream.take_parts().0;
                             a.upstream.log.cache_status = Some("MISS");
                         }

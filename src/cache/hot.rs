@@ -1,0 +1,293 @@
+//! A worker's table of the cache entries it answered lately, so that a hit on one costs a
+//! `statx` of its path instead of nginx's open, fstat, read of the header and close, and
+//! the stored head is not parsed again.
+//!
+//! An entry is remembered by its key's MD5 with what reading its file found: the open
+//! file, the stored head (and the protocol's parse of it, once made), the header's
+//! `valid_sec`, and a small body's bytes. A use checks the path with one `statx`: the file
+//! is the same while its device, inode, size and mtime are. A cache file is written once
+//! and renamed into place, so a new response is a new inode; a rewrite in place (a header
+//! updated by revalidation) changes the mtime; the `inactive` touch changes the mtime too,
+//! and the touch that this table makes itself is followed by an `fstat` that records it.
+//! Anything else (expired, idle past `inactive`, gone) goes to [`super::entry::find`],
+//! which reads the file as nginx does.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::entry::{Entry, Hit};
+use crate::sys::FileStamp;
+
+/// Entries a worker remembers (the least recently used goes first past it).
+pub const MAX_ENTRIES: usize = 1024;
+/// Bodies at most this long are kept in memory and sent from there.
+pub const BODY_MAX: u64 = 32 * 1024;
+/// Bytes of bodies a worker keeps in memory.
+pub const BODY_BUDGET: usize = 8 * 1024 * 1024;
+
+/// One remembered entry.
+struct Hot {
+    key: Box<[u8]>,
+    path: CString,
+    stamp: FileStamp,
+    file: File,
+    head: Rc<[u8]>,
+    body: Option<Rc<[u8]>>,
+    body_start: u64,
+    valid_sec: i64,
+    error_sec: i64,
+    saved: Option<Rc<dyn Any>>,
+    /// The table's use counter when last used (for eviction).
+    used: u64,
+}
+
+/// The entries one worker answered lately, by MD5 of their key.
+#[derive(Default)]
+pub struct HotEntries {
+    map: HashMap<(usize, [u8; 16]), Hot>,
+    body_bytes: usize,
+    uses: u64,
+    /// A buffer for the next request's key (a hit gives it back; a miss keeps it).
+    key_buffer: Vec<u8>,
+}
+
+impl std::fmt::Debug for HotEntries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HotEntries")
+            .field("entries", &self.map.len())
+            .field("body_bytes", &self.body_bytes)
+            .finish()
+    }
+}
+
+fn same_file(a: &FileStamp, b: &FileStamp) -> bool {
+    a.dev == b.dev && a.ino == b.ino && a.size == b.size && a.mtime == b.mtime
+}
+
+impl HotEntries {
+    /// Number of remembered entries.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether none is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// A fresh entry for `key` (MD5 `digest`) of the cache numbered `cache` from the
+    /// table, checked with one `statx`;
+    /// `None` sends the caller to the file (not remembered, changed, expired, or idle past
+    /// `inactive`). `now` in unix seconds.
+    pub fn hit(
+        &mut self,
+        cache: usize,
+        digest: &[u8; 16],
+        key: &[u8],
+        now: i64,
+        inactive: Duration,
+    ) -> Option<Hit> {
+        let slot = (cache, *digest);
+        let h = self.map.get_mut(&slot)?;
+        let stamp = match crate::sys::stat_cstr(&h.path) {
+            Ok(s) if same_file(&s, &h.stamp) && *h.key == *key => s,
+            _ => {
+                self.forget(&slot);
+                return None;
+            }
+        };
+        let idle = now.saturating_sub(stamp.mtime.0);
+        if h.valid_sec < now || idle < 0 || idle as u64 > inactive.as_secs() {
+            return None;
+        }
+        if idle >= 1 {
+            // Used now, for `inactive`; what the touch made of the mtime is read back so
+            // the next use still knows the file.
+            let _ = h.file.set_modified(std::time::SystemTime::now());
+            match crate::sys::stat_fd(h.file.as_raw_fd()) {
+                Ok(s) => h.stamp = s,
+                Err(_) => {
+                    self.forget(&slot);
+                    return None;
+                }
+            }
+        }
+        self.uses += 1;
+        h.used = self.uses;
+        let (file, memory) = match &h.body {
+            Some(b) => (None, Some(b.clone())),
+            None => (Some(h.file.try_clone().ok()?), None),
+        };
+        Some(Hit {
+            file,
+            memory,
+            head: h.head.clone(),
+            body_start: h.body_start,
+            len: h.stamp.size,
+            valid_sec: h.valid_sec,
+            error_sec: h.error_sec,
+            stamp: h.stamp,
+            digest: *digest,
+            cache,
+            vary: Vec::new(),
+            variant: [0; 16],
+            saved: h.saved.clone(),
+        })
+    }
+
+    /// Remembers the fresh entry `hit` that reading `entry`'s file found (a file whose
+    /// stored length does not match is not remembered, nor one whose response varies: its
+    /// variant is the request's to check).
+    pub fn remember(&mut self, entry: &Entry, hit: &Hit) {
+        if !hit.vary.is_empty() {
+            return;
+        }
+        let slot = (hit.cache, entry.digest);
+        let body_len = hit.len.saturating_sub(hit.body_start);
+        if !super::entry::body_length_matches(&hit.head, body_len) {
+            return;
+        }
+        let Ok(path) = CString::new(entry.path.as_os_str().as_bytes()) else {
+            return;
+        };
+        let Some(Ok(file)) = hit.file.as_ref().map(File::try_clone) else {
+            return;
+        };
+        let body = match &hit.memory {
+            Some(b) if self.body_bytes + b.len() <= BODY_BUDGET => Some(b.clone()),
+            Some(_) => return,
+            None => None,
+        };
+        self.forget(&slot);
+        if self.map.len() >= MAX_ENTRIES {
+            self.evict();
+        }
+        self.body_bytes += body.as_ref().map_or(0, |b| b.len());
+        self.uses += 1;
+        self.map.insert(
+            slot,
+            Hot {
+                key: entry.key.clone().into_boxed_slice(),
+                path,
+                stamp: hit.stamp,
+                file,
+                head: hit.head.clone(),
+                body,
+                body_start: hit.body_start,
+                valid_sec: hit.valid_sec,
+                error_sec: hit.error_sec,
+                saved: None,
+                used: self.uses,
+            },
+        );
+    }
+
+    /// An empty buffer to make a request's key in.
+    pub fn take_key_buffer(&mut self) -> Vec<u8> {
+        let mut b = std::mem::take(&mut self.key_buffer);
+        b.clear();
+        b
+    }
+
+    /// Gives back the buffer [`HotEntries::take_key_buffer`] gave (the key was not kept).
+    pub fn give_key_buffer(&mut self, buffer: Vec<u8>) {
+        self.key_buffer = buffer;
+    }
+
+    /// Keeps the protocol's parse of the entry's stored head, for its next hits.
+    pub fn save_head(&mut self, hit: (usize, [u8; 16]), saved: Rc<dyn Any>) {
+        if let Some(h) = self.map.get_mut(&hit) {
+            h.saved = Some(saved);
+        }
+    }
+
+    /// Forgets the entry `(cache, digest)` (its file changed or went).
+    pub fn forget(&mut self, slot: &(usize, [u8; 16])) {
+        if let Some(h) = self.map.remove(slot) {
+            self.body_bytes -= h.body.as_ref().map_or(0, |b| b.len());
+        }
+    }
+
+    /// Drops the least recently used entry (a scan, on a miss with the table full).
+    fn evict(&mut self) {
+        if let Some(oldest) = self.map.iter().min_by_key(|(_, h)| h.used).map(|(d, _)| *d) {
+            self.forget(&oldest);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::entry::{Found, find};
+    use crate::cache::fill::Fill;
+    use crate::cache::header::Header;
+    use crate::cache::path_conf::parse;
+    use std::path::Path;
+
+    #[test]
+    fn a_remembered_entry_answers_until_its_file_changes() {
+        let dir = std::env::temp_dir().join(format!("portico-hot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let args = vec![dir.display().to_string(), "keys_zone=z:1m".into()];
+        let conf = parse("proxy_cache_path", &args, Path::new("/")).unwrap();
+        let entry = Entry::new(b"http://a/x".to_vec(), &conf);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
+        let store = |body: &[u8]| {
+            let header = Header {
+                valid_sec: now + 60,
+                ..Header::default()
+            };
+            let mut fill = Fill::begin(&entry, header, head, &dir).unwrap();
+            assert!(fill.body(body).is_none());
+            fill.commit().unwrap();
+        };
+        store(b"hello");
+        let inactive = Duration::from_secs(600);
+        let mut hot = HotEntries::default();
+        assert!(
+            hot.hit(0, &entry.digest, &entry.key, now, inactive)
+                .is_none()
+        );
+        let Found::Fresh(hit) = find(&entry, now, inactive, 4096, true).0 else {
+            panic!("not found");
+        };
+        assert_eq!(hit.memory.as_deref(), Some(&b"hello"[..]));
+        hot.remember(&entry, &hit);
+        let again = hot
+            .hit(0, &entry.digest, &entry.key, now, inactive)
+            .unwrap();
+        assert_eq!(again.memory.as_deref(), Some(&b"hello"[..]));
+        assert_eq!(&*again.head, &head[..]);
+        // Another cache, another key with the same digest, an expired entry: not this one.
+        assert!(
+            hot.hit(1, &entry.digest, &entry.key, now, inactive)
+                .is_none()
+        );
+        assert!(hot.hit(0, &entry.digest, b"other", now, inactive).is_none());
+        hot.remember(&entry, &hit);
+        assert!(
+            hot.hit(0, &entry.digest, &entry.key, now + 61, inactive)
+                .is_none()
+        );
+        // A new file renamed onto the entry (another worker's fill).
+        store(b"world");
+        assert!(
+            hot.hit(0, &entry.digest, &entry.key, now, inactive)
+                .is_none()
+        );
+        assert!(hot.is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
