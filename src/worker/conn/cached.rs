@@ -120,19 +120,30 @@ pub(super) fn may_cache(vars: &RequestVars<'_, '_>, loc: &CacheView<'_>) -> bool
     }
 }
 
-/// The lookup before going upstream: `request_head` is the upstream request the proxy
-/// built (its URI is the default key's), `proxy_host` the `$proxy_host`; `hot` the
-/// worker's entries answered lately.
+/// What the upstream request brings to the cache lookup.
+pub(super) struct Upstreamward<'a> {
+    /// The upstream request the proxy built (its URI is the default key's).
+    pub request_head: &'a [u8],
+    /// `$proxy_host`.
+    pub proxy_host: &'a str,
+    /// The request already waits for the cache lock (it looks again).
+    pub wait: Option<LockWait>,
+}
+
+/// The lookup before going upstream; `hot` is the worker's entries answered lately.
 pub(super) fn lookup(
     hot: &mut HotEntries,
     vars: &RequestVars<'_, '_>,
     cx: &RequestLog<'_>,
     loc: &CacheView<'_>,
     http: &crate::config::HttpConf,
-    request_head: &[u8],
-    proxy_host: &str,
-    wait: Option<LockWait>,
+    up: Upstreamward<'_>,
 ) -> (Lookup, Option<&'static str>) {
+    let Upstreamward {
+        request_head,
+        proxy_host,
+        wait,
+    } = up;
     let cache = match loc.cache {
         None => return (Lookup::Off, None),
         Some(CacheSel::Zone(zone)) => http.caches.iter().position(|c| c.zone == *zone),

@@ -921,9 +921,11 @@ pub(in crate::worker) fn start_upstream<'c>(
                     &cx,
                     &cache,
                     shared.http,
-                    &head,
-                    &proxy_host,
-                    wait,
+                    super::cached::Upstreamward {
+                        request_head: &head,
+                        proxy_host: &proxy_host,
+                        wait,
+                    },
                 )
             };
             shared.hot_cache = hot;
