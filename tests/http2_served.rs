@@ -279,3 +279,23 @@ fn h2c_after_a_proxy_protocol_header() {
     let (head, _) = curl(server.port, &[], "/");
     assert!(!head.starts_with("HTTP/2 200"), "{head}");
 }
+
+/// A cleartext `http2` listener also answers HTTP/1.x (nginx 1.25's preface check): the
+/// first bytes decide, so a proxy on the same port or an HTTP/1 client keeps working.
+#[test]
+fn http1_on_a_cleartext_http2_listener() {
+    let (server, _, _) = h2_server("");
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--http1.1", "-D", "-"])
+        .arg(format!("http://127.0.0.1:{}/v", server.port))
+        .output()
+        .expect("curl");
+    let (head, body) = split(out.stdout);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        "[] [HTTP/1.1] [GET /v HTTP/1.1]"
+    );
+    let (head, _) = curl(server.port, &[], "/v");
+    assert!(head.starts_with("HTTP/2 200"), "{head}");
+}
