@@ -16,9 +16,10 @@ from . import config, procs
 CONNS = 1000
 KINDS = ("plain", "tls", "h2")
 SETTLE_S = 0.5            # the servers finish their work on the last requests
-# An HTTP/2 request in HPACK from the static table: :method GET (2), :scheme https (7),
-# :path / (4), and :authority (1) as a literal without indexing.
-_H2_HEADERS = bytes([0x82, 0x87, 0x84, 0x41, 9]) + b"localhost"
+# GET /small.html in HPACK: :method GET (static entry 2), :scheme https (7), then :path (4)
+# and :authority (1) as literals with their names from the static table.
+_H2_HEADERS = (bytes([0x82, 0x87, 0x44, 11]) + b"/small.html"
+               + bytes([0x41, 9]) + b"localhost")
 _H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
