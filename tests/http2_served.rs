@@ -262,3 +262,20 @@ fn graceful_stop_sends_goaway_and_finishes_the_stream() {
         "{line}"
     );
 }
+
+/// `listen ... http2 proxy_protocol` in clear: the PROXY header comes first, then the
+/// HTTP/2 preface (as nginx 1.22); a connection without the header is closed.
+#[test]
+fn h2c_after_a_proxy_protocol_header() {
+    let server = Server::start_with(
+        1,
+        "server { listen 127.0.0.1:PORT http2 proxy_protocol;\n\
+           location / { return 200 \"[$proxy_protocol_addr] [$http2]\"; } }",
+        |_: &Prefix| {},
+    );
+    let (head, body) = curl(server.port, &["--haproxy-protocol"], "/");
+    assert!(head.starts_with("HTTP/2 200"), "{head}");
+    assert_eq!(String::from_utf8_lossy(&body), "[127.0.0.1] [h2c]");
+    let (head, _) = curl(server.port, &[], "/");
+    assert!(!head.starts_with("HTTP/2 200"), "{head}");
+}

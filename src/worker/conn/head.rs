@@ -27,7 +27,8 @@ impl<'c> Conn<'c> {
         {
             return step;
         }
-        if self.wants_h2(servers) && !self.proxy_protocol_pending {
+        let h2_after_proxy = self.wants_h2(servers);
+        if h2_after_proxy && !self.proxy_protocol_pending {
             return self.become_h2(shared, servers);
         }
         let a = self.active.get_or_insert_with(|| shared.pool.take(small));
@@ -37,6 +38,10 @@ impl<'c> Conn<'c> {
                 match admission::read_proxy_protocol(self.id, self.peer, servers, a) {
                     Ok(header) => self.proxy_protocol = header,
                     Err(()) => return Step::Close,
+                }
+                // A cleartext `http2` listener: the PROXY header came first, HTTP/2 follows.
+                if h2_after_proxy {
+                    return self.become_h2(shared, servers);
                 }
             }
             // A head is parsed again from its start when bytes arrive, but only once it can
