@@ -120,6 +120,10 @@ def choose_scenarios(args, notes):
         wanted.remove("tornado")
         notes.append("tornado scenario skipped: `import tornado` fails "
                      "(pip install tornado to enable it)")
+    h2 = [s for s in wanted if s.startswith("h2_")]
+    if h2 and not shutil.which(args.h2load_bin):
+        wanted = [s for s in wanted if s not in h2]
+        notes.append(f"{','.join(h2)} skipped: no h2load (apt-get install -y nghttp2-client)")
     if "fastcgi" in wanted and not config.php_fpm_binary():
         wanted.remove("fastcgi")
         notes.append("fastcgi scenario skipped: no php-fpm (apt-get install -y php-fpm)")
