@@ -397,7 +397,9 @@ def point_result(scenario, used, requested, contenders, rounds):
 
 def _progress(scenario, conns, label, r, result):
     if "rps" in result:
-        what = f"{result['rps']:,.0f} req/s, p99 {result.get('p99_ms', 0):.2f} ms"
+        what = f"{result['rps']:,.0f} req/s"
+        if "p99_ms" in result:
+            what += f", p99 {result['p99_ms']:.2f} ms"
         if "cpu_invalid" in result:
             what += f" (CPU not counted: {result['cpu_invalid']})"
     else:
