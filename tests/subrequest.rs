@@ -380,3 +380,37 @@ fn auth_request_answered_from_the_proxy_cache() {
     assert_eq!(auth.seen().len(), 2);
     s.assert_clean_log();
 }
+
+#[test]
+fn a_subrequest_does_not_wait_for_the_cache_lock() {
+    let auth = Upstream::start();
+    let s = Server::start_with(
+        1,
+        &format!(
+            "proxy_cache_path cache levels=1:2 keys_zone=sub:1m;\n\
+             server {{ listen 127.0.0.1:PORT;\n\
+             location /p/ {{ auth_request /cauth; root html; }}\n\
+             location = /cauth {{ internal; proxy_pass http://127.0.0.1:{auth}/s/200?delay=800;\n\
+               proxy_cache sub; proxy_cache_valid 1m; proxy_cache_lock on; proxy_cache_lock_timeout 5s; }}\n\
+             }}",
+            auth = auth.port
+        ),
+        |p| p.write("html/p/a", "a\n"),
+    );
+    // The first holds the lock while the service is slow; the second goes to the service
+    // at once rather than waiting for the entry.
+    let mut first = s.connect();
+    send(&mut first, b"GET /p/a HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assert!(s.wait_for(5, || !auth.seen().is_empty() || auth.connections() > 0));
+    let started = Instant::now();
+    let r = s.get("/p/a");
+    assert_eq!(r.status, 200, "{}", show(&r));
+    assert_eq!(next_response(&mut first).status, 200);
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert!(
+        s.wait_for(5, || auth.seen().len() == 2),
+        "{}",
+        auth.seen().len()
+    );
+    s.assert_clean_log();
+}
