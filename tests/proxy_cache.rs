@@ -28,7 +28,7 @@ fn start(up: &Upstream, extra: &str) -> Server {
                location /valid1/ {{ proxy_pass http://127.0.0.1:{port}; proxy_cache one;\n\
                  proxy_cache_valid 1s; }}\n\
                location /reval/ {{ proxy_pass http://127.0.0.1:{port}; proxy_cache one;\n\
-                 proxy_cache_valid 200 304 1s; proxy_cache_revalidate on; }}\n\
+                 proxy_cache_valid 200 1s; proxy_cache_revalidate on; }}\n\
                location /nocache/ {{ proxy_pass http://127.0.0.1:{port}; }}\n\
              }}",
             port = up.port

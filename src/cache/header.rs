@@ -243,6 +243,27 @@ mod tests {
     }
 
     #[test]
+    fn refresh_rewrites_the_times_in_place() {
+        let key = b"httplocalhost/x";
+        let (h, file) = sample(key);
+        let path = std::env::temp_dir().join(format!("portico-refresh-{}", std::process::id()));
+        std::fs::write(&path, &file).unwrap();
+        refresh(&path, 1_800_000_000, Some((5, 7)), 1_799_999_000).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let read = Header::read(&bytes, key, crc32(&[key]), 4096).unwrap();
+        let want = Header {
+            valid_sec: 1_800_000_000,
+            updating_sec: 5,
+            error_sec: 7,
+            date: 1_799_999_000,
+            ..h
+        };
+        assert_eq!(read, want);
+        assert_eq!(bytes.len(), file.len());
+    }
+
+    #[test]
     fn damage_is_detected() {
         let key = b"httplocalhost/x";
         let crc = crc32(&[key]);

@@ -418,7 +418,10 @@ fn conditional_fields(stored_head: &[u8], out: &mut Vec<u8>) {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v)
     };
-    let status_200 = stored_head.get(9..12) == Some(b"200".as_slice());
+    // nginx keeps the validators of a 200 or 206 only.
+    if !matches!(stored_head.get(9..12), Some(b"200" | b"206")) {
+        return;
+    }
     if let Some(t) = field(b"last-modified").and_then(crate::http::date::parse_http_date_secs) {
         out.extend_from_slice(b"If-Modified-Since: ");
         let mut date = [0u8; 29];
@@ -426,8 +429,8 @@ fn conditional_fields(stored_head: &[u8], out: &mut Vec<u8>) {
         out.extend_from_slice(&date);
         out.extend_from_slice(b"\r\n");
     }
-    // nginx keeps the ETag of a 200 only, and not a longer one than its header holds.
-    if let Some(etag) = field(b"etag").filter(|e| status_200 && e.len() <= header::ETAG_LEN) {
+    // Not an ETag longer than the file's header holds.
+    if let Some(etag) = field(b"etag").filter(|e| e.len() <= header::ETAG_LEN) {
         out.extend_from_slice(b"If-None-Match: ");
         out.extend_from_slice(etag);
         out.extend_from_slice(b"\r\n");
@@ -647,15 +650,27 @@ impl<'c> Conn<'c> {
         let head = a.upstream.head_bytes();
         let head = head.get(..facts.len).unwrap_or_default();
         let f = freshness::of_headers(freshness::fields(head), loc.ignore_headers, now);
-        // The 304's own Cache-Control/Expires first, else `*_cache_valid` for 304 (the
-        // stored entry's stale-while-revalidate and stale-if-error times are kept then).
-        let refreshed = match f.valid_sec {
-            _ if f.forbidden => None,
-            0 => match freshness::valid_for(loc.valid, 304) {
+        // The 304's own Cache-Control/Expires first; else, as nginx once the stored
+        // response is loaded again, the stored response's own fields, then
+        // `*_cache_valid` for its status (with the stored times beside).
+        let stored = &stale.hit.head;
+        let g = freshness::of_headers(freshness::fields(stored), loc.ignore_headers, now);
+        let stored_status = stored
+            .get(9..12)
+            .and_then(|s| std::str::from_utf8(s).ok())
+            .and_then(|s| s.parse::<u16>().ok())
+            .unwrap_or(0);
+        let refreshed = if f.forbidden {
+            None
+        } else if f.valid_sec != 0 {
+            Some((f.valid_sec, Some((f.updating_sec, f.error_sec))))
+        } else if g.valid_sec != 0 {
+            Some((g.valid_sec, Some((g.updating_sec, g.error_sec))))
+        } else {
+            match freshness::valid_for(loc.valid, stored_status) {
                 0 => None,
                 secs => Some((now + secs, None)),
-            },
-            t => Some((t, Some((f.updating_sec, f.error_sec)))),
+            }
         };
         let slot = (stale.hit.cache, stale.hit.digest);
         let (body_start, len) = (stale.hit.body_start, stale.hit.len);
