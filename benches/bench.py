@@ -22,13 +22,17 @@ import time
 from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import config, lock_count, procs, report, wrk  # noqa: E402
+from harness import config, h2load, idle_mem, lock_count, procs, report, wrk  # noqa: E402
 
 BENCHES = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCHES)
 ALL_SCENARIOS = ("return", "small", "unlimited", "limited", "big", "proxy", "tornado", "fastcgi",
                  "gzip1", "gzip6", "page", "gzproxy", "json", "cached", "tls_small", "tls_big",
-                 "lockcount")
+                 "lockcount", "h2_small", "h2_proxy", "tls_handshake_ecdsa", "tls_handshake_rsa",
+                 "tls_resume", "idle_mem")
+# Connections of the scenarios whose client is not wrk: h2load's 100 connections of 10
+# streams each, and s_time's one connection at a time.
+CLIENT_CONNS = {"h2load": 100, "s_time": 1}
 # php-fpm children for the FastCGI scenario (pm = static), the same for both servers.
 FPM_CHILDREN = 4
 SERVERS = ("portico", "nginx")       # the A/B order of every round
@@ -64,6 +68,8 @@ def parse_args(argv=None):
                    "pass an nginx to test the harness itself")
     p.add_argument("--nginx-bin", default="nginx", help="nginx binary (default: from PATH)")
     p.add_argument("--wrk-bin", default="wrk", help="wrk binary (default: from PATH)")
+    p.add_argument("--h2load-bin", default="h2load", help="h2load binary for the h2_* "
+                   "scenarios (default: from PATH; apt-get install -y nghttp2-client)")
     p.add_argument("--results", default=os.path.join(BENCHES, "results"),
                    help="directory for latest.json and timestamped copies")
     p.add_argument("--keep-temp", action="store_true",
@@ -114,6 +120,10 @@ def choose_scenarios(args, notes):
         wanted.remove("tornado")
         notes.append("tornado scenario skipped: `import tornado` fails "
                      "(pip install tornado to enable it)")
+    h2 = [s for s in wanted if s.startswith("h2_")]
+    if h2 and not shutil.which(args.h2load_bin):
+        wanted = [s for s in wanted if s not in h2]
+        notes.append(f"{','.join(h2)} skipped: no h2load (apt-get install -y nghttp2-client)")
     if "fastcgi" in wanted and not config.php_fpm_binary():
         wanted.remove("fastcgi")
         notes.append("fastcgi scenario skipped: no php-fpm (apt-get install -y php-fpm)")
@@ -150,6 +160,7 @@ def make_plan(args):
     notes = []
     bins = {
         "wrk": procs.require_tool(args.wrk_bin, INSTALL_HINT),
+        "h2load": args.h2load_bin,
         "nginx": procs.require_tool(args.nginx_bin, INSTALL_HINT),
         "portico": procs.require_tool(args.server_bin, "Build Portico first (`make build`) "
                                       "or name a binary with --server-bin."),
@@ -196,7 +207,7 @@ class Contender:
 def start_backends(plan, root, ports):
     """Starts the backends the chosen scenarios need; returns {name: (server, error)}."""
     backends = {}
-    if {"proxy", "gzproxy", "json", "cached"} & set(plan.scenarios):
+    if {"proxy", "gzproxy", "json", "cached", "h2_proxy"} & set(plan.scenarios):
         conf = config.upstream_conf(ports["upstream"], plan.worker_connections, plan.backlog,
                                     docroot=os.path.join(root, "html"))
         prefix = procs.write_prefix(root, "upstream", "nginx.conf", conf)
@@ -290,22 +301,40 @@ def settle(pids, limit=5.0):
 
 
 def run_wrk(plan, contender, scenario, conns, duration):
-    """One wrk run against one server: wrk's numbers plus the worker CPU it cost."""
+    """One run of the scenario's load tool (wrk, h2load, s_time) against one server: its
+    numbers plus the worker CPU it cost."""
     server = contender.server
     scheme = "https" if scenario.tls else "http"
     url = f"{scheme}://127.0.0.1:{server.port}{scenario.path}"
-    cmd = wrk.argv(url, conns, duration, plan.wrk_threads, plan.wrk_timeout,
-                   cpu=plan.wrk_cpu, binary=plan.bins["wrk"], headers=scenario.headers)
     pids = list(server.worker_pids)
     cpu_before = procs.cpu_seconds(pids)
-    rc, output, wrk_cpu = wrk.run(cmd, duration)
+    threads = plan.wrk_threads
+    if scenario.client == "h2load":
+        threads = 1
+        cmd = h2load.h2load_argv(url, conns, scenario.streams, duration, cpu=plan.wrk_cpu,
+                                 binary=plan.bins["h2load"])
+        rc, output, wrk_cpu = wrk.run(cmd, duration)
+        result = h2load.parse_h2load(output)
+    elif scenario.client == "s_time":
+        threads = 1
+        cmd = h2load.s_time_argv(server.port, scenario.path, duration, scenario.reuse,
+                                 cpu=plan.wrk_cpu)
+        before = wrk._children_cpu()
+        rc, output, wall = h2load.run(cmd, duration)
+        wrk_cpu = wrk._children_cpu() - before
+        result = h2load.parse_s_time(output, wall, scenario.reuse)
+    else:
+        cmd = wrk.argv(url, conns, duration, plan.wrk_threads, plan.wrk_timeout,
+                       cpu=plan.wrk_cpu, binary=plan.bins["wrk"], headers=scenario.headers)
+        rc, output, wrk_cpu = wrk.run(cmd, duration)
+        result = wrk.parse(output)
     cpu = procs.cpu_seconds(pids) - cpu_before
-    result = wrk.parse(output) or {"error": f"wrk exit {rc}: {output.strip()[-300:]}"}
+    result = result or {"error": f"{scenario.client} exit {rc}: {output.strip()[-300:]}"}
     _check_health(contender, pids, result)
     if "rps" not in result:
         return result
-    # wrk busy ~100% of the run means the client, not the server, set the pace.
-    result["wrk_cpu_pct"] = 100.0 * wrk_cpu / result["seconds"] / plan.wrk_threads \
+    # The client busy ~100% of the run means it, not the server, set the pace.
+    result["wrk_cpu_pct"] = 100.0 * wrk_cpu / result["seconds"] / threads \
         if wrk_cpu is not None and result["seconds"] else None
     if "cpu_invalid" not in result:
         result["cpu_s"] = cpu
@@ -368,7 +397,9 @@ def point_result(scenario, used, requested, contenders, rounds):
 
 def _progress(scenario, conns, label, r, result):
     if "rps" in result:
-        what = f"{result['rps']:,.0f} req/s, p99 {result.get('p99_ms', 0):.2f} ms"
+        what = f"{result['rps']:,.0f} req/s"
+        if "p99_ms" in result:
+            what += f", p99 {result['p99_ms']:.2f} ms"
         if "cpu_invalid" in result:
             what += f" (CPU not counted: {result['cpu_invalid']})"
     else:
@@ -389,6 +420,9 @@ def scenario_conns(plan, scenario):
     client's and the upstream's), so with a slow backend, where every client waits on its
     own upstream connection, a proxying server needs twice as many. Past the open-file
     limit both servers would fail connects to the backend (502), which measures nothing."""
+    if scenario.client in CLIENT_CONNS:
+        fixed = CLIENT_CONNS[scenario.client]
+        return [(fixed, fixed)]
     if not scenario.backend:
         return plan.conns
     cap = procs.conn_cap(plan.nofile) // 2
@@ -481,17 +515,21 @@ def run_all(plan, root):
     backends = start_backends(plan, root, ports)
     points = []
     counts = []
+    memory = []
     try:
         for name in plan.scenarios:
             if name == "lockcount":
                 # A count, not a speed: run once, beside the wrk scenarios.
                 counts = lock_count.run(plan, root, plan.bins)
                 continue
+            if name == "idle_mem":
+                memory = idle_mem.run(plan, root, docroot)
+                continue
             points += run_scenario(plan, root, docroot, scenarios[name], ports, backends)
     finally:
         for server, _ in backends.values():
             server.stop()
-    return points, counts
+    return points, counts, memory
 
 
 def _terminate(signum, frame):
@@ -508,7 +546,7 @@ def main(argv=None):
     root = tempfile.mkdtemp(prefix="portico-bench-")
     os.chmod(root, 0o755)
     try:
-        points, counts = run_all(plan, root)
+        points, counts, memory = run_all(plan, root)
     finally:
         if args.keep_temp:
             print(f"temporary prefixes kept in {root}")
@@ -521,7 +559,10 @@ def main(argv=None):
           "* = connection count capped)")
     if counts:
         print("\n" + lock_count.table(counts))
-    doc = {"meta": meta(plan, args, started), "points": points, "lock_count": counts}
+    if memory:
+        print("\n" + idle_mem.table(memory))
+    doc = {"meta": meta(plan, args, started), "points": points, "lock_count": counts,
+           "idle_mem": memory}
     latest, stamped = report.write_json(doc, args.results)
     print(f"wrote {latest} and {stamped} in {time.monotonic() - t0:.0f}s")
     return 0

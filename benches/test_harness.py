@@ -10,7 +10,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import config, report, wrk  # noqa: E402
+from harness import config, h2load, report, wrk  # noqa: E402
 
 WRK_OUTPUT = """\
 Running 4s test @ http://127.0.0.1:18000/ret
@@ -182,6 +182,62 @@ class Report(unittest.TestCase):
         self.assertIn("9968*", report.table([point]))
         self.assertEqual(report.reasons([point]),
                          ["  tornado c=9968: ratios withheld (nginx 95% errors)"])
+
+
+
+H2LOAD_OUTPUT = """finished in 1.00s, 93742.00 req/s, 11.35MB/s
+requests: 93742 total, 93750 started, 93742 done, 93740 succeeded, 2 failed, 0 errored, 0 timeout
+status codes: 93740 2xx, 0 3xx, 3 4xx, 0 5xx
+traffic: 11.35MB (11905430) total, 8.67MB (9092974) headers, 274.63KB (281226) data
+                     min         max         mean         sd        +/- sd
+time for request:       20us      3.70ms        65us        62us    98.42%
+"""
+
+S_TIME_OUTPUT = """Collecting connection statistics for 1 seconds
+starting
+rrrrrrrrrr3
+
+10 connections in 0.63s; 15.87 connections/user sec, bytes read 2330
+10 connections in 2 real seconds, 233 bytes read per connection
+"""
+
+
+class NonWrkClients(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.docroot = os.path.join(self.tmp.name, "html")
+        config.make_docroot(self.docroot)
+        self.scenarios = config.scenarios(self.docroot)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_parse_h2load(self):
+        r = h2load.parse_h2load(H2LOAD_OUTPUT)
+        self.assertEqual((r["requests"], r["rps"], r["seconds"]), (93740, 93742.0, 1.0))
+        self.assertEqual((r["socket_errors"], r["non_2xx_3xx"]), (2, 3))
+        self.assertAlmostEqual(r["mean_ms"], 0.065)
+        self.assertIsNone(h2load.parse_h2load("connect failed"))
+
+    def test_parse_s_time_counts_resumed_handshakes(self):
+        r = h2load.parse_s_time(S_TIME_OUTPUT, 2.0, reuse=True)
+        self.assertEqual((r["requests"], r["rps"], r["resumed"]), (10, 5.0, 10))
+        self.assertEqual(h2load.parse_s_time(S_TIME_OUTPUT, 2.0, reuse=False)["requests"], 10)
+        unresumed = S_TIME_OUTPUT.replace("rrrrrrrrrr3", "33333333333")
+        self.assertIn("resumed", h2load.parse_s_time(unresumed, 2.0, reuse=True)["error"])
+
+    def test_h2_config(self):
+        text = config.server_conf(self.scenarios["h2_proxy"], 18001, self.docroot,
+                                  {"upstream": 18002}, 1, 4096, 4096)
+        self.assertIn("listen 127.0.0.1:18001 backlog=4096 ssl http2;", text)
+        self.assertIn("keepalive_requests 100000000;", text)
+        self.assertIn("proxy_pass http://bench_upstream/;", text)
+        rsa = config.server_conf(self.scenarios["tls_handshake_rsa"], 18001, self.docroot,
+                                 {}, 1, 4096, 4096)
+        self.assertIn("rsa.crt", rsa)
+        self.assertNotIn("http2", rsa)
+        cmd = h2load.h2load_argv("https://127.0.0.1:1/", 100, 10, 4)
+        self.assertEqual(cmd[1:7], ["-c", "100", "-m", "10", "-D", "4"])
 
 
 if __name__ == "__main__":

@@ -262,3 +262,40 @@ fn graceful_stop_sends_goaway_and_finishes_the_stream() {
         "{line}"
     );
 }
+
+/// `listen ... http2 proxy_protocol` in clear: the PROXY header comes first, then the
+/// HTTP/2 preface (as nginx 1.22); a connection without the header is closed.
+#[test]
+fn h2c_after_a_proxy_protocol_header() {
+    let server = Server::start_with(
+        1,
+        "server { listen 127.0.0.1:PORT http2 proxy_protocol;\n\
+           location / { return 200 \"[$proxy_protocol_addr] [$http2]\"; } }",
+        |_: &Prefix| {},
+    );
+    let (head, body) = curl(server.port, &["--haproxy-protocol"], "/");
+    assert!(head.starts_with("HTTP/2 200"), "{head}");
+    assert_eq!(String::from_utf8_lossy(&body), "[127.0.0.1] [h2c]");
+    let (head, _) = curl(server.port, &[], "/");
+    assert!(!head.starts_with("HTTP/2 200"), "{head}");
+}
+
+/// A cleartext `http2` listener also answers HTTP/1.x (nginx 1.25's preface check): the
+/// first bytes decide, so a proxy on the same port or an HTTP/1 client keeps working.
+#[test]
+fn http1_on_a_cleartext_http2_listener() {
+    let (server, _, _) = h2_server("");
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--http1.1", "-D", "-"])
+        .arg(format!("http://127.0.0.1:{}/v", server.port))
+        .output()
+        .expect("curl");
+    let (head, body) = split(out.stdout);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        "[] [HTTP/1.1] [GET /v HTTP/1.1]"
+    );
+    let (head, _) = curl(server.port, &[], "/v");
+    assert!(head.starts_with("HTTP/2 200"), "{head}");
+}

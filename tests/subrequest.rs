@@ -331,3 +331,86 @@ fn subrequest_directives_are_checked_at_load() {
         assert!(err.contains("portico.conf:"), "{err}");
     }
 }
+
+#[test]
+fn auth_request_answered_from_the_proxy_cache() {
+    let auth = Upstream::start();
+    let s = Server::start_with(
+        1,
+        &format!(
+            "proxy_cache_path cache levels=1:2 keys_zone=sub:1m;\n\
+             server {{ listen 127.0.0.1:PORT;\n\
+             location /p/ {{ auth_request /cauth; auth_request_set $cs $upstream_cache_status;\n\
+               add_header X-Sub-Cache $cs always; root html; }}\n\
+             location /denied/ {{ auth_request /cdeny; root html; }}\n\
+             location = /cauth {{ internal; proxy_pass http://127.0.0.1:{auth}/s/200;\n\
+               proxy_cache sub; proxy_cache_valid 1m; proxy_pass_request_body off; }}\n\
+             location = /cdeny {{ internal; proxy_pass http://127.0.0.1:{auth}/s/403;\n\
+               proxy_cache sub; proxy_cache_valid any 1m; }}\n\
+             }}",
+            auth = auth.port
+        ),
+        |p| {
+            p.write("html/p/a", "a\n");
+            p.write("html/denied/a", "no\n");
+        },
+    );
+    // The first asks the service and stores its answer; the next are answered from it.
+    let r = s.get("/p/a");
+    assert_eq!(r.status, 200, "{}", show(&r));
+    assert_eq!(r.text(), "a\n");
+    assert_eq!(r.header("X-Sub-Cache"), Some("MISS"), "{}", show(&r));
+    for _ in 0..2 {
+        let r = s.get("/p/a");
+        assert_eq!(r.status, 200, "{}", show(&r));
+        assert_eq!(r.header("X-Sub-Cache"), Some("HIT"), "{}", show(&r));
+    }
+    // A keep-alive connection too: the hit needs no socket event.
+    let mut c = s.connect();
+    for _ in 0..2 {
+        send(&mut c, b"GET /p/a HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        let r = next_response(&mut c);
+        assert_eq!(r.status, 200, "{}", show(&r));
+        assert_eq!(r.header("X-Sub-Cache"), Some("HIT"), "{}", show(&r));
+    }
+    assert_eq!(auth.seen().len(), 1);
+    // A cached refusal refuses again without the service.
+    assert_eq!(s.get("/denied/a").status, 403);
+    assert_eq!(s.get("/denied/a").status, 403);
+    assert_eq!(auth.seen().len(), 2);
+    s.assert_clean_log();
+}
+
+#[test]
+fn a_subrequest_does_not_wait_for_the_cache_lock() {
+    let auth = Upstream::start();
+    let s = Server::start_with(
+        1,
+        &format!(
+            "proxy_cache_path cache levels=1:2 keys_zone=sub:1m;\n\
+             server {{ listen 127.0.0.1:PORT;\n\
+             location /p/ {{ auth_request /cauth; root html; }}\n\
+             location = /cauth {{ internal; proxy_pass http://127.0.0.1:{auth}/s/200?delay=800;\n\
+               proxy_cache sub; proxy_cache_valid 1m; proxy_cache_lock on; proxy_cache_lock_timeout 5s; }}\n\
+             }}",
+            auth = auth.port
+        ),
+        |p| p.write("html/p/a", "a\n"),
+    );
+    // The first holds the lock while the service is slow; the second goes to the service
+    // at once rather than waiting for the entry.
+    let mut first = s.connect();
+    send(&mut first, b"GET /p/a HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assert!(s.wait_for(5, || !auth.seen().is_empty() || auth.connections() > 0));
+    let started = Instant::now();
+    let r = s.get("/p/a");
+    assert_eq!(r.status, 200, "{}", show(&r));
+    assert_eq!(next_response(&mut first).status, 200);
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert!(
+        s.wait_for(5, || auth.seen().len() == 2),
+        "{}",
+        auth.seen().len()
+    );
+    s.assert_clean_log();
+}

@@ -36,6 +36,10 @@ class Scenario:
     expect_body: Optional[bytes] = None  # the exact body a correct server answers
     headers: tuple = ()               # request header lines wrk sends (-H), and the check too
     tls: bool = False                 # `listen ... ssl` with the same certificate for both
+    h2: bool = False                  # `listen ... ssl http2`: HTTP/2 offered by ALPN
+    client: str = "wrk"               # the load tool: "wrk", "h2load" or "s_time"
+    streams: int = 1                  # h2load -m: concurrent streams per connection
+    reuse: bool = False               # s_time -reuse (resumed handshakes) instead of -new
 
     def check(self, status, body, response_headers=None):
         """Why a response to GET path (with `headers`) is wrong, or None when it is right.
@@ -183,19 +187,45 @@ def scenarios(docroot):
                               locations=_tls_settings(docroot)),
         "tls_big": Scenario("tls_big", "/big.bin", expect_body=big, tls=True,
                             locations=_tls_settings(docroot)),
+        # HTTP/2 (h2load: 10 concurrent streams per connection) over TLS 1.3: the small
+        # file, and the upstream's answer through proxy_pass. keepalive_requests counts
+        # streams per HTTP/2 connection (GOAWAY after it), so it is raised past a run's.
+        "h2_small": Scenario("h2_small", "/small.html", expect_body=small, tls=True, h2=True,
+                             client="h2load", streams=10,
+                             locations=_tls_settings(docroot) + H2_KEEPALIVE),
+        "h2_proxy": Scenario("h2_proxy", "/proxy/", backend="upstream", expect_body=RET_BODY,
+                             tls=True, h2=True, client="h2load", streams=10,
+                             locations=(_tls_settings(docroot) + H2_KEEPALIVE
+                                        + _proxy_location("/proxy/", "bench_upstream"))),
+        # Full TLS 1.3 handshakes (openssl s_time -new: one connection at a time, each a
+        # handshake and one GET of the small file) with a P-256 and an RSA-2048 key, and
+        # resumed ones (s_time -reuse: the session ticket of the first connection).
+        "tls_handshake_ecdsa": Scenario("tls_handshake_ecdsa", "/small.html",
+                                        expect_body=small, tls=True, client="s_time",
+                                        locations=_tls_settings(docroot)),
+        "tls_handshake_rsa": Scenario("tls_handshake_rsa", "/small.html", expect_body=small,
+                                      tls=True, client="s_time",
+                                      locations=_tls_settings(docroot, "rsa")),
+        "tls_resume": Scenario("tls_resume", "/small.html", expect_body=small, tls=True,
+                               client="s_time", reuse=True, locations=_tls_settings(docroot)),
     }
 
 
-def _tls_settings(docroot):
-    """The server's TLS lines, with an ECDSA P-256 certificate made once beside the
-    document root."""
+H2_KEEPALIVE = "        keepalive_requests 100000000;\n"
+_KEY_ARGS = {"ecdsa": ["ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+             "rsa": ["rsa:2048"]}
+
+
+def _tls_settings(docroot, kind="ecdsa"):
+    """The server's TLS lines, with a certificate (`kind`: "ecdsa" P-256 or "rsa" 2048
+    bits) made once beside the document root."""
     import subprocess
     folder = os.path.join(os.path.dirname(docroot), "tls")
-    crt, key = os.path.join(folder, "bench.crt"), os.path.join(folder, "bench.key")
+    crt, key = os.path.join(folder, f"{kind}.crt"), os.path.join(folder, f"{kind}.key")
     if not os.path.exists(crt):
         os.makedirs(folder, exist_ok=True)
-        subprocess.run(["openssl", "req", "-x509", "-nodes", "-days", "30", "-newkey", "ec",
-                        "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout", key, "-out", crt,
+        subprocess.run(["openssl", "req", "-x509", "-nodes", "-days", "30",
+                        "-newkey", *_KEY_ARGS[kind], "-keyout", key, "-out", crt,
                         "-subj", "/CN=localhost"], check=True, capture_output=True)
     return (f"        ssl_certificate {crt};\n"
             f"        ssl_certificate_key {key};\n"
@@ -334,7 +364,8 @@ def server_conf(scenario, port, docroot, backend_ports, workers, worker_connecti
         + "\n" + upstreams
         + "\n    server {\n"
         + f"        listen 127.0.0.1:{port} backlog={backlog}"
-        + (" reuseport" if reuseport else "") + (" ssl" if scenario.tls else "") + ";\n"
+        + (" reuseport" if reuseport else "") + (" ssl" if scenario.tls else "")
+        + (" http2" if scenario.h2 else "") + ";\n"
         + "        server_name localhost;\n"
         + f"        root {docroot};\n"
         + "\n        location / { }\n"

@@ -53,7 +53,7 @@ def ratios(portico, nginx):
 
 # ---------------------------------------------------------------- table
 
-COLUMNS = (("scenario", 9, "<"), ("conns", 6, ">"), ("server", 8, "<"), ("req/s", 10, ">"),
+COLUMNS = (("scenario", 19, "<"), ("conns", 6, ">"), ("server", 8, "<"), ("req/s", 10, ">"),
            ("cpu s", 7, ">"), ("req/cpu-s", 10, ">"), ("p50 ms", 8, ">"), ("p99 ms", 8, ">"),
            ("sock err", 9, ">"), ("non-2xx", 8, ">"), ("wrk cpu", 8, ">"))
 

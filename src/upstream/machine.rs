@@ -476,6 +476,11 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         self.fill = Some(fill);
     }
 
+    /// Whether the response being read goes into a cache entry.
+    pub fn filling(&self) -> bool {
+        self.fill.is_some()
+    }
+
     /// Ends the request's use of the machine: an upstream connection still held is closed,
     /// the response buffer goes back to the worker's spares. The tries stay for the access
     /// log.

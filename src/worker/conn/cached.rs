@@ -502,6 +502,20 @@ impl<'c> Conn<'c> {
         let Some(a) = self.active.as_deref_mut() else {
             return;
         };
+        begin_fill(a, &conn, client, shared, facts);
+    }
+}
+
+/// Starts storing the response of `a`'s request in its cache entry when it may be cached
+/// (the connection's request or a subrequest's; `client`: the address for log lines).
+pub(in crate::worker) fn begin_fill<'c>(
+    a: &mut Active<'c>,
+    conn: &ConnInfo,
+    client: crate::client_addr::ClientIp,
+    shared: &Shared<'c>,
+    facts: HeadFacts,
+) {
+    {
         let Some(plan) = a.cache_fill.take() else {
             return;
         };
@@ -511,7 +525,7 @@ impl<'c> Conn<'c> {
         let loc = cache_view(req.loc);
         let no_cache = {
             let vars = RequestVars {
-                conn: &conn,
+                conn,
                 active: a,
                 req,
                 shared,
@@ -574,7 +588,7 @@ impl<'c> Conn<'c> {
             }
             Err(e) => {
                 let cx = RequestLog {
-                    conn_id: self.id,
+                    conn_id: conn.id,
                     client,
                     server: req.server,
                     buf: &a.buf[a.start.min(a.filled)..a.filled],

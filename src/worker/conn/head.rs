@@ -27,7 +27,11 @@ impl<'c> Conn<'c> {
         {
             return step;
         }
-        if self.wants_h2(servers) && !self.proxy_protocol_pending {
+        let wants_h2 = self.wants_h2(servers);
+        // In clear, the first bytes decide (nginx 1.25's preface check): the HTTP/2
+        // preface makes an HTTP/2 connection, anything else is HTTP/1.x on the same port.
+        let mut h2c = wants_h2 && self.client.tls().is_none();
+        if wants_h2 && !h2c && !self.proxy_protocol_pending {
             return self.become_h2(shared, servers);
         }
         let a = self.active.get_or_insert_with(|| shared.pool.take(small));
@@ -37,6 +41,20 @@ impl<'c> Conn<'c> {
                 match admission::read_proxy_protocol(self.id, self.peer, servers, a) {
                     Ok(header) => self.proxy_protocol = header,
                     Err(()) => return Step::Close,
+                }
+                // Over TLS the PROXY header came first and ALPN chose HTTP/2.
+                if wants_h2 && !h2c {
+                    return self.become_h2(shared, servers);
+                }
+            }
+            if h2c && !self.proxy_protocol_pending && a.filled > a.start {
+                const PREFACE: &[u8] = b"PRI * HTTP/2.0";
+                let got = &a.buf[a.start..a.filled];
+                let n = got.len().min(3);
+                if got[..n] != PREFACE[..n] {
+                    h2c = false;
+                } else if n == 3 {
+                    return self.become_h2(shared, servers);
                 }
             }
             // A head is parsed again from its start when bytes arrive, but only once it can

@@ -899,10 +899,10 @@ pub(in crate::worker) fn start_upstream<'c>(
         }
         // The cache (issue 19): a fresh entry answers without the upstream.
         let mut proto = proto;
-        // Subrequests are not cached yet: they go upstream (their driver waits on the
-        // upstream socket, which a hit does not have).
+        // A subrequest's too: its driver takes a hit's head at once, as it drives the
+        // machine right after the start.
         let cache = super::cached::cache_view(loc);
-        if cache.cache.is_some() && !a.route.subrequest && !uncached {
+        if cache.cache.is_some() && !uncached {
             if let Some(host) = &prepared.proxy_host {
                 a.upstream.log.proxy_host = host.clone();
             }
@@ -980,6 +980,14 @@ pub(in crate::worker) fn start_upstream<'c>(
                 super::cached::Lookup::Failed(status) => {
                     a.upstream.give_parts(proto, head);
                     return Launched::Refused(status);
+                }
+                // Another request fills the entry (the cache lock) and a subrequest does
+                // not wait for it (its driver has no timer for the lock): it goes upstream
+                // and its response is not stored, as a lock timeout's would not be.
+                super::cached::Lookup::Wait(_) if a.route.subrequest => {
+                    a.upstream.give_parts(proto, head);
+                    uncached = true;
+                    continue;
                 }
                 // Another request fills the entry (the cache lock): look again soon.
                 super::cached::Lookup::Wait(held_ms) => {

@@ -28,9 +28,14 @@ use super::conn::{self, Active, Launched, Req};
 use super::phases::{self, Handled, Rq};
 use super::request_vars::ConnInfo;
 use crate::http::request::Method;
+use crate::http::source::Ready;
 use crate::slab::Key;
 use crate::upstream::body_buffer::StoredBody;
 use crate::upstream::{RequestLog, Turn};
+
+/// The most rounds of reading and dropping a stored subrequest body in one drive (each
+/// round moves: it drops bytes or reads more).
+const MAX_STORE_ROUNDS: usize = 4096;
 
 /// Who made a subrequest, which says what is kept of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +57,9 @@ enum State {
     Launch(Option<Box<StoredBody>>),
     /// The upstream machine runs.
     Upstream,
+    /// Its head (and this status) is known; its body is read to the end into its cache
+    /// entry, and dropped.
+    Storing(u16),
     /// Its status is known.
     Done,
 }
@@ -205,7 +213,7 @@ impl<'c> Subrequest<'c> {
     pub(super) fn deadline(&self) -> Option<Instant> {
         match &self.state {
             State::Delayed(at, _) => Some(*at),
-            State::Upstream => self.a.upstream.deadline(),
+            State::Upstream | State::Storing(_) => self.a.upstream.deadline(),
             State::Launch(_) | State::Done => None,
         }
     }
@@ -250,6 +258,9 @@ impl<'c> Subrequest<'c> {
                 }
             }
         }
+        if let State::Storing(status) = self.state {
+            return self.store(conn, key, shared, status);
+        }
         if !matches!(self.state, State::Upstream) {
             return false;
         }
@@ -266,19 +277,90 @@ impl<'c> Subrequest<'c> {
             head: &a.head,
         };
         let mut env = conn::Conn::env(shared, key);
-        let status = match a.upstream.drive(&mut env, &cx, false) {
+        let facts = match a.upstream.drive(&mut env, &cx, false) {
             Turn::Wait => return false,
-            Turn::Head(facts) => {
-                // The head is all a subrequest keeps (`header_only`): the upstream's head
-                // stands for the head it would have sent (`$sent_http_*`).
-                a.route.sent_head.clear();
-                a.route.sent_head.extend_from_slice(a.upstream.head_bytes());
-                a.route.sent_head.truncate(facts.len);
-                let _ = a.upstream.intercept(&mut env, &cx);
-                facts.status
+            Turn::Head(facts) => facts,
+            Turn::Failed(f) => {
+                a.upstream.end(&mut env);
+                self.finish(f.status);
+                return true;
             }
-            Turn::Failed(f) => f.status,
         };
+        // The head is all a subrequest keeps (`header_only`): the upstream's head
+        // stands for the head it would have sent (`$sent_http_*`).
+        a.route.sent_head.clear();
+        a.route.sent_head.extend_from_slice(a.upstream.head_bytes());
+        a.route.sent_head.truncate(facts.len);
+        // A response that may be cached is read whole into its entry, as nginx reads
+        // a `header_only` subrequest's body when the upstream is cacheable.
+        if a.cache_fill.is_some() && !a.upstream.cached() {
+            conn::cached::begin_fill(a, conn, conn.peer.ip(), shared, facts);
+        }
+        let Some(req) = a.req.as_ref() else {
+            self.finish(500);
+            return true;
+        };
+        let cx = RequestLog {
+            conn_id: conn.id,
+            client: conn.peer.ip(),
+            server: req.server,
+            buf: &a.buf[a.start.min(a.filled)..a.filled],
+            head: &a.head,
+        };
+        let mut env = conn::Conn::env(shared, key);
+        if a.upstream.filling() {
+            a.upstream.take_head(&mut env, &cx);
+            self.state = State::Storing(facts.status);
+            return self.store(conn, key, shared, facts.status);
+        }
+        // A hit holds no connection; an upstream's goes back to its pool or is closed.
+        if !a.upstream.cached() {
+            let _ = a.upstream.intercept(&mut env, &cx);
+        }
+        a.upstream.end(&mut env);
+        self.finish(facts.status);
+        true
+    }
+
+    /// Reads the body going into the cache entry on and drops it; done (with `status`)
+    /// when it ended (the entry committed) or the upstream broke off.
+    fn store(&mut self, conn: &ConnInfo, key: Key, shared: &mut Shared<'c>, status: u16) -> bool {
+        let a = &mut *self.a;
+        let Some(req) = a.req.as_ref() else {
+            self.finish(500);
+            return true;
+        };
+        let cx = RequestLog {
+            conn_id: conn.id,
+            client: conn.peer.ip(),
+            server: req.server,
+            buf: &a.buf[a.start.min(a.filled)..a.filled],
+            head: &a.head,
+        };
+        let mut env = conn::Conn::env(shared, key);
+        // Each round drops what is read or reads more; the socket runs dry in time.
+        for _ in 0..MAX_STORE_ROUNDS {
+            let ended = match a.upstream.ready() {
+                Ready::Bytes(b) => {
+                    let n = b.len();
+                    a.upstream.consume(n);
+                    continue;
+                }
+                Ready::File { len, .. } => {
+                    a.upstream
+                        .consume(usize::try_from(len).unwrap_or(usize::MAX));
+                    continue;
+                }
+                Ready::End => true,
+                Ready::Pending => !matches!(a.upstream.drive(&mut env, &cx, false), Turn::Wait),
+            };
+            if ended {
+                break;
+            }
+            if matches!(a.upstream.ready(), Ready::Pending) {
+                return false;
+            }
+        }
         a.upstream.end(&mut env);
         self.finish(status);
         true
