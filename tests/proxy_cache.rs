@@ -27,6 +27,8 @@ fn start(up: &Upstream, extra: &str) -> Server {
                  proxy_no_cache $arg_nostore; {extra} }}\n\
                location /valid1/ {{ proxy_pass http://127.0.0.1:{port}; proxy_cache one;\n\
                  proxy_cache_valid 1s; }}\n\
+               location /reval/ {{ proxy_pass http://127.0.0.1:{port}; proxy_cache one;\n\
+                 proxy_cache_valid 200 1s; proxy_cache_revalidate on; }}\n\
                location /nocache/ {{ proxy_pass http://127.0.0.1:{port}; }}\n\
              }}",
             port = up.port
@@ -154,6 +156,43 @@ fn an_entry_expires_after_its_time() {
         statuses(&server, "/valid1/x", 4),
         ["MISS", "HIT", "EXPIRED", "HIT"]
     );
+}
+
+#[test]
+fn an_expired_entry_is_revalidated_with_conditional_fields() {
+    let up = Upstream::start();
+    let server = start(&up, "");
+    let lm = "h=Last-Modified:+Thu,+01+Jan+2015+00:00:00+GMT";
+    let same = format!("/reval/same?not_modified=1&h=ETag:+abc&{lm}");
+    let changed = format!("/reval/changed?h=ETag:+abc&{lm}");
+    let first = server.get(&same);
+    server.get(&changed);
+    std::thread::sleep(Duration::from_millis(2100));
+    // The upstream answers 304: the stored 200 answers, valid again for 1s.
+    let again = server.get(&same);
+    assert_eq!(again.status, 200);
+    assert_eq!(again.body, first.body);
+    let hit = server.get(&same);
+    assert_eq!(hit.body, first.body);
+    assert_eq!(asked(&up, "/reval/same"), 2);
+    let seen = up.seen();
+    let conditional = seen
+        .iter()
+        .filter(|s| s.line.contains("/reval/same"))
+        .nth(1)
+        .expect("the revalidation request");
+    assert_eq!(conditional.header("if-none-match"), Some("abc"));
+    assert_eq!(
+        conditional.header("if-modified-since"),
+        Some("Thu, 01 Jan 2015 00:00:00 GMT")
+    );
+    assert_eq!(statuses(&server, &same, 3), ["MISS", "REVALIDATED", "HIT"]);
+    // The upstream answers 200: an ordinary EXPIRED fetch, stored again.
+    server.get(&changed);
+    server.get(&changed);
+    assert_eq!(asked(&up, "/reval/changed"), 2);
+    assert_eq!(statuses(&server, &changed, 3), ["MISS", "EXPIRED", "HIT"]);
+    server.assert_clean_log();
 }
 
 #[test]
@@ -328,7 +367,7 @@ fn directives_not_built_yet_are_refused_at_test_time() {
             "proxy_cache two;",
             "\"proxy_cache\" zone \"two\" is unknown in",
         ),
-        ("proxy_cache_revalidate on;", "revalidation"),
+        ("scgi_cache_revalidate on;", "revalidation"),
         ("proxy_cache_valid 99 1m;", "invalid status \"99\""),
         (
             "proxy_cache_path c2 levels=3 keys_zone=two:1m;",

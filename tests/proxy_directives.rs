@@ -617,8 +617,8 @@ fn refused_directives_name_the_reason_and_the_line() {
             "\"health_check\" directive is not allowed here",
         ),
         (
-            "proxy_cache_revalidate on;",
-            "\"proxy_cache_revalidate\" directive is not supported: revalidation of expired entries",
+            "fastcgi_cache_revalidate on;",
+            "\"fastcgi_cache_revalidate\" directive is not supported: revalidation of expired entries",
         ),
         (
             "server { location / { uwsgi_ssl_verify on; } }",

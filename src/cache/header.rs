@@ -181,6 +181,33 @@ impl Header {
     }
 }
 
+/// Rewrites the times in the header of the cache file at `path` in place (nginx's
+/// `ngx_http_file_cache_update_header` after a revalidation): `valid_sec`, the
+/// `stale-while-revalidate`/`stale-if-error` times when given, and `date`.
+pub fn refresh(
+    path: &std::path::Path,
+    valid_sec: i64,
+    updating_error: Option<(i64, i64)>,
+    date: i64,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)?;
+    let mut version = [0u8; 8];
+    file.read_exact_at(&mut version, 0)?;
+    if u64::from_le_bytes(version) != VERSION {
+        return Ok(());
+    }
+    file.write_all_at(&valid_sec.to_le_bytes(), 8)?;
+    if let Some((updating, error)) = updating_error {
+        file.write_all_at(&updating.to_le_bytes(), 16)?;
+        file.write_all_at(&error.to_le_bytes(), 24)?;
+    }
+    file.write_all_at(&date.to_le_bytes(), 40)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +240,27 @@ mod tests {
         let (h, file) = sample(key);
         assert_eq!(&file[SIZE..SIZE + 6], b"\nKEY: ");
         assert_eq!(Header::read(&file, key, crc32(&[key]), 4096), Ok(h));
+    }
+
+    #[test]
+    fn refresh_rewrites_the_times_in_place() {
+        let key = b"httplocalhost/x";
+        let (h, file) = sample(key);
+        let path = std::env::temp_dir().join(format!("portico-refresh-{}", std::process::id()));
+        std::fs::write(&path, &file).unwrap();
+        refresh(&path, 1_800_000_000, Some((5, 7)), 1_799_999_000).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let read = Header::read(&bytes, key, crc32(&[key]), 4096).unwrap();
+        let want = Header {
+            valid_sec: 1_800_000_000,
+            updating_sec: 5,
+            error_sec: 7,
+            date: 1_799_999_000,
+            ..h
+        };
+        assert_eq!(read, want);
+        assert_eq!(bytes.len(), file.len());
     }
 
     #[test]

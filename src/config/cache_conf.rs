@@ -93,6 +93,8 @@ impl CacheConf {
             lock_timeout: self.lock_timeout.unwrap_or(DEFAULT_LOCK_TIME),
             lock_age: self.lock_age.unwrap_or(DEFAULT_LOCK_TIME),
             min_uses: self.min_uses.unwrap_or(1),
+            // The gateways' `*_cache_revalidate on` is refused at -t.
+            revalidate: false,
             buffer_size,
             ignore_headers,
             temp_path,
@@ -174,6 +176,8 @@ pub struct CacheView<'a> {
     pub lock_age: Duration,
     /// `*_cache_min_uses`
     pub min_uses: u64,
+    /// `*_cache_revalidate`: an expired entry is asked for with conditional fields
+    pub revalidate: bool,
     /// `*_buffer_size` (the stored head must fit it)
     pub buffer_size: usize,
     /// `*_ignore_headers`
@@ -216,6 +220,7 @@ pub fn view(module: Option<CgiModule>, loc: &LocSettings) -> CacheView<'_> {
             lock_timeout: loc.proxy_cache_lock_timeout,
             lock_age: loc.proxy_cache_lock_age,
             min_uses: loc.proxy_cache_min_uses,
+            revalidate: loc.proxy_cache_revalidate,
             buffer_size: loc.proxy_buffer_size,
             ignore_headers: loc.proxy_ignore_headers,
             temp_path: &loc.proxy_temp_path,

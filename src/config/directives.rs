@@ -323,7 +323,7 @@ table! {
     "proxy_cache_lock", HSL, Flag, false, set_cache::proxy_cache_lock, "One request fills a missing entry, the others wait for it (default off).";
     "proxy_cache_lock_timeout", HSL, Exact(1), false, set_cache::proxy_cache_lock_time, "How long a request waits for the cache lock before it goes upstream uncached (default 5s).";
     "proxy_cache_lock_age", HSL, Exact(1), false, set_cache::proxy_cache_lock_time, "How long a fill holds the cache lock before another request may fill (default 5s).";
-    "proxy_cache_revalidate", HSL, Flag, false, set_cache::proxy_cache_revalidate, "Revalidation with conditional requests (only off for now).";
+    "proxy_cache_revalidate", HSL, Flag, false, set_cache::proxy_cache_revalidate, "Revalidation with conditional requests (proxy; the gateways: only off for now).";
     "proxy_cache_convert_head", HSL, Flag, false, set_cache::proxy_cache_convert_head, "HEAD requests are fetched as GET for the cache (only on).";
     "proxy_cache_background_update", HSL, Flag, false, set_cache::proxy_cache_background_update, "Background updates (only off for now).";
     "proxy_cache_max_range_offset", HSL, Exact(1), false, set_cache::proxy_cache_max_range_offset, "Refused: ranges that bypass the cache are not built yet.";

@@ -262,17 +262,20 @@ pub(crate) fn proxy_cache_lock(
     set_once(slots(l, d)?.lock, d, flag_arg)
 }
 
-/// `proxy_cache_revalidate on|off;` (off only)
+/// `proxy_cache_revalidate on|off;` (the gateways' `*_cache_revalidate`: off only)
 pub(crate) fn proxy_cache_revalidate(
-    _: &mut Level<'_>,
+    l: &mut Level<'_>,
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
-    flag_only(
-        d,
-        false,
-        "revalidation of expired entries is not built yet (only off)",
-    )
+    if CgiModule::of_directive(&d.name).is_some() {
+        return flag_only(
+            d,
+            false,
+            "revalidation of expired entries is built for the proxy only (only off)",
+        );
+    }
+    set_once(&mut l.loc(d)?.proxy_cache_revalidate, d, flag_arg)
 }
 
 /// `proxy_cache_background_update on|off;` (off only)

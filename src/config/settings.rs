@@ -980,6 +980,9 @@ settings! {
         proxy_cache_lock_age: Duration = Duration::from_secs(5),
         /// `proxy_cache_min_uses N` (default 1)
         proxy_cache_min_uses: u64 = 1,
+        // ---- cache revalidation (config/set_cache.rs, worker/conn/cached.rs) ----
+        /// `proxy_cache_revalidate on|off`
+        proxy_cache_revalidate: bool = false,
         // ---- status: stub_status, status handler (config/set_status.rs) ----
         /// `stub_status` (server or location; nested locations do not inherit it, an `if`
         /// in the location keeps it, as nginx's content handler)

@@ -11,7 +11,8 @@
 //!
 //! Query parameters shape the answer (for the cache tests): each `h=NAME:VALUE` adds a
 //! header line (`+` is a space), `size=N` makes the body N bytes (after the usual text
-//! line), `chunked=1` sends it chunked, `delay=MS` answers after MS milliseconds.
+//! line), `chunked=1` sends it chunked, `delay=MS` answers after MS milliseconds,
+//! `not_modified=1` answers a request with If-None-Match or If-Modified-Since 304.
 
 #![allow(dead_code)]
 
@@ -202,6 +203,18 @@ fn serve(mut s: TcpStream, conn: usize, seen: &Mutex<Vec<Seen>>) {
                 // A slow upstream (the cache lock tests): the answer waits.
                 std::thread::sleep(Duration::from_millis(ms.parse().unwrap_or(0)));
             }
+        }
+        // `not_modified=1`: a conditional request (If-None-Match or If-Modified-Since)
+        // is answered 304 without a body (the cache revalidation tests).
+        let conditional = headers
+            .iter()
+            .any(|(n, _)| n == "if-none-match" || n == "if-modified-since");
+        if conditional && query.split('&').any(|p| p == "not_modified=1") {
+            let answer = format!("HTTP/1.1 304 X\r\nX-Up: 1\r\n{auth}\r\n");
+            if s.write_all(answer.as_bytes()).is_err() {
+                return;
+            }
+            continue;
         }
         let answer = if chunked {
             let mut a = format!(

@@ -35,6 +35,9 @@ pub struct FillPlan {
     /// The request's claim on its key in the keys zone (the lock, if it took it); the fill
     /// takes it and records the new file.
     pub ticket: Option<crate::cache::keys::Ticket>,
+    /// `*_cache_revalidate`: the `If-Modified-Since`/`If-None-Match` lines the upstream
+    /// request carries for the expired entry in `stale` (empty: none, no revalidation).
+    pub conditional: Vec<u8>,
 }
 
 /// A request waiting for another to fill its entry (nginx's `c->waiting`): it looks again
@@ -86,6 +89,7 @@ fn plan_for(entry: &Entry, cache: usize, ticket: Option<keys::Ticket>) -> Option
         cache,
         stale: None,
         ticket,
+        conditional: Vec::new(),
     }))
 }
 
@@ -367,10 +371,13 @@ pub(super) fn lookup(
                 return (Lookup::Hit(stale.hit, head_only), Some("UPDATING"));
             }
             let mut p = plan(stamp.flatten());
-            if (loc.use_stale != 0 || stale.if_error)
-                && let Some(p) = p.as_mut()
-            {
-                p.stale = Some(stale);
+            if let Some(p) = p.as_mut() {
+                if loc.revalidate {
+                    conditional_fields(&stale.hit.head, &mut p.conditional);
+                }
+                if loc.use_stale != 0 || stale.if_error || !p.conditional.is_empty() {
+                    p.stale = Some(stale);
+                }
             }
             (Lookup::Upstream(p), Some("EXPIRED"))
         }
@@ -398,6 +405,35 @@ pub(super) fn lookup(
             let held = z.held_for(&digest, now_ms).unwrap_or(0);
             (Lookup::Wait(held), Some("MISS"))
         }
+    }
+}
+
+/// The fields nginx's proxy sends for an expired entry under `proxy_cache_revalidate`
+/// (`$upstream_cache_last_modified`, `$upstream_cache_etag`): the stored response's
+/// Last-Modified (as nginx writes it again from its time) and its ETag, appended to `out`
+/// as header lines.
+fn conditional_fields(stored_head: &[u8], out: &mut Vec<u8>) {
+    let field = |name: &[u8]| {
+        freshness::fields(stored_head)
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    };
+    // nginx keeps the validators of a 200 or 206 only.
+    if !matches!(stored_head.get(9..12), Some(b"200" | b"206")) {
+        return;
+    }
+    if let Some(t) = field(b"last-modified").and_then(crate::http::date::parse_http_date_secs) {
+        out.extend_from_slice(b"If-Modified-Since: ");
+        let mut date = [0u8; 29];
+        crate::http::date::format_http_date_secs(t, &mut date);
+        out.extend_from_slice(&date);
+        out.extend_from_slice(b"\r\n");
+    }
+    // Not an ETag longer than the file's header holds.
+    if let Some(etag) = field(b"etag").filter(|e| e.len() <= header::ETAG_LEN) {
+        out.extend_from_slice(b"If-None-Match: ");
+        out.extend_from_slice(etag);
+        out.extend_from_slice(b"\r\n");
     }
 }
 
@@ -606,6 +642,70 @@ impl<'c> Conn<'c> {
             return None;
         }
         self.answer_stale(shared).ok()
+    }
+
+    /// `proxy_cache_revalidate`: the upstream answered the conditional request for an
+    /// expired entry with 304, so the entry is valid again (its file's header and its node
+    /// in the keys zone learn the new time, as nginx's ngx_http_file_cache_update_header)
+    /// and answers (`REVALIDATED`), as ngx_http_upstream_test_next does.
+    pub(super) fn revalidated(
+        &mut self,
+        shared: &mut Shared<'c>,
+        facts: &HeadFacts,
+    ) -> Option<Step> {
+        let a = self.active.as_deref_mut()?;
+        let plan = a.cache_fill.as_ref()?;
+        if facts.status != 304 || plan.conditional.is_empty() || a.upstream.cached() {
+            return None;
+        }
+        let stale = plan.stale.as_ref()?;
+        let loc = cache_view(a.req.as_ref()?.loc);
+        let now = unix_now();
+        let head = a.upstream.head_bytes();
+        let head = head.get(..facts.len).unwrap_or_default();
+        let f = freshness::of_headers(freshness::fields(head), loc.ignore_headers, now);
+        // The 304's own Cache-Control/Expires first; else, as nginx once the stored
+        // response is loaded again, the stored response's own fields, then
+        // `*_cache_valid` for its status (with the stored times beside).
+        let stored = &stale.hit.head;
+        let g = freshness::of_headers(freshness::fields(stored), loc.ignore_headers, now);
+        let stored_status = stored
+            .get(9..12)
+            .and_then(|s| std::str::from_utf8(s).ok())
+            .and_then(|s| s.parse::<u16>().ok())
+            .unwrap_or(0);
+        let refreshed = if f.forbidden {
+            None
+        } else if f.valid_sec != 0 {
+            Some((f.valid_sec, Some((f.updating_sec, f.error_sec))))
+        } else if g.valid_sec != 0 {
+            Some((g.valid_sec, Some((g.updating_sec, g.error_sec))))
+        } else {
+            match freshness::valid_for(loc.valid, stored_status) {
+                0 => None,
+                secs => Some((now + secs, None)),
+            }
+        };
+        let slot = (stale.hit.cache, stale.hit.digest);
+        let (body_start, len) = (stale.hit.body_start, stale.hit.len);
+        let mut plan = a.cache_fill.take()?;
+        if let Some((valid_sec, times)) = refreshed {
+            let _ = header::refresh(&plan.entry.path, valid_sec, times, now);
+            if let Some(ticket) = plan.ticket.take() {
+                ticket.filled(valid_sec, body_start, len);
+            }
+        }
+        // The file's mtime may not change: the worker's remembered copy goes.
+        shared.hot_cache.forget(&slot);
+        a.cache_fill = Some(plan);
+        let step = match self.answer_stale(shared) {
+            Ok(step) => step,
+            Err(()) => return Some(handler::finalize_with_status(self, shared, 502)),
+        };
+        if let Some(a) = self.active.as_deref_mut() {
+            a.upstream.log.cache_status = Some("REVALIDATED");
+        }
+        Some(step)
     }
 
     fn answer_stale(&mut self, shared: &mut Shared<'c>) -> Result<Step, ()> {

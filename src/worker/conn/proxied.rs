@@ -385,6 +385,9 @@ impl<'c> Conn<'c> {
     /// The upstream's head is here: intercept it for `error_page`, tunnel after a 101, or
     /// answer the client with it.
     fn upstream_head(&mut self, shared: &mut Shared<'c>, facts: HeadFacts) -> Step {
+        if let Some(step) = self.revalidated(shared, &facts) {
+            return step;
+        }
         if let Some(step) = self.stale_for_status(shared, facts.status) {
             return step;
         }
@@ -956,7 +959,17 @@ pub(in crate::worker) fn start_upstream<'c>(
                         }
                     }
                 }
-                super::cached::Lookup::Upstream(plan) => a.cache_fill = plan,
+                super::cached::Lookup::Upstream(plan) => {
+                    // `proxy_cache_revalidate`: the conditional fields go at the end of
+                    // the head (only the proxy's plans have them).
+                    if let Some(p) = plan.as_ref().filter(|p| !p.conditional.is_empty())
+                        && let Some(end) = memchr::memmem::find(&head, b"\r\n\r\n")
+                    {
+                        let at = end + 2;
+                        head.splice(at..at, p.conditional.iter().copied());
+                    }
+                    a.cache_fill = plan;
+                }
                 // Not to be stored: the request is built again as without a cache.
                 super::cached::Lookup::Uncached => {
                     a.upstream.give_parts(proto, head);
