@@ -77,6 +77,9 @@ struct H2Stream<'c> {
     /// `pipe.input` up to here was reported consumed to the session (or was the head).
     reported: usize,
     resp: Resp,
+    /// Body bytes still to frame when the head gave a length: the last ones carry
+    /// END_STREAM, as nginx frames them, instead of an empty frame after the request ends.
+    left: Option<u64>,
     /// Decoded body bytes of a chunked response, waiting for window.
     plain: Vec<u8>,
     /// The request is over (its connection released); what it wrote is still framed.
@@ -489,6 +492,7 @@ impl<'c> Conn<'c> {
             chunked_in,
             reported: head_len,
             resp: Resp::Head,
+            left: None,
             plain: Vec::new(),
             done: false,
             wake: true,
@@ -731,7 +735,8 @@ fn frame_stream(s: &mut H2Stream<'_>, session: &mut Session, block: &mut Vec<u8>
             // An interim response (100 Continue): HTTP/2 needs none of it.
             Some(r) if r.status < 200 => continue,
             Some(r) => {
-                let empty = done && p.output.is_empty();
+                s.left = r.content_length.filter(|_| !r.chunked);
+                let empty = (done && p.output.is_empty()) || s.left == Some(0);
                 session.send_headers(id, block, empty);
                 s.resp = if empty {
                     Resp::Sent
@@ -795,9 +800,12 @@ fn frame_stream(s: &mut H2Stream<'_>, session: &mut Session, block: &mut Vec<u8>
     let last = done && p.output.is_empty();
     let src: &mut Vec<u8> = if chunked { &mut s.plain } else { &mut p.output };
     let take = src.len().min(chunk);
-    let end_now = last && take == src.len();
+    let end_now = (last && take == src.len()) || (!chunked && s.left == Some(take as u64));
     if take > 0 || end_now {
         let sent = session.send_data_sized(id, &src[..take], end_now, chunk);
+        if let Some(left) = s.left.as_mut() {
+            *left = left.saturating_sub(sent as u64);
+        }
         if sent > 0 {
             src.drain(..sent);
             moved = true;
