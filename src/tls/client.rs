@@ -20,7 +20,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use super::{certs, ciphers};
+use super::{certs, ciphers, client_auth};
 
 /// Sessions a location's store keeps per worker (rustls keys them by server name).
 const SESSIONS: usize = 256;
@@ -215,60 +215,10 @@ impl UpstreamVerifier {
         let Ok(cert) = webpki::EndEntityCert::try_from(leaf) else {
             return Err((20, "unable to get local issuer certificate"));
         };
-        let anchors: Vec<_> = trust
-            .anchors
-            .iter()
-            .filter_map(|a| webpki::anchor_from_trusted_cert(a).ok())
-            .collect();
-        let crl_refs: Vec<&webpki::CertRevocationList<'_>> = trust.crls.iter().collect();
-        let revocation = webpki::RevocationOptionsBuilder::new(&crl_refs)
-            .ok()
-            .map(|b| {
-                b.with_depth(webpki::RevocationCheckDepth::Chain)
-                    .with_status_policy(webpki::UnknownStatusPolicy::Allow)
-                    .build()
-            });
-        let depth = trust.depth;
-        let too_long = |path: &webpki::VerifiedPath<'_>| {
-            if path.intermediate_certificates().count() > depth {
-                Err(webpki::Error::MaximumPathDepthExceeded)
-            } else {
-                Ok(())
-            }
-        };
-        cert.verify_for_usage(
-            algs.all,
-            &anchors,
-            intermediates,
-            now,
-            webpki::KeyUsage::server_auth(),
-            revocation,
-            Some(&too_long),
-        )
-        .map(|_| ())
-        .map_err(|e| openssl_verify_error(&e))
-    }
-}
-
-/// OpenSSL's `X509_V_ERR_*` code and text for a webpki error.
-fn openssl_verify_error(e: &webpki::Error) -> (u32, &'static str) {
-    use webpki::Error as E;
-    match e {
-        E::CertExpired { .. } => (10, "certificate has expired"),
-        E::CertNotValidYet { .. } => (9, "certificate is not yet valid"),
-        E::CertRevoked => (23, "certificate revoked"),
-        E::MaximumPathDepthExceeded => (22, "certificate chain too long"),
-        E::UnknownIssuer => (20, "unable to get local issuer certificate"),
-        E::InvalidSignatureForPublicKey
-        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
-            (7, "certificate signature failure")
-        }
-        E::RequiredEkuNotFoundContext(_) | E::CaUsedAsEndEntity => {
-            (26, "unsupported certificate purpose")
-        }
-        E::UnknownRevocationStatus => (3, "unable to get certificate CRL"),
-        E::CrlExpired { .. } => (12, "CRL has expired"),
-        _ => (0, "certificate verify failed"),
+        let path = (&trust.anchors[..], &trust.crls[..], trust.depth);
+        let usage = webpki::KeyUsage::server_auth();
+        client_auth::verify_path(&cert, intermediates, path, algs.all, now, usage)
+            .map_err(|e| client_auth::openssl_verify_error(&e))
     }
 }
 

@@ -203,41 +203,62 @@ impl ClientTrust {
                 None => Verified::Failed("unable to decode issuer public key"),
             };
         };
-        let anchors: Vec<_> = self
-            .anchors
-            .iter()
-            .filter_map(|a| webpki::anchor_from_trusted_cert(a).ok())
-            .collect();
-        let crl_refs: Vec<&webpki::CertRevocationList<'_>> = self.crls.iter().collect();
-        let revocation = webpki::RevocationOptionsBuilder::new(&crl_refs)
-            .ok()
-            .map(|b| {
-                b.with_depth(webpki::RevocationCheckDepth::Chain)
-                    .with_status_policy(webpki::UnknownStatusPolicy::Allow)
-                    .build()
-            });
-        let depth = self.depth;
-        let too_long = |path: &webpki::VerifiedPath<'_>| {
-            if path.intermediate_certificates().count() > depth {
-                Err(webpki::Error::MaximumPathDepthExceeded)
-            } else {
-                Ok(())
-            }
-        };
         let algs = super::provider().signature_verification_algorithms;
-        match cert.verify_for_usage(
-            algs.all,
-            &anchors,
-            intermediates,
-            UnixTime::now(),
-            webpki::KeyUsage::client_auth(),
-            revocation,
-            Some(&too_long),
-        ) {
-            Ok(_) => Verified::Success,
-            Err(e) => Verified::Failed(reason(&e)),
+        let usage = webpki::KeyUsage::client_auth();
+        let path = (&self.anchors[..], &self.crls[..], self.depth);
+        match verify_path(&cert, intermediates, path, algs.all, UnixTime::now(), usage) {
+            Ok(()) => Verified::Success,
+            Err(e) => Verified::Failed(openssl_verify_error(&e).1),
         }
     }
+}
+
+/// webpki's verdict on `cert`'s chain to `anchors` (trusted certificates), with `crls`
+/// checked along the whole chain (an unknown status passes, as OpenSSL without
+/// `X509_V_FLAG_CRL_CHECK_ALL` on an issuer with no CRL) and at most `depth`
+/// intermediates (`*_verify_depth`, as OpenSSL 1.1+ counts them). Shared by the client
+/// certificates of `ssl_verify_client` and the upstream certificates of `proxy_ssl_verify`.
+pub(super) fn verify_path(
+    cert: &webpki::EndEntityCert<'_>,
+    intermediates: &[CertificateDer<'_>],
+    (anchors, crls, depth): (
+        &[CertificateDer<'static>],
+        &[webpki::CertRevocationList<'static>],
+        usize,
+    ),
+    algs: &[&dyn rustls::pki_types::SignatureVerificationAlgorithm],
+    now: UnixTime,
+    usage: webpki::KeyUsage,
+) -> Result<(), webpki::Error> {
+    let anchors: Vec<_> = anchors
+        .iter()
+        .filter_map(|a| webpki::anchor_from_trusted_cert(a).ok())
+        .collect();
+    let crl_refs: Vec<&webpki::CertRevocationList<'_>> = crls.iter().collect();
+    let revocation = webpki::RevocationOptionsBuilder::new(&crl_refs)
+        .ok()
+        .map(|b| {
+            b.with_depth(webpki::RevocationCheckDepth::Chain)
+                .with_status_policy(webpki::UnknownStatusPolicy::Allow)
+                .build()
+        });
+    let too_long = |path: &webpki::VerifiedPath<'_>| {
+        if path.intermediate_certificates().count() > depth {
+            Err(webpki::Error::MaximumPathDepthExceeded)
+        } else {
+            Ok(())
+        }
+    };
+    cert.verify_for_usage(
+        algs,
+        &anchors,
+        intermediates,
+        now,
+        usage,
+        revocation,
+        Some(&too_long),
+    )
+    .map(|_| ())
 }
 
 /// Whether a certificate names itself as its issuer.
@@ -245,23 +266,27 @@ fn self_issued(cert: &[u8]) -> bool {
     super::x509::fields(cert).is_some_and(|f| f.issuer == f.subject)
 }
 
-/// OpenSSL's text (`X509_verify_cert_error_string`) for a webpki error.
-fn reason(e: &webpki::Error) -> &'static str {
+/// OpenSSL's `X509_V_ERR_*` code and text (`X509_verify_cert_error_string`) for a webpki
+/// error.
+pub(super) fn openssl_verify_error(e: &webpki::Error) -> (u32, &'static str) {
     use webpki::Error as E;
     match e {
-        E::CertExpired { .. } => "certificate has expired",
-        E::CertNotValidYet { .. } => "certificate is not yet valid",
-        E::CertRevoked => "certificate revoked",
-        E::MaximumPathDepthExceeded => "certificate chain too long",
-        E::UnknownIssuer => "unable to get local issuer certificate",
+        E::CertExpired { .. } => (10, "certificate has expired"),
+        E::CertNotValidYet { .. } => (9, "certificate is not yet valid"),
+        E::CertRevoked => (23, "certificate revoked"),
+        E::MaximumPathDepthExceeded => (22, "certificate chain too long"),
+        E::UnknownIssuer => (20, "unable to get local issuer certificate"),
         E::InvalidSignatureForPublicKey
-        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => "certificate signature failure",
-        E::RequiredEkuNotFoundContext(_) => "unsupported certificate purpose",
-        // OpenSSL lets a CA certificate be a client's; webpki does not.
-        E::CaUsedAsEndEntity => "unsupported certificate purpose",
-        E::UnknownRevocationStatus => "unable to get certificate CRL",
-        E::CrlExpired { .. } => "CRL has expired",
-        _ => "certificate verify failed",
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
+            (7, "certificate signature failure")
+        }
+        // OpenSSL lets a CA certificate be a client's or a server's; webpki does not.
+        E::RequiredEkuNotFoundContext(_) | E::CaUsedAsEndEntity => {
+            (26, "unsupported certificate purpose")
+        }
+        E::UnknownRevocationStatus => (3, "unable to get certificate CRL"),
+        E::CrlExpired { .. } => (12, "CRL has expired"),
+        _ => (0, "certificate verify failed"),
     }
 }
 
