@@ -5,6 +5,8 @@
 //! noticing; `-t` refusals of what cannot be honoured.
 
 mod common;
+#[path = "support/tls_clients.rs"]
+mod tls_clients;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -13,64 +15,11 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{Prefix, Server, main_preamble, run_cli};
+use tls_clients::{curl, s_client};
 
-/// A self-signed certificate and key for `cn` (`kind`: `rsa` or `ec`) under `conf/`.
+/// A self-signed pair for `cn` (`kind`: `rsa` or `ec`) under the prefix's `conf/`.
 fn make_cert(prefix: &Prefix, name: &str, cn: &str, kind: &str) {
-    let dir = prefix.path("conf");
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut cmd = Command::new("openssl");
-    cmd.current_dir(&dir)
-        .args(["req", "-x509", "-nodes", "-days", "2"]);
-    match kind {
-        "ec" => cmd.args(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]),
-        _ => cmd.args(["-newkey", "rsa:2048"]),
-    };
-    let status = cmd
-        .args([
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.crt"),
-        ])
-        .args(["-subj", &format!("/CN={cn}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl");
-    assert!(status.success(), "openssl req failed");
-}
-
-/// Runs `openssl s_client` with `args`, sending `input`; its whole output.
-fn s_client(port: u16, args: &[&str], input: &[u8]) -> String {
-    let mut child = Command::new("timeout")
-        .arg("10")
-        .arg("openssl")
-        .arg("s_client")
-        .arg("-connect")
-        .arg(format!("127.0.0.1:{port}"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("openssl s_client");
-    let _ = child.stdin.take().unwrap().write_all(input);
-    let out = child.wait_with_output().unwrap();
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// `curl -sk` with `args`; (exit code, body).
-fn curl(args: &[&str]) -> (i32, Vec<u8>) {
-    let out = Command::new("curl")
-        .args(["-sk", "--max-time", "10"])
-        .args(args)
-        .output()
-        .expect("curl");
-    (out.status.code().unwrap_or(-1), out.stdout)
+    tls_clients::make_cert(&prefix.path("conf"), name, cn, kind);
 }
 
 const GET_V: &[u8] = b"GET /v HTTP/1.0\r\nHost: localhost\r\n\r\n";
