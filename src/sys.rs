@@ -623,15 +623,22 @@ impl FileStamp {
 /// `statx(2)` of a path (following symlinks, as `open` does). Paths longer than
 /// `PATH_MAX` fail with `ENAMETOOLONG`, as the kernel would.
 pub fn stat_path(path: &[u8]) -> io::Result<FileStamp> {
-    let mut c_path = [0u8; libc::PATH_MAX as usize];
-    if path.len() >= c_path.len() {
+    // Left uninitialised: zeroing PATH_MAX bytes cost more than the rest of a static hit.
+    let mut c_path = std::mem::MaybeUninit::<[u8; libc::PATH_MAX as usize]>::uninit();
+    if path.len() >= libc::PATH_MAX as usize {
         return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
     }
     if memchr::memchr(0, path).is_some() {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
-    c_path[..path.len()].copy_from_slice(path);
-    statx(libc::AT_FDCWD, c_path.as_ptr().cast(), 0)
+    let c_ptr = c_path.as_mut_ptr().cast::<u8>();
+    // SAFETY: `path.len() + 1 <= PATH_MAX`, so the copy and its terminating NUL stay inside
+    // the buffer; only those bytes are read by the kernel.
+    unsafe {
+        std::ptr::copy_nonoverlapping(path.as_ptr(), c_ptr, path.len());
+        c_ptr.add(path.len()).write(0);
+    }
+    statx(libc::AT_FDCWD, c_ptr.cast_const().cast(), 0)
 }
 
 /// `statx(2)` of a path already NUL-terminated (no copy).
