@@ -5,23 +5,35 @@
 /// Writes `value` in `radix` (10 or 16, lowercase) at `out[at..]`; returns the position
 /// after the last digit.
 pub(crate) fn write_u64(out: &mut [u8], at: usize, value: u64, radix: u64) -> usize {
+    // Digits fill `digits` from its end, then go out in one copy; hex is shifts and masks
+    // (a division per digit was most of an ETag's cost).
     let mut digits = [0u8; 20];
-    let mut n = 0;
+    let mut i = digits.len();
     let mut v = value;
-    loop {
-        let d = (v % radix) as u8;
-        digits[n] = if d < 10 { b'0' + d } else { b'a' + d - 10 };
-        n += 1;
-        v /= radix;
-        if v == 0 || n == digits.len() {
-            break;
+    if radix == 16 {
+        loop {
+            i -= 1;
+            digits[i] = b"0123456789abcdef"[(v & 0xf) as usize];
+            v >>= 4;
+            if v == 0 {
+                break;
+            }
+        }
+    } else {
+        loop {
+            i -= 1;
+            let d = (v % radix) as u8;
+            digits[i] = if d < 10 { b'0' + d } else { b'a' + d - 10 };
+            v /= radix;
+            if v == 0 || i == 0 {
+                break;
+            }
         }
     }
-    let mut pos = at;
-    for &d in digits[..n].iter().rev() {
-        pos = write_bytes(out, pos, &[d]);
-    }
-    pos
+    // As many leading digits as fit, as a digit-by-digit write would leave.
+    let digits = &digits[i..];
+    let room = out.len().saturating_sub(at).min(digits.len());
+    write_bytes(out, at, &digits[..room])
 }
 
 /// Writes `value` in decimal, with a `-` when negative, as nginx's `%T`/`%O` do.
