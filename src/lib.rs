@@ -50,6 +50,7 @@ pub mod computed;
 pub mod config;
 pub mod control;
 pub mod explain;
+pub mod fast_hash;
 pub mod http;
 pub mod http2;
 pub mod limits;

@@ -17,7 +17,7 @@ pub(crate) fn types(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<
     let slot = l
         .loc(d)?
         .types
-        .get_or_insert_with(|| Rc::new(HashMap::new()));
+        .get_or_insert_with(|| Rc::new(HashMap::default()));
     let map = Rc::make_mut(slot);
     for line in block(d) {
         if line.block.is_some() {

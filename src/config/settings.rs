@@ -303,7 +303,7 @@ impl AccessLogConf {
 }
 
 /// File-extension → MIME type map (`types {}`).
-pub type MimeTypes = Rc<HashMap<String, String>>;
+pub type MimeTypes = Rc<HashMap<String, String, crate::fast_hash::FastState>>;
 
 /// The `http {}` block after merging.
 #[derive(Debug)]

@@ -96,7 +96,7 @@ impl Policy {
 /// The cache of one worker.
 #[derive(Debug, Default)]
 pub struct FileCache {
-    entries: HashMap<Box<[u8]>, Cached>,
+    entries: HashMap<Box<[u8]>, Cached, crate::fast_hash::FastState>,
     /// Bytes held in `Kind::File::content`, bounded by [`CONTENT_BUDGET`].
     content_bytes: usize,
     /// Bytes held in `Kind::File::gzipped`, bounded by [`GZIP_BUDGET`].
