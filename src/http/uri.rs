@@ -46,6 +46,34 @@ fn up(out: &mut Vec<u8>) -> Result<(), HttpError> {
 /// not followed by two hex digits, `%00`, or `..` climbs above the root. A raw `?` or `#`
 /// ends the path (nginx's parser never sees one inside a path it splits itself).
 pub fn normalize(raw_path: &[u8], merge_slashes: bool, out: &mut Vec<u8>) -> Result<(), HttpError> {
+    out.clear();
+    if raw_path.first() == Some(&b'/') && is_plain(raw_path) {
+        out.extend_from_slice(raw_path);
+        return Ok(());
+    }
+    normalize_escaped(raw_path, merge_slashes, out)
+}
+
+/// Whether `raw_path` is its own normal form: no `%`, `?` or `#`, no `/.` (dot segments)
+/// and no `//`. Most paths are, and a copy costs a tenth of the state machine.
+fn is_plain(raw_path: &[u8]) -> bool {
+    let mut prev = 0u8;
+    for &b in raw_path {
+        match b {
+            b'%' | b'?' | b'#' => return false,
+            b'.' | b'/' if prev == b'/' => return false,
+            _ => prev = b,
+        }
+    }
+    true
+}
+
+/// [`normalize`]'s state machine, for any path.
+fn normalize_escaped(
+    raw_path: &[u8],
+    merge_slashes: bool,
+    out: &mut Vec<u8>,
+) -> Result<(), HttpError> {
     use State::*;
     let invalid = Err(HttpError::InvalidUri);
 
@@ -229,6 +257,31 @@ mod tests {
             "{:?}",
             String::from_utf8_lossy(raw)
         );
+    }
+
+    #[test]
+    fn plain_path_copy_matches_the_state_machine() {
+        // Every path over a small alphabet up to 5 bytes after the leading slash: the
+        // copy and the state machine agree, with and without merge_slashes.
+        let alphabet = b"/.a%2?#";
+        let mut paths: Vec<Vec<u8>> = vec![b"/".to_vec()];
+        let mut last = paths.clone();
+        for _ in 0..5 {
+            let next: Vec<Vec<u8>> = last
+                .iter()
+                .flat_map(|p| alphabet.iter().map(move |&c| [p.as_slice(), &[c]].concat()))
+                .collect();
+            paths.extend(next.iter().cloned());
+            last = next;
+        }
+        for path in &paths {
+            for merge in [true, false] {
+                let (mut fast, mut slow) = (Vec::new(), Vec::new());
+                let a = normalize(path, merge, &mut fast);
+                let b = normalize_escaped(path, merge, &mut slow);
+                assert_eq!((a, fast), (b, slow), "{:?}", String::from_utf8_lossy(path));
+            }
+        }
     }
 
     fn bad(raw: &[u8]) {
