@@ -97,6 +97,21 @@ pub fn format_http_date(t: SystemTime, out: &mut [u8; 29]) {
 /// Formats `secs` since the epoch as an IMF-fixdate into `out`, clamped to years
 /// 1970–9999 (computed `Expires` times can fall outside).
 pub fn format_http_date_secs(secs: i64, out: &mut [u8; 29]) {
+    // Static responses format their file's mtime again and again: the last one is kept.
+    thread_local! {
+        static LAST: std::cell::Cell<(i64, [u8; 29])> =
+            const { std::cell::Cell::new((0, *b"Thu, 01 Jan 1970 00:00:00 GMT")) };
+    }
+    let (last_secs, last) = LAST.get();
+    if last_secs == secs {
+        *out = last;
+        return;
+    }
+    format_civil(secs, out);
+    LAST.set((secs, *out));
+}
+
+fn format_civil(secs: i64, out: &mut [u8; 29]) {
     let c = civil_from_secs(secs.clamp(0, MAX_SECS));
     out.copy_from_slice(b"Thu, 01 Jan 1970 00:00:00 GMT");
     out[..3].copy_from_slice(DAY_NAMES[c.weekday % 7]);
