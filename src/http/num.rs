@@ -19,6 +19,16 @@ pub(crate) fn write_u64(out: &mut [u8], at: usize, value: u64, radix: u64) -> us
                 break;
             }
         }
+    } else if radix == 10 {
+        // A constant divisor: a multiplication, not a division.
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
     } else {
         loop {
             i -= 1;
