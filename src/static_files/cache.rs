@@ -93,6 +93,12 @@ impl Policy {
     }
 }
 
+/// `now.saturating_duration_since(since) >= span`, by an addition and a comparison (a
+/// subtraction of `Instant`s normalises a `Duration`: twice the instructions, per hit).
+fn at_least(now: Instant, since: Instant, span: Duration) -> bool {
+    span.is_zero() || since.checked_add(span).is_some_and(|end| now >= end)
+}
+
 /// The cache of one worker.
 #[derive(Debug, Default)]
 pub struct FileCache {
@@ -245,10 +251,10 @@ impl FileCache {
     /// than the policy's `valid`.
     fn hit(&mut self, policy: &Policy, path: &[u8], now: Instant) -> Option<Entry> {
         let c = self.entries.get_mut(path)?;
-        if now.saturating_duration_since(c.used) >= c.inactive {
+        if at_least(now, c.used, c.inactive) {
             return None;
         }
-        if now.saturating_duration_since(c.checked) >= policy.valid {
+        if at_least(now, c.checked, policy.valid) {
             if !still_same(&c.what, path) {
                 return None;
             }

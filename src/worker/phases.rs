@@ -319,7 +319,11 @@ fn set_settings<'c>(rq: &mut Rq<'_, 'c>, loc: &'c LocSettings) {
     // (counted from its accept), or a browser keepalive_disable names, gets no keep-alive,
     // and a refusal stays for the request (`conn::keepalive` reads it).
     if !rq.req.keepalive_refused
-        && (rq.shared.now.saturating_duration_since(rq.conn.accepted_at) > loc.keepalive_time
+        && (rq
+            .conn
+            .accepted_at
+            .checked_add(loc.keepalive_time)
+            .is_some_and(|end| rq.shared.now > end)
             || (loc.keepalive_disable != 0 && keepalive_disabled(rq, loc)))
     {
         rq.req.keepalive_refused = true;
