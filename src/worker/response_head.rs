@@ -161,12 +161,17 @@ fn write_extra_headers(
         push_header(out, b"WWW-Authenticate", value);
     }
     let listed = expires::applies_to_status(status);
-    if listed {
+    // `expires off` (the default) reads no clock.
+    let setting = if listed {
+        super::answer::expires_setting(rq)
+    } else {
+        expires::Expires::Off
+    };
+    if setting != expires::Expires::Off {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
         let mut date = [0u8; 29];
-        let setting = super::answer::expires_setting(rq);
         if let Some((n, cache_control)) = expires::headers(&setting, now, mtime, &mut date) {
             push_header(out, b"Expires", &date[..n]);
             let mut value = [0u8; expires::CACHE_CONTROL_MAX_LEN];
@@ -811,12 +816,21 @@ pub(super) fn queue_upstream_head(
         Some(code) if code != facts.status && !facts.upgrade => code,
         _ => upstream_status,
     };
-    // `expires modified` counts from the upstream's Last-Modified.
-    let mtime =
+    // `expires modified` counts from the upstream's Last-Modified (parsed only for it).
+    let loc = rq.req.loc;
+    let modified = loc.expires_script.is_some()
+        || matches!(
+            loc.expires,
+            expires::Expires::Duration { modified: true, .. }
+        );
+    let mtime = if modified {
         rq.a.upstream
             .proto
             .header(rq.a.upstream.head_bytes(), "last-modified")
-            .and_then(crate::http::date::parse_http_date_secs);
+            .and_then(crate::http::date::parse_http_date_secs)
+    } else {
+        None
+    };
     // The upstream's own Location replaces one kept from a redirect before an error page.
     if rq
         .a
