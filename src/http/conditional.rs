@@ -48,6 +48,16 @@ pub struct Conditions<'a> {
     pub if_match: Option<&'a [u8]>,
 }
 
+impl Conditions<'_> {
+    /// No conditional field at all: [`evaluate`] proceeds whatever the validators.
+    pub fn is_empty(&self) -> bool {
+        self.if_modified_since.is_none()
+            && self.if_unmodified_since.is_none()
+            && self.if_none_match.is_none()
+            && self.if_match.is_none()
+    }
+}
+
 /// Decides a request's preconditions against a 200 response's validators, as nginx 1.22's
 /// not-modified filter does for every 200 response (a file, a `return 200` text, an
 /// autoindex listing), whatever the method.

@@ -1057,6 +1057,10 @@ fn preconditions(
         if_none_match: client.header(buf, b"if-none-match"),
         if_match: client.header(buf, b"if-match"),
     };
+    // No conditional field: nothing to compare, so the stored validators stay unparsed.
+    if conditions.is_empty() {
+        return Precondition::Proceed;
+    }
     let last_modified = proto
         .head
         .header(head, "last-modified")
