@@ -51,18 +51,21 @@ pub fn pread(fd: RawFd, buf: &mut [u8], offset: u64) -> io::Result<usize> {
 
 /// `writev(2)` of two slices (response head and a small body) in one call.
 pub fn writev2(fd: RawFd, a: &[u8], b: &[u8]) -> io::Result<usize> {
-    let iov = [
-        libc::iovec {
-            iov_base: a.as_ptr() as *mut _,
-            iov_len: a.len(),
-        },
-        libc::iovec {
-            iov_base: b.as_ptr() as *mut _,
-            iov_len: b.len(),
-        },
-    ];
+    writev(fd, &[a, b])
+}
+
+/// `writev(2)` of `a`, `b` then `c`.
+pub fn writev3(fd: RawFd, a: &[u8], b: &[u8], c: &[u8]) -> io::Result<usize> {
+    writev(fd, &[a, b, c])
+}
+
+fn writev<const N: usize>(fd: RawFd, parts: &[&[u8]; N]) -> io::Result<usize> {
+    let iov = parts.map(|p| libc::iovec {
+        iov_base: p.as_ptr() as *mut _,
+        iov_len: p.len(),
+    });
     // SAFETY: the iovecs point at live slices for the duration of the call.
-    let n = unsafe { libc::writev(fd, iov.as_ptr(), 2) };
+    let n = unsafe { libc::writev(fd, iov.as_ptr(), N as libc::c_int) };
     if n < 0 {
         Err(io::Error::last_os_error())
     } else {

@@ -83,6 +83,13 @@ impl Chunks {
         out.extend_from_slice(b"\r\n");
     }
 
+    /// What goes after a last piece of `n` bytes (the upstream has nothing more): the
+    /// open chunk's CRLF and the last chunk, as [`Chunks::sent`] and [`Chunks::limit`]
+    /// would queue them; `None` when the piece does not close the chunk.
+    pub fn tail_after_last(&self, n: usize) -> Option<&'static [u8]> {
+        (self.on && !self.finished && n > 0 && self.left == n as u64).then_some(b"\r\n0\r\n\r\n")
+    }
+
     /// `n` body bytes went: the chunk closes (CRLF queued in `out`) when they were its last.
     pub fn sent(&mut self, n: usize, out: &mut Vec<u8>) {
         if !self.on || self.left == 0 {
@@ -98,6 +105,21 @@ impl Chunks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tail_after_a_last_piece_is_what_sent_and_the_end_queue() {
+        let mut c = Chunks::framing(true);
+        let mut out = Vec::new();
+        c.limit(Ready::Bytes(b"hello"), &mut out, false);
+        assert_eq!(c.tail_after_last(4), None);
+        let tail = c.tail_after_last(5).unwrap();
+        out.clear();
+        c.sent(5, &mut out);
+        assert_eq!(c.limit(Ready::End, &mut out, false), Ready::End);
+        assert_eq!(out, tail);
+        assert_eq!(c.tail_after_last(5), None);
+        assert_eq!(Chunks::framing(false).tail_after_last(5), None);
+    }
 
     #[test]
     fn pieces_become_chunks_and_the_end_a_last_chunk() {

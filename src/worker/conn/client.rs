@@ -358,6 +358,17 @@ impl Client {
         r
     }
 
+    /// Writes `a`, `b` then `c` in one `writev` on a plain socket; through TLS or a pipe,
+    /// only `a` and `b` (as [`Client::write2`]): `c` is then left for the next write.
+    pub fn write3(&mut self, a: &[u8], b: &[u8], c: &[u8]) -> io::Result<usize> {
+        if self.pipe.is_some() || self.tls.is_some() {
+            return self.write2(a, b);
+        }
+        let r = sys::writev3(self.fd()?, a, b, c);
+        self.note_write(&r);
+        r
+    }
+
     /// Writes `bytes` with `MSG_MORE`: the kernel holds them for the file bytes that follow
     /// (what nginx gets from `TCP_CORK` at the price of two `setsockopt` calls).
     pub fn write_more(&mut self, bytes: &[u8]) -> io::Result<usize> {

@@ -14,6 +14,9 @@ use super::*;
 use crate::compress::Compressors;
 use crate::http::source::Ready;
 
+/// Bytes of a chunk's closing CRLF and the last chunk (`\r\n0\r\n\r\n`).
+const LAST_CHUNK_TAIL: usize = 7;
+
 /// How a flush ended.
 pub(super) enum Flush {
     /// Everything queued and the whole body went.
@@ -169,10 +172,24 @@ impl<'c> Conn<'c> {
                 // The head and the body bytes at hand leave in one writev; a head followed
                 // by sendfile goes with MSG_MORE, so the kernel sends it in the same
                 // segments as the file's first bytes.
-                let (written, body_len) = match ready {
-                    Ready::Bytes(body) if !body.is_empty() => {
-                        (self.client.write2(head, body), body.len())
+                // A chunked upstream answer's last piece leaves with its chunk's CRLF and the
+                // last chunk in the same writev, instead of a second write of 7 bytes.
+                let tail = match ready {
+                    Ready::Bytes(body)
+                        if matches!(a.source, Source::Upstream)
+                            && !a.filter.is_on()
+                            && head.len() + body.len() + LAST_CHUNK_TAIL <= cap
+                            && a.upstream.ends_after(body.len()) =>
+                    {
+                        a.chunks.tail_after_last(body.len())
                     }
+                    _ => None,
+                };
+                let (written, body_len) = match ready {
+                    Ready::Bytes(body) if !body.is_empty() => match tail {
+                        Some(tail) => (self.client.write3(head, body, tail), body.len()),
+                        None => (self.client.write2(head, body), body.len()),
+                    },
                     Ready::File { sendfile: true, .. } => (self.client.write_more(head), 0),
                     _ => (self.client.write(head), 0),
                 };
@@ -191,6 +208,18 @@ impl<'c> Conn<'c> {
                         if from_body > 0 {
                             consume(a, from_body);
                             sent_body += from_body as u64;
+                        }
+                        let from_tail = n - from_head - from_body;
+                        if from_tail > 0 {
+                            // consume() queued the chunk's CRLF; the last chunk is queued as
+                            // the next look at the source would, and both count as written.
+                            let broken = a.upstream.is_broken();
+                            let _ = a.chunks.limit(a.upstream.ready(), &mut a.out, broken);
+                            a.out_pos = (a.out_pos + from_tail).min(a.out.len());
+                            if a.out_pos == a.out.len() {
+                                a.out.clear();
+                                a.out_pos = 0;
+                            }
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Flush::Blocked,
