@@ -50,7 +50,7 @@ struct Hot {
 /// The entries one worker answered lately, by MD5 of their key.
 #[derive(Default)]
 pub struct HotEntries {
-    map: HashMap<(usize, [u8; 16]), Hot>,
+    map: HashMap<(usize, [u8; 16]), Hot, crate::fast_hash::FastState>,
     body_bytes: usize,
     uses: u64,
     /// A buffer for the next request's key (a hit gives it back; a miss keeps it).
