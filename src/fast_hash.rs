@@ -1,11 +1,13 @@
 //! A keyed hash for the worker's per-request map lookups (the open-file cache by path, MIME
-//! types by extension), where std's SipHash cost 150–300 instructions a lookup.
+//! types by extension, the hot cache entries), where std's SipHash cost 150–300
+//! instructions a lookup.
 //!
 //! Each 8-byte word is mixed by a folded 64×64→128-bit multiply (the high and low halves
-//! xored), the construction of foldhash and wyhash; the state starts from a key drawn from
-//! std's per-process random keys, so which paths collide cannot be worked out offline. Not
-//! a cryptographic MAC: the maps it serves are bounded (`open_file_cache max`, the config's
-//! `types`), so even a crafted collision costs a longer probe, never unbounded growth.
+//! xored), the construction of foldhash and wyhash; the state starts from a key drawn once
+//! per thread from std's random keys, so which paths collide cannot be worked out offline.
+//! Not a cryptographic MAC: the maps it serves are bounded (`open_file_cache max`, the
+//! config's `types`, the hot entries), so even a crafted collision costs a longer probe,
+//! never unbounded growth.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -26,10 +28,18 @@ pub struct FastState {
 }
 
 impl Default for FastState {
+    /// The thread's key, drawn once: a map taken out of its place with `mem::take` on the
+    /// request path builds one of these each time.
     fn default() -> FastState {
-        FastState {
-            key: RandomState::new().hash_one(0x706f_7274_6963_6fu64),
+        thread_local! {
+            static KEY: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
         }
+        let mut key = KEY.get();
+        if key == 0 {
+            key = RandomState::new().hash_one(0x706f_7274_6963_6fu64) | 1;
+            KEY.set(key);
+        }
+        FastState { key }
     }
 }
 
