@@ -72,7 +72,10 @@ impl Hasher for FastHasher {
         let mut w = [0u8; 8];
         w[..rest.len()].copy_from_slice(rest);
         // The length keeps "ab" and "ab\0" apart.
-        state = folded_multiply(state ^ u64::from_le_bytes(w), MULTIPLIER ^ bytes.len() as u64);
+        state = folded_multiply(
+            state ^ u64::from_le_bytes(w),
+            MULTIPLIER ^ bytes.len() as u64,
+        );
         self.state = state;
     }
 

@@ -764,9 +764,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
     /// Whether the response ends, cleanly, once the writer sent `n` more bytes: the
     /// upstream is done and `n` is all that is buffered.
     pub fn ends_after(&self, n: usize) -> bool {
-        self.head_taken
-            && matches!(self.state, State::Done)
-            && self.response.buffered() == n as u64
+        self.head_taken && matches!(self.state, State::Done) && self.response.buffered() == n as u64
     }
 
     /// The writer sent `n` bytes of [`Upstream::ready`].
