@@ -36,7 +36,7 @@ impl Default for FastState {
         }
         let mut key = KEY.get();
         if key == 0 {
-            key = RandomState::new().hash_one(0x706f_7274_6963_6fu64) | 1;
+            key = RandomState::new().hash_one(0x0070_6f72_7469_636f_u64) | 1;
             KEY.set(key);
         }
         FastState { key }
