@@ -11,6 +11,10 @@ server sees batches as under wrk), dumps the counters and divides by the request
 
     python3 benches/callgrind.py --scenarios fastcgi,proxy,small --requests 2000
     python3 benches/callgrind.py --scenarios fastcgi --keep   # keep the callgrind.out files
+    python3 benches/callgrind.py --scenarios tls_resume,tls_handshake_rsa --requests 200
+
+The s_time scenarios (tls_handshake_*, tls_resume*) count handshakes: one connection at a
+time, each a handshake and `GET PATH HTTP/1.0` read to the close, as `openssl s_time` does.
 
 `callgrind_annotate DIR/portico.out` on a kept file says where the instructions go.
 Standard library only; run from the repository root.
