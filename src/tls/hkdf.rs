@@ -147,7 +147,10 @@ mod tests {
     #[test]
     fn every_tls13_suite_is_rebuilt() {
         let all = with_prepared_hkdf(rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES);
-        assert_eq!(all.len(), rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES.len());
+        assert_eq!(
+            all.len(),
+            rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES.len()
+        );
         for (new, old) in all.iter().zip(rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES) {
             assert_eq!(new.suite(), old.suite());
             if let (SupportedCipherSuite::Tls13(n), SupportedCipherSuite::Tls13(o)) = (new, old) {
