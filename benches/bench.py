@@ -29,7 +29,7 @@ REPO = os.path.dirname(BENCHES)
 ALL_SCENARIOS = ("return", "small", "unlimited", "limited", "big", "proxy", "tornado", "fastcgi",
                  "gzip1", "gzip6", "page", "gzproxy", "json", "cached", "tls_small", "tls_big",
                  "lockcount", "h2_small", "h2_proxy", "tls_handshake_ecdsa", "tls_handshake_rsa",
-                 "tls_resume", "idle_mem")
+                 "tls_resume", "tls_resume12", "idle_mem")
 # Connections of the scenarios whose client is not wrk: h2load's 100 connections of 10
 # streams each, and s_time's one connection at a time.
 CLIENT_CONNS = {"h2load": 100, "s_time": 1}

@@ -11,6 +11,10 @@ server sees batches as under wrk), dumps the counters and divides by the request
 
     python3 benches/callgrind.py --scenarios fastcgi,proxy,small --requests 2000
     python3 benches/callgrind.py --scenarios fastcgi --keep   # keep the callgrind.out files
+    python3 benches/callgrind.py --scenarios tls_resume,tls_handshake_rsa --requests 200
+
+The s_time scenarios (tls_handshake_*, tls_resume*) count handshakes: one connection at a
+time, each a handshake and `GET PATH HTTP/1.0` read to the close, as `openssl s_time` does.
 
 `callgrind_annotate DIR/portico.out` on a kept file says where the instructions go.
 Standard library only; run from the repository root.
@@ -20,6 +24,7 @@ import argparse
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -38,7 +43,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def batch(port, scenario, total, conns):
+def http_batch(port, scenario, total, conns):
     """`total` requests over `conns` keep-alive connections, one in flight on each."""
     head = "".join(f"{h}\r\n" for h in scenario.headers)
     req = f"GET {scenario.path} HTTP/1.1\r\nHost: localhost\r\n{head}\r\n".encode()
@@ -58,6 +63,58 @@ def batch(port, scenario, total, conns):
     finally:
         for s in socks:
             s.close()
+
+
+class Handshakes:
+    """The client of the `s_time` scenarios: `openssl s_time`'s way, one connection at a
+    time, each a handshake, `GET PATH HTTP/1.0` read to the server's close, and no
+    close_notify from the client. With `reuse` every connection offers the session of the
+    first one (s_time -reuse), and one that does not resume is an error."""
+
+    def __init__(self, reuse):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        self.ctx.check_hostname = False
+        self.ctx.verify_mode = ssl.CERT_NONE
+        self.reuse = reuse
+        self.session = None
+
+    def one(self, port, path):
+        raw = socket.create_connection(("127.0.0.1", port))
+        s = self.ctx.wrap_socket(raw, server_hostname="localhost",
+                                 session=self.session if self.reuse else None)
+        try:
+            s.sendall(f"GET {path} HTTP/1.0\r\n\r\n".encode())
+            got = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+            if not got.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(f"{path}: {got[:40]!r}")
+            if self.reuse:
+                if self.session is None:
+                    self.session = s.session
+                elif not s.session_reused:
+                    raise RuntimeError("the session was not resumed")
+        finally:
+            s.close()
+
+
+def batch(port, scenario, total, conns):
+    if scenario.client == "s_time":
+        return tls_batch(port, scenario, total)
+    return http_batch(port, scenario, total, conns)
+
+
+_CLIENTS = {}
+
+
+def tls_batch(port, scenario, total):
+    """`total` handshakes (one connection each) for the s_time scenarios."""
+    client = _CLIENTS.setdefault((port, scenario.name), Handshakes(scenario.reuse))
+    for _ in range(total):
+        client.one(port, scenario.path)
 
 
 def callgrind_control(pid, flag, port, scenario):

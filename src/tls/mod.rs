@@ -10,6 +10,7 @@
 //! - `ciphers.rs`: `ssl_protocols`, `ssl_ciphers` (OpenSSL cipher strings mapped onto the
 //!   suites rustls has), `ssl_ecdh_curve`.
 //! - `tickets.rs`: session tickets under keys every worker shares (`ssl_session_ticket_key`).
+//! - `hkdf.rs`: the TLS 1.3 key schedule's HKDF on HMAC keys prepared once.
 //! - `session.rs`: the `builtin` session cache with `ssl_session_timeout`.
 //! - `transport.rs`: ciphertext from the socket → rustls → plaintext for the connection, and
 //!   everything the writer emits encrypted on its way out.
@@ -29,6 +30,7 @@ mod client;
 mod client_auth;
 mod dn;
 mod encrypted_key;
+mod hkdf;
 pub mod ktls;
 mod offer;
 mod session;
@@ -93,9 +95,12 @@ pub fn write_cert_field(field: CertField, leaf: &[u8], now: i64, out: &mut Vec<u
     }
 }
 
-/// The crypto provider every TLS object is built with.
+/// The crypto provider every TLS object is built with: aws-lc-rs, its TLS 1.3 suites on
+/// HKDF with prepared HMAC keys (`hkdf.rs`).
 pub fn provider() -> rustls::crypto::CryptoProvider {
-    rustls::crypto::aws_lc_rs::default_provider()
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    provider.cipher_suites = hkdf::with_prepared_hkdf(&provider.cipher_suites);
+    provider
 }
 
 /// What a server block's `ssl_*` directives built: what a handshake that selects the
