@@ -278,13 +278,13 @@ pub(crate) fn proxy_cache_revalidate(
     set_once(&mut l.loc(d)?.proxy_cache_revalidate, d, flag_arg)
 }
 
-/// `proxy_cache_background_update on|off;` (off only)
+/// `proxy_cache_background_update on|off;`
 pub(crate) fn proxy_cache_background_update(
-    _: &mut Level<'_>,
+    l: &mut Level<'_>,
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
-    flag_only(d, false, "background updates are not built yet (only off)")
+    set_once(slots(l, d)?.background_update, d, flag_arg)
 }
 
 /// `proxy_cache_convert_head on|off;`
@@ -312,17 +312,15 @@ pub(crate) fn proxy_cache_lock_time(
     set_once(slot, d, |_| Ok(t))
 }
 
-/// `proxy_cache_max_range_offset NUMBER;`
+/// `proxy_cache_max_range_offset NUMBER;`: a range request starting beyond NUMBER is
+/// passed to the upstream as it is and its response not stored (nginx's
+/// `ngx_http_upstream_cache_check_range`).
 pub(crate) fn proxy_cache_max_range_offset(
-    _: &mut Level<'_>,
+    l: &mut Level<'_>,
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
-    offset_arg(d, 0)?;
-    Err(refuse(
-        d,
-        "range requests bypassing the cache are not built yet",
-    ))
+    set_once(slots(l, d)?.max_range_offset, d, |d| offset_arg(d, 0).map(Some))
 }
 
 /// `"proxy_cache" zone "NAME" is unknown`: a zone `proxy_cache` named that no

@@ -74,6 +74,10 @@ pub(super) enum Lookup {
     Failed(u16),
     /// Another request holds the entry's lock for this many more milliseconds: look again.
     Wait(u64),
+    /// The expired entry answers at once (`STALE`) and a background subrequest refreshes
+    /// it, holding the request's claim on the key (`*_cache_background_update`, nginx's
+    /// `ngx_http_upstream_cache_background_update`).
+    Refresh(Hit, bool, keys::Ticket),
     /// The request goes upstream and its response is not stored (`*_cache_min_uses` not
     /// reached, the lock's wait timed out): nginx's `NGX_HTTP_CACHE_SCARCE`, whose upstream
     /// request passes the client's conditional and range fields.
@@ -132,6 +136,9 @@ pub(super) struct Upstreamward<'a> {
     pub proxy_host: &'a str,
     /// The request already waits for the cache lock (it looks again).
     pub wait: Option<LockWait>,
+    /// The request is the background update of an expired entry, holding the key's lock
+    /// that the request answered with the stale entry took (see [`Lookup::Refresh`]).
+    pub update: Option<keys::Ticket>,
 }
 
 /// The lookup before going upstream; `hot` is the worker's entries answered lately.
@@ -147,6 +154,7 @@ pub(super) fn lookup(
         request_head,
         proxy_host,
         wait,
+        mut update,
     } = up;
     let cache = match loc.cache {
         None => return (Lookup::Off, None),
@@ -359,18 +367,35 @@ pub(super) fn lookup(
         }
         Found::Expired(mut stale) => {
             stale.hit.cache = cache;
+            let updating_ok = loc.use_stale & USE_STALE_UPDATING != 0 || stale.if_updating;
             // One request refreshes an expired entry; while it does, the others are
             // answered with the old one when `use_stale updating` (or the entry's
-            // `stale-while-revalidate`) allows, else they fetch it too.
-            let stamp = zone
-                .as_ref()
-                .map(|z| z.try_lock(&digest, keys::now_ms(), keys::UPDATING_BOUND_MS));
-            if stamp.is_some_and(|s| s.is_none())
-                && (loc.use_stale & USE_STALE_UPDATING != 0 || stale.if_updating)
-            {
+            // `stale-while-revalidate`) allows, else they fetch it too. A background
+            // update already holds the key's lock (its parent took it).
+            let stamp = match update.take() {
+                Some(t) => Err(t),
+                None => Ok(zone
+                    .as_ref()
+                    .map(|z| z.try_lock(&digest, keys::now_ms(), keys::UPDATING_BOUND_MS))),
+            };
+            if stamp.as_ref().is_ok_and(|s| s.is_some_and(|s| s.is_none())) && updating_ok {
                 return (Lookup::Hit(stale.hit, head_only), Some("UPDATING"));
             }
-            let mut p = plan(stamp.flatten());
+            // `*_cache_background_update`: the one that took the lock answers with the
+            // old entry too, and a background subrequest fetches the new one.
+            if loc.background_update
+                && updating_ok
+                && !vars.active.route.subrequest
+                && let Ok(Some(Some(s))) = stamp
+                && let Some(t) = ticket(Some(s))
+            {
+                return (Lookup::Refresh(stale.hit, head_only, t), Some("STALE"));
+            }
+            let mut p = match stamp {
+                Err(t) if !scarce => plan_for(&entry, cache, Some(t)),
+                Err(_) => None,
+                Ok(stamp) => plan(stamp.flatten()),
+            };
             if let Some(p) = p.as_mut() {
                 if loc.revalidate {
                     conditional_fields(&stale.hit.head, &mut p.conditional);
@@ -382,6 +407,10 @@ pub(super) fn lookup(
             (Lookup::Upstream(p), Some("EXPIRED"))
         }
         Found::Missing if scarce => (Lookup::Uncached, Some("MISS")),
+        // A background update whose entry went meanwhile fetches it under its lock.
+        Found::Missing if update.is_some() => {
+            (Lookup::Upstream(plan_for(&entry, cache, update)), Some("MISS"))
+        }
         Found::Missing if !loc.lock => (Lookup::Upstream(plan(None)), Some("MISS")),
         Found::Missing => {
             let Some(z) = &zone else {

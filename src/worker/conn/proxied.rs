@@ -907,6 +907,7 @@ pub(in crate::worker) fn start_upstream<'c>(
                 a.upstream.log.proxy_host = host.clone();
             }
             let mut hot = std::mem::take(&mut shared.hot_cache);
+            let update = a.cache_update.take();
             let (lookup, status) = {
                 let vars = a.vars(conn, req, shared);
                 let cx = RequestLog {
@@ -928,11 +929,20 @@ pub(in crate::worker) fn start_upstream<'c>(
                         request_head: &head,
                         proxy_host: &proxy_host,
                         wait,
+                        update,
                     },
                 )
             };
             shared.hot_cache = hot;
             a.upstream.log.cache_status = status;
+            // `*_cache_background_update`: the stale entry answers as a hit does, and a
+            // background subrequest refreshes it.
+            let (lookup, refresh) = match lookup {
+                super::cached::Lookup::Refresh(hit, head_only, ticket) => {
+                    (super::cached::Lookup::Hit(hit, head_only), Some(ticket))
+                }
+                other => (other, None),
+            };
             match lookup {
                 super::cached::Lookup::Hit(hit, head_only) => {
                     let keep_head = shared.http.user_vars.reads_upstream_head();
@@ -949,6 +959,13 @@ pub(in crate::worker) fn start_upstream<'c>(
                             }
                             a.upstream.keep_request_buffer(head);
                             a.source = Source::Upstream;
+                            if let Some(ticket) = refresh
+                                && let Some(sub) = crate::worker::subrequest::Subrequest::cache_update(
+                                    a, shared, ticket,
+                                )
+                            {
+                                a.subrequests.push(sub);
+                            }
                             return Launched::Started;
                         }
                         // The stored head is not one the protocol takes: fetched again.
@@ -976,7 +993,7 @@ pub(in crate::worker) fn start_upstream<'c>(
                     uncached = true;
                     continue;
                 }
-                super::cached::Lookup::Off => {}
+                super::cached::Lookup::Off | super::cached::Lookup::Refresh(..) => {}
                 super::cached::Lookup::Failed(status) => {
                     a.upstream.give_parts(proto, head);
                     return Launched::Refused(status);

@@ -18,6 +18,7 @@
 //! subrequest), a failed upstream is its 502/504 without the subrequest's `error_page`.
 
 pub(super) mod auth;
+mod cache_update;
 pub(super) mod mirror;
 pub(super) mod post_action;
 
@@ -47,6 +48,8 @@ pub(super) enum Kind {
     Mirror,
     /// `post_action`: after the response, like a mirror.
     PostAction,
+    /// `*_cache_background_update`: the refresh of an expired entry, like a mirror.
+    CacheUpdate,
 }
 
 /// Where a subrequest is.
