@@ -683,3 +683,52 @@ fn several_ranges_of_a_hit_are_one_multipart_answer() {
     );
     assert_eq!(asked(&up, "/c/mr"), 1);
 }
+
+/// `proxy_cache_background_update on` with `use_stale updating`: an expired entry answers at
+/// once (`STALE`) and a background subrequest fetches the new one (one upstream request),
+/// which the next request gets as a hit.
+#[test]
+fn a_background_update_answers_stale_at_once_and_refreshes_the_entry() {
+    let up = Upstream::start();
+    let server = Server::start_with(
+        1,
+        &format!(
+            "log_format cache '$uri $status [$upstream_cache_status]';\n\
+             access_log logs/access.log cache;\n\
+             proxy_cache_path cache keys_zone=one:1m;\n\
+             server {{ listen 127.0.0.1:PORT;\n\
+               location /bg/ {{ proxy_pass http://127.0.0.1:{port}; proxy_cache one;\n\
+                 proxy_cache_key $uri; proxy_cache_valid 200 1s;\n\
+                 proxy_cache_use_stale updating; proxy_cache_background_update on; }}\n\
+             }}",
+            port = up.port
+        ),
+        |_| {},
+    );
+    let first = server.get("/bg/x?v=1");
+    assert!(first.text().contains("v=1"), "{}", first.text());
+    std::thread::sleep(Duration::from_millis(2100));
+    // The refresh is slow (3 s); the stale answer does not wait for it.
+    let mut c = server.connect();
+    let started = std::time::Instant::now();
+    common::send(&mut c, &common::get_request("/bg/x?v=2&delay=3000"));
+    let stale = common::next_response(&mut c);
+    assert!(started.elapsed() < Duration::from_millis(2000));
+    assert_eq!(stale.status, 200);
+    assert!(stale.text().contains("v=1"), "{}", stale.text());
+    // Another request while the refresh runs gets the old entry too (UPDATING).
+    let updating = server.get("/bg/x?v=3");
+    assert!(updating.text().contains("v=1"), "{}", updating.text());
+    // The stale answer's log line comes once its background update is done (the
+    // connection waits for it, as nginx's).
+    assert!(server.wait_for(10, || logged(&server, "/bg/x").len() >= 3));
+    let fresh = server.get("/bg/x?v=4");
+    assert!(fresh.text().contains("v=2"), "{}", fresh.text());
+    assert_eq!(asked(&up, "/bg/x"), 2, "one refresh");
+    drop(c);
+    assert_eq!(
+        statuses(&server, "/bg/x", 4),
+        ["MISS", "UPDATING", "STALE", "HIT"]
+    );
+    server.assert_clean_log();
+}

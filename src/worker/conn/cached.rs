@@ -637,6 +637,62 @@ pub(in crate::worker) fn begin_fill<'c>(
     }
 }
 
+/// `*_cache_revalidate`: when the upstream answered the conditional request for the
+/// expired entry of `a`'s request with 304, the entry is valid again: its file's header and
+/// its node in the keys zone learn the new time (nginx's ngx_http_file_cache_update_header).
+/// `None` when the answer is not that 304; the stale entry stays in the plan to answer.
+pub(in crate::worker) fn revalidate_entry<'c>(
+    a: &mut Active<'c>,
+    shared: &mut Shared<'c>,
+    facts: &HeadFacts,
+) -> Option<()> {
+    let plan = a.cache_fill.as_ref()?;
+    if facts.status != 304 || plan.conditional.is_empty() || a.upstream.cached() {
+        return None;
+    }
+    let stale = plan.stale.as_ref()?;
+    let loc = cache_view(a.req.as_ref()?.loc);
+    let now = unix_now();
+    let head = a.upstream.head_bytes();
+    let head = head.get(..facts.len).unwrap_or_default();
+    let f = freshness::of_headers(freshness::fields(head), loc.ignore_headers, now);
+    // The 304's own Cache-Control/Expires first; else, as nginx once the stored
+    // response is loaded again, the stored response's own fields, then
+    // `*_cache_valid` for its status (with the stored times beside).
+    let stored = &stale.hit.head;
+    let g = freshness::of_headers(freshness::fields(stored), loc.ignore_headers, now);
+    let stored_status = stored
+        .get(9..12)
+        .and_then(|s| std::str::from_utf8(s).ok())
+        .and_then(|s| s.parse::<u16>().ok())
+        .unwrap_or(0);
+    let refreshed = if f.forbidden {
+        None
+    } else if f.valid_sec != 0 {
+        Some((f.valid_sec, Some((f.updating_sec, f.error_sec))))
+    } else if g.valid_sec != 0 {
+        Some((g.valid_sec, Some((g.updating_sec, g.error_sec))))
+    } else {
+        match freshness::valid_for(loc.valid, stored_status) {
+            0 => None,
+            secs => Some((now + secs, None)),
+        }
+    };
+    let slot = (stale.hit.cache, stale.hit.digest);
+    let (body_start, len) = (stale.hit.body_start, stale.hit.len);
+    let mut plan = a.cache_fill.take()?;
+    if let Some((valid_sec, times)) = refreshed {
+        let _ = header::refresh(&plan.entry.path, valid_sec, times, now);
+        if let Some(ticket) = plan.ticket.take() {
+            ticket.filled(valid_sec, body_start, len);
+        }
+    }
+    // The file's mtime may not change: the worker's remembered copy goes.
+    shared.hot_cache.forget(&slot);
+    a.cache_fill = Some(plan);
+    Some(())
+}
+
 impl<'c> Conn<'c> {
     /// The upstream answered a status `proxy_cache_use_stale` names (`http_500`...) and an
     /// expired entry is at hand: it answers instead (`STALE`), as nginx's
@@ -674,59 +730,14 @@ impl<'c> Conn<'c> {
     }
 
     /// `proxy_cache_revalidate`: the upstream answered the conditional request for an
-    /// expired entry with 304, so the entry is valid again (its file's header and its node
-    /// in the keys zone learn the new time, as nginx's ngx_http_file_cache_update_header)
-    /// and answers (`REVALIDATED`), as ngx_http_upstream_test_next does.
+    /// expired entry with 304, so the entry is valid again (see [`revalidate_entry`]) and
+    /// answers (`REVALIDATED`), as ngx_http_upstream_test_next does.
     pub(super) fn revalidated(
         &mut self,
         shared: &mut Shared<'c>,
         facts: &HeadFacts,
     ) -> Option<Step> {
-        let a = self.active.as_deref_mut()?;
-        let plan = a.cache_fill.as_ref()?;
-        if facts.status != 304 || plan.conditional.is_empty() || a.upstream.cached() {
-            return None;
-        }
-        let stale = plan.stale.as_ref()?;
-        let loc = cache_view(a.req.as_ref()?.loc);
-        let now = unix_now();
-        let head = a.upstream.head_bytes();
-        let head = head.get(..facts.len).unwrap_or_default();
-        let f = freshness::of_headers(freshness::fields(head), loc.ignore_headers, now);
-        // The 304's own Cache-Control/Expires first; else, as nginx once the stored
-        // response is loaded again, the stored response's own fields, then
-        // `*_cache_valid` for its status (with the stored times beside).
-        let stored = &stale.hit.head;
-        let g = freshness::of_headers(freshness::fields(stored), loc.ignore_headers, now);
-        let stored_status = stored
-            .get(9..12)
-            .and_then(|s| std::str::from_utf8(s).ok())
-            .and_then(|s| s.parse::<u16>().ok())
-            .unwrap_or(0);
-        let refreshed = if f.forbidden {
-            None
-        } else if f.valid_sec != 0 {
-            Some((f.valid_sec, Some((f.updating_sec, f.error_sec))))
-        } else if g.valid_sec != 0 {
-            Some((g.valid_sec, Some((g.updating_sec, g.error_sec))))
-        } else {
-            match freshness::valid_for(loc.valid, stored_status) {
-                0 => None,
-                secs => Some((now + secs, None)),
-            }
-        };
-        let slot = (stale.hit.cache, stale.hit.digest);
-        let (body_start, len) = (stale.hit.body_start, stale.hit.len);
-        let mut plan = a.cache_fill.take()?;
-        if let Some((valid_sec, times)) = refreshed {
-            let _ = header::refresh(&plan.entry.path, valid_sec, times, now);
-            if let Some(ticket) = plan.ticket.take() {
-                ticket.filled(valid_sec, body_start, len);
-            }
-        }
-        // The file's mtime may not change: the worker's remembered copy goes.
-        shared.hot_cache.forget(&slot);
-        a.cache_fill = Some(plan);
+        revalidate_entry(self.active.as_deref_mut()?, shared, facts)?;
         let step = match self.answer_stale(shared) {
             Ok(step) => step,
             Err(()) => return Some(handler::finalize_with_status(self, shared, 502)),

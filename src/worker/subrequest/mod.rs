@@ -294,6 +294,11 @@ impl<'c> Subrequest<'c> {
         a.route.sent_head.clear();
         a.route.sent_head.extend_from_slice(a.upstream.head_bytes());
         a.route.sent_head.truncate(facts.len);
+        // A background update's 304 for a revalidated entry makes it valid again.
+        if conn::cached::revalidate_entry(a, shared, &facts).is_some() {
+            a.cache_fill = None;
+            a.upstream.log.cache_status = Some("REVALIDATED");
+        }
         // A response that may be cached is read whole into its entry, as nginx reads
         // a `header_only` subrequest's body when the upstream is cacheable.
         if a.cache_fill.is_some() && !a.upstream.cached() {
