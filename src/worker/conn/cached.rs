@@ -353,7 +353,11 @@ pub(super) fn lookup(
             plan_for(&entry, cache, ticket(stamp))
         }
     };
-    match found {
+    let range = fields
+        .clone()
+        .find(|(n, _)| n.eq_ignore_ascii_case(b"range"))
+        .map(|(_, v)| v);
+    let decided = match found {
         Found::Fresh(mut hit) => {
             if let Some(z) = &zone
                 && entry.digest == digest
@@ -434,7 +438,41 @@ pub(super) fn lookup(
             let held = z.held_for(&digest, now_ms).unwrap_or(0);
             (Lookup::Wait(held), Some("MISS"))
         }
+    };
+    // `*_cache_max_range_offset`: a range starting too far goes upstream as the client
+    // asked it and is not stored (ngx_http_upstream_cache_check_range).
+    match decided {
+        (Lookup::Upstream(Some(_)), status) if range_too_far(range, loc.max_range_offset) => {
+            (Lookup::Uncached, status)
+        }
+        other => other,
     }
+}
+
+/// Whether a request's `Range` starts at or beyond `max` (`None`: no limit), as nginx's
+/// ngx_http_upstream_cache_check_range reads it: any range with a limit of 0, a suffix
+/// range always, else the first range's start; a value that is not `bytes=` never.
+fn range_too_far(range: Option<&[u8]>, max: Option<u64>) -> bool {
+    let (Some(range), Some(max)) = (range, max) else {
+        return false;
+    };
+    if max == 0 {
+        return true;
+    }
+    if range.len() < 7 || !range[..6].eq_ignore_ascii_case(b"bytes=") {
+        return false;
+    }
+    let spaces = range[6..].iter().take_while(|&&b| b == b' ').count();
+    let spec = &range[6 + spaces..];
+    if spec.first() == Some(&b'-') {
+        return true;
+    }
+    let digits = spec.iter().take_while(|b| b.is_ascii_digit()).count();
+    let offset = spec[..digits]
+        .iter()
+        .try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')));
+    // ngx_atoof fails on an empty or overflowing number (-1, below any limit).
+    offset.is_some_and(|o| digits > 0 && o >= max)
 }
 
 /// The fields nginx's proxy sends for an expired entry under `proxy_cache_revalidate`
@@ -761,5 +799,28 @@ impl<'c> Conn<'c> {
         a.source = Source::Upstream;
         self.client_progress = shared.now;
         Ok(Step::Again)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::range_too_far;
+
+    #[test]
+    fn a_range_is_too_far_as_nginx_reads_it() {
+        let far = |r: &str, max| range_too_far(Some(r.as_bytes()), max);
+        assert!(!far("bytes=0-1", None));
+        assert!(!range_too_far(None, Some(0)));
+        assert!(far("bytes=0-1", Some(0)));
+        assert!(far("anything", Some(0)));
+        assert!(!far("bytes=1-", Some(2)));
+        assert!(far("bytes=2-", Some(2)));
+        assert!(far("bytes=  5-9,0-1", Some(3)));
+        assert!(!far("bytes=0-1,5-9", Some(3)));
+        assert!(far("bytes=-1", Some(100)));
+        assert!(!far("items=5-", Some(3)));
+        assert!(!far("bytes=", Some(3)));
+        assert!(!far("bytes=x", Some(3)));
+        assert!(!far("bytes=99999999999999999999999-", Some(3)));
     }
 }
