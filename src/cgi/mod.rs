@@ -277,9 +277,19 @@ impl Protocol for Gateway<'_> {
         }
     }
 
+    fn cut_range(&mut self, buf: &mut [u8], from: usize, end: usize) -> usize {
+        let Some(slice) = self.slice.as_mut() else {
+            return end;
+        };
+        // A 206: only the range's bytes go to the client.
+        let keep = slice.keep(end - from);
+        buf.copy_within(from + keep.start..from + keep.end, from);
+        from + keep.len()
+    }
+
     fn decode_body(
         &mut self,
-        buf: &mut [u8],
+        _buf: &mut [u8],
         from: usize,
         end: usize,
         log: &ProtoLog<'_, '_>,
@@ -314,12 +324,6 @@ impl Protocol for Gateway<'_> {
             }
         } else if self.rest == Some(0) {
             done = true;
-        }
-        if let Some(slice) = self.slice.as_mut() {
-            // A 206: only the range's bytes go to the client.
-            let keep = slice.keep(end - from);
-            buf.copy_within(from + keep.start..from + keep.end, from);
-            end = from + keep.len();
         }
         Ok(Decoded {
             end,

@@ -479,9 +479,21 @@ impl<'c> Conn<'c> {
             // gunzip (earlier filters) make its length unknown.
             // A cached response takes ranges too (nginx's `r->allow_ranges` for
             // `r->cached`); one range is cut from the file here.
-            let force_ranges = match a.upstream.proto_and_head().0 {
-                Backend::Http(_) => loc.proxy_force_ranges || a.upstream.cached(),
-                Backend::Gateway(g) => g.module.conf(loc).force_ranges() || a.upstream.cached(),
+            // A response that may be stored and says `Accept-Ranges` takes one range too
+            // (ngx_http_upstream_copy_allow_ranges for `u->cacheable`): the entry gets
+            // the whole body, the client its part.
+            let (cacheable, cached) = (a.cache_fill.is_some(), a.upstream.cached());
+            let force_ranges = match a.upstream.proto_and_head() {
+                (Backend::Http(h), head) => {
+                    loc.proxy_force_ranges
+                        || cached
+                        || cacheable && h.head.header(head, "accept-ranges").is_some()
+                }
+                (Backend::Gateway(g), head) => {
+                    g.module.conf(loc).force_ranges()
+                        || cached
+                        || cacheable && g.head.header(head, "accept-ranges").is_some()
+                }
             } && !handler::upstream_body_coded(a, loc);
             let buf = &a.buf[a.start.min(a.filled)..a.filled];
             let (range, if_range) = (
