@@ -732,3 +732,49 @@ fn a_background_update_answers_stale_at_once_and_refreshes_the_entry() {
     );
     server.assert_clean_log();
 }
+
+/// A cacheable miss with a `Range` stores the whole response and, when the upstream says
+/// `Accept-Ranges`, answers the range (nginx's single range for `u->cacheable`); with
+/// `proxy_cache_max_range_offset`, a range starting beyond it goes upstream as asked and
+/// is not stored.
+#[test]
+fn a_range_on_a_miss_is_answered_and_the_whole_body_stored() {
+    let up = Upstream::start();
+    let server = start(&up, "proxy_cache_max_range_offset 50;");
+    let ranged = |path: &str, range: &str| {
+        server.request(
+            format!(
+                "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nRange: bytes={range}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+    };
+    let part = ranged("/c/miss?size=100&h=Accept-Ranges:+bytes", "5-9");
+    assert_eq!(part.status, 206, "{}", common::show(&part));
+    assert_eq!(part.header("Accept-Ranges"), None);
+    let whole = server.get("/c/miss?size=100&h=Accept-Ranges:+bytes");
+    assert_eq!(whole.status, 200);
+    assert_eq!(part.body, whole.body[5..10]);
+    assert_eq!(
+        whole
+            .header_names()
+            .iter()
+            .filter(|n| n.eq_ignore_ascii_case("accept-ranges"))
+            .count(),
+        1
+    );
+    assert_eq!(asked(&up, "/c/miss"), 1, "the whole body was stored");
+    // Beyond the offset: the client's Range goes upstream and nothing is stored.
+    let far = ranged("/c/far?size=100", "60-");
+    assert_eq!(far.status, 200);
+    let sent = up.seen();
+    let sent = sent
+        .iter()
+        .find(|s| s.line.contains("/c/far"))
+        .expect("the far range went upstream");
+    assert_eq!(sent.header("range"), Some("bytes=60-"));
+    server.get("/c/far?size=100");
+    assert_eq!(asked(&up, "/c/far"), 2);
+    assert_eq!(statuses(&server, "/c/far?size=100", 2), ["MISS", "MISS"]);
+    server.assert_clean_log();
+}

@@ -146,7 +146,9 @@ impl<'c> Gateway<'c> {
             hidden_by_default: self.module.hidden_by_default(),
             chunked: open_ended && self.client_http11,
             until_close: open_ended && !self.client_http11,
-            force_ranges: conf.force_ranges(),
+            // The range filter took the response (the directive, a hit, a cacheable
+            // response with `Accept-Ranges`): the application's `Accept-Ranges` goes.
+            force_ranges: conf.force_ranges() || self.ranged != Ranged::No,
             ranged: self.ranged,
         }
     }

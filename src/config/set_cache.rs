@@ -320,7 +320,9 @@ pub(crate) fn proxy_cache_max_range_offset(
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
-    set_once(slots(l, d)?.max_range_offset, d, |d| offset_arg(d, 0).map(Some))
+    set_once(slots(l, d)?.max_range_offset, d, |d| {
+        offset_arg(d, 0).map(Some)
+    })
 }
 
 /// `"proxy_cache" zone "NAME" is unknown`: a zone `proxy_cache` named that no

@@ -412,9 +412,10 @@ pub(super) fn lookup(
         }
         Found::Missing if scarce => (Lookup::Uncached, Some("MISS")),
         // A background update whose entry went meanwhile fetches it under its lock.
-        Found::Missing if update.is_some() => {
-            (Lookup::Upstream(plan_for(&entry, cache, update)), Some("MISS"))
-        }
+        Found::Missing if update.is_some() => (
+            Lookup::Upstream(plan_for(&entry, cache, update)),
+            Some("MISS"),
+        ),
         Found::Missing if !loc.lock => (Lookup::Upstream(plan(None)), Some("MISS")),
         Found::Missing => {
             let Some(z) = &zone else {
@@ -468,9 +469,9 @@ fn range_too_far(range: Option<&[u8]>, max: Option<u64>) -> bool {
         return true;
     }
     let digits = spec.iter().take_while(|b| b.is_ascii_digit()).count();
-    let offset = spec[..digits]
-        .iter()
-        .try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')));
+    let offset = spec[..digits].iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    });
     // ngx_atoof fails on an empty or overflowing number (-1, below any limit).
     offset.is_some_and(|o| digits > 0 && o >= max)
 }

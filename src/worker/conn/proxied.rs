@@ -972,9 +972,10 @@ pub(in crate::worker) fn start_upstream<'c>(
                             a.upstream.keep_request_buffer(head);
                             a.source = Source::Upstream;
                             if let Some(ticket) = refresh
-                                && let Some(sub) = crate::worker::subrequest::Subrequest::cache_update(
-                                    a, shared, ticket,
-                                )
+                                && let Some(sub) =
+                                    crate::worker::subrequest::Subrequest::cache_update(
+                                        a, shared, ticket,
+                                    )
                             {
                                 a.subrequests.push(sub);
                             }
