@@ -778,3 +778,35 @@ fn a_range_on_a_miss_is_answered_and_the_whole_body_stored() {
     assert_eq!(statuses(&server, "/c/far?size=100", 2), ["MISS", "MISS"]);
     server.assert_clean_log();
 }
+
+/// An upstream error intercepted for an `error_page` is cached as nginx caches it: in the
+/// keys zone only, answering its status (to the `error_page`) as a hit until its time is
+/// over; a bypass fetches again and a stored response replaces it.
+#[test]
+fn an_intercepted_error_is_cached_in_the_keys_zone() {
+    let up = Upstream::start();
+    let server = Server::start_with(
+        1,
+        &format!(
+            "log_format cache '$uri $status [$upstream_cache_status]';\n\
+             access_log logs/access.log cache;\n\
+             proxy_cache_path cache keys_zone=one:1m;\n\
+             server {{ listen 127.0.0.1:PORT;\n\
+               location /e/ {{ proxy_pass http://127.0.0.1:{port}; proxy_cache one;\n\
+                 proxy_cache_key $uri; proxy_cache_valid any 1m; proxy_cache_bypass $arg_b;\n\
+                 proxy_intercept_errors on; error_page 404 = @fallback; }}\n\
+               location @fallback {{ return 403; }}\n\
+             }}",
+            port = up.port
+        ),
+        |_| {},
+    );
+    assert_eq!(server.get("/e/s/404").status, 403);
+    assert_eq!(server.get("/e/s/404").status, 403);
+    assert_eq!(asked(&up, "/e/s/404"), 1, "the error was cached");
+    assert!(cache_files(&server).is_empty(), "no file for an error");
+    assert_eq!(server.get("/e/s/404?b=1").status, 403);
+    assert_eq!(asked(&up, "/e/s/404"), 2, "a bypass fetches again");
+    assert_eq!(statuses(&server, "/e/s/404", 3), ["MISS", "HIT", "BYPASS"]);
+    server.assert_clean_log();
+}

@@ -268,6 +268,12 @@ pub(super) fn lookup(
     // loader has not indexed the directory, a file it does not know yet may still answer.
     let scarce = probe.is_some_and(|p| !p.exists && p.uses < loc.min_uses);
     let bypass = any_true(loc.bypass, vars);
+    // An intercepted error the keys zone keeps answers as a hit: the request is finalized
+    // with its status, for its `error_page` (nginx's cached NGX_HTTP_NOT_FOUND...).
+    if !bypass && let Some(status) = probe.and_then(|p| p.error) {
+        hot.give_key_buffer(key);
+        return (Lookup::Failed(status), Some("HIT"));
+    }
     if !bypass
         && !scarce
         && let Some(hit) = hot.hit(cache, &digest, &key, now, decl.path.inactive)
@@ -674,6 +680,36 @@ pub(in crate::worker) fn begin_fill<'c>(
             }
         }
     }
+}
+
+/// The upstream's `status` of `a`'s request is intercepted for an `error_page`: when the
+/// response could be cached, the keys zone keeps the status for the response's time (its
+/// fields', else `*_cache_valid`'s for the status), as nginx's
+/// ngx_http_upstream_intercept_errors; the entry's fill plan goes either way. `head`: the
+/// upstream's response head (a hit has no plan).
+pub(in crate::worker) fn remember_error(
+    cache_fill: &mut Option<Box<FillPlan>>,
+    head: &[u8],
+    loc: &crate::config::LocSettings,
+    status: u16,
+) {
+    let Some(ticket) = cache_fill.take().and_then(|p| p.ticket) else {
+        return;
+    };
+    let loc = cache_view(loc);
+    let now = unix_now();
+    let f = freshness::of_headers(freshness::fields(head), loc.ignore_headers, now);
+    if f.forbidden {
+        return;
+    }
+    let valid_sec = match f.valid_sec {
+        0 => match freshness::valid_for(loc.valid, status) {
+            0 => return,
+            secs => now + secs,
+        },
+        t => t,
+    };
+    ticket.errored(status, valid_sec);
 }
 
 /// `*_cache_revalidate`: when the upstream answered the conditional request for the

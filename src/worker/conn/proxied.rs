@@ -419,6 +419,8 @@ impl<'c> Conn<'c> {
                 head: &a.head,
             };
             let mut env = Self::env(shared, self.key);
+            let head = a.upstream.head_bytes().get(..facts.len).unwrap_or_default();
+            super::cached::remember_error(&mut a.cache_fill, head, loc, status);
             // A buffered body goes with the request to its error page, as nginx keeps
             // r->request_body.
             a.route.request_body = a.upstream.intercept(&mut env, &cx);
