@@ -810,3 +810,31 @@ fn an_intercepted_error_is_cached_in_the_keys_zone() {
     assert_eq!(statuses(&server, "/e/s/404", 3), ["MISS", "HIT", "BYPASS"]);
     server.assert_clean_log();
 }
+
+/// With `proxy_cache_convert_head off` and a key without the method, a HEAD's entry (no
+/// body) answers a later GET as nginx answers it: a hit with the stored head alone; the
+/// connection then closes, as no body follows its `Content-Length`.
+#[test]
+fn a_head_entry_answers_a_get_with_its_head_and_closes() {
+    let up = Upstream::start();
+    let server = start(&up, "proxy_cache_convert_head off; proxy_cache_key $uri;");
+    let head = server.request(b"HEAD /c/h HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(head.status, 200);
+    let mut c = server.connect();
+    common::send(&mut c, &common::get_request("/c/h"));
+    let got = common::read_response(&mut c, true).expect("a head");
+    assert_eq!(got.status, 200);
+    assert!(
+        got.header("Content-Length").is_some(),
+        "{}",
+        common::show(&got)
+    );
+    assert_eq!(got.header("Connection"), Some("close"));
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert!(
+        common::read_to_end(&mut c).is_empty(),
+        "no body, then the close"
+    );
+    assert_eq!(asked(&up, "/c/h"), 1);
+    assert_eq!(statuses(&server, "/c/h", 2), ["MISS", "HIT"]);
+}

@@ -373,7 +373,10 @@ pub(super) fn lookup(
             }
             hit.cache = cache;
             hot.remember(&entry, &hit);
-            (Lookup::Hit(hit, head_only), Some("HIT"))
+            // A HEAD's entry (no body) answers a GET with its head alone, as nginx's
+            // ngx_http_cache_send; the connection then closes (see start_upstream).
+            let bodiless = hit.len == hit.body_start;
+            (Lookup::Hit(hit, head_only || bodiless), Some("HIT"))
         }
         Found::Expired(mut stale) => {
             stale.hit.cache = cache;

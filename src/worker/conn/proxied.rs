@@ -959,6 +959,14 @@ pub(in crate::worker) fn start_upstream<'c>(
             };
             match lookup {
                 super::cached::Lookup::Hit(hit, head_only) => {
+                    // A GET answered by a HEAD's entry gets a head whose Content-Length
+                    // no body follows (nginx's answer): the connection cannot go on.
+                    if head_only
+                        && (a.head.method != Method::Head || a.route.as_get)
+                        && let Some(r) = a.req.as_mut()
+                    {
+                        r.keepalive_refused = true;
+                    }
                     let keep_head = shared.http.user_vars.reads_upstream_head();
                     let (slot, parsed_before) = ((hit.cache, hit.digest), hit.saved.is_some());
                     let mut env = Conn::env(shared, key);
