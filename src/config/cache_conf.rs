@@ -47,6 +47,8 @@ pub struct CacheConf {
     pub background_update: Option<bool>,
     /// `*_cache_max_range_offset` (`Some(None)`: no limit)
     pub max_range_offset: Option<Option<u64>>,
+    /// `*_cache_revalidate` (the gateways'; the proxy's is a location setting)
+    pub revalidate: Option<bool>,
 }
 
 impl CacheConf {
@@ -72,7 +74,8 @@ impl CacheConf {
             lock_age,
             min_uses,
             background_update,
-            max_range_offset
+            max_range_offset,
+            revalidate
         );
     }
 
@@ -101,8 +104,7 @@ impl CacheConf {
             min_uses: self.min_uses.unwrap_or(1),
             background_update: self.background_update.unwrap_or(false),
             max_range_offset: self.max_range_offset.flatten(),
-            // The gateways' `*_cache_revalidate on` is refused at -t.
-            revalidate: false,
+            revalidate: self.revalidate.unwrap_or(false),
             buffer_size,
             ignore_headers,
             temp_path,
@@ -138,6 +140,8 @@ pub struct CacheSlots<'a> {
     pub background_update: &'a mut Option<bool>,
     /// `*_cache_max_range_offset`
     pub max_range_offset: &'a mut Option<Option<u64>>,
+    /// `*_cache_revalidate`
+    pub revalidate: &'a mut Option<bool>,
 }
 
 impl<'a> CacheSlots<'a> {
@@ -157,6 +161,7 @@ impl<'a> CacheSlots<'a> {
             min_uses: &mut c.min_uses,
             background_update: &mut c.background_update,
             max_range_offset: &mut c.max_range_offset,
+            revalidate: &mut c.revalidate,
         }
     }
 }
@@ -220,6 +225,7 @@ pub fn proxy_slots(l: &mut super::settings::LocRaw) -> CacheSlots<'_> {
         min_uses: &mut l.proxy_cache_min_uses,
         background_update: &mut l.proxy_cache_background_update,
         max_range_offset: &mut l.proxy_cache_max_range_offset,
+        revalidate: &mut l.proxy_cache_revalidate,
     }
 }
 

@@ -496,7 +496,7 @@ fn conditional_fields(stored_head: &[u8], out: &mut Vec<u8>) {
             .map(|(_, v)| v)
     };
     // nginx keeps the validators of a 200 or 206 only.
-    if !matches!(stored_head.get(9..12), Some(b"200" | b"206")) {
+    if !matches!(stored_status(stored_head), 200 | 206) {
         return;
     }
     if let Some(t) = field(b"last-modified").and_then(crate::http::date::parse_http_date_secs) {
@@ -512,6 +512,23 @@ fn conditional_fields(stored_head: &[u8], out: &mut Vec<u8>) {
         out.extend_from_slice(etag);
         out.extend_from_slice(b"\r\n");
     }
+}
+
+/// The status of a stored head: an HTTP status line's, else a gateway's `Status` field
+/// (none: 200, as the gateways read it).
+fn stored_status(head: &[u8]) -> u16 {
+    let digits = |v: &[u8]| {
+        v.get(..3)
+            .and_then(|s| std::str::from_utf8(s).ok())
+            .and_then(|s| s.parse::<u16>().ok())
+    };
+    if head.starts_with(b"HTTP/") {
+        return head.get(9..).and_then(digits).unwrap_or(0);
+    }
+    freshness::fields(head)
+        .find(|(n, _)| n.eq_ignore_ascii_case(b"status"))
+        .map_or(Some(200), |(_, v)| digits(v))
+        .unwrap_or(0)
 }
 
 /// Removes the files of keys the keys zone let go of (evicted to make room).
@@ -739,11 +756,7 @@ pub(in crate::worker) fn revalidate_entry<'c>(
     // `*_cache_valid` for its status (with the stored times beside).
     let stored = &stale.hit.head;
     let g = freshness::of_headers(freshness::fields(stored), loc.ignore_headers, now);
-    let stored_status = stored
-        .get(9..12)
-        .and_then(|s| std::str::from_utf8(s).ok())
-        .and_then(|s| s.parse::<u16>().ok())
-        .unwrap_or(0);
+    let stored_status = stored_status(stored);
     let refreshed = if f.forbidden {
         None
     } else if f.valid_sec != 0 {

@@ -826,6 +826,8 @@ pub(in crate::worker) fn start_upstream<'c>(
     a.upstream.log.cache_status = None;
     a.cache_fill = None;
     let mut uncached = false;
+    // A gateway's request is built again once its plan brings validators.
+    let mut planned = false;
     let (proto, head, prepared) = loop {
         let (proto, mut head) = a.upstream.take_parts();
         let (proto, prepared) = {
@@ -886,6 +888,7 @@ pub(in crate::worker) fn start_upstream<'c>(
                         client: conn.peer.ip(),
                         conn_id: conn.id,
                         uncached,
+                        validators: a.cache_fill.as_ref().map_or(&[][..], |p| &p.conditional),
                     };
                     let p = crate::cgi::prepare(
                         module,
@@ -916,7 +919,7 @@ pub(in crate::worker) fn start_upstream<'c>(
         // A subrequest's too: its driver takes a hit's head at once, as it drives the
         // machine right after the start.
         let cache = super::cached::cache_view(loc);
-        if cache.cache.is_some() && !uncached {
+        if cache.cache.is_some() && !uncached && !planned {
             if let Some(host) = &prepared.proxy_host {
                 a.upstream.log.proxy_host = host.clone();
             }
@@ -1000,8 +1003,17 @@ pub(in crate::worker) fn start_upstream<'c>(
                     }
                 }
                 super::cached::Lookup::Upstream(plan) => {
-                    // `proxy_cache_revalidate`: the conditional fields go at the end of
-                    // the head (only the proxy's plans have them).
+                    // `*_cache_revalidate`: a gateway's validators are parameters, so its
+                    // request is built again with them.
+                    if kind != Kind::Proxy
+                        && plan.as_ref().is_some_and(|p| !p.conditional.is_empty())
+                    {
+                        a.cache_fill = plan;
+                        a.upstream.give_parts(proto, head);
+                        planned = true;
+                        continue;
+                    }
+                    // The proxy's conditional fields go at the end of the head.
                     if let Some(p) = plan.as_ref().filter(|p| !p.conditional.is_empty())
                         && let Some(end) = memchr::memmem::find(&head, b"\r\n\r\n")
                     {
