@@ -838,3 +838,20 @@ fn a_head_entry_answers_a_get_with_its_head_and_closes() {
     assert_eq!(asked(&up, "/c/h"), 1);
     assert_eq!(statuses(&server, "/c/h", 2), ["MISS", "HIT"]);
 }
+
+/// Under `proxy_force_ranges`, a miss with a `Range` answers the range and stores the whole
+/// body (the range is cut after the cache's copy), as nginx.
+#[test]
+fn a_forced_range_on_a_miss_stores_the_whole_body() {
+    let up = Upstream::start();
+    let server = start(&up, "proxy_force_ranges on;");
+    let part = server.request(
+        b"GET /c/forced?size=50 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nRange: bytes=0-3\r\n\r\n",
+    );
+    assert_eq!(part.status, 206, "{}", common::show(&part));
+    let whole = server.get("/c/forced?size=50");
+    assert_eq!(whole.status, 200);
+    assert_eq!(part.body, whole.body[..4]);
+    assert_eq!(asked(&up, "/c/forced"), 1);
+    assert_eq!(statuses(&server, "/c/forced?size=50", 2), ["MISS", "HIT"]);
+}
