@@ -367,7 +367,7 @@ fn directives_not_built_yet_are_refused_at_test_time() {
             "proxy_cache two;",
             "\"proxy_cache\" zone \"two\" is unknown in",
         ),
-        ("scgi_cache_revalidate on;", "revalidation"),
+        ("proxy_cache_max_range_offset -1;", "invalid value"),
         ("proxy_cache_valid 99 1m;", "invalid status \"99\""),
         (
             "proxy_cache_path c2 levels=3 keys_zone=two:1m;",
@@ -387,6 +387,8 @@ fn directives_not_built_yet_are_refused_at_test_time() {
         "proxy_cache one; proxy_cache_key $host$uri; proxy_cache_lock on; \
          proxy_cache_use_stale updating error; proxy_cache_min_uses 3; proxy_cache_methods GET POST; \
          proxy_cache_lock_timeout 5s; proxy_cache_convert_head on;\n\
+         proxy_cache_background_update on; proxy_cache_max_range_offset 1m;\n\
+         scgi_cache_revalidate on; uwsgi_cache_background_update on;\n\
          proxy_cache_path c2 keys_zone=two:1m max_size=1g min_free=1m loader_files=50 \
          manager_sleep=1s;",
     );

@@ -223,7 +223,7 @@ fn open(
 
 /// A stored `Content-Length` must be the body's length: a file cut short (or grown) by
 /// someone else is not served.
-pub(super) fn body_length_matches(head: &[u8], body: u64) -> bool {
+pub fn body_length_matches(head: &[u8], body: u64) -> bool {
     let declared = super::freshness::fields(head)
         .find(|(n, _)| n.eq_ignore_ascii_case(b"content-length"))
         .and_then(|(_, v)| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok());

@@ -373,9 +373,10 @@ pub(super) fn lookup(
             }
             hit.cache = cache;
             hot.remember(&entry, &hit);
-            // A HEAD's entry (no body) answers a GET with its head alone, as nginx's
-            // ngx_http_cache_send; the connection then closes (see start_upstream).
-            let bodiless = hit.len == hit.body_start;
+            // A HEAD's entry (no body, a Content-Length that says some) answers a GET
+            // with its head alone, as nginx's ngx_http_cache_send; the connection then
+            // closes (see start_upstream). An empty response stays an ordinary hit.
+            let bodiless = hit.len == hit.body_start && !entry::body_length_matches(&hit.head, 0);
             (Lookup::Hit(hit, head_only || bodiless), Some("HIT"))
         }
         Found::Expired(mut stale) => {
