@@ -214,3 +214,30 @@ fn an_expired_php_entry_is_revalidated_with_its_validators() {
         .collect();
     assert_eq!(statuses, ["MISS", "REVALIDATED", "HIT"], "{log}");
 }
+
+/// `fastcgi_cache_background_update on` with `use_stale updating`: an expired entry answers
+/// at once (`STALE`) and a background subrequest runs the script again for the next request.
+#[test]
+fn an_expired_php_entry_is_refreshed_in_the_background() {
+    let Some((s, _fpm)) =
+        server("fastcgi_cache_use_stale updating; fastcgi_cache_background_update on;")
+    else {
+        return;
+    };
+    assert_eq!(s.request(&get("/reval.php")).text(), "run 1 -\n");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let stale = s.request(&get("/reval.php"));
+    assert_eq!(stale.text(), "run 1 -\n", "{}", s.error_log());
+    // The stale answer's log line comes once the refresh is done.
+    assert!(s.wait_for(10, || s.access_log().lines().count() >= 2));
+    assert_eq!(s.request(&get("/reval.php")).text(), "run 2 -\n");
+    assert_eq!(s.prefix.read("html/reval.txt"), "2");
+    s.wait_for(5, || s.access_log().lines().count() >= 3);
+    let log = s.access_log();
+    let statuses: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split('[').nth(1))
+        .map(|s| s.trim_end_matches(']'))
+        .collect();
+    assert_eq!(statuses, ["MISS", "STALE", "HIT"], "{log}");
+}
