@@ -1,5 +1,6 @@
 //! Subrequests (nginx's `ngx_http_subrequest`): an internal request for a URI, made by a
-//! module of the request in progress (`auth_request`, `mirror`), routed through the same
+//! module of the request in progress (`auth_request`, `mirror`, `post_action`; the cache's
+//! background update is a clone of the request, see [`cache_update`]), routed through the same
 //! phases as any request (server rewrite → find location → rewrite → preaccess →
 //! content), answered by the same handlers (static, `return`, the upstream machine for
 //! proxy and FastCGI), and owned by the parent's connection: its upstream socket belongs
