@@ -26,6 +26,16 @@ fn scripts(prefix: &Prefix) {
          if (isset($_GET['status'])) { http_response_code((int)$_GET['status']); } \
          echo 'run ', $n, ' ', $_SERVER['REQUEST_METHOD'], \"\\n\";",
     );
+    // Valid 1 s, with validators; a request carrying the ETag gets a 304.
+    prefix.write(
+        "html/reval.php",
+        "<?php $f = __DIR__ . '/reval.txt'; $n = (int)@file_get_contents($f) + 1; \
+         file_put_contents($f, $n); \
+         header('X-Accel-Expires: 1'); header('ETag: \"e1\"'); \
+         header('Last-Modified: Thu, 01 Jan 2015 00:00:00 GMT'); \
+         if (($_SERVER['HTTP_IF_NONE_MATCH'] ?? '') === '\"e1\"') { http_response_code(304); exit; } \
+         echo 'run ', $n, ' ', $_SERVER['HTTP_IF_MODIFIED_SINCE'] ?? '-', \"\\n\";",
+    );
     prefix.write(
         "html/fields.php",
         "<?php echo $_SERVER['HTTP_IF_MODIFIED_SINCE'] ?? '-', ' ', $_SERVER['HTTP_RANGE'] ?? '-', \
@@ -168,8 +178,66 @@ fn gateway_cache_directives_are_checked_as_the_proxy_s() {
              {m}_cache_lock on; {m}_cache_lock_timeout 1s; {m}_cache_lock_age 2s; }} }}"
         ));
         assert_eq!(ok.0, 0, "{m}: {}", ok.1);
-        let bad = check(&format!("{m}_cache_revalidate on;"));
+        let on = check(&format!(
+            "{m}_cache_revalidate on; {m}_cache_background_update on; \
+             {m}_cache_max_range_offset 10;"
+        ));
+        assert_eq!(on.0, 0, "{m}: {}", on.1);
+        let bad = check(&format!("{m}_cache_revalidate maybe;"));
         assert_ne!(bad.0, 0);
-        assert!(bad.1.contains("built for the proxy only"), "{}", bad.1);
     }
+}
+
+/// `fastcgi_cache_revalidate on`: an expired entry is asked for with its validators as
+/// `HTTP_IF_NONE_MATCH`/`HTTP_IF_MODIFIED_SINCE`; the script's 304 makes it valid again and
+/// the stored answer is served (`REVALIDATED`).
+#[test]
+fn an_expired_php_entry_is_revalidated_with_its_validators() {
+    let Some((s, _fpm)) = server("fastcgi_cache_revalidate on;") else {
+        return;
+    };
+    let first = s.request(&get("/reval.php"));
+    assert_eq!(first.status, 200, "{}", s.error_log());
+    assert_eq!(first.text(), "run 1 -\n");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let again = s.request(&get("/reval.php"));
+    assert_eq!(again.status, 200, "{}", s.error_log());
+    assert_eq!(again.text(), "run 1 -\n", "the stored answer");
+    assert_eq!(s.request(&get("/reval.php")).text(), "run 1 -\n");
+    assert_eq!(s.prefix.read("html/reval.txt"), "2", "one revalidation");
+    s.wait_for(5, || s.access_log().lines().count() >= 3);
+    let log = s.access_log();
+    let statuses: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split('[').nth(1))
+        .map(|s| s.trim_end_matches(']'))
+        .collect();
+    assert_eq!(statuses, ["MISS", "REVALIDATED", "HIT"], "{log}");
+}
+
+/// `fastcgi_cache_background_update on` with `use_stale updating`: an expired entry answers
+/// at once (`STALE`) and a background subrequest runs the script again for the next request.
+#[test]
+fn an_expired_php_entry_is_refreshed_in_the_background() {
+    let Some((s, _fpm)) =
+        server("fastcgi_cache_use_stale updating; fastcgi_cache_background_update on;")
+    else {
+        return;
+    };
+    assert_eq!(s.request(&get("/reval.php")).text(), "run 1 -\n");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let stale = s.request(&get("/reval.php"));
+    assert_eq!(stale.text(), "run 1 -\n", "{}", s.error_log());
+    // The stale answer's log line comes once the refresh is done.
+    assert!(s.wait_for(10, || s.access_log().lines().count() >= 2));
+    assert_eq!(s.request(&get("/reval.php")).text(), "run 2 -\n");
+    assert_eq!(s.prefix.read("html/reval.txt"), "2");
+    s.wait_for(5, || s.access_log().lines().count() >= 3);
+    let log = s.access_log();
+    let statuses: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split('[').nth(1))
+        .map(|s| s.trim_end_matches(']'))
+        .collect();
+    assert_eq!(statuses, ["MISS", "STALE", "HIT"], "{log}");
 }

@@ -367,7 +367,7 @@ fn directives_not_built_yet_are_refused_at_test_time() {
             "proxy_cache two;",
             "\"proxy_cache\" zone \"two\" is unknown in",
         ),
-        ("scgi_cache_revalidate on;", "revalidation"),
+        ("proxy_cache_max_range_offset -1;", "invalid value"),
         ("proxy_cache_valid 99 1m;", "invalid status \"99\""),
         (
             "proxy_cache_path c2 levels=3 keys_zone=two:1m;",
@@ -387,6 +387,8 @@ fn directives_not_built_yet_are_refused_at_test_time() {
         "proxy_cache one; proxy_cache_key $host$uri; proxy_cache_lock on; \
          proxy_cache_use_stale updating error; proxy_cache_min_uses 3; proxy_cache_methods GET POST; \
          proxy_cache_lock_timeout 5s; proxy_cache_convert_head on;\n\
+         proxy_cache_background_update on; proxy_cache_max_range_offset 1m;\n\
+         scgi_cache_revalidate on; uwsgi_cache_background_update on;\n\
          proxy_cache_path c2 keys_zone=two:1m max_size=1g min_free=1m loader_files=50 \
          manager_sleep=1s;",
     );
@@ -682,4 +684,176 @@ fn several_ranges_of_a_hit_are_one_multipart_answer() {
         Some(&*expected.len().to_string())
     );
     assert_eq!(asked(&up, "/c/mr"), 1);
+}
+
+/// `proxy_cache_background_update on` with `use_stale updating`: an expired entry answers at
+/// once (`STALE`) and a background subrequest fetches the new one (one upstream request),
+/// which the next request gets as a hit.
+#[test]
+fn a_background_update_answers_stale_at_once_and_refreshes_the_entry() {
+    let up = Upstream::start();
+    let server = Server::start_with(
+        1,
+        &format!(
+            "log_format cache '$uri $status [$upstream_cache_status]';\n\
+             access_log logs/access.log cache;\n\
+             proxy_cache_path cache keys_zone=one:1m;\n\
+             server {{ listen 127.0.0.1:PORT;\n\
+               location /bg/ {{ proxy_pass http://127.0.0.1:{port}; proxy_cache one;\n\
+                 proxy_cache_key $uri; proxy_cache_valid 200 1s;\n\
+                 proxy_cache_use_stale updating; proxy_cache_background_update on; }}\n\
+             }}",
+            port = up.port
+        ),
+        |_| {},
+    );
+    let first = server.get("/bg/x?v=1");
+    assert!(first.text().contains("v=1"), "{}", first.text());
+    std::thread::sleep(Duration::from_millis(2100));
+    // The refresh is slow (3 s); the stale answer does not wait for it.
+    let mut c = server.connect();
+    let started = std::time::Instant::now();
+    common::send(&mut c, &common::get_request("/bg/x?v=2&delay=3000"));
+    let stale = common::next_response(&mut c);
+    assert!(started.elapsed() < Duration::from_millis(2000));
+    assert_eq!(stale.status, 200);
+    assert!(stale.text().contains("v=1"), "{}", stale.text());
+    // Another request while the refresh runs gets the old entry too (UPDATING).
+    let updating = server.get("/bg/x?v=3");
+    assert!(updating.text().contains("v=1"), "{}", updating.text());
+    // The stale answer's log line comes once its background update is done (the
+    // connection waits for it, as nginx's).
+    assert!(server.wait_for(10, || logged(&server, "/bg/x").len() >= 3));
+    let fresh = server.get("/bg/x?v=4");
+    assert!(fresh.text().contains("v=2"), "{}", fresh.text());
+    assert_eq!(asked(&up, "/bg/x"), 2, "one refresh");
+    drop(c);
+    assert_eq!(
+        statuses(&server, "/bg/x", 4),
+        ["MISS", "UPDATING", "STALE", "HIT"]
+    );
+    server.assert_clean_log();
+}
+
+/// A cacheable miss with a `Range` stores the whole response and, when the upstream says
+/// `Accept-Ranges`, answers the range (nginx's single range for `u->cacheable`); with
+/// `proxy_cache_max_range_offset`, a range starting beyond it goes upstream as asked and
+/// is not stored.
+#[test]
+fn a_range_on_a_miss_is_answered_and_the_whole_body_stored() {
+    let up = Upstream::start();
+    let server = start(&up, "proxy_cache_max_range_offset 50;");
+    let ranged = |path: &str, range: &str| {
+        server.request(
+            format!(
+                "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nRange: bytes={range}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+    };
+    let part = ranged("/c/miss?size=100&h=Accept-Ranges:+bytes", "5-9");
+    assert_eq!(part.status, 206, "{}", common::show(&part));
+    assert_eq!(part.header("Accept-Ranges"), None);
+    let whole = server.get("/c/miss?size=100&h=Accept-Ranges:+bytes");
+    assert_eq!(whole.status, 200);
+    assert_eq!(part.body, whole.body[5..10]);
+    assert_eq!(
+        whole
+            .header_names()
+            .iter()
+            .filter(|n| n.eq_ignore_ascii_case("accept-ranges"))
+            .count(),
+        1
+    );
+    assert_eq!(asked(&up, "/c/miss"), 1, "the whole body was stored");
+    // Beyond the offset: the client's Range goes upstream and nothing is stored.
+    let far = ranged("/c/far?size=100", "60-");
+    assert_eq!(far.status, 200);
+    let sent = up.seen();
+    let sent = sent
+        .iter()
+        .find(|s| s.line.contains("/c/far"))
+        .expect("the far range went upstream");
+    assert_eq!(sent.header("range"), Some("bytes=60-"));
+    server.get("/c/far?size=100");
+    assert_eq!(asked(&up, "/c/far"), 2);
+    assert_eq!(statuses(&server, "/c/far?size=100", 2), ["MISS", "MISS"]);
+    server.assert_clean_log();
+}
+
+/// An upstream error intercepted for an `error_page` is cached as nginx caches it: in the
+/// keys zone only, answering its status (to the `error_page`) as a hit until its time is
+/// over; a bypass fetches again and a stored response replaces it.
+#[test]
+fn an_intercepted_error_is_cached_in_the_keys_zone() {
+    let up = Upstream::start();
+    let server = Server::start_with(
+        1,
+        &format!(
+            "log_format cache '$uri $status [$upstream_cache_status]';\n\
+             access_log logs/access.log cache;\n\
+             proxy_cache_path cache keys_zone=one:1m;\n\
+             server {{ listen 127.0.0.1:PORT;\n\
+               location /e/ {{ proxy_pass http://127.0.0.1:{port}; proxy_cache one;\n\
+                 proxy_cache_key $uri; proxy_cache_valid any 1m; proxy_cache_bypass $arg_b;\n\
+                 proxy_intercept_errors on; error_page 404 = @fallback; }}\n\
+               location @fallback {{ return 403; }}\n\
+             }}",
+            port = up.port
+        ),
+        |_| {},
+    );
+    assert_eq!(server.get("/e/s/404").status, 403);
+    assert_eq!(server.get("/e/s/404").status, 403);
+    assert_eq!(asked(&up, "/e/s/404"), 1, "the error was cached");
+    assert!(cache_files(&server).is_empty(), "no file for an error");
+    assert_eq!(server.get("/e/s/404?b=1").status, 403);
+    assert_eq!(asked(&up, "/e/s/404"), 2, "a bypass fetches again");
+    assert_eq!(statuses(&server, "/e/s/404", 3), ["MISS", "HIT", "BYPASS"]);
+    server.assert_clean_log();
+}
+
+/// With `proxy_cache_convert_head off` and a key without the method, a HEAD's entry (no
+/// body) answers a later GET as nginx answers it: a hit with the stored head alone; the
+/// connection then closes, as no body follows its `Content-Length`.
+#[test]
+fn a_head_entry_answers_a_get_with_its_head_and_closes() {
+    let up = Upstream::start();
+    let server = start(&up, "proxy_cache_convert_head off; proxy_cache_key $uri;");
+    let head = server.request(b"HEAD /c/h HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(head.status, 200);
+    let mut c = server.connect();
+    common::send(&mut c, &common::get_request("/c/h"));
+    let got = common::read_response(&mut c, true).expect("a head");
+    assert_eq!(got.status, 200);
+    assert!(
+        got.header("Content-Length").is_some(),
+        "{}",
+        common::show(&got)
+    );
+    assert_eq!(got.header("Connection"), Some("close"));
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert!(
+        common::read_to_end(&mut c).is_empty(),
+        "no body, then the close"
+    );
+    assert_eq!(asked(&up, "/c/h"), 1);
+    assert_eq!(statuses(&server, "/c/h", 2), ["MISS", "HIT"]);
+}
+
+/// Under `proxy_force_ranges`, a miss with a `Range` answers the range and stores the whole
+/// body (the range is cut after the cache's copy), as nginx.
+#[test]
+fn a_forced_range_on_a_miss_stores_the_whole_body() {
+    let up = Upstream::start();
+    let server = start(&up, "proxy_force_ranges on;");
+    let part = server.request(
+        b"GET /c/forced?size=50 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nRange: bytes=0-3\r\n\r\n",
+    );
+    assert_eq!(part.status, 206, "{}", common::show(&part));
+    let whole = server.get("/c/forced?size=50");
+    assert_eq!(whole.status, 200);
+    assert_eq!(part.body, whole.body[..4]);
+    assert_eq!(asked(&up, "/c/forced"), 1);
+    assert_eq!(statuses(&server, "/c/forced?size=50", 2), ["MISS", "HIT"]);
 }

@@ -617,10 +617,6 @@ fn refused_directives_name_the_reason_and_the_line() {
             "\"health_check\" directive is not allowed here",
         ),
         (
-            "fastcgi_cache_revalidate on;",
-            "\"fastcgi_cache_revalidate\" directive is not supported: revalidation of expired entries",
-        ),
-        (
             "server { location / { uwsgi_ssl_verify on; } }",
             "\"uwsgi_ssl_verify\" directive is not supported: TLS to upstreams is built for proxy_pass https:// only",
         ),

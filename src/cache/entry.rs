@@ -183,7 +183,10 @@ fn open(
         return Err(Some(Unusable::TooSmall));
     }
     let head: Rc<[u8]> = buf[usize::from(h.header_start)..body_start].into();
-    if with_body && !body_length_matches(&head, len - body_start as u64) {
+    // An entry without a body is a HEAD's response (nginx stores it so, and answers a GET
+    // from it with its head alone); a body of another length is a damaged file.
+    let body = len - body_start as u64;
+    if with_body && body != 0 && !body_length_matches(&head, body) {
         return Err(Some(Unusable::TooSmall));
     }
     if idle >= Duration::from_secs(1) {
@@ -220,7 +223,7 @@ fn open(
 
 /// A stored `Content-Length` must be the body's length: a file cut short (or grown) by
 /// someone else is not served.
-pub(super) fn body_length_matches(head: &[u8], body: u64) -> bool {
+pub fn body_length_matches(head: &[u8], body: u64) -> bool {
     let declared = super::freshness::fields(head)
         .find(|(n, _)| n.eq_ignore_ascii_case(b"content-length"))
         .and_then(|(_, v)| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok());

@@ -48,8 +48,11 @@ pub struct Node {
     pub exists: u8,
     /// Whether a request is fetching the key (until `lock_until`).
     pub updating: u8,
+    /// An upstream error status an `error_page` intercepted, cached until `valid_sec`
+    /// without a file (nginx's `fcn->error`; 0: none).
+    pub error: u16,
     /// Padding to a whole word.
-    pub _pad: [u8; 6],
+    pub _pad: [u8; 4],
 }
 
 // SAFETY: a `#[repr(C)]` struct of integers.
@@ -91,6 +94,8 @@ pub struct Probe {
     /// Whether the loader finished (a file the zone does not know may still be on disk
     /// until then).
     pub loaded: bool,
+    /// A cached intercepted error status, still valid: the request is finalized with it.
+    pub error: Option<u16>,
 }
 
 /// A zone the master mapped for a cache.
@@ -157,10 +162,24 @@ impl<'s> Zone<'s> {
             v.uses = v.uses.saturating_add(1);
         }
         v.expire = now.saturating_add(inactive);
+        // A cached error answers until its time is over; then the node starts again
+        // (nginx's `renew`).
+        let mut error = None;
+        if v.error != 0 {
+            if v.valid_sec < now {
+                v.error = 0;
+                v.exists = 0;
+                v.valid_sec = 0;
+                v.body_start = 0;
+            } else {
+                error = Some(v.error);
+            }
+        }
         Ok(Probe {
             uses: v.uses,
             exists: v.exists != 0,
             loaded,
+            error,
         })
     }
 
@@ -417,7 +436,31 @@ impl Ticket {
         v.body_start = body_start;
         v.fs_size = fs_size;
         v.updating = 0;
+        // A stored response replaces a cached error (nginx's ticket #827).
+        v.error = 0;
         add_size(&mut g, was, fs_size);
+    }
+
+    /// The upstream's error `status` was intercepted for an `error_page`: the node keeps
+    /// it, valid until `valid_sec`, without a file (nginx's `ngx_http_file_cache_free`
+    /// with `c->error`); the lock goes.
+    pub fn errored(mut self, status: u16, valid_sec: i64) {
+        self.done = true;
+        let Some(zone) = Zone::open(&self.seg) else {
+            return;
+        };
+        let Some(mut g) = zone.lock() else {
+            return;
+        };
+        let Some(node) = g.find(&self.key) else {
+            return;
+        };
+        let v = g.value(node);
+        if self.stamp.is_some_and(|s| s == v.lock_until) {
+            v.updating = 0;
+        }
+        v.error = status;
+        v.valid_sec = valid_sec;
     }
 }
 

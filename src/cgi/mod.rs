@@ -146,7 +146,9 @@ impl<'c> Gateway<'c> {
             hidden_by_default: self.module.hidden_by_default(),
             chunked: open_ended && self.client_http11,
             until_close: open_ended && !self.client_http11,
-            force_ranges: conf.force_ranges(),
+            // The range filter took the response (the directive, a hit, a cacheable
+            // response with `Accept-Ranges`): the application's `Accept-Ranges` goes.
+            force_ranges: conf.force_ranges() || self.ranged != Ranged::No,
             ranged: self.ranged,
         }
     }
@@ -277,9 +279,19 @@ impl Protocol for Gateway<'_> {
         }
     }
 
+    fn cut_range(&mut self, buf: &mut [u8], from: usize, end: usize) -> usize {
+        let Some(slice) = self.slice.as_mut() else {
+            return end;
+        };
+        // A 206: only the range's bytes go to the client.
+        let keep = slice.keep(end - from);
+        buf.copy_within(from + keep.start..from + keep.end, from);
+        from + keep.len()
+    }
+
     fn decode_body(
         &mut self,
-        buf: &mut [u8],
+        _buf: &mut [u8],
         from: usize,
         end: usize,
         log: &ProtoLog<'_, '_>,
@@ -314,12 +326,6 @@ impl Protocol for Gateway<'_> {
             }
         } else if self.rest == Some(0) {
             done = true;
-        }
-        if let Some(slice) = self.slice.as_mut() {
-            // A 206: only the range's bytes go to the client.
-            let keep = slice.keep(end - from);
-            buf.copy_within(from + keep.start..from + keep.end, from);
-            end = from + keep.len();
         }
         Ok(Decoded {
             end,

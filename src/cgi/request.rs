@@ -70,6 +70,10 @@ pub struct CgiRequest<'a> {
     pub conn_id: u64,
     /// The cache will not store this response (see `ProxyRequest::uncached`).
     pub uncached: bool,
+    /// `*_cache_revalidate`: the expired entry's validators, as `If-Modified-Since` and
+    /// `If-None-Match` header lines, sent as their `HTTP_*` parameters (nginx's
+    /// `*_cache_headers`: `$upstream_cache_last_modified`, `$upstream_cache_etag`).
+    pub validators: &'a [u8],
 }
 
 /// Where a request goes.
@@ -213,7 +217,12 @@ pub fn prepare<'c>(
         .iter()
         .filter(|_| conf.pass_request_headers())
         .map(|h| (h.name.get(r.buf), h.value.get(r.buf)))
-        .filter(move |(name, _)| !caching || !crate::cache::not_forwarded(name));
+        .filter(move |(name, _)| !caching || !crate::cache::not_forwarded(name))
+        .chain(r.validators.split(|&b| b == b'\n').filter_map(|line| {
+            let line = line.strip_suffix(b"\r")?;
+            let colon = memchr::memchr(b':', line)?;
+            Some((&line[..colon], line[colon + 1..].trim_ascii()))
+        }));
     let built = match module {
         CgiModule::FastCgi => {
             packet::fastcgi(conf.keep_conn(), params, &vars, headers, r.body, out)

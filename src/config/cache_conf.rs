@@ -43,6 +43,12 @@ pub struct CacheConf {
     pub lock_age: Option<Duration>,
     /// `*_cache_min_uses`
     pub min_uses: Option<u64>,
+    /// `*_cache_background_update`
+    pub background_update: Option<bool>,
+    /// `*_cache_max_range_offset` (`Some(None)`: no limit)
+    pub max_range_offset: Option<Option<u64>>,
+    /// `*_cache_revalidate` (the gateways'; the proxy's is a location setting)
+    pub revalidate: Option<bool>,
 }
 
 impl CacheConf {
@@ -66,7 +72,10 @@ impl CacheConf {
             lock,
             lock_timeout,
             lock_age,
-            min_uses
+            min_uses,
+            background_update,
+            max_range_offset,
+            revalidate
         );
     }
 
@@ -93,8 +102,9 @@ impl CacheConf {
             lock_timeout: self.lock_timeout.unwrap_or(DEFAULT_LOCK_TIME),
             lock_age: self.lock_age.unwrap_or(DEFAULT_LOCK_TIME),
             min_uses: self.min_uses.unwrap_or(1),
-            // The gateways' `*_cache_revalidate on` is refused at -t.
-            revalidate: false,
+            background_update: self.background_update.unwrap_or(false),
+            max_range_offset: self.max_range_offset.flatten(),
+            revalidate: self.revalidate.unwrap_or(false),
             buffer_size,
             ignore_headers,
             temp_path,
@@ -126,6 +136,12 @@ pub struct CacheSlots<'a> {
     pub lock_age: &'a mut Option<Duration>,
     /// `*_cache_min_uses`
     pub min_uses: &'a mut Option<u64>,
+    /// `*_cache_background_update`
+    pub background_update: &'a mut Option<bool>,
+    /// `*_cache_max_range_offset`
+    pub max_range_offset: &'a mut Option<Option<u64>>,
+    /// `*_cache_revalidate`
+    pub revalidate: &'a mut Option<bool>,
 }
 
 impl<'a> CacheSlots<'a> {
@@ -143,6 +159,9 @@ impl<'a> CacheSlots<'a> {
             lock_timeout: &mut c.lock_timeout,
             lock_age: &mut c.lock_age,
             min_uses: &mut c.min_uses,
+            background_update: &mut c.background_update,
+            max_range_offset: &mut c.max_range_offset,
+            revalidate: &mut c.revalidate,
         }
     }
 }
@@ -176,6 +195,10 @@ pub struct CacheView<'a> {
     pub lock_age: Duration,
     /// `*_cache_min_uses`
     pub min_uses: u64,
+    /// `*_cache_background_update`: a stale answer's refresh runs in the background
+    pub background_update: bool,
+    /// `*_cache_max_range_offset`: a range starting further is not cached (`None`: any)
+    pub max_range_offset: Option<u64>,
     /// `*_cache_revalidate`: an expired entry is asked for with conditional fields
     pub revalidate: bool,
     /// `*_buffer_size` (the stored head must fit it)
@@ -200,6 +223,9 @@ pub fn proxy_slots(l: &mut super::settings::LocRaw) -> CacheSlots<'_> {
         lock_timeout: &mut l.proxy_cache_lock_timeout,
         lock_age: &mut l.proxy_cache_lock_age,
         min_uses: &mut l.proxy_cache_min_uses,
+        background_update: &mut l.proxy_cache_background_update,
+        max_range_offset: &mut l.proxy_cache_max_range_offset,
+        revalidate: &mut l.proxy_cache_revalidate,
     }
 }
 
@@ -220,6 +246,8 @@ pub fn view(module: Option<CgiModule>, loc: &LocSettings) -> CacheView<'_> {
             lock_timeout: loc.proxy_cache_lock_timeout,
             lock_age: loc.proxy_cache_lock_age,
             min_uses: loc.proxy_cache_min_uses,
+            background_update: loc.proxy_cache_background_update,
+            max_range_offset: loc.proxy_cache_max_range_offset,
             revalidate: loc.proxy_cache_revalidate,
             buffer_size: loc.proxy_buffer_size,
             ignore_headers: loc.proxy_ignore_headers,

@@ -325,8 +325,8 @@ table! {
     "proxy_cache_lock_age", HSL, Exact(1), false, set_cache::proxy_cache_lock_time, "How long a fill holds the cache lock before another request may fill (default 5s).";
     "proxy_cache_revalidate", HSL, Flag, false, set_cache::proxy_cache_revalidate, "Revalidation with conditional requests (proxy; the gateways: only off for now).";
     "proxy_cache_convert_head", HSL, Flag, false, set_cache::proxy_cache_convert_head, "HEAD requests are fetched as GET for the cache (only on).";
-    "proxy_cache_background_update", HSL, Flag, false, set_cache::proxy_cache_background_update, "Background updates (only off for now).";
-    "proxy_cache_max_range_offset", HSL, Exact(1), false, set_cache::proxy_cache_max_range_offset, "Refused: ranges that bypass the cache are not built yet.";
+    "proxy_cache_background_update", HSL, Flag, false, set_cache::proxy_cache_background_update, "With use_stale updating, a stale entry answers and a background subrequest refreshes it.";
+    "proxy_cache_max_range_offset", HSL, Exact(1), false, set_cache::proxy_cache_max_range_offset, "A range starting beyond NUMBER goes upstream as it is and is not cached.";
     "proxy_ssl_certificate", HSL, Exact(1), false, set_proxy_ssl::proxy_ssl_certificate, "Client certificate for upstream TLS.";
     "proxy_ssl_certificate_key", HSL, Exact(1), false, set_proxy_ssl::proxy_ssl_certificate_key, "Its key.";
     "proxy_ssl_ciphers", HSL, Exact(1), false, set_proxy_ssl::proxy_ssl_ciphers, "OpenSSL cipher string for upstream TLS (default DEFAULT).";

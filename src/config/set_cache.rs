@@ -1,9 +1,7 @@
 //! Setters of the proxy cache (issue 19): `proxy_cache_path`, `proxy_cache`,
 //! `proxy_cache_key`, `proxy_cache_valid`, `proxy_cache_methods`, `proxy_cache_bypass`,
 //! `proxy_no_cache` and the rest of the `proxy_cache_*` family, with the checks and messages
-//! of nginx's `ngx_http_proxy_module.c` and `ngx_http_file_cache.c`. A value whose behaviour
-//! Portico does not have yet (revalidation, background updates...) is refused
-//! with the reason; its default, which is the behaviour Portico has, is accepted.
+//! of nginx's `ngx_http_proxy_module.c` and `ngx_http_file_cache.c`.
 
 use super::cache_conf::{CacheSlots, USE_STALE_UPDATING, proxy_slots};
 use super::cgi_values::CgiModule;
@@ -56,10 +54,6 @@ fn slots<'a>(l: &'a mut Level<'_>, d: &Directive) -> Result<CacheSlots<'a>, Conf
                 .cache,
         ),
     })
-}
-
-fn refuse(d: &Directive, why: &str) -> ConfError {
-    ConfError::directive(d, &format!("is not supported: {why}"))
 }
 
 /// `proxy_cache_path PATH [levels=] keys_zone=NAME:SIZE [inactive=] [max_size=] ...;`
@@ -243,16 +237,6 @@ pub(crate) fn proxy_cache_use_stale(
     Ok(())
 }
 
-/// An on/off directive of the family whose other value is not built yet: `wanted` is the
-/// value accepted (nginx's default).
-fn flag_only(d: &Directive, wanted: bool, why: &str) -> Result<(), ConfError> {
-    if flag_arg(d)? == wanted {
-        Ok(())
-    } else {
-        Err(refuse(d, why))
-    }
-}
-
 /// `proxy_cache_lock on|off;`
 pub(crate) fn proxy_cache_lock(
     l: &mut Level<'_>,
@@ -262,29 +246,23 @@ pub(crate) fn proxy_cache_lock(
     set_once(slots(l, d)?.lock, d, flag_arg)
 }
 
-/// `proxy_cache_revalidate on|off;` (the gateways' `*_cache_revalidate`: off only)
+/// `proxy_cache_revalidate on|off;` (and the gateways' `*_cache_revalidate`, whose
+/// validators go as the `HTTP_IF_MODIFIED_SINCE`/`HTTP_IF_NONE_MATCH` parameters)
 pub(crate) fn proxy_cache_revalidate(
     l: &mut Level<'_>,
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
-    if CgiModule::of_directive(&d.name).is_some() {
-        return flag_only(
-            d,
-            false,
-            "revalidation of expired entries is built for the proxy only (only off)",
-        );
-    }
-    set_once(&mut l.loc(d)?.proxy_cache_revalidate, d, flag_arg)
+    set_once(slots(l, d)?.revalidate, d, flag_arg)
 }
 
-/// `proxy_cache_background_update on|off;` (off only)
+/// `proxy_cache_background_update on|off;`
 pub(crate) fn proxy_cache_background_update(
-    _: &mut Level<'_>,
+    l: &mut Level<'_>,
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
-    flag_only(d, false, "background updates are not built yet (only off)")
+    set_once(slots(l, d)?.background_update, d, flag_arg)
 }
 
 /// `proxy_cache_convert_head on|off;`
@@ -312,17 +290,17 @@ pub(crate) fn proxy_cache_lock_time(
     set_once(slot, d, |_| Ok(t))
 }
 
-/// `proxy_cache_max_range_offset NUMBER;`
+/// `proxy_cache_max_range_offset NUMBER;`: a range request starting beyond NUMBER is
+/// passed to the upstream as it is and its response not stored (nginx's
+/// `ngx_http_upstream_cache_check_range`).
 pub(crate) fn proxy_cache_max_range_offset(
-    _: &mut Level<'_>,
+    l: &mut Level<'_>,
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
-    offset_arg(d, 0)?;
-    Err(refuse(
-        d,
-        "range requests bypassing the cache are not built yet",
-    ))
+    set_once(slots(l, d)?.max_range_offset, d, |d| {
+        offset_arg(d, 0).map(Some)
+    })
 }
 
 /// `"proxy_cache" zone "NAME" is unknown`: a zone `proxy_cache` named that no

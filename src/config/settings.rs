@@ -983,6 +983,11 @@ settings! {
         // ---- cache revalidation (config/set_cache.rs, worker/conn/cached.rs) ----
         /// `proxy_cache_revalidate on|off`
         proxy_cache_revalidate: bool = false,
+        // ---- cache features (cachefeat): background updates, range offsets ----
+        /// `proxy_cache_background_update on|off`
+        proxy_cache_background_update: bool = false,
+        /// `proxy_cache_max_range_offset NUMBER` (`None`: no limit)
+        proxy_cache_max_range_offset: Option<u64> = None,
         // ---- status: stub_status, status handler (config/set_status.rs) ----
         /// `stub_status` (server or location; nested locations do not inherit it, an `if`
         /// in the location keeps it, as nginx's content handler)

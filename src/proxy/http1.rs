@@ -193,6 +193,16 @@ impl Protocol for Http1 {
         }
     }
 
+    fn cut_range(&mut self, buf: &mut [u8], from: usize, end: usize) -> usize {
+        let Some(slice) = self.slice.as_mut() else {
+            return end;
+        };
+        // A 206: only the range's bytes go to the client.
+        let keep = slice.keep(end - from);
+        buf.copy_within(from + keep.start..from + keep.end, from);
+        from + keep.len()
+    }
+
     fn decode_body(
         &mut self,
         buf: &mut [u8],
@@ -215,13 +225,7 @@ impl Protocol for Http1 {
                 let got = (end - from) as u64;
                 let take = got.min(self.remaining);
                 self.remaining -= take;
-                let mut end = from + take as usize;
-                if let Some(slice) = self.slice.as_mut() {
-                    // A 206: only the range's bytes go to the client.
-                    let keep = slice.keep(end - from);
-                    buf.copy_within(from + keep.start..from + keep.end, from);
-                    end = from + keep.len();
-                }
+                let end = from + take as usize;
                 Ok(Decoded {
                     end,
                     done: self.remaining == 0,

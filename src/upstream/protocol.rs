@@ -153,6 +153,14 @@ pub trait Protocol {
         log: &ProtoLog<'_, '_>,
     ) -> Result<Decoded, Cow<'static, str>>;
 
+    /// The range filter's cut of the decoded body bytes `buf[from..end]` (a 206 keeps its
+    /// part only, moved to `from`): the new end. Apart from [`Self::decode_body`] so the
+    /// cache stores the whole body of a response the client gets a part of.
+    fn cut_range(&mut self, buf: &mut [u8], from: usize, end: usize) -> usize {
+        let _ = (buf, from);
+        end
+    }
+
     /// Frames streamed request-body bytes (decoded: what one read of the client brought)
     /// for the upstream into `out`, as one piece (a chunk, a record), as nginx's body
     /// output filters frame what one read passes them.

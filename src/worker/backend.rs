@@ -130,6 +130,10 @@ impl Protocol for Backend<'_> {
         each!(self, p => p.decode_body(buf, from, end, log))
     }
 
+    fn cut_range(&mut self, buf: &mut [u8], from: usize, end: usize) -> usize {
+        each!(self, p => p.cut_range(buf, from, end))
+    }
+
     fn frame_body(&mut self, data: &[u8], out: &mut Vec<u8>) {
         each!(self, p => p.frame_body(data, out))
     }

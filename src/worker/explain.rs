@@ -191,6 +191,7 @@ pub fn explain<'c>(
         proxied: false,
         cache_fill: None,
         cache_wait: None,
+        cache_update: None,
         subrequests: Vec::new(),
         chunks: Default::default(),
         filter: Default::default(),

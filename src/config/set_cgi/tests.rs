@@ -150,7 +150,10 @@ fn errors_are_nginx_words() {
     );
     assert_eq!(e("fastcgi_ignore_headers Foo;"), "invalid value \"Foo\"");
     assert_eq!(e("fastcgi_bind nowhere;"), "invalid address \"nowhere\"");
-    assert!(e("fastcgi_cache_revalidate on;").contains("revalidation of expired entries"));
+    assert_eq!(
+        e("fastcgi_cache_revalidate on; fastcgi_cache_revalidate on;"),
+        "\"fastcgi_cache_revalidate\" directive is duplicate"
+    );
     assert_eq!(
         e("fastcgi_cache_lock maybe;"),
         "invalid value \"maybe\" in \"fastcgi_cache_lock\" directive, it must be \"on\" or \"off\""

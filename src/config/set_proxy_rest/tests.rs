@@ -292,8 +292,12 @@ fn errors_are_nginx_words() {
         "\"sticky\" directive is not supported: it is a commercial nginx Plus feature"
     );
     assert_eq!(
-        e("proxy_cache_background_update on;"),
-        "\"proxy_cache_background_update\" directive is not supported: background updates are not built yet (only off)"
+        e("proxy_cache_background_update on; proxy_cache_background_update off;"),
+        "\"proxy_cache_background_update\" directive is duplicate"
+    );
+    assert_eq!(
+        e("proxy_cache_max_range_offset 1x;"),
+        "\"proxy_cache_max_range_offset\" directive invalid value"
     );
     assert_eq!(
         e("proxy_cache_path /tmp/c keys_zone=one:1m max_size=1x;"),

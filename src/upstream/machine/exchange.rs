@@ -397,7 +397,9 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                     Some(fill) => fill.body(buf.get(from..d.end).unwrap_or_default()),
                     None => None,
                 };
-                self.response.truncate(d.end);
+                // The entry has the whole body; the client its range.
+                let end = self.proto.cut_range(buf, from, d.end);
+                self.response.truncate(end);
                 if let Some(e) = failed {
                     cx.line(
                         LogLevel::Crit,

@@ -74,6 +74,10 @@ pub(super) enum Lookup {
     Failed(u16),
     /// Another request holds the entry's lock for this many more milliseconds: look again.
     Wait(u64),
+    /// The expired entry answers at once (`STALE`) and a background subrequest refreshes
+    /// it, holding the request's claim on the key (`*_cache_background_update`, nginx's
+    /// `ngx_http_upstream_cache_background_update`).
+    Refresh(Hit, bool, keys::Ticket),
     /// The request goes upstream and its response is not stored (`*_cache_min_uses` not
     /// reached, the lock's wait timed out): nginx's `NGX_HTTP_CACHE_SCARCE`, whose upstream
     /// request passes the client's conditional and range fields.
@@ -132,6 +136,9 @@ pub(super) struct Upstreamward<'a> {
     pub proxy_host: &'a str,
     /// The request already waits for the cache lock (it looks again).
     pub wait: Option<LockWait>,
+    /// The request is the background update of an expired entry, holding the key's lock
+    /// that the request answered with the stale entry took (see [`Lookup::Refresh`]).
+    pub update: Option<keys::Ticket>,
 }
 
 /// The lookup before going upstream; `hot` is the worker's entries answered lately.
@@ -147,6 +154,7 @@ pub(super) fn lookup(
         request_head,
         proxy_host,
         wait,
+        mut update,
     } = up;
     let cache = match loc.cache {
         None => return (Lookup::Off, None),
@@ -260,6 +268,12 @@ pub(super) fn lookup(
     // loader has not indexed the directory, a file it does not know yet may still answer.
     let scarce = probe.is_some_and(|p| !p.exists && p.uses < loc.min_uses);
     let bypass = any_true(loc.bypass, vars);
+    // An intercepted error the keys zone keeps answers as a hit: the request is finalized
+    // with its status, for its `error_page` (nginx's cached NGX_HTTP_NOT_FOUND...).
+    if !bypass && let Some(status) = probe.and_then(|p| p.error) {
+        hot.give_key_buffer(key);
+        return (Lookup::Failed(status), Some("HIT"));
+    }
     if !bypass
         && !scarce
         && let Some(hit) = hot.hit(cache, &digest, &key, now, decl.path.inactive)
@@ -345,7 +359,11 @@ pub(super) fn lookup(
             plan_for(&entry, cache, ticket(stamp))
         }
     };
-    match found {
+    let range = fields
+        .clone()
+        .find(|(n, _)| n.eq_ignore_ascii_case(b"range"))
+        .map(|(_, v)| v);
+    let decided = match found {
         Found::Fresh(mut hit) => {
             if let Some(z) = &zone
                 && entry.digest == digest
@@ -355,22 +373,43 @@ pub(super) fn lookup(
             }
             hit.cache = cache;
             hot.remember(&entry, &hit);
-            (Lookup::Hit(hit, head_only), Some("HIT"))
+            // A HEAD's entry (no body, a Content-Length that says some) answers a GET
+            // with its head alone, as nginx's ngx_http_cache_send; the connection then
+            // closes (see start_upstream). An empty response stays an ordinary hit.
+            let bodiless = hit.len == hit.body_start && !entry::body_length_matches(&hit.head, 0);
+            (Lookup::Hit(hit, head_only || bodiless), Some("HIT"))
         }
         Found::Expired(mut stale) => {
             stale.hit.cache = cache;
+            let updating_ok = loc.use_stale & USE_STALE_UPDATING != 0 || stale.if_updating;
             // One request refreshes an expired entry; while it does, the others are
             // answered with the old one when `use_stale updating` (or the entry's
-            // `stale-while-revalidate`) allows, else they fetch it too.
-            let stamp = zone
-                .as_ref()
-                .map(|z| z.try_lock(&digest, keys::now_ms(), keys::UPDATING_BOUND_MS));
-            if stamp.is_some_and(|s| s.is_none())
-                && (loc.use_stale & USE_STALE_UPDATING != 0 || stale.if_updating)
-            {
+            // `stale-while-revalidate`) allows, else they fetch it too. A background
+            // update already holds the key's lock (its parent took it).
+            let stamp = match update.take() {
+                Some(t) => Err(t),
+                None => Ok(zone
+                    .as_ref()
+                    .map(|z| z.try_lock(&digest, keys::now_ms(), keys::UPDATING_BOUND_MS))),
+            };
+            if stamp.as_ref().is_ok_and(|s| s.is_some_and(|s| s.is_none())) && updating_ok {
                 return (Lookup::Hit(stale.hit, head_only), Some("UPDATING"));
             }
-            let mut p = plan(stamp.flatten());
+            // `*_cache_background_update`: the one that took the lock answers with the
+            // old entry too, and a background subrequest fetches the new one.
+            if loc.background_update
+                && updating_ok
+                && !vars.active.route.subrequest
+                && let Ok(Some(Some(s))) = stamp
+                && let Some(t) = ticket(Some(s))
+            {
+                return (Lookup::Refresh(stale.hit, head_only, t), Some("STALE"));
+            }
+            let mut p = match stamp {
+                Err(t) if !scarce => plan_for(&entry, cache, Some(t)),
+                Err(_) => None,
+                Ok(stamp) => plan(stamp.flatten()),
+            };
             if let Some(p) = p.as_mut() {
                 if loc.revalidate {
                     conditional_fields(&stale.hit.head, &mut p.conditional);
@@ -382,6 +421,11 @@ pub(super) fn lookup(
             (Lookup::Upstream(p), Some("EXPIRED"))
         }
         Found::Missing if scarce => (Lookup::Uncached, Some("MISS")),
+        // A background update whose entry went meanwhile fetches it under its lock.
+        Found::Missing if update.is_some() => (
+            Lookup::Upstream(plan_for(&entry, cache, update)),
+            Some("MISS"),
+        ),
         Found::Missing if !loc.lock => (Lookup::Upstream(plan(None)), Some("MISS")),
         Found::Missing => {
             let Some(z) = &zone else {
@@ -405,7 +449,41 @@ pub(super) fn lookup(
             let held = z.held_for(&digest, now_ms).unwrap_or(0);
             (Lookup::Wait(held), Some("MISS"))
         }
+    };
+    // `*_cache_max_range_offset`: a range starting too far goes upstream as the client
+    // asked it and is not stored (ngx_http_upstream_cache_check_range).
+    match decided {
+        (Lookup::Upstream(Some(_)), status) if range_too_far(range, loc.max_range_offset) => {
+            (Lookup::Uncached, status)
+        }
+        other => other,
     }
+}
+
+/// Whether a request's `Range` starts at or beyond `max` (`None`: no limit), as nginx's
+/// ngx_http_upstream_cache_check_range reads it: any range with a limit of 0, a suffix
+/// range always, else the first range's start; a value that is not `bytes=` never.
+fn range_too_far(range: Option<&[u8]>, max: Option<u64>) -> bool {
+    let (Some(range), Some(max)) = (range, max) else {
+        return false;
+    };
+    if max == 0 {
+        return true;
+    }
+    if range.len() < 7 || !range[..6].eq_ignore_ascii_case(b"bytes=") {
+        return false;
+    }
+    let spaces = range[6..].iter().take_while(|&&b| b == b' ').count();
+    let spec = &range[6 + spaces..];
+    if spec.first() == Some(&b'-') {
+        return true;
+    }
+    let digits = spec.iter().take_while(|b| b.is_ascii_digit()).count();
+    let offset = spec[..digits].iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    });
+    // ngx_atoof fails on an empty or overflowing number (-1, below any limit).
+    offset.is_some_and(|o| digits > 0 && o >= max)
 }
 
 /// The fields nginx's proxy sends for an expired entry under `proxy_cache_revalidate`
@@ -419,7 +497,7 @@ fn conditional_fields(stored_head: &[u8], out: &mut Vec<u8>) {
             .map(|(_, v)| v)
     };
     // nginx keeps the validators of a 200 or 206 only.
-    if !matches!(stored_head.get(9..12), Some(b"200" | b"206")) {
+    if !matches!(stored_status(stored_head), 200 | 206) {
         return;
     }
     if let Some(t) = field(b"last-modified").and_then(crate::http::date::parse_http_date_secs) {
@@ -435,6 +513,23 @@ fn conditional_fields(stored_head: &[u8], out: &mut Vec<u8>) {
         out.extend_from_slice(etag);
         out.extend_from_slice(b"\r\n");
     }
+}
+
+/// The status of a stored head: an HTTP status line's, else a gateway's `Status` field
+/// (none: 200, as the gateways read it).
+fn stored_status(head: &[u8]) -> u16 {
+    let digits = |v: &[u8]| {
+        v.get(..3)
+            .and_then(|s| std::str::from_utf8(s).ok())
+            .and_then(|s| s.parse::<u16>().ok())
+    };
+    if head.starts_with(b"HTTP/") {
+        return head.get(9..).and_then(digits).unwrap_or(0);
+    }
+    freshness::fields(head)
+        .find(|(n, _)| n.eq_ignore_ascii_case(b"status"))
+        .map_or(Some(200), |(_, v)| digits(v))
+        .unwrap_or(0)
 }
 
 /// Removes the files of keys the keys zone let go of (evicted to make room).
@@ -608,6 +703,88 @@ pub(in crate::worker) fn begin_fill<'c>(
     }
 }
 
+/// The upstream's `status` of `a`'s request is intercepted for an `error_page`: when the
+/// response could be cached, the keys zone keeps the status for the response's time (its
+/// fields', else `*_cache_valid`'s for the status), as nginx's
+/// ngx_http_upstream_intercept_errors; the entry's fill plan goes either way. `head`: the
+/// upstream's response head (a hit has no plan).
+pub(in crate::worker) fn remember_error(
+    cache_fill: &mut Option<Box<FillPlan>>,
+    head: &[u8],
+    loc: &crate::config::LocSettings,
+    status: u16,
+) {
+    let Some(ticket) = cache_fill.take().and_then(|p| p.ticket) else {
+        return;
+    };
+    let loc = cache_view(loc);
+    let now = unix_now();
+    let f = freshness::of_headers(freshness::fields(head), loc.ignore_headers, now);
+    if f.forbidden {
+        return;
+    }
+    let valid_sec = match f.valid_sec {
+        0 => match freshness::valid_for(loc.valid, status) {
+            0 => return,
+            secs => now + secs,
+        },
+        t => t,
+    };
+    ticket.errored(status, valid_sec);
+}
+
+/// `*_cache_revalidate`: when the upstream answered the conditional request for the
+/// expired entry of `a`'s request with 304, the entry is valid again: its file's header and
+/// its node in the keys zone learn the new time (nginx's ngx_http_file_cache_update_header).
+/// `None` when the answer is not that 304; the stale entry stays in the plan to answer.
+pub(in crate::worker) fn revalidate_entry<'c>(
+    a: &mut Active<'c>,
+    shared: &mut Shared<'c>,
+    facts: &HeadFacts,
+) -> Option<()> {
+    let plan = a.cache_fill.as_ref()?;
+    if facts.status != 304 || plan.conditional.is_empty() || a.upstream.cached() {
+        return None;
+    }
+    let stale = plan.stale.as_ref()?;
+    let loc = cache_view(a.req.as_ref()?.loc);
+    let now = unix_now();
+    let head = a.upstream.head_bytes();
+    let head = head.get(..facts.len).unwrap_or_default();
+    let f = freshness::of_headers(freshness::fields(head), loc.ignore_headers, now);
+    // The 304's own Cache-Control/Expires first; else, as nginx once the stored
+    // response is loaded again, the stored response's own fields, then
+    // `*_cache_valid` for its status (with the stored times beside).
+    let stored = &stale.hit.head;
+    let g = freshness::of_headers(freshness::fields(stored), loc.ignore_headers, now);
+    let stored_status = stored_status(stored);
+    let refreshed = if f.forbidden {
+        None
+    } else if f.valid_sec != 0 {
+        Some((f.valid_sec, Some((f.updating_sec, f.error_sec))))
+    } else if g.valid_sec != 0 {
+        Some((g.valid_sec, Some((g.updating_sec, g.error_sec))))
+    } else {
+        match freshness::valid_for(loc.valid, stored_status) {
+            0 => None,
+            secs => Some((now + secs, None)),
+        }
+    };
+    let slot = (stale.hit.cache, stale.hit.digest);
+    let (body_start, len) = (stale.hit.body_start, stale.hit.len);
+    let mut plan = a.cache_fill.take()?;
+    if let Some((valid_sec, times)) = refreshed {
+        let _ = header::refresh(&plan.entry.path, valid_sec, times, now);
+        if let Some(ticket) = plan.ticket.take() {
+            ticket.filled(valid_sec, body_start, len);
+        }
+    }
+    // The file's mtime may not change: the worker's remembered copy goes.
+    shared.hot_cache.forget(&slot);
+    a.cache_fill = Some(plan);
+    Some(())
+}
+
 impl<'c> Conn<'c> {
     /// The upstream answered a status `proxy_cache_use_stale` names (`http_500`...) and an
     /// expired entry is at hand: it answers instead (`STALE`), as nginx's
@@ -645,59 +822,14 @@ impl<'c> Conn<'c> {
     }
 
     /// `proxy_cache_revalidate`: the upstream answered the conditional request for an
-    /// expired entry with 304, so the entry is valid again (its file's header and its node
-    /// in the keys zone learn the new time, as nginx's ngx_http_file_cache_update_header)
-    /// and answers (`REVALIDATED`), as ngx_http_upstream_test_next does.
+    /// expired entry with 304, so the entry is valid again (see [`revalidate_entry`]) and
+    /// answers (`REVALIDATED`), as ngx_http_upstream_test_next does.
     pub(super) fn revalidated(
         &mut self,
         shared: &mut Shared<'c>,
         facts: &HeadFacts,
     ) -> Option<Step> {
-        let a = self.active.as_deref_mut()?;
-        let plan = a.cache_fill.as_ref()?;
-        if facts.status != 304 || plan.conditional.is_empty() || a.upstream.cached() {
-            return None;
-        }
-        let stale = plan.stale.as_ref()?;
-        let loc = cache_view(a.req.as_ref()?.loc);
-        let now = unix_now();
-        let head = a.upstream.head_bytes();
-        let head = head.get(..facts.len).unwrap_or_default();
-        let f = freshness::of_headers(freshness::fields(head), loc.ignore_headers, now);
-        // The 304's own Cache-Control/Expires first; else, as nginx once the stored
-        // response is loaded again, the stored response's own fields, then
-        // `*_cache_valid` for its status (with the stored times beside).
-        let stored = &stale.hit.head;
-        let g = freshness::of_headers(freshness::fields(stored), loc.ignore_headers, now);
-        let stored_status = stored
-            .get(9..12)
-            .and_then(|s| std::str::from_utf8(s).ok())
-            .and_then(|s| s.parse::<u16>().ok())
-            .unwrap_or(0);
-        let refreshed = if f.forbidden {
-            None
-        } else if f.valid_sec != 0 {
-            Some((f.valid_sec, Some((f.updating_sec, f.error_sec))))
-        } else if g.valid_sec != 0 {
-            Some((g.valid_sec, Some((g.updating_sec, g.error_sec))))
-        } else {
-            match freshness::valid_for(loc.valid, stored_status) {
-                0 => None,
-                secs => Some((now + secs, None)),
-            }
-        };
-        let slot = (stale.hit.cache, stale.hit.digest);
-        let (body_start, len) = (stale.hit.body_start, stale.hit.len);
-        let mut plan = a.cache_fill.take()?;
-        if let Some((valid_sec, times)) = refreshed {
-            let _ = header::refresh(&plan.entry.path, valid_sec, times, now);
-            if let Some(ticket) = plan.ticket.take() {
-                ticket.filled(valid_sec, body_start, len);
-            }
-        }
-        // The file's mtime may not change: the worker's remembered copy goes.
-        shared.hot_cache.forget(&slot);
-        a.cache_fill = Some(plan);
+        revalidate_entry(self.active.as_deref_mut()?, shared, facts)?;
         let step = match self.answer_stale(shared) {
             Ok(step) => step,
             Err(()) => return Some(handler::finalize_with_status(self, shared, 502)),
@@ -721,5 +853,28 @@ impl<'c> Conn<'c> {
         a.source = Source::Upstream;
         self.client_progress = shared.now;
         Ok(Step::Again)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::range_too_far;
+
+    #[test]
+    fn a_range_is_too_far_as_nginx_reads_it() {
+        let far = |r: &str, max| range_too_far(Some(r.as_bytes()), max);
+        assert!(!far("bytes=0-1", None));
+        assert!(!range_too_far(None, Some(0)));
+        assert!(far("bytes=0-1", Some(0)));
+        assert!(far("anything", Some(0)));
+        assert!(!far("bytes=1-", Some(2)));
+        assert!(far("bytes=2-", Some(2)));
+        assert!(far("bytes=  5-9,0-1", Some(3)));
+        assert!(!far("bytes=0-1,5-9", Some(3)));
+        assert!(far("bytes=-1", Some(100)));
+        assert!(!far("items=5-", Some(3)));
+        assert!(!far("bytes=", Some(3)));
+        assert!(!far("bytes=x", Some(3)));
+        assert!(!far("bytes=99999999999999999999999-", Some(3)));
     }
 }

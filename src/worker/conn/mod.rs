@@ -267,6 +267,9 @@ pub struct Active<'c> {
     pub cache_fill: Option<Box<cached::FillPlan>>,
     /// The request waits for another to fill its cache entry (the cache lock).
     pub cache_wait: Option<cached::LockWait>,
+    /// The request is the background update of an expired entry: the key's lock its
+    /// parent took, for the cache lookup (`*_cache_background_update`).
+    pub cache_update: Option<crate::cache::keys::Ticket>,
     /// The request's subrequests in flight (`auth_request`, `mirror`); empty (and not
     /// allocated) for a request that makes none.
     pub(in crate::worker) subrequests: crate::worker::subrequest::Subrequests<'c>,
@@ -333,6 +336,7 @@ impl<'c> Pool<'c> {
                 proxied: false,
                 cache_fill: None,
                 cache_wait: None,
+                cache_update: None,
                 subrequests: Vec::new(),
             })
         });
@@ -354,6 +358,7 @@ impl<'c> Pool<'c> {
         a.proxied = false;
         a.cache_fill = None;
         a.cache_wait = None;
+        a.cache_update = None;
         a.chunks = Chunks::default();
         // Ended by the connection before; never carried to another request.
         a.subrequests.clear();

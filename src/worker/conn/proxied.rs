@@ -419,6 +419,8 @@ impl<'c> Conn<'c> {
                 head: &a.head,
             };
             let mut env = Self::env(shared, self.key);
+            let head = a.upstream.head_bytes().get(..facts.len).unwrap_or_default();
+            super::cached::remember_error(&mut a.cache_fill, head, loc, status);
             // A buffered body goes with the request to its error page, as nginx keeps
             // r->request_body.
             a.route.request_body = a.upstream.intercept(&mut env, &cx);
@@ -479,9 +481,21 @@ impl<'c> Conn<'c> {
             // gunzip (earlier filters) make its length unknown.
             // A cached response takes ranges too (nginx's `r->allow_ranges` for
             // `r->cached`); one range is cut from the file here.
-            let force_ranges = match a.upstream.proto_and_head().0 {
-                Backend::Http(_) => loc.proxy_force_ranges || a.upstream.cached(),
-                Backend::Gateway(g) => g.module.conf(loc).force_ranges() || a.upstream.cached(),
+            // A response that may be stored and says `Accept-Ranges` takes one range too
+            // (ngx_http_upstream_copy_allow_ranges for `u->cacheable`): the entry gets
+            // the whole body, the client its part.
+            let (cacheable, cached) = (a.cache_fill.is_some(), a.upstream.cached());
+            let force_ranges = match a.upstream.proto_and_head() {
+                (Backend::Http(h), head) => {
+                    loc.proxy_force_ranges
+                        || cached
+                        || cacheable && h.head.header(head, "accept-ranges").is_some()
+                }
+                (Backend::Gateway(g), head) => {
+                    g.module.conf(loc).force_ranges()
+                        || cached
+                        || cacheable && g.head.header(head, "accept-ranges").is_some()
+                }
             } && !handler::upstream_body_coded(a, loc);
             let buf = &a.buf[a.start.min(a.filled)..a.filled];
             let (range, if_range) = (
@@ -812,6 +826,8 @@ pub(in crate::worker) fn start_upstream<'c>(
     a.upstream.log.cache_status = None;
     a.cache_fill = None;
     let mut uncached = false;
+    // A gateway's request is built again once its plan brings validators.
+    let mut planned = false;
     let (proto, head, prepared) = loop {
         let (proto, mut head) = a.upstream.take_parts();
         let (proto, prepared) = {
@@ -872,6 +888,7 @@ pub(in crate::worker) fn start_upstream<'c>(
                         client: conn.peer.ip(),
                         conn_id: conn.id,
                         uncached,
+                        validators: a.cache_fill.as_ref().map_or(&[][..], |p| &p.conditional),
                     };
                     let p = crate::cgi::prepare(
                         module,
@@ -902,11 +919,12 @@ pub(in crate::worker) fn start_upstream<'c>(
         // A subrequest's too: its driver takes a hit's head at once, as it drives the
         // machine right after the start.
         let cache = super::cached::cache_view(loc);
-        if cache.cache.is_some() && !uncached {
+        if cache.cache.is_some() && !uncached && !planned {
             if let Some(host) = &prepared.proxy_host {
                 a.upstream.log.proxy_host = host.clone();
             }
             let mut hot = std::mem::take(&mut shared.hot_cache);
+            let update = a.cache_update.take();
             let (lookup, status) = {
                 let vars = a.vars(conn, req, shared);
                 let cx = RequestLog {
@@ -928,13 +946,30 @@ pub(in crate::worker) fn start_upstream<'c>(
                         request_head: &head,
                         proxy_host: &proxy_host,
                         wait,
+                        update,
                     },
                 )
             };
             shared.hot_cache = hot;
             a.upstream.log.cache_status = status;
+            // `*_cache_background_update`: the stale entry answers as a hit does, and a
+            // background subrequest refreshes it.
+            let (lookup, refresh) = match lookup {
+                super::cached::Lookup::Refresh(hit, head_only, ticket) => {
+                    (super::cached::Lookup::Hit(hit, head_only), Some(ticket))
+                }
+                other => (other, None),
+            };
             match lookup {
                 super::cached::Lookup::Hit(hit, head_only) => {
+                    // A GET answered by a HEAD's entry gets a head whose Content-Length
+                    // no body follows (nginx's answer): the connection cannot go on.
+                    if head_only
+                        && (a.head.method != Method::Head || a.route.as_get)
+                        && let Some(r) = a.req.as_mut()
+                    {
+                        r.keepalive_refused = true;
+                    }
                     let keep_head = shared.http.user_vars.reads_upstream_head();
                     let (slot, parsed_before) = ((hit.cache, hit.digest), hit.saved.is_some());
                     let mut env = Conn::env(shared, key);
@@ -949,6 +984,14 @@ pub(in crate::worker) fn start_upstream<'c>(
                             }
                             a.upstream.keep_request_buffer(head);
                             a.source = Source::Upstream;
+                            if let Some(ticket) = refresh
+                                && let Some(sub) =
+                                    crate::worker::subrequest::Subrequest::cache_update(
+                                        a, shared, ticket,
+                                    )
+                            {
+                                a.subrequests.push(sub);
+                            }
                             return Launched::Started;
                         }
                         // The stored head is not one the protocol takes: fetched again.
@@ -960,8 +1003,17 @@ pub(in crate::worker) fn start_upstream<'c>(
                     }
                 }
                 super::cached::Lookup::Upstream(plan) => {
-                    // `proxy_cache_revalidate`: the conditional fields go at the end of
-                    // the head (only the proxy's plans have them).
+                    // `*_cache_revalidate`: a gateway's validators are parameters, so its
+                    // request is built again with them.
+                    if kind != Kind::Proxy
+                        && plan.as_ref().is_some_and(|p| !p.conditional.is_empty())
+                    {
+                        a.cache_fill = plan;
+                        a.upstream.give_parts(proto, head);
+                        planned = true;
+                        continue;
+                    }
+                    // The proxy's conditional fields go at the end of the head.
                     if let Some(p) = plan.as_ref().filter(|p| !p.conditional.is_empty())
                         && let Some(end) = memchr::memmem::find(&head, b"\r\n\r\n")
                     {
@@ -976,7 +1028,7 @@ pub(in crate::worker) fn start_upstream<'c>(
                     uncached = true;
                     continue;
                 }
-                super::cached::Lookup::Off => {}
+                super::cached::Lookup::Off | super::cached::Lookup::Refresh(..) => {}
                 super::cached::Lookup::Failed(status) => {
                     a.upstream.give_parts(proto, head);
                     return Launched::Refused(status);

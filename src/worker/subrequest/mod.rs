@@ -1,5 +1,6 @@
 //! Subrequests (nginx's `ngx_http_subrequest`): an internal request for a URI, made by a
-//! module of the request in progress (`auth_request`, `mirror`), routed through the same
+//! module of the request in progress (`auth_request`, `mirror`, `post_action`; the cache's
+//! background update is a clone of the request, see [`cache_update`]), routed through the same
 //! phases as any request (server rewrite → find location → rewrite → preaccess →
 //! content), answered by the same handlers (static, `return`, the upstream machine for
 //! proxy and FastCGI), and owned by the parent's connection: its upstream socket belongs
@@ -18,6 +19,7 @@
 //! subrequest), a failed upstream is its 502/504 without the subrequest's `error_page`.
 
 pub(super) mod auth;
+mod cache_update;
 pub(super) mod mirror;
 pub(super) mod post_action;
 
@@ -47,6 +49,8 @@ pub(super) enum Kind {
     Mirror,
     /// `post_action`: after the response, like a mirror.
     PostAction,
+    /// `*_cache_background_update`: the refresh of an expired entry, like a mirror.
+    CacheUpdate,
 }
 
 /// Where a subrequest is.
@@ -291,6 +295,11 @@ impl<'c> Subrequest<'c> {
         a.route.sent_head.clear();
         a.route.sent_head.extend_from_slice(a.upstream.head_bytes());
         a.route.sent_head.truncate(facts.len);
+        // A background update's 304 for a revalidated entry makes it valid again.
+        if conn::cached::revalidate_entry(a, shared, &facts).is_some() {
+            a.cache_fill = None;
+            a.upstream.log.cache_status = Some("REVALIDATED");
+        }
         // A response that may be cached is read whole into its entry, as nginx reads
         // a `header_only` subrequest's body when the upstream is cacheable.
         if a.cache_fill.is_some() && !a.upstream.cached() {
