@@ -53,6 +53,7 @@ mod set_map;
 mod set_proxy;
 mod set_proxy_rest;
 mod set_proxy_ssl;
+pub mod upstream_ssl;
 mod set_referer;
 mod set_regex;
 mod set_rewrite;
