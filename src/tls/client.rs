@@ -88,17 +88,7 @@ pub fn build_client(s: &UpstreamSslSettings<'_>) -> Result<UpstreamTls, String> 
         let crls = if s.crl.is_empty() {
             Vec::new()
         } else {
-            let mut owned = Vec::new();
-            for crl in certs::load_crls(s.crl, &s.conf_prefix.join(s.crl))? {
-                let parsed = webpki::OwnedCertRevocationList::from_der(&crl).map_err(|e| {
-                    format!(
-                        "cannot load CRL \"{}\" ({e:?}): Portico reads X.509 v2 CRLs only",
-                        s.crl
-                    )
-                })?;
-                owned.push(webpki::CertRevocationList::Owned(parsed));
-            }
-            owned
+            super::crl::parse_all(&certs::load_crls(s.crl, &s.conf_prefix.join(s.crl))?, s.crl)?
         };
         UpstreamVerifier {
             trust: Some(Trust {
@@ -208,7 +198,7 @@ impl rustls::client::ResolvesClientCert for ClientCert {
 #[derive(Debug)]
 struct Trust {
     anchors: Vec<CertificateDer<'static>>,
-    crls: Vec<webpki::CertRevocationList<'static>>,
+    crls: Vec<super::crl::Crl>,
     depth: usize,
 }
 
@@ -240,7 +230,6 @@ impl UpstreamVerifier {
         let path = (&trust.anchors[..], &trust.crls[..], trust.depth);
         let usage = webpki::KeyUsage::server_auth();
         client_auth::verify_path(&cert, intermediates, path, algs.all, now, usage)
-            .map_err(|e| client_auth::openssl_verify_error(&e))
     }
 }
 

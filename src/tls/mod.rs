@@ -27,6 +27,7 @@ mod certs;
 mod ciphers;
 mod client;
 mod client_auth;
+mod crl;
 mod dn;
 mod encrypted_key;
 pub mod ktls;
