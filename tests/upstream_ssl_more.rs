@@ -118,3 +118,23 @@ fn client_certificates_named_by_variables_are_read_per_connection() {
     assert_eq!(r.header("X-Verify"), Some("SUCCESS"), "{}", s.error_log());
     assert_eq!(r.header("X-Name"), Some("CN=one.example"));
 }
+
+#[test]
+fn a_request_asking_the_upstream_to_close_rides_the_pooled_connection() {
+    let up = free_port();
+    let conf = format!(
+        "access_log off;\n\
+         upstream u {{ server 127.0.0.1:{up}; keepalive 1; }}\n\
+         server {{ listen 127.0.0.1:{up} ssl;\n\
+           ssl_certificate up.crt; ssl_certificate_key up.key;\n\
+           location / {{ return 200 \"$connection\"; }} }}\n\
+         server {{ listen 127.0.0.1:PORT; proxy_http_version 1.1;\n\
+           location / {{ proxy_pass https://u/; proxy_set_header Connection $args; }} }}"
+    );
+    let s = Server::start_with(1, &conf, |p| make_cert(&p.path("conf"), "up", "up.example", "rsa"));
+    let first = s.get("/").text();
+    assert_eq!(s.get("/").text(), first, "the pooled connection is reused");
+    // As nginx: the cached connection carries it, and is not cached again.
+    assert_eq!(s.get("/?close").text(), first);
+    assert_ne!(s.get("/").text(), first);
+}

@@ -310,6 +310,7 @@ pub fn prepare(
         head.extend_from_slice(body);
     }
     setup.target.keepalive = input.keepalive && !facts.connection_close && !facts.upgrade;
+    setup.target.reuse_pooled = input.keepalive;
     proto.upgrade = facts.upgrade;
     proto.chunked_body = input.chunked;
     proto.redirects = redirects(loc, pass, &pvars);
