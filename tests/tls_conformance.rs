@@ -20,7 +20,9 @@ fn tickets_expire_with_ssl_session_timeout() {
            ssl_certificate ec.crt; ssl_certificate_key ec.key;\n\
            ssl_session_cache off; ssl_session_tickets on; ssl_session_timeout 1;\n\
            location / { return 200 \"body $ssl_session_reused\\n\"; } }";
-    let s = Server::start_with(1, conf, |p| make_cert(&p.path("conf"), "ec", "localhost", "ec"));
+    let s = Server::start_with(1, conf, |p| {
+        make_cert(&p.path("conf"), "ec", "localhost", "ec")
+    });
     for version in ["-tls1_2", "-tls1_3"] {
         let sess = s.prefix.path(&format!("sess{version}"));
         let sess = sess.to_str().unwrap();

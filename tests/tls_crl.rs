@@ -43,28 +43,66 @@ fn make_pki(d: &Path) {
     std::fs::write(d.join("certindex"), "").unwrap();
     let run = |args: &[&str]| assert!(openssl(d, args), "openssl {args:?}");
     run(&[
-        "req", "-x509", "-new", "-config", "openssl.conf", "-subj", "/CN=root/", "-out",
-        "root.crt", "-keyout", "root.key",
+        "req",
+        "-x509",
+        "-new",
+        "-config",
+        "openssl.conf",
+        "-subj",
+        "/CN=root/",
+        "-out",
+        "root.crt",
+        "-keyout",
+        "root.key",
     ]);
     for name in ["int", "end"] {
         run(&[
-            "req", "-new", "-config", "openssl.conf", "-subj", &format!("/CN={name}/"),
-            "-out", &format!("{name}.csr"), "-keyout", &format!("{name}.key"),
+            "req",
+            "-new",
+            "-config",
+            "openssl.conf",
+            "-subj",
+            &format!("/CN={name}/"),
+            "-out",
+            &format!("{name}.csr"),
+            "-keyout",
+            &format!("{name}.key"),
         ]);
     }
     let sign = |name: &str, by: &str| {
         run(&[
-            "ca", "-batch", "-config", "ca.conf", "-keyfile", &format!("{by}.key"), "-cert",
-            &format!("{by}.crt"), "-subj", &format!("/CN={name}/"), "-in",
-            &format!("{name}.csr"), "-out", &format!("{name}.crt"),
+            "ca",
+            "-batch",
+            "-config",
+            "ca.conf",
+            "-keyfile",
+            &format!("{by}.key"),
+            "-cert",
+            &format!("{by}.crt"),
+            "-subj",
+            &format!("/CN={name}/"),
+            "-in",
+            &format!("{name}.csr"),
+            "-out",
+            &format!("{name}.crt"),
         ]);
     };
     sign("int", "root");
     sign("end", "int");
     let crl = |by: &str, out: &str| {
         run(&[
-            "ca", "-gencrl", "-config", "ca.conf", "-keyfile", &format!("{by}.key"), "-cert",
-            &format!("{by}.crt"), "-out", out, "-crldays", "1",
+            "ca",
+            "-gencrl",
+            "-config",
+            "ca.conf",
+            "-keyfile",
+            &format!("{by}.key"),
+            "-cert",
+            &format!("{by}.crt"),
+            "-out",
+            out,
+            "-crldays",
+            "1",
         ]);
     };
     crl("root", "empty.crl");
@@ -114,7 +152,11 @@ fn verify(port: u16, dir: &Path, cert: &str) -> String {
 #[test]
 fn v1_crls_checked_along_the_whole_chain_as_openssl() {
     let ports: Vec<u16> = (0..5).map(|_| free_port()).collect();
-    let dir = std::env::temp_dir().join(format!("portico-crl-{}-{}", std::process::id(), free_port()));
+    let dir = std::env::temp_dir().join(format!(
+        "portico-crl-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
     make_pki(&dir);
     let d = dir.display();
     let conf = format!(
@@ -134,14 +176,24 @@ fn v1_crls_checked_along_the_whole_chain_as_openssl() {
         p3 = ports[3],
         p4 = ports[4],
     );
-    let s = Server::start_with(1, &conf, |p| make_cert(&p.path("conf"), "srv", "localhost", "rsa"));
+    let s = Server::start_with(1, &conf, |p| {
+        make_cert(&p.path("conf"), "srv", "localhost", "rsa")
+    });
     // A CA certificate as the client's own, under a v1 CRL that revokes nothing.
-    assert_eq!(verify(ports[0], &dir, "int"), "SUCCESS", "{}", s.error_log());
+    assert_eq!(
+        verify(ports[0], &dir, "int"),
+        "SUCCESS",
+        "{}",
+        s.error_log()
+    );
     assert_eq!(verify(ports[1], &dir, "int"), "FAILED:certificate revoked");
     // The revoked intermediate revokes what it signed.
     assert_eq!(verify(ports[2], &dir, "end"), "FAILED:certificate revoked");
     // int's own CRL is missing.
-    assert_eq!(verify(ports[3], &dir, "end"), "FAILED:unable to get certificate CRL");
+    assert_eq!(
+        verify(ports[3], &dir, "end"),
+        "FAILED:unable to get certificate CRL"
+    );
     assert_eq!(verify(ports[4], &dir, "end"), "SUCCESS");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -15,15 +15,25 @@ use tls_clients::make_cert;
 
 fn uwsgi_params(prefix: &Prefix) {
     let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/uwsgi_params");
-    prefix.write("conf/uwsgi_params", std::fs::read(shipped).expect("uwsgi_params"));
+    prefix.write(
+        "conf/uwsgi_params",
+        std::fs::read(shipped).expect("uwsgi_params"),
+    );
 }
 
 #[test]
 fn suwsgi_reaches_a_real_uwsgi_over_tls_and_verifies_it() {
-    let certs = std::env::temp_dir().join(format!("portico-suwsgi-{}-{}", std::process::id(), free_port()));
+    let certs = std::env::temp_dir().join(format!(
+        "portico-suwsgi-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
     make_cert(&certs, "up", "up.example", "rsa");
-    let Some(app) = apps::App::suwsgi(&certs.join("app"), &certs.join("up.crt"), &certs.join("up.key"))
-    else {
+    let Some(app) = apps::App::suwsgi(
+        &certs.join("app"),
+        &certs.join("up.crt"),
+        &certs.join("up.key"),
+    ) else {
         return;
     };
     let up = app.port;
@@ -94,7 +104,11 @@ fn client_certificates_named_by_variables_are_read_per_connection() {
          }}"
     );
     let s = Server::start_with(1, &conf, |p| {
-        for (name, cn) in [("up", "up.example"), ("one", "one.example"), ("two", "two.example")] {
+        for (name, cn) in [
+            ("up", "up.example"),
+            ("one", "one.example"),
+            ("two", "two.example"),
+        ] {
             make_cert(&p.path("conf"), name, cn, "rsa");
             // Read by the worker (as nginx's), which runs as nobody when tests run as root.
             let key = p.path(&format!("conf/{name}.key"));
@@ -102,7 +116,12 @@ fn client_certificates_named_by_variables_are_read_per_connection() {
                 .expect("chmod");
         }
     });
-    assert_eq!(s.get("/p/?cert=one").text(), "SUCCESS CN=one.example\n", "{}", s.error_log());
+    assert_eq!(
+        s.get("/p/?cert=one").text(),
+        "SUCCESS CN=one.example\n",
+        "{}",
+        s.error_log()
+    );
     let failed = s.get("/p/?cert=two").text();
     assert!(failed.starts_with("FAILED:"), "{failed}");
     assert!(failed.ends_with(" CN=two.example\n"), "{failed}");
@@ -131,7 +150,9 @@ fn a_request_asking_the_upstream_to_close_rides_the_pooled_connection() {
          server {{ listen 127.0.0.1:PORT; proxy_http_version 1.1;\n\
            location / {{ proxy_pass https://u/; proxy_set_header Connection $args; }} }}"
     );
-    let s = Server::start_with(1, &conf, |p| make_cert(&p.path("conf"), "up", "up.example", "rsa"));
+    let s = Server::start_with(1, &conf, |p| {
+        make_cert(&p.path("conf"), "up", "up.example", "rsa")
+    });
     let first = s.get("/").text();
     assert_eq!(s.get("/").text(), first, "the pooled connection is reused");
     // As nginx: the cached connection carries it, and is not cached again.

@@ -213,12 +213,7 @@ pub fn prepare<'c>(
             }
             // A certificate pair named by variables that cannot be read: nginx's 500.
             Err(e) => {
-                elog!(
-                    LogLevel::Error,
-                    "*{} {e}, client: {}",
-                    r.conn_id,
-                    r.client
-                );
+                elog!(LogLevel::Error, "*{} {e}, client: {}", r.conn_id, r.client);
                 prepared.refuse = Some(500);
                 return prepared;
             }

@@ -53,7 +53,6 @@ mod set_map;
 mod set_proxy;
 mod set_proxy_rest;
 mod set_proxy_ssl;
-pub mod upstream_ssl;
 mod set_referer;
 mod set_regex;
 mod set_rewrite;
@@ -66,6 +65,7 @@ pub mod settings;
 pub mod subrequest;
 mod tls_server;
 pub mod tuning;
+pub mod upstream_ssl;
 pub mod values;
 pub mod writer;
 

@@ -9,8 +9,8 @@ use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::set_rewrite::template;
 use super::settings::LocRaw;
-use super::values::{flag_arg, number_arg, set_once, simple_setters};
 use super::upstream_ssl::{SslPath, SslValues, build};
+use super::values::{flag_arg, number_arg, set_once, simple_setters};
 use crate::tls::{self, Protocols};
 
 /// nginx 1.22's `proxy_ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;` (rustls speaks the

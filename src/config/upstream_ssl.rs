@@ -117,9 +117,7 @@ impl UpstreamSsl {
 pub(crate) fn build(v: &SslValues<'_>, conf_prefix: &Path) -> Result<UpstreamSsl, String> {
     let m = v.module;
     if v.verify && v.trusted_certificate.is_empty() {
-        return Err(format!(
-            "no {m}_ssl_trusted_certificate for {m}_ssl_verify"
-        ));
+        return Err(format!("no {m}_ssl_trusted_certificate for {m}_ssl_verify"));
     }
     if !v.certificate.text.is_empty() && v.certificate_key.text.is_empty() {
         return Err(format!(
@@ -141,8 +139,7 @@ pub(crate) fn build(v: &SslValues<'_>, conf_prefix: &Path) -> Result<UpstreamSsl
         })?;
         passwords = tls::read_password_file(&bytes, &path.display().to_string())?;
     }
-    let per_request =
-        v.certificate.template.is_some() || v.certificate_key.template.is_some();
+    let per_request = v.certificate.template.is_some() || v.certificate_key.template.is_some();
     let settings = tls::UpstreamSslSettings {
         conf_prefix,
         protocols: v.protocols,

@@ -331,7 +331,8 @@ fn ca_leaf_chain<'a>(
         };
         let issued = |c: &&'a [u8]| {
             !chain.contains(c)
-                && fields(c).is_some_and(|i| i.subject == f.issuer && signed_by(signed, i.spki, algs))
+                && fields(c)
+                    .is_some_and(|i| i.subject == f.issuer && signed_by(signed, i.spki, algs))
         };
         let issuer = anchors.iter().map(|a| a.as_ref()).find(issued).or_else(|| {
             intermediates

@@ -85,7 +85,11 @@ impl Crl {
 
     /// Whether `issuer_spki` (a whole SubjectPublicKeyInfo) signed this CRL.
     fn signed_by(&self, issuer_spki: &[u8], algs: &[&dyn SignatureVerificationAlgorithm]) -> bool {
-        super::x509::signed_by((&self.tbs, &self.algorithm, &self.signature), issuer_spki, algs)
+        super::x509::signed_by(
+            (&self.tbs, &self.algorithm, &self.signature),
+            issuer_spki,
+            algs,
+        )
     }
 }
 
@@ -96,9 +100,8 @@ pub fn parse_all(
 ) -> Result<Vec<Crl>, String> {
     crls.iter()
         .map(|der| {
-            Crl::parse(der).ok_or_else(|| {
-                format!("X509_load_crl_file(\"{crl_file}\") failed (not a CRL)")
-            })
+            Crl::parse(der)
+                .ok_or_else(|| format!("X509_load_crl_file(\"{crl_file}\") failed (not a CRL)"))
         })
         .collect()
 }
@@ -139,7 +142,10 @@ fn check_one(
         None => None,
     }
     .ok_or(NO_CRL)?;
-    let crl = crls.iter().find(|c| c.issuer == cert.issuer).ok_or(NO_CRL)?;
+    let crl = crls
+        .iter()
+        .find(|c| c.issuer == cert.issuer)
+        .ok_or(NO_CRL)?;
     if crl.this_update > now {
         return Err((11, "CRL is not yet valid"));
     }

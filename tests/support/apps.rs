@@ -93,9 +93,19 @@ impl App {
         let port = free_port();
         let socket = dir.join("uwsgi.sock");
         let child = Command::new("uwsgi")
-            .args(["--plugin", "python3", "--processes", "1", "--disable-logging"])
+            .args([
+                "--plugin",
+                "python3",
+                "--processes",
+                "1",
+                "--disable-logging",
+            ])
             .arg("--suwsgi-socket")
-            .arg(format!("127.0.0.1:{port},{},{}", crt.display(), key.display()))
+            .arg(format!(
+                "127.0.0.1:{port},{},{}",
+                crt.display(),
+                key.display()
+            ))
             .arg("--socket")
             .arg(&socket)
             .args(["--chmod-socket=666", "--wsgi-file"])
