@@ -597,6 +597,8 @@ settings! {
         ssl_stapling_responder: String = String::new(),
         /// `ssl_stapling_verify`
         ssl_stapling_verify: bool = false,
+        /// `ssl_early_data`: TLS 1.3 0-RTT requests accepted
+        ssl_early_data: bool = false,
         // ---- ktls (issue 15, upssl): config/set_ktls.rs ----
         /// `ssl_conf_command Options KTLS`: sessions may move into the kernel for sendfile
         ssl_ktls: bool = false,

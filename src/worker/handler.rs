@@ -34,7 +34,9 @@ pub(super) fn start_request<'c>(
     c.requests += 1;
     let pipeline = std::mem::take(&mut c.pipeline);
     let plain_on_tls = c.plain_on_tls;
-    if c.tls_vars.is_none() {
+    // Values taken during a 0-RTT request are taken again once the handshake is over.
+    if c.tls_vars.as_ref().is_none_or(|v| v.early_data) {
+        c.tls_vars = None;
         c.tls_vars();
     }
     let mut conn = ConnInfo::of(c);
