@@ -62,7 +62,10 @@ fn early_data_is_served_once_and_marked() {
     let conf = conf.replace("PORT2", &off_port.to_string());
     let s = Server::start_with(1, &conf, |p| {
         make_cert(&p.path("conf"), "ec", "localhost", "ec");
-        p.write("req", "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        p.write(
+            "req",
+            "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        );
     });
     let req = s.prefix.path("req");
     let req = req.to_str().unwrap();
@@ -72,13 +75,21 @@ fn early_data_is_served_once_and_marked() {
         let sess = sess.to_str().unwrap();
         let first = s_client(port, &["-tls1_3", "-sess_out", sess, "-ign_eof"], CLOSE);
         assert!(first.contains("early=[] ."), "{first}");
-        let early = s_client(port, &["-tls1_3", "-sess_in", sess, "-early_data", req, "-ign_eof"], b"");
+        let early = s_client(
+            port,
+            &["-tls1_3", "-sess_in", sess, "-early_data", req, "-ign_eof"],
+            b"",
+        );
         if accepted {
             assert!(early.contains("Early data was accepted"), "{early}");
             assert!(early.contains("early=[1] r"), "{early}");
             // The same session again: resumed once already, so a full handshake, and
             // its early data is not taken.
-            let replay = s_client(port, &["-tls1_3", "-sess_in", sess, "-early_data", req, "-ign_eof"], b"");
+            let replay = s_client(
+                port,
+                &["-tls1_3", "-sess_in", sess, "-early_data", req, "-ign_eof"],
+                b"",
+            );
             assert!(!replay.contains("Early data was accepted"), "{replay}");
             assert!(!replay.contains("early=[1]"), "{replay}");
         } else {
@@ -104,6 +115,9 @@ fn early_data_without_a_session_cache_fails_the_test() {
     );
     let (code, _, err) = common::run_cli(&p.dir, &["-t", "-c", "conf/portico.conf"]);
     assert_ne!(code, 0);
-    assert!(err.contains("\"ssl_early_data on\" needs \"ssl_session_cache\""), "{err}");
+    assert!(
+        err.contains("\"ssl_early_data on\" needs \"ssl_session_cache\""),
+        "{err}"
+    );
     assert!(err.contains("portico.conf:"), "{err}");
 }
