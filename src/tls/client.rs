@@ -20,7 +20,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use super::{certs, ciphers, client_auth};
+use super::{certs, ciphers};
 
 /// Sessions a location's store keeps per worker (rustls keys them by server name).
 const SESSIONS: usize = 256;
@@ -229,7 +229,7 @@ impl UpstreamVerifier {
         };
         let path = (&trust.anchors[..], &trust.crls[..], trust.depth);
         let usage = webpki::KeyUsage::server_auth();
-        client_auth::verify_path(&cert, intermediates, path, algs.all, now, usage)
+        super::chain::verify_path(&cert, intermediates, path, algs.all, now, usage)
     }
 }
 

@@ -24,6 +24,7 @@
 
 mod cert_names;
 mod certs;
+mod chain;
 mod ciphers;
 mod client;
 mod client_auth;
