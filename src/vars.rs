@@ -193,7 +193,7 @@ vars! {
     SslAlpnProtocol = "ssl_alpn_protocol",
     /// `$ssl_curve`: the key-exchange group.
     SslCurve = "ssl_curve",
-    /// `$ssl_early_data`: empty (0-RTT is not accepted).
+    /// `$ssl_early_data`: `1` for a request that came in TLS 1.3 0-RTT data.
     SslEarlyData = "ssl_early_data",
     /// `$ssl_client_verify`: `SUCCESS`, `FAILED:reason` or `NONE`.
     SslClientVerify = "ssl_client_verify",

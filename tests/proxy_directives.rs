@@ -617,8 +617,8 @@ fn refused_directives_name_the_reason_and_the_line() {
             "\"health_check\" directive is not allowed here",
         ),
         (
-            "server { location / { uwsgi_ssl_verify on; } }",
-            "\"uwsgi_ssl_verify\" directive is not supported: TLS to upstreams is built for proxy_pass https:// only",
+            "server { location / { uwsgi_ssl_conf_command Options KTLS; } }",
+            "\"uwsgi_ssl_conf_command\" directive is not supported: it passes commands to OpenSSL",
         ),
         (
             "upstream u { server 127.0.0.1:1 resolve; }",

@@ -215,11 +215,11 @@ fn what_cannot_be_honoured_fails_the_test() {
     );
     let (rc, out) = check(
         &p.dir,
-        "proxy_pass https://127.0.0.1:1; proxy_ssl_certificate up.crt; proxy_ssl_certificate_key $host.key;",
+        "proxy_pass https://127.0.0.1:1; proxy_ssl_certificate $host.crt;",
     );
     assert_ne!(rc, 0);
     assert!(
-        out.contains("variables in \"proxy_ssl_certificate\""),
+        out.contains("no \"proxy_ssl_certificate_key\" is defined for certificate \"$host.crt\""),
         "{out}"
     );
     let (rc, out) = check(

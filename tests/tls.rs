@@ -346,7 +346,7 @@ fn what_cannot_be_honoured_fails_the_test_with_its_reason() {
             "ssl_verify_client on;",
             "no ssl_client_certificate for ssl_verify_client",
         ),
-        ("ssl_early_data on;", "0-RTT"),
+        ("ssl_early_data on;", "needs \"ssl_session_cache\""),
         ("ssl_stapling on;", "needs \"ssl_stapling_file\""),
         ("ssl_conf_command Options x;", "rustls"),
         ("ssl_ecdh_curve brainpoolP256r1;", "no curve"),

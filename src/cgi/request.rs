@@ -175,8 +175,15 @@ pub fn prepare<'c>(
         prepared.refuse = Some(500);
         return prepared;
     };
+    let mut tls = pass.tls;
+    let mut host = String::new();
     match &pass.target {
-        CgiTarget::Group(g) => prepared.target.group = *g,
+        CgiTarget::Group(g) => {
+            prepared.target.group = *g;
+            if tls && let Some(group) = http.upstreams.get(*g) {
+                host.clone_from(&group.name);
+            }
+        }
         CgiTarget::Dynamic(t) => {
             let mut url = std::mem::take(&mut proto.scratch);
             url.clear();
@@ -184,11 +191,35 @@ pub fn prepare<'c>(
             let found = resolve(module, &url, http, r);
             proto.scratch = url;
             match found {
-                Ok(target) => prepared.target = target,
+                Ok((target, is_tls, name)) => {
+                    let socket = std::mem::take(&mut prepared.target.socket);
+                    prepared.target = target;
+                    prepared.target.socket = socket;
+                    (tls, host) = (is_tls, name);
+                }
                 Err(status) => {
                     prepared.refuse = Some(status);
                     return prepared;
                 }
+            }
+        }
+    }
+    // `suwsgi://`: the name verified (and sent with `uwsgi_ssl_server_name on`).
+    if tls && let Some(ssl) = conf.ssl.built.as_ref() {
+        let mut name = Vec::new();
+        match &conf.ssl.name {
+            Some(t) => t.eval(vars, &mut name),
+            None => name.extend_from_slice(host.as_bytes()),
+        }
+        match ssl.config_for(vars) {
+            Ok(config) => {
+                prepared.target.tls = Some(crate::upstream::TlsTarget::new(config, &name));
+            }
+            // A certificate pair named by variables that cannot be read: nginx's 500.
+            Err(e) => {
+                elog!(LogLevel::Error, "*{} {e}, client: {}", r.conn_id, r.client);
+                prepared.refuse = Some(500);
+                return prepared;
             }
         }
     }
@@ -247,19 +278,36 @@ pub fn prepare<'c>(
 }
 
 /// A `*_pass` with variables, evaluated: an `upstream` group's name, `host:port` with an
-/// IP address, or `unix:/path` (`uwsgi://` may lead for uwsgi). `Err`: the status to
-/// answer, logged as nginx logs it.
+/// IP address, or `unix:/path` (`uwsgi://` or `suwsgi://` may lead for uwsgi), with
+/// whether it is `suwsgi://` and its host. `Err`: the status to answer, logged as nginx
+/// logs it.
 fn resolve(
     module: CgiModule,
     url: &[u8],
     http: &HttpConf,
     r: &CgiRequest<'_>,
-) -> Result<Target, u16> {
-    let (conn_id, client) = (r.conn_id, r.client);
+) -> Result<(Target, bool, String), u16> {
     let mut text = String::from_utf8_lossy(url).into_owned();
-    if module == CgiModule::Uwsgi && text.len() >= 8 && text[..8].eq_ignore_ascii_case("uwsgi://") {
-        text.drain(..8);
+    let mut tls = false;
+    if module == CgiModule::Uwsgi {
+        if text.len() >= 8 && text[..8].eq_ignore_ascii_case("uwsgi://") {
+            text.drain(..8);
+        } else if text.len() >= 9 && text[..9].eq_ignore_ascii_case("suwsgi://") {
+            text.drain(..9);
+            tls = true;
+        }
     }
+    let host = match text.rsplit_once(':') {
+        Some((h, _)) if !text.ends_with(']') => h.to_string(),
+        _ => text.clone(),
+    };
+    let target = resolve_address(text, http, r)?;
+    Ok((target, tls, host))
+}
+
+/// [`resolve`] after the scheme.
+fn resolve_address(text: String, http: &HttpConf, r: &CgiRequest<'_>) -> Result<Target, u16> {
+    let (conn_id, client) = (r.conn_id, r.client);
     let mut target = Target {
         group: DIRECT,
         ..Target::default()

@@ -106,6 +106,8 @@ impl CgiModule {
 pub struct CgiPass {
     /// Where requests go.
     pub target: CgiTarget,
+    /// `suwsgi://`: its connections speak TLS.
+    pub tls: bool,
     /// The directive's file, for errors found at the end of loading.
     pub file: Rc<PathBuf>,
     /// The directive's line.
@@ -203,6 +205,9 @@ pub struct CgiConf {
     // ---- cache (issue 19): config/cache_conf.rs ----
     /// `*_cache*`, `*_no_cache`: the same settings as the proxy's.
     pub cache: super::cache_conf::CacheConf,
+    // ---- upstream tls (issue 15): config/upstream_ssl.rs ----
+    /// `uwsgi_ssl_*` (uwsgi only) and what they built for `suwsgi://`.
+    pub ssl: super::upstream_ssl::UwsgiSsl,
 }
 
 impl CgiConf {
@@ -254,6 +259,7 @@ impl CgiConf {
             store_access
         );
         self.cache.inherit(&parent.cache);
+        self.ssl.inherit(&parent.ssl);
     }
 
     /// `*_connect_timeout`, default 60s.

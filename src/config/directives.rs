@@ -15,7 +15,7 @@ use super::{
     set_rewrite, set_ssl, set_tail, set_upstream, subrequest, tuning, writer,
 };
 use super::{charset, health_check, set_geo, set_map, set_referer, set_split_clients, set_status};
-use super::{set_ktls, set_proxy_ssl};
+use super::{set_ktls, set_proxy_ssl, upstream_ssl};
 
 /// A set of contexts, as nginx's `NGX_*_CONF` bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -485,19 +485,19 @@ table! {
     "scgi_cache_lock_age", HSL, Exact(1), false, set_cache::proxy_cache_lock_time, "As proxy_cache_lock_age (config/set_cache.rs).";
     "scgi_cache_revalidate", HSL, Flag, false, set_cache::proxy_cache_revalidate, "As proxy_cache_revalidate (config/set_cache.rs).";
     "scgi_cache_background_update", HSL, Flag, false, set_cache::proxy_cache_background_update, "As proxy_cache_background_update (config/set_cache.rs).";
-    "uwsgi_ssl_certificate", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
-    "uwsgi_ssl_certificate_key", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
-    "uwsgi_ssl_ciphers", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
-    "uwsgi_ssl_conf_command", HSL, Exact(2), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
-    "uwsgi_ssl_crl", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
-    "uwsgi_ssl_name", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
-    "uwsgi_ssl_password_file", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
-    "uwsgi_ssl_protocols", HSL, AtLeast(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
-    "uwsgi_ssl_server_name", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
-    "uwsgi_ssl_session_reuse", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
-    "uwsgi_ssl_trusted_certificate", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
-    "uwsgi_ssl_verify", HSL, Flag, false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
-    "uwsgi_ssl_verify_depth", HSL, Exact(1), false, set_proxy_rest::refuse_ssl, "Refused: TLS to uwsgi upstreams (suwsgi://) is not built yet.";
+    "uwsgi_ssl_certificate", HSL, Exact(1), false, upstream_ssl::uwsgi_ssl_certificate, "Client certificate for suwsgi:// upstreams (variables allowed).";
+    "uwsgi_ssl_certificate_key", HSL, Exact(1), false, upstream_ssl::uwsgi_ssl_certificate_key, "Its key (variables allowed).";
+    "uwsgi_ssl_ciphers", HSL, Exact(1), false, upstream_ssl::uwsgi_ssl_ciphers, "OpenSSL cipher string for suwsgi:// (default DEFAULT).";
+    "uwsgi_ssl_conf_command", HSL, Exact(2), false, set_proxy_ssl::proxy_ssl_conf_command, "Refused: OpenSSL commands mean nothing to rustls.";
+    "uwsgi_ssl_crl", HSL, Exact(1), false, upstream_ssl::uwsgi_ssl_crl, "CRLs uwsgi upstream certificates are checked against.";
+    "uwsgi_ssl_name", HSL, Exact(1), false, upstream_ssl::uwsgi_ssl_name, "Name verified and sent as SNI (default the uwsgi_pass host).";
+    "uwsgi_ssl_password_file", HSL, Exact(1), false, upstream_ssl::uwsgi_ssl_password_file, "Passwords for an encrypted uwsgi_ssl_certificate_key.";
+    "uwsgi_ssl_protocols", HSL, AtLeast(1), false, upstream_ssl::uwsgi_ssl_protocols, "Protocols towards uwsgi upstreams.";
+    "uwsgi_ssl_server_name", HSL, Flag, false, upstream_ssl::uwsgi_ssl_server_name, "Send SNI to uwsgi upstreams (default off).";
+    "uwsgi_ssl_session_reuse", HSL, Flag, false, upstream_ssl::uwsgi_ssl_session_reuse, "Resume uwsgi upstream TLS sessions (default on).";
+    "uwsgi_ssl_trusted_certificate", HSL, Exact(1), false, upstream_ssl::uwsgi_ssl_trusted_certificate, "CAs uwsgi upstream certificates verify against.";
+    "uwsgi_ssl_verify", HSL, Flag, false, upstream_ssl::uwsgi_ssl_verify, "Verify uwsgi upstream certificates (default off).";
+    "uwsgi_ssl_verify_depth", HSL, Exact(1), false, upstream_ssl::uwsgi_ssl_verify_depth, "Intermediates a uwsgi upstream chain may have (default 1).";
     // ---- fastcgi: a core knob the gateways' body tests use ----
     // ---- resolver (config/resolver.rs) ----
     "resolver", HSL, AtLeast(1), false, resolver::resolver, "`resolver ADDRESS... [valid=TIME] [ipv4=on|off] [ipv6=on|off]`: name servers for proxy_pass with variables.";
@@ -538,7 +538,7 @@ table! {
     "ssl_client_certificate", HS, Exact(1), false, set_ssl::ssl_client_certificate, "CAs client certificates verify against (and named to the client).";
     "ssl_trusted_certificate", HS, Exact(1), false, set_ssl::ssl_trusted_certificate, "CAs client certificates verify against (not named to the client).";
     "ssl_crl", HS, Exact(1), false, set_ssl::ssl_crl, "CRLs client certificates are checked against.";
-    "ssl_early_data", HS, Flag, false, set_ssl::off_only, "`off` only (nginx's default): 0-RTT is not implemented.";
+    "ssl_early_data", HS, Flag, false, set_ssl::ssl_early_data, "Accept TLS 1.3 0-RTT requests (default off; needs a session cache; replayable).";
     "ssl_stapling", HS, Flag, false, set_ssl::ssl_stapling, "Staple an OCSP response (default off); `on` needs `ssl_stapling_file` (no fetching from responders yet).";
     "ssl_stapling_verify", HS, Flag, false, set_ssl::ssl_stapling_verify, "Verify fetched OCSP responses (default off); a `ssl_stapling_file` response is stapled as is, as in nginx.";
     "ssl_stapling_file", HS, Exact(1), false, set_ssl::ssl_stapling_file, "DER OCSP response stapled to every certificate of the server.";

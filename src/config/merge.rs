@@ -76,6 +76,11 @@ fn merge_location(
     if let Err(e) = super::set_proxy_ssl::attach(&mut raw.loc, conf_prefix, at) {
         errors.push(e);
     }
+    if let Some(uwsgi) = raw.loc.uwsgi.as_mut()
+        && let Err(e) = super::upstream_ssl::attach_uwsgi(uwsgi, conf_prefix, at)
+    {
+        errors.push(e);
+    }
     attach_if_settings(&mut raw.rewrite, raw.if_locs, &raw.loc);
     let limit_except = raw
         .limit_except

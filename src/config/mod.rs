@@ -65,6 +65,7 @@ pub mod settings;
 pub mod subrequest;
 mod tls_server;
 pub mod tuning;
+pub mod upstream_ssl;
 pub mod values;
 pub mod writer;
 

@@ -105,15 +105,16 @@ fn modifier(d: &Directive) -> Result<u8, ConfError> {
 /// variables. The location's handler becomes the module (nginx's `clcf->handler`).
 pub(crate) fn pass(l: &mut Level<'_>, d: &Directive, shared: &mut Shared) -> Result<(), ConfError> {
     let mut url = d.arg(0);
+    let mut tls = false;
     if conf(l, d)?.pass.is_some() {
         return Err(ConfError::directive(d, "is duplicate"));
     }
     if CgiModule::of_directive(&d.name) == Some(CgiModule::Uwsgi) && !url.contains('$') {
         let lower = url.to_ascii_lowercase();
         if lower.starts_with("suwsgi://") {
-            return Err(ConfError::at(d, "suwsgi protocol requires SSL support"));
-        }
-        if lower.starts_with("uwsgi://") {
+            url = &url[9..];
+            tls = true;
+        } else if lower.starts_with("uwsgi://") {
             url = &url[8..];
         }
     }
@@ -135,6 +136,7 @@ pub(crate) fn pass(l: &mut Level<'_>, d: &Directive, shared: &mut Shared) -> Res
     };
     conf(l, d)?.pass = Some(CgiPass {
         target,
+        tls,
         file: d.file.clone(),
         line: d.line,
     });

@@ -399,18 +399,6 @@ fn refuse(d: &Directive, why: &str) -> ConfError {
     ConfError::directive(d, &format!("is not supported: {why}"))
 }
 
-/// `uwsgi_ssl_*`: TLS towards uwsgi upstreams (`suwsgi://`) is not built yet.
-pub(crate) fn refuse_ssl(
-    _: &mut Level<'_>,
-    d: &Directive,
-    _: &mut Shared,
-) -> Result<(), ConfError> {
-    Err(refuse(
-        d,
-        "TLS to upstreams is built for proxy_pass https:// only, not for suwsgi:// yet",
-    ))
-}
-
 /// nginx Plus directives (`state`, `sticky`, `ntlm`,
 /// `least_time`): not in nginx itself either.
 pub(crate) fn refuse_plus(

@@ -9,6 +9,7 @@ use super::parser::Directive;
 use super::raw::{Level, Shared};
 use super::set_rewrite::template;
 use super::settings::LocRaw;
+use super::upstream_ssl::{SslPath, SslValues, build};
 use super::values::{flag_arg, number_arg, set_once, simple_setters};
 use crate::tls::{self, Protocols};
 
@@ -35,10 +36,6 @@ simple_setters! {
     proxy_ssl_trusted_certificate: loc.proxy_ssl_trusted_certificate = |d| Ok(d.arg(0).to_string());
     /// `proxy_ssl_crl FILE;`
     proxy_ssl_crl: loc.proxy_ssl_crl = |d| Ok(d.arg(0).to_string());
-    /// `proxy_ssl_certificate FILE;`
-    proxy_ssl_certificate: loc.proxy_ssl_certificate = |d| Ok(d.arg(0).to_string());
-    /// `proxy_ssl_certificate_key FILE;`
-    proxy_ssl_certificate_key: loc.proxy_ssl_certificate_key = |d| Ok(d.arg(0).to_string());
     /// `proxy_ssl_password_file FILE;`
     proxy_ssl_password_file: loc.proxy_ssl_password_file = |d| Ok(d.arg(0).to_string());
 }
@@ -49,14 +46,37 @@ pub(crate) fn proxy_ssl_protocols(
     d: &Directive,
     _: &mut Shared,
 ) -> Result<(), ConfError> {
-    set_once(&mut l.loc(d)?.proxy_ssl_protocols, d, |d| {
-        let mut set = 0;
-        for w in &d.args {
-            set |= tls::parse_protocol(&w.text)
-                .ok_or_else(|| ConfError::at(d, format!("invalid value \"{}\"", w.text)))?;
-        }
-        Ok(set)
-    })
+    set_once(&mut l.loc(d)?.proxy_ssl_protocols, d, parse_protocols)
+}
+
+/// The protocol names of `*_ssl_protocols` as a set.
+pub(crate) fn parse_protocols(d: &Directive) -> Result<Protocols, ConfError> {
+    let mut set = 0;
+    for w in &d.args {
+        set |= tls::parse_protocol(&w.text)
+            .ok_or_else(|| ConfError::at(d, format!("invalid value \"{}\"", w.text)))?;
+    }
+    Ok(set)
+}
+
+/// `proxy_ssl_certificate FILE;` (variables allowed).
+pub(crate) fn proxy_ssl_certificate(
+    l: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
+    let path = SslPath::parse(d, shared)?;
+    set_once(&mut l.loc(d)?.proxy_ssl_certificate, d, |_| Ok(path))
+}
+
+/// `proxy_ssl_certificate_key FILE;` (variables allowed).
+pub(crate) fn proxy_ssl_certificate_key(
+    l: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
+    let path = SslPath::parse(d, shared)?;
+    set_once(&mut l.loc(d)?.proxy_ssl_certificate_key, d, |_| Ok(path))
 }
 
 /// `proxy_ssl_name NAME;` (variables allowed).
@@ -69,7 +89,7 @@ pub(crate) fn proxy_ssl_name(
     set_once(&mut l.loc(d)?.proxy_ssl_name, d, |_| Ok(Some(t)))
 }
 
-/// `proxy_ssl_conf_command NAME VALUE;`: OpenSSL configuration commands mean nothing to
+/// `proxy_ssl_conf_command NAME VALUE;` (and `uwsgi_ssl_conf_command`): OpenSSL configuration commands mean nothing to
 /// rustls.
 pub(crate) fn proxy_ssl_conf_command(
     _: &mut Level<'_>,
@@ -98,28 +118,8 @@ pub(crate) fn attach(
         return Ok(());
     }
     let merged = loc.finish();
-    let err = |m: String| ConfError::new(m, at.0, at.1);
-    if merged.proxy_ssl_verify && merged.proxy_ssl_trusted_certificate.is_empty() {
-        return Err(err(
-            "no proxy_ssl_trusted_certificate for proxy_ssl_verify".to_string()
-        ));
-    }
-    // Read as nginx reads it: one password a line, tried in order for an encrypted key.
-    let mut passwords = Vec::new();
-    if !merged.proxy_ssl_password_file.is_empty() {
-        let path = conf_prefix.join(&merged.proxy_ssl_password_file);
-        let bytes = std::fs::read(&path).map_err(|e| {
-            err(format!(
-                "open() \"{}\" failed ({}: {})",
-                path.display(),
-                e.raw_os_error().unwrap_or(0),
-                crate::sys::errno_text(&e)
-            ))
-        })?;
-        passwords = tls::read_password_file(&bytes, &path.display().to_string()).map_err(err)?;
-    }
-    let settings = tls::UpstreamSslSettings {
-        conf_prefix,
+    let values = SslValues {
+        module: "proxy",
         protocols: merged.proxy_ssl_protocols,
         ciphers: &merged.proxy_ssl_ciphers,
         verify: merged.proxy_ssl_verify,
@@ -128,11 +128,11 @@ pub(crate) fn attach(
         crl: &merged.proxy_ssl_crl,
         certificate: &merged.proxy_ssl_certificate,
         certificate_key: &merged.proxy_ssl_certificate_key,
-        passwords: &passwords,
+        password_file: &merged.proxy_ssl_password_file,
         server_name: merged.proxy_ssl_server_name,
         session_reuse: merged.proxy_ssl_session_reuse,
     };
-    let built = tls::build_client(&settings).map_err(err)?;
+    let built = build(&values, conf_prefix).map_err(|m| ConfError::new(m, at.0, at.1))?;
     loc.proxy_ssl_client = Some(Some(Rc::new(built)));
     Ok(())
 }

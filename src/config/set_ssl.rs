@@ -25,6 +25,8 @@ const MIN_SHARED_CACHE_SIZE: u64 = 8 * 4096;
 pub const DEFAULT_SSL_BUFFER_SIZE: usize = 16 * 1024;
 
 simple_setters! {
+    /// `ssl_early_data on|off;`
+    ssl_early_data: srv.ssl_early_data = flag_arg;
     /// `ssl_prefer_server_ciphers on|off;`
     ssl_prefer_server_ciphers: srv.ssl_prefer_server_ciphers = flag_arg;
     /// `ssl_ciphers STRING;`
@@ -270,7 +272,6 @@ pub(crate) fn off_only(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Resu
             }
             "client certificate verification is not implemented yet"
         }
-        "ssl_early_data" => "TLS 1.3 early data (0-RTT) is not implemented yet",
         "ssl_stapling" | "ssl_stapling_verify" => "OCSP stapling is not implemented yet",
         "ssl_ocsp" => "OCSP checks of client certificates are not implemented yet",
         "ssl_ocsp_cache" => "OCSP checks of client certificates are not implemented yet",

@@ -597,6 +597,8 @@ settings! {
         ssl_stapling_responder: String = String::new(),
         /// `ssl_stapling_verify`
         ssl_stapling_verify: bool = false,
+        /// `ssl_early_data`: TLS 1.3 0-RTT requests accepted
+        ssl_early_data: bool = false,
         // ---- ktls (issue 15, upssl): config/set_ktls.rs ----
         /// `ssl_conf_command Options KTLS`: sessions may move into the kernel for sendfile
         ssl_ktls: bool = false,
@@ -1032,16 +1034,16 @@ settings! {
         /// `proxy_ssl_ciphers`
         proxy_ssl_ciphers: String = super::set_proxy_ssl::DEFAULT_PROXY_SSL_CIPHERS.to_string(),
         /// `proxy_ssl_certificate FILE` (empty: no client certificate)
-        proxy_ssl_certificate: String = String::new(),
+        proxy_ssl_certificate: super::upstream_ssl::SslPath = Default::default(),
         /// `proxy_ssl_certificate_key FILE`
-        proxy_ssl_certificate_key: String = String::new(),
+        proxy_ssl_certificate_key: super::upstream_ssl::SslPath = Default::default(),
         /// `proxy_ssl_password_file FILE` (refused at merge where it would be used)
         proxy_ssl_password_file: String = String::new(),
         /// `proxy_ssl_session_reuse on|off`
         proxy_ssl_session_reuse: bool = true,
         /// What the `proxy_ssl_*` values built for a location whose `proxy_pass` is
         /// `https://` (set at merge by `set_proxy_ssl::attach`)
-        proxy_ssl_client: Option<Rc<crate::tls::UpstreamTls>> = None,
+        proxy_ssl_client: Option<Rc<super::upstream_ssl::UpstreamSsl>> = None,
         // ---- http2 (config/set_http2.rs) ----
         /// `http2_chunk_size`: the most body bytes per DATA frame
         http2_chunk_size: usize = 8192,

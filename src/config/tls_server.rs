@@ -51,6 +51,7 @@ pub(crate) fn build(
         passwords: &srv.ssl_password_file,
         stapling: srv.ssl_stapling,
         stapling_file: &srv.ssl_stapling_file,
+        early_data: srv.ssl_early_data,
     };
     let mut warnings = Vec::new();
     let built = crate::tls::build(&settings, &mut warnings);

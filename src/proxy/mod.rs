@@ -199,13 +199,23 @@ pub fn prepare(
     }
     setup.target.socket = request::socket_options(loc, vars, conn_id, client);
     // `proxy_pass https://`: the name verified (and sent with `proxy_ssl_server_name on`).
-    if let (true, Some(tls)) = (tls, loc.proxy_ssl_client.as_ref()) {
+    if let (true, Some(ssl)) = (tls, loc.proxy_ssl_client.as_ref()) {
         let mut name = Vec::new();
         match &loc.proxy_ssl_name {
             Some(t) => t.eval(vars, &mut name),
             None => name.extend_from_slice(proxy_host.as_bytes()),
         }
-        setup.target.tls = Some(crate::upstream::TlsTarget::new(tls.config.clone(), &name));
+        match ssl.config_for(vars) {
+            Ok(config) => {
+                setup.target.tls = Some(crate::upstream::TlsTarget::new(config, &name));
+            }
+            // A certificate pair named by variables that cannot be read: nginx's 500.
+            Err(e) => {
+                elog!(LogLevel::Error, "*{conn_id} {e}, client: {client}");
+                setup.refuse = Some(500);
+                return setup;
+            }
+        }
     }
     let forwarded_for = r
         .head
@@ -300,6 +310,7 @@ pub fn prepare(
         head.extend_from_slice(body);
     }
     setup.target.keepalive = input.keepalive && !facts.connection_close && !facts.upgrade;
+    setup.target.reuse_pooled = input.keepalive;
     proto.upgrade = facts.upgrade;
     proto.chunked_body = input.chunked;
     proto.redirects = redirects(loc, pass, &pvars);

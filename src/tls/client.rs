@@ -20,7 +20,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use super::{certs, ciphers, client_auth};
+use super::{certs, ciphers};
 
 /// Sessions a location's store keeps per worker (rustls keys them by server name).
 const SESSIONS: usize = 256;
@@ -46,6 +46,9 @@ pub struct UpstreamSslSettings<'a> {
     pub crl: &'a str,
     /// `*_ssl_certificate` (empty: no client certificate).
     pub certificate: &'a str,
+    /// The certificate's path has variables: it is loaded per connection
+    /// ([`UpstreamTls::with_certificate`]), not here.
+    pub certificate_per_request: bool,
     /// `*_ssl_certificate_key`.
     pub certificate_key: &'a str,
     /// `*_ssl_password_file`: passwords for an encrypted key, in order.
@@ -85,17 +88,7 @@ pub fn build_client(s: &UpstreamSslSettings<'_>) -> Result<UpstreamTls, String> 
         let crls = if s.crl.is_empty() {
             Vec::new()
         } else {
-            let mut owned = Vec::new();
-            for crl in certs::load_crls(s.crl, &s.conf_prefix.join(s.crl))? {
-                let parsed = webpki::OwnedCertRevocationList::from_der(&crl).map_err(|e| {
-                    format!(
-                        "cannot load CRL \"{}\" ({e:?}): Portico reads X.509 v2 CRLs only",
-                        s.crl
-                    )
-                })?;
-                owned.push(webpki::CertRevocationList::Owned(parsed));
-            }
-            owned
+            super::crl::parse_all(&certs::load_crls(s.crl, &s.conf_prefix.join(s.crl))?, s.crl)?
         };
         UpstreamVerifier {
             trust: Some(Trust {
@@ -113,30 +106,10 @@ pub fn build_client(s: &UpstreamSslSettings<'_>) -> Result<UpstreamTls, String> 
         .map_err(|e| format!("SSL_CTX_new() failed ({e})"))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier));
-    let mut config = if s.certificate.is_empty() {
+    let mut config = if s.certificate.is_empty() || s.certificate_per_request {
         builder.with_no_client_auth()
     } else {
-        if s.certificate.contains('$') || s.certificate_key.contains('$') {
-            return Err(format!(
-                "variables in \"proxy_ssl_certificate\" (\"{}\") are not supported: client \
-                 certificates are loaded once at startup",
-                s.certificate
-            ));
-        }
-        if s.certificate_key.is_empty() {
-            return Err(format!(
-                "no \"proxy_ssl_certificate_key\" is defined for certificate \"{}\"",
-                s.certificate
-            ));
-        }
-        let chain = certs::load_certs(s.certificate, &s.conf_prefix.join(s.certificate))?;
-        let key = certs::load_key(
-            s.certificate_key,
-            &s.conf_prefix.join(s.certificate_key),
-            s.passwords,
-        )?;
-        // Through the server side's check, which takes X.509 v1 certificates as OpenSSL.
-        let pair = certs::certified_key(chain, key, s.certificate, s.certificate_key)?;
+        let pair = load_pair(s.conf_prefix, s.certificate, s.certificate_key, s.passwords)?;
         builder.with_client_cert_resolver(Arc::new(ClientCert(pair)))
     };
     config.enable_sni = s.server_name;
@@ -149,6 +122,45 @@ pub fn build_client(s: &UpstreamSslSettings<'_>) -> Result<UpstreamTls, String> 
     Ok(UpstreamTls {
         config: Arc::new(config),
     })
+}
+
+impl UpstreamTls {
+    /// The configuration for one connection whose client certificate and key paths came
+    /// from variables (nginx's `ngx_http_upstream_ssl_certificate`, which reads the files
+    /// for every connection): this configuration with that pair, sharing its session
+    /// store. An empty `certificate` sends none. `Err` is the log text.
+    pub fn with_certificate(
+        &self,
+        conf_prefix: &std::path::Path,
+        certificate: &str,
+        certificate_key: &str,
+        passwords: &[Vec<u8>],
+    ) -> Result<Arc<rustls::ClientConfig>, String> {
+        if certificate.is_empty() {
+            return Ok(self.config.clone());
+        }
+        let pair = load_pair(conf_prefix, certificate, certificate_key, passwords)?;
+        let mut config = (*self.config).clone();
+        config.client_auth_cert_resolver = Arc::new(ClientCert(pair));
+        Ok(Arc::new(config))
+    }
+}
+
+/// Reads a client certificate chain and its key (relative names from `conf_prefix`).
+fn load_pair(
+    conf_prefix: &std::path::Path,
+    certificate: &str,
+    certificate_key: &str,
+    passwords: &[Vec<u8>],
+) -> Result<Arc<rustls::sign::CertifiedKey>, String> {
+    let chain = certs::load_certs(certificate, &conf_prefix.join(certificate))?;
+    let key = certs::load_key(
+        certificate_key,
+        &conf_prefix.join(certificate_key),
+        passwords,
+    )?;
+    // Through the server side's check, which takes X.509 v1 certificates as OpenSSL.
+    certs::certified_key(chain, key, certificate, certificate_key)
 }
 
 /// The log text of a failed upstream handshake: a verification failure's own nginx text
@@ -186,7 +198,7 @@ impl rustls::client::ResolvesClientCert for ClientCert {
 #[derive(Debug)]
 struct Trust {
     anchors: Vec<CertificateDer<'static>>,
-    crls: Vec<webpki::CertRevocationList<'static>>,
+    crls: Vec<super::crl::Crl>,
     depth: usize,
 }
 
@@ -217,8 +229,7 @@ impl UpstreamVerifier {
         };
         let path = (&trust.anchors[..], &trust.crls[..], trust.depth);
         let usage = webpki::KeyUsage::server_auth();
-        client_auth::verify_path(&cert, intermediates, path, algs.all, now, usage)
-            .map_err(|e| client_auth::openssl_verify_error(&e))
+        super::chain::verify_path(&cert, intermediates, path, algs.all, now, usage)
     }
 }
 

@@ -49,7 +49,7 @@ pub struct ClientTrust {
     /// `ssl_client_certificate` and `ssl_trusted_certificate`, as DER.
     anchors: Vec<CertificateDer<'static>>,
     /// `ssl_crl`.
-    crls: Vec<webpki::CertRevocationList<'static>>,
+    crls: Vec<super::crl::Crl>,
     /// `ssl_verify_depth`: how many intermediates a chain may have.
     depth: usize,
 }
@@ -154,17 +154,7 @@ impl ClientTrust {
                 hints.push(name);
             }
         }
-        let mut owned_crls = Vec::new();
-        for crl in crls {
-            let parsed = webpki::OwnedCertRevocationList::from_der(crl).map_err(|e| {
-                format!(
-                    "cannot load CRL \"{crl_file}\" ({e:?}): Portico reads X.509 v2 CRLs \
-                         only (rustls's webpki; `openssl ca -gencrl` writes v2 with a \
-                         crl_extensions section)"
-                )
-            })?;
-            owned_crls.push(webpki::CertRevocationList::Owned(parsed));
-        }
+        let owned_crls = super::crl::parse_all(crls, crl_file)?;
         let verifier = Requesting {
             hints,
             algs: super::provider().signature_verification_algorithms,
@@ -206,59 +196,18 @@ impl ClientTrust {
         let algs = super::provider().signature_verification_algorithms;
         let usage = webpki::KeyUsage::client_auth();
         let path = (&self.anchors[..], &self.crls[..], self.depth);
-        match verify_path(&cert, intermediates, path, algs.all, UnixTime::now(), usage) {
+        match super::chain::verify_path(
+            &cert,
+            intermediates,
+            path,
+            algs.all,
+            UnixTime::now(),
+            usage,
+        ) {
             Ok(()) => Verified::Success,
-            Err(e) => Verified::Failed(openssl_verify_error(&e).1),
+            Err((_, text)) => Verified::Failed(text),
         }
     }
-}
-
-/// webpki's verdict on `cert`'s chain to `anchors` (trusted certificates), with `crls`
-/// checked along the whole chain (an unknown status passes, as OpenSSL without
-/// `X509_V_FLAG_CRL_CHECK_ALL` on an issuer with no CRL) and at most `depth`
-/// intermediates (`*_verify_depth`, as OpenSSL 1.1+ counts them). Shared by the client
-/// certificates of `ssl_verify_client` and the upstream certificates of `proxy_ssl_verify`.
-pub(super) fn verify_path(
-    cert: &webpki::EndEntityCert<'_>,
-    intermediates: &[CertificateDer<'_>],
-    (anchors, crls, depth): (
-        &[CertificateDer<'static>],
-        &[webpki::CertRevocationList<'static>],
-        usize,
-    ),
-    algs: &[&dyn rustls::pki_types::SignatureVerificationAlgorithm],
-    now: UnixTime,
-    usage: webpki::KeyUsage,
-) -> Result<(), webpki::Error> {
-    let anchors: Vec<_> = anchors
-        .iter()
-        .filter_map(|a| webpki::anchor_from_trusted_cert(a).ok())
-        .collect();
-    let crl_refs: Vec<&webpki::CertRevocationList<'_>> = crls.iter().collect();
-    let revocation = webpki::RevocationOptionsBuilder::new(&crl_refs)
-        .ok()
-        .map(|b| {
-            b.with_depth(webpki::RevocationCheckDepth::Chain)
-                .with_status_policy(webpki::UnknownStatusPolicy::Allow)
-                .build()
-        });
-    let too_long = |path: &webpki::VerifiedPath<'_>| {
-        if path.intermediate_certificates().count() > depth {
-            Err(webpki::Error::MaximumPathDepthExceeded)
-        } else {
-            Ok(())
-        }
-    };
-    cert.verify_for_usage(
-        algs,
-        &anchors,
-        intermediates,
-        now,
-        usage,
-        revocation,
-        Some(&too_long),
-    )
-    .map(|_| ())
 }
 
 /// Whether a certificate names itself as its issuer.

@@ -255,7 +255,7 @@ pub fn validity(validity: &[u8]) -> Option<(i64, i64)> {
 }
 
 /// An ASN.1 UTCTime (`YYMMDDHHMMSSZ`) or GeneralizedTime (`YYYYMMDDHHMMSSZ`).
-fn asn1_time(tag: u8, v: &[u8]) -> Option<i64> {
+pub(super) fn asn1_time(tag: u8, v: &[u8]) -> Option<i64> {
     let num = |s: &[u8]| -> Option<i64> {
         s.iter().try_fold(0i64, |n, &b| {
             b.is_ascii_digit().then(|| n * 10 + i64::from(b - b'0'))

@@ -25,9 +25,11 @@
 
 mod cert_names;
 mod certs;
+mod chain;
 mod ciphers;
 mod client;
 mod client_auth;
+mod crl;
 mod dn;
 mod encrypted_key;
 mod hkdf;

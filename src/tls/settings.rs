@@ -76,7 +76,12 @@ pub struct SslSettings<'a> {
     pub stapling: bool,
     /// `ssl_stapling_file` (empty: none).
     pub stapling_file: &'a str,
+    /// `ssl_early_data`.
+    pub early_data: bool,
 }
+
+/// The most 0-RTT bytes accepted (nginx's `SSL_CTX_set_max_early_data(NGX_SSL_BUFSIZE)`).
+const MAX_EARLY_DATA: u32 = 16384;
 
 /// The smallest TLS record payload rustls allows.
 const MIN_RECORD: usize = 32;
@@ -167,7 +172,25 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
         }
     };
     let lifetime = u32::try_from(s.session_timeout.as_secs()).unwrap_or(u32::MAX);
-    if s.session_tickets {
+    // rustls accepts 0-RTT only on a session it keeps itself (a stateful TLS 1.3 ticket,
+    // single-use, which also stops a replay of the same early data): with early data the
+    // session cache resumes every session and no stateless ticket is issued.
+    let stateless_tickets = s.session_tickets && !s.early_data;
+    if s.early_data {
+        if matches!(s.session_cache, SessionCache::Off | SessionCache::None) {
+            return Err(
+                "\"ssl_early_data on\" needs \"ssl_session_cache\" (builtin or shared): \
+                 rustls accepts early data only on sessions kept in the server's cache"
+                    .to_string(),
+            );
+        }
+        config.max_early_data_size = MAX_EARLY_DATA;
+        // The answer to a 0-RTT request leaves before the client's Finished, as OpenSSL
+        // lets nginx write it; held back, it would be lost when the connection closes
+        // after it.
+        config.send_half_rtt_data = true;
+    }
+    if stateless_tickets {
         let mut files = Vec::new();
         for path in s.ticket_keys {
             let full = s.conf_prefix.join(path);

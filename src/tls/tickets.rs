@@ -5,7 +5,10 @@
 //! list rotated by the operator keeps old tickets valid for one more reload); random keys
 //! live as long as the configuration.
 //!
-//! A ticket is `key name (16) | nonce (12) | AES-GCM(state) | tag (16)`. A key file holds
+//! A ticket is `key name (16) | nonce (12) | AES-GCM(issued (8) | state) | tag (16)`;
+//! `issued` (seconds since the epoch) lets a ticket older than `ssl_session_timeout` be
+//! refused, as OpenSSL refuses the session it carries (rustls does not look at a
+//! ticket's age). A key file holds
 //! nginx's 80 bytes (name, 32-byte HMAC key, 32-byte AES key: AES-256-GCM under the AES key)
 //! or 48 bytes (name, 16, 16: AES-128-GCM).
 
@@ -14,6 +17,13 @@ use rustls::server::ProducesTickets;
 
 const NAME_LEN: usize = 16;
 const TAG_LEN: usize = 16;
+const ISSUED_LEN: usize = 8;
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 
 struct Key {
     name: [u8; NAME_LEN],
@@ -81,7 +91,9 @@ impl ProducesTickets for Ticketer {
         let mut out = Vec::with_capacity(NAME_LEN + NONCE_LEN + plain.len() + TAG_LEN);
         out.extend_from_slice(&key.name);
         out.extend_from_slice(&nonce);
-        let mut sealed = plain.to_vec();
+        let mut sealed = Vec::with_capacity(ISSUED_LEN + plain.len() + TAG_LEN);
+        sealed.extend_from_slice(&now_secs().to_be_bytes());
+        sealed.extend_from_slice(plain);
         key.aead
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
@@ -106,8 +118,14 @@ impl ProducesTickets for Ticketer {
             .aead
             .open_in_place(nonce, Aad::from(&key.name), &mut buf)
             .ok()?;
+        let (issued, _) = plain.split_first_chunk::<ISSUED_LEN>()?;
+        let age = now_secs().saturating_sub(u64::from_be_bytes(*issued));
+        if age > u64::from(self.lifetime_secs) {
+            return None;
+        }
         let n = plain.len();
         buf.truncate(n);
+        buf.drain(..ISSUED_LEN);
         Some(buf)
     }
 }
@@ -132,5 +150,23 @@ mod tests {
         assert!(Ticketer::new(&[("x".into(), vec![0; 10])], 300).is_err());
         let short = Ticketer::new(&[("s".into(), vec![3u8; 48])], 300).unwrap();
         assert_eq!(short.decrypt(&short.encrypt(b"a").unwrap()).unwrap(), b"a");
+        // Older than the lifetime (`ssl_session_timeout`): refused.
+        let expired = Ticketer::new(&[("e".into(), vec![5u8; 80])], 0).unwrap();
+        let key = &expired.keys[0];
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce[0] = 1;
+        let mut sealed = (now_secs() - 5).to_be_bytes().to_vec();
+        sealed.extend_from_slice(b"state");
+        key.aead
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(&key.name),
+                &mut sealed,
+            )
+            .unwrap();
+        let old = [&key.name[..], &nonce[..], &sealed[..]].concat();
+        assert!(expired.decrypt(&old).is_none());
+        let fresh = Ticketer::new(&[("e".into(), vec![5u8; 80])], 10).unwrap();
+        assert_eq!(fresh.decrypt(&old).unwrap(), b"state");
     }
 }

@@ -55,6 +55,9 @@ pub struct Session {
     offered: Option<Box<super::Offered>>,
     /// The server allows kTLS (`ssl_conf_command Options KTLS`).
     kernel_allowed: bool,
+    /// 0-RTT bytes (`ssl_early_data on`) were read while the handshake was in progress
+    /// and no request has looked at them yet (`$ssl_early_data`).
+    early: std::cell::Cell<bool>,
 }
 
 /// An error rustls reported, with nginx's text for the log.
@@ -122,6 +125,9 @@ pub struct TlsVars {
     pub verified: std::cell::OnceCell<super::Verified>,
     /// `$ssl_ciphers`, `$ssl_curves`: what the client's hello offered.
     pub offered: Option<Box<super::Offered>>,
+    /// `$ssl_early_data`: the request came in 0-RTT data, before the handshake ended
+    /// (taken again for the next request).
+    pub early_data: bool,
 }
 
 impl TlsVars {
@@ -137,10 +143,14 @@ impl TlsVars {
         let State::Open(conn) = &session.state else {
             return None;
         };
-        if conn.is_handshaking() {
+        // A request in 0-RTT data is read before the handshake ends (nginx's
+        // `!SSL_is_init_finished`); otherwise the values wait for its end.
+        let early_data = session.early.replace(false);
+        if conn.is_handshaking() && !early_data {
             return None;
         }
         Some(TlsVars {
+            early_data,
             protocol: match conn.protocol_version()? {
                 rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3",
                 rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2",
@@ -171,6 +181,7 @@ impl Session {
             spoke_tls: false,
             offered: None,
             kernel_allowed: false,
+            early: std::cell::Cell::new(false),
         }
     }
 
@@ -338,9 +349,21 @@ impl Session {
             // kernel's recv: the connection closes on the error.
             return sock.read(buf);
         }
-        let conn = self.open()?;
+        let State::Open(conn) = &mut self.state else {
+            return Err(io::Error::from(io::ErrorKind::NotConnected));
+        };
         let mut n = 0;
         loop {
+            // 0-RTT data (`ssl_early_data on`) comes first, while the handshake ends.
+            if let Some(mut early) = conn.early_data()
+                && let Ok(k @ 1..) = early.read(&mut buf[n..])
+            {
+                n += k;
+                self.early.set(true);
+                if n == buf.len() {
+                    return Ok(n);
+                }
+            }
             match conn.reader().read(&mut buf[n..]) {
                 Ok(0) if n < buf.len() => return Ok(n),
                 Ok(k) => n += k,

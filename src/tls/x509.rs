@@ -71,6 +71,99 @@ pub fn fields(cert: &[u8]) -> Option<Fields<'_>> {
     })
 }
 
+/// A signed object's parts (a certificate or a CRL): the signed element (whole), the
+/// signature's AlgorithmIdentifier contents, and the signature's bytes.
+pub fn signed_parts(der: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    let (0x30, _, outer, _) = element(der)? else {
+        return None;
+    };
+    let (0x30, tbs, _, rest) = element(outer)? else {
+        return None;
+    };
+    let (0x30, _, algorithm, rest) = element(rest)? else {
+        return None;
+    };
+    let (0x03, _, bits, _) = element(rest)? else {
+        return None;
+    };
+    Some((tbs, algorithm, bits.get(1..)?))
+}
+
+/// Whether `signed` (signed element, algorithm contents, signature) verifies under the
+/// key of `spki` (a whole SubjectPublicKeyInfo) with one of `algs`.
+pub fn signed_by(
+    (tbs, algorithm, signature): (&[u8], &[u8], &[u8]),
+    spki: &[u8],
+    algs: &[&dyn rustls::pki_types::SignatureVerificationAlgorithm],
+) -> bool {
+    let Some((_, _, inner, _)) = element(spki) else {
+        return false;
+    };
+    let Some((_, _, key_alg, rest)) = element(inner) else {
+        return false;
+    };
+    let Some((0x03, _, bits, _)) = element(rest) else {
+        return false;
+    };
+    let Some(key) = bits.get(1..) else {
+        return false;
+    };
+    algs.iter().any(|alg| {
+        alg.signature_alg_id().as_ref() == algorithm
+            && alg.public_key_alg_id().as_ref() == key_alg
+            && alg.verify_signature(key, tbs, signature).is_ok()
+    })
+}
+
+/// Whether a certificate's basicConstraints say `cA: TRUE`.
+pub fn is_ca(cert: &[u8]) -> bool {
+    // 2.5.29.19
+    const BASIC_CONSTRAINTS: &[u8] = &[0x55, 0x1d, 0x13];
+    let Some(f) = fields(cert) else {
+        return false;
+    };
+    // What follows subjectPublicKeyInfo: [1], [2] unique ids, then [3] extensions.
+    let Some(after_spki) = spki_rest(cert, f.spki) else {
+        return false;
+    };
+    let mut rest = after_spki;
+    while let Some((tag, _, contents, after)) = element(rest) {
+        if tag == 0xa3 {
+            let Some((_, _, mut exts, _)) = element(contents) else {
+                return false;
+            };
+            while let Some((_, _, ext, next)) = element(exts) {
+                if let Some((0x06, _, oid, value)) = element(ext)
+                    && oid == BASIC_CONSTRAINTS
+                {
+                    // [critical BOOLEAN] OCTET STRING { SEQUENCE { cA BOOLEAN ... } }
+                    let value = match element(value) {
+                        Some((0x01, _, _, after)) => after,
+                        _ => value,
+                    };
+                    return element(value)
+                        .and_then(|(_, _, octets, _)| element(octets))
+                        .and_then(|(_, _, seq, _)| element(seq))
+                        .is_some_and(|(tag, _, v, _)| tag == 0x01 && v.first() == Some(&0xff));
+                }
+                exts = next;
+            }
+            return false;
+        }
+        rest = after;
+    }
+    false
+}
+
+/// The bytes of `cert`'s TBSCertificate after its `spki` element.
+fn spki_rest<'a>(cert: &'a [u8], spki: &'a [u8]) -> Option<&'a [u8]> {
+    let start = spki.as_ptr() as usize - cert.as_ptr() as usize + spki.len();
+    let (_, _, outer, _) = element(cert)?;
+    let (_, _, tbs, _) = element(outer)?;
+    let tbs_end = tbs.as_ptr() as usize - cert.as_ptr() as usize + tbs.len();
+    cert.get(start..tbs_end)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

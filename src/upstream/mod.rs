@@ -243,6 +243,10 @@ pub struct Target {
     pub hash_key: Vec<u8>,
     /// Whether the connection may go back to the pool after the response.
     pub keepalive: bool,
+    /// Whether a pooled connection may carry the request even though it will not go back
+    /// (a request that asks the upstream to close: nginx's keepalive balancer still hands
+    /// it a cached connection).
+    pub reuse_pooled: bool,
     /// For [`DIRECT`]: a host name to resolve (when the URL's host is neither a group nor
     /// an IP address), its addresses tried in turn on `port`.
     pub resolve: Option<String>,

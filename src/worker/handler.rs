@@ -34,7 +34,9 @@ pub(super) fn start_request<'c>(
     c.requests += 1;
     let pipeline = std::mem::take(&mut c.pipeline);
     let plain_on_tls = c.plain_on_tls;
-    if c.tls_vars.is_none() {
+    // Values taken during a 0-RTT request are taken again once the handshake is over.
+    if c.tls_vars.as_ref().is_none_or(|v| v.early_data) {
+        c.tls_vars = None;
         c.tls_vars();
     }
     let mut conn = ConnInfo::of(c);
@@ -443,9 +445,21 @@ pub(super) fn reject_request<'c>(
     let server = &shared.http.servers[servers.default];
     let status = e.status();
     // nginx finalizes even an unparsable request with its status, so an `error_page` of
-    // the default server answers it.
-    let error_page = server.loc.error_page_for(status).is_some().then(|| {
+    // the default server answers it, and its `add_header ... always` lines apply.
+    let error_page = server.loc.error_page_for(status).is_some();
+    let routed = error_page || server.loc.add_header.iter().any(|h| h.always);
+    let error_page = routed.then(|| {
+        if c.tls_vars.is_none() {
+            c.tls_vars();
+        }
         let mut conn = ConnInfo::of(c);
+        // `$ssl_client_verify` of the handshake (OpenSSL's verify result in nginx).
+        if let (Some(tls), Some(trust)) = (
+            conn.tls.as_deref(),
+            server.tls.as_ref().and_then(|t| t.client_trust.as_ref()),
+        ) {
+            tls.verify(trust);
+        }
         conn.local = match &servers.addr {
             ListenAddr::Inet(_) => c.local_addr().map(ListenAddr::Inet),
             unix => Some(unix.clone()),
@@ -499,8 +513,13 @@ pub(super) fn reject_request<'c>(
             route: &mut route,
             conn: &mut conn,
         };
-        let handled = phases::run_error_page(rq, status);
-        return after_phases(a, req, route, handled, out_before, shared.now);
+        if server.loc.error_page_for(status).is_some() {
+            let handled = phases::run_error_page(rq, status);
+            return after_phases(a, req, route, handled, out_before, shared.now);
+        }
+        super::response_head::queue_error(rq, status);
+        a.route = route;
+        return queued(a, req, out_before);
     }
     queue_standard_page(a, shared, &mut req, status, b"");
     queued(a, req, out_before)

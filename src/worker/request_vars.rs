@@ -562,6 +562,7 @@ impl VarSource for RequestVars<'_, '_> {
                         }
                     }
                     Var::SslCurve => out.extend_from_slice(tls.curve.unwrap_or("").as_bytes()),
+                    Var::SslEarlyData if tls.early_data => out.push(b'1'),
                     Var::SslCiphers | Var::SslCurves => {
                         if let Some(offered) = &tls.offered {
                             if matches!(var, Var::SslCiphers) {

@@ -81,6 +81,50 @@ impl App {
         .ready()
     }
 
+    /// uWSGI as [`App::uwsgi`], its TCP port speaking uwsgi over TLS (`--suwsgi-socket`)
+    /// with `crt` and `key` (paths); the unix socket stays plain.
+    pub fn suwsgi(dir: &Path, crt: &Path, key: &Path) -> Option<App> {
+        let plugin_dir = Path::new("/usr/lib/uwsgi/plugins");
+        if !found("uwsgi") || !plugin_dir.join("python3_plugin.so").exists() {
+            eprintln!("uwsgi with its python3 plugin is not installed: uwsgi tests are skipped");
+            return None;
+        }
+        std::fs::create_dir_all(dir).expect("uwsgi dir");
+        let port = free_port();
+        let socket = dir.join("uwsgi.sock");
+        let child = Command::new("uwsgi")
+            .args([
+                "--plugin",
+                "python3",
+                "--processes",
+                "1",
+                "--disable-logging",
+            ])
+            .arg("--suwsgi-socket")
+            .arg(format!(
+                "127.0.0.1:{port},{},{}",
+                crt.display(),
+                key.display()
+            ))
+            .arg("--socket")
+            .arg(&socket)
+            .args(["--chmod-socket=666", "--wsgi-file"])
+            .arg(support("uwsgi_app.py"))
+            .arg("--logto")
+            .arg(dir.join("uwsgi.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn uwsgi");
+        App {
+            port,
+            socket,
+            children: vec![child],
+        }
+        .ready()
+    }
+
     /// The SCGI test server; `None` without python3.
     pub fn scgi(dir: &Path) -> Option<App> {
         if !found("python3") {

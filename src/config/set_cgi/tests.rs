@@ -131,8 +131,8 @@ fn errors_are_nginx_words() {
         "no path in the unix domain socket in upstream \"unix:\""
     );
     assert_eq!(
-        e("server { location / { uwsgi_pass suwsgi://127.0.0.1:1; } }"),
-        "suwsgi protocol requires SSL support"
+        e("server { location / { uwsgi_pass suwsgi://127.0.0.1:1; uwsgi_ssl_verify on; } }"),
+        "no uwsgi_ssl_trusted_certificate for uwsgi_ssl_verify"
     );
     assert_eq!(
         e("fastcgi_buffers 1 4k; server { }"),
@@ -170,7 +170,9 @@ fn errors_are_nginx_words() {
         e("scgi_force_ranges maybe;"),
         "invalid value \"maybe\" in \"scgi_force_ranges\" directive, it must be \"on\" or \"off\""
     );
-    assert!(e("uwsgi_ssl_verify on;").contains("TLS to upstreams"));
+    assert!(e("uwsgi_ssl_verify maybe;").contains("it must be \"on\" or \"off\""));
+    assert!(e("uwsgi_ssl_conf_command A B;").contains("rustls"));
+    assert_eq!(e("uwsgi_ssl_protocols SSLv9;"), "invalid value \"SSLv9\"");
     let conf = http_conf(
         "fastcgi_store off; uwsgi_store_access user:rw group:r all:r;\n\
          fastcgi_limit_rate 20k; scgi_ignore_client_abort on;\n\

@@ -152,7 +152,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         self.log.tries.push(Try::new(TryAddr::Server(addr.clone())));
         // A cached connection first, unless this is the replay after a stale one.
         if !fresh
-            && self.target.keepalive
+            && (self.target.keepalive || self.target.reuse_pooled)
             && let Some(i) = index
             && let Some((sock, usage)) =
                 env.upstreams

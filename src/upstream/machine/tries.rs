@@ -6,10 +6,11 @@ use super::*;
 impl<'c, P: Protocol> Upstream<'c, P> {
     /// `http://ADDR/URI` (or the group's name before a server was chosen) for log lines.
     pub(super) fn upstream_name(&self, group: Option<&str>) -> String {
-        // `https://` for a TLS connection, as nginx's `u->schema`.
-        let scheme = match self.target.tls {
-            Some(_) => "https",
-            None => self.proto.scheme(),
+        // `https://` (`suwsgi://`) for a TLS connection, as nginx's `u->schema`.
+        let scheme = match (&self.target.tls, self.proto.scheme()) {
+            (Some(_), "uwsgi") => "suwsgi",
+            (Some(_), _) => "https",
+            (None, plain) => plain,
         };
         upstream_name(scheme, group, self.addr.as_ref(), self.proto.log_uri())
     }
