@@ -225,7 +225,7 @@ impl<'c> Conn<'c> {
                 until: shared.now + h.end.lingering_time,
             };
             drop(h);
-            self.client.shutdown_write();
+            self.client.end_tls_and_shutdown_write();
             return Step::Again;
         }
         self.state = State::Http2(h);
@@ -289,9 +289,10 @@ impl<'c> Conn<'c> {
                 }
             }
             progress |= self.h2_frames(h, shared, servers);
-            if shared.shutting_down && !h.session.before_preface() {
+            if shared.shutting_down && h.requests > 0 {
                 // A connection that became HTTP/2 after the stop began (its handshake
-                // was under way) takes the streams of its first read, and no more.
+                // was under way) takes the streams of its first read that had any, and
+                // no more.
                 h.session.goaway();
             }
             for s in h.streams.iter_mut() {
@@ -346,7 +347,10 @@ impl<'c> Conn<'c> {
         if h.peer_gone {
             return Step::Close;
         }
-        if finished && h.session.pending().is_empty() {
+        // Over TLS, what was written before the client's Finished came waits in the session
+        // for it: the connection goes on reading until the handshake ends.
+        let handshaking = self.client.tls().is_some_and(|t| t.is_handshaking());
+        if finished && h.session.pending().is_empty() && !handshaking {
             match self.client.flush_tls() {
                 Ok(true) => {
                     // Everything went: a lingering close (see `drive_h2`).
@@ -620,9 +624,15 @@ impl<'c> Conn<'c> {
         }
     }
 
-    /// A graceful stop: GOAWAY with the last stream; streams in flight finish.
+    /// A graceful stop: GOAWAY with the last stream; streams in flight finish. A
+    /// connection whose TLS handshake is not over yet is not HTTP/2 for nginx either: it
+    /// gets GOAWAY after its first streams (see `h2_turn`), so that a client that connected
+    /// just before the stop is not sent away with nothing done.
     pub(super) fn h2_goaway(&mut self) {
-        if let State::Http2(h) = &mut self.state {
+        let handshaking = self.client.tls().is_some_and(|t| t.is_handshaking());
+        if let State::Http2(h) = &mut self.state
+            && !handshaking
+        {
             h.session.goaway();
         }
     }
