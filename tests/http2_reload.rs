@@ -36,7 +36,9 @@ fn start() -> (Server, u16) {
         p.write("html/index.html", "hello\n");
         p.write(
             "html/page.html",
-            (0..40_000).map(|i| b'a' + (i % 26) as u8).collect::<Vec<u8>>(),
+            (0..40_000)
+                .map(|i| b'a' + (i % 26) as u8)
+                .collect::<Vec<u8>>(),
         );
         tls_clients::make_cert(&p.path("conf"), "h2", "localhost", "ec");
     });
@@ -114,7 +116,10 @@ fn streams_survive_reloads(over_tls: bool) {
     for _ in 0..RELOADS {
         s.signal(libc::SIGHUP);
         std::thread::sleep(RELOAD_EVERY);
-        assert!(started.elapsed() < TEST_BOUND, "reloads ran past the test's bound");
+        assert!(
+            started.elapsed() < TEST_BOUND,
+            "reloads ran past the test's bound"
+        );
     }
     let mut served = 0;
     for mut c in clients.drain(..) {
@@ -165,10 +170,23 @@ fn curl_batches_over_tls_survive_100_reloads() {
     let url = format!("https://127.0.0.1:{tls}");
     let batch = |i: usize| -> Child {
         let mut cmd = Command::new("timeout");
-        cmd.args(["40", "curl", "-sS", "-k", "--http2", "-Z", "--parallel-max", "10"])
-            .args(["--max-time", "20"]);
+        cmd.args([
+            "40",
+            "curl",
+            "-sS",
+            "-k",
+            "--http2",
+            "-Z",
+            "--parallel-max",
+            "10",
+        ])
+        .args(["--max-time", "20"]);
         for k in 0..100 {
-            let path = if (i + k) % 2 == 0 { "index.html" } else { "page.html" };
+            let path = if (i + k) % 2 == 0 {
+                "index.html"
+            } else {
+                "page.html"
+            };
             cmd.arg("-o").arg("/dev/null").arg(format!("{url}/{path}"));
         }
         cmd.stdout(Stdio::piped())
@@ -195,4 +213,86 @@ fn curl_batches_over_tls_survive_100_reloads() {
         s.worker_pids()
     );
     s.assert_clean_log();
+}
+
+/// One frame: length, type, flags, stream, payload.
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut f = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+    f.extend_from_slice(&[kind, flags]);
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// The last response of a connection (`keepalive_requests 1`: GOAWAY comes with it) is
+/// read whole although the client, slow to read, sent a PING after the server's last
+/// frame: the server closes with a lingering close, not with a reset that would destroy
+/// what the client had not read yet (nginx's h2_keepalive.t, "all data received").
+#[test]
+fn last_response_survives_a_late_ping() {
+    use std::io::{Read, Write};
+    const SIZE: usize = 400_000;
+    let s = Server::start_with(
+        1,
+        "access_log off;\n\
+         server { listen 127.0.0.1:PORT http2 sndbuf=1m; root html; keepalive_requests 1; }",
+        |p: &Prefix| p.write("html/index.html", vec![b'x'; SIZE]),
+    );
+    let sock = socket2_like_small_rcvbuf(s.port);
+    let mut c = sock;
+    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    // SETTINGS_INITIAL_WINDOW_SIZE 1 MB, and the connection's window as large.
+    out.extend(frame(0x4, 0, 0, &[0, 4, 0, 0x10, 0, 0]));
+    out.extend(frame(0x8, 0, 0, &(1u32 << 20).to_be_bytes()));
+    // GET / (static table: :method GET, :scheme http, :path /; :authority literal).
+    let mut block = vec![0x82, 0x86, 0x84, 0x41, 9];
+    block.extend_from_slice(b"localhost");
+    out.extend(frame(0x1, 0x5, 1, &block));
+    c.write_all(&out).unwrap();
+    // The server has written everything into its socket and ended the connection before
+    // the client says more.
+    std::thread::sleep(Duration::from_millis(300));
+    c.write_all(&frame(0x6, 0, 0, b"SEE-THIS")).unwrap();
+    let mut data = Vec::new();
+    let mut buf = [0u8; 65536];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline, "no end of the connection");
+        match c.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("read failed after {} bytes: {e}", data.len()),
+        }
+    }
+    let (mut at, mut body, mut goaway) = (0, 0, false);
+    while at + 9 <= data.len() {
+        let len = u32::from_be_bytes([0, data[at], data[at + 1], data[at + 2]]) as usize;
+        match data[at + 3] {
+            0x0 => body += len,
+            0x7 => goaway = true,
+            _ => {}
+        }
+        at += 9 + len;
+    }
+    assert_eq!(body, SIZE, "DATA bytes received");
+    assert!(goaway, "no GOAWAY");
+}
+
+/// A loopback connection with a 64 KB receive buffer (the client reads slowly).
+fn socket2_like_small_rcvbuf(port: u16) -> std::net::TcpStream {
+    use std::os::fd::AsRawFd;
+    let c = common::connect(port);
+    let size: libc::c_int = 64 * 1024;
+    // SAFETY: setsockopt on an open socket with a c_int option value.
+    unsafe {
+        libc::setsockopt(
+            c.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c
 }
