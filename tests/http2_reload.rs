@@ -182,7 +182,7 @@ fn curl_batches_over_tls_survive_100_reloads() {
         ])
         .args(["--max-time", "20"]);
         for k in 0..100 {
-            let path = if (i + k) % 2 == 0 {
+            let path = if (i + k).is_multiple_of(2) {
                 "index.html"
             } else {
                 "page.html"
