@@ -540,6 +540,7 @@ impl<'c> Conn<'c> {
         stream: u32,
         end_stream: bool,
     ) {
+        let block_len = h.session.block_len() as u64;
         let (head, list) = h.session.request();
         let mut input = Vec::with_capacity(512);
         let framing = bridge::request_head(head, list, end_stream, &mut input);
@@ -553,6 +554,7 @@ impl<'c> Conn<'c> {
         let head_len = input.len();
         let mut c = Box::new(Conn::new(self.id, self.peer, self.listen).with_key(self.key));
         c.http2 = Some(h.label);
+        c.h2_block_len = Some(block_len);
         c.proxy_protocol = self.proxy_protocol.clone();
         c.tls_vars = self.tls_vars.clone();
         c.accepted_at = self.accepted_at;
