@@ -296,3 +296,40 @@ fn socket2_like_small_rcvbuf(port: u16) -> std::net::TcpStream {
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     c
 }
+
+/// Error-log lines quote an HTTP/2 request's line as nginx does (`HTTP/2.0`), and
+/// `$request_length` counts its HPACK header block, not the head it is rendered as.
+#[test]
+fn error_log_and_request_length_speak_http2() {
+    let s = Server::start_with(
+        1,
+        "server { listen 127.0.0.1:PORT http2; root html;\n\
+           location /len { return 200 $request_length; } }",
+        |p: &Prefix| p.write("html/index.html", "hello\n"),
+    );
+    let url = format!("http://127.0.0.1:{}", s.port);
+    let curl = |path: &str| -> String {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "10", "--http2-prior-knowledge"])
+            .arg(format!("{url}{path}"))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    curl("/missing");
+    let body = curl("/len");
+    let length: usize = body
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no $request_length in {body:?}"));
+    // curl's block: GET, https/http, :path, :authority, user-agent, accept, Huffman-coded:
+    // far less than the ~80 bytes of the rendered HTTP/1.1 head.
+    assert!((10..70).contains(&length), "$request_length {length}");
+    assert!(
+        s.wait_for(5, || s
+            .error_log()
+            .contains("request: \"GET /missing HTTP/2.0\"")),
+        "{}",
+        s.error_log()
+    );
+}
