@@ -193,6 +193,10 @@ pub struct RequestHead {
     pub upgrade: Option<Span>,
     /// Bytes of the head, from the buffer's start through the empty line.
     pub head_len: usize,
+    // ---- http2 ----
+    /// The head was rendered from an HTTP/2 stream's HEADERS: its request line reads
+    /// `HTTP/2.0` in error-log lines, as nginx writes it.
+    pub http2: bool,
 }
 
 impl RequestHead {

@@ -9,6 +9,8 @@
 /// Bytes of the request that are not printable ASCII are written `\xNN`.
 pub struct RequestContext<'a> {
     request: &'a [u8],
+    /// The request came over HTTP/2: its line (rendered as HTTP/1.1) ends in `HTTP/2.0`.
+    http2: bool,
     upstream: Option<String>,
     host: Option<&'a [u8]>,
 }
@@ -34,6 +36,7 @@ impl<'a> RequestContext<'a> {
             .map(|h| h.value.get(buf));
         RequestContext {
             request,
+            http2: head.http2,
             upstream: None,
             host,
         }
@@ -43,6 +46,7 @@ impl<'a> RequestContext<'a> {
     pub fn line(request: &'a [u8]) -> RequestContext<'a> {
         RequestContext {
             request,
+            http2: false,
             upstream: None,
             host: None,
         }
@@ -59,7 +63,13 @@ impl std::fmt::Display for RequestContext<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if !self.request.is_empty() {
             f.write_str(", request: \"")?;
-            write_escaped(f, self.request)?;
+            match self.request.strip_suffix(b"HTTP/1.1") {
+                Some(line) if self.http2 => {
+                    write_escaped(f, line)?;
+                    f.write_str("HTTP/2.0")?;
+                }
+                _ => write_escaped(f, self.request)?,
+            }
             f.write_str("\"")?;
         }
         if let Some(upstream) = &self.upstream {

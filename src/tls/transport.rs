@@ -190,6 +190,12 @@ impl Session {
         matches!(&self.state, State::Open(c) if c.alpn_protocol() == Some(b"h2"))
     }
 
+    /// Whether the handshake waits for the client's last flight: what is written now waits
+    /// in the session until it comes (a connection must not end before, or it is lost).
+    pub fn is_handshaking(&self) -> bool {
+        matches!(&self.state, State::Open(c) if c.is_handshaking())
+    }
+
     /// Whether the hello is still being read.
     pub fn is_accepting(&self) -> bool {
         matches!(self.state, State::Hello(_))

@@ -43,6 +43,8 @@ pub struct ConnInfo {
     // ---- http2 ----
     /// `$http2`: `h2` or `h2c` on an HTTP/2 stream, `None` on HTTP/1.x.
     pub http2: Option<&'static str>,
+    /// Bytes of an HTTP/2 request's HPACK header block (`$request_length`).
+    pub h2_block_len: Option<u64>,
 }
 
 fn routed<'a, 'c>(c: &'a Conn<'c>) -> Option<&'a Active<'c>> {
@@ -112,6 +114,7 @@ impl ConnInfo {
             fd: c.fd(),
             tls: c.tls_vars.clone(),
             http2: c.http2,
+            h2_block_len: c.h2_block_len,
         }
     }
 }
@@ -395,7 +398,9 @@ impl VarSource for RequestVars<'_, '_> {
             Var::RequestMethod if parsed && self.as_get => out.extend_from_slice(b"GET"),
             Var::RequestMethod if parsed => out.extend_from_slice(head.method_span.get(buf)),
             Var::RequestLength => {
-                let _ = write!(out, "{}", self.req.head_len as u64 + self.req.body_read);
+                // Over HTTP/2 the head counts as its HPACK bytes, as nginx counts it.
+                let head = self.conn.h2_block_len.unwrap_or(self.req.head_len as u64);
+                let _ = write!(out, "{}", head + self.req.body_read);
             }
             Var::RequestTime => {
                 let d = self.shared.now.saturating_duration_since(self.req.started);

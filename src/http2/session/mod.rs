@@ -226,6 +226,12 @@ impl Session {
         (&self.head, &self.fields)
     }
 
+    /// Bytes of the header block (HEADERS and CONTINUATION payloads, HPACK-encoded) of
+    /// the request the last event announced: nginx's `$request_length` counts them.
+    pub fn block_len(&self) -> usize {
+        self.block_bytes.len()
+    }
+
     /// Streams not yet closed.
     pub fn open_streams(&self) -> usize {
         self.streams.len()

@@ -414,6 +414,15 @@ impl Client {
         r
     }
 
+    /// Ends TLS (`close_notify`) and shuts our sending side down; what the client still
+    /// sends is then read raw, not decrypted: an HTTP/2 connection's lingering close, as
+    /// nginx's `ngx_ssl_shutdown` frees the session before it. (Reading through a session
+    /// that closed could make it answer, onto a socket shut for writing.)
+    pub fn end_tls_and_shutdown_write(&mut self) {
+        self.shutdown_write();
+        self.tls = None;
+    }
+
     /// Shuts our sending side down (lingering close, the end of a tunnel's one direction).
     pub fn shutdown_write(&mut self) {
         if let (Some(tls), Some(sock)) = (self.tls.as_mut(), self.sock.as_mut()) {

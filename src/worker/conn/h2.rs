@@ -66,6 +66,29 @@ pub(super) struct H2<'c> {
     /// A stream yielded its turn (`sendfile_max_chunk`, `limit_rate`): drive again soon.
     yielded: bool,
     block: Vec<u8>,
+    // ---- connection lifecycle (graceful close) ----
+    /// How the connection ends: the default server's settings.
+    end: EndConf,
+    /// The connection ended gracefully (GOAWAY went, no stream is left): it closes with a
+    /// lingering close rather than at once.
+    linger: bool,
+}
+
+/// How an HTTP/2 connection ends, from the address's default server (nginx reads them
+/// from `h2c->http_connection->conf_ctx`).
+struct EndConf {
+    /// `client_header_timeout`: how long a new connection may wait for its first stream.
+    first_timeout: Duration,
+    /// `keepalive_time`: a stream opened after this much of the connection's life gets
+    /// GOAWAY with it.
+    keepalive_time: Duration,
+    /// `lingering_close off` closes at once; otherwise the client's last bytes are read
+    /// and discarded, so that they do not reset what it was still to read.
+    lingering_off: bool,
+    /// `lingering_time`: the longest a lingering close may read.
+    lingering_time: Duration,
+    /// `lingering_timeout`: the longest wait for more of the client's bytes.
+    lingering_timeout: Duration,
 }
 
 /// One stream: its request, and how far its response was framed.
@@ -170,6 +193,17 @@ impl<'c> Conn<'c> {
             requests: 0,
             yielded: false,
             block: Vec::new(),
+            end: EndConf {
+                first_timeout: server.srv.client_header_timeout,
+                keepalive_time: server.loc.keepalive_time,
+                lingering_off: matches!(
+                    server.loc.lingering_close,
+                    crate::config::LingeringClose::Off
+                ),
+                lingering_time: server.loc.lingering_time,
+                lingering_timeout: server.loc.lingering_timeout,
+            },
+            linger: false,
         }));
         self.stat.enter(crate::status::ConnState::Reading);
         Step::Again
@@ -181,8 +215,32 @@ impl<'c> Conn<'c> {
             return Step::Close;
         };
         let step = self.h2_turn(&mut h, shared, servers);
+        if matches!(step, Step::Close) && h.linger {
+            // nginx's ngx_http_v2_lingering_close: our side is shut down (TLS says
+            // close_notify), and what the client still sends (a PING, a request it wrote
+            // before our GOAWAY reached it) is read and discarded until it closes, so that
+            // no reset destroys the responses it has not read yet.
+            self.linger_timeout = h.end.lingering_timeout;
+            self.state = State::LingeringClose {
+                until: shared.now + h.end.lingering_time,
+            };
+            drop(h);
+            self.client.end_tls_and_shutdown_write();
+            return Step::Again;
+        }
         self.state = State::Http2(h);
         step
+    }
+
+    /// How long the connection may stay without streams: `client_header_timeout` before
+    /// its first one (as nginx's first read timer), `keepalive_timeout` after. Before the
+    /// first stream, bytes not yet taken (part of a frame) get the longer of the two.
+    fn h2_idle_limit(h: &H2<'c>) -> Duration {
+        match (h.requests, h.in_start == h.in_end) {
+            (0, true) => h.end.first_timeout,
+            (0, false) => h.end.first_timeout.max(h.idle_timeout),
+            _ => h.idle_timeout,
+        }
     }
 
     fn h2_turn(&mut self, h: &mut H2<'c>, shared: &mut Shared<'c>, servers: &AddrServers) -> Step {
@@ -198,7 +256,7 @@ impl<'c> Conn<'c> {
                 s.wake = true;
             }
         }
-        if h.streams.is_empty() && now >= h.idle_since + h.idle_timeout && !h.closing {
+        if h.streams.is_empty() && now >= h.idle_since + Self::h2_idle_limit(h) && !h.closing {
             h.session.goaway();
             h.closing = true;
         }
@@ -231,6 +289,12 @@ impl<'c> Conn<'c> {
                 }
             }
             progress |= self.h2_frames(h, shared, servers);
+            if shared.shutting_down && h.requests > 0 {
+                // A connection that became HTTP/2 after the stop began (its handshake
+                // was under way) takes the streams of its first read that had any, and
+                // no more.
+                h.session.goaway();
+            }
             for s in h.streams.iter_mut() {
                 if s.wake && !s.done {
                     progress = true;
@@ -280,10 +344,25 @@ impl<'c> Conn<'c> {
             h.stalled_since = Some(now);
         }
         let finished = (h.closing || h.session.finished()) && h.streams.is_empty();
-        if h.peer_gone || (finished && h.session.pending().is_empty()) {
+        if h.peer_gone {
             return Step::Close;
         }
-        if h.closing && h.close_by.is_none() {
+        // Over TLS, what was written before the client's Finished came waits in the session
+        // for it: the connection goes on reading until the handshake ends.
+        let handshaking = self.client.tls().is_some_and(|t| t.is_handshaking());
+        if finished && h.session.pending().is_empty() && !handshaking {
+            match self.client.flush_tls() {
+                Ok(true) => {
+                    // Everything went: a lingering close (see `drive_h2`).
+                    h.linger = !h.end.lingering_off;
+                    return Step::Close;
+                }
+                // The last TLS records wait for the socket (`close_by` bounds the wait).
+                Ok(false) => {}
+                Err(_) => return Step::Close,
+            }
+        }
+        if (h.closing || finished) && h.close_by.is_none() {
             h.close_by = Some(now + h.send_timeout);
         }
         if h.yielded {
@@ -299,7 +378,7 @@ impl<'c> Conn<'c> {
             }
         }
         if h.streams.is_empty() && !h.closing {
-            earliest(h.idle_since + h.idle_timeout);
+            earliest(h.idle_since + Self::h2_idle_limit(h));
         }
         if let Some(at) = h.close_by {
             earliest(at);
@@ -461,6 +540,7 @@ impl<'c> Conn<'c> {
         stream: u32,
         end_stream: bool,
     ) {
+        let block_len = h.session.block_len() as u64;
         let (head, list) = h.session.request();
         let mut input = Vec::with_capacity(512);
         let framing = bridge::request_head(head, list, end_stream, &mut input);
@@ -474,6 +554,7 @@ impl<'c> Conn<'c> {
         let head_len = input.len();
         let mut c = Box::new(Conn::new(self.id, self.peer, self.listen).with_key(self.key));
         c.http2 = Some(h.label);
+        c.h2_block_len = Some(block_len);
         c.proxy_protocol = self.proxy_protocol.clone();
         c.tls_vars = self.tls_vars.clone();
         c.accepted_at = self.accepted_at;
@@ -498,6 +579,13 @@ impl<'c> Conn<'c> {
             wake: true,
             chunk_size: 0,
         });
+        // As nginx at a new stream: with keep-alive off, or once the connection is older
+        // than `keepalive_time`, GOAWAY names this stream the last one.
+        if h.idle_timeout.is_zero()
+            || shared.now.saturating_duration_since(self.accepted_at) > h.end.keepalive_time
+        {
+            h.session.goaway();
+        }
     }
 
     /// Sends what the session queued; `Err` when the socket failed.
@@ -538,9 +626,15 @@ impl<'c> Conn<'c> {
         }
     }
 
-    /// A graceful stop: GOAWAY with the last stream; streams in flight finish.
+    /// A graceful stop: GOAWAY with the last stream; streams in flight finish. A
+    /// connection whose TLS handshake is not over yet is not HTTP/2 for nginx either: it
+    /// gets GOAWAY after its first streams (see `h2_turn`), so that a client that connected
+    /// just before the stop is not sent away with nothing done.
     pub(super) fn h2_goaway(&mut self) {
-        if let State::Http2(h) = &mut self.state {
+        let handshaking = self.client.tls().is_some_and(|t| t.is_handshaking());
+        if let State::Http2(h) = &mut self.state
+            && !handshaking
+        {
             h.session.goaway();
         }
     }

@@ -84,6 +84,7 @@ impl<'c> Conn<'c> {
                 a.head.clear();
                 let head = &a.buf[a.start..a.filled];
                 let parsed = request::parse_head(head, &mut a.head, &opts);
+                a.head.http2 = self.http2.is_some();
                 // A head that outgrew the small buffer lives in large ones, and each of
                 // its lines must fit one of those (nginx moves line by line).
                 if head.len() > small

@@ -433,6 +433,9 @@ pub struct Conn<'c> {
     // ---- http2 ----
     /// `$http2` of the connection's requests: `h2`, `h2c`, or `None` on HTTP/1.x.
     pub http2: Option<&'static str>,
+    /// An HTTP/2 stream's request: bytes of its HPACK-encoded header block, which
+    /// `$request_length` counts instead of the rendered HTTP/1.1 head (as nginx).
+    pub h2_block_len: Option<u64>,
 }
 
 /// One turn of the state machine.
@@ -484,6 +487,7 @@ impl<'c> Conn<'c> {
             plain_on_tls: false,
             tls_vars: None,
             http2: None,
+            h2_block_len: None,
         }
     }
 
