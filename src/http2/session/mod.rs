@@ -69,8 +69,10 @@ pub enum Event<'a> {
     Trailers { stream: u32 },
     /// A stream the caller knows was reset (by the peer, or by us for a stream error).
     Reset { stream: u32, code: ErrorCode },
-    /// A stream was refused before it became a request (malformed head: the log words).
-    Refused { stream: u32, why: &'static str },
+    /// A new stream whose request is malformed (the log words): it is open, and is to be
+    /// answered with 400 as nginx 1.24+ answers it (RFC 9113 8.1.1 allows a response
+    /// before the stream closes); its fields never become a request.
+    Malformed { stream: u32, why: &'static str },
     /// Send windows grew: blocked streams may send again.
     WindowOpened,
 }
@@ -311,6 +313,10 @@ impl Session {
         let Some(h) = Header::parse(input) else {
             return Ok((0, None));
         };
+        if h.kind == frame::kind::PUSH_PROMISE {
+            // As nginx: refused on its frame header, its payload need not come.
+            return Err(self.conn_error(ErrorCode::Protocol, "client sent PUSH_PROMISE frame"));
+        }
         if h.len > frame::DEFAULT_MAX_FRAME_SIZE {
             return Err(self.conn_error(
                 ErrorCode::FrameSize,
@@ -555,6 +561,12 @@ impl Session {
             Err(hpack::HpackError::Compression(why)) => {
                 return Err(self.conn_error(ErrorCode::Compression, why));
             }
+            Err(hpack::HpackError::Truncated) => {
+                return Err(self.conn_error(
+                    ErrorCode::FrameSize,
+                    "client sent header block with incorrect length",
+                ));
+            }
         }
         let id = block.stream;
         match block.what {
@@ -573,32 +585,29 @@ impl Session {
                 Ok(Some(Event::Trailers { stream: id }))
             }
             BlockFor::New => {
-                let head = match validate::request(&self.fields) {
-                    Ok(h) => h,
-                    Err(why) => {
-                        frame::put_rst(&mut self.out, id, ErrorCode::Protocol);
-                        return Ok(Some(Event::Refused { stream: id, why }));
-                    }
+                let (head, malformed) = match validate::request(&self.fields) {
+                    Ok(h) => (h, None),
+                    Err(why) => (RequestHead::default(), Some(why)),
                 };
-                if block.end_stream && head.content_length.is_some_and(|l| l != 0) {
-                    frame::put_rst(&mut self.out, id, ErrorCode::Protocol);
-                    return Ok(Some(Event::Refused {
-                        stream: id,
-                        why: "client prematurely closed stream",
-                    }));
-                }
+                let malformed = malformed.or_else(|| {
+                    (block.end_stream && head.content_length.is_some_and(|l| l != 0))
+                        .then_some("client prematurely closed stream")
+                });
                 self.streams.push(Stream {
                     id,
                     recv_closed: block.end_stream,
                     send_window: self.peer_initial_window,
                     recv_window: i64::from(self.limits.initial_window),
                     consumed: 0,
-                    body_left: head.content_length,
+                    body_left: head.content_length.filter(|_| malformed.is_none()),
                 });
                 self.head = head;
                 self.requests += 1;
                 if self.requests >= self.limits.max_requests {
                     self.goaway();
+                }
+                if let Some(why) = malformed {
+                    return Ok(Some(Event::Malformed { stream: id, why }));
                 }
                 Ok(Some(Event::Request {
                     stream: id,

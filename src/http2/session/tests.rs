@@ -192,7 +192,7 @@ fn request_body_back_pressure() {
 }
 
 #[test]
-fn malformed_requests_are_refused_and_the_connection_lives() {
+fn malformed_requests_are_answered_400_and_the_connection_lives() {
     let mut s = start(Limits::default());
     let bad = req_block("/", &[("transfer-encoding", "chunked")]);
     let ev = feed(
@@ -200,8 +200,10 @@ fn malformed_requests_are_refused_and_the_connection_lives() {
         &frame(kind::HEADERS, flag::END_HEADERS | flag::END_STREAM, 1, &bad),
     )
     .unwrap();
-    assert!(ev[0].starts_with("Refused { stream: 1"));
-    assert!(sent(&mut s).contains(&(kind::RST_STREAM, 0, 1, 4)));
+    assert!(ev[0].starts_with("Malformed { stream: 1"));
+    // Open, for its 400; nothing was reset.
+    assert!(s.is_open(1));
+    assert!(!sent(&mut s).iter().any(|f| f.0 == kind::RST_STREAM));
     let ev = feed(
         &mut s,
         &frame(
@@ -454,4 +456,29 @@ fn an_idle_connection_holds_little() {
         "{}",
         std::mem::size_of::<Session>()
     );
+}
+
+#[test]
+fn push_promise_is_refused_on_its_frame_header() {
+    let mut s = start(Limits::default());
+    // A PUSH_PROMISE frame header whose payload never comes.
+    let mut header = Vec::new();
+    put_header(&mut header, 4, kind::PUSH_PROMISE, 0, 1);
+    let e = s.receive(&header).unwrap_err();
+    assert_eq!(e.code, ErrorCode::Protocol);
+    assert!(sent(&mut s).contains(&(kind::GOAWAY, 0, 0, 8)));
+}
+
+#[test]
+fn hpack_lengths_past_the_block_are_frame_size_errors() {
+    // nginx: "client sent header block with incorrect length", FRAME_SIZE_ERROR.
+    for block in [&[0xffu8][..], &[0x42, 0xff]] {
+        let mut s = start(Limits::default());
+        let e = feed(
+            &mut s,
+            &frame(kind::HEADERS, flag::END_HEADERS | flag::END_STREAM, 1, block),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::FrameSize);
+    }
 }

@@ -82,6 +82,9 @@ struct H2Stream<'c> {
     left: Option<u64>,
     /// Decoded body bytes of a chunked response, waiting for window.
     plain: Vec<u8>,
+    /// A chunked response's last chunk and trailer section as far as decoded: its
+    /// trailers (`add_trailer`) go out as a HEADERS frame that ends the stream.
+    trailer: Vec<u8>,
     /// The request is over (its connection released); what it wrote is still framed.
     done: bool,
     /// The stream has something to do: input arrived, output drained, an event came.
@@ -398,7 +401,7 @@ impl<'c> Conn<'c> {
             progress = true;
             match event {
                 Event::Request { stream, end_stream } => {
-                    self.h2_open_stream(h, shared, stream, end_stream);
+                    self.h2_open_stream(h, shared, stream, end_stream, None);
                 }
                 Event::Data {
                     stream,
@@ -438,14 +441,8 @@ impl<'c> Conn<'c> {
                         abort_stream(s, shared);
                     }
                 }
-                Event::Refused { stream, why } => {
-                    elog!(
-                        LogLevel::Info,
-                        "*{} {why} while processing HTTP/2 connection (stream {stream}), client: {}, server: {}",
-                        self.id,
-                        self.peer.ip(),
-                        servers.addr
-                    );
+                Event::Malformed { stream, why } => {
+                    self.h2_open_stream(h, shared, stream, true, Some(why));
                 }
                 Event::WindowOpened => {}
             }
@@ -453,17 +450,24 @@ impl<'c> Conn<'c> {
         progress
     }
 
-    /// A new request: its stream gets a request-model connection over a pipe.
+    /// A new request: its stream gets a request-model connection over a pipe. A malformed
+    /// one's connection answers 400 (as nginx 1.24+) and reads none of its fields.
     fn h2_open_stream(
         &mut self,
         h: &mut H2<'c>,
         shared: &mut Shared<'c>,
         stream: u32,
         end_stream: bool,
+        malformed: Option<&'static str>,
     ) {
-        let (head, list) = h.session.request();
         let mut input = Vec::with_capacity(512);
-        let framing = bridge::request_head(head, list, end_stream, &mut input);
+        let framing = match malformed {
+            Some(_) => BodyFraming::None,
+            None => {
+                let (head, list) = h.session.request();
+                bridge::request_head(head, list, end_stream, &mut input)
+            }
+        };
         let chunked_in = framing == BodyFraming::UntilEnd;
         if chunked_in {
             // No `content-length`: the body's end is END_STREAM; the request model reads
@@ -474,6 +478,7 @@ impl<'c> Conn<'c> {
         let head_len = input.len();
         let mut c = Box::new(Conn::new(self.id, self.peer, self.listen).with_key(self.key));
         c.http2 = Some(h.label);
+        c.h2_reject = malformed.map(HttpError::Malformed);
         c.proxy_protocol = self.proxy_protocol.clone();
         c.tls_vars = self.tls_vars.clone();
         c.accepted_at = self.accepted_at;
@@ -494,6 +499,7 @@ impl<'c> Conn<'c> {
             resp: Resp::Head,
             left: None,
             plain: Vec::new(),
+            trailer: Vec::new(),
             done: false,
             wake: true,
             chunk_size: 0,
@@ -626,10 +632,12 @@ fn drive_stream<'c>(
         s.conn.client.writable = true;
     }
     let drive = s.conn.drive(shared, servers);
-    if s.chunk_size == 0
-        && let Some(req) = s.conn.active.as_ref().and_then(|a| a.req.as_ref())
-    {
-        s.chunk_size = req.loc.http2_chunk_size;
+    if s.chunk_size == 0 {
+        s.chunk_size = match s.conn.active.as_ref().and_then(|a| a.req.as_ref()) {
+            Some(req) => req.loc.http2_chunk_size,
+            // The request ended within this drive.
+            None => s.conn.h2_chunk_size,
+        };
     }
     if let Some(p) = s.conn.client.pipe.as_deref_mut() {
         if p.in_pos > s.reported {
@@ -719,8 +727,14 @@ fn frame_stream(s: &mut H2Stream<'_>, session: &mut Session, block: &mut Vec<u8>
     while matches!(s.resp, Resp::Head) {
         let Some(end) = memchr::memmem::find(&p.output, b"\r\n\r\n") else {
             if done {
-                // The request ended without a response head: the stream fails.
-                session.reset(id, ErrorCode::Internal);
+                // The request ended without a response head: the stream fails
+                // (PROTOCOL_ERROR after a client timeout, as nginx's `fc->timedout`).
+                let code = if s.conn.timed_out {
+                    ErrorCode::Protocol
+                } else {
+                    ErrorCode::Internal
+                };
+                session.reset(id, code);
                 s.resp = Resp::Sent;
                 return true;
             }
@@ -758,20 +772,33 @@ fn frame_stream(s: &mut H2Stream<'_>, session: &mut Session, block: &mut Vec<u8>
         // frames frame it here.
         let mut at = 0;
         loop {
-            match dec.step(&p.output[at..]) {
+            let step = dec.step(&p.output[at..]);
+            // The bytes of a framing-only step from the last chunk on are its trailer
+            // section (a data chunk after a stray `0` digit starts it afresh).
+            let framing = |consumed: usize, trailer: &mut Vec<u8>| {
+                if dec.in_last_chunk() {
+                    trailer.extend_from_slice(&p.output[at..at + consumed]);
+                } else {
+                    trailer.clear();
+                }
+            };
+            match step {
                 Ok(crate::http::chunked::Chunk::Data {
                     start,
                     end,
                     consumed,
                 }) => {
+                    s.trailer.clear();
                     s.plain.extend_from_slice(&p.output[at + start..at + end]);
                     at += consumed;
                 }
                 Ok(crate::http::chunked::Chunk::NeedMore { consumed }) => {
+                    framing(consumed, &mut s.trailer);
                     at += consumed;
                     break;
                 }
                 Ok(crate::http::chunked::Chunk::Done { consumed }) => {
+                    framing(consumed, &mut s.trailer);
                     at += consumed;
                     break;
                 }
@@ -798,11 +825,17 @@ fn frame_stream(s: &mut H2Stream<'_>, session: &mut Session, block: &mut Vec<u8>
     };
     let chunked = decoder.is_some();
     let last = done && p.output.is_empty();
+    // Trailers end the stream instead of the last DATA frame.
+    block.clear();
+    let trailers = chunked
+        && last
+        && decoder.as_ref().is_some_and(|d| d.is_done())
+        && bridge::trailer_block(&s.trailer, block);
     let src: &mut Vec<u8> = if chunked { &mut s.plain } else { &mut p.output };
     let take = src.len().min(chunk);
     let end_now = (last && take == src.len()) || (!chunked && s.left == Some(take as u64));
-    if take > 0 || end_now {
-        let sent = session.send_data_sized(id, &src[..take], end_now, chunk);
+    if take > 0 || (end_now && !trailers) {
+        let sent = session.send_data_sized(id, &src[..take], end_now && !trailers, chunk);
         if let Some(left) = s.left.as_mut() {
             *left = left.saturating_sub(sent as u64);
         }
@@ -811,10 +844,15 @@ fn frame_stream(s: &mut H2Stream<'_>, session: &mut Session, block: &mut Vec<u8>
             moved = true;
             s.wake = !done;
         }
-        if end_now && sent == take {
+        if end_now && sent == take && !trailers {
             s.resp = Resp::Sent;
             moved = true;
         }
+    }
+    if trailers && src.is_empty() {
+        session.send_headers(id, block, true);
+        s.resp = Resp::Sent;
+        moved = true;
     }
     moved
 }

@@ -428,6 +428,12 @@ pub struct Conn<'c> {
     // ---- http2 ----
     /// `$http2` of the connection's requests: `h2`, `h2c`, or `None` on HTTP/1.x.
     pub http2: Option<&'static str>,
+    /// An HTTP/2 stream whose request was malformed: its request-model connection answers
+    /// this error (400) instead of reading a head.
+    pub h2_reject: Option<HttpError>,
+    /// `http2_chunk_size` of the last request's location, kept past its end (a stream
+    /// whose request ended in one drive frames its response after).
+    pub h2_chunk_size: usize,
 }
 
 /// One turn of the state machine.
@@ -479,6 +485,8 @@ impl<'c> Conn<'c> {
             plain_on_tls: false,
             tls_vars: None,
             http2: None,
+            h2_reject: None,
+            h2_chunk_size: 0,
         }
     }
 
