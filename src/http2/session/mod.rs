@@ -145,6 +145,9 @@ pub struct Session {
     total_bytes: u64,
     payload_bytes: u64,
     new_streams: u32,
+    /// A stream whose header block outlived `client_header_timeout` and was reset: the
+    /// rest of its block is decoded for HPACK's sake only.
+    header_timed_out: u32,
 }
 
 impl Session {
@@ -186,6 +189,7 @@ impl Session {
             total_bytes: 0,
             payload_bytes: 0,
             new_streams: 0,
+            header_timed_out: 0,
         }
     }
 
@@ -237,6 +241,33 @@ impl Session {
     /// left.
     pub fn finished(&self) -> bool {
         matches!(self.phase, Phase::Closed) || (self.goaway_sent && self.streams.is_empty())
+    }
+
+    /// The new stream whose header block is in progress (its HEADERS frame read in part, or
+    /// its CONTINUATION awaited), `input` being the unread bytes: what
+    /// `client_header_timeout` times, as nginx times a stream's headers.
+    pub fn header_in_progress(&self, input: &[u8]) -> Option<u32> {
+        if let Some(b) = &self.block {
+            return (b.what == BlockFor::New).then_some(b.stream);
+        }
+        if !matches!(self.phase, Phase::Frames) {
+            return None;
+        }
+        let h = Header::parse(input)?;
+        let partial = input.len() < frame::HEADER_LEN + h.len as usize;
+        (partial && h.kind == frame::kind::HEADERS && h.stream > self.last_stream)
+            .then_some(h.stream)
+    }
+
+    /// `stream`'s header block took longer than `client_header_timeout`: it is reset with
+    /// PROTOCOL_ERROR (nginx's timed-out stream) and its block, when it comes, is decoded
+    /// for the HPACK table only.
+    pub fn header_timeout(&mut self, stream: u32) {
+        frame::put_rst(&mut self.out, stream, ErrorCode::Protocol);
+        match self.block.as_mut() {
+            Some(b) if b.stream == stream => b.what = BlockFor::Ignore,
+            _ => self.header_timed_out = stream,
+        }
     }
 
     /// Whether nothing was received yet but (part of) the preface.
@@ -513,7 +544,7 @@ impl Session {
         } else {
             self.last_stream = id;
             self.new_streams += 1;
-            if self.goaway_sent {
+            if self.goaway_sent || id == self.header_timed_out {
                 BlockFor::Ignore
             } else if self.streams.len() >= self.limits.max_concurrent_streams as usize
                 || self.new_streams > 2 * self.limits.max_concurrent_streams

@@ -482,3 +482,44 @@ fn hpack_lengths_past_the_block_are_frame_size_errors() {
         assert_eq!(e.code, ErrorCode::FrameSize);
     }
 }
+
+#[test]
+fn a_header_block_past_its_timeout_is_reset_and_ignored() {
+    let mut s = start(Limits::default());
+    let whole = frame(
+        kind::HEADERS,
+        flag::END_HEADERS | flag::END_STREAM,
+        1,
+        &req_block("/", &[]),
+    );
+    // Part of the frame: stream 1's headers are in progress.
+    assert_eq!(s.receive(&whole[..12]).unwrap().0, 0);
+    assert_eq!(s.header_in_progress(&whole[..12]), Some(1));
+    s.header_timeout(1);
+    assert!(sent(&mut s).contains(&(kind::RST_STREAM, 0, 1, 4)));
+    // The rest comes late: no request, and the connection goes on.
+    assert_eq!(feed(&mut s, &whole).unwrap(), Vec::<String>::new());
+    let next = frame(
+        kind::HEADERS,
+        flag::END_HEADERS | flag::END_STREAM,
+        3,
+        &req_block("/", &[]),
+    );
+    assert_eq!(
+        feed(&mut s, &next).unwrap(),
+        ["Request { stream: 3, end_stream: true }"]
+    );
+    // A block awaiting its CONTINUATION.
+    let block = req_block("/", &[]);
+    feed(&mut s, &frame(kind::HEADERS, 0, 5, &block[..3])).unwrap();
+    assert_eq!(s.header_in_progress(&[]), Some(5));
+    s.header_timeout(5);
+    assert_eq!(
+        feed(
+            &mut s,
+            &frame(kind::CONTINUATION, flag::END_HEADERS, 5, &block[3..])
+        )
+        .unwrap(),
+        Vec::<String>::new()
+    );
+}

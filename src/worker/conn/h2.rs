@@ -51,6 +51,10 @@ pub(super) struct H2<'c> {
     send_timeout: Duration,
     /// `http2_recv_buffer_size`: the most bytes read per event.
     recv_budget: usize,
+    /// `client_header_timeout`: the longest a stream's header block may take.
+    header_timeout: Duration,
+    /// The stream whose header block is in progress, and since when.
+    header_since: Option<(u32, Instant)>,
     /// When the connection last had no stream (its idle time counts from then).
     idle_since: Instant,
     /// Since when output waits on a client that reads nothing (window or socket).
@@ -165,6 +169,8 @@ impl<'c> Conn<'c> {
             idle_timeout: server.loc.keepalive_timeout.0,
             send_timeout: server.loc.send_timeout,
             recv_budget: server.srv.http2_recv_buffer_size,
+            header_timeout: server.srv.client_header_timeout,
+            header_since: None,
             idle_since: shared.now,
             stalled_since: None,
             peer_gone: false,
@@ -263,6 +269,29 @@ impl<'c> Conn<'c> {
                 break;
             }
         }
+        // A header block that takes too long: its stream is reset, the connection lives.
+        match h.session.header_in_progress(&h.inbuf[h.in_start..h.in_end]) {
+            Some(id) if !h.closing => match h.header_since {
+                Some((s, since)) if s == id => {
+                    if now >= since + h.header_timeout {
+                        elog!(
+                            LogLevel::Info,
+                            "*{} client timed out (110: Connection timed out) while reading client request headers (stream {id}), client: {}, server: {}",
+                            self.id,
+                            self.peer.ip(),
+                            servers.addr
+                        );
+                        h.session.header_timeout(id);
+                        h.header_since = None;
+                        if let Err(()) = self.h2_write(h) {
+                            return Step::Close;
+                        }
+                    }
+                }
+                _ => h.header_since = Some((id, now)),
+            },
+            _ => h.header_since = None,
+        }
         // A stall: output waits and the client takes none of it.
         let waiting = !h.session.pending().is_empty()
             || h.streams.iter().any(|s| {
@@ -303,6 +332,9 @@ impl<'c> Conn<'c> {
         }
         if h.streams.is_empty() && !h.closing {
             earliest(h.idle_since + h.idle_timeout);
+        }
+        if let Some((_, since)) = h.header_since {
+            earliest(since + h.header_timeout);
         }
         if let Some(at) = h.close_by {
             earliest(at);
