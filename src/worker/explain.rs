@@ -168,6 +168,7 @@ pub fn explain<'c>(
         fd: None,
         tls: None,
         http2: None,
+        h2_block_len: None,
     };
     let mut req = Req {
         keepalive: head.keep_alive,

@@ -43,6 +43,9 @@ pub struct ConnInfo {
     // ---- http2 ----
     /// `$http2`: `h2` or `h2c` on an HTTP/2 stream, `None` on HTTP/1.x.
     pub http2: Option<&'static str>,
+    /// An HTTP/2 request's header block size (its HEADERS and CONTINUATION payloads):
+    /// the head's part of `$request_length`, as nginx counts it.
+    pub h2_block_len: Option<usize>,
 }
 
 fn routed<'a, 'c>(c: &'a Conn<'c>) -> Option<&'a Active<'c>> {
@@ -112,6 +115,7 @@ impl ConnInfo {
             fd: c.fd(),
             tls: c.tls_vars.clone(),
             http2: c.http2,
+            h2_block_len: c.h2_block_len,
         }
     }
 }
@@ -395,7 +399,8 @@ impl VarSource for RequestVars<'_, '_> {
             Var::RequestMethod if parsed && self.as_get => out.extend_from_slice(b"GET"),
             Var::RequestMethod if parsed => out.extend_from_slice(head.method_span.get(buf)),
             Var::RequestLength => {
-                let _ = write!(out, "{}", self.req.head_len as u64 + self.req.body_read);
+                let head = self.conn.h2_block_len.unwrap_or(self.req.head_len);
+                let _ = write!(out, "{}", head as u64 + self.req.body_read);
             }
             Var::RequestTime => {
                 let d = self.shared.now.saturating_duration_since(self.req.started);

@@ -148,6 +148,8 @@ pub struct Session {
     /// A stream whose header block outlived `client_header_timeout` and was reset: the
     /// rest of its block is decoded for HPACK's sake only.
     header_timed_out: u32,
+    /// The client acknowledged our SETTINGS (our initial window applies from then on).
+    settings_acked: bool,
 }
 
 impl Session {
@@ -190,6 +192,7 @@ impl Session {
             payload_bytes: 0,
             new_streams: 0,
             header_timed_out: 0,
+            settings_acked: false,
         }
     }
 
@@ -230,6 +233,12 @@ impl Session {
     /// The head and fields of the request (or trailers) the last event announced.
     pub fn request(&self) -> (&RequestHead, &HeaderList) {
         (&self.head, &self.fields)
+    }
+
+    /// The size of the last header block (HEADERS and CONTINUATION payloads, without
+    /// padding and priority): what nginx counts as an HTTP/2 request head's length.
+    pub fn block_len(&self) -> usize {
+        self.block_bytes.len()
     }
 
     /// Streams not yet closed.
@@ -439,6 +448,7 @@ impl Session {
             }
             Frame::Settings { ack, params } => {
                 if ack {
+                    self.settings_acked = true;
                     return Ok(None);
                 }
                 self.settings(params)
@@ -549,6 +559,14 @@ impl Session {
             } else if self.streams.len() >= self.limits.max_concurrent_streams as usize
                 || self.new_streams > 2 * self.limits.max_concurrent_streams
             {
+                BlockFor::Refuse(ErrorCode::RefusedStream)
+            } else if !self.settings_acked
+                && !end_stream
+                && self.limits.initial_window < 65_535
+            {
+                // As nginx: a body before our smaller window is acknowledged would
+                // overrun it ("client sent stream with data before settings were
+                // acknowledged").
                 BlockFor::Refuse(ErrorCode::RefusedStream)
             } else {
                 BlockFor::New

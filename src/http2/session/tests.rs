@@ -30,6 +30,7 @@ fn start(limits: Limits) -> Session {
     let mut s = Session::new(limits);
     let mut input = frame::PREFACE.to_vec();
     input.extend(frame(kind::SETTINGS, 0, 0, b""));
+    input.extend(frame(kind::SETTINGS, flag::ACK, 0, b""));
     let events = feed(&mut s, &input).unwrap();
     assert!(events.is_empty());
     let n = s.pending().len();
@@ -522,4 +523,21 @@ fn a_header_block_past_its_timeout_is_reset_and_ignored() {
         .unwrap(),
         Vec::<String>::new()
     );
+}
+
+#[test]
+fn a_body_before_our_settings_ack_is_refused_with_a_small_window() {
+    for (window, refused) in [(10, true), (65_535, false)] {
+        let mut s = Session::new(Limits {
+            initial_window: window,
+            ..Limits::default()
+        });
+        let mut input = frame::PREFACE.to_vec();
+        input.extend(frame(kind::SETTINGS, 0, 0, b""));
+        input.extend(frame(kind::HEADERS, flag::END_HEADERS, 1, &req_block("/", &[])));
+        let ev = feed(&mut s, &input).unwrap();
+        let rst = sent(&mut s).contains(&(kind::RST_STREAM, 0, 1, 4));
+        assert_eq!(rst, refused, "{window}");
+        assert_eq!(ev.is_empty(), refused, "{window}");
+    }
 }

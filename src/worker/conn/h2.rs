@@ -511,6 +511,7 @@ impl<'c> Conn<'c> {
         let mut c = Box::new(Conn::new(self.id, self.peer, self.listen).with_key(self.key));
         c.http2 = Some(h.label);
         c.h2_reject = malformed.map(HttpError::Malformed);
+        c.h2_block_len = Some(h.session.block_len());
         c.proxy_protocol = self.proxy_protocol.clone();
         c.tls_vars = self.tls_vars.clone();
         c.accepted_at = self.accepted_at;

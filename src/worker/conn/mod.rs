@@ -434,6 +434,9 @@ pub struct Conn<'c> {
     /// `http2_chunk_size` of the last request's location, kept past its end (a stream
     /// whose request ended in one drive frames its response after).
     pub h2_chunk_size: usize,
+    /// An HTTP/2 stream's header block size (`$request_length` counts it, not the head
+    /// rendered for the request model).
+    pub h2_block_len: Option<usize>,
 }
 
 /// One turn of the state machine.
@@ -487,6 +490,7 @@ impl<'c> Conn<'c> {
             http2: None,
             h2_reject: None,
             h2_chunk_size: 0,
+            h2_block_len: None,
         }
     }
 
