@@ -513,7 +513,8 @@ impl<'c> Conn<'c> {
         c.h2_reject = malformed.map(HttpError::Malformed);
         c.h2_block_len = Some(h.session.block_len());
         c.proxy_protocol = self.proxy_protocol.clone();
-        c.tls_vars = self.tls_vars.clone();
+        // Read once the handshake is complete (ALPN chose h2 before the client's Finished).
+        c.tls_vars = self.tls_vars();
         c.accepted_at = self.accepted_at;
         c.requests = h.requests;
         c.now = shared.now;
