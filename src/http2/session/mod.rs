@@ -121,6 +121,8 @@ struct Block {
     stream: u32,
     end_stream: bool,
     what: BlockFor,
+    /// The HEADERS frame's priority: (depends on, weight 1-256, exclusive).
+    priority: Option<(u32, u16, bool)>,
 }
 
 /// One connection's HTTP/2 state.
@@ -150,6 +152,8 @@ pub struct Session {
     header_timed_out: u32,
     /// The client acknowledged our SETTINGS (our initial window applies from then on).
     settings_acked: bool,
+    /// RFC 7540 priorities, as nginx follows them.
+    tree: super::priority::Tree,
 }
 
 impl Session {
@@ -193,6 +197,7 @@ impl Session {
             new_streams: 0,
             header_timed_out: 0,
             settings_acked: false,
+            tree: super::priority::Tree::default(),
         }
     }
 
@@ -295,6 +300,13 @@ impl Session {
 
     fn remove(&mut self, id: u32) {
         self.streams.retain(|s| s.id != id);
+        self.tree.close(id);
+    }
+
+    /// Where `stream` stands in the priority tree: (rank, relative weight). Output goes
+    /// lower rank first, then heavier, as nginx queues it.
+    pub fn standing(&self, stream: u32) -> (u32, f64) {
+        self.tree.standing(stream)
     }
 
     fn conn_error(&mut self, code: ErrorCode, why: &'static str) -> ConnError {
@@ -408,11 +420,17 @@ impl Session {
                 priority,
             } => {
                 self.payload_bytes += fragment.len() as u64;
+                if priority.is_some_and(|p| p.depends_on == stream) {
+                    // As nginx: a connection error, before the stream counts.
+                    return Err(self.conn_error(
+                        ErrorCode::Protocol,
+                        "client sent HEADERS frame with incorrect dependency",
+                    ));
+                }
                 self.headers(stream, end_stream)?;
-                if priority.is_some_and(|p| p.depends_on == stream)
-                    && let Some(b) = self.block.as_mut()
-                {
-                    b.what = BlockFor::Refuse(ErrorCode::Protocol);
+                if let Some(b) = self.block.as_mut() {
+                    b.priority =
+                        priority.map(|p| (p.depends_on, u16::from(p.weight) + 1, p.exclusive));
                 }
                 self.block_bytes.clear();
                 self.fragment(fragment, end_headers)
@@ -431,7 +449,16 @@ impl Session {
                 self.payload_bytes += fragment.len() as u64;
                 self.fragment(fragment, end_headers)
             }
-            Frame::Priority { .. } | Frame::Unknown => Ok(None),
+            Frame::Priority { stream, priority } => {
+                self.tree.prioritize(
+                    stream,
+                    priority.depends_on,
+                    u16::from(priority.weight) + 1,
+                    priority.exclusive,
+                );
+                Ok(None)
+            }
+            Frame::Unknown => Ok(None),
             Frame::RstStream { stream, code } => {
                 if stream > self.last_stream {
                     return Err(self.conn_error(
@@ -576,6 +603,7 @@ impl Session {
             stream: id,
             end_stream,
             what,
+            priority: None,
         });
         Ok(())
     }
@@ -650,6 +678,7 @@ impl Session {
                     consumed: 0,
                     body_left: head.content_length.filter(|_| malformed.is_none()),
                 });
+                self.tree.open(id, block.priority);
                 self.head = head;
                 self.requests += 1;
                 if self.requests >= self.limits.max_requests {

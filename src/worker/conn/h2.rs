@@ -70,6 +70,8 @@ pub(super) struct H2<'c> {
     /// A stream yielded its turn (`sendfile_max_chunk`, `limit_rate`): drive again soon.
     yielded: bool,
     block: Vec<u8>,
+    /// The order of a framing pass: indices into `streams` with their standing.
+    order: Vec<(usize, u32, f64)>,
 }
 
 /// One stream: its request, and how far its response was framed.
@@ -179,6 +181,7 @@ impl<'c> Conn<'c> {
             requests: 0,
             yielded: false,
             block: Vec::new(),
+            order: Vec::new(),
         }));
         self.stat.enter(crate::status::ConnState::Reading);
         Step::Again
@@ -708,21 +711,34 @@ fn drive_stream<'c>(
     }
 }
 
-/// Frames what the streams' requests wrote, in fair round-robin: each stream at most one
-/// chunk per pass, passes while something moves and the socket's queue is short.
+/// Frames what the streams' requests wrote: each stream at most one chunk per pass, in the
+/// order of RFC 7540 priorities as nginx follows them (lower rank first, then heavier),
+/// streams of equal standing in round-robin; passes while something moves and the
+/// socket's queue is short.
 fn pump(h: &mut H2<'_>) -> bool {
     let mut progress = false;
     let count = h.streams.len();
     if count == 0 {
         return false;
     }
+    h.order.clear();
+    for k in 0..count {
+        let i = (h.next + k) % count;
+        let (rank, weight) = h.session.standing(h.streams[i].id);
+        h.order.push((i, rank, weight));
+    }
+    // Stable: equal standing keeps the round-robin order.
+    h.order
+        .sort_by(|a, b| a.1.cmp(&b.1).then(b.2.total_cmp(&a.2)));
     loop {
         let mut moved = false;
         for k in 0..count {
             if h.session.pending().len() >= MAX_QUEUED {
                 return progress;
             }
-            let i = (h.next + k) % count;
+            let Some(&(i, ..)) = h.order.get(k) else {
+                break;
+            };
             let s = &mut h.streams[i];
             if frame_stream(s, &mut h.session, &mut h.block) {
                 moved = true;
@@ -772,11 +788,19 @@ fn frame_stream(s: &mut H2Stream<'_>, session: &mut Session, block: &mut Vec<u8>
                 s.resp = Resp::Sent;
                 return true;
             }
+            if p.output.len() >= p.out_limit {
+                // A head larger than the pipe (long `add_header` values): it must be
+                // whole before it is framed, so the request may write on.
+                p.out_limit = p.output.len() + PIPE_OUT_LIMIT;
+                s.wake = true;
+                return true;
+            }
             return moved;
         };
         block.clear();
         let head = bridge::response_block(&p.output[..end + 4], block);
         p.output.drain(..end + 4);
+        p.out_limit = PIPE_OUT_LIMIT;
         moved = true;
         s.wake = !done;
         match head {
