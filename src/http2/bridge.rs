@@ -207,7 +207,7 @@ mod tests {
             (":method", "GET"),
             (":scheme", "http"),
             (":path", "/"),
-            (":authority", "a"),
+            (":authority", "b"),
             ("host", "b"),
         ]);
         let head = validate::request(&l).unwrap();

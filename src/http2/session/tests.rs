@@ -205,6 +205,11 @@ fn malformed_requests_are_answered_400_and_the_connection_lives() {
     // Open, for its 400; nothing was reset.
     assert!(s.is_open(1));
     assert!(!sent(&mut s).iter().any(|f| f.0 == kind::RST_STREAM));
+    // The server answers it (400) and it closes.
+    let mut answer = Vec::new();
+    hpack::encode_status(&mut answer, 400);
+    s.send_headers(1, &answer, true);
+    assert!(!s.is_open(1));
     let ev = feed(
         &mut s,
         &frame(
