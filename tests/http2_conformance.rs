@@ -103,6 +103,28 @@ fn frames_timeouts_and_settings() {
     assert_eq!(conform(server.port, "settings_ack"), "200");
 }
 
+/// RFC 7540 priorities as nginx follows them: of two streams whose windows open at once,
+/// the heavier one's DATA goes first; a stream that depends on itself is a connection
+/// error (PROTOCOL_ERROR), as in nginx.
+#[test]
+fn priorities_order_the_streams() {
+    let (server, _) = server();
+    let run = |w1: &str, w3: &str| {
+        let out = Command::new("python3")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/support/h2_conform.py"
+            ))
+            .args([&server.port.to_string(), "priority", w1, w3])
+            .output()
+            .expect("python3");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(run("1", "256"), "3 1 heads");
+    assert_eq!(run("256", "1"), "1 3 heads");
+    assert_eq!(conform(server.port, "self_dependency"), "goaway 1");
+}
+
 /// The whole preface decides a cleartext connection: "PRI * HTTP/2.0" followed by
 /// anything else is an HTTP/1 request, and a bad one (400).
 #[test]

@@ -183,6 +183,26 @@ def main():
         c = Conn(port, ack=False)
         c.sock.sendall(frame(HEADERS, END_HEADERS, 1, base(path=b"/v")))
         print(status(c.ended(1), 1))
+    elif mode == "priority":
+        # Two streams blocked by a zero window, weights given in HEADERS; both windows open
+        # in one packet: the heavier stream's DATA goes first (nginx's order).
+        w1, w3 = int(sys.argv[3]), int(sys.argv[4])
+        c = Conn(port)
+        c.sock.sendall(frame(SETTINGS, 0, 0, struct.pack(">HI", 4, 0)))
+        for sid, w in ((1, w1), (3, w3)):
+            prio = struct.pack(">IB", 0, w - 1)
+            c.sock.sendall(frame(HEADERS, END_HEADERS | END_STREAM | 0x20, sid, prio + base(path=b"/v")))
+        seen = []
+        heads = c.frames(lambda k, f, s, p: (seen.append(k) if k == HEADERS else None)
+                         or seen.count(HEADERS) == 2, wait=10)
+        c.sock.sendall(frame(8, 0, 1, struct.pack(">I", 100)) + frame(8, 0, 3, struct.pack(">I", 100)))
+        got = c.frames(lambda k, f, s, p: k == DATA and s == (3 if w1 > w3 else 1) and f & END_STREAM)
+        print(" ".join(str(s) for k, f, s, p in got if k == DATA),
+              "heads" if sum(1 for h in heads if h[0] == HEADERS) == 2 else "no-heads")
+    elif mode == "self_dependency":
+        c = Conn(port)
+        c.sock.sendall(frame(2, 0, 1, struct.pack(">IB", 1, 15)))
+        print(status(c.frames(lambda k, f, s, p: k == GOAWAY), 1))
     elif mode == "preface":
         s = socket.create_connection(("127.0.0.1", port), timeout=5)
         s.sendall(b"PRI * HTTP/2.0\r\n\r\n" + b"x" * 8)
