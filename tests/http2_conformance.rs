@@ -20,6 +20,11 @@ fn server() -> (Server, u16) {
            location /trailer {{ alias html/t.txt; add_trailer X-Var $host; }}\n\
            location /chunk {{ http2_chunk_size 1; return 200 body; }}\n\
            location /rl {{ return 200 $request_length; }}\n\
+           location /long {{ add_header X-A $http_x_long; add_header X-B $http_x_long;\n\
+             add_header X-C $http_x_long; add_header X-D $http_x_long;\n\
+             add_header X-E $http_x_long; add_header X-F $http_x_long;\n\
+             add_header X-G $http_x_long; add_header X-H $http_x_long;\n\
+             add_header X-I $http_x_long; add_header X-J $http_x_long; return 200 ok; }}\n\
          }}\n\
          server {{ listen 127.0.0.1:{second} http2; http2_body_preread_size 10;\n\
            location / {{ return 200 ok; }} }}"
@@ -99,6 +104,8 @@ fn frames_timeouts_and_settings() {
         "reset 1 ping ignored"
     );
     assert_eq!(conform(server.port, "chunk_size"), "b:0 o:0 d:0 y:1");
+    // A 70 KB response head goes out whole, in HEADERS and CONTINUATION frames of 16 KB.
+    assert_eq!(conform(server.port, "long_head"), "200 70000 True ok");
     assert_eq!(conform(second, "settings_ack"), "reset 7");
     assert_eq!(conform(server.port, "settings_ack"), "200");
 }

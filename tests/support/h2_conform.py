@@ -81,8 +81,11 @@ class Conn:
 
 def decode(block):
     from hpack import Decoder
+    d = Decoder()
+    d.max_header_list_size = 1 << 20
+    d.max_allowed_table_size = 4096
     return {k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v
-            for k, v in Decoder().decode(block, raw=True)}
+            for k, v in d.decode(block, raw=True)}
 
 
 def status(frames, stream):
@@ -203,6 +206,20 @@ def main():
         c = Conn(port)
         c.sock.sendall(frame(2, 0, 1, struct.pack(">IB", 1, 15)))
         print(status(c.frames(lambda k, f, s, p: k == GOAWAY), 1))
+    elif mode == "long_head":
+        # A response head larger than a stream's pipe (64 KB): HEADERS and CONTINUATION
+        # frames of at most 16384 bytes carry it whole.
+        c = Conn(port)
+        c.sock.sendall(frame(HEADERS, END_HEADERS | END_STREAM, 1,
+                             base(path=b"/long") + b"\x00\x06x-long" + bytes([0x7f]) +
+                             bytes([(7000 - 127) & 0x7f | 0x80, (7000 - 127) >> 7]) + b"x" * 7000))
+        got = c.ended(1)
+        block = b"".join(p for k, f, s, p in got if s == 1 and k in (HEADERS, 9))
+        sizes = [len(p) for k, f, s, p in got if s == 1 and k in (HEADERS, 9)]
+        fields = decode(block)
+        body = b"".join(p for k, f, s, p in got if s == 1 and k == DATA)
+        print(fields.get(":status"), sum(len(v) for n, v in fields.items() if n.startswith("x-")),
+              max(sizes) <= 16384, body.decode())
     elif mode == "preface":
         s = socket.create_connection(("127.0.0.1", port), timeout=5)
         s.sendall(b"PRI * HTTP/2.0\r\n\r\n" + b"x" * 8)

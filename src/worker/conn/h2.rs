@@ -788,19 +788,11 @@ fn frame_stream(s: &mut H2Stream<'_>, session: &mut Session, block: &mut Vec<u8>
                 s.resp = Resp::Sent;
                 return true;
             }
-            if p.output.len() >= p.out_limit {
-                // A head larger than the pipe (long `add_header` values): it must be
-                // whole before it is framed, so the request may write on.
-                p.out_limit = p.output.len() + PIPE_OUT_LIMIT;
-                s.wake = true;
-                return true;
-            }
             return moved;
         };
         block.clear();
         let head = bridge::response_block(&p.output[..end + 4], block);
         p.output.drain(..end + 4);
-        p.out_limit = PIPE_OUT_LIMIT;
         moved = true;
         s.wake = !done;
         match head {
