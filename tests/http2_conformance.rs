@@ -156,8 +156,17 @@ fn tls_variables_and_http2_off_by_server() {
         |p: &Prefix| {
             let status = Command::new("openssl")
                 .current_dir(p.path("conf"))
-                .args(["req", "-x509", "-nodes", "-days", "2", "-newkey", "rsa:2048"])
-                .args(["-keyout", "h2.key", "-out", "h2.crt", "-subj", "/CN=localhost"])
+                .args([
+                    "req", "-x509", "-nodes", "-days", "2", "-newkey", "rsa:2048",
+                ])
+                .args([
+                    "-keyout",
+                    "h2.key",
+                    "-out",
+                    "h2.crt",
+                    "-subj",
+                    "/CN=localhost",
+                ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
@@ -167,7 +176,16 @@ fn tls_variables_and_http2_off_by_server() {
     );
     let curl = |name: &str, host: &str| {
         let out = Command::new("curl")
-            .args(["-sk", "--max-time", "10", "--http2", "-o", "-", "-w", " %{http_version} %{http_code}"])
+            .args([
+                "-sk",
+                "--max-time",
+                "10",
+                "--http2",
+                "-o",
+                "-",
+                "-w",
+                " %{http_version} %{http_code}",
+            ])
             .args(["--resolve", &format!("{name}:{}:127.0.0.1", server.port)])
             .args(["-H", &format!("Host: {host}")])
             .arg(format!("https://{name}:{}/", server.port))

@@ -136,8 +136,7 @@ impl Tree {
                 let node_rank = self.nodes[i].rank;
                 let mut next = self.parent_of(parent);
                 let mut steps = 0;
-                while next != 0 && self.rank_rel(next).0 >= node_rank && steps < self.nodes.len()
-                {
+                while next != 0 && self.rank_rel(next).0 >= node_rank && steps < self.nodes.len() {
                     steps += 1;
                     if next == id {
                         if let Some(from) = self.parent_of_opt(parent)
@@ -146,7 +145,10 @@ impl Tree {
                             list.retain(|&c| c != parent);
                         }
                         if let Some(list) = self.children_mut(node_parent) {
-                            let at = list.iter().position(|&c| c == id).map_or(list.len(), |p| p + 1);
+                            let at = list
+                                .iter()
+                                .position(|&c| c == id)
+                                .map_or(list.len(), |p| p + 1);
                             list.insert(at, parent);
                         }
                         let (rank, rel) = self.rank_rel(node_parent);
@@ -180,7 +182,10 @@ impl Tree {
             list.retain(|&c| c != id);
         }
         if exclusive {
-            let moved = self.children_mut(parent).map(std::mem::take).unwrap_or_default();
+            let moved = self
+                .children_mut(parent)
+                .map(std::mem::take)
+                .unwrap_or_default();
             for &c in &moved {
                 if let Some(ci) = self.at(c) {
                     self.nodes[ci].parent = Some(id);
@@ -247,8 +252,8 @@ impl Tree {
                 .sum();
             for &c in &node.children {
                 if let Some(ci) = self.at(c) {
-                    let w = u32::from(node.weight) * u32::from(self.nodes[ci].weight)
-                        / total.max(1);
+                    let w =
+                        u32::from(node.weight) * u32::from(self.nodes[ci].weight) / total.max(1);
                     self.nodes[ci].weight = w.clamp(1, 256) as u16;
                     self.nodes[ci].parent = Some(parent);
                 }

@@ -587,10 +587,7 @@ impl Session {
                 || self.new_streams > 2 * self.limits.max_concurrent_streams
             {
                 BlockFor::Refuse(ErrorCode::RefusedStream)
-            } else if !self.settings_acked
-                && !end_stream
-                && self.limits.initial_window < 65_535
-            {
+            } else if !self.settings_acked && !end_stream && self.limits.initial_window < 65_535 {
                 // As nginx: a body before our smaller window is acknowledged would
                 // overrun it ("client sent stream with data before settings were
                 // acknowledged").

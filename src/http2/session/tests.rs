@@ -482,7 +482,12 @@ fn hpack_lengths_past_the_block_are_frame_size_errors() {
         let mut s = start(Limits::default());
         let e = feed(
             &mut s,
-            &frame(kind::HEADERS, flag::END_HEADERS | flag::END_STREAM, 1, block),
+            &frame(
+                kind::HEADERS,
+                flag::END_HEADERS | flag::END_STREAM,
+                1,
+                block,
+            ),
         )
         .unwrap_err();
         assert_eq!(e.code, ErrorCode::FrameSize);
@@ -539,7 +544,12 @@ fn a_body_before_our_settings_ack_is_refused_with_a_small_window() {
         });
         let mut input = frame::PREFACE.to_vec();
         input.extend(frame(kind::SETTINGS, 0, 0, b""));
-        input.extend(frame(kind::HEADERS, flag::END_HEADERS, 1, &req_block("/", &[])));
+        input.extend(frame(
+            kind::HEADERS,
+            flag::END_HEADERS,
+            1,
+            &req_block("/", &[]),
+        ));
         let ev = feed(&mut s, &input).unwrap();
         let rst = sent(&mut s).contains(&(kind::RST_STREAM, 0, 1, 4));
         assert_eq!(rst, refused, "{window}");
