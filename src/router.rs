@@ -26,6 +26,9 @@ pub struct AddrServers {
     /// (prior knowledge in clear; offered by ALPN over TLS, where the server SNI chose
     /// decides for `http2 on`).
     pub http2: bool,
+    /// `listen ... http2` itself: HTTP/2 for every server of the address, whatever its
+    /// own `http2` says (nginx's `addr_conf->http2`).
+    pub listen_http2: bool,
 }
 
 /// For each entry of `HttpConf::listens`, the servers on that address.
@@ -51,6 +54,7 @@ pub fn servers_by_listen(http: &HttpConf) -> Vec<AddrServers> {
                 proxy_protocol: l.proxy_protocol,
                 ssl: l.ssl,
                 http2: l.http2 || http.servers.get(default).is_some_and(|s| s.srv.http2),
+                listen_http2: l.http2,
             }
         })
         .collect()

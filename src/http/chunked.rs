@@ -120,6 +120,23 @@ impl ChunkedDecoder {
         }
     }
 
+    /// Whether the decoder is past the last chunk's size (`0`): in its extension, its
+    /// trailer section, or done. What it consumed from there on is the trailer section.
+    pub fn in_last_chunk(&self) -> bool {
+        use State::*;
+        match self.state {
+            ChunkSize => self.size == 0,
+            LastChunkExtension
+            | LastChunkExtensionAlmostDone
+            | Trailer
+            | TrailerAlmostDone
+            | TrailerHeader
+            | TrailerHeaderAlmostDone
+            | Done => true,
+            _ => false,
+        }
+    }
+
     /// Whether the whole body, trailer included, has been read.
     pub fn is_done(&self) -> bool {
         self.state == State::Done

@@ -66,6 +66,9 @@ pub enum HttpError {
     UnknownTransferEncoding(Span),
     /// A major version other than 1, e.g. `HTTP/2.0` (505).
     VersionNotSupported,
+    /// An HTTP/2 request whose fields are malformed (RFC 9113 8.2, 8.3), in nginx's words
+    /// (400: nginx 1.24+ answers such a stream with 400 rather than resetting it).
+    Malformed(&'static str),
 }
 
 impl HttpError {
@@ -87,7 +90,8 @@ impl HttpError {
             | HttpError::LengthAndTransferEncoding
             | HttpError::TransferEncodingHttp10
             | HttpError::InvalidUri
-            | HttpError::InvalidChunkedBody => 400,
+            | HttpError::InvalidChunkedBody
+            | HttpError::Malformed(_) => 400,
             HttpError::HeaderTooLarge | HttpError::TooLongHeaderLine(_) => 494,
             HttpError::UriTooLong => 414,
             HttpError::PayloadTooLarge => 413,
@@ -162,6 +166,7 @@ impl HttpError {
             HttpError::MethodNotAllowed => "client sent TRACE or CONNECT method",
             HttpError::UnknownTransferEncoding(_) => "client sent unknown \"Transfer-Encoding\"",
             HttpError::VersionNotSupported => "client sent invalid version",
+            HttpError::Malformed(why) => why,
         }
     }
 }

@@ -133,6 +133,37 @@ pub fn response_block(http1: &[u8], out: &mut Vec<u8>) -> Option<ResponseHead> {
     Some(head)
 }
 
+/// Encodes the trailer section of a chunked HTTP/1 body (from its last-chunk line, `0`, to
+/// the blank line, as the chunked decoder consumed it) as an HPACK block in `out`: names
+/// lowercased, connection-specific fields dropped. False if it has no fields.
+pub fn trailer_block(last_chunk: &[u8], out: &mut Vec<u8>) -> bool {
+    let mut lines = last_chunk
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .skip_while(|l| l.is_empty());
+    // The last-chunk line itself (`0`, maybe with extensions).
+    lines.next();
+    let mut name = Vec::with_capacity(32);
+    let mut any = false;
+    for line in lines {
+        if line.is_empty() {
+            break;
+        }
+        let Some(colon) = memchr::memchr(b':', line) else {
+            continue;
+        };
+        let (n, v) = line.split_at(colon);
+        name.clear();
+        name.extend(n.trim_ascii().iter().map(u8::to_ascii_lowercase));
+        if name.is_empty() || HOP_BY_HOP.contains(&name.as_slice()) {
+            continue;
+        }
+        hpack::encode_field(out, &name, v[1..].trim_ascii());
+        any = true;
+    }
+    any
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,7 +207,7 @@ mod tests {
             (":method", "GET"),
             (":scheme", "http"),
             (":path", "/"),
-            (":authority", "a"),
+            (":authority", "b"),
             ("host", "b"),
         ]);
         let head = validate::request(&l).unwrap();
@@ -228,5 +259,31 @@ mod tests {
             ]
         );
         assert!(response_block(b"garbage\r\n\r\n", &mut block).is_none());
+    }
+
+    #[test]
+    fn trailer_section_becomes_a_headers_block() {
+        let mut block = Vec::new();
+        assert!(!trailer_block(b"\r\n0\r\n\r\n", &mut block));
+        assert!(block.is_empty());
+        assert!(trailer_block(
+            b"\r\n0;ext=1\r\nX-Var: a b\r\nConnection: close\r\nX-Sum:1\r\n\r\n",
+            &mut block
+        ));
+        let mut d = hpack::Decoder::new(4096);
+        let mut l = HeaderList::default();
+        let big = hpack::Limits {
+            field: 8192,
+            list: 32768,
+        };
+        d.decode(&block, &mut l, big).unwrap();
+        let fields: Vec<_> = l.iter().map(|(n, v)| (n.to_vec(), v.to_vec())).collect();
+        assert_eq!(
+            fields,
+            [
+                (b"x-var".to_vec(), b"a b".to_vec()),
+                (b"x-sum".to_vec(), b"1".to_vec())
+            ]
+        );
     }
 }

@@ -253,10 +253,10 @@ pub fn decode<'a>(h: &Header, payload: &'a [u8]) -> Result<Frame<'a>, FrameError
             }
             let priority = priority(payload);
             if priority.depends_on == stream {
-                return Err(FrameError::Stream(
-                    stream,
+                // nginx: a connection error (RFC 7540 allows a stream error).
+                return Err(Conn(
                     Protocol,
-                    "stream depends on itself",
+                    "client sent PRIORITY frame with incorrect dependency",
                 ));
             }
             Frame::Priority { stream, priority }
@@ -465,10 +465,11 @@ mod tests {
             frame(kind::WINDOW_UPDATE, 0, 5, b"\0\0\0\0"),
             Err(FrameError::Stream(5, Protocol, _))
         ));
-        assert!(matches!(
-            frame(kind::PRIORITY, 0, 5, b"\0\0\0\x05\x10"),
-            Err(FrameError::Stream(5, Protocol, _))
-        ));
+        // A stream that depends on itself: nginx's connection error.
+        assert_eq!(
+            conn(frame(kind::PRIORITY, 0, 5, b"\0\0\0\x05\x10")),
+            Some(Protocol)
+        );
         assert_eq!(frame(0xfa, 0, 0, b"whatever"), Ok(Frame::Unknown));
     }
 

@@ -17,6 +17,7 @@
 pub mod bridge;
 pub mod frame;
 pub mod hpack;
+mod priority;
 mod session;
 mod validate;
 

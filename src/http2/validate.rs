@@ -124,6 +124,13 @@ pub fn request(list: &HeaderList) -> Result<RequestHead, Malformed> {
     if p.iter().any(|&b| b <= 0x20 || b == 0x7f) {
         return Err("client sent invalid :path header");
     }
+    // nginx 1.29.1: both given, they must agree (the request has one host).
+    if let Some(a) = &authority {
+        let a = list.bytes.get(a.clone()).unwrap_or_default();
+        if list.iter().any(|(n, v)| n == b"host" && v != a) {
+            return Err("client sent \":authority\" and \"Host\" headers with different values");
+        }
+    }
     Ok(RequestHead {
         method,
         scheme,
@@ -186,6 +193,13 @@ mod tests {
         assert!(request(&list(&BASE[..2])).is_err());
         assert!(request(&list(&[("x", "y"), BASE[0], BASE[1], BASE[2]])).is_err());
         assert!(request(&list(&[(":method", "G T"), BASE[1], BASE[2]])).is_err());
+        let mut f = BASE.to_vec();
+        f.push((":authority", "a:1"));
+        f.push(("host", "a:1"));
+        assert!(request(&list(&f)).is_ok());
+        f.pop();
+        f.push(("host", "a:2"));
+        assert!(request(&list(&f)).is_err());
         assert!(trailers(&list(&[(":path", "/")])).is_err());
         assert!(trailers(&list(&[("x-sum", "1")])).is_ok());
     }

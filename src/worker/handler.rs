@@ -110,6 +110,14 @@ pub(super) fn start_request<'c>(
             497,
             "client sent plain HTTP request to HTTPS port".to_string(),
         ))
+    } else if conn.http2.is_some() && !servers.listen_http2 && !server.srv.http2 {
+        // The Host chose a server with `http2 off` on an HTTP/2 connection (nginx 1.25).
+        Some((
+            421,
+            "client attempted to request the server name for which the negotiated \
+             protocol is disabled"
+                .to_string(),
+        ))
     } else {
         client_cert_refusal(server, &conn, host).map(|status| {
             let why = match status {

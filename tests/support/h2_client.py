@@ -41,7 +41,8 @@ while len(lines) < 5 or not pinged:
             c.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
         elif isinstance(ev, h2.events.StreamEnded):
             lines[ev.stream_id] = "%d %s %s" % (
-                ev.stream_id, statuses[ev.stream_id], bodies[ev.stream_id].decode().strip())
+                ev.stream_id, statuses[ev.stream_id],
+                bodies.get(ev.stream_id, b"").decode().strip())
         elif isinstance(ev, h2.events.StreamReset):
             lines[ev.stream_id] = "%d reset %d" % (ev.stream_id, ev.error_code)
         elif isinstance(ev, h2.events.PingAckReceived):

@@ -24,6 +24,9 @@ use std::ops::Range;
 pub enum HpackError {
     /// Malformed: a connection error of type COMPRESSION_ERROR.
     Compression(&'static str),
+    /// An integer or a string runs past the block's end: a connection error of type
+    /// FRAME_SIZE_ERROR, as nginx says ("client sent header block with incorrect length").
+    Truncated,
     /// A field string or the whole list passed its limit (nginx: "client sent too large
     /// header", a connection error of type ENHANCE_YOUR_CALM).
     TooLarge,
@@ -187,11 +190,10 @@ fn push(out: &mut HeaderList, name: &[u8], value: &[u8], limit: usize) -> Result
     Ok(())
 }
 
-/// An HPACK integer (5.1) with an `n`-bit prefix; values past 2^28 are refused.
+/// An HPACK integer (5.1) with an `n`-bit prefix, in at most 4 bytes as nginx reads it
+/// (`NGX_HTTP_V2_INT_OCTETS`): a longer one is refused.
 fn integer(input: &[u8], n: u32) -> Result<(usize, &[u8]), HpackError> {
-    let (&first, mut rest) = input
-        .split_first()
-        .ok_or(HpackError::Compression("truncated integer"))?;
+    let (&first, mut rest) = input.split_first().ok_or(HpackError::Truncated)?;
     let max = (1usize << n) - 1;
     let mut value = usize::from(first) & max;
     if value < max {
@@ -199,17 +201,17 @@ fn integer(input: &[u8], n: u32) -> Result<(usize, &[u8]), HpackError> {
     }
     let mut shift = 0;
     loop {
-        let (&b, r) = rest
-            .split_first()
-            .ok_or(HpackError::Compression("truncated integer"))?;
+        let (&b, r) = rest.split_first().ok_or(HpackError::Truncated)?;
         rest = r;
         value += usize::from(b & 0x7f) << shift;
         if b & 0x80 == 0 {
             return Ok((value, rest));
         }
         shift += 7;
-        if shift > 21 {
-            return Err(HpackError::Compression("integer too large"));
+        if shift > 14 {
+            return Err(HpackError::Compression(
+                "client sent header block with too long integer value",
+            ));
         }
     }
 }
@@ -222,7 +224,7 @@ fn string<'a>(input: &'a [u8], out: &mut Vec<u8>, limit: usize) -> Result<&'a [u
         return Err(HpackError::TooLarge);
     }
     if len > rest.len() {
-        return Err(HpackError::Compression("truncated string"));
+        return Err(HpackError::Truncated);
     }
     let (raw, rest) = rest.split_at(len);
     if huffman {

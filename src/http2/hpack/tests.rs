@@ -103,6 +103,27 @@ fn malformed_blocks_are_errors() {
     assert!(d.decode(&hex("8220"), &mut l, BIG).is_err());
     // A huge integer.
     assert!(d.decode(&hex("ffffffffffffff7f"), &mut l, BIG).is_err());
+    // As nginx: an integer or string cut by the block's end is a length error (the frame
+    // was too short), one longer than 4 bytes a compression error.
+    for cut in ["ff", "ff80", "4203", "0003616263"] {
+        l.clear();
+        assert_eq!(
+            d.decode(&hex(cut), &mut l, BIG),
+            Err(HpackError::Truncated),
+            "{cut}"
+        );
+    }
+    l.clear();
+    assert!(matches!(
+        d.decode(&hex("ffffffff7f"), &mut l, BIG),
+        Err(HpackError::Compression(_))
+    ));
+    l.clear();
+    // 127 + 2^21 - 1 in 4 bytes still decodes (an index past the table).
+    assert!(matches!(
+        d.decode(&hex("ffffff7f"), &mut l, BIG),
+        Err(HpackError::Compression("index past the table"))
+    ));
 }
 
 #[test]

@@ -69,8 +69,10 @@ pub enum Event<'a> {
     Trailers { stream: u32 },
     /// A stream the caller knows was reset (by the peer, or by us for a stream error).
     Reset { stream: u32, code: ErrorCode },
-    /// A stream was refused before it became a request (malformed head: the log words).
-    Refused { stream: u32, why: &'static str },
+    /// A new stream whose request is malformed (the log words): it is open, and is to be
+    /// answered with 400 as nginx 1.24+ answers it (RFC 9113 8.1.1 allows a response
+    /// before the stream closes); its fields never become a request.
+    Malformed { stream: u32, why: &'static str },
     /// Send windows grew: blocked streams may send again.
     WindowOpened,
 }
@@ -119,6 +121,8 @@ struct Block {
     stream: u32,
     end_stream: bool,
     what: BlockFor,
+    /// The HEADERS frame's priority: (depends on, weight 1-256, exclusive).
+    priority: Option<(u32, u16, bool)>,
 }
 
 /// One connection's HTTP/2 state.
@@ -143,6 +147,13 @@ pub struct Session {
     total_bytes: u64,
     payload_bytes: u64,
     new_streams: u32,
+    /// A stream whose header block outlived `client_header_timeout` and was reset: the
+    /// rest of its block is decoded for HPACK's sake only.
+    header_timed_out: u32,
+    /// The client acknowledged our SETTINGS (our initial window applies from then on).
+    settings_acked: bool,
+    /// RFC 7540 priorities, as nginx follows them.
+    tree: super::priority::Tree,
 }
 
 impl Session {
@@ -184,6 +195,9 @@ impl Session {
             total_bytes: 0,
             payload_bytes: 0,
             new_streams: 0,
+            header_timed_out: 0,
+            settings_acked: false,
+            tree: super::priority::Tree::default(),
         }
     }
 
@@ -243,6 +257,33 @@ impl Session {
         matches!(self.phase, Phase::Closed) || (self.goaway_sent && self.streams.is_empty())
     }
 
+    /// The new stream whose header block is in progress (its HEADERS frame read in part, or
+    /// its CONTINUATION awaited), `input` being the unread bytes: what
+    /// `client_header_timeout` times, as nginx times a stream's headers.
+    pub fn header_in_progress(&self, input: &[u8]) -> Option<u32> {
+        if let Some(b) = &self.block {
+            return (b.what == BlockFor::New).then_some(b.stream);
+        }
+        if !matches!(self.phase, Phase::Frames) {
+            return None;
+        }
+        let h = Header::parse(input)?;
+        let partial = input.len() < frame::HEADER_LEN + h.len as usize;
+        (partial && h.kind == frame::kind::HEADERS && h.stream > self.last_stream)
+            .then_some(h.stream)
+    }
+
+    /// `stream`'s header block took longer than `client_header_timeout`: it is reset with
+    /// PROTOCOL_ERROR (nginx's timed-out stream) and its block, when it comes, is decoded
+    /// for the HPACK table only.
+    pub fn header_timeout(&mut self, stream: u32) {
+        frame::put_rst(&mut self.out, stream, ErrorCode::Protocol);
+        match self.block.as_mut() {
+            Some(b) if b.stream == stream => b.what = BlockFor::Ignore,
+            _ => self.header_timed_out = stream,
+        }
+    }
+
     /// Whether nothing was received yet but (part of) the preface.
     pub fn before_preface(&self) -> bool {
         matches!(self.phase, Phase::Preface)
@@ -259,6 +300,13 @@ impl Session {
 
     fn remove(&mut self, id: u32) {
         self.streams.retain(|s| s.id != id);
+        self.tree.close(id);
+    }
+
+    /// Where `stream` stands in the priority tree: (rank, relative weight). Output goes
+    /// lower rank first, then heavier, as nginx queues it.
+    pub fn standing(&self, stream: u32) -> (u32, f64) {
+        self.tree.standing(stream)
     }
 
     fn conn_error(&mut self, code: ErrorCode, why: &'static str) -> ConnError {
@@ -317,6 +365,10 @@ impl Session {
         let Some(h) = Header::parse(input) else {
             return Ok((0, None));
         };
+        if h.kind == frame::kind::PUSH_PROMISE {
+            // As nginx: refused on its frame header, its payload need not come.
+            return Err(self.conn_error(ErrorCode::Protocol, "client sent PUSH_PROMISE frame"));
+        }
         if h.len > frame::DEFAULT_MAX_FRAME_SIZE {
             return Err(self.conn_error(
                 ErrorCode::FrameSize,
@@ -368,11 +420,17 @@ impl Session {
                 priority,
             } => {
                 self.payload_bytes += fragment.len() as u64;
+                if priority.is_some_and(|p| p.depends_on == stream) {
+                    // As nginx: a connection error, before the stream counts.
+                    return Err(self.conn_error(
+                        ErrorCode::Protocol,
+                        "client sent HEADERS frame with incorrect dependency",
+                    ));
+                }
                 self.headers(stream, end_stream)?;
-                if priority.is_some_and(|p| p.depends_on == stream)
-                    && let Some(b) = self.block.as_mut()
-                {
-                    b.what = BlockFor::Refuse(ErrorCode::Protocol);
+                if let Some(b) = self.block.as_mut() {
+                    b.priority =
+                        priority.map(|p| (p.depends_on, u16::from(p.weight) + 1, p.exclusive));
                 }
                 self.block_bytes.clear();
                 self.fragment(fragment, end_headers)
@@ -391,7 +449,16 @@ impl Session {
                 self.payload_bytes += fragment.len() as u64;
                 self.fragment(fragment, end_headers)
             }
-            Frame::Priority { .. } | Frame::Unknown => Ok(None),
+            Frame::Priority { stream, priority } => {
+                self.tree.prioritize(
+                    stream,
+                    priority.depends_on,
+                    u16::from(priority.weight) + 1,
+                    priority.exclusive,
+                );
+                Ok(None)
+            }
+            Frame::Unknown => Ok(None),
             Frame::RstStream { stream, code } => {
                 if stream > self.last_stream {
                     return Err(self.conn_error(
@@ -408,6 +475,7 @@ impl Session {
             }
             Frame::Settings { ack, params } => {
                 if ack {
+                    self.settings_acked = true;
                     return Ok(None);
                 }
                 self.settings(params)
@@ -513,11 +581,16 @@ impl Session {
         } else {
             self.last_stream = id;
             self.new_streams += 1;
-            if self.goaway_sent {
+            if self.goaway_sent || id == self.header_timed_out {
                 BlockFor::Ignore
             } else if self.streams.len() >= self.limits.max_concurrent_streams as usize
                 || self.new_streams > 2 * self.limits.max_concurrent_streams
             {
+                BlockFor::Refuse(ErrorCode::RefusedStream)
+            } else if !self.settings_acked && !end_stream && self.limits.initial_window < 65_535 {
+                // As nginx: a body before our smaller window is acknowledged would
+                // overrun it ("client sent stream with data before settings were
+                // acknowledged").
                 BlockFor::Refuse(ErrorCode::RefusedStream)
             } else {
                 BlockFor::New
@@ -527,6 +600,7 @@ impl Session {
             stream: id,
             end_stream,
             what,
+            priority: None,
         });
         Ok(())
     }
@@ -561,6 +635,12 @@ impl Session {
             Err(hpack::HpackError::Compression(why)) => {
                 return Err(self.conn_error(ErrorCode::Compression, why));
             }
+            Err(hpack::HpackError::Truncated) => {
+                return Err(self.conn_error(
+                    ErrorCode::FrameSize,
+                    "client sent header block with incorrect length",
+                ));
+            }
         }
         let id = block.stream;
         match block.what {
@@ -579,32 +659,30 @@ impl Session {
                 Ok(Some(Event::Trailers { stream: id }))
             }
             BlockFor::New => {
-                let head = match validate::request(&self.fields) {
-                    Ok(h) => h,
-                    Err(why) => {
-                        frame::put_rst(&mut self.out, id, ErrorCode::Protocol);
-                        return Ok(Some(Event::Refused { stream: id, why }));
-                    }
+                let (head, malformed) = match validate::request(&self.fields) {
+                    Ok(h) => (h, None),
+                    Err(why) => (RequestHead::default(), Some(why)),
                 };
-                if block.end_stream && head.content_length.is_some_and(|l| l != 0) {
-                    frame::put_rst(&mut self.out, id, ErrorCode::Protocol);
-                    return Ok(Some(Event::Refused {
-                        stream: id,
-                        why: "client prematurely closed stream",
-                    }));
-                }
+                let malformed = malformed.or_else(|| {
+                    (block.end_stream && head.content_length.is_some_and(|l| l != 0))
+                        .then_some("client prematurely closed stream")
+                });
                 self.streams.push(Stream {
                     id,
                     recv_closed: block.end_stream,
                     send_window: self.peer_initial_window,
                     recv_window: i64::from(self.limits.initial_window),
                     consumed: 0,
-                    body_left: head.content_length,
+                    body_left: head.content_length.filter(|_| malformed.is_none()),
                 });
+                self.tree.open(id, block.priority);
                 self.head = head;
                 self.requests += 1;
                 if self.requests >= self.limits.max_requests {
                     self.goaway();
+                }
+                if let Some(why) = malformed {
+                    return Ok(Some(Event::Malformed { stream: id, why }));
                 }
                 Ok(Some(Event::Request {
                     stream: id,

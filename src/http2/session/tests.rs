@@ -30,6 +30,7 @@ fn start(limits: Limits) -> Session {
     let mut s = Session::new(limits);
     let mut input = frame::PREFACE.to_vec();
     input.extend(frame(kind::SETTINGS, 0, 0, b""));
+    input.extend(frame(kind::SETTINGS, flag::ACK, 0, b""));
     let events = feed(&mut s, &input).unwrap();
     assert!(events.is_empty());
     let n = s.pending().len();
@@ -192,7 +193,7 @@ fn request_body_back_pressure() {
 }
 
 #[test]
-fn malformed_requests_are_refused_and_the_connection_lives() {
+fn malformed_requests_are_answered_400_and_the_connection_lives() {
     let mut s = start(Limits::default());
     let bad = req_block("/", &[("transfer-encoding", "chunked")]);
     let ev = feed(
@@ -200,8 +201,15 @@ fn malformed_requests_are_refused_and_the_connection_lives() {
         &frame(kind::HEADERS, flag::END_HEADERS | flag::END_STREAM, 1, &bad),
     )
     .unwrap();
-    assert!(ev[0].starts_with("Refused { stream: 1"));
-    assert!(sent(&mut s).contains(&(kind::RST_STREAM, 0, 1, 4)));
+    assert!(ev[0].starts_with("Malformed { stream: 1"));
+    // Open, for its 400; nothing was reset.
+    assert!(s.is_open(1));
+    assert!(!sent(&mut s).iter().any(|f| f.0 == kind::RST_STREAM));
+    // The server answers it (400) and it closes.
+    let mut answer = Vec::new();
+    hpack::encode_status(&mut answer, 400);
+    s.send_headers(1, &answer, true);
+    assert!(!s.is_open(1));
     let ev = feed(
         &mut s,
         &frame(
@@ -454,4 +462,97 @@ fn an_idle_connection_holds_little() {
         "{}",
         std::mem::size_of::<Session>()
     );
+}
+
+#[test]
+fn push_promise_is_refused_on_its_frame_header() {
+    let mut s = start(Limits::default());
+    // A PUSH_PROMISE frame header whose payload never comes.
+    let mut header = Vec::new();
+    put_header(&mut header, 4, kind::PUSH_PROMISE, 0, 1);
+    let e = s.receive(&header).unwrap_err();
+    assert_eq!(e.code, ErrorCode::Protocol);
+    assert!(sent(&mut s).contains(&(kind::GOAWAY, 0, 0, 8)));
+}
+
+#[test]
+fn hpack_lengths_past_the_block_are_frame_size_errors() {
+    // nginx: "client sent header block with incorrect length", FRAME_SIZE_ERROR.
+    for block in [&[0xffu8][..], &[0x42, 0xff]] {
+        let mut s = start(Limits::default());
+        let e = feed(
+            &mut s,
+            &frame(
+                kind::HEADERS,
+                flag::END_HEADERS | flag::END_STREAM,
+                1,
+                block,
+            ),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::FrameSize);
+    }
+}
+
+#[test]
+fn a_header_block_past_its_timeout_is_reset_and_ignored() {
+    let mut s = start(Limits::default());
+    let whole = frame(
+        kind::HEADERS,
+        flag::END_HEADERS | flag::END_STREAM,
+        1,
+        &req_block("/", &[]),
+    );
+    // Part of the frame: stream 1's headers are in progress.
+    assert_eq!(s.receive(&whole[..12]).unwrap().0, 0);
+    assert_eq!(s.header_in_progress(&whole[..12]), Some(1));
+    s.header_timeout(1);
+    assert!(sent(&mut s).contains(&(kind::RST_STREAM, 0, 1, 4)));
+    // The rest comes late: no request, and the connection goes on.
+    assert_eq!(feed(&mut s, &whole).unwrap(), Vec::<String>::new());
+    let next = frame(
+        kind::HEADERS,
+        flag::END_HEADERS | flag::END_STREAM,
+        3,
+        &req_block("/", &[]),
+    );
+    assert_eq!(
+        feed(&mut s, &next).unwrap(),
+        ["Request { stream: 3, end_stream: true }"]
+    );
+    // A block awaiting its CONTINUATION.
+    let block = req_block("/", &[]);
+    feed(&mut s, &frame(kind::HEADERS, 0, 5, &block[..3])).unwrap();
+    assert_eq!(s.header_in_progress(&[]), Some(5));
+    s.header_timeout(5);
+    assert_eq!(
+        feed(
+            &mut s,
+            &frame(kind::CONTINUATION, flag::END_HEADERS, 5, &block[3..])
+        )
+        .unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_body_before_our_settings_ack_is_refused_with_a_small_window() {
+    for (window, refused) in [(10, true), (65_535, false)] {
+        let mut s = Session::new(Limits {
+            initial_window: window,
+            ..Limits::default()
+        });
+        let mut input = frame::PREFACE.to_vec();
+        input.extend(frame(kind::SETTINGS, 0, 0, b""));
+        input.extend(frame(
+            kind::HEADERS,
+            flag::END_HEADERS,
+            1,
+            &req_block("/", &[]),
+        ));
+        let ev = feed(&mut s, &input).unwrap();
+        let rst = sent(&mut s).contains(&(kind::RST_STREAM, 0, 1, 4));
+        assert_eq!(rst, refused, "{window}");
+        assert_eq!(ev.is_empty(), refused, "{window}");
+    }
 }

@@ -51,6 +51,10 @@ pub(super) struct H2<'c> {
     send_timeout: Duration,
     /// `http2_recv_buffer_size`: the most bytes read per event.
     recv_budget: usize,
+    /// `client_header_timeout`: the longest a stream's header block may take.
+    header_timeout: Duration,
+    /// The stream whose header block is in progress, and since when.
+    header_since: Option<(u32, Instant)>,
     /// When the connection last had no stream (its idle time counts from then).
     idle_since: Instant,
     /// Since when output waits on a client that reads nothing (window or socket).
@@ -66,6 +70,8 @@ pub(super) struct H2<'c> {
     /// A stream yielded its turn (`sendfile_max_chunk`, `limit_rate`): drive again soon.
     yielded: bool,
     block: Vec<u8>,
+    /// The order of a framing pass: indices into `streams` with their standing.
+    order: Vec<(usize, u32, f64)>,
     // ---- connection lifecycle (graceful close) ----
     /// How the connection ends: the default server's settings.
     end: EndConf,
@@ -105,6 +111,9 @@ struct H2Stream<'c> {
     left: Option<u64>,
     /// Decoded body bytes of a chunked response, waiting for window.
     plain: Vec<u8>,
+    /// A chunked response's last chunk and trailer section as far as decoded: its
+    /// trailers (`add_trailer`) go out as a HEADERS frame that ends the stream.
+    trailer: Vec<u8>,
     /// The request is over (its connection released); what it wrote is still framed.
     done: bool,
     /// The stream has something to do: input arrived, output drained, an event came.
@@ -185,6 +194,8 @@ impl<'c> Conn<'c> {
             idle_timeout: server.loc.keepalive_timeout.0,
             send_timeout: server.loc.send_timeout,
             recv_budget: server.srv.http2_recv_buffer_size,
+            header_timeout: server.srv.client_header_timeout,
+            header_since: None,
             idle_since: shared.now,
             stalled_since: None,
             peer_gone: false,
@@ -193,6 +204,7 @@ impl<'c> Conn<'c> {
             requests: 0,
             yielded: false,
             block: Vec::new(),
+            order: Vec::new(),
             end: EndConf {
                 first_timeout: server.srv.client_header_timeout,
                 keepalive_time: server.loc.keepalive_time,
@@ -324,6 +336,29 @@ impl<'c> Conn<'c> {
                 break;
             }
         }
+        // A header block that takes too long: its stream is reset, the connection lives.
+        match h.session.header_in_progress(&h.inbuf[h.in_start..h.in_end]) {
+            Some(id) if !h.closing => match h.header_since {
+                Some((s, since)) if s == id => {
+                    if now >= since + h.header_timeout {
+                        elog!(
+                            LogLevel::Info,
+                            "*{} client timed out (110: Connection timed out) while reading client request headers (stream {id}), client: {}, server: {}",
+                            self.id,
+                            self.peer.ip(),
+                            servers.addr
+                        );
+                        h.session.header_timeout(id);
+                        h.header_since = None;
+                        if let Err(()) = self.h2_write(h) {
+                            return Step::Close;
+                        }
+                    }
+                }
+                _ => h.header_since = Some((id, now)),
+            },
+            _ => h.header_since = None,
+        }
         // A stall: output waits and the client takes none of it.
         let waiting = !h.session.pending().is_empty()
             || h.streams.iter().any(|s| {
@@ -379,6 +414,9 @@ impl<'c> Conn<'c> {
         }
         if h.streams.is_empty() && !h.closing {
             earliest(h.idle_since + Self::h2_idle_limit(h));
+        }
+        if let Some((_, since)) = h.header_since {
+            earliest(since + h.header_timeout);
         }
         if let Some(at) = h.close_by {
             earliest(at);
@@ -477,7 +515,7 @@ impl<'c> Conn<'c> {
             progress = true;
             match event {
                 Event::Request { stream, end_stream } => {
-                    self.h2_open_stream(h, shared, stream, end_stream);
+                    self.h2_open_stream(h, shared, stream, end_stream, None);
                 }
                 Event::Data {
                     stream,
@@ -517,14 +555,8 @@ impl<'c> Conn<'c> {
                         abort_stream(s, shared);
                     }
                 }
-                Event::Refused { stream, why } => {
-                    elog!(
-                        LogLevel::Info,
-                        "*{} {why} while processing HTTP/2 connection (stream {stream}), client: {}, server: {}",
-                        self.id,
-                        self.peer.ip(),
-                        servers.addr
-                    );
+                Event::Malformed { stream, why } => {
+                    self.h2_open_stream(h, shared, stream, true, Some(why));
                 }
                 Event::WindowOpened => {}
             }
@@ -532,18 +564,24 @@ impl<'c> Conn<'c> {
         progress
     }
 
-    /// A new request: its stream gets a request-model connection over a pipe.
+    /// A new request: its stream gets a request-model connection over a pipe. A malformed
+    /// one's connection answers 400 (as nginx 1.24+) and reads none of its fields.
     fn h2_open_stream(
         &mut self,
         h: &mut H2<'c>,
         shared: &mut Shared<'c>,
         stream: u32,
         end_stream: bool,
+        malformed: Option<&'static str>,
     ) {
-        let block_len = h.session.block_len() as u64;
-        let (head, list) = h.session.request();
         let mut input = Vec::with_capacity(512);
-        let framing = bridge::request_head(head, list, end_stream, &mut input);
+        let framing = match malformed {
+            Some(_) => BodyFraming::None,
+            None => {
+                let (head, list) = h.session.request();
+                bridge::request_head(head, list, end_stream, &mut input)
+            }
+        };
         let chunked_in = framing == BodyFraming::UntilEnd;
         if chunked_in {
             // No `content-length`: the body's end is END_STREAM; the request model reads
@@ -554,9 +592,11 @@ impl<'c> Conn<'c> {
         let head_len = input.len();
         let mut c = Box::new(Conn::new(self.id, self.peer, self.listen).with_key(self.key));
         c.http2 = Some(h.label);
-        c.h2_block_len = Some(block_len);
+c.h2_reject = malformed.map(HttpError::Malformed);
+        c.h2_block_len = Some(h.session.block_len() as u64);
         c.proxy_protocol = self.proxy_protocol.clone();
-        c.tls_vars = self.tls_vars.clone();
+        // Read once the handshake is complete (ALPN chose h2 before the client's Finished).
+        c.tls_vars = self.tls_vars();
         c.accepted_at = self.accepted_at;
         c.requests = h.requests;
         c.now = shared.now;
@@ -575,6 +615,7 @@ impl<'c> Conn<'c> {
             resp: Resp::Head,
             left: None,
             plain: Vec::new(),
+            trailer: Vec::new(),
             done: false,
             wake: true,
             chunk_size: 0,
@@ -720,10 +761,12 @@ fn drive_stream<'c>(
         s.conn.client.writable = true;
     }
     let drive = s.conn.drive(shared, servers);
-    if s.chunk_size == 0
-        && let Some(req) = s.conn.active.as_ref().and_then(|a| a.req.as_ref())
-    {
-        s.chunk_size = req.loc.http2_chunk_size;
+    if s.chunk_size == 0 {
+        s.chunk_size = match s.conn.active.as_ref().and_then(|a| a.req.as_ref()) {
+            Some(req) => req.loc.http2_chunk_size,
+            // The request ended within this drive.
+            None => s.conn.h2_chunk_size,
+        };
     }
     if let Some(p) = s.conn.client.pipe.as_deref_mut() {
         if p.in_pos > s.reported {
@@ -760,21 +803,34 @@ fn drive_stream<'c>(
     }
 }
 
-/// Frames what the streams' requests wrote, in fair round-robin: each stream at most one
-/// chunk per pass, passes while something moves and the socket's queue is short.
+/// Frames what the streams' requests wrote: each stream at most one chunk per pass, in the
+/// order of RFC 7540 priorities as nginx follows them (lower rank first, then heavier),
+/// streams of equal standing in round-robin; passes while something moves and the
+/// socket's queue is short.
 fn pump(h: &mut H2<'_>) -> bool {
     let mut progress = false;
     let count = h.streams.len();
     if count == 0 {
         return false;
     }
+    h.order.clear();
+    for k in 0..count {
+        let i = (h.next + k) % count;
+        let (rank, weight) = h.session.standing(h.streams[i].id);
+        h.order.push((i, rank, weight));
+    }
+    // Stable: equal standing keeps the round-robin order.
+    h.order
+        .sort_by(|a, b| a.1.cmp(&b.1).then(b.2.total_cmp(&a.2)));
     loop {
         let mut moved = false;
         for k in 0..count {
             if h.session.pending().len() >= MAX_QUEUED {
                 return progress;
             }
-            let i = (h.next + k) % count;
+            let Some(&(i, ..)) = h.order.get(k) else {
+                break;
+            };
             let s = &mut h.streams[i];
             if frame_stream(s, &mut h.session, &mut h.block) {
                 moved = true;
@@ -813,8 +869,14 @@ fn frame_stream(s: &mut H2Stream<'_>, session: &mut Session, block: &mut Vec<u8>
     while matches!(s.resp, Resp::Head) {
         let Some(end) = memchr::memmem::find(&p.output, b"\r\n\r\n") else {
             if done {
-                // The request ended without a response head: the stream fails.
-                session.reset(id, ErrorCode::Internal);
+                // The request ended without a response head: the stream fails
+                // (PROTOCOL_ERROR after a client timeout, as nginx's `fc->timedout`).
+                let code = if s.conn.timed_out {
+                    ErrorCode::Protocol
+                } else {
+                    ErrorCode::Internal
+                };
+                session.reset(id, code);
                 s.resp = Resp::Sent;
                 return true;
             }
@@ -852,20 +914,33 @@ fn frame_stream(s: &mut H2Stream<'_>, session: &mut Session, block: &mut Vec<u8>
         // frames frame it here.
         let mut at = 0;
         loop {
-            match dec.step(&p.output[at..]) {
+            let step = dec.step(&p.output[at..]);
+            // The bytes of a framing-only step from the last chunk on are its trailer
+            // section (a data chunk after a stray `0` digit starts it afresh).
+            let framing = |consumed: usize, trailer: &mut Vec<u8>| {
+                if dec.in_last_chunk() {
+                    trailer.extend_from_slice(&p.output[at..at + consumed]);
+                } else {
+                    trailer.clear();
+                }
+            };
+            match step {
                 Ok(crate::http::chunked::Chunk::Data {
                     start,
                     end,
                     consumed,
                 }) => {
+                    s.trailer.clear();
                     s.plain.extend_from_slice(&p.output[at + start..at + end]);
                     at += consumed;
                 }
                 Ok(crate::http::chunked::Chunk::NeedMore { consumed }) => {
+                    framing(consumed, &mut s.trailer);
                     at += consumed;
                     break;
                 }
                 Ok(crate::http::chunked::Chunk::Done { consumed }) => {
+                    framing(consumed, &mut s.trailer);
                     at += consumed;
                     break;
                 }
@@ -892,11 +967,17 @@ fn frame_stream(s: &mut H2Stream<'_>, session: &mut Session, block: &mut Vec<u8>
     };
     let chunked = decoder.is_some();
     let last = done && p.output.is_empty();
+    // Trailers end the stream instead of the last DATA frame.
+    block.clear();
+    let trailers = chunked
+        && last
+        && decoder.as_ref().is_some_and(|d| d.is_done())
+        && bridge::trailer_block(&s.trailer, block);
     let src: &mut Vec<u8> = if chunked { &mut s.plain } else { &mut p.output };
     let take = src.len().min(chunk);
     let end_now = (last && take == src.len()) || (!chunked && s.left == Some(take as u64));
-    if take > 0 || end_now {
-        let sent = session.send_data_sized(id, &src[..take], end_now, chunk);
+    if take > 0 || (end_now && !trailers) {
+        let sent = session.send_data_sized(id, &src[..take], end_now && !trailers, chunk);
         if let Some(left) = s.left.as_mut() {
             *left = left.saturating_sub(sent as u64);
         }
@@ -905,10 +986,15 @@ fn frame_stream(s: &mut H2Stream<'_>, session: &mut Session, block: &mut Vec<u8>
             moved = true;
             s.wake = !done;
         }
-        if end_now && sent == take {
+        if end_now && sent == take && !trailers {
             s.resp = Resp::Sent;
             moved = true;
         }
+    }
+    if trailers && src.is_empty() {
+        session.send_headers(id, block, true);
+        s.resp = Resp::Sent;
+        moved = true;
     }
     moved
 }

@@ -34,6 +34,11 @@ impl<'c> Conn<'c> {
         if wants_h2 && !h2c && !self.proxy_protocol_pending {
             return self.become_h2(shared, servers);
         }
+        if let Some(e) = self.h2_reject.take() {
+            // An HTTP/2 stream whose fields were malformed: no head to read, nginx's 400.
+            self.active.get_or_insert_with(|| shared.pool.take(small));
+            return self.reject(shared, servers, e);
+        }
         let a = self.active.get_or_insert_with(|| shared.pool.take(small));
         loop {
             if self.proxy_protocol_pending && a.filled > a.start {
@@ -47,14 +52,20 @@ impl<'c> Conn<'c> {
                     return self.become_h2(shared, servers);
                 }
             }
+            // The whole preface decides, as nginx 1.25 compares it: a prefix of it waits
+            // for more bytes, anything else is HTTP/1.x (where "PRI * HTTP/2.0" and
+            // what follows is a bad request line).
+            let mut undecided = false;
             if h2c && !self.proxy_protocol_pending && a.filled > a.start {
-                const PREFACE: &[u8] = b"PRI * HTTP/2.0";
+                let preface = crate::http2::frame::PREFACE;
                 let got = &a.buf[a.start..a.filled];
-                let n = got.len().min(3);
-                if got[..n] != PREFACE[..n] {
+                let n = got.len().min(preface.len());
+                if got[..n] != preface[..n] {
                     h2c = false;
-                } else if n == 3 {
+                } else if n == preface.len() {
                     return self.become_h2(shared, servers);
+                } else {
+                    undecided = true;
                 }
             }
             // A head is parsed again from its start when bytes arrive, but only once it can
@@ -69,7 +80,9 @@ impl<'c> Conn<'c> {
             let first = a.scanned <= a.start;
             let line_ended = a.filled > a.scanned
                 && memchr::memchr(b'\n', &a.buf[a.scanned.max(a.start)..a.filled]).is_some();
-            if a.filled > a.start && !first && !line_ended {
+            if undecided {
+                // A prefix of the HTTP/2 preface: not parsed as HTTP/1 yet.
+            } else if a.filled > a.start && !first && !line_ended {
                 // Only the line in progress grew: it must still fit one large buffer.
                 let head = &a.buf[a.start..a.filled];
                 let line_start = memchr::memrchr(b'\n', head).map_or(0, |i| i + 1);

@@ -433,6 +433,12 @@ pub struct Conn<'c> {
     // ---- http2 ----
     /// `$http2` of the connection's requests: `h2`, `h2c`, or `None` on HTTP/1.x.
     pub http2: Option<&'static str>,
+    /// An HTTP/2 stream whose request was malformed: its request-model connection answers
+    /// this error (400) instead of reading a head.
+    pub h2_reject: Option<HttpError>,
+    /// `http2_chunk_size` of the last request's location, kept past its end (a stream
+    /// whose request ended in one drive frames its response after).
+    pub h2_chunk_size: usize,
     /// An HTTP/2 stream's request: bytes of its HPACK-encoded header block, which
     /// `$request_length` counts instead of the rendered HTTP/1.1 head (as nginx).
     pub h2_block_len: Option<u64>,
@@ -487,6 +493,8 @@ impl<'c> Conn<'c> {
             plain_on_tls: false,
             tls_vars: None,
             http2: None,
+            h2_reject: None,
+            h2_chunk_size: 0,
             h2_block_len: None,
         }
     }

@@ -291,6 +291,8 @@ impl<'c> Conn<'c> {
                 LogLevel::Info,
                 "client timed out (110: Connection timed out) while sending to client",
             );
+            // An HTTP/2 stream says so with PROTOCOL_ERROR, as nginx's `fc->timedout`.
+            self.timed_out = true;
             return Some(self.abandon_upstream(shared, None));
         }
         let a = self.active.as_deref()?;
@@ -304,6 +306,7 @@ impl<'c> Conn<'c> {
                 LogLevel::Info,
                 "client timed out (110: Connection timed out) while reading client request body",
             );
+            self.timed_out = true;
             return Some(self.abandon_upstream(shared, Some(Failure::client(408))));
         }
         None

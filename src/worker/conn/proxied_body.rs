@@ -29,6 +29,8 @@ impl<'c> Conn<'c> {
         if shared.now >= self.client_progress + loc.client_body_timeout {
             // nginx terminates the request: no answer, no error-log line, 408 in the access
             // log (ngx_http_do_read_client_request_body → NGX_HTTP_REQUEST_TIME_OUT).
+            // An HTTP/2 stream is reset with PROTOCOL_ERROR (nginx's `fc->timedout`).
+            self.timed_out = true;
             return self.end_unanswered(Failure::client(408));
         }
         let Some(body) = a.body.as_mut() else {

@@ -159,6 +159,7 @@ impl<'c> Conn<'c> {
         let Some(req) = a.req.take() else {
             return Step::Close;
         };
+        self.h2_chunk_size = req.loc.http2_chunk_size;
         // The response went out whole unless its upstream stopped short.
         let complete = !matches!(a.source, Source::Upstream) || a.upstream.complete();
         let body = a.body_read(&req);

@@ -83,8 +83,9 @@ impl<'c> Conn<'c> {
                 } else {
                     servers.default
                 };
-                // `listen ... http2`, or `http2 on` in the server SNI chose, offers `h2`.
-                let h2 = servers.http2 || http.servers[chosen].srv.http2;
+                // `listen ... http2`, or `http2 on` in the server SNI chose, offers `h2`
+                // (the default server's `http2 on` does not: SNI chose another).
+                let h2 = servers.listen_http2 || http.servers[chosen].srv.http2;
                 match http.servers[server]
                     .tls
                     .as_ref()
