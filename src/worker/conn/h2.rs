@@ -592,7 +592,7 @@ impl<'c> Conn<'c> {
         let head_len = input.len();
         let mut c = Box::new(Conn::new(self.id, self.peer, self.listen).with_key(self.key));
         c.http2 = Some(h.label);
-c.h2_reject = malformed.map(HttpError::Malformed);
+        c.h2_reject = malformed.map(HttpError::Malformed);
         c.h2_block_len = Some(h.session.block_len() as u64);
         c.proxy_protocol = self.proxy_protocol.clone();
         // Read once the handshake is complete (ALPN chose h2 before the client's Finished).
