@@ -78,6 +78,9 @@ pub(super) struct H2<'c> {
     /// The connection ended gracefully (GOAWAY went, no stream is left): it closes with a
     /// lingering close rather than at once.
     linger: bool,
+    /// A stream was begun, even one reset for a slow header block: the connection no
+    /// longer waits for its first stream.
+    begun: bool,
 }
 
 /// How an HTTP/2 connection ends, from the address's default server (nginx reads them
@@ -216,6 +219,7 @@ impl<'c> Conn<'c> {
                 lingering_timeout: server.loc.lingering_timeout,
             },
             linger: false,
+            begun: false,
         }));
         self.stat.enter(crate::status::ConnState::Reading);
         Step::Again
@@ -248,9 +252,12 @@ impl<'c> Conn<'c> {
     /// its first one (as nginx's first read timer), `keepalive_timeout` after. Before the
     /// first stream, bytes not yet taken (part of a frame) get the longer of the two.
     fn h2_idle_limit(h: &H2<'c>) -> Duration {
-        match (h.requests, h.in_start == h.in_end) {
-            (0, true) => h.end.first_timeout,
-            (0, false) => h.end.first_timeout.max(h.idle_timeout),
+        // A connection waits `client_header_timeout` for its first stream; once one began
+        // (even one reset for a slow header block) it is idle under `keepalive_timeout`.
+        let first = h.requests == 0 && !h.begun;
+        match (first, h.in_start == h.in_end) {
+            (true, true) => h.end.first_timeout,
+            (true, false) => h.end.first_timeout.max(h.idle_timeout),
             _ => h.idle_timeout,
         }
     }
@@ -350,6 +357,7 @@ impl<'c> Conn<'c> {
                         );
                         h.session.header_timeout(id);
                         h.header_since = None;
+                        h.begun = true;
                         if let Err(()) = self.h2_write(h) {
                             return Step::Close;
                         }
