@@ -446,6 +446,16 @@ impl Ticket {
     /// with `c->error`); the lock goes.
     pub fn errored(mut self, status: u16, valid_sec: i64) {
         self.done = true;
+        self.release(|g, node| {
+            let v = g.value(node);
+            v.error = status;
+            v.valid_sec = valid_sec;
+        });
+    }
+
+    /// Under the zone's lock: lets go of the key's lock if this request holds it, then
+    /// hands the key's node to `then` (nothing when the zone or the node is gone).
+    fn release(&self, then: impl FnOnce(&mut Guard<'_, Node>, crate::shm::Node)) {
         let Some(zone) = Zone::open(&self.seg) else {
             return;
         };
@@ -459,8 +469,7 @@ impl Ticket {
         if self.stamp.is_some_and(|s| s == v.lock_until) {
             v.updating = 0;
         }
-        v.error = status;
-        v.valid_sec = valid_sec;
+        then(&mut g, node);
     }
 }
 
@@ -469,22 +478,13 @@ impl Drop for Ticket {
         if self.done {
             return;
         }
-        let Some(zone) = Zone::open(&self.seg) else {
-            return;
-        };
-        let Some(mut g) = zone.lock() else {
-            return;
-        };
-        let Some(node) = g.find(&self.key) else {
-            return;
-        };
-        let v = g.value(node);
-        if self.stamp.is_some_and(|s| s == v.lock_until) {
-            v.updating = 0;
-        }
-        if v.exists == 0 && v.updating == 0 && self.min_uses <= 1 {
-            g.remove(node);
-        }
+        let min_uses = self.min_uses;
+        self.release(|g, node| {
+            let v = g.value(node);
+            if v.exists == 0 && v.updating == 0 && min_uses <= 1 {
+                g.remove(node);
+            }
+        });
     }
 }
 
