@@ -247,7 +247,7 @@ table! {
     "output_buffers", HSL, Exact(2), false, tuning::output_buffers, "Tuning knob of nginx's file-reading buffers (default 2 32k; no effect).";
     "postpone_output", HSL, Exact(1), false, tuning::postpone_output, "Tuning knob of nginx's output coalescing (default 1460; no effect).";
     "subrequest_output_buffer_size", HSL, Exact(1), false, tuning::subrequest_output_buffer_size, "Tuning knob of nginx's in-memory subrequest buffers (default 4k; Portico's subrequests keep only their head).";
-    "read_ahead", HSL, Exact(1), false, tuning::read_ahead, "Tuning knob of the kernel's read-ahead (default 0; no effect on Linux's page cache here).";
+    "read_ahead", HSL, Exact(1), false, tuning::read_ahead, "The kernel's read-ahead for static files over 128 KiB (not 0: posix_fadvise sequential, as nginx on Linux; default 0).";
     "directio_alignment", HSL, Exact(1), false, tuning::directio_alignment, "Tuning knob of O_DIRECT reads (default 512; no effect: directio is refused).";
     "send_lowat", HSL, Exact(1), false, tuning::send_lowat, "SO_SNDLOWAT: unsupported on Linux, ignored with nginx's warning.";
     // The access module and limit_except (config/access.rs).
