@@ -54,14 +54,8 @@ pub struct CacheConf {
 impl CacheConf {
     /// Takes every field still unset here from `parent` (nginx's merge).
     pub fn inherit(&mut self, parent: &CacheConf) {
-        macro_rules! from_parent {
-            ($($field:ident),*) => {$(
-                if self.$field.is_none() {
-                    self.$field = parent.$field.clone();
-                }
-            )*};
-        }
-        from_parent!(
+        super::inherit_unset!(
+            self, parent;
             cache,
             key,
             valid,

@@ -214,14 +214,8 @@ impl CgiConf {
     /// Takes every field still unset here from `parent`, except `*_pass`, which nested
     /// locations do not inherit.
     pub fn inherit(&mut self, parent: &CgiConf) {
-        macro_rules! from_parent {
-            ($($field:ident),*) => {$(
-                if self.$field.is_none() {
-                    self.$field = parent.$field.clone();
-                }
-            )*};
-        }
-        from_parent!(
+        super::inherit_unset!(
+            self, parent;
             params,
             connect_timeout,
             send_timeout,

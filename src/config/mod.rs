@@ -240,3 +240,14 @@ pub(crate) mod testutil {
 
 #[cfg(test)]
 mod tests;
+
+/// nginx's merge of settings kept as `Option`s: each named field still unset in `$child`
+/// takes `$parent`'s value.
+macro_rules! inherit_unset {
+    ($child:expr, $parent:expr; $($field:ident),* $(,)?) => {$(
+        if $child.$field.is_none() {
+            $child.$field = $parent.$field.clone();
+        }
+    )*};
+}
+pub(crate) use inherit_unset;

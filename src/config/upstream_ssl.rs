@@ -200,14 +200,8 @@ pub struct UwsgiSsl {
 impl UwsgiSsl {
     /// Takes every value still unset here from `parent`.
     pub fn inherit(&mut self, parent: &UwsgiSsl) {
-        macro_rules! from_parent {
-            ($($field:ident),*) => {$(
-                if self.$field.is_none() {
-                    self.$field = parent.$field.clone();
-                }
-            )*};
-        }
-        from_parent!(
+        super::inherit_unset!(
+            self, parent;
             server_name,
             name,
             verify,
