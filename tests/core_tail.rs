@@ -367,6 +367,32 @@ fn core_variables_nginx_has() {
     );
 }
 
+/// `$sent_http_*` in `add_header` reads the lines added before it, as nginx's headers
+/// filter adds to `headers_out`: `Cache-Control` and `Link` joined, another name its first.
+#[test]
+fn sent_http_in_add_header_sees_the_lines_before_it() {
+    let server = start(
+        "server { listen 127.0.0.1:PORT; server_name localhost;\n\
+           location /s { add_header Cache-Control foo; add_header Cache-Control bar;\n\
+             add_header Link <a>; add_header Link <b>; add_header Foo foo; add_header Foo bar;\n\
+             add_header X-CC $sent_http_cache_control; add_header X-Link $sent_http_link;\n\
+             add_header X-Foo $sent_http_foo; add_header X-Later $sent_http_x_later;\n\
+             add_header X-Later later; return 204; } }",
+    );
+    let r = server.get("/s");
+    assert_eq!(r.status, 204);
+    assert_eq!(r.header("X-CC"), Some("foo, bar"));
+    assert_eq!(r.header("X-Link"), Some("<a>, <b>"));
+    assert_eq!(r.header("X-Foo"), Some("foo"));
+    // A line added after it is not there yet (and an empty value adds no line).
+    let later: Vec<&str> = r
+        .header_names()
+        .into_iter()
+        .filter(|n| *n == "X-Later")
+        .collect();
+    assert_eq!((later.len(), r.header("X-Later")), (1, Some("later")));
+}
+
 /// Started as root from a private directory, as `make run` from a checkout under /root:
 /// nginx's default `user nobody` cannot read the site (403, and Portico warns at start);
 /// `user root` (what `make run` passes when run as root) serves it.

@@ -484,13 +484,13 @@ impl VarSource for RequestVars<'_, '_> {
             },
             Var::NginxVersion => out.extend_from_slice(crate::VERSION.as_bytes()),
             Var::RequestId => out.extend_from_slice(&self.conn.request_id.hex()),
-            Var::SentHttp(name) if parsed && matches!(name.as_str(), "cache_control" | "link") => {
-                return join(sent_headers(&route.sent_head, name), b", ", out);
+            Var::SentHttp(name) if parsed => {
+                let head = &route.sent_head;
+                // The status line is not a header.
+                let lines = memchr::memchr(b'\n', head).map_or(&head[..0], |at| &head[at + 1..]);
+                return sent_http(lines, name, out);
             }
-            Var::SentHttp(name) => match sent_header(&route.sent_head, name).filter(|_| parsed) {
-                Some(v) => out.extend_from_slice(v),
-                None => return false,
-            },
+            Var::SentHttp(_) => return false,
             Var::RemoteUser => match crate::auth_basic::credentials(
                 self.header("authorization").filter(|_| parsed),
             ) {
@@ -699,28 +699,23 @@ impl VarSource for RequestVars<'_, '_> {
     }
 }
 
-/// A header of a queued response head (`$sent_http_NAME`); the status line is skipped.
-fn sent_header<'h>(head: &'h [u8], name: &str) -> Option<&'h [u8]> {
-    head.split(|&b| b == b'\n').skip(1).find_map(|line| {
+/// `$sent_http_NAME` from response header lines (`Name: value\r\n`, no status line):
+/// `Cache-Control` and `Link` are every such line's value joined by ", ", any other name
+/// the first line's value, as nginx 1.22's variables read `headers_out`. False when there
+/// is none.
+pub(super) fn sent_http(lines: &[u8], name: &str, out: &mut Vec<u8>) -> bool {
+    let values = lines.split(|&b| b == b'\n').filter_map(|line| {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let colon = memchr::memchr(b':', line)?;
         header_matches(name, &line[..colon]).then(|| {
             let value = &line[colon + 1..];
             value.strip_prefix(b" ").unwrap_or(value)
         })
-    })
-}
-
-/// Every header `name` of a queued response head, in order.
-fn sent_headers<'h>(head: &'h [u8], name: &'h str) -> impl Iterator<Item = &'h [u8]> {
-    head.split(|&b| b == b'\n').skip(1).filter_map(move |line| {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let colon = memchr::memchr(b':', line)?;
-        header_matches(name, &line[..colon]).then(|| {
-            let value = &line[colon + 1..];
-            value.strip_prefix(b" ").unwrap_or(value)
-        })
-    })
+    });
+    if matches!(name, "cache_control" | "link") {
+        return join(values, b", ", out);
+    }
+    join(values.take(1), b"", out)
 }
 
 /// Appends `values` joined by `separator`; false when there is none (nginx's
@@ -743,10 +738,16 @@ mod tests {
 
     #[test]
     fn sent_headers_and_request_ids() {
-        let head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-A: b\r\n\r\n";
-        assert_eq!(sent_header(head, "content_type"), Some(&b"text/html"[..]));
-        assert_eq!(sent_header(head, "x_a"), Some(&b"b"[..]));
-        assert_eq!(sent_header(head, "x_b"), None);
+        let lines =
+            b"Content-Type: text/html\r\nX-A: b\r\nLink: <a>\r\nX-A: c\r\nLink: <b>\r\n\r\n";
+        let sent = |name: &str| {
+            let mut out = Vec::new();
+            sent_http(lines, name, &mut out).then_some(out)
+        };
+        assert_eq!(sent("content_type").as_deref(), Some(&b"text/html"[..]));
+        assert_eq!(sent("x_a").as_deref(), Some(&b"b"[..]));
+        assert_eq!(sent("link").as_deref(), Some(&b"<a>, <b>"[..]));
+        assert_eq!(sent("x_b"), None);
         let id = new_request_id();
         assert!(id.hex().iter().all(u8::is_ascii_hexdigit) && id != new_request_id());
     }
