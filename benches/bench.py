@@ -110,6 +110,7 @@ class Plan:
     backlog: int
     notes: list = field(default_factory=list)
     interleave: bool = False
+    first_round: int = 0         # with --interleave: the number of the pass's one round
 
 
 def tornado_available():
@@ -377,7 +378,8 @@ def run_point(plan, scenario, contenders, used, requested, watch):
             if c.status == "ok":
                 settle(watch)
                 rounds[c.label].append(run_wrk(plan, c, scenario, used, plan.duration))
-                _progress(scenario, used, c.label, r, rounds[c.label][-1])
+                _progress(scenario, used, c.label, plan.first_round + r,
+                          rounds[c.label][-1])
     return point_result(scenario, used, requested, contenders, rounds)
 
 
@@ -529,7 +531,8 @@ def run_all(plan, root):
     memory = []
     # Interleaved: `rounds` passes of one round each over every scenario (ABBA order),
     # merged per point afterwards.
-    passes = ([(replace(plan, rounds=1), plan.scenarios[::1 if r % 2 == 0 else -1])
+    passes = ([(replace(plan, rounds=1, first_round=r),
+                plan.scenarios[::1 if r % 2 == 0 else -1])
                for r in range(plan.rounds)] if plan.interleave else [(plan, plan.scenarios)])
     try:
         for n, (pass_plan, names) in enumerate(passes):
