@@ -19,7 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from types import SimpleNamespace
+from dataclasses import dataclass, field, replace
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import config, h2load, idle_mem, lock_count, procs, report, wrk  # noqa: E402
@@ -72,6 +73,12 @@ def parse_args(argv=None):
                    "scenarios (default: from PATH; apt-get install -y nghttp2-client)")
     p.add_argument("--results", default=os.path.join(BENCHES, "results"),
                    help="directory for latest.json and timestamped copies")
+    p.add_argument("--interleave", action="store_true",
+                   help="run the scenarios round by round (each round starts every "
+                   "scenario's servers in turn, the order reversed every other round) "
+                   "instead of one scenario after the other, so that a machine whose speed "
+                   "drifts during the run weighs on every scenario alike; use it to compare "
+                   "scenarios with each other (limited against unlimited)")
     p.add_argument("--keep-temp", action="store_true",
                    help="keep the temporary prefixes (configs, logs) and print where")
     return p.parse_args(argv)
@@ -102,6 +109,8 @@ class Plan:
     worker_connections: int
     backlog: int
     notes: list = field(default_factory=list)
+    interleave: bool = False
+    first_round: int = 0         # with --interleave: the number of the pass's one round
 
 
 def tornado_available():
@@ -183,13 +192,15 @@ def make_plan(args):
         nofile=nofile,
         # Proxying may hold a client and an upstream connection per request.
         worker_connections=min(procs.conn_cap(nofile), 2 * most + 1024),
-        backlog=procs.somaxconn(), notes=notes)
+        backlog=procs.somaxconn(), notes=notes, interleave=args.interleave)
 
 
 def estimate_seconds(plan):
     """A rough wall-clock estimate: wrk time plus ~0.7 s of overhead per run."""
     runs = len(plan.scenarios) * len(plan.conns) * len(SERVERS)
     warmup = plan.warmup + 0.7 if plan.warmup else 0
+    if plan.interleave:     # servers started, and warmed up, once per round
+        return plan.rounds * (runs * (plan.duration + 0.7 + warmup) + 2 * len(plan.scenarios))
     return runs * (plan.rounds * (plan.duration + 0.7) + warmup) + 2 * len(plan.scenarios)
 
 
@@ -367,7 +378,8 @@ def run_point(plan, scenario, contenders, used, requested, watch):
             if c.status == "ok":
                 settle(watch)
                 rounds[c.label].append(run_wrk(plan, c, scenario, used, plan.duration))
-                _progress(scenario, used, c.label, r, rounds[c.label][-1])
+                _progress(scenario, used, c.label, plan.first_round + r,
+                          rounds[c.label][-1])
     return point_result(scenario, used, requested, contenders, rounds)
 
 
@@ -481,7 +493,7 @@ def meta(plan, args, started):
         "workers": plan.workers, "reuseport": plan.reuseport,
         "wrk_threads": plan.wrk_threads,
         "wrk_timeout_s": plan.wrk_timeout, "server_cpu": plan.server_cpu,
-        "wrk_cpu": plan.wrk_cpu, "nofile": plan.nofile,
+        "wrk_cpu": plan.wrk_cpu, "nofile": plan.nofile, "interleave": plan.interleave,
         "worker_connections": plan.worker_connections, "backlog": plan.backlog,
         "notes": plan.notes, "argv": sys.argv[1:], "quick": args.quick,
     }
@@ -501,7 +513,8 @@ def print_header(plan):
     print(f"scenarios {','.join(plan.scenarios)}; connections "
           f"{','.join(str(u) for u, _ in plan.conns)}; {plan.rounds} round(s) of "
           f"{plan.duration}s, warm-up {plan.warmup}s; worker_processes {plan.workers}; "
-          f"wrk -t{plan.wrk_threads}; {pin}")
+          f"wrk -t{plan.wrk_threads}; {pin}"
+          f"{'; scenarios interleaved round by round' if plan.interleave else ''}")
     for note in plan.notes:
         print(f"note: {note}")
     print(f"estimated time: about {estimate_seconds(plan) / 60:.1f} min\n", flush=True)
@@ -516,20 +529,54 @@ def run_all(plan, root):
     points = []
     counts = []
     memory = []
+    # Interleaved: `rounds` passes of one round each over every scenario (ABBA order),
+    # merged per point afterwards.
+    passes = ([(replace(plan, rounds=1, first_round=r),
+                plan.scenarios[::1 if r % 2 == 0 else -1])
+               for r in range(plan.rounds)] if plan.interleave else [(plan, plan.scenarios)])
     try:
-        for name in plan.scenarios:
-            if name == "lockcount":
-                # A count, not a speed: run once, beside the wrk scenarios.
-                counts = lock_count.run(plan, root, plan.bins)
-                continue
-            if name == "idle_mem":
-                memory = idle_mem.run(plan, root, docroot)
-                continue
-            points += run_scenario(plan, root, docroot, scenarios[name], ports, backends)
+        for n, (pass_plan, names) in enumerate(passes):
+            for name in names:
+                if name in ("lockcount", "idle_mem") and n > 0:
+                    continue
+                if name == "lockcount":
+                    # A count, not a speed: run once, beside the wrk scenarios.
+                    counts = lock_count.run(plan, root, plan.bins)
+                    continue
+                if name == "idle_mem":
+                    memory = idle_mem.run(plan, root, docroot)
+                    continue
+                points += run_scenario(pass_plan, root, docroot, scenarios[name], ports,
+                                       backends)
     finally:
         for server, _ in backends.values():
             server.stop()
+    if plan.interleave:
+        points = merge_passes(points, plan.scenarios)
     return points, counts, memory
+
+
+def merge_passes(points, order):
+    """One point per scenario and connection count from the interleaved passes' points:
+    their rounds together, in the order they ran; a server that did not run in some pass
+    keeps that pass's status."""
+    groups = {}
+    for p in points:
+        groups.setdefault((p["scenario"], p["conns"]), []).append(p)
+    merged = []
+    for (name, used), group in sorted(groups.items(), key=lambda kv: order.index(kv[0][0])):
+        first = group[0]
+        scenario = SimpleNamespace(name=name, path=first["path"])
+        contenders, rounds = [], {}
+        for label in first["servers"]:
+            sides = [p["servers"][label] for p in group]
+            bad = next((s for s in sides if s["status"] != "ok"), None)
+            status, reason = (bad["status"], bad["reason"]) if bad else ("ok", "")
+            contenders.append(SimpleNamespace(label=label, status=status, reason=reason))
+            rounds[label] = [r for s in sides for r in s["rounds"]]
+        merged.append(point_result(scenario, used, first["conns_requested"], contenders,
+                                   rounds))
+    return merged
 
 
 def _terminate(signum, frame):

@@ -184,6 +184,32 @@ class Report(unittest.TestCase):
                          ["  tornado c=9968: ratios withheld (nginx 95% errors)"])
 
 
+    def test_interleaved_passes_merge_per_point(self):
+        import bench
+
+        def point(name, portico_rps, nginx_status="ok"):
+            rounds = {"portico": [{"rps": portico_rps, "requests": 10, "cpu_s": 1.0,
+                                   "req_per_cpu_s": 10.0}],
+                      "nginx": [{"rps": 50.0, "requests": 10, "cpu_s": 1.0,
+                                 "req_per_cpu_s": 10.0}]}
+            return {"scenario": name, "path": "/" + name, "conns": 100,
+                    "conns_requested": 100, "ratios": {},
+                    "servers": {label: {"status": nginx_status if label == "nginx" else "ok",
+                                        "reason": "", "rounds": r}
+                                for label, r in rounds.items()}}
+
+        # Passes ran b,a then a,b: the merged points follow the scenarios' order.
+        merged = bench.merge_passes([point("b", 300.0), point("a", 100.0),
+                                     point("a", 200.0), point("b", 400.0, "crashed")],
+                                    ["a", "b"])
+        self.assertEqual([p["scenario"] for p in merged], ["a", "b"])
+        a, b = merged
+        self.assertEqual([r["rps"] for r in a["servers"]["portico"]["rounds"]], [100.0, 200.0])
+        self.assertEqual(a["servers"]["portico"]["median"]["rps"], 150.0)
+        self.assertEqual(a["ratios"]["rps"], 3.0)
+        self.assertEqual(b["servers"]["nginx"]["status"], "crashed")
+        self.assertEqual(b["ratios"]["rps"], None)
+
 
 H2LOAD_OUTPUT = """finished in 1.00s, 93742.00 req/s, 11.35MB/s
 requests: 93742 total, 93750 started, 93742 done, 93740 succeeded, 2 failed, 0 errored, 0 timeout

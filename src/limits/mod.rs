@@ -15,13 +15,41 @@ pub mod req;
 #[cfg(test)]
 mod tests;
 
+use std::cell::Cell;
 use std::io;
 
 use crate::config::{ZoneDecl, ZoneKind};
 use crate::shm::{Segment, Table};
 
-/// nginx's `ngx_current_msec`: milliseconds of `CLOCK_MONOTONIC`, the same clock in every
-/// process, so workers agree on how long ago a key was seen.
+thread_local! {
+    /// The millisecond [`current_msec`] answers until the worker's loop reads its clock
+    /// again; 0 once it did (not read since), `u64::MAX` outside a worker's loop.
+    static TURN_MSEC: Cell<u64> = const { Cell::new(u64::MAX) };
+}
+
+/// Called by the worker's loop each time it reads its clock (every turn, or every
+/// `timer_resolution`): the time [`current_msec`] cached is stale.
+pub fn clock_moved() {
+    TURN_MSEC.with(|c| c.set(0));
+}
+
+/// nginx's `ngx_current_msec` as `limit_req` reads it: the time of the event-loop turn,
+/// read once per turn (at its first use) rather than once per request, as nginx updates
+/// it once per turn. Outside a worker's loop, the clock itself.
+pub fn current_msec() -> u64 {
+    TURN_MSEC.with(|c| match c.get() {
+        u64::MAX => msec_now(),
+        0 => {
+            let now = msec_now().max(1);
+            c.set(now);
+            now
+        }
+        now => now,
+    })
+}
+
+/// Milliseconds of `CLOCK_MONOTONIC`, the same clock in every process, so workers agree on
+/// how long ago a key was seen.
 pub fn msec_now() -> u64 {
     nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
         .map(|t| t.tv_sec() as u64 * 1000 + t.tv_nsec() as u64 / 1_000_000)

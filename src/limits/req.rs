@@ -109,7 +109,7 @@ pub fn check(
     r: &mut dyn Request,
     scratch: &mut Vec<u8>,
 ) -> (Option<Status>, Action) {
-    let now = super::msec_now();
+    let now = super::current_msec();
     // Entries pinned by the lookups of the limits before the one that stopped the loop.
     let mut pinned = Pinned::default();
     let mut rc: Option<Lookup> = None;

@@ -4,8 +4,9 @@
 //! then a `SIGALRM` every interval marks the cached time stale and the wait itself blocks
 //! without a timeout. Here a timerfd in the poll plays the alarm: the loop reads the clock
 //! only on the turns after it fired, and sleeps until then instead of computing timeouts
-//! from a clock it does not read. Timers (and `$msec`, `$request_time`, log times) are then
-//! as precise as the interval.
+//! from a clock it does not read. Timers (and `$msec`, `$request_time`, log times, and the
+//! millisecond `limit_req` accounts with, nginx's `ngx_current_msec`) are then as precise
+//! as the interval.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
@@ -87,6 +88,7 @@ impl Clock {
         }
         let wall = SystemTime::now();
         crate::log::time::set_cached_now(wall);
+        crate::limits::clock_moved();
         Some((Instant::now(), wall))
     }
 }
