@@ -16,7 +16,8 @@
 //!   payload bytes (headers and data) plus 1 MiB is a flood; and the answers a client makes
 //!   us queue (ACKs, resets) are bounded while it does not read them;
 //! - memory: the peer cannot send more body than the stream windows we open
-//!   (`http2_body_preread_size` each), nor more streams than we allow.
+//!   (`http2_body_preread_size` each, or wide open for a body the request stores as it
+//!   comes, see [`Session::open_window`]), nor more streams than we allow.
 
 use super::ErrorCode;
 use super::frame::{self, Frame, FrameError, Header, flag, setting};

@@ -12,7 +12,10 @@
 //! ([`bridge::response_block`]), takes the chunked framing off its body, and drains it into
 //! DATA frames within both flow-control windows, streams served in fair round-robin. The
 //! connection is the socket's only writer: a stream's full pipe is its back-pressure, and a
-//! stream's request body window reopens only as its request reads the bytes.
+//! stream's request body window reopens only as its request reads the bytes (a body the
+//! request stores whole gets it wide open, as nginx). A body's length is checked against
+//! its `content-length` by the session; a fault reaches the request as a failed read of
+//! its pipe, which answers 400.
 //!
 //! The cost of the model is one render and one parse of each head and one copy of each
 //! body byte through the pipe; in return no request feature has a second implementation.
