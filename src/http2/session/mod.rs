@@ -16,7 +16,8 @@
 //!   payload bytes (headers and data) plus 1 MiB is a flood; and the answers a client makes
 //!   us queue (ACKs, resets) are bounded while it does not read them;
 //! - memory: the peer cannot send more body than the stream windows we open
-//!   (`http2_body_preread_size` each), nor more streams than we allow.
+//!   (`http2_body_preread_size` each, or wide open for a body the request stores as it
+//!   comes, see [`Session::open_window`]), nor more streams than we allow.
 
 use super::ErrorCode;
 use super::frame::{self, Frame, FrameError, Header, flag, setting};
@@ -69,6 +70,15 @@ pub enum Event<'a> {
     Trailers { stream: u32 },
     /// A stream the caller knows was reset (by the peer, or by us for a stream error).
     Reset { stream: u32, code: ErrorCode },
+    /// The request body's length differs from its `content-length`: `received` bytes,
+    /// more than `declared`, or fewer when the stream ended. The DATA frame that showed it
+    /// is not delivered, nor is any later one; as nginx, the request is to be answered 400
+    /// on its stream.
+    BodyMismatch {
+        stream: u32,
+        received: u64,
+        declared: u64,
+    },
     /// A new stream whose request is malformed (the log words): it is open, and is to be
     /// answered with 400 as nginx 1.24+ answers it (RFC 9113 8.1.1 allows a response
     /// before the stream closes); its fields never become a request.
@@ -97,8 +107,14 @@ struct Stream {
     recv_window: i64,
     /// Body bytes used since the last WINDOW_UPDATE.
     consumed: u32,
-    /// `content-length` still to come.
-    body_left: Option<u64>,
+    /// `content-length`, and the body bytes received.
+    declared: Option<u64>,
+    received: u64,
+    /// The body's length was found wrong: its DATA is dropped (nginx's `skip_data`).
+    skip_data: bool,
+    /// The request reads its body whole as it comes: the receive window is kept wide
+    /// open (nginx's `no_flow_control`), see [`Session::open_window`].
+    whole: bool,
 }
 
 enum Phase {
@@ -518,7 +534,7 @@ impl Session {
         if id > self.last_stream {
             return Err(self.conn_error(ErrorCode::Protocol, "client sent DATA on an idle stream"));
         }
-        let Some(s) = self.find(id) else {
+        let Some(s) = self.streams.iter_mut().find(|s| s.id == id) else {
             // A stream we closed: the bytes are dropped (its window no longer matters).
             return Ok(None);
         };
@@ -531,22 +547,32 @@ impl Session {
         }
         // Padding is used up at once.
         s.consumed += flow_len - data.len() as u32;
-        let length_ok = match s.body_left.as_mut() {
-            Some(left) => match left.checked_sub(data.len() as u64) {
-                Some(rest) => {
-                    *left = rest;
-                    !end_stream || rest == 0
-                }
-                None => false,
-            },
-            None => true,
-        };
-        if !length_ok {
-            return Ok(self.stream_error(id, ErrorCode::Protocol));
+        if s.whole && !end_stream && s.recv_window < i64::from(frame::MAX_WINDOW / 4) {
+            let inc = i64::from(frame::MAX_WINDOW) - s.recv_window;
+            s.recv_window += inc;
+            frame::put_window_update(&mut self.out, id, inc as u32);
         }
         if end_stream {
             s.recv_closed = true;
         }
+        if s.skip_data {
+            return Ok(None);
+        }
+        let received = s.received + data.len() as u64;
+        if let Some(declared) = s.declared
+            && (received > declared || (end_stream && received < declared))
+        {
+            // As nginx (ngx_http_v2_filter_request_body): the frame that goes past the
+            // declared length, or ends the body short, is counted and not passed on.
+            s.skip_data = true;
+            s.received = received;
+            return Ok(Some(Event::BodyMismatch {
+                stream: id,
+                received,
+                declared,
+            }));
+        }
+        s.received = received;
         if data.is_empty() && !end_stream {
             return Ok(None);
         }
@@ -647,14 +673,24 @@ impl Session {
             BlockFor::Ignore => Ok(None),
             BlockFor::Refuse(code) => Ok(self.stream_error(id, code)),
             BlockFor::Trailers => {
-                let complete = self
-                    .find(id)
-                    .is_some_and(|s| s.body_left.is_none_or(|l| l == 0));
-                if validate::trailers(&self.fields).is_err() || !complete {
+                if validate::trailers(&self.fields).is_err() {
                     return Ok(self.stream_error(id, ErrorCode::Protocol));
                 }
-                if let Some(s) = self.find(id) {
-                    s.recv_closed = true;
+                let Some(s) = self.find(id) else {
+                    return Ok(None);
+                };
+                s.recv_closed = true;
+                if s.skip_data {
+                    return Ok(None);
+                }
+                if let Some(declared) = s.declared.filter(|&d| d != s.received) {
+                    // The body ended short (ngx_http_v2_filter_request_body).
+                    s.skip_data = true;
+                    return Ok(Some(Event::BodyMismatch {
+                        stream: id,
+                        received: s.received,
+                        declared,
+                    }));
                 }
                 Ok(Some(Event::Trailers { stream: id }))
             }
@@ -673,7 +709,10 @@ impl Session {
                     send_window: self.peer_initial_window,
                     recv_window: i64::from(self.limits.initial_window),
                     consumed: 0,
-                    body_left: head.content_length.filter(|_| malformed.is_none()),
+                    declared: head.content_length.filter(|_| malformed.is_none()),
+                    received: 0,
+                    skip_data: false,
+                    whole: false,
                 });
                 self.tree.open(id, block.priority);
                 self.head = head;

@@ -10,12 +10,34 @@ impl Session {
         let Some(s) = self.streams.iter_mut().find(|s| s.id == stream) else {
             return;
         };
+        if s.whole {
+            return;
+        }
         s.consumed = s.consumed.saturating_add(n as u32);
         if s.consumed >= half.max(1) && !s.recv_closed {
             let inc = s.consumed;
             s.consumed = 0;
             s.recv_window += i64::from(inc);
             frame::put_window_update(&mut self.out, stream, inc);
+        }
+    }
+
+    /// `stream`'s request reads its body whole as it comes (into memory or its temporary
+    /// file, `*_request_buffering on`): as nginx's `no_flow_control`, its receive window
+    /// opens to the maximum at once, and is topped up whenever it falls below a quarter
+    /// of that; what it reads no longer reopens it.
+    pub fn open_window(&mut self, stream: u32) {
+        let Some(s) = self.streams.iter_mut().find(|s| s.id == stream) else {
+            return;
+        };
+        if s.whole || s.recv_closed || s.skip_data {
+            return;
+        }
+        s.whole = true;
+        let inc = i64::from(frame::MAX_WINDOW) - s.recv_window;
+        if inc > 0 {
+            s.recv_window += inc;
+            frame::put_window_update(&mut self.out, stream, inc as u32);
         }
     }
 

@@ -180,9 +180,15 @@ fn request_body_back_pressure() {
     );
     s.consumed(1, 100);
     assert!(sent(&mut s).contains(&(kind::WINDOW_UPDATE, 0, 1, 4)));
-    // Content-length: 50 more bytes end it; 60 would be malformed.
+    // Content-length: 50 more bytes end it; 60 are more than declared: the stream stays
+    // open for its 400 (as nginx) and the frame is not delivered.
     let ev = feed(&mut s, &frame(kind::DATA, flag::END_STREAM, 1, &[1; 60])).unwrap();
-    assert_eq!(ev, ["Reset { stream: 1, code: Protocol }"]);
+    assert_eq!(
+        ev,
+        ["BodyMismatch { stream: 1, received: 160, declared: 150 }"]
+    );
+    assert!(s.is_open(1));
+    assert!(!sent(&mut s).iter().any(|f| f.0 == kind::RST_STREAM));
     feed(
         &mut s,
         &frame(kind::HEADERS, flag::END_HEADERS, 3, &req_block("/", &[])),
@@ -190,6 +196,102 @@ fn request_body_back_pressure() {
     .unwrap();
     let ev = feed(&mut s, &frame(kind::DATA, 0, 3, &[1; 101])).unwrap();
     assert_eq!(ev, ["Reset { stream: 3, code: FlowControl }"]);
+}
+
+#[test]
+fn body_length_mismatches_are_events_and_later_data_is_dropped() {
+    let mut s = start(Limits::default());
+    let cl = |n: &str| req_block("/", &[("content-length", n)]);
+    feed(
+        &mut s,
+        &frame(kind::HEADERS, flag::END_HEADERS, 1, &cl("10")),
+    )
+    .unwrap();
+    let ev = feed(&mut s, &frame(kind::DATA, 0, 1, b"0123")).unwrap();
+    assert_eq!(ev.len(), 1);
+    // Fewer bytes than declared when the stream ends: found at its end.
+    let ev = feed(&mut s, &frame(kind::DATA, flag::END_STREAM, 1, b"56789")).unwrap();
+    assert_eq!(
+        ev,
+        ["BodyMismatch { stream: 1, received: 9, declared: 10 }"]
+    );
+    assert!(s.is_open(1));
+    // More than declared, the stream going on: the rest is dropped, its window counted.
+    feed(
+        &mut s,
+        &frame(kind::HEADERS, flag::END_HEADERS, 3, &cl("3")),
+    )
+    .unwrap();
+    let ev = feed(&mut s, &frame(kind::DATA, 0, 3, b"TEST")).unwrap();
+    assert_eq!(ev, ["BodyMismatch { stream: 3, received: 4, declared: 3 }"]);
+    let ev = feed(&mut s, &frame(kind::DATA, 0, 3, b"more")).unwrap();
+    assert!(ev.is_empty());
+    // Trailers after a short body: the same answer.
+    feed(
+        &mut s,
+        &frame(kind::HEADERS, flag::END_HEADERS, 5, &cl("5")),
+    )
+    .unwrap();
+    feed(&mut s, &frame(kind::DATA, 0, 5, b"abc")).unwrap();
+    let mut t = Vec::new();
+    hpack::encode_field(&mut t, b"x-checksum", b"1");
+    let ev = feed(
+        &mut s,
+        &frame(kind::HEADERS, flag::END_HEADERS | flag::END_STREAM, 5, &t),
+    )
+    .unwrap();
+    assert_eq!(ev, ["BodyMismatch { stream: 5, received: 3, declared: 5 }"]);
+    // The answer ends the stream; the client's side still open gets NO_ERROR.
+    let mut answer = Vec::new();
+    hpack::encode_status(&mut answer, 400);
+    sent(&mut s);
+    s.send_headers(3, &answer, true);
+    assert!(sent(&mut s).contains(&(kind::RST_STREAM, 0, 3, 4)));
+    assert!(!s.is_open(3));
+}
+
+#[test]
+fn a_body_read_whole_opens_its_window_wide() {
+    let mut s = start(Limits::default());
+    feed(
+        &mut s,
+        &frame(kind::HEADERS, flag::END_HEADERS, 1, &req_block("/", &[])),
+    )
+    .unwrap();
+    s.open_window(1);
+    let max = frame::MAX_WINDOW;
+    assert_eq!(stream_updates(&mut s), [max - 65_536]);
+    // Once: a second call adds nothing, nor does the request's reading.
+    s.open_window(1);
+    s.consumed(1, 100_000);
+    assert!(sent(&mut s).is_empty());
+    // Below a quarter of the maximum, it is topped up to the maximum (most of the window
+    // taken as if used, rather than sending 1.6 GB through the test).
+    let data = frame(kind::DATA, 0, 1, &[0u8; 16_384]);
+    let quarter = i64::from(max / 4);
+    s.streams[0].recv_window = quarter + 16_384;
+    feed(&mut s, &data).unwrap();
+    assert!(stream_updates(&mut s).is_empty());
+    feed(&mut s, &data).unwrap();
+    let left = quarter - 16_384;
+    assert_eq!(stream_updates(&mut s), [(i64::from(max) - left) as u32]);
+    assert_eq!(s.streams[0].recv_window, i64::from(max));
+}
+
+/// The increments of the WINDOW_UPDATE frames queued for stream 1.
+fn stream_updates(s: &mut Session) -> Vec<u32> {
+    let out = s.pending().to_vec();
+    s.advance(out.len());
+    let mut incs = Vec::new();
+    let mut pos = 0;
+    while let Some(h) = Header::parse(&out[pos..]) {
+        let p = &out[pos + 9..pos + 9 + h.len as usize];
+        if h.kind == kind::WINDOW_UPDATE && h.stream == 1 {
+            incs.push(u32::from_be_bytes([p[0], p[1], p[2], p[3]]));
+        }
+        pos += 9 + h.len as usize;
+    }
+    incs
 }
 
 #[test]

@@ -48,6 +48,19 @@ impl ClientBody {
         };
         Some(ClientBody { framing, sink })
     }
+
+    /// [`ClientBody::of`], where `open` says the request's HTTP/2 stream has not ended:
+    /// then a `content-length: 0` body is read too, up to the stream's end (nginx reads an
+    /// HTTP/2 body until END_STREAM).
+    pub fn of_stream(head: &RequestHead, sink: Sink, open: bool) -> Option<ClientBody> {
+        if open && head.content_length == Some(0) {
+            return Some(ClientBody {
+                framing: BodyReader::Length(0),
+                sink,
+            });
+        }
+        ClientBody::of(head, sink)
+    }
 }
 
 /// Why a stored body could not be kept.
@@ -72,6 +85,9 @@ pub(super) enum BodyTurn {
     BadFraming,
     /// A stored body could not be kept.
     Store(StoreError),
+    /// An HTTP/2 stream's body does not match its `content-length` (the log line's
+    /// words): answered 400, as nginx's `ngx_http_v2_filter_request_body`.
+    Mismatch(String),
 }
 
 impl<'c> Conn<'c> {
@@ -95,7 +111,10 @@ impl<'c> Conn<'c> {
         match self.read_body(now, |_, _| Ok(()), usize::MAX) {
             BodyTurn::Done | BodyTurn::Wait => {}
             BodyTurn::Failed => return Err(Step::Close),
-            BodyTurn::ClientClosed | BodyTurn::BadFraming | BodyTurn::Store(_) => {
+            BodyTurn::ClientClosed
+            | BodyTurn::BadFraming
+            | BodyTurn::Store(_)
+            | BodyTurn::Mismatch(_) => {
                 if let Some(a) = self.active.as_mut() {
                     a.body = None;
                     if let Some(r) = a.req.as_mut() {
@@ -182,6 +201,20 @@ pub(super) fn read_into(
     let Some(body) = slot.as_mut() else {
         return BodyTurn::Done;
     };
+    if matches!(body.framing, BodyReader::Length(0)) {
+        // All the declared bytes came over HTTP/2: the body ends with the stream.
+        if client.awaits_body_end() {
+            // As a read that would block: the stream's next event makes it readable.
+            client.readable = false;
+            return BodyTurn::Wait;
+        }
+        if let Some(why) = client.body_rejected() {
+            return BodyTurn::Mismatch(why);
+        }
+        *slot = None;
+        req.body = BodyRead::Complete;
+        return BodyTurn::Done;
+    }
     // Bytes that came with the head (or after it) first.
     let body_start = start + req.head_len + req.body_in_buf;
     if body_start < *filled && room > 0 {
@@ -191,6 +224,10 @@ pub(super) fn read_into(
                 req.body_in_buf += used;
                 req.body_read += used as u64;
                 room -= used;
+                if done && client.awaits_body_end() {
+                    client.readable = false;
+                    return BodyTurn::Wait;
+                }
                 if done {
                     *slot = None;
                     req.body = BodyRead::Complete;
@@ -214,7 +251,12 @@ pub(super) fn read_into(
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return BodyTurn::Wait,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return BodyTurn::Failed,
+            Err(_) => {
+                return match client.body_rejected() {
+                    Some(why) => BodyTurn::Mismatch(why),
+                    None => BodyTurn::Failed,
+                };
+            }
         };
         *progress = now;
         let (used, done) = match feed(&mut body.framing, &scratch[..n], &mut take) {
@@ -223,6 +265,12 @@ pub(super) fn read_into(
         };
         req.body_read += used as u64;
         room = room.saturating_sub(used);
+        if done && client.awaits_body_end() {
+            // Nothing past the declared length is in a stream's pipe (the session held
+            // it back): the reader stays, to see the stream's end or its fault.
+            client.readable = false;
+            return BodyTurn::Wait;
+        }
         if done {
             // Past the body's end: the next pipelined request, back to the head buffer.
             let extra = &scratch[used..n];

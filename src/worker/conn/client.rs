@@ -50,6 +50,15 @@ pub struct Pipe {
     pub gone: bool,
     /// The stream's request side closed its transport.
     pub closed: bool,
+    /// The request body's length differs from its `content-length` (the log line's
+    /// words): once `input` is read, reads fail and the body reader answers 400, as nginx.
+    pub body_error: Option<String>,
+    /// The request reads its body whole as it comes (`*_request_buffering on`): the
+    /// connection opens the stream's window wide (nginx's `no_flow_control`).
+    pub body_whole: bool,
+    /// The client ended the stream (END_STREAM, trailers): as nginx, a body with a
+    /// `content-length` is complete only then, not once that many bytes came.
+    pub input_ended: bool,
 }
 
 impl Pipe {
@@ -59,6 +68,9 @@ impl Pipe {
         }
         let rest = self.input.get(self.in_pos..).unwrap_or_default();
         if rest.is_empty() {
+            if self.body_error.is_some() {
+                return Err(io::ErrorKind::InvalidData.into());
+            }
             return Err(io::ErrorKind::WouldBlock.into());
         }
         let n = rest.len().min(buf.len());
@@ -99,6 +111,33 @@ impl Client {
     pub(super) fn attach_pipe(&mut self, pipe: Box<Pipe>) {
         self.pipe = Some(pipe);
         self.readable = true;
+    }
+
+    /// Why an HTTP/2 stream's request body was found wrong (its length is not its
+    /// `content-length`), once all the bytes before the fault were read.
+    pub(super) fn body_rejected(&mut self) -> Option<String> {
+        let p = self.pipe.as_mut()?;
+        if p.in_pos < p.input.len() {
+            return None;
+        }
+        p.body_error.take()
+    }
+
+    /// A body whose declared length was read waits for its HTTP/2 stream's end: DATA past
+    /// the length is still an error (nginx's `rb->rest` stays until END_STREAM). False for
+    /// a socket.
+    pub(super) fn awaits_body_end(&self) -> bool {
+        self.pipe
+            .as_ref()
+            .is_some_and(|p| !p.input_ended && p.body_error.is_none() && !p.gone)
+    }
+
+    /// The request reads its body whole as it comes: an HTTP/2 stream's window may open
+    /// wide (nothing for a socket).
+    pub(super) fn reads_body_whole(&mut self) {
+        if let Some(p) = self.pipe.as_mut() {
+            p.body_whole = true;
+        }
     }
 
     /// Gives the client its (registered) socket.

@@ -12,7 +12,10 @@
 //! ([`bridge::response_block`]), takes the chunked framing off its body, and drains it into
 //! DATA frames within both flow-control windows, streams served in fair round-robin. The
 //! connection is the socket's only writer: a stream's full pipe is its back-pressure, and a
-//! stream's request body window reopens only as its request reads the bytes.
+//! stream's request body window reopens only as its request reads the bytes (a body the
+//! request stores whole gets it wide open, as nginx). A body's length is checked against
+//! its `content-length` by the session; a fault reaches the request as a failed read of
+//! its pipe, which answers 400.
 //!
 //! The cost of the model is one render and one parse of each head and one copy of each
 //! body byte through the pipe; in return no request feature has a second implementation.
@@ -531,6 +534,7 @@ impl<'c> Conn<'c> {
                     end_stream,
                 } => {
                     if let Some(s) = h.streams.iter_mut().find(|s| s.id == stream)
+                        && !body_unread(s)
                         && let Some(p) = s.conn.client.pipe.as_deref_mut()
                     {
                         if s.chunked_in && !data.is_empty() {
@@ -544,6 +548,31 @@ impl<'c> Conn<'c> {
                         if s.chunked_in && end_stream {
                             p.input.extend_from_slice(b"0\r\n\r\n");
                         }
+                        p.input_ended |= end_stream;
+                        s.conn.client.readable = true;
+                        s.wake = true;
+                    }
+                }
+                Event::BodyMismatch {
+                    stream,
+                    received,
+                    declared,
+                } => {
+                    if let Some(s) = h.streams.iter_mut().find(|s| s.id == stream)
+                        && let Some(p) = s.conn.client.pipe.as_deref_mut()
+                    {
+                        // The request answers 400 when it reads up to here (nginx's
+                        // words for the two faults).
+                        p.body_error = Some(if received > declared {
+                            "client intended to send body data larger than declared".into()
+                        } else {
+                            format!(
+                                "client prematurely closed stream: only {received} out of \
+                                 {declared} bytes of request body received"
+                            )
+                        });
+                        // As a socket's queued FIN: the head reader leaves `readable` on.
+                        s.conn.client.read_closed = true;
                         s.conn.client.readable = true;
                         s.wake = true;
                     }
@@ -551,9 +580,11 @@ impl<'c> Conn<'c> {
                 Event::Trailers { stream } => {
                     if let Some(s) = h.streams.iter_mut().find(|s| s.id == stream)
                         && let Some(p) = s.conn.client.pipe.as_deref_mut()
-                        && s.chunked_in
                     {
-                        p.input.extend_from_slice(b"0\r\n\r\n");
+                        if s.chunked_in {
+                            p.input.extend_from_slice(b"0\r\n\r\n");
+                        }
+                        p.input_ended = true;
                         s.conn.client.readable = true;
                         s.wake = true;
                     }
@@ -613,6 +644,7 @@ impl<'c> Conn<'c> {
             input,
             out_limit: PIPE_OUT_LIMIT,
             local: h.local,
+            input_ended: end_stream,
             ..Default::default()
         }));
         h.streams.push(H2Stream {
@@ -752,6 +784,19 @@ fn abort_stream<'c>(s: &mut H2Stream<'c>, shared: &mut Shared<'c>) {
     s.resp = Resp::Sent;
 }
 
+/// Whether nobody will read the rest of the stream's request body (its request is over,
+/// or it gave its body up): later DATA is dropped, as nginx's `skip_data` (a window opened
+/// wide for a body read whole no longer bounds what would pile up).
+fn body_unread(s: &H2Stream<'_>) -> bool {
+    s.done
+        || s.conn.active.as_ref().is_some_and(|a| {
+            a.body.is_none()
+                && a.req
+                    .as_ref()
+                    .is_some_and(|r| matches!(r.body, BodyRead::Abandoned))
+        })
+}
+
 /// Runs a stream's request until it waits, and tells the session how much of the body it
 /// read (its window reopens by that much).
 fn drive_stream<'c>(
@@ -777,6 +822,11 @@ fn drive_stream<'c>(
         };
     }
     if let Some(p) = s.conn.client.pipe.as_deref_mut() {
+        if p.body_whole {
+            // The request takes its body as it comes (into memory or a file): as nginx,
+            // the stream's window opens wide and stays so.
+            session.open_window(s.id);
+        }
         if p.in_pos > s.reported {
             session.consumed(s.id, p.in_pos - s.reported);
             s.reported = p.in_pos;

@@ -442,6 +442,10 @@ pub struct Conn<'c> {
     /// An HTTP/2 stream's request: bytes of its HPACK-encoded header block, which
     /// `$request_length` counts instead of the rendered HTTP/1.1 head (as nginx).
     pub h2_block_len: Option<u64>,
+    /// The `limit_conn` counts of an HTTP/2 stream's request, kept past its end: as in
+    /// nginx they go back when the stream closes (its response framed whole), not when
+    /// the response is in the stream's pipe.
+    pub h2_held: crate::limits::conn::Held,
 }
 
 /// One turn of the state machine.
@@ -496,6 +500,7 @@ impl<'c> Conn<'c> {
             h2_reject: None,
             h2_chunk_size: 0,
             h2_block_len: None,
+            h2_held: Default::default(),
         }
     }
 

@@ -53,12 +53,15 @@ impl<'c> Conn<'c> {
         if a.head.expect_continue {
             a.out.extend_from_slice(crate::http::response::CONTINUE);
         }
-        let has_body = a.head.chunked || a.head.content_length.is_some_and(|n| n > 0);
+        // An HTTP/2 body ends with its stream, whatever its `content-length` (even 0):
+        // until then it is not whole (nginx's `stream->in_closed`).
+        let open = self.client.awaits_body_end();
+        let has_body = a.head.chunked || a.head.content_length.is_some_and(|n| n > 0 || open);
         // A body that came whole with the head is read as a buffered one whatever
         // `*_request_buffering` says (nginx: "the whole request body was pre-read"), so it
         // is `$request_body` and goes along to an intercepted status's error page.
         let body_start = a.start + req.head_len;
-        let preread_whole = body_at_hand(&a.buf, body_start, a.filled, &a.head);
+        let preread_whole = !open && body_at_hand(&a.buf, body_start, a.filled, &a.head);
         // A body that is not sent (`proxy_set_body`, `*_pass_request_body off`) is still
         // read whole first, as nginx reads it; uwsgi and SCGI need the body's length first,
         // so a chunked one is read whole whatever `*_request_buffering` says.
@@ -82,6 +85,7 @@ impl<'c> Conn<'c> {
         // comes whole in that one read is read as a buffered one too.
         let buffer = buffer
             || (has_body
+                && !open
                 && read_rest_now(
                     &mut self.client,
                     &mut a.buf,
@@ -92,9 +96,10 @@ impl<'c> Conn<'c> {
                 ));
         if buffer
             && has_body
-            && let Some(body) = ClientBody::of(
+            && let Some(body) = ClientBody::of_stream(
                 &a.head,
                 Sink::Store(Box::new(StoredBody::new(loc.client_body_in_file_only))),
+                open,
             )
         {
             a.body = Some(body);
@@ -102,7 +107,7 @@ impl<'c> Conn<'c> {
             self.state = State::ReadingBody;
             return Step::Again;
         }
-        a.body = ClientBody::of(&a.head, Sink::Stream);
+        a.body = ClientBody::of_stream(&a.head, Sink::Stream, open);
         if a.body.is_some() {
             req.body = BodyRead::Abandoned;
         }

@@ -41,6 +41,8 @@ impl<'c> Conn<'c> {
         let Sink::Store(mut stored) = std::mem::replace(&mut body.sink, Sink::Discard) else {
             return Step::Close;
         };
+        // Over HTTP/2 the stream's window opens wide: the body is taken as it comes.
+        self.client.reads_body_whole();
         let mut spilled = None;
         // nginx logs the file of a body kept in one on purpose at notice level.
         let level = if stored.file_only() {
@@ -107,6 +109,10 @@ impl<'c> Conn<'c> {
             body::BodyTurn::Failed => self.end_unanswered(Failure::client(499)),
             body::BodyTurn::BadFraming => {
                 self.log_line(LogLevel::Info, "client sent invalid chunked body");
+                self.body_failed(shared, Failure::client(400))
+            }
+            body::BodyTurn::Mismatch(why) => {
+                self.log_line(LogLevel::Info, &why);
                 self.body_failed(shared, Failure::client(400))
             }
             body::BodyTurn::Store(body::StoreError::TooLarge { had, more }) => {
@@ -224,8 +230,12 @@ impl<'c> Conn<'c> {
             body::BodyTurn::Failed => {
                 Some(self.abandon_upstream(shared, Some(Failure::client(499))))
             }
-            body::BodyTurn::BadFraming | body::BodyTurn::Store(_) => {
-                self.log_line(LogLevel::Info, "client sent invalid chunked body");
+            body::BodyTurn::BadFraming | body::BodyTurn::Store(_) | body::BodyTurn::Mismatch(_) => {
+                let why = match &turn {
+                    body::BodyTurn::Mismatch(why) => why.as_str(),
+                    _ => "client sent invalid chunked body",
+                };
+                self.log_line(LogLevel::Info, why);
                 let head_sent = self
                     .active
                     .as_ref()

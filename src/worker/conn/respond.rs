@@ -156,10 +156,14 @@ impl<'c> Conn<'c> {
         let Some(a) = self.active.as_mut() else {
             return Step::Close;
         };
-        let Some(req) = a.req.take() else {
+        let Some(mut req) = a.req.take() else {
             return Step::Close;
         };
         self.h2_chunk_size = req.loc.http2_chunk_size;
+        if self.http2.is_some() {
+            // The stream is not closed yet: its response is still to be framed.
+            self.h2_held = std::mem::take(&mut req.admission.held);
+        }
         // The response went out whole unless its upstream stopped short.
         let complete = !matches!(a.source, Source::Upstream) || a.upstream.complete();
         let body = a.body_read(&req);
