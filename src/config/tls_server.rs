@@ -51,6 +51,8 @@ pub(crate) fn build(
         passwords: &srv.ssl_password_file,
         stapling: srv.ssl_stapling,
         stapling_file: &srv.ssl_stapling_file,
+        stapling_responder: &srv.ssl_stapling_responder,
+        stapling_verify: srv.ssl_stapling_verify,
         early_data: srv.ssl_early_data,
     };
     let mut warnings = Vec::new();
