@@ -464,9 +464,8 @@ fn is_responder(b: &Basic<'_>, cert: &[u8]) -> bool {
         return name == f.subject;
     }
     let Some(hash) = b.by_key else { return false };
-    key_bits(f.spki).is_some_and(|k| {
-        digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, k).as_slice() == hash
-    })
+    key_bits(f.spki)
+        .is_some_and(|k| digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, k).as_slice() == hash)
 }
 
 /// `OCSP_basic_verify(basic, chain, store, flags)`: the signer is looked for in the

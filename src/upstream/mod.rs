@@ -37,9 +37,9 @@ pub mod protocol;
 pub mod queue;
 pub mod ranges;
 pub mod rate;
-pub mod stapler;
 pub mod request_body;
 pub mod response_buffer;
+pub mod stapler;
 pub mod stream;
 pub mod temp_file;
 
