@@ -319,3 +319,40 @@ fn a_revoked_certificates_response_is_not_stapled() {
     assert!(out.contains("OCSP response: no response sent"), "{out}");
     s.assert_clean_log();
 }
+
+#[test]
+fn a_named_responder_without_a_resolver_uses_its_address_from_load() {
+    let rport = common::free_port();
+    let s = Server::start_with(
+        1,
+        &format!(
+            "access_log off;\n\
+             server {{\n\
+               listen 127.0.0.1:PORT ssl;\n\
+               ssl_certificate srv.crt; ssl_certificate_key srv.key;\n\
+               ssl_trusted_certificate ca.crt;\n\
+               ssl_stapling on; ssl_stapling_responder http://localhost:{rport}/;\n\
+               location / {{ return 200 ok; }}\n\
+             }}"
+        ),
+        |p| make_ocsp(&p.path("conf")),
+    );
+    let _r = Responder::start(&s.prefix.path("conf"), rport);
+    let mut last = String::new();
+    let stapled = s.wait_for(30, || {
+        last = s_client(s.port, &["-status"], b"");
+        last.contains("Cert Status: good")
+    });
+    assert!(stapled, "never stapled: {last}\n{}", s.error_log());
+    let warned = "[warn] ";
+    let line = "no resolver defined to resolve localhost while requesting certificate status, \
+                responder: localhost, certificate: \"srv.crt\"";
+    assert!(
+        s.error_log()
+            .lines()
+            .any(|l| l.contains(warned) && l.ends_with(line)),
+        "{}",
+        s.error_log()
+    );
+    s.assert_clean_log();
+}
