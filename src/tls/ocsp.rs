@@ -73,7 +73,7 @@ impl CertId {
 
     /// Whether the DER `CertID` contents `der` name this certificate.
     fn matches(&self, der: &[u8]) -> bool {
-        let parse = || -> Option<(&[u8], &[u8], &[u8], &[u8])> {
+        let parse = || -> Option<[&[u8]; 4]> {
             let (0x30, _, inner, _) = element(der)? else {
                 return None;
             };
@@ -92,9 +92,9 @@ impl CertId {
             let (0x02, _, serial, _) = element(rest)? else {
                 return None;
             };
-            Some((oid, name, key, serial))
+            Some([oid, name, key, serial])
         };
-        let Some((oid, name, key, serial)) = parse() else {
+        let Some([oid, name, key, serial]) = parse() else {
             return false;
         };
         if serial != self.serial.as_slice() {
