@@ -116,10 +116,18 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
     let (client_trust, verifier) = client_trust(s, true)?;
     let staple = stapled_response(s)?;
     let fetch = (s.stapling && s.stapling_file.is_empty()).then(|| -> Result<_, String> {
-        let trusted = match s.trusted_certificate {
-            "" => Vec::new(),
-            v => certs::load_certs(v, &s.conf_prefix.join(v))?,
-        };
+        // The context's store, as nginx fills it before `ngx_ssl_stapling`: the
+        // `ssl_client_certificate` CAs (when clients are verified) and
+        // `ssl_trusted_certificate`.
+        let mut trusted = Vec::new();
+        if s.verify_client != super::VerifyClient::Off && !s.client_certificate.is_empty() {
+            let v = s.client_certificate;
+            trusted = certs::load_certs(v, &s.conf_prefix.join(v))?;
+        }
+        if !s.trusted_certificate.is_empty() {
+            let v = s.trusted_certificate;
+            trusted.extend(certs::load_certs(v, &s.conf_prefix.join(v))?);
+        }
         Ok(super::stapling::Setup {
             responder: s.stapling_responder,
             verify: s.stapling_verify,
