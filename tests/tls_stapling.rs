@@ -3,8 +3,9 @@
 //! response fails `-t` as nginx's `d2i_OCSP_RESPONSE_bio()`. Without a file: the response
 //! is fetched from a real responder (`openssl ocsp -port`) after a first handshake, and
 //! stapled once it is there (polled for with a deadline); a revoked certificate's response
-//! is not stapled and the error log says why, as nginx's does; a certificate without a
-//! responder gets nginx's warning at `-t`.
+//! is not stapled and the error log says why, as nginx's does; under `ssl_stapling_verify`
+//! a delegated responder needs id-kp-OCSPSigning; a responder named by host uses its
+//! load-time address; a certificate without a responder gets nginx's warning at `-t`.
 
 mod common;
 #[path = "support/tls_clients.rs"]
@@ -222,11 +223,17 @@ impl Responder {
     /// listens (its `ACCEPT` line: a connection made only to probe it would hold up the
     /// one-connection-at-a-time responder).
     fn start(dir: &std::path::Path, port: u16) -> Responder {
+        Responder::signed_by(dir, port, "ca")
+    }
+
+    /// The same, signing with `signer`.crt and .key.
+    fn signed_by(dir: &std::path::Path, port: u16, signer: &str) -> Responder {
         use std::io::BufRead;
         let mut child = std::process::Command::new("openssl")
             .current_dir(dir)
             .args(["ocsp", "-index", "index.txt", "-CA", "ca.crt"])
-            .args(["-rsigner", "ca.crt", "-rkey", "ca.key", "-ndays", "1"])
+            .args(["-rsigner", &format!("{signer}.crt")])
+            .args(["-rkey", &format!("{signer}.key"), "-ndays", "1"])
             .args(["-port", &port.to_string()])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
@@ -355,4 +362,90 @@ fn a_named_responder_without_a_resolver_uses_its_address_from_load() {
         s.error_log()
     );
     s.assert_clean_log();
+}
+
+/// A responder certificate `name` signed by the CA, with `ext` as its extensions.
+fn make_signer(dir: &std::path::Path, name: &str, ext: &str) {
+    std::fs::write(dir.join(format!("{name}.cnf")), format!("[e]\n{ext}\n")).unwrap();
+    let (key, csr, crt, cnf) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+        format!("{name}.cnf"),
+    );
+    let steps: Vec<Vec<&str>> = vec![
+        vec![
+            "req",
+            "-nodes",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            "/CN=responder",
+        ],
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            "77",
+            "-days",
+            "2",
+            "-extfile",
+            &cnf,
+            "-extensions",
+            "e",
+            "-out",
+            &crt,
+        ],
+    ];
+    for args in &steps {
+        assert!(openssl(dir, args), "openssl {args:?}");
+    }
+}
+
+#[test]
+fn a_delegated_responder_needs_ocsp_signing_under_verify() {
+    for (eku, stapled) in [
+        ("extendedKeyUsage=OCSPSigning", true),
+        ("extendedKeyUsage=serverAuth", false),
+    ] {
+        let rport = common::free_port();
+        let s = fetching_server(rport, "ssl_stapling_verify on;", |dir| {
+            make_signer(dir, "delegate", eku)
+        });
+        let _r = Responder::signed_by(&s.prefix.path("conf"), rport, "delegate");
+        if stapled {
+            let mut last = String::new();
+            let ok = s.wait_for(30, || {
+                last = s_client(s.port, &["-status"], b"");
+                last.contains("Cert Status: good")
+            });
+            assert!(ok, "{eku}: never stapled: {last}\n{}", s.error_log());
+        } else {
+            let line = format!(
+                "OCSP_basic_verify() failed (SSL: root ca not trusted) while requesting \
+                 certificate status, responder: 127.0.0.1, peer: 127.0.0.1:{rport}, \
+                 certificate: \"srv.crt\""
+            );
+            let logged = s.wait_for(30, || {
+                s_client(s.port, &["-status"], b"");
+                s.error_log().lines().any(|l| l.ends_with(&line))
+            });
+            assert!(logged, "{eku}: {}", s.error_log());
+            let out = s_client(s.port, &["-status"], b"");
+            assert!(out.contains("OCSP response: no response sent"), "{out}");
+        }
+        s.assert_clean_log();
+    }
 }
