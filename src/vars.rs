@@ -187,7 +187,8 @@ vars! {
     SslServerName = "ssl_server_name",
     /// `$ssl_session_reused`: `r` for a resumed session, else `.`.
     SslSessionReused = "ssl_session_reused",
-    /// `$ssl_session_id`: empty (rustls does not expose session ids).
+    /// `$ssl_session_id`: the session id in hex (TLS 1.2: the ServerHello's; TLS 1.3: a
+    /// random id of the ticketed session, as OpenSSL draws one per ticket).
     SslSessionId = "ssl_session_id",
     /// `$ssl_alpn_protocol`: the protocol ALPN chose.
     SslAlpnProtocol = "ssl_alpn_protocol",

@@ -229,6 +229,68 @@ fn sessions_resume_from_the_shared_cache_and_from_tickets_in_every_worker() {
     s.assert_clean_log();
 }
 
+/// The `$ssl_session_id` a response printed (`id=[...]`), and s_client's `Session-ID`.
+fn session_ids(out: &str) -> (String, String) {
+    let var = out
+        .split("id=[")
+        .nth(1)
+        .and_then(|r| r.split(']').next())
+        .unwrap_or("?")
+        .to_string();
+    let client = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Session-ID:"))
+        .map_or(String::new(), |v| v.trim().to_ascii_lowercase());
+    (var, client)
+}
+
+#[test]
+fn ssl_session_id_is_the_sessions_id() {
+    const GET_ID: &[u8] = b"GET /id HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    let conf = |extra: &str| {
+        basic(extra).replace(
+            "location /v",
+            "location /id { return 200 \"id=[$ssl_session_id]\\n\"; }\n location /v",
+        )
+    };
+    // TLS 1.2 with a cache: the ServerHello's id, which the resumption finds again.
+    let s = start(
+        1,
+        &conf("ssl_session_cache shared:SSL:1m; ssl_session_tickets off;"),
+    );
+    let sess = s.prefix.path("s12");
+    let sess = sess.to_str().unwrap();
+    let first = s_client(s.port, &["-tls1_2", "-sess_out", sess, "-ign_eof"], GET_ID);
+    let (var, client) = session_ids(&first);
+    assert_eq!(var.len(), 64, "{first}");
+    assert_eq!(var, client, "{first}");
+    let again = s_client(s.port, &["-tls1_2", "-sess_in", sess, "-ign_eof"], GET_ID);
+    assert!(again.contains("Reused, TLSv1.2"), "{again}");
+    assert_eq!(session_ids(&again).0, var, "{again}");
+    let other = s_client(s.port, &["-tls1_2", "-ign_eof"], GET_ID);
+    assert_ne!(session_ids(&other).0, var, "{other}");
+    // TLS 1.3 with tickets: 64 hex digits on a new and on a resumed connection, a fresh
+    // one each time (OpenSSL draws one per ticket).
+    let sess = s.prefix.path("s13");
+    let sess = sess.to_str().unwrap();
+    let first = s_client(s.port, &["-tls1_3", "-sess_out", sess, "-ign_eof"], GET_ID);
+    let id13 = session_ids(&first).0;
+    assert!(
+        id13.len() == 64 && id13.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{first}"
+    );
+    let again = s_client(s.port, &["-tls1_3", "-sess_in", sess, "-ign_eof"], GET_ID);
+    assert!(again.contains("Reused, TLSv1.3"), "{again}");
+    let id13b = session_ids(&again).0;
+    assert!(id13b.len() == 64 && id13b != id13, "{again}");
+    s.assert_clean_log();
+    drop(s);
+    // TLS 1.3 without tickets or cache: no session, no id.
+    let s = start(1, &conf("ssl_session_tickets off;"));
+    let out = s_client(s.port, &["-tls1_3", "-ign_eof"], GET_ID);
+    assert!(out.contains("id=[]"), "{out}");
+}
+
 #[test]
 fn ticket_key_files_are_shared_and_rotated() {
     let http = basic("ssl_session_ticket_key t1.key; ssl_session_ticket_key t0.key;");
@@ -347,7 +409,6 @@ fn what_cannot_be_honoured_fails_the_test_with_its_reason() {
             "no ssl_client_certificate for ssl_verify_client",
         ),
         ("ssl_early_data on;", "needs \"ssl_session_cache\""),
-        ("ssl_stapling on;", "needs \"ssl_stapling_file\""),
         ("ssl_conf_command Options x;", "rustls"),
         ("ssl_ecdh_curve brainpoolP256r1;", "no curve"),
         ("ssl_session_cache shared:X;", "invalid session cache"),

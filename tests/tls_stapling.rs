@@ -1,7 +1,11 @@
-//! OCSP stapling from `ssl_stapling_file`: the DER response is stapled for a client that
-//! asks (`openssl s_client -status`), not for one that does not; `ssl_stapling on` without
-//! a file is refused with the reason (responders are not queried yet), a file that is not
-//! an OCSP response fails `-t` as nginx's `d2i_OCSP_RESPONSE_bio()`.
+//! OCSP stapling. From `ssl_stapling_file`: the DER response is stapled for a client that
+//! asks (`openssl s_client -status`), not for one that does not; a file that is not an OCSP
+//! response fails `-t` as nginx's `d2i_OCSP_RESPONSE_bio()`. Without a file: the response
+//! is fetched from a real responder (`openssl ocsp -port`) after a first handshake, and
+//! stapled once it is there (polled for with a deadline); a revoked certificate's response
+//! is not stapled and the error log says why, as nginx's does; under `ssl_stapling_verify`
+//! a delegated responder needs id-kp-OCSPSigning; a responder named by host uses its
+//! load-time address; a certificate without a responder gets nginx's warning at `-t`.
 
 mod common;
 #[path = "support/tls_clients.rs"]
@@ -139,7 +143,6 @@ fn stapling_without_a_file_or_with_a_bad_one_fails_the_test() {
     make_ocsp(&p.path("conf"));
     p.write("conf/bad.der", "not DER");
     for (extra, expect) in [
-        ("ssl_stapling on;", "needs \"ssl_stapling_file\""),
         (
             "ssl_stapling on; ssl_stapling_file bad.der;",
             "d2i_OCSP_RESPONSE_bio(\"",
@@ -161,6 +164,44 @@ fn stapling_without_a_file_or_with_a_bad_one_fails_the_test() {
             "{extra}: {err}"
         );
     }
+    // Without a file and without a responder: ignored with nginx's warning.
+    let conf = format!(
+        "{}http {{ server {{ listen 127.0.0.1:1 ssl; ssl_certificate srv.crt; ssl_certificate_key srv.key; ssl_stapling on; ssl_trusted_certificate ca.crt; }} }}\n",
+        main_preamble(1)
+    );
+    p.write("conf/portico.conf", conf);
+    let (rc, _, err) = run_cli(&p.dir, &["-t", "-c", "conf/portico.conf"]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(
+        err.contains(
+            "[warn] \"ssl_stapling\" ignored, no OCSP responder URL in the certificate \"srv.crt\""
+        ),
+        "{err}"
+    );
+    // No issuer: neither in the chain nor in ssl_trusted_certificate.
+    let conf = format!(
+        "{}http {{ server {{ listen 127.0.0.1:1 ssl; ssl_certificate srv.crt; ssl_certificate_key srv.key; ssl_stapling on; }} }}\n",
+        main_preamble(1)
+    );
+    p.write("conf/portico.conf", conf);
+    let (rc, _, err) = run_cli(&p.dir, &["-t", "-c", "conf/portico.conf"]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(
+        err.contains("issuer certificate not found for certificate \"srv.crt\""),
+        "{err}"
+    );
+    // A responder URL that is not http://.
+    let conf = format!(
+        "{}http {{ server {{ listen 127.0.0.1:1 ssl; ssl_certificate srv.crt; ssl_certificate_key srv.key; ssl_stapling on; ssl_trusted_certificate ca.crt; ssl_stapling_responder https://127.0.0.1/; }} }}\n",
+        main_preamble(1)
+    );
+    p.write("conf/portico.conf", conf);
+    let (rc, _, err) = run_cli(&p.dir, &["-t", "-c", "conf/portico.conf"]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(
+        err.contains("invalid URL prefix in OCSP responder \"https://127.0.0.1/\""),
+        "{err}"
+    );
     // A file without "ssl_stapling on" is not used, as in nginx.
     let conf = format!(
         "{}http {{ server {{ listen 127.0.0.1:1 ssl; ssl_certificate srv.crt; ssl_certificate_key srv.key; ssl_stapling_file bad.der; }} }}\n",
@@ -169,4 +210,242 @@ fn stapling_without_a_file_or_with_a_bad_one_fails_the_test() {
     p.write("conf/portico.conf", conf);
     let (rc, _, err) = run_cli(&p.dir, &["-t", "-c", "conf/portico.conf"]);
     assert_eq!(rc, 0, "{err}");
+}
+
+/// `openssl ocsp` answering on a port, killed when dropped (its stdout kept open).
+struct Responder(
+    std::process::Child,
+    #[allow(dead_code)] std::io::BufReader<std::process::ChildStdout>,
+);
+
+impl Responder {
+    /// Starts the responder over `dir`'s index and CA on `port`; waits until it says it
+    /// listens (its `ACCEPT` line: a connection made only to probe it would hold up the
+    /// one-connection-at-a-time responder).
+    fn start(dir: &std::path::Path, port: u16) -> Responder {
+        Responder::signed_by(dir, port, "ca")
+    }
+
+    /// The same, signing with `signer`.crt and .key.
+    fn signed_by(dir: &std::path::Path, port: u16, signer: &str) -> Responder {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("openssl")
+            .current_dir(dir)
+            .args(["ocsp", "-index", "index.txt", "-CA", "ca.crt"])
+            .args(["-rsigner", &format!("{signer}.crt")])
+            .args(["-rkey", &format!("{signer}.key"), "-ndays", "1"])
+            .args(["-port", &port.to_string()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl ocsp");
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        // Ends at the ACCEPT line or at EOF (the responder exited).
+        let _ = out.read_line(&mut line);
+        assert!(line.starts_with("ACCEPT"), "openssl ocsp: {line:?}");
+        Responder(child, out)
+    }
+}
+
+impl Drop for Responder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A server stapling from the responder on `rport`, with `extra` directives.
+fn fetching_server(rport: u16, extra: &str, setup: impl FnOnce(&std::path::Path)) -> Server {
+    Server::start_with(
+        1,
+        &format!(
+            "access_log off;\n\
+             server {{\n\
+               listen 127.0.0.1:PORT ssl;\n\
+               ssl_certificate srv.crt; ssl_certificate_key srv.key;\n\
+               ssl_stapling on; ssl_stapling_responder http://127.0.0.1:{rport}/;\n\
+               ssl_trusted_certificate ca.crt;\n\
+               {extra}\n\
+               location / {{ return 200 ok; }}\n\
+             }}"
+        ),
+        |p| {
+            make_ocsp(&p.path("conf"));
+            setup(&p.path("conf"));
+        },
+    )
+}
+
+#[test]
+fn the_responders_answer_is_fetched_and_stapled() {
+    let rport = common::free_port();
+    let s = fetching_server(rport, "ssl_stapling_verify on;", |_| {});
+    let _r = Responder::start(&s.prefix.path("conf"), rport);
+    // The first handshakes start the fetch; the staple comes with a later one.
+    let mut last = String::new();
+    let stapled = s.wait_for(30, || {
+        last = s_client(s.port, &["-tls1_3", "-status"], b"");
+        last.contains("Cert Status: good")
+    });
+    assert!(stapled, "never stapled: {last}\n{}", s.error_log());
+    assert!(last.contains("OCSP Response Status: successful"), "{last}");
+    let out = s_client(s.port, &["-tls1_2", "-status"], b"");
+    assert!(out.contains("Cert Status: good"), "{out}");
+    // Not for a client that does not ask.
+    let out = s_client(s.port, &["-tls1_3"], b"");
+    assert!(!out.contains("OCSP Response Status"), "{out}");
+    assert!(!s.error_log().contains("[error]"), "{}", s.error_log());
+    s.assert_clean_log();
+}
+
+#[test]
+fn a_revoked_certificates_response_is_not_stapled() {
+    let rport = common::free_port();
+    let s = fetching_server(rport, "", |dir| {
+        std::fs::write(
+            dir.join("index.txt"),
+            "R\t301231235959Z\t251201000000Z\t1234\tunknown\t/CN=localhost\n",
+        )
+        .unwrap();
+    });
+    let _r = Responder::start(&s.prefix.path("conf"), rport);
+    let line = format!(
+        "certificate status \"revoked\" in the OCSP response while requesting certificate \
+         status, responder: 127.0.0.1, peer: 127.0.0.1:{rport}, certificate: \"srv.crt\""
+    );
+    let logged = s.wait_for(30, || {
+        s_client(s.port, &["-status"], b"");
+        s.error_log()
+            .lines()
+            .any(|l| l.contains("[error] ") && l.ends_with(&line))
+    });
+    assert!(logged, "{}", s.error_log());
+    // Fetched and refused: handshakes go on without a staple (the next fetch is in 5 min).
+    let out = s_client(s.port, &["-status"], b"");
+    assert!(out.contains("OCSP response: no response sent"), "{out}");
+    s.assert_clean_log();
+}
+
+#[test]
+fn a_named_responder_without_a_resolver_uses_its_address_from_load() {
+    let rport = common::free_port();
+    let s = Server::start_with(
+        1,
+        &format!(
+            "access_log off;\n\
+             server {{\n\
+               listen 127.0.0.1:PORT ssl;\n\
+               ssl_certificate srv.crt; ssl_certificate_key srv.key;\n\
+               ssl_trusted_certificate ca.crt;\n\
+               ssl_stapling on; ssl_stapling_responder http://localhost:{rport}/;\n\
+               location / {{ return 200 ok; }}\n\
+             }}"
+        ),
+        |p| make_ocsp(&p.path("conf")),
+    );
+    let _r = Responder::start(&s.prefix.path("conf"), rport);
+    let mut last = String::new();
+    let stapled = s.wait_for(30, || {
+        last = s_client(s.port, &["-status"], b"");
+        last.contains("Cert Status: good")
+    });
+    assert!(stapled, "never stapled: {last}\n{}", s.error_log());
+    let warned = "[warn] ";
+    let line = "no resolver defined to resolve localhost while requesting certificate status, \
+                responder: localhost, certificate: \"srv.crt\"";
+    assert!(
+        s.error_log()
+            .lines()
+            .any(|l| l.contains(warned) && l.ends_with(line)),
+        "{}",
+        s.error_log()
+    );
+    s.assert_clean_log();
+}
+
+/// A responder certificate `name` signed by the CA, with `ext` as its extensions.
+fn make_signer(dir: &std::path::Path, name: &str, ext: &str) {
+    std::fs::write(dir.join(format!("{name}.cnf")), format!("[e]\n{ext}\n")).unwrap();
+    let (key, csr, crt, cnf) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+        format!("{name}.cnf"),
+    );
+    let steps: Vec<Vec<&str>> = vec![
+        vec![
+            "req",
+            "-nodes",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            "/CN=responder",
+        ],
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            "77",
+            "-days",
+            "2",
+            "-extfile",
+            &cnf,
+            "-extensions",
+            "e",
+            "-out",
+            &crt,
+        ],
+    ];
+    for args in &steps {
+        assert!(openssl(dir, args), "openssl {args:?}");
+    }
+}
+
+#[test]
+fn a_delegated_responder_needs_ocsp_signing_under_verify() {
+    for (eku, stapled) in [
+        ("extendedKeyUsage=OCSPSigning", true),
+        ("extendedKeyUsage=serverAuth", false),
+    ] {
+        let rport = common::free_port();
+        let s = fetching_server(rport, "ssl_stapling_verify on;", |dir| {
+            make_signer(dir, "delegate", eku)
+        });
+        let _r = Responder::signed_by(&s.prefix.path("conf"), rport, "delegate");
+        if stapled {
+            let mut last = String::new();
+            let ok = s.wait_for(30, || {
+                last = s_client(s.port, &["-status"], b"");
+                last.contains("Cert Status: good")
+            });
+            assert!(ok, "{eku}: never stapled: {last}\n{}", s.error_log());
+        } else {
+            let line = format!(
+                "OCSP_basic_verify() failed (SSL: root ca not trusted) while requesting \
+                 certificate status, responder: 127.0.0.1, peer: 127.0.0.1:{rport}, \
+                 certificate: \"srv.crt\""
+            );
+            let logged = s.wait_for(30, || {
+                s_client(s.port, &["-status"], b"");
+                s.error_log().lines().any(|l| l.ends_with(&line))
+            });
+            assert!(logged, "{eku}: {}", s.error_log());
+            let out = s_client(s.port, &["-status"], b"");
+            assert!(out.contains("OCSP response: no response sent"), "{out}");
+        }
+        s.assert_clean_log();
+    }
 }

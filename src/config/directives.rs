@@ -539,10 +539,10 @@ table! {
     "ssl_trusted_certificate", HS, Exact(1), false, set_ssl::ssl_trusted_certificate, "CAs client certificates verify against (not named to the client).";
     "ssl_crl", HS, Exact(1), false, set_ssl::ssl_crl, "CRLs client certificates are checked against.";
     "ssl_early_data", HS, Flag, false, set_ssl::ssl_early_data, "Accept TLS 1.3 0-RTT requests (default off; needs a session cache; replayable).";
-    "ssl_stapling", HS, Flag, false, set_ssl::ssl_stapling, "Staple an OCSP response (default off); `on` needs `ssl_stapling_file` (no fetching from responders yet).";
+    "ssl_stapling", HS, Flag, false, set_ssl::ssl_stapling, "Staple an OCSP response (default off): `ssl_stapling_file`'s, or one fetched from the responder.";
     "ssl_stapling_verify", HS, Flag, false, set_ssl::ssl_stapling_verify, "Verify fetched OCSP responses (default off); a `ssl_stapling_file` response is stapled as is, as in nginx.";
     "ssl_stapling_file", HS, Exact(1), false, set_ssl::ssl_stapling_file, "DER OCSP response stapled to every certificate of the server.";
-    "ssl_stapling_responder", HS, Exact(1), false, set_ssl::ssl_stapling_responder, "OCSP responder URL for fetching (used only without `ssl_stapling_file`, which is required for now).";
+    "ssl_stapling_responder", HS, Exact(1), false, set_ssl::ssl_stapling_responder, "OCSP responder URL for fetching (default: the certificate's authorityInfoAccess; not used with `ssl_stapling_file`).";
     "ssl_ocsp", HS, Exact(1), false, set_ssl::off_only, "`off` only (nginx's default).";
     "ssl_ocsp_cache", HS, Exact(1), false, set_ssl::off_only, "`off` only (nginx's default).";
     "ssl_ocsp_responder", HS, Exact(1), false, set_ssl::refuse, "Refused: OCSP is not implemented.";

@@ -1,9 +1,8 @@
 //! Setters of the `ssl_*` directives (nginx's `ngx_http_ssl_module.c`): they check each
 //! value's syntax as nginx does; `merge` hands the merged values to `tls::build`, which
 //! reads the certificates and makes the rustls configuration. What Portico does not do yet
-//! (0-RTT, OCSP checks of client certificates, `ssl_conf_command`; stapling without
-//! `ssl_stapling_file` is refused in `tls::build`) is refused here with the reason, never
-//! accepted and ignored.
+//! (OCSP checks of client certificates, `ssl_conf_command`) is refused here with the
+//! reason, never accepted and ignored.
 
 use std::time::Duration;
 
@@ -272,7 +271,6 @@ pub(crate) fn off_only(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Resu
             }
             "client certificate verification is not implemented yet"
         }
-        "ssl_stapling" | "ssl_stapling_verify" => "OCSP stapling is not implemented yet",
         "ssl_ocsp" => "OCSP checks of client certificates are not implemented yet",
         "ssl_ocsp_cache" => "OCSP checks of client certificates are not implemented yet",
         _ => "it is not implemented yet",
@@ -288,7 +286,6 @@ pub(crate) fn refuse(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result
     l.srv(d)?;
     let why = match d.name.as_str() {
         "ssl_conf_command" => "it passes commands to OpenSSL, and Portico's TLS is rustls",
-        "ssl_stapling_file" | "ssl_stapling_responder" => "OCSP stapling is not implemented yet",
         "ssl_ocsp_responder" => "OCSP checks of client certificates are not implemented yet",
         _ => "it is not implemented yet",
     };

@@ -96,17 +96,22 @@ pub fn certified_key(
     Ok(Arc::new(ck))
 }
 
-/// The server's pairs, chosen by the client's offered signature schemes.
+/// The server's pairs, chosen by the client's offered signature schemes; a pair whose OCSP
+/// response is fetched (`stapling.rs`) is answered with its current response.
 #[derive(Debug)]
-pub struct ByOffer(pub Vec<Arc<CertifiedKey>>);
+pub struct ByOffer(pub Vec<(Arc<CertifiedKey>, Option<Arc<super::stapling::Stapling>>)>);
 
 impl ResolvesServerCert for ByOffer {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let offered = hello.signature_schemes();
-        self.0
+        let (ck, stapling) = self
+            .0
             .iter()
-            .find(|ck| ck.key.choose_scheme(offered).is_some())
-            .or_else(|| self.0.first())
-            .cloned()
+            .find(|(ck, _)| ck.key.choose_scheme(offered).is_some())
+            .or_else(|| self.0.first())?;
+        Some(match stapling {
+            Some(s) => s.current(crate::log::time::now_secs()),
+            None => ck.clone(),
+        })
     }
 }

@@ -34,9 +34,11 @@ mod dn;
 mod encrypted_key;
 mod hkdf;
 pub mod ktls;
+mod ocsp;
 mod offer;
 mod session;
 mod settings;
+pub mod stapling;
 mod tickets;
 mod transport;
 mod x509;
@@ -125,6 +127,9 @@ pub struct ServerTls {
     /// `ssl_conf_command Options KTLS`: a connection's session may move into the kernel
     /// when a file goes out with `sendfile on` (`ktls.rs`).
     pub ktls: bool,
+    /// The certificates whose OCSP responses the workers fetch (`ssl_stapling` without
+    /// `ssl_stapling_file`).
+    pub staplings: Vec<Arc<stapling::Stapling>>,
 }
 
 /// Lays out an empty `ssl_session_cache shared:` zone (the master, before the fork).

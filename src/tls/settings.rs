@@ -76,6 +76,12 @@ pub struct SslSettings<'a> {
     pub stapling: bool,
     /// `ssl_stapling_file` (empty: none).
     pub stapling_file: &'a str,
+    /// `ssl_stapling_responder` (empty: the certificate's).
+    pub stapling_responder: &'a str,
+    /// `ssl_stapling_verify`.
+    pub stapling_verify: bool,
+    /// The server has a `resolver`.
+    pub resolver: bool,
     /// `ssl_early_data`.
     pub early_data: bool,
 }
@@ -104,10 +110,33 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
             shared_cache: None,
             client_trust,
             ktls: false,
+            staplings: Vec::new(),
         });
     }
     let (client_trust, verifier) = client_trust(s, true)?;
     let staple = stapled_response(s)?;
+    let fetch = (s.stapling && s.stapling_file.is_empty()).then(|| -> Result<_, String> {
+        // The context's store, as nginx fills it before `ngx_ssl_stapling`: the
+        // `ssl_client_certificate` CAs (when clients are verified) and
+        // `ssl_trusted_certificate`.
+        let mut trusted = Vec::new();
+        if s.verify_client != super::VerifyClient::Off && !s.client_certificate.is_empty() {
+            let v = s.client_certificate;
+            trusted = certs::load_certs(v, &s.conf_prefix.join(v))?;
+        }
+        if !s.trusted_certificate.is_empty() {
+            let v = s.trusted_certificate;
+            trusted.extend(certs::load_certs(v, &s.conf_prefix.join(v))?);
+        }
+        Ok(super::stapling::Setup {
+            responder: s.stapling_responder,
+            verify: s.stapling_verify,
+            resolver: s.resolver,
+            trusted: Arc::new(trusted.iter().map(|c| c.as_ref().to_vec()).collect()),
+        })
+    });
+    let fetch = fetch.transpose()?;
+    let mut staplings = Vec::new();
     let mut pairs = Vec::new();
     for (i, cert) in s.certificates.iter().enumerate() {
         let Some(key) = s.certificate_keys.get(i) else {
@@ -127,7 +156,11 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
         if let (Some(ocsp), Some(ck)) = (&staple, Arc::get_mut(&mut pair)) {
             ck.ocsp = Some(ocsp.clone());
         }
-        pairs.push(pair);
+        let stapling = fetch
+            .as_ref()
+            .and_then(|f| super::stapling::setup(f, cert, &pair, warnings));
+        staplings.extend(stapling.clone());
+        pairs.push((pair, stapling));
     }
     let mut provider = super::provider();
     let (tls12, missing) = ciphers::select(s.ciphers, &provider.cipher_suites)?;
@@ -218,23 +251,16 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
         shared_cache,
         client_trust,
         ktls: false,
+        staplings,
     })
 }
 
 /// `ssl_stapling on` with `ssl_stapling_file`: the DER OCSP response every certificate of
 /// the server staples (as nginx staples the file's response, unverified). Without a file
-/// nginx fetches from the responder; Portico does not yet, so that is refused with the
-/// reason.
+/// the responses are fetched (`stapling.rs`).
 fn stapled_response(s: &SslSettings<'_>) -> Result<Option<Vec<u8>>, String> {
-    if !s.stapling {
+    if !s.stapling || s.stapling_file.is_empty() {
         return Ok(None);
-    }
-    if s.stapling_file.is_empty() {
-        return Err(
-            "\"ssl_stapling on\" needs \"ssl_stapling_file\": fetching OCSP responses \
-                    from the responder is not implemented yet"
-                .to_string(),
-        );
     }
     let path = s.conf_prefix.join(s.stapling_file);
     let der = std::fs::read(&path).map_err(|e| {

@@ -58,6 +58,98 @@ pub struct Session {
     /// 0-RTT bytes (`ssl_early_data on`) were read while the handshake was in progress
     /// and no request has looked at them yet (`$ssl_early_data`).
     early: std::cell::Cell<bool>,
+    /// The session id of the ServerHello (`$ssl_session_id` under TLS 1.2): read from the
+    /// first flight on its way out.
+    hello_id: Option<Box<[u8]>>,
+    /// The server issues TLS 1.3 tickets (`$ssl_session_id` under TLS 1.3).
+    tls13_tickets: bool,
+}
+
+/// A socket's writer that keeps a copy of the first bytes written through it.
+struct Tap<'a> {
+    sock: &'a mut TcpStream,
+    seen: Vec<u8>,
+}
+
+/// The bytes of the first flight read: a record header, a ServerHello's header, version
+/// and random, session id length and the longest session id.
+const HELLO_ID_END: usize = 5 + 4 + 2 + 32 + 1 + 32;
+
+impl Write for Tap<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.sock.write(buf)?;
+        let room = HELLO_ID_END.saturating_sub(self.seen.len());
+        self.seen.extend_from_slice(&buf[..n.min(room)]);
+        Ok(n)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let n = self.sock.write_vectored(bufs)?;
+        let mut left = n;
+        for b in bufs {
+            let take = left.min(b.len());
+            let room = HELLO_ID_END.saturating_sub(self.seen.len());
+            self.seen.extend_from_slice(&b[..take.min(room)]);
+            left -= take;
+            if left == 0 {
+                break;
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.sock.flush()
+    }
+}
+
+/// The legacy_session_id of the ServerHello at the start of `flight`.
+fn server_hello_id(flight: &[u8]) -> Option<Box<[u8]>> {
+    // Handshake record, ServerHello.
+    if flight.first() != Some(&RECORD_HANDSHAKE) || flight.get(5) != Some(&2) {
+        return None;
+    }
+    let len = usize::from(*flight.get(43)?);
+    flight.get(44..44 + len).map(Box::from)
+}
+
+/// `$ssl_session_id`'s value: what identifies the session as OpenSSL's `SSL_SESSION_get_id`
+/// does (see [`TlsVars::of`]).
+#[derive(Debug)]
+pub enum SessionId {
+    /// TLS 1.2: the ServerHello's session id (empty: none).
+    Hello(Option<Box<[u8]>>),
+    /// TLS 1.3 with tickets: a random id of the session the tickets carry, drawn when
+    /// first read.
+    Ticketed(std::cell::OnceCell<[u8; 32]>),
+    /// TLS 1.3 without tickets: none.
+    None,
+}
+
+impl SessionId {
+    /// Appends the id in lower-case hex (nothing where there is none).
+    pub fn write_hex(&self, out: &mut Vec<u8>) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let bytes: &[u8] = match self {
+            SessionId::Hello(id) => id.as_deref().unwrap_or(&[]),
+            SessionId::Ticketed(cell) => cell.get_or_init(|| {
+                let mut id = [0u8; 32];
+                if aws_lc_rs::rand::fill(&mut id).is_err() {
+                    // No randomness: no id (rather than a guessable one).
+                    return [0u8; 32];
+                }
+                id
+            }),
+            SessionId::None => &[],
+        };
+        if bytes.iter().all(|b| *b == 0) {
+            return;
+        }
+        for b in bytes {
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 15)]);
+        }
+    }
 }
 
 /// An error rustls reported, with nginx's text for the log.
@@ -128,6 +220,8 @@ pub struct TlsVars {
     /// `$ssl_early_data`: the request came in 0-RTT data, before the handshake ended
     /// (taken again for the next request).
     pub early_data: bool,
+    /// `$ssl_session_id`.
+    pub session_id: SessionId,
 }
 
 impl TlsVars {
@@ -149,8 +243,19 @@ impl TlsVars {
         if conn.is_handshaking() && !early_data {
             return None;
         }
+        let tls13 = conn.protocol_version()? == rustls::ProtocolVersion::TLSv1_3;
+        // OpenSSL's session id: under TLS 1.2 the ServerHello's (the id a stateful
+        // resumption finds the session by, or the one a client sent with its ticket); under
+        // TLS 1.3 the ServerHello's only echoes the client's, and OpenSSL gives the session
+        // a fresh random id with each ticket it issues (none without tickets).
+        let session_id = match (tls13, session.tls13_tickets) {
+            (false, _) => SessionId::Hello(session.hello_id.clone()),
+            (true, true) => SessionId::Ticketed(std::cell::OnceCell::new()),
+            (true, false) => SessionId::None,
+        };
         Some(TlsVars {
             early_data,
+            session_id,
             protocol: match conn.protocol_version()? {
                 rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3",
                 rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2",
@@ -182,6 +287,8 @@ impl Session {
             offered: None,
             kernel_allowed: false,
             early: std::cell::Cell::new(false),
+            hello_id: None,
+            tls13_tickets: false,
         }
     }
 
@@ -272,11 +379,26 @@ impl Session {
         sock: &mut TcpStream,
     ) -> Result<(), String> {
         self.offered = Some(Box::new(super::Offered::of(&accepted.client_hello())));
+        self.tls13_tickets = config.send_tls13_tickets > 0;
         match accepted.into_connection(config) {
             Ok(mut conn) => {
                 if let Err(e) = conn.process_new_packets() {
                     count(crate::status::Field::SslHandshakesFailed);
                     return Err(format!("SSL_do_handshake() failed (SSL: {e})"));
+                }
+                // The first flight leaves through a tap that reads the ServerHello's
+                // session id (`$ssl_session_id`); the rest goes as usual.
+                if conn.wants_write() {
+                    let mut tap = Tap {
+                        sock,
+                        seen: Vec::with_capacity(HELLO_ID_END),
+                    };
+                    match conn.write_tls(&mut tap) {
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) => return Err(format!("SSL_do_handshake() failed ({e})")),
+                    }
+                    self.hello_id = server_hello_id(&tap.seen);
                 }
                 self.state = State::Open(Box::new(conn));
                 match self.flush(sock) {

@@ -39,6 +39,7 @@ pub mod ranges;
 pub mod rate;
 pub mod request_body;
 pub mod response_buffer;
+pub mod stapler;
 pub mod stream;
 pub mod temp_file;
 
@@ -56,6 +57,15 @@ pub use failure::{Cause, Failure, RequestLog};
 pub use log::UpstreamLog;
 pub use machine::{Turn, Upstream};
 pub use protocol::Protocol;
+
+/// Records `owner` for the upstream socket `fd` in `owners`.
+fn set(owners: &mut Vec<Owner>, fd: i32, owner: Owner) {
+    let Ok(i) = usize::try_from(fd) else { return };
+    if owners.len() <= i {
+        owners.resize(i + 1, Owner::None);
+    }
+    owners[i] = owner;
+}
 
 /// Token bit of an upstream socket (the rest is its descriptor; see [`Owner`]).
 pub const UPSTREAM_TOKEN_BIT: usize = 1 << 63;
@@ -80,6 +90,8 @@ pub struct Upstreams {
     registry: mio::Registry,
     /// The health checks' probes (`health_check`).
     pub prober: prober::Prober,
+    /// `ssl_stapling`'s OCSP fetches.
+    pub stapler: stapler::Stapler,
     /// Requests waiting for a server (`queue`).
     pub queues: queue::Queues,
 }
@@ -102,6 +114,8 @@ pub enum Owner {
     Pool(Key),
     /// A health check's probe: check and server index in the [`prober::Prober`].
     Probe(u32, u32),
+    /// An OCSP fetch of `ssl_stapling`: its index in the [`stapler::Stapler`].
+    Staple(u32),
 }
 
 impl Upstreams {
@@ -115,6 +129,7 @@ impl Upstreams {
             owners: Vec::new(),
             registry,
             prober: prober::Prober::new(http, Instant::now()),
+            stapler: stapler::Stapler::new(http),
             queues: queue::Queues::default(),
         }
     }
@@ -135,6 +150,28 @@ impl Upstreams {
             }
             owners[i] = owner;
         });
+    }
+
+    /// Starts the OCSP fetches handshakes asked for; ends those past their deadline.
+    pub fn run_staples(&mut self, now: Instant) {
+        let Upstreams {
+            owners,
+            registry,
+            stapler,
+            ..
+        } = self;
+        stapler.on_timers(now, registry, &mut |fd, owner| set(owners, fd, owner));
+    }
+
+    /// Readiness of an OCSP fetch's socket.
+    pub fn on_staple_event(&mut self, i: u32, now: Instant) {
+        let Upstreams {
+            owners,
+            registry,
+            stapler,
+            ..
+        } = self;
+        stapler.on_event(i, now, registry, &mut |fd, owner| set(owners, fd, owner));
     }
 
     /// Readiness of a probe's socket.

@@ -313,6 +313,9 @@ impl<'c> Worker<'c> {
                 if let Some(at) = self.shared.upstreams.prober.next_deadline() {
                     t = t.min(at.saturating_duration_since(self.shared.now));
                 }
+                if let Some(at) = self.shared.upstreams.stapler.next_deadline() {
+                    t = t.min(at.saturating_duration_since(self.shared.now));
+                }
                 if self.shared.upstreams.queues.any() {
                     t = t.min(crate::upstream::queue::RETRY_TICK);
                 }
@@ -401,6 +404,7 @@ impl<'c> Worker<'c> {
             self.fire_timers();
             self.wake_resolved();
             self.shared.upstreams.run_probes(self.shared.now);
+            self.shared.upstreams.run_staples(self.shared.now);
             self.wake_queued();
             self.shared.upstreams.pool.expire(self.shared.now);
             self.cache_turn();
@@ -463,6 +467,7 @@ impl<'c> Worker<'c> {
                     .upstreams
                     .on_probe_event(check, server, self.shared.now)
             }
+            Owner::Staple(i) => self.shared.upstreams.on_staple_event(i, self.shared.now),
             Owner::Pool(_) | Owner::None => {}
         }
     }

@@ -537,6 +537,7 @@ impl VarSource for RequestVars<'_, '_> {
                         None => return false,
                     },
                     Var::SslSessionReused => out.push(if tls.reused { b'r' } else { b'.' }),
+                    Var::SslSessionId => tls.session_id.write_hex(out),
                     Var::SslAlpnProtocol => {
                         if let Some(p) = &tls.alpn {
                             out.extend_from_slice(p);
