@@ -1,20 +1,17 @@
-//! The cache manager and the cache loader (nginx's `ngx_cache_manager_process_cycle`,
-//! `ngx_http_file_cache_manager` and `ngx_http_file_cache_loader`), as a duty of one
-//! worker (slot 0) instead of two more processes.
-//!
-//! Why a worker: the keys zone is already mapped there, the master keeps no other
-//! children to supervise, respawn and replace on reload, and the duty follows the worker
-//! (a replaced worker 0 takes it up again). What it costs: each turn runs in that worker's
-//! loop, so it is bounded exactly as nginx bounds its processes' bursts — at most
-//! `*_files` files and `*_threshold` of time per turn, `*_sleep` between busy turns.
+//! The work of the cache manager and the cache loader processes (nginx's
+//! `ngx_http_file_cache_manager` and `ngx_http_file_cache_loader`); the processes
+//! themselves (fork, signals, respawn) are the master's (`master/cache_helper.rs`).
 //!
 //! - The loader walks the cache directory once (when the zone was not loaded already: a
 //!   reload keeps a loaded zone) and indexes every file named as an entry (32 hex digits):
-//!   its size on disk, used "now". Until it is done a request still looks at the file of a
-//!   key the zone does not know (nginx's `cold` zone).
+//!   its size on disk, used "now". It works in bursts of at most `loader_files` files and
+//!   `loader_threshold` of time, `loader_sleep` apart, then its process exits. Until it is
+//!   done a request still looks at the file of a key the zone does not know (nginx's `cold`
+//!   zone).
 //! - The manager removes the keys not used for `inactive` (their files too), and the least
 //!   recently used while the cache is above `max_size` or the file system has less than
-//!   `min_free` free.
+//!   `min_free` free: at most `manager_files` keys and `manager_threshold` of time a burst,
+//!   `manager_sleep` between busy bursts.
 
 use std::fs::ReadDir;
 use std::os::unix::fs::MetadataExt;
@@ -29,14 +26,23 @@ use crate::shm::Segment;
 /// Longest pause of an idle manager (nginx's manager waits at most 10 s between looks).
 const IDLE_PAUSE: Duration = Duration::from_secs(1);
 
-/// One cache's manager and loader.
+/// What a [`Duty`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// The cache manager's work, for as long as the process lives.
+    Manage,
+    /// The cache loader's work: one walk of each cache, then done.
+    Load,
+}
+
+/// One cache's manager or loader.
 struct CacheDuty {
     /// Index in `HttpConf::caches`.
     cache: usize,
-    /// Directories left to walk (`None`: loaded, or nothing to load).
+    /// Directories left to walk (loader; `None`: not started).
     loading: Option<Walk>,
-    next_manage: Instant,
-    next_load: Instant,
+    /// When the next burst is due (`None`: nothing more to do).
+    next: Option<Instant>,
 }
 
 /// The loader's place in the directory tree.
@@ -45,8 +51,9 @@ struct Walk {
     current: Option<ReadDir>,
 }
 
-/// The manager and loader of every cache of a configuration (run by worker 0).
+/// The manager's or the loader's work on every cache of a configuration.
 pub struct Duty {
+    task: Task,
     caches: Vec<CacheDuty>,
 }
 
@@ -65,70 +72,77 @@ fn unix_now() -> i64 {
 }
 
 impl Duty {
-    /// The duty for `count` caches, starting at `now`.
-    pub fn new(count: usize, now: Instant) -> Duty {
+    /// The `task` for `count` caches, whose first burst is due at `first`.
+    pub fn new(task: Task, count: usize, first: Instant) -> Duty {
         Duty {
+            task,
             caches: (0..count)
                 .map(|cache| CacheDuty {
                     cache,
                     loading: None,
-                    next_manage: now,
-                    next_load: now,
+                    next: Some(first),
                 })
                 .collect(),
         }
     }
 
-    /// When the next turn is due.
+    /// When the next burst is due (`None`: the loader is done).
     pub fn next_at(&self) -> Option<Instant> {
-        self.caches
-            .iter()
-            .map(|c| {
-                if c.loading.is_some() {
-                    c.next_manage.min(c.next_load)
-                } else {
-                    c.next_manage
-                }
-            })
-            .min()
+        self.caches.iter().filter_map(|c| c.next).min()
     }
 
-    /// Runs what is due at `now`; `cache(i)` gives cache `i`.
+    /// Runs the bursts due at `now`; `cache(i)` gives cache `i`.
     pub fn turn<'a>(&mut self, now: Instant, cache: impl Fn(usize) -> Option<CacheRef<'a>>) {
         for c in &mut self.caches {
-            let Some(r) = cache(c.cache) else {
+            if c.next.is_none_or(|at| at > now) {
                 continue;
-            };
-            let Some(zone) = r.segment.and_then(Zone::open) else {
-                c.next_manage = now + Duration::from_secs(3600);
-                continue;
-            };
-            if c.next_load <= now {
-                if c.loading.is_none() && !zone.totals().loaded {
-                    c.loading = Some(Walk {
-                        dirs: vec![r.path.dir.clone()],
-                        current: None,
-                    });
-                }
-                if let Some(walk) = c.loading.as_mut() {
-                    if load(walk, &zone, r.path) {
-                        c.next_load = now + r.path.loader.sleep;
-                    } else {
-                        c.loading = None;
-                        zone.set_loaded();
-                        c.next_load = now + Duration::from_secs(3600 * 24 * 365);
-                    }
-                }
             }
-            if c.next_manage <= now {
-                let busy = manage(&zone, r.path);
-                c.next_manage = now
-                    + if busy {
-                        r.path.manager.sleep
+            let zone = cache(c.cache).and_then(|r| Some((r.path, Zone::open(r.segment?)?)));
+            let Some((path, zone)) = zone else {
+                c.next = None;
+                continue;
+            };
+            c.next = match self.task {
+                Task::Manage => Some(
+                    now + if manage(&zone, path) {
+                        path.manager.sleep
                     } else {
                         IDLE_PAUSE
-                    };
-            }
+                    },
+                ),
+                Task::Load => {
+                    if c.loading.is_none() {
+                        if zone.totals().loaded {
+                            c.next = None;
+                            continue;
+                        }
+                        c.loading = Some(Walk {
+                            dirs: vec![path.dir.clone()],
+                            current: None,
+                        });
+                    }
+                    let more = c
+                        .loading
+                        .as_mut()
+                        .is_some_and(|walk| load(walk, &zone, path));
+                    match more {
+                        true => Some(now + path.loader.sleep),
+                        false => {
+                            c.loading = None;
+                            zone.set_loaded();
+                            let bsize = nix::sys::statvfs::statvfs(path.dir.as_path())
+                                .map_or(4096, |s| s.block_size());
+                            crate::elog!(
+                                crate::log::LogLevel::Notice,
+                                "http file cache: {} {:.3}M, bsize: {bsize}",
+                                path.dir.display(),
+                                zone.totals().size as f64 / (1024.0 * 1024.0)
+                            );
+                            None
+                        }
+                    }
+                }
+            };
         }
     }
 }
