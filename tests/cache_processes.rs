@@ -39,11 +39,31 @@ fn cmdline(pid: i32) -> String {
 
 /// The master's children whose title is `portico: {role} process`.
 fn with_title(s: &Server, role: &str) -> Vec<i32> {
+    children_titled(s.master_pid(), role)
+}
+
+/// The children of `parent` (not zombies) whose title is `portico: {role} process`.
+fn children_titled(parent: i32, role: &str) -> Vec<i32> {
     let title = format!("portico: {role} process");
-    s.worker_pids()
-        .into_iter()
-        .filter(|&p| cmdline(p) == title)
-        .collect()
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let mut f = rest.split_whitespace();
+        let state = f.next().unwrap_or("");
+        let ppid: i32 = f.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        if parent > 0 && ppid == parent && state != "Z" && cmdline(pid) == title {
+            out.push(pid);
+        }
+    }
+    out
 }
 
 /// The one process with `role`, once there is exactly one.
@@ -124,9 +144,16 @@ fn a_manager_and_a_loader_run_beside_the_workers_without_sockets() {
     assert!(s.wait_for(10, || with_title(&s, "worker").len() == 2));
     let worker = with_title(&s, "worker")[0];
     for pid in [manager, loader] {
-        assert_eq!(sockets(pid), 0, "{} holds sockets", cmdline(pid));
-        // The workers' user (`nobody` when started as root), not the master's.
-        assert_eq!(uid(pid), uid(worker));
+        // (Polled: the title comes first, right after the fork.) No socket, and the
+        // workers' user (`nobody` when started as root), not the master's.
+        assert!(
+            s.wait_for(20, || sockets(pid) == 0 && uid(pid) == uid(worker)),
+            "{}: {} sockets, uid {:?} (worker {:?})",
+            cmdline(pid),
+            sockets(pid),
+            uid(pid),
+            uid(worker)
+        );
     }
     assert!(sockets(worker) > 0);
     let log = s.error_log();
@@ -217,7 +244,7 @@ fn a_reload_replaces_the_helpers_and_quit_stops_them() {
 #[test]
 fn the_manager_removes_inactive_entries_while_every_worker_is_stopped() {
     let up = Upstream::start();
-    let s = start(up.port, "cache", "inactive=1s");
+    let s = start(up.port, "cache", "inactive=3s");
     the_one(&s, "cache manager");
     assert_eq!(s.get("/c/idle").status, 200);
     let dir = s.prefix.path("cache");
@@ -291,16 +318,13 @@ fn a_cache_found_at_start_is_served_at_once_and_indexed_by_the_loader() {
     // well under max_size: nothing is removed.
     assert_eq!(files_under(&dir).len(), 7);
     let loader = the_one(&second, "cache loader");
+    let exited = format!("cache loader process {loader} exited with code 0");
     assert!(
-        second.wait_for(150, || !common::alive(loader)),
+        second.wait_for(150, || second.error_log().contains(&exited)),
         "{}",
         second.error_log()
     );
     let log = second.error_log();
-    assert!(
-        log.contains(&format!("cache loader process {loader} exited with code 0")),
-        "{log}"
-    );
     assert!(
         log.contains(&format!("http file cache: {} ", dir.display())),
         "{log}"
@@ -313,4 +337,64 @@ fn a_cache_found_at_start_is_served_at_once_and_indexed_by_the_loader() {
     );
     assert!(dir.join("notes.txt").exists());
     second.assert_clean_log();
+}
+
+/// Kills a master this test started through another one, and its children.
+struct Orphan(i32);
+
+impl Drop for Orphan {
+    fn drop(&mut self) {
+        let children: Vec<i32> = ["worker", "cache manager", "cache loader"]
+            .iter()
+            .flat_map(|r| children_titled(self.0, r))
+            .collect();
+        kill(self.0, libc::SIGKILL);
+        for pid in children {
+            kill(pid, libc::SIGKILL);
+        }
+    }
+}
+
+#[test]
+fn a_new_binary_runs_its_own_helpers_and_winch_stops_the_old_ones() {
+    let up = Upstream::start();
+    let s = start(up.port, "cache", "");
+    let old = s.master_pid();
+    let old_helpers = [the_one(&s, "cache manager"), the_one(&s, "cache loader")];
+    s.signal(libc::SIGUSR2);
+    let new_pid = || {
+        s.prefix
+            .read("logs/portico.pid")
+            .trim()
+            .parse::<i32>()
+            .ok()
+            .filter(|&p| p != old)
+    };
+    assert!(s.wait_for(20, || new_pid().is_some()), "{}", s.error_log());
+    let new = Orphan(new_pid().unwrap_or(0));
+    assert!(
+        s.wait_for(20, || children_titled(new.0, "cache manager").len() == 1
+            && children_titled(new.0, "cache loader").len() == 1
+            && children_titled(new.0, "worker").len() == 2),
+        "{}",
+        s.error_log()
+    );
+    // WINCH: the old workers and helpers stop; the new master's stay.
+    s.signal(libc::SIGWINCH);
+    assert!(
+        s.wait_for(20, || old_helpers.iter().all(|&p| !common::alive(p))
+            && with_title(&s, "worker").is_empty()),
+        "{}",
+        s.error_log()
+    );
+    assert_eq!(children_titled(new.0, "cache manager").len(), 1);
+    // HUP to the old master (rollback): its workers and helpers start again.
+    s.signal(libc::SIGHUP);
+    assert!(
+        s.wait_for(20, || with_title(&s, "cache manager").len() == 1
+            && with_title(&s, "cache loader").len() == 1
+            && with_title(&s, "worker").len() == 2),
+        "{}",
+        s.error_log()
+    );
 }
