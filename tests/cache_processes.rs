@@ -253,7 +253,7 @@ fn the_manager_removes_inactive_entries_while_every_worker_is_stopped() {
     for &w in &workers {
         kill(w, libc::SIGSTOP);
     }
-    let gone = s.wait_for(20, || files_under(&dir).is_empty());
+    let gone = s.wait_for(30, || files_under(&dir).is_empty());
     for &w in &workers {
         kill(w, libc::SIGCONT);
     }
@@ -282,7 +282,7 @@ fn the_manager_keeps_max_size_under_load() {
     }
     // Each entry takes two 4 KiB blocks: at most two fit in 20 KiB.
     assert!(
-        s.wait_for(20, || files_under(&dir).len() <= 2),
+        s.wait_for(30, || files_under(&dir).len() <= 2),
         "{:?}",
         files_under(&dir)
     );
@@ -331,7 +331,7 @@ fn a_cache_found_at_start_is_served_at_once_and_indexed_by_the_loader() {
     );
     // Indexed, the entries count against max_size: the manager removes all but two.
     assert!(
-        second.wait_for(20, || files_under(&dir).len() <= 3),
+        second.wait_for(30, || files_under(&dir).len() <= 3),
         "{:?}",
         files_under(&dir)
     );

@@ -18,13 +18,17 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::keys::{Node, Zone};
+use super::keys::{Node, Pass, Zone};
 use super::md5;
 use super::path_conf::CachePath;
 use crate::shm::Segment;
 
-/// Longest pause of an idle manager (nginx's manager waits at most 10 s between looks).
-const IDLE_PAUSE: Duration = Duration::from_secs(1);
+/// Longest pause of an idle manager (nginx's `ngx_http_file_cache_expire` waits at most
+/// 10 s between looks).
+const IDLE_PAUSE: Duration = Duration::from_secs(10);
+/// How many keys being fetched the manager passes over, looking for one to remove for
+/// `max_size` (nginx's `tries` in `ngx_http_file_cache_forced_expire`).
+const FORCED_TRIES: usize = 20;
 
 /// What a [`Duty`] does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,13 +107,7 @@ impl Duty {
                 continue;
             };
             c.next = match self.task {
-                Task::Manage => Some(
-                    now + if manage(&zone, path) {
-                        path.manager.sleep
-                    } else {
-                        IDLE_PAUSE
-                    },
-                ),
+                Task::Manage => Some(now + manage(&zone, path)),
                 Task::Load => {
                     if c.loading.is_none() {
                         if zone.totals().loaded {
@@ -214,17 +212,45 @@ fn key_of_name(name: &str) -> Option<[u8; 16]> {
     Some(key)
 }
 
-/// One manager iteration: idle keys out, and least recently used ones while the cache
-/// is over `max_size` or under `min_free`, up to `manager_files` keys. `true` when it
-/// stopped with work left.
-fn manage(zone: &Zone<'_>, path: &CachePath) -> bool {
-    let files = usize::try_from(path.manager.files.max(1)).unwrap_or(usize::MAX);
+/// One manager burst, as nginx's `ngx_http_file_cache_manager`: every key not used for
+/// `inactive` goes, then the least recently used ones, one at a time, while the cache is
+/// over `max_size` or the disk under `min_free`, at most `manager_files` of them and
+/// `manager_threshold` of time. Returns the pause before the next burst: `manager_sleep`
+/// after a full burst, else until the next key's `inactive` ends (at most 10 s).
+fn manage(zone: &Zone<'_>, path: &CachePath) -> Duration {
+    let started = Instant::now();
     let mut gone = Vec::new();
-    let busy = zone.expire(unix_now(), files, need_to_free(zone, path), &mut gone);
-    for key in &gone {
-        let _ = std::fs::remove_file(path.entry(&md5::hex(key)));
+    let mut next = match zone.expire(unix_now(), usize::MAX, 0, &mut gone) {
+        Pass::Done(Some(secs)) => Duration::from_secs(secs.clamp(1, 10) as u64),
+        _ => IDLE_PAUSE,
+    };
+    remove_files(path, &mut gone);
+    let mut files = 0;
+    while need_to_free(zone, path) > 0 {
+        let pass = zone.expire(unix_now(), FORCED_TRIES, 1, &mut gone);
+        if gone.is_empty() {
+            // Nothing that may go (all being fetched, or none left).
+            next = if pass == Pass::Stopped {
+                Duration::from_secs(1)
+            } else {
+                IDLE_PAUSE
+            };
+            break;
+        }
+        remove_files(path, &mut gone);
+        files += 1;
+        if files >= path.manager.files.max(1) || started.elapsed() >= path.manager.threshold {
+            next = path.manager.sleep;
+            break;
+        }
     }
-    busy || need_to_free(zone, path) > 0
+    next
+}
+
+fn remove_files(path: &CachePath, gone: &mut Vec<[u8; 16]>) {
+    for key in gone.drain(..) {
+        let _ = std::fs::remove_file(path.entry(&md5::hex(&key)));
+    }
 }
 
 /// Bytes to free: above `max_size`, or short of `min_free` on the file system.
