@@ -7,7 +7,6 @@ mod common;
 #[path = "support/upstream.rs"]
 mod upstream;
 
-use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use common::Server;
@@ -260,7 +259,7 @@ fn the_manager_keeps_max_size_by_removing_the_least_recently_used() {
     let dir = server.prefix.path("cache");
     // Each entry takes two 4 KiB blocks: at most two fit in 20 KiB.
     assert!(
-        server.wait_for(5, || files_under(&dir).len() <= 2),
+        server.wait_for(30, || files_under(&dir).len() <= 2),
         "{:?}",
         files_under(&dir)
     );
@@ -280,40 +279,5 @@ fn the_manager_removes_entries_not_used_for_inactive() {
     let dir = server.prefix.path("cache");
     assert_eq!(files_under(&dir).len(), 1);
     // Removed without a request meeting it.
-    assert!(server.wait_for(6, || files_under(&dir).is_empty()));
-}
-
-#[test]
-fn the_loader_indexes_an_existing_cache_directory() {
-    let up = Upstream::start();
-    let names = [
-        "0123456789abcdef0123456789abcdef",
-        "fedcba9876543210fedcba9876543210",
-        "00000000000000000000000000000001",
-    ];
-    let server = start_managed(&up, "inactive=1s loader_files=1 loader_sleep=10ms", |p| {
-        for n in names {
-            let rel = format!("cache/{}/{}/{n}", &n[31..], &n[29..31]);
-            p.write(&rel, vec![b'x'; 100]);
-        }
-        p.write("cache/notes.txt", "not an entry");
-        // The workers' user (not root's) removes them.
-        for d in files_under(&p.path("cache"))
-            .iter()
-            .filter_map(|f| f.parent())
-        {
-            for dir in [d, d.parent().unwrap()] {
-                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-            }
-        }
-    });
-    let dir = server.prefix.path("cache");
-    // Known to the zone, they age out of `inactive` and go; other files stay.
-    assert!(
-        server.wait_for(6, || files_under(&dir).len() == 1),
-        "{:?} {}",
-        files_under(&dir),
-        server.error_log()
-    );
-    assert!(dir.join("notes.txt").exists());
+    assert!(server.wait_for(30, || files_under(&dir).is_empty()));
 }

@@ -647,11 +647,40 @@ fn passed_date_and_server_stay_away_when_the_upstream_has_none() {
 fn several_ranges_of_a_hit_are_one_multipart_answer() {
     let up = Upstream::start();
     let server = start(&up, "");
-    let uri = "/c/mr?size=100";
+    multipart_of_a_hit(&server, "/c/mr?size=100", 1);
+    assert_eq!(asked(&up, "/c/mr"), 1);
+}
+
+/// An entry over 32 KiB is served from its file, part after part.
+#[test]
+fn several_ranges_of_a_hit_served_from_its_file_are_one_multipart_answer() {
+    let up = Upstream::start();
+    let server = start(&up, "");
+    for _ in 0..2 {
+        multipart_of_a_hit(&server, "/c/big?size=200000", 3);
+    }
+    assert_eq!(asked(&up, "/c/big"), 1);
+}
+
+/// Asks for `uri` whole, then for `parts` ranges of it (the last one to the end), and
+/// checks the multipart answer byte for byte.
+fn multipart_of_a_hit(server: &Server, uri: &str, middle: usize) {
     let whole = server.get(uri);
+    let total = whole.body.len();
+    let mut ranges = vec![(0, 3)];
+    for i in 0..middle {
+        let at = 10 + i * (total / (middle + 1));
+        ranges.push((at, at + 5000.min(total / (middle + 2))));
+    }
+    ranges.push((total - 7, total));
+    let spec: Vec<String> = ranges
+        .iter()
+        .map(|(s, e)| format!("{s}-{}", e - 1))
+        .collect();
     let r = server.request(
         format!(
-            "GET {uri} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nRange: bytes=0-2,10-\r\n\r\n"
+            "GET {uri} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nRange: bytes={}\r\n\r\n",
+            spec.join(",")
         )
         .as_bytes(),
     );
@@ -662,9 +691,8 @@ fn several_ranges_of_a_hit_are_one_multipart_answer() {
         "{ctype}"
     );
     let boundary = &ctype["multipart/byteranges; boundary=".len()..];
-    let total = whole.body.len();
     let mut expected = Vec::new();
-    for (start, end) in [(0, 3), (10, total)] {
+    for &(start, end) in &ranges {
         expected.extend_from_slice(
             format!(
                 "\r\n--{boundary}\r\nContent-Range: bytes {start}-{}/{total}\r\n\r\n",
@@ -683,7 +711,6 @@ fn several_ranges_of_a_hit_are_one_multipart_answer() {
         r.header("Content-Length"),
         Some(&*expected.len().to_string())
     );
-    assert_eq!(asked(&up, "/c/mr"), 1);
 }
 
 /// `proxy_cache_background_update on` with `use_stale updating`: an expired entry answers at

@@ -284,17 +284,17 @@ impl<'s> Zone<'s> {
     /// The manager's pass over the LRU's tail: removes up to `files` nodes whose `inactive`
     /// is over, and least recently used ones while `to_free` bytes are still to free (the
     /// cache is above `max_size` or the disk below `min_free`), never one being fetched.
-    /// `out` gets the keys whose files must go; `true` when it stopped with work left.
-    pub fn expire(&self, now: i64, files: usize, to_free: u64, out: &mut Evicted) -> bool {
+    /// `out` gets the keys whose files must go.
+    pub fn expire(&self, now: i64, files: usize, to_free: u64, out: &mut Evicted) -> Pass {
         let Some(mut g) = self.lock() else {
-            return false;
+            return Pass::Done(None);
         };
         let mut to_free = to_free;
         let mut node = g.oldest();
         let mut looked = 0;
         while let Some(n) = node {
             if looked >= files {
-                return true;
+                return Pass::Stopped;
             }
             looked += 1;
             let newer = g.newer(n);
@@ -309,7 +309,7 @@ impl<'s> Zone<'s> {
             }
             if v.expire > now && to_free == 0 {
                 // The tail is the least recently used: nothing newer has expired.
-                return false;
+                return Pass::Done(Some(v.expire - now));
             }
             if v.exists != 0 {
                 add_size(&mut g, v.fs_size, 0);
@@ -319,8 +319,18 @@ impl<'s> Zone<'s> {
             g.remove(n);
             node = newer;
         }
-        false
+        Pass::Done(None)
     }
+}
+
+/// How a manager's pass over the keys zone ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// It looked at as many keys as it was allowed: there may be more to do.
+    Stopped,
+    /// Nothing more to remove; `Some(s)`: the least recently used key's `inactive` ends in
+    /// `s` seconds (`None`: no key left that could go).
+    Done(Option<i64>),
 }
 
 fn totals_of(g: &mut Guard<'_, Node>) -> Totals {
@@ -569,11 +579,16 @@ mod tests {
         }
         let mut out = Vec::new();
         // Keys 0..=2 expire at 10..=12.
-        assert!(!z.expire(12, 100, 0, &mut out));
+        // Key 3 is the next to expire, at 13.
+        assert_eq!(z.expire(12, 100, 0, &mut out), Pass::Done(Some(1)));
         assert_eq!(out, vec![[0; 16], [1; 16], [2; 16]]);
         assert_eq!(z.totals().size, 2000);
         out.clear();
         z.expire(0, 100, 1, &mut out);
         assert_eq!(out, vec![[3; 16]]);
+        out.clear();
+        assert_eq!(z.expire(0, 0, 1, &mut out), Pass::Stopped);
+        assert_eq!(z.expire(100, 100, 0, &mut out), Pass::Done(None));
+        assert_eq!(out, vec![[4; 16]]);
     }
 }

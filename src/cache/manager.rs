@@ -1,42 +1,52 @@
-//! The cache manager and the cache loader (nginx's `ngx_cache_manager_process_cycle`,
-//! `ngx_http_file_cache_manager` and `ngx_http_file_cache_loader`), as a duty of one
-//! worker (slot 0) instead of two more processes.
-//!
-//! Why a worker: the keys zone is already mapped there, the master keeps no other
-//! children to supervise, respawn and replace on reload, and the duty follows the worker
-//! (a replaced worker 0 takes it up again). What it costs: each turn runs in that worker's
-//! loop, so it is bounded exactly as nginx bounds its processes' bursts — at most
-//! `*_files` files and `*_threshold` of time per turn, `*_sleep` between busy turns.
+//! The work of the cache manager and the cache loader processes (nginx's
+//! `ngx_http_file_cache_manager` and `ngx_http_file_cache_loader`); the processes
+//! themselves (fork, signals, respawn) are the master's (`master/cache_helper.rs`).
 //!
 //! - The loader walks the cache directory once (when the zone was not loaded already: a
 //!   reload keeps a loaded zone) and indexes every file named as an entry (32 hex digits):
-//!   its size on disk, used "now". Until it is done a request still looks at the file of a
-//!   key the zone does not know (nginx's `cold` zone).
+//!   its size on disk, used "now". It works in bursts of at most `loader_files` files and
+//!   `loader_threshold` of time, `loader_sleep` apart, then its process exits. Until it is
+//!   done a request still looks at the file of a key the zone does not know (nginx's `cold`
+//!   zone).
 //! - The manager removes the keys not used for `inactive` (their files too), and the least
 //!   recently used while the cache is above `max_size` or the file system has less than
-//!   `min_free` free.
+//!   `min_free` free: at most `manager_files` keys and `manager_threshold` of time a burst,
+//!   `manager_sleep` between busy bursts.
 
 use std::fs::ReadDir;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::keys::{Node, Zone};
+use super::keys::{Node, Pass, Zone};
 use super::md5;
 use super::path_conf::CachePath;
 use crate::shm::Segment;
 
-/// Longest pause of an idle manager (nginx's manager waits at most 10 s between looks).
-const IDLE_PAUSE: Duration = Duration::from_secs(1);
+/// Longest pause of an idle manager (nginx's `ngx_http_file_cache_expire` waits at most
+/// 10 s between looks).
+const IDLE_PAUSE: Duration = Duration::from_secs(10);
+/// How many keys being fetched the manager passes over, looking for one to remove for
+/// `max_size` (nginx's `tries` in `ngx_http_file_cache_forced_expire`).
+const FORCED_TRIES: usize = 20;
 
-/// One cache's manager and loader.
+/// What a [`Duty`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// The cache manager's work, for as long as the process lives.
+    Manage,
+    /// The cache loader's work: one walk of each cache, then done.
+    Load,
+}
+
+/// One cache's manager or loader.
 struct CacheDuty {
     /// Index in `HttpConf::caches`.
     cache: usize,
-    /// Directories left to walk (`None`: loaded, or nothing to load).
+    /// Directories left to walk (loader; `None`: not started).
     loading: Option<Walk>,
-    next_manage: Instant,
-    next_load: Instant,
+    /// When the next burst is due (`None`: nothing more to do).
+    next: Option<Instant>,
 }
 
 /// The loader's place in the directory tree.
@@ -45,8 +55,9 @@ struct Walk {
     current: Option<ReadDir>,
 }
 
-/// The manager and loader of every cache of a configuration (run by worker 0).
+/// The manager's or the loader's work on every cache of a configuration.
 pub struct Duty {
+    task: Task,
     caches: Vec<CacheDuty>,
 }
 
@@ -65,70 +76,71 @@ fn unix_now() -> i64 {
 }
 
 impl Duty {
-    /// The duty for `count` caches, starting at `now`.
-    pub fn new(count: usize, now: Instant) -> Duty {
+    /// The `task` for `count` caches, whose first burst is due at `first`.
+    pub fn new(task: Task, count: usize, first: Instant) -> Duty {
         Duty {
+            task,
             caches: (0..count)
                 .map(|cache| CacheDuty {
                     cache,
                     loading: None,
-                    next_manage: now,
-                    next_load: now,
+                    next: Some(first),
                 })
                 .collect(),
         }
     }
 
-    /// When the next turn is due.
+    /// When the next burst is due (`None`: the loader is done).
     pub fn next_at(&self) -> Option<Instant> {
-        self.caches
-            .iter()
-            .map(|c| {
-                if c.loading.is_some() {
-                    c.next_manage.min(c.next_load)
-                } else {
-                    c.next_manage
-                }
-            })
-            .min()
+        self.caches.iter().filter_map(|c| c.next).min()
     }
 
-    /// Runs what is due at `now`; `cache(i)` gives cache `i`.
+    /// Runs the bursts due at `now`; `cache(i)` gives cache `i`.
     pub fn turn<'a>(&mut self, now: Instant, cache: impl Fn(usize) -> Option<CacheRef<'a>>) {
         for c in &mut self.caches {
-            let Some(r) = cache(c.cache) else {
+            if c.next.is_none_or(|at| at > now) {
+                continue;
+            }
+            let zone = cache(c.cache).and_then(|r| Some((r.path, Zone::open(r.segment?)?)));
+            let Some((path, zone)) = zone else {
+                c.next = None;
                 continue;
             };
-            let Some(zone) = r.segment.and_then(Zone::open) else {
-                c.next_manage = now + Duration::from_secs(3600);
-                continue;
-            };
-            if c.next_load <= now {
-                if c.loading.is_none() && !zone.totals().loaded {
-                    c.loading = Some(Walk {
-                        dirs: vec![r.path.dir.clone()],
-                        current: None,
-                    });
-                }
-                if let Some(walk) = c.loading.as_mut() {
-                    if load(walk, &zone, r.path) {
-                        c.next_load = now + r.path.loader.sleep;
-                    } else {
-                        c.loading = None;
-                        zone.set_loaded();
-                        c.next_load = now + Duration::from_secs(3600 * 24 * 365);
+            c.next = match self.task {
+                Task::Manage => Some(now + manage(&zone, path)),
+                Task::Load => {
+                    if c.loading.is_none() {
+                        if zone.totals().loaded {
+                            c.next = None;
+                            continue;
+                        }
+                        c.loading = Some(Walk {
+                            dirs: vec![path.dir.clone()],
+                            current: None,
+                        });
+                    }
+                    let more = c
+                        .loading
+                        .as_mut()
+                        .is_some_and(|walk| load(walk, &zone, path));
+                    match more {
+                        true => Some(now + path.loader.sleep),
+                        false => {
+                            c.loading = None;
+                            zone.set_loaded();
+                            let bsize = nix::sys::statvfs::statvfs(path.dir.as_path())
+                                .map_or(4096, |s| s.block_size());
+                            crate::elog!(
+                                crate::log::LogLevel::Notice,
+                                "http file cache: {} {:.3}M, bsize: {bsize}",
+                                path.dir.display(),
+                                zone.totals().size as f64 / (1024.0 * 1024.0)
+                            );
+                            None
+                        }
                     }
                 }
-            }
-            if c.next_manage <= now {
-                let busy = manage(&zone, r.path);
-                c.next_manage = now
-                    + if busy {
-                        r.path.manager.sleep
-                    } else {
-                        IDLE_PAUSE
-                    };
-            }
+            };
         }
     }
 }
@@ -200,17 +212,45 @@ fn key_of_name(name: &str) -> Option<[u8; 16]> {
     Some(key)
 }
 
-/// One manager iteration: idle keys out, and least recently used ones while the cache
-/// is over `max_size` or under `min_free`, up to `manager_files` keys. `true` when it
-/// stopped with work left.
-fn manage(zone: &Zone<'_>, path: &CachePath) -> bool {
-    let files = usize::try_from(path.manager.files.max(1)).unwrap_or(usize::MAX);
+/// One manager burst, as nginx's `ngx_http_file_cache_manager`: every key not used for
+/// `inactive` goes, then the least recently used ones, one at a time, while the cache is
+/// over `max_size` or the disk under `min_free`, at most `manager_files` of them and
+/// `manager_threshold` of time. Returns the pause before the next burst: `manager_sleep`
+/// after a full burst, else until the next key's `inactive` ends (at most 10 s).
+fn manage(zone: &Zone<'_>, path: &CachePath) -> Duration {
+    let started = Instant::now();
     let mut gone = Vec::new();
-    let busy = zone.expire(unix_now(), files, need_to_free(zone, path), &mut gone);
-    for key in &gone {
-        let _ = std::fs::remove_file(path.entry(&md5::hex(key)));
+    let mut next = match zone.expire(unix_now(), usize::MAX, 0, &mut gone) {
+        Pass::Done(Some(secs)) => Duration::from_secs(secs.clamp(1, 10) as u64),
+        _ => IDLE_PAUSE,
+    };
+    remove_files(path, &mut gone);
+    let mut files = 0;
+    while need_to_free(zone, path) > 0 {
+        let pass = zone.expire(unix_now(), FORCED_TRIES, 1, &mut gone);
+        if gone.is_empty() {
+            // Nothing that may go (all being fetched, or none left).
+            next = if pass == Pass::Stopped {
+                Duration::from_secs(1)
+            } else {
+                IDLE_PAUSE
+            };
+            break;
+        }
+        remove_files(path, &mut gone);
+        files += 1;
+        if files >= path.manager.files.max(1) || started.elapsed() >= path.manager.threshold {
+            next = path.manager.sleep;
+            break;
+        }
     }
-    busy || need_to_free(zone, path) > 0
+    next
+}
+
+fn remove_files(path: &CachePath, gone: &mut Vec<[u8; 16]>) {
+    for key in gone.drain(..) {
+        let _ = std::fs::remove_file(path.entry(&md5::hex(&key)));
+    }
 }
 
 /// Bytes to free: above `max_size`, or short of `min_free` on the file system.

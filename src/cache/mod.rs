@@ -12,7 +12,7 @@
 //! - [`vary`]: the variant of a request for a response with `Vary` (nginx's secondary key).
 //! - [`fill`]: a response written to a temporary file and renamed into the cache.
 //! - [`keys`]: the keys zone in shared memory (uses, lock, validity, size, LRU).
-//! - [`manager`]: the cache manager and loader, a duty of worker 0.
+//! - [`manager`]: the work of the cache manager and loader processes (`master/cache_helper.rs`).
 
 pub mod entry;
 pub mod fill;

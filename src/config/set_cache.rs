@@ -66,7 +66,7 @@ pub(crate) fn proxy_cache_path(
     let path = crate::cache::path_conf::parse(&d.name, &args, &shared.prefix)
         .map_err(|m| ConfError::at(d, m))?;
     // max_size, min_free and the loader_*/manager_* pace are kept by the cache manager
-    // and loader (cache/manager.rs, worker 0's duty).
+    // and loader processes (cache/manager.rs, master/cache_helper.rs).
     if shared.caches.iter().any(|c| c.path.dir == path.dir) {
         return Err(ConfError::at(
             d,

@@ -15,10 +15,16 @@
 //! sockets), `HUP` starts them again (rollback) and `QUIT` ends the old master. Unlike nginx,
 //! `WINCH` is honoured in the foreground too (nginx only when daemonized).
 //!
+//! With a cache path in the configuration, the master also forks a cache manager and a cache
+//! loader process (see [`cache_helper`]) after the workers, as nginx does: the manager is
+//! respawned like a worker, the loader is not; a reload starts the new configuration's and
+//! stops the old ones, `WINCH` stops them with the workers.
+//!
 //! A worker that dies unasked is respawned at once, as nginx does; only a slot whose workers
 //! die right after start twice in a row waits, with a doubling delay (nginx would fork flat
 //! out).
 
+mod cache_helper;
 mod outcome;
 mod process;
 mod readable;
@@ -39,7 +45,7 @@ use crate::elog;
 use crate::log::LogLevel;
 use crate::sys;
 pub use crate::user::User;
-use process::WorkerProc;
+use process::{Role, WorkerProc};
 
 /// A worker that dies sooner than this after its start counts as dying at once.
 const RESPAWN_FAST_DEATH: Duration = Duration::from_secs(1);
@@ -266,6 +272,7 @@ pub fn run(opts: LoadOptions) -> i32 {
     for slot in 0..workers {
         m.spawn(slot);
     }
+    m.spawn_cache_helpers();
     m.report_started();
     m.run_loop();
     remove_pid_file(&m.pid_file);
@@ -288,6 +295,7 @@ impl Master {
                 elog!(LogLevel::Notice, "start worker process {pid}");
                 self.workers.push(WorkerProc {
                     pid,
+                    role: Role::Worker,
                     slot,
                     generation: self.generation,
                     started: Instant::now(),
@@ -303,13 +311,57 @@ impl Master {
         }
     }
 
+    /// Forks the cache manager and the cache loader when the configuration has a cache
+    /// (nginx's `ngx_start_cache_manager_processes`).
+    fn spawn_cache_helpers(&mut self) {
+        if self
+            .config
+            .http
+            .as_ref()
+            .is_none_or(|h| h.caches.is_empty())
+        {
+            return;
+        }
+        self.spawn_helper(Role::CacheManager);
+        self.spawn_helper(Role::CacheLoader);
+    }
+
+    fn spawn_helper(&mut self, role: Role) {
+        match process::spawn_cache_helper(
+            &self.config,
+            &mut self.listeners,
+            role,
+            self.user.as_ref(),
+            self.signal_fd,
+        ) {
+            Ok(pid) => {
+                elog!(LogLevel::Notice, "start {} {pid}", role.name());
+                self.workers.push(WorkerProc {
+                    pid,
+                    role,
+                    slot: 0,
+                    generation: self.generation,
+                    started: Instant::now(),
+                    exiting: false,
+                    fast_deaths: 0,
+                });
+            }
+            Err(e) => elog!(
+                LogLevel::Alert,
+                "fork() failed while spawning \"{}\" ({})",
+                role.name(),
+                sys::errno_text(&e)
+            ),
+        }
+    }
+
     fn run_loop(&mut self) {
-        // (slot, when, fast deaths so far) of workers to start again.
-        let mut pending_respawns: Vec<(usize, Instant, u32)> = Vec::new();
+        // (role, slot, when, fast deaths so far) of processes to start again.
+        let mut pending_respawns: Vec<(Role, usize, Instant, u32)> = Vec::new();
         loop {
             let now = Instant::now();
             let mut timeout = Duration::from_secs(3600);
-            for &(_, at, _) in &pending_respawns {
+            for &(_, _, at, _) in &pending_respawns {
                 timeout = timeout.min(at.saturating_duration_since(now));
             }
             if let Phase::Terminating(deadline) = self.phase {
@@ -322,8 +374,8 @@ impl Master {
 
             if sys::take_signal(libc::SIGCHLD) {
                 log_signal(libc::SIGCHLD, "");
-                for (slot, delay, fast_deaths) in self.reap() {
-                    pending_respawns.push((slot, Instant::now() + delay, fast_deaths));
+                for (role, slot, delay, fast_deaths) in self.reap() {
+                    pending_respawns.push((role, slot, Instant::now() + delay, fast_deaths));
                 }
             }
             for sig in [libc::SIGTERM, libc::SIGINT] {
@@ -388,10 +440,13 @@ impl Master {
                     let now = Instant::now();
                     let (due, later): (Vec<_>, Vec<_>) = pending_respawns
                         .into_iter()
-                        .partition(|&(_, at, _)| at <= now);
+                        .partition(|&(_, _, at, _)| at <= now);
                     pending_respawns = later;
-                    for (slot, _, fast_deaths) in due {
-                        self.spawn(slot);
+                    for (role, slot, _, fast_deaths) in due {
+                        match role {
+                            Role::Worker => self.spawn(slot),
+                            _ => self.spawn_helper(role),
+                        }
                         if let Some(w) = self.workers.last_mut() {
                             w.fast_deaths = fast_deaths;
                         }
@@ -412,7 +467,7 @@ impl Master {
     /// As nginx's `ngx_reap_children`: a worker that exits while it was not told to (any
     /// signal, any exit code but 2) is replaced at once; exit code 2 means it could not start
     /// (`worker start-up failed`, a `setuid` refused...), and respawning would only repeat it.
-    fn reap(&mut self) -> Vec<(usize, Duration, u32)> {
+    fn reap(&mut self) -> Vec<(Role, usize, Duration, u32)> {
         let mut respawn = Vec::new();
         while let Some((pid, status)) = process::reap_one() {
             if self.new_binary == Some(pid) {
@@ -428,14 +483,16 @@ impl Master {
                 process::Exit::Code(code) => {
                     elog!(
                         LogLevel::Notice,
-                        "worker process {pid} exited with code {code}"
+                        "{} {pid} exited with code {code}",
+                        w.role.name()
                     );
                     code == WORKER_FATAL_EXIT_CODE
                 }
                 process::Exit::Signal(sig, core) => {
                     elog!(
                         LogLevel::Alert,
-                        "worker process {pid} exited on signal {sig}{}",
+                        "{} {pid} exited on signal {sig}{}",
+                        w.role.name(),
                         core_dumped(core)
                     );
                     false
@@ -444,11 +501,15 @@ impl Master {
             if fatal {
                 elog!(
                     LogLevel::Alert,
-                    "worker process {pid} exited with fatal code {WORKER_FATAL_EXIT_CODE} and cannot be respawned"
+                    "{} {pid} exited with fatal code {WORKER_FATAL_EXIT_CODE} and cannot be respawned",
+                    w.role.name()
                 );
             }
-            let wanted =
-                !w.exiting && w.generation == self.generation && self.phase == Phase::Running;
+            // The loader's exit ends its work (nginx's NGX_PROCESS_NORESPAWN).
+            let wanted = w.role != Role::CacheLoader
+                && !w.exiting
+                && w.generation == self.generation
+                && self.phase == Phase::Running;
             if wanted && !fatal {
                 let fast_deaths = if w.started.elapsed() < RESPAWN_FAST_DEATH {
                     w.fast_deaths + 1
@@ -460,11 +521,12 @@ impl Master {
                     // Portico's own guard (nginx has none), so it says why the slot waits.
                     elog!(
                         LogLevel::Warn,
-                        "worker process {pid} exited right after start {fast_deaths} times in a row, respawning in {}ms",
+                        "{} {pid} exited right after start {fast_deaths} times in a row, respawning in {}ms",
+                        w.role.name(),
                         delay.as_millis()
                     );
                 }
-                respawn.push((w.slot, delay, fast_deaths));
+                respawn.push((w.role, w.slot, delay, fast_deaths));
             }
         }
         respawn
@@ -573,6 +635,7 @@ impl Master {
         for slot in 0..self.config.main.worker_processes {
             self.spawn(slot);
         }
+        self.spawn_cache_helpers();
         self.signal_workers(libc::SIGQUIT, |w| w.generation <= old && !w.exiting);
         Ok(())
     }
@@ -671,6 +734,7 @@ impl Master {
         for slot in 0..self.config.main.worker_processes {
             self.spawn(slot);
         }
+        self.spawn_cache_helpers();
     }
 }
 

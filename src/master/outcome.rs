@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{Master, Phase};
+use super::{Master, Phase, process};
 use crate::elog;
 use crate::log::LogLevel;
 use crate::sys;
@@ -255,7 +255,11 @@ impl Master {
                     workers: self
                         .workers
                         .iter()
-                        .filter(|w| w.generation == self.generation && !w.exiting)
+                        .filter(|w| {
+                            w.role == process::Role::Worker
+                                && w.generation == self.generation
+                                && !w.exiting
+                        })
                         .count(),
                 },
                 Err(e) => Outcome::Rejected(e),

@@ -8,12 +8,37 @@ use crate::config::Config;
 use crate::listener::Listener;
 use crate::user::User;
 
-/// A worker process the master started.
+/// What a child of the master does (nginx's process names, used in its log lines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Serves connections.
+    Worker,
+    /// Keeps every cache within `inactive`, `max_size` and `min_free`; respawned.
+    CacheManager,
+    /// Indexes the caches found on disk at start, then exits; never respawned.
+    CacheLoader,
+}
+
+impl Role {
+    /// nginx's name for the process: `worker process`, `cache manager process`...
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Worker => "worker process",
+            Role::CacheManager => "cache manager process",
+            Role::CacheLoader => "cache loader process",
+        }
+    }
+}
+
+/// A child process the master started: a worker or a cache helper.
 #[derive(Debug)]
 pub struct WorkerProc {
     /// Its pid.
     pub pid: i32,
-    /// Its slot (0..worker_processes): decides CPU affinity and its `reuseport` socket.
+    /// What it does.
+    pub role: Role,
+    /// Its slot (0..worker_processes): decides CPU affinity and its `reuseport` socket
+    /// (0 for a cache helper).
     pub slot: usize,
     /// The configuration generation it runs.
     pub generation: u64,
@@ -56,11 +81,43 @@ pub fn spawn_worker(
         .into_iter()
         .map(|l| l.for_slot(slot))
         .collect();
-    if super::worker_init::init_worker_process(config, slot, user).is_err() {
+    if super::worker_init::init_worker_process(config, Some(slot), user).is_err() {
         std::process::exit(WORKER_INIT_FAILED);
     }
     let code = crate::worker::run(config, own, slot);
     // Skip the master's destructors (they would close shared state twice) but flush stdio.
+    std::process::exit(code)
+}
+
+/// Forks a cache manager or loader (nginx's `ngx_cache_manager_process_cycle`): it closes
+/// every listening socket and the master's signal pipe, is set up as a worker is (user,
+/// limits, environment; no CPU affinity), and runs [`super::cache_helper::run`]. The parent
+/// gets the child's pid.
+pub fn spawn_cache_helper(
+    config: &Config,
+    listeners: &mut Vec<Listener>,
+    role: Role,
+    user: Option<&User>,
+    master_signal_fd: i32,
+) -> io::Result<i32> {
+    let mask = crate::sys::block_handled_signals();
+    // SAFETY: the master is single-threaded, so the child may run arbitrary code after fork.
+    let pid = unsafe { libc::fork() };
+    if pid != 0 {
+        let err = io::Error::last_os_error();
+        crate::sys::restore_signal_mask(&mask);
+        return if pid < 0 { Err(err) } else { Ok(pid) };
+    }
+    crate::sys::set_proc_title(&format!("{}: {}", crate::NAME, role.name()));
+    // SAFETY: closing the master's end of its self-pipe in the child.
+    unsafe { libc::close(master_signal_fd) };
+    crate::sys::reset_signals();
+    // The child's copies of the listening sockets: a helper serves no traffic.
+    drop(std::mem::take(listeners));
+    if super::worker_init::init_worker_process(config, None, user).is_err() {
+        std::process::exit(WORKER_INIT_FAILED);
+    }
+    let code = super::cache_helper::run(config, role);
     std::process::exit(code)
 }
 

@@ -46,11 +46,12 @@ pub fn init_single_process(config: &Config) {
 #[derive(Debug)]
 pub struct InitFailed;
 
-/// Sets up worker `slot`. What nginx only alerts about is logged and the worker goes on;
-/// what it exits for is logged too and returned as [`InitFailed`].
+/// Sets up worker `slot` (`None`: a cache manager or loader, which gets no CPU affinity, as
+/// nginx's `ngx_worker_process_init(cycle, -1)`). What nginx only alerts about is logged and
+/// the process goes on; what it exits for is logged too and returned as [`InitFailed`].
 pub fn init_worker_process(
     config: &Config,
-    slot: usize,
+    slot: Option<usize>,
     user: Option<&User>,
 ) -> Result<(), InitFailed> {
     let main = &config.main;
@@ -119,7 +120,8 @@ pub fn init_worker_process(
         }
     }
     let allowed = sys::allowed_cpus();
-    if let Some(cpus) = main.worker_cpu_affinity.for_worker(slot, &allowed)
+    if let Some(slot) = slot
+        && let Some(cpus) = main.worker_cpu_affinity.for_worker(slot, &allowed)
         && let Err(e) = sys::set_cpu_affinity(cpus.cpus())
     {
         elog!(

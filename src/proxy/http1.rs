@@ -43,6 +43,10 @@ pub struct Http1 {
     slice: Option<Slice>,
     /// The `Content-Type` of a multipart answer ([`Ranged::Multi`]).
     pub multipart_type: Vec<u8>,
+    /// Several ranges of a cache hit and the body's length, until the response head is
+    /// built: the parts' type is the one the charset filter gives (nginx's range filter
+    /// runs after it), so the parts are laid out then.
+    pub multipart_ranges: Option<(Vec<(u64, u64)>, u64)>,
     /// The range filter takes this response (`proxy_force_ranges`, or a cache hit: nginx's
     /// `r->allow_ranges`): the upstream's own `Accept-Ranges` is not passed.
     allow_ranges: bool,
@@ -107,6 +111,7 @@ impl Default for Http1 {
             slice: None,
             allow_ranges: false,
             multipart_type: Vec::new(),
+            multipart_ranges: None,
             framing: Framing::Empty,
             remaining: 0,
             chunk: ChunkedDecoder::new(),
@@ -385,5 +390,9 @@ impl ClientHeaders for Http1Head<'_> {
 
     fn until_close(&self) -> bool {
         self.proto.framing == Framing::UntilClose || self.proto.dechunk
+    }
+
+    fn multipart(&self) -> bool {
+        matches!(self.proto.ranged, Ranged::Multi { .. })
     }
 }

@@ -458,6 +458,25 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         self.response.unread().get(facts.len..)
     }
 
+    /// The length of a cached response's body held in its file (`None`: it is in memory,
+    /// or the response is not from the cache).
+    pub fn cached_file_len(&self) -> Option<u64> {
+        self.head.filter(|_| self.cached && !self.head_taken)?;
+        self.response.file_len()
+    }
+
+    /// Sends a cached response's body held in its file as multipart ranges: each part's
+    /// head, then its bytes `start..end` of the body, and `trailer` at the end.
+    pub fn split_cached_file(
+        &mut self,
+        parts: Vec<super::response_buffer::FilePart>,
+        trailer: Vec<u8>,
+    ) {
+        if let Some(facts) = self.head.filter(|_| self.cached && !self.head_taken) {
+            self.response.split_file(facts.len, parts, trailer);
+        }
+    }
+
     /// Replaces the body of a cached response held in memory (by its multipart ranges).
     pub fn replace_cached_body(&mut self, body: &[u8]) {
         if let Some(facts) = self.head.filter(|_| self.cached && !self.head_taken) {

@@ -251,4 +251,10 @@ pub trait ClientHeaders {
     fn frames_chunks(&self) -> bool {
         false
     }
+    /// The body is a `multipart/byteranges` answer of the range filter: its
+    /// `Content-Type` is the range filter's, which the charset filter leaves alone (the
+    /// parts carry the charset).
+    fn multipart(&self) -> bool {
+        false
+    }
 }

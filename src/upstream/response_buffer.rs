@@ -22,6 +22,10 @@ use std::path::{Path, PathBuf};
 
 use crate::http::source::Ready;
 
+/// A part of a multipart body from a file: its bytes in memory (a part's head, or the
+/// closing boundary), then the file's bytes `start..end`.
+pub type FilePart = (Vec<u8>, u64, u64);
+
 /// The body's temporary file.
 struct TempFile {
     file: File,
@@ -45,6 +49,10 @@ pub struct ResponseBuffer {
     /// Most bytes `mem` may hold.
     cap: usize,
     file: Option<TempFile>,
+    /// The parts still to send after the file's bytes being sent, last first: each one's
+    /// bytes in memory (a multipart head, or the closing boundary) and the file's bytes
+    /// `start..end` after them (several ranges of a cache entry served from its file).
+    parts: Vec<FilePart>,
 }
 
 /// How a spill to the temporary file went.
@@ -76,6 +84,7 @@ impl ResponseBuffer {
         self.split = 0;
         self.end = 0;
         self.file = None;
+        self.parts.clear();
     }
 
     /// Gives the memory back (for the worker's spares).
@@ -160,7 +169,14 @@ impl ResponseBuffer {
 
     /// Bytes in memory and in the file that the client has not had.
     pub fn buffered(&self) -> u64 {
-        (self.end - self.start) as u64 + self.file.as_ref().map_or(0, |f| f.written - f.sent)
+        let parts: u64 = self
+            .parts
+            .iter()
+            .map(|(bytes, start, end)| bytes.len() as u64 + (end - start))
+            .sum();
+        (self.end - self.start) as u64
+            + self.file.as_ref().map_or(0, |f| f.written - f.sent)
+            + parts
     }
 
     fn file_pending(&self) -> bool {
@@ -197,6 +213,20 @@ impl ResponseBuffer {
             if f.sent == f.written {
                 // The file is drained: what follows in memory is next.
                 self.split = self.end;
+                if self.start == self.end
+                    && let Some((bytes, start, end)) = self.parts.pop()
+                {
+                    // The next part: its head from memory, then its bytes from the file.
+                    if self.mem.len() < bytes.len() {
+                        self.mem.resize(bytes.len(), 0);
+                    }
+                    self.mem[..bytes.len()].copy_from_slice(&bytes);
+                    self.start = 0;
+                    self.end = bytes.len();
+                    self.split = self.end;
+                    f.sent = start;
+                    f.written = end;
+                }
             }
             return;
         }
@@ -223,6 +253,36 @@ impl ResponseBuffer {
             f.written = f.written.min(first.saturating_add(end));
             f.sent = first.saturating_add(start).min(f.written);
         }
+    }
+
+    /// The length of an adopted file's body (`None`: no file).
+    pub fn file_len(&self) -> Option<u64> {
+        self.file.as_ref().map(|f| f.written - f.sent)
+    }
+
+    /// Makes an adopted file's body several parts (nginx's multipart ranges): each part's
+    /// bytes in memory (`parts[i].0`, after the first `head_len` unread bytes for the first
+    /// one) followed by the file body's bytes `parts[i].1..parts[i].2` (counted from the
+    /// body's first byte); `trailer` comes last.
+    pub fn split_file(&mut self, head_len: usize, parts: Vec<FilePart>, trailer: Vec<u8>) {
+        let Some(first) = self.file.as_ref().map(|f| f.sent) else {
+            return;
+        };
+        let mut pending: Vec<FilePart> = parts
+            .into_iter()
+            .map(|(bytes, start, end)| (bytes, first + start, first + end.max(start)))
+            .collect();
+        pending.push((trailer, 0, 0));
+        pending.reverse();
+        let Some((bytes, start, end)) = pending.pop() else {
+            return;
+        };
+        self.replace_after(head_len, &bytes);
+        if let Some(f) = self.file.as_mut() {
+            f.sent = start;
+            f.written = end;
+        }
+        self.parts = pending;
     }
 
     /// Narrows a body held in memory after a head of `head_len` bytes to its bytes
@@ -374,6 +434,25 @@ mod tests {
         assert_eq!(created, 1);
         assert_eq!(out, data);
         let _ = std::fs::remove_dir(&dir);
+    }
+
+    #[test]
+    fn a_file_body_goes_out_as_parts() {
+        let path = std::env::temp_dir().join(format!("portico-parts-{}", std::process::id()));
+        // A 5-byte head before the body, as an entry's header.
+        std::fs::write(&path, b"HEAD:0123456789").expect("write");
+        let file = File::open(&path).expect("open");
+        let _ = std::fs::remove_file(&path);
+        let mut b = ResponseBuffer::default();
+        b.start(Vec::new(), 4096);
+        read(&mut b, b"H\r\n");
+        b.adopt_file(file, 5, 15);
+        assert_eq!(b.file_len(), Some(10));
+        let parts = vec![(b"<a>".to_vec(), 0, 2), (b"<b>".to_vec(), 7, 10)];
+        b.split_file(3, parts, b"<end>".to_vec());
+        assert_eq!(b.buffered(), 3 + 3 + 2 + 3 + 3 + 5);
+        assert_eq!(drain(&mut b), b"H\r\n<a>01<b>789<end>");
+        assert!(b.drained());
     }
 
     #[test]

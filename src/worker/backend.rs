@@ -232,4 +232,8 @@ impl ClientHeaders for ClientHead<'_> {
     fn frames_chunks(&self) -> bool {
         each_head!(self, h => h.frames_chunks())
     }
+
+    fn multipart(&self) -> bool {
+        each_head!(self, h => h.multipart())
+    }
 }

@@ -152,8 +152,6 @@ struct Worker<'c> {
     single: bool,
     /// `HUP` came (single process only).
     reload_asked: bool,
-    /// The cache manager and loader (worker 0 only, when the configuration has caches).
-    cache_duty: Option<crate::cache::manager::Duty>,
 }
 
 /// Runs a worker until it is told to stop; returns its exit code. The process was set up
@@ -291,9 +289,6 @@ impl<'c> Worker<'c> {
             debug_peers: &config.events.debug_connection,
             single: false,
             reload_asked: false,
-            // One worker keeps the caches (cache/manager.rs says why not a process).
-            cache_duty: (slot == 0 && !http.caches.is_empty())
-                .then(|| crate::cache::manager::Duty::new(http.caches.len(), Instant::now())),
         })
     }
 
@@ -320,9 +315,6 @@ impl<'c> Worker<'c> {
                     t = t.min(crate::upstream::queue::RETRY_TICK);
                 }
                 if let Some(at) = crate::log::next_access_flush() {
-                    t = t.min(at.saturating_duration_since(self.shared.now));
-                }
-                if let Some(at) = self.cache_duty.as_ref().and_then(|d| d.next_at()) {
                     t = t.min(at.saturating_duration_since(self.shared.now));
                 }
                 let t = self
@@ -407,7 +399,6 @@ impl<'c> Worker<'c> {
             self.shared.upstreams.run_staples(self.shared.now);
             self.wake_queued();
             self.shared.upstreams.pool.expire(self.shared.now);
-            self.cache_turn();
             if self.shared.shutting_down {
                 if self.conns.is_empty() {
                     return 0;
@@ -427,24 +418,6 @@ impl<'c> Worker<'c> {
                 }
             }
         }
-    }
-
-    /// The cache manager's and loader's due work (worker 0); none while shutting down.
-    fn cache_turn(&mut self) {
-        let Some(duty) = self.cache_duty.as_mut() else {
-            return;
-        };
-        if self.shared.shutting_down {
-            return;
-        }
-        let http = self.shared.http;
-        duty.turn(self.shared.now, |i| {
-            let decl = http.caches.get(i)?;
-            Some(crate::cache::manager::CacheRef {
-                path: &decl.path,
-                segment: http.zones.get(decl.zone)?.segment.as_deref(),
-            })
-        });
     }
 
     /// An event on an upstream socket: for the request using it, or for the idle pool.

@@ -100,6 +100,11 @@ impl Multipart {
         Some(body)
     }
 
+    /// Each part's head with its range, in order, and the closing boundary.
+    pub fn into_parts(self) -> (Vec<crate::upstream::response_buffer::FilePart>, Vec<u8>) {
+        (self.parts, self.trailer)
+    }
+
     /// Splits the answer for sending from the file: the first part's head (to queue after
     /// the response head), its range, and the rest for the writer.
     pub fn into_first(self) -> (Vec<u8>, (u64, u64), RangeParts) {

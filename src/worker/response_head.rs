@@ -665,7 +665,7 @@ fn write_response<'c>(
     if let Some(u) = head.upstream {
         let from = out.len();
         u.write_early(out);
-        if let Some(v) = &charset {
+        if let Some(v) = charset.as_ref().filter(|_| !u.multipart()) {
             replace_content_type(out, from, v);
         }
         if changed {
@@ -834,6 +834,7 @@ pub(super) fn queue_upstream_head(
     rq: &mut Rq<'_, '_>,
     facts: crate::upstream::protocol::HeadFacts,
 ) {
+    lay_out_multipart(rq);
     let loc = rq.req.loc;
     // What the client is told: a `proxy_force_ranges` part is a 206 whatever the upstream
     // answered.
@@ -937,6 +938,56 @@ pub(super) fn queue_upstream_head(
                 .filter
                 .start_identity(filter_setup(None, &coded, loc, recode)),
         }
+    }
+}
+
+/// Lays out the multipart answer to several ranges of a cache hit (see
+/// `Http1::multipart_ranges`), in memory or around the entry's file: each part says the
+/// type the charset filter gives the response, as nginx's range filter (which runs after
+/// the charset filter) writes it.
+fn lay_out_multipart(rq: &mut Rq<'_, '_>) {
+    use super::backend::Backend;
+    use crate::upstream::protocol::ClientHeaders;
+    let Backend::Http(proto) = &mut rq.a.upstream.proto else {
+        return;
+    };
+    let Some((ranges, total)) = proto.multipart_ranges.take() else {
+        return;
+    };
+    evaluate_charset(rq);
+    let loc = rq.req.loc;
+    let part_type = {
+        let a = &*rq.a;
+        let view = a.upstream.proto.client_head(a.upstream.head_bytes(), loc);
+        let head = Head {
+            status: view.status(),
+            upstream: Some(&view),
+            accel_charset: accel_charset(&a.upstream, loc),
+            ..Head::default()
+        };
+        match charset_verdict(rq.shared, loc, &rq.req.charset_values, &head) {
+            Some(v) => {
+                let mut t = Vec::new();
+                v.write(&mut t);
+                t
+            }
+            None => view.header("content-type").unwrap_or_default().to_vec(),
+        }
+    };
+    let layout = super::multipart::Multipart::new(&ranges, total, &part_type);
+    let (length, content_type) = (layout.length, layout.content_type.clone());
+    let upstream = &mut rq.a.upstream;
+    match upstream.cached_body().map(|body| layout.body_from(body)) {
+        Some(Some(parts)) => upstream.replace_cached_body(&parts),
+        Some(None) => return,
+        None => {
+            let (parts, trailer) = layout.into_parts();
+            upstream.split_cached_file(parts, trailer);
+        }
+    }
+    if let Backend::Http(proto) = &mut upstream.proto {
+        proto.multipart_type = content_type;
+        proto.ranged = crate::proxy::ranges::Ranged::Multi { length };
     }
 }
 

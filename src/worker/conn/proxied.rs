@@ -536,12 +536,16 @@ impl<'c> Conn<'c> {
                 }
                 (Backend::Gateway(g), head) => g.decide_range(force_ranges, head, range, if_range),
             };
-            // Several ranges of a hit held in memory: nginx's range filter answers them in
-            // one multipart body (a cached response is not single-range only).
+            // Several ranges of a hit: nginx's range filter answers them in one multipart
+            // body (a cached response is not single-range only), laid out with the head.
             if ranged == crate::proxy::ranges::Ranged::Full
                 && hit
                 && let Some(value) = range
-                && let Some(body) = a.upstream.cached_body()
+                && let Some(total) = a
+                    .upstream
+                    .cached_body()
+                    .map(|b| b.len() as u64)
+                    .or_else(|| a.upstream.cached_file_len())
                 && let Backend::Http(proto) = &a.upstream.proto
             {
                 let head = a.upstream.head_bytes();
@@ -552,22 +556,13 @@ impl<'c> Conn<'c> {
                     crate::http::range::if_range_matches(v, last_modified, field("etag"))
                 });
                 let mut ranges = Vec::new();
-                let total = body.len() as u64;
                 if if_range_ok
                     && proto.head.content_length == Some(total)
                     && crate::http::range::parse_ranges(value, total, loc.max_ranges, &mut ranges)
                         == crate::http::range::RangeOutcome::Multi
+                    && let (Backend::Http(proto), _) = a.upstream.proto_and_head()
                 {
-                    let ctype = field("content-type").unwrap_or_default();
-                    let layout = crate::worker::multipart::Multipart::new(&ranges, total, ctype);
-                    if let Some(parts) = layout.body_from(body) {
-                        let length = layout.length;
-                        if let (Backend::Http(proto), _) = a.upstream.proto_and_head() {
-                            proto.multipart_type = layout.content_type;
-                            proto.ranged = crate::proxy::ranges::Ranged::Multi { length };
-                        }
-                        a.upstream.replace_cached_body(&parts);
-                    }
+                    proto.multipart_ranges = Some((ranges, total));
                 }
             }
             if ranged == crate::proxy::ranges::Ranged::NotModified {
