@@ -125,6 +125,30 @@ struct Block {
     priority: Option<(u32, u16, bool)>,
 }
 
+/// What a frame read in pieces carries.
+#[derive(Clone, Copy)]
+enum Piece {
+    /// A header block fragment (HEADERS, CONTINUATION).
+    Block { end_headers: bool },
+    /// Request body bytes (dropped when the stream is gone).
+    Data { end_stream: bool },
+    /// SETTINGS parameters (whole ones at a time).
+    Settings,
+    /// Bytes to drop.
+    Skip,
+}
+
+/// A frame whose payload is read as it arrives (nginx's state buffer): its content, then
+/// its padding.
+#[derive(Clone, Copy)]
+struct InFrame {
+    stream: u32,
+    what: Piece,
+    /// Content bytes still to come; `None` once the last piece was taken.
+    content_left: Option<u32>,
+    pad_left: u8,
+}
+
 /// One connection's HTTP/2 state.
 pub struct Session {
     limits: Limits,
@@ -140,7 +164,12 @@ pub struct Session {
     goaway_sent: bool,
     requests: u64,
     block: Option<Block>,
+    /// The header block's bytes not yet decoded (at most one representation's).
     block_bytes: Vec<u8>,
+    /// Bytes of the header block so far, as sent.
+    block_len: u32,
+    /// The frame whose payload is being read in pieces.
+    in_frame: Option<InFrame>,
     fields: HeaderList,
     head: RequestHead,
     decoder: Decoder,
@@ -168,7 +197,9 @@ impl Session {
                     limits.max_concurrent_streams,
                 ),
                 (setting::INITIAL_WINDOW_SIZE, limits.initial_window),
-                (setting::MAX_FRAME_SIZE, frame::DEFAULT_MAX_FRAME_SIZE),
+                // As nginx: any frame size; what a frame holds is bounded elsewhere
+                // (header limits, windows), and payloads are read in pieces.
+                (setting::MAX_FRAME_SIZE, frame::MAX_FRAME_SIZE),
             ],
         );
         // As nginx: the connection window is opened wide, streams' windows do the
@@ -189,6 +220,8 @@ impl Session {
             requests: 0,
             block: None,
             block_bytes: Vec::new(),
+            block_len: 0,
+            in_frame: None,
             fields: HeaderList::default(),
             head: RequestHead::default(),
             decoder: Decoder::new(4096),
@@ -201,7 +234,9 @@ impl Session {
         }
     }
 
-    /// Bytes the caller's read buffer must hold to take any frame we accept.
+    /// Bytes the caller's read buffer must hold for the session to make progress: a whole
+    /// control frame of up to 16384 bytes (larger ones, and DATA, HEADERS and
+    /// CONTINUATION of any size, are read in pieces as they arrive).
     pub const MIN_READ_BUFFER: usize = frame::HEADER_LEN + frame::DEFAULT_MAX_FRAME_SIZE as usize;
 
     /// A new read event begins (the rapid-reset budget is per read event).
@@ -227,7 +262,11 @@ impl Session {
     /// bytes) once no stream is open and nothing waits to be written: an idle HTTP/2
     /// connection keeps only its state and the client's HPACK table (at most 4 KB).
     pub fn idle_trim(&mut self) {
-        if self.streams.is_empty() && self.block.is_none() && self.pending().is_empty() {
+        if self.streams.is_empty()
+            && self.block.is_none()
+            && self.in_frame.is_none()
+            && self.pending().is_empty()
+        {
             self.block_bytes = Vec::new();
             self.fields = HeaderList::default();
             self.out = Vec::new();
@@ -243,7 +282,7 @@ impl Session {
     /// Bytes of the header block (HEADERS and CONTINUATION payloads, HPACK-encoded) of
     /// the request the last event announced: nginx's `$request_length` counts them.
     pub fn block_len(&self) -> usize {
-        self.block_bytes.len()
+        self.block_len as usize
     }
 
     /// Streams not yet closed.
@@ -264,7 +303,7 @@ impl Session {
         if let Some(b) = &self.block {
             return (b.what == BlockFor::New).then_some(b.stream);
         }
-        if !matches!(self.phase, Phase::Frames) {
+        if !matches!(self.phase, Phase::Frames) || self.in_frame.is_some() {
             return None;
         }
         let h = Header::parse(input)?;
@@ -282,6 +321,12 @@ impl Session {
             Some(b) if b.stream == stream => b.what = BlockFor::Ignore,
             _ => self.header_timed_out = stream,
         }
+    }
+
+    /// Whether a frame was read in part (its payload, or a header block awaiting its
+    /// CONTINUATION): the connection is not idle.
+    pub fn mid_frame(&self) -> bool {
+        self.in_frame.is_some() || self.block.is_some()
     }
 
     /// Whether nothing was received yet but (part of) the preface.
@@ -347,6 +392,17 @@ impl Session {
         &mut self,
         input: &'a [u8],
     ) -> Result<(usize, Option<Event<'a>>), ConnError> {
+        let r = self.receive_frames(input)?;
+        if self.pending().len() > MAX_UNREAD_CONTROL + self.limits.chunk_size * 4 {
+            return Err(self.conn_error(ErrorCode::EnhanceYourCalm, "http2 flood detected"));
+        }
+        Ok(r)
+    }
+
+    fn receive_frames<'a>(
+        &mut self,
+        input: &'a [u8],
+    ) -> Result<(usize, Option<Event<'a>>), ConnError> {
         match self.phase {
             Phase::Closed => return Ok((0, None)),
             Phase::Preface => {
@@ -362,6 +418,9 @@ impl Session {
             }
             Phase::Frames => {}
         }
+        if self.in_frame.is_some() {
+            return self.frame_rest(input);
+        }
         let Some(h) = Header::parse(input) else {
             return Ok((0, None));
         };
@@ -369,16 +428,6 @@ impl Session {
             // As nginx: refused on its frame header, its payload need not come.
             return Err(self.conn_error(ErrorCode::Protocol, "client sent PUSH_PROMISE frame"));
         }
-        if h.len > frame::DEFAULT_MAX_FRAME_SIZE {
-            return Err(self.conn_error(
-                ErrorCode::FrameSize,
-                "client sent frame over the maximum size",
-            ));
-        }
-        let size = frame::HEADER_LEN + h.len as usize;
-        let Some(payload) = input.get(frame::HEADER_LEN..size) else {
-            return Ok((0, None));
-        };
         if self
             .block
             .as_ref()
@@ -389,66 +438,229 @@ impl Session {
                 "client sent a frame inside a header block",
             ));
         }
-        self.total_bytes += size as u64;
-        if self.total_bytes / 8 > self.payload_bytes + 1_048_576 {
-            return Err(self.conn_error(ErrorCode::EnhanceYourCalm, "http2 flood detected"));
+        let payload = &input[frame::HEADER_LEN..];
+        match h.kind {
+            frame::kind::DATA | frame::kind::HEADERS | frame::kind::CONTINUATION => {
+                return self.frame_start(&h, payload);
+            }
+            _ if h.len > frame::DEFAULT_MAX_FRAME_SIZE => return self.big_frame(&h, payload),
+            _ => {}
         }
+        let size = frame::HEADER_LEN + h.len as usize;
+        let Some(payload) = payload.get(..h.len as usize) else {
+            return Ok((0, None));
+        };
+        self.count(size, 0)?;
         let event = match frame::decode(&h, payload) {
             Ok(f) => self.frame(f)?,
-            Err(FrameError::Connection(code, why)) => return Err(self.conn_error(code, why)),
-            Err(FrameError::Stream(id, code, _)) => self.stream_error(id, code),
+            Err(e) => self.frame_error(e)?,
         };
-        if self.pending().len() > MAX_UNREAD_CONTROL + self.limits.chunk_size * 4 {
-            return Err(self.conn_error(ErrorCode::EnhanceYourCalm, "http2 flood detected"));
-        }
         Ok((size, event))
     }
 
-    fn frame<'a>(&mut self, f: Frame<'a>) -> Result<Option<Event<'a>>, ConnError> {
-        match f {
-            Frame::Data {
-                stream,
-                end_stream,
-                data,
-                flow_len,
-            } => self.data(stream, end_stream, data, flow_len),
-            Frame::Headers {
-                stream,
-                end_stream,
-                end_headers,
-                fragment,
-                priority,
-            } => {
-                self.payload_bytes += fragment.len() as u64;
-                if priority.is_some_and(|p| p.depends_on == stream) {
+    /// Counts received bytes (`payload`: of headers and data) for the flood rule.
+    fn count(&mut self, total: usize, payload: usize) -> Result<(), ConnError> {
+        self.total_bytes += total as u64;
+        self.payload_bytes += payload as u64;
+        if self.total_bytes / 8 > self.payload_bytes + 1_048_576 {
+            return Err(self.conn_error(ErrorCode::EnhanceYourCalm, "http2 flood detected"));
+        }
+        Ok(())
+    }
+
+    fn frame_error(&mut self, e: FrameError) -> Result<Option<Event<'static>>, ConnError> {
+        match e {
+            FrameError::Connection(code, why) => Err(self.conn_error(code, why)),
+            FrameError::Stream(id, code, _) => Ok(self.stream_error(id, code)),
+        }
+    }
+
+    /// The opening of a DATA, HEADERS or CONTINUATION frame (as nginx, its content is
+    /// then read in pieces as it arrives, so a frame of any size costs no buffer of its
+    /// size: a header block is bounded by the header limits, a body by the windows).
+    fn frame_start<'a>(
+        &mut self,
+        h: &Header,
+        payload: &'a [u8],
+    ) -> Result<(usize, Option<Event<'a>>), ConnError> {
+        let o = match frame::opening(h, payload) {
+            Ok(Some(o)) => o,
+            Ok(None) => return Ok((0, None)),
+            Err(e) => return self.frame_error(e).map(|_| (0, None)),
+        };
+        let used = frame::HEADER_LEN + o.prefix;
+        self.count(used, 0)?;
+        let stream = h.stream;
+        let what = match h.kind {
+            frame::kind::DATA => {
+                let end_stream = h.has(flag::END_STREAM);
+                let event = self.data_start(stream, end_stream, o.content, h.len)?;
+                if event.is_some() {
+                    // Reset: the rest of the frame is dropped.
+                    self.in_frame = (o.content + usize::from(o.pad) > 0).then_some(InFrame {
+                        stream,
+                        what: Piece::Skip,
+                        content_left: Some(o.content as u32).filter(|&c| c > 0),
+                        pad_left: o.pad,
+                    });
+                    return Ok((used, event));
+                }
+                Piece::Data { end_stream }
+            }
+            frame::kind::HEADERS => {
+                if o.priority.is_some_and(|p| p.depends_on == stream) {
                     // As nginx: a connection error, before the stream counts.
                     return Err(self.conn_error(
                         ErrorCode::Protocol,
                         "client sent HEADERS frame with incorrect dependency",
                     ));
                 }
-                self.headers(stream, end_stream)?;
+                self.headers(stream, h.has(flag::END_STREAM))?;
                 if let Some(b) = self.block.as_mut() {
-                    b.priority =
-                        priority.map(|p| (p.depends_on, u16::from(p.weight) + 1, p.exclusive));
+                    b.priority = o
+                        .priority
+                        .map(|p| (p.depends_on, u16::from(p.weight) + 1, p.exclusive));
                 }
                 self.block_bytes.clear();
-                self.fragment(fragment, end_headers)
+                self.block_len = 0;
+                self.fields.clear();
+                Piece::Block {
+                    end_headers: h.has(flag::END_HEADERS),
+                }
             }
-            Frame::Continuation {
-                end_headers,
-                fragment,
-                stream,
-            } => {
+            _ => {
                 if self.block.is_none() {
-                    let _ = stream;
                     return Err(
                         self.conn_error(ErrorCode::Protocol, "client sent unexpected CONTINUATION")
                     );
                 }
-                self.payload_bytes += fragment.len() as u64;
-                self.fragment(fragment, end_headers)
+                Piece::Block {
+                    end_headers: h.has(flag::END_HEADERS),
+                }
             }
+        };
+        self.in_frame = Some(InFrame {
+            stream,
+            what,
+            content_left: Some(o.content as u32),
+            pad_left: o.pad,
+        });
+        let rest = payload.get(o.prefix..).unwrap_or_default();
+        let (n, event) = self.frame_rest(rest)?;
+        Ok((used + n, event))
+    }
+
+    /// A control or unknown frame over 16384 bytes: SETTINGS is read in pieces, GOAWAY's
+    /// first 8 bytes are read and the rest dropped, the fixed-size ones are refused as
+    /// [`frame::decode`] refuses a bad length, an unknown type is dropped (5.5).
+    fn big_frame<'a>(
+        &mut self,
+        h: &Header,
+        payload: &'a [u8],
+    ) -> Result<(usize, Option<Event<'a>>), ConnError> {
+        let mut used = frame::HEADER_LEN;
+        let mut event = None;
+        let (what, left) = match h.kind {
+            frame::kind::SETTINGS => {
+                if h.stream != 0 {
+                    return Err(self.conn_error(ErrorCode::Protocol, "SETTINGS on a stream"));
+                }
+                if h.has(flag::ACK) || !h.len.is_multiple_of(6) {
+                    return Err(self.conn_error(ErrorCode::FrameSize, "SETTINGS of bad length"));
+                }
+                (Piece::Settings, h.len)
+            }
+            frame::kind::GOAWAY => {
+                let Some(start) = payload.get(..8) else {
+                    return Ok((0, None));
+                };
+                match frame::decode(h, start) {
+                    Ok(f) => event = self.frame(f)?,
+                    Err(e) => event = self.frame_error(e)?,
+                }
+                used += 8;
+                (Piece::Skip, h.len - 8)
+            }
+            _ => {
+                match frame::decode(h, &[]) {
+                    Ok(_) => {}
+                    Err(e) => event = self.frame_error(e)?,
+                }
+                (Piece::Skip, h.len)
+            }
+        };
+        self.count(used, 0)?;
+        self.in_frame = Some(InFrame {
+            stream: h.stream,
+            what,
+            content_left: Some(left),
+            pad_left: 0,
+        });
+        if event.is_some() {
+            return Ok((used, event));
+        }
+        let (n, event) =
+            self.frame_rest(payload.get(used - frame::HEADER_LEN..).unwrap_or_default())?;
+        Ok((used + n, event))
+    }
+
+    /// The next piece of the frame in progress: its content, then its padding.
+    fn frame_rest<'a>(&mut self, input: &'a [u8]) -> Result<(usize, Option<Event<'a>>), ConnError> {
+        let Some(mut f) = self.in_frame else {
+            return Ok((0, None));
+        };
+        let mut used = 0;
+        if let Some(left) = f.content_left {
+            let left = left as usize;
+            let mut n = left.min(input.len());
+            if matches!(f.what, Piece::Settings) {
+                // Whole parameters only.
+                n -= n % 6;
+            }
+            if n == 0 && left > 0 {
+                return Ok((0, None));
+            }
+            let last = n == left;
+            f.content_left = (!last).then_some((left - n) as u32);
+            self.in_frame = (!last || f.pad_left > 0).then_some(f);
+            let counted = match f.what {
+                Piece::Block { .. } | Piece::Data { .. } => n,
+                Piece::Settings | Piece::Skip => 0,
+            };
+            self.count(n, counted)?;
+            let bytes = &input[..n];
+            let event = match f.what {
+                Piece::Block { end_headers } => self.fragment(bytes, last && end_headers)?,
+                Piece::Data { end_stream } => {
+                    let end_stream = last && end_stream;
+                    (self.streams.iter().any(|s| s.id == f.stream)
+                        && (end_stream || !bytes.is_empty()))
+                    .then_some(Event::Data {
+                        stream: f.stream,
+                        data: bytes,
+                        end_stream,
+                    })
+                }
+                Piece::Settings => self.settings(bytes, last)?,
+                Piece::Skip => None,
+            };
+            if event.is_some() || !last || f.pad_left == 0 {
+                return Ok((n, event));
+            }
+            used = n;
+        }
+        // The padding, dropped.
+        let n = usize::from(f.pad_left).min(input.len() - used);
+        f.pad_left -= n as u8;
+        self.in_frame = (f.pad_left > 0).then_some(f);
+        self.count(n, 0)?;
+        Ok((used + n, None))
+    }
+
+    fn frame<'a>(&mut self, f: Frame<'a>) -> Result<Option<Event<'a>>, ConnError> {
+        match f {
+            // Read in pieces by `frame_start`, never decoded whole.
+            Frame::Data { .. } | Frame::Headers { .. } | Frame::Continuation { .. } => Ok(None),
             Frame::Priority { stream, priority } => {
                 self.tree.prioritize(
                     stream,
@@ -478,7 +690,7 @@ impl Session {
                     self.settings_acked = true;
                     return Ok(None);
                 }
-                self.settings(params)
+                self.settings(params, true)
             }
             Frame::Ping { ack, data } => {
                 if !ack {
@@ -495,14 +707,15 @@ impl Session {
         }
     }
 
-    fn data<'a>(
+    /// A DATA frame's windows and stream state, from its header: `content` bytes of data
+    /// in `flow_len` (padding included). `Some`: the stream was reset for it.
+    fn data_start(
         &mut self,
         id: u32,
         end_stream: bool,
-        data: &'a [u8],
+        content: usize,
         flow_len: u32,
-    ) -> Result<Option<Event<'a>>, ConnError> {
-        self.payload_bytes += data.len() as u64;
+    ) -> Result<Option<Event<'static>>, ConnError> {
         self.recv_window -= i64::from(flow_len);
         if self.recv_window < 0 {
             return Err(self.conn_error(
@@ -530,9 +743,9 @@ impl Session {
             return Ok(self.stream_error(id, ErrorCode::FlowControl));
         }
         // Padding is used up at once.
-        s.consumed += flow_len - data.len() as u32;
+        s.consumed += flow_len - content as u32;
         let length_ok = match s.body_left.as_mut() {
-            Some(left) => match left.checked_sub(data.len() as u64) {
+            Some(left) => match left.checked_sub(content as u64) {
                 Some(rest) => {
                     *left = rest;
                     !end_stream || rest == 0
@@ -547,14 +760,7 @@ impl Session {
         if end_stream {
             s.recv_closed = true;
         }
-        if data.is_empty() && !end_stream {
-            return Ok(None);
-        }
-        Ok(Some(Event::Data {
-            stream: id,
-            data,
-            end_stream,
-        }))
+        Ok(None)
     }
 
     /// A HEADERS frame begins a block: decide what it is for.
@@ -605,27 +811,36 @@ impl Session {
         Ok(())
     }
 
+    /// The next piece of the header block: its whole representations are decoded now
+    /// (nginx judges a block as it arrives), the rest waits; `block_end`: the last piece.
     fn fragment(
         &mut self,
         fragment: &[u8],
-        end_headers: bool,
+        block_end: bool,
     ) -> Result<Option<Event<'static>>, ConnError> {
-        self.block_bytes.extend_from_slice(fragment);
+        // A fragment is at most 2^24-1 bytes, the sum stops at the bound.
+        self.block_len = self.block_len.saturating_add(fragment.len() as u32);
         let bound = self.limits.header.list + self.limits.header.field;
-        if self.block_bytes.len() > bound {
+        if self.block_len as usize > bound {
             return Err(self.conn_error(ErrorCode::EnhanceYourCalm, "client sent too large header"));
         }
-        if !end_headers {
-            return Ok(None);
-        }
-        let Some(block) = self.block.take() else {
-            return Ok(None);
+        let limits = self.limits.header;
+        let decoded = if self.block_bytes.is_empty() {
+            self.decoder
+                .decode_some(fragment, &mut self.fields, limits, block_end)
+                .map(|used| {
+                    self.block_bytes
+                        .extend_from_slice(fragment.get(used..).unwrap_or_default())
+                })
+        } else {
+            self.block_bytes.extend_from_slice(fragment);
+            self.decoder
+                .decode_some(&self.block_bytes, &mut self.fields, limits, block_end)
+                .map(|used| {
+                    self.block_bytes.drain(..used);
+                })
         };
-        self.fields.clear();
-        match self
-            .decoder
-            .decode(&self.block_bytes, &mut self.fields, self.limits.header)
-        {
+        match decoded {
             Ok(()) => {}
             Err(hpack::HpackError::TooLarge) => {
                 return Err(
@@ -642,6 +857,12 @@ impl Session {
                 ));
             }
         }
+        if !block_end {
+            return Ok(None);
+        }
+        let Some(block) = self.block.take() else {
+            return Ok(None);
+        };
         let id = block.stream;
         match block.what {
             BlockFor::Ignore => Ok(None),
@@ -692,7 +913,8 @@ impl Session {
         }
     }
 
-    fn settings(&mut self, params: &[u8]) -> Result<Option<Event<'static>>, ConnError> {
+    /// SETTINGS parameters; `last`: the frame's last ones (then it is acknowledged).
+    fn settings(&mut self, params: &[u8], last: bool) -> Result<Option<Event<'static>>, ConnError> {
         let mut opened = false;
         for p in params.chunks_exact(6) {
             let id = u16::from_be_bytes([p[0], p[1]]);
@@ -737,7 +959,9 @@ impl Session {
                 _ => {}
             }
         }
-        frame::put_header(&mut self.out, 0, frame::kind::SETTINGS, flag::ACK, 0);
+        if last {
+            frame::put_header(&mut self.out, 0, frame::kind::SETTINGS, flag::ACK, 0);
+        }
         Ok(opened.then_some(Event::WindowOpened))
     }
 
