@@ -10,12 +10,16 @@
 //! - rapid reset (CVE-2023-44487): at most twice `max_concurrent_streams` new streams per
 //!   read event ([`Session::new_read`]), more are refused (nginx 1.25.3's rule), and at
 //!   most `max_requests` streams per connection;
-//! - CONTINUATION flood and HPACK bomb: a header block is bounded as sent and as decoded
-//!   (`large_client_header_buffers`), past that the connection ends with ENHANCE_YOUR_CALM;
+//! - CONTINUATION flood, HPACK bomb, huge HEADERS frame: a header block is bounded as sent
+//!   and as decoded (`large_client_header_buffers`) while it arrives, a whole
+//!   representation decoded at a time (at most one waits undecoded); past that the
+//!   connection ends with ENHANCE_YOUR_CALM;
 //! - SETTINGS/PING/empty-frame floods: nginx's rule, total frame bytes over eight times the
 //!   payload bytes (headers and data) plus 1 MiB is a flood; and the answers a client makes
 //!   us queue (ACKs, resets) are bounded while it does not read them;
-//! - memory: the peer cannot send more body than the stream windows we open
+//! - memory: we announce SETTINGS_MAX_FRAME_SIZE 2^24-1 as nginx, and read DATA, HEADERS
+//!   and CONTINUATION payloads in pieces as they arrive, so no frame needs a buffer of its
+//!   size; the peer cannot send more body than the stream windows we open
 //!   (`http2_body_preread_size` each), nor more streams than we allow.
 
 use super::ErrorCode;
