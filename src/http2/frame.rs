@@ -193,6 +193,8 @@ pub fn opening(h: &Header, payload: &[u8]) -> Result<Option<Opening>, FrameError
         return Err(Conn(Protocol, what));
     }
     let len = h.len as usize;
+    // What follows the frame is not its own.
+    let payload = payload.get(..len).unwrap_or(payload);
     let pad_len = usize::from(padded);
     let prefix = pad_len + if priority { 5 } else { 0 };
     if payload.len() < prefix.min(len) {
@@ -467,6 +469,15 @@ mod tests {
             Err(FrameError::Connection(ErrorCode::Protocol, _))
         ));
         assert!(frame(kind::DATA, flag::PADDED, 1, b"").is_err());
+        // Read in pieces: an empty padded frame does not take the next frame's first byte
+        // for its pad length.
+        let mut b = Vec::new();
+        put_header(&mut b, 0, kind::HEADERS, flag::PADDED, 1);
+        let h = Header::parse(&b).unwrap();
+        assert!(matches!(
+            opening(&h, b"\x00\x00\x01"),
+            Err(FrameError::Connection(ErrorCode::Protocol, _))
+        ));
         let f = frame(
             kind::HEADERS,
             flag::PADDED | flag::PRIORITY,
