@@ -146,7 +146,7 @@ def main():
         field = b"\x40\x03x-a" + hpack_int(4000, 7) + b"a" * 4000
         header = frame(HEADERS, END_STREAM | END_HEADERS, 1)
         c.send(b"\xff\xff\xff" + header[3:] + block(path))
-        for _ in range(4000):
+        for _ in range(400):
             if not c.send(field):
                 break
         print(c.outcome(5))
