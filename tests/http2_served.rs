@@ -224,6 +224,7 @@ fn floods_end_the_attacker_and_others_are_served() {
         ("rapid_reset", "/index.html", &["closed", "reset 7"][..]),
         ("continuation", "/index.html", &["closed goaway 11"]),
         ("hpack_bomb", "/index.html", &["closed goaway 11"]),
+        ("huge_header_frame", "/index.html", &["closed goaway 11"]),
         ("settings_flood", "/index.html", &["closed"]),
         ("ping_flood", "/index.html", &["closed"]),
         ("empty_data", "/up", &["closed goaway 11"]),
@@ -241,6 +242,33 @@ fn floods_end_the_attacker_and_others_are_served() {
     }
     let log = server.error_log();
     assert!(log.contains("http2 flood detected"), "{log}");
+}
+
+/// A HEADERS frame over 16384 bytes (we announce SETTINGS_MAX_FRAME_SIZE 2^24-1, as
+/// nginx) is read in pieces and answered, and the stream after it too, while a second
+/// client is served; past the header limits the same frame ends the connection with
+/// ENHANCE_YOUR_CALM (nginx's "client sent too large header").
+#[test]
+fn big_header_frames_are_answered_and_others_are_served() {
+    let (server, _, _) = h2_server("large_client_header_buffers 2 64k;");
+    let child = attack(server.port, "big_header_frame", "/index.html");
+    let (head, body) = curl(server.port, &[], "/index.html");
+    assert!(head.starts_with("HTTP/2 200"), "{head}");
+    assert_eq!(body, b"hello\n");
+    let out = child.wait_with_output().expect("client");
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(line, "answered 1:200 3:200 closed False");
+    let (server, _, _) = h2_server("large_client_header_buffers 2 16k;");
+    let out = attack(server.port, "big_header_frame", "/index.html")
+        .wait_with_output()
+        .expect("client");
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(line.ends_with("closed True"), "{line}");
+    assert!(
+        server.error_log().contains("client sent too large header"),
+        "{}",
+        server.error_log()
+    );
 }
 
 /// QUIT while a slow response is in flight: GOAWAY names the stream, which still ends

@@ -1,6 +1,7 @@
 //! HPACK: arbitrary header blocks through one decoder (its dynamic table carried from block
-//! to block, as on a connection) must decode or fail cleanly within the limits; and the
-//! Huffman code must give back what it was given.
+//! to block, as on a connection) must decode or fail cleanly within the limits, and the
+//! same blocks fed a few bytes at a time (as frames arrive) must decode to the same fields;
+//! and the Huffman code must give back what it was given.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -12,14 +13,40 @@ fuzz_target!(|data: &[u8]| {
         list: 16_384,
     };
     let mut d = Decoder::new(4096);
+    let mut pieces = Decoder::new(4096);
     let mut list = HeaderList::default();
+    let mut list2 = HeaderList::default();
     let mut rest = data;
     while let Some((&len, tail)) = rest.split_first() {
         let (block, next) = tail.split_at(usize::from(len).min(tail.len()));
         list.clear();
-        if d.decode(block, &mut list, limits).is_err() {
+        let whole = d.decode(block, &mut list, limits);
+        list2.clear();
+        let mut waiting = Vec::new();
+        let mut in_pieces = Ok(());
+        for (i, piece) in block.chunks(3).enumerate() {
+            waiting.extend_from_slice(piece);
+            let end = (i + 1) * 3 >= block.len();
+            match pieces.decode_some(&waiting, &mut list2, limits, end) {
+                Ok(used) => drop(waiting.drain(..used)),
+                Err(e) => {
+                    in_pieces = Err(e);
+                    break;
+                }
+            }
+        }
+        if block.is_empty() {
+            in_pieces = pieces.decode(block, &mut list2, limits);
+        }
+        assert_eq!(whole.is_ok(), in_pieces.is_ok());
+        if whole.is_err() {
             break;
         }
+        assert!(waiting.is_empty());
+        assert_eq!(
+            list.iter().collect::<Vec<_>>(),
+            list2.iter().collect::<Vec<_>>()
+        );
         assert!(list.size <= limits.list);
         rest = next;
     }

@@ -54,7 +54,8 @@ fuzz_target!(|data: &[u8]| {
             assert!(pos <= buf.len());
         }
         buf.drain(..pos);
-        // Whole frames only: at most one frame header and payload wait.
+        // At most a frame header and 16384 bytes wait (larger frames, and DATA, HEADERS
+        // and CONTINUATION payloads, are read in pieces).
         assert!(buf.len() < 9 + 16_384);
         let pending = s.pending().len();
         // The client reads now and then.

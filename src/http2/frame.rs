@@ -10,6 +10,8 @@ pub const HEADER_LEN: usize = 9;
 pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// SETTINGS_MAX_FRAME_SIZE's initial (and smallest) value.
 pub const DEFAULT_MAX_FRAME_SIZE: u32 = 16_384;
+/// SETTINGS_MAX_FRAME_SIZE's largest value (4.2), what nginx announces it takes.
+pub const MAX_FRAME_SIZE: u32 = (1 << 24) - 1;
 /// The largest flow-control window (6.9.1).
 pub const MAX_WINDOW: u32 = (1 << 31) - 1;
 
@@ -158,22 +160,84 @@ pub enum Frame<'a> {
     Unknown,
 }
 
-/// Strips padding (6.1): `Err` when the pad length covers the payload.
-fn unpad<'a>(h: &Header, payload: &'a [u8]) -> Result<&'a [u8], FrameError> {
-    if !h.has(flag::PADDED) {
-        return Ok(payload);
+/// What precedes and follows the content (data, or a header block fragment) of a DATA,
+/// HEADERS or CONTINUATION frame: enough to read the content in pieces as it arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Opening {
+    /// Bytes before the content: the pad length, the priority.
+    pub prefix: usize,
+    /// Bytes of content.
+    pub content: usize,
+    /// Padding bytes after the content.
+    pub pad: u8,
+    /// The HEADERS frame's priority block.
+    pub priority: Option<Priority>,
+}
+
+/// Reads the opening of a DATA, HEADERS or CONTINUATION frame from the start of its
+/// payload (`payload` may be a part of it), checked as the RFC requires (6.1, 6.2, 6.10);
+/// `None` when more of the payload is needed (at most 6 bytes).
+pub fn opening(h: &Header, payload: &[u8]) -> Result<Option<Opening>, FrameError> {
+    use ErrorCode::{FrameSize, Protocol};
+    use FrameError::Connection as Conn;
+    let (what, padded, priority) = match h.kind {
+        kind::DATA => ("DATA on stream 0", h.has(flag::PADDED), false),
+        kind::HEADERS => (
+            "HEADERS on stream 0",
+            h.has(flag::PADDED),
+            h.has(flag::PRIORITY),
+        ),
+        _ => ("CONTINUATION on stream 0", false, false),
+    };
+    if h.stream == 0 {
+        return Err(Conn(Protocol, what));
     }
-    let (&pad, rest) = payload.split_first().ok_or(FrameError::Connection(
-        ErrorCode::Protocol,
-        "padded frame without a pad length",
-    ))?;
-    rest.len()
+    let len = h.len as usize;
+    // What follows the frame is not its own.
+    let payload = payload.get(..len).unwrap_or(payload);
+    let pad_len = usize::from(padded);
+    let prefix = pad_len + if priority { 5 } else { 0 };
+    if payload.len() < prefix.min(len) {
+        return Ok(None);
+    }
+    let pad = if padded {
+        *payload
+            .first()
+            .ok_or(Conn(Protocol, "padded frame without a pad length"))?
+    } else {
+        0
+    };
+    let mut content = (len - pad_len)
         .checked_sub(usize::from(pad))
-        .map(|n| &rest[..n])
+        .ok_or(Conn(Protocol, "padding longer than the frame"))?;
+    let mut prio = None;
+    if priority {
+        content = content
+            .checked_sub(5)
+            .ok_or(Conn(FrameSize, "HEADERS too short for its priority"))?;
+        prio = payload.get(pad_len..prefix).map(self::priority);
+    }
+    Ok(Some(Opening {
+        prefix,
+        content,
+        pad,
+        priority: prio,
+    }))
+}
+
+/// The content of a whole DATA, HEADERS or CONTINUATION frame.
+fn whole<'a>(h: &Header, payload: &'a [u8]) -> Result<(Opening, &'a [u8]), FrameError> {
+    let o = opening(h, payload)?.ok_or(FrameError::Connection(
+        ErrorCode::FrameSize,
+        "frame shorter than its length",
+    ))?;
+    let content = payload
+        .get(o.prefix..o.prefix + o.content)
         .ok_or(FrameError::Connection(
-            ErrorCode::Protocol,
-            "padding longer than the frame",
-        ))
+            ErrorCode::FrameSize,
+            "frame shorter than its length",
+        ))?;
+    Ok((o, content))
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -214,32 +278,20 @@ pub fn decode<'a>(h: &Header, payload: &'a [u8]) -> Result<Frame<'a>, FrameError
         }
     };
     Ok(match h.kind {
-        kind::DATA => {
-            on_zero("DATA on stream 0")?;
-            Frame::Data {
-                stream,
-                end_stream: h.has(flag::END_STREAM),
-                data: unpad(h, payload)?,
-                flow_len: h.len,
-            }
-        }
+        kind::DATA => Frame::Data {
+            stream,
+            end_stream: h.has(flag::END_STREAM),
+            data: whole(h, payload)?.1,
+            flow_len: h.len,
+        },
         kind::HEADERS => {
-            on_zero("HEADERS on stream 0")?;
-            let mut rest = unpad(h, payload)?;
-            let mut prio = None;
-            if h.has(flag::PRIORITY) {
-                if rest.len() < 5 {
-                    return Err(Conn(FrameSize, "HEADERS too short for its priority"));
-                }
-                prio = Some(priority(rest));
-                rest = &rest[5..];
-            }
+            let (o, fragment) = whole(h, payload)?;
             Frame::Headers {
                 stream,
                 end_stream: h.has(flag::END_STREAM),
                 end_headers: h.has(flag::END_HEADERS),
-                priority: prio,
-                fragment: rest,
+                priority: o.priority,
+                fragment,
             }
         }
         kind::PRIORITY => {
@@ -317,14 +369,11 @@ pub fn decode<'a>(h: &Header, payload: &'a [u8]) -> Result<Frame<'a>, FrameError
             }
             Frame::WindowUpdate { stream, increment }
         }
-        kind::CONTINUATION => {
-            on_zero("CONTINUATION on stream 0")?;
-            Frame::Continuation {
-                stream,
-                end_headers: h.has(flag::END_HEADERS),
-                fragment: payload,
-            }
-        }
+        kind::CONTINUATION => Frame::Continuation {
+            stream,
+            end_headers: h.has(flag::END_HEADERS),
+            fragment: whole(h, payload)?.1,
+        },
         _ => Frame::Unknown,
     })
 }
@@ -420,6 +469,15 @@ mod tests {
             Err(FrameError::Connection(ErrorCode::Protocol, _))
         ));
         assert!(frame(kind::DATA, flag::PADDED, 1, b"").is_err());
+        // Read in pieces: an empty padded frame does not take the next frame's first byte
+        // for its pad length.
+        let mut b = Vec::new();
+        put_header(&mut b, 0, kind::HEADERS, flag::PADDED, 1);
+        let h = Header::parse(&b).unwrap();
+        assert!(matches!(
+            opening(&h, b"\x00\x00\x01"),
+            Err(FrameError::Connection(ErrorCode::Protocol, _))
+        ));
         let f = frame(
             kind::HEADERS,
             flag::PADDED | flag::PRIORITY,

@@ -21,7 +21,20 @@ def frame(kind, flags, stream, payload=b""):
 
 def block(path, method=b"\x82"):
     # :method GET (static 2) or POST (3), :scheme http (6), :path literal, :authority.
-    return method + b"\x86" + b"\x04" + bytes([len(path)]) + path + b"\x41\x09localhost"
+    return method + b"\x86" + b"\x04" + hpack_int(len(path), 7) + path + b"\x41\x09localhost"
+
+
+def hpack_int(value, prefix_bits, flags=0):
+    top = (1 << prefix_bits) - 1
+    if value < top:
+        return bytes([flags | value])
+    out = [flags | top]
+    value -= top
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
 
 class Conn:
@@ -33,6 +46,8 @@ class Conn:
         self.last_stream = None
         self.resets = {}
         self.data = 0
+        self.status = {}
+        self.ended = set()
 
     def send(self, b):
         try:
@@ -41,10 +56,11 @@ class Conn:
         except OSError:
             return False
 
-    def pump(self, wait):
-        """Reads frames for up to `wait` seconds; True once the server closed."""
+    def pump(self, wait, until=None):
+        """Reads frames for up to `wait` seconds (or until `until()`); True once the
+        server closed."""
         end = time.time() + wait
-        while time.time() < end:
+        while time.time() < end and not (until and until()):
             self.sock.settimeout(max(0.05, end - time.time()))
             try:
                 chunk = self.sock.recv(65536)
@@ -61,6 +77,7 @@ class Conn:
                 if len(self.buf) - at < 9 + n:
                     break
                 kind = self.buf[at + 3]
+                flags = self.buf[at + 4]
                 stream = int.from_bytes(self.buf[at + 5:at + 9], "big") & 0x7FFFFFFF
                 payload = self.buf[at + 9:at + 9 + n]
                 at += 9 + n
@@ -71,6 +88,11 @@ class Conn:
                     self.resets[stream] = int.from_bytes(payload[:4], "big")
                 elif kind == DATA:
                     self.data += n
+                elif kind == HEADERS and stream not in self.status and payload:
+                    # :status 200 is indexed (0x88) by the server's encoder.
+                    self.status[stream] = "200" if payload[0] == 0x88 else "%02x" % payload[0]
+                if kind in (HEADERS, DATA) and flags & END_STREAM:
+                    self.ended.add(stream)
             self.buf = self.buf[at:]
         return False
 
@@ -108,6 +130,25 @@ def main():
         big = b"\x40\x06x-bomb\x7f\xb9\x16" + b"b" * 3000
         refs = b"\xbe" * 4000
         c.send(frame(HEADERS, END_STREAM | END_HEADERS, 1, block(path) + big + refs))
+        print(c.outcome(5))
+    elif mode == "big_header_frame":
+        # One HEADERS frame of about 40 KB (a long query string: over the 16384 bytes a
+        # frame holds before SETTINGS_MAX_FRAME_SIZE), then a small stream after it.
+        c = Conn(port)
+        c.send(frame(HEADERS, END_STREAM | END_HEADERS, 1, block(path + b"?h=" + b"x" * 40000))
+               + frame(HEADERS, END_STREAM | END_HEADERS, 3, block(path)))
+        closed = c.pump(10, lambda: {1, 3} <= c.ended)
+        print("answered 1:%s 3:%s closed %s" % (c.status.get(1), c.status.get(3), closed))
+    elif mode == "huge_header_frame":
+        # A HEADERS frame that announces 2^24-1 bytes and sends 4 KB fields until the
+        # server ends it (the header limits apply while the block arrives).
+        c = Conn(port)
+        field = b"\x40\x03x-a" + hpack_int(4000, 7) + b"a" * 4000
+        header = frame(HEADERS, END_STREAM | END_HEADERS, 1)
+        c.send(b"\xff\xff\xff" + header[3:] + block(path))
+        for _ in range(400):
+            if not c.send(field):
+                break
         print(c.outcome(5))
     elif mode in ("settings_flood", "ping_flood", "empty_data"):
         c = Conn(port)

@@ -158,10 +158,15 @@ def main():
         print("%d %s" % (len(block), body.decode()))
     elif mode == "length_errors":
         # An index cut by the block's end: FRAME_SIZE_ERROR; one of 5 bytes: COMPRESSION_ERROR.
+        # Then (h2_headers.t "too long index", "too long literal") a frame that announces
+        # one byte more than comes, its integer not ended in 4 bytes: COMPRESSION_ERROR
+        # before the frame is whole.
         out = []
-        for payload in (b"\xff", b"\xff\xff\xff\xff\x7f"):
+        for payload, announced in ((b"\xff", 1), (b"\xff\xff\xff\xff\x7f", 5),
+                                   (b"\xff\xff\xff\xff", 5), (b"\x42\xff\xff\xff\xff", 6)):
             c = Conn(port)
-            c.sock.sendall(frame(HEADERS, END_HEADERS | END_STREAM, 1, payload))
+            whole = frame(HEADERS, END_HEADERS | END_STREAM, 1, payload)
+            c.sock.sendall(struct.pack(">I", announced)[1:] + whole[3:])
             out.append(status(c.ended(1), 1))
         print(" ".join(out))
     elif mode == "push_promise":

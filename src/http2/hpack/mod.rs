@@ -101,53 +101,134 @@ impl Decoder {
         }
     }
 
-    /// Decodes one complete header block into `out` (appending), stopping with
-    /// [`HpackError::TooLarge`] as soon as a limit is passed: an HPACK bomb (a small block
-    /// that references a large table entry many times) costs no more than the limit.
+    /// Decodes one complete header block into `out` (which holds no field of this block
+    /// yet), stopping with [`HpackError::TooLarge`] as soon as a limit is passed: an HPACK
+    /// bomb (a small block that references a large table entry many times) costs no more
+    /// than the limit.
     pub fn decode(
         &mut self,
-        mut block: &[u8],
+        block: &[u8],
         out: &mut HeaderList,
         limit: Limits,
     ) -> Result<(), HpackError> {
-        let mut first = true;
-        while let Some(&b) = block.first() {
-            if b & 0x80 != 0 {
-                // Indexed field (6.1).
-                let (index, rest) = integer(block, 7)?;
-                block = rest;
+        self.decode_some(block, out, limit, true).map(|_| ())
+    }
+
+    /// Decodes the whole representations at the start of `block`, part of a header block
+    /// whose earlier fields are in `out`; the bytes used (the rest waits for more). `end`:
+    /// the block ends with these bytes. As nginx judges a block while its frames arrive, an
+    /// integer that has taken 4 bytes without ending and a string longer than its limit
+    /// are refused before the rest of them comes.
+    pub fn decode_some(
+        &mut self,
+        block: &[u8],
+        out: &mut HeaderList,
+        limit: Limits,
+        end: bool,
+    ) -> Result<usize, HpackError> {
+        let mut pos = 0;
+        while let Some(rest) = block.get(pos..).filter(|r| !r.is_empty()) {
+            let Some((rep, len)) = self.parse(rest, limit, end)? else {
+                break;
+            };
+            self.apply(rep, rest, out, limit)?;
+            pos += len;
+        }
+        Ok(pos)
+    }
+
+    /// Where the parts of the representation at the start of `input` lie, and its length;
+    /// `None`: its bytes have not all come. Nothing is copied or changed.
+    fn parse(
+        &self,
+        input: &[u8],
+        limit: Limits,
+        end: bool,
+    ) -> Result<Option<(Rep, usize)>, HpackError> {
+        let Some(&b) = input.first() else {
+            return Ok(None);
+        };
+        let prefix = match b {
+            0x80.. => 7,
+            0x40.. => 6,
+            0x20.. => 5,
+            _ => 4,
+        };
+        let Some((index, at)) = integer(input, prefix, end)? else {
+            return Ok(None);
+        };
+        if b & 0x80 != 0 {
+            return Ok(Some((Rep::Indexed(index), at)));
+        }
+        if prefix == 5 {
+            return Ok(Some((Rep::SizeUpdate(index), at)));
+        }
+        let name = if index == 0 {
+            let Some(s) = string(input, at, limit.field, end)? else {
+                return Ok(None);
+            };
+            Some(s)
+        } else {
+            // As nginx: a bad index is refused before the value comes.
+            self.lookup(index)?;
+            None
+        };
+        let value_at = name.as_ref().map_or(at, |s| s.bytes.end);
+        let Some(value) = string(input, value_at, limit.field, end)? else {
+            return Ok(None);
+        };
+        let len = value.bytes.end;
+        Ok(Some((
+            Rep::Literal {
+                index,
+                index_it: prefix == 6,
+                name,
+                value,
+            },
+            len,
+        )))
+    }
+
+    /// Adds the representation `rep` (parsed from `input`) to `out` and the table.
+    fn apply(
+        &mut self,
+        rep: Rep,
+        input: &[u8],
+        out: &mut HeaderList,
+        limit: Limits,
+    ) -> Result<(), HpackError> {
+        match rep {
+            Rep::Indexed(index) => {
                 let (name, value) = self.lookup(index)?;
-                push(out, name, value, limit.list)?;
-            } else if b & 0xe0 == 0x20 {
-                // Dynamic table size update (6.3): only at the start of a block.
-                if !first {
+                push(out, name, value, limit.list)
+            }
+            Rep::SizeUpdate(size) => {
+                // Only at the start of a block (6.3).
+                if !out.fields.is_empty() {
                     return Err(HpackError::Compression("table size update after fields"));
                 }
-                let (size, rest) = integer(block, 5)?;
-                block = rest;
                 if size > self.max_table_size {
                     return Err(HpackError::Compression("table size update over the limit"));
                 }
                 self.table.set_max_size(size);
-                continue;
-            } else {
-                // Literal: with incremental indexing (01), without (0000), never (0001).
-                let (prefix, index_it) = if b & 0xc0 == 0x40 {
-                    (6, true)
-                } else {
-                    (4, false)
-                };
-                let (index, rest) = integer(block, prefix)?;
-                block = rest;
+                Ok(())
+            }
+            Rep::Literal {
+                index,
+                index_it,
+                name,
+                value,
+            } => {
                 let start = out.bytes.len();
-                if index == 0 {
-                    block = string(block, &mut out.bytes, limit.field)?;
-                } else {
-                    let (name, _) = self.lookup(index)?;
-                    out.bytes.extend_from_slice(name);
+                match name {
+                    Some(s) => s.append(input, &mut out.bytes)?,
+                    None => {
+                        let (name, _) = self.lookup(index)?;
+                        out.bytes.extend_from_slice(name);
+                    }
                 }
                 let name_end = out.bytes.len();
-                block = string(block, &mut out.bytes, limit.field)?;
+                value.append(input, &mut out.bytes)?;
                 let end = out.bytes.len();
                 out.size += end - start;
                 if out.size > limit.list {
@@ -158,10 +239,9 @@ impl Decoder {
                     self.table.insert(name, value);
                 }
                 out.fields.push((start..name_end, name_end..end));
+                Ok(())
             }
-            first = false;
         }
-        Ok(())
     }
 
     fn lookup(&self, index: usize) -> Result<(&[u8], &[u8]), HpackError> {
@@ -190,51 +270,100 @@ fn push(out: &mut HeaderList, name: &[u8], value: &[u8], limit: usize) -> Result
     Ok(())
 }
 
-/// An HPACK integer (5.1) with an `n`-bit prefix, in at most 4 bytes as nginx reads it
-/// (`NGX_HTTP_V2_INT_OCTETS`): a longer one is refused.
-fn integer(input: &[u8], n: u32) -> Result<(usize, &[u8]), HpackError> {
-    let (&first, mut rest) = input.split_first().ok_or(HpackError::Truncated)?;
-    let max = (1usize << n) - 1;
-    let mut value = usize::from(first) & max;
-    if value < max {
-        return Ok((value, rest));
-    }
-    let mut shift = 0;
-    loop {
-        let (&b, r) = rest.split_first().ok_or(HpackError::Truncated)?;
-        rest = r;
-        value += usize::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return Ok((value, rest));
+/// One representation (6.1-6.3), its strings as places in the input.
+enum Rep {
+    Indexed(usize),
+    SizeUpdate(usize),
+    Literal {
+        index: usize,
+        index_it: bool,
+        name: Option<Str>,
+        value: Str,
+    },
+}
+
+/// A string literal's bytes in the input, as sent.
+struct Str {
+    huffman: bool,
+    bytes: Range<usize>,
+}
+
+impl Str {
+    fn append(&self, input: &[u8], out: &mut Vec<u8>) -> Result<(), HpackError> {
+        let raw = input.get(self.bytes.clone()).ok_or(HpackError::Truncated)?;
+        if self.huffman {
+            // The shortest code is 5 bits: at most len * 8 / 5 bytes come out.
+            huffman::decode(raw, out, raw.len() * 8 / 5 + 1)
+                .map_err(|_| HpackError::Compression("bad Huffman string"))?;
+        } else {
+            out.extend_from_slice(raw);
         }
-        shift += 7;
-        if shift > 14 {
-            return Err(HpackError::Compression(
-                "client sent header block with too long integer value",
-            ));
-        }
+        Ok(())
     }
 }
 
-/// A string literal (5.2) of at most `limit` bytes as sent, appended to `out`.
-fn string<'a>(input: &'a [u8], out: &mut Vec<u8>, limit: usize) -> Result<&'a [u8], HpackError> {
-    let huffman = input.first().is_some_and(|b| b & 0x80 != 0);
-    let (len, rest) = integer(input, 7)?;
+/// Bytes of an integer, its prefix byte included, that nginx reads
+/// (`NGX_HTTP_V2_INT_OCTETS`): one that has not ended by then is refused.
+const INT_OCTETS: usize = 4;
+
+/// An HPACK integer (5.1) with an `n`-bit prefix: its value and length; `None` when its
+/// bytes have not all come (`end`: no more will), judged as nginx's
+/// `ngx_http_v2_parse_int`: cut by the block's end is [`HpackError::Truncated`], not ended
+/// within 4 bytes (before the rest of the block comes) is COMPRESSION_ERROR.
+fn integer(input: &[u8], n: u32, end: bool) -> Result<Option<(usize, usize)>, HpackError> {
+    let Some(&first) = input.first() else {
+        return if end {
+            Err(HpackError::Truncated)
+        } else {
+            Ok(None)
+        };
+    };
+    let max = (1usize << n) - 1;
+    let mut value = usize::from(first) & max;
+    if value < max {
+        return Ok(Some((value, 1)));
+    }
+    let seen = input.len().min(INT_OCTETS);
+    for (i, &b) in input[1..seen].iter().enumerate() {
+        value += usize::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Ok(Some((value, i + 2)));
+        }
+    }
+    if end && input.len() <= INT_OCTETS {
+        Err(HpackError::Truncated)
+    } else if seen == INT_OCTETS {
+        Err(HpackError::Compression(
+            "client sent header block with too long integer value",
+        ))
+    } else {
+        Ok(None)
+    }
+}
+
+/// The string literal (5.2) at `input[at..]`, at most `limit` bytes as sent (judged on
+/// its length, before its bytes come); `None` when its bytes have not all come.
+fn string(input: &[u8], at: usize, limit: usize, end: bool) -> Result<Option<Str>, HpackError> {
+    let rest = input.get(at..).unwrap_or_default();
+    let huffman = rest.first().is_some_and(|b| b & 0x80 != 0);
+    let Some((len, int_len)) = integer(rest, 7, end)? else {
+        return Ok(None);
+    };
     if len > limit {
         return Err(HpackError::TooLarge);
     }
-    if len > rest.len() {
-        return Err(HpackError::Truncated);
+    let start = at + int_len;
+    if start + len > input.len() {
+        return if end {
+            Err(HpackError::Truncated)
+        } else {
+            Ok(None)
+        };
     }
-    let (raw, rest) = rest.split_at(len);
-    if huffman {
-        // The shortest code is 5 bits: at most len * 8 / 5 bytes come out.
-        huffman::decode(raw, out, len * 8 / 5 + 1)
-            .map_err(|_| HpackError::Compression("bad Huffman string"))?;
-    } else {
-        out.extend_from_slice(raw);
-    }
-    Ok(rest)
+    Ok(Some(Str {
+        huffman,
+        bytes: start..start + len,
+    }))
 }
 
 /// Appends an integer with an `n`-bit prefix; `flags` fills the prefix byte's high bits.

@@ -169,3 +169,56 @@ fn encoder_output_decodes() {
     );
     assert_eq!(d.table.size(), 0);
 }
+
+#[test]
+fn partial_blocks_are_judged_as_they_come() {
+    let mut d = Decoder::new(4096);
+    let mut l = HeaderList::default();
+    let block = hex("828684410f7777772e6578616d706c652e636f6d");
+    // Byte by byte: each whole representation is taken as soon as it is there.
+    let mut buf = Vec::new();
+    for (i, &b) in block.iter().enumerate() {
+        buf.push(b);
+        let end = i + 1 == block.len();
+        let used = d.decode_some(&buf, &mut l, BIG, end).unwrap();
+        buf.drain(..used);
+    }
+    assert!(buf.is_empty());
+    assert_eq!(l.fields.len(), 4);
+    assert_eq!(d.table.size(), 57);
+    // An integer that has not ended in 4 bytes is refused before the block ends (nginx's
+    // NGX_DECLINED: h2_headers.t "too long index", "too long literal")...
+    for cut in ["ffffffff", "42ffffffff"] {
+        l.clear();
+        assert!(
+            matches!(
+                Decoder::new(4096).decode_some(&hex(cut), &mut l, BIG, false),
+                Err(HpackError::Compression(_))
+            ),
+            "{cut}"
+        );
+    }
+    // ... while a shorter one waits; a string longer than the field limit is refused on
+    // its length, a shorter one waits for its bytes.
+    for wait in ["ffffff", "42ff", "0003", "4203ab", "00"] {
+        l.clear();
+        assert_eq!(
+            Decoder::new(4096).decode_some(&hex(wait), &mut l, BIG, false),
+            Ok(0),
+            "{wait}"
+        );
+    }
+    let small = Limits {
+        field: 100,
+        list: 32768,
+    };
+    assert_eq!(
+        Decoder::new(4096).decode_some(&hex("4265"), &mut l, small, false),
+        Err(HpackError::TooLarge)
+    );
+    // A bad name index is refused before the value comes.
+    assert!(matches!(
+        Decoder::new(4096).decode_some(&hex("7f3003"), &mut l, BIG, false),
+        Err(HpackError::Compression("index past the table"))
+    ));
+}

@@ -10,12 +10,16 @@
 //! - rapid reset (CVE-2023-44487): at most twice `max_concurrent_streams` new streams per
 //!   read event ([`Session::new_read`]), more are refused (nginx 1.25.3's rule), and at
 //!   most `max_requests` streams per connection;
-//! - CONTINUATION flood and HPACK bomb: a header block is bounded as sent and as decoded
-//!   (`large_client_header_buffers`), past that the connection ends with ENHANCE_YOUR_CALM;
+//! - CONTINUATION flood, HPACK bomb, huge HEADERS frame: a header block is bounded as sent
+//!   and as decoded (`large_client_header_buffers`) while it arrives, a whole
+//!   representation decoded at a time (at most one waits undecoded); past that the
+//!   connection ends with ENHANCE_YOUR_CALM;
 //! - SETTINGS/PING/empty-frame floods: nginx's rule, total frame bytes over eight times the
 //!   payload bytes (headers and data) plus 1 MiB is a flood; and the answers a client makes
 //!   us queue (ACKs, resets) are bounded while it does not read them;
-//! - memory: the peer cannot send more body than the stream windows we open
+//! - memory: we announce SETTINGS_MAX_FRAME_SIZE 2^24-1 as nginx, and read DATA, HEADERS
+//!   and CONTINUATION payloads in pieces as they arrive, so no frame needs a buffer of its
+//!   size; the peer cannot send more body than the stream windows we open
 //!   (`http2_body_preread_size` each, or wide open for a body the request stores as it
 //!   comes, see [`Session::open_window`]), nor more streams than we allow.
 
@@ -23,6 +27,7 @@ use super::ErrorCode;
 use super::frame::{self, Frame, FrameError, Header, flag, setting};
 use super::hpack::{self, Decoder, HeaderList};
 use super::validate::{self, RequestHead};
+use pieces::InFrame;
 
 /// A connection's limits (from nginx's directives).
 #[derive(Clone, Copy, Debug)]
@@ -156,7 +161,12 @@ pub struct Session {
     goaway_sent: bool,
     requests: u64,
     block: Option<Block>,
+    /// The header block's bytes not yet decoded (at most one representation's).
     block_bytes: Vec<u8>,
+    /// Bytes of the header block so far, as sent.
+    block_len: u32,
+    /// The frame whose payload is being read in pieces.
+    in_frame: Option<InFrame>,
     fields: HeaderList,
     head: RequestHead,
     decoder: Decoder,
@@ -184,7 +194,9 @@ impl Session {
                     limits.max_concurrent_streams,
                 ),
                 (setting::INITIAL_WINDOW_SIZE, limits.initial_window),
-                (setting::MAX_FRAME_SIZE, frame::DEFAULT_MAX_FRAME_SIZE),
+                // As nginx: any frame size; what a frame holds is bounded elsewhere
+                // (header limits, windows), and payloads are read in pieces.
+                (setting::MAX_FRAME_SIZE, frame::MAX_FRAME_SIZE),
             ],
         );
         // As nginx: the connection window is opened wide, streams' windows do the
@@ -205,6 +217,8 @@ impl Session {
             requests: 0,
             block: None,
             block_bytes: Vec::new(),
+            block_len: 0,
+            in_frame: None,
             fields: HeaderList::default(),
             head: RequestHead::default(),
             decoder: Decoder::new(4096),
@@ -217,7 +231,9 @@ impl Session {
         }
     }
 
-    /// Bytes the caller's read buffer must hold to take any frame we accept.
+    /// Bytes the caller's read buffer must hold for the session to make progress: a whole
+    /// control frame of up to 16384 bytes (larger ones, and DATA, HEADERS and
+    /// CONTINUATION of any size, are read in pieces as they arrive).
     pub const MIN_READ_BUFFER: usize = frame::HEADER_LEN + frame::DEFAULT_MAX_FRAME_SIZE as usize;
 
     /// A new read event begins (the rapid-reset budget is per read event).
@@ -243,7 +259,11 @@ impl Session {
     /// bytes) once no stream is open and nothing waits to be written: an idle HTTP/2
     /// connection keeps only its state and the client's HPACK table (at most 4 KB).
     pub fn idle_trim(&mut self) {
-        if self.streams.is_empty() && self.block.is_none() && self.pending().is_empty() {
+        if self.streams.is_empty()
+            && self.block.is_none()
+            && self.in_frame.is_none()
+            && self.pending().is_empty()
+        {
             self.block_bytes = Vec::new();
             self.fields = HeaderList::default();
             self.out = Vec::new();
@@ -259,7 +279,7 @@ impl Session {
     /// Bytes of the header block (HEADERS and CONTINUATION payloads, HPACK-encoded) of
     /// the request the last event announced: nginx's `$request_length` counts them.
     pub fn block_len(&self) -> usize {
-        self.block_bytes.len()
+        self.block_len as usize
     }
 
     /// Streams not yet closed.
@@ -280,7 +300,7 @@ impl Session {
         if let Some(b) = &self.block {
             return (b.what == BlockFor::New).then_some(b.stream);
         }
-        if !matches!(self.phase, Phase::Frames) {
+        if !matches!(self.phase, Phase::Frames) || self.in_frame.is_some() {
             return None;
         }
         let h = Header::parse(input)?;
@@ -298,6 +318,12 @@ impl Session {
             Some(b) if b.stream == stream => b.what = BlockFor::Ignore,
             _ => self.header_timed_out = stream,
         }
+    }
+
+    /// Whether a frame was read in part (its payload, or a header block awaiting its
+    /// CONTINUATION): the connection is not idle.
+    pub fn mid_frame(&self) -> bool {
+        self.in_frame.is_some() || self.block.is_some()
     }
 
     /// Whether nothing was received yet but (part of) the preface.
@@ -363,6 +389,17 @@ impl Session {
         &mut self,
         input: &'a [u8],
     ) -> Result<(usize, Option<Event<'a>>), ConnError> {
+        let r = self.receive_frames(input)?;
+        if self.pending().len() > MAX_UNREAD_CONTROL + self.limits.chunk_size * 4 {
+            return Err(self.conn_error(ErrorCode::EnhanceYourCalm, "http2 flood detected"));
+        }
+        Ok(r)
+    }
+
+    fn receive_frames<'a>(
+        &mut self,
+        input: &'a [u8],
+    ) -> Result<(usize, Option<Event<'a>>), ConnError> {
         match self.phase {
             Phase::Closed => return Ok((0, None)),
             Phase::Preface => {
@@ -378,6 +415,9 @@ impl Session {
             }
             Phase::Frames => {}
         }
+        if self.in_frame.is_some() {
+            return self.frame_rest(input);
+        }
         let Some(h) = Header::parse(input) else {
             return Ok((0, None));
         };
@@ -385,16 +425,6 @@ impl Session {
             // As nginx: refused on its frame header, its payload need not come.
             return Err(self.conn_error(ErrorCode::Protocol, "client sent PUSH_PROMISE frame"));
         }
-        if h.len > frame::DEFAULT_MAX_FRAME_SIZE {
-            return Err(self.conn_error(
-                ErrorCode::FrameSize,
-                "client sent frame over the maximum size",
-            ));
-        }
-        let size = frame::HEADER_LEN + h.len as usize;
-        let Some(payload) = input.get(frame::HEADER_LEN..size) else {
-            return Ok((0, None));
-        };
         if self
             .block
             .as_ref()
@@ -405,66 +435,47 @@ impl Session {
                 "client sent a frame inside a header block",
             ));
         }
-        self.total_bytes += size as u64;
+        let payload = &input[frame::HEADER_LEN..];
+        match h.kind {
+            frame::kind::DATA | frame::kind::HEADERS | frame::kind::CONTINUATION => {
+                return self.frame_start(&h, payload);
+            }
+            _ if h.len > frame::DEFAULT_MAX_FRAME_SIZE => return self.big_frame(&h, payload),
+            _ => {}
+        }
+        let size = frame::HEADER_LEN + h.len as usize;
+        let Some(payload) = payload.get(..h.len as usize) else {
+            return Ok((0, None));
+        };
+        self.count(size, 0)?;
+        let event = match frame::decode(&h, payload) {
+            Ok(f) => self.frame(f)?,
+            Err(e) => self.frame_error(e)?,
+        };
+        Ok((size, event))
+    }
+
+    /// Counts received bytes (`payload`: of headers and data) for the flood rule.
+    fn count(&mut self, total: usize, payload: usize) -> Result<(), ConnError> {
+        self.total_bytes += total as u64;
+        self.payload_bytes += payload as u64;
         if self.total_bytes / 8 > self.payload_bytes + 1_048_576 {
             return Err(self.conn_error(ErrorCode::EnhanceYourCalm, "http2 flood detected"));
         }
-        let event = match frame::decode(&h, payload) {
-            Ok(f) => self.frame(f)?,
-            Err(FrameError::Connection(code, why)) => return Err(self.conn_error(code, why)),
-            Err(FrameError::Stream(id, code, _)) => self.stream_error(id, code),
-        };
-        if self.pending().len() > MAX_UNREAD_CONTROL + self.limits.chunk_size * 4 {
-            return Err(self.conn_error(ErrorCode::EnhanceYourCalm, "http2 flood detected"));
+        Ok(())
+    }
+
+    fn frame_error(&mut self, e: FrameError) -> Result<Option<Event<'static>>, ConnError> {
+        match e {
+            FrameError::Connection(code, why) => Err(self.conn_error(code, why)),
+            FrameError::Stream(id, code, _) => Ok(self.stream_error(id, code)),
         }
-        Ok((size, event))
     }
 
     fn frame<'a>(&mut self, f: Frame<'a>) -> Result<Option<Event<'a>>, ConnError> {
         match f {
-            Frame::Data {
-                stream,
-                end_stream,
-                data,
-                flow_len,
-            } => self.data(stream, end_stream, data, flow_len),
-            Frame::Headers {
-                stream,
-                end_stream,
-                end_headers,
-                fragment,
-                priority,
-            } => {
-                self.payload_bytes += fragment.len() as u64;
-                if priority.is_some_and(|p| p.depends_on == stream) {
-                    // As nginx: a connection error, before the stream counts.
-                    return Err(self.conn_error(
-                        ErrorCode::Protocol,
-                        "client sent HEADERS frame with incorrect dependency",
-                    ));
-                }
-                self.headers(stream, end_stream)?;
-                if let Some(b) = self.block.as_mut() {
-                    b.priority =
-                        priority.map(|p| (p.depends_on, u16::from(p.weight) + 1, p.exclusive));
-                }
-                self.block_bytes.clear();
-                self.fragment(fragment, end_headers)
-            }
-            Frame::Continuation {
-                end_headers,
-                fragment,
-                stream,
-            } => {
-                if self.block.is_none() {
-                    let _ = stream;
-                    return Err(
-                        self.conn_error(ErrorCode::Protocol, "client sent unexpected CONTINUATION")
-                    );
-                }
-                self.payload_bytes += fragment.len() as u64;
-                self.fragment(fragment, end_headers)
-            }
+            // Read in pieces by `frame_start`, never decoded whole.
+            Frame::Data { .. } | Frame::Headers { .. } | Frame::Continuation { .. } => Ok(None),
             Frame::Priority { stream, priority } => {
                 self.tree.prioritize(
                     stream,
@@ -494,7 +505,7 @@ impl Session {
                     self.settings_acked = true;
                     return Ok(None);
                 }
-                self.settings(params)
+                self.settings(params, true)
             }
             Frame::Ping { ack, data } => {
                 if !ack {
@@ -511,14 +522,15 @@ impl Session {
         }
     }
 
-    fn data<'a>(
+    /// A DATA frame's windows and stream state, from its header: `content` bytes of data
+    /// in `flow_len` (padding included). `Some`: the stream was reset for it.
+    fn data_start(
         &mut self,
         id: u32,
         end_stream: bool,
-        data: &'a [u8],
+        content: usize,
         flow_len: u32,
-    ) -> Result<Option<Event<'a>>, ConnError> {
-        self.payload_bytes += data.len() as u64;
+    ) -> Result<Option<Event<'static>>, ConnError> {
         self.recv_window -= i64::from(flow_len);
         if self.recv_window < 0 {
             return Err(self.conn_error(
@@ -546,7 +558,7 @@ impl Session {
             return Ok(self.stream_error(id, ErrorCode::FlowControl));
         }
         // Padding is used up at once.
-        s.consumed += flow_len - data.len() as u32;
+        s.consumed += flow_len - content as u32;
         if s.whole && !end_stream && s.recv_window < i64::from(frame::MAX_WINDOW / 4) {
             let inc = i64::from(frame::MAX_WINDOW) - s.recv_window;
             s.recv_window += inc;
@@ -555,32 +567,7 @@ impl Session {
         if end_stream {
             s.recv_closed = true;
         }
-        if s.skip_data {
-            return Ok(None);
-        }
-        let received = s.received + data.len() as u64;
-        if let Some(declared) = s.declared
-            && (received > declared || (end_stream && received < declared))
-        {
-            // As nginx (ngx_http_v2_filter_request_body): the frame that goes past the
-            // declared length, or ends the body short, is counted and not passed on.
-            s.skip_data = true;
-            s.received = received;
-            return Ok(Some(Event::BodyMismatch {
-                stream: id,
-                received,
-                declared,
-            }));
-        }
-        s.received = received;
-        if data.is_empty() && !end_stream {
-            return Ok(None);
-        }
-        Ok(Some(Event::Data {
-            stream: id,
-            data,
-            end_stream,
-        }))
+        Ok(None)
     }
 
     /// A HEADERS frame begins a block: decide what it is for.
@@ -631,27 +618,36 @@ impl Session {
         Ok(())
     }
 
+    /// The next piece of the header block: its whole representations are decoded now
+    /// (nginx judges a block as it arrives), the rest waits; `block_end`: the last piece.
     fn fragment(
         &mut self,
         fragment: &[u8],
-        end_headers: bool,
+        block_end: bool,
     ) -> Result<Option<Event<'static>>, ConnError> {
-        self.block_bytes.extend_from_slice(fragment);
+        // A fragment is at most 2^24-1 bytes, the sum stops at the bound.
+        self.block_len = self.block_len.saturating_add(fragment.len() as u32);
         let bound = self.limits.header.list + self.limits.header.field;
-        if self.block_bytes.len() > bound {
+        if self.block_len as usize > bound {
             return Err(self.conn_error(ErrorCode::EnhanceYourCalm, "client sent too large header"));
         }
-        if !end_headers {
-            return Ok(None);
-        }
-        let Some(block) = self.block.take() else {
-            return Ok(None);
+        let limits = self.limits.header;
+        let decoded = if self.block_bytes.is_empty() {
+            self.decoder
+                .decode_some(fragment, &mut self.fields, limits, block_end)
+                .map(|used| {
+                    self.block_bytes
+                        .extend_from_slice(fragment.get(used..).unwrap_or_default())
+                })
+        } else {
+            self.block_bytes.extend_from_slice(fragment);
+            self.decoder
+                .decode_some(&self.block_bytes, &mut self.fields, limits, block_end)
+                .map(|used| {
+                    self.block_bytes.drain(..used);
+                })
         };
-        self.fields.clear();
-        match self
-            .decoder
-            .decode(&self.block_bytes, &mut self.fields, self.limits.header)
-        {
+        match decoded {
             Ok(()) => {}
             Err(hpack::HpackError::TooLarge) => {
                 return Err(
@@ -668,6 +664,12 @@ impl Session {
                 ));
             }
         }
+        if !block_end {
+            return Ok(None);
+        }
+        let Some(block) = self.block.take() else {
+            return Ok(None);
+        };
         let id = block.stream;
         match block.what {
             BlockFor::Ignore => Ok(None),
@@ -731,7 +733,8 @@ impl Session {
         }
     }
 
-    fn settings(&mut self, params: &[u8]) -> Result<Option<Event<'static>>, ConnError> {
+    /// SETTINGS parameters; `last`: the frame's last ones (then it is acknowledged).
+    fn settings(&mut self, params: &[u8], last: bool) -> Result<Option<Event<'static>>, ConnError> {
         let mut opened = false;
         for p in params.chunks_exact(6) {
             let id = u16::from_be_bytes([p[0], p[1]]);
@@ -776,7 +779,9 @@ impl Session {
                 _ => {}
             }
         }
-        frame::put_header(&mut self.out, 0, frame::kind::SETTINGS, flag::ACK, 0);
+        if last {
+            frame::put_header(&mut self.out, 0, frame::kind::SETTINGS, flag::ACK, 0);
+        }
         Ok(opened.then_some(Event::WindowOpened))
     }
 
@@ -813,6 +818,7 @@ impl Session {
     }
 }
 
+mod pieces;
 mod send;
 
 #[cfg(test)]

@@ -531,9 +531,13 @@ fn bad_preface_and_oversized_frames() {
     let mut s = Session::new(Limits::default());
     assert_eq!(s.receive(b"PRI * HTTP/2").unwrap(), (0, None));
     assert!(s.receive(b"GET / HTTP/1.1\r\n\r\n").is_err());
+    // Frames of any size are taken (we announce 2^24-1, as nginx); DATA on an idle
+    // stream is refused on its frame header.
     let mut s = start(Limits::default());
-    let e = feed(&mut s, &frame(kind::DATA, 0, 1, &vec![0; 20_000])).unwrap_err();
-    assert_eq!(e.code, ErrorCode::FrameSize);
+    let mut header = Vec::new();
+    put_header(&mut header, 20_000, kind::DATA, 0, 1);
+    let e = s.receive(&header).unwrap_err();
+    assert_eq!(e.code, ErrorCode::Protocol);
 }
 
 #[test]
@@ -605,13 +609,16 @@ fn a_header_block_past_its_timeout_is_reset_and_ignored() {
         1,
         &req_block("/", &[]),
     );
-    // Part of the frame: stream 1's headers are in progress.
-    assert_eq!(s.receive(&whole[..12]).unwrap().0, 0);
-    assert_eq!(s.header_in_progress(&whole[..12]), Some(1));
+    // Part of the frame's header: nothing read yet.
+    assert_eq!(s.receive(&whole[..7]).unwrap().0, 0);
+    // Part of its block: read as it comes, stream 1's headers are in progress.
+    let (used, event) = s.receive(&whole[..12]).unwrap();
+    assert_eq!((used, event), (12, None));
+    assert_eq!(s.header_in_progress(&[]), Some(1));
     s.header_timeout(1);
     assert!(sent(&mut s).contains(&(kind::RST_STREAM, 0, 1, 4)));
     // The rest comes late: no request, and the connection goes on.
-    assert_eq!(feed(&mut s, &whole).unwrap(), Vec::<String>::new());
+    assert_eq!(feed(&mut s, &whole[12..]).unwrap(), Vec::<String>::new());
     let next = frame(
         kind::HEADERS,
         flag::END_HEADERS | flag::END_STREAM,
@@ -657,4 +664,241 @@ fn a_body_before_our_settings_ack_is_refused_with_a_small_window() {
         assert_eq!(rst, refused, "{window}");
         assert_eq!(ev.is_empty(), refused, "{window}");
     }
+}
+
+/// Feeds `input` `piece` bytes at a time, as a socket would hand it over, keeping what the
+/// session leaves unread (never more than a frame header and 16384 bytes).
+fn feed_in_pieces(s: &mut Session, input: &[u8], piece: usize) -> Result<Vec<String>, ConnError> {
+    let mut buf = Vec::new();
+    let mut events = Vec::new();
+    for chunk in input.chunks(piece) {
+        buf.extend_from_slice(chunk);
+        let mut pos = 0;
+        loop {
+            let (n, ev) = s.receive(&buf[pos..])?;
+            if let Some(ev) = ev {
+                events.push(format!("{ev:?}"));
+            }
+            if n == 0 {
+                break;
+            }
+            pos += n;
+        }
+        buf.drain(..pos);
+        assert!(buf.len() < 9 + 16_384);
+    }
+    assert!(buf.is_empty(), "all of it read");
+    Ok(events)
+}
+
+fn big_limits() -> Limits {
+    Limits {
+        header: hpack::Limits {
+            field: 65_536,
+            list: 131_072,
+        },
+        ..Limits::default()
+    }
+}
+
+#[test]
+fn we_announce_any_frame_size() {
+    let s = Session::new(Limits::default());
+    let settings = s.pending();
+    let at = settings
+        .windows(6)
+        .position(|p| p[..2] == [0, 5])
+        .expect("MAX_FRAME_SIZE announced");
+    assert_eq!(settings[at + 2..at + 6], [0, 0xff, 0xff, 0xff]);
+}
+
+#[test]
+fn big_header_frames_are_read_in_pieces() {
+    // h2_headers.t "response header - parts": a 32 KB path in one HEADERS frame.
+    let path = format!("/?h={}", "x".repeat(40_000));
+    let block = req_block(&path, &[]);
+    let input = frame(
+        kind::HEADERS,
+        flag::END_HEADERS | flag::END_STREAM,
+        1,
+        &block,
+    );
+    assert!(input.len() > 16_384 + 9);
+    for piece in [1000, 7, 65_536] {
+        let mut s = start(big_limits());
+        let ev = feed_in_pieces(&mut s, &input, piece).unwrap();
+        assert_eq!(ev, ["Request { stream: 1, end_stream: true }"]);
+        let (head, list) = s.request();
+        assert_eq!(&list.bytes[head.path.clone()], path.as_bytes());
+        assert_eq!(s.block_len(), block.len());
+        // What waited undecoded was one field at most.
+        assert!(
+            s.block_bytes.capacity() < 2 * 40_100,
+            "{}",
+            s.block_bytes.capacity()
+        );
+    }
+    // The same over CONTINUATIONs larger than 16384 and padded HEADERS.
+    let mut s = start(big_limits());
+    let mut input = Vec::new();
+    let mut first = vec![3u8];
+    first.extend_from_slice(&block[..20_000]);
+    first.extend_from_slice(&[0; 3]);
+    input.extend(frame(
+        kind::HEADERS,
+        flag::PADDED | flag::END_STREAM,
+        3,
+        &first,
+    ));
+    input.extend(frame(kind::CONTINUATION, 0, 3, &block[20_000..20_001]));
+    input.extend(frame(
+        kind::CONTINUATION,
+        flag::END_HEADERS,
+        3,
+        &block[20_001..],
+    ));
+    let ev = feed_in_pieces(&mut s, &input, 4096).unwrap();
+    assert_eq!(ev, ["Request { stream: 3, end_stream: true }"]);
+    // Another request on the same connection is served after it.
+    let ev = feed(
+        &mut s,
+        &frame(
+            kind::HEADERS,
+            flag::END_HEADERS | flag::END_STREAM,
+            5,
+            &req_block("/next", &[]),
+        ),
+    )
+    .unwrap();
+    assert_eq!(ev, ["Request { stream: 5, end_stream: true }"]);
+}
+
+#[test]
+fn a_big_header_block_over_the_limits_ends_before_it_is_whole() {
+    // A HEADERS frame announcing 2^24-1 bytes: the header limits end it early, and what
+    // the session keeps stays bounded by them.
+    let mut s = start(Limits::default());
+    let mut input = Vec::new();
+    put_header(
+        &mut input,
+        (1 << 24) - 1,
+        kind::HEADERS,
+        flag::END_HEADERS,
+        1,
+    );
+    input.extend(req_block("/", &[]));
+    let field = {
+        let mut b = Vec::new();
+        hpack::encode_field(&mut b, b"x-a", &[b'!'; 4000]);
+        b
+    };
+    let mut err = None;
+    let mut fed = 0;
+    for _ in 0..100 {
+        let mut chunk = input.split_off(0);
+        chunk.extend_from_slice(&field);
+        fed += chunk.len();
+        match feed_in_pieces(&mut s, &chunk, 1500) {
+            Ok(ev) => assert!(ev.is_empty()),
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        }
+        assert!(s.block_bytes.capacity() <= 2 * 8192 + 64);
+        assert!(s.fields.bytes.len() <= 4 * 8192);
+    }
+    assert_eq!(err.map(|e| e.code), Some(ErrorCode::EnhanceYourCalm));
+    assert!(fed < 5 * 8192 + 8000, "{fed}");
+    assert!(sent(&mut s).contains(&(kind::GOAWAY, 0, 0, 8)));
+}
+
+#[test]
+fn hpack_integers_are_judged_before_the_frame_is_whole() {
+    // h2_headers.t "too long index" / "too long literal": the frame says 5 (6) bytes, 4
+    // (5) come, and the integer has not ended in 4 bytes: COMPRESSION_ERROR at once.
+    for (len, bytes) in [(5, &b"\xff\xff\xff\xff"[..]), (6, b"\x42\xff\xff\xff\xff")] {
+        let mut s = start(Limits::default());
+        let mut input = Vec::new();
+        put_header(
+            &mut input,
+            len,
+            kind::HEADERS,
+            flag::END_HEADERS | flag::END_STREAM,
+            1,
+        );
+        input.extend_from_slice(bytes);
+        let e = s.receive(&input).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Compression);
+    }
+    // "header split index": a block cut anywhere waits for the rest.
+    let whole = frame(
+        kind::HEADERS,
+        flag::END_HEADERS | flag::END_STREAM,
+        1,
+        &req_block("/", &[("referer", &"1234".repeat(32))]),
+    );
+    for cut in 9..whole.len() {
+        let mut s = start(Limits::default());
+        let mut ev = feed_in_pieces(&mut s, &whole[..cut], cut).unwrap();
+        ev.extend(feed_in_pieces(&mut s, &whole[cut..], 1000).unwrap());
+        assert_eq!(ev, ["Request { stream: 1, end_stream: true }"], "{cut}");
+    }
+}
+
+#[test]
+fn big_data_frames_are_read_in_pieces_within_the_window() {
+    let limits = Limits::default();
+    let mut s = start(limits);
+    let head = frame(kind::HEADERS, flag::END_HEADERS, 1, &req_block("/", &[]));
+    assert_eq!(feed(&mut s, &head).unwrap().len(), 1);
+    // 60000 bytes in one frame (within the 64 KB window), padded.
+    let mut payload = vec![10u8];
+    payload.extend(std::iter::repeat_n(b'b', 60_000));
+    payload.extend_from_slice(&[0; 10]);
+    let input = frame(kind::DATA, flag::PADDED | flag::END_STREAM, 1, &payload);
+    let ev = feed_in_pieces(&mut s, &input, 5000).unwrap();
+    let data: usize = ev.iter().map(|e| e.matches("98").count()).sum();
+    assert!(ev.len() > 1 && data >= 60_000, "{} events", ev.len());
+    assert!(ev.last().unwrap().contains("end_stream: true"));
+    assert!(
+        ev[..ev.len() - 1]
+            .iter()
+            .all(|e| e.contains("end_stream: false"))
+    );
+    // Over the stream's window: reset on its frame header, the rest dropped, the
+    // connection goes on.
+    let head = frame(kind::HEADERS, flag::END_HEADERS, 3, &req_block("/", &[]));
+    assert_eq!(feed(&mut s, &head).unwrap().len(), 1);
+    let mut input = frame(kind::DATA, 0, 3, &vec![b'c'; 70_000]);
+    input.extend(frame(kind::PING, 0, 0, b"12345678"));
+    let ev = feed_in_pieces(&mut s, &input, 3000).unwrap();
+    assert_eq!(ev, ["Reset { stream: 3, code: FlowControl }"]);
+    let out = sent(&mut s);
+    assert!(out.contains(&(kind::RST_STREAM, 0, 3, 4)));
+    assert!(out.contains(&(kind::PING, flag::ACK, 0, 8)));
+}
+
+#[test]
+fn big_control_and_unknown_frames() {
+    let mut s = start(Limits::default());
+    // A 19998-byte SETTINGS: read in whole parameters, acknowledged once.
+    let params: Vec<u8> = (0..3333)
+        .flat_map(|_| [0, setting::MAX_FRAME_SIZE as u8, 0, 0, 0x40, 0])
+        .collect();
+    feed_in_pieces(&mut s, &frame(kind::SETTINGS, 0, 0, &params), 1001).unwrap();
+    assert_eq!(sent(&mut s), [(kind::SETTINGS, flag::ACK, 0, 0)]);
+    assert_eq!(s.peer_max_frame, 0x4000);
+    // An unknown type of 100 KB is dropped; a long GOAWAY's debug data too.
+    let mut input = frame(0xfa, 0, 0, &vec![1; 100_000]);
+    let mut goaway = vec![0, 0, 0, 0, 0, 0, 0, 0];
+    goaway.extend(vec![b'd'; 20_000]);
+    input.extend(frame(kind::GOAWAY, 0, 0, &goaway));
+    input.extend(frame(kind::PING, 0, 0, b"12345678"));
+    assert!(feed_in_pieces(&mut s, &input, 4000).unwrap().is_empty());
+    assert_eq!(sent(&mut s), [(kind::PING, flag::ACK, 0, 8)]);
+    // A big PING is a FRAME_SIZE_ERROR on its header.
+    let mut header = Vec::new();
+    put_header(&mut header, 20_000, kind::PING, 0, 0);
+    assert_eq!(s.receive(&header).unwrap_err().code, ErrorCode::FrameSize);
 }

@@ -258,7 +258,8 @@ impl<'c> Conn<'c> {
         // A connection waits `client_header_timeout` for its first stream; once one began
         // (even one reset for a slow header block) it is idle under `keepalive_timeout`.
         let first = h.requests == 0 && !h.begun;
-        match (first, h.in_start == h.in_end) {
+        let nothing_unread = h.in_start == h.in_end && !h.session.mid_frame();
+        match (first, nothing_unread) {
             (true, true) => h.end.first_timeout,
             (true, false) => h.end.first_timeout.max(h.idle_timeout),
             _ => h.idle_timeout,
