@@ -196,9 +196,11 @@ pub struct ClientHeadInput<'a> {
     pub multipart_type: &'a [u8],
 }
 
+#[inline]
 fn hidden(field: Field, name: &[u8], input: &ClientHeadInput<'_>) -> bool {
     let eq = |n: &String| n.as_bytes().eq_ignore_ascii_case(name);
-    if input.hide.iter().any(eq) {
+    // The usual location names no field: the field alone decides.
+    if !input.hide.is_empty() && input.hide.iter().any(eq) {
         return true;
     }
     field.hidden_by_default() && !input.pass.iter().any(eq)
@@ -458,6 +460,7 @@ pub fn write_other_headers(
             }
             _ => value,
         };
+        out.reserve(name.len() + value.len() + 4);
         out.extend_from_slice(name);
         out.extend_from_slice(b": ");
         out.extend_from_slice(value);
