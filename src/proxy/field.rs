@@ -145,6 +145,18 @@ impl Field {
         )
     }
 
+    /// An `X-Accel-*` field (the upstream's instructions to the proxy).
+    pub fn accel(self) -> bool {
+        matches!(
+            self,
+            Field::XAccelExpires
+                | Field::XAccelRedirect
+                | Field::XAccelLimitRate
+                | Field::XAccelBuffering
+                | Field::XAccelCharset
+        )
+    }
+
     /// Hidden unless `proxy_pass_header` names it (nginx's `ngx_http_proxy_hide_headers`).
     pub fn hidden_by_default(self) -> bool {
         matches!(
@@ -169,11 +181,24 @@ mod tests {
     fn names_map_both_ways() {
         for (field, name) in NAMES {
             assert_eq!(Field::of(name.as_bytes()), field, "{name}");
-            assert_eq!(Field::of(name.to_ascii_uppercase().as_bytes()), field, "{name}");
+            assert_eq!(
+                Field::of(name.to_ascii_uppercase().as_bytes()),
+                field,
+                "{name}"
+            );
         }
         for other in [
-            "", "x", "content-typ", "content-types", "x-custom", "etags", "tf", "content_type",
-            "content-typf", "xontent-type", "last-modifie_",
+            "",
+            "x",
+            "content-typ",
+            "content-types",
+            "x-custom",
+            "etags",
+            "tf",
+            "content_type",
+            "content-typf",
+            "xontent-type",
+            "last-modifie_",
         ] {
             assert_eq!(Field::of(other.as_bytes()), Field::Other, "{other}");
         }

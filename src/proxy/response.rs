@@ -158,6 +158,16 @@ impl ResponseHead {
         }
     }
 
+    /// The header lines `proxy::accel` looks through for `X-Accel-*` fields: none when the
+    /// head has no such field, so the usual response costs those scans nothing.
+    pub fn accel_lines(&self) -> &[((usize, usize), (usize, usize))] {
+        if self.fields.iter().any(|f| f.accel()) {
+            &self.headers
+        } else {
+            &[]
+        }
+    }
+
     /// The value of the first `field` line, if present.
     pub fn field<'b>(&self, buf: &'b [u8], field: Field) -> Option<&'b [u8]> {
         let i = self.fields.iter().position(|f| *f == field)?;
@@ -167,7 +177,8 @@ impl ResponseHead {
     /// The lines of the head with their fields: (field, name span, value span).
     fn lines(
         &self,
-    ) -> impl DoubleEndedIterator<Item = (Field, (usize, usize), (usize, usize))> + ExactSizeIterator {
+    ) -> impl DoubleEndedIterator<Item = (Field, (usize, usize), (usize, usize))> + ExactSizeIterator
+    {
         self.fields
             .iter()
             .zip(&self.headers)

@@ -446,7 +446,7 @@ impl<'c> Conn<'c> {
                 let (proto, buf) = a.upstream.proto_and_head();
                 let (lines, rules) = match proto {
                     Backend::Http(h) => (
-                        &h.head.headers[..],
+                        h.head.accel_lines(),
                         RedirectRules {
                             ignore: loc.proxy_ignore_headers,
                             force_ranges: loc.proxy_force_ranges,
