@@ -160,7 +160,7 @@ impl ResponseHead {
 
     /// The header lines `proxy::accel` looks through for `X-Accel-*` fields: none when the
     /// head has no such field, so the usual response costs those scans nothing.
-    pub fn accel_lines(&self) -> &[((usize, usize), (usize, usize))] {
+    pub fn accel_lines(&self) -> &super::accel::Lines {
         if self.fields.iter().any(|f| f.accel()) {
             &self.headers
         } else {
