@@ -40,6 +40,11 @@ SCENARIOS = {
     "missing": ("", "/missing.html"),
     "proxy": ("location /proxy/ { proxy_pass http://backend; "
               "proxy_http_version 1.1; proxy_set_header Connection \"\"; }", "/proxy/"),
+    # A hit of proxy_cache: the upstream's short answer, stored on the first request and
+    # answered from the worker's memory after that.
+    "cached": ("location /cached/ { proxy_pass http://backend; proxy_http_version 1.1; "
+               "proxy_set_header Connection \"\"; proxy_cache hot; "
+               "proxy_cache_valid 200 1h; }", "/cached/"),
     # nginx's fastcgi_params in full, a connection per request (nginx's default) and
     # kept connections (fastcgi_keep_conn on).
     "fastcgi": ("location /fcgi/ { include {params}; fastcgi_pass 127.0.0.1:{fastcgi_port}; }",
@@ -82,6 +87,7 @@ JSON = (b'{"items": [' + b", ".join(
 
 # http-level blocks a scenario needs.
 HTTP_LEVEL = {
+    "cached": "proxy_cache_path cache levels=1:2 keys_zone=hot:1m;",
     "computed": """
     map $arg_a $lit { x literal; default other; }
     map $uri $evaluated { default "v-$arg_a"; }

@@ -16,6 +16,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::fs::File;
+use std::hash::BuildHasher;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::rc::Rc;
@@ -51,6 +52,9 @@ struct Hot {
 #[derive(Default)]
 pub struct HotEntries {
     map: HashMap<(usize, [u8; 16]), Hot, crate::fast_hash::FastState>,
+    /// Each remembered entry's digest by a hash of its cache and key, so that a hit skips
+    /// the key's MD5 (a collision only costs the MD5: the entry's own key is compared).
+    digests: HashMap<(usize, u64), [u8; 16], crate::fast_hash::FastState>,
     body_bytes: usize,
     uses: u64,
     /// A buffer for the next request's key (a hit gives it back; a miss keeps it).
@@ -71,6 +75,18 @@ fn same_file(a: &FileStamp, b: &FileStamp) -> bool {
 }
 
 impl HotEntries {
+    fn key_hash(&self, cache: usize, key: &[u8]) -> u64 {
+        self.digests.hasher().hash_one((cache, key))
+    }
+
+    /// The MD5 of `key` in the cache numbered `cache` when an entry remembered here has
+    /// that key (`None`: the caller computes it).
+    pub fn digest_of(&self, cache: usize, key: &[u8]) -> Option<[u8; 16]> {
+        let digest = *self.digests.get(&(cache, self.key_hash(cache, key)))?;
+        let h = self.map.get(&(cache, digest))?;
+        (*h.key == *key).then_some(digest)
+    }
+
     /// Number of remembered entries.
     pub fn len(&self) -> usize {
         self.map.len()
@@ -170,6 +186,11 @@ impl HotEntries {
         }
         self.body_bytes += body.as_ref().map_or(0, |b| b.len());
         self.uses += 1;
+        // Only the key's own digest (not a variant's) may stand for the key.
+        if entry.digest == super::md5::md5(&[&entry.key]) {
+            let hash = self.key_hash(hit.cache, &entry.key);
+            self.digests.insert((hit.cache, hash), entry.digest);
+        }
         self.map.insert(
             slot,
             Hot {
@@ -211,6 +232,10 @@ impl HotEntries {
     pub fn forget(&mut self, slot: &(usize, [u8; 16])) {
         if let Some(h) = self.map.remove(slot) {
             self.body_bytes -= h.body.as_ref().map_or(0, |b| b.len());
+            let by_key = (slot.0, self.key_hash(slot.0, &h.key));
+            if self.digests.get(&by_key) == Some(&slot.1) {
+                self.digests.remove(&by_key);
+            }
         }
     }
 
@@ -265,6 +290,9 @@ mod tests {
         };
         assert_eq!(hit.memory.as_deref(), Some(&b"hello"[..]));
         hot.remember(&entry, &hit);
+        assert_eq!(hot.digest_of(0, &entry.key), Some(entry.digest));
+        assert_eq!(hot.digest_of(1, &entry.key), None);
+        assert_eq!(hot.digest_of(0, b"http://a/y"), None);
         let again = hot
             .hit(0, &entry.digest, &entry.key, now, inactive)
             .unwrap();
@@ -288,6 +316,8 @@ mod tests {
                 .is_none()
         );
         assert!(hot.is_empty());
+        assert_eq!(hot.digest_of(0, &entry.key), None);
+        assert!(hot.digests.is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -84,8 +84,8 @@ impl Http1 {
         let source = RangeSource {
             status: self.head.status,
             length: self.head.content_length.filter(|_| !self.head.chunked),
-            last_modified: self.head.header(buf, "last-modified"),
-            etag: self.head.header(buf, "etag"),
+            last_modified: self.head.field(buf, response::Field::LastModified),
+            etag: self.head.field(buf, response::Field::Etag),
         };
         self.ranged = crate::upstream::ranges::decide(force_ranges, source, range, if_range);
         if let Ranged::Part { start, end, .. } = self.ranged {
@@ -370,7 +370,7 @@ impl ClientHeaders for Http1Head<'_> {
 
     fn upgrade(&self) -> Option<&[u8]> {
         (self.proto.head.status == 101)
-            .then(|| self.proto.head.header(self.buf, "upgrade"))
+            .then(|| self.proto.head.field(self.buf, response::Field::Upgrade))
             .flatten()
     }
 

@@ -14,6 +14,7 @@
 
 pub mod accel;
 pub mod cookie;
+pub mod field;
 pub mod http1;
 pub use crate::upstream::ranges;
 pub mod request;

@@ -6,31 +6,10 @@
 
 use std::io::Write;
 
+pub use super::field::Field;
+
 /// Most header lines accepted in an upstream response head.
 pub const MAX_UPSTREAM_HEADERS: usize = 100;
-
-/// Upstream headers nginx hides unless `proxy_pass_header` names them.
-const HIDDEN_BY_DEFAULT: &[&str] = &[
-    "date",
-    "server",
-    "x-pad",
-    "x-accel-expires",
-    "x-accel-redirect",
-    "x-accel-limit-rate",
-    "x-accel-buffering",
-    "x-accel-charset",
-];
-
-/// Hop-by-hop headers: never relayed (the proxy frames the client side itself).
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-    "te",
-    "trailer",
-    "proxy-connection",
-    "upgrade",
-];
 
 /// How the response body ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +35,8 @@ pub struct ResponseHead {
     pub reason: (usize, usize),
     /// Header (name, value) spans.
     pub headers: Vec<((usize, usize), (usize, usize))>,
+    /// Each header's field, by the same index (set with `headers` by the parse).
+    pub fields: Vec<Field>,
     /// Head length in bytes.
     pub len: usize,
     /// `Content-Length`, when valid.
@@ -98,25 +79,27 @@ pub fn parse_head(buf: &[u8], out: &mut ResponseHead) -> Result<Option<()>, Head
     out.reason = span(buf, resp.reason.unwrap_or("").as_bytes());
     out.len = len;
     out.headers.clear();
+    out.fields.clear();
     out.content_length = None;
     out.chunked = false;
     out.close = minor == 0;
     for h in resp.headers.iter() {
         let (name, value) = (h.name.as_bytes(), h.value);
-        if name.eq_ignore_ascii_case(b"content-length") {
+        let field = Field::of(name);
+        if field == Field::ContentLength {
             let text = std::str::from_utf8(value).map_err(|_| HeadError::Invalid)?;
             let n = text.trim().parse::<u64>().map_err(|_| HeadError::Invalid)?;
             if out.content_length.is_some_and(|m| m != n) {
                 return Err(HeadError::Invalid);
             }
             out.content_length = Some(n);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+        } else if field == Field::TransferEncoding {
             if value.eq_ignore_ascii_case(b"chunked") {
                 out.chunked = true;
             } else if !value.eq_ignore_ascii_case(b"identity") {
                 return Err(HeadError::Invalid);
             }
-        } else if name.eq_ignore_ascii_case(b"connection") {
+        } else if field == Field::Connection {
             let lower = value.to_ascii_lowercase();
             if memchr::memmem::find(&lower, b"close").is_some() {
                 out.close = true;
@@ -125,6 +108,7 @@ pub fn parse_head(buf: &[u8], out: &mut ResponseHead) -> Result<Option<()>, Head
             }
         }
         out.headers.push((span(buf, name), span(buf, value)));
+        out.fields.push(field);
     }
     if out.chunked {
         out.content_length = None;
@@ -141,6 +125,8 @@ impl ResponseHead {
         self.reason = other.reason;
         self.headers.clear();
         self.headers.extend_from_slice(&other.headers);
+        self.fields.clear();
+        self.fields.extend_from_slice(&other.fields);
         self.len = other.len;
         self.content_length = other.content_length;
         self.chunked = other.chunked;
@@ -162,10 +148,41 @@ impl ResponseHead {
 
     /// The value of header `name`, if present.
     pub fn header<'b>(&self, buf: &'b [u8], name: &str) -> Option<&'b [u8]> {
-        self.headers
+        match Field::of(name.as_bytes()) {
+            Field::Other => self
+                .headers
+                .iter()
+                .find(|(n, _)| buf[n.0..n.1].eq_ignore_ascii_case(name.as_bytes()))
+                .map(|(_, v)| &buf[v.0..v.1]),
+            field => self.field(buf, field),
+        }
+    }
+
+    /// The header lines `proxy::accel` looks through for `X-Accel-*` fields: none when the
+    /// head has no such field, so the usual response costs those scans nothing.
+    pub fn accel_lines(&self) -> &super::accel::Lines {
+        if self.fields.iter().any(|f| f.accel()) {
+            &self.headers
+        } else {
+            &[]
+        }
+    }
+
+    /// The value of the first `field` line, if present.
+    pub fn field<'b>(&self, buf: &'b [u8], field: Field) -> Option<&'b [u8]> {
+        let i = self.fields.iter().position(|f| *f == field)?;
+        self.headers.get(i).map(|(_, v)| &buf[v.0..v.1])
+    }
+
+    /// The lines of the head with their fields: (field, name span, value span).
+    fn lines(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = (Field, (usize, usize), (usize, usize))> + ExactSizeIterator
+    {
+        self.fields
             .iter()
-            .find(|(n, _)| buf[n.0..n.1].eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, v)| &buf[v.0..v.1])
+            .zip(&self.headers)
+            .map(|(f, (n, v))| (*f, *n, *v))
     }
 }
 
@@ -190,15 +207,14 @@ pub struct ClientHeadInput<'a> {
     pub multipart_type: &'a [u8],
 }
 
-fn hidden(name: &[u8], input: &ClientHeadInput<'_>) -> bool {
+#[inline]
+fn hidden(field: Field, name: &[u8], input: &ClientHeadInput<'_>) -> bool {
     let eq = |n: &String| n.as_bytes().eq_ignore_ascii_case(name);
-    if input.hide.iter().any(eq) {
+    // The usual location names no field: the field alone decides.
+    if !input.hide.is_empty() && input.hide.iter().any(eq) {
         return true;
     }
-    HIDDEN_BY_DEFAULT
-        .iter()
-        .any(|h| h.as_bytes().eq_ignore_ascii_case(name))
-        && !input.pass.iter().any(eq)
+    field.hidden_by_default() && !input.pass.iter().any(eq)
 }
 
 pub use crate::config::proxy_values::Redirect;
@@ -260,13 +276,17 @@ pub fn client_values<'b>(
     input: &ClientHeadInput<'_>,
     name: &str,
 ) -> impl Iterator<Item = &'b [u8]> {
-    let passes = !(HOP_BY_HOP.contains(&name)
-        || hidden(name.as_bytes(), input)
-        || (name == "content-length" && head.chunked));
-    head.headers
-        .iter()
-        .filter(move |(n, _)| passes && buf[n.0..n.1].eq_ignore_ascii_case(name.as_bytes()))
-        .map(move |(_, v)| &buf[v.0..v.1])
+    let field = Field::of(name.as_bytes());
+    let passes = !(field.hop_by_hop()
+        || hidden(field, name.as_bytes(), input)
+        || (field == Field::ContentLength && head.chunked));
+    head.lines()
+        .filter(move |(f, n, _)| {
+            passes
+                && *f == field
+                && (field != Field::Other || buf[n.0..n.1].eq_ignore_ascii_case(name.as_bytes()))
+        })
+        .map(move |(_, _, v)| &buf[v.0..v.1])
 }
 
 /// The `Location` field of an upstream head as nginx passes it on
@@ -299,7 +319,7 @@ fn location_out(value: &[u8], input: &ClientHeadInput<'_>) -> LocationOut {
 
 /// The upstream headers nginx's header filter writes itself, once, with the last value the
 /// upstream sent (their lines are not kept in the list).
-const EARLY: [&str; 2] = ["content-type", "content-length"];
+const EARLY: [Field; 2] = [Field::ContentType, Field::ContentLength];
 
 /// Whether `proxy_pass_header` passes the upstream's own `name` (`server`, `date`): the
 /// client then gets the upstream's instead of ours, and none when the upstream sent none
@@ -315,15 +335,15 @@ fn location_choice(
     buf: &[u8],
     input: &ClientHeadInput<'_>,
 ) -> Option<(usize, LocationOut)> {
-    head.headers
-        .iter()
+    // No rule: every Location goes as sent.
+    if input.redirects.is_empty() {
+        return None;
+    }
+    head.lines()
         .enumerate()
         .rev()
-        .filter(|(_, (n, _))| {
-            let name = &buf[n.0..n.1];
-            name.eq_ignore_ascii_case(b"location") && !hidden(name, input)
-        })
-        .find_map(|(i, (_, v))| match location_out(&buf[v.0..v.1], input) {
+        .filter(|(_, (f, n, _))| *f == Field::Location && !hidden(*f, &buf[n.0..n.1], input))
+        .find_map(|(i, (_, _, v))| match location_out(&buf[v.0..v.1], input) {
             LocationOut::AsSent => None,
             out => Some((i, out)),
         })
@@ -339,19 +359,20 @@ pub fn write_early_headers(
     out: &mut Vec<u8>,
 ) {
     use super::ranges::Ranged;
-    for name in EARLY {
+    for field in EARLY {
+        let name = if field == Field::ContentType {
+            "content-type"
+        } else {
+            "content-length"
+        };
         // A 304 has no length (ngx_http_clear_content_length in the not-modified filter).
-        if name == "content-length"
+        if field == Field::ContentLength
             && (head.chunked || input.ranged == super::ranges::Ranged::NotModified)
         {
             continue;
         }
-        if let Some((n, v)) = head
-            .headers
-            .iter()
-            .rfind(|(n, _)| buf[n.0..n.1].eq_ignore_ascii_case(name.as_bytes()))
-        {
-            if hidden(&buf[n.0..n.1], input) {
+        if let Some((_, n, v)) = head.lines().rfind(|(f, _, _)| *f == field) {
+            if hidden(field, &buf[n.0..n.1], input) {
                 continue;
             }
             out.extend_from_slice(&buf[n.0..n.1]);
@@ -400,30 +421,22 @@ pub fn write_other_headers(
     use super::ranges::Ranged;
     let location = location_choice(head, buf, input);
     let mut value_buf = Vec::new();
-    for (i, (n, v)) in head.headers.iter().enumerate() {
+    for (i, (field, n, v)) in head.lines().enumerate() {
         let name = &buf[n.0..n.1];
         let value = &buf[v.0..v.1];
-        if EARLY
-            .iter()
-            .any(|e| e.as_bytes().eq_ignore_ascii_case(name))
-        {
-            continue;
-        }
-        if HOP_BY_HOP
-            .iter()
-            .any(|h| h.as_bytes().eq_ignore_ascii_case(name))
-            || hidden(name, input)
-            || (input.force_ranges && name.eq_ignore_ascii_case(b"accept-ranges"))
-            || (skip_cache
-                && (name.eq_ignore_ascii_case(b"expires")
-                    || name.eq_ignore_ascii_case(b"cache-control")))
+        if EARLY.contains(&field)
+            || field.hop_by_hop()
+            || hidden(field, name, input)
+            || (input.force_ranges && field == Field::AcceptRanges)
+            || (skip_cache && matches!(field, Field::Expires | Field::CacheControl))
         {
             continue;
         }
         let value: &[u8] = match &location {
             Some((at, LocationOut::Completed(_))) if *at == i => continue,
             Some((at, LocationOut::Rewritten(new))) if *at == i => new,
-            _ if name.eq_ignore_ascii_case(b"location") => {
+            _ if field == Field::Location && input.redirects.is_empty() => value,
+            _ if field == Field::Location => {
                 value_buf.clear();
                 if rewrite_value(value, 0, input.redirects, false, &mut value_buf) {
                     &value_buf
@@ -431,7 +444,8 @@ pub fn write_other_headers(
                     value
                 }
             }
-            _ if name.eq_ignore_ascii_case(b"refresh") => {
+            _ if field == Field::Refresh && input.redirects.is_empty() => value,
+            _ if field == Field::Refresh => {
                 // Only the URL after `url=` is rewritten (ngx_http_upstream_rewrite_refresh).
                 value_buf.clear();
                 let at = memchr::memmem::find(&value.to_ascii_lowercase(), b"url=");
@@ -444,7 +458,7 @@ pub fn write_other_headers(
                     _ => value,
                 }
             }
-            _ if name.eq_ignore_ascii_case(b"set-cookie") => {
+            _ if field == Field::SetCookie => {
                 value_buf.clear();
                 match input.cookies {
                     Some(rules)
@@ -457,6 +471,7 @@ pub fn write_other_headers(
             }
             _ => value,
         };
+        out.reserve(name.len() + value.len() + 4);
         out.extend_from_slice(name);
         out.extend_from_slice(b": ");
         out.extend_from_slice(value);

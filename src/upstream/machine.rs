@@ -367,25 +367,21 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         head_only: bool,
         env: &mut Env<'_, 'c>,
     ) -> Result<(), UnusableHead> {
-        // A small body goes into memory right after the head, as a short upstream
-        // response would arrive; a bigger one stays in the file.
-        let memory = hit.memory.as_deref().filter(|_| !head_only);
+        // A small body is sent from the worker's copy (no copy here); a bigger one from
+        // the file. The head goes into the buffer, to be parsed as an upstream's.
+        let memory = hit.memory.clone().filter(|_| !head_only);
         let head_len = hit.head.len();
-        let total = head_len + memory.map_or(0, <[u8]>::len);
         self.response
-            .start(env.upstreams.take_buffer(total), total.max(1));
-        let Some(room) = self.response.room(total) else {
+            .start(env.upstreams.take_buffer(head_len), head_len.max(1));
+        let Some(room) = self.response.room(head_len) else {
             return Err(UnusableHead);
         };
-        if room.len() < total {
+        if room.len() < head_len {
             self.response.clear();
             return Err(UnusableHead);
         }
         room[..head_len].copy_from_slice(&hit.head);
-        if let Some(body) = memory {
-            room[head_len..total].copy_from_slice(body);
-        }
-        self.response.filled(total);
+        self.response.filled(head_len);
         // The parse an earlier hit made of the same stored head is restored, not redone.
         let restored = hit
             .saved
@@ -408,12 +404,16 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         if self.keep_head {
             self.log.keep_head(&hit.head);
         }
-        if memory.is_none() && !head_only {
-            let Some(file) = hit.file else {
-                self.response.clear();
-                return Err(UnusableHead);
-            };
-            self.response.adopt_file(file, hit.body_start, hit.len);
+        match memory {
+            Some(body) => self.response.adopt_held(body),
+            None if !head_only => {
+                let Some(file) = hit.file else {
+                    self.response.clear();
+                    return Err(UnusableHead);
+                };
+                self.response.adopt_file(file, hit.body_start, hit.len);
+            }
+            None => {}
         }
         self.head = Some(facts);
         self.head_taken = false;
@@ -455,7 +455,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         if self.response.has_file() {
             return None;
         }
-        self.response.unread().get(facts.len..)
+        self.response.body_after(facts.len)
     }
 
     /// The length of a cached response's body held in its file (`None`: it is in memory,

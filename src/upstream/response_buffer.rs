@@ -13,12 +13,17 @@
 //!   mem: [ sent | front: start..split | back: split..end | free ]     file: [ sent | unsent ]
 //!   client order: front, file unsent, back
 //! ```
+//!
+//! A cache hit whose body the worker holds in memory ([`crate::cache::hot`]) lends that
+//! body instead ([`ResponseBuffer::adopt_held`]): it is sent from the shared bytes after
+//! the head, never copied into the buffer.
 
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use crate::http::source::Ready;
 
@@ -33,6 +38,15 @@ struct TempFile {
     written: u64,
     /// Bytes of it the client has.
     sent: u64,
+}
+
+/// A body held outside the buffer (a cache entry's, shared with the worker's table).
+struct Held {
+    bytes: Rc<[u8]>,
+    /// Bytes of it the client has.
+    sent: usize,
+    /// Where the body the client gets ends.
+    end: usize,
 }
 
 /// The response buffer of one upstream request.
@@ -53,6 +67,8 @@ pub struct ResponseBuffer {
     /// bytes in memory (a multipart head, or the closing boundary) and the file's bytes
     /// `start..end` after them (several ranges of a cache entry served from its file).
     parts: Vec<FilePart>,
+    /// A body sent after the file's bytes, from shared memory.
+    held: Option<Held>,
 }
 
 /// How a spill to the temporary file went.
@@ -85,6 +101,7 @@ impl ResponseBuffer {
         self.end = 0;
         self.file = None;
         self.parts.clear();
+        self.held = None;
     }
 
     /// Gives the memory back (for the worker's spares).
@@ -129,7 +146,8 @@ impl ResponseBuffer {
             return None;
         }
         if self.end >= self.mem.len() {
-            let grown = self.mem.len().saturating_mul(2).clamp(1024, limit);
+            // (`clamp` would panic on a limit under 1 KiB.)
+            let grown = self.mem.len().saturating_mul(2).max(1024).min(limit);
             self.mem.resize(grown, 0);
         }
         let to = self.mem.len().min(limit);
@@ -164,7 +182,7 @@ impl ResponseBuffer {
 
     /// Whether the client has had everything buffered.
     pub fn drained(&self) -> bool {
-        self.start == self.end && !self.file_pending()
+        self.start == self.end && !self.file_pending() && self.held_rest().is_none()
     }
 
     /// Bytes in memory and in the file that the client has not had.
@@ -177,6 +195,13 @@ impl ResponseBuffer {
         (self.end - self.start) as u64
             + self.file.as_ref().map_or(0, |f| f.written - f.sent)
             + parts
+            + self.held_rest().map_or(0, |b| b.len() as u64)
+    }
+
+    /// The held body's bytes the client has not had (`None`: none left, or none held).
+    fn held_rest(&self) -> Option<&[u8]> {
+        let h = self.held.as_ref()?;
+        h.bytes.get(h.sent..h.end).filter(|b| !b.is_empty())
     }
 
     fn file_pending(&self) -> bool {
@@ -195,6 +220,9 @@ impl ResponseBuffer {
                 len: f.written - f.sent,
                 sendfile,
             };
+        }
+        if let Some(body) = self.held_rest() {
+            return Ready::Bytes(body);
         }
         if self.start < self.end {
             return Ready::Bytes(&self.mem[self.start..self.end]);
@@ -230,8 +258,35 @@ impl ResponseBuffer {
             }
             return;
         }
+        if self.held_rest().is_some()
+            && let Some(h) = self.held.as_mut()
+        {
+            h.sent = (h.sent + n).min(h.end);
+            return;
+        }
         self.start = (self.start + n).min(self.end);
         self.split = self.split.max(self.start);
+    }
+
+    /// Takes `bytes` as the whole body, after what memory holds (a cache entry's body the
+    /// worker keeps in memory): sent from there, not copied.
+    pub fn adopt_held(&mut self, bytes: Rc<[u8]>) {
+        self.split = self.end;
+        let end = bytes.len();
+        self.held = Some(Held {
+            bytes,
+            sent: 0,
+            end,
+        });
+    }
+
+    /// The body after the first `head_len` unread bytes: the held one, or what memory
+    /// holds after the head.
+    pub fn body_after(&self, head_len: usize) -> Option<&[u8]> {
+        match &self.held {
+            Some(h) => h.bytes.get(h.sent..h.end),
+            None => self.unread().get(head_len..),
+        }
     }
 
     /// Takes `file`'s bytes `from..to` as the whole body, after what memory holds (a cache
@@ -288,6 +343,12 @@ impl ResponseBuffer {
     /// Narrows a body held in memory after a head of `head_len` bytes to its bytes
     /// `start..end` (a range of a cached response).
     pub fn narrow_mem(&mut self, head_len: usize, start: u64, end: u64) {
+        if let Some(h) = self.held.as_mut() {
+            let first = h.sent;
+            h.end = h.end.min(first.saturating_add(end as usize));
+            h.sent = first.saturating_add(start as usize).min(h.end);
+            return;
+        }
         let body_len = self.end.saturating_sub(head_len) as u64;
         let end = end.min(body_len) as usize;
         let start = (start as usize).min(end);
@@ -299,6 +360,7 @@ impl ResponseBuffer {
 
     /// Replaces what follows the first `head_len` unread bytes with `bytes` (in memory).
     pub fn replace_after(&mut self, head_len: usize, bytes: &[u8]) {
+        self.held = None;
         let from = (self.start + head_len).min(self.end);
         let end = from + bytes.len();
         if self.mem.len() < end {
@@ -453,6 +515,35 @@ mod tests {
         assert_eq!(b.buffered(), 3 + 3 + 2 + 3 + 3 + 5);
         assert_eq!(drain(&mut b), b"H\r\n<a>01<b>789<end>");
         assert!(b.drained());
+    }
+
+    #[test]
+    fn a_held_body_follows_the_head_uncopied() {
+        let body: Rc<[u8]> = Rc::from(&b"0123456789"[..]);
+        let mut b = ResponseBuffer::default();
+        b.start(Vec::new(), 64);
+        read(&mut b, b"HEAD\r\n");
+        b.adopt_held(body.clone());
+        assert_eq!(b.body_after(6), Some(&b"0123456789"[..]));
+        assert_eq!(b.buffered(), 16);
+        b.skip(6);
+        // A range of it: bytes 2..7.
+        b.narrow_mem(0, 2, 7);
+        assert_eq!(b.buffered(), 5);
+        match b.ready(false) {
+            Ready::Bytes(bytes) => assert!(std::ptr::eq(bytes.as_ptr(), body[2..].as_ptr())),
+            _ => panic!("held bytes are ready"),
+        }
+        b.consume(2);
+        assert!(!b.drained());
+        assert_eq!(drain(&mut b), b"456");
+        assert!(b.drained());
+        // Replaced (multipart ranges): the new bytes go into memory instead.
+        b.adopt_held(body);
+        b.replace_after(0, b"xy");
+        assert_eq!(drain(&mut b), b"xy");
+        b.clear();
+        assert!(b.drained() && b.body_after(0) == Some(&[][..]));
     }
 
     #[test]

@@ -999,7 +999,7 @@ fn accel_charset<'h>(
     use super::backend::Backend;
     let buf = upstream.head_bytes();
     let (lines, ignore) = match &upstream.proto {
-        Backend::Http(h) => (&h.head.headers[..], loc.proxy_ignore_headers),
+        Backend::Http(h) => (h.head.accel_lines(), loc.proxy_ignore_headers),
         Backend::Gateway(g) => (&g.head.headers[..], g.module.conf(loc).ignore_headers()),
     };
     crate::proxy::accel::charset(lines, buf, ignore).filter(|v| !v.is_empty())

@@ -232,7 +232,10 @@ pub(super) fn lookup(
     let Some(decl) = http.caches.get(cache) else {
         return (Lookup::Off, None);
     };
-    let digest = crate::cache::md5::md5(&[&key]);
+    // An entry this worker answered lately knows its key's MD5.
+    let digest = hot
+        .digest_of(cache, &key)
+        .unwrap_or_else(|| crate::cache::md5::md5(&[&key]));
     let now = unix_now();
     let segment = http.zones.get(decl.zone).and_then(|z| z.segment.as_ref());
     let zone = segment.and_then(|seg| keys::Zone::open(seg));

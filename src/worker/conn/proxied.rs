@@ -11,6 +11,7 @@ use crate::config::cgi_values::CgiModule;
 use crate::http::conditional::{Conditions, Precondition, evaluate};
 use crate::http::request::Method;
 use crate::proxy::Http1;
+use crate::proxy::field::Field;
 use crate::upstream::body_buffer::StoredBody;
 use crate::upstream::machine::Start;
 use crate::upstream::protocol::HeadFacts;
@@ -450,7 +451,7 @@ impl<'c> Conn<'c> {
                 let (proto, buf) = a.upstream.proto_and_head();
                 let (lines, rules) = match proto {
                     Backend::Http(h) => (
-                        &h.head.headers[..],
+                        h.head.accel_lines(),
                         RedirectRules {
                             ignore: loc.proxy_ignore_headers,
                             force_ranges: loc.proxy_force_ranges,
@@ -497,7 +498,7 @@ impl<'c> Conn<'c> {
                 (Backend::Http(h), head) => {
                     loc.proxy_force_ranges
                         || cached
-                        || cacheable && h.head.header(head, "accept-ranges").is_some()
+                        || cacheable && h.head.field(head, Field::AcceptRanges).is_some()
                 }
                 (Backend::Gateway(g), head) => {
                     g.module.conf(loc).force_ranges()
@@ -549,11 +550,11 @@ impl<'c> Conn<'c> {
                 && let Backend::Http(proto) = &a.upstream.proto
             {
                 let head = a.upstream.head_bytes();
-                let field = |name| proto.head.header(head, name);
+                let field = |name| proto.head.field(head, name);
                 let last_modified =
-                    field("last-modified").and_then(crate::http::date::parse_http_date_secs);
+                    field(Field::LastModified).and_then(crate::http::date::parse_http_date_secs);
                 let if_range_ok = if_range.is_none_or(|v| {
-                    crate::http::range::if_range_matches(v, last_modified, field("etag"))
+                    crate::http::range::if_range_matches(v, last_modified, field(Field::Etag))
                 });
                 let mut ranges = Vec::new();
                 if if_range_ok
@@ -583,7 +584,7 @@ impl<'c> Conn<'c> {
             if let (Backend::Http(proto), head) = a.upstream.proto_and_head()
                 && loc.absolute_redirect
                 && proto.redirects.is_some()
-                && proto.head.header(head, "location").is_some()
+                && proto.head.field(head, Field::Location).is_some()
             {
                 let host = a.head.host.map(|h| h.get(buf));
                 crate::worker::redirect_base(
@@ -1118,14 +1119,14 @@ fn preconditions(
     }
     let last_modified = proto
         .head
-        .header(head, "last-modified")
+        .field(head, Field::LastModified)
         .and_then(crate::http::date::parse_http_date_secs);
     let method = if as_get { Method::Get } else { client.method };
     evaluate(
         &conditions,
         method,
         last_modified,
-        proto.head.header(head, "etag"),
+        proto.head.field(head, Field::Etag),
         loc.if_modified_since,
     )
 }
