@@ -284,31 +284,14 @@ pub fn run(opts: LoadOptions) -> i32 {
 
 impl Master {
     fn spawn(&mut self, slot: usize) {
-        match process::spawn_worker(
+        let spawned = process::spawn_worker(
             &self.config,
             &mut self.listeners,
             slot,
             self.user.as_ref(),
             self.signal_fd,
-        ) {
-            Ok(pid) => {
-                elog!(LogLevel::Notice, "start worker process {pid}");
-                self.workers.push(WorkerProc {
-                    pid,
-                    role: Role::Worker,
-                    slot,
-                    generation: self.generation,
-                    started: Instant::now(),
-                    exiting: false,
-                    fast_deaths: 0,
-                });
-            }
-            Err(e) => elog!(
-                LogLevel::Alert,
-                "fork() failed while spawning \"worker process\" ({})",
-                sys::errno_text(&e)
-            ),
-        }
+        );
+        self.started(spawned, Role::Worker, slot);
     }
 
     /// Forks the cache manager and the cache loader when the configuration has a cache
@@ -327,19 +310,25 @@ impl Master {
     }
 
     fn spawn_helper(&mut self, role: Role) {
-        match process::spawn_cache_helper(
+        let spawned = process::spawn_cache_helper(
             &self.config,
             &mut self.listeners,
             role,
             self.user.as_ref(),
             self.signal_fd,
-        ) {
+        );
+        self.started(spawned, role, 0);
+    }
+
+    /// Records a forked child (or logs why the fork failed), in nginx's words.
+    fn started(&mut self, spawned: std::io::Result<i32>, role: Role, slot: usize) {
+        match spawned {
             Ok(pid) => {
                 elog!(LogLevel::Notice, "start {} {pid}", role.name());
                 self.workers.push(WorkerProc {
                     pid,
                     role,
-                    slot: 0,
+                    slot,
                     generation: self.generation,
                     started: Instant::now(),
                     exiting: false,

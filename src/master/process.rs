@@ -60,21 +60,9 @@ pub fn spawn_worker(
     user: Option<&User>,
     master_signal_fd: i32,
 ) -> io::Result<i32> {
-    // The child must not die of a QUIT sent before it has its handlers (a reload right
-    // after a respawn): it starts with the handled signals blocked.
-    let mask = crate::sys::block_handled_signals();
-    // SAFETY: the master is single-threaded, so the child may run arbitrary code after fork.
-    let pid = unsafe { libc::fork() };
-    if pid != 0 {
-        let err = io::Error::last_os_error();
-        crate::sys::restore_signal_mask(&mask);
-        return if pid < 0 { Err(err) } else { Ok(pid) };
+    if let Some(pid) = fork_child(Role::Worker, master_signal_fd)? {
+        return Ok(pid);
     }
-    // First, so that `ps` never shows a worker under the master's title for long.
-    crate::sys::set_proc_title(&format!("{}: worker process", crate::NAME));
-    // SAFETY: closing the master's end of its self-pipe in the child.
-    unsafe { libc::close(master_signal_fd) };
-    crate::sys::reset_signals();
     // This is the child's copy of the master's list: taking it hands the worker ownership, so
     // it can close its listening sockets at a graceful stop.
     let own: Vec<Listener> = std::mem::take(listeners)
@@ -100,18 +88,9 @@ pub fn spawn_cache_helper(
     user: Option<&User>,
     master_signal_fd: i32,
 ) -> io::Result<i32> {
-    let mask = crate::sys::block_handled_signals();
-    // SAFETY: the master is single-threaded, so the child may run arbitrary code after fork.
-    let pid = unsafe { libc::fork() };
-    if pid != 0 {
-        let err = io::Error::last_os_error();
-        crate::sys::restore_signal_mask(&mask);
-        return if pid < 0 { Err(err) } else { Ok(pid) };
+    if let Some(pid) = fork_child(role, master_signal_fd)? {
+        return Ok(pid);
     }
-    crate::sys::set_proc_title(&format!("{}: {}", crate::NAME, role.name()));
-    // SAFETY: closing the master's end of its self-pipe in the child.
-    unsafe { libc::close(master_signal_fd) };
-    crate::sys::reset_signals();
     // The child's copies of the listening sockets: a helper serves no traffic.
     drop(std::mem::take(listeners));
     if super::worker_init::init_worker_process(config, None, user).is_err() {
@@ -119,6 +98,28 @@ pub fn spawn_cache_helper(
     }
     let code = super::cache_helper::run(config, role);
     std::process::exit(code)
+}
+
+/// Forks a child of the master: `Some(pid)` in the parent; `None` in the child, which has
+/// its title (`NAME: role`), has closed the master's end of its signal pipe and has its
+/// signals reset.
+fn fork_child(role: Role, master_signal_fd: i32) -> io::Result<Option<i32>> {
+    // The child must not die of a QUIT sent before it has its handlers (a reload right
+    // after a respawn): it starts with the handled signals blocked.
+    let mask = crate::sys::block_handled_signals();
+    // SAFETY: the master is single-threaded, so the child may run arbitrary code after fork.
+    let pid = unsafe { libc::fork() };
+    if pid != 0 {
+        let err = io::Error::last_os_error();
+        crate::sys::restore_signal_mask(&mask);
+        return if pid < 0 { Err(err) } else { Ok(Some(pid)) };
+    }
+    // First, so that `ps` never shows a child under the master's title for long.
+    crate::sys::set_proc_title(&format!("{}: {}", crate::NAME, role.name()));
+    // SAFETY: closing the master's end of its self-pipe in the child.
+    unsafe { libc::close(master_signal_fd) };
+    crate::sys::reset_signals();
+    Ok(None)
 }
 
 /// The exit code of a worker that could not be set up (nginx's): the master does not
