@@ -215,6 +215,20 @@ thread_local! {
     static OWNER: Cell<Option<u32>> = const { Cell::new(None) };
 }
 
+/// [`reopen_logs`] for a `USR1` in any process: a failure is also logged at `[alert]`
+/// ("reopening logs failed"), as nginx's processes log it, and returned.
+pub fn reopen_logs_alerting() -> io::Result<()> {
+    let reopened = reopen_logs();
+    if let Err(e) = &reopened {
+        crate::elog!(
+            LogLevel::Alert,
+            "reopening logs failed ({})",
+            crate::sys::errno_text(e)
+        );
+    }
+    reopened
+}
+
 /// Reopens every error-log and access-log file by path (USR1): the new file is opened first
 /// and then takes over the old fd number, so nothing that holds the fd needs to know. A file
 /// that cannot be reopened keeps its old one; each failure is logged at `[emerg]` (as nginx

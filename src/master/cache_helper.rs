@@ -68,13 +68,7 @@ pub fn run(config: &Config, role: Role) -> i32 {
         }
         if sys::take_signal(libc::SIGUSR1) {
             elog!(LogLevel::Notice, "reopening logs");
-            if let Err(e) = crate::log::reopen_logs() {
-                elog!(
-                    LogLevel::Alert,
-                    "reopening logs failed ({})",
-                    sys::errno_text(&e)
-                );
-            }
+            let _ = crate::log::reopen_logs_alerting();
         }
         duty.turn(Instant::now(), |i| {
             let decl = http.caches.get(i)?;

@@ -277,14 +277,7 @@ impl Master {
     /// whether the master's own reopening worked.
     pub(super) fn reopen_and_report(&mut self) {
         let started_ns = monotonic_ns();
-        let reopened = crate::log::reopen_logs();
-        if let Err(e) = &reopened {
-            elog!(
-                LogLevel::Alert,
-                "reopening logs failed ({})",
-                sys::errno_text(e)
-            );
-        }
+        let reopened = crate::log::reopen_logs_alerting();
         if let Some(u) = &self.user {
             let _ = crate::log::chown_logs(u.uid);
         }

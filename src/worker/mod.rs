@@ -507,13 +507,7 @@ impl<'c> Worker<'c> {
         }
         if sys::take_signal(libc::SIGUSR1) {
             elog!(LogLevel::Notice, "reopening logs");
-            if let Err(e) = crate::log::reopen_logs() {
-                elog!(
-                    LogLevel::Alert,
-                    "reopening logs failed ({})",
-                    sys::errno_text(&e)
-                );
-            }
+            let _ = crate::log::reopen_logs_alerting();
         }
         false
     }
