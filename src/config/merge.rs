@@ -150,9 +150,7 @@ fn merge_http(
         .into_iter()
         .map(|mut s| {
             s.srv.inherit(&http.srv);
-            // nginx's stapling resolves a responder's name with the server's `resolver`.
-            let resolver = s.loc.resolver.is_some() || top.resolver.is_some();
-            let tls = super::tls_server::build(&s, &ssl_addrs, resolver, shared, &mut tls_errors);
+            let tls = super::tls_server::build(&s, &ssl_addrs, shared, &mut tls_errors);
             apply_off(&mut s.loc, s.access_log_off);
             inherit_loc(&mut s.loc, &top);
             let locations: Vec<LocationConf> = s

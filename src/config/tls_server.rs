@@ -13,7 +13,6 @@ use super::settings::{ListenAddr, ListenConf, ServerConf};
 pub(crate) fn build(
     s: &ServerRaw,
     ssl_addrs: &[ListenAddr],
-    resolver: bool,
     shared: &mut Shared,
     errors: &mut Vec<ConfError>,
 ) -> Option<Rc<crate::tls::ServerTls>> {
@@ -54,7 +53,6 @@ pub(crate) fn build(
         stapling_file: &srv.ssl_stapling_file,
         stapling_responder: &srv.ssl_stapling_responder,
         stapling_verify: srv.ssl_stapling_verify,
-        resolver,
         early_data: srv.ssl_early_data,
     };
     let mut warnings = Vec::new();

@@ -1,5 +1,6 @@
 //! nginx's `resolver`: a non-blocking DNS client inside the worker's event loop, for
-//! `proxy_pass` URLs whose host is only known per request.
+//! `proxy_pass` URLs whose host is only known per request and for `ssl_stapling`'s OCSP
+//! responder names.
 //!
 //! - [`dns`]: the wire format (queries out, answers in, every length checked);
 //! - [`cache`]: answers kept per resolver, bounded by their TTL (or `valid=`);

@@ -80,8 +80,6 @@ pub struct SslSettings<'a> {
     pub stapling_responder: &'a str,
     /// `ssl_stapling_verify`.
     pub stapling_verify: bool,
-    /// The server has a `resolver`.
-    pub resolver: bool,
     /// `ssl_early_data`.
     pub early_data: bool,
 }
@@ -131,7 +129,6 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
         Ok(super::stapling::Setup {
             responder: s.stapling_responder,
             verify: s.stapling_verify,
-            resolver: s.resolver,
             trusted: Arc::new(trusted.iter().map(|c| c.as_ref().to_vec()).collect()),
         })
     });

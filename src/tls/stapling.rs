@@ -41,8 +41,11 @@ pub struct Stapling {
     pub host: String,
     /// Its addresses, resolved at load.
     pub addrs: Vec<SocketAddr>,
-    /// `host` is a name (not an address) and the server has no `resolver`: each fetch
-    /// says so, as nginx does, and uses the addresses found at load.
+    /// Its port.
+    pub port: u16,
+    /// `host` is a name (not an address): each fetch resolves it with the server's
+    /// `resolver`, or, without one, says so, as nginx does, and uses the addresses found
+    /// at load.
     pub named: bool,
     /// The HTTP request (GET with the OCSP request in its URI).
     pub request: Vec<u8>,
@@ -150,8 +153,6 @@ pub struct Setup<'a> {
     pub responder: &'a str,
     /// `ssl_stapling_verify`.
     pub verify: bool,
-    /// The server has a `resolver`.
-    pub resolver: bool,
     /// `ssl_trusted_certificate`'s certificates.
     pub trusted: Arc<Vec<Vec<u8>>>,
 }
@@ -220,12 +221,6 @@ pub fn setup(
             Err(_) => (Vec::new(), true),
         },
     };
-    if named && s.resolver && !addrs.is_empty() {
-        warnings.push(format!(
-            "the OCSP responder \"{host}\" of the certificate \"{name}\" is resolved once, \
-             at load: \"ssl_stapling\" does not use \"resolver\" in Portico"
-        ));
-    }
     if addrs.is_empty() {
         warnings.push(format!(
             "\"ssl_stapling\" ignored, host not found in OCSP responder \"{rest}\" in the \
@@ -239,7 +234,8 @@ pub fn setup(
         name: name.to_string(),
         host,
         addrs,
-        named: named && !s.resolver,
+        port,
+        named,
         request,
         id,
         issuer,

@@ -96,6 +96,15 @@ pub struct Upstreams {
     pub queues: queue::Queues,
 }
 
+/// Who waits for a name in the worker's [`crate::resolver::Resolvers`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Waiter {
+    /// The client connection (slab key) whose request proxies to the name.
+    Client(Key),
+    /// An OCSP fetch of `ssl_stapling`: its index in the [`stapler::Stapler`].
+    Staple(u32),
+}
+
 /// Who an upstream socket's events are for. An upstream socket is registered once, when it
 /// connects, with the token `UPSTREAM_TOKEN_BIT | fd`, and stays registered (for readable
 /// and writable) until it closes: moving between a request and the idle pool only changes
@@ -152,15 +161,40 @@ impl Upstreams {
         });
     }
 
-    /// Starts the OCSP fetches handshakes asked for; ends those past their deadline.
-    pub fn run_staples(&mut self, now: Instant) {
+    /// Starts the OCSP fetches handshakes asked for (resolving a responder's name with
+    /// `resolvers`); ends those past their deadline.
+    pub fn run_staples(
+        &mut self,
+        now: Instant,
+        resolvers: &mut crate::resolver::Resolvers<Waiter>,
+    ) {
         let Upstreams {
             owners,
             registry,
             stapler,
             ..
         } = self;
-        stapler.on_timers(now, registry, &mut |fd, owner| set(owners, fd, owner));
+        stapler.on_timers(now, registry, resolvers, &mut |fd, owner| {
+            set(owners, fd, owner)
+        });
+    }
+
+    /// The responder's name of OCSP fetch `i` resolved (or failed to).
+    pub fn on_staple_resolved(
+        &mut self,
+        i: u32,
+        result: Result<crate::resolver::Addrs, crate::resolver::ResolveError>,
+        now: Instant,
+    ) {
+        let Upstreams {
+            owners,
+            registry,
+            stapler,
+            ..
+        } = self;
+        stapler.on_resolved(i as usize, result, now, registry, &mut |fd, owner| {
+            set(owners, fd, owner)
+        });
     }
 
     /// Readiness of an OCSP fetch's socket.
@@ -258,8 +292,8 @@ pub struct Env<'a, 'c> {
     pub groups: &'c [UpstreamConf],
     /// The worker's upstream state.
     pub upstreams: &'a mut Upstreams,
-    /// The worker's resolvers (a name's waiter is the client connection's key).
-    pub resolvers: &'a mut crate::resolver::Resolvers<Key>,
+    /// The worker's resolvers (a request's name waits as [`Waiter::Client`]).
+    pub resolvers: &'a mut crate::resolver::Resolvers<Waiter>,
     /// For the resolvers' sockets.
     pub registry: &'a mio::Registry,
     /// The client connection whose request this is (its upstream socket's owner).

@@ -1,7 +1,9 @@
 //! The OCSP responses of `ssl_stapling` fetched in each worker's loop, as nginx's
 //! `ngx_ssl_ocsp_request` does: a handshake that finds its certificate's response due
-//! (`tls::stapling`) asks for a fetch; the next turn of the loop connects to the
-//! responder's first address, sends `GET URI/BASE64 HTTP/1.0`, reads the response to the
+//! (`tls::stapling`) asks for a fetch; the next turn of the loop resolves a responder given
+//! by name with the server's `resolver` (the worker's [`Resolvers`], its cache and `valid=`;
+//! without a `resolver`, the addresses found at load serve, with nginx's warning), connects
+//! to the responder's first address, sends `GET URI/BASE64 HTTP/1.0`, reads the response to the
 //! responder's close (at most 16 KiB) and hands the body to the certificate's checks. The
 //! socket is an upstream socket ([`Owner::Staple`]); connect, send and read time out after
 //! 60 s, and a failure to connect, a timeout or a close before the whole response tries the
@@ -11,18 +13,21 @@
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::Interest;
 use mio::net::TcpStream;
 
 use super::connect::{self, OpenError, SocketOptions};
-use super::{Owner, UPSTREAM_TOKEN_BIT};
+use super::{Owner, UPSTREAM_TOKEN_BIT, Waiter};
 use crate::config::HttpConf;
 use crate::config::proxy_values::PeerAddr;
+use crate::config::resolver::ResolverConf;
 use crate::elog;
 use crate::log::LogLevel;
+use crate::resolver::{Addrs, Lookup, ResolveError, Resolvers};
 use crate::tls::stapling::{self, CertStatus, Stapling, TIMEOUT};
 
 /// nginx's response buffer: a longer response is an error.
@@ -45,10 +50,21 @@ struct Fetch {
     buf: Vec<u8>,
 }
 
+/// One certificate's fetches.
+#[derive(Debug)]
+struct Item {
+    s: Arc<Stapling>,
+    /// The server's `resolver` and `resolver_timeout`, for a responder given by name.
+    resolver: Option<(Rc<ResolverConf>, Duration)>,
+    /// The addresses of this fetch: resolved now, or those found at load.
+    addrs: Vec<SocketAddr>,
+    fetch: Option<Fetch>,
+}
+
 /// A worker's fetches, one slot per certificate with stapling.
 #[derive(Debug, Default)]
 pub struct Stapler {
-    items: Vec<(Arc<Stapling>, Option<Fetch>)>,
+    items: Vec<Item>,
 }
 
 /// How a fetch went wrong.
@@ -62,13 +78,25 @@ enum Failure {
 impl Stapler {
     /// The certificates of `http` whose responses are fetched.
     pub fn new(http: &HttpConf) -> Stapler {
-        let items = http
-            .servers
-            .iter()
-            .filter_map(|s| s.tls.as_ref())
-            .flat_map(|t| t.staplings.iter())
-            .map(|s| (s.clone(), None))
-            .collect();
+        let mut items = Vec::new();
+        for server in &http.servers {
+            let Some(tls) = server.tls.as_ref() else {
+                continue;
+            };
+            // nginx's stapling resolves with the server's `resolver` (its `http` one when
+            // the server has none).
+            let resolver = server
+                .loc
+                .resolver
+                .clone()
+                .map(|r| (r, server.loc.resolver_timeout));
+            items.extend(tls.staplings.iter().map(|s| Item {
+                s: s.clone(),
+                resolver: resolver.clone(),
+                addrs: Vec::new(),
+                fetch: None,
+            }));
+        }
         Stapler { items }
     }
 
@@ -76,7 +104,7 @@ impl Stapler {
     pub fn next_deadline(&self) -> Option<Instant> {
         self.items
             .iter()
-            .filter_map(|(_, f)| f.as_ref().map(|f| f.deadline))
+            .filter_map(|it| it.fetch.as_ref().map(|f| f.deadline))
             .min()
     }
 
@@ -85,6 +113,7 @@ impl Stapler {
         &mut self,
         now: Instant,
         registry: &mio::Registry,
+        resolvers: &mut Resolvers<Waiter>,
         owners: &mut dyn FnMut(i32, Owner),
     ) {
         if self.items.is_empty() {
@@ -93,24 +122,17 @@ impl Stapler {
         if stapling::take_wanted() {
             let secs = crate::log::time::now_secs();
             for i in 0..self.items.len() {
-                if self.items[i].1.is_none() && self.items[i].0.start(secs) {
-                    let s = &self.items[i].0;
-                    if s.named {
-                        // No run-time resolving: the addresses found at load serve, as
-                        // nginx's do without a `resolver`.
-                        log(
-                            LogLevel::Warn,
-                            s,
-                            None,
-                            &format!("no resolver defined to resolve {}", s.host),
-                        );
-                    }
-                    self.connect(i, 0, now, registry, owners);
+                if self.items[i].fetch.is_none() && self.items[i].s.start(secs) {
+                    self.request(i, now, registry, resolvers, owners);
                 }
             }
         }
         for i in 0..self.items.len() {
-            if self.items[i].1.as_ref().is_some_and(|f| f.deadline <= now) {
+            if self.items[i]
+                .fetch
+                .as_ref()
+                .is_some_and(|f| f.deadline <= now)
+            {
                 self.fail(
                     i,
                     Failure::Next("OCSP responder timed out (110: Connection timed out)".into()),
@@ -118,6 +140,64 @@ impl Stapler {
                     registry,
                     owners,
                 );
+            }
+        }
+    }
+
+    /// nginx's `ngx_ssl_ocsp_request`: a name is resolved with the server's `resolver`
+    /// (its answer may come later, to [`Stapler::on_resolved`]); without one, the
+    /// addresses found at load serve, after a warning.
+    fn request(
+        &mut self,
+        i: usize,
+        now: Instant,
+        registry: &mio::Registry,
+        resolvers: &mut Resolvers<Waiter>,
+        owners: &mut dyn FnMut(i32, Owner),
+    ) {
+        let Some(it) = self.items.get_mut(i) else {
+            return;
+        };
+        it.addrs.clone_from(&it.s.addrs);
+        if it.s.named {
+            let Some((conf, timeout)) = it.resolver.as_ref() else {
+                let m = format!("no resolver defined to resolve {}", it.s.host);
+                log(LogLevel::Warn, &it.s, None, &m);
+                return self.connect(i, 0, now, registry, owners);
+            };
+            let who = Waiter::Staple(i as u32);
+            let host = it.s.host.as_bytes();
+            match resolvers.resolve(conf, host, who, *timeout, now, registry) {
+                Lookup::Ready(result) => return self.on_resolved(i, result, now, registry, owners),
+                Lookup::Pending(_) => return,
+            }
+        }
+        self.connect(i, 0, now, registry, owners);
+    }
+
+    /// The responder's name of fetch `i` resolved (or failed to): nginx's
+    /// `ngx_ssl_ocsp_resolve_handler`.
+    pub fn on_resolved(
+        &mut self,
+        i: usize,
+        result: Result<Addrs, ResolveError>,
+        now: Instant,
+        registry: &mio::Registry,
+        owners: &mut dyn FnMut(i32, Owner),
+    ) {
+        let Some(it) = self.items.get_mut(i) else {
+            return;
+        };
+        match result {
+            Ok(addrs) => {
+                let port = it.s.port;
+                it.addrs = addrs.iter().map(|ip| SocketAddr::new(ip, port)).collect();
+                self.connect(i, 0, now, registry, owners);
+            }
+            Err(e) => {
+                let m = format!("{} could not be resolved ({e})", it.s.host);
+                log(LogLevel::Error, &it.s, None, &m);
+                it.s.failed(crate::log::time::now_secs());
             }
         }
     }
@@ -130,10 +210,16 @@ impl Stapler {
         registry: &mio::Registry,
         owners: &mut dyn FnMut(i32, Owner),
     ) {
-        let Some((s, slot)) = self.items.get_mut(i) else {
+        let Some(Item {
+            s,
+            addrs,
+            fetch: slot,
+            ..
+        }) = self.items.get_mut(i)
+        else {
             return;
         };
-        let Some(peer) = s.addrs.get(addr).copied() else {
+        let Some(peer) = addrs.get(addr).copied() else {
             s.failed(crate::log::time::now_secs());
             return;
         };
@@ -179,7 +265,13 @@ impl Stapler {
         owners: &mut dyn FnMut(i32, Owner),
     ) {
         let i = i as usize;
-        let Some((s, Some(f))) = self.items.get_mut(i) else {
+        let Some(Item {
+            s,
+            addrs,
+            fetch: Some(f),
+            ..
+        }) = self.items.get_mut(i)
+        else {
             return;
         };
         match advance(f, &s.request, now) {
@@ -188,9 +280,9 @@ impl Stapler {
                 let secs = crate::log::time::now_secs();
                 let outcome = finish(s, &f.buf, secs);
                 let addr = f.addr;
-                let peer = s.addrs.get(addr).copied();
-                self.items[i].1 = None;
-                let s = &self.items[i].0;
+                let peer = addrs.get(addr).copied();
+                self.items[i].fetch = None;
+                let s = &self.items[i].s;
                 match outcome {
                     Ok(()) => {}
                     Err(Failure::Done(m)) => {
@@ -217,11 +309,14 @@ impl Stapler {
         registry: &mio::Registry,
         owners: &mut dyn FnMut(i32, Owner),
     ) {
-        let Some((s, slot)) = self.items.get_mut(i) else {
+        let Some(Item {
+            s, addrs, fetch, ..
+        }) = self.items.get_mut(i)
+        else {
             return;
         };
-        let Some(f) = slot.take() else { return };
-        let peer = s.addrs.get(f.addr).copied();
+        let Some(f) = fetch.take() else { return };
+        let peer = addrs.get(f.addr).copied();
         match why {
             Failure::Next(m) => {
                 log(LogLevel::Error, s, peer, &m);

@@ -51,7 +51,7 @@ use crate::log::{ConnScope, LogLevel};
 use crate::router::{self, AddrServers};
 use crate::slab::{Key, Slab};
 use crate::sys;
-use crate::upstream::Owner;
+use crate::upstream::{Owner, Waiter};
 use conn::{Conn, Drive};
 use timers::Timers;
 
@@ -113,9 +113,9 @@ pub struct Shared<'c> {
     /// Upstream groups' counters, the idle upstream connections, and the registry that
     /// registers new upstream sockets.
     pub upstreams: crate::upstream::Upstreams,
-    /// The `resolver`s' state: sockets, cache, names being resolved (a waiter is the
-    /// client connection's key).
-    pub resolvers: crate::resolver::Resolvers<Key>,
+    /// The `resolver`s' state: sockets, cache, names being resolved (a waiter is a
+    /// client connection's request or an OCSP fetch).
+    pub resolvers: crate::resolver::Resolvers<Waiter>,
 }
 
 pub(crate) use answer::redirect_base;
@@ -141,7 +141,7 @@ struct Worker<'c> {
     /// Connections that have more work but yielded (e.g. `sendfile_max_chunk` reached).
     deferred: Vec<Key>,
     /// Resolutions finished this turn, kept for its allocation.
-    resolved: Vec<crate::resolver::Done<Key>>,
+    resolved: Vec<crate::resolver::Done<Waiter>>,
     /// When the clock is read (`timer_resolution`).
     clock: clock::Clock,
     /// Connections accepted per listener wake-up (`multi_accept`).
@@ -396,7 +396,9 @@ impl<'c> Worker<'c> {
             self.fire_timers();
             self.wake_resolved();
             self.shared.upstreams.run_probes(self.shared.now);
-            self.shared.upstreams.run_staples(self.shared.now);
+            self.shared
+                .upstreams
+                .run_staples(self.shared.now, &mut self.shared.resolvers);
             self.wake_queued();
             self.shared.upstreams.pool.expire(self.shared.now);
             if self.shared.shutting_down {
@@ -445,17 +447,22 @@ impl<'c> Worker<'c> {
         }
     }
 
-    /// Runs the resolvers' due timers, then drives each connection whose name resolved (or
-    /// failed to) this turn.
+    /// Runs the resolvers' due timers, then drives each connection (or OCSP fetch) whose
+    /// name resolved (or failed to) this turn.
     fn wake_resolved(&mut self) {
         let now = self.shared.now;
         self.shared.resolvers.on_timers(now, &self.shared.registry);
         let mut done = std::mem::take(&mut self.resolved);
         self.shared.resolvers.take_done(&mut done);
         for d in done.drain(..) {
-            if let Some(c) = self.conns.get_mut(d.who) {
-                c.on_resolved(d.ticket, d.result);
-                self.drive(d.who);
+            match d.who {
+                Waiter::Client(key) => {
+                    if let Some(c) = self.conns.get_mut(key) {
+                        c.on_resolved(d.ticket, d.result);
+                        self.drive(key);
+                    }
+                }
+                Waiter::Staple(i) => self.shared.upstreams.on_staple_resolved(i, d.result, now),
             }
         }
         self.resolved = done;

@@ -48,7 +48,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                     let lookup = env.resolvers.resolve(
                         conf,
                         host.as_bytes(),
-                        env.client,
+                        crate::upstream::Waiter::Client(env.client),
                         self.settings.resolver_timeout,
                         env.now,
                         env.registry,
