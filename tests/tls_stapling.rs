@@ -4,10 +4,14 @@
 //! is fetched from a real responder (`openssl ocsp -port`) after a first handshake, and
 //! stapled once it is there (polled for with a deadline); a revoked certificate's response
 //! is not stapled and the error log says why, as nginx's does; under `ssl_stapling_verify`
-//! a delegated responder needs id-kp-OCSPSigning; a responder named by host uses its
-//! load-time address; a certificate without a responder gets nginx's warning at `-t`.
+//! a delegated responder needs id-kp-OCSPSigning; a responder named by host is resolved at
+//! each fetch with the server's `resolver` (a scripted name server, `support/dns.rs`), and
+//! without one uses its load-time address; a certificate without a responder gets nginx's
+//! warning at `-t`.
 
 mod common;
+#[path = "support/dns.rs"]
+mod dns;
 #[path = "support/tls_clients.rs"]
 mod tls_clients;
 
@@ -361,6 +365,74 @@ fn a_named_responder_without_a_resolver_uses_its_address_from_load() {
         "{}",
         s.error_log()
     );
+    s.assert_clean_log();
+}
+
+/// A server stapling from the responder `http://localhost:RPORT/`, with the `resolver` on
+/// 127.0.0.1:`dport` at the `http` level (the server's, as nginx inherits it).
+fn named_responder_server(rport: u16, dport: u16) -> Server {
+    Server::start_with(
+        1,
+        &format!(
+            "access_log off;\n\
+             resolver 127.0.0.1:{dport} ipv6=off;\n\
+             server {{\n\
+               listen 127.0.0.1:PORT ssl;\n\
+               ssl_certificate srv.crt; ssl_certificate_key srv.key;\n\
+               ssl_trusted_certificate ca.crt;\n\
+               ssl_stapling on; ssl_stapling_responder http://localhost:{rport}/;\n\
+               location / {{ return 200 ok; }}\n\
+             }}"
+        ),
+        |p| make_ocsp(&p.path("conf")),
+    )
+}
+
+#[test]
+fn a_named_responder_is_resolved_with_the_resolver_at_fetch_time() {
+    let rport = common::free_port();
+    let d = dns::Dns::start(|q, qtype, _| match (q, qtype) {
+        ("localhost", dns::A) => {
+            dns::Reply::records(vec![dns::Rr::a("localhost", "127.0.0.1", 60)])
+        }
+        _ => dns::Reply::empty(),
+    });
+    let s = named_responder_server(rport, d.port);
+    let _r = Responder::start(&s.prefix.path("conf"), rport);
+    let mut last = String::new();
+    let stapled = s.wait_for(30, || {
+        last = s_client(s.port, &["-status"], b"");
+        last.contains("Cert Status: good")
+    });
+    assert!(stapled, "never stapled: {last}\n{}", s.error_log());
+    assert!(d.count("localhost", dns::A) >= 1, "{:?}", d.asked());
+    let log = s.error_log();
+    assert!(!log.contains("no resolver defined"), "{log}");
+    assert!(!log.contains("[error]"), "{log}");
+    s.assert_clean_log();
+}
+
+#[test]
+fn a_responder_name_the_resolver_does_not_know_is_not_fetched() {
+    let rport = common::free_port();
+    let d = dns::Dns::start(|_, _, _| dns::Reply::error(3));
+    let s = named_responder_server(rport, d.port);
+    // The responder answers on the address found at load: the run-time answer rules, as in
+    // nginx (no fall back to the load-time address).
+    let _r = Responder::start(&s.prefix.path("conf"), rport);
+    let line = "localhost could not be resolved (3: Host not found) while requesting certificate \
+                status, responder: localhost, certificate: \"srv.crt\"";
+    let logged = s.wait_for(30, || {
+        s_client(s.port, &["-status"], b"");
+        s.error_log()
+            .lines()
+            .any(|l| l.contains("[error] ") && l.ends_with(line))
+    });
+    assert!(logged, "{}", s.error_log());
+    // Failed: handshakes go on without a staple (the next fetch is in 5 min).
+    let out = s_client(s.port, &["-status"], b"");
+    assert!(out.contains("OCSP response: no response sent"), "{out}");
+    assert!(d.count("localhost", dns::A) >= 1, "{:?}", d.asked());
     s.assert_clean_log();
 }
 
