@@ -352,6 +352,35 @@ pub trait VarSource {
     }
 }
 
+/// A [`VarSource`] that answers some variables itself and hands every other question
+/// (`map_uri` included) to `inner`: `own` returns `Some(found)` for a variable it answers,
+/// `None` for the rest.
+pub struct Overlay<'a, F> {
+    /// The variables underneath.
+    pub inner: &'a dyn VarSource,
+    /// The variables answered here.
+    pub own: F,
+}
+
+impl<F: Fn(&Var, &mut Vec<u8>) -> Option<bool>> VarSource for Overlay<'_, F> {
+    fn var(&self, var: &Var, out: &mut Vec<u8>) -> bool {
+        match (self.own)(var, out) {
+            Some(found) => found,
+            None => self.inner.var(var, out),
+        }
+    }
+
+    fn map_uri(
+        &self,
+        uri: &[u8],
+        script: &dyn VarSource,
+        root_only: bool,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        self.inner.map_uri(uri, script, root_only, out)
+    }
+}
+
 /// One piece of a compiled string.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Part {

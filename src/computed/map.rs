@@ -11,7 +11,7 @@
 use super::hostnames::HostTable;
 use crate::log::LogLevel;
 use crate::regex::Captures;
-use crate::vars::{Template, Var, VarSource};
+use crate::vars::{Overlay, Template, Var, VarSource};
 
 /// The regular expressions of `~` and `~*` keys (named groups bound to variables).
 pub type MapRegex = crate::regex::Regex;
@@ -59,39 +59,6 @@ pub enum Chosen<'v> {
     Literal(&'v [u8]),
     /// The value was evaluated into the output buffer.
     Written,
-}
-
-/// A regex match's captures in front of a request's variables, for the value it chose:
-/// `$1`..`$9` and the regex's named groups.
-struct MatchCaptures<'a> {
-    regex: &'a MapRegex,
-    captures: &'a Captures,
-    inner: &'a dyn VarSource,
-}
-
-impl VarSource for MatchCaptures<'_> {
-    fn var(&self, var: &Var, out: &mut Vec<u8>) -> bool {
-        let group = match var {
-            Var::Capture(n) => usize::from(*n),
-            Var::User(v) => match self.regex.group_of_var(*v) {
-                Some(group) => group,
-                None => return self.inner.var(var, out),
-            },
-            _ => return self.inner.var(var, out),
-        };
-        out.extend_from_slice(self.captures.get(group).unwrap_or(b""));
-        true
-    }
-
-    fn map_uri(
-        &self,
-        uri: &[u8],
-        script: &dyn VarSource,
-        root_only: bool,
-        out: &mut Vec<u8>,
-    ) -> bool {
-        self.inner.map_uri(uri, script, root_only, out)
-    }
 }
 
 impl MapVar {
@@ -157,11 +124,20 @@ impl MapVar {
             Some(MapValue::Literal(text)) => Chosen::Literal(text),
             Some(MapValue::Template(t)) => {
                 match captures {
+                    // The match's `$1`..`$9` and named groups in front of the request's
+                    // variables.
                     Some((regex, captures)) => t.eval(
-                        &MatchCaptures {
-                            regex,
-                            captures,
+                        &Overlay {
                             inner: src,
+                            own: |var: &Var, out: &mut Vec<u8>| {
+                                let group = match var {
+                                    Var::Capture(n) => usize::from(*n),
+                                    Var::User(v) => regex.group_of_var(*v)?,
+                                    _ => return None,
+                                };
+                                out.extend_from_slice(captures.get(group).unwrap_or(b""));
+                                Some(true)
+                            },
                         },
                         out,
                     ),

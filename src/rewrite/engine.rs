@@ -11,7 +11,7 @@ use crate::log::LogLevel;
 use crate::regex::{MatchError, Regex};
 use crate::trace::{Step, TraceSlot};
 use crate::trace_step;
-use crate::vars::{Template, Var, VarSource};
+use crate::vars::{Overlay, Template, Var, VarSource};
 
 /// Runs `ops` (a server's or a location's list) and says what the worker does next.
 pub fn run<'a>(ops: &'a [Op], ctx: &mut RewriteCtx<'a>, src: &dyn VarSource) -> Outcome<'a> {
@@ -330,9 +330,16 @@ fn respond<'a>(
 ) -> Outcome<'a> {
     // nginx's ngx_http_send_response sets the response status before it evaluates the
     // text, so `$status` in it is the code being returned.
-    let src = WithStatus {
+    let src = Overlay {
         inner: src,
-        status: code,
+        own: |var: &Var, out: &mut Vec<u8>| {
+            matches!(var, Var::Status).then(|| {
+                // As `$status` itself is written (request_vars): three digits.
+                use std::io::Write as _;
+                let _ = write!(out, "{code:03}");
+                true
+            })
+        },
     };
     let text = text.map(|t| match t.is_literal() {
         Some(literal) => Cow::Borrowed(literal),
@@ -491,32 +498,4 @@ pub(crate) fn unescape_redirect(src: &[u8]) -> Vec<u8> {
         }
     }
     out
-}
-
-/// A request's variables with `$status` already the code a `return` answers with.
-struct WithStatus<'s> {
-    inner: &'s dyn VarSource,
-    status: u16,
-}
-
-impl VarSource for WithStatus<'_> {
-    fn var(&self, var: &Var, out: &mut Vec<u8>) -> bool {
-        if matches!(var, Var::Status) {
-            // As `$status` itself is written (request_vars): three digits.
-            use std::io::Write as _;
-            let _ = write!(out, "{:03}", self.status);
-            return true;
-        }
-        self.inner.var(var, out)
-    }
-
-    fn map_uri(
-        &self,
-        uri: &[u8],
-        script: &dyn VarSource,
-        root_only: bool,
-        out: &mut Vec<u8>,
-    ) -> bool {
-        self.inner.map_uri(uri, script, root_only, out)
-    }
 }

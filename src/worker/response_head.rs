@@ -19,7 +19,7 @@ use crate::http::request::Method;
 use crate::http::{expires, response};
 use crate::rewrite::WithScript;
 use crate::upstream::protocol::ClientHeaders;
-use crate::vars::{Var, VarSource};
+use crate::vars::{Overlay, Var};
 
 /// Queues nginx's standard page for `status`, with the `always` headers given
 /// pre-rendered in `extra`.
@@ -207,9 +207,13 @@ fn write_extra_headers(
         value.clear();
         // `$sent_http_*` sees the lines added so far, as nginx's variables read
         // `headers_out` while the headers filter adds to it.
-        let so_far = HeadersSoFar {
-            lines: out,
+        let lines: &[u8] = out;
+        let so_far = Overlay {
             inner: &src,
+            own: |var: &Var, value: &mut Vec<u8>| match var {
+                Var::SentHttp(name) => Some(super::request_vars::sent_http(lines, name, value)),
+                _ => None,
+            },
         };
         let vars = WithScript {
             ctx: &rq.route.script,
@@ -221,31 +225,6 @@ fn write_extra_headers(
         }
     }
     wrote_expires
-}
-
-/// The request's variables with `$sent_http_*` read from the header lines rendered so far.
-struct HeadersSoFar<'a> {
-    lines: &'a [u8],
-    inner: &'a dyn VarSource,
-}
-
-impl VarSource for HeadersSoFar<'_> {
-    fn var(&self, var: &Var, out: &mut Vec<u8>) -> bool {
-        match var {
-            Var::SentHttp(name) => super::request_vars::sent_http(self.lines, name, out),
-            _ => self.inner.var(var, out),
-        }
-    }
-
-    fn map_uri(
-        &self,
-        uri: &[u8],
-        script: &dyn VarSource,
-        root_only: bool,
-        out: &mut Vec<u8>,
-    ) -> bool {
-        self.inner.map_uri(uri, script, root_only, out)
-    }
 }
 
 /// A response head to queue, in nginx's header order: status line, `Server`, `Date`,
