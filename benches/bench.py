@@ -29,8 +29,8 @@ BENCHES = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCHES)
 ALL_SCENARIOS = ("return", "small", "unlimited", "limited", "big", "proxy", "tornado", "fastcgi",
                  "gzip1", "gzip6", "page", "gzproxy", "json", "cached", "tls_small", "tls_big",
-                 "lockcount", "h2_small", "h2_proxy", "tls_handshake_ecdsa", "tls_handshake_rsa",
-                 "tls_resume", "tls_resume12", "idle_mem")
+                 "tls_big_ktls", "lockcount", "h2_small", "h2_proxy", "tls_handshake_ecdsa",
+                 "tls_handshake_rsa", "tls_resume", "tls_resume12", "idle_mem")
 # Connections of the scenarios whose client is not wrk: h2load's 100 connections of 10
 # streams each, and s_time's one connection at a time.
 CLIENT_CONNS = {"h2load": 100, "s_time": 1}
@@ -220,7 +220,7 @@ def start_backends(plan, root, ports):
     backends = {}
     if {"proxy", "gzproxy", "json", "cached", "h2_proxy"} & set(plan.scenarios):
         conf = config.upstream_conf(ports["upstream"], plan.worker_connections, plan.backlog,
-                                    docroot=os.path.join(root, "html"))
+                                    docroot=os.path.join(root, "html"), workers=plan.workers)
         prefix = procs.write_prefix(root, "upstream", "nginx.conf", conf)
         server = procs.Server("upstream", plan.bins["nginx"], prefix, "nginx.conf",
                               ports["upstream"], cpu=plan.server_cpu)

@@ -187,6 +187,13 @@ def scenarios(docroot):
                               locations=_tls_settings(docroot)),
         "tls_big": Scenario("tls_big", "/big.bin", expect_body=big, tls=True,
                             locations=_tls_settings(docroot)),
+        # The 1 MiB file with kernel TLS asked for on both (`ssl_conf_command Options KTLS`,
+        # nginx's switch; OpenSSL 3 then uses SSL_sendfile): on a kernel with the `tls`
+        # module the file goes by sendfile(2) through the kernel's TLS for both servers;
+        # without it both fall back to user-space TLS and this is tls_big again.
+        "tls_big_ktls": Scenario("tls_big_ktls", "/big.bin", expect_body=big, tls=True,
+                                 locations=(_tls_settings(docroot)
+                                            + "        ssl_conf_command Options KTLS;\n")),
         # HTTP/2 (h2load: 10 concurrent streams per connection) over TLS 1.3: the small
         # file, and the upstream's answer through proxy_pass. keepalive_requests counts
         # streams per HTTP/2 connection (GOAWAY after it), so it is raised past a run's.
@@ -383,15 +390,16 @@ def server_conf(scenario, port, docroot, backend_ports, workers, worker_connecti
     )
 
 
-def upstream_conf(port, worker_connections, backlog, docroot=None):
+def upstream_conf(port, worker_connections, backlog, docroot=None, workers=1):
     """The fast keep-alive backend of the proxy scenarios: nginx answering `return 200`,
-    and the 100 KB JSON of the gzip scenarios under /json/ (sent uncompressed)."""
+    and the 100 KB JSON of the gzip scenarios under /json/ (sent uncompressed). With
+    several server workers the backend gets as many, so that it is not what limits them."""
     json_location = ""
     if docroot is not None:
         json_location = (f"        location /json/ {{ root {docroot}; "
                          "default_type application/json; }\n")
     return (
-        main_context(1, worker_connections)
+        main_context(workers, worker_connections)
         + "http {\n"
         + "    access_log off;\n"
         + "    keepalive_requests 1000000;\n"
