@@ -239,9 +239,10 @@ impl<'c> Conn<'c> {
         let State::Http2(mut h) = std::mem::replace(&mut self.state, State::ReadingHead) else {
             return Step::Close;
         };
-        let mut step = match h.draining {
-            true => Self::h2_drain_turn(&mut h, shared, servers),
-            false => self.h2_turn(&mut h, shared, servers),
+        let mut step = if h.draining {
+            Self::h2_drain_turn(&mut h, shared, servers)
+        } else {
+            self.h2_turn(&mut h, shared, servers)
         };
         if matches!(step, Step::Close)
             && !h.draining
