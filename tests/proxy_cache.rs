@@ -796,24 +796,22 @@ fn a_background_update_finishes_after_its_client_closed() {
         assert!(first.text().contains("v=old"), "{}", first.text());
     }
     std::thread::sleep(Duration::from_millis(2100));
-    // HTTP/1.1: the client reads its answer and closes while the refresh (1.5 s) runs.
+    // HTTP/1.1: the client reads its answer and closes while the refresh (3 s) runs.
     let mut c = server.connect();
-    common::send(&mut c, &common::get_request("/bg/h1?v=new&delay=1500"));
+    common::send(&mut c, &common::get_request("/bg/h1?v=new&delay=3000"));
     let stale = common::next_response(&mut c);
     assert!(stale.text().contains("v=old"), "{}", stale.text());
     drop(c);
+    assert!(!stored("/bg/h1?v=new"), "too slow to tell");
     // HTTP/2: curl exits once it has the answer, closing its connection.
     let out = std::process::Command::new("curl")
         .args(["-sS", "--max-time", "10", "--http2-prior-knowledge"])
-        .arg(format!("http://127.0.0.1:{h2}/bg/h2?v=new&delay=1500"))
+        .arg(format!("http://127.0.0.1:{h2}/bg/h2?v=new&delay=3000"))
         .output()
         .expect("curl");
     let body = String::from_utf8_lossy(&out.stdout);
     assert!(body.contains("v=old"), "{body}");
-    assert!(
-        !stored("/bg/h1?v=new") && !stored("/bg/h2?v=new"),
-        "too slow to tell"
-    );
+    assert!(!stored("/bg/h2?v=new"), "too slow to tell");
     for uri in ["/bg/h1", "/bg/h2"] {
         assert!(
             server.wait_for(10, || stored(&format!("{uri}?v=new"))),
