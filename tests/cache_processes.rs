@@ -289,6 +289,48 @@ fn the_manager_keeps_max_size_under_load() {
 }
 
 #[test]
+fn a_full_keys_zone_is_brought_under_its_watermark_by_the_manager() {
+    let up = Upstream::start();
+    // A keys zone of four pages: a few dozen keys fill it.
+    let s = Server::start_with(
+        1,
+        &format!(
+            "proxy_cache_path cache keys_zone=small:16k;\n\
+             server {{ listen 127.0.0.1:PORT;\n\
+               location /c/ {{ proxy_pass http://127.0.0.1:{}; proxy_cache small;\n\
+                 proxy_cache_valid 200 1h; }}\n\
+             }}",
+            up.port
+        ),
+        |_| {},
+    );
+    the_one(&s, "cache manager");
+    let dir = s.prefix.path("cache");
+    // New keys until one had to make room for the next: the zone was full (every key has
+    // its file), and a full zone evicts one key per new key.
+    let mut full = 0;
+    for i in 0..10_000 {
+        assert_eq!(s.get(&format!("/c/w{i}")).status, 200);
+        let files = files_under(&dir).len();
+        if files <= full {
+            break;
+        }
+        full = files;
+    }
+    assert!(full > 8, "{full} keys fill 16k");
+    // The manager (within 10 s, its longest idle pause) removes keys until fewer than 7/8
+    // of what the zone held remain, as nginx's watermark; it evicts nothing more.
+    let under = full - full / 8 - 1;
+    assert!(
+        s.wait_for(30, || files_under(&dir).len() <= under),
+        "{} files of {full}, want {under}",
+        files_under(&dir).len()
+    );
+    assert!(files_under(&dir).len() >= under - 1);
+    s.assert_clean_log();
+}
+
+#[test]
 fn a_cache_found_at_start_is_served_at_once_and_indexed_by_the_loader() {
     let up = Upstream::start();
     let mut first = start(up.port, "cache", "");

@@ -762,6 +762,75 @@ fn a_background_update_answers_stale_at_once_and_refreshes_the_entry() {
     server.assert_clean_log();
 }
 
+/// A client that closes its connection as soon as it has the `STALE` answer does not cut
+/// the background update short, over HTTP/1.1 or HTTP/2: as nginx's request, which lives
+/// until its background subrequest ends, the connection waits for it and the fresh entry
+/// is stored.
+#[test]
+fn a_background_update_finishes_after_its_client_closed() {
+    let up = Upstream::start();
+    let h2 = common::free_port();
+    let server = Server::start_with(
+        1,
+        &format!(
+            "log_format cache '$uri $status [$upstream_cache_status]';\n\
+             access_log logs/access.log cache;\n\
+             proxy_cache_path cache keys_zone=one:1m;\n\
+             server {{ listen 127.0.0.1:PORT; listen 127.0.0.1:{h2} http2;\n\
+               location /bg/ {{ proxy_pass http://127.0.0.1:{port}; proxy_cache one;\n\
+                 proxy_cache_key $uri; proxy_cache_valid 200 1s;\n\
+                 proxy_cache_use_stale updating; proxy_cache_background_update on; }}\n\
+             }}",
+            port = up.port
+        ),
+        |_| {},
+    );
+    // Whether an entry holds `text` (the upstream names the request in its body).
+    let stored = |text: &str| {
+        cache_files(&server)
+            .iter()
+            .any(|f| std::fs::read(f).is_ok_and(|b| common::find(&b, text.as_bytes()).is_some()))
+    };
+    for uri in ["/bg/h1", "/bg/h2"] {
+        let first = server.get(&format!("{uri}?v=old"));
+        assert!(first.text().contains("v=old"), "{}", first.text());
+    }
+    std::thread::sleep(Duration::from_millis(2100));
+    // HTTP/1.1: the client reads its answer and closes while the refresh (3 s) runs.
+    let mut c = server.connect();
+    common::send(&mut c, &common::get_request("/bg/h1?v=new&delay=3000"));
+    let stale = common::next_response(&mut c);
+    assert!(stale.text().contains("v=old"), "{}", stale.text());
+    drop(c);
+    assert!(!stored("/bg/h1?v=new"), "too slow to tell");
+    // HTTP/2: curl exits once it has the answer, closing its connection.
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--http2-prior-knowledge"])
+        .arg(format!("http://127.0.0.1:{h2}/bg/h2?v=new&delay=3000"))
+        .output()
+        .expect("curl");
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(body.contains("v=old"), "{body}");
+    assert!(!stored("/bg/h2?v=new"), "too slow to tell");
+    for uri in ["/bg/h1", "/bg/h2"] {
+        assert!(
+            server.wait_for(10, || stored(&format!("{uri}?v=new"))),
+            "{uri}: the refresh was not stored\n{}",
+            server.error_log()
+        );
+        let fresh = server.get(&format!("{uri}?v=later"));
+        assert!(fresh.text().contains("v=new"), "{}", fresh.text());
+        assert_eq!(asked(&up, uri), 2, "one refresh");
+        assert_eq!(
+            statuses(&server, uri, 3),
+            ["MISS", "STALE", "HIT"],
+            "{}",
+            server.access_log()
+        );
+    }
+    server.assert_clean_log();
+}
+
 /// A cacheable miss with a `Range` stores the whole response and, when the upstream says
 /// `Accept-Ranges`, answers the range (nginx's single range for `u->cacheable`); with
 /// `proxy_cache_max_range_offset`, a range starting beyond it goes upstream as asked and

@@ -19,7 +19,9 @@ use crate::shm::{Guard, Pod, Segment, Table};
 
 /// The zone kind's tag (`ZoneKind::ProxyCache`).
 const KIND: u64 = 3;
-/// The totals entry's key (any length but 16 is safe from MD5 keys).
+/// The totals entry's key (any length but 16 is safe from MD5 keys). Its node's `fs_size`
+/// is the cache's size, `valid_sec` whether the loader finished, `uses` the watermark (0:
+/// none set yet).
 const TOTALS: &[u8] = b"#cache-totals";
 /// LRU entries looked at to make room for a new node (nginx's forced expire: 20).
 const EVICT_TRIES: usize = 20;
@@ -82,6 +84,22 @@ pub struct Totals {
     pub size: u64,
     /// Whether the loader has indexed the directory (nginx's `cold` is its opposite).
     pub loaded: bool,
+    /// Keys in the zone (nginx's `sh->count`).
+    pub keys: u64,
+    /// Once the zone ran out of room: the manager removes keys while there are this many
+    /// or more (nginx's `sh->watermark`, 7/8 of the keys the zone held then).
+    pub watermark: Option<u64>,
+}
+
+/// What [`Zone::forced_expire`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Forced {
+    /// It removed the least recently used key that no request is fetching.
+    Removed,
+    /// Every key it looked at is being fetched (nginx then waits 1 s).
+    Busy,
+    /// The zone has no key (nginx then waits 10 s).
+    Empty,
 }
 
 /// What a request learns of its key before it looks at the file.
@@ -149,6 +167,7 @@ impl<'s> Zone<'s> {
                 match g.insert(key, fresh) {
                     Some(n) => n,
                     None => {
+                        set_watermark(&mut g);
                         evict(&mut g, evicted);
                         g.insert(key, fresh).ok_or(NoRoom)?
                     }
@@ -275,21 +294,20 @@ impl<'s> Zone<'s> {
             return true;
         }
         if g.insert(key, n).is_none() {
+            set_watermark(&mut g);
             return false;
         }
         add_size(&mut g, 0, n.fs_size);
         true
     }
 
-    /// The manager's pass over the LRU's tail: removes up to `files` nodes whose `inactive`
-    /// is over, and least recently used ones while `to_free` bytes are still to free (the
-    /// cache is above `max_size` or the disk below `min_free`), never one being fetched.
-    /// `out` gets the keys whose files must go.
-    pub fn expire(&self, now: i64, files: usize, to_free: u64, out: &mut Evicted) -> Pass {
+    /// The manager's pass over the LRU's tail (nginx's `ngx_http_file_cache_expire`):
+    /// removes up to `files` nodes whose `inactive` is over, never one being fetched. `out`
+    /// gets the keys whose files must go.
+    pub fn expire(&self, now: i64, files: usize, out: &mut Evicted) -> Pass {
         let Some(mut g) = self.lock() else {
             return Pass::Done(None);
         };
-        let mut to_free = to_free;
         let mut node = g.oldest();
         let mut looked = 0;
         while let Some(n) = node {
@@ -307,19 +325,29 @@ impl<'s> Zone<'s> {
                 node = newer;
                 continue;
             }
-            if v.expire > now && to_free == 0 {
+            if v.expire > now {
                 // The tail is the least recently used: nothing newer has expired.
                 return Pass::Done(Some(v.expire - now));
             }
             if v.exists != 0 {
                 add_size(&mut g, v.fs_size, 0);
-                to_free = to_free.saturating_sub(v.fs_size.max(1));
                 out.push(key);
             }
             g.remove(n);
             node = newer;
         }
         Pass::Done(None)
+    }
+
+    /// nginx's `ngx_http_file_cache_forced_expire`, for the manager while the cache is
+    /// above `max_size`, the disk below `min_free` or the zone at its watermark: removes
+    /// the least recently used key that no request is fetching; `out` gets it when it had
+    /// a file.
+    pub fn forced_expire(&self, out: &mut Evicted) -> Forced {
+        match self.lock() {
+            Some(mut g) => evict(&mut g, out),
+            None => Forced::Busy,
+        }
     }
 }
 
@@ -337,9 +365,12 @@ fn totals_of(g: &mut Guard<'_, Node>) -> Totals {
     match g.find(TOTALS) {
         Some(t) => {
             let v = g.value(t);
+            let (size, loaded, watermark) = (v.fs_size, v.valid_sec != 0, v.uses);
             Totals {
-                size: v.fs_size,
-                loaded: v.valid_sec != 0,
+                size,
+                loaded,
+                keys: keys_in(g),
+                watermark: (watermark != 0).then_some(watermark),
             }
         }
         None => Totals::default(),
@@ -353,16 +384,32 @@ fn add_size(g: &mut Guard<'_, Node>, was: u64, now: u64) {
     }
 }
 
+/// Keys in the zone, the totals entry left out.
+fn keys_in(g: &Guard<'_, Node>) -> u64 {
+    (g.len() as u64).saturating_sub(1)
+}
+
+/// nginx's `ngx_http_file_cache_set_watermark`: the zone just ran out of room with
+/// `count` keys; the manager will remove keys until fewer than 7/8 of them are left.
+fn set_watermark(g: &mut Guard<'_, Node>) {
+    let count = keys_in(g);
+    if let Some(t) = g.find(TOTALS) {
+        g.value(t).uses = count - count / 8;
+    }
+}
+
 /// nginx's `ngx_http_file_cache_forced_expire`: the least recently used node that no
-/// request is fetching, among the last [`EVICT_TRIES`], makes room.
-fn evict(g: &mut Guard<'_, Node>, evicted: &mut Evicted) {
+/// request is fetching, among the last [`EVICT_TRIES`], goes.
+fn evict(g: &mut Guard<'_, Node>, evicted: &mut Evicted) -> Forced {
     let mut node = g.oldest();
+    let mut keys = 0;
     for _ in 0..EVICT_TRIES {
         let Some(n) = node else {
-            return;
+            break;
         };
         let newer = g.newer(n);
         if let Ok(key) = <[u8; 16]>::try_from(g.key(n)) {
+            keys += 1;
             let v = *g.value(n);
             if v.updating == 0 {
                 if v.exists != 0 {
@@ -370,10 +417,14 @@ fn evict(g: &mut Guard<'_, Node>, evicted: &mut Evicted) {
                     evicted.push(key);
                 }
                 g.remove(n);
-                return;
+                return Forced::Removed;
             }
         }
         node = newer;
+    }
+    match keys {
+        0 => Forced::Empty,
+        _ => Forced::Busy,
     }
 }
 
@@ -580,15 +631,43 @@ mod tests {
         let mut out = Vec::new();
         // Keys 0..=2 expire at 10..=12.
         // Key 3 is the next to expire, at 13.
-        assert_eq!(z.expire(12, 100, 0, &mut out), Pass::Done(Some(1)));
+        assert_eq!(z.expire(12, 100, &mut out), Pass::Done(Some(1)));
         assert_eq!(out, vec![[0; 16], [1; 16], [2; 16]]);
         assert_eq!(z.totals().size, 2000);
         out.clear();
-        z.expire(0, 100, 1, &mut out);
+        assert_eq!(z.forced_expire(&mut out), Forced::Removed);
         assert_eq!(out, vec![[3; 16]]);
         out.clear();
-        assert_eq!(z.expire(0, 0, 1, &mut out), Pass::Stopped);
-        assert_eq!(z.expire(100, 100, 0, &mut out), Pass::Done(None));
+        assert_eq!(z.expire(0, 0, &mut out), Pass::Stopped);
+        assert_eq!(z.expire(100, 100, &mut out), Pass::Done(None));
         assert_eq!(out, vec![[4; 16]]);
+        assert_eq!(z.forced_expire(&mut out), Forced::Empty);
+    }
+
+    #[test]
+    fn a_full_zone_sets_the_watermark_at_seven_eighths() {
+        let seg = zone_seg(2 * 4096 + 64 * 1024);
+        let z = Zone::open(&seg).unwrap();
+        assert_eq!(z.totals().watermark, None);
+        let mut ev = Vec::new();
+        let mut made = 0u32;
+        while z.totals().watermark.is_none() && made < 100_000 {
+            let mut k = [0u8; 16];
+            k[..4].copy_from_slice(&made.to_le_bytes());
+            z.exists(&k, 0, 600, true, &mut ev).unwrap();
+            made += 1;
+        }
+        // One key went to make room for the last: the zone held `made - 1` keys then.
+        let t = z.totals();
+        let full = u64::from(made - 1);
+        assert_eq!(t.keys, full);
+        assert_eq!(t.watermark, Some(full - full / 8));
+        // A key being fetched is passed over.
+        let mut oldest = [0u8; 16];
+        oldest[..4].copy_from_slice(&1u32.to_le_bytes());
+        z.try_lock(&oldest, 0, 60_000).unwrap();
+        assert_eq!(z.forced_expire(&mut ev), Forced::Removed);
+        assert_eq!(z.totals().keys, full - 1);
+        assert!(z.held_for(&oldest, 1).is_some());
     }
 }

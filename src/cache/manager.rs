@@ -9,8 +9,9 @@
 //!   done a request still looks at the file of a key the zone does not know (nginx's `cold`
 //!   zone).
 //! - The manager removes the keys not used for `inactive` (their files too), and the least
-//!   recently used while the cache is above `max_size` or the file system has less than
-//!   `min_free` free: at most `manager_files` keys and `manager_threshold` of time a burst,
+//!   recently used while the cache is above `max_size`, the file system has less than
+//!   `min_free` free or the keys zone holds as many keys as its watermark (7/8 of what it
+//!   held when it last ran out of room): at most `manager_files` keys and `manager_threshold` of time a burst,
 //!   `manager_sleep` between busy bursts.
 
 use std::fs::ReadDir;
@@ -18,7 +19,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::keys::{Node, Pass, Zone};
+use super::keys::{Forced, Node, Pass, Zone};
 use super::md5;
 use super::path_conf::CachePath;
 use crate::shm::Segment;
@@ -26,9 +27,9 @@ use crate::shm::Segment;
 /// Longest pause of an idle manager (nginx's `ngx_http_file_cache_expire` waits at most
 /// 10 s between looks).
 const IDLE_PAUSE: Duration = Duration::from_secs(10);
-/// How many keys being fetched the manager passes over, looking for one to remove for
-/// `max_size` (nginx's `tries` in `ngx_http_file_cache_forced_expire`).
-const FORCED_TRIES: usize = 20;
+/// The manager's pause when every key it could remove is being fetched (nginx's
+/// `ngx_http_file_cache_forced_expire` returns 1 s).
+const BUSY_PAUSE: Duration = Duration::from_secs(1);
 
 /// What a [`Duty`] does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,30 +215,30 @@ fn key_of_name(name: &str) -> Option<[u8; 16]> {
 
 /// One manager burst, as nginx's `ngx_http_file_cache_manager`: every key not used for
 /// `inactive` goes, then the least recently used ones, one at a time, while the cache is
-/// over `max_size` or the disk under `min_free`, at most `manager_files` of them and
+/// over `max_size`, the disk under `min_free` or the zone at its watermark, at most `manager_files` of them and
 /// `manager_threshold` of time. Returns the pause before the next burst: `manager_sleep`
 /// after a full burst, else until the next key's `inactive` ends (at most 10 s).
 fn manage(zone: &Zone<'_>, path: &CachePath) -> Duration {
     let started = Instant::now();
     let mut gone = Vec::new();
-    let mut next = match zone.expire(unix_now(), usize::MAX, 0, &mut gone) {
+    let mut next = match zone.expire(unix_now(), usize::MAX, &mut gone) {
         Pass::Done(Some(secs)) => Duration::from_secs(secs.clamp(1, 10) as u64),
         _ => IDLE_PAUSE,
     };
     remove_files(path, &mut gone);
     let mut files = 0;
-    while need_to_free(zone, path) > 0 {
-        let pass = zone.expire(unix_now(), FORCED_TRIES, 1, &mut gone);
-        if gone.is_empty() {
-            // Nothing that may go (all being fetched, or none left).
-            next = if pass == Pass::Stopped {
-                Duration::from_secs(1)
-            } else {
-                IDLE_PAUSE
-            };
-            break;
+    while over_limits(zone, path) {
+        match zone.forced_expire(&mut gone) {
+            Forced::Removed => remove_files(path, &mut gone),
+            Forced::Busy => {
+                next = BUSY_PAUSE;
+                break;
+            }
+            Forced::Empty => {
+                next = IDLE_PAUSE;
+                break;
+            }
         }
-        remove_files(path, &mut gone);
         files += 1;
         if files >= path.manager.files.max(1) || started.elapsed() >= path.manager.threshold {
             next = path.manager.sleep;
@@ -253,16 +254,16 @@ fn remove_files(path: &CachePath, gone: &mut Vec<[u8; 16]>) {
     }
 }
 
-/// Bytes to free: above `max_size`, or short of `min_free` on the file system.
-fn need_to_free(zone: &Zone<'_>, path: &CachePath) -> u64 {
-    let size = zone.totals().size;
-    let over = path.max_size.map_or(0, |max| size.saturating_sub(max));
-    let short = if path.min_free > 0 {
-        path.min_free.saturating_sub(free_space(&path.dir))
-    } else {
-        0
-    };
-    over.max(short)
+/// Whether a key must go: the cache is at `max_size` or above, the zone holds as many keys
+/// as its watermark, or the file system has `min_free` or less free (nginx's test).
+fn over_limits(zone: &Zone<'_>, path: &CachePath) -> bool {
+    let totals = zone.totals();
+    if path.max_size.is_some_and(|max| totals.size >= max)
+        || totals.watermark.is_some_and(|mark| totals.keys >= mark)
+    {
+        return true;
+    }
+    path.min_free > 0 && free_space(&path.dir) <= path.min_free
 }
 
 fn free_space(dir: &std::path::Path) -> u64 {

@@ -84,6 +84,11 @@ pub(super) struct H2<'c> {
     /// A stream was begun, even one reset for a slow header block: the connection no
     /// longer waits for its first stream.
     begun: bool,
+    /// The connection is over for the client (it closed, an error, a timeout), but some
+    /// streams' requests still wait for their background subrequests (a cache update, a
+    /// mirror): as nginx's `ngx_http_v2_finalize_connection`, which leaves the close to the
+    /// last of them, they run to their end; the socket is neither read nor written.
+    draining: bool,
 }
 
 /// How an HTTP/2 connection ends, from the address's default server (nginx reads them
@@ -223,6 +228,7 @@ impl<'c> Conn<'c> {
             },
             linger: false,
             begun: false,
+            draining: false,
         }));
         self.stat.enter(crate::status::ConnState::Reading);
         Step::Again
@@ -233,7 +239,19 @@ impl<'c> Conn<'c> {
         let State::Http2(mut h) = std::mem::replace(&mut self.state, State::ReadingHead) else {
             return Step::Close;
         };
-        let step = self.h2_turn(&mut h, shared, servers);
+        let mut step = if h.draining {
+            Self::h2_drain_turn(&mut h, shared, servers)
+        } else {
+            self.h2_turn(&mut h, shared, servers)
+        };
+        if matches!(step, Step::Close)
+            && !h.draining
+            && !h.linger
+            && keep_background(&mut h, shared)
+        {
+            h.draining = true;
+            step = Self::h2_drain_turn(&mut h, shared, servers);
+        }
         if matches!(step, Step::Close) && h.linger {
             // nginx's ngx_http_v2_lingering_close: our side is shut down (TLS says
             // close_notify), and what the client still sends (a PING, a request it wrote
@@ -266,10 +284,9 @@ impl<'c> Conn<'c> {
         }
     }
 
-    fn h2_turn(&mut self, h: &mut H2<'c>, shared: &mut Shared<'c>, servers: &AddrServers) -> Step {
+    /// Wakes the streams whose own deadline passed.
+    fn h2_timers(h: &mut H2<'c>, shared: &mut Shared<'c>, servers: &AddrServers) {
         let now = shared.now;
-        h.yielded = false;
-        // Streams whose own deadline passed.
         for s in h.streams.iter_mut().filter(|s| !s.done) {
             if let Some(at) = s.conn.armed
                 && at <= now
@@ -279,6 +296,33 @@ impl<'c> Conn<'c> {
                 s.wake = true;
             }
         }
+    }
+
+    /// One drive of a draining connection (see [`H2::draining`]): the streams left run
+    /// their background subrequests; the connection closes once the last one ended.
+    fn h2_drain_turn(h: &mut H2<'c>, shared: &mut Shared<'c>, servers: &AddrServers) -> Step {
+        h.yielded = false;
+        Self::h2_timers(h, shared, servers);
+        for s in h.streams.iter_mut() {
+            if s.wake && !s.done {
+                drive_stream(s, &mut h.session, &mut h.yielded, shared, servers);
+            }
+        }
+        h.streams.retain(|s| !s.done);
+        if h.streams.is_empty() {
+            return Step::Close;
+        }
+        if h.yielded {
+            return Step::Yield;
+        }
+        let deadline = h.streams.iter().filter_map(|s| s.conn.armed).min();
+        Step::Wait(deadline.map(|d| d.max(shared.now + Duration::from_millis(1))))
+    }
+
+    fn h2_turn(&mut self, h: &mut H2<'c>, shared: &mut Shared<'c>, servers: &AddrServers) -> Step {
+        let now = shared.now;
+        h.yielded = false;
+        Self::h2_timers(h, shared, servers);
         if h.streams.is_empty() && now >= h.idle_since + Self::h2_idle_limit(h) && !h.closing {
             h.session.goaway();
             h.closing = true;
@@ -783,6 +827,29 @@ fn abort_stream<'c>(s: &mut H2Stream<'c>, shared: &mut Shared<'c>) {
         s.done = true;
     }
     s.resp = Resp::Sent;
+}
+
+/// The connection is over for the client: every stream's request ends now, but those whose
+/// response is complete and who wait only for their background subrequests (nginx's
+/// `r->main->count` keeps such a request, and with it the connection, alive). True when
+/// any is left; its output is dropped, since nobody will read it.
+fn keep_background<'c>(h: &mut H2<'c>, shared: &mut Shared<'c>) -> bool {
+    for s in h.streams.iter_mut() {
+        if s.done {
+            continue;
+        }
+        if matches!(s.conn.state, State::AwaitingSubrequests) {
+            if let Some(p) = s.conn.client.pipe.as_deref_mut() {
+                p.gone = true;
+                p.output.clear();
+            }
+            s.resp = Resp::Sent;
+        } else {
+            abort_stream(s, shared);
+        }
+    }
+    h.streams.retain(|s| !s.done);
+    !h.streams.is_empty()
 }
 
 /// Whether nobody will read the rest of the stream's request body (its request is over,
