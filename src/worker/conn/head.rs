@@ -110,6 +110,13 @@ impl<'c> Conn<'c> {
                     return self.reject(shared, servers, e);
                 }
                 match parsed {
+                    Ok(Some(_)) if self.cert_status_due != CertStatusDue::No => {
+                        // `ssl_ocsp`: the request waits for its certificates' status.
+                        let CertStatusDue::Before(server) = self.cert_status_due else {
+                            return Step::Close;
+                        };
+                        return self.start_cert_status(shared, server);
+                    }
                     Ok(Some(n)) => {
                         self.state = State::Responding;
                         self.stat.enter(ConnState::Writing);
