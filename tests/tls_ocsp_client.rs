@@ -37,13 +37,35 @@ fn make_pki(dir: &std::path::Path, status: &str) {
         [
             &["req", "-nodes"][..],
             &ec,
-            &["-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=client"],
+            &[
+                "-keyout",
+                "client.key",
+                "-out",
+                "client.csr",
+                "-subj",
+                "/CN=client",
+            ],
         ]
         .concat(),
         vec![
-            "x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-            "-set_serial", "4660", "-days", "2", "-extfile", "ext.cnf", "-extensions",
-            "client", "-out", "client.crt",
+            "x509",
+            "-req",
+            "-in",
+            "client.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            "4660",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+            "-extensions",
+            "client",
+            "-out",
+            "client.crt",
         ],
     ];
     for args in &steps {
@@ -165,7 +187,10 @@ fn a_good_certificate_is_answered_and_a_revoked_one_refused() {
         );
         let _r = Responder::start(&s.prefix.path("conf"), rport, None);
         let out = get(&s, s.port);
-        assert!(out.starts_with(&format!("HTTP/1.1 {expect_code}")), "{status}: {out}");
+        assert!(
+            out.starts_with(&format!("HTTP/1.1 {expect_code}")),
+            "{status}: {out}"
+        );
         assert!(
             out.contains(&format!("X-Verify: {expect_verify}")),
             "{status}: {out}"
@@ -178,8 +203,10 @@ fn a_good_certificate_is_answered_and_a_revoked_one_refused() {
             let log = s.error_log();
             assert!(
                 log.lines().any(|l| l.contains("[info] ")
-                    && l.contains("client SSL certificate verify error: certificate revoked \
-                                   while reading client request headers")),
+                    && l.contains(
+                        "client SSL certificate verify error: certificate revoked \
+                                   while reading client request headers"
+                    )),
                 "{log}"
             );
         }
@@ -209,7 +236,8 @@ fn an_unreachable_responder_fails_the_check() {
     );
     let log = s.error_log();
     assert!(
-        log.lines().any(|l| l.contains("[error] ") && l.ends_with(&line)),
+        log.lines()
+            .any(|l| l.contains("[error] ") && l.ends_with(&line)),
         "{log}"
     );
 }
@@ -222,7 +250,10 @@ fn the_cache_answers_once_the_responder_is_gone() {
     let s = ocsp_server(
         "V",
         &[
-            ("PORT", &format!("{responder} ssl_ocsp_cache shared:OCSP:1m;")),
+            (
+                "PORT",
+                &format!("{responder} ssl_ocsp_cache shared:OCSP:1m;"),
+            ),
             (&other.to_string(), &responder),
         ],
     );

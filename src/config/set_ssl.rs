@@ -222,10 +222,7 @@ pub(crate) fn ssl_ocsp_cache(
         }
         let size = super::values::parse_size(size).ok_or_else(invalid)?;
         if size < MIN_SHARED_CACHE_SIZE {
-            return Err(ConfError::at(
-                d,
-                format!("OCSP cache \"{w}\" is too small"),
-            ));
+            return Err(ConfError::at(d, format!("OCSP cache \"{w}\" is too small")));
         }
         let i = super::set_limits::zone_index(
             d,

@@ -290,8 +290,8 @@ impl Validation {
                 None => aia_responder(cert)?,
             };
             self.next += 1;
-            let id = CertId::new(cert, issuer)
-                .ok_or_else(|| "OCSP_cert_to_id() failed".to_string())?;
+            let id =
+                CertId::new(cert, issuer).ok_or_else(|| "OCSP_cert_to_id() failed".to_string())?;
             if let Some(key) = id.cache_key()
                 && let Some(status) = conf.lookup(&key, now)
             {
@@ -341,11 +341,10 @@ impl Validation {
 /// `ngx_ssl_ocsp_responder`: the responder of the certificate's authorityInfoAccess, a
 /// name left to the resolver (`u.no_resolve`).
 fn aia_responder(cert: &[u8]) -> Result<Responder, String> {
-    let url =
-        ocsp::responder_url(cert).ok_or_else(|| "no OCSP responder URL in certificate".to_string())?;
-    let rest = strip_http(&url).ok_or_else(|| {
-        format!("invalid URL prefix in OCSP responder \"{url}\" in certificate")
-    })?;
+    let url = ocsp::responder_url(cert)
+        .ok_or_else(|| "no OCSP responder URL in certificate".to_string())?;
+    let rest = strip_http(&url)
+        .ok_or_else(|| format!("invalid URL prefix in OCSP responder \"{url}\" in certificate"))?;
     let (host, port, uri) = super::stapling::parse_url(rest)
         .map_err(|e| format!("{e} in OCSP responder \"{rest}\" in certificate"))?;
     let bare = host.trim_start_matches('[').trim_end_matches(']');
@@ -369,7 +368,10 @@ mod tests {
     fn responder_setting() {
         let c = ClientOcsp::new(OcspMode::On, "http://127.0.0.1:8081/test", "").unwrap();
         let r = c.responder.unwrap();
-        assert_eq!((r.host.as_str(), r.port, r.uri.as_str()), ("127.0.0.1", 8081, "/test"));
+        assert_eq!(
+            (r.host.as_str(), r.port, r.uri.as_str()),
+            ("127.0.0.1", 8081, "/test")
+        );
         assert_eq!(r.addrs.len(), 1);
         assert_eq!(
             ClientOcsp::new(OcspMode::On, "https://x/", "").unwrap_err(),

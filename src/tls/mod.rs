@@ -49,11 +49,13 @@ mod x509;
 use std::sync::Arc;
 
 pub use ciphers::{Protocols, parse_protocol};
-pub use client_ocsp::{ClientOcsp, Next as OcspNext, OcspMode, OcspOutcome, Query as OcspQuery, Validation};
 pub use client::{UpstreamSslSettings, UpstreamTls, build_client, upstream_error};
 pub use client_auth::{
     ClientTrust, Verified, VerifyClient, error_optional, fingerprint, pem, pem_escaped, pem_tabbed,
     serial,
+};
+pub use client_ocsp::{
+    ClientOcsp, Next as OcspNext, OcspMode, OcspOutcome, Query as OcspQuery, Validation,
 };
 pub use encrypted_key::read_password_file;
 pub use offer::Offered;

@@ -125,7 +125,11 @@ pub(super) fn start_request<'c>(
     } else {
         client_cert_refusal(server, &conn, host).map(|status| {
             let why = match status {
-                495 => match conn.tls.as_deref().map(|t| (t.verified.get(), t.ocsp_failure())) {
+                495 => match conn
+                    .tls
+                    .as_deref()
+                    .map(|t| (t.verified.get(), t.ocsp_failure()))
+                {
                     Some((Some(crate::tls::Verified::Failed(reason)), _)) => {
                         format!("client SSL certificate verify error: ({reason})")
                     }

@@ -236,7 +236,11 @@ impl CertCheck {
         shared: &mut Shared<'_>,
     ) -> Option<Pump> {
         let q = self.query.as_ref()?;
-        let host = q.responder.host.trim_start_matches('[').trim_end_matches(']');
+        let host = q
+            .responder
+            .host
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         if host.parse::<std::net::IpAddr>().is_ok() {
             return None;
         }
@@ -324,7 +328,10 @@ impl CertCheck {
 
     /// Logs `msg` with nginx's context for a request to a responder.
     fn log(&self, id: u64, level: LogLevel, peer: Option<SocketAddr>, msg: &str) {
-        let host = self.query.as_ref().map_or("", |q| q.responder.host.as_str());
+        let host = self
+            .query
+            .as_ref()
+            .map_or("", |q| q.responder.host.as_str());
         match peer {
             Some(p) => elog!(
                 level,
