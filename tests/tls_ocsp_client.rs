@@ -178,34 +178,43 @@ fn a_good_certificate_is_answered_and_a_revoked_one_refused() {
         ("R", "400", "FAILED:certificate revoked"),
     ] {
         let rport = common::free_port();
+        let h2port = common::free_port();
+        let responder = format!("ssl_ocsp_responder http://127.0.0.1:{rport}/;");
         let s = ocsp_server(
             status,
-            &[(
-                "PORT",
-                &format!("ssl_ocsp_responder http://127.0.0.1:{rport}/;"),
-            )],
+            &[
+                ("PORT", &responder),
+                (&h2port.to_string(), &format!("{responder} http2 on;")),
+            ],
         );
         let _r = Responder::start(&s.prefix.path("conf"), rport, None);
-        let out = get(&s, s.port);
-        assert!(
-            out.starts_with(&format!("HTTP/1.1 {expect_code}")),
-            "{status}: {out}"
-        );
-        assert!(
-            out.contains(&format!("X-Verify: {expect_verify}")),
-            "{status}: {out}"
-        );
+        // HTTP/1.1, then HTTP/2 (ALPN): the connection is checked before its streams.
+        for (port, version) in [(s.port, "HTTP/1.1"), (h2port, "HTTP/2")] {
+            let out = get(&s, port);
+            let lower = out.to_ascii_lowercase();
+            assert!(
+                out.starts_with(&format!("{version} {expect_code}")),
+                "{status} {version}: {out}"
+            );
+            assert!(
+                lower.contains(&format!("x-verify: {}", expect_verify.to_ascii_lowercase())),
+                "{status} {version}: {out}"
+            );
+            if status == "V" {
+                assert!(out.ends_with("verify:SUCCESS"), "{out}");
+            } else {
+                assert!(out.contains("400 The SSL certificate error"), "{out}");
+            }
+        }
         if status == "V" {
-            assert!(out.ends_with("verify:SUCCESS"), "{out}");
             s.assert_clean_log();
         } else {
-            assert!(out.contains("400 The SSL certificate error"), "{out}");
             let log = s.error_log();
             assert!(
                 log.lines().any(|l| l.contains("[info] ")
                     && l.contains(
                         "client SSL certificate verify error: certificate revoked \
-                                   while reading client request headers"
+                         while reading client request headers"
                     )),
                 "{log}"
             );

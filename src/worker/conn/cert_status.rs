@@ -10,7 +10,8 @@
 //! the connection's `client_header_timeout` bounds the wait (and closes it without a word,
 //! as nginx's handshake handler does). What the checks found goes to the session's values
 //! (`$ssl_client_verify`, and the request's 495 in `handler.rs`); the head is then parsed
-//! again and the request goes on.
+//! again and the request goes on. A connection that ALPN made HTTP/2 finishes its
+//! handshake, is checked, then becomes HTTP/2: its streams' requests see the result.
 
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -90,6 +91,48 @@ impl<'c> Conn<'c> {
             unresolved: None,
         }));
         Step::Again
+    }
+
+    /// A connection that ALPN made HTTP/2 has no head to wait for: its handshake is
+    /// finished first (the client's first bytes are kept for the HTTP/2 connection), then
+    /// its certificates are checked, before any stream is read.
+    pub(super) fn finish_handshake_for_cert_status(
+        &mut self,
+        shared: &mut Shared<'c>,
+        server: usize,
+        size: usize,
+    ) -> Step {
+        if self.client.tls().is_none_or(|t| !t.is_handshaking()) {
+            return self.start_cert_status(shared, server);
+        }
+        if !self.client.readable {
+            return Step::Wait(self.deadline);
+        }
+        let a = self.active.get_or_insert_with(|| shared.pool.take(size));
+        if a.filled == a.buf.len() {
+            let grown = (a.buf.len() * 2).max(size);
+            a.buf.resize(grown, 0);
+        }
+        match self.client.read(&mut a.buf[a.filled..]) {
+            Ok(0) => Step::Close,
+            Ok(n) => {
+                a.filled += n;
+                Step::Again
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Step::Wait(self.deadline),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Step::Again,
+            Err(e) => {
+                if crate::tls::is_tls_error(&e) {
+                    elog!(
+                        LogLevel::Info,
+                        "*{} {e} while SSL handshaking, client: {}",
+                        self.id,
+                        self.peer.ip()
+                    );
+                }
+                Step::Close
+            }
+        }
     }
 
     /// Moves the checks on; once they are over, the head is parsed again and its request
