@@ -252,6 +252,54 @@ fn an_unreachable_responder_fails_the_check() {
 }
 
 #[test]
+fn a_silent_responder_holds_the_connection_until_client_header_timeout() {
+    // A responder that accepts and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let rport = silent.local_addr().unwrap().port();
+    let s = ocsp_server(
+        "V",
+        &[(
+            "PORT",
+            &format!("ssl_ocsp_responder http://127.0.0.1:{rport}/; client_header_timeout 2s;"),
+        )],
+    );
+    let started = std::time::Instant::now();
+    let conf = s.prefix.path("conf");
+    let url = format!("https://127.0.0.1:{}/", s.port);
+    let (cert, key) = (conf.join("client.crt"), conf.join("client.key"));
+    let client = std::thread::spawn(move || {
+        curl(&[
+            "-i",
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            &url,
+        ])
+    });
+    // The request reached the responder, and the worker goes on serving others meanwhile.
+    let (_held, _) = silent.accept().unwrap();
+    let out = get_plain(&s);
+    assert!(out.contains("400 No required SSL certificate"), "{out}");
+    let (rc, out) = client.join().unwrap();
+    let waited = started.elapsed();
+    // Closed without an answer (curl: empty reply), once the timeout passed.
+    assert_ne!(rc, 0, "{}", String::from_utf8_lossy(&out));
+    assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+    assert!(
+        waited >= std::time::Duration::from_millis(1500),
+        "{waited:?}"
+    );
+    assert!(waited < std::time::Duration::from_secs(9), "{waited:?}");
+}
+
+/// `curl -i` without a client certificate (answered at once: 496).
+fn get_plain(s: &Server) -> String {
+    let (_, out) = curl(&["-i", &format!("https://127.0.0.1:{}/", s.port)]);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
 fn the_cache_answers_once_the_responder_is_gone() {
     let rport = common::free_port();
     let other = common::free_port();

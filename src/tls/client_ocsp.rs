@@ -381,6 +381,32 @@ mod tests {
     }
 
     #[test]
+    fn the_cache_keeps_results_until_they_expire() {
+        let conf = ClientOcsp::new(OcspMode::On, "", "OCSP").unwrap();
+        let key = [7u8; 60];
+        // Not attached (`-t`): nothing is cached.
+        conf.store(&key, CertStatus::Good, 2000, 1000);
+        assert_eq!(conf.lookup(&key, 1000), None);
+        let seg = crate::shm::Segment::map(64 * 1024).unwrap();
+        format_zone(&seg).unwrap();
+        conf.attach(std::rc::Rc::new(seg));
+        conf.store(&key, CertStatus::Revoked, 2000, 1000);
+        assert_eq!(conf.lookup(&key, 1999), Some(CertStatus::Revoked));
+        assert_eq!(conf.lookup(&[8u8; 60], 1000), None);
+        // Expired: dropped.
+        assert_eq!(conf.lookup(&key, 2000), None);
+        conf.store(&key, CertStatus::Good, 2000, 1000);
+        assert_eq!(conf.lookup(&key, 1000), Some(CertStatus::Good));
+        // No nextUpdate: an hour.
+        conf.store(&key, CertStatus::Unknown, i64::MAX, 1000);
+        assert_eq!(conf.lookup(&key, 4599), Some(CertStatus::Unknown));
+        assert_eq!(conf.lookup(&key, 4600), None);
+        // Already expired: not stored.
+        conf.store(&key, CertStatus::Good, 999, 1000);
+        assert_eq!(conf.lookup(&key, 1000), None);
+    }
+
+    #[test]
     fn short_chains_need_no_check() {
         let conf = ClientOcsp::new(OcspMode::On, "", "").unwrap();
         let mut v = Validation::new(vec![b"root".to_vec()]);

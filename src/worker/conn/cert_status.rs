@@ -65,6 +65,11 @@ impl<'c> Conn<'c> {
     /// (once), and starts the checks when it verified.
     pub(super) fn start_cert_status(&mut self, shared: &mut Shared<'c>, server: usize) -> Step {
         self.cert_status_due = CertStatusDue::No;
+        if let Some(a) = self.active.as_mut() {
+            // The head read so far is parsed again from its start once the checks are
+            // over (or at once when there is nothing to check).
+            a.scanned = a.start;
+        }
         let Some(vars) = self.tls_vars() else {
             return Step::Again;
         };
@@ -149,10 +154,6 @@ impl<'c> Conn<'c> {
                     vars.ocsp.set(Some(outcome));
                 }
                 self.state = State::ReadingHead;
-                if let Some(a) = self.active.as_mut() {
-                    // Parsed again from its start.
-                    a.scanned = a.start;
-                }
                 Step::Again
             }
         }
