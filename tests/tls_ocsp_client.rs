@@ -3,7 +3,9 @@
 //! (`$ssl_client_verify` SUCCESS); a revoked one gets nginx's 400 "The SSL certificate
 //! error" with `FAILED:certificate revoked`; a responder that cannot be reached fails the
 //! check (`FAILED:certificate status request failed`, and the error log says why, as
-//! nginx's); with `ssl_ocsp_cache` a second connection is answered from the cache after
+//! nginx's), and so does a certificate without a responder; a responder that never answers
+//! holds the connection (and only it) until `client_header_timeout` closes it without a
+//! word; with `ssl_ocsp_cache` a second connection is answered from the cache after
 //! the responder (`-nrequest 1`) has answered once and exited, where a server without the
 //! cache fails; and `-t` refuses what nginx refuses.
 
@@ -242,6 +244,29 @@ fn an_unreachable_responder_fails_the_check() {
     let line = format!(
         "connect() failed (111: Connection refused) while requesting certificate status, \
          responder: 127.0.0.1, peer: 127.0.0.1:{rport}"
+    );
+    let log = s.error_log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("[error] ") && l.ends_with(&line)),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_certificate_without_a_responder_fails_the_check() {
+    // No ssl_ocsp_responder, and the client's certificate has no authorityInfoAccess.
+    let s = ocsp_server("V", &[("PORT", "")]);
+    let out = get(&s, s.port);
+    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+    assert!(
+        out.contains("X-Verify: FAILED:certificate status request failed"),
+        "{out}"
+    );
+    let line = format!(
+        "no OCSP responder URL in certificate while SSL handshaking, client: 127.0.0.1, \
+         server: 127.0.0.1:{}",
+        s.port
     );
     let log = s.error_log();
     assert!(

@@ -142,11 +142,15 @@ impl<'c> Conn<'c> {
 
     /// Moves the checks on; once they are over, the head is parsed again and its request
     /// goes on.
-    pub(super) fn await_cert_status(&mut self, shared: &mut Shared<'c>) -> Step {
+    pub(super) fn await_cert_status(
+        &mut self,
+        shared: &mut Shared<'c>,
+        servers: &AddrServers,
+    ) -> Step {
         let State::AwaitingCertStatus(check) = &mut self.state else {
             return Step::Close;
         };
-        let pump = check.pump((self.id, &self.peer), self.key, shared);
+        let pump = check.pump((self.id, &self.peer, servers), self.key, shared);
         match pump {
             Pump::Wait => Step::Wait(self.deadline),
             Pump::Done(outcome) => {
@@ -178,7 +182,7 @@ impl CertCheck {
     /// Runs the checks until they wait or end.
     fn pump(
         &mut self,
-        (id, client): (u64, &ClientAddr),
+        (id, client, servers): (u64, &ClientAddr, &AddrServers),
         key: crate::slab::Key,
         shared: &mut Shared<'_>,
     ) -> Pump {
@@ -260,7 +264,7 @@ impl CertCheck {
                         LogLevel::Error,
                         "*{id} {m} while SSL handshaking, client: {}, server: {}",
                         client.ip(),
-                        server.first_name()
+                        servers.addr
                     );
                     return Pump::Done(OcspOutcome::Failed);
                 }

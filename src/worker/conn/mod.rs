@@ -787,7 +787,7 @@ impl<'c> Conn<'c> {
                 State::AwaitingAuth => self.await_auth(shared),
                 State::AwaitingSubrequests => self.await_subrequests(shared),
                 State::Http2(_) => self.drive_h2(shared, servers),
-                State::AwaitingCertStatus(_) => self.await_cert_status(shared),
+                State::AwaitingCertStatus(_) => self.await_cert_status(shared, servers),
             };
             let step = match step {
                 Step::Proxy => match self.start_proxy(shared) {
