@@ -543,9 +543,9 @@ table! {
     "ssl_stapling_verify", HS, Flag, false, set_ssl::ssl_stapling_verify, "Verify fetched OCSP responses (default off); a `ssl_stapling_file` response is stapled as is, as in nginx.";
     "ssl_stapling_file", HS, Exact(1), false, set_ssl::ssl_stapling_file, "DER OCSP response stapled to every certificate of the server.";
     "ssl_stapling_responder", HS, Exact(1), false, set_ssl::ssl_stapling_responder, "OCSP responder URL for fetching (default: the certificate's authorityInfoAccess; not used with `ssl_stapling_file`).";
-    "ssl_ocsp", HS, Exact(1), false, set_ssl::off_only, "`off` only (nginx's default).";
-    "ssl_ocsp_cache", HS, Exact(1), false, set_ssl::off_only, "`off` only (nginx's default).";
-    "ssl_ocsp_responder", HS, Exact(1), false, set_ssl::refuse, "Refused: OCSP is not implemented.";
+    "ssl_ocsp", HS, Exact(1), false, set_ssl::ssl_ocsp, "on | off | leaf: OCSP checks of the client's chain (or its leaf) before its request (default off).";
+    "ssl_ocsp_cache", HS, Exact(1), false, set_ssl::ssl_ocsp_cache, "off | shared:NAME:SIZE: OCSP results of client certificates kept in a shared zone (default off).";
+    "ssl_ocsp_responder", HS, Exact(1), false, set_ssl::ssl_ocsp_responder, "OCSP responder URL for client certificates (default: each certificate's authorityInfoAccess).";
     "ssl_conf_command", HS, Exact(2), false, set_ktls::ssl_conf_command, "Only \"Options KTLS\" (kernel TLS with sendfile); other OpenSSL commands are refused.";
     // ---- regex ----
     "pcre_jit", C::MAIN, Flag, false, set_regex::pcre_jit, "JIT-compile regexes (default on in Portico; nginx: off). Same matches either way.";

@@ -29,6 +29,8 @@ pub enum ZoneKind {
     // ---- tls (issue 15) ----
     /// `ssl_session_cache shared:NAME:SIZE`
     SslSessionCache,
+    /// `ssl_ocsp_cache shared:NAME:SIZE`
+    SslOcspCache,
 }
 
 impl ZoneKind {
@@ -40,6 +42,7 @@ impl ZoneKind {
             ZoneKind::ProxyCache => 3,
             ZoneKind::Upstream => 4,
             ZoneKind::SslSessionCache => 5,
+            ZoneKind::SslOcspCache => 6,
         }
     }
 }

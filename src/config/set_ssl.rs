@@ -1,8 +1,8 @@
 //! Setters of the `ssl_*` directives (nginx's `ngx_http_ssl_module.c`): they check each
 //! value's syntax as nginx does; `merge` hands the merged values to `tls::build`, which
-//! reads the certificates and makes the rustls configuration. What Portico does not do yet
-//! (OCSP checks of client certificates, `ssl_conf_command`) is refused here with the
-//! reason, never accepted and ignored.
+//! reads the certificates and makes the rustls configuration. What Portico does not do
+//! (`ssl_conf_command` other than KTLS) is refused here with the reason, never accepted and
+//! ignored.
 
 use std::time::Duration;
 
@@ -71,6 +71,16 @@ simple_setters! {
     ssl_stapling_responder: srv.ssl_stapling_responder = |d| Ok(d.arg(0).to_string());
     /// `ssl_stapling_verify on|off;`
     ssl_stapling_verify: srv.ssl_stapling_verify = flag_arg;
+    // ---- ocsp3: OCSP checks of client certificates ----
+    /// `ssl_ocsp on|off|leaf;`
+    ssl_ocsp: srv.ssl_ocsp = |d| match d.arg(0) {
+        "off" => Ok(crate::tls::OcspMode::Off),
+        "on" => Ok(crate::tls::OcspMode::On),
+        "leaf" => Ok(crate::tls::OcspMode::Leaf),
+        v => Err(ConfError::directive(d, &format!("invalid value \"{v}\""))),
+    };
+    /// `ssl_ocsp_responder URL;`
+    ssl_ocsp_responder: srv.ssl_ocsp_responder = |d| Ok(d.arg(0).to_string());
 }
 
 /// `ssl on|off;`: nginx's deprecated switch, with its warning.
@@ -192,6 +202,40 @@ pub(crate) fn ssl_session_cache(
     })
 }
 
+/// `ssl_ocsp_cache off|shared:NAME:SIZE;` (nginx's `ngx_http_ssl_ocsp_cache`): the zone
+/// is declared here and mapped by the master; `off` is the default.
+pub(crate) fn ssl_ocsp_cache(
+    l: &mut Level<'_>,
+    d: &Directive,
+    shared: &mut Shared,
+) -> Result<(), ConfError> {
+    set_once(&mut l.srv(d)?.ssl_ocsp_cache, d, |d| {
+        let w = d.arg(0);
+        if w == "off" {
+            return Ok(String::new());
+        }
+        let invalid = || ConfError::at(d, format!("invalid OCSP cache \"{w}\""));
+        let rest = w.strip_prefix("shared:").ok_or_else(invalid)?;
+        let (name, size) = rest.split_once(':').unwrap_or((rest, ""));
+        if name.is_empty() {
+            return Err(invalid());
+        }
+        let size = super::values::parse_size(size).ok_or_else(invalid)?;
+        if size < MIN_SHARED_CACHE_SIZE {
+            return Err(ConfError::at(d, format!("OCSP cache \"{w}\" is too small")));
+        }
+        let i = super::set_limits::zone_index(
+            d,
+            shared,
+            name,
+            crate::config::ZoneKind::SslOcspCache,
+            size,
+        )?;
+        shared.zones[i].declared = true;
+        Ok(name.to_string())
+    })
+}
+
 /// `ssl_dhparam FILE;`: read as nginx reads it, and said to be unused: rustls has no
 /// finite-field DHE suites.
 pub(crate) fn ssl_dhparam(
@@ -248,49 +292,4 @@ fn readable(d: &Directive, shared: &Shared) -> Result<(), ConfError> {
             ),
         )
     })
-}
-
-/// Directives whose `off` is nginx's default and whose other values Portico cannot honour
-/// yet: `off` is accepted, anything else refused with the reason.
-pub(crate) fn off_only(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<(), ConfError> {
-    l.srv(d)?;
-    if d.args.len() == 1 && d.arg(0) == "off" {
-        return Ok(());
-    }
-    let why = match d.name.as_str() {
-        "ssl_verify_client" => {
-            if !matches!(d.arg(0), "on" | "optional" | "optional_no_ca") {
-                return Err(ConfError::at(
-                    d,
-                    format!(
-                        "invalid value \"{}\" in \"ssl_verify_client\" directive, it must be \
-                         \"on\", \"off\", \"optional\" or \"optional_no_ca\"",
-                        d.arg(0)
-                    ),
-                ));
-            }
-            "client certificate verification is not implemented yet"
-        }
-        "ssl_ocsp" => "OCSP checks of client certificates are not implemented yet",
-        "ssl_ocsp_cache" => "OCSP checks of client certificates are not implemented yet",
-        _ => "it is not implemented yet",
-    };
-    Err(ConfError::at(
-        d,
-        format!("\"{} {}\" is not supported: {why}", d.name, d.arg(0)),
-    ))
-}
-
-/// Directives Portico refuses whatever their value, with the reason.
-pub(crate) fn refuse(l: &mut Level<'_>, d: &Directive, _: &mut Shared) -> Result<(), ConfError> {
-    l.srv(d)?;
-    let why = match d.name.as_str() {
-        "ssl_conf_command" => "it passes commands to OpenSSL, and Portico's TLS is rustls",
-        "ssl_ocsp_responder" => "OCSP checks of client certificates are not implemented yet",
-        _ => "it is not implemented yet",
-    };
-    Err(ConfError::at(
-        d,
-        format!("\"{}\" is not supported: {why}", d.name),
-    ))
 }

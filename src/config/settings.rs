@@ -599,6 +599,13 @@ settings! {
         ssl_stapling_verify: bool = false,
         /// `ssl_early_data`: TLS 1.3 0-RTT requests accepted
         ssl_early_data: bool = false,
+        // ---- ocsp3: OCSP checks of client certificates (config/set_ssl.rs) ----
+        /// `ssl_ocsp`
+        ssl_ocsp: crate::tls::OcspMode = crate::tls::OcspMode::Off,
+        /// `ssl_ocsp_responder URL` (empty: each certificate's AIA)
+        ssl_ocsp_responder: String = String::new(),
+        /// `ssl_ocsp_cache shared:NAME:SIZE`: the zone's name (empty: `off`)
+        ssl_ocsp_cache: String = String::new(),
         // ---- ktls (issue 15, upssl): config/set_ktls.rs ----
         /// `ssl_conf_command Options KTLS`: sessions may move into the kernel for sendfile
         ssl_ktls: bool = false,

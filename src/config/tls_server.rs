@@ -54,6 +54,9 @@ pub(crate) fn build(
         stapling_responder: &srv.ssl_stapling_responder,
         stapling_verify: srv.ssl_stapling_verify,
         early_data: srv.ssl_early_data,
+        ocsp: srv.ssl_ocsp,
+        ocsp_responder: &srv.ssl_ocsp_responder,
+        ocsp_cache: &srv.ssl_ocsp_cache,
     };
     let mut warnings = Vec::new();
     let built = crate::tls::build(&settings, &mut warnings);

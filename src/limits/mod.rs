@@ -65,6 +65,7 @@ pub fn format_zone(kind: ZoneKind, seg: &Segment) -> io::Result<()> {
         // Formatted by the upstream module, never here.
         ZoneKind::Upstream => Err(io::Error::from_raw_os_error(libc::EINVAL)),
         ZoneKind::SslSessionCache => crate::tls::format_session_zone(seg),
+        ZoneKind::SslOcspCache => crate::tls::format_ocsp_zone(seg),
     }
 }
 
@@ -82,6 +83,7 @@ pub fn key_changed(zone: &ZoneDecl, previous_key: &str) -> String {
         }
         ZoneKind::Upstream => "zone",
         ZoneKind::SslSessionCache => "ssl_session_cache",
+        ZoneKind::SslOcspCache => "ssl_ocsp_cache",
     };
     format!(
         "{what} \"{}\" uses the \"{}\" key while previously it used the \"{previous_key}\" key",

@@ -48,7 +48,10 @@ pub(super) fn map(config: &mut Config, previous: &Registry) -> Result<Registry, 
             ZoneKind::LimitConn => {
                 crate::status::zones::assign(crate::status::zones::Kind::LimitConn, &z.name)
             }
-            ZoneKind::Upstream | ZoneKind::ProxyCache | ZoneKind::SslSessionCache => None,
+            ZoneKind::Upstream
+            | ZoneKind::ProxyCache
+            | ZoneKind::SslSessionCache
+            | ZoneKind::SslOcspCache => None,
         })
         .collect();
     for (index, zone) in http.zones.iter_mut().enumerate() {

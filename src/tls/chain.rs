@@ -55,21 +55,43 @@ pub(super) fn verify_path(
     if crls.is_empty() {
         return Ok(());
     }
+    let Some(owned) = path_to_root(&path, anchors, algs) else {
+        return Err((3, "unable to get certificate CRL"));
+    };
+    let chain: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
+    let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    super::crl::check_chain(&chain, crls, algs, now)
+}
+
+/// The chain OpenSSL builds for a verified `path`: leaf, intermediates, the anchor's
+/// certificate, and on from a trusted intermediate up through the trusted certificates to
+/// its root (OpenSSL goes on to the root where webpki stops at the first anchor). `None`
+/// where the anchor's certificate is not among `anchors`.
+fn path_to_root(
+    path: &webpki::VerifiedPath<'_>,
+    anchors: &[CertificateDer<'static>],
+    algs: &[&dyn rustls::pki_types::SignatureVerificationAlgorithm],
+) -> Option<Vec<Vec<u8>>> {
     let anchor_subject = path.anchor().subject.as_ref();
     let root = anchors.iter().find(|a| {
         super::x509::fields(a)
             .and_then(|f| super::x509::element(f.subject))
             .is_some_and(|(_, _, inner, _)| inner == anchor_subject)
-    });
-    let Some(root) = root else {
-        return Err((3, "unable to get certificate CRL"));
-    };
-    let mut ders = vec![path.end_entity().der()];
-    ders.extend(path.intermediate_certificates().map(|c| c.der()));
-    let mut chain: Vec<&[u8]> = ders.iter().map(|d| d.as_ref()).collect();
-    chain.push(root.as_ref());
-    // OpenSSL goes on from a trusted intermediate to the trusted root above it, whose
-    // CRLs are then checked too.
+    })?;
+    let mut chain: Vec<Vec<u8>> = vec![path.end_entity().der().to_vec()];
+    chain.extend(path.intermediate_certificates().map(|c| c.der().to_vec()));
+    chain.push(root.to_vec());
+    extend_to_root(&mut chain, anchors, algs);
+    Some(chain)
+}
+
+/// Goes on from the chain's last certificate to the trusted certificates above it, up to
+/// a self-issued one.
+fn extend_to_root(
+    chain: &mut Vec<Vec<u8>>,
+    anchors: &[CertificateDer<'static>],
+    algs: &[&dyn rustls::pki_types::SignatureVerificationAlgorithm],
+) {
     for _ in 0..anchors.len() {
         let Some(top) = chain.last().and_then(|c| super::x509::fields(c)) else {
             break;
@@ -81,18 +103,64 @@ pub(super) fn verify_path(
             break;
         }
         let up = anchors.iter().map(|a| a.as_ref()).find(|a| {
-            !chain.contains(a)
+            !chain.iter().any(|c| c.as_slice() == *a)
                 && super::x509::fields(a).is_some_and(|f| {
                     f.subject == top.issuer && super::x509::signed_by(signed, f.spki, algs)
                 })
         });
         match up {
-            Some(a) => chain.push(a),
+            Some(a) => chain.push(a.to_vec()),
             None => break,
         }
     }
-    let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
-    super::crl::check_chain(&chain, crls, algs, now)
+}
+
+/// The verified chain of `cert` (leaf first, up to the root OpenSSL's
+/// `SSL_get0_verified_chain` would end with), for the OCSP checks of `ssl_ocsp`; `None`
+/// where the chain does not verify.
+pub(super) fn verified_chain(
+    cert: &webpki::EndEntityCert<'_>,
+    intermediates: &[CertificateDer<'_>],
+    (anchors, depth): (&[CertificateDer<'static>], usize),
+    algs: &[&dyn rustls::pki_types::SignatureVerificationAlgorithm],
+    now: UnixTime,
+    usage: webpki::KeyUsage,
+) -> Option<Vec<Vec<u8>>> {
+    let leaf = cert.der();
+    if anchors.iter().any(|a| a.as_ref() == leaf.as_ref()) {
+        // A trusted certificate presented as it is (`ClientTrust::check`).
+        let mut chain = vec![leaf.to_vec()];
+        extend_to_root(&mut chain, anchors, algs);
+        return Some(chain);
+    }
+    let trust: Vec<_> = anchors
+        .iter()
+        .filter_map(|a| webpki::anchor_from_trusted_cert(a).ok())
+        .collect();
+    let too_long = |path: &webpki::VerifiedPath<'_>| {
+        if path.intermediate_certificates().count() > depth {
+            Err(webpki::Error::MaximumPathDepthExceeded)
+        } else {
+            Ok(())
+        }
+    };
+    match cert.verify_for_usage(
+        algs,
+        &trust,
+        intermediates,
+        now,
+        usage,
+        None,
+        Some(&too_long),
+    ) {
+        Ok(path) => path_to_root(&path, anchors, algs),
+        Err(webpki::Error::CaUsedAsEndEntity) => {
+            let secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+            let chain = ca_leaf_chain(&leaf, intermediates, anchors, depth, algs, secs).ok()?;
+            Some(chain.into_iter().map(<[u8]>::to_vec).collect())
+        }
+        Err(_) => None,
+    }
 }
 
 /// The chain of a CA certificate presented as a client's or upstream's own, which OpenSSL

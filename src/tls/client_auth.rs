@@ -210,6 +210,32 @@ impl ClientTrust {
     }
 }
 
+impl ClientTrust {
+    /// The verified chain of a client's `chain` (leaf first, up to its root, as OpenSSL's
+    /// `SSL_get0_verified_chain`), for `ssl_ocsp`; empty where it does not verify.
+    pub fn verified_chain(&self, chain: &[CertificateDer<'_>]) -> Vec<Vec<u8>> {
+        let Some((leaf, intermediates)) = chain.split_first() else {
+            return Vec::new();
+        };
+        if self.anchors.iter().any(|a| a.as_ref() == leaf.as_ref()) {
+            return vec![leaf.to_vec()];
+        }
+        let Ok(cert) = webpki::EndEntityCert::try_from(leaf) else {
+            return Vec::new();
+        };
+        let algs = super::provider().signature_verification_algorithms;
+        super::chain::verified_chain(
+            &cert,
+            intermediates,
+            (&self.anchors[..], self.depth),
+            algs.all,
+            UnixTime::now(),
+            webpki::KeyUsage::client_auth(),
+        )
+        .unwrap_or_default()
+    }
+}
+
 /// Whether a certificate names itself as its issuer.
 fn self_issued(cert: &[u8]) -> bool {
     super::x509::fields(cert).is_some_and(|f| f.issuer == f.subject)

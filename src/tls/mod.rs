@@ -16,6 +16,8 @@
 //!   everything the writer emits encrypted on its way out.
 //! - `ktls.rs`: kernel TLS — the session's keys handed to the kernel so `sendfile` works
 //!   (`ssl_conf_command Options KTLS`).
+//! - `client_ocsp.rs`: `ssl_ocsp`, the OCSP checks of a client's chain (the request to
+//!   the responder runs in the connection, `worker/conn/cert_status.rs`).
 //! - `client.rs`, `cert_names.rs`: TLS towards upstreams (`proxy_pass https://`): the
 //!   `proxy_ssl_*` client configuration and nginx's verification of upstream certificates.
 //!
@@ -29,6 +31,7 @@ mod chain;
 mod ciphers;
 mod client;
 mod client_auth;
+mod client_ocsp;
 mod crl;
 mod dn;
 mod encrypted_key;
@@ -50,6 +53,9 @@ pub use client::{UpstreamSslSettings, UpstreamTls, build_client, upstream_error}
 pub use client_auth::{
     ClientTrust, Verified, VerifyClient, error_optional, fingerprint, pem, pem_escaped, pem_tabbed,
     serial,
+};
+pub use client_ocsp::{
+    ClientOcsp, Next as OcspNext, OcspMode, OcspOutcome, Query as OcspQuery, Validation,
 };
 pub use encrypted_key::read_password_file;
 pub use offer::Offered;
@@ -130,6 +136,8 @@ pub struct ServerTls {
     /// The certificates whose OCSP responses the workers fetch (`ssl_stapling` without
     /// `ssl_stapling_file`).
     pub staplings: Vec<Arc<stapling::Stapling>>,
+    /// `ssl_ocsp` on or `leaf`: the client's chain is checked with OCSP before its request.
+    pub ocsp: Option<ClientOcsp>,
 }
 
 /// Lays out an empty `ssl_session_cache shared:` zone (the master, before the fork).
@@ -137,10 +145,26 @@ pub fn format_session_zone(seg: &crate::shm::Segment) -> std::io::Result<()> {
     session::format_zone(seg)
 }
 
-/// Attaches each server's shared session cache to its mapped zone (the master, once the
-/// zones of a configuration are mapped).
+/// Lays out an empty `ssl_ocsp_cache` zone (the master, before the fork).
+pub fn format_ocsp_zone(seg: &crate::shm::Segment) -> std::io::Result<()> {
+    client_ocsp::format_zone(seg)
+}
+
+/// Attaches each server's shared session cache and OCSP cache to their mapped zones (the
+/// master, once the zones of a configuration are mapped).
 pub fn attach_zones(http: &crate::config::HttpConf) {
+    let segment = |name: &str| {
+        http.zones
+            .iter()
+            .find(|z| z.name == name)
+            .and_then(|z| z.segment.clone())
+    };
     for tls in http.servers.iter().filter_map(|s| s.tls.as_ref()) {
+        if let Some(ocsp) = tls.ocsp.as_ref()
+            && let Some(seg) = ocsp.cache_name.as_deref().and_then(segment)
+        {
+            ocsp.attach(seg);
+        }
         let Some(cache) = tls.shared_cache.as_ref() else {
             continue;
         };

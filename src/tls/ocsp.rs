@@ -111,6 +111,24 @@ impl CertId {
         false
     }
 
+    /// The key of this certificate's status in an `ssl_ocsp_cache` zone, as nginx's
+    /// `ngx_ssl_ocsp_create_key`: the issuer's name and key hashes and the serial (at most
+    /// 20 bytes, zero-padded); `None` for a longer serial, which nginx does not cache.
+    pub fn cache_key(&self) -> Option<[u8; 60]> {
+        let serial = match self.serial.as_slice() {
+            [0, rest @ ..] if !rest.is_empty() => rest,
+            s => s,
+        };
+        if serial.len() > 20 || self.name_hash.len() != 20 || self.key_hash.len() != 20 {
+            return None;
+        }
+        let mut key = [0u8; 60];
+        key[..20].copy_from_slice(&self.name_hash);
+        key[20..40].copy_from_slice(&self.key_hash);
+        key[40..40 + serial.len()].copy_from_slice(serial);
+        Some(key)
+    }
+
     /// The DER `OCSPRequest` asking for this certificate's status.
     pub fn request(&self) -> Vec<u8> {
         let mut alg = der(0x06, OID_SHA1);
@@ -281,8 +299,12 @@ pub struct Trust<'a> {
     pub chain: &'a [Vec<u8>],
     /// `ssl_trusted_certificate`'s certificates.
     pub trusted: &'a [Vec<u8>],
-    /// `ssl_stapling_verify on`.
+    /// `ssl_stapling_verify on`, and always for `ssl_ocsp`: the signer is verified.
     pub verify: bool,
+    /// `OCSP_TRUSTOTHER` (stapling with `ssl_stapling_verify on`): a signer found in
+    /// `chain` is trusted as it is. `ssl_ocsp` passes no flags: a signer from the chain
+    /// must be the issuer or its delegate too.
+    pub trust_other: bool,
     pub algs: &'a [&'a dyn SignatureVerificationAlgorithm],
 }
 
@@ -489,7 +511,7 @@ fn verify_signer(b: &Basic<'_>, t: &Trust<'_>) -> Result<(), String> {
     if !signed_by(b.signed, spki, t.algs) {
         return Err(format!("{FAILED} (SSL: signature failure)"));
     }
-    if !t.verify || from_chain.is_some() {
+    if !t.verify || (from_chain.is_some() && t.trust_other) {
         return Ok(());
     }
     let issuer = fields(t.issuer).ok_or(FAILED)?;
@@ -573,6 +595,7 @@ mod tests {
             chain: &[],
             trusted: &[],
             verify: false,
+            trust_other: false,
             algs: &[],
         };
         assert_eq!(

@@ -82,6 +82,13 @@ pub struct SslSettings<'a> {
     pub stapling_verify: bool,
     /// `ssl_early_data`.
     pub early_data: bool,
+    // ---- ocsp3 ----
+    /// `ssl_ocsp`.
+    pub ocsp: super::OcspMode,
+    /// `ssl_ocsp_responder` (empty: each certificate's).
+    pub ocsp_responder: &'a str,
+    /// `ssl_ocsp_cache`'s zone (empty: `off`).
+    pub ocsp_cache: &'a str,
 }
 
 /// The most 0-RTT bytes accepted (nginx's `SSL_CTX_set_max_early_data(NGX_SSL_BUFSIZE)`).
@@ -109,9 +116,25 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
             client_trust,
             ktls: false,
             staplings: Vec::new(),
+            ocsp: None,
         });
     }
     let (client_trust, verifier) = client_trust(s, true)?;
+    // nginx's ngx_http_ssl_merge_srv_conf, after the CAs and CRLs are read.
+    let ocsp = match s.ocsp {
+        super::OcspMode::Off => None,
+        _ if s.verify_client == super::VerifyClient::OptionalNoCa => {
+            return Err(
+                "\"ssl_ocsp\" is incompatible with \"ssl_verify_client optional_no_ca\""
+                    .to_string(),
+            );
+        }
+        mode => Some(super::ClientOcsp::new(
+            mode,
+            s.ocsp_responder,
+            s.ocsp_cache,
+        )?),
+    };
     let staple = stapled_response(s)?;
     let fetch = (s.stapling && s.stapling_file.is_empty()).then(|| -> Result<_, String> {
         // The context's store, as nginx fills it before `ngx_ssl_stapling`: the
@@ -249,6 +272,7 @@ pub fn build(s: &SslSettings<'_>, warnings: &mut Vec<String>) -> Result<ServerTl
         client_trust,
         ktls: false,
         staplings,
+        ocsp,
     })
 }
 

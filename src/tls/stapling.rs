@@ -120,6 +120,7 @@ impl Stapling {
             chain: &self.chain,
             trusted: &self.trusted,
             verify: self.verify,
+            trust_other: true,
             algs,
         };
         ocsp::check(der, &t, now)
@@ -248,7 +249,7 @@ pub fn setup(
 }
 
 /// `host[:port][/uri]` (after `http://`): host, port (80 by default), URI (`/` by default).
-fn parse_url(rest: &str) -> Result<(String, u16, String), &'static str> {
+pub(super) fn parse_url(rest: &str) -> Result<(String, u16, String), &'static str> {
     let (hostport, uri) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),

@@ -215,6 +215,8 @@ pub struct TlsVars {
     pub peer_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// `$ssl_client_verify`: the chain judged by the request's server (once).
     pub verified: std::cell::OnceCell<super::Verified>,
+    /// What the `ssl_ocsp` checks of the verified chain found (`None`: none were made).
+    pub ocsp: std::cell::Cell<Option<super::OcspOutcome>>,
     /// `$ssl_ciphers`, `$ssl_curves`: what the client's hello offered.
     pub offered: Option<Box<super::Offered>>,
     /// `$ssl_early_data`: the request came in 0-RTT data, before the handshake ended
@@ -228,6 +230,12 @@ impl TlsVars {
     /// The verification result under `trust`, judged once per connection.
     pub fn verify(&self, trust: &super::ClientTrust) -> &super::Verified {
         self.verified.get_or_init(|| trust.check(&self.peer_chain))
+    }
+
+    /// Why the `ssl_ocsp` checks failed the chain (nginx's `ngx_ssl_ocsp_get_status`);
+    /// `None` when they passed or were not made.
+    pub fn ocsp_failure(&self) -> Option<&'static str> {
+        self.ocsp.get().and_then(super::OcspOutcome::reason)
     }
 }
 
@@ -273,6 +281,7 @@ impl TlsVars {
                 .map(|c| c.iter().map(|d| d.clone().into_owned()).collect())
                 .unwrap_or_default(),
             verified: std::cell::OnceCell::new(),
+            ocsp: std::cell::Cell::new(None),
             offered: session.offered.clone(),
         })
     }

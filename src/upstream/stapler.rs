@@ -33,21 +33,37 @@ use crate::tls::stapling::{self, CertStatus, Stapling, TIMEOUT};
 /// nginx's response buffer: a longer response is an error.
 const MAX_RESPONSE: usize = 16384;
 
+/// How far an exchange with a responder went.
 #[derive(Debug, PartialEq, Eq)]
-enum Phase {
+pub(crate) enum Phase {
     Connecting,
     Sending(usize),
     Reading,
 }
 
+/// One exchange with an OCSP responder: stapling's here, and `ssl_ocsp`'s in a client
+/// connection (`worker/conn/cert_status.rs`).
 #[derive(Debug)]
-struct Fetch {
-    sock: TcpStream,
+pub(crate) struct Fetch {
+    pub(crate) sock: TcpStream,
     /// Which of the responder's addresses.
-    addr: usize,
-    phase: Phase,
-    deadline: Instant,
-    buf: Vec<u8>,
+    pub(crate) addr: usize,
+    pub(crate) phase: Phase,
+    pub(crate) deadline: Instant,
+    pub(crate) buf: Vec<u8>,
+}
+
+impl Fetch {
+    /// An exchange on `sock`, connecting to address `addr`.
+    pub(crate) fn new(sock: TcpStream, addr: usize, now: Instant) -> Fetch {
+        Fetch {
+            sock,
+            addr,
+            phase: Phase::Connecting,
+            deadline: now + TIMEOUT,
+            buf: Vec::new(),
+        }
+    }
 }
 
 /// One certificate's fetches.
@@ -236,13 +252,7 @@ impl Stapler {
                     return;
                 }
                 owners(fd, Owner::Staple(i as u32));
-                *slot = Some(Fetch {
-                    sock,
-                    addr,
-                    phase: Phase::Connecting,
-                    deadline: now + TIMEOUT,
-                    buf: Vec::new(),
-                });
+                *slot = Some(Fetch::new(sock, addr, now));
             }
             Err(OpenError::Local(m)) => {
                 log(LogLevel::Alert, s, Some(peer), &m);
@@ -333,7 +343,7 @@ impl Stapler {
 }
 
 /// Moves the exchange on; `Ok(true)`: the responder closed, the response is read.
-fn advance(f: &mut Fetch, request: &[u8], now: Instant) -> Result<bool, String> {
+pub(crate) fn advance(f: &mut Fetch, request: &[u8], now: Instant) -> Result<bool, String> {
     loop {
         match f.phase {
             Phase::Connecting => match connect::connected(&f.sock) {
@@ -379,37 +389,49 @@ fn advance(f: &mut Fetch, request: &[u8], now: Instant) -> Result<bool, String> 
     }
 }
 
-/// Judges a whole response: its head (`ngx_ssl_ocsp_process_status_line` and `_headers`),
-/// then the OCSP response in its body, stored when the certificate is good.
-fn finish(s: &Stapling, buf: &[u8], now: i64) -> Result<(), Failure> {
+/// What a whole response to an OCSP request holds.
+pub(crate) enum Answer<'a> {
+    /// A 200: its body (the DER OCSP response).
+    Body(&'a [u8]),
+    /// Another status: the request failed without a word, as in nginx.
+    Refused,
+}
+
+/// Reads a whole response's head (`ngx_ssl_ocsp_process_status_line` and `_headers`);
+/// `Err`: the log's message, and the responder's next address is tried.
+pub(crate) fn read_answer(buf: &[u8]) -> Result<Answer<'_>, String> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut resp = httparse::Response::new(&mut headers);
     let len = match resp.parse(buf) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => {
-            return Err(Failure::Next(
-                "OCSP responder prematurely closed connection".into(),
-            ));
+            return Err("OCSP responder prematurely closed connection".into());
         }
-        Err(_) => {
-            return Err(Failure::Next("OCSP responder sent invalid response".into()));
-        }
+        Err(_) => return Err("OCSP responder sent invalid response".into()),
     };
     for h in resp.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-type")
             && !h.value.eq_ignore_ascii_case(b"application/ocsp-response")
         {
-            return Err(Failure::Next(format!(
+            return Err(format!(
                 "OCSP responder sent invalid \"Content-Type\" header: \"{}\"",
                 String::from_utf8_lossy(h.value)
-            )));
+            ));
         }
     }
-    // A status other than 200 fails the fetch without a word, as in nginx.
     if resp.code != Some(200) {
-        return Err(Failure::Done(None));
+        return Ok(Answer::Refused);
     }
-    let body = buf.get(len..).unwrap_or(&[]);
+    Ok(Answer::Body(buf.get(len..).unwrap_or(&[])))
+}
+
+/// Judges a whole response: its head ([`read_answer`]), then the OCSP response in its
+/// body, stored when the certificate is good.
+fn finish(s: &Stapling, buf: &[u8], now: i64) -> Result<(), Failure> {
+    let body = match read_answer(buf).map_err(Failure::Next)? {
+        Answer::Body(body) => body,
+        Answer::Refused => return Err(Failure::Done(None)),
+    };
     let checked = s.check(body, now).map_err(|m| Failure::Done(Some(m)))?;
     if checked.status != CertStatus::Good {
         return Err(Failure::Done(Some(format!(

@@ -36,8 +36,12 @@ pub(super) fn start_request<'c>(
     let plain_on_tls = c.plain_on_tls;
     // Values taken during a 0-RTT request are taken again once the handshake is over.
     if c.tls_vars.as_ref().is_none_or(|v| v.early_data) {
+        // What `ssl_ocsp` found stays with the connection.
+        let ocsp = c.tls_vars.as_ref().and_then(|v| v.ocsp.get());
         c.tls_vars = None;
-        c.tls_vars();
+        if let Some(v) = c.tls_vars() {
+            v.ocsp.set(ocsp);
+        }
     }
     let mut conn = ConnInfo::of(c);
     conn.local = local.clone();
@@ -121,9 +125,17 @@ pub(super) fn start_request<'c>(
     } else {
         client_cert_refusal(server, &conn, host).map(|status| {
             let why = match status {
-                495 => match conn.tls.as_deref().and_then(|t| t.verified.get()) {
-                    Some(crate::tls::Verified::Failed(reason)) => {
+                495 => match conn
+                    .tls
+                    .as_deref()
+                    .map(|t| (t.verified.get(), t.ocsp_failure()))
+                {
+                    Some((Some(crate::tls::Verified::Failed(reason)), _)) => {
                         format!("client SSL certificate verify error: ({reason})")
+                    }
+                    // nginx's words for an OCSP failure have no parentheses.
+                    Some((_, Some(reason))) => {
+                        format!("client SSL certificate verify error: {reason}")
                     }
                     _ => "client SSL certificate verify error".to_string(),
                 },
@@ -647,7 +659,9 @@ fn client_cert_refusal(
         }
     }
     match tls.verify(trust) {
-        Verified::Success => None,
+        // The chain verified; the `ssl_ocsp` checks (of the handshake's server) may still
+        // fail it.
+        Verified::Success => tls.ocsp_failure().map(|_| 495),
         Verified::None => (trust.mode == VerifyClient::On).then_some(496),
         Verified::Failed(reason) => (trust.mode != VerifyClient::OptionalNoCa
             || !crate::tls::error_optional(reason))

@@ -544,7 +544,13 @@ impl VarSource for RequestVars<'_, '_> {
                         }
                     }
                     Var::SslClientVerify => match tls.verified.get() {
-                        Some(crate::tls::Verified::Success) => out.extend_from_slice(b"SUCCESS"),
+                        Some(crate::tls::Verified::Success) => match tls.ocsp_failure() {
+                            None => out.extend_from_slice(b"SUCCESS"),
+                            Some(reason) => {
+                                out.extend_from_slice(b"FAILED:");
+                                out.extend_from_slice(reason.as_bytes());
+                            }
+                        },
                         Some(crate::tls::Verified::Failed(reason)) => {
                             out.extend_from_slice(b"FAILED:");
                             out.extend_from_slice(reason.as_bytes());

@@ -32,6 +32,9 @@ impl<'c> Conn<'c> {
         // preface makes an HTTP/2 connection, anything else is HTTP/1.x on the same port.
         let mut h2c = wants_h2 && self.client.tls().is_none();
         if wants_h2 && !h2c && !self.proxy_protocol_pending {
+            if let CertStatusDue::Before(server) = self.cert_status_due {
+                return self.finish_handshake_for_cert_status(shared, server, small);
+            }
             return self.become_h2(shared, servers);
         }
         if let Some(e) = self.h2_reject.take() {
@@ -110,6 +113,13 @@ impl<'c> Conn<'c> {
                     return self.reject(shared, servers, e);
                 }
                 match parsed {
+                    Ok(Some(_)) if self.cert_status_due != CertStatusDue::No => {
+                        // `ssl_ocsp`: the request waits for its certificates' status.
+                        let CertStatusDue::Before(server) = self.cert_status_due else {
+                            return Step::Close;
+                        };
+                        return self.start_cert_status(shared, server);
+                    }
                     Ok(Some(n)) => {
                         self.state = State::Responding;
                         self.stat.enter(ConnState::Writing);

@@ -15,6 +15,7 @@
 
 mod body;
 pub mod cached;
+mod cert_status;
 mod chunked_out;
 mod client;
 mod delayed;
@@ -34,6 +35,7 @@ mod tunnel;
 mod write;
 
 pub(in crate::worker) use body::{ClientBody, Sink, consume_body};
+use cert_status::{CertCheck, CertStatusDue};
 pub(in crate::worker) use chunked_out::Chunks;
 use client::Client;
 pub(in crate::worker) use keepalive::BodyRead;
@@ -127,6 +129,9 @@ enum State<'c> {
     AwaitingSubrequests,
     /// An HTTP/2 connection: its streams' requests run over pipes (`h2.rs`).
     Http2(Box<h2::H2<'c>>),
+    /// The OCSP status of the client's certificates (`ssl_ocsp`), before its first
+    /// request goes on (`cert_status.rs`).
+    AwaitingCertStatus(Box<CertCheck>),
 }
 
 /// The request being answered.
@@ -430,6 +435,9 @@ pub struct Conn<'c> {
     pub plain_on_tls: bool,
     /// What `$ssl_*` read of the session, taken once its handshake is done.
     pub tls_vars: Option<std::rc::Rc<crate::tls::TlsVars>>,
+    /// The client's certificates are to be checked with OCSP before the first request
+    /// (`ssl_ocsp` in the handshake's server).
+    cert_status_due: CertStatusDue,
     // ---- http2 ----
     /// `$http2` of the connection's requests: `h2`, `h2c`, or `None` on HTTP/1.x.
     pub http2: Option<&'static str>,
@@ -496,6 +504,7 @@ impl<'c> Conn<'c> {
             stat: crate::status::ConnStat::default(),
             plain_on_tls: false,
             tls_vars: None,
+            cert_status_due: CertStatusDue::No,
             http2: None,
             h2_reject: None,
             h2_chunk_size: 0,
@@ -554,6 +563,8 @@ impl<'c> Conn<'c> {
         }
         match &mut self.state {
             State::Tunnel(t) => t.on_event(readable, writable),
+            // The drive that follows moves the OCSP request on.
+            State::AwaitingCertStatus(_) => {}
             _ => {
                 let Some(a) = self.active.as_mut() else {
                     return;
@@ -632,6 +643,11 @@ impl<'c> Conn<'c> {
         }
         if matches!(self.state, State::Delayed { .. } | State::CacheWait { .. }) {
             // A delay's end: the next drive resumes the request.
+            return;
+        }
+        if matches!(self.state, State::AwaitingCertStatus(_)) {
+            // nginx's handshake handler closes without a word.
+            self.timed_out = true;
             return;
         }
         // A subrequest's deadline, or a wait for subrequests (whose own deadlines bound
@@ -771,6 +787,7 @@ impl<'c> Conn<'c> {
                 State::AwaitingAuth => self.await_auth(shared),
                 State::AwaitingSubrequests => self.await_subrequests(shared),
                 State::Http2(_) => self.drive_h2(shared, servers),
+                State::AwaitingCertStatus(_) => self.await_cert_status(shared, servers),
             };
             let step = match step {
                 Step::Proxy => match self.start_proxy(shared) {

@@ -386,6 +386,10 @@ impl<'c> Conn<'c> {
             self.h2_resolved(ticket, result);
             return;
         }
+        if matches!(self.state, State::AwaitingCertStatus(_)) {
+            self.cert_status_resolved(ticket, result);
+            return;
+        }
         if let Some(a) = self.active.as_mut() {
             a.upstream.on_resolved(ticket, result);
         }

@@ -96,6 +96,13 @@ impl<'c> Conn<'c> {
                             if http.servers[server].tls.as_ref().is_some_and(|t| t.ktls) {
                                 self.client.tls_allow_kernel();
                             }
+                            if http.servers[server]
+                                .tls
+                                .as_ref()
+                                .is_some_and(|t| t.ocsp.is_some())
+                            {
+                                self.cert_status_due = CertStatusDue::Before(server);
+                            }
                             None
                         }
                         Err(text) => failed(self.id, &self.peer, &text),
