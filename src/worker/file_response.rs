@@ -252,12 +252,16 @@ pub(super) fn serve<'c>(rq: &mut Rq<'_, 'c>, f: StaticFile, kind: FileKind) -> N
         &extra
     };
     let send_body = send_body && end > start;
-    // A small file the cache holds goes out with the head in one write; others follow it
-    // by sendfile.
+    // A small file the cache holds goes out with the head in one write, unless `sendfile
+    // on` and the socket takes sendfile(2) (not TLS, not an HTTP/2 stream): then, as in
+    // nginx, its body follows the head by sendfile from the page cache, so the kernel
+    // copies only the head into socket buffer pages (README "Performance": in this VM
+    // those copies get slow under sustained load). Others always follow by sendfile.
+    let by_sendfile = loc.sendfile && rq.conn.tls.is_none() && rq.conn.http2.is_none();
     let in_memory = f
         .content
         .as_deref()
-        .filter(|_| send_body)
+        .filter(|_| send_body && !by_sendfile)
         .and_then(|c| c.get(start as usize..end as usize));
     handler::queue_coded(
         rq.a,
