@@ -221,7 +221,6 @@ impl<'s, V: Pod> Table<'s, V> {
         if state == LockState::Recovered {
             t.clear();
             self.seg.bump_generation();
-            self.seg.make_consistent();
         }
         Ok(Guard { t, state })
     }
