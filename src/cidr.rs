@@ -107,25 +107,53 @@ impl Cidr {
     /// Whether `ip` (`None`: a unix-domain peer) is in the range. An IPv4-mapped IPv6
     /// address matches as IPv4, as `ngx_cidr_match` does.
     pub fn contains(&self, ip: Option<IpAddr>) -> bool {
-        let ip = match ip {
-            Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-                Some(v4) => Some(IpAddr::V4(v4)),
-                None => Some(IpAddr::V6(v6)),
-            },
-            other => other,
-        };
-        match (self, ip) {
-            (Cidr::V4 { addr, mask }, Some(IpAddr::V4(v4))) => u32::from(v4) & mask == *addr,
-            (Cidr::V6 { addr, mask }, Some(IpAddr::V6(v6))) => u128::from(v6) & mask == *addr,
-            (Cidr::Unix, None) => true,
+        self.holds(MatchAddr::of(ip))
+    }
+
+    /// Whether the address, already in matching form, is in the range (a list of rules
+    /// converts the client's address once).
+    #[inline]
+    pub fn holds(&self, addr: MatchAddr) -> bool {
+        match (*self, addr) {
+            (Cidr::V4 { addr, mask }, MatchAddr::V4(ip)) => ip & mask == addr,
+            (Cidr::V6 { addr, mask }, MatchAddr::V6(ip)) => ip & mask == addr,
+            (Cidr::Unix, MatchAddr::Unix) => true,
             _ => false,
+        }
+    }
+}
+
+/// A client's address as ranges match it: integers, an IPv4-mapped IPv6 address as its
+/// IPv4 address (`ngx_cidr_match`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatchAddr {
+    /// IPv4, host order.
+    V4(u32),
+    /// IPv6, host order.
+    V6(u128),
+    /// A unix-domain peer.
+    Unix,
+}
+
+impl MatchAddr {
+    /// The matching form of `ip` (`None`: a unix-domain peer).
+    #[inline]
+    pub fn of(ip: Option<IpAddr>) -> MatchAddr {
+        match ip {
+            Some(IpAddr::V4(v4)) => MatchAddr::V4(v4.into()),
+            Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(v4) => MatchAddr::V4(v4.into()),
+                None => MatchAddr::V6(v6.into()),
+            },
+            None => MatchAddr::Unix,
         }
     }
 }
 
 /// Whether any range of `list` holds `ip`.
 pub fn matches(list: &[Cidr], ip: Option<IpAddr>) -> bool {
-    list.iter().any(|c| c.contains(ip))
+    let addr = MatchAddr::of(ip);
+    list.iter().any(|c| c.holds(addr))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::rc::Rc;
 
-use crate::cidr::{Cidr, Parsed};
+use crate::cidr::{Cidr, MatchAddr, Parsed};
 use crate::client_addr::ClientIp;
 
 use super::directives::{Ctx, block, walk};
@@ -35,9 +35,15 @@ impl AccessRule {
     /// Whether the rule covers a client at `peer` (an IPv4-mapped IPv6 address is taken
     /// as its IPv4 address, as nginx does).
     pub fn covers(&self, peer: ClientIp) -> bool {
+        self.covers_addr(MatchAddr::of(peer.addr()))
+    }
+
+    /// [`AccessRule::covers`] for an address already in matching form.
+    #[inline]
+    pub fn covers_addr(&self, peer: MatchAddr) -> bool {
         match self.addresses {
             RuleAddresses::All => true,
-            RuleAddresses::Range(range) => range.contains(peer.addr()),
+            RuleAddresses::Range(range) => range.holds(peer),
         }
     }
 }

@@ -61,6 +61,9 @@ pub struct ZoneDecl {
     pub key: Template,
     /// The key as written (a reload that changes it for a kept zone is refused).
     pub key_text: String,
+    /// The key is `$binary_remote_addr` alone (the usual one): read from the client's
+    /// address without evaluating the template.
+    pub key_is_binary_remote_addr: bool,
     /// `limit_req_zone ... rate=`: requests per second × 1000 (nginx's milli-requests).
     pub rate: u64,
     /// Whether a `*_zone` directive declared it (and gave it a key).

@@ -100,6 +100,7 @@ pub(crate) fn zone_index(
         size,
         key: Default::default(),
         key_text: String::new(),
+        key_is_binary_remote_addr: false,
         rate: 0,
         declared: false,
         segment: None,
@@ -155,6 +156,7 @@ fn declare_zone(
         ));
     }
     z.declared = true;
+    z.key_is_binary_remote_addr = key.single_var() == Some(&crate::vars::Var::BinaryRemoteAddr);
     z.key = key;
     z.key_text = key_text;
     Ok(i)

@@ -468,3 +468,22 @@ fn stock_nginx_conf_parses() {
     );
     assert_eq!(config.sources.len(), 2);
 }
+
+#[test]
+fn a_zone_keyed_on_binary_remote_addr_alone_is_marked_for_the_direct_read() {
+    let prefix = temp_dir();
+    let file = prefix.join("conf/nginx.conf");
+    let text = b"events {}\nhttp {\n\
+        limit_req_zone $binary_remote_addr zone=a:1m rate=1r/s;\n\
+        limit_req_zone $binary_remote_addr$uri zone=b:1m rate=1r/s;\n\
+        limit_conn_zone $remote_addr zone=c:1m;\n\
+        server { listen 127.0.0.1:8081; } }\n";
+    let config = load_str(text, &file, &prefix).unwrap();
+    let http = config.http.as_ref().unwrap();
+    let marked: Vec<(&str, bool)> = http
+        .zones
+        .iter()
+        .map(|z| (z.name.as_str(), z.key_is_binary_remote_addr))
+        .collect();
+    assert_eq!(marked, [("a", true), ("b", false), ("c", false)]);
+}

@@ -84,6 +84,8 @@ pub struct Settings<'a> {
 pub trait Request {
     /// Evaluates a zone's key into `out`.
     fn key(&mut self, key: &Template, out: &mut Vec<u8>);
+    /// `$binary_remote_addr` into `out` (4 or 16 bytes, or `unix:`); returns its length.
+    fn binary_remote_addr(&mut self, out: &mut [u8; 16]) -> usize;
     /// Writes an error-log line about the request.
     fn log(&mut self, level: LogLevel, line: &str);
     /// Writes an error-log line without the request's context (`ngx_cycle->log`).
@@ -109,6 +111,19 @@ pub fn check(
     r: &mut dyn Request,
     scratch: &mut Vec<u8>,
 ) -> (Option<Status>, Action) {
+    match s.limits {
+        [limit] => check_one(s, limit, r, scratch),
+        _ => check_several(s, r, scratch),
+    }
+}
+
+/// [`check`] for several limits (or none).
+#[inline(never)]
+fn check_several(
+    s: &Settings<'_>,
+    r: &mut dyn Request,
+    scratch: &mut Vec<u8>,
+) -> (Option<Status>, Action) {
     let now = super::current_msec();
     // Entries pinned by the lookups of the limits before the one that stopped the loop.
     let mut pinned = Pinned::default();
@@ -116,6 +131,7 @@ pub fn check(
     let mut at = s.limits.len();
     let mut limit_at = 0;
     let last = s.limits.len().saturating_sub(1);
+    let mut addr = [0u8; 16];
     for (n, limit) in s.limits.iter().enumerate() {
         limit_at = n;
         let Some(zone) = s.zones.get(limit.zone) else {
@@ -124,20 +140,9 @@ pub fn check(
         let Some(seg) = zone.segment.as_deref() else {
             continue;
         };
-        scratch.clear();
-        r.key(&zone.key, scratch);
-        if scratch.is_empty() {
+        let Some(key) = zone_key(zone, r, scratch, &mut addr) else {
             continue;
-        }
-        if scratch.len() > 65535 {
-            let line = format!(
-                "the value of the \"{}\" key is more than 65535 bytes: \"{}\"",
-                zone.key_text,
-                String::from_utf8_lossy(scratch)
-            );
-            r.log(LogLevel::Error, &line);
-            continue;
-        }
+        };
         let Some(table) = Table::<Entry>::open(seg, zone.kind.tag()) else {
             continue;
         };
@@ -147,7 +152,7 @@ pub fn check(
         if g.recovered() {
             r.log_plain(LogLevel::Alert, &super::recovered_line(zone));
         }
-        let found = lookup(&mut g, zone, limit, scratch, now, n == last, r);
+        let found = lookup(&mut g, zone, limit, key, now, n == last, r);
         if let Lookup::Again(node) = found {
             pinned.set(n, g.remember(node));
             drop(g);
@@ -162,14 +167,7 @@ pub fn check(
         None => return (None, Action::Continue),
         Some(Lookup::Busy(excess)) => {
             let zone = s.limits.get(at).and_then(|l| s.zones.get(l.zone));
-            let line = format!(
-                "limiting requests{}, excess: {}.{:03} by zone \"{}\"",
-                if s.dry_run { ", dry run" } else { "" },
-                excess / 1000,
-                excess % 1000,
-                zone.map_or("", |z| z.name.as_str())
-            );
-            r.log(s.log_level, &line);
+            log_busy(s, r, excess, zone.map_or("", |z| z.name.as_str()));
             unpin(s, &pinned, at);
             return reject(s);
         }
@@ -181,6 +179,119 @@ pub fn check(
         Some(Lookup::Ok(excess)) => excess,
     };
     let (delay, excess, zone) = account(s, &pinned, at, excess, limit_at, now);
+    passed_or_delayed(s, r, delay, excess, zone)
+}
+
+/// [`check`] for a location with one `limit_req` (the usual case): the same steps without
+/// the bookkeeping several limits need (no entry is pinned, the one lookup accounts).
+#[inline]
+fn check_one(
+    s: &Settings<'_>,
+    limit: &LimitReq,
+    r: &mut dyn Request,
+    scratch: &mut Vec<u8>,
+) -> (Option<Status>, Action) {
+    let none = (None, Action::Continue);
+    let Some(zone) = s.zones.get(limit.zone) else {
+        return none;
+    };
+    let Some(seg) = zone.segment.as_deref() else {
+        return none;
+    };
+    let mut addr = [0u8; 16];
+    let Some(key) = zone_key(zone, r, scratch, &mut addr) else {
+        return none;
+    };
+    let Some(table) = Table::<Entry>::open(seg, zone.kind.tag()) else {
+        return none;
+    };
+    let now = super::current_msec();
+    let Ok(mut g) = table.lock() else {
+        return none;
+    };
+    if g.recovered() {
+        r.log_plain(LogLevel::Alert, &super::recovered_line(zone));
+    }
+    let found = lookup(&mut g, zone, limit, key, now, true, r);
+    drop(g);
+    match found {
+        Lookup::Ok(excess) => {
+            if (excess as u64) <= limit.delay {
+                return (Some(Status::Passed), Action::Continue);
+            }
+            let delay = (excess as u64 - limit.delay) * 1000 / zone.rate.max(1);
+            passed_or_delayed(s, r, delay, excess, &zone.name)
+        }
+        Lookup::Busy(excess) => {
+            log_busy(s, r, excess, &zone.name);
+            reject(s)
+        }
+        // The last (only) limit accounts at once: nothing was pinned.
+        Lookup::Again(_) | Lookup::Error => reject(s),
+    }
+}
+
+/// The key of `zone` for the request: `$binary_remote_addr` straight from the client's
+/// address into `addr`, any other key evaluated into `scratch`. `None` (the limit does not
+/// apply) when it is empty, or too long for nginx (logged).
+#[inline]
+fn zone_key<'k>(
+    zone: &ZoneDecl,
+    r: &mut dyn Request,
+    scratch: &'k mut Vec<u8>,
+    addr: &'k mut [u8; 16],
+) -> Option<&'k [u8]> {
+    if zone.key_is_binary_remote_addr {
+        let n = r.binary_remote_addr(addr);
+        return addr.get(..n).filter(|k| !k.is_empty());
+    }
+    evaluated_key(zone, r, scratch)
+}
+
+#[inline(never)]
+fn evaluated_key<'k>(
+    zone: &ZoneDecl,
+    r: &mut dyn Request,
+    scratch: &'k mut Vec<u8>,
+) -> Option<&'k [u8]> {
+    scratch.clear();
+    r.key(&zone.key, scratch);
+    if scratch.is_empty() {
+        return None;
+    }
+    if scratch.len() > 65535 {
+        let line = format!(
+            "the value of the \"{}\" key is more than 65535 bytes: \"{}\"",
+            zone.key_text,
+            String::from_utf8_lossy(scratch)
+        );
+        r.log(LogLevel::Error, &line);
+        return None;
+    }
+    Some(scratch)
+}
+
+/// The log line of a request over the burst.
+#[cold]
+fn log_busy(s: &Settings<'_>, r: &mut dyn Request, excess: i64, zone: &str) {
+    let line = format!(
+        "limiting requests{}, excess: {}.{:03} by zone \"{}\"",
+        if s.dry_run { ", dry run" } else { "" },
+        excess / 1000,
+        excess % 1000,
+        zone
+    );
+    r.log(s.log_level, &line);
+}
+
+/// The answer for a request every limit let through, delayed by `delay` ms (0: passed).
+fn passed_or_delayed(
+    s: &Settings<'_>,
+    r: &mut dyn Request,
+    delay: u64,
+    excess: i64,
+    zone: &str,
+) -> (Option<Status>, Action) {
     if delay == 0 {
         return (Some(Status::Passed), Action::Continue);
     }
@@ -252,7 +363,9 @@ fn excess_now(entry: &Entry, rate: u64, now: u64) -> (i64, i64) {
     (excess.max(0), ms)
 }
 
+/// `ngx_http_limit_req_lookup`: the key's entry found and updated, or created.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn lookup(
     g: &mut Guard<'_, Entry>,
     zone: &ZoneDecl,
@@ -279,6 +392,19 @@ fn lookup(
         e.count += 1;
         return Lookup::Again(node);
     }
+    insert(g, zone, key, now, account, r)
+}
+
+/// [`lookup`] of a key not in the zone: expires old entries and adds one.
+#[inline(never)]
+fn insert(
+    g: &mut Guard<'_, Entry>,
+    zone: &ZoneDecl,
+    key: &[u8],
+    now: u64,
+    account: bool,
+    r: &mut dyn Request,
+) -> Lookup {
     expire(g, zone.rate, 1, now);
     let entry = if account {
         Entry {

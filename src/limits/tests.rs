@@ -15,6 +15,11 @@ impl req::Request for Fake {
     fn key(&mut self, _: &Template, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.key);
     }
+    fn binary_remote_addr(&mut self, out: &mut [u8; 16]) -> usize {
+        let n = self.key.len().min(out.len());
+        out[..n].copy_from_slice(&self.key[..n]);
+        n
+    }
     fn log(&mut self, level: LogLevel, line: &str) {
         self.lines.push(format!("{level:?} {line}"));
     }
@@ -32,6 +37,7 @@ fn zone(name: &str, size: usize, rate_per_s: u64) -> ZoneDecl {
         size: size as u64,
         key: Template::default(),
         key_text: "$k".into(),
+        key_is_binary_remote_addr: false,
         rate: rate_per_s * 1000,
         declared: true,
         segment: Some(Rc::new(seg)),

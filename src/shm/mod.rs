@@ -3,8 +3,9 @@
 //! counters, the proxy cache's keys).
 //!
 //! - [`Segment`]: an anonymous shared mapping made by the master before it forks, with a
-//!   robust process-shared mutex at its start (a worker killed while it holds the lock does
-//!   not wedge the others: the next one recovers the lock and wipes the zone).
+//!   process-shared lock at its start that records its owner (a worker killed while it holds
+//!   the lock does not wedge the others: a waiter sees the owner gone, takes the lock over
+//!   and wipes the zone).
 //! - [`Table`]: inside a segment, a fixed-size allocator, a hash index of byte keys and an
 //!   LRU list, typed by the module's fixed-size value ([`Pod`]).
 //! - [`Slots`]: inside a segment, a fixed array of records (an upstream zone's peers).

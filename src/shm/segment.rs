@@ -1,19 +1,25 @@
 //! A shared-memory segment: an anonymous `MAP_SHARED` mapping made by the master before it
-//! forks, so every worker sees the same bytes at the same address, and the robust,
-//! process-shared mutex at its start that guards everything in it.
+//! forks, so every worker sees the same bytes at the same address, and the process-shared
+//! lock at its start that guards everything in it.
 //!
-//! The lock is a `pthread_mutex_t` with `PTHREAD_PROCESS_SHARED` and `PTHREAD_MUTEX_ROBUST`:
-//! when a worker dies holding it (`kill -9` in the middle of an update), the kernel releases
-//! it on the process's exit (the robust futex list), and the next process to lock it is told
-//! so with `EOWNERDEAD`. That process cannot know how far the dead one got, so the zone's
-//! contents are wiped ([`super::Table::wipe`]) before the lock is marked consistent: the
-//! counts start again from zero, as in a fresh zone, and nobody waits on a dead owner.
+//! The lock is one 32-bit word, a futex: 0 when free, else the owner's process id (with a
+//! "waiters" bit once another process sleeps on it). Taking a free lock is one
+//! compare-and-swap and releasing it one swap, with a `futex(2)` call only when someone
+//! waits — nginx's `ngx_shmtx_t` idea (the lock holds the owner's pid), at a tenth of a
+//! robust `pthread_mutex_t`'s instructions. When a worker dies holding it (`kill -9` in the
+//! middle of an update), a waiter notices: it sleeps at most [`OWNER_CHECK_MS`] at a time,
+//! and after each such sleep asks the kernel whether the owner still exists (`kill(pid, 0)`);
+//! once it does not, the waiter takes the lock over with a compare-and-swap (one waiter
+//! wins) and is told so ([`LockState::Recovered`]). That process cannot know how far the
+//! dead one got, so the zone's contents are wiped ([`super::Table::lock`]): the counts start
+//! again from zero, as in a fresh zone, and nobody waits on a dead owner for long.
 //!
 //! All of the crate's shared-memory `unsafe` is in this module and in [`super::table`].
 
 use std::io;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Once;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Written at the start of an initialised segment.
 const MAGIC: u64 = 0x706f_7274_6963_6f5a; // "porticoZ"
@@ -27,8 +33,16 @@ pub(super) struct SegmentHeader {
     /// Bumped each time the contents are wiped after a dead lock owner; a worker that holds
     /// a reference into the table (a `limit_conn` count) compares it before using it.
     pub generation: AtomicU64,
-    mutex: libc::pthread_mutex_t,
+    /// The lock word (see the module's comment).
+    lock: AtomicU32,
 }
+
+/// Set in the lock word while a process sleeps waiting for it (the owner's release wakes one).
+const WAITERS: u32 = 1 << 31;
+/// Spins on a taken lock before sleeping: critical sections are a few hundred instructions.
+const SPINS: u32 = 100;
+/// The longest a waiter sleeps before it checks that the owner still lives.
+const OWNER_CHECK_MS: i64 = 10;
 
 /// One mapped zone. Dropping it unmaps this process's view (other processes keep theirs).
 pub struct Segment {
@@ -74,8 +88,8 @@ impl Segment {
         let Some(base) = NonNull::new(p.cast::<u8>()) else {
             return Err(io::Error::from_raw_os_error(libc::ENOMEM));
         };
+        // The zeroed mapping is a free lock and generation 0.
         let seg = Segment { base, size };
-        seg.init_lock()?;
         let h = seg.header_ptr();
         // SAFETY: the mapping is at least a header long, page-aligned, and not yet shared.
         unsafe {
@@ -83,29 +97,6 @@ impl Segment {
             (*h).size = size as u64;
         }
         Ok(seg)
-    }
-
-    fn init_lock(&self) -> io::Result<()> {
-        let h = self.header_ptr();
-        // SAFETY: `attr` lives on the stack for the calls; the mutex lies inside the mapping.
-        unsafe {
-            let mut attr: libc::pthread_mutexattr_t = std::mem::zeroed();
-            let mut rc = libc::pthread_mutexattr_init(&mut attr);
-            if rc == 0 {
-                rc = libc::pthread_mutexattr_setpshared(&mut attr, libc::PTHREAD_PROCESS_SHARED);
-            }
-            if rc == 0 {
-                rc = libc::pthread_mutexattr_setrobust(&mut attr, libc::PTHREAD_MUTEX_ROBUST);
-            }
-            if rc == 0 {
-                rc = libc::pthread_mutex_init(std::ptr::addr_of_mut!((*h).mutex), &attr);
-            }
-            libc::pthread_mutexattr_destroy(&mut attr);
-            if rc != 0 {
-                return Err(io::Error::from_raw_os_error(rc));
-            }
-        }
-        Ok(())
     }
 
     /// The mapping's length.
@@ -136,35 +127,150 @@ impl Segment {
         }
     }
 
-    /// Takes the zone's lock; `Err` only when the lock is unusable (`ENOTRECOVERABLE`, which
-    /// [`super::Table`] never lets happen, since it marks a recovered lock consistent).
+    fn lock_word(&self) -> &AtomicU32 {
+        // SAFETY: the header is initialised by `map` (all zero: a free lock) and the field
+        // is atomic, so every process may use it at once.
+        unsafe { &(*self.header_ptr()).lock }
+    }
+
+    /// Takes the zone's lock. `Recovered` when it was taken over from an owner that died
+    /// holding it: the caller wipes what the lock guards before using it. Never `Err` today
+    /// (the `Result` is the callers' one way to skip a zone they cannot lock).
     pub(super) fn lock(&self) -> io::Result<LockState> {
-        let h = self.header_ptr();
-        // SAFETY: the mutex was initialised by `map`, in memory every process maps.
-        let rc = unsafe { libc::pthread_mutex_lock(std::ptr::addr_of_mut!((*h).mutex)) };
-        match rc {
-            0 => Ok(LockState::Clean),
-            libc::EOWNERDEAD => Ok(LockState::Recovered),
-            e => Err(io::Error::from_raw_os_error(e)),
+        let word = self.lock_word();
+        let me = own_pid();
+        if word
+            .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            return Ok(LockState::Clean);
         }
+        Ok(lock_contended(word, me))
     }
 
-    /// Marks a lock taken with [`LockState::Recovered`] usable again (after the wipe).
-    pub(super) fn make_consistent(&self) {
-        let h = self.header_ptr();
-        // SAFETY: called by the owner of a recovered lock.
-        unsafe {
-            libc::pthread_mutex_consistent(std::ptr::addr_of_mut!((*h).mutex));
-        }
-    }
-
+    /// Releases the lock taken by [`Segment::lock`], waking one waiter if any sleeps.
     pub(super) fn unlock(&self) {
-        let h = self.header_ptr();
-        // SAFETY: called by the owner, once per successful `lock`.
-        unsafe {
-            libc::pthread_mutex_unlock(std::ptr::addr_of_mut!((*h).mutex));
+        let word = self.lock_word();
+        if word.swap(0, Ordering::Release) & WAITERS != 0 {
+            futex_wake_one(word);
         }
     }
+}
+
+/// The slow path of [`Segment::lock`]: spin a little, then sleep on the word, checking after
+/// each timed-out sleep whether the owner still exists.
+#[cold]
+fn lock_contended(word: &AtomicU32, me: u32) -> LockState {
+    for _ in 0..SPINS {
+        std::hint::spin_loop();
+        let cur = word.load(Ordering::Relaxed);
+        if cur == 0
+            && word
+                .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        {
+            return LockState::Clean;
+        }
+        if cur & WAITERS != 0 {
+            break;
+        }
+    }
+    loop {
+        let cur = word.load(Ordering::Relaxed);
+        if cur == 0 {
+            // Others may sleep too: keep the bit so our release wakes the next one.
+            if word
+                .compare_exchange(0, me | WAITERS, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return LockState::Clean;
+            }
+            continue;
+        }
+        let waited = cur | WAITERS;
+        if cur != waited
+            && word
+                .compare_exchange(cur, waited, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            continue;
+        }
+        if futex_wait(word, waited, OWNER_CHECK_MS)
+            && !process_exists(waited & !WAITERS)
+            && word
+                .compare_exchange(waited, me | WAITERS, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        {
+            return LockState::Recovered;
+        }
+    }
+}
+
+/// Sleeps while `word` holds `value`, at most `timeout_ms`; true when the time ran out.
+fn futex_wait(word: &AtomicU32, value: u32, timeout_ms: i64) -> bool {
+    let ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: timeout_ms * 1_000_000,
+    };
+    // SAFETY: FUTEX_WAIT on an aligned u32 inside a mapping every process keeps for the
+    // call's duration; `ts` lives on the stack for the call. A shared (not PRIVATE) futex,
+    // since the waiters are other processes.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            value,
+            &ts as *const libc::timespec,
+            std::ptr::null::<u32>(),
+            0,
+        )
+    };
+    rc == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::ETIMEDOUT)
+}
+
+fn futex_wake_one(word: &AtomicU32) {
+    // SAFETY: FUTEX_WAKE on an aligned u32 of the shared mapping; no memory is written.
+    unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, 1);
+    }
+}
+
+/// Whether process `pid` still exists (a zombie not yet reaped still does: its lock is
+/// taken over once its parent reaps it).
+fn process_exists(pid: u32) -> bool {
+    // SAFETY: signal 0 sends nothing, it only checks that the process exists.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    rc == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+/// This process's id, as the lock word records its owner: read once, and forgotten in a
+/// child of `fork`, whose id differs (`pthread_atfork`), so the lock path makes no system call.
+static OWN_PID: AtomicU32 = AtomicU32::new(0);
+
+fn own_pid() -> u32 {
+    match OWN_PID.load(Ordering::Relaxed) {
+        0 => cache_own_pid(),
+        pid => pid,
+    }
+}
+
+#[cold]
+fn cache_own_pid() -> u32 {
+    static AT_FORK: Once = Once::new();
+    AT_FORK.call_once(|| {
+        // SAFETY: registers a handler that only stores to an atomic, safe in a forked child.
+        unsafe {
+            libc::pthread_atfork(None, None, Some(forget_own_pid));
+        }
+    });
+    let pid = std::process::id();
+    OWN_PID.store(pid, Ordering::Relaxed);
+    pid
+}
+
+extern "C" fn forget_own_pid() {
+    OWN_PID.store(0, Ordering::Relaxed);
 }
 
 impl Drop for Segment {

@@ -108,7 +108,6 @@ impl<'s, T: Pod> Slots<'s, T> {
         if state == LockState::Recovered {
             slots.zero();
             self.seg.bump_generation();
-            self.seg.make_consistent();
         }
         Ok(SlotsGuard { slots, state })
     }

@@ -221,7 +221,6 @@ impl<'s, V: Pod> Table<'s, V> {
         if state == LockState::Recovered {
             t.clear();
             self.seg.bump_generation();
-            self.seg.make_consistent();
         }
         Ok(Guard { t, state })
     }
@@ -324,7 +323,8 @@ impl<V: Pod> Guard<'_, V> {
         self.len() == 0
     }
 
-    /// The entry for `key`.
+    /// The entry for `key` (inlined: it is most of a `limit_req` check).
+    #[inline(always)]
     pub fn find(&self, key: &[u8]) -> Option<Node> {
         let hash = self.hash(key);
         // SAFETY: bucket and chain offsets were written by `insert`/`remove` under the lock.
@@ -335,7 +335,7 @@ impl<V: Pod> Guard<'_, V> {
             let head: *mut NodeHead = self.at(off);
             // SAFETY: `off` is a live entry of this table.
             let (h, next) = unsafe { ((*head).hash, (*head).chain) };
-            if h == hash && self.key_of(off) == key {
+            if h == hash && same_key(self.key_of(off), key) {
                 return Some(Node(off));
             }
             off = next;
@@ -467,10 +467,24 @@ impl<V: Pod> Guard<'_, V> {
     }
 }
 
+/// Whether two keys are equal, without a `memcmp` call for the lengths
+/// `$binary_remote_addr` has (4 and 16 bytes).
+#[inline]
+fn same_key(a: &[u8], b: &[u8]) -> bool {
+    if let (Ok(x), Ok(y)) = (<&[u8; 16]>::try_from(a), <&[u8; 16]>::try_from(b)) {
+        return x == y;
+    }
+    if let (Ok(x), Ok(y)) = (<&[u8; 4]>::try_from(a), <&[u8; 4]>::try_from(b)) {
+        return x == y;
+    }
+    a == b
+}
+
 /// The chain hash of a key under the zone's random seed: a folded 64×64→128-bit multiply
 /// per 8 bytes (the construction of foldhash and ahash's fallback), about a tenth of
 /// SipHash's cost on the short keys zones hold (`$binary_remote_addr` is 4 or 16 bytes),
 /// and like it unpredictable without the seed, so clients cannot aim at one chain.
+#[inline]
 fn keyed_hash(seed: u64, key: &[u8]) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     fn fold(a: u64, b: u64) -> u64 {
@@ -487,9 +501,17 @@ fn keyed_hash(seed: u64, key: &[u8]) -> u64 {
     }
     let rest = words.remainder();
     if !rest.is_empty() {
-        let mut b = [0u8; 8];
-        b[..rest.len()].copy_from_slice(rest);
-        h = fold(h ^ u64::from_le_bytes(b), inner);
+        // The remainder as a little-endian word, zero-padded (an IPv4 key: one 4-byte load).
+        let (mut v, mut shift, mut tail) = (0u64, 0u32, rest);
+        if let Some((four, after)) = rest.split_first_chunk::<4>() {
+            v = u64::from(u32::from_le_bytes(*four));
+            (shift, tail) = (32, after);
+        }
+        for &b in tail {
+            v |= u64::from(b) << shift;
+            shift += 8;
+        }
+        h = fold(h ^ v, inner);
     }
     fold(h, K ^ seed)
 }

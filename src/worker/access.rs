@@ -14,8 +14,8 @@ pub(super) fn check(rq: &mut Rq<'_, '_>) -> Access {
     if rules.is_empty() {
         return Access::Declined;
     }
-    let peer = rq.conn.peer.ip();
-    let Some(rule) = rules.iter().find(|r| r.covers(peer)) else {
+    let peer = crate::cidr::MatchAddr::of(rq.conn.peer.ip().addr());
+    let Some(rule) = rules.iter().find(|r| r.covers_addr(peer)) else {
         return Access::Declined;
     };
     if !rule.deny {

@@ -122,14 +122,28 @@ impl req::Request for LimitRequest<'_, '_, '_> {
     fn key(&mut self, key: &Template, out: &mut Vec<u8>) {
         // The usual key, read without building the variables' view (as its variable does).
         if key.single_var() == Some(&crate::vars::Var::BinaryRemoteAddr) {
-            match self.rq.conn.peer.ip().addr() {
-                Some(std::net::IpAddr::V4(ip)) => out.extend_from_slice(&ip.octets()),
-                Some(std::net::IpAddr::V6(ip)) => out.extend_from_slice(&ip.octets()),
-                None => out.extend_from_slice(b"unix:"),
-            }
+            let mut addr = [0u8; 16];
+            let n = self.binary_remote_addr(&mut addr);
+            out.extend_from_slice(&addr[..n]);
             return;
         }
         eval_into(self.rq, key, out);
+    }
+    fn binary_remote_addr(&mut self, out: &mut [u8; 16]) -> usize {
+        match self.rq.conn.peer {
+            ClientAddr::Inet(SocketAddr::V4(a)) => {
+                out[..4].copy_from_slice(&a.ip().octets());
+                4
+            }
+            ClientAddr::Inet(SocketAddr::V6(a)) => {
+                *out = a.ip().octets();
+                16
+            }
+            ClientAddr::Unix => {
+                out[..5].copy_from_slice(b"unix:");
+                5
+            }
+        }
     }
     fn log(&mut self, level: LogLevel, line: &str) {
         phases::log_error(self.rq, level, line);

@@ -237,3 +237,45 @@ fn keyed_hash_spreads_addresses_and_depends_on_the_seed() {
         super::keyed_hash(1, b"0123456789abcdef1")
     );
 }
+
+#[test]
+fn keys_compare_and_hash_alike_whatever_their_length() {
+    use super::{keyed_hash, same_key};
+    for (a, b, same) in [
+        (&b"\x7f\0\0\x01"[..], &b"\x7f\0\0\x01"[..], true),
+        (b"\x7f\0\0\x01", b"\x7f\0\0\x02", false),
+        (b"0123456789abcdef", b"0123456789abcdef", true),
+        (b"0123456789abcdef", b"0123456789abcdeF", false),
+        (b"\x7f\0\0\x01", b"\x7f\0\0\x01\0", false),
+        (b"abcdefg", b"abcdefg", true),
+        (b"unix:", b"unix;", false),
+    ] {
+        assert_eq!(same_key(a, b), same, "{a:?} {b:?}");
+    }
+    // The tail of a key is its zero-padded little-endian word, however it is read.
+    let word = |tail: &[u8]| {
+        let mut w = [0u8; 8];
+        w[..tail.len()].copy_from_slice(tail);
+        u64::from_le_bytes(w)
+    };
+    for key in [
+        &b"abcd"[..],
+        b"abcde",
+        b"abc",
+        b"abcdefg",
+        b"0123456789abcdef",
+    ] {
+        let seed = 42u64;
+        let k = 0x9e37_79b9_7f4a_7c15u64;
+        let fold = |a: u64, b: u64| {
+            let p = u128::from(a) * u128::from(b);
+            (p as u64) ^ ((p >> 64) as u64)
+        };
+        let inner = seed.rotate_left(32) ^ k;
+        let mut h = seed ^ (key.len() as u64).wrapping_mul(k);
+        for chunk in key.chunks(8) {
+            h = fold(h ^ word(chunk), inner);
+        }
+        assert_eq!(keyed_hash(seed, key), fold(h, k ^ seed), "{key:?}");
+    }
+}
