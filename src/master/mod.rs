@@ -468,6 +468,15 @@ impl Master {
             };
             let w = self.workers.swap_remove(i);
             crate::status::counters::retire(pid);
+            // Before the pid can be reused: a zone lock it held is marked for takeover.
+            let released = self.zones.release_dead_owner(pid.unsigned_abs());
+            if released > 0 {
+                elog!(
+                    LogLevel::Alert,
+                    "{} {pid} died holding the lock of {released} shared zone(s)",
+                    w.role.name()
+                );
+            }
             let fatal = match status {
                 process::Exit::Code(code) => {
                     elog!(

@@ -62,6 +62,15 @@ impl Registry {
         self.zones.push(zone);
     }
 
+    /// After the master reaped `pid`: any zone lock it died holding is marked for takeover
+    /// ([`Segment::release_dead_owner`]); returns how many were.
+    pub fn release_dead_owner(&self, pid: u32) -> usize {
+        self.zones
+            .iter()
+            .filter(|z| z.segment.release_dead_owner(pid))
+            .count()
+    }
+
     /// Zones held.
     pub fn len(&self) -> usize {
         self.zones.len()

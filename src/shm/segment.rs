@@ -39,6 +39,9 @@ pub(super) struct SegmentHeader {
 
 /// Set in the lock word while a process sleeps waiting for it (the owner's release wakes one).
 const WAITERS: u32 = 1 << 31;
+/// The owner the master writes into the word of a worker it reaped while that worker held
+/// the lock (no process id reaches it: Linux's `pid_max` is at most 2^22).
+const DEAD_OWNER: u32 = 1 << 30;
 /// Spins on a taken lock before sleeping: critical sections are a few hundred instructions.
 const SPINS: u32 = 100;
 /// The longest a waiter sleeps before it checks that the owner still lives.
@@ -148,6 +151,35 @@ impl Segment {
         Ok(lock_contended(word, me))
     }
 
+    /// Called by the master for each process it reaps: when that process died holding the
+    /// lock, the word says so ([`DEAD_OWNER`]) and a sleeping waiter is woken, so the next
+    /// process to lock takes it over as [`LockState::Recovered`] at once. The master does
+    /// this before the dead process's id can be given to another process (a pid is free
+    /// only once reaped), so a reused pid never passes for a live owner; the waiters' own
+    /// check of the owner (`kill(pid, 0)`) remains for zones the master no longer maps.
+    /// True when the lock was the dead process's.
+    pub fn release_dead_owner(&self, pid: u32) -> bool {
+        let word = self.lock_word();
+        let mut cur = word.load(Ordering::Relaxed);
+        while cur & !WAITERS == pid && pid != 0 {
+            match word.compare_exchange(
+                cur,
+                DEAD_OWNER | (cur & WAITERS),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    if cur & WAITERS != 0 {
+                        futex_wake_one(word);
+                    }
+                    return true;
+                }
+                Err(now) => cur = now,
+            }
+        }
+        false
+    }
+
     /// Releases the lock taken by [`Segment::lock`], waking one waiter if any sleeps.
     pub(super) fn unlock(&self) {
         let word = self.lock_word();
@@ -158,7 +190,8 @@ impl Segment {
 }
 
 /// The slow path of [`Segment::lock`]: spin a little, then sleep on the word, checking after
-/// each timed-out sleep whether the owner still exists.
+/// each timed-out sleep whether the owner still exists; a lock the master marked as a dead
+/// process's ([`Segment::release_dead_owner`]) is taken over at once.
 #[cold]
 fn lock_contended(word: &AtomicU32, me: u32) -> LockState {
     for _ in 0..SPINS {
@@ -171,12 +204,27 @@ fn lock_contended(word: &AtomicU32, me: u32) -> LockState {
         {
             return LockState::Clean;
         }
-        if cur & WAITERS != 0 {
+        if cur & WAITERS != 0 || cur == DEAD_OWNER {
             break;
         }
     }
     loop {
         let cur = word.load(Ordering::Relaxed);
+        if cur & !WAITERS == DEAD_OWNER {
+            // The master reaped the owner while it held the lock.
+            if word
+                .compare_exchange(
+                    cur,
+                    me | (cur & WAITERS),
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+            {
+                return LockState::Recovered;
+            }
+            continue;
+        }
         if cur == 0 {
             // Others may sleep too: keep the bit so our release wakes the next one.
             if word

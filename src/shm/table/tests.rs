@@ -279,3 +279,45 @@ fn keys_compare_and_hash_alike_whatever_their_length() {
         assert_eq!(keyed_hash(seed, key), fold(h, k ^ seed), "{key:?}");
     }
 }
+
+#[test]
+fn the_master_marks_a_reaped_holders_lock_for_takeover() {
+    let seg = table(64 * 1024);
+    let t = Table::<Count>::open(&seg, KIND).unwrap();
+    t.lock().unwrap().insert(b"before", Count { n: 1 }).unwrap();
+    let mut fds = [0; 2];
+    // SAFETY: a pipe for the holder to say it holds the lock.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let holder = fork_child(|| {
+        let g = t.lock();
+        std::mem::forget(g);
+        // SAFETY: one byte to the parent, then wait to be killed with the lock held.
+        unsafe {
+            libc::write(fds[1], b"!".as_ptr().cast(), 1);
+            loop {
+                libc::pause();
+            }
+        }
+    });
+    let mut byte = 0u8;
+    // SAFETY: reading the holder's byte into a local.
+    assert_eq!(unsafe { libc::read(fds[0], (&raw mut byte).cast(), 1) }, 1);
+    // Another process's id is not the holder's: nothing is released for it.
+    assert!(!seg.release_dead_owner(std::process::id()));
+    // SAFETY: SIGKILL to our own child, which holds the lock; then reaped, as the master does.
+    unsafe { libc::kill(holder, libc::SIGKILL) };
+    assert!(wait_exit(holder, 5).is_some());
+    assert!(seg.release_dead_owner(holder.unsigned_abs()));
+    assert!(!seg.release_dead_owner(holder.unsigned_abs()));
+    // The next locker takes the lock over without waiting for its owner check, and wipes.
+    let g = t.lock().unwrap();
+    assert!(g.recovered());
+    assert!(g.find(b"before").is_none());
+    drop(g);
+    assert!(!t.lock().unwrap().recovered());
+    // SAFETY: closing our pipe.
+    unsafe {
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+    }
+}
