@@ -592,7 +592,11 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         }
         let token = Token(UPSTREAM_TOKEN_BIT | p.sock.as_raw_fd() as usize);
         let both = Interest::READABLE | Interest::WRITABLE;
-        match env.upstreams.registry.reregister(&mut p.sock.sock, token, both) {
+        match env
+            .upstreams
+            .registry
+            .reregister(&mut p.sock.sock, token, both)
+        {
             Ok(()) => p.write_edges = true,
             Err(e) => {
                 let what = format!("epoll_ctl() failed ({})", sys::errno_text(&e));
