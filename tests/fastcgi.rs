@@ -657,3 +657,66 @@ fn a_slow_application_times_out_with_504() {
         "upstream timed out (110: Connection timed out) while reading response header from upstream"
     ));
 }
+
+/// A reader that takes at most 4 KiB a millisecond: the upstream that reads slowly.
+struct Slow<'a>(&'a mut std::os::unix::net::UnixStream);
+
+impl std::io::Read for Slow<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        std::thread::sleep(Duration::from_millis(1));
+        let n = buf.len().min(4096);
+        std::io::Read::read(self.0, &mut buf[..n])
+    }
+}
+
+#[test]
+fn a_unix_socket_application_that_reads_slowly_gets_the_whole_body() {
+    // A unix-socket connection is registered for readable edges only while its writes
+    // go through at once; the 1 MB body fills the socket many times over, and each time
+    // the request waits for a writable edge it must have asked for (or it would stall
+    // until fastcgi_send_timeout's 504).
+    let prefix = Prefix::new();
+    let sock = prefix.path("slow.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).expect("bind");
+    // The worker runs as nobody.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let Some(req) = fcgi::read_request(&mut Slow(&mut s)) else {
+                continue;
+            };
+            let text = format!("Content-Type: text/plain\r\n\r\nstdin={}", req.stdin.len());
+            let _ = s.write_all(&response(text.as_bytes()));
+        }
+    });
+    let port = common::free_port();
+    prefix.write(
+        "conf/portico.conf",
+        format!(
+            "{}http {{ client_max_body_size 2m;\n\
+               server {{ listen 127.0.0.1:{port}; server_name localhost;\n\
+                 location / {{ fastcgi_pass unix:{}; fastcgi_send_timeout 10s; }} }} }}\n",
+            common::main_preamble(1),
+            sock.display()
+        ),
+    );
+    let s = Server::spawn(prefix, port);
+    let body = vec![b'x'; 1024 * 1024];
+    let mut c = s.connect();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "POST /up HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    c.write_all(head.as_bytes()).unwrap();
+    c.write_all(&body).unwrap();
+    let r = read_response(&mut c, false).expect("response");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "stdin=1048576"),
+        "{}",
+        s.error_log()
+    );
+    s.assert_clean_log();
+}

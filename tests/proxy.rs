@@ -1132,3 +1132,83 @@ fn a_websocket_tunnel_survives_a_reload_on_the_old_worker_until_worker_shutdown_
     );
     assert!(server.wait_for(5, || old_workers.iter().all(|&p| !alive(p))));
 }
+
+#[test]
+fn a_tunnel_to_a_unix_socket_upstream_that_reads_slowly_gets_every_byte() {
+    // A unix-socket upstream connection is registered for readable edges only; the tunnel
+    // after a 101 must ask for writable ones, or a 2 MB upload that fills the socket many
+    // times over would stall.
+    const UPLOAD: usize = 2 * 1024 * 1024;
+    let prefix = Prefix::new();
+    let sock = prefix.path("tunnel.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).expect("bind");
+    // The worker runs as nobody.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                if s.read(&mut byte).unwrap_or(0) == 0 {
+                    return;
+                }
+                head.push(byte[0]);
+            }
+            let _ = s.write_all(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: upgrade\r\n\r\n",
+            );
+            // At most 4 KiB a millisecond.
+            let (mut got, mut buf) = (0, [0u8; 4096]);
+            while got < UPLOAD {
+                std::thread::sleep(Duration::from_millis(1));
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => got += n,
+                }
+            }
+            let _ = s.write_all(format!("got {got}\n").as_bytes());
+        }
+    });
+    let port = free_port();
+    prefix.write(
+        "conf/portico.conf",
+        format!(
+            "{}http {{ server {{ listen 127.0.0.1:{port}; server_name localhost;\n\
+               location / {{ proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade;\n\
+                 proxy_set_header Connection \"upgrade\"; proxy_pass http://unix:{}:; }} }} }}\n",
+            common::main_preamble(1),
+            sock.display()
+        ),
+    );
+    let server = Server::spawn(prefix, port);
+    let mut c = server.connect();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    c.write_all(b"GET /t HTTP/1.1\r\nHost: x\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n")
+        .expect("write");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while common::find(&got, b"\r\n\r\n").is_none() {
+        let n = c.read(&mut buf).expect("head");
+        assert!(n > 0, "closed before the head: {}", server.error_log());
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(
+        got.starts_with(b"HTTP/1.1 101 "),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    let mut rest = got.split_off(common::find(&got, b"\r\n\r\n").unwrap() + 4);
+    c.write_all(&vec![b'u'; UPLOAD]).expect("upload");
+    while !rest.ends_with(b"\n") {
+        let n = c.read(&mut buf).unwrap_or(0);
+        assert!(
+            n > 0,
+            "no answer through the tunnel: {}",
+            server.error_log()
+        );
+        rest.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(String::from_utf8_lossy(&rest), format!("got {UPLOAD}\n"));
+    server.assert_clean_log();
+}

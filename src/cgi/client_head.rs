@@ -7,8 +7,9 @@
 //! upstream's line in its list); a body of unknown length in chunks to an HTTP/1.1 client,
 //! until the close to an HTTP/1.0 one.
 
-use super::head::{CgiHead, span};
+use super::head::{CgiHead, is_status, span};
 use crate::config::cgi_values::CgiConf;
+use crate::proxy::field::Field;
 use crate::upstream::protocol::ClientHeaders;
 use crate::upstream::ranges::Ranged;
 
@@ -30,8 +31,6 @@ pub struct ClientView<'a> {
     pub buf: &'a [u8],
     /// The module's settings.
     pub conf: &'a CgiConf,
-    /// Lines hidden unless passed.
-    pub hidden_by_default: &'a [&'static str],
     /// The body goes to the client in chunks the writer frames.
     pub chunked: bool,
     /// The body ends only when the connection closes.
@@ -42,21 +41,35 @@ pub struct ClientView<'a> {
     pub ranged: Ranged,
 }
 
+/// Hidden unless `*_pass_header` names it: `Status` and the `X-Accel-*` lines (nginx's
+/// `ngx_http_fastcgi_hide_headers` and uwsgi's and SCGI's). `Date` and `Server` are the
+/// header writer's business (`passes_date`, `passes_server`).
+fn hidden_by_default(field: Field, name: &[u8]) -> bool {
+    field.accel() || (field == Field::Other && is_status(name))
+}
+
 impl ClientView<'_> {
-    fn hidden(&self, name: &[u8]) -> bool {
+    /// Whether line `i`, named `name`, is kept from the client.
+    fn hidden(&self, i: usize, name: &[u8]) -> bool {
         let eq = |n: &String| n.as_bytes().eq_ignore_ascii_case(name);
         if self.conf.hide_header().iter().any(eq) {
             return true;
         }
-        self.hidden_by_default
-            .iter()
-            .any(|h| h.as_bytes().eq_ignore_ascii_case(name))
-            && !self.conf.pass_header().iter().any(eq)
+        let field = self.head.fields.get(i).copied().unwrap_or_default();
+        hidden_by_default(field, name) && !self.conf.pass_header().iter().any(eq)
     }
 
-    /// The first line `name` the client gets.
-    fn shown(&self, name: &str) -> Option<(&[u8], &[u8])> {
-        self.lines(name).next()
+    /// The lines of `field` the client gets, in order.
+    fn fields(&self, field: Field) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.head
+            .headers
+            .iter()
+            .zip(&self.head.fields)
+            .enumerate()
+            .filter(move |(_, (_, f))| **f == field)
+            .map(|(i, ((n, v), _))| (i, span(self.buf, *n), span(self.buf, *v)))
+            .filter(|(i, n, _)| !self.hidden(*i, n))
+            .map(|(_, n, v)| (n, v))
     }
 
     /// The lines `name` the client gets, in order.
@@ -67,8 +80,10 @@ impl ClientView<'_> {
         self.head
             .headers
             .iter()
-            .map(|(n, v)| (span(self.buf, *n), span(self.buf, *v)))
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()) && !self.hidden(n))
+            .enumerate()
+            .map(|(i, (n, v))| (i, span(self.buf, *n), span(self.buf, *v)))
+            .filter(move |(i, n, _)| n.eq_ignore_ascii_case(name.as_bytes()) && !self.hidden(*i, n))
+            .map(|(_, n, v)| (n, v))
     }
 }
 
@@ -116,16 +131,16 @@ impl ClientHeaders for ClientView<'_> {
     }
 
     fn passes_server(&self) -> bool {
-        self.shown("server").is_some()
+        self.fields(Field::Server).next().is_some()
     }
 
     fn passes_date(&self) -> bool {
-        self.shown("date").is_some()
+        self.fields(Field::Date).next().is_some()
     }
 
     fn write_early(&self, out: &mut Vec<u8>) {
         // nginx copies each line into `content_type`: the last one is sent.
-        if let Some((_, v)) = self.lines("content-type").last() {
+        if let Some((_, v)) = self.fields(Field::ContentType).last() {
             push(out, b"Content-Type", v);
         }
         if let Some(len) = self.head.content_length {
@@ -140,26 +155,22 @@ impl ClientHeaders for ClientView<'_> {
     }
 
     fn write_rest(&self, out: &mut Vec<u8>, skip_cache: bool) {
-        for (n, v) in &self.head.headers {
+        for (i, ((n, v), &field)) in self.head.headers.iter().zip(&self.head.fields).enumerate() {
+            // Framing lines are ours (NOT_RELAYED); Content-Type went early.
+            let skipped = match field {
+                Field::Connection
+                | Field::KeepAlive
+                | Field::TransferEncoding
+                | Field::ContentLength
+                | Field::ContentType => true,
+                Field::Expires | Field::CacheControl => skip_cache,
+                // ngx_http_upstream_copy_allow_ranges: the range filter's own field
+                // replaces it.
+                Field::AcceptRanges => self.force_ranges,
+                _ => false,
+            };
             let name = span(self.buf, *n);
-            if self.hidden(name)
-                || NOT_RELAYED
-                    .iter()
-                    .any(|h| h.as_bytes().eq_ignore_ascii_case(name))
-            {
-                continue;
-            }
-            if name.eq_ignore_ascii_case(b"content-type") {
-                continue;
-            }
-            if skip_cache
-                && (name.eq_ignore_ascii_case(b"expires")
-                    || name.eq_ignore_ascii_case(b"cache-control"))
-            {
-                continue;
-            }
-            // ngx_http_upstream_copy_allow_ranges: the range filter's own field replaces it.
-            if self.force_ranges && name.eq_ignore_ascii_case(b"accept-ranges") {
+            if skipped || self.hidden(i, name) {
                 continue;
             }
             push(out, name, span(self.buf, *v));

@@ -6,6 +6,7 @@
 //! ([`super::client_head`] says which of its lines the client gets).
 
 use crate::http::header_line::{self, HeaderLine};
+use crate::proxy::field::Field;
 
 /// A byte range `(start, end)` of the head's buffer.
 pub type Span = (usize, usize);
@@ -22,10 +23,18 @@ pub struct CgiHead {
     pub default_reason: Option<&'static [u8]>,
     /// Header lines: (name, value).
     pub headers: Vec<(Span, Span)>,
+    /// Each line's field, named once here (`fields[i]` is `headers[i]`'s), so that
+    /// writing the client's head compares no names ([`super::client_head`]).
+    pub fields: Vec<Field>,
     /// Bytes of the head; the body follows.
     pub len: usize,
     /// `Content-Length`, when it is a number (`ngx_atoof`); the body is that long.
     pub content_length: Option<u64>,
+}
+
+/// Whether a line named `name` is the CGI `Status` line.
+pub fn is_status(name: &[u8]) -> bool {
+    name.len() == 6 && name.eq_ignore_ascii_case(b"status")
 }
 
 /// Why a head is not acceptable; the text is nginx's log line.
@@ -57,6 +66,7 @@ impl CgiHead {
         self.reason = (0, 0);
         self.default_reason = None;
         self.headers.clear();
+        self.fields.clear();
         self.len = 0;
         self.content_length = None;
         let mut pos = 0;
@@ -89,14 +99,17 @@ impl CgiHead {
                     let name = (pos + name.0, pos + name.1);
                     let value = (pos + value.0, pos + value.1);
                     let n = span(buf, name);
-                    if n.eq_ignore_ascii_case(b"status") {
-                        status_value = Some(value);
-                    } else if n.eq_ignore_ascii_case(b"location") {
-                        location = true;
-                    } else if n.eq_ignore_ascii_case(b"content-length") {
-                        self.content_length = parse_length(span(buf, value));
+                    let field = Field::of(n);
+                    match field {
+                        Field::Location => location = true,
+                        Field::ContentLength => {
+                            self.content_length = parse_length(span(buf, value));
+                        }
+                        Field::Other if is_status(n) => status_value = Some(value),
+                        _ => {}
                     }
                     self.headers.push((name, value));
+                    self.fields.push(field);
                     pos += len;
                 }
                 Err(_) => return Err(InvalidHead(invalid_line(rest))),

@@ -143,7 +143,6 @@ impl<'c> Gateway<'c> {
             head: &self.head,
             buf,
             conf,
-            hidden_by_default: self.module.hidden_by_default(),
             chunked: open_ended && self.client_http11,
             until_close: open_ended && !self.client_http11,
             // The range filter took the response (the directive, a hit, a cacheable

@@ -234,9 +234,18 @@ pub fn prepare<'c>(
         BodyShape::Stored(n) if r.head.content_length.is_none() => Some(n),
         _ => None,
     };
-    let vars = BodyVars {
-        inner: vars,
-        stored,
+    // Only a stored body without a Content-Length (a chunked one) needs the wrapper:
+    // other requests look their variables up directly (no second dispatch per variable).
+    let with_stored;
+    let vars: &dyn VarSource = match stored {
+        Some(_) => {
+            with_stored = BodyVars {
+                inner: vars,
+                stored,
+            };
+            &with_stored
+        }
+        None => vars,
     };
     let params = conf.params.as_deref();
     // With the module's cache on, the client's conditional and range fields stay home
@@ -255,11 +264,9 @@ pub fn prepare<'c>(
             Some((&line[..colon], line[colon + 1..].trim_ascii()))
         }));
     let built = match module {
-        CgiModule::FastCgi => {
-            packet::fastcgi(conf.keep_conn(), params, &vars, headers, r.body, out)
-        }
-        CgiModule::Uwsgi => packet::uwsgi(conf, params, &vars, headers, out),
-        CgiModule::Scgi => packet::scgi(params, &vars, headers, r.body, out),
+        CgiModule::FastCgi => packet::fastcgi(conf.keep_conn(), params, vars, headers, r.body, out),
+        CgiModule::Uwsgi => packet::uwsgi(conf, params, vars, headers, out),
+        CgiModule::Scgi => packet::scgi(params, vars, headers, r.body, out),
     };
     if let Err(len) = built {
         let what = match module {

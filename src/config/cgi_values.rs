@@ -67,21 +67,6 @@ impl CgiModule {
         }
     }
 
-    /// The upstream header lines the client never gets unless `*_pass_header` names them
-    /// (nginx's `ngx_http_*_hide_headers`, lowercase). `Date` and `Server` are hidden for
-    /// every module: the client gets ours.
-    pub fn hidden_by_default(self) -> &'static [&'static str] {
-        const CGI: &[&str] = &[
-            "status",
-            "x-accel-expires",
-            "x-accel-redirect",
-            "x-accel-limit-rate",
-            "x-accel-buffering",
-            "x-accel-charset",
-        ];
-        CGI
-    }
-
     /// This module's settings of a level.
     pub fn conf(self, loc: &super::LocSettings) -> &CgiConf {
         match self {

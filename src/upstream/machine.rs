@@ -63,6 +63,11 @@ struct Peer {
     sock: PeerStream,
     readable: bool,
     writable: bool,
+    /// Registered for writable edges too. A connection that connected at once is
+    /// registered for readable ones only: the upstream reading the request frees send
+    /// space, and that edge would wake the worker for nothing; the first write that
+    /// would block asks for them ([`Upstream::want_writable_edges`]).
+    write_edges: bool,
     /// Its server in the group (`None` for a `proxy_pass` address).
     index: Option<usize>,
     /// Taken from the pool.
@@ -569,6 +574,44 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         cx: &RequestLog<'_>,
         client_blocked: bool,
     ) -> Turn {
+        let turn = self.run(env, cx, client_blocked);
+        self.want_writable_edges(env, cx);
+        turn
+    }
+
+    /// A connection that waits to write (a write would block, or the connect is in
+    /// progress) and is registered for readable edges only is registered for writable
+    /// ones too. `epoll_ctl` reports the socket's present state, so an edge between the
+    /// blocked write and this call is not lost.
+    fn want_writable_edges(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>) {
+        let Some(p) = self.peer_mut() else {
+            return;
+        };
+        if p.writable || p.write_edges {
+            return;
+        }
+        let token = Token(UPSTREAM_TOKEN_BIT | p.sock.as_raw_fd() as usize);
+        let both = Interest::READABLE | Interest::WRITABLE;
+        match env
+            .upstreams
+            .registry
+            .reregister(&mut p.sock.sock, token, both)
+        {
+            Ok(()) => p.write_edges = true,
+            Err(e) => {
+                let what = format!("epoll_ctl() failed ({})", sys::errno_text(&e));
+                let during = match self.state {
+                    State::Connecting(_) => "connecting to upstream",
+                    State::Handshaking(_) => "SSL handshaking to upstream",
+                    _ => "sending request to upstream",
+                };
+                self.fail(env, cx, TryFailure::Error, &what, during);
+            }
+        }
+    }
+
+    /// [`Upstream::drive`]'s rounds.
+    fn run(&mut self, env: &mut Env<'_, 'c>, cx: &RequestLog<'_>, client_blocked: bool) -> Turn {
         self.check_deadline(env, cx);
         for _ in 0..MAX_ROUNDS {
             if let State::Failed(f) = self.state {
@@ -898,7 +941,22 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         // The socket stays registered, owned by the client connection, and counted in
         // `Upstreams::open` until the tunnel closes it.
         self.release_server(env, p.index, false);
-        Some((p.sock.into_plain()?, from_upstream, to_upstream))
+        let mut sock = p.sock.into_plain()?;
+        if !p.write_edges {
+            // The tunnel waits for writable edges when the upstream stops reading.
+            let token = Token(UPSTREAM_TOKEN_BIT | sock.as_raw_fd() as usize);
+            let both = Interest::READABLE | Interest::WRITABLE;
+            if let Err(e) = env.upstreams.registry.reregister(&mut sock, token, both) {
+                elog!(
+                    LogLevel::Alert,
+                    "epoll_ctl() failed ({})",
+                    sys::errno_text(&e)
+                );
+                env.upstreams.open = env.upstreams.open.saturating_sub(1);
+                return None;
+            }
+        }
+        Some((sock, from_upstream, to_upstream))
     }
 }
 

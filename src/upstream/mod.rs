@@ -106,9 +106,10 @@ pub enum Waiter {
 }
 
 /// Who an upstream socket's events are for. An upstream socket is registered once, when it
-/// connects, with the token `UPSTREAM_TOKEN_BIT | fd`, and stays registered (for readable
-/// and writable) until it closes: moving between a request and the idle pool only changes
-/// this table, so reusing a pooled connection costs no `epoll_ctl`. An entry is never
+/// connects, with the token `UPSTREAM_TOKEN_BIT | fd`, and stays registered until it closes
+/// (for readable edges, and for writable ones too once a connect in progress or a blocked
+/// write wanted them): moving between a request and the idle pool only changes this
+/// table, so reusing a pooled connection costs no `epoll_ctl`. An entry is never
 /// cleared: a closed descriptor has no events, and one reused for a new upstream socket is
 /// set again before it is registered. An event already fetched for a socket closed in the
 /// same loop turn can reach the new holder of its number: a spurious wake-up, which every

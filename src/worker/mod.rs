@@ -428,7 +428,7 @@ impl<'c> Worker<'c> {
         let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
         match self.shared.upstreams.owner(fd) {
             Owner::Client(key) => {
-                let _scope = self.log_scope(key);
+                // Recording the readiness logs nothing: the drive enters the log scope.
                 if let Some(c) = self.conns.get_mut(key) {
                     c.on_upstream_event(fd as i32, readable, ev.is_writable());
                     self.drive(key);

@@ -90,13 +90,14 @@ fn serve(mut s: TcpStream, conn: usize, handler: &dyn Fn(&FcgiRequest, usize) ->
     }
 }
 
-fn read_exact(s: &mut TcpStream, n: usize) -> Option<Vec<u8>> {
+fn read_exact(s: &mut impl Read, n: usize) -> Option<Vec<u8>> {
     let mut v = vec![0u8; n];
     s.read_exact(&mut v).ok()?;
     Some(v)
 }
 
-fn read_request(s: &mut TcpStream) -> Option<FcgiRequest> {
+/// Reads one request's records from `s` (any stream: the tests' unix sockets too).
+pub fn read_request(s: &mut impl Read) -> Option<FcgiRequest> {
     let mut req = FcgiRequest::default();
     let mut params = Vec::new();
     loop {

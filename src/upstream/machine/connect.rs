@@ -168,6 +168,8 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                 sock,
                 readable: true,
                 writable: true,
+                // Its interest is not known here: a write that blocks asks again.
+                write_edges: false,
                 index,
                 reused: true,
                 requests: usage.requests,
@@ -177,13 +179,19 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         }
         match connect::open_checked(&addr, &self.target.socket) {
             Ok((mut sock, done)) => {
-                let sock_fd = sock.as_raw_fd();
-                let fd = sock_fd;
+                let fd = sock.as_raw_fd();
                 env.upstreams.set_owner(fd, Owner::Client(env.client));
+                // Connected at once (a unix socket): readable edges only, until a write
+                // would block (`Upstream::want_writable_edges`).
+                let interest = if done {
+                    Interest::READABLE
+                } else {
+                    Interest::READABLE | Interest::WRITABLE
+                };
                 if let Err(e) = env.upstreams.registry.register(
                     &mut sock,
                     Token(UPSTREAM_TOKEN_BIT | fd as usize),
-                    Interest::READABLE | Interest::WRITABLE,
+                    interest,
                 ) {
                     elog!(
                         LogLevel::Alert,
@@ -199,6 +207,7 @@ impl<'c, P: Protocol> Upstream<'c, P> {
                     sock: PeerStream::plain(sock),
                     readable: false,
                     writable: done,
+                    write_edges: !done,
                     index,
                     reused: false,
                     requests: 0,
