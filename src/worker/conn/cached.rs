@@ -130,8 +130,9 @@ pub(super) fn may_cache(vars: &RequestVars<'_, '_>, loc: &CacheView<'_>) -> bool
 
 /// What the upstream request brings to the cache lookup.
 pub(super) struct Upstreamward<'a> {
-    /// The upstream request the proxy built (its URI is the default key's).
-    pub request_head: &'a [u8],
+    /// The URI the proxy sends upstream (the default key's; empty for a gateway, which
+    /// has no default key).
+    pub upstream_uri: &'a [u8],
     /// `$proxy_host`.
     pub proxy_host: &'a str,
     /// The request already waits for the cache lock (it looks again).
@@ -151,7 +152,7 @@ pub(super) fn lookup(
     up: Upstreamward<'_>,
 ) -> (Lookup, Option<&'static str>) {
     let Upstreamward {
-        request_head,
+        upstream_uri,
         proxy_host,
         wait,
         mut update,
@@ -209,11 +210,7 @@ pub(super) fn lookup(
             // upstream URI.
             key.extend_from_slice(b"http://");
             key.extend_from_slice(proxy_host.as_bytes());
-            let uri = request_head
-                .split(|&b| b == b' ')
-                .nth(1)
-                .unwrap_or_default();
-            key.extend_from_slice(uri);
+            key.extend_from_slice(upstream_uri);
         }
     }
     let buffer_size = loc.buffer_size;
