@@ -261,6 +261,9 @@ pub(super) fn lookup(
             }
         }
     };
+    // The node's generation before the file is read: a fill that commits meanwhile makes
+    // a newer one, so a copy remembered now is never taken for the newer file.
+    let generation = probe.map(|p| p.generation);
     let ticket = |stamp: Option<u64>| {
         segment.map(|seg| keys::Ticket::new(Rc::clone(seg), digest, stamp, loc.min_uses))
     };
@@ -276,7 +279,7 @@ pub(super) fn lookup(
     }
     if !bypass
         && !scarce
-        && let Some(hit) = hot.hit(cache, &digest, &key, now, decl.path.inactive)
+        && let Some(hit) = hot.hit(cache, &digest, &key, now, decl.path.inactive, generation)
     {
         hot.give_key_buffer(key);
         return (Lookup::Hit(hit, head_only), Some("HIT"));
@@ -372,7 +375,8 @@ pub(super) fn lookup(
                 z.found(&digest, hit.valid_sec, hit.body_start, hit.len);
             }
             hit.cache = cache;
-            hot.remember(&entry, &hit);
+            // A variant's file is not the node's (and varying entries are not kept).
+            hot.remember(&entry, &hit, generation.filter(|_| entry.digest == digest));
             // A HEAD's entry (no body, a Content-Length that says some) answers a GET
             // with its head alone, as nginx's ngx_http_cache_send; the connection then
             // closes (see start_upstream). An empty response stays an ordinary hit.
