@@ -566,7 +566,7 @@ fn a_remembered_entry_replaced_on_disk_is_served_as_it_is_now() {
     // Removed: fetched again.
     std::fs::remove_file(&file).unwrap();
     assert!(
-        served_within_seconds(original, &[b'Q']),
+        served_within_seconds(original, b"Q"),
         "fetched again once removed"
     );
     assert_eq!(asked(&up, "/c/hot"), 2);
