@@ -97,7 +97,8 @@ pub struct Probe {
     /// Whether the zone knows the file exists.
     pub exists: bool,
     /// Whether the loader finished (a file the zone does not know may still be on disk
-    /// until then).
+    /// until then); only asked for a key without a file (`true` for one with a file, whose
+    /// hit has no use for it).
     pub loaded: bool,
     /// A cached intercepted error status, still valid: the request is finalized with it.
     pub error: Option<u16>,
@@ -153,7 +154,6 @@ impl<'s> Zone<'s> {
         evicted: &mut Evicted,
     ) -> Result<Probe, NoRoom> {
         let mut g = self.lock().ok_or(NoRoom)?;
-        let loaded = totals_of(&mut g).loaded;
         let node = match g.find(key) {
             Some(n) => n,
             None => {
@@ -191,12 +191,21 @@ impl<'s> Zone<'s> {
                 error = Some(v.error);
             }
         }
-        Ok(Probe {
+        let probe = Probe {
             uses: v.uses,
             exists: v.exists != 0,
-            loaded,
+            loaded: true,
             error,
             generation: v.generation,
+        };
+        // The totals are looked up only for a key without a file (a hit needs not).
+        Ok(if probe.exists {
+            probe
+        } else {
+            Probe {
+                loaded: totals_of(&mut g).loaded,
+                ..probe
+            }
         })
     }
 
