@@ -967,6 +967,8 @@ pub(in crate::worker) fn start_upstream<'c>(
         };
         if let Some(status) = prepared.refuse {
             a.upstream.give_parts(proto, head);
+            // A plan the lookup made lets its key's lock go now.
+            a.cache_fill = None;
             return Launched::Refused(status);
         }
         // A gateway's cache is looked up once its request is built (its key has no part
