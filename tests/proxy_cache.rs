@@ -515,9 +515,11 @@ fn a_hit_answers_the_client_s_conditional_fields_with_304() {
     server.assert_clean_log();
 }
 
-/// A worker remembers the entries it answered (one `statx` per hit): an entry that another
-/// process replaces (a new file renamed onto it, as a fill does; even with the old mtime) or
-/// rewrites in place is served as it is now, never as remembered.
+/// A worker remembers the entries it answered, and the keys zone tells it when a file
+/// changed through the zone (`a_refill_is_served_at_once`). An entry that another process
+/// replaces behind the zone's back (a new file renamed onto it, even with the old mtime),
+/// rewrites in place or removes is seen by the `statx` a remembered entry gets once a
+/// second: it is served as it is now within a second, and never as something else.
 #[test]
 fn a_remembered_entry_replaced_on_disk_is_served_as_it_is_now() {
     let up = Upstream::start();
@@ -528,7 +530,18 @@ fn a_remembered_entry_replaced_on_disk_is_served_as_it_is_now() {
     let old = std::fs::metadata(&file).unwrap();
     let mut bytes = std::fs::read(&file).unwrap();
     let last = bytes.len() - 1;
-    bytes[last] = if bytes[last] == b'Z' { b'Y' } else { b'Z' };
+    let original = bytes[last];
+    // Asks until the body ends with `want`; each answer ends with it or with one of `was`.
+    let served_within_seconds = |want: u8, was: &[u8]| {
+        server.wait_for(3, || {
+            let r = server.get("/c/hot?size=2000");
+            let end = r.body.last().copied().unwrap_or(0);
+            assert!(end == want || was.contains(&end), "served {end} for {want}");
+            end == want
+        })
+    };
+    bytes[last] = if original == b'Z' { b'Y' } else { b'Z' };
+    let replaced = bytes[last];
     let tmp = file.with_extension("new");
     std::fs::write(&tmp, &bytes).unwrap();
     std::fs::File::options()
@@ -538,23 +551,64 @@ fn a_remembered_entry_replaced_on_disk_is_served_as_it_is_now() {
         .set_modified(old.modified().unwrap())
         .unwrap();
     std::fs::rename(&tmp, &file).unwrap();
-    let replaced = server.get("/c/hot?size=2000");
-    assert_eq!(replaced.body.last(), bytes.last(), "the new file's body");
+    assert!(
+        served_within_seconds(replaced, &[original]),
+        "the new file's body"
+    );
     // Rewritten in place (the same inode, a new mtime).
     bytes[last] = b'Q';
     std::thread::sleep(Duration::from_millis(20));
     std::fs::write(&file, &bytes).unwrap();
-    let rewritten = server.get("/c/hot?size=2000");
-    assert_eq!(rewritten.body.last(), Some(&b'Q'));
+    assert!(
+        served_within_seconds(b'Q', &[replaced]),
+        "the rewritten body"
+    );
     // Removed: fetched again.
     std::fs::remove_file(&file).unwrap();
-    let again = server.get("/c/hot?size=2000");
-    assert_eq!(again.body, first.body);
-    assert_eq!(asked(&up, "/c/hot"), 2);
-    assert_eq!(
-        statuses(&server, "/c/hot?size=2000", 5),
-        ["MISS", "HIT", "HIT", "HIT", "MISS"]
+    assert!(
+        served_within_seconds(original, b"Q"),
+        "fetched again once removed"
     );
+    assert_eq!(asked(&up, "/c/hot"), 2);
+    let misses = || {
+        logged(&server, "/c/hot?size=2000")
+            .iter()
+            .filter(|s| *s == "MISS")
+            .count()
+    };
+    server.wait_for(5, || misses() == 2);
+    assert_eq!(misses(), 2);
+    assert_eq!(logged(&server, "/c/hot?size=2000")[..2], ["MISS", "HIT"]);
+    server.assert_clean_log();
+}
+
+/// A response stored again through the keys zone (here a bypass's fill) is what the next
+/// hit serves at once, in the same second: the zone's node has a new generation, so the
+/// worker's remembered copy of the old file goes without waiting for its `statx`.
+#[test]
+fn a_refill_is_served_at_once() {
+    let up = Upstream::start();
+    // The key leaves the arguments out, so the bypass (with other arguments, which the
+    // upstream's body says) fills the same entry.
+    let server = start(
+        &up,
+        "proxy_cache_key $uri; proxy_cache_bypass $http_x_bypass;",
+    );
+    let first = server.get("/c/refill?size=100");
+    assert_eq!(server.get("/c/refill?size=101").body, first.body);
+    assert_eq!(server.get("/c/refill?size=102").body, first.body);
+    let bypass = server.request(
+        b"GET /c/refill?size=50 HTTP/1.1\r\nHost: localhost\r\nX-Bypass: 1\r\nConnection: close\r\n\r\n",
+    );
+    assert_ne!(bypass.body, first.body);
+    assert_eq!(server.get("/c/refill?size=103").body, bypass.body);
+    assert_eq!(asked(&up, "/c/refill"), 2);
+    server.wait_for(5, || server.access_log().lines().count() >= 5);
+    let seen: Vec<String> = (0..4)
+        .flat_map(|i| logged(&server, &format!("/c/refill?size={}", 100 + i)))
+        .collect();
+    assert_eq!(seen, ["MISS", "HIT", "HIT", "HIT"]);
+    assert_eq!(logged(&server, "/c/refill?size=50"), ["BYPASS"]);
     server.assert_clean_log();
 }
 

@@ -1,16 +1,26 @@
-//! A worker's table of the cache entries it answered lately, so that a hit on one costs a
-//! `statx` of its path instead of nginx's open, fstat, read of the header and close, and
-//! the stored head is not parsed again.
+//! A worker's table of the cache entries it answered lately, so that a hit on one costs no
+//! system call instead of nginx's open, fstat, read of the header and close, and the
+//! stored head is not parsed again.
 //!
 //! An entry is remembered by its key's MD5 with what reading its file found: the open
 //! file, the stored head (and the protocol's parse of it, once made), the header's
-//! `valid_sec`, and a small body's bytes. A use checks the path with one `statx`: the file
-//! is the same while its device, inode, size and mtime are. A cache file is written once
-//! and renamed into place, so a new response is a new inode; a rewrite in place (a header
-//! updated by revalidation) changes the mtime; the `inactive` touch changes the mtime too,
-//! and the touch that this table makes itself is followed by an `fstat` that records it.
-//! Anything else (expired, idle past `inactive`, gone) goes to [`super::entry::find`],
-//! which reads the file as nginx does.
+//! `valid_sec`, a small body's bytes, and the keys-zone node's generation when it was read
+//! ([`super::keys::Node::generation`]). Every change of a cache file by this server goes
+//! through the keys zone and gives the node a new generation: a fill's commit (after its
+//! rename), a revalidation's rewrite of the header, a damaged file's removal, the
+//! manager's removal (the node goes; the next use makes one with a new number), the
+//! loader's indexing. So a use whose node has the remembered generation answers without
+//! looking at the file, and one whose node has another forgets the entry and reads the
+//! file again. A file changed outside the zone (another server sharing the directory, a
+//! hand edit) is caught by one `statx` of the path at most once a second per entry
+//! (device, inode, size and mtime unchanged, as nginx's `open_file_cache_valid`
+//! revalidates its open files), and on every use when there is no zone to ask; another
+//! worker's `inactive` touch changes the mtime too, so that check forgets the entry (at
+//! most once a second). A cache file is written once and
+//! renamed into place, so a new response is a new inode. The `inactive` touch this table
+//! makes is followed by an `fstat` that records the new mtime. Anything else (expired,
+//! idle past `inactive`, gone) goes to [`super::entry::find`], which reads the file as
+//! nginx does.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -44,9 +54,17 @@ struct Hot {
     valid_sec: i64,
     error_sec: i64,
     saved: Option<Rc<dyn Any>>,
+    /// The keys-zone node's generation when the file was read (`None`: no zone).
+    generation: Option<u32>,
+    /// When (unix seconds) the path was last checked with a `statx`.
+    checked: i64,
     /// The table's use counter when last used (for eviction).
     used: u64,
 }
+
+/// How often (seconds) a remembered entry whose node says it is unchanged still has its
+/// path checked, for changes made outside the keys zone.
+pub const CHECK_EVERY_SECS: i64 = 1;
 
 /// The entries one worker answered lately, by MD5 of their key.
 #[derive(Default)]
@@ -98,7 +116,8 @@ impl HotEntries {
     }
 
     /// A fresh entry for `key` (MD5 `digest`) of the cache numbered `cache` from the
-    /// table, checked with one `statx`;
+    /// table, whose keys-zone node has the generation `generation` now (`None`: no zone;
+    /// then the path is checked with a `statx` on every use);
     /// `None` sends the caller to the file (not remembered, changed, expired, or idle past
     /// `inactive`). `now` in unix seconds.
     pub fn hit(
@@ -108,16 +127,42 @@ impl HotEntries {
         key: &[u8],
         now: i64,
         inactive: Duration,
+        generation: Option<u32>,
     ) -> Option<Hit> {
         let slot = (cache, *digest);
         let h = self.map.get_mut(&slot)?;
-        let stamp = match crate::sys::stat_cstr(&h.path) {
-            Ok(s) if same_file(&s, &h.stamp) && *h.key == *key => s,
-            _ => {
-                self.forget(&slot);
-                return None;
+        let unchanged = match (generation, h.generation) {
+            // The zone says the file is the one read: its path is looked at once a second
+            // for what the zone cannot see.
+            (Some(now_gen), Some(read_gen)) if now_gen == read_gen => {
+                *h.key == *key
+                    && (h.checked == now
+                        || match crate::sys::stat_cstr(&h.path) {
+                            Ok(s) if same_file(&s, &h.stamp) => {
+                                h.checked = now;
+                                true
+                            }
+                            _ => false,
+                        })
+            }
+            // A new generation: the file changed (or the node was made again).
+            (Some(_), _) => false,
+            (None, _) => {
+                *h.key == *key
+                    && match crate::sys::stat_cstr(&h.path) {
+                        Ok(s) if same_file(&s, &h.stamp) => {
+                            h.checked = now;
+                            true
+                        }
+                        _ => false,
+                    }
             }
         };
+        if !unchanged {
+            self.forget(&slot);
+            return None;
+        }
+        let stamp = h.stamp;
         let idle = now.saturating_sub(stamp.mtime.0);
         if h.valid_sec < now || idle < 0 || idle as u64 > inactive.as_secs() {
             return None;
@@ -157,10 +202,11 @@ impl HotEntries {
         })
     }
 
-    /// Remembers the fresh entry `hit` that reading `entry`'s file found (a file whose
-    /// stored length does not match is not remembered, nor one whose response varies: its
-    /// variant is the request's to check).
-    pub fn remember(&mut self, entry: &Entry, hit: &Hit) {
+    /// Remembers the fresh entry `hit` that reading `entry`'s file found, its keys-zone
+    /// node's generation being `generation` before the file was read (a file whose stored
+    /// length does not match is not remembered, nor one whose response varies: its variant
+    /// is the request's to check).
+    pub fn remember(&mut self, entry: &Entry, hit: &Hit, generation: Option<u32>) {
         if !hit.vary.is_empty() {
             return;
         }
@@ -204,6 +250,8 @@ impl HotEntries {
                 valid_sec: hit.valid_sec,
                 error_sec: hit.error_sec,
                 saved: None,
+                generation,
+                checked: 0,
                 used: self.uses,
             },
         );
@@ -282,42 +330,73 @@ mod tests {
         let inactive = Duration::from_secs(600);
         let mut hot = HotEntries::default();
         assert!(
-            hot.hit(0, &entry.digest, &entry.key, now, inactive)
+            hot.hit(0, &entry.digest, &entry.key, now, inactive, None)
                 .is_none()
         );
         let Found::Fresh(hit) = find(&entry, now, inactive, 4096, true).0 else {
             panic!("not found");
         };
         assert_eq!(hit.memory.as_deref(), Some(&b"hello"[..]));
-        hot.remember(&entry, &hit);
+        hot.remember(&entry, &hit, None);
         assert_eq!(hot.digest_of(0, &entry.key), Some(entry.digest));
         assert_eq!(hot.digest_of(1, &entry.key), None);
         assert_eq!(hot.digest_of(0, b"http://a/y"), None);
         let again = hot
-            .hit(0, &entry.digest, &entry.key, now, inactive)
+            .hit(0, &entry.digest, &entry.key, now, inactive, None)
             .unwrap();
         assert_eq!(again.memory.as_deref(), Some(&b"hello"[..]));
         assert_eq!(&*again.head, &head[..]);
         // Another cache, another key with the same digest, an expired entry: not this one.
         assert!(
-            hot.hit(1, &entry.digest, &entry.key, now, inactive)
+            hot.hit(1, &entry.digest, &entry.key, now, inactive, None)
                 .is_none()
         );
-        assert!(hot.hit(0, &entry.digest, b"other", now, inactive).is_none());
-        hot.remember(&entry, &hit);
         assert!(
-            hot.hit(0, &entry.digest, &entry.key, now + 61, inactive)
+            hot.hit(0, &entry.digest, b"other", now, inactive, None)
+                .is_none()
+        );
+        hot.remember(&entry, &hit, None);
+        assert!(
+            hot.hit(0, &entry.digest, &entry.key, now + 61, inactive, None)
                 .is_none()
         );
         // A new file renamed onto the entry (another worker's fill).
         store(b"world");
         assert!(
-            hot.hit(0, &entry.digest, &entry.key, now, inactive)
+            hot.hit(0, &entry.digest, &entry.key, now, inactive, None)
                 .is_none()
         );
         assert!(hot.is_empty());
         assert_eq!(hot.digest_of(0, &entry.key), None);
         assert!(hot.digests.is_empty());
+
+        // With a keys zone: the node's generation stands for the file.
+        let Found::Fresh(hit) = find(&entry, now, inactive, 4096, true).0 else {
+            panic!("not found");
+        };
+        hot.remember(&entry, &hit, Some(7));
+        let gen_hit = |hot: &mut HotEntries, now, generation| {
+            hot.hit(
+                0,
+                &entry.digest,
+                &entry.key,
+                now,
+                inactive,
+                Some(generation),
+            )
+        };
+        assert!(gen_hit(&mut hot, now, 7).is_some());
+        // Within the second, no statx: the same generation answers.
+        assert!(gen_hit(&mut hot, now, 7).is_some());
+        // Another generation: the file changed through the zone.
+        assert!(gen_hit(&mut hot, now, 8).is_none());
+        assert!(hot.is_empty());
+        hot.remember(&entry, &hit, Some(8));
+        assert!(gen_hit(&mut hot, now, 8).is_some());
+        // Replaced behind the zone's back: seen by the next second's statx.
+        store(b"again");
+        assert!(gen_hit(&mut hot, now + 1, 8).is_none());
+        assert!(hot.is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -18,6 +18,7 @@ use std::rc::Rc;
 use crate::shm::{Guard, Pod, Segment, Table};
 
 /// The zone kind's tag (`ZoneKind::ProxyCache`).
+// The totals entry's `uses` is the zone's generation counter (see [`Node::generation`]).
 const KIND: u64 = 3;
 /// The totals entry's key (any length but 16 is safe from MD5 keys). Its node's `fs_size`
 /// is the cache's size, `valid_sec` whether the loader finished, `uses` the watermark (0:
@@ -53,8 +54,12 @@ pub struct Node {
     /// An upstream error status an `error_page` intercepted, cached until `valid_sec`
     /// without a file (nginx's `fcn->error`; 0: none).
     pub error: u16,
-    /// Padding to a whole word.
-    pub _pad: [u8; 4],
+    /// The file's generation: a new number from the zone's counter when the node is made
+    /// and whenever its file changes through the zone (a fill's commit, a revalidation, a
+    /// removal), so a worker that remembered the file knows it is unchanged without a
+    /// `statx` (nginx has no such number: it opens the file on every hit). In the room
+    /// that was the node's padding, so the layout is unchanged.
+    pub generation: u32,
 }
 
 // SAFETY: a `#[repr(C)]` struct of integers.
@@ -110,10 +115,13 @@ pub struct Probe {
     /// Whether the zone knows the file exists.
     pub exists: bool,
     /// Whether the loader finished (a file the zone does not know may still be on disk
-    /// until then).
+    /// until then); only asked for a key without a file (`true` for one with a file, whose
+    /// hit has no use for it).
     pub loaded: bool,
     /// A cached intercepted error status, still valid: the request is finalized with it.
     pub error: Option<u16>,
+    /// The node's [`Node::generation`].
+    pub generation: u32,
 }
 
 /// A zone the master mapped for a cache.
@@ -138,8 +146,16 @@ impl<'s> Zone<'s> {
     fn lock(&self) -> Option<Guard<'s, Node>> {
         let mut g = self.table.lock().ok()?;
         if g.recovered() && g.find(TOTALS).is_none() {
-            // The zone was wiped after a dead lock owner: its totals start again.
-            g.insert(TOTALS, Node::default());
+            // The zone was wiped after a dead lock owner: its totals start again, the
+            // generation counter from the clock, so that a node made again does not take
+            // a number a worker remembers for the wiped one.
+            g.insert(
+                TOTALS,
+                Node {
+                    uses: now_ms().wrapping_mul(1 << 12),
+                    ..Node::default()
+                },
+            );
         }
         Some(g)
     }
@@ -156,12 +172,12 @@ impl<'s> Zone<'s> {
         evicted: &mut Evicted,
     ) -> Result<Probe, NoRoom> {
         let mut g = self.lock().ok_or(NoRoom)?;
-        let loaded = totals_of(&mut g).loaded;
         let node = match g.find(key) {
             Some(n) => n,
             None => {
                 let fresh = Node {
                     uses: 0,
+                    generation: next_generation(&mut g),
                     ..Node::default()
                 };
                 match g.insert(key, fresh) {
@@ -194,11 +210,21 @@ impl<'s> Zone<'s> {
                 error = Some(v.error);
             }
         }
-        Ok(Probe {
+        let probe = Probe {
             uses: v.uses,
             exists: v.exists != 0,
-            loaded,
+            loaded: true,
             error,
+            generation: v.generation,
+        };
+        // The totals are looked up only for a key without a file (a hit needs not).
+        Ok(if probe.exists {
+            probe
+        } else {
+            Probe {
+                loaded: totals_of(&mut g).loaded,
+                ..probe
+            }
         })
     }
 
@@ -250,10 +276,12 @@ impl<'s> Zone<'s> {
             return;
         };
         if let Some(node) = g.find(key) {
+            let generation = next_generation(&mut g);
             let v = g.value(node);
             let was = if v.exists != 0 { v.fs_size } else { 0 };
             v.exists = 0;
             v.fs_size = 0;
+            v.generation = generation;
             add_size(&mut g, was, 0);
         }
     }
@@ -282,8 +310,10 @@ impl<'s> Zone<'s> {
             return false;
         };
         if let Some(node) = g.find(key) {
+            let generation = next_generation(&mut g);
             let v = g.value(node);
             if v.exists == 0 {
+                v.generation = generation;
                 v.exists = 1;
                 v.fs_size = n.fs_size;
                 v.valid_sec = n.valid_sec;
@@ -293,6 +323,10 @@ impl<'s> Zone<'s> {
             }
             return true;
         }
+        let n = Node {
+            generation: next_generation(&mut g),
+            ..n
+        };
         if g.insert(key, n).is_none() {
             set_watermark(&mut g);
             return false;
@@ -374,6 +408,18 @@ fn totals_of(g: &mut Guard<'_, Node>) -> Totals {
             }
         }
         None => Totals::default(),
+    }
+}
+
+/// The next number of the zone's generation counter (the totals entry's `uses`).
+fn next_generation(g: &mut Guard<'_, Node>) -> u32 {
+    match g.find(TOTALS) {
+        Some(t) => {
+            let v = g.value(t);
+            v.uses = v.uses.wrapping_add(1);
+            v.uses as u32
+        }
+        None => 0,
     }
 }
 
@@ -490,8 +536,10 @@ impl Ticket {
             );
             return;
         };
+        let generation = next_generation(&mut g);
         let v = g.value(node);
         let was = if v.exists != 0 { v.fs_size } else { 0 };
+        v.generation = generation;
         v.exists = 1;
         v.valid_sec = valid_sec;
         v.body_start = body_start;
@@ -508,9 +556,11 @@ impl Ticket {
     pub fn errored(mut self, status: u16, valid_sec: i64) {
         self.done = true;
         self.release(|g, node| {
+            let generation = next_generation(g);
             let v = g.value(node);
             v.error = status;
             v.valid_sec = valid_sec;
+            v.generation = generation;
         });
     }
 
@@ -577,10 +627,20 @@ mod tests {
         // Not its stamp any more: the newer holder keeps the lock.
         assert!(z.held_for(&k, 7001).is_some());
         let t = Ticket::new(Rc::clone(&seg), k, Some(12000), 1);
+        let before = z.exists(&k, 100, 600, true, &mut ev).unwrap().generation;
         t.filled(200, 300, 4096);
         assert!(z.held_for(&k, 7002).is_none());
-        assert!(z.exists(&k, 100, 600, true, &mut ev).unwrap().exists);
+        let probe = z.exists(&k, 100, 600, true, &mut ev).unwrap();
+        assert!(probe.exists);
+        // A commit is a new generation; a use is not.
+        assert_ne!(probe.generation, before);
+        let g = probe.generation;
+        assert_eq!(z.exists(&k, 100, 600, true, &mut ev).unwrap().generation, g);
+        z.found(&k, 200, 300, 4096);
+        assert_eq!(z.exists(&k, 100, 600, true, &mut ev).unwrap().generation, g);
         assert_eq!(z.totals().size, 4096);
+        z.gone(&k);
+        assert_ne!(z.exists(&k, 100, 600, true, &mut ev).unwrap().generation, g);
     }
 
     #[test]

@@ -64,6 +64,8 @@ pub struct ProxyRequest<'a> {
     /// lock timed out): the client's conditional and range fields go upstream, as nginx
     /// builds a request that is not `cacheable`.
     pub uncached: bool,
+    /// The cache lookup resolved `proxy_pass` before (and logged a bad URL).
+    pub resolved: bool,
 }
 
 /// Where a request goes.
@@ -120,80 +122,12 @@ pub fn prepare(
     let Some(pass) = loc.proxy_pass.as_ref() else {
         return setup;
     };
-    let request_uri = r.head.request_uri.get(buf);
-    // The routing phases may have changed the URI and arguments (rewrite, try_files,
-    // index, error_page): then those are sent rather than the request line's target.
-    let args = r.args;
-    let (proxy_host, proxy_port, pass_uri): (Arc<str>, u16, Option<Cow<'_, [u8]>>);
-    let mut tls = pass.tls;
-    let mut uri_as_is = false;
-    match &pass.target {
-        ProxyTarget::Fixed {
-            group,
-            host,
-            port,
-            uri,
-        } => {
-            setup.target.group = *group;
-            proxy_host = host.clone();
-            proxy_port = *port;
-            pass_uri = uri.as_deref().map(Cow::Borrowed);
-        }
-        ProxyTarget::Dynamic(t) => {
-            let mut url = Vec::new();
-            t.eval(vars, &mut url);
-            match request::parse_url(&url) {
-                Some(u) => {
-                    match request::dynamic_target(&u, http) {
-                        request::DynamicTarget::Group(i) => setup.target.group = i,
-                        request::DynamicTarget::Direct(addr) => setup.target.direct = Some(addr),
-                        // Resolved when the upstream machine chooses its peer.
-                        request::DynamicTarget::Unresolved => {
-                            setup.target.resolve = Some(u.host.clone());
-                            setup.target.port = u.port;
-                        }
-                    }
-                    (proxy_host, proxy_port) = request::dynamic_proxy_host(&u);
-                    tls = u.tls;
-                    uri_as_is = u.uri.is_some();
-                    pass_uri = u.uri.map(Cow::Owned);
-                }
-                None => {
-                    elog!(
-                        LogLevel::Error,
-                        "*{conn_id} invalid URL prefix in \"{}\", client: {client}",
-                        String::from_utf8_lossy(&url)
-                    );
-                    proxy_host = Arc::from("");
-                    proxy_port = 80;
-                    pass_uri = None;
-                }
-            }
-        }
-    }
     let mut uri = std::mem::take(&mut proto.uri);
-    uri.clear();
-    // nginx: without a URI in proxy_pass, the target as sent unless the URI changed
-    // (`r->valid_unparsed_uri`); with one, the location's prefix is replaced unless a
-    // `rewrite ... break` changed the URI here (`r->valid_location`).
-    let rewritten = if pass_uri.is_some() {
-        !r.valid_location
-    } else {
-        r.uri_rewritten
-    };
-    if uri_as_is {
-        uri.extend_from_slice(pass_uri.as_deref().unwrap_or(b"/"));
-    } else {
-        request::upstream_uri(
-            pass_uri.as_deref(),
-            &pass.location,
-            r.uri,
-            request_uri,
-            args,
-            rewritten,
-            &mut uri,
-        );
-    }
+    let Resolved {
+        proxy_host,
+        proxy_port,
+        tls,
+    } = resolve(vars, r, http, pass, &mut uri, Some(&mut setup.target));
     let group = http.upstreams.get(setup.target.group);
     if let Some(Balance::Hash { key, .. }) = group.map(|g| &g.balance) {
         key.eval(vars, &mut setup.target.hash_key);
@@ -218,12 +152,7 @@ pub fn prepare(
             }
         }
     }
-    let forwarded_for = r
-        .head
-        .headers
-        .iter()
-        .find(|h| h.name.get(buf).eq_ignore_ascii_case(b"x-forwarded-for"))
-        .map(|h| h.value.get(buf));
+    let forwarded_for = forwarded_for(r);
     let mut pvars = request::ProxyVars {
         inner: vars,
         host: &proxy_host,
@@ -320,6 +249,189 @@ pub fn prepare(
     setup.proxy_host = Some(proxy_host);
     setup.proxy_port = proxy_port;
     setup
+}
+
+/// Where a request goes, before its upstream request is built: `$proxy_host`,
+/// `$proxy_port` and whether the connection speaks TLS; [`resolve`] writes the upstream URI
+/// (the default cache key's) beside it.
+pub struct Resolved {
+    /// `$proxy_host`
+    pub proxy_host: Arc<str>,
+    /// `$proxy_port`
+    pub proxy_port: u16,
+    /// `proxy_pass https://` (or a variable URL's `https://`).
+    pub tls: bool,
+}
+
+/// The part of [`prepare`] that a cache lookup needs (nginx evaluates `proxy_pass` before
+/// the lookup and builds the request after it, on a miss): the `proxy_pass` target with
+/// its variables, and the URI sent upstream into `uri`. `target` (when given) gets the
+/// group or address.
+pub fn resolve(
+    vars: &dyn VarSource,
+    r: &ProxyRequest<'_>,
+    http: &HttpConf,
+    pass: &ProxyPass,
+    uri: &mut Vec<u8>,
+    mut target: Option<&mut Target>,
+) -> Resolved {
+    let buf = r.buf;
+    let (client, conn_id) = (r.client, r.conn_id);
+    uri.clear();
+    let request_uri = r.head.request_uri.get(buf);
+    // The routing phases may have changed the URI and arguments (rewrite, try_files,
+    // index, error_page): then those are sent rather than the request line's target.
+    let args = r.args;
+    let (proxy_host, proxy_port, pass_uri): (Arc<str>, u16, Option<Cow<'_, [u8]>>);
+    let mut tls = pass.tls;
+    let mut uri_as_is = false;
+    match &pass.target {
+        ProxyTarget::Fixed {
+            group,
+            host,
+            port,
+            uri,
+        } => {
+            if let Some(t) = target.as_deref_mut() {
+                t.group = *group;
+            }
+            proxy_host = host.clone();
+            proxy_port = *port;
+            pass_uri = uri.as_deref().map(Cow::Borrowed);
+        }
+        ProxyTarget::Dynamic(t) => {
+            let mut url = Vec::new();
+            t.eval(vars, &mut url);
+            match request::parse_url(&url) {
+                Some(u) => {
+                    if let Some(target) = target.as_deref_mut() {
+                        match request::dynamic_target(&u, http) {
+                            request::DynamicTarget::Group(i) => target.group = i,
+                            request::DynamicTarget::Direct(addr) => target.direct = Some(addr),
+                            // Resolved when the upstream machine chooses its peer.
+                            request::DynamicTarget::Unresolved => {
+                                target.resolve = Some(u.host.clone());
+                                target.port = u.port;
+                            }
+                        }
+                    }
+                    (proxy_host, proxy_port) = request::dynamic_proxy_host(&u);
+                    tls = u.tls;
+                    uri_as_is = u.uri.is_some();
+                    pass_uri = u.uri.map(Cow::Owned);
+                }
+                None => {
+                    // Said once: by the cache lookup's resolve when there was one.
+                    if target.is_none() || !r.resolved {
+                        elog!(
+                            LogLevel::Error,
+                            "*{conn_id} invalid URL prefix in \"{}\", client: {client}",
+                            String::from_utf8_lossy(&url)
+                        );
+                    }
+                    proxy_host = Arc::from("");
+                    proxy_port = 80;
+                    pass_uri = None;
+                }
+            }
+        }
+    }
+    // nginx: without a URI in proxy_pass, the target as sent unless the URI changed
+    // (`r->valid_unparsed_uri`); with one, the location's prefix is replaced unless a
+    // `rewrite ... break` changed the URI here (`r->valid_location`).
+    let rewritten = if pass_uri.is_some() {
+        !r.valid_location
+    } else {
+        r.uri_rewritten
+    };
+    if uri_as_is {
+        uri.extend_from_slice(pass_uri.as_deref().unwrap_or(b"/"));
+    } else {
+        request::upstream_uri(
+            pass_uri.as_deref(),
+            &pass.location,
+            r.uri,
+            request_uri,
+            args,
+            rewritten,
+            uri,
+        );
+    }
+    Resolved {
+        proxy_host,
+        proxy_port,
+        tls,
+    }
+}
+
+/// What a response read from the cache needs of [`prepare`]'s setup of the protocol
+/// (whether the request went up as HEAD, `proxy_redirect`, `proxy_cookie_*`), without the
+/// upstream request: a hit builds none.
+pub struct HitSetup {
+    client_http11: bool,
+    head_request: bool,
+    redirects: Option<Arc<[Redirect]>>,
+    cookies: Option<Box<cookie::CookieRules>>,
+}
+
+impl HitSetup {
+    /// The setup of a hit on `r` in `loc`, whose `proxy_pass` resolved to `to`.
+    pub fn new(
+        vars: &dyn VarSource,
+        r: &ProxyRequest<'_>,
+        loc: &LocSettings,
+        to: &Resolved,
+    ) -> HitSetup {
+        let mut setup = HitSetup {
+            client_http11: r.head.version == Version::Http11 && loc.chunked_transfer_encoding,
+            head_request: false,
+            redirects: None,
+            cookies: None,
+        };
+        let Some(pass) = loc.proxy_pass.as_ref() else {
+            return setup;
+        };
+        let buf = r.buf;
+        let pvars = request::ProxyVars {
+            inner: vars,
+            host: &to.proxy_host,
+            port: to.proxy_port,
+            forwarded_for: forwarded_for(r),
+            remote_addr: r.client,
+            body_length: r.content_length,
+            chunked: r.chunked,
+        };
+        setup.head_request = match &loc.proxy_method {
+            Some(m) => {
+                let mut out = Vec::new();
+                m.eval(&pvars, &mut out);
+                out.eq_ignore_ascii_case(b"HEAD")
+            }
+            None if r.as_get => false,
+            None => r.head.method_span.get(buf).eq_ignore_ascii_case(b"HEAD"),
+        };
+        setup.redirects = redirects(loc, pass, &pvars);
+        setup.cookies = cookie::evaluate(loc, &pvars);
+        setup
+    }
+
+    /// Sets `proto` up for the hit's response; `uri` is the upstream URI (for log lines).
+    pub fn apply(self, proto: &mut Http1, uri: Vec<u8>) {
+        proto.start(self.head_request, self.client_http11);
+        proto.redirects = self.redirects;
+        proto.cookies = self.cookies;
+        proto.uri = uri;
+    }
+}
+
+/// The client's `X-Forwarded-For` (`$proxy_add_x_forwarded_for` appends to it).
+fn forwarded_for<'a>(r: &ProxyRequest<'a>) -> Option<&'a [u8]> {
+    let buf = r.buf;
+    r.head
+        .headers
+        .iter()
+        .find(|h| h.name.get(buf).eq_ignore_ascii_case(b"x-forwarded-for"))
+        .map(|h| h.value.get(buf))
 }
 
 /// The location's `proxy_redirect` rules for one request (`None`: none). The default rule

@@ -325,13 +325,12 @@ impl<'c, P: Protocol> Upstream<'c, P> {
     }
 
     /// Answers the request from a cache entry instead of an upstream: the stored head is
-    /// parsed by the protocol (set up for the request as for a real one), the body is the
-    /// file's bytes from `body_start` (none with `head_only`). `Err` when the protocol does
-    /// not take the stored head (a damaged entry: the caller takes the protocol back with
-    /// [`Upstream::take_parts`] and goes upstream instead).
+    /// parsed by the protocol in `self.proto` (which the caller set up for the request, in
+    /// place, as for a real one), the body is the file's bytes from `body_start` (none with
+    /// `head_only`). `Err` when the protocol does not take the stored head (a damaged
+    /// entry: the caller goes upstream instead).
     pub fn start_cached(
         &mut self,
-        proto: P,
         settings: Settings<'c>,
         hit: crate::cache::entry::Hit,
         head_only: bool,
@@ -339,7 +338,6 @@ impl<'c, P: Protocol> Upstream<'c, P> {
         env: &mut Env<'_, 'c>,
     ) -> Result<(), UnusableHead> {
         self.end(env);
-        self.proto = proto;
         self.settings = settings;
         self.keep_head = keep_head;
         self.log.tries.clear();

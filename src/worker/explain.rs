@@ -354,6 +354,7 @@ fn proxy_plan<'c>(
         client: conn.peer.ip(),
         conn_id: conn.id,
         uncached: false,
+        resolved: false,
     };
     let mut proto = crate::proxy::Http1::default();
     let mut head = Vec::new();

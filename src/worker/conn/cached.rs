@@ -130,8 +130,9 @@ pub(super) fn may_cache(vars: &RequestVars<'_, '_>, loc: &CacheView<'_>) -> bool
 
 /// What the upstream request brings to the cache lookup.
 pub(super) struct Upstreamward<'a> {
-    /// The upstream request the proxy built (its URI is the default key's).
-    pub request_head: &'a [u8],
+    /// The URI the proxy sends upstream (the default key's; empty for a gateway, which
+    /// has no default key).
+    pub upstream_uri: &'a [u8],
     /// `$proxy_host`.
     pub proxy_host: &'a str,
     /// The request already waits for the cache lock (it looks again).
@@ -151,7 +152,7 @@ pub(super) fn lookup(
     up: Upstreamward<'_>,
 ) -> (Lookup, Option<&'static str>) {
     let Upstreamward {
-        request_head,
+        upstream_uri,
         proxy_host,
         wait,
         mut update,
@@ -209,11 +210,7 @@ pub(super) fn lookup(
             // upstream URI.
             key.extend_from_slice(b"http://");
             key.extend_from_slice(proxy_host.as_bytes());
-            let uri = request_head
-                .split(|&b| b == b' ')
-                .nth(1)
-                .unwrap_or_default();
-            key.extend_from_slice(uri);
+            key.extend_from_slice(upstream_uri);
         }
     }
     let buffer_size = loc.buffer_size;
@@ -264,6 +261,9 @@ pub(super) fn lookup(
             }
         }
     };
+    // The node's generation before the file is read: a fill that commits meanwhile makes
+    // a newer one, so a copy remembered now is never taken for the newer file.
+    let generation = probe.map(|p| p.generation);
     let ticket = |stamp: Option<u64>| {
         segment.map(|seg| keys::Ticket::new(Rc::clone(seg), digest, stamp, loc.min_uses))
     };
@@ -279,7 +279,7 @@ pub(super) fn lookup(
     }
     if !bypass
         && !scarce
-        && let Some(hit) = hot.hit(cache, &digest, &key, now, decl.path.inactive)
+        && let Some(hit) = hot.hit(cache, &digest, &key, now, decl.path.inactive, generation)
     {
         hot.give_key_buffer(key);
         return (Lookup::Hit(hit, head_only), Some("HIT"));
@@ -375,7 +375,8 @@ pub(super) fn lookup(
                 z.found(&digest, hit.valid_sec, hit.body_start, hit.len);
             }
             hit.cache = cache;
-            hot.remember(&entry, &hit);
+            // A variant's file is not the node's (and varying entries are not kept).
+            hot.remember(&entry, &hit, generation.filter(|_| entry.digest == digest));
             // A HEAD's entry (no body, a Content-Length that says some) answers a GET
             // with its head alone, as nginx's ngx_http_cache_send; the connection then
             // closes (see start_upstream). An empty response stays an ordinary hit.

@@ -820,6 +820,11 @@ pub(in crate::worker) fn start_upstream<'c>(
         None if streamed && a.head.chunked => (None, true),
         None => (a.head.content_length, false),
     };
+    let body = BodyUp {
+        content_length,
+        chunked,
+        sent: body_sent,
+    };
     let mut stored = stored;
     let drops_body = match kind {
         Kind::Proxy => crate::proxy::drops_body(loc),
@@ -830,15 +835,80 @@ pub(in crate::worker) fn start_upstream<'c>(
         stored = None;
     }
     // The cache (issue 19): a fresh entry answers without the upstream. A request whose
-    // response will not be stored is prepared a second time, as without a cache.
+    // response will not be stored is prepared as without a cache.
     a.upstream.log.cache_status = None;
     a.cache_fill = None;
     let mut uncached = false;
     // A gateway's request is built again once its plan brings validators.
     let mut planned = false;
-    let (proto, head, prepared) = loop {
+    let cache = super::cached::cache_view(loc);
+    // The proxy looks its cache up before it builds the upstream request, as nginx's
+    // ngx_http_upstream_cache runs before create_request: a hit builds none. Only the
+    // `proxy_pass` target and the upstream URI (the default key's) are made first.
+    let looked = kind == Kind::Proxy && cache.cache.is_some() && loc.proxy_pass.is_some();
+    if looked && let Some(pass) = loc.proxy_pass.as_ref() {
+        let mut uri = match &mut a.upstream.proto {
+            Backend::Http(h) => std::mem::take(&mut h.uri),
+            Backend::Gateway(_) => Vec::new(),
+        };
+        let resolved = {
+            let Some(req) = a.req.as_ref() else {
+                return Launched::NoRequest;
+            };
+            let vars = a.vars(conn, req, shared);
+            let r = proxy_request(a, conn, &vars, body, false, false);
+            crate::proxy::resolve(&vars, &r, shared.http, pass, &mut uri, None)
+        };
+        a.upstream.log.proxy_host = resolved.proxy_host.clone();
+        let (lookup, refresh) = look_up(a, conn, shared, &cache, &uri);
+        match lookup {
+            super::cached::Lookup::Hit(hit, head_only) => {
+                let setup = {
+                    let Some(req) = a.req.as_ref() else {
+                        return Launched::NoRequest;
+                    };
+                    let vars = a.vars(conn, req, shared);
+                    let r = proxy_request(a, conn, &vars, body, false, false);
+                    crate::proxy::HitSetup::new(&vars, &r, loc, &resolved)
+                };
+                if !matches!(a.upstream.proto, Backend::Http(_)) {
+                    a.upstream.proto = Backend::Http(Http1::default());
+                }
+                if let Backend::Http(h) = &mut a.upstream.proto {
+                    setup.apply(h, std::mem::take(&mut uri));
+                }
+                let settings = Settings::proxy(loc);
+                if answer_hit(a, shared, key, hit, head_only, refresh, settings) {
+                    return Launched::Started;
+                }
+            }
+            super::cached::Lookup::Upstream(plan) => a.cache_fill = plan,
+            super::cached::Lookup::Uncached => uncached = true,
+            super::cached::Lookup::Off | super::cached::Lookup::Refresh(..) => {}
+            super::cached::Lookup::Failed(status) => return Launched::Refused(status),
+            // Another request fills the entry (the cache lock) and a subrequest does not
+            // wait for it (its driver has no timer for the lock): it goes upstream and its
+            // response is not stored, as a lock timeout's would not be.
+            super::cached::Lookup::Wait(_) if a.route.subrequest => uncached = true,
+            super::cached::Lookup::Wait(held_ms) => {
+                return Launched::Wait(lock_wait(a, shared, &cache, held_ms), stored);
+            }
+        }
+        // The URI's buffer goes back to the protocol (a hit that could not answer gave
+        // it already).
+        if let Backend::Http(h) = &mut a.upstream.proto
+            && h.uri.capacity() == 0
+        {
+            h.uri = uri;
+        }
+    }
+    let (proto, mut head, prepared) = loop {
         let (proto, mut head) = a.upstream.take_parts();
         let (proto, prepared) = {
+            let Some(req) = a.req.as_ref() else {
+                a.upstream.give_parts(proto, head);
+                return Launched::NoRequest;
+            };
             let buf = &a.buf[a.start.min(a.filled)..a.filled];
             let vars = a.vars(conn, req, shared);
             match kind {
@@ -847,26 +917,7 @@ pub(in crate::worker) fn start_upstream<'c>(
                         Backend::Http(h) => h,
                         Backend::Gateway(_) => Http1::default(),
                     };
-                    // proxy_cache_convert_head: a HEAD that may be cached goes up as GET
-                    // (ngx_http_upstream_cache); the client still gets the head only.
-                    let convert_head = loc.proxy_cache_convert_head
-                        && a.head.method == Method::Head
-                        && super::cached::may_cache(&vars, &super::cached::cache_view(loc));
-                    let r = crate::proxy::ProxyRequest {
-                        buf,
-                        head: &a.head,
-                        uri: &a.uri,
-                        args: a.route.script.args.as_deref(),
-                        valid_location: a.route.script.valid_location,
-                        uri_rewritten: a.route.uri_rewritten,
-                        as_get: a.route.as_get || convert_head,
-                        content_length,
-                        chunked,
-                        body_sent,
-                        client: conn.peer.ip(),
-                        conn_id: conn.id,
-                        uncached,
-                    };
+                    let r = proxy_request(a, conn, &vars, body, uncached, looked);
                     let p =
                         crate::proxy::prepare(&vars, &r, loc, shared.http, &mut http, &mut head);
                     let launch = Launch {
@@ -920,113 +971,33 @@ pub(in crate::worker) fn start_upstream<'c>(
         };
         if let Some(status) = prepared.refuse {
             a.upstream.give_parts(proto, head);
+            // A plan the lookup made lets its key's lock go now.
+            a.cache_fill = None;
             return Launched::Refused(status);
         }
-        // The cache (issue 19): a fresh entry answers without the upstream.
+        // A gateway's cache is looked up once its request is built (its key has no part
+        // of the request, but a revalidation's validators are parameters of it).
         let mut proto = proto;
-        // A subrequest's too: its driver takes a hit's head at once, as it drives the
-        // machine right after the start.
-        let cache = super::cached::cache_view(loc);
-        if cache.cache.is_some() && !uncached && !planned {
-            if let Some(host) = &prepared.proxy_host {
-                a.upstream.log.proxy_host = host.clone();
-            }
-            let mut hot = std::mem::take(&mut shared.hot_cache);
-            let update = a.cache_update.take();
-            let (lookup, status) = {
-                let vars = a.vars(conn, req, shared);
-                let cx = RequestLog {
-                    conn_id: conn.id,
-                    client: conn.peer.ip(),
-                    server: req.server,
-                    buf: &a.buf[a.start.min(a.filled)..a.filled],
-                    head: &a.head,
-                };
-                let proxy_host = a.upstream.log.proxy_host.clone();
-                let wait = a.cache_wait;
-                super::cached::lookup(
-                    &mut hot,
-                    &vars,
-                    &cx,
-                    &cache,
-                    shared.http,
-                    super::cached::Upstreamward {
-                        request_head: &head,
-                        proxy_host: &proxy_host,
-                        wait,
-                        update,
-                    },
-                )
-            };
-            shared.hot_cache = hot;
-            a.upstream.log.cache_status = status;
-            // `*_cache_background_update`: the stale entry answers as a hit does, and a
-            // background subrequest refreshes it.
-            let (lookup, refresh) = match lookup {
-                super::cached::Lookup::Refresh(hit, head_only, ticket) => {
-                    (super::cached::Lookup::Hit(hit, head_only), Some(ticket))
-                }
-                other => (other, None),
-            };
+        if cache.cache.is_some() && !uncached && !planned && !looked {
+            let (lookup, refresh) = look_up(a, conn, shared, &cache, &[]);
             match lookup {
                 super::cached::Lookup::Hit(hit, head_only) => {
-                    // A GET answered by a HEAD's entry gets a head whose Content-Length
-                    // no body follows (nginx's answer): the connection cannot go on.
-                    if head_only
-                        && (a.head.method != Method::Head || a.route.as_get)
-                        && let Some(r) = a.req.as_mut()
-                    {
-                        r.keepalive_refused = true;
+                    a.upstream.proto = proto;
+                    if answer_hit(a, shared, key, hit, head_only, refresh, prepared.settings) {
+                        a.upstream.keep_request_buffer(head);
+                        return Launched::Started;
                     }
-                    let keep_head = shared.http.user_vars.reads_upstream_head();
-                    let (slot, parsed_before) = ((hit.cache, hit.digest), hit.saved.is_some());
-                    let mut env = Conn::env(shared, key);
-                    let settings = prepared.settings;
-                    match a
-                        .upstream
-                        .start_cached(proto, settings, hit, head_only, keep_head, &mut env)
-                    {
-                        Ok(()) => {
-                            if !parsed_before && let Some(saved) = a.upstream.saved_head() {
-                                shared.hot_cache.save_head(slot, saved);
-                            }
-                            a.upstream.keep_request_buffer(head);
-                            a.source = Source::Upstream;
-                            if let Some(ticket) = refresh
-                                && let Some(sub) =
-                                    crate::worker::subrequest::Subrequest::cache_update(
-                                        a, shared, ticket,
-                                    )
-                            {
-                                a.subrequests.push(sub);
-                            }
-                            return Launched::Started;
-                        }
-                        // The stored head is not one the protocol takes: fetched again.
-                        Err(_) => {
-                            shared.hot_cache.forget(&slot);
-                            proto = a.upstream.take_parts().0;
-                            a.upstream.log.cache_status = Some("MISS");
-                        }
-                    }
+                    // The stored head is not one the protocol takes: fetched again.
+                    proto = std::mem::take(&mut a.upstream.proto);
                 }
                 super::cached::Lookup::Upstream(plan) => {
                     // `*_cache_revalidate`: a gateway's validators are parameters, so its
                     // request is built again with them.
-                    if kind != Kind::Proxy
-                        && plan.as_ref().is_some_and(|p| !p.conditional.is_empty())
-                    {
+                    if plan.as_ref().is_some_and(|p| !p.conditional.is_empty()) {
                         a.cache_fill = plan;
                         a.upstream.give_parts(proto, head);
                         planned = true;
                         continue;
-                    }
-                    // The proxy's conditional fields go at the end of the head.
-                    if let Some(p) = plan.as_ref().filter(|p| !p.conditional.is_empty())
-                        && let Some(end) = memchr::memmem::find(&head, b"\r\n\r\n")
-                    {
-                        let at = end + 2;
-                        head.splice(at..at, p.conditional.iter().copied());
                     }
                     a.cache_fill = plan;
                 }
@@ -1041,34 +1012,27 @@ pub(in crate::worker) fn start_upstream<'c>(
                     a.upstream.give_parts(proto, head);
                     return Launched::Refused(status);
                 }
-                // Another request fills the entry (the cache lock) and a subrequest does
-                // not wait for it (its driver has no timer for the lock): it goes upstream
-                // and its response is not stored, as a lock timeout's would not be.
                 super::cached::Lookup::Wait(_) if a.route.subrequest => {
                     a.upstream.give_parts(proto, head);
                     uncached = true;
                     continue;
                 }
-                // Another request fills the entry (the cache lock): look again soon.
                 super::cached::Lookup::Wait(held_ms) => {
                     a.upstream.give_parts(proto, head);
-                    let now_ms = crate::cache::keys::now_ms();
-                    let w = a.cache_wait.get_or_insert(super::cached::LockWait {
-                        deadline_ms: now_ms + cache.lock_timeout.as_millis() as u64,
-                        poll_ms: super::cached::LOCK_POLL_FIRST_MS,
-                    });
-                    let pause = w
-                        .poll_ms
-                        .min(held_ms.max(1))
-                        .min(w.deadline_ms.saturating_sub(now_ms).max(1));
-                    w.poll_ms = (w.poll_ms * 2).min(super::cached::LOCK_POLL_MAX_MS);
-                    let until = shared.now + std::time::Duration::from_millis(pause);
-                    return Launched::Wait(until, stored);
+                    return Launched::Wait(lock_wait(a, shared, &cache, held_ms), stored);
                 }
             }
         }
         break (proto, head, prepared);
     };
+    // `*_cache_revalidate`: the proxy's conditional fields go at the end of the head.
+    if looked
+        && let Some(p) = a.cache_fill.as_ref().filter(|p| !p.conditional.is_empty())
+        && let Some(end) = memchr::memmem::find(&head, b"\r\n\r\n")
+    {
+        let at = end + 2;
+        head.splice(at..at, p.conditional.iter().copied());
+    }
     let idempotent = matches!(
         a.head.method,
         Method::Get | Method::Head | Method::Put | Method::Delete | Method::Options
@@ -1096,6 +1060,169 @@ pub(in crate::worker) fn start_upstream<'c>(
     a.upstream.log.proxy_port = prepared.proxy_port;
     a.source = Source::Upstream;
     Launched::Started
+}
+
+/// How the request's body goes upstream: its length (`Content-Length`) when known, whether
+/// it goes chunked, and whether the client's own body is sent.
+#[derive(Clone, Copy)]
+struct BodyUp {
+    content_length: Option<u64>,
+    chunked: bool,
+    sent: bool,
+}
+
+/// What the proxy reads of `a`'s request (`uncached`: its response will not be stored;
+/// `resolved`: the cache lookup resolved `proxy_pass` already).
+fn proxy_request<'a>(
+    a: &'a Active<'_>,
+    conn: &crate::worker::request_vars::ConnInfo,
+    vars: &crate::worker::request_vars::RequestVars<'_, '_>,
+    body: BodyUp,
+    uncached: bool,
+    resolved: bool,
+) -> crate::proxy::ProxyRequest<'a> {
+    let loc = vars.req.loc;
+    // proxy_cache_convert_head: a HEAD that may be cached goes up as GET
+    // (ngx_http_upstream_cache); the client still gets the head only.
+    let convert_head = loc.proxy_cache_convert_head
+        && a.head.method == Method::Head
+        && super::cached::may_cache(vars, &super::cached::cache_view(loc));
+    crate::proxy::ProxyRequest {
+        buf: &a.buf[a.start.min(a.filled)..a.filled],
+        head: &a.head,
+        uri: &a.uri,
+        args: a.route.script.args.as_deref(),
+        valid_location: a.route.script.valid_location,
+        uri_rewritten: a.route.uri_rewritten,
+        as_get: a.route.as_get || convert_head,
+        content_length: body.content_length,
+        chunked: body.chunked,
+        body_sent: body.sent,
+        client: conn.peer.ip(),
+        conn_id: conn.id,
+        uncached,
+        resolved,
+    }
+}
+
+/// Looks the request's entry up in its cache (`upstream_uri`: the default key's URI) and
+/// sets `$upstream_cache_status`; a stale entry that a background update refreshes comes
+/// back as a hit, with the key's claim for that update.
+fn look_up<'c>(
+    a: &mut Active<'c>,
+    conn: &crate::worker::request_vars::ConnInfo,
+    shared: &mut Shared<'c>,
+    cache: &crate::config::cache_conf::CacheView<'_>,
+    upstream_uri: &[u8],
+) -> (super::cached::Lookup, Option<crate::cache::keys::Ticket>) {
+    let Some(req) = a.req.as_ref() else {
+        return (super::cached::Lookup::Off, None);
+    };
+    let mut hot = std::mem::take(&mut shared.hot_cache);
+    let update = a.cache_update.take();
+    let (lookup, status) = {
+        let vars = a.vars(conn, req, shared);
+        let cx = RequestLog {
+            conn_id: conn.id,
+            client: conn.peer.ip(),
+            server: req.server,
+            buf: &a.buf[a.start.min(a.filled)..a.filled],
+            head: &a.head,
+        };
+        super::cached::lookup(
+            &mut hot,
+            &vars,
+            &cx,
+            cache,
+            shared.http,
+            super::cached::Upstreamward {
+                upstream_uri,
+                proxy_host: &a.upstream.log.proxy_host,
+                wait: a.cache_wait,
+                update,
+            },
+        )
+    };
+    shared.hot_cache = hot;
+    a.upstream.log.cache_status = status;
+    // `*_cache_background_update`: the stale entry answers as a hit does, and a
+    // background subrequest refreshes it.
+    match lookup {
+        super::cached::Lookup::Refresh(hit, head_only, ticket) => {
+            (super::cached::Lookup::Hit(hit, head_only), Some(ticket))
+        }
+        other => (other, None),
+    }
+}
+
+/// Answers `a`'s request from the cache entry `hit`, with the protocol in `a.upstream`
+/// set up for it; `refresh`: the claim of a background update to start. `false`: the
+/// stored head is not one the protocol takes, and the request goes upstream (`MISS`).
+fn answer_hit<'c>(
+    a: &mut Active<'c>,
+    shared: &mut Shared<'c>,
+    key: Key,
+    hit: crate::cache::entry::Hit,
+    head_only: bool,
+    refresh: Option<crate::cache::keys::Ticket>,
+    settings: Settings<'c>,
+) -> bool {
+    // A GET answered by a HEAD's entry gets a head whose Content-Length no body follows
+    // (nginx's answer): the connection cannot go on.
+    if head_only
+        && (a.head.method != Method::Head || a.route.as_get)
+        && let Some(r) = a.req.as_mut()
+    {
+        r.keepalive_refused = true;
+    }
+    let keep_head = shared.http.user_vars.reads_upstream_head();
+    let (slot, parsed_before) = ((hit.cache, hit.digest), hit.saved.is_some());
+    let mut env = Conn::env(shared, key);
+    match a
+        .upstream
+        .start_cached(settings, hit, head_only, keep_head, &mut env)
+    {
+        Ok(()) => {
+            if !parsed_before && let Some(saved) = a.upstream.saved_head() {
+                shared.hot_cache.save_head(slot, saved);
+            }
+            a.source = Source::Upstream;
+            if let Some(ticket) = refresh
+                && let Some(sub) =
+                    crate::worker::subrequest::Subrequest::cache_update(a, shared, ticket)
+            {
+                a.subrequests.push(sub);
+            }
+            true
+        }
+        Err(_) => {
+            shared.hot_cache.forget(&slot);
+            a.upstream.log.cache_status = Some("MISS");
+            false
+        }
+    }
+}
+
+/// When a request waiting for another's fill of its entry (the cache lock) looks again:
+/// 2 ms after the first look, the pause doubling up to 100 ms, never past the lock's
+/// `*_cache_lock_timeout` nor the other's hold (`held_ms`).
+fn lock_wait(
+    a: &mut Active<'_>,
+    shared: &Shared<'_>,
+    cache: &crate::config::cache_conf::CacheView<'_>,
+    held_ms: u64,
+) -> std::time::Instant {
+    let now_ms = crate::cache::keys::now_ms();
+    let w = a.cache_wait.get_or_insert(super::cached::LockWait {
+        deadline_ms: now_ms + cache.lock_timeout.as_millis() as u64,
+        poll_ms: super::cached::LOCK_POLL_FIRST_MS,
+    });
+    let pause = w
+        .poll_ms
+        .min(held_ms.max(1))
+        .min(w.deadline_ms.saturating_sub(now_ms).max(1));
+    w.poll_ms = (w.poll_ms * 2).min(super::cached::LOCK_POLL_MAX_MS);
+    shared.now + std::time::Duration::from_millis(pause)
 }
 
 /// What a cached 200 makes of the client's conditional fields (nginx's not-modified
