@@ -329,16 +329,23 @@ if NGINX and WRK:
           flush=True)
     results = {}
     rounds, secs = 3, 10
+    paired = {True: [], False: []}
     for r in range(rounds):
-        for server in ("nginx", "portico"):
-            for ktls in (True, False):
+        # Each pair back to back (the VM's speed drifts with the host's load), the first
+        # server alternating.
+        for ktls in (True, False):
+            pair = {}
+            for server in ("nginx", "portico") if r % 2 == 0 else ("portico", "nginx"):
                 res = bench(server, ktls, secs)
                 if res is None:
                     continue
                 results.setdefault((server, ktls), []).append(res)
+                pair[server] = res[1]
                 print(f"  round {r + 1} {server:7} kTLS={'on ' if ktls else 'off'} "
                       f"{res[0]:8.1f} req/s {res[1]:8.1f} req/CPU-s (worker CPU {res[2]:.2f} s, "
                       f"kTLS sessions {res[3]}) {' '.join(res[4])}", flush=True)
+            if pair.get("nginx") and "portico" in pair:
+                paired[ktls].append(pair["portico"] / pair["nginx"])
     med = {}
     for (server, ktls), rs in results.items():
         rps = sorted(x[0] for x in rs)[len(rs) // 2]
@@ -349,6 +356,11 @@ if NGINX and WRK:
     if ("nginx", True) in med and ("portico", True) in med and med[("nginx", True)][1]:
         print(f"BENCH Portico/nginx with kTLS, req per server-CPU-second: "
               f"{med[('portico', True)][1] / med[('nginx', True)][1]:.2f}x", flush=True)
+    for ktls, ratios in paired.items():
+        if ratios:
+            print(f"BENCH Portico/nginx {'with' if ktls else 'without'} kTLS, paired per round: "
+                  f"{' '.join(f'{x:.2f}' for x in ratios)}, median "
+                  f"{sorted(ratios)[len(ratios) // 2]:.2f}x", flush=True)
     if ("nginx", False) in med and ("portico", False) in med and med[("nginx", False)][1]:
         print(f"BENCH Portico/nginx without kTLS, req per server-CPU-second: "
               f"{med[('portico', False)][1] / med[('nginx', False)][1]:.2f}x", flush=True)
