@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN   := target/release/portico
 
-.PHONY: all build run test check fmt clippy clean bench allocs microbench demo fuzz nginx-tests
+.PHONY: all build run test check fmt clippy clean bench allocs microbench demo fuzz nginx-tests ktls-vm
 
 all: build
 
@@ -32,6 +32,11 @@ check: fmt clippy test
 
 bench: build
 	python3 benches/bench.py $(BENCH_ARGS)
+
+# Kernel TLS on a kernel that has it: Debian's kernel in qemu/KVM (apt-get installs
+# qemu-system-x86, linux-image-amd64, busybox-static); not part of `make test`.
+ktls-vm: build
+	sh benches/ktls_vm.sh target/release/portico
 
 # Heap allocations per request (builds with --features count-alloc into target/count-alloc).
 allocs:

@@ -39,12 +39,38 @@ fn fill(dst: &mut [u8], src: &[u8]) -> Option<()> {
     (dst.len() == src.len()).then(|| dst.copy_from_slice(src))
 }
 
+/// The 8 bytes after the salt that the kernel takes as `iv` for an AES-GCM session.
+fn gcm_explicit(version: u16, nonce: &[u8], seq: u64) -> Option<[u8; 8]> {
+    let iv: [u8; 8] = nonce.get(4..)?.try_into().ok()?;
+    Some(if version == libc::TLS_1_2_VERSION {
+        tls12_explicit_nonce(iv, seq)
+    } else {
+        iv
+    })
+}
+
+/// TLS 1.2 AES-GCM: the first explicit nonce the kernel is to send after `seq` records
+/// went out from rustls. rustls makes record `k`'s explicit nonce `iv XOR k`; the kernel
+/// sends its `iv` as the first one and adds 1 per record (`tls_advance_record_sn`), so
+/// handing it rustls's `iv` would reuse the nonce of record 0 (the Finished) and the next
+/// ones under the same key — GCM's one fatal misuse. rustls's nonces all lie in the
+/// aligned block of 2^L values around `iv` (L: the bits of `seq`, as `k < seq < 2^L`); the
+/// kernel starts just past it and would need 2^64 - 2^L records to come back. (The receive
+/// side reads the explicit nonce from each record: this value is not used there.)
+pub fn tls12_explicit_nonce(iv: [u8; 8], seq: u64) -> [u8; 8] {
+    let bits = 64 - seq.leading_zeros();
+    let block = u64::from_be_bytes(iv).checked_shr(bits).unwrap_or(0);
+    let start = (u128::from(block) + 1) << bits;
+    (start as u64).to_be_bytes()
+}
+
 impl CryptoInfo {
     /// The kernel's form of one direction's secrets at record sequence `seq`. The AEAD
     /// nonce rustls keeps as one 12-byte IV is, for the GCM ciphers, the kernel's 4-byte
-    /// `salt` then 8-byte `iv` (in TLS 1.2 the implicit salt and the first explicit nonce;
-    /// in TLS 1.3 the static IV split the same way); ChaCha20-Poly1305 takes all 12 as
-    /// `iv`. `None`: a protocol the kernel has no form for.
+    /// `salt` then 8-byte `iv` (in TLS 1.3 the static IV split that way; in TLS 1.2 the
+    /// implicit salt, then the first explicit nonce the kernel sends: see
+    /// [`tls12_explicit_nonce`]); ChaCha20-Poly1305 takes all 12 as `iv`. `None`: a
+    /// protocol the kernel has no form for.
     pub fn new(
         version: ProtocolVersion,
         seq: u64,
@@ -71,7 +97,7 @@ impl CryptoInfo {
                 let nonce = iv.as_ref();
                 fill(&mut c.key, key.as_ref())?;
                 fill(&mut c.salt, nonce.get(..4)?)?;
-                fill(&mut c.iv, nonce.get(4..)?)?;
+                c.iv = gcm_explicit(version, nonce, seq)?;
                 CryptoInfo::Aes128Gcm(c)
             }
             ConnectionTrafficSecrets::Aes256Gcm { key, iv } => {
@@ -88,7 +114,7 @@ impl CryptoInfo {
                 let nonce = iv.as_ref();
                 fill(&mut c.key, key.as_ref())?;
                 fill(&mut c.salt, nonce.get(..4)?)?;
-                fill(&mut c.iv, nonce.get(4..)?)?;
+                c.iv = gcm_explicit(version, nonce, seq)?;
                 CryptoInfo::Aes256Gcm(c)
             }
             ConnectionTrafficSecrets::Chacha20Poly1305 { key, iv } => {
@@ -314,7 +340,11 @@ mod tests {
             &[0x03, 0x03, 52, 0][..],
             "version, cipher (little-endian u16s)"
         );
-        assert_eq!(&b[4..12], &iv[4..], "iv: the explicit part");
+        assert_eq!(
+            &b[4..12],
+            &tls12_explicit_nonce(iv[4..].try_into().unwrap(), seq)[..],
+            "iv: the first explicit nonce the kernel sends"
+        );
         assert_eq!(&b[12..44], &key32[..]);
         assert_eq!(&b[44..48], &iv[..4], "salt: the implicit part");
         assert_eq!(&b[48..56], &seq.to_be_bytes()[..], "rec_seq, big-endian");
@@ -322,12 +352,48 @@ mod tests {
             key: rustls::crypto::cipher::AeadKey::from(key32),
             iv: rustls::crypto::cipher::Iv::new(iv),
         };
+        // TLS 1.3 GCM: the static IV as it is (the kernel XORs the sequence in, as rustls).
+        let b = bytes(&CryptoInfo::new(ProtocolVersion::TLSv1_3, seq, &aes256).unwrap());
+        assert_eq!((&b[4..12], &b[44..48]), (&iv[4..], &iv[..4]));
         let b = bytes(&CryptoInfo::new(ProtocolVersion::TLSv1_3, 7, &chacha).unwrap());
         assert_eq!(&b[..4], &[0x04, 0x03, 54, 0][..]);
         assert_eq!(&b[4..16], &iv[..]);
         assert_eq!(&b[16..48], &key32[..]);
         assert_eq!(&b[48..56], &7u64.to_be_bytes()[..]);
         assert!(CryptoInfo::new(ProtocolVersion::TLSv1_1, 0, &chacha).is_none());
+    }
+
+    /// TLS 1.2 GCM: the explicit nonces the kernel sends (`start`, `start + 1`, ...) never
+    /// repeat one rustls sent (`iv ^ k` for `k < seq`) — found reused on a real kTLS
+    /// kernel (`benches/ktls_vm.sh`), before this.
+    #[test]
+    fn tls12_explicit_nonces_are_not_reused_after_the_switch() {
+        let ivs = [
+            0u64,
+            1,
+            2,
+            0b10,
+            0x8000_0000_0000_0000,
+            0x0123_4567_89ab_cdef,
+            u64::MAX,
+            u64::MAX - 1,
+            u64::MAX - 300,
+        ];
+        for iv in ivs {
+            for seq in (0..=300u64).chain([1 << 20, (1 << 20) + 7]) {
+                let start = u64::from_be_bytes(tls12_explicit_nonce(iv.to_be_bytes(), seq));
+                let used: std::collections::HashSet<u64> =
+                    (0..seq.min(4096)).map(|k| iv ^ k).collect();
+                for j in 0..4096u64 {
+                    assert!(
+                        !used.contains(&start.wrapping_add(j)),
+                        "iv {iv:#x} seq {seq}: kernel record {j} reuses a nonce"
+                    );
+                }
+            }
+        }
+        // The old mapping (rustls's iv as the kernel's first nonce) reused record 0's.
+        assert_ne!(tls12_explicit_nonce([0; 8], 1), [0; 8]);
     }
 
     #[test]
