@@ -21,8 +21,8 @@ use crate::shm::{Guard, Pod, Segment, Table};
 // The totals entry's `uses` is the zone's generation counter (see [`Node::generation`]).
 const KIND: u64 = 3;
 /// The totals entry's key (any length but 16 is safe from MD5 keys). Its node's `fs_size`
-/// is the cache's size, `valid_sec` whether the loader finished, `uses` the watermark (0:
-/// none set yet).
+/// is the cache's size, `valid_sec` whether the loader finished, `body_start` the watermark
+/// (0: none set yet) and `uses` the generation counter.
 const TOTALS: &[u8] = b"#cache-totals";
 /// LRU entries looked at to make room for a new node (nginx's forced expire: 20).
 const EVICT_TRIES: usize = 20;
@@ -399,7 +399,7 @@ fn totals_of(g: &mut Guard<'_, Node>) -> Totals {
     match g.find(TOTALS) {
         Some(t) => {
             let v = g.value(t);
-            let (size, loaded, watermark) = (v.fs_size, v.valid_sec != 0, v.uses);
+            let (size, loaded, watermark) = (v.fs_size, v.valid_sec != 0, v.body_start);
             Totals {
                 size,
                 loaded,
@@ -440,7 +440,7 @@ fn keys_in(g: &Guard<'_, Node>) -> u64 {
 fn set_watermark(g: &mut Guard<'_, Node>) {
     let count = keys_in(g);
     if let Some(t) = g.find(TOTALS) {
-        g.value(t).uses = count - count / 8;
+        g.value(t).body_start = count - count / 8;
     }
 }
 
