@@ -146,14 +146,9 @@ fn wait_exit(pid: libc::pid_t, secs: u64) -> Option<i32> {
     None
 }
 
-#[test]
-fn a_process_killed_holding_the_lock_under_load_does_not_wedge_the_others() {
-    const WORKERS: usize = 3;
-    const ROUNDS: u64 = 2000;
-    let seg = table(64 * 1024);
-    let t = Table::<Count>::open(&seg, KIND).unwrap();
-    t.lock().unwrap().insert(b"before", Count { n: 1 }).unwrap();
-    let generation = seg.generation();
+/// Forks a child that takes `t`'s lock and waits, holding it, to be killed; returns once
+/// the child holds it.
+fn fork_lock_holder(t: &Table<'_, Count>) -> libc::pid_t {
     let mut fds = [0; 2];
     // SAFETY: a pipe for the holder to say it holds the lock.
     assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
@@ -169,8 +164,24 @@ fn a_process_killed_holding_the_lock_under_load_does_not_wedge_the_others() {
         }
     });
     let mut byte = 0u8;
-    // SAFETY: reading the holder's byte into a local.
-    assert_eq!(unsafe { libc::read(fds[0], (&raw mut byte).cast(), 1) }, 1);
+    // SAFETY: reading the holder's byte into a local, then closing our pipe.
+    unsafe {
+        assert_eq!(libc::read(fds[0], (&raw mut byte).cast(), 1), 1);
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+    }
+    holder
+}
+
+#[test]
+fn a_process_killed_holding_the_lock_under_load_does_not_wedge_the_others() {
+    const WORKERS: usize = 3;
+    const ROUNDS: u64 = 2000;
+    let seg = table(64 * 1024);
+    let t = Table::<Count>::open(&seg, KIND).unwrap();
+    t.lock().unwrap().insert(b"before", Count { n: 1 }).unwrap();
+    let generation = seg.generation();
+    let holder = fork_lock_holder(&t);
     // Workers that update the zone as fast as they can, all queued behind the holder.
     let workers: Vec<_> = (0..WORKERS)
         .map(|_| {
@@ -205,11 +216,6 @@ fn a_process_killed_holding_the_lock_under_load_does_not_wedge_the_others() {
     for status in statuses {
         let status = status.expect("a worker is wedged behind the dead holder's lock");
         assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
-    }
-    // SAFETY: closing our pipe.
-    unsafe {
-        libc::close(fds[0]);
-        libc::close(fds[1]);
     }
     // One wipe (the dead holder's), then every update counted: nothing ran while it held
     // the lock, nothing was lost after.
@@ -285,23 +291,7 @@ fn the_master_marks_a_reaped_holders_lock_for_takeover() {
     let seg = table(64 * 1024);
     let t = Table::<Count>::open(&seg, KIND).unwrap();
     t.lock().unwrap().insert(b"before", Count { n: 1 }).unwrap();
-    let mut fds = [0; 2];
-    // SAFETY: a pipe for the holder to say it holds the lock.
-    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-    let holder = fork_child(|| {
-        let g = t.lock();
-        std::mem::forget(g);
-        // SAFETY: one byte to the parent, then wait to be killed with the lock held.
-        unsafe {
-            libc::write(fds[1], b"!".as_ptr().cast(), 1);
-            loop {
-                libc::pause();
-            }
-        }
-    });
-    let mut byte = 0u8;
-    // SAFETY: reading the holder's byte into a local.
-    assert_eq!(unsafe { libc::read(fds[0], (&raw mut byte).cast(), 1) }, 1);
+    let holder = fork_lock_holder(&t);
     // Another process's id is not the holder's: nothing is released for it.
     assert!(!seg.release_dead_owner(std::process::id()));
     // SAFETY: SIGKILL to our own child, which holds the lock; then reaped, as the master does.
@@ -315,9 +305,4 @@ fn the_master_marks_a_reaped_holders_lock_for_takeover() {
     assert!(g.find(b"before").is_none());
     drop(g);
     assert!(!t.lock().unwrap().recovered());
-    // SAFETY: closing our pipe.
-    unsafe {
-        libc::close(fds[0]);
-        libc::close(fds[1]);
-    }
 }
