@@ -312,10 +312,15 @@ fn fast_upstream(size: usize, written: Arc<AtomicUsize>) -> RawUpstream {
 #[test]
 fn a_slow_client_s_response_spills_to_a_temporary_file_up_to_its_limit() {
     const SIZE: usize = 40 * 1024 * 1024;
+    // Past a 2 MB file, what the upstream still gets written is what the kernel buffers
+    // hold: its send buffer and Portico's receive buffer, which autotunes up to
+    // net.ipv4.tcp_rmem's maximum (32 MB on the development machine). So the limited
+    // response is bigger than that, and the test waits until the upstream stalls.
+    const LIMITED_SIZE: usize = 96 * 1024 * 1024;
     let written = Arc::new(AtomicUsize::new(0));
     let up = fast_upstream(SIZE, written.clone());
     let limited = Arc::new(AtomicUsize::new(0));
-    let up_limited = fast_upstream(SIZE, limited.clone());
+    let up_limited = fast_upstream(LIMITED_SIZE, limited.clone());
     let server = Server::start(&format!(
         "server {{ listen 127.0.0.1:PORT;\n\
            location /all/ {{ proxy_pass http://127.0.0.1:{}; }}\n\
@@ -331,21 +336,27 @@ fn a_slow_client_s_response_spills_to_a_temporary_file_up_to_its_limit() {
         "the upstream was not read ahead: {} bytes",
         written.load(Ordering::SeqCst)
     );
-    // With a 2m limit, reading stops once the file holds 2 MB (back-pressure); the
-    // sockets' kernel buffers hold a few MB more.
+    // With a 2m limit, reading stops once the file holds 2 MB (back-pressure): the
+    // upstream stalls with what the kernel buffers hold beyond that.
     let mut t = server.connect();
     t.write_all(&get("/limited/")).expect("write");
-    std::thread::sleep(Duration::from_millis(1500));
-    let stalled = limited.load(Ordering::SeqCst);
+    let mut last = usize::MAX;
+    let stalled = server.wait_for(10, || {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = limited.load(Ordering::SeqCst);
+        let before = std::mem::replace(&mut last, now);
+        now > 2 * 1024 * 1024 && before == now
+    });
+    let stalled_at = limited.load(Ordering::SeqCst);
     assert!(
-        stalled < SIZE / 2,
-        "read past the temporary file's limit: {stalled} bytes"
+        stalled && stalled_at < LIMITED_SIZE / 2,
+        "read past the temporary file's limit: {stalled_at} bytes"
     );
-    for c in [&mut s, &mut t] {
+    for (c, size) in [(&mut s, SIZE), (&mut t, LIMITED_SIZE)] {
         c.set_read_timeout(Some(Duration::from_secs(30)))
             .expect("timeout");
         let r = read_response(c, false).expect("response");
-        assert_eq!(r.body.len(), SIZE);
+        assert_eq!(r.body.len(), size);
         assert!(
             r.body
                 .iter()
