@@ -7,6 +7,7 @@
 
 use std::io::Read;
 use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -60,6 +61,9 @@ impl PhpFpm {
             eprintln!("php-fpm is not installed: FastCGI tests against it are skipped");
             return None;
         };
+        // A directory left by an earlier run (its name holds this process's id, which a
+        // fresh PID namespace gives out again) is emptied first.
+        let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir).expect("php-fpm dir");
         let socket = dir.join("php.sock");
         let port = free_port();
@@ -93,6 +97,8 @@ impl PhpFpm {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // Its own process group, so that the drop ends its pool workers with it.
+            .process_group(0)
             .spawn()
             .expect("spawn php-fpm");
         let fpm = PhpFpm {
@@ -125,6 +131,12 @@ impl PhpFpm {
 
 impl Drop for PhpFpm {
     fn drop(&mut self) {
+        // The whole group: killing the master alone would leave its pool workers running,
+        // listening on the pools' sockets.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
