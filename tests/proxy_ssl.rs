@@ -177,7 +177,9 @@ fn openssl_s_server_as_the_upstream() {
         "{}",
         r.text()
     );
-    let _ = server.kill();
+    // SIGTERM to `timeout`, which passes it on to s_server (a SIGKILL would leave
+    // s_server running, orphaned).
+    let _ = Command::new("kill").arg(server.id().to_string()).status();
     let _ = server.wait();
 }
 
