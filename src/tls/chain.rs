@@ -20,6 +20,51 @@ pub(super) fn verify_path(
     now: UnixTime,
     usage: webpki::KeyUsage,
 ) -> Result<(), (u32, &'static str)> {
+    let args = (anchors, depth, algs, now, usage);
+    with_verified_path(cert, intermediates, args, |verified| {
+        let path = match verified {
+            Ok(path) => path,
+            Err(webpki::Error::CaUsedAsEndEntity) => {
+                let leaf = cert.der();
+                let secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+                let chain = ca_leaf_chain(&leaf, intermediates, anchors, depth, algs, secs)?;
+                if crls.is_empty() {
+                    return Ok(());
+                }
+                return super::crl::check_chain(&chain, crls, algs, secs);
+            }
+            Err(e) => return Err(openssl_verify_error(&e)),
+        };
+        if crls.is_empty() {
+            return Ok(());
+        }
+        let Some(owned) = path_to_root(&path, anchors, algs) else {
+            return Err((3, "unable to get certificate CRL"));
+        };
+        let chain: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
+        let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+        super::crl::check_chain(&chain, crls, algs, now)
+    })
+}
+
+/// The arguments of webpki's path building: trusted certificates, OpenSSL's depth (the most
+/// intermediates), signature algorithms, the time and the key usage wanted.
+type WebpkiArgs<'a> = (
+    &'a [CertificateDer<'static>],
+    usize,
+    &'a [&'a dyn rustls::pki_types::SignatureVerificationAlgorithm],
+    UnixTime,
+    webpki::KeyUsage,
+);
+
+/// webpki's path building for `cert` with at most `depth` intermediates, its outcome handed
+/// to `then` (the verified path borrows the trust anchors made here).
+fn with_verified_path<R>(
+    cert: &webpki::EndEntityCert<'_>,
+    intermediates: &[CertificateDer<'_>],
+    (anchors, depth, algs, now, usage): WebpkiArgs<'_>,
+    then: impl FnOnce(Result<webpki::VerifiedPath<'_>, webpki::Error>) -> R,
+) -> R {
     let trust: Vec<_> = anchors
         .iter()
         .filter_map(|a| webpki::anchor_from_trusted_cert(a).ok())
@@ -31,7 +76,7 @@ pub(super) fn verify_path(
             Ok(())
         }
     };
-    let path = match cert.verify_for_usage(
+    then(cert.verify_for_usage(
         algs,
         &trust,
         intermediates,
@@ -39,28 +84,7 @@ pub(super) fn verify_path(
         usage,
         None,
         Some(&too_long),
-    ) {
-        Ok(path) => path,
-        Err(webpki::Error::CaUsedAsEndEntity) => {
-            let leaf = cert.der();
-            let secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
-            let chain = ca_leaf_chain(&leaf, intermediates, anchors, depth, algs, secs)?;
-            if crls.is_empty() {
-                return Ok(());
-            }
-            return super::crl::check_chain(&chain, crls, algs, secs);
-        }
-        Err(e) => return Err(openssl_verify_error(&e)),
-    };
-    if crls.is_empty() {
-        return Ok(());
-    }
-    let Some(owned) = path_to_root(&path, anchors, algs) else {
-        return Err((3, "unable to get certificate CRL"));
-    };
-    let chain: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
-    let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
-    super::crl::check_chain(&chain, crls, algs, now)
+    ))
 }
 
 /// The chain OpenSSL builds for a verified `path`: leaf, intermediates, the anchor's
@@ -133,26 +157,8 @@ pub(super) fn verified_chain(
         extend_to_root(&mut chain, anchors, algs);
         return Some(chain);
     }
-    let trust: Vec<_> = anchors
-        .iter()
-        .filter_map(|a| webpki::anchor_from_trusted_cert(a).ok())
-        .collect();
-    let too_long = |path: &webpki::VerifiedPath<'_>| {
-        if path.intermediate_certificates().count() > depth {
-            Err(webpki::Error::MaximumPathDepthExceeded)
-        } else {
-            Ok(())
-        }
-    };
-    match cert.verify_for_usage(
-        algs,
-        &trust,
-        intermediates,
-        now,
-        usage,
-        None,
-        Some(&too_long),
-    ) {
+    let args = (anchors, depth, algs, now, usage);
+    with_verified_path(cert, intermediates, args, |verified| match verified {
         Ok(path) => path_to_root(&path, anchors, algs),
         Err(webpki::Error::CaUsedAsEndEntity) => {
             let secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
@@ -160,7 +166,7 @@ pub(super) fn verified_chain(
             Some(chain.into_iter().map(<[u8]>::to_vec).collect())
         }
         Err(_) => None,
-    }
+    })
 }
 
 /// The chain of a CA certificate presented as a client's or upstream's own, which OpenSSL
